@@ -1,0 +1,415 @@
+/* ebm.h: the one public header of libebm, energy-based models in C.
+ *
+ * A model assigns an energy E(x) to every state x; at temperature T its distribution is
+ * p(x) = exp(-E(x)/T) / Z.  This header exposes: status codes and error messages, a seeded
+ * counter-based random number generator, float32 matrices, readers and writers for IDX, NPY, CSV,
+ * safetensors and PNG, datasets, the Bernoulli RBM, block Gibbs sampling, CD-k/PCD-k training and
+ * exact evaluation by enumeration.
+ *
+ * Conventions (see docs/library.md):
+ *  - every fallible function returns ebm_status; on failure ebm_last_error() names the problem
+ *    (file, field, value) in one line; the message is thread-local;
+ *  - the caller owns what it creates: every ebm_x_new / ebm_x_load has an ebm_x_free, which accepts NULL;
+ *  - matrices are float32, row-major, contiguous; array arguments are documented with their shapes;
+ *  - nothing here prints or exits; long work reports progress through callbacks;
+ *  - every random draw comes from an explicit ebm_rng or an explicit 64-bit seed.
+ */
+#ifndef EBM_H
+#define EBM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(EBM_BUILDING) && defined(__GNUC__)
+#define EBM_API __attribute__((visibility("default")))
+#else
+#define EBM_API
+#endif
+
+#define EBM_VERSION_MAJOR 0
+#define EBM_VERSION_MINOR 1
+#define EBM_VERSION_PATCH 0
+#define EBM_VERSION_STRING "0.1.0"
+
+/* ------------------------------------------------------------------------------------------------
+ * Status and errors
+ * --------------------------------------------------------------------------------------------- */
+typedef enum ebm_status {
+    EBM_OK = 0,
+    EBM_EIO = 1,        /* a file could not be opened, read or written */
+    EBM_EFORMAT = 2,    /* a file's contents are malformed, truncated or of an unsupported kind */
+    EBM_ESHAPE = 3,     /* dimensions do not agree */
+    EBM_ENOMEM = 4,     /* allocation failed or a size overflowed */
+    EBM_EINVAL = 5,     /* an argument or option value is out of range */
+    EBM_ENAN = 6,       /* a computation produced NaN or infinity */
+    EBM_ENOTSUP = 7,    /* a valid request this build does not support */
+    EBM_ECANCELED = 8   /* a callback asked to stop */
+} ebm_status;
+
+/* Human-readable one-line message for the last failure on this thread ("" if none). */
+EBM_API const char *ebm_last_error(void);
+/* Short name of a status code: "EBM_EFORMAT" etc. */
+EBM_API const char *ebm_status_name(ebm_status s);
+EBM_API const char *ebm_version(void);
+
+/* ------------------------------------------------------------------------------------------------
+ * Threads and BLAS
+ * --------------------------------------------------------------------------------------------- */
+/* Sets the number of threads used by OpenMP loops and by OpenBLAS (n >= 1). Results do not depend on it. */
+EBM_API void ebm_set_threads(int n);
+EBM_API int ebm_get_threads(void);
+/* Describes the BLAS in use, e.g. "OpenBLAS 0.3.21 ... core=SkylakeX threads=2", into buf. */
+EBM_API void ebm_blas_info(char *buf, size_t cap);
+/* OpenBLAS 0.3.21 picks its AVX2 "Haswell" kernels on AVX-512 CPUs it does not know (AMD Zen 4/5);
+ * its AVX-512 "SkylakeX" kernels run there about twice as fast.  Returns the core type worth setting
+ * in OPENBLAS_CORETYPE before OpenBLAS loads, or NULL when the detected one is already right. */
+EBM_API const char *ebm_blas_better_coretype(void);
+
+/* ------------------------------------------------------------------------------------------------
+ * Random numbers: Philox4x32-10 (Salmon et al., SC'11), a counter-based generator.
+ * A stream is identified by (seed, stream); output i of a stream is a pure function of
+ * (seed, stream, i), so parallel code gives each row its own stream and results do not depend on
+ * the number of threads.  The struct may live on the stack; treat its fields as private.
+ * --------------------------------------------------------------------------------------------- */
+typedef struct ebm_rng {
+    uint32_t key[2];
+    uint32_t ctr[4];
+    uint32_t buf[4];
+    unsigned used;          /* words of buf already consumed (4 = empty) */
+    int has_spare;          /* a second normal deviate from Box-Muller is waiting */
+    double spare;
+} ebm_rng;
+
+EBM_API void ebm_rng_seed(ebm_rng *r, uint64_t seed, uint64_t stream);
+EBM_API uint32_t ebm_rng_u32(ebm_rng *r);
+EBM_API uint64_t ebm_rng_u64(ebm_rng *r);
+EBM_API double ebm_rng_uniform(ebm_rng *r);            /* [0, 1), 53 random bits */
+EBM_API double ebm_rng_normal(ebm_rng *r);             /* N(0, 1), Box-Muller */
+EBM_API uint64_t ebm_rng_below(ebm_rng *r, uint64_t n); /* uniform on {0..n-1}, unbiased; n >= 1 */
+/* idx (n) receives a uniformly random permutation of 0..n-1 (Fisher-Yates). */
+EBM_API void ebm_rng_permutation(ebm_rng *r, size_t *idx, size_t n);
+/* Counter-based bulk draws: out[i] is word (offset + i) of stream (seed, stream). out is (n). */
+EBM_API void ebm_rng_fill_u32(uint64_t seed, uint64_t stream, uint64_t offset, uint32_t *out, size_t n);
+/* out (n) in [0,1) with 24 random bits, from words offset.. of stream (seed, stream). */
+EBM_API void ebm_rng_fill_uniform(uint64_t seed, uint64_t stream, uint64_t offset, float *out, size_t n);
+/* out (n) ~ N(0,1) by Box-Muller, from words offset.. of stream (seed, stream). */
+EBM_API void ebm_rng_fill_normal(uint64_t seed, uint64_t stream, uint64_t offset, float *out, size_t n);
+
+/* ------------------------------------------------------------------------------------------------
+ * Matrices: float32, row-major, contiguous, 64-byte aligned.
+ * --------------------------------------------------------------------------------------------- */
+typedef struct ebm_mat {
+    size_t rows, cols;
+    float *data;            /* rows * cols floats; element (i, j) is data[i * cols + j] */
+} ebm_mat;
+
+/* A zero-filled rows x cols matrix (either may be 0). */
+EBM_API ebm_status ebm_mat_new(size_t rows, size_t cols, ebm_mat **out);
+EBM_API void ebm_mat_free(ebm_mat *m);
+EBM_API ebm_status ebm_mat_clone(const ebm_mat *m, ebm_mat **out);
+/* dst gets rows idx[0..n-1] of src; dst must be (n, src->cols). */
+EBM_API ebm_status ebm_mat_gather(const ebm_mat *src, const size_t *idx, size_t n, ebm_mat *dst);
+/* C = alpha * op(A) op(B) + beta * C, shapes checked; op is transpose when ta / tb is non-zero. */
+EBM_API ebm_status ebm_mat_gemm(float alpha, const ebm_mat *A, int ta, const ebm_mat *B, int tb,
+                                float beta, ebm_mat *C);
+
+/* ------------------------------------------------------------------------------------------------
+ * Typed n-dimensional arrays, as read from IDX, NPY and safetensors files.
+ * --------------------------------------------------------------------------------------------- */
+typedef enum ebm_dtype {
+    EBM_U8 = 0, EBM_I8, EBM_I16, EBM_I32, EBM_I64, EBM_F16, EBM_BF16, EBM_F32, EBM_F64
+} ebm_dtype;
+
+#define EBM_MAX_DIMS 8
+
+typedef struct ebm_array {
+    ebm_dtype dtype;
+    int ndim;                       /* 0 .. EBM_MAX_DIMS (0 = scalar) */
+    size_t shape[EBM_MAX_DIMS];
+    void *data;                     /* C order, little-endian in memory after reading */
+} ebm_array;
+
+EBM_API size_t ebm_dtype_size(ebm_dtype t);
+EBM_API const char *ebm_dtype_name(ebm_dtype t);   /* "u8", "f32", ... */
+/* A zero-filled array; data may be NULL to leave it zeroed. */
+EBM_API ebm_status ebm_array_new(ebm_dtype t, int ndim, const size_t *shape, const void *data,
+                                 ebm_array **out);
+EBM_API void ebm_array_free(ebm_array *a);
+EBM_API size_t ebm_array_numel(const ebm_array *a);
+/* Converts any numeric array to a float32 matrix: rows = shape[0], cols = product of the rest
+ * (a 1-D array becomes one column; a scalar one 1x1 matrix). */
+EBM_API ebm_status ebm_array_to_mat(const ebm_array *a, ebm_mat **out);
+
+/* ------------------------------------------------------------------------------------------------
+ * File formats.  Every reader validates everything and answers EBM_EFORMAT with a message naming
+ * the file and the fault for malformed input.  *_parse read from memory (name is used in messages).
+ * Every writer writes a temporary file in the target's directory, fsyncs it and renames it over the
+ * target, so a reader never sees a half-written file and a failed write leaves the old file intact.
+ * --------------------------------------------------------------------------------------------- */
+/* IDX (LeCun's MNIST format), raw or gzip-compressed (detected by content, not by name). */
+EBM_API ebm_status ebm_idx_read(const char *path, ebm_array **out);
+EBM_API ebm_status ebm_idx_parse(const void *buf, size_t len, const char *name, ebm_array **out);
+/* Writes gzip when path ends in ".gz". Types: u8, i8, i16, i32, f32, f64. */
+EBM_API ebm_status ebm_idx_write(const char *path, const ebm_array *a);
+
+/* NPY version 1.0-3.0, C order, dtypes u1 i1 i2 i4 i8 f2 f4 f8 (either byte order). */
+EBM_API ebm_status ebm_npy_read(const char *path, ebm_array **out);
+EBM_API ebm_status ebm_npy_parse(const void *buf, size_t len, const char *name, ebm_array **out);
+EBM_API ebm_status ebm_npy_write(const char *path, const ebm_array *a);
+
+/* CSV of numbers: comma-separated (or semicolon / tab, detected), optional header row of
+ * non-numeric names, every row the same number of fields. */
+EBM_API ebm_status ebm_csv_read(const char *path, ebm_mat **out);
+EBM_API ebm_status ebm_csv_parse(const void *buf, size_t len, const char *name, ebm_mat **out);
+EBM_API ebm_status ebm_csv_write(const char *path, const ebm_mat *m);
+
+/* PNG (8-bit grey, grey+alpha, RGB or RGBA; read as u8 (h, w) or (h, w, c)). */
+EBM_API ebm_status ebm_png_read(const char *path, ebm_array **out);
+EBM_API ebm_status ebm_png_write(const char *path, const uint8_t *pixels, size_t height, size_t width,
+                                 int channels);
+
+typedef enum ebm_grid_norm {
+    EBM_GRID_CLAMP = 0,     /* values in [0,1] map to 0..255; outside is clipped */
+    EBM_GRID_MINMAX,        /* each tile stretched from its own min..max to 0..255 */
+    EBM_GRID_SYMMETRIC      /* each tile mapped so that 0 is mid-grey and max |value| is black/white */
+} ebm_grid_norm;
+
+typedef struct ebm_grid_opts {
+    size_t cols;            /* tiles per row; 0 = ceil(sqrt(n)) */
+    size_t pad;             /* pixels between tiles (default 1) */
+    size_t zoom;            /* each pixel becomes zoom x zoom (default 2) */
+    ebm_grid_norm norm;
+    uint8_t background;     /* padding grey level (default 128) */
+} ebm_grid_opts;
+
+EBM_API void ebm_grid_opts_default(ebm_grid_opts *o);
+/* Writes n images, each (height * width) floats at imgs + i * height * width, as a grid PNG. */
+EBM_API ebm_status ebm_png_grid(const char *path, const float *imgs, size_t n, size_t height,
+                                size_t width, const ebm_grid_opts *o);
+
+/* ------------------------------------------------------------------------------------------------
+ * Metadata (ordered string key/value pairs) and safetensors
+ * --------------------------------------------------------------------------------------------- */
+typedef struct ebm_meta ebm_meta;
+
+EBM_API ebm_status ebm_meta_new(ebm_meta **out);
+EBM_API void ebm_meta_free(ebm_meta *m);
+/* Sets key to value (replacing an earlier value; insertion order is kept). */
+EBM_API ebm_status ebm_meta_set(ebm_meta *m, const char *key, const char *value);
+EBM_API ebm_status ebm_meta_setf(ebm_meta *m, const char *key, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+EBM_API const char *ebm_meta_get(const ebm_meta *m, const char *key);  /* NULL if absent */
+EBM_API size_t ebm_meta_count(const ebm_meta *m);
+EBM_API void ebm_meta_at(const ebm_meta *m, size_t i, const char **key, const char **value);
+EBM_API ebm_status ebm_meta_copy(ebm_meta *dst, const ebm_meta *src);  /* adds/overwrites src's keys */
+
+/* A set of named tensors plus metadata: the contents of one safetensors file. */
+typedef struct ebm_tensors ebm_tensors;
+
+EBM_API ebm_status ebm_tensors_new(ebm_tensors **out);
+EBM_API void ebm_tensors_free(ebm_tensors *t);
+/* Copies data (numel(shape) elements of dtype) under name; replacing an existing name is an error. */
+EBM_API ebm_status ebm_tensors_put(ebm_tensors *t, const char *name, ebm_dtype dtype, int ndim,
+                                   const size_t *shape, const void *data);
+EBM_API const ebm_array *ebm_tensors_get(const ebm_tensors *t, const char *name); /* NULL if absent */
+EBM_API size_t ebm_tensors_count(const ebm_tensors *t);
+EBM_API const char *ebm_tensors_name(const ebm_tensors *t, size_t i);
+EBM_API ebm_meta *ebm_tensors_meta(ebm_tensors *t);
+EBM_API const ebm_meta *ebm_tensors_meta_const(const ebm_tensors *t);
+
+EBM_API ebm_status ebm_safetensors_read(const char *path, ebm_tensors **out);
+EBM_API ebm_status ebm_safetensors_parse(const void *buf, size_t len, const char *name,
+                                         ebm_tensors **out);
+EBM_API ebm_status ebm_safetensors_write(const char *path, const ebm_tensors *t);
+
+/* ------------------------------------------------------------------------------------------------
+ * Datasets
+ *  spec is one of:
+ *    fashion-mnist | fashion-mnist:train | fashion-mnist:test   (Debian's dataset-fashion-mnist,
+ *        /usr/share/datasets/fashion-mnist, or the directory in $EBM_FASHION_MNIST_DIR)
+ *    a path to an IDX file (raw or .gz), a .npy file or a .csv file
+ * --------------------------------------------------------------------------------------------- */
+typedef enum ebm_scale {
+    EBM_SCALE_AUTO = 0,     /* u8 data / 255; everything else as stored */
+    EBM_SCALE_NONE,         /* as stored */
+    EBM_SCALE_255,          /* divide by 255 */
+    EBM_SCALE_MINMAX        /* (x - min) / (max - min) over the whole set */
+} ebm_scale;
+
+typedef enum ebm_binarize {
+    EBM_BINARIZE_NONE = 0,
+    EBM_BINARIZE_THRESHOLD,   /* x >= threshold -> 1, else 0 (after scaling) */
+    EBM_BINARIZE_STOCHASTIC   /* x -> Bernoulli(x), one fixed draw per value from seed */
+} ebm_binarize;
+
+typedef struct ebm_data_opts {
+    size_t limit;             /* keep the first limit rows; 0 = all */
+    ebm_scale scale;
+    ebm_binarize binarize;
+    float threshold;          /* default 0.5 */
+    uint64_t seed;            /* for stochastic binarisation */
+} ebm_data_opts;
+
+typedef struct ebm_dataset {
+    ebm_mat *x;               /* (n, d) */
+    int32_t *labels;          /* (n) or NULL */
+    size_t height, width;     /* image shape when the source knows it, else 0 */
+    char source[512];         /* resolved path */
+} ebm_dataset;
+
+EBM_API void ebm_data_opts_default(ebm_data_opts *o);
+EBM_API ebm_status ebm_dataset_load(const char *spec, const ebm_data_opts *o, ebm_dataset **out);
+EBM_API void ebm_dataset_free(ebm_dataset *d);
+/* Fails with EBM_EINVAL naming the first row/column whose value lies outside [lo, hi] or is not finite. */
+EBM_API ebm_status ebm_mat_check_range(const ebm_mat *m, float lo, float hi, const char *what);
+
+/* ------------------------------------------------------------------------------------------------
+ * Bernoulli restricted Boltzmann machine
+ *   E(v, h) = -a'v - b'h - v'Wh,  v in {0,1}^n_vis, h in {0,1}^n_hid
+ *   F(v)    = -a'v - sum_j softplus(b_j + (v'W)_j)            (free energy, p(v) = exp(-F(v)/T)/Z at T=1)
+ *   p(h_j = 1 | v) = sigmoid((b_j + (v'W)_j) / T),  p(v_i = 1 | h) = sigmoid((a_i + (Wh)_i) / T)
+ * Parameters live in one flat array: params = [W (n_vis x n_hid, row-major) | a (n_vis) | b (n_hid)].
+ * --------------------------------------------------------------------------------------------- */
+typedef struct ebm_rbm {
+    size_t n_vis, n_hid;
+    float *params;            /* n_params floats */
+    float *W;                 /* = params; (n_vis, n_hid) */
+    float *a;                 /* = params + n_vis * n_hid; visible biases (n_vis) */
+    float *b;                 /* = a + n_vis; hidden biases (n_hid) */
+    size_t n_params;
+    size_t height, width;     /* image shape of the visible layer, 0 if unknown */
+    ebm_meta *meta;           /* provenance and defaults, saved with the model */
+} ebm_rbm;
+
+EBM_API ebm_status ebm_rbm_new(size_t n_vis, size_t n_hid, ebm_rbm **out);
+EBM_API void ebm_rbm_free(ebm_rbm *m);
+EBM_API ebm_status ebm_rbm_clone(const ebm_rbm *m, ebm_rbm **out);
+/* W ~ N(0, weight_std^2), b = 0, a = logit of data's column means (clipped to [1e-3, 1-1e-3])
+ * when data (n, n_vis) is given, else 0. */
+EBM_API ebm_status ebm_rbm_init(ebm_rbm *m, ebm_rng *rng, float weight_std, const ebm_mat *data);
+/* E (n) = E(v_i, h_i); v is (n, n_vis), h is (n, n_hid). */
+EBM_API ebm_status ebm_rbm_energy(const ebm_rbm *m, const float *v, const float *h, size_t n, double *E);
+/* F (n) = free energy of each row of v (n, n_vis) at temperature T, i.e. -T log sum_h exp(-E(v,h)/T). */
+EBM_API ebm_status ebm_rbm_free_energy(const ebm_rbm *m, const float *v, size_t n, float T, double *F);
+/* ph (n, n_hid) = p(h = 1 | v) for v (n, n_vis) at temperature T. */
+EBM_API ebm_status ebm_rbm_hidden_probs(const ebm_rbm *m, const float *v, size_t n, float T, float *ph);
+/* pv (n, n_vis) = p(v = 1 | h) for h (n, n_hid) at temperature T. */
+EBM_API ebm_status ebm_rbm_visible_probs(const ebm_rbm *m, const float *h, size_t n, float T, float *pv);
+/* grad (n_params) += sum_i w_i dF(v_i)/dtheta at T = 1; v is (n, n_vis); w (n) or NULL for all ones. */
+EBM_API ebm_status ebm_rbm_free_energy_grad(const ebm_rbm *m, const float *v, size_t n, const float *w,
+                                            float *grad);
+/* EBM_ENAN naming the first non-finite parameter ("W[3,17]"), else EBM_OK. */
+EBM_API ebm_status ebm_rbm_check_finite(const ebm_rbm *m);
+
+/* Files: tensors W (n_vis, n_hid), b_v (n_vis), b_h (n_hid); metadata ebm.model = "rbm",
+ * ebm.version, ebm.image_shape = "HxW" and everything in m->meta. */
+EBM_API ebm_status ebm_rbm_save(const ebm_rbm *m, const char *path);
+EBM_API ebm_status ebm_rbm_load(const char *path, ebm_rbm **out);
+EBM_API ebm_status ebm_rbm_from_tensors(const ebm_tensors *t, const char *name, ebm_rbm **out);
+EBM_API ebm_status ebm_rbm_to_tensors(const ebm_rbm *m, ebm_tensors *t);
+
+/* ------------------------------------------------------------------------------------------------
+ * Block Gibbs sampling of an RBM: n chains advance together, h ~ p(h|v), then v ~ p(v|h).
+ * --------------------------------------------------------------------------------------------- */
+typedef struct ebm_gibbs ebm_gibbs;
+
+EBM_API ebm_status ebm_gibbs_new(const ebm_rbm *m, size_t n_chains, ebm_gibbs **out);
+EBM_API void ebm_gibbs_free(ebm_gibbs *g);
+/* Visible units of every chain ~ Bernoulli(p) independently (p = 0.5 is "noise"). */
+EBM_API ebm_status ebm_gibbs_init_noise(ebm_gibbs *g, float p, ebm_rng *rng);
+/* Chain i starts at a row of data (n, n_vis) drawn uniformly with replacement. */
+EBM_API ebm_status ebm_gibbs_init_data(ebm_gibbs *g, const ebm_mat *data, ebm_rng *rng);
+/* Holds visible unit j at values (n_chains, n_vis)[., j] wherever mask[j] != 0; mask (n_vis) or NULL to
+ * release.  Both are copied. */
+EBM_API ebm_status ebm_gibbs_clamp(ebm_gibbs *g, const uint8_t *mask, const float *values);
+/* steps full sweeps h ~ p(h|v), v ~ p(v|h) at temperature T (> 0). */
+EBM_API ebm_status ebm_gibbs_run(ebm_gibbs *g, size_t steps, float T, ebm_rng *rng);
+EBM_API size_t ebm_gibbs_chains(const ebm_gibbs *g);
+/* Current samples (n_chains, n_vis) and (n_chains, n_hid); the hidden state is the one v was drawn from. */
+EBM_API const float *ebm_gibbs_visible(const ebm_gibbs *g);
+EBM_API const float *ebm_gibbs_hidden(const ebm_gibbs *g);
+/* p(v = 1 | h) of the last sweep (n_chains, n_vis): the mean-field picture of each chain. */
+EBM_API const float *ebm_gibbs_visible_mean(const ebm_gibbs *g);
+
+/* One half-step for n rows, the building block of the chains and of training.  key selects the
+ * random stream of this half-step (row r uses stream (key, r)); sample may be NULL for probabilities only.
+ *   hidden: v (n, n_vis) -> prob, sample (n, n_hid);  visible: h (n, n_hid) -> prob, sample (n, n_vis) */
+EBM_API void ebm_rbm_sample_hidden(const ebm_rbm *m, const float *v, size_t n, float T, uint64_t key,
+                                   float *prob, float *sample);
+EBM_API void ebm_rbm_sample_visible(const ebm_rbm *m, const float *h, size_t n, float T, uint64_t key,
+                                    float *prob, float *sample);
+
+/* ------------------------------------------------------------------------------------------------
+ * Training by contrastive divergence (Hinton 2002) and persistent CD (Tieleman 2008)
+ * --------------------------------------------------------------------------------------------- */
+typedef enum ebm_cd_mode { EBM_CD = 0, EBM_PCD = 1 } ebm_cd_mode;
+
+typedef struct ebm_train_progress {
+    size_t epoch, epochs;           /* epoch counts from 1 */
+    size_t batch, batches;          /* batches done in this epoch / per epoch */
+    double lr;                      /* learning rate of the last batch */
+    double seconds;                 /* wall time of this epoch so far */
+    double total_seconds;           /* wall time of the run so far */
+    double recon;                   /* mean squared error of v0 vs p(v|h0) over this epoch's batches (CD);
+                                       NaN for PCD, whose chains do not start at the data */
+} ebm_train_progress;
+
+/* Returns non-zero to stop training (the trainer then returns EBM_ECANCELED, parameters as of the
+ * last completed batch). */
+typedef int (*ebm_progress_fn)(const ebm_train_progress *p, void *user);
+
+typedef struct ebm_cd_opts {
+    ebm_cd_mode mode;
+    size_t k;                 /* Gibbs sweeps per update (default 1) */
+    size_t epochs;            /* default 10 */
+    size_t batch;             /* default 100 */
+    size_t chains;            /* PCD: persistent chains; 0 = batch */
+    float lr;                 /* default 0.05 */
+    float lr_final;           /* linear decay to this by the last batch; < 0 = constant lr (default) */
+    float momentum;           /* default 0.5 */
+    float weight_decay;       /* L2 on W (default 1e-4) */
+    float grad_clip;          /* clip the gradient's L2 norm to this; 0 = off (default) */
+    int shuffle;              /* reshuffle the rows every epoch (default 1) */
+    uint64_t seed;            /* default 1 */
+    ebm_progress_fn on_batch; /* called after every batch, may be NULL */
+    ebm_progress_fn on_epoch; /* called after every epoch, may be NULL */
+    void *user;
+} ebm_cd_opts;
+
+EBM_API void ebm_cd_opts_default(ebm_cd_opts *o);
+/* Trains m on data (n, n_vis) with values in [0, 1].  On a non-finite update the parameters are
+ * restored to the end of the last completed epoch (or the start) and EBM_ENAN is returned. */
+EBM_API ebm_status ebm_rbm_train(ebm_rbm *m, const ebm_mat *data, const ebm_cd_opts *o);
+/* The CD-k (or PCD-k on chains) gradient estimate of the mean log-likelihood (ascent direction) for one
+ * batch v (n, n_vis): grad (n_params) = <v h>_data - <v h>_k, the same estimate ebm_rbm_train uses. */
+EBM_API ebm_status ebm_rbm_cd_grad(const ebm_rbm *m, const float *v, size_t n, size_t k, ebm_rng *rng,
+                                   float *grad);
+
+/* ------------------------------------------------------------------------------------------------
+ * Evaluation: exact partition function by enumerating the smaller layer, likelihoods, monitors
+ * --------------------------------------------------------------------------------------------- */
+#define EBM_EXACT_MAX_UNITS 25
+
+/* log Z at temperature T, summing over 2^min(n_vis, n_hid) states (<= EBM_EXACT_MAX_UNITS). */
+EBM_API ebm_status ebm_rbm_log_z_exact(const ebm_rbm *m, float T, double *log_z);
+/* Mean log-likelihood (nats per example) of v (n, n_vis) given log Z (at T = 1). */
+EBM_API ebm_status ebm_rbm_log_likelihood(const ebm_rbm *m, const float *v, size_t n, double log_z,
+                                          double *ll);
+/* Exact gradient of the mean log-likelihood of v (n, n_vis): grad (n_params), ascent direction. */
+EBM_API ebm_status ebm_rbm_exact_ll_grad(const ebm_rbm *m, const float *v, size_t n, float *grad);
+/* Pseudo-log-likelihood: mean over rows of sum_i log p(v_i | v_-i), exact (all n_vis conditionals). */
+EBM_API ebm_status ebm_rbm_pseudo_ll(const ebm_rbm *m, const float *v, size_t n, double *pll);
+/* Mean squared error between v (n, n_vis) and its mean-field reconstruction p(v | p(h | v)). */
+EBM_API ebm_status ebm_rbm_recon_error(const ebm_rbm *m, const float *v, size_t n, double *mse);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* EBM_H */

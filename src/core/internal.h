@@ -1,0 +1,78 @@
+/* Internal helpers shared by every module of libebm (never installed): error reporting, aligned
+ * allocation, overflow-checked sizes, the element-wise kernels and small numeric utilities. */
+#ifndef EBM_INTERNAL_H
+#define EBM_INTERNAL_H
+
+#include "ebm.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(__GNUC__)
+#define EBM_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#define EBM_UNUSED __attribute__((unused))
+#else
+#define EBM_PRINTF(a, b)
+#define EBM_UNUSED
+#endif
+
+/* Records a one-line message for ebm_last_error() and returns s, so callers write
+ * `return ebm_fail(EBM_EFORMAT, "%s: bad magic", path);`. */
+ebm_status ebm_fail(ebm_status s, const char *fmt, ...) EBM_PRINTF(2, 3);
+/* Prefixes the current message with "context: " and returns s (for adding a file name). */
+ebm_status ebm_fail_prefix(ebm_status s, const char *fmt, ...) EBM_PRINTF(2, 3);
+void ebm_clear_error(void);
+
+/* 64-byte aligned, zeroed; NULL on failure or overflow (message set). */
+void *ebm_calloc(size_t count, size_t size);
+void ebm_free(void *p);
+
+/* a * b into *out; false on size_t overflow. */
+static inline bool ebm_mul_ok(size_t a, size_t b, size_t *out) {
+    return !__builtin_mul_overflow(a, b, out);
+}
+
+/* Reads a whole file into memory (gunzipping when it starts with the gzip magic and gunzip != 0).
+ * *buf is malloc'd; messages name the path. Refuses files above max_bytes. */
+ebm_status ebm_read_file(const char *path, int gunzip, size_t max_bytes, uint8_t **buf, size_t *len);
+/* Writes len bytes atomically: temp file in the same directory, fsync, rename, fsync directory. */
+ebm_status ebm_write_file_atomic(const char *path, const void *data, size_t len);
+/* Opens a temp file beside path for atomic writing; commit renames it over path, abort removes it. */
+typedef struct ebm_atomic_file {
+    char tmp[4096];
+    char path[4096];
+    int fd;
+} ebm_atomic_file;
+ebm_status ebm_atomic_open(ebm_atomic_file *f, const char *path);
+ebm_status ebm_atomic_commit(ebm_atomic_file *f);
+void ebm_atomic_abort(ebm_atomic_file *f);
+
+/* Philox4x32-10 block function: out = philox(ctr, key). */
+void ebm_philox4x32(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4]);
+
+/* ---- element-wise kernels (kernels.c); plain loops over raw arrays, OpenMP over rows ---- */
+
+/* x is (n, m): x[i, j] = sigmoid((x[i, j] + bias[j]) * inv_t); if sample != NULL, sample (n, m) gets
+ * Bernoulli draws of those probabilities, row i from stream (key, i). */
+void ebm_k_sigmoid_bernoulli(float *x, const float *bias, size_t n, size_t m, float inv_t, uint64_t key,
+                             float *sample);
+/* out (n) = sum_j softplus((x[i, j] + bias[j]) * inv_t) in double, x is (n, m). */
+void ebm_k_softplus_rowsum(const float *x, const float *bias, size_t n, size_t m, float inv_t, double *out);
+/* Numerically stable scalar forms. */
+static inline double ebm_softplus(double x) { return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x)); }
+static inline double ebm_sigmoid(double x) {
+    if (x >= 0) return 1.0 / (1.0 + exp(-x));
+    double e = exp(x);
+    return e / (1.0 + e);
+}
+static inline double ebm_log_sigmoid(double x) { return -ebm_softplus(-x); }
+/* True when all n floats are finite; *bad gets the first offending index. */
+bool ebm_k_all_finite(const float *x, size_t n, size_t *bad);
+
+/* Parses a non-negative decimal size with overflow check, whole string. */
+bool ebm_parse_size(const char *s, size_t *out);
+
+#endif

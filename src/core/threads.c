@@ -1,0 +1,42 @@
+/* Thread counts for OpenMP and OpenBLAS, and what we know about the BLAS in use.  OpenBLAS 0.3.21
+ * (Debian 12) does not recognise AMD Zen 4/5 and falls back to its AVX2 Haswell kernels although the CPU
+ * runs the AVX-512 SkylakeX kernels about twice as fast; OpenBLAS reads OPENBLAS_CORETYPE only when it
+ * loads, so all a library can do is say so (the ebm programs re-execute themselves with it set). */
+#include "internal.h"
+
+#include <omp.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+/* OpenBLAS extensions (declared in its cblas.h on Debian; repeated to stay independent of the path). */
+void openblas_set_num_threads(int num_threads);
+int openblas_get_num_threads(void);
+char *openblas_get_config(void);
+char *openblas_get_corename(void);
+
+void ebm_set_threads(int n) {
+    if (n < 1) n = 1;
+    omp_set_num_threads(n);
+    openblas_set_num_threads(n);
+}
+
+int ebm_get_threads(void) { return omp_get_max_threads(); }
+
+void ebm_blas_info(char *buf, size_t cap) {
+    snprintf(buf, cap, "%s; core %s; %d BLAS threads, %d OpenMP threads", openblas_get_config(),
+             openblas_get_corename(), openblas_get_num_threads(), omp_get_max_threads());
+}
+
+const char *ebm_blas_better_coretype(void) {
+#if defined(__x86_64__) && defined(__GNUC__)
+    const char *core = openblas_get_corename();
+    if (!core || (strcasecmp(core, "haswell") != 0 && strcasecmp(core, "zen") != 0)) return NULL;
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&
+        __builtin_cpu_supports("avx512cd"))
+        return "SkylakeX";
+#endif
+    return NULL;
+}
