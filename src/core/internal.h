@@ -61,6 +61,8 @@ void ebm_k_sigmoid_bernoulli(float *x, const float *bias, size_t n, size_t m, fl
                              float *sample);
 /* out (n) = sum_j softplus((x[i, j] + bias[j]) * inv_t) in double, x is (n, m). */
 void ebm_k_softplus_rowsum(const float *x, const float *bias, size_t n, size_t m, float inv_t, double *out);
+/* sum_j softplus((x[j] + bias[j]) * inv_t) for one row of m doubles. */
+double ebm_k_softplus_sum_d(const double *x, const double *bias, size_t m, double inv_t);
 /* Numerically stable scalar forms. */
 static inline double ebm_softplus(double x) { return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x)); }
 static inline double ebm_sigmoid(double x) {
@@ -69,8 +71,15 @@ static inline double ebm_sigmoid(double x) {
     return e / (1.0 + e);
 }
 static inline double ebm_log_sigmoid(double x) { return -ebm_softplus(-x); }
+/* Sum of x[i]^2, and of (x[i] - y[i])^2, in double over fixed blocks combined in order, so the result
+ * does not depend on the number of threads. */
+double ebm_k_sumsq(const float *x, size_t n);
+double ebm_k_sqdiff(const float *x, const float *y, size_t n);
 /* True when all n floats are finite; *bad gets the first offending index. */
 bool ebm_k_all_finite(const float *x, size_t n, size_t *bad);
+
+/* Monotonic wall-clock seconds. */
+double ebm_now(void);
 
 /* Parses a non-negative decimal size with overflow check, whole string. */
 bool ebm_parse_size(const char *s, size_t *out);

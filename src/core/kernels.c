@@ -32,20 +32,46 @@ void ebm_k_sigmoid_bernoulli(float *x, const float *bias, size_t n, size_t m, fl
     }
 }
 
+/* sum_j softplus(z_j) = sum_j max(z_j, 0) + log prod_j (1 + exp(-|z_j|)): every factor lies in (1, 2],
+ * so a product of SP_BLOCK factors cannot overflow a double and one log per block replaces a log1p per
+ * term (the logs were most of the cost of exact enumeration). */
+#define SP_BLOCK 256
+
 void ebm_k_softplus_rowsum(const float *x, const float *bias, size_t n, size_t m, float inv_t, double *out) {
-    /* x is (n, m), bias (m), out (n); softplus(z) = max(z, 0) + log1p(exp(-|z|)) in double. */
+    /* x is (n, m), bias (m), out (n); z = (x + bias) * inv_t in double. */
 #pragma omp parallel for schedule(static) if (n * m >= PAR_MIN)
     for (size_t i = 0; i < n; i++) {
         const float *row = x + i * m;
-        double acc = 0.0;
-#pragma omp simd reduction(+ : acc)
-        for (size_t j = 0; j < m; j++) {
-            double z = ((double)row[j] + (double)bias[j]) * (double)inv_t;
-            double az = z < 0 ? -z : z;
-            acc += (z > 0 ? z : 0.0) + log1p(exp(-az));
+        double lin = 0, logs = 0;
+        for (size_t j0 = 0; j0 < m; j0 += SP_BLOCK) {
+            size_t j1 = j0 + SP_BLOCK < m ? j0 + SP_BLOCK : m;
+            double prod = 1;
+#pragma omp simd reduction(+ : lin) reduction(* : prod)
+            for (size_t j = j0; j < j1; j++) {
+                double z = ((double)row[j] + (double)bias[j]) * (double)inv_t;
+                lin += z > 0 ? z : 0.0;
+                prod *= 1.0 + exp(z > 0 ? -z : z);
+            }
+            logs += log(prod);
         }
-        out[i] = acc;
+        out[i] = lin + logs;
     }
+}
+
+double ebm_k_softplus_sum_d(const double *x, const double *bias, size_t m, double inv_t) {
+    double lin = 0, logs = 0;
+    for (size_t j0 = 0; j0 < m; j0 += SP_BLOCK) {
+        size_t j1 = j0 + SP_BLOCK < m ? j0 + SP_BLOCK : m;
+        double prod = 1;
+#pragma omp simd reduction(+ : lin) reduction(* : prod)
+        for (size_t j = j0; j < j1; j++) {
+            double z = (x[j] + bias[j]) * inv_t;
+            lin += z > 0 ? z : 0.0;
+            prod *= 1.0 + exp(z > 0 ? -z : z);
+        }
+        logs += log(prod);
+    }
+    return lin + logs;
 }
 
 bool ebm_k_all_finite(const float *x, size_t n, size_t *bad) {
@@ -61,3 +87,37 @@ bool ebm_k_all_finite(const float *x, size_t n, size_t *bad) {
         }
     return true;
 }
+
+/* Blocked reductions: each block is summed by one thread, blocks are combined serially in order. */
+#define RED_BLOCK 8192
+#define RED_MAX_BLOCKS 1024
+
+static double blocked_sum(const float *x, const float *y, size_t n) {
+    size_t nblocks = (n + RED_BLOCK - 1) / RED_BLOCK;
+    double part[RED_MAX_BLOCKS];
+    double total = 0;
+    for (size_t b0 = 0; b0 < nblocks; b0 += RED_MAX_BLOCKS) {
+        size_t nb = nblocks - b0 < RED_MAX_BLOCKS ? nblocks - b0 : RED_MAX_BLOCKS;
+#pragma omp parallel for schedule(static) if (n >= 4 * RED_BLOCK)
+        for (size_t b = 0; b < nb; b++) {
+            size_t lo = (b0 + b) * RED_BLOCK, hi = lo + RED_BLOCK < n ? lo + RED_BLOCK : n;
+            double acc = 0;
+            if (y) {
+#pragma omp simd reduction(+ : acc)
+                for (size_t i = lo; i < hi; i++) {
+                    double d = (double)x[i] - (double)y[i];
+                    acc += d * d;
+                }
+            } else {
+#pragma omp simd reduction(+ : acc)
+                for (size_t i = lo; i < hi; i++) acc += (double)x[i] * (double)x[i];
+            }
+            part[b] = acc;
+        }
+        for (size_t b = 0; b < nb; b++) total += part[b];
+    }
+    return total;
+}
+
+double ebm_k_sumsq(const float *x, size_t n) { return blocked_sum(x, NULL, n); }
+double ebm_k_sqdiff(const float *x, const float *y, size_t n) { return blocked_sum(x, y, n); }

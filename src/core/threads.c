@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 /* OpenBLAS extensions (declared in its cblas.h on Debian; repeated to stay independent of the path). */
 void openblas_set_num_threads(int num_threads);
@@ -39,4 +40,10 @@ const char *ebm_blas_better_coretype(void) {
         return "SkylakeX";
 #endif
     return NULL;
+}
+
+double ebm_now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
