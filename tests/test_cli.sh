@@ -1,2 +1,186 @@
 #!/bin/sh
-exit 0
+# End-to-end tests of the `ebm` command line on small generated data (no Fashion-MNIST needed):
+# train -> info -> eval -> sample round trip with real values checked, and every kind of bad input
+# giving a one-line "ebm ..." error, the right exit status, no crash, and no damage to an existing model.
+# usage: test_cli.sh PATH/TO/ebm
+set -u
+EBM=${1:?usage: test_cli.sh PATH/TO/ebm}
+T=$(mktemp -d "${TMPDIR:-/tmp}/ebm-cli-XXXXXX")
+trap 'rm -rf "$T"' EXIT
+fails=0
+checks=0
+export EBM_NO_REEXEC=1   # keep the process tree simple under the sanitizers
+
+fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+ok() { checks=$((checks + 1)); }
+
+# expect STATUS DESCRIPTION -- command...: exit status must match; stderr must hold exactly one error line
+# ("ebm CMD: ..." or "ebm: ..."), besides informational lines such as "loaded ...", and no crash report
+expect_error() {
+    want=$1; what=$2; shift 3
+    "$@" >"$T/out" 2>"$T/err"
+    got=$?
+    ok
+    if [ "$got" != "$want" ]; then fail "$what: exit $got, expected $want; stderr: $(cat "$T/err")"; return; fi
+    lines=$(grep -c '^ebm[ :]' "$T/err")
+    if [ "$lines" -ne 1 ]; then
+        fail "$what: expected one 'ebm ...' error line on stderr, got: $(cat "$T/err")"
+    fi
+    if grep -qi 'sanitizer\|segmentation\|core dumped\|abort' "$T/err"; then fail "$what: crashed: $(cat "$T/err")"; fi
+}
+
+expect_ok() {
+    what=$1; shift 2
+    "$@" >"$T/out" 2>"$T/err"
+    got=$?
+    ok
+    [ "$got" = 0 ] || fail "$what: exit $got; stderr: $(cat "$T/err")"
+}
+
+contains() { # contains FILE PATTERN DESCRIPTION
+    ok
+    grep -q -- "$2" "$1" || fail "$3: '$2' not found in: $(cat "$1")"
+}
+
+# --- data: noisy copies of 3 prototypes of 12 bits (5% flips); 3x4 images ------------------------
+awk 'BEGIN { srand(7); p[0]="111111000000"; p[1]="000000111111"; p[2]="101010101010";
+  for (r = 0; r < 300; r++) { k = int(rand() * 3); line = "";
+    for (i = 1; i <= 12; i++) { b = substr(p[k], i, 1) + 0; if (rand() < 0.05) b = 1 - b;
+      line = line (i > 1 ? "," : "") b }
+    print line } }' >"$T/train.csv"
+head -n 100 "$T/train.csv" >"$T/test.csv"
+
+# --- help and version ---------------------------------------------------------------------------
+expect_ok "ebm --help" -- "$EBM" --help
+contains "$T/out" "train rbm" "top-level help"
+expect_ok "ebm --version" -- "$EBM" --version
+contains "$T/out" "BLAS" "version"
+for c in "train rbm" sample eval info; do
+    # shellcheck disable=SC2086
+    expect_ok "ebm $c --help" -- "$EBM" $c --help
+    contains "$T/out" "usage: ebm" "help of $c"
+done
+expect_ok "ebm help sample" -- "$EBM" help sample
+contains "$T/out" "--temperature" "help sample"
+contains "$T/out" "default 1000" "sample defaults shown"
+
+# --- train, info, eval, sample ------------------------------------------------------------------
+expect_ok "train" -- "$EBM" train rbm --data "$T/train.csv" --hidden 8 --epochs 40 --batch 20 --lr 0.1 \
+    --lr-final 0 --seed 3 --out "$T/m.safetensors" --log "$T/log.csv"
+ok; [ -s "$T/m.safetensors" ] || fail "train wrote no model"
+contains "$T/err" "exact LL" "per-epoch exact log-likelihood for 8 hidden units"
+contains "$T/err" "saved $T/m.safetensors" "train summary"
+ok; [ "$(wc -l <"$T/log.csv")" = 41 ] || fail "log has $(wc -l <"$T/log.csv") lines, expected 41"
+contains "$T/log.csv" "epoch,seconds" "log header"
+# the final exact log-likelihood is close to the data's entropy bound (about -3.5 nats)
+ll=$(tail -n 1 "$T/log.csv" | cut -d, -f8)
+ok; awk -v ll="$ll" 'BEGIN { exit !(ll > -4.6 && ll < -3.0) }' || fail "final exact LL $ll not in (-4.6, -3.0)"
+
+expect_ok "info" -- "$EBM" info "$T/m.safetensors"
+contains "$T/out" "12 visible x 8 hidden" "info shapes"
+contains "$T/out" "ebm.train.method" "info metadata"
+contains "$T/out" "cd-1" "info training method"
+expect_ok "info --json" -- "$EBM" info "$T/m.safetensors" --json
+contains "$T/out" '"n_hid": 8' "info json"
+ok; if command -v python3 >/dev/null 2>&1; then
+    python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$T/out" || fail "info --json is not valid JSON"
+fi
+expect_ok "info --filters" -- "$EBM" info "$T/m.safetensors" --filters "$T/f.png" --shape 3x4
+ok; [ -s "$T/f.png" ] || fail "no filter picture"
+
+expect_ok "eval" -- "$EBM" eval "$T/m.safetensors" --data "$T/test.csv"
+contains "$T/out" "log-likelihood" "eval text"
+expect_ok "eval --json" -- "$EBM" eval "$T/m.safetensors" --data "$T/test.csv" --json
+ok; if command -v python3 >/dev/null 2>&1; then
+    python3 - "$T/out" <<'EOF' || fail "eval --json content: $(cat "$T/out")"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["rows"] == 100 and r["n_vis"] == 12 and r["n_hid"] == 8, r
+assert -4.8 < r["log_likelihood"] < -2.8, r["log_likelihood"]
+assert r["pseudo_ll"] < 0 and 0 <= r["recon_mse"] < 0.25, r
+EOF
+fi
+# default data: the spec recorded in the model
+expect_ok "eval with recorded data" -- "$EBM" eval "$T/m.safetensors"
+contains "$T/out" "300 rows" "eval default data"
+
+expect_ok "sample" -- "$EBM" sample "$T/m.safetensors" --n 10 --steps 50 --shape 3x4 --png "$T/s.png" \
+    --npy "$T/s.npy" --csv "$T/s.csv"
+ok; [ -s "$T/s.png" ] && [ -s "$T/s.npy" ] || fail "sample outputs missing"
+ok; [ "$(wc -l <"$T/s.csv")" = 10 ] || fail "sample CSV has $(wc -l <"$T/s.csv") lines, expected 10"
+contains "$T/err" "1 from noise" "sample settings printed" # "... at T = 1 from noise"
+expect_ok "sample binary from data" -- "$EBM" sample "$T/m.safetensors" --n 5 --steps 3 --init data --binary --csv "$T/b.csv"
+ok; awk -F, '{ for (i = 1; i <= NF; i++) if ($i != 0 && $i != 1) bad = 1 } END { exit bad }' "$T/b.csv" ||
+    fail "--binary samples are not 0/1"
+# samples feed back in as data (NPY reader)
+expect_ok "train on npy" -- "$EBM" train rbm --data "$T/s.npy" --hidden 3 --epochs 2 --batch 5 --out "$T/m2.safetensors"
+# reproducible: the same seed gives the same file contents except the provenance
+expect_ok "sample again" -- "$EBM" sample "$T/m.safetensors" --n 10 --steps 50 --csv "$T/s2.csv"
+ok; cmp -s "$T/s.csv" "$T/s2.csv" || fail "sampling with the same seed is not reproducible"
+expect_ok "sample with 1 thread" -- "$EBM" --threads 1 sample "$T/m.safetensors" --n 10 --steps 50 --csv "$T/s3.csv"
+ok; cmp -s "$T/s.csv" "$T/s3.csv" || fail "sampling on 1 thread differs from the default thread count"
+
+# --- bad input -----------------------------------------------------------------------------------
+cp "$T/m.safetensors" "$T/good.safetensors"
+expect_error 1 "missing model" -- "$EBM" info "$T/nope.safetensors"
+contains "$T/err" "nope.safetensors" "missing file named"
+printf 'this is not a model' >"$T/junk.safetensors"
+expect_error 1 "junk model" -- "$EBM" info "$T/junk.safetensors"
+head -c 120 "$T/m.safetensors" >"$T/trunc.safetensors"
+expect_error 1 "truncated model" -- "$EBM" eval "$T/trunc.safetensors" --data "$T/test.csv"
+expect_error 1 "missing data" -- "$EBM" train rbm --data "$T/none.csv" --out "$T/x.safetensors"
+expect_error 1 "missing dataset package or bad name" -- "$EBM" train rbm --data fashion-mnist:nope --out "$T/x.safetensors"
+printf '1,0,1\n0,1\n' >"$T/ragged.csv"
+expect_error 1 "ragged csv" -- "$EBM" train rbm --data "$T/ragged.csv" --out "$T/x.safetensors"
+printf '1,0,3\n0,1,1\n' >"$T/range.csv"
+expect_error 1 "values outside [0,1]" -- "$EBM" train rbm --data "$T/range.csv" --out "$T/x.safetensors"
+contains "$T/err" "minmax" "range error suggests a fix"
+printf '\x93NUMPY\x01\x00\x10\x00{garbage}\n' >"$T/bad.npy"
+expect_error 1 "bad npy" -- "$EBM" train rbm --data "$T/bad.npy" --out "$T/x.safetensors"
+printf '\x00\x00\x08\x02\x00\x00\x00\x05\x00\x00\x00\x04\x01\x02' >"$T/trunc.idx"
+expect_error 1 "truncated idx" -- "$EBM" train rbm --data "$T/trunc.idx" --out "$T/x.safetensors"
+head -n 20 "$T/train.csv" | cut -d, -f1-11 >"$T/narrow.csv"
+expect_error 1 "shape mismatch" -- "$EBM" eval "$T/m.safetensors" --data "$T/narrow.csv"
+contains "$T/err" "11 columns" "shape mismatch named"
+expect_error 2 "unknown option" -- "$EBM" train rbm --data "$T/train.csv" --hiden 4 --out "$T/x.safetensors"
+contains "$T/err" "did you mean '--hidden'" "suggestion"
+expect_error 2 "negative learning rate" -- "$EBM" train rbm --data "$T/train.csv" --lr -1 --out "$T/x.safetensors"
+expect_error 2 "non-numeric value" -- "$EBM" train rbm --data "$T/train.csv" --lr abc --out "$T/x.safetensors"
+expect_error 2 "zero epochs" -- "$EBM" train rbm --data "$T/train.csv" --epochs 0 --out "$T/x.safetensors"
+expect_error 2 "momentum 1" -- "$EBM" train rbm --data "$T/train.csv" --momentum 1 --out "$T/x.safetensors"
+expect_error 2 "missing value" -- "$EBM" train rbm --data "$T/train.csv" --out
+expect_error 1 "both cd and pcd" -- "$EBM" train rbm --data "$T/train.csv" --cd 1 --pcd 1 --out "$T/x.safetensors"
+expect_error 1 "missing --out" -- "$EBM" train rbm --data "$T/train.csv"
+expect_error 1 "output directory missing" -- "$EBM" train rbm --data "$T/train.csv" --out "$T/no/dir/m.safetensors"
+expect_error 1 "unknown model kind" -- "$EBM" train gizmo --data "$T/train.csv"
+expect_error 2 "unknown command" -- "$EBM" frobnicate
+expect_error 2 "bad thread count" -- "$EBM" --threads 0 info "$T/m.safetensors"
+expect_error 2 "zero temperature" -- "$EBM" sample "$T/m.safetensors" --temperature 0 --csv "$T/x.csv"
+expect_error 1 "nothing to write" -- "$EBM" sample "$T/m.safetensors"
+expect_error 1 "bad shape" -- "$EBM" sample "$T/m.safetensors" --png "$T/x.png" --shape 5x5
+# a diverging run reports, does not touch the existing model, and keeps the last good epoch aside
+expect_error 1 "divergence" -- "$EBM" train rbm --data "$T/train.csv" --hidden 8 --epochs 3 --batch 10 --lr 1e38 \
+    --momentum 0.9 --out "$T/m.safetensors"
+contains "$T/err" "diverged" "divergence message"
+ok; cmp -s "$T/m.safetensors" "$T/good.safetensors" || fail "a diverged run changed the existing model"
+# interrupting a run keeps the old model and saves the partial one beside it
+awk 'BEGIN { srand(3); for (r = 0; r < 20000; r++) { l = ""; for (i = 0; i < 64; i++) l = l (i ? "," : "") int(rand() < 0.3); print l } }' >"$T/big.csv"
+"$EBM" train rbm --data "$T/big.csv" --hidden 64 --epochs 100000 --out "$T/m.safetensors" >/dev/null 2>"$T/err" &
+pid=$!
+i=0
+while [ $i -lt 100 ] && ! grep -q "training RBM" "$T/err"; do sleep 0.1; i=$((i + 1)); done
+sleep 0.5
+kill -INT $pid
+wait $pid
+got=$?
+ok; [ "$got" = 130 ] || fail "interrupted training exited $got, expected 130: $(cat "$T/err")"
+ok; cmp -s "$T/m.safetensors" "$T/good.safetensors" || fail "an interrupted run changed the existing model"
+ok; [ -s "$T/m.partial.safetensors" ] || fail "no partial model after an interrupt: $(cat "$T/err")"
+expect_ok "partial model loads" -- "$EBM" info "$T/m.partial.safetensors"
+contains "$T/out" "interrupted" "partial model marked"
+
+if [ "$fails" -ne 0 ]; then
+    echo "test_cli: $fails of $checks checks failed" >&2
+    exit 1
+fi
+echo "test_cli: all $checks checks passed"

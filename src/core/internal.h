@@ -50,6 +50,15 @@ ebm_status ebm_atomic_open(ebm_atomic_file *f, const char *path);
 ebm_status ebm_atomic_commit(ebm_atomic_file *f);
 void ebm_atomic_abort(ebm_atomic_file *f);
 
+/* Row-major C (m, n) = alpha op(A) op(B) + beta C through BLAS, split into thread-independent blocks
+ * (gemm.c); op(A) is (m, k), op(B) (k, n); lda/ldb/ldc are row strides of the stored matrices. */
+void ebm_sgemm(int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *A, size_t lda,
+               const float *B, size_t ldb, float beta, float *C, size_t ldc);
+void ebm_dgemm(int ta, int tb, size_t m, size_t n, size_t k, double alpha, const double *A, size_t lda,
+               const double *B, size_t ldb, double beta, double *C, size_t ldc);
+/* out (cols) = sum_r w[r] A[r, :] for A (rows, cols), summed in row order. */
+void ebm_colsum(const float *A, size_t rows, size_t cols, const float *w, float *out);
+
 /* Philox4x32-10 block function: out = philox(ctr, key). */
 void ebm_philox4x32(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4]);
 

@@ -1,8 +1,7 @@
 /* Float32 row-major matrices, 64-byte aligned so that BLAS and vector loops see aligned rows, and a
- * shape-checked wrapper around cblas_sgemm. */
+ * shape-checked wrapper around ebm_sgemm (gemm.c). */
 #include "internal.h"
 
-#include <cblas.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,8 +81,7 @@ ebm_status ebm_mat_gemm(float alpha, const ebm_mat *A, int ta, const ebm_mat *B,
     if (m > INT_MAX || n > INT_MAX || k > INT_MAX || A->cols > INT_MAX || B->cols > INT_MAX)
         return ebm_fail(EBM_ENOTSUP, "gemm: dimension above INT_MAX");
     if (m == 0 || n == 0) return EBM_OK;
-    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m, (int)n,
-                (int)k, alpha, A->data, (int)(A->cols ? A->cols : 1), B->data, (int)(B->cols ? B->cols : 1), beta,
-                C->data, (int)(C->cols ? C->cols : 1));
+    ebm_sgemm(ta, tb, m, n, k, alpha, A->data, A->cols ? A->cols : 1, B->data, B->cols ? B->cols : 1, beta, C->data,
+              C->cols ? C->cols : 1);
     return EBM_OK;
 }

@@ -9,7 +9,6 @@
 #include "core/internal.h"
 #include "core/vmath.h"
 
-#include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -69,8 +68,7 @@ static void fill_configs(double *X, uint64_t first, size_t cnt, size_t s) {
  * when probs is set, P is replaced by sigmoid(P / T). */
 static void chunk_terms(const enum_view *e, const double *X, size_t cnt, double T, double *P, double *term,
                         int probs) {
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)cnt, (int)e->r, (int)e->s, 1.0, X, (int)e->s,
-                e->M, (int)e->r, 0.0, P, (int)e->r);
+    ebm_dgemm(0, 0, cnt, e->r, e->s, 1.0, X, e->s, e->M, e->r, 0.0, P, e->r);
     double inv_t = 1.0 / T;
 #pragma omp parallel for schedule(static)
     for (size_t q = 0; q < cnt; q++) {
@@ -166,8 +164,7 @@ ebm_status ebm_rbm_exact_ll_grad(const ebm_rbm *m, const float *v, size_t n, flo
             double p = exp(term[q] - log_z);
             for (size_t i = 0; i < e.s; i++) X[q * e.s + i] *= p;
         }
-        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)e.s, (int)e.r, (int)cnt, 1.0, X, (int)e.s, P,
-                    (int)e.r, 1.0, Exy, (int)e.r);
+        ebm_dgemm(1, 0, e.s, e.r, cnt, 1.0, X, e.s, P, e.r, 1.0, Exy, e.r);
         for (size_t q = 0; q < cnt; q++) {
             double p = exp(term[q] - log_z);
             for (size_t i = 0; i < e.s; i++) Ex[i] += X[q * e.s + i];
@@ -218,8 +215,7 @@ ebm_status ebm_rbm_pseudo_ll(const ebm_rbm *m, const float *v, size_t n, double 
         free(rowpll);
         return ebm_fail(EBM_ENOMEM, "out of memory");
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)nh, (int)nv, 1.0f, v, (int)nv, m->W,
-                (int)nh, 0.0f, pre, (int)nh);
+    ebm_sgemm(0, 0, n, nh, nv, 1.0f, v, nv, m->W, nh, 0.0f, pre, nh);
     /* log p(v_i | v_-i) = log sigmoid(F(v with v_i flipped) - F(v)); flipping v_i moves the hidden
      * pre-activations by (1 - 2 v_i) W[i, :], so each conditional costs one pass over n_hid. */
 #pragma omp parallel for schedule(dynamic)

@@ -4,10 +4,9 @@
  *   F_T(v)  = -a'v - T sum_j softplus((b_j + (v'W)_j) / T)          (free energy at temperature T),
  *   p(h_j = 1 | v) = sigmoid((b_j + (v'W)_j) / T),   p(v_i = 1 | h) = sigmoid((a_i + (Wh)_i) / T),
  *   dF/dW = -v p(h|v)',  dF/da = -v,  dF/db = -p(h|v)   (at T = 1).
- * Pre-activations come from one sgemm per batch; softplus sums are accumulated in double. */
+ * Pre-activations come from one GEMM per batch; softplus sums are accumulated in double. */
 #include "core/internal.h"
 
-#include <cblas.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,14 +94,12 @@ ebm_status ebm_rbm_init(ebm_rbm *m, ebm_rng *rng, float weight_std, const ebm_ma
 
 /* out (n, n_hid) = v (n, n_vis) W. */
 static void pre_hidden(const ebm_rbm *m, const float *v, size_t n, float *out) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)n, (int)m->n_hid, (int)m->n_vis, 1.0f, v,
-                (int)m->n_vis, m->W, (int)m->n_hid, 0.0f, out, (int)m->n_hid);
+    ebm_sgemm(0, 0, n, m->n_hid, m->n_vis, 1.0f, v, m->n_vis, m->W, m->n_hid, 0.0f, out, m->n_hid);
 }
 
 /* out (n, n_vis) = h (n, n_hid) W'. */
 static void pre_visible(const ebm_rbm *m, const float *h, size_t n, float *out) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)m->n_vis, (int)m->n_hid, 1.0f, h,
-                (int)m->n_hid, m->W, (int)m->n_hid, 0.0f, out, (int)m->n_vis);
+    ebm_sgemm(0, 1, n, m->n_vis, m->n_hid, 1.0f, h, m->n_hid, m->W, m->n_hid, 0.0f, out, m->n_vis);
 }
 
 static ebm_status check_t(float T) {
@@ -216,8 +213,7 @@ ebm_status ebm_rbm_free_energy_grad(const ebm_rbm *m, const float *v, size_t n, 
             for (size_t i = 0; i < m->n_vis; i++) ga[i] -= wr * vr[i];
         }
         /* gW -= v' (w o ph) */
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)m->n_vis, (int)m->n_hid, (int)c, -1.0f, vc,
-                    (int)m->n_vis, ph, (int)m->n_hid, 1.0f, gW, (int)m->n_hid);
+        ebm_sgemm(1, 0, m->n_vis, m->n_hid, c, -1.0f, vc, m->n_vis, ph, m->n_hid, 1.0f, gW, m->n_hid);
     }
     ebm_free(ph);
     return EBM_OK;

@@ -13,8 +13,7 @@
  * and the negative hidden probabilities also come from a single GEMM over V2. */
 #include "core/internal.h"
 
-#include <cblas.h>
-#include <omp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,7 +27,8 @@ typedef struct {
     float *H2;          /* (nmax + c, n_hid) */
     float *h;           /* (max(nmax, c), n_hid): hidden samples; for PCD the chains' hidden state */
     float *pv;          /* (max(nmax, c), n_vis): visible probabilities */
-    float *grad;        /* (n_params) */
+    float *grad;        /* (n_params): the weight gradient when needed unfused, and the bias gradients */
+    float *coef;        /* (nmax + c) row weights for the bias gradients */
 } cd_ws;
 
 static void ws_free(cd_ws *w) {
@@ -37,6 +37,7 @@ static void ws_free(cd_ws *w) {
     ebm_free(w->h);
     ebm_free(w->pv);
     ebm_free(w->grad);
+    ebm_free(w->coef);
 }
 
 static ebm_status ws_alloc(cd_ws *w, ebm_rbm *m, ebm_cd_mode mode, size_t k, size_t nmax, size_t c) {
@@ -52,7 +53,8 @@ static ebm_status ws_alloc(cd_ws *w, ebm_rbm *m, ebm_cd_mode mode, size_t k, siz
     w->h = ebm_calloc(big, m->n_hid * sizeof(float));
     w->pv = ebm_calloc(big, m->n_vis * sizeof(float));
     w->grad = ebm_calloc(m->n_params, sizeof(float));
-    if (!w->V2 || !w->H2 || !w->h || !w->pv || !w->grad) {
+    w->coef = ebm_calloc(rows, sizeof(float));
+    if (!w->V2 || !w->H2 || !w->h || !w->pv || !w->grad || !w->coef) {
         ws_free(w);
         return EBM_ENOMEM;
     }
@@ -77,22 +79,24 @@ static void pcd_init(cd_ws *w, const ebm_mat *data, ebm_rng *rng) {
     ebm_rbm_sample_hidden(w->m, neg, w->c, 1.0f, ebm_rng_u64(rng), w->H2 + w->nmax * w->m->n_hid, w->h);
 }
 
-/* Computes the gradient estimate for the batch already stored in positives(w, n) into w->grad
- * (ascent direction); returns the summed squared reconstruction error (CD) or NaN (PCD). */
-static double batch_grad(cd_ws *w, size_t n, ebm_rng *rng) {
+/* Runs the chains for the batch already stored in positives(w, n), leaves V2 and the scaled H2 ready for
+ * the weight gradient and writes the bias gradients (ascent direction) into the tail of w->grad.
+ * Returns the number of rows in the gradient and, in *recon, the summed squared reconstruction error
+ * (CD) or NaN (PCD). */
+static size_t batch_stats(cd_ws *w, size_t n, ebm_rng *rng, double *recon) {
     const ebm_rbm *m = w->m;
     size_t nv = m->n_vis, nh = m->n_hid;
     float *pos = positives(w, n), *neg = negatives(w);
     float *hpos = w->H2 + (w->nmax - n) * nh, *hneg = w->H2 + w->nmax * nh;
     size_t nneg;
-    double recon = NAN;
+    *recon = NAN;
 
     if (w->mode == EBM_CD) {
         nneg = n;
         ebm_rbm_sample_hidden(m, pos, n, 1.0f, ebm_rng_u64(rng), hpos, w->h);
         for (size_t t = 1; t <= w->k; t++) {
             ebm_rbm_sample_visible(m, w->h, n, 1.0f, ebm_rng_u64(rng), w->pv, neg);
-            if (t == 1) recon = ebm_k_sqdiff(pos, w->pv, n * nv);
+            if (t == 1) *recon = ebm_k_sqdiff(pos, w->pv, n * nv);
             ebm_rbm_sample_hidden(m, neg, n, 1.0f, ebm_rng_u64(rng), hneg, t < w->k ? w->h : NULL);
         }
     } else {
@@ -102,47 +106,63 @@ static double batch_grad(cd_ws *w, size_t n, ebm_rng *rng) {
             if (t < w->k) ebm_rbm_sample_hidden(m, neg, nneg, 1.0f, ebm_rng_u64(rng), hneg, w->h);
         }
         /* One GEMM gives the hidden pre-activations of the batch and of the chains. */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(n + nneg), (int)nh, (int)nv, 1.0f, pos,
-                    (int)nv, m->W, (int)nh, 0.0f, hpos, (int)nh);
+        ebm_sgemm(0, 0, n + nneg, nh, nv, 1.0f, pos, nv, m->W, nh, 0.0f, hpos, nh);
         ebm_k_sigmoid_bernoulli(hpos, m->b, n, nh, 1.0f, 0, NULL);
         ebm_k_sigmoid_bernoulli(hneg, m->b, nneg, nh, 1.0f, ebm_rng_u64(rng), w->h);
     }
 
-    /* Scale positive rows by 1/n and negative rows by -1/nneg, then W gradient = V2' H2. */
+    /* Scale positive rows by 1/n and negative rows by -1/nneg; the bias gradients are then column sums. */
     float sp = 1.0f / (float)n, sn = -1.0f / (float)nneg;
     size_t rows = n + nneg;
-    float *gW = w->grad, *ga = gW + nv * nh, *gb = ga + nv;
 #pragma omp parallel for schedule(static) if (rows * nh >= 65536)
     for (size_t r = 0; r < rows; r++) {
         float s = r < n ? sp : sn;
         float *row = hpos + r * nh;
         for (size_t j = 0; j < nh; j++) row[j] *= s;
     }
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)nv, (int)nh, (int)rows, 1.0f, pos, (int)nv, hpos,
-                (int)nh, 0.0f, gW, (int)nh);
-    memset(ga, 0, (nv + nh) * sizeof(float));
-    for (size_t r = 0; r < rows; r++) {
-        float s = r < n ? sp : sn;
-        const float *vr = pos + r * nv, *hr = hpos + r * nh;
-        for (size_t i = 0; i < nv; i++) ga[i] += s * vr[i];
-        for (size_t j = 0; j < nh; j++) gb[j] += hr[j];
-    }
-    return recon;
+    float *ga = w->grad + nv * nh, *gb = ga + nv;
+    for (size_t r = 0; r < rows; r++) w->coef[r] = r < n ? sp : sn;
+    ebm_colsum(pos, rows, nv, w->coef, ga);
+    for (size_t r = 0; r < rows; r++) w->coef[r] = 1.0f;
+    ebm_colsum(hpos, rows, nh, w->coef, gb);
+    return rows;
 }
 
-/* vel = momentum vel + lr (scale g - wd W) (weight decay on W only); params += vel.
- * Returns false when a parameter became non-finite. */
-static bool apply_update(ebm_rbm *m, const float *g, float *vel, float lr, float scale, float momentum, float wd) {
+/* C (n_vis, n_hid) = alpha V2' H2 + beta C over the rows of the last batch_stats call. */
+static void weight_grad(const cd_ws *w, size_t n, size_t rows, float alpha, float beta, float *C) {
+    size_t nv = w->m->n_vis, nh = w->m->n_hid;
+    ebm_sgemm(1, 0, nv, nh, rows, alpha, positives(w, n), nv, w->H2 + (w->nmax - n) * nh, nh, beta, C, nh);
+}
+
+/* vel = momentum vel + lr (scale g - wd W) (weight decay on W only); params += vel.  With g == NULL the
+ * weight part of vel already holds momentum vel + lr g (fused into the gradient GEMM) and only the
+ * biases take their gradient from bias_g.  Returns false when a parameter became non-finite. */
+static bool apply_update(ebm_rbm *m, const float *g, const float *bias_g, float *vel, float lr, float scale,
+                         float momentum, float wd) {
     size_t nw = m->n_vis * m->n_hid, np = m->n_params;
     float *p = m->params;
     float a = lr * scale, d = lr * wd;
     float probe = 0.0f;
-#pragma omp parallel for reduction(+ : probe) schedule(static) if (np >= 65536)
-    for (size_t i = 0; i < np; i++) {
-        float decay = i < nw ? d * p[i] : 0.0f;
-        float u = momentum * vel[i] + a * g[i] - decay;
-        vel[i] = u;
-        p[i] += u;
+    if (g) {
+#pragma omp parallel for simd reduction(+ : probe) schedule(static) if (nw >= 65536)
+        for (size_t i = 0; i < nw; i++) {
+            float u = momentum * vel[i] + a * g[i] - d * p[i];
+            vel[i] = u;
+            p[i] += u;
+            probe += p[i] * 0.0f;
+        }
+    } else {
+#pragma omp parallel for simd reduction(+ : probe) schedule(static) if (nw >= 65536)
+        for (size_t i = 0; i < nw; i++) {
+            float u = vel[i] - d * p[i];
+            vel[i] = u;
+            p[i] += u;
+            probe += p[i] * 0.0f;
+        }
+    }
+    for (size_t i = nw; i < np; i++) {
+        vel[i] = momentum * vel[i] + a * bias_g[i];
+        p[i] += vel[i];
         probe += p[i] * 0.0f;
     }
     return probe == 0.0f;
@@ -228,17 +248,25 @@ ebm_status ebm_rbm_train(ebm_rbm *m, const ebm_mat *data, const ebm_cd_opts *o) 
             size_t r0 = b * nmax, n = N - r0 < nmax ? N - r0 : nmax;
             float *pos = positives(&w, n);
             for (size_t r = 0; r < n; r++) memcpy(pos + r * nv, data->data + perm[r0 + r] * nv, nv * sizeof(float));
-            double recon = batch_grad(&w, n, &keys);
+            double recon;
+            size_t rows = batch_stats(&w, n, &keys, &recon);
             recon_sum += recon;
 
             float lr = o->lr;
             if (o->lr_final >= 0 && total > 1) lr = o->lr + (o->lr_final - o->lr) * (float)step / (float)(total - 1);
             float scale = 1.0f;
+            bool finite;
             if (o->grad_clip > 0) {
+                weight_grad(&w, n, rows, 1.0f, 0.0f, w.grad);
                 double norm = sqrt(ebm_k_sumsq(w.grad, m->n_params));
                 if (norm > o->grad_clip) scale = (float)(o->grad_clip / norm);
+                finite = apply_update(m, w.grad, w.grad, vel, lr, scale, o->momentum, o->weight_decay);
+            } else {
+                /* vel_W = momentum vel_W + lr V2' H2 in the GEMM itself: no separate gradient pass */
+                weight_grad(&w, n, rows, lr, o->momentum, vel);
+                finite = apply_update(m, NULL, w.grad, vel, lr, 1.0f, o->momentum, o->weight_decay);
             }
-            if (!apply_update(m, w.grad, vel, lr, scale, o->momentum, o->weight_decay)) {
+            if (!finite) {
                 char what[256];
                 ebm_rbm_check_finite(m);
                 snprintf(what, sizeof what, "%s", ebm_last_error());
@@ -280,7 +308,9 @@ ebm_status ebm_rbm_cd_grad(const ebm_rbm *m, const float *v, size_t n, size_t k,
     ebm_status s = ws_alloc(&w, (ebm_rbm *)m, EBM_CD, k, n, n);
     if (s) return s;
     memcpy(positives(&w, n), v, n * m->n_vis * sizeof(float));
-    batch_grad(&w, n, rng);
+    double recon;
+    size_t rows = batch_stats(&w, n, rng, &recon);
+    weight_grad(&w, n, rows, 1.0f, 0.0f, w.grad);
     memcpy(grad, w.grad, m->n_params * sizeof(float));
     ws_free(&w);
     return EBM_OK;

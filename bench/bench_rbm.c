@@ -1,0 +1,139 @@
+/* bench_rbm: one epoch of CD-1 and PCD-1 training of a Bernoulli RBM (784 visible units, 256/512/1024
+ * hidden, batch 100) on binarised Fashion-MNIST (60,000 images), timed through the library's own trainer.
+ * Reports seconds per epoch (median of --epochs timed epochs after one warm-up epoch), samples per second,
+ * achieved GFLOP/s counting the (2k + 3) batch x 784 x hidden products of a CD-k/PCD-k update, and that
+ * rate as a fraction of the sgemm peak measured here first (best of 5 large square products on the same
+ * threads and the same OpenBLAS kernels).  Output: a table, plus one "RESULT key=value ..." line per
+ * measurement for bench/compare_rbm.sh. */
+#include "ebm.h"
+#include "../src/cli/reexec.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static double sgemm_peak(void) {
+    const int n = 2048;
+    float *A = malloc(sizeof(float) * n * n), *B = malloc(sizeof(float) * n * n), *C = malloc(sizeof(float) * n * n);
+    if (!A || !B || !C) return NAN;
+    ebm_rng_fill_uniform(1, 0, 0, A, (size_t)n * n);
+    ebm_rng_fill_uniform(1, 1, 0, B, (size_t)n * n);
+    double best = 0;
+    for (int rep = 0; rep < 6; rep++) {
+        double t = now();
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, A, n, B, n, 0.0f, C, n);
+        t = now() - t;
+        double g = 2.0 * n * n * (double)n / t / 1e9;
+        if (rep > 0 && g > best) best = g; /* first call warms up the threads and the page tables */
+    }
+    free(A);
+    free(B);
+    free(C);
+    return best;
+}
+
+typedef struct {
+    double times[64];
+    size_t n;
+} epoch_times;
+
+static int record(const ebm_train_progress *p, void *user) {
+    epoch_times *e = user;
+    if (e->n < 64) e->times[e->n++] = p->seconds;
+    return 0;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+int main(int argc, char **argv) {
+    cli_reexec_for_blas(argv);
+    size_t epochs = 3, limit = 0;
+    const char *data = "fashion-mnist";
+    size_t hidden[8] = {256, 512, 1024};
+    size_t nhidden = 3;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--epochs") == 0 && i + 1 < argc) epochs = (size_t)atol(argv[++i]);
+        else if (strcmp(argv[i], "--limit") == 0 && i + 1 < argc) limit = (size_t)atol(argv[++i]);
+        else if (strcmp(argv[i], "--data") == 0 && i + 1 < argc) data = argv[++i];
+        else if (strcmp(argv[i], "--hidden") == 0 && i + 1 < argc) {
+            nhidden = 0;
+            for (char *tok = strtok(argv[++i], ","); tok && nhidden < 8; tok = strtok(NULL, ","))
+                hidden[nhidden++] = (size_t)atol(tok);
+        } else {
+            fprintf(stderr,
+                    "usage: bench_rbm [--epochs N (timed, default 3)] [--hidden 256,512,1024] [--data SPEC] "
+                    "[--limit ROWS]\n");
+            return 2;
+        }
+    }
+    if (epochs < 1 || epochs > 60) epochs = 3;
+    char blas[512];
+    ebm_blas_info(blas, sizeof blas);
+    printf("BLAS: %s\n", blas);
+    ebm_data_opts o;
+    ebm_data_opts_default(&o);
+    o.binarize = EBM_BINARIZE_THRESHOLD;
+    o.limit = limit;
+    ebm_dataset *d;
+    if (ebm_dataset_load(data, &o, &d)) {
+        fprintf(stderr, "bench_rbm: %s\n", ebm_last_error());
+        return 1;
+    }
+    double peak = sgemm_peak();
+    printf("sgemm peak (2048^3, %d threads): %.1f GFLOP/s\n", ebm_get_threads(), peak);
+    printf("RESULT impl=peak gflops=%.2f threads=%d\n", peak, ebm_get_threads());
+    printf("\n%-7s %-6s %10s %12s %9s %8s\n", "method", "hidden", "s/epoch", "samples/s", "GFLOP/s", "of peak");
+    const char *names[2] = {"CD-1", "PCD-1"};
+    for (size_t hi = 0; hi < nhidden; hi++) {
+        for (int mode = 0; mode < 2; mode++) {
+            ebm_rbm *m;
+            if (ebm_rbm_new(d->x->cols, hidden[hi], &m)) {
+                fprintf(stderr, "bench_rbm: %s\n", ebm_last_error());
+                return 1;
+            }
+            ebm_rng r;
+            ebm_rng_seed(&r, 1, 0);
+            ebm_rbm_init(m, &r, 0.01f, d->x);
+            ebm_cd_opts co;
+            ebm_cd_opts_default(&co);
+            co.mode = mode ? EBM_PCD : EBM_CD;
+            co.k = 1;
+            co.batch = 100;
+            co.epochs = epochs + 1;
+            co.lr = 0.05f;
+            epoch_times et = {{0}, 0};
+            co.on_epoch = record;
+            co.user = &et;
+            if (ebm_rbm_train(m, d->x, &co)) {
+                fprintf(stderr, "bench_rbm: %s\n", ebm_last_error());
+                return 1;
+            }
+            qsort(et.times + 1, et.n - 1, sizeof(double), cmp_double); /* epoch 1 is the warm-up */
+            double t = et.times[1 + (et.n - 1) / 2];
+            size_t rows = d->x->rows, batches = (rows + 99) / 100;
+            double flops = (2.0 * 1 + 3) * 2.0 * 100.0 * (double)m->n_vis * (double)m->n_hid * (double)batches;
+            double gf = flops / t / 1e9;
+            printf("%-7s %-6zu %10.3f %12.0f %9.1f %7.1f%%\n", names[mode], hidden[hi], t, (double)rows / t, gf,
+                   100 * gf / peak);
+            printf("RESULT impl=ebm mode=%s hidden=%zu sec_per_epoch=%.4f samples_per_s=%.0f gflops=%.2f "
+                   "peak_frac=%.4f\n",
+                   mode ? "pcd1" : "cd1", hidden[hi], t, (double)rows / t, gf, gf / peak);
+            fflush(stdout);
+            ebm_rbm_free(m);
+        }
+    }
+    ebm_dataset_free(d);
+    return 0;
+}

@@ -1,0 +1,31 @@
+#!/bin/sh
+# Installs the Debian packages a target needs, and only those that are missing (idempotent; no network
+# when everything is present).  usage: scripts/deps.sh build|demo|bench
+#   build: compiler, cmake, OpenBLAS (OpenMP build), zlib, libpng
+#   demo:  build + dataset-fashion-mnist
+#   bench: demo + python3-sklearn, python3-torch (the peers of bench/compare_rbm.sh)
+set -eu
+what=${1:-build}
+pkgs="build-essential cmake pkg-config libopenblas-dev libopenblas-openmp-dev libopenblas0-openmp zlib1g-dev libpng-dev"
+case "$what" in
+build) ;;
+demo) pkgs="$pkgs dataset-fashion-mnist" ;;
+bench) pkgs="$pkgs dataset-fashion-mnist python3-sklearn python3-torch" ;;
+*) echo "usage: scripts/deps.sh build|demo|bench" >&2; exit 2 ;;
+esac
+missing=""
+for p in $pkgs; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "installing Debian packages:$missing"
+if [ "$(id -u)" = 0 ]; then sudo=""; elif command -v sudo >/dev/null; then sudo="sudo"; else
+    echo "need root to install:$missing (run: apt-get install$missing)" >&2; exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+# shellcheck disable=SC2086
+$sudo apt-get install -y --no-install-recommends $missing || {
+    $sudo apt-get update -qq
+    # shellcheck disable=SC2086
+    $sudo apt-get install -y --no-install-recommends $missing
+}

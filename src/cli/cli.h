@@ -1,0 +1,104 @@
+/* Shared pieces of the `ebm` command-line tool: option tables and their parser, progress display,
+ * data loading with the preprocessing options, output-path checks, and the per-command entry points.
+ * Everything that prints lives here, in src/cli; the library below never prints or exits. */
+#ifndef EBM_CLI_H
+#define EBM_CLI_H
+
+#include "ebm.h"
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+/* ---- options ---- */
+typedef enum { OPT_FLAG, OPT_SIZE, OPT_U64, OPT_FLOAT, OPT_STR, OPT_CHOICE } opt_kind;
+
+/* Numeric bounds; lo_open / hi_open make a bound strict.  Unused bounds are +-INFINITY. */
+typedef struct cli_opt {
+    const char *name;       /* long name without dashes, e.g. "lr" */
+    opt_kind kind;
+    void *dst;              /* bool*, size_t*, uint64_t*, float*, const char**, int* (choice index) */
+    const char *metavar;    /* e.g. "RATE" */
+    const char *help;       /* one line; "(default ...)" is appended from the current value */
+    double lo, hi;
+    int lo_open, hi_open;
+    const char *choices;    /* "cd|pcd" for OPT_CHOICE */
+    bool *seen;             /* set when the option appears, may be NULL */
+} cli_opt;
+
+#define OPT_END {NULL, OPT_FLAG, NULL, NULL, NULL, 0, 0, 0, 0, NULL, NULL}
+
+/* Parses argv[0..argc-1] (options and positionals, "--" ends options).  positional receives up to
+ * max_pos non-option arguments.  On error prints "ebm CMD: ..." to stderr and returns false. */
+bool cli_parse(const char *cmd, int argc, char **argv, const cli_opt *opts, const char **positional,
+               size_t max_pos, size_t *n_pos);
+/* Prints usage, description and the option table with defaults. */
+void cli_help(FILE *f, const char *usage, const char *about, const cli_opt *opts);
+
+/* ---- reporting ---- */
+/* "ebm CMD: message" on stderr; returns the exit status 1 (bad input) for `return cli_error(...)`. */
+int cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Error from a library call: "ebm CMD: <ebm_last_error()>"; returns 1. */
+int cli_lib_error(const char *cmd, ebm_status s);
+
+typedef struct cli_progress {
+    bool tty;               /* stderr is a terminal: redraw one line */
+    bool quiet;
+    double last_draw;
+} cli_progress;
+void cli_progress_init(cli_progress *p, bool quiet);
+/* Draws "label [#####.....] 48% detail" at most 10 times a second (TTY only). */
+void cli_progress_bar(cli_progress *p, const char *label, double fraction, const char *detail);
+/* Ends the bar line (if any) and prints a full line to stderr. */
+void cli_progress_line(cli_progress *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void cli_format_duration(double seconds, char *buf, size_t cap);
+/* Monotonic wall-clock seconds. */
+double cli_now(void);
+
+/* ---- interruption: the first Ctrl-C asks long work to stop cleanly, the second exits ---- */
+void cli_install_sigint(void);
+bool cli_interrupted(void);
+
+/* ---- data and files ---- */
+typedef struct cli_data_args {
+    const char *scale;      /* auto|none|255|minmax */
+    const char *binarize;   /* none|threshold|stochastic */
+    float threshold;
+    size_t limit;
+    uint64_t seed;
+    bool scale_seen, binarize_seen, threshold_seen;
+} cli_data_args;
+
+/* Takes scale, binarize and threshold from a model's ebm.data.* metadata where the command line did not
+ * give them, so data is preprocessed the way the model saw it in training. */
+void cli_data_args_from_model(cli_data_args *a, const ebm_meta *meta);
+/* Fills opts from args; on a bad name prints an error and returns false. */
+bool cli_data_opts(const char *cmd, const cli_data_args *a, ebm_data_opts *o);
+/* Loads spec with opts, printing "loaded N x D from SOURCE" unless quiet; returns NULL after an error. */
+ebm_dataset *cli_load_data(const char *cmd, const char *spec, const ebm_data_opts *o, bool quiet);
+/* true when every value is 0 or 1 */
+bool cli_is_binary(const ebm_mat *m);
+/* Checks before long work that path can be written: its directory exists and is writable, and path
+ * itself is not a directory.  Prints an error and returns false otherwise. */
+bool cli_check_writable(const char *cmd, const char *what, const char *path);
+/* Image shape for pictures: the model's, else a square, else fails with a message. */
+bool cli_image_shape(const char *cmd, size_t n_vis, size_t h0, size_t w0, const char *shape_arg, size_t *h,
+                     size_t *w);
+/* Reads the "ebm.model" kind of a model file ("rbm", ...) into buf. */
+ebm_status cli_model_kind(const char *path, char *buf, size_t cap);
+/* JSON string literal of s (escaped) to f. */
+void cli_json_string(FILE *f, const char *s);
+/* JSON number, or null when not finite. */
+void cli_json_number(FILE *f, double v);
+/* The current UTC time as ISO 8601. */
+void cli_utc_now(char *buf, size_t cap);
+/* argv joined by spaces (for provenance). */
+void cli_join_args(int argc, char **argv, char *buf, size_t cap);
+
+/* ---- commands: each returns the process exit status ---- */
+int cmd_train(int argc, char **argv, bool quiet);
+int cmd_sample(int argc, char **argv, bool quiet);
+int cmd_eval(int argc, char **argv, bool quiet);
+int cmd_info(int argc, char **argv, bool quiet);
+
+#endif

@@ -1,0 +1,158 @@
+/* `ebm eval`: the canonical evaluation of a model on a data set, preprocessed the way the model was
+ * trained (from its ebm.data.* metadata unless overridden): mean free energy, mean-field reconstruction
+ * error, exact pseudo-log-likelihood (binary data), and, when a layer is small enough to enumerate,
+ * the exact log partition function and the test log-likelihood in nats.  Text or --json. */
+#include "cli.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const eval_about =
+    "Evaluate a model on data: mean free energy, reconstruction error (mean squared error per unit of\n"
+    "p(v | p(h | v))), pseudo-log-likelihood (sum of all log p(v_i | v_-i), binary data only) and, when\n"
+    "the smaller layer has at most 20 units (25 with --exact on), the exact log Z and the mean\n"
+    "log-likelihood in nats per example.  Data is scaled and binarised as in training unless the\n"
+    "--scale / --binarize / --threshold options say otherwise.";
+
+int cmd_eval(int argc, char **argv, bool quiet) {
+    const char *cmd = "eval";
+    const char *data_spec = NULL;
+    size_t pll_rows = 1000;
+    int exact_mode = 0; /* auto|on|off */
+    bool json = false;
+    cli_data_args da = {"auto", "none", 0.5f, 0, 1, false, false, false};
+    const cli_opt opts[] = {
+        {"data", OPT_STR, &data_spec, "SPEC", "evaluation data (default: the model's training data spec)", -INFINITY, INFINITY, 0, 0, NULL, NULL},
+        {"limit", OPT_SIZE, &da.limit, "N", "use the first N rows only (0 = all)", 0, 1e12, 0, 0, NULL, NULL},
+        {"pll-rows", OPT_SIZE, &pll_rows, "N", "rows for the pseudo-log-likelihood (0 = all)", 0, 1e12, 0, 0, NULL, NULL},
+        {"exact", OPT_CHOICE, &exact_mode, NULL, "exact log Z and log-likelihood (auto: when a layer has <= 20 units)", 0, 0, 0, 0, "auto|on|off", NULL},
+        {"json", OPT_FLAG, &json, NULL, "print one JSON object instead of text", 0, 0, 0, 0, NULL, NULL},
+        {"scale", OPT_STR, &da.scale, "auto|none|255|minmax", "scaling (default: as in training)", -INFINITY, INFINITY, 0, 0, NULL, &da.scale_seen},
+        {"binarize", OPT_STR, &da.binarize, "none|threshold|stochastic", "binarisation (default: as in training)", -INFINITY, INFINITY, 0, 0, NULL, &da.binarize_seen},
+        {"threshold", OPT_FLOAT, &da.threshold, "T", "threshold (default: as in training)", 0, 1, 0, 0, NULL, &da.threshold_seen},
+        {"seed", OPT_U64, &da.seed, "S", "seed for --binarize stochastic", 0, 1.8446744073709552e19, 0, 0, NULL, NULL},
+        OPT_END,
+    };
+    for (int i = 0; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0) {
+            cli_help(stdout, "ebm eval MODEL --data SPEC [options]", eval_about, opts);
+            return 0;
+        }
+    const char *pos[1];
+    size_t npos;
+    if (!cli_parse(cmd, argc, argv, opts, pos, 1, &npos)) return 2;
+    if (npos < 1) return cli_error(cmd, "give the model file: ebm eval MODEL --data SPEC");
+    const char *path = pos[0];
+
+    char kind[64];
+    ebm_status s = cli_model_kind(path, kind, sizeof kind);
+    if (s) return cli_lib_error(cmd, s);
+    if (strcmp(kind, "rbm") != 0) return cli_error(cmd, "%s: evaluating '%s' models is not supported yet", path, kind);
+    ebm_rbm *m = NULL;
+    s = ebm_rbm_load(path, &m);
+    if (s) return cli_lib_error(cmd, s);
+    int rc = 1;
+    ebm_dataset *d = NULL;
+    double *F = NULL;
+    if (!data_spec) data_spec = ebm_meta_get(m->meta, "ebm.data.spec");
+    if (!data_spec) {
+        rc = cli_error(cmd, "--data is required (the model does not record its training data)");
+        goto done;
+    }
+    cli_data_args_from_model(&da, m->meta);
+    ebm_data_opts dopts;
+    if (!cli_data_opts(cmd, &da, &dopts)) goto done;
+    d = cli_load_data(cmd, data_spec, &dopts, quiet || json);
+    if (!d) goto done;
+    if (d->x->cols != m->n_vis) {
+        rc = cli_error(cmd, "%s has %zu columns but the model has %zu visible units", data_spec, d->x->cols, m->n_vis);
+        goto done;
+    }
+    if (ebm_mat_check_range(d->x, 0.0f, 1.0f, data_spec)) {
+        rc = cli_error(cmd, "%s; a Bernoulli RBM needs values in [0, 1] (try --scale minmax)", ebm_last_error());
+        goto done;
+    }
+    size_t rows = d->x->rows;
+    bool binary = cli_is_binary(d->x);
+    size_t small = m->n_vis < m->n_hid ? m->n_vis : m->n_hid;
+    bool exact = exact_mode == 1 || (exact_mode == 0 && small <= 20);
+    if (exact_mode == 1 && small > EBM_EXACT_MAX_UNITS) {
+        rc = cli_error(cmd, "--exact on needs a layer of at most %d units; this model has %zu visible and %zu hidden",
+                       EBM_EXACT_MAX_UNITS, m->n_vis, m->n_hid);
+        goto done;
+    }
+    F = malloc(rows * sizeof *F);
+    if (!F) {
+        rc = cli_error(cmd, "out of memory");
+        goto done;
+    }
+    double t0 = cli_now(), fmean = 0, recon = NAN, pll = NAN, logz = NAN, ll = NAN;
+    s = ebm_rbm_free_energy(m, d->x->data, rows, 1.0f, F);
+    if (!s) s = ebm_rbm_recon_error(m, d->x->data, rows, &recon);
+    size_t np = pll_rows && pll_rows < rows ? pll_rows : rows;
+    if (!s && binary) s = ebm_rbm_pseudo_ll(m, d->x->data, np, &pll);
+    if (!s && exact) {
+        if (!quiet && !json)
+            fprintf(stderr, "enumerating 2^%zu states of the %s layer for the exact log Z...\n", small,
+                    m->n_hid <= m->n_vis ? "hidden" : "visible");
+        s = ebm_rbm_log_z_exact(m, 1.0f, &logz);
+        if (!s) s = ebm_rbm_log_likelihood(m, d->x->data, rows, logz, &ll);
+    }
+    if (s) {
+        rc = cli_lib_error(cmd, s);
+        goto done;
+    }
+    for (size_t i = 0; i < rows; i++) fmean += F[i] / (double)rows;
+    double seconds = cli_now() - t0;
+    char preprocess[160];
+    snprintf(preprocess, sizeof preprocess, "scale %s, binarize %s%s", da.scale, da.binarize,
+             strcmp(da.binarize, "threshold") == 0 ? "" : "");
+    if (strcmp(da.binarize, "threshold") == 0)
+        snprintf(preprocess, sizeof preprocess, "scale %s, binarize threshold %g", da.scale, (double)da.threshold);
+    if (json) {
+        printf("{\"model\": ");
+        cli_json_string(stdout, path);
+        printf(", \"kind\": \"rbm\", \"n_vis\": %zu, \"n_hid\": %zu, \"data\": ", m->n_vis, m->n_hid);
+        cli_json_string(stdout, data_spec);
+        printf(", \"source\": ");
+        cli_json_string(stdout, d->source);
+        printf(", \"rows\": %zu, \"preprocess\": ", rows);
+        cli_json_string(stdout, preprocess);
+        printf(", \"binary\": %s, \"free_energy_mean\": ", binary ? "true" : "false");
+        cli_json_number(stdout, fmean);
+        printf(", \"recon_mse\": ");
+        cli_json_number(stdout, recon);
+        printf(", \"pseudo_ll\": ");
+        cli_json_number(stdout, pll);
+        printf(", \"pseudo_ll_rows\": %zu, \"log_z\": ", binary ? np : 0);
+        cli_json_number(stdout, logz);
+        printf(", \"log_likelihood\": ");
+        cli_json_number(stdout, ll);
+        printf(", \"seconds\": %.3f}\n", seconds);
+    } else {
+        printf("model            %s (RBM %zu visible x %zu hidden)\n", path, m->n_vis, m->n_hid);
+        printf("data             %s: %zu rows (%s)\n", d->source, rows, preprocess);
+        printf("free energy      %.4f (mean)\n", fmean);
+        printf("reconstruction   %.6f (mean squared error per unit, mean field)\n", recon);
+        if (binary)
+            printf("pseudo-LL        %.4f nats per example (all %zu conditionals, %zu rows)\n", pll, m->n_vis, np);
+        else
+            printf("pseudo-LL        n/a (data is not binary)\n");
+        if (exact) {
+            printf("log Z            %.6f (exact, 2^%zu states)\n", logz, small);
+            printf("log-likelihood   %.4f nats per example (exact)%s\n", ll,
+                   binary ? "" : " -- data is not binary, so this is not a probability");
+        } else {
+            printf("log-likelihood   n/a: exact enumeration needs a layer of at most 20 units (this model: %zu and "
+                   "%zu)\n",
+                   m->n_vis, m->n_hid);
+        }
+    }
+    rc = 0;
+done:
+    free(F);
+    ebm_dataset_free(d);
+    ebm_rbm_free(m);
+    return rc;
+}

@@ -1,0 +1,151 @@
+/* `ebm info`: what a model file holds: kind, shapes, parameter count, statistics of the weights and
+ * biases, every metadata entry (training provenance, data preprocessing, sampling defaults), and
+ * optionally a picture of the hidden units' receptive fields (columns of W shown as images). */
+#include "cli.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static const char *const info_about =
+    "Describe a model file: kind, layer sizes, parameters, weight and bias statistics and all metadata\n"
+    "(how it was trained, on what data, and its sampling defaults).  --filters writes the weights of the\n"
+    "first --n-filters hidden units as a grid of images (mid-grey = 0).";
+
+typedef struct {
+    double mean, std, min, max, mean_abs;
+} stats;
+
+static stats stats_of(const float *x, size_t n) {
+    stats s = {0, 0, INFINITY, -INFINITY, 0};
+    double sum = 0, sq = 0, ab = 0;
+    for (size_t i = 0; i < n; i++) {
+        sum += x[i];
+        sq += (double)x[i] * x[i];
+        ab += fabs(x[i]);
+        if (x[i] < s.min) s.min = x[i];
+        if (x[i] > s.max) s.max = x[i];
+    }
+    s.mean = sum / (double)n;
+    s.std = sqrt(fmax(0, sq / (double)n - s.mean * s.mean));
+    s.mean_abs = ab / (double)n;
+    return s;
+}
+
+static void print_stats(const char *name, stats s) {
+    printf("  %-4s mean %+.4f  std %.4f  min %+.4f  max %+.4f  mean|.| %.4f\n", name, s.mean, s.std, s.min, s.max,
+           s.mean_abs);
+}
+
+static void json_stats(const char *name, stats s, bool comma) {
+    printf("\"%s\": {\"mean\": ", name);
+    cli_json_number(stdout, s.mean);
+    printf(", \"std\": ");
+    cli_json_number(stdout, s.std);
+    printf(", \"min\": ");
+    cli_json_number(stdout, s.min);
+    printf(", \"max\": ");
+    cli_json_number(stdout, s.max);
+    printf("}%s", comma ? ", " : "");
+}
+
+int cmd_info(int argc, char **argv, bool quiet) {
+    const char *cmd = "info";
+    const char *filters = NULL, *shape = NULL;
+    size_t nf = 100, cols = 0, zoom = 2;
+    bool json = false;
+    const cli_opt opts[] = {
+        {"json", OPT_FLAG, &json, NULL, "print one JSON object instead of text", 0, 0, 0, 0, NULL, NULL},
+        {"filters", OPT_STR, &filters, "PNG", "write the first hidden units' weights as a grid picture", -INFINITY, INFINITY, 0, 0, NULL, NULL},
+        {"n-filters", OPT_SIZE, &nf, "N", "how many hidden units to draw", 1, 1e6, 0, 0, NULL, NULL},
+        {"cols", OPT_SIZE, &cols, "C", "tiles per row in the picture (0 = square)", 0, 1e4, 0, 0, NULL, NULL},
+        {"zoom", OPT_SIZE, &zoom, "Z", "pixel magnification in the picture", 1, 32, 0, 0, NULL, NULL},
+        {"shape", OPT_STR, &shape, "HxW", "image shape when the model does not record one", -INFINITY, INFINITY, 0, 0, NULL, NULL},
+        OPT_END,
+    };
+    for (int i = 0; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0) {
+            cli_help(stdout, "ebm info MODEL [--json] [--filters PNG]", info_about, opts);
+            return 0;
+        }
+    const char *pos[1];
+    size_t npos;
+    if (!cli_parse(cmd, argc, argv, opts, pos, 1, &npos)) return 2;
+    if (npos < 1) return cli_error(cmd, "give the model file: ebm info MODEL");
+    const char *path = pos[0];
+    if (filters && !cli_check_writable(cmd, "--filters", filters)) return 1;
+    char kind[64];
+    ebm_status s = cli_model_kind(path, kind, sizeof kind);
+    if (s) return cli_lib_error(cmd, s);
+    if (strcmp(kind, "rbm") != 0) return cli_error(cmd, "%s: '%s' models are not supported by this build", path, kind);
+    ebm_rbm *m = NULL;
+    s = ebm_rbm_load(path, &m);
+    if (s) return cli_lib_error(cmd, s);
+    int rc = 1;
+    float *tiles = NULL;
+    struct stat st;
+    long long bytes = stat(path, &st) == 0 ? (long long)st.st_size : -1;
+    stats sw = stats_of(m->W, m->n_vis * m->n_hid), sa = stats_of(m->a, m->n_vis), sb = stats_of(m->b, m->n_hid);
+    if (json) {
+        printf("{\"file\": ");
+        cli_json_string(stdout, path);
+        printf(", \"bytes\": %lld, \"kind\": \"rbm\", \"n_vis\": %zu, \"n_hid\": %zu, \"n_params\": %zu, ", bytes,
+               m->n_vis, m->n_hid, m->n_params);
+        json_stats("W", sw, true);
+        json_stats("b_v", sa, true);
+        json_stats("b_h", sb, true);
+        printf("\"metadata\": {");
+        for (size_t i = 0; i < ebm_meta_count(m->meta); i++) {
+            const char *k, *v;
+            ebm_meta_at(m->meta, i, &k, &v);
+            if (i) printf(", ");
+            cli_json_string(stdout, k);
+            printf(": ");
+            cli_json_string(stdout, v);
+        }
+        printf("}}\n");
+    } else {
+        printf("%s: Bernoulli RBM, %zu visible x %zu hidden, %zu parameters, %lld bytes\n", path, m->n_vis, m->n_hid,
+               m->n_params, bytes);
+        if (m->height) printf("image shape %zu x %zu\n", m->height, m->width);
+        printf("parameters:\n");
+        print_stats("W", sw);
+        print_stats("b_v", sa);
+        print_stats("b_h", sb);
+        printf("metadata:\n");
+        for (size_t i = 0; i < ebm_meta_count(m->meta); i++) {
+            const char *k, *v;
+            ebm_meta_at(m->meta, i, &k, &v);
+            printf("  %-26s %s\n", k, v);
+        }
+    }
+    if (filters) {
+        size_t h, w;
+        if (!cli_image_shape(cmd, m->n_vis, m->height, m->width, shape, &h, &w)) goto done;
+        if (nf > m->n_hid) nf = m->n_hid;
+        tiles = malloc(nf * m->n_vis * sizeof *tiles);
+        if (!tiles) {
+            rc = cli_error(cmd, "out of memory");
+            goto done;
+        }
+        for (size_t j = 0; j < nf; j++)
+            for (size_t i = 0; i < m->n_vis; i++) tiles[j * m->n_vis + i] = m->W[i * m->n_hid + j];
+        ebm_grid_opts go;
+        ebm_grid_opts_default(&go);
+        go.cols = cols;
+        go.zoom = zoom;
+        go.norm = EBM_GRID_SYMMETRIC;
+        s = ebm_png_grid(filters, tiles, nf, h, w, &go);
+        if (s) {
+            rc = cli_lib_error(cmd, s);
+            goto done;
+        }
+        if (!quiet) fprintf(stderr, "wrote %s (%zu hidden units)\n", filters, nf);
+    }
+    rc = 0;
+done:
+    free(tiles);
+    ebm_rbm_free(m);
+    return rc;
+}

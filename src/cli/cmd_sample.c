@@ -1,0 +1,198 @@
+/* `ebm sample`: runs n block-Gibbs chains of an RBM from noise or from data for a number of sweeps at a
+ * temperature and writes the final states as a PNG grid, an NPY array and/or a CSV file.  Settings not
+ * given on the command line come from the model's metadata (ebm.sample.*), so a model samples the way it
+ * was meant to; the settings used are printed. */
+#include "cli.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const sample_about =
+    "Draw samples from a model by block Gibbs sampling: --n chains start from noise (each visible unit\n"
+    "on with probability --noise-p) or from random rows of --data, then run --steps sweeps at\n"
+    "--temperature.  Pictures show p(v | h) of the last sweep (mean field) unless --binary is given.\n"
+    "Defaults for --steps, --temperature and --init come from the model file (ebm.sample.*).";
+
+static bool meta_float(const ebm_meta *m, const char *key, float *out) {
+    const char *v = ebm_meta_get(m, key);
+    if (!v) return false;
+    char *end;
+    double d = strtod(v, &end);
+    if (*end || !isfinite(d)) return false;
+    *out = (float)d;
+    return true;
+}
+
+static bool meta_size(const ebm_meta *m, const char *key, size_t *out) {
+    const char *v = ebm_meta_get(m, key);
+    if (!v || !*v) return false;
+    char *end;
+    unsigned long long d = strtoull(v, &end, 10);
+    if (*end) return false;
+    *out = (size_t)d;
+    return true;
+}
+
+int cmd_sample(int argc, char **argv, bool quiet) {
+    const char *cmd = "sample";
+    size_t n = 100, steps = 1000, cols = 0, zoom = 2;
+    float temperature = 1.0f, noise_p = 0.5f;
+    uint64_t seed = 1;
+    int init = 0; /* noise|data */
+    const char *data_spec = NULL, *png = NULL, *npy = NULL, *csv = NULL, *shape = NULL;
+    bool binary = false, steps_seen = false, t_seen = false, init_seen = false;
+    cli_data_args da = {"auto", "none", 0.5f, 0, 1, false, false, false};
+    const cli_opt opts[] = {
+        {"n", OPT_SIZE, &n, "N", "number of chains (samples)", 1, 1e7, 0, 0, NULL, NULL},
+        {"steps", OPT_SIZE, &steps, "S", "Gibbs sweeps per chain", 0, 1e9, 0, 0, NULL, &steps_seen},
+        {"temperature", OPT_FLOAT, &temperature, "T", "sampling temperature", 0, 1e6, 1, 0, NULL, &t_seen},
+        {"init", OPT_CHOICE, &init, NULL, "start chains from noise or from data rows", 0, 0, 0, 0, "noise|data", &init_seen},
+        {"noise-p", OPT_FLOAT, &noise_p, "P", "probability of an on unit in the noise start", 0, 1, 0, 0, NULL, NULL},
+        {"data", OPT_STR, &data_spec, "SPEC", "data for --init data (default: the model's training data)", -INFINITY, INFINITY, 0, 0, NULL, NULL},
+        {"seed", OPT_U64, &seed, "S", "random seed", 0, 1.8446744073709552e19, 0, 0, NULL, NULL},
+        {"png", OPT_STR, &png, "PATH", "write a grid picture of the samples", -INFINITY, INFINITY, 0, 0, NULL, NULL},
+        {"npy", OPT_STR, &npy, "PATH", "write the samples as an (n, visible) float32 NPY array", -INFINITY, INFINITY, 0, 0, NULL, NULL},
+        {"csv", OPT_STR, &csv, "PATH", "write the samples as CSV, one row per sample", -INFINITY, INFINITY, 0, 0, NULL, NULL},
+        {"binary", OPT_FLAG, &binary, NULL, "output the binary states instead of p(v | h)", 0, 0, 0, 0, NULL, NULL},
+        {"cols", OPT_SIZE, &cols, "C", "tiles per row in the picture (0 = square)", 0, 1e4, 0, 0, NULL, NULL},
+        {"zoom", OPT_SIZE, &zoom, "Z", "pixel magnification in the picture", 1, 32, 0, 0, NULL, NULL},
+        {"shape", OPT_STR, &shape, "HxW", "image shape when the model does not record one", -INFINITY, INFINITY, 0, 0, NULL, NULL},
+        OPT_END,
+    };
+    for (int i = 0; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0) {
+            cli_help(stdout, "ebm sample MODEL [--png PATH] [--npy PATH] [--csv PATH] [options]", sample_about, opts);
+            return 0;
+        }
+    const char *pos[1];
+    size_t npos;
+    if (!cli_parse(cmd, argc, argv, opts, pos, 1, &npos)) return 2;
+    if (npos < 1) return cli_error(cmd, "give the model file: ebm sample MODEL --png out.png");
+    const char *path = pos[0];
+    if (!png && !npy && !csv) return cli_error(cmd, "nothing to write: give --png, --npy and/or --csv");
+    if (png && !cli_check_writable(cmd, "--png", png)) return 1;
+    if (npy && !cli_check_writable(cmd, "--npy", npy)) return 1;
+    if (csv && !cli_check_writable(cmd, "--csv", csv)) return 1;
+
+    char kind[64];
+    ebm_status s = cli_model_kind(path, kind, sizeof kind);
+    if (s) return cli_lib_error(cmd, s);
+    if (strcmp(kind, "rbm") != 0) return cli_error(cmd, "%s: sampling '%s' models is not supported yet", path, kind);
+    ebm_rbm *m = NULL;
+    s = ebm_rbm_load(path, &m);
+    if (s) return cli_lib_error(cmd, s);
+
+    int rc = 1;
+    ebm_gibbs *g = NULL;
+    ebm_dataset *d = NULL;
+    ebm_mat *outm = NULL;
+    size_t h = 0, w = 0;
+    if (png && !cli_image_shape(cmd, m->n_vis, m->height, m->width, shape, &h, &w)) goto done;
+    if (!steps_seen) meta_size(m->meta, "ebm.sample.steps", &steps);
+    if (!t_seen) meta_float(m->meta, "ebm.sample.temperature", &temperature);
+    if (!(temperature > 0)) temperature = 1.0f;
+    if (!init_seen) {
+        const char *mi = ebm_meta_get(m->meta, "ebm.sample.init");
+        if (mi && strcmp(mi, "data") == 0) init = 1;
+    }
+    ebm_rng rng;
+    ebm_rng_seed(&rng, seed, 0);
+    s = ebm_gibbs_new(m, n, &g);
+    if (s) {
+        rc = cli_lib_error(cmd, s);
+        goto done;
+    }
+    if (init == 1) {
+        const char *spec = data_spec ? data_spec : ebm_meta_get(m->meta, "ebm.data.spec");
+        if (!spec) {
+            rc = cli_error(cmd, "--init data needs --data (the model does not record its training data)");
+            goto done;
+        }
+        const char *v;
+        if ((v = ebm_meta_get(m->meta, "ebm.data.scale"))) da.scale = v;
+        ebm_data_opts dopts;
+        if (!cli_data_opts(cmd, &da, &dopts)) goto done;
+        d = cli_load_data(cmd, spec, &dopts, quiet);
+        if (!d) goto done;
+        s = ebm_gibbs_init_data(g, d->x, &rng);
+    } else {
+        s = ebm_gibbs_init_noise(g, noise_p, &rng);
+    }
+    if (s) {
+        rc = cli_lib_error(cmd, s);
+        goto done;
+    }
+    cli_progress prog;
+    cli_progress_init(&prog, quiet);
+    if (!quiet)
+        fprintf(stderr, "sampling %zu chains x %zu sweeps at T = %g from %s (RBM %zu x %zu)\n", n, steps,
+                (double)temperature, init ? "data" : "noise", m->n_vis, m->n_hid);
+    cli_install_sigint();
+    double t0 = cli_now();
+    for (size_t done_steps = 0; done_steps < steps;) {
+        size_t chunk = steps - done_steps < 10 ? steps - done_steps : 10;
+        s = ebm_gibbs_run(g, chunk, temperature, &rng);
+        if (s) {
+            rc = cli_lib_error(cmd, s);
+            goto done;
+        }
+        done_steps += chunk;
+        char detail[64];
+        snprintf(detail, sizeof detail, "%zu/%zu sweeps", done_steps, steps);
+        cli_progress_bar(&prog, "sampling", (double)done_steps / (double)steps, detail);
+        if (cli_interrupted()) {
+            cli_progress_line(&prog, "%s", "");
+            rc = cli_error(cmd, "interrupted after %zu sweeps; nothing written", done_steps);
+            rc = 130;
+            goto done;
+        }
+    }
+    cli_progress_line(&prog, "%zu sweeps in %.2f s", steps, cli_now() - t0);
+    const float *src = binary || steps == 0 ? ebm_gibbs_visible(g) : ebm_gibbs_visible_mean(g);
+    s = ebm_mat_new(n, m->n_vis, &outm);
+    if (s) {
+        rc = cli_lib_error(cmd, s);
+        goto done;
+    }
+    memcpy(outm->data, src, n * m->n_vis * sizeof(float));
+    if (png) {
+        ebm_grid_opts go;
+        ebm_grid_opts_default(&go);
+        go.cols = cols;
+        go.zoom = zoom;
+        s = ebm_png_grid(png, outm->data, n, h, w, &go);
+        if (s) {
+            rc = cli_lib_error(cmd, s);
+            goto done;
+        }
+        if (!quiet) fprintf(stderr, "wrote %s\n", png);
+    }
+    if (npy) {
+        ebm_array *a = NULL;
+        size_t shp[2] = {n, m->n_vis};
+        s = ebm_array_new(EBM_F32, 2, shp, outm->data, &a);
+        if (!s) s = ebm_npy_write(npy, a);
+        ebm_array_free(a);
+        if (s) {
+            rc = cli_lib_error(cmd, s);
+            goto done;
+        }
+        if (!quiet) fprintf(stderr, "wrote %s\n", npy);
+    }
+    if (csv) {
+        s = ebm_csv_write(csv, outm);
+        if (s) {
+            rc = cli_lib_error(cmd, s);
+            goto done;
+        }
+        if (!quiet) fprintf(stderr, "wrote %s\n", csv);
+    }
+    rc = 0;
+done:
+    ebm_mat_free(outm);
+    ebm_dataset_free(d);
+    ebm_gibbs_free(g);
+    ebm_rbm_free(m);
+    return rc;
+}

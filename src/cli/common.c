@@ -1,0 +1,228 @@
+/* CLI helpers shared by the subcommands: the progress bar (redrawn in place on a terminal, silent
+ * otherwise so logs stay clean), Ctrl-C handling, loading data with the preprocessing options, checking
+ * output paths before long work starts, and small formatting utilities. */
+#include "cli.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+double cli_now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+void cli_progress_init(cli_progress *p, bool quiet) {
+    p->quiet = quiet;
+    p->tty = !quiet && isatty(STDERR_FILENO);
+    p->last_draw = 0;
+}
+
+void cli_format_duration(double s, char *buf, size_t cap) {
+    if (!(s >= 0) || !isfinite(s)) s = 0;
+    long t = (long)(s + 0.5);
+    if (t >= 3600) snprintf(buf, cap, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+    else snprintf(buf, cap, "%ld:%02ld", t / 60, t % 60);
+}
+
+void cli_progress_bar(cli_progress *p, const char *label, double fraction, const char *detail) {
+    if (!p->tty) return;
+    double t = cli_now();
+    if (t - p->last_draw < 0.1 && fraction < 1.0) return;
+    p->last_draw = t;
+    enum { WIDTH = 24 };
+    if (fraction < 0) fraction = 0;
+    if (fraction > 1) fraction = 1;
+    int filled = (int)(fraction * WIDTH + 0.5);
+    char bar[WIDTH + 1];
+    for (int i = 0; i < WIDTH; i++) bar[i] = i < filled ? '#' : '.';
+    bar[WIDTH] = '\0';
+    fprintf(stderr, "\r\033[K%s [%s] %3.0f%% %s", label, bar, 100 * fraction, detail ? detail : "");
+    fflush(stderr);
+}
+
+void cli_progress_line(cli_progress *p, const char *fmt, ...) {
+    if (p->quiet) return;
+    if (p->tty) fputs("\r\033[K", stderr);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    fflush(stderr);
+}
+
+/* The one piece of mutable global state in the project: a signal handler can only talk through a global. */
+static volatile sig_atomic_t interrupted = 0;
+
+static void on_sigint(int sig) {
+    (void)sig;
+    if (interrupted) _exit(130);
+    interrupted = 1;
+}
+
+void cli_install_sigint(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+bool cli_interrupted(void) { return interrupted != 0; }
+
+static int choice_index(const char *v, const char *const *names, int n) {
+    for (int i = 0; i < n; i++)
+        if (strcmp(v, names[i]) == 0) return i;
+    return -1;
+}
+
+void cli_data_args_from_model(cli_data_args *a, const ebm_meta *meta) {
+    const char *v;
+    if (!a->scale_seen && (v = ebm_meta_get(meta, "ebm.data.scale"))) a->scale = v;
+    if (!a->binarize_seen && (v = ebm_meta_get(meta, "ebm.data.binarize"))) a->binarize = v;
+    if (!a->threshold_seen && (v = ebm_meta_get(meta, "ebm.data.threshold"))) {
+        char *end;
+        double t = strtod(v, &end);
+        if (!*end && t >= 0 && t <= 1) a->threshold = (float)t;
+    }
+}
+
+bool cli_data_opts(const char *cmd, const cli_data_args *a, ebm_data_opts *o) {
+    static const char *const scales[] = {"auto", "none", "255", "minmax"};
+    static const char *const bins[] = {"none", "threshold", "stochastic"};
+    ebm_data_opts_default(o);
+    int s = choice_index(a->scale, scales, 4), b = choice_index(a->binarize, bins, 3);
+    if (s < 0) return cli_error(cmd, "--scale: '%s' is not one of auto|none|255|minmax", a->scale), false;
+    if (b < 0) return cli_error(cmd, "--binarize: '%s' is not one of none|threshold|stochastic", a->binarize), false;
+    o->scale = (ebm_scale)s;
+    o->binarize = (ebm_binarize)b;
+    o->threshold = a->threshold;
+    o->limit = a->limit;
+    o->seed = a->seed;
+    return true;
+}
+
+ebm_dataset *cli_load_data(const char *cmd, const char *spec, const ebm_data_opts *o, bool quiet) {
+    ebm_dataset *d = NULL;
+    double t = cli_now();
+    ebm_status s = ebm_dataset_load(spec, o, &d);
+    if (s) {
+        cli_lib_error(cmd, s);
+        return NULL;
+    }
+    if (!quiet)
+        fprintf(stderr, "loaded %zu x %zu from %s (%.1f s)\n", d->x->rows, d->x->cols, d->source, cli_now() - t);
+    return d;
+}
+
+bool cli_is_binary(const ebm_mat *m) {
+    size_t n = m->rows * m->cols;
+    for (size_t i = 0; i < n; i++)
+        if (m->data[i] != 0.0f && m->data[i] != 1.0f) return false;
+    return true;
+}
+
+bool cli_check_writable(const char *cmd, const char *what, const char *path) {
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        return cli_error(cmd, "%s '%s' is a directory", what, path), false;
+    char *copy = strdup(path);
+    if (!copy) return cli_error(cmd, "out of memory"), false;
+    const char *dir = dirname(copy);
+    bool ok = true;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        cli_error(cmd, "%s '%s': directory '%s' does not exist", what, path, dir);
+        ok = false;
+    } else if (access(dir, W_OK) != 0) {
+        cli_error(cmd, "%s '%s': directory '%s' is not writable (%s)", what, path, dir, strerror(errno));
+        ok = false;
+    }
+    free(copy);
+    return ok;
+}
+
+bool cli_image_shape(const char *cmd, size_t n_vis, size_t h0, size_t w0, const char *shape_arg, size_t *h,
+                     size_t *w) {
+    if (shape_arg) {
+        unsigned long a, b;
+        char x;
+        if (sscanf(shape_arg, "%lu%c%lu", &a, &x, &b) != 3 || x != 'x' || a == 0 || b == 0)
+            return cli_error(cmd, "--shape: '%s' is not HxW", shape_arg), false;
+        if ((size_t)a * (size_t)b != n_vis)
+            return cli_error(cmd, "--shape %s has %lu pixels but the model has %zu visible units", shape_arg, a * b,
+                             n_vis),
+                   false;
+        *h = a;
+        *w = b;
+        return true;
+    }
+    if (h0 && w0 && h0 * w0 == n_vis) {
+        *h = h0;
+        *w = w0;
+        return true;
+    }
+    size_t r = (size_t)(sqrt((double)n_vis) + 0.5);
+    if (r * r == n_vis) {
+        *h = *w = r;
+        return true;
+    }
+    return cli_error(cmd, "the model's %zu visible units are not a known image shape; give --shape HxW", n_vis), false;
+}
+
+ebm_status cli_model_kind(const char *path, char *buf, size_t cap) {
+    ebm_tensors *t = NULL;
+    ebm_status s = ebm_safetensors_read(path, &t);
+    if (s) return s;
+    const char *k = ebm_meta_get(ebm_tensors_meta_const(t), "ebm.model");
+    snprintf(buf, cap, "%s", k ? k : (ebm_tensors_get(t, "W") ? "rbm" : "unknown"));
+    ebm_tensors_free(t);
+    return EBM_OK;
+}
+
+void cli_utc_now(char *buf, size_t cap) {
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+void cli_join_args(int argc, char **argv, char *buf, size_t cap) {
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < argc && used + 1 < cap; i++) {
+        int n = snprintf(buf + used, cap - used, "%s%s", i ? " " : "", argv[i]);
+        if (n < 0) break;
+        used += (size_t)n;
+    }
+}
+
+void cli_json_string(FILE *f, const char *s) {
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        switch (*p) {
+        case '"': fputs("\\\"", f); break;
+        case '\\': fputs("\\\\", f); break;
+        case '\n': fputs("\\n", f); break;
+        case '\r': fputs("\\r", f); break;
+        case '\t': fputs("\\t", f); break;
+        default:
+            if (*p < 0x20) fprintf(f, "\\u%04x", *p);
+            else fputc(*p, f);
+        }
+    }
+    fputc('"', f);
+}
+
+void cli_json_number(FILE *f, double v) {
+    if (isfinite(v)) fprintf(f, "%.10g", v);
+    else fputs("null", f);
+}

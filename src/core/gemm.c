@@ -1,0 +1,83 @@
+/* Matrix products through OpenBLAS, split by us into a fixed number of output blocks that OpenMP threads
+ * take in turn (each block one single-threaded BLAS call: OpenBLAS's OpenMP build runs serially inside
+ * a parallel region).  Two reasons, both measured on the RBM's shapes (batch 100 x 784 x 512, 2 cores):
+ * OpenBLAS's own threading of such small products spends much of its time in sched_yield waiting for
+ * the other thread's packed panels (a 784x512 CD-1 epoch: 1.03 s of GEMM with its threads, 0.77 s with
+ * ours), and the block layout depends only on the shapes, never on the thread count, so every result
+ * is bit-identical whatever OMP_NUM_THREADS is.  The output is split along its longer side into a
+ * multiple of 4 blocks (balanced on 1, 2 and 4 threads), widths rounded to the kernel's unroll (16
+ * columns, 4 rows of the row-major output). */
+#include "internal.h"
+
+#include <cblas.h>
+
+typedef struct {
+    int split_cols;   /* 1: blocks of columns of C; 0: blocks of rows */
+    size_t per;       /* block width */
+    size_t nb;        /* number of blocks */
+} split;
+
+static split plan(size_t m, size_t n) {
+    split s;
+    s.split_cols = n >= m;
+    size_t len = s.split_cols ? n : m, align = s.split_cols ? 16 : 4;
+    size_t nb = len < 64 ? 1 : 4 * ((len + 1023) / 1024);
+    size_t per = (len + nb - 1) / nb;
+    per = (per + align - 1) / align * align;
+    s.per = per ? per : 1;
+    s.nb = (len + s.per - 1) / s.per;
+    return s;
+}
+
+void ebm_sgemm(int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *A, size_t lda,
+               const float *B, size_t ldb, float beta, float *C, size_t ldc) {
+    /* Row-major C (m, n) = alpha op(A) op(B) + beta C; op(A) is (m, k), op(B) is (k, n). */
+    if (m == 0 || n == 0) return;
+    split s = plan(m, n);
+    const enum CBLAS_TRANSPOSE TA = ta ? CblasTrans : CblasNoTrans, TB = tb ? CblasTrans : CblasNoTrans;
+#pragma omp parallel for schedule(static) if (s.nb > 1)
+    for (size_t b = 0; b < s.nb; b++) {
+        size_t x0 = b * s.per, x1 = x0 + s.per < (s.split_cols ? n : m) ? x0 + s.per : (s.split_cols ? n : m);
+        if (s.split_cols)
+            cblas_sgemm(CblasRowMajor, TA, TB, (int)m, (int)(x1 - x0), (int)k, alpha, A, (int)lda,
+                        tb ? B + x0 * ldb : B + x0, (int)ldb, beta, C + x0, (int)ldc);
+        else
+            cblas_sgemm(CblasRowMajor, TA, TB, (int)(x1 - x0), (int)n, (int)k, alpha, ta ? A + x0 : A + x0 * lda,
+                        (int)lda, B, (int)ldb, beta, C + x0 * ldc, (int)ldc);
+    }
+}
+
+void ebm_dgemm(int ta, int tb, size_t m, size_t n, size_t k, double alpha, const double *A, size_t lda,
+               const double *B, size_t ldb, double beta, double *C, size_t ldc) {
+    /* As ebm_sgemm, in double. */
+    if (m == 0 || n == 0) return;
+    split s = plan(m, n);
+    const enum CBLAS_TRANSPOSE TA = ta ? CblasTrans : CblasNoTrans, TB = tb ? CblasTrans : CblasNoTrans;
+#pragma omp parallel for schedule(static) if (s.nb > 1)
+    for (size_t b = 0; b < s.nb; b++) {
+        size_t x0 = b * s.per, x1 = x0 + s.per < (s.split_cols ? n : m) ? x0 + s.per : (s.split_cols ? n : m);
+        if (s.split_cols)
+            cblas_dgemm(CblasRowMajor, TA, TB, (int)m, (int)(x1 - x0), (int)k, alpha, A, (int)lda,
+                        tb ? B + x0 * ldb : B + x0, (int)ldb, beta, C + x0, (int)ldc);
+        else
+            cblas_dgemm(CblasRowMajor, TA, TB, (int)(x1 - x0), (int)n, (int)k, alpha, ta ? A + x0 : A + x0 * lda,
+                        (int)lda, B, (int)ldb, beta, C + x0 * ldc, (int)ldc);
+    }
+}
+
+void ebm_colsum(const float *A, size_t rows, size_t cols, const float *w, float *out) {
+    /* out (cols) = sum_r w[r] A[r, :]; A is (rows, cols), w (rows). Column blocks, rows in order. */
+    size_t nb = cols < 256 ? 1 : 4;
+    size_t per = (cols + nb - 1) / nb;
+#pragma omp parallel for schedule(static) if (nb > 1)
+    for (size_t b = 0; b < nb; b++) {
+        size_t c0 = b * per, c1 = c0 + per < cols ? c0 + per : cols;
+        for (size_t c = c0; c < c1; c++) out[c] = 0.0f;
+        for (size_t r = 0; r < rows; r++) {
+            const float *row = A + r * cols;
+            float wr = w[r];
+#pragma omp simd
+            for (size_t c = c0; c < c1; c++) out[c] += wr * row[c];
+        }
+    }
+}
