@@ -212,12 +212,20 @@ ebm_status ebm_read_file(const char *path, int gunzip, size_t max_bytes, uint8_t
         char eb[128];
         return ebm_fail(EBM_EIO, "%s: %s", path, ebm_io_strerror(errno, eb, sizeof eb));
     }
+    /* A gzip stream can be slightly larger than what it holds (stored blocks, headers), so the
+     * compressed file gets some slack; the limit proper applies to the inflated bytes. */
+    size_t raw_max = max_bytes;
+    if (gunzip && __builtin_add_overflow(max_bytes, max_bytes / 64 + 4096, &raw_max)) raw_max = SIZE_MAX;
     uint8_t *raw = NULL;
     size_t n = 0;
-    ebm_status s = read_fd(fd, path, max_bytes, &raw, &n);
+    ebm_status s = read_fd(fd, path, raw_max, &raw, &n);
     close(fd);
     if (s != EBM_OK) return s;
     if (!gunzip || n < 2 || raw[0] != 0x1f || raw[1] != 0x8b) {
+        if (n > max_bytes) {
+            free(raw);
+            return ebm_fail(EBM_EFORMAT, "%s: file of %zu bytes exceeds the limit of %zu bytes", path, n, max_bytes);
+        }
         *buf = raw;
         *len = n;
         return EBM_OK;
