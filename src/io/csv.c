@@ -86,6 +86,9 @@ static int next_field(const char **pp, const char *le, char delim, csv_field *f)
         }
         f->s = s;
         f->n = (size_t)(p - s);
+        /* spaces inside the quotes are as insignificant as outside: " 3 " is the number 3 */
+        while (f->n && (*f->s == ' ' || *f->s == '\t')) f->s++, f->n--;
+        while (f->n && (f->s[f->n - 1] == ' ' || f->s[f->n - 1] == '\t')) f->n--;
         p++;
         while (p < le && is_blank_char(*p, delim)) p++;
         if (p < le && *p != delim) return -2;
@@ -313,13 +316,30 @@ ebm_status ebm_csv_read(const char *path, ebm_mat **out) {
     return s;
 }
 
+/* "%.9g" of v into tmp; integers below 1e9 print the same digits, so they skip snprintf (which is
+ * most of the time spent writing image data). */
+static int format_value(float v, char *tmp, size_t cap) {
+    if (v > -1e9f && v < 1e9f && v == (float)(int32_t)v && !(v == 0 && signbit(v))) {
+        char rev[12];
+        int32_t x = (int32_t)v;
+        uint32_t u = x < 0 ? (uint32_t)0 - (uint32_t)x : (uint32_t)x;
+        int n = 0, k = 0;
+        do rev[n++] = (char)('0' + u % 10);
+        while ((u /= 10) != 0);
+        if (x < 0) tmp[k++] = '-';
+        while (n) tmp[k++] = rev[--n];
+        return k;
+    }
+    return snprintf(tmp, cap, "%.9g", (double)v);
+}
+
 /* Formats m into b, flushing to fd whenever a megabyte has accumulated. */
 static int csv_emit(int fd, const ebm_mat *m, ebm_buf *b) {
     for (size_t r = 0; r < m->rows; r++) {
         const float *row = m->data + r * m->cols;
         for (size_t c = 0; c < m->cols; c++) {
             char tmp[32];
-            int n = snprintf(tmp, sizeof tmp, "%.9g", (double)row[c]);
+            int n = format_value(row[c], tmp, sizeof tmp);
             tmp[n] = c + 1 < m->cols ? ',' : '\n';
             if (!ebm_buf_put(b, tmp, (size_t)n + 1)) return ENOMEM;
         }
