@@ -23,6 +23,11 @@ ebm_status ebm_io_png_parse(const void *buf, size_t len, const char *name, size_
     *out = NULL;
     if (!name) name = "PNG data";
     if (!buf || len == 0) return ebm_fail(EBM_EFORMAT, "%s: empty PNG data", name);
+    /* libpng stops once it has the pixels and does not notice a file cut inside its final chunk;
+     * requiring the IEND chunk at the very end catches such half-written files (and trailing junk). */
+    static const uint8_t iend[12] = {0, 0, 0, 0, 'I', 'E', 'N', 'D', 0xae, 0x42, 0x60, 0x82};
+    if (len < sizeof iend || memcmp((const uint8_t *)buf + len - sizeof iend, iend, sizeof iend) != 0)
+        return ebm_fail(EBM_EFORMAT, "%s: not a complete PNG (it does not end with an IEND chunk)", name);
     png_image img;
     memset(&img, 0, sizeof img);
     img.version = PNG_IMAGE_VERSION;
