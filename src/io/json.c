@@ -433,7 +433,10 @@ static int cmp_member(const void *a, const void *b) {
 ptrdiff_t ebm_json_find_duplicate(const ebm_json *obj) {
     if (!obj || obj->type != EBM_JSON_OBJECT || obj->n < 2) return -1;
     const ebm_json_member **v = malloc(obj->n * sizeof *v);
-    if (!v) return -1;
+    if (!v) {
+        jnomem();
+        return -2;
+    }
     for (size_t i = 0; i < obj->n; i++) v[i] = &obj->members[i];
     qsort(v, obj->n, sizeof *v, cmp_member);
     ptrdiff_t best = -1;

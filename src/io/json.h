@@ -45,7 +45,8 @@ ebm_status ebm_json_parse(const char *text, size_t len, int max_depth, ebm_json 
 void ebm_json_free(ebm_json *v);
 /* The first member of object obj named key, or NULL (also when obj is not an object). */
 const ebm_json *ebm_json_get(const ebm_json *obj, const char *key);
-/* Index of a member whose key occurs earlier in obj as well (the duplicate), or -1. O(n log n). */
+/* Index of the first member whose key occurs earlier in obj as well, -1 if there is none, or -2 when
+ * memory for the check ran out (message set). O(n log n). */
 ptrdiff_t ebm_json_find_duplicate(const ebm_json *obj);
 const char *ebm_json_type_name(ebm_json_type t);
 

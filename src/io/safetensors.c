@@ -206,8 +206,9 @@ static ebm_status parse_entry(const char *file, const ebm_json_member *m, uint64
         while (k < 3 && !(strcmp(f->key, fields[k]) == 0 && strlen(f->key) == f->key_len)) k++;
         if (k == 3) return ebm_fail(EBM_EFORMAT, "%s: tensor '%s': unexpected field '%.40s'", file, tname, f->key);
     }
-    if (ebm_json_find_duplicate(&m->value) >= 0)
-        return ebm_fail(EBM_EFORMAT, "%s: tensor '%s': repeated field", file, tname);
+    ptrdiff_t dup = ebm_json_find_duplicate(&m->value);
+    if (dup == -2) return EBM_ENOMEM;
+    if (dup >= 0) return ebm_fail(EBM_EFORMAT, "%s: tensor '%s': repeated field", file, tname);
     for (int k = 0; k < 3; k++)
         if (!ebm_json_get(&m->value, fields[k]))
             return ebm_fail(EBM_EFORMAT, "%s: tensor '%s': missing field '%s'", file, tname, fields[k]);
@@ -269,6 +270,7 @@ static ebm_status check_layout(const char *file, st_entry *e, size_t n, uint64_t
 static ebm_status parse_entries(const char *file, const ebm_json *h, uint64_t buf_len, st_entry *e, size_t *n,
                                 ebm_meta *meta) {
     ptrdiff_t dup = ebm_json_find_duplicate(h);
+    if (dup == -2) return EBM_ENOMEM;
     if (dup >= 0) {
         const char *k = h->members[dup].key;
         return strcmp(k, "__metadata__") == 0 ? ebm_fail(EBM_EFORMAT, "%s: __metadata__ appears twice", file)
