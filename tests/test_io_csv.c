@@ -176,6 +176,21 @@ static void test_integer_text(void) {
     ebm_mat_free(m);
 }
 
+/* A wide header over many one-field lines must fail on line 2 without first allocating rows x cols
+ * (here 200000 x 20001 floats, 16 GB). */
+static void test_wide_header(void) {
+    size_t cols = 20001, lines = 200000, n = 2 * cols + 2 * lines;
+    char *text = malloc(n + 1), *p = text;
+    *p++ = 'a';
+    for (size_t i = 1; i < cols; i++) *p++ = ',', *p++ = 'a';
+    *p++ = '\n';
+    for (size_t i = 0; i < lines; i++) *p++ = '1', *p++ = '\n';
+    ebm_mat *m = (ebm_mat *)1;
+    CHECK_FAILS(ebm_csv_parse(text, (size_t)(p - text), "t.csv", &m), EBM_EFORMAT);
+    CHECK(strcmp(ebm_last_error(), "t.csv: line 2 has 1 fields, expected 20001") == 0);
+    free(text);
+}
+
 int main(void) {
     snprintf(dir, sizeof dir, "%s", check_tmpdir("io_csv"));
     test_dialects();
@@ -183,5 +198,6 @@ int main(void) {
     test_long_field();
     test_round_trip();
     test_integer_text();
+    test_wide_header();
     return check_summary("test_io_csv");
 }

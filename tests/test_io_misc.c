@@ -63,6 +63,8 @@ static void test_read_raw_and_gzip(void) {
     CHECK(strstr(ebm_last_error(), "decompresses to more than 2999 bytes") != NULL);
     CHECK(buf == NULL);
     CHECK_FAILS(ebm_read_file(p, 0, 100, &buf, &len), EBM_EFORMAT);
+    CHECK_FAILS(ebm_read_file(p, 1, 100, &buf, &len), EBM_EFORMAT); /* not gzip: the limit is the size */
+    CHECK(strstr(ebm_last_error(), "exceeds the limit of 100 bytes") != NULL);
 
     /* two members, as `cat a.gz b.gz` makes */
     uint8_t *two = malloc(2 * gz_len);

@@ -249,6 +249,8 @@ static ebm_status parse_rest(csv_state *st, const char *p, const char *end, ebm_
             if (!blank_at) blank_at = st->line;
         } else if (!line_comment(p, ce)) {
             if (blank_at) return ebm_fail(EBM_EFORMAT, "%s: line %zu is empty", st->name, blank_at);
+            if (r >= m->rows) /* only malformed rows can get here: see csv_parse_text */
+                return ebm_fail(EBM_EFORMAT, "%s: line %zu: more rows than the file can hold", st->name, st->line);
             ebm_status s = parse_row(st, p, ce, m->data + r * m->cols, m->cols);
             if (s != EBM_OK) return s;
             r++;
@@ -276,7 +278,11 @@ static ebm_status csv_parse_text(const char *p, const char *end, const char *nam
     size_t cols = 0;
     s = first_row(&st, sc.first, sc.first_end, &header, &cols);
     if (s != EBM_OK) return s;
-    s = ebm_mat_new(sc.content_lines - header, cols, out);
+    /* A valid row of k numbers takes at least 2k bytes with its delimiters and newline, so no more rows
+     * than that can be valid: allocating for every line would let a long first line of commas over
+     * many short lines demand memory quadratic in the file size. */
+    size_t rows = sc.content_lines - header, fit = (size_t)(end - p + 1) / (2 * cols) + 1;
+    s = ebm_mat_new(rows < fit ? rows : fit, cols, out);
     if (s != EBM_OK) return s;
     if (!header) s = parse_row(&st, sc.first, sc.first_end, (*out)->data, cols);
     const char *ce;

@@ -256,15 +256,21 @@ static ebm_status enter(jparser *j) {
     return EBM_OK;
 }
 
-static bool grow(void **items, size_t *cap, size_t n, size_t size) {
-    if (n < *cap) return true;
+/* items grown to room for one more than n (capacity *cap, elements of size bytes), or NULL (items
+ * untouched) when memory ran out. */
+static void *grow(void *items, size_t *cap, size_t n, size_t size) {
+    if (n < *cap) return items;
     size_t ncap = *cap ? *cap * 2 : 4;
-    if (ncap > SIZE_MAX / size) return false;
-    void *p = realloc(*items, ncap * size);
-    if (!p) return false;
-    *items = p;
-    *cap = ncap;
-    return true;
+    if (ncap > SIZE_MAX / size) return NULL;
+    void *p = realloc(items, ncap * size);
+    if (p) *cap = ncap;
+    return p;
+}
+
+/* Gives back the slack of the doubling growth once a container is complete. */
+static void *shrink(void *items, size_t n, size_t size) {
+    void *p = n ? realloc(items, n * size) : NULL;
+    return p ? p : items;
 }
 
 /* After an item: ',' (more follow) or the closer; returns 1 for more, 0 for done, -1 for error. */
@@ -293,16 +299,21 @@ static ebm_status parse_array(jparser *j, ebm_json *v) {
     }
     size_t cap = 0;
     for (;;) {
-        if (!grow((void **)&v->items, &cap, v->n, sizeof *v->items)) {
+        ebm_json *items = grow(v->items, &cap, v->n, sizeof *v->items);
+        if (!items) {
             s = jnomem();
             break;
         }
+        v->items = items;
         memset(&v->items[v->n], 0, sizeof *v->items);
         s = parse_value(j, &v->items[v->n]);
         if (s != EBM_OK) break;
         v->n++;
         int r = next_or_close(j, ']');
-        if (r == 0) return EBM_OK;
+        if (r == 0) {
+            v->items = shrink(v->items, v->n, sizeof *v->items);
+            return EBM_OK;
+        }
         if (r < 0) {
             s = jerr(j, "expected ',' or ']' in array");
             break;
@@ -342,16 +353,21 @@ static ebm_status parse_object(jparser *j, ebm_json *v) {
     }
     size_t cap = 0;
     for (;;) {
-        if (!grow((void **)&v->members, &cap, v->n, sizeof *v->members)) {
+        ebm_json_member *members = grow(v->members, &cap, v->n, sizeof *v->members);
+        if (!members) {
             s = jnomem();
             break;
         }
+        v->members = members;
         memset(&v->members[v->n], 0, sizeof *v->members);
         s = parse_member(j, &v->members[v->n]);
         if (s != EBM_OK) break;
         v->n++;
         int r = next_or_close(j, '}');
-        if (r == 0) return EBM_OK;
+        if (r == 0) {
+            v->members = shrink(v->members, v->n, sizeof *v->members);
+            return EBM_OK;
+        }
         if (r < 0) {
             s = jerr(j, "expected ',' or '}' in object");
             break;

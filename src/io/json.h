@@ -19,17 +19,29 @@ typedef enum ebm_json_type {
 typedef struct ebm_json ebm_json;
 typedef struct ebm_json_member ebm_json_member;
 
+/* 24 bytes a node, so that a header of small values cannot make the tree much larger than the text
+ * (at most about 12 bytes of tree per byte of "[0,0,0,...]").  Read only the fields of the type. */
 struct ebm_json {
     ebm_json_type type;
-    bool boolean;
-    bool is_int;            /* a number written without fraction or exponent that fits in int64 */
-    int64_t integer;        /* its value when is_int */
-    double number;          /* every number, as strtod reads it (may be +-inf for huge literals) */
-    char *str;              /* string: NUL-terminated UTF-8 of len bytes (may hold NULs from \u0000) */
-    size_t len;
-    size_t n;               /* number of array items or object members */
-    ebm_json *items;        /* array items (n) */
-    ebm_json_member *members; /* object members (n), in document order, duplicates kept */
+    bool boolean;           /* EBM_JSON_BOOL */
+    bool is_int;            /* EBM_JSON_NUMBER written without fraction or exponent, fits in int64 */
+    union {
+        struct {            /* EBM_JSON_NUMBER */
+            int64_t integer;    /* the value when is_int */
+            double number;      /* every number, as strtod reads it (+-inf for huge literals) */
+        };
+        struct {            /* EBM_JSON_STRING: NUL-terminated UTF-8 of len bytes (NULs from \u0000) */
+            char *str;
+            size_t len;
+        };
+        struct {            /* EBM_JSON_ARRAY, EBM_JSON_OBJECT */
+            size_t n;
+            union {
+                ebm_json *items;            /* array items (n) */
+                ebm_json_member *members;   /* object members (n), document order, duplicates kept */
+            };
+        };
+    };
 };
 
 struct ebm_json_member {
