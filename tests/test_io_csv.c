@@ -158,8 +158,8 @@ static void test_round_trip(void) {
 
 /* The writer's fast path for integers prints exactly what "%.9g" prints. */
 static void test_integer_text(void) {
-    static const float v[] = {0, -0.0f, 1, -1, 255, 16777216, 16777217, -123456789, 999999936, -999999936,
-                              1e9f, 2147483520.0f, 0.5f, -2.5f};
+    static const float v[] = {0, -0.0f, 1, -1, 255, 16777216.0f, 16777218.0f, -123456792.0f, 999999936.0f,
+                              -999999936.0f, 1e9f, 2147483520.0f, 0.5f, -2.5f};
     enum { N = sizeof v / sizeof v[0] };
     ebm_mat *m;
     REQUIRE(ebm_mat_new(N, 1, &m) == EBM_OK);

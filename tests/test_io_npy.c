@@ -131,7 +131,7 @@ static void test_hand_built(void) {
     ebm_array_free(a);
     static const uint8_t half[2] = {0x00, 0x3c};
     a = parse_ok(1, "{'descr': '<f2', 'fortran_order': False, 'shape': (1,), }", half, 2);
-    ebm_mat *m;
+    ebm_mat *m = NULL;
     CHECK(a && ebm_array_to_mat(a, &m) == EBM_OK && m->data[0] == 1.0f);
     ebm_mat_free(m);
     ebm_array_free(a);
