@@ -1,0 +1,228 @@
+/* Data sets: resolves a spec (a named set or a file path) to a float32 matrix of examples, one row
+ * each, plus labels when the source has them.  Fashion-MNIST (H. Xiao, K. Rasul, R. Vollgraf,
+ * "Fashion-MNIST: a Novel Image Dataset for Benchmarking Machine Learning Algorithms", 2017) comes from
+ * Debian's dataset-fashion-mnist package as four gzip-compressed IDX files.  Scaling and binarisation
+ * follow ebm_data_opts; stochastic binarisation draws u ~ U[0,1) from the Philox stream (seed, row),
+ * so the result does not depend on threads or on how many rows are kept. */
+#include "io/io_internal.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define FMNIST_DEFAULT_DIR "/usr/share/datasets/fashion-mnist"
+#define FMNIST_VALID "fashion-mnist, fashion-mnist:train, fashion-mnist:test"
+
+void ebm_data_opts_default(ebm_data_opts *o) {
+    if (!o) return;
+    o->limit = 0;
+    o->scale = EBM_SCALE_AUTO;
+    o->binarize = EBM_BINARIZE_NONE;
+    o->threshold = 0.5f;
+    o->seed = 1;
+}
+
+void ebm_dataset_free(ebm_dataset *d) {
+    if (!d) return;
+    ebm_mat_free(d->x);
+    free(d->labels);
+    free(d);
+}
+
+/* Records where the data came from (cut to fit, which only matters for messages). */
+static void set_source(ebm_dataset *d, const char *path) {
+    size_t n = strlen(path);
+    if (n >= sizeof d->source) n = sizeof d->source - 1;
+    memcpy(d->source, path, n);
+    d->source[n] = '\0';
+}
+
+static bool file_exists(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && !S_ISDIR(st.st_mode);
+}
+
+/* dir/<prefix>-<kind>-idx<k>-ubyte.gz, or the same without .gz, into out. */
+static ebm_status fmnist_file(const char *dir, const char *prefix, const char *kind, char *out, size_t cap) {
+    int n = snprintf(out, cap, "%s/%s-%s-ubyte.gz", dir, prefix, kind);
+    if (n < 0 || (size_t)n >= cap) return ebm_fail(EBM_EINVAL, "fashion-mnist: directory name too long: %s", dir);
+    if (file_exists(out)) return EBM_OK;
+    out[n - 3] = '\0';
+    if (file_exists(out)) return EBM_OK;
+    out[n - 3] = '.';
+    return ebm_fail(EBM_EIO,
+                    "fashion-mnist: %s not found; install Debian's dataset-fashion-mnist (sudo apt-get install "
+                    "dataset-fashion-mnist) or set EBM_FASHION_MNIST_DIR",
+                    out);
+}
+
+/* Converts the labels array (1-D, integer) to n int32 values. */
+static ebm_status labels_to_i32(const ebm_array *l, const char *path, size_t n, int32_t **out) {
+    if (l->ndim != 1) return ebm_fail(EBM_EFORMAT, "%s: labels must be 1-D, not %d-D", path, l->ndim);
+    if (l->dtype != EBM_U8 && l->dtype != EBM_I8 && l->dtype != EBM_I16 && l->dtype != EBM_I32)
+        return ebm_fail(EBM_EFORMAT, "%s: labels must be integers, not %s", path, ebm_dtype_name(l->dtype));
+    int32_t *v = malloc((n ? n : 1) * sizeof *v);
+    if (!v) return ebm_fail(EBM_ENOMEM, "%s: out of memory", path);
+    for (size_t i = 0; i < n; i++) {
+        switch (l->dtype) {
+        case EBM_U8: v[i] = ((const uint8_t *)l->data)[i]; break;
+        case EBM_I8: v[i] = ((const int8_t *)l->data)[i]; break;
+        case EBM_I16: v[i] = ((const int16_t *)l->data)[i]; break;
+        default: v[i] = ((const int32_t *)l->data)[i]; break;
+        }
+    }
+    *out = v;
+    return EBM_OK;
+}
+
+/* Fills d->x (and height/width) from an image array (n, h, w) or any array (n, ...). */
+static ebm_status array_to_examples(const ebm_array *a, size_t limit, ebm_dataset *d) {
+    if (a->ndim == 3) {
+        d->height = a->shape[1];
+        d->width = a->shape[2];
+    }
+    return ebm_io_array_to_mat_rows(a, limit, &d->x);
+}
+
+static ebm_status load_fashion_mnist(const char *spec, size_t limit, ebm_dataset *d, bool *was_u8) {
+    const char *part = spec[13] == ':' ? spec + 14 : "train";
+    const char *prefix = strcmp(part, "train") == 0 ? "train" : strcmp(part, "test") == 0 ? "t10k" : NULL;
+    if (!prefix) return ebm_fail(EBM_EINVAL, "unknown data set '%s'; valid names: " FMNIST_VALID, spec);
+    const char *dir = getenv("EBM_FASHION_MNIST_DIR");
+    if (!dir || !*dir) dir = FMNIST_DEFAULT_DIR;
+    char ipath[PATH_MAX], lpath[PATH_MAX];
+    ebm_status s = fmnist_file(dir, prefix, "images-idx3", ipath, sizeof ipath);
+    if (s == EBM_OK) s = fmnist_file(dir, prefix, "labels-idx1", lpath, sizeof lpath);
+    if (s != EBM_OK) return s;
+    ebm_array *img = NULL, *lab = NULL;
+    s = ebm_idx_read(ipath, &img);
+    if (s == EBM_OK) s = ebm_idx_read(lpath, &lab);
+    if (s == EBM_OK && img->ndim != 3)
+        s = ebm_fail(EBM_EFORMAT, "%s: expected images of shape (n, h, w), found %d dimensions", ipath, img->ndim);
+    if (s == EBM_OK && lab->ndim >= 1 && lab->shape[0] != img->shape[0])
+        s = ebm_fail(EBM_ESHAPE, "%s has %zu labels but %s has %zu images", lpath, lab->shape[0], ipath,
+                     img->shape[0]);
+    if (s == EBM_OK) s = array_to_examples(img, limit, d);
+    if (s == EBM_OK) s = labels_to_i32(lab, lpath, d->x->rows, &d->labels);
+    if (s == EBM_OK) {
+        *was_u8 = img->dtype == EBM_U8;
+        set_source(d, ipath);
+    }
+    ebm_array_free(img);
+    ebm_array_free(lab);
+    return s;
+}
+
+static ebm_status load_path(const char *path, size_t limit, ebm_dataset *d, bool *was_u8) {
+    set_source(d, path);
+    if (ebm_io_ends_with(path, ".csv")) {
+        ebm_mat *all = NULL;
+        ebm_status s = ebm_csv_read(path, &all);
+        if (s != EBM_OK || !limit || limit >= all->rows) {
+            d->x = all;
+            return s;
+        }
+        s = ebm_mat_new(limit, all->cols, &d->x);
+        if (s == EBM_OK) memcpy(d->x->data, all->data, limit * all->cols * sizeof(float));
+        ebm_mat_free(all);
+        return s;
+    }
+    ebm_array *a = NULL;
+    ebm_status s = ebm_io_ends_with(path, ".npy") ? ebm_npy_read(path, &a) : ebm_idx_read(path, &a);
+    if (s == EBM_OK) {
+        *was_u8 = a->dtype == EBM_U8;
+        s = array_to_examples(a, limit, d);
+    }
+    ebm_array_free(a);
+    return s;
+}
+
+/* Values must be finite: a NaN in the data would silently poison every gradient. */
+static ebm_status check_finite(const ebm_dataset *d) {
+    size_t n = d->x->rows * d->x->cols, bad;
+    if (ebm_k_all_finite(d->x->data, n, &bad)) return EBM_OK;
+    return ebm_fail(EBM_EFORMAT, "%s: value at row %zu, column %zu is not finite", d->source, bad / d->x->cols,
+                    bad % d->x->cols);
+}
+
+static void scale(ebm_mat *x, ebm_scale mode, bool was_u8) {
+    size_t n = x->rows * x->cols;
+    float *v = x->data;
+    if (mode == EBM_SCALE_255 || (mode == EBM_SCALE_AUTO && was_u8)) {
+        for (size_t i = 0; i < n; i++) v[i] /= 255.0f;
+    } else if (mode == EBM_SCALE_MINMAX) {
+        float lo = v[0], hi = v[0];
+        for (size_t i = 1; i < n; i++) {
+            lo = v[i] < lo ? v[i] : lo;
+            hi = v[i] > hi ? v[i] : hi;
+        }
+        double range = (double)hi - (double)lo;
+        for (size_t i = 0; i < n; i++) v[i] = range > 0 ? (float)(((double)v[i] - lo) / range) : 0.0f;
+    }
+}
+
+static ebm_status binarize(ebm_mat *x, const ebm_data_opts *o) {
+    if (o->binarize == EBM_BINARIZE_THRESHOLD) {
+        for (size_t i = 0; i < x->rows * x->cols; i++) x->data[i] = x->data[i] >= o->threshold ? 1.0f : 0.0f;
+    } else if (o->binarize == EBM_BINARIZE_STOCHASTIC) {
+        float *u = malloc((x->cols ? x->cols : 1) * sizeof *u);
+        if (!u) return ebm_fail(EBM_ENOMEM, "dataset: out of memory");
+        for (size_t r = 0; r < x->rows; r++) {
+            float *row = x->data + r * x->cols;
+            ebm_rng_fill_uniform(o->seed, r, 0, u, x->cols);
+            for (size_t c = 0; c < x->cols; c++) row[c] = u[c] < row[c] ? 1.0f : 0.0f;
+        }
+        free(u);
+    }
+    return EBM_OK;
+}
+
+static ebm_status check_opts(const ebm_data_opts *o) {
+    if ((unsigned)o->scale > EBM_SCALE_MINMAX) return ebm_fail(EBM_EINVAL, "dataset: unknown scaling %d", (int)o->scale);
+    if ((unsigned)o->binarize > EBM_BINARIZE_STOCHASTIC)
+        return ebm_fail(EBM_EINVAL, "dataset: unknown binarisation %d", (int)o->binarize);
+    if (o->binarize == EBM_BINARIZE_THRESHOLD && !isfinite(o->threshold))
+        return ebm_fail(EBM_EINVAL, "dataset: binarisation threshold %g is not finite", (double)o->threshold);
+    return EBM_OK;
+}
+
+static bool is_fashion_mnist(const char *spec) {
+    return strncmp(spec, "fashion-mnist", 13) == 0 && (spec[13] == '\0' || spec[13] == ':');
+}
+
+static ebm_status finish(ebm_dataset *d, const ebm_data_opts *o, bool was_u8) {
+    if (d->x->rows == 0 || d->x->cols == 0)
+        return ebm_fail(EBM_EFORMAT, "%s: data set is empty (%zu rows, %zu columns)", d->source, d->x->rows,
+                        d->x->cols);
+    ebm_status s = check_finite(d);
+    if (s != EBM_OK) return s;
+    scale(d->x, o->scale, was_u8);
+    return binarize(d->x, o);
+}
+
+ebm_status ebm_dataset_load(const char *spec, const ebm_data_opts *o, ebm_dataset **out) {
+    if (!out) return ebm_fail(EBM_EINVAL, "dataset: out is NULL");
+    *out = NULL;
+    if (!spec || !*spec) return ebm_fail(EBM_EINVAL, "dataset: empty data set name");
+    ebm_data_opts opts;
+    if (o)
+        opts = *o;
+    else
+        ebm_data_opts_default(&opts);
+    ebm_status s = check_opts(&opts);
+    if (s != EBM_OK) return s;
+    ebm_dataset *d = calloc(1, sizeof *d);
+    if (!d) return ebm_fail(EBM_ENOMEM, "dataset: out of memory");
+    bool was_u8 = false;
+    s = is_fashion_mnist(spec) ? load_fashion_mnist(spec, opts.limit, d, &was_u8)
+                               : load_path(spec, opts.limit, d, &was_u8);
+    if (s == EBM_OK) s = finish(d, &opts, was_u8);
+    if (s != EBM_OK) {
+        ebm_dataset_free(d);
+        return s;
+    }
+    *out = d;
+    return EBM_OK;
+}

@@ -1,0 +1,259 @@
+/* Data sets: fashion-mnist name resolution against a small stand-in directory (gzip and raw IDX files,
+ * via EBM_FASHION_MNIST_DIR), the missing-package message, label checks, limits, every scaling and
+ * binarisation mode (stochastic draws checked against the Philox stream (seed, row)), file specs by
+ * extension, and the rejection of empty or non-finite data. */
+#include "check.h"
+#include "io/io_internal.h"
+
+static char dir[512];
+
+/* Writes images (n, h, w) u8 with value (37 i + 11 j) mod 256 and labels i mod 10 under prefix. */
+static void write_split(const char *d, const char *prefix, size_t n, size_t h, size_t w, size_t n_labels,
+                        const char *ext) {
+    size_t shape[3] = {n, h, w};
+    ebm_array *img, *lab;
+    REQUIRE(ebm_array_new(EBM_U8, 3, shape, NULL, &img) == EBM_OK);
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < h * w; j++) ((uint8_t *)img->data)[i * h * w + j] = (uint8_t)((37 * i + 11 * j) % 256);
+    REQUIRE(ebm_array_new(EBM_U8, 1, &n_labels, NULL, &lab) == EBM_OK);
+    for (size_t i = 0; i < n_labels; i++) ((uint8_t *)lab->data)[i] = (uint8_t)(i % 10);
+    char p[700];
+    snprintf(p, sizeof p, "%s/%s-images-idx3-ubyte%s", d, prefix, ext);
+    REQUIRE(ebm_idx_write(p, img) == EBM_OK);
+    snprintf(p, sizeof p, "%s/%s-labels-idx1-ubyte%s", d, prefix, ext);
+    REQUIRE(ebm_idx_write(p, lab) == EBM_OK);
+    ebm_array_free(img);
+    ebm_array_free(lab);
+}
+
+static void write_npy(const char *name, ebm_dtype t, int ndim, const size_t *shape, const void *data, char *path,
+                      size_t cap) {
+    ebm_array *a;
+    REQUIRE(ebm_array_new(t, ndim, shape, data, &a) == EBM_OK);
+    snprintf(path, cap, "%s/%s", dir, name);
+    REQUIRE(ebm_npy_write(path, a) == EBM_OK);
+    ebm_array_free(a);
+}
+
+static void test_fashion_mnist(void) {
+    char fm[600];
+    snprintf(fm, sizeof fm, "%s/fmnist", dir);
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", fm);
+    REQUIRE(system(cmd) == 0);
+    write_split(fm, "train", 6, 4, 3, 6, ".gz");
+    write_split(fm, "t10k", 3, 4, 3, 3, ""); /* un-gzipped names are accepted as well */
+    REQUIRE(setenv("EBM_FASHION_MNIST_DIR", fm, 1) == 0);
+
+    ebm_dataset *d = NULL;
+    CHECK_OK(ebm_dataset_load("fashion-mnist", NULL, &d));
+    REQUIRE(d);
+    CHECK(d->x->rows == 6 && d->x->cols == 12 && d->height == 4 && d->width == 3);
+    CHECK(d->labels && d->labels[5] == 5);
+    CHECK_NEAR(d->x->data[2 * 12 + 7], ((37 * 2 + 11 * 7) % 256) / 255.0, 1e-7);
+    CHECK(strstr(d->source, "fmnist/train-images-idx3-ubyte.gz") != NULL);
+    ebm_dataset_free(d);
+
+    ebm_data_opts o;
+    ebm_data_opts_default(&o);
+    CHECK(o.limit == 0 && o.scale == EBM_SCALE_AUTO && o.binarize == EBM_BINARIZE_NONE && o.threshold == 0.5f &&
+          o.seed == 1);
+    o.limit = 2;
+    o.scale = EBM_SCALE_NONE;
+    CHECK_OK(ebm_dataset_load("fashion-mnist:test", &o, &d));
+    REQUIRE(d);
+    CHECK(d->x->rows == 2 && d->labels[1] == 1 && d->x->data[12 + 1] == (float)((37 + 11) % 256));
+    CHECK(ebm_io_ends_with(d->source, "fmnist/t10k-images-idx3-ubyte"));
+    ebm_dataset_free(d);
+    o.limit = 100; /* more than there are: all rows */
+    CHECK_OK(ebm_dataset_load("fashion-mnist:train", &o, &d));
+    CHECK(d && d->x->rows == 6);
+    ebm_dataset_free(d);
+
+    d = (ebm_dataset *)1;
+    CHECK_FAILS(ebm_dataset_load("fashion-mnist:xyz", NULL, &d), EBM_EINVAL);
+    CHECK(d == NULL);
+    CHECK(strcmp(ebm_last_error(), "unknown data set 'fashion-mnist:xyz'; valid names: fashion-mnist, "
+                                   "fashion-mnist:train, fashion-mnist:test") == 0);
+    CHECK_FAILS(ebm_dataset_load("fashion-mnist:", NULL, &d), EBM_EINVAL);
+    CHECK_FAILS(ebm_dataset_load("fashion-mnistx", NULL, &d), EBM_EIO); /* a path, not the name */
+
+    /* label count disagrees with the image count */
+    write_split(fm, "train", 6, 4, 3, 5, ".gz");
+    CHECK_FAILS(ebm_dataset_load("fashion-mnist", NULL, &d), EBM_ESHAPE);
+    CHECK(strstr(ebm_last_error(), "5 labels") && strstr(ebm_last_error(), "6 images"));
+
+    /* a directory without the files */
+    char empty[600];
+    snprintf(empty, sizeof empty, "%s/nothing-here", dir);
+    REQUIRE(setenv("EBM_FASHION_MNIST_DIR", empty, 1) == 0);
+    CHECK_FAILS(ebm_dataset_load("fashion-mnist:test", NULL, &d), EBM_EIO);
+    char want[900];
+    snprintf(want, sizeof want,
+             "fashion-mnist: %s/t10k-images-idx3-ubyte.gz not found; install Debian's dataset-fashion-mnist "
+             "(sudo apt-get install dataset-fashion-mnist) or set EBM_FASHION_MNIST_DIR",
+             empty);
+    CHECK_MSG(strcmp(ebm_last_error(), want) == 0, "%s", ebm_last_error());
+    unsetenv("EBM_FASHION_MNIST_DIR");
+}
+
+static void test_paths_and_scaling(void) {
+    char p[600];
+    float v[6] = {-1, 0, 1, 2, 3, 5};
+    size_t shape[2] = {3, 2};
+    write_npy("f.npy", EBM_F32, 2, shape, v, p, sizeof p);
+    ebm_data_opts o;
+    ebm_data_opts_default(&o);
+    ebm_dataset *d = NULL;
+    CHECK_OK(ebm_dataset_load(p, &o, &d)); /* AUTO keeps float data as stored */
+    REQUIRE(d);
+    CHECK(d->x->rows == 3 && d->x->cols == 2 && d->x->data[5] == 5 && d->labels == NULL && d->height == 0);
+    CHECK(strcmp(d->source, p) == 0);
+    ebm_dataset_free(d);
+    o.scale = EBM_SCALE_MINMAX;
+    CHECK_OK(ebm_dataset_load(p, &o, &d));
+    CHECK(d && d->x->data[0] == 0 && d->x->data[1] == 1.0f / 6 && d->x->data[5] == 1);
+    ebm_dataset_free(d);
+    o.scale = EBM_SCALE_255;
+    CHECK_OK(ebm_dataset_load(p, &o, &d));
+    CHECK(d && d->x->data[3] == 2.0f / 255);
+    ebm_dataset_free(d);
+    o.scale = EBM_SCALE_MINMAX;
+    o.binarize = EBM_BINARIZE_THRESHOLD;
+    o.threshold = 1.0f / 3;
+    CHECK_OK(ebm_dataset_load(p, &o, &d)); /* scaled: 0, 1/6, 1/3, 1/2, 2/3, 1 */
+    static const float thr[6] = {0, 0, 1, 1, 1, 1};
+    CHECK(d && memcmp(d->x->data, thr, sizeof thr) == 0);
+    ebm_dataset_free(d);
+
+    /* constant data under minmax becomes zeros */
+    float c[4] = {7, 7, 7, 7};
+    size_t s22[2] = {2, 2};
+    write_npy("c.npy", EBM_F32, 2, s22, c, p, sizeof p);
+    o.binarize = EBM_BINARIZE_NONE;
+    CHECK_OK(ebm_dataset_load(p, &o, &d));
+    CHECK(d && d->x->data[0] == 0 && d->x->data[3] == 0);
+    ebm_dataset_free(d);
+
+    /* 3-D u8 npy: images with their shape, AUTO divides by 255 */
+    uint8_t img[2 * 2 * 3] = {0, 255, 51, 102, 0, 0, 1, 2, 3, 4, 5, 6};
+    size_t s3[3] = {2, 2, 3};
+    write_npy("img.npy", EBM_U8, 3, s3, img, p, sizeof p);
+    ebm_data_opts_default(&o);
+    CHECK_OK(ebm_dataset_load(p, &o, &d));
+    CHECK(d && d->height == 2 && d->width == 3 && d->x->cols == 6 && d->x->data[1] == 1.0f &&
+          d->x->data[2] == 0.2f);
+    ebm_dataset_free(d);
+
+    /* CSV with a header; IDX without .gz; limit */
+    snprintf(p, sizeof p, "%s/d.csv", dir);
+    static const char csv[] = "a,b\n1,2\n3,4\n5,6\n";
+    check_write_bytes(p, csv, sizeof csv - 1);
+    o.limit = 2;
+    CHECK_OK(ebm_dataset_load(p, &o, &d));
+    CHECK(d && d->x->rows == 2 && d->x->cols == 2 && d->x->data[3] == 4);
+    ebm_dataset_free(d);
+    ebm_array *a;
+    REQUIRE(ebm_array_new(EBM_I16, 2, s22, NULL, &a) == EBM_OK);
+    ((int16_t *)a->data)[3] = -300;
+    snprintf(p, sizeof p, "%s/d.idx", dir);
+    REQUIRE(ebm_idx_write(p, a) == EBM_OK);
+    ebm_array_free(a);
+    o.limit = 0;
+    CHECK_OK(ebm_dataset_load(p, &o, &d));
+    CHECK(d && d->x->data[3] == -300);
+    ebm_dataset_free(d);
+}
+
+static void test_stochastic(void) {
+    enum { R = 100, C = 100 };
+    static float v[R * C];
+    for (int i = 0; i < R * C; i++) v[i] = 0.3f;
+    v[0] = 0;
+    v[1] = 1;
+    size_t shape[2] = {R, C};
+    char p[600];
+    write_npy("p.npy", EBM_F32, 2, shape, v, p, sizeof p);
+    ebm_data_opts o;
+    ebm_data_opts_default(&o);
+    o.binarize = EBM_BINARIZE_STOCHASTIC;
+    o.seed = 42;
+    ebm_dataset *d = NULL, *e = NULL;
+    CHECK_OK(ebm_dataset_load(p, &o, &d));
+    CHECK_OK(ebm_dataset_load(p, &o, &e));
+    REQUIRE(d && e);
+    CHECK(memcmp(d->x->data, e->x->data, sizeof v) == 0);
+    CHECK(d->x->data[0] == 0 && d->x->data[1] == 1);
+    double sum = 0;
+    bool binary = true, matches = true;
+    float u[C];
+    for (int r = 0; r < R; r++) {
+        ebm_rng_fill_uniform(42, (uint64_t)r, 0, u, C);
+        for (int c = 0; c < C; c++) {
+            float x = d->x->data[r * C + c];
+            binary &= x == 0 || x == 1;
+            matches &= x == (u[c] < v[r * C + c] ? 1.0f : 0.0f);
+            sum += x;
+        }
+    }
+    CHECK(binary && matches);
+    CHECK_NEAR(sum / (R * C), 0.3, 6 * sqrt(0.3 * 0.7 / (R * C)));
+    ebm_dataset_free(e);
+    o.seed = 43;
+    CHECK_OK(ebm_dataset_load(p, &o, &e));
+    CHECK(e && memcmp(d->x->data, e->x->data, sizeof v) != 0);
+    ebm_dataset_free(e);
+    /* a limit keeps the same draws for the rows it keeps */
+    o.seed = 42;
+    o.limit = 10;
+    CHECK_OK(ebm_dataset_load(p, &o, &e));
+    CHECK(e && e->x->rows == 10 && memcmp(d->x->data, e->x->data, 10 * C * sizeof(float)) == 0);
+    ebm_dataset_free(e);
+    ebm_dataset_free(d);
+}
+
+static void test_rejections(void) {
+    char p[600];
+    ebm_dataset *d = (ebm_dataset *)1;
+    size_t s0[2] = {0, 5}, s1[2] = {5, 0};
+    write_npy("rows0.npy", EBM_F32, 2, s0, NULL, p, sizeof p);
+    CHECK_FAILS(ebm_dataset_load(p, NULL, &d), EBM_EFORMAT);
+    CHECK(d == NULL && strstr(ebm_last_error(), "empty"));
+    write_npy("cols0.npy", EBM_F32, 2, s1, NULL, p, sizeof p);
+    CHECK_FAILS(ebm_dataset_load(p, NULL, &d), EBM_EFORMAT);
+    snprintf(p, sizeof p, "%s/header.csv", dir);
+    check_write_bytes(p, "a,b\n", 4);
+    CHECK_FAILS(ebm_dataset_load(p, NULL, &d), EBM_EFORMAT);
+    double bad[4] = {1, 2, NAN, 4};
+    size_t s22[2] = {2, 2};
+    write_npy("nan.npy", EBM_F64, 2, s22, bad, p, sizeof p);
+    CHECK_FAILS(ebm_dataset_load(p, NULL, &d), EBM_EFORMAT);
+    CHECK(strstr(ebm_last_error(), "row 1, column 0 is not finite") != NULL);
+    snprintf(p, sizeof p, "%s/garbage.idx", dir);
+    check_write_bytes(p, "garbage!", 8);
+    CHECK_FAILS(ebm_dataset_load(p, NULL, &d), EBM_EFORMAT);
+    snprintf(p, sizeof p, "%s/absent.npy", dir);
+    CHECK_FAILS(ebm_dataset_load(p, NULL, &d), EBM_EIO);
+    CHECK_FAILS(ebm_dataset_load("", NULL, &d), EBM_EINVAL);
+    CHECK_FAILS(ebm_dataset_load(NULL, NULL, &d), EBM_EINVAL);
+    ebm_data_opts o;
+    ebm_data_opts_default(&o);
+    o.scale = (ebm_scale)17;
+    CHECK_FAILS(ebm_dataset_load(p, &o, &d), EBM_EINVAL);
+    ebm_data_opts_default(&o);
+    o.binarize = (ebm_binarize)5;
+    CHECK_FAILS(ebm_dataset_load(p, &o, &d), EBM_EINVAL);
+    o.binarize = EBM_BINARIZE_THRESHOLD;
+    o.threshold = NAN;
+    CHECK_FAILS(ebm_dataset_load(p, &o, &d), EBM_EINVAL);
+    ebm_dataset_free(NULL);
+}
+
+int main(void) {
+    snprintf(dir, sizeof dir, "%s", check_tmpdir("io_dataset"));
+    test_fashion_mnist();
+    test_paths_and_scaling();
+    test_stochastic();
+    test_rejections();
+    return check_summary("test_io_dataset");
+}
