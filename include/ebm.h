@@ -130,12 +130,12 @@ typedef struct ebm_array {
     ebm_dtype dtype;
     int ndim;                       /* 0 .. EBM_MAX_DIMS (0 = scalar) */
     size_t shape[EBM_MAX_DIMS];
-    void *data;                     /* C order, little-endian in memory after reading */
+    void *data;                     /* C order, host byte order after reading */
 } ebm_array;
 
 EBM_API size_t ebm_dtype_size(ebm_dtype t);
 EBM_API const char *ebm_dtype_name(ebm_dtype t);   /* "u8", "f32", ... */
-/* A zero-filled array; data may be NULL to leave it zeroed. */
+/* A new array holding a copy of data (numel(shape) elements), or zeros when data is NULL. */
 EBM_API ebm_status ebm_array_new(ebm_dtype t, int ndim, const size_t *shape, const void *data,
                                  ebm_array **out);
 EBM_API void ebm_array_free(ebm_array *a);
@@ -145,8 +145,10 @@ EBM_API size_t ebm_array_numel(const ebm_array *a);
 EBM_API ebm_status ebm_array_to_mat(const ebm_array *a, ebm_mat **out);
 
 /* ------------------------------------------------------------------------------------------------
- * File formats.  Every reader validates everything and answers EBM_EFORMAT with a message naming
- * the file and the fault for malformed input.  *_parse read from memory (name is used in messages).
+ * File formats (docs/formats.md).  Every reader validates everything and answers EBM_EFORMAT with a
+ * message naming the file and the fault for malformed input, including files above the readers' size
+ * limits (16 GiB of data, 1 GiB of decoded PNG); a missing or unreadable file is EBM_EIO.
+ * *_parse read from memory (name is used in messages).
  * Every writer writes a temporary file in the target's directory, fsyncs it and renames it over the
  * target, so a reader never sees a half-written file and a failed write leaves the old file intact.
  * --------------------------------------------------------------------------------------------- */
@@ -167,8 +169,10 @@ EBM_API ebm_status ebm_csv_read(const char *path, ebm_mat **out);
 EBM_API ebm_status ebm_csv_parse(const void *buf, size_t len, const char *name, ebm_mat **out);
 EBM_API ebm_status ebm_csv_write(const char *path, const ebm_mat *m);
 
-/* PNG (8-bit grey, grey+alpha, RGB or RGBA; read as u8 (h, w) or (h, w, c)). */
+/* PNG (8-bit grey, grey+alpha, RGB or RGBA; read as u8 (h, w) or (h, w, c); 16-bit and palette images
+ * are converted to 8 bits).  The file must end with its IEND chunk (a cut file is EBM_EFORMAT). */
 EBM_API ebm_status ebm_png_read(const char *path, ebm_array **out);
+EBM_API ebm_status ebm_png_parse(const void *buf, size_t len, const char *name, ebm_array **out);
 EBM_API ebm_status ebm_png_write(const char *path, const uint8_t *pixels, size_t height, size_t width,
                                  int channels);
 
@@ -180,7 +184,7 @@ typedef enum ebm_grid_norm {
 
 typedef struct ebm_grid_opts {
     size_t cols;            /* tiles per row; 0 = ceil(sqrt(n)) */
-    size_t pad;             /* pixels between tiles (default 1) */
+    size_t pad;             /* pixels between tiles, not around the border (default 1) */
     size_t zoom;            /* each pixel becomes zoom x zoom (default 2) */
     ebm_grid_norm norm;
     uint8_t background;     /* padding grey level (default 128) */
@@ -207,6 +211,7 @@ EBM_API ebm_status ebm_meta_setf(ebm_meta *m, const char *key, const char *fmt, 
     ;
 EBM_API const char *ebm_meta_get(const ebm_meta *m, const char *key);  /* NULL if absent */
 EBM_API size_t ebm_meta_count(const ebm_meta *m);
+/* Entry i in insertion order; key and value are NULL when i >= ebm_meta_count(m). */
 EBM_API void ebm_meta_at(const ebm_meta *m, size_t i, const char **key, const char **value);
 EBM_API ebm_status ebm_meta_copy(ebm_meta *dst, const ebm_meta *src);  /* adds/overwrites src's keys */
 
@@ -215,7 +220,8 @@ typedef struct ebm_tensors ebm_tensors;
 
 EBM_API ebm_status ebm_tensors_new(ebm_tensors **out);
 EBM_API void ebm_tensors_free(ebm_tensors *t);
-/* Copies data (numel(shape) elements of dtype) under name; replacing an existing name is an error. */
+/* Copies data (numel(shape) elements of dtype, or zeros when data is NULL) under name; an existing name
+ * is an error (EBM_EINVAL). */
 EBM_API ebm_status ebm_tensors_put(ebm_tensors *t, const char *name, ebm_dtype dtype, int ndim,
                                    const size_t *shape, const void *data);
 EBM_API const ebm_array *ebm_tensors_get(const ebm_tensors *t, const char *name); /* NULL if absent */
@@ -261,13 +267,14 @@ typedef struct ebm_dataset {
     ebm_mat *x;               /* (n, d) */
     int32_t *labels;          /* (n) or NULL */
     size_t height, width;     /* image shape when the source knows it, else 0 */
-    char source[512];         /* resolved path */
+    char source[4096];        /* resolved path */
 } ebm_dataset;
 
 EBM_API void ebm_data_opts_default(ebm_data_opts *o);
 EBM_API ebm_status ebm_dataset_load(const char *spec, const ebm_data_opts *o, ebm_dataset **out);
 EBM_API void ebm_dataset_free(ebm_dataset *d);
-/* Fails with EBM_EINVAL naming the first row/column whose value lies outside [lo, hi] or is not finite. */
+/* Fails with EBM_EINVAL naming the first row/column (counted from 0) whose value lies outside [lo, hi]
+ * or is not finite. */
 EBM_API ebm_status ebm_mat_check_range(const ebm_mat *m, float lo, float hi, const char *what);
 
 /* ------------------------------------------------------------------------------------------------

@@ -142,6 +142,9 @@ static void parse_fails(const void *buf, size_t len, const char *what) {
     CHECK_FAILS(ebm_io_png_parse(buf, len, "bad.png", 1 << 20, &a), EBM_EFORMAT);
     CHECK_MSG(a == NULL, "%s", what);
     CHECK(strstr(ebm_last_error(), "bad.png") != NULL);
+    a = (ebm_array *)1;
+    CHECK_FAILS(ebm_png_parse(buf, len, "bad.png", &a), EBM_EFORMAT); /* the public entry point */
+    CHECK_MSG(a == NULL, "%s", what);
 }
 
 static void test_corrupt(void) {

@@ -72,6 +72,10 @@ ebm_status ebm_png_read(const char *path, ebm_array **out) {
     return s;
 }
 
+ebm_status ebm_png_parse(const void *buf, size_t len, const char *name, ebm_array **out) {
+    return ebm_io_png_parse(buf, len, name, PNG_READ_MAX_BYTES, out);
+}
+
 static const png_uint_32 png_formats[5] = {0, PNG_FORMAT_GRAY, PNG_FORMAT_GA, PNG_FORMAT_RGB, PNG_FORMAT_RGBA};
 
 ebm_status ebm_png_write(const char *path, const uint8_t *pixels, size_t height, size_t width, int channels) {
