@@ -4,7 +4,7 @@ ASAN_BUILD ?= build-asan
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 EBM = $(BUILD)/ebm
 OUT ?= out
-DEMO_EPOCHS ?= 60
+DEMO_EPOCHS ?= 30
 
 .PHONY: all deps build test asan-test check demo bench compare install clean fuzz
 
@@ -40,7 +40,7 @@ demo:
 	@$(MAKE) --no-print-directory build
 	@mkdir -p $(OUT)
 	$(EBM) train rbm --data fashion-mnist --binarize threshold --hidden 512 --pcd 1 --chains 100 \
-	    --epochs $(DEMO_EPOCHS) --batch 100 --lr 0.05 --lr-final 0 --momentum 0.5 --weight-decay 1e-4 \
+	    --epochs $(DEMO_EPOCHS) --batch 100 --lr 0.01 --lr-final 0 --momentum 0.5 --weight-decay 1e-4 \
 	    --seed 1 --valid fashion-mnist:test --out $(OUT)/rbm.safetensors --log $(OUT)/train.csv
 	$(EBM) sample $(OUT)/rbm.safetensors --n 100 --steps 1000 --png $(OUT)/samples.png --npy $(OUT)/samples.npy
 	$(EBM) info $(OUT)/rbm.safetensors --filters $(OUT)/filters.png --n-filters 100 > $(OUT)/info.txt

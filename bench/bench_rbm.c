@@ -67,6 +67,12 @@ int main(int argc, char **argv) {
         if (strcmp(argv[i], "--epochs") == 0 && i + 1 < argc) epochs = (size_t)atol(argv[++i]);
         else if (strcmp(argv[i], "--limit") == 0 && i + 1 < argc) limit = (size_t)atol(argv[++i]);
         else if (strcmp(argv[i], "--data") == 0 && i + 1 < argc) data = argv[++i];
+        else if (strcmp(argv[i], "--better-core") == 0) {
+            /* for compare_rbm.sh: the OpenBLAS core type worth forcing on this CPU, if any */
+            const char *b = ebm_blas_better_coretype();
+            if (b) printf("%s\n", b);
+            return 0;
+        }
         else if (strcmp(argv[i], "--hidden") == 0 && i + 1 < argc) {
             nhidden = 0;
             for (char *tok = strtok(argv[++i], ","); tok && nhidden < 8; tok = strtok(NULL, ","))
@@ -74,7 +80,7 @@ int main(int argc, char **argv) {
         } else {
             fprintf(stderr,
                     "usage: bench_rbm [--epochs N (timed, default 3)] [--hidden 256,512,1024] [--data SPEC] "
-                    "[--limit ROWS]\n");
+                    "[--limit ROWS] [--better-core]\n");
             return 2;
         }
     }

@@ -415,6 +415,9 @@ EBM_API ebm_status ebm_rbm_exact_ll_grad(const ebm_rbm *m, const float *v, size_
 EBM_API ebm_status ebm_rbm_pseudo_ll(const ebm_rbm *m, const float *v, size_t n, double *pll);
 /* Mean squared error between v (n, n_vis) and its mean-field reconstruction p(v | p(h | v)). */
 EBM_API ebm_status ebm_rbm_recon_error(const ebm_rbm *m, const float *v, size_t n, double *mse);
+/* Fractions of hidden units that are practically dead (mean p(h_j = 1 | v) over the rows of v below 0.01)
+ * and practically always on (above 0.99): a model that saturates its hidden layer has stopped learning. */
+EBM_API ebm_status ebm_rbm_saturation(const ebm_rbm *m, const float *v, size_t n, double *dead, double *stuck_on);
 
 #ifdef __cplusplus
 }

@@ -141,6 +141,19 @@ static void test_pll_and_recon(void) {
     ebm_rbm_free(m);
 }
 
+static void test_saturation(void) {
+    /* hidden biases -30 (never on), +30 (always on) and 0 (half on) with tiny weights: exact fractions */
+    ebm_rbm *m = fixture_rbm(6, 10, 0.01, 0.0, 70);
+    for (int j = 0; j < 10; j++) m->b[j] = j < 3 ? -30.0f : (j < 5 ? 30.0f : 0.0f);
+    float v[4 * 6] = {1, 0, 1, 0, 1, 1, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 0, 1, 0, 1, 0, 1};
+    double dead, on;
+    CHECK_OK(ebm_rbm_saturation(m, v, 4, &dead, &on));
+    CHECK_NEAR(dead, 0.3, 1e-12);
+    CHECK_NEAR(on, 0.2, 1e-12);
+    CHECK_FAILS(ebm_rbm_saturation(m, v, 0, &dead, &on), EBM_EINVAL);
+    ebm_rbm_free(m);
+}
+
 static void test_limits(void) {
     ebm_rbm *m = fixture_rbm(30, 26, 0.1, 0.1, 60);
     double lz;
@@ -155,6 +168,7 @@ int main(void) {
     test_visible_vs_hidden_enumeration();
     test_ll_and_grad();
     test_pll_and_recon();
+    test_saturation();
     test_limits();
     return check_summary("test_exact");
 }

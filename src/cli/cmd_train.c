@@ -42,9 +42,10 @@ static int on_batch(const ebm_train_progress *p, void *user) {
 static int on_epoch(const ebm_train_progress *p, void *user) {
     train_ctx *c = user;
     c->epochs_done = p->epoch;
-    double recon = NAN, pll = NAN, ll = NAN, logz = NAN;
+    double recon = NAN, pll = NAN, ll = NAN, logz = NAN, dead = NAN, on = NAN;
     if (c->mon) {
         if (ebm_rbm_recon_error(c->m, c->mon->data, c->mon->rows, &recon)) recon = NAN;
+        if (ebm_rbm_saturation(c->m, c->mon->data, c->mon->rows, &dead, &on)) dead = on = NAN;
         if (c->pll && ebm_rbm_pseudo_ll(c->m, c->mon->data, c->mon->rows, &pll)) pll = NAN;
     }
     if (c->exact && !ebm_rbm_log_z_exact(c->m, 1.0f, &logz) &&
@@ -60,6 +61,10 @@ static int on_epoch(const ebm_train_progress *p, void *user) {
     if (!isnan(pll)) n += snprintf(line + n, sizeof line - (size_t)n, "  pseudo-LL %.2f", pll);
     if (!isnan(ll)) snprintf(line + n, sizeof line - (size_t)n, "  exact LL %.3f nats", ll);
     cli_progress_line(&c->prog, "%s", line);
+    if (dead + on > 0.25)
+        cli_progress_line(&c->prog, "warning: %.0f%% of the hidden units are saturated (%.0f%% never on, %.0f%% always on "
+                          "over the monitor rows); a smaller --lr or a larger --weight-decay may help",
+                          100 * (dead + on), 100 * dead, 100 * on);
     if (c->log) {
         fprintf(c->log, "%zu,%.4f,%.4f,%.6g,", p->epoch, p->seconds, p->total_seconds, p->lr);
         if (!isnan(p->recon)) fprintf(c->log, "%.6f", p->recon);
@@ -71,6 +76,8 @@ static int on_epoch(const ebm_train_progress *p, void *user) {
         if (!isnan(ll)) fprintf(c->log, "%.4f", ll);
         fputc(',', c->log);
         if (!isnan(logz)) fprintf(c->log, "%.4f", logz);
+        fputc(',', c->log);
+        if (!isnan(dead)) fprintf(c->log, "%.4f", dead + on);
         fputc('\n', c->log);
         fflush(c->log);
     }
@@ -284,7 +291,7 @@ int cmd_train(int argc, char **argv, bool quiet) {
             rc = cli_error(cmd, "--log: cannot open '%s'", log_path);
             goto done;
         }
-        fprintf(log, "epoch,seconds,total_seconds,lr,train_recon,recon,pseudo_ll,exact_ll,log_z\n");
+        fprintf(log, "epoch,seconds,total_seconds,lr,train_recon,recon,pseudo_ll,exact_ll,log_z,saturated\n");
     }
     train_ctx c = {m, mon, mon_src, binary && mon != NULL, exact, log, {0}, 0, NAN, NAN, NAN, NAN, cmd};
     cli_progress_init(&c.prog, quiet);

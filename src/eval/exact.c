@@ -270,3 +270,38 @@ ebm_status ebm_rbm_recon_error(const ebm_rbm *m, const float *v, size_t n, doubl
     ebm_free(pv);
     return EBM_OK;
 }
+
+ebm_status ebm_rbm_saturation(const ebm_rbm *m, const float *v, size_t n, double *dead, double *stuck_on) {
+    if (n == 0) return ebm_fail(EBM_EINVAL, "saturation of an empty data set");
+    size_t nh = m->n_hid, chunk = n < 512 ? n : 512;
+    float *ph = ebm_calloc(chunk, nh * sizeof(float)), *ones = ebm_calloc(chunk, sizeof(float));
+    float *colsum = ebm_calloc(nh, sizeof(float));
+    double *mean = calloc(nh, sizeof(double));
+    if (!ph || !ones || !colsum || !mean) {
+        ebm_free(ph);
+        ebm_free(ones);
+        ebm_free(colsum);
+        free(mean);
+        return ebm_fail(EBM_ENOMEM, "out of memory");
+    }
+    for (size_t r = 0; r < chunk; r++) ones[r] = 1.0f;
+    for (size_t r0 = 0; r0 < n; r0 += chunk) {
+        size_t c = n - r0 < chunk ? n - r0 : chunk;
+        ebm_rbm_sample_hidden(m, v + r0 * m->n_vis, c, 1.0f, 0, ph, NULL);
+        ebm_colsum(ph, c, nh, ones, colsum);
+        for (size_t j = 0; j < nh; j++) mean[j] += colsum[j];
+    }
+    size_t nd = 0, no = 0;
+    for (size_t j = 0; j < nh; j++) {
+        double p = mean[j] / (double)n;
+        nd += p < 0.01;
+        no += p > 0.99;
+    }
+    *dead = (double)nd / (double)nh;
+    *stuck_on = (double)no / (double)nh;
+    ebm_free(ph);
+    ebm_free(ones);
+    ebm_free(colsum);
+    free(mean);
+    return EBM_OK;
+}
