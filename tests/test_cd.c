@@ -42,6 +42,16 @@ static double exact_ll(const ebm_rbm *m, const ebm_mat *d) {
     return ll;
 }
 
+/* A 12 x 8 RBM initialised for data d from a fixed seed. */
+static ebm_rbm *fresh_rbm(const ebm_mat *d) {
+    ebm_rbm *m;
+    REQUIRE(ebm_rbm_new(12, 8, &m) == EBM_OK);
+    ebm_rng r;
+    ebm_rng_seed(&r, 5, 0);
+    REQUIRE(ebm_rbm_init(m, &r, 0.01f, d) == EBM_OK);
+    return m;
+}
+
 static void test_gradient_direction(void) {
     ebm_mat *d = prototype_data(64, 1);
     /* weights large enough that CD-1's bias shows, as after some training */
@@ -78,11 +88,7 @@ static void test_training_raises_ll(void) {
     ebm_mat *d = prototype_data(600, 4);
     const ebm_cd_mode modes[2] = {EBM_CD, EBM_PCD};
     for (int t = 0; t < 2; t++) {
-        ebm_rbm *m;
-        REQUIRE(ebm_rbm_new(12, 8, &m) == EBM_OK);
-        ebm_rng r;
-        ebm_rng_seed(&r, 5, 0);
-        CHECK_OK(ebm_rbm_init(m, &r, 0.01f, d));
+        ebm_rbm *m = fresh_rbm(d);
         double before = exact_ll(m, d);
         ebm_cd_opts o;
         ebm_cd_opts_default(&o);
@@ -105,11 +111,7 @@ static void test_training_raises_ll(void) {
 }
 
 static ebm_rbm *train_copy(const ebm_mat *d, ebm_cd_mode mode, uint64_t seed) {
-    ebm_rbm *m;
-    REQUIRE(ebm_rbm_new(12, 8, &m) == EBM_OK);
-    ebm_rng r;
-    ebm_rng_seed(&r, 5, 0);
-    REQUIRE(ebm_rbm_init(m, &r, 0.01f, d) == EBM_OK);
+    ebm_rbm *m = fresh_rbm(d);
     ebm_cd_opts o;
     ebm_cd_opts_default(&o);
     o.mode = mode;
@@ -145,11 +147,7 @@ static int count_batches(const ebm_train_progress *p, void *user) {
 
 static void test_divergence_and_cancel(void) {
     ebm_mat *d = prototype_data(200, 8);
-    ebm_rbm *m;
-    REQUIRE(ebm_rbm_new(12, 8, &m) == EBM_OK);
-    ebm_rng r;
-    ebm_rng_seed(&r, 5, 0);
-    REQUIRE(ebm_rbm_init(m, &r, 0.01f, d) == EBM_OK);
+    ebm_rbm *m = fresh_rbm(d);
     ebm_cd_opts o;
     ebm_cd_opts_default(&o);
     o.lr = 1e38f;

@@ -232,3 +232,23 @@ void cli_help(FILE *f, const char *usage, const char *about, const cli_opt *opts
     }
     fprintf(f, "  %-26s  %s\n", "--help", "show this help");
 }
+
+int cli_start(const char *cmd, int argc, char **argv, const cli_opt *opts, const char *usage, const char *about,
+              const char **positional, size_t max_pos, size_t *n_pos) {
+    for (int i = 0; i < argc; i++)
+        if (strcmp(argv[i], "--") == 0) break;
+        else if (strcmp(argv[i], "--help") == 0) {
+            cli_help(stdout, usage, about, opts);
+            return 0;
+        }
+    return cli_parse(cmd, argc, argv, opts, positional, max_pos, n_pos) ? -1 : 2;
+}
+
+int cli_start_model(const char *cmd, int argc, char **argv, const cli_opt *opts, const char *usage,
+                    const char *about, const char **model_path) {
+    size_t npos;
+    int rc = cli_start(cmd, argc, argv, opts, usage, about, model_path, 1, &npos);
+    if (rc >= 0) return rc;
+    if (npos < 1) return cli_error(cmd, "give the model file: %s", usage);
+    return -1;
+}

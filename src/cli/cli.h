@@ -34,6 +34,13 @@ bool cli_parse(const char *cmd, int argc, char **argv, const cli_opt *opts, cons
                size_t max_pos, size_t *n_pos);
 /* Prints usage, description and the option table with defaults. */
 void cli_help(FILE *f, const char *usage, const char *about, const cli_opt *opts);
+/* The start of every subcommand: prints the help and returns 0 when --help is among the arguments,
+ * otherwise parses them (at most max_pos positionals) and returns -1 to go on, or 2 after a parse error. */
+int cli_start(const char *cmd, int argc, char **argv, const cli_opt *opts, const char *usage, const char *about,
+              const char **positional, size_t max_pos, size_t *n_pos);
+/* For commands of the form `ebm CMD MODEL [options]`: cli_start plus the required model path. */
+int cli_start_model(const char *cmd, int argc, char **argv, const cli_opt *opts, const char *usage,
+                    const char *about, const char **model_path);
 
 /* ---- reporting ---- */
 /* "ebm CMD: message" on stderr; returns the exit status 1 (bad input) for `return cli_error(...)`. */
@@ -84,8 +91,9 @@ bool cli_check_writable(const char *cmd, const char *what, const char *path);
 /* Image shape for pictures: the model's, else a square, else fails with a message. */
 bool cli_image_shape(const char *cmd, size_t n_vis, size_t h0, size_t w0, const char *shape_arg, size_t *h,
                      size_t *w);
-/* Reads the "ebm.model" kind of a model file ("rbm", ...) into buf. */
-ebm_status cli_model_kind(const char *path, char *buf, size_t cap);
+/* Loads the RBM in path, first checking that the file holds one (its "ebm.model"); on failure prints
+ * "ebm CMD: ..." (with verb, e.g. "sampling", for other model kinds) and returns NULL. */
+ebm_rbm *cli_load_rbm(const char *cmd, const char *path, const char *verb);
 /* JSON string literal of s (escaped) to f. */
 void cli_json_string(FILE *f, const char *s);
 /* JSON number, or null when not finite. */

@@ -34,25 +34,13 @@ int cmd_eval(int argc, char **argv, bool quiet) {
         {"seed", OPT_U64, &da.seed, "S", "seed for --binarize stochastic", 0, 1.8446744073709552e19, 0, 0, NULL, NULL},
         OPT_END,
     };
-    for (int i = 0; i < argc; i++)
-        if (strcmp(argv[i], "--help") == 0) {
-            cli_help(stdout, "ebm eval MODEL --data SPEC [options]", eval_about, opts);
-            return 0;
-        }
-    const char *pos[1];
-    size_t npos;
-    if (!cli_parse(cmd, argc, argv, opts, pos, 1, &npos)) return 2;
-    if (npos < 1) return cli_error(cmd, "give the model file: ebm eval MODEL --data SPEC");
-    const char *path = pos[0];
-
-    char kind[64];
-    ebm_status s = cli_model_kind(path, kind, sizeof kind);
-    if (s) return cli_lib_error(cmd, s);
-    if (strcmp(kind, "rbm") != 0) return cli_error(cmd, "%s: evaluating '%s' models is not supported yet", path, kind);
-    ebm_rbm *m = NULL;
-    s = ebm_rbm_load(path, &m);
-    if (s) return cli_lib_error(cmd, s);
-    int rc = 1;
+    const char *path;
+    int rc = cli_start_model(cmd, argc, argv, opts, "ebm eval MODEL --data SPEC [options]", eval_about, &path);
+    if (rc >= 0) return rc;
+    ebm_rbm *m = cli_load_rbm(cmd, path, "evaluating");
+    if (!m) return 1;
+    ebm_status s;
+    rc = 1;
     ebm_dataset *d = NULL;
     double *F = NULL;
     if (!data_spec) data_spec = ebm_meta_get(m->meta, "ebm.data.spec");

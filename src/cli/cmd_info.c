@@ -64,25 +64,14 @@ int cmd_info(int argc, char **argv, bool quiet) {
         {"shape", OPT_STR, &shape, "HxW", "image shape when the model does not record one", -INFINITY, INFINITY, 0, 0, NULL, NULL},
         OPT_END,
     };
-    for (int i = 0; i < argc; i++)
-        if (strcmp(argv[i], "--help") == 0) {
-            cli_help(stdout, "ebm info MODEL [--json] [--filters PNG]", info_about, opts);
-            return 0;
-        }
-    const char *pos[1];
-    size_t npos;
-    if (!cli_parse(cmd, argc, argv, opts, pos, 1, &npos)) return 2;
-    if (npos < 1) return cli_error(cmd, "give the model file: ebm info MODEL");
-    const char *path = pos[0];
+    const char *path;
+    int rc = cli_start_model(cmd, argc, argv, opts, "ebm info MODEL [--json] [--filters PNG]", info_about, &path);
+    if (rc >= 0) return rc;
     if (filters && !cli_check_writable(cmd, "--filters", filters)) return 1;
-    char kind[64];
-    ebm_status s = cli_model_kind(path, kind, sizeof kind);
-    if (s) return cli_lib_error(cmd, s);
-    if (strcmp(kind, "rbm") != 0) return cli_error(cmd, "%s: '%s' models are not supported by this build", path, kind);
-    ebm_rbm *m = NULL;
-    s = ebm_rbm_load(path, &m);
-    if (s) return cli_lib_error(cmd, s);
-    int rc = 1;
+    ebm_rbm *m = cli_load_rbm(cmd, path, "describing");
+    if (!m) return 1;
+    ebm_status s;
+    rc = 1;
     float *tiles = NULL;
     struct stat st;
     long long bytes = stat(path, &st) == 0 ? (long long)st.st_size : -1;

@@ -60,30 +60,19 @@ int cmd_sample(int argc, char **argv, bool quiet) {
         {"shape", OPT_STR, &shape, "HxW", "image shape when the model does not record one", -INFINITY, INFINITY, 0, 0, NULL, NULL},
         OPT_END,
     };
-    for (int i = 0; i < argc; i++)
-        if (strcmp(argv[i], "--help") == 0) {
-            cli_help(stdout, "ebm sample MODEL [--png PATH] [--npy PATH] [--csv PATH] [options]", sample_about, opts);
-            return 0;
-        }
-    const char *pos[1];
-    size_t npos;
-    if (!cli_parse(cmd, argc, argv, opts, pos, 1, &npos)) return 2;
-    if (npos < 1) return cli_error(cmd, "give the model file: ebm sample MODEL --png out.png");
-    const char *path = pos[0];
+    const char *path;
+    int rc = cli_start_model(cmd, argc, argv, opts, "ebm sample MODEL [--png PATH] [--npy PATH] [--csv PATH] [options]",
+                             sample_about, &path);
+    if (rc >= 0) return rc;
     if (!png && !npy && !csv) return cli_error(cmd, "nothing to write: give --png, --npy and/or --csv");
     if (png && !cli_check_writable(cmd, "--png", png)) return 1;
     if (npy && !cli_check_writable(cmd, "--npy", npy)) return 1;
     if (csv && !cli_check_writable(cmd, "--csv", csv)) return 1;
 
-    char kind[64];
-    ebm_status s = cli_model_kind(path, kind, sizeof kind);
-    if (s) return cli_lib_error(cmd, s);
-    if (strcmp(kind, "rbm") != 0) return cli_error(cmd, "%s: sampling '%s' models is not supported yet", path, kind);
-    ebm_rbm *m = NULL;
-    s = ebm_rbm_load(path, &m);
-    if (s) return cli_lib_error(cmd, s);
-
-    int rc = 1;
+    ebm_rbm *m = cli_load_rbm(cmd, path, "sampling");
+    if (!m) return 1;
+    ebm_status s;
+    rc = 1;
     ebm_gibbs *g = NULL;
     ebm_dataset *d = NULL;
     ebm_mat *outm = NULL;

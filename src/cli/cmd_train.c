@@ -213,14 +213,10 @@ int cmd_train(int argc, char **argv, bool quiet) {
         {"log", OPT_STR, &log_path, "CSV", "write per-epoch figures to this CSV file", -INFINITY, INFINITY, 0, 0, NULL, NULL},
         OPT_END,
     };
-    for (int i = 0; i < argc; i++)
-        if (strcmp(argv[i], "--help") == 0) {
-            cli_help(stdout, "ebm train rbm --data SPEC --out PATH [options]", train_about, opts);
-            return 0;
-        }
-    const char *pos[1];
     size_t npos;
-    if (!cli_parse(cmd, argc, argv, opts, pos, 0, &npos)) return 2;
+    int started = cli_start(cmd, argc, argv, opts, "ebm train rbm --data SPEC --out PATH [options]", train_about,
+                            NULL, 0, &npos);
+    if (started >= 0) return started;
     if (!data_spec) return cli_error(cmd, "--data is required (e.g. --data fashion-mnist)");
     if (!out) return cli_error(cmd, "--out is required (where to save the model)");
     if (cd_seen && pcd_seen) return cli_error(cmd, "give either --cd K or --pcd K, not both");

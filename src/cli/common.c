@@ -178,14 +178,21 @@ bool cli_image_shape(const char *cmd, size_t n_vis, size_t h0, size_t w0, const 
     return cli_error(cmd, "the model's %zu visible units are not a known image shape; give --shape HxW", n_vis), false;
 }
 
-ebm_status cli_model_kind(const char *path, char *buf, size_t cap) {
+ebm_rbm *cli_load_rbm(const char *cmd, const char *path, const char *verb) {
     ebm_tensors *t = NULL;
     ebm_status s = ebm_safetensors_read(path, &t);
-    if (s) return s;
-    const char *k = ebm_meta_get(ebm_tensors_meta_const(t), "ebm.model");
-    snprintf(buf, cap, "%s", k ? k : (ebm_tensors_get(t, "W") ? "rbm" : "unknown"));
+    if (s) {
+        cli_lib_error(cmd, s);
+        return NULL;
+    }
+    const char *kind = ebm_meta_get(ebm_tensors_meta_const(t), "ebm.model");
+    ebm_rbm *m = NULL;
+    if (kind && strcmp(kind, "rbm") != 0)
+        cli_error(cmd, "%s: %s '%s' models is not supported yet", path, verb, kind);
+    else if ((s = ebm_rbm_from_tensors(t, path, &m)))
+        cli_lib_error(cmd, s);
     ebm_tensors_free(t);
-    return EBM_OK;
+    return m;
 }
 
 void cli_utc_now(char *buf, size_t cap) {

@@ -29,41 +29,29 @@ static split plan(size_t m, size_t n) {
     return s;
 }
 
-void ebm_sgemm(int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *A, size_t lda,
-               const float *B, size_t ldb, float beta, float *C, size_t ldc) {
-    /* Row-major C (m, n) = alpha op(A) op(B) + beta C; op(A) is (m, k), op(B) is (k, n). */
-    if (m == 0 || n == 0) return;
-    split s = plan(m, n);
-    const enum CBLAS_TRANSPOSE TA = ta ? CblasTrans : CblasNoTrans, TB = tb ? CblasTrans : CblasNoTrans;
-#pragma omp parallel for schedule(static) if (s.nb > 1)
-    for (size_t b = 0; b < s.nb; b++) {
-        size_t x0 = b * s.per, x1 = x0 + s.per < (s.split_cols ? n : m) ? x0 + s.per : (s.split_cols ? n : m);
-        if (s.split_cols)
-            cblas_sgemm(CblasRowMajor, TA, TB, (int)m, (int)(x1 - x0), (int)k, alpha, A, (int)lda,
-                        tb ? B + x0 * ldb : B + x0, (int)ldb, beta, C + x0, (int)ldc);
-        else
-            cblas_sgemm(CblasRowMajor, TA, TB, (int)(x1 - x0), (int)n, (int)k, alpha, ta ? A + x0 : A + x0 * lda,
-                        (int)lda, B, (int)ldb, beta, C + x0 * ldc, (int)ldc);
+/* Row-major C (m, n) = alpha op(A) op(B) + beta C; op(A) is (m, k), op(B) is (k, n).  One definition
+ * for float (cblas_sgemm) and double (cblas_dgemm). */
+#define DEFINE_GEMM(NAME, T, CBLAS)                                                                           \
+    void NAME(int ta, int tb, size_t m, size_t n, size_t k, T alpha, const T *A, size_t lda, const T *B,      \
+              size_t ldb, T beta, T *C, size_t ldc) {                                                         \
+        if (m == 0 || n == 0) return;                                                                         \
+        split s = plan(m, n);                                                                                 \
+        const size_t len = s.split_cols ? n : m;                                                              \
+        const enum CBLAS_TRANSPOSE TA = ta ? CblasTrans : CblasNoTrans, TB = tb ? CblasTrans : CblasNoTrans;  \
+        _Pragma("omp parallel for schedule(static) if (s.nb > 1)")                                           \
+        for (size_t b = 0; b < s.nb; b++) {                                                                   \
+            size_t x0 = b * s.per, x1 = x0 + s.per < len ? x0 + s.per : len;                                  \
+            if (s.split_cols)                                                                                 \
+                CBLAS(CblasRowMajor, TA, TB, (int)m, (int)(x1 - x0), (int)k, alpha, A, (int)lda,              \
+                      tb ? B + x0 * ldb : B + x0, (int)ldb, beta, C + x0, (int)ldc);                          \
+            else                                                                                              \
+                CBLAS(CblasRowMajor, TA, TB, (int)(x1 - x0), (int)n, (int)k, alpha, ta ? A + x0 : A + x0 * lda, \
+                      (int)lda, B, (int)ldb, beta, C + x0 * ldc, (int)ldc);                                   \
+        }                                                                                                     \
     }
-}
 
-void ebm_dgemm(int ta, int tb, size_t m, size_t n, size_t k, double alpha, const double *A, size_t lda,
-               const double *B, size_t ldb, double beta, double *C, size_t ldc) {
-    /* As ebm_sgemm, in double. */
-    if (m == 0 || n == 0) return;
-    split s = plan(m, n);
-    const enum CBLAS_TRANSPOSE TA = ta ? CblasTrans : CblasNoTrans, TB = tb ? CblasTrans : CblasNoTrans;
-#pragma omp parallel for schedule(static) if (s.nb > 1)
-    for (size_t b = 0; b < s.nb; b++) {
-        size_t x0 = b * s.per, x1 = x0 + s.per < (s.split_cols ? n : m) ? x0 + s.per : (s.split_cols ? n : m);
-        if (s.split_cols)
-            cblas_dgemm(CblasRowMajor, TA, TB, (int)m, (int)(x1 - x0), (int)k, alpha, A, (int)lda,
-                        tb ? B + x0 * ldb : B + x0, (int)ldb, beta, C + x0, (int)ldc);
-        else
-            cblas_dgemm(CblasRowMajor, TA, TB, (int)(x1 - x0), (int)n, (int)k, alpha, ta ? A + x0 : A + x0 * lda,
-                        (int)lda, B, (int)ldb, beta, C + x0 * ldc, (int)ldc);
-    }
-}
+DEFINE_GEMM(ebm_sgemm, float, cblas_sgemm)
+DEFINE_GEMM(ebm_dgemm, double, cblas_dgemm)
 
 void ebm_colsum(const float *A, size_t rows, size_t cols, const float *w, float *out) {
     /* out (cols) = sum_r w[r] A[r, :]; A is (rows, cols), w (rows). Column blocks, rows in order. */

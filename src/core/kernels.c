@@ -37,41 +37,40 @@ void ebm_k_sigmoid_bernoulli(float *x, const float *bias, size_t n, size_t m, fl
  * term (the logs were most of the cost of exact enumeration). */
 #define SP_BLOCK 256
 
+/* sum_j softplus(z_j) over one block of at most SP_BLOCK values. */
+static inline double softplus_block(const double *z, size_t len) {
+    double lin = 0, prod = 1;
+#pragma omp simd reduction(+ : lin) reduction(* : prod)
+    for (size_t j = 0; j < len; j++) {
+        lin += z[j] > 0 ? z[j] : 0.0;
+        prod *= 1.0 + exp(z[j] > 0 ? -z[j] : z[j]);
+    }
+    return lin + log(prod);
+}
+
 void ebm_k_softplus_rowsum(const float *x, const float *bias, size_t n, size_t m, float inv_t, double *out) {
     /* x is (n, m), bias (m), out (n); z = (x + bias) * inv_t in double. */
 #pragma omp parallel for schedule(static) if (n * m >= PAR_MIN)
     for (size_t i = 0; i < n; i++) {
         const float *row = x + i * m;
-        double lin = 0, logs = 0;
+        double z[SP_BLOCK], acc = 0;
         for (size_t j0 = 0; j0 < m; j0 += SP_BLOCK) {
-            size_t j1 = j0 + SP_BLOCK < m ? j0 + SP_BLOCK : m;
-            double prod = 1;
-#pragma omp simd reduction(+ : lin) reduction(* : prod)
-            for (size_t j = j0; j < j1; j++) {
-                double z = ((double)row[j] + (double)bias[j]) * (double)inv_t;
-                lin += z > 0 ? z : 0.0;
-                prod *= 1.0 + exp(z > 0 ? -z : z);
-            }
-            logs += log(prod);
+            size_t len = m - j0 < SP_BLOCK ? m - j0 : SP_BLOCK;
+            for (size_t j = 0; j < len; j++) z[j] = ((double)row[j0 + j] + (double)bias[j0 + j]) * (double)inv_t;
+            acc += softplus_block(z, len);
         }
-        out[i] = lin + logs;
+        out[i] = acc;
     }
 }
 
 double ebm_k_softplus_sum_d(const double *x, const double *bias, size_t m, double inv_t) {
-    double lin = 0, logs = 0;
+    double z[SP_BLOCK], acc = 0;
     for (size_t j0 = 0; j0 < m; j0 += SP_BLOCK) {
-        size_t j1 = j0 + SP_BLOCK < m ? j0 + SP_BLOCK : m;
-        double prod = 1;
-#pragma omp simd reduction(+ : lin) reduction(* : prod)
-        for (size_t j = j0; j < j1; j++) {
-            double z = (x[j] + bias[j]) * inv_t;
-            lin += z > 0 ? z : 0.0;
-            prod *= 1.0 + exp(z > 0 ? -z : z);
-        }
-        logs += log(prod);
+        size_t len = m - j0 < SP_BLOCK ? m - j0 : SP_BLOCK;
+        for (size_t j = 0; j < len; j++) z[j] = (x[j0 + j] + bias[j0 + j]) * inv_t;
+        acc += softplus_block(z, len);
     }
-    return lin + logs;
+    return acc;
 }
 
 bool ebm_k_all_finite(const float *x, size_t n, size_t *bad) {

@@ -310,16 +310,14 @@ ebm_status ebm_csv_parse(const void *buf, size_t len, const char *name, ebm_mat 
     return s;
 }
 
+static ebm_status parse_any(const void *buf, size_t len, const char *name, void *out) {
+    return ebm_csv_parse(buf, len, name, out);
+}
+
 ebm_status ebm_csv_read(const char *path, ebm_mat **out) {
     if (!out) return ebm_fail(EBM_EINVAL, "csv: out is NULL");
     *out = NULL;
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    ebm_status s = ebm_read_file(path, 0, EBM_IO_MAX_FILE, &buf, &len);
-    if (s != EBM_OK) return s;
-    s = ebm_csv_parse(buf, len, path, out);
-    free(buf);
-    return s;
+    return ebm_io_read_parse(path, 0, EBM_IO_MAX_FILE, parse_any, out);
 }
 
 /* "%.9g" of v into tmp; integers below 1e9 print the same digits, so they skip snprintf (which is

@@ -381,3 +381,13 @@ ebm_status ebm_write_file_atomic(const char *path, const void *data, size_t len)
     }
     return ebm_atomic_commit(&f);
 }
+
+ebm_status ebm_io_read_parse(const char *path, int gunzip, size_t max_bytes, ebm_io_parse_fn parse, void *out) {
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    ebm_status s = ebm_read_file(path, gunzip, max_bytes, &buf, &len);
+    if (s != EBM_OK) return s;
+    s = parse(buf, len, path, out);
+    free(buf);
+    return s;
+}

@@ -78,16 +78,14 @@ ebm_status ebm_idx_parse(const void *buf, size_t len, const char *name, ebm_arra
     return EBM_OK;
 }
 
+static ebm_status parse_any(const void *buf, size_t len, const char *name, void *out) {
+    return ebm_idx_parse(buf, len, name, out);
+}
+
 ebm_status ebm_idx_read(const char *path, ebm_array **out) {
     if (!out) return ebm_fail(EBM_EINVAL, "idx: out is NULL");
     *out = NULL;
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    ebm_status s = ebm_read_file(path, 1, EBM_IO_MAX_FILE, &buf, &len);
-    if (s != EBM_OK) return s;
-    s = ebm_idx_parse(buf, len, path, out);
-    free(buf);
-    return s;
+    return ebm_io_read_parse(path, 1, EBM_IO_MAX_FILE, parse_any, out);
 }
 
 /* The whole file image: header, then the data in big-endian order. */

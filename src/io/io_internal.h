@@ -106,4 +106,9 @@ ebm_status ebm_io_gzip(const void *in, size_t n, int level, uint8_t **out, size_
 ebm_status ebm_io_png_parse(const void *buf, size_t len, const char *name, size_t max_bytes,
                             ebm_array **out);
 
+/* Reads path whole (gunzipping when asked and the content is gzip, at most max_bytes) and hands the
+ * bytes to parse(buf, len, path, out): the shared body of every ebm_*_read. */
+typedef ebm_status (*ebm_io_parse_fn)(const void *buf, size_t len, const char *name, void *out);
+ebm_status ebm_io_read_parse(const char *path, int gunzip, size_t max_bytes, ebm_io_parse_fn parse, void *out);
+
 #endif

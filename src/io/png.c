@@ -60,20 +60,18 @@ ebm_status ebm_io_png_parse(const void *buf, size_t len, const char *name, size_
     return s;
 }
 
+ebm_status ebm_png_parse(const void *buf, size_t len, const char *name, ebm_array **out) {
+    return ebm_io_png_parse(buf, len, name, PNG_READ_MAX_BYTES, out);
+}
+
+static ebm_status parse_any(const void *buf, size_t len, const char *name, void *out) {
+    return ebm_png_parse(buf, len, name, out);
+}
+
 ebm_status ebm_png_read(const char *path, ebm_array **out) {
     if (!out) return ebm_fail(EBM_EINVAL, "png: out is NULL");
     *out = NULL;
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    ebm_status s = ebm_read_file(path, 0, PNG_READ_MAX_BYTES, &buf, &len);
-    if (s != EBM_OK) return s;
-    s = ebm_io_png_parse(buf, len, path, PNG_READ_MAX_BYTES, out);
-    free(buf);
-    return s;
-}
-
-ebm_status ebm_png_parse(const void *buf, size_t len, const char *name, ebm_array **out) {
-    return ebm_io_png_parse(buf, len, name, PNG_READ_MAX_BYTES, out);
+    return ebm_io_read_parse(path, 0, PNG_READ_MAX_BYTES, parse_any, out);
 }
 
 static const png_uint_32 png_formats[5] = {0, PNG_FORMAT_GRAY, PNG_FORMAT_GA, PNG_FORMAT_RGB, PNG_FORMAT_RGBA};

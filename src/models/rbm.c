@@ -161,20 +161,22 @@ ebm_status ebm_rbm_free_energy(const ebm_rbm *m, const float *v, size_t n, float
     return EBM_OK;
 }
 
-ebm_status ebm_rbm_hidden_probs(const ebm_rbm *m, const float *v, size_t n, float T, float *ph) {
+/* p(h|v) (hidden != 0) or p(v|h) of n rows of x at temperature T, with the arguments checked. */
+static ebm_status conditional(const ebm_rbm *m, const float *x, size_t n, float T, int hidden, float *out) {
     ebm_status s = check_t(T);
     if (!s) s = check_rows(n);
     if (s) return s;
-    ebm_rbm_sample_hidden(m, v, n, T, 0, ph, NULL);
+    if (hidden) ebm_rbm_sample_hidden(m, x, n, T, 0, out, NULL);
+    else ebm_rbm_sample_visible(m, x, n, T, 0, out, NULL);
     return EBM_OK;
 }
 
+ebm_status ebm_rbm_hidden_probs(const ebm_rbm *m, const float *v, size_t n, float T, float *ph) {
+    return conditional(m, v, n, T, 1, ph);
+}
+
 ebm_status ebm_rbm_visible_probs(const ebm_rbm *m, const float *h, size_t n, float T, float *pv) {
-    ebm_status s = check_t(T);
-    if (!s) s = check_rows(n);
-    if (s) return s;
-    ebm_rbm_sample_visible(m, h, n, T, 0, pv, NULL);
-    return EBM_OK;
+    return conditional(m, h, n, T, 0, pv);
 }
 
 void ebm_rbm_sample_hidden(const ebm_rbm *m, const float *v, size_t n, float T, uint64_t key, float *prob,
