@@ -85,18 +85,28 @@ static inline int check_summary(const char *name) {
     return check_failures_ ? 1 : 0;
 }
 
-/* A scratch directory unique to this test program: $TMPDIR or /tmp + name + pid. */
-static inline const char *check_tmpdir(const char *name) {
-    static char dir[512];
-    const char *base = getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%s/ebm-test-%s-%ld", base && *base ? base : "/tmp", name, (long)getpid());
+/* A scratch directory unique to this test program: $TMPDIR or /tmp + name + pid, removed at exit. */
+static char check_tmpdir_path_[512];
+
+static void check_tmpdir_remove_(void) {
     char cmd[600];
-    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", dir);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", check_tmpdir_path_);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", check_tmpdir_path_);
+}
+
+static inline const char *check_tmpdir(const char *name) {
+    if (check_tmpdir_path_[0]) return check_tmpdir_path_;
+    const char *base = getenv("TMPDIR");
+    snprintf(check_tmpdir_path_, sizeof check_tmpdir_path_, "%s/ebm-test-%s-%ld", base && *base ? base : "/tmp",
+             name, (long)getpid());
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s'", check_tmpdir_path_);
     if (system(cmd) != 0) {
-        fprintf(stderr, "cannot create %s\n", dir);
+        fprintf(stderr, "cannot create %s\n", check_tmpdir_path_);
         exit(1);
     }
-    return dir;
+    atexit(check_tmpdir_remove_);
+    return check_tmpdir_path_;
 }
 
 /* Writes len bytes to path (test fixtures). */

@@ -152,11 +152,65 @@ static void test_init(void) {
     ebm_rbm_free(m);
 }
 
+static void test_file_round_trip(void) {
+    const char *dir = check_tmpdir("rbm");
+    char path[600], bad[600];
+    snprintf(path, sizeof path, "%s/m.safetensors", dir);
+    snprintf(bad, sizeof bad, "%s/bad.safetensors", dir);
+    ebm_rbm *m = fixture_rbm(6, 4, 0.7, 0.3, 9), *back = NULL;
+    m->height = 2;
+    m->width = 3;
+    CHECK_OK(ebm_meta_set(m->meta, "ebm.train.seed", "42"));
+    CHECK_OK(ebm_rbm_save(m, path));
+    CHECK_OK(ebm_rbm_load(path, &back));
+    REQUIRE(back != NULL);
+    CHECK(back->n_vis == 6 && back->n_hid == 4 && back->height == 2 && back->width == 3);
+    CHECK(memcmp(back->params, m->params, m->n_params * sizeof(float)) == 0);
+    CHECK(back->meta && strcmp(ebm_meta_get(back->meta, "ebm.train.seed"), "42") == 0);
+    CHECK(strcmp(ebm_meta_get(back->meta, "ebm.model"), "rbm") == 0);
+    ebm_rbm_free(back);
+
+    /* the file is plain safetensors: W is (n_vis, n_hid) float32 */
+    ebm_tensors *t = NULL;
+    CHECK_OK(ebm_safetensors_read(path, &t));
+    const ebm_array *W = t ? ebm_tensors_get(t, "W") : NULL;
+    CHECK(W && W->dtype == EBM_F32 && W->ndim == 2 && W->shape[0] == 6 && W->shape[1] == 4);
+    CHECK(W && memcmp(W->data, m->W, 24 * sizeof(float)) == 0);
+    ebm_tensors_free(t);
+
+    /* malformed models: each refused with EBM_EFORMAT and a message naming the file */
+    size_t s6[1] = {6}, s4[1] = {4}, s64[2] = {6, 4}, s5[1] = {5};
+    float nanw[24];
+    memcpy(nanw, m->W, sizeof nanw);
+    nanw[5] = NAN;
+    for (int k = 0; k < 5; k++) {
+        REQUIRE(ebm_tensors_new(&t) == EBM_OK);
+        CHECK_OK(ebm_tensors_put(t, "W", EBM_F32, 2, s64, k == 3 ? nanw : m->W));
+        if (k != 0) CHECK_OK(ebm_tensors_put(t, "b_v", EBM_F32, 1, k == 1 ? s5 : s6, m->a)); /* 0: b_v missing */
+        CHECK_OK(ebm_tensors_put(t, "b_h", EBM_F32, 1, s4, m->b));
+        if (k == 2) CHECK_OK(ebm_meta_set(ebm_tensors_meta(t), "ebm.model", "grbm"));
+        if (k == 4) CHECK_OK(ebm_meta_set(ebm_tensors_meta(t), "ebm.image_shape", "5x5"));
+        CHECK_OK(ebm_safetensors_write(bad, t));
+        ebm_tensors_free(t);
+        back = (ebm_rbm *)1;
+        CHECK_FAILS(ebm_rbm_load(bad, &back), EBM_EFORMAT);
+        CHECK(back == NULL);
+        CHECK_MSG(strstr(ebm_last_error(), "bad.safetensors") != NULL, "message: %s", ebm_last_error());
+    }
+    /* a model with a non-finite parameter is never written */
+    m->W[0] = INFINITY;
+    CHECK_FAILS(ebm_rbm_save(m, path), EBM_ENAN);
+    CHECK_OK(ebm_rbm_load(path, &back)); /* the earlier good file is still there */
+    ebm_rbm_free(back);
+    ebm_rbm_free(m);
+}
+
 int main(void) {
     test_free_energy_definition();
     test_conditionals();
     test_free_energy_grad_fd();
     test_args_and_finite();
     test_init();
+    test_file_round_trip();
     return check_summary("test_rbm");
 }
