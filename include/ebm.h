@@ -419,6 +419,59 @@ EBM_API ebm_status ebm_rbm_recon_error(const ebm_rbm *m, const float *v, size_t 
  * and practically always on (above 0.99): a model that saturates its hidden layer has stopped learning. */
 EBM_API ebm_status ebm_rbm_saturation(const ebm_rbm *m, const float *v, size_t n, double *dead, double *stuck_on);
 
+/* Exact samples of v from p(v) = exp(-F(v)) / Z (T = 1) by enumerating the smaller layer (at most 20
+ * units): v (n, n_vis) gets n independent draws (through h ~ p(h), v ~ p(v | h) when the hidden layer is
+ * the smaller one).  For testing samplers and for reverse AIS on small models. */
+EBM_API ebm_status ebm_rbm_sample_exact(const ebm_rbm *m, size_t n, ebm_rng *rng, float *v);
+
+/* ------------------------------------------------------------------------------------------------
+ * Annealed importance sampling (Neal 2001; Salakhutdinov & Murray 2008) for log Z of an RBM.
+ * Intermediate distributions p_k(v) ∝ exp((1 - beta_k) c'v) * sum_h exp(-beta_k E(v, h)) go from a base
+ * model with visible biases c and no interactions (beta = 0, log Z_0 exact) to the RBM (beta = 1); each
+ * run starts with an exact draw from the base, moves by one block-Gibbs transition at every beta and
+ * collects the log importance weight sum_k log p*_k(v) - log p*_{k-1}(v).  With M runs and weights w,
+ * log Z_hat = log Z_0 + log mean(w): an unbiased estimate of Z, whose log is biased low (Jensen), so
+ * forward AIS tends to underestimate log Z (overestimate the likelihood).  Reverse AIS runs the same
+ * schedule backwards from exact samples of the RBM and tends to overestimate log Z: together they
+ * bracket it.  The interval is log(mean(w) -+ 3 sd(w) / sqrt(M)) as in Salakhutdinov & Murray.
+ * --------------------------------------------------------------------------------------------- */
+#define EBM_AIS_DEFAULT_STEPS 14500
+
+typedef struct ebm_ais_opts {
+    size_t runs;              /* M parallel runs (default 100) */
+    const double *betas;      /* n_betas increasing values from 0 to 1, or NULL for ebm_ais_schedule(steps) */
+    size_t n_betas;
+    size_t steps;             /* with betas == NULL: number of transitions (default 14,500, the paper's) */
+    const float *base_bias;   /* (n_vis) base-model visible biases (ebm_ais_base_bias), NULL = 0 (uniform) */
+    uint64_t seed;            /* default 1 */
+    int (*progress)(double fraction, void *user); /* may return non-zero to stop (EBM_ECANCELED) */
+    void *user;
+} ebm_ais_opts;
+
+typedef struct ebm_ais_result {
+    double log_z;             /* estimate of log Z */
+    double log_z_lo, log_z_hi;/* the 3-standard-error interval (lo may be -inf when it reaches 0) */
+    double log_z_base;        /* exact log Z of the base model */
+    double ess;               /* effective sample size of the weights, (sum w)^2 / sum w^2, in 1..M */
+    double log_w_sd;          /* standard deviation of the log weights */
+    size_t runs, steps;
+    double seconds;
+} ebm_ais_result;
+
+EBM_API void ebm_ais_opts_default(ebm_ais_opts *o);
+/* betas (steps + 1) = Salakhutdinov & Murray's schedule scaled to `steps` transitions: uniform steps on
+ * [0, 0.5], [0.5, 0.9] and [0.9, 1] holding 500 : 4000 : 10000 of the 14,500 (steps >= 3). */
+EBM_API ebm_status ebm_ais_schedule(size_t steps, double *betas);
+/* base (n_vis) = logit of the smoothed column means (sum + 1) / (n + 2) of data (n, n_vis): a base
+ * model with the data's pixel marginals, so AIS starts close to the target. */
+EBM_API ebm_status ebm_ais_base_bias(const ebm_mat *data, float *base);
+/* Forward AIS estimate of log Z of m at T = 1.  log_w (runs) receives the log weights when not NULL. */
+EBM_API ebm_status ebm_rbm_ais(const ebm_rbm *m, const ebm_ais_opts *o, ebm_ais_result *r, double *log_w);
+/* Reverse AIS from v0 (runs, n_vis), which must be exact samples of m (ebm_rbm_sample_exact) for the
+ * estimate to be valid; its log Z tends to lie above the true value. */
+EBM_API ebm_status ebm_rbm_ais_reverse(const ebm_rbm *m, const float *v0, const ebm_ais_opts *o, ebm_ais_result *r,
+                                       double *log_w);
+
 #ifdef __cplusplus
 }
 #endif

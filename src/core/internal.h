@@ -70,6 +70,8 @@ void ebm_k_sigmoid_bernoulli(float *x, const float *bias, size_t n, size_t m, fl
                              float *sample);
 /* out (n) = sum_j softplus((x[i, j] + bias[j]) * inv_t) in double, x is (n, m). */
 void ebm_k_softplus_rowsum(const float *x, const float *bias, size_t n, size_t m, float inv_t, double *out);
+/* sum_j softplus((x[j] + bias[j]) * scale) in double for one row of m floats. */
+double ebm_k_softplus_row(const float *x, const float *bias, size_t m, double scale);
 /* sum_j softplus((x[j] + bias[j]) * inv_t) for one row of m doubles. */
 double ebm_k_softplus_sum_d(const double *x, const double *bias, size_t m, double inv_t);
 /* Numerically stable scalar forms. */

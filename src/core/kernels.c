@@ -48,19 +48,20 @@ static inline double softplus_block(const double *z, size_t len) {
     return lin + log(prod);
 }
 
+double ebm_k_softplus_row(const float *x, const float *bias, size_t m, double scale) {
+    double z[SP_BLOCK], acc = 0;
+    for (size_t j0 = 0; j0 < m; j0 += SP_BLOCK) {
+        size_t len = m - j0 < SP_BLOCK ? m - j0 : SP_BLOCK;
+        for (size_t j = 0; j < len; j++) z[j] = ((double)x[j0 + j] + (double)bias[j0 + j]) * scale;
+        acc += softplus_block(z, len);
+    }
+    return acc;
+}
+
 void ebm_k_softplus_rowsum(const float *x, const float *bias, size_t n, size_t m, float inv_t, double *out) {
     /* x is (n, m), bias (m), out (n); z = (x + bias) * inv_t in double. */
 #pragma omp parallel for schedule(static) if (n * m >= PAR_MIN)
-    for (size_t i = 0; i < n; i++) {
-        const float *row = x + i * m;
-        double z[SP_BLOCK], acc = 0;
-        for (size_t j0 = 0; j0 < m; j0 += SP_BLOCK) {
-            size_t len = m - j0 < SP_BLOCK ? m - j0 : SP_BLOCK;
-            for (size_t j = 0; j < len; j++) z[j] = ((double)row[j0 + j] + (double)bias[j0 + j]) * (double)inv_t;
-            acc += softplus_block(z, len);
-        }
-        out[i] = acc;
-    }
+    for (size_t i = 0; i < n; i++) out[i] = ebm_k_softplus_row(x + i * m, bias, m, (double)inv_t);
 }
 
 double ebm_k_softplus_sum_d(const double *x, const double *bias, size_t m, double inv_t) {

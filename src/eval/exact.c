@@ -305,3 +305,56 @@ ebm_status ebm_rbm_saturation(const ebm_rbm *m, const float *v, size_t n, double
     free(mean);
     return EBM_OK;
 }
+
+ebm_status ebm_rbm_sample_exact(const ebm_rbm *m, size_t n, ebm_rng *rng, float *v) {
+    enum_view e;
+    ebm_status s = view_make(m, &e);
+    if (s) return s;
+    if (e.s > 20) {
+        view_free(&e);
+        return ebm_fail(EBM_EINVAL, "exact sampling needs a layer of at most 20 units (this RBM: %zu and %zu)",
+                        m->n_vis, m->n_hid);
+    }
+    uint64_t total = (uint64_t)1 << e.s;
+    size_t chunk = total < CHUNK ? (size_t)total : CHUNK;
+    double *X = malloc(chunk * e.s * sizeof(double)), *P = malloc(chunk * e.r * sizeof(double));
+    double *cdf = malloc((size_t)total * sizeof(double));
+    float *hid = e.enum_hidden ? ebm_calloc(n ? n : 1, m->n_hid * sizeof(float)) : NULL;
+    float *pv = e.enum_hidden ? ebm_calloc(n ? n : 1, m->n_vis * sizeof(float)) : NULL;
+    if (!X || !P || !cdf || (e.enum_hidden && (!hid || !pv))) {
+        s = ebm_fail(EBM_ENOMEM, "out of memory");
+        goto out;
+    }
+    /* unnormalised log-probabilities of every configuration of the enumerated layer, then their CDF */
+    for (uint64_t first = 0; first < total; first += chunk) {
+        size_t cnt = total - first < chunk ? (size_t)(total - first) : chunk;
+        fill_configs(X, first, cnt, e.s);
+        chunk_terms(&e, X, cnt, 1.0, P, cdf + first, 0);
+    }
+    double mx = -INFINITY, acc = 0;
+    for (uint64_t q = 0; q < total; q++) mx = cdf[q] > mx ? cdf[q] : mx;
+    for (uint64_t q = 0; q < total; q++) {
+        acc += exp(cdf[q] - mx);
+        cdf[q] = acc;
+    }
+    for (size_t i = 0; i < n; i++) {
+        double u = ebm_rng_uniform(rng) * acc;
+        uint64_t lo = 0, hi = total - 1; /* first q with cdf[q] > u */
+        while (lo < hi) {
+            uint64_t mid = lo + (hi - lo) / 2;
+            if (cdf[mid] > u) hi = mid;
+            else lo = mid + 1;
+        }
+        float *dst = e.enum_hidden ? hid + i * m->n_hid : v + i * m->n_vis;
+        for (size_t b = 0; b < e.s; b++) dst[b] = (float)((lo >> b) & 1u);
+    }
+    if (e.enum_hidden && n) ebm_rbm_sample_visible(m, hid, n, 1.0f, ebm_rng_u64(rng), pv, v);
+out:
+    free(X);
+    free(P);
+    free(cdf);
+    ebm_free(hid);
+    ebm_free(pv);
+    view_free(&e);
+    return s;
+}
