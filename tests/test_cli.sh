@@ -100,6 +100,30 @@ assert -4.8 < r["log_likelihood"] < -2.8, r["log_likelihood"]
 assert r["pseudo_ll"] < 0 and 0 <= r["recon_mse"] < 0.25, r
 EOF
 fi
+# AIS and reverse AIS agree with the exact log Z of this 12 x 8 model
+expect_ok "eval --ais --reverse" -- "$EBM" eval "$T/m.safetensors" --data "$T/test.csv" --ais --reverse \
+    --ais-runs 200 --ais-betas 3000 --seed 4 --json
+ok; if command -v python3 >/dev/null 2>&1; then
+    python3 - "$T/out" <<'EOF' || fail "eval --ais --json content: $(cat "$T/out")"
+import json, sys
+r = json.load(open(sys.argv[1]))
+z = r["log_z"]
+for k in ("ais", "ais_reverse"):
+    a = r[k]
+    assert abs(a["log_z"] - z) < 0.05, (k, a["log_z"], z)
+    assert a["log_z_lo"] <= z <= a["log_z_hi"], (k, a, z)
+    assert abs(a["log_likelihood"] - r["log_likelihood"]) < 0.05, (k, a)
+    assert a["log_likelihood_lo"] <= a["log_likelihood"] <= a["log_likelihood_hi"], a
+    assert a["runs"] == 200 and a["steps"] == 3000 and 1 <= a["ess"] <= 200, a
+EOF
+fi
+expect_ok "eval --ais text" -- "$EBM" eval "$T/m.safetensors" --data "$T/test.csv" --ais --ais-betas 100
+contains "$T/out" "(AIS), interval" "eval AIS text"
+contains "$T/out" "conservative" "eval AIS conservative reading"
+contains "$T/err" "AIS: log Z" "AIS progress summary"
+expect_error 2 "ais runs 0" -- "$EBM" eval "$T/m.safetensors" --data "$T/test.csv" --ais --ais-runs 0
+expect_error 2 "ais betas 2" -- "$EBM" eval "$T/m.safetensors" --data "$T/test.csv" --ais --ais-betas 2
+expect_error 1 "reverse without ais" -- "$EBM" eval "$T/m.safetensors" --data "$T/test.csv" --reverse
 # default data: the spec recorded in the model
 expect_ok "eval with recorded data" -- "$EBM" eval "$T/m.safetensors"
 contains "$T/out" "300 rows" "eval default data"

@@ -93,12 +93,13 @@ void ebm_rng_permutation(ebm_rng *r, size_t *idx, size_t n) {
     }
 }
 
-/* Sixteen Philox blocks side by side so that the compiler turns each round into vector multiplies. */
+/* Up to sixteen Philox blocks side by side so that the compiler turns each round into vector multiplies;
+ * nl (1..LANES) blocks are computed, so short rows do not pay for sixteen. */
 #define LANES 16
-static void philox_lanes(uint64_t block0, uint32_t s0, uint32_t s1, uint32_t k0, uint32_t k1,
+static void philox_lanes(uint64_t block0, int nl, uint32_t s0, uint32_t s1, uint32_t k0, uint32_t k1,
                          uint32_t out[4 * LANES]) {
     uint32_t c0[LANES], c1[LANES], c2[LANES], c3[LANES];
-    for (int l = 0; l < LANES; l++) {
+    for (int l = 0; l < nl; l++) {
         uint64_t b = block0 + (uint64_t)l;
         c0[l] = (uint32_t)b;
         c1[l] = (uint32_t)(b >> 32);
@@ -107,7 +108,7 @@ static void philox_lanes(uint64_t block0, uint32_t s0, uint32_t s1, uint32_t k0,
     }
     for (int r = 0; r < 10; r++) {
 #pragma omp simd
-        for (int l = 0; l < LANES; l++) {
+        for (int l = 0; l < nl; l++) {
             uint64_t p0 = (uint64_t)PHILOX_M0 * c0[l];
             uint64_t p1 = (uint64_t)PHILOX_M1 * c2[l];
             uint32_t n0 = (uint32_t)(p1 >> 32) ^ c1[l] ^ k0;
@@ -120,7 +121,7 @@ static void philox_lanes(uint64_t block0, uint32_t s0, uint32_t s1, uint32_t k0,
         k0 += PHILOX_W0;
         k1 += PHILOX_W1;
     }
-    for (int l = 0; l < LANES; l++) {
+    for (int l = 0; l < nl; l++) {
         out[4 * l + 0] = c0[l];
         out[4 * l + 1] = c1[l];
         out[4 * l + 2] = c2[l];
@@ -137,7 +138,8 @@ void ebm_rng_fill_u32(uint64_t seed, uint64_t stream, uint64_t offset, uint32_t 
         uint64_t w = offset + i;
         uint64_t block = w >> 2;
         unsigned lane = (unsigned)(w & 3);
-        philox_lanes(block, s0, s1, k0, k1, tmp);
+        size_t need = (lane + (n - i) + 3) / 4;
+        philox_lanes(block, need < LANES ? (int)need : LANES, s0, s1, k0, k1, tmp);
         size_t take = 4 * LANES - lane;
         if (take > n - i) take = n - i;
         memcpy(out + i, tmp + lane, take * sizeof *out);

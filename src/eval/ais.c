@@ -72,6 +72,7 @@ static void rbm_path_free(rbm_path *r) {
     ebm_free(r->z);
     ebm_free(r->h);
     ebm_free(r->pv);
+    memset(r, 0, sizeof *r);
 }
 
 static ebm_status rbm_path_make(rbm_path *r, const ebm_rbm *m, const float *base, size_t runs) {
