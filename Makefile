@@ -44,7 +44,7 @@ demo:
 	    --seed 1 --valid fashion-mnist:test --out $(OUT)/rbm.safetensors --log $(OUT)/train.csv
 	$(EBM) sample $(OUT)/rbm.safetensors --n 100 --steps 1000 --png $(OUT)/samples.png --npy $(OUT)/samples.npy
 	$(EBM) info $(OUT)/rbm.safetensors --filters $(OUT)/filters.png --n-filters 100 > $(OUT)/info.txt
-	$(EBM) eval $(OUT)/rbm.safetensors --data fashion-mnist:test | tee $(OUT)/eval.txt
+	$(EBM) eval $(OUT)/rbm.safetensors --data fashion-mnist:test --ais | tee $(OUT)/eval.txt
 	@echo
 	@echo "demo done:"
 	@echo "  samples from noise (1000 Gibbs sweeps): $(OUT)/samples.png"
