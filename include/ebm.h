@@ -472,6 +472,87 @@ EBM_API ebm_status ebm_rbm_ais(const ebm_rbm *m, const ebm_ais_opts *o, ebm_ais_
 EBM_API ebm_status ebm_rbm_ais_reverse(const ebm_rbm *m, const float *v0, const ebm_ais_opts *o, ebm_ais_result *r,
                                        double *log_w);
 
+/* ------------------------------------------------------------------------------------------------
+ * The energy interface: the seam between models and samplers (DESIGN.md).  A continuous-state energy
+ * E(x) over x in R^dim; samplers see nothing else, so every model that fills one in gets every sampler.
+ * Calls on one ebm_energy are not thread-safe (an implementation may keep work buffers sized to the
+ * largest batch it has seen); create one per thread.  Temperature is the samplers' business:
+ * p(x) ∝ exp(-E(x) / T).
+ * --------------------------------------------------------------------------------------------- */
+typedef struct ebm_energy ebm_energy;
+struct ebm_energy {
+    const char *kind;   /* "net", "gaussian", "rbm", "sum", "logsumexp", ... */
+    size_t dim;         /* size of one state x */
+    size_t n_params;    /* length of params; 0 when there is nothing to train */
+    float *params;      /* the flat parameter array (owned by the implementation), or NULL */
+    /* E (n) <- energies of x (n, dim). */
+    ebm_status (*energy)(ebm_energy *e, const float *x, size_t n, float *E);
+    /* dx (n, dim) <- dE/dx at each row of x (n, dim); E (n) <- energies too when not NULL. */
+    ebm_status (*grad_x)(ebm_energy *e, const float *x, size_t n, float *E, float *dx);
+    /* grad (n_params) += sum_i w_i dE(x_i)/dtheta over the rows of x (n, dim) with weights w (n) (NULL = all
+     * 1); E (n) <- energies when not NULL.  The caller zeroes grad. NULL when n_params is 0. */
+    ebm_status (*grad_params)(ebm_energy *e, const float *x, size_t n, const float *w, float *grad, float *E);
+    void (*destroy)(ebm_energy *e); /* frees impl and e itself */
+    void *impl;
+};
+
+/* Frees e through its destroy (NULL is fine). */
+EBM_API void ebm_energy_free(ebm_energy *e);
+/* A Gaussian energy E(x) = 1/2 (x - mu)' P (x - mu) with precision P (dim, dim, symmetric positive definite),
+ * mean mu (dim); for tests and as a base distribution.  No trainable parameters. */
+EBM_API ebm_status ebm_energy_gaussian(size_t dim, const float *mu, const float *precision, ebm_energy **out);
+/* Composition (product of experts and friends), each itself an energy over the common dim:
+ * sum: E = sum_k w_k E_k (conjunction with w > 0; negation E_1 - lambda E_2 with a negative weight);
+ * logsumexp: E = -log sum_k exp(-E_k) (disjunction: a mixture of the experts' distributions).
+ * The parts are borrowed, not owned: free them after the composite.  No trainable parameters. */
+EBM_API ebm_status ebm_energy_sum(size_t k, ebm_energy *const *parts, const float *weights, ebm_energy **out);
+EBM_API ebm_status ebm_energy_logsumexp(size_t k, ebm_energy *const *parts, ebm_energy **out);
+/* The free energy F(v) of a Bernoulli RBM as a continuous energy over v in R^n_vis (borrowed model):
+ * dF/dv = -a - W sigmoid(b + W'v).  Lets the gradient samplers run on RBMs. */
+EBM_API ebm_status ebm_energy_rbm(const ebm_rbm *m, ebm_energy **out);
+
+/* ------------------------------------------------------------------------------------------------
+ * Gradient-based and Metropolis samplers on the energy interface.  n chains x (n, dim) advance together;
+ * every chain has its own random stream (seed, chain), so a run does not depend on the thread count.
+ *   ULA:  x <- x - eta grad E(x) / T + sqrt(2 eta) xi                     (unadjusted Langevin)
+ *   SGLD: x <- x - eta grad E(x) / T + sigma xi   (practitioners' form with a separate noise scale sigma,
+ *         as in Du & Mordatch 2019 and JEM; not a valid sampler of p unless sigma = sqrt(2 eta))
+ *   MALA: the ULA proposal accepted with the Metropolis-Hastings probability (Roberts & Tweedie 1996)
+ *   HMC:  L leapfrog steps of size eta with momentum ~ N(0, I), then MH (Neal 2011)
+ *   RWM:  x' = x + eta xi, accepted with probability min(1, exp(-(E(x') - E(x)) / T))
+ * A clamp mask keeps the masked coordinates at their starting values (inpainting); with clip_lo < clip_hi
+ * every coordinate is clipped to [clip_lo, clip_hi] after each move (ULA/SGLD only: clipping would break
+ * the MH correction of the others, which refuse it).
+ * --------------------------------------------------------------------------------------------- */
+typedef enum ebm_mcmc_kind { EBM_MCMC_ULA, EBM_MCMC_SGLD, EBM_MCMC_MALA, EBM_MCMC_HMC, EBM_MCMC_RWM } ebm_mcmc_kind;
+
+typedef struct ebm_mcmc_opts {
+    ebm_mcmc_kind kind;  /* default ULA */
+    size_t steps;        /* transitions (default 100) */
+    float step_size;     /* eta (default 0.01) */
+    float noise;         /* SGLD's sigma (default 0.005) */
+    size_t leapfrog;     /* HMC's L (default 10) */
+    float temperature;   /* T > 0 (default 1) */
+    const uint8_t *clamp;/* (dim): non-zero = keep this coordinate fixed; NULL = none */
+    float clip_lo, clip_hi; /* clip when clip_lo < clip_hi (default none: 0, 0) */
+    uint64_t seed;       /* default 1 */
+    uint64_t seed_offset;/* added to the step counter, so that successive calls draw fresh noise (default 0) */
+    int (*progress)(double fraction, void *user); /* may return non-zero to stop (EBM_ECANCELED) */
+    void *user;
+} ebm_mcmc_opts;
+
+typedef struct ebm_mcmc_stats {
+    double accept_rate;  /* mean MH acceptance over chains and steps (1 for ULA/SGLD) */
+    size_t steps;
+    double seconds;
+} ebm_mcmc_stats;
+
+EBM_API void ebm_mcmc_opts_default(ebm_mcmc_opts *o);
+EBM_API const char *ebm_mcmc_name(ebm_mcmc_kind k);                 /* "ula", "sgld", "mala", "hmc", "rwm" */
+EBM_API ebm_status ebm_mcmc_parse(const char *name, ebm_mcmc_kind *k); /* the inverse, EBM_EINVAL if unknown */
+/* Advances the n chains in x (n, e->dim) in place; stats may be NULL. */
+EBM_API ebm_status ebm_mcmc_run(ebm_energy *e, float *x, size_t n, const ebm_mcmc_opts *o, ebm_mcmc_stats *stats);
+
 #ifdef __cplusplus
 }
 #endif
