@@ -518,7 +518,7 @@ EBM_API ebm_status ebm_energy_rbm(const ebm_rbm *m, ebm_energy **out);
  *   SGLD: x <- x - eta grad E(x) / T + sigma xi   (practitioners' form with a separate noise scale sigma,
  *         as in Du & Mordatch 2019 and JEM; not a valid sampler of p unless sigma = sqrt(2 eta))
  *   MALA: the ULA proposal accepted with the Metropolis-Hastings probability (Roberts & Tweedie 1996)
- *   HMC:  L leapfrog steps of size eta with momentum ~ N(0, I), then MH (Neal 2011)
+ *   HMC:  L leapfrog steps of size eta (jittered by +-20% per chain) with momentum ~ N(0, I), then MH (Neal 2011)
  *   RWM:  x' = x + eta xi, accepted with probability min(1, exp(-(E(x') - E(x)) / T))
  * A clamp mask keeps the masked coordinates at their starting values (inpainting); with clip_lo < clip_hi
  * every coordinate is clipped to [clip_lo, clip_hi] after each move (ULA/SGLD only: clipping would break
