@@ -241,12 +241,14 @@ EBM_API ebm_status ebm_safetensors_write(const char *path, const ebm_tensors *t)
  *    fashion-mnist | fashion-mnist:train | fashion-mnist:test   (Debian's dataset-fashion-mnist,
  *        /usr/share/datasets/fashion-mnist, or the directory in $EBM_FASHION_MNIST_DIR)
  *    a path to an IDX file (raw or .gz), a .npy file or a .csv file
+ *    toy:NAME  a 2-D toy density (ebm_toy_generate) with limit rows (10,000 when limit is 0) drawn from seed
  * --------------------------------------------------------------------------------------------- */
 typedef enum ebm_scale {
     EBM_SCALE_AUTO = 0,     /* u8 data / 255; everything else as stored */
     EBM_SCALE_NONE,         /* as stored */
     EBM_SCALE_255,          /* divide by 255 */
-    EBM_SCALE_MINMAX        /* (x - min) / (max - min) over the whole set */
+    EBM_SCALE_MINMAX,       /* (x - min) / (max - min) over the whole set */
+    EBM_SCALE_PM1           /* to [-1, 1]: u8 data x / 127.5 - 1, other data 2 (x - min) / (max - min) - 1 */
 } ebm_scale;
 
 typedef enum ebm_binarize {
@@ -272,6 +274,10 @@ typedef struct ebm_dataset {
 
 EBM_API void ebm_data_opts_default(ebm_data_opts *o);
 EBM_API ebm_status ebm_dataset_load(const char *spec, const ebm_data_opts *o, ebm_dataset **out);
+/* n rows of the 2-D toy density name (one of ebm_toy_names()), row r drawn from stream (seed, r); labels
+ * hold each row's mixture component where the density has components (0 otherwise). */
+EBM_API ebm_status ebm_toy_generate(const char *name, size_t n, uint64_t seed, ebm_dataset **out);
+EBM_API const char *ebm_toy_names(void);
 EBM_API void ebm_dataset_free(ebm_dataset *d);
 /* Fails with EBM_EINVAL naming the first row/column (counted from 0) whose value lies outside [lo, hi]
  * or is not finite. */
@@ -552,6 +558,94 @@ EBM_API const char *ebm_mcmc_name(ebm_mcmc_kind k);                 /* "ula", "s
 EBM_API ebm_status ebm_mcmc_parse(const char *name, ebm_mcmc_kind *k); /* the inverse, EBM_EINVAL if unknown */
 /* Advances the n chains in x (n, e->dim) in place; stats may be NULL. */
 EBM_API ebm_status ebm_mcmc_run(ebm_energy *e, float *x, size_t n, const ebm_mcmc_opts *o, ebm_mcmc_stats *stats);
+
+/* ------------------------------------------------------------------------------------------------
+ * Optimisers over a flat parameter array (gradients are descent directions of a loss):
+ * SGD with heavy-ball momentum, and Adam (Kingma & Ba 2015); both with L2 weight decay added to the
+ * gradient and optional global-norm clipping.
+ * --------------------------------------------------------------------------------------------- */
+typedef enum ebm_optim_kind { EBM_OPTIM_SGD, EBM_OPTIM_ADAM } ebm_optim_kind;
+typedef struct ebm_optim_opts {
+    ebm_optim_kind kind;      /* default Adam */
+    float lr;                 /* default 1e-4 */
+    float momentum;           /* SGD (default 0.9) */
+    float beta1, beta2, eps;  /* Adam (defaults 0.9, 0.999, 1e-8) */
+    float weight_decay;       /* L2, added to the gradient (default 0) */
+    float clip;               /* clip the gradient's global L2 norm to this; 0 = off (default) */
+} ebm_optim_opts;
+typedef struct ebm_optim ebm_optim;
+EBM_API void ebm_optim_opts_default(ebm_optim_opts *o);
+EBM_API ebm_status ebm_optim_new(size_t n_params, const ebm_optim_opts *o, ebm_optim **out);
+EBM_API void ebm_optim_free(ebm_optim *p);
+EBM_API void ebm_optim_set_lr(ebm_optim *p, float lr);
+/* theta (n) -= the update from g (n, not modified; scaled down to the clip norm when clipping is on);
+ * grad_norm gets |g| before clipping (may be NULL).  A non-finite gradient is refused with EBM_ENAN and
+ * leaves theta alone. */
+EBM_API ebm_status ebm_optim_step(ebm_optim *p, float *theta, float *g, double *grad_norm);
+
+/* ------------------------------------------------------------------------------------------------
+ * Replay buffer (Du & Mordatch 2019, as in JEM): a fixed store of past negative samples, initialised with
+ * noise.  A draw takes n rows from random slots and restarts a fraction `reinit` of them from noise; after
+ * the sampler has moved them, ebm_replay_store writes them back to the slots they came from.
+ * --------------------------------------------------------------------------------------------- */
+typedef enum ebm_noise_kind { EBM_NOISE_UNIFORM, EBM_NOISE_GAUSSIAN } ebm_noise_kind;
+typedef struct ebm_noise {
+    ebm_noise_kind kind;      /* default uniform */
+    float lo, hi;             /* uniform range (default -1, 1) */
+    float mean, sd;           /* Gaussian (default 0, 1) */
+} ebm_noise;
+typedef struct ebm_replay ebm_replay;
+EBM_API void ebm_noise_default(ebm_noise *z);
+/* x (n, dim) <- noise, row i from stream (key, i). */
+EBM_API ebm_status ebm_noise_fill(const ebm_noise *z, uint64_t key, float *x, size_t n, size_t dim);
+EBM_API ebm_status ebm_replay_new(size_t capacity, size_t dim, const ebm_noise *z, uint64_t seed, ebm_replay **out);
+EBM_API void ebm_replay_free(ebm_replay *b);
+EBM_API size_t ebm_replay_capacity(const ebm_replay *b);
+/* x (n, dim) <- n rows from random slots (recorded in slots (n)), each restarted from noise with
+ * probability reinit; key selects the random draws. */
+EBM_API ebm_status ebm_replay_draw(ebm_replay *b, size_t n, float reinit, uint64_t key, float *x, size_t *slots);
+EBM_API void ebm_replay_store(ebm_replay *b, const float *x, const size_t *slots, size_t n);
+/* The rows of the buffer (capacity, dim), for saving or inspecting. */
+EBM_API const float *ebm_replay_data(const ebm_replay *b);
+
+/* ------------------------------------------------------------------------------------------------
+ * Training an energy by Langevin contrastive divergence (Du & Mordatch 2019; Nijkamp et al. 2019):
+ *   L = mean E(x+) - mean E(x-) + alpha (mean E(x+)^2 + mean E(x-)^2)
+ * with x+ a data batch and x- negatives from the sampler in mcmc, started from the replay buffer
+ * (95% / 5% noise restarts by default), from noise every iteration (short-run, non-persistent), or from
+ * a fixed set of persistent chains.  The gradient sum_i w_i dE(x_i)/dtheta goes through the energy's
+ * grad_params and the optimiser.  A non-finite energy or gradient stops training with EBM_ENAN and the
+ * parameters of the last good iteration.
+ * --------------------------------------------------------------------------------------------- */
+typedef enum ebm_neg_mode { EBM_NEG_BUFFER, EBM_NEG_SHORTRUN, EBM_NEG_PERSISTENT } ebm_neg_mode;
+
+typedef struct ebm_lcd_progress {
+    size_t iter, iters;       /* iterations done, of */
+    double loss, e_pos, e_neg;/* this iteration: L, mean E(x+), mean E(x-) */
+    double grad_norm, accept; /* gradient norm before clipping; the sampler's acceptance rate */
+    double seconds;           /* since the start */
+} ebm_lcd_progress;
+
+typedef struct ebm_lcd_opts {
+    ebm_neg_mode mode;        /* default buffer */
+    size_t buffer;            /* replay capacity (default 10,000) */
+    float reinit;             /* fraction restarted from noise per draw (default 0.05) */
+    ebm_noise noise;          /* where chains start (default uniform on [-1, 1]) */
+    ebm_mcmc_opts mcmc;       /* the negative sampler (default SGLD, 20 steps, step 1, noise 0.01) */
+    float alpha;              /* energy L2 weight (default 0.1) */
+    float data_noise;         /* sd of Gaussian noise added to data batches (default 0) */
+    ebm_optim_opts optim;     /* default Adam, lr 1e-4 */
+    size_t batch;             /* default 128 */
+    size_t iters;             /* parameter updates (default 1,000) */
+    uint64_t seed;            /* default 1 */
+    int (*on_iter)(const ebm_lcd_progress *p, void *user); /* after every update; non-zero stops */
+    void *user;
+} ebm_lcd_opts;
+
+EBM_API void ebm_lcd_opts_default(ebm_lcd_opts *o);
+/* Trains e's parameters on data (n, e->dim).  The last negatives (batch, dim) are copied to neg_out when
+ * it is not NULL. */
+EBM_API ebm_status ebm_lcd_train(ebm_energy *e, const ebm_mat *data, const ebm_lcd_opts *o, float *neg_out);
 
 #ifdef __cplusplus
 }

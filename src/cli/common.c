@@ -97,11 +97,11 @@ void cli_data_args_from_model(cli_data_args *a, const ebm_meta *meta) {
 }
 
 bool cli_data_opts(const char *cmd, const cli_data_args *a, ebm_data_opts *o) {
-    static const char *const scales[] = {"auto", "none", "255", "minmax"};
+    static const char *const scales[] = {"auto", "none", "255", "minmax", "pm1"};
     static const char *const bins[] = {"none", "threshold", "stochastic"};
     ebm_data_opts_default(o);
-    int s = choice_index(a->scale, scales, 4), b = choice_index(a->binarize, bins, 3);
-    if (s < 0) return cli_error(cmd, "--scale: '%s' is not one of auto|none|255|minmax", a->scale), false;
+    int s = choice_index(a->scale, scales, 5), b = choice_index(a->binarize, bins, 3);
+    if (s < 0) return cli_error(cmd, "--scale: '%s' is not one of auto|none|255|minmax|pm1", a->scale), false;
     if (b < 0) return cli_error(cmd, "--binarize: '%s' is not one of none|threshold|stochastic", a->binarize), false;
     o->scale = (ebm_scale)s;
     o->binarize = (ebm_binarize)b;
