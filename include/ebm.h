@@ -195,6 +195,13 @@ EBM_API void ebm_grid_opts_default(ebm_grid_opts *o);
 EBM_API ebm_status ebm_png_grid(const char *path, const float *imgs, size_t n, size_t height,
                                 size_t width, const ebm_grid_opts *o);
 
+/* A density picture of a 2-D energy: E (res, res) holds energies on a grid over [x_lo, x_hi] x [y_lo, y_hi],
+ * row 0 at the top (y = y_hi - (r + 0.5) (y_hi - y_lo) / res), column c at x = x_lo + (c + 0.5) (x_hi - x_lo)
+ * / res.  Shown as exp(-(E - min E)) in a black-to-yellow colour map, with data (n_data, 2) as white dots
+ * and samples (n_samples, 2) as cyan dots on top (either may be NULL).  The picture is at least 400 pixels. */
+EBM_API ebm_status ebm_png_density(const char *path, const float *E, size_t res, float x_lo, float x_hi, float y_lo,
+                                   float y_hi, const float *data, size_t n_data, const float *samples, size_t n_samples);
+
 /* ------------------------------------------------------------------------------------------------
  * Metadata (ordered string key/value pairs) and safetensors
  * --------------------------------------------------------------------------------------------- */
