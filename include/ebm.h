@@ -654,6 +654,80 @@ EBM_API void ebm_lcd_opts_default(ebm_lcd_opts *o);
  * it is not NULL. */
 EBM_API ebm_status ebm_lcd_train(ebm_energy *e, const ebm_mat *data, const ebm_lcd_opts *o, float *neg_out);
 
+/* ------------------------------------------------------------------------------------------------
+ * Neural-network energies (docs/net.md).  A network maps an input of shape C x H x W (one row of C*H*W
+ * floats, NCHW order; a flat vector is C = dim, H = W = 1) through a stack of layers given as a text spec,
+ * comma-separated, layer i being the i-th token (counted from 0):
+ *   linear:OUT[:sn]                 fully connected, y = W x + b, W (OUT, IN); needs a flat input
+ *   conv:OUT:K:STRIDE[:PAD][:sn]    2-D convolution, K x K kernels, W (OUT, C, K, K); PAD defaults to K/2
+ *                                   (size-preserving for odd K and stride 1); cross-correlation as PyTorch
+ *   pool:K                          average pooling over K x K windows with stride K (floor, as PyTorch)
+ *   flatten                         C x H x W -> (C*H*W) x 1 x 1 (the data do not move)
+ *   silu | swish, leakyrelu[:SLOPE] (default 0.2), elu[:ALPHA] (default 1), softplus, tanh
+ * A trailing ":sn" puts spectral normalisation (Miyato et al. 2018) on that layer's weight: the forward
+ * uses W / sigma with sigma = |W' u| for a stored unit vector u (state, not trained, saved with the model);
+ * in training mode each forward first does one power iteration u <- W v / |W v|, v = W' u / |W' u|.
+ * The gradient is exact for the stored u (d sigma / dW = u v').
+ * The output width is the last layer's: 1 for an energy, K for a classifier head.
+ * All parameters live in one flat array, layer by layer in spec order, weight then bias; the tensors are
+ * named layers.<i>.weight, layers.<i>.bias (and layers.<i>.sn_u for the SN state).
+ * Calls on one ebm_net are not thread-safe: it keeps the activations of its last forward for the backward.
+ * --------------------------------------------------------------------------------------------- */
+typedef struct ebm_net ebm_net;
+
+/* Parses spec for an input of channels x height x width; bad specs are EBM_EINVAL naming the token and
+ * its position, shape mismatches (a kernel larger than its input, linear on an unflattened image) too.
+ * Parameters start at zero: call ebm_net_init. */
+EBM_API ebm_status ebm_net_new(const char *spec, size_t channels, size_t height, size_t width, ebm_net **out);
+EBM_API void ebm_net_free(ebm_net *net);
+/* A deep copy: parameters, SN state and training flag (not the work buffers). */
+EBM_API ebm_status ebm_net_clone(const ebm_net *net, ebm_net **out);
+/* PyTorch's default initialisation: weights and biases ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with fan_in =
+ * IN (linear) or C*K*K (conv), i.e. Kaiming-uniform with a = sqrt(5); SN vectors u ~ N(0, I) normalised,
+ * then 10 power iterations so that sigma is accurate from the first step. */
+EBM_API ebm_status ebm_net_init(ebm_net *net, ebm_rng *rng);
+/* The flat parameter array (*n floats; n may be NULL); writable: optimisers update it in place. */
+EBM_API float *ebm_net_params(ebm_net *net, size_t *n);
+/* The flat non-trained state (the SN vectors u of every SN layer in order; *n may be 0, then NULL). */
+EBM_API float *ebm_net_state(ebm_net *net, size_t *n);
+EBM_API size_t ebm_net_input_size(const ebm_net *net);      /* C*H*W */
+EBM_API size_t ebm_net_output_size(const ebm_net *net);     /* the last layer's width */
+EBM_API const char *ebm_net_spec(const ebm_net *net);       /* canonical spec (every default written out) */
+/* Training mode: every forward does one SN power iteration (no effect without SN layers).  Default off,
+ * so that energies are a fixed function of x for samplers and tests. */
+EBM_API void ebm_net_set_training(ebm_net *net, int on);
+/* iters power iterations on every SN layer now (e.g. once per parameter update). */
+EBM_API void ebm_net_sn_update(ebm_net *net, size_t iters);
+/* out (n, output_size) <- net(x) for x (n, input_size).  Keeps the activations for ebm_net_backward. */
+EBM_API ebm_status ebm_net_forward(ebm_net *net, const float *x, size_t n, float *out);
+/* Backward through the last forward (same n, else EBM_ESHAPE): given dout (n, output_size) = dL/dout,
+ * grad (n_params) += dL/dtheta when grad is not NULL (the caller zeroes it), dx (n, input_size) <- dL/dx
+ * when dx is not NULL. */
+EBM_API ebm_status ebm_net_backward(ebm_net *net, const float *dout, size_t n, float *grad, float *dx);
+/* One line per layer with its index, token, output shape and parameter count, then the total, into buf
+ * (truncated to cap - 1 characters). */
+EBM_API void ebm_net_describe(const ebm_net *net, char *buf, size_t cap);
+
+/* How the network's outputs f(x) become an energy. */
+typedef enum ebm_net_head {
+    EBM_NET_HEAD_SCALAR = 0,    /* E(x) = f(x)[0]; the output width must be 1 */
+    EBM_NET_HEAD_LOGSUMEXP = 1  /* E(x) = -log sum_y exp(f(x)[y]) (JEM: f are class logits) */
+} ebm_net_head;
+
+/* An energy over x in R^input_size backed by net (borrowed: free the energy first).  Its params are the
+ * net's flat array, so a sampler and an optimiser see the same numbers. */
+EBM_API ebm_status ebm_net_energy(ebm_net *net, ebm_net_head head, ebm_energy **out);
+
+/* Files: safetensors with metadata ebm.model ("net" unless meta says otherwise), ebm.version,
+ * ebm.net.spec, ebm.net.input = "CxHxW", everything in meta (may be NULL), and the tensors above.
+ * Loading rebuilds the net from its spec; tensors that do not match it are EBM_EFORMAT.  *meta (may be
+ * NULL) receives all the file's metadata; free it with ebm_meta_free. */
+EBM_API ebm_status ebm_net_save(const ebm_net *net, const ebm_meta *meta, const char *path);
+EBM_API ebm_status ebm_net_load(const char *path, ebm_net **out, ebm_meta **meta);
+/* The same through an ebm_tensors (to store a net beside other tensors); name is used in messages. */
+EBM_API ebm_status ebm_net_to_tensors(const ebm_net *net, ebm_tensors *t);
+EBM_API ebm_status ebm_net_from_tensors(const ebm_tensors *t, const char *name, ebm_net **out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,1165 @@
+/* Neural-network energies: a feed-forward stack of layers with explicit forward and backward kernels
+ * (the chain rule written out per layer, as in Karpathy's llm.c).  For a layer y = f(x; theta) and an upstream
+ * gradient g = dL/dy, the backward gives dL/dx = (df/dx)' g and dL/dtheta += (df/dtheta)' g:
+ *   linear  y = x W' + b                 dx = g W,            dW += g' x,         db += sum_rows g
+ *   conv    y = W * x + b (cross-corr.)  through im2col: a row of X_col per output position holding the
+ *           K x K x C patch, Y = X_col W' + b; dX_col = G W scattered back (col2im), dW += G' X_col
+ *   pool    y = mean over a K x K window  dx = g / K^2 on the window
+ *   silu    y = x s(x)                   dy/dx = s(x) (1 + x (1 - s(x)))   (s the logistic sigmoid)
+ *   leaky   y = max(x, a x)              1 or a;   elu  y = x or alpha (e^x - 1): 1 or alpha e^x
+ *   softplus y = log(1 + e^x)            s(x);     tanh  1 - y^2
+ * Spectral normalisation (Miyato, Kataoka, Koyama & Yoshida 2018, "Spectral normalization for GANs"):
+ * W_sn = W / sigma with sigma = |W'u| for the stored unit vector u (after an optional power iteration
+ * u <- W v / |W v|, v = W'u / |W'u|); with v = W'u / sigma, d sigma / dW = u v' exactly, so
+ * dL/dW = (G - <G, W_sn> u v') / sigma where G = dL/dW_sn: the usual "u, v held constant" gradient, which
+ * here is the true gradient for the stored u.  Energies: E = f(x)[0], or E = -logsumexp_y f(x)[y]
+ * (Grathwohl et al. 2020, JEM) with dE/df = -softmax(f).  Every GEMM goes through ebm_sgemm (blocks that
+ * depend on shapes only), element-wise loops are split by rows, col2im by samples, so results do not
+ * depend on the number of threads. */
+#include "core/internal.h"
+#include "core/vmath.h"
+#include "io/io_internal.h"
+
+#include <ctype.h>
+#include <limits.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Below this many elements an OpenMP fork costs more than it saves. */
+#define PAR_MIN 16384
+/* im2col buffers hold at most this many floats (16 MiB): samples are processed in chunks of that size. */
+#define COL_MAX_FLOATS ((size_t)4 << 20)
+#define SPEC_MAX 4096
+#define MAX_LAYERS 256
+
+typedef enum {
+    L_LINEAR, L_CONV, L_POOL, L_FLATTEN, L_SILU, L_LEAKY, L_ELU, L_SOFTPLUS, L_TANH
+} layer_kind;
+
+typedef struct {
+    layer_kind kind;
+    size_t c_in, h_in, w_in, c_out, h_out, w_out;
+    size_t in_size, out_size;          /* per sample */
+    size_t k, stride, pad;             /* conv and pool */
+    float alpha;                       /* leakyrelu slope, elu alpha */
+    int sn;
+    size_t fan_in;                     /* weight columns: IN or C*K*K */
+    size_t n_w;                        /* c_out * fan_in */
+    size_t w_off, b_off;               /* into params */
+    size_t u_off;                      /* into state (SN) */
+    float *w_sn;                       /* (c_out, fan_in) W / sigma, refreshed every forward (SN) */
+    double *v;                         /* (fan_in) W'u / sigma (SN) */
+    double sigma;
+    char token[64];                    /* canonical token */
+} layer;
+
+struct ebm_net {
+    char spec[SPEC_MAX];
+    size_t C, H, W;
+    size_t n_layers;
+    layer *L;
+    size_t n_params, n_state;
+    float *params, *state;
+    int training;
+    size_t max_size;                   /* widest activation per sample */
+    size_t col_floats, gsn_floats;     /* per-call scratch sizes (independent of n) */
+    /* work buffers, grown with the batch size */
+    size_t cap;                        /* rows they hold */
+    size_t last_n;                     /* rows of the last forward; 0 = none */
+    float *acts;                       /* activations: layer i's input at act_off[i] * cap */
+    size_t *act_off;                   /* (n_layers + 1) per-sample offsets */
+    float *g0, *g1;                    /* (cap, max_size) ping-pong gradients */
+    float *col, *dcol, *tmp;           /* im2col, its gradient, conv outputs in position-major order */
+    float *gsn;                        /* (max n_w) dL/dW_sn of an SN layer */
+    float *ones;                       /* (cap) */
+};
+
+/* ---------------------------------------------------------------------------------------------
+ * Spec parsing
+ * ------------------------------------------------------------------------------------------- */
+
+/* Parses a positive decimal integer (the whole string) no larger than max. */
+static bool parse_count(const char *s, size_t max, size_t *out) {
+    if (!*s || !isdigit((unsigned char)*s)) return false;
+    size_t v;
+    if (!ebm_parse_size(s, &v) || v == 0 || v > max) return false;
+    *out = v;
+    return true;
+}
+
+static bool parse_float(const char *s, float *out) {
+    char *end;
+    if (!*s) return false;
+    double v = strtod(s, &end);
+    if (*end || !isfinite(v)) return false;
+    *out = (float)v;
+    return true;
+}
+
+/* Splits tok in place at ':' into at most 8 fields; returns the number of fields. */
+static int split_fields(char *tok, char **f) {
+    int n = 0;
+    f[n++] = tok;
+    for (char *p = tok; *p; p++)
+        if (*p == ':') {
+            *p = '\0';
+            if (n == 8) return 9;
+            f[n++] = p + 1;
+        }
+    return n;
+}
+
+static void layer_shape_str(const layer *l, char *buf, size_t cap) {
+    snprintf(buf, cap, "%zux%zux%zu", l->c_out, l->h_out, l->w_out);
+}
+
+/* Fills l from token number pos (text in tok, modified) given the input shape; messages name both. */
+static ebm_status parse_layer(char *tok, size_t pos, size_t c, size_t h, size_t w, layer *l) {
+    char orig[64];
+    snprintf(orig, sizeof orig, "%s", tok);
+    char *f[9];
+    int nf = split_fields(tok, f);
+    memset(l, 0, sizeof *l);
+    l->c_in = c;
+    l->h_in = h;
+    l->w_in = w;
+    l->c_out = c;
+    l->h_out = h;
+    l->w_out = w;
+    const char *name = f[0];
+    int sn = 0;
+    if (nf > 1 && strcmp(f[nf - 1], "sn") == 0) {
+        sn = 1;
+        nf--;
+    }
+#define BAD(...)                                                                                          \
+    do {                                                                                                  \
+        char why_[256];                                                                                   \
+        snprintf(why_, sizeof why_, __VA_ARGS__);                                                         \
+        return ebm_fail(EBM_EINVAL, "net spec: layer %zu '%s': %s", pos, orig, why_);                     \
+    } while (0)
+    if (sn && strcmp(name, "linear") != 0 && strcmp(name, "conv") != 0)
+        BAD("':sn' applies to linear and conv layers only");
+    if (strcmp(name, "linear") == 0) {
+        if (nf != 2) BAD("expected linear:OUT[:sn]");
+        if (h != 1 || w != 1) BAD("input is %zux%zux%zu, not flat (add 'flatten' before it)", c, h, w);
+        if (!parse_count(f[1], INT_MAX, &l->c_out)) BAD("OUT must be an integer in 1..%d", INT_MAX);
+        l->kind = L_LINEAR;
+        l->fan_in = c;
+        snprintf(l->token, sizeof l->token, "linear:%zu%s", l->c_out, sn ? ":sn" : "");
+    } else if (strcmp(name, "conv") == 0) {
+        if (nf != 4 && nf != 5) BAD("expected conv:OUT:K:STRIDE[:PAD][:sn]");
+        size_t pad;
+        if (!parse_count(f[1], INT_MAX, &l->c_out)) BAD("OUT must be an integer in 1..%d", INT_MAX);
+        if (!parse_count(f[2], 64, &l->k)) BAD("K must be an integer in 1..64");
+        if (!parse_count(f[3], 64, &l->stride)) BAD("STRIDE must be an integer in 1..64");
+        if (nf == 5) {
+            if (!ebm_parse_size(f[4], &pad) || pad >= l->k) BAD("PAD must be an integer in 0..K-1");
+        } else {
+            pad = l->k / 2;
+        }
+        l->pad = pad;
+        if (h + 2 * pad < l->k || w + 2 * pad < l->k)
+            BAD("a %zux%zu kernel does not fit the %zux%zu input with padding %zu", l->k, l->k, h, w, pad);
+        l->kind = L_CONV;
+        l->h_out = (h + 2 * pad - l->k) / l->stride + 1;
+        l->w_out = (w + 2 * pad - l->k) / l->stride + 1;
+        if (!ebm_mul_ok(c, l->k * l->k, &l->fan_in) || l->fan_in > INT_MAX) BAD("kernel too large");
+        snprintf(l->token, sizeof l->token, "conv:%zu:%zu:%zu:%zu%s", l->c_out, l->k, l->stride, pad,
+                 sn ? ":sn" : "");
+    } else if (strcmp(name, "pool") == 0) {
+        if (nf != 2 || !parse_count(f[1], 64, &l->k)) BAD("expected pool:K with K in 1..64");
+        if (h < l->k || w < l->k) BAD("a %zux%zu window does not fit the %zux%zu input", l->k, l->k, h, w);
+        l->kind = L_POOL;
+        l->stride = l->k;
+        l->h_out = h / l->k;
+        l->w_out = w / l->k;
+        snprintf(l->token, sizeof l->token, "pool:%zu", l->k);
+    } else if (strcmp(name, "flatten") == 0) {
+        if (nf != 1) BAD("flatten takes no arguments");
+        l->kind = L_FLATTEN;
+        l->c_out = c * h * w;
+        l->h_out = l->w_out = 1;
+        snprintf(l->token, sizeof l->token, "flatten");
+    } else if (strcmp(name, "silu") == 0 || strcmp(name, "swish") == 0 || strcmp(name, "softplus") == 0 ||
+               strcmp(name, "tanh") == 0) {
+        if (nf != 1) BAD("%s takes no arguments", name);
+        l->kind = name[0] == 't' ? L_TANH : name[1] == 'o' ? L_SOFTPLUS : L_SILU;
+        snprintf(l->token, sizeof l->token, "%s", l->kind == L_TANH ? "tanh" : l->kind == L_SOFTPLUS ? "softplus" : "silu");
+    } else if (strcmp(name, "leakyrelu") == 0 || strcmp(name, "elu") == 0) {
+        int leaky = name[0] == 'l';
+        l->kind = leaky ? L_LEAKY : L_ELU;
+        l->alpha = leaky ? 0.2f : 1.0f;
+        if (nf > 2) BAD("expected %s[:%s]", name, leaky ? "SLOPE" : "ALPHA");
+        if (nf == 2 && (!parse_float(f[1], &l->alpha) || (!leaky && l->alpha < 0)))
+            BAD("%s must be a %snumber", leaky ? "SLOPE" : "ALPHA", leaky ? "" : "non-negative ");
+        /* the shortest form that reads back as the same float */
+        snprintf(l->token, sizeof l->token, "%s:%g", name, (double)l->alpha);
+        if (strtof(strchr(l->token, ':') + 1, NULL) != l->alpha)
+            snprintf(l->token, sizeof l->token, "%s:%.9g", name, (double)l->alpha);
+    } else {
+        BAD("unknown layer '%s' (linear, conv, pool, flatten, silu, swish, leakyrelu, elu, softplus, tanh)", name);
+    }
+#undef BAD
+    l->sn = sn;
+    l->in_size = c * h * w;
+    if (!ebm_mul_ok(l->c_out, l->h_out * l->w_out, &l->out_size) || l->out_size > INT_MAX ||
+        !ebm_mul_ok(l->c_out, l->fan_in, &l->n_w) || l->n_w > INT_MAX)
+        return ebm_fail(EBM_EINVAL, "net spec: layer %zu '%s': output too large", pos, orig);
+    if (l->out_size == 0) return ebm_fail(EBM_EINVAL, "net spec: layer %zu '%s': empty output", pos, orig);
+    return EBM_OK;
+}
+
+static bool has_weights(const layer *l) { return l->kind == L_LINEAR || l->kind == L_CONV; }
+
+ebm_status ebm_net_new(const char *spec, size_t channels, size_t height, size_t width, ebm_net **out) {
+    if (!out) return ebm_fail(EBM_EINVAL, "ebm_net_new: out is NULL");
+    *out = NULL;
+    if (!spec) return ebm_fail(EBM_EINVAL, "net spec is NULL");
+    size_t in;
+    if (channels == 0 || height == 0 || width == 0 || !ebm_mul_ok(channels, height, &in) ||
+        !ebm_mul_ok(in, width, &in) || in > INT_MAX)
+        return ebm_fail(EBM_EINVAL, "net input shape %zux%zux%zu is empty or too large", channels, height, width);
+    size_t len = strlen(spec);
+    if (len == 0) return ebm_fail(EBM_EINVAL, "net spec is empty");
+    if (len >= SPEC_MAX) return ebm_fail(EBM_EINVAL, "net spec is longer than %d characters", SPEC_MAX - 1);
+    ebm_net *net = calloc(1, sizeof *net);
+    char *copy = malloc(len + 1);
+    layer *L = calloc(MAX_LAYERS, sizeof *L);
+    if (!net || !copy || !L) {
+        free(net);
+        free(copy);
+        free(L);
+        return ebm_fail(EBM_ENOMEM, "out of memory");
+    }
+    memcpy(copy, spec, len + 1);
+    net->L = L;
+    net->C = channels;
+    net->H = height;
+    net->W = width;
+    ebm_status s = EBM_OK;
+    size_t c = channels, h = height, w = width, pos = 0;
+    char *p = copy;
+    for (;;) {
+        char *comma = strchr(p, ',');
+        if (comma) *comma = '\0';
+        while (isspace((unsigned char)*p)) p++;
+        char *e = p + strlen(p);
+        while (e > p && isspace((unsigned char)e[-1])) *--e = '\0';
+        if (!*p) {
+            s = ebm_fail(EBM_EINVAL, "net spec: layer %zu is empty", pos);
+            break;
+        }
+        if (strlen(p) >= 48) {
+            s = ebm_fail(EBM_EINVAL, "net spec: layer %zu '%.20s...' is too long", pos, p);
+            break;
+        }
+        if (pos == MAX_LAYERS) {
+            s = ebm_fail(EBM_EINVAL, "net spec: more than %d layers", MAX_LAYERS);
+            break;
+        }
+        layer *l = &L[pos];
+        s = parse_layer(p, pos, c, h, w, l);
+        if (s) break;
+        if (has_weights(l)) {
+            l->w_off = net->n_params;
+            l->b_off = l->w_off + l->n_w;
+            net->n_params = l->b_off + l->c_out;
+            if (l->sn) {
+                l->u_off = net->n_state;
+                net->n_state += l->c_out;
+            }
+        }
+        c = l->c_out;
+        h = l->h_out;
+        w = l->w_out;
+        pos++;
+        if (!comma) break;
+        p = comma + 1;
+    }
+    free(copy);
+    net->n_layers = pos;
+    if (s) {
+        ebm_net_free(net);
+        return s;
+    }
+    /* canonical spec, sizes of scratch, parameter memory */
+    size_t at = 0;
+    net->max_size = in;
+    for (size_t i = 0; i < pos; i++) {
+        layer *l = &L[i];
+        at += (size_t)snprintf(net->spec + at, SPEC_MAX - at, "%s%s", i ? "," : "", l->token);
+        if (at >= SPEC_MAX) at = SPEC_MAX - 1;
+        if (l->out_size > net->max_size) net->max_size = l->out_size;
+        if (l->kind == L_CONV) {
+            size_t per = l->h_out * l->w_out * l->fan_in;
+            size_t chunk = COL_MAX_FLOATS / per ? COL_MAX_FLOATS / per : 1;
+            if (chunk * per > net->col_floats) net->col_floats = chunk * per;
+        }
+        if (l->sn && l->n_w > net->gsn_floats) net->gsn_floats = l->n_w;
+    }
+    net->params = ebm_calloc(net->n_params ? net->n_params : 1, sizeof(float));
+    net->state = ebm_calloc(net->n_state ? net->n_state : 1, sizeof(float));
+    net->act_off = calloc(pos + 1, sizeof *net->act_off);
+    net->gsn = net->gsn_floats ? ebm_calloc(net->gsn_floats, sizeof(float)) : NULL;
+    if (!net->params || !net->state || !net->act_off || (net->gsn_floats && !net->gsn)) {
+        ebm_net_free(net);
+        return ebm_fail(EBM_ENOMEM, "out of memory for the network");
+    }
+    net->act_off[0] = 0;
+    for (size_t i = 0; i < pos; i++) net->act_off[i + 1] = net->act_off[i] + L[i].in_size;
+    for (size_t i = 0; i < pos; i++) {
+        layer *l = &L[i];
+        if (!l->sn) continue;
+        l->w_sn = ebm_calloc(l->n_w, sizeof(float));
+        l->v = calloc(l->fan_in, sizeof(double));
+        if (!l->w_sn || !l->v) {
+            ebm_net_free(net);
+            return ebm_fail(EBM_ENOMEM, "out of memory for the network");
+        }
+        /* until ebm_net_init: u = e_0, a valid unit vector */
+        net->state[l->u_off] = 1.0f;
+    }
+    *out = net;
+    return EBM_OK;
+}
+
+static void free_work(ebm_net *net) {
+    ebm_free(net->acts);
+    ebm_free(net->g0);
+    ebm_free(net->g1);
+    ebm_free(net->col);
+    ebm_free(net->dcol);
+    ebm_free(net->tmp);
+    ebm_free(net->ones);
+    net->acts = net->g0 = net->g1 = net->col = net->dcol = net->tmp = net->ones = NULL;
+    net->cap = 0;
+    net->last_n = 0;
+}
+
+void ebm_net_free(ebm_net *net) {
+    if (!net) return;
+    free_work(net);
+    if (net->L)
+        for (size_t i = 0; i < net->n_layers; i++) {
+            ebm_free(net->L[i].w_sn);
+            free(net->L[i].v);
+        }
+    free(net->L);
+    free(net->act_off);
+    ebm_free(net->params);
+    ebm_free(net->state);
+    ebm_free(net->gsn);
+    free(net);
+}
+
+ebm_status ebm_net_clone(const ebm_net *net, ebm_net **out) {
+    ebm_status s = ebm_net_new(net->spec, net->C, net->H, net->W, out);
+    if (s) return s;
+    memcpy((*out)->params, net->params, net->n_params * sizeof(float));
+    memcpy((*out)->state, net->state, net->n_state * sizeof(float));
+    (*out)->training = net->training;
+    return EBM_OK;
+}
+
+float *ebm_net_params(ebm_net *net, size_t *n) {
+    if (n) *n = net->n_params;
+    return net->params;
+}
+
+float *ebm_net_state(ebm_net *net, size_t *n) {
+    if (n) *n = net->n_state;
+    return net->n_state ? net->state : NULL;
+}
+
+size_t ebm_net_input_size(const ebm_net *net) { return net->C * net->H * net->W; }
+size_t ebm_net_output_size(const ebm_net *net) { return net->L[net->n_layers - 1].out_size; }
+const char *ebm_net_spec(const ebm_net *net) { return net->spec; }
+void ebm_net_set_training(ebm_net *net, int on) { net->training = on != 0; }
+
+/* ---------------------------------------------------------------------------------------------
+ * Spectral normalisation
+ * ------------------------------------------------------------------------------------------- */
+
+/* One power iteration on W (rows, cols) from u (rows), in double: v = W'u / |W'u|, u <- W v / |W v|. */
+static void sn_power(const float *W, size_t rows, size_t cols, float *u, double *v) {
+    double nv = 0, nu = 0;
+    for (size_t j = 0; j < cols; j++) v[j] = 0;
+    for (size_t i = 0; i < rows; i++) {
+        const float *wr = W + i * cols;
+        double ui = u[i];
+#pragma omp simd
+        for (size_t j = 0; j < cols; j++) v[j] += ui * wr[j];
+    }
+    for (size_t j = 0; j < cols; j++) nv += v[j] * v[j];
+    nv = sqrt(nv) > 1e-12 ? sqrt(nv) : 1e-12;
+    for (size_t j = 0; j < cols; j++) v[j] /= nv;
+    double *wu = malloc(rows * sizeof *wu);
+    if (!wu) return; /* keep u: only the estimate's quality suffers */
+    for (size_t i = 0; i < rows; i++) {
+        const float *wr = W + i * cols;
+        double a = 0;
+#pragma omp simd reduction(+ : a)
+        for (size_t j = 0; j < cols; j++) a += wr[j] * v[j];
+        wu[i] = a;
+        nu += a * a;
+    }
+    nu = sqrt(nu) > 1e-12 ? sqrt(nu) : 1e-12;
+    for (size_t i = 0; i < rows; i++) u[i] = (float)(wu[i] / nu);
+    free(wu);
+}
+
+/* sigma = |W'u|, v = W'u / sigma, w_sn = W / sigma for SN layer l. */
+static void sn_refresh(ebm_net *net, layer *l) {
+    const float *W = net->params + l->w_off, *u = net->state + l->u_off;
+    size_t rows = l->c_out, cols = l->fan_in;
+    double *v = l->v, nv = 0;
+    for (size_t j = 0; j < cols; j++) v[j] = 0;
+    for (size_t i = 0; i < rows; i++) {
+        const float *wr = W + i * cols;
+        double ui = u[i];
+#pragma omp simd
+        for (size_t j = 0; j < cols; j++) v[j] += ui * wr[j];
+    }
+    for (size_t j = 0; j < cols; j++) nv += v[j] * v[j];
+    double sigma = sqrt(nv) > 1e-12 ? sqrt(nv) : 1e-12;
+    for (size_t j = 0; j < cols; j++) v[j] /= sigma;
+    l->sigma = sigma;
+    float inv = (float)(1.0 / sigma);
+    for (size_t i = 0; i < l->n_w; i++) l->w_sn[i] = W[i] * inv;
+}
+
+void ebm_net_sn_update(ebm_net *net, size_t iters) {
+    for (size_t i = 0; i < net->n_layers; i++) {
+        layer *l = &net->L[i];
+        if (!l->sn) continue;
+        for (size_t it = 0; it < iters; it++)
+            sn_power(net->params + l->w_off, l->c_out, l->fan_in, net->state + l->u_off, l->v);
+    }
+}
+
+ebm_status ebm_net_init(ebm_net *net, ebm_rng *rng) {
+    for (size_t i = 0; i < net->n_layers; i++) {
+        layer *l = &net->L[i];
+        if (!has_weights(l)) continue;
+        double bound = 1.0 / sqrt((double)l->fan_in);
+        float *w = net->params + l->w_off, *b = net->params + l->b_off;
+        for (size_t j = 0; j < l->n_w; j++) w[j] = (float)(bound * (2 * ebm_rng_uniform(rng) - 1));
+        for (size_t j = 0; j < l->c_out; j++) b[j] = (float)(bound * (2 * ebm_rng_uniform(rng) - 1));
+        if (l->sn) {
+            float *u = net->state + l->u_off;
+            double nu = 0;
+            for (size_t j = 0; j < l->c_out; j++) {
+                u[j] = (float)ebm_rng_normal(rng);
+                nu += (double)u[j] * u[j];
+            }
+            nu = sqrt(nu) > 1e-12 ? sqrt(nu) : 1e-12;
+            for (size_t j = 0; j < l->c_out; j++) u[j] = (float)(u[j] / nu);
+        }
+    }
+    ebm_net_sn_update(net, 10);
+    return EBM_OK;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Work buffers
+ * ------------------------------------------------------------------------------------------- */
+
+static ebm_status ensure(ebm_net *net, size_t n) {
+    if (n <= net->cap) return EBM_OK;
+    size_t acts, g, tmpf = 0;
+    if (!ebm_mul_ok(n, net->act_off[net->n_layers] + ebm_net_output_size(net), &acts) ||
+        !ebm_mul_ok(n, net->max_size, &g))
+        return ebm_fail(EBM_ENOMEM, "net: a batch of %zu rows is too large", n);
+    for (size_t i = 0; i < net->n_layers; i++)
+        if (net->L[i].kind == L_CONV) {
+            const layer *l = &net->L[i];
+            size_t per = l->h_out * l->w_out * l->fan_in;
+            size_t chunk = COL_MAX_FLOATS / per ? COL_MAX_FLOATS / per : 1;
+            size_t t = chunk * l->h_out * l->w_out * l->c_out;
+            if (t > tmpf) tmpf = t;
+        }
+    free_work(net);
+    net->acts = ebm_calloc(acts, sizeof(float));
+    net->g0 = ebm_calloc(g, sizeof(float));
+    net->g1 = ebm_calloc(g, sizeof(float));
+    net->ones = ebm_calloc(n, sizeof(float));
+    if (net->col_floats) {
+        net->col = ebm_calloc(net->col_floats, sizeof(float));
+        net->dcol = ebm_calloc(net->col_floats, sizeof(float));
+        net->tmp = ebm_calloc(tmpf, sizeof(float));
+    }
+    if (!net->acts || !net->g0 || !net->g1 || !net->ones ||
+        (net->col_floats && (!net->col || !net->dcol || !net->tmp))) {
+        free_work(net);
+        return ebm_fail(EBM_ENOMEM, "net: out of memory for a batch of %zu rows", n);
+    }
+    for (size_t i = 0; i < n; i++) net->ones[i] = 1.0f;
+    net->cap = n;
+    return EBM_OK;
+}
+
+static float *act(const ebm_net *net, size_t i) { return net->acts + net->act_off[i] * net->cap; }
+
+/* ---------------------------------------------------------------------------------------------
+ * Kernels
+ * ------------------------------------------------------------------------------------------- */
+
+/* ebm_sgemm, made thread-count independent for small outputs too.  ebm_sgemm hands an output with both
+ * sides below 64 to OpenBLAS in one call outside any active parallel region, where OpenBLAS threads it
+ * itself and its sums then depend on the thread count (measured: a conv weight gradient, 32 x 9 outputs
+ * summed over 18,816 positions, differed in 59 of 288 entries between 1 and 2 threads).  Inside an active
+ * region OpenBLAS runs serially, so such products are issued from one thread of a region. */
+static void gemm(int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *A, size_t lda,
+                 const float *B, size_t ldb, float beta, float *C, size_t ldc) {
+    if (m >= 64 || n >= 64 || omp_get_max_threads() == 1) {
+        ebm_sgemm(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+        return;
+    }
+#pragma omp parallel num_threads(2)
+    {
+#pragma omp single
+        ebm_sgemm(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    }
+}
+
+/* y (n, out) = x (n, in) W' + b; W is (out, in), b (out). */
+static void linear_forward(const float *x, const float *W, const float *b, size_t n, size_t in, size_t out,
+                           float *y) {
+    for (size_t r = 0; r < n; r++) memcpy(y + r * out, b, out * sizeof(float));
+    gemm(0, 1, n, out, in, 1.0f, x, in, W, in, 1.0f, y, out);
+}
+
+/* g is (n, out) = dL/dy; x (n, in); W (out, in).  dx (n, in) <- g W when dx != NULL; gW (out, in) += g' x
+ * and gb (out) += column sums of g when gW != NULL. */
+static void linear_backward(const float *g, const float *x, const float *W, size_t n, size_t in, size_t out,
+                            float *dx, float *gW, float *gb) {
+    if (dx) gemm(0, 0, n, in, out, 1.0f, g, out, W, in, 0.0f, dx, in);
+    if (gW) {
+        gemm(1, 0, out, in, n, 1.0f, g, out, x, in, 1.0f, gW, in);
+        for (size_t r = 0; r < n; r++) {
+            const float *gr = g + r * out;
+#pragma omp simd
+            for (size_t j = 0; j < out; j++) gb[j] += gr[j];
+        }
+    }
+}
+
+/* col (s * Ho * Wo, C * K * K): row (sample, oy, ox) holds the input patch under that output position,
+ * ordered (c, ky, kx) like the weight's columns, zeros where it hangs over the padding; x is (s, C, H, W). */
+static void im2col(const layer *l, const float *x, size_t s, float *col) {
+    const size_t C = l->c_in, H = l->h_in, W = l->w_in, K = l->k, S = l->stride, P = l->pad;
+    const size_t Ho = l->h_out, Wo = l->w_out, Q = l->fan_in;
+#pragma omp parallel for schedule(static) if (s * Ho * Wo * Q >= PAR_MIN)
+    for (size_t so = 0; so < s * Ho; so++) {
+        size_t smp = so / Ho, oy = so % Ho;
+        const float *xs = x + smp * C * H * W;
+        for (size_t ox = 0; ox < Wo; ox++) {
+            float *row = col + (so * Wo + ox) * Q;
+            for (size_t c = 0; c < C; c++)
+                for (size_t ky = 0; ky < K; ky++) {
+                    float *dst = row + (c * K + ky) * K;
+                    ptrdiff_t iy = (ptrdiff_t)(oy * S + ky) - (ptrdiff_t)P;
+                    if (iy < 0 || iy >= (ptrdiff_t)H) {
+                        for (size_t kx = 0; kx < K; kx++) dst[kx] = 0.0f;
+                        continue;
+                    }
+                    const float *src = xs + (c * H + (size_t)iy) * W;
+                    for (size_t kx = 0; kx < K; kx++) {
+                        ptrdiff_t ix = (ptrdiff_t)(ox * S + kx) - (ptrdiff_t)P;
+                        dst[kx] = ix >= 0 && ix < (ptrdiff_t)W ? src[ix] : 0.0f;
+                    }
+                }
+        }
+    }
+}
+
+/* The adjoint of im2col: dx (s, C, H, W) += dcol (s * Ho * Wo, C * K * K) scattered back; one thread per
+ * sample, positions in order, so sums do not depend on the thread count. */
+static void col2im(const layer *l, const float *dcol, size_t s, float *dx) {
+    const size_t C = l->c_in, H = l->h_in, W = l->w_in, K = l->k, S = l->stride, P = l->pad;
+    const size_t Ho = l->h_out, Wo = l->w_out, Q = l->fan_in;
+#pragma omp parallel for schedule(static) if (s * Ho * Wo * Q >= PAR_MIN)
+    for (size_t smp = 0; smp < s; smp++) {
+        float *xs = dx + smp * C * H * W;
+        for (size_t oy = 0; oy < Ho; oy++)
+            for (size_t ox = 0; ox < Wo; ox++) {
+                const float *row = dcol + ((smp * Ho + oy) * Wo + ox) * Q;
+                for (size_t c = 0; c < C; c++)
+                    for (size_t ky = 0; ky < K; ky++) {
+                        ptrdiff_t iy = (ptrdiff_t)(oy * S + ky) - (ptrdiff_t)P;
+                        if (iy < 0 || iy >= (ptrdiff_t)H) continue;
+                        float *dst = xs + (c * H + (size_t)iy) * W;
+                        const float *src = row + (c * K + ky) * K;
+                        for (size_t kx = 0; kx < K; kx++) {
+                            ptrdiff_t ix = (ptrdiff_t)(ox * S + kx) - (ptrdiff_t)P;
+                            if (ix >= 0 && ix < (ptrdiff_t)W) dst[ix] += src[kx];
+                        }
+                    }
+            }
+    }
+}
+
+/* Samples per im2col chunk of conv layer l (depends on the shapes only). */
+static size_t conv_chunk(const layer *l) {
+    size_t per = l->h_out * l->w_out * l->fan_in;
+    return COL_MAX_FLOATS / per ? COL_MAX_FLOATS / per : 1;
+}
+
+/* y (n, O, Ho, Wo) = conv(x (n, C, H, W), W (O, C*K*K)) + b (O); col and tmp are scratch. */
+static void conv_forward(const layer *l, const float *x, const float *Wt, const float *b, size_t n, float *col,
+                         float *tmp, float *y) {
+    const size_t O = l->c_out, Q = l->fan_in, HW = l->h_out * l->w_out, chunk = conv_chunk(l);
+    for (size_t s0 = 0; s0 < n; s0 += chunk) {
+        size_t s = n - s0 < chunk ? n - s0 : chunk;
+        im2col(l, x + s0 * l->in_size, s, col);
+        /* tmp (s * HW, O) = col W' */
+        gemm(0, 1, s * HW, O, Q, 1.0f, col, Q, Wt, Q, 0.0f, tmp, O);
+        float *ys = y + s0 * l->out_size;
+#pragma omp parallel for schedule(static) if (s * HW * O >= PAR_MIN)
+        for (size_t so = 0; so < s * O; so++) {
+            size_t smp = so / O, o = so % O;
+            float *dst = ys + so * HW;
+            const float *src = tmp + smp * HW * O + o;
+            float bo = b[o];
+            for (size_t p = 0; p < HW; p++) dst[p] = src[p * O] + bo;
+        }
+    }
+}
+
+/* g (n, O, Ho, Wo) = dL/dy; x (n, C, H, W).  dx (n, C, H, W) <- dL/dx when dx != NULL; gW (O, C*K*K) += dL/dW
+ * and gb (O) += dL/db when gW != NULL. */
+static void conv_backward(const layer *l, const float *g, const float *x, const float *Wt, size_t n, float *col,
+                          float *dcol, float *tmp, float *dx, float *gW, float *gb) {
+    const size_t O = l->c_out, Q = l->fan_in, HW = l->h_out * l->w_out, chunk = conv_chunk(l);
+    if (dx) memset(dx, 0, n * l->in_size * sizeof(float));
+    for (size_t s0 = 0; s0 < n; s0 += chunk) {
+        size_t s = n - s0 < chunk ? n - s0 : chunk;
+        const float *gs = g + s0 * l->out_size;
+        /* tmp (s * HW, O) <- g in position-major order */
+#pragma omp parallel for schedule(static) if (s * HW * O >= PAR_MIN)
+        for (size_t sp = 0; sp < s * HW; sp++) {
+            size_t smp = sp / HW, p = sp % HW;
+            const float *src = gs + smp * O * HW + p;
+            float *dst = tmp + sp * O;
+            for (size_t o = 0; o < O; o++) dst[o] = src[o * HW];
+        }
+        if (gW) {
+            im2col(l, x + s0 * l->in_size, s, col);
+            gemm(1, 0, O, Q, s * HW, 1.0f, tmp, O, col, Q, 1.0f, gW, Q);
+            for (size_t sp = 0; sp < s * HW; sp++) {
+                const float *tr = tmp + sp * O;
+#pragma omp simd
+                for (size_t o = 0; o < O; o++) gb[o] += tr[o];
+            }
+        }
+        if (dx) {
+            gemm(0, 0, s * HW, Q, O, 1.0f, tmp, O, Wt, Q, 0.0f, dcol, Q);
+            col2im(l, dcol, s, dx + s0 * l->in_size);
+        }
+    }
+}
+
+/* y (n, C, H/K, W/K) = K x K window means of x (n, C, H, W). */
+static void pool_forward(const layer *l, const float *x, size_t n, float *y) {
+    const size_t H = l->h_in, W = l->w_in, K = l->k, Ho = l->h_out, Wo = l->w_out;
+    const float scale = 1.0f / (float)(K * K);
+#pragma omp parallel for schedule(static) if (n * l->in_size >= PAR_MIN)
+    for (size_t sc = 0; sc < n * l->c_in; sc++) {
+        const float *xs = x + sc * H * W;
+        float *ys = y + sc * Ho * Wo;
+        for (size_t oy = 0; oy < Ho; oy++)
+            for (size_t ox = 0; ox < Wo; ox++) {
+                float a = 0;
+                for (size_t ky = 0; ky < K; ky++)
+                    for (size_t kx = 0; kx < K; kx++) a += xs[(oy * K + ky) * W + ox * K + kx];
+                ys[oy * Wo + ox] = a * scale;
+            }
+    }
+}
+
+/* dx (n, C, H, W) <- g (n, C, H/K, W/K) / K^2 spread over each window (0 outside every window). */
+static void pool_backward(const layer *l, const float *g, size_t n, float *dx) {
+    const size_t H = l->h_in, W = l->w_in, K = l->k, Ho = l->h_out, Wo = l->w_out;
+    const float scale = 1.0f / (float)(K * K);
+#pragma omp parallel for schedule(static) if (n * l->in_size >= PAR_MIN)
+    for (size_t sc = 0; sc < n * l->c_in; sc++) {
+        float *xs = dx + sc * H * W;
+        const float *gs = g + sc * Ho * Wo;
+        for (size_t i = 0; i < H * W; i++) xs[i] = 0.0f;
+        for (size_t oy = 0; oy < Ho; oy++)
+            for (size_t ox = 0; ox < Wo; ox++) {
+                float v = gs[oy * Wo + ox] * scale;
+                for (size_t ky = 0; ky < K; ky++)
+                    for (size_t kx = 0; kx < K; kx++) xs[(oy * K + ky) * W + ox * K + kx] = v;
+            }
+    }
+}
+
+/* y (len) = f(x (len)) for an element-wise layer, split in row blocks of m. */
+static void act_forward(const layer *l, const float *x, size_t n, float *y) {
+    const size_t m = l->in_size;
+    const float a = l->alpha;
+    const layer_kind kind = l->kind;
+#pragma omp parallel for schedule(static) if (n * m >= PAR_MIN)
+    for (size_t r = 0; r < n; r++) {
+        const float *xr = x + r * m;
+        float *yr = y + r * m;
+        switch (kind) {
+        case L_SILU:
+#pragma omp simd
+            for (size_t j = 0; j < m; j++) yr[j] = xr[j] / (1.0f + expf(-xr[j]));
+            break;
+        case L_LEAKY:
+#pragma omp simd
+            for (size_t j = 0; j < m; j++) yr[j] = xr[j] > 0 ? xr[j] : a * xr[j];
+            break;
+        case L_ELU:
+#pragma omp simd
+            for (size_t j = 0; j < m; j++) yr[j] = xr[j] > 0 ? xr[j] : a * (expf(xr[j] < 0 ? xr[j] : 0.0f) - 1.0f);
+            break;
+        case L_SOFTPLUS:
+#pragma omp simd
+            for (size_t j = 0; j < m; j++)
+                yr[j] = (xr[j] > 0 ? xr[j] : 0.0f) + log1pf(expf(xr[j] > 0 ? -xr[j] : xr[j]));
+            break;
+        case L_TANH:
+            for (size_t j = 0; j < m; j++) yr[j] = tanhf(xr[j]);
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+/* dx (n, m) <- g (n, m) * f'(x), with x the layer's input and y its output (both (n, m)). */
+static void act_backward(const layer *l, const float *x, const float *y, const float *g, size_t n, float *dx) {
+    const size_t m = l->in_size;
+    const float a = l->alpha;
+    const layer_kind kind = l->kind;
+#pragma omp parallel for schedule(static) if (n * m >= PAR_MIN)
+    for (size_t r = 0; r < n; r++) {
+        const float *xr = x + r * m, *yr = y + r * m, *gr = g + r * m;
+        float *dr = dx + r * m;
+        switch (kind) {
+        case L_SILU:
+#pragma omp simd
+            for (size_t j = 0; j < m; j++) {
+                float s = 1.0f / (1.0f + expf(-xr[j]));
+                dr[j] = gr[j] * s * (1.0f + xr[j] * (1.0f - s));
+            }
+            break;
+        case L_LEAKY:
+#pragma omp simd
+            for (size_t j = 0; j < m; j++) dr[j] = xr[j] > 0 ? gr[j] : a * gr[j];
+            break;
+        case L_ELU:
+#pragma omp simd
+            for (size_t j = 0; j < m; j++) dr[j] = xr[j] > 0 ? gr[j] : gr[j] * (yr[j] + a);
+            break;
+        case L_SOFTPLUS:
+#pragma omp simd
+            for (size_t j = 0; j < m; j++) dr[j] = gr[j] / (1.0f + expf(-xr[j]));
+            break;
+        case L_TANH:
+#pragma omp simd
+            for (size_t j = 0; j < m; j++) dr[j] = gr[j] * (1.0f - yr[j] * yr[j]);
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Forward and backward through the stack
+ * ------------------------------------------------------------------------------------------- */
+
+static const float *weights(const ebm_net *net, const layer *l) {
+    return l->sn ? l->w_sn : net->params + l->w_off;
+}
+
+/* Runs the stack on x (n, in); the output stays at act(net, n_layers). */
+static ebm_status forward(ebm_net *net, const float *x, size_t n) {
+    if (n > INT_MAX) return ebm_fail(EBM_EINVAL, "net: %zu rows is more than one call can take", n);
+    ebm_status s = ensure(net, n);
+    if (s) return s;
+    for (size_t i = 0; i < net->n_layers; i++) {
+        layer *l = &net->L[i];
+        if (!l->sn) continue;
+        if (net->training) sn_power(net->params + l->w_off, l->c_out, l->fan_in, net->state + l->u_off, l->v);
+        sn_refresh(net, l);
+    }
+    memcpy(act(net, 0), x, n * net->L[0].in_size * sizeof(float));
+    for (size_t i = 0; i < net->n_layers; i++) {
+        const layer *l = &net->L[i];
+        const float *in = act(net, i);
+        float *out = act(net, i + 1);
+        switch (l->kind) {
+        case L_LINEAR:
+            linear_forward(in, weights(net, l), net->params + l->b_off, n, l->in_size, l->out_size, out);
+            break;
+        case L_CONV:
+            conv_forward(l, in, weights(net, l), net->params + l->b_off, n, net->col, net->tmp, out);
+            break;
+        case L_POOL:
+            pool_forward(l, in, n, out);
+            break;
+        case L_FLATTEN:
+            memcpy(out, in, n * l->in_size * sizeof(float));
+            break;
+        default:
+            act_forward(l, in, n, out);
+            break;
+        }
+    }
+    net->last_n = n;
+    return EBM_OK;
+}
+
+/* After the weight gradient G = dL/dW_sn of SN layer l sits in net->gsn: gW += (G - <G, W_sn> u v') / sigma. */
+static void sn_backward(ebm_net *net, const layer *l, float *gW) {
+    const float *G = net->gsn, *Wn = l->w_sn, *u = net->state + l->u_off;
+    double dot = 0;
+#pragma omp simd reduction(+ : dot)
+    for (size_t i = 0; i < l->n_w; i++) dot += (double)G[i] * Wn[i];
+    const double inv = 1.0 / l->sigma;
+    for (size_t i = 0; i < l->c_out; i++) {
+        const float *gr = G + i * l->fan_in;
+        float *dst = gW + i * l->fan_in;
+        const double du = dot * u[i];
+        for (size_t j = 0; j < l->fan_in; j++) dst[j] += (float)((gr[j] - du * l->v[j]) * inv);
+    }
+}
+
+static ebm_status backward(ebm_net *net, const float *dout, size_t n, float *grad, float *dx) {
+    if (n != net->last_n || n == 0)
+        return ebm_fail(EBM_ESHAPE, "net backward: %zu rows, but the last forward had %zu", n, net->last_n);
+    const float *g = dout;
+    float *bufs[2] = {net->g0, net->g1};
+    int which = 0;
+    for (size_t ii = net->n_layers; ii-- > 0;) {
+        const layer *l = &net->L[ii];
+        const float *in = act(net, ii), *out = act(net, ii + 1);
+        /* where dL/d(input of this layer) goes: the caller's dx for layer 0, else a ping-pong buffer */
+        float *d = ii == 0 ? dx : bufs[which];
+        if (ii == 0 && !dx && !(grad && has_weights(l))) break;
+        float *gW = NULL, *gb = NULL;
+        if (grad && has_weights(l)) {
+            gW = l->sn ? net->gsn : grad + l->w_off;
+            gb = grad + l->b_off;
+            if (l->sn) memset(net->gsn, 0, l->n_w * sizeof(float));
+        }
+        switch (l->kind) {
+        case L_LINEAR:
+            linear_backward(g, in, weights(net, l), n, l->in_size, l->out_size, d, gW, gb);
+            break;
+        case L_CONV:
+            conv_backward(l, g, in, weights(net, l), n, net->col, net->dcol, net->tmp, d, gW, gb);
+            break;
+        case L_POOL:
+            if (d) pool_backward(l, g, n, d);
+            break;
+        case L_FLATTEN:
+            if (d) memcpy(d, g, n * l->in_size * sizeof(float));
+            break;
+        default:
+            if (d) act_backward(l, in, out, g, n, d);
+            break;
+        }
+        if (gW && l->sn) sn_backward(net, l, grad + l->w_off);
+        if (ii == 0) break;
+        g = d;
+        which ^= 1;
+    }
+    return EBM_OK;
+}
+
+ebm_status ebm_net_forward(ebm_net *net, const float *x, size_t n, float *out) {
+    if (n == 0) {
+        net->last_n = 0;
+        return EBM_OK;
+    }
+    ebm_status s = forward(net, x, n);
+    if (s) return s;
+    if (out) memcpy(out, act(net, net->n_layers), n * ebm_net_output_size(net) * sizeof(float));
+    return EBM_OK;
+}
+
+ebm_status ebm_net_backward(ebm_net *net, const float *dout, size_t n, float *grad, float *dx) {
+    return backward(net, dout, n, grad, dx);
+}
+
+void ebm_net_describe(const ebm_net *net, char *buf, size_t cap) {
+    if (!cap) return;
+    buf[0] = '\0';
+    size_t at = 0;
+#define PUT(...)                                                                  \
+    do {                                                                          \
+        if (at < cap) {                                                           \
+            int k_ = snprintf(buf + at, cap - at, __VA_ARGS__);                   \
+            at = k_ < 0 ? cap : at + (size_t)k_;                                  \
+        }                                                                         \
+    } while (0)
+    PUT("input %zux%zux%zu\n", net->C, net->H, net->W);
+    for (size_t i = 0; i < net->n_layers; i++) {
+        const layer *l = &net->L[i];
+        char shape[64];
+        layer_shape_str(l, shape, sizeof shape);
+        if (has_weights(l))
+            PUT("%3zu  %-24s -> %-14s %zu params%s\n", i, l->token, shape, l->n_w + l->c_out,
+                l->sn ? " (spectral norm)" : "");
+        else
+            PUT("%3zu  %-24s -> %s\n", i, l->token, shape);
+    }
+    PUT("total %zu parameters\n", net->n_params);
+#undef PUT
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * The energy interface
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct {
+    ebm_net *net;
+    ebm_net_head head;
+    float *dout;      /* (cap, out) */
+    size_t cap;
+} net_energy;
+
+/* E (n) from the outputs f (n, k) of the last forward; dout (n, k) <- w_i dE_i/df_i when dout != NULL. */
+static void head_eval(ebm_net_head head, const float *f, size_t n, size_t k, const float *w, float *E,
+                      float *dout) {
+    for (size_t r = 0; r < n; r++) {
+        const float *fr = f + r * k;
+        float wr = w ? w[r] : 1.0f;
+        if (head == EBM_NET_HEAD_SCALAR) {
+            if (E) E[r] = fr[0];
+            if (dout) dout[r] = wr;
+            continue;
+        }
+        double mx = fr[0], s = 0;
+        for (size_t j = 1; j < k; j++) mx = fr[j] > mx ? fr[j] : mx;
+        for (size_t j = 0; j < k; j++) s += exp((double)fr[j] - mx);
+        double lse = mx + log(s);
+        if (E) E[r] = (float)-lse;
+        if (dout)
+            for (size_t j = 0; j < k; j++) dout[r * k + j] = (float)(-wr * exp((double)fr[j] - lse));
+    }
+}
+
+static ebm_status ne_ensure(net_energy *ne, size_t n) {
+    if (n <= ne->cap) return EBM_OK;
+    size_t k = ebm_net_output_size(ne->net), len;
+    if (!ebm_mul_ok(n, k, &len)) return ebm_fail(EBM_ENOMEM, "net energy: batch too large");
+    float *d = ebm_calloc(len, sizeof(float));
+    if (!d) return ebm_fail(EBM_ENOMEM, "net energy: out of memory");
+    ebm_free(ne->dout);
+    ne->dout = d;
+    ne->cap = n;
+    return EBM_OK;
+}
+
+static ebm_status ne_energy(ebm_energy *e, const float *x, size_t n, float *E) {
+    net_energy *ne = e->impl;
+    if (n == 0) return EBM_OK;
+    ebm_status s = forward(ne->net, x, n);
+    if (s) return s;
+    head_eval(ne->head, act(ne->net, ne->net->n_layers), n, ebm_net_output_size(ne->net), NULL, E, NULL);
+    return EBM_OK;
+}
+
+static ebm_status ne_grad_x(ebm_energy *e, const float *x, size_t n, float *E, float *dx) {
+    net_energy *ne = e->impl;
+    if (n == 0) return EBM_OK;
+    ebm_status s = forward(ne->net, x, n);
+    if (!s) s = ne_ensure(ne, n);
+    if (s) return s;
+    head_eval(ne->head, act(ne->net, ne->net->n_layers), n, ebm_net_output_size(ne->net), NULL, E, ne->dout);
+    return backward(ne->net, ne->dout, n, NULL, dx);
+}
+
+static ebm_status ne_grad_params(ebm_energy *e, const float *x, size_t n, const float *w, float *grad, float *E) {
+    net_energy *ne = e->impl;
+    if (n == 0) return EBM_OK;
+    ebm_status s = forward(ne->net, x, n);
+    if (!s) s = ne_ensure(ne, n);
+    if (s) return s;
+    head_eval(ne->head, act(ne->net, ne->net->n_layers), n, ebm_net_output_size(ne->net), w, E, ne->dout);
+    return backward(ne->net, ne->dout, n, grad, NULL);
+}
+
+static void ne_destroy(ebm_energy *e) {
+    if (!e) return;
+    net_energy *ne = e->impl;
+    if (ne) ebm_free(ne->dout);
+    free(ne);
+    free(e);
+}
+
+ebm_status ebm_net_energy(ebm_net *net, ebm_net_head head, ebm_energy **out) {
+    if (!out) return ebm_fail(EBM_EINVAL, "ebm_net_energy: out is NULL");
+    *out = NULL;
+    if (!net) return ebm_fail(EBM_EINVAL, "ebm_net_energy: net is NULL");
+    if (head != EBM_NET_HEAD_SCALAR && head != EBM_NET_HEAD_LOGSUMEXP)
+        return ebm_fail(EBM_EINVAL, "ebm_net_energy: unknown head %d", (int)head);
+    if (head == EBM_NET_HEAD_SCALAR && ebm_net_output_size(net) != 1)
+        return ebm_fail(EBM_ESHAPE,
+                        "a scalar energy head needs a network with one output, '%s' has %zu (end it with linear:1, "
+                        "or use the logsumexp head)",
+                        net->spec, ebm_net_output_size(net));
+    ebm_energy *e = calloc(1, sizeof *e);
+    net_energy *ne = calloc(1, sizeof *ne);
+    if (!e || !ne) {
+        free(e);
+        free(ne);
+        return ebm_fail(EBM_ENOMEM, "out of memory");
+    }
+    ne->net = net;
+    ne->head = head;
+    e->kind = "net";
+    e->dim = ebm_net_input_size(net);
+    e->n_params = net->n_params;
+    e->params = net->params;
+    e->energy = ne_energy;
+    e->grad_x = ne_grad_x;
+    e->grad_params = ne_grad_params;
+    e->destroy = ne_destroy;
+    e->impl = ne;
+    *out = e;
+    return EBM_OK;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Files
+ * ------------------------------------------------------------------------------------------- */
+
+ebm_status ebm_net_to_tensors(const ebm_net *net, ebm_tensors *t) {
+    ebm_meta *meta = ebm_tensors_meta(t);
+    ebm_status s = EBM_OK;
+    if (!ebm_meta_get(meta, "ebm.model")) s = ebm_meta_set(meta, "ebm.model", "net");
+    if (!s) s = ebm_meta_set(meta, "ebm.version", EBM_VERSION_STRING);
+    if (!s) s = ebm_meta_set(meta, "ebm.net.spec", net->spec);
+    if (!s) s = ebm_meta_setf(meta, "ebm.net.input", "%zux%zux%zu", net->C, net->H, net->W);
+    for (size_t i = 0; !s && i < net->n_layers; i++) {
+        const layer *l = &net->L[i];
+        if (!has_weights(l)) continue;
+        char name[64];
+        size_t shw[4] = {l->c_out, l->kind == L_CONV ? l->c_in : l->fan_in, l->k, l->k}, shb[1] = {l->c_out};
+        snprintf(name, sizeof name, "layers.%zu.weight", i);
+        s = ebm_tensors_put(t, name, EBM_F32, l->kind == L_CONV ? 4 : 2, shw, net->params + l->w_off);
+        snprintf(name, sizeof name, "layers.%zu.bias", i);
+        if (!s) s = ebm_tensors_put(t, name, EBM_F32, 1, shb, net->params + l->b_off);
+        snprintf(name, sizeof name, "layers.%zu.sn_u", i);
+        if (!s && l->sn) s = ebm_tensors_put(t, name, EBM_F32, 1, shb, net->state + l->u_off);
+    }
+    return s;
+}
+
+ebm_status ebm_net_save(const ebm_net *net, const ebm_meta *meta, const char *path) {
+    size_t bad;
+    if (!ebm_k_all_finite(net->params, net->n_params, &bad))
+        return ebm_fail(EBM_ENAN, "refusing to save %s: parameter %zu is %g", path, bad, (double)net->params[bad]);
+    ebm_tensors *t = NULL;
+    ebm_status s = ebm_tensors_new(&t);
+    if (!s && meta) s = ebm_meta_copy(ebm_tensors_meta(t), meta);
+    if (!s) s = ebm_net_to_tensors(net, t);
+    if (!s) s = ebm_safetensors_write(path, t);
+    ebm_tensors_free(t);
+    return s;
+}
+
+/* Copies tensor name of the expected shape into dst (float32 from any numeric dtype), finite values only. */
+static ebm_status take(const ebm_tensors *t, const char *file, const char *name, int ndim, const size_t *shape,
+                       float *dst) {
+    const ebm_array *a = ebm_tensors_get(t, name);
+    if (!a) return ebm_fail(EBM_EFORMAT, "%s: tensor '%s' is missing", file, name);
+    int same = a->ndim == ndim;
+    for (int d = 0; same && d < ndim; d++) same = a->shape[d] == shape[d];
+    if (!same) {
+        char got[128], want[128];
+        ebm_io_shape_str(a->ndim, a->shape, got, sizeof got);
+        ebm_io_shape_str(ndim, shape, want, sizeof want);
+        return ebm_fail(EBM_EFORMAT, "%s: tensor '%s' has shape %s, but the spec needs %s", file, name, got, want);
+    }
+    ebm_mat *m = NULL;
+    ebm_status s = ebm_array_to_mat(a, &m);
+    if (s) return ebm_fail_prefix(s, "%s: tensor '%s'", file, name);
+    size_t count = m->rows * m->cols, bad;
+    memcpy(dst, m->data, count * sizeof(float));
+    ebm_mat_free(m);
+    if (!ebm_k_all_finite(dst, count, &bad))
+        return ebm_fail(EBM_EFORMAT, "%s: tensor '%s' holds a non-finite value at element %zu", file, name, bad);
+    return EBM_OK;
+}
+
+ebm_status ebm_net_from_tensors(const ebm_tensors *t, const char *name, ebm_net **out) {
+    if (!out) return ebm_fail(EBM_EINVAL, "ebm_net_from_tensors: out is NULL");
+    *out = NULL;
+    const ebm_meta *meta = ebm_tensors_meta_const(t);
+    const char *spec = ebm_meta_get(meta, "ebm.net.spec"), *input = ebm_meta_get(meta, "ebm.net.input");
+    if (!spec) return ebm_fail(EBM_EFORMAT, "%s: no 'ebm.net.spec' in the metadata (not a network file?)", name);
+    if (!input) return ebm_fail(EBM_EFORMAT, "%s: no 'ebm.net.input' in the metadata", name);
+    unsigned long long c, h, w;
+    char tail;
+    if (sscanf(input, "%llux%llux%llu%c", &c, &h, &w, &tail) != 3)
+        return ebm_fail(EBM_EFORMAT, "%s: ebm.net.input '%s' is not CxHxW", name, input);
+    ebm_net *net;
+    ebm_status s = ebm_net_new(spec, (size_t)c, (size_t)h, (size_t)w, &net);
+    if (s) return ebm_fail(EBM_EFORMAT, "%s: %s", name, ebm_last_error());
+    for (size_t i = 0; !s && i < net->n_layers; i++) {
+        const layer *l = &net->L[i];
+        if (!has_weights(l)) continue;
+        char tn[64];
+        size_t shw[4] = {l->c_out, l->kind == L_CONV ? l->c_in : l->fan_in, l->k, l->k}, shb[1] = {l->c_out};
+        snprintf(tn, sizeof tn, "layers.%zu.weight", i);
+        s = take(t, name, tn, l->kind == L_CONV ? 4 : 2, shw, net->params + l->w_off);
+        snprintf(tn, sizeof tn, "layers.%zu.bias", i);
+        if (!s) s = take(t, name, tn, 1, shb, net->params + l->b_off);
+        if (!s && l->sn) {
+            snprintf(tn, sizeof tn, "layers.%zu.sn_u", i);
+            s = take(t, name, tn, 1, shb, net->state + l->u_off);
+        }
+    }
+    /* a layers.* tensor the spec does not account for means the file and its spec disagree */
+    for (size_t i = 0; !s && i < ebm_tensors_count(t); i++) {
+        const char *tn = ebm_tensors_name(t, i);
+        if (strncmp(tn, "layers.", 7) != 0) continue;
+        char *end;
+        unsigned long li = strtoul(tn + 7, &end, 10);
+        bool ok = end != tn + 7 && *end == '.' && li < net->n_layers && has_weights(&net->L[li]);
+        if (ok) ok = strcmp(end, ".weight") == 0 || strcmp(end, ".bias") == 0 ||
+                     (net->L[li].sn && strcmp(end, ".sn_u") == 0);
+        if (!ok) s = ebm_fail(EBM_EFORMAT, "%s: tensor '%s' does not belong to the spec '%s'", name, tn, net->spec);
+    }
+    if (s) {
+        ebm_net_free(net);
+        return s;
+    }
+    *out = net;
+    return EBM_OK;
+}
+
+ebm_status ebm_net_load(const char *path, ebm_net **out, ebm_meta **meta) {
+    if (!out) return ebm_fail(EBM_EINVAL, "ebm_net_load: out is NULL");
+    *out = NULL;
+    if (meta) *meta = NULL;
+    ebm_tensors *t = NULL;
+    ebm_status s = ebm_safetensors_read(path, &t);
+    if (s) return s;
+    s = ebm_net_from_tensors(t, path, out);
+    if (!s && meta) {
+        s = ebm_meta_new(meta);
+        if (!s) s = ebm_meta_copy(*meta, ebm_tensors_meta_const(t));
+        if (s) {
+            ebm_meta_free(*meta);
+            *meta = NULL;
+            ebm_net_free(*out);
+            *out = NULL;
+        }
+    }
+    ebm_tensors_free(t);
+    return s;
+}

@@ -1,0 +1,360 @@
+/* Networks beyond their gradients: spec parsing (canonical form, every refusal with a message naming the
+ * token and position), shapes and parameter counts, describe, the energy interface's bookkeeping (weighted
+ * grad_params equals the weighted sum of per-row gradients; batches of any size and growing work buffers),
+ * bit-identical results on 1 and 2 threads, spectral normalisation's power iteration against an independent
+ * estimate of the largest singular value, and files: save/load round trip, malformed files -> EBM_EFORMAT. */
+#include "check.h"
+
+#include <omp.h>
+
+static ebm_net *make(const char *spec, size_t c, size_t h, size_t w, uint64_t seed) {
+    ebm_net *net = NULL;
+    if (ebm_net_new(spec, c, h, w, &net) != EBM_OK) {
+        fprintf(stderr, "%s: %s\n", spec, ebm_last_error());
+        exit(1);
+    }
+    ebm_rng r;
+    ebm_rng_seed(&r, seed, 0);
+    REQUIRE(ebm_net_init(net, &r) == EBM_OK);
+    return net;
+}
+
+static void fill_normal(float *x, size_t n, uint64_t seed) { ebm_rng_fill_normal(seed, 0, 0, x, n); }
+
+static void test_spec_parsing(void) {
+    ebm_net *net = make(" conv:8:3:1 , swish,pool:2,conv:4:5:2:sn,elu,flatten,linear:10,leakyrelu,linear:1:sn", 3,
+                        12, 12, 1);
+    CHECK_MSG(strcmp(ebm_net_spec(net), "conv:8:3:1:1,silu,pool:2,conv:4:5:2:2:sn,elu:1,flatten,linear:10,"
+                                        "leakyrelu:0.2,linear:1:sn") == 0,
+              "canonical spec: %s", ebm_net_spec(net));
+    /* 3x12x12 -conv-> 8x12x12 -pool-> 8x6x6 -conv 5x5 s2 p2-> 4x3x3 -> 36 -> 10 -> 1 */
+    size_t np, ns;
+    ebm_net_params(net, &np);
+    ebm_net_state(net, &ns);
+    CHECK(np == (8 * 27 + 8) + (4 * 8 * 25 + 4) + (10 * 36 + 10) + (10 + 1)); /* 1409 */
+    CHECK(ns == 4 + 1);
+    CHECK(ebm_net_input_size(net) == 3 * 144);
+    CHECK(ebm_net_output_size(net) == 1);
+    char buf[2048];
+    ebm_net_describe(net, buf, sizeof buf);
+    CHECK_MSG(strstr(buf, "4x3x3") && strstr(buf, "total 1409 parameters") && strstr(buf, "spectral norm"),
+              "describe:\n%s", buf);
+    char tiny[16];
+    ebm_net_describe(net, tiny, sizeof tiny); /* truncates, terminates */
+    CHECK(strlen(tiny) == 15);
+    /* the canonical spec builds the same network */
+    ebm_net *again;
+    CHECK_OK(ebm_net_new(ebm_net_spec(net), 3, 12, 12, &again));
+    CHECK(strcmp(ebm_net_spec(again), ebm_net_spec(net)) == 0);
+    ebm_net_free(again);
+    ebm_net_free(net);
+
+    static const struct {
+        const char *spec;
+        size_t c, h, w;
+        const char *must; /* a piece of the message */
+    } bad[] = {
+        {"", 4, 1, 1, "empty"},
+        {"linear", 4, 1, 1, "layer 0 'linear'"},
+        {"linear:0", 4, 1, 1, "layer 0 'linear:0'"},
+        {"linear:4,,silu", 4, 1, 1, "layer 1 is empty"},
+        {"linear:4,relu", 4, 1, 1, "layer 1 'relu': unknown layer"},
+        {"silu:3", 4, 1, 1, "layer 0 'silu:3'"},
+        {"tanh:sn", 4, 1, 1, "layer 0 'tanh:sn'"},
+        {"linear:4,leakyrelu:abc", 4, 1, 1, "layer 1 'leakyrelu:abc'"},
+        {"elu:-1", 4, 1, 1, "layer 0 'elu:-1'"},
+        {"conv:8:3", 1, 8, 8, "layer 0 'conv:8:3'"},
+        {"conv:8:3:1:3", 1, 8, 8, "PAD"},
+        {"conv:8:0:1", 1, 8, 8, "K must"},
+        {"conv:8:9:1:0", 1, 8, 8, "does not fit"},
+        {"pool:9", 1, 8, 8, "layer 0 'pool:9'"},
+        {"conv:4:3:1,linear:10", 1, 8, 8, "layer 1 'linear:10': input is 4x8x8, not flat"},
+        {"linear:4:sn:sn", 4, 1, 1, "layer 0"},
+        {"linear:99999999999999999999", 4, 1, 1, "OUT"},
+        {"flatten:2", 4, 1, 1, "flatten takes no arguments"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ebm_net *n2 = (ebm_net *)1;
+        CHECK_FAILS(ebm_net_new(bad[i].spec, bad[i].c, bad[i].h, bad[i].w, &n2), EBM_EINVAL);
+        CHECK(n2 == NULL);
+        CHECK_MSG(strstr(ebm_last_error(), bad[i].must) != NULL, "'%s': message '%s' lacks '%s'", bad[i].spec,
+                  ebm_last_error(), bad[i].must);
+    }
+    ebm_net *n3;
+    CHECK_FAILS(ebm_net_new("linear:1", 0, 1, 1, &n3), EBM_EINVAL);
+    CHECK_FAILS(ebm_net_new(NULL, 1, 1, 1, &n3), EBM_EINVAL);
+}
+
+static void test_energy_bookkeeping(void) {
+    ebm_net *net = make("conv:4:3:2,silu,flatten,linear:8,softplus,linear:1", 2, 6, 6, 2);
+    ebm_energy *e;
+    CHECK_OK(ebm_net_energy(net, EBM_NET_HEAD_SCALAR, &e));
+    size_t np;
+    float *params = ebm_net_params(net, &np);
+    CHECK(e->dim == 72 && e->n_params == np && e->params == params && strcmp(e->kind, "net") == 0);
+    enum { N = 7 };
+    float x[N * 72], w[N], E[N], E1, Ebig[N];
+    fill_normal(x, N * 72, 3);
+    for (int i = 0; i < N; i++) w[i] = 0.3f * (float)i - 1.0f;
+    float *g = calloc(np, sizeof(float)), *gsum = calloc(np, sizeof(float)), *g1 = calloc(np, sizeof(float));
+    REQUIRE(g && gsum && g1);
+    CHECK_OK(e->grad_params(e, x, N, w, g, E));
+    for (int r = 0; r < N; r++) {
+        memset(g1, 0, np * sizeof(float));
+        CHECK_OK(e->grad_params(e, x + r * 72, 1, NULL, g1, &E1));
+        CHECK_NEAR(E1, E[r], 1e-6 * (1 + fabs(E[r])));
+        for (size_t i = 0; i < np; i++) gsum[i] += w[r] * g1[i];
+    }
+    double err = 0, mx = 0;
+    for (size_t i = 0; i < np; i++) {
+        err = fmax(err, fabs(g[i] - gsum[i]));
+        mx = fmax(mx, fabs(gsum[i]));
+    }
+    CHECK_MSG(err <= 1e-5 * mx, "weighted grad_params vs sum of rows: %.3g of %.3g", err, mx);
+    /* grad accumulates: a second call doubles it */
+    memcpy(gsum, g, np * sizeof(float));
+    CHECK_OK(e->grad_params(e, x, N, w, g, NULL));
+    err = 0;
+    for (size_t i = 0; i < np; i++) err = fmax(err, fabs(g[i] - 2 * gsum[i]));
+    CHECK(err <= 1e-6 * mx);
+    /* batch sizes that shrink and grow give the same energies row by row */
+    float dx[N * 72], dx1[72];
+    CHECK_OK(e->grad_x(e, x, 2, Ebig, dx));
+    CHECK_OK(e->grad_x(e, x, N, Ebig, dx));
+    CHECK_OK(e->energy(e, x, 3, E));
+    for (int r = 0; r < N; r++) {
+        CHECK_OK(e->grad_x(e, x + r * 72, 1, &E1, dx1));
+        CHECK_NEAR(E1, Ebig[r], 1e-6 * (1 + fabs(E1)));
+        double d = 0;
+        for (int j = 0; j < 72; j++) d = fmax(d, fabs(dx1[j] - dx[r * 72 + j]));
+        CHECK(d <= 1e-6);
+    }
+    CHECK_OK(e->energy(e, x, 0, E)); /* nothing to do */
+    /* backward must follow a forward of the same size */
+    float out[N], dout[N] = {1, 1, 1, 1, 1, 1, 1};
+    CHECK_OK(ebm_net_forward(net, x, 3, out));
+    CHECK_FAILS(ebm_net_backward(net, dout, 4, NULL, dx), EBM_ESHAPE);
+    CHECK_OK(ebm_net_backward(net, dout, 3, NULL, dx));
+    e->destroy(e);
+    /* a scalar head needs one output */
+    ebm_net *multi = make("linear:3", 4, 1, 1, 1);
+    CHECK_FAILS(ebm_net_energy(multi, EBM_NET_HEAD_SCALAR, &e), EBM_ESHAPE);
+    CHECK_OK(ebm_net_energy(multi, EBM_NET_HEAD_LOGSUMEXP, &e));
+    float y[3], xin[4] = {0.1f, -0.2f, 0.3f, 0.5f}, El;
+    CHECK_OK(ebm_net_forward(multi, xin, 1, y));
+    CHECK_OK(e->energy(e, xin, 1, &El));
+    CHECK_NEAR(El, -log(exp(y[0]) + exp(y[1]) + exp(y[2])), 1e-6);
+    e->destroy(e);
+    ebm_net_free(multi);
+    free(g), free(gsum), free(g1);
+    ebm_net_free(net);
+}
+
+/* Every output of forward, grad_x and grad_params for threads = 1 and 2 (and 3) must be bit-identical. */
+static void test_thread_determinism(void) {
+    const char *spec = "conv:32:3:1,silu,pool:2,conv:64:3:1,silu,pool:2,flatten,linear:128,silu,linear:1";
+    ebm_net *net = make(spec, 1, 28, 28, 4);
+    enum { N = 24, D = 784 };
+    float *x = malloc(N * D * sizeof(float)), *dx[3], *g[3], E[3][N];
+    size_t np;
+    ebm_net_params(net, &np);
+    fill_normal(x, N * D, 5);
+    ebm_energy *e;
+    CHECK_OK(ebm_net_energy(net, EBM_NET_HEAD_SCALAR, &e));
+    int saved = ebm_get_threads();
+    for (int t = 0; t < 3; t++) {
+        dx[t] = malloc(N * D * sizeof(float));
+        g[t] = calloc(np, sizeof(float));
+        REQUIRE(dx[t] && g[t]);
+        ebm_set_threads(t + 1);
+        CHECK_OK(e->grad_x(e, x, N, E[t], dx[t]));
+        CHECK_OK(e->grad_params(e, x, N, NULL, g[t], NULL));
+    }
+    ebm_set_threads(saved);
+    for (int t = 1; t < 3; t++) {
+        CHECK_MSG(memcmp(E[0], E[t], sizeof E[0]) == 0, "energies differ between 1 and %d threads", t + 1);
+        CHECK_MSG(memcmp(dx[0], dx[t], N * D * sizeof(float)) == 0, "dE/dx differs between 1 and %d threads", t + 1);
+        CHECK_MSG(memcmp(g[0], g[t], np * sizeof(float)) == 0, "dE/dtheta differs between 1 and %d threads", t + 1);
+    }
+    for (int t = 0; t < 3; t++) free(dx[t]), free(g[t]);
+    e->destroy(e);
+    free(x);
+    ebm_net_free(net);
+}
+
+/* sigma of a matrix with known singular values: after power iterations |W'u| -> largest singular value. */
+static void test_spectral_norm(void) {
+    ebm_net *net = make("linear:3:sn", 4, 1, 1, 6);
+    size_t np, ns;
+    float *p = ebm_net_params(net, &np), *u = ebm_net_state(net, &ns);
+    REQUIRE(np == 15 && ns == 3);
+    /* W = diag(5, 2, 1) padded with a zero column: singular values 5, 2, 1 */
+    float Wd[12] = {5, 0, 0, 0, 0, 2, 0, 0, 0, 0, 1, 0};
+    memcpy(p, Wd, sizeof Wd);
+    memset(p + 12, 0, 3 * sizeof(float));
+    u[0] = 0.2f, u[1] = 0.7f, u[2] = 0.6f;
+    ebm_net_sn_update(net, 30);
+    CHECK_NEAR(fabs(u[0]), 1.0, 1e-6);
+    /* forward: W / 5 applied to e_0 gives 1 */
+    float x[4] = {1, 0, 0, 0}, y[3];
+    CHECK_OK(ebm_net_forward(net, x, 1, y));
+    CHECK_NEAR(y[0], 1.0, 1e-6);
+    /* training mode iterates once per forward; eval mode leaves u alone */
+    u[0] = 0.6f, u[1] = 0.8f, u[2] = 0.0f;
+    CHECK_OK(ebm_net_forward(net, x, 1, y));
+    CHECK(u[0] == 0.6f && u[1] == 0.8f);
+    ebm_net_set_training(net, 1);
+    CHECK_OK(ebm_net_forward(net, x, 1, y));
+    CHECK(u[0] != 0.6f);
+    for (int i = 0; i < 30; i++) CHECK_OK(ebm_net_forward(net, x, 1, y));
+    CHECK_NEAR(y[0], 1.0, 1e-5);
+    ebm_net_set_training(net, 0);
+    /* a random matrix: sigma after init against a long power iteration in double done here */
+    ebm_net *big = make("linear:20:sn,tanh,linear:1", 30, 1, 1, 7);
+    float *W = ebm_net_params(big, NULL), *ub = ebm_net_state(big, NULL);
+    double v[30], uu[20], s = 0;
+    for (int i = 0; i < 20; i++) uu[i] = 1;
+    for (int it = 0; it < 500; it++) {
+        double nv = 0, nu = 0;
+        for (int j = 0; j < 30; j++) {
+            v[j] = 0;
+            for (int i = 0; i < 20; i++) v[j] += W[i * 30 + j] * uu[i];
+            nv += v[j] * v[j];
+        }
+        for (int j = 0; j < 30; j++) v[j] /= sqrt(nv);
+        for (int i = 0; i < 20; i++) {
+            uu[i] = 0;
+            for (int j = 0; j < 30; j++) uu[i] += W[i * 30 + j] * v[j];
+            nu += uu[i] * uu[i];
+        }
+        s = sqrt(nu);
+        for (int i = 0; i < 20; i++) uu[i] /= s;
+    }
+    ebm_net_sn_update(big, 200);
+    double wu = 0;
+    for (int j = 0; j < 30; j++) {
+        double a = 0;
+        for (int i = 0; i < 20; i++) a += W[i * 30 + j] * ub[i];
+        wu += a * a;
+    }
+    CHECK_NEAR(sqrt(wu), s, 1e-4 * s);
+    ebm_net_free(big);
+    ebm_net_free(net);
+}
+
+static void test_files(void) {
+    const char *dir = check_tmpdir("net");
+    char path[600], bad[600];
+    snprintf(path, sizeof path, "%s/net.safetensors", dir);
+    snprintf(bad, sizeof bad, "%s/bad.safetensors", dir);
+    const char *spec = "conv:4:3:2,elu:0.7,conv:6:3:1:1:sn,silu,pool:2,flatten,linear:5:sn,tanh,linear:3";
+    ebm_net *net = make(spec, 2, 9, 9, 8);
+    ebm_meta *meta;
+    REQUIRE(ebm_meta_new(&meta) == EBM_OK);
+    CHECK_OK(ebm_meta_set(meta, "ebm.train.lr", "0.001"));
+    CHECK_OK(ebm_net_save(net, meta, path));
+    ebm_net *back = NULL;
+    ebm_meta *mback = NULL;
+    CHECK_OK(ebm_net_load(path, &back, &mback));
+    REQUIRE(back && mback);
+    CHECK(strcmp(ebm_net_spec(back), ebm_net_spec(net)) == 0);
+    CHECK(strcmp(ebm_meta_get(mback, "ebm.model"), "net") == 0);
+    CHECK(strcmp(ebm_meta_get(mback, "ebm.net.input"), "2x9x9") == 0);
+    CHECK(strcmp(ebm_meta_get(mback, "ebm.train.lr"), "0.001") == 0);
+    size_t np, nb, ns, nsb;
+    float *p = ebm_net_params(net, &np), *pb = ebm_net_params(back, &nb);
+    float *s = ebm_net_state(net, &ns), *sb = ebm_net_state(back, &nsb);
+    CHECK(np == nb && ns == nsb && ns == 6 + 5);
+    CHECK(memcmp(p, pb, np * sizeof(float)) == 0);
+    CHECK(memcmp(s, sb, ns * sizeof(float)) == 0);
+    float x[2 * 162], y[6], yb[6];
+    fill_normal(x, 2 * 162, 9);
+    CHECK_OK(ebm_net_forward(net, x, 2, y));
+    CHECK_OK(ebm_net_forward(back, x, 2, yb));
+    CHECK(memcmp(y, yb, sizeof y) == 0);
+    ebm_meta_free(mback);
+    ebm_net_free(back);
+    /* a model kind set by the caller is kept; meta may be NULL */
+    CHECK_OK(ebm_meta_set(meta, "ebm.model", "jem"));
+    CHECK_OK(ebm_net_save(net, meta, path));
+    CHECK_OK(ebm_net_load(path, &back, &mback));
+    CHECK(strcmp(ebm_meta_get(mback, "ebm.model"), "jem") == 0);
+    ebm_meta_free(mback);
+    ebm_net_free(back);
+    CHECK_OK(ebm_net_save(net, NULL, path));
+    CHECK_OK(ebm_net_load(path, &back, NULL));
+    ebm_net_free(back);
+    /* clone */
+    ebm_net *cl;
+    CHECK_OK(ebm_net_clone(net, &cl));
+    CHECK(memcmp(ebm_net_params(cl, NULL), p, np * sizeof(float)) == 0);
+    ebm_net_free(cl);
+
+    /* malformed files: each EBM_EFORMAT naming the file */
+    ebm_tensors *good;
+    REQUIRE(ebm_tensors_new(&good) == EBM_OK);
+    REQUIRE(ebm_net_to_tensors(net, good) == EBM_OK);
+    for (int k = 0; k < 9; k++) {
+        ebm_tensors *t;
+        REQUIRE(ebm_tensors_new(&t) == EBM_OK);
+        const ebm_meta *gm = ebm_tensors_meta_const(good);
+        for (size_t i = 0; i < ebm_meta_count(gm); i++) {
+            const char *key, *val;
+            ebm_meta_at(gm, i, &key, &val);
+            if (k == 0 && strcmp(key, "ebm.net.spec") == 0) continue;          /* no spec */
+            if (k == 1 && strcmp(key, "ebm.net.spec") == 0) val = "conv:4:3:2,bogus";
+            if (k == 2 && strcmp(key, "ebm.net.input") == 0) val = "2x9";
+            if (k == 3 && strcmp(key, "ebm.net.input") == 0) val = "2x11x11"; /* layers.6 would need 54 inputs, not 24 */
+            if (k == 4 && strcmp(key, "ebm.net.spec") == 0) val = "conv:4:3:2,elu:0.7,conv:6:3:1:1,silu,pool:2,"
+                                                               "flatten,linear:5:sn,tanh,linear:3"; /* sn_u extra */
+            CHECK_OK(ebm_meta_set(ebm_tensors_meta(t), key, val));
+        }
+        for (size_t i = 0; i < ebm_tensors_count(good); i++) {
+            const char *name = ebm_tensors_name(good, i);
+            const ebm_array *a = ebm_tensors_get(good, name);
+            size_t shape[EBM_MAX_DIMS];
+            memcpy(shape, a->shape, sizeof shape);
+            if (k == 5 && strcmp(name, "layers.8.bias") == 0) continue;         /* missing */
+            if (k == 6 && strcmp(name, "layers.2.weight") == 0) shape[1] = 3; /* wrong shape */
+            float *data = a->data;
+            float nanbuf[4 * 2 * 9];
+            if (k == 7 && strcmp(name, "layers.0.weight") == 0) {
+                memcpy(nanbuf, a->data, sizeof nanbuf);
+                nanbuf[5] = NAN;
+                data = nanbuf;
+            }
+            if (k == 6 && strcmp(name, "layers.2.weight") == 0) {
+                float zeros[6 * 3 * 9] = {0};
+                CHECK_OK(ebm_tensors_put(t, name, a->dtype, a->ndim, shape, zeros));
+                continue;
+            }
+            CHECK_OK(ebm_tensors_put(t, name, a->dtype, a->ndim, shape, data));
+        }
+        if (k == 8) {
+            size_t sh[1] = {3};
+            CHECK_OK(ebm_tensors_put(t, "layers.1.weight", EBM_F32, 1, sh, NULL)); /* elu has no weight */
+        }
+        CHECK_OK(ebm_safetensors_write(bad, t));
+        ebm_tensors_free(t);
+        back = (ebm_net *)1;
+        CHECK_FAILS(ebm_net_load(bad, &back, NULL), EBM_EFORMAT);
+        CHECK(back == NULL);
+        CHECK_MSG(strstr(ebm_last_error(), "bad.safetensors") != NULL, "case %d message: %s", k, ebm_last_error());
+    }
+    ebm_tensors_free(good);
+    /* a missing file is EBM_EIO; a non-finite parameter is never written */
+    CHECK_FAILS(ebm_net_load("/nonexistent/net.safetensors", &back, NULL), EBM_EIO);
+    p[3] = NAN;
+    CHECK_FAILS(ebm_net_save(net, NULL, path), EBM_ENAN);
+    ebm_meta_free(meta);
+    ebm_net_free(net);
+}
+
+int main(void) {
+    test_spec_parsing();
+    test_energy_bookkeeping();
+    test_thread_determinism();
+    test_spectral_norm();
+    test_files();
+    return check_summary("test_net");
+}
