@@ -252,7 +252,7 @@ static void gibbs_langevin_step(ebm_grbm_chains *c, const ebm_grbm_sample_opts *
         for (size_t k = 0; k < K; k++) {
             double ek = o->anneal ? cosine_eta(o->eta, k, K) : o->eta;
             float a = (float)(ek / T), s = (float)sqrt(2 * ek);
-            ebm_rng_fill_normal(kz, r, k * nv, z, nv);
+            ebm_rng_fill_normal(kz, r, k * (nv + 1), z, nv); /* nv + 1: pairs of words never overlap */
             /* v <- v - eta sigma^2 (v - m_h) / (T sigma^2) + sqrt(2 eta) sigma z */
             for (size_t i = 0; i < nv; i++) x[i] = x[i] - a * (x[i] - mh[i]) + s * c->sd[i] * z[i];
         }
