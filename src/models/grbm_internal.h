@@ -23,5 +23,7 @@ void grbm_clamp_logvar(ebm_grbm *m);
 /* One transition of the chains (samplers/grbm_samplers.c): step t of a run of `total` steps (for the
  * Langevin sampler's annealed step size); t == 0 recomputes every cached quantity (the model may have
  * changed since the last call). */
+/* The chains' visible states (n, n_vis), read-only, without invalidating cached quantities. */
+const float *grbm_chains_v(const ebm_grbm_chains *c);
 ebm_status grbm_chains_step(ebm_grbm_chains *c, const ebm_grbm_sample_opts *o, size_t t, size_t total, ebm_rng *rng);
 #endif

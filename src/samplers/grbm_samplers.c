@@ -128,6 +128,7 @@ float *ebm_grbm_chains_visible(ebm_grbm_chains *c) {
     c->h_valid = c->cache_valid = 0; /* the caller may write through the pointer */
     return c->v;
 }
+const float *grbm_chains_v(const ebm_grbm_chains *c) { return c->v; }
 const float *ebm_grbm_chains_hidden(const ebm_grbm_chains *c) { return c->h; }
 double ebm_grbm_chains_accept_rate(const ebm_grbm_chains *c) {
     return c->proposed > 0 ? c->accepted / c->proposed : 1.0;
