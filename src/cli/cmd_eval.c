@@ -16,6 +16,7 @@ static const char *const eval_about =
     "--scale / --binarize / --threshold options say otherwise.";
 
 int cmd_eval(int argc, char **argv, bool quiet) {
+    if (cli_grbm_args(argc, argv)) return cmd_eval_grbm(argc, argv, quiet);
     const char *cmd = "eval";
     const char *data_spec = NULL;
     size_t pll_rows = 1000;
