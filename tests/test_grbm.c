@@ -1,7 +1,7 @@
 /* The Gaussian-Bernoulli RBM: free energy against brute force over h, finite-difference checks of
  * dF/dv (at two temperatures) and of dF/dtheta for every parameter, exact log Z and moments against
  * numerical integration on 1- and 2-visible models (and at T != 1), the model-file round trip with its
- * standardisation, and malformed files. */
+ * standardisation, malformed files, and the kernel MMD. */
 #include "grbm_fixtures.h"
 
 static double fe1(const ebm_grbm *m, const float *v, float T) {
@@ -249,6 +249,68 @@ static void test_round_trip(void) {
     ebm_grbm_free(m);
 }
 
+/* Kernel MMD^2 against a direct evaluation of the unbiased estimator on a tiny sample, the median
+ * heuristic against a sorted list of distances, and its behaviour on equal and shifted distributions. */
+static int cmp_d(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void test_mmd(void) {
+    enum { n = 5, m = 4, d = 2 };
+    float x[n * d], y[m * d];
+    ebm_rng r;
+    ebm_rng_seed(&r, 8, 0);
+    for (int i = 0; i < n * d; i++) x[i] = (float)ebm_rng_normal(&r);
+    for (int i = 0; i < m * d; i++) y[i] = (float)(ebm_rng_normal(&r) + 0.5);
+    double all[(n + m) * d], dist[(n + m) * (n + m - 1) / 2];
+    for (int i = 0; i < n * d; i++) all[i] = x[i];
+    for (int i = 0; i < m * d; i++) all[n * d + i] = y[i];
+    int k = 0;
+    for (int i = 0; i < n + m; i++)
+        for (int j = i + 1; j < n + m; j++) {
+            double s = 0;
+            for (int c = 0; c < d; c++) s += (all[i * d + c] - all[j * d + c]) * (all[i * d + c] - all[j * d + c]);
+            dist[k++] = sqrt(s);
+        }
+    qsort(dist, (size_t)k, sizeof(double), cmp_d);
+    double mmd2, bw;
+    CHECK_OK(ebm_mmd_gaussian(x, n, y, m, d, 0, &mmd2, &bw));
+    /* k = 36 pairs: the median of squared distances is the mean of the two middle ones */
+    CHECK_NEAR(bw, sqrt(0.5 * (dist[17] * dist[17] + dist[18] * dist[18])), 1e-9);
+    double g = 1.0 / (2 * bw * bw), sxx = 0, syy = 0, sxy = 0;
+    for (int i = 0; i < n + m; i++)
+        for (int j = 0; j < n + m; j++) {
+            if (i == j) continue;
+            double s = 0;
+            for (int c = 0; c < d; c++) s += (all[i * d + c] - all[j * d + c]) * (all[i * d + c] - all[j * d + c]);
+            double kv = exp(-s * g);
+            if (i < n && j < n) sxx += kv;
+            else if (i >= n && j >= n) syy += kv;
+            else if (i < n) sxy += kv;
+        }
+    CHECK_NEAR(mmd2, sxx / (n * (n - 1.0)) + syy / (m * (m - 1.0)) - 2 * sxy / ((double)n * m), 1e-9);
+    CHECK_OK(ebm_mmd_gaussian(x, n, y, m, d, 0.7, &mmd2, &bw));
+    CHECK(bw == 0.7);
+    /* equal distributions give about 0, a shift gives clearly more */
+    enum { N = 300 };
+    float *a = malloc(N * 3 * sizeof(float)), *b = malloc(N * 3 * sizeof(float)), *c = malloc(N * 3 * sizeof(float));
+    for (int i = 0; i < N * 3; i++) {
+        a[i] = (float)ebm_rng_normal(&r);
+        b[i] = (float)ebm_rng_normal(&r);
+        c[i] = (float)(ebm_rng_normal(&r) + 1.0);
+    }
+    double same, shifted;
+    CHECK_OK(ebm_mmd_gaussian(a, N, b, N, 3, 0, &same, NULL));
+    CHECK_OK(ebm_mmd_gaussian(a, N, c, N, 3, 0, &shifted, NULL));
+    CHECK(fabs(same) < 0.01);
+    CHECK(shifted > 0.05);
+    CHECK_FAILS(ebm_mmd_gaussian(a, 1, b, N, 3, 0, &same, NULL), EBM_EINVAL);
+    free(a);
+    free(b);
+    free(c);
+}
+
 int main(void) {
     test_free_energy_brute();
     test_grad_v();
@@ -256,5 +318,6 @@ int main(void) {
     test_exact_1d();
     test_exact_2d();
     test_round_trip();
+    test_mmd();
     return check_summary("test_grbm");
 }
