@@ -19,9 +19,11 @@ start=$(date +%s)
 trained=$(date +%s)
 : >"$OUT/grbm_mmd.txt"
 # name | sampler options | steps: Gibbs and Gibbs-Langevin take the 10 steps the model was trained with;
-# Langevin gets 100 steps, as many gradient evaluations as Gibbs-Langevin's 10 x 10 inner steps
+# Langevin gets 100 steps, as many gradient evaluations as Gibbs-Langevin's 10 x 10 inner steps;
+# Gibbs-Langevin + MH runs 10 unadjusted steps from noise (the paper's adjust_step: from pure noise almost
+# every Metropolis test fails) and then 50 Metropolis-adjusted steps with a smaller step (eta 0.1)
 for spec in "gibbs|--sampler gibbs|10" "langevin|--sampler langevin|100" \
-            "gibbs_langevin|--sampler gibbs-langevin|10" "gibbs_langevin_mh|--sampler gibbs-langevin --mh|10"; do
+            "gibbs_langevin|--sampler gibbs-langevin|10" "gibbs_langevin_mh|--sampler gibbs-langevin --mh --mh-after 10 --eta 0.1|60"; do
     name=${spec%%|*}; rest=${spec#*|}; opts=${rest%%|*}; steps=${rest#*|}
     # shellcheck disable=SC2086
     "$EBM" sample "$OUT/grbm.safetensors" $opts --steps "$steps" --n 100 --seed 7 --png "$OUT/grbm_$name.png"

@@ -216,6 +216,9 @@ expect_ok "sample grbm mh + mmd" -- "$EBM" sample "$T/g.safetensors" --sampler g
 contains "$T/err" "acceptance rate" "grbm acceptance rate printed"
 contains "$T/out" "mmd2" "grbm mmd printed"
 contains "$T/out" "median heuristic" "grbm mmd bandwidth named"
+expect_ok "sample grbm mh-after" -- "$EBM" sample "$T/g.safetensors" --mh --mh-after 5 --n 10 --steps 20 --csv "$T/x.csv"
+contains "$T/err" "over the last 15" "grbm mh-after phases"
+expect_error 1 "grbm mh-after without mh" -- "$EBM" sample "$T/g.safetensors" --mh-after 5 --csv "$T/x.csv"
 ok; awk -F, '{ for (i = 1; i <= NF; i++) if ($i < -0.5 || $i > 1.5) bad = 1 } END { exit bad }' "$T/gs.csv" ||
     fail "grbm samples are not in pixel units"
 expect_ok "sample grbm 1 thread" -- "$EBM" --threads 1 sample "$T/g.safetensors" --sampler gibbs-langevin --mh \

@@ -12,14 +12,36 @@
 
 #define EXACT_AUTO_UNITS 20
 
+/* Whether path is a safetensors file whose metadata says ebm.model = "grbm".  Reads only the JSON header
+ * (the file's first 8 + N bytes), so a large data file named on the command line costs nothing; the
+ * loader validates the whole file afterwards. */
 static bool is_grbm_file(const char *path) {
     struct stat st;
-    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) return false;
-    ebm_tensors *t = NULL;
-    if (ebm_safetensors_read(path, &t)) return false;
-    const char *kind = ebm_meta_get(ebm_tensors_meta_const(t), "ebm.model");
-    bool yes = kind && strcmp(kind, "grbm") == 0;
-    ebm_tensors_free(t);
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < 8) return false;
+    FILE *f = fopen(path, "rb");
+    if (!f) return false;
+    unsigned char len8[8];
+    bool yes = false;
+    if (fread(len8, 1, 8, f) == 8) {
+        uint64_t n = 0;
+        for (int i = 7; i >= 0; i--) n = n << 8 | len8[i];
+        char *hdr = n > 0 && n <= (1u << 24) && n <= (uint64_t)st.st_size - 8 ? malloc((size_t)n + 1) : NULL;
+        if (hdr && fread(hdr, 1, (size_t)n, f) == (size_t)n) {
+            hdr[n] = '\0';
+            const char *k = strstr(hdr, "\"ebm.model\"");
+            if (k) {
+                k += strlen("\"ebm.model\"");
+                while (*k == ' ' || *k == '\t' || *k == '\n' || *k == '\r') k++;
+                if (*k == ':') {
+                    k++;
+                    while (*k == ' ' || *k == '\t' || *k == '\n' || *k == '\r') k++;
+                    yes = strncmp(k, "\"grbm\"", 6) == 0;
+                }
+            }
+        }
+        free(hdr);
+    }
+    fclose(f);
     return yes;
 }
 
@@ -365,7 +387,7 @@ static const char *const sample_about =
 
 int cmd_sample_grbm(int argc, char **argv, bool quiet) {
     const char *cmd = "sample";
-    size_t n = 100, steps = 100, cols = 0, zoom = 2, mmd_n = 1000;
+    size_t n = 100, steps = 100, cols = 0, zoom = 2, mmd_n = 1000, mh_after = 0;
     uint64_t seed = 1;
     int init = 0, final = 0;
     float noise_scale = 1.0f;
@@ -382,6 +404,7 @@ int cmd_sample_grbm(int argc, char **argv, bool quiet) {
         {"steps", OPT_SIZE, &steps, "S", "sampler steps per chain", 0, 1e9, 0, 0, NULL, &steps_seen},
         {"sampler", OPT_STR, &sampler_name, "NAME", "gibbs|langevin|gibbs-langevin (default: the model's)", -INFINITY, INFINITY, 0, 0, NULL, NULL},
         {"mh", OPT_FLAG, &mh, NULL, "Metropolis-adjusted Langevin moves", 0, 0, 0, 0, NULL, NULL},
+        {"mh-after", OPT_SIZE, &mh_after, "N", "with --mh: the first N steps unadjusted (the paper's adjust_step)", 0, 1e9, 0, 0, NULL, NULL},
         {"eta", OPT_FLOAT, &so.eta, "E", "Langevin step size in units of each pixel's variance", 0, 100, 1, 0, NULL, &eta_seen},
         {"langevin-steps", OPT_SIZE, &so.langevin_steps, "L", "Langevin steps per Gibbs-Langevin step", 1, 100000, 0, 0, NULL, &ls_seen},
         {"no-anneal", OPT_FLAG, &no_anneal, NULL, "constant Langevin step (default: cosine schedule)", 0, 0, 0, 0, NULL, NULL},
@@ -460,7 +483,8 @@ int cmd_sample_grbm(int argc, char **argv, bool quiet) {
     }
     if (!quiet)
         fprintf(stderr, "sampling %zu chains from %s: %zu steps of %s%s (eta %g, %zu Langevin steps%s) at T = %g\n", n,
-                init ? "data" : "noise", steps, ebm_grbm_sampler_name(so.sampler), mh ? " + MH" : "", (double)so.eta,
+                init ? "data" : "noise", steps, ebm_grbm_sampler_name(so.sampler),
+                mh ? (mh_after ? " + MH after the first steps" : " + MH") : "", (double)so.eta,
                 so.langevin_steps, so.anneal ? ", cosine" : "", (double)so.T);
     cli_progress prog;
     cli_progress_init(&prog, quiet);
@@ -469,8 +493,16 @@ int cmd_sample_grbm(int argc, char **argv, bool quiet) {
     size_t done_steps = 0, chunk = steps / 100 ? steps / 100 : 1;
     /* Langevin anneals over the whole run, so run it in one call; the others in chunks for the progress bar */
     if (so.sampler == EBM_GRBM_LANGEVIN) chunk = steps ? steps : 1;
+    if (mh_after && !mh) {
+        rc = cli_error(cmd, "--mh-after needs --mh");
+        goto done;
+    }
+    if (mh_after > steps) mh_after = steps;
     while (done_steps < steps) {
         size_t k = steps - done_steps < chunk ? steps - done_steps : chunk;
+        /* the first --mh-after steps without the Metropolis test, as one phase */
+        if (mh && done_steps < mh_after) k = mh_after - done_steps < k ? mh_after - done_steps : k;
+        so.mh = mh && done_steps >= mh_after;
         if ((s = ebm_grbm_chains_run(ch, &so, k, &rng))) {
             rc = cli_lib_error(cmd, s);
             goto done;
@@ -487,8 +519,8 @@ int cmd_sample_grbm(int argc, char **argv, bool quiet) {
         }
     }
     if (mh && so.sampler != EBM_GRBM_GIBBS)
-        cli_progress_line(&prog, "%zu steps in %.2f s, acceptance rate %.3f", steps, cli_now() - t0,
-                          ebm_grbm_chains_accept_rate(ch));
+        cli_progress_line(&prog, "%zu steps in %.2f s, acceptance rate %.3f over the last %zu (Metropolis-adjusted) steps",
+                          steps, cli_now() - t0, ebm_grbm_chains_accept_rate(ch), steps - mh_after);
     else
         cli_progress_line(&prog, "%zu steps in %.2f s", steps, cli_now() - t0);
     if ((s = ebm_mat_new(n, m->n_vis, &outm))) {
