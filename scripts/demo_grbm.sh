@@ -13,6 +13,8 @@ LIMIT=${GRBM_LIMIT:-20000}
 BW=11.44
 mkdir -p "$OUT"
 start=$(date +%s)
+# GRBM_SKIP_TRAIN=1 reuses an existing $OUT/grbm.safetensors (to redo only the sampling)
+[ "${GRBM_SKIP_TRAIN:-0}" = 1 ] && [ -s "$OUT/grbm.safetensors" ] ||
 "$EBM" train grbm --data fashion-mnist --limit "$LIMIT" --hidden 256 --cd 10 --sampler gibbs-langevin \
     --langevin-steps 10 --eta 0.5 --epochs "$EPOCHS" --batch 100 --lr 0.05 --grad-clip 10 --seed 1 \
     --out "$OUT/grbm.safetensors" --log "$OUT/grbm_train.csv"
