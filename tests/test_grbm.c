@@ -312,6 +312,7 @@ static void test_mmd(void) {
 }
 
 int main(void) {
+    ebm_set_threads(1); /* short on a busy machine; thread independence is tested in test_grbm_samplers */
     test_free_energy_brute();
     test_grad_v();
     test_grad_params();
