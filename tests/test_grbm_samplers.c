@@ -116,8 +116,10 @@ int main(void) {
     CHECK_FAILS(ebm_grbm_sampler_parse("gibs", &k), EBM_EINVAL);
     CHECK_OK(ebm_grbm_sampler_parse("gibbs-langevin", &k));
     CHECK(k == EBM_GRBM_GIBBS_LANGEVIN);
-    CHECK_FAILS(ebm_grbm_chains_new(m, 0, &c), EBM_EINVAL);
     ebm_grbm_chains_free(c);
+    ebm_grbm_chains *none;
+    CHECK_FAILS(ebm_grbm_chains_new(m, 0, &none), EBM_EINVAL);
+    CHECK(none == NULL);
     ebm_grbm_free(m);
     return check_summary("test_grbm_samplers");
 }
