@@ -119,5 +119,11 @@ int cmd_train(int argc, char **argv, bool quiet);
 int cmd_sample(int argc, char **argv, bool quiet);
 int cmd_eval(int argc, char **argv, bool quiet);
 int cmd_info(int argc, char **argv, bool quiet);
+/* Gaussian-Bernoulli RBMs (cmd_grbm.c): `train grbm`, and sample / eval / info of a GRBM model file. */
+bool cli_grbm_args(int argc, char **argv);   /* true when an argument names a GRBM model file */
+int cmd_train_grbm(int argc, char **argv, bool quiet);
+int cmd_sample_grbm(int argc, char **argv, bool quiet);
+int cmd_eval_grbm(int argc, char **argv, bool quiet);
+int cmd_info_grbm(int argc, char **argv, bool quiet);
 
 #endif

@@ -35,6 +35,7 @@ static bool meta_size(const ebm_meta *m, const char *key, size_t *out) {
 }
 
 int cmd_sample(int argc, char **argv, bool quiet) {
+    if (cli_grbm_args(argc, argv)) return cmd_sample_grbm(argc, argv, quiet);
     const char *cmd = "sample";
     size_t n = 100, steps = 1000, cols = 0, zoom = 2;
     float temperature = 1.0f, noise_p = 0.5f;
