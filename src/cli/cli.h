@@ -98,8 +98,8 @@ ebm_rbm *cli_load_rbm(const char *cmd, const char *path, const char *verb);
 void cli_partial_path(const char *out, char *buf, size_t cap);
 /* The "ebm.model" of the model file at path ("rbm" when absent); false when it is not a readable model. */
 bool cli_model_kind(const char *path, char *kind, size_t cap);
-/* The model argument of a command line (the first .safetensors argument that is a readable model, else
- * argv[0] when it is one) with its kind, or NULL: lets a command dispatch before parsing its options. */
+/* The model argument of a command line (the first non-option argument that is a safetensors file) with
+ * its kind, or NULL: lets a command dispatch on the model kind before parsing its options. */
 const char *cli_find_model_arg(int argc, char **argv, char *kind, size_t cap);
 /* Writes x (n, d) as a PNG grid of h x w tiles (values in [0, 1], or [-1, 1] when pm1), an NPY array and/or
  * a CSV file, whichever paths are not NULL; prints "wrote PATH" unless quiet; false after an error. */
@@ -119,6 +119,10 @@ int cmd_train(int argc, char **argv, bool quiet);
 int cmd_sample(int argc, char **argv, bool quiet);
 int cmd_eval(int argc, char **argv, bool quiet);
 int cmd_info(int argc, char **argv, bool quiet);
+/* Neural-network energies (cmd_ebm.c): `train ebm`, and sample / inpaint / denoise / landscape of a net. */
+int cmd_train_ebm(int argc, char **argv, bool quiet);
+int cmd_sample_net(int argc, char **argv, bool quiet);
+
 /* Gaussian-Bernoulli RBMs (cmd_grbm.c): `train grbm`, and sample / eval / info of a GRBM model file. */
 bool cli_grbm_args(int argc, char **argv);   /* true when an argument names a GRBM model file */
 int cmd_train_grbm(int argc, char **argv, bool quiet);

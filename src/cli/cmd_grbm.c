@@ -12,45 +12,9 @@
 
 #define EXACT_AUTO_UNITS 20
 
-/* Whether path is a safetensors file whose metadata says ebm.model = "grbm".  Reads only the JSON header
- * (the file's first 8 + N bytes), so a large data file named on the command line costs nothing; the
- * loader validates the whole file afterwards. */
-static bool is_grbm_file(const char *path) {
-    struct stat st;
-    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < 8) return false;
-    FILE *f = fopen(path, "rb");
-    if (!f) return false;
-    unsigned char len8[8];
-    bool yes = false;
-    if (fread(len8, 1, 8, f) == 8) {
-        uint64_t n = 0;
-        for (int i = 7; i >= 0; i--) n = n << 8 | len8[i];
-        char *hdr = n > 0 && n <= (1u << 24) && n <= (uint64_t)st.st_size - 8 ? malloc((size_t)n + 1) : NULL;
-        if (hdr && fread(hdr, 1, (size_t)n, f) == (size_t)n) {
-            hdr[n] = '\0';
-            const char *k = strstr(hdr, "\"ebm.model\"");
-            if (k) {
-                k += strlen("\"ebm.model\"");
-                while (*k == ' ' || *k == '\t' || *k == '\n' || *k == '\r') k++;
-                if (*k == ':') {
-                    k++;
-                    while (*k == ' ' || *k == '\t' || *k == '\n' || *k == '\r') k++;
-                    yes = strncmp(k, "\"grbm\"", 6) == 0;
-                }
-            }
-        }
-        free(hdr);
-    }
-    fclose(f);
-    return yes;
-}
-
 bool cli_grbm_args(int argc, char **argv) {
-    for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--") == 0) return i + 1 < argc && is_grbm_file(argv[i + 1]);
-        if (argv[i][0] != '-' && is_grbm_file(argv[i])) return true;
-    }
-    return false;
+    char kind[32];
+    return cli_find_model_arg(argc, argv, kind, sizeof kind) && strcmp(kind, "grbm") == 0;
 }
 
 static ebm_grbm *load_grbm(const char *cmd, const char *path) {

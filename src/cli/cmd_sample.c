@@ -35,7 +35,11 @@ static bool meta_size(const ebm_meta *m, const char *key, size_t *out) {
 }
 
 int cmd_sample(int argc, char **argv, bool quiet) {
-    if (cli_grbm_args(argc, argv)) return cmd_sample_grbm(argc, argv, quiet);
+    char kind[32];
+    if (cli_find_model_arg(argc, argv, kind, sizeof kind)) {
+        if (strcmp(kind, "grbm") == 0) return cmd_sample_grbm(argc, argv, quiet);
+        if (strcmp(kind, "net") == 0) return cmd_sample_net(argc, argv, quiet);
+    }
     const char *cmd = "sample";
     size_t n = 100, steps = 1000, cols = 0, zoom = 2;
     float temperature = 1.0f, noise_p = 0.5f;

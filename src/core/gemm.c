@@ -17,13 +17,14 @@ typedef struct {
     size_t nb;        /* number of blocks */
 } split;
 
-/* Products of fewer than 2^22 multiply-adds (tens of microseconds) stay in one block: a parallel region
- * costs about as much, and far more when other processes compete for the cores. */
+/* Products of fewer than 2^18 multiply-adds stay in one block: a parallel region costs more than they do.
+ * 2^18 is also OpenBLAS 0.3.21's own threshold (65536 x GEMM_MULTITHREAD_THRESHOLD 4) below which it
+ * never threads, so a one-block call is single-threaded and thread-count independent too. */
 static split plan(size_t m, size_t n, size_t k) {
     split s;
     s.split_cols = n >= m;
     size_t len = s.split_cols ? n : m, align = s.split_cols ? 16 : 4;
-    size_t nb = len < 64 || (double)m * (double)n * (double)k < 4194304.0 ? 1 : 4 * ((len + 1023) / 1024);
+    size_t nb = len < 64 || (double)m * (double)n * (double)k < 262144.0 ? 1 : 4 * ((len + 1023) / 1024);
     size_t per = (len + nb - 1) / nb;
     per = (per + align - 1) / align * align;
     s.per = per ? per : 1;

@@ -1,0 +1,557 @@
+/* The command line for neural-network energies (ebm.model = "net"): `ebm train ebm` (Langevin contrastive
+ * divergence with a replay buffer, short-run or persistent chains), and `ebm sample`, `ebm inpaint`,
+ * `ebm denoise` and `ebm landscape` for such models.  Sampler settings not given on the command line come
+ * from the model's metadata (ebm.sample.*), written at training time, so a model samples the way it was
+ * trained.  Images are scaled to [-1, 1] by default ("pm1") and pictures map them back. */
+#include "cli.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_NET_IMAGE "conv:32:3:1,silu,pool:2,conv:64:3:1,silu,pool:2,flatten,linear:128,silu,linear:1"
+#define DEFAULT_NET_FLAT "linear:128,silu,linear:128,silu,linear:128,silu,linear:1"
+
+/* ---- sampler arguments shared by every command here ---- */
+typedef struct {
+    const char *sampler;
+    size_t steps, leapfrog;
+    float step_size, noise, temperature, clip_lo, clip_hi, init_lo, init_hi;
+    uint64_t seed;
+    bool sampler_seen, steps_seen, leapfrog_seen, step_seen, noise_seen, t_seen, clip_lo_seen, clip_hi_seen, lo_seen,
+        hi_seen;
+} samp_args;
+
+#define SAMPLER_OPTS(a)                                                                                                        \
+    {"sampler", OPT_STR, &(a).sampler, "ula|sgld|mala|hmc|rwm", "MCMC sampler", -INFINITY, INFINITY, 0, 0, NULL, &(a).sampler_seen}, \
+    {"steps", OPT_SIZE, &(a).steps, "K", "sampler steps", 1, 1e9, 0, 0, NULL, &(a).steps_seen},                                   \
+    {"step-size", OPT_FLOAT, &(a).step_size, "ETA", "step size (Langevin eta, HMC leapfrog step, RWM proposal sd)", 0, 1e6, 1, 0, NULL, &(a).step_seen}, \
+    {"noise", OPT_FLOAT, &(a).noise, "SIGMA", "SGLD noise scale", 0, 1e6, 0, 0, NULL, &(a).noise_seen},                          \
+    {"leapfrog", OPT_SIZE, &(a).leapfrog, "L", "HMC leapfrog steps", 1, 10000, 0, 0, NULL, &(a).leapfrog_seen},                 \
+    {"temperature", OPT_FLOAT, &(a).temperature, "T", "sampling temperature", 0, 1e6, 1, 0, NULL, &(a).t_seen},                 \
+    {"clip-lo", OPT_FLOAT, &(a).clip_lo, "LO", "clip samples below (ula/sgld)", -1e30, 1e30, 0, 0, NULL, &(a).clip_lo_seen},     \
+    {"clip-hi", OPT_FLOAT, &(a).clip_hi, "HI", "clip samples above (ula/sgld)", -1e30, 1e30, 0, 0, NULL, &(a).clip_hi_seen},     \
+    {"init-lo", OPT_FLOAT, &(a).init_lo, "LO", "chains start uniform on [LO, HI]", -1e30, 1e30, 0, 0, NULL, &(a).lo_seen},       \
+    {"init-hi", OPT_FLOAT, &(a).init_hi, "HI", "chains start uniform on [LO, HI]", -1e30, 1e30, 0, 0, NULL, &(a).hi_seen},       \
+    {"seed", OPT_U64, &(a).seed, "S", "random seed", 0, 1.8446744073709552e19, 0, 0, NULL, NULL}
+
+static void samp_defaults(samp_args *a) {
+    memset(a, 0, sizeof *a);
+    a->sampler = "sgld";
+    a->steps = 20;
+    a->leapfrog = 10;
+    a->step_size = 1.0f;
+    a->noise = 0.01f;
+    a->temperature = 1.0f;
+    a->init_lo = -1.0f;
+    a->init_hi = 1.0f;
+    a->seed = 1;
+}
+
+static bool meta_num(const ebm_meta *m, const char *key, double *out) {
+    const char *v = ebm_meta_get(m, key);
+    if (!v || !*v) return false;
+    char *end;
+    double d = strtod(v, &end);
+    if (*end || !isfinite(d)) return false;
+    *out = d;
+    return true;
+}
+
+/* Settings the command line did not give, from the model's ebm.sample.* metadata. */
+static void samp_from_meta(samp_args *a, const ebm_meta *m) {
+    double v;
+    const char *s = ebm_meta_get(m, "ebm.sample.sampler");
+    if (!a->sampler_seen && s) a->sampler = s;
+    if (!a->steps_seen && meta_num(m, "ebm.sample.steps", &v) && v >= 1) a->steps = (size_t)v;
+    if (!a->leapfrog_seen && meta_num(m, "ebm.sample.leapfrog", &v) && v >= 1) a->leapfrog = (size_t)v;
+    if (!a->step_seen && meta_num(m, "ebm.sample.step_size", &v) && v > 0) a->step_size = (float)v;
+    if (!a->noise_seen && meta_num(m, "ebm.sample.noise", &v) && v >= 0) a->noise = (float)v;
+    if (!a->clip_lo_seen && meta_num(m, "ebm.sample.clip_lo", &v)) a->clip_lo = (float)v;
+    if (!a->clip_hi_seen && meta_num(m, "ebm.sample.clip_hi", &v)) a->clip_hi = (float)v;
+    if (!a->lo_seen && meta_num(m, "ebm.sample.init_lo", &v)) a->init_lo = (float)v;
+    if (!a->hi_seen && meta_num(m, "ebm.sample.init_hi", &v)) a->init_hi = (float)v;
+}
+
+static bool samp_to_opts(const char *cmd, const samp_args *a, ebm_mcmc_opts *o) {
+    ebm_mcmc_opts_default(o);
+    if (ebm_mcmc_parse(a->sampler, &o->kind)) return cli_error(cmd, "--sampler: %s", ebm_last_error()), false;
+    o->steps = a->steps;
+    o->step_size = a->step_size;
+    o->noise = a->noise;
+    o->leapfrog = a->leapfrog;
+    o->temperature = a->temperature;
+    o->seed = a->seed;
+    if (a->clip_lo < a->clip_hi && (o->kind == EBM_MCMC_ULA || o->kind == EBM_MCMC_SGLD)) {
+        o->clip_lo = a->clip_lo;
+        o->clip_hi = a->clip_hi;
+    } else if (a->clip_lo > a->clip_hi) {
+        return cli_error(cmd, "--clip-lo %g is above --clip-hi %g", (double)a->clip_lo, (double)a->clip_hi), false;
+    }
+    if (!(a->init_lo < a->init_hi))
+        return cli_error(cmd, "--init-lo %g must be below --init-hi %g", (double)a->init_lo, (double)a->init_hi), false;
+    return true;
+}
+
+/* ---- a loaded model ---- */
+typedef struct {
+    ebm_net *net;
+    ebm_meta *meta;
+    ebm_energy *e;
+    size_t c, h, w, dim;
+    bool pm1;
+} net_model;
+
+static void net_model_free(net_model *nm) {
+    ebm_energy_free(nm->e);
+    ebm_net_free(nm->net);
+    ebm_meta_free(nm->meta);
+    memset(nm, 0, sizeof *nm);
+}
+
+static bool net_model_load(const char *cmd, const char *path, net_model *nm) {
+    memset(nm, 0, sizeof *nm);
+    ebm_status s = ebm_net_load(path, &nm->net, &nm->meta);
+    if (!s && ebm_net_output_size(nm->net) != 1)
+        s = EBM_EFORMAT, cli_error(cmd, "%s: the network has %zu outputs; an energy needs 1", path, ebm_net_output_size(nm->net));
+    else if (!s)
+        s = ebm_net_energy(nm->net, EBM_NET_HEAD_SCALAR, &nm->e);
+    if (s) {
+        if (s != EBM_EFORMAT || !nm->net) cli_lib_error(cmd, s);
+        net_model_free(nm);
+        return false;
+    }
+    nm->dim = ebm_net_input_size(nm->net);
+    const char *in = ebm_meta_get(nm->meta, "ebm.net.input");
+    if (!in || sscanf(in, "%zux%zux%zu", &nm->c, &nm->h, &nm->w) != 3) {
+        nm->c = nm->dim;
+        nm->h = nm->w = 1;
+    }
+    const char *sc = ebm_meta_get(nm->meta, "ebm.data.scale");
+    nm->pm1 = sc && strcmp(sc, "pm1") == 0;
+    return true;
+}
+
+/* Picture shape of one state: grey images C = 1, H x W; anything else has none. */
+static bool image_shape(const net_model *nm, size_t *h, size_t *w) {
+    if (nm->c == 1 && nm->h > 1 && nm->w > 1) {
+        *h = nm->h;
+        *w = nm->w;
+        return true;
+    }
+    return false;
+}
+
+typedef struct {
+    cli_progress prog;
+    const char *label;
+} mc_progress;
+
+static int on_mc(double fraction, void *user) {
+    mc_progress *p = user;
+    cli_progress_bar(&p->prog, p->label, fraction, "");
+    return cli_interrupted() ? 1 : 0;
+}
+
+/* Runs the sampler on x (n, dim) with a progress bar; prints acceptance; false after an error. */
+static bool run_sampler(const char *cmd, ebm_energy *e, float *x, size_t n, ebm_mcmc_opts *o, bool quiet,
+                        const char *label) {
+    mc_progress p;
+    cli_progress_init(&p.prog, quiet);
+    p.label = label;
+    o->progress = on_mc;
+    o->user = &p;
+    cli_install_sigint();
+    ebm_mcmc_stats st;
+    ebm_status s = ebm_mcmc_run(e, x, n, o, &st);
+    if (s == EBM_ECANCELED) {
+        cli_progress_line(&p.prog, "%s", "");
+        cli_error(cmd, "interrupted (%s); nothing written", ebm_last_error());
+        return false;
+    }
+    if (s) {
+        cli_progress_line(&p.prog, "%s", "");
+        cli_lib_error(cmd, s);
+        return false;
+    }
+    if (o->kind == EBM_MCMC_ULA || o->kind == EBM_MCMC_SGLD)
+        cli_progress_line(&p.prog, "%s: %zu %s steps on %zu chains in %.1f s", label, o->steps, ebm_mcmc_name(o->kind), n,
+                          st.seconds);
+    else
+        cli_progress_line(&p.prog, "%s: %zu %s steps on %zu chains in %.1f s, acceptance %.3f", label, o->steps,
+                          ebm_mcmc_name(o->kind), n, st.seconds, st.accept_rate);
+    return true;
+}
+
+/* x (n, dim) <- uniform noise on [lo, hi]. */
+static void noise_start(float *x, size_t n, size_t dim, float lo, float hi, uint64_t seed) {
+    ebm_noise z;
+    ebm_noise_default(&z);
+    z.lo = lo;
+    z.hi = hi;
+    ebm_rng r;
+    ebm_rng_seed(&r, seed, 0x6e6f697365ull);
+    ebm_noise_fill(&z, ebm_rng_u64(&r), x, n, dim);
+}
+
+/* A density picture of a 2-D energy over [lo, hi]^2 with data and samples drawn on top. */
+static ebm_status density_png(ebm_energy *e, const char *path, float lo, float hi, const float *data, size_t nd,
+                              const float *samples, size_t ns) {
+    const size_t res = 200;
+    float *E = malloc(res * res * sizeof(float)), *grid = malloc(res * res * 2 * sizeof(float));
+    ebm_status s = E && grid ? EBM_OK : EBM_ENOMEM;
+    for (size_t r = 0; !s && r < res; r++)
+        for (size_t q = 0; q < res; q++) {
+            grid[2 * (r * res + q)] = lo + ((float)q + 0.5f) * (hi - lo) / (float)res;
+            grid[2 * (r * res + q) + 1] = hi - ((float)r + 0.5f) * (hi - lo) / (float)res;
+        }
+    if (!s) s = e->energy(e, grid, res * res, E);
+    if (!s) s = ebm_png_density(path, E, res, lo, hi, lo, hi, data, nd, samples, ns);
+    free(E);
+    free(grid);
+    return s;
+}
+
+/* ---- ebm train ebm ---- */
+
+typedef struct {
+    cli_progress prog;
+    ebm_net *net;
+    FILE *log;
+    size_t every, done;
+    const char *checkpoint, *cmd;
+    ebm_meta *meta;
+} train_ctx;
+
+static int on_iter(const ebm_lcd_progress *p, void *user) {
+    train_ctx *c = user;
+    ebm_net_sn_update(c->net, 1);
+    c->done = p->iter;
+    char detail[160];
+    snprintf(detail, sizeof detail, "it %zu/%zu  E+ %.3f  E- %.3f  loss %.4f", p->iter, p->iters, p->e_pos, p->e_neg,
+             p->loss);
+    cli_progress_bar(&c->prog, "training", (double)p->iter / (double)p->iters, detail);
+    if (c->log)
+        fprintf(c->log, "%zu,%.3f,%.6g,%.6g,%.6g,%.6g,%.4f\n", p->iter, p->seconds, p->loss, p->e_pos, p->e_neg,
+                p->grad_norm, p->accept);
+    if (p->iter % c->every == 0 || p->iter == p->iters) {
+        if (!c->prog.tty) cli_progress_line(&c->prog, "%s  %.1f s", detail, p->seconds);
+        if (c->checkpoint && p->iter < p->iters) {
+            ebm_meta_setf(c->meta, "ebm.train.iters_done", "%zu", p->iter);
+            if (ebm_net_save(c->net, c->meta, c->checkpoint))
+                cli_progress_line(&c->prog, "warning: checkpoint not written: %s", ebm_last_error());
+        }
+    }
+    return cli_interrupted() ? 1 : 0;
+}
+
+static const char *const train_about =
+    "Train a neural-network energy E(x) by Langevin contrastive divergence: each iteration draws a data\n"
+    "batch and as many negatives from the sampler, then lowers E on the data and raises it on the\n"
+    "negatives, L = mean E(x+) - mean E(x-) + alpha (mean E(x+)^2 + mean E(x-)^2) (Du & Mordatch 2019).\n"
+    "Negatives start from a replay buffer with 5% noise restarts (--negatives buffer, the default), from\n"
+    "noise every time (short-run, Nijkamp et al. 2019) or from persistent chains.  Images are scaled to\n"
+    "[-1, 1]; toy:NAME gives 2-D densities.  A diverging or interrupted run keeps the last good parameters\n"
+    "in NAME.partial.safetensors and never touches --out.  See docs/train.md.";
+
+int cmd_train_ebm(int argc, char **argv, bool quiet) {
+    const char *cmd = "train ebm";
+    const char *data_spec = NULL, *out = NULL, *spec = NULL, *log_path = NULL, *samples_png = NULL;
+    const char *negatives = "buffer", *optimizer = "adam";
+    samp_args sa;
+    samp_defaults(&sa);
+    ebm_lcd_opts o;
+    ebm_lcd_opts_default(&o);
+    size_t every = 100, checkpoint_every = 0;
+    cli_data_args da = {"auto", "none", 0.5f, 0, 1, false, false, false};
+    const cli_opt opts[] = {
+        {"data", OPT_STR, &data_spec, "SPEC", "training data: fashion-mnist, toy:NAME or a file", -INFINITY, INFINITY, 0, 0, NULL, NULL},
+        {"out", OPT_STR, &out, "PATH", "where to save the model (.safetensors)", -INFINITY, INFINITY, 0, 0, NULL, NULL},
+        {"net", OPT_STR, &spec, "SPEC", "network (docs/net.md; default: a small CNN for images, an MLP otherwise)", -INFINITY, INFINITY, 0, 0, NULL, NULL},
+        SAMPLER_OPTS(sa),
+        {"negatives", OPT_STR, &negatives, "buffer|short-run|persistent", "where the negative chains start", -INFINITY, INFINITY, 0, 0, NULL, NULL},
+        {"buffer", OPT_SIZE, &o.buffer, "N", "replay buffer capacity", 1, 1e8, 0, 0, NULL, NULL},
+        {"reinit", OPT_FLOAT, &o.reinit, "P", "fraction of buffer draws restarted from noise", 0, 1, 0, 0, NULL, NULL},
+        {"alpha", OPT_FLOAT, &o.alpha, "A", "weight of the energy L2 regulariser", 0, 1e6, 0, 0, NULL, NULL},
+        {"data-noise", OPT_FLOAT, &o.data_noise, "SD", "Gaussian noise added to data batches", 0, 1e6, 0, 0, NULL, NULL},
+        {"optimizer", OPT_STR, &optimizer, "adam|sgd", "optimiser", -INFINITY, INFINITY, 0, 0, NULL, NULL},
+        {"lr", OPT_FLOAT, &o.optim.lr, "RATE", "learning rate", 0, 1e6, 1, 0, NULL, NULL},
+        {"momentum", OPT_FLOAT, &o.optim.momentum, "M", "SGD momentum", 0, 1, 0, 1, NULL, NULL},
+        {"weight-decay", OPT_FLOAT, &o.optim.weight_decay, "L2", "L2 weight decay", 0, 1e3, 0, 0, NULL, NULL},
+        {"grad-clip", OPT_FLOAT, &o.optim.clip, "NORM", "clip the gradient's global norm (0 = off)", 0, 1e30, 0, 0, NULL, NULL},
+        {"batch", OPT_SIZE, &o.batch, "N", "data rows (and negatives) per iteration", 1, 1e6, 0, 0, NULL, NULL},
+        {"iters", OPT_SIZE, &o.iters, "N", "parameter updates", 1, 1e9, 0, 0, NULL, NULL},
+        {"limit", OPT_SIZE, &da.limit, "N", "use the first N rows (toy: generate N, default 10000)", 0, 1e12, 0, 0, NULL, NULL},
+        {"scale", OPT_STR, &da.scale, "auto|none|255|minmax|pm1", "data scaling (default: pm1 for images, none otherwise)", -INFINITY, INFINITY, 0, 0, NULL, &da.scale_seen},
+        {"log", OPT_STR, &log_path, "CSV", "per-iteration figures to this CSV file", -INFINITY, INFINITY, 0, 0, NULL, NULL},
+        {"samples", OPT_STR, &samples_png, "PNG", "picture of the last negatives (2-D data: density with data and samples)", -INFINITY, INFINITY, 0, 0, NULL, NULL},
+        {"every", OPT_SIZE, &every, "N", "report (and checkpoint) every N iterations", 1, 1e9, 0, 0, NULL, NULL},
+        {"checkpoint", OPT_SIZE, &checkpoint_every, "N", "save NAME.partial.safetensors every N iterations (0 = off)", 0, 1e9, 0, 0, NULL, NULL},
+        OPT_END,
+    };
+    size_t npos;
+    int started = cli_start(cmd, argc, argv, opts, "ebm train ebm --data SPEC --out PATH [options]", train_about, NULL,
+                            0, &npos);
+    if (started >= 0) return started;
+    if (!data_spec) return cli_error(cmd, "--data is required (e.g. --data toy:8gaussians or --data fashion-mnist)");
+    if (!out) return cli_error(cmd, "--out is required (where to save the model)");
+    if (strcmp(negatives, "buffer") == 0) o.mode = EBM_NEG_BUFFER;
+    else if (strcmp(negatives, "short-run") == 0) o.mode = EBM_NEG_SHORTRUN;
+    else if (strcmp(negatives, "persistent") == 0) o.mode = EBM_NEG_PERSISTENT;
+    else return cli_error(cmd, "--negatives: '%s' is not one of buffer|short-run|persistent", negatives), 2;
+    if (strcmp(optimizer, "adam") == 0) o.optim.kind = EBM_OPTIM_ADAM;
+    else if (strcmp(optimizer, "sgd") == 0) o.optim.kind = EBM_OPTIM_SGD;
+    else return cli_error(cmd, "--optimizer: '%s' is not one of adam|sgd", optimizer), 2;
+    if (o.mode == EBM_NEG_BUFFER && o.buffer < o.batch)
+        return cli_error(cmd, "--buffer %zu must hold at least one --batch (%zu)", o.buffer, o.batch), 2;
+    if (!cli_check_writable(cmd, "--out", out)) return 1;
+    if (log_path && !cli_check_writable(cmd, "--log", log_path)) return 1;
+    if (samples_png && !cli_check_writable(cmd, "--samples", samples_png)) return 1;
+    bool toy = strncmp(data_spec, "toy:", 4) == 0;
+    if (!da.scale_seen) da.scale = toy ? "none" : "pm1";
+    ebm_data_opts dopts;
+    if (!cli_data_opts(cmd, &da, &dopts)) return 2;
+    dopts.seed = sa.seed;
+    ebm_dataset *d = cli_load_data(cmd, data_spec, &dopts, quiet);
+    if (!d) return 1;
+    int rc = 1;
+    ebm_net *net = NULL;
+    ebm_energy *e = NULL;
+    ebm_meta *meta = NULL;
+    FILE *log = NULL;
+    float *neg = NULL;
+    size_t dim = d->x->cols;
+    size_t c = dim, h = 1, w = 1;
+    if (d->height > 1 && d->width > 1 && d->height * d->width == dim) {
+        c = 1;
+        h = d->height;
+        w = d->width;
+    }
+    if (!spec) spec = h > 1 ? DEFAULT_NET_IMAGE : DEFAULT_NET_FLAT;
+    ebm_status s = ebm_net_new(spec, c, h, w, &net);
+    if (s) {
+        cli_error(cmd, "--net: %s", ebm_last_error());
+        rc = 2;
+        goto done;
+    }
+    if (ebm_net_output_size(net) != 1) {
+        rc = cli_error(cmd, "--net must end in a layer of width 1 (an energy), e.g. ...,linear:1; this one has %zu outputs",
+                       ebm_net_output_size(net));
+        goto done;
+    }
+    ebm_rng init;
+    ebm_rng_seed(&init, sa.seed, 100);
+    if ((s = ebm_net_init(net, &init)) || (s = ebm_net_energy(net, EBM_NET_HEAD_SCALAR, &e)) || (s = ebm_meta_new(&meta))) {
+        rc = cli_lib_error(cmd, s);
+        goto done;
+    }
+    /* chains start uniform over the data's range unless told otherwise */
+    if (!sa.lo_seen || !sa.hi_seen) {
+        float lo = FLT_MAX, hi = -FLT_MAX;
+        for (size_t i = 0; i < d->x->rows * dim; i++) {
+            lo = d->x->data[i] < lo ? d->x->data[i] : lo;
+            hi = d->x->data[i] > hi ? d->x->data[i] : hi;
+        }
+        if (!(lo < hi)) hi = lo + 1;
+        if (!sa.lo_seen) sa.init_lo = lo;
+        if (!sa.hi_seen) sa.init_hi = hi;
+    }
+    if (!samp_to_opts(cmd, &sa, &o.mcmc)) {
+        rc = 2;
+        goto done;
+    }
+    o.noise.lo = sa.init_lo;
+    o.noise.hi = sa.init_hi;
+    o.seed = sa.seed;
+    neg = malloc(o.batch * dim * sizeof(float));
+    if (!neg) {
+        rc = cli_error(cmd, "out of memory");
+        goto done;
+    }
+    if (log_path) {
+        log = fopen(log_path, "w");
+        if (!log) {
+            rc = cli_error(cmd, "--log: cannot open '%s'", log_path);
+            goto done;
+        }
+        fprintf(log, "iter,seconds,loss,e_pos,e_neg,grad_norm,accept\n");
+    }
+    /* metadata first: checkpoints carry it too */
+    char buf[4096];
+    ebm_meta_set(meta, "ebm.model", "net");
+    ebm_meta_set(meta, "ebm.net.head", "scalar");
+    ebm_meta_set(meta, "ebm.data.spec", data_spec);
+    ebm_meta_set(meta, "ebm.data.source", d->source);
+    ebm_meta_set(meta, "ebm.data.scale", da.scale);
+    ebm_meta_setf(meta, "ebm.data.rows", "%zu", d->x->rows);
+    ebm_meta_setf(meta, "ebm.train.method", "lcd-%s", negatives);
+    ebm_meta_set(meta, "ebm.train.sampler", ebm_mcmc_name(o.mcmc.kind));
+    ebm_meta_setf(meta, "ebm.train.steps", "%zu", o.mcmc.steps);
+    ebm_meta_setf(meta, "ebm.train.step_size", "%g", (double)o.mcmc.step_size);
+    ebm_meta_setf(meta, "ebm.train.noise", "%g", (double)o.mcmc.noise);
+    ebm_meta_setf(meta, "ebm.train.buffer", "%zu", o.buffer);
+    ebm_meta_setf(meta, "ebm.train.reinit", "%g", (double)o.reinit);
+    ebm_meta_setf(meta, "ebm.train.alpha", "%g", (double)o.alpha);
+    ebm_meta_setf(meta, "ebm.train.optimizer", "%s lr %g wd %g clip %g", optimizer, (double)o.optim.lr,
+                  (double)o.optim.weight_decay, (double)o.optim.clip);
+    ebm_meta_setf(meta, "ebm.train.batch", "%zu", o.batch);
+    ebm_meta_setf(meta, "ebm.train.iters", "%zu", o.iters);
+    ebm_meta_setf(meta, "ebm.train.seed", "%llu", (unsigned long long)sa.seed);
+    cli_join_args(argc, argv, buf, sizeof buf);
+    ebm_meta_setf(meta, "ebm.train.command", "ebm train ebm %s", buf);
+    cli_utc_now(buf, sizeof buf);
+    ebm_meta_set(meta, "ebm.train.date", buf);
+    /* sampling defaults: short-run models sample as trained; buffer/persistent models were trained with
+     * chains that had run much longer than one call, so sampling from noise gets ten times the steps */
+    ebm_meta_set(meta, "ebm.sample.sampler", ebm_mcmc_name(o.mcmc.kind));
+    ebm_meta_setf(meta, "ebm.sample.steps", "%zu", o.mode == EBM_NEG_SHORTRUN ? o.mcmc.steps : 10 * o.mcmc.steps);
+    ebm_meta_setf(meta, "ebm.sample.step_size", "%g", (double)o.mcmc.step_size);
+    ebm_meta_setf(meta, "ebm.sample.noise", "%g", (double)o.mcmc.noise);
+    ebm_meta_setf(meta, "ebm.sample.leapfrog", "%zu", o.mcmc.leapfrog);
+    ebm_meta_setf(meta, "ebm.sample.init_lo", "%g", (double)sa.init_lo);
+    ebm_meta_setf(meta, "ebm.sample.init_hi", "%g", (double)sa.init_hi);
+    if (o.mcmc.clip_lo < o.mcmc.clip_hi) {
+        ebm_meta_setf(meta, "ebm.sample.clip_lo", "%g", (double)o.mcmc.clip_lo);
+        ebm_meta_setf(meta, "ebm.sample.clip_hi", "%g", (double)o.mcmc.clip_hi);
+    }
+    char partial[4096];
+    cli_partial_path(out, partial, sizeof partial);
+    train_ctx ctx = {{0}, net, log, every, 0, checkpoint_every ? partial : NULL, cmd, meta};
+    if (checkpoint_every) ctx.every = checkpoint_every < every ? checkpoint_every : every;
+    cli_progress_init(&ctx.prog, quiet);
+    o.on_iter = on_iter;
+    o.user = &ctx;
+    size_t np;
+    ebm_net_params(net, &np);
+    if (!quiet)
+        fprintf(stderr, "training energy net (%zu parameters) on %zu x %zu by LCD (%s, %s %zu steps, step %g): %zu iterations, batch %zu\n",
+                np, d->x->rows, dim, negatives, ebm_mcmc_name(o.mcmc.kind), o.mcmc.steps, (double)o.mcmc.step_size,
+                o.iters, o.batch);
+    cli_install_sigint();
+    double t0 = cli_now();
+    s = ebm_lcd_train(e, d->x, &o, neg);
+    double seconds = cli_now() - t0;
+    if (s == EBM_ECANCELED || s == EBM_ENAN) {
+        char msg[1200];
+        snprintf(msg, sizeof msg, "%s", ebm_last_error());
+        cli_progress_line(&ctx.prog, "%s", "");
+        fprintf(stderr, "ebm %s: %s%s\n", cmd, s == EBM_ECANCELED ? "interrupted: " : "", msg);
+        ebm_meta_setf(meta, "ebm.train.stopped", "%s", s == EBM_ENAN ? "diverged" : "interrupted");
+        ebm_meta_setf(meta, "ebm.train.iters_done", "%zu", ctx.done);
+        if (!ebm_net_save(net, meta, partial))
+            fprintf(stderr, "ebm %s: the parameters after %zu good iterations are saved in %s; %s was not touched\n", cmd,
+                    ctx.done, partial, out);
+        rc = s == EBM_ECANCELED ? 130 : 1;
+        goto done;
+    }
+    if (s) {
+        rc = cli_lib_error(cmd, s);
+        goto done;
+    }
+    ebm_meta_setf(meta, "ebm.train.seconds", "%.1f", seconds);
+    if ((s = ebm_net_save(net, meta, out))) {
+        rc = cli_lib_error(cmd, s);
+        goto done;
+    }
+    if (!quiet) fprintf(stderr, "saved %s (%zu iterations in %.1f s)\n", out, o.iters, seconds);
+    if (samples_png) {
+        if (dim == 2) {
+            size_t nd = d->x->rows < 2000 ? d->x->rows : 2000;
+            if ((s = density_png(e, samples_png, sa.init_lo, sa.init_hi, d->x->data, nd, neg, o.batch))) {
+                rc = cli_lib_error(cmd, s);
+                goto done;
+            }
+            if (!quiet) fprintf(stderr, "wrote %s\n", samples_png);
+        } else if (h > 1) {
+            if (!cli_write_samples(cmd, quiet, neg, o.batch < 64 ? o.batch : 64, dim, strcmp(da.scale, "pm1") == 0,
+                                   samples_png, NULL, NULL, h, w, 0, 2))
+                goto done;
+        } else if (!quiet) {
+            fprintf(stderr, "--samples: no picture for %zu-dimensional data without an image shape\n", dim);
+        }
+    }
+    rc = 0;
+done:
+    if (log) fclose(log);
+    free(neg);
+    ebm_energy_free(e);
+    ebm_net_free(net);
+    ebm_meta_free(meta);
+    ebm_dataset_free(d);
+    return rc;
+}
+
+/* ---- ebm sample (net models) ---- */
+
+static const char *const sample_about =
+    "Draw samples from an energy network: --n chains start from uniform noise (the training range by\n"
+    "default) and run the sampler (defaults from the model file, ebm.sample.*).  Writes a PNG grid for\n"
+    "images (a density picture with the samples for 2-D models), an NPY array and/or a CSV file.";
+
+int cmd_sample_net(int argc, char **argv, bool quiet) {
+    const char *cmd = "sample";
+    size_t n = 64, cols = 0, zoom = 2;
+    const char *png = NULL, *npy = NULL, *csv = NULL;
+    samp_args sa;
+    samp_defaults(&sa);
+    const cli_opt opts[] = {
+        {"n", OPT_SIZE, &n, "N", "number of chains (samples)", 1, 1e7, 0, 0, NULL, NULL},
+        SAMPLER_OPTS(sa),
+        {"png", OPT_STR, &png, "PATH", "write a picture of the samples", -INFINITY, INFINITY, 0, 0, NULL, NULL},
+        {"npy", OPT_STR, &npy, "PATH", "write the samples as an (n, dim) float32 NPY array", -INFINITY, INFINITY, 0, 0, NULL, NULL},
+        {"csv", OPT_STR, &csv, "PATH", "write the samples as CSV", -INFINITY, INFINITY, 0, 0, NULL, NULL},
+        {"cols", OPT_SIZE, &cols, "C", "tiles per row in the picture (0 = square)", 0, 1e4, 0, 0, NULL, NULL},
+        {"zoom", OPT_SIZE, &zoom, "Z", "pixel magnification in the picture", 1, 32, 0, 0, NULL, NULL},
+        OPT_END,
+    };
+    const char *path;
+    int rc = cli_start_model(cmd, argc, argv, opts, "ebm sample MODEL [--png PATH] [--npy PATH] [--csv PATH] [options]",
+                             sample_about, &path);
+    if (rc >= 0) return rc;
+    if (!png && !npy && !csv) return cli_error(cmd, "nothing to write: give --png, --npy and/or --csv");
+    if (png && !cli_check_writable(cmd, "--png", png)) return 1;
+    if (npy && !cli_check_writable(cmd, "--npy", npy)) return 1;
+    if (csv && !cli_check_writable(cmd, "--csv", csv)) return 1;
+    net_model nm;
+    if (!net_model_load(cmd, path, &nm)) return 1;
+    rc = 1;
+    float *x = NULL;
+    samp_from_meta(&sa, nm.meta);
+    ebm_mcmc_opts o;
+    size_t h = 0, w = 0;
+    if (png && !image_shape(&nm, &h, &w) && nm.dim != 2) {
+        rc = cli_error(cmd, "--png: the model's input (%zux%zux%zu) is not a grey image or a 2-D point", nm.c, nm.h, nm.w);
+        goto done;
+    }
+    if (!samp_to_opts(cmd, &sa, &o)) {
+        rc = 2;
+        goto done;
+    }
+    x = malloc(n * nm.dim * sizeof(float));
+    if (!x) {
+        rc = cli_error(cmd, "out of memory for %zu samples", n);
+        goto done;
+    }
+    noise_start(x, n, nm.dim, sa.init_lo, sa.init_hi, sa.seed);
+    if (!quiet)
+        fprintf(stderr, "sampling %zu chains x %zu %s steps (step %g%s) at T = %g from uniform noise on [%g, %g]\n", n,
+                o.steps, ebm_mcmc_name(o.kind), (double)o.step_size, o.kind == EBM_MCMC_SGLD ? ", SGLD noise" : "",
+                (double)o.temperature, (double)sa.init_lo, (double)sa.init_hi);
+    if (!run_sampler(cmd, nm.e, x, n, &o, quiet, "sampling")) goto done;
+    if (png && nm.dim == 2) {
+        ebm_status s = density_png(nm.e, png, sa.init_lo, sa.init_hi, NULL, 0, x, n);
+        if (s) {
+            rc = cli_lib_error(cmd, s);
+            goto done;
+        }
+        if (!quiet) fprintf(stderr, "wrote %s\n", png);
+        png = NULL;
+    }
+    if (!cli_write_samples(cmd, quiet, x, n, nm.dim, nm.pm1, png, npy, csv, h, w, cols, zoom)) goto done;
+    rc = 0;
+done:
+    free(x);
+    net_model_free(&nm);
+    return rc;
+}
