@@ -10,6 +10,7 @@
 #include "internal.h"
 
 #include <cblas.h>
+#include <omp.h>
 
 typedef struct {
     int split_cols;   /* 1: blocks of columns of C; 0: blocks of rows */
@@ -39,6 +40,16 @@ static split plan(size_t m, size_t n, size_t k) {
               size_t ldb, T beta, T *C, size_t ldc) {                                                         \
         if (m == 0 || n == 0) return;                                                                         \
         split s = plan(m, n, k);                                                                                 \
+        if (s.nb == 1 && (double)m * (double)n * (double)k >= 262144.0 && !omp_in_parallel() &&                  \
+            omp_get_max_threads() > 1) {                                                                         \
+            /* a small output with a long sum (a conv weight gradient, say): OpenBLAS would thread it            \
+             * itself and its sums would depend on the thread count; inside an active parallel region            \
+             * it runs serially, so one thread of a region issues it */                                          \
+            _Pragma("omp parallel num_threads(2)")                                                               \
+            _Pragma("omp single")                                                                                \
+            NAME(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);                                          \
+            return;                                                                                              \
+        }                                                                                                        \
         const size_t len = s.split_cols ? n : m;                                                              \
         const enum CBLAS_TRANSPOSE TA = ta ? CblasTrans : CblasNoTrans, TB = tb ? CblasTrans : CblasNoTrans;  \
         _Pragma("omp parallel for schedule(static) if (s.nb > 1)")                                           \
