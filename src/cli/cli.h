@@ -122,6 +122,9 @@ int cmd_info(int argc, char **argv, bool quiet);
 /* Neural-network energies (cmd_ebm.c): `train ebm`, and sample / inpaint / denoise / landscape of a net. */
 int cmd_train_ebm(int argc, char **argv, bool quiet);
 int cmd_sample_net(int argc, char **argv, bool quiet);
+int cmd_inpaint(int argc, char **argv, bool quiet);
+int cmd_denoise_net(int argc, char **argv, bool quiet);
+int cmd_landscape(int argc, char **argv, bool quiet);
 
 /* Gaussian-Bernoulli RBMs (cmd_grbm.c): `train grbm`, and sample / eval / info of a GRBM model file. */
 bool cli_grbm_args(int argc, char **argv);   /* true when an argument names a GRBM model file */

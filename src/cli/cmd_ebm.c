@@ -555,3 +555,363 @@ done:
     net_model_free(&nm);
     return rc;
 }
+
+/* ---- data rows of a model's kind, preprocessed as in training ---- */
+static ebm_dataset *load_rows_like_model(const char *cmd, const char *spec, const net_model *nm, bool quiet) {
+    cli_data_args da = {"auto", "none", 0.5f, 0, 1, false, false, false};
+    const char *sc = ebm_meta_get(nm->meta, "ebm.data.scale");
+    if (sc) da.scale = sc;
+    ebm_data_opts dopts;
+    if (!cli_data_opts(cmd, &da, &dopts)) return NULL;
+    ebm_dataset *d = cli_load_data(cmd, spec, &dopts, quiet);
+    if (d && d->x->cols != nm->dim) {
+        cli_error(cmd, "%s has %zu columns but the model's input has %zu", spec, d->x->cols, nm->dim);
+        ebm_dataset_free(d);
+        return NULL;
+    }
+    return d;
+}
+
+/* The hidden region of an inpainting mask (1 = to be filled in) for an h x w image. */
+static bool make_mask(const char *cmd, const char *mask, size_t h, size_t w, uint64_t seed, uint8_t *hide) {
+    double p = 0;
+    for (size_t r = 0; r < h; r++)
+        for (size_t c = 0; c < w; c++) {
+            uint8_t v;
+            if (strcmp(mask, "top") == 0) v = r < h / 2;
+            else if (strcmp(mask, "bottom") == 0) v = r >= h / 2;
+            else if (strcmp(mask, "left") == 0) v = c < w / 2;
+            else if (strcmp(mask, "right") == 0) v = c >= w / 2;
+            else if (strncmp(mask, "random:", 7) == 0) {
+                char *end;
+                p = strtod(mask + 7, &end);
+                if (*end || !(p > 0 && p < 1))
+                    return cli_error(cmd, "--mask random:P needs 0 < P < 1, got '%s'", mask + 7), false;
+                float u;
+                ebm_rng_fill_uniform(seed, 0x6d61736bull, r * w + c, &u, 1);
+                v = u < p;
+            } else {
+                return cli_error(cmd, "--mask: '%s' is not one of top|bottom|left|right|random:P", mask), false;
+            }
+            hide[r * w + c] = v;
+        }
+    return true;
+}
+
+static const char *const inpaint_about =
+    "Fill in part of each image: the pixels of --mask (top, bottom, left or right half, or each pixel with\n"
+    "probability P for random:P) are hidden, started from noise and sampled with the rest clamped to the\n"
+    "data, so they follow the model's conditional distribution.  The picture has three rows: the\n"
+    "originals, the masked inputs (hidden pixels grey) and the completions; the mean squared error of the\n"
+    "hidden pixels is printed.  Sampler defaults come from the model.";
+
+int cmd_inpaint(int argc, char **argv, bool quiet) {
+    const char *cmd = "inpaint";
+    const char *data_spec = NULL, *png = NULL, *mask = "bottom", *npy = NULL;
+    size_t n = 8, offset = 0;
+    samp_args sa;
+    samp_defaults(&sa);
+    const cli_opt opts[] = {
+        {"data", OPT_STR, &data_spec, "SPEC", "images to complete (default: the model's training data)", -INFINITY, INFINITY, 0, 0, NULL, NULL},
+        {"mask", OPT_STR, &mask, "top|bottom|left|right|random:P", "the region to fill in", -INFINITY, INFINITY, 0, 0, NULL, NULL},
+        {"n", OPT_SIZE, &n, "N", "number of images", 1, 10000, 0, 0, NULL, NULL},
+        {"offset", OPT_SIZE, &offset, "I", "first row of the data to use", 0, 1e12, 0, 0, NULL, NULL},
+        SAMPLER_OPTS(sa),
+        {"png", OPT_STR, &png, "PATH", "picture: originals, masked, completed", -INFINITY, INFINITY, 0, 0, NULL, NULL},
+        {"npy", OPT_STR, &npy, "PATH", "the completions as an (n, dim) float32 NPY array", -INFINITY, INFINITY, 0, 0, NULL, NULL},
+        OPT_END,
+    };
+    const char *path;
+    int rc = cli_start_model(cmd, argc, argv, opts, "ebm inpaint MODEL --png PATH [--data SPEC] [--mask bottom] [options]",
+                             inpaint_about, &path);
+    if (rc >= 0) return rc;
+    if (!png && !npy) return cli_error(cmd, "nothing to write: give --png and/or --npy");
+    if (png && !cli_check_writable(cmd, "--png", png)) return 1;
+    if (npy && !cli_check_writable(cmd, "--npy", npy)) return 1;
+    char kind[32];
+    if (!cli_model_kind(path, kind, sizeof kind)) return cli_error(cmd, "%s: not a model file", path);
+    if (strcmp(kind, "net") != 0) return cli_error(cmd, "%s: inpainting needs an energy network (ebm train ebm); this is a '%s' model", path, kind);
+    net_model nm;
+    if (!net_model_load(cmd, path, &nm)) return 1;
+    rc = 1;
+    ebm_dataset *d = NULL;
+    float *x = NULL, *show = NULL;
+    uint8_t *hide = NULL;
+    size_t h, w;
+    ebm_mcmc_opts o;
+    samp_from_meta(&sa, nm.meta);
+    if (!image_shape(&nm, &h, &w)) {
+        rc = cli_error(cmd, "the model's input (%zux%zux%zu) is not a grey image", nm.c, nm.h, nm.w);
+        goto done;
+    }
+    if (!samp_to_opts(cmd, &sa, &o)) {
+        rc = 2;
+        goto done;
+    }
+    if (!data_spec) data_spec = ebm_meta_get(nm.meta, "ebm.data.spec");
+    if (!data_spec) {
+        rc = cli_error(cmd, "--data is required (the model does not record its training data)");
+        goto done;
+    }
+    d = load_rows_like_model(cmd, data_spec, &nm, quiet);
+    if (!d) goto done;
+    if (offset >= d->x->rows) {
+        rc = cli_error(cmd, "--offset %zu is past the %zu rows of %s", offset, d->x->rows, data_spec);
+        goto done;
+    }
+    if (n > d->x->rows - offset) n = d->x->rows - offset;
+    size_t dim = nm.dim;
+    x = malloc(n * dim * sizeof(float));
+    show = malloc(3 * n * dim * sizeof(float));
+    hide = malloc(dim);
+    if (!x || !show || !hide) {
+        rc = cli_error(cmd, "out of memory");
+        goto done;
+    }
+    if (!make_mask(cmd, mask, h, w, sa.seed, hide)) {
+        rc = 2;
+        goto done;
+    }
+    const float *x0 = d->x->data + offset * dim;
+    noise_start(x, n, dim, sa.init_lo, sa.init_hi, sa.seed);
+    size_t hidden = 0;
+    for (size_t j = 0; j < dim; j++) hidden += hide[j];
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < dim; j++) {
+            if (!hide[j]) x[i * dim + j] = x0[i * dim + j];
+            show[i * dim + j] = x0[i * dim + j];
+            show[(n + i) * dim + j] = hide[j] ? (nm.pm1 ? 0.0f : 0.5f) : x0[i * dim + j];
+        }
+    uint8_t *clamp = malloc(dim);
+    if (!clamp) {
+        rc = cli_error(cmd, "out of memory");
+        goto done;
+    }
+    for (size_t j = 0; j < dim; j++) clamp[j] = !hide[j];
+    o.clamp = clamp;
+    if (!quiet)
+        fprintf(stderr, "inpainting %zu images (%zu of %zu pixels hidden, mask %s) by %zu %s steps\n", n, hidden, dim, mask,
+                o.steps, ebm_mcmc_name(o.kind));
+    bool ok = run_sampler(cmd, nm.e, x, n, &o, quiet, "inpainting");
+    free(clamp);
+    if (!ok) goto done;
+    double se = 0;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < dim; j++) {
+            show[(2 * n + i) * dim + j] = x[i * dim + j];
+            if (hide[j]) se += ((double)x[i * dim + j] - x0[i * dim + j]) * ((double)x[i * dim + j] - x0[i * dim + j]);
+        }
+    printf("hidden-pixel mean squared error %.5f (%zu images x %zu pixels, %s scale)\n", se / (double)(n * (hidden ? hidden : 1)), n,
+           hidden, nm.pm1 ? "[-1, 1]" : "data");
+    if (png && !cli_write_samples(cmd, quiet, show, 3 * n, dim, nm.pm1, png, NULL, NULL, h, w, n, 2)) goto done;
+    if (npy && !cli_write_samples(cmd, quiet, x, n, dim, nm.pm1, NULL, npy, NULL, h, w, 0, 2)) goto done;
+    rc = 0;
+done:
+    free(x);
+    free(show);
+    free(hide);
+    ebm_dataset_free(d);
+    net_model_free(&nm);
+    return rc;
+}
+
+/* ---- ebm denoise (net models): sample the posterior exp(-E(x)) N(y; x, sigma^2 I) ---- */
+
+typedef struct {
+    ebm_energy *prior;
+    const float *y;   /* (n, dim) the noisy observations, row i for chain i */
+    float inv_s2;     /* 1 / sigma^2 */
+} posterior;
+
+static ebm_status post_eval(ebm_energy *e, const float *x, size_t n, float *E, float *dx) {
+    posterior *p = e->impl;
+    size_t d = e->dim;
+    ebm_status s = dx ? p->prior->grad_x(p->prior, x, n, E, dx) : p->prior->energy(p->prior, x, n, E);
+    if (s) return s;
+    for (size_t i = 0; i < n; i++) {
+        double acc = 0;
+        for (size_t j = 0; j < d; j++) {
+            float r = x[i * d + j] - p->y[i * d + j];
+            acc += (double)r * r;
+            if (dx) dx[i * d + j] += p->inv_s2 * r;
+        }
+        if (E) E[i] += (float)(0.5 * p->inv_s2 * acc);
+    }
+    return EBM_OK;
+}
+static ebm_status post_energy(ebm_energy *e, const float *x, size_t n, float *E) { return post_eval(e, x, n, E, NULL); }
+static ebm_status post_grad(ebm_energy *e, const float *x, size_t n, float *E, float *dx) { return post_eval(e, x, n, E, dx); }
+
+static const char *const denoise_about =
+    "Denoise images with an energy network: Gaussian noise of sd --sigma is added to --n data images and\n"
+    "the posterior p(x | y) ∝ exp(-E(x)) N(y; x, sigma^2) is sampled from the noisy images at a low\n"
+    "--temperature (default 0.1, close to the most probable image).  The picture has three rows: clean,\n"
+    "noisy, denoised; the mean squared errors before and after are printed.";
+
+int cmd_denoise_net(int argc, char **argv, bool quiet) {
+    const char *cmd = "denoise";
+    const char *data_spec = NULL, *png = NULL;
+    size_t n = 8, offset = 0;
+    float sigma = 0.3f;
+    samp_args sa;
+    samp_defaults(&sa);
+    const cli_opt opts[] = {
+        {"data", OPT_STR, &data_spec, "SPEC", "clean images (default: the model's training data)", -INFINITY, INFINITY, 0, 0, NULL, NULL},
+        {"sigma", OPT_FLOAT, &sigma, "SD", "noise sd (in the model's scale, [-1, 1] for images)", 0, 100, 1, 0, NULL, NULL},
+        {"n", OPT_SIZE, &n, "N", "number of images", 1, 10000, 0, 0, NULL, NULL},
+        {"offset", OPT_SIZE, &offset, "I", "first row of the data to use", 0, 1e12, 0, 0, NULL, NULL},
+        SAMPLER_OPTS(sa),
+        {"png", OPT_STR, &png, "PATH", "picture: clean, noisy, denoised", -INFINITY, INFINITY, 0, 0, NULL, NULL},
+        OPT_END,
+    };
+    const char *path;
+    int rc = cli_start_model(cmd, argc, argv, opts, "ebm denoise MODEL --png PATH [--data SPEC] [--sigma 0.3] [options]",
+                             denoise_about, &path);
+    if (rc >= 0) return rc;
+    if (png && !cli_check_writable(cmd, "--png", png)) return 1;
+    net_model nm;
+    if (!net_model_load(cmd, path, &nm)) return 1;
+    rc = 1;
+    ebm_dataset *d = NULL;
+    float *x = NULL, *y = NULL, *show = NULL;
+    size_t h = 0, w = 0;
+    ebm_mcmc_opts o;
+    bool t_given = sa.t_seen;
+    samp_from_meta(&sa, nm.meta);
+    if (!t_given) sa.temperature = 0.1f;
+    if (png && !image_shape(&nm, &h, &w)) {
+        rc = cli_error(cmd, "--png: the model's input (%zux%zux%zu) is not a grey image", nm.c, nm.h, nm.w);
+        goto done;
+    }
+    if (!samp_to_opts(cmd, &sa, &o)) {
+        rc = 2;
+        goto done;
+    }
+    if (!data_spec) data_spec = ebm_meta_get(nm.meta, "ebm.data.spec");
+    if (!data_spec) {
+        rc = cli_error(cmd, "--data is required (the model does not record its training data)");
+        goto done;
+    }
+    d = load_rows_like_model(cmd, data_spec, &nm, quiet);
+    if (!d) goto done;
+    if (offset >= d->x->rows) {
+        rc = cli_error(cmd, "--offset %zu is past the %zu rows of %s", offset, d->x->rows, data_spec);
+        goto done;
+    }
+    if (n > d->x->rows - offset) n = d->x->rows - offset;
+    size_t dim = nm.dim;
+    const float *x0 = d->x->data + offset * dim;
+    x = malloc(n * dim * sizeof(float));
+    y = malloc(n * dim * sizeof(float));
+    show = malloc(3 * n * dim * sizeof(float));
+    if (!x || !y || !show) {
+        rc = cli_error(cmd, "out of memory");
+        goto done;
+    }
+    ebm_noise z;
+    ebm_noise_default(&z);
+    z.kind = EBM_NOISE_GAUSSIAN;
+    z.sd = sigma;
+    ebm_noise_fill(&z, sa.seed ^ 0x64656e6f697365ull, y, n, dim);
+    double before = 0, after = 0;
+    for (size_t i = 0; i < n * dim; i++) {
+        y[i] += x0[i];
+        x[i] = y[i];
+        before += ((double)y[i] - x0[i]) * ((double)y[i] - x0[i]);
+    }
+    posterior post = {nm.e, y, 1.0f / (sigma * sigma)};
+    ebm_energy pe = {"posterior", dim, 0, NULL, post_energy, post_grad, NULL, NULL, &post};
+    if (!quiet)
+        fprintf(stderr, "denoising %zu images (noise sd %g) by %zu %s steps at T = %g\n", n, (double)sigma, o.steps,
+                ebm_mcmc_name(o.kind), (double)o.temperature);
+    if (!run_sampler(cmd, &pe, x, n, &o, quiet, "denoising")) goto done;
+    for (size_t i = 0; i < n * dim; i++) after += ((double)x[i] - x0[i]) * ((double)x[i] - x0[i]);
+    printf("mean squared error: noisy %.5f, denoised %.5f (%zu images)\n", before / (double)(n * dim), after / (double)(n * dim), n);
+    if (png) {
+        memcpy(show, x0, n * dim * sizeof(float));
+        memcpy(show + n * dim, y, n * dim * sizeof(float));
+        memcpy(show + 2 * n * dim, x, n * dim * sizeof(float));
+        if (!cli_write_samples(cmd, quiet, show, 3 * n, dim, nm.pm1, png, NULL, NULL, h, w, n, 2)) goto done;
+    }
+    rc = 0;
+done:
+    free(x);
+    free(y);
+    free(show);
+    ebm_dataset_free(d);
+    net_model_free(&nm);
+    return rc;
+}
+
+/* ---- ebm landscape (2-D net models) ---- */
+
+static const char *const landscape_about =
+    "Picture of a 2-D model's density exp(-E(x, y)) on a grid over [--lo, --hi]^2 (default: the range the\n"
+    "chains started from in training), with its training data (white) and --samples samples drawn from\n"
+    "noise by the model's sampler (cyan) on top.";
+
+int cmd_landscape(int argc, char **argv, bool quiet) {
+    const char *cmd = "landscape";
+    const char *png = NULL, *data_spec = NULL;
+    size_t n_samples = 500, n_data = 2000;
+    samp_args sa;
+    samp_defaults(&sa);
+    const cli_opt opts[] = {
+        {"png", OPT_STR, &png, "PATH", "where to write the picture", -INFINITY, INFINITY, 0, 0, NULL, NULL},
+        {"data", OPT_STR, &data_spec, "SPEC", "data to draw (default: the model's training data)", -INFINITY, INFINITY, 0, 0, NULL, NULL},
+        {"data-points", OPT_SIZE, &n_data, "N", "data points drawn (0 = none)", 0, 1e7, 0, 0, NULL, NULL},
+        {"samples", OPT_SIZE, &n_samples, "N", "samples drawn (0 = none)", 0, 1e7, 0, 0, NULL, NULL},
+        SAMPLER_OPTS(sa),
+        OPT_END,
+    };
+    const char *path;
+    int rc = cli_start_model(cmd, argc, argv, opts, "ebm landscape MODEL --png PATH [options]", landscape_about, &path);
+    if (rc >= 0) return rc;
+    if (!png) return cli_error(cmd, "--png is required");
+    if (!cli_check_writable(cmd, "--png", png)) return 1;
+    char kind[32];
+    if (!cli_model_kind(path, kind, sizeof kind)) return cli_error(cmd, "%s: not a model file", path);
+    if (strcmp(kind, "net") != 0) return cli_error(cmd, "%s: a landscape needs a 2-D energy network; this is a '%s' model", path, kind);
+    net_model nm;
+    if (!net_model_load(cmd, path, &nm)) return 1;
+    rc = 1;
+    ebm_dataset *d = NULL;
+    float *x = NULL;
+    ebm_mcmc_opts o;
+    samp_from_meta(&sa, nm.meta);
+    if (nm.dim != 2) {
+        rc = cli_error(cmd, "the model's input has %zu dimensions; a landscape needs 2", nm.dim);
+        goto done;
+    }
+    if (!samp_to_opts(cmd, &sa, &o)) {
+        rc = 2;
+        goto done;
+    }
+    if (!data_spec) data_spec = ebm_meta_get(nm.meta, "ebm.data.spec");
+    if (data_spec && n_data) {
+        d = load_rows_like_model(cmd, data_spec, &nm, quiet);
+        if (!d) goto done;
+        if (n_data > d->x->rows) n_data = d->x->rows;
+    }
+    if (n_samples) {
+        x = malloc(n_samples * 2 * sizeof(float));
+        if (!x) {
+            rc = cli_error(cmd, "out of memory");
+            goto done;
+        }
+        noise_start(x, n_samples, 2, sa.init_lo, sa.init_hi, sa.seed);
+        if (!run_sampler(cmd, nm.e, x, n_samples, &o, quiet, "sampling")) goto done;
+    }
+    ebm_status s = density_png(nm.e, png, sa.init_lo, sa.init_hi, d ? d->x->data : NULL, d ? n_data : 0, x, n_samples);
+    if (s) {
+        rc = cli_lib_error(cmd, s);
+        goto done;
+    }
+    if (!quiet) fprintf(stderr, "wrote %s\n", png);
+    rc = 0;
+done:
+    free(x);
+    ebm_dataset_free(d);
+    net_model_free(&nm);
+    return rc;
+}
