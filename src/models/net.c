@@ -51,6 +51,7 @@ typedef struct {
     size_t u_off;                      /* into state (SN) */
     float *w_sn;                       /* (c_out, fan_in) W / sigma, refreshed every forward (SN) */
     double *v;                         /* (fan_in) W'u / sigma (SN) */
+    double *wv;                        /* (c_out) scratch of the power iteration (SN) */
     double sigma;
     char token[64];                    /* canonical token */
 } layer;
@@ -315,7 +316,8 @@ ebm_status ebm_net_new(const char *spec, size_t channels, size_t height, size_t 
         if (!l->sn) continue;
         l->w_sn = ebm_calloc(l->n_w, sizeof(float));
         l->v = calloc(l->fan_in, sizeof(double));
-        if (!l->w_sn || !l->v) {
+        l->wv = calloc(l->c_out, sizeof(double));
+        if (!l->w_sn || !l->v || !l->wv) {
             ebm_net_free(net);
             return ebm_fail(EBM_ENOMEM, "out of memory for the network");
         }
@@ -346,6 +348,7 @@ void ebm_net_free(ebm_net *net) {
         for (size_t i = 0; i < net->n_layers; i++) {
             ebm_free(net->L[i].w_sn);
             free(net->L[i].v);
+            free(net->L[i].wv);
         }
     free(net->L);
     free(net->act_off);
@@ -383,8 +386,9 @@ void ebm_net_set_training(ebm_net *net, int on) { net->training = on != 0; }
  * Spectral normalisation
  * ------------------------------------------------------------------------------------------- */
 
-/* One power iteration on W (rows, cols) from u (rows), in double: v = W'u / |W'u|, u <- W v / |W v|. */
-static void sn_power(const float *W, size_t rows, size_t cols, float *u, double *v) {
+/* One power iteration on W (rows, cols) from u (rows), in double: v = W'u / |W'u|, u <- W v / |W v|;
+ * v (cols) and wu (rows) are scratch. */
+static void sn_power(const float *W, size_t rows, size_t cols, float *u, double *v, double *wu) {
     double nv = 0, nu = 0;
     for (size_t j = 0; j < cols; j++) v[j] = 0;
     for (size_t i = 0; i < rows; i++) {
@@ -396,8 +400,6 @@ static void sn_power(const float *W, size_t rows, size_t cols, float *u, double 
     for (size_t j = 0; j < cols; j++) nv += v[j] * v[j];
     nv = sqrt(nv) > 1e-12 ? sqrt(nv) : 1e-12;
     for (size_t j = 0; j < cols; j++) v[j] /= nv;
-    double *wu = malloc(rows * sizeof *wu);
-    if (!wu) return; /* keep u: only the estimate's quality suffers */
     for (size_t i = 0; i < rows; i++) {
         const float *wr = W + i * cols;
         double a = 0;
@@ -408,7 +410,6 @@ static void sn_power(const float *W, size_t rows, size_t cols, float *u, double 
     }
     nu = sqrt(nu) > 1e-12 ? sqrt(nu) : 1e-12;
     for (size_t i = 0; i < rows; i++) u[i] = (float)(wu[i] / nu);
-    free(wu);
 }
 
 /* sigma = |W'u|, v = W'u / sigma, w_sn = W / sigma for SN layer l. */
@@ -436,7 +437,7 @@ void ebm_net_sn_update(ebm_net *net, size_t iters) {
         layer *l = &net->L[i];
         if (!l->sn) continue;
         for (size_t it = 0; it < iters; it++)
-            sn_power(net->params + l->w_off, l->c_out, l->fan_in, net->state + l->u_off, l->v);
+            sn_power(net->params + l->w_off, l->c_out, l->fan_in, net->state + l->u_off, l->v, l->wv);
     }
 }
 
@@ -789,7 +790,8 @@ static ebm_status forward(ebm_net *net, const float *x, size_t n) {
     for (size_t i = 0; i < net->n_layers; i++) {
         layer *l = &net->L[i];
         if (!l->sn) continue;
-        if (net->training) sn_power(net->params + l->w_off, l->c_out, l->fan_in, net->state + l->u_off, l->v);
+        if (net->training)
+            sn_power(net->params + l->w_off, l->c_out, l->fan_in, net->state + l->u_off, l->v, l->wv);
         sn_refresh(net, l);
     }
     memcpy(act(net, 0), x, n * net->L[0].in_size * sizeof(float));
