@@ -7,6 +7,8 @@
  *   training iter   = 20 Langevin steps on a persistent negative batch, then grad_params on the positive
  *                     batch (weights +1/n) and the negative batch (weights -1/n), i.e. the gradient of
  *                     mean E(x+) - mean E(x-), and an SGD update of the flat parameters.
+ * A third line times grad_x of the CNN of docs/net.md (conv:32:3:1,silu,pool:2,conv:64:3:1,silu,pool:2,
+ * flatten,linear:128,silu,linear:1) on 1x28x28 images, batch 128.
  * Positive data are fixed uniform [0, 1) images (the speed does not depend on their content).  Reports the
  * best (and the median) of --reps timed repetitions (10 Langevin steps, or one training iteration, each)
  * after a warm-up: on a shared machine the best is the closest to the code's own speed, the achieved GFLOP/s counting the GEMMs' 2mnk, and
@@ -179,6 +181,34 @@ int main(int argc, char **argv) {
            1 / ts, 1 / ts_med, 1e3 * ts, f_step / ts / 1e9, f_step / ts / 1e9 / peak);
     printf("RESULT impl=ebm what=train_iter per_s=%.3f median_per_s=%.3f ms=%.3f gflops=%.2f peak_frac=%.4f\n",
            1 / ti, 1 / ti_med, 1e3 * ti, f_iter / ti / 1e9, f_iter / ti / 1e9 / peak);
+    e->destroy(e);
+    ebm_net_free(net);
+
+    /* the CNN of docs/net.md on 1x28x28: grad_x per second (forward + backward in x) */
+    const char *cnn = "conv:32:3:1,silu,pool:2,conv:64:3:1,silu,pool:2,flatten,linear:128,silu,linear:1";
+    if (ebm_net_new(cnn, 1, 28, 28, &net) || ebm_net_init(net, &rng) || ebm_net_energy(net, EBM_NET_HEAD_SCALAR, &e)) {
+        fprintf(stderr, "bench_net: %s\n", ebm_last_error());
+        return 1;
+    }
+    /* forward: 2 n (784*32*9 + 196*64*288 + 3136*128 + 128); grad_x: the same again, less conv1's dx */
+    const double cf = 2.0 * (double)n * (784.0 * 32 * 9 + 196.0 * 64 * 288 + 3136.0 * 128 + 128);
+    const double f_cnn = 2 * cf - 2.0 * (double)n * 784.0 * 32 * 9;
+    double t_cnn[100];
+    for (size_t i = 0; i < 2; i++) e->grad_x(e, L.x, n, NULL, L.dx);
+    for (size_t r = 0; r < reps; r++) {
+        double t = now();
+        if (e->grad_x(e, L.x, n, NULL, L.dx)) {
+            fprintf(stderr, "bench_net: %s\n", ebm_last_error());
+            return 1;
+        }
+        t_cnn[r] = now() - t;
+    }
+    qsort(t_cnn, reps, sizeof(double), cmp_double);
+    double tc = t_cnn[0], tc_med = t_cnn[reps / 2];
+    printf("%-26s %12.1f %12.1f %10.3f %9.1f %7.1f%%\n", "CNN grad_x (1x28x28)", 1 / tc, 1 / tc_med, 1e3 * tc,
+           f_cnn / tc / 1e9, 100 * f_cnn / tc / 1e9 / peak);
+    printf("RESULT impl=ebm what=cnn_grad_x per_s=%.2f median_per_s=%.2f ms=%.4f gflops=%.2f peak_frac=%.4f\n",
+           1 / tc, 1 / tc_med, 1e3 * tc, f_cnn / tc / 1e9, f_cnn / tc / 1e9 / peak);
     e->destroy(e);
     ebm_net_free(net);
     free(pos), free(grad), free(w), free(L.x), free(L.dx), free(L.noise);

@@ -3,6 +3,8 @@
                    x <- x - eta dE/dx + sqrt(2 eta) xi, xi ~ N(0, I)
   training iter  = 20 Langevin steps on a persistent negative batch, then loss = mean E(x+) - mean E(x-),
                    backward into the parameters and an SGD step.
+  CNN grad_x     = dE/dx of the CNN of docs/net.md (Conv2d 32, SiLU, AvgPool 2, Conv2d 64, SiLU, AvgPool 2,
+                   Flatten, Linear 128, SiLU, Linear 1) on 1x28x28 images.
 Prints "RESULT impl=torch ..." lines with the best and the median of --reps timed repetitions (10 Langevin
 steps, or one training iteration, each) after a warm-up, as bench_net.
 Run with Debian's interpreter: /usr/bin/python3 bench/peer_torch_net.py --threads 2"""
@@ -66,6 +68,27 @@ def main():
     dx_inner = 2.0 * n * (512 * 512 + 512)
     f_step = 2 * fwd
     f_iter = ksteps * f_step + 2 * (2 * fwd + dx_inner)
+    cnn = torch.nn.Sequential(torch.nn.Conv2d(1, 32, 3, 1, 1), torch.nn.SiLU(), torch.nn.AvgPool2d(2),
+                              torch.nn.Conv2d(32, 64, 3, 1, 1), torch.nn.SiLU(), torch.nn.AvgPool2d(2),
+                              torch.nn.Flatten(), torch.nn.Linear(3136, 128), torch.nn.SiLU(), torch.nn.Linear(128, 1))
+    xc = torch.rand(n, 1, 28, 28)
+
+    def cnn_grad_x():
+        xx = xc.detach().requires_grad_(True)
+        (g,) = torch.autograd.grad(cnn(xx).sum(), xx)
+        return g
+
+    for _ in range(2):
+        cnn_grad_x()
+    tc = []
+    for _ in range(a.reps):
+        t = time.perf_counter()
+        cnn_grad_x()
+        tc.append(time.perf_counter() - t)
+    t_cnn, t_cnn_med = min(tc), statistics.median(tc)
+    cf = 2.0 * n * (784 * 32 * 9 + 196 * 64 * 288 + 3136 * 128 + 128)
+    f_cnn = 2 * cf - 2.0 * n * 784 * 32 * 9
+
     print(f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads")
     print(f"RESULT impl=torch what=langevin_step per_s={1 / t_step:.2f} median_per_s={1 / t_step_med:.2f} "
           f"ms={1e3 * t_step:.4f} "
@@ -73,6 +96,9 @@ def main():
     print(f"RESULT impl=torch what=train_iter per_s={1 / t_iter:.3f} median_per_s={1 / t_iter_med:.3f} "
           f"ms={1e3 * t_iter:.3f} "
           f"gflops={f_iter / t_iter / 1e9:.2f}")
+
+    print(f"RESULT impl=torch what=cnn_grad_x per_s={1 / t_cnn:.2f} median_per_s={1 / t_cnn_med:.2f} "
+          f"ms={1e3 * t_cnn:.4f} gflops={f_cnn / t_cnn / 1e9:.2f}")
 
 
 if __name__ == "__main__":
