@@ -6,7 +6,7 @@ EBM = $(BUILD)/ebm
 OUT ?= out
 DEMO_EPOCHS ?= 30
 
-.PHONY: all deps build test asan-test check demo bench compare install clean fuzz
+.PHONY: all deps build test asan-test check demo demo-grbm bench compare install clean fuzz
 
 all: build
 
@@ -50,6 +50,13 @@ demo:
 	@echo "  samples from noise (1000 Gibbs sweeps): $(OUT)/samples.png"
 	@echo "  hidden-unit filters:                    $(OUT)/filters.png"
 	@echo "  model: $(OUT)/rbm.safetensors   training log: $(OUT)/train.csv   evaluation: $(OUT)/eval.txt"
+
+# Trains a Gaussian-Bernoulli RBM on continuous Fashion-MNIST by CD-10 from noise (Gibbs-Langevin) and
+# samples from noise with Gibbs, Langevin, Gibbs-Langevin and Gibbs-Langevin + MH, with a kernel MMD each.
+demo-grbm:
+	@scripts/deps.sh demo
+	@$(MAKE) --no-print-directory build
+	scripts/demo_grbm.sh $(EBM) $(OUT)
 
 # One epoch of CD-1 and PCD-1 at 256/512/1024 hidden units, against the machine's sgemm peak.
 bench: build

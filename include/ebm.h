@@ -195,6 +195,13 @@ EBM_API void ebm_grid_opts_default(ebm_grid_opts *o);
 EBM_API ebm_status ebm_png_grid(const char *path, const float *imgs, size_t n, size_t height,
                                 size_t width, const ebm_grid_opts *o);
 
+/* A density picture of a 2-D energy: E (res, res) holds energies on a grid over [x_lo, x_hi] x [y_lo, y_hi],
+ * row 0 at the top (y = y_hi - (r + 0.5) (y_hi - y_lo) / res), column c at x = x_lo + (c + 0.5) (x_hi - x_lo)
+ * / res.  Shown as exp(-(E - min E)) in a black-to-yellow colour map, with data (n_data, 2) as white dots
+ * and samples (n_samples, 2) as cyan dots on top (either may be NULL).  The picture is at least 400 pixels. */
+EBM_API ebm_status ebm_png_density(const char *path, const float *E, size_t res, float x_lo, float x_hi, float y_lo,
+                                   float y_hi, const float *data, size_t n_data, const float *samples, size_t n_samples);
+
 /* ------------------------------------------------------------------------------------------------
  * Metadata (ordered string key/value pairs) and safetensors
  * --------------------------------------------------------------------------------------------- */
@@ -241,12 +248,14 @@ EBM_API ebm_status ebm_safetensors_write(const char *path, const ebm_tensors *t)
  *    fashion-mnist | fashion-mnist:train | fashion-mnist:test   (Debian's dataset-fashion-mnist,
  *        /usr/share/datasets/fashion-mnist, or the directory in $EBM_FASHION_MNIST_DIR)
  *    a path to an IDX file (raw or .gz), a .npy file or a .csv file
+ *    toy:NAME  a 2-D toy density (ebm_toy_generate) with limit rows (10,000 when limit is 0) drawn from seed
  * --------------------------------------------------------------------------------------------- */
 typedef enum ebm_scale {
     EBM_SCALE_AUTO = 0,     /* u8 data / 255; everything else as stored */
     EBM_SCALE_NONE,         /* as stored */
     EBM_SCALE_255,          /* divide by 255 */
-    EBM_SCALE_MINMAX        /* (x - min) / (max - min) over the whole set */
+    EBM_SCALE_MINMAX,       /* (x - min) / (max - min) over the whole set */
+    EBM_SCALE_PM1           /* to [-1, 1]: u8 data x / 127.5 - 1, other data 2 (x - min) / (max - min) - 1 */
 } ebm_scale;
 
 typedef enum ebm_binarize {
@@ -272,6 +281,10 @@ typedef struct ebm_dataset {
 
 EBM_API void ebm_data_opts_default(ebm_data_opts *o);
 EBM_API ebm_status ebm_dataset_load(const char *spec, const ebm_data_opts *o, ebm_dataset **out);
+/* n rows of the 2-D toy density name (one of ebm_toy_names()), row r drawn from stream (seed, r); labels
+ * hold each row's mixture component where the density has components (0 otherwise). */
+EBM_API ebm_status ebm_toy_generate(const char *name, size_t n, uint64_t seed, ebm_dataset **out);
+EBM_API const char *ebm_toy_names(void);
 EBM_API void ebm_dataset_free(ebm_dataset *d);
 /* Fails with EBM_EINVAL naming the first row/column (counted from 0) whose value lies outside [lo, hi]
  * or is not finite. */
@@ -518,7 +531,7 @@ EBM_API ebm_status ebm_energy_rbm(const ebm_rbm *m, ebm_energy **out);
  *   SGLD: x <- x - eta grad E(x) / T + sigma xi   (practitioners' form with a separate noise scale sigma,
  *         as in Du & Mordatch 2019 and JEM; not a valid sampler of p unless sigma = sqrt(2 eta))
  *   MALA: the ULA proposal accepted with the Metropolis-Hastings probability (Roberts & Tweedie 1996)
- *   HMC:  L leapfrog steps of size eta with momentum ~ N(0, I), then MH (Neal 2011)
+ *   HMC:  L leapfrog steps of size eta (jittered by +-20% per chain) with momentum ~ N(0, I), then MH (Neal 2011)
  *   RWM:  x' = x + eta xi, accepted with probability min(1, exp(-(E(x') - E(x)) / T))
  * A clamp mask keeps the masked coordinates at their starting values (inpainting); with clip_lo < clip_hi
  * every coordinate is clipped to [clip_lo, clip_hi] after each move (ULA/SGLD only: clipping would break
@@ -552,6 +565,94 @@ EBM_API const char *ebm_mcmc_name(ebm_mcmc_kind k);                 /* "ula", "s
 EBM_API ebm_status ebm_mcmc_parse(const char *name, ebm_mcmc_kind *k); /* the inverse, EBM_EINVAL if unknown */
 /* Advances the n chains in x (n, e->dim) in place; stats may be NULL. */
 EBM_API ebm_status ebm_mcmc_run(ebm_energy *e, float *x, size_t n, const ebm_mcmc_opts *o, ebm_mcmc_stats *stats);
+
+/* ------------------------------------------------------------------------------------------------
+ * Optimisers over a flat parameter array (gradients are descent directions of a loss):
+ * SGD with heavy-ball momentum, and Adam (Kingma & Ba 2015); both with L2 weight decay added to the
+ * gradient and optional global-norm clipping.
+ * --------------------------------------------------------------------------------------------- */
+typedef enum ebm_optim_kind { EBM_OPTIM_SGD, EBM_OPTIM_ADAM } ebm_optim_kind;
+typedef struct ebm_optim_opts {
+    ebm_optim_kind kind;      /* default Adam */
+    float lr;                 /* default 1e-4 */
+    float momentum;           /* SGD (default 0.9) */
+    float beta1, beta2, eps;  /* Adam (defaults 0.9, 0.999, 1e-8) */
+    float weight_decay;       /* L2, added to the gradient (default 0) */
+    float clip;               /* clip the gradient's global L2 norm to this; 0 = off (default) */
+} ebm_optim_opts;
+typedef struct ebm_optim ebm_optim;
+EBM_API void ebm_optim_opts_default(ebm_optim_opts *o);
+EBM_API ebm_status ebm_optim_new(size_t n_params, const ebm_optim_opts *o, ebm_optim **out);
+EBM_API void ebm_optim_free(ebm_optim *p);
+EBM_API void ebm_optim_set_lr(ebm_optim *p, float lr);
+/* theta (n) -= the update from g (n, not modified; scaled down to the clip norm when clipping is on);
+ * grad_norm gets |g| before clipping (may be NULL).  A non-finite gradient is refused with EBM_ENAN and
+ * leaves theta alone. */
+EBM_API ebm_status ebm_optim_step(ebm_optim *p, float *theta, float *g, double *grad_norm);
+
+/* ------------------------------------------------------------------------------------------------
+ * Replay buffer (Du & Mordatch 2019, as in JEM): a fixed store of past negative samples, initialised with
+ * noise.  A draw takes n rows from random slots and restarts a fraction `reinit` of them from noise; after
+ * the sampler has moved them, ebm_replay_store writes them back to the slots they came from.
+ * --------------------------------------------------------------------------------------------- */
+typedef enum ebm_noise_kind { EBM_NOISE_UNIFORM, EBM_NOISE_GAUSSIAN } ebm_noise_kind;
+typedef struct ebm_noise {
+    ebm_noise_kind kind;      /* default uniform */
+    float lo, hi;             /* uniform range (default -1, 1) */
+    float mean, sd;           /* Gaussian (default 0, 1) */
+} ebm_noise;
+typedef struct ebm_replay ebm_replay;
+EBM_API void ebm_noise_default(ebm_noise *z);
+/* x (n, dim) <- noise, row i from stream (key, i). */
+EBM_API ebm_status ebm_noise_fill(const ebm_noise *z, uint64_t key, float *x, size_t n, size_t dim);
+EBM_API ebm_status ebm_replay_new(size_t capacity, size_t dim, const ebm_noise *z, uint64_t seed, ebm_replay **out);
+EBM_API void ebm_replay_free(ebm_replay *b);
+EBM_API size_t ebm_replay_capacity(const ebm_replay *b);
+/* x (n, dim) <- n rows from random slots (recorded in slots (n)), each restarted from noise with
+ * probability reinit; key selects the random draws. */
+EBM_API ebm_status ebm_replay_draw(ebm_replay *b, size_t n, float reinit, uint64_t key, float *x, size_t *slots);
+EBM_API void ebm_replay_store(ebm_replay *b, const float *x, const size_t *slots, size_t n);
+/* The rows of the buffer (capacity, dim), for saving or inspecting. */
+EBM_API const float *ebm_replay_data(const ebm_replay *b);
+
+/* ------------------------------------------------------------------------------------------------
+ * Training an energy by Langevin contrastive divergence (Du & Mordatch 2019; Nijkamp et al. 2019):
+ *   L = mean E(x+) - mean E(x-) + alpha (mean E(x+)^2 + mean E(x-)^2)
+ * with x+ a data batch and x- negatives from the sampler in mcmc, started from the replay buffer
+ * (95% / 5% noise restarts by default), from noise every iteration (short-run, non-persistent), or from
+ * a fixed set of persistent chains.  The gradient sum_i w_i dE(x_i)/dtheta goes through the energy's
+ * grad_params and the optimiser.  A non-finite energy or gradient stops training with EBM_ENAN and the
+ * parameters of the last good iteration.
+ * --------------------------------------------------------------------------------------------- */
+typedef enum ebm_neg_mode { EBM_NEG_BUFFER, EBM_NEG_SHORTRUN, EBM_NEG_PERSISTENT } ebm_neg_mode;
+
+typedef struct ebm_lcd_progress {
+    size_t iter, iters;       /* iterations done, of */
+    double loss, e_pos, e_neg;/* this iteration: L, mean E(x+), mean E(x-) */
+    double grad_norm, accept; /* gradient norm before clipping; the sampler's acceptance rate */
+    double seconds;           /* since the start */
+} ebm_lcd_progress;
+
+typedef struct ebm_lcd_opts {
+    ebm_neg_mode mode;        /* default buffer */
+    size_t buffer;            /* replay capacity (default 10,000) */
+    float reinit;             /* fraction restarted from noise per draw (default 0.05) */
+    ebm_noise noise;          /* where chains start (default uniform on [-1, 1]) */
+    ebm_mcmc_opts mcmc;       /* the negative sampler (default SGLD, 20 steps, step 1, noise 0.01) */
+    float alpha;              /* energy L2 weight (default 0.1) */
+    float data_noise;         /* sd of Gaussian noise added to data batches (default 0) */
+    ebm_optim_opts optim;     /* default Adam, lr 1e-4 */
+    size_t batch;             /* default 128 */
+    size_t iters;             /* parameter updates (default 1,000) */
+    uint64_t seed;            /* default 1 */
+    int (*on_iter)(const ebm_lcd_progress *p, void *user); /* after every update; non-zero stops */
+    void *user;
+} ebm_lcd_opts;
+
+EBM_API void ebm_lcd_opts_default(ebm_lcd_opts *o);
+/* Trains e's parameters on data (n, e->dim).  The last negatives (batch, dim) are copied to neg_out when
+ * it is not NULL. */
+EBM_API ebm_status ebm_lcd_train(ebm_energy *e, const ebm_mat *data, const ebm_lcd_opts *o, float *neg_out);
 
 /* ------------------------------------------------------------------------------------------------
  * Neural-network energies (docs/net.md).  A network maps an input of shape C x H x W (one row of C*H*W
@@ -626,6 +727,173 @@ EBM_API ebm_status ebm_net_load(const char *path, ebm_net **out, ebm_meta **meta
 /* The same through an ebm_tensors (to store a net beside other tensors); name is used in messages. */
 EBM_API ebm_status ebm_net_to_tensors(const ebm_net *net, ebm_tensors *t);
 EBM_API ebm_status ebm_net_from_tensors(const ebm_tensors *t, const char *name, ebm_net **out);
+
+/* ------------------------------------------------------------------------------------------------
+ * Gaussian-Bernoulli RBM (Liao, Kornblith, Ren, Fleet & Hinton 2022, "Gaussian-Bernoulli RBMs without
+ * tears", arXiv 2210.10318), in the model's standardised space x = (pixel - data_mean) / data_std:
+ *   E(v, h) = 1/2 ||(v - mu) / sigma||^2 - (v / sigma^2)' W h - b'h,   sigma_i^2 = exp(log_var_i)
+ *   F_T(v)  = 1/2 ||(v - mu) / sigma||^2 - T sum_j softplus((W'(v / sigma^2) + b)_j / T)
+ *   p(h_j = 1 | v) = sigmoid((W'(v / sigma^2) + b)_j / T),   p(v | h) = N(W h + mu, T diag(sigma^2))
+ * log_var is clamped to [EBM_GRBM_LOGVAR_MIN, EBM_GRBM_LOGVAR_MAX] wherever sigma^2 is formed.
+ * Parameters live in one flat array: params = [W (n_vis x n_hid) | b (n_hid) | mu (n_vis) | log_var (n_vis)].
+ * Every ebm_grbm_* function below works in the standardised space unless it says "pixel".
+ * --------------------------------------------------------------------------------------------- */
+#define EBM_GRBM_LOGVAR_MIN (-18.420681f) /* sigma^2 >= 1e-8, as the paper's code clips it */
+#define EBM_GRBM_LOGVAR_MAX (18.420681f)
+
+typedef struct ebm_grbm {
+    size_t n_vis, n_hid;
+    float *params;            /* n_params floats */
+    float *W;                 /* = params; (n_vis, n_hid) */
+    float *b;                 /* hidden biases (n_hid) */
+    float *mu;                /* visible means (n_vis) */
+    float *log_var;           /* log sigma^2 (n_vis) */
+    size_t n_params;
+    float *data_mean;         /* (n_vis) standardisation: model x = (pixel - data_mean) / data_std */
+    float *data_std;          /* (n_vis), > 0 */
+    size_t height, width;     /* image shape of the visible layer, 0 if unknown */
+    ebm_meta *meta;
+} ebm_grbm;
+
+EBM_API ebm_status ebm_grbm_new(size_t n_vis, size_t n_hid, ebm_grbm **out);
+EBM_API void ebm_grbm_free(ebm_grbm *m);
+EBM_API ebm_status ebm_grbm_clone(const ebm_grbm *m, ebm_grbm **out);
+/* The paper's initialisation: W ~ N(0, init_var^2 / (n_vis + n_hid)), b = 0, mu = 0, log_var = log init_var. */
+EBM_API ebm_status ebm_grbm_init(ebm_grbm *m, ebm_rng *rng, float init_var);
+/* Standardisation statistics of pixel data x (n, n_vis): global = one mean and std over all values
+ * (the paper's), otherwise per visible unit (std floored at 1e-3 of the global one).  Stored in the model. */
+EBM_API ebm_status ebm_grbm_fit_standardization(ebm_grbm *m, const ebm_mat *x, int global);
+/* out (n, n_vis) = (x - data_mean) / data_std, and back; out may equal x. */
+EBM_API void ebm_grbm_standardize(const ebm_grbm *m, const float *x, size_t n, float *out);
+EBM_API void ebm_grbm_unstandardize(const ebm_grbm *m, const float *x, size_t n, float *out);
+/* log |d model / d pixel| = -sum_i log data_std_i: add it to a model-space log density for pixel units. */
+EBM_API double ebm_grbm_log_jacobian(const ebm_grbm *m);
+/* E (n) = E(v_i, h_i) at T = 1; v (n, n_vis), h (n, n_hid). */
+EBM_API ebm_status ebm_grbm_energy(const ebm_grbm *m, const float *v, const float *h, size_t n, double *E);
+/* F (n) = F_T of each row of v (n, n_vis). */
+EBM_API ebm_status ebm_grbm_free_energy(const ebm_grbm *m, const float *v, size_t n, float T, double *F);
+/* g (n, n_vis) = dF_T/dv (the negative score times T). */
+EBM_API ebm_status ebm_grbm_free_energy_grad_v(const ebm_grbm *m, const float *v, size_t n, float T, float *g);
+/* grad (n_params) += sum_i w_i dF(v_i)/dtheta at T = 1; w (n) or NULL for all ones. */
+EBM_API ebm_status ebm_grbm_free_energy_grad(const ebm_grbm *m, const float *v, size_t n, const float *w,
+                                             float *grad);
+/* ph (n, n_hid) = p(h = 1 | v); mean (n, n_vis) = E[v | h] = W h + mu. */
+EBM_API ebm_status ebm_grbm_hidden_probs(const ebm_grbm *m, const float *v, size_t n, float T, float *ph);
+EBM_API ebm_status ebm_grbm_visible_mean(const ebm_grbm *m, const float *h, size_t n, float *mean);
+/* EBM_ENAN naming the first non-finite parameter, else EBM_OK. */
+EBM_API ebm_status ebm_grbm_check_finite(const ebm_grbm *m);
+/* Files: tensors W, b_h, mu, log_sigma2, data_mean, data_std; metadata ebm.model = "grbm". */
+EBM_API ebm_status ebm_grbm_save(const ebm_grbm *m, const char *path);
+EBM_API ebm_status ebm_grbm_load(const char *path, ebm_grbm **out);
+EBM_API ebm_status ebm_grbm_from_tensors(const ebm_tensors *t, const char *name, ebm_grbm **out);
+EBM_API ebm_status ebm_grbm_to_tensors(const ebm_grbm *m, ebm_tensors *t);
+
+/* Samplers of a GRBM, n chains at once, each row with its own random stream:
+ *  GIBBS:          h ~ p(h | v), v ~ p(v | h)  (exact block Gibbs; mh is ignored: it always accepts)
+ *  LANGEVIN:       v <- v - eta_t dF_T(v)/dv / T + sqrt(2 eta_t) N(0, I) on the marginal free energy;
+ *                  with mh, Metropolis-adjusted (MALA)
+ *  GIBBS_LANGEVIN: the paper's hybrid (its Algorithm 2): h ~ p(h | v), then langevin_steps Langevin steps
+ *                  on E(v, h) / T with h fixed; with mh, the exact Metropolis-Hastings test of the joint
+ *                  move (the K-step proposal is Gaussian, so its density is known in closed form).
+ * Step sizes: eta_t = eta * mean_i(sigma_i^2), cosine-annealed (the paper's) over the inner steps of
+ * Gibbs-Langevin and over the whole run for Langevin when anneal is set. */
+typedef enum ebm_grbm_sampler { EBM_GRBM_GIBBS = 0, EBM_GRBM_LANGEVIN, EBM_GRBM_GIBBS_LANGEVIN } ebm_grbm_sampler;
+
+typedef struct ebm_grbm_sample_opts {
+    ebm_grbm_sampler sampler; /* default GIBBS_LANGEVIN */
+    int mh;                   /* Metropolis adjustment (default 0) */
+    float T;                  /* temperature (default 1) */
+    float eta;                /* step size in units of the mean visible variance (default 0.5) */
+    size_t langevin_steps;    /* Langevin steps per Gibbs-Langevin step (default 10) */
+    int anneal;               /* cosine step-size schedule (default 1) */
+} ebm_grbm_sample_opts;
+
+EBM_API void ebm_grbm_sample_opts_default(ebm_grbm_sample_opts *o);
+/* Parses "gibbs" | "langevin" | "gibbs-langevin"; EBM_EINVAL with a message otherwise. */
+EBM_API ebm_status ebm_grbm_sampler_parse(const char *name, ebm_grbm_sampler *out);
+EBM_API const char *ebm_grbm_sampler_name(ebm_grbm_sampler s);
+
+typedef struct ebm_grbm_chains ebm_grbm_chains;
+EBM_API ebm_status ebm_grbm_chains_new(const ebm_grbm *m, size_t n_chains, ebm_grbm_chains **out);
+EBM_API void ebm_grbm_chains_free(ebm_grbm_chains *c);
+/* v ~ N(0, scale^2 I) in the standardised space: the paper's noise start (scale 1). */
+EBM_API ebm_status ebm_grbm_chains_init_noise(ebm_grbm_chains *c, float scale, ebm_rng *rng);
+/* Chain i starts at a row of data (n, n_vis, standardised) drawn uniformly with replacement. */
+EBM_API ebm_status ebm_grbm_chains_init_data(ebm_grbm_chains *c, const ebm_mat *data, ebm_rng *rng);
+/* steps transitions of the chosen sampler. */
+EBM_API ebm_status ebm_grbm_chains_run(ebm_grbm_chains *c, const ebm_grbm_sample_opts *o, size_t steps, ebm_rng *rng);
+EBM_API size_t ebm_grbm_chains_count(const ebm_grbm_chains *c);
+/* Current states (n_chains, n_vis) and (n_chains, n_hid) (the hidden state is refreshed from v by
+ * ebm_grbm_chains_mean, and is the sampler's own state for Gibbs and Gibbs-Langevin). */
+EBM_API float *ebm_grbm_chains_visible(ebm_grbm_chains *c);
+EBM_API const float *ebm_grbm_chains_hidden(const ebm_grbm_chains *c);
+/* mean (n_chains, n_vis) = W h + mu with h ~ p(h | v) drawn once more: the paper's final picture. */
+EBM_API ebm_status ebm_grbm_chains_mean(ebm_grbm_chains *c, float T, ebm_rng *rng, float *mean);
+/* Fraction of Metropolis proposals accepted since the last reset (1 when none were tested). */
+EBM_API double ebm_grbm_chains_accept_rate(const ebm_grbm_chains *c);
+EBM_API void ebm_grbm_chains_reset_stats(ebm_grbm_chains *c);
+
+/* Training by CD-k / PCD-k with any sampler for the negative phase (the paper's Algorithm 1): negative
+ * chains start from N(0, I) noise at every update (CD, the paper's), from the batch (CD, classic) or
+ * persist (PCD); the negative statistics average all chain states from step burn_in on (the paper's
+ * code uses every step); SGD with momentum, weight decay on W, gradient-norm clipping (paper: 10) and
+ * a cosine learning-rate schedule over the epochs (paper) or a constant one.  Gradients use
+ * p(h | v) (Rao-Blackwellised) in both phases.  Data must already be standardised. */
+typedef enum ebm_grbm_neg_init { EBM_GRBM_NEG_NOISE = 0, EBM_GRBM_NEG_DATA, EBM_GRBM_NEG_PERSISTENT } ebm_grbm_neg_init;
+
+typedef struct ebm_grbm_train_opts {
+    ebm_grbm_neg_init neg_init; /* default NOISE */
+    size_t k;                 /* sampler steps per update (default 10) */
+    size_t burn_in;           /* first chain step whose state enters the negative statistics (default 0) */
+    size_t epochs;            /* default 10 */
+    size_t batch;             /* default 100 */
+    size_t chains;            /* negative chains; 0 = batch (default) */
+    float lr;                 /* default 0.01 (paper) */
+    int cosine;               /* cosine decay of lr to 0 over the epochs (default 1, paper) */
+    float momentum;           /* default 0 (paper) */
+    float weight_decay;       /* L2 on W (default 0, paper) */
+    float grad_clip;          /* L2 norm clip of the whole gradient; 0 = off (default 10, paper) */
+    int shuffle;              /* default 1 */
+    uint64_t seed;            /* default 1 */
+    ebm_grbm_sample_opts sampler; /* the negative phase's sampler (default Gibbs-Langevin, no MH) */
+    ebm_progress_fn on_batch;
+    ebm_progress_fn on_epoch;
+    void *user;
+} ebm_grbm_train_opts;
+
+EBM_API void ebm_grbm_train_opts_default(ebm_grbm_train_opts *o);
+/* Trains m on standardised data (n, n_vis).  progress.recon is the mean squared error of v vs
+ * E[v | p(h | v)] over the epoch's batches.  On a non-finite update the parameters are restored to the
+ * end of the last completed epoch and EBM_ENAN is returned. */
+EBM_API ebm_status ebm_grbm_train(ebm_grbm *m, const ebm_mat *data, const ebm_grbm_train_opts *o);
+/* mean squared error between v (n, n_vis) and W p(h|v) + mu. */
+EBM_API ebm_status ebm_grbm_recon_error(const ebm_grbm *m, const float *v, size_t n, double *mse);
+
+/* Exact quantities by summing over the hidden layer (n_hid <= EBM_EXACT_MAX_UNITS): for every h the
+ * integral over v is Gaussian, so log Z_T = 1/2 sum_i log(2 pi T sigma_i^2)
+ *   + logsumexp_h [ (b'h + sum_i ((Wh)_i^2 + 2 mu_i (Wh)_i) / (2 sigma_i^2)) / T ]. */
+EBM_API ebm_status ebm_grbm_log_z_exact(const ebm_grbm *m, float T, double *log_z);
+/* Mean log density (nats per example, standardised space) of v (n, n_vis) given log Z at T = 1. */
+EBM_API ebm_status ebm_grbm_log_likelihood(const ebm_grbm *m, const float *v, size_t n, double log_z, double *ll);
+/* Exact mean (n_vis) and covariance (n_vis x n_vis, may be NULL) of v at T = 1: a mixture of 2^n_hid
+ * Gaussians N(W h + mu, diag sigma^2) with weights p(h). */
+EBM_API ebm_status ebm_grbm_moments_exact(const ebm_grbm *m, double *mean, double *cov);
+
+/* AIS for log Z of a GRBM (T = 1) through the same driver as ebm_rbm_ais.  Base (beta = 0): the
+ * factorised Gaussian N(base_mean, diag base_var) times uniform hidden units, log Z_0 exact; path
+ *   p*_beta(v, h) = exp(-(1 - beta) 1/2 ||(v - base_mean)/base_sd||^2 - beta E(v, h));
+ * transition: block Gibbs at beta (h | v and v | h are sigmoid and Gaussian).  base_mean, base_var (n_vis)
+ * or NULL for 0 and 1 (the standardised data's own mean and variance under the global standardisation);
+ * o->base_bias is ignored. */
+EBM_API ebm_status ebm_grbm_ais(const ebm_grbm *m, const float *base_mean, const float *base_var,
+                                const ebm_ais_opts *o, ebm_ais_result *r, double *log_w);
+/* Column means and variances (floored at 1e-4) of standardised data (n, n_vis) for the AIS base. */
+EBM_API ebm_status ebm_grbm_ais_base(const ebm_mat *data, float *mean, float *var);
+/* Kernel MMD^2 (unbiased, Gretton et al. 2012) between x (n, d) and y (m, d) with the Gaussian kernel
+ * exp(-||a - b||^2 / (2 bandwidth^2)); bandwidth <= 0 picks the median pairwise distance of the pooled
+ * sample (median heuristic), returned in *used_bandwidth (may be NULL). */
+EBM_API ebm_status ebm_mmd_gaussian(const float *x, size_t n, const float *y, size_t m, size_t d, double bandwidth,
+                                    double *mmd2, double *used_bandwidth);
 
 #ifdef __cplusplus
 }

@@ -203,6 +203,65 @@ ok; [ -s "$T/m.partial.safetensors" ] || fail "no partial model after an interru
 expect_ok "partial model loads" -- "$EBM" info "$T/m.partial.safetensors"
 contains "$T/out" "interrupted" "partial model marked"
 
+# --- Gaussian-Bernoulli RBM: continuous data, 4x4 images of 3 stripe patterns plus noise ----------
+awk 'BEGIN { srand(5); for (r = 0; r < 400; r++) { k = int(rand() * 3); l = "";
+  for (i = 0; i < 16; i++) { c = (i % 3 == k) ? 0.8 : 0.2; x = c + 0.1 * (rand() + rand() + rand() - 1.5);
+    l = l (i ? "," : "") x } print l } }' >"$T/g.csv"
+head -n 100 "$T/g.csv" >"$T/gtest.csv"
+expect_ok "train grbm --help" -- "$EBM" train grbm --help
+contains "$T/out" "gibbs-langevin" "train grbm help"
+expect_ok "train grbm" -- "$EBM" train grbm --data "$T/g.csv" --hidden 8 --cd 10 --epochs 8 --batch 50 --lr 0.05 \
+    --seed 2 --out "$T/g.safetensors" --log "$T/glog.csv"
+contains "$T/err" "exact LL" "grbm per-epoch exact log-likelihood"
+ok; [ "$(wc -l <"$T/glog.csv")" = 9 ] || fail "grbm log has $(wc -l <"$T/glog.csv") lines, expected 9"
+first=$(sed -n 2p "$T/glog.csv" | cut -d, -f7); last=$(tail -n 1 "$T/glog.csv" | cut -d, -f7)
+ok; awk -v a="$first" -v b="$last" 'BEGIN { exit !(b > a + 2) }' || fail "grbm exact LL did not improve: $first -> $last"
+expect_ok "info grbm" -- "$EBM" info "$T/g.safetensors"
+contains "$T/out" "Gaussian-Bernoulli RBM, 16 visible x 8 hidden" "info grbm kind"
+contains "$T/out" "data_std" "info grbm standardisation"
+contains "$T/out" "ebm.sample.sampler" "info grbm sampling defaults"
+expect_ok "eval grbm" -- "$EBM" eval "$T/g.safetensors" --data "$T/gtest.csv" --ais --ais-steps 500 --json
+ok; if command -v python3 >/dev/null 2>&1; then
+    python3 - "$T/out" <<'EOF' || fail "eval grbm --json content: $(cat "$T/out")"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["kind"] == "grbm" and r["rows"] == 100 and r["n_hid"] == 8, r
+assert abs(r["ais_log_z"] - r["log_z"]) < 0.3, r
+assert r["log_likelihood"] > 0, r   # a density over a small range of pixel values
+EOF
+fi
+for smp in gibbs langevin gibbs-langevin; do
+    expect_ok "sample grbm $smp" -- "$EBM" sample "$T/g.safetensors" --sampler $smp --n 20 --steps 30 \
+        --png "$T/g_$smp.png" --npy "$T/g_$smp.npy"
+    ok; [ -s "$T/g_$smp.png" ] && [ -s "$T/g_$smp.npy" ] || fail "grbm $smp outputs missing"
+done
+expect_ok "sample grbm mh + mmd" -- "$EBM" sample "$T/g.safetensors" --sampler gibbs-langevin --mh --n 50 \
+    --steps 30 --csv "$T/gs.csv" --mmd-data "$T/gtest.csv"
+contains "$T/err" "acceptance rate" "grbm acceptance rate printed"
+contains "$T/out" "mmd2" "grbm mmd printed"
+contains "$T/out" "median heuristic" "grbm mmd bandwidth named"
+expect_ok "sample grbm mh-after" -- "$EBM" sample "$T/g.safetensors" --mh --mh-after 5 --n 10 --steps 20 --csv "$T/x.csv"
+contains "$T/err" "over the last 15" "grbm mh-after phases"
+expect_error 1 "grbm mh-after without mh" -- "$EBM" sample "$T/g.safetensors" --mh-after 5 --csv "$T/x.csv"
+ok; awk -F, '{ for (i = 1; i <= NF; i++) if ($i < -0.5 || $i > 1.5) bad = 1 } END { exit bad }' "$T/gs.csv" ||
+    fail "grbm samples are not in pixel units"
+expect_ok "sample grbm 1 thread" -- "$EBM" --threads 1 sample "$T/g.safetensors" --sampler gibbs-langevin --mh \
+    --n 50 --steps 30 --csv "$T/gs1.csv"
+ok; cmp -s "$T/gs.csv" "$T/gs1.csv" || fail "grbm sampling on 1 thread differs"
+expect_error 1 "grbm bad sampler (train)" -- "$EBM" train grbm --data "$T/g.csv" --sampler gibs --out "$T/x.safetensors"
+contains "$T/err" "unknown sampler 'gibs'" "bad sampler named"
+expect_error 1 "grbm bad sampler (sample)" -- "$EBM" sample "$T/g.safetensors" --sampler hmc --csv "$T/x.csv"
+expect_error 2 "grbm zero eta" -- "$EBM" sample "$T/g.safetensors" --eta 0 --csv "$T/x.csv"
+expect_error 2 "grbm rbm-only option" -- "$EBM" sample "$T/g.safetensors" --binary --csv "$T/x.csv"
+expect_error 1 "grbm nothing to write" -- "$EBM" sample "$T/g.safetensors"
+expect_error 1 "grbm burn-in >= K" -- "$EBM" train grbm --data "$T/g.csv" --cd 5 --burn-in 5 --out "$T/x.safetensors"
+expect_error 1 "grbm missing data" -- "$EBM" train grbm --out "$T/x.safetensors"
+expect_error 1 "grbm shape mismatch" -- "$EBM" eval "$T/g.safetensors" --data "$T/test.csv"
+expect_error 1 "grbm exact on too many hidden" -- "$EBM" train grbm --data "$T/g.csv" --hidden 30 --exact on --out "$T/x.safetensors"
+expect_error 1 "grbm file as training data" -- "$EBM" train rbm --data "$T/g.safetensors" --out "$T/x.safetensors"
+head -c 200 "$T/g.safetensors" >"$T/gcut.safetensors"
+expect_error 1 "truncated grbm" -- "$EBM" sample "$T/gcut.safetensors" --csv "$T/x.csv"
+
 if [ "$fails" -ne 0 ]; then
     echo "test_cli: $fails of $checks checks failed" >&2
     exit 1

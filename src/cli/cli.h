@@ -94,6 +94,17 @@ bool cli_image_shape(const char *cmd, size_t n_vis, size_t h0, size_t w0, const 
 /* Loads the RBM in path, first checking that the file holds one (its "ebm.model"); on failure prints
  * "ebm CMD: ..." (with verb, e.g. "sampling", for other model kinds) and returns NULL. */
 ebm_rbm *cli_load_rbm(const char *cmd, const char *path, const char *verb);
+/* "dir/m.safetensors" -> "dir/m.partial.safetensors": where interrupted or diverged training saves. */
+void cli_partial_path(const char *out, char *buf, size_t cap);
+/* The "ebm.model" of the model file at path ("rbm" when absent); false when it is not a readable model. */
+bool cli_model_kind(const char *path, char *kind, size_t cap);
+/* The model argument of a command line (the first .safetensors argument that is a readable model, else
+ * argv[0] when it is one) with its kind, or NULL: lets a command dispatch before parsing its options. */
+const char *cli_find_model_arg(int argc, char **argv, char *kind, size_t cap);
+/* Writes x (n, d) as a PNG grid of h x w tiles (values in [0, 1], or [-1, 1] when pm1), an NPY array and/or
+ * a CSV file, whichever paths are not NULL; prints "wrote PATH" unless quiet; false after an error. */
+bool cli_write_samples(const char *cmd, bool quiet, const float *x, size_t n, size_t d, bool pm1, const char *png,
+                       const char *npy, const char *csv, size_t h, size_t w, size_t cols, size_t zoom);
 /* JSON string literal of s (escaped) to f. */
 void cli_json_string(FILE *f, const char *s);
 /* JSON number, or null when not finite. */
@@ -108,5 +119,11 @@ int cmd_train(int argc, char **argv, bool quiet);
 int cmd_sample(int argc, char **argv, bool quiet);
 int cmd_eval(int argc, char **argv, bool quiet);
 int cmd_info(int argc, char **argv, bool quiet);
+/* Gaussian-Bernoulli RBMs (cmd_grbm.c): `train grbm`, and sample / eval / info of a GRBM model file. */
+bool cli_grbm_args(int argc, char **argv);   /* true when an argument names a GRBM model file */
+int cmd_train_grbm(int argc, char **argv, bool quiet);
+int cmd_sample_grbm(int argc, char **argv, bool quiet);
+int cmd_eval_grbm(int argc, char **argv, bool quiet);
+int cmd_info_grbm(int argc, char **argv, bool quiet);
 
 #endif

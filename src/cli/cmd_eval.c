@@ -131,6 +131,7 @@ static void json_ais(const ebm_ais_result *r, double fmean) {
 }
 
 int cmd_eval(int argc, char **argv, bool quiet) {
+    if (cli_grbm_args(argc, argv)) return cmd_eval_grbm(argc, argv, quiet);
     const char *cmd = "eval";
     const char *data_spec = NULL;
     size_t pll_rows = 1000;

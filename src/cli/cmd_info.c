@@ -51,6 +51,7 @@ static void json_stats(const char *name, stats s, bool comma) {
 }
 
 int cmd_info(int argc, char **argv, bool quiet) {
+    if (cli_grbm_args(argc, argv)) return cmd_info_grbm(argc, argv, quiet);
     const char *cmd = "info";
     const char *filters = NULL, *shape = NULL;
     size_t nf = 100, cols = 0, zoom = 2;

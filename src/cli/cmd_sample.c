@@ -35,6 +35,7 @@ static bool meta_size(const ebm_meta *m, const char *key, size_t *out) {
 }
 
 int cmd_sample(int argc, char **argv, bool quiet) {
+    if (cli_grbm_args(argc, argv)) return cmd_sample_grbm(argc, argv, quiet);
     const char *cmd = "sample";
     size_t n = 100, steps = 1000, cols = 0, zoom = 2;
     float temperature = 1.0f, noise_p = 0.5f;
@@ -145,38 +146,7 @@ int cmd_sample(int argc, char **argv, bool quiet) {
         goto done;
     }
     memcpy(outm->data, src, n * m->n_vis * sizeof(float));
-    if (png) {
-        ebm_grid_opts go;
-        ebm_grid_opts_default(&go);
-        go.cols = cols;
-        go.zoom = zoom;
-        s = ebm_png_grid(png, outm->data, n, h, w, &go);
-        if (s) {
-            rc = cli_lib_error(cmd, s);
-            goto done;
-        }
-        if (!quiet) fprintf(stderr, "wrote %s\n", png);
-    }
-    if (npy) {
-        ebm_array *a = NULL;
-        size_t shp[2] = {n, m->n_vis};
-        s = ebm_array_new(EBM_F32, 2, shp, outm->data, &a);
-        if (!s) s = ebm_npy_write(npy, a);
-        ebm_array_free(a);
-        if (s) {
-            rc = cli_lib_error(cmd, s);
-            goto done;
-        }
-        if (!quiet) fprintf(stderr, "wrote %s\n", npy);
-    }
-    if (csv) {
-        s = ebm_csv_write(csv, outm);
-        if (s) {
-            rc = cli_lib_error(cmd, s);
-            goto done;
-        }
-        if (!quiet) fprintf(stderr, "wrote %s\n", csv);
-    }
+    if (!cli_write_samples(cmd, quiet, outm->data, n, m->n_vis, false, png, npy, csv, h, w, cols, zoom)) goto done;
     rc = 0;
 done:
     ebm_mat_free(outm);

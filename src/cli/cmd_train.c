@@ -84,15 +84,6 @@ static int on_epoch(const ebm_train_progress *p, void *user) {
     return cli_interrupted() ? 1 : 0;
 }
 
-/* "dir/m.safetensors" -> "dir/m.partial.safetensors" */
-static void partial_path(const char *out, char *buf, size_t cap) {
-    const char *slash = strrchr(out, '/'), *dot = strrchr(out, '.');
-    if (dot && (!slash || dot > slash) && dot != out && (!slash || dot > slash + 1))
-        snprintf(buf, cap, "%.*s.partial%s", (int)(dot - out), out, dot);
-    else
-        snprintf(buf, cap, "%s.partial", out);
-}
-
 /* Rows drawn without replacement from src (at most n), fixed by seed. */
 static ebm_mat *subset(const ebm_mat *src, size_t n, uint64_t seed) {
     if (n > src->rows) n = src->rows;
@@ -166,11 +157,13 @@ static const char *const train_about =
 int cmd_train(int argc, char **argv, bool quiet) {
     const char *cmd = "train";
     if (argc < 1 || strcmp(argv[0], "--help") == 0) {
-        fprintf(argc < 1 ? stderr : stdout, "usage: ebm train rbm [options]   (see 'ebm train rbm --help')\n");
+        fprintf(argc < 1 ? stderr : stdout,
+                "usage: ebm train rbm|grbm [options]   (see 'ebm train rbm --help', 'ebm train grbm --help')\n");
         return argc < 1 ? 2 : 0;
     }
+    if (strcmp(argv[0], "grbm") == 0) return cmd_train_grbm(argc - 1, argv + 1, quiet);
     if (strcmp(argv[0], "rbm") != 0)
-        return cli_error(cmd, "unknown model kind '%s' (available: rbm)", argv[0]);
+        return cli_error(cmd, "unknown model kind '%s' (available: rbm, grbm)", argv[0]);
     cmd = "train rbm";
     argc--;
     argv++;
@@ -227,7 +220,7 @@ int cmd_train(int argc, char **argv, bool quiet) {
     if (!cli_check_writable(cmd, "--out", out)) return 1;
     if (log_path && !cli_check_writable(cmd, "--log", log_path)) return 1;
     char partial[4096];
-    partial_path(out, partial, sizeof partial);
+    cli_partial_path(out, partial, sizeof partial);
 
     ebm_data_opts dopts;
     if (!cli_data_opts(cmd, &da, &dopts)) return 2;

@@ -97,11 +97,11 @@ void cli_data_args_from_model(cli_data_args *a, const ebm_meta *meta) {
 }
 
 bool cli_data_opts(const char *cmd, const cli_data_args *a, ebm_data_opts *o) {
-    static const char *const scales[] = {"auto", "none", "255", "minmax"};
+    static const char *const scales[] = {"auto", "none", "255", "minmax", "pm1"};
     static const char *const bins[] = {"none", "threshold", "stochastic"};
     ebm_data_opts_default(o);
-    int s = choice_index(a->scale, scales, 4), b = choice_index(a->binarize, bins, 3);
-    if (s < 0) return cli_error(cmd, "--scale: '%s' is not one of auto|none|255|minmax", a->scale), false;
+    int s = choice_index(a->scale, scales, 5), b = choice_index(a->binarize, bins, 3);
+    if (s < 0) return cli_error(cmd, "--scale: '%s' is not one of auto|none|255|minmax|pm1", a->scale), false;
     if (b < 0) return cli_error(cmd, "--binarize: '%s' is not one of none|threshold|stochastic", a->binarize), false;
     o->scale = (ebm_scale)s;
     o->binarize = (ebm_binarize)b;
@@ -232,4 +232,71 @@ void cli_json_string(FILE *f, const char *s) {
 void cli_json_number(FILE *f, double v) {
     if (isfinite(v)) fprintf(f, "%.10g", v);
     else fputs("null", f);
+}
+
+void cli_partial_path(const char *out, char *buf, size_t cap) {
+    const char *slash = strrchr(out, '/'), *dot = strrchr(out, '.');
+    if (dot && (!slash || dot > slash) && dot != out && (!slash || dot > slash + 1))
+        snprintf(buf, cap, "%.*s.partial%s", (int)(dot - out), out, dot);
+    else
+        snprintf(buf, cap, "%s.partial", out);
+}
+
+bool cli_model_kind(const char *path, char *kind, size_t cap) {
+    ebm_tensors *t = NULL;
+    if (ebm_safetensors_read(path, &t)) return false;
+    const char *k = ebm_meta_get(ebm_tensors_meta_const(t), "ebm.model");
+    snprintf(kind, cap, "%s", k ? k : "rbm");
+    ebm_tensors_free(t);
+    return true;
+}
+
+const char *cli_find_model_arg(int argc, char **argv, char *kind, size_t cap) {
+    for (int i = 0; i < argc; i++) {
+        if (argv[i][0] == '-') continue;
+        size_t len = strlen(argv[i]);
+        if (len > 12 && strcmp(argv[i] + len - 12, ".safetensors") == 0 && cli_model_kind(argv[i], kind, cap))
+            return argv[i];
+    }
+    if (argc > 0 && argv[0][0] != '-' && cli_model_kind(argv[0], kind, cap)) return argv[0];
+    return NULL;
+}
+
+bool cli_write_samples(const char *cmd, bool quiet, const float *x, size_t n, size_t d, bool pm1, const char *png,
+                       const char *npy, const char *csv, size_t h, size_t w, size_t cols, size_t zoom) {
+    ebm_status s = EBM_OK;
+    if (png) {
+        float *img = malloc(n * d * sizeof(float));
+        if (!img) return cli_error(cmd, "out of memory"), false;
+        for (size_t i = 0; i < n * d; i++) img[i] = pm1 ? 0.5f * (x[i] + 1.0f) : x[i];
+        ebm_grid_opts go;
+        ebm_grid_opts_default(&go);
+        go.cols = cols;
+        go.zoom = zoom;
+        s = ebm_png_grid(png, img, n, h, w, &go);
+        free(img);
+        if (s) return cli_lib_error(cmd, s), false;
+        if (!quiet) fprintf(stderr, "wrote %s\n", png);
+    }
+    if (npy) {
+        ebm_array *a = NULL;
+        size_t shp[2] = {n, d};
+        s = ebm_array_new(EBM_F32, 2, shp, x, &a);
+        if (!s) s = ebm_npy_write(npy, a);
+        ebm_array_free(a);
+        if (s) return cli_lib_error(cmd, s), false;
+        if (!quiet) fprintf(stderr, "wrote %s\n", npy);
+    }
+    if (csv) {
+        ebm_mat *m = NULL;
+        s = ebm_mat_new(n, d, &m);
+        if (!s) {
+            memcpy(m->data, x, n * d * sizeof(float));
+            s = ebm_csv_write(csv, m);
+        }
+        ebm_mat_free(m);
+        if (s) return cli_lib_error(cmd, s), false;
+        if (!quiet) fprintf(stderr, "wrote %s\n", csv);
+    }
+    return true;
 }

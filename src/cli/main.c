@@ -14,6 +14,7 @@ static const char *const usage_text =
     "\n"
     "commands:\n"
     "  train rbm     train a Bernoulli RBM by CD-k or persistent CD-k\n"
+    "  train grbm    train a Gaussian-Bernoulli RBM (continuous data) by CD from noise\n"
     "  sample        draw samples from a model (PNG grid, NPY, CSV)\n"
     "  eval          evaluate a model on data (reconstruction, pseudo- and exact log-likelihood)\n"
     "  info          describe a model file (shapes, metadata, weight statistics, filter picture)\n"

@@ -17,11 +17,13 @@ typedef struct {
     size_t nb;        /* number of blocks */
 } split;
 
-static split plan(size_t m, size_t n) {
+/* Products of fewer than 2^22 multiply-adds (tens of microseconds) stay in one block: a parallel region
+ * costs about as much, and far more when other processes compete for the cores. */
+static split plan(size_t m, size_t n, size_t k) {
     split s;
     s.split_cols = n >= m;
     size_t len = s.split_cols ? n : m, align = s.split_cols ? 16 : 4;
-    size_t nb = len < 64 ? 1 : 4 * ((len + 1023) / 1024);
+    size_t nb = len < 64 || (double)m * (double)n * (double)k < 4194304.0 ? 1 : 4 * ((len + 1023) / 1024);
     size_t per = (len + nb - 1) / nb;
     per = (per + align - 1) / align * align;
     s.per = per ? per : 1;
@@ -35,7 +37,7 @@ static split plan(size_t m, size_t n) {
     void NAME(int ta, int tb, size_t m, size_t n, size_t k, T alpha, const T *A, size_t lda, const T *B,      \
               size_t ldb, T beta, T *C, size_t ldc) {                                                         \
         if (m == 0 || n == 0) return;                                                                         \
-        split s = plan(m, n);                                                                                 \
+        split s = plan(m, n, k);                                                                                 \
         const size_t len = s.split_cols ? n : m;                                                              \
         const enum CBLAS_TRANSPOSE TA = ta ? CblasTrans : CblasNoTrans, TB = tb ? CblasTrans : CblasNoTrans;  \
         _Pragma("omp parallel for schedule(static) if (s.nb > 1)")                                           \

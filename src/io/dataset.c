@@ -152,7 +152,9 @@ static void scale(ebm_mat *x, ebm_scale mode, bool was_u8) {
     float *v = x->data;
     if (mode == EBM_SCALE_255 || (mode == EBM_SCALE_AUTO && was_u8)) {
         for (size_t i = 0; i < n; i++) v[i] /= 255.0f;
-    } else if (mode == EBM_SCALE_MINMAX) {
+    } else if (mode == EBM_SCALE_PM1 && was_u8) {
+        for (size_t i = 0; i < n; i++) v[i] = v[i] / 127.5f - 1.0f;
+    } else if (mode == EBM_SCALE_MINMAX || mode == EBM_SCALE_PM1) {
         float lo = v[0], hi = v[0];
         for (size_t i = 1; i < n; i++) {
             lo = v[i] < lo ? v[i] : lo;
@@ -160,6 +162,8 @@ static void scale(ebm_mat *x, ebm_scale mode, bool was_u8) {
         }
         double range = (double)hi - (double)lo;
         for (size_t i = 0; i < n; i++) v[i] = range > 0 ? (float)(((double)v[i] - lo) / range) : 0.0f;
+        if (mode == EBM_SCALE_PM1)
+            for (size_t i = 0; i < n; i++) v[i] = 2.0f * v[i] - 1.0f;
     }
 }
 
@@ -180,7 +184,7 @@ static ebm_status binarize(ebm_mat *x, const ebm_data_opts *o) {
 }
 
 static ebm_status check_opts(const ebm_data_opts *o) {
-    if ((unsigned)o->scale > EBM_SCALE_MINMAX) return ebm_fail(EBM_EINVAL, "dataset: unknown scaling %d", (int)o->scale);
+    if ((unsigned)o->scale > EBM_SCALE_PM1) return ebm_fail(EBM_EINVAL, "dataset: unknown scaling %d", (int)o->scale);
     if ((unsigned)o->binarize > EBM_BINARIZE_STOCHASTIC)
         return ebm_fail(EBM_EINVAL, "dataset: unknown binarisation %d", (int)o->binarize);
     if (o->binarize == EBM_BINARIZE_THRESHOLD && !isfinite(o->threshold))
@@ -216,9 +220,16 @@ ebm_status ebm_dataset_load(const char *spec, const ebm_data_opts *o, ebm_datase
     ebm_dataset *d = calloc(1, sizeof *d);
     if (!d) return ebm_fail(EBM_ENOMEM, "dataset: out of memory");
     bool was_u8 = false;
-    s = is_fashion_mnist(spec) ? load_fashion_mnist(spec, opts.limit, d, &was_u8)
-                               : load_path(spec, opts.limit, d, &was_u8);
-    if (s == EBM_OK) s = finish(d, &opts, was_u8);
+    if (strncmp(spec, "toy:", 4) == 0) {
+        free(d);
+        s = ebm_toy_generate(spec + 4, opts.limit ? opts.limit : 10000, opts.seed, &d);
+        if (s != EBM_OK) return s;
+        s = finish(d, &opts, false);
+    } else {
+        s = is_fashion_mnist(spec) ? load_fashion_mnist(spec, opts.limit, d, &was_u8)
+                                   : load_path(spec, opts.limit, d, &was_u8);
+        if (s == EBM_OK) s = finish(d, &opts, was_u8);
+    }
     if (s != EBM_OK) {
         ebm_dataset_free(d);
         return s;

@@ -1,0 +1,125 @@
+/* GRBM samplers against exact moments.  On a 3-visible, 8-hidden GRBM the marginal of v is a mixture of
+ * 2^8 Gaussians whose mean and covariance ebm_grbm_moments_exact computes exactly.  Each sampler runs
+ * CHAINS chains from N(0, I) noise for BURN steps, then records every state of REC more steps.
+ * Bounds (fixed seeds): |mean_i error| <= 0.05 sd_i and |cov_ij error| <= 0.08 sd_i sd_j.  With 60,000
+ * autocorrelated draws the standard error of a mean is about 0.01 sd (the worst error of the correct
+ * samplers is printed), so the bounds leave room while a wrong sampler fails them: unadjusted
+ * Gibbs-Langevin with a large constant step (no MH) is checked to miss them.  Also: MH acceptance
+ * rates lie in (0, 1], and results are bit-identical on 1 and 2 threads. */
+#include "grbm_fixtures.h"
+
+enum { NV = 3, NH = 8, CHAINS = 2000, BURN = 300, REC = 30 };
+
+typedef struct {
+    double mean_err, cov_err, accept;
+} result;
+
+static result run(const ebm_grbm *m, const ebm_grbm_sample_opts *o, const double *mean, const double *cov, uint64_t seed) {
+    ebm_grbm_chains *c;
+    REQUIRE(ebm_grbm_chains_new(m, CHAINS, &c) == EBM_OK);
+    ebm_rng r;
+    ebm_rng_seed(&r, seed, 0);
+    CHECK_OK(ebm_grbm_chains_init_noise(c, 1.0f, &r));
+    CHECK_OK(ebm_grbm_chains_run(c, o, BURN, &r));
+    ebm_grbm_chains_reset_stats(c);
+    double s1[NV] = {0}, s2[NV * NV] = {0}, N = 0;
+    for (int t = 0; t < REC; t++) {
+        CHECK_OK(ebm_grbm_chains_run(c, o, 1, &r));
+        const float *v = ebm_grbm_chains_visible(c);
+        for (size_t q = 0; q < CHAINS; q++) {
+            for (int i = 0; i < NV; i++) {
+                s1[i] += v[q * NV + i];
+                for (int j = 0; j < NV; j++) s2[i * NV + j] += (double)v[q * NV + i] * v[q * NV + j];
+            }
+            N += 1;
+        }
+    }
+    result res = {0, 0, ebm_grbm_chains_accept_rate(c)};
+    for (int i = 0; i < NV; i++) res.mean_err = fmax(res.mean_err, fabs(s1[i] / N - mean[i]) / sqrt(cov[i * NV + i]));
+    for (int i = 0; i < NV; i++)
+        for (int j = 0; j < NV; j++) {
+            double e = s2[i * NV + j] / N - (s1[i] / N) * (s1[j] / N) - cov[i * NV + j];
+            res.cov_err = fmax(res.cov_err, fabs(e) / sqrt(cov[i * NV + i] * cov[j * NV + j]));
+        }
+    ebm_grbm_chains_free(c);
+    return res;
+}
+
+static void check_sampler(const ebm_grbm *m, const char *name, const ebm_grbm_sample_opts *o, const double *mean,
+                          const double *cov) {
+    result r = run(m, o, mean, cov, 11);
+    printf("%-34s mean error %.4f sd (bound 0.05), cov error %.4f (bound 0.08), acceptance %.3f\n", name, r.mean_err,
+           r.cov_err, r.accept);
+    CHECK_MSG(r.mean_err <= 0.05, "%s: mean error %.4f", name, r.mean_err);
+    CHECK_MSG(r.cov_err <= 0.08, "%s: covariance error %.4f", name, r.cov_err);
+    CHECK_MSG(r.accept > 0 && r.accept <= 1, "%s: acceptance %.3f", name, r.accept);
+}
+
+int main(void) {
+    ebm_set_threads(1); /* the statistics do not depend on it (checked below); keeps the run short on a busy machine */
+    ebm_grbm *m = fixture_grbm(NV, NH, 0.7, 21);
+    double mean[NV], cov[NV * NV];
+    REQUIRE(ebm_grbm_moments_exact(m, mean, cov) == EBM_OK);
+    printf("exact mean %.3f %.3f %.3f, variances %.3f %.3f %.3f\n", mean[0], mean[1], mean[2], cov[0], cov[4], cov[8]);
+    ebm_grbm_sample_opts o;
+    ebm_grbm_sample_opts_default(&o);
+    o.sampler = EBM_GRBM_GIBBS;
+    check_sampler(m, "gibbs", &o, mean, cov);
+    o.sampler = EBM_GRBM_GIBBS_LANGEVIN;
+    o.mh = 1;
+    check_sampler(m, "gibbs-langevin + MH (eta 0.5)", &o, mean, cov);
+    o.anneal = 0;
+    o.eta = 1.6f;
+    o.langevin_steps = 3;
+    check_sampler(m, "gibbs-langevin + MH (eta 1.6, flat)", &o, mean, cov);
+    /* the same move without its MH test is visibly wrong: the test has power */
+    o.mh = 0;
+    result bad = run(m, &o, mean, cov, 11);
+    printf("%-34s mean error %.4f sd, cov error %.4f (must exceed the bounds)\n", "gibbs-langevin, no MH (eta 1.6)",
+           bad.mean_err, bad.cov_err);
+    CHECK(bad.mean_err > 0.05 || bad.cov_err > 0.08);
+    ebm_grbm_sample_opts_default(&o);
+    o.sampler = EBM_GRBM_LANGEVIN;
+    o.mh = 1;
+    o.anneal = 0;
+    o.eta = 0.3f;
+    check_sampler(m, "langevin + MH (MALA, eta 0.3)", &o, mean, cov);
+
+    /* thread-count independence */
+    ebm_grbm_sample_opts_default(&o);
+    o.mh = 1;
+    float *v1 = malloc(CHAINS * NV * sizeof(float));
+    for (int th = 1; th <= 2; th++) {
+        ebm_set_threads(th);
+        ebm_grbm_chains *c;
+        REQUIRE(ebm_grbm_chains_new(m, CHAINS, &c) == EBM_OK);
+        ebm_rng r;
+        ebm_rng_seed(&r, 3, 0);
+        CHECK_OK(ebm_grbm_chains_init_noise(c, 1.0f, &r));
+        CHECK_OK(ebm_grbm_chains_run(c, &o, 5, &r));
+        if (th == 1) memcpy(v1, ebm_grbm_chains_visible(c), CHAINS * NV * sizeof(float));
+        else CHECK(memcmp(v1, ebm_grbm_chains_visible(c), CHAINS * NV * sizeof(float)) == 0);
+        ebm_grbm_chains_free(c);
+    }
+    free(v1);
+    /* bad options */
+    ebm_grbm_chains *c;
+    REQUIRE(ebm_grbm_chains_new(m, 4, &c) == EBM_OK);
+    ebm_rng r;
+    ebm_rng_seed(&r, 3, 0);
+    o.eta = 0;
+    CHECK_FAILS(ebm_grbm_chains_run(c, &o, 1, &r), EBM_EINVAL);
+    ebm_grbm_sample_opts_default(&o);
+    o.T = -1;
+    CHECK_FAILS(ebm_grbm_chains_run(c, &o, 1, &r), EBM_EINVAL);
+    ebm_grbm_sampler k;
+    CHECK_FAILS(ebm_grbm_sampler_parse("gibs", &k), EBM_EINVAL);
+    CHECK_OK(ebm_grbm_sampler_parse("gibbs-langevin", &k));
+    CHECK(k == EBM_GRBM_GIBBS_LANGEVIN);
+    ebm_grbm_chains_free(c);
+    ebm_grbm_chains *none;
+    CHECK_FAILS(ebm_grbm_chains_new(m, 0, &none), EBM_EINVAL);
+    CHECK(none == NULL);
+    ebm_grbm_free(m);
+    return check_summary("test_grbm_samplers");
+}
