@@ -1,9 +1,9 @@
 /* bench_net: speed of a neural-network energy under Langevin sampling and training, the workload of deep
  * EBMs (Du & Mordatch 2019; Nijkamp et al. 2019).  The energy is an MLP 784-512-512-1 with SiLU
  * (ebm_net spec "linear:512,silu,linear:512,silu,linear:1"), batch 128, float32.
- *   Langevin step   = dE/dx of the batch (one forward and one backward in x through the energy interface's
- *                     grad_x) + the ULA update x <- x - eta dE/dx + sqrt(2 eta) xi, xi ~ N(0, I) drawn per
- *                     row from Philox streams, written inline here.
+ *   Langevin step   = one step of the library's ULA sampler (ebm_mcmc_run): dE/dx of the batch (one
+ *                     forward and one backward in x through the energy interface's grad_x) and the update
+ *                     x <- x - eta dE/dx + sqrt(2 eta) xi, xi ~ N(0, I) drawn per row from Philox streams.
  *   training iter   = 20 Langevin steps on a persistent negative batch, then grad_params on the positive
  *                     batch (weights +1/n) and the negative batch (weights -1/n), i.e. the gradient of
  *                     mean E(x+) - mean E(x-), and an SGD update of the flat parameters.
@@ -56,26 +56,19 @@ static int cmp_double(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-typedef struct {
-    ebm_energy *e;
-    float *x, *dx, *noise;
-    size_t n, dim;
-    float eta;
-    uint64_t step;  /* counter for fresh noise */
-} langevin;
-
-/* One ULA step on all rows. */
-static int ula_step(langevin *L) {
-    if (L->e->grad_x(L->e, L->x, L->n, NULL, L->dx)) return -1;
-    const size_t n = L->n, d = L->dim;
-    const float eta = L->eta, s = sqrtf(2.0f * L->eta);
-    const uint64_t step = L->step++;
-#pragma omp parallel for schedule(static)
-    for (size_t r = 0; r < n; r++) {
-        float *xr = L->x + r * d, *gr = L->dx + r * d, *z = L->noise + r * d;
-        ebm_rng_fill_normal(7, r, step * d, z, d);
-#pragma omp simd
-        for (size_t j = 0; j < d; j++) xr[j] += -eta * gr[j] + s * z[j];
+/* n steps of ULA on x (n, dim) through the library's sampler; successive calls draw fresh noise. */
+static int ula(ebm_energy *e, float *x, size_t n, size_t steps, uint64_t *offset) {
+    ebm_mcmc_opts o;
+    ebm_mcmc_opts_default(&o);
+    o.kind = EBM_MCMC_ULA;
+    o.steps = steps;
+    o.step_size = 0.01f;
+    o.seed = 7;
+    o.seed_offset = *offset;
+    *offset += steps;
+    if (ebm_mcmc_run(e, x, n, &o, NULL)) {
+        fprintf(stderr, "bench_net: %s\n", ebm_last_error());
+        return -1;
     }
     return 0;
 }
@@ -117,11 +110,11 @@ int main(int argc, char **argv) {
     size_t np;
     float *params = ebm_net_params(net, &np);
     float *pos = malloc(n * dim * sizeof(float)), *grad = malloc(np * sizeof(float)), *w = malloc(2 * n * sizeof(float));
-    langevin L = {e, malloc(n * dim * sizeof(float)), malloc(n * dim * sizeof(float)), malloc(n * dim * sizeof(float)),
-                  n, dim, 0.01f, 0};
-    if (!pos || !grad || !w || !L.x || !L.dx || !L.noise) return 1;
+    float *x = malloc(n * dim * sizeof(float)), *dx = malloc(n * dim * sizeof(float));
+    uint64_t offset = 0;
+    if (!pos || !grad || !w || !x || !dx) return 1;
     ebm_rng_fill_uniform(2, 0, 0, pos, n * dim);
-    ebm_rng_fill_uniform(3, 0, 0, L.x, n * dim);
+    ebm_rng_fill_uniform(3, 0, 0, x, n * dim);
     for (size_t i = 0; i < n; i++) w[i] = 1.0f / (float)n, w[n + i] = -1.0f / (float)n;
 
     /* FLOPs: forward 2 n (784*512 + 512*512 + 512); grad_x adds the same again (dx of every layer);
@@ -134,14 +127,10 @@ int main(int argc, char **argv) {
     /* Langevin steps */
     const size_t per_rep = 10;
     double t_step[100], t_iter[100];
-    for (size_t i = 0; i < 10; i++) ula_step(&L);
+    if (ula(e, x, n, 10, &offset)) return 1;
     for (size_t r = 0; r < reps; r++) {
         double t = now();
-        for (size_t i = 0; i < per_rep; i++)
-            if (ula_step(&L)) {
-                fprintf(stderr, "bench_net: %s\n", ebm_last_error());
-                return 1;
-            }
+        if (ula(e, x, n, per_rep, &offset)) return 1;
         t_step[r] = (now() - t) / (double)per_rep;
     }
     qsort(t_step, reps, sizeof(double), cmp_double);
@@ -151,9 +140,9 @@ int main(int argc, char **argv) {
     const float lr = 1e-4f;
     for (size_t it = 0; it < reps + 1; it++) {
         double t = now();
-        for (size_t k = 0; k < ksteps; k++) ula_step(&L);
+        if (ula(e, x, n, ksteps, &offset)) return 1;
         memset(grad, 0, np * sizeof(float));
-        if (e->grad_params(e, pos, n, w, grad, NULL) || e->grad_params(e, L.x, n, w + n, grad, NULL)) {
+        if (e->grad_params(e, pos, n, w, grad, NULL) || e->grad_params(e, x, n, w + n, grad, NULL)) {
             fprintf(stderr, "bench_net: %s\n", ebm_last_error());
             return 1;
         }
@@ -173,7 +162,7 @@ int main(int argc, char **argv) {
     printf("\nMLP 784-512-512-1 SiLU, batch %zu, %d threads (load average %.1f)\n", n, ebm_get_threads(), load);
     printf("%-26s %12s %12s %10s %9s %8s\n", "measure (best of reps)", "per second", "(median)", "ms each",
            "GFLOP/s", "of peak");
-    printf("%-26s %12.1f %12.1f %10.3f %9.1f %7.1f%%\n", "Langevin step (grad_x)", 1 / ts, 1 / ts_med, 1e3 * ts,
+    printf("%-26s %12.1f %12.1f %10.3f %9.1f %7.1f%%\n", "Langevin step (ULA)", 1 / ts, 1 / ts_med, 1e3 * ts,
            f_step / ts / 1e9, 100 * f_step / ts / 1e9 / peak);
     printf("%-26s %12.2f %12.2f %10.2f %9.1f %7.1f%%\n", "training iteration (20)", 1 / ti, 1 / ti_med, 1e3 * ti,
            f_iter / ti / 1e9, 100 * f_iter / ti / 1e9 / peak);
@@ -194,10 +183,10 @@ int main(int argc, char **argv) {
     const double cf = 2.0 * (double)n * (784.0 * 32 * 9 + 196.0 * 64 * 288 + 3136.0 * 128 + 128);
     const double f_cnn = 2 * cf - 2.0 * (double)n * 784.0 * 32 * 9;
     double t_cnn[100];
-    for (size_t i = 0; i < 2; i++) e->grad_x(e, L.x, n, NULL, L.dx);
+    for (size_t i = 0; i < 2; i++) e->grad_x(e, x, n, NULL, dx);
     for (size_t r = 0; r < reps; r++) {
         double t = now();
-        if (e->grad_x(e, L.x, n, NULL, L.dx)) {
+        if (e->grad_x(e, x, n, NULL, dx)) {
             fprintf(stderr, "bench_net: %s\n", ebm_last_error());
             return 1;
         }
@@ -211,6 +200,6 @@ int main(int argc, char **argv) {
            1 / tc, 1 / tc_med, 1e3 * tc, f_cnn / tc / 1e9, f_cnn / tc / 1e9 / peak);
     e->destroy(e);
     ebm_net_free(net);
-    free(pos), free(grad), free(w), free(L.x), free(L.dx), free(L.noise);
+    free(pos), free(grad), free(w), free(x), free(dx);
     return 0;
 }
