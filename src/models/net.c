@@ -15,8 +15,8 @@
  * dL/dW = (G - <G, W_sn> u v') / sigma where G = dL/dW_sn: the usual "u, v held constant" gradient, which
  * here is the true gradient for the stored u.  Energies: E = f(x)[0], or E = -logsumexp_y f(x)[y]
  * (Grathwohl et al. 2020, JEM) with dE/df = -softmax(f).  Every GEMM goes through ebm_sgemm (blocks that
- * depend on shapes only), element-wise loops are split by rows, col2im by samples, so results do not
- * depend on the number of threads. */
+ * depend on shapes only; see gemm() below for the products it keeps whole), element-wise loops are split by
+ * rows, col2im by (sample, channel) planes, so results do not depend on the number of threads. */
 #include "core/internal.h"
 #include "core/vmath.h"
 #include "io/io_internal.h"
@@ -733,7 +733,7 @@ static void pool_backward(const layer *l, const float *g, size_t n, float *dx) {
     }
 }
 
-/* y (len) = f(x (len)) for an element-wise layer, split in row blocks of m. */
+/* y (n, m) = f(x (n, m)) for an element-wise layer, m = the layer's size per sample. */
 static void act_forward(const layer *l, const float *x, size_t n, float *y) {
     const size_t m = l->in_size;
     const float a = l->alpha;
