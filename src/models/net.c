@@ -701,6 +701,11 @@ static void pool_forward(const layer *l, const float *x, size_t n, float *y) {
             for (size_t ox = 0; ox < Wo; ox++) yr[ox] = 0.0f;
             for (size_t ky = 0; ky < K; ky++) {
                 const float *xr = xs + (oy * K + ky) * W;
+                if (K == 2) { /* the common case, without the stride-K inner loop */
+#pragma omp simd
+                    for (size_t ox = 0; ox < Wo; ox++) yr[ox] += xr[2 * ox] + xr[2 * ox + 1];
+                    continue;
+                }
                 for (size_t kx = 0; kx < K; kx++)
 #pragma omp simd
                     for (size_t ox = 0; ox < Wo; ox++) yr[ox] += xr[ox * K + kx];
@@ -723,9 +728,14 @@ static void pool_backward(const layer *l, const float *g, size_t n, float *dx) {
             const float *gr = gs + oy * Wo;
             for (size_t ky = 0; ky < K; ky++) {
                 float *xr = xs + (oy * K + ky) * W;
-                for (size_t kx = 0; kx < K; kx++)
+                if (K == 2) {
 #pragma omp simd
-                    for (size_t ox = 0; ox < Wo; ox++) xr[ox * K + kx] = gr[ox] * scale;
+                    for (size_t ox = 0; ox < Wo; ox++) xr[2 * ox] = xr[2 * ox + 1] = gr[ox] * scale;
+                } else {
+                    for (size_t kx = 0; kx < K; kx++)
+#pragma omp simd
+                        for (size_t ox = 0; ox < Wo; ox++) xr[ox * K + kx] = gr[ox] * scale;
+                }
                 for (size_t ix = Wo * K; ix < W; ix++) xr[ix] = 0.0f;
             }
         }
