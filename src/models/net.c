@@ -2,8 +2,9 @@
  * (the chain rule written out per layer, as in Karpathy's llm.c).  For a layer y = f(x; theta) and an upstream
  * gradient g = dL/dy, the backward gives dL/dx = (df/dx)' g and dL/dtheta += (df/dtheta)' g:
  *   linear  y = x W' + b                 dx = g W,            dW += g' x,         db += sum_rows g
- *   conv    y = W * x + b (cross-corr.)  through im2col: a row of X_col per output position holding the
- *           K x K x C patch, Y = X_col W' + b; dX_col = G W scattered back (col2im), dW += G' X_col
+ *   conv    y = W * x + b (cross-corr.)  through im2col: X_col has a row per kernel tap (c, ky, kx) and a
+ *           column per output position, Y = W X_col + b; dX_col = W' G gathered back (col2im), dW += G X_col'
+ *   (torch.nn.Conv2d's layout: weight (O, C, K, K) row-major is W (O, C*K*K))
  *   pool    y = mean over a K x K window  dx = g / K^2 on the window
  *   silu    y = x s(x)                   dy/dx = s(x) (1 + x (1 - s(x)))   (s the logistic sigmoid)
  *   leaky   y = max(x, a x)              1 or a;   elu  y = x or alpha (e^x - 1): 1 or alpha e^x
@@ -14,8 +15,8 @@
  * dL/dW = (G - <G, W_sn> u v') / sigma where G = dL/dW_sn: the usual "u, v held constant" gradient, which
  * here is the true gradient for the stored u.  Energies: E = f(x)[0], or E = -logsumexp_y f(x)[y]
  * (Grathwohl et al. 2020, JEM) with dE/df = -softmax(f).  Every GEMM goes through ebm_sgemm (blocks that
- * depend on shapes only), element-wise loops are split by rows, col2im by samples, so results do not
- * depend on the number of threads. */
+ * depend on shapes only; see gemm() below for the products it keeps whole), element-wise loops are split by
+ * rows, col2im by (sample, channel) planes, so results do not depend on the number of threads. */
 #include "core/internal.h"
 #include "core/vmath.h"
 #include "io/io_internal.h"
@@ -51,6 +52,7 @@ typedef struct {
     size_t u_off;                      /* into state (SN) */
     float *w_sn;                       /* (c_out, fan_in) W / sigma, refreshed every forward (SN) */
     double *v;                         /* (fan_in) W'u / sigma (SN) */
+    double *wv;                        /* (c_out) scratch of the power iteration (SN) */
     double sigma;
     char token[64];                    /* canonical token */
 } layer;
@@ -315,7 +317,8 @@ ebm_status ebm_net_new(const char *spec, size_t channels, size_t height, size_t 
         if (!l->sn) continue;
         l->w_sn = ebm_calloc(l->n_w, sizeof(float));
         l->v = calloc(l->fan_in, sizeof(double));
-        if (!l->w_sn || !l->v) {
+        l->wv = calloc(l->c_out, sizeof(double));
+        if (!l->w_sn || !l->v || !l->wv) {
             ebm_net_free(net);
             return ebm_fail(EBM_ENOMEM, "out of memory for the network");
         }
@@ -346,6 +349,7 @@ void ebm_net_free(ebm_net *net) {
         for (size_t i = 0; i < net->n_layers; i++) {
             ebm_free(net->L[i].w_sn);
             free(net->L[i].v);
+            free(net->L[i].wv);
         }
     free(net->L);
     free(net->act_off);
@@ -383,8 +387,9 @@ void ebm_net_set_training(ebm_net *net, int on) { net->training = on != 0; }
  * Spectral normalisation
  * ------------------------------------------------------------------------------------------- */
 
-/* One power iteration on W (rows, cols) from u (rows), in double: v = W'u / |W'u|, u <- W v / |W v|. */
-static void sn_power(const float *W, size_t rows, size_t cols, float *u, double *v) {
+/* One power iteration on W (rows, cols) from u (rows), in double: v = W'u / |W'u|, u <- W v / |W v|;
+ * v (cols) and wu (rows) are scratch. */
+static void sn_power(const float *W, size_t rows, size_t cols, float *u, double *v, double *wu) {
     double nv = 0, nu = 0;
     for (size_t j = 0; j < cols; j++) v[j] = 0;
     for (size_t i = 0; i < rows; i++) {
@@ -396,8 +401,6 @@ static void sn_power(const float *W, size_t rows, size_t cols, float *u, double 
     for (size_t j = 0; j < cols; j++) nv += v[j] * v[j];
     nv = sqrt(nv) > 1e-12 ? sqrt(nv) : 1e-12;
     for (size_t j = 0; j < cols; j++) v[j] /= nv;
-    double *wu = malloc(rows * sizeof *wu);
-    if (!wu) return; /* keep u: only the estimate's quality suffers */
     for (size_t i = 0; i < rows; i++) {
         const float *wr = W + i * cols;
         double a = 0;
@@ -408,7 +411,6 @@ static void sn_power(const float *W, size_t rows, size_t cols, float *u, double 
     }
     nu = sqrt(nu) > 1e-12 ? sqrt(nu) : 1e-12;
     for (size_t i = 0; i < rows; i++) u[i] = (float)(wu[i] / nu);
-    free(wu);
 }
 
 /* sigma = |W'u|, v = W'u / sigma, w_sn = W / sigma for SN layer l. */
@@ -436,7 +438,7 @@ void ebm_net_sn_update(ebm_net *net, size_t iters) {
         layer *l = &net->L[i];
         if (!l->sn) continue;
         for (size_t it = 0; it < iters; it++)
-            sn_power(net->params + l->w_off, l->c_out, l->fan_in, net->state + l->u_off, l->v);
+            sn_power(net->params + l->w_off, l->c_out, l->fan_in, net->state + l->u_off, l->v, l->wv);
     }
 }
 
@@ -507,14 +509,18 @@ static float *act(const ebm_net *net, size_t i) { return net->acts + net->act_of
  * Kernels
  * ------------------------------------------------------------------------------------------- */
 
-/* ebm_sgemm, made thread-count independent for small outputs too.  ebm_sgemm hands an output with both
- * sides below 64 to OpenBLAS in one call outside any active parallel region, where OpenBLAS threads it
- * itself and its sums then depend on the thread count (measured: a conv weight gradient, 32 x 9 outputs
- * summed over 18,816 positions, differed in 59 of 288 entries between 1 and 2 threads).  Inside an active
- * region OpenBLAS runs serially, so such products are issued from one thread of a region. */
+/* ebm_sgemm, made thread-count independent for every shape.  ebm_sgemm hands a product it does not split
+ * (an output with both sides below 64, or few multiply-adds) to OpenBLAS in one call from outside any active
+ * parallel region, where OpenBLAS threads it itself once it exceeds 2^18 multiply-adds, and its sums then
+ * depend on the thread count (measured: a conv weight gradient, 32 x 9 outputs summed over 18,816
+ * positions, differed in 59 of 288 entries between 1 and 2 threads).  Inside an active region OpenBLAS runs
+ * serially, so such products are issued from one thread of a region; below 2^18 OpenBLAS is serial anyway
+ * and larger split products are ebm_sgemm's own business. */
 static void gemm(int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *A, size_t lda,
                  const float *B, size_t ldb, float beta, float *C, size_t ldc) {
-    if (m >= 64 || n >= 64 || omp_get_max_threads() == 1) {
+    const double mnk = (double)m * (double)n * (double)k;
+    const bool one_block = (m < 64 && n < 64) || mnk < 4194304.0;
+    if (!one_block || mnk <= 262144.0 || omp_get_max_threads() == 1) {
         ebm_sgemm(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
         return;
     }
@@ -547,59 +553,76 @@ static void linear_backward(const float *g, const float *x, const float *W, size
     }
 }
 
-/* col (s * Ho * Wo, C * K * K): row (sample, oy, ox) holds the input patch under that output position,
- * ordered (c, ky, kx) like the weight's columns, zeros where it hangs over the padding; x is (s, C, H, W). */
+/* The output columns ox in [lo, hi) whose input column ox * S + kx - P lies inside 0..W-1. */
+static void valid_cols(const layer *l, size_t kx, size_t *lo, size_t *hi) {
+    const size_t S = l->stride, P = l->pad, W = l->w_in, Wo = l->w_out;
+    size_t a = kx >= P ? 0 : (P - kx + S - 1) / S;
+    size_t b = W + P > kx ? (W + P - kx - 1) / S + 1 : 0; /* first ox with ox * S + kx - P >= W */
+    *lo = a < Wo ? a : Wo;
+    *hi = b < Wo ? b : Wo;
+    if (*hi < *lo) *hi = *lo;
+}
+
+/* col (C * K * K, s * Ho * Wo): row (c, ky, kx), in the weight's column order, holds for every output
+ * position (sample, oy, ox) the input value under that kernel tap, 0 over the padding; x is (s, C, H, W).
+ * Rows are runs of shifted input rows, so the copy is contiguous at stride 1. */
 static void im2col(const layer *l, const float *x, size_t s, float *col) {
     const size_t C = l->c_in, H = l->h_in, W = l->w_in, K = l->k, S = l->stride, P = l->pad;
-    const size_t Ho = l->h_out, Wo = l->w_out, Q = l->fan_in;
-#pragma omp parallel for schedule(static) if (s * Ho * Wo * Q >= PAR_MIN)
-    for (size_t so = 0; so < s * Ho; so++) {
-        size_t smp = so / Ho, oy = so % Ho;
-        const float *xs = x + smp * C * H * W;
-        for (size_t ox = 0; ox < Wo; ox++) {
-            float *row = col + (so * Wo + ox) * Q;
-            for (size_t c = 0; c < C; c++)
-                for (size_t ky = 0; ky < K; ky++) {
-                    float *dst = row + (c * K + ky) * K;
-                    ptrdiff_t iy = (ptrdiff_t)(oy * S + ky) - (ptrdiff_t)P;
-                    if (iy < 0 || iy >= (ptrdiff_t)H) {
-                        for (size_t kx = 0; kx < K; kx++) dst[kx] = 0.0f;
-                        continue;
-                    }
-                    const float *src = xs + (c * H + (size_t)iy) * W;
-                    for (size_t kx = 0; kx < K; kx++) {
-                        ptrdiff_t ix = (ptrdiff_t)(ox * S + kx) - (ptrdiff_t)P;
-                        dst[kx] = ix >= 0 && ix < (ptrdiff_t)W ? src[ix] : 0.0f;
+    const size_t Ho = l->h_out, Wo = l->w_out, HW = Ho * Wo, Q = l->fan_in, len = s * HW;
+#pragma omp parallel for collapse(2) schedule(static) if (len * Q >= PAR_MIN)
+    for (size_t q = 0; q < Q; q++)
+        for (size_t smp = 0; smp < s; smp++) {
+            const size_t c = q / (K * K), ky = q / K % K, kx = q % K;
+            size_t lo, hi;
+            valid_cols(l, kx, &lo, &hi);
+            float *dst = col + q * len + smp * HW;
+            const float *xs = x + (smp * C + c) * H * W;
+            for (size_t oy = 0; oy < Ho; oy++) {
+                float *d = dst + oy * Wo;
+                ptrdiff_t iy = (ptrdiff_t)(oy * S + ky) - (ptrdiff_t)P;
+                if (iy < 0 || iy >= (ptrdiff_t)H) {
+                    memset(d, 0, Wo * sizeof(float));
+                    continue;
+                }
+                const float *src = xs + (size_t)iy * W + kx - P; /* src[ox * S] is column ox's input */
+                for (size_t ox = 0; ox < lo; ox++) d[ox] = 0.0f;
+                if (S == 1) memcpy(d + lo, src + lo, (hi - lo) * sizeof(float));
+                else
+                    for (size_t ox = lo; ox < hi; ox++) d[ox] = src[ox * S];
+                for (size_t ox = hi; ox < Wo; ox++) d[ox] = 0.0f;
+            }
+        }
+}
+
+/* The adjoint of im2col: dx (s, C, H, W) += dcol (C * K * K, s * Ho * Wo) gathered back onto the input.
+ * One thread per (sample, channel) plane, taps and positions in a fixed order, so sums do not depend on
+ * the thread count. */
+static void col2im(const layer *l, const float *dcol, size_t s, float *dx) {
+    const size_t C = l->c_in, H = l->h_in, W = l->w_in, K = l->k, S = l->stride, P = l->pad;
+    const size_t Ho = l->h_out, Wo = l->w_out, HW = Ho * Wo, len = s * HW;
+#pragma omp parallel for collapse(2) schedule(static) if (len * l->fan_in >= PAR_MIN)
+    for (size_t smp = 0; smp < s; smp++)
+        for (size_t c = 0; c < C; c++) {
+            float *xs = dx + (smp * C + c) * H * W;
+            for (size_t ky = 0; ky < K; ky++)
+                for (size_t kx = 0; kx < K; kx++) {
+                    size_t lo, hi;
+                    valid_cols(l, kx, &lo, &hi);
+                    const float *src = dcol + ((c * K + ky) * K + kx) * len + smp * HW;
+                    for (size_t oy = 0; oy < Ho; oy++) {
+                        ptrdiff_t iy = (ptrdiff_t)(oy * S + ky) - (ptrdiff_t)P;
+                        if (iy < 0 || iy >= (ptrdiff_t)H) continue;
+                        float *d = xs + (size_t)iy * W + kx - P; /* d[ox * S] is column ox's input */
+                        const float *r = src + oy * Wo;
+                        if (S == 1) {
+#pragma omp simd
+                            for (size_t ox = lo; ox < hi; ox++) d[ox] += r[ox];
+                        } else {
+                            for (size_t ox = lo; ox < hi; ox++) d[ox * S] += r[ox];
+                        }
                     }
                 }
         }
-    }
-}
-
-/* The adjoint of im2col: dx (s, C, H, W) += dcol (s * Ho * Wo, C * K * K) scattered back; one thread per
- * sample, positions in order, so sums do not depend on the thread count. */
-static void col2im(const layer *l, const float *dcol, size_t s, float *dx) {
-    const size_t C = l->c_in, H = l->h_in, W = l->w_in, K = l->k, S = l->stride, P = l->pad;
-    const size_t Ho = l->h_out, Wo = l->w_out, Q = l->fan_in;
-#pragma omp parallel for schedule(static) if (s * Ho * Wo * Q >= PAR_MIN)
-    for (size_t smp = 0; smp < s; smp++) {
-        float *xs = dx + smp * C * H * W;
-        for (size_t oy = 0; oy < Ho; oy++)
-            for (size_t ox = 0; ox < Wo; ox++) {
-                const float *row = dcol + ((smp * Ho + oy) * Wo + ox) * Q;
-                for (size_t c = 0; c < C; c++)
-                    for (size_t ky = 0; ky < K; ky++) {
-                        ptrdiff_t iy = (ptrdiff_t)(oy * S + ky) - (ptrdiff_t)P;
-                        if (iy < 0 || iy >= (ptrdiff_t)H) continue;
-                        float *dst = xs + (c * H + (size_t)iy) * W;
-                        const float *src = row + (c * K + ky) * K;
-                        for (size_t kx = 0; kx < K; kx++) {
-                            ptrdiff_t ix = (ptrdiff_t)(ox * S + kx) - (ptrdiff_t)P;
-                            if (ix >= 0 && ix < (ptrdiff_t)W) dst[ix] += src[kx];
-                        }
-                    }
-            }
-    }
 }
 
 /* Samples per im2col chunk of conv layer l (depends on the shapes only). */
@@ -608,55 +631,58 @@ static size_t conv_chunk(const layer *l) {
     return COL_MAX_FLOATS / per ? COL_MAX_FLOATS / per : 1;
 }
 
-/* y (n, O, Ho, Wo) = conv(x (n, C, H, W), W (O, C*K*K)) + b (O); col and tmp are scratch. */
+/* y (n, O, Ho, Wo) = conv(x (n, C, H, W), W (O, C*K*K)) + b (O); col and tmp (O, chunk * Ho * Wo) are
+ * scratch. */
 static void conv_forward(const layer *l, const float *x, const float *Wt, const float *b, size_t n, float *col,
                          float *tmp, float *y) {
     const size_t O = l->c_out, Q = l->fan_in, HW = l->h_out * l->w_out, chunk = conv_chunk(l);
     for (size_t s0 = 0; s0 < n; s0 += chunk) {
-        size_t s = n - s0 < chunk ? n - s0 : chunk;
+        size_t s = n - s0 < chunk ? n - s0 : chunk, len = s * HW;
         im2col(l, x + s0 * l->in_size, s, col);
-        /* tmp (s * HW, O) = col W' */
-        gemm(0, 1, s * HW, O, Q, 1.0f, col, Q, Wt, Q, 0.0f, tmp, O);
+        /* tmp (O, s * HW) = W col */
+        gemm(0, 0, O, len, Q, 1.0f, Wt, Q, col, len, 0.0f, tmp, len);
         float *ys = y + s0 * l->out_size;
-#pragma omp parallel for schedule(static) if (s * HW * O >= PAR_MIN)
+#pragma omp parallel for schedule(static) if (len * O >= PAR_MIN)
         for (size_t so = 0; so < s * O; so++) {
             size_t smp = so / O, o = so % O;
             float *dst = ys + so * HW;
-            const float *src = tmp + smp * HW * O + o;
-            float bo = b[o];
-            for (size_t p = 0; p < HW; p++) dst[p] = src[p * O] + bo;
+            const float *src = tmp + o * len + smp * HW;
+            const float bo = b[o];
+#pragma omp simd
+            for (size_t p = 0; p < HW; p++) dst[p] = src[p] + bo;
         }
     }
 }
 
 /* g (n, O, Ho, Wo) = dL/dy; x (n, C, H, W).  dx (n, C, H, W) <- dL/dx when dx != NULL; gW (O, C*K*K) += dL/dW
- * and gb (O) += dL/db when gW != NULL. */
+ * and gb (O) += dL/db when gW != NULL.  col, dcol (C*K*K, chunk * Ho * Wo) and tmp (O, chunk * Ho * Wo)
+ * are scratch. */
 static void conv_backward(const layer *l, const float *g, const float *x, const float *Wt, size_t n, float *col,
                           float *dcol, float *tmp, float *dx, float *gW, float *gb) {
     const size_t O = l->c_out, Q = l->fan_in, HW = l->h_out * l->w_out, chunk = conv_chunk(l);
     if (dx) memset(dx, 0, n * l->in_size * sizeof(float));
     for (size_t s0 = 0; s0 < n; s0 += chunk) {
-        size_t s = n - s0 < chunk ? n - s0 : chunk;
+        size_t s = n - s0 < chunk ? n - s0 : chunk, len = s * HW;
         const float *gs = g + s0 * l->out_size;
-        /* tmp (s * HW, O) <- g in position-major order */
-#pragma omp parallel for schedule(static) if (s * HW * O >= PAR_MIN)
-        for (size_t sp = 0; sp < s * HW; sp++) {
-            size_t smp = sp / HW, p = sp % HW;
-            const float *src = gs + smp * O * HW + p;
-            float *dst = tmp + sp * O;
-            for (size_t o = 0; o < O; o++) dst[o] = src[o * HW];
+        /* tmp (O, s * HW) <- g with the channel outermost */
+#pragma omp parallel for schedule(static) if (len * O >= PAR_MIN)
+        for (size_t so = 0; so < s * O; so++) {
+            size_t smp = so / O, o = so % O;
+            memcpy(tmp + o * len + smp * HW, gs + so * HW, HW * sizeof(float));
         }
         if (gW) {
             im2col(l, x + s0 * l->in_size, s, col);
-            gemm(1, 0, O, Q, s * HW, 1.0f, tmp, O, col, Q, 1.0f, gW, Q);
-            for (size_t sp = 0; sp < s * HW; sp++) {
-                const float *tr = tmp + sp * O;
-#pragma omp simd
-                for (size_t o = 0; o < O; o++) gb[o] += tr[o];
+            gemm(0, 1, O, Q, len, 1.0f, tmp, len, col, len, 1.0f, gW, Q);
+            for (size_t o = 0; o < O; o++) {
+                const float *tr = tmp + o * len;
+                double acc = 0;
+#pragma omp simd reduction(+ : acc)
+                for (size_t p = 0; p < len; p++) acc += tr[p];
+                gb[o] += (float)acc;
             }
         }
         if (dx) {
-            gemm(0, 0, s * HW, Q, O, 1.0f, tmp, O, Wt, Q, 0.0f, dcol, Q);
+            gemm(1, 0, Q, len, O, 1.0f, Wt, Q, tmp, len, 0.0f, dcol, len);
             col2im(l, dcol, s, dx + s0 * l->in_size);
         }
     }
@@ -670,13 +696,23 @@ static void pool_forward(const layer *l, const float *x, size_t n, float *y) {
     for (size_t sc = 0; sc < n * l->c_in; sc++) {
         const float *xs = x + sc * H * W;
         float *ys = y + sc * Ho * Wo;
-        for (size_t oy = 0; oy < Ho; oy++)
-            for (size_t ox = 0; ox < Wo; ox++) {
-                float a = 0;
-                for (size_t ky = 0; ky < K; ky++)
-                    for (size_t kx = 0; kx < K; kx++) a += xs[(oy * K + ky) * W + ox * K + kx];
-                ys[oy * Wo + ox] = a * scale;
+        for (size_t oy = 0; oy < Ho; oy++) {
+            float *yr = ys + oy * Wo;
+            for (size_t ox = 0; ox < Wo; ox++) yr[ox] = 0.0f;
+            for (size_t ky = 0; ky < K; ky++) {
+                const float *xr = xs + (oy * K + ky) * W;
+                if (K == 2) { /* the common case, without the stride-K inner loop */
+#pragma omp simd
+                    for (size_t ox = 0; ox < Wo; ox++) yr[ox] += xr[2 * ox] + xr[2 * ox + 1];
+                    continue;
+                }
+                for (size_t kx = 0; kx < K; kx++)
+#pragma omp simd
+                    for (size_t ox = 0; ox < Wo; ox++) yr[ox] += xr[ox * K + kx];
             }
+#pragma omp simd
+            for (size_t ox = 0; ox < Wo; ox++) yr[ox] *= scale;
+        }
     }
 }
 
@@ -688,17 +724,26 @@ static void pool_backward(const layer *l, const float *g, size_t n, float *dx) {
     for (size_t sc = 0; sc < n * l->c_in; sc++) {
         float *xs = dx + sc * H * W;
         const float *gs = g + sc * Ho * Wo;
-        for (size_t i = 0; i < H * W; i++) xs[i] = 0.0f;
-        for (size_t oy = 0; oy < Ho; oy++)
-            for (size_t ox = 0; ox < Wo; ox++) {
-                float v = gs[oy * Wo + ox] * scale;
-                for (size_t ky = 0; ky < K; ky++)
-                    for (size_t kx = 0; kx < K; kx++) xs[(oy * K + ky) * W + ox * K + kx] = v;
+        for (size_t oy = 0; oy < Ho; oy++) {
+            const float *gr = gs + oy * Wo;
+            for (size_t ky = 0; ky < K; ky++) {
+                float *xr = xs + (oy * K + ky) * W;
+                if (K == 2) {
+#pragma omp simd
+                    for (size_t ox = 0; ox < Wo; ox++) xr[2 * ox] = xr[2 * ox + 1] = gr[ox] * scale;
+                } else {
+                    for (size_t kx = 0; kx < K; kx++)
+#pragma omp simd
+                        for (size_t ox = 0; ox < Wo; ox++) xr[ox * K + kx] = gr[ox] * scale;
+                }
+                for (size_t ix = Wo * K; ix < W; ix++) xr[ix] = 0.0f;
             }
+        }
+        if (Ho * K < H) memset(xs + Ho * K * W, 0, (H - Ho * K) * W * sizeof(float));
     }
 }
 
-/* y (len) = f(x (len)) for an element-wise layer, split in row blocks of m. */
+/* y (n, m) = f(x (n, m)) for an element-wise layer, m = the layer's size per sample. */
 static void act_forward(const layer *l, const float *x, size_t n, float *y) {
     const size_t m = l->in_size;
     const float a = l->alpha;
@@ -789,7 +834,8 @@ static ebm_status forward(ebm_net *net, const float *x, size_t n) {
     for (size_t i = 0; i < net->n_layers; i++) {
         layer *l = &net->L[i];
         if (!l->sn) continue;
-        if (net->training) sn_power(net->params + l->w_off, l->c_out, l->fan_in, net->state + l->u_off, l->v);
+        if (net->training)
+            sn_power(net->params + l->w_off, l->c_out, l->fan_in, net->state + l->u_off, l->v, l->wv);
         sn_refresh(net, l);
     }
     memcpy(act(net, 0), x, n * net->L[0].in_size * sizeof(float));

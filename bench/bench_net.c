@@ -1,0 +1,205 @@
+/* bench_net: speed of a neural-network energy under Langevin sampling and training, the workload of deep
+ * EBMs (Du & Mordatch 2019; Nijkamp et al. 2019).  The energy is an MLP 784-512-512-1 with SiLU
+ * (ebm_net spec "linear:512,silu,linear:512,silu,linear:1"), batch 128, float32.
+ *   Langevin step   = one step of the library's ULA sampler (ebm_mcmc_run): dE/dx of the batch (one
+ *                     forward and one backward in x through the energy interface's grad_x) and the update
+ *                     x <- x - eta dE/dx + sqrt(2 eta) xi, xi ~ N(0, I) drawn per row from Philox streams.
+ *   training iter   = 20 Langevin steps on a persistent negative batch, then grad_params on the positive
+ *                     batch (weights +1/n) and the negative batch (weights -1/n), i.e. the gradient of
+ *                     mean E(x+) - mean E(x-), and an SGD update of the flat parameters.
+ * A third line times grad_x of the CNN of docs/net.md (conv:32:3:1,silu,pool:2,conv:64:3:1,silu,pool:2,
+ * flatten,linear:128,silu,linear:1) on 1x28x28 images, batch 128.
+ * Positive data are fixed uniform [0, 1) images (the speed does not depend on their content).  Reports the
+ * best (and the median) of --reps timed repetitions (10 Langevin steps, or one training iteration, each)
+ * after a warm-up: on a shared machine the best is the closest to the code's own speed, the achieved GFLOP/s counting the GEMMs' 2mnk, and
+ * that rate as a fraction of the sgemm peak measured here first (best of 5 square 2048^3 products on the
+ * same threads and OpenBLAS kernels, as bench_rbm).  bench/peer_torch_net.py does the same in PyTorch;
+ * bench/compare_net.sh runs both.  Output: a table and "RESULT key=value ..." lines. */
+#include "ebm.h"
+#include "../src/cli/reexec.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static double sgemm_peak(void) {
+    const int n = 2048;
+    float *A = malloc(sizeof(float) * n * n), *B = malloc(sizeof(float) * n * n), *C = malloc(sizeof(float) * n * n);
+    if (!A || !B || !C) return NAN;
+    ebm_rng_fill_uniform(1, 0, 0, A, (size_t)n * n);
+    ebm_rng_fill_uniform(1, 1, 0, B, (size_t)n * n);
+    double best = 0;
+    for (int rep = 0; rep < 6; rep++) {
+        double t = now();
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, A, n, B, n, 0.0f, C, n);
+        t = now() - t;
+        double g = 2.0 * n * n * (double)n / t / 1e9;
+        if (rep > 0 && g > best) best = g; /* the first call warms up threads and page tables */
+    }
+    free(A);
+    free(B);
+    free(C);
+    return best;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* n steps of ULA on x (n, dim) through the library's sampler; successive calls draw fresh noise. */
+static int ula(ebm_energy *e, float *x, size_t n, size_t steps, uint64_t *offset) {
+    ebm_mcmc_opts o;
+    ebm_mcmc_opts_default(&o);
+    o.kind = EBM_MCMC_ULA;
+    o.steps = steps;
+    o.step_size = 0.01f;
+    o.seed = 7;
+    o.seed_offset = *offset;
+    *offset += steps;
+    if (ebm_mcmc_run(e, x, n, &o, NULL)) {
+        fprintf(stderr, "bench_net: %s\n", ebm_last_error());
+        return -1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    cli_reexec_for_blas(argv);
+    size_t reps = 10, batch = 128, ksteps = 20;
+    const char *spec = "linear:512,silu,linear:512,silu,linear:1";
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc) reps = (size_t)atol(argv[++i]);
+        else if (strcmp(argv[i], "--batch") == 0 && i + 1 < argc) batch = (size_t)atol(argv[++i]);
+        else if (strcmp(argv[i], "--better-core") == 0) {
+            const char *b = ebm_blas_better_coretype();
+            if (b) printf("%s\n", b);
+            return 0;
+        } else {
+            fprintf(stderr, "usage: bench_net [--reps N (default 5)] [--batch N (default 128)] [--better-core]\n");
+            return 2;
+        }
+    }
+    if (reps < 1 || reps > 100) reps = 10;
+    if (batch < 1) batch = 128;
+    char blas[512];
+    ebm_blas_info(blas, sizeof blas);
+    printf("BLAS: %s\n", blas);
+    double peak = sgemm_peak();
+    printf("sgemm peak (2048^3, %d threads): %.1f GFLOP/s\n", ebm_get_threads(), peak);
+    printf("RESULT impl=peak gflops=%.2f threads=%d\n", peak, ebm_get_threads());
+
+    const size_t dim = 784, n = batch;
+    ebm_net *net;
+    ebm_energy *e;
+    ebm_rng rng;
+    ebm_rng_seed(&rng, 1, 0);
+    if (ebm_net_new(spec, dim, 1, 1, &net) || ebm_net_init(net, &rng) || ebm_net_energy(net, EBM_NET_HEAD_SCALAR, &e)) {
+        fprintf(stderr, "bench_net: %s\n", ebm_last_error());
+        return 1;
+    }
+    size_t np;
+    float *params = ebm_net_params(net, &np);
+    float *pos = malloc(n * dim * sizeof(float)), *grad = malloc(np * sizeof(float)), *w = malloc(2 * n * sizeof(float));
+    float *x = malloc(n * dim * sizeof(float)), *dx = malloc(n * dim * sizeof(float));
+    uint64_t offset = 0;
+    if (!pos || !grad || !w || !x || !dx) return 1;
+    ebm_rng_fill_uniform(2, 0, 0, pos, n * dim);
+    ebm_rng_fill_uniform(3, 0, 0, x, n * dim);
+    for (size_t i = 0; i < n; i++) w[i] = 1.0f / (float)n, w[n + i] = -1.0f / (float)n;
+
+    /* FLOPs: forward 2 n (784*512 + 512*512 + 512); grad_x adds the same again (dx of every layer);
+     * grad_params adds dW of every layer (= forward) and dx of layers 2 and 4 */
+    const double fwd = 2.0 * (double)n * (784.0 * 512 + 512.0 * 512 + 512);
+    const double dx_inner = 2.0 * (double)n * (512.0 * 512 + 512);
+    const double f_step = 2 * fwd, f_params = 2 * fwd + dx_inner;
+    const double f_iter = (double)ksteps * f_step + 2 * f_params;
+
+    /* Langevin steps */
+    const size_t per_rep = 10;
+    double t_step[100], t_iter[100];
+    if (ula(e, x, n, 10, &offset)) return 1;
+    for (size_t r = 0; r < reps; r++) {
+        double t = now();
+        if (ula(e, x, n, per_rep, &offset)) return 1;
+        t_step[r] = (now() - t) / (double)per_rep;
+    }
+    qsort(t_step, reps, sizeof(double), cmp_double);
+    double ts = t_step[0], ts_med = t_step[reps / 2];
+
+    /* training iterations */
+    const float lr = 1e-4f;
+    for (size_t it = 0; it < reps + 1; it++) {
+        double t = now();
+        if (ula(e, x, n, ksteps, &offset)) return 1;
+        memset(grad, 0, np * sizeof(float));
+        if (e->grad_params(e, pos, n, w, grad, NULL) || e->grad_params(e, x, n, w + n, grad, NULL)) {
+            fprintf(stderr, "bench_net: %s\n", ebm_last_error());
+            return 1;
+        }
+#pragma omp simd
+        for (size_t i = 0; i < np; i++) params[i] -= lr * grad[i];
+        if (it > 0) t_iter[it - 1] = now() - t; /* the first is a warm-up */
+    }
+    qsort(t_iter, reps, sizeof(double), cmp_double);
+    double ti = t_iter[0], ti_med = t_iter[reps / 2];
+
+    double load = NAN;
+    FILE *la = fopen("/proc/loadavg", "r");
+    if (la) {
+        if (fscanf(la, "%lf", &load) != 1) load = NAN;
+        fclose(la);
+    }
+    printf("\nMLP 784-512-512-1 SiLU, batch %zu, %d threads (load average %.1f)\n", n, ebm_get_threads(), load);
+    printf("%-26s %12s %12s %10s %9s %8s\n", "measure (best of reps)", "per second", "(median)", "ms each",
+           "GFLOP/s", "of peak");
+    printf("%-26s %12.1f %12.1f %10.3f %9.1f %7.1f%%\n", "Langevin step (ULA)", 1 / ts, 1 / ts_med, 1e3 * ts,
+           f_step / ts / 1e9, 100 * f_step / ts / 1e9 / peak);
+    printf("%-26s %12.2f %12.2f %10.2f %9.1f %7.1f%%\n", "training iteration (20)", 1 / ti, 1 / ti_med, 1e3 * ti,
+           f_iter / ti / 1e9, 100 * f_iter / ti / 1e9 / peak);
+    printf("RESULT impl=ebm what=langevin_step per_s=%.2f median_per_s=%.2f ms=%.4f gflops=%.2f peak_frac=%.4f\n",
+           1 / ts, 1 / ts_med, 1e3 * ts, f_step / ts / 1e9, f_step / ts / 1e9 / peak);
+    printf("RESULT impl=ebm what=train_iter per_s=%.3f median_per_s=%.3f ms=%.3f gflops=%.2f peak_frac=%.4f\n",
+           1 / ti, 1 / ti_med, 1e3 * ti, f_iter / ti / 1e9, f_iter / ti / 1e9 / peak);
+    e->destroy(e);
+    ebm_net_free(net);
+
+    /* the CNN of docs/net.md on 1x28x28: grad_x per second (forward + backward in x) */
+    const char *cnn = "conv:32:3:1,silu,pool:2,conv:64:3:1,silu,pool:2,flatten,linear:128,silu,linear:1";
+    if (ebm_net_new(cnn, 1, 28, 28, &net) || ebm_net_init(net, &rng) || ebm_net_energy(net, EBM_NET_HEAD_SCALAR, &e)) {
+        fprintf(stderr, "bench_net: %s\n", ebm_last_error());
+        return 1;
+    }
+    /* forward: 2 n (784*32*9 + 196*64*288 + 3136*128 + 128); grad_x: the same again, less conv1's dx */
+    const double cf = 2.0 * (double)n * (784.0 * 32 * 9 + 196.0 * 64 * 288 + 3136.0 * 128 + 128);
+    const double f_cnn = 2 * cf - 2.0 * (double)n * 784.0 * 32 * 9;
+    double t_cnn[100];
+    for (size_t i = 0; i < 2; i++) e->grad_x(e, x, n, NULL, dx);
+    for (size_t r = 0; r < reps; r++) {
+        double t = now();
+        if (e->grad_x(e, x, n, NULL, dx)) {
+            fprintf(stderr, "bench_net: %s\n", ebm_last_error());
+            return 1;
+        }
+        t_cnn[r] = now() - t;
+    }
+    qsort(t_cnn, reps, sizeof(double), cmp_double);
+    double tc = t_cnn[0], tc_med = t_cnn[reps / 2];
+    printf("%-26s %12.1f %12.1f %10.3f %9.1f %7.1f%%\n", "CNN grad_x (1x28x28)", 1 / tc, 1 / tc_med, 1e3 * tc,
+           f_cnn / tc / 1e9, 100 * f_cnn / tc / 1e9 / peak);
+    printf("RESULT impl=ebm what=cnn_grad_x per_s=%.2f median_per_s=%.2f ms=%.4f gflops=%.2f peak_frac=%.4f\n",
+           1 / tc, 1 / tc_med, 1e3 * tc, f_cnn / tc / 1e9, f_cnn / tc / 1e9 / peak);
+    e->destroy(e);
+    ebm_net_free(net);
+    free(pos), free(grad), free(w), free(x), free(dx);
+    return 0;
+}
