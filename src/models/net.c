@@ -23,7 +23,6 @@
 
 #include <ctype.h>
 #include <limits.h>
-#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -509,27 +508,8 @@ static float *act(const ebm_net *net, size_t i) { return net->acts + net->act_of
  * Kernels
  * ------------------------------------------------------------------------------------------- */
 
-/* ebm_sgemm, made thread-count independent for every shape.  ebm_sgemm hands a product it does not split
- * (an output with both sides below 64, or few multiply-adds) to OpenBLAS in one call from outside any active
- * parallel region, where OpenBLAS threads it itself once it exceeds 2^18 multiply-adds, and its sums then
- * depend on the thread count (measured: a conv weight gradient, 32 x 9 outputs summed over 18,816
- * positions, differed in 59 of 288 entries between 1 and 2 threads).  Inside an active region OpenBLAS runs
- * serially, so such products are issued from one thread of a region; below 2^18 OpenBLAS is serial anyway
- * and larger split products are ebm_sgemm's own business. */
-static void gemm(int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *A, size_t lda,
-                 const float *B, size_t ldb, float beta, float *C, size_t ldc) {
-    const double mnk = (double)m * (double)n * (double)k;
-    const bool one_block = (m < 64 && n < 64) || mnk < 4194304.0;
-    if (!one_block || mnk <= 262144.0 || omp_get_max_threads() == 1) {
-        ebm_sgemm(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
-        return;
-    }
-#pragma omp parallel num_threads(2)
-    {
-#pragma omp single
-        ebm_sgemm(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
-    }
-}
+/* Every product goes through ebm_sgemm, which is thread-count independent for every shape (src/core/gemm.c). */
+#define gemm ebm_sgemm
 
 /* y (n, out) = x (n, in) W' + b; W is (out, in), b (out). */
 static void linear_forward(const float *x, const float *W, const float *b, size_t n, size_t in, size_t out,
