@@ -262,6 +262,67 @@ expect_error 1 "grbm file as training data" -- "$EBM" train rbm --data "$T/g.saf
 head -c 200 "$T/g.safetensors" >"$T/gcut.safetensors"
 expect_error 1 "truncated grbm" -- "$EBM" sample "$T/gcut.safetensors" --csv "$T/x.csv"
 
+# --- energy networks: train ebm, sample with every sampler, info, landscape, inpaint, denoise --------
+expect_ok "train ebm toy" -- "$EBM" train ebm --data toy:8gaussians --limit 2000 --net linear:32,silu,linear:1 \
+    --iters 60 --batch 64 --buffer 500 --sampler ula --steps 5 --step-size 0.05 --every 20 \
+    --out "$T/e.safetensors" --log "$T/e.csv" --samples "$T/e.png"
+ok; [ -s "$T/e.safetensors" ] && [ -s "$T/e.png" ] || fail "train ebm wrote no model or picture"
+ok; [ "$(wc -l <"$T/e.csv")" = 61 ] || fail "train ebm log has $(wc -l <"$T/e.csv") lines, expected 61"
+contains "$T/e.csv" "iter,seconds,loss" "train ebm log header"
+contains "$T/err" "it 60/60" "train ebm progress"
+expect_ok "info net" -- "$EBM" info "$T/e.safetensors"
+contains "$T/out" "energy network, 2 inputs" "info net kind"
+contains "$T/out" "linear:32" "info net layers"
+contains "$T/out" "ebm.sample.sampler" "info net metadata"
+expect_ok "sample net" -- "$EBM" sample "$T/e.safetensors" --n 40 --steps 10 --csv "$T/es.csv" --png "$T/es.png"
+ok; [ "$(wc -l <"$T/es.csv")" = 40 ] && [ -s "$T/es.png" ] || fail "sample net outputs"
+for s in sgld mala hmc rwm; do
+    expect_ok "sample net $s" -- "$EBM" sample "$T/e.safetensors" --sampler $s --n 20 --steps 5 --step-size 0.05 \
+        --npy "$T/es_$s.npy"
+    ok; [ -s "$T/es_$s.npy" ] || fail "sample net $s wrote nothing"
+done
+contains "$T/err" "acceptance" "MH acceptance printed"
+expect_ok "sample net again" -- "$EBM" --threads 1 sample "$T/e.safetensors" --n 40 --steps 10 --csv "$T/es1.csv"
+ok; cmp -s "$T/es.csv" "$T/es1.csv" || fail "net sampling differs between runs / thread counts"
+expect_ok "landscape" -- "$EBM" landscape "$T/e.safetensors" --png "$T/land.png" --samples 50
+ok; [ -s "$T/land.png" ] || fail "landscape wrote nothing"
+expect_error 2 "net bad sampler" -- "$EBM" sample "$T/e.safetensors" --sampler gibbs --csv "$T/x.csv"
+contains "$T/err" "unknown sampler 'gibbs'" "net bad sampler named"
+expect_error 2 "net mala clip" -- "$EBM" sample "$T/e.safetensors" --sampler mala --clip-lo -1 --clip-hi 1 --csv "$T/x.csv"
+expect_error 2 "net bad spec" -- "$EBM" train ebm --data toy:moons --net linear:0 --out "$T/x.safetensors"
+expect_error 1 "net not an energy" -- "$EBM" train ebm --data toy:moons --net linear:3 --out "$T/x.safetensors"
+expect_error 2 "net bad negatives" -- "$EBM" train ebm --data toy:moons --negatives sometimes --out "$T/x.safetensors"
+expect_error 1 "net unknown toy" -- "$EBM" train ebm --data toy:spiral --out "$T/x.safetensors"
+expect_error 1 "inpaint 2-D model" -- "$EBM" inpaint "$T/e.safetensors" --png "$T/x.png"
+expect_error 1 "landscape of an RBM" -- "$EBM" landscape "$T/m.safetensors" --png "$T/x.png"
+# divergence keeps the last good parameters apart and never touches --out
+cp "$T/e.safetensors" "$T/keep.safetensors"
+"$EBM" train ebm --data toy:moons --limit 500 --net linear:8,silu,linear:1 --iters 50 --batch 32 --buffer 64 \
+    --steps 2 --optimizer sgd --lr 1e6 --out "$T/keep.safetensors" >"$T/out" 2>"$T/err"
+rc=$?
+ok; [ $rc = 1 ] || fail "diverging train ebm: exit status $rc"
+contains "$T/err" "diverged" "divergence reported"
+ok; cmp -s "$T/e.safetensors" "$T/keep.safetensors" || fail "a diverged run changed --out"
+ok; [ -s "$T/keep.partial.safetensors" ] || fail "no partial model after divergence"
+# 8x8 images (IDX, u8): train a tiny image energy, then inpaint and denoise
+LC_ALL=C awk 'BEGIN { printf "%c%c%c%c%c%c%c%c%c%c%c%c%c%c%c%c", 0, 0, 8, 3, 0, 0, 0, 200, 0, 0, 0, 8, 0, 0, 0, 8;
+  srand(3); for (r = 0; r < 200; r++) { k = int(rand() * 2);
+    for (y = 0; y < 8; y++) for (x = 0; x < 8; x++) { v = (k ? (x >= 2 && x <= 5) : (y >= 2 && y <= 5)) ? 230 : 20;
+      printf "%c", v } } }' >"$T/img.idx"
+expect_ok "train ebm images" -- "$EBM" train ebm --data "$T/img.idx" --net flatten,linear:32,silu,linear:1 \
+    --iters 40 --batch 32 --buffer 100 --steps 5 --out "$T/ei.safetensors" --samples "$T/ei.png"
+contains "$T/err" "200 x 64" "image data loaded"
+ok; [ -s "$T/ei.png" ] || fail "no image samples picture"
+expect_ok "inpaint" -- "$EBM" inpaint "$T/ei.safetensors" --n 4 --mask bottom --steps 10 --png "$T/inp.png" --npy "$T/inp.npy"
+contains "$T/out" "hidden-pixel mean squared error" "inpaint error printed"
+ok; [ -s "$T/inp.png" ] && [ -s "$T/inp.npy" ] || fail "inpaint outputs"
+expect_ok "inpaint random" -- "$EBM" inpaint "$T/ei.safetensors" --n 2 --mask random:0.3 --steps 5 --png "$T/inp2.png"
+expect_error 2 "inpaint bad mask" -- "$EBM" inpaint "$T/ei.safetensors" --mask middle --png "$T/x.png"
+expect_error 2 "inpaint bad random mask" -- "$EBM" inpaint "$T/ei.safetensors" --mask random:1.5 --png "$T/x.png"
+expect_ok "denoise" -- "$EBM" denoise "$T/ei.safetensors" --n 4 --sigma 0.5 --steps 20 --png "$T/den.png"
+contains "$T/out" "mean squared error: noisy" "denoise errors printed"
+expect_error 1 "inpaint of an RBM" -- "$EBM" inpaint "$T/m.safetensors" --png "$T/x.png"
+
 if [ "$fails" -ne 0 ]; then
     echo "test_cli: $fails of $checks checks failed" >&2
     exit 1

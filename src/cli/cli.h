@@ -56,6 +56,8 @@ typedef struct cli_progress {
 void cli_progress_init(cli_progress *p, bool quiet);
 /* Draws "label [#####.....] 48% detail" at most 10 times a second (TTY only). */
 void cli_progress_bar(cli_progress *p, const char *label, double fraction, const char *detail);
+/* Clears the bar line on a terminal (nothing otherwise). */
+void cli_progress_end(cli_progress *p);
 /* Ends the bar line (if any) and prints a full line to stderr. */
 void cli_progress_line(cli_progress *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void cli_format_duration(double seconds, char *buf, size_t cap);
@@ -105,6 +107,9 @@ const char *cli_find_model_arg(int argc, char **argv, char *kind, size_t cap);
  * a CSV file, whichever paths are not NULL; prints "wrote PATH" unless quiet; false after an error. */
 bool cli_write_samples(const char *cmd, bool quiet, const float *x, size_t n, size_t d, bool pm1, const char *png,
                        const char *npy, const char *csv, size_t h, size_t w, size_t cols, size_t zoom);
+/* Every key/value of m on stdout: as the members of a JSON object (without braces), or one indented
+ * "key value" line each. */
+void cli_print_meta(const ebm_meta *m, bool json);
 /* JSON string literal of s (escaped) to f. */
 void cli_json_string(FILE *f, const char *s);
 /* JSON number, or null when not finite. */
@@ -125,6 +130,7 @@ int cmd_sample_net(int argc, char **argv, bool quiet);
 int cmd_inpaint(int argc, char **argv, bool quiet);
 int cmd_denoise_net(int argc, char **argv, bool quiet);
 int cmd_landscape(int argc, char **argv, bool quiet);
+int cmd_info_net(int argc, char **argv, bool quiet);
 
 /* Gaussian-Bernoulli RBMs (cmd_grbm.c): `train grbm`, and sample / eval / info of a GRBM model file. */
 bool cli_grbm_args(int argc, char **argv);   /* true when an argument names a GRBM model file */

@@ -307,7 +307,7 @@ int cmd_train_grbm(int argc, char **argv, bool quiet) {
     if (s == EBM_ECANCELED || s == EBM_ENAN) {
         char msg[1200], partial[4200];
         snprintf(msg, sizeof msg, "%s", ebm_last_error());
-        cli_progress_line(&c.prog, "%s", "");
+        cli_progress_end(&c.prog);
         fprintf(stderr, "ebm %s: %s%s%s\n", cmd, s == EBM_ECANCELED ? "interrupted (" : "", msg,
                 s == EBM_ECANCELED ? ")" : "");
         snprintf(partial, sizeof partial, "%s.partial", out);
@@ -476,7 +476,7 @@ int cmd_sample_grbm(int argc, char **argv, bool quiet) {
         snprintf(detail, sizeof detail, "%zu/%zu steps", done_steps, steps);
         cli_progress_bar(&prog, "sampling", (double)done_steps / (double)steps, detail);
         if (cli_interrupted()) {
-            cli_progress_line(&prog, "%s", "");
+            cli_progress_end(&prog);
             cli_error(cmd, "interrupted after %zu steps; nothing written", done_steps);
             rc = 130;
             goto done;
@@ -726,14 +726,7 @@ int cmd_info_grbm(int argc, char **argv, bool quiet) {
         cli_json_string(stdout, path);
         printf(", \"kind\": \"grbm\", \"n_vis\": %zu, \"n_hid\": %zu, \"n_params\": %zu, \"metadata\": {", m->n_vis,
                m->n_hid, m->n_params);
-        for (size_t i = 0; i < ebm_meta_count(m->meta); i++) {
-            const char *k, *v;
-            ebm_meta_at(m->meta, i, &k, &v);
-            if (i) printf(", ");
-            cli_json_string(stdout, k);
-            printf(": ");
-            cli_json_string(stdout, v);
-        }
+        cli_print_meta(m->meta, true);
         printf("}}\n");
     } else {
         printf("%s: Gaussian-Bernoulli RBM, %zu visible x %zu hidden, %zu parameters\n", path, m->n_vis, m->n_hid,
@@ -748,11 +741,7 @@ int cmd_info_grbm(int argc, char **argv, bool quiet) {
         stat_line("data_mean", m->data_mean, m->n_vis, 0);
         stat_line("data_std", m->data_std, m->n_vis, 0);
         printf("metadata:\n");
-        for (size_t i = 0; i < ebm_meta_count(m->meta); i++) {
-            const char *k, *v;
-            ebm_meta_at(m->meta, i, &k, &v);
-            printf("  %-26s %s\n", k, v);
-        }
+        cli_print_meta(m->meta, false);
     }
     if (filters) {
         size_t h, w;

@@ -51,7 +51,11 @@ static void json_stats(const char *name, stats s, bool comma) {
 }
 
 int cmd_info(int argc, char **argv, bool quiet) {
-    if (cli_grbm_args(argc, argv)) return cmd_info_grbm(argc, argv, quiet);
+    char kind[32];
+    if (cli_find_model_arg(argc, argv, kind, sizeof kind)) {
+        if (strcmp(kind, "grbm") == 0) return cmd_info_grbm(argc, argv, quiet);
+        if (strcmp(kind, "net") == 0) return cmd_info_net(argc, argv, quiet);
+    }
     const char *cmd = "info";
     const char *filters = NULL, *shape = NULL;
     size_t nf = 100, cols = 0, zoom = 2;
@@ -86,14 +90,7 @@ int cmd_info(int argc, char **argv, bool quiet) {
         json_stats("b_v", sa, true);
         json_stats("b_h", sb, true);
         printf("\"metadata\": {");
-        for (size_t i = 0; i < ebm_meta_count(m->meta); i++) {
-            const char *k, *v;
-            ebm_meta_at(m->meta, i, &k, &v);
-            if (i) printf(", ");
-            cli_json_string(stdout, k);
-            printf(": ");
-            cli_json_string(stdout, v);
-        }
+        cli_print_meta(m->meta, true);
         printf("}}\n");
     } else {
         printf("%s: Bernoulli RBM, %zu visible x %zu hidden, %zu parameters, %lld bytes\n", path, m->n_vis, m->n_hid,
@@ -104,11 +101,7 @@ int cmd_info(int argc, char **argv, bool quiet) {
         print_stats("b_v", sa);
         print_stats("b_h", sb);
         printf("metadata:\n");
-        for (size_t i = 0; i < ebm_meta_count(m->meta); i++) {
-            const char *k, *v;
-            ebm_meta_at(m->meta, i, &k, &v);
-            printf("  %-26s %s\n", k, v);
-        }
+        cli_print_meta(m->meta, false);
     }
     if (filters) {
         size_t h, w;

@@ -136,7 +136,7 @@ int cmd_sample(int argc, char **argv, bool quiet) {
         snprintf(detail, sizeof detail, "%zu/%zu sweeps", done_steps, steps);
         cli_progress_bar(&prog, "sampling", (double)done_steps / (double)steps, detail);
         if (cli_interrupted()) {
-            cli_progress_line(&prog, "%s", "");
+            cli_progress_end(&prog);
             rc = cli_error(cmd, "interrupted after %zu sweeps; nothing written", done_steps);
             rc = 130;
             goto done;

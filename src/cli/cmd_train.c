@@ -301,7 +301,7 @@ int cmd_train(int argc, char **argv, bool quiet) {
     if (s == EBM_ECANCELED || s == EBM_ENAN) {
         char msg[1200];
         snprintf(msg, sizeof msg, "%s", ebm_last_error());
-        cli_progress_line(&c.prog, "%s", "");
+        cli_progress_end(&c.prog);
         if (s == EBM_ECANCELED) fprintf(stderr, "ebm %s: interrupted (%s)\n", cmd, msg);
         else fprintf(stderr, "ebm %s: %s\n", cmd, msg);
         if (c.epochs_done > 0 || s == EBM_ECANCELED) {

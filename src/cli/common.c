@@ -48,6 +48,13 @@ void cli_progress_bar(cli_progress *p, const char *label, double fraction, const
     fflush(stderr);
 }
 
+void cli_progress_end(cli_progress *p) {
+    if (p->tty && !p->quiet) {
+        fputs("\r\033[K", stderr);
+        fflush(stderr);
+    }
+}
+
 void cli_progress_line(cli_progress *p, const char *fmt, ...) {
     if (p->quiet) return;
     if (p->tty) fputs("\r\033[K", stderr);
@@ -324,4 +331,19 @@ bool cli_write_samples(const char *cmd, bool quiet, const float *x, size_t n, si
         if (!quiet) fprintf(stderr, "wrote %s\n", csv);
     }
     return true;
+}
+
+void cli_print_meta(const ebm_meta *m, bool json) {
+    for (size_t i = 0; i < ebm_meta_count(m); i++) {
+        const char *k, *v;
+        ebm_meta_at(m, i, &k, &v);
+        if (json) {
+            if (i) printf(", ");
+            cli_json_string(stdout, k);
+            printf(": ");
+            cli_json_string(stdout, v);
+        } else {
+            printf("  %-26s %s\n", k, v);
+        }
+    }
 }
