@@ -6,7 +6,7 @@ EBM = $(BUILD)/ebm
 OUT ?= out
 DEMO_EPOCHS ?= 30
 
-.PHONY: all deps build test asan-test check demo demo-grbm bench compare install clean fuzz
+.PHONY: all deps build test asan-test check demo demo-grbm demo-ebm bench compare install clean fuzz
 
 all: build
 
@@ -57,6 +57,13 @@ demo-grbm:
 	@scripts/deps.sh demo
 	@$(MAKE) --no-print-directory build
 	scripts/demo_grbm.sh $(EBM) $(OUT)
+
+# Energy networks: an MLP on the 2-D toy density 8gaussians, and a small CNN on Fashion-MNIST trained by
+# Langevin contrastive divergence with a replay buffer, sampled from noise, inpainting and denoising.
+demo-ebm:
+	@scripts/deps.sh demo
+	@$(MAKE) --no-print-directory build
+	scripts/demo_ebm.sh $(EBM) $(OUT)
 
 # One epoch of CD-1 and PCD-1 at 256/512/1024 hidden units, against the machine's sgemm peak.
 bench: build
