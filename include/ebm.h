@@ -521,8 +521,12 @@ EBM_API ebm_status ebm_energy_gaussian(size_t dim, const float *mu, const float 
 EBM_API ebm_status ebm_energy_sum(size_t k, ebm_energy *const *parts, const float *weights, ebm_energy **out);
 EBM_API ebm_status ebm_energy_logsumexp(size_t k, ebm_energy *const *parts, ebm_energy **out);
 /* The free energy F(v) of a Bernoulli RBM as a continuous energy over v in R^n_vis (borrowed model):
- * dF/dv = -a - W sigmoid(b + W'v).  Lets the gradient samplers run on RBMs. */
+ * dF/dv = -a - W sigmoid(b + W'v).  Lets the gradient samplers run on RBMs; params are the model's. */
 EBM_API ebm_status ebm_energy_rbm(const ebm_rbm *m, ebm_energy **out);
+/* The free energy F(v) at T = 1 of a Gaussian-Bernoulli RBM over v in the model's standardised space
+ * (borrowed model; ebm_grbm_standardize maps pixels there); params are the model's. */
+struct ebm_grbm;
+EBM_API ebm_status ebm_energy_grbm(const struct ebm_grbm *m, ebm_energy **out);
 
 /* ------------------------------------------------------------------------------------------------
  * Gradient-based and Metropolis samplers on the energy interface.  n chains x (n, dim) advance together;

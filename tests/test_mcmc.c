@@ -288,6 +288,58 @@ static void test_energies(void) {
     ebm_rbm_free(m);
 }
 
+/* The GRBM's free energy through the interface: equal to ebm_grbm_free_energy, gradients equal finite
+ * differences, and MALA on it reproduces the exact mean and covariance of v (a mixture of 2^4 Gaussians). */
+static void test_grbm_energy(void) {
+    ebm_grbm *m;
+    REQUIRE(ebm_grbm_new(3, 4, &m) == EBM_OK);
+    ebm_rng r;
+    ebm_rng_seed(&r, 21, 0);
+    REQUIRE(ebm_grbm_init(m, &r, 1.0f) == EBM_OK);
+    for (size_t i = 0; i < 12; i++) m->W[i] = (float)(0.8 * ebm_rng_normal(&r));
+    ebm_energy *e;
+    CHECK_OK(ebm_energy_grbm(m, &e));
+    CHECK(e->dim == 3 && e->n_params == m->n_params && e->grad_params != NULL);
+    float v[6] = {0.3f, -1.0f, 0.5f, 1.5f, 0.2f, -0.7f}, E[2];
+    double F[2];
+    CHECK_OK(e->energy(e, v, 2, E));
+    CHECK_OK(ebm_grbm_free_energy(m, v, 2, 1.0f, F));
+    CHECK_NEAR(E[0], F[0], 1e-5 * (1 + fabs(F[0])));
+    CHECK_NEAR(E[1], F[1], 1e-5 * (1 + fabs(F[1])));
+    CHECK(grad_error(e, v, 2, 1e-2f) < 1e-3);
+    double mean[3], cov[9];
+    CHECK_OK(ebm_grbm_moments_exact(m, mean, cov));
+    float *x = start(NCH, 3, 22);
+    ebm_mcmc_opts o;
+    ebm_mcmc_opts_default(&o);
+    o.kind = EBM_MCMC_MALA;
+    o.step_size = 0.1f;
+    o.steps = 400;
+    o.seed = 23;
+    ebm_mcmc_stats st;
+    CHECK_OK(ebm_mcmc_run(e, x, NCH, &o, &st));
+    double mu[3] = {0, 0, 0}, worst = 0, worst_cov = 0;
+    for (size_t i = 0; i < NCH; i++)
+        for (int j = 0; j < 3; j++) mu[j] += x[i * 3 + j] / (double)NCH;
+    for (int j = 0; j < 3; j++) {
+        double sd = sqrt(cov[j * 3 + j]);
+        worst = fabs(mu[j] - mean[j]) / sd > worst ? fabs(mu[j] - mean[j]) / sd : worst;
+        for (int k = 0; k < 3; k++) {
+            double c = 0;
+            for (size_t i = 0; i < NCH; i++) c += (x[i * 3 + j] - mu[j]) * (x[i * 3 + k] - mu[k]) / (double)(NCH - 1);
+            double err = fabs(c - cov[j * 3 + k]) / sqrt(cov[j * 3 + j] * cov[k * 3 + k]);
+            worst_cov = err > worst_cov ? err : worst_cov;
+        }
+    }
+    printf("  GRBM energy, MALA (acc %.2f): mean error %.3f sd, covariance error %.3f (correlation units)\n",
+           st.accept_rate, worst, worst_cov);
+    CHECK_MSG(worst < 0.07, "GRBM MALA mean error %g sd", worst);
+    CHECK_MSG(worst_cov < 0.08, "GRBM MALA covariance error %g", worst_cov);
+    free(x);
+    ebm_energy_free(e);
+    ebm_grbm_free(m);
+}
+
 static void test_bad_options(void) {
     ebm_energy *e = gaussian2();
     float x[4] = {0, 0, 1, 1};
@@ -334,6 +386,7 @@ int main(void) {
     test_ula_bias();
     test_clamp_and_clip();
     test_reproducible();
+    test_grbm_energy();
     test_bad_options();
     return check_summary("test_mcmc");
 }

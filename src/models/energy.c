@@ -164,6 +164,12 @@ static ebm_status rbm_e_grad_x(ebm_energy *e, const float *x, size_t n, float *E
     return rbm_e_eval(e, x, n, E, dx);
 }
 
+static ebm_status rbm_e_grad_params(ebm_energy *e, const float *x, size_t n, const float *w, float *grad, float *E) {
+    rbm_e *r = e->impl;
+    ebm_status s = ebm_rbm_free_energy_grad(r->m, x, n, w, grad);
+    return !s && E ? rbm_e_energy(e, x, n, E) : s;
+}
+
 static void rbm_e_destroy(ebm_energy *e) {
     rbm_e *r = e->impl;
     if (r) {
@@ -186,7 +192,75 @@ ebm_status ebm_energy_rbm(const ebm_rbm *m, ebm_energy **out) {
     r->m = m;
     e->energy = rbm_e_energy;
     e->grad_x = rbm_e_grad_x;
+    e->grad_params = rbm_e_grad_params;
+    e->n_params = m->n_params;
+    e->params = m->params;
     e->destroy = rbm_e_destroy;
+    *out = e;
+    return EBM_OK;
+}
+
+/* ---- the Gaussian-Bernoulli RBM's free energy (in the model's standardised space) ---- */
+
+typedef struct {
+    const ebm_grbm *m;
+    double *F;
+    size_t fcap;
+} grbm_e;
+
+static ebm_status grbm_e_energy(ebm_energy *e, const float *x, size_t n, float *E) {
+    grbm_e *g = e->impl;
+    ebm_status s = check_rows(e, n);
+    if (s) return s;
+    if (n > g->fcap) {
+        double *f = malloc(n * sizeof(double));
+        if (!f) return ebm_fail(EBM_ENOMEM, "out of memory");
+        free(g->F);
+        g->F = f;
+        g->fcap = n;
+    }
+    s = ebm_grbm_free_energy(g->m, x, n, 1.0f, g->F);
+    for (size_t i = 0; !s && i < n; i++) E[i] = (float)g->F[i];
+    return s;
+}
+
+static ebm_status grbm_e_grad_x(ebm_energy *e, const float *x, size_t n, float *E, float *dx) {
+    grbm_e *g = e->impl;
+    ebm_status s = check_rows(e, n);
+    if (!s) s = ebm_grbm_free_energy_grad_v(g->m, x, n, 1.0f, dx);
+    return !s && E ? grbm_e_energy(e, x, n, E) : s;
+}
+
+static ebm_status grbm_e_grad_params(ebm_energy *e, const float *x, size_t n, const float *w, float *grad, float *E) {
+    grbm_e *g = e->impl;
+    ebm_status s = check_rows(e, n);
+    if (!s) s = ebm_grbm_free_energy_grad(g->m, x, n, w, grad);
+    return !s && E ? grbm_e_energy(e, x, n, E) : s;
+}
+
+static void grbm_e_destroy(ebm_energy *e) {
+    grbm_e *g = e->impl;
+    if (g) free(g->F);
+    free(g);
+    free(e);
+}
+
+ebm_status ebm_energy_grbm(const ebm_grbm *m, ebm_energy **out) {
+    *out = NULL;
+    if (!m) return ebm_fail(EBM_EINVAL, "GRBM energy: no model");
+    grbm_e *g = calloc(1, sizeof *g);
+    ebm_energy *e = g ? shell("grbm", m->n_vis, g) : NULL;
+    if (!e) {
+        free(g);
+        return ebm_fail(EBM_ENOMEM, "out of memory");
+    }
+    g->m = m;
+    e->energy = grbm_e_energy;
+    e->grad_x = grbm_e_grad_x;
+    e->grad_params = grbm_e_grad_params;
+    e->n_params = m->n_params;
+    e->params = m->params;
+    e->destroy = grbm_e_destroy;
     *out = e;
     return EBM_OK;
 }
