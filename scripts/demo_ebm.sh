@@ -2,12 +2,12 @@
 # The energy-network demo: an MLP energy on the 2-D toy density 8gaussians (density picture with data and
 # samples), then a small CNN energy on Fashion-MNIST ([-1, 1] pixels) trained by Langevin contrastive
 # divergence with a replay buffer, sampled from noise, used to inpaint the bottom half of test images and to
-# denoise them.  About 7 minutes on 2 cores.  usage: scripts/demo_ebm.sh [PATH/TO/ebm [OUT-DIR]]
-# (pictures go to OUT-DIR/ebm; EBM_DEMO_ITERS sets the CNN's iterations, default 2000)
+# denoise them.  About 6 minutes on 2 cores.  usage: scripts/demo_ebm.sh [PATH/TO/ebm [OUT-DIR]]
+# (pictures go to OUT-DIR/ebm; EBM_DEMO_ITERS sets the CNN's iterations, default 1500)
 set -eu
 EBM=${1:-build/ebm}
 OUT=${2:-out}/ebm
-ITERS=${EBM_DEMO_ITERS:-2000}
+ITERS=${EBM_DEMO_ITERS:-1500}
 mkdir -p "$OUT"
 "$EBM" train ebm --data toy:8gaussians --net linear:64,silu,linear:64,silu,linear:1 --sampler ula --step-size 0.05 \
     --steps 20 --iters 3000 --lr 3e-3 --every 500 --out "$OUT/toy.safetensors" --samples "$OUT/toy_negatives.png"
