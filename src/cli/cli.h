@@ -107,6 +107,9 @@ const char *cli_find_model_arg(int argc, char **argv, char *kind, size_t cap);
  * a CSV file, whichever paths are not NULL; prints "wrote PATH" unless quiet; false after an error. */
 bool cli_write_samples(const char *cmd, bool quiet, const float *x, size_t n, size_t d, bool pm1, const char *png,
                        const char *npy, const char *csv, size_t h, size_t w, size_t cols, size_t zoom);
+/* A finite number (a whole number for _size) stored under key in m; false when absent or malformed. */
+bool cli_meta_float(const ebm_meta *m, const char *key, float *out);
+bool cli_meta_size(const ebm_meta *m, const char *key, size_t *out);
 /* Every key/value of m on stdout: as the members of a JSON object (without braces), or one indented
  * "key value" line each. */
 void cli_print_meta(const ebm_meta *m, bool json);

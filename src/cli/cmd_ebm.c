@@ -49,29 +49,20 @@ static void samp_defaults(samp_args *a) {
     a->seed = 1;
 }
 
-static bool meta_num(const ebm_meta *m, const char *key, double *out) {
-    const char *v = ebm_meta_get(m, key);
-    if (!v || !*v) return false;
-    char *end;
-    double d = strtod(v, &end);
-    if (*end || !isfinite(d)) return false;
-    *out = d;
-    return true;
-}
-
 /* Settings the command line did not give, from the model's ebm.sample.* metadata. */
 static void samp_from_meta(samp_args *a, const ebm_meta *m) {
-    double v;
     const char *s = ebm_meta_get(m, "ebm.sample.sampler");
+    size_t z;
+    float v;
     if (!a->sampler_seen && s) a->sampler = s;
-    if (!a->steps_seen && meta_num(m, "ebm.sample.steps", &v) && v >= 1) a->steps = (size_t)v;
-    if (!a->leapfrog_seen && meta_num(m, "ebm.sample.leapfrog", &v) && v >= 1) a->leapfrog = (size_t)v;
-    if (!a->step_seen && meta_num(m, "ebm.sample.step_size", &v) && v > 0) a->step_size = (float)v;
-    if (!a->noise_seen && meta_num(m, "ebm.sample.noise", &v) && v >= 0) a->noise = (float)v;
-    if (!a->clip_lo_seen && meta_num(m, "ebm.sample.clip_lo", &v)) a->clip_lo = (float)v;
-    if (!a->clip_hi_seen && meta_num(m, "ebm.sample.clip_hi", &v)) a->clip_hi = (float)v;
-    if (!a->lo_seen && meta_num(m, "ebm.sample.init_lo", &v)) a->init_lo = (float)v;
-    if (!a->hi_seen && meta_num(m, "ebm.sample.init_hi", &v)) a->init_hi = (float)v;
+    if (!a->steps_seen && cli_meta_size(m, "ebm.sample.steps", &z) && z >= 1) a->steps = z;
+    if (!a->leapfrog_seen && cli_meta_size(m, "ebm.sample.leapfrog", &z) && z >= 1) a->leapfrog = z;
+    if (!a->step_seen && cli_meta_float(m, "ebm.sample.step_size", &v) && v > 0) a->step_size = v;
+    if (!a->noise_seen && cli_meta_float(m, "ebm.sample.noise", &v) && v >= 0) a->noise = v;
+    if (!a->clip_lo_seen) cli_meta_float(m, "ebm.sample.clip_lo", &a->clip_lo);
+    if (!a->clip_hi_seen) cli_meta_float(m, "ebm.sample.clip_hi", &a->clip_hi);
+    if (!a->lo_seen) cli_meta_float(m, "ebm.sample.init_lo", &a->init_lo);
+    if (!a->hi_seen) cli_meta_float(m, "ebm.sample.init_hi", &a->init_hi);
 }
 
 static bool samp_to_opts(const char *cmd, const samp_args *a, ebm_mcmc_opts *o) {

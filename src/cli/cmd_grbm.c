@@ -24,26 +24,6 @@ static ebm_grbm *load_grbm(const char *cmd, const char *path) {
     return m;
 }
 
-static bool meta_float(const ebm_meta *m, const char *key, float *out) {
-    const char *v = ebm_meta_get(m, key);
-    if (!v) return false;
-    char *end;
-    double d = strtod(v, &end);
-    if (*end || !isfinite(d)) return false;
-    *out = (float)d;
-    return true;
-}
-
-static bool meta_size(const ebm_meta *m, const char *key, size_t *out) {
-    const char *v = ebm_meta_get(m, key);
-    if (!v || !*v) return false;
-    char *end;
-    unsigned long long d = strtoull(v, &end, 10);
-    if (*end) return false;
-    *out = (size_t)d;
-    return true;
-}
-
 /* Loads spec as grey levels, checks its width against n_vis (0 = any). */
 static ebm_dataset *load_pixels(const char *cmd, const char *spec, const char *scale, size_t limit, size_t n_vis,
                                 bool quiet) {
@@ -413,10 +393,10 @@ int cmd_sample_grbm(int argc, char **argv, bool quiet) {
         goto done;
     }
     if (png && !cli_image_shape(cmd, m->n_vis, m->height, m->width, shape, &h, &w)) goto done;
-    if (!steps_seen) meta_size(m->meta, "ebm.sample.steps", &steps);
-    if (!t_seen && (!meta_float(m->meta, "ebm.sample.temperature", &so.T) || !(so.T > 0))) so.T = 1.0f;
-    if (!eta_seen && (!meta_float(m->meta, "ebm.sample.eta", &so.eta) || !(so.eta > 0))) so.eta = 0.5f;
-    if (!ls_seen && (!meta_size(m->meta, "ebm.sample.langevin_steps", &so.langevin_steps) || so.langevin_steps < 1))
+    if (!steps_seen) cli_meta_size(m->meta, "ebm.sample.steps", &steps);
+    if (!t_seen && (!cli_meta_float(m->meta, "ebm.sample.temperature", &so.T) || !(so.T > 0))) so.T = 1.0f;
+    if (!eta_seen && (!cli_meta_float(m->meta, "ebm.sample.eta", &so.eta) || !(so.eta > 0))) so.eta = 0.5f;
+    if (!ls_seen && (!cli_meta_size(m->meta, "ebm.sample.langevin_steps", &so.langevin_steps) || so.langevin_steps < 1))
         so.langevin_steps = 10;
     if (!init_seen && (v = ebm_meta_get(m->meta, "ebm.sample.init")) && strcmp(v, "data") == 0) init = 1;
     so.mh = mh;

@@ -14,26 +14,6 @@ static const char *const sample_about =
     "--temperature.  Pictures show p(v | h) of the last sweep (mean field) unless --binary is given.\n"
     "Defaults for --steps, --temperature and --init come from the model file (ebm.sample.*).";
 
-static bool meta_float(const ebm_meta *m, const char *key, float *out) {
-    const char *v = ebm_meta_get(m, key);
-    if (!v) return false;
-    char *end;
-    double d = strtod(v, &end);
-    if (*end || !isfinite(d)) return false;
-    *out = (float)d;
-    return true;
-}
-
-static bool meta_size(const ebm_meta *m, const char *key, size_t *out) {
-    const char *v = ebm_meta_get(m, key);
-    if (!v || !*v) return false;
-    char *end;
-    unsigned long long d = strtoull(v, &end, 10);
-    if (*end) return false;
-    *out = (size_t)d;
-    return true;
-}
-
 int cmd_sample(int argc, char **argv, bool quiet) {
     char kind[32];
     if (cli_find_model_arg(argc, argv, kind, sizeof kind)) {
@@ -83,8 +63,8 @@ int cmd_sample(int argc, char **argv, bool quiet) {
     ebm_mat *outm = NULL;
     size_t h = 0, w = 0;
     if (png && !cli_image_shape(cmd, m->n_vis, m->height, m->width, shape, &h, &w)) goto done;
-    if (!steps_seen) meta_size(m->meta, "ebm.sample.steps", &steps);
-    if (!t_seen) meta_float(m->meta, "ebm.sample.temperature", &temperature);
+    if (!steps_seen) cli_meta_size(m->meta, "ebm.sample.steps", &steps);
+    if (!t_seen) cli_meta_float(m->meta, "ebm.sample.temperature", &temperature);
     if (!(temperature > 0)) temperature = 1.0f;
     if (!init_seen) {
         const char *mi = ebm_meta_get(m->meta, "ebm.sample.init");

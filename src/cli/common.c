@@ -347,3 +347,23 @@ void cli_print_meta(const ebm_meta *m, bool json) {
         }
     }
 }
+
+bool cli_meta_float(const ebm_meta *m, const char *key, float *out) {
+    const char *v = ebm_meta_get(m, key);
+    if (!v) return false;
+    char *end;
+    double d = strtod(v, &end);
+    if (*end || !isfinite(d)) return false;
+    *out = (float)d;
+    return true;
+}
+
+bool cli_meta_size(const ebm_meta *m, const char *key, size_t *out) {
+    const char *v = ebm_meta_get(m, key);
+    if (!v || !*v) return false;
+    char *end;
+    unsigned long long d = strtoull(v, &end, 10);
+    if (*end) return false;
+    *out = (size_t)d;
+    return true;
+}
