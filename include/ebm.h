@@ -899,6 +899,24 @@ EBM_API ebm_status ebm_grbm_ais_base(const ebm_mat *data, float *mean, float *va
 EBM_API ebm_status ebm_mmd_gaussian(const float *x, size_t n, const float *y, size_t m, size_t d, double bandwidth,
                                     double *mmd2, double *used_bandwidth);
 
+/* ------------------------------------------------------------------------------------------------
+ * Metrics for classifiers and samples.  logits are (n, k), labels (n) in 0..k-1.
+ * --------------------------------------------------------------------------------------------- */
+/* Accuracy of the arg max and mean negative log-likelihood of softmax(logits) (either may be NULL). */
+EBM_API ebm_status ebm_metric_classify(const float *logits, const int32_t *labels, size_t n, size_t k,
+                                       double *accuracy, double *nll);
+/* Expected calibration error over `bins` equal-width bins of the top softmax probability (Guo et al. 2017;
+ * 15 bins is the usual choice); per-bin accuracy, mean confidence (NaN for empty bins) and counts go to
+ * the (bins) arrays that are not NULL, for a reliability diagram. */
+EBM_API ebm_status ebm_metric_ece(const float *logits, const int32_t *labels, size_t n, size_t k, size_t bins,
+                                  double *ece, double *bin_acc, double *bin_conf, size_t *bin_count);
+/* Area under the ROC curve for telling positives (higher scores expected) from negatives: the probability
+ * that a random positive scores above a random negative, ties counting one half. */
+EBM_API ebm_status ebm_metric_auroc(const double *pos, size_t n_pos, const double *neg, size_t n_neg, double *auroc);
+/* Frechet distance between Gaussians fitted to the rows of x (n, d) and y (m, d):
+ * |mu_x - mu_y|^2 + tr(S_x + S_y - 2 (S_x S_y)^(1/2)), in double. */
+EBM_API ebm_status ebm_frechet_distance(const float *x, size_t n, const float *y, size_t m, size_t d, double *fd);
+
 #ifdef __cplusplus
 }
 #endif

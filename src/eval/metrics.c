@@ -1,0 +1,210 @@
+/* Evaluation metrics for classifiers and samples.  Accuracy and negative log-likelihood of softmax(logits);
+ * expected calibration error (Guo, Pleiss, Sun & Weinberger 2017, eq. 3: equal-width confidence bins,
+ * ECE = sum_b (n_b / n) |acc_b - conf_b|); AUROC as the Mann-Whitney statistic (the probability that a
+ * positive scores above a negative, ties counting one half, with average ranks); and the Frechet distance
+ * between Gaussians fitted to two sets of features (Heusel et al. 2017, "GANs trained by a two time-scale
+ * update rule", eq. 6: |mu1 - mu2|^2 + tr(S1 + S2 - 2 (S1 S2)^(1/2))), with the trace of the matrix square
+ * root computed as sum_i sqrt(lambda_i) of the symmetric S1^(1/2) S2 S1^(1/2) (LAPACK dsyev, in double). */
+#include "core/internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* LAPACK (part of OpenBLAS): symmetric eigen-decomposition. */
+extern void dsyev_(const char *jobz, const char *uplo, const int *n, double *a, const int *lda, double *w,
+                   double *work, const int *lwork, int *info);
+
+static ebm_status check_logits(const float *logits, const int32_t *labels, size_t n, size_t k) {
+    if (n == 0 || k < 2) return ebm_fail(EBM_EINVAL, "metrics: need at least one row and two classes (got %zu, %zu)", n, k);
+    for (size_t i = 0; i < n; i++)
+        if (labels[i] < 0 || (size_t)labels[i] >= k)
+            return ebm_fail(EBM_EINVAL, "metrics: label %d of row %zu is not a class in 0..%zu", (int)labels[i], i, k - 1);
+    size_t bad;
+    if (!ebm_k_all_finite(logits, n * k, &bad))
+        return ebm_fail(EBM_ENAN, "metrics: logit %zu of row %zu is not finite", bad % k, bad / k);
+    return EBM_OK;
+}
+
+/* Softmax probability of class c and the arg max of one row of k logits, in double. */
+static double row_prob(const float *z, size_t k, size_t c, size_t *argmax) {
+    size_t am = 0;
+    for (size_t j = 1; j < k; j++)
+        if (z[j] > z[am]) am = j;
+    double s = 0;
+    for (size_t j = 0; j < k; j++) s += exp((double)z[j] - z[am]);
+    if (argmax) *argmax = am;
+    return exp((double)z[c] - z[am]) / s;
+}
+
+ebm_status ebm_metric_classify(const float *logits, const int32_t *labels, size_t n, size_t k, double *accuracy,
+                               double *nll) {
+    ebm_status s = check_logits(logits, labels, n, k);
+    if (s) return s;
+    double acc = 0, ll = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t am;
+        double p = row_prob(logits + i * k, k, (size_t)labels[i], &am);
+        acc += am == (size_t)labels[i];
+        ll += -log(p > 1e-300 ? p : 1e-300);
+    }
+    if (accuracy) *accuracy = acc / (double)n;
+    if (nll) *nll = ll / (double)n;
+    return EBM_OK;
+}
+
+ebm_status ebm_metric_ece(const float *logits, const int32_t *labels, size_t n, size_t k, size_t bins, double *ece,
+                          double *bin_acc, double *bin_conf, size_t *bin_count) {
+    ebm_status s = check_logits(logits, labels, n, k);
+    if (s) return s;
+    if (bins < 1 || bins > 10000) return ebm_fail(EBM_EINVAL, "ECE: bins must be in 1..10000, got %zu", bins);
+    double *acc = calloc(bins, sizeof(double)), *conf = calloc(bins, sizeof(double));
+    size_t *cnt = calloc(bins, sizeof(size_t));
+    if (!acc || !conf || !cnt) {
+        free(acc);
+        free(conf);
+        free(cnt);
+        return ebm_fail(EBM_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t am;
+        row_prob(logits + i * k, k, 0, &am);
+        double c = row_prob(logits + i * k, k, am, NULL);
+        size_t b = (size_t)(c * (double)bins);
+        if (b >= bins) b = bins - 1;
+        cnt[b]++;
+        conf[b] += c;
+        acc[b] += am == (size_t)labels[i];
+    }
+    double e = 0;
+    for (size_t b = 0; b < bins; b++) {
+        if (cnt[b]) {
+            acc[b] /= (double)cnt[b];
+            conf[b] /= (double)cnt[b];
+            e += (double)cnt[b] / (double)n * fabs(acc[b] - conf[b]);
+        }
+        if (bin_acc) bin_acc[b] = cnt[b] ? acc[b] : NAN;
+        if (bin_conf) bin_conf[b] = cnt[b] ? conf[b] : NAN;
+        if (bin_count) bin_count[b] = cnt[b];
+    }
+    *ece = e;
+    free(acc);
+    free(conf);
+    free(cnt);
+    return EBM_OK;
+}
+
+typedef struct {
+    double v;
+    int pos;
+} scored;
+
+static int cmp_scored(const void *a, const void *b) {
+    double x = ((const scored *)a)->v, y = ((const scored *)b)->v;
+    return x < y ? -1 : x > y;
+}
+
+ebm_status ebm_metric_auroc(const double *pos, size_t np, const double *neg, size_t nn, double *auroc) {
+    if (np == 0 || nn == 0) return ebm_fail(EBM_EINVAL, "AUROC: needs positives and negatives (got %zu and %zu)", np, nn);
+    scored *a = malloc((np + nn) * sizeof *a);
+    if (!a) return ebm_fail(EBM_ENOMEM, "out of memory");
+    for (size_t i = 0; i < np; i++) a[i] = (scored){pos[i], 1};
+    for (size_t i = 0; i < nn; i++) a[np + i] = (scored){neg[i], 0};
+    for (size_t i = 0; i < np + nn; i++)
+        if (isnan(a[i].v)) {
+            free(a);
+            return ebm_fail(EBM_ENAN, "AUROC: score %zu is NaN", i);
+        }
+    qsort(a, np + nn, sizeof *a, cmp_scored);
+    /* sum of the positives' ranks (1-based, ties get the average rank of their run) */
+    double rank_sum = 0;
+    for (size_t i = 0; i < np + nn;) {
+        size_t j = i;
+        while (j < np + nn && a[j].v == a[i].v) j++;
+        double avg = 0.5 * ((double)(i + 1) + (double)j);
+        for (size_t q = i; q < j; q++)
+            if (a[q].pos) rank_sum += avg;
+        i = j;
+    }
+    free(a);
+    *auroc = (rank_sum - 0.5 * (double)np * (double)(np + 1)) / ((double)np * (double)nn);
+    return EBM_OK;
+}
+
+/* Mean (d) and covariance (d, d; divisor n - 1) of x (n, d) in double. */
+static ebm_status moments(const float *x, size_t n, size_t d, double *mu, double *cov) {
+    double *c = malloc(n * d * sizeof(double));
+    if (!c) return ebm_fail(EBM_ENOMEM, "out of memory for %zu x %zu features", n, d);
+    memset(mu, 0, d * sizeof(double));
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < d; j++) mu[j] += x[i * d + j];
+    for (size_t j = 0; j < d; j++) mu[j] /= (double)n;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < d; j++) c[i * d + j] = x[i * d + j] - mu[j];
+    ebm_dgemm(1, 0, d, d, n, 1.0 / (double)(n - 1), c, d, c, d, 0.0, cov, d);
+    free(c);
+    return EBM_OK;
+}
+
+/* Eigenvalues w (d) and, in a (overwritten, row-major = column-major for a symmetric matrix), the
+ * eigenvectors as the rows of a. */
+static ebm_status eig(double *a, size_t d, double *w) {
+    int n = (int)d, lwork = -1, info = 0;
+    double q;
+    dsyev_("V", "U", &n, a, &n, w, &q, &lwork, &info);
+    lwork = (int)q;
+    double *work = malloc((size_t)(lwork > 1 ? lwork : 1) * sizeof(double));
+    if (!work) return ebm_fail(EBM_ENOMEM, "out of memory");
+    dsyev_("V", "U", &n, a, &n, w, work, &lwork, &info);
+    free(work);
+    return info == 0 ? EBM_OK : ebm_fail(EBM_ENAN, "Frechet distance: the eigen-decomposition failed (info %d)", info);
+}
+
+ebm_status ebm_frechet_distance(const float *x, size_t n, const float *y, size_t m, size_t d, double *fd) {
+    if (n < 2 || m < 2 || d == 0 || d > 4096)
+        return ebm_fail(EBM_EINVAL, "Frechet distance: needs at least 2 rows in each set and 1..4096 features (got %zu, %zu, %zu)", n, m, d);
+    size_t bad;
+    if (!ebm_k_all_finite(x, n * d, &bad) || !ebm_k_all_finite(y, m * d, &bad))
+        return ebm_fail(EBM_ENAN, "Frechet distance: a feature is not finite");
+    double *mx = malloc(d * sizeof(double)), *my = malloc(d * sizeof(double));
+    double *sx = malloc(d * d * sizeof(double)), *sy = malloc(d * d * sizeof(double));
+    double *t = malloc(d * d * sizeof(double)), *r = malloc(d * d * sizeof(double)), *w = malloc(d * sizeof(double));
+    ebm_status s = mx && my && sx && sy && t && r && w ? EBM_OK : ebm_fail(EBM_ENOMEM, "out of memory");
+    if (!s) s = moments(x, n, d, mx, sx);
+    if (!s) s = moments(y, m, d, my, sy);
+    double tr = 0, diff = 0;
+    for (size_t j = 0; !s && j < d; j++) {
+        tr += sx[j * d + j] + sy[j * d + j];
+        diff += (mx[j] - my[j]) * (mx[j] - my[j]);
+    }
+    /* S1^(1/2) = V diag(sqrt(max(l, 0))) V' from S1 = V diag(l) V' (the rows of t hold V's columns) */
+    if (!s) {
+        memcpy(t, sx, d * d * sizeof(double));
+        s = eig(t, d, w);
+    }
+    if (!s) {
+        for (size_t i = 0; i < d; i++) {
+            double sq = sqrt(w[i] > 0 ? w[i] : 0);
+            for (size_t j = 0; j < d; j++) r[i * d + j] = sq * t[i * d + j];
+        }
+        ebm_dgemm(1, 0, d, d, d, 1.0, t, d, r, d, 0.0, sx, d); /* sx <- S1^(1/2) */
+        ebm_dgemm(0, 0, d, d, d, 1.0, sx, d, sy, d, 0.0, r, d);
+        ebm_dgemm(0, 0, d, d, d, 1.0, r, d, sx, d, 0.0, t, d); /* t <- S1^(1/2) S2 S1^(1/2) */
+        for (size_t i = 0; i < d; i++)
+            for (size_t j = 0; j < i; j++) t[i * d + j] = t[j * d + i] = 0.5 * (t[i * d + j] + t[j * d + i]);
+        s = eig(t, d, w);
+    }
+    if (!s) {
+        double root = 0;
+        for (size_t i = 0; i < d; i++) root += sqrt(w[i] > 0 ? w[i] : 0);
+        double v = diff + tr - 2 * root;
+        *fd = v > 0 ? v : 0;
+    }
+    free(mx);
+    free(my);
+    free(sx);
+    free(sy);
+    free(t);
+    free(r);
+    free(w);
+    return s;
+}

@@ -1,0 +1,115 @@
+/* Metrics against hand-computed cases: accuracy and NLL of softmax logits; the expected calibration error
+ * of a set whose bins are known; AUROC of separable, reversed, tied and interleaved scores; the Frechet
+ * distance of a set with itself is 0, grows as the square of a mean shift, and matches the closed form
+ * sum (mu1 - mu2)^2 + sum (s1 - s2)^2 for independent coordinates; bad inputs are refused. */
+#include "check.h"
+
+static void test_classify_and_ece(void) {
+    /* row 0: logits (ln 3, 0) -> p = (0.75, 0.25), label 0 (right, conf 0.75)
+     * row 1: (0, ln 9) -> p = (0.1, 0.9), label 0 (wrong, conf 0.9)
+     * row 2: (ln 4, 0) -> (0.8, 0.2), label 0 (right, conf 0.8)
+     * row 3: (0, 0) -> (0.5, 0.5), arg max 0, label 1 (wrong, conf 0.5) */
+    const float z[8] = {(float)log(3.0), 0, 0, (float)log(9.0), (float)log(4.0), 0, 0, 0};
+    const int32_t y[4] = {0, 0, 0, 1};
+    double acc, nll;
+    CHECK_OK(ebm_metric_classify(z, y, 4, 2, &acc, &nll));
+    CHECK_NEAR(acc, 0.5, 1e-12);
+    CHECK_NEAR(nll, (-log(0.75) - log(0.1) - log(0.8) - log(0.5)) / 4, 1e-6);
+    /* 10 bins: 0.5 -> bin 5 (acc 0), 0.75 and 0.8 -> bin 7 and 8 (acc 1 each), 0.9 -> bin 9 (acc 0) */
+    double ece, ba[10], bc[10];
+    size_t cnt[10];
+    CHECK_OK(ebm_metric_ece(z, y, 4, 2, 10, &ece, ba, bc, cnt));
+    double want = 0.25 * (0.5 + 0.25 + 0.2 + 0.9);
+    CHECK_NEAR(ece, want, 1e-6);
+    CHECK(cnt[5] == 1 && cnt[7] == 1 && cnt[8] == 1 && cnt[9] == 1 && cnt[0] == 0);
+    CHECK(isnan(ba[0]) && ba[7] == 1.0 && ba[9] == 0.0);
+    CHECK_NEAR(bc[9], 0.9, 1e-6);
+    /* 1 bin: |accuracy - mean confidence| */
+    CHECK_OK(ebm_metric_ece(z, y, 4, 2, 1, &ece, NULL, NULL, NULL));
+    CHECK_NEAR(ece, fabs(0.5 - (0.75 + 0.9 + 0.8 + 0.5) / 4), 1e-6);
+    const int32_t bad[4] = {0, 2, 0, 1};
+    CHECK_FAILS(ebm_metric_classify(z, bad, 4, 2, &acc, &nll), EBM_EINVAL);
+    CHECK_FAILS(ebm_metric_ece(z, y, 4, 2, 0, &ece, NULL, NULL, NULL), EBM_EINVAL);
+}
+
+static void test_auroc(void) {
+    const double p[3] = {3, 4, 5}, n[2] = {1, 2};
+    double a;
+    CHECK_OK(ebm_metric_auroc(p, 3, n, 2, &a));
+    CHECK_NEAR(a, 1.0, 1e-12);
+    CHECK_OK(ebm_metric_auroc(n, 2, p, 3, &a));
+    CHECK_NEAR(a, 0.0, 1e-12);
+    const double t1[2] = {1, 1}, t2[3] = {1, 1, 1};
+    CHECK_OK(ebm_metric_auroc(t1, 2, t2, 3, &a));
+    CHECK_NEAR(a, 0.5, 1e-12);
+    /* positives {1, 3}, negatives {2, 4}: pairs (1>2 no, 1>4 no, 3>2 yes, 3>4 no) = 1/4 */
+    const double ip[2] = {1, 3}, in[2] = {2, 4};
+    CHECK_OK(ebm_metric_auroc(ip, 2, in, 2, &a));
+    CHECK_NEAR(a, 0.25, 1e-12);
+    /* a tie across the classes counts one half: positives {2}, negatives {2, 1} -> (0.5 + 1) / 2 */
+    const double tp[1] = {2}, tn[2] = {2, 1};
+    CHECK_OK(ebm_metric_auroc(tp, 1, tn, 2, &a));
+    CHECK_NEAR(a, 0.75, 1e-12);
+    CHECK_FAILS(ebm_metric_auroc(p, 0, n, 2, &a), EBM_EINVAL);
+    const double nanp[1] = {NAN};
+    CHECK_FAILS(ebm_metric_auroc(nanp, 1, n, 2, &a), EBM_ENAN);
+}
+
+static void test_frechet(void) {
+    const size_t n = 20000, d = 4;
+    float *x = malloc(n * d * sizeof(float)), *y = malloc(n * d * sizeof(float));
+    ebm_rng r;
+    ebm_rng_seed(&r, 5, 0);
+    /* x: independent N(0, s_j^2) with s = (1, 2, 0.5, 1); a mixing rotation is applied to both sets below */
+    const double s1[4] = {1, 2, 0.5, 1}, s2[4] = {1.5, 2, 0.5, 0.25};
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < d; j++) {
+            x[i * d + j] = (float)(s1[j] * ebm_rng_normal(&r));
+            y[i * d + j] = (float)(s2[j] * ebm_rng_normal(&r));
+        }
+    double fd;
+    CHECK_OK(ebm_frechet_distance(x, n, x, n, d, &fd));
+    CHECK_MSG(fd < 1e-9, "FD of a set with itself %g", fd);
+    double prev = 0;
+    for (int k = 1; k <= 3; k++) {
+        float *z = malloc(n * d * sizeof(float));
+        for (size_t i = 0; i < n * d; i++) z[i] = x[i] + 0.5f * (float)k;
+        CHECK_OK(ebm_frechet_distance(x, n, z, n, d, &fd));
+        double want = d * 0.25 * k * k;
+        CHECK_MSG(fabs(fd - want) < 1e-4 * want, "shift %d: FD %g, want %g", k, fd, want);
+        CHECK(fd > prev);
+        prev = fd;
+        free(z);
+    }
+    /* independent coordinates: FD = sum (s1 - s2)^2 up to sampling error (means are 0) */
+    CHECK_OK(ebm_frechet_distance(x, n, y, n, d, &fd));
+    double want = 0;
+    for (size_t j = 0; j < d; j++) want += (s1[j] - s2[j]) * (s1[j] - s2[j]);
+    printf("  Frechet distance of two diagonal Gaussians: %.4f (closed form %.4f)\n", fd, want);
+    CHECK_NEAR(fd, want, 0.03);
+    /* a rotation applied to both sets leaves FD unchanged */
+    const double c = cos(0.7), sn = sin(0.7);
+    for (size_t i = 0; i < n; i++) {
+        float *a = x + i * d, *b = y + i * d;
+        float a0 = a[0], a1 = a[1], b0 = b[0], b1 = b[1];
+        a[0] = (float)(c * a0 - sn * a1);
+        a[1] = (float)(sn * a0 + c * a1);
+        b[0] = (float)(c * b0 - sn * b1);
+        b[1] = (float)(sn * b0 + c * b1);
+    }
+    double fd2;
+    CHECK_OK(ebm_frechet_distance(x, n, y, n, d, &fd2));
+    CHECK_NEAR(fd2, fd, 1e-3);
+    CHECK_FAILS(ebm_frechet_distance(x, 1, y, n, d, &fd), EBM_EINVAL);
+    x[3] = NAN;
+    CHECK_FAILS(ebm_frechet_distance(x, n, y, n, d, &fd), EBM_ENAN);
+    free(x);
+    free(y);
+}
+
+int main(void) {
+    test_classify_and_ece();
+    test_auroc();
+    test_frechet();
+    return check_summary("test_metrics");
+}
