@@ -635,6 +635,7 @@ typedef struct ebm_lcd_progress {
     double loss, e_pos, e_neg;/* this iteration: L, mean E(x+), mean E(x-) */
     double grad_norm, accept; /* gradient norm before clipping; the sampler's acceptance rate */
     double seconds;           /* since the start */
+    double extra_loss;        /* the extra loss of this batch (0 without extra_grad) */
 } ebm_lcd_progress;
 
 typedef struct ebm_lcd_opts {
@@ -651,6 +652,12 @@ typedef struct ebm_lcd_opts {
     uint64_t seed;            /* default 1 */
     int (*on_iter)(const ebm_lcd_progress *p, void *user); /* after every update; non-zero stops */
     void *user;
+    /* Weight of the contrastive (generative) term (default 1).  0 trains on extra_grad alone, without sampling. */
+    float gen_weight;
+    /* An extra loss on each data batch, added to the gradient: for the batch x (n, dim), which holds data rows
+     * `rows` (n) (data_noise added), grad (n_params) += dLoss/dtheta and *loss = its value.  NULL = none. */
+    ebm_status (*extra_grad)(const float *x, const size_t *rows, size_t n, float *grad, double *loss, void *user);
+    void *extra_user;
 } ebm_lcd_opts;
 
 EBM_API void ebm_lcd_opts_default(ebm_lcd_opts *o);
@@ -898,6 +905,19 @@ EBM_API ebm_status ebm_grbm_ais_base(const ebm_mat *data, float *mean, float *va
  * sample (median heuristic), returned in *used_bandwidth (may be NULL). */
 EBM_API ebm_status ebm_mmd_gaussian(const float *x, size_t n, const float *y, size_t m, size_t d, double bandwidth,
                                     double *mmd2, double *used_bandwidth);
+
+/* ------------------------------------------------------------------------------------------------
+ * JEM (Grathwohl et al. 2020): a K-way classifier network f as the energy E(x) = -log sum_y exp f(x)[y],
+ * trained on log p(y | x) + log p(x) (cross-entropy plus Langevin contrastive divergence on E).
+ * --------------------------------------------------------------------------------------------- */
+/* Mean cross-entropy of softmax(net(x)) against y (n) for x (n, input_size); grad (n_params) += its
+ * gradient when not NULL. */
+EBM_API ebm_status ebm_jem_cross_entropy(ebm_net *net, const float *x, const int32_t *y, size_t n, float *grad,
+                                         double *loss);
+/* Hybrid training on labelled data (labels (data->rows) in 0..K-1): each iteration adds the batch's
+ * cross-entropy gradient to o->gen_weight times the contrastive gradient of E (o as for ebm_lcd_train;
+ * gen_weight 0 = the discriminative baseline, no sampling). */
+EBM_API ebm_status ebm_jem_train(ebm_net *net, const ebm_mat *data, const int32_t *labels, const ebm_lcd_opts *o);
 
 /* ------------------------------------------------------------------------------------------------
  * Metrics for classifiers and samples.  logits are (n, k), labels (n) in 0..k-1.

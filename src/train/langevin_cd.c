@@ -32,6 +32,7 @@ void ebm_lcd_opts_default(ebm_lcd_opts *o) {
     o->batch = 128;
     o->iters = 1000;
     o->seed = 1;
+    o->gen_weight = 1.0f;
 }
 
 static ebm_status check(const ebm_energy *e, const ebm_mat *data, const ebm_lcd_opts *o) {
@@ -48,6 +49,10 @@ static ebm_status check(const ebm_energy *e, const ebm_mat *data, const ebm_lcd_
     if (!(o->data_noise >= 0) || !isfinite(o->data_noise))
         return ebm_fail(EBM_EINVAL, "training: data noise must be >= 0, got %g", (double)o->data_noise);
     if (o->mcmc.steps == 0) return ebm_fail(EBM_EINVAL, "training: the negative sampler needs at least one step");
+    if (!(o->gen_weight >= 0) || !isfinite(o->gen_weight))
+        return ebm_fail(EBM_EINVAL, "training: the generative weight must be >= 0, got %g", (double)o->gen_weight);
+    if (o->gen_weight == 0 && !o->extra_grad)
+        return ebm_fail(EBM_EINVAL, "training: a generative weight of 0 leaves nothing to train without an extra loss");
     return EBM_OK;
 }
 
@@ -79,8 +84,8 @@ ebm_status ebm_lcd_train(ebm_energy *e, const ebm_mat *data, const ebm_lcd_opts 
     float *Ep = ebm_calloc(B, sizeof(float)), *En = ebm_calloc(B, sizeof(float));
     float *wp = ebm_calloc(B, sizeof(float)), *wn = ebm_calloc(B, sizeof(float));
     float *grad = ebm_calloc(P, sizeof(float)), *good = ebm_calloc(P, sizeof(float));
-    size_t *slots = malloc(B * sizeof(size_t)), *perm = malloc(N * sizeof(size_t));
-    if (!s && (!xp || !xn || !Ep || !En || !wp || !wn || !grad || !good || !slots || !perm))
+    size_t *slots = malloc(B * sizeof(size_t)), *perm = malloc(N * sizeof(size_t)), *rows = malloc(B * sizeof(size_t));
+    if (!s && (!xp || !xn || !Ep || !En || !wp || !wn || !grad || !good || !slots || !perm || !rows))
         s = ebm_fail(EBM_ENOMEM, "out of memory for training");
     ebm_rng rng;
     ebm_rng_seed(&rng, o->seed, 0x6c6364ull); /* "lcd" */
@@ -96,7 +101,8 @@ ebm_status ebm_lcd_train(ebm_energy *e, const ebm_mat *data, const ebm_lcd_opts 
                 ebm_rng_permutation(&rng, perm, N);
                 pos = 0;
             }
-            memcpy(xp + i * d, data->data + perm[pos++] * d, d * sizeof(float));
+            rows[i] = perm[pos++];
+            memcpy(xp + i * d, data->data + rows[i] * d, d * sizeof(float));
         }
         uint64_t kdata = ebm_rng_u64(&rng), kneg = ebm_rng_u64(&rng);
         if (o->data_noise > 0)
@@ -108,41 +114,55 @@ ebm_status ebm_lcd_train(ebm_energy *e, const ebm_mat *data, const ebm_lcd_opts 
                     for (size_t j = 0; j < len; j++) xp[i * d + j0 + j] += o->data_noise * z[j];
                 }
             }
-        /* negatives */
-        if (o->mode == EBM_NEG_BUFFER) {
-            s = ebm_replay_draw(buf, B, o->reinit, kneg, xn, slots);
-        } else if (o->mode == EBM_NEG_PERSISTENT) {
-            for (size_t i = 0; i < B; i++) slots[i] = i;
-            memcpy(xn, ebm_replay_data(buf), B * d * sizeof(float));
-        } else {
-            s = ebm_noise_fill(&o->noise, kneg, xn, B, d);
-        }
+        double loss = 0, ep = 0, en = 0, extra = 0;
         ebm_mcmc_stats st = {0};
-        mc.seed = o->seed ^ 0x9e3779b97f4a7c15ull;
-        mc.seed_offset = it * o->mcmc.steps;
-        if (!s) s = ebm_mcmc_run(e, xn, B, &mc, &st);
-        if (s) {
-            s = ebm_fail_prefix(s, "negative sampling at iteration %zu", it + 1);
-            break;
-        }
-        if (buf) ebm_replay_store(buf, xn, slots, B);
-        /* loss and its gradient */
-        s = e->energy(e, xp, B, Ep);
-        if (!s) s = e->energy(e, xn, B, En);
-        if (s) break;
-        double sqp, sqn;
-        double ep = weights(Ep, B, 1.0f, o->alpha, wp, &sqp), en = weights(En, B, -1.0f, o->alpha, wn, &sqn);
-        double loss = ep - en + o->alpha * (sqp + sqn);
-        if (!isfinite(loss)) {
-            s = ebm_fail(EBM_ENAN, "training diverged at iteration %zu: mean energy of the data %g, of the negatives %g",
-                         it + 1, ep, en);
-            break;
-        }
         memset(grad, 0, P * sizeof(float));
-        s = e->grad_params(e, xp, B, wp, grad, NULL);
-        if (!s) s = e->grad_params(e, xn, B, wn, grad, NULL);
+        if (o->extra_grad) {
+            s = o->extra_grad(xp, rows, B, grad, &extra, o->extra_user);
+            if (s) break;
+            loss += extra;
+        }
+        if (o->gen_weight > 0) {
+            /* negatives */
+            if (o->mode == EBM_NEG_BUFFER) {
+                s = ebm_replay_draw(buf, B, o->reinit, kneg, xn, slots);
+            } else if (o->mode == EBM_NEG_PERSISTENT) {
+                for (size_t i = 0; i < B; i++) slots[i] = i;
+                memcpy(xn, ebm_replay_data(buf), B * d * sizeof(float));
+            } else {
+                s = ebm_noise_fill(&o->noise, kneg, xn, B, d);
+            }
+            mc.seed = o->seed ^ 0x9e3779b97f4a7c15ull;
+            mc.seed_offset = it * o->mcmc.steps;
+            if (!s) s = ebm_mcmc_run(e, xn, B, &mc, &st);
+            if (s) {
+                s = ebm_fail_prefix(s, "negative sampling at iteration %zu", it + 1);
+                break;
+            }
+            if (buf) ebm_replay_store(buf, xn, slots, B);
+            /* the contrastive loss and its gradient */
+            s = e->energy(e, xp, B, Ep);
+            if (!s) s = e->energy(e, xn, B, En);
+            if (s) break;
+            double sqp, sqn;
+            ep = weights(Ep, B, 1.0f, o->alpha, wp, &sqp);
+            en = weights(En, B, -1.0f, o->alpha, wn, &sqn);
+            loss += o->gen_weight * (ep - en + o->alpha * (sqp + sqn));
+            for (size_t i = 0; i < B; i++) {
+                wp[i] *= o->gen_weight;
+                wn[i] *= o->gen_weight;
+            }
+            s = e->grad_params(e, xp, B, wp, grad, NULL);
+            if (!s) s = e->grad_params(e, xn, B, wn, grad, NULL);
+            if (s) break;
+        }
+        if (!isfinite(loss)) {
+            s = ebm_fail(EBM_ENAN, "training diverged at iteration %zu: mean energy of the data %g, of the negatives %g%s",
+                         it + 1, ep, en, isfinite(extra) ? "" : ", extra loss not finite");
+            break;
+        }
         double gn = 0;
-        if (!s) s = ebm_optim_step(opt, e->params, grad, &gn);
+        s = ebm_optim_step(opt, e->params, grad, &gn);
         size_t bad;
         if (!s && !ebm_k_all_finite(e->params, P, &bad))
             s = ebm_fail(EBM_ENAN, "parameter %zu is not finite", bad);
@@ -152,12 +172,12 @@ ebm_status ebm_lcd_train(ebm_energy *e, const ebm_mat *data, const ebm_lcd_opts 
         }
         memcpy(good, e->params, P * sizeof(float));
         if (o->on_iter) {
-            ebm_lcd_progress p = {it + 1, o->iters, loss, ep, en, gn, st.accept_rate, ebm_now() - t0};
+            ebm_lcd_progress p = {it + 1, o->iters, loss, ep, en, gn, st.accept_rate, ebm_now() - t0, extra};
             if (o->on_iter(&p, o->user)) s = ebm_fail(EBM_ECANCELED, "training stopped after %zu of %zu iterations", it + 1, o->iters);
         }
     }
     if (s == EBM_ENAN && good) memcpy(e->params, good, P * sizeof(float));
-    if (!s && neg_out) memcpy(neg_out, xn, B * d * sizeof(float));
+    if (!s && neg_out && o->gen_weight > 0) memcpy(neg_out, xn, B * d * sizeof(float));
     ebm_optim_free(opt);
     ebm_replay_free(buf);
     ebm_free(xp);
@@ -170,5 +190,6 @@ ebm_status ebm_lcd_train(ebm_energy *e, const ebm_mat *data, const ebm_lcd_opts 
     ebm_free(good);
     free(slots);
     free(perm);
+    free(rows);
     return s;
 }

@@ -1,0 +1,78 @@
+/* JEM, the joint energy-based model of Grathwohl, Wang, Jacobsen, Duvenaud, Norouzi & Swersky (2020, "Your
+ * classifier is secretly an energy based model and you should treat it like one", eq. 1-8): a classifier's
+ * logits f(x) define p(y | x) = softmax(f(x)) and the energy E(x) = -log sum_y exp f(x)[y], so that
+ * log p(x, y) = log p(y | x) + log p(x).  Training maximises both terms: the cross-entropy of p(y | x) by
+ * backpropagation (dL/df = softmax - onehot), and log p(x) by Langevin contrastive divergence on E with a
+ * replay buffer (src/train/langevin_cd.c), whose extra-loss seam carries the cross-entropy of each batch.
+ * gen_weight = 0 in the options gives the purely discriminative baseline with the same network and data. */
+#include "core/internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    ebm_net *net;
+    const int32_t *labels; /* of the whole data set, indexed by row */
+    int32_t *y;            /* (cap) labels of the current batch */
+    size_t cap;
+} ce_ctx;
+
+ebm_status ebm_jem_cross_entropy(ebm_net *net, const float *x, const int32_t *y, size_t n, float *grad, double *loss) {
+    size_t k = ebm_net_output_size(net);
+    if (k < 2) return ebm_fail(EBM_EINVAL, "cross-entropy: the network has %zu output; a classifier needs at least 2", k);
+    if (n == 0) return ebm_fail(EBM_EINVAL, "cross-entropy: no rows");
+    for (size_t i = 0; i < n; i++)
+        if (y[i] < 0 || (size_t)y[i] >= k)
+            return ebm_fail(EBM_EINVAL, "cross-entropy: label %d of row %zu is not a class in 0..%zu", (int)y[i], i, k - 1);
+    float *f = ebm_calloc(n * k, sizeof(float));
+    if (!f) return ebm_fail(EBM_ENOMEM, "out of memory");
+    ebm_status s = ebm_net_forward(net, x, n, f);
+    double total = 0;
+    for (size_t i = 0; !s && i < n; i++) {
+        float *r = f + i * k;
+        float mx = r[0];
+        for (size_t j = 1; j < k; j++) mx = r[j] > mx ? r[j] : mx;
+        double z = 0;
+        for (size_t j = 0; j < k; j++) z += exp((double)r[j] - mx);
+        total += log(z) + mx - r[y[i]];
+        /* dL/df = (softmax - onehot) / n, written over the logits */
+        for (size_t j = 0; j < k; j++) r[j] = (float)((exp((double)r[j] - mx) / z - (j == (size_t)y[i])) / (double)n);
+    }
+    if (!s && !isfinite(total)) s = ebm_fail(EBM_ENAN, "cross-entropy: a logit is not finite");
+    if (!s && grad) s = ebm_net_backward(net, f, n, grad, NULL);
+    if (!s && loss) *loss = total / (double)n;
+    ebm_free(f);
+    return s;
+}
+
+static ebm_status batch_ce(const float *x, const size_t *rows, size_t n, float *grad, double *loss, void *user) {
+    ce_ctx *c = user;
+    if (n > c->cap) {
+        int32_t *y = realloc(c->y, n * sizeof(int32_t));
+        if (!y) return ebm_fail(EBM_ENOMEM, "out of memory");
+        c->y = y;
+        c->cap = n;
+    }
+    for (size_t i = 0; i < n; i++) c->y[i] = c->labels[rows[i]];
+    return ebm_jem_cross_entropy(c->net, x, c->y, n, grad, loss);
+}
+
+ebm_status ebm_jem_train(ebm_net *net, const ebm_mat *data, const int32_t *labels, const ebm_lcd_opts *o) {
+    if (!net || !data || !labels) return ebm_fail(EBM_EINVAL, "JEM: network, data and labels are required");
+    size_t k = ebm_net_output_size(net);
+    if (k < 2) return ebm_fail(EBM_EINVAL, "JEM: the network has %zu output; a classifier needs at least 2", k);
+    for (size_t i = 0; i < data->rows; i++)
+        if (labels[i] < 0 || (size_t)labels[i] >= k)
+            return ebm_fail(EBM_EINVAL, "JEM: label %d of row %zu is not a class in 0..%zu", (int)labels[i], i, k - 1);
+    ebm_energy *e;
+    ebm_status s = ebm_net_energy(net, EBM_NET_HEAD_LOGSUMEXP, &e);
+    if (s) return s;
+    ce_ctx c = {net, labels, NULL, 0};
+    ebm_lcd_opts oo = *o;
+    oo.extra_grad = batch_ce;
+    oo.extra_user = &c;
+    s = ebm_lcd_train(e, data, &oo, NULL);
+    free(c.y);
+    ebm_energy_free(e);
+    return s;
+}

@@ -1,0 +1,139 @@
+/* JEM: the cross-entropy gradient equals central finite differences; the log-sum-exp energy equals
+ * -log sum exp(logits) computed in double; on a labelled 2-D toy (the eight Gaussians, eight classes) hybrid
+ * training and the purely discriminative baseline both classify held-out points (accuracy >= 0.95), and
+ * only the hybrid's energy tells data from far-away points (energy AUROC >= 0.95, and above the
+ * baseline's); bad labels are refused. */
+#include "check.h"
+
+static ebm_net *small_net(const char *spec, uint64_t seed) {
+    ebm_net *net;
+    REQUIRE(ebm_net_new(spec, 2, 1, 1, &net) == EBM_OK);
+    ebm_rng r;
+    ebm_rng_seed(&r, seed, 0);
+    REQUIRE(ebm_net_init(net, &r) == EBM_OK);
+    return net;
+}
+
+static void test_gradients(void) {
+    ebm_net *net = small_net("linear:16,silu,linear:3", 1);
+    const float x[10] = {0.5f, -1.0f, 1.5f, 0.2f, -0.3f, 0.8f, 2.0f, -2.0f, 0.0f, 0.1f};
+    const int32_t y[5] = {0, 2, 1, 1, 0};
+    size_t np;
+    float *p = ebm_net_params(net, &np);
+    float *g = calloc(np, sizeof(float));
+    double loss;
+    CHECK_OK(ebm_jem_cross_entropy(net, x, y, 5, g, &loss));
+    double worst = 0;
+    for (size_t i = 0; i < np; i++) {
+        float keep = p[i];
+        const float h = 1e-2f;
+        double lp, lm;
+        p[i] = keep + h;
+        CHECK_OK(ebm_jem_cross_entropy(net, x, y, 5, NULL, &lp));
+        p[i] = keep - h;
+        CHECK_OK(ebm_jem_cross_entropy(net, x, y, 5, NULL, &lm));
+        p[i] = keep;
+        double fd = (lp - lm) / (2 * h), err = fabs(fd - g[i]) / (1e-2 + fabs(fd) + fabs(g[i]));
+        worst = err > worst ? err : worst;
+    }
+    printf("  cross-entropy gradient: worst relative error %.2e over %zu parameters\n", worst, np);
+    CHECK_MSG(worst < 1e-2, "cross-entropy gradient error %g", worst);
+    /* a wrong gradient would be caught: doubling one entry exceeds the bound */
+    double gmax = 0;
+    for (size_t i = 0; i < np; i++) gmax = fabs(g[i]) > gmax ? fabs(g[i]) : gmax;
+    CHECK(gmax > 1e-2);
+    /* the JEM energy is -log sum exp f(x) */
+    ebm_energy *e;
+    CHECK_OK(ebm_net_energy(net, EBM_NET_HEAD_LOGSUMEXP, &e));
+    float E[5], f[15];
+    CHECK_OK(e->energy(e, x, 5, E));
+    CHECK_OK(ebm_net_forward(net, x, 5, f));
+    for (int i = 0; i < 5; i++) {
+        double s = 0;
+        for (int j = 0; j < 3; j++) s += exp((double)f[i * 3 + j]);
+        CHECK_NEAR(E[i], -log(s), 1e-5 * (1 + fabs(log(s))));
+    }
+    const int32_t bad[5] = {0, 3, 1, 1, 0};
+    CHECK_FAILS(ebm_jem_cross_entropy(net, x, bad, 5, g, &loss), EBM_EINVAL);
+    ebm_energy_free(e);
+    free(g);
+    ebm_net_free(net);
+}
+
+/* accuracy on the held-out set and the AUROC of -E for data (positives) against far-away points */
+static void evaluate(ebm_net *net, const ebm_dataset *test, double *acc, double *auroc) {
+    size_t n = test->x->rows;
+    float *f = malloc(n * 8 * sizeof(float)), *E = malloc(n * sizeof(float)), *Ef = malloc(n * sizeof(float));
+    float *far = malloc(n * 2 * sizeof(float));
+    CHECK_OK(ebm_net_forward(net, test->x->data, n, f));
+    CHECK_OK(ebm_metric_classify(f, test->labels, n, 8, acc, NULL));
+    ebm_energy *e;
+    CHECK_OK(ebm_net_energy(net, EBM_NET_HEAD_LOGSUMEXP, &e));
+    for (size_t i = 0; i < n; i++) {
+        double a = 2 * 3.14159265358979 * (double)i / (double)n;
+        far[2 * i] = (float)(8 * cos(a));
+        far[2 * i + 1] = (float)(8 * sin(a));
+    }
+    CHECK_OK(e->energy(e, test->x->data, n, E));
+    CHECK_OK(e->energy(e, far, n, Ef));
+    double *pos = malloc(n * sizeof(double)), *neg = malloc(n * sizeof(double));
+    for (size_t i = 0; i < n; i++) {
+        pos[i] = -E[i];
+        neg[i] = -Ef[i];
+    }
+    CHECK_OK(ebm_metric_auroc(pos, n, neg, n, auroc));
+    ebm_energy_free(e);
+    free(f);
+    free(E);
+    free(Ef);
+    free(far);
+    free(pos);
+    free(neg);
+}
+
+static void test_training(void) {
+    ebm_dataset *train, *test;
+    REQUIRE(ebm_toy_generate("8gaussians", 4000, 1, &train) == EBM_OK);
+    REQUIRE(ebm_toy_generate("8gaussians", 1000, 2, &test) == EBM_OK);
+    double acc[2], auroc[2];
+    for (int hybrid = 0; hybrid < 2; hybrid++) {
+        ebm_net *net = small_net("linear:64,silu,linear:64,silu,linear:8", 3);
+        ebm_lcd_opts o;
+        ebm_lcd_opts_default(&o);
+        o.gen_weight = hybrid ? 1.0f : 0.0f;
+        o.noise.lo = -5.0f;
+        o.noise.hi = 5.0f;
+        o.mcmc.kind = EBM_MCMC_ULA;
+        o.mcmc.step_size = 0.05f;
+        o.mcmc.steps = 20;
+        o.optim.lr = 0.005f;
+        o.iters = 800;
+        o.seed = 6;
+        CHECK_OK(ebm_jem_train(net, train->x, train->labels, &o));
+        evaluate(net, test, &acc[hybrid], &auroc[hybrid]);
+        printf("  %-14s accuracy %.3f, energy AUROC data vs far points %.3f\n", hybrid ? "JEM (hybrid)" : "classifier", acc[hybrid],
+               auroc[hybrid]);
+        CHECK_MSG(acc[hybrid] >= 0.95, "%s accuracy %g", hybrid ? "JEM" : "classifier", acc[hybrid]);
+        ebm_net_free(net);
+    }
+    CHECK_MSG(auroc[1] >= 0.95, "JEM energy AUROC %g", auroc[1]);
+    CHECK_MSG(auroc[1] > auroc[0], "JEM AUROC %g not above the classifier's %g", auroc[1], auroc[0]);
+    /* labels out of range and a one-output network are refused */
+    ebm_net *one = small_net("linear:8,silu,linear:1", 4);
+    ebm_lcd_opts o;
+    ebm_lcd_opts_default(&o);
+    CHECK_FAILS(ebm_jem_train(one, train->x, train->labels, &o), EBM_EINVAL);
+    ebm_net_free(one);
+    ebm_net *three = small_net("linear:8,silu,linear:3", 4);
+    CHECK_FAILS(ebm_jem_train(three, train->x, train->labels, &o), EBM_EINVAL);
+    CHECK(strstr(ebm_last_error(), "not a class") != NULL);
+    ebm_net_free(three);
+    ebm_dataset_free(train);
+    ebm_dataset_free(test);
+}
+
+int main(void) {
+    test_gradients();
+    test_training();
+    return check_summary("test_jem");
+}
