@@ -113,6 +113,10 @@ bool cli_meta_size(const ebm_meta *m, const char *key, size_t *out);
 /* Every key/value of m on stdout: as the members of a JSON object (without braces), or one indented
  * "key value" line each. */
 void cli_print_meta(const ebm_meta *m, bool json);
+/* The first nf hidden units' weights (columns of W (n_vis, n_hid)) as a grid picture of height x width
+ * tiles (or --shape), symmetric grey scale; false after printing an error. */
+bool cli_write_filters(const char *cmd, bool quiet, const char *path, const float *W, size_t n_vis, size_t n_hid,
+                       size_t nf, size_t height, size_t width, const char *shape, size_t cols, size_t zoom);
 /* JSON string literal of s (escaped) to f. */
 void cli_json_string(FILE *f, const char *s);
 /* JSON number, or null when not finite. */

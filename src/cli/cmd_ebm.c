@@ -619,6 +619,22 @@ static ebm_dataset *load_rows_like_model(const char *cmd, const char *spec, cons
     return d;
 }
 
+/* The data of spec (default: the model's training data), preprocessed like the model's, with *n clamped to
+ * the rows from offset on; NULL after printing an error. */
+static ebm_dataset *load_slice(const char *cmd, const char *spec, const net_model *nm, size_t offset, size_t *n,
+                               bool quiet) {
+    if (!spec) spec = ebm_meta_get(nm->meta, "ebm.data.spec");
+    if (!spec) return cli_error(cmd, "--data is required (the model does not record its training data)"), NULL;
+    ebm_dataset *d = load_rows_like_model(cmd, spec, nm, quiet);
+    if (d && offset >= d->x->rows) {
+        cli_error(cmd, "--offset %zu is past the %zu rows of %s", offset, d->x->rows, spec);
+        ebm_dataset_free(d);
+        return NULL;
+    }
+    if (d && *n > d->x->rows - offset) *n = d->x->rows - offset;
+    return d;
+}
+
 /* The hidden region of an inpainting mask (1 = to be filled in) for an h x w image. */
 static bool make_mask(const char *cmd, const char *mask, size_t h, size_t w, uint64_t seed, uint8_t *hide) {
     double p = 0;
@@ -695,18 +711,8 @@ int cmd_inpaint(int argc, char **argv, bool quiet) {
         rc = 2;
         goto done;
     }
-    if (!data_spec) data_spec = ebm_meta_get(nm.meta, "ebm.data.spec");
-    if (!data_spec) {
-        rc = cli_error(cmd, "--data is required (the model does not record its training data)");
-        goto done;
-    }
-    d = load_rows_like_model(cmd, data_spec, &nm, quiet);
+    d = load_slice(cmd, data_spec, &nm, offset, &n, quiet);
     if (!d) goto done;
-    if (offset >= d->x->rows) {
-        rc = cli_error(cmd, "--offset %zu is past the %zu rows of %s", offset, d->x->rows, data_spec);
-        goto done;
-    }
-    if (n > d->x->rows - offset) n = d->x->rows - offset;
     size_t dim = nm.dim;
     x = malloc(n * dim * sizeof(float));
     show = malloc(3 * n * dim * sizeof(float));
@@ -840,18 +846,8 @@ int cmd_denoise_net(int argc, char **argv, bool quiet) {
         rc = 2;
         goto done;
     }
-    if (!data_spec) data_spec = ebm_meta_get(nm.meta, "ebm.data.spec");
-    if (!data_spec) {
-        rc = cli_error(cmd, "--data is required (the model does not record its training data)");
-        goto done;
-    }
-    d = load_rows_like_model(cmd, data_spec, &nm, quiet);
+    d = load_slice(cmd, data_spec, &nm, offset, &n, quiet);
     if (!d) goto done;
-    if (offset >= d->x->rows) {
-        rc = cli_error(cmd, "--offset %zu is past the %zu rows of %s", offset, d->x->rows, data_spec);
-        goto done;
-    }
-    if (n > d->x->rows - offset) n = d->x->rows - offset;
     size_t dim = nm.dim;
     const float *x0 = d->x->data + offset * dim;
     x = malloc(n * dim * sizeof(float));

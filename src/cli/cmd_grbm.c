@@ -700,7 +700,6 @@ int cmd_info_grbm(int argc, char **argv, bool quiet) {
     ebm_grbm *m = load_grbm(cmd, path);
     if (!m) return 1;
     rc = 1;
-    float *tiles = NULL;
     if (json) {
         printf("{\"file\": ");
         cli_json_string(stdout, path);
@@ -723,32 +722,11 @@ int cmd_info_grbm(int argc, char **argv, bool quiet) {
         printf("metadata:\n");
         cli_print_meta(m->meta, false);
     }
-    if (filters) {
-        size_t h, w;
-        if (!cli_image_shape(cmd, m->n_vis, m->height, m->width, shape, &h, &w)) goto done;
-        if (nf > m->n_hid) nf = m->n_hid;
-        tiles = malloc(nf * m->n_vis * sizeof *tiles);
-        if (!tiles) {
-            rc = cli_error(cmd, "out of memory");
-            goto done;
-        }
-        for (size_t j = 0; j < nf; j++)
-            for (size_t i = 0; i < m->n_vis; i++) tiles[j * m->n_vis + i] = m->W[i * m->n_hid + j];
-        ebm_grid_opts go;
-        ebm_grid_opts_default(&go);
-        go.cols = cols;
-        go.zoom = zoom;
-        go.norm = EBM_GRID_SYMMETRIC;
-        ebm_status s = ebm_png_grid(filters, tiles, nf, h, w, &go);
-        if (s) {
-            rc = cli_lib_error(cmd, s);
-            goto done;
-        }
-        if (!quiet) fprintf(stderr, "wrote %s (%zu hidden units)\n", filters, nf);
-    }
+    if (filters && !cli_write_filters(cmd, quiet, filters, m->W, m->n_vis, m->n_hid, nf, m->height, m->width, shape, cols,
+                                      zoom))
+        goto done;
     rc = 0;
 done:
-    free(tiles);
     ebm_grbm_free(m);
     return rc;
 }

@@ -75,9 +75,7 @@ int cmd_info(int argc, char **argv, bool quiet) {
     if (filters && !cli_check_writable(cmd, "--filters", filters)) return 1;
     ebm_rbm *m = cli_load_rbm(cmd, path, "describing");
     if (!m) return 1;
-    ebm_status s;
     rc = 1;
-    float *tiles = NULL;
     struct stat st;
     long long bytes = stat(path, &st) == 0 ? (long long)st.st_size : -1;
     stats sw = stats_of(m->W, m->n_vis * m->n_hid), sa = stats_of(m->a, m->n_vis), sb = stats_of(m->b, m->n_hid);
@@ -103,32 +101,11 @@ int cmd_info(int argc, char **argv, bool quiet) {
         printf("metadata:\n");
         cli_print_meta(m->meta, false);
     }
-    if (filters) {
-        size_t h, w;
-        if (!cli_image_shape(cmd, m->n_vis, m->height, m->width, shape, &h, &w)) goto done;
-        if (nf > m->n_hid) nf = m->n_hid;
-        tiles = malloc(nf * m->n_vis * sizeof *tiles);
-        if (!tiles) {
-            rc = cli_error(cmd, "out of memory");
-            goto done;
-        }
-        for (size_t j = 0; j < nf; j++)
-            for (size_t i = 0; i < m->n_vis; i++) tiles[j * m->n_vis + i] = m->W[i * m->n_hid + j];
-        ebm_grid_opts go;
-        ebm_grid_opts_default(&go);
-        go.cols = cols;
-        go.zoom = zoom;
-        go.norm = EBM_GRID_SYMMETRIC;
-        s = ebm_png_grid(filters, tiles, nf, h, w, &go);
-        if (s) {
-            rc = cli_lib_error(cmd, s);
-            goto done;
-        }
-        if (!quiet) fprintf(stderr, "wrote %s (%zu hidden units)\n", filters, nf);
-    }
+    if (filters && !cli_write_filters(cmd, quiet, filters, m->W, m->n_vis, m->n_hid, nf, m->height, m->width, shape, cols,
+                                      zoom))
+        goto done;
     rc = 0;
 done:
-    free(tiles);
     ebm_rbm_free(m);
     return rc;
 }

@@ -367,3 +367,24 @@ bool cli_meta_size(const ebm_meta *m, const char *key, size_t *out) {
     *out = (size_t)d;
     return true;
 }
+
+bool cli_write_filters(const char *cmd, bool quiet, const char *path, const float *W, size_t n_vis, size_t n_hid,
+                       size_t nf, size_t height, size_t width, const char *shape, size_t cols, size_t zoom) {
+    size_t h, w;
+    if (!cli_image_shape(cmd, n_vis, height, width, shape, &h, &w)) return false;
+    if (nf > n_hid) nf = n_hid;
+    float *tiles = malloc(nf * n_vis * sizeof *tiles);
+    if (!tiles) return cli_error(cmd, "out of memory"), false;
+    for (size_t j = 0; j < nf; j++)
+        for (size_t i = 0; i < n_vis; i++) tiles[j * n_vis + i] = W[i * n_hid + j];
+    ebm_grid_opts go;
+    ebm_grid_opts_default(&go);
+    go.cols = cols;
+    go.zoom = zoom;
+    go.norm = EBM_GRID_SYMMETRIC;
+    ebm_status s = ebm_png_grid(path, tiles, nf, h, w, &go);
+    free(tiles);
+    if (s) return cli_lib_error(cmd, s), false;
+    if (!quiet) fprintf(stderr, "wrote %s (%zu hidden units)\n", path, nf);
+    return true;
+}
