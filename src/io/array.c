@@ -180,3 +180,26 @@ ebm_status ebm_mat_check_range(const ebm_mat *m, float lo, float hi, const char 
     }
     return EBM_OK;
 }
+
+ebm_status ebm_io_take_f32(const ebm_tensors *t, const char *file, const char *name, int ndim, const size_t *shape,
+                           float *dst) {
+    const ebm_array *a = ebm_tensors_get(t, name);
+    if (!a) return ebm_fail(EBM_EFORMAT, "%s: tensor '%s' is missing", file, name);
+    int same = a->ndim == ndim;
+    for (int d = 0; same && d < ndim; d++) same = a->shape[d] == shape[d];
+    if (!same) {
+        char got[128], want[128];
+        ebm_io_shape_str(a->ndim, a->shape, got, sizeof got);
+        ebm_io_shape_str(ndim, shape, want, sizeof want);
+        return ebm_fail(EBM_EFORMAT, "%s: tensor '%s' has shape %s, expected %s", file, name, got, want);
+    }
+    ebm_mat *m = NULL;
+    ebm_status s = ebm_array_to_mat(a, &m);
+    if (s) return ebm_fail_prefix(s, "%s: tensor '%s'", file, name);
+    size_t count = m->rows * m->cols, bad;
+    memcpy(dst, m->data, count * sizeof(float));
+    ebm_mat_free(m);
+    if (!ebm_k_all_finite(dst, count, &bad))
+        return ebm_fail(EBM_EFORMAT, "%s: tensor '%s' holds a non-finite value at element %zu", file, name, bad);
+    return EBM_OK;
+}

@@ -60,6 +60,11 @@ static inline void ebm_io_order(void *data, size_t n, size_t esize, int big_endi
 bool ebm_io_shape_size(int ndim, const size_t *shape, size_t esize, size_t *numel, size_t *bytes);
 /* "(2, 3)", "(5,)" or "()" into buf. */
 void ebm_io_shape_str(int ndim, const size_t *shape, char *buf, size_t cap);
+/* Copies tensor `name` of t, which must have exactly the given shape, into dst as float32 (from any numeric
+ * dtype); a missing tensor, another shape or a non-finite value is EBM_EFORMAT naming file and tensor.
+ * The one reader of model parameters for every model file. */
+ebm_status ebm_io_take_f32(const ebm_tensors *t, const char *file, const char *name, int ndim, const size_t *shape,
+                           float *dst);
 /* Like ebm_array_to_mat, but keeps only the first max_rows rows (all when max_rows is 0 or larger). */
 ebm_status ebm_io_array_to_mat_rows(const ebm_array *a, size_t max_rows, ebm_mat **out);
 /* True when s ends with suffix. */

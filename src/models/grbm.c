@@ -11,6 +11,7 @@
  * The model also stores the standardisation of its data (the paper trains on pixels normalised by a
  * mean and a standard deviation), so samples come back in pixel units. */
 #include "models/grbm_internal.h"
+#include "models/model_internal.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -389,14 +390,7 @@ ebm_status ebm_grbm_check_finite(const ebm_grbm *m) {
 
 ebm_status ebm_grbm_to_tensors(const ebm_grbm *m, ebm_tensors *t) {
     size_t shW[2] = {m->n_vis, m->n_hid}, shv[1] = {m->n_vis}, shh[1] = {m->n_hid};
-    ebm_meta *meta = ebm_tensors_meta(t);
-    ebm_status s = ebm_meta_copy(meta, m->meta);
-    if (!s) s = ebm_meta_set(meta, "ebm.model", "grbm");
-    if (!s) s = ebm_meta_set(meta, "ebm.version", EBM_VERSION_STRING);
-    if (!s) s = ebm_meta_set(meta, "ebm.format", "1");
-    if (!s) s = ebm_meta_setf(meta, "ebm.n_vis", "%zu", m->n_vis);
-    if (!s) s = ebm_meta_setf(meta, "ebm.n_hid", "%zu", m->n_hid);
-    if (!s && m->height && m->width) s = ebm_meta_setf(meta, "ebm.image_shape", "%zux%zu", m->height, m->width);
+    ebm_status s = ebm_model_meta_out(ebm_tensors_meta(t), m->meta, "grbm", m->n_vis, m->n_hid, m->height, m->width);
     if (!s) s = ebm_tensors_put(t, "W", EBM_F32, 2, shW, m->W);
     if (!s) s = ebm_tensors_put(t, "b_h", EBM_F32, 1, shh, m->b);
     if (!s) s = ebm_tensors_put(t, "mu", EBM_F32, 1, shv, m->mu);
@@ -417,27 +411,6 @@ ebm_status ebm_grbm_save(const ebm_grbm *m, const char *path) {
     return s;
 }
 
-static ebm_status take(const ebm_tensors *t, const char *file, const char *name, int ndim, const size_t *shape,
-                       float *dst) {
-    const ebm_array *a = ebm_tensors_get(t, name);
-    if (!a) return ebm_fail(EBM_EFORMAT, "%s: tensor '%s' is missing", file, name);
-    int same = a->ndim == ndim;
-    for (int d = 0; same && d < ndim; d++) same = a->shape[d] == shape[d];
-    if (!same)
-        return ebm_fail(EBM_EFORMAT, "%s: tensor '%s' has the wrong shape (expected %zu%s%zu)", file, name, shape[0],
-                        ndim == 2 ? "x" : "", ndim == 2 ? shape[1] : (size_t)0);
-    ebm_mat *mat = NULL;
-    ebm_status s = ebm_array_to_mat(a, &mat);
-    if (s) return ebm_fail_prefix(s, "%s: tensor '%s'", file, name);
-    size_t count = mat->rows * mat->cols;
-    memcpy(dst, mat->data, count * sizeof(float));
-    ebm_mat_free(mat);
-    size_t bad;
-    if (!ebm_k_all_finite(dst, count, &bad))
-        return ebm_fail(EBM_EFORMAT, "%s: tensor '%s' holds a non-finite value at element %zu", file, name, bad);
-    return EBM_OK;
-}
-
 ebm_status ebm_grbm_from_tensors(const ebm_tensors *t, const char *name, ebm_grbm **out) {
     *out = NULL;
     const ebm_meta *meta = ebm_tensors_meta_const(t);
@@ -452,31 +425,16 @@ ebm_status ebm_grbm_from_tensors(const ebm_tensors *t, const char *name, ebm_grb
     ebm_status s = ebm_grbm_new(W->shape[0], W->shape[1], &m);
     if (s) return ebm_fail_prefix(s, "%s", name);
     size_t shW[2] = {m->n_vis, m->n_hid}, shv[1] = {m->n_vis}, shh[1] = {m->n_hid};
-    s = take(t, name, "W", 2, shW, m->W);
-    if (!s) s = take(t, name, "b_h", 1, shh, m->b);
-    if (!s) s = take(t, name, "mu", 1, shv, m->mu);
-    if (!s) s = take(t, name, "log_sigma2", 1, shv, m->log_var);
-    if (!s) s = take(t, name, "data_mean", 1, shv, m->data_mean);
-    if (!s) s = take(t, name, "data_std", 1, shv, m->data_std);
+    s = ebm_io_take_f32(t, name, "W", 2, shW, m->W);
+    if (!s) s = ebm_io_take_f32(t, name, "b_h", 1, shh, m->b);
+    if (!s) s = ebm_io_take_f32(t, name, "mu", 1, shv, m->mu);
+    if (!s) s = ebm_io_take_f32(t, name, "log_sigma2", 1, shv, m->log_var);
+    if (!s) s = ebm_io_take_f32(t, name, "data_mean", 1, shv, m->data_mean);
+    if (!s) s = ebm_io_take_f32(t, name, "data_std", 1, shv, m->data_std);
     for (size_t i = 0; !s && i < m->n_vis; i++)
         if (!(m->data_std[i] > 0)) s = ebm_fail(EBM_EFORMAT, "%s: data_std[%zu] = %g is not positive", name, i, m->data_std[i]);
     if (!s) grbm_clamp_logvar(m);
-    for (size_t i = 0; !s && i < ebm_meta_count(meta); i++) {
-        const char *k, *v;
-        ebm_meta_at(meta, i, &k, &v);
-        s = ebm_meta_set(m->meta, k, v);
-    }
-    const char *shape = ebm_meta_get(meta, "ebm.image_shape");
-    if (!s && shape) {
-        unsigned long long h = 0, w = 0;
-        char tail;
-        if (sscanf(shape, "%llux%llu%c", &h, &w, &tail) == 2 && h * w == m->n_vis && h > 0) {
-            m->height = (size_t)h;
-            m->width = (size_t)w;
-        } else {
-            s = ebm_fail(EBM_EFORMAT, "%s: ebm.image_shape '%s' does not match %zu visible units", name, shape, m->n_vis);
-        }
-    }
+    if (!s) s = ebm_model_meta_in(meta, name, m->n_vis, m->meta, &m->height, &m->width);
     if (s) {
         ebm_grbm_free(m);
         return s;

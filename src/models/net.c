@@ -1097,30 +1097,6 @@ ebm_status ebm_net_save(const ebm_net *net, const ebm_meta *meta, const char *pa
     return s;
 }
 
-/* Copies tensor name of the expected shape into dst (float32 from any numeric dtype), finite values only. */
-static ebm_status take(const ebm_tensors *t, const char *file, const char *name, int ndim, const size_t *shape,
-                       float *dst) {
-    const ebm_array *a = ebm_tensors_get(t, name);
-    if (!a) return ebm_fail(EBM_EFORMAT, "%s: tensor '%s' is missing", file, name);
-    int same = a->ndim == ndim;
-    for (int d = 0; same && d < ndim; d++) same = a->shape[d] == shape[d];
-    if (!same) {
-        char got[128], want[128];
-        ebm_io_shape_str(a->ndim, a->shape, got, sizeof got);
-        ebm_io_shape_str(ndim, shape, want, sizeof want);
-        return ebm_fail(EBM_EFORMAT, "%s: tensor '%s' has shape %s, but the spec needs %s", file, name, got, want);
-    }
-    ebm_mat *m = NULL;
-    ebm_status s = ebm_array_to_mat(a, &m);
-    if (s) return ebm_fail_prefix(s, "%s: tensor '%s'", file, name);
-    size_t count = m->rows * m->cols, bad;
-    memcpy(dst, m->data, count * sizeof(float));
-    ebm_mat_free(m);
-    if (!ebm_k_all_finite(dst, count, &bad))
-        return ebm_fail(EBM_EFORMAT, "%s: tensor '%s' holds a non-finite value at element %zu", file, name, bad);
-    return EBM_OK;
-}
-
 ebm_status ebm_net_from_tensors(const ebm_tensors *t, const char *name, ebm_net **out) {
     if (!out) return ebm_fail(EBM_EINVAL, "ebm_net_from_tensors: out is NULL");
     *out = NULL;
@@ -1141,12 +1117,12 @@ ebm_status ebm_net_from_tensors(const ebm_tensors *t, const char *name, ebm_net 
         char tn[64];
         size_t shw[4] = {l->c_out, l->kind == L_CONV ? l->c_in : l->fan_in, l->k, l->k}, shb[1] = {l->c_out};
         snprintf(tn, sizeof tn, "layers.%zu.weight", i);
-        s = take(t, name, tn, l->kind == L_CONV ? 4 : 2, shw, net->params + l->w_off);
+        s = ebm_io_take_f32(t, name, tn, l->kind == L_CONV ? 4 : 2, shw, net->params + l->w_off);
         snprintf(tn, sizeof tn, "layers.%zu.bias", i);
-        if (!s) s = take(t, name, tn, 1, shb, net->params + l->b_off);
+        if (!s) s = ebm_io_take_f32(t, name, tn, 1, shb, net->params + l->b_off);
         if (!s && l->sn) {
             snprintf(tn, sizeof tn, "layers.%zu.sn_u", i);
-            s = take(t, name, tn, 1, shb, net->state + l->u_off);
+            s = ebm_io_take_f32(t, name, tn, 1, shb, net->state + l->u_off);
         }
     }
     /* a layers.* tensor the spec does not account for means the file and its spec disagree */

@@ -5,7 +5,7 @@
  *   p(h_j = 1 | v) = sigmoid((b_j + (v'W)_j) / T),   p(v_i = 1 | h) = sigmoid((a_i + (Wh)_i) / T),
  *   dF/dW = -v p(h|v)',  dF/da = -v,  dF/db = -p(h|v)   (at T = 1).
  * Pre-activations come from one GEMM per batch; softplus sums are accumulated in double. */
-#include "core/internal.h"
+#include "models/model_internal.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -234,16 +234,21 @@ ebm_status ebm_rbm_check_finite(const ebm_rbm *m) {
 
 /* ---- files ---- */
 
-ebm_status ebm_rbm_to_tensors(const ebm_rbm *m, ebm_tensors *t) {
-    size_t shW[2] = {m->n_vis, m->n_hid}, shv[1] = {m->n_vis}, shh[1] = {m->n_hid};
-    ebm_meta *meta = ebm_tensors_meta(t);
-    ebm_status s = ebm_meta_copy(meta, m->meta);
-    if (!s) s = ebm_meta_set(meta, "ebm.model", "rbm");
+ebm_status ebm_model_meta_out(ebm_meta *meta, const ebm_meta *own, const char *kind, size_t n_vis, size_t n_hid,
+                              size_t height, size_t width) {
+    ebm_status s = ebm_meta_copy(meta, own);
+    if (!s) s = ebm_meta_set(meta, "ebm.model", kind);
     if (!s) s = ebm_meta_set(meta, "ebm.version", EBM_VERSION_STRING);
     if (!s) s = ebm_meta_set(meta, "ebm.format", "1");
-    if (!s) s = ebm_meta_setf(meta, "ebm.n_vis", "%zu", m->n_vis);
-    if (!s) s = ebm_meta_setf(meta, "ebm.n_hid", "%zu", m->n_hid);
-    if (!s && m->height && m->width) s = ebm_meta_setf(meta, "ebm.image_shape", "%zux%zu", m->height, m->width);
+    if (!s) s = ebm_meta_setf(meta, "ebm.n_vis", "%zu", n_vis);
+    if (!s) s = ebm_meta_setf(meta, "ebm.n_hid", "%zu", n_hid);
+    if (!s && height && width) s = ebm_meta_setf(meta, "ebm.image_shape", "%zux%zu", height, width);
+    return s;
+}
+
+ebm_status ebm_rbm_to_tensors(const ebm_rbm *m, ebm_tensors *t) {
+    size_t shW[2] = {m->n_vis, m->n_hid}, shv[1] = {m->n_vis}, shh[1] = {m->n_hid};
+    ebm_status s = ebm_model_meta_out(ebm_tensors_meta(t), m->meta, "rbm", m->n_vis, m->n_hid, m->height, m->width);
     if (!s) s = ebm_tensors_put(t, "W", EBM_F32, 2, shW, m->W);
     if (!s) s = ebm_tensors_put(t, "b_v", EBM_F32, 1, shv, m->a);
     if (!s) s = ebm_tensors_put(t, "b_h", EBM_F32, 1, shh, m->b);
@@ -261,33 +266,6 @@ ebm_status ebm_rbm_save(const ebm_rbm *m, const char *path) {
     return s;
 }
 
-/* Copies tensor `name` (any float or integer dtype) into dst, which has `count` floats. */
-static ebm_status take_tensor(const ebm_tensors *t, const char *file, const char *name, int ndim,
-                              const size_t *shape, float *dst) {
-    const ebm_array *a = ebm_tensors_get(t, name);
-    if (!a) return ebm_fail(EBM_EFORMAT, "%s: tensor '%s' is missing", file, name);
-    int same = a->ndim == ndim;
-    for (int d = 0; same && d < ndim; d++) same = a->shape[d] == shape[d];
-    if (!same) {
-        char got[128] = "", want[128] = "";
-        for (int d = 0; d < a->ndim; d++)
-            snprintf(got + strlen(got), sizeof got - strlen(got), "%s%zu", d ? "x" : "", a->shape[d]);
-        for (int d = 0; d < ndim; d++)
-            snprintf(want + strlen(want), sizeof want - strlen(want), "%s%zu", d ? "x" : "", shape[d]);
-        return ebm_fail(EBM_EFORMAT, "%s: tensor '%s' has shape [%s], expected [%s]", file, name, got, want);
-    }
-    ebm_mat *mat = NULL;
-    ebm_status s = ebm_array_to_mat(a, &mat);
-    if (s) return ebm_fail_prefix(s, "%s: tensor '%s'", file, name);
-    size_t count = mat->rows * mat->cols;
-    memcpy(dst, mat->data, count * sizeof(float));
-    ebm_mat_free(mat);
-    size_t bad;
-    if (!ebm_k_all_finite(dst, count, &bad))
-        return ebm_fail(EBM_EFORMAT, "%s: tensor '%s' holds a non-finite value at element %zu", file, name, bad);
-    return EBM_OK;
-}
-
 static bool parse_shape(const char *s, size_t *h, size_t *w) {
     char *end;
     unsigned long long a = strtoull(s, &end, 10);
@@ -298,6 +276,22 @@ static bool parse_shape(const char *s, size_t *h, size_t *w) {
     *h = (size_t)a;
     *w = (size_t)b;
     return true;
+}
+
+ebm_status ebm_model_meta_in(const ebm_meta *meta, const char *file, size_t n_vis, ebm_meta *own, size_t *height,
+                             size_t *width) {
+    ebm_status s = ebm_meta_copy(own, meta);
+    const char *shape = ebm_meta_get(meta, "ebm.image_shape");
+    if (!s && shape) {
+        size_t h, w, hw;
+        if (parse_shape(shape, &h, &w) && ebm_mul_ok(h, w, &hw) && hw == n_vis) {
+            *height = h;
+            *width = w;
+        } else {
+            s = ebm_fail(EBM_EFORMAT, "%s: ebm.image_shape '%s' does not match %zu visible units", file, shape, n_vis);
+        }
+    }
+    return s;
 }
 
 ebm_status ebm_rbm_from_tensors(const ebm_tensors *t, const char *name, ebm_rbm **out) {
@@ -314,25 +308,10 @@ ebm_status ebm_rbm_from_tensors(const ebm_tensors *t, const char *name, ebm_rbm 
     ebm_status s = ebm_rbm_new(W->shape[0], W->shape[1], &m);
     if (s) return ebm_fail_prefix(s, "%s", name);
     size_t shW[2] = {m->n_vis, m->n_hid}, shv[1] = {m->n_vis}, shh[1] = {m->n_hid};
-    s = take_tensor(t, name, "W", 2, shW, m->W);
-    if (!s) s = take_tensor(t, name, "b_v", 1, shv, m->a);
-    if (!s) s = take_tensor(t, name, "b_h", 1, shh, m->b);
-    for (size_t i = 0; !s && i < ebm_meta_count(meta); i++) {
-        const char *k, *v;
-        ebm_meta_at(meta, i, &k, &v);
-        s = ebm_meta_set(m->meta, k, v);
-    }
-    const char *shape = ebm_meta_get(meta, "ebm.image_shape");
-    if (!s && shape) {
-        size_t h, w, hw;
-        if (parse_shape(shape, &h, &w) && ebm_mul_ok(h, w, &hw) && hw == m->n_vis) {
-            m->height = h;
-            m->width = w;
-        } else {
-            s = ebm_fail(EBM_EFORMAT, "%s: ebm.image_shape '%s' does not match %zu visible units", name, shape,
-                         m->n_vis);
-        }
-    }
+    s = ebm_io_take_f32(t, name, "W", 2, shW, m->W);
+    if (!s) s = ebm_io_take_f32(t, name, "b_v", 1, shv, m->a);
+    if (!s) s = ebm_io_take_f32(t, name, "b_h", 1, shh, m->b);
+    if (!s) s = ebm_model_meta_in(meta, name, m->n_vis, m->meta, &m->height, &m->width);
     if (s) {
         ebm_rbm_free(m);
         return s;
