@@ -6,6 +6,7 @@
  * threads and the same OpenBLAS kernels).  Output: a table, plus one "RESULT key=value ..." line per
  * measurement for bench/compare_rbm.sh. */
 #include "ebm.h"
+#include "bench_common.h"
 #include "../src/cli/reexec.h"
 
 #include <cblas.h>
@@ -15,31 +16,6 @@
 #include <string.h>
 #include <time.h>
 
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static double sgemm_peak(void) {
-    const int n = 2048;
-    float *A = malloc(sizeof(float) * n * n), *B = malloc(sizeof(float) * n * n), *C = malloc(sizeof(float) * n * n);
-    if (!A || !B || !C) return NAN;
-    ebm_rng_fill_uniform(1, 0, 0, A, (size_t)n * n);
-    ebm_rng_fill_uniform(1, 1, 0, B, (size_t)n * n);
-    double best = 0;
-    for (int rep = 0; rep < 6; rep++) {
-        double t = now();
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, A, n, B, n, 0.0f, C, n);
-        t = now() - t;
-        double g = 2.0 * n * n * (double)n / t / 1e9;
-        if (rep > 0 && g > best) best = g; /* first call warms up the threads and the page tables */
-    }
-    free(A);
-    free(B);
-    free(C);
-    return best;
-}
 
 typedef struct {
     double times[64];
