@@ -280,6 +280,9 @@ typedef struct ebm_dataset {
 } ebm_dataset;
 
 EBM_API void ebm_data_opts_default(ebm_data_opts *o);
+/* spec: fashion-mnist[:train|:test], toy:NAME, or a path (.idx[.gz], .npy, .csv).  A trailing "#LIST"
+ * (e.g. "fashion-mnist#0-8", "data.npy#1,3,5-7") keeps only the rows whose label is in LIST, then the
+ * first o->limit of those: for held-out-class experiments.  Unlabelled data with a filter is EBM_EINVAL. */
 EBM_API ebm_status ebm_dataset_load(const char *spec, const ebm_data_opts *o, ebm_dataset **out);
 /* n rows of the 2-D toy density name (one of ebm_toy_names()), row r drawn from stream (seed, r); labels
  * hold each row's mixture component where the density has components (0 otherwise). */
@@ -728,6 +731,10 @@ typedef enum ebm_net_head {
 /* An energy over x in R^input_size backed by net (borrowed: free the energy first).  Its params are the
  * net's flat array, so a sampler and an optimiser see the same numbers. */
 EBM_API ebm_status ebm_net_energy(ebm_net *net, ebm_net_head head, ebm_energy **out);
+/* The class-conditional energy of a classifier net, E(x, y) = -f(x)[y] (p(x | y) ∝ exp f(x)[y]): row r of
+ * every call has class classes[r mod n_classes] (copied), so a sampler's n chains can hold several
+ * classes at once.  Classes outside [0, output_size) are EBM_EINVAL. */
+EBM_API ebm_status ebm_net_energy_class(ebm_net *net, const int32_t *classes, size_t n_classes, ebm_energy **out);
 
 /* Files: safetensors with metadata ebm.model ("net" unless meta says otherwise), ebm.version,
  * ebm.net.spec, ebm.net.input = "CxHxW", everything in meta (may be NULL), and the tensors above.

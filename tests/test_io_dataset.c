@@ -70,6 +70,23 @@ static void test_fashion_mnist(void) {
     CHECK(d && d->x->rows == 6);
     ebm_dataset_free(d);
 
+    /* class filters: labels are i mod 10 over 6 rows, so "#1,3-4" keeps rows 1, 3, 4 (limit after filter) */
+    CHECK_OK(ebm_dataset_load("fashion-mnist#1,3-4", NULL, &d));
+    REQUIRE(d);
+    CHECK(d->x->rows == 3 && d->labels[0] == 1 && d->labels[1] == 3 && d->labels[2] == 4);
+    CHECK_NEAR(d->x->data[1 * 12 + 7], ((37 * 3 + 11 * 7) % 256) / 255.0, 1e-7);
+    ebm_dataset_free(d);
+    o.limit = 2;
+    CHECK_OK(ebm_dataset_load("fashion-mnist:train#0-3", &o, &d));
+    CHECK(d && d->x->rows == 2 && d->labels[1] == 1);
+    ebm_dataset_free(d);
+    CHECK_FAILS(ebm_dataset_load("fashion-mnist#7", NULL, &d), EBM_EINVAL); /* no row has label 7 */
+    CHECK(strstr(ebm_last_error(), "no rows") != NULL);
+    CHECK_FAILS(ebm_dataset_load("fashion-mnist#3-1", NULL, &d), EBM_EINVAL);
+    CHECK(strstr(ebm_last_error(), "bad class list") != NULL);
+    CHECK_FAILS(ebm_dataset_load("fashion-mnist#1,,", NULL, &d), EBM_EINVAL);
+    CHECK_FAILS(ebm_dataset_load("fashion-mnist#99999", NULL, &d), EBM_EINVAL);
+
     d = (ebm_dataset *)1;
     CHECK_FAILS(ebm_dataset_load("fashion-mnist:xyz", NULL, &d), EBM_EINVAL);
     CHECK(d == NULL);
@@ -108,6 +125,13 @@ static void test_paths_and_scaling(void) {
     CHECK_OK(ebm_dataset_load(p, &o, &d)); /* AUTO keeps float data as stored */
     REQUIRE(d);
     CHECK(d->x->rows == 3 && d->x->cols == 2 && d->x->data[5] == 5 && d->labels == NULL && d->height == 0);
+    ebm_dataset_free(d);
+    d = NULL;
+    char filt[700];
+    snprintf(filt, sizeof filt, "%s#0", p);
+    CHECK_FAILS(ebm_dataset_load(filt, &o, &d), EBM_EINVAL); /* a class filter needs labels */
+    CHECK(strstr(ebm_last_error(), "needs labelled data") != NULL);
+    CHECK_OK(ebm_dataset_load(p, &o, &d));
     CHECK(strcmp(d->source, p) == 0);
     ebm_dataset_free(d);
     o.scale = EBM_SCALE_MINMAX;

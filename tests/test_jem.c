@@ -56,6 +56,35 @@ static void test_gradients(void) {
     const int32_t bad[5] = {0, 3, 1, 1, 0};
     CHECK_FAILS(ebm_jem_cross_entropy(net, x, bad, 5, g, &loss), EBM_EINVAL);
     ebm_energy_free(e);
+    /* the class-conditional energy E(x, y) = -f(x)[y], classes cycling over the rows, and its dE/dx
+     * against central differences */
+    const int32_t cyc[2] = {2, 0};
+    CHECK_OK(ebm_net_energy_class(net, cyc, 2, &e));
+    float dx[10], Eg[5];
+    CHECK_OK(e->energy(e, x, 5, E));
+    CHECK_OK(e->grad_x(e, x, 5, Eg, dx));
+    double worst_x = 0;
+    for (int i = 0; i < 5; i++) {
+        CHECK_NEAR(E[i], -f[i * 3 + cyc[i % 2]], 1e-6);
+        CHECK(E[i] == Eg[i]);
+        for (int j = 0; j < 2; j++) {
+            float xp[10], xm[10], Ep[5], Em[5];
+            memcpy(xp, x, sizeof xp);
+            memcpy(xm, x, sizeof xm);
+            xp[i * 2 + j] += 1e-2f;
+            xm[i * 2 + j] -= 1e-2f;
+            CHECK_OK(e->energy(e, xp, 5, Ep));
+            CHECK_OK(e->energy(e, xm, 5, Em));
+            double fd = (Ep[i] - Em[i]) / 2e-2, err = fabs(fd - dx[i * 2 + j]) / (1e-2 + fabs(fd));
+            worst_x = err > worst_x ? err : worst_x;
+        }
+    }
+    CHECK_MSG(worst_x < 1e-2, "class energy dE/dx error %g", worst_x);
+    ebm_energy_free(e);
+    const int32_t out_of_range[1] = {3};
+    e = (ebm_energy *)1;
+    CHECK_FAILS(ebm_net_energy_class(net, out_of_range, 1, &e), EBM_EINVAL);
+    CHECK(e == NULL && strstr(ebm_last_error(), "out of range"));
     free(g);
     ebm_net_free(net);
 }

@@ -134,6 +134,10 @@ int cmd_info(int argc, char **argv, bool quiet);
 /* Neural-network energies (cmd_ebm.c): `train ebm`, and sample / inpaint / denoise / landscape of a net. */
 int cmd_train_ebm(int argc, char **argv, bool quiet);
 int cmd_train_jem(int argc, char **argv, bool quiet);
+/* Classes of a K-class model from "Y", "Y1,Y2,..." or "all" (numbers, or Fashion-MNIST names when the
+ * model was trained on it) into out (at most cap); returns how many, or -1 after printing an error. */
+int cli_parse_classes(const char *cmd, const char *arg, const ebm_meta *meta, size_t k, int32_t *out, size_t cap);
+bool cli_class_names_known(const ebm_meta *meta, size_t k);
 int cmd_classify(int argc, char **argv, bool quiet);
 int cmd_sample_net(int argc, char **argv, bool quiet);
 int cmd_inpaint(int argc, char **argv, bool quiet);

@@ -140,6 +140,62 @@ static bool image_shape(const net_model *nm, size_t *h, size_t *w) {
     return false;
 }
 
+static const char *const fmnist_classes[10] = {"t-shirt", "trouser", "pullover", "dress", "coat",
+                                                "sandal",  "shirt",   "sneaker",  "bag",   "ankle-boot"};
+
+/* The number of classes of a classifier model (its output width), 0 for a scalar energy. */
+static size_t model_classes(const net_model *nm) {
+    const char *head = ebm_meta_get(nm->meta, "ebm.net.head");
+    return head && strcmp(head, "logsumexp") == 0 ? ebm_net_output_size(nm->net) : 0;
+}
+
+bool cli_class_names_known(const ebm_meta *meta, size_t k) {
+    const char *spec = ebm_meta_get(meta, "ebm.data.spec");
+    return k == 10 && spec && strncmp(spec, "fashion-mnist", 13) == 0;
+}
+
+int cli_parse_classes(const char *cmd, const char *arg, const ebm_meta *meta, size_t k, int32_t *out, size_t cap) {
+    if (k == 0) return cli_error(cmd, "--class needs a classifier model (ebm train jem); this one is a plain energy"), -1;
+    if (strcmp(arg, "all") == 0) {
+        size_t n = k < cap ? k : cap;
+        for (size_t i = 0; i < n; i++) out[i] = (int32_t)i;
+        return (int)n;
+    }
+    size_t n = 0;
+    const char *p = arg;
+    while (*p) {
+        size_t len = strcspn(p, ",");
+        char tok[64];
+        if (len == 0 || len >= sizeof tok || n == cap) break;
+        memcpy(tok, p, len);
+        tok[len] = '\0';
+        char *end;
+        long v = strtol(tok, &end, 10);
+        if (*end) {
+            v = -1;
+            if (cli_class_names_known(meta, k))
+                for (size_t c = 0; c < 10; c++)
+                    if (strcmp(tok, fmnist_classes[c]) == 0) v = (long)c;
+            if (v < 0) {
+                if (cli_class_names_known(meta, k))
+                    return cli_error(cmd, "--class: unknown class '%s' (give 0 to 9 or t-shirt, trouser, pullover, dress, "
+                                     "coat, sandal, shirt, sneaker, bag, ankle-boot)", tok), -1;
+                return cli_error(cmd, "--class: '%s' is not a class number from 0 to %zu", tok, k - 1), -1;
+            }
+        }
+        if (v < 0 || (size_t)v >= k) return cli_error(cmd, "--class: %ld is out of range: the model has %zu classes (0 to %zu)", v, k, k - 1), -1;
+        out[n++] = (int32_t)v;
+        p += len;
+        if (*p == ',') {
+            p++;
+            if (!*p) break;
+        } else if (!*p) {
+            return (int)n;
+        }
+    }
+    return cli_error(cmd, "--class: cannot read '%s' (a class, a comma-separated list of classes, or all)", arg), -1;
+}
+
 typedef struct {
     cli_progress prog;
     const char *label;
@@ -539,11 +595,13 @@ static const char *const sample_about =
 int cmd_sample_net(int argc, char **argv, bool quiet) {
     const char *cmd = "sample";
     size_t n = 64, cols = 0, zoom = 2;
-    const char *png = NULL, *npy = NULL, *csv = NULL;
+    const char *png = NULL, *npy = NULL, *csv = NULL, *cls = NULL, *labels = NULL;
     samp_args sa;
     samp_defaults(&sa);
     const cli_opt opts[] = {
         {"n", OPT_SIZE, &n, "N", "number of chains (samples)", 1, 1e7, 0, 0, NULL, NULL},
+        {"class", OPT_STR, &cls, "Y", "classifier models: sample p(x | y) ∝ exp f(x)[y]; a class, a list (chains cycle through it) or all", -INFINITY, INFINITY, 0, 0, NULL, NULL},
+        {"labels", OPT_STR, &labels, "PATH", "with --class: write each sample's class as an int32 NPY array", -INFINITY, INFINITY, 0, 0, NULL, NULL},
         SAMPLER_OPTS(sa),
         {"png", OPT_STR, &png, "PATH", "write a picture of the samples", -INFINITY, INFINITY, 0, 0, NULL, NULL},
         {"npy", OPT_STR, &npy, "PATH", "write the samples as an (n, dim) float32 NPY array", -INFINITY, INFINITY, 0, 0, NULL, NULL},
@@ -557,6 +615,8 @@ int cmd_sample_net(int argc, char **argv, bool quiet) {
                              sample_about, &path);
     if (rc >= 0) return rc;
     if (!png && !npy && !csv) return cli_error(cmd, "nothing to write: give --png, --npy and/or --csv");
+    if (labels && !cls) return cli_error(cmd, "--labels goes with --class");
+    if (labels && !cli_check_writable(cmd, "--labels", labels)) return 1;
     if (png && !cli_check_writable(cmd, "--png", png)) return 1;
     if (npy && !cli_check_writable(cmd, "--npy", npy)) return 1;
     if (csv && !cli_check_writable(cmd, "--csv", csv)) return 1;
@@ -580,6 +640,24 @@ int cmd_sample_net(int argc, char **argv, bool quiet) {
         rc = cli_error(cmd, "out of memory for %zu samples", n);
         goto done;
     }
+    int32_t classes[1024];
+    int n_cls = 0;
+    if (cls) {
+        n_cls = cli_parse_classes(cmd, cls, nm.meta, model_classes(&nm), classes, 1024);
+        if (n_cls < 0) {
+            rc = 2;
+            goto done;
+        }
+        ebm_energy *ce;
+        ebm_status s = ebm_net_energy_class(nm.net, classes, (size_t)n_cls, &ce);
+        if (s) {
+            rc = cli_lib_error(cmd, s);
+            goto done;
+        }
+        ebm_energy_free(nm.e);
+        nm.e = ce;
+        if (!cols && n_cls > 1) cols = (size_t)n_cls; /* one column per class */
+    }
     noise_start(x, n, nm.dim, sa.init_lo, sa.init_hi, sa.seed);
     if (!quiet)
         fprintf(stderr, "sampling %zu chains x %zu %s steps (step %g%s) at T = %g from uniform noise on [%g, %g]\n", n,
@@ -596,6 +674,21 @@ int cmd_sample_net(int argc, char **argv, bool quiet) {
         png = NULL;
     }
     if (!cli_write_samples(cmd, quiet, x, n, nm.dim, nm.pm1, png, npy, csv, h, w, cols, zoom)) goto done;
+    if (labels) {
+        int32_t *y = malloc(n * sizeof *y);
+        ebm_array *a = NULL;
+        ebm_status s = y ? EBM_OK : EBM_ENOMEM;
+        for (size_t i = 0; !s && i < n; i++) y[i] = classes[i % (size_t)n_cls];
+        if (!s) s = ebm_array_new(EBM_I32, 1, &n, y, &a);
+        if (!s) s = ebm_npy_write(labels, a);
+        ebm_array_free(a);
+        free(y);
+        if (s) {
+            rc = cli_lib_error(cmd, s);
+            goto done;
+        }
+        if (!quiet) fprintf(stderr, "wrote %s\n", labels);
+    }
     rc = 0;
 done:
     free(x);

@@ -206,6 +206,61 @@ static ebm_status finish(ebm_dataset *d, const ebm_data_opts *o, bool was_u8) {
     return binarize(d->x, o);
 }
 
+/* A trailing "#LIST" on a spec keeps only the rows whose label is in LIST (e.g. "#0-8", "#1,3,5-7"):
+ * held-out-class experiments without a separate file.  Returns the length of the spec before '#' and
+ * fills keep (MAX_FILTER_CLASS flags), or returns strlen(spec) when there is no such suffix. */
+#define MAX_FILTER_CLASS 1024
+static size_t class_filter(const char *spec, bool *keep, bool *any, ebm_status *err) {
+    size_t len = strlen(spec);
+    *any = false;
+    *err = EBM_OK;
+    const char *h = strrchr(spec, '#');
+    if (!h || h == spec) return len;
+    const char *p = h + 1;
+    if (!*p || strspn(p, "0123456789,-") != strlen(p)) return len;
+    memset(keep, 0, MAX_FILTER_CLASS * sizeof *keep);
+    while (*p) {
+        char *end;
+        long lo = strtol(p, &end, 10), hi = lo;
+        if (end == p) break;
+        if (*end == '-') {
+            const char *q = end + 1;
+            hi = strtol(q, &end, 10);
+            if (end == q) break;
+        }
+        if (lo < 0 || hi < lo || hi >= MAX_FILTER_CLASS) break;
+        for (long c = lo; c <= hi; c++) keep[c] = true;
+        p = end;
+        if (*p == ',') p++;
+        else if (*p) break;
+        if (!*p) {
+            *any = true;
+            return (size_t)(h - spec);
+        }
+    }
+    *err = ebm_fail(EBM_EINVAL, "'%s': bad class list after '#' (expected e.g. #0-8 or #1,3,5-7 with classes below %d)",
+                    spec, MAX_FILTER_CLASS);
+    return len;
+}
+
+/* Keeps the rows of d whose label is flagged in keep, then the first limit of them (0 = all). */
+static ebm_status filter_rows(ebm_dataset *d, const bool *keep, size_t limit, const char *spec) {
+    if (!d->labels) return ebm_fail(EBM_EINVAL, "'%s': a class filter needs labelled data, %s has none", spec, d->source);
+    size_t n = d->x->rows, cols = d->x->cols, k = 0;
+    for (size_t i = 0; i < n && (!limit || k < limit); i++) {
+        int32_t y = d->labels[i];
+        if (y < 0 || y >= MAX_FILTER_CLASS || !keep[y]) continue;
+        if (k != i) {
+            memmove(d->x->data + k * cols, d->x->data + i * cols, cols * sizeof(float));
+            d->labels[k] = y;
+        }
+        k++;
+    }
+    if (k == 0) return ebm_fail(EBM_EINVAL, "'%s': no rows of %s have a label in the class list", spec, d->source);
+    d->x->rows = k;
+    return EBM_OK;
+}
+
 ebm_status ebm_dataset_load(const char *spec, const ebm_data_opts *o, ebm_dataset **out) {
     if (!out) return ebm_fail(EBM_EINVAL, "dataset: out is NULL");
     *out = NULL;
@@ -217,6 +272,18 @@ ebm_status ebm_dataset_load(const char *spec, const ebm_data_opts *o, ebm_datase
         ebm_data_opts_default(&opts);
     ebm_status s = check_opts(&opts);
     if (s != EBM_OK) return s;
+    bool keep[MAX_FILTER_CLASS], filtered;
+    size_t base_len = class_filter(spec, keep, &filtered, &s);
+    if (s != EBM_OK) return s;
+    char base[PATH_MAX];
+    if (filtered) {
+        if (base_len >= sizeof base) return ebm_fail(EBM_EINVAL, "dataset: spec too long");
+        memcpy(base, spec, base_len);
+        base[base_len] = '\0';
+        spec = base;
+    }
+    size_t limit = opts.limit;
+    if (filtered) opts.limit = 0;
     ebm_dataset *d = calloc(1, sizeof *d);
     if (!d) return ebm_fail(EBM_ENOMEM, "dataset: out of memory");
     bool was_u8 = false;
@@ -230,6 +297,7 @@ ebm_status ebm_dataset_load(const char *spec, const ebm_data_opts *o, ebm_datase
                                    : load_path(spec, opts.limit, d, &was_u8);
         if (s == EBM_OK) s = finish(d, &opts, was_u8);
     }
+    if (s == EBM_OK && filtered) s = filter_rows(d, keep, limit, spec);
     if (s != EBM_OK) {
         ebm_dataset_free(d);
         return s;

@@ -948,22 +948,35 @@ void ebm_net_describe(const ebm_net *net, char *buf, size_t cap) {
  * The energy interface
  * ------------------------------------------------------------------------------------------- */
 
+#define HEAD_CLASS 2 /* E(x_r) = -f(x_r)[classes[r mod n_classes]] */
+
 typedef struct {
     ebm_net *net;
-    ebm_net_head head;
+    int head;
     float *dout;      /* (cap, out) */
     size_t cap;
+    int32_t *classes; /* HEAD_CLASS: (n_classes) */
+    size_t n_classes;
 } net_energy;
 
 /* E (n) from the outputs f (n, k) of the last forward; dout (n, k) <- w_i dE_i/df_i when dout != NULL. */
-static void head_eval(ebm_net_head head, const float *f, size_t n, size_t k, const float *w, float *E,
+static void head_eval(const net_energy *ne, const float *f, size_t n, size_t k, const float *w, float *E,
                       float *dout) {
     for (size_t r = 0; r < n; r++) {
         const float *fr = f + r * k;
         float wr = w ? w[r] : 1.0f;
-        if (head == EBM_NET_HEAD_SCALAR) {
+        if (ne->head == EBM_NET_HEAD_SCALAR) {
             if (E) E[r] = fr[0];
             if (dout) dout[r] = wr;
+            continue;
+        }
+        if (ne->head == HEAD_CLASS) {
+            size_t y = (size_t)ne->classes[r % ne->n_classes];
+            if (E) E[r] = -fr[y];
+            if (dout) {
+                memset(dout + r * k, 0, k * sizeof(float));
+                dout[r * k + y] = -wr;
+            }
             continue;
         }
         double mx = fr[0], s = 0;
@@ -993,7 +1006,7 @@ static ebm_status ne_energy(ebm_energy *e, const float *x, size_t n, float *E) {
     if (n == 0) return EBM_OK;
     ebm_status s = forward(ne->net, x, n);
     if (s) return s;
-    head_eval(ne->head, act(ne->net, ne->net->n_layers), n, ebm_net_output_size(ne->net), NULL, E, NULL);
+    head_eval(ne, act(ne->net, ne->net->n_layers), n, ebm_net_output_size(ne->net), NULL, E, NULL);
     return EBM_OK;
 }
 
@@ -1003,7 +1016,7 @@ static ebm_status ne_grad_x(ebm_energy *e, const float *x, size_t n, float *E, f
     ebm_status s = forward(ne->net, x, n);
     if (!s) s = ne_ensure(ne, n);
     if (s) return s;
-    head_eval(ne->head, act(ne->net, ne->net->n_layers), n, ebm_net_output_size(ne->net), NULL, E, ne->dout);
+    head_eval(ne, act(ne->net, ne->net->n_layers), n, ebm_net_output_size(ne->net), NULL, E, ne->dout);
     return backward(ne->net, ne->dout, n, NULL, dx);
 }
 
@@ -1013,16 +1026,48 @@ static ebm_status ne_grad_params(ebm_energy *e, const float *x, size_t n, const 
     ebm_status s = forward(ne->net, x, n);
     if (!s) s = ne_ensure(ne, n);
     if (s) return s;
-    head_eval(ne->head, act(ne->net, ne->net->n_layers), n, ebm_net_output_size(ne->net), w, E, ne->dout);
+    head_eval(ne, act(ne->net, ne->net->n_layers), n, ebm_net_output_size(ne->net), w, E, ne->dout);
     return backward(ne->net, ne->dout, n, grad, NULL);
 }
 
 static void ne_destroy(ebm_energy *e) {
     if (!e) return;
     net_energy *ne = e->impl;
-    if (ne) ebm_free(ne->dout);
+    if (ne) {
+        ebm_free(ne->dout);
+        free(ne->classes);
+    }
     free(ne);
     free(e);
+}
+
+static ebm_status net_energy_new(ebm_net *net, int head, const int32_t *classes, size_t n_classes,
+                                 ebm_energy **out) {
+    ebm_energy *e = calloc(1, sizeof *e);
+    net_energy *ne = calloc(1, sizeof *ne);
+    int32_t *cl = n_classes ? malloc(n_classes * sizeof *cl) : NULL;
+    if (!e || !ne || (n_classes && !cl)) {
+        free(e);
+        free(ne);
+        free(cl);
+        return ebm_fail(EBM_ENOMEM, "out of memory");
+    }
+    if (n_classes) memcpy(cl, classes, n_classes * sizeof *cl);
+    ne->net = net;
+    ne->head = head;
+    ne->classes = cl;
+    ne->n_classes = n_classes;
+    e->kind = "net";
+    e->dim = ebm_net_input_size(net);
+    e->n_params = net->n_params;
+    e->params = net->params;
+    e->energy = ne_energy;
+    e->grad_x = ne_grad_x;
+    e->grad_params = ne_grad_params;
+    e->destroy = ne_destroy;
+    e->impl = ne;
+    *out = e;
+    return EBM_OK;
 }
 
 ebm_status ebm_net_energy(ebm_net *net, ebm_net_head head, ebm_energy **out) {
@@ -1036,26 +1081,20 @@ ebm_status ebm_net_energy(ebm_net *net, ebm_net_head head, ebm_energy **out) {
                         "a scalar energy head needs a network with one output, '%s' has %zu (end it with linear:1, "
                         "or use the logsumexp head)",
                         net->spec, ebm_net_output_size(net));
-    ebm_energy *e = calloc(1, sizeof *e);
-    net_energy *ne = calloc(1, sizeof *ne);
-    if (!e || !ne) {
-        free(e);
-        free(ne);
-        return ebm_fail(EBM_ENOMEM, "out of memory");
-    }
-    ne->net = net;
-    ne->head = head;
-    e->kind = "net";
-    e->dim = ebm_net_input_size(net);
-    e->n_params = net->n_params;
-    e->params = net->params;
-    e->energy = ne_energy;
-    e->grad_x = ne_grad_x;
-    e->grad_params = ne_grad_params;
-    e->destroy = ne_destroy;
-    e->impl = ne;
-    *out = e;
-    return EBM_OK;
+    return net_energy_new(net, head, NULL, 0, out);
+}
+
+ebm_status ebm_net_energy_class(ebm_net *net, const int32_t *classes, size_t n_classes, ebm_energy **out) {
+    if (!out) return ebm_fail(EBM_EINVAL, "ebm_net_energy_class: out is NULL");
+    *out = NULL;
+    if (!net || !classes || n_classes == 0)
+        return ebm_fail(EBM_EINVAL, "ebm_net_energy_class: net or classes missing");
+    size_t k = ebm_net_output_size(net);
+    for (size_t i = 0; i < n_classes; i++)
+        if (classes[i] < 0 || (size_t)classes[i] >= k)
+            return ebm_fail(EBM_EINVAL, "class %d is out of range: the network has %zu classes (0 to %zu)",
+                            (int)classes[i], k, k - 1);
+    return net_energy_new(net, HEAD_CLASS, classes, n_classes, out);
 }
 
 /* ---------------------------------------------------------------------------------------------
