@@ -6,7 +6,7 @@ EBM = $(BUILD)/ebm
 OUT ?= out
 DEMO_EPOCHS ?= 30
 
-.PHONY: all deps build test asan-test check demo demo-grbm demo-ebm bench compare install clean fuzz
+.PHONY: all deps build test asan-test check demo demo-grbm demo-ebm bench compare install clean fuzz fd-classifier
 
 all: build
 
@@ -84,3 +84,15 @@ fuzz:
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz
+
+# The fixed Fashion-MNIST classifier whose penultimate features give FD-FMNIST (ebm eval --samples);
+# its output is committed as models/fd-fmnist.safetensors.  Deterministic: the same machine gives the
+# same file bit for bit, whatever the thread count.
+FD_NET = conv:16:3:1,silu,pool:2,conv:32:3:1,silu,pool:2,flatten,linear:64,silu,linear:10
+fd-classifier:
+	@scripts/deps.sh demo
+	@$(MAKE) --no-print-directory build
+	@mkdir -p models
+	$(EBM) train jem --objective clf --data fashion-mnist --net "$(FD_NET)" --lr 1e-3 --iters 2000 --batch 128 \
+	    --seed 1 --out models/fd-fmnist.safetensors
+	$(EBM) classify models/fd-fmnist.safetensors --data fashion-mnist:test

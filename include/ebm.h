@@ -718,6 +718,12 @@ EBM_API ebm_status ebm_net_forward(ebm_net *net, const float *x, size_t n, float
  * grad (n_params) += dL/dtheta when grad is not NULL (the caller zeroes it), dx (n, input_size) <- dL/dx
  * when dx is not NULL. */
 EBM_API ebm_status ebm_net_backward(ebm_net *net, const float *dout, size_t n, float *grad, float *dx);
+/* The index of the last weighted (linear or conv) layer; its input, *width floats per row, is the
+ * network's penultimate representation (the features of a Fréchet distance). */
+EBM_API size_t ebm_net_penultimate(const ebm_net *net, size_t *width);
+/* out (n, width) <- the activations entering layer `at` (0 = the input itself, n_layers = the
+ * output), width being that layer's input size. */
+EBM_API ebm_status ebm_net_features(ebm_net *net, const float *x, size_t n, size_t at, float *out);
 /* One line per layer with its index, token, output shape and parameter count, then the total, into buf
  * (truncated to cap - 1 characters). */
 EBM_API void ebm_net_describe(const ebm_net *net, char *buf, size_t cap);

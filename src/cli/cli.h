@@ -134,6 +134,29 @@ int cmd_info(int argc, char **argv, bool quiet);
 /* Neural-network energies (cmd_ebm.c): `train ebm`, and sample / inpaint / denoise / landscape of a net. */
 int cmd_train_ebm(int argc, char **argv, bool quiet);
 int cmd_train_jem(int argc, char **argv, bool quiet);
+/* `ebm score` (cmd_score.c): one scorer per model kind gives the energies of a data set's rows. */
+typedef struct cli_scorer {
+    void *ctx;
+    const char *what;          /* "free energy F(v)", ... */
+    const char *default_data;  /* the model's training data spec, or NULL */
+    /* *E (n) <- energies of the rows of spec, preprocessed like the model's data; *labels (n) or NULL;
+     * both malloc'ed.  false after printing an error. */
+    bool (*energies)(void *ctx, const char *cmd, const char *spec, size_t limit, bool quiet, double **E,
+                     int32_t **labels, size_t *n);
+    void (*destroy)(void *ctx);
+} cli_scorer;
+int cmd_score(int argc, char **argv, bool quiet);
+/* Energy networks, JEM and composed models (cmd_ebm.c). */
+bool cli_scorer_net(const char *cmd, const char *path, cli_scorer *sc);
+/* Composed models (cmd_compose.c): `ebm compose`, and loading a composed file's parts into one energy
+ * (*e, owned by the caller and freed before the cli_composed; *meta: the file's metadata). */
+typedef struct cli_composed cli_composed;
+int cmd_compose(int argc, char **argv, bool quiet);
+bool cli_composed_load(const char *cmd, const char *path, cli_composed **c, ebm_meta **meta, ebm_energy **e);
+void cli_composed_free(cli_composed *c);
+int cmd_info_compose(int argc, char **argv, bool quiet);
+/* `ebm eval --samples` (cmd_fd.c): FD-FMNIST and class accuracy of any model's samples. */
+int cmd_eval_samples(int argc, char **argv, bool quiet);
 /* Classes of a K-class model from "Y", "Y1,Y2,..." or "all" (numbers, or Fashion-MNIST names when the
  * model was trained on it) into out (at most cap); returns how many, or -1 after printing an error. */
 int cli_parse_classes(const char *cmd, const char *arg, const ebm_meta *meta, size_t k, int32_t *out, size_t cap);

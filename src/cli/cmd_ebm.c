@@ -91,7 +91,8 @@ static bool samp_to_opts(const char *cmd, const samp_args *a, ebm_mcmc_opts *o) 
 
 /* ---- a loaded model ---- */
 typedef struct {
-    ebm_net *net;
+    ebm_net *net;             /* NULL for a composed model */
+    cli_composed *comp;       /* the parts of a composed model */
     ebm_meta *meta;
     ebm_energy *e;
     size_t c, h, w, dim;
@@ -100,6 +101,7 @@ typedef struct {
 
 static void net_model_free(net_model *nm) {
     ebm_energy_free(nm->e);
+    cli_composed_free(nm->comp);
     ebm_net_free(nm->net);
     ebm_meta_free(nm->meta);
     memset(nm, 0, sizeof *nm);
@@ -107,7 +109,14 @@ static void net_model_free(net_model *nm) {
 
 static bool net_model_load(const char *cmd, const char *path, net_model *nm) {
     memset(nm, 0, sizeof *nm);
-    ebm_status s = ebm_net_load(path, &nm->net, &nm->meta);
+    char kind[32];
+    ebm_status s = EBM_OK;
+    if (cli_model_kind(path, kind, sizeof kind) && strcmp(kind, "compose") == 0) {
+        if (!cli_composed_load(cmd, path, &nm->comp, &nm->meta, &nm->e)) return false;
+        nm->dim = nm->e->dim;
+        goto shape;
+    }
+    s = ebm_net_load(path, &nm->net, &nm->meta);
     const char *head = s ? NULL : ebm_meta_get(nm->meta, "ebm.net.head");
     bool lse = head && strcmp(head, "logsumexp") == 0;
     if (!s && !lse && ebm_net_output_size(nm->net) != 1)
@@ -120,8 +129,9 @@ static bool net_model_load(const char *cmd, const char *path, net_model *nm) {
         return false;
     }
     nm->dim = ebm_net_input_size(nm->net);
+shape:;
     const char *in = ebm_meta_get(nm->meta, "ebm.net.input");
-    if (!in || sscanf(in, "%zux%zux%zu", &nm->c, &nm->h, &nm->w) != 3) {
+    if (!in || sscanf(in, "%zux%zux%zu", &nm->c, &nm->h, &nm->w) != 3 || nm->c * nm->h * nm->w != nm->dim) {
         nm->c = nm->dim;
         nm->h = nm->w = 1;
     }
@@ -145,6 +155,7 @@ static const char *const fmnist_classes[10] = {"t-shirt", "trouser", "pullover",
 
 /* The number of classes of a classifier model (its output width), 0 for a scalar energy. */
 static size_t model_classes(const net_model *nm) {
+    if (!nm->net) return 0;
     const char *head = ebm_meta_get(nm->meta, "ebm.net.head");
     return head && strcmp(head, "logsumexp") == 0 ? ebm_net_output_size(nm->net) : 0;
 }
@@ -697,8 +708,8 @@ done:
 }
 
 /* ---- data rows of a model's kind, preprocessed as in training ---- */
-static ebm_dataset *load_rows_like_model(const char *cmd, const char *spec, const net_model *nm, bool quiet) {
-    cli_data_args da = {"auto", "none", 0.5f, 0, 1, false, false, false};
+static ebm_dataset *load_rows_like_model(const char *cmd, const char *spec, const net_model *nm, size_t limit, bool quiet) {
+    cli_data_args da = {"auto", "none", 0.5f, limit, 1, false, false, false};
     const char *sc = ebm_meta_get(nm->meta, "ebm.data.scale");
     if (sc) da.scale = sc;
     ebm_data_opts dopts;
@@ -712,13 +723,76 @@ static ebm_dataset *load_rows_like_model(const char *cmd, const char *spec, cons
     return d;
 }
 
+/* ---- ebm score (net, JEM and composed models) ---- */
+typedef struct {
+    net_model nm;
+} net_scorer;
+
+static bool net_energies(void *ctx, const char *cmd, const char *spec, size_t limit, bool quiet, double **E,
+                         int32_t **labels, size_t *n) {
+    net_scorer *ns = ctx;
+    ebm_dataset *d = load_rows_like_model(cmd, spec, &ns->nm, limit, quiet);
+    if (!d) return false;
+    bool ok = false;
+    float *Ef = NULL;
+    size_t rows = d->x->rows;
+    *E = malloc(rows * sizeof **E);
+    Ef = malloc(512 * sizeof *Ef);
+    if (!*E || !Ef) {
+        cli_error(cmd, "out of memory");
+        goto fail;
+    }
+    for (size_t r = 0; r < rows; r += 512) {
+        size_t b = rows - r < 512 ? rows - r : 512;
+        ebm_status s = ns->nm.e->energy(ns->nm.e, d->x->data + r * ns->nm.dim, b, Ef);
+        if (s) {
+            cli_lib_error(cmd, s);
+            goto fail;
+        }
+        for (size_t i = 0; i < b; i++) (*E)[r + i] = Ef[i];
+    }
+    *n = rows;
+    *labels = d->labels;
+    d->labels = NULL;
+    ok = true;
+    goto done;
+fail:
+    free(*E);
+    *E = NULL;
+done:
+    free(Ef);
+    ebm_dataset_free(d);
+    return ok;
+}
+
+static void net_scorer_free(void *ctx) {
+    net_scorer *ns = ctx;
+    net_model_free(&ns->nm);
+    free(ns);
+}
+
+bool cli_scorer_net(const char *cmd, const char *path, cli_scorer *sc) {
+    net_scorer *ns = calloc(1, sizeof *ns);
+    if (!ns) return cli_error(cmd, "out of memory"), false;
+    if (!net_model_load(cmd, path, &ns->nm)) {
+        free(ns);
+        return false;
+    }
+    sc->ctx = ns;
+    sc->what = model_classes(&ns->nm) ? "E(x) = -log sum_y exp f(x)[y]" : "E(x)";
+    sc->default_data = ebm_meta_get(ns->nm.meta, "ebm.data.spec");
+    sc->energies = net_energies;
+    sc->destroy = net_scorer_free;
+    return true;
+}
+
 /* The data of spec (default: the model's training data), preprocessed like the model's, with *n clamped to
  * the rows from offset on; NULL after printing an error. */
 static ebm_dataset *load_slice(const char *cmd, const char *spec, const net_model *nm, size_t offset, size_t *n,
                                bool quiet) {
     if (!spec) spec = ebm_meta_get(nm->meta, "ebm.data.spec");
     if (!spec) return cli_error(cmd, "--data is required (the model does not record its training data)"), NULL;
-    ebm_dataset *d = load_rows_like_model(cmd, spec, nm, quiet);
+    ebm_dataset *d = load_rows_like_model(cmd, spec, nm, 0, quiet);
     if (d && offset >= d->x->rows) {
         cli_error(cmd, "--offset %zu is past the %zu rows of %s", offset, d->x->rows, spec);
         ebm_dataset_free(d);
@@ -1031,7 +1105,7 @@ int cmd_landscape(int argc, char **argv, bool quiet) {
     }
     if (!data_spec) data_spec = ebm_meta_get(nm.meta, "ebm.data.spec");
     if (data_spec && n_data) {
-        d = load_rows_like_model(cmd, data_spec, &nm, quiet);
+        d = load_rows_like_model(cmd, data_spec, &nm, 0, quiet);
         if (!d) goto done;
         if (n_data > d->x->rows) n_data = d->x->rows;
     }
@@ -1185,9 +1259,9 @@ int cmd_classify(int argc, char **argv, bool quiet) {
     ebm_dataset *d = NULL, *od = NULL;
     float *f = NULL, *xo = NULL, *wE = NULL, *wg = NULL, *wf = NULL;
     double *se = NULL, *sp = NULL, *sg = NULL;
-    size_t k = ebm_net_output_size(nm.net);
+    size_t k = nm.net ? ebm_net_output_size(nm.net) : 0;
     if (k < 2) {
-        rc = cli_error(cmd, "%s is not a classifier (its network has one output)", path);
+        rc = cli_error(cmd, "%s is not a classifier (%s)", path, nm.net ? "its network has one output" : "it is a composed model");
         goto done;
     }
     if (!data_spec) data_spec = ebm_meta_get(nm.meta, "ebm.data.spec");
@@ -1195,7 +1269,7 @@ int cmd_classify(int argc, char **argv, bool quiet) {
         rc = cli_error(cmd, "--data is required (the model does not record its training data)");
         goto done;
     }
-    d = load_rows_like_model(cmd, data_spec, &nm, quiet || json);
+    d = load_rows_like_model(cmd, data_spec, &nm, 0, quiet || json);
     if (!d) goto done;
     if (!d->labels) {
         rc = cli_error(cmd, "%s has no labels", data_spec);
@@ -1247,7 +1321,8 @@ int cmd_classify(int argc, char **argv, bool quiet) {
     char list[1024];
     snprintf(list, sizeof list, "%s", ood ? ood : "");
     bool first = true;
-    for (char *tok = strtok(ood ? list : NULL, ","); !s && tok; tok = strtok(NULL, ",")) {
+    char *save = NULL;
+    for (char *tok = ood ? strtok_r(list, ",", &save) : NULL; !s && tok; tok = strtok_r(NULL, ",", &save)) {
         if (strcmp(tok, "uniform") == 0 || strcmp(tok, "gaussian") == 0) {
             ebm_noise z;
             ebm_noise_default(&z);
@@ -1270,7 +1345,7 @@ int cmd_classify(int argc, char **argv, bool quiet) {
             for (size_t i = 0; i < n * dim; i++) xo[i] = nm.pm1 ? -d->x->data[i] : 1.0f - d->x->data[i];
         } else {
             ebm_dataset_free(od);
-            od = load_rows_like_model(cmd, tok, &nm, true);
+            od = load_rows_like_model(cmd, tok, &nm, 0, true);
             if (!od) goto done;
             size_t m = od->x->rows < n ? od->x->rows : n;
             for (size_t i = 0; i < n; i++) memcpy(xo + i * dim, od->x->data + (i % m) * dim, dim * sizeof(float));

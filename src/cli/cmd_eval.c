@@ -131,6 +131,9 @@ static void json_ais(const ebm_ais_result *r, double fmean) {
 }
 
 int cmd_eval(int argc, char **argv, bool quiet) {
+    for (int i = 0; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (strcmp(argv[i], "--samples") == 0 || strncmp(argv[i], "--samples=", 10) == 0)
+            return cmd_eval_samples(argc, argv, quiet);
     if (cli_grbm_args(argc, argv)) return cmd_eval_grbm(argc, argv, quiet);
     const char *cmd = "eval";
     const char *data_spec = NULL;

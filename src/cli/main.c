@@ -22,7 +22,9 @@ static const char *const usage_text =
     "  inpaint       fill in a masked part of images with an energy network\n"
     "  denoise       remove Gaussian noise from images with an energy network\n"
     "  landscape     picture of a 2-D energy network's density with data and samples\n"
-    "  eval          evaluate a model on data (reconstruction, pseudo- and exact log-likelihood)\n"
+    "  eval          evaluate a model on data (likelihoods; --samples: FD-FMNIST of any model's samples)\n"
+    "  compose       combine models' energies: AND (sum), AND NOT (negative weight), OR (log-sum-exp)\n"
+    "  score         energy of every input (anomaly scores, CSV) and anomaly-detection AUROC\n"
     "  info          describe a model file (shapes, metadata, weight statistics, filter picture)\n"
     "  help CMD      help on a command (also: ebm CMD --help)\n"
     "\n"
@@ -96,6 +98,8 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "inpaint") == 0) return cmd_inpaint(rest, rargv, quiet);
     if (strcmp(cmd, "denoise") == 0) return cmd_denoise_net(rest, rargv, quiet);
     if (strcmp(cmd, "landscape") == 0) return cmd_landscape(rest, rargv, quiet);
-    fprintf(stderr, "ebm: unknown command '%s' (commands: train, sample, eval, info, classify, inpaint, denoise, landscape, help)\n", cmd);
+    if (strcmp(cmd, "score") == 0) return cmd_score(rest, rargv, quiet);
+    if (strcmp(cmd, "compose") == 0) return cmd_compose(rest, rargv, quiet);
+    fprintf(stderr, "ebm: unknown command '%s' (commands: train, sample, eval, score, info, classify, inpaint, denoise, landscape, compose, help)\n", cmd);
     return 2;
 }

@@ -914,6 +914,30 @@ ebm_status ebm_net_forward(ebm_net *net, const float *x, size_t n, float *out) {
     return EBM_OK;
 }
 
+size_t ebm_net_penultimate(const ebm_net *net, size_t *width) {
+    size_t last = net->n_layers;
+    for (size_t i = net->n_layers; i-- > 0;)
+        if (net->L[i].kind == L_LINEAR || net->L[i].kind == L_CONV) {
+            last = i;
+            break;
+        }
+    if (last == net->n_layers) last = net->n_layers - 1; /* no weighted layer: the last layer's input */
+    if (width) *width = net->L[last].in_size;
+    return last;
+}
+
+ebm_status ebm_net_features(ebm_net *net, const float *x, size_t n, size_t at, float *out) {
+    if (!net || (!x && n) || (!out && n)) return ebm_fail(EBM_EINVAL, "ebm_net_features: missing argument");
+    if (at > net->n_layers)
+        return ebm_fail(EBM_EINVAL, "ebm_net_features: layer %zu of a %zu-layer network", at, net->n_layers);
+    if (n == 0) return EBM_OK;
+    ebm_status s = forward(net, x, n);
+    if (s) return s;
+    size_t width = at == 0 ? net->L[0].in_size : net->L[at - 1].out_size;
+    memcpy(out, act(net, at), n * width * sizeof(float));
+    return EBM_OK;
+}
+
 ebm_status ebm_net_backward(ebm_net *net, const float *dout, size_t n, float *grad, float *dx) {
     return backward(net, dout, n, grad, dx);
 }
