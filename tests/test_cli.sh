@@ -350,6 +350,63 @@ expect_error 1 "train jem wrong head" -- "$EBM" train jem --data toy:moons --net
 expect_error 2 "train jem bad objective" -- "$EBM" train jem --data toy:moons --objective both --out "$T/x.safetensors"
 expect_error 2 "train ebm with objective" -- "$EBM" train ebm --data toy:moons --objective clf --out "$T/x.safetensors"
 
+# --- score, compose, class-conditional sampling, sample quality ----------------------------------------
+awk 'BEGIN { srand(11); for (r = 0; r < 100; r++) { line = "";
+    for (i = 1; i <= 12; i++) line = line (i > 1 ? "," : "") int(rand() * 2); print line } }' >"$T/bits.csv"
+expect_ok "score rbm" -- "$EBM" score "$T/m.safetensors" --data "$T/test.csv" --out "$T/sc.csv" --anomaly-data "$T/bits.csv" --json
+ok; [ "$(wc -l <"$T/sc.csv")" = 101 ] && head -n 1 "$T/sc.csv" | grep -q '^row,energy$' || fail "score csv: $(head -n 3 "$T/sc.csv")"
+ok; awk '{ if (match($0, /"auroc": [0-9.]+/)) { a = substr($0, RSTART + 9, RLENGTH - 9) + 0; exit !(a > 0.8) } exit 1 }' "$T/out" ||
+    fail "RBM free energy should flag random bit strings against its prototypes: $(cat "$T/out")"
+awk 'BEGIN { srand(5); for (r = 0; r < 300; r++) { a = rand() * 6.2832; printf "%g,%g\n", 9 * cos(a), 9 * sin(a) } }' >"$T/far.csv"
+expect_ok "score jem" -- "$EBM" score "$T/j.safetensors" --data toy:8gaussians --limit 300 --out "$T/sj.csv" --anomaly-data "$T/far.csv"
+contains "$T/out" "AUROC" "score jem auroc"
+head -n 1 "$T/sj.csv" | grep -q '^row,energy,label$' || fail "score labelled csv header: $(head -n 1 "$T/sj.csv")"
+expect_ok "score held-out class" -- "$EBM" score "$T/j.safetensors" --data "toy:8gaussians#0-3" --limit 300 --anomaly-class 3
+contains "$T/out" "class 3:" "held-out class auroc"
+expect_error 1 "score class without labels" -- "$EBM" score "$T/m.safetensors" --data "$T/test.csv" --anomaly-class 1
+expect_error 2 "score both anomaly options" -- "$EBM" score "$T/m.safetensors" --anomaly-class 1 --anomaly-data "$T/bits.csv"
+expect_error 1 "score bad class filter" -- "$EBM" score "$T/j.safetensors" --data "toy:8gaussians#5-2"
+# composition: 2 E_j (sum) and the one-part disjunction must reproduce E_j exactly
+expect_ok "compose twice" -- "$EBM" compose --out "$T/c2.safetensors" "$T/j.safetensors@2"
+expect_ok "compose or" -- "$EBM" compose --out "$T/c1.safetensors" --op or "$T/j.safetensors"
+expect_ok "score compose" -- "$EBM" score "$T/c2.safetensors" --data toy:8gaussians --limit 300 --out "$T/sc2.csv"
+expect_ok "score compose or" -- "$EBM" score "$T/c1.safetensors" --data toy:8gaussians --limit 300 --out "$T/sc1.csv"
+ok; paste -d, "$T/sj.csv" "$T/sc2.csv" "$T/sc1.csv" | awk -F, 'NR > 1 { d = $5 - 2 * $2; e = $8 - $2; if (d < 0) d = -d; if (e < 0) e = -e;
+    if (d > 1e-4 * (1 + ($2 < 0 ? -$2 : $2)) || e > 1e-4 * (1 + ($2 < 0 ? -$2 : $2))) bad++ } END { exit bad > 0 }' ||
+    fail "composed energies differ from their formulas: $(paste -d, "$T/sj.csv" "$T/sc2.csv" "$T/sc1.csv" | head -n 3)"
+expect_ok "compose and-not" -- "$EBM" compose --out "$T/cn.safetensors" "$T/j.safetensors#0" "$T/j.safetensors#1@-0.5"
+expect_ok "info compose" -- "$EBM" info "$T/cn.safetensors"
+contains "$T/out" "E = 1 E\[j.safetensors#0\] -0.5 E\[j.safetensors#1\]" "compose formula"
+expect_ok "sample compose" -- "$EBM" sample "$T/cn.safetensors" --n 8 --steps 5 --csv "$T/cs.csv"
+expect_error 2 "compose negative or" -- "$EBM" compose --out "$T/x.safetensors" --op or "$T/j.safetensors@-1"
+expect_error 1 "compose missing part" -- "$EBM" compose --out "$T/x.safetensors" "$T/nothere.safetensors"
+expect_error 1 "compose class of an RBM" -- "$EBM" compose --out "$T/x.safetensors" "$T/m.safetensors#1"
+expect_error 1 "compose mismatched inputs" -- "$EBM" compose --out "$T/x.safetensors" "$T/j.safetensors" "$T/m.safetensors"
+cp "$T/cn.safetensors" "$T/cn2.safetensors"
+cp "$T/j.safetensors" "$T/jmove.safetensors"
+"$EBM" --quiet compose --out "$T/cm.safetensors" "$T/jmove.safetensors" 2>/dev/null
+rm -f "$T/jmove.safetensors"
+expect_error 1 "composed model with a missing part" -- "$EBM" sample "$T/cm.safetensors" --n 2 --csv "$T/x.csv"
+contains "$T/err" "jmove.safetensors" "missing part named"
+# class-conditional sampling: a separately trained classifier recognises the intended classes of the
+# JEM's class-conditional samples well above chance (1/8; a sign or class mix-up gives chance or less)
+expect_ok "sample --class" -- "$EBM" sample "$T/j.safetensors" --class all --n 160 --sampler ula --steps 300 \
+    --step-size 0.01 --init-lo -3 --init-hi 3 --npy "$T/cls.npy" --labels "$T/cls_y.npy"
+expect_ok "eval --samples" -- "$EBM" eval --samples "$T/cls.npy" --labels "$T/cls_y.npy" --classifier "$T/jc.safetensors" \
+    --data toy:8gaussians --floor-data toy:8gaussians --limit 2000 --json
+ok; awk '{ if (match($0, /"accuracy": [0-9.]+/)) { a = substr($0, RSTART + 12, RLENGTH - 12) + 0; exit !(a > 0.3) } exit 1 }' "$T/out" ||
+    fail "class-conditional samples should mostly be recognised: $(cat "$T/out")"
+expect_ok "eval --samples self" -- "$EBM" eval --samples toy:8gaussians --classifier "$T/jc.safetensors" \
+    --data toy:8gaussians --floor-data none --json
+ok; awk '{ if (match($0, /"fd": [-0-9.e]+/)) { a = substr($0, RSTART + 6, RLENGTH - 6) + 0; exit !(a < 1e-3 && a > -1e-3) } exit 1 }' "$T/out" ||
+    fail "FD of a set with itself should be 0: $(cat "$T/out")"
+expect_error 2 "sample --class of an energy" -- "$EBM" sample "$T/e.safetensors" --class 1 --n 2 --csv "$T/x.csv"
+expect_error 2 "sample --class out of range" -- "$EBM" sample "$T/j.safetensors" --class 8 --n 2 --csv "$T/x.csv"
+expect_error 1 "eval --samples wrong width" -- "$EBM" eval --samples "$T/test.csv" --classifier "$T/jc.safetensors" --data toy:8gaussians
+expect_error 1 "eval --samples energy classifier" -- "$EBM" eval --samples "$T/cs.csv" --classifier "$T/e.safetensors" --data toy:8gaussians
+expect_ok "classify without --ood" -- "$EBM" classify "$T/jc.safetensors" --limit 200
+contains "$T/out" "accuracy" "classify without --ood"
+
 if [ "$fails" -ne 0 ]; then
     echo "test_cli: $fails of $checks checks failed" >&2
     exit 1

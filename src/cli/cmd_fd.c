@@ -174,10 +174,15 @@ int cmd_eval_samples(int argc, char **argv, bool quiet) {
         lo = S->x->data[i] < lo ? S->x->data[i] : lo;
         hi = S->x->data[i] > hi ? S->x->data[i] : hi;
     }
-    bool pm1 = scale_mode == 2 || (scale_mode == 0 && lo < -0.05f);
+    /* auto: images only (the classifier sees C x H x W pictures); other data are taken as stored */
+    const char *in = ebm_meta_get(meta, "ebm.net.input");
+    size_t ic, ih = 1, iw = 1;
+    bool images = in && sscanf(in, "%zux%zux%zu", &ic, &ih, &iw) == 3 && ih > 1 && iw > 1;
+    bool pm1 = scale_mode == 2 || (scale_mode == 0 && images && lo < -0.05f);
+    if (scale_mode == 0 && !images) pm1 = clf_pm1;
     if (!quiet)
-        fprintf(stderr, "samples: %zu, values in [%g, %g], read as %s\n", n, (double)lo, (double)hi,
-                pm1 ? "[-1, 1]" : "[0, 1]");
+        fprintf(stderr, "samples: %zu, values in [%g, %g]%s\n", n, (double)lo, (double)hi,
+                !images && scale_mode == 0 ? "" : pm1 ? ", read as [-1, 1]" : ", read as [0, 1]");
     if (pm1 != clf_pm1)
         for (size_t i = 0; i < n * dim; i++) S->x->data[i] = pm1 ? 0.5f * (S->x->data[i] + 1) : 2 * S->x->data[i] - 1;
     da.scale = sc ? sc : "auto";
