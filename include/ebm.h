@@ -1022,6 +1022,8 @@ EBM_API void ebm_sp_free(ebm_sp *m);
 EBM_API ebm_status ebm_sp_init(ebm_sp *m, ebm_rng *rng);
 /* Input floats per row: input_size (K-class) or len * input_size (chains, position after position). */
 EBM_API size_t ebm_sp_row_size(const ebm_sp *m);
+/* P (k, k) <- s(P_raw), the pairwise energies of a chain model (m->pair must not be NULL). */
+EBM_API void ebm_sp_pair_energies(const ebm_sp *m, float *P);
 /* Labels per row: 1 or len. */
 EBM_API size_t ebm_sp_labels_per_row(const ebm_sp *m);
 /* U (n, max(len, 1), k) <- s(g(x)) for x (n, row size); P (k, k) <- s(P_raw) when P is not NULL and m is a chain. */

@@ -302,6 +302,10 @@ void ebm_sp_map_back(const ebm_sp *m, const float *raw, float *d, size_t n) {
     for (size_t i = 0; i < n; i++) d[i] *= out_slope(m->out, raw[i]);
 }
 
+void ebm_sp_pair_energies(const ebm_sp *m, float *P) {
+    for (size_t i = 0; i < m->k * m->k; i++) P[i] = out_map(m->out, m->pair[i]);
+}
+
 ebm_status ebm_sp_energies(ebm_sp *m, const float *x, size_t n, float *U, float *P) {
     size_t rows, L = ebm_sp_labels_per_row(m);
     if (!ebm_mul_ok(n, L, &rows)) return ebm_fail(EBM_ENOMEM, "structured model: too many rows");
