@@ -129,6 +129,41 @@ static void test_chain_gradients(void) {
     }
 }
 
+/* a long chain (work space on the heap): with P = 0 the positions are independent, so Viterbi is the per-position
+ * argmin, log Z the sum of per-position log-sum-exps, and Ebar - E the smallest gap to a position's runner-up */
+static void test_long_chain(void) {
+    enum { LEN = 700, K = 3 };
+    float *U = malloc(LEN * K * sizeof(float)), P[K * K] = {0};
+    int32_t *y = malloc(LEN * sizeof(int32_t)), *yv = malloc(LEN * sizeof(int32_t)), *yb = malloc(LEN * sizeof(int32_t));
+    ebm_rng r;
+    ebm_rng_seed(&r, 9, 0);
+    double logz = 0, gap = INFINITY, emin = 0;
+    for (size_t t = 0; t < LEN; t++) {
+        double m = INFINITY, second = INFINITY, z = 0;
+        for (size_t a = 0; a < K; a++) {
+            U[t * K + a] = (float)(3 * ebm_rng_uniform(&r));
+            if (U[t * K + a] < m) second = m, m = U[t * K + a], y[t] = (int32_t)a;
+            else if (U[t * K + a] < second) second = U[t * K + a];
+            z += exp(-(double)U[t * K + a]);
+        }
+        logz += log(z);
+        emin += m;
+        gap = second - m < gap ? second - m : gap;
+    }
+    double ev, eb, lz;
+    CHECK_OK(ebm_chain_viterbi(U, P, LEN, K, yv, &ev));
+    CHECK(memcmp(yv, y, LEN * sizeof(int32_t)) == 0);
+    CHECK_NEAR(ev, emin, 1e-6 * emin);
+    CHECK_OK(ebm_chain_forward(U, P, LEN, K, 1.0, &lz, NULL, NULL));
+    CHECK_NEAR(lz, logz, 1e-9 * fabs(logz));
+    CHECK_OK(ebm_chain_most_offending(U, P, LEN, K, y, yb, &eb));
+    CHECK_NEAR(eb - ev, gap, 1e-4);
+    free(U);
+    free(y);
+    free(yv);
+    free(yb);
+}
+
 static void test_relaxed(void) {
     const float E[4] = {1.0f, 0.2f, 2.0f, 0.5f};
     float q[4];
@@ -287,6 +322,7 @@ static void test_chain_training(void) {
 int main(void) {
     test_chain_inference();
     test_chain_gradients();
+    test_long_chain();
     test_relaxed();
     test_training();
     test_chain_training();

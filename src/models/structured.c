@@ -15,6 +15,30 @@
 
 /* ---- chains ---- */
 
+/* Work space of the chain routines: on the stack for the usual sizes (a K-class row, a short chain), so
+ * that training, which calls them for every row, does not allocate; on the heap beyond. */
+#define CHAIN_STACK 1024
+typedef struct {
+    double d[CHAIN_STACK];
+    int32_t i[CHAIN_STACK];
+    double *dp;
+    int32_t *ip;
+} chain_ws;
+
+static ebm_status ws_get(chain_ws *w, size_t nd, size_t ni) {
+    w->dp = nd <= CHAIN_STACK ? w->d : malloc(nd * sizeof(double));
+    w->ip = ni <= CHAIN_STACK ? w->i : malloc((ni ? ni : 1) * sizeof(int32_t));
+    if (w->dp && w->ip) return EBM_OK;
+    if (w->dp != w->d) free(w->dp);
+    if (w->ip != w->i) free(w->ip);
+    return ebm_fail(EBM_ENOMEM, "out of memory for a chain of %zu values", nd);
+}
+
+static void ws_put(chain_ws *w) {
+    if (w->dp != w->d) free(w->dp);
+    if (w->ip != w->i) free(w->ip);
+}
+
 static double pair_at(const float *P, size_t k, size_t a, size_t b) { return P ? (double)P[a * k + b] : 0.0; }
 
 double ebm_chain_energy(const float *U, const float *P, size_t len, size_t k, const int32_t *y) {
@@ -68,13 +92,10 @@ static ebm_status chain_args(const float *U, size_t len, size_t k, const char *w
 ebm_status ebm_chain_viterbi(const float *U, const float *P, size_t len, size_t k, int32_t *y, double *E) {
     ebm_status s = chain_args(U, len, k, "Viterbi");
     if (s) return s;
-    double *fa = malloc(len * k * sizeof(double));
-    int32_t *pa = malloc(len * k * sizeof(int32_t));
-    if (!fa || !pa) {
-        free(fa);
-        free(pa);
-        return ebm_fail(EBM_ENOMEM, "out of memory");
-    }
+    chain_ws w;
+    if ((s = ws_get(&w, len * k, len * k))) return s;
+    double *fa = w.dp;
+    int32_t *pa = w.ip;
     minsum(U, P, len, k, fa, pa, NULL, NULL);
     size_t best = 0;
     for (size_t a = 1; a < k; a++)
@@ -82,8 +103,7 @@ ebm_status ebm_chain_viterbi(const float *U, const float *P, size_t len, size_t 
     if (E) *E = fa[(len - 1) * k + best];
     y[len - 1] = (int32_t)best;
     for (size_t t = len - 1; t > 0; t--) y[t - 1] = pa[t * k + (size_t)y[t]];
-    free(fa);
-    free(pa);
+    ws_put(&w);
     return EBM_OK;
 }
 
@@ -92,13 +112,10 @@ ebm_status ebm_chain_most_offending(const float *U, const float *P, size_t len, 
     ebm_status s = chain_args(U, len, k, "most offending answer");
     if (s) return s;
     if (k < 2) return ebm_fail(EBM_EINVAL, "most offending answer: one label leaves no incorrect answer");
-    double *f = malloc(2 * len * k * sizeof(double));
-    int32_t *p = malloc(2 * len * k * sizeof(int32_t));
-    if (!f || !p) {
-        free(f);
-        free(p);
-        return ebm_fail(EBM_ENOMEM, "out of memory");
-    }
+    chain_ws w;
+    if ((s = ws_get(&w, 2 * len * k, 2 * len * k))) return s;
+    double *f = w.dp;
+    int32_t *p = w.ip;
     double *fa = f, *fb = f + len * k;
     int32_t *pa = p, *pb = p + len * k;
     minsum(U, P, len, k, fa, pa, fb, pb);
@@ -114,8 +131,7 @@ ebm_status ebm_chain_most_offending(const float *U, const float *P, size_t len, 
     for (size_t t = bt; t > 0; t--) ybar[t - 1] = pa[t * k + (size_t)ybar[t]];
     for (size_t t = bt; t + 1 < len; t++) ybar[t + 1] = pb[t * k + (size_t)ybar[t]];
     if (Ebar) *Ebar = best;
-    free(f);
-    free(p);
+    ws_put(&w);
     return EBM_OK;
 }
 
@@ -132,8 +148,9 @@ ebm_status ebm_chain_forward(const float *U, const float *P, size_t len, size_t 
     ebm_status s = chain_args(U, len, k, "forward algorithm");
     if (s) return s;
     if (!(beta > 0) || !isfinite(beta)) return ebm_fail(EBM_EINVAL, "forward algorithm: beta must be positive, got %g", beta);
-    double *a = malloc((2 * len * k + k) * sizeof(double));
-    if (!a) return ebm_fail(EBM_ENOMEM, "out of memory");
+    chain_ws w;
+    if ((s = ws_get(&w, 2 * len * k + k, 0))) return s;
+    double *a = w.dp;
     double *b = a + len * k, *tmp = b + len * k;
     /* a[t][j] = log sum over y_0..y_t with y_t = j of e^(-beta (energy up to t)); b[t][j] the rest given y_t = j */
     for (size_t j = 0; j < k; j++) a[j] = -beta * U[j];
@@ -144,7 +161,7 @@ ebm_status ebm_chain_forward(const float *U, const float *P, size_t len, size_t 
         }
     double lz = lse(a + (len - 1) * k, k);
     if (!isfinite(lz)) {
-        free(a);
+        ws_put(&w);
         return ebm_fail(EBM_ENAN, "forward algorithm: log Z is not finite (an energy is not finite)");
     }
     *log_z = lz;
@@ -167,7 +184,7 @@ ebm_status ebm_chain_forward(const float *U, const float *P, size_t len, size_t 
                                              b[(t + 1) * k + j] - lz);
         }
     }
-    free(a);
+    ws_put(&w);
     return EBM_OK;
 }
 

@@ -116,7 +116,11 @@ ebm_status ebm_sp_chain_loss(const ebm_sp_loss_opts *o, const float *U, const fl
     for (size_t t = 0; t < len; t++)
         if (y[t] < 0 || (size_t)y[t] >= k)
             return ebm_fail(EBM_EINVAL, "structured loss: label %d at position %zu is not in 0..%zu", (int)y[t], t, k - 1);
-    int32_t *paths = malloc(2 * len * sizeof(int32_t));
+    /* on the stack for the usual sizes: training calls this for every row */
+    enum { SMALL = 512 };
+    int32_t spaths[2 * SMALL];
+    double smu[SMALL], sxi[SMALL];
+    int32_t *paths = len <= SMALL ? spaths : malloc(2 * len * sizeof(int32_t));
     double *mu = NULL, *xi = NULL;
     if (!paths) return ebm_fail(EBM_ENOMEM, "out of memory");
     int32_t *ybar = paths, *ymin = paths + len;
@@ -127,8 +131,8 @@ ebm_status ebm_sp_chain_loss(const ebm_sp_loss_opts *o, const float *U, const fl
     if (need_bar) s = ebm_chain_most_offending(U, P, len, k, y, ybar, &Eb);
     if (!s && need_min) s = ebm_chain_viterbi(U, P, len, k, ymin, &Emin);
     if (!s && need_f && dU) {
-        mu = malloc(len * k * sizeof(double));
-        xi = P ? malloc(k * k * sizeof(double)) : NULL;
+        mu = len * k <= SMALL ? smu : malloc(len * k * sizeof(double));
+        xi = !P ? NULL : k * k <= SMALL ? sxi : malloc(k * k * sizeof(double));
         if (!mu || (P && !xi)) s = ebm_fail(EBM_ENOMEM, "out of memory");
     }
     if (!s && need_f) s = ebm_chain_forward(U, P, len, k, o->beta, &logz, mu, xi);
@@ -147,8 +151,8 @@ ebm_status ebm_sp_chain_loss(const ebm_sp_loss_opts *o, const float *U, const fl
                 for (size_t i = 0; i < k * k; i++) dPp[i] += (float)(d[3] * xi[i]);
         }
     }
-    free(mu);
-    free(xi);
-    free(paths);
+    if (mu != smu) free(mu);
+    if (xi != sxi) free(xi);
+    if (paths != spaths) free(paths);
     return s;
 }
