@@ -235,10 +235,23 @@ int cmd_train_structured(int argc, char **argv, bool quiet) {
     double t0 = cli_now();
     s = ebm_sp_train(m, sd.x, sd.y, &o);
     double seconds = cli_now() - t0;
+    if (s == EBM_ECANCELED || s == EBM_ENAN) {
+        /* the parameters of the last good batch go beside --out, which is not touched */
+        char msg[1200], partial[4096];
+        snprintf(msg, sizeof msg, "%s", ebm_last_error());
+        cli_progress_end(&ctx.prog);
+        fprintf(stderr, "ebm %s: %s%s\n", cmd, s == EBM_ECANCELED ? "interrupted: " : "", msg);
+        ebm_meta_set(meta, "ebm.train.stopped", s == EBM_ENAN ? "diverged" : "interrupted");
+        cli_partial_path(out, partial, sizeof partial);
+        if (!ebm_sp_save(m, partial))
+            fprintf(stderr, "ebm %s: the parameters of the last good batch are saved in %s; %s was not touched%s\n", cmd,
+                    partial, out, s == EBM_ENAN ? " (try a smaller --lr or --grad-clip)" : "");
+        rc = s == EBM_ECANCELED ? 130 : 1;
+        goto done;
+    }
     if (s) {
         cli_progress_end(&ctx.prog);
         rc = cli_lib_error(cmd, s);
-        if (s == EBM_ENAN) fprintf(stderr, "ebm %s: %s was not written (try a smaller --lr or --grad-clip)\n", cmd, out);
         goto done;
     }
     ebm_meta_setf(meta, "ebm.train.seconds", "%.1f", seconds);
