@@ -950,6 +950,154 @@ EBM_API ebm_status ebm_metric_auroc(const double *pos, size_t n_pos, const doubl
  * |mu_x - mu_y|^2 + tr(S_x + S_y - 2 (S_x S_y)^(1/2)), in double. */
 EBM_API ebm_status ebm_frechet_distance(const float *x, size_t n, const float *y, size_t m, size_t d, double *fd);
 
+/* ------------------------------------------------------------------------------------------------
+ * Structured prediction (docs/structured.md): an energy E(x, y) over inputs x and discrete outputs y,
+ * inference y* = argmin_y E(x, y), trained with the ten losses of LeCun, Chopra, Hadsell, Ranzato & Huang
+ * (2006, "A tutorial on energy-based learning", section 2.2 and table 1).
+ *  - K classes: a network g with K outputs, E(x, y) = s(g(x)[y]), inference exhaustive over K;
+ *  - label chains of length L: E(x, y) = sum_t U[t, y_t] + sum_{t<L-1} P[y_t, y_{t+1}] with
+ *    U[t, .] = s(g(x_t)) (the network applied to every position's features) and P = s(P_raw), a learned
+ *    K x K matrix; inference by Viterbi (min-sum), log Z by the forward algorithm.
+ * s is the output map: identity ("raw"), softplus or 1/2 u^2 ("square"); the last two keep every energy
+ * >= 0, which LVQ2, square-square and square-exp assume.
+ * --------------------------------------------------------------------------------------------- */
+typedef enum ebm_sp_loss {
+    EBM_SP_ENERGY = 0, /* E                                                  (no contrastive term) */
+    EBM_SP_PERCEPTRON, /* E - min_y E(x, y)                                  (generalised perceptron) */
+    EBM_SP_HINGE,      /* max(0, m + E - Ebar) */
+    EBM_SP_LOG,        /* log(1 + exp(E - Ebar)) */
+    EBM_SP_LVQ2,       /* min(M, max(0, (E - Ebar) / Ebar)) */
+    EBM_SP_MCE,        /* 1 / (1 + exp(-(E - Ebar))) */
+    EBM_SP_SQSQ,       /* E^2 + max(0, m - Ebar)^2 */
+    EBM_SP_SQEXP,      /* E^2 + gamma exp(-Ebar) */
+    EBM_SP_NLL,        /* E + (1/beta) log sum_y exp(-beta E(x, y))        (NLL / MMI) */
+    EBM_SP_MEE         /* 1 - exp(-beta E) / sum_y exp(-beta E(x, y))       (minimum empirical error) */
+} ebm_sp_loss;
+#define EBM_SP_N_LOSSES 10
+/* E = E(x, y_i) of the correct answer, Ebar = min over y != y_i, the most offending incorrect answer. */
+typedef struct ebm_sp_loss_opts {
+    ebm_sp_loss loss;       /* default hinge */
+    float margin;           /* m of hinge and square-square (default 1) */
+    float beta;             /* inverse temperature of NLL and MEE (default 1) */
+    float gamma;            /* weight of square-exp's exp(-Ebar) (default 1) */
+    float lvq2_max;         /* M of LVQ2, the saturation (default 1) */
+} ebm_sp_loss_opts;
+EBM_API void ebm_sp_loss_opts_default(ebm_sp_loss_opts *o);
+EBM_API const char *ebm_sp_loss_name(ebm_sp_loss l);   /* "energy", "perceptron", ..., "mee" */
+EBM_API ebm_status ebm_sp_loss_parse(const char *name, ebm_sp_loss *out);
+/* Non-zero for the losses that assume E >= 0 (LVQ2, square-square, square-exp). */
+EBM_API int ebm_sp_loss_needs_nonneg(ebm_sp_loss l);
+/* Every loss as a function of four summaries of the energies: E (correct answer), Ebar (most offending
+ * incorrect answer), Emin = min_y E(x, y) and the free energy F = -(1/beta) log sum_y exp(-beta E(x, y)).
+ * *L gets the loss, d[4] its partial derivatives with respect to (E, Ebar, Emin, F). */
+EBM_API ebm_status ebm_sp_loss_terms(const ebm_sp_loss_opts *o, double E, double Ebar, double Emin, double F,
+                                     double *L, double d[4]);
+
+/* Chains: U (len, k) unary energies, P (k, k) pairwise energies or NULL for none.
+ * E (the energy of labels y (len)). */
+EBM_API double ebm_chain_energy(const float *U, const float *P, size_t len, size_t k, const int32_t *y);
+/* Viterbi (min-sum): y (len) <- argmin_y E(y), *E <- its energy (may be NULL). */
+EBM_API ebm_status ebm_chain_viterbi(const float *U, const float *P, size_t len, size_t k, int32_t *y, double *E);
+/* Forward-backward in the log domain (double): *log_z = log sum_y exp(-beta E(y)); unary marginals
+ * mu (len, k) and summed pairwise marginals xi (k, k) = sum_t p(y_t = a, y_{t+1} = b) of
+ * p(y) = exp(-beta E(y)) / Z, each when not NULL. */
+EBM_API ebm_status ebm_chain_forward(const float *U, const float *P, size_t len, size_t k, double beta,
+                                     double *log_z, double *mu, double *xi);
+/* The most offending incorrect answer: ybar (len) <- argmin over y' != y of E(y'), *Ebar its energy, found
+ * exactly from the min-marginals (the lowest energy with y'_t = a, by forward and backward min-sum passes):
+ * every y' != y differs from y somewhere.  k >= 2. */
+EBM_API ebm_status ebm_chain_most_offending(const float *U, const float *P, size_t len, size_t k, const int32_t *y,
+                                            int32_t *ybar, double *Ebar);
+/* The loss of one chain with correct labels y (len) and its gradient: dU (len, k) and dP (k, k) (when P and
+ * dP are not NULL) += dL/dU, dL/dP.  A K-class example is the chain of length 1 with P = NULL. */
+EBM_API ebm_status ebm_sp_chain_loss(const ebm_sp_loss_opts *o, const float *U, const float *P, size_t len, size_t k,
+                                     const int32_t *y, double *L, float *dU, float *dP);
+
+/* The model. */
+typedef enum ebm_sp_out { EBM_SP_OUT_RAW = 0, EBM_SP_OUT_SOFTPLUS, EBM_SP_OUT_SQUARE } ebm_sp_out;
+EBM_API const char *ebm_sp_out_name(ebm_sp_out s);     /* "raw", "softplus", "square" */
+EBM_API ebm_status ebm_sp_out_parse(const char *name, ebm_sp_out *out);
+
+typedef struct ebm_sp {
+    ebm_net *net;           /* per-position features (input_size) -> k raw outputs */
+    size_t k;               /* labels (classes) */
+    size_t len;             /* chain length; 0 = a K-class model (one label per row, no pairwise term) */
+    ebm_sp_out out;         /* the output map s */
+    float *pair;            /* (k, k) raw pairwise energies P_raw (chains only, else NULL) */
+    ebm_meta *meta;         /* provenance, saved with the model */
+} ebm_sp;
+
+/* spec: the network of one position (docs/net.md) for input channels x height x width, ending in k outputs. */
+EBM_API ebm_status ebm_sp_new(const char *spec, size_t channels, size_t height, size_t width, size_t k, size_t len,
+                              ebm_sp_out out, ebm_sp **m);
+EBM_API void ebm_sp_free(ebm_sp *m);
+/* The network's initialisation (ebm_net_init) and P_raw = 0. */
+EBM_API ebm_status ebm_sp_init(ebm_sp *m, ebm_rng *rng);
+/* Input floats per row: input_size (K-class) or len * input_size (chains, position after position). */
+EBM_API size_t ebm_sp_row_size(const ebm_sp *m);
+/* P (k, k) <- s(P_raw), the pairwise energies of a chain model (m->pair must not be NULL). */
+EBM_API void ebm_sp_pair_energies(const ebm_sp *m, float *P);
+/* Labels per row: 1 or len. */
+EBM_API size_t ebm_sp_labels_per_row(const ebm_sp *m);
+/* U (n, max(len, 1), k) <- s(g(x)) for x (n, row size); P (k, k) <- s(P_raw) when P is not NULL and m is a chain. */
+EBM_API ebm_status ebm_sp_energies(ebm_sp *m, const float *x, size_t n, float *U, float *P);
+/* y (n, labels per row) <- argmin_y E(x_i, y) (exhaustive over k, or Viterbi); E (n) its energy when not NULL. */
+EBM_API ebm_status ebm_sp_predict(ebm_sp *m, const float *x, size_t n, int32_t *y, double *E);
+/* Mean loss over the n rows of x with labels y (n, labels per row); when not NULL, grad_net (net params)
+ * and grad_pair (k * k, chains) += its gradient (one backward pass through the network). */
+EBM_API ebm_status ebm_sp_loss_grad(ebm_sp *m, const ebm_sp_loss_opts *o, const float *x, const int32_t *y, size_t n,
+                                    double *loss, float *grad_net, float *grad_pair);
+
+typedef struct ebm_sp_progress {
+    size_t epoch, epochs, batch, batches;
+    double loss;            /* mean loss over this epoch's batches so far */
+    double seconds;         /* since the start */
+} ebm_sp_progress;
+typedef struct ebm_sp_train_opts {
+    ebm_sp_loss_opts loss;
+    ebm_optim_opts optim;   /* default Adam, lr 1e-3 */
+    size_t epochs;          /* default 3 */
+    size_t batch;           /* default 64 */
+    uint64_t seed;          /* shuffling (default 1) */
+    int (*on_batch)(const ebm_sp_progress *p, void *user); /* non-zero stops (EBM_ECANCELED) */
+    void *user;
+} ebm_sp_train_opts;
+EBM_API void ebm_sp_train_opts_default(ebm_sp_train_opts *o);
+/* Minibatch training on x (n, row size) with labels y (n, labels per row).  A non-finite loss or gradient
+ * stops with EBM_ENAN and the parameters of the last good batch. */
+EBM_API ebm_status ebm_sp_train(ebm_sp *m, const ebm_mat *x, const int32_t *y, const ebm_sp_train_opts *o);
+
+typedef struct ebm_sp_eval {
+    double accuracy;        /* per label */
+    double seq_accuracy;    /* whole rows right (= accuracy for K-class) */
+    double loss;            /* mean loss (with the options given) */
+    double e_correct;       /* mean E(x, y_i) */
+    double e_offending;     /* mean Ebar */
+    double gap;             /* mean Ebar - E: > 0 where the correct answer wins */
+    double spread;          /* mean over rows of (max - min) of the unary energies: ~0 when the energy is flat */
+    double top_share;       /* fraction of predicted labels that are the most frequent prediction */
+    int collapsed;          /* flat energies (spread <= 1e-3 (1 + |e_correct|)) or one label predicted for
+                               >= 90% of the rows while the true labels are spread out */
+} ebm_sp_eval;
+EBM_API ebm_status ebm_sp_evaluate(ebm_sp *m, const ebm_sp_loss_opts *o, const float *x, const int32_t *y, size_t n,
+                                   ebm_sp_eval *r);
+
+/* Gradient-descent inference over the relaxed output q on the probability simplex for K energies E (k):
+ * minimises sum_y q_y E_y - T H(q) by exponentiated gradient (mirror descent) steps of size eta from the
+ * uniform q; the minimiser is softmax(-E / T) and its arg max the exhaustive argmin as T -> 0. */
+EBM_API ebm_status ebm_sp_relaxed_infer(const float *E, size_t k, float T, float eta, size_t steps, float *q);
+
+/* A toy sequence task: noisy observations of a sticky Markov chain.  Labels y (n, len) start uniform and
+ * stay with probability stay, else move to a uniformly drawn other label; x (n, len * k) holds per position
+ * one-hot(y_t) + noise * N(0, 1).  Row r from stream (seed, r). */
+EBM_API ebm_status ebm_sp_markov_toy(size_t n, size_t len, size_t k, float stay, float noise, uint64_t seed,
+                                     ebm_mat **x, int32_t **y);
+
+/* Files: the network's tensors plus "pair" (k, k) for chains; metadata ebm.model = "structured",
+ * ebm.sp.classes, ebm.sp.length, ebm.sp.output and everything in m->meta. */
+EBM_API ebm_status ebm_sp_save(const ebm_sp *m, const char *path);
+EBM_API ebm_status ebm_sp_load(const char *path, ebm_sp **out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -406,6 +406,39 @@ expect_error 1 "eval --samples wrong width" -- "$EBM" eval --samples "$T/test.cs
 expect_error 1 "eval --samples energy classifier" -- "$EBM" eval --samples "$T/cs.csv" --classifier "$T/e.safetensors" --data toy:8gaussians
 expect_ok "classify without --ood" -- "$EBM" classify "$T/jc.safetensors" --limit 200
 contains "$T/out" "accuracy" "classify without --ood"
+# --- structured prediction: K-class losses, the energy loss's collapse, the Markov chain toy ---------------
+num() { sed -n "s/.*\"$1\": \([-0-9.e+]*\).*/\1/p" "$T/out"; }
+expect_ok "train structured hinge" -- "$EBM" train structured --data toy:8gaussians --limit 2000 --net linear:32,silu,linear:8 \
+    --loss hinge --epochs 5 --lr 0.01 --out "$T/sp.safetensors"
+expect_ok "eval structured" -- "$EBM" eval "$T/sp.safetensors" --data toy:8gaussians --limit 1000 --json
+ok; awk -v a="$(num accuracy)" 'BEGIN { exit !(a >= 0.9) }' || fail "structured hinge accuracy $(num accuracy) < 0.9"
+ok; awk -v g="$(num gap)" 'BEGIN { exit !(g > 0.5) }' || fail "structured hinge gap $(num gap) <= 0.5"
+contains "$T/out" '"collapsed": false' "hinge model not collapsed"
+expect_ok "info structured" -- "$EBM" info "$T/sp.safetensors"
+contains "$T/out" "structured-prediction energy, 8 labels" "info structured"
+contains "$T/out" "ebm.sp.loss                hinge" "info structured loss"
+expect_ok "train structured energy" -- "$EBM" train structured --data toy:8gaussians --limit 2000 --net linear:32,silu,linear:8 \
+    --loss energy --energy square --weight-decay 1e-3 --epochs 20 --lr 0.01 --out "$T/spe.safetensors"
+expect_ok "eval structured energy" -- "$EBM" eval "$T/spe.safetensors" --data toy:8gaussians --limit 1000
+contains "$T/out" "COLLAPSED" "energy loss collapse flagged"
+expect_ok "train structured markov" -- "$EBM" train structured --data markov --limit 300 --length 8 --classes 3 --stay 0.9 \
+    --noise 0.8 --loss nll --energy raw --epochs 10 --batch 20 --lr 0.03 --out "$T/spc.safetensors"
+expect_ok "eval structured markov" -- "$EBM" eval "$T/spc.safetensors" --data markov:test --limit 200 --json
+ok; awk -v a="$(num accuracy)" 'BEGIN { exit !(a >= 0.8) }' || fail "Markov chain accuracy $(num accuracy) < 0.8"
+expect_ok "info structured chain" -- "$EBM" info "$T/spc.safetensors"
+contains "$T/out" "pairwise energies" "info shows the pairwise matrix"
+expect_error 2 "structured bad loss" -- "$EBM" train structured --data toy:moons --loss hinges --out "$T/x.safetensors"
+expect_error 2 "structured lvq2 raw" -- "$EBM" train structured --data toy:moons --loss lvq2 --energy raw --out "$T/x.safetensors"
+expect_error 2 "structured markov option" -- "$EBM" train structured --data toy:moons --length 5 --out "$T/x.safetensors"
+expect_error 2 "structured no out" -- "$EBM" train structured --data toy:moons
+expect_error 1 "structured unlabelled" -- "$EBM" train structured --data "$T/train.csv" --out "$T/x.safetensors"
+contains "$T/err" "no labels" "structured unlabelled data named"
+expect_error 1 "structured net width" -- "$EBM" train structured --data toy:8gaussians --limit 100 --net linear:8,silu,linear:3 --out "$T/x.safetensors"
+expect_error 1 "eval chain model on images" -- "$EBM" eval "$T/spc.safetensors" --data toy:8gaussians
+expect_error 1 "eval structured wrong width" -- "$EBM" eval "$T/sp.safetensors" --data "$T/train.csv"
+head -c 300 "$T/sp.safetensors" >"$T/spcut.safetensors"
+expect_error 1 "eval truncated structured model" -- "$EBM" eval "$T/spcut.safetensors" --data toy:8gaussians
+expect_error 1 "sample structured" -- "$EBM" sample "$T/sp.safetensors" --n 4 --csv "$T/x.csv"
 
 if [ "$fails" -ne 0 ]; then
     echo "test_cli: $fails of $checks checks failed" >&2

@@ -175,4 +175,9 @@ int cmd_sample_grbm(int argc, char **argv, bool quiet);
 int cmd_eval_grbm(int argc, char **argv, bool quiet);
 int cmd_info_grbm(int argc, char **argv, bool quiet);
 
+/* Structured prediction (cmd_structured.c): `train structured`, and eval / info of a structured model file. */
+int cmd_train_structured(int argc, char **argv, bool quiet);
+int cmd_eval_structured(int argc, char **argv, bool quiet);
+int cmd_info_structured(int argc, char **argv, bool quiet);
+
 #endif

@@ -17,6 +17,7 @@ static const char *const usage_text =
     "  train grbm    train a Gaussian-Bernoulli RBM (continuous data) by CD from noise\n"
     "  train ebm     train a neural-network energy by Langevin contrastive divergence\n"
     "  train jem     train a classifier as a joint energy-based model (or the plain classifier)\n"
+    "  train structured  structured prediction E(x, y) with any of the ten losses of LeCun et al. 2006\n"
     "  classify      accuracy, calibration and out-of-distribution detection of a JEM / classifier\n"
     "  sample        draw samples from a model (PNG grid, NPY, CSV)\n"
     "  inpaint       fill in a masked part of images with an energy network\n"
