@@ -148,4 +148,12 @@ int cmd_sample_grbm(int argc, char **argv, bool quiet);
 int cmd_eval_grbm(int argc, char **argv, bool quiet);
 int cmd_info_grbm(int argc, char **argv, bool quiet);
 
+/* Fully visible Boltzmann machines and Ising denoising (cmd_bm.c): `train bm`, sample / eval / info of a BM
+ * model file (ebm.model = "bm"), and `denoise --model ising`. */
+int cmd_train_bm(int argc, char **argv, bool quiet);
+int cmd_sample_bm(int argc, char **argv, bool quiet);
+int cmd_eval_bm(int argc, char **argv, bool quiet);
+int cmd_info_bm(int argc, char **argv, bool quiet);
+int cmd_denoise_ising(int argc, char **argv, bool quiet);
+
 #endif

@@ -132,6 +132,8 @@ static void json_ais(const ebm_ais_result *r, double fmean) {
 
 int cmd_eval(int argc, char **argv, bool quiet) {
     if (cli_grbm_args(argc, argv)) return cmd_eval_grbm(argc, argv, quiet);
+    char kind[32];
+    if (cli_find_model_arg(argc, argv, kind, sizeof kind) && strcmp(kind, "bm") == 0) return cmd_eval_bm(argc, argv, quiet);
     const char *cmd = "eval";
     const char *data_spec = NULL;
     size_t pll_rows = 1000;
