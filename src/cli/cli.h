@@ -64,6 +64,12 @@ void cli_format_duration(double seconds, char *buf, size_t cap);
 /* Monotonic wall-clock seconds. */
 double cli_now(void);
 
+/* Runs steps sweeps as calls sweep(ctx, chunk) of at most 10 sweeps each, with a "sampling" progress bar and a
+ * closing "N sweeps in S s" line.  Returns -1 when all ran, else the exit status after printing the error
+ * (1) or the interruption (130). */
+int cli_run_sweeps(const char *cmd, cli_progress *prog, size_t steps, ebm_status (*sweep)(void *ctx, size_t n),
+                   void *ctx);
+
 /* ---- interruption: the first Ctrl-C asks long work to stop cleanly, the second exits ---- */
 void cli_install_sigint(void);
 bool cli_interrupted(void);

@@ -266,6 +266,20 @@ static const char *const sample_about =
     "order or at random with --scan random) at --temperature.  NPY/CSV hold the states in the model's\n"
     "convention ({0,1} or {-1,+1}); pictures show on = white.  Defaults come from the model file.";
 
+typedef struct {
+    const ebm_bm *m;
+    float *x;
+    size_t n;
+    float T;
+    ebm_bm_scan scan;
+    ebm_rng *rng;
+} bm_sweeps;
+
+static ebm_status bm_sweep(void *ctx, size_t sweeps) {
+    bm_sweeps *b = ctx;
+    return ebm_bm_gibbs(b->m, b->x, b->n, sweeps, b->T, b->scan, b->rng);
+}
+
 int cmd_sample_bm(int argc, char **argv, bool quiet) {
     const char *cmd = "sample";
     size_t n = 100, steps = 1000, cols = 0, zoom = 2;
@@ -344,26 +358,9 @@ int cmd_sample_bm(int argc, char **argv, bool quiet) {
         fprintf(stderr, "sampling %zu chains x %zu %s sweeps at T = %g from %s (BM of %zu units)\n", n, steps, scan_name,
                 (double)temperature, init ? "data" : "noise", nu);
     cli_install_sigint();
-    double t0 = cli_now();
-    for (size_t done_steps = 0; done_steps < steps;) {
-        size_t chunk = steps - done_steps < 10 ? steps - done_steps : 10;
-        ebm_status s = ebm_bm_gibbs(m, x, n, chunk, temperature, scan, &rng);
-        if (s) {
-            rc = cli_lib_error(cmd, s);
-            goto done;
-        }
-        done_steps += chunk;
-        char detail[64];
-        snprintf(detail, sizeof detail, "%zu/%zu sweeps", done_steps, steps);
-        cli_progress_bar(&prog, "sampling", (double)done_steps / (double)steps, detail);
-        if (cli_interrupted()) {
-            cli_progress_end(&prog);
-            cli_error(cmd, "interrupted after %zu sweeps; nothing written", done_steps);
-            rc = 130;
-            goto done;
-        }
-    }
-    cli_progress_line(&prog, "%zu sweeps in %.2f s", steps, cli_now() - t0);
+    bm_sweeps bs = {m, x, n, temperature, scan, &rng};
+    if ((rc = cli_run_sweeps(cmd, &prog, steps, bm_sweep, &bs)) >= 0) goto done;
+    rc = 1;
     if (!cli_write_samples(cmd, quiet, x, n, nu, off < 0, png, npy, csv, h, w, cols, zoom)) goto done;
     rc = 0;
 done:
