@@ -88,6 +88,22 @@ static void test_log_z_brute(void) {
             }
             ebm_bm_free(m);
         }
+    /* independent units (W = 0): log Z = sum_i log(sum over the two values of exp(b_i x_i)), up to the limit */
+    for (int sp = 0; sp < 2; sp++) {
+        size_t n = sp ? 18 : EBM_EXACT_MAX_UNITS;
+        ebm_bm *m;
+        REQUIRE(ebm_bm_new(n, (ebm_bm_spins)sp, &m) == EBM_OK);
+        double want = 0;
+        for (size_t i = 0; i < n; i++) {
+            ebm_bm_bias(m)[i] = (float)(0.25 * (double)i - 2.0);
+            double b = ebm_bm_bias(m)[i];
+            want += sp ? log(exp(b) + exp(-b)) : log1p(exp(b));
+        }
+        double lz;
+        CHECK_OK(ebm_bm_log_z_exact(m, 1.0f, &lz));
+        CHECK_NEAR(lz, want, 1e-8);
+        ebm_bm_free(m);
+    }
     ebm_bm *big;
     REQUIRE(ebm_bm_new(26, EBM_BM_01, &big) == EBM_OK);
     double lz;
