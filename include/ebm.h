@@ -1098,6 +1098,124 @@ EBM_API ebm_status ebm_sp_markov_toy(size_t n, size_t len, size_t k, float stay,
 EBM_API ebm_status ebm_sp_save(const ebm_sp *m, const char *path);
 EBM_API ebm_status ebm_sp_load(const char *path, ebm_sp **out);
 
+/* ------------------------------------------------------------------------------------------------
+ * Fully visible Boltzmann machines / Ising models (docs/bm.md)
+ *   E(x) = -(1/2 x'Wx + b'x),  x in {0,1}^n or {-1,+1}^n (the model's spin convention),
+ *   W symmetric with zero diagonal,  p_T(x) = exp(-E(x)/T) / Z_T.
+ * Local field h_i = b_i + sum_j W_ij x_j:  p(x_i = on | x_-i) = sigmoid(h_i / T) for {0,1} and
+ * sigmoid(2 h_i / T) for {-1,+1}.  Parameters live in one flat array [W (n x n, row-major) | b (n)];
+ * gradients over it are symmetric: entries (i, j) and (j, i) both hold the derivative with respect to
+ * the one coupling W_ij = W_ji (diagonal 0), so an optimiser step keeps W symmetric.
+ * --------------------------------------------------------------------------------------------- */
+typedef struct ebm_bm ebm_bm;
+typedef enum ebm_bm_spins { EBM_BM_01 = 0, EBM_BM_PM1 = 1 } ebm_bm_spins;
+typedef enum ebm_bm_scan { EBM_SCAN_SYSTEMATIC = 0, EBM_SCAN_RANDOM = 1 } ebm_bm_scan;
+
+/* A model of n >= 1 units with W = 0, b = 0. */
+EBM_API ebm_status ebm_bm_new(size_t n, ebm_bm_spins spins, ebm_bm **out);
+EBM_API void ebm_bm_free(ebm_bm *m);
+EBM_API ebm_status ebm_bm_clone(const ebm_bm *m, ebm_bm **out);
+EBM_API size_t ebm_bm_units(const ebm_bm *m);
+EBM_API ebm_bm_spins ebm_bm_spin_kind(const ebm_bm *m);
+EBM_API float ebm_bm_off_value(const ebm_bm *m);                /* 0 or -1 */
+/* The flat parameters (n*n + n floats; *n_params may be NULL), writable; W (n, n) and b (n) are views. */
+EBM_API float *ebm_bm_params(ebm_bm *m, size_t *n_params);
+EBM_API float *ebm_bm_weights(ebm_bm *m);
+EBM_API float *ebm_bm_bias(ebm_bm *m);
+/* W <- (W + W') / 2 with zero diagonal, after writing W by hand. */
+EBM_API void ebm_bm_symmetrize(ebm_bm *m);
+EBM_API ebm_meta *ebm_bm_meta(ebm_bm *m);
+EBM_API void ebm_bm_set_image_shape(ebm_bm *m, size_t height, size_t width);
+EBM_API void ebm_bm_image_shape(const ebm_bm *m, size_t *height, size_t *width); /* 0 x 0 when unknown */
+/* "01" | "pm1" and back (EBM_EINVAL with a message otherwise); "scan": "systematic" | "random". */
+EBM_API const char *ebm_bm_spins_name(ebm_bm_spins s);
+EBM_API ebm_status ebm_bm_spins_parse(const char *name, ebm_bm_spins *out);
+EBM_API ebm_status ebm_bm_scan_parse(const char *name, ebm_bm_scan *out);
+/* W_ij = W_ji ~ N(0, weight_std^2); b = the logit (scaled for {-1,+1}) of data's clipped unit means
+ * when data (rows, n) in the model's convention is given, else 0. */
+EBM_API ebm_status ebm_bm_init(ebm_bm *m, ebm_rng *rng, float weight_std, const ebm_mat *data);
+/* E (rows) = E(x_r) in double, x (rows, n) in the model's convention. */
+EBM_API ebm_status ebm_bm_energy(const ebm_bm *m, const float *x, size_t rows, double *E);
+/* p (rows, n) = p(x_i = on | x_-i) at temperature T. */
+EBM_API ebm_status ebm_bm_cond_prob(const ebm_bm *m, const float *x, size_t rows, float T, float *p);
+/* sweeps sequential Gibbs sweeps at T on the chains x (rows, n) in place: every sweep visits the n
+ * units in order (systematic) or n units drawn uniformly with replacement (random scan).  Row r uses
+ * Philox stream (key, r) with key drawn from rng, so results do not depend on the thread count. */
+EBM_API ebm_status ebm_bm_gibbs(const ebm_bm *m, float *x, size_t rows, size_t sweeps, float T, ebm_bm_scan scan,
+                                ebm_rng *rng);
+/* Exact log Z_T by Gray-code enumeration of the 2^n states in double with a running log-sum-exp
+ * (n <= EBM_EXACT_MAX_UNITS, else EBM_EINVAL). */
+EBM_API ebm_status ebm_bm_log_z_exact(const ebm_bm *m, float T, double *log_z);
+/* Exact moments at T: mean (n) = E[x_i], pair (n, n) = E[x_i x_j] (may be NULL; costs 2^n n^2). */
+EBM_API ebm_status ebm_bm_moments_exact(const ebm_bm *m, float T, double *mean, double *pair);
+/* Mean log-likelihood (nats per row, T = 1) of x (rows, n) given log Z. */
+EBM_API ebm_status ebm_bm_log_likelihood(const ebm_bm *m, const float *x, size_t rows, double log_z, double *ll);
+/* Pseudo-log-likelihood: mean over rows of sum_i log p(x_i | x_-i) at T = 1. */
+EBM_API ebm_status ebm_bm_pseudo_ll(const ebm_bm *m, const float *x, size_t rows, double *pll);
+/* grad (n*n + n) += d(mean PLL)/dtheta (ascent direction, symmetric as above): with r_i = x_i - E[x_i | x_-i],
+ * d/db_i = r_i and d/dW_ij = r_i x_j + r_j x_i, averaged over rows. */
+EBM_API ebm_status ebm_bm_pseudo_ll_grad(const ebm_bm *m, const float *x, size_t rows, float *grad);
+/* EBM_ENAN naming the first non-finite parameter, else EBM_OK. */
+EBM_API ebm_status ebm_bm_check_finite(const ebm_bm *m);
+
+/* Learning: CD-k (negative chains start at the batch), PCD-k (persistent chains, started at random data
+ * rows) with k sequential Gibbs sweeps, or maximum pseudo-likelihood (the exact PLL gradient), through
+ * the optimisers above.  data (rows, n) in the model's convention. */
+typedef enum ebm_bm_method { EBM_BM_CD = 0, EBM_BM_PCD = 1, EBM_BM_PL = 2 } ebm_bm_method;
+typedef struct ebm_bm_train_opts {
+    ebm_bm_method method;     /* default CD */
+    size_t k;                 /* Gibbs sweeps per update (default 1) */
+    ebm_bm_scan scan;         /* default systematic */
+    size_t epochs;            /* default 10 */
+    size_t batch;             /* default 100 */
+    size_t chains;            /* PCD chains; 0 = batch */
+    ebm_optim_opts optim;     /* default SGD, lr 0.05, momentum 0.5, no weight decay */
+    int shuffle;              /* default 1 */
+    uint64_t seed;            /* default 1 */
+    ebm_progress_fn on_batch; /* progress.recon is NaN */
+    ebm_progress_fn on_epoch;
+    void *user;
+} ebm_bm_train_opts;
+EBM_API void ebm_bm_train_opts_default(ebm_bm_train_opts *o);
+EBM_API ebm_status ebm_bm_train(ebm_bm *m, const ebm_mat *data, const ebm_bm_train_opts *o);
+EBM_API const char *ebm_bm_method_name(ebm_bm_method k);      /* "cd", "pcd", "pl" */
+
+/* Files: tensors W (n, n), b (n); metadata ebm.model = "bm", ebm.bm.spins = "01" | "pm1", ebm.n_vis = n,
+ * ebm.image_shape when known, and everything in the model's meta.  Loading checks symmetry and the
+ * zero diagonal (EBM_EFORMAT otherwise). */
+EBM_API ebm_status ebm_bm_save(const ebm_bm *m, const char *path);
+EBM_API ebm_status ebm_bm_load(const char *path, ebm_bm **out);
+EBM_API ebm_status ebm_bm_from_tensors(const ebm_tensors *t, const char *name, ebm_bm **out);
+EBM_API ebm_status ebm_bm_to_tensors(const ebm_bm *m, ebm_tensors *t);
+
+/* Ising image denoising (Bishop, PRML section 8.3.3): a clean image y in {-1,+1}^(H x W) on the
+ * 4-neighbour grid and an observed noisy x in {-1,+1}^(H x W),
+ *   E(y; x) = -beta sum_{i~j} y_i y_j - eta sum_i x_i y_i - h sum_i y_i,   p(y | x) ∝ exp(-E(y; x)).
+ * Images are float arrays (height * width, row-major) holding -1 and +1 (x > 0 counts as +1). */
+typedef struct ebm_ising {
+    size_t height, width;
+    float beta;               /* neighbour coupling (CLI default 1) */
+    float eta;                /* observation coupling (CLI default 2) */
+    float h;                  /* bias (default 0) */
+    const float *x;           /* the observation (height * width) */
+} ebm_ising;
+/* E(y; x) in double. */
+EBM_API ebm_status ebm_ising_energy(const ebm_ising *g, const float *y, double *E);
+/* Iterated conditional modes: y (in/out, the start state, e.g. x) sweeps in raster order, setting each
+ * y_i to the sign of its local field (keeping y_i on a tie), until a sweep changes nothing or after
+ * max_sweeps sweeps (0 = no limit).  The energy never increases.  *sweeps (may be NULL) = sweeps done. */
+EBM_API ebm_status ebm_ising_icm(const ebm_ising *g, float *y, size_t max_sweeps, size_t *sweeps);
+/* Simulated annealing for the MAP: sweeps raster-order Gibbs sweeps at temperatures falling geometrically
+ * from T0 to T1, then ICM to the nearest local minimum.  y is the start state (in/out). */
+EBM_API ebm_status ebm_ising_anneal(const ebm_ising *g, float *y, size_t sweeps, float T0, float T1, ebm_rng *rng);
+/* Posterior marginals by Gibbs at T = 1 from the start state y (in/out): burn_in sweeps, then marg
+ * (height * width) = the mean over sweeps more sweeps of p(y_i = +1 | neighbours, x) (Rao-Blackwellised).
+ * Thresholding marg at 1/2 gives the maximiser of the posterior marginals (MPM). */
+EBM_API ebm_status ebm_ising_gibbs(const ebm_ising *g, float *y, size_t burn_in, size_t sweeps, ebm_rng *rng,
+                                   float *marg);
+/* Exact marginals p(y_i = +1 | x) by enumeration (height * width <= EBM_EXACT_MAX_UNITS), for tests. */
+EBM_API ebm_status ebm_ising_marginals_exact(const ebm_ising *g, double *marg);
+
 #ifdef __cplusplus
 }
 #endif

@@ -439,6 +439,72 @@ expect_error 1 "eval structured wrong width" -- "$EBM" eval "$T/sp.safetensors" 
 head -c 300 "$T/sp.safetensors" >"$T/spcut.safetensors"
 expect_error 1 "eval truncated structured model" -- "$EBM" eval "$T/spcut.safetensors" --data toy:8gaussians
 expect_error 1 "sample structured" -- "$EBM" sample "$T/sp.safetensors" --n 4 --csv "$T/x.csv"
+# --- fully visible Boltzmann machines and Ising denoising ----------------------------------------
+expect_ok "train bm pl" -- "$EBM" train bm --data "$T/train.csv" --spins pm1 --method pl --epochs 5 --lr 0.1 \
+    --shape 3x4 --out "$T/bm.safetensors" --log "$T/bm.csv"
+contains "$T/err" "exact LL" "train bm prints the exact LL"
+ok; [ "$(wc -l <"$T/bm.csv")" = 6 ] || fail "train bm log: $(cat "$T/bm.csv")"
+expect_ok "train bm cd" -- "$EBM" train bm --data "$T/train.csv" --method cd --k 2 --scan random --epochs 2 --out "$T/bmc.safetensors"
+expect_ok "train bm pcd adam" -- "$EBM" train bm --data "$T/train.csv" --method pcd --chains 20 --optim adam --lr 0.01 \
+    --epochs 2 --out "$T/bmp.safetensors"
+expect_ok "info bm" -- "$EBM" info "$T/bm.safetensors"
+contains "$T/out" "fully visible Boltzmann machine, 12 units in {-1,+1}" "info bm"
+contains "$T/out" "image shape 3 x 4" "info bm shape"
+expect_ok "eval bm" -- "$EBM" eval "$T/bm.safetensors" --data "$T/test.csv" --json
+ok; if command -v python3 >/dev/null 2>&1; then
+    python3 - "$T/out" <<'EOF2' || fail "eval bm --json content: $(cat "$T/out")"
+import json, math, sys
+r = json.load(open(sys.argv[1]))
+assert r["kind"] == "bm" and r["units"] == 12 and r["spins"] == "pm1" and r["rows"] == 100, r
+# 12 binary units: log-likelihood between -12 log 2 (uniform) and 0, and below the pseudo-LL's bound
+assert -12 * math.log(2) < r["log_likelihood"] < 0 and r["pseudo_ll"] < 0 and r["log_z"] > 0, r
+EOF2
+fi
+expect_ok "sample bm" -- "$EBM" sample "$T/bm.safetensors" --n 20 --steps 30 --scan random --temperature 0.5 \
+    --csv "$T/bms.csv" --png "$T/bms.png" --zoom 4
+ok; [ "$(tr ',' '\n' <"$T/bms.csv" | grep -cv '^-1$\|^1$')" = 0 ] || fail "bm samples are not -1/+1: $(head -2 "$T/bms.csv")"
+expect_error 2 "train bm bad spins" -- "$EBM" train bm --data "$T/train.csv" --spins 02 --out "$T/x.safetensors"
+expect_error 2 "train bm bad method" -- "$EBM" train bm --data "$T/train.csv" --method ml --out "$T/x.safetensors"
+awk 'BEGIN { for (r = 0; r < 10; r++) print "0.3,1,0,1,0,1,0,1,0,1,0,1" }' >"$T/grey.csv"
+expect_error 1 "train bm grey data" -- "$EBM" train bm --data "$T/grey.csv" --binarize none --out "$T/x.safetensors"
+contains "$T/err" "not binary" "grey data named"
+printf "1,0,1\n0,1,0\n" >"$T/d3.csv"
+expect_error 1 "eval bm wrong width" -- "$EBM" eval "$T/bm.safetensors" --data "$T/d3.csv"
+expect_error 2 "sample bm bad scan" -- "$EBM" sample "$T/bm.safetensors" --scan diagonal --csv "$T/x.csv"
+head -c 100 "$T/bm.safetensors" >"$T/bmcut.safetensors"
+expect_error 1 "info truncated bm" -- "$EBM" info "$T/bmcut.safetensors"
+
+# Ising denoising of one PNG: a sample picture as input; beta 0 keeps every pixel, a strong beta flattens it
+expect_ok "bm picture" -- "$EBM" sample "$T/bm.safetensors" --n 4 --steps 5 --png "$T/in.png" --zoom 3
+expect_ok "denoise ising beta 0" -- "$EBM" denoise --model ising --beta 0 --eta 1 "$T/in.png" "$T/out.png"
+contains "$T/err" ": 0 pixels changed" "beta 0 changes nothing"
+ok; [ -s "$T/out.png" ] || fail "denoise wrote no PNG"
+expect_ok "denoise ising gibbs" -- "$EBM" denoise --model ising --method gibbs --beta 3 --eta 0.1 --sweeps 20 \
+    --marginals "$T/marg.png" "$T/in.png" "$T/out2.png"
+ok; grep -q ": 0 pixels changed" "$T/err" && fail "a strong beta changed nothing: $(cat "$T/err")"
+ok; [ -s "$T/marg.png" ] || fail "no marginals picture"
+expect_error 2 "denoise unknown model" -- "$EBM" denoise --model potts "$T/in.png" "$T/out.png"
+expect_error 2 "denoise one image" -- "$EBM" denoise --model ising "$T/in.png"
+expect_error 1 "denoise missing png" -- "$EBM" denoise --model ising "$T/none.png" "$T/out.png"
+printf 'not a png' >"$T/bad.png"
+expect_error 1 "denoise malformed png" -- "$EBM" denoise --model ising "$T/bad.png" "$T/out.png"
+# batch mode on 8x8 pictures of rectangles
+awk 'BEGIN { srand(3); for (r = 0; r < 60; r++) { a = int(rand() * 3); b = 5 + int(rand() * 3); line = "";
+  for (i = 0; i < 64; i++) { y = int(i / 8); x = i % 8; v = (y >= a && y < b && x >= a && x < b) ? 1 : 0;
+    line = line (i ? "," : "") v } print line } }' >"$T/rect.csv"
+expect_ok "denoise ising batch" -- "$EBM" denoise --model ising --data "$T/rect.csv" --n 50 --noise 0.2 --beta 1 \
+    --eta 2 --sweeps 30 --json --png "$T/den.png"
+ok; [ -s "$T/den.png" ] || fail "no batch picture"
+ok; if command -v python3 >/dev/null 2>&1; then
+    python3 - "$T/out" <<'EOF2' || fail "denoise --json content: $(cat "$T/out")"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["images"] == 50 and 0.05 < r["error_before"] < 0.15, r
+assert all(r["methods"][m]["error"] < 0.7 * r["error_before"] for m in ("icm", "anneal", "gibbs")), r
+EOF2
+fi
+expect_error 1 "denoise batch not square" -- "$EBM" denoise --model ising --data "$T/train.csv" --noise 0.1
+expect_error 2 "denoise batch with files" -- "$EBM" denoise --model ising --data "$T/rect.csv" "$T/in.png"
 
 if [ "$fails" -ne 0 ]; then
     echo "test_cli: $fails of $checks checks failed" >&2

@@ -64,6 +64,12 @@ void cli_format_duration(double seconds, char *buf, size_t cap);
 /* Monotonic wall-clock seconds. */
 double cli_now(void);
 
+/* Runs steps sweeps as calls sweep(ctx, chunk) of at most 10 sweeps each, with a "sampling" progress bar and a
+ * closing "N sweeps in S s" line.  Returns -1 when all ran, else the exit status after printing the error
+ * (1) or the interruption (130). */
+int cli_run_sweeps(const char *cmd, cli_progress *prog, size_t steps, ebm_status (*sweep)(void *ctx, size_t n),
+                   void *ctx);
+
 /* ---- interruption: the first Ctrl-C asks long work to stop cleanly, the second exits ---- */
 void cli_install_sigint(void);
 bool cli_interrupted(void);
@@ -179,5 +185,12 @@ int cmd_info_grbm(int argc, char **argv, bool quiet);
 int cmd_train_structured(int argc, char **argv, bool quiet);
 int cmd_eval_structured(int argc, char **argv, bool quiet);
 int cmd_info_structured(int argc, char **argv, bool quiet);
+/* Fully visible Boltzmann machines and Ising denoising (cmd_bm.c): `train bm`, sample / eval / info of a BM
+ * model file (ebm.model = "bm"), and `denoise --model ising`. */
+int cmd_train_bm(int argc, char **argv, bool quiet);
+int cmd_sample_bm(int argc, char **argv, bool quiet);
+int cmd_eval_bm(int argc, char **argv, bool quiet);
+int cmd_info_bm(int argc, char **argv, bool quiet);
+int cmd_denoise_ising(int argc, char **argv, bool quiet);
 
 #endif

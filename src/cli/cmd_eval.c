@@ -137,6 +137,7 @@ int cmd_eval(int argc, char **argv, bool quiet) {
     if (cli_grbm_args(argc, argv)) return cmd_eval_grbm(argc, argv, quiet);
     char kind[32];
     if (cli_find_model_arg(argc, argv, kind, sizeof kind)) {
+        if (strcmp(kind, "bm") == 0) return cmd_eval_bm(argc, argv, quiet);
         if (strcmp(kind, "structured") == 0) return cmd_eval_structured(argc, argv, quiet);
         if (strcmp(kind, "jem") == 0) return cmd_classify(argc, argv, quiet); /* the classifier's evaluation */
         if (strcmp(kind, "net") == 0 || strcmp(kind, "compose") == 0)

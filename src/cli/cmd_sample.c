@@ -14,10 +14,22 @@ static const char *const sample_about =
     "--temperature.  Pictures show p(v | h) of the last sweep (mean field) unless --binary is given.\n"
     "Defaults for --steps, --temperature and --init come from the model file (ebm.sample.*).";
 
+typedef struct {
+    ebm_gibbs *g;
+    float T;
+    ebm_rng *rng;
+} rbm_sweeps;
+
+static ebm_status rbm_sweep(void *ctx, size_t sweeps) {
+    rbm_sweeps *r = ctx;
+    return ebm_gibbs_run(r->g, sweeps, r->T, r->rng);
+}
+
 int cmd_sample(int argc, char **argv, bool quiet) {
     char kind[32];
     if (cli_find_model_arg(argc, argv, kind, sizeof kind)) {
         if (strcmp(kind, "grbm") == 0) return cmd_sample_grbm(argc, argv, quiet);
+        if (strcmp(kind, "bm") == 0) return cmd_sample_bm(argc, argv, quiet);
         if (strcmp(kind, "net") == 0 || strcmp(kind, "jem") == 0 || strcmp(kind, "compose") == 0)
             return cmd_sample_net(argc, argv, quiet);
     }
@@ -104,26 +116,9 @@ int cmd_sample(int argc, char **argv, bool quiet) {
         fprintf(stderr, "sampling %zu chains x %zu sweeps at T = %g from %s (RBM %zu x %zu)\n", n, steps,
                 (double)temperature, init ? "data" : "noise", m->n_vis, m->n_hid);
     cli_install_sigint();
-    double t0 = cli_now();
-    for (size_t done_steps = 0; done_steps < steps;) {
-        size_t chunk = steps - done_steps < 10 ? steps - done_steps : 10;
-        s = ebm_gibbs_run(g, chunk, temperature, &rng);
-        if (s) {
-            rc = cli_lib_error(cmd, s);
-            goto done;
-        }
-        done_steps += chunk;
-        char detail[64];
-        snprintf(detail, sizeof detail, "%zu/%zu sweeps", done_steps, steps);
-        cli_progress_bar(&prog, "sampling", (double)done_steps / (double)steps, detail);
-        if (cli_interrupted()) {
-            cli_progress_end(&prog);
-            rc = cli_error(cmd, "interrupted after %zu sweeps; nothing written", done_steps);
-            rc = 130;
-            goto done;
-        }
-    }
-    cli_progress_line(&prog, "%zu sweeps in %.2f s", steps, cli_now() - t0);
+    rbm_sweeps rs = {g, temperature, &rng};
+    if ((rc = cli_run_sweeps(cmd, &prog, steps, rbm_sweep, &rs)) >= 0) goto done;
+    rc = 1;
     const float *src = binary || steps == 0 ? ebm_gibbs_visible(g) : ebm_gibbs_visible_mean(g);
     s = ebm_mat_new(n, m->n_vis, &outm);
     if (s) {

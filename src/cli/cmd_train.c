@@ -158,15 +158,16 @@ int cmd_train(int argc, char **argv, bool quiet) {
     const char *cmd = "train";
     if (argc < 1 || strcmp(argv[0], "--help") == 0) {
         fprintf(argc < 1 ? stderr : stdout,
-                "usage: ebm train rbm|grbm|ebm|jem|structured [options]   (see 'ebm train rbm --help', 'ebm train grbm --help', 'ebm train ebm --help')\n");
+                "usage: ebm train rbm|grbm|ebm|jem|structured|bm [options]   (see 'ebm train rbm --help', 'ebm train grbm --help', 'ebm train ebm --help')\n");
         return argc < 1 ? 2 : 0;
     }
     if (strcmp(argv[0], "grbm") == 0) return cmd_train_grbm(argc - 1, argv + 1, quiet);
     if (strcmp(argv[0], "ebm") == 0) return cmd_train_ebm(argc - 1, argv + 1, quiet);
     if (strcmp(argv[0], "jem") == 0) return cmd_train_jem(argc - 1, argv + 1, quiet);
     if (strcmp(argv[0], "structured") == 0) return cmd_train_structured(argc - 1, argv + 1, quiet);
+    if (strcmp(argv[0], "bm") == 0) return cmd_train_bm(argc - 1, argv + 1, quiet);
     if (strcmp(argv[0], "rbm") != 0)
-        return cli_error(cmd, "unknown model kind '%s' (available: rbm, grbm, ebm, jem, structured)", argv[0]);
+        return cli_error(cmd, "unknown model kind '%s' (available: rbm, grbm, ebm, jem, structured, bm)", argv[0]);
     cmd = "train rbm";
     argc--;
     argv++;

@@ -388,3 +388,24 @@ bool cli_write_filters(const char *cmd, bool quiet, const char *path, const floa
     if (!quiet) fprintf(stderr, "wrote %s (%zu hidden units)\n", path, nf);
     return true;
 }
+
+int cli_run_sweeps(const char *cmd, cli_progress *prog, size_t steps, ebm_status (*sweep)(void *ctx, size_t n),
+                   void *ctx) {
+    double t0 = cli_now();
+    for (size_t done = 0; done < steps;) {
+        size_t chunk = steps - done < 10 ? steps - done : 10;
+        ebm_status s = sweep(ctx, chunk);
+        if (s) return cli_lib_error(cmd, s);
+        done += chunk;
+        char detail[64];
+        snprintf(detail, sizeof detail, "%zu/%zu sweeps", done, steps);
+        cli_progress_bar(prog, "sampling", (double)done / (double)steps, detail);
+        if (cli_interrupted()) {
+            cli_progress_end(prog);
+            cli_error(cmd, "interrupted after %zu sweeps; nothing written", done);
+            return 130;
+        }
+    }
+    cli_progress_line(prog, "%zu sweeps in %.2f s", steps, cli_now() - t0);
+    return -1;
+}

@@ -17,11 +17,13 @@ static const char *const usage_text =
     "  train grbm    train a Gaussian-Bernoulli RBM (continuous data) by CD from noise\n"
     "  train ebm     train a neural-network energy by Langevin contrastive divergence\n"
     "  train jem     train a classifier as a joint energy-based model (or the plain classifier)\n"
+    "  train bm      train a fully visible Boltzmann machine / Ising model by CD, PCD or pseudo-likelihood\n"
     "  train structured  structured prediction E(x, y) with any of the ten losses of LeCun et al. 2006\n"
     "  classify      accuracy, calibration and out-of-distribution detection of a JEM / classifier\n"
     "  sample        draw samples from a model (PNG grid, NPY, CSV)\n"
     "  inpaint       fill in a masked part of images with an energy network\n"
-    "  denoise       remove Gaussian noise from images with an energy network\n"
+    "  denoise       remove Gaussian noise from images with an energy network, or binary noise with\n"
+    "                an Ising prior (denoise --model ising: ICM, annealing, Gibbs marginals)\n"
     "  landscape     picture of a 2-D energy network's density with data and samples\n"
     "  eval          evaluate a model on data (likelihoods; --samples: FD-FMNIST of any model's samples)\n"
     "  compose       combine models' energies: AND (sum), AND NOT (negative weight), OR (log-sum-exp)\n"
@@ -97,7 +99,12 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "info") == 0) return cmd_info(rest, rargv, quiet);
     if (strcmp(cmd, "classify") == 0) return cmd_classify(rest, rargv, quiet);
     if (strcmp(cmd, "inpaint") == 0) return cmd_inpaint(rest, rargv, quiet);
-    if (strcmp(cmd, "denoise") == 0) return cmd_denoise_net(rest, rargv, quiet);
+    if (strcmp(cmd, "denoise") == 0) {
+        for (int k = 0; k < rest && strcmp(rargv[k], "--") != 0; k++)
+            if (strcmp(rargv[k], "--model") == 0 || strncmp(rargv[k], "--model=", 8) == 0)
+                return cmd_denoise_ising(rest, rargv, quiet);
+        return cmd_denoise_net(rest, rargv, quiet);
+    }
     if (strcmp(cmd, "landscape") == 0) return cmd_landscape(rest, rargv, quiet);
     if (strcmp(cmd, "score") == 0) return cmd_score(rest, rargv, quiet);
     if (strcmp(cmd, "compose") == 0) return cmd_compose(rest, rargv, quiet);

@@ -1,0 +1,24 @@
+/* The fully visible Boltzmann machine's struct and the local-field helpers shared by its model, sampler
+ * and trainer files (never installed). */
+#ifndef EBM_BM_INTERNAL_H
+#define EBM_BM_INTERNAL_H
+
+#include "models/model_internal.h"
+
+struct ebm_bm {
+    size_t n;
+    ebm_bm_spins spins;
+    float *params;            /* n*n + n: W (n, n) then b (n) */
+    float *W, *b;
+    size_t height, width;
+    ebm_meta *meta;
+};
+
+/* 0 for {0,1}, -1 for {-1,+1}. */
+static inline double ebm_bm_off(const ebm_bm *m) { return m->spins == EBM_BM_PM1 ? -1.0 : 0.0; }
+
+/* h (n) = b + W x for one row x (n), in double. */
+void ebm_bm_field_row(const ebm_bm *m, const float *x, double *h);
+ebm_status ebm_bm_check_t(float T);
+
+#endif
