@@ -506,6 +506,14 @@ fi
 expect_error 1 "denoise batch not square" -- "$EBM" denoise --model ising --data "$T/train.csv" --noise 0.1
 expect_error 2 "denoise batch with files" -- "$EBM" denoise --model ising --data "$T/rect.csv" "$T/in.png"
 
+# --- ebm score on Boltzmann machines and structured models ---------------------------------------------
+expect_ok "score bm" -- "$EBM" score "$T/bm.safetensors" --data "$T/test.csv" --anomaly-data "$T/bits.csv" --json
+ok; awk '{ if (match($0, /"auroc": [0-9.]+/)) { a = substr($0, RSTART + 9, RLENGTH - 9) + 0; exit !(a > 0.8) } exit 1 }' "$T/out" ||
+    fail "BM energy should flag random bit strings against its prototypes: $(cat "$T/out")"
+expect_ok "score structured" -- "$EBM" score "$T/sp.safetensors" --data toy:8gaussians --limit 300 --anomaly-data "$T/far.csv" --json
+contains "$T/out" '"score": "free energy' "structured free energy"
+expect_error 1 "score structured chain" -- "$EBM" score "$T/spc.safetensors" --data toy:8gaussians
+
 if [ "$fails" -ne 0 ]; then
     echo "test_cli: $fails of $checks checks failed" >&2
     exit 1

@@ -154,6 +154,8 @@ typedef struct cli_scorer {
 int cmd_score(int argc, char **argv, bool quiet);
 /* Energy networks, JEM and composed models (cmd_ebm.c). */
 bool cli_scorer_net(const char *cmd, const char *path, cli_scorer *sc);
+bool cli_scorer_bm(const char *cmd, const char *path, cli_scorer *sc);         /* cmd_bm.c */
+bool cli_scorer_structured(const char *cmd, const char *path, cli_scorer *sc); /* cmd_structured.c */
 /* Composed models (cmd_compose.c): `ebm compose`, and loading a composed file's parts into one energy
  * (*e, owned by the caller and freed before the cli_composed; *meta: the file's metadata). */
 typedef struct cli_composed cli_composed;

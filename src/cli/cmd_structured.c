@@ -454,3 +454,86 @@ int cmd_info_structured(int argc, char **argv, bool quiet) {
     ebm_sp_free(m);
     return 0;
 }
+
+/* ---- ebm score (structured models): the free energy F(x) = -log sum_y exp(-E(x, y)) ---- */
+
+typedef struct {
+    ebm_sp *m;
+} sp_scorer;
+
+static bool sp_energies(void *ctx, const char *cmd, const char *spec, size_t limit, bool quiet, double **E,
+                        int32_t **labels, size_t *n) {
+    sp_scorer *ss = ctx;
+    ebm_sp *m = ss->m;
+    cli_data_args da = {"auto", "none", 0.5f, limit, 1, false, false, false};
+    const char *scale = ebm_meta_get(m->meta, "ebm.data.scale");
+    if (scale) da.scale = scale;
+    if (is_markov(spec)) return cli_error(cmd, "ebm score takes real data; the Markov toy has no anomalies to score"), false;
+    if (m->len > 0) return cli_error(cmd, "ebm score on chain models is not supported (their inputs are sequences)"), false;
+    ebm_data_opts o;
+    if (!cli_data_opts(cmd, &da, &o)) return false;
+    ebm_dataset *d = cli_load_data(cmd, spec, &o, quiet); /* labels are optional here */
+    if (!d) return false;
+    const ebm_mat *x = d->x;
+    size_t rows = x->rows, k = m->k;
+    bool ok = false;
+    float *U = NULL;
+    if (x->cols != ebm_sp_row_size(m)) {
+        cli_error(cmd, "%s has %zu columns but the model takes %zu", spec, x->cols, ebm_sp_row_size(m));
+        goto done;
+    }
+    *E = malloc(rows * sizeof **E);
+    U = malloc(256 * k * sizeof *U);
+    if (!*E || !U) {
+        cli_error(cmd, "out of memory");
+        goto fail;
+    }
+    for (size_t r = 0; r < rows; r += 256) {
+        size_t b = rows - r < 256 ? rows - r : 256;
+        ebm_status s = ebm_sp_energies(m, x->data + r * x->cols, b, U, NULL);
+        if (s) {
+            cli_lib_error(cmd, s);
+            goto fail;
+        }
+        for (size_t i = 0; i < b; i++) {
+            const float *u = U + i * k;
+            double mn = u[0], z = 0;
+            for (size_t j = 1; j < k; j++) mn = u[j] < mn ? u[j] : mn;
+            for (size_t j = 0; j < k; j++) z += exp(mn - u[j]);
+            (*E)[r + i] = mn - log(z);
+        }
+    }
+    *n = rows;
+    *labels = d->labels;
+    d->labels = NULL;
+    ok = true;
+    goto done;
+fail:
+    free(*E);
+    *E = NULL;
+done:
+    free(U);
+    ebm_dataset_free(d);
+    return ok;
+}
+
+static void sp_scorer_free(void *ctx) {
+    sp_scorer *ss = ctx;
+    ebm_sp_free(ss->m);
+    free(ss);
+}
+
+bool cli_scorer_structured(const char *cmd, const char *path, cli_scorer *sc) {
+    sp_scorer *ss = calloc(1, sizeof *ss);
+    if (!ss) return cli_error(cmd, "out of memory"), false;
+    if (!(ss->m = load_model(cmd, path))) {
+        free(ss);
+        return false;
+    }
+    sc->ctx = ss;
+    sc->what = "free energy F(x) = -log sum_y exp(-E(x, y))";
+    sc->default_data = ebm_meta_get(ss->m->meta, "ebm.data.spec");
+    sc->energies = sp_energies;
+    sc->destroy = sp_scorer_free;
+    return true;
+}
