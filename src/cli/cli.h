@@ -140,16 +140,15 @@ int cmd_info(int argc, char **argv, bool quiet);
 /* Neural-network energies (cmd_ebm.c): `train ebm`, and sample / inpaint / denoise / landscape of a net. */
 int cmd_train_ebm(int argc, char **argv, bool quiet);
 int cmd_train_jem(int argc, char **argv, bool quiet);
-/* `ebm score` (cmd_score.c): one scorer per model kind gives the energies of a data set's rows. */
+/* `ebm score` (cmd_score.c): one scorer per model kind: a loader of data preprocessed like the model's
+ * training data (width checked; NULL after printing an error) and the energies of a batch of its rows. */
 typedef struct cli_scorer {
-    void *ctx;
+    void *model;
     const char *what;          /* "free energy F(v)", ... */
     const char *default_data;  /* the model's training data spec, or NULL */
-    /* *E (n) <- energies of the rows of spec, preprocessed like the model's data; *labels (n) or NULL;
-     * both malloc'ed.  false after printing an error. */
-    bool (*energies)(void *ctx, const char *cmd, const char *spec, size_t limit, bool quiet, double **E,
-                     int32_t **labels, size_t *n);
-    void (*destroy)(void *ctx);
+    ebm_dataset *(*load)(void *model, const char *cmd, const char *spec, size_t limit, bool quiet);
+    ebm_status (*energy)(void *model, const float *x, size_t n, double *E);
+    void (*destroy)(void *model);
 } cli_scorer;
 int cmd_score(int argc, char **argv, bool quiet);
 /* Energy networks, JEM and composed models (cmd_ebm.c). */

@@ -776,53 +776,20 @@ done:
 
 /* ---- ebm score (BM files): E(x) = -(1/2 x'Wx + b'x) of each binarised row ---- */
 
-typedef struct {
-    ebm_bm *m;
-} bm_scorer;
-
-static bool bm_energies(void *ctx, const char *cmd, const char *spec, size_t limit, bool quiet, double **E,
-                        int32_t **labels, size_t *n) {
-    bm_scorer *b = ctx;
+static ebm_dataset *bm_score_load(void *model, const char *cmd, const char *spec, size_t limit, bool quiet) {
+    ebm_bm *m = model;
     cli_data_args da = {"auto", "threshold", 0.5f, limit, 1, false, false, false};
-    cli_data_args_from_model(&da, ebm_bm_meta(b->m));
+    cli_data_args_from_model(&da, ebm_bm_meta(m));
     da.limit = limit;
-    ebm_dataset *d = load_binary(cmd, spec, &da, ebm_bm_units(b->m), ebm_bm_off_value(b->m), quiet);
-    if (!d) return false;
-    bool ok = false;
-    *E = malloc(d->x->rows * sizeof **E);
-    ebm_status s = *E ? ebm_bm_energy(b->m, d->x->data, d->x->rows, *E) : EBM_ENOMEM;
-    if (s) {
-        if (s == EBM_ENOMEM) cli_error(cmd, "out of memory");
-        else cli_lib_error(cmd, s);
-        free(*E);
-        *E = NULL;
-    } else {
-        *n = d->x->rows;
-        *labels = d->labels;
-        d->labels = NULL;
-        ok = true;
-    }
-    ebm_dataset_free(d);
-    return ok;
+    return load_binary(cmd, spec, &da, ebm_bm_units(m), ebm_bm_off_value(m), quiet);
 }
-
-static void bm_scorer_free(void *ctx) {
-    bm_scorer *b = ctx;
-    ebm_bm_free(b->m);
-    free(b);
-}
+static ebm_status bm_score_energy(void *model, const float *x, size_t n, double *E) { return ebm_bm_energy(model, x, n, E); }
+static void bm_score_free(void *model) { ebm_bm_free(model); }
 
 bool cli_scorer_bm(const char *cmd, const char *path, cli_scorer *sc) {
-    bm_scorer *b = calloc(1, sizeof *b);
-    if (!b) return cli_error(cmd, "out of memory"), false;
-    if (!(b->m = load_bm(cmd, path))) {
-        free(b);
-        return false;
-    }
-    sc->ctx = b;
-    sc->what = "E(x) = -(x'Wx/2 + b'x)";
-    sc->default_data = ebm_meta_get(ebm_bm_meta(b->m), "ebm.data.spec");
-    sc->energies = bm_energies;
-    sc->destroy = bm_scorer_free;
+    ebm_bm *m = load_bm(cmd, path);
+    if (!m) return false;
+    *sc = (cli_scorer){m, "E(x) = -(x'Wx/2 + b'x)", ebm_meta_get(ebm_bm_meta(m), "ebm.data.spec"), bm_score_load,
+                       bm_score_energy, bm_score_free};
     return true;
 }

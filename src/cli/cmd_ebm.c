@@ -724,65 +724,34 @@ static ebm_dataset *load_rows_like_model(const char *cmd, const char *spec, cons
 }
 
 /* ---- ebm score (net, JEM and composed models) ---- */
-typedef struct {
-    net_model nm;
-} net_scorer;
 
-static bool net_energies(void *ctx, const char *cmd, const char *spec, size_t limit, bool quiet, double **E,
-                         int32_t **labels, size_t *n) {
-    net_scorer *ns = ctx;
-    ebm_dataset *d = load_rows_like_model(cmd, spec, &ns->nm, limit, quiet);
-    if (!d) return false;
-    bool ok = false;
-    float *Ef = NULL;
-    size_t rows = d->x->rows;
-    *E = malloc(rows * sizeof **E);
-    Ef = malloc(512 * sizeof *Ef);
-    if (!*E || !Ef) {
-        cli_error(cmd, "out of memory");
-        goto fail;
-    }
-    for (size_t r = 0; r < rows; r += 512) {
-        size_t b = rows - r < 512 ? rows - r : 512;
-        ebm_status s = ns->nm.e->energy(ns->nm.e, d->x->data + r * ns->nm.dim, b, Ef);
-        if (s) {
-            cli_lib_error(cmd, s);
-            goto fail;
-        }
-        for (size_t i = 0; i < b; i++) (*E)[r + i] = Ef[i];
-    }
-    *n = rows;
-    *labels = d->labels;
-    d->labels = NULL;
-    ok = true;
-    goto done;
-fail:
-    free(*E);
-    *E = NULL;
-done:
-    free(Ef);
-    ebm_dataset_free(d);
-    return ok;
+static ebm_dataset *net_score_load(void *model, const char *cmd, const char *spec, size_t limit, bool quiet) {
+    return load_rows_like_model(cmd, spec, model, limit, quiet);
 }
 
-static void net_scorer_free(void *ctx) {
-    net_scorer *ns = ctx;
-    net_model_free(&ns->nm);
-    free(ns);
+static ebm_status net_score_energy(void *model, const float *x, size_t n, double *E) {
+    net_model *nm = model;
+    float *Ef = malloc(n * sizeof *Ef);
+    ebm_status s = Ef ? nm->e->energy(nm->e, x, n, Ef) : EBM_ENOMEM;
+    for (size_t i = 0; !s && i < n; i++) E[i] = Ef[i];
+    free(Ef);
+    return s;
+}
+
+static void net_score_free(void *model) {
+    net_model_free(model);
+    free(model);
 }
 
 bool cli_scorer_net(const char *cmd, const char *path, cli_scorer *sc) {
-    net_scorer *ns = calloc(1, sizeof *ns);
-    if (!ns) return cli_error(cmd, "out of memory"), false;
-    if (!net_model_load(cmd, path, &ns->nm)) {
-        free(ns);
+    net_model *nm = calloc(1, sizeof *nm);
+    if (!nm) return cli_error(cmd, "out of memory"), false;
+    if (!net_model_load(cmd, path, nm)) {
+        free(nm);
         return false;
     }
-    sc->ctx = ns;
-    sc->what = model_classes(&ns->nm) ? "E(x) = -log sum_y exp f(x)[y]" : "E(x)";
-    sc->default_data = ebm_meta_get(ns->nm.meta, "ebm.data.spec");
-    sc->energies = net_energies;
-    sc->destroy = net_scorer_free;
+    *sc = (cli_scorer){nm, model_classes(nm) ? "E(x) = -log sum_y exp f(x)[y]" : "E(x)",
+                       ebm_meta_get(nm->meta, "ebm.data.spec"), net_score_load, net_score_energy, net_score_free};
     return true;
 }
 

@@ -14,89 +14,84 @@
 
 /* ---- Bernoulli and Gaussian-Bernoulli RBMs ---- */
 
-typedef struct {
-    ebm_rbm *rbm;
-    ebm_grbm *grbm;
-    const ebm_meta *meta;
-} rbm_scorer;
-
-static bool rbm_energies(void *ctx, const char *cmd, const char *spec, size_t limit, bool quiet, double **E,
-                         int32_t **labels, size_t *n) {
-    rbm_scorer *r = ctx;
+static ebm_dataset *load_like(const char *cmd, const char *spec, size_t limit, bool quiet, const ebm_meta *meta,
+                              size_t n_vis, bool unit_range) {
     cli_data_args da = {"auto", "none", 0.5f, limit, 1, false, false, false};
-    cli_data_args_from_model(&da, r->meta);
+    cli_data_args_from_model(&da, meta);
     da.limit = limit;
     ebm_data_opts o;
-    if (!cli_data_opts(cmd, &da, &o)) return false;
+    if (!cli_data_opts(cmd, &da, &o)) return NULL;
     ebm_dataset *d = cli_load_data(cmd, spec, &o, quiet);
-    if (!d) return false;
-    size_t nv = r->rbm ? r->rbm->n_vis : r->grbm->n_vis;
-    bool ok = false;
-    ebm_status s = EBM_OK;
-    if (d->x->cols != nv) {
-        cli_error(cmd, "%s has %zu columns but the model has %zu visible units", spec, d->x->cols, nv);
-        goto done;
+    if (d && d->x->cols != n_vis) {
+        cli_error(cmd, "%s has %zu columns but the model has %zu visible units", spec, d->x->cols, n_vis);
+        ebm_dataset_free(d);
+        return NULL;
     }
-    if (r->rbm && ebm_mat_check_range(d->x, 0.0f, 1.0f, spec)) {
+    if (d && unit_range && ebm_mat_check_range(d->x, 0.0f, 1.0f, spec)) {
         cli_error(cmd, "%s; a Bernoulli RBM needs values in [0, 1] (try --scale minmax)", ebm_last_error());
-        goto done;
+        ebm_dataset_free(d);
+        return NULL;
     }
-    *E = malloc(d->x->rows * sizeof **E);
-    if (!*E) {
-        cli_error(cmd, "out of memory");
-        goto done;
-    }
-    if (r->rbm) {
-        s = ebm_rbm_free_energy(r->rbm, d->x->data, d->x->rows, 1.0f, *E);
-    } else {
-        ebm_grbm_standardize(r->grbm, d->x->data, d->x->rows, d->x->data);
-        s = ebm_grbm_free_energy(r->grbm, d->x->data, d->x->rows, 1.0f, *E);
-    }
-    if (s) {
-        cli_lib_error(cmd, s);
-        free(*E);
-        *E = NULL;
-        goto done;
-    }
-    *n = d->x->rows;
-    *labels = d->labels;
-    d->labels = NULL;
-    ok = true;
-done:
-    ebm_dataset_free(d);
-    return ok;
+    return d;
 }
 
-static void rbm_destroy(void *ctx) {
-    rbm_scorer *r = ctx;
-    ebm_rbm_free(r->rbm);
-    ebm_grbm_free(r->grbm);
-    free(r);
+static ebm_dataset *rbm_load(void *model, const char *cmd, const char *spec, size_t limit, bool quiet) {
+    const ebm_rbm *m = model;
+    return load_like(cmd, spec, limit, quiet, m->meta, m->n_vis, true);
 }
+static ebm_status rbm_energy(void *model, const float *x, size_t n, double *E) {
+    return ebm_rbm_free_energy(model, x, n, 1.0f, E);
+}
+static void rbm_destroy(void *model) { ebm_rbm_free(model); }
+
+static ebm_dataset *grbm_load(void *model, const char *cmd, const char *spec, size_t limit, bool quiet) {
+    const ebm_grbm *m = model;
+    ebm_dataset *d = load_like(cmd, spec, limit, quiet, m->meta, m->n_vis, false);
+    if (d) ebm_grbm_standardize(m, d->x->data, d->x->rows, d->x->data);
+    return d;
+}
+static ebm_status grbm_energy(void *model, const float *x, size_t n, double *E) {
+    return ebm_grbm_free_energy(model, x, n, 1.0f, E);
+}
+static void grbm_destroy(void *model) { ebm_grbm_free(model); }
 
 static bool scorer_rbm(const char *cmd, const char *path, bool gauss, cli_scorer *sc) {
-    rbm_scorer *r = calloc(1, sizeof *r);
-    if (!r) return cli_error(cmd, "out of memory"), false;
     if (gauss) {
-        ebm_status s = ebm_grbm_load(path, &r->grbm);
-        if (s) {
-            free(r);
-            return cli_lib_error(cmd, s), false;
-        }
-        r->meta = r->grbm->meta;
-    } else {
-        r->rbm = cli_load_rbm(cmd, path, "scoring");
-        if (!r->rbm) {
-            free(r);
-            return false;
-        }
-        r->meta = r->rbm->meta;
+        ebm_grbm *m = NULL;
+        ebm_status s = ebm_grbm_load(path, &m);
+        if (s) return cli_lib_error(cmd, s), false;
+        *sc = (cli_scorer){m, "free energy F(x) (standardised space)", ebm_meta_get(m->meta, "ebm.data.spec"), grbm_load,
+                           grbm_energy, grbm_destroy};
+        return true;
     }
-    sc->ctx = r;
-    sc->what = "free energy F(v)";
-    sc->default_data = ebm_meta_get(r->meta, "ebm.data.spec");
-    sc->energies = rbm_energies;
-    sc->destroy = rbm_destroy;
+    ebm_rbm *m = cli_load_rbm(cmd, path, "scoring");
+    if (!m) return false;
+    *sc = (cli_scorer){m, "free energy F(v)", ebm_meta_get(m->meta, "ebm.data.spec"), rbm_load, rbm_energy, rbm_destroy};
+    return true;
+}
+
+/* *E (rows) <- the energies of spec's rows, *labels <- its labels (or NULL); false after an error. */
+static bool energies(const cli_scorer *sc, const char *cmd, const char *spec, size_t limit, bool quiet, double **E,
+                     int32_t **labels, size_t *n) {
+    ebm_dataset *d = sc->load(sc->model, cmd, spec, limit, quiet);
+    if (!d) return false;
+    size_t rows = d->x->rows, dim = d->x->cols;
+    *E = malloc(rows * sizeof **E);
+    ebm_status s = *E ? EBM_OK : EBM_ENOMEM;
+    for (size_t r = 0; !s && r < rows; r += 512) /* bounded work buffers for large models */
+        s = sc->energy(sc->model, d->x->data + r * dim, rows - r < 512 ? rows - r : 512, *E + r);
+    if (s) {
+        if (s == EBM_ENOMEM) cli_error(cmd, "out of memory");
+        else cli_lib_error(cmd, s);
+        free(*E);
+        *E = NULL;
+        ebm_dataset_free(d);
+        return false;
+    }
+    *n = rows;
+    *labels = d->labels;
+    d->labels = NULL;
+    ebm_dataset_free(d);
     return true;
 }
 
@@ -151,8 +146,8 @@ int cmd_score(int argc, char **argv, bool quiet) {
         cli_error(cmd, "--data is required (the model does not record its training data)");
         goto done;
     }
-    if (!sc.energies(sc.ctx, cmd, data, limit, quiet || json, &E, &y, &n)) goto done;
-    if (anomaly_data && !sc.energies(sc.ctx, cmd, anomaly_data, limit, quiet || json, &Ea, &ya, &na)) goto done;
+    if (!energies(&sc, cmd, data, limit, quiet || json, &E, &y, &n)) goto done;
+    if (anomaly_data && !energies(&sc, cmd, anomaly_data, limit, quiet || json, &Ea, &ya, &na)) goto done;
     for (size_t i = 0; i < n; i++)
         if (!isfinite(E[i])) {
             cli_error(cmd, "the energy of row %zu is not finite (%g): the model has diverged", i, E[i]);
@@ -239,6 +234,6 @@ done:
     free(ya);
     free(pos);
     free(neg);
-    if (sc.destroy) sc.destroy(sc.ctx);
+    if (sc.destroy) sc.destroy(sc.model);
     return rc;
 }

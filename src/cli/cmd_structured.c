@@ -455,85 +455,49 @@ int cmd_info_structured(int argc, char **argv, bool quiet) {
     return 0;
 }
 
-/* ---- ebm score (structured models): the free energy F(x) = -log sum_y exp(-E(x, y)) ---- */
+/* ---- ebm score (K-class structured models): the free energy F(x) = -log sum_y exp(-E(x, y)) ---- */
 
-typedef struct {
-    ebm_sp *m;
-} sp_scorer;
-
-static bool sp_energies(void *ctx, const char *cmd, const char *spec, size_t limit, bool quiet, double **E,
-                        int32_t **labels, size_t *n) {
-    sp_scorer *ss = ctx;
-    ebm_sp *m = ss->m;
+static ebm_dataset *sp_score_load(void *model, const char *cmd, const char *spec, size_t limit, bool quiet) {
+    ebm_sp *m = model;
     cli_data_args da = {"auto", "none", 0.5f, limit, 1, false, false, false};
     const char *scale = ebm_meta_get(m->meta, "ebm.data.scale");
     if (scale) da.scale = scale;
-    if (is_markov(spec)) return cli_error(cmd, "ebm score takes real data; the Markov toy has no anomalies to score"), false;
-    if (m->len > 0) return cli_error(cmd, "ebm score on chain models is not supported (their inputs are sequences)"), false;
     ebm_data_opts o;
-    if (!cli_data_opts(cmd, &da, &o)) return false;
+    if (!cli_data_opts(cmd, &da, &o)) return NULL;
     ebm_dataset *d = cli_load_data(cmd, spec, &o, quiet); /* labels are optional here */
-    if (!d) return false;
-    const ebm_mat *x = d->x;
-    size_t rows = x->rows, k = m->k;
-    bool ok = false;
-    float *U = NULL;
-    if (x->cols != ebm_sp_row_size(m)) {
-        cli_error(cmd, "%s has %zu columns but the model takes %zu", spec, x->cols, ebm_sp_row_size(m));
-        goto done;
+    if (d && d->x->cols != ebm_sp_row_size(m)) {
+        cli_error(cmd, "%s has %zu columns but the model takes %zu", spec, d->x->cols, ebm_sp_row_size(m));
+        ebm_dataset_free(d);
+        return NULL;
     }
-    *E = malloc(rows * sizeof **E);
-    U = malloc(256 * k * sizeof *U);
-    if (!*E || !U) {
-        cli_error(cmd, "out of memory");
-        goto fail;
-    }
-    for (size_t r = 0; r < rows; r += 256) {
-        size_t b = rows - r < 256 ? rows - r : 256;
-        ebm_status s = ebm_sp_energies(m, x->data + r * x->cols, b, U, NULL);
-        if (s) {
-            cli_lib_error(cmd, s);
-            goto fail;
-        }
-        for (size_t i = 0; i < b; i++) {
-            const float *u = U + i * k;
-            double mn = u[0], z = 0;
-            for (size_t j = 1; j < k; j++) mn = u[j] < mn ? u[j] : mn;
-            for (size_t j = 0; j < k; j++) z += exp(mn - u[j]);
-            (*E)[r + i] = mn - log(z);
-        }
-    }
-    *n = rows;
-    *labels = d->labels;
-    d->labels = NULL;
-    ok = true;
-    goto done;
-fail:
-    free(*E);
-    *E = NULL;
-done:
-    free(U);
-    ebm_dataset_free(d);
-    return ok;
+    return d;
 }
 
-static void sp_scorer_free(void *ctx) {
-    sp_scorer *ss = ctx;
-    ebm_sp_free(ss->m);
-    free(ss);
+static ebm_status sp_score_energy(void *model, const float *x, size_t n, double *E) {
+    ebm_sp *m = model;
+    float *U = malloc(n * m->k * sizeof *U);
+    ebm_status s = U ? ebm_sp_energies(m, x, n, U, NULL) : EBM_ENOMEM;
+    for (size_t i = 0; !s && i < n; i++) {
+        const float *u = U + i * m->k;
+        double mn = u[0], z = 0;
+        for (size_t j = 1; j < m->k; j++) mn = u[j] < mn ? u[j] : mn;
+        for (size_t j = 0; j < m->k; j++) z += exp(mn - u[j]);
+        E[i] = mn - log(z);
+    }
+    free(U);
+    return s;
 }
+
+static void sp_score_free(void *model) { ebm_sp_free(model); }
 
 bool cli_scorer_structured(const char *cmd, const char *path, cli_scorer *sc) {
-    sp_scorer *ss = calloc(1, sizeof *ss);
-    if (!ss) return cli_error(cmd, "out of memory"), false;
-    if (!(ss->m = load_model(cmd, path))) {
-        free(ss);
-        return false;
+    ebm_sp *m = load_model(cmd, path);
+    if (!m) return false;
+    if (m->len > 0) {
+        ebm_sp_free(m);
+        return cli_error(cmd, "ebm score on chain models is not supported (their inputs are sequences)"), false;
     }
-    sc->ctx = ss;
-    sc->what = "free energy F(x) = -log sum_y exp(-E(x, y))";
-    sc->default_data = ebm_meta_get(ss->m->meta, "ebm.data.spec");
-    sc->energies = sp_energies;
-    sc->destroy = sp_scorer_free;
+    *sc = (cli_scorer){m, "free energy F(x) = -log sum_y exp(-E(x, y))", ebm_meta_get(m->meta, "ebm.data.spec"),
+                       sp_score_load, sp_score_energy, sp_score_free};
     return true;
 }
