@@ -131,6 +131,8 @@ static void json_ais(const ebm_ais_result *r, double fmean) {
 }
 
 int cmd_eval(int argc, char **argv, bool quiet) {
+    if (cli_probe_args(argc, argv)) return cmd_eval_probe(argc, argv, quiet);
+    if (cli_dbn_args(argc, argv)) return cmd_eval_dbn(argc, argv, quiet);
     if (cli_grbm_args(argc, argv)) return cmd_eval_grbm(argc, argv, quiet);
     const char *cmd = "eval";
     const char *data_spec = NULL;
@@ -149,9 +151,7 @@ int cmd_eval(int argc, char **argv, bool quiet) {
         {"ais-betas", OPT_SIZE, &ais_steps, "N", "AIS intermediate distributions (the paper's schedule scaled to N)", 3, 1e8, 0, 0, NULL, NULL},
         {"reverse", OPT_FLAG, &reverse, NULL, "with --ais: also reverse AIS from exact samples (a layer <= 20 units)", 0, 0, 0, 0, NULL, NULL},
         {"json", OPT_FLAG, &json, NULL, "print one JSON object instead of text", 0, 0, 0, 0, NULL, NULL},
-        {"scale", OPT_STR, &da.scale, "auto|none|255|minmax", "scaling (default: as in training)", -INFINITY, INFINITY, 0, 0, NULL, &da.scale_seen},
-        {"binarize", OPT_STR, &da.binarize, "none|threshold|stochastic", "binarisation (default: as in training)", -INFINITY, INFINITY, 0, 0, NULL, &da.binarize_seen},
-        {"threshold", OPT_FLOAT, &da.threshold, "T", "threshold (default: as in training)", 0, 1, 0, 0, NULL, &da.threshold_seen},
+        CLI_DATA_AS_TRAINED_OPTIONS(da),
         {"seed", OPT_U64, &da.seed, "S", "seed for AIS and for --binarize stochastic", 0, 1.8446744073709552e19, 0, 0, NULL, NULL},
         OPT_END,
     };

@@ -54,6 +54,7 @@ int cmd_info(int argc, char **argv, bool quiet) {
     char kind[32];
     if (cli_find_model_arg(argc, argv, kind, sizeof kind)) {
         if (strcmp(kind, "grbm") == 0) return cmd_info_grbm(argc, argv, quiet);
+        if (strcmp(kind, "dbn") == 0) return cmd_info_dbn(argc, argv, quiet);
         if (strcmp(kind, "net") == 0 || strcmp(kind, "jem") == 0) return cmd_info_net(argc, argv, quiet);
     }
     const char *cmd = "info";

@@ -17,12 +17,15 @@ static const char *const usage_text =
     "  train grbm    train a Gaussian-Bernoulli RBM (continuous data) by CD from noise\n"
     "  train ebm     train a neural-network energy by Langevin contrastive divergence\n"
     "  train jem     train a classifier as a joint energy-based model (or the plain classifier)\n"
+    "  train dbn     train a deep belief net (stacked RBMs) greedily, layer by layer\n"
     "  classify      accuracy, calibration and out-of-distribution detection of a JEM / classifier\n"
     "  sample        draw samples from a model (PNG grid, NPY, CSV)\n"
     "  inpaint       fill in a masked part of images with an energy network\n"
     "  denoise       remove Gaussian noise from images with an energy network\n"
     "  landscape     picture of a 2-D energy network's density with data and samples\n"
-    "  eval          evaluate a model on data (reconstruction, pseudo- and exact log-likelihood)\n"
+    "  eval          evaluate a model on data (reconstruction, pseudo- and exact log-likelihood;\n"
+    "                --probe: a linear probe on an RBM's or DBN's features)\n"
+    "  encode        write the features of data at a level of an RBM or DBN (NPY or CSV)\n"
     "  info          describe a model file (shapes, metadata, weight statistics, filter picture)\n"
     "  help CMD      help on a command (also: ebm CMD --help)\n"
     "\n"
@@ -92,10 +95,11 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "sample") == 0) return cmd_sample(rest, rargv, quiet);
     if (strcmp(cmd, "eval") == 0) return cmd_eval(rest, rargv, quiet);
     if (strcmp(cmd, "info") == 0) return cmd_info(rest, rargv, quiet);
+    if (strcmp(cmd, "encode") == 0) return cmd_encode(rest, rargv, quiet);
     if (strcmp(cmd, "classify") == 0) return cmd_classify(rest, rargv, quiet);
     if (strcmp(cmd, "inpaint") == 0) return cmd_inpaint(rest, rargv, quiet);
     if (strcmp(cmd, "denoise") == 0) return cmd_denoise_net(rest, rargv, quiet);
     if (strcmp(cmd, "landscape") == 0) return cmd_landscape(rest, rargv, quiet);
-    fprintf(stderr, "ebm: unknown command '%s' (commands: train, sample, eval, info, classify, inpaint, denoise, landscape, help)\n", cmd);
+    fprintf(stderr, "ebm: unknown command '%s' (commands: train, sample, eval, info, encode, classify, inpaint, denoise, landscape, help)\n", cmd);
     return 2;
 }
