@@ -185,24 +185,6 @@ static void test_sampling(void) {
     ebm_dbn_free(d);
 }
 
-/* n noisy copies (5% flips) of 3 prototypes of 12 bits. */
-static ebm_mat *prototype_data(size_t n, uint64_t seed) {
-    static const char *protos[3] = {"111111000000", "000000111111", "101010101010"};
-    ebm_mat *d;
-    REQUIRE(ebm_mat_new(n, 12, &d) == EBM_OK);
-    ebm_rng r;
-    ebm_rng_seed(&r, seed, 0);
-    for (size_t q = 0; q < n; q++) {
-        const char *p = protos[ebm_rng_below(&r, 3)];
-        for (int i = 0; i < 12; i++) {
-            int bit = p[i] == '1';
-            if (ebm_rng_uniform(&r) < 0.05) bit = !bit;
-            d->data[q * 12 + i] = (float)bit;
-        }
-    }
-    return d;
-}
-
 typedef struct {
     size_t calls;
     ebm_mat *input1;        /* copy of layer 1's training input */
@@ -228,7 +210,7 @@ static int on_layer(size_t layer, ebm_rbm *rbm, const ebm_mat *input, void *user
 }
 
 static void test_greedy_training(void) {
-    ebm_mat *data = prototype_data(300, 1);
+    ebm_mat *data = fixture_prototype_data(300, 1);
     size_t sizes[3] = {12, 8, 6};
     ebm_dbn *d;
     REQUIRE(ebm_dbn_new(sizes, 3, &d) == EBM_OK);

@@ -184,6 +184,15 @@ typedef struct cli_cd_args {
     {"binarize", OPT_STR, &(da).binarize, "none|threshold|stochastic", "binarisation (default: as in training)", -INFINITY, INFINITY, 0, 0, NULL, &(da).binarize_seen}, \
     {"threshold", OPT_FLOAT, &(da).threshold, "T", "threshold (default: as in training)", 0, 1, 0, 0, NULL, &(da).threshold_seen}
 
+/* The options of `ebm info` for a model whose hidden units can be drawn: --json and the filter picture. */
+#define CLI_INFO_OPTIONS(json, filters, nf, cols, zoom, shape)                                                             \
+    {"json", OPT_FLAG, &(json), NULL, "print one JSON object instead of text", 0, 0, 0, 0, NULL, NULL},                 \
+    {"filters", OPT_STR, &(filters), "PNG", "write the first hidden units' weights as a grid picture", -INFINITY, INFINITY, 0, 0, NULL, NULL}, \
+    {"n-filters", OPT_SIZE, &(nf), "N", "how many hidden units to draw", 1, 1e6, 0, 0, NULL, NULL},                       \
+    {"cols", OPT_SIZE, &(cols), "C", "tiles per row in the picture (0 = square)", 0, 1e4, 0, 0, NULL, NULL},              \
+    {"zoom", OPT_SIZE, &(zoom), "Z", "pixel magnification in the picture", 1, 32, 0, 0, NULL, NULL},                      \
+    {"shape", OPT_STR, &(shape), "HxW", "image shape when the model does not record one", -INFINITY, INFINITY, 0, 0, NULL, NULL}
+
 /* Defaults of ebm_cd_opts_default, --cd 1, --init-std 0.01. */
 void cli_cd_args_init(cli_cd_args *a);
 /* Settles mode, k, shuffling and the final rate in a->o; false after printing an error (--cd with --pcd). */

@@ -801,12 +801,7 @@ int cmd_info_dbn(int argc, char **argv, bool quiet) {
     size_t nf = 100, cols = 0, zoom = 2;
     bool json = false;
     const cli_opt opts[] = {
-        {"json", OPT_FLAG, &json, NULL, "print one JSON object instead of text", 0, 0, 0, 0, NULL, NULL},
-        {"filters", OPT_STR, &filters, "PNG", "draw the bottom layer's first hidden units' weights as a grid", -INFINITY, INFINITY, 0, 0, NULL, NULL},
-        {"n-filters", OPT_SIZE, &nf, "N", "how many bottom-layer hidden units to draw", 1, 1e6, 0, 0, NULL, NULL},
-        {"cols", OPT_SIZE, &cols, "C", "tiles per row of the filter picture (0 = square)", 0, 1e4, 0, 0, NULL, NULL},
-        {"zoom", OPT_SIZE, &zoom, "Z", "magnification of the filter picture", 1, 32, 0, 0, NULL, NULL},
-        {"shape", OPT_STR, &shape, "HxW", "image shape if the model records none", -INFINITY, INFINITY, 0, 0, NULL, NULL},
+        CLI_INFO_OPTIONS(json, filters, nf, cols, zoom, shape),
         OPT_END,
     };
     const char *path;

@@ -62,12 +62,7 @@ int cmd_info(int argc, char **argv, bool quiet) {
     size_t nf = 100, cols = 0, zoom = 2;
     bool json = false;
     const cli_opt opts[] = {
-        {"json", OPT_FLAG, &json, NULL, "print one JSON object instead of text", 0, 0, 0, 0, NULL, NULL},
-        {"filters", OPT_STR, &filters, "PNG", "write the first hidden units' weights as a grid picture", -INFINITY, INFINITY, 0, 0, NULL, NULL},
-        {"n-filters", OPT_SIZE, &nf, "N", "how many hidden units to draw", 1, 1e6, 0, 0, NULL, NULL},
-        {"cols", OPT_SIZE, &cols, "C", "tiles per row in the picture (0 = square)", 0, 1e4, 0, 0, NULL, NULL},
-        {"zoom", OPT_SIZE, &zoom, "Z", "pixel magnification in the picture", 1, 32, 0, 0, NULL, NULL},
-        {"shape", OPT_STR, &shape, "HxW", "image shape when the model does not record one", -INFINITY, INFINITY, 0, 0, NULL, NULL},
+        CLI_INFO_OPTIONS(json, filters, nf, cols, zoom, shape),
         OPT_END,
     };
     const char *path;

@@ -150,8 +150,25 @@ ebm_status ebm_dbn_recon_error(const ebm_dbn *d, const float *v, size_t n, doubl
 
 /* ---- files ---- */
 
-static void tensor_name(char *buf, size_t cap, size_t l, const char *what) {
-    snprintf(buf, cap, "layers.%zu.%s", l, what);
+/* The three tensors of layer l of a DBN as stored: name, rank, shape and the RBM's array. */
+typedef struct {
+    char name[64];
+    int ndim;
+    size_t shape[2];
+    float *data;
+} layer_part;
+
+static void layer_parts(ebm_rbm *m, size_t l, layer_part p[3]) {
+    static const char *const what[3] = {"W", "b_v", "b_h"};
+    float *data[3] = {m->W, m->a, m->b};
+    size_t shapes[3][2] = {{m->n_vis, m->n_hid}, {m->n_vis, 0}, {m->n_hid, 0}};
+    for (int k = 0; k < 3; k++) {
+        snprintf(p[k].name, sizeof p[k].name, "layers.%zu.%s", l, what[k]);
+        p[k].ndim = k ? 1 : 2;
+        p[k].shape[0] = shapes[k][0];
+        p[k].shape[1] = shapes[k][1];
+        p[k].data = data[k];
+    }
 }
 
 ebm_status ebm_dbn_to_tensors(const ebm_dbn *d, ebm_tensors *t) {
@@ -165,15 +182,9 @@ ebm_status ebm_dbn_to_tensors(const ebm_dbn *d, ebm_tensors *t) {
     if (!s) s = ebm_meta_set(ebm_tensors_meta(t), "ebm.dbn.sizes", sizes);
     if (!s) s = ebm_meta_setf(ebm_tensors_meta(t), "ebm.dbn.layers", "%zu", d->n_layers);
     for (size_t l = 0; !s && l < d->n_layers; l++) {
-        const ebm_rbm *m = d->layers[l];
-        size_t shW[2] = {m->n_vis, m->n_hid}, shv[1] = {m->n_vis}, shh[1] = {m->n_hid};
-        char name[64];
-        tensor_name(name, sizeof name, l, "W");
-        s = ebm_tensors_put(t, name, EBM_F32, 2, shW, m->W);
-        tensor_name(name, sizeof name, l, "b_v");
-        if (!s) s = ebm_tensors_put(t, name, EBM_F32, 1, shv, m->a);
-        tensor_name(name, sizeof name, l, "b_h");
-        if (!s) s = ebm_tensors_put(t, name, EBM_F32, 1, shh, m->b);
+        layer_part p[3];
+        layer_parts(d->layers[l], l, p);
+        for (int k = 0; !s && k < 3; k++) s = ebm_tensors_put(t, p[k].name, EBM_F32, p[k].ndim, p[k].shape, p[k].data);
     }
     return s;
 }
@@ -222,35 +233,18 @@ ebm_status ebm_dbn_from_tensors(const ebm_tensors *t, const char *name, ebm_dbn 
     size_t sizes[MAX_LAYERS + 1], n;
     ebm_status s = parse_sizes(text, name, sizes, &n);
     if (s) return s;
-    if (ebm_tensors_count(t) != 3 * (n - 1)) {
-        /* name the first layer tensor that is missing, or say that there are extra ones */
-        for (size_t l = 0; l + 1 < n; l++) {
-            static const char *const parts[] = {"W", "b_v", "b_h"};
-            for (int k = 0; k < 3; k++) {
-                char tn[64];
-                tensor_name(tn, sizeof tn, l, parts[k]);
-                if (!ebm_tensors_get(t, tn))
-                    return ebm_fail(EBM_EFORMAT, "%s: tensor '%s' is missing (ebm.dbn.sizes %s has %zu layers)", name,
-                                    tn, text, n - 1);
-            }
-        }
-        return ebm_fail(EBM_EFORMAT, "%s: %zu tensors, but ebm.dbn.sizes %s has %zu layers (3 tensors each)", name,
-                        ebm_tensors_count(t), text, n - 1);
-    }
     ebm_dbn *d;
     s = ebm_dbn_new(sizes, n, &d);
     if (s) return ebm_fail_prefix(s, "%s", name);
+    /* every tensor the sizes call for, with its shape (ebm_io_take_f32 names a missing or misshapen one) */
     for (size_t l = 0; !s && l < d->n_layers; l++) {
-        ebm_rbm *m = d->layers[l];
-        size_t shW[2] = {m->n_vis, m->n_hid}, shv[1] = {m->n_vis}, shh[1] = {m->n_hid};
-        char tn[64];
-        tensor_name(tn, sizeof tn, l, "W");
-        s = ebm_io_take_f32(t, name, tn, 2, shW, m->W);
-        tensor_name(tn, sizeof tn, l, "b_v");
-        if (!s) s = ebm_io_take_f32(t, name, tn, 1, shv, m->a);
-        tensor_name(tn, sizeof tn, l, "b_h");
-        if (!s) s = ebm_io_take_f32(t, name, tn, 1, shh, m->b);
+        layer_part p[3];
+        layer_parts(d->layers[l], l, p);
+        for (int k = 0; !s && k < 3; k++) s = ebm_io_take_f32(t, name, p[k].name, p[k].ndim, p[k].shape, p[k].data);
     }
+    if (!s && ebm_tensors_count(t) != 3 * d->n_layers)
+        s = ebm_fail(EBM_EFORMAT, "%s: %zu tensors, but ebm.dbn.sizes %s has %zu layers (3 tensors each)", name,
+                     ebm_tensors_count(t), text, d->n_layers);
     if (!s) s = ebm_model_meta_in(meta, name, sizes[0], d->meta, &d->height, &d->width);
     if (s) {
         ebm_dbn_free(d);
