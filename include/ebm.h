@@ -1025,7 +1025,7 @@ typedef struct ebm_probe {
 } ebm_probe;
 
 typedef struct ebm_probe_opts {
-    float l2;                 /* default 1e-4 */
+    float l2;                 /* default 1e-3 */
     size_t max_iter;          /* L-BFGS iterations (default 300) */
     double tol;               /* stop when the gradient's max |.| falls below this (default 1e-5) */
     size_t history;           /* L-BFGS memory (default 10) */

@@ -185,13 +185,16 @@ typedef struct cli_cd_args {
     {"threshold", OPT_FLOAT, &(da).threshold, "T", "threshold (default: as in training)", 0, 1, 0, 0, NULL, &(da).threshold_seen}
 
 /* The options of `ebm info` for a model whose hidden units can be drawn: --json and the filter picture. */
-#define CLI_INFO_OPTIONS(json, filters, nf, cols, zoom, shape)                                                             \
-    {"json", OPT_FLAG, &(json), NULL, "print one JSON object instead of text", 0, 0, 0, 0, NULL, NULL},                 \
-    {"filters", OPT_STR, &(filters), "PNG", "write the first hidden units' weights as a grid picture", -INFINITY, INFINITY, 0, 0, NULL, NULL}, \
-    {"n-filters", OPT_SIZE, &(nf), "N", "how many hidden units to draw", 1, 1e6, 0, 0, NULL, NULL},                       \
-    {"cols", OPT_SIZE, &(cols), "C", "tiles per row in the picture (0 = square)", 0, 1e4, 0, 0, NULL, NULL},              \
-    {"zoom", OPT_SIZE, &(zoom), "Z", "pixel magnification in the picture", 1, 32, 0, 0, NULL, NULL},                      \
-    {"shape", OPT_STR, &(shape), "HxW", "image shape when the model does not record one", -INFINITY, INFINITY, 0, 0, NULL, NULL}
+typedef struct cli_info_args {
+    const char *filters, *shape;
+    size_t nf, cols, zoom;
+    bool json;
+} cli_info_args;
+/* cli_start_model for `ebm info` with those options (checking that --filters can be written). */
+int cli_info_start(int argc, char **argv, const char *usage, const char *about, cli_info_args *a, const char **path);
+/* cli_write_filters with a's picture options (nothing to do and true without --filters). */
+bool cli_info_filters(const cli_info_args *a, bool quiet, const float *W, size_t n_vis, size_t n_hid, size_t height,
+                      size_t width);
 
 /* Defaults of ebm_cd_opts_default, --cd 1, --init-std 0.01. */
 void cli_cd_args_init(cli_cd_args *a);

@@ -797,19 +797,13 @@ static void moments_line(const char *name, const float *x, size_t n, bool json, 
 
 int cmd_info_dbn(int argc, char **argv, bool quiet) {
     const char *cmd = "info";
-    const char *filters = NULL, *shape = NULL;
-    size_t nf = 100, cols = 0, zoom = 2;
-    bool json = false;
-    const cli_opt opts[] = {
-        CLI_INFO_OPTIONS(json, filters, nf, cols, zoom, shape),
-        OPT_END,
-    };
+    cli_info_args ia;
     const char *path;
-    int rc = cli_start_model(cmd, argc, argv, opts, "ebm info DBN [--json] [--filters PNG]",
-                             "Describe a deep belief net file: layer sizes, per-layer parameter statistics and all\n"
-                             "metadata; --filters draws the bottom layer's weights.", &path);
+    int rc = cli_info_start(argc, argv, "ebm info DBN [--json] [--filters PNG]",
+                            "Describe a deep belief net file: layer sizes, per-layer parameter statistics and all\n"
+                            "metadata; --filters draws the bottom layer's weights.", &ia, &path);
     if (rc >= 0) return rc;
-    if (filters && !cli_check_writable(cmd, "--filters", filters)) return 1;
+    bool json = ia.json;
     ebm_dbn *d = load_stack(cmd, path);
     if (!d) return 1;
     size_t np = 0;
@@ -850,11 +844,8 @@ int cmd_info_dbn(int argc, char **argv, bool quiet) {
         printf("metadata:\n");
         cli_print_meta(d->meta, false);
     }
-    rc = 0;
     const ebm_rbm *m0 = d->layers[0];
-    if (filters && !cli_write_filters(cmd, quiet, filters, m0->W, m0->n_vis, m0->n_hid, nf, d->height, d->width, shape,
-                                      cols, zoom))
-        rc = 1;
+    rc = cli_info_filters(&ia, quiet, m0->W, m0->n_vis, m0->n_hid, d->height, d->width) ? 0 : 1;
     ebm_dbn_free(d);
     return rc;
 }

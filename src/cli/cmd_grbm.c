@@ -679,19 +679,13 @@ static void stat_line(const char *name, const float *x, size_t n, int transform)
 
 int cmd_info_grbm(int argc, char **argv, bool quiet) {
     const char *cmd = "info";
-    const char *filters = NULL, *shape = NULL;
-    size_t nf = 100, cols = 0, zoom = 2;
-    bool json = false;
-    const cli_opt opts[] = {
-        CLI_INFO_OPTIONS(json, filters, nf, cols, zoom, shape),
-        OPT_END,
-    };
+    cli_info_args ia;
     const char *path;
-    int rc = cli_start_model(cmd, argc, argv, opts, "ebm info MODEL [--json] [--filters PNG]",
-                             "Describe a Gaussian-Bernoulli RBM file: shapes, parameter statistics (sigma = exp(log_sigma2 / 2)),\n"
-                             "the stored standardisation and all metadata; --filters draws columns of W.", &path);
+    int rc = cli_info_start(argc, argv, "ebm info MODEL [--json] [--filters PNG]",
+                            "Describe a Gaussian-Bernoulli RBM file: shapes, parameter statistics (sigma = exp(log_sigma2 / 2)),\n"
+                            "the stored standardisation and all metadata; --filters draws columns of W.", &ia, &path);
     if (rc >= 0) return rc;
-    if (filters && !cli_check_writable(cmd, "--filters", filters)) return 1;
+    bool json = ia.json;
     ebm_grbm *m = load_grbm(cmd, path);
     if (!m) return 1;
     rc = 1;
@@ -717,9 +711,7 @@ int cmd_info_grbm(int argc, char **argv, bool quiet) {
         printf("metadata:\n");
         cli_print_meta(m->meta, false);
     }
-    if (filters && !cli_write_filters(cmd, quiet, filters, m->W, m->n_vis, m->n_hid, nf, m->height, m->width, shape, cols,
-                                      zoom))
-        goto done;
+    if (!cli_info_filters(&ia, quiet, m->W, m->n_vis, m->n_hid, m->height, m->width)) goto done;
     rc = 0;
 done:
     ebm_grbm_free(m);

@@ -58,17 +58,11 @@ int cmd_info(int argc, char **argv, bool quiet) {
         if (strcmp(kind, "net") == 0 || strcmp(kind, "jem") == 0) return cmd_info_net(argc, argv, quiet);
     }
     const char *cmd = "info";
-    const char *filters = NULL, *shape = NULL;
-    size_t nf = 100, cols = 0, zoom = 2;
-    bool json = false;
-    const cli_opt opts[] = {
-        CLI_INFO_OPTIONS(json, filters, nf, cols, zoom, shape),
-        OPT_END,
-    };
+    cli_info_args ia;
     const char *path;
-    int rc = cli_start_model(cmd, argc, argv, opts, "ebm info MODEL [--json] [--filters PNG]", info_about, &path);
+    int rc = cli_info_start(argc, argv, "ebm info MODEL [--json] [--filters PNG]", info_about, &ia, &path);
     if (rc >= 0) return rc;
-    if (filters && !cli_check_writable(cmd, "--filters", filters)) return 1;
+    bool json = ia.json;
     ebm_rbm *m = cli_load_rbm(cmd, path, "describing");
     if (!m) return 1;
     rc = 1;
@@ -97,9 +91,7 @@ int cmd_info(int argc, char **argv, bool quiet) {
         printf("metadata:\n");
         cli_print_meta(m->meta, false);
     }
-    if (filters && !cli_write_filters(cmd, quiet, filters, m->W, m->n_vis, m->n_hid, nf, m->height, m->width, shape, cols,
-                                      zoom))
-        goto done;
+    if (!cli_info_filters(&ia, quiet, m->W, m->n_vis, m->n_hid, m->height, m->width)) goto done;
     rc = 0;
 done:
     ebm_rbm_free(m);

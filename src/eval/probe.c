@@ -13,7 +13,7 @@
 
 void ebm_probe_opts_default(ebm_probe_opts *o) {
     memset(o, 0, sizeof *o);
-    o->l2 = 1e-4f;
+    o->l2 = 1e-3f;
     o->max_iter = 300;
     o->tol = 1e-5;
     o->history = 10;
