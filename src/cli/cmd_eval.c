@@ -22,7 +22,9 @@ static const char *const eval_about =
     "paper's 14,500-step schedule; the interval is log(mean(w) -+ 3 standard errors).  AIS tends to\n"
     "underestimate log Z, which overstates the likelihood: read the lower end of the log-likelihood\n"
     "interval (the 'conservative' figure) when comparing models.  --reverse also runs AIS backwards from\n"
-    "exact samples (small models only), which tends to overestimate log Z: the truth lies between.";
+    "exact samples (small models only), which tends to overestimate log Z: the truth lies between.\n"
+    "\n"
+    "--probe fits a linear probe on the model's features instead (see 'ebm eval MODEL --probe --help').";
 
 typedef struct {
     cli_progress prog;
