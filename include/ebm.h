@@ -1216,6 +1216,122 @@ EBM_API ebm_status ebm_ising_gibbs(const ebm_ising *g, float *y, size_t burn_in,
 /* Exact marginals p(y_i = +1 | x) by enumeration (height * width <= EBM_EXACT_MAX_UNITS), for tests. */
 EBM_API ebm_status ebm_ising_marginals_exact(const ebm_ising *g, double *marg);
 
+/* ------------------------------------------------------------------------------------------------
+ * Deep belief nets (Hinton, Osindero & Teh 2006; Hinton & Salakhutdinov 2006): a stack of Bernoulli RBMs,
+ * layer l connecting the units of level l (its visible side) to level l + 1 (its hidden side); level 0 is
+ * the data.  Greedy layer-wise training: layer 0 is an RBM on the data, layer l + 1 an RBM on the hidden
+ * probabilities p(h | v) of layer l over the training data (probabilities, not samples, as Hinton &
+ * Salakhutdinov's code does: the same expected statistics with less noise).  Generation: Gibbs sampling in
+ * the top RBM (an undirected associative memory), then a deterministic down pass through the directed
+ * layers below, p(level l = 1 | level l + 1) = sigmoid(W_l h + b_v,l).  Features: the up pass of
+ * probabilities, level l + 1 = p(h | level l) of layer l.
+ * Files: tensors layers.<l>.W (n_vis, n_hid), layers.<l>.b_v, layers.<l>.b_h; metadata ebm.model = "dbn",
+ * ebm.dbn.sizes = "784,500,500" (level sizes, data first), ebm.n_vis, ebm.n_hid (top), ebm.image_shape.
+ * --------------------------------------------------------------------------------------------- */
+typedef struct ebm_dbn {
+    size_t n_layers;          /* >= 1 */
+    ebm_rbm **layers;         /* (n_layers) layer l: levels l -> l + 1; layers[l]->n_hid == layers[l+1]->n_vis */
+    size_t height, width;     /* image shape of level 0, 0 if unknown */
+    ebm_meta *meta;           /* provenance and defaults, saved with the model */
+} ebm_dbn;
+
+/* A DBN with level sizes sizes[0..n_sizes-1] (n_sizes >= 2; sizes[0] = data dimension), parameters zero. */
+EBM_API ebm_status ebm_dbn_new(const size_t *sizes, size_t n_sizes, ebm_dbn **out);
+EBM_API void ebm_dbn_free(ebm_dbn *d);
+/* A DBN holding copies of the n RBMs (adjacent sizes must agree; EBM_ESHAPE otherwise). */
+EBM_API ebm_status ebm_dbn_from_rbms(const ebm_rbm *const *rbms, size_t n, ebm_dbn **out);
+/* Units at level l (0 = data, n_layers = top). */
+EBM_API size_t ebm_dbn_units(const ebm_dbn *d, size_t level);
+/* Up pass: out (n, units(level)) = probabilities at level (1..n_layers; 0 copies v) for v (n, units(0)). */
+EBM_API ebm_status ebm_dbn_up(const ebm_dbn *d, const float *v, size_t n, size_t level, float *out);
+/* Down pass: out (n, units(0)) = mean-field pixels from h (n, units(level)) at level (0..n_layers), applying
+ * p(level l = 1 | level l + 1) = sigmoid(W_l h + b_v,l) with probabilities all the way down. */
+EBM_API ebm_status ebm_dbn_down(const ebm_dbn *d, const float *h, size_t n, size_t level, float *out);
+/* Anomaly score F (n) of v (n, units(0)): the free energy of v under the bottom RBM, -log p_1(v) - log Z_1.
+ * It is also the DBN's variational bound on -log p(v) (up to log Z) at the moment the second layer is added
+ * (Hinton et al. 2006, section 4), which training the layers above can only tighten. */
+EBM_API ebm_status ebm_dbn_free_energy(const ebm_dbn *d, const float *v, size_t n, double *F);
+/* Mean squared error per unit of v (n, units(0)) against its bottom-layer reconstruction p(v | p(h | v)). */
+EBM_API ebm_status ebm_dbn_recon_error(const ebm_dbn *d, const float *v, size_t n, double *mse);
+/* Files (see above); atomic write.  Missing layers, sizes that disagree with ebm.dbn.sizes and extra
+ * tensors are EBM_EFORMAT naming the file and tensor. */
+EBM_API ebm_status ebm_dbn_save(const ebm_dbn *d, const char *path);
+EBM_API ebm_status ebm_dbn_load(const char *path, ebm_dbn **out);
+EBM_API ebm_status ebm_dbn_from_tensors(const ebm_tensors *t, const char *name, ebm_dbn **out);
+EBM_API ebm_status ebm_dbn_to_tensors(const ebm_dbn *d, ebm_tensors *t);
+
+/* Greedy layer-wise training.  Every layer is trained by ebm_rbm_train with o->cd (its callbacks included),
+ * layer l with seed o->cd.seed + l and initialised by ebm_rbm_init(W ~ N(0, init_std^2), visible biases from
+ * its input's means, rng stream (seed, 100 + l)).  on_layer (may be NULL) is called before each layer with the
+ * layer index, the layer and its training input (rows, units(l)); non-zero stops (EBM_ECANCELED). */
+typedef struct ebm_dbn_train_opts {
+    ebm_cd_opts cd;           /* per-layer CD / PCD settings (ebm_cd_opts_default) */
+    float init_std;           /* default 0.01 */
+    int (*on_layer)(size_t layer, ebm_rbm *rbm, const ebm_mat *input, void *user);
+    void *user;
+} ebm_dbn_train_opts;
+
+EBM_API void ebm_dbn_train_opts_default(ebm_dbn_train_opts *o);
+/* Trains d on data (rows, units(0)) with values in [0, 1]. */
+EBM_API ebm_status ebm_dbn_train(ebm_dbn *d, const ebm_mat *data, const ebm_dbn_train_opts *o);
+
+/* Generation: n block-Gibbs chains in the top RBM, started from noise (each unit of level n_layers - 1 on
+ * with probability noise_p) or, when init (rows, units(0)) is given, from the up pass of random rows of it;
+ * after steps sweeps at temperature T, the top RBM's p(v | h) (its binary state when steps is 0) goes down
+ * the directed layers by ebm_dbn_down.  out is (n, units(0)), values in [0, 1]; reproducible from rng. */
+typedef struct ebm_dbn_sample_opts {
+    size_t steps;             /* default 1000 */
+    float T;                  /* default 1 */
+    float noise_p;            /* default 0.5 */
+    int (*progress)(double fraction, void *user); /* non-zero stops (EBM_ECANCELED); may be NULL */
+    void *user;
+} ebm_dbn_sample_opts;
+
+EBM_API void ebm_dbn_sample_opts_default(ebm_dbn_sample_opts *o);
+EBM_API ebm_status ebm_dbn_sample(const ebm_dbn *d, size_t n, const ebm_mat *init, const ebm_dbn_sample_opts *o,
+                                  ebm_rng *rng, float *out);
+
+/* ------------------------------------------------------------------------------------------------
+ * Linear probe: multinomial logistic regression on fixed features, to measure how useful features are.
+ *   logits = x W + b,  L(W, b) = -(1/n) sum_i log softmax(logits_i)[y_i] + (l2 / 2) ||W||^2
+ * fitted by full-batch L-BFGS (Nocedal & Wright 2006, Algorithm 7.4, with a backtracking Armijo line search):
+ * the loss is convex, so the result is deterministic and needs no seed or learning rate.
+ * --------------------------------------------------------------------------------------------- */
+typedef struct ebm_probe {
+    size_t n_features, n_classes;
+    float *W;                 /* (n_features, n_classes) */
+    float *b;                 /* (n_classes) */
+} ebm_probe;
+
+typedef struct ebm_probe_opts {
+    float l2;                 /* default 1e-3 */
+    size_t max_iter;          /* L-BFGS iterations (default 300) */
+    double tol;               /* stop when the gradient's max |.| falls below this (default 1e-5) */
+    size_t history;           /* L-BFGS memory (default 10) */
+    int (*progress)(size_t iter, double loss, void *user); /* after every iteration; non-zero stops early */
+    void *user;
+} ebm_probe_opts;
+
+typedef struct ebm_probe_result {
+    size_t iters;
+    double loss;              /* final training loss (with the L2 term) */
+    double grad_max;          /* final max |gradient| */
+    int converged;            /* grad_max <= tol */
+} ebm_probe_result;
+
+EBM_API void ebm_probe_opts_default(ebm_probe_opts *o);
+EBM_API ebm_status ebm_probe_new(size_t n_features, size_t n_classes, ebm_probe **out);
+EBM_API void ebm_probe_free(ebm_probe *p);
+/* L above for x (n, n_features), labels y (n) in 0..n_classes-1; grad (n_features * n_classes + n_classes,
+ * W then b) <- dL/dtheta when not NULL. */
+EBM_API ebm_status ebm_probe_loss(const ebm_probe *p, const float *x, const int32_t *y, size_t n, float l2,
+                                  double *loss, float *grad);
+/* Fits a new probe with n_classes = 1 + max label; r may be NULL. */
+EBM_API ebm_status ebm_probe_fit(const float *x, const int32_t *y, size_t n, size_t n_features,
+                                 const ebm_probe_opts *o, ebm_probe **out, ebm_probe_result *r);
+/* logits (n, n_classes) for x (n, n_features). */
+EBM_API ebm_status ebm_probe_predict(const ebm_probe *p, const float *x, size_t n, float *logits);
+
 #ifdef __cplusplus
 }
 #endif

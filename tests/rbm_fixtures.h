@@ -51,4 +51,24 @@ static inline double fixture_log_z_brute(const ebm_rbm *m, double T) {
     return mx + log(sum);
 }
 
+/* n noisy copies of 3 prototype patterns of 12 bits (5% of bits flipped), from a fixed seed.
+ * Entropy per example: log 3 + 12 H(0.05) = 3.49 nats (prototypes are far apart), so no model can
+ * reach a mean log-likelihood above about -3.49. */
+static inline ebm_mat *fixture_prototype_data(size_t n, uint64_t seed) {
+    static const char *protos[3] = {"111111000000", "000000111111", "101010101010"};
+    ebm_mat *d;
+    REQUIRE(ebm_mat_new(n, 12, &d) == EBM_OK);
+    ebm_rng r;
+    ebm_rng_seed(&r, seed, 0);
+    for (size_t q = 0; q < n; q++) {
+        const char *p = protos[ebm_rng_below(&r, 3)];
+        for (int i = 0; i < 12; i++) {
+            int bit = p[i] == '1';
+            if (ebm_rng_uniform(&r) < 0.05) bit = !bit;
+            d->data[q * 12 + i] = (float)bit;
+        }
+    }
+    return d;
+}
+
 #endif

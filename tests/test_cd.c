@@ -15,26 +15,6 @@ static double cosine(const float *a, const float *b, size_t n) {
     return ab / sqrt(aa * bb);
 }
 
-/* n noisy copies of 3 prototype patterns of 12 bits (5% of bits flipped), from a fixed seed.
- * Entropy per example: log 3 + 12 H(0.05) = 3.49 nats (prototypes are far apart), so no model can
- * reach a mean log-likelihood above about -3.49. */
-static ebm_mat *prototype_data(size_t n, uint64_t seed) {
-    static const char *protos[3] = {"111111000000", "000000111111", "101010101010"};
-    ebm_mat *d;
-    REQUIRE(ebm_mat_new(n, 12, &d) == EBM_OK);
-    ebm_rng r;
-    ebm_rng_seed(&r, seed, 0);
-    for (size_t q = 0; q < n; q++) {
-        const char *p = protos[ebm_rng_below(&r, 3)];
-        for (int i = 0; i < 12; i++) {
-            int bit = p[i] == '1';
-            if (ebm_rng_uniform(&r) < 0.05) bit = !bit;
-            d->data[q * 12 + i] = (float)bit;
-        }
-    }
-    return d;
-}
-
 static double exact_ll(const ebm_rbm *m, const ebm_mat *d) {
     double lz, ll;
     REQUIRE(ebm_rbm_log_z_exact(m, 1.0f, &lz) == EBM_OK);
@@ -53,7 +33,7 @@ static ebm_rbm *fresh_rbm(const ebm_mat *d) {
 }
 
 static void test_gradient_direction(void) {
-    ebm_mat *d = prototype_data(64, 1);
+    ebm_mat *d = fixture_prototype_data(64, 1);
     /* weights large enough that CD-1's bias shows, as after some training */
     ebm_rbm *m = fixture_rbm(12, 6, 1.5, 0.5, 2);
     float *exact = calloc(m->n_params, sizeof(float)), *cd = calloc(m->n_params, sizeof(float));
@@ -85,7 +65,7 @@ static void test_gradient_direction(void) {
 }
 
 static void test_training_raises_ll(void) {
-    ebm_mat *d = prototype_data(600, 4);
+    ebm_mat *d = fixture_prototype_data(600, 4);
     const ebm_cd_mode modes[2] = {EBM_CD, EBM_PCD};
     for (int t = 0; t < 2; t++) {
         ebm_rbm *m = fresh_rbm(d);
@@ -125,7 +105,7 @@ static ebm_rbm *train_copy(const ebm_mat *d, ebm_cd_mode mode, uint64_t seed) {
 }
 
 static void test_reproducible(void) {
-    ebm_mat *d = prototype_data(600, 7);
+    ebm_mat *d = fixture_prototype_data(600, 7);
     for (int t = 0; t < 2; t++) {
         ebm_cd_mode mode = t ? EBM_PCD : EBM_CD;
         ebm_rbm *a = train_copy(d, mode, 9), *b = train_copy(d, mode, 9), *c = train_copy(d, mode, 10);
@@ -146,7 +126,7 @@ static int count_batches(const ebm_train_progress *p, void *user) {
 }
 
 static void test_divergence_and_cancel(void) {
-    ebm_mat *d = prototype_data(200, 8);
+    ebm_mat *d = fixture_prototype_data(200, 8);
     ebm_rbm *m = fresh_rbm(d);
     ebm_cd_opts o;
     ebm_cd_opts_default(&o);
@@ -170,7 +150,7 @@ static void test_divergence_and_cancel(void) {
 }
 
 static void test_bad_options(void) {
-    ebm_mat *d = prototype_data(50, 9);
+    ebm_mat *d = fixture_prototype_data(50, 9);
     ebm_rbm *m;
     REQUIRE(ebm_rbm_new(12, 4, &m) == EBM_OK);
     ebm_cd_opts o;

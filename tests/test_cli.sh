@@ -513,6 +513,101 @@ ok; awk '{ if (match($0, /"auroc": [0-9.]+/)) { a = substr($0, RSTART + 9, RLENG
 expect_ok "score structured" -- "$EBM" score "$T/sp.safetensors" --data toy:8gaussians --limit 300 --anomaly-data "$T/far.csv" --json
 contains "$T/out" '"score": "free energy' "structured free energy"
 expect_error 1 "score structured chain" -- "$EBM" score "$T/spc.safetensors" --data toy:8gaussians
+# --- deep belief nets: train dbn, info, sample, encode, eval, eval --probe ----------------------------
+awk 'BEGIN { srand(11); p[0]="111111000000"; p[1]="000000111111"; p[2]="101010101010";
+  for (r = 0; r < 300; r++) { k = int(rand() * 3); line = "";
+    for (i = 1; i <= 12; i++) { b = substr(p[k], i, 1) + 0; if (rand() < 0.05) b = 1 - b;
+      line = line (i > 1 ? "," : "") b }
+    print line; print k > "/dev/stderr" } }' >"$T/dtrain.csv" 2>"$T/dlabels.csv"
+expect_ok "train dbn --help" -- "$EBM" train dbn --help
+contains "$T/out" "--layers" "train dbn help"
+expect_ok "train dbn" -- "$EBM" train dbn --data "$T/dtrain.csv" --layers 8,6 --epochs 20 --batch 20 --lr 0.1 \
+    --seed 2 --out "$T/d.safetensors"
+contains "$T/err" "layer 2/2 epoch 20/20" "train dbn progress per layer"
+contains "$T/err" "saved $T/d.safetensors (DBN 12-8-6" "train dbn summary"
+expect_ok "info dbn" -- "$EBM" info "$T/d.safetensors"
+contains "$T/out" "deep belief net 12-8-6 (2 layers)" "info dbn kind"
+contains "$T/out" "ebm.train.layer.1.final_recon" "info dbn per-layer metadata"
+expect_ok "info dbn --json" -- "$EBM" info "$T/d.safetensors" --json --filters "$T/df.png" --shape 3x4
+ok; if command -v python3 >/dev/null 2>&1; then
+    python3 -c 'import json,sys; r = json.load(open(sys.argv[1])); assert r["sizes"] == [12, 8, 6] and len(r["layers"]) == 2, r' \
+        "$T/out" || fail "info dbn --json: $(cat "$T/out")"
+fi
+ok; [ -s "$T/df.png" ] || fail "no dbn filter picture"
+expect_ok "sample dbn" -- "$EBM" sample "$T/d.safetensors" --n 10 --steps 50 --shape 3x4 --png "$T/ds.png" \
+    --npy "$T/ds.npy" --csv "$T/ds.csv"
+ok; [ -s "$T/ds.png" ] && [ -s "$T/ds.npy" ] && [ "$(wc -l <"$T/ds.csv")" = 10 ] || fail "sample dbn outputs"
+ok; awk -F, '{ if (NF != 12) bad = 1; for (i = 1; i <= NF; i++) if ($i < 0 || $i > 1) bad = 1 } END { exit bad }' \
+    "$T/ds.csv" || fail "dbn samples are not 10 x 12 values in [0, 1]"
+# most samples are close to one of the three prototypes (mean absolute difference below 0.25)
+ok; awk -F, 'BEGIN { p[0]="111111000000"; p[1]="000000111111"; p[2]="101010101010" }
+  { best = 12; for (k = 0; k < 3; k++) { d = 0; for (i = 1; i <= 12; i++) { x = $i - substr(p[k], i, 1); d += x < 0 ? -x : x }
+      if (d < best) best = d }
+    if (best / 12 < 0.25) good++ } END { exit !(good >= 8) }' "$T/ds.csv" || fail "dbn samples do not look like the data"
+expect_ok "sample dbn again" -- "$EBM" --threads 1 sample "$T/d.safetensors" --n 10 --steps 50 --csv "$T/ds2.csv"
+ok; cmp -s "$T/ds.csv" "$T/ds2.csv" || fail "dbn sampling with the same seed is not reproducible"
+expect_ok "sample dbn from data" -- "$EBM" sample "$T/d.safetensors" --n 5 --steps 5 --init data --csv "$T/ds3.csv"
+contains "$T/err" "from data" "sample dbn init data"
+expect_ok "encode dbn level 1" -- "$EBM" encode "$T/d.safetensors" --layer 1 --out "$T/f1.csv"
+ok; [ "$(wc -l <"$T/f1.csv")" = 300 ] && [ "$(head -n 1 "$T/f1.csv" | awk -F, '{ print NF }')" = 8 ] ||
+    fail "encode level 1: expected 300 x 8"
+expect_ok "encode dbn top" -- "$EBM" encode "$T/d.safetensors" --data "$T/dtrain.csv" --limit 50 --out "$T/f2.npy"
+contains "$T/err" "level 2 of 2 (6 units)" "encode default level"
+expect_ok "encode rbm" -- "$EBM" encode "$T/good.safetensors" --data "$T/dtrain.csv" --out "$T/fr.csv"
+ok; [ "$(head -n 1 "$T/fr.csv" | awk -F, '{ print NF }')" = 8 ] || fail "encode of an RBM: expected 8 hidden units"
+expect_ok "eval dbn" -- "$EBM" eval "$T/d.safetensors" --json
+ok; if command -v python3 >/dev/null 2>&1; then
+    python3 -c 'import json,sys; r = json.load(open(sys.argv[1])); assert r["kind"] == "dbn" and r["rows"] == 300 and 0 <= r["recon_mse"] < 0.15 and r["score_mean"] < 0, r' \
+        "$T/out" || fail "eval dbn --json: $(cat "$T/out")"
+fi
+head -n 200 "$T/dtrain.csv" >"$T/ptrain.csv"; head -n 200 "$T/dlabels.csv" >"$T/plabels.csv"
+tail -n 100 "$T/dtrain.csv" >"$T/ptest.csv"; tail -n 100 "$T/dlabels.csv" >"$T/ptlabels.csv"
+expect_ok "eval --probe" -- "$EBM" eval "$T/d.safetensors" --probe --data "$T/ptrain.csv" --labels "$T/plabels.csv" \
+    --test "$T/ptest.csv" --test-labels "$T/ptlabels.csv" --layer all --json
+ok; if command -v python3 >/dev/null 2>&1; then
+    python3 - "$T/out" <<'EOF' || fail "eval --probe --json content: $(cat "$T/out")"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["train_rows"] == 200 and r["test_rows"] == 100, r
+assert [p["level"] for p in r["probes"]] == [0, 1, 2] and [p["units"] for p in r["probes"]] == [12, 8, 6], r
+assert all(p["test_accuracy"] > 0.95 and p["test_nll"] >= 0 for p in r["probes"]), r
+EOF
+fi
+expect_ok "eval --probe text on an RBM" -- "$EBM" eval "$T/good.safetensors" --probe --data "$T/ptrain.csv" \
+    --labels "$T/plabels.csv" --test "$T/ptest.csv" --test-labels "$T/ptlabels.csv"
+contains "$T/out" "raw pixels" "probe baseline row"
+contains "$T/out" "level 1 " "probe level row"
+# bad input
+expect_error 2 "dbn bad layers" -- "$EBM" train dbn --data "$T/dtrain.csv" --layers 8,,6 --out "$T/x.safetensors"
+expect_error 2 "dbn zero layer" -- "$EBM" train dbn --data "$T/dtrain.csv" --layers 0 --out "$T/x.safetensors"
+expect_error 1 "dbn missing --out" -- "$EBM" train dbn --data "$T/dtrain.csv"
+expect_error 1 "dbn data outside [0,1]" -- "$EBM" train dbn --data "$T/range.csv" --out "$T/x.safetensors"
+expect_error 2 "encode bad level" -- "$EBM" encode "$T/d.safetensors" --layer 3 --out "$T/x.npy"
+expect_error 1 "encode missing --out" -- "$EBM" encode "$T/d.safetensors"
+expect_error 1 "encode a grbm" -- "$EBM" encode "$T/g.safetensors" --data "$T/g.csv" --out "$T/x.npy"
+expect_error 1 "encode shape mismatch" -- "$EBM" encode "$T/d.safetensors" --data "$T/narrow.csv" --out "$T/x.npy"
+expect_error 1 "probe without labels" -- "$EBM" eval "$T/d.safetensors" --probe --test "$T/ptest.csv"
+contains "$T/err" "has no labels" "probe missing labels named"
+expect_error 1 "probe short labels file" -- "$EBM" eval "$T/d.safetensors" --probe --labels "$T/ptlabels.csv" \
+    --test "$T/ptest.csv" --test-labels "$T/ptlabels.csv"
+printf '0\n1\n7\n' >"$T/unseen.csv"; head -n 3 "$T/ptest.csv" >"$T/ptest3.csv"
+expect_error 1 "probe unseen test label" -- "$EBM" eval "$T/d.safetensors" --probe --data "$T/ptrain.csv" \
+    --labels "$T/plabels.csv" --test "$T/ptest3.csv" --test-labels "$T/unseen.csv"
+expect_error 1 "probe of a grbm" -- "$EBM" eval "$T/g.safetensors" --probe --data "$T/g.csv" --test "$T/g.csv"
+expect_error 1 "sample dbn nothing to write" -- "$EBM" sample "$T/d.safetensors"
+expect_error 1 "sample dbn bad shape" -- "$EBM" sample "$T/d.safetensors" --png "$T/x.png" --shape 5x5
+head -c 150 "$T/d.safetensors" >"$T/dcut.safetensors"
+expect_error 1 "truncated dbn" -- "$EBM" info "$T/dcut.safetensors"
+LC_ALL=C sed 's/"ebm.dbn.sizes"/"ebm.dbn.sizez"/' "$T/d.safetensors" >"$T/dnosizes.safetensors"
+expect_error 1 "dbn without sizes" -- "$EBM" sample "$T/dnosizes.safetensors" --csv "$T/x.csv"
+contains "$T/err" "ebm.dbn.sizes" "missing sizes named"
+LC_ALL=C sed 's/"12,8,6"/"12,8,7"/' "$T/d.safetensors" >"$T/dsizes.safetensors"
+expect_error 1 "dbn sizes disagree with tensors" -- "$EBM" encode "$T/dsizes.safetensors" --out "$T/x.npy"
+contains "$T/err" "layers.1.W" "mismatched tensor named"
+
+expect_ok "score dbn" -- "$EBM" score "$T/d.safetensors" --data "$T/test.csv" --anomaly-data "$T/bits.csv" --json
+ok; awk '{ if (match($0, /"auroc": [0-9.]+/)) { a = substr($0, RSTART + 9, RLENGTH - 9) + 0; exit !(a > 0.8) } exit 1 }' "$T/out" ||
+    fail "DBN score should flag random bit strings against its prototypes: $(cat "$T/out")"
 
 if [ "$fails" -ne 0 ]; then
     echo "test_cli: $fails of $checks checks failed" >&2

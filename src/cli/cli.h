@@ -6,6 +6,8 @@
 
 #include "ebm.h"
 
+#include <float.h>
+#include <math.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -155,6 +157,7 @@ int cmd_score(int argc, char **argv, bool quiet);
 bool cli_scorer_net(const char *cmd, const char *path, cli_scorer *sc);
 bool cli_scorer_bm(const char *cmd, const char *path, cli_scorer *sc);         /* cmd_bm.c */
 bool cli_scorer_structured(const char *cmd, const char *path, cli_scorer *sc); /* cmd_structured.c */
+bool cli_scorer_dbn(const char *cmd, const char *path, cli_scorer *sc);        /* cmd_dbn.c */
 /* Composed models (cmd_compose.c): `ebm compose`, and loading a composed file's parts into one energy
  * (*e, owned by the caller and freed before the cli_composed; *meta: the file's metadata). */
 typedef struct cli_composed cli_composed;
@@ -193,5 +196,71 @@ int cmd_sample_bm(int argc, char **argv, bool quiet);
 int cmd_eval_bm(int argc, char **argv, bool quiet);
 int cmd_info_bm(int argc, char **argv, bool quiet);
 int cmd_denoise_ising(int argc, char **argv, bool quiet);
+/* ---- CD / PCD training options, shared by `train rbm` and `train dbn` (cmd_train.c) ---- */
+typedef struct cli_cd_args {
+    ebm_cd_opts o;
+    size_t cd_k, pcd_k;
+    bool cd_seen, pcd_seen, lr_final_seen, no_shuffle;
+    float lr_final, init_std;
+} cli_cd_args;
+
+/* Rows of a cli_opt table for the fields of a (a cli_cd_args) and of da (a cli_data_args). */
+#define CLI_CD_OPTIONS(a)                                                                                                 \
+    {"cd", OPT_SIZE, &(a).cd_k, "K", "contrastive divergence with K Gibbs sweeps", 1, 100000, 0, 0, NULL, &(a).cd_seen}, \
+    {"pcd", OPT_SIZE, &(a).pcd_k, "K", "persistent CD with K sweeps per update", 1, 100000, 0, 0, NULL, &(a).pcd_seen},  \
+    {"epochs", OPT_SIZE, &(a).o.epochs, "N", "passes over the data", 1, 1e9, 0, 0, NULL, NULL},                        \
+    {"batch", OPT_SIZE, &(a).o.batch, "N", "rows per update", 1, 1 << 24, 0, 0, NULL, NULL},                           \
+    {"chains", OPT_SIZE, &(a).o.chains, "N", "persistent chains for --pcd (0 = batch size)", 0, 1 << 24, 0, 0, NULL, NULL}, \
+    {"lr", OPT_FLOAT, &(a).o.lr, "RATE", "learning rate", 0, FLT_MAX, 1, 0, NULL, NULL},                                \
+    {"lr-final", OPT_FLOAT, &(a).lr_final, "RATE", "decay the rate linearly to this by the last update (default: constant)", 0, FLT_MAX, 0, 0, NULL, &(a).lr_final_seen}, \
+    {"momentum", OPT_FLOAT, &(a).o.momentum, "M", "momentum", 0, 1, 0, 1, NULL, NULL},                                  \
+    {"weight-decay", OPT_FLOAT, &(a).o.weight_decay, "L2", "L2 weight decay on W", 0, 1e3, 0, 0, NULL, NULL},           \
+    {"grad-clip", OPT_FLOAT, &(a).o.grad_clip, "NORM", "clip the gradient's L2 norm (0 = off)", 0, 1e30, 0, 0, NULL, NULL}, \
+    {"init-std", OPT_FLOAT, &(a).init_std, "S", "standard deviation of the initial weights", 0, 10, 0, 0, NULL, NULL},  \
+    {"seed", OPT_U64, &(a).o.seed, "S", "random seed (initialisation, shuffling, sampling)", 0, 1.8446744073709552e19, 0, 0, NULL, NULL}, \
+    {"no-shuffle", OPT_FLAG, &(a).no_shuffle, NULL, "keep the data order (default: reshuffle every epoch)", 0, 0, 0, 0, NULL, NULL}
+#define CLI_DATA_OPTIONS(da)                                                                                              \
+    {"scale", OPT_STR, &(da).scale, "auto|none|255|minmax", "scaling of the data to [0, 1]", -INFINITY, INFINITY, 0, 0, NULL, &(da).scale_seen}, \
+    {"binarize", OPT_STR, &(da).binarize, "none|threshold|stochastic", "binarisation after scaling", -INFINITY, INFINITY, 0, 0, NULL, &(da).binarize_seen}, \
+    {"threshold", OPT_FLOAT, &(da).threshold, "T", "threshold for --binarize threshold", 0, 1, 0, 0, NULL, &(da).threshold_seen}, \
+    {"limit", OPT_SIZE, &(da).limit, "N", "use the first N rows only (0 = all)", 0, 1e12, 0, 0, NULL, NULL}
+/* Rows for commands that preprocess data the way a model was trained unless told otherwise. */
+#define CLI_DATA_AS_TRAINED_OPTIONS(da)                                                                                   \
+    {"scale", OPT_STR, &(da).scale, "auto|none|255|minmax", "scaling (default: as in training)", -INFINITY, INFINITY, 0, 0, NULL, &(da).scale_seen}, \
+    {"binarize", OPT_STR, &(da).binarize, "none|threshold|stochastic", "binarisation (default: as in training)", -INFINITY, INFINITY, 0, 0, NULL, &(da).binarize_seen}, \
+    {"threshold", OPT_FLOAT, &(da).threshold, "T", "threshold (default: as in training)", 0, 1, 0, 0, NULL, &(da).threshold_seen}
+
+/* The options of `ebm info` for a model whose hidden units can be drawn: --json and the filter picture. */
+typedef struct cli_info_args {
+    const char *filters, *shape;
+    size_t nf, cols, zoom;
+    bool json;
+} cli_info_args;
+/* cli_start_model for `ebm info` with those options (checking that --filters can be written). */
+int cli_info_start(int argc, char **argv, const char *usage, const char *about, cli_info_args *a, const char **path);
+/* cli_write_filters with a's picture options (nothing to do and true without --filters). */
+bool cli_info_filters(const cli_info_args *a, bool quiet, const float *W, size_t n_vis, size_t n_hid, size_t height,
+                      size_t width);
+
+/* Defaults of ebm_cd_opts_default, --cd 1, --init-std 0.01. */
+void cli_cd_args_init(cli_cd_args *a);
+/* Settles mode, k, shuffling and the final rate in a->o; false after printing an error (--cd with --pcd). */
+bool cli_cd_finish(const char *cmd, cli_cd_args *a);
+/* The data preprocessing, training settings, provenance (command "ebm train KIND ARGS") and sampling defaults
+ * of a CD-trained model into mt. */
+ebm_status cli_cd_meta(ebm_meta *mt, const char *kind, const ebm_cd_opts *o, const cli_data_args *da,
+                       const char *data_spec, const ebm_dataset *d, float init_std, double seconds, size_t epochs_done,
+                       int argc, char **argv);
+
+/* Deep belief nets, encoding and the linear probe (cmd_dbn.c): `train dbn`, `encode`, `eval --probe`, and
+ * sample / eval / info of a DBN model file. */
+bool cli_dbn_args(int argc, char **argv);   /* true when an argument names a DBN model file */
+bool cli_probe_args(int argc, char **argv); /* true when --probe is among the options */
+int cmd_train_dbn(int argc, char **argv, bool quiet);
+int cmd_sample_dbn(int argc, char **argv, bool quiet);
+int cmd_eval_dbn(int argc, char **argv, bool quiet);
+int cmd_eval_probe(int argc, char **argv, bool quiet);
+int cmd_info_dbn(int argc, char **argv, bool quiet);
+int cmd_encode(int argc, char **argv, bool quiet);
 
 #endif

@@ -22,7 +22,9 @@ static const char *const eval_about =
     "paper's 14,500-step schedule; the interval is log(mean(w) -+ 3 standard errors).  AIS tends to\n"
     "underestimate log Z, which overstates the likelihood: read the lower end of the log-likelihood\n"
     "interval (the 'conservative' figure) when comparing models.  --reverse also runs AIS backwards from\n"
-    "exact samples (small models only), which tends to overestimate log Z: the truth lies between.";
+    "exact samples (small models only), which tends to overestimate log Z: the truth lies between.\n"
+    "\n"
+    "--probe fits a linear probe on the model's features instead (see 'ebm eval MODEL --probe --help').";
 
 typedef struct {
     cli_progress prog;
@@ -134,6 +136,8 @@ int cmd_eval(int argc, char **argv, bool quiet) {
     for (int i = 0; i < argc && strcmp(argv[i], "--") != 0; i++)
         if (strcmp(argv[i], "--samples") == 0 || strncmp(argv[i], "--samples=", 10) == 0)
             return cmd_eval_samples(argc, argv, quiet);
+    if (cli_probe_args(argc, argv)) return cmd_eval_probe(argc, argv, quiet);
+    if (cli_dbn_args(argc, argv)) return cmd_eval_dbn(argc, argv, quiet);
     if (cli_grbm_args(argc, argv)) return cmd_eval_grbm(argc, argv, quiet);
     char kind[32];
     if (cli_find_model_arg(argc, argv, kind, sizeof kind)) {
@@ -161,9 +165,7 @@ int cmd_eval(int argc, char **argv, bool quiet) {
         {"ais-betas", OPT_SIZE, &ais_steps, "N", "AIS intermediate distributions (the paper's schedule scaled to N)", 3, 1e8, 0, 0, NULL, NULL},
         {"reverse", OPT_FLAG, &reverse, NULL, "with --ais: also reverse AIS from exact samples (a layer <= 20 units)", 0, 0, 0, 0, NULL, NULL},
         {"json", OPT_FLAG, &json, NULL, "print one JSON object instead of text", 0, 0, 0, 0, NULL, NULL},
-        {"scale", OPT_STR, &da.scale, "auto|none|255|minmax", "scaling (default: as in training)", -INFINITY, INFINITY, 0, 0, NULL, &da.scale_seen},
-        {"binarize", OPT_STR, &da.binarize, "none|threshold|stochastic", "binarisation (default: as in training)", -INFINITY, INFINITY, 0, 0, NULL, &da.binarize_seen},
-        {"threshold", OPT_FLOAT, &da.threshold, "T", "threshold (default: as in training)", 0, 1, 0, 0, NULL, &da.threshold_seen},
+        CLI_DATA_AS_TRAINED_OPTIONS(da),
         {"seed", OPT_U64, &da.seed, "S", "seed for AIS and for --binarize stochastic", 0, 1.8446744073709552e19, 0, 0, NULL, NULL},
         OPT_END,
     };

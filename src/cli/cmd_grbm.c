@@ -679,24 +679,13 @@ static void stat_line(const char *name, const float *x, size_t n, int transform)
 
 int cmd_info_grbm(int argc, char **argv, bool quiet) {
     const char *cmd = "info";
-    const char *filters = NULL, *shape = NULL;
-    size_t nf = 100, cols = 0, zoom = 2;
-    bool json = false;
-    const cli_opt opts[] = {
-        {"json", OPT_FLAG, &json, NULL, "print one JSON object instead of text", 0, 0, 0, 0, NULL, NULL},
-        {"filters", OPT_STR, &filters, "PNG", "write the first hidden units' weights as a grid picture", -INFINITY, INFINITY, 0, 0, NULL, NULL},
-        {"n-filters", OPT_SIZE, &nf, "N", "how many hidden units to draw", 1, 1e6, 0, 0, NULL, NULL},
-        {"cols", OPT_SIZE, &cols, "C", "tiles per row in the picture (0 = square)", 0, 1e4, 0, 0, NULL, NULL},
-        {"zoom", OPT_SIZE, &zoom, "Z", "pixel magnification in the picture", 1, 32, 0, 0, NULL, NULL},
-        {"shape", OPT_STR, &shape, "HxW", "image shape when the model does not record one", -INFINITY, INFINITY, 0, 0, NULL, NULL},
-        OPT_END,
-    };
+    cli_info_args ia;
     const char *path;
-    int rc = cli_start_model(cmd, argc, argv, opts, "ebm info MODEL [--json] [--filters PNG]",
-                             "Describe a Gaussian-Bernoulli RBM file: shapes, parameter statistics (sigma = exp(log_sigma2 / 2)),\n"
-                             "the stored standardisation and all metadata; --filters draws columns of W.", &path);
+    int rc = cli_info_start(argc, argv, "ebm info MODEL [--json] [--filters PNG]",
+                            "Describe a Gaussian-Bernoulli RBM file: shapes, parameter statistics (sigma = exp(log_sigma2 / 2)),\n"
+                            "the stored standardisation and all metadata; --filters draws columns of W.", &ia, &path);
     if (rc >= 0) return rc;
-    if (filters && !cli_check_writable(cmd, "--filters", filters)) return 1;
+    bool json = ia.json;
     ebm_grbm *m = load_grbm(cmd, path);
     if (!m) return 1;
     rc = 1;
@@ -722,9 +711,7 @@ int cmd_info_grbm(int argc, char **argv, bool quiet) {
         printf("metadata:\n");
         cli_print_meta(m->meta, false);
     }
-    if (filters && !cli_write_filters(cmd, quiet, filters, m->W, m->n_vis, m->n_hid, nf, m->height, m->width, shape, cols,
-                                      zoom))
-        goto done;
+    if (!cli_info_filters(&ia, quiet, m->W, m->n_vis, m->n_hid, m->height, m->width)) goto done;
     rc = 0;
 done:
     ebm_grbm_free(m);

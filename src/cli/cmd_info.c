@@ -55,27 +55,17 @@ int cmd_info(int argc, char **argv, bool quiet) {
     if (cli_find_model_arg(argc, argv, kind, sizeof kind)) {
         if (strcmp(kind, "grbm") == 0) return cmd_info_grbm(argc, argv, quiet);
         if (strcmp(kind, "bm") == 0) return cmd_info_bm(argc, argv, quiet);
+        if (strcmp(kind, "dbn") == 0) return cmd_info_dbn(argc, argv, quiet);
         if (strcmp(kind, "net") == 0 || strcmp(kind, "jem") == 0) return cmd_info_net(argc, argv, quiet);
         if (strcmp(kind, "compose") == 0) return cmd_info_compose(argc, argv, quiet);
         if (strcmp(kind, "structured") == 0) return cmd_info_structured(argc, argv, quiet);
     }
     const char *cmd = "info";
-    const char *filters = NULL, *shape = NULL;
-    size_t nf = 100, cols = 0, zoom = 2;
-    bool json = false;
-    const cli_opt opts[] = {
-        {"json", OPT_FLAG, &json, NULL, "print one JSON object instead of text", 0, 0, 0, 0, NULL, NULL},
-        {"filters", OPT_STR, &filters, "PNG", "write the first hidden units' weights as a grid picture", -INFINITY, INFINITY, 0, 0, NULL, NULL},
-        {"n-filters", OPT_SIZE, &nf, "N", "how many hidden units to draw", 1, 1e6, 0, 0, NULL, NULL},
-        {"cols", OPT_SIZE, &cols, "C", "tiles per row in the picture (0 = square)", 0, 1e4, 0, 0, NULL, NULL},
-        {"zoom", OPT_SIZE, &zoom, "Z", "pixel magnification in the picture", 1, 32, 0, 0, NULL, NULL},
-        {"shape", OPT_STR, &shape, "HxW", "image shape when the model does not record one", -INFINITY, INFINITY, 0, 0, NULL, NULL},
-        OPT_END,
-    };
+    cli_info_args ia;
     const char *path;
-    int rc = cli_start_model(cmd, argc, argv, opts, "ebm info MODEL [--json] [--filters PNG]", info_about, &path);
+    int rc = cli_info_start(argc, argv, "ebm info MODEL [--json] [--filters PNG]", info_about, &ia, &path);
     if (rc >= 0) return rc;
-    if (filters && !cli_check_writable(cmd, "--filters", filters)) return 1;
+    bool json = ia.json;
     ebm_rbm *m = cli_load_rbm(cmd, path, "describing");
     if (!m) return 1;
     rc = 1;
@@ -104,9 +94,7 @@ int cmd_info(int argc, char **argv, bool quiet) {
         printf("metadata:\n");
         cli_print_meta(m->meta, false);
     }
-    if (filters && !cli_write_filters(cmd, quiet, filters, m->W, m->n_vis, m->n_hid, nf, m->height, m->width, shape, cols,
-                                      zoom))
-        goto done;
+    if (!cli_info_filters(&ia, quiet, m->W, m->n_vis, m->n_hid, m->height, m->width)) goto done;
     rc = 0;
 done:
     ebm_rbm_free(m);

@@ -29,6 +29,7 @@ int cmd_sample(int argc, char **argv, bool quiet) {
     char kind[32];
     if (cli_find_model_arg(argc, argv, kind, sizeof kind)) {
         if (strcmp(kind, "grbm") == 0) return cmd_sample_grbm(argc, argv, quiet);
+        if (strcmp(kind, "dbn") == 0) return cmd_sample_dbn(argc, argv, quiet);
         if (strcmp(kind, "bm") == 0) return cmd_sample_bm(argc, argv, quiet);
         if (strcmp(kind, "net") == 0 || strcmp(kind, "jem") == 0 || strcmp(kind, "compose") == 0)
             return cmd_sample_net(argc, argv, quiet);

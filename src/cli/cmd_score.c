@@ -2,7 +2,8 @@
  * under the model).  Each model kind supplies a scorer: the free energy F(v) for Bernoulli and
  * Gaussian-Bernoulli RBMs (p(v) ∝ exp(-F(v)), so F is -log p(v) up to the constant log Z), E(x) for energy
  * networks and fully visible Boltzmann machines, -log Σ_y exp f(x)[y] for JEM classifiers, the free
- * energy -log Σ_y exp(-E(x, y)) for structured models, the composite energy for composed models.  The
+ * energy -log Σ_y exp(-E(x, y)) for structured models, the bottom RBM's free energy for deep belief nets,
+ * the composite energy for composed models.  The
  * report: a CSV of the scores, and the AUROC of the score at telling anomalies from normal rows, either a
  * labelled class of the data (--anomaly-class, e.g. a class held out in training with SPEC#0-8) or a second
  * data set (--anomaly-data). */
@@ -134,6 +135,7 @@ int cmd_score(int argc, char **argv, bool quiet) {
     if (strcmp(kind, "rbm") == 0 || strcmp(kind, "grbm") == 0) ok = scorer_rbm(cmd, path, kind[0] == 'g', &sc);
     else if (strcmp(kind, "net") == 0 || strcmp(kind, "jem") == 0 || strcmp(kind, "compose") == 0) ok = cli_scorer_net(cmd, path, &sc);
     else if (strcmp(kind, "bm") == 0) ok = cli_scorer_bm(cmd, path, &sc);
+    else if (strcmp(kind, "dbn") == 0) ok = cli_scorer_dbn(cmd, path, &sc);
     else if (strcmp(kind, "structured") == 0) ok = cli_scorer_structured(cmd, path, &sc);
     else return cli_error(cmd, "%s: cannot score a model of kind '%s'", path, kind);
     if (!ok) return 1;

@@ -104,10 +104,26 @@ static ebm_mat *subset(const ebm_mat *src, size_t n, uint64_t seed) {
 
 static const char *const mode_names[] = {"cd", "pcd"};
 
-static ebm_status record_meta(ebm_rbm *m, const ebm_cd_opts *o, const cli_data_args *da, const char *data_spec,
-                              const ebm_dataset *d, float init_std, double seconds, const train_ctx *c,
-                              int argc, char **argv) {
-    ebm_meta *mt = m->meta;
+void cli_cd_args_init(cli_cd_args *a) {
+    memset(a, 0, sizeof *a);
+    ebm_cd_opts_default(&a->o);
+    a->cd_k = 1;
+    a->lr_final = -1;
+    a->init_std = 0.01f;
+}
+
+bool cli_cd_finish(const char *cmd, cli_cd_args *a) {
+    if (a->cd_seen && a->pcd_seen) return cli_error(cmd, "give either --cd K or --pcd K, not both"), false;
+    a->o.mode = a->pcd_seen ? EBM_PCD : EBM_CD;
+    a->o.k = a->pcd_seen ? a->pcd_k : a->cd_k;
+    a->o.shuffle = !a->no_shuffle;
+    a->o.lr_final = a->lr_final_seen ? a->lr_final : -1;
+    return true;
+}
+
+ebm_status cli_cd_meta(ebm_meta *mt, const char *kind, const ebm_cd_opts *o, const cli_data_args *da,
+                       const char *data_spec, const ebm_dataset *d, float init_std, double seconds, size_t epochs_done,
+                       int argc, char **argv) {
     char buf[4096];
     ebm_status s = EBM_OK;
 #define SET(k, ...) \
@@ -119,7 +135,7 @@ static ebm_status record_meta(ebm_rbm *m, const ebm_cd_opts *o, const cli_data_a
     SET("ebm.data.binarize", "%s", da->binarize);
     SET("ebm.data.threshold", "%g", (double)da->threshold);
     SET("ebm.train.method", "%s-%zu", mode_names[o->mode], o->k);
-    SET("ebm.train.epochs", "%zu", c->epochs_done);
+    SET("ebm.train.epochs", "%zu", epochs_done);
     SET("ebm.train.batch", "%zu", o->batch);
     if (o->mode == EBM_PCD) SET("ebm.train.chains", "%zu", o->chains ? o->chains : o->batch);
     SET("ebm.train.lr", "%g", (double)o->lr);
@@ -134,15 +150,23 @@ static ebm_status record_meta(ebm_rbm *m, const ebm_cd_opts *o, const cli_data_a
     cli_utc_now(buf, sizeof buf);
     SET("ebm.train.date", "%s", buf);
     cli_join_args(argc, argv, buf, sizeof buf);
-    SET("ebm.train.command", "ebm train %s", buf);
-    if (!isnan(c->last_recon)) SET("ebm.train.final_recon", "%.6f", c->last_recon);
-    if (!isnan(c->last_pll)) SET("ebm.train.final_pseudo_ll", "%.4f", c->last_pll);
-    if (!isnan(c->last_ll)) SET("ebm.train.final_exact_ll", "%.4f", c->last_ll);
+    SET("ebm.train.command", "ebm train %s %s", kind, buf);
     /* defaults for `ebm sample` */
     if (!ebm_meta_get(mt, "ebm.sample.steps")) SET("ebm.sample.steps", "%d", 1000);
     if (!ebm_meta_get(mt, "ebm.sample.temperature")) SET("ebm.sample.temperature", "%g", 1.0);
     if (!ebm_meta_get(mt, "ebm.sample.init")) SET("ebm.sample.init", "%s", "noise");
 #undef SET
+    return s;
+}
+
+static ebm_status record_meta(ebm_rbm *m, const ebm_cd_opts *o, const cli_data_args *da, const char *data_spec,
+                              const ebm_dataset *d, float init_std, double seconds, const train_ctx *c,
+                              int argc, char **argv) {
+    ebm_meta *mt = m->meta;
+    ebm_status s = cli_cd_meta(mt, "rbm", o, da, data_spec, d, init_std, seconds, c->epochs_done, argc, argv);
+    if (!s && !isnan(c->last_recon)) s = ebm_meta_setf(mt, "ebm.train.final_recon", "%.6f", c->last_recon);
+    if (!s && !isnan(c->last_pll)) s = ebm_meta_setf(mt, "ebm.train.final_pseudo_ll", "%.4f", c->last_pll);
+    if (!s && !isnan(c->last_ll)) s = ebm_meta_setf(mt, "ebm.train.final_exact_ll", "%.4f", c->last_ll);
     return s;
 }
 
@@ -158,52 +182,34 @@ int cmd_train(int argc, char **argv, bool quiet) {
     const char *cmd = "train";
     if (argc < 1 || strcmp(argv[0], "--help") == 0) {
         fprintf(argc < 1 ? stderr : stdout,
-                "usage: ebm train rbm|grbm|ebm|jem|structured|bm [options]   (see 'ebm train rbm --help', 'ebm train grbm --help', 'ebm train ebm --help')\n");
+                "usage: ebm train rbm|grbm|ebm|jem|structured|bm|dbn [options]   (see 'ebm train rbm --help', 'ebm train grbm --help', 'ebm train ebm --help')\n");
         return argc < 1 ? 2 : 0;
     }
     if (strcmp(argv[0], "grbm") == 0) return cmd_train_grbm(argc - 1, argv + 1, quiet);
     if (strcmp(argv[0], "ebm") == 0) return cmd_train_ebm(argc - 1, argv + 1, quiet);
     if (strcmp(argv[0], "jem") == 0) return cmd_train_jem(argc - 1, argv + 1, quiet);
     if (strcmp(argv[0], "structured") == 0) return cmd_train_structured(argc - 1, argv + 1, quiet);
+    if (strcmp(argv[0], "dbn") == 0) return cmd_train_dbn(argc - 1, argv + 1, quiet);
     if (strcmp(argv[0], "bm") == 0) return cmd_train_bm(argc - 1, argv + 1, quiet);
     if (strcmp(argv[0], "rbm") != 0)
-        return cli_error(cmd, "unknown model kind '%s' (available: rbm, grbm, ebm, jem, structured, bm)", argv[0]);
+        return cli_error(cmd, "unknown model kind '%s' (available: rbm, grbm, ebm, jem, structured, bm, dbn)", argv[0]);
     cmd = "train rbm";
     argc--;
     argv++;
 
     const char *data_spec = NULL, *valid_spec = NULL, *out = NULL, *log_path = NULL;
-    size_t hidden = 256, cd_k = 1, pcd_k = 0, monitor = 200;
+    size_t hidden = 256, monitor = 200;
     int exact_mode = 0; /* auto|on|off */
-    float init_std = 0.01f;
-    bool cd_seen = false, pcd_seen = false, no_shuffle = false;
+    cli_cd_args ca;
+    cli_cd_args_init(&ca);
     ebm_cd_opts o;
-    ebm_cd_opts_default(&o);
-    o.lr_final = -1;
-    float lr_final = -1;
-    bool lr_final_seen = false;
     cli_data_args da = {"auto", "none", 0.5f, 0, 1, false, false, false};
     const cli_opt opts[] = {
         {"data", OPT_STR, &data_spec, "SPEC", "training data: fashion-mnist[:train|:test] or a .idx[.gz]/.npy/.csv path", -INFINITY, INFINITY, 0, 0, NULL, NULL},
         {"out", OPT_STR, &out, "PATH", "where to save the model (.safetensors)", -INFINITY, INFINITY, 0, 0, NULL, NULL},
         {"hidden", OPT_SIZE, &hidden, "N", "hidden units", 1, 1 << 20, 0, 0, NULL, NULL},
-        {"cd", OPT_SIZE, &cd_k, "K", "contrastive divergence with K Gibbs sweeps", 1, 100000, 0, 0, NULL, &cd_seen},
-        {"pcd", OPT_SIZE, &pcd_k, "K", "persistent CD with K sweeps per update", 1, 100000, 0, 0, NULL, &pcd_seen},
-        {"epochs", OPT_SIZE, &o.epochs, "N", "passes over the data", 1, 1e9, 0, 0, NULL, NULL},
-        {"batch", OPT_SIZE, &o.batch, "N", "rows per update", 1, 1 << 24, 0, 0, NULL, NULL},
-        {"chains", OPT_SIZE, &o.chains, "N", "persistent chains for --pcd (0 = batch size)", 0, 1 << 24, 0, 0, NULL, NULL},
-        {"lr", OPT_FLOAT, &o.lr, "RATE", "learning rate", 0, FLT_MAX, 1, 0, NULL, NULL},
-        {"lr-final", OPT_FLOAT, &lr_final, "RATE", "decay the rate linearly to this by the last update (default: constant)", 0, FLT_MAX, 0, 0, NULL, &lr_final_seen},
-        {"momentum", OPT_FLOAT, &o.momentum, "M", "momentum", 0, 1, 0, 1, NULL, NULL},
-        {"weight-decay", OPT_FLOAT, &o.weight_decay, "L2", "L2 weight decay on W", 0, 1e3, 0, 0, NULL, NULL},
-        {"grad-clip", OPT_FLOAT, &o.grad_clip, "NORM", "clip the gradient's L2 norm (0 = off)", 0, 1e30, 0, 0, NULL, NULL},
-        {"init-std", OPT_FLOAT, &init_std, "S", "standard deviation of the initial weights", 0, 10, 0, 0, NULL, NULL},
-        {"seed", OPT_U64, &o.seed, "S", "random seed (initialisation, shuffling, sampling)", 0, 1.8446744073709552e19, 0, 0, NULL, NULL},
-        {"no-shuffle", OPT_FLAG, &no_shuffle, NULL, "keep the data order (default: reshuffle every epoch)", 0, 0, 0, 0, NULL, NULL},
-        {"scale", OPT_STR, &da.scale, "auto|none|255|minmax", "scaling of the data to [0, 1]", -INFINITY, INFINITY, 0, 0, NULL, &da.scale_seen},
-        {"binarize", OPT_STR, &da.binarize, "none|threshold|stochastic", "binarisation after scaling", -INFINITY, INFINITY, 0, 0, NULL, &da.binarize_seen},
-        {"threshold", OPT_FLOAT, &da.threshold, "T", "threshold for --binarize threshold", 0, 1, 0, 0, NULL, &da.threshold_seen},
-        {"limit", OPT_SIZE, &da.limit, "N", "use the first N rows only (0 = all)", 0, 1e12, 0, 0, NULL, NULL},
+        CLI_CD_OPTIONS(ca),
+        CLI_DATA_OPTIONS(da),
         {"valid", OPT_STR, &valid_spec, "SPEC", "monitor on this data instead of training rows", -INFINITY, INFINITY, 0, 0, NULL, NULL},
         {"monitor", OPT_SIZE, &monitor, "N", "rows for the per-epoch monitors (0 = off)", 0, 1e9, 0, 0, NULL, NULL},
         {"exact", OPT_CHOICE, &exact_mode, NULL, "exact log-likelihood each epoch (auto: when a layer has <= 20 units)", 0, 0, 0, 0, "auto|on|off", NULL},
@@ -216,11 +222,9 @@ int cmd_train(int argc, char **argv, bool quiet) {
     if (started >= 0) return started;
     if (!data_spec) return cli_error(cmd, "--data is required (e.g. --data fashion-mnist)");
     if (!out) return cli_error(cmd, "--out is required (where to save the model)");
-    if (cd_seen && pcd_seen) return cli_error(cmd, "give either --cd K or --pcd K, not both");
-    o.mode = pcd_seen ? EBM_PCD : EBM_CD;
-    o.k = pcd_seen ? pcd_k : cd_k;
-    o.shuffle = !no_shuffle;
-    if (lr_final_seen) o.lr_final = lr_final;
+    if (!cli_cd_finish(cmd, &ca)) return 1;
+    o = ca.o;
+    float init_std = ca.init_std;
     if (!cli_check_writable(cmd, "--out", out)) return 1;
     if (log_path && !cli_check_writable(cmd, "--log", log_path)) return 1;
     char partial[4096];

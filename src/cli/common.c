@@ -409,3 +409,25 @@ int cli_run_sweeps(const char *cmd, cli_progress *prog, size_t steps, ebm_status
     cli_progress_line(prog, "%zu sweeps in %.2f s", steps, cli_now() - t0);
     return -1;
 }
+
+int cli_info_start(int argc, char **argv, const char *usage, const char *about, cli_info_args *a, const char **path) {
+    *a = (cli_info_args){NULL, NULL, 100, 0, 2, false};
+    const cli_opt opts[] = {
+        {"json", OPT_FLAG, &a->json, NULL, "print one JSON object instead of text", 0, 0, 0, 0, NULL, NULL},
+        {"filters", OPT_STR, &a->filters, "PNG", "write the first hidden units' weights as a grid picture", -INFINITY, INFINITY, 0, 0, NULL, NULL},
+        {"n-filters", OPT_SIZE, &a->nf, "N", "how many hidden units to draw", 1, 1e6, 0, 0, NULL, NULL},
+        {"cols", OPT_SIZE, &a->cols, "C", "tiles per row in the picture (0 = square)", 0, 1e4, 0, 0, NULL, NULL},
+        {"zoom", OPT_SIZE, &a->zoom, "Z", "pixel magnification in the picture", 1, 32, 0, 0, NULL, NULL},
+        {"shape", OPT_STR, &a->shape, "HxW", "image shape when the model does not record one", -INFINITY, INFINITY, 0, 0, NULL, NULL},
+        OPT_END,
+    };
+    int rc = cli_start_model("info", argc, argv, opts, usage, about, path);
+    if (rc < 0 && a->filters && !cli_check_writable("info", "--filters", a->filters)) rc = 1;
+    return rc;
+}
+
+bool cli_info_filters(const cli_info_args *a, bool quiet, const float *W, size_t n_vis, size_t n_hid, size_t height,
+                      size_t width) {
+    return !a->filters || cli_write_filters("info", quiet, a->filters, W, n_vis, n_hid, a->nf, height, width, a->shape,
+                                            a->cols, a->zoom);
+}

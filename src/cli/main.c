@@ -19,13 +19,16 @@ static const char *const usage_text =
     "  train jem     train a classifier as a joint energy-based model (or the plain classifier)\n"
     "  train bm      train a fully visible Boltzmann machine / Ising model by CD, PCD or pseudo-likelihood\n"
     "  train structured  structured prediction E(x, y) with any of the ten losses of LeCun et al. 2006\n"
+    "  train dbn     train a deep belief net (stacked RBMs) greedily, layer by layer\n"
     "  classify      accuracy, calibration and out-of-distribution detection of a JEM / classifier\n"
     "  sample        draw samples from a model (PNG grid, NPY, CSV)\n"
     "  inpaint       fill in a masked part of images with an energy network\n"
     "  denoise       remove Gaussian noise from images with an energy network, or binary noise with\n"
     "                an Ising prior (denoise --model ising: ICM, annealing, Gibbs marginals)\n"
     "  landscape     picture of a 2-D energy network's density with data and samples\n"
-    "  eval          evaluate a model on data (likelihoods; --samples: FD-FMNIST of any model's samples)\n"
+    "  eval          evaluate a model on data (likelihoods; --samples: FD-FMNIST of any model's samples;\n"
+    "                --probe: a linear probe on an RBM's or DBN's features)\n"
+    "  encode        write the features of data at a level of an RBM or DBN (NPY or CSV)\n"
     "  compose       combine models' energies: AND (sum), AND NOT (negative weight), OR (log-sum-exp)\n"
     "  score         energy of every input (anomaly scores, CSV) and anomaly-detection AUROC\n"
     "  info          describe a model file (shapes, metadata, weight statistics, filter picture)\n"
@@ -97,6 +100,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "sample") == 0) return cmd_sample(rest, rargv, quiet);
     if (strcmp(cmd, "eval") == 0) return cmd_eval(rest, rargv, quiet);
     if (strcmp(cmd, "info") == 0) return cmd_info(rest, rargv, quiet);
+    if (strcmp(cmd, "encode") == 0) return cmd_encode(rest, rargv, quiet);
     if (strcmp(cmd, "classify") == 0) return cmd_classify(rest, rargv, quiet);
     if (strcmp(cmd, "inpaint") == 0) return cmd_inpaint(rest, rargv, quiet);
     if (strcmp(cmd, "denoise") == 0) {
@@ -108,6 +112,6 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "landscape") == 0) return cmd_landscape(rest, rargv, quiet);
     if (strcmp(cmd, "score") == 0) return cmd_score(rest, rargv, quiet);
     if (strcmp(cmd, "compose") == 0) return cmd_compose(rest, rargv, quiet);
-    fprintf(stderr, "ebm: unknown command '%s' (commands: train, sample, eval, score, info, classify, inpaint, denoise, landscape, compose, help)\n", cmd);
+    fprintf(stderr, "ebm: unknown command '%s' (commands: train, sample, eval, score, info, encode, classify, inpaint, denoise, landscape, compose, help)\n", cmd);
     return 2;
 }
