@@ -122,7 +122,7 @@ int cmd_eval_samples(int argc, char **argv, bool quiet) {
     const cli_opt opts[] = {
         {"samples", OPT_STR, &samples, "PATH", "the samples: images in rows, values in [0, 1] (or [-1, 1])", -INFINITY, INFINITY, 0, 0, NULL, NULL},
         {"labels", OPT_STR, &labels, "PATH", "intended class of each sample (NPY): the classifier's accuracy on them", -INFINITY, INFINITY, 0, 0, NULL, NULL},
-        {"samples-scale", OPT_CHOICE, &scale_mode, NULL, "value range of the samples (auto: [-1, 1] when any value is below -0.05)", 0, 0, 0, 0, "auto|01|pm1", NULL},
+        {"samples-scale", OPT_CHOICE, &scale_mode, NULL, "value range of the samples (auto: [-1, 1] when over 10% of values are below -0.5)", 0, 0, 0, 0, "auto|01|pm1", NULL},
         {"data", OPT_STR, &data_spec, "SPEC", "real images to compare with", -INFINITY, INFINITY, 0, 0, NULL, NULL},
         {"floor-data", OPT_STR, &ref_spec, "SPEC", "other real images for the perfect-sampler floor ('none' to skip)", -INFINITY, INFINITY, 0, 0, NULL, NULL},
         {"classifier", OPT_STR, &clf_path, "PATH", "feature classifier (default: $EBM_FD_MODEL or models/" FD_MODEL_NAME ")", -INFINITY, INFINITY, 0, 0, NULL, NULL},
@@ -170,15 +170,18 @@ int cmd_eval_samples(int argc, char **argv, bool quiet) {
         goto done;
     }
     float lo = INFINITY, hi = -INFINITY;
+    size_t dark = 0; /* values below -0.5: the background of images in [-1, 1], never of [0, 1] ones */
     for (size_t i = 0; i < n * dim; i++) {
         lo = S->x->data[i] < lo ? S->x->data[i] : lo;
         hi = S->x->data[i] > hi ? S->x->data[i] : hi;
+        dark += S->x->data[i] < -0.5f;
     }
     /* auto: images only (the classifier sees C x H x W pictures); other data are taken as stored */
     const char *in = ebm_meta_get(meta, "ebm.net.input");
     size_t ic, ih = 1, iw = 1;
     bool images = in && sscanf(in, "%zux%zux%zu", &ic, &ih, &iw) == 3 && ih > 1 && iw > 1;
-    bool pm1 = scale_mode == 2 || (scale_mode == 0 && images && lo < -0.05f);
+    /* a GRBM's samples overshoot [0, 1] a little; a [-1, 1] model's have a dark background */
+    bool pm1 = scale_mode == 2 || (scale_mode == 0 && images && (double)dark > 0.1 * (double)(n * dim));
     if (scale_mode == 0 && !images) pm1 = clf_pm1;
     if (!quiet)
         fprintf(stderr, "samples: %zu, values in [%g, %g]%s\n", n, (double)lo, (double)hi,
