@@ -99,8 +99,9 @@ static bool energies(const cli_scorer *sc, const char *cmd, const char *spec, si
 /* ---- the command ---- */
 
 static const char *const about =
-    "The energy of every input under a model (free energy F(v) for RBMs and GRBMs, E(x) for energy networks,\n"
-    "-log sum_y exp f(x)[y] for JEM classifiers, the composite energy of a composed model): higher = less\n"
+    "The energy of every input under a model (free energy F(v) for RBMs and GRBMs, the bottom RBM's for\n"
+    "DBNs, E(x) for energy networks and Boltzmann machines, -log sum_y exp f(x)[y] for JEM classifiers,\n"
+    "-log sum_y exp(-E(x, y)) for structured models, the composite energy of a composed model): higher = less\n"
     "likely, the anomaly score.  --out writes a CSV (row, energy, label when the data has labels).\n"
     "--anomaly-class K reports the AUROC of the energy at telling rows of class K (the anomalies) from the\n"
     "others, and the mean energy per class; --anomaly-data SPEC compares the data (normal) with SPEC\n"
