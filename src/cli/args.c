@@ -22,6 +22,8 @@ int cli_error(const char *cmd, const char *fmt, ...) {
 
 int cli_lib_error(const char *cmd, ebm_status s) {
     const char *msg = ebm_last_error();
+    /* a failed allocation in the CLI itself sets no message: do not repeat an older, unrelated one */
+    if (s == EBM_ENOMEM && (!msg || !strstr(msg, "memory"))) msg = "out of memory";
     fprintf(stderr, "ebm %s: %s\n", cmd, msg && *msg ? msg : ebm_status_name(s));
     return s == EBM_ECANCELED ? 130 : 1;
 }

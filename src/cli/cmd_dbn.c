@@ -725,7 +725,8 @@ int cmd_eval_probe(int argc, char **argv, bool quiet) {
     for (size_t l = all ? 1 : level; l <= level; l++)
         if (!run_probe(cmd, d, l, tr, te, &po, quiet || json, &rows[nrows++])) goto done;
     if (cli_interrupted()) {
-        rc = cli_error(cmd, "interrupted");
+        cli_error(cmd, "interrupted");
+        rc = 130;
         goto done;
     }
     char desc[512];

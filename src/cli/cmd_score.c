@@ -82,8 +82,7 @@ static bool energies(const cli_scorer *sc, const char *cmd, const char *spec, si
     for (size_t r = 0; !s && r < rows; r += 512) /* bounded work buffers for large models */
         s = sc->energy(sc->model, d->x->data + r * dim, rows - r < 512 ? rows - r : 512, *E + r);
     if (s) {
-        if (s == EBM_ENOMEM) cli_error(cmd, "out of memory");
-        else cli_lib_error(cmd, s);
+        cli_lib_error(cmd, s);
         free(*E);
         *E = NULL;
         ebm_dataset_free(d);

@@ -128,7 +128,7 @@ int cmd_train_structured(int argc, char **argv, bool quiet) {
         {"lr", OPT_FLOAT, &o.optim.lr, "RATE", "learning rate", 0, 1e6, 1, 0, NULL, NULL},
         {"momentum", OPT_FLOAT, &o.optim.momentum, "M", "SGD momentum", 0, 1, 0, 1, NULL, NULL},
         {"weight-decay", OPT_FLOAT, &o.optim.weight_decay, "L2", "L2 weight decay", 0, 1e3, 0, 0, NULL, NULL},
-        {"grad-clip", OPT_FLOAT, &o.optim.clip, "NORM", "clip the gradient's global norm (0 = off)", 0, 1e30, 0, 0, NULL, NULL},
+        {"grad-clip", OPT_FLOAT, &o.optim.clip, "NORM", "clip the gradient norm, the network's and the pairwise matrix's each (0 = off)", 0, 1e30, 0, 0, NULL, NULL},
         {"limit", OPT_SIZE, &da.limit, "N", "use the first N rows (markov: generate N chains, default 2000)", 0, 1e12, 0, 0, NULL, NULL},
         {"scale", OPT_STR, &da.scale, "auto|none|255|minmax|pm1", "data scaling", -INFINITY, INFINITY, 0, 0, NULL, &da.scale_seen},
         {"length", OPT_SIZE, &ma.len, "L", "markov: chain length", 1, 1000, 0, 0, NULL, &len_seen},

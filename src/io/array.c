@@ -181,8 +181,7 @@ ebm_status ebm_mat_check_range(const ebm_mat *m, float lo, float hi, const char 
     return EBM_OK;
 }
 
-ebm_status ebm_io_take_f32(const ebm_tensors *t, const char *file, const char *name, int ndim, const size_t *shape,
-                           float *dst) {
+ebm_status ebm_io_check_shape(const ebm_tensors *t, const char *file, const char *name, int ndim, const size_t *shape) {
     const ebm_array *a = ebm_tensors_get(t, name);
     if (!a) return ebm_fail(EBM_EFORMAT, "%s: tensor '%s' is missing", file, name);
     int same = a->ndim == ndim;
@@ -193,8 +192,16 @@ ebm_status ebm_io_take_f32(const ebm_tensors *t, const char *file, const char *n
         ebm_io_shape_str(ndim, shape, want, sizeof want);
         return ebm_fail(EBM_EFORMAT, "%s: tensor '%s' has shape %s, expected %s", file, name, got, want);
     }
+    return EBM_OK;
+}
+
+ebm_status ebm_io_take_f32(const ebm_tensors *t, const char *file, const char *name, int ndim, const size_t *shape,
+                           float *dst) {
+    ebm_status s = ebm_io_check_shape(t, file, name, ndim, shape);
+    if (s) return s;
+    const ebm_array *a = ebm_tensors_get(t, name);
     ebm_mat *m = NULL;
-    ebm_status s = ebm_array_to_mat(a, &m);
+    s = ebm_array_to_mat(a, &m);
     if (s) return ebm_fail_prefix(s, "%s: tensor '%s'", file, name);
     size_t count = m->rows * m->cols, bad;
     memcpy(dst, m->data, count * sizeof(float));

@@ -63,6 +63,9 @@ void ebm_io_shape_str(int ndim, const size_t *shape, char *buf, size_t cap);
 /* Copies tensor `name` of t, which must have exactly the given shape, into dst as float32 (from any numeric
  * dtype); a missing tensor, another shape or a non-finite value is EBM_EFORMAT naming file and tensor.
  * The one reader of model parameters for every model file. */
+/* EBM_EFORMAT naming the tensor when t has no tensor name or its shape is not (ndim, shape): lets a loader
+ * check a file against the sizes its metadata claims before allocating them. */
+ebm_status ebm_io_check_shape(const ebm_tensors *t, const char *file, const char *name, int ndim, const size_t *shape);
 ebm_status ebm_io_take_f32(const ebm_tensors *t, const char *file, const char *name, int ndim, const size_t *shape,
                            float *dst);
 /* Like ebm_array_to_mat, but keeps only the first max_rows rows (all when max_rows is 0 or larger). */

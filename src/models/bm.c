@@ -305,14 +305,14 @@ ebm_status ebm_bm_pseudo_ll_grad(const ebm_bm *m, const float *x, size_t rows, f
     size_t n = m->n;
     double o = ebm_bm_off(m);
     float *res = ebm_calloc(rows, n * sizeof(float)), *G = ebm_calloc(n, n * sizeof(float));
-    double *h = malloc(n * sizeof *h);
-    if (!res || !G || !h) {
+    double *h = malloc(n * sizeof *h), *gbd = calloc(n, sizeof *gbd); /* bias sums in double */
+    if (!res || !G || !h || !gbd) {
         ebm_free(res);
         ebm_free(G);
         free(h);
+        free(gbd);
         return ebm_fail(EBM_ENOMEM, "out of memory");
     }
-    float *gb = grad + n * n;
     float inv = 1.0f / (float)rows;
     for (size_t r = 0; r < rows; r++) {
         const float *xr = x + r * n;
@@ -320,9 +320,11 @@ ebm_status ebm_bm_pseudo_ll_grad(const ebm_bm *m, const float *x, size_t rows, f
         for (size_t i = 0; i < n; i++) {
             double ex = o + (1 - o) * ebm_sigmoid((1 - o) * h[i]);
             res[r * n + i] = (float)(xr[i] - ex);
-            gb[i] += inv * res[r * n + i];
+            gbd[i] += xr[i] - ex;
         }
     }
+    for (size_t i = 0; i < n; i++) grad[n * n + i] += (float)(gbd[i] / (double)rows);
+    free(gbd);
     /* G = R' X; dW_ij = (G_ij + G_ji) / rows */
     ebm_sgemm(1, 0, n, n, rows, inv, res, n, x, n, 0.0f, G, n);
     for (size_t i = 0; i < n; i++)

@@ -233,6 +233,18 @@ ebm_status ebm_dbn_from_tensors(const ebm_tensors *t, const char *name, ebm_dbn 
     size_t sizes[MAX_LAYERS + 1], n;
     ebm_status s = parse_sizes(text, name, sizes, &n);
     if (s) return s;
+    /* the tensors must match the claimed sizes before those sizes are allocated: a few bytes of metadata
+     * must not make the loader zero gigabytes */
+    for (size_t l = 0; l + 1 < n; l++) {
+        char tn[64];
+        size_t shw[2] = {sizes[l], sizes[l + 1]};
+        snprintf(tn, sizeof tn, "layers.%zu.W", l);
+        if ((s = ebm_io_check_shape(t, name, tn, 2, shw))) return s;
+        snprintf(tn, sizeof tn, "layers.%zu.b_v", l);
+        if ((s = ebm_io_check_shape(t, name, tn, 1, &sizes[l]))) return s;
+        snprintf(tn, sizeof tn, "layers.%zu.b_h", l);
+        if ((s = ebm_io_check_shape(t, name, tn, 1, &sizes[l + 1]))) return s;
+    }
     ebm_dbn *d;
     s = ebm_dbn_new(sizes, n, &d);
     if (s) return ebm_fail_prefix(s, "%s", name);

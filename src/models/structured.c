@@ -343,7 +343,7 @@ ebm_status ebm_sp_predict(ebm_sp *m, const float *x, size_t n, int32_t *y, doubl
     for (size_t i = 0; !s && i < n; i++) {
         double e;
         s = ebm_chain_viterbi(U + i * L * k, m->pair ? P : NULL, L, k, y + i * L, &e);
-        if (E) E[i] = e;
+        if (!s && E) E[i] = e;
     }
     ebm_free(U);
     return s;
