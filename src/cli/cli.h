@@ -93,6 +93,25 @@ void cli_data_args_from_model(cli_data_args *a, const ebm_meta *meta);
 bool cli_data_opts(const char *cmd, const cli_data_args *a, ebm_data_opts *o);
 /* Loads spec with opts, printing "loaded N x D from SOURCE" unless quiet; returns NULL after an error. */
 ebm_dataset *cli_load_data(const char *cmd, const char *spec, const ebm_data_opts *o, bool quiet);
+/* The outputs of the sampling commands: a picture, NPY and CSV files, and the picture's layout. */
+typedef struct cli_sample_out {
+    const char *png, *npy, *csv, *shape;
+    size_t cols, zoom;
+} cli_sample_out;
+#define CLI_SAMPLE_OUT_INIT {NULL, NULL, NULL, NULL, 0, 2}
+#define CLI_SAMPLE_OUT_OPTIONS(o)                                                                                              \
+    {"png", OPT_STR, &(o).png, "PATH", "write a grid picture of the samples", -INFINITY, INFINITY, 0, 0, NULL, NULL},           \
+    {"npy", OPT_STR, &(o).npy, "PATH", "write the samples as an (n, values) float32 NPY array", -INFINITY, INFINITY, 0, 0, NULL, NULL}, \
+    {"csv", OPT_STR, &(o).csv, "PATH", "write the samples as CSV, one row per sample", -INFINITY, INFINITY, 0, 0, NULL, NULL},  \
+    {"cols", OPT_SIZE, &(o).cols, "C", "tiles per row in the picture (0 = square)", 0, 1e4, 0, 0, NULL, NULL},                 \
+    {"zoom", OPT_SIZE, &(o).zoom, "Z", "pixel magnification in the picture", 1, 32, 0, 0, NULL, NULL},                         \
+    {"shape", OPT_STR, &(o).shape, "HxW", "image shape when the model does not record one", -INFINITY, INFINITY, 0, 0, NULL, NULL}
+/* Before long work: "nothing to write" unless an output is given (or `other` is true), and each path
+ * writable; -1 to go on, else the exit status. */
+int cli_sample_out_check(const char *cmd, const cli_sample_out *o, bool other);
+/* cli_write_samples with o's paths and layout. */
+bool cli_sample_out_write(const char *cmd, bool quiet, const cli_sample_out *o, const float *x, size_t n, size_t d,
+                          bool pm1, size_t h, size_t w);
 /* true when every value is 0 or 1 */
 bool cli_is_binary(const ebm_mat *m);
 /* Checks before long work that path can be written: its directory exists and is writable, and path

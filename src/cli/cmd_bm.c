@@ -282,11 +282,12 @@ static ebm_status bm_sweep(void *ctx, size_t sweeps) {
 
 int cmd_sample_bm(int argc, char **argv, bool quiet) {
     const char *cmd = "sample";
-    size_t n = 100, steps = 1000, cols = 0, zoom = 2;
+    cli_sample_out out = CLI_SAMPLE_OUT_INIT;
+    size_t n = 100, steps = 1000;
     float temperature = 1.0f;
     uint64_t seed = 1;
     int init = 0;
-    const char *data_spec = NULL, *png = NULL, *npy = NULL, *csv = NULL, *shape = NULL, *scan_name = "systematic";
+    const char *data_spec = NULL, *scan_name = "systematic";
     bool steps_seen = false, t_seen = false, scan_seen = false;
     cli_data_args da = {"auto", "threshold", 0.5f, 0, 1, false, false, false};
     const cli_opt opts[] = {
@@ -297,22 +298,14 @@ int cmd_sample_bm(int argc, char **argv, bool quiet) {
         {"init", OPT_CHOICE, &init, NULL, "start chains from noise or from data rows", 0, 0, 0, 0, "noise|data", NULL},
         {"data", OPT_STR, &data_spec, "SPEC", "data for --init data (default: the model's training data)", -INFINITY, INFINITY, 0, 0, NULL, NULL},
         {"seed", OPT_U64, &seed, "S", "random seed", 0, 1.8446744073709552e19, 0, 0, NULL, NULL},
-        {"png", OPT_STR, &png, "PATH", "write a grid picture of the samples", -INFINITY, INFINITY, 0, 0, NULL, NULL},
-        {"npy", OPT_STR, &npy, "PATH", "write the samples as an (n, units) float32 NPY array", -INFINITY, INFINITY, 0, 0, NULL, NULL},
-        {"csv", OPT_STR, &csv, "PATH", "write the samples as CSV, one row per sample", -INFINITY, INFINITY, 0, 0, NULL, NULL},
-        {"cols", OPT_SIZE, &cols, "C", "tiles per row in the picture (0 = square)", 0, 1e4, 0, 0, NULL, NULL},
-        {"zoom", OPT_SIZE, &zoom, "Z", "pixel magnification in the picture", 1, 32, 0, 0, NULL, NULL},
-        {"shape", OPT_STR, &shape, "HxW", "image shape when the model does not record one", -INFINITY, INFINITY, 0, 0, NULL, NULL},
+        CLI_SAMPLE_OUT_OPTIONS(out),
         OPT_END,
     };
     const char *path;
     int rc = cli_start_model(cmd, argc, argv, opts, "ebm sample MODEL [--png PATH] [--npy PATH] [--csv PATH] [options]",
                              sample_about, &path);
     if (rc >= 0) return rc;
-    if (!png && !npy && !csv) return cli_error(cmd, "nothing to write: give --png, --npy and/or --csv");
-    if ((png && !cli_check_writable(cmd, "--png", png)) || (npy && !cli_check_writable(cmd, "--npy", npy)) ||
-        (csv && !cli_check_writable(cmd, "--csv", csv)))
-        return 1;
+    if ((rc = cli_sample_out_check(cmd, &out, false)) >= 0) return rc;
     ebm_bm *m = load_bm(cmd, path);
     if (!m) return 1;
     rc = 1;
@@ -321,7 +314,7 @@ int cmd_sample_bm(int argc, char **argv, bool quiet) {
     size_t nu = ebm_bm_units(m), h0, w0, h = 0, w = 0;
     ebm_meta *meta = ebm_bm_meta(m);
     ebm_bm_image_shape(m, &h0, &w0);
-    if (png && !cli_image_shape(cmd, nu, h0, w0, shape, &h, &w)) goto done;
+    if (out.png && !cli_image_shape(cmd, nu, h0, w0, out.shape, &h, &w)) goto done;
     if (!steps_seen) cli_meta_size(meta, "ebm.sample.steps", &steps);
     if (!t_seen) cli_meta_float(meta, "ebm.sample.temperature", &temperature);
     if (!(temperature > 0)) temperature = 1.0f;
@@ -361,7 +354,7 @@ int cmd_sample_bm(int argc, char **argv, bool quiet) {
     bm_sweeps bs = {m, x, n, temperature, scan, &rng};
     if ((rc = cli_run_sweeps(cmd, &prog, steps, bm_sweep, &bs)) >= 0) goto done;
     rc = 1;
-    if (!cli_write_samples(cmd, quiet, x, n, nu, off < 0, png, npy, csv, h, w, cols, zoom)) goto done;
+    if (!cli_sample_out_write(cmd, quiet, &out, x, n, nu, off < 0, h, w)) goto done;
     rc = 0;
 done:
     free(x);

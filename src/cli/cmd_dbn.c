@@ -311,9 +311,10 @@ static const char *const sample_about =
 
 int cmd_sample_dbn(int argc, char **argv, bool quiet) {
     const char *cmd = "sample";
-    size_t n = 100, cols = 0, zoom = 2, limit = 0;
+    cli_sample_out dest = CLI_SAMPLE_OUT_INIT;
+    size_t n = 100, limit = 0;
     int init = 0;
-    const char *data_spec = NULL, *png = NULL, *npy = NULL, *csv = NULL, *shape = NULL;
+    const char *data_spec = NULL;
     bool steps_seen = false, t_seen = false, init_seen = false;
     uint64_t seed = 1;
     ebm_dbn_sample_opts so;
@@ -327,29 +328,21 @@ int cmd_sample_dbn(int argc, char **argv, bool quiet) {
         {"data", OPT_STR, &data_spec, "SPEC", "data for --init data (default: the model's training data)", -INFINITY, INFINITY, 0, 0, NULL, NULL},
         {"limit", OPT_SIZE, &limit, "N", "use the first N rows of --data only (0 = all)", 0, 1e12, 0, 0, NULL, NULL},
         {"seed", OPT_U64, &seed, "S", "random seed of the chains", 0, 1.8446744073709552e19, 0, 0, NULL, NULL},
-        {"png", OPT_STR, &png, "PATH", "write the samples as a grid picture", -INFINITY, INFINITY, 0, 0, NULL, NULL},
-        {"npy", OPT_STR, &npy, "PATH", "write the samples as an (n, pixels) float32 NPY array", -INFINITY, INFINITY, 0, 0, NULL, NULL},
-        {"csv", OPT_STR, &csv, "PATH", "write the samples as CSV, a row each", -INFINITY, INFINITY, 0, 0, NULL, NULL},
-        {"cols", OPT_SIZE, &cols, "C", "pictures per row of the grid (0 = square)", 0, 1e4, 0, 0, NULL, NULL},
-        {"zoom", OPT_SIZE, &zoom, "Z", "magnification of the grid picture", 1, 32, 0, 0, NULL, NULL},
-        {"shape", OPT_STR, &shape, "HxW", "image shape if the model records none", -INFINITY, INFINITY, 0, 0, NULL, NULL},
+        CLI_SAMPLE_OUT_OPTIONS(dest),
         OPT_END,
     };
     const char *path;
     int rc = cli_start_model(cmd, argc, argv, opts, "ebm sample DBN [--png PATH] [--npy PATH] [--csv PATH] [options]",
                              sample_about, &path);
     if (rc >= 0) return rc;
-    if (!png && !npy && !csv) return cli_error(cmd, "nothing to write: give --png, --npy and/or --csv");
-    if ((png && !cli_check_writable(cmd, "--png", png)) || (npy && !cli_check_writable(cmd, "--npy", npy)) ||
-        (csv && !cli_check_writable(cmd, "--csv", csv)))
-        return 1;
+    if ((rc = cli_sample_out_check(cmd, &dest, false)) >= 0) return rc;
     ebm_dbn *d = load_stack(cmd, path);
     if (!d) return 1;
     rc = 1;
     ebm_dataset *ds = NULL;
     float *out = NULL;
     size_t h = 0, w = 0, nv = ebm_dbn_units(d, 0);
-    if (png && !cli_image_shape(cmd, nv, d->height, d->width, shape, &h, &w)) goto done;
+    if (dest.png && !cli_image_shape(cmd, nv, d->height, d->width, dest.shape, &h, &w)) goto done;
     if (!steps_seen) cli_meta_size(d->meta, "ebm.sample.steps", &so.steps);
     if (!t_seen && (!cli_meta_float(d->meta, "ebm.sample.temperature", &so.T) || !(so.T > 0))) so.T = 1.0f;
     const char *mi = ebm_meta_get(d->meta, "ebm.sample.init");
@@ -393,7 +386,7 @@ int cmd_sample_dbn(int argc, char **argv, bool quiet) {
         goto done;
     }
     cli_progress_line(&c.prog, "%zu sweeps in %.2f s", so.steps, cli_now() - t0);
-    if (!cli_write_samples(cmd, quiet, out, n, nv, false, png, npy, csv, h, w, cols, zoom)) goto done;
+    if (!cli_sample_out_write(cmd, quiet, &dest, out, n, nv, false, h, w)) goto done;
     rc = 0;
 done:
     free(out);

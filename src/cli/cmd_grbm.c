@@ -331,14 +331,14 @@ static const char *const sample_about =
 
 int cmd_sample_grbm(int argc, char **argv, bool quiet) {
     const char *cmd = "sample";
-    size_t n = 100, steps = 100, cols = 0, zoom = 2, mmd_n = 1000, mh_after = 0;
+    cli_sample_out out = CLI_SAMPLE_OUT_INIT;
+    size_t n = 100, steps = 100, mmd_n = 1000, mh_after = 0;
     uint64_t seed = 1;
     int init = 0, final = 0;
     float noise_scale = 1.0f;
     double bandwidth = 0;
     float bw = 0;
-    const char *data_spec = NULL, *png = NULL, *npy = NULL, *csv = NULL, *shape = NULL, *sampler_name = NULL,
-               *mmd_spec = NULL;
+    const char *data_spec = NULL, *sampler_name = NULL, *mmd_spec = NULL;
     bool mh = false, no_anneal = false, steps_seen = false, t_seen = false, eta_seen = false, ls_seen = false,
          init_seen = false;
     ebm_grbm_sample_opts so;
@@ -358,15 +358,10 @@ int cmd_sample_grbm(int argc, char **argv, bool quiet) {
         {"data", OPT_STR, &data_spec, "SPEC", "data for --init data (default: the model's training data)", -INFINITY, INFINITY, 0, 0, NULL, NULL},
         {"final", OPT_CHOICE, &final, NULL, "output E[v | h] of the last state, or the state v", 0, 0, 0, 0, "mean|state", NULL},
         {"seed", OPT_U64, &seed, "S", "random seed", 0, 1.8446744073709552e19, 0, 0, NULL, NULL},
-        {"png", OPT_STR, &png, "PATH", "write a grid picture of the samples", -INFINITY, INFINITY, 0, 0, NULL, NULL},
-        {"npy", OPT_STR, &npy, "PATH", "write the samples as an (n, visible) float32 NPY array", -INFINITY, INFINITY, 0, 0, NULL, NULL},
-        {"csv", OPT_STR, &csv, "PATH", "write the samples as CSV", -INFINITY, INFINITY, 0, 0, NULL, NULL},
+        CLI_SAMPLE_OUT_OPTIONS(out),
         {"mmd-data", OPT_STR, &mmd_spec, "SPEC", "report the kernel MMD^2 between the samples and this data", -INFINITY, INFINITY, 0, 0, NULL, NULL},
         {"mmd-n", OPT_SIZE, &mmd_n, "N", "rows of --mmd-data to use", 2, 1e5, 0, 0, NULL, NULL},
         {"bandwidth", OPT_FLOAT, &bw, "B", "Gaussian kernel bandwidth in pixel units (0 = median heuristic)", 0, 1e9, 0, 0, NULL, NULL},
-        {"cols", OPT_SIZE, &cols, "C", "tiles per row in the picture (0 = square)", 0, 1e4, 0, 0, NULL, NULL},
-        {"zoom", OPT_SIZE, &zoom, "Z", "pixel magnification in the picture", 1, 32, 0, 0, NULL, NULL},
-        {"shape", OPT_STR, &shape, "HxW", "image shape when the model does not record one", -INFINITY, INFINITY, 0, 0, NULL, NULL},
         OPT_END,
     };
     const char *path;
@@ -374,10 +369,9 @@ int cmd_sample_grbm(int argc, char **argv, bool quiet) {
                              "ebm sample MODEL [--sampler gibbs|langevin|gibbs-langevin] [--mh] [--png PATH] [options]",
                              sample_about, &path);
     if (rc >= 0) return rc;
-    if (!png && !npy && !csv && !mmd_spec) return cli_error(cmd, "nothing to write: give --png, --npy, --csv and/or --mmd-data");
-    if (png && !cli_check_writable(cmd, "--png", png)) return 1;
-    if (npy && !cli_check_writable(cmd, "--npy", npy)) return 1;
-    if (csv && !cli_check_writable(cmd, "--csv", csv)) return 1;
+    if (!out.png && !out.npy && !out.csv && !mmd_spec)
+        return cli_error(cmd, "nothing to write: give --png, --npy, --csv and/or --mmd-data");
+    if ((rc = cli_sample_out_check(cmd, &out, true)) >= 0) return rc;
     if (mmd_spec && n < 2) return cli_error(cmd, "--mmd-data needs at least 2 samples (--n)");
     ebm_grbm *m = load_grbm(cmd, path);
     if (!m) return 1;
@@ -392,7 +386,7 @@ int cmd_sample_grbm(int argc, char **argv, bool quiet) {
         rc = cli_error(cmd, "--sampler: %s", ebm_last_error());
         goto done;
     }
-    if (png && !cli_image_shape(cmd, m->n_vis, m->height, m->width, shape, &h, &w)) goto done;
+    if (out.png && !cli_image_shape(cmd, m->n_vis, m->height, m->width, out.shape, &h, &w)) goto done;
     if (!steps_seen) cli_meta_size(m->meta, "ebm.sample.steps", &steps);
     if (!t_seen && (!cli_meta_float(m->meta, "ebm.sample.temperature", &so.T) || !(so.T > 0))) so.T = 1.0f;
     if (!eta_seen && (!cli_meta_float(m->meta, "ebm.sample.eta", &so.eta) || !(so.eta > 0))) so.eta = 0.5f;
@@ -478,36 +472,7 @@ int cmd_sample_grbm(int argc, char **argv, bool quiet) {
         goto done;
     }
     ebm_grbm_unstandardize(m, outm->data, n, outm->data);
-    if (png) {
-        ebm_grid_opts go;
-        ebm_grid_opts_default(&go);
-        go.cols = cols;
-        go.zoom = zoom;
-        if ((s = ebm_png_grid(png, outm->data, n, h, w, &go))) {
-            rc = cli_lib_error(cmd, s);
-            goto done;
-        }
-        if (!quiet) fprintf(stderr, "wrote %s\n", png);
-    }
-    if (npy) {
-        ebm_array *a = NULL;
-        size_t shp[2] = {n, m->n_vis};
-        s = ebm_array_new(EBM_F32, 2, shp, outm->data, &a);
-        if (!s) s = ebm_npy_write(npy, a);
-        ebm_array_free(a);
-        if (s) {
-            rc = cli_lib_error(cmd, s);
-            goto done;
-        }
-        if (!quiet) fprintf(stderr, "wrote %s\n", npy);
-    }
-    if (csv) {
-        if ((s = ebm_csv_write(csv, outm))) {
-            rc = cli_lib_error(cmd, s);
-            goto done;
-        }
-        if (!quiet) fprintf(stderr, "wrote %s\n", csv);
-    }
+    if (!cli_sample_out_write(cmd, quiet, &out, outm->data, n, m->n_vis, false, h, w)) goto done;
     if (mmd_spec) {
         const char *sc = ebm_meta_get(m->meta, "ebm.data.scale");
         if (!(md = load_pixels(cmd, mmd_spec, sc ? sc : "auto", mmd_n, m->n_vis, quiet))) goto done;

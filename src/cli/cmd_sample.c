@@ -35,11 +35,12 @@ int cmd_sample(int argc, char **argv, bool quiet) {
             return cmd_sample_net(argc, argv, quiet);
     }
     const char *cmd = "sample";
-    size_t n = 100, steps = 1000, cols = 0, zoom = 2;
+    cli_sample_out out = CLI_SAMPLE_OUT_INIT;
+    size_t n = 100, steps = 1000;
     float temperature = 1.0f, noise_p = 0.5f;
     uint64_t seed = 1;
     int init = 0; /* noise|data */
-    const char *data_spec = NULL, *png = NULL, *npy = NULL, *csv = NULL, *shape = NULL;
+    const char *data_spec = NULL;
     bool binary = false, steps_seen = false, t_seen = false, init_seen = false;
     cli_data_args da = {"auto", "none", 0.5f, 0, 1, false, false, false};
     const cli_opt opts[] = {
@@ -50,23 +51,15 @@ int cmd_sample(int argc, char **argv, bool quiet) {
         {"noise-p", OPT_FLOAT, &noise_p, "P", "probability of an on unit in the noise start", 0, 1, 0, 0, NULL, NULL},
         {"data", OPT_STR, &data_spec, "SPEC", "data for --init data (default: the model's training data)", -INFINITY, INFINITY, 0, 0, NULL, NULL},
         {"seed", OPT_U64, &seed, "S", "random seed", 0, 1.8446744073709552e19, 0, 0, NULL, NULL},
-        {"png", OPT_STR, &png, "PATH", "write a grid picture of the samples", -INFINITY, INFINITY, 0, 0, NULL, NULL},
-        {"npy", OPT_STR, &npy, "PATH", "write the samples as an (n, visible) float32 NPY array", -INFINITY, INFINITY, 0, 0, NULL, NULL},
-        {"csv", OPT_STR, &csv, "PATH", "write the samples as CSV, one row per sample", -INFINITY, INFINITY, 0, 0, NULL, NULL},
+        CLI_SAMPLE_OUT_OPTIONS(out),
         {"binary", OPT_FLAG, &binary, NULL, "output the binary states instead of p(v | h)", 0, 0, 0, 0, NULL, NULL},
-        {"cols", OPT_SIZE, &cols, "C", "tiles per row in the picture (0 = square)", 0, 1e4, 0, 0, NULL, NULL},
-        {"zoom", OPT_SIZE, &zoom, "Z", "pixel magnification in the picture", 1, 32, 0, 0, NULL, NULL},
-        {"shape", OPT_STR, &shape, "HxW", "image shape when the model does not record one", -INFINITY, INFINITY, 0, 0, NULL, NULL},
         OPT_END,
     };
     const char *path;
     int rc = cli_start_model(cmd, argc, argv, opts, "ebm sample MODEL [--png PATH] [--npy PATH] [--csv PATH] [options]",
                              sample_about, &path);
     if (rc >= 0) return rc;
-    if (!png && !npy && !csv) return cli_error(cmd, "nothing to write: give --png, --npy and/or --csv");
-    if (png && !cli_check_writable(cmd, "--png", png)) return 1;
-    if (npy && !cli_check_writable(cmd, "--npy", npy)) return 1;
-    if (csv && !cli_check_writable(cmd, "--csv", csv)) return 1;
+    if ((rc = cli_sample_out_check(cmd, &out, false)) >= 0) return rc;
 
     ebm_rbm *m = cli_load_rbm(cmd, path, "sampling");
     if (!m) return 1;
@@ -76,7 +69,7 @@ int cmd_sample(int argc, char **argv, bool quiet) {
     ebm_dataset *d = NULL;
     ebm_mat *outm = NULL;
     size_t h = 0, w = 0;
-    if (png && !cli_image_shape(cmd, m->n_vis, m->height, m->width, shape, &h, &w)) goto done;
+    if (out.png && !cli_image_shape(cmd, m->n_vis, m->height, m->width, out.shape, &h, &w)) goto done;
     if (!steps_seen) cli_meta_size(m->meta, "ebm.sample.steps", &steps);
     if (!t_seen) cli_meta_float(m->meta, "ebm.sample.temperature", &temperature);
     if (!(temperature > 0)) temperature = 1.0f;
@@ -127,7 +120,7 @@ int cmd_sample(int argc, char **argv, bool quiet) {
         goto done;
     }
     memcpy(outm->data, src, n * m->n_vis * sizeof(float));
-    if (!cli_write_samples(cmd, quiet, outm->data, n, m->n_vis, false, png, npy, csv, h, w, cols, zoom)) goto done;
+    if (!cli_sample_out_write(cmd, quiet, &out, outm->data, n, m->n_vis, false, h, w)) goto done;
     rc = 0;
 done:
     ebm_mat_free(outm);

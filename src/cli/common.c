@@ -333,6 +333,19 @@ bool cli_write_samples(const char *cmd, bool quiet, const float *x, size_t n, si
     return true;
 }
 
+int cli_sample_out_check(const char *cmd, const cli_sample_out *o, bool other) {
+    if (!o->png && !o->npy && !o->csv && !other) return cli_error(cmd, "nothing to write: give --png, --npy and/or --csv");
+    if ((o->png && !cli_check_writable(cmd, "--png", o->png)) || (o->npy && !cli_check_writable(cmd, "--npy", o->npy)) ||
+        (o->csv && !cli_check_writable(cmd, "--csv", o->csv)))
+        return 1;
+    return -1;
+}
+
+bool cli_sample_out_write(const char *cmd, bool quiet, const cli_sample_out *o, const float *x, size_t n, size_t d,
+                          bool pm1, size_t h, size_t w) {
+    return cli_write_samples(cmd, quiet, x, n, d, pm1, o->png, o->npy, o->csv, h, w, o->cols, o->zoom);
+}
+
 void cli_print_meta(const ebm_meta *m, bool json) {
     for (size_t i = 0; i < ebm_meta_count(m); i++) {
         const char *k, *v;
