@@ -202,7 +202,7 @@ static ebm_status enumerate(const ebm_bm *m, float T, void (*visit)(const double
         return ebm_fail(EBM_EINVAL,
                         "exact enumeration needs at most %d units; this Boltzmann machine has %zu (use the "
                         "pseudo-log-likelihood instead)", EBM_EXACT_MAX_UNITS, n);
-    double o = ebm_bm_off(m), *x = malloc(n * sizeof *x), *h = malloc(n * sizeof *h);
+    double o = ebm_bm_off(m), *x = calloc(n, sizeof *x), *h = calloc(n, sizeof *h);
     if (!x || !h) {
         free(x);
         free(h);
@@ -300,20 +300,12 @@ ebm_status ebm_bm_pseudo_ll(const ebm_bm *m, const float *x, size_t rows, double
     return EBM_OK;
 }
 
-ebm_status ebm_bm_pseudo_ll_grad(const ebm_bm *m, const float *x, size_t rows, float *grad) {
+ebm_status ebm_bm_pseudo_ll_grad_ws(const ebm_bm *m, const float *x, size_t rows, float *grad, float *res, float *G,
+                                    double *h, double *gbd) {
     if (rows == 0) return ebm_fail(EBM_EINVAL, "pseudo-log-likelihood gradient of no rows");
     size_t n = m->n;
     double o = ebm_bm_off(m);
-    float *res = ebm_calloc(rows, n * sizeof(float)), *G = ebm_calloc(n, n * sizeof(float));
-    double *h = malloc(n * sizeof *h), *gbd = calloc(n, sizeof *gbd); /* bias sums in double */
-    if (!res || !G || !h || !gbd) {
-        ebm_free(res);
-        ebm_free(G);
-        free(h);
-        free(gbd);
-        return ebm_fail(EBM_ENOMEM, "out of memory");
-    }
-    float inv = 1.0f / (float)rows;
+    memset(gbd, 0, n * sizeof *gbd); /* bias sums in double */
     for (size_t r = 0; r < rows; r++) {
         const float *xr = x + r * n;
         ebm_bm_field_row(m, xr, h);
@@ -324,16 +316,25 @@ ebm_status ebm_bm_pseudo_ll_grad(const ebm_bm *m, const float *x, size_t rows, f
         }
     }
     for (size_t i = 0; i < n; i++) grad[n * n + i] += (float)(gbd[i] / (double)rows);
-    free(gbd);
     /* G = R' X; dW_ij = (G_ij + G_ji) / rows */
-    ebm_sgemm(1, 0, n, n, rows, inv, res, n, x, n, 0.0f, G, n);
+    ebm_sgemm(1, 0, n, n, rows, 1.0f / (float)rows, res, n, x, n, 0.0f, G, n);
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < n; j++)
             if (i != j) grad[i * n + j] += G[i * n + j] + G[j * n + i];
+    return EBM_OK;
+}
+
+ebm_status ebm_bm_pseudo_ll_grad(const ebm_bm *m, const float *x, size_t rows, float *grad) {
+    size_t n = m->n;
+    float *res = ebm_calloc(rows ? rows : 1, n * sizeof(float)), *G = ebm_calloc(n, n * sizeof(float));
+    double *h = malloc(n * sizeof *h), *gbd = malloc(n * sizeof *gbd);
+    ebm_status s = res && G && h && gbd ? ebm_bm_pseudo_ll_grad_ws(m, x, rows, grad, res, G, h, gbd)
+                                        : ebm_fail(EBM_ENOMEM, "out of memory");
     ebm_free(res);
     ebm_free(G);
     free(h);
-    return EBM_OK;
+    free(gbd);
+    return s;
 }
 
 ebm_status ebm_bm_check_finite(const ebm_bm *m) {

@@ -20,5 +20,11 @@ static inline double ebm_bm_off(const ebm_bm *m) { return m->spins == EBM_BM_PM1
 /* h (n) = b + W x for one row x (n), in double. */
 void ebm_bm_field_row(const ebm_bm *m, const float *x, double *h);
 ebm_status ebm_bm_check_t(float T);
+/* ebm_bm_gibbs and ebm_bm_pseudo_ll_grad with the caller's work space, so that a trainer allocates once
+ * per run: hall (rows, n); res (rows, n), G (n, n), h (n), gbd (n). */
+ebm_status ebm_bm_gibbs_ws(const ebm_bm *m, float *x, size_t rows, size_t sweeps, float T, ebm_bm_scan scan,
+                           ebm_rng *rng, double *hall);
+ebm_status ebm_bm_pseudo_ll_grad_ws(const ebm_bm *m, const float *x, size_t rows, float *grad, float *res, float *G,
+                                    double *h, double *gbd);
 
 #endif

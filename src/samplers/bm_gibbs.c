@@ -7,8 +7,8 @@
 
 #include <stdlib.h>
 
-ebm_status ebm_bm_gibbs(const ebm_bm *m, float *x, size_t rows, size_t sweeps, float T, ebm_bm_scan scan,
-                        ebm_rng *rng) {
+ebm_status ebm_bm_gibbs_ws(const ebm_bm *m, float *x, size_t rows, size_t sweeps, float T, ebm_bm_scan scan,
+                           ebm_rng *rng, double *hall) {
     ebm_status s = ebm_bm_check_t(T);
     if (s) return s;
     if (scan != EBM_SCAN_SYSTEMATIC && scan != EBM_SCAN_RANDOM) return ebm_fail(EBM_EINVAL, "unknown scan %d", (int)scan);
@@ -20,8 +20,6 @@ ebm_status ebm_bm_gibbs(const ebm_bm *m, float *x, size_t rows, size_t sweeps, f
                             ebm_bm_spins_name(m->spins));
     if (rows == 0 || sweeps == 0) return EBM_OK;
     uint64_t key = ebm_rng_u64(rng);
-    double *hall = malloc(rows * n * sizeof *hall);
-    if (!hall) return ebm_fail(EBM_ENOMEM, "out of memory for %zu chains", rows);
 #pragma omp parallel for schedule(dynamic, 1)
     for (size_t r = 0; r < rows; r++) {
         float *xr = x + r * n;
@@ -41,6 +39,14 @@ ebm_status ebm_bm_gibbs(const ebm_bm *m, float *x, size_t rows, size_t sweeps, f
                 }
             }
     }
-    free(hall);
     return EBM_OK;
+}
+
+ebm_status ebm_bm_gibbs(const ebm_bm *m, float *x, size_t rows, size_t sweeps, float T, ebm_bm_scan scan,
+                        ebm_rng *rng) {
+    double *hall = malloc((rows ? rows : 1) * m->n * sizeof *hall);
+    if (!hall) return ebm_fail(EBM_ENOMEM, "out of memory for %zu chains", rows);
+    ebm_status s = ebm_bm_gibbs_ws(m, x, rows, sweeps, T, scan, rng, hall);
+    free(hall);
+    return s;
 }

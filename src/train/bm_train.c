@@ -63,7 +63,11 @@ ebm_status ebm_bm_train(ebm_bm *m, const ebm_mat *data, const ebm_bm_train_opts 
     float *grad = ebm_calloc(np, sizeof(float)), *G = ebm_calloc(n, n * sizeof(float));
     float *backup = ebm_calloc(np, sizeof(float));
     size_t *perm = malloc(N * sizeof *perm);
-    if (!pos || !neg || !grad || !G || !backup || !perm) {
+    /* work space of the Gibbs sweeps (local fields of every chain) and of the pseudo-likelihood gradient */
+    size_t max_chains = o->method == EBM_BM_PCD && chains > nmax ? chains : nmax;
+    float *res = o->method == EBM_BM_PL ? ebm_calloc(nmax, n * sizeof(float)) : NULL;
+    double *fields = malloc(max_chains * n * sizeof *fields), *gbd = malloc(n * sizeof *gbd);
+    if (!pos || !neg || !grad || !G || !backup || !perm || !fields || !gbd || (o->method == EBM_BM_PL && !res)) {
         s = ebm_fail(EBM_ENOMEM, "out of memory for training buffers");
         goto done;
     }
@@ -91,11 +95,11 @@ ebm_status ebm_bm_train(ebm_bm *m, const ebm_mat *data, const ebm_bm_train_opts 
             for (size_t r = 0; r < rows; r++) memcpy(pos + r * n, data->data + perm[r0 + r] * n, n * sizeof(float));
             memset(grad, 0, np * sizeof(float));
             if (o->method == EBM_BM_PL) {
-                s = ebm_bm_pseudo_ll_grad(m, pos, rows, grad);
+                s = ebm_bm_pseudo_ll_grad_ws(m, pos, rows, grad, res, G, fields, gbd);
             } else {
                 size_t nr = o->method == EBM_BM_PCD ? chains : rows;
                 if (o->method == EBM_BM_CD) memcpy(neg, pos, rows * n * sizeof(float));
-                s = ebm_bm_gibbs(m, neg, nr, o->k, 1.0f, o->scan, &keys);
+                s = ebm_bm_gibbs_ws(m, neg, nr, o->k, 1.0f, o->scan, &keys, fields);
                 if (!s) {
                     add_stats(n, pos, rows, 1.0f, G, grad);
                     add_stats(n, neg, nr, -1.0f, G, grad);
@@ -136,6 +140,9 @@ done:
     ebm_free(grad);
     ebm_free(G);
     ebm_free(backup);
+    ebm_free(res);
+    free(fields);
+    free(gbd);
     free(perm);
     return s;
 }
