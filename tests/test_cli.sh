@@ -402,6 +402,10 @@ ok; awk '{ if (match($0, /"fd": [-0-9.e]+/)) { a = substr($0, RSTART + 6, RLENGT
     fail "FD of a set with itself should be 0: $(cat "$T/out")"
 expect_error 2 "sample --class of an energy" -- "$EBM" sample "$T/e.safetensors" --class 1 --n 2 --csv "$T/x.csv"
 expect_error 2 "sample --class out of range" -- "$EBM" sample "$T/j.safetensors" --class 8 --n 2 --csv "$T/x.csv"
+printf '0\n1\n' >"$T/two_labels.csv"
+expect_error 1 "eval --samples wrong label count" -- "$EBM" eval --samples "$T/cls.npy" --labels "$T/two_labels.csv" \
+    --classifier "$T/jc.safetensors" --data toy:8gaussians
+contains "$T/err" "exactly 160 rows" "label count named"
 expect_error 1 "eval --samples wrong width" -- "$EBM" eval --samples "$T/test.csv" --classifier "$T/jc.safetensors" --data toy:8gaussians
 expect_error 1 "eval --samples energy classifier" -- "$EBM" eval --samples "$T/cs.csv" --classifier "$T/e.safetensors" --data toy:8gaussians
 expect_ok "classify without --ood" -- "$EBM" classify "$T/jc.safetensors" --limit 200

@@ -526,36 +526,6 @@ done:
 
 /* ---- ebm eval MODEL --probe ---- */
 
-/* n labels (0..9999) from a one-column file (CSV, NPY, IDX); NULL after printing an error. */
-static int32_t *load_labels(const char *cmd, const char *path, size_t n) {
-    ebm_data_opts o;
-    ebm_data_opts_default(&o);
-    o.scale = EBM_SCALE_NONE;
-    ebm_dataset *l = NULL;
-    ebm_status s = ebm_dataset_load(path, &o, &l);
-    if (s) return cli_lib_error(cmd, s), NULL;
-    int32_t *y = NULL;
-    if (l->x->cols != 1 || l->x->rows < n) {
-        cli_error(cmd, "%s: %zu x %zu values, but labels need one column and at least %zu rows", path, l->x->rows,
-                  l->x->cols, n);
-    } else if (!(y = malloc((n ? n : 1) * sizeof *y))) {
-        cli_error(cmd, "out of memory");
-    } else {
-        for (size_t i = 0; i < n; i++) {
-            float v = l->x->data[i];
-            if (!(v >= 0 && v <= 9999) || v != floorf(v)) {
-                cli_error(cmd, "%s: label %g of row %zu is not a whole number in 0..9999", path, (double)v, i);
-                free(y);
-                y = NULL;
-                break;
-            }
-            y[i] = (int32_t)v;
-        }
-    }
-    ebm_dataset_free(l);
-    return y;
-}
-
 /* A data set with its labels (from the data source, else from labels_path); NULL after printing an error. */
 static ebm_dataset *load_labelled(const char *cmd, const ebm_dbn *d, const char *spec, const char *labels_path,
                                   const char *labels_opt, cli_data_args *da, bool quiet) {
@@ -563,7 +533,7 @@ static ebm_dataset *load_labelled(const char *cmd, const ebm_dbn *d, const char 
     if (!ds) return NULL;
     if (labels_path) {
         free(ds->labels);
-        ds->labels = load_labels(cmd, labels_path, ds->x->rows);
+        ds->labels = cli_load_labels(cmd, labels_path, ds->x->rows, false, 10000);
     } else if (!ds->labels) {
         cli_error(cmd, "%s has no labels; give them with %s FILE (one whole number per row)", spec, labels_opt);
     }

@@ -59,49 +59,6 @@ static ebm_status features(ebm_net *net, const float *x, size_t n, size_t at, si
     return s;
 }
 
-/* Labels of the samples from an NPY file of integers (or whole floats); NULL after an error. */
-static int32_t *load_labels(const char *cmd, const char *path, size_t n, size_t k) {
-    ebm_array *a = NULL;
-    ebm_status s = ebm_npy_read(path, &a);
-    if (s) return cli_lib_error(cmd, s), NULL;
-    size_t len = a->ndim == 1 ? a->shape[0] : a->ndim == 2 && a->shape[1] == 1 ? a->shape[0] : 0;
-    int32_t *y = NULL;
-    if (len != n) {
-        cli_error(cmd, "--labels %s: expected %zu labels (one per sample) as a 1-D array", path, n);
-        goto done;
-    }
-    y = malloc(n * sizeof *y);
-    if (!y) {
-        cli_error(cmd, "out of memory");
-        goto done;
-    }
-    for (size_t i = 0; i < n; i++) {
-        double v;
-        switch (a->dtype) {
-        case EBM_U8: v = ((const uint8_t *)a->data)[i]; break;
-        case EBM_I32: v = ((const int32_t *)a->data)[i]; break;
-        case EBM_I64: v = (double)((const int64_t *)a->data)[i]; break;
-        case EBM_F32: v = ((const float *)a->data)[i]; break;
-        case EBM_F64: v = ((const double *)a->data)[i]; break;
-        default:
-            cli_error(cmd, "--labels %s: labels must be u8, i32, i64, f32 or f64, not %s", path, ebm_dtype_name(a->dtype));
-            goto fail;
-        }
-        if (!(v >= 0 && v < (double)k && v == floor(v))) {
-            cli_error(cmd, "--labels %s: label %g at row %zu is not a class from 0 to %zu", path, v, i, k - 1);
-            goto fail;
-        }
-        y[i] = (int32_t)v;
-    }
-    goto done;
-fail:
-    free(y);
-    y = NULL;
-done:
-    ebm_array_free(a);
-    return y;
-}
-
 static const char *const about =
     "Sample quality of any model's samples (an NPY/CSV/IDX array of images, e.g. from ebm sample --npy):\n"
     "the Fréchet distance between Gaussians fitted to the penultimate-layer features of a fixed Fashion-MNIST\n"
@@ -196,7 +153,7 @@ int cmd_eval_samples(int argc, char **argv, bool quiet) {
         cli_error(cmd, "%s has %zu values per row but the classifier takes %zu", data_spec, D->x->cols, dim);
         goto done;
     }
-    if (labels && !(y = load_labels(cmd, labels, n, k))) goto done;
+    if (labels && !(y = cli_load_labels(cmd, labels, n, true, k))) goto done;
     size_t at, width;
     at = ebm_net_penultimate(net, &width);
     fs = malloc(n * width * sizeof(float));

@@ -333,6 +333,35 @@ bool cli_write_samples(const char *cmd, bool quiet, const float *x, size_t n, si
     return true;
 }
 
+int32_t *cli_load_labels(const char *cmd, const char *path, size_t n, bool exact, size_t k) {
+    ebm_data_opts o;
+    ebm_data_opts_default(&o);
+    o.scale = EBM_SCALE_NONE;
+    ebm_dataset *l = NULL;
+    ebm_status s = ebm_dataset_load(path, &o, &l);
+    if (s) return cli_lib_error(cmd, s), NULL;
+    int32_t *y = NULL;
+    if (l->x->cols != 1 || l->x->rows < n || (exact && l->x->rows != n)) {
+        cli_error(cmd, "%s: %zu x %zu values, but labels need one column and %s %zu rows", path, l->x->rows,
+                  l->x->cols, exact ? "exactly" : "at least", n);
+    } else if (!(y = malloc((n ? n : 1) * sizeof *y))) {
+        cli_error(cmd, "out of memory");
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            float v = l->x->data[i];
+            if (!(v >= 0 && v < (float)k) || v != floorf(v)) {
+                cli_error(cmd, "%s: label %g of row %zu is not a whole number in 0..%zu", path, (double)v, i, k - 1);
+                free(y);
+                y = NULL;
+                break;
+            }
+            y[i] = (int32_t)v;
+        }
+    }
+    ebm_dataset_free(l);
+    return y;
+}
+
 int cli_sample_out_check(const char *cmd, const cli_sample_out *o, bool other) {
     if (!o->png && !o->npy && !o->csv && !other) return cli_error(cmd, "nothing to write: give --png, --npy and/or --csv");
     if ((o->png && !cli_check_writable(cmd, "--png", o->png)) || (o->npy && !cli_check_writable(cmd, "--npy", o->npy)) ||
