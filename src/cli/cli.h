@@ -93,6 +93,10 @@ void cli_data_args_from_model(cli_data_args *a, const ebm_meta *meta);
 bool cli_data_opts(const char *cmd, const cli_data_args *a, ebm_data_opts *o);
 /* Loads spec with opts, printing "loaded N x D from SOURCE" unless quiet; returns NULL after an error. */
 ebm_dataset *cli_load_data(const char *cmd, const char *spec, const ebm_data_opts *o, bool quiet);
+/* spec preprocessed as the model's training data (meta's ebm.data.*) unless da says otherwise, with n_vis
+ * columns and, when unit_range, values in [0, 1]; NULL after printing an error. */
+ebm_dataset *cli_load_like_model(const char *cmd, const char *spec, cli_data_args *da, const ebm_meta *meta,
+                                 size_t n_vis, bool unit_range, bool quiet);
 /* Class labels from a one-column file (NPY of any numeric type, CSV, IDX): the first n rows (exactly n
  * when exact), each a whole number in 0..k-1; NULL after printing an error. */
 int32_t *cli_load_labels(const char *cmd, const char *path, size_t n, bool exact, size_t k);

@@ -60,20 +60,7 @@ static void describe(const ebm_dbn *d, char *buf, size_t cap) {
 /* Loads spec preprocessed as the model's training data unless da says otherwise (limit rows, 0 = all), with
  * d's input width and values in [0, 1]; NULL after printing an error. */
 static ebm_dataset *load_for(const char *cmd, const ebm_dbn *d, const char *spec, cli_data_args *da, bool quiet) {
-    cli_data_args_from_model(da, d->meta);
-    ebm_data_opts o;
-    if (!cli_data_opts(cmd, da, &o)) return NULL;
-    ebm_dataset *ds = cli_load_data(cmd, spec, &o, quiet);
-    if (!ds) return NULL;
-    if (ds->x->cols != ebm_dbn_units(d, 0)) {
-        cli_error(cmd, "%s has %zu columns but the model has %zu visible units", spec, ds->x->cols, ebm_dbn_units(d, 0));
-    } else if (ebm_mat_check_range(ds->x, 0.0f, 1.0f, spec)) {
-        cli_error(cmd, "%s; the model needs values in [0, 1] (try --scale minmax)", ebm_last_error());
-    } else {
-        return ds;
-    }
-    ebm_dataset_free(ds);
-    return NULL;
+    return cli_load_like_model(cmd, spec, da, d->meta, ebm_dbn_units(d, 0), true, quiet);
 }
 
 /* "top" (n_layers), "all" (every level 1..n_layers, *all set; only where all is not NULL) or a level number

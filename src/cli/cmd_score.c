@@ -18,22 +18,7 @@
 static ebm_dataset *load_like(const char *cmd, const char *spec, size_t limit, bool quiet, const ebm_meta *meta,
                               size_t n_vis, bool unit_range) {
     cli_data_args da = {"auto", "none", 0.5f, limit, 1, false, false, false};
-    cli_data_args_from_model(&da, meta);
-    da.limit = limit;
-    ebm_data_opts o;
-    if (!cli_data_opts(cmd, &da, &o)) return NULL;
-    ebm_dataset *d = cli_load_data(cmd, spec, &o, quiet);
-    if (d && d->x->cols != n_vis) {
-        cli_error(cmd, "%s has %zu columns but the model has %zu visible units", spec, d->x->cols, n_vis);
-        ebm_dataset_free(d);
-        return NULL;
-    }
-    if (d && unit_range && ebm_mat_check_range(d->x, 0.0f, 1.0f, spec)) {
-        cli_error(cmd, "%s; a Bernoulli RBM needs values in [0, 1] (try --scale minmax)", ebm_last_error());
-        ebm_dataset_free(d);
-        return NULL;
-    }
-    return d;
+    return cli_load_like_model(cmd, spec, &da, meta, n_vis, unit_range, quiet);
 }
 
 static ebm_dataset *rbm_load(void *model, const char *cmd, const char *spec, size_t limit, bool quiet) {

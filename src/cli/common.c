@@ -333,6 +333,24 @@ bool cli_write_samples(const char *cmd, bool quiet, const float *x, size_t n, si
     return true;
 }
 
+ebm_dataset *cli_load_like_model(const char *cmd, const char *spec, cli_data_args *da, const ebm_meta *meta,
+                                 size_t n_vis, bool unit_range, bool quiet) {
+    cli_data_args_from_model(da, meta);
+    ebm_data_opts o;
+    if (!cli_data_opts(cmd, da, &o)) return NULL;
+    ebm_dataset *ds = cli_load_data(cmd, spec, &o, quiet);
+    if (!ds) return NULL;
+    if (ds->x->cols != n_vis) {
+        cli_error(cmd, "%s has %zu columns but the model has %zu visible units", spec, ds->x->cols, n_vis);
+    } else if (unit_range && ebm_mat_check_range(ds->x, 0.0f, 1.0f, spec)) {
+        cli_error(cmd, "%s; the model needs values in [0, 1] (try --scale minmax)", ebm_last_error());
+    } else {
+        return ds;
+    }
+    ebm_dataset_free(ds);
+    return NULL;
+}
+
 int32_t *cli_load_labels(const char *cmd, const char *path, size_t n, bool exact, size_t k) {
     ebm_data_opts o;
     ebm_data_opts_default(&o);
