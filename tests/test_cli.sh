@@ -380,6 +380,7 @@ contains "$T/out" "E = 1 E\[j.safetensors#0\] -0.5 E\[j.safetensors#1\]" "compos
 expect_ok "sample compose" -- "$EBM" sample "$T/cn.safetensors" --n 8 --steps 5 --csv "$T/cs.csv"
 expect_error 2 "compose negative or" -- "$EBM" compose --out "$T/x.safetensors" --op or "$T/j.safetensors@-1"
 expect_error 1 "compose missing part" -- "$EBM" compose --out "$T/x.safetensors" "$T/nothere.safetensors"
+expect_error 2 "compose several classes in one part" -- "$EBM" compose --out "$T/x.safetensors" "$T/j.safetensors#all"
 expect_error 1 "compose class of an RBM" -- "$EBM" compose --out "$T/x.safetensors" "$T/m.safetensors#1"
 expect_error 1 "compose mismatched inputs" -- "$EBM" compose --out "$T/x.safetensors" "$T/j.safetensors" "$T/m.safetensors"
 cp "$T/cn.safetensors" "$T/cn2.safetensors"

@@ -40,40 +40,45 @@ void cli_composed_free(cli_composed *c) {
     free(c);
 }
 
-/* Loads part i of c from path (kind, class: -1 = none); fills *meta with the part's metadata (borrowed). */
-static bool load_part(const char *cmd, cli_composed *c, size_t i, const char *path, long cls, const ebm_meta **meta) {
+/* Loads part i of c from path with its energy: the class energy of class cls (NULL = none: the model's own
+ * energy; a number, or a Fashion-MNIST name for models trained on it), which goes to *cls_out (-1 = none).
+ * *meta: the part's metadata (borrowed).  -1 to go on, else the exit status after printing an error. */
+static int load_part(const char *cmd, cli_composed *c, size_t i, const char *path, const char *cls, const ebm_meta **meta,
+                     long *cls_out) {
     char kind[32];
-    if (!cli_model_kind(path, kind, sizeof kind)) return cli_error(cmd, "part %zu: %s is not a readable model file", i + 1, path), false;
+    *cls_out = -1;
+    if (!cli_model_kind(path, kind, sizeof kind)) return cli_error(cmd, "part %zu: %s is not a readable model file", i + 1, path);
     ebm_status s;
     if (strcmp(kind, "rbm") == 0) {
-        if (cls >= 0) return cli_error(cmd, "part %zu: %s is an RBM; #CLASS goes with classifier (JEM) models", i + 1, path), false;
+        if (cls) return cli_error(cmd, "part %zu: %s is an RBM; #CLASS goes with classifier (JEM) models", i + 1, path);
         c->rbms[i] = cli_load_rbm(cmd, path, "composing");
-        if (!c->rbms[i]) return false;
+        if (!c->rbms[i]) return 1;
         *meta = c->rbms[i]->meta;
         s = ebm_energy_rbm(c->rbms[i], &c->parts[i]);
     } else if (strcmp(kind, "net") == 0 || strcmp(kind, "jem") == 0) {
         s = ebm_net_load(path, &c->nets[i], &c->metas[i]);
-        if (s) return cli_lib_error(cmd, s), false;
+        if (s) return cli_lib_error(cmd, s);
         *meta = c->metas[i];
         const char *head = ebm_meta_get(c->metas[i], "ebm.net.head");
-        bool clf = head && strcmp(head, "logsumexp") == 0;
-        if (cls >= 0) {
-            if (!clf) return cli_error(cmd, "part %zu: %s is not a classifier; #CLASS needs one (ebm train jem)", i + 1, path), false;
-            int32_t y = (int32_t)cls;
-            s = ebm_net_energy_class(c->nets[i], &y, 1, &c->parts[i]);
-        } else if (!clf && ebm_net_output_size(c->nets[i]) != 1) {
-            return cli_error(cmd, "part %zu: %s has %zu outputs and no energy head", i + 1, path, ebm_net_output_size(c->nets[i])),
-                   false;
+        size_t k = head && strcmp(head, "logsumexp") == 0 ? ebm_net_output_size(c->nets[i]) : 0;
+        if (cls) {
+            int32_t y[2]; /* room for two, so that a list or "all" is caught */
+            int got = cli_parse_classes(cmd, cls, c->metas[i], k, y, 2);
+            if (got < 0) return 2;
+            if (got != 1) return cli_error(cmd, "part %zu: give one class after #, not '%s'", i + 1, cls), 2;
+            *cls_out = y[0];
+            s = ebm_net_energy_class(c->nets[i], y, 1, &c->parts[i]);
+        } else if (!k && ebm_net_output_size(c->nets[i]) != 1) {
+            return cli_error(cmd, "part %zu: %s has %zu outputs and no energy head", i + 1, path, ebm_net_output_size(c->nets[i]));
         } else {
-            s = ebm_net_energy(c->nets[i], clf ? EBM_NET_HEAD_LOGSUMEXP : EBM_NET_HEAD_SCALAR, &c->parts[i]);
+            s = ebm_net_energy(c->nets[i], k ? EBM_NET_HEAD_LOGSUMEXP : EBM_NET_HEAD_SCALAR, &c->parts[i]);
         }
     } else {
         return cli_error(cmd, "part %zu: %s is a '%s' model; parts must be energy networks, JEM classifiers or RBMs", i + 1,
-                         path, kind),
-               false;
+                         path, kind);
     }
-    if (s) return cli_lib_error(cmd, s), false;
-    return true;
+    if (s) return cli_lib_error(cmd, s);
+    return -1;
 }
 
 static bool is_pm1(const ebm_meta *m) {
@@ -165,7 +170,7 @@ bool cli_composed_load(const char *cmd, const char *path, cli_composed **out, eb
         }
         c->w[i] = w;
         c->n = i + 1;
-        if (!load_part(cmd, c, i, paths[i], cls, &metas[i])) goto done;
+        if (load_part(cmd, c, i, paths[i], cv, &metas[i], &cls) >= 0) goto done;
     }
     if (!build(cmd, c, metas, paths, e)) goto done;
     ok = true;
@@ -251,33 +256,10 @@ int cmd_compose(int argc, char **argv, bool quiet) {
             goto done;
         }
         paths[i] = abs_paths[i];
-        classes[i] = -1;
         c->w[i] = w;
         c->n = i + 1;
-        if (!load_part(cmd, c, i, abs_paths[i], -1, &metas[i])) goto done;
-        if (cls_arg) {
-            if (!c->nets[i]) {
-                rc = cli_error(cmd, "'%s': #CLASS goes with classifier (JEM) models", terms[i]);
-                goto done;
-            }
-            int32_t y;
-            const char *head = ebm_meta_get(metas[i], "ebm.net.head");
-            size_t k = head && strcmp(head, "logsumexp") == 0 ? ebm_net_output_size(c->nets[i]) : 0;
-            int got = cli_parse_classes(cmd, cls_arg, metas[i], k, &y, 1);
-            if (got != 1) {
-                if (got > 1 || got == 0) cli_error(cmd, "'%s': give one class after #", terms[i]);
-                rc = 2;
-                goto done;
-            }
-            classes[i] = y;
-            ebm_energy_free(c->parts[i]);
-            c->parts[i] = NULL;
-            ebm_status s = ebm_net_energy_class(c->nets[i], &y, 1, &c->parts[i]);
-            if (s) {
-                rc = cli_lib_error(cmd, s);
-                goto done;
-            }
-        }
+        if ((rc = load_part(cmd, c, i, abs_paths[i], cls_arg, &metas[i], &classes[i])) >= 0) goto done;
+        rc = 1;
     }
     if (!build(cmd, c, metas, paths, &e)) goto done;
     ebm_status s = ebm_tensors_new(&t);
