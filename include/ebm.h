@@ -722,7 +722,8 @@ EBM_API ebm_status ebm_net_backward(ebm_net *net, const float *dout, size_t n, f
  * network's penultimate representation (the features of a Fréchet distance). */
 EBM_API size_t ebm_net_penultimate(const ebm_net *net, size_t *width);
 /* out (n, width) <- the activations entering layer `at` (0 = the input itself, n_layers = the
- * output), width being that layer's input size. */
+ * output), width being that layer's input size, after a forward of x (n, input_size); with x NULL, of
+ * the last forward (which must have had n rows, else EBM_ESHAPE): logits and features from one pass. */
 EBM_API ebm_status ebm_net_features(ebm_net *net, const float *x, size_t n, size_t at, float *out);
 /* One line per layer with its index, token, output shape and parameter count, then the total, into buf
  * (truncated to cap - 1 characters). */

@@ -81,6 +81,22 @@ static void test_gradients(void) {
     }
     CHECK_MSG(worst_x < 1e-2, "class energy dE/dx error %g", worst_x);
     ebm_energy_free(e);
+    /* features: the penultimate layer of linear:16,silu,linear:3 is layer 2 (16 wide); the last layer's
+     * features are the logits, layer 0's the input; x NULL reads the last forward without a new one */
+    size_t width, pen = ebm_net_penultimate(net, &width);
+    CHECK(pen == 2 && width == 16);
+    float feat[5 * 16], feat2[5 * 16], fl[15], xin[10];
+    CHECK_OK(ebm_net_features(net, x, 5, 3, fl));
+    for (int i = 0; i < 15; i++) CHECK(fl[i] == f[i]);
+    CHECK_OK(ebm_net_features(net, x, 5, 0, xin));
+    for (int i = 0; i < 10; i++) CHECK(xin[i] == x[i]);
+    CHECK_OK(ebm_net_features(net, x, 5, pen, feat));
+    CHECK_OK(ebm_net_forward(net, x, 5, NULL));
+    CHECK_OK(ebm_net_features(net, NULL, 5, pen, feat2));
+    CHECK(memcmp(feat, feat2, sizeof feat) == 0);
+    for (int i = 0; i < 5 * 16; i++) CHECK(feat[i] >= -0.2785f); /* silu(z) >= -0.2785 */
+    CHECK_FAILS(ebm_net_features(net, NULL, 4, pen, feat2), EBM_ESHAPE);
+    CHECK_FAILS(ebm_net_features(net, x, 5, 4, feat2), EBM_EINVAL);
     const int32_t out_of_range[1] = {3};
     e = (ebm_energy *)1;
     CHECK_FAILS(ebm_net_energy_class(net, out_of_range, 1, &e), EBM_EINVAL);

@@ -44,7 +44,7 @@ static ebm_status features(ebm_net *net, const float *x, size_t n, size_t at, si
     for (size_t r = 0; r < n && !s; r += FD_BATCH) {
         size_t b = n - r < FD_BATCH ? n - r : FD_BATCH;
         s = ebm_net_forward(net, x + r * dim, b, logits);
-        if (!s) s = ebm_net_features(net, x + r * dim, b, at, feats + r * width);
+        if (!s) s = ebm_net_features(net, NULL, b, at, feats + r * width); /* of the same forward */
         for (size_t i = 0; !s && i < b; i++) {
             const float *f = logits + i * k;
             size_t best = 0;

@@ -927,11 +927,13 @@ size_t ebm_net_penultimate(const ebm_net *net, size_t *width) {
 }
 
 ebm_status ebm_net_features(ebm_net *net, const float *x, size_t n, size_t at, float *out) {
-    if (!net || (!x && n) || (!out && n)) return ebm_fail(EBM_EINVAL, "ebm_net_features: missing argument");
+    if (!net || (!out && n)) return ebm_fail(EBM_EINVAL, "ebm_net_features: missing argument");
     if (at > net->n_layers)
         return ebm_fail(EBM_EINVAL, "ebm_net_features: layer %zu of a %zu-layer network", at, net->n_layers);
     if (n == 0) return EBM_OK;
-    ebm_status s = forward(net, x, n);
+    if (!x && n != net->last_n)
+        return ebm_fail(EBM_ESHAPE, "ebm_net_features: %zu rows asked of a last forward of %zu", n, net->last_n);
+    ebm_status s = x ? forward(net, x, n) : EBM_OK;
     if (s) return s;
     size_t width = at == 0 ? net->L[0].in_size : net->L[at - 1].out_size;
     memcpy(out, act(net, at), n * width * sizeof(float));
