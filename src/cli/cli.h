@@ -97,6 +97,12 @@ ebm_dataset *cli_load_data(const char *cmd, const char *spec, const ebm_data_opt
  * columns and, when unit_range, values in [0, 1]; NULL after printing an error. */
 ebm_dataset *cli_load_like_model(const char *cmd, const char *spec, cli_data_args *da, const ebm_meta *meta,
                                  size_t n_vis, bool unit_range, bool quiet);
+/* The number of classes of a network model (its output width when its file says ebm.net.head =
+ * logsumexp, a JEM / classifier), 0 for a scalar energy or no network. */
+size_t cli_net_classes(const ebm_net *net, const ebm_meta *meta);
+/* *e <- the model's own energy: -log sum exp f(x) for a classifier, f(x) for a one-output network; -1 to
+ * go on, else the exit status after printing an error (path names the file). */
+int cli_net_energy(const char *cmd, const char *path, ebm_net *net, const ebm_meta *meta, ebm_energy **e);
 /* Class labels from a one-column file (NPY of any numeric type, CSV, IDX): the first n rows (exactly n
  * when exact), each a whole number in 0..k-1; NULL after printing an error. */
 int32_t *cli_load_labels(const char *cmd, const char *path, size_t n, bool exact, size_t k);

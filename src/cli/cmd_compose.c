@@ -59,8 +59,7 @@ static int load_part(const char *cmd, cli_composed *c, size_t i, const char *pat
         s = ebm_net_load(path, &c->nets[i], &c->metas[i]);
         if (s) return cli_lib_error(cmd, s);
         *meta = c->metas[i];
-        const char *head = ebm_meta_get(c->metas[i], "ebm.net.head");
-        size_t k = head && strcmp(head, "logsumexp") == 0 ? ebm_net_output_size(c->nets[i]) : 0;
+        size_t k = cli_net_classes(c->nets[i], c->metas[i]);
         if (cls) {
             int32_t y[2]; /* room for two, so that a list or "all" is caught */
             int got = cli_parse_classes(cmd, cls, c->metas[i], k, y, 2);
@@ -68,10 +67,8 @@ static int load_part(const char *cmd, cli_composed *c, size_t i, const char *pat
             if (got != 1) return cli_error(cmd, "part %zu: give one class after #, not '%s'", i + 1, cls), 2;
             *cls_out = y[0];
             s = ebm_net_energy_class(c->nets[i], y, 1, &c->parts[i]);
-        } else if (!k && ebm_net_output_size(c->nets[i]) != 1) {
-            return cli_error(cmd, "part %zu: %s has %zu outputs and no energy head", i + 1, path, ebm_net_output_size(c->nets[i]));
         } else {
-            s = ebm_net_energy(c->nets[i], k ? EBM_NET_HEAD_LOGSUMEXP : EBM_NET_HEAD_SCALAR, &c->parts[i]);
+            return cli_net_energy(cmd, path, c->nets[i], c->metas[i], &c->parts[i]);
         }
     } else {
         return cli_error(cmd, "part %zu: %s is a '%s' model; parts must be energy networks, JEM classifiers or RBMs", i + 1,

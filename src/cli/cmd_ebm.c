@@ -117,14 +117,9 @@ static bool net_model_load(const char *cmd, const char *path, net_model *nm) {
         goto shape;
     }
     s = ebm_net_load(path, &nm->net, &nm->meta);
-    const char *head = s ? NULL : ebm_meta_get(nm->meta, "ebm.net.head");
-    bool lse = head && strcmp(head, "logsumexp") == 0;
-    if (!s && !lse && ebm_net_output_size(nm->net) != 1)
-        s = EBM_EFORMAT, cli_error(cmd, "%s: the network has %zu outputs; an energy needs 1", path, ebm_net_output_size(nm->net));
-    else if (!s)
-        s = ebm_net_energy(nm->net, lse ? EBM_NET_HEAD_LOGSUMEXP : EBM_NET_HEAD_SCALAR, &nm->e);
+    if (s) cli_lib_error(cmd, s);
+    else if (cli_net_energy(cmd, path, nm->net, nm->meta, &nm->e) >= 0) s = EBM_EFORMAT;
     if (s) {
-        if (s != EBM_EFORMAT || !nm->net) cli_lib_error(cmd, s);
         net_model_free(nm);
         return false;
     }
@@ -154,11 +149,7 @@ static const char *const fmnist_classes[10] = {"t-shirt", "trouser", "pullover",
                                                 "sandal",  "shirt",   "sneaker",  "bag",   "ankle-boot"};
 
 /* The number of classes of a classifier model (its output width), 0 for a scalar energy. */
-static size_t model_classes(const net_model *nm) {
-    if (!nm->net) return 0;
-    const char *head = ebm_meta_get(nm->meta, "ebm.net.head");
-    return head && strcmp(head, "logsumexp") == 0 ? ebm_net_output_size(nm->net) : 0;
-}
+static size_t model_classes(const net_model *nm) { return cli_net_classes(nm->net, nm->meta); }
 
 bool cli_class_names_known(const ebm_meta *meta, size_t k) {
     const char *spec = ebm_meta_get(meta, "ebm.data.spec");

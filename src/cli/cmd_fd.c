@@ -109,9 +109,8 @@ int cmd_eval_samples(int argc, char **argv, bool quiet) {
         cli_lib_error(cmd, s);
         goto done;
     }
-    const char *head = ebm_meta_get(meta, "ebm.net.head");
-    size_t k = ebm_net_output_size(net), dim = ebm_net_input_size(net);
-    if (!head || strcmp(head, "logsumexp") != 0 || k < 2) {
+    size_t k = cli_net_classes(net, meta), dim = ebm_net_input_size(net);
+    if (k < 2) {
         cli_error(cmd, "%s is not a classifier (train one with ebm train jem --objective clf)", clf_path);
         goto done;
     }

@@ -351,6 +351,20 @@ ebm_dataset *cli_load_like_model(const char *cmd, const char *spec, cli_data_arg
     return NULL;
 }
 
+size_t cli_net_classes(const ebm_net *net, const ebm_meta *meta) {
+    const char *head = net ? ebm_meta_get(meta, "ebm.net.head") : NULL;
+    return head && strcmp(head, "logsumexp") == 0 ? ebm_net_output_size(net) : 0;
+}
+
+int cli_net_energy(const char *cmd, const char *path, ebm_net *net, const ebm_meta *meta, ebm_energy **e) {
+    size_t k = cli_net_classes(net, meta);
+    if (!k && ebm_net_output_size(net) != 1)
+        return cli_error(cmd, "%s: the network has %zu outputs and no energy head; an energy needs 1", path,
+                         ebm_net_output_size(net));
+    ebm_status s = ebm_net_energy(net, k ? EBM_NET_HEAD_LOGSUMEXP : EBM_NET_HEAD_SCALAR, e);
+    return s ? cli_lib_error(cmd, s) : -1;
+}
+
 int32_t *cli_load_labels(const char *cmd, const char *path, size_t n, bool exact, size_t k) {
     ebm_data_opts o;
     ebm_data_opts_default(&o);
