@@ -370,6 +370,160 @@ EBM_API void ebm_rbm_sample_visible(const ebm_rbm *m, const float *h, size_t n, 
                                     float *prob, float *sample);
 
 /* ------------------------------------------------------------------------------------------------
+ * Training: trainers and the one run loop (src/train/run.c; docs/design.md)
+ *
+ * Every way of training a model is a *trainer*: an object holding the model being trained, its
+ * optimiser moments, persistent chains or replay buffer and random streams, with one operation, a
+ * step over a mini-batch.  One loop, ebm_run, drives every trainer: epochs or iterations, shuffling
+ * with a seeded stream, mini-batches, the learning-rate schedule, progress callbacks, cancellation,
+ * detection of non-finite parameters with roll-back to the last good ones, and periodic checkpoints.
+ * What must hold for every trainer is written there once.  The seams for later work:
+ *  - resume: ebm_trainer_save_state / load_state hold the trainer's whole state as named tensors;
+ *    the driver's own position (epoch, step, shuffle stream) is in ebm_run_progress;
+ *  - data-parallel training: ebm_run_opts.allreduce reaches every step (ebm_step_ctx.allreduce);
+ *    a trainer sums its gradient through it before updating, so all processes apply the same update;
+ *  - precision: a trainer's step owns its kernels, so a lower-precision step is a trainer option.
+ * The model-specific constructors (ebm_rbm_trainer_new, ebm_lcd_trainer_new, ...) are declared with
+ * their models; the older one-call functions (ebm_rbm_train, ebm_lcd_train, ...) are wrappers over
+ * ebm_run.  A new way of training needs only an ebm_trainer_ops table.
+ * --------------------------------------------------------------------------------------------- */
+
+/* What one step measured; NaN where a trainer does not measure a figure. */
+typedef struct ebm_figures {
+    double loss;        /* the trainer's objective on the batch */
+    double recon;       /* mean squared reconstruction error per value */
+    double e_pos, e_neg;/* mean energy of the data and of the negatives */
+    double grad_norm;   /* L2 norm of the gradient before clipping */
+    double accept;      /* the sampler's acceptance rate */
+    double extra;       /* an extra loss (JEM: the cross-entropy) */
+} ebm_figures;
+#define EBM_FIGURES_COUNT 7
+EBM_API void ebm_figures_clear(ebm_figures *f); /* every figure NaN */
+
+/* Where a step stands, handed to the trainer with every batch. */
+typedef struct ebm_step_ctx {
+    size_t epoch;           /* the epoch under way, from 1 */
+    size_t batch, batches;  /* this batch in the epoch (from 1), batches per epoch */
+    size_t step, steps;     /* updates before this one, updates in the whole run */
+    double lr;              /* this step's learning rate (the schedule applied) */
+    int last_in_epoch;      /* the epoch's last batch */
+    uint64_t seed;          /* the run's seed */
+    /* Data-parallel seam: NULL in one process; otherwise sums buf (n) over all processes in place.  A
+     * trainer calls it on its gradient before the update, so every process applies the same update. */
+    ebm_status (*allreduce)(float *buf, size_t n, void *user);
+    void *allreduce_user;
+} ebm_step_ctx;
+
+/* A trainer's operations.  Plain data that a user fills in for a new way of training; self is the
+ * trainer's own state, passed back to every operation. */
+typedef struct ebm_trainer_ops {
+    const char *name;   /* e.g. "rbm-cd", written as ebm.train.trainer */
+    /* Before the first step: data (rows, dim) and labels (rows, may be NULL) of the whole run, and the
+     * largest batch a step will get.  The trainer checks shapes, allocates its work space once, seeds
+     * its streams from seed and starts persistent chains. */
+    ebm_status (*begin)(void *self, const ebm_mat *data, const int32_t *labels, size_t batch, uint64_t seed);
+    /* One update on the batch x (n, dim), which holds data rows `rows` (n); the trainer may overwrite x.
+     * fig arrives cleared (all NaN).  EBM_ENAN: the update went non-finite; the driver rolls back. */
+    ebm_status (*step)(void *self, float *x, const size_t *rows, size_t n, const ebm_step_ctx *c, ebm_figures *fig);
+    /* The parameter blocks (block 0, 1, ... until NULL), which the driver snapshots for roll-back and
+     * checks for non-finite values after every step. */
+    float *(*params)(void *self, size_t block, size_t *n);
+    /* Optional: after a non-finite step, EBM_ENAN with a message naming the parameter at fault. */
+    ebm_status (*check)(void *self);
+    /* Non-zero when step itself returns EBM_ENAN whenever a parameter went non-finite (a check fused into
+     * the update), so the driver need not scan the parameters after every step. */
+    int checks_finite;
+    /* Optional: the trainer's settings as ebm.train.* metadata (provenance). */
+    ebm_status (*describe)(void *self, ebm_meta *meta);
+    /* Optional: the whole training state (optimiser moments, chains, buffers, counters) as tensors. */
+    ebm_status (*save_state)(void *self, ebm_tensors *t);
+    ebm_status (*load_state)(void *self, const ebm_tensors *t);
+    void (*destroy)(void *self); /* frees self (not the model, which the caller owns) */
+} ebm_trainer_ops;
+
+typedef struct ebm_trainer ebm_trainer; /* opaque: an ops table and its state */
+/* Takes ownership of self (ops->destroy frees it, also when this fails). */
+EBM_API ebm_status ebm_trainer_new(const ebm_trainer_ops *ops, void *self, ebm_trainer **out);
+EBM_API void ebm_trainer_free(ebm_trainer *t);
+EBM_API const char *ebm_trainer_name(const ebm_trainer *t);
+EBM_API void *ebm_trainer_self(ebm_trainer *t);
+/* ops->save_state / load_state, or EBM_ENOTSUP where the trainer has none. */
+EBM_API ebm_status ebm_trainer_save_state(ebm_trainer *t, ebm_tensors *out);
+EBM_API ebm_status ebm_trainer_load_state(ebm_trainer *t, const ebm_tensors *in);
+
+/* For save_state / load_state: an RNG's whole state as a u8 tensor, and a float32 tensor of exactly n values
+ * copied into out (EBM_EFORMAT naming the tensor when it is absent or of another type or size). */
+EBM_API ebm_status ebm_state_put_rng(ebm_tensors *t, const char *name, const ebm_rng *r);
+EBM_API ebm_status ebm_state_get_rng(const ebm_tensors *t, const char *name, ebm_rng *r);
+EBM_API ebm_status ebm_state_get_f32(const ebm_tensors *t, const char *name, float *out, size_t n);
+
+typedef enum ebm_lr_schedule {
+    EBM_LR_CONSTANT = 0,
+    EBM_LR_LINEAR = 1,  /* from lr to lr_final, linearly over the updates (the last update uses lr_final) */
+    EBM_LR_COSINE = 2   /* per epoch: lr (1 + cos(pi (epoch - 1) / epochs)) / 2 (PyTorch's CosineAnnealingLR) */
+} ebm_lr_schedule;
+typedef enum ebm_rollback {
+    EBM_ROLLBACK_EPOCH = 0, /* to the parameters at the start of the epoch (epoch runs) */
+    EBM_ROLLBACK_STEP = 1   /* to the parameters after the last good update */
+} ebm_rollback;
+
+typedef struct ebm_run_progress {
+    size_t epoch, epochs;       /* the epoch under way (from 1), epochs in the run */
+    size_t batch, batches;      /* batches done in this epoch, batches per epoch */
+    size_t step, steps;         /* updates done, updates in the run */
+    double lr;                  /* learning rate of the last update */
+    double seconds;             /* wall time of this epoch so far */
+    double total_seconds;       /* wall time of the run so far */
+    ebm_figures last;           /* the last update's figures */
+    ebm_figures mean;           /* this epoch's figures so far, averaged over the rows of the updates
+                                   that measured them (NaN where none did) */
+} ebm_run_progress;
+
+typedef struct ebm_run_opts {
+    size_t epochs;          /* passes over the data (default 10), when iters is 0 */
+    size_t iters;           /* > 0: this many updates of exactly `batch` rows each, batches running on
+                               across epochs (a fresh permutation whenever one is used up) */
+    size_t batch;           /* rows per update (default 100; epoch runs: at most the data's rows) */
+    int shuffle;            /* a fresh permutation every epoch (default 1) */
+    uint64_t seed;          /* default 1 */
+    uint64_t shuffle_stream;/* the shuffle draws from the stream (seed, shuffle_stream) (default 1) */
+    float lr;               /* default 0.01 */
+    float lr_final;         /* EBM_LR_LINEAR's last rate */
+    ebm_lr_schedule schedule;
+    ebm_rollback rollback;  /* default EBM_ROLLBACK_EPOCH for epoch runs; iteration runs always roll back
+                               to the last good update */
+    /* After every update, and after every epoch (epoch runs); non-zero stops with EBM_ECANCELED,
+     * keeping the parameters of the last update. */
+    int (*on_step)(const ebm_run_progress *p, void *user);
+    int (*on_epoch)(const ebm_run_progress *p, void *user);
+    /* Every checkpoint_every updates (0 = never), and not after the last: a failure stops the run. */
+    size_t checkpoint_every;
+    ebm_status (*on_checkpoint)(ebm_trainer *t, const ebm_run_progress *p, void *user);
+    void *user;
+    ebm_status (*allreduce)(float *buf, size_t n, void *user); /* see ebm_step_ctx; NULL = one process */
+    void *allreduce_user;
+} ebm_run_opts;
+
+typedef struct ebm_run_result {
+    size_t epochs_done;     /* complete epochs (iteration runs: passes over the data begun) */
+    size_t steps_done;      /* updates applied and kept */
+    double seconds;
+    ebm_figures last;       /* the last update's figures */
+    ebm_figures epoch_mean; /* the last complete epoch's means */
+} ebm_run_result;
+
+EBM_API void ebm_run_opts_default(ebm_run_opts *o);
+/* Trains t on data (rows, dim) with labels (rows, or NULL).  Errors: the options' (EBM_EINVAL), the
+ * trainer's, EBM_ENAN when an update went non-finite (parameters rolled back as o->rollback says, the
+ * message naming the epoch, batch or iteration), EBM_ECANCELED when a callback stopped it.  r (may be
+ * NULL) is filled in every case. */
+EBM_API ebm_status ebm_run(ebm_trainer *t, const ebm_mat *data, const int32_t *labels, const ebm_run_opts *o,
+                           ebm_run_result *r);
+/* The run's provenance into meta: ebm.train.trainer, .epochs (or .iters), .batch, .lr (.lr_final,
+ * .schedule), .seed, .seconds, .threads, .date (UTC), then the trainer's own keys (ops->describe). */
+EBM_API ebm_status ebm_run_describe(ebm_trainer *t, const ebm_run_opts *o, const ebm_run_result *r, ebm_meta *meta);
+
+/* ------------------------------------------------------------------------------------------------
  * Training by contrastive divergence (Hinton 2002) and persistent CD (Tieleman 2008)
  * --------------------------------------------------------------------------------------------- */
 typedef enum ebm_cd_mode { EBM_CD = 0, EBM_PCD = 1 } ebm_cd_mode;
@@ -407,6 +561,12 @@ typedef struct ebm_cd_opts {
 } ebm_cd_opts;
 
 EBM_API void ebm_cd_opts_default(ebm_cd_opts *o);
+/* A CD-k / PCD-k trainer of m for ebm_run (m borrowed, not freed): o gives the update (mode, k, chains,
+ * momentum, weight_decay, grad_clip); ebm_cd_run_opts turns o's loop settings (epochs, batch, lr, lr_final,
+ * shuffle, seed) into the ebm_run options ebm_rbm_train uses.  Gibbs draws come from the stream (seed, 0),
+ * the persistent chains' start from (seed, 2), the shuffle from (seed, 1). */
+EBM_API ebm_status ebm_rbm_trainer_new(ebm_rbm *m, const ebm_cd_opts *o, ebm_trainer **out);
+EBM_API void ebm_cd_run_opts(const ebm_cd_opts *o, ebm_run_opts *r);
 /* Trains m on data (n, n_vis) with values in [0, 1].  On a non-finite update the parameters are
  * restored to the end of the last completed epoch (or the start) and EBM_ENAN is returned. */
 EBM_API ebm_status ebm_rbm_train(ebm_rbm *m, const ebm_mat *data, const ebm_cd_opts *o);

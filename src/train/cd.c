@@ -202,102 +202,210 @@ static ebm_status check_opts(const ebm_cd_opts *o) {
     return EBM_OK;
 }
 
-ebm_status ebm_rbm_train(ebm_rbm *m, const ebm_mat *data, const ebm_cd_opts *o) {
-    ebm_status s = check_opts(o);
-    if (s) return s;
+/* The trainer: the model, the settings of its update, the work space and momentum (allocated by begin, once
+ * per run), and the streams keys (seed, 0) for the Gibbs sweeps and init (seed, 2) for the PCD chains. */
+typedef struct {
+    ebm_rbm *m;
+    ebm_cd_opts o;
+    cd_ws w;
+    bool have_ws;
+    float *vel;         /* (n_params) momentum */
+    ebm_rng keys;
+} rbm_trainer;
+
+static ebm_status rbm_begin(void *self, const ebm_mat *data, const int32_t *labels, size_t batch, uint64_t seed) {
+    rbm_trainer *t = self;
+    ebm_rbm *m = t->m;
+    (void)labels;
     if (data->cols != m->n_vis)
         return ebm_fail(EBM_ESHAPE, "data has %zu columns but the RBM has %zu visible units", data->cols, m->n_vis);
-    if (data->rows == 0) return ebm_fail(EBM_EINVAL, "the training data is empty");
-    s = ebm_mat_check_range(data, 0.0f, 1.0f, "training data for a Bernoulli RBM");
+    ebm_status s = ebm_mat_check_range(data, 0.0f, 1.0f, "training data for a Bernoulli RBM");
     if (s) return s;
+    if (t->have_ws) ws_free(&t->w);
+    ebm_free(t->vel);
+    t->have_ws = false;
+    s = ws_alloc(&t->w, m, t->o.mode, t->o.k, batch, t->o.chains ? t->o.chains : batch);
+    if (s) return ebm_fail(s, "out of memory for training buffers");
+    t->have_ws = true;
+    t->vel = ebm_calloc(m->n_params, sizeof(float));
+    if (!t->vel) return ebm_fail(EBM_ENOMEM, "out of memory for training buffers");
+    ebm_rng init;
+    ebm_rng_seed(&t->keys, seed, 0);
+    ebm_rng_seed(&init, seed, 2);
+    if (t->o.mode == EBM_PCD) pcd_init(&t->w, data, &init);
+    return EBM_OK;
+}
 
-    size_t N = data->rows, nv = m->n_vis;
-    size_t nmax = o->batch < N ? o->batch : N;
-    size_t chains = o->chains ? o->chains : nmax;
-    size_t batches = (N + nmax - 1) / nmax;
-    cd_ws w;
-    s = ws_alloc(&w, m, o->mode, o->k, nmax, chains);
+static ebm_status rbm_step(void *self, float *x, const size_t *rows_idx, size_t n, const ebm_step_ctx *c,
+                           ebm_figures *fig) {
+    rbm_trainer *t = self;
+    ebm_rbm *m = t->m;
+    const ebm_cd_opts *o = &t->o;
+    cd_ws *w = &t->w;
+    size_t nv = m->n_vis;
+    (void)rows_idx;
+    memcpy(positives(w, n), x, n * nv * sizeof(float));
+    double recon;
+    size_t rows = batch_stats(w, n, &t->keys, &recon);
+    if (o->mode == EBM_CD) fig->recon = recon / ((double)n * (double)nv);
+    float lr = (float)c->lr, scale = 1.0f;
+    bool finite;
+    if (o->grad_clip > 0 || c->allreduce) {
+        weight_grad(w, n, rows, 1.0f, 0.0f, w->grad);
+        if (c->allreduce) {
+            ebm_status s = c->allreduce(w->grad, m->n_params, c->allreduce_user);
+            if (s) return s;
+        }
+        double norm = sqrt(ebm_k_sumsq(w->grad, m->n_params));
+        fig->grad_norm = norm;
+        if (o->grad_clip > 0 && norm > o->grad_clip) scale = (float)(o->grad_clip / norm);
+        finite = apply_update(m, w->grad, w->grad, t->vel, lr, scale, o->momentum, o->weight_decay);
+    } else {
+        /* vel_W = momentum vel_W + lr V2' H2 in the GEMM itself: no separate gradient pass */
+        weight_grad(w, n, rows, lr, o->momentum, t->vel);
+        finite = apply_update(m, NULL, w->grad, t->vel, lr, 1.0f, o->momentum, o->weight_decay);
+    }
+    if (!finite) {
+        ebm_rbm_check_finite(m);
+        return ebm_fail(EBM_ENAN, "%s", ebm_last_error());
+    }
+    return EBM_OK;
+}
+
+static float *rbm_params(void *self, size_t block, size_t *n) {
+    rbm_trainer *t = self;
+    if (block > 0) return NULL;
+    *n = t->m->n_params;
+    return t->m->params;
+}
+
+static ebm_status rbm_check(void *self) { return ebm_rbm_check_finite(((rbm_trainer *)self)->m); }
+
+static const char *const cd_mode_names[] = {"cd", "pcd"};
+
+static ebm_status rbm_describe(void *self, ebm_meta *mt) {
+    const ebm_cd_opts *o = &((rbm_trainer *)self)->o;
+    ebm_status s = ebm_meta_setf(mt, "ebm.train.method", "%s-%zu", cd_mode_names[o->mode], o->k);
+    if (!s && o->mode == EBM_PCD) s = ebm_meta_setf(mt, "ebm.train.chains", "%zu", o->chains ? o->chains : o->batch);
+    if (!s) s = ebm_meta_setf(mt, "ebm.train.momentum", "%g", (double)o->momentum);
+    if (!s) s = ebm_meta_setf(mt, "ebm.train.weight_decay", "%g", (double)o->weight_decay);
+    if (!s) s = ebm_meta_setf(mt, "ebm.train.grad_clip", "%g", (double)o->grad_clip);
+    return s;
+}
+
+/* State for resuming: the momentum, the persistent chains with their hidden state, and the key stream. */
+static ebm_status rbm_save_state(void *self, ebm_tensors *out) {
+    rbm_trainer *t = self;
+    if (!t->vel) return ebm_fail(EBM_EINVAL, "the RBM trainer has not begun");
+    size_t np[1] = {t->m->n_params}, cv[2] = {t->w.c, t->m->n_vis}, ch[2] = {t->w.c, t->m->n_hid};
+    ebm_status s = ebm_tensors_put(out, "train.velocity", EBM_F32, 1, np, t->vel);
+    if (!s) s = ebm_state_put_rng(out, "train.rng.keys", &t->keys);
+    if (!s && t->o.mode == EBM_PCD) s = ebm_tensors_put(out, "train.chains.v", EBM_F32, 2, cv, negatives(&t->w));
+    if (!s && t->o.mode == EBM_PCD) s = ebm_tensors_put(out, "train.chains.h", EBM_F32, 2, ch, t->w.h);
+    return s;
+}
+
+static ebm_status rbm_load_state(void *self, const ebm_tensors *in) {
+    rbm_trainer *t = self;
+    if (!t->vel) return ebm_fail(EBM_EINVAL, "the RBM trainer has not begun");
+    ebm_status s = ebm_state_get_f32(in, "train.velocity", t->vel, t->m->n_params);
+    if (!s) s = ebm_state_get_rng(in, "train.rng.keys", &t->keys);
+    if (!s && t->o.mode == EBM_PCD) s = ebm_state_get_f32(in, "train.chains.v", negatives(&t->w), t->w.c * t->m->n_vis);
+    if (!s && t->o.mode == EBM_PCD) s = ebm_state_get_f32(in, "train.chains.h", t->w.h, t->w.c * t->m->n_hid);
+    return s;
+}
+
+static void rbm_destroy(void *self) {
+    rbm_trainer *t = self;
+    if (!t) return;
+    if (t->have_ws) ws_free(&t->w);
+    ebm_free(t->vel);
+    free(t);
+}
+
+static const ebm_trainer_ops rbm_ops = {
+    .name = "rbm-cd",
+    .begin = rbm_begin,
+    .step = rbm_step,
+    .params = rbm_params,
+    .check = rbm_check,
+    .checks_finite = 1,
+    .describe = rbm_describe,
+    .save_state = rbm_save_state,
+    .load_state = rbm_load_state,
+    .destroy = rbm_destroy,
+};
+
+ebm_status ebm_rbm_trainer_new(ebm_rbm *m, const ebm_cd_opts *o, ebm_trainer **out) {
+    *out = NULL;
+    ebm_status s = check_opts(o);
     if (s) return s;
-    float *vel = ebm_calloc(m->n_params, sizeof(float));
-    float *backup = ebm_calloc(m->n_params, sizeof(float));
-    size_t *perm = calloc(N, sizeof *perm);
-    if (!vel || !backup || !perm) {
-        s = ebm_fail(EBM_ENOMEM, "out of memory for training buffers");
-        goto done;
+    rbm_trainer *t = calloc(1, sizeof *t);
+    if (!t) return ebm_fail(EBM_ENOMEM, "out of memory for a trainer");
+    t->m = m;
+    t->o = *o;
+    return ebm_trainer_new(&rbm_ops, t, out);
+}
+
+void ebm_cd_run_opts(const ebm_cd_opts *o, ebm_run_opts *r) {
+    ebm_run_opts_default(r);
+    r->epochs = o->epochs;
+    r->batch = o->batch;
+    r->shuffle = o->shuffle;
+    r->seed = o->seed;
+    r->shuffle_stream = 1;
+    r->lr = o->lr;
+    if (o->lr_final >= 0) {
+        r->schedule = EBM_LR_LINEAR;
+        r->lr_final = o->lr_final;
     }
+    r->rollback = EBM_ROLLBACK_EPOCH;
+}
 
-    ebm_rng keys, shuffle, init;
-    ebm_rng_seed(&keys, o->seed, 0);
-    ebm_rng_seed(&shuffle, o->seed, 1);
-    ebm_rng_seed(&init, o->seed, 2);
-    if (o->mode == EBM_PCD) pcd_init(&w, data, &init);
-    for (size_t i = 0; i < N; i++) perm[i] = i;
+/* ebm_rbm_train's callbacks in the form of ebm_run's. */
+typedef struct {
+    const ebm_cd_opts *o;
+} cd_cb;
 
-    ebm_train_progress pr = {0};
-    pr.epochs = o->epochs;
-    pr.batches = batches;
-    double t_start = ebm_now();
-    size_t total = o->epochs * batches, step = 0;
-    size_t last_good_epoch = 0;
-    for (size_t ep = 1; ep <= o->epochs; ep++) {
-        double t_epoch = ebm_now(), recon_sum = 0;
-        memcpy(backup, m->params, m->n_params * sizeof(float));
-        if (o->shuffle) ebm_rng_permutation(&shuffle, perm, N);
-        pr.epoch = ep;
-        for (size_t b = 0; b < batches; b++, step++) {
-            size_t r0 = b * nmax, n = N - r0 < nmax ? N - r0 : nmax;
-            float *pos = positives(&w, n);
-            for (size_t r = 0; r < n; r++) memcpy(pos + r * nv, data->data + perm[r0 + r] * nv, nv * sizeof(float));
-            double recon;
-            size_t rows = batch_stats(&w, n, &keys, &recon);
-            recon_sum += recon;
+static void to_train_progress(const ebm_run_progress *p, ebm_train_progress *q) {
+    q->epoch = p->epoch;
+    q->epochs = p->epochs;
+    q->batch = p->batch;
+    q->batches = p->batches;
+    q->lr = p->lr;
+    q->seconds = p->seconds;
+    q->total_seconds = p->total_seconds;
+    q->recon = p->mean.recon;
+}
 
-            float lr = o->lr;
-            if (o->lr_final >= 0 && total > 1) lr = o->lr + (o->lr_final - o->lr) * (float)step / (float)(total - 1);
-            float scale = 1.0f;
-            bool finite;
-            if (o->grad_clip > 0) {
-                weight_grad(&w, n, rows, 1.0f, 0.0f, w.grad);
-                double norm = sqrt(ebm_k_sumsq(w.grad, m->n_params));
-                if (norm > o->grad_clip) scale = (float)(o->grad_clip / norm);
-                finite = apply_update(m, w.grad, w.grad, vel, lr, scale, o->momentum, o->weight_decay);
-            } else {
-                /* vel_W = momentum vel_W + lr V2' H2 in the GEMM itself: no separate gradient pass */
-                weight_grad(&w, n, rows, lr, o->momentum, vel);
-                finite = apply_update(m, NULL, w.grad, vel, lr, 1.0f, o->momentum, o->weight_decay);
-            }
-            if (!finite) {
-                char what[256];
-                ebm_rbm_check_finite(m);
-                snprintf(what, sizeof what, "%s", ebm_last_error());
-                memcpy(m->params, backup, m->n_params * sizeof(float));
-                s = ebm_fail(EBM_ENAN,
-                             "training diverged at epoch %zu, batch %zu: %s; parameters restored to the end of "
-                             "epoch %zu; try a smaller learning rate (now %g) or --grad-clip",
-                             ep, b + 1, what, last_good_epoch, (double)lr);
-                goto done;
-            }
-            pr.batch = b + 1;
-            pr.lr = lr;
-            pr.seconds = ebm_now() - t_epoch;
-            pr.total_seconds = ebm_now() - t_start;
-            pr.recon = o->mode == EBM_CD ? recon_sum / ((double)(r0 + n) * (double)nv) : NAN;
-            if (o->on_batch && o->on_batch(&pr, o->user)) {
-                s = ebm_fail(EBM_ECANCELED, "training stopped at epoch %zu, batch %zu", ep, b + 1);
-                goto done;
-            }
-        }
-        last_good_epoch = ep;
-        if (o->on_epoch && o->on_epoch(&pr, o->user)) {
-            s = ebm_fail(EBM_ECANCELED, "training stopped after epoch %zu", ep);
-            goto done;
-        }
-    }
-done:
-    ws_free(&w);
-    ebm_free(vel);
-    ebm_free(backup);
-    free(perm);
+static int cd_on_step(const ebm_run_progress *p, void *user) {
+    const ebm_cd_opts *o = ((cd_cb *)user)->o;
+    if (!o->on_batch) return 0;
+    ebm_train_progress q;
+    to_train_progress(p, &q);
+    return o->on_batch(&q, o->user);
+}
+
+static int cd_on_epoch(const ebm_run_progress *p, void *user) {
+    const ebm_cd_opts *o = ((cd_cb *)user)->o;
+    if (!o->on_epoch) return 0;
+    ebm_train_progress q;
+    to_train_progress(p, &q);
+    return o->on_epoch(&q, o->user);
+}
+
+ebm_status ebm_rbm_train(ebm_rbm *m, const ebm_mat *data, const ebm_cd_opts *o) {
+    ebm_trainer *t;
+    ebm_status s = ebm_rbm_trainer_new(m, o, &t);
+    if (s) return s;
+    ebm_run_opts r;
+    ebm_cd_run_opts(o, &r);
+    cd_cb cb = {o};
+    r.on_step = cd_on_step;
+    r.on_epoch = cd_on_epoch;
+    r.user = &cb;
+    s = ebm_run(t, data, NULL, &r, NULL);
+    ebm_trainer_free(t);
     return s;
 }
 

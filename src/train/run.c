@@ -1,0 +1,347 @@
+/* The one training loop.  Every trainer (CD/PCD for RBMs, the GRBM's CD from noise, the Boltzmann machine's
+ * CD/PCD/pseudo-likelihood, Langevin contrastive divergence for energy networks, JEM, structured prediction)
+ * is an ebm_trainer_ops table whose step updates the parameters on one mini-batch; this file owns what is the
+ * same for all of them: the order of the rows (a permutation per epoch from the seeded stream (seed,
+ * shuffle_stream), so a run is reproducible bit for bit), the mini-batches, the learning-rate schedule
+ * (constant, linear decay per update as in Hinton's practical guide, section 4; cosine per epoch as PyTorch's
+ * CosineAnnealingLR), progress and cancellation, the roll-back to the last good parameters when an update goes
+ * non-finite, and checkpoints.  Work space is allocated once per run. */
+#include "core/internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct ebm_trainer {
+    const ebm_trainer_ops *ops;
+    void *self;
+};
+
+ebm_status ebm_trainer_new(const ebm_trainer_ops *ops, void *self, ebm_trainer **out) {
+    *out = NULL;
+    if (!ops || !ops->step || !ops->params) {
+        if (ops && ops->destroy) ops->destroy(self);
+        return ebm_fail(EBM_EINVAL, "a trainer needs step and params operations");
+    }
+    ebm_trainer *t = calloc(1, sizeof *t);
+    if (!t) {
+        if (ops->destroy) ops->destroy(self);
+        return ebm_fail(EBM_ENOMEM, "out of memory for a trainer");
+    }
+    t->ops = ops;
+    t->self = self;
+    *out = t;
+    return EBM_OK;
+}
+
+void ebm_trainer_free(ebm_trainer *t) {
+    if (!t) return;
+    if (t->ops->destroy) t->ops->destroy(t->self);
+    free(t);
+}
+
+const char *ebm_trainer_name(const ebm_trainer *t) { return t->ops->name ? t->ops->name : "custom"; }
+void *ebm_trainer_self(ebm_trainer *t) { return t->self; }
+
+ebm_status ebm_trainer_save_state(ebm_trainer *t, ebm_tensors *out) {
+    if (!t->ops->save_state) return ebm_fail(EBM_ENOTSUP, "the %s trainer cannot save its state", ebm_trainer_name(t));
+    return t->ops->save_state(t->self, out);
+}
+
+ebm_status ebm_trainer_load_state(ebm_trainer *t, const ebm_tensors *in) {
+    if (!t->ops->load_state) return ebm_fail(EBM_ENOTSUP, "the %s trainer cannot load a state", ebm_trainer_name(t));
+    return t->ops->load_state(t->self, in);
+}
+
+ebm_status ebm_state_put_rng(ebm_tensors *t, const char *name, const ebm_rng *r) {
+    size_t shape[1] = {sizeof *r};
+    return ebm_tensors_put(t, name, EBM_U8, 1, shape, r);
+}
+
+static const ebm_array *state_tensor(const ebm_tensors *t, const char *name, ebm_dtype type, size_t bytes) {
+    const ebm_array *a = ebm_tensors_get(t, name);
+    if (!a) {
+        ebm_fail(EBM_EFORMAT, "training state: no tensor '%s'", name);
+        return NULL;
+    }
+    if (a->dtype != type || ebm_array_numel(a) * ebm_dtype_size(type) != bytes) {
+        ebm_fail(EBM_EFORMAT, "training state: tensor '%s' is %zu values of %s, expected %zu bytes of %s", name,
+                 ebm_array_numel(a), ebm_dtype_name(a->dtype), bytes, ebm_dtype_name(type));
+        return NULL;
+    }
+    return a;
+}
+
+ebm_status ebm_state_get_rng(const ebm_tensors *t, const char *name, ebm_rng *r) {
+    const ebm_array *a = state_tensor(t, name, EBM_U8, sizeof *r);
+    if (!a) return EBM_EFORMAT;
+    memcpy(r, a->data, sizeof *r);
+    return EBM_OK;
+}
+
+ebm_status ebm_state_get_f32(const ebm_tensors *t, const char *name, float *out, size_t n) {
+    const ebm_array *a = state_tensor(t, name, EBM_F32, n * sizeof(float));
+    if (!a) return EBM_EFORMAT;
+    memcpy(out, a->data, n * sizeof(float));
+    return EBM_OK;
+}
+
+void ebm_figures_clear(ebm_figures *f) {
+    f->loss = f->recon = f->e_pos = f->e_neg = f->grad_norm = f->accept = f->extra = NAN;
+}
+
+void ebm_run_opts_default(ebm_run_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->epochs = 10;
+    o->batch = 100;
+    o->shuffle = 1;
+    o->seed = 1;
+    o->shuffle_stream = 1;
+    o->lr = 0.01f;
+    o->lr_final = 0.0f;
+    o->schedule = EBM_LR_CONSTANT;
+    o->rollback = EBM_ROLLBACK_EPOCH;
+}
+
+static ebm_status check_opts(const ebm_run_opts *o, const ebm_mat *data) {
+    if (!data || data->rows == 0) return ebm_fail(EBM_EINVAL, "the training data is empty");
+    if (o->iters == 0 && (o->epochs < 1 || o->epochs > 1000000000))
+        return ebm_fail(EBM_EINVAL, "epochs must be in 1..1e9, got %zu", o->epochs);
+    if (o->iters > 1000000000000ull) return ebm_fail(EBM_EINVAL, "at most 1e12 iterations");
+    if (o->batch < 1 || o->batch > (1u << 24)) return ebm_fail(EBM_EINVAL, "batch size must be in 1..16777216");
+    if (!(o->lr > 0) || !isfinite(o->lr)) return ebm_fail(EBM_EINVAL, "learning rate must be positive, got %g", (double)o->lr);
+    if ((unsigned)o->schedule > EBM_LR_COSINE) return ebm_fail(EBM_EINVAL, "unknown learning-rate schedule %d", (int)o->schedule);
+    if (o->schedule == EBM_LR_LINEAR && (!(o->lr_final >= 0) || !isfinite(o->lr_final)))
+        return ebm_fail(EBM_EINVAL, "final learning rate must be finite and >= 0, got %g", (double)o->lr_final);
+    if ((unsigned)o->rollback > EBM_ROLLBACK_STEP) return ebm_fail(EBM_EINVAL, "unknown roll-back mode %d", (int)o->rollback);
+    return EBM_OK;
+}
+
+/* The parameter blocks as one snapshot: copy out (save) or back in (restore). */
+static size_t params_size(ebm_trainer *t) {
+    size_t total = 0, n;
+    for (size_t b = 0; t->ops->params(t->self, b, &n); b++) total += n;
+    return total;
+}
+
+static void snapshot(ebm_trainer *t, float *buf, int restore) {
+    size_t n, off = 0;
+    float *p;
+    for (size_t b = 0; (p = t->ops->params(t->self, b, &n)); b++, off += n) {
+        if (restore) memcpy(p, buf + off, n * sizeof(float));
+        else memcpy(buf + off, p, n * sizeof(float));
+    }
+}
+
+/* EBM_ENAN naming the first non-finite parameter, or EBM_OK. */
+static ebm_status scan_finite(ebm_trainer *t) {
+    size_t n, bad;
+    float *p;
+    for (size_t b = 0; (p = t->ops->params(t->self, b, &n)); b++)
+        if (!ebm_k_all_finite(p, n, &bad)) {
+            if (t->ops->check && t->ops->check(t->self)) return EBM_ENAN;
+            return ebm_fail(EBM_ENAN, "parameter %zu of block %zu is not finite", bad, b);
+        }
+    return EBM_OK;
+}
+
+static float schedule_lr(const ebm_run_opts *o, size_t step, size_t steps, size_t epoch, size_t epochs) {
+    switch (o->schedule) {
+    case EBM_LR_LINEAR:
+        /* in float, as the CD trainer always computed it */
+        return steps > 1 ? o->lr + (o->lr_final - o->lr) * (float)step / (float)(steps - 1) : o->lr;
+    case EBM_LR_COSINE:
+        return (float)(o->lr * 0.5 * (1.0 + cos(M_PI * (double)(epoch - 1) / (double)epochs)));
+    default:
+        return o->lr;
+    }
+}
+
+/* Running means of an epoch's figures, each over the rows of the updates that measured it. */
+typedef struct {
+    double sum[EBM_FIGURES_COUNT], rows[EBM_FIGURES_COUNT];
+} fig_acc;
+
+static void acc_add(fig_acc *a, const ebm_figures *f, size_t n) {
+    const double *v = &f->loss;
+    for (int i = 0; i < EBM_FIGURES_COUNT; i++)
+        if (!isnan(v[i])) {
+            a->sum[i] += v[i] * (double)n;
+            a->rows[i] += (double)n;
+        }
+}
+
+static void acc_mean(const fig_acc *a, ebm_figures *f) {
+    double *v = &f->loss;
+    for (int i = 0; i < EBM_FIGURES_COUNT; i++) v[i] = a->rows[i] > 0 ? a->sum[i] / a->rows[i] : NAN;
+}
+
+ebm_status ebm_run(ebm_trainer *t, const ebm_mat *data, const int32_t *labels, const ebm_run_opts *o,
+                   ebm_run_result *r) {
+    ebm_run_result res;
+    memset(&res, 0, sizeof res);
+    ebm_figures_clear(&res.last);
+    ebm_figures_clear(&res.epoch_mean);
+    const double t0 = ebm_now();
+    ebm_status s = check_opts(o, data);
+    if (s) goto out_early;
+
+    const bool iter_mode = o->iters > 0;
+    const size_t N = data->rows, d = data->cols;
+    const size_t nmax = iter_mode || o->batch < N ? o->batch : N;
+    const size_t batches = (N + nmax - 1) / nmax;
+    const size_t steps = iter_mode ? o->iters : o->epochs * batches;
+    const size_t epochs = iter_mode ? (size_t)(((double)steps * (double)nmax + (double)N - 1) / (double)N) : o->epochs;
+    const ebm_rollback rollback = iter_mode ? EBM_ROLLBACK_STEP : o->rollback;
+
+    s = t->ops->begin ? t->ops->begin(t->self, data, labels, nmax, o->seed) : EBM_OK;
+    if (s) goto out_early;
+    const size_t np = params_size(t);
+    float *x = ebm_calloc(nmax, d * sizeof(float)), *good = ebm_calloc(np ? np : 1, sizeof(float));
+    size_t *perm = malloc(N * sizeof *perm), *rows = malloc(nmax * sizeof *rows);
+    if (!x || !good || !perm || !rows) {
+        s = ebm_fail(EBM_ENOMEM, "out of memory for the training loop");
+        goto done;
+    }
+    for (size_t i = 0; i < N; i++) perm[i] = i;
+    ebm_rng shuffle;
+    ebm_rng_seed(&shuffle, o->seed, o->shuffle_stream);
+    snapshot(t, good, 0);
+
+    ebm_step_ctx ctx = {0};
+    ctx.batches = batches;
+    ctx.steps = steps;
+    ctx.seed = o->seed;
+    ctx.allreduce = o->allreduce;
+    ctx.allreduce_user = o->allreduce_user;
+    ebm_run_progress p;
+    memset(&p, 0, sizeof p);
+    p.epochs = epochs;
+    p.batches = batches;
+    p.steps = steps;
+    fig_acc acc;
+    memset(&acc, 0, sizeof acc);
+    double t_epoch = t0;
+    size_t pos = N;           /* next row of the permutation; N = a new epoch begins */
+    size_t epoch = 0, in_epoch = 0;
+
+    for (size_t step = 0; step < steps; step++) {
+        /* the batch: epoch runs take the next nmax rows (the epoch's last one shorter); iteration runs take
+         * exactly nmax rows, starting a fresh permutation whenever one is used up */
+        size_t left = pos >= N ? N : N - pos; /* pos == N: a new epoch begins with the first row */
+        size_t want = iter_mode || nmax < left ? nmax : left;
+        size_t n = 0;
+        for (; n < want; n++) {
+            if (pos >= N) {
+                if (o->shuffle) ebm_rng_permutation(&shuffle, perm, N);
+                pos = 0;
+                epoch++;
+                in_epoch = 0;
+                memset(&acc, 0, sizeof acc);
+                t_epoch = ebm_now();
+                if (rollback == EBM_ROLLBACK_EPOCH) snapshot(t, good, 0);
+            }
+            rows[n] = perm[pos++];
+            memcpy(x + n * d, data->data + rows[n] * d, d * sizeof(float));
+        }
+        in_epoch++;
+        ctx.epoch = epoch;
+        ctx.batch = in_epoch;
+        ctx.step = step;
+        ctx.last_in_epoch = !iter_mode && pos >= N;
+        ctx.lr = schedule_lr(o, step, steps, epoch, epochs);
+        ebm_figures fig;
+        ebm_figures_clear(&fig);
+        s = t->ops->step(t->self, x, rows, n, &ctx, &fig);
+        if (!s && !t->ops->checks_finite) s = scan_finite(t);
+        if (s == EBM_ENAN) {
+            char what[512];
+            snprintf(what, sizeof what, "%s", ebm_last_error());
+            snapshot(t, good, 1);
+            if (iter_mode)
+                s = ebm_fail(EBM_ENAN, "training diverged at iteration %zu: %s; parameters restored to those after iteration %zu",
+                             step + 1, what, res.steps_done);
+            else if (rollback == EBM_ROLLBACK_EPOCH)
+                s = ebm_fail(EBM_ENAN, "training diverged at epoch %zu, batch %zu: %s; parameters restored to the end of epoch %zu",
+                             epoch, in_epoch, what, res.epochs_done);
+            else
+                s = ebm_fail(EBM_ENAN, "training diverged at epoch %zu, batch %zu: %s; parameters restored to those after the last good batch",
+                             epoch, in_epoch, what);
+            goto done;
+        }
+        if (s) goto done;
+        if (rollback == EBM_ROLLBACK_STEP) snapshot(t, good, 0);
+        res.steps_done = step + 1;
+        res.last = fig;
+        acc_add(&acc, &fig, n);
+        double now = ebm_now();
+        p.epoch = epoch;
+        p.batch = in_epoch;
+        p.step = step + 1;
+        p.lr = ctx.lr;
+        p.seconds = now - t_epoch;
+        p.total_seconds = now - t0;
+        p.last = fig;
+        acc_mean(&acc, &p.mean);
+        if (iter_mode) res.epochs_done = epoch;
+        if (o->on_step && o->on_step(&p, o->user)) {
+            s = iter_mode ? ebm_fail(EBM_ECANCELED, "training stopped after %zu of %zu iterations", step + 1, steps)
+                          : ebm_fail(EBM_ECANCELED, "training stopped at epoch %zu, batch %zu", epoch, in_epoch);
+            goto done;
+        }
+        if (!iter_mode && pos >= N) {
+            res.epochs_done = epoch;
+            res.epoch_mean = p.mean;
+            if (o->on_epoch && o->on_epoch(&p, o->user)) {
+                s = ebm_fail(EBM_ECANCELED, "training stopped after epoch %zu", epoch);
+                goto done;
+            }
+        }
+        if (o->checkpoint_every && o->on_checkpoint && (step + 1) % o->checkpoint_every == 0 && step + 1 < steps) {
+            s = o->on_checkpoint(t, &p, o->user);
+            if (s) {
+                s = ebm_fail_prefix(s, "checkpoint after update %zu", step + 1);
+                goto done;
+            }
+        }
+    }
+    if (iter_mode) res.epoch_mean = p.mean;
+done:
+    res.seconds = ebm_now() - t0;
+    ebm_free(x);
+    ebm_free(good);
+    free(perm);
+    free(rows);
+out_early:
+    if (r) *r = res;
+    return s;
+}
+
+ebm_status ebm_run_describe(ebm_trainer *t, const ebm_run_opts *o, const ebm_run_result *r, ebm_meta *m) {
+    ebm_status s = ebm_meta_set(m, "ebm.train.trainer", ebm_trainer_name(t));
+    if (!s && o->iters > 0) {
+        s = ebm_meta_setf(m, "ebm.train.iters", "%zu", o->iters);
+        if (!s) s = ebm_meta_setf(m, "ebm.train.iters_done", "%zu", r->steps_done);
+    } else if (!s) {
+        s = ebm_meta_setf(m, "ebm.train.epochs", "%zu", r->epochs_done);
+    }
+    if (!s) s = ebm_meta_setf(m, "ebm.train.batch", "%zu", o->batch);
+    if (!s) s = ebm_meta_setf(m, "ebm.train.lr", "%g", (double)o->lr);
+    if (!s && o->schedule == EBM_LR_LINEAR) s = ebm_meta_setf(m, "ebm.train.lr_final", "%g", (double)o->lr_final);
+    if (!s && o->schedule == EBM_LR_COSINE) s = ebm_meta_set(m, "ebm.train.schedule", "cosine");
+    if (!s) s = ebm_meta_setf(m, "ebm.train.seed", "%llu", (unsigned long long)o->seed);
+    if (!s) s = ebm_meta_setf(m, "ebm.train.seconds", "%.2f", r->seconds);
+    if (!s) s = ebm_meta_setf(m, "ebm.train.threads", "%d", ebm_get_threads());
+    if (!s) {
+        char buf[32];
+        time_t now = time(NULL);
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        s = ebm_meta_set(m, "ebm.train.date", buf);
+    }
+    if (!s && t->ops->describe) s = t->ops->describe(t->self, m);
+    return s;
+}
