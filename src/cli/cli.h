@@ -166,14 +166,57 @@ void cli_utc_now(char *buf, size_t cap);
 /* argv joined by spaces (for provenance). */
 void cli_join_args(int argc, char **argv, char *buf, size_t cap);
 
+/* ---- training (train.c): what every `ebm train KIND` shares ---- */
+typedef struct cli_train_args {
+    const char *data, *out, *log;
+} cli_train_args;
+#define CLI_TRAIN_OPTIONS(ta)                                                                                             \
+    {"data", OPT_STR, &(ta).data, "SPEC", "training data: fashion-mnist[:train|:test], toy:NAME or a .idx[.gz]/.npy/.csv path", -INFINITY, INFINITY, 0, 0, NULL, NULL}, \
+    {"out", OPT_STR, &(ta).out, "PATH", "where to save the model (.safetensors)", -INFINITY, INFINITY, 0, 0, NULL, NULL},   \
+    {"log", OPT_STR, &(ta).log, "CSV", "write the training figures to this CSV file", -INFINITY, INFINITY, 0, 0, NULL, NULL}
+/* Before long work: --data and --out given, --out and --log writable; -1 to go on, else the exit status. */
+int cli_train_check(const char *cmd, const cli_train_args *ta);
+/* The ebm.data.* provenance of training data d loaded from spec with da's preprocessing. */
+ebm_status cli_data_meta(ebm_meta *mt, const char *spec, const ebm_dataset *d, const cli_data_args *da);
+
+/* One training run of the command line: the kind fills in the first block, cli_train_run the rest. */
+typedef struct cli_run {
+    const char *cmd, *kind;         /* "train rbm", "rbm" (for ebm.train.command) */
+    const cli_train_args *ta;
+    const ebm_dataset *d;           /* with da: written as ebm.data.* (may be NULL) */
+    const cli_data_args *da;
+    bool quiet;
+    int argc;
+    char **argv;
+    ebm_meta *meta;                 /* the model's metadata: provenance goes here before every save */
+    const char *log_header;         /* the CSV log's first line (without newline) */
+    const char *nan_hint;           /* appended to a divergence message, e.g. "try a smaller --lr" */
+    size_t every;                   /* iteration runs: a line every N iterations when stderr is not a terminal */
+    size_t checkpoint_every;        /* iteration runs: save NAME.partial every N iterations (0 = never) */
+    /* Writes the model (with meta) to path. */
+    ebm_status (*save)(struct cli_run *r, const char *path);
+    /* Optional: the figures shown in the progress bar; a per-epoch line and log row (epoch runs); per
+     * iteration work and log row (iteration runs); "RBM 784 x 512" for the closing line. */
+    void (*detail)(struct cli_run *r, const ebm_run_progress *p, char *buf, size_t cap);
+    void (*on_epoch)(struct cli_run *r, const ebm_run_progress *p);
+    void (*on_iter)(struct cli_run *r, const ebm_run_progress *p);
+    void (*describe)(struct cli_run *r, char *buf, size_t cap);
+    void *user;
+    /* set by cli_train_run */
+    cli_progress prog;
+    FILE *log;
+    bool iters;
+    ebm_run_result res;
+    char partial[4096];
+} cli_run;
+/* Runs t on data (labels may be NULL) through ebm_run with ro's settings (its callbacks are the runner's),
+ * with progress, the log and Ctrl-C; then records the provenance and saves: to --out after a complete run,
+ * to NAME.partial.safetensors after an interrupt (exit status 130) or a divergence (1).  Returns the exit
+ * status after printing what happened. */
+int cli_train_run(cli_run *r, ebm_trainer *t, const ebm_mat *data, const int32_t *labels, ebm_run_opts *ro);
+
 /* ---- commands: each returns the process exit status ---- */
-int cmd_train(int argc, char **argv, bool quiet);
-int cmd_sample(int argc, char **argv, bool quiet);
-int cmd_eval(int argc, char **argv, bool quiet);
-int cmd_info(int argc, char **argv, bool quiet);
-/* Neural-network energies (cmd_ebm.c): `train ebm`, and sample / inpaint / denoise / landscape of a net. */
-int cmd_train_ebm(int argc, char **argv, bool quiet);
-int cmd_train_jem(int argc, char **argv, bool quiet);
+typedef int (*cli_cmd_fn)(int argc, char **argv, bool quiet);
 /* `ebm score` (cmd_score.c): one scorer per model kind: a loader of data preprocessed like the model's
  * training data (width checked; NULL after printing an error) and the energies of a batch of its rows. */
 typedef struct cli_scorer {
@@ -184,50 +227,81 @@ typedef struct cli_scorer {
     ebm_status (*energy)(void *model, const float *x, size_t n, double *E);
     void (*destroy)(void *model);
 } cli_scorer;
+typedef bool (*cli_scorer_fn)(const char *cmd, const char *path, cli_scorer *sc);
+
+/* ---- the table of model kinds (kinds.c): each row a kind's handlers; NULL where a verb does not apply ---- */
+typedef struct cli_kind {
+    const char *name;          /* the file's ebm.model */
+    const char *train_name;    /* `ebm train NAME` (NULL: made by another command) */
+    const char *train_about;   /* one line for `ebm train --help` */
+    cli_cmd_fn train, sample, eval, info;
+    cli_scorer_fn scorer;
+} cli_kind;
+const cli_kind *cli_kind_named(const char *name);
+/* The row of the model file at path; NULL after printing an error (unreadable, unknown kind). */
+const cli_kind *cli_kind_of_file(const char *cmd, const char *path);
+
+/* the dispatchers (kinds.c) and the application commands (one file each) */
+int cmd_train(int argc, char **argv, bool quiet);
+int cmd_sample(int argc, char **argv, bool quiet);
+int cmd_eval(int argc, char **argv, bool quiet);
+int cmd_info(int argc, char **argv, bool quiet);
 int cmd_score(int argc, char **argv, bool quiet);
-/* Energy networks, JEM and composed models (cmd_ebm.c). */
-bool cli_scorer_net(const char *cmd, const char *path, cli_scorer *sc);
-bool cli_scorer_bm(const char *cmd, const char *path, cli_scorer *sc);         /* cmd_bm.c */
-bool cli_scorer_structured(const char *cmd, const char *path, cli_scorer *sc); /* cmd_structured.c */
-bool cli_scorer_dbn(const char *cmd, const char *path, cli_scorer *sc);        /* cmd_dbn.c */
+int cmd_compose(int argc, char **argv, bool quiet);
+int cmd_classify(int argc, char **argv, bool quiet);   /* also the eval of a JEM model */
+int cmd_inpaint(int argc, char **argv, bool quiet);
+int cmd_denoise_net(int argc, char **argv, bool quiet);
+int cmd_denoise_ising(int argc, char **argv, bool quiet); /* denoise --model ising */
+int cmd_landscape(int argc, char **argv, bool quiet);
+int cmd_encode(int argc, char **argv, bool quiet);
+int cmd_eval_samples(int argc, char **argv, bool quiet); /* eval --samples: FD-FMNIST of any model's samples */
+int cmd_eval_probe(int argc, char **argv, bool quiet);   /* eval --probe: a linear probe on RBM/DBN features */
+
+/* the kinds' handlers: one file per kind */
+int cli_rbm_train(int argc, char **argv, bool quiet);
+int cli_rbm_sample(int argc, char **argv, bool quiet);
+int cli_rbm_eval(int argc, char **argv, bool quiet);
+int cli_rbm_info(int argc, char **argv, bool quiet);
+bool cli_rbm_scorer(const char *cmd, const char *path, cli_scorer *sc);
+int cli_grbm_train(int argc, char **argv, bool quiet);
+int cli_grbm_sample(int argc, char **argv, bool quiet);
+int cli_grbm_eval(int argc, char **argv, bool quiet);
+int cli_grbm_info(int argc, char **argv, bool quiet);
+bool cli_grbm_scorer(const char *cmd, const char *path, cli_scorer *sc);
+int cli_net_train(int argc, char **argv, bool quiet);  /* train ebm */
+int cli_jem_train(int argc, char **argv, bool quiet);  /* train jem */
+int cli_net_sample(int argc, char **argv, bool quiet); /* networks, JEM and composed models */
+int cli_net_eval(int argc, char **argv, bool quiet);   /* says what to use instead */
+int cli_net_info(int argc, char **argv, bool quiet);
+bool cli_net_scorer(const char *cmd, const char *path, cli_scorer *sc);
+int cli_bm_train(int argc, char **argv, bool quiet);
+int cli_bm_sample(int argc, char **argv, bool quiet);
+int cli_bm_eval(int argc, char **argv, bool quiet);
+int cli_bm_info(int argc, char **argv, bool quiet);
+bool cli_bm_scorer(const char *cmd, const char *path, cli_scorer *sc);
+int cli_structured_train(int argc, char **argv, bool quiet);
+int cli_structured_eval(int argc, char **argv, bool quiet);
+int cli_structured_info(int argc, char **argv, bool quiet);
+bool cli_structured_scorer(const char *cmd, const char *path, cli_scorer *sc);
+int cli_dbn_train(int argc, char **argv, bool quiet);
+int cli_dbn_sample(int argc, char **argv, bool quiet);
+int cli_dbn_eval(int argc, char **argv, bool quiet);
+int cli_dbn_info(int argc, char **argv, bool quiet);
+bool cli_dbn_scorer(const char *cmd, const char *path, cli_scorer *sc);
+int cli_compose_info(int argc, char **argv, bool quiet);
+
+/* ---- shared by several kinds ---- */
+
 /* Composed models (cmd_compose.c): `ebm compose`, and loading a composed file's parts into one energy
  * (*e, owned by the caller and freed before the cli_composed; *meta: the file's metadata). */
 typedef struct cli_composed cli_composed;
-int cmd_compose(int argc, char **argv, bool quiet);
 bool cli_composed_load(const char *cmd, const char *path, cli_composed **c, ebm_meta **meta, ebm_energy **e);
 void cli_composed_free(cli_composed *c);
-int cmd_info_compose(int argc, char **argv, bool quiet);
-/* `ebm eval --samples` (cmd_fd.c): FD-FMNIST and class accuracy of any model's samples. */
-int cmd_eval_samples(int argc, char **argv, bool quiet);
 /* Classes of a K-class model from "Y", "Y1,Y2,..." or "all" (numbers, or Fashion-MNIST names when the
  * model was trained on it) into out (at most cap); returns how many, or -1 after printing an error. */
 int cli_parse_classes(const char *cmd, const char *arg, const ebm_meta *meta, size_t k, int32_t *out, size_t cap);
 bool cli_class_names_known(const ebm_meta *meta, size_t k);
-int cmd_classify(int argc, char **argv, bool quiet);
-int cmd_sample_net(int argc, char **argv, bool quiet);
-int cmd_inpaint(int argc, char **argv, bool quiet);
-int cmd_denoise_net(int argc, char **argv, bool quiet);
-int cmd_landscape(int argc, char **argv, bool quiet);
-int cmd_info_net(int argc, char **argv, bool quiet);
 
-/* Gaussian-Bernoulli RBMs (cmd_grbm.c): `train grbm`, and sample / eval / info of a GRBM model file. */
-bool cli_grbm_args(int argc, char **argv);   /* true when an argument names a GRBM model file */
-int cmd_train_grbm(int argc, char **argv, bool quiet);
-int cmd_sample_grbm(int argc, char **argv, bool quiet);
-int cmd_eval_grbm(int argc, char **argv, bool quiet);
-int cmd_info_grbm(int argc, char **argv, bool quiet);
-
-/* Structured prediction (cmd_structured.c): `train structured`, and eval / info of a structured model file. */
-int cmd_train_structured(int argc, char **argv, bool quiet);
-int cmd_eval_structured(int argc, char **argv, bool quiet);
-int cmd_info_structured(int argc, char **argv, bool quiet);
-/* Fully visible Boltzmann machines and Ising denoising (cmd_bm.c): `train bm`, sample / eval / info of a BM
- * model file (ebm.model = "bm"), and `denoise --model ising`. */
-int cmd_train_bm(int argc, char **argv, bool quiet);
-int cmd_sample_bm(int argc, char **argv, bool quiet);
-int cmd_eval_bm(int argc, char **argv, bool quiet);
-int cmd_info_bm(int argc, char **argv, bool quiet);
-int cmd_denoise_ising(int argc, char **argv, bool quiet);
 /* ---- CD / PCD training options, shared by `train rbm` and `train dbn` (cmd_train.c) ---- */
 typedef struct cli_cd_args {
     ebm_cd_opts o;
@@ -283,16 +357,5 @@ bool cli_cd_finish(const char *cmd, cli_cd_args *a);
 ebm_status cli_cd_meta(ebm_meta *mt, const char *kind, const ebm_cd_opts *o, const cli_data_args *da,
                        const char *data_spec, const ebm_dataset *d, float init_std, double seconds, size_t epochs_done,
                        int argc, char **argv);
-
-/* Deep belief nets, encoding and the linear probe (cmd_dbn.c): `train dbn`, `encode`, `eval --probe`, and
- * sample / eval / info of a DBN model file. */
-bool cli_dbn_args(int argc, char **argv);   /* true when an argument names a DBN model file */
-bool cli_probe_args(int argc, char **argv); /* true when --probe is among the options */
-int cmd_train_dbn(int argc, char **argv, bool quiet);
-int cmd_sample_dbn(int argc, char **argv, bool quiet);
-int cmd_eval_dbn(int argc, char **argv, bool quiet);
-int cmd_eval_probe(int argc, char **argv, bool quiet);
-int cmd_info_dbn(int argc, char **argv, bool quiet);
-int cmd_encode(int argc, char **argv, bool quiet);
 
 #endif

@@ -107,7 +107,7 @@ static const char *const train_about =
 
 static const char *const method_names[] = {"cd", "pcd", "pl"};
 
-int cmd_train_bm(int argc, char **argv, bool quiet) {
+int cli_bm_train(int argc, char **argv, bool quiet) {
     const char *cmd = "train bm";
     const char *data_spec = NULL, *out = NULL, *log_path = NULL, *spins_name = "01", *scan_name = "systematic";
     const char *shape = NULL;
@@ -280,7 +280,7 @@ static ebm_status bm_sweep(void *ctx, size_t sweeps) {
     return ebm_bm_gibbs(b->m, b->x, b->n, sweeps, b->T, b->scan, b->rng);
 }
 
-int cmd_sample_bm(int argc, char **argv, bool quiet) {
+int cli_bm_sample(int argc, char **argv, bool quiet) {
     const char *cmd = "sample";
     cli_sample_out out = CLI_SAMPLE_OUT_INIT;
     size_t n = 100, steps = 1000;
@@ -370,7 +370,7 @@ static const char *const eval_about =
     "pseudo-log-likelihood (sum_i log p(x_i | x_-i), mean per example) and, with at most 25 units, the\n"
     "exact log Z (Gray-code enumeration of all 2^n states) and mean log-likelihood in nats per example.";
 
-int cmd_eval_bm(int argc, char **argv, bool quiet) {
+int cli_bm_eval(int argc, char **argv, bool quiet) {
     const char *cmd = "eval";
     const char *data_spec = NULL;
     int exact_mode = 0;
@@ -474,7 +474,7 @@ static void bm_stat_line(const char *name, const float *x, size_t n, size_t stri
            count ? sqrt(fmax(0, sq / (double)count - mean * mean)) : 0.0, mn, mx);
 }
 
-int cmd_info_bm(int argc, char **argv, bool quiet) {
+int cli_bm_info(int argc, char **argv, bool quiet) {
     (void)quiet;
     const char *cmd = "info";
     bool json = false;
@@ -779,7 +779,7 @@ static ebm_dataset *bm_score_load(void *model, const char *cmd, const char *spec
 static ebm_status bm_score_energy(void *model, const float *x, size_t n, double *E) { return ebm_bm_energy(model, x, n, E); }
 static void bm_score_free(void *model) { ebm_bm_free(model); }
 
-bool cli_scorer_bm(const char *cmd, const char *path, cli_scorer *sc) {
+bool cli_bm_scorer(const char *cmd, const char *path, cli_scorer *sc) {
     ebm_bm *m = load_bm(cmd, path);
     if (!m) return false;
     *sc = (cli_scorer){m, "E(x) = -(x'Wx/2 + b'x)", ebm_meta_get(ebm_bm_meta(m), "ebm.data.spec"), bm_score_load,

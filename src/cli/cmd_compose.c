@@ -304,7 +304,7 @@ done:
     return rc;
 }
 
-int cmd_info_compose(int argc, char **argv, bool quiet) {
+int cli_compose_info(int argc, char **argv, bool quiet) {
     (void)quiet;
     const char *cmd = "info";
     bool json = false;

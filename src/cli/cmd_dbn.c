@@ -12,17 +12,6 @@
 
 #define MAX_LEVELS 65
 
-bool cli_dbn_args(int argc, char **argv) {
-    char kind[32];
-    return cli_find_model_arg(argc, argv, kind, sizeof kind) && strcmp(kind, "dbn") == 0;
-}
-
-bool cli_probe_args(int argc, char **argv) {
-    for (int i = 0; i < argc && strcmp(argv[i], "--") != 0; i++)
-        if (strcmp(argv[i], "--probe") == 0) return true;
-    return false;
-}
-
 /* An RBM or DBN file as a DBN (an RBM is one layer); prints the error and returns NULL on failure. */
 static ebm_dbn *load_stack(const char *cmd, const char *path) {
     char kind[32];
@@ -165,7 +154,7 @@ static const char *const train_about =
     "Each epoch prints the layer's reconstruction error on --monitor rows of its input.  Data values must lie\n"
     "in [0, 1]; the preprocessing is stored in the model so that sample, encode and eval repeat it.";
 
-int cmd_train_dbn(int argc, char **argv, bool quiet) {
+int cli_dbn_train(int argc, char **argv, bool quiet) {
     const char *cmd = "train dbn";
     const char *data_spec = NULL, *out = NULL, *layers = "500,500";
     size_t monitor = 200;
@@ -296,7 +285,7 @@ static const char *const sample_about =
     "layers as probabilities, sigmoid(W h + b) level by level, to pixels in [0, 1].  Defaults for --steps,\n"
     "--temperature and --init come from the model file (ebm.sample.*).";
 
-int cmd_sample_dbn(int argc, char **argv, bool quiet) {
+int cli_dbn_sample(int argc, char **argv, bool quiet) {
     const char *cmd = "sample";
     cli_sample_out dest = CLI_SAMPLE_OUT_INIT;
     size_t n = 100, limit = 0;
@@ -449,7 +438,7 @@ static const char *const eval_about =
     "energy of each row under the bottom RBM, -log p(v) up to its log Z) and the bottom layer's mean-field\n"
     "reconstruction error.  For features, see --probe (ebm eval MODEL --probe --help).";
 
-int cmd_eval_dbn(int argc, char **argv, bool quiet) {
+int cli_dbn_eval(int argc, char **argv, bool quiet) {
     const char *cmd = "eval";
     const char *data_spec = NULL;
     bool json = false;
@@ -746,7 +735,7 @@ static void moments_line(const char *name, const float *x, size_t n, bool json, 
     }
 }
 
-int cmd_info_dbn(int argc, char **argv, bool quiet) {
+int cli_dbn_info(int argc, char **argv, bool quiet) {
     const char *cmd = "info";
     cli_info_args ia;
     const char *path;
@@ -812,7 +801,7 @@ static ebm_status dbn_score_energy(void *model, const float *x, size_t n, double
 }
 static void dbn_score_free(void *model) { ebm_dbn_free(model); }
 
-bool cli_scorer_dbn(const char *cmd, const char *path, cli_scorer *sc) {
+bool cli_dbn_scorer(const char *cmd, const char *path, cli_scorer *sc) {
     ebm_dbn *d = load_stack(cmd, path);
     if (!d) return false;
     *sc = (cli_scorer){d, "free energy of the bottom RBM", ebm_meta_get(d->meta, "ebm.data.spec"), dbn_score_load,

@@ -584,8 +584,8 @@ done:
     return rc;
 }
 
-int cmd_train_ebm(int argc, char **argv, bool quiet) { return train_net(argc, argv, quiet, false); }
-int cmd_train_jem(int argc, char **argv, bool quiet) { return train_net(argc, argv, quiet, true); }
+int cli_net_train(int argc, char **argv, bool quiet) { return train_net(argc, argv, quiet, false); }
+int cli_jem_train(int argc, char **argv, bool quiet) { return train_net(argc, argv, quiet, true); }
 
 /* ---- ebm sample (net models) ---- */
 
@@ -594,7 +594,7 @@ static const char *const sample_about =
     "default) and run the sampler (defaults from the model file, ebm.sample.*).  Writes a PNG grid for\n"
     "images (a density picture with the samples for 2-D models), an NPY array and/or a CSV file.";
 
-int cmd_sample_net(int argc, char **argv, bool quiet) {
+int cli_net_sample(int argc, char **argv, bool quiet) {
     const char *cmd = "sample";
     size_t n = 64, cols = 0, zoom = 2;
     const char *png = NULL, *npy = NULL, *csv = NULL, *cls = NULL, *labels = NULL;
@@ -734,7 +734,7 @@ static void net_score_free(void *model) {
     free(model);
 }
 
-bool cli_scorer_net(const char *cmd, const char *path, cli_scorer *sc) {
+bool cli_net_scorer(const char *cmd, const char *path, cli_scorer *sc) {
     net_model *nm = calloc(1, sizeof *nm);
     if (!nm) return cli_error(cmd, "out of memory"), false;
     if (!net_model_load(cmd, path, nm)) {
@@ -1094,7 +1094,7 @@ done:
 
 /* ---- ebm info (net models) ---- */
 
-int cmd_info_net(int argc, char **argv, bool quiet) {
+int cli_net_info(int argc, char **argv, bool quiet) {
     const char *cmd = "info";
     bool json = false;
     const cli_opt opts[] = {

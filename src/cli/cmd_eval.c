@@ -132,22 +132,13 @@ static void json_ais(const ebm_ais_result *r, double fmean) {
     printf(", \"runs\": %zu, \"steps\": %zu, \"seconds\": %.3f}", r->runs, r->steps, r->seconds);
 }
 
-int cmd_eval(int argc, char **argv, bool quiet) {
-    for (int i = 0; i < argc && strcmp(argv[i], "--") != 0; i++)
-        if (strcmp(argv[i], "--samples") == 0 || strncmp(argv[i], "--samples=", 10) == 0)
-            return cmd_eval_samples(argc, argv, quiet);
-    if (cli_probe_args(argc, argv)) return cmd_eval_probe(argc, argv, quiet);
-    if (cli_dbn_args(argc, argv)) return cmd_eval_dbn(argc, argv, quiet);
-    if (cli_grbm_args(argc, argv)) return cmd_eval_grbm(argc, argv, quiet);
-    char kind[32];
-    if (cli_find_model_arg(argc, argv, kind, sizeof kind)) {
-        if (strcmp(kind, "bm") == 0) return cmd_eval_bm(argc, argv, quiet);
-        if (strcmp(kind, "structured") == 0) return cmd_eval_structured(argc, argv, quiet);
-        if (strcmp(kind, "jem") == 0) return cmd_classify(argc, argv, quiet); /* the classifier's evaluation */
-        if (strcmp(kind, "net") == 0 || strcmp(kind, "compose") == 0)
-            return cli_error("eval", "energy networks have no tractable likelihood: use ebm score (energies, anomaly "
-                                     "AUROC), ebm eval --samples (sample quality) or ebm classify for JEM models");
-    }
+int cli_net_eval(int argc, char **argv, bool quiet) {
+    (void)argc, (void)argv, (void)quiet;
+    return cli_error("eval", "energy networks have no tractable likelihood: use ebm score (energies, anomaly "
+                             "AUROC), ebm eval --samples (sample quality) or ebm classify for JEM models");
+}
+
+int cli_rbm_eval(int argc, char **argv, bool quiet) {
     const char *cmd = "eval";
     const char *data_spec = NULL;
     size_t pll_rows = 1000;

@@ -12,11 +12,6 @@
 
 #define EXACT_AUTO_UNITS 20
 
-bool cli_grbm_args(int argc, char **argv) {
-    char kind[32];
-    return cli_find_model_arg(argc, argv, kind, sizeof kind) && strcmp(kind, "grbm") == 0;
-}
-
 static ebm_grbm *load_grbm(const char *cmd, const char *path) {
     ebm_grbm *m = NULL;
     ebm_status s = ebm_grbm_load(path, &m);
@@ -113,7 +108,7 @@ static const char *const train_about =
 
 static const char *const neg_names[] = {"noise", "data"};
 
-int cmd_train_grbm(int argc, char **argv, bool quiet) {
+int cli_grbm_train(int argc, char **argv, bool quiet) {
     const char *cmd = "train grbm";
     const char *data_spec = NULL, *valid_spec = NULL, *out = NULL, *log_path = NULL, *scale = "auto";
     const char *sampler_name = "gibbs-langevin";
@@ -329,7 +324,7 @@ static const char *const sample_about =
     "bandwidth unless --bandwidth) between the samples and --mmd-n rows of SPEC.  Defaults come from\n"
     "the model's ebm.sample.* metadata.";
 
-int cmd_sample_grbm(int argc, char **argv, bool quiet) {
+int cli_grbm_sample(int argc, char **argv, bool quiet) {
     const char *cmd = "sample";
     cli_sample_out out = CLI_SAMPLE_OUT_INIT;
     size_t n = 100, steps = 100, mmd_n = 1000, mh_after = 0;
@@ -505,7 +500,7 @@ static const char *const eval_about =
     "log-likelihood in nats per example, as a density of the data in its own (pixel) units.  --ais adds\n"
     "an AIS estimate of log Z (base: a factorised Gaussian with the data's mean and variance).";
 
-int cmd_eval_grbm(int argc, char **argv, bool quiet) {
+int cli_grbm_eval(int argc, char **argv, bool quiet) {
     const char *cmd = "eval";
     const char *data_spec = NULL;
     size_t limit = 0, ais_runs = 100, ais_steps = 10000;
@@ -642,7 +637,7 @@ static void stat_line(const char *name, const float *x, size_t n, int transform)
            mn, mx);
 }
 
-int cmd_info_grbm(int argc, char **argv, bool quiet) {
+int cli_grbm_info(int argc, char **argv, bool quiet) {
     const char *cmd = "info";
     cli_info_args ia;
     const char *path;

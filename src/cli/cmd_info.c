@@ -50,16 +50,7 @@ static void json_stats(const char *name, stats s, bool comma) {
     printf("}%s", comma ? ", " : "");
 }
 
-int cmd_info(int argc, char **argv, bool quiet) {
-    char kind[32];
-    if (cli_find_model_arg(argc, argv, kind, sizeof kind)) {
-        if (strcmp(kind, "grbm") == 0) return cmd_info_grbm(argc, argv, quiet);
-        if (strcmp(kind, "bm") == 0) return cmd_info_bm(argc, argv, quiet);
-        if (strcmp(kind, "dbn") == 0) return cmd_info_dbn(argc, argv, quiet);
-        if (strcmp(kind, "net") == 0 || strcmp(kind, "jem") == 0) return cmd_info_net(argc, argv, quiet);
-        if (strcmp(kind, "compose") == 0) return cmd_info_compose(argc, argv, quiet);
-        if (strcmp(kind, "structured") == 0) return cmd_info_structured(argc, argv, quiet);
-    }
+int cli_rbm_info(int argc, char **argv, bool quiet) {
     const char *cmd = "info";
     cli_info_args ia;
     const char *path;

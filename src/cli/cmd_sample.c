@@ -25,15 +25,7 @@ static ebm_status rbm_sweep(void *ctx, size_t sweeps) {
     return ebm_gibbs_run(r->g, sweeps, r->T, r->rng);
 }
 
-int cmd_sample(int argc, char **argv, bool quiet) {
-    char kind[32];
-    if (cli_find_model_arg(argc, argv, kind, sizeof kind)) {
-        if (strcmp(kind, "grbm") == 0) return cmd_sample_grbm(argc, argv, quiet);
-        if (strcmp(kind, "dbn") == 0) return cmd_sample_dbn(argc, argv, quiet);
-        if (strcmp(kind, "bm") == 0) return cmd_sample_bm(argc, argv, quiet);
-        if (strcmp(kind, "net") == 0 || strcmp(kind, "jem") == 0 || strcmp(kind, "compose") == 0)
-            return cmd_sample_net(argc, argv, quiet);
-    }
+int cli_rbm_sample(int argc, char **argv, bool quiet) {
     const char *cmd = "sample";
     cli_sample_out out = CLI_SAMPLE_OUT_INIT;
     size_t n = 100, steps = 1000;

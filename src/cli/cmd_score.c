@@ -41,15 +41,16 @@ static ebm_status grbm_energy(void *model, const float *x, size_t n, double *E) 
 }
 static void grbm_destroy(void *model) { ebm_grbm_free(model); }
 
-static bool scorer_rbm(const char *cmd, const char *path, bool gauss, cli_scorer *sc) {
-    if (gauss) {
-        ebm_grbm *m = NULL;
-        ebm_status s = ebm_grbm_load(path, &m);
-        if (s) return cli_lib_error(cmd, s), false;
-        *sc = (cli_scorer){m, "free energy F(x) (standardised space)", ebm_meta_get(m->meta, "ebm.data.spec"), grbm_load,
-                           grbm_energy, grbm_destroy};
-        return true;
-    }
+bool cli_grbm_scorer(const char *cmd, const char *path, cli_scorer *sc) {
+    ebm_grbm *m = NULL;
+    ebm_status s = ebm_grbm_load(path, &m);
+    if (s) return cli_lib_error(cmd, s), false;
+    *sc = (cli_scorer){m, "free energy F(x) (standardised space)", ebm_meta_get(m->meta, "ebm.data.spec"), grbm_load,
+                       grbm_energy, grbm_destroy};
+    return true;
+}
+
+bool cli_rbm_scorer(const char *cmd, const char *path, cli_scorer *sc) {
     ebm_rbm *m = cli_load_rbm(cmd, path, "scoring");
     if (!m) return false;
     *sc = (cli_scorer){m, "free energy F(v)", ebm_meta_get(m->meta, "ebm.data.spec"), rbm_load, rbm_energy, rbm_destroy};
@@ -112,18 +113,12 @@ int cmd_score(int argc, char **argv, bool quiet) {
     if (rc >= 0) return rc;
     if (class_seen && anomaly_data) return cli_error(cmd, "give --anomaly-class or --anomaly-data, not both"), 2;
     if (out && !cli_check_writable(cmd, "--out", out)) return 1;
-    char kind[32];
-    if (!cli_model_kind(path, kind, sizeof kind)) return cli_error(cmd, "%s: not a readable model file", path);
+    const cli_kind *k = cli_kind_of_file(cmd, path);
+    if (!k) return 1;
+    if (!k->scorer) return cli_error(cmd, "%s: cannot score a model of kind '%s'", path, k->name);
     cli_scorer sc;
     memset(&sc, 0, sizeof sc);
-    bool ok;
-    if (strcmp(kind, "rbm") == 0 || strcmp(kind, "grbm") == 0) ok = scorer_rbm(cmd, path, kind[0] == 'g', &sc);
-    else if (strcmp(kind, "net") == 0 || strcmp(kind, "jem") == 0 || strcmp(kind, "compose") == 0) ok = cli_scorer_net(cmd, path, &sc);
-    else if (strcmp(kind, "bm") == 0) ok = cli_scorer_bm(cmd, path, &sc);
-    else if (strcmp(kind, "dbn") == 0) ok = cli_scorer_dbn(cmd, path, &sc);
-    else if (strcmp(kind, "structured") == 0) ok = cli_scorer_structured(cmd, path, &sc);
-    else return cli_error(cmd, "%s: cannot score a model of kind '%s'", path, kind);
-    if (!ok) return 1;
+    if (!k->scorer(cmd, path, &sc)) return 1;
     rc = 1;
     double *E = NULL, *Ea = NULL, *pos = NULL, *neg = NULL;
     int32_t *y = NULL, *ya = NULL;
@@ -187,11 +182,11 @@ int cmd_score(int argc, char **argv, bool quiet) {
         }
     }
     if (json) {
-        printf("{\"model\": \"%s\", \"score\": \"%s\", \"rows\": %zu, \"mean_energy\": %.9g", kind, sc.what, n, mean);
+        printf("{\"model\": \"%s\", \"score\": \"%s\", \"rows\": %zu, \"mean_energy\": %.9g", k->name, sc.what, n, mean);
         if (!isnan(auroc)) printf(", \"anomalies\": %zu, \"normal\": %zu, \"auroc\": %.6f", n_pos, n_neg, auroc);
         printf("}\n");
     } else {
-        printf("model        %s (%s): score = %s\n", path, kind, sc.what);
+        printf("model        %s (%s): score = %s\n", path, k->name, sc.what);
         printf("data         %s: %zu rows, mean energy %.4f\n", data, n, mean);
         if (class_seen) {
             printf("mean energy by class:");

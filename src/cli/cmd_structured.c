@@ -104,7 +104,7 @@ static const char *const train_about =
     "--data markov trains a chain energy sum_t U[t, y_t] + sum_t P[y_t, y_t+1] on noisy observations of a\n"
     "Markov chain (Viterbi inference).  See docs/structured.md.";
 
-int cmd_train_structured(int argc, char **argv, bool quiet) {
+int cli_structured_train(int argc, char **argv, bool quiet) {
     const char *cmd = "train structured";
     const char *data_spec = NULL, *out = NULL, *spec = NULL, *loss_name = "hinge", *energy = "softplus", *optimizer = "adam";
     ebm_sp_train_opts o;
@@ -297,7 +297,7 @@ static const char *const eval_about =
     "model (flat energies, or one answer for 90% of the rows) is flagged.  --data markov:test draws fresh\n"
     "chains for a model trained on --data markov.";
 
-int cmd_eval_structured(int argc, char **argv, bool quiet) {
+int cli_structured_eval(int argc, char **argv, bool quiet) {
     const char *cmd = "eval";
     const char *data_spec = NULL;
     bool json = false;
@@ -400,7 +400,7 @@ done:
 
 /* ---- ebm info (structured models) ---- */
 
-int cmd_info_structured(int argc, char **argv, bool quiet) {
+int cli_structured_info(int argc, char **argv, bool quiet) {
     (void)quiet;
     const char *cmd = "info";
     bool json = false;
@@ -490,7 +490,7 @@ static ebm_status sp_score_energy(void *model, const float *x, size_t n, double 
 
 static void sp_score_free(void *model) { ebm_sp_free(model); }
 
-bool cli_scorer_structured(const char *cmd, const char *path, cli_scorer *sc) {
+bool cli_structured_scorer(const char *cmd, const char *path, cli_scorer *sc) {
     ebm_sp *m = load_model(cmd, path);
     if (!m) return false;
     if (m->len > 0) {

@@ -178,24 +178,8 @@ static const char *const train_about =
     "log-likelihood when the hidden (or visible) layer has at most 20 units.  The model is saved at the\n"
     "end, atomically; Ctrl-C stops after the current batch and saves NAME.partial.safetensors.";
 
-int cmd_train(int argc, char **argv, bool quiet) {
-    const char *cmd = "train";
-    if (argc < 1 || strcmp(argv[0], "--help") == 0) {
-        fprintf(argc < 1 ? stderr : stdout,
-                "usage: ebm train rbm|grbm|ebm|jem|structured|bm|dbn [options]   (see 'ebm train rbm --help', 'ebm train grbm --help', 'ebm train ebm --help')\n");
-        return argc < 1 ? 2 : 0;
-    }
-    if (strcmp(argv[0], "grbm") == 0) return cmd_train_grbm(argc - 1, argv + 1, quiet);
-    if (strcmp(argv[0], "ebm") == 0) return cmd_train_ebm(argc - 1, argv + 1, quiet);
-    if (strcmp(argv[0], "jem") == 0) return cmd_train_jem(argc - 1, argv + 1, quiet);
-    if (strcmp(argv[0], "structured") == 0) return cmd_train_structured(argc - 1, argv + 1, quiet);
-    if (strcmp(argv[0], "dbn") == 0) return cmd_train_dbn(argc - 1, argv + 1, quiet);
-    if (strcmp(argv[0], "bm") == 0) return cmd_train_bm(argc - 1, argv + 1, quiet);
-    if (strcmp(argv[0], "rbm") != 0)
-        return cli_error(cmd, "unknown model kind '%s' (available: rbm, grbm, ebm, jem, structured, bm, dbn)", argv[0]);
-    cmd = "train rbm";
-    argc--;
-    argv++;
+int cli_rbm_train(int argc, char **argv, bool quiet) {
+    const char *cmd = "train rbm";
 
     const char *data_spec = NULL, *valid_spec = NULL, *out = NULL, *log_path = NULL;
     size_t hidden = 256, monitor = 200;

@@ -1,0 +1,82 @@
+/* The table of model kinds and the commands that dispatch on it.  A model file names its kind in its
+ * metadata (ebm.model); each row of the table gives that kind's handlers of `train`, `sample`, `eval`,
+ * `info` and `score`, so `ebm sample M.safetensors ...` reads the kind once and runs the row's handler.
+ * A new model kind is one row here and one file of handlers. */
+#include "cli.h"
+
+#include <string.h>
+
+static const cli_kind kinds[] = {
+    {"rbm", "rbm", "a Bernoulli RBM by CD-k or persistent CD-k", cli_rbm_train, cli_rbm_sample, cli_rbm_eval,
+     cli_rbm_info, cli_rbm_scorer},
+    {"grbm", "grbm", "a Gaussian-Bernoulli RBM (continuous data) by CD from noise", cli_grbm_train, cli_grbm_sample,
+     cli_grbm_eval, cli_grbm_info, cli_grbm_scorer},
+    {"net", "ebm", "a neural-network energy by Langevin contrastive divergence", cli_net_train, cli_net_sample,
+     cli_net_eval, cli_net_info, cli_net_scorer},
+    {"jem", "jem", "a classifier as a joint energy-based model (or the plain classifier)", cli_jem_train,
+     cli_net_sample, cmd_classify, cli_net_info, cli_net_scorer},
+    {"bm", "bm", "a fully visible Boltzmann machine / Ising model by CD, PCD or pseudo-likelihood", cli_bm_train,
+     cli_bm_sample, cli_bm_eval, cli_bm_info, cli_bm_scorer},
+    {"structured", "structured", "structured prediction E(x, y) with any of the ten losses of LeCun et al. 2006",
+     cli_structured_train, NULL, cli_structured_eval, cli_structured_info, cli_structured_scorer},
+    {"dbn", "dbn", "a deep belief net (stacked RBMs) greedily, layer by layer", cli_dbn_train, cli_dbn_sample,
+     cli_dbn_eval, cli_dbn_info, cli_dbn_scorer},
+    {"compose", NULL, NULL, NULL, cli_net_sample, cli_net_eval, cli_compose_info, cli_net_scorer},
+};
+#define N_KINDS (sizeof kinds / sizeof kinds[0])
+
+const cli_kind *cli_kind_named(const char *name) {
+    for (size_t i = 0; i < N_KINDS; i++)
+        if (strcmp(kinds[i].name, name) == 0) return &kinds[i];
+    return NULL;
+}
+
+const cli_kind *cli_kind_of_file(const char *cmd, const char *path) {
+    char kind[32];
+    if (!cli_model_kind(path, kind, sizeof kind)) return cli_error(cmd, "%s: not a readable model file", path), NULL;
+    const cli_kind *k = cli_kind_named(kind);
+    if (!k) cli_error(cmd, "%s: a model of kind '%s', which this version of ebm does not know", path, kind);
+    return k;
+}
+
+/* The row of the model named among the arguments (the first non-option argument that is a model file), or
+ * the RBM's, whose handlers print the help and the errors of a missing or unreadable model. */
+static const cli_kind *kind_of_args(int argc, char **argv) {
+    char kind[32];
+    const cli_kind *k = cli_find_model_arg(argc, argv, kind, sizeof kind) ? cli_kind_named(kind) : NULL;
+    return k ? k : &kinds[0];
+}
+
+static bool has_option(int argc, char **argv, const char *name) {
+    size_t len = strlen(name);
+    for (int i = 0; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (strncmp(argv[i], name, len) == 0 && (argv[i][len] == '\0' || argv[i][len] == '=')) return true;
+    return false;
+}
+
+int cmd_train(int argc, char **argv, bool quiet) {
+    if (argc < 1 || strcmp(argv[0], "--help") == 0) {
+        FILE *f = argc < 1 ? stderr : stdout;
+        fprintf(f, "usage: ebm train KIND [options]   (ebm train KIND --help for the options)\n\nkinds:\n");
+        for (size_t i = 0; i < N_KINDS; i++)
+            if (kinds[i].train_name) fprintf(f, "  %-11s %s\n", kinds[i].train_name, kinds[i].train_about);
+        return argc < 1 ? 2 : 0;
+    }
+    for (size_t i = 0; i < N_KINDS; i++)
+        if (kinds[i].train_name && strcmp(argv[0], kinds[i].train_name) == 0) return kinds[i].train(argc - 1, argv + 1, quiet);
+    return cli_error("train", "unknown model kind '%s' (available: rbm, grbm, ebm, jem, structured, bm, dbn)", argv[0]);
+}
+
+int cmd_sample(int argc, char **argv, bool quiet) {
+    const cli_kind *k = kind_of_args(argc, argv);
+    if (!k->sample) return cli_error("sample", "a '%s' model cannot be sampled (it is a predictor, not a density)", k->name);
+    return k->sample(argc, argv, quiet);
+}
+
+int cmd_eval(int argc, char **argv, bool quiet) {
+    if (has_option(argc, argv, "--samples")) return cmd_eval_samples(argc, argv, quiet);
+    if (has_option(argc, argv, "--probe")) return cmd_eval_probe(argc, argv, quiet);
+    return kind_of_args(argc, argv)->eval(argc, argv, quiet);
+}
+
+int cmd_info(int argc, char **argv, bool quiet) { return kind_of_args(argc, argv)->info(argc, argv, quiet); }

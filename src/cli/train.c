@@ -1,0 +1,146 @@
+/* What every `ebm train KIND` shares, in one place: the --data/--out/--log rows and their checks, the log
+ * file, the progress display, Ctrl-C, the library's training loop (ebm_run), the provenance metadata, and
+ * the save: the model file is written once, atomically, at the end; an interrupted or diverged run saves
+ * what it has beside it (NAME.partial.safetensors, marked ebm.train.stopped) and never touches --out.
+ * A kind brings its trainer, its figures (progress detail, per-epoch line and log row) and its save. */
+#include "cli.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+int cli_train_check(const char *cmd, const cli_train_args *ta) {
+    if (!ta->data) return cli_error(cmd, "--data is required (e.g. --data fashion-mnist)");
+    if (!ta->out) return cli_error(cmd, "--out is required (where to save the model)");
+    if (!cli_check_writable(cmd, "--out", ta->out)) return 1;
+    if (ta->log && !cli_check_writable(cmd, "--log", ta->log)) return 1;
+    return -1;
+}
+
+ebm_status cli_data_meta(ebm_meta *mt, const char *spec, const ebm_dataset *d, const cli_data_args *da) {
+    ebm_status s = ebm_meta_set(mt, "ebm.data.spec", spec);
+    if (!s) s = ebm_meta_set(mt, "ebm.data.source", d->source);
+    if (!s) s = ebm_meta_setf(mt, "ebm.data.rows", "%zu", d->x->rows);
+    if (!s) s = ebm_meta_set(mt, "ebm.data.scale", da->scale);
+    if (!s && da->binarize) s = ebm_meta_set(mt, "ebm.data.binarize", da->binarize);
+    if (!s && da->binarize) s = ebm_meta_setf(mt, "ebm.data.threshold", "%g", (double)da->threshold);
+    return s;
+}
+
+/* Provenance: the data, the loop's and the trainer's settings, the command line. */
+static ebm_status record(cli_run *r, ebm_trainer *t, const ebm_run_opts *ro) {
+    ebm_meta *mt = r->meta;
+    ebm_status s = r->d && r->da ? cli_data_meta(mt, r->ta->data, r->d, r->da) : EBM_OK;
+    if (!s) s = ebm_run_describe(t, ro, &r->res, mt);
+    if (!s) {
+        char buf[4096];
+        cli_join_args(r->argc, r->argv, buf, sizeof buf);
+        s = ebm_meta_setf(mt, "ebm.train.command", "ebm train %s %s", r->kind, buf);
+    }
+    return s;
+}
+
+static int on_step(const ebm_run_progress *p, void *user) {
+    cli_run *r = user;
+    r->res.steps_done = p->step;
+    char label[64], detail[200], eta[32], more[120] = "";
+    bool iters = r->iters;
+    double left = p->total_seconds / (double)p->step * (double)(p->steps - p->step);
+    cli_format_duration(left, eta, sizeof eta);
+    if (r->detail) r->detail(r, p, more, sizeof more);
+    if (iters) {
+        snprintf(label, sizeof label, "training");
+        snprintf(detail, sizeof detail, "it %zu/%zu%s%s, ETA %s", p->step, p->steps, more[0] ? "  " : "", more, eta);
+        cli_progress_bar(&r->prog, label, (double)p->step / (double)p->steps, detail);
+    } else {
+        snprintf(label, sizeof label, "epoch %zu/%zu", p->epoch, p->epochs);
+        snprintf(detail, sizeof detail, "%zu/%zu batches%s%s, ETA %s", p->batch, p->batches, more[0] ? ", " : "", more,
+                 eta);
+        cli_progress_bar(&r->prog, label, (double)p->batch / (double)p->batches, detail);
+    }
+    if (iters && r->on_iter) r->on_iter(r, p);
+    if (iters && r->every && (p->step % r->every == 0 || p->step == p->steps) && !r->prog.tty && r->quiet == false)
+        cli_progress_line(&r->prog, "it %zu/%zu%s%s  %.1f s", p->step, p->steps, more[0] ? "  " : "", more,
+                          p->total_seconds);
+    return cli_interrupted() ? 1 : 0;
+}
+
+static int on_epoch(const ebm_run_progress *p, void *user) {
+    cli_run *r = user;
+    r->res.epochs_done = p->epoch;
+    if (r->on_epoch) r->on_epoch(r, p);
+    return cli_interrupted() ? 1 : 0;
+}
+
+static ebm_status on_checkpoint(ebm_trainer *t, const ebm_run_progress *p, void *user) {
+    cli_run *r = user;
+    (void)t;
+    ebm_status s = ebm_meta_setf(r->meta, "ebm.train.iters_done", "%zu", p->step);
+    if (!s) s = r->save(r, r->partial);
+    if (s) cli_progress_line(&r->prog, "warning: checkpoint not written: %s", ebm_last_error());
+    return EBM_OK; /* a checkpoint that fails does not stop training */
+}
+
+int cli_train_run(cli_run *r, ebm_trainer *t, const ebm_mat *data, const int32_t *labels, ebm_run_opts *ro) {
+    const char *cmd = r->cmd;
+    cli_partial_path(r->ta->out, r->partial, sizeof r->partial);
+    r->iters = ro->iters > 0;
+    if (r->ta->log) {
+        r->log = fopen(r->ta->log, "w");
+        if (!r->log) return cli_error(cmd, "--log: cannot open '%s'", r->ta->log);
+        if (r->log_header) fprintf(r->log, "%s\n", r->log_header);
+    }
+    cli_progress_init(&r->prog, r->quiet);
+    ro->on_step = on_step;
+    ro->on_epoch = on_epoch;
+    ro->user = r;
+    if (r->checkpoint_every) {
+        ro->checkpoint_every = r->checkpoint_every;
+        ro->on_checkpoint = on_checkpoint;
+    }
+    cli_install_sigint();
+    ebm_status s = ebm_run(t, data, labels, ro, &r->res);
+    int rc = 0;
+    if (s == EBM_ECANCELED || s == EBM_ENAN) {
+        char msg[1200];
+        snprintf(msg, sizeof msg, "%s", ebm_last_error());
+        cli_progress_end(&r->prog);
+        if (s == EBM_ECANCELED) fprintf(stderr, "ebm %s: interrupted (%s)\n", cmd, msg);
+        else fprintf(stderr, "ebm %s: %s%s%s\n", cmd, msg, r->nan_hint ? "; " : "", r->nan_hint ? r->nan_hint : "");
+        size_t done = r->iters ? r->res.steps_done : r->res.epochs_done;
+        if (done > 0 || s == EBM_ECANCELED) {
+            ebm_status w = ebm_meta_set(r->meta, "ebm.train.stopped", s == EBM_ENAN ? "diverged" : "interrupted");
+            if (!w) w = record(r, t, ro);
+            if (!w) w = r->save(r, r->partial);
+            if (!w)
+                fprintf(stderr, "ebm %s: the model so far (%zu %s) is saved in %s; %s was not touched\n", cmd, done,
+                        r->iters ? "good iterations" : "full epochs", r->partial, r->ta->out);
+            else
+                fprintf(stderr, "ebm %s: the model so far could not be saved: %s\n", cmd, ebm_last_error());
+        }
+        rc = s == EBM_ECANCELED ? 130 : 1;
+    } else if (s) {
+        cli_progress_end(&r->prog);
+        rc = cli_lib_error(cmd, s);
+    } else {
+        cli_progress_end(&r->prog);
+        s = record(r, t, ro);
+        if (!s) s = r->save(r, r->ta->out);
+        if (s) {
+            rc = cli_lib_error(cmd, s);
+        } else if (!r->quiet) {
+            char dur[32], desc[200] = "";
+            cli_format_duration(r->res.seconds, dur, sizeof dur);
+            if (r->describe) r->describe(r, desc, sizeof desc);
+            if (r->iters)
+                fprintf(stderr, "saved %s (%s%s%zu iterations in %s)\n", r->ta->out, desc, desc[0] ? ", " : "",
+                        r->res.steps_done, dur);
+            else
+                fprintf(stderr, "saved %s (%s%s%zu epochs in %s, %.2f s/epoch)\n", r->ta->out, desc, desc[0] ? ", " : "",
+                        r->res.epochs_done, dur, r->res.seconds / (double)(r->res.epochs_done ? r->res.epochs_done : 1));
+        }
+    }
+    if (r->log) fclose(r->log);
+    r->log = NULL;
+    return rc;
+}
