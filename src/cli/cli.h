@@ -161,6 +161,8 @@ bool cli_write_filters(const char *cmd, bool quiet, const char *path, const floa
 void cli_json_string(FILE *f, const char *s);
 /* JSON number, or null when not finite. */
 void cli_json_number(FILE *f, double v);
+/* "k0": v0, "k1": v1, ... (numbers as cli_json_number, no braces) */
+void cli_json_numbers(FILE *f, const char *const *keys, const double *v, size_t n);
 /* The current UTC time as ISO 8601. */
 void cli_utc_now(char *buf, size_t cap);
 /* argv joined by spaces (for provenance). */
@@ -176,6 +178,11 @@ typedef struct cli_train_args {
     {"log", OPT_STR, &(ta).log, "CSV", "write the training figures to this CSV file", -INFINITY, INFINITY, 0, 0, NULL, NULL}
 /* Before long work: --data and --out given, --out and --log writable; -1 to go on, else the exit status. */
 int cli_train_check(const char *cmd, const cli_train_args *ta);
+/* The sampling defaults (ebm.sample.steps 1000, .temperature 1, .init noise) where mt has none. */
+ebm_status cli_sample_defaults(ebm_meta *mt);
+ebm_status cli_cd_meta(ebm_meta *mt, const char *kind, const ebm_cd_opts *o, const cli_data_args *da,
+                       const char *data_spec, const ebm_dataset *d, float init_std, double seconds, size_t epochs_done,
+                       int argc, char **argv);
 /* The ebm.data.* provenance of training data d loaded from spec with da's preprocessing. */
 ebm_status cli_data_meta(ebm_meta *mt, const char *spec, const ebm_dataset *d, const cli_data_args *da);
 
@@ -291,6 +298,12 @@ bool cli_dbn_scorer(const char *cmd, const char *path, cli_scorer *sc);
 int cli_compose_info(int argc, char **argv, bool quiet);
 
 /* ---- shared by several kinds ---- */
+/* AIS (ais.c): forward AIS of m from the pixel marginals of x and, with reverse, reverse AIS from exact samples,
+ * with progress; false after printing the error.  The report of r for mean free energy fmean, text or JSON. */
+bool cli_rbm_ais(const char *cmd, const ebm_rbm *m, const ebm_mat *x, size_t runs, size_t steps, uint64_t seed,
+                 bool reverse, bool quiet, ebm_ais_result *fw, ebm_ais_result *rv);
+void cli_ais_print(const char *what, const ebm_ais_result *r, double fmean, bool binary);
+void cli_ais_json(const ebm_ais_result *r, double fmean);
 
 /* Composed models (cmd_compose.c): `ebm compose`, and loading a composed file's parts into one energy
  * (*e, owned by the caller and freed before the cli_composed; *meta: the file's metadata). */
@@ -352,10 +365,5 @@ bool cli_info_filters(const cli_info_args *a, bool quiet, const float *W, size_t
 void cli_cd_args_init(cli_cd_args *a);
 /* Settles mode, k, shuffling and the final rate in a->o; false after printing an error (--cd with --pcd). */
 bool cli_cd_finish(const char *cmd, cli_cd_args *a);
-/* The data preprocessing, training settings, provenance (command "ebm train KIND ARGS") and sampling defaults
- * of a CD-trained model into mt. */
-ebm_status cli_cd_meta(ebm_meta *mt, const char *kind, const ebm_cd_opts *o, const cli_data_args *da,
-                       const char *data_spec, const ebm_dataset *d, float init_std, double seconds, size_t epochs_done,
-                       int argc, char **argv);
 
 #endif

@@ -21,15 +21,6 @@ static ebm_dataset *load_like(const char *cmd, const char *spec, size_t limit, b
     return cli_load_like_model(cmd, spec, &da, meta, n_vis, unit_range, quiet);
 }
 
-static ebm_dataset *rbm_load(void *model, const char *cmd, const char *spec, size_t limit, bool quiet) {
-    const ebm_rbm *m = model;
-    return load_like(cmd, spec, limit, quiet, m->meta, m->n_vis, true);
-}
-static ebm_status rbm_energy(void *model, const float *x, size_t n, double *E) {
-    return ebm_rbm_free_energy(model, x, n, 1.0f, E);
-}
-static void rbm_destroy(void *model) { ebm_rbm_free(model); }
-
 static ebm_dataset *grbm_load(void *model, const char *cmd, const char *spec, size_t limit, bool quiet) {
     const ebm_grbm *m = model;
     ebm_dataset *d = load_like(cmd, spec, limit, quiet, m->meta, m->n_vis, false);
@@ -47,13 +38,6 @@ bool cli_grbm_scorer(const char *cmd, const char *path, cli_scorer *sc) {
     if (s) return cli_lib_error(cmd, s), false;
     *sc = (cli_scorer){m, "free energy F(x) (standardised space)", ebm_meta_get(m->meta, "ebm.data.spec"), grbm_load,
                        grbm_energy, grbm_destroy};
-    return true;
-}
-
-bool cli_rbm_scorer(const char *cmd, const char *path, cli_scorer *sc) {
-    ebm_rbm *m = cli_load_rbm(cmd, path, "scoring");
-    if (!m) return false;
-    *sc = (cli_scorer){m, "free energy F(v)", ebm_meta_get(m->meta, "ebm.data.spec"), rbm_load, rbm_energy, rbm_destroy};
     return true;
 }
 

@@ -505,3 +505,10 @@ bool cli_info_filters(const cli_info_args *a, bool quiet, const float *W, size_t
     return !a->filters || cli_write_filters("info", quiet, a->filters, W, n_vis, n_hid, a->nf, height, width, a->shape,
                                             a->cols, a->zoom);
 }
+
+void cli_json_numbers(FILE *f, const char *const *keys, const double *v, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        fprintf(f, "%s\"%s\": ", i ? ", " : "", keys[i]);
+        cli_json_number(f, v[i]);
+    }
+}

@@ -144,3 +144,67 @@ int cli_train_run(cli_run *r, ebm_trainer *t, const ebm_mat *data, const int32_t
     r->log = NULL;
     return rc;
 }
+
+ebm_status cli_sample_defaults(ebm_meta *mt) {
+    ebm_status s = EBM_OK;
+    if (!ebm_meta_get(mt, "ebm.sample.steps")) s = ebm_meta_set(mt, "ebm.sample.steps", "1000");
+    if (!s && !ebm_meta_get(mt, "ebm.sample.temperature")) s = ebm_meta_set(mt, "ebm.sample.temperature", "1");
+    if (!s && !ebm_meta_get(mt, "ebm.sample.init")) s = ebm_meta_set(mt, "ebm.sample.init", "noise");
+    return s;
+}
+
+void cli_cd_args_init(cli_cd_args *a) {
+    memset(a, 0, sizeof *a);
+    ebm_cd_opts_default(&a->o);
+    a->cd_k = 1;
+    a->lr_final = -1;
+    a->init_std = 0.01f;
+}
+
+bool cli_cd_finish(const char *cmd, cli_cd_args *a) {
+    if (a->cd_seen && a->pcd_seen) return cli_error(cmd, "give either --cd K or --pcd K, not both"), false;
+    a->o.mode = a->pcd_seen ? EBM_PCD : EBM_CD;
+    a->o.k = a->pcd_seen ? a->pcd_k : a->cd_k;
+    a->o.shuffle = !a->no_shuffle;
+    a->o.lr_final = a->lr_final_seen ? a->lr_final : -1;
+    return true;
+}
+
+/* Until `train dbn` writes its provenance through the runner. */
+ebm_status cli_cd_meta(ebm_meta *mt, const char *kind, const ebm_cd_opts *o, const cli_data_args *da,
+                       const char *data_spec, const ebm_dataset *d, float init_std, double seconds, size_t epochs_done,
+                       int argc, char **argv) {
+    char buf[4096];
+    ebm_status s = EBM_OK;
+#define SET(k, ...) \
+    if (!s) s = ebm_meta_setf(mt, k, __VA_ARGS__)
+    SET("ebm.data.spec", "%s", data_spec);
+    SET("ebm.data.source", "%s", d->source);
+    SET("ebm.data.rows", "%zu", d->x->rows);
+    SET("ebm.data.scale", "%s", da->scale);
+    SET("ebm.data.binarize", "%s", da->binarize);
+    SET("ebm.data.threshold", "%g", (double)da->threshold);
+    SET("ebm.train.method", "%s-%zu", (o->mode == EBM_PCD ? "pcd" : "cd"), o->k);
+    SET("ebm.train.epochs", "%zu", epochs_done);
+    SET("ebm.train.batch", "%zu", o->batch);
+    if (o->mode == EBM_PCD) SET("ebm.train.chains", "%zu", o->chains ? o->chains : o->batch);
+    SET("ebm.train.lr", "%g", (double)o->lr);
+    SET("ebm.train.lr_final", "%g", (double)(o->lr_final >= 0 ? o->lr_final : o->lr));
+    SET("ebm.train.momentum", "%g", (double)o->momentum);
+    SET("ebm.train.weight_decay", "%g", (double)o->weight_decay);
+    SET("ebm.train.grad_clip", "%g", (double)o->grad_clip);
+    SET("ebm.train.init_std", "%g", (double)init_std);
+    SET("ebm.train.seed", "%llu", (unsigned long long)o->seed);
+    SET("ebm.train.seconds", "%.2f", seconds);
+    SET("ebm.train.threads", "%d", ebm_get_threads());
+    cli_utc_now(buf, sizeof buf);
+    SET("ebm.train.date", "%s", buf);
+    cli_join_args(argc, argv, buf, sizeof buf);
+    SET("ebm.train.command", "ebm train %s %s", kind, buf);
+    /* defaults for `ebm sample` */
+    if (!ebm_meta_get(mt, "ebm.sample.steps")) SET("ebm.sample.steps", "%d", 1000);
+    if (!ebm_meta_get(mt, "ebm.sample.temperature")) SET("ebm.sample.temperature", "%g", 1.0);
+    if (!ebm_meta_get(mt, "ebm.sample.init")) SET("ebm.sample.init", "%s", "noise");
+#undef SET
+    return s;
+}

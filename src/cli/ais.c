@@ -1,0 +1,101 @@
+/* The AIS report of `ebm eval` (Salakhutdinov & Murray 2008; reverse AIS, Burda, Grosse & Salakhutdinov
+ * 2015): forward AIS from the data's pixel marginals and reverse AIS from exact samples, with a progress bar,
+ * and the log Z and log-likelihood intervals as text or JSON (a larger log Z means a smaller likelihood). */
+#include "cli.h"
+
+#include <stdlib.h>
+
+typedef struct {
+    cli_progress prog;
+    const char *label;
+    double t0, next_line; /* without a terminal: a plain line every 10% */
+} ais_progress;
+
+static int on_ais(double fraction, void *user) {
+    ais_progress *a = user;
+    char detail[64] = "", eta[32];
+    double el = cli_now() - a->t0;
+    if (fraction > 0.01) {
+        cli_format_duration(el / fraction - el, eta, sizeof eta);
+        snprintf(detail, sizeof detail, "%s left", eta);
+    }
+    cli_progress_bar(&a->prog, a->label, fraction, detail);
+    if (!a->prog.tty && fraction >= a->next_line && fraction < 1) {
+        cli_progress_line(&a->prog, "%s: %.0f%% %s", a->label, 100 * fraction, detail);
+        a->next_line += 0.1;
+    }
+    return cli_interrupted() ? 1 : 0;
+}
+
+/* Forward AIS from the data's pixel marginals and, when asked, reverse AIS from exact samples.  Returns
+ * false after printing the error. */
+bool cli_rbm_ais(const char *cmd, const ebm_rbm *m, const ebm_mat *x, size_t runs, size_t steps,
+                          uint64_t seed, bool reverse, bool quiet, ebm_ais_result *fw, ebm_ais_result *rv) {
+    float *base = malloc(m->n_vis * sizeof(float));
+    float *v0 = runs <= SIZE_MAX / sizeof(float) / m->n_vis && reverse ? malloc(runs * m->n_vis * sizeof(float)) : NULL;
+    if (!base || (reverse && !v0)) {
+        free(base);
+        free(v0);
+        cli_error(cmd, "out of memory for %zu AIS runs", runs);
+        return false;
+    }
+    ebm_status s = ebm_ais_base_bias(x, base);
+    ais_progress a;
+    cli_progress_init(&a.prog, quiet);
+    ebm_ais_opts o;
+    ebm_ais_opts_default(&o);
+    o.runs = runs;
+    o.steps = steps;
+    o.seed = seed;
+    o.base_bias = base;
+    o.progress = on_ais;
+    o.user = &a;
+    cli_install_sigint();
+    if (!s) {
+        if (!quiet) fprintf(stderr, "AIS: %zu runs x %zu steps\n", runs, steps);
+        a.label = "AIS";
+        a.t0 = cli_now();
+        a.next_line = 0.1;
+        s = ebm_rbm_ais(m, &o, fw, NULL);
+        if (!s) cli_progress_line(&a.prog, "AIS: log Z %.4f in %.1f s", fw->log_z, fw->seconds);
+    }
+    if (!s && reverse) {
+        ebm_rng rng;
+        ebm_rng_seed(&rng, seed, 13);
+        s = ebm_rbm_sample_exact(m, runs, &rng, v0);
+        if (!s) {
+            a.label = "reverse AIS";
+            a.t0 = cli_now();
+            a.next_line = 0.1;
+            s = ebm_rbm_ais_reverse(m, v0, &o, rv, NULL);
+            if (!s) cli_progress_line(&a.prog, "reverse AIS: log Z %.4f in %.1f s", rv->log_z, rv->seconds);
+        }
+    }
+    free(base);
+    free(v0);
+    if (s == EBM_ECANCELED) cli_error(cmd, "interrupted (%s)", ebm_last_error());
+    else if (s) cli_lib_error(cmd, s);
+    return s == EBM_OK;
+}
+
+/* The log-likelihood interval from the log Z interval: a larger log Z means a smaller likelihood. */
+void cli_ais_print(const char *what, const ebm_ais_result *r, double fmean, bool binary) {
+    printf("log Z            %.4f (%s), interval [%.4f, %.4f] (3 standard errors; %zu runs x %zu steps, ESS %.1f, "
+           "%.1f s)\n",
+           r->log_z, what, r->log_z_lo, r->log_z_hi, r->runs, r->steps,
+           r->ess, r->seconds);
+    printf("log-likelihood   %.4f nats per example (%s), interval [%.4f, %.4f]; conservative %.4f%s\n",
+           -fmean - r->log_z, what, -fmean - r->log_z_hi, -fmean - r->log_z_lo, -fmean - r->log_z_hi,
+           binary ? "" : " -- data is not binary, so this is not a probability");
+}
+
+void cli_ais_json(const ebm_ais_result *r, double fmean) {
+    const char *const keys[] = {"log_z", "log_z_lo", "log_z_hi", "log_likelihood", "log_likelihood_lo",
+                                "log_likelihood_hi", "ess", "log_w_sd", "log_z_base"};
+    const double v[] = {r->log_z, r->log_z_lo, r->log_z_hi, -fmean - r->log_z, -fmean - r->log_z_hi,
+                        -fmean - r->log_z_lo, r->ess, r->log_w_sd, r->log_z_base};
+    printf("{");
+    cli_json_numbers(stdout, keys, v, 9);
+    printf(", \"runs\": %zu, \"steps\": %zu, \"seconds\": %.3f}", r->runs, r->steps, r->seconds);
+}
+

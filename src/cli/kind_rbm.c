@@ -1,0 +1,613 @@
+/* The Bernoulli RBM on the command line: `ebm train rbm` (CD-k or PCD-k through the library's training loop,
+ * with per-epoch monitors: reconstruction error, pseudo-log-likelihood, the exact log-likelihood when a layer
+ * has at most 20 units), `ebm sample` (block Gibbs from noise or data, settings from the model's
+ * ebm.sample.* metadata), `ebm eval` (free energy, reconstruction, pseudo-LL, exact log Z or AIS with its
+ * interval, data preprocessed as in training) and `ebm info` of RBM files, and the RBM's scorer for
+ * `ebm score` (the free energy F(v)). */
+#include "cli.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define EXACT_MONITOR_UNITS 20
+
+/* ---- train rbm ---- */
+
+typedef struct {
+    ebm_rbm *m;
+    const ebm_mat *mon;         /* monitor rows (recon, PLL) */
+    const ebm_mat *ll_data;     /* rows for the exact log-likelihood */
+    bool pll, exact;
+    float init_std;
+    double recon, pll_v, ll;    /* the last epoch's monitors */
+} rbm_train;
+
+static void rbm_detail(cli_run *r, const ebm_run_progress *p, char *buf, size_t cap) {
+    (void)r;
+    if (!isnan(p->mean.recon)) snprintf(buf, cap, "recon %.4f", p->mean.recon);
+}
+
+static void log_field(FILE *f, const char *fmt, double v, bool last) {
+    if (!isnan(v)) fprintf(f, fmt, v);
+    fputc(last ? '\n' : ',', f);
+}
+
+static void rbm_epoch(cli_run *r, const ebm_run_progress *p) {
+    rbm_train *c = r->user;
+    double recon = NAN, pll = NAN, ll = NAN, logz = NAN, dead = NAN, on = NAN;
+    if (c->mon) {
+        if (ebm_rbm_recon_error(c->m, c->mon->data, c->mon->rows, &recon)) recon = NAN;
+        if (ebm_rbm_saturation(c->m, c->mon->data, c->mon->rows, &dead, &on)) dead = on = NAN;
+        if (c->pll && ebm_rbm_pseudo_ll(c->m, c->mon->data, c->mon->rows, &pll)) pll = NAN;
+    }
+    if (c->exact && !ebm_rbm_log_z_exact(c->m, 1.0f, &logz) &&
+        ebm_rbm_log_likelihood(c->m, c->ll_data->data, c->ll_data->rows, logz, &ll))
+        ll = NAN;
+    c->recon = recon;
+    c->pll_v = pll;
+    c->ll = ll;
+    char line[256];
+    int n = snprintf(line, sizeof line, "epoch %zu/%zu  %.2f s", p->epoch, p->epochs, p->seconds);
+    if (!isnan(recon)) n += snprintf(line + n, sizeof line - (size_t)n, "  recon %.4f", recon);
+    if (!isnan(pll)) n += snprintf(line + n, sizeof line - (size_t)n, "  pseudo-LL %.2f", pll);
+    if (!isnan(ll)) snprintf(line + n, sizeof line - (size_t)n, "  exact LL %.3f nats", ll);
+    cli_progress_line(&r->prog, "%s", line);
+    if (dead + on > 0.25)
+        cli_progress_line(&r->prog, "warning: %.0f%% of the hidden units are saturated (%.0f%% never on, %.0f%% always on "
+                          "over the monitor rows); a smaller --lr or a larger --weight-decay may help",
+                          100 * (dead + on), 100 * dead, 100 * on);
+    if (r->log) {
+        fprintf(r->log, "%zu,%.4f,%.4f,%.6g,", p->epoch, p->seconds, p->total_seconds, p->lr);
+        log_field(r->log, "%.6f", p->mean.recon, false);
+        log_field(r->log, "%.6f", recon, false);
+        log_field(r->log, "%.4f", pll, false);
+        log_field(r->log, "%.4f", ll, false);
+        log_field(r->log, "%.4f", logz, false);
+        log_field(r->log, "%.4f", dead + on, true);
+        fflush(r->log);
+    }
+}
+
+static ebm_status rbm_save(cli_run *r, const char *path) {
+    rbm_train *c = r->user;
+    ebm_meta *mt = c->m->meta;
+    ebm_status s = ebm_meta_setf(mt, "ebm.train.init_std", "%g", (double)c->init_std);
+    if (!s && !ebm_meta_get(mt, "ebm.train.lr_final")) s = ebm_meta_set(mt, "ebm.train.lr_final", ebm_meta_get(mt, "ebm.train.lr"));
+    if (!s && !isnan(c->recon)) s = ebm_meta_setf(mt, "ebm.train.final_recon", "%.6f", c->recon);
+    if (!s && !isnan(c->pll_v)) s = ebm_meta_setf(mt, "ebm.train.final_pseudo_ll", "%.4f", c->pll_v);
+    if (!s && !isnan(c->ll)) s = ebm_meta_setf(mt, "ebm.train.final_exact_ll", "%.4f", c->ll);
+    if (!s) s = cli_sample_defaults(mt);
+    return s ? s : ebm_rbm_save(c->m, path);
+}
+
+static void rbm_describe(cli_run *r, char *buf, size_t cap) {
+    rbm_train *c = r->user;
+    snprintf(buf, cap, "RBM %zu x %zu", c->m->n_vis, c->m->n_hid);
+}
+
+/* Rows drawn without replacement from src (at most n), fixed by seed. */
+static ebm_mat *subset(const ebm_mat *src, size_t n, uint64_t seed) {
+    if (n > src->rows) n = src->rows;
+    size_t *idx = malloc(src->rows * sizeof *idx);
+    ebm_mat *out = NULL;
+    if (idx && ebm_mat_new(n, src->cols, &out) == EBM_OK) {
+        ebm_rng r;
+        ebm_rng_seed(&r, seed, 7);
+        ebm_rng_permutation(&r, idx, src->rows);
+        if (ebm_mat_gather(src, idx, n, out)) {
+            ebm_mat_free(out);
+            out = NULL;
+        }
+    }
+    free(idx);
+    return out;
+}
+
+static const char *const train_about =
+    "Train a Bernoulli restricted Boltzmann machine by contrastive divergence (--cd K, the default with\n"
+    "K = 1) or persistent contrastive divergence (--pcd K) with SGD, momentum and weight decay.  Data\n"
+    "values must lie in [0, 1] (grey levels are used as probabilities unless --binarize is given).\n"
+    "Each epoch prints reconstruction error and pseudo-log-likelihood on monitor rows, and the exact\n"
+    "log-likelihood when the hidden (or visible) layer has at most 20 units.  The model is saved at the\n"
+    "end, atomically; Ctrl-C stops after the current batch and saves NAME.partial.safetensors.";
+
+/* The model, its monitors and the run's description; -1 to go on, else the exit status. */
+static int rbm_setup(const char *cmd, rbm_train *c, const ebm_dataset *d, const ebm_dataset *vd, size_t hidden,
+                     size_t monitor, int exact_mode, const ebm_cd_opts *o, ebm_mat **mon) {
+    ebm_status s = ebm_rbm_new(d->x->cols, hidden, &c->m);
+    if (s) return cli_lib_error(cmd, s);
+    c->m->height = d->height;
+    c->m->width = d->width;
+    ebm_rng init;
+    ebm_rng_seed(&init, o->seed, 100);
+    if ((s = ebm_rbm_init(c->m, &init, c->init_std, d->x))) return cli_lib_error(cmd, s);
+    const ebm_mat *mon_src = vd ? vd->x : d->x;
+    if (monitor > 0 && !(*mon = subset(mon_src, monitor, o->seed))) return cli_error(cmd, "out of memory for the monitor rows");
+    size_t small = d->x->cols < hidden ? d->x->cols : hidden;
+    c->exact = exact_mode == 1 || (exact_mode == 0 && small <= EXACT_MONITOR_UNITS);
+    if (c->exact && small > EBM_EXACT_MAX_UNITS)
+        return cli_error(cmd, "--exact on needs a layer of at most %d units (this model: %zu visible, %zu hidden)",
+                         EBM_EXACT_MAX_UNITS, d->x->cols, hidden);
+    c->mon = *mon;
+    c->ll_data = mon_src;
+    c->pll = cli_is_binary(mon_src) && *mon != NULL;
+    return -1;
+}
+
+int cli_rbm_train(int argc, char **argv, bool quiet) {
+    const char *cmd = "train rbm", *valid_spec = NULL;
+    size_t hidden = 256, monitor = 200;
+    int exact_mode = 0; /* auto|on|off */
+    cli_train_args ta = {0};
+    cli_cd_args ca;
+    cli_cd_args_init(&ca);
+    cli_data_args da = {"auto", "none", 0.5f, 0, 1, false, false, false};
+    const cli_opt opts[] = {
+        CLI_TRAIN_OPTIONS(ta),
+        {"hidden", OPT_SIZE, &hidden, "N", "hidden units", 1, 1 << 20, 0, 0, NULL, NULL},
+        CLI_CD_OPTIONS(ca),
+        CLI_DATA_OPTIONS(da),
+        {"valid", OPT_STR, &valid_spec, "SPEC", "monitor on this data instead of training rows", -INFINITY, INFINITY, 0, 0, NULL, NULL},
+        {"monitor", OPT_SIZE, &monitor, "N", "rows for the per-epoch monitors (0 = off)", 0, 1e9, 0, 0, NULL, NULL},
+        {"exact", OPT_CHOICE, &exact_mode, NULL, "exact log-likelihood each epoch (auto: when a layer has <= 20 units)", 0, 0, 0, 0, "auto|on|off", NULL},
+        OPT_END,
+    };
+    size_t npos;
+    int rc = cli_start(cmd, argc, argv, opts, "ebm train rbm --data SPEC --out PATH [options]", train_about, NULL, 0, &npos);
+    if (rc >= 0 || (rc = cli_train_check(cmd, &ta)) >= 0) return rc;
+    if (!cli_cd_finish(cmd, &ca)) return 1;
+    const ebm_cd_opts *o = &ca.o;
+    ebm_data_opts dopts;
+    if (!cli_data_opts(cmd, &da, &dopts)) return 2;
+    dopts.seed = o->seed;
+    ebm_dataset *d = cli_load_data(cmd, ta.data, &dopts, quiet), *vd = NULL;
+    if (!d) return 1;
+    rc = 1;
+    rbm_train c = {NULL, NULL, NULL, false, false, ca.init_std, NAN, NAN, NAN};
+    ebm_mat *mon = NULL;
+    ebm_trainer *t = NULL;
+    if (ebm_mat_check_range(d->x, 0.0f, 1.0f, ta.data)) {
+        cli_error(cmd, "%s; a Bernoulli RBM needs values in [0, 1] (try --scale minmax or --scale 255)", ebm_last_error());
+        goto done;
+    }
+    if (valid_spec && !(vd = cli_load_data(cmd, valid_spec, &dopts, quiet))) goto done;
+    if (vd && vd->x->cols != d->x->cols) {
+        cli_error(cmd, "--valid has %zu columns but --data has %zu", vd->x->cols, d->x->cols);
+        goto done;
+    }
+    if ((rc = rbm_setup(cmd, &c, d, vd, hidden, monitor, exact_mode, o, &mon)) >= 0) goto done;
+    ebm_status s = ebm_rbm_trainer_new(c.m, o, &t);
+    if (s) {
+        rc = cli_lib_error(cmd, s);
+        goto done;
+    }
+    if (!quiet) {
+        fprintf(stderr, "training RBM %zu x %zu by %s-%zu: %zu epochs, batch %zu, lr %g%s, %d threads\n", c.m->n_vis,
+                c.m->n_hid, o->mode == EBM_PCD ? "pcd" : "cd", o->k, o->epochs, o->batch, (double)o->lr,
+                o->lr_final >= 0 ? " (linear decay)" : "", ebm_get_threads());
+        if (!c.pll && c.mon) fprintf(stderr, "data is not binary: pseudo-log-likelihood is not monitored\n");
+    }
+    cli_run r = {.cmd = cmd, .kind = "rbm", .ta = &ta, .d = d, .da = &da, .quiet = quiet, .argc = argc, .argv = argv,
+                 .meta = c.m->meta, .nan_hint = "try a smaller --lr or --grad-clip", .save = rbm_save,
+                 .detail = rbm_detail, .on_epoch = rbm_epoch, .describe = rbm_describe, .user = &c,
+                 .log_header = "epoch,seconds,total_seconds,lr,train_recon,recon,pseudo_ll,exact_ll,log_z,saturated"};
+    ebm_run_opts ro;
+    ebm_cd_run_opts(o, &ro);
+    rc = cli_train_run(&r, t, d->x, NULL, &ro);
+done:
+    ebm_trainer_free(t);
+    ebm_mat_free(mon);
+    ebm_rbm_free(c.m);
+    ebm_dataset_free(vd);
+    ebm_dataset_free(d);
+    return rc;
+}
+
+/* ---- sample ---- */
+
+static const char *const sample_about =
+    "Draw samples from a model by block Gibbs sampling: --n chains start from noise (each visible unit\n"
+    "on with probability --noise-p) or from random rows of --data, then run --steps sweeps at\n"
+    "--temperature.  Pictures show p(v | h) of the last sweep (mean field) unless --binary is given.\n"
+    "Defaults for --steps, --temperature and --init come from the model file (ebm.sample.*).";
+
+typedef struct {
+    ebm_gibbs *g;
+    float T;
+    ebm_rng *rng;
+} rbm_sweeps;
+
+static ebm_status rbm_sweep(void *ctx, size_t sweeps) {
+    rbm_sweeps *r = ctx;
+    return ebm_gibbs_run(r->g, sweeps, r->T, r->rng);
+}
+
+int cli_rbm_sample(int argc, char **argv, bool quiet) {
+    const char *cmd = "sample";
+    cli_sample_out out = CLI_SAMPLE_OUT_INIT;
+    size_t n = 100, steps = 1000;
+    float temperature = 1.0f, noise_p = 0.5f;
+    uint64_t seed = 1;
+    int init = 0; /* noise|data */
+    const char *data_spec = NULL;
+    bool binary = false, steps_seen = false, t_seen = false, init_seen = false;
+    cli_data_args da = {"auto", "none", 0.5f, 0, 1, false, false, false};
+    const cli_opt opts[] = {
+        {"n", OPT_SIZE, &n, "N", "number of chains (samples)", 1, 1e7, 0, 0, NULL, NULL},
+        {"steps", OPT_SIZE, &steps, "S", "Gibbs sweeps per chain", 0, 1e9, 0, 0, NULL, &steps_seen},
+        {"temperature", OPT_FLOAT, &temperature, "T", "sampling temperature", 0, 1e6, 1, 0, NULL, &t_seen},
+        {"init", OPT_CHOICE, &init, NULL, "start chains from noise or from data rows", 0, 0, 0, 0, "noise|data", &init_seen},
+        {"noise-p", OPT_FLOAT, &noise_p, "P", "probability of an on unit in the noise start", 0, 1, 0, 0, NULL, NULL},
+        {"data", OPT_STR, &data_spec, "SPEC", "data for --init data (default: the model's training data)", -INFINITY, INFINITY, 0, 0, NULL, NULL},
+        {"seed", OPT_U64, &seed, "S", "random seed", 0, 1.8446744073709552e19, 0, 0, NULL, NULL},
+        CLI_SAMPLE_OUT_OPTIONS(out),
+        {"binary", OPT_FLAG, &binary, NULL, "output the binary states instead of p(v | h)", 0, 0, 0, 0, NULL, NULL},
+        OPT_END,
+    };
+    const char *path;
+    int rc = cli_start_model(cmd, argc, argv, opts, "ebm sample MODEL [--png PATH] [--npy PATH] [--csv PATH] [options]",
+                             sample_about, &path);
+    if (rc >= 0) return rc;
+    if ((rc = cli_sample_out_check(cmd, &out, false)) >= 0) return rc;
+
+    ebm_rbm *m = cli_load_rbm(cmd, path, "sampling");
+    if (!m) return 1;
+    ebm_status s;
+    rc = 1;
+    ebm_gibbs *g = NULL;
+    ebm_dataset *d = NULL;
+    ebm_mat *outm = NULL;
+    size_t h = 0, w = 0;
+    if (out.png && !cli_image_shape(cmd, m->n_vis, m->height, m->width, out.shape, &h, &w)) goto done;
+    if (!steps_seen) cli_meta_size(m->meta, "ebm.sample.steps", &steps);
+    if (!t_seen) cli_meta_float(m->meta, "ebm.sample.temperature", &temperature);
+    if (!(temperature > 0)) temperature = 1.0f;
+    if (!init_seen) {
+        const char *mi = ebm_meta_get(m->meta, "ebm.sample.init");
+        if (mi && strcmp(mi, "data") == 0) init = 1;
+    }
+    ebm_rng rng;
+    ebm_rng_seed(&rng, seed, 0);
+    s = ebm_gibbs_new(m, n, &g);
+    if (s) {
+        rc = cli_lib_error(cmd, s);
+        goto done;
+    }
+    if (init == 1) {
+        const char *spec = data_spec ? data_spec : ebm_meta_get(m->meta, "ebm.data.spec");
+        if (!spec) {
+            rc = cli_error(cmd, "--init data needs --data (the model does not record its training data)");
+            goto done;
+        }
+        const char *v;
+        if ((v = ebm_meta_get(m->meta, "ebm.data.scale"))) da.scale = v;
+        ebm_data_opts dopts;
+        if (!cli_data_opts(cmd, &da, &dopts)) goto done;
+        d = cli_load_data(cmd, spec, &dopts, quiet);
+        if (!d) goto done;
+        s = ebm_gibbs_init_data(g, d->x, &rng);
+    } else {
+        s = ebm_gibbs_init_noise(g, noise_p, &rng);
+    }
+    if (s) {
+        rc = cli_lib_error(cmd, s);
+        goto done;
+    }
+    cli_progress prog;
+    cli_progress_init(&prog, quiet);
+    if (!quiet)
+        fprintf(stderr, "sampling %zu chains x %zu sweeps at T = %g from %s (RBM %zu x %zu)\n", n, steps,
+                (double)temperature, init ? "data" : "noise", m->n_vis, m->n_hid);
+    cli_install_sigint();
+    rbm_sweeps rs = {g, temperature, &rng};
+    if ((rc = cli_run_sweeps(cmd, &prog, steps, rbm_sweep, &rs)) >= 0) goto done;
+    rc = 1;
+    const float *src = binary || steps == 0 ? ebm_gibbs_visible(g) : ebm_gibbs_visible_mean(g);
+    s = ebm_mat_new(n, m->n_vis, &outm);
+    if (s) {
+        rc = cli_lib_error(cmd, s);
+        goto done;
+    }
+    memcpy(outm->data, src, n * m->n_vis * sizeof(float));
+    if (!cli_sample_out_write(cmd, quiet, &out, outm->data, n, m->n_vis, false, h, w)) goto done;
+    rc = 0;
+done:
+    ebm_mat_free(outm);
+    ebm_dataset_free(d);
+    ebm_gibbs_free(g);
+    ebm_rbm_free(m);
+    return rc;
+}
+
+/* ---- eval ---- */
+
+static const char *const eval_about =
+    "Evaluate a model on data: mean free energy, reconstruction error (mean squared error per unit of\n"
+    "p(v | p(h | v))), pseudo-log-likelihood (sum of all log p(v_i | v_-i), binary data only) and, when\n"
+    "the smaller layer has at most 20 units (25 with --exact on), the exact log Z and the mean\n"
+    "log-likelihood in nats per example.  Data is scaled and binarised as in training unless the\n"
+    "--scale / --binarize / --threshold options say otherwise.\n"
+    "\n"
+    "--ais estimates log Z of any RBM by annealed importance sampling (Salakhutdinov & Murray 2008):\n"
+    "M runs anneal from a base model with the evaluation data's pixel marginals to the RBM over the\n"
+    "paper's 14,500-step schedule; the interval is log(mean(w) -+ 3 standard errors).  AIS tends to\n"
+    "underestimate log Z, which overstates the likelihood: read the lower end of the log-likelihood\n"
+    "interval (the 'conservative' figure) when comparing models.  --reverse also runs AIS backwards from\n"
+    "exact samples (small models only), which tends to overestimate log Z: the truth lies between.\n"
+    "\n"
+    "--probe fits a linear probe on the model's features instead (see 'ebm eval MODEL --probe --help').";
+
+/* What `ebm eval` measured on an RBM, for its report. */
+typedef struct {
+    const char *path, *data_spec, *preprocess;
+    const ebm_rbm *m;
+    const ebm_dataset *d;
+    size_t rows, np, small;
+    bool binary, exact, ais, reverse;
+    double fmean, recon, pll, logz, ll, seconds;
+    ebm_ais_result fw, rv;
+} rbm_eval;
+
+static void eval_report(const rbm_eval *e, bool json) {
+if (json) {
+    printf("{\"model\": ");
+    cli_json_string(stdout, e->path);
+    printf(", \"kind\": \"rbm\", \"n_vis\": %zu, \"n_hid\": %zu, \"data\": ", e->m->n_vis, e->m->n_hid);
+    cli_json_string(stdout, e->data_spec);
+    printf(", \"source\": ");
+    cli_json_string(stdout, e->d->source);
+    printf(", \"rows\": %zu, \"preprocess\": ", e->rows);
+    cli_json_string(stdout, e->preprocess);
+    printf(", \"binary\": %s, ", e->binary ? "true" : "false");
+    const char *const keys[] = {"free_energy_mean", "recon_mse", "pseudo_ll"};
+    const double v[] = {e->fmean, e->recon, e->pll};
+    cli_json_numbers(stdout, keys, v, 3);
+    printf(", \"pseudo_ll_rows\": %zu, ", e->binary ? e->np : 0);
+    const char *const keys2[] = {"log_z", "log_likelihood"};
+    const double v2[] = {e->logz, e->ll};
+    cli_json_numbers(stdout, keys2, v2, 2);
+    if (e->ais) {
+        printf(", \"ais\": ");
+        cli_ais_json(&e->fw, e->fmean);
+        if (e->reverse) {
+            printf(", \"ais_reverse\": ");
+            cli_ais_json(&e->rv, e->fmean);
+        }
+    }
+    printf(", \"seconds\": %.3f}\n", e->seconds);
+} else {
+    printf("model            %s (RBM %zu visible x %zu hidden)\n", e->path, e->m->n_vis, e->m->n_hid);
+    printf("data             %s: %zu rows (%s)\n", e->d->source, e->rows, e->preprocess);
+    printf("free energy      %.4f (mean)\n", e->fmean);
+    printf("reconstruction   %.6f (mean squared error per unit, mean field)\n", e->recon);
+    if (e->binary)
+        printf("pseudo-LL        %.4f nats per example (all %zu conditionals, %zu rows)\n", e->pll, e->m->n_vis, e->np);
+    else
+        printf("pseudo-LL        n/a (data is not binary)\n");
+    if (e->exact) {
+        printf("log Z            %.6f (exact, 2^%zu states)\n", e->logz, e->small);
+        printf("log-likelihood   %.4f nats per example (exact)%s\n", e->ll,
+               e->binary ? "" : " -- data is not binary, so this is not a probability");
+    } else if (!e->ais) {
+        printf("log-likelihood   n/a: exact enumeration needs a layer of at most 20 units (this model: %zu and "
+               "%zu); try --ais\n",
+               e->m->n_vis, e->m->n_hid);
+    }
+    if (e->ais) {
+        cli_ais_print("AIS", &e->fw, e->fmean, e->binary);
+        if (e->reverse) cli_ais_print("reverse AIS", &e->rv, e->fmean, e->binary);
+    }
+}
+}
+
+int cli_rbm_eval(int argc, char **argv, bool quiet) {
+    const char *cmd = "eval";
+    const char *data_spec = NULL;
+    size_t pll_rows = 1000;
+    int exact_mode = 0; /* auto|on|off */
+    bool json = false, ais = false, reverse = false;
+    size_t ais_runs = 100, ais_steps = EBM_AIS_DEFAULT_STEPS;
+    cli_data_args da = {"auto", "none", 0.5f, 0, 1, false, false, false};
+    const cli_opt opts[] = {
+        {"data", OPT_STR, &data_spec, "SPEC", "evaluation data (default: the model's training data spec)", -INFINITY, INFINITY, 0, 0, NULL, NULL},
+        {"limit", OPT_SIZE, &da.limit, "N", "use the first N rows only (0 = all)", 0, 1e12, 0, 0, NULL, NULL},
+        {"pll-rows", OPT_SIZE, &pll_rows, "N", "rows for the pseudo-log-likelihood (0 = all)", 0, 1e12, 0, 0, NULL, NULL},
+        {"exact", OPT_CHOICE, &exact_mode, NULL, "exact log Z and log-likelihood (auto: when a layer has <= 20 units)", 0, 0, 0, 0, "auto|on|off", NULL},
+        {"ais", OPT_FLAG, &ais, NULL, "estimate log Z by annealed importance sampling", 0, 0, 0, 0, NULL, NULL},
+        {"ais-runs", OPT_SIZE, &ais_runs, "M", "AIS runs (importance weights)", 1, 1048576, 0, 0, NULL, NULL},
+        {"ais-betas", OPT_SIZE, &ais_steps, "N", "AIS intermediate distributions (the paper's schedule scaled to N)", 3, 1e8, 0, 0, NULL, NULL},
+        {"reverse", OPT_FLAG, &reverse, NULL, "with --ais: also reverse AIS from exact samples (a layer <= 20 units)", 0, 0, 0, 0, NULL, NULL},
+        {"json", OPT_FLAG, &json, NULL, "print one JSON object instead of text", 0, 0, 0, 0, NULL, NULL},
+        CLI_DATA_AS_TRAINED_OPTIONS(da),
+        {"seed", OPT_U64, &da.seed, "S", "seed for AIS and for --binarize stochastic", 0, 1.8446744073709552e19, 0, 0, NULL, NULL},
+        OPT_END,
+    };
+    const char *path;
+    int rc = cli_start_model(cmd, argc, argv, opts, "ebm eval MODEL --data SPEC [options]", eval_about, &path);
+    if (rc >= 0) return rc;
+    ebm_rbm *m = cli_load_rbm(cmd, path, "evaluating");
+    if (!m) return 1;
+    ebm_status s;
+    rc = 1;
+    ebm_dataset *d = NULL;
+    double *F = NULL;
+    if (!data_spec) data_spec = ebm_meta_get(m->meta, "ebm.data.spec");
+    if (!data_spec) {
+        rc = cli_error(cmd, "--data is required (the model does not record its training data)");
+        goto done;
+    }
+    cli_data_args_from_model(&da, m->meta);
+    ebm_data_opts dopts;
+    if (!cli_data_opts(cmd, &da, &dopts)) goto done;
+    d = cli_load_data(cmd, data_spec, &dopts, quiet || json);
+    if (!d) goto done;
+    if (d->x->cols != m->n_vis) {
+        rc = cli_error(cmd, "%s has %zu columns but the model has %zu visible units", data_spec, d->x->cols, m->n_vis);
+        goto done;
+    }
+    if (ebm_mat_check_range(d->x, 0.0f, 1.0f, data_spec)) {
+        rc = cli_error(cmd, "%s; a Bernoulli RBM needs values in [0, 1] (try --scale minmax)", ebm_last_error());
+        goto done;
+    }
+    size_t rows = d->x->rows;
+    bool binary = cli_is_binary(d->x);
+    size_t small = m->n_vis < m->n_hid ? m->n_vis : m->n_hid;
+    bool exact = exact_mode == 1 || (exact_mode == 0 && small <= 20);
+    if (exact_mode == 1 && small > EBM_EXACT_MAX_UNITS) {
+        rc = cli_error(cmd, "--exact on needs a layer of at most %d units; this model has %zu visible and %zu hidden",
+                       EBM_EXACT_MAX_UNITS, m->n_vis, m->n_hid);
+        goto done;
+    }
+    if (reverse && !ais) {
+        rc = cli_error(cmd, "--reverse goes with --ais");
+        goto done;
+    }
+    if (reverse && small > 20) {
+        rc = cli_error(cmd, "--reverse needs exact samples, which needs a layer of at most 20 units; this model has "
+                       "%zu visible and %zu hidden", m->n_vis, m->n_hid);
+        goto done;
+    }
+    F = malloc(rows * sizeof *F);
+    if (!F) {
+        rc = cli_error(cmd, "out of memory");
+        goto done;
+    }
+    double t0 = cli_now(), fmean = 0, recon = NAN, pll = NAN, logz = NAN, ll = NAN;
+    s = ebm_rbm_free_energy(m, d->x->data, rows, 1.0f, F);
+    if (!s) s = ebm_rbm_recon_error(m, d->x->data, rows, &recon);
+    size_t np = pll_rows && pll_rows < rows ? pll_rows : rows;
+    if (!s && binary) s = ebm_rbm_pseudo_ll(m, d->x->data, np, &pll);
+    if (!s && exact) {
+        if (!quiet && !json)
+            fprintf(stderr, "enumerating 2^%zu states of the %s layer for the exact log Z...\n", small,
+                    m->n_hid <= m->n_vis ? "hidden" : "visible");
+        s = ebm_rbm_log_z_exact(m, 1.0f, &logz);
+        if (!s) s = ebm_rbm_log_likelihood(m, d->x->data, rows, logz, &ll);
+    }
+    ebm_ais_result fw = {0}, rv = {0};
+    if (s) {
+        rc = cli_lib_error(cmd, s);
+        goto done;
+    }
+    if (ais && !cli_rbm_ais(cmd, m, d->x, ais_runs, ais_steps, da.seed, reverse, quiet || json, &fw, &rv)) goto done;
+    for (size_t i = 0; i < rows; i++) fmean += F[i] / (double)rows;
+    double seconds = cli_now() - t0;
+    char preprocess[160];
+    if (strcmp(da.binarize, "threshold") == 0)
+        snprintf(preprocess, sizeof preprocess, "scale %s, binarize threshold %g", da.scale, (double)da.threshold);
+    else
+        snprintf(preprocess, sizeof preprocess, "scale %s, binarize %s", da.scale, da.binarize);
+    rbm_eval e = {path, data_spec, preprocess, m, d, rows, np, small, binary, exact, ais, reverse,
+                  fmean, recon, pll, logz, ll, seconds, fw, rv};
+    eval_report(&e, json);
+    rc = 0;
+done:
+    free(F);
+    ebm_dataset_free(d);
+    ebm_rbm_free(m);
+    return rc;
+}
+
+/* ---- info ---- */
+
+static const char *const info_about =
+    "Describe a model file: kind, layer sizes, parameters, weight and bias statistics and all metadata\n"
+    "(how it was trained, on what data, and its sampling defaults).  --filters writes the weights of the\n"
+    "first --n-filters hidden units as a grid of images (mid-grey = 0).";
+
+typedef struct {
+    double mean, std, min, max, mean_abs;
+} stats;
+
+static stats stats_of(const float *x, size_t n) {
+    stats s = {0, 0, INFINITY, -INFINITY, 0};
+    double sum = 0, sq = 0, ab = 0;
+    for (size_t i = 0; i < n; i++) {
+        sum += x[i];
+        sq += (double)x[i] * x[i];
+        ab += fabs(x[i]);
+        if (x[i] < s.min) s.min = x[i];
+        if (x[i] > s.max) s.max = x[i];
+    }
+    s.mean = sum / (double)n;
+    s.std = sqrt(fmax(0, sq / (double)n - s.mean * s.mean));
+    s.mean_abs = ab / (double)n;
+    return s;
+}
+
+static void print_stats(const char *name, stats s) {
+    printf("  %-4s mean %+.4f  std %.4f  min %+.4f  max %+.4f  mean|.| %.4f\n", name, s.mean, s.std, s.min, s.max,
+           s.mean_abs);
+}
+
+static void json_stats(const char *name, stats s, bool comma) {
+    const char *const keys[] = {"mean", "std", "min", "max"};
+    const double v[] = {s.mean, s.std, s.min, s.max};
+    printf("\"%s\": {", name);
+    cli_json_numbers(stdout, keys, v, 4);
+    printf("}%s", comma ? ", " : "");
+}
+
+int cli_rbm_info(int argc, char **argv, bool quiet) {
+    const char *cmd = "info";
+    cli_info_args ia;
+    const char *path;
+    int rc = cli_info_start(argc, argv, "ebm info MODEL [--json] [--filters PNG]", info_about, &ia, &path);
+    if (rc >= 0) return rc;
+    bool json = ia.json;
+    ebm_rbm *m = cli_load_rbm(cmd, path, "describing");
+    if (!m) return 1;
+    rc = 1;
+    struct stat st;
+    long long bytes = stat(path, &st) == 0 ? (long long)st.st_size : -1;
+    stats sw = stats_of(m->W, m->n_vis * m->n_hid), sa = stats_of(m->a, m->n_vis), sb = stats_of(m->b, m->n_hid);
+    if (json) {
+        printf("{\"file\": ");
+        cli_json_string(stdout, path);
+        printf(", \"bytes\": %lld, \"kind\": \"rbm\", \"n_vis\": %zu, \"n_hid\": %zu, \"n_params\": %zu, ", bytes,
+               m->n_vis, m->n_hid, m->n_params);
+        json_stats("W", sw, true);
+        json_stats("b_v", sa, true);
+        json_stats("b_h", sb, true);
+        printf("\"metadata\": {");
+        cli_print_meta(m->meta, true);
+        printf("}}\n");
+    } else {
+        printf("%s: Bernoulli RBM, %zu visible x %zu hidden, %zu parameters, %lld bytes\n", path, m->n_vis, m->n_hid,
+               m->n_params, bytes);
+        if (m->height) printf("image shape %zu x %zu\n", m->height, m->width);
+        printf("parameters:\n");
+        print_stats("W", sw);
+        print_stats("b_v", sa);
+        print_stats("b_h", sb);
+        printf("metadata:\n");
+        cli_print_meta(m->meta, false);
+    }
+    if (!cli_info_filters(&ia, quiet, m->W, m->n_vis, m->n_hid, m->height, m->width)) goto done;
+    rc = 0;
+done:
+    ebm_rbm_free(m);
+    return rc;
+}
+
+/* ---- score ---- */
+
+static ebm_dataset *rbm_load(void *model, const char *cmd, const char *spec, size_t limit, bool quiet) {
+    const ebm_rbm *m = model;
+    cli_data_args da = {"auto", "none", 0.5f, limit, 1, false, false, false};
+    return cli_load_like_model(cmd, spec, &da, m->meta, m->n_vis, true, quiet);
+}
+static ebm_status rbm_energy(void *model, const float *x, size_t n, double *E) {
+    return ebm_rbm_free_energy(model, x, n, 1.0f, E);
+}
+static void rbm_destroy(void *model) { ebm_rbm_free(model); }
+
+bool cli_rbm_scorer(const char *cmd, const char *path, cli_scorer *sc) {
+    ebm_rbm *m = cli_load_rbm(cmd, path, "scoring");
+    if (!m) return false;
+    *sc = (cli_scorer){m, "free energy F(v)", ebm_meta_get(m->meta, "ebm.data.spec"), rbm_load, rbm_energy, rbm_destroy};
+    return true;
+}
+
