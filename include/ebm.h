@@ -113,6 +113,9 @@ EBM_API void ebm_mat_free(ebm_mat *m);
 EBM_API ebm_status ebm_mat_clone(const ebm_mat *m, ebm_mat **out);
 /* dst gets rows idx[0..n-1] of src; dst must be (n, src->cols). */
 EBM_API ebm_status ebm_mat_gather(const ebm_mat *src, const size_t *idx, size_t n, ebm_mat *dst);
+/* *out (min(n, rows), cols) <- rows of src drawn without replacement: the first n of a permutation drawn from
+ * the stream (seed, stream). */
+EBM_API ebm_status ebm_mat_sample_rows(const ebm_mat *src, size_t n, uint64_t seed, uint64_t stream, ebm_mat **out);
 /* C = alpha * op(A) op(B) + beta * C, shapes checked; op is transpose when ta / tb is non-zero. */
 EBM_API ebm_status ebm_mat_gemm(float alpha, const ebm_mat *A, int ta, const ebm_mat *B, int tb,
                                 float beta, ebm_mat *C);

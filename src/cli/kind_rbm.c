@@ -87,24 +87,6 @@ static void rbm_describe(cli_run *r, char *buf, size_t cap) {
     snprintf(buf, cap, "RBM %zu x %zu", c->m->n_vis, c->m->n_hid);
 }
 
-/* Rows drawn without replacement from src (at most n), fixed by seed. */
-static ebm_mat *subset(const ebm_mat *src, size_t n, uint64_t seed) {
-    if (n > src->rows) n = src->rows;
-    size_t *idx = malloc(src->rows * sizeof *idx);
-    ebm_mat *out = NULL;
-    if (idx && ebm_mat_new(n, src->cols, &out) == EBM_OK) {
-        ebm_rng r;
-        ebm_rng_seed(&r, seed, 7);
-        ebm_rng_permutation(&r, idx, src->rows);
-        if (ebm_mat_gather(src, idx, n, out)) {
-            ebm_mat_free(out);
-            out = NULL;
-        }
-    }
-    free(idx);
-    return out;
-}
-
 static const char *const train_about =
     "Train a Bernoulli restricted Boltzmann machine by contrastive divergence (--cd K, the default with\n"
     "K = 1) or persistent contrastive divergence (--pcd K) with SGD, momentum and weight decay.  Data\n"
@@ -124,7 +106,7 @@ static int rbm_setup(const char *cmd, rbm_train *c, const ebm_dataset *d, const 
     ebm_rng_seed(&init, o->seed, 100);
     if ((s = ebm_rbm_init(c->m, &init, c->init_std, d->x))) return cli_lib_error(cmd, s);
     const ebm_mat *mon_src = vd ? vd->x : d->x;
-    if (monitor > 0 && !(*mon = subset(mon_src, monitor, o->seed))) return cli_error(cmd, "out of memory for the monitor rows");
+    if (monitor > 0 && (s = ebm_mat_sample_rows(mon_src, monitor, o->seed, 7, mon))) return cli_lib_error(cmd, s);
     size_t small = d->x->cols < hidden ? d->x->cols : hidden;
     c->exact = exact_mode == 1 || (exact_mode == 0 && small <= EXACT_MONITOR_UNITS);
     if (c->exact && small > EBM_EXACT_MAX_UNITS)
@@ -254,11 +236,9 @@ int cli_rbm_sample(int argc, char **argv, bool quiet) {
 
     ebm_rbm *m = cli_load_rbm(cmd, path, "sampling");
     if (!m) return 1;
-    ebm_status s;
     rc = 1;
     ebm_gibbs *g = NULL;
     ebm_dataset *d = NULL;
-    ebm_mat *outm = NULL;
     size_t h = 0, w = 0;
     if (out.png && !cli_image_shape(cmd, m->n_vis, m->height, m->width, out.shape, &h, &w)) goto done;
     if (!steps_seen) cli_meta_size(m->meta, "ebm.sample.steps", &steps);
@@ -270,7 +250,7 @@ int cli_rbm_sample(int argc, char **argv, bool quiet) {
     }
     ebm_rng rng;
     ebm_rng_seed(&rng, seed, 0);
-    s = ebm_gibbs_new(m, n, &g);
+    ebm_status s = ebm_gibbs_new(m, n, &g);
     if (s) {
         rc = cli_lib_error(cmd, s);
         goto done;
@@ -305,16 +285,9 @@ int cli_rbm_sample(int argc, char **argv, bool quiet) {
     if ((rc = cli_run_sweeps(cmd, &prog, steps, rbm_sweep, &rs)) >= 0) goto done;
     rc = 1;
     const float *src = binary || steps == 0 ? ebm_gibbs_visible(g) : ebm_gibbs_visible_mean(g);
-    s = ebm_mat_new(n, m->n_vis, &outm);
-    if (s) {
-        rc = cli_lib_error(cmd, s);
-        goto done;
-    }
-    memcpy(outm->data, src, n * m->n_vis * sizeof(float));
-    if (!cli_sample_out_write(cmd, quiet, &out, outm->data, n, m->n_vis, false, h, w)) goto done;
+    if (!cli_sample_out_write(cmd, quiet, &out, src, n, m->n_vis, false, h, w)) goto done;
     rc = 0;
 done:
-    ebm_mat_free(outm);
     ebm_dataset_free(d);
     ebm_gibbs_free(g);
     ebm_rbm_free(m);

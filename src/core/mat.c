@@ -71,6 +71,25 @@ ebm_status ebm_mat_gather(const ebm_mat *src, const size_t *idx, size_t n, ebm_m
     return EBM_OK;
 }
 
+ebm_status ebm_mat_sample_rows(const ebm_mat *src, size_t n, uint64_t seed, uint64_t stream, ebm_mat **out) {
+    *out = NULL;
+    if (n > src->rows) n = src->rows;
+    size_t *idx = malloc((src->rows ? src->rows : 1) * sizeof *idx);
+    ebm_status s = idx ? ebm_mat_new(n, src->cols, out) : ebm_fail(EBM_ENOMEM, "out of memory for %zu row indices", src->rows);
+    if (!s) {
+        ebm_rng r;
+        ebm_rng_seed(&r, seed, stream);
+        ebm_rng_permutation(&r, idx, src->rows);
+        s = ebm_mat_gather(src, idx, n, *out);
+    }
+    if (s) {
+        ebm_mat_free(*out);
+        *out = NULL;
+    }
+    free(idx);
+    return s;
+}
+
 ebm_status ebm_mat_gemm(float alpha, const ebm_mat *A, int ta, const ebm_mat *B, int tb, float beta,
                         ebm_mat *C) {
     size_t m = ta ? A->cols : A->rows, k = ta ? A->rows : A->cols;
