@@ -1,15 +1,39 @@
 /* ebm.h: the one public header of libebm, energy-based models in C.
  *
  * A model assigns an energy E(x) to every state x; at temperature T its distribution is
- * p(x) = exp(-E(x)/T) / Z.  This header exposes: status codes and error messages, a seeded
- * counter-based random number generator, float32 matrices, readers and writers for IDX, NPY, CSV,
- * safetensors and PNG, datasets, the Bernoulli RBM, block Gibbs sampling, CD-k/PCD-k training and
- * exact evaluation by enumeration.
+ * p(x) = exp(-E(x)/T) / Z.  libebm defines such models (Bernoulli and Gaussian-Bernoulli RBMs, fully
+ * visible Boltzmann machines, deep belief nets, neural-network energies and JEM classifiers, structured
+ * predictors E(x, y), compositions of energies), samples from them (block Gibbs, Langevin, MALA, HMC,
+ * random-walk Metropolis), trains them (one training loop, ebm_run, drives every trainer), evaluates them
+ * (exact log Z, AIS with an interval, pseudo-likelihood, classifier and sample metrics) and reads and writes
+ * their files (safetensors with provenance metadata; data as IDX, NPY, CSV; pictures as PNG).
  *
- * Conventions (see docs/library.md):
+ * A worked example (error checks left out; every call returns an ebm_status):
+ *
+ *   ebm_data_opts dopt;  ebm_dataset *d;  ebm_rbm *m;  ebm_rng rng;  ebm_cd_opts cd;  ebm_run_opts run;
+ *   ebm_data_opts_default(&dopt);
+ *   ebm_dataset_load("fashion-mnist", &dopt, &d);              // 60,000 x 784 in [0, 1]
+ *   ebm_rng_seed(&rng, 1, 0);
+ *   ebm_rbm_new(784, 256, &m);  ebm_rbm_init(m, &rng, 0.01f, d->x);
+ *   ebm_cd_opts_default(&cd);  cd.mode = EBM_PCD;             // PCD-1, 10 epochs of batches of 100
+ *   ebm_trainer *t;  ebm_rbm_trainer_new(m, &cd, &t);  ebm_cd_run_opts(&cd, &run);
+ *   ebm_run(t, d->x, NULL, &run, NULL);                        // or simply ebm_rbm_train(m, d->x, &cd)
+ *   ebm_gibbs *g;  ebm_gibbs_new(m, 100, &g);  ebm_gibbs_init_noise(g, 0.5f, &rng);
+ *   ebm_gibbs_run(g, 1000, 1.0f, &rng);                        // 100 samples: ebm_gibbs_visible(g)
+ *   ebm_ais_opts ao;  ebm_ais_result z;  ebm_ais_opts_default(&ao);  ebm_rbm_ais(m, &ao, &z, NULL);
+ *   // test log-likelihood = -mean ebm_rbm_free_energy(...) - z.log_z, within [z.log_z_lo, z.log_z_hi]
+ *
+ * The header reads in the order of the ideas: core (status, threads, random streams, matrices, arrays);
+ * data and files (formats, metadata and safetensors, datasets, model files); models; the energy interface;
+ * samplers; training (the trainer interface and the loop, then each trainer); evaluation; applications.
+ *
+ * Conventions (see docs/library.md and docs/design.md):
  *  - every fallible function returns ebm_status; on failure ebm_last_error() names the problem
  *    (file, field, value) in one line; the message is thread-local;
  *  - the caller owns what it creates: every ebm_x_new / ebm_x_load has an ebm_x_free, which accepts NULL;
+ *  - handles are opaque with accessors, except structs that are plain data the caller fills in or reads
+ *    (options, progress, results, ebm_trainer_ops) and the few model structs whose fields are documented
+ *    as readable (ebm_mat, ebm_array, ebm_rbm, ebm_grbm, ebm_dataset, ebm_energy);
  *  - matrices are float32, row-major, contiguous; array arguments are documented with their shapes;
  *  - nothing here prints or exits; long work reports progress through callbacks;
  *  - every random draw comes from an explicit ebm_rng or an explicit 64-bit seed.
