@@ -58,8 +58,10 @@ static ebm_status toy_describe(void *self, ebm_meta *m) {
     return ebm_meta_set(m, "ebm.train.toy", "yes");
 }
 
+static void toy_destroy(void *self) { free(self); }
+
 static const ebm_trainer_ops toy_ops = {.name = "toy", .begin = toy_begin, .step = toy_step, .params = toy_params,
-                                        .describe = toy_describe};
+                                        .describe = toy_describe, .destroy = toy_destroy};
 
 static ebm_mat *toy_data(size_t n, size_t d) {
     ebm_mat *m;
