@@ -220,17 +220,22 @@ ebm_status ebm_composed_energy(ebm_composed *c, ebm_energy **out) {
  * The file
  * --------------------------------------------------------------------------------------------- */
 
-/* c->meta <- what the file says about c: kind, version, op, the parts, a readable formula, and, from the
- * first part that has each, what commands need to treat the composite like a network (input shape, data
- * scale and spec, sampler defaults). */
+/* c->meta <- what the file says about c, afresh (so that the keys keep the order in which ebm compose has
+ * always written them): kind, version, op, the parts, a readable formula, and, from the first part that
+ * has each, what commands need to treat the composite like a network (input shape, data scale and spec,
+ * sampler defaults). */
 static ebm_status describe(ebm_composed *c) {
     static const char *const keys[] = {"ebm.net.input", "ebm.data.scale", "ebm.data.spec", "ebm.sample.sampler",
                                        "ebm.sample.steps", "ebm.sample.step_size", "ebm.sample.noise",
                                        "ebm.sample.clip_lo", "ebm.sample.clip_hi", "ebm.sample.init_lo",
                                        "ebm.sample.init_hi"};
     bool lse = c->op == EBM_COMPOSE_OR;
-    ebm_meta *m = c->meta;
-    ebm_status s = ebm_meta_set(m, "ebm.model", "compose");
+    ebm_meta *m = NULL;
+    ebm_status s = ebm_meta_new(&m);
+    if (s) return s;
+    ebm_meta_free(c->meta);
+    c->meta = m;
+    s = ebm_meta_set(m, "ebm.model", "compose");
     if (!s) s = ebm_meta_set(m, "ebm.version", ebm_version());
     if (!s) s = ebm_meta_set(m, "ebm.compose.op", lse ? "or" : "sum");
     if (!s) s = ebm_meta_setf(m, "ebm.compose.parts", "%zu", c->n);
