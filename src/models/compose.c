@@ -94,32 +94,41 @@ static ebm_status check_kind(size_t i, const char *path, ebm_kind k, long cls) {
     return EBM_OK;
 }
 
-/* Makes part (loaded from path, taken over) part c->n with its energy.  path is recorded as given. */
+/* Makes part (loaded from path, taken over) part c->n with its energy; on failure c is as it was. */
 static ebm_status take_part(ebm_composed *c, ebm_model *part, const char *path, float w, long cls) {
     size_t i = c->n;
+    ebm_energy *own = NULL, *wrap = NULL;
+    char *copy = NULL;
     ebm_status s = check_kind(i, path, ebm_model_kind_of(part), cls);
+    if (!s && cls >= 0) {
+        if (ebm_model_classes(part) == 0) {
+            s = ebm_fail(EBM_EINVAL, "part %zu: %s is not a classifier; #CLASS goes with classifier (JEM) models", i + 1,
+                         path);
+        } else {
+            int32_t y = (int32_t)cls;
+            s = ebm_net_energy_class(ebm_model_net(part), &y, 1, &own);
+            if (s) s = ebm_fail_prefix(s, "part %zu: %s", i + 1, path);
+        }
+    } else if (!s) {
+        s = ebm_model_energy(part, &own);
+    }
+    if (!s && c->op == EBM_COMPOSE_OR) s = ebm_energy_sum(1, &own, &w, &wrap);
+    if (!s && !(copy = dup_str(path))) s = ebm_fail(EBM_ENOMEM, "out of memory");
     if (s) {
+        ebm_energy_free(wrap);
+        ebm_energy_free(own);
         ebm_model_free(part);
+        free(copy);
         return s;
     }
     c->parts[i] = part;
+    c->own[i] = own;
+    c->wrap[i] = wrap;
+    c->paths[i] = copy;
     c->w[i] = w;
     c->cls[i] = cls;
-    c->n = i + 1; /* from here on ebm_composed_free frees what the part holds */
-    if (!(c->paths[i] = dup_str(path))) return ebm_fail(EBM_ENOMEM, "out of memory");
-    if (cls >= 0) {
-        if (ebm_model_classes(part) == 0)
-            return ebm_fail(EBM_EINVAL, "part %zu: %s is not a classifier; #CLASS goes with classifier (JEM) models", i + 1,
-                            path);
-        int32_t y = (int32_t)cls;
-        s = ebm_net_energy_class(ebm_model_net(part), &y, 1, &c->own[i]);
-        if (s) return ebm_fail_prefix(s, "part %zu: %s", i + 1, path);
-    } else {
-        s = ebm_model_energy(part, &c->own[i]);
-        if (s) return s;
-    }
-    if (c->op == EBM_COMPOSE_OR) s = ebm_energy_sum(1, &c->own[i], &c->w[i], &c->wrap[i]);
-    return s;
+    c->n = i + 1;
+    return EBM_OK;
 }
 
 /* Loads the part at path (kind first, from the header, so that a wrong file costs nothing) into c. */
