@@ -251,13 +251,22 @@ void cli_partial_path(const char *out, char *buf, size_t cap) {
 
 /* The library reads only the JSON header (ebm_model_kind), so that a large data file named on a command line
  * costs nothing; the loaders validate the whole file afterwards.  Only regular files are asked: a pipe among
- * the arguments must not be consumed by looking at it. */
+ * the arguments must not be consumed by looking at it.  A well-formed file of a kind this version does not
+ * know still gives its ebm.model, so that the caller can say so. */
 bool cli_model_kind(const char *path, char *kind, size_t cap) {
     struct stat st;
     ebm_kind k;
-    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) || ebm_model_kind(path, &k) != EBM_OK) return false;
-    snprintf(kind, cap, "%s", ebm_kind_name(k));
-    return true;
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) return false;
+    ebm_status s = ebm_model_kind(path, &k);
+    if (s == EBM_OK) {
+        snprintf(kind, cap, "%s", ebm_kind_name(k));
+        return true;
+    }
+    ebm_meta *meta = NULL;
+    bool named = s == EBM_EFORMAT && ebm_safetensors_read_meta(path, &meta) == EBM_OK && ebm_meta_get(meta, "ebm.model");
+    if (named) snprintf(kind, cap, "%s", ebm_meta_get(meta, "ebm.model"));
+    ebm_meta_free(meta);
+    return named;
 }
 
 const char *cli_find_model_arg(int argc, char **argv, char *kind, size_t cap) {
