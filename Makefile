@@ -79,6 +79,7 @@ install: build
 	cmake --install $(BUILD)
 
 fuzz:
+	@scripts/deps.sh fuzz
 	cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DEBM_BUILD_FUZZ=ON -DEBM_BUILD_TESTS=OFF -DEBM_BUILD_BENCH=OFF
 	cmake --build build-fuzz -j$(JOBS)
 

@@ -1,6 +1,7 @@
 /* Writes a small seed corpus for the fuzz targets: `fuzz_make_seeds DIR` creates DIR/{idx,npy,csv,
- * safetensors,png}/ with valid files of several dtypes and shapes (written by libebm's own writers)
- * plus a few hand-written edge cases, so that the fuzzers start from inputs that reach deep code. */
+ * safetensors,png,model,compose}/ with valid files of several dtypes and shapes (written by libebm's own
+ * writers: a small model of every kind, composed models over them) plus a few hand-written edge cases,
+ * so that the fuzzers start from inputs that reach deep code. */
 #include "ebm.h"
 
 #include <stdio.h>
@@ -102,6 +103,77 @@ static void safetensors(void) {
     ebm_tensors_free(t);
 }
 
+/* One small model of every kind into DIR/model, and composed models of them into DIR/compose (and one into
+ * DIR/model, whose kind fuzz_model sniffs). */
+static void models(void) {
+    ebm_rng r;
+    ebm_rng_seed(&r, 1, 0);
+    ebm_rbm *rbm;
+    ok(ebm_rbm_new(4, 3, &rbm));
+    ok(ebm_rbm_init(rbm, &r, 0.5f, NULL));
+    ok(ebm_rbm_save(rbm, path("model", "rbm.safetensors")));
+    ebm_rbm_free(rbm);
+    ebm_grbm *g;
+    ok(ebm_grbm_new(4, 3, &g));
+    ok(ebm_grbm_init(g, &r, 1.0f));
+    ok(ebm_grbm_save(g, path("model", "grbm.safetensors")));
+    ebm_grbm_free(g);
+    ebm_bm *bm;
+    ok(ebm_bm_new(4, EBM_BM_PM1, &bm));
+    ok(ebm_bm_init(bm, &r, 0.3f, NULL));
+    ok(ebm_bm_save(bm, path("model", "bm.safetensors")));
+    ebm_bm_free(bm);
+    ebm_dbn *dbn;
+    size_t sizes[3] = {4, 3, 2};
+    ok(ebm_dbn_new(sizes, 3, &dbn));
+    ok(ebm_dbn_save(dbn, path("model", "dbn.safetensors")));
+    ebm_dbn_free(dbn);
+    ebm_net *net;
+    ok(ebm_net_new("linear:6,silu,linear:1", 4, 1, 1, &net));
+    ok(ebm_net_init(net, &r));
+    ok(ebm_net_save(net, NULL, path("model", "net.safetensors")));
+    ebm_net_free(net);
+    ok(ebm_net_new("conv:2:3:1,silu,flatten,linear:3", 1, 4, 4, &net));
+    ok(ebm_net_init(net, &r));
+    ebm_meta *m;
+    ok(ebm_meta_new(&m));
+    ok(ebm_meta_set(m, "ebm.model", "jem"));
+    ok(ebm_meta_set(m, "ebm.net.head", "logsumexp"));
+    ok(ebm_net_save(net, m, path("model", "jem.safetensors")));
+    ebm_meta_free(m);
+    ebm_net_free(net);
+    ok(ebm_net_new("linear:6,silu,linear:3", 4, 1, 1, &net));
+    ok(ebm_net_init(net, &r));
+    ok(ebm_meta_new(&m));
+    ok(ebm_meta_set(m, "ebm.model", "jem"));
+    ok(ebm_meta_set(m, "ebm.net.head", "logsumexp"));
+    ok(ebm_net_save(net, m, path("model", "jem4.safetensors")));
+    ebm_meta_free(m);
+    ebm_net_free(net);
+    ebm_sp *sp;
+    ok(ebm_sp_new("linear:5,tanh,linear:3", 4, 1, 1, 3, 2, EBM_SP_OUT_SQUARE, &sp));
+    ok(ebm_sp_init(sp, &r));
+    ok(ebm_sp_save(sp, path("model", "sp.safetensors")));
+    ebm_sp_free(sp);
+    /* composed: a class energy AND NOT an energy network; a mixture of an RBM and a classifier */
+    char jem4[1200], netp[1200], rbmp[1200];
+    snprintf(jem4, sizeof jem4, "%s", path("model", "jem4.safetensors"));
+    snprintf(netp, sizeof netp, "%s", path("model", "net.safetensors"));
+    snprintf(rbmp, sizeof rbmp, "%s", path("model", "rbm.safetensors"));
+    ebm_composed *c;
+    ok(ebm_composed_new(EBM_COMPOSE_SUM, &c));
+    ok(ebm_composed_add(c, jem4, 1.0f, 2));
+    ok(ebm_composed_add(c, netp, -0.5f, -1));
+    ok(ebm_composed_save(c, path("compose", "and.safetensors")));
+    ok(ebm_composed_save(c, path("model", "compose.safetensors")));
+    ebm_composed_free(c);
+    ok(ebm_composed_new(EBM_COMPOSE_OR, &c));
+    ok(ebm_composed_add(c, rbmp, 2.0f, -1));
+    ok(ebm_composed_add(c, jem4, 1.0f, -1));
+    ok(ebm_composed_save(c, path("compose", "or.safetensors")));
+    ebm_composed_free(c);
+}
+
 static void pngs(void) {
     unsigned char px[5 * 7 * 4];
     for (size_t i = 0; i < sizeof px; i++) px[i] = (unsigned char)(i * 17);
@@ -121,8 +193,8 @@ int main(int argc, char **argv) {
     }
     snprintf(root, sizeof root, "%s", argv[1]);
     mkdir(root, 0755);
-    static const char *const kinds[] = {"idx", "npy", "csv", "safetensors", "png"};
-    for (int i = 0; i < 5; i++) {
+    static const char *const kinds[] = {"idx", "npy", "csv", "safetensors", "png", "model", "compose"};
+    for (int i = 0; i < 7; i++) {
         char d[1100];
         snprintf(d, sizeof d, "%s/%s", root, kinds[i]);
         mkdir(d, 0755);
@@ -131,5 +203,6 @@ int main(int argc, char **argv) {
     csvs();
     safetensors();
     pngs();
+    models();
     return 0;
 }

@@ -321,6 +321,138 @@ EBM_API void ebm_dataset_free(ebm_dataset *d);
 EBM_API ebm_status ebm_mat_check_range(const ebm_mat *m, float lo, float hi, const char *what);
 
 /* ------------------------------------------------------------------------------------------------
+ * Model files: what a file holds, read from its header alone, and one loader for every kind
+ *  Every model is one safetensors file whose metadata "ebm.model" names its kind (a file without the key
+ *  is a Bernoulli RBM, as written before the key existed).  The library finds the kind from the JSON
+ *  header without reading the tensors, loads any model file into one handle, records where a model's
+ *  training data came from, and builds composed models (ebm compose) from their parts.
+ * --------------------------------------------------------------------------------------------- */
+/* The __metadata__ of a safetensors file from its header alone, validated as ebm_safetensors_parse
+ * validates it (the same JSON parser, the same 100 MB limit on the header, every tensor entry).  parse:
+ * buf holds the 8-byte length and the header and may end there (so the tensors' offsets are checked
+ * against one another, not against the end).  read: reads the first 8 + N bytes of path, never the
+ * tensors, and checks the offsets against the file's length.  EBM_EFORMAT names the file and the fault,
+ * EBM_EIO an unreadable file.  *out is the caller's (ebm_meta_free). */
+EBM_API ebm_status ebm_safetensors_parse_meta(const void *buf, size_t len, const char *name, ebm_meta **out);
+EBM_API ebm_status ebm_safetensors_read_meta(const char *path, ebm_meta **out);
+
+/* The scale and binarisation names of the CLI's --scale / --binarize and of the ebm.data.* metadata:
+ * "auto", "none", "255", "minmax", "pm1" and "none", "threshold", "stochastic" (NULL for a value out of
+ * range); parse: EBM_EINVAL naming the choices for anything else. */
+EBM_API const char *ebm_scale_name(ebm_scale s);
+EBM_API ebm_status ebm_scale_parse(const char *name, ebm_scale *out);
+EBM_API const char *ebm_binarize_name(ebm_binarize b);
+EBM_API ebm_status ebm_binarize_parse(const char *name, ebm_binarize *out);
+
+/* Provenance: the training data of a model, as every trainer of the CLI records it: ebm.data.spec = spec,
+ * ebm.data.source = d->source, ebm.data.rows = the rows of d->x, ebm.data.scale and ebm.data.binarize
+ * (ebm_scale_name, ebm_binarize_name of o; o NULL = ebm_data_opts_default), ebm.data.threshold ("%g"),
+ * replacing earlier values. */
+EBM_API ebm_status ebm_meta_set_data(ebm_meta *m, const char *spec, const ebm_dataset *d, const ebm_data_opts *o);
+/* Sampling defaults for `ebm sample`: ebm.sample.steps, ebm.sample.temperature ("%g") and, when init is
+ * not NULL, ebm.sample.init ("noise", "data", ...); keys m already has are kept (a model trained further
+ * keeps the settings it was sampled with). */
+EBM_API ebm_status ebm_meta_set_sample_defaults(ebm_meta *m, size_t steps, float temperature, const char *init);
+
+/* The kinds of model file; values are only ever appended. */
+typedef enum ebm_kind {
+    EBM_KIND_RBM = 0,        /* "rbm": Bernoulli RBM (also a file without ebm.model) */
+    EBM_KIND_GRBM,           /* "grbm": Gaussian-Bernoulli RBM */
+    EBM_KIND_BM,             /* "bm": fully visible Boltzmann machine */
+    EBM_KIND_DBN,            /* "dbn": deep belief net */
+    EBM_KIND_NET,            /* "net": energy network (ebm train ebm) */
+    EBM_KIND_JEM,            /* "jem": classifier network, E(x) = -log sum_y exp f(x)[y] */
+    EBM_KIND_STRUCTURED,     /* "structured": structured-prediction model E(x, y) */
+    EBM_KIND_COMPOSE         /* "compose": a composed model naming other model files */
+} ebm_kind;
+#define EBM_N_KINDS 8
+/* "rbm", "grbm", "bm", "dbn", "net", "jem", "structured", "compose": the ebm.model values; NULL out of range. */
+EBM_API const char *ebm_kind_name(ebm_kind k);
+/* The kind named name; EBM_EINVAL naming the known kinds otherwise. */
+EBM_API ebm_status ebm_kind_parse(const char *name, ebm_kind *out);
+/* The kind of the model file at path from its header alone (ebm_safetensors_read_meta): EBM_EFORMAT for a
+ * malformed header or an unknown ebm.model ("PATH: unknown model kind 'x'"), EBM_EIO for an unreadable
+ * file.  _parse: the same from a buffer holding at least the length and the header; name for messages. */
+EBM_API ebm_status ebm_model_kind(const char *path, ebm_kind *out);
+EBM_API ebm_status ebm_model_kind_parse(const void *buf, size_t len, const char *name, ebm_kind *out);
+
+/* Any model file, loaded whole.  A composed model loads its parts (by their recorded paths). */
+typedef struct ebm_model ebm_model;
+typedef struct ebm_rbm ebm_rbm;
+typedef struct ebm_grbm ebm_grbm;
+typedef struct ebm_bm ebm_bm;
+typedef struct ebm_dbn ebm_dbn;
+typedef struct ebm_net ebm_net;
+typedef struct ebm_sp ebm_sp;
+typedef struct ebm_energy ebm_energy;
+typedef struct ebm_composed ebm_composed;
+
+EBM_API ebm_status ebm_model_load(const char *path, ebm_model **out);
+/* The same from the bytes of a whole file; name is used in messages (and a composed model still reads its
+ * parts from their paths). */
+EBM_API ebm_status ebm_model_parse(const void *buf, size_t len, const char *name, ebm_model **out);
+EBM_API void ebm_model_free(ebm_model *m);
+EBM_API ebm_kind ebm_model_kind_of(const ebm_model *m);
+/* All the file's metadata (borrowed). */
+EBM_API const ebm_meta *ebm_model_meta(const ebm_model *m);
+/* The typed model (borrowed, owned by m), or NULL when m is another kind.  _net: NET and JEM files. */
+EBM_API ebm_rbm *ebm_model_rbm(ebm_model *m);
+EBM_API ebm_grbm *ebm_model_grbm(ebm_model *m);
+EBM_API ebm_bm *ebm_model_bm(ebm_model *m);
+EBM_API ebm_dbn *ebm_model_dbn(ebm_model *m);
+EBM_API ebm_net *ebm_model_net(ebm_model *m);
+EBM_API ebm_sp *ebm_model_sp(ebm_model *m);
+EBM_API ebm_composed *ebm_model_composed(ebm_model *m);
+/* The classes of a classifier network (its output width when the file says ebm.net.head = logsumexp, as
+ * ebm train jem writes), else 0. */
+EBM_API size_t ebm_model_classes(const ebm_model *m);
+/* *out <- the model's own energy over its inputs (the caller frees it, before m): an RBM's or GRBM's free
+ * energy (ebm_energy_rbm, ebm_energy_grbm), a network's f(x) (one output) or, for a classifier,
+ * -log sum_y exp f(x)[y], a composed model's composite.  EBM_EINVAL for kinds without one (BM: binary
+ * states, ebm_bm_energy; DBN: ebm_dbn_free_energy; structured: E(x, y) depends on the labels); EBM_EFORMAT
+ * for a network with several outputs and no energy head. */
+EBM_API ebm_status ebm_model_energy(ebm_model *m, ebm_energy **out);
+
+/* Composed models (Hinton 2002, products of experts; Du, Li & Mordatch 2020): a file that holds no tensors,
+ * only metadata naming its parts by absolute path with their weights (ebm.compose.<i>.path, .weight and
+ * .class, ebm.compose.op, ebm.compose.parts, ebm.compose.formula), and the composite energy
+ *   op SUM: E(x) = sum_k w_k E_k(x)              (AND; a negative weight: AND NOT)
+ *   op OR:  E(x) = -log sum_k exp(-w_k E_k(x))    (a mixture, up to each part's Z; weights > 0)
+ * A part is an energy network, a JEM classifier (its own energy, or with a class y the class energy
+ * -f(x)[y]) or a Bernoulli RBM (free energy).  Parts must share the input size and the data scale. */
+#define EBM_COMPOSE_MAX_PARTS 16
+typedef enum ebm_compose_op { EBM_COMPOSE_SUM = 0, EBM_COMPOSE_OR = 1 } ebm_compose_op;
+
+/* An empty composed model to add parts to, then save. */
+EBM_API ebm_status ebm_composed_new(ebm_compose_op op, ebm_composed **out);
+/* Loads the model file at path as the next part with weight (finite, non-zero; > 0 for OR) and class
+ * (-1: the model's own energy; else a class of a classifier network).  The path is recorded absolute.
+ * Errors name the part ("part 2: ..."). */
+EBM_API ebm_status ebm_composed_add(ebm_composed *c, const char *path, float weight, long cls);
+/* The same with the part already loaded (ebm_model_load of path), which c takes over, also on failure:
+ * for callers that look at the part first (e.g. to resolve a class name). */
+EBM_API ebm_status ebm_composed_add_model(ebm_composed *c, ebm_model *part, const char *path, float weight, long cls);
+/* A composed model file: load reads it and loads every part; parse reads the bytes of a file into the
+ * description alone (op and parts; no part is loaded, so ebm_composed_energy refuses it).  Malformed
+ * files are EBM_EFORMAT naming the file and the key. */
+EBM_API ebm_status ebm_composed_load(const char *path, ebm_composed **out);
+EBM_API ebm_status ebm_composed_parse(const void *buf, size_t len, const char *name, ebm_composed **out);
+/* *out <- the composite energy (ebm_energy_sum / ebm_energy_logsumexp of the parts' energies; the caller
+ * frees it, before c); checks that the parts agree on the input size and the data scale. */
+EBM_API ebm_status ebm_composed_energy(ebm_composed *c, ebm_energy **out);
+/* The metadata: a loaded file's, or what ebm_composed_save writes (ebm.model = "compose", the parts, the
+ * formula, and from the parts the keys commands need: ebm.net.input, ebm.data.scale, ebm.data.spec and
+ * the ebm.sample.* sampler settings). */
+EBM_API const ebm_meta *ebm_composed_meta(const ebm_composed *c);
+EBM_API ebm_compose_op ebm_composed_op(const ebm_composed *c);
+EBM_API size_t ebm_composed_count(const ebm_composed *c);
+/* Part i's recorded path, weight and class (-1 = none); any output may be NULL; EBM_EINVAL past the end. */
+EBM_API ebm_status ebm_composed_part(const ebm_composed *c, size_t i, const char **path, float *weight, long *cls);
+/* Checks the parts as ebm_composed_energy does, then writes the metadata above (atomically). */
+EBM_API ebm_status ebm_composed_save(const ebm_composed *c, const char *path);
+EBM_API void ebm_composed_free(ebm_composed *c);
+
+/* ------------------------------------------------------------------------------------------------
  * Bernoulli restricted Boltzmann machine
  *   E(v, h) = -a'v - b'h - v'Wh,  v in {0,1}^n_vis, h in {0,1}^n_hid
  *   F(v)    = -a'v - sum_j softplus(b_j + (v'W)_j)            (free energy, p(v) = exp(-F(v)/T)/Z at T=1)

@@ -1,9 +1,10 @@
 #!/bin/sh
 # Installs the Debian packages a target needs, and only those that are missing (idempotent; no network
-# when everything is present).  usage: scripts/deps.sh build|demo|bench
+# when everything is present).  usage: scripts/deps.sh build|demo|bench|fuzz
 #   build: compiler, cmake, OpenBLAS (OpenMP build), zlib, libpng
 #   demo:  build + dataset-fashion-mnist
 #   bench: demo + python3-sklearn, python3-torch (the peers of bench/compare_rbm.sh)
+#   fuzz:  build + clang and its libFuzzer runtime (make fuzz)
 set -eu
 what=${1:-build}
 pkgs="build-essential cmake pkg-config libopenblas-dev libopenblas-openmp-dev libopenblas0-openmp zlib1g-dev libpng-dev"
@@ -11,7 +12,13 @@ case "$what" in
 build) ;;
 demo) pkgs="$pkgs dataset-fashion-mnist" ;;
 bench) pkgs="$pkgs dataset-fashion-mnist python3-sklearn python3-torch" ;;
-*) echo "usage: scripts/deps.sh build|demo|bench" >&2; exit 2 ;;
+fuzz)
+    pkgs="$pkgs clang"
+    # libFuzzer's runtime is only a Recommends of clang (skipped by --no-install-recommends) and is packaged
+    # per version (Debian 12: libclang-rt-14-dev; older releases ship it inside libclang-common-N-dev)
+    v=$(apt-cache depends clang 2>/dev/null | sed -n 's/^ *Depends: clang-\([0-9][0-9]*\)$/\1/p' | head -n 1)
+    if [ -n "$v" ] && apt-cache show "libclang-rt-$v-dev" >/dev/null 2>&1; then pkgs="$pkgs libclang-rt-$v-dev"; fi ;;
+*) echo "usage: scripts/deps.sh build|demo|bench|fuzz" >&2; exit 2 ;;
 esac
 missing=""
 for p in $pkgs; do

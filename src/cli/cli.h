@@ -138,7 +138,8 @@ bool cli_image_shape(const char *cmd, size_t n_vis, size_t h0, size_t w0, const 
 ebm_rbm *cli_load_rbm(const char *cmd, const char *path, const char *verb);
 /* "dir/m.safetensors" -> "dir/m.partial.safetensors": where interrupted or diverged training saves. */
 void cli_partial_path(const char *out, char *buf, size_t cap);
-/* The "ebm.model" of the model file at path ("rbm" when absent); false when it is not a readable model. */
+/* The "ebm.model" of the model file at path ("rbm" when absent), by ebm_model_kind; false when it is not a
+ * readable model file of a known kind. */
 bool cli_model_kind(const char *path, char *kind, size_t cap);
 /* The model argument of a command line (the first non-option argument that is a safetensors file) with
  * its kind, or NULL: lets a command dispatch on the model kind before parsing its options. */
@@ -305,8 +306,9 @@ bool cli_rbm_ais(const char *cmd, const ebm_rbm *m, const ebm_mat *x, size_t run
 void cli_ais_print(const char *what, const ebm_ais_result *r, double fmean, bool binary);
 void cli_ais_json(const ebm_ais_result *r, double fmean);
 
-/* Composed models (cmd_compose.c): `ebm compose`, and loading a composed file's parts into one energy
- * (*e, owned by the caller and freed before the cli_composed; *meta: the file's metadata). */
+/* Composed models (cmd_compose.c, over the library's ebm_composed): `ebm compose`, and loading a composed
+ * file's parts into one energy (*e, owned by the caller and freed before the cli_composed; *meta: a copy of
+ * the file's metadata, the caller's). */
 typedef struct cli_composed cli_composed;
 bool cli_composed_load(const char *cmd, const char *path, cli_composed **c, ebm_meta **meta, ebm_energy **e);
 void cli_composed_free(cli_composed *c);

@@ -249,41 +249,24 @@ void cli_partial_path(const char *out, char *buf, size_t cap) {
         snprintf(buf, cap, "%s.partial", out);
 }
 
-/* Reads only the JSON header of a safetensors file (its first 8 + N bytes), so that a large data file
- * named on a command line costs nothing; the loaders validate the whole file afterwards. */
+/* The library reads only the JSON header (ebm_model_kind), so that a large data file named on a command line
+ * costs nothing; the loaders validate the whole file afterwards.  Only regular files are asked: a pipe among
+ * the arguments must not be consumed by looking at it.  A well-formed file of a kind this version does not
+ * know still gives its ebm.model, so that the caller can say so. */
 bool cli_model_kind(const char *path, char *kind, size_t cap) {
     struct stat st;
-    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < 8) return false;
-    FILE *f = fopen(path, "rb");
-    if (!f) return false;
-    unsigned char len8[8];
-    bool ok = false;
-    if (fread(len8, 1, 8, f) == 8) {
-        uint64_t n = 0;
-        for (int i = 7; i >= 0; i--) n = n << 8 | len8[i];
-        char *hdr = n > 0 && n <= (1u << 24) && n <= (uint64_t)st.st_size - 8 ? malloc((size_t)n + 1) : NULL;
-        if (hdr && fread(hdr, 1, (size_t)n, f) == (size_t)n && hdr[0] == '{') {
-            hdr[n] = '\0';
-            ok = true;
-            snprintf(kind, cap, "rbm"); /* files from before the key existed */
-            const char *k = strstr(hdr, "\"ebm.model\"");
-            if (k) {
-                k += strlen("\"ebm.model\"");
-                while (*k == ' ' || *k == '\t' || *k == '\n' || *k == '\r') k++;
-                if (*k == ':') {
-                    k++;
-                    while (*k == ' ' || *k == '\t' || *k == '\n' || *k == '\r') k++;
-                    if (*k == '"') {
-                        size_t len = strcspn(k + 1, "\"");
-                        snprintf(kind, cap, "%.*s", (int)len, k + 1);
-                    }
-                }
-            }
-        }
-        free(hdr);
+    ebm_kind k;
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) return false;
+    ebm_status s = ebm_model_kind(path, &k);
+    if (s == EBM_OK) {
+        snprintf(kind, cap, "%s", ebm_kind_name(k));
+        return true;
     }
-    fclose(f);
-    return ok;
+    ebm_meta *meta = NULL;
+    bool named = s == EBM_EFORMAT && ebm_safetensors_read_meta(path, &meta) == EBM_OK && ebm_meta_get(meta, "ebm.model");
+    if (named) snprintf(kind, cap, "%s", ebm_meta_get(meta, "ebm.model"));
+    ebm_meta_free(meta);
+    return named;
 }
 
 const char *cli_find_model_arg(int argc, char **argv, char *kind, size_t cap) {

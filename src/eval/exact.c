@@ -5,7 +5,8 @@
  * processed in chunks: one dgemm per chunk, softplus sums in double, and a log-sum-exp per chunk combined
  * in chunk order so the result does not depend on the thread count.  The same enumeration gives the
  * model expectations <v h'>, <v>, <h> for the exact log-likelihood gradient.  Also here: the mean
- * log-likelihood, the exact pseudo-log-likelihood and the reconstruction error used as training monitors. */
+ * log-likelihood and the exact pseudo-log-likelihood used as training monitors (the reconstruction
+ * error lives in models/rbm.c, beside the conditionals, where the DBN can call it). */
 #include "core/internal.h"
 #include "core/vmath.h"
 
@@ -246,28 +247,6 @@ ebm_status ebm_rbm_pseudo_ll(const ebm_rbm *m, const float *v, size_t n, double 
     *pll = total / (double)n;
     ebm_free(pre);
     free(rowpll);
-    return EBM_OK;
-}
-
-ebm_status ebm_rbm_recon_error(const ebm_rbm *m, const float *v, size_t n, double *mse) {
-    if (n == 0) return ebm_fail(EBM_EINVAL, "reconstruction error of an empty data set");
-    size_t nv = m->n_vis, nh = m->n_hid, chunk = n < 512 ? n : 512;
-    float *ph = ebm_calloc(chunk, nh * sizeof(float)), *pv = ebm_calloc(chunk, nv * sizeof(float));
-    if (!ph || !pv) {
-        ebm_free(ph);
-        ebm_free(pv);
-        return EBM_ENOMEM;
-    }
-    double acc = 0;
-    for (size_t r0 = 0; r0 < n; r0 += chunk) {
-        size_t c = n - r0 < chunk ? n - r0 : chunk;
-        ebm_rbm_sample_hidden(m, v + r0 * nv, c, 1.0f, 0, ph, NULL);
-        ebm_rbm_sample_visible(m, ph, c, 1.0f, 0, pv, NULL);
-        acc += ebm_k_sqdiff(v + r0 * nv, pv, c * nv);
-    }
-    *mse = acc / ((double)n * (double)nv);
-    ebm_free(ph);
-    ebm_free(pv);
     return EBM_OK;
 }
 

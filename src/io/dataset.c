@@ -24,6 +24,35 @@ void ebm_data_opts_default(ebm_data_opts *o) {
     o->seed = 1;
 }
 
+/* The names of the preprocessing choices, as the CLI's --scale and --binarize take them and the
+ * ebm.data.* metadata of a model file records them (in enum order). */
+static const char *const scale_names[] = {"auto", "none", "255", "minmax", "pm1"};
+static const char *const binarize_names[] = {"none", "threshold", "stochastic"};
+#define N_SCALES (sizeof scale_names / sizeof scale_names[0])
+#define N_BINARIZE (sizeof binarize_names / sizeof binarize_names[0])
+
+const char *ebm_scale_name(ebm_scale s) { return (unsigned)s < N_SCALES ? scale_names[s] : NULL; }
+
+const char *ebm_binarize_name(ebm_binarize b) { return (unsigned)b < N_BINARIZE ? binarize_names[b] : NULL; }
+
+ebm_status ebm_scale_parse(const char *name, ebm_scale *out) {
+    for (size_t i = 0; name && i < N_SCALES; i++)
+        if (strcmp(name, scale_names[i]) == 0) {
+            if (out) *out = (ebm_scale)i;
+            return EBM_OK;
+        }
+    return ebm_fail(EBM_EINVAL, "scale '%.60s' is not one of auto|none|255|minmax|pm1", name ? name : "(null)");
+}
+
+ebm_status ebm_binarize_parse(const char *name, ebm_binarize *out) {
+    for (size_t i = 0; name && i < N_BINARIZE; i++)
+        if (strcmp(name, binarize_names[i]) == 0) {
+            if (out) *out = (ebm_binarize)i;
+            return EBM_OK;
+        }
+    return ebm_fail(EBM_EINVAL, "binarisation '%.60s' is not one of none|threshold|stochastic", name ? name : "(null)");
+}
+
 void ebm_dataset_free(ebm_dataset *d) {
     if (!d) return;
     ebm_mat_free(d->x);

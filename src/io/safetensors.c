@@ -10,9 +10,13 @@
  * buffer starts at a multiple of 8 bytes. */
 #include "io/json.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define ST_MAX_HEADER 100000000u /* the reference implementation's MAX_HEADER_SIZE */
 
@@ -243,8 +247,9 @@ static int cmp_entry(const void *a, const void *b) {
 }
 
 /* The spec's layout rule: sorted by offset, each tensor starts where the previous one ended and the
- * last ends at the end of the buffer (so no overlap, no hole, nothing unused). */
-static ebm_status check_layout(const char *file, st_entry *e, size_t n, uint64_t buf_len) {
+ * last ends at the end of the buffer (so no overlap, no hole, nothing unused).  Without whole (only
+ * the header was read, the buffer's length is unknown) the last rule is not checked. */
+static ebm_status check_layout(const char *file, st_entry *e, size_t n, uint64_t buf_len, bool whole) {
     const st_entry **order = malloc((n ? n : 1) * sizeof *order);
     if (!order) return ebm_fail(EBM_ENOMEM, "%s: out of memory", file);
     for (size_t i = 0; i < n; i++) order[i] = &e[i];
@@ -259,16 +264,17 @@ static ebm_status check_layout(const char *file, st_entry *e, size_t n, uint64_t
             s = ebm_fail(EBM_EFORMAT, "%s: tensor '%s' overlaps the tensor before it", file, order[i]->name);
         at = order[i]->end;
     }
-    if (s == EBM_OK && at != buf_len)
+    if (s == EBM_OK && whole && at != buf_len)
         s = ebm_fail(EBM_EFORMAT, "%s: the last %llu bytes of the buffer belong to no tensor", file,
                      (unsigned long long)(buf_len - at));
     free(order);
     return s;
 }
 
-/* Validates every entry of the header object into e (one per tensor) and the metadata into meta. */
-static ebm_status parse_entries(const char *file, const ebm_json *h, uint64_t buf_len, st_entry *e, size_t *n,
-                                ebm_meta *meta) {
+/* Validates every entry of the header object into e (one per tensor) and the metadata into meta; whole as
+ * in check_layout (without it, buf_len is UINT64_MAX so that no offset lies past it). */
+static ebm_status parse_entries(const char *file, const ebm_json *h, uint64_t buf_len, bool whole, st_entry *e,
+                                size_t *n, ebm_meta *meta) {
     ptrdiff_t dup = ebm_json_find_duplicate(h);
     if (dup == -2) return EBM_ENOMEM;
     if (dup >= 0) {
@@ -285,7 +291,7 @@ static ebm_status parse_entries(const char *file, const ebm_json *h, uint64_t bu
                                                            : parse_entry(file, m, buf_len, &e[(*n)++]);
         if (s != EBM_OK) return s;
     }
-    return check_layout(file, e, *n, buf_len);
+    return check_layout(file, e, *n, buf_len, whole);
 }
 
 /* Copies each tensor out of the buffer, in header order. */
@@ -302,15 +308,22 @@ static ebm_status load_tensors(const uint8_t *data, const st_entry *e, size_t n,
     return EBM_OK;
 }
 
-static ebm_status parse_header(const uint8_t *p, size_t len, const char *name, uint64_t *hlen, ebm_json **h) {
+/* The length N and the JSON of the header of p (len bytes, at least 8 + N of them), N within the
+ * reference implementation's limit.  total is the length of the whole file, which len may fall short
+ * of when only the header was read. */
+static ebm_status parse_header(const uint8_t *p, size_t len, uint64_t total, const char *name, uint64_t *hlen,
+                               ebm_json **h) {
     if (len < 8) return ebm_fail(EBM_EFORMAT, "%s: truncated safetensors file (%zu bytes)", name, len);
     *hlen = ebm_io_get_le64(p);
-    if (*hlen > len - 8)
-        return ebm_fail(EBM_EFORMAT, "%s: header length %llu exceeds the %zu bytes that follow", name,
-                        (unsigned long long)*hlen, len - 8);
+    if (*hlen > total - 8)
+        return ebm_fail(EBM_EFORMAT, "%s: header length %llu exceeds the %llu bytes that follow", name,
+                        (unsigned long long)*hlen, (unsigned long long)(total - 8));
     if (*hlen > ST_MAX_HEADER)
         return ebm_fail(EBM_EFORMAT, "%s: header length %llu exceeds the limit of %u bytes", name,
                         (unsigned long long)*hlen, ST_MAX_HEADER);
+    if (*hlen > len - 8)
+        return ebm_fail(EBM_EFORMAT, "%s: header length %llu exceeds the %zu bytes that follow", name,
+                        (unsigned long long)*hlen, len - 8);
     if (*hlen == 0 || p[8] != '{') return ebm_fail(EBM_EFORMAT, "%s: header does not start with '{'", name);
     ebm_status s = ebm_json_parse((const char *)p + 8, (size_t)*hlen, EBM_JSON_MAX_DEPTH, h);
     if (s != EBM_OK) return ebm_fail_prefix(s, "%s: header", name);
@@ -325,7 +338,7 @@ ebm_status ebm_safetensors_parse(const void *buf, size_t len, const char *name, 
     const uint8_t *p = buf;
     uint64_t hlen = 0;
     ebm_json *h = NULL;
-    ebm_status s = parse_header(p, len, name, &hlen, &h);
+    ebm_status s = parse_header(p, len, len, name, &hlen, &h);
     if (s != EBM_OK) return s;
     uint64_t buf_len = (uint64_t)len - 8 - hlen;
     ebm_tensors *t = NULL;
@@ -334,7 +347,7 @@ ebm_status ebm_safetensors_parse(const void *buf, size_t len, const char *name, 
     if (h->type != EBM_JSON_OBJECT) s = ebm_fail(EBM_EFORMAT, "%s: header is not a JSON object", name);
     if (s == EBM_OK) s = ebm_tensors_new(&t);
     if (s == EBM_OK && !(e = calloc(h->n ? h->n : 1, sizeof *e))) s = ebm_fail(EBM_ENOMEM, "%s: out of memory", name);
-    if (s == EBM_OK) s = parse_entries(name, h, buf_len, e, &n, t->meta);
+    if (s == EBM_OK) s = parse_entries(name, h, buf_len, true, e, &n, t->meta);
     if (s == EBM_OK) s = load_tensors(p + 8 + hlen, e, n, t);
     free(e);
     ebm_json_free(h);
@@ -354,6 +367,98 @@ ebm_status ebm_safetensors_read(const char *path, ebm_tensors **out) {
     if (!out) return ebm_fail(EBM_EINVAL, "safetensors: out is NULL");
     *out = NULL;
     return ebm_io_read_parse(path, 0, EBM_IO_MAX_FILE, parse_any, out);
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * The header alone: what a model file is, without reading its tensors
+ * --------------------------------------------------------------------------------------------- */
+
+/* The metadata of p (len bytes: the length, the header and perhaps more), the header validated as
+ * ebm_safetensors_parse validates it.  total: the whole file's length when known (then the tensors must
+ * tile the buffer exactly), else UINT64_MAX (only their offsets' agreement with one another is checked). */
+static ebm_status meta_of_header(const uint8_t *p, size_t len, uint64_t total, const char *name, ebm_meta **out) {
+    uint64_t hlen = 0;
+    ebm_json *h = NULL;
+    ebm_status s = parse_header(p, len, total, name, &hlen, &h);
+    if (s != EBM_OK) return s;
+    bool whole = total != UINT64_MAX;
+    uint64_t buf_len = whole ? total - 8 - hlen : UINT64_MAX;
+    st_entry *e = NULL;
+    ebm_meta *meta = NULL;
+    size_t n = 0;
+    if (h->type != EBM_JSON_OBJECT) s = ebm_fail(EBM_EFORMAT, "%s: header is not a JSON object", name);
+    if (s == EBM_OK) s = ebm_meta_new(&meta);
+    if (s == EBM_OK && !(e = calloc(h->n ? h->n : 1, sizeof *e))) s = ebm_fail(EBM_ENOMEM, "%s: out of memory", name);
+    if (s == EBM_OK) s = parse_entries(name, h, buf_len, whole, e, &n, meta);
+    free(e);
+    ebm_json_free(h);
+    if (s != EBM_OK) {
+        ebm_meta_free(meta);
+        return s;
+    }
+    *out = meta;
+    return EBM_OK;
+}
+
+ebm_status ebm_safetensors_parse_meta(const void *buf, size_t len, const char *name, ebm_meta **out) {
+    if (!out) return ebm_fail(EBM_EINVAL, "safetensors: out is NULL");
+    *out = NULL;
+    if (!name) name = "safetensors data";
+    if (!buf && len) return ebm_fail(EBM_EINVAL, "%s: buffer is NULL", name);
+    return meta_of_header(buf, len, UINT64_MAX, name, out);
+}
+
+/* Reads up to n bytes into p, retrying short reads; *got <- bytes read (fewer at the end of the file). */
+static int read_upto(int fd, uint8_t *p, size_t n, size_t *got) {
+    *got = 0;
+    while (*got < n) {
+        size_t want = n - *got > ((size_t)1 << 30) ? ((size_t)1 << 30) : n - *got;
+        ssize_t r = read(fd, p + *got, want);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) return errno;
+        if (r == 0) break;
+        *got += (size_t)r;
+    }
+    return 0;
+}
+
+ebm_status ebm_safetensors_read_meta(const char *path, ebm_meta **out) {
+    if (!out) return ebm_fail(EBM_EINVAL, "safetensors: out is NULL");
+    *out = NULL;
+    if (!path || !*path) return ebm_fail(EBM_EINVAL, "read: empty path");
+    char eb[128];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return ebm_fail(EBM_EIO, "%s: %s", path, ebm_io_strerror(errno, eb, sizeof eb));
+    struct stat st;
+    ebm_status s = EBM_OK;
+    uint64_t total = UINT64_MAX; /* unknown for a pipe: the header must then hold up on its own */
+    if (fstat(fd, &st) != 0) s = ebm_fail(EBM_EIO, "%s: %s", path, ebm_io_strerror(errno, eb, sizeof eb));
+    else if (S_ISDIR(st.st_mode)) s = ebm_fail(EBM_EIO, "%s: is a directory", path);
+    else if (S_ISREG(st.st_mode)) total = (uint64_t)st.st_size;
+    if (s == EBM_OK && total > EBM_IO_MAX_FILE && total != UINT64_MAX)
+        s = ebm_fail(EBM_EFORMAT, "%s: file of %llu bytes exceeds the limit of %zu bytes", path,
+                     (unsigned long long)total, EBM_IO_MAX_FILE);
+    uint8_t len8[8], *buf = NULL;
+    size_t got = 0;
+    int e = s == EBM_OK ? read_upto(fd, len8, 8, &got) : 0;
+    if (e) s = ebm_fail(EBM_EIO, "%s: read failed: %s", path, ebm_io_strerror(e, eb, sizeof eb));
+    if (s == EBM_OK && got < 8) s = ebm_fail(EBM_EFORMAT, "%s: truncated safetensors file (%zu bytes)", path, got);
+    if (s == EBM_OK) {
+        /* the header's length is checked (against the file and the limit) before anything is allocated */
+        uint64_t hlen = ebm_io_get_le64(len8);
+        size_t want = hlen <= ST_MAX_HEADER && (total == UINT64_MAX || hlen <= total - 8) ? (size_t)hlen : 0;
+        if (!(buf = malloc(8 + want))) s = ebm_fail(EBM_ENOMEM, "%s: out of memory reading %zu bytes", path, 8 + want);
+        if (s == EBM_OK) {
+            memcpy(buf, len8, 8);
+            e = read_upto(fd, buf + 8, want, &got);
+            if (e) s = ebm_fail(EBM_EIO, "%s: read failed: %s", path, ebm_io_strerror(e, eb, sizeof eb));
+        }
+        /* a file that shrank under us reads short: parse_header reports what it finds */
+        if (s == EBM_OK) s = meta_of_header(buf, 8 + got, total, path, out);
+    }
+    free(buf);
+    close(fd);
+    return s;
 }
 
 /* ------------------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
-/* Pieces shared by the files of the layered models (the Bernoulli and the Gaussian-Bernoulli RBM): the
- * metadata every such file carries, written and read back in one place. */
+/* Pieces shared by the files of src/models: the metadata every layered model's file carries (the Bernoulli
+ * and the Gaussian-Bernoulli RBM, the DBN, the BM), written and read back in one place, and the loaders
+ * from tensors that the generic loader (model.c) calls. */
 #ifndef EBM_MODEL_INTERNAL_H
 #define EBM_MODEL_INTERNAL_H
 
@@ -14,5 +15,10 @@ ebm_status ebm_model_meta_out(ebm_meta *meta, const ebm_meta *own, const char *k
  * (else EBM_EFORMAT naming file). */
 ebm_status ebm_model_meta_in(const ebm_meta *meta, const char *file, size_t n_vis, ebm_meta *own, size_t *height,
                              size_t *width);
+
+/* A structured model from a file's tensors (ebm_sp_load without the reading); name is used in messages. */
+ebm_status ebm_sp_from_tensors(const ebm_tensors *t, const char *name, ebm_sp **out);
+/* A composed model from its file's metadata, every part loaded (ebm_composed_load without the reading). */
+ebm_status ebm_composed_from_meta(const ebm_meta *meta, const char *name, ebm_composed **out);
 
 #endif

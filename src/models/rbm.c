@@ -193,6 +193,30 @@ void ebm_rbm_sample_visible(const ebm_rbm *m, const float *h, size_t n, float T,
     ebm_k_sigmoid_bernoulli(prob, m->a, n, m->n_vis, 1.0f / T, key, sample);
 }
 
+/* Mean-field reconstruction: the mean of (v - p(v | p(h | v)))^2 over every unit of every row.  Here, beside
+ * the conditionals it uses, so that the models above (the DBN) need nothing from eval. */
+ebm_status ebm_rbm_recon_error(const ebm_rbm *m, const float *v, size_t n, double *mse) {
+    if (n == 0) return ebm_fail(EBM_EINVAL, "reconstruction error of an empty data set");
+    size_t nv = m->n_vis, nh = m->n_hid, chunk = n < ROW_CHUNK ? n : ROW_CHUNK;
+    float *ph = ebm_calloc(chunk, nh * sizeof(float)), *pv = ebm_calloc(chunk, nv * sizeof(float));
+    if (!ph || !pv) {
+        ebm_free(ph);
+        ebm_free(pv);
+        return EBM_ENOMEM;
+    }
+    double acc = 0;
+    for (size_t r0 = 0; r0 < n; r0 += chunk) {
+        size_t c = n - r0 < chunk ? n - r0 : chunk;
+        ebm_rbm_sample_hidden(m, v + r0 * nv, c, 1.0f, 0, ph, NULL);
+        ebm_rbm_sample_visible(m, ph, c, 1.0f, 0, pv, NULL);
+        acc += ebm_k_sqdiff(v + r0 * nv, pv, c * nv);
+    }
+    *mse = acc / ((double)n * (double)nv);
+    ebm_free(ph);
+    ebm_free(pv);
+    return EBM_OK;
+}
+
 ebm_status ebm_rbm_free_energy_grad(const ebm_rbm *m, const float *v, size_t n, const float *w, float *grad) {
     ebm_status s = check_rows(n);
     if (s) return s;

@@ -9,6 +9,7 @@
  * simplex by exponentiated gradient, a Markov-chain toy task, and the model's file. */
 #include "core/internal.h"
 #include "io/io_internal.h"
+#include "models/model_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -382,11 +383,9 @@ static ebm_status meta_size(const ebm_meta *meta, const char *path, const char *
     return EBM_OK;
 }
 
-ebm_status ebm_sp_load(const char *path, ebm_sp **out) {
+ebm_status ebm_sp_from_tensors(const ebm_tensors *t, const char *path, ebm_sp **out) {
     *out = NULL;
-    ebm_tensors *t = NULL;
-    ebm_status s = ebm_safetensors_read(path, &t);
-    if (s) return s;
+    ebm_status s = EBM_OK;
     const ebm_meta *meta = ebm_tensors_meta_const(t);
     const char *kind = ebm_meta_get(meta, "ebm.model");
     size_t k = 0, len = 0;
@@ -414,11 +413,20 @@ ebm_status ebm_sp_load(const char *path, ebm_sp **out) {
     }
     if (!s) s = ebm_meta_new(&m->meta);
     if (!s) s = ebm_meta_copy(m->meta, meta);
-    ebm_tensors_free(t);
     if (s) {
         ebm_sp_free(m);
         return s;
     }
     *out = m;
     return EBM_OK;
+}
+
+ebm_status ebm_sp_load(const char *path, ebm_sp **out) {
+    *out = NULL;
+    ebm_tensors *t = NULL;
+    ebm_status s = ebm_safetensors_read(path, &t);
+    if (s) return s;
+    s = ebm_sp_from_tensors(t, path, out);
+    ebm_tensors_free(t);
+    return s;
 }
