@@ -1338,6 +1338,16 @@ typedef struct ebm_bm_train_opts {
     void *user;
 } ebm_bm_train_opts;
 EBM_API void ebm_bm_train_opts_default(ebm_bm_train_opts *o);
+/* A CD / PCD / pseudo-likelihood trainer of m for ebm_run (m borrowed, not freed): o gives the update
+ * (method, k, scan, chains, optim without its lr, which comes from the run's schedule); ebm_bm_run_opts
+ * turns o's loop settings (epochs, batch, optim.lr, shuffle, seed) into the ebm_run options ebm_bm_train
+ * uses.  Gibbs draws come from the stream (seed, 0), the persistent chains' start from (seed, 2), the
+ * shuffle from (seed, 1).  Its describe writes ebm.train.method, .k and .scan (CD/PCD), .optim,
+ * .momentum and .weight_decay. */
+EBM_API ebm_status ebm_bm_trainer_new(ebm_bm *m, const ebm_bm_train_opts *o, ebm_trainer **out);
+EBM_API void ebm_bm_run_opts(const ebm_bm_train_opts *o, ebm_run_opts *r);
+/* ebm_run over that trainer.  On a non-finite update the parameters are restored to the end of the last
+ * completed epoch (or the start) and EBM_ENAN is returned. */
 EBM_API ebm_status ebm_bm_train(ebm_bm *m, const ebm_mat *data, const ebm_bm_train_opts *o);
 EBM_API const char *ebm_bm_method_name(ebm_bm_method k);      /* "cd", "pcd", "pl" */
 
