@@ -325,6 +325,15 @@ static void test_trainer(void) {
         CHECK(meth && strcmp(meth, ebm_bm_method_name(o.method)) == 0 && ebm_meta_get(mt, "ebm.train.optim"));
         CHECK(method == EBM_BM_PL ? k == NULL : k && strcmp(k, "1") == 0);
         ebm_meta_free(mt);
+        ebm_bm_eval e;
+        double pll, lz, ll;
+        CHECK_OK(ebm_bm_evaluate(b, d->data, rows, 1, &e));
+        CHECK_OK(ebm_bm_pseudo_ll(b, d->data, rows, &pll));
+        CHECK_OK(ebm_bm_log_z_exact(b, 1.0f, &lz));
+        CHECK_OK(ebm_bm_log_likelihood(b, d->data, rows, lz, &ll));
+        CHECK(e.pseudo_ll == pll && e.log_z == lz && e.log_likelihood == ll && isfinite(e.energy_mean));
+        CHECK_OK(ebm_bm_evaluate(b, d->data, rows, 0, &e));
+        CHECK(e.pseudo_ll == pll && isnan(e.log_z) && isnan(e.log_likelihood));
         ebm_trainer_free(t);
         ebm_bm_free(a);
         ebm_bm_free(b);

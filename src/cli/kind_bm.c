@@ -257,7 +257,8 @@ int cli_bm_sample(int argc, char **argv, bool quiet) {
     rc = 1;
     if (out.png && !cli_image_shape(cmd, nu, h0, w0, out.shape, &h, &w)) goto done;
     if (ebm_bm_scan_parse(scan_name, &b.scan)) {
-        rc = cli_error(cmd, "--scan: %s", ebm_last_error()) + 1;
+        cli_error(cmd, "--scan: %s", ebm_last_error());
+        rc = 2;
         goto done;
     }
     b.m = m;
@@ -288,36 +289,6 @@ static const char *const eval_about =
     "pseudo-log-likelihood (sum_i log p(x_i | x_-i), mean per example) and, with at most 25 units, the\n"
     "exact log Z (Gray-code enumeration of all 2^n states) and mean log-likelihood in nats per example.";
 
-static void bm_eval_print(const char *path, const ebm_bm *m, const char *spec, const ebm_dataset *d,
-                          const ebm_bm_eval *e, bool exact, double seconds, bool json) {
-    size_t nu = ebm_bm_units(m), rows = d->x->rows;
-    const char *sp = ebm_bm_spins_name(ebm_bm_spin_kind(m));
-    if (json) {
-        printf("{\"model\": ");
-        cli_json_string(stdout, path);
-        printf(", \"kind\": \"bm\", \"units\": %zu, \"spins\": \"%s\", \"data\": ", nu, sp);
-        cli_json_string(stdout, spec);
-        const char *keys[] = {"energy_mean", "pseudo_ll", "log_z", "log_likelihood"};
-        printf(", \"rows\": %zu", rows);
-        for (int i = 0; i < 4; i++) {
-            printf(", \"%s\": ", keys[i]);
-            cli_json_number(stdout, (&e->energy_mean)[i]);
-        }
-        printf(", \"seconds\": %.3f}\n", seconds);
-        return;
-    }
-    printf("model            %s (BM of %zu units, %s)\n", path, nu, sp);
-    printf("data             %s: %zu rows\n", d->source, rows);
-    printf("energy           %.4f (mean)\n", e->energy_mean);
-    printf("pseudo-LL        %.4f nats per example\n", e->pseudo_ll);
-    if (exact) {
-        printf("log Z            %.6f (exact, 2^%zu states)\n", e->log_z, nu);
-        printf("log-likelihood   %.4f nats per example (exact)\n", e->log_likelihood);
-    } else {
-        printf("log-likelihood   n/a: exact needs at most %d units (this model: %zu)\n", EBM_EXACT_MAX_UNITS, nu);
-    }
-}
-
 int cli_bm_eval(int argc, char **argv, bool quiet) {
     const char *cmd = "eval", *spec = NULL, *path;
     int exact_mode = 0;
@@ -342,14 +313,35 @@ int cli_bm_eval(int argc, char **argv, bool quiet) {
         rc = cli_error(cmd, "--exact on needs at most %d units; this model has %zu", EBM_EXACT_MAX_UNITS, nu);
     else if (!(d = cli_bm_load_binary(cmd, spec, &da, ebm_bm_meta(m), nu, ebm_bm_off_value(m), quiet || json)))
         rc = 1;
-    if (d) {
-        bool exact = exact_mode == 1 || (exact_mode == 0 && nu <= EXACT_AUTO_UNITS);
-        ebm_bm_eval e;
-        double t0 = cli_now();
-        ebm_status s = ebm_bm_evaluate(m, d->x->data, d->x->rows, exact, &e);
-        if (!s) bm_eval_print(path, m, spec, d, &e, exact, cli_now() - t0, json);
-        rc = s ? cli_lib_error(cmd, s) : 0;
+    if (!d) goto done;
+    bool exact = exact_mode == 1 || (exact_mode == 0 && nu <= EXACT_AUTO_UNITS);
+    ebm_bm_eval e;
+    double t0 = cli_now();
+    ebm_status s = ebm_bm_evaluate(m, d->x->data, d->x->rows, exact, &e);
+    const char *sp = ebm_bm_spins_name(ebm_bm_spin_kind(m));
+    rc = s ? cli_lib_error(cmd, s) : 0;
+    if (!s && json) {
+        printf("{\"model\": ");
+        cli_json_string(stdout, path);
+        printf(", \"kind\": \"bm\", \"units\": %zu, \"spins\": \"%s\", \"data\": ", nu, sp);
+        cli_json_string(stdout, spec);
+        printf(", \"rows\": %zu", d->x->rows);
+        const char *keys[] = {"energy_mean", "pseudo_ll", "log_z", "log_likelihood"};
+        for (int i = 0; i < 4; i++) {
+            printf(", \"%s\": ", keys[i]);
+            cli_json_number(stdout, (&e.energy_mean)[i]);
+        }
+        printf(", \"seconds\": %.3f}\n", cli_now() - t0);
+    } else if (!s) {
+        printf("model            %s (BM of %zu units, %s)\n", path, nu, sp);
+        printf("data             %s: %zu rows\n", d->source, d->x->rows);
+        printf("energy           %.4f (mean)\n", e.energy_mean);
+        printf("pseudo-LL        %.4f nats per example\n", e.pseudo_ll);
+        if (exact) printf("log Z            %.6f (exact, 2^%zu states)\n", e.log_z, nu);
+        if (exact) printf("log-likelihood   %.4f nats per example (exact)\n", e.log_likelihood);
+        else printf("log-likelihood   n/a: exact needs at most %d units (this model: %zu)\n", EBM_EXACT_MAX_UNITS, nu);
     }
+done:
     ebm_dataset_free(d);
     ebm_bm_free(m);
     return rc;
