@@ -1472,6 +1472,12 @@ EBM_API ebm_status ebm_bm_moments_exact(const ebm_bm *m, float T, double *mean, 
 EBM_API ebm_status ebm_bm_log_likelihood(const ebm_bm *m, const float *x, size_t rows, double log_z, double *ll);
 /* Pseudo-log-likelihood: mean over rows of sum_i log p(x_i | x_-i) at T = 1. */
 EBM_API ebm_status ebm_bm_pseudo_ll(const ebm_bm *m, const float *x, size_t rows, double *pll);
+/* Of rows x (rows, n): the mean energy, the pseudo-log-likelihood and, when exact (n <= EBM_EXACT_MAX_UNITS),
+ * the exact log Z at T = 1 and the mean log-likelihood; figures not computed are NaN. */
+typedef struct ebm_bm_eval {
+    double energy_mean, pseudo_ll, log_z, log_likelihood;
+} ebm_bm_eval;
+EBM_API ebm_status ebm_bm_evaluate(const ebm_bm *m, const float *x, size_t rows, int exact, ebm_bm_eval *out);
 /* grad (n*n + n) += d(mean PLL)/dtheta (ascent direction, symmetric as above): with r_i = x_i - E[x_i | x_-i],
  * d/db_i = r_i and d/dW_ij = r_i x_j + r_j x_i, averaged over rows. */
 EBM_API ebm_status ebm_bm_pseudo_ll_grad(const ebm_bm *m, const float *x, size_t rows, float *grad);
@@ -1497,6 +1503,16 @@ typedef struct ebm_bm_train_opts {
     void *user;
 } ebm_bm_train_opts;
 EBM_API void ebm_bm_train_opts_default(ebm_bm_train_opts *o);
+/* A CD / PCD / pseudo-likelihood trainer of m for ebm_run (m borrowed, not freed): o gives the update
+ * (method, k, scan, chains, optim without its lr, which comes from the run's schedule); ebm_bm_run_opts
+ * turns o's loop settings (epochs, batch, optim.lr, shuffle, seed) into the ebm_run options ebm_bm_train
+ * uses.  Gibbs draws come from the stream (seed, 0), the persistent chains' start from (seed, 2), the
+ * shuffle from (seed, 1).  Its describe writes ebm.train.method, .k and .scan (CD/PCD), .optim,
+ * .momentum and .weight_decay. */
+EBM_API ebm_status ebm_bm_trainer_new(ebm_bm *m, const ebm_bm_train_opts *o, ebm_trainer **out);
+EBM_API void ebm_bm_run_opts(const ebm_bm_train_opts *o, ebm_run_opts *r);
+/* ebm_run over that trainer.  On a non-finite update the parameters are restored to the end of the last
+ * completed epoch (or the start) and EBM_ENAN is returned. */
 EBM_API ebm_status ebm_bm_train(ebm_bm *m, const ebm_mat *data, const ebm_bm_train_opts *o);
 EBM_API const char *ebm_bm_method_name(ebm_bm_method k);      /* "cd", "pcd", "pl" */
 
@@ -1533,6 +1549,22 @@ EBM_API ebm_status ebm_ising_anneal(const ebm_ising *g, float *y, size_t sweeps,
  * Thresholding marg at 1/2 gives the maximiser of the posterior marginals (MPM). */
 EBM_API ebm_status ebm_ising_gibbs(const ebm_ising *g, float *y, size_t burn_in, size_t sweeps, ebm_rng *rng,
                                    float *marg);
+/* One denoising of the observation g->x into y (height * width): MAP by ICM from x, MAP by annealing from x
+ * (sweeps from T0 to T1, then ICM), or the MPM: Gibbs marginals after burn_in, averaged over sweeps, written
+ * to marg (height * width; required for gibbs, else may be NULL) and thresholded at 1/2. */
+typedef enum ebm_ising_method { EBM_ISING_ICM = 0, EBM_ISING_ANNEAL = 1, EBM_ISING_GIBBS = 2 } ebm_ising_method;
+typedef struct ebm_ising_denoise_opts {
+    ebm_ising_method method;
+    size_t sweeps, burn_in;   /* annealing sweeps; Gibbs: sweeps averaged after burn_in */
+    float t0, t1;             /* annealing temperatures */
+} ebm_ising_denoise_opts;
+EBM_API ebm_status ebm_ising_denoise(const ebm_ising *g, const ebm_ising_denoise_opts *o, ebm_rng *rng, float *y,
+                                     float *marg);
+EBM_API const char *ebm_ising_method_name(ebm_ising_method m); /* "icm", "anneal", "gibbs" */
+/* Salt-and-pepper noise: noisy (n) = clean (n, values -1/+1) with each value, with probability p, replaced by a
+ * fair coin flip (-1 or +1), drawing from the stream (seed, stream); returns how many values changed. */
+EBM_API size_t ebm_ising_salt_pepper(const float *clean, size_t n, float p, uint64_t seed, uint64_t stream,
+                                     float *noisy);
 /* Exact marginals p(y_i = +1 | x) by enumeration (height * width <= EBM_EXACT_MAX_UNITS), for tests. */
 EBM_API ebm_status ebm_ising_marginals_exact(const ebm_ising *g, double *marg);
 

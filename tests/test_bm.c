@@ -1,7 +1,8 @@
 /* Fully visible Boltzmann machines: energies against hand-computed values, exact log Z against brute force
  * in both spin conventions, sequential Gibbs (both scans, T = 1 and 2) against exact moments, the
  * pseudo-log-likelihood gradient against finite differences, learning by CD / PCD / PL on data drawn
- * exactly from a small BM (exact log-likelihood must rise towards the true model's), files. */
+ * exactly from a small BM (exact log-likelihood must rise towards the true model's), the trainer under ebm_run
+ * against ebm_bm_train (bit for bit), divergence and cancellation, files. */
 #include "check.h"
 
 #include <math.h>
@@ -279,6 +280,86 @@ static void test_training(void) {
     }
 }
 
+static int stop_after_two(const ebm_train_progress *p, void *user) {
+    (void)user;
+    return p->epoch == 2;
+}
+
+/* The trainer under ebm_run gives bit for bit the parameters of ebm_bm_train with the same settings; the run
+ * records the trainer's settings; divergence rolls back with EBM_ENAN and a callback stops with EBM_ECANCELED. */
+static void test_trainer(void) {
+    const size_t n = 6, rows = 300;
+    ebm_bm *truth = random_bm(n, EBM_BM_PM1, 0.8, 0.6, 61);
+    ebm_mat *d;
+    REQUIRE(ebm_mat_new(rows, n, &d) == EBM_OK);
+    float *x = sample_exact(truth, rows, 62);
+    memcpy(d->data, x, rows * n * sizeof(float));
+    free(x);
+    for (int method = 0; method < 3; method++) {
+        ebm_bm *a = random_bm(n, EBM_BM_PM1, 0.1, 0.1, 63), *b;
+        REQUIRE(ebm_bm_clone(a, &b) == EBM_OK);
+        ebm_bm_train_opts o;
+        ebm_bm_train_opts_default(&o);
+        o.method = (ebm_bm_method)method;
+        o.epochs = 4;
+        o.batch = 32;
+        o.chains = method == EBM_BM_PCD ? 50 : 0;
+        o.scan = EBM_SCAN_RANDOM;
+        o.seed = 7;
+        CHECK_OK(ebm_bm_train(a, d, &o));
+        ebm_trainer *t;
+        REQUIRE(ebm_bm_trainer_new(b, &o, &t) == EBM_OK);
+        ebm_run_opts r;
+        ebm_bm_run_opts(&o, &r);
+        ebm_run_result res;
+        CHECK_OK(ebm_run(t, d, NULL, &r, &res));
+        CHECK(res.epochs_done == 4 && res.steps_done == 4 * 10);
+        size_t np;
+        const float *pa = ebm_bm_params(a, &np);
+        CHECK_MSG(memcmp(pa, ebm_bm_params(b, NULL), np * sizeof(float)) == 0,
+                  "%s: ebm_run with the trainer differs from ebm_bm_train", ebm_bm_method_name(o.method));
+        ebm_meta *mt;
+        REQUIRE(ebm_meta_new(&mt) == EBM_OK);
+        CHECK_OK(ebm_run_describe(t, &r, &res, mt));
+        const char *meth = ebm_meta_get(mt, "ebm.train.method"), *k = ebm_meta_get(mt, "ebm.train.k");
+        CHECK(meth && strcmp(meth, ebm_bm_method_name(o.method)) == 0 && ebm_meta_get(mt, "ebm.train.optim"));
+        CHECK(method == EBM_BM_PL ? k == NULL : k && strcmp(k, "1") == 0);
+        ebm_meta_free(mt);
+        ebm_bm_eval e;
+        double pll, lz, ll;
+        CHECK_OK(ebm_bm_evaluate(b, d->data, rows, 1, &e));
+        CHECK_OK(ebm_bm_pseudo_ll(b, d->data, rows, &pll));
+        CHECK_OK(ebm_bm_log_z_exact(b, 1.0f, &lz));
+        CHECK_OK(ebm_bm_log_likelihood(b, d->data, rows, lz, &ll));
+        CHECK(e.pseudo_ll == pll && e.log_z == lz && e.log_likelihood == ll && isfinite(e.energy_mean));
+        CHECK_OK(ebm_bm_evaluate(b, d->data, rows, 0, &e));
+        CHECK(e.pseudo_ll == pll && isnan(e.log_z) && isnan(e.log_likelihood));
+        ebm_trainer_free(t);
+        ebm_bm_free(a);
+        ebm_bm_free(b);
+    }
+    ebm_bm *m = random_bm(n, EBM_BM_PM1, 0.1, 0.1, 64), *start;
+    REQUIRE(ebm_bm_clone(m, &start) == EBM_OK);
+    ebm_bm_train_opts o;
+    ebm_bm_train_opts_default(&o);
+    o.optim.lr = 3e38f;
+    o.batch = 20;
+    CHECK_FAILS(ebm_bm_train(m, d, &o), EBM_ENAN);
+    CHECK_MSG(strstr(ebm_last_error(), "diverged at epoch 1") && strstr(ebm_last_error(), "try a smaller learning rate"),
+              "%s", ebm_last_error());
+    size_t np;
+    const float *pm = ebm_bm_params(m, &np);
+    CHECK(memcmp(pm, ebm_bm_params(start, NULL), np * sizeof(float)) == 0);
+    ebm_bm_train_opts_default(&o);
+    o.on_epoch = stop_after_two;
+    CHECK_FAILS(ebm_bm_train(m, d, &o), EBM_ECANCELED);
+    CHECK_OK(ebm_bm_check_finite(m));
+    ebm_bm_free(start);
+    ebm_bm_free(m);
+    ebm_mat_free(d);
+    ebm_bm_free(truth);
+}
+
 static void test_files(void) {
     const char *dir = check_tmpdir("bm");
     char path[600];
@@ -327,6 +408,7 @@ int main(void) {
     test_gibbs_threads();
     test_pl_grad();
     test_training();
+    test_trainer();
     test_files();
     return check_summary("test_bm");
 }

@@ -1,6 +1,7 @@
 /* Ising image denoising: the energy against a hand count, ICM's energy checked after every sweep on random
  * instances (never rises, stops at a fixed point), annealing at or below ICM's energy, Gibbs marginals and
- * the BM-based exact marginals against brute-force enumeration of a 3x3 grid, and a denoising sanity check. */
+ * the BM-based exact marginals against brute-force enumeration of a 3x3 grid, a denoising sanity check, and
+ * ebm_ising_denoise / ebm_ising_salt_pepper against the methods they wrap. */
 #include "check.h"
 
 #include <math.h>
@@ -151,11 +152,44 @@ static void test_denoise(void) {
     }
 }
 
+/* ebm_ising_denoise is the three methods above from the observation (same draws, same result); salt-and-pepper
+ * noise changes about p/2 of the pixels, none for p = 0, and is fixed by its stream. */
+static void test_denoise_api(void) {
+    const size_t n = 144;
+    float x[144], y[144], z[144], marg[144], marg2[144];
+    ebm_rng r;
+    ebm_rng_seed(&r, 9, 0);
+    random_spins(x, n, &r, 0.4);
+    ebm_ising g = {12, 12, 0.8f, 1.0f, 0.1f, x};
+    for (int method = 0; method < 3; method++) {
+        ebm_ising_denoise_opts o = {(ebm_ising_method)method, 30, 5, 3.0f, 0.1f};
+        ebm_rng r1, r2;
+        ebm_rng_seed(&r1, 11, (uint64_t)method);
+        ebm_rng_seed(&r2, 11, (uint64_t)method);
+        CHECK_OK(ebm_ising_denoise(&g, &o, &r1, y, marg));
+        memcpy(z, x, sizeof z);
+        if (method == 0) CHECK_OK(ebm_ising_icm(&g, z, 0, NULL));
+        else if (method == 1) CHECK_OK(ebm_ising_anneal(&g, z, 30, 3.0f, 0.1f, &r2));
+        else CHECK_OK(ebm_ising_gibbs(&g, z, 5, 30, &r2, marg2));
+        for (size_t i = 0; method == 2 && i < n; i++) z[i] = marg2[i] > 0.5f ? 1.0f : -1.0f;
+        CHECK_MSG(memcmp(y, z, sizeof y) == 0, "%s differs", ebm_ising_method_name(o.method));
+    }
+    ebm_ising_denoise_opts gibbs = {EBM_ISING_GIBBS, 10, 0, 1.0f, 1.0f};
+    CHECK_FAILS(ebm_ising_denoise(&g, &gibbs, &r, y, NULL), EBM_EINVAL);
+    float big[4000], noisy[4000], again[4000];
+    for (size_t i = 0; i < 4000; i++) big[i] = i % 3 ? 1.0f : -1.0f;
+    CHECK(ebm_ising_salt_pepper(big, 4000, 0.0f, 5, 1, noisy) == 0 && memcmp(big, noisy, sizeof big) == 0);
+    size_t changed = ebm_ising_salt_pepper(big, 4000, 0.4f, 5, 1, noisy);
+    CHECK_MSG(changed > 700 && changed < 900, "%zu of 4000 changed at p = 0.4", changed);
+    CHECK(ebm_ising_salt_pepper(big, 4000, 0.4f, 5, 1, again) == changed && memcmp(noisy, again, sizeof noisy) == 0);
+}
+
 int main(void) {
     test_energy_hand();
     test_icm_monotone();
     test_anneal_vs_icm();
     test_marginals_3x3();
     test_denoise();
+    test_denoise_api();
     return check_summary("test_ising");
 }

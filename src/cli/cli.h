@@ -287,6 +287,10 @@ int cli_bm_sample(int argc, char **argv, bool quiet);
 int cli_bm_eval(int argc, char **argv, bool quiet);
 int cli_bm_info(int argc, char **argv, bool quiet);
 bool cli_bm_scorer(const char *cmd, const char *path, cli_scorer *sc);
+/* spec binarised to {0,1} (preprocessed as the model's training data when meta is given, unless da says
+ * otherwise) with 0 mapped to off (0 or -1) and, when n > 0, n columns; NULL after printing an error. */
+ebm_dataset *cli_bm_load_binary(const char *cmd, const char *spec, cli_data_args *da, const ebm_meta *meta, size_t n,
+                                float off, bool quiet);
 int cli_structured_train(int argc, char **argv, bool quiet);
 int cli_structured_eval(int argc, char **argv, bool quiet);
 int cli_structured_info(int argc, char **argv, bool quiet);

@@ -300,6 +300,21 @@ ebm_status ebm_bm_pseudo_ll(const ebm_bm *m, const float *x, size_t rows, double
     return EBM_OK;
 }
 
+ebm_status ebm_bm_evaluate(const ebm_bm *m, const float *x, size_t rows, int exact, ebm_bm_eval *out) {
+    out->energy_mean = out->pseudo_ll = out->log_z = out->log_likelihood = NAN;
+    if (rows == 0) return ebm_fail(EBM_EINVAL, "evaluation of no rows");
+    double *E = malloc(rows * sizeof *E);
+    if (!E) return ebm_fail(EBM_ENOMEM, "out of memory");
+    ebm_status s = ebm_bm_energy(m, x, rows, E);
+    if (!s) out->energy_mean = 0;
+    for (size_t i = 0; !s && i < rows; i++) out->energy_mean += E[i] / (double)rows;
+    free(E);
+    if (!s) s = ebm_bm_pseudo_ll(m, x, rows, &out->pseudo_ll);
+    if (!s && exact) s = ebm_bm_log_z_exact(m, 1.0f, &out->log_z);
+    if (!s && exact) s = ebm_bm_log_likelihood(m, x, rows, out->log_z, &out->log_likelihood);
+    return s;
+}
+
 ebm_status ebm_bm_pseudo_ll_grad_ws(const ebm_bm *m, const float *x, size_t rows, float *grad, float *res, float *G,
                                     double *h, double *gbd) {
     if (rows == 0) return ebm_fail(EBM_EINVAL, "pseudo-log-likelihood gradient of no rows");

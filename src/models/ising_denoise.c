@@ -115,6 +115,38 @@ ebm_status ebm_ising_gibbs(const ebm_ising *g, float *y, size_t burn_in, size_t 
     return EBM_OK;
 }
 
+const char *ebm_ising_method_name(ebm_ising_method m) {
+    return m == EBM_ISING_ANNEAL ? "anneal" : m == EBM_ISING_GIBBS ? "gibbs" : "icm";
+}
+
+ebm_status ebm_ising_denoise(const ebm_ising *g, const ebm_ising_denoise_opts *o, ebm_rng *rng, float *y,
+                             float *marg) {
+    ebm_status s = check_grid(g, y);
+    if (s) return s;
+    size_t n = g->height * g->width;
+    memcpy(y, g->x, n * sizeof(float));
+    if (o->method == EBM_ISING_ICM) return ebm_ising_icm(g, y, 0, NULL);
+    if (o->method == EBM_ISING_ANNEAL) return ebm_ising_anneal(g, y, o->sweeps, o->t0, o->t1, rng);
+    if (o->method != EBM_ISING_GIBBS) return ebm_fail(EBM_EINVAL, "unknown denoising method %d", (int)o->method);
+    if (!marg) return ebm_fail(EBM_EINVAL, "Gibbs denoising needs a buffer for the marginals");
+    s = ebm_ising_gibbs(g, y, o->burn_in, o->sweeps, rng, marg);
+    for (size_t i = 0; !s && i < n; i++) y[i] = marg[i] > 0.5f ? 1.0f : -1.0f;
+    return s;
+}
+
+size_t ebm_ising_salt_pepper(const float *clean, size_t n, float p, uint64_t seed, uint64_t stream, float *noisy) {
+    ebm_rng r;
+    ebm_rng_seed(&r, seed, stream);
+    size_t changed = 0;
+    for (size_t i = 0; i < n; i++) {
+        float v = clean[i];
+        if (ebm_rng_uniform(&r) < p) v = ebm_rng_uniform(&r) < 0.5 ? 1.0f : -1.0f;
+        noisy[i] = v;
+        changed += v != clean[i];
+    }
+    return changed;
+}
+
 ebm_status ebm_ising_marginals_exact(const ebm_ising *g, double *marg) {
     ebm_status s = check_grid(g, g ? g->x : NULL);
     if (s) return s;

@@ -3,7 +3,8 @@
  * (Ackley, Hinton & Sejnowski 1985); CD-k (Hinton 2002) estimates the model term with k sequential Gibbs
  * sweeps from the batch, PCD-k (Tieleman 2008) with persistent chains.  Maximum pseudo-likelihood
  * (Besag 1975) follows the exact gradient of sum_i log p(x_i | x_-i) instead, without sampling.  Updates go
- * through the shared optimisers; the gradients are symmetric with a zero diagonal, so W stays symmetric. */
+ * through the shared optimisers; the gradients are symmetric with a zero diagonal, so W stays symmetric.
+ * The trainer is one step of the run loop (src/train/run.c); ebm_bm_train is ebm_run over it. */
 #include "models/bm_internal.h"
 
 #include <stdio.h>
@@ -39,110 +40,193 @@ static void add_stats(size_t n, const float *X, size_t rows, float sign, float *
         for (size_t i = 0; i < n; i++) grad[n * n + i] += s * X[r * n + i];
 }
 
-ebm_status ebm_bm_train(ebm_bm *m, const ebm_mat *data, const ebm_bm_train_opts *o) {
-    size_t n = m->n, N = data->rows, np = n * n + n;
+/* The trainer: the model, its settings, the optimiser and the work space (allocated by begin, once per
+ * run), and the stream keys (seed, 0) of the Gibbs sweeps; the PCD chains start at rows drawn from
+ * (seed, 2). */
+typedef struct {
+    ebm_bm *m;
+    ebm_bm_train_opts o;
+    ebm_optim *opt;
+    float *neg;         /* (nmax, n) CD negatives; PCD: (chains, n) persistent chains */
+    float *grad;        /* (n*n + n) */
+    float *G;           /* (n, n) */
+    float *res;         /* PL: (nmax, n) */
+    double *fields;     /* (max(nmax, chains), n) local fields of the sweeps and of the PL gradient */
+    double *gbd;        /* (n) */
+    size_t chains;
+    ebm_rng keys;
+} bm_trainer;
+
+static void bm_free_ws(bm_trainer *t) {
+    ebm_optim_free(t->opt);
+    ebm_free(t->neg);
+    ebm_free(t->grad);
+    ebm_free(t->G);
+    ebm_free(t->res);
+    free(t->fields);
+    free(t->gbd);
+    t->opt = NULL;
+    t->neg = t->grad = t->G = t->res = NULL;
+    t->fields = t->gbd = NULL;
+}
+
+static ebm_status bm_begin(void *self, const ebm_mat *data, const int32_t *labels, size_t nmax, uint64_t seed) {
+    bm_trainer *t = self;
+    const ebm_bm_train_opts *o = &t->o;
+    size_t n = t->m->n, N = data->rows, np = n * n + n;
+    (void)labels;
     if (data->cols != n)
         return ebm_fail(EBM_ESHAPE, "data has %zu columns but the Boltzmann machine has %zu units", data->cols, n);
-    if (N == 0) return ebm_fail(EBM_EINVAL, "no training rows");
+    float off = (float)ebm_bm_off(t->m);
+    for (size_t i = 0; i < N * n; i++)
+        if (data->data[i] != 1.0f && data->data[i] != off)
+            return ebm_fail(EBM_EINVAL, "data row %zu, column %zu is %g, not a %s value", i / n, i % n, data->data[i],
+                            ebm_bm_spins_name(t->m->spins));
+    bm_free_ws(t);
+    ebm_status s = ebm_optim_new(np, &o->optim, &t->opt);
+    if (s) return s;
+    t->chains = o->chains ? o->chains : nmax;
+    size_t nneg = o->method == EBM_BM_PCD ? t->chains : nmax, nf = nneg > nmax ? nneg : nmax;
+    t->neg = ebm_calloc(nneg, n * sizeof(float));
+    t->grad = ebm_calloc(np, sizeof(float));
+    t->G = ebm_calloc(n, n * sizeof(float));
+    t->res = o->method == EBM_BM_PL ? ebm_calloc(nmax, n * sizeof(float)) : NULL;
+    t->fields = malloc(nf * n * sizeof *t->fields);
+    t->gbd = malloc(n * sizeof *t->gbd);
+    if (!t->neg || !t->grad || !t->G || !t->fields || !t->gbd || (o->method == EBM_BM_PL && !t->res))
+        return ebm_fail(EBM_ENOMEM, "out of memory for training buffers");
+    ebm_rng init;
+    ebm_rng_seed(&t->keys, seed, 0);
+    ebm_rng_seed(&init, seed, 2);
+    if (o->method == EBM_BM_PCD)
+        for (size_t c = 0; c < t->chains; c++)
+            memcpy(t->neg + c * n, data->data + ebm_rng_below(&init, N) * n, n * sizeof(float));
+    return EBM_OK;
+}
+
+static ebm_status bm_step(void *self, float *x, const size_t *rows_idx, size_t rows, const ebm_step_ctx *c,
+                          ebm_figures *fig) {
+    bm_trainer *t = self;
+    const ebm_bm_train_opts *o = &t->o;
+    ebm_bm *m = t->m;
+    size_t n = m->n, np = n * n + n;
+    (void)rows_idx;
+    memset(t->grad, 0, np * sizeof(float));
+    ebm_status s;
+    if (o->method == EBM_BM_PL) {
+        s = ebm_bm_pseudo_ll_grad_ws(m, x, rows, t->grad, t->res, t->G, t->fields, t->gbd);
+    } else {
+        size_t nr = o->method == EBM_BM_PCD ? t->chains : rows;
+        if (o->method == EBM_BM_CD) memcpy(t->neg, x, rows * n * sizeof(float));
+        s = ebm_bm_gibbs_ws(m, t->neg, nr, o->k, 1.0f, o->scan, &t->keys, t->fields);
+        if (!s) {
+            add_stats(n, x, rows, 1.0f, t->G, t->grad);
+            add_stats(n, t->neg, nr, -1.0f, t->G, t->grad);
+        }
+    }
+    if (!s && c->allreduce) s = c->allreduce(t->grad, np, c->allreduce_user);
+    if (s) return s;
+    for (size_t i = 0; i < np; i++) t->grad[i] = -t->grad[i]; /* the optimiser descends */
+    ebm_optim_set_lr(t->opt, (float)c->lr);
+    s = ebm_optim_step(t->opt, m->params, t->grad, &fig->grad_norm);
+    return s ? s : ebm_bm_check_finite(m); /* both fail with EBM_ENAN naming the value at fault */
+}
+
+static float *bm_params(void *self, size_t block, size_t *n) {
+    bm_trainer *t = self;
+    if (block > 0) return NULL;
+    *n = t->m->n * t->m->n + t->m->n;
+    return t->m->params;
+}
+
+static ebm_status bm_check(void *self) { return ebm_bm_check_finite(((bm_trainer *)self)->m); }
+
+static ebm_status bm_describe(void *self, ebm_meta *mt) {
+    const ebm_bm_train_opts *o = &((bm_trainer *)self)->o;
+    ebm_status s = ebm_meta_set(mt, "ebm.train.method", ebm_bm_method_name(o->method));
+    if (!s && o->method != EBM_BM_PL) s = ebm_meta_setf(mt, "ebm.train.k", "%zu", o->k);
+    if (!s && o->method != EBM_BM_PL)
+        s = ebm_meta_set(mt, "ebm.train.scan", o->scan == EBM_SCAN_RANDOM ? "random" : "systematic");
+    if (!s) s = ebm_meta_set(mt, "ebm.train.optim", o->optim.kind == EBM_OPTIM_ADAM ? "adam" : "sgd");
+    if (!s) s = ebm_meta_setf(mt, "ebm.train.momentum", "%g", (double)o->optim.momentum);
+    if (!s) s = ebm_meta_setf(mt, "ebm.train.weight_decay", "%g", (double)o->optim.weight_decay);
+    return s;
+}
+
+static void bm_destroy(void *self) {
+    if (!self) return;
+    bm_free_ws(self);
+    free(self);
+}
+
+static const ebm_trainer_ops bm_ops = {
+    .name = "bm",
+    .begin = bm_begin,
+    .step = bm_step,
+    .params = bm_params,
+    .check = bm_check,
+    .checks_finite = 1,
+    .describe = bm_describe,
+    .destroy = bm_destroy,
+};
+
+ebm_status ebm_bm_trainer_new(ebm_bm *m, const ebm_bm_train_opts *o, ebm_trainer **out) {
+    *out = NULL;
     if (o->method != EBM_BM_CD && o->method != EBM_BM_PCD && o->method != EBM_BM_PL)
         return ebm_fail(EBM_EINVAL, "unknown training method %d", (int)o->method);
     if (o->method != EBM_BM_PL && o->k == 0) return ebm_fail(EBM_EINVAL, "CD/PCD need k >= 1 Gibbs sweeps");
     if (o->batch == 0 || o->epochs == 0) return ebm_fail(EBM_EINVAL, "batch and epochs must be >= 1");
-    double off = ebm_bm_off(m);
-    for (size_t i = 0; i < N * n; i++)
-        if (data->data[i] != 1.0f && data->data[i] != (float)off)
-            return ebm_fail(EBM_EINVAL, "data row %zu, column %zu is %g, not a %s value", i / n, i % n, data->data[i],
-                            ebm_bm_spins_name(m->spins));
-    size_t nmax = o->batch < N ? o->batch : N, chains = o->chains ? o->chains : nmax;
-    size_t batches = (N + nmax - 1) / nmax;
-    ebm_optim *opt = NULL;
-    ebm_status s = ebm_optim_new(np, &o->optim, &opt);
+    bm_trainer *t = calloc(1, sizeof *t);
+    if (!t) return ebm_fail(EBM_ENOMEM, "out of memory for a trainer");
+    t->m = m;
+    t->o = *o;
+    return ebm_trainer_new(&bm_ops, t, out);
+}
+
+void ebm_bm_run_opts(const ebm_bm_train_opts *o, ebm_run_opts *r) {
+    ebm_run_opts_default(r);
+    r->epochs = o->epochs;
+    r->batch = o->batch;
+    r->shuffle = o->shuffle;
+    r->seed = o->seed;
+    r->shuffle_stream = 1;
+    r->lr = o->optim.lr;
+    r->rollback = EBM_ROLLBACK_EPOCH;
+}
+
+/* ebm_bm_train's callbacks in the form of ebm_run's. */
+static int call(ebm_progress_fn fn, const ebm_run_progress *p, void *user) {
+    if (!fn) return 0;
+    ebm_train_progress q = {p->epoch, p->epochs, p->batch, p->batches, p->lr, p->seconds, p->total_seconds, NAN};
+    return fn(&q, user);
+}
+static int on_step(const ebm_run_progress *p, void *user) {
+    const ebm_bm_train_opts *o = user;
+    return call(o->on_batch, p, o->user);
+}
+static int on_epoch(const ebm_run_progress *p, void *user) {
+    const ebm_bm_train_opts *o = user;
+    return call(o->on_epoch, p, o->user);
+}
+
+ebm_status ebm_bm_train(ebm_bm *m, const ebm_mat *data, const ebm_bm_train_opts *o) {
+    if (data->cols != m->n)
+        return ebm_fail(EBM_ESHAPE, "data has %zu columns but the Boltzmann machine has %zu units", data->cols, m->n);
+    if (data->rows == 0) return ebm_fail(EBM_EINVAL, "no training rows");
+    ebm_trainer *t;
+    ebm_status s = ebm_bm_trainer_new(m, o, &t);
     if (s) return s;
-    float *pos = ebm_calloc(nmax, n * sizeof(float));
-    float *neg = ebm_calloc(o->method == EBM_BM_PCD ? chains : nmax, n * sizeof(float));
-    float *grad = ebm_calloc(np, sizeof(float)), *G = ebm_calloc(n, n * sizeof(float));
-    float *backup = ebm_calloc(np, sizeof(float));
-    size_t *perm = malloc(N * sizeof *perm);
-    /* work space of the Gibbs sweeps (local fields of every chain) and of the pseudo-likelihood gradient */
-    size_t max_chains = o->method == EBM_BM_PCD && chains > nmax ? chains : nmax;
-    float *res = o->method == EBM_BM_PL ? ebm_calloc(nmax, n * sizeof(float)) : NULL;
-    double *fields = malloc(max_chains * n * sizeof *fields), *gbd = malloc(n * sizeof *gbd);
-    if (!pos || !neg || !grad || !G || !backup || !perm || !fields || !gbd || (o->method == EBM_BM_PL && !res)) {
-        s = ebm_fail(EBM_ENOMEM, "out of memory for training buffers");
-        goto done;
+    ebm_run_opts r;
+    ebm_bm_run_opts(o, &r);
+    r.on_step = on_step;
+    r.on_epoch = on_epoch;
+    r.user = (void *)o;
+    s = ebm_run(t, data, NULL, &r, NULL);
+    ebm_trainer_free(t);
+    if (s == EBM_ENAN) {
+        char what[512];
+        snprintf(what, sizeof what, "%s", ebm_last_error());
+        s = ebm_fail(EBM_ENAN, "%s; try a smaller learning rate", what);
     }
-    ebm_rng keys, shuffle, init;
-    ebm_rng_seed(&keys, o->seed, 0);
-    ebm_rng_seed(&shuffle, o->seed, 1);
-    ebm_rng_seed(&init, o->seed, 2);
-    for (size_t i = 0; i < N; i++) perm[i] = i;
-    if (o->method == EBM_BM_PCD)
-        for (size_t c = 0; c < chains; c++)
-            memcpy(neg + c * n, data->data + ebm_rng_below(&init, N) * n, n * sizeof(float));
-    ebm_train_progress pr = {0};
-    pr.epochs = o->epochs;
-    pr.batches = batches;
-    pr.recon = NAN;
-    double t0 = ebm_now();
-    size_t last_good = 0;
-    for (size_t ep = 1; ep <= o->epochs; ep++) {
-        double te = ebm_now();
-        memcpy(backup, m->params, np * sizeof(float));
-        if (o->shuffle) ebm_rng_permutation(&shuffle, perm, N);
-        pr.epoch = ep;
-        for (size_t b = 0; b < batches; b++) {
-            size_t r0 = b * nmax, rows = N - r0 < nmax ? N - r0 : nmax;
-            for (size_t r = 0; r < rows; r++) memcpy(pos + r * n, data->data + perm[r0 + r] * n, n * sizeof(float));
-            memset(grad, 0, np * sizeof(float));
-            if (o->method == EBM_BM_PL) {
-                s = ebm_bm_pseudo_ll_grad_ws(m, pos, rows, grad, res, G, fields, gbd);
-            } else {
-                size_t nr = o->method == EBM_BM_PCD ? chains : rows;
-                if (o->method == EBM_BM_CD) memcpy(neg, pos, rows * n * sizeof(float));
-                s = ebm_bm_gibbs_ws(m, neg, nr, o->k, 1.0f, o->scan, &keys, fields);
-                if (!s) {
-                    add_stats(n, pos, rows, 1.0f, G, grad);
-                    add_stats(n, neg, nr, -1.0f, G, grad);
-                }
-            }
-            if (s) goto done;
-            for (size_t i = 0; i < np; i++) grad[i] = -grad[i]; /* the optimiser descends */
-            s = ebm_optim_step(opt, m->params, grad, NULL);
-            if (!s) s = ebm_bm_check_finite(m);
-            if (s) {
-                char what[256];
-                snprintf(what, sizeof what, "%s", ebm_last_error());
-                memcpy(m->params, backup, np * sizeof(float));
-                s = ebm_fail(EBM_ENAN,
-                             "training diverged at epoch %zu, batch %zu: %s; parameters restored to the end of epoch "
-                             "%zu; try a smaller learning rate", ep, b + 1, what, last_good);
-                goto done;
-            }
-            pr.batch = b + 1;
-            pr.lr = o->optim.lr;
-            pr.seconds = ebm_now() - te;
-            pr.total_seconds = ebm_now() - t0;
-            if (o->on_batch && o->on_batch(&pr, o->user)) {
-                s = ebm_fail(EBM_ECANCELED, "training stopped at epoch %zu, batch %zu", ep, b + 1);
-                goto done;
-            }
-        }
-        last_good = ep;
-        if (o->on_epoch && o->on_epoch(&pr, o->user)) {
-            s = ebm_fail(EBM_ECANCELED, "training stopped after epoch %zu", ep);
-            goto done;
-        }
-    }
-done:
-    ebm_optim_free(opt);
-    ebm_free(pos);
-    ebm_free(neg);
-    ebm_free(grad);
-    ebm_free(G);
-    ebm_free(backup);
-    ebm_free(res);
-    free(fields);
-    free(gbd);
-    free(perm);
     return s;
 }

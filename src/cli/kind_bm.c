@@ -1,0 +1,421 @@
+/* The fully visible Boltzmann machine kind: `ebm train bm` (through the shared runner, with per-epoch
+ * pseudo-LL and, for small models, exact LL of monitor rows), and `ebm sample`, `ebm eval`, `ebm info` and
+ * `ebm score` of BM files.  Data is binarised (threshold 0.5 by default) to {0,1} and mapped to the model's
+ * spin convention. */
+#include "cli.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define EXACT_AUTO_UNITS 25
+
+static ebm_bm *load_bm(const char *cmd, const char *path) {
+    ebm_bm *m = NULL;
+    ebm_status s = ebm_bm_load(path, &m);
+    if (s) cli_lib_error(cmd, s);
+    return m;
+}
+
+ebm_dataset *cli_bm_load_binary(const char *cmd, const char *spec, cli_data_args *da, const ebm_meta *meta, size_t n,
+                                float off, bool quiet) {
+    ebm_data_opts o;
+    if (meta) cli_data_args_from_model(da, meta);
+    if (!cli_data_opts(cmd, da, &o)) return NULL;
+    ebm_dataset *d = cli_load_data(cmd, spec, &o, quiet);
+    if (!d) return NULL;
+    if (n && d->x->cols != n) {
+        cli_error(cmd, "%s has %zu columns but the model has %zu units", spec, d->x->cols, n);
+    } else if (!cli_is_binary(d->x)) {
+        cli_error(cmd, "%s is not binary after --binarize %s; a Boltzmann machine needs 0/1 values (try --binarize "
+                       "threshold)", spec, da->binarize);
+    } else {
+        for (size_t i = 0; i < d->x->rows * d->x->cols; i++)
+            if (d->x->data[i] == 0.0f) d->x->data[i] = off;
+        return d;
+    }
+    ebm_dataset_free(d);
+    return NULL;
+}
+
+/* ---- ebm train bm ---- */
+
+/* The per-epoch monitors: pseudo-LL and (small models) exact LL of the first rows of the data. */
+typedef struct {
+    ebm_bm *m;
+    const ebm_mat *mon;
+    bool exact;
+    double pll, ll;
+} bm_train_ctx;
+
+static void bm_epoch(cli_run *r, const ebm_run_progress *p) {
+    bm_train_ctx *c = r->user;
+    double pll = NAN, ll = NAN, lz = NAN;
+    if (c->mon && ebm_bm_pseudo_ll(c->m, c->mon->data, c->mon->rows, &pll)) pll = NAN;
+    if (c->mon && c->exact &&
+        (ebm_bm_log_z_exact(c->m, 1.0f, &lz) || ebm_bm_log_likelihood(c->m, c->mon->data, c->mon->rows, lz, &ll)))
+        ll = NAN;
+    c->pll = pll;
+    c->ll = ll;
+    char line[256];
+    int n = snprintf(line, sizeof line, "epoch %zu/%zu  %.2f s", p->epoch, p->epochs, p->seconds);
+    if (!isnan(pll)) n += snprintf(line + n, sizeof line - (size_t)n, "  pseudo-LL %.4f", pll);
+    if (!isnan(ll)) snprintf(line + n, sizeof line - (size_t)n, "  exact LL %.4f nats (log Z %.4f)", ll, lz);
+    cli_progress_line(&r->prog, "%s", line);
+    if (!r->log) return;
+    fprintf(r->log, "%zu,%.4f,%.4f,", p->epoch, p->seconds, p->total_seconds);
+    if (!isnan(pll)) fprintf(r->log, "%.6f", pll);
+    fputc(',', r->log);
+    if (!isnan(ll)) fprintf(r->log, "%.6f", ll);
+    fputc('\n', r->log);
+    fflush(r->log);
+}
+
+static ebm_status bm_save(cli_run *r, const char *path) {
+    bm_train_ctx *c = r->user;
+    ebm_status s = isnan(c->pll) ? EBM_OK : ebm_meta_setf(r->meta, "ebm.train.final_pseudo_ll", "%.4f", c->pll);
+    if (!s && !isnan(c->ll)) s = ebm_meta_setf(r->meta, "ebm.train.final_exact_ll", "%.4f", c->ll);
+    return s ? s : ebm_bm_save(c->m, path);
+}
+
+static void bm_describe(cli_run *r, char *buf, size_t cap) {
+    snprintf(buf, cap, "BM of %zu units", ebm_bm_units(((bm_train_ctx *)r->user)->m));
+}
+
+static const char *const train_about =
+    "Train a fully visible Boltzmann machine (Ising model) E(x) = -(1/2 x'Wx + b'x) on binary data, with\n"
+    "units in {0,1} (--spins 01) or {-1,+1} (--spins pm1; data 0 becomes -1), by CD-K or persistent CD-K\n"
+    "with K sequential Gibbs sweeps (--method cd|pcd) or by maximum pseudo-likelihood (--method pl), with\n"
+    "SGD + momentum or Adam.  Each epoch prints the pseudo-log-likelihood of the monitor rows and, with at\n"
+    "most 25 units, their exact log-likelihood.  Data is binarised at 0.5 unless --binarize says otherwise.";
+
+int cli_bm_train(int argc, char **argv, bool quiet) {
+    const char *cmd = "train bm", *shape = NULL;
+    cli_train_args ta = {NULL, NULL, NULL};
+    size_t monitor = 1000;
+    int spins = 0, scan = 0, method = 0, optim = 0, exact_mode = 0;
+    float init_std = 0.01f;
+    bool no_shuffle = false;
+    ebm_bm_train_opts o;
+    ebm_bm_train_opts_default(&o);
+    cli_data_args da = {"auto", "threshold", 0.5f, 0, 1, false, false, false};
+    const cli_opt opts[] = {
+        CLI_TRAIN_OPTIONS(ta),
+        {"spins", OPT_CHOICE, &spins, NULL, "unit values: {0,1} or {-1,+1}", 0, 0, 0, 0, "01|pm1", NULL},
+        {"method", OPT_CHOICE, &method, NULL, "contrastive divergence, persistent CD or maximum pseudo-likelihood", 0, 0, 0, 0, "cd|pcd|pl", NULL},
+        {"k", OPT_SIZE, &o.k, "K", "Gibbs sweeps per update (cd, pcd)", 1, 100000, 0, 0, NULL, NULL},
+        {"scan", OPT_CHOICE, &scan, NULL, "order of the Gibbs updates", 0, 0, 0, 0, "systematic|random", NULL},
+        {"epochs", OPT_SIZE, &o.epochs, "N", "passes over the data", 1, 1e9, 0, 0, NULL, NULL},
+        {"batch", OPT_SIZE, &o.batch, "N", "rows per update", 1, 1 << 24, 0, 0, NULL, NULL},
+        {"chains", OPT_SIZE, &o.chains, "N", "persistent chains for pcd (0 = batch size)", 0, 1 << 24, 0, 0, NULL, NULL},
+        {"optim", OPT_CHOICE, &optim, NULL, "optimiser", 0, 0, 0, 0, "sgd|adam", NULL},
+        {"lr", OPT_FLOAT, &o.optim.lr, "RATE", "learning rate", 0, FLT_MAX, 1, 0, NULL, NULL},
+        {"momentum", OPT_FLOAT, &o.optim.momentum, "M", "SGD momentum", 0, 1, 0, 1, NULL, NULL},
+        {"weight-decay", OPT_FLOAT, &o.optim.weight_decay, "L2", "L2 weight decay (all parameters)", 0, 1e3, 0, 0, NULL, NULL},
+        {"grad-clip", OPT_FLOAT, &o.optim.clip, "NORM", "clip the gradient's L2 norm (0 = off)", 0, 1e30, 0, 0, NULL, NULL},
+        {"init-std", OPT_FLOAT, &init_std, "S", "standard deviation of the initial couplings", 0, 10, 0, 0, NULL, NULL},
+        {"seed", OPT_U64, &o.seed, "S", "random seed (initialisation, shuffling, sampling)", 0, 1.8446744073709552e19, 0, 0, NULL, NULL},
+        {"no-shuffle", OPT_FLAG, &no_shuffle, NULL, "keep the data order (default: reshuffle every epoch)", 0, 0, 0, 0, NULL, NULL},
+        CLI_DATA_OPTIONS(da),
+        {"monitor", OPT_SIZE, &monitor, "N", "rows for the per-epoch pseudo-LL / exact LL (0 = off)", 0, 1e9, 0, 0, NULL, NULL},
+        {"exact", OPT_CHOICE, &exact_mode, NULL, "exact log-likelihood each epoch (auto: <= 25 units)", 0, 0, 0, 0, "auto|on|off", NULL},
+        {"shape", OPT_STR, &shape, "HxW", "image shape of a row, stored in the model (default: the data's, if known)", -INFINITY, INFINITY, 0, 0, NULL, NULL},
+        OPT_END,
+    };
+    size_t npos, sh = 0, sw = 0;
+    int rc = cli_start(cmd, argc, argv, opts, "ebm train bm --data SPEC --out PATH [options]", train_about, NULL, 0, &npos);
+    if (rc >= 0 || (rc = cli_train_check(cmd, &ta)) >= 0) return rc;
+    o.method = (ebm_bm_method)method;
+    o.scan = (ebm_bm_scan)scan;
+    o.optim.kind = optim ? EBM_OPTIM_ADAM : EBM_OPTIM_SGD;
+    o.shuffle = !no_shuffle;
+    ebm_dataset *d = cli_bm_load_binary(cmd, ta.data, &da, NULL, 0, spins ? -1.0f : 0.0f, quiet);
+    if (!d) return 1;
+    size_t n = d->x->cols;
+    bool exact = exact_mode == 1 || (exact_mode == 0 && n <= EXACT_AUTO_UNITS);
+    ebm_bm *m = NULL;
+    ebm_trainer *t = NULL;
+    rc = 1;
+    if (exact && n > EBM_EXACT_MAX_UNITS) {
+        rc = cli_error(cmd, "--exact on needs at most %d units; this data has %zu columns", EBM_EXACT_MAX_UNITS, n);
+        goto done;
+    }
+    if (shape && !cli_image_shape(cmd, n, 0, 0, shape, &sh, &sw)) goto done;
+    ebm_rng init;
+    ebm_rng_seed(&init, o.seed, 100);
+    ebm_status s = ebm_bm_new(n, (ebm_bm_spins)spins, &m);
+    if (!s) s = ebm_bm_init(m, &init, init_std, d->x);
+    if (!s) s = ebm_bm_trainer_new(m, &o, &t);
+    ebm_meta *mt = m ? ebm_bm_meta(m) : NULL;
+    if (!s) s = ebm_meta_setf(mt, "ebm.train.init_std", "%g", (double)init_std);
+    if (!s) s = ebm_meta_set(mt, "ebm.sample.steps", "1000");
+    if (!s) s = ebm_meta_set(mt, "ebm.sample.temperature", "1");
+    if (!s) s = ebm_meta_set(mt, "ebm.sample.scan", scan ? "random" : "systematic");
+    if (s) {
+        rc = cli_lib_error(cmd, s);
+        goto done;
+    }
+    ebm_bm_set_image_shape(m, shape ? sh : d->height, shape ? sw : d->width);
+    if (!quiet) {
+        char how[64] = "maximum pseudo-likelihood";
+        if (o.method != EBM_BM_PL) snprintf(how, sizeof how, "%s-%zu (%s scan)", ebm_bm_method_name(o.method), o.k,
+                                            scan ? "random" : "systematic");
+        fprintf(stderr, "training BM of %zu units (%s) by %s: %zu epochs, batch %zu, %s lr %g\n", n,
+                ebm_bm_spins_name((ebm_bm_spins)spins), how, o.epochs, o.batch, optim ? "adam" : "sgd",
+                (double)o.optim.lr);
+    }
+    /* the monitor is the first rows of the data (a view, not a copy) */
+    ebm_mat mon = {monitor < d->x->rows ? monitor : d->x->rows, n, d->x->data};
+    bm_train_ctx c = {m, monitor ? &mon : NULL, exact, NAN, NAN};
+    cli_run r = {.cmd = cmd, .kind = "bm", .ta = &ta, .d = d, .da = &da, .quiet = quiet, .argc = argc, .argv = argv,
+                 .meta = mt, .log_header = "epoch,seconds,total_seconds,pseudo_ll,exact_ll",
+                 .nan_hint = "try a smaller --lr", .save = bm_save, .on_epoch = bm_epoch, .describe = bm_describe,
+                 .user = &c};
+    ebm_run_opts ro;
+    ebm_bm_run_opts(&o, &ro);
+    rc = cli_train_run(&r, t, d->x, NULL, &ro);
+done:
+    ebm_trainer_free(t);
+    ebm_bm_free(m);
+    ebm_dataset_free(d);
+    return rc;
+}
+
+/* ---- ebm sample MODEL.bm ---- */
+
+static const char *const sample_about =
+    "Draw samples from a fully visible Boltzmann machine by sequential Gibbs sampling: --n chains start\n"
+    "from uniform noise or from random rows of --data and run --steps sweeps (each n unit updates, in\n"
+    "order or at random with --scan random) at --temperature.  NPY/CSV hold the states in the model's\n"
+    "convention ({0,1} or {-1,+1}); pictures show on = white.  Defaults come from the model file.";
+
+typedef struct {
+    const ebm_bm *m;
+    float *x;
+    size_t n;
+    float T;
+    ebm_bm_scan scan;
+    ebm_rng rng;
+} bm_sweeps;
+
+static ebm_status bm_sweep(void *ctx, size_t sweeps) {
+    bm_sweeps *b = ctx;
+    return ebm_bm_gibbs(b->m, b->x, b->n, sweeps, b->T, b->scan, &b->rng);
+}
+
+/* The chains' start: random rows of the data (--init data) or uniform noise; false after printing an error. */
+static bool bm_start(const char *cmd, bm_sweeps *b, int init, const char *spec, bool quiet) {
+    size_t nu = ebm_bm_units(b->m);
+    float off = ebm_bm_off_value(b->m);
+    if (init == 0) {
+        for (size_t i = 0; i < b->n * nu; i++) b->x[i] = ebm_rng_uniform(&b->rng) < 0.5 ? 1.0f : off;
+        return true;
+    }
+    const ebm_meta *meta = ebm_bm_meta((ebm_bm *)b->m);
+    if (!spec && !(spec = ebm_meta_get(meta, "ebm.data.spec")))
+        return cli_error(cmd, "--init data needs --data (the model does not record its training data)"), false;
+    cli_data_args da = {"auto", "threshold", 0.5f, 0, 1, false, false, false};
+    ebm_dataset *d = cli_bm_load_binary(cmd, spec, &da, meta, nu, off, quiet);
+    for (size_t c = 0; d && c < b->n; c++)
+        memcpy(b->x + c * nu, d->x->data + ebm_rng_below(&b->rng, d->x->rows) * nu, nu * sizeof(float));
+    ebm_dataset_free(d);
+    return d != NULL;
+}
+
+int cli_bm_sample(int argc, char **argv, bool quiet) {
+    const char *cmd = "sample", *data_spec = NULL, *scan_name = "systematic", *path;
+    cli_sample_out out = CLI_SAMPLE_OUT_INIT;
+    bm_sweeps b = {.n = 100, .T = 1.0f, .scan = EBM_SCAN_SYSTEMATIC};
+    size_t steps = 1000, h = 0, w = 0, h0, w0;
+    uint64_t seed = 1;
+    int init = 0;
+    bool steps_seen = false, t_seen = false, scan_seen = false;
+    const cli_opt opts[] = {
+        {"n", OPT_SIZE, &b.n, "N", "number of chains (samples)", 1, 1e7, 0, 0, NULL, NULL},
+        {"steps", OPT_SIZE, &steps, "S", "Gibbs sweeps per chain", 0, 1e9, 0, 0, NULL, &steps_seen},
+        {"temperature", OPT_FLOAT, &b.T, "T", "sampling temperature", 0, 1e6, 1, 0, NULL, &t_seen},
+        {"scan", OPT_STR, &scan_name, "systematic|random", "order of the unit updates", -INFINITY, INFINITY, 0, 0, NULL, &scan_seen},
+        {"init", OPT_CHOICE, &init, NULL, "start chains from noise or from data rows", 0, 0, 0, 0, "noise|data", NULL},
+        {"data", OPT_STR, &data_spec, "SPEC", "data for --init data (default: the model's training data)", -INFINITY, INFINITY, 0, 0, NULL, NULL},
+        {"seed", OPT_U64, &seed, "S", "random seed", 0, 1.8446744073709552e19, 0, 0, NULL, NULL},
+        CLI_SAMPLE_OUT_OPTIONS(out),
+        OPT_END,
+    };
+    int rc = cli_start_model(cmd, argc, argv, opts, "ebm sample MODEL [--png PATH] [--npy PATH] [--csv PATH] [options]",
+                             sample_about, &path);
+    if (rc >= 0 || (rc = cli_sample_out_check(cmd, &out, false)) >= 0) return rc;
+    ebm_bm *m = load_bm(cmd, path);
+    if (!m) return 1;
+    size_t nu = ebm_bm_units(m);
+    ebm_meta *meta = ebm_bm_meta(m);
+    ebm_bm_image_shape(m, &h0, &w0);
+    if (!steps_seen) cli_meta_size(meta, "ebm.sample.steps", &steps);
+    if (!t_seen) cli_meta_float(meta, "ebm.sample.temperature", &b.T);
+    if (!(b.T > 0)) b.T = 1.0f;
+    if (!scan_seen && ebm_meta_get(meta, "ebm.sample.scan")) scan_name = ebm_meta_get(meta, "ebm.sample.scan");
+    rc = 1;
+    if (out.png && !cli_image_shape(cmd, nu, h0, w0, out.shape, &h, &w)) goto done;
+    if (ebm_bm_scan_parse(scan_name, &b.scan)) {
+        cli_error(cmd, "--scan: %s", ebm_last_error());
+        rc = 2;
+        goto done;
+    }
+    b.m = m;
+    if (!(b.x = malloc(b.n * nu * sizeof(float)))) {
+        rc = cli_error(cmd, "out of memory for %zu chains", b.n);
+        goto done;
+    }
+    ebm_rng_seed(&b.rng, seed, 0);
+    if (!bm_start(cmd, &b, init, data_spec, quiet)) goto done;
+    cli_progress prog;
+    cli_progress_init(&prog, quiet);
+    if (!quiet)
+        fprintf(stderr, "sampling %zu chains x %zu %s sweeps at T = %g from %s (BM of %zu units)\n", b.n, steps,
+                scan_name, (double)b.T, init ? "data" : "noise", nu);
+    cli_install_sigint();
+    if ((rc = cli_run_sweeps(cmd, &prog, steps, bm_sweep, &b)) < 0)
+        rc = cli_sample_out_write(cmd, quiet, &out, b.x, b.n, nu, ebm_bm_off_value(m) < 0, h, w) ? 0 : 1;
+done:
+    free(b.x);
+    ebm_bm_free(m);
+    return rc;
+}
+
+/* ---- ebm eval MODEL.bm ---- */
+
+static const char *const eval_about =
+    "Evaluate a fully visible Boltzmann machine on binary data (binarised as in training): mean energy,\n"
+    "pseudo-log-likelihood (sum_i log p(x_i | x_-i), mean per example) and, with at most 25 units, the\n"
+    "exact log Z (Gray-code enumeration of all 2^n states) and mean log-likelihood in nats per example.";
+
+int cli_bm_eval(int argc, char **argv, bool quiet) {
+    const char *cmd = "eval", *spec = NULL, *path;
+    int exact_mode = 0;
+    bool json = false;
+    cli_data_args da = {"auto", "threshold", 0.5f, 0, 1, false, false, false};
+    const cli_opt opts[] = {
+        {"data", OPT_STR, &spec, "SPEC", "evaluation data (default: the model's training data spec)", -INFINITY, INFINITY, 0, 0, NULL, NULL},
+        CLI_DATA_OPTIONS(da),
+        {"exact", OPT_CHOICE, &exact_mode, NULL, "exact log Z and log-likelihood (auto: <= 25 units)", 0, 0, 0, 0, "auto|on|off", NULL},
+        {"json", OPT_FLAG, &json, NULL, "print one JSON object instead of text", 0, 0, 0, 0, NULL, NULL},
+        OPT_END,
+    };
+    int rc = cli_start_model(cmd, argc, argv, opts, "ebm eval MODEL --data SPEC [options]", eval_about, &path);
+    if (rc >= 0) return rc;
+    ebm_bm *m = load_bm(cmd, path);
+    if (!m) return 1;
+    ebm_dataset *d = NULL;
+    size_t nu = ebm_bm_units(m);
+    if (!spec && !(spec = ebm_meta_get(ebm_bm_meta(m), "ebm.data.spec")))
+        rc = cli_error(cmd, "--data is required (the model does not record its training data)");
+    else if (exact_mode == 1 && nu > EBM_EXACT_MAX_UNITS)
+        rc = cli_error(cmd, "--exact on needs at most %d units; this model has %zu", EBM_EXACT_MAX_UNITS, nu);
+    else if (!(d = cli_bm_load_binary(cmd, spec, &da, ebm_bm_meta(m), nu, ebm_bm_off_value(m), quiet || json)))
+        rc = 1;
+    if (!d) goto done;
+    bool exact = exact_mode == 1 || (exact_mode == 0 && nu <= EXACT_AUTO_UNITS);
+    ebm_bm_eval e;
+    double t0 = cli_now();
+    ebm_status s = ebm_bm_evaluate(m, d->x->data, d->x->rows, exact, &e);
+    const char *sp = ebm_bm_spins_name(ebm_bm_spin_kind(m));
+    rc = s ? cli_lib_error(cmd, s) : 0;
+    if (!s && json) {
+        printf("{\"model\": ");
+        cli_json_string(stdout, path);
+        printf(", \"kind\": \"bm\", \"units\": %zu, \"spins\": \"%s\", \"data\": ", nu, sp);
+        cli_json_string(stdout, spec);
+        printf(", \"rows\": %zu", d->x->rows);
+        const char *keys[] = {"energy_mean", "pseudo_ll", "log_z", "log_likelihood"};
+        for (int i = 0; i < 4; i++) {
+            printf(", \"%s\": ", keys[i]);
+            cli_json_number(stdout, (&e.energy_mean)[i]);
+        }
+        printf(", \"seconds\": %.3f}\n", cli_now() - t0);
+    } else if (!s) {
+        printf("model            %s (BM of %zu units, %s)\n", path, nu, sp);
+        printf("data             %s: %zu rows\n", d->source, d->x->rows);
+        printf("energy           %.4f (mean)\n", e.energy_mean);
+        printf("pseudo-LL        %.4f nats per example\n", e.pseudo_ll);
+        if (exact) printf("log Z            %.6f (exact, 2^%zu states)\n", e.log_z, nu);
+        if (exact) printf("log-likelihood   %.4f nats per example (exact)\n", e.log_likelihood);
+        else printf("log-likelihood   n/a: exact needs at most %d units (this model: %zu)\n", EBM_EXACT_MAX_UNITS, nu);
+    }
+done:
+    ebm_dataset_free(d);
+    ebm_bm_free(m);
+    return rc;
+}
+
+/* ---- ebm info MODEL.bm ---- */
+
+/* mean, std, min and max of x (n) leaving out every (skip + 1)-th value from the first (the diagonal of an
+ * (skip, skip) matrix), when skip > 0 */
+static void bm_stat_line(const char *name, const float *x, size_t n, size_t skip) {
+    double s = 0, sq = 0, mn = INFINITY, mx = -INFINITY;
+    size_t count = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (skip && i % (skip + 1) == 0) continue;
+        s += x[i];
+        sq += (double)x[i] * x[i];
+        mn = x[i] < mn ? x[i] : mn;
+        mx = x[i] > mx ? x[i] : mx;
+        count++;
+    }
+    double mean = count ? s / (double)count : 0;
+    printf("  %-4s mean %+.4f  std %.4f  min %+.4f  max %+.4f\n", name, mean,
+           count ? sqrt(fmax(0, sq / (double)count - mean * mean)) : 0.0, mn, mx);
+}
+
+int cli_bm_info(int argc, char **argv, bool quiet) {
+    const char *path;
+    bool json = false;
+    const cli_opt opts[] = {
+        {"json", OPT_FLAG, &json, NULL, "print one JSON object instead of text", 0, 0, 0, 0, NULL, NULL},
+        OPT_END,
+    };
+    int rc = cli_start_model("info", argc, argv, opts, "ebm info MODEL [--json]",
+                             "Describe a fully visible Boltzmann machine file: units, spin convention, coupling and bias\n"
+                             "statistics (off-diagonal couplings) and all metadata.", &path);
+    ebm_bm *m = rc >= 0 ? NULL : load_bm("info", path);
+    if (!m) return rc >= 0 ? rc : 1;
+    (void)quiet;
+    size_t n = ebm_bm_units(m), np = n * (n - 1) / 2 + n, h, w;
+    ebm_bm_image_shape(m, &h, &w);
+    const char *sp = ebm_bm_spins_name(ebm_bm_spin_kind(m));
+    if (json) {
+        printf("{\"file\": ");
+        cli_json_string(stdout, path);
+        printf(", \"kind\": \"bm\", \"units\": %zu, \"spins\": \"%s\", \"n_params\": %zu, \"metadata\": {", n, sp, np);
+        cli_print_meta(ebm_bm_meta(m), true);
+        printf("}}\n");
+    } else {
+        printf("%s: fully visible Boltzmann machine, %zu units in %s, %zu parameters (%zu couplings, %zu biases)\n",
+               path, n, strcmp(sp, "pm1") == 0 ? "{-1,+1}" : "{0,1}", np, np - n, n);
+        if (h) printf("image shape %zu x %zu\n", h, w);
+        printf("parameters:\n");
+        if (n > 1) bm_stat_line("W", ebm_bm_weights(m), n * n, n);
+        bm_stat_line("b", ebm_bm_bias(m), n, 0);
+        printf("metadata:\n");
+        cli_print_meta(ebm_bm_meta(m), false);
+    }
+    ebm_bm_free(m);
+    return 0;
+}
+
+/* ---- ebm score (BM files): E(x) = -(1/2 x'Wx + b'x) of each binarised row ---- */
+
+static ebm_dataset *bm_score_load(void *model, const char *cmd, const char *spec, size_t limit, bool quiet) {
+    cli_data_args da = {"auto", "threshold", 0.5f, limit, 1, false, false, false};
+    return cli_bm_load_binary(cmd, spec, &da, ebm_bm_meta(model), ebm_bm_units(model), ebm_bm_off_value(model), quiet);
+}
+static ebm_status bm_score_energy(void *model, const float *x, size_t n, double *E) { return ebm_bm_energy(model, x, n, E); }
+static void bm_score_free(void *model) { ebm_bm_free(model); }
+
+bool cli_bm_scorer(const char *cmd, const char *path, cli_scorer *sc) {
+    ebm_bm *m = load_bm(cmd, path);
+    if (!m) return false;
+    *sc = (cli_scorer){m, "E(x) = -(x'Wx/2 + b'x)", ebm_meta_get(ebm_bm_meta(m), "ebm.data.spec"), bm_score_load,
+                       bm_score_energy, bm_score_free};
+    return true;
+}
