@@ -92,40 +92,41 @@ static void test_chain_gradients(void) {
     ebm_rng r;
     ebm_rng_seed(&r, 5, 0);
     for (size_t i = 0; i < sizeof x / sizeof x[0]; i++) x[i] = (float)ebm_rng_normal(&r);
-    for (int l = 0; l < EBM_SP_N_LOSSES; l++) {
-        ebm_sp *m;
-        CHECK_OK(ebm_sp_new("linear:5,tanh,linear:3", 4, 1, 1, k, len, EBM_SP_OUT_SOFTPLUS, &m));
-        CHECK_OK(ebm_sp_init(m, &r));
+    for (int l = 0; l < EBM_STRUCTURED_N_LOSSES; l++) {
+        ebm_structured *m;
+        CHECK_OK(ebm_structured_new("linear:5,tanh,linear:3", 4, 1, 1, k, len, EBM_STRUCTURED_OUT_SOFTPLUS, &m));
+        CHECK_OK(ebm_structured_init(m, &r));
         for (size_t i = 0; i < k * k; i++) m->pair[i] = (float)ebm_rng_normal(&r);
-        ebm_sp_loss_opts o;
-        ebm_sp_loss_opts_default(&o);
-        o.loss = (ebm_sp_loss)l;
+        ebm_structured_loss_opts o;
+        ebm_structured_loss_opts_default(&o);
+        o.loss = (ebm_structured_loss)l;
         o.margin = 4;
         o.lvq2_max = 10;
         size_t np;
         float *p = ebm_net_params(m->net, &np);
         float *g = calloc(np + k * k, sizeof(float)), *gp = g + np;
         double L, worst = 0;
-        CHECK_OK(ebm_sp_loss_grad(m, &o, x, y, n, &L, g, gp));
+        CHECK_OK(ebm_structured_loss_grad(m, &o, x, y, n, &L, g, gp));
         for (size_t i = 0; i < np + k * k; i++) {
             float *v = i < np ? &p[i] : &m->pair[i - np];
             float keep = *v, h = 2e-3f;
             double lp, lm, fd, err = 1;
             for (int tries = 0; tries < 2 && err > 2e-2; tries++, h /= 8) {
                 *v = keep + h;
-                CHECK_OK(ebm_sp_loss_grad(m, &o, x, y, n, &lp, NULL, NULL));
+                CHECK_OK(ebm_structured_loss_grad(m, &o, x, y, n, &lp, NULL, NULL));
                 *v = keep - h;
-                CHECK_OK(ebm_sp_loss_grad(m, &o, x, y, n, &lm, NULL, NULL));
+                CHECK_OK(ebm_structured_loss_grad(m, &o, x, y, n, &lm, NULL, NULL));
                 *v = keep;
                 fd = (lp - lm) / (2.0 * (double)h);
                 err = fabs(fd - g[i]) / (1e-2 + fabs(fd) + fabs(g[i]));
             }
             worst = err > worst ? err : worst;
         }
-        printf("  chain %-10s dL/dtheta and dL/dP vs finite differences: worst relative error %.2e\n", ebm_sp_loss_name(o.loss), worst);
-        CHECK_MSG(worst < 2e-2, "chain %s gradient error %g", ebm_sp_loss_name(o.loss), worst);
+        printf("  chain %-10s dL/dtheta and dL/dP vs finite differences: worst relative error %.2e\n",
+               ebm_structured_loss_name(o.loss), worst);
+        CHECK_MSG(worst < 2e-2, "chain %s gradient error %g", ebm_structured_loss_name(o.loss), worst);
         free(g);
-        ebm_sp_free(m);
+        ebm_structured_free(m);
     }
 }
 
@@ -169,14 +170,14 @@ static void test_relaxed(void) {
     float q[4];
     for (int ti = 0; ti < 2; ti++) {
         float T = ti ? 0.5f : 1.0f;
-        CHECK_OK(ebm_sp_relaxed_infer(E, 4, T, 0.5f, 200, q));
+        CHECK_OK(ebm_structured_relaxed_infer(E, 4, T, 0.5f, 200, q));
         double z = 0;
         for (int y = 0; y < 4; y++) z += exp(-E[y] / T);
         for (int y = 0; y < 4; y++) CHECK_NEAR(q[y], exp(-E[y] / T) / z, 1e-5);
     }
-    CHECK_OK(ebm_sp_relaxed_infer(E, 4, 0.02f, 0.5f, 2000, q));
+    CHECK_OK(ebm_structured_relaxed_infer(E, 4, 0.02f, 0.5f, 2000, q));
     CHECK(q[1] > 0.99f); /* the exhaustive argmin */
-    CHECK_FAILS(ebm_sp_relaxed_infer(E, 4, 0, 0.5f, 10, q), EBM_EINVAL);
+    CHECK_FAILS(ebm_structured_relaxed_infer(E, 4, 0, 0.5f, 10, q), EBM_EINVAL);
 }
 
 /* three separable Gaussian blobs in 4-D */
@@ -192,20 +193,21 @@ static void blobs(size_t n, uint64_t seed, ebm_mat **x, int32_t **y) {
     }
 }
 
-static ebm_sp *train_blobs(ebm_sp_loss loss, ebm_sp_out out, const ebm_mat *x, const int32_t *y) {
-    ebm_sp *m;
-    REQUIRE(ebm_sp_new("linear:16,tanh,linear:3", 4, 1, 1, 3, 0, out, &m) == EBM_OK);
+static ebm_structured *train_blobs(ebm_structured_loss loss, ebm_structured_out out, const ebm_mat *x,
+                                   const int32_t *y) {
+    ebm_structured *m;
+    REQUIRE(ebm_structured_new("linear:16,tanh,linear:3", 4, 1, 1, 3, 0, out, &m) == EBM_OK);
     ebm_rng r;
     ebm_rng_seed(&r, 2, 0);
-    CHECK_OK(ebm_sp_init(m, &r));
-    ebm_sp_train_opts o;
-    ebm_sp_train_opts_default(&o);
+    CHECK_OK(ebm_structured_init(m, &r));
+    ebm_structured_train_opts o;
+    ebm_structured_train_opts_default(&o);
     o.loss.loss = loss;
     o.optim.lr = 1e-2f;
     o.epochs = 60;
     o.batch = 32;
     o.optim.weight_decay = 1e-3f;
-    CHECK_OK(ebm_sp_train(m, x, y, &o));
+    CHECK_OK(ebm_structured_train(m, x, y, &o));
     return m;
 }
 
@@ -214,19 +216,19 @@ static void test_training(void) {
     int32_t *y, *yt;
     blobs(600, 1, &x, &y);
     blobs(300, 2, &xt, &yt);
-    ebm_sp_loss_opts lo;
-    ebm_sp_loss_opts_default(&lo);
-    ebm_sp_eval before, hinge, energy;
-    ebm_sp *m0;
-    REQUIRE(ebm_sp_new("linear:16,tanh,linear:3", 4, 1, 1, 3, 0, EBM_SP_OUT_SQUARE, &m0) == EBM_OK);
+    ebm_structured_loss_opts lo;
+    ebm_structured_loss_opts_default(&lo);
+    ebm_structured_eval before, hinge, energy;
+    ebm_structured *m0;
+    REQUIRE(ebm_structured_new("linear:16,tanh,linear:3", 4, 1, 1, 3, 0, EBM_STRUCTURED_OUT_SQUARE, &m0) == EBM_OK);
     ebm_rng r;
     ebm_rng_seed(&r, 2, 0);
-    CHECK_OK(ebm_sp_init(m0, &r));
-    CHECK_OK(ebm_sp_evaluate(m0, &lo, xt->data, yt, xt->rows, &before));
-    ebm_sp *mh = train_blobs(EBM_SP_HINGE, EBM_SP_OUT_SQUARE, x, y);
-    CHECK_OK(ebm_sp_evaluate(mh, &lo, xt->data, yt, xt->rows, &hinge));
-    ebm_sp *me = train_blobs(EBM_SP_ENERGY, EBM_SP_OUT_SQUARE, x, y);
-    CHECK_OK(ebm_sp_evaluate(me, &lo, xt->data, yt, xt->rows, &energy));
+    CHECK_OK(ebm_structured_init(m0, &r));
+    CHECK_OK(ebm_structured_evaluate(m0, &lo, xt->data, yt, xt->rows, &before));
+    ebm_structured *mh = train_blobs(EBM_STRUCTURED_HINGE, EBM_STRUCTURED_OUT_SQUARE, x, y);
+    CHECK_OK(ebm_structured_evaluate(mh, &lo, xt->data, yt, xt->rows, &hinge));
+    ebm_structured *me = train_blobs(EBM_STRUCTURED_ENERGY, EBM_STRUCTURED_OUT_SQUARE, x, y);
+    CHECK_OK(ebm_structured_evaluate(me, &lo, xt->data, yt, xt->rows, &energy));
     printf("  blobs: untrained acc %.3f spread %.3g; hinge acc %.3f gap %.3f spread %.3g collapsed %d; energy acc %.3f "
            "E %.3g Ebar %.3g spread %.3g collapsed %d\n",
            before.accuracy, before.spread, hinge.accuracy, hinge.gap, hinge.spread, hinge.collapsed, energy.accuracy,
@@ -245,40 +247,40 @@ static void test_training(void) {
     REQUIRE(fd >= 0);
     close(fd);
     ebm_meta_set(mh->meta, "ebm.sp.loss", "hinge");
-    CHECK_OK(ebm_sp_save(mh, path));
-    ebm_sp *back;
-    CHECK_OK(ebm_sp_load(path, &back));
+    CHECK_OK(ebm_structured_save(mh, path));
+    ebm_structured *back;
+    CHECK_OK(ebm_structured_load(path, &back));
     if (back) {
-        ebm_sp_eval again;
-        CHECK_OK(ebm_sp_evaluate(back, &lo, xt->data, yt, xt->rows, &again));
+        ebm_structured_eval again;
+        CHECK_OK(ebm_structured_evaluate(back, &lo, xt->data, yt, xt->rows, &again));
         CHECK(again.accuracy == hinge.accuracy);
         CHECK(again.gap == hinge.gap);
-        CHECK(back->out == EBM_SP_OUT_SQUARE && back->k == 3 && back->len == 0);
+        CHECK(back->out == EBM_STRUCTURED_OUT_SQUARE && back->k == 3 && back->len == 0);
         CHECK(strcmp(ebm_meta_get(back->meta, "ebm.sp.loss"), "hinge") == 0);
-        ebm_sp_free(back);
+        ebm_structured_free(back);
     }
     CHECK_OK(ebm_net_save(mh->net, NULL, path));
-    CHECK_FAILS(ebm_sp_load(path, &back), EBM_EFORMAT);
+    CHECK_FAILS(ebm_structured_load(path, &back), EBM_EFORMAT);
     unlink(path);
     /* refusals: LVQ2 on raw energies, data of the wrong width */
-    lo.loss = EBM_SP_LVQ2;
-    ebm_sp *raw;
-    REQUIRE(ebm_sp_new("linear:3", 4, 1, 1, 3, 0, EBM_SP_OUT_RAW, &raw) == EBM_OK);
+    lo.loss = EBM_STRUCTURED_LVQ2;
+    ebm_structured *raw;
+    REQUIRE(ebm_structured_new("linear:3", 4, 1, 1, 3, 0, EBM_STRUCTURED_OUT_RAW, &raw) == EBM_OK);
     double L;
-    CHECK_FAILS(ebm_sp_loss_grad(raw, &lo, x->data, y, 4, &L, NULL, NULL), EBM_EINVAL);
-    ebm_sp_train_opts to;
-    ebm_sp_train_opts_default(&to);
+    CHECK_FAILS(ebm_structured_loss_grad(raw, &lo, x->data, y, 4, &L, NULL, NULL), EBM_EINVAL);
+    ebm_structured_train_opts to;
+    ebm_structured_train_opts_default(&to);
     ebm_mat *wide;
     REQUIRE(ebm_mat_new(3, 5, &wide) == EBM_OK);
-    CHECK_FAILS(ebm_sp_train(raw, wide, yt, &to), EBM_ESHAPE);
-    ebm_sp *none;
-    CHECK_FAILS(ebm_sp_new("linear:4", 4, 1, 1, 3, 0, EBM_SP_OUT_RAW, &none), EBM_ESHAPE);
+    CHECK_FAILS(ebm_structured_train(raw, wide, yt, &to), EBM_ESHAPE);
+    ebm_structured *none;
+    CHECK_FAILS(ebm_structured_new("linear:4", 4, 1, 1, 3, 0, EBM_STRUCTURED_OUT_RAW, &none), EBM_ESHAPE);
     CHECK(none == NULL);
-    ebm_sp_free(m0);
+    ebm_structured_free(m0);
     ebm_mat_free(wide);
-    ebm_sp_free(raw);
-    ebm_sp_free(mh);
-    ebm_sp_free(me);
+    ebm_structured_free(raw);
+    ebm_structured_free(mh);
+    ebm_structured_free(me);
     ebm_mat_free(x);
     ebm_mat_free(xt);
     free(y);
@@ -290,29 +292,29 @@ static void test_chain_training(void) {
     size_t len = 8, k = 3;
     ebm_mat *x, *xt;
     int32_t *y, *yt;
-    CHECK_OK(ebm_sp_markov_toy(400, len, k, 0.9f, 0.8f, 1, &x, &y));
-    CHECK_OK(ebm_sp_markov_toy(200, len, k, 0.9f, 0.8f, 2, &xt, &yt));
-    ebm_sp *m;
-    REQUIRE(ebm_sp_new("linear:3", k, 1, 1, k, len, EBM_SP_OUT_RAW, &m) == EBM_OK);
+    CHECK_OK(ebm_structured_markov_toy(400, len, k, 0.9f, 0.8f, 1, &x, &y));
+    CHECK_OK(ebm_structured_markov_toy(200, len, k, 0.9f, 0.8f, 2, &xt, &yt));
+    ebm_structured *m;
+    REQUIRE(ebm_structured_new("linear:3", k, 1, 1, k, len, EBM_STRUCTURED_OUT_RAW, &m) == EBM_OK);
     ebm_rng r;
     ebm_rng_seed(&r, 4, 0);
-    CHECK_OK(ebm_sp_init(m, &r));
-    ebm_sp_train_opts o;
-    ebm_sp_train_opts_default(&o);
-    o.loss.loss = EBM_SP_NLL;
+    CHECK_OK(ebm_structured_init(m, &r));
+    ebm_structured_train_opts o;
+    ebm_structured_train_opts_default(&o);
+    o.loss.loss = EBM_STRUCTURED_NLL;
     o.optim.lr = 3e-2f;
     o.epochs = 15;
     o.batch = 20;
-    CHECK_OK(ebm_sp_train(m, x, y, &o));
-    ebm_sp_eval chain, unary;
-    CHECK_OK(ebm_sp_evaluate(m, &o.loss, xt->data, yt, xt->rows, &chain));
+    CHECK_OK(ebm_structured_train(m, x, y, &o));
+    ebm_structured_eval chain, unary;
+    CHECK_OK(ebm_structured_evaluate(m, &o.loss, xt->data, yt, xt->rows, &chain));
     memset(m->pair, 0, k * k * sizeof(float));
-    CHECK_OK(ebm_sp_evaluate(m, &o.loss, xt->data, yt, xt->rows, &unary));
+    CHECK_OK(ebm_structured_evaluate(m, &o.loss, xt->data, yt, xt->rows, &unary));
     printf("  Markov toy (stay 0.9, noise 0.8): chain NLL per-label accuracy %.3f vs its unaries alone %.3f\n",
            chain.accuracy, unary.accuracy);
     CHECK(chain.accuracy >= unary.accuracy + 0.05);
     CHECK(chain.accuracy >= 0.85);
-    ebm_sp_free(m);
+    ebm_structured_free(m);
     ebm_mat_free(x);
     ebm_mat_free(xt);
     free(y);

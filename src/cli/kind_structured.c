@@ -45,7 +45,7 @@ static bool load_sp_data(const char *cmd, const char *spec, const markov_args *m
     memset(out, 0, sizeof *out);
     if (is_markov(spec)) {
         uint64_t seed = ma->seed + (strcmp(spec, "markov:test") == 0 ? MARKOV_TEST_SEED_OFFSET : 0);
-        ebm_status s = ebm_sp_markov_toy(ma->rows, ma->len, ma->k, ma->stay, ma->noise, seed, &out->x, &out->y);
+        ebm_status s = ebm_structured_markov_toy(ma->rows, ma->len, ma->k, ma->stay, ma->noise, seed, &out->x, &out->y);
         if (s) return cli_lib_error(cmd, s), false;
         out->toy = true;
         out->c = ma->k, out->h = out->w = 1;
@@ -81,7 +81,7 @@ typedef struct {
     size_t last_epoch;
 } sp_ctx;
 
-static int on_batch(const ebm_sp_progress *p, void *user) {
+static int on_batch(const ebm_structured_progress *p, void *user) {
     sp_ctx *c = user;
     char label[64], detail[160], eta[32];
     snprintf(label, sizeof label, "epoch %zu/%zu", p->epoch, p->epochs);
@@ -107,8 +107,8 @@ static const char *const train_about =
 int cli_structured_train(int argc, char **argv, bool quiet) {
     const char *cmd = "train structured";
     const char *data_spec = NULL, *out = NULL, *spec = NULL, *loss_name = "hinge", *energy = "softplus", *optimizer = "adam";
-    ebm_sp_train_opts o;
-    ebm_sp_train_opts_default(&o);
+    ebm_structured_train_opts o;
+    ebm_structured_train_opts_default(&o);
     markov_args ma = {10, 4, 2000, 0.8f, 1.0f, 1};
     cli_data_args da = {"auto", "none", 0.5f, 0, 1, false, false, false};
     bool len_seen = false, k_seen = false, stay_seen = false, noise_seen = false;
@@ -144,10 +144,10 @@ int cli_structured_train(int argc, char **argv, bool quiet) {
     if (started >= 0) return started;
     if (!data_spec) return cli_error(cmd, "--data is required (e.g. --data fashion-mnist or --data markov)"), 2;
     if (!out) return cli_error(cmd, "--out is required (where to save the model)"), 2;
-    if (ebm_sp_loss_parse(loss_name, &o.loss.loss)) return cli_error(cmd, "--loss: %s", ebm_last_error()), 2;
-    ebm_sp_out map;
-    if (ebm_sp_out_parse(energy, &map)) return cli_error(cmd, "--energy: %s", ebm_last_error()), 2;
-    if (ebm_sp_loss_needs_nonneg(o.loss.loss) && map == EBM_SP_OUT_RAW)
+    if (ebm_structured_loss_parse(loss_name, &o.loss.loss)) return cli_error(cmd, "--loss: %s", ebm_last_error()), 2;
+    ebm_structured_out map;
+    if (ebm_structured_out_parse(energy, &map)) return cli_error(cmd, "--energy: %s", ebm_last_error()), 2;
+    if (ebm_structured_loss_needs_nonneg(o.loss.loss) && map == EBM_STRUCTURED_OUT_RAW)
         return cli_error(cmd, "--loss %s assumes non-negative energies: use --energy softplus or square", loss_name), 2;
     if (strcmp(optimizer, "adam") == 0) o.optim.kind = EBM_OPTIM_ADAM;
     else if (strcmp(optimizer, "sgd") == 0) o.optim.kind = EBM_OPTIM_SGD;
@@ -163,7 +163,7 @@ int cli_structured_train(int argc, char **argv, bool quiet) {
     sp_data sd;
     if (!load_sp_data(cmd, data_spec, &ma, &da, quiet, spatial, &sd)) return 1;
     int rc = 1;
-    ebm_sp *m = NULL;
+    ebm_structured *m = NULL;
     size_t k = ma.k, len = markov ? ma.len : 0;
     if (!markov) {
         k = 0;
@@ -181,24 +181,24 @@ int cli_structured_train(int argc, char **argv, bool quiet) {
         snprintf(default_spec, sizeof default_spec, markov ? "linear:%zu" : "linear:128,silu,linear:%zu", k);
         spec = default_spec;
     }
-    ebm_status s = ebm_sp_new(spec, sd.c, sd.h, sd.w, k, len, map, &m);
+    ebm_status s = ebm_structured_new(spec, sd.c, sd.h, sd.w, k, len, map, &m);
     if (s) {
         rc = cli_error(cmd, "--net: %s", ebm_last_error());
         goto done;
     }
-    if (sd.x->cols != ebm_sp_row_size(m)) {
-        rc = cli_error(cmd, "%s rows have %zu values but the network takes %zu", data_spec, sd.x->cols, ebm_sp_row_size(m));
+    if (sd.x->cols != ebm_structured_row_size(m)) {
+        rc = cli_error(cmd, "%s rows have %zu values but the network takes %zu", data_spec, sd.x->cols, ebm_structured_row_size(m));
         goto done;
     }
     ebm_rng init;
     ebm_rng_seed(&init, o.seed, 100);
-    if ((s = ebm_sp_init(m, &init))) {
+    if ((s = ebm_structured_init(m, &init))) {
         rc = cli_lib_error(cmd, s);
         goto done;
     }
     ebm_meta *meta = m->meta;
     char buf[4096];
-    ebm_meta_set(meta, "ebm.sp.loss", ebm_sp_loss_name(o.loss.loss));
+    ebm_meta_set(meta, "ebm.sp.loss", ebm_structured_loss_name(o.loss.loss));
     ebm_meta_setf(meta, "ebm.sp.margin", "%g", (double)o.loss.margin);
     ebm_meta_setf(meta, "ebm.sp.beta", "%g", (double)o.loss.beta);
     ebm_meta_setf(meta, "ebm.sp.gamma", "%g", (double)o.loss.gamma);
@@ -233,7 +233,7 @@ int cli_structured_train(int argc, char **argv, bool quiet) {
                 ebm_net_spec(m->net), k, markov ? ", chains" : "", energy, np + (m->pair ? k * k : 0), loss_name, o.epochs, o.batch);
     cli_install_sigint();
     double t0 = cli_now();
-    s = ebm_sp_train(m, sd.x, sd.y, &o);
+    s = ebm_structured_train(m, sd.x, sd.y, &o);
     double seconds = cli_now() - t0;
     if (s == EBM_ECANCELED || s == EBM_ENAN) {
         /* the parameters of the last good batch go beside --out, which is not touched */
@@ -243,7 +243,7 @@ int cli_structured_train(int argc, char **argv, bool quiet) {
         fprintf(stderr, "ebm %s: %s%s\n", cmd, s == EBM_ECANCELED ? "interrupted: " : "", msg);
         ebm_meta_set(meta, "ebm.train.stopped", s == EBM_ENAN ? "diverged" : "interrupted");
         cli_partial_path(out, partial, sizeof partial);
-        if (!ebm_sp_save(m, partial))
+        if (!ebm_structured_save(m, partial))
             fprintf(stderr, "ebm %s: the parameters of the last good batch are saved in %s; %s was not touched%s\n", cmd,
                     partial, out, s == EBM_ENAN ? " (try a smaller --lr or --grad-clip)" : "");
         rc = s == EBM_ECANCELED ? 130 : 1;
@@ -255,31 +255,31 @@ int cli_structured_train(int argc, char **argv, bool quiet) {
         goto done;
     }
     ebm_meta_setf(meta, "ebm.train.seconds", "%.1f", seconds);
-    if ((s = ebm_sp_save(m, out))) {
+    if ((s = ebm_structured_save(m, out))) {
         rc = cli_lib_error(cmd, s);
         goto done;
     }
     if (!quiet) fprintf(stderr, "saved %s (%.1f s)\n", out, seconds);
     rc = 0;
 done:
-    ebm_sp_free(m);
+    ebm_structured_free(m);
     sp_data_free(&sd);
     return rc;
 }
 
 /* ---- loading a model ---- */
 
-static ebm_sp *load_model(const char *cmd, const char *path) {
-    ebm_sp *m = NULL;
-    ebm_status s = ebm_sp_load(path, &m);
+static ebm_structured *load_model(const char *cmd, const char *path) {
+    ebm_structured *m = NULL;
+    ebm_status s = ebm_structured_load(path, &m);
     if (s) cli_lib_error(cmd, s);
     return m;
 }
 
-static void loss_from_meta(const ebm_meta *meta, ebm_sp_loss_opts *o) {
-    ebm_sp_loss_opts_default(o);
+static void loss_from_meta(const ebm_meta *meta, ebm_structured_loss_opts *o) {
+    ebm_structured_loss_opts_default(o);
     const char *l = ebm_meta_get(meta, "ebm.sp.loss");
-    if (l) ebm_sp_loss_parse(l, &o->loss);
+    if (l) ebm_structured_loss_parse(l, &o->loss);
     cli_meta_float(meta, "ebm.sp.margin", &o->margin);
     cli_meta_float(meta, "ebm.sp.beta", &o->beta);
     cli_meta_float(meta, "ebm.sp.gamma", &o->gamma);
@@ -311,7 +311,7 @@ int cli_structured_eval(int argc, char **argv, bool quiet) {
     const char *path;
     int rc = cli_start_model(cmd, argc, argv, opts, "ebm eval MODEL --data SPEC [--limit N] [--json]", eval_about, &path);
     if (rc >= 0) return rc;
-    ebm_sp *m = load_model(cmd, path);
+    ebm_structured *m = load_model(cmd, path);
     if (!m) return 1;
     rc = 1;
     sp_data sd = {0};
@@ -332,21 +332,21 @@ int cli_structured_eval(int argc, char **argv, bool quiet) {
     const char *scale = ebm_meta_get(m->meta, "ebm.data.scale");
     if (scale) da.scale = scale;
     if (!load_sp_data(cmd, data_spec, &ma, &da, quiet || json, false, &sd)) goto done;
-    if (sd.x->cols != ebm_sp_row_size(m)) {
-        rc = cli_error(cmd, "%s has %zu columns but the model takes %zu", data_spec, sd.x->cols, ebm_sp_row_size(m));
+    if (sd.x->cols != ebm_structured_row_size(m)) {
+        rc = cli_error(cmd, "%s has %zu columns but the model takes %zu", data_spec, sd.x->cols, ebm_structured_row_size(m));
         goto done;
     }
-    for (size_t i = 0; i < sd.x->rows * ebm_sp_labels_per_row(m); i++)
+    for (size_t i = 0; i < sd.x->rows * ebm_structured_labels_per_row(m); i++)
         if (sd.y[i] < 0 || (size_t)sd.y[i] >= m->k) {
             rc = cli_error(cmd, "%s: label %d of row %zu is not one of the model's %zu classes", data_spec, (int)sd.y[i],
-                           i / ebm_sp_labels_per_row(m), m->k);
+                           i / ebm_structured_labels_per_row(m), m->k);
             goto done;
         }
-    ebm_sp_loss_opts lo;
+    ebm_structured_loss_opts lo;
     loss_from_meta(m->meta, &lo);
-    ebm_sp_eval r;
+    ebm_structured_eval r;
     double t0 = cli_now();
-    ebm_status s = ebm_sp_evaluate(m, &lo, sd.x->data, sd.y, sd.x->rows, &r);
+    ebm_status s = ebm_structured_evaluate(m, &lo, sd.x->data, sd.y, sd.x->rows, &r);
     if (s) {
         rc = cli_lib_error(cmd, s);
         goto done;
@@ -356,7 +356,7 @@ int cli_structured_eval(int argc, char **argv, bool quiet) {
         printf("{\"model\": ");
         cli_json_string(stdout, path);
         printf(", \"kind\": \"structured\", \"classes\": %zu, \"length\": %zu, \"loss\": \"%s\", \"output\": \"%s\", \"data\": ",
-               m->k, m->len, ebm_sp_loss_name(lo.loss), ebm_sp_out_name(m->out));
+               m->k, m->len, ebm_structured_loss_name(lo.loss), ebm_structured_out_name(m->out));
         cli_json_string(stdout, sd.source);
         printf(", \"rows\": %zu, \"accuracy\": ", sd.x->rows);
         cli_json_number(stdout, r.accuracy);
@@ -377,7 +377,7 @@ int cli_structured_eval(int argc, char **argv, bool quiet) {
         printf(", \"collapsed\": %s, \"seconds\": %.3f}\n", r.collapsed ? "true" : "false", seconds);
     } else {
         printf("model            %s (structured, %zu labels%s, %s output, %s loss)\n", path, m->k,
-               m->len ? ", chains" : "", ebm_sp_out_name(m->out), ebm_sp_loss_name(lo.loss));
+               m->len ? ", chains" : "", ebm_structured_out_name(m->out), ebm_structured_loss_name(lo.loss));
         printf("data             %s: %zu rows\n", sd.source, sd.x->rows);
         printf("accuracy         %.4f", r.accuracy);
         if (m->len) printf(" per label, %.4f per sequence (Viterbi)", r.seq_accuracy);
@@ -386,7 +386,7 @@ int cli_structured_eval(int argc, char **argv, bool quiet) {
                r.e_offending, r.gap);
         printf("spread           %.4g (mean max - min of the energies); most frequent answer %.1f%% of predictions\n",
                r.spread, 100 * r.top_share);
-        printf("loss             %.5f (%s)\n", r.loss, ebm_sp_loss_name(lo.loss));
+        printf("loss             %.5f (%s)\n", r.loss, ebm_structured_loss_name(lo.loss));
         if (r.collapsed)
             printf("COLLAPSED        the energy surface is flat or one answer wins everywhere: the loss has no term that "
                    "pushes incorrect answers up (see docs/structured.md)\n");
@@ -394,7 +394,7 @@ int cli_structured_eval(int argc, char **argv, bool quiet) {
     rc = 0;
 done:
     sp_data_free(&sd);
-    ebm_sp_free(m);
+    ebm_structured_free(m);
     return rc;
 }
 
@@ -411,7 +411,7 @@ int cli_structured_info(int argc, char **argv, bool quiet) {
     const char *path;
     int rc = cli_start_model(cmd, argc, argv, opts, "ebm info MODEL [--json]", "Describe a structured-prediction model file.", &path);
     if (rc >= 0) return rc;
-    ebm_sp *m = load_model(cmd, path);
+    ebm_structured *m = load_model(cmd, path);
     if (!m) return 1;
     struct stat st;
     long long bytes = stat(path, &st) == 0 ? (long long)st.st_size : -1;
@@ -422,7 +422,7 @@ int cli_structured_info(int argc, char **argv, bool quiet) {
         printf("{\"file\": ");
         cli_json_string(stdout, path);
         printf(", \"bytes\": %lld, \"kind\": \"structured\", \"classes\": %zu, \"length\": %zu, \"output\": \"%s\", \"net\": ",
-               bytes, m->k, m->len, ebm_sp_out_name(m->out));
+               bytes, m->k, m->len, ebm_structured_out_name(m->out));
         cli_json_string(stdout, ebm_net_spec(m->net));
         printf(", \"n_params\": %zu, \"metadata\": {", np);
         cli_print_meta(m->meta, true);
@@ -431,13 +431,13 @@ int cli_structured_info(int argc, char **argv, bool quiet) {
         char desc[4096];
         ebm_net_describe(m->net, desc, sizeof desc);
         printf("%s: structured-prediction energy, %zu labels, %s, output map %s, %zu parameters, %lld bytes\n", path, m->k,
-               m->len ? "chains (unary + pairwise, Viterbi)" : "K-class (exhaustive inference)", ebm_sp_out_name(m->out), np,
+               m->len ? "chains (unary + pairwise, Viterbi)" : "K-class (exhaustive inference)", ebm_structured_out_name(m->out), np,
                bytes);
         if (m->len) printf("chain length %zu\n", m->len);
         printf("network of one position (input %zu):\n%s", ebm_net_input_size(m->net), desc);
         float *P = m->pair ? malloc(m->k * m->k * sizeof(float)) : NULL;
         if (P) {
-            ebm_sp_pair_energies(m, P);
+            ebm_structured_pair_energies(m, P);
             printf("pairwise energies P = s(P_raw), row = label t, column = label t+1:\n");
             for (size_t a = 0; a < m->k && a < 10; a++) {
                 printf(" ");
@@ -451,22 +451,22 @@ int cli_structured_info(int argc, char **argv, bool quiet) {
         printf("metadata:\n");
         cli_print_meta(m->meta, false);
     }
-    ebm_sp_free(m);
+    ebm_structured_free(m);
     return 0;
 }
 
 /* ---- ebm score (K-class structured models): the free energy F(x) = -log sum_y exp(-E(x, y)) ---- */
 
 static ebm_dataset *sp_score_load(void *model, const char *cmd, const char *spec, size_t limit, bool quiet) {
-    ebm_sp *m = model;
+    ebm_structured *m = model;
     cli_data_args da = {"auto", "none", 0.5f, limit, 1, false, false, false};
     const char *scale = ebm_meta_get(m->meta, "ebm.data.scale");
     if (scale) da.scale = scale;
     ebm_data_opts o;
     if (!cli_data_opts(cmd, &da, &o)) return NULL;
     ebm_dataset *d = cli_load_data(cmd, spec, &o, quiet); /* labels are optional here */
-    if (d && d->x->cols != ebm_sp_row_size(m)) {
-        cli_error(cmd, "%s has %zu columns but the model takes %zu", spec, d->x->cols, ebm_sp_row_size(m));
+    if (d && d->x->cols != ebm_structured_row_size(m)) {
+        cli_error(cmd, "%s has %zu columns but the model takes %zu", spec, d->x->cols, ebm_structured_row_size(m));
         ebm_dataset_free(d);
         return NULL;
     }
@@ -474,9 +474,9 @@ static ebm_dataset *sp_score_load(void *model, const char *cmd, const char *spec
 }
 
 static ebm_status sp_score_energy(void *model, const float *x, size_t n, double *E) {
-    ebm_sp *m = model;
+    ebm_structured *m = model;
     float *U = malloc(n * m->k * sizeof *U);
-    ebm_status s = U ? ebm_sp_energies(m, x, n, U, NULL) : EBM_ENOMEM;
+    ebm_status s = U ? ebm_structured_energies(m, x, n, U, NULL) : EBM_ENOMEM;
     for (size_t i = 0; !s && i < n; i++) {
         const float *u = U + i * m->k;
         double mn = u[0], z = 0;
@@ -488,13 +488,13 @@ static ebm_status sp_score_energy(void *model, const float *x, size_t n, double 
     return s;
 }
 
-static void sp_score_free(void *model) { ebm_sp_free(model); }
+static void sp_score_free(void *model) { ebm_structured_free(model); }
 
 bool cli_structured_scorer(const char *cmd, const char *path, cli_scorer *sc) {
-    ebm_sp *m = load_model(cmd, path);
+    ebm_structured *m = load_model(cmd, path);
     if (!m) return false;
     if (m->len > 0) {
-        ebm_sp_free(m);
+        ebm_structured_free(m);
         return cli_error(cmd, "ebm score on chain models is not supported (their inputs are sequences)"), false;
     }
     *sc = (cli_scorer){m, "free energy F(x) = -log sum_y exp(-E(x, y))", ebm_meta_get(m->meta, "ebm.data.spec"),
