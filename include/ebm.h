@@ -1211,6 +1211,9 @@ EBM_API size_t ebm_structured_labels_per_row(const ebm_structured *m);
 EBM_API ebm_status ebm_structured_energies(ebm_structured *m, const float *x, size_t n, float *U, float *P);
 /* y (n, labels per row) <- argmin_y E(x_i, y) (exhaustive over k, or Viterbi); E (n) its energy when not NULL. */
 EBM_API ebm_status ebm_structured_predict(ebm_structured *m, const float *x, size_t n, int32_t *y, double *E);
+/* F (n) <- -log sum_y exp(-E(x_i, y)), the free energy of each row of x (n, row size) under a K-class model
+ * (EBM_EINVAL for chains). */
+EBM_API ebm_status ebm_structured_free_energy(ebm_structured *m, const float *x, size_t n, double *F);
 /* Mean loss over the n rows of x with labels y (n, labels per row); when not NULL, grad_net (net params)
  * and grad_pair (k * k, chains) += its gradient (one backward pass through the network). */
 EBM_API ebm_status ebm_structured_loss_grad(ebm_structured *m, const ebm_structured_loss_opts *o, const float *x,
@@ -1244,6 +1247,9 @@ EBM_API ebm_status ebm_structured_train(ebm_structured *m, const ebm_mat *x, con
 EBM_API ebm_status ebm_structured_trainer_new(ebm_structured *m, const ebm_structured_train_opts *o,
                                               ebm_trainer **out);
 EBM_API void ebm_structured_run_opts(const ebm_structured_train_opts *o, ebm_run_opts *r);
+/* The loss a model was trained with, from the ebm.sp.* keys the trainer's provenance writes (defaults where
+ * absent or malformed). */
+EBM_API void ebm_structured_loss_opts_from_meta(const ebm_meta *meta, ebm_structured_loss_opts *o);
 
 typedef struct ebm_structured_eval {
     double accuracy;        /* per label */
@@ -1270,6 +1276,10 @@ EBM_API ebm_status ebm_structured_relaxed_infer(const float *E, size_t k, float 
  * one-hot(y_t) + noise * N(0, 1).  Row r from stream (seed, r). */
 EBM_API ebm_status ebm_structured_markov_toy(size_t n, size_t len, size_t k, float stay, float noise, uint64_t seed,
                                              ebm_mat **x, int32_t **y);
+/* The toy as a labelled data set whose source names its settings; test: the held-out split, drawn with
+ * seed + 1000003 (ebm eval --data markov:test). */
+EBM_API ebm_status ebm_structured_markov_dataset(size_t n, size_t len, size_t k, float stay, float noise,
+                                                 uint64_t seed, int test, ebm_dataset **out);
 
 /* Files: the network's tensors plus "pair" (k, k) for chains; metadata ebm.model = "structured",
  * ebm.sp.classes, ebm.sp.length, ebm.sp.output and everything in m->meta. */

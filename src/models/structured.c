@@ -10,6 +10,7 @@
 #include "core/internal.h"
 #include "io/io_internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -242,6 +243,24 @@ ebm_status ebm_structured_markov_toy(size_t n, size_t len, size_t k, float stay,
     return EBM_OK;
 }
 
+ebm_status ebm_structured_markov_dataset(size_t n, size_t len, size_t k, float stay, float noise, uint64_t seed,
+                                         int test, ebm_dataset **out) {
+    *out = NULL;
+    ebm_dataset *d = calloc(1, sizeof *d);
+    if (!d) return ebm_fail(EBM_ENOMEM, "out of memory");
+    if (test) seed += 1000003ULL; /* the held-out split's streams */
+    ebm_status s = ebm_structured_markov_toy(n, len, k, stay, noise, seed, &d->x, &d->labels);
+    if (s) {
+        ebm_dataset_free(d);
+        return s;
+    }
+    snprintf(d->source, sizeof d->source,
+             "Markov toy (%zu chains of length %zu, %zu labels, stay %g, noise %g, seed %llu)", n, len, k,
+             (double)stay, (double)noise, (unsigned long long)seed);
+    *out = d;
+    return EBM_OK;
+}
+
 /* ---- the model ---- */
 
 static const char *const out_names[] = {"raw", "softplus", "square"};
@@ -348,6 +367,21 @@ ebm_status ebm_structured_predict(ebm_structured *m, const float *x, size_t n, i
         double e;
         s = ebm_chain_viterbi(U + i * L * k, m->pair ? P : NULL, L, k, y + i * L, &e);
         if (!s && E) E[i] = e;
+    }
+    ebm_free(U);
+    return s;
+}
+
+ebm_status ebm_structured_free_energy(ebm_structured *m, const float *x, size_t n, double *F) {
+    if (m->len) return ebm_fail(EBM_EINVAL, "structured model: the free energy is of K-class models, not of chains");
+    float *U = ebm_calloc(n * m->k, sizeof *U);
+    ebm_status s = U ? ebm_structured_energies(m, x, n, U, NULL) : ebm_fail(EBM_ENOMEM, "out of memory");
+    for (size_t i = 0; !s && i < n; i++) {
+        const float *u = U + i * m->k;
+        double mn = u[0], z = 0;
+        for (size_t j = 1; j < m->k; j++) mn = u[j] < mn ? u[j] : mn;
+        for (size_t j = 0; j < m->k; j++) z += exp(mn - u[j]);
+        F[i] = mn - log(z);
     }
     ebm_free(U);
     return s;
