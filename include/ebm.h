@@ -1207,6 +1207,11 @@ EBM_API size_t ebm_structured_row_size(const ebm_structured *m);
 EBM_API void ebm_structured_pair_energies(const ebm_structured *m, float *P);
 /* Labels per row: 1 or len. */
 EBM_API size_t ebm_structured_labels_per_row(const ebm_structured *m);
+/* Parameters: the network's and, for chains, the k * k pairwise table's. */
+EBM_API size_t ebm_structured_n_params(const ebm_structured *m);
+/* *k <- the classes of K-class labels y (n): max(2, largest label + 1); EBM_EINVAL naming the row of a
+ * label outside 0..9999. */
+EBM_API ebm_status ebm_structured_classes(const int32_t *y, size_t n, size_t *k);
 /* U (n, max(len, 1), k) <- s(g(x)) for x (n, row size); P (k, k) <- s(P_raw) when P is not NULL and m is a chain. */
 EBM_API ebm_status ebm_structured_energies(ebm_structured *m, const float *x, size_t n, float *U, float *P);
 /* y (n, labels per row) <- argmin_y E(x_i, y) (exhaustive over k, or Viterbi); E (n) its energy when not NULL. */
@@ -1276,10 +1281,20 @@ EBM_API ebm_status ebm_structured_relaxed_infer(const float *E, size_t k, float 
  * one-hot(y_t) + noise * N(0, 1).  Row r from stream (seed, r). */
 EBM_API ebm_status ebm_structured_markov_toy(size_t n, size_t len, size_t k, float stay, float noise, uint64_t seed,
                                              ebm_mat **x, int32_t **y);
+/* The toy's settings (plain data). */
+typedef struct ebm_structured_markov {
+    size_t n, len, k;       /* chains, their length, labels (defaults 2000, 10, 4) */
+    float stay, noise;      /* defaults 0.8, 1 */
+    uint64_t seed;          /* default 1 */
+} ebm_structured_markov;
+EBM_API void ebm_structured_markov_default(ebm_structured_markov *o);
 /* The toy as a labelled data set whose source names its settings; test: the held-out split, drawn with
  * seed + 1000003 (ebm eval --data markov:test). */
-EBM_API ebm_status ebm_structured_markov_dataset(size_t n, size_t len, size_t k, float stay, float noise,
-                                                 uint64_t seed, int test, ebm_dataset **out);
+EBM_API ebm_status ebm_structured_markov_dataset(const ebm_structured_markov *o, int test, ebm_dataset **out);
+/* The settings a chain model was trained on, as ebm.sp.markov.stay, .noise and .seed (provenance), and
+ * back (absent or malformed keys leave o's values). */
+EBM_API ebm_status ebm_structured_markov_to_meta(const ebm_structured_markov *o, ebm_meta *meta);
+EBM_API void ebm_structured_markov_from_meta(const ebm_meta *meta, ebm_structured_markov *o);
 
 /* Files: the network's tensors plus "pair" (k, k) for chains; metadata ebm.model = "structured",
  * ebm.sp.classes, ebm.sp.length, ebm.sp.output and everything in m->meta. */

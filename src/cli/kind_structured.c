@@ -1,44 +1,33 @@
-/* The command line for structured-prediction energies (ebm.model = "structured"): `ebm train structured`
- * (any of the ten losses of LeCun et al. 2006 on labelled data, or on the Markov-chain toy task with a chain
- * energy and Viterbi inference), and `ebm eval` / `ebm info` / `ebm score` of such models.  The evaluation
- * reports accuracy, the mean energies of the correct and the most offending incorrect answers and their gap,
- * and flags a collapsed energy (flat surface or one answer for everything).  See docs/structured.md. */
+/* The kind "structured" (structured-prediction energies E(x, y)): `ebm train structured` with any of the ten
+ * losses of LeCun et al. 2006, on labelled data or on the Markov-chain toy with a chain energy and Viterbi
+ * inference; `ebm eval` (accuracy, the mean energies of the correct and of the most offending incorrect
+ * answers, their gap, and a collapsed energy flagged), `ebm info` and `ebm score`.  See docs/structured.md. */
 #include "cli.h"
 
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-typedef struct {
-    size_t len, k, rows;
-    float stay, noise;
-    uint64_t seed;
-} markov_args;
 
 static bool is_markov(const char *spec) { return strcmp(spec, "markov") == 0 || strcmp(spec, "markov:test") == 0; }
 
 /* Labelled data for a structured model: x (rows, row size), labels (rows, labels per row): the Markov toy
  * (markov, markov:test) or a labelled data set; NULL after printing an error. */
-static ebm_dataset *load_labelled(const char *cmd, const char *spec, const markov_args *ma, const cli_data_args *da,
-                                  bool quiet) {
+static ebm_dataset *load_labelled(const char *cmd, const char *spec, const ebm_structured_markov *mk,
+                                  const cli_data_args *da, bool quiet) {
     ebm_dataset *d = NULL;
     if (is_markov(spec)) {
-        ebm_status s = ebm_structured_markov_dataset(ma->rows, ma->len, ma->k, ma->stay, ma->noise, ma->seed,
-                                                     strcmp(spec, "markov:test") == 0, &d);
+        ebm_status s = ebm_structured_markov_dataset(mk, strcmp(spec, "markov:test") == 0, &d);
         if (s) return cli_lib_error(cmd, s), NULL;
         if (!quiet) fprintf(stderr, "generated %s\n", d->source);
         return d;
     }
     ebm_data_opts o;
     if (cli_data_opts(cmd, da, &o)) d = cli_load_data(cmd, spec, &o, quiet);
-    if (d && !d->labels) {
-        cli_error(cmd, "%s has no labels (structured prediction needs labelled data: fashion-mnist, toy:NAME, IDX images "
-                  "with their labels file, or --data markov)", spec);
-        ebm_dataset_free(d);
-        d = NULL;
-    }
-    return d;
+    if (!d || d->labels) return d;
+    cli_error(cmd, "%s has no labels (structured prediction needs labelled data: fashion-mnist, toy:NAME, IDX images "
+              "with their labels file, or --data markov)", spec);
+    ebm_dataset_free(d);
+    return NULL;
 }
 
 /* ---- ebm train structured ---- */
@@ -64,14 +53,12 @@ static ebm_status train_save(cli_run *r, const char *path) {
     return ebm_structured_save(((sp_run *)r->user)->m, path);
 }
 
-/* The model for d: K from the labels (the toy's K for chains, whose positions are K values each), the
- * default network for K, initialised from the stream (seed, 100); NULL after printing an error. */
-static ebm_structured *new_model(const char *cmd, const char *spec, const ebm_dataset *d, size_t k, size_t len, ebm_structured_out map, uint64_t seed) {
-    for (size_t i = 0; !len && i < d->x->rows; i++) {
-        if (d->labels[i] < 0 || d->labels[i] > 9999)
-            return cli_error(cmd, "label %d of row %zu is out of 0..9999", (int)d->labels[i], i), NULL;
-        if ((size_t)d->labels[i] + 1 > k) k = (size_t)d->labels[i] + 1;
-    }
+/* The model for d (its input: d's width; K: the labels', or the toy's for chains, whose positions are K values
+ * each) with the default network for K, initialised from the stream (seed, 100); NULL after printing an error. */
+static ebm_structured *new_model(const char *cmd, const char *spec, const ebm_dataset *d, size_t k, size_t len,
+                                 ebm_structured_out map, uint64_t seed) {
+    ebm_status s = len ? EBM_OK : ebm_structured_classes(d->labels, d->x->rows, &k);
+    if (s) return cli_lib_error(cmd, s), NULL;
     size_t c = len ? k : d->x->cols, h = 1, w = 1;
     bool spatial = !len && spec && (strstr(spec, "conv") || strstr(spec, "pool"));
     if (spatial && d->height > 1 && d->width > 1 && d->height * d->width == c) c = 1, h = d->height, w = d->width;
@@ -82,38 +69,28 @@ static ebm_structured *new_model(const char *cmd, const char *spec, const ebm_da
         return cli_error(cmd, "--net: %s", ebm_last_error()), NULL;
     ebm_rng init;
     ebm_rng_seed(&init, seed, 100);
-    ebm_status s = ebm_structured_init(m, &init);
-    if (!s) return m; /* its input is the data's width: ebm_structured_new gave it c x h x w */
+    if (!(s = ebm_structured_init(m, &init))) return m;
     ebm_structured_free(m);
     return cli_lib_error(cmd, s), NULL;
 }
 
-/* The toy's settings, which ebm eval --data markov:test reads back (the runner writes ebm.data.*). */
-static ebm_status markov_meta(ebm_meta *mt, const markov_args *ma) {
-    ebm_status s = ebm_meta_setf(mt, "ebm.sp.markov.stay", "%g", (double)ma->stay);
-    if (!s) s = ebm_meta_setf(mt, "ebm.sp.markov.noise", "%g", (double)ma->noise);
-    if (!s) s = ebm_meta_setf(mt, "ebm.sp.markov.seed", "%llu", (unsigned long long)ma->seed);
-    return s;
-}
-
 static const char *const train_about =
-    "Train a structured-prediction energy E(x, y) over discrete answers y with one of the ten losses of\n"
-    "LeCun et al. (2006, 'A tutorial on energy-based learning', table 1): energy, perceptron, hinge (margin\n"
-    "m), log, lvq2 (saturation M), mce, sqsq (square-square, margin m), sqexp (square-exp, gamma), nll (NLL /\n"
-    "MMI, beta), mee (minimum empirical error, beta).  Ebar is the energy of the most offending incorrect\n"
-    "answer, found by inference.  K classes: the network's K outputs g(x) give E(x, y) = s(g(x)[y]) with s the\n"
-    "--energy map (softplus by default, so that energies are >= 0 as lvq2, sqsq and sqexp assume).\n"
-    "--data markov trains a chain energy sum_t U[t, y_t] + sum_t P[y_t, y_t+1] on noisy observations of a\n"
-    "Markov chain (Viterbi inference).  See docs/structured.md.";
+    "Train a structured-prediction energy E(x, y) over discrete answers y with one of the ten losses of LeCun\n"
+    "et al. (2006, 'A tutorial on energy-based learning', table 1): energy, perceptron, hinge (--margin), log,\n"
+    "lvq2 (--lvq2-max), mce, sqsq (square-square, --margin), sqexp (square-exp, --gamma), nll (NLL / MMI, --beta),\n"
+    "mee (minimum empirical error, --beta); Ebar, the energy of the most offending incorrect answer, is found by\n"
+    "inference.  K classes: E(x, y) = s(g(x)[y]) for the network's K outputs g(x) and the --energy map s (softplus\n"
+    "by default: energies >= 0, as lvq2, sqsq and sqexp assume).  --data markov trains a chain energy\n"
+    "sum_t U[t, y_t] + sum_t P[y_t, y_t+1] on noisy observations of a Markov chain (Viterbi).  See docs/structured.md.";
 
 int cli_structured_train(int argc, char **argv, bool quiet) {
-    const char *cmd = "train structured";
-    const char *spec = NULL;
+    const char *cmd = "train structured", *spec = NULL;
     int loss = EBM_STRUCTURED_HINGE, map = EBM_STRUCTURED_OUT_SOFTPLUS, optim = EBM_OPTIM_ADAM;
     cli_train_args ta = {0};
     ebm_structured_train_opts o;
     ebm_structured_train_opts_default(&o);
-    markov_args ma = {10, 4, 2000, 0.8f, 1.0f, 1};
+    ebm_structured_markov mk;
+    ebm_structured_markov_default(&mk);
     cli_data_args da = {"auto", "none", 0.5f, 0, 1, false, false, false};
     bool len_seen = false, k_seen = false, stay_seen = false, noise_seen = false;
     const cli_opt opts[] = {
@@ -134,10 +111,10 @@ int cli_structured_train(int argc, char **argv, bool quiet) {
         {"grad-clip", OPT_FLOAT, &o.optim.clip, "NORM", "clip the gradient norm, the network's and the pairwise matrix's each (0 = off)", 0, 1e30, 0, 0, NULL, NULL},
         {"limit", OPT_SIZE, &da.limit, "N", "use the first N rows (markov: generate N chains, default 2000)", 0, 1e12, 0, 0, NULL, NULL},
         {"scale", OPT_STR, &da.scale, "auto|none|255|minmax|pm1", "data scaling", -INFINITY, INFINITY, 0, 0, NULL, &da.scale_seen},
-        {"length", OPT_SIZE, &ma.len, "L", "markov: chain length", 1, 1000, 0, 0, NULL, &len_seen},
-        {"classes", OPT_SIZE, &ma.k, "K", "markov: labels", 2, 100, 0, 0, NULL, &k_seen},
-        {"stay", OPT_FLOAT, &ma.stay, "P", "markov: probability that the label stays", 0, 1, 0, 0, NULL, &stay_seen},
-        {"noise", OPT_FLOAT, &ma.noise, "SD", "markov: observation noise", 0, 1e3, 0, 0, NULL, &noise_seen},
+        {"length", OPT_SIZE, &mk.len, "L", "markov: chain length", 1, 1000, 0, 0, NULL, &len_seen},
+        {"classes", OPT_SIZE, &mk.k, "K", "markov: labels", 2, 100, 0, 0, NULL, &k_seen},
+        {"stay", OPT_FLOAT, &mk.stay, "P", "markov: probability that the label stays", 0, 1, 0, 0, NULL, &stay_seen},
+        {"noise", OPT_FLOAT, &mk.noise, "SD", "markov: observation noise", 0, 1e3, 0, 0, NULL, &noise_seen},
         {"seed", OPT_U64, &o.seed, "S", "random seed (initialisation, shuffling, toy data)", 0, 1.8446744073709552e19, 0, 0, NULL, NULL},
         OPT_END,
     };
@@ -156,22 +133,20 @@ int cli_structured_train(int argc, char **argv, bool quiet) {
     if (!markov && (len_seen || k_seen || stay_seen || noise_seen))
         return cli_error(cmd, "--length, --classes, --stay and --noise go with --data markov"), 2;
     if ((rc = cli_train_check(cmd, &ta)) >= 0) return rc;
-    ma.seed = da.seed = o.seed;
-    if (da.limit) ma.rows = da.limit;
-    ebm_dataset *d = load_labelled(cmd, ta.data, &ma, &da, quiet);
+    mk.seed = da.seed = o.seed;
+    if (da.limit) mk.n = da.limit;
+    ebm_dataset *d = load_labelled(cmd, ta.data, &mk, &da, quiet);
     if (!d) return 1;
-    sp_run u = {new_model(cmd, spec, d, markov ? ma.k : 2, markov ? ma.len : 0, map, o.seed), 0};
+    sp_run u = {new_model(cmd, spec, d, mk.k, markov ? mk.len : 0, map, o.seed), 0};
     ebm_trainer *t = NULL;
-    ebm_status s = u.m && markov ? markov_meta(u.m->meta, &ma) : EBM_OK;
+    ebm_status s = u.m && markov ? ebm_structured_markov_to_meta(&mk, u.m->meta) : EBM_OK; /* for eval */
     if (u.m && !s) s = ebm_structured_trainer_new(u.m, &o, &t);
     rc = s ? cli_lib_error(cmd, s) : 1;
     if (t) {
-        size_t np, k = u.m->k;
-        ebm_net_params(u.m->net, &np);
         if (!quiet)
             fprintf(stderr, "training a structured energy (%s, %zu labels%s, %s output, %zu parameters) with the %s "
-                    "loss: %zu epochs, batch %zu\n", ebm_net_spec(u.m->net), k, markov ? ", chains" : "", energy,
-                    np + (u.m->pair ? k * k : 0), loss_name, o.epochs, o.batch);
+                    "loss: %zu epochs, batch %zu\n", ebm_net_spec(u.m->net), u.m->k, markov ? ", chains" : "", energy,
+                    ebm_structured_n_params(u.m), loss_name, o.epochs, o.batch);
         cli_run r = {.cmd = cmd, .kind = "structured", .ta = &ta, .d = d, .da = &da, .quiet = quiet, .argc = argc,
                      .argv = argv, .meta = u.m->meta, .log_header = "epoch,loss,seconds",
                      .nan_hint = "try a smaller --lr or --grad-clip", .save = train_save, .detail = train_detail,
@@ -186,21 +161,11 @@ int cli_structured_train(int argc, char **argv, bool quiet) {
     return rc;
 }
 
-static ebm_structured *load_model(const char *cmd, const char *path) {
-    ebm_structured *m = NULL;
-    ebm_status s = ebm_structured_load(path, &m);
-    if (s) cli_lib_error(cmd, s);
-    return m;
-}
-
-/* ---- ebm eval (structured models) ---- */
-
 static const char *const eval_about =
-    "Evaluate a structured-prediction model on labelled data: accuracy of y* = argmin_y E(x, y) (per label and,\n"
-    "for chains, per sequence), the mean energies of the correct answer and of the most offending incorrect\n"
-    "one and their gap, the mean spread (max - min) of the energies, and the training loss.  A collapsed\n"
-    "model (flat energies, or one answer for 90% of the rows) is flagged.  --data markov:test draws fresh\n"
-    "chains for a model trained on --data markov.";
+    "Evaluate a structured-prediction model on labelled data: accuracy of y* = argmin_y E(x, y) (per label and, for\n"
+    "chains, per sequence), the mean energies of the correct answer and of the most offending incorrect one and their\n"
+    "gap, the mean spread (max - min) of the energies, and the training loss.  A collapsed model (flat energies, or\n"
+    "one answer for 90% of the rows) is flagged.  --data markov:test draws fresh chains for a chain model.";
 
 static void eval_print(const char *path, const ebm_structured *m, const ebm_dataset *d, const ebm_structured_eval *r,
                        ebm_structured_loss loss, bool json, double seconds) {
@@ -240,8 +205,7 @@ static void eval_print(const char *path, const ebm_structured *m, const ebm_data
 }
 
 int cli_structured_eval(int argc, char **argv, bool quiet) {
-    const char *cmd = "eval";
-    const char *data_spec = NULL;
+    const char *cmd = "eval", *data_spec = NULL;
     bool json = false;
     cli_data_args da = {"auto", "none", 0.5f, 0, 1, false, false, false};
     const cli_opt opts[] = {
@@ -254,21 +218,20 @@ int cli_structured_eval(int argc, char **argv, bool quiet) {
     int rc = cli_start_model(cmd, argc, argv, opts, "ebm eval MODEL --data SPEC [--limit N] [--json]", eval_about,
                              &path);
     if (rc >= 0) return rc;
-    ebm_structured *m = load_model(cmd, path);
-    if (!m) return 1;
+    ebm_structured *m = NULL;
+    ebm_status s = ebm_structured_load(path, &m);
+    if (s) return cli_lib_error(cmd, s);
     ebm_dataset *d = NULL;
     if (!data_spec) data_spec = ebm_meta_get(m->meta, "ebm.data.spec");
-    markov_args ma = {m->len, m->k, da.limit ? da.limit : 2000, 0.8f, 1.0f, 1};
-    cli_meta_float(m->meta, "ebm.sp.markov.stay", &ma.stay);
-    cli_meta_float(m->meta, "ebm.sp.markov.noise", &ma.noise);
-    size_t seed;
-    if (cli_meta_size(m->meta, "ebm.sp.markov.seed", &seed)) ma.seed = seed;
+    ebm_structured_markov mk = {da.limit ? da.limit : 2000, m->len, m->k, 0.8f, 1.0f, 1};
+    ebm_structured_markov_from_meta(m->meta, &mk);
     cli_data_args_from_model(&da, m->meta);
     if (!data_spec) rc = cli_error(cmd, "--data is required");
     else if (is_markov(data_spec) != (m->len > 0))
-        rc = cli_error(cmd, "%s: %s", path, m->len ? "a chain model is evaluated on --data markov:test"
-                                                   : "--data markov goes with chain models (ebm train structured --data markov)");
-    else if (!(d = load_labelled(cmd, data_spec, &ma, &da, quiet || json))) rc = 1;
+        rc = cli_error(cmd, "%s: %s", path,
+                       m->len ? "a chain model is evaluated on --data markov:test"
+                              : "--data markov goes with chain models (ebm train structured --data markov)");
+    else if (!(d = load_labelled(cmd, data_spec, &mk, &da, quiet || json))) rc = 1;
     else if (d->x->cols != ebm_structured_row_size(m))
         rc = cli_error(cmd, "%s has %zu columns but the model takes %zu", data_spec, d->x->cols,
                        ebm_structured_row_size(m));
@@ -277,7 +240,7 @@ int cli_structured_eval(int argc, char **argv, bool quiet) {
         ebm_structured_loss_opts_from_meta(m->meta, &lo);
         ebm_structured_eval r;
         double t0 = cli_now();
-        ebm_status s = ebm_structured_evaluate(m, &lo, d->x->data, d->labels, d->x->rows, &r);
+        s = ebm_structured_evaluate(m, &lo, d->x->data, d->labels, d->x->rows, &r);
         rc = s ? cli_lib_error(cmd, s) : 0;
         if (!s) eval_print(path, m, d, &r, lo.loss, json, cli_now() - t0);
     }
@@ -285,8 +248,6 @@ int cli_structured_eval(int argc, char **argv, bool quiet) {
     ebm_structured_free(m);
     return rc;
 }
-
-/* ---- ebm info (structured models) ---- */
 
 int cli_structured_info(int argc, char **argv, bool quiet) {
     (void)quiet;
@@ -300,13 +261,11 @@ int cli_structured_info(int argc, char **argv, bool quiet) {
     int rc = cli_start_model(cmd, argc, argv, opts, "ebm info MODEL [--json]",
                              "Describe a structured-prediction model file.", &path);
     if (rc >= 0) return rc;
-    ebm_structured *m = load_model(cmd, path);
-    if (!m) return 1;
+    ebm_structured *m = NULL;
+    ebm_status s = ebm_structured_load(path, &m);
+    if (s) return cli_lib_error(cmd, s);
     struct stat st;
     long long bytes = stat(path, &st) == 0 ? (long long)st.st_size : -1;
-    size_t np;
-    ebm_net_params(m->net, &np);
-    np += m->pair ? m->k * m->k : 0;
     const char *out = ebm_structured_out_name(m->out);
     if (json) {
         printf("{\"file\": ");
@@ -314,14 +273,15 @@ int cli_structured_info(int argc, char **argv, bool quiet) {
         printf(", \"bytes\": %lld, \"kind\": \"structured\", \"classes\": %zu, \"length\": %zu, \"output\": \"%s\", "
                "\"net\": ", bytes, m->k, m->len, out);
         cli_json_string(stdout, ebm_net_spec(m->net));
-        printf(", \"n_params\": %zu, \"metadata\": {", np);
+        printf(", \"n_params\": %zu, \"metadata\": {", ebm_structured_n_params(m));
         cli_print_meta(m->meta, true);
         printf("}}\n");
     } else {
         char desc[4096];
         ebm_net_describe(m->net, desc, sizeof desc);
         printf("%s: structured-prediction energy, %zu labels, %s, output map %s, %zu parameters, %lld bytes\n", path,
-               m->k, m->len ? "chains (unary + pairwise, Viterbi)" : "K-class (exhaustive inference)", out, np, bytes);
+               m->k, m->len ? "chains (unary + pairwise, Viterbi)" : "K-class (exhaustive inference)", out,
+               ebm_structured_n_params(m), bytes);
         if (m->len) printf("chain length %zu\n", m->len);
         printf("network of one position (input %zu):\n%s", ebm_net_input_size(m->net), desc);
         float *P = m->pair ? malloc(m->k * m->k * sizeof(float)) : NULL;
@@ -357,8 +317,9 @@ static ebm_status score_energy(void *model, const float *x, size_t n, double *E)
 static void score_free(void *model) { ebm_structured_free(model); }
 
 bool cli_structured_scorer(const char *cmd, const char *path, cli_scorer *sc) {
-    ebm_structured *m = load_model(cmd, path);
-    if (!m) return false;
+    ebm_structured *m = NULL;
+    ebm_status s = ebm_structured_load(path, &m);
+    if (s) return cli_lib_error(cmd, s), false;
     if (m->len > 0) {
         ebm_structured_free(m);
         return cli_error(cmd, "ebm score on chain models is not supported (their inputs are sequences)"), false;

@@ -243,22 +243,47 @@ ebm_status ebm_structured_markov_toy(size_t n, size_t len, size_t k, float stay,
     return EBM_OK;
 }
 
-ebm_status ebm_structured_markov_dataset(size_t n, size_t len, size_t k, float stay, float noise, uint64_t seed,
-                                         int test, ebm_dataset **out) {
+void ebm_structured_markov_default(ebm_structured_markov *o) { *o = (ebm_structured_markov){2000, 10, 4, 0.8f, 1.0f, 1}; }
+
+ebm_status ebm_structured_markov_dataset(const ebm_structured_markov *o, int test, ebm_dataset **out) {
     *out = NULL;
     ebm_dataset *d = calloc(1, sizeof *d);
     if (!d) return ebm_fail(EBM_ENOMEM, "out of memory");
-    if (test) seed += 1000003ULL; /* the held-out split's streams */
-    ebm_status s = ebm_structured_markov_toy(n, len, k, stay, noise, seed, &d->x, &d->labels);
+    uint64_t seed = o->seed + (test ? 1000003ULL : 0); /* the held-out split's streams */
+    ebm_status s = ebm_structured_markov_toy(o->n, o->len, o->k, o->stay, o->noise, seed, &d->x, &d->labels);
     if (s) {
         ebm_dataset_free(d);
         return s;
     }
     snprintf(d->source, sizeof d->source,
-             "Markov toy (%zu chains of length %zu, %zu labels, stay %g, noise %g, seed %llu)", n, len, k,
-             (double)stay, (double)noise, (unsigned long long)seed);
+             "Markov toy (%zu chains of length %zu, %zu labels, stay %g, noise %g, seed %llu)", o->n, o->len, o->k,
+             (double)o->stay, (double)o->noise, (unsigned long long)seed);
     *out = d;
     return EBM_OK;
+}
+
+ebm_status ebm_structured_markov_to_meta(const ebm_structured_markov *o, ebm_meta *mt) {
+    ebm_status s = ebm_meta_setf(mt, "ebm.sp.markov.stay", "%g", (double)o->stay);
+    if (!s) s = ebm_meta_setf(mt, "ebm.sp.markov.noise", "%g", (double)o->noise);
+    if (!s) s = ebm_meta_setf(mt, "ebm.sp.markov.seed", "%llu", (unsigned long long)o->seed);
+    return s;
+}
+
+void ebm_structured_meta_float(const ebm_meta *mt, const char *key, float *out); /* also structured_train.c's */
+void ebm_structured_meta_float(const ebm_meta *mt, const char *key, float *out) {
+    const char *v = ebm_meta_get(mt, key);
+    char *end;
+    double d = v ? strtod(v, &end) : NAN;
+    if (v && !*end && isfinite(d)) *out = (float)d;
+}
+
+void ebm_structured_markov_from_meta(const ebm_meta *mt, ebm_structured_markov *o) {
+    ebm_structured_meta_float(mt, "ebm.sp.markov.stay", &o->stay);
+    ebm_structured_meta_float(mt, "ebm.sp.markov.noise", &o->noise);
+    const char *v = ebm_meta_get(mt, "ebm.sp.markov.seed");
+    char *end;
+    unsigned long long seed = v && *v ? strtoull(v, &end, 10) : 0;
+    if (v && *v && !*end) o->seed = seed;
 }
 
 /* ---- the model ---- */
@@ -321,6 +346,21 @@ ebm_status ebm_structured_init(ebm_structured *m, ebm_rng *rng) {
 
 size_t ebm_structured_row_size(const ebm_structured *m) { return ebm_net_input_size(m->net) * (m->len ? m->len : 1); }
 size_t ebm_structured_labels_per_row(const ebm_structured *m) { return m->len ? m->len : 1; }
+
+size_t ebm_structured_n_params(const ebm_structured *m) {
+    size_t np;
+    ebm_net_params(m->net, &np);
+    return np + (m->pair ? m->k * m->k : 0);
+}
+
+ebm_status ebm_structured_classes(const int32_t *y, size_t n, size_t *k) {
+    *k = 2;
+    for (size_t i = 0; i < n; i++) {
+        if (y[i] < 0 || y[i] > 9999) return ebm_fail(EBM_EINVAL, "label %d of row %zu is out of 0..9999", (int)y[i], i);
+        if ((size_t)y[i] + 1 > *k) *k = (size_t)y[i] + 1;
+    }
+    return EBM_OK;
+}
 
 /* s(u) and ds/du */
 static float out_map(ebm_structured_out o, float u) {

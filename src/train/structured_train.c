@@ -12,6 +12,8 @@
 /* in src/models/structured.c: out (n) = s(raw); d (n) *= s'(raw) */
 void ebm_structured_map(const ebm_structured *m, const float *raw, float *out, size_t n);
 void ebm_structured_map_back(const ebm_structured *m, const float *raw, float *d, size_t n);
+/* *out <- the finite number stored under key, when there is one */
+void ebm_structured_meta_float(const ebm_meta *mt, const char *key, float *out);
 
 typedef struct {
     float *U, *raw, *P, *dU, *dP;
@@ -206,21 +208,14 @@ static ebm_status sp_describe(void *self, ebm_meta *mt) {
     return s;
 }
 
-static void meta_float(const ebm_meta *mt, const char *key, float *out) {
-    const char *v = ebm_meta_get(mt, key);
-    char *end;
-    double d = v ? strtod(v, &end) : NAN;
-    if (v && !*end && isfinite(d)) *out = (float)d;
-}
-
 void ebm_structured_loss_opts_from_meta(const ebm_meta *mt, ebm_structured_loss_opts *o) {
     ebm_structured_loss_opts_default(o);
     const char *l = ebm_meta_get(mt, "ebm.sp.loss");
     if (l) ebm_structured_loss_parse(l, &o->loss);
-    meta_float(mt, "ebm.sp.margin", &o->margin);
-    meta_float(mt, "ebm.sp.beta", &o->beta);
-    meta_float(mt, "ebm.sp.gamma", &o->gamma);
-    meta_float(mt, "ebm.sp.lvq2_max", &o->lvq2_max);
+    ebm_structured_meta_float(mt, "ebm.sp.margin", &o->margin);
+    ebm_structured_meta_float(mt, "ebm.sp.beta", &o->beta);
+    ebm_structured_meta_float(mt, "ebm.sp.gamma", &o->gamma);
+    ebm_structured_meta_float(mt, "ebm.sp.lvq2_max", &o->lvq2_max);
     if (!(o->beta > 0)) o->beta = 1;
     if (!(o->lvq2_max > 0)) o->lvq2_max = 1;
 }
