@@ -5,7 +5,8 @@
  * the energy loss, which has no contrastive term, collapses (with the square output 1/2 g^2 and a little weight decay,
  * whose minimum 0 a network reaches for every answer at once) (all energies driven down together to a flat
  * surface, accuracy near chance, flagged by the evaluation); a chain model on the Markov toy learns the
- * transition structure and beats the same unaries without it; the model file round-trips. */
+ * transition structure and beats the same unaries without it; the model file round-trips; the trainer under
+ * ebm_run equals ebm_structured_train bit for bit. */
 #include "check.h"
 
 /* all k^len sequences: E, log sum e^(-beta E), marginals, the min and the best y' != y */
@@ -321,6 +322,127 @@ static void test_chain_training(void) {
     free(yt);
 }
 
+/* Same parameters, bit for bit, as a vector of floats: the network's, then the pairwise table's. */
+static int same_params(const ebm_structured *a, const ebm_structured *b) {
+    size_t na, nb;
+    const float *pa = ebm_net_params(a->net, &na), *pb = ebm_net_params(b->net, &nb);
+    if (na != nb || memcmp(pa, pb, na * sizeof(float)) != 0) return 0;
+    return !a->pair || memcmp(a->pair, b->pair, a->k * a->k * sizeof(float)) == 0;
+}
+
+static int count_batches(const ebm_structured_progress *p, void *user) {
+    (void)p;
+    ++*(size_t *)user;
+    return 0;
+}
+
+/* The trainer under ebm_run equals the one-call ebm_structured_train for a fixed seed (a chain model, both
+ * parameter blocks, a short last batch; and a K-class model, one block); provenance of the loss round-trips;
+ * the toy as a data set and its settings in metadata; the free energy; the class count. */
+static void test_trainer(void) {
+    ebm_structured_markov mk;
+    ebm_structured_markov_default(&mk);
+    mk.n = 100, mk.len = 6, mk.k = 3;
+    ebm_dataset *d, *dt;
+    REQUIRE(ebm_structured_markov_dataset(&mk, 0, &d) == EBM_OK);
+    REQUIRE(ebm_structured_markov_dataset(&mk, 1, &dt) == EBM_OK);
+    ebm_mat *x;
+    int32_t *y;
+    CHECK_OK(ebm_structured_markov_toy(100, 6, 3, 0.8f, 1.0f, 1, &x, &y));
+    CHECK(memcmp(x->data, d->x->data, 100 * 18 * sizeof(float)) == 0 && memcmp(y, d->labels, 600 * sizeof(int32_t)) == 0);
+    CHECK(memcmp(x->data, dt->x->data, 18 * sizeof(float)) != 0); /* the held-out split draws other chains */
+    CHECK(strstr(dt->source, "seed 1000004") != NULL);
+    ebm_structured *a, *b;
+    REQUIRE(ebm_structured_new("linear:3", 3, 1, 1, 3, 6, EBM_STRUCTURED_OUT_RAW, &a) == EBM_OK);
+    REQUIRE(ebm_structured_new("linear:3", 3, 1, 1, 3, 6, EBM_STRUCTURED_OUT_RAW, &b) == EBM_OK);
+    ebm_rng r;
+    ebm_rng_seed(&r, 4, 0);
+    CHECK_OK(ebm_structured_init(a, &r));
+    ebm_rng_seed(&r, 4, 0);
+    CHECK_OK(ebm_structured_init(b, &r));
+    ebm_structured_train_opts o;
+    ebm_structured_train_opts_default(&o);
+    o.loss.loss = EBM_STRUCTURED_NLL;
+    o.optim.lr = 3e-2f;
+    o.epochs = 3;
+    o.batch = 30;
+    o.seed = 9;
+    size_t calls = 0;
+    o.on_batch = count_batches;
+    o.user = &calls;
+    CHECK_OK(ebm_structured_train(a, d->x, d->labels, &o));
+    CHECK(calls == 12);
+    ebm_trainer *t;
+    REQUIRE(ebm_structured_trainer_new(b, &o, &t) == EBM_OK);
+    CHECK(strcmp(ebm_trainer_name(t), "structured") == 0);
+    ebm_run_opts ro;
+    ebm_structured_run_opts(&o, &ro);
+    CHECK(ro.shuffle_stream == 0x5f && ro.rollback == EBM_ROLLBACK_STEP && ro.lr == o.optim.lr);
+    CHECK_FAILS(ebm_run(t, d->x, NULL, &ro, NULL), EBM_EINVAL); /* labels are required */
+    ebm_run_result res;
+    CHECK_OK(ebm_run(t, d->x, d->labels, &ro, &res));
+    CHECK(res.epochs_done == 3 && res.steps_done == 12);
+    CHECK(same_params(a, b));
+    float p0 = a->pair[0];
+    a->pair[0] += 1.0f;
+    CHECK(!same_params(a, b)); /* the comparison sees the pairwise table */
+    a->pair[0] = p0;
+    /* provenance: the loss as ebm.sp.*, read back */
+    o.loss.margin = 0.25f;
+    ebm_trainer_free(t);
+    REQUIRE(ebm_structured_trainer_new(b, &o, &t) == EBM_OK);
+    CHECK_OK(ebm_run_describe(t, &ro, &res, b->meta));
+    CHECK_OK(ebm_structured_markov_to_meta(&mk, b->meta));
+    ebm_structured_loss_opts lo;
+    ebm_structured_loss_opts_from_meta(b->meta, &lo);
+    CHECK(lo.loss == EBM_STRUCTURED_NLL && lo.margin == 0.25f && lo.beta == 1.0f);
+    CHECK(strcmp(ebm_meta_get(b->meta, "ebm.train.trainer"), "structured") == 0);
+    ebm_structured_markov back = {1, 1, 1, 0, 0, 0};
+    ebm_structured_markov_from_meta(b->meta, &back);
+    CHECK(back.stay == mk.stay && back.noise == mk.noise && back.seed == mk.seed && back.n == 1);
+    double F[2];
+    CHECK_FAILS(ebm_structured_free_energy(b, d->x->data, 2, F), EBM_EINVAL); /* chains */
+    ebm_trainer_free(t);
+    ebm_structured_free(a);
+    ebm_structured_free(b);
+    /* a K-class model: one parameter block */
+    ebm_mat *xb;
+    int32_t *yb;
+    blobs(90, 3, &xb, &yb);
+    size_t k;
+    CHECK_OK(ebm_structured_classes(yb, 90, &k));
+    CHECK(k == 3);
+    REQUIRE(ebm_structured_new("linear:8,tanh,linear:3", 4, 1, 1, 3, 0, EBM_STRUCTURED_OUT_SOFTPLUS, &a) == EBM_OK);
+    REQUIRE(ebm_structured_new("linear:8,tanh,linear:3", 4, 1, 1, 3, 0, EBM_STRUCTURED_OUT_SOFTPLUS, &b) == EBM_OK);
+    ebm_rng_seed(&r, 5, 0);
+    CHECK_OK(ebm_structured_init(a, &r));
+    ebm_rng_seed(&r, 5, 0);
+    CHECK_OK(ebm_structured_init(b, &r));
+    ebm_structured_train_opts_default(&o);
+    o.batch = 16;
+    CHECK_OK(ebm_structured_train(a, xb, yb, &o));
+    REQUIRE(ebm_structured_trainer_new(b, &o, &t) == EBM_OK);
+    ebm_structured_run_opts(&o, &ro);
+    CHECK_OK(ebm_run(t, xb, yb, &ro, &res));
+    CHECK(same_params(a, b));
+    CHECK_OK(ebm_structured_free_energy(a, xb->data, 2, F));
+    float U[6];
+    CHECK_OK(ebm_structured_energies(a, xb->data, 2, U, NULL));
+    for (int i = 0; i < 2; i++)
+        CHECK_NEAR(F[i], -log(exp(-U[3 * i]) + exp(-U[3 * i + 1]) + exp(-U[3 * i + 2])), 1e-6);
+    yb[5] = 10000;
+    CHECK_FAILS(ebm_structured_classes(yb, 90, &k), EBM_EINVAL);
+    ebm_trainer_free(t);
+    ebm_structured_free(a);
+    ebm_structured_free(b);
+    ebm_mat_free(xb);
+    free(yb);
+    ebm_mat_free(x);
+    free(y);
+    ebm_dataset_free(d);
+    ebm_dataset_free(dt);
+}
+
 int main(void) {
     test_chain_inference();
     test_chain_gradients();
@@ -328,5 +450,6 @@ int main(void) {
     test_relaxed();
     test_training();
     test_chain_training();
+    test_trainer();
     return check_summary("test_structured");
 }
