@@ -176,15 +176,12 @@ static void eval_print(const char *path, const ebm_structured *m, const ebm_data
         printf(", \"kind\": \"structured\", \"classes\": %zu, \"length\": %zu, \"loss\": \"%s\", \"output\": \"%s\", "
                "\"data\": ", m->k, m->len, loss_name, out);
         cli_json_string(stdout, d->source);
-        printf(", \"rows\": %zu", d->x->rows);
-        const char *keys[] = {"accuracy", "sequence_accuracy", "energy_correct", "energy_offending", "gap", "spread",
-                              "top_share", "loss_value"};
+        printf(", \"rows\": %zu, ", d->x->rows);
+        const char *const keys[] = {"accuracy", "sequence_accuracy", "energy_correct", "energy_offending", "gap",
+                                    "spread", "top_share", "loss_value"};
         const double v[] = {r->accuracy, r->seq_accuracy, r->e_correct, r->e_offending, r->gap, r->spread,
                             r->top_share, r->loss};
-        for (size_t i = 0; i < sizeof v / sizeof *v; i++) {
-            printf(", \"%s\": ", keys[i]);
-            cli_json_number(stdout, v[i]);
-        }
+        cli_json_numbers(stdout, keys, v, sizeof v / sizeof *v);
         printf(", \"collapsed\": %s, \"seconds\": %.3f}\n", r->collapsed ? "true" : "false", seconds);
         return;
     }
