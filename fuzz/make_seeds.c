@@ -150,11 +150,11 @@ static void models(void) {
     ok(ebm_net_save(net, m, path("model", "jem4.safetensors")));
     ebm_meta_free(m);
     ebm_net_free(net);
-    ebm_sp *sp;
-    ok(ebm_sp_new("linear:5,tanh,linear:3", 4, 1, 1, 3, 2, EBM_SP_OUT_SQUARE, &sp));
-    ok(ebm_sp_init(sp, &r));
-    ok(ebm_sp_save(sp, path("model", "sp.safetensors")));
-    ebm_sp_free(sp);
+    ebm_structured *sp;
+    ok(ebm_structured_new("linear:5,tanh,linear:3", 4, 1, 1, 3, 2, EBM_STRUCTURED_OUT_SQUARE, &sp));
+    ok(ebm_structured_init(sp, &r));
+    ok(ebm_structured_save(sp, path("model", "sp.safetensors")));
+    ebm_structured_free(sp);
     /* composed: a class energy AND NOT an energy network; a mixture of an RBM and a classifier */
     char jem4[1200], netp[1200], rbmp[1200];
     snprintf(jem4, sizeof jem4, "%s", path("model", "jem4.safetensors"));

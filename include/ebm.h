@@ -383,7 +383,7 @@ typedef struct ebm_grbm ebm_grbm;
 typedef struct ebm_bm ebm_bm;
 typedef struct ebm_dbn ebm_dbn;
 typedef struct ebm_net ebm_net;
-typedef struct ebm_sp ebm_sp;
+typedef struct ebm_structured ebm_structured;
 typedef struct ebm_energy ebm_energy;
 typedef struct ebm_composed ebm_composed;
 
@@ -401,7 +401,7 @@ EBM_API ebm_grbm *ebm_model_grbm(ebm_model *m);
 EBM_API ebm_bm *ebm_model_bm(ebm_model *m);
 EBM_API ebm_dbn *ebm_model_dbn(ebm_model *m);
 EBM_API ebm_net *ebm_model_net(ebm_model *m);
-EBM_API ebm_sp *ebm_model_sp(ebm_model *m);
+EBM_API ebm_structured *ebm_model_structured(ebm_model *m);
 EBM_API ebm_composed *ebm_model_composed(ebm_model *m);
 /* The classes of a classifier network (its output width when the file says ebm.net.head = logsumexp, as
  * ebm train jem writes), else 0. */
@@ -1281,37 +1281,37 @@ EBM_API ebm_status ebm_frechet_distance(const float *x, size_t n, const float *y
  * s is the output map: identity ("raw"), softplus or 1/2 u^2 ("square"); the last two keep every energy
  * >= 0, which LVQ2, square-square and square-exp assume.
  * --------------------------------------------------------------------------------------------- */
-typedef enum ebm_sp_loss {
-    EBM_SP_ENERGY = 0, /* E                                                  (no contrastive term) */
-    EBM_SP_PERCEPTRON, /* E - min_y E(x, y)                                  (generalised perceptron) */
-    EBM_SP_HINGE,      /* max(0, m + E - Ebar) */
-    EBM_SP_LOG,        /* log(1 + exp(E - Ebar)) */
-    EBM_SP_LVQ2,       /* min(M, max(0, (E - Ebar) / Ebar)) */
-    EBM_SP_MCE,        /* 1 / (1 + exp(-(E - Ebar))) */
-    EBM_SP_SQSQ,       /* E^2 + max(0, m - Ebar)^2 */
-    EBM_SP_SQEXP,      /* E^2 + gamma exp(-Ebar) */
-    EBM_SP_NLL,        /* E + (1/beta) log sum_y exp(-beta E(x, y))        (NLL / MMI) */
-    EBM_SP_MEE         /* 1 - exp(-beta E) / sum_y exp(-beta E(x, y))       (minimum empirical error) */
-} ebm_sp_loss;
-#define EBM_SP_N_LOSSES 10
+typedef enum ebm_structured_loss {
+    EBM_STRUCTURED_ENERGY = 0, /* E                                                  (no contrastive term) */
+    EBM_STRUCTURED_PERCEPTRON, /* E - min_y E(x, y)                                  (generalised perceptron) */
+    EBM_STRUCTURED_HINGE,      /* max(0, m + E - Ebar) */
+    EBM_STRUCTURED_LOG,        /* log(1 + exp(E - Ebar)) */
+    EBM_STRUCTURED_LVQ2,       /* min(M, max(0, (E - Ebar) / Ebar)) */
+    EBM_STRUCTURED_MCE,        /* 1 / (1 + exp(-(E - Ebar))) */
+    EBM_STRUCTURED_SQSQ,       /* E^2 + max(0, m - Ebar)^2 */
+    EBM_STRUCTURED_SQEXP,      /* E^2 + gamma exp(-Ebar) */
+    EBM_STRUCTURED_NLL,        /* E + (1/beta) log sum_y exp(-beta E(x, y))        (NLL / MMI) */
+    EBM_STRUCTURED_MEE         /* 1 - exp(-beta E) / sum_y exp(-beta E(x, y))       (minimum empirical error) */
+} ebm_structured_loss;
+#define EBM_STRUCTURED_N_LOSSES 10
 /* E = E(x, y_i) of the correct answer, Ebar = min over y != y_i, the most offending incorrect answer. */
-typedef struct ebm_sp_loss_opts {
-    ebm_sp_loss loss;       /* default hinge */
+typedef struct ebm_structured_loss_opts {
+    ebm_structured_loss loss; /* default hinge */
     float margin;           /* m of hinge and square-square (default 1) */
     float beta;             /* inverse temperature of NLL and MEE (default 1) */
     float gamma;            /* weight of square-exp's exp(-Ebar) (default 1) */
     float lvq2_max;         /* M of LVQ2, the saturation (default 1) */
-} ebm_sp_loss_opts;
-EBM_API void ebm_sp_loss_opts_default(ebm_sp_loss_opts *o);
-EBM_API const char *ebm_sp_loss_name(ebm_sp_loss l);   /* "energy", "perceptron", ..., "mee" */
-EBM_API ebm_status ebm_sp_loss_parse(const char *name, ebm_sp_loss *out);
+} ebm_structured_loss_opts;
+EBM_API void ebm_structured_loss_opts_default(ebm_structured_loss_opts *o);
+EBM_API const char *ebm_structured_loss_name(ebm_structured_loss l);   /* "energy", "perceptron", ..., "mee" */
+EBM_API ebm_status ebm_structured_loss_parse(const char *name, ebm_structured_loss *out);
 /* Non-zero for the losses that assume E >= 0 (LVQ2, square-square, square-exp). */
-EBM_API int ebm_sp_loss_needs_nonneg(ebm_sp_loss l);
+EBM_API int ebm_structured_loss_needs_nonneg(ebm_structured_loss l);
 /* Every loss as a function of four summaries of the energies: E (correct answer), Ebar (most offending
  * incorrect answer), Emin = min_y E(x, y) and the free energy F = -(1/beta) log sum_y exp(-beta E(x, y)).
  * *L gets the loss, d[4] its partial derivatives with respect to (E, Ebar, Emin, F). */
-EBM_API ebm_status ebm_sp_loss_terms(const ebm_sp_loss_opts *o, double E, double Ebar, double Emin, double F,
-                                     double *L, double d[4]);
+EBM_API ebm_status ebm_structured_loss_terms(const ebm_structured_loss_opts *o, double E, double Ebar, double Emin,
+                                             double F, double *L, double d[4]);
 
 /* Chains: U (len, k) unary energies, P (k, k) pairwise energies or NULL for none.
  * E (the energy of labels y (len)). */
@@ -1330,64 +1330,89 @@ EBM_API ebm_status ebm_chain_most_offending(const float *U, const float *P, size
                                             int32_t *ybar, double *Ebar);
 /* The loss of one chain with correct labels y (len) and its gradient: dU (len, k) and dP (k, k) (when P and
  * dP are not NULL) += dL/dU, dL/dP.  A K-class example is the chain of length 1 with P = NULL. */
-EBM_API ebm_status ebm_sp_chain_loss(const ebm_sp_loss_opts *o, const float *U, const float *P, size_t len, size_t k,
-                                     const int32_t *y, double *L, float *dU, float *dP);
+EBM_API ebm_status ebm_structured_chain_loss(const ebm_structured_loss_opts *o, const float *U, const float *P,
+                                             size_t len, size_t k, const int32_t *y, double *L, float *dU, float *dP);
 
 /* The model. */
-typedef enum ebm_sp_out { EBM_SP_OUT_RAW = 0, EBM_SP_OUT_SOFTPLUS, EBM_SP_OUT_SQUARE } ebm_sp_out;
-EBM_API const char *ebm_sp_out_name(ebm_sp_out s);     /* "raw", "softplus", "square" */
-EBM_API ebm_status ebm_sp_out_parse(const char *name, ebm_sp_out *out);
+typedef enum ebm_structured_out {
+    EBM_STRUCTURED_OUT_RAW = 0,
+    EBM_STRUCTURED_OUT_SOFTPLUS,
+    EBM_STRUCTURED_OUT_SQUARE
+} ebm_structured_out;
+EBM_API const char *ebm_structured_out_name(ebm_structured_out s);     /* "raw", "softplus", "square" */
+EBM_API ebm_status ebm_structured_out_parse(const char *name, ebm_structured_out *out);
 
-typedef struct ebm_sp {
+typedef struct ebm_structured {
     ebm_net *net;           /* per-position features (input_size) -> k raw outputs */
     size_t k;               /* labels (classes) */
     size_t len;             /* chain length; 0 = a K-class model (one label per row, no pairwise term) */
-    ebm_sp_out out;         /* the output map s */
+    ebm_structured_out out; /* the output map s */
     float *pair;            /* (k, k) raw pairwise energies P_raw (chains only, else NULL) */
     ebm_meta *meta;         /* provenance, saved with the model */
-} ebm_sp;
+} ebm_structured;
 
 /* spec: the network of one position (docs/net.md) for input channels x height x width, ending in k outputs. */
-EBM_API ebm_status ebm_sp_new(const char *spec, size_t channels, size_t height, size_t width, size_t k, size_t len,
-                              ebm_sp_out out, ebm_sp **m);
-EBM_API void ebm_sp_free(ebm_sp *m);
+EBM_API ebm_status ebm_structured_new(const char *spec, size_t channels, size_t height, size_t width, size_t k,
+                                      size_t len, ebm_structured_out out, ebm_structured **m);
+EBM_API void ebm_structured_free(ebm_structured *m);
 /* The network's initialisation (ebm_net_init) and P_raw = 0. */
-EBM_API ebm_status ebm_sp_init(ebm_sp *m, ebm_rng *rng);
+EBM_API ebm_status ebm_structured_init(ebm_structured *m, ebm_rng *rng);
 /* Input floats per row: input_size (K-class) or len * input_size (chains, position after position). */
-EBM_API size_t ebm_sp_row_size(const ebm_sp *m);
+EBM_API size_t ebm_structured_row_size(const ebm_structured *m);
 /* P (k, k) <- s(P_raw), the pairwise energies of a chain model (m->pair must not be NULL). */
-EBM_API void ebm_sp_pair_energies(const ebm_sp *m, float *P);
+EBM_API void ebm_structured_pair_energies(const ebm_structured *m, float *P);
 /* Labels per row: 1 or len. */
-EBM_API size_t ebm_sp_labels_per_row(const ebm_sp *m);
+EBM_API size_t ebm_structured_labels_per_row(const ebm_structured *m);
+/* Parameters: the network's and, for chains, the k * k pairwise table's. */
+EBM_API size_t ebm_structured_n_params(const ebm_structured *m);
+/* *k <- the classes of K-class labels y (n): max(2, largest label + 1); EBM_EINVAL naming the row of a
+ * label outside 0..9999. */
+EBM_API ebm_status ebm_structured_classes(const int32_t *y, size_t n, size_t *k);
 /* U (n, max(len, 1), k) <- s(g(x)) for x (n, row size); P (k, k) <- s(P_raw) when P is not NULL and m is a chain. */
-EBM_API ebm_status ebm_sp_energies(ebm_sp *m, const float *x, size_t n, float *U, float *P);
+EBM_API ebm_status ebm_structured_energies(ebm_structured *m, const float *x, size_t n, float *U, float *P);
 /* y (n, labels per row) <- argmin_y E(x_i, y) (exhaustive over k, or Viterbi); E (n) its energy when not NULL. */
-EBM_API ebm_status ebm_sp_predict(ebm_sp *m, const float *x, size_t n, int32_t *y, double *E);
+EBM_API ebm_status ebm_structured_predict(ebm_structured *m, const float *x, size_t n, int32_t *y, double *E);
+/* F (n) <- -log sum_y exp(-E(x_i, y)), the free energy of each row of x (n, row size) under a K-class model
+ * (EBM_EINVAL for chains). */
+EBM_API ebm_status ebm_structured_free_energy(ebm_structured *m, const float *x, size_t n, double *F);
 /* Mean loss over the n rows of x with labels y (n, labels per row); when not NULL, grad_net (net params)
  * and grad_pair (k * k, chains) += its gradient (one backward pass through the network). */
-EBM_API ebm_status ebm_sp_loss_grad(ebm_sp *m, const ebm_sp_loss_opts *o, const float *x, const int32_t *y, size_t n,
-                                    double *loss, float *grad_net, float *grad_pair);
+EBM_API ebm_status ebm_structured_loss_grad(ebm_structured *m, const ebm_structured_loss_opts *o, const float *x,
+                                            const int32_t *y, size_t n, double *loss, float *grad_net,
+                                            float *grad_pair);
 
-typedef struct ebm_sp_progress {
+typedef struct ebm_structured_progress {
     size_t epoch, epochs, batch, batches;
     double loss;            /* mean loss over this epoch's batches so far */
     double seconds;         /* since the start */
-} ebm_sp_progress;
-typedef struct ebm_sp_train_opts {
-    ebm_sp_loss_opts loss;
+} ebm_structured_progress;
+typedef struct ebm_structured_train_opts {
+    ebm_structured_loss_opts loss;
     ebm_optim_opts optim;   /* default Adam, lr 1e-3 */
     size_t epochs;          /* default 3 */
     size_t batch;           /* default 64 */
     uint64_t seed;          /* shuffling (default 1) */
-    int (*on_batch)(const ebm_sp_progress *p, void *user); /* non-zero stops (EBM_ECANCELED) */
+    int (*on_batch)(const ebm_structured_progress *p, void *user); /* non-zero stops (EBM_ECANCELED) */
     void *user;
-} ebm_sp_train_opts;
-EBM_API void ebm_sp_train_opts_default(ebm_sp_train_opts *o);
+} ebm_structured_train_opts;
+EBM_API void ebm_structured_train_opts_default(ebm_structured_train_opts *o);
 /* Minibatch training on x (n, row size) with labels y (n, labels per row).  A non-finite loss or gradient
  * stops with EBM_ENAN and the parameters of the last good batch. */
-EBM_API ebm_status ebm_sp_train(ebm_sp *m, const ebm_mat *x, const int32_t *y, const ebm_sp_train_opts *o);
+EBM_API ebm_status ebm_structured_train(ebm_structured *m, const ebm_mat *x, const int32_t *y,
+                                        const ebm_structured_train_opts *o);
+/* A trainer of m for ebm_run (m borrowed, not freed) with o's loss and optimiser; the labels (rows, labels per
+ * row) go to ebm_run with the data and each step takes those of its batch's rows.  Its parameter blocks are
+ * the network's (0) and, for chains, the pairwise table P_raw (1); the step's rate is the run's (ctx->lr).
+ * ebm_structured_run_opts turns o's loop settings (epochs, batch, optim.lr, seed) into the ebm_run options
+ * ebm_structured_train uses: shuffle stream (seed, 0x5f), roll-back to the last good batch. */
+EBM_API ebm_status ebm_structured_trainer_new(ebm_structured *m, const ebm_structured_train_opts *o,
+                                              ebm_trainer **out);
+EBM_API void ebm_structured_run_opts(const ebm_structured_train_opts *o, ebm_run_opts *r);
+/* The loss a model was trained with, from the ebm.sp.* keys the trainer's provenance writes (defaults where
+ * absent or malformed). */
+EBM_API void ebm_structured_loss_opts_from_meta(const ebm_meta *meta, ebm_structured_loss_opts *o);
 
-typedef struct ebm_sp_eval {
+typedef struct ebm_structured_eval {
     double accuracy;        /* per label */
     double seq_accuracy;    /* whole rows right (= accuracy for K-class) */
     double loss;            /* mean loss (with the options given) */
@@ -1398,25 +1423,39 @@ typedef struct ebm_sp_eval {
     double top_share;       /* fraction of predicted labels that are the most frequent prediction */
     int collapsed;          /* flat energies (spread <= 1e-3 (1 + |e_correct|)) or one label predicted for
                                >= 90% of the rows while the true labels are spread out */
-} ebm_sp_eval;
-EBM_API ebm_status ebm_sp_evaluate(ebm_sp *m, const ebm_sp_loss_opts *o, const float *x, const int32_t *y, size_t n,
-                                   ebm_sp_eval *r);
+} ebm_structured_eval;
+EBM_API ebm_status ebm_structured_evaluate(ebm_structured *m, const ebm_structured_loss_opts *o, const float *x,
+                                           const int32_t *y, size_t n, ebm_structured_eval *r);
 
 /* Gradient-descent inference over the relaxed output q on the probability simplex for K energies E (k):
  * minimises sum_y q_y E_y - T H(q) by exponentiated gradient (mirror descent) steps of size eta from the
  * uniform q; the minimiser is softmax(-E / T) and its arg max the exhaustive argmin as T -> 0. */
-EBM_API ebm_status ebm_sp_relaxed_infer(const float *E, size_t k, float T, float eta, size_t steps, float *q);
+EBM_API ebm_status ebm_structured_relaxed_infer(const float *E, size_t k, float T, float eta, size_t steps, float *q);
 
 /* A toy sequence task: noisy observations of a sticky Markov chain.  Labels y (n, len) start uniform and
  * stay with probability stay, else move to a uniformly drawn other label; x (n, len * k) holds per position
  * one-hot(y_t) + noise * N(0, 1).  Row r from stream (seed, r). */
-EBM_API ebm_status ebm_sp_markov_toy(size_t n, size_t len, size_t k, float stay, float noise, uint64_t seed,
-                                     ebm_mat **x, int32_t **y);
+EBM_API ebm_status ebm_structured_markov_toy(size_t n, size_t len, size_t k, float stay, float noise, uint64_t seed,
+                                             ebm_mat **x, int32_t **y);
+/* The toy's settings (plain data). */
+typedef struct ebm_structured_markov {
+    size_t n, len, k;       /* chains, their length, labels (defaults 2000, 10, 4) */
+    float stay, noise;      /* defaults 0.8, 1 */
+    uint64_t seed;          /* default 1 */
+} ebm_structured_markov;
+EBM_API void ebm_structured_markov_default(ebm_structured_markov *o);
+/* The toy as a labelled data set whose source names its settings; test: the held-out split, drawn with
+ * seed + 1000003 (ebm eval --data markov:test). */
+EBM_API ebm_status ebm_structured_markov_dataset(const ebm_structured_markov *o, int test, ebm_dataset **out);
+/* The settings a chain model was trained on, as ebm.sp.markov.stay, .noise and .seed (provenance), and
+ * back (absent or malformed keys leave o's values). */
+EBM_API ebm_status ebm_structured_markov_to_meta(const ebm_structured_markov *o, ebm_meta *meta);
+EBM_API void ebm_structured_markov_from_meta(const ebm_meta *meta, ebm_structured_markov *o);
 
 /* Files: the network's tensors plus "pair" (k, k) for chains; metadata ebm.model = "structured",
  * ebm.sp.classes, ebm.sp.length, ebm.sp.output and everything in m->meta. */
-EBM_API ebm_status ebm_sp_save(const ebm_sp *m, const char *path);
-EBM_API ebm_status ebm_sp_load(const char *path, ebm_sp **out);
+EBM_API ebm_status ebm_structured_save(const ebm_structured *m, const char *path);
+EBM_API ebm_status ebm_structured_load(const char *path, ebm_structured **out);
 
 /* ------------------------------------------------------------------------------------------------
  * Fully visible Boltzmann machines / Ising models (docs/bm.md)

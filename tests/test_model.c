@@ -103,11 +103,11 @@ static void write_models(void) {
     ebm_meta_free(jm);
     ebm_net_free(jem);
 
-    ebm_sp *sp = NULL;
-    REQUIRE(ebm_sp_new("linear:5,tanh,linear:3", 4, 1, 1, 3, 0, EBM_SP_OUT_SOFTPLUS, &sp) == EBM_OK);
-    REQUIRE(ebm_sp_init(sp, &r) == EBM_OK);
-    REQUIRE(ebm_sp_save(sp, path_of("sp.safetensors")) == EBM_OK);
-    ebm_sp_free(sp);
+    ebm_structured *sp = NULL;
+    REQUIRE(ebm_structured_new("linear:5,tanh,linear:3", 4, 1, 1, 3, 0, EBM_STRUCTURED_OUT_SOFTPLUS, &sp) == EBM_OK);
+    REQUIRE(ebm_structured_init(sp, &r) == EBM_OK);
+    REQUIRE(ebm_structured_save(sp, path_of("sp.safetensors")) == EBM_OK);
+    ebm_structured_free(sp);
 
     ebm_composed *c = NULL;
     REQUIRE(ebm_composed_new(EBM_COMPOSE_SUM, &c) == EBM_OK);
@@ -235,7 +235,7 @@ static void test_generic_load(void) {
         CHECK((ebm_model_bm(m) != NULL) == (k == EBM_KIND_BM));
         CHECK((ebm_model_dbn(m) != NULL) == (k == EBM_KIND_DBN));
         CHECK((ebm_model_net(m) != NULL) == (k == EBM_KIND_NET || k == EBM_KIND_JEM));
-        CHECK((ebm_model_sp(m) != NULL) == (k == EBM_KIND_STRUCTURED));
+        CHECK((ebm_model_structured(m) != NULL) == (k == EBM_KIND_STRUCTURED));
         CHECK((ebm_model_composed(m) != NULL) == (k == EBM_KIND_COMPOSE));
         CHECK(ebm_model_classes(m) == (k == EBM_KIND_JEM ? 3u : 0u));
 

@@ -304,6 +304,16 @@ static void test_rbm_trainer(void) {
     ebm_tensors_free(bad);
     ebm_tensors_free(st);
     ebm_trainer_free(t);
+    /* a diverging run names the parameter that went bad and keeps the start of the epoch */
+    float before[300];
+    memcpy(before, b->params, b->n_params * sizeof(float));
+    o.mode = EBM_CD;
+    o.lr = 1e38f;
+    o.momentum = 0;
+    CHECK_FAILS(ebm_rbm_train(b, data, &o), EBM_ENAN);
+    CHECK(strstr(ebm_last_error(), "diverged at epoch 1, batch") != NULL);
+    CHECK(strstr(ebm_last_error(), "weight W[") != NULL || strstr(ebm_last_error(), "bias b_") != NULL);
+    CHECK(memcmp(before, b->params, b->n_params * sizeof(float)) == 0);
     ebm_rbm_free(a);
     ebm_rbm_free(b);
     ebm_mat_free(data);

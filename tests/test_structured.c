@@ -5,7 +5,8 @@
  * the energy loss, which has no contrastive term, collapses (with the square output 1/2 g^2 and a little weight decay,
  * whose minimum 0 a network reaches for every answer at once) (all energies driven down together to a flat
  * surface, accuracy near chance, flagged by the evaluation); a chain model on the Markov toy learns the
- * transition structure and beats the same unaries without it; the model file round-trips. */
+ * transition structure and beats the same unaries without it; the model file round-trips; the trainer under
+ * ebm_run equals ebm_structured_train bit for bit. */
 #include "check.h"
 
 /* all k^len sequences: E, log sum e^(-beta E), marginals, the min and the best y' != y */
@@ -92,40 +93,41 @@ static void test_chain_gradients(void) {
     ebm_rng r;
     ebm_rng_seed(&r, 5, 0);
     for (size_t i = 0; i < sizeof x / sizeof x[0]; i++) x[i] = (float)ebm_rng_normal(&r);
-    for (int l = 0; l < EBM_SP_N_LOSSES; l++) {
-        ebm_sp *m;
-        CHECK_OK(ebm_sp_new("linear:5,tanh,linear:3", 4, 1, 1, k, len, EBM_SP_OUT_SOFTPLUS, &m));
-        CHECK_OK(ebm_sp_init(m, &r));
+    for (int l = 0; l < EBM_STRUCTURED_N_LOSSES; l++) {
+        ebm_structured *m;
+        CHECK_OK(ebm_structured_new("linear:5,tanh,linear:3", 4, 1, 1, k, len, EBM_STRUCTURED_OUT_SOFTPLUS, &m));
+        CHECK_OK(ebm_structured_init(m, &r));
         for (size_t i = 0; i < k * k; i++) m->pair[i] = (float)ebm_rng_normal(&r);
-        ebm_sp_loss_opts o;
-        ebm_sp_loss_opts_default(&o);
-        o.loss = (ebm_sp_loss)l;
+        ebm_structured_loss_opts o;
+        ebm_structured_loss_opts_default(&o);
+        o.loss = (ebm_structured_loss)l;
         o.margin = 4;
         o.lvq2_max = 10;
         size_t np;
         float *p = ebm_net_params(m->net, &np);
         float *g = calloc(np + k * k, sizeof(float)), *gp = g + np;
         double L, worst = 0;
-        CHECK_OK(ebm_sp_loss_grad(m, &o, x, y, n, &L, g, gp));
+        CHECK_OK(ebm_structured_loss_grad(m, &o, x, y, n, &L, g, gp));
         for (size_t i = 0; i < np + k * k; i++) {
             float *v = i < np ? &p[i] : &m->pair[i - np];
             float keep = *v, h = 2e-3f;
             double lp, lm, fd, err = 1;
             for (int tries = 0; tries < 2 && err > 2e-2; tries++, h /= 8) {
                 *v = keep + h;
-                CHECK_OK(ebm_sp_loss_grad(m, &o, x, y, n, &lp, NULL, NULL));
+                CHECK_OK(ebm_structured_loss_grad(m, &o, x, y, n, &lp, NULL, NULL));
                 *v = keep - h;
-                CHECK_OK(ebm_sp_loss_grad(m, &o, x, y, n, &lm, NULL, NULL));
+                CHECK_OK(ebm_structured_loss_grad(m, &o, x, y, n, &lm, NULL, NULL));
                 *v = keep;
                 fd = (lp - lm) / (2.0 * (double)h);
                 err = fabs(fd - g[i]) / (1e-2 + fabs(fd) + fabs(g[i]));
             }
             worst = err > worst ? err : worst;
         }
-        printf("  chain %-10s dL/dtheta and dL/dP vs finite differences: worst relative error %.2e\n", ebm_sp_loss_name(o.loss), worst);
-        CHECK_MSG(worst < 2e-2, "chain %s gradient error %g", ebm_sp_loss_name(o.loss), worst);
+        printf("  chain %-10s dL/dtheta and dL/dP vs finite differences: worst relative error %.2e\n",
+               ebm_structured_loss_name(o.loss), worst);
+        CHECK_MSG(worst < 2e-2, "chain %s gradient error %g", ebm_structured_loss_name(o.loss), worst);
         free(g);
-        ebm_sp_free(m);
+        ebm_structured_free(m);
     }
 }
 
@@ -169,14 +171,14 @@ static void test_relaxed(void) {
     float q[4];
     for (int ti = 0; ti < 2; ti++) {
         float T = ti ? 0.5f : 1.0f;
-        CHECK_OK(ebm_sp_relaxed_infer(E, 4, T, 0.5f, 200, q));
+        CHECK_OK(ebm_structured_relaxed_infer(E, 4, T, 0.5f, 200, q));
         double z = 0;
         for (int y = 0; y < 4; y++) z += exp(-E[y] / T);
         for (int y = 0; y < 4; y++) CHECK_NEAR(q[y], exp(-E[y] / T) / z, 1e-5);
     }
-    CHECK_OK(ebm_sp_relaxed_infer(E, 4, 0.02f, 0.5f, 2000, q));
+    CHECK_OK(ebm_structured_relaxed_infer(E, 4, 0.02f, 0.5f, 2000, q));
     CHECK(q[1] > 0.99f); /* the exhaustive argmin */
-    CHECK_FAILS(ebm_sp_relaxed_infer(E, 4, 0, 0.5f, 10, q), EBM_EINVAL);
+    CHECK_FAILS(ebm_structured_relaxed_infer(E, 4, 0, 0.5f, 10, q), EBM_EINVAL);
 }
 
 /* three separable Gaussian blobs in 4-D */
@@ -192,20 +194,21 @@ static void blobs(size_t n, uint64_t seed, ebm_mat **x, int32_t **y) {
     }
 }
 
-static ebm_sp *train_blobs(ebm_sp_loss loss, ebm_sp_out out, const ebm_mat *x, const int32_t *y) {
-    ebm_sp *m;
-    REQUIRE(ebm_sp_new("linear:16,tanh,linear:3", 4, 1, 1, 3, 0, out, &m) == EBM_OK);
+static ebm_structured *train_blobs(ebm_structured_loss loss, ebm_structured_out out, const ebm_mat *x,
+                                   const int32_t *y) {
+    ebm_structured *m;
+    REQUIRE(ebm_structured_new("linear:16,tanh,linear:3", 4, 1, 1, 3, 0, out, &m) == EBM_OK);
     ebm_rng r;
     ebm_rng_seed(&r, 2, 0);
-    CHECK_OK(ebm_sp_init(m, &r));
-    ebm_sp_train_opts o;
-    ebm_sp_train_opts_default(&o);
+    CHECK_OK(ebm_structured_init(m, &r));
+    ebm_structured_train_opts o;
+    ebm_structured_train_opts_default(&o);
     o.loss.loss = loss;
     o.optim.lr = 1e-2f;
     o.epochs = 60;
     o.batch = 32;
     o.optim.weight_decay = 1e-3f;
-    CHECK_OK(ebm_sp_train(m, x, y, &o));
+    CHECK_OK(ebm_structured_train(m, x, y, &o));
     return m;
 }
 
@@ -214,19 +217,19 @@ static void test_training(void) {
     int32_t *y, *yt;
     blobs(600, 1, &x, &y);
     blobs(300, 2, &xt, &yt);
-    ebm_sp_loss_opts lo;
-    ebm_sp_loss_opts_default(&lo);
-    ebm_sp_eval before, hinge, energy;
-    ebm_sp *m0;
-    REQUIRE(ebm_sp_new("linear:16,tanh,linear:3", 4, 1, 1, 3, 0, EBM_SP_OUT_SQUARE, &m0) == EBM_OK);
+    ebm_structured_loss_opts lo;
+    ebm_structured_loss_opts_default(&lo);
+    ebm_structured_eval before, hinge, energy;
+    ebm_structured *m0;
+    REQUIRE(ebm_structured_new("linear:16,tanh,linear:3", 4, 1, 1, 3, 0, EBM_STRUCTURED_OUT_SQUARE, &m0) == EBM_OK);
     ebm_rng r;
     ebm_rng_seed(&r, 2, 0);
-    CHECK_OK(ebm_sp_init(m0, &r));
-    CHECK_OK(ebm_sp_evaluate(m0, &lo, xt->data, yt, xt->rows, &before));
-    ebm_sp *mh = train_blobs(EBM_SP_HINGE, EBM_SP_OUT_SQUARE, x, y);
-    CHECK_OK(ebm_sp_evaluate(mh, &lo, xt->data, yt, xt->rows, &hinge));
-    ebm_sp *me = train_blobs(EBM_SP_ENERGY, EBM_SP_OUT_SQUARE, x, y);
-    CHECK_OK(ebm_sp_evaluate(me, &lo, xt->data, yt, xt->rows, &energy));
+    CHECK_OK(ebm_structured_init(m0, &r));
+    CHECK_OK(ebm_structured_evaluate(m0, &lo, xt->data, yt, xt->rows, &before));
+    ebm_structured *mh = train_blobs(EBM_STRUCTURED_HINGE, EBM_STRUCTURED_OUT_SQUARE, x, y);
+    CHECK_OK(ebm_structured_evaluate(mh, &lo, xt->data, yt, xt->rows, &hinge));
+    ebm_structured *me = train_blobs(EBM_STRUCTURED_ENERGY, EBM_STRUCTURED_OUT_SQUARE, x, y);
+    CHECK_OK(ebm_structured_evaluate(me, &lo, xt->data, yt, xt->rows, &energy));
     printf("  blobs: untrained acc %.3f spread %.3g; hinge acc %.3f gap %.3f spread %.3g collapsed %d; energy acc %.3f "
            "E %.3g Ebar %.3g spread %.3g collapsed %d\n",
            before.accuracy, before.spread, hinge.accuracy, hinge.gap, hinge.spread, hinge.collapsed, energy.accuracy,
@@ -245,40 +248,40 @@ static void test_training(void) {
     REQUIRE(fd >= 0);
     close(fd);
     ebm_meta_set(mh->meta, "ebm.sp.loss", "hinge");
-    CHECK_OK(ebm_sp_save(mh, path));
-    ebm_sp *back;
-    CHECK_OK(ebm_sp_load(path, &back));
+    CHECK_OK(ebm_structured_save(mh, path));
+    ebm_structured *back;
+    CHECK_OK(ebm_structured_load(path, &back));
     if (back) {
-        ebm_sp_eval again;
-        CHECK_OK(ebm_sp_evaluate(back, &lo, xt->data, yt, xt->rows, &again));
+        ebm_structured_eval again;
+        CHECK_OK(ebm_structured_evaluate(back, &lo, xt->data, yt, xt->rows, &again));
         CHECK(again.accuracy == hinge.accuracy);
         CHECK(again.gap == hinge.gap);
-        CHECK(back->out == EBM_SP_OUT_SQUARE && back->k == 3 && back->len == 0);
+        CHECK(back->out == EBM_STRUCTURED_OUT_SQUARE && back->k == 3 && back->len == 0);
         CHECK(strcmp(ebm_meta_get(back->meta, "ebm.sp.loss"), "hinge") == 0);
-        ebm_sp_free(back);
+        ebm_structured_free(back);
     }
     CHECK_OK(ebm_net_save(mh->net, NULL, path));
-    CHECK_FAILS(ebm_sp_load(path, &back), EBM_EFORMAT);
+    CHECK_FAILS(ebm_structured_load(path, &back), EBM_EFORMAT);
     unlink(path);
     /* refusals: LVQ2 on raw energies, data of the wrong width */
-    lo.loss = EBM_SP_LVQ2;
-    ebm_sp *raw;
-    REQUIRE(ebm_sp_new("linear:3", 4, 1, 1, 3, 0, EBM_SP_OUT_RAW, &raw) == EBM_OK);
+    lo.loss = EBM_STRUCTURED_LVQ2;
+    ebm_structured *raw;
+    REQUIRE(ebm_structured_new("linear:3", 4, 1, 1, 3, 0, EBM_STRUCTURED_OUT_RAW, &raw) == EBM_OK);
     double L;
-    CHECK_FAILS(ebm_sp_loss_grad(raw, &lo, x->data, y, 4, &L, NULL, NULL), EBM_EINVAL);
-    ebm_sp_train_opts to;
-    ebm_sp_train_opts_default(&to);
+    CHECK_FAILS(ebm_structured_loss_grad(raw, &lo, x->data, y, 4, &L, NULL, NULL), EBM_EINVAL);
+    ebm_structured_train_opts to;
+    ebm_structured_train_opts_default(&to);
     ebm_mat *wide;
     REQUIRE(ebm_mat_new(3, 5, &wide) == EBM_OK);
-    CHECK_FAILS(ebm_sp_train(raw, wide, yt, &to), EBM_ESHAPE);
-    ebm_sp *none;
-    CHECK_FAILS(ebm_sp_new("linear:4", 4, 1, 1, 3, 0, EBM_SP_OUT_RAW, &none), EBM_ESHAPE);
+    CHECK_FAILS(ebm_structured_train(raw, wide, yt, &to), EBM_ESHAPE);
+    ebm_structured *none;
+    CHECK_FAILS(ebm_structured_new("linear:4", 4, 1, 1, 3, 0, EBM_STRUCTURED_OUT_RAW, &none), EBM_ESHAPE);
     CHECK(none == NULL);
-    ebm_sp_free(m0);
+    ebm_structured_free(m0);
     ebm_mat_free(wide);
-    ebm_sp_free(raw);
-    ebm_sp_free(mh);
-    ebm_sp_free(me);
+    ebm_structured_free(raw);
+    ebm_structured_free(mh);
+    ebm_structured_free(me);
     ebm_mat_free(x);
     ebm_mat_free(xt);
     free(y);
@@ -290,33 +293,154 @@ static void test_chain_training(void) {
     size_t len = 8, k = 3;
     ebm_mat *x, *xt;
     int32_t *y, *yt;
-    CHECK_OK(ebm_sp_markov_toy(400, len, k, 0.9f, 0.8f, 1, &x, &y));
-    CHECK_OK(ebm_sp_markov_toy(200, len, k, 0.9f, 0.8f, 2, &xt, &yt));
-    ebm_sp *m;
-    REQUIRE(ebm_sp_new("linear:3", k, 1, 1, k, len, EBM_SP_OUT_RAW, &m) == EBM_OK);
+    CHECK_OK(ebm_structured_markov_toy(400, len, k, 0.9f, 0.8f, 1, &x, &y));
+    CHECK_OK(ebm_structured_markov_toy(200, len, k, 0.9f, 0.8f, 2, &xt, &yt));
+    ebm_structured *m;
+    REQUIRE(ebm_structured_new("linear:3", k, 1, 1, k, len, EBM_STRUCTURED_OUT_RAW, &m) == EBM_OK);
     ebm_rng r;
     ebm_rng_seed(&r, 4, 0);
-    CHECK_OK(ebm_sp_init(m, &r));
-    ebm_sp_train_opts o;
-    ebm_sp_train_opts_default(&o);
-    o.loss.loss = EBM_SP_NLL;
+    CHECK_OK(ebm_structured_init(m, &r));
+    ebm_structured_train_opts o;
+    ebm_structured_train_opts_default(&o);
+    o.loss.loss = EBM_STRUCTURED_NLL;
     o.optim.lr = 3e-2f;
     o.epochs = 15;
     o.batch = 20;
-    CHECK_OK(ebm_sp_train(m, x, y, &o));
-    ebm_sp_eval chain, unary;
-    CHECK_OK(ebm_sp_evaluate(m, &o.loss, xt->data, yt, xt->rows, &chain));
+    CHECK_OK(ebm_structured_train(m, x, y, &o));
+    ebm_structured_eval chain, unary;
+    CHECK_OK(ebm_structured_evaluate(m, &o.loss, xt->data, yt, xt->rows, &chain));
     memset(m->pair, 0, k * k * sizeof(float));
-    CHECK_OK(ebm_sp_evaluate(m, &o.loss, xt->data, yt, xt->rows, &unary));
+    CHECK_OK(ebm_structured_evaluate(m, &o.loss, xt->data, yt, xt->rows, &unary));
     printf("  Markov toy (stay 0.9, noise 0.8): chain NLL per-label accuracy %.3f vs its unaries alone %.3f\n",
            chain.accuracy, unary.accuracy);
     CHECK(chain.accuracy >= unary.accuracy + 0.05);
     CHECK(chain.accuracy >= 0.85);
-    ebm_sp_free(m);
+    ebm_structured_free(m);
     ebm_mat_free(x);
     ebm_mat_free(xt);
     free(y);
     free(yt);
+}
+
+/* Same parameters, bit for bit, as a vector of floats: the network's, then the pairwise table's. */
+static int same_params(const ebm_structured *a, const ebm_structured *b) {
+    size_t na, nb;
+    const float *pa = ebm_net_params(a->net, &na), *pb = ebm_net_params(b->net, &nb);
+    if (na != nb || memcmp(pa, pb, na * sizeof(float)) != 0) return 0;
+    return !a->pair || memcmp(a->pair, b->pair, a->k * a->k * sizeof(float)) == 0;
+}
+
+static int count_batches(const ebm_structured_progress *p, void *user) {
+    (void)p;
+    ++*(size_t *)user;
+    return 0;
+}
+
+/* The trainer under ebm_run equals the one-call ebm_structured_train for a fixed seed (a chain model, both
+ * parameter blocks, a short last batch; and a K-class model, one block); provenance of the loss round-trips;
+ * the toy as a data set and its settings in metadata; the free energy; the class count. */
+static void test_trainer(void) {
+    ebm_structured_markov mk;
+    ebm_structured_markov_default(&mk);
+    mk.n = 100, mk.len = 6, mk.k = 3;
+    ebm_dataset *d, *dt;
+    REQUIRE(ebm_structured_markov_dataset(&mk, 0, &d) == EBM_OK);
+    REQUIRE(ebm_structured_markov_dataset(&mk, 1, &dt) == EBM_OK);
+    ebm_mat *x;
+    int32_t *y;
+    CHECK_OK(ebm_structured_markov_toy(100, 6, 3, 0.8f, 1.0f, 1, &x, &y));
+    CHECK(memcmp(x->data, d->x->data, 100 * 18 * sizeof(float)) == 0 && memcmp(y, d->labels, 600 * sizeof(int32_t)) == 0);
+    CHECK(memcmp(x->data, dt->x->data, 18 * sizeof(float)) != 0); /* the held-out split draws other chains */
+    CHECK(strstr(dt->source, "seed 1000004") != NULL);
+    ebm_structured *a, *b;
+    REQUIRE(ebm_structured_new("linear:3", 3, 1, 1, 3, 6, EBM_STRUCTURED_OUT_RAW, &a) == EBM_OK);
+    REQUIRE(ebm_structured_new("linear:3", 3, 1, 1, 3, 6, EBM_STRUCTURED_OUT_RAW, &b) == EBM_OK);
+    ebm_rng r;
+    ebm_rng_seed(&r, 4, 0);
+    CHECK_OK(ebm_structured_init(a, &r));
+    ebm_rng_seed(&r, 4, 0);
+    CHECK_OK(ebm_structured_init(b, &r));
+    ebm_structured_train_opts o;
+    ebm_structured_train_opts_default(&o);
+    o.loss.loss = EBM_STRUCTURED_NLL;
+    o.optim.lr = 3e-2f;
+    o.epochs = 3;
+    o.batch = 30;
+    o.seed = 9;
+    size_t calls = 0;
+    o.on_batch = count_batches;
+    o.user = &calls;
+    CHECK_OK(ebm_structured_train(a, d->x, d->labels, &o));
+    CHECK(calls == 12);
+    ebm_trainer *t;
+    REQUIRE(ebm_structured_trainer_new(b, &o, &t) == EBM_OK);
+    CHECK(strcmp(ebm_trainer_name(t), "structured") == 0);
+    ebm_run_opts ro;
+    ebm_structured_run_opts(&o, &ro);
+    CHECK(ro.shuffle_stream == 0x5f && ro.rollback == EBM_ROLLBACK_STEP && ro.lr == o.optim.lr);
+    CHECK_FAILS(ebm_run(t, d->x, NULL, &ro, NULL), EBM_EINVAL); /* labels are required */
+    ebm_run_result res;
+    CHECK_OK(ebm_run(t, d->x, d->labels, &ro, &res));
+    CHECK(res.epochs_done == 3 && res.steps_done == 12);
+    CHECK(same_params(a, b));
+    float p0 = a->pair[0];
+    a->pair[0] += 1.0f;
+    CHECK(!same_params(a, b)); /* the comparison sees the pairwise table */
+    a->pair[0] = p0;
+    /* provenance: the loss as ebm.sp.*, read back */
+    o.loss.margin = 0.25f;
+    ebm_trainer_free(t);
+    REQUIRE(ebm_structured_trainer_new(b, &o, &t) == EBM_OK);
+    CHECK_OK(ebm_run_describe(t, &ro, &res, b->meta));
+    CHECK_OK(ebm_structured_markov_to_meta(&mk, b->meta));
+    ebm_structured_loss_opts lo;
+    ebm_structured_loss_opts_from_meta(b->meta, &lo);
+    CHECK(lo.loss == EBM_STRUCTURED_NLL && lo.margin == 0.25f && lo.beta == 1.0f);
+    CHECK(strcmp(ebm_meta_get(b->meta, "ebm.train.trainer"), "structured") == 0);
+    ebm_structured_markov back = {1, 1, 1, 0, 0, 0};
+    ebm_structured_markov_from_meta(b->meta, &back);
+    CHECK(back.stay == mk.stay && back.noise == mk.noise && back.seed == mk.seed && back.n == 1);
+    double F[2];
+    CHECK_FAILS(ebm_structured_free_energy(b, d->x->data, 2, F), EBM_EINVAL); /* chains */
+    ebm_trainer_free(t);
+    ebm_structured_free(a);
+    ebm_structured_free(b);
+    /* a K-class model: one parameter block */
+    ebm_mat *xb;
+    int32_t *yb;
+    blobs(90, 3, &xb, &yb);
+    size_t k;
+    CHECK_OK(ebm_structured_classes(yb, 90, &k));
+    CHECK(k == 3);
+    REQUIRE(ebm_structured_new("linear:8,tanh,linear:3", 4, 1, 1, 3, 0, EBM_STRUCTURED_OUT_SOFTPLUS, &a) == EBM_OK);
+    REQUIRE(ebm_structured_new("linear:8,tanh,linear:3", 4, 1, 1, 3, 0, EBM_STRUCTURED_OUT_SOFTPLUS, &b) == EBM_OK);
+    ebm_rng_seed(&r, 5, 0);
+    CHECK_OK(ebm_structured_init(a, &r));
+    ebm_rng_seed(&r, 5, 0);
+    CHECK_OK(ebm_structured_init(b, &r));
+    ebm_structured_train_opts_default(&o);
+    o.batch = 16;
+    CHECK_OK(ebm_structured_train(a, xb, yb, &o));
+    REQUIRE(ebm_structured_trainer_new(b, &o, &t) == EBM_OK);
+    ebm_structured_run_opts(&o, &ro);
+    CHECK_OK(ebm_run(t, xb, yb, &ro, &res));
+    CHECK(same_params(a, b));
+    CHECK_OK(ebm_structured_free_energy(a, xb->data, 2, F));
+    float U[6];
+    CHECK_OK(ebm_structured_energies(a, xb->data, 2, U, NULL));
+    for (int i = 0; i < 2; i++)
+        CHECK_NEAR(F[i], -log(exp(-U[3 * i]) + exp(-U[3 * i + 1]) + exp(-U[3 * i + 2])), 1e-6);
+    yb[5] = 10000;
+    CHECK_FAILS(ebm_structured_classes(yb, 90, &k), EBM_EINVAL);
+    ebm_trainer_free(t);
+    ebm_structured_free(a);
+    ebm_structured_free(b);
+    ebm_mat_free(xb);
+    free(yb);
+    ebm_mat_free(x);
+    free(y);
+    ebm_dataset_free(d);
+    ebm_dataset_free(dt);
 }
 
 int main(void) {
@@ -326,5 +450,6 @@ int main(void) {
     test_relaxed();
     test_training();
     test_chain_training();
+    test_trainer();
     return check_summary("test_structured");
 }

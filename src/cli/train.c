@@ -107,14 +107,16 @@ int cli_train_run(cli_run *r, ebm_trainer *t, const ebm_mat *data, const int32_t
         cli_progress_end(&r->prog);
         if (s == EBM_ECANCELED) fprintf(stderr, "ebm %s: interrupted (%s)\n", cmd, msg);
         else fprintf(stderr, "ebm %s: %s%s%s\n", cmd, msg, r->nan_hint ? "; " : "", r->nan_hint ? r->nan_hint : "");
-        size_t done = r->iters ? r->res.steps_done : r->res.epochs_done;
+        bool by_step = r->iters || ro->rollback == EBM_ROLLBACK_STEP; /* kept: the last good update's model */
+        size_t done = by_step ? r->res.steps_done : r->res.epochs_done;
         if (done > 0 || s == EBM_ECANCELED) {
             ebm_status w = ebm_meta_set(r->meta, "ebm.train.stopped", s == EBM_ENAN ? "diverged" : "interrupted");
             if (!w) w = record(r, t, ro);
             if (!w) w = r->save(r, r->partial);
             if (!w)
                 fprintf(stderr, "ebm %s: the model so far (%zu %s) is saved in %s; %s was not touched\n", cmd, done,
-                        r->iters ? "good iterations" : "full epochs", r->partial, r->ta->out);
+                        r->iters ? "good iterations" : by_step ? "good batches" : "full epochs", r->partial,
+                        r->ta->out);
             else
                 fprintf(stderr, "ebm %s: the model so far could not be saved: %s\n", cmd, ebm_last_error());
         }

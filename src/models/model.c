@@ -72,7 +72,7 @@ struct ebm_model {
     ebm_bm *bm;
     ebm_dbn *dbn;
     ebm_net *net;
-    ebm_sp *sp;
+    ebm_structured *sp;
     ebm_composed *comp;
 };
 
@@ -83,7 +83,7 @@ void ebm_model_free(ebm_model *m) {
     ebm_bm_free(m->bm);
     ebm_dbn_free(m->dbn);
     ebm_net_free(m->net);
-    ebm_sp_free(m->sp);
+    ebm_structured_free(m->sp);
     ebm_composed_free(m->comp);
     ebm_meta_free(m->meta);
     free(m->name);
@@ -113,7 +113,7 @@ static ebm_status from_tensors(const ebm_tensors *t, const char *name, ebm_model
         case EBM_KIND_DBN: s = ebm_dbn_from_tensors(t, name, &m->dbn); break;
         case EBM_KIND_NET:
         case EBM_KIND_JEM: s = ebm_net_from_tensors(t, name, &m->net); break;
-        case EBM_KIND_STRUCTURED: s = ebm_sp_from_tensors(t, name, &m->sp); break;
+        case EBM_KIND_STRUCTURED: s = ebm_structured_from_tensors(t, name, &m->sp); break;
         case EBM_KIND_COMPOSE: s = ebm_composed_from_meta(meta, name, &m->comp); break;
         }
     if (s) {
@@ -152,7 +152,7 @@ ebm_grbm *ebm_model_grbm(ebm_model *m) { return m ? m->grbm : NULL; }
 ebm_bm *ebm_model_bm(ebm_model *m) { return m ? m->bm : NULL; }
 ebm_dbn *ebm_model_dbn(ebm_model *m) { return m ? m->dbn : NULL; }
 ebm_net *ebm_model_net(ebm_model *m) { return m ? m->net : NULL; }
-ebm_sp *ebm_model_sp(ebm_model *m) { return m ? m->sp : NULL; }
+ebm_structured *ebm_model_structured(ebm_model *m) { return m ? m->sp : NULL; }
 ebm_composed *ebm_model_composed(ebm_model *m) { return m ? m->comp : NULL; }
 
 size_t ebm_model_classes(const ebm_model *m) {
@@ -183,7 +183,7 @@ ebm_status ebm_model_energy(ebm_model *m, ebm_energy **out) {
                         "free energy: ebm_dbn_free_energy)", m->name);
     case EBM_KIND_STRUCTURED:
         return ebm_fail(EBM_EINVAL, "%s: a structured model's energy E(x, y) depends on the labels too, so it has no "
-                        "energy over x alone (use ebm_sp_energies)", m->name);
+                        "energy over x alone (use ebm_structured_energies)", m->name);
     }
     return ebm_fail(EBM_EINVAL, "%s: model kind %d has no energy", m->name, (int)m->kind);
 }

@@ -16,8 +16,8 @@ ebm_status ebm_model_meta_out(ebm_meta *meta, const ebm_meta *own, const char *k
 ebm_status ebm_model_meta_in(const ebm_meta *meta, const char *file, size_t n_vis, ebm_meta *own, size_t *height,
                              size_t *width);
 
-/* A structured model from a file's tensors (ebm_sp_load without the reading); name is used in messages. */
-ebm_status ebm_sp_from_tensors(const ebm_tensors *t, const char *name, ebm_sp **out);
+/* A structured model from a file's tensors (ebm_structured_load without the reading); name is used in messages. */
+ebm_status ebm_structured_from_tensors(const ebm_tensors *t, const char *name, ebm_structured **out);
 /* A composed model from its file's metadata, every part loaded (ebm_composed_load without the reading). */
 ebm_status ebm_composed_from_meta(const ebm_meta *meta, const char *name, ebm_composed **out);
 

@@ -11,6 +11,7 @@
 #include "io/io_internal.h"
 #include "models/model_internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -191,7 +192,7 @@ ebm_status ebm_chain_forward(const float *U, const float *P, size_t len, size_t 
 
 /* ---- relaxed inference ---- */
 
-ebm_status ebm_sp_relaxed_infer(const float *E, size_t k, float T, float eta, size_t steps, float *q) {
+ebm_status ebm_structured_relaxed_infer(const float *E, size_t k, float T, float eta, size_t steps, float *q) {
     if (k == 0) return ebm_fail(EBM_EINVAL, "relaxed inference: no labels");
     if (!(T > 0) || !(eta > 0)) return ebm_fail(EBM_EINVAL, "relaxed inference: T and eta must be positive (got %g, %g)", (double)T, (double)eta);
     double *lq = malloc(k * sizeof(double));
@@ -211,8 +212,8 @@ ebm_status ebm_sp_relaxed_infer(const float *E, size_t k, float T, float eta, si
 
 /* ---- the toy sequence task ---- */
 
-ebm_status ebm_sp_markov_toy(size_t n, size_t len, size_t k, float stay, float noise, uint64_t seed, ebm_mat **x,
-                             int32_t **y) {
+ebm_status ebm_structured_markov_toy(size_t n, size_t len, size_t k, float stay, float noise, uint64_t seed,
+                                     ebm_mat **x, int32_t **y) {
     *x = NULL;
     *y = NULL;
     if (n == 0 || len == 0 || k < 2) return ebm_fail(EBM_EINVAL, "Markov toy: need rows, a length and >= 2 labels (got %zu, %zu, %zu)", n, len, k);
@@ -243,27 +244,73 @@ ebm_status ebm_sp_markov_toy(size_t n, size_t len, size_t k, float stay, float n
     return EBM_OK;
 }
 
+void ebm_structured_markov_default(ebm_structured_markov *o) { *o = (ebm_structured_markov){2000, 10, 4, 0.8f, 1.0f, 1}; }
+
+ebm_status ebm_structured_markov_dataset(const ebm_structured_markov *o, int test, ebm_dataset **out) {
+    *out = NULL;
+    ebm_dataset *d = calloc(1, sizeof *d);
+    if (!d) return ebm_fail(EBM_ENOMEM, "out of memory");
+    uint64_t seed = o->seed + (test ? 1000003ULL : 0); /* the held-out split's streams */
+    ebm_status s = ebm_structured_markov_toy(o->n, o->len, o->k, o->stay, o->noise, seed, &d->x, &d->labels);
+    if (s) {
+        ebm_dataset_free(d);
+        return s;
+    }
+    snprintf(d->source, sizeof d->source,
+             "Markov toy (%zu chains of length %zu, %zu labels, stay %g, noise %g, seed %llu)", o->n, o->len, o->k,
+             (double)o->stay, (double)o->noise, (unsigned long long)seed);
+    *out = d;
+    return EBM_OK;
+}
+
+ebm_status ebm_structured_markov_to_meta(const ebm_structured_markov *o, ebm_meta *mt) {
+    ebm_status s = ebm_meta_setf(mt, "ebm.sp.markov.stay", "%g", (double)o->stay);
+    if (!s) s = ebm_meta_setf(mt, "ebm.sp.markov.noise", "%g", (double)o->noise);
+    if (!s) s = ebm_meta_setf(mt, "ebm.sp.markov.seed", "%llu", (unsigned long long)o->seed);
+    return s;
+}
+
+void ebm_structured_meta_float(const ebm_meta *mt, const char *key, float *out); /* also structured_train.c's */
+void ebm_structured_meta_float(const ebm_meta *mt, const char *key, float *out) {
+    const char *v = ebm_meta_get(mt, key);
+    char *end;
+    double d = v ? strtod(v, &end) : NAN;
+    if (v && !*end && isfinite(d)) *out = (float)d;
+}
+
+void ebm_structured_markov_from_meta(const ebm_meta *mt, ebm_structured_markov *o) {
+    ebm_structured_meta_float(mt, "ebm.sp.markov.stay", &o->stay);
+    ebm_structured_meta_float(mt, "ebm.sp.markov.noise", &o->noise);
+    const char *v = ebm_meta_get(mt, "ebm.sp.markov.seed");
+    char *end;
+    unsigned long long seed = v && *v ? strtoull(v, &end, 10) : 0;
+    if (v && *v && !*end) o->seed = seed;
+}
+
 /* ---- the model ---- */
 
 static const char *const out_names[] = {"raw", "softplus", "square"};
 
-const char *ebm_sp_out_name(ebm_sp_out s) { return (unsigned)s <= EBM_SP_OUT_SQUARE ? out_names[s] : "unknown"; }
+const char *ebm_structured_out_name(ebm_structured_out s) {
+    return (unsigned)s <= EBM_STRUCTURED_OUT_SQUARE ? out_names[s] : "unknown";
+}
 
-ebm_status ebm_sp_out_parse(const char *name, ebm_sp_out *out) {
+ebm_status ebm_structured_out_parse(const char *name, ebm_structured_out *out) {
     for (int i = 0; name && i < 3; i++)
         if (strcmp(name, out_names[i]) == 0) {
-            *out = (ebm_sp_out)i;
+            *out = (ebm_structured_out)i;
             return EBM_OK;
         }
     return ebm_fail(EBM_EINVAL, "unknown energy output '%s' (raw|softplus|square)", name ? name : "(null)");
 }
 
-ebm_status ebm_sp_new(const char *spec, size_t channels, size_t height, size_t width, size_t k, size_t len,
-                      ebm_sp_out out, ebm_sp **m) {
+ebm_status ebm_structured_new(const char *spec, size_t channels, size_t height, size_t width, size_t k, size_t len,
+                      ebm_structured_out out, ebm_structured **m) {
     *m = NULL;
     if (k < 2) return ebm_fail(EBM_EINVAL, "structured model: need at least 2 labels, got %zu", k);
-    if ((unsigned)out > EBM_SP_OUT_SQUARE) return ebm_fail(EBM_EINVAL, "structured model: unknown output map %d", (int)out);
-    ebm_sp *p = calloc(1, sizeof *p);
+    if ((unsigned)out > EBM_STRUCTURED_OUT_SQUARE)
+        return ebm_fail(EBM_EINVAL, "structured model: unknown output map %d", (int)out);
+    ebm_structured *p = calloc(1, sizeof *p);
     if (!p) return ebm_fail(EBM_ENOMEM, "out of memory");
     ebm_status s = ebm_net_new(spec, channels, height, width, &p->net);
     if (!s && ebm_net_output_size(p->net) != k)
@@ -275,7 +322,7 @@ ebm_status ebm_sp_new(const char *spec, size_t channels, size_t height, size_t w
         if (!p->pair) s = ebm_fail(EBM_ENOMEM, "out of memory");
     }
     if (s) {
-        ebm_sp_free(p);
+        ebm_structured_free(p);
         return s;
     }
     p->k = k;
@@ -285,7 +332,7 @@ ebm_status ebm_sp_new(const char *spec, size_t channels, size_t height, size_t w
     return EBM_OK;
 }
 
-void ebm_sp_free(ebm_sp *m) {
+void ebm_structured_free(ebm_structured *m) {
     if (!m) return;
     ebm_net_free(m->net);
     ebm_free(m->pair);
@@ -293,54 +340,70 @@ void ebm_sp_free(ebm_sp *m) {
     free(m);
 }
 
-ebm_status ebm_sp_init(ebm_sp *m, ebm_rng *rng) {
+ebm_status ebm_structured_init(ebm_structured *m, ebm_rng *rng) {
     if (m->pair) memset(m->pair, 0, m->k * m->k * sizeof(float));
     return ebm_net_init(m->net, rng);
 }
 
-size_t ebm_sp_row_size(const ebm_sp *m) { return ebm_net_input_size(m->net) * (m->len ? m->len : 1); }
-size_t ebm_sp_labels_per_row(const ebm_sp *m) { return m->len ? m->len : 1; }
+size_t ebm_structured_row_size(const ebm_structured *m) { return ebm_net_input_size(m->net) * (m->len ? m->len : 1); }
+size_t ebm_structured_labels_per_row(const ebm_structured *m) { return m->len ? m->len : 1; }
+
+size_t ebm_structured_n_params(const ebm_structured *m) {
+    size_t np;
+    ebm_net_params(m->net, &np);
+    return np + (m->pair ? m->k * m->k : 0);
+}
+
+ebm_status ebm_structured_classes(const int32_t *y, size_t n, size_t *k) {
+    *k = 2;
+    for (size_t i = 0; i < n; i++) {
+        if (y[i] < 0 || y[i] > 9999) return ebm_fail(EBM_EINVAL, "label %d of row %zu is out of 0..9999", (int)y[i], i);
+        if ((size_t)y[i] + 1 > *k) *k = (size_t)y[i] + 1;
+    }
+    return EBM_OK;
+}
 
 /* s(u) and ds/du */
-static float out_map(ebm_sp_out o, float u) {
-    return o == EBM_SP_OUT_SOFTPLUS ? (float)ebm_softplus(u) : o == EBM_SP_OUT_SQUARE ? 0.5f * u * u : u;
+static float out_map(ebm_structured_out o, float u) {
+    if (o == EBM_STRUCTURED_OUT_SOFTPLUS) return (float)ebm_softplus(u);
+    return o == EBM_STRUCTURED_OUT_SQUARE ? 0.5f * u * u : u;
 }
-static float out_slope(ebm_sp_out o, float u) {
-    return o == EBM_SP_OUT_SOFTPLUS ? (float)ebm_sigmoid(u) : o == EBM_SP_OUT_SQUARE ? u : 1.0f;
+static float out_slope(ebm_structured_out o, float u) {
+    return o == EBM_STRUCTURED_OUT_SOFTPLUS ? (float)ebm_sigmoid(u) : o == EBM_STRUCTURED_OUT_SQUARE ? u : 1.0f;
 }
 
 /* For structured_train.c: out (n) = s(raw); d (n) *= s'(raw), turning the gradient with respect to the
  * mapped energies into one for the raw outputs. */
-void ebm_sp_map(const ebm_sp *m, const float *raw, float *out, size_t n);
-void ebm_sp_map_back(const ebm_sp *m, const float *raw, float *d, size_t n);
-void ebm_sp_map(const ebm_sp *m, const float *raw, float *out, size_t n) {
+void ebm_structured_map(const ebm_structured *m, const float *raw, float *out, size_t n);
+void ebm_structured_map_back(const ebm_structured *m, const float *raw, float *d, size_t n);
+void ebm_structured_map(const ebm_structured *m, const float *raw, float *out, size_t n) {
     for (size_t i = 0; i < n; i++) out[i] = out_map(m->out, raw[i]);
 }
-void ebm_sp_map_back(const ebm_sp *m, const float *raw, float *d, size_t n) {
+void ebm_structured_map_back(const ebm_structured *m, const float *raw, float *d, size_t n) {
     for (size_t i = 0; i < n; i++) d[i] *= out_slope(m->out, raw[i]);
 }
 
-void ebm_sp_pair_energies(const ebm_sp *m, float *P) {
+void ebm_structured_pair_energies(const ebm_structured *m, float *P) {
     for (size_t i = 0; i < m->k * m->k; i++) P[i] = out_map(m->out, m->pair[i]);
 }
 
-ebm_status ebm_sp_energies(ebm_sp *m, const float *x, size_t n, float *U, float *P) {
-    size_t rows, L = ebm_sp_labels_per_row(m);
+ebm_status ebm_structured_energies(ebm_structured *m, const float *x, size_t n, float *U, float *P) {
+    size_t rows, L = ebm_structured_labels_per_row(m);
     if (!ebm_mul_ok(n, L, &rows)) return ebm_fail(EBM_ENOMEM, "structured model: too many rows");
     /* a chain's row of L positions is L consecutive network inputs: the same memory */
     ebm_status s = ebm_net_forward(m->net, x, rows, U);
     if (s) return s;
-    ebm_sp_map(m, U, U, rows * m->k);
-    if (P && m->pair) ebm_sp_map(m, m->pair, P, m->k * m->k);
+    ebm_structured_map(m, U, U, rows * m->k);
+    if (P && m->pair) ebm_structured_map(m, m->pair, P, m->k * m->k);
     return EBM_OK;
 }
 
-ebm_status ebm_sp_predict(ebm_sp *m, const float *x, size_t n, int32_t *y, double *E) {
-    size_t L = ebm_sp_labels_per_row(m), k = m->k;
+ebm_status ebm_structured_predict(ebm_structured *m, const float *x, size_t n, int32_t *y, double *E) {
+    size_t L = ebm_structured_labels_per_row(m), k = m->k;
     float *U = ebm_calloc(n * L * k + k * k, sizeof(float));
     if (!U) return ebm_fail(EBM_ENOMEM, "out of memory");
     float *P = U + n * L * k;
-    ebm_status s = ebm_sp_energies(m, x, n, U, P);
+    ebm_status s = ebm_structured_energies(m, x, n, U, P);
     for (size_t i = 0; !s && i < n; i++) {
         double e;
         s = ebm_chain_viterbi(U + i * L * k, m->pair ? P : NULL, L, k, y + i * L, &e);
@@ -350,9 +413,24 @@ ebm_status ebm_sp_predict(ebm_sp *m, const float *x, size_t n, int32_t *y, doubl
     return s;
 }
 
+ebm_status ebm_structured_free_energy(ebm_structured *m, const float *x, size_t n, double *F) {
+    if (m->len) return ebm_fail(EBM_EINVAL, "structured model: the free energy is of K-class models, not of chains");
+    float *U = ebm_calloc(n * m->k, sizeof *U);
+    ebm_status s = U ? ebm_structured_energies(m, x, n, U, NULL) : ebm_fail(EBM_ENOMEM, "out of memory");
+    for (size_t i = 0; !s && i < n; i++) {
+        const float *u = U + i * m->k;
+        double mn = u[0], z = 0;
+        for (size_t j = 1; j < m->k; j++) mn = u[j] < mn ? u[j] : mn;
+        for (size_t j = 0; j < m->k; j++) z += exp(mn - u[j]);
+        F[i] = mn - log(z);
+    }
+    ebm_free(U);
+    return s;
+}
+
 /* ---- files ---- */
 
-ebm_status ebm_sp_save(const ebm_sp *m, const char *path) {
+ebm_status ebm_structured_save(const ebm_structured *m, const char *path) {
     size_t np, bad;
     const float *p = ebm_net_params(m->net, &np);
     if (!ebm_k_all_finite(p, np, &bad))
@@ -364,7 +442,7 @@ ebm_status ebm_sp_save(const ebm_sp *m, const char *path) {
     if (!s) s = ebm_meta_set(meta, "ebm.model", "structured");
     if (!s) s = ebm_meta_setf(meta, "ebm.sp.classes", "%zu", m->k);
     if (!s) s = ebm_meta_setf(meta, "ebm.sp.length", "%zu", m->len);
-    if (!s) s = ebm_meta_set(meta, "ebm.sp.output", ebm_sp_out_name(m->out));
+    if (!s) s = ebm_meta_set(meta, "ebm.sp.output", ebm_structured_out_name(m->out));
     if (!s) s = ebm_net_to_tensors(m->net, t);
     size_t shp[2] = {m->k, m->k};
     if (!s && m->pair) s = ebm_tensors_put(t, "pair", EBM_F32, 2, shp, m->pair);
@@ -383,23 +461,23 @@ static ebm_status meta_size(const ebm_meta *meta, const char *path, const char *
     return EBM_OK;
 }
 
-ebm_status ebm_sp_from_tensors(const ebm_tensors *t, const char *path, ebm_sp **out) {
+ebm_status ebm_structured_from_tensors(const ebm_tensors *t, const char *path, ebm_structured **out) {
     *out = NULL;
     ebm_status s = EBM_OK;
     const ebm_meta *meta = ebm_tensors_meta_const(t);
     const char *kind = ebm_meta_get(meta, "ebm.model");
     size_t k = 0, len = 0;
-    ebm_sp_out o = EBM_SP_OUT_RAW;
-    ebm_sp *m = NULL;
+    ebm_structured_out o = EBM_STRUCTURED_OUT_RAW;
+    ebm_structured *m = NULL;
     if (!kind || strcmp(kind, "structured") != 0)
         s = ebm_fail(EBM_EFORMAT, "%s: a '%s' model, not a structured one (ebm train structured)", path, kind ? kind : "rbm");
     if (!s) s = meta_size(meta, path, "ebm.sp.classes", &k);
     if (!s) s = meta_size(meta, path, "ebm.sp.length", &len);
-    if (!s && ebm_sp_out_parse(ebm_meta_get(meta, "ebm.sp.output"), &o))
+    if (!s && ebm_structured_out_parse(ebm_meta_get(meta, "ebm.sp.output"), &o))
         s = ebm_fail(EBM_EFORMAT, "%s: ebm.sp.output: %s", path, ebm_last_error());
     if (!s && k < 2) s = ebm_fail(EBM_EFORMAT, "%s: ebm.sp.classes is %zu; need >= 2", path, k);
     if (!s) {
-        ebm_sp *p = calloc(1, sizeof *p);
+        ebm_structured *p = calloc(1, sizeof *p);
         if (!p) s = ebm_fail(EBM_ENOMEM, "out of memory");
         else m = p, m->k = k, m->len = len, m->out = o;
     }
@@ -414,19 +492,19 @@ ebm_status ebm_sp_from_tensors(const ebm_tensors *t, const char *path, ebm_sp **
     if (!s) s = ebm_meta_new(&m->meta);
     if (!s) s = ebm_meta_copy(m->meta, meta);
     if (s) {
-        ebm_sp_free(m);
+        ebm_structured_free(m);
         return s;
     }
     *out = m;
     return EBM_OK;
 }
 
-ebm_status ebm_sp_load(const char *path, ebm_sp **out) {
+ebm_status ebm_structured_load(const char *path, ebm_structured **out) {
     *out = NULL;
     ebm_tensors *t = NULL;
     ebm_status s = ebm_safetensors_read(path, &t);
     if (s) return s;
-    s = ebm_sp_from_tensors(t, path, out);
+    s = ebm_structured_from_tensors(t, path, out);
     ebm_tensors_free(t);
     return s;
 }

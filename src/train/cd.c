@@ -266,8 +266,8 @@ static ebm_status rbm_step(void *self, float *x, const size_t *rows_idx, size_t 
         finite = apply_update(m, NULL, w->grad, t->vel, lr, 1.0f, o->momentum, o->weight_decay);
     }
     if (!finite) {
-        ebm_rbm_check_finite(m);
-        return ebm_fail(EBM_ENAN, "%s", ebm_last_error());
+        ebm_status s = ebm_rbm_check_finite(m); /* names the parameter */
+        return s ? s : ebm_fail(EBM_ENAN, "a parameter went non-finite");
     }
     return EBM_OK;
 }

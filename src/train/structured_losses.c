@@ -16,54 +16,58 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const loss_names[EBM_SP_N_LOSSES] = {"energy", "perceptron", "hinge", "log", "lvq2",
+static const char *const loss_names[EBM_STRUCTURED_N_LOSSES] = {"energy", "perceptron", "hinge", "log", "lvq2",
                                                         "mce",    "sqsq",       "sqexp", "nll", "mee"};
 
-void ebm_sp_loss_opts_default(ebm_sp_loss_opts *o) {
+void ebm_structured_loss_opts_default(ebm_structured_loss_opts *o) {
     memset(o, 0, sizeof *o);
-    o->loss = EBM_SP_HINGE;
+    o->loss = EBM_STRUCTURED_HINGE;
     o->margin = 1.0f;
     o->beta = 1.0f;
     o->gamma = 1.0f;
     o->lvq2_max = 1.0f;
 }
 
-const char *ebm_sp_loss_name(ebm_sp_loss l) { return (unsigned)l < EBM_SP_N_LOSSES ? loss_names[l] : "unknown"; }
+const char *ebm_structured_loss_name(ebm_structured_loss l) {
+    return (unsigned)l < EBM_STRUCTURED_N_LOSSES ? loss_names[l] : "unknown";
+}
 
-ebm_status ebm_sp_loss_parse(const char *name, ebm_sp_loss *out) {
-    for (int i = 0; name && i < EBM_SP_N_LOSSES; i++)
+ebm_status ebm_structured_loss_parse(const char *name, ebm_structured_loss *out) {
+    for (int i = 0; name && i < EBM_STRUCTURED_N_LOSSES; i++)
         if (strcmp(name, loss_names[i]) == 0) {
-            *out = (ebm_sp_loss)i;
+            *out = (ebm_structured_loss)i;
             return EBM_OK;
         }
     return ebm_fail(EBM_EINVAL, "unknown loss '%s' (energy|perceptron|hinge|log|lvq2|mce|sqsq|sqexp|nll|mee)",
                     name ? name : "(null)");
 }
 
-int ebm_sp_loss_needs_nonneg(ebm_sp_loss l) { return l == EBM_SP_LVQ2 || l == EBM_SP_SQSQ || l == EBM_SP_SQEXP; }
+int ebm_structured_loss_needs_nonneg(ebm_structured_loss l) {
+    return l == EBM_STRUCTURED_LVQ2 || l == EBM_STRUCTURED_SQSQ || l == EBM_STRUCTURED_SQEXP;
+}
 
-ebm_status ebm_sp_loss_terms(const ebm_sp_loss_opts *o, double E, double Eb, double Emin, double F, double *L,
-                             double d[4]) {
+ebm_status ebm_structured_loss_terms(const ebm_structured_loss_opts *o, double E, double Eb, double Emin, double F,
+                                     double *L, double d[4]) {
     double l = 0, dE = 0, dEb = 0, dEmin = 0, dF = 0;
     double m = o->margin, beta = o->beta;
-    if ((o->loss == EBM_SP_NLL || o->loss == EBM_SP_MEE) && !(beta > 0))
-        return ebm_fail(EBM_EINVAL, "%s loss: beta must be positive, got %g", ebm_sp_loss_name(o->loss), beta);
+    if ((o->loss == EBM_STRUCTURED_NLL || o->loss == EBM_STRUCTURED_MEE) && !(beta > 0))
+        return ebm_fail(EBM_EINVAL, "%s loss: beta must be positive, got %g", ebm_structured_loss_name(o->loss), beta);
     switch (o->loss) {
-    case EBM_SP_ENERGY:
+    case EBM_STRUCTURED_ENERGY:
         l = E, dE = 1;
         break;
-    case EBM_SP_PERCEPTRON:
+    case EBM_STRUCTURED_PERCEPTRON:
         l = E - Emin, dE = 1, dEmin = -1;
         break;
-    case EBM_SP_HINGE:
+    case EBM_STRUCTURED_HINGE:
         if (m + E - Eb > 0) l = m + E - Eb, dE = 1, dEb = -1;
         break;
-    case EBM_SP_LOG: {
+    case EBM_STRUCTURED_LOG: {
         double s = ebm_sigmoid(E - Eb);
         l = ebm_softplus(E - Eb), dE = s, dEb = -s;
         break;
     }
-    case EBM_SP_LVQ2: {
+    case EBM_STRUCTURED_LVQ2: {
         if (!(Eb > 0))
             return ebm_fail(EBM_EINVAL, "LVQ2 loss: the most offending energy is %g; LVQ2 needs positive energies "
                             "(use the softplus or square output)", Eb);
@@ -72,22 +76,22 @@ ebm_status ebm_sp_loss_terms(const ebm_sp_loss_opts *o, double E, double Eb, dou
         else if (r > 0) l = r, dE = 1 / Eb, dEb = -E / (Eb * Eb);
         break;
     }
-    case EBM_SP_MCE: {
+    case EBM_STRUCTURED_MCE: {
         double s = ebm_sigmoid(E - Eb);
         l = s, dE = s * (1 - s), dEb = -dE;
         break;
     }
-    case EBM_SP_SQSQ:
+    case EBM_STRUCTURED_SQSQ:
         l = E * E, dE = 2 * E;
         if (Eb < m) l += (m - Eb) * (m - Eb), dEb = -2 * (m - Eb);
         break;
-    case EBM_SP_SQEXP:
+    case EBM_STRUCTURED_SQEXP:
         l = E * E + o->gamma * exp(-Eb), dE = 2 * E, dEb = -o->gamma * exp(-Eb);
         break;
-    case EBM_SP_NLL:
+    case EBM_STRUCTURED_NLL:
         l = E - F, dE = 1, dF = -1;
         break;
-    case EBM_SP_MEE: {
+    case EBM_STRUCTURED_MEE: {
         double p = exp(-beta * (E - F)); /* the model's probability of the correct answer */
         l = 1 - p, dE = beta * p, dF = -beta * p;
         break;
@@ -95,7 +99,8 @@ ebm_status ebm_sp_loss_terms(const ebm_sp_loss_opts *o, double E, double Eb, dou
     default:
         return ebm_fail(EBM_EINVAL, "unknown loss %d", (int)o->loss);
     }
-    if (!isfinite(l)) return ebm_fail(EBM_ENAN, "%s loss is not finite (E %g, Ebar %g)", ebm_sp_loss_name(o->loss), E, Eb);
+    if (!isfinite(l))
+        return ebm_fail(EBM_ENAN, "%s loss is not finite (E %g, Ebar %g)", ebm_structured_loss_name(o->loss), E, Eb);
     *L = l;
     if (d) d[0] = dE, d[1] = dEb, d[2] = dEmin, d[3] = dF;
     return EBM_OK;
@@ -110,8 +115,8 @@ static void add_path(float *dU, float *dP, size_t len, size_t k, const int32_t *
     }
 }
 
-ebm_status ebm_sp_chain_loss(const ebm_sp_loss_opts *o, const float *U, const float *P, size_t len, size_t k,
-                             const int32_t *y, double *L, float *dU, float *dP) {
+ebm_status ebm_structured_chain_loss(const ebm_structured_loss_opts *o, const float *U, const float *P, size_t len,
+                                     size_t k, const int32_t *y, double *L, float *dU, float *dP) {
     if (len == 0 || k < 2) return ebm_fail(EBM_EINVAL, "structured loss: need a length >= 1 and >= 2 labels (got %zu, %zu)", len, k);
     for (size_t t = 0; t < len; t++)
         if (y[t] < 0 || (size_t)y[t] >= k)
@@ -124,8 +129,9 @@ ebm_status ebm_sp_chain_loss(const ebm_sp_loss_opts *o, const float *U, const fl
     double *mu = NULL, *xi = NULL;
     if (!paths) return ebm_fail(EBM_ENOMEM, "out of memory");
     int32_t *ybar = paths, *ymin = paths + len;
-    bool need_min = o->loss == EBM_SP_PERCEPTRON, need_f = o->loss == EBM_SP_NLL || o->loss == EBM_SP_MEE;
-    bool need_bar = !need_min && !need_f && o->loss != EBM_SP_ENERGY;
+    bool need_min = o->loss == EBM_STRUCTURED_PERCEPTRON;
+    bool need_f = o->loss == EBM_STRUCTURED_NLL || o->loss == EBM_STRUCTURED_MEE;
+    bool need_bar = !need_min && !need_f && o->loss != EBM_STRUCTURED_ENERGY;
     double E = ebm_chain_energy(U, P, len, k, y), Eb = 0, Emin = 0, F = 0, logz = 0, d[4];
     ebm_status s = EBM_OK;
     if (need_bar) s = ebm_chain_most_offending(U, P, len, k, y, ybar, &Eb);
@@ -138,7 +144,7 @@ ebm_status ebm_sp_chain_loss(const ebm_sp_loss_opts *o, const float *U, const fl
     if (!s && need_f) s = ebm_chain_forward(U, P, len, k, o->beta, &logz, mu, xi);
     if (!s) {
         F = -logz / o->beta;
-        s = ebm_sp_loss_terms(o, E, Eb, Emin, F, L, d);
+        s = ebm_structured_loss_terms(o, E, Eb, Emin, F, L, d);
     }
     if (!s && dU) {
         float *dPp = P ? dP : NULL;

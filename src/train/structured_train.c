@@ -2,16 +2,18 @@
  * losses of LeCun et al. 2006 (src/train/structured_losses.c): one network forward over every position of the
  * batch gives the unary energies, each row's loss gives dL/dU (and dL/dP for chains) from its inference
  * (exhaustive / Viterbi / min-marginals / forward-backward), the output map's slope turns them into dL/d(raw
- * outputs), and one backward pass through the network gives dL/dtheta.  Minibatch Adam or SGD (optim.c). */
+ * outputs), and one backward pass through the network gives dL/dtheta.  Minibatch Adam or SGD (optim.c), as a
+ * trainer that the one run loop (run.c) drives. */
 #include "core/internal.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 /* in src/models/structured.c: out (n) = s(raw); d (n) *= s'(raw) */
-void ebm_sp_map(const ebm_sp *m, const float *raw, float *out, size_t n);
-void ebm_sp_map_back(const ebm_sp *m, const float *raw, float *d, size_t n);
+void ebm_structured_map(const ebm_structured *m, const float *raw, float *out, size_t n);
+void ebm_structured_map_back(const ebm_structured *m, const float *raw, float *d, size_t n);
+/* *out <- the finite number stored under key, when there is one */
+void ebm_structured_meta_float(const ebm_meta *mt, const char *key, float *out);
 
 typedef struct {
     float *U, *raw, *P, *dU, *dP;
@@ -23,10 +25,10 @@ static void work_free(sp_work *w) {
     memset(w, 0, sizeof *w);
 }
 
-static ebm_status work_reserve(const ebm_sp *m, sp_work *w, size_t n) {
+static ebm_status work_reserve(const ebm_structured *m, sp_work *w, size_t n) {
     if (n <= w->cap) return EBM_OK;
     work_free(w);
-    size_t L = ebm_sp_labels_per_row(m), k = m->k, cells;
+    size_t L = ebm_structured_labels_per_row(m), k = m->k, cells;
     if (!ebm_mul_ok(n, L * k, &cells)) return ebm_fail(EBM_ENOMEM, "structured model: batch too large");
     w->U = ebm_calloc(3 * cells + 2 * k * k, sizeof(float));
     if (!w->U) return ebm_fail(EBM_ENOMEM, "out of memory for a batch of %zu rows", n);
@@ -38,28 +40,28 @@ static ebm_status work_reserve(const ebm_sp *m, sp_work *w, size_t n) {
     return EBM_OK;
 }
 
-static ebm_status check_labels(const ebm_sp *m, const int32_t *y, size_t n) {
-    size_t L = ebm_sp_labels_per_row(m);
+static ebm_status check_labels(const ebm_structured *m, const int32_t *y, size_t n) {
+    size_t L = ebm_structured_labels_per_row(m);
     for (size_t i = 0; i < n * L; i++)
         if (y[i] < 0 || (size_t)y[i] >= m->k)
             return ebm_fail(EBM_EINVAL, "structured model: label %d of row %zu is not in 0..%zu", (int)y[i], i / L, m->k - 1);
     return EBM_OK;
 }
 
-static ebm_status loss_grad_work(ebm_sp *m, const ebm_sp_loss_opts *o, const float *x, const int32_t *y, size_t n,
-                                 double *loss, float *grad_net, float *grad_pair, sp_work *w) {
+static ebm_status loss_grad_work(ebm_structured *m, const ebm_structured_loss_opts *o, const float *x, const int32_t *y,
+                                 size_t n, double *loss, float *grad_net, float *grad_pair, sp_work *w) {
     if (n == 0) return ebm_fail(EBM_EINVAL, "structured loss: no rows");
-    if (ebm_sp_loss_needs_nonneg(o->loss) && m->out == EBM_SP_OUT_RAW)
+    if (ebm_structured_loss_needs_nonneg(o->loss) && m->out == EBM_STRUCTURED_OUT_RAW)
         return ebm_fail(EBM_EINVAL, "the %s loss assumes non-negative energies: use the softplus or square output, not raw",
-                        ebm_sp_loss_name(o->loss));
+                        ebm_structured_loss_name(o->loss));
     ebm_status s = check_labels(m, y, n);
     if (!s) s = work_reserve(m, w, n);
     if (s) return s;
-    size_t L = ebm_sp_labels_per_row(m), k = m->k, cells = n * L * k;
+    size_t L = ebm_structured_labels_per_row(m), k = m->k, cells = n * L * k;
     const float *P = m->pair ? w->P : NULL;
     if ((s = ebm_net_forward(m->net, x, n * L, w->raw))) return s;
-    ebm_sp_map(m, w->raw, w->U, cells);
-    if (m->pair) ebm_sp_map(m, m->pair, w->P, k * k);
+    ebm_structured_map(m, w->raw, w->U, cells);
+    if (m->pair) ebm_structured_map(m, m->pair, w->P, k * k);
     bool grad = grad_net || grad_pair;
     if (grad) {
         memset(w->dU, 0, cells * sizeof(float));
@@ -68,7 +70,7 @@ static ebm_status loss_grad_work(ebm_sp *m, const ebm_sp_loss_opts *o, const flo
     double total = 0;
     for (size_t i = 0; !s && i < n; i++) {
         double l;
-        s = ebm_sp_chain_loss(o, w->U + i * L * k, P, L, k, y + i * L, &l, grad ? w->dU + i * L * k : NULL,
+        s = ebm_structured_chain_loss(o, w->U + i * L * k, P, L, k, y + i * L, &l, grad ? w->dU + i * L * k : NULL,
                               grad ? w->dP : NULL);
         total += l;
     }
@@ -76,28 +78,28 @@ static ebm_status loss_grad_work(ebm_sp *m, const ebm_sp_loss_opts *o, const flo
     if (!isfinite(total)) return ebm_fail(EBM_ENAN, "structured loss is not finite");
     *loss = total / (double)n;
     if (!grad) return EBM_OK;
-    ebm_sp_map_back(m, w->raw, w->dU, cells);
+    ebm_structured_map_back(m, w->raw, w->dU, cells);
     float inv = 1.0f / (float)n;
     for (size_t i = 0; i < cells; i++) w->dU[i] *= inv;
     if (grad_net && (s = ebm_net_backward(m->net, w->dU, n * L, grad_net, NULL))) return s;
     if (grad_pair && m->pair) {
-        ebm_sp_map_back(m, m->pair, w->dP, k * k);
+        ebm_structured_map_back(m, m->pair, w->dP, k * k);
         for (size_t i = 0; i < k * k; i++) grad_pair[i] += inv * w->dP[i];
     }
     return EBM_OK;
 }
 
-ebm_status ebm_sp_loss_grad(ebm_sp *m, const ebm_sp_loss_opts *o, const float *x, const int32_t *y, size_t n,
-                            double *loss, float *grad_net, float *grad_pair) {
+ebm_status ebm_structured_loss_grad(ebm_structured *m, const ebm_structured_loss_opts *o, const float *x,
+                                    const int32_t *y, size_t n, double *loss, float *grad_net, float *grad_pair) {
     sp_work w = {0};
     ebm_status s = loss_grad_work(m, o, x, y, n, loss, grad_net, grad_pair, &w);
     work_free(&w);
     return s;
 }
 
-void ebm_sp_train_opts_default(ebm_sp_train_opts *o) {
+void ebm_structured_train_opts_default(ebm_structured_train_opts *o) {
     memset(o, 0, sizeof *o);
-    ebm_sp_loss_opts_default(&o->loss);
+    ebm_structured_loss_opts_default(&o->loss);
     ebm_optim_opts_default(&o->optim);
     o->optim.lr = 1e-3f;
     o->epochs = 3;
@@ -105,86 +107,195 @@ void ebm_sp_train_opts_default(ebm_sp_train_opts *o) {
     o->seed = 1;
 }
 
-ebm_status ebm_sp_train(ebm_sp *m, const ebm_mat *x, const int32_t *y, const ebm_sp_train_opts *o) {
-    if (!m || !x || !y) return ebm_fail(EBM_EINVAL, "structured training: model, data and labels are required");
-    if (x->cols != ebm_sp_row_size(m))
-        return ebm_fail(EBM_ESHAPE, "structured training: data rows have %zu values, the model takes %zu", x->cols,
-                        ebm_sp_row_size(m));
-    if (x->rows == 0 || o->batch == 0 || o->epochs == 0) return ebm_fail(EBM_EINVAL, "structured training: no data, batch or epochs");
-    ebm_status s = check_labels(m, y, x->rows);
+/* The trainer: the model, one optimiser per parameter block, the batch's labels and gradients. */
+typedef struct {
+    ebm_structured *m;
+    ebm_structured_train_opts o;
+    ebm_optim *opt_net, *opt_pair;
+    sp_work w;
+    const int32_t *labels; /* the run's (rows, labels per row) */
+    int32_t *yb;           /* (batch, labels per row) */
+    float *g, *gp;         /* (n_params) the network's gradient, then (k, k) the pairwise table's */
+    size_t np;
+} sp_trainer;
+
+static void trainer_release(sp_trainer *t) {
+    work_free(&t->w);
+    ebm_optim_free(t->opt_net);
+    ebm_optim_free(t->opt_pair);
+    free(t->yb);
+    ebm_free(t->g);
+    t->opt_net = t->opt_pair = NULL;
+    t->yb = NULL;
+    t->g = t->gp = NULL;
+}
+
+static ebm_status sp_begin(void *self, const ebm_mat *data, const int32_t *labels, size_t batch, uint64_t seed) {
+    sp_trainer *t = self;
+    ebm_structured *m = t->m;
+    (void)seed; /* the shuffle is the driver's; nothing else draws */
+    if (!labels) return ebm_fail(EBM_EINVAL, "structured training: labels are required");
+    if (data->cols != ebm_structured_row_size(m))
+        return ebm_fail(EBM_ESHAPE, "structured training: data rows have %zu values, the model takes %zu", data->cols,
+                        ebm_structured_row_size(m));
+    ebm_status s = check_labels(m, labels, data->rows);
     if (s) return s;
-    size_t n = x->rows, L = ebm_sp_labels_per_row(m), k = m->k, np, d = x->cols;
-    size_t batch = o->batch < n ? o->batch : n, batches = (n + batch - 1) / batch;
-    float *theta = ebm_net_params(m->net, &np);
-    ebm_optim *opt_net = NULL, *opt_pair = NULL;
-    sp_work w = {0};
-    size_t *idx = malloc(n * sizeof(size_t));
-    float *g = ebm_calloc(np + 2 * k * k + batch * d, sizeof(float));
-    int32_t *yb = malloc(batch * L * sizeof(int32_t));
-    float *gp = g ? g + np : NULL, *keep = gp ? gp + k * k : NULL, *xb = keep ? keep + k * k : NULL;
-    float *saved = ebm_calloc(np, sizeof(float));
-    if (!idx || !g || !yb || !saved) s = ebm_fail(EBM_ENOMEM, "out of memory");
-    if (!s) s = ebm_optim_new(np, &o->optim, &opt_net);
-    if (!s && m->pair) s = ebm_optim_new(k * k, &o->optim, &opt_pair);
-    if (!s) s = work_reserve(m, &w, batch);
-    ebm_rng rng;
-    ebm_rng_seed(&rng, o->seed, 0x5f);
-    double t0 = 0;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    t0 = (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-    for (size_t i = 0; i < n; i++) idx[i] = i;
-    for (size_t ep = 0; !s && ep < o->epochs; ep++) {
-        ebm_rng_permutation(&rng, idx, n);
-        double sum = 0;
-        for (size_t b = 0; !s && b < batches; b++) {
-            size_t lo = b * batch, nb = lo + batch <= n ? batch : n - lo;
-            for (size_t i = 0; i < nb; i++) {
-                memcpy(xb + i * d, x->data + idx[lo + i] * d, d * sizeof(float));
-                memcpy(yb + i * L, y + idx[lo + i] * L, L * sizeof(int32_t));
-            }
-            memset(g, 0, (np + k * k) * sizeof(float));
-            memcpy(saved, theta, np * sizeof(float));
-            if (m->pair) memcpy(keep, m->pair, k * k * sizeof(float));
-            double l;
-            s = loss_grad_work(m, &o->loss, xb, yb, nb, &l, g, m->pair ? gp : NULL, &w);
-            if (!s) s = ebm_optim_step(opt_net, theta, g, NULL);
-            if (!s && m->pair) s = ebm_optim_step(opt_pair, m->pair, gp, NULL);
-            size_t bad;
-            if (!s && (!ebm_k_all_finite(theta, np, &bad) || (m->pair && !ebm_k_all_finite(m->pair, k * k, &bad))))
-                s = ebm_fail(EBM_ENAN, "structured training: a parameter became non-finite in epoch %zu, batch %zu", ep + 1, b + 1);
-            if (s == EBM_ENAN) {
-                memcpy(theta, saved, np * sizeof(float));
-                if (m->pair) memcpy(m->pair, keep, k * k * sizeof(float));
-                break;
-            }
-            if (s) break;
-            sum += l;
-            if (o->on_batch) {
-                clock_gettime(CLOCK_MONOTONIC, &ts);
-                ebm_sp_progress p = {ep + 1, o->epochs, b + 1, batches, sum / (double)(b + 1),
-                                     (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec - t0};
-                if (o->on_batch(&p, o->user)) s = ebm_fail(EBM_ECANCELED, "stopped by the callback in epoch %zu, batch %zu", ep + 1, b + 1);
-            }
-        }
-    }
-    work_free(&w);
-    ebm_optim_free(opt_net);
-    ebm_optim_free(opt_pair);
-    free(idx);
-    free(yb);
-    ebm_free(g);
-    ebm_free(saved);
+    trainer_release(t);
+    size_t L = ebm_structured_labels_per_row(m), k = m->k;
+    ebm_net_params(m->net, &t->np);
+    t->labels = labels;
+    t->g = ebm_calloc(t->np + k * k, sizeof(float));
+    t->yb = malloc(batch * L * sizeof(int32_t));
+    if (!t->g || !t->yb) return ebm_fail(EBM_ENOMEM, "out of memory");
+    t->gp = t->g + t->np;
+    s = ebm_optim_new(t->np, &t->o.optim, &t->opt_net);
+    if (!s && m->pair) s = ebm_optim_new(k * k, &t->o.optim, &t->opt_pair);
+    if (!s) s = work_reserve(m, &t->w, batch);
     return s;
 }
 
-ebm_status ebm_sp_evaluate(ebm_sp *m, const ebm_sp_loss_opts *o, const float *x, const int32_t *y, size_t n,
-                           ebm_sp_eval *r) {
+static ebm_status sp_step(void *self, float *x, const size_t *rows, size_t n, const ebm_step_ctx *c, ebm_figures *fig) {
+    sp_trainer *t = self;
+    ebm_structured *m = t->m;
+    size_t L = ebm_structured_labels_per_row(m), k = m->k, ng = t->np + (m->pair ? k * k : 0);
+    for (size_t i = 0; i < n; i++) memcpy(t->yb + i * L, t->labels + rows[i] * L, L * sizeof(int32_t));
+    memset(t->g, 0, (t->np + k * k) * sizeof(float));
+    double l;
+    ebm_status s = loss_grad_work(m, &t->o.loss, x, t->yb, n, &l, t->g, m->pair ? t->gp : NULL, &t->w);
+    if (!s && c->allreduce) s = c->allreduce(t->g, ng, c->allreduce_user);
+    if (s) return s;
+    ebm_optim_set_lr(t->opt_net, (float)c->lr);
+    s = ebm_optim_step(t->opt_net, ebm_net_params(m->net, NULL), t->g, &fig->grad_norm);
+    if (!s && m->pair) {
+        ebm_optim_set_lr(t->opt_pair, (float)c->lr);
+        s = ebm_optim_step(t->opt_pair, m->pair, t->gp, NULL);
+    }
+    fig->loss = l;
+    return s;
+}
+
+static float *sp_params(void *self, size_t block, size_t *n) {
+    sp_trainer *t = self;
+    if (block == 0) return ebm_net_params(t->m->net, n);
+    if (block > 1 || !t->m->pair) return NULL;
+    *n = t->m->k * t->m->k;
+    return t->m->pair;
+}
+
+static ebm_status sp_check(void *self) {
+    sp_trainer *t = self;
+    size_t n, bad;
+    const float *theta = ebm_net_params(t->m->net, &n);
+    if (!ebm_k_all_finite(theta, n, &bad))
+        return ebm_fail(EBM_ENAN, "structured training: network parameter %zu became non-finite", bad);
+    if (t->m->pair && !ebm_k_all_finite(t->m->pair, t->m->k * t->m->k, &bad))
+        return ebm_fail(EBM_ENAN, "structured training: pairwise energy %zu became non-finite", bad);
+    return EBM_OK;
+}
+
+/* The loss (ebm.sp.*, which ebm eval reads back) and the optimiser. */
+static ebm_status sp_describe(void *self, ebm_meta *mt) {
+    const ebm_structured_train_opts *o = &((sp_trainer *)self)->o;
+    ebm_status s = ebm_meta_set(mt, "ebm.sp.loss", ebm_structured_loss_name(o->loss.loss));
+    if (!s) s = ebm_meta_setf(mt, "ebm.sp.margin", "%g", (double)o->loss.margin);
+    if (!s) s = ebm_meta_setf(mt, "ebm.sp.beta", "%g", (double)o->loss.beta);
+    if (!s) s = ebm_meta_setf(mt, "ebm.sp.gamma", "%g", (double)o->loss.gamma);
+    if (!s) s = ebm_meta_setf(mt, "ebm.sp.lvq2_max", "%g", (double)o->loss.lvq2_max);
+    if (!s)
+        s = ebm_meta_setf(mt, "ebm.train.optimizer", "%s lr %g wd %g clip %g",
+                          o->optim.kind == EBM_OPTIM_SGD ? "sgd" : "adam", (double)o->optim.lr,
+                          (double)o->optim.weight_decay, (double)o->optim.clip);
+    return s;
+}
+
+void ebm_structured_loss_opts_from_meta(const ebm_meta *mt, ebm_structured_loss_opts *o) {
+    ebm_structured_loss_opts_default(o);
+    const char *l = ebm_meta_get(mt, "ebm.sp.loss");
+    if (l) ebm_structured_loss_parse(l, &o->loss);
+    ebm_structured_meta_float(mt, "ebm.sp.margin", &o->margin);
+    ebm_structured_meta_float(mt, "ebm.sp.beta", &o->beta);
+    ebm_structured_meta_float(mt, "ebm.sp.gamma", &o->gamma);
+    ebm_structured_meta_float(mt, "ebm.sp.lvq2_max", &o->lvq2_max);
+    if (!(o->beta > 0)) o->beta = 1;
+    if (!(o->lvq2_max > 0)) o->lvq2_max = 1;
+}
+
+static void sp_destroy(void *self) {
+    if (!self) return;
+    trainer_release(self);
+    free(self);
+}
+
+static const ebm_trainer_ops sp_ops = {
+    .name = "structured",
+    .begin = sp_begin,
+    .step = sp_step,
+    .params = sp_params,
+    .check = sp_check,
+    .describe = sp_describe,
+    .destroy = sp_destroy,
+};
+
+ebm_status ebm_structured_trainer_new(ebm_structured *m, const ebm_structured_train_opts *o, ebm_trainer **out) {
+    *out = NULL;
+    if (!m || !o) return ebm_fail(EBM_EINVAL, "structured training: a model and options are required");
+    sp_trainer *t = calloc(1, sizeof *t);
+    if (!t) return ebm_fail(EBM_ENOMEM, "out of memory for a trainer");
+    t->m = m;
+    t->o = *o;
+    t->o.on_batch = NULL;
+    t->o.user = NULL;
+    return ebm_trainer_new(&sp_ops, t, out);
+}
+
+void ebm_structured_run_opts(const ebm_structured_train_opts *o, ebm_run_opts *r) {
+    ebm_run_opts_default(r);
+    r->epochs = o->epochs;
+    r->batch = o->batch;
+    r->seed = o->seed;
+    r->shuffle_stream = 0x5f;
+    r->lr = o->optim.lr;
+    r->rollback = EBM_ROLLBACK_STEP;
+}
+
+/* ebm_structured_train's progress: the mean of the epoch's batch losses so far, seconds since the start. */
+typedef struct {
+    const ebm_structured_train_opts *o;
+    double sum;
+} sp_cb;
+
+static int sp_on_step(const ebm_run_progress *p, void *user) {
+    sp_cb *cb = user;
+    cb->sum = (p->batch == 1 ? 0 : cb->sum) + p->last.loss;
+    if (!cb->o->on_batch) return 0;
+    ebm_structured_progress q = {p->epoch, p->epochs, p->batch, p->batches, cb->sum / (double)p->batch,
+                                 p->total_seconds};
+    return cb->o->on_batch(&q, cb->o->user);
+}
+
+ebm_status ebm_structured_train(ebm_structured *m, const ebm_mat *x, const int32_t *y,
+                                const ebm_structured_train_opts *o) {
+    if (!m || !x || !y || !o) return ebm_fail(EBM_EINVAL, "structured training: model, data and labels are required");
+    ebm_trainer *t;
+    ebm_status s = ebm_structured_trainer_new(m, o, &t);
+    if (s) return s;
+    ebm_run_opts r;
+    ebm_structured_run_opts(o, &r);
+    sp_cb cb = {o, 0};
+    r.on_step = sp_on_step;
+    r.user = &cb;
+    s = ebm_run(t, x, y, &r, NULL);
+    ebm_trainer_free(t);
+    return s;
+}
+
+ebm_status ebm_structured_evaluate(ebm_structured *m, const ebm_structured_loss_opts *o, const float *x,
+                                   const int32_t *y, size_t n, ebm_structured_eval *r) {
     memset(r, 0, sizeof *r);
     if (n == 0) return ebm_fail(EBM_EINVAL, "structured evaluation: no rows");
     ebm_status s = check_labels(m, y, n);
     if (s) return s;
-    size_t L = ebm_sp_labels_per_row(m), k = m->k, chunk = 256, d = ebm_sp_row_size(m);
+    size_t L = ebm_structured_labels_per_row(m), k = m->k, chunk = 256, d = ebm_structured_row_size(m);
     sp_work w = {0};
     int32_t *pred = malloc(2 * L * sizeof(int32_t));
     size_t *counts = calloc(2 * k, sizeof(size_t)), *truth = counts ? counts + k : NULL;
