@@ -30,26 +30,6 @@ static ebm_status rbm_energy(void *model, const float *x, size_t n, double *E) {
 }
 static void rbm_destroy(void *model) { ebm_rbm_free(model); }
 
-static ebm_dataset *grbm_load(void *model, const char *cmd, const char *spec, size_t limit, bool quiet) {
-    const ebm_grbm *m = model;
-    ebm_dataset *d = load_like(cmd, spec, limit, quiet, m->meta, m->n_vis, false);
-    if (d) ebm_grbm_standardize(m, d->x->data, d->x->rows, d->x->data);
-    return d;
-}
-static ebm_status grbm_energy(void *model, const float *x, size_t n, double *E) {
-    return ebm_grbm_free_energy(model, x, n, 1.0f, E);
-}
-static void grbm_destroy(void *model) { ebm_grbm_free(model); }
-
-bool cli_grbm_scorer(const char *cmd, const char *path, cli_scorer *sc) {
-    ebm_grbm *m = NULL;
-    ebm_status s = ebm_grbm_load(path, &m);
-    if (s) return cli_lib_error(cmd, s), false;
-    *sc = (cli_scorer){m, "free energy F(x) (standardised space)", ebm_meta_get(m->meta, "ebm.data.spec"), grbm_load,
-                       grbm_energy, grbm_destroy};
-    return true;
-}
-
 bool cli_rbm_scorer(const char *cmd, const char *path, cli_scorer *sc) {
     ebm_rbm *m = cli_load_rbm(cmd, path, "scoring");
     if (!m) return false;

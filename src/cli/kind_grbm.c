@@ -1,14 +1,13 @@
-/* The command line for Gaussian-Bernoulli RBMs: `ebm train grbm`, and the GRBM branches of `ebm sample`,
- * `ebm eval` and `ebm info`, which main's commands hand over to when an argument is a GRBM model file
- * (metadata ebm.model = "grbm").  Data is loaded as grey levels (u8 / 255), standardised with statistics
- * stored in the model, and every picture and array comes back in pixel units. */
+/* The Gaussian-Bernoulli RBM kind of the command line: `ebm train grbm`, and the GRBM rows of `ebm sample`,
+ * `ebm eval`, `ebm info` and `ebm score`, which the dispatchers hand over to when a model file's ebm.model is
+ * "grbm".  Data is loaded as grey levels (u8 / 255), standardised with statistics stored in the model, and
+ * every picture and array comes back in pixel units. */
 #include "cli.h"
 
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #define EXACT_AUTO_UNITS 20
 
@@ -19,24 +18,21 @@ static ebm_grbm *load_grbm(const char *cmd, const char *path) {
     return m;
 }
 
-/* Loads spec as grey levels, checks its width against n_vis (0 = any). */
-static ebm_dataset *load_pixels(const char *cmd, const char *spec, const char *scale, size_t limit, size_t n_vis,
-                                bool quiet) {
+/* spec as grey levels of finite value, scaled by `scale`, or with a model m as m's training data was, with m's
+ * width, and in m's standardised space when `standardise`; NULL after printing an error. */
+static ebm_dataset *load_pixels(const char *cmd, const char *spec, const char *scale, size_t limit, const ebm_grbm *m,
+                                bool standardise, bool quiet) {
     cli_data_args da = {scale, "none", 0.5f, limit, 1, false, false, false};
     ebm_data_opts o;
-    if (!cli_data_opts(cmd, &da, &o)) return NULL;
-    ebm_dataset *d = cli_load_data(cmd, spec, &o, quiet);
-    if (!d) return NULL;
-    if (n_vis && d->x->cols != n_vis) {
-        cli_error(cmd, "%s has %zu columns but the model has %zu visible units", spec, d->x->cols, n_vis);
-        ebm_dataset_free(d);
-        return NULL;
-    }
-    if (ebm_mat_check_range(d->x, -FLT_MAX, FLT_MAX, spec)) {
+    ebm_dataset *d = NULL;
+    if (m) d = cli_load_like_model(cmd, spec, &da, m->meta, m->n_vis, false, quiet);
+    else if (cli_data_opts(cmd, &da, &o)) d = cli_load_data(cmd, spec, &o, quiet);
+    if (d && ebm_mat_check_range(d->x, -FLT_MAX, FLT_MAX, spec)) {
         cli_lib_error(cmd, EBM_EINVAL);
         ebm_dataset_free(d);
         return NULL;
     }
+    if (d && standardise) ebm_grbm_standardize(m, d->x->data, d->x->rows, d->x->data);
     return d;
 }
 
@@ -44,56 +40,134 @@ static ebm_dataset *load_pixels(const char *cmd, const char *spec, const char *s
 
 typedef struct {
     ebm_grbm *m;
-    const ebm_mat *mon;      /* standardised monitor rows */
-    bool exact;
-    FILE *log;
-    cli_progress prog;
-    size_t epochs_done;
-    double last_recon, last_ll;
-} grbm_ctx;
+    ebm_mat *mon;     /* standardised monitor rows, or NULL */
+    bool exact;       /* the exact log-likelihood too */
+    double recon, ll; /* the last epoch's monitors */
+} train_ctx;
 
-static int g_on_batch(const ebm_train_progress *p, void *user) {
-    grbm_ctx *c = user;
-    if (cli_interrupted()) return 1;
-    char label[64], detail[160], eta[32];
-    snprintf(label, sizeof label, "epoch %zu/%zu", p->epoch, p->epochs);
-    double per = p->seconds / (double)p->batch;
-    double left = per * (double)(p->batches - p->batch) +
-                  (p->epoch < p->epochs ? per * (double)p->batches * (double)(p->epochs - p->epoch) : 0);
-    cli_format_duration(left, eta, sizeof eta);
-    snprintf(detail, sizeof detail, "%zu/%zu batches, lr %.3g, ETA %s", p->batch, p->batches, p->lr, eta);
-    cli_progress_bar(&c->prog, label, (double)p->batch / (double)p->batches, detail);
-    return 0;
+static void train_detail(cli_run *r, const ebm_run_progress *p, char *buf, size_t cap) {
+    (void)r;
+    snprintf(buf, cap, "lr %.3g", p->lr);
 }
 
-static int g_on_epoch(const ebm_train_progress *p, void *user) {
-    grbm_ctx *c = user;
-    c->epochs_done = p->epoch;
-    double recon = NAN, ll = NAN, lz = NAN, var = 0;
-    if (c->mon && ebm_grbm_recon_error(c->m, c->mon->data, c->mon->rows, &recon)) recon = NAN;
-    if (c->mon && c->exact && !ebm_grbm_log_z_exact(c->m, 1.0f, &lz) &&
-        !ebm_grbm_log_likelihood(c->m, c->mon->data, c->mon->rows, lz, &ll))
-        ll += ebm_grbm_log_jacobian(c->m);
+/* After every epoch, on the monitor rows: reconstruction error and (few hidden units) the exact log-likelihood in
+ * pixel units; with the mean variance, one line and one log row. */
+static void train_epoch(cli_run *r, const ebm_run_progress *p) {
+    train_ctx *c = r->user;
+    const ebm_grbm *m = c->m;
+    double recon = NAN, ll = NAN, lz, var = 0;
+    if (c->mon && ebm_grbm_recon_error(m, c->mon->data, c->mon->rows, &recon)) recon = NAN;
+    if (c->mon && c->exact && !ebm_grbm_log_z_exact(m, 1.0f, &lz) &&
+        !ebm_grbm_log_likelihood(m, c->mon->data, c->mon->rows, lz, &ll))
+        ll += ebm_grbm_log_jacobian(m);
     else
         ll = NAN;
-    for (size_t i = 0; i < c->m->n_vis; i++) var += exp(c->m->log_var[i]) / (double)c->m->n_vis;
-    c->last_recon = recon;
-    c->last_ll = ll;
-    char line[256];
+    for (size_t i = 0; i < m->n_vis; i++) var += exp(m->log_var[i]) / (double)m->n_vis;
+    c->recon = recon;
+    c->ll = ll;
+    char line[256], f[2][32] = {"", ""};
     int n = snprintf(line, sizeof line, "epoch %zu/%zu  %.2f s  lr %.4g  mean sigma^2 %.4f", p->epoch, p->epochs,
                      p->seconds, p->lr, var);
     if (!isnan(recon)) n += snprintf(line + n, sizeof line - (size_t)n, "  recon %.4f", recon);
     if (!isnan(ll)) snprintf(line + n, sizeof line - (size_t)n, "  exact LL %.3f nats", ll);
-    cli_progress_line(&c->prog, "%s", line);
-    if (c->log) {
-        fprintf(c->log, "%zu,%.4f,%.4f,%.6g,%.6f,", p->epoch, p->seconds, p->total_seconds, p->lr, var);
-        if (!isnan(recon)) fprintf(c->log, "%.6f", recon);
-        fputc(',', c->log);
-        if (!isnan(ll)) fprintf(c->log, "%.4f", ll);
-        fputc('\n', c->log);
-        fflush(c->log);
+    cli_progress_line(&r->prog, "%s", line);
+    if (!isnan(recon)) snprintf(f[0], sizeof f[0], "%.6f", recon);
+    if (!isnan(ll)) snprintf(f[1], sizeof f[1], "%.4f", ll);
+    if (r->log) fprintf(r->log, "%zu,%.4f,%.4f,%.6g,%.6f,%s,%s\n", p->epoch, p->seconds, p->total_seconds, p->lr, var, f[0], f[1]);
+    if (r->log) fflush(r->log);
+}
+
+static ebm_status train_save(cli_run *r, const char *path) {
+    train_ctx *c = r->user;
+    ebm_status s = isnan(c->recon) ? EBM_OK : ebm_meta_setf(c->m->meta, "ebm.train.final_recon", "%.6f", c->recon);
+    if (!s && !isnan(c->ll)) s = ebm_meta_setf(c->m->meta, "ebm.train.final_exact_ll", "%.4f", c->ll);
+    return s ? s : ebm_grbm_save(c->m, path);
+}
+
+static void train_describe(cli_run *r, char *buf, size_t cap) {
+    const ebm_grbm *m = ((train_ctx *)r->user)->m;
+    snprintf(buf, cap, "GRBM %zu x %zu", m->n_vis, m->n_hid);
+}
+
+/* What the trainer does not record: the standardisation, the initial variance, and the defaults of `ebm sample`
+ * (the sampler the model was trained with, from noise, for as many steps). */
+static ebm_status train_meta(ebm_meta *mt, const ebm_grbm_train_opts *o, int stdz, float init_var) {
+    ebm_status s = ebm_meta_set(mt, "ebm.data.standardize", stdz == 0 ? "global" : "pixel");
+    if (!s) s = ebm_meta_setf(mt, "ebm.train.init_var", "%g", (double)init_var);
+    if (!s) s = ebm_meta_set(mt, "ebm.sample.sampler", ebm_grbm_sampler_name(o->sampler.sampler));
+    if (!s) s = ebm_meta_setf(mt, "ebm.sample.steps", "%zu", o->k);
+    if (!s) s = ebm_meta_setf(mt, "ebm.sample.eta", "%g", (double)o->sampler.eta);
+    if (!s) s = ebm_meta_setf(mt, "ebm.sample.langevin_steps", "%zu", o->sampler.langevin_steps);
+    if (!s) s = ebm_meta_setf(mt, "ebm.sample.mh", "%d", o->sampler.mh);
+    if (!s) s = ebm_meta_set(mt, "ebm.sample.temperature", "1");
+    if (!s) s = ebm_meta_set(mt, "ebm.sample.init", "noise");
+    return s;
+}
+
+/* At most n rows of src, drawn by the stream (seed, 7); NULL when out of memory. */
+static ebm_mat *monitor_rows(const ebm_mat *src, size_t n, uint64_t seed) {
+    size_t *idx = malloc(src->rows * sizeof *idx);
+    ebm_mat *mon = NULL;
+    if (idx && !ebm_mat_new(n < src->rows ? n : src->rows, src->cols, &mon)) {
+        ebm_rng r;
+        ebm_rng_seed(&r, seed, 7);
+        ebm_rng_permutation(&r, idx, src->rows);
+        ebm_mat_gather(src, idx, mon->rows, mon);
     }
-    return cli_interrupted() ? 1 : 0;
+    free(idx);
+    return mon;
+}
+
+typedef struct {
+    cli_train_args ta;
+    const char *valid, *scale, *sampler;
+    size_t hidden, cd_k, pcd_k, monitor, limit;
+    int neg, stdz, exact; /* --neg-init noise|data, --standardize global|pixel, --exact auto|on|off */
+    float init_var;
+    bool cd_seen, pcd_seen, no_shuffle, constant_lr, mh, no_anneal;
+    ebm_grbm_train_opts o;
+} train_args;
+
+static const char *const neg_names[] = {"noise", "data", "persistent"};
+
+/* The model on d (standardised in place), the monitor rows (of --valid or d), the trainer, the shared runner. */
+static int train_model(const char *cmd, train_args *a, ebm_dataset *d, train_ctx *c, ebm_dataset **vd, int argc,
+                       char **argv, bool quiet) {
+    const ebm_grbm_train_opts *o = &a->o;
+    ebm_rng init;
+    ebm_rng_seed(&init, o->seed, 100);
+    ebm_status s = ebm_grbm_new(d->x->cols, a->hidden, &c->m);
+    if (!s) s = ebm_grbm_init(c->m, &init, a->init_var);
+    if (!s) s = ebm_grbm_fit_standardization(c->m, d->x, a->stdz == 0);
+    if (!s) s = train_meta(c->m->meta, o, a->stdz, a->init_var);
+    if (s) return cli_lib_error(cmd, s);
+    ebm_grbm *m = c->m;
+    m->height = d->height;
+    m->width = d->width;
+    ebm_grbm_standardize(m, d->x->data, d->x->rows, d->x->data);
+    if (a->valid && !(*vd = load_pixels(cmd, a->valid, a->scale, 0, m, true, quiet))) return 1;
+    if (a->monitor > 0 && !(c->mon = monitor_rows(*vd ? (*vd)->x : d->x, a->monitor, o->seed)))
+        return cli_error(cmd, "out of memory for the monitor rows");
+    if (!quiet)
+        fprintf(stderr,
+                "training GRBM %zu x %zu by %s-%zu (%s start, %s%s sampler, eta %g, %zu Langevin steps): %zu epochs, "
+                "batch %zu, lr %g%s, clip %g, %d threads\n",
+                m->n_vis, m->n_hid, a->pcd_seen ? "pcd" : "cd", o->k, neg_names[o->neg_init],
+                ebm_grbm_sampler_name(o->sampler.sampler), a->mh ? "+MH" : "", (double)o->sampler.eta,
+                o->sampler.langevin_steps, o->epochs, o->batch, (double)o->lr, o->cosine ? " (cosine)" : "",
+                (double)o->grad_clip, ebm_get_threads());
+    ebm_trainer *t;
+    if ((s = ebm_grbm_trainer_new(m, o, &t))) return cli_lib_error(cmd, s);
+    ebm_run_opts ro;
+    ebm_grbm_run_opts(o, &ro);
+    cli_data_args da = {a->scale, NULL, 0.5f, a->limit, 1, false, false, false};
+    cli_run r = {.cmd = cmd, .kind = "grbm", .ta = &a->ta, .d = d, .da = &da, .quiet = quiet, .argc = argc,
+                 .argv = argv, .meta = m->meta, .log_header = "epoch,seconds,total_seconds,lr,mean_var,recon,exact_ll",
+                 .nan_hint = "try a smaller learning rate (--lr) or step size (--eta)", .save = train_save,
+                 .detail = train_detail, .on_epoch = train_epoch, .describe = train_describe, .user = c};
+    int rc = cli_train_run(&r, t, d->x, NULL, &ro);
+    ebm_trainer_free(t);
+    return rc;
 }
 
 static const char *const train_about =
@@ -106,214 +180,165 @@ static const char *const train_about =
     "the model so samples come back in pixel units.  With at most 20 hidden units each epoch reports\n"
     "the exact log-likelihood (nats per example, pixel units) on the monitor rows.";
 
-static const char *const neg_names[] = {"noise", "data"};
-
 int cli_grbm_train(int argc, char **argv, bool quiet) {
     const char *cmd = "train grbm";
-    const char *data_spec = NULL, *valid_spec = NULL, *out = NULL, *log_path = NULL, *scale = "auto";
-    const char *sampler_name = "gibbs-langevin";
-    size_t hidden = 256, cd_k = 10, pcd_k = 0, monitor = 500;
-    int neg = 0, stdz = 0, exact_mode = 0;
-    float init_var = 1.0f;
-    bool cd_seen = false, pcd_seen = false, no_shuffle = false, constant_lr = false, mh = false, no_anneal = false;
-    ebm_grbm_train_opts o;
-    ebm_grbm_train_opts_default(&o);
-    size_t limit = 0;
+    train_args a = {.scale = "auto", .sampler = "gibbs-langevin", .hidden = 256, .cd_k = 10, .monitor = 500,
+                    .init_var = 1.0f};
+    ebm_grbm_train_opts_default(&a.o);
+    ebm_grbm_train_opts *o = &a.o;
     const cli_opt opts[] = {
-        {"data", OPT_STR, &data_spec, "SPEC", "training data: fashion-mnist[:train|:test] or a .idx[.gz]/.npy/.csv path", -INFINITY, INFINITY, 0, 0, NULL, NULL},
-        {"out", OPT_STR, &out, "PATH", "where to save the model (.safetensors)", -INFINITY, INFINITY, 0, 0, NULL, NULL},
-        {"hidden", OPT_SIZE, &hidden, "N", "hidden units", 1, 1 << 20, 0, 0, NULL, NULL},
-        {"cd", OPT_SIZE, &cd_k, "K", "CD with K sampler steps per update", 1, 100000, 0, 0, NULL, &cd_seen},
-        {"pcd", OPT_SIZE, &pcd_k, "K", "persistent CD with K steps per update (chains start from noise once)", 1, 100000, 0, 0, NULL, &pcd_seen},
-        {"neg-init", OPT_CHOICE, &neg, NULL, "where CD's negative chains start at every update", 0, 0, 0, 0, "noise|data", NULL},
-        {"burn-in", OPT_SIZE, &o.burn_in, "B", "negative statistics average chain steps B..K-1", 0, 100000, 0, 0, NULL, NULL},
-        {"sampler", OPT_STR, &sampler_name, "NAME", "negative-phase sampler: gibbs|langevin|gibbs-langevin", -INFINITY, INFINITY, 0, 0, NULL, NULL},
-        {"mh", OPT_FLAG, &mh, NULL, "Metropolis-adjust the Langevin moves", 0, 0, 0, 0, NULL, NULL},
-        {"eta", OPT_FLOAT, &o.sampler.eta, "E", "Langevin step size, in units of each pixel's variance", 0, 100, 1, 0, NULL, NULL},
-        {"langevin-steps", OPT_SIZE, &o.sampler.langevin_steps, "L", "Langevin steps per Gibbs-Langevin step", 1, 100000, 0, 0, NULL, NULL},
-        {"no-anneal", OPT_FLAG, &no_anneal, NULL, "constant Langevin step (default: cosine schedule)", 0, 0, 0, 0, NULL, NULL},
-        {"epochs", OPT_SIZE, &o.epochs, "N", "passes over the data", 1, 1e9, 0, 0, NULL, NULL},
-        {"batch", OPT_SIZE, &o.batch, "N", "rows per update", 1, 1 << 24, 0, 0, NULL, NULL},
-        {"chains", OPT_SIZE, &o.chains, "N", "negative chains (0 = batch size)", 0, 1 << 24, 0, 0, NULL, NULL},
-        {"lr", OPT_FLOAT, &o.lr, "RATE", "learning rate (cosine-decayed over the epochs)", 0, FLT_MAX, 1, 0, NULL, NULL},
-        {"constant-lr", OPT_FLAG, &constant_lr, NULL, "no cosine decay", 0, 0, 0, 0, NULL, NULL},
-        {"momentum", OPT_FLOAT, &o.momentum, "M", "momentum", 0, 1, 0, 1, NULL, NULL},
-        {"weight-decay", OPT_FLOAT, &o.weight_decay, "L2", "L2 weight decay on W", 0, 1e3, 0, 0, NULL, NULL},
-        {"grad-clip", OPT_FLOAT, &o.grad_clip, "NORM", "clip the gradient's L2 norm (0 = off)", 0, 1e30, 0, 0, NULL, NULL},
-        {"init-var", OPT_FLOAT, &init_var, "V", "initial variance; W ~ N(0, V^2 / (visible + hidden))", 0, 1e4, 1, 0, NULL, NULL},
-        {"standardize", OPT_CHOICE, &stdz, NULL, "one mean/std for all pixels, or per pixel", 0, 0, 0, 0, "global|pixel", NULL},
-        {"scale", OPT_STR, &scale, "auto|none|255|minmax", "scaling of the raw data before standardising", -INFINITY, INFINITY, 0, 0, NULL, NULL},
-        {"limit", OPT_SIZE, &limit, "N", "use the first N rows only (0 = all)", 0, 1e12, 0, 0, NULL, NULL},
-        {"seed", OPT_U64, &o.seed, "S", "random seed", 0, 1.8446744073709552e19, 0, 0, NULL, NULL},
-        {"no-shuffle", OPT_FLAG, &no_shuffle, NULL, "keep the data order", 0, 0, 0, 0, NULL, NULL},
-        {"valid", OPT_STR, &valid_spec, "SPEC", "monitor on this data instead of training rows", -INFINITY, INFINITY, 0, 0, NULL, NULL},
-        {"monitor", OPT_SIZE, &monitor, "N", "rows for the per-epoch monitors (0 = off)", 0, 1e9, 0, 0, NULL, NULL},
-        {"exact", OPT_CHOICE, &exact_mode, NULL, "exact log-likelihood each epoch (auto: <= 20 hidden units)", 0, 0, 0, 0, "auto|on|off", NULL},
-        {"log", OPT_STR, &log_path, "CSV", "write per-epoch figures to this CSV file", -INFINITY, INFINITY, 0, 0, NULL, NULL},
+        CLI_TRAIN_OPTIONS(a.ta),
+        {"hidden", OPT_SIZE, &a.hidden, "N", "hidden units", 1, 1 << 20, 0, 0, NULL, NULL},
+        {"cd", OPT_SIZE, &a.cd_k, "K", "CD with K sampler steps per update", 1, 100000, 0, 0, NULL, &a.cd_seen},
+        {"pcd", OPT_SIZE, &a.pcd_k, "K", "persistent CD with K steps per update (chains start from noise once)", 1, 100000, 0, 0, NULL, &a.pcd_seen},
+        {"neg-init", OPT_CHOICE, &a.neg, NULL, "where CD's negative chains start at every update", 0, 0, 0, 0, "noise|data", NULL},
+        {"burn-in", OPT_SIZE, &a.o.burn_in, "B", "negative statistics average chain steps B..K-1", 0, 100000, 0, 0, NULL, NULL},
+        {"sampler", OPT_STR, &a.sampler, "NAME", "negative-phase sampler: gibbs|langevin|gibbs-langevin", -INFINITY, INFINITY, 0, 0, NULL, NULL},
+        {"mh", OPT_FLAG, &a.mh, NULL, "Metropolis-adjust the Langevin moves", 0, 0, 0, 0, NULL, NULL},
+        {"eta", OPT_FLOAT, &a.o.sampler.eta, "E", "Langevin step size, in units of each pixel's variance", 0, 100, 1, 0, NULL, NULL},
+        {"langevin-steps", OPT_SIZE, &a.o.sampler.langevin_steps, "L", "Langevin steps per Gibbs-Langevin step", 1, 100000, 0, 0, NULL, NULL},
+        {"no-anneal", OPT_FLAG, &a.no_anneal, NULL, "constant Langevin step (default: cosine schedule)", 0, 0, 0, 0, NULL, NULL},
+        {"epochs", OPT_SIZE, &a.o.epochs, "N", "passes over the data", 1, 1e9, 0, 0, NULL, NULL},
+        {"batch", OPT_SIZE, &a.o.batch, "N", "rows per update", 1, 1 << 24, 0, 0, NULL, NULL},
+        {"chains", OPT_SIZE, &a.o.chains, "N", "negative chains (0 = batch size)", 0, 1 << 24, 0, 0, NULL, NULL},
+        {"lr", OPT_FLOAT, &a.o.lr, "RATE", "learning rate (cosine-decayed over the epochs)", 0, FLT_MAX, 1, 0, NULL, NULL},
+        {"constant-lr", OPT_FLAG, &a.constant_lr, NULL, "no cosine decay", 0, 0, 0, 0, NULL, NULL},
+        {"momentum", OPT_FLOAT, &a.o.momentum, "M", "momentum", 0, 1, 0, 1, NULL, NULL},
+        {"weight-decay", OPT_FLOAT, &a.o.weight_decay, "L2", "L2 weight decay on W", 0, 1e3, 0, 0, NULL, NULL},
+        {"grad-clip", OPT_FLOAT, &a.o.grad_clip, "NORM", "clip the gradient's L2 norm (0 = off)", 0, 1e30, 0, 0, NULL, NULL},
+        {"init-var", OPT_FLOAT, &a.init_var, "V", "initial variance; W ~ N(0, V^2 / (visible + hidden))", 0, 1e4, 1, 0, NULL, NULL},
+        {"standardize", OPT_CHOICE, &a.stdz, NULL, "one mean/std for all pixels, or per pixel", 0, 0, 0, 0, "global|pixel", NULL},
+        {"scale", OPT_STR, &a.scale, "auto|none|255|minmax", "scaling of the raw data before standardising", -INFINITY, INFINITY, 0, 0, NULL, NULL},
+        {"limit", OPT_SIZE, &a.limit, "N", "use the first N rows only (0 = all)", 0, 1e12, 0, 0, NULL, NULL},
+        {"seed", OPT_U64, &a.o.seed, "S", "random seed", 0, 1.8446744073709552e19, 0, 0, NULL, NULL},
+        {"no-shuffle", OPT_FLAG, &a.no_shuffle, NULL, "keep the data order", 0, 0, 0, 0, NULL, NULL},
+        {"valid", OPT_STR, &a.valid, "SPEC", "monitor on this data instead of training rows", -INFINITY, INFINITY, 0, 0, NULL, NULL},
+        {"monitor", OPT_SIZE, &a.monitor, "N", "rows for the per-epoch monitors (0 = off)", 0, 1e9, 0, 0, NULL, NULL},
+        {"exact", OPT_CHOICE, &a.exact, NULL, "exact log-likelihood each epoch (auto: <= 20 hidden units)", 0, 0, 0, 0, "auto|on|off", NULL},
         OPT_END,
     };
     size_t npos;
-    int started = cli_start(cmd, argc, argv, opts, "ebm train grbm --data SPEC --out PATH [options]", train_about,
-                            NULL, 0, &npos);
-    if (started >= 0) return started;
-    if (!data_spec) return cli_error(cmd, "--data is required (e.g. --data fashion-mnist)");
-    if (!out) return cli_error(cmd, "--out is required (where to save the model)");
-    if (cd_seen && pcd_seen) return cli_error(cmd, "give either --cd K or --pcd K, not both");
-    if (ebm_grbm_sampler_parse(sampler_name, &o.sampler.sampler)) return cli_error(cmd, "--sampler: %s", ebm_last_error());
-    o.k = pcd_seen ? pcd_k : cd_k;
-    o.neg_init = pcd_seen ? EBM_GRBM_NEG_PERSISTENT : (ebm_grbm_neg_init)neg;
-    if (o.burn_in >= o.k) return cli_error(cmd, "--burn-in %zu must be below K = %zu", o.burn_in, o.k);
-    o.sampler.mh = mh;
-    o.sampler.anneal = !no_anneal;
-    o.cosine = !constant_lr;
-    o.shuffle = !no_shuffle;
-    if (exact_mode == 1 && hidden > EBM_EXACT_MAX_UNITS)
+    int rc = cli_start(cmd, argc, argv, opts, "ebm train grbm --data SPEC --out PATH [options]", train_about, NULL, 0,
+                       &npos);
+    if (rc >= 0 || (rc = cli_train_check(cmd, &a.ta)) >= 0) return rc;
+    if (a.cd_seen && a.pcd_seen) return cli_error(cmd, "give either --cd K or --pcd K, not both");
+    if (ebm_grbm_sampler_parse(a.sampler, &o->sampler.sampler)) return cli_error(cmd, "--sampler: %s", ebm_last_error());
+    o->k = a.pcd_seen ? a.pcd_k : a.cd_k;
+    o->neg_init = a.pcd_seen ? EBM_GRBM_NEG_PERSISTENT : (ebm_grbm_neg_init)a.neg;
+    if (o->burn_in >= o->k) return cli_error(cmd, "--burn-in %zu must be below K = %zu", o->burn_in, o->k);
+    if (a.exact == 1 && a.hidden > EBM_EXACT_MAX_UNITS)
         return cli_error(cmd, "--exact on needs at most %d hidden units", EBM_EXACT_MAX_UNITS);
-    if (!cli_check_writable(cmd, "--out", out)) return 1;
-    if (log_path && !cli_check_writable(cmd, "--log", log_path)) return 1;
-
-    ebm_dataset *d = load_pixels(cmd, data_spec, scale, limit, 0, quiet), *vd = NULL;
+    o->sampler.mh = a.mh;
+    o->sampler.anneal = !a.no_anneal;
+    o->cosine = !a.constant_lr;
+    o->shuffle = !a.no_shuffle;
+    ebm_dataset *d = load_pixels(cmd, a.ta.data, a.scale, a.limit, NULL, false, quiet), *vd = NULL;
     if (!d) return 1;
-    int rc = 1;
-    ebm_grbm *m = NULL;
-    ebm_mat *mon = NULL;
-    FILE *log = NULL;
-    if (valid_spec && !(vd = load_pixels(cmd, valid_spec, scale, 0, d->x->cols, quiet))) goto done;
-    ebm_status s = ebm_grbm_new(d->x->cols, hidden, &m);
-    if (s) {
-        rc = cli_lib_error(cmd, s);
-        goto done;
-    }
-    m->height = d->height;
-    m->width = d->width;
-    ebm_rng init;
-    ebm_rng_seed(&init, o.seed, 100);
-    if ((s = ebm_grbm_init(m, &init, init_var)) || (s = ebm_grbm_fit_standardization(m, d->x, stdz == 0))) {
-        rc = cli_lib_error(cmd, s);
-        goto done;
-    }
-    ebm_grbm_standardize(m, d->x->data, d->x->rows, d->x->data);
-    const ebm_mat *src = vd ? vd->x : d->x;
-    if (vd) ebm_grbm_standardize(m, vd->x->data, vd->x->rows, vd->x->data);
-    if (monitor > 0) {
-        size_t nm = monitor < src->rows ? monitor : src->rows;
-        size_t *idx = malloc(src->rows * sizeof *idx);
-        if (!idx || ebm_mat_new(nm, src->cols, &mon)) {
-            free(idx);
-            rc = cli_error(cmd, "out of memory for the monitor rows");
-            goto done;
-        }
-        ebm_rng r;
-        ebm_rng_seed(&r, o.seed, 7);
-        ebm_rng_permutation(&r, idx, src->rows);
-        ebm_mat_gather(src, idx, nm, mon);
-        free(idx);
-    }
-    if (log_path) {
-        log = fopen(log_path, "w");
-        if (!log) {
-            rc = cli_error(cmd, "--log: cannot open '%s'", log_path);
-            goto done;
-        }
-        fprintf(log, "epoch,seconds,total_seconds,lr,mean_var,recon,exact_ll\n");
-    }
-    grbm_ctx c = {m, mon, exact_mode == 1 || (exact_mode == 0 && hidden <= EXACT_AUTO_UNITS), log, {0}, 0, NAN, NAN};
-    cli_progress_init(&c.prog, quiet);
-    o.on_batch = g_on_batch;
-    o.on_epoch = g_on_epoch;
-    o.user = &c;
-    const char *method = pcd_seen ? "pcd" : "cd";
-    if (!quiet)
-        fprintf(stderr,
-                "training GRBM %zu x %zu by %s-%zu (%s start, %s%s sampler, eta %g, %zu Langevin steps): %zu epochs, "
-                "batch %zu, lr %g%s, clip %g, %d threads\n",
-                m->n_vis, m->n_hid, method, o.k, pcd_seen ? "persistent" : neg_names[neg],
-                ebm_grbm_sampler_name(o.sampler.sampler), mh ? "+MH" : "", (double)o.sampler.eta,
-                o.sampler.langevin_steps, o.epochs, o.batch, (double)o.lr, o.cosine ? " (cosine)" : "",
-                (double)o.grad_clip, ebm_get_threads());
-    cli_install_sigint();
-    double t0 = cli_now();
-    s = ebm_grbm_train(m, d->x, &o);
-    double seconds = cli_now() - t0;
-    ebm_meta *mt = m->meta;
-    char buf[4096];
-    ebm_status ms = EBM_OK;
-#define SET(k, ...) \
-    if (!ms) ms = ebm_meta_setf(mt, k, __VA_ARGS__)
-    SET("ebm.data.spec", "%s", data_spec);
-    SET("ebm.data.source", "%s", d->source);
-    SET("ebm.data.rows", "%zu", d->x->rows);
-    SET("ebm.data.scale", "%s", scale);
-    SET("ebm.data.standardize", "%s", stdz == 0 ? "global" : "pixel");
-    SET("ebm.train.method", "%s-%zu", method, o.k);
-    SET("ebm.train.neg_init", "%s", pcd_seen ? "persistent" : neg_names[neg]);
-    SET("ebm.train.burn_in", "%zu", o.burn_in);
-    SET("ebm.train.sampler", "%s", ebm_grbm_sampler_name(o.sampler.sampler));
-    SET("ebm.train.mh", "%d", (int)mh);
-    SET("ebm.train.eta", "%g", (double)o.sampler.eta);
-    SET("ebm.train.langevin_steps", "%zu", o.sampler.langevin_steps);
-    SET("ebm.train.anneal", "%d", o.sampler.anneal);
-    SET("ebm.train.epochs", "%zu", c.epochs_done);
-    SET("ebm.train.batch", "%zu", o.batch);
-    SET("ebm.train.lr", "%g", (double)o.lr);
-    SET("ebm.train.lr_schedule", "%s", o.cosine ? "cosine" : "constant");
-    SET("ebm.train.momentum", "%g", (double)o.momentum);
-    SET("ebm.train.weight_decay", "%g", (double)o.weight_decay);
-    SET("ebm.train.grad_clip", "%g", (double)o.grad_clip);
-    SET("ebm.train.init_var", "%g", (double)init_var);
-    SET("ebm.train.seed", "%llu", (unsigned long long)o.seed);
-    SET("ebm.train.seconds", "%.2f", seconds);
-    SET("ebm.train.threads", "%d", ebm_get_threads());
-    cli_utc_now(buf, sizeof buf);
-    SET("ebm.train.date", "%s", buf);
-    cli_join_args(argc, argv, buf, sizeof buf);
-    SET("ebm.train.command", "ebm train grbm %s", buf);
-    if (!isnan(c.last_recon)) SET("ebm.train.final_recon", "%.6f", c.last_recon);
-    if (!isnan(c.last_ll)) SET("ebm.train.final_exact_ll", "%.4f", c.last_ll);
-    /* defaults for `ebm sample`: the sampler it was trained with, from noise, for as many steps */
-    SET("ebm.sample.sampler", "%s", ebm_grbm_sampler_name(o.sampler.sampler));
-    SET("ebm.sample.steps", "%zu", o.k);
-    SET("ebm.sample.eta", "%g", (double)o.sampler.eta);
-    SET("ebm.sample.langevin_steps", "%zu", o.sampler.langevin_steps);
-    SET("ebm.sample.mh", "%d", (int)mh);
-    SET("ebm.sample.temperature", "%g", 1.0);
-    SET("ebm.sample.init", "%s", "noise");
-#undef SET
-    if (s == EBM_ECANCELED || s == EBM_ENAN) {
-        char msg[1200], partial[4200];
-        snprintf(msg, sizeof msg, "%s", ebm_last_error());
-        cli_progress_end(&c.prog);
-        fprintf(stderr, "ebm %s: %s%s%s\n", cmd, s == EBM_ECANCELED ? "interrupted (" : "", msg,
-                s == EBM_ECANCELED ? ")" : "");
-        snprintf(partial, sizeof partial, "%s.partial", out);
-        if (!ms && (c.epochs_done > 0 || s == EBM_ECANCELED) &&
-            !ebm_meta_set(mt, "ebm.train.stopped", s == EBM_ENAN ? "diverged" : "interrupted") &&
-            !ebm_grbm_save(m, partial))
-            fprintf(stderr, "ebm %s: the model so far (%zu full epochs) is saved in %s; %s was not touched\n", cmd,
-                    c.epochs_done, partial, out);
-        rc = s == EBM_ECANCELED ? 130 : 1;
-        goto done;
-    }
-    if (s || (s = ms) || (s = ebm_grbm_save(m, out))) {
-        rc = cli_lib_error(cmd, s);
-        goto done;
-    }
-    if (!quiet) {
-        char dur[32];
-        cli_format_duration(seconds, dur, sizeof dur);
-        fprintf(stderr, "saved %s (GRBM %zu x %zu, %zu epochs in %s)\n", out, m->n_vis, m->n_hid, o.epochs, dur);
-    }
-    rc = 0;
-done:
-    if (log) fclose(log);
-    ebm_mat_free(mon);
-    ebm_grbm_free(m);
+    train_ctx c = {NULL, NULL, a.exact == 1 || (a.exact == 0 && a.hidden <= EXACT_AUTO_UNITS), NAN, NAN};
+    rc = train_model(cmd, &a, d, &c, &vd, argc, argv, quiet);
+    ebm_mat_free(c.mon);
+    ebm_grbm_free(c.m);
     ebm_dataset_free(vd);
     ebm_dataset_free(d);
     return rc;
 }
 
 /* ---- ebm sample MODEL.grbm ---- */
+
+typedef struct {
+    cli_sample_out out;
+    size_t n, steps, mmd_n, mh_after, done;
+    uint64_t seed;
+    int init, final; /* --init noise|data, --final mean|state */
+    float noise_scale, bw;
+    const char *data, *sampler, *mmd;
+    bool mh, no_anneal, steps_seen, t_seen, eta_seen, ls_seen, init_seen;
+    ebm_grbm_sample_opts so;
+    ebm_grbm_chains *ch;
+    ebm_rng rng;
+} sample_args;
+
+/* What the command line left open, from the model's ebm.sample.* metadata. */
+static int sample_defaults(const char *cmd, sample_args *a, const ebm_meta *mt) {
+    const char *v;
+    if (!a->sampler) a->sampler = (v = ebm_meta_get(mt, "ebm.sample.sampler")) ? v : "gibbs-langevin";
+    if (ebm_grbm_sampler_parse(a->sampler, &a->so.sampler)) return cli_error(cmd, "--sampler: %s", ebm_last_error());
+    if (!a->steps_seen) cli_meta_size(mt, "ebm.sample.steps", &a->steps);
+    if (!a->t_seen && (!cli_meta_float(mt, "ebm.sample.temperature", &a->so.T) || !(a->so.T > 0))) a->so.T = 1.0f;
+    if (!a->eta_seen && (!cli_meta_float(mt, "ebm.sample.eta", &a->so.eta) || !(a->so.eta > 0))) a->so.eta = 0.5f;
+    if (!a->ls_seen && (!cli_meta_size(mt, "ebm.sample.langevin_steps", &a->so.langevin_steps) || a->so.langevin_steps < 1))
+        a->so.langevin_steps = 10;
+    if (!a->init_seen && (v = ebm_meta_get(mt, "ebm.sample.init")) && strcmp(v, "data") == 0) a->init = 1;
+    a->so.anneal = !a->no_anneal;
+    if (a->mh_after && !a->mh) return cli_error(cmd, "--mh-after needs --mh");
+    if (a->mh_after > a->steps) a->mh_after = a->steps;
+    return -1;
+}
+
+/* n more steps for cli_run_sweeps, the first --mh-after of all without the Metropolis test, as one phase;
+ * Langevin anneals its step size over one call, so it runs all its steps in the first. */
+static ebm_status sample_steps(void *ctx, size_t n) {
+    sample_args *a = ctx;
+    if (a->so.sampler == EBM_GRBM_LANGEVIN) n = a->done ? 0 : a->steps;
+    ebm_status s = EBM_OK;
+    for (size_t k; !s && n > 0; n -= k, a->done += k) {
+        k = a->mh && a->done < a->mh_after && a->mh_after - a->done < n ? a->mh_after - a->done : n;
+        a->so.mh = a->mh && a->done >= a->mh_after;
+        s = ebm_grbm_chains_run(a->ch, &a->so, k, &a->rng);
+    }
+    return s;
+}
+
+/* The resources of one `ebm sample`, freed by its caller. */
+typedef struct {
+    ebm_grbm *m;
+    ebm_dataset *d, *md;
+    ebm_mat *x;
+} sample_job;
+
+static int sample_model(const char *cmd, sample_args *a, sample_job *j, bool quiet) {
+    const ebm_grbm *m = j->m;
+    size_t h = 0, w = 0, n = a->n;
+    int rc = sample_defaults(cmd, a, m->meta);
+    if (rc >= 0) return rc;
+    if (a->out.png && !cli_image_shape(cmd, m->n_vis, m->height, m->width, a->out.shape, &h, &w)) return 1;
+    ebm_status s = ebm_grbm_chains_new(m, n, &a->ch);
+    if (s) return cli_lib_error(cmd, s);
+    const char *spec = a->data ? a->data : ebm_meta_get(m->meta, "ebm.data.spec");
+    if (a->init == 1 && !spec)
+        return cli_error(cmd, "--init data needs --data (the model does not record its training data)");
+    if (a->init == 1 && !(j->d = load_pixels(cmd, spec, "auto", 0, m, true, quiet))) return 1;
+    s = j->d ? ebm_grbm_chains_init_data(a->ch, j->d->x, &a->rng) : ebm_grbm_chains_init_noise(a->ch, a->noise_scale, &a->rng);
+    if (s) return cli_lib_error(cmd, s);
+    if (!quiet)
+        fprintf(stderr, "sampling %zu chains from %s: %zu steps of %s%s (eta %g, %zu Langevin steps%s) at T = %g\n", n,
+                a->init ? "data" : "noise", a->steps, ebm_grbm_sampler_name(a->so.sampler),
+                a->mh ? (a->mh_after ? " + MH after the first steps" : " + MH") : "", (double)a->so.eta,
+                a->so.langevin_steps, a->so.anneal ? ", cosine" : "", (double)a->so.T);
+    cli_progress prog;
+    cli_progress_init(&prog, quiet);
+    cli_install_sigint();
+    if ((rc = cli_run_sweeps(cmd, &prog, a->steps, sample_steps, a)) >= 0) return rc;
+    if (a->mh && a->so.sampler != EBM_GRBM_GIBBS)
+        cli_progress_line(&prog, "acceptance rate %.3f over the last %zu (Metropolis-adjusted) steps",
+                          ebm_grbm_chains_accept_rate(a->ch), a->steps - a->mh_after);
+    if ((s = ebm_mat_new(n, m->n_vis, &j->x))) return cli_lib_error(cmd, s);
+    float *x = j->x->data;
+    if (a->final == 0) s = ebm_grbm_chains_mean(a->ch, a->so.T, &a->rng, x);
+    else memcpy(x, ebm_grbm_chains_visible(a->ch), n * m->n_vis * sizeof(float));
+    if (s) return cli_lib_error(cmd, s);
+    ebm_grbm_unstandardize(m, x, n, x);
+    if (!cli_sample_out_write(cmd, quiet, &a->out, x, n, m->n_vis, false, h, w)) return 1;
+    double mmd2, used;
+    if (!a->mmd) return 0;
+    if (!(j->md = load_pixels(cmd, a->mmd, "auto", a->mmd_n, m, false, quiet))) return 1;
+    if ((s = ebm_mmd_gaussian(x, n, j->md->x->data, j->md->x->rows, m->n_vis, a->bw, &mmd2, &used)))
+        return cli_lib_error(cmd, s);
+    printf("mmd2 %.6f  bandwidth %.4f (%s)  samples %zu  data %zu (%s)  sampler %s%s  steps %zu\n", mmd2, used,
+           a->bw > 0 ? "given" : "median heuristic", n, j->md->x->rows, a->mmd, ebm_grbm_sampler_name(a->so.sampler),
+           a->mh ? "+mh" : "", a->steps);
+    return 0;
+}
 
 static const char *const sample_about =
     "Draw samples from a Gaussian-Bernoulli RBM: --n chains start from N(0, I) noise in the model's\n"
@@ -326,37 +351,27 @@ static const char *const sample_about =
 
 int cli_grbm_sample(int argc, char **argv, bool quiet) {
     const char *cmd = "sample";
-    cli_sample_out out = CLI_SAMPLE_OUT_INIT;
-    size_t n = 100, steps = 100, mmd_n = 1000, mh_after = 0;
-    uint64_t seed = 1;
-    int init = 0, final = 0;
-    float noise_scale = 1.0f;
-    double bandwidth = 0;
-    float bw = 0;
-    const char *data_spec = NULL, *sampler_name = NULL, *mmd_spec = NULL;
-    bool mh = false, no_anneal = false, steps_seen = false, t_seen = false, eta_seen = false, ls_seen = false,
-         init_seen = false;
-    ebm_grbm_sample_opts so;
-    ebm_grbm_sample_opts_default(&so);
+    sample_args a = {.out = CLI_SAMPLE_OUT_INIT, .n = 100, .steps = 100, .mmd_n = 1000, .seed = 1, .noise_scale = 1.0f};
+    ebm_grbm_sample_opts_default(&a.so);
     const cli_opt opts[] = {
-        {"n", OPT_SIZE, &n, "N", "number of chains (samples)", 1, 1e7, 0, 0, NULL, NULL},
-        {"steps", OPT_SIZE, &steps, "S", "sampler steps per chain", 0, 1e9, 0, 0, NULL, &steps_seen},
-        {"sampler", OPT_STR, &sampler_name, "NAME", "gibbs|langevin|gibbs-langevin (default: the model's)", -INFINITY, INFINITY, 0, 0, NULL, NULL},
-        {"mh", OPT_FLAG, &mh, NULL, "Metropolis-adjusted Langevin moves", 0, 0, 0, 0, NULL, NULL},
-        {"mh-after", OPT_SIZE, &mh_after, "N", "with --mh: the first N steps unadjusted (the paper's adjust_step)", 0, 1e9, 0, 0, NULL, NULL},
-        {"eta", OPT_FLOAT, &so.eta, "E", "Langevin step size in units of each pixel's variance", 0, 100, 1, 0, NULL, &eta_seen},
-        {"langevin-steps", OPT_SIZE, &so.langevin_steps, "L", "Langevin steps per Gibbs-Langevin step", 1, 100000, 0, 0, NULL, &ls_seen},
-        {"no-anneal", OPT_FLAG, &no_anneal, NULL, "constant Langevin step (default: cosine schedule)", 0, 0, 0, 0, NULL, NULL},
-        {"temperature", OPT_FLOAT, &so.T, "T", "sampling temperature", 0, 1e6, 1, 0, NULL, &t_seen},
-        {"init", OPT_CHOICE, &init, NULL, "start chains from noise or from data rows", 0, 0, 0, 0, "noise|data", &init_seen},
-        {"noise-scale", OPT_FLOAT, &noise_scale, "S", "standard deviation of the noise start", 0, 1e6, 0, 0, NULL, NULL},
-        {"data", OPT_STR, &data_spec, "SPEC", "data for --init data (default: the model's training data)", -INFINITY, INFINITY, 0, 0, NULL, NULL},
-        {"final", OPT_CHOICE, &final, NULL, "output E[v | h] of the last state, or the state v", 0, 0, 0, 0, "mean|state", NULL},
-        {"seed", OPT_U64, &seed, "S", "random seed", 0, 1.8446744073709552e19, 0, 0, NULL, NULL},
-        CLI_SAMPLE_OUT_OPTIONS(out),
-        {"mmd-data", OPT_STR, &mmd_spec, "SPEC", "report the kernel MMD^2 between the samples and this data", -INFINITY, INFINITY, 0, 0, NULL, NULL},
-        {"mmd-n", OPT_SIZE, &mmd_n, "N", "rows of --mmd-data to use", 2, 1e5, 0, 0, NULL, NULL},
-        {"bandwidth", OPT_FLOAT, &bw, "B", "Gaussian kernel bandwidth in pixel units (0 = median heuristic)", 0, 1e9, 0, 0, NULL, NULL},
+        {"n", OPT_SIZE, &a.n, "N", "number of chains (samples)", 1, 1e7, 0, 0, NULL, NULL},
+        {"steps", OPT_SIZE, &a.steps, "S", "sampler steps per chain", 0, 1e9, 0, 0, NULL, &a.steps_seen},
+        {"sampler", OPT_STR, &a.sampler, "NAME", "gibbs|langevin|gibbs-langevin (default: the model's)", -INFINITY, INFINITY, 0, 0, NULL, NULL},
+        {"mh", OPT_FLAG, &a.mh, NULL, "Metropolis-adjusted Langevin moves", 0, 0, 0, 0, NULL, NULL},
+        {"mh-after", OPT_SIZE, &a.mh_after, "N", "with --mh: the first N steps unadjusted (the paper's adjust_step)", 0, 1e9, 0, 0, NULL, NULL},
+        {"eta", OPT_FLOAT, &a.so.eta, "E", "Langevin step size in units of each pixel's variance", 0, 100, 1, 0, NULL, &a.eta_seen},
+        {"langevin-steps", OPT_SIZE, &a.so.langevin_steps, "L", "Langevin steps per Gibbs-Langevin step", 1, 100000, 0, 0, NULL, &a.ls_seen},
+        {"no-anneal", OPT_FLAG, &a.no_anneal, NULL, "constant Langevin step (default: cosine schedule)", 0, 0, 0, 0, NULL, NULL},
+        {"temperature", OPT_FLOAT, &a.so.T, "T", "sampling temperature", 0, 1e6, 1, 0, NULL, &a.t_seen},
+        {"init", OPT_CHOICE, &a.init, NULL, "start chains from noise or from data rows", 0, 0, 0, 0, "noise|data", &a.init_seen},
+        {"noise-scale", OPT_FLOAT, &a.noise_scale, "S", "standard deviation of the noise start", 0, 1e6, 0, 0, NULL, NULL},
+        {"data", OPT_STR, &a.data, "SPEC", "data for --init data (default: the model's training data)", -INFINITY, INFINITY, 0, 0, NULL, NULL},
+        {"final", OPT_CHOICE, &a.final, NULL, "output E[v | h] of the last state, or the state v", 0, 0, 0, 0, "mean|state", NULL},
+        {"seed", OPT_U64, &a.seed, "S", "random seed", 0, 1.8446744073709552e19, 0, 0, NULL, NULL},
+        CLI_SAMPLE_OUT_OPTIONS(a.out),
+        {"mmd-data", OPT_STR, &a.mmd, "SPEC", "report the kernel MMD^2 between the samples and this data", -INFINITY, INFINITY, 0, 0, NULL, NULL},
+        {"mmd-n", OPT_SIZE, &a.mmd_n, "N", "rows of --mmd-data to use", 2, 1e5, 0, 0, NULL, NULL},
+        {"bandwidth", OPT_FLOAT, &a.bw, "B", "Gaussian kernel bandwidth in pixel units (0 = median heuristic)", 0, 1e9, 0, 0, NULL, NULL},
         OPT_END,
     };
     const char *path;
@@ -364,134 +379,84 @@ int cli_grbm_sample(int argc, char **argv, bool quiet) {
                              "ebm sample MODEL [--sampler gibbs|langevin|gibbs-langevin] [--mh] [--png PATH] [options]",
                              sample_about, &path);
     if (rc >= 0) return rc;
-    if (!out.png && !out.npy && !out.csv && !mmd_spec)
+    if (!a.out.png && !a.out.npy && !a.out.csv && !a.mmd)
         return cli_error(cmd, "nothing to write: give --png, --npy, --csv and/or --mmd-data");
-    if ((rc = cli_sample_out_check(cmd, &out, true)) >= 0) return rc;
-    if (mmd_spec && n < 2) return cli_error(cmd, "--mmd-data needs at least 2 samples (--n)");
-    ebm_grbm *m = load_grbm(cmd, path);
-    if (!m) return 1;
-    rc = 1;
-    ebm_grbm_chains *ch = NULL;
-    ebm_dataset *d = NULL, *md = NULL;
-    ebm_mat *outm = NULL;
-    size_t h = 0, w = 0;
-    const char *v;
-    if (!sampler_name) sampler_name = (v = ebm_meta_get(m->meta, "ebm.sample.sampler")) ? v : "gibbs-langevin";
-    if (ebm_grbm_sampler_parse(sampler_name, &so.sampler)) {
-        rc = cli_error(cmd, "--sampler: %s", ebm_last_error());
-        goto done;
-    }
-    if (out.png && !cli_image_shape(cmd, m->n_vis, m->height, m->width, out.shape, &h, &w)) goto done;
-    if (!steps_seen) cli_meta_size(m->meta, "ebm.sample.steps", &steps);
-    if (!t_seen && (!cli_meta_float(m->meta, "ebm.sample.temperature", &so.T) || !(so.T > 0))) so.T = 1.0f;
-    if (!eta_seen && (!cli_meta_float(m->meta, "ebm.sample.eta", &so.eta) || !(so.eta > 0))) so.eta = 0.5f;
-    if (!ls_seen && (!cli_meta_size(m->meta, "ebm.sample.langevin_steps", &so.langevin_steps) || so.langevin_steps < 1))
-        so.langevin_steps = 10;
-    if (!init_seen && (v = ebm_meta_get(m->meta, "ebm.sample.init")) && strcmp(v, "data") == 0) init = 1;
-    so.mh = mh;
-    so.anneal = !no_anneal;
-    ebm_rng rng;
-    ebm_rng_seed(&rng, seed, 0);
-    ebm_status s = ebm_grbm_chains_new(m, n, &ch);
-    if (s) {
-        rc = cli_lib_error(cmd, s);
-        goto done;
-    }
-    if (init == 1) {
-        const char *spec = data_spec ? data_spec : ebm_meta_get(m->meta, "ebm.data.spec");
-        if (!spec) {
-            rc = cli_error(cmd, "--init data needs --data (the model does not record its training data)");
-            goto done;
-        }
-        const char *sc = ebm_meta_get(m->meta, "ebm.data.scale");
-        if (!(d = load_pixels(cmd, spec, sc ? sc : "auto", 0, m->n_vis, quiet))) goto done;
-        ebm_grbm_standardize(m, d->x->data, d->x->rows, d->x->data);
-        s = ebm_grbm_chains_init_data(ch, d->x, &rng);
-    } else {
-        s = ebm_grbm_chains_init_noise(ch, noise_scale, &rng);
-    }
-    if (s) {
-        rc = cli_lib_error(cmd, s);
-        goto done;
-    }
-    if (!quiet)
-        fprintf(stderr, "sampling %zu chains from %s: %zu steps of %s%s (eta %g, %zu Langevin steps%s) at T = %g\n", n,
-                init ? "data" : "noise", steps, ebm_grbm_sampler_name(so.sampler),
-                mh ? (mh_after ? " + MH after the first steps" : " + MH") : "", (double)so.eta,
-                so.langevin_steps, so.anneal ? ", cosine" : "", (double)so.T);
-    cli_progress prog;
-    cli_progress_init(&prog, quiet);
-    cli_install_sigint();
-    double t0 = cli_now();
-    size_t done_steps = 0, chunk = steps / 100 ? steps / 100 : 1;
-    /* Langevin anneals over the whole run, so run it in one call; the others in chunks for the progress bar */
-    if (so.sampler == EBM_GRBM_LANGEVIN) chunk = steps ? steps : 1;
-    if (mh_after && !mh) {
-        rc = cli_error(cmd, "--mh-after needs --mh");
-        goto done;
-    }
-    if (mh_after > steps) mh_after = steps;
-    while (done_steps < steps) {
-        size_t k = steps - done_steps < chunk ? steps - done_steps : chunk;
-        /* the first --mh-after steps without the Metropolis test, as one phase */
-        if (mh && done_steps < mh_after) k = mh_after - done_steps < k ? mh_after - done_steps : k;
-        so.mh = mh && done_steps >= mh_after;
-        if ((s = ebm_grbm_chains_run(ch, &so, k, &rng))) {
-            rc = cli_lib_error(cmd, s);
-            goto done;
-        }
-        done_steps += k;
-        char detail[64];
-        snprintf(detail, sizeof detail, "%zu/%zu steps", done_steps, steps);
-        cli_progress_bar(&prog, "sampling", (double)done_steps / (double)steps, detail);
-        if (cli_interrupted()) {
-            cli_progress_end(&prog);
-            cli_error(cmd, "interrupted after %zu steps; nothing written", done_steps);
-            rc = 130;
-            goto done;
-        }
-    }
-    if (mh && so.sampler != EBM_GRBM_GIBBS)
-        cli_progress_line(&prog, "%zu steps in %.2f s, acceptance rate %.3f over the last %zu (Metropolis-adjusted) steps",
-                          steps, cli_now() - t0, ebm_grbm_chains_accept_rate(ch), steps - mh_after);
-    else
-        cli_progress_line(&prog, "%zu steps in %.2f s", steps, cli_now() - t0);
-    if ((s = ebm_mat_new(n, m->n_vis, &outm))) {
-        rc = cli_lib_error(cmd, s);
-        goto done;
-    }
-    if (final == 0) s = ebm_grbm_chains_mean(ch, so.T, &rng, outm->data);
-    else memcpy(outm->data, ebm_grbm_chains_visible(ch), n * m->n_vis * sizeof(float));
-    if (s) {
-        rc = cli_lib_error(cmd, s);
-        goto done;
-    }
-    ebm_grbm_unstandardize(m, outm->data, n, outm->data);
-    if (!cli_sample_out_write(cmd, quiet, &out, outm->data, n, m->n_vis, false, h, w)) goto done;
-    if (mmd_spec) {
-        const char *sc = ebm_meta_get(m->meta, "ebm.data.scale");
-        if (!(md = load_pixels(cmd, mmd_spec, sc ? sc : "auto", mmd_n, m->n_vis, quiet))) goto done;
-        double mmd2, used;
-        bandwidth = bw;
-        if ((s = ebm_mmd_gaussian(outm->data, n, md->x->data, md->x->rows, m->n_vis, bandwidth, &mmd2, &used))) {
-            rc = cli_lib_error(cmd, s);
-            goto done;
-        }
-        printf("mmd2 %.6f  bandwidth %.4f (%s)  samples %zu  data %zu (%s)  sampler %s%s  steps %zu\n", mmd2, used,
-               bw > 0 ? "given" : "median heuristic", n, md->x->rows, mmd_spec, ebm_grbm_sampler_name(so.sampler),
-               mh ? "+mh" : "", steps);
-    }
-    rc = 0;
-done:
-    ebm_mat_free(outm);
-    ebm_dataset_free(d);
-    ebm_dataset_free(md);
-    ebm_grbm_chains_free(ch);
-    ebm_grbm_free(m);
+    if ((rc = cli_sample_out_check(cmd, &a.out, true)) >= 0) return rc;
+    if (a.mmd && a.n < 2) return cli_error(cmd, "--mmd-data needs at least 2 samples (--n)");
+    ebm_rng_seed(&a.rng, a.seed, 0);
+    sample_job j = {load_grbm(cmd, path), NULL, NULL, NULL};
+    rc = j.m ? sample_model(cmd, &a, &j, quiet) : 1;
+    ebm_mat_free(j.x);
+    ebm_dataset_free(j.d);
+    ebm_dataset_free(j.md);
+    ebm_grbm_chains_free(a.ch);
+    ebm_grbm_free(j.m);
     return rc;
 }
 
 /* ---- ebm eval MODEL.grbm ---- */
+
+enum { F_MEAN, F_RECON, F_LOGZ, F_LL, F_AIS_LOGZ, F_AIS_LL, F_AIS_LO, F_AIS_HI, F_COUNT };
+static const char *const fig_keys[] = {"free_energy_mean", "recon_mse", "log_z", "log_likelihood", "ais_log_z",
+                                       "ais_log_likelihood"};
+
+/* f[F_*] of m on the standardised rows x (NaN where not measured); log-likelihoods in pixel units. */
+static ebm_status measure(const ebm_grbm *m, const ebm_mat *x, bool exact, const ebm_ais_opts *ao, double *f) {
+    size_t rows = x->rows;
+    double *F = malloc(rows * sizeof *F), jac = ebm_grbm_log_jacobian(m);
+    float *bm = malloc(m->n_vis * sizeof(float)), *bv = malloc(m->n_vis * sizeof(float));
+    ebm_status s = F && bm && bv ? ebm_grbm_free_energy(m, x->data, rows, 1.0f, F) : EBM_ENOMEM;
+    if (!s) s = ebm_grbm_recon_error(m, x->data, rows, &f[F_RECON]);
+    if (!s && exact && !(s = ebm_grbm_log_z_exact(m, 1.0f, &f[F_LOGZ])))
+        s = ebm_grbm_log_likelihood(m, x->data, rows, f[F_LOGZ], &f[F_LL]);
+    f[F_LL] += jac;
+    ebm_ais_result res;
+    if (!s && ao && !(s = ebm_grbm_ais_base(x, bm, bv)) && !(s = ebm_grbm_ais(m, bm, bv, ao, &res, NULL))) {
+        if (!ebm_grbm_log_likelihood(m, x->data, rows, res.log_z, &f[F_AIS_LL])) f[F_AIS_LL] += jac;
+        f[F_AIS_LOGZ] = res.log_z;
+        f[F_AIS_LO] = res.log_z_lo;
+        f[F_AIS_HI] = res.log_z_hi;
+    }
+    f[F_MEAN] = 0;
+    for (size_t i = 0; !s && i < rows; i++) f[F_MEAN] += F[i] / (double)rows;
+    free(F);
+    free(bm);
+    free(bv);
+    return s;
+}
+
+static void print_eval(const char *path, const ebm_grbm *m, const ebm_dataset *d, const char *spec,
+                       const ebm_ais_opts *ao, const double *f, double seconds, bool json) {
+    if (json) {
+        printf("{\"model\": ");
+        cli_json_string(stdout, path);
+        printf(", \"kind\": \"grbm\", \"n_vis\": %zu, \"n_hid\": %zu, \"data\": ", m->n_vis, m->n_hid);
+        cli_json_string(stdout, spec);
+        printf(", \"rows\": %zu", d->x->rows);
+        for (int i = 0; i <= F_AIS_LL; i++) {
+            printf(", \"%s\": ", fig_keys[i]);
+            cli_json_number(stdout, f[i]);
+        }
+        printf(", \"seconds\": %.3f}\n", seconds);
+        return;
+    }
+    printf("model            %s (GRBM %zu visible x %zu hidden)\n", path, m->n_vis, m->n_hid);
+    printf("data             %s: %zu rows (standardised as in training)\n", d->source, d->x->rows);
+    printf("free energy      %.4f (mean, standardised space)\n", f[F_MEAN]);
+    printf("reconstruction   %.6f (mean squared error per unit, standardised)\n", f[F_RECON]);
+    if (!isnan(f[F_LOGZ])) {
+        printf("log Z            %.6f (exact, 2^%zu hidden states)\n", f[F_LOGZ], m->n_hid);
+        printf("log-likelihood   %.4f nats per example (exact; a density in pixel units)\n", f[F_LL]);
+    } else {
+        printf("log-likelihood   n/a: exact needs at most %d hidden units (this model: %zu); try --ais\n",
+               EXACT_AUTO_UNITS, m->n_hid);
+    }
+    if (ao) {
+        printf("AIS log Z        %.6f [%.6f, %.6f] (%zu runs, %zu steps)\n", f[F_AIS_LOGZ], f[F_AIS_LO], f[F_AIS_HI],
+               ao->runs, ao->steps);
+        printf("AIS log-lik.     %.4f nats per example\n", f[F_AIS_LL]);
+    }
+}
 
 static const char *const eval_about =
     "Evaluate a Gaussian-Bernoulli RBM on data (standardised as in training): mean free energy,\n"
@@ -501,124 +466,47 @@ static const char *const eval_about =
     "an AIS estimate of log Z (base: a factorised Gaussian with the data's mean and variance).";
 
 int cli_grbm_eval(int argc, char **argv, bool quiet) {
-    const char *cmd = "eval";
-    const char *data_spec = NULL;
-    size_t limit = 0, ais_runs = 100, ais_steps = 10000;
-    int exact_mode = 0;
+    const char *cmd = "eval", *spec = NULL, *path;
+    size_t limit = 0;
+    int exact = 0;
     bool json = false, ais = false;
-    uint64_t seed = 1;
+    ebm_ais_opts ao;
+    ebm_ais_opts_default(&ao);
+    ao.runs = 100;
+    ao.steps = 10000;
+    ao.seed = 1;
     const cli_opt opts[] = {
-        {"data", OPT_STR, &data_spec, "SPEC", "evaluation data (default: the model's training data spec)", -INFINITY, INFINITY, 0, 0, NULL, NULL},
+        {"data", OPT_STR, &spec, "SPEC", "evaluation data (default: the model's training data spec)", -INFINITY, INFINITY, 0, 0, NULL, NULL},
         {"limit", OPT_SIZE, &limit, "N", "use the first N rows only (0 = all)", 0, 1e12, 0, 0, NULL, NULL},
-        {"exact", OPT_CHOICE, &exact_mode, NULL, "exact log Z and log-likelihood (auto: <= 20 hidden units)", 0, 0, 0, 0, "auto|on|off", NULL},
+        {"exact", OPT_CHOICE, &exact, NULL, "exact log Z and log-likelihood (auto: <= 20 hidden units)", 0, 0, 0, 0, "auto|on|off", NULL},
         {"ais", OPT_FLAG, &ais, NULL, "estimate log Z by AIS too", 0, 0, 0, 0, NULL, NULL},
-        {"ais-runs", OPT_SIZE, &ais_runs, "M", "AIS runs", 1, 1 << 20, 0, 0, NULL, NULL},
-        {"ais-steps", OPT_SIZE, &ais_steps, "K", "AIS intermediate distributions", 3, 1e8, 0, 0, NULL, NULL},
-        {"seed", OPT_U64, &seed, "S", "AIS seed", 0, 1.8446744073709552e19, 0, 0, NULL, NULL},
+        {"ais-runs", OPT_SIZE, &ao.runs, "M", "AIS runs", 1, 1 << 20, 0, 0, NULL, NULL},
+        {"ais-steps", OPT_SIZE, &ao.steps, "K", "AIS intermediate distributions", 3, 1e8, 0, 0, NULL, NULL},
+        {"seed", OPT_U64, &ao.seed, "S", "AIS seed", 0, 1.8446744073709552e19, 0, 0, NULL, NULL},
         {"json", OPT_FLAG, &json, NULL, "print one JSON object instead of text", 0, 0, 0, 0, NULL, NULL},
         OPT_END,
     };
-    const char *path;
     int rc = cli_start_model(cmd, argc, argv, opts, "ebm eval MODEL --data SPEC [options]", eval_about, &path);
     if (rc >= 0) return rc;
     ebm_grbm *m = load_grbm(cmd, path);
     if (!m) return 1;
-    rc = 1;
     ebm_dataset *d = NULL;
-    double *F = NULL;
-    if (!data_spec) data_spec = ebm_meta_get(m->meta, "ebm.data.spec");
-    if (!data_spec) {
+    double f[F_COUNT] = {NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN}, t0 = cli_now();
+    ebm_status s;
+    if (!spec) spec = ebm_meta_get(m->meta, "ebm.data.spec");
+    if (!spec)
         rc = cli_error(cmd, "--data is required (the model does not record its training data)");
-        goto done;
-    }
-    if (exact_mode == 1 && m->n_hid > EBM_EXACT_MAX_UNITS) {
+    else if (exact == 1 && m->n_hid > EBM_EXACT_MAX_UNITS)
         rc = cli_error(cmd, "--exact on needs at most %d hidden units; this GRBM has %zu", EBM_EXACT_MAX_UNITS, m->n_hid);
-        goto done;
-    }
-    const char *sc = ebm_meta_get(m->meta, "ebm.data.scale");
-    if (!(d = load_pixels(cmd, data_spec, sc ? sc : "auto", limit, m->n_vis, quiet || json))) goto done;
-    size_t rows = d->x->rows;
-    ebm_grbm_standardize(m, d->x->data, rows, d->x->data);
-    bool exact = exact_mode == 1 || (exact_mode == 0 && m->n_hid <= EXACT_AUTO_UNITS);
-    F = malloc(rows * sizeof *F);
-    if (!F) {
-        rc = cli_error(cmd, "out of memory");
-        goto done;
-    }
-    double t0 = cli_now(), fmean = 0, recon = NAN, logz = NAN, ll = NAN, alz = NAN, alo = NAN, ahi = NAN, all = NAN;
-    ebm_status s = ebm_grbm_free_energy(m, d->x->data, rows, 1.0f, F);
-    if (!s) s = ebm_grbm_recon_error(m, d->x->data, rows, &recon);
-    if (!s && exact) {
-        s = ebm_grbm_log_z_exact(m, 1.0f, &logz);
-        if (!s) s = ebm_grbm_log_likelihood(m, d->x->data, rows, logz, &ll);
-        ll += ebm_grbm_log_jacobian(m);
-    }
-    if (!s && ais) {
-        float *bm = malloc(m->n_vis * sizeof(float)), *bv = malloc(m->n_vis * sizeof(float));
-        ebm_ais_opts ao;
-        ebm_ais_opts_default(&ao);
-        ao.runs = ais_runs;
-        ao.steps = ais_steps;
-        ao.seed = seed;
-        ebm_ais_result res;
-        s = bm && bv ? ebm_grbm_ais_base(d->x, bm, bv) : EBM_ENOMEM;
-        if (!s) s = ebm_grbm_ais(m, bm, bv, &ao, &res, NULL);
-        if (!s) {
-            alz = res.log_z;
-            alo = res.log_z_lo;
-            ahi = res.log_z_hi;
-            if (!ebm_grbm_log_likelihood(m, d->x->data, rows, alz, &all)) all += ebm_grbm_log_jacobian(m);
-        }
-        free(bm);
-        free(bv);
-    }
-    if (s) {
+    else if (!(d = load_pixels(cmd, spec, "auto", limit, m, true, quiet || json)))
+        rc = 1;
+    else if ((s = measure(m, d->x, exact == 1 || (exact == 0 && m->n_hid <= EXACT_AUTO_UNITS), ais ? &ao : NULL, f)))
         rc = cli_lib_error(cmd, s);
-        goto done;
-    }
-    for (size_t i = 0; i < rows; i++) fmean += F[i] / (double)rows;
-    double seconds = cli_now() - t0;
-    if (json) {
-        printf("{\"model\": ");
-        cli_json_string(stdout, path);
-        printf(", \"kind\": \"grbm\", \"n_vis\": %zu, \"n_hid\": %zu, \"data\": ", m->n_vis, m->n_hid);
-        cli_json_string(stdout, data_spec);
-        printf(", \"rows\": %zu, \"free_energy_mean\": ", rows);
-        cli_json_number(stdout, fmean);
-        printf(", \"recon_mse\": ");
-        cli_json_number(stdout, recon);
-        printf(", \"log_z\": ");
-        cli_json_number(stdout, logz);
-        printf(", \"log_likelihood\": ");
-        cli_json_number(stdout, ll);
-        printf(", \"ais_log_z\": ");
-        cli_json_number(stdout, alz);
-        printf(", \"ais_log_likelihood\": ");
-        cli_json_number(stdout, all);
-        printf(", \"seconds\": %.3f}\n", seconds);
-    } else {
-        printf("model            %s (GRBM %zu visible x %zu hidden)\n", path, m->n_vis, m->n_hid);
-        printf("data             %s: %zu rows (standardised as in training)\n", d->source, rows);
-        printf("free energy      %.4f (mean, standardised space)\n", fmean);
-        printf("reconstruction   %.6f (mean squared error per unit, standardised)\n", recon);
-        if (exact) {
-            printf("log Z            %.6f (exact, 2^%zu hidden states)\n", logz, m->n_hid);
-            printf("log-likelihood   %.4f nats per example (exact; a density in pixel units)\n", ll);
-        } else {
-            printf("log-likelihood   n/a: exact needs at most %d hidden units (this model: %zu); try --ais\n",
-                   EXACT_AUTO_UNITS, m->n_hid);
-        }
-        if (ais) {
-            printf("AIS log Z        %.6f [%.6f, %.6f] (%zu runs, %zu steps)\n", alz, alo, ahi, ais_runs, ais_steps);
-            printf("AIS log-lik.     %.4f nats per example\n", all);
-        }
-    }
-    rc = 0;
-done:
-    free(F);
+    else
+        print_eval(path, m, d, spec, ais ? &ao : NULL, f, cli_now() - t0, json);
     ebm_dataset_free(d);
     ebm_grbm_free(m);
-    return rc;
+    return rc >= 0 ? rc : 0;
 }
 
 /* ---- ebm info MODEL.grbm ---- */
@@ -638,18 +526,15 @@ static void stat_line(const char *name, const float *x, size_t n, int transform)
 }
 
 int cli_grbm_info(int argc, char **argv, bool quiet) {
-    const char *cmd = "info";
     cli_info_args ia;
     const char *path;
     int rc = cli_info_start(argc, argv, "ebm info MODEL [--json] [--filters PNG]",
                             "Describe a Gaussian-Bernoulli RBM file: shapes, parameter statistics (sigma = exp(log_sigma2 / 2)),\n"
                             "the stored standardisation and all metadata; --filters draws columns of W.", &ia, &path);
     if (rc >= 0) return rc;
-    bool json = ia.json;
-    ebm_grbm *m = load_grbm(cmd, path);
+    ebm_grbm *m = load_grbm("info", path);
     if (!m) return 1;
-    rc = 1;
-    if (json) {
+    if (ia.json) {
         printf("{\"file\": ");
         cli_json_string(stdout, path);
         printf(", \"kind\": \"grbm\", \"n_vis\": %zu, \"n_hid\": %zu, \"n_params\": %zu, \"metadata\": {", m->n_vis,
@@ -671,9 +556,25 @@ int cli_grbm_info(int argc, char **argv, bool quiet) {
         printf("metadata:\n");
         cli_print_meta(m->meta, false);
     }
-    if (!cli_info_filters(&ia, quiet, m->W, m->n_vis, m->n_hid, m->height, m->width)) goto done;
-    rc = 0;
-done:
+    rc = cli_info_filters(&ia, quiet, m->W, m->n_vis, m->n_hid, m->height, m->width) ? 0 : 1;
     ebm_grbm_free(m);
     return rc;
+}
+
+/* ---- ebm score MODEL.grbm: the free energy in the standardised space ---- */
+
+static ebm_dataset *score_load(void *m, const char *cmd, const char *spec, size_t limit, bool quiet) {
+    return load_pixels(cmd, spec, "auto", limit, m, true, quiet);
+}
+static ebm_status score_energy(void *m, const float *x, size_t n, double *E) {
+    return ebm_grbm_free_energy(m, x, n, 1.0f, E);
+}
+static void score_destroy(void *m) { ebm_grbm_free(m); }
+
+bool cli_grbm_scorer(const char *cmd, const char *path, cli_scorer *sc) {
+    ebm_grbm *m = load_grbm(cmd, path);
+    if (m)
+        *sc = (cli_scorer){m, "free energy F(x) (standardised space)", ebm_meta_get(m->meta, "ebm.data.spec"),
+                           score_load, score_energy, score_destroy};
+    return m != NULL;
 }
