@@ -38,12 +38,20 @@ static ebm_dataset *load_pixels(const char *cmd, const char *spec, const char *s
 
 /* ---- ebm train grbm ---- */
 
+/* The options of `ebm train grbm`, and the run's model and monitors (the runner's user data). */
 typedef struct {
+    cli_train_args ta;
+    const char *valid, *scale, *sampler;
+    size_t hidden, cd_k, pcd_k, monitor, limit;
+    int neg, stdz, exact; /* --neg-init noise|data, --standardize global|pixel, --exact auto|on|off */
+    float init_var;
+    bool cd_seen, pcd_seen, no_shuffle, constant_lr, mh, no_anneal;
+    ebm_grbm_train_opts o;
     ebm_grbm *m;
+    ebm_dataset *d, *vd;
     ebm_mat *mon;     /* standardised monitor rows, or NULL */
-    bool exact;       /* the exact log-likelihood too */
     double recon, ll; /* the last epoch's monitors */
-} train_ctx;
+} grbm_train;
 
 static void train_detail(cli_run *r, const ebm_run_progress *p, char *buf, size_t cap) {
     (void)r;
@@ -53,18 +61,19 @@ static void train_detail(cli_run *r, const ebm_run_progress *p, char *buf, size_
 /* After every epoch, on the monitor rows: reconstruction error and (few hidden units) the exact log-likelihood in
  * pixel units; with the mean variance, one line and one log row. */
 static void train_epoch(cli_run *r, const ebm_run_progress *p) {
-    train_ctx *c = r->user;
-    const ebm_grbm *m = c->m;
+    grbm_train *g = r->user;
+    const ebm_grbm *m = g->m;
     double recon = NAN, ll = NAN, lz, var = 0;
-    if (c->mon && ebm_grbm_recon_error(m, c->mon->data, c->mon->rows, &recon)) recon = NAN;
-    if (c->mon && c->exact && !ebm_grbm_log_z_exact(m, 1.0f, &lz) &&
-        !ebm_grbm_log_likelihood(m, c->mon->data, c->mon->rows, lz, &ll))
+    bool exact = g->exact == 1 || (g->exact == 0 && m->n_hid <= EXACT_AUTO_UNITS);
+    if (g->mon && ebm_grbm_recon_error(m, g->mon->data, g->mon->rows, &recon)) recon = NAN;
+    if (g->mon && exact && !ebm_grbm_log_z_exact(m, 1.0f, &lz) &&
+        !ebm_grbm_log_likelihood(m, g->mon->data, g->mon->rows, lz, &ll))
         ll += ebm_grbm_log_jacobian(m);
     else
         ll = NAN;
     for (size_t i = 0; i < m->n_vis; i++) var += exp(m->log_var[i]) / (double)m->n_vis;
-    c->recon = recon;
-    c->ll = ll;
+    g->recon = recon;
+    g->ll = ll;
     char line[256], f[2][32] = {"", ""};
     int n = snprintf(line, sizeof line, "epoch %zu/%zu  %.2f s  lr %.4g  mean sigma^2 %.4f", p->epoch, p->epochs,
                      p->seconds, p->lr, var);
@@ -73,32 +82,34 @@ static void train_epoch(cli_run *r, const ebm_run_progress *p) {
     cli_progress_line(&r->prog, "%s", line);
     if (!isnan(recon)) snprintf(f[0], sizeof f[0], "%.6f", recon);
     if (!isnan(ll)) snprintf(f[1], sizeof f[1], "%.4f", ll);
-    if (r->log) fprintf(r->log, "%zu,%.4f,%.4f,%.6g,%.6f,%s,%s\n", p->epoch, p->seconds, p->total_seconds, p->lr, var, f[0], f[1]);
-    if (r->log) fflush(r->log);
+    if (r->log && fprintf(r->log, "%zu,%.4f,%.4f,%.6g,%.6f,%s,%s\n", p->epoch, p->seconds, p->total_seconds, p->lr,
+                          var, f[0], f[1]) > 0)
+        fflush(r->log);
 }
 
 static ebm_status train_save(cli_run *r, const char *path) {
-    train_ctx *c = r->user;
-    ebm_status s = isnan(c->recon) ? EBM_OK : ebm_meta_setf(c->m->meta, "ebm.train.final_recon", "%.6f", c->recon);
-    if (!s && !isnan(c->ll)) s = ebm_meta_setf(c->m->meta, "ebm.train.final_exact_ll", "%.4f", c->ll);
-    return s ? s : ebm_grbm_save(c->m, path);
+    grbm_train *g = r->user;
+    ebm_status s = isnan(g->recon) ? EBM_OK : ebm_meta_setf(g->m->meta, "ebm.train.final_recon", "%.6f", g->recon);
+    if (!s && !isnan(g->ll)) s = ebm_meta_setf(g->m->meta, "ebm.train.final_exact_ll", "%.4f", g->ll);
+    return s ? s : ebm_grbm_save(g->m, path);
 }
 
 static void train_describe(cli_run *r, char *buf, size_t cap) {
-    const ebm_grbm *m = ((train_ctx *)r->user)->m;
+    const ebm_grbm *m = ((grbm_train *)r->user)->m;
     snprintf(buf, cap, "GRBM %zu x %zu", m->n_vis, m->n_hid);
 }
 
 /* What the trainer does not record: the standardisation, the initial variance, and the defaults of `ebm sample`
  * (the sampler the model was trained with, from noise, for as many steps). */
-static ebm_status train_meta(ebm_meta *mt, const ebm_grbm_train_opts *o, int stdz, float init_var) {
-    ebm_status s = ebm_meta_set(mt, "ebm.data.standardize", stdz == 0 ? "global" : "pixel");
-    if (!s) s = ebm_meta_setf(mt, "ebm.train.init_var", "%g", (double)init_var);
-    if (!s) s = ebm_meta_set(mt, "ebm.sample.sampler", ebm_grbm_sampler_name(o->sampler.sampler));
-    if (!s) s = ebm_meta_setf(mt, "ebm.sample.steps", "%zu", o->k);
-    if (!s) s = ebm_meta_setf(mt, "ebm.sample.eta", "%g", (double)o->sampler.eta);
-    if (!s) s = ebm_meta_setf(mt, "ebm.sample.langevin_steps", "%zu", o->sampler.langevin_steps);
-    if (!s) s = ebm_meta_setf(mt, "ebm.sample.mh", "%d", o->sampler.mh);
+static ebm_status train_meta(ebm_meta *mt, const grbm_train *g) {
+    const ebm_grbm_sample_opts *so = &g->o.sampler;
+    ebm_status s = ebm_meta_set(mt, "ebm.data.standardize", g->stdz == 0 ? "global" : "pixel");
+    if (!s) s = ebm_meta_setf(mt, "ebm.train.init_var", "%g", (double)g->init_var);
+    if (!s) s = ebm_meta_set(mt, "ebm.sample.sampler", ebm_grbm_sampler_name(so->sampler));
+    if (!s) s = ebm_meta_setf(mt, "ebm.sample.steps", "%zu", g->o.k);
+    if (!s) s = ebm_meta_setf(mt, "ebm.sample.eta", "%g", (double)so->eta);
+    if (!s) s = ebm_meta_setf(mt, "ebm.sample.langevin_steps", "%zu", so->langevin_steps);
+    if (!s) s = ebm_meta_setf(mt, "ebm.sample.mh", "%d", so->mh);
     if (!s) s = ebm_meta_set(mt, "ebm.sample.temperature", "1");
     if (!s) s = ebm_meta_set(mt, "ebm.sample.init", "noise");
     return s;
@@ -118,54 +129,45 @@ static ebm_mat *monitor_rows(const ebm_mat *src, size_t n, uint64_t seed) {
     return mon;
 }
 
-typedef struct {
-    cli_train_args ta;
-    const char *valid, *scale, *sampler;
-    size_t hidden, cd_k, pcd_k, monitor, limit;
-    int neg, stdz, exact; /* --neg-init noise|data, --standardize global|pixel, --exact auto|on|off */
-    float init_var;
-    bool cd_seen, pcd_seen, no_shuffle, constant_lr, mh, no_anneal;
-    ebm_grbm_train_opts o;
-} train_args;
-
 static const char *const neg_names[] = {"noise", "data", "persistent"};
 
-/* The model on d (standardised in place), the monitor rows (of --valid or d), the trainer, the shared runner. */
-static int train_model(const char *cmd, train_args *a, ebm_dataset *d, train_ctx *c, ebm_dataset **vd, int argc,
-                       char **argv, bool quiet) {
-    const ebm_grbm_train_opts *o = &a->o;
+/* The model on the data (standardised in place), the monitor rows (of --valid or the data), the trainer, and
+ * the shared runner. */
+static int train_model(const char *cmd, grbm_train *g, int argc, char **argv, bool quiet) {
+    const ebm_grbm_train_opts *o = &g->o;
+    const ebm_mat *x = g->d->x;
     ebm_rng init;
     ebm_rng_seed(&init, o->seed, 100);
-    ebm_status s = ebm_grbm_new(d->x->cols, a->hidden, &c->m);
-    if (!s) s = ebm_grbm_init(c->m, &init, a->init_var);
-    if (!s) s = ebm_grbm_fit_standardization(c->m, d->x, a->stdz == 0);
-    if (!s) s = train_meta(c->m->meta, o, a->stdz, a->init_var);
+    ebm_status s = ebm_grbm_new(x->cols, g->hidden, &g->m);
+    if (!s) s = ebm_grbm_init(g->m, &init, g->init_var);
+    if (!s) s = ebm_grbm_fit_standardization(g->m, x, g->stdz == 0);
+    if (!s) s = train_meta(g->m->meta, g);
     if (s) return cli_lib_error(cmd, s);
-    ebm_grbm *m = c->m;
-    m->height = d->height;
-    m->width = d->width;
-    ebm_grbm_standardize(m, d->x->data, d->x->rows, d->x->data);
-    if (a->valid && !(*vd = load_pixels(cmd, a->valid, a->scale, 0, m, true, quiet))) return 1;
-    if (a->monitor > 0 && !(c->mon = monitor_rows(*vd ? (*vd)->x : d->x, a->monitor, o->seed)))
+    ebm_grbm *m = g->m;
+    m->height = g->d->height;
+    m->width = g->d->width;
+    ebm_grbm_standardize(m, x->data, x->rows, x->data);
+    if (g->valid && !(g->vd = load_pixels(cmd, g->valid, g->scale, 0, m, true, quiet))) return 1;
+    if (g->monitor > 0 && !(g->mon = monitor_rows(g->vd ? g->vd->x : x, g->monitor, o->seed)))
         return cli_error(cmd, "out of memory for the monitor rows");
     if (!quiet)
         fprintf(stderr,
                 "training GRBM %zu x %zu by %s-%zu (%s start, %s%s sampler, eta %g, %zu Langevin steps): %zu epochs, "
                 "batch %zu, lr %g%s, clip %g, %d threads\n",
-                m->n_vis, m->n_hid, a->pcd_seen ? "pcd" : "cd", o->k, neg_names[o->neg_init],
-                ebm_grbm_sampler_name(o->sampler.sampler), a->mh ? "+MH" : "", (double)o->sampler.eta,
+                m->n_vis, m->n_hid, g->pcd_seen ? "pcd" : "cd", o->k, neg_names[o->neg_init],
+                ebm_grbm_sampler_name(o->sampler.sampler), g->mh ? "+MH" : "", (double)o->sampler.eta,
                 o->sampler.langevin_steps, o->epochs, o->batch, (double)o->lr, o->cosine ? " (cosine)" : "",
                 (double)o->grad_clip, ebm_get_threads());
     ebm_trainer *t;
     if ((s = ebm_grbm_trainer_new(m, o, &t))) return cli_lib_error(cmd, s);
     ebm_run_opts ro;
     ebm_grbm_run_opts(o, &ro);
-    cli_data_args da = {a->scale, NULL, 0.5f, a->limit, 1, false, false, false};
-    cli_run r = {.cmd = cmd, .kind = "grbm", .ta = &a->ta, .d = d, .da = &da, .quiet = quiet, .argc = argc,
+    cli_data_args da = {g->scale, NULL, 0.5f, g->limit, 1, false, false, false};
+    cli_run r = {.cmd = cmd, .kind = "grbm", .ta = &g->ta, .d = g->d, .da = &da, .quiet = quiet, .argc = argc,
                  .argv = argv, .meta = m->meta, .log_header = "epoch,seconds,total_seconds,lr,mean_var,recon,exact_ll",
                  .nan_hint = "try a smaller learning rate (--lr) or step size (--eta)", .save = train_save,
-                 .detail = train_detail, .on_epoch = train_epoch, .describe = train_describe, .user = c};
-    int rc = cli_train_run(&r, t, d->x, NULL, &ro);
+                 .detail = train_detail, .on_epoch = train_epoch, .describe = train_describe, .user = g};
+    int rc = cli_train_run(&r, t, x, NULL, &ro);
     ebm_trainer_free(t);
     return rc;
 }
@@ -182,8 +184,8 @@ static const char *const train_about =
 
 int cli_grbm_train(int argc, char **argv, bool quiet) {
     const char *cmd = "train grbm";
-    train_args a = {.scale = "auto", .sampler = "gibbs-langevin", .hidden = 256, .cd_k = 10, .monitor = 500,
-                    .init_var = 1.0f};
+    grbm_train a = {.scale = "auto", .sampler = "gibbs-langevin", .hidden = 256, .cd_k = 10, .monitor = 500,
+                    .init_var = 1.0f, .recon = NAN, .ll = NAN};
     ebm_grbm_train_opts_default(&a.o);
     ebm_grbm_train_opts *o = &a.o;
     const cli_opt opts[] = {
@@ -222,7 +224,8 @@ int cli_grbm_train(int argc, char **argv, bool quiet) {
                        &npos);
     if (rc >= 0 || (rc = cli_train_check(cmd, &a.ta)) >= 0) return rc;
     if (a.cd_seen && a.pcd_seen) return cli_error(cmd, "give either --cd K or --pcd K, not both");
-    if (ebm_grbm_sampler_parse(a.sampler, &o->sampler.sampler)) return cli_error(cmd, "--sampler: %s", ebm_last_error());
+    if (ebm_grbm_sampler_parse(a.sampler, &o->sampler.sampler))
+        return cli_error(cmd, "--sampler: %s", ebm_last_error());
     o->k = a.pcd_seen ? a.pcd_k : a.cd_k;
     o->neg_init = a.pcd_seen ? EBM_GRBM_NEG_PERSISTENT : (ebm_grbm_neg_init)a.neg;
     if (o->burn_in >= o->k) return cli_error(cmd, "--burn-in %zu must be below K = %zu", o->burn_in, o->k);
@@ -232,14 +235,12 @@ int cli_grbm_train(int argc, char **argv, bool quiet) {
     o->sampler.anneal = !a.no_anneal;
     o->cosine = !a.constant_lr;
     o->shuffle = !a.no_shuffle;
-    ebm_dataset *d = load_pixels(cmd, a.ta.data, a.scale, a.limit, NULL, false, quiet), *vd = NULL;
-    if (!d) return 1;
-    train_ctx c = {NULL, NULL, a.exact == 1 || (a.exact == 0 && a.hidden <= EXACT_AUTO_UNITS), NAN, NAN};
-    rc = train_model(cmd, &a, d, &c, &vd, argc, argv, quiet);
-    ebm_mat_free(c.mon);
-    ebm_grbm_free(c.m);
-    ebm_dataset_free(vd);
-    ebm_dataset_free(d);
+    if (!(a.d = load_pixels(cmd, a.ta.data, a.scale, a.limit, NULL, false, quiet))) return 1;
+    rc = train_model(cmd, &a, argc, argv, quiet);
+    ebm_mat_free(a.mon);
+    ebm_grbm_free(a.m);
+    ebm_dataset_free(a.vd);
+    ebm_dataset_free(a.d);
     return rc;
 }
 
@@ -254,8 +255,12 @@ typedef struct {
     const char *data, *sampler, *mmd;
     bool mh, no_anneal, steps_seen, t_seen, eta_seen, ls_seen, init_seen;
     ebm_grbm_sample_opts so;
-    ebm_grbm_chains *ch;
     ebm_rng rng;
+    /* the run's resources, freed by cli_grbm_sample */
+    ebm_grbm *m;
+    ebm_grbm_chains *ch;
+    ebm_dataset *d, *md; /* --init data rows, --mmd-data rows */
+    ebm_mat *x;
 } sample_args;
 
 /* What the command line left open, from the model's ebm.sample.* metadata. */
@@ -266,8 +271,8 @@ static int sample_defaults(const char *cmd, sample_args *a, const ebm_meta *mt) 
     if (!a->steps_seen) cli_meta_size(mt, "ebm.sample.steps", &a->steps);
     if (!a->t_seen && (!cli_meta_float(mt, "ebm.sample.temperature", &a->so.T) || !(a->so.T > 0))) a->so.T = 1.0f;
     if (!a->eta_seen && (!cli_meta_float(mt, "ebm.sample.eta", &a->so.eta) || !(a->so.eta > 0))) a->so.eta = 0.5f;
-    if (!a->ls_seen && (!cli_meta_size(mt, "ebm.sample.langevin_steps", &a->so.langevin_steps) || a->so.langevin_steps < 1))
-        a->so.langevin_steps = 10;
+    size_t *ls = &a->so.langevin_steps;
+    if (!a->ls_seen && (!cli_meta_size(mt, "ebm.sample.langevin_steps", ls) || *ls < 1)) *ls = 10;
     if (!a->init_seen && (v = ebm_meta_get(mt, "ebm.sample.init")) && strcmp(v, "data") == 0) a->init = 1;
     a->so.anneal = !a->no_anneal;
     if (a->mh_after && !a->mh) return cli_error(cmd, "--mh-after needs --mh");
@@ -289,15 +294,8 @@ static ebm_status sample_steps(void *ctx, size_t n) {
     return s;
 }
 
-/* The resources of one `ebm sample`, freed by its caller. */
-typedef struct {
-    ebm_grbm *m;
-    ebm_dataset *d, *md;
-    ebm_mat *x;
-} sample_job;
-
-static int sample_model(const char *cmd, sample_args *a, sample_job *j, bool quiet) {
-    const ebm_grbm *m = j->m;
+static int sample_model(const char *cmd, sample_args *a, bool quiet) {
+    const ebm_grbm *m = a->m;
     size_t h = 0, w = 0, n = a->n;
     int rc = sample_defaults(cmd, a, m->meta);
     if (rc >= 0) return rc;
@@ -307,8 +305,9 @@ static int sample_model(const char *cmd, sample_args *a, sample_job *j, bool qui
     const char *spec = a->data ? a->data : ebm_meta_get(m->meta, "ebm.data.spec");
     if (a->init == 1 && !spec)
         return cli_error(cmd, "--init data needs --data (the model does not record its training data)");
-    if (a->init == 1 && !(j->d = load_pixels(cmd, spec, "auto", 0, m, true, quiet))) return 1;
-    s = j->d ? ebm_grbm_chains_init_data(a->ch, j->d->x, &a->rng) : ebm_grbm_chains_init_noise(a->ch, a->noise_scale, &a->rng);
+    if (a->init == 1 && !(a->d = load_pixels(cmd, spec, "auto", 0, m, true, quiet))) return 1;
+    s = a->d ? ebm_grbm_chains_init_data(a->ch, a->d->x, &a->rng)
+             : ebm_grbm_chains_init_noise(a->ch, a->noise_scale, &a->rng);
     if (s) return cli_lib_error(cmd, s);
     if (!quiet)
         fprintf(stderr, "sampling %zu chains from %s: %zu steps of %s%s (eta %g, %zu Langevin steps%s) at T = %g\n", n,
@@ -322,8 +321,8 @@ static int sample_model(const char *cmd, sample_args *a, sample_job *j, bool qui
     if (a->mh && a->so.sampler != EBM_GRBM_GIBBS)
         cli_progress_line(&prog, "acceptance rate %.3f over the last %zu (Metropolis-adjusted) steps",
                           ebm_grbm_chains_accept_rate(a->ch), a->steps - a->mh_after);
-    if ((s = ebm_mat_new(n, m->n_vis, &j->x))) return cli_lib_error(cmd, s);
-    float *x = j->x->data;
+    if ((s = ebm_mat_new(n, m->n_vis, &a->x))) return cli_lib_error(cmd, s);
+    float *x = a->x->data;
     if (a->final == 0) s = ebm_grbm_chains_mean(a->ch, a->so.T, &a->rng, x);
     else memcpy(x, ebm_grbm_chains_visible(a->ch), n * m->n_vis * sizeof(float));
     if (s) return cli_lib_error(cmd, s);
@@ -331,11 +330,11 @@ static int sample_model(const char *cmd, sample_args *a, sample_job *j, bool qui
     if (!cli_sample_out_write(cmd, quiet, &a->out, x, n, m->n_vis, false, h, w)) return 1;
     double mmd2, used;
     if (!a->mmd) return 0;
-    if (!(j->md = load_pixels(cmd, a->mmd, "auto", a->mmd_n, m, false, quiet))) return 1;
-    if ((s = ebm_mmd_gaussian(x, n, j->md->x->data, j->md->x->rows, m->n_vis, a->bw, &mmd2, &used)))
+    if (!(a->md = load_pixels(cmd, a->mmd, "auto", a->mmd_n, m, false, quiet))) return 1;
+    if ((s = ebm_mmd_gaussian(x, n, a->md->x->data, a->md->x->rows, m->n_vis, a->bw, &mmd2, &used)))
         return cli_lib_error(cmd, s);
     printf("mmd2 %.6f  bandwidth %.4f (%s)  samples %zu  data %zu (%s)  sampler %s%s  steps %zu\n", mmd2, used,
-           a->bw > 0 ? "given" : "median heuristic", n, j->md->x->rows, a->mmd, ebm_grbm_sampler_name(a->so.sampler),
+           a->bw > 0 ? "given" : "median heuristic", n, a->md->x->rows, a->mmd, ebm_grbm_sampler_name(a->so.sampler),
            a->mh ? "+mh" : "", a->steps);
     return 0;
 }
@@ -384,13 +383,12 @@ int cli_grbm_sample(int argc, char **argv, bool quiet) {
     if ((rc = cli_sample_out_check(cmd, &a.out, true)) >= 0) return rc;
     if (a.mmd && a.n < 2) return cli_error(cmd, "--mmd-data needs at least 2 samples (--n)");
     ebm_rng_seed(&a.rng, a.seed, 0);
-    sample_job j = {load_grbm(cmd, path), NULL, NULL, NULL};
-    rc = j.m ? sample_model(cmd, &a, &j, quiet) : 1;
-    ebm_mat_free(j.x);
-    ebm_dataset_free(j.d);
-    ebm_dataset_free(j.md);
+    rc = (a.m = load_grbm(cmd, path)) ? sample_model(cmd, &a, quiet) : 1;
+    ebm_mat_free(a.x);
+    ebm_dataset_free(a.d);
+    ebm_dataset_free(a.md);
     ebm_grbm_chains_free(a.ch);
-    ebm_grbm_free(j.m);
+    ebm_grbm_free(a.m);
     return rc;
 }
 
@@ -497,7 +495,8 @@ int cli_grbm_eval(int argc, char **argv, bool quiet) {
     if (!spec)
         rc = cli_error(cmd, "--data is required (the model does not record its training data)");
     else if (exact == 1 && m->n_hid > EBM_EXACT_MAX_UNITS)
-        rc = cli_error(cmd, "--exact on needs at most %d hidden units; this GRBM has %zu", EBM_EXACT_MAX_UNITS, m->n_hid);
+        rc = cli_error(cmd, "--exact on needs at most %d hidden units; this GRBM has %zu", EBM_EXACT_MAX_UNITS,
+                       m->n_hid);
     else if (!(d = load_pixels(cmd, spec, "auto", limit, m, true, quiet || json)))
         rc = 1;
     else if ((s = measure(m, d->x, exact == 1 || (exact == 0 && m->n_hid <= EXACT_AUTO_UNITS), ais ? &ao : NULL, f)))
