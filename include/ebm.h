@@ -1206,6 +1206,13 @@ typedef struct ebm_grbm_train_opts {
 } ebm_grbm_train_opts;
 
 EBM_API void ebm_grbm_train_opts_default(ebm_grbm_train_opts *o);
+/* A GRBM trainer of m for ebm_run (m borrowed, not freed): o gives the update (neg_init, k, burn_in, chains,
+ * sampler, momentum, weight_decay, grad_clip); ebm_grbm_run_opts turns o's loop settings (epochs, batch, lr,
+ * cosine, shuffle, seed) into the ebm_run options ebm_grbm_train uses.  The chains draw from the stream
+ * (seed, 20), the persistent chains start from (seed, 22), the shuffle is (seed, 21).  A step's recon figure
+ * is measured on the last batch of each epoch (after its update). */
+EBM_API ebm_status ebm_grbm_trainer_new(ebm_grbm *m, const ebm_grbm_train_opts *o, ebm_trainer **out);
+EBM_API void ebm_grbm_run_opts(const ebm_grbm_train_opts *o, ebm_run_opts *r);
 /* Trains m on standardised data (n, n_vis).  progress.recon is the mean squared error of v vs
  * E[v | p(h | v)] over the epoch's batches.  On a non-finite update the parameters are restored to the
  * end of the last completed epoch and EBM_ENAN is returned. */

@@ -3,7 +3,8 @@
  * exact test log-likelihood of a 10-hidden GRBM at least 1 nat above that of the best single Gaussian (which a GRBM
  * with no hidden influence can represent), and AIS of the trained model must agree with its exact log Z
  * within 0.1 nats at a fixed seed.  Also: data round trip through the standardisation, a divergent run
- * is stopped with EBM_ENAN and the parameters restored, and bad options are refused. */
+ * is stopped with EBM_ENAN and the parameters restored, the trainer driven by ebm_run gives ebm_grbm_train's
+ * parameters bit for bit (every negative-chain start) and describes itself, and bad options are refused. */
 #include "grbm_fixtures.h"
 
 #include <time.h>
@@ -113,6 +114,44 @@ int main(void) {
     CHECK(s == EBM_ENAN);
     CHECK(memcmp(d->params, m->params, m->n_params * sizeof(float)) == 0);
     ebm_grbm_free(d);
+    /* the trainer through ebm_run is ebm_grbm_train, bit for bit, and describes itself */
+    for (int neg = 0; neg < 3; neg++) {
+        ebm_grbm *a, *b;
+        REQUIRE(ebm_grbm_clone(m, &a) == EBM_OK && ebm_grbm_clone(m, &b) == EBM_OK);
+        ebm_grbm_train_opts ot;
+        ebm_grbm_train_opts_default(&ot);
+        ot.neg_init = (ebm_grbm_neg_init)neg;
+        ot.epochs = 2;
+        ot.k = 3;
+        ot.momentum = 0.5f;
+        ot.seed = 11;
+        CHECK_OK(ebm_grbm_train(a, xs, &ot));
+        ebm_trainer *t;
+        ebm_run_opts ro;
+        ebm_run_result rr;
+        CHECK_OK(ebm_grbm_trainer_new(b, &ot, &t));
+        ebm_grbm_run_opts(&ot, &ro);
+        CHECK_OK(ebm_run(t, xs, NULL, &ro, &rr));
+        CHECK(rr.epochs_done == 2 && rr.steps_done == 2 * (N / 100));
+        CHECK(!isnan(rr.epoch_mean.recon) && rr.epoch_mean.recon > 0);
+        CHECK_MSG(memcmp(a->params, b->params, a->n_params * sizeof(float)) == 0,
+                  "ebm_run with the GRBM trainer differs from ebm_grbm_train (neg_init %d)", neg);
+        ebm_meta *mt;
+        REQUIRE(ebm_meta_new(&mt) == EBM_OK);
+        CHECK_OK(ebm_run_describe(t, &ro, &rr, mt));
+        CHECK(strcmp(ebm_meta_get(mt, "ebm.train.trainer"), "grbm-cd") == 0);
+        CHECK(strcmp(ebm_meta_get(mt, "ebm.train.method"), neg == 2 ? "pcd-3" : "cd-3") == 0);
+        CHECK(strcmp(ebm_meta_get(mt, "ebm.train.schedule"), "cosine") == 0);
+        ebm_tensors *st;
+        REQUIRE(ebm_tensors_new(&st) == EBM_OK);
+        CHECK_OK(ebm_trainer_save_state(t, st));
+        CHECK_OK(ebm_trainer_load_state(t, st));
+        ebm_tensors_free(st);
+        ebm_meta_free(mt);
+        ebm_trainer_free(t);
+        ebm_grbm_free(a);
+        ebm_grbm_free(b);
+    }
     /* bad options */
     od = o;
     od.burn_in = od.k;

@@ -13,34 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- Bernoulli and Gaussian-Bernoulli RBMs ---- */
-
-static ebm_dataset *load_like(const char *cmd, const char *spec, size_t limit, bool quiet, const ebm_meta *meta,
-                              size_t n_vis, bool unit_range) {
-    cli_data_args da = {"auto", "none", 0.5f, limit, 1, false, false, false};
-    return cli_load_like_model(cmd, spec, &da, meta, n_vis, unit_range, quiet);
-}
-
-static ebm_dataset *grbm_load(void *model, const char *cmd, const char *spec, size_t limit, bool quiet) {
-    const ebm_grbm *m = model;
-    ebm_dataset *d = load_like(cmd, spec, limit, quiet, m->meta, m->n_vis, false);
-    if (d) ebm_grbm_standardize(m, d->x->data, d->x->rows, d->x->data);
-    return d;
-}
-static ebm_status grbm_energy(void *model, const float *x, size_t n, double *E) {
-    return ebm_grbm_free_energy(model, x, n, 1.0f, E);
-}
-static void grbm_destroy(void *model) { ebm_grbm_free(model); }
-
-bool cli_grbm_scorer(const char *cmd, const char *path, cli_scorer *sc) {
-    ebm_grbm *m = NULL;
-    ebm_status s = ebm_grbm_load(path, &m);
-    if (s) return cli_lib_error(cmd, s), false;
-    *sc = (cli_scorer){m, "free energy F(x) (standardised space)", ebm_meta_get(m->meta, "ebm.data.spec"), grbm_load,
-                       grbm_energy, grbm_destroy};
-    return true;
-}
-
 /* *E (rows) <- the energies of spec's rows, *labels <- its labels (or NULL); false after an error. */
 static bool energies(const cli_scorer *sc, const char *cmd, const char *spec, size_t limit, bool quiet, double **E,
                      int32_t **labels, size_t *n) {

@@ -65,116 +65,237 @@ ebm_status ebm_grbm_recon_error(const ebm_grbm *m, const float *v, size_t n, dou
     return s;
 }
 
-ebm_status ebm_grbm_train(ebm_grbm *m, const ebm_mat *data, const ebm_grbm_train_opts *o) {
-    ebm_status s = check_opts(o);
-    if (s) return s;
+/* The trainer: the model, the settings of its update, the work space and momentum (allocated by begin, once
+ * per run), the negative chains, and the streams keys (seed, 20) for the chains' draws and init (seed, 22)
+ * for the persistent chains' start (the shuffle is the driver's, stream 21). */
+typedef struct {
+    ebm_grbm *m;
+    ebm_grbm_train_opts o;
+    float *grad, *vel;  /* (n_params) descent direction, momentum */
+    float *wpos, *wneg; /* (batch) weights of the data rows, (c) of the chain states */
+    size_t c;           /* negative chains */
+    ebm_grbm_chains *ch;
+    ebm_rng keys;
+    double lr;          /* the last step's learning rate (for ebm_grbm_train's divergence message) */
+} grbm_trainer;
+
+static void release(grbm_trainer *t) {
+    ebm_grbm_chains_free(t->ch);
+    ebm_free(t->grad);
+    ebm_free(t->vel);
+    ebm_free(t->wpos);
+    ebm_free(t->wneg);
+    t->ch = NULL;
+    t->grad = t->vel = t->wpos = t->wneg = NULL;
+}
+
+static ebm_status grbm_begin(void *self, const ebm_mat *data, const int32_t *labels, size_t batch, uint64_t seed) {
+    grbm_trainer *t = self;
+    ebm_grbm *m = t->m;
+    const ebm_grbm_train_opts *o = &t->o;
+    (void)labels;
     if (data->cols != m->n_vis)
         return ebm_fail(EBM_ESHAPE, "data has %zu columns but the GRBM has %zu visible units", data->cols, m->n_vis);
-    if (data->rows == 0) return ebm_fail(EBM_EINVAL, "the training data is empty");
     size_t bad;
     if (!ebm_k_all_finite(data->data, data->rows * data->cols, &bad))
         return ebm_fail(EBM_EINVAL, "training data value %zu (row %zu) is not finite", bad, bad / data->cols);
-    size_t N = data->rows, nv = m->n_vis, np = m->n_params, nw = nv * m->n_hid;
-    size_t nmax = o->batch < N ? o->batch : N, batches = (N + nmax - 1) / nmax;
-    size_t c = o->chains ? o->chains : nmax;
-    if (o->neg_init == EBM_GRBM_NEG_DATA) c = nmax;
-    float *grad = ebm_calloc(np, sizeof(float)), *vel = ebm_calloc(np, sizeof(float));
-    float *backup = ebm_calloc(np, sizeof(float)), *pos = ebm_calloc(nmax, nv * sizeof(float));
-    float *wpos = ebm_calloc(nmax, sizeof(float)), *wneg = ebm_calloc(c, sizeof(float));
-    size_t *perm = malloc(N * sizeof *perm);
-    ebm_grbm_chains *ch = NULL;
-    if (!grad || !vel || !backup || !pos || !wpos || !wneg || !perm) s = ebm_fail(EBM_ENOMEM, "out of memory");
-    if (!s) s = ebm_grbm_chains_new(m, c, &ch);
-    if (s) goto done;
-    ebm_rng keys, shuffle, init;
-    ebm_rng_seed(&keys, o->seed, 20);
-    ebm_rng_seed(&shuffle, o->seed, 21);
-    ebm_rng_seed(&init, o->seed, 22);
-    if (o->neg_init == EBM_GRBM_NEG_PERSISTENT) ebm_grbm_chains_init_noise(ch, 1.0f, &init);
-    for (size_t i = 0; i < N; i++) perm[i] = i;
+    release(t);
+    t->c = o->neg_init == EBM_GRBM_NEG_DATA || !o->chains ? batch : o->chains;
+    size_t np = m->n_params;
+    t->grad = ebm_calloc(np, sizeof(float));
+    t->vel = ebm_calloc(np, sizeof(float));
+    t->wpos = ebm_calloc(batch, sizeof(float));
+    t->wneg = ebm_calloc(t->c, sizeof(float));
+    if (!t->grad || !t->vel || !t->wpos || !t->wneg) return ebm_fail(EBM_ENOMEM, "out of memory for training buffers");
+    ebm_status s = ebm_grbm_chains_new(m, t->c, &t->ch);
+    if (s) return s;
+    ebm_rng init;
+    ebm_rng_seed(&t->keys, seed, 20);
+    ebm_rng_seed(&init, seed, 22);
+    if (o->neg_init == EBM_GRBM_NEG_PERSISTENT) ebm_grbm_chains_init_noise(t->ch, 1.0f, &init);
     size_t rec = o->k - o->burn_in;
-    for (size_t r = 0; r < c; r++) wneg[r] = -1.0f / ((float)c * (float)rec);
+    for (size_t r = 0; r < t->c; r++) t->wneg[r] = -1.0f / ((float)t->c * (float)rec);
+    return EBM_OK;
+}
 
-    ebm_train_progress pr = {0};
-    pr.epochs = o->epochs;
-    pr.batches = batches;
-    double t_start = ebm_now();
-    size_t last_good = 0;
-    for (size_t ep = 1; ep <= o->epochs; ep++) {
-        double t_epoch = ebm_now();
-        memcpy(backup, m->params, np * sizeof(float));
-        if (o->shuffle) ebm_rng_permutation(&shuffle, perm, N);
-        /* PyTorch's CosineAnnealingLR stepped once per epoch, as the paper's code does */
-        float lr = o->cosine ? (float)(o->lr * 0.5 * (1.0 + cos(M_PI * (double)(ep - 1) / (double)o->epochs))) : o->lr;
-        pr.epoch = ep;
-        for (size_t b = 0; b < batches; b++) {
-            size_t r0 = b * nmax, n = N - r0 < nmax ? N - r0 : nmax;
-            for (size_t r = 0; r < n; r++) memcpy(pos + r * nv, data->data + perm[r0 + r] * nv, nv * sizeof(float));
-            for (size_t r = 0; r < n; r++) wpos[r] = 1.0f / (float)n;
-            memset(grad, 0, np * sizeof(float));
-            ebm_grbm_free_energy_grad(m, pos, n, wpos, grad);
-            if (o->neg_init == EBM_GRBM_NEG_NOISE) {
-                ebm_grbm_chains_init_noise(ch, 1.0f, &keys);
-            } else if (o->neg_init == EBM_GRBM_NEG_DATA) {
-                float *cv = ebm_grbm_chains_visible(ch);
-                for (size_t r = 0; r < c; r++) memcpy(cv + r * nv, pos + (r % n) * nv, nv * sizeof(float));
-            }
-            for (size_t t = 0; t < o->k; t++) {
-                grbm_chains_step(ch, &o->sampler, t, o->k, &keys);
-                if (t >= o->burn_in) ebm_grbm_free_energy_grad(m, grbm_chains_v(ch), c, wneg, grad);
-            }
-            /* grad is now the descent direction E_data[dF] - E_model[dF] */
-            float scale = 1.0f;
-            if (o->grad_clip > 0) {
-                double norm = sqrt(ebm_k_sumsq(grad, np));
-                if (norm > o->grad_clip) scale = (float)(o->grad_clip / norm);
-            }
-            float probe = 0.0f;
-            for (size_t i = 0; i < np; i++) {
-                float g = scale * grad[i] + (i < nw ? o->weight_decay * m->params[i] : 0.0f);
-                vel[i] = o->momentum * vel[i] - lr * g;
-                m->params[i] += vel[i];
-                probe += m->params[i] * 0.0f;
-            }
-            grbm_clamp_logvar(m);
-            if (probe != 0.0f) {
-                char what[256];
-                ebm_grbm_check_finite(m);
-                snprintf(what, sizeof what, "%s", ebm_last_error());
-                memcpy(m->params, backup, np * sizeof(float));
-                s = ebm_fail(EBM_ENAN,
-                             "training diverged at epoch %zu, batch %zu: %s; parameters restored to the end of epoch "
-                             "%zu; try a smaller learning rate (now %g) or step size",
-                             ep, b + 1, what, last_good, (double)lr);
-                goto done;
-            }
-            pr.batch = b + 1;
-            pr.lr = lr;
-            pr.seconds = ebm_now() - t_epoch;
-            pr.total_seconds = ebm_now() - t_start;
-            if (b + 1 == batches) {
-                double mse;
-                pr.recon = ebm_grbm_recon_error(m, pos, n, &mse) ? NAN : mse;
-            }
-            if (o->on_batch && o->on_batch(&pr, o->user)) {
-                s = ebm_fail(EBM_ECANCELED, "training stopped at epoch %zu, batch %zu", ep, b + 1);
-                goto done;
-            }
-        }
-        last_good = ep;
-        if (o->on_epoch && o->on_epoch(&pr, o->user)) {
-            s = ebm_fail(EBM_ECANCELED, "training stopped after epoch %zu", ep);
-            goto done;
-        }
+static ebm_status grbm_step(void *self, float *x, const size_t *rows, size_t n, const ebm_step_ctx *ctx,
+                            ebm_figures *fig) {
+    grbm_trainer *t = self;
+    ebm_grbm *m = t->m;
+    const ebm_grbm_train_opts *o = &t->o;
+    size_t nv = m->n_vis, np = m->n_params, nw = nv * m->n_hid, c = t->c;
+    float *grad = t->grad, *vel = t->vel, lr = (float)ctx->lr;
+    (void)rows;
+    t->lr = lr;
+    for (size_t r = 0; r < n; r++) t->wpos[r] = 1.0f / (float)n;
+    memset(grad, 0, np * sizeof(float));
+    ebm_grbm_free_energy_grad(m, x, n, t->wpos, grad);
+    if (o->neg_init == EBM_GRBM_NEG_NOISE) {
+        ebm_grbm_chains_init_noise(t->ch, 1.0f, &t->keys);
+    } else if (o->neg_init == EBM_GRBM_NEG_DATA) {
+        float *cv = ebm_grbm_chains_visible(t->ch);
+        for (size_t r = 0; r < c; r++) memcpy(cv + r * nv, x + (r % n) * nv, nv * sizeof(float));
     }
-done:
-    ebm_grbm_chains_free(ch);
-    ebm_free(grad);
-    ebm_free(vel);
-    ebm_free(backup);
-    ebm_free(pos);
-    ebm_free(wpos);
-    ebm_free(wneg);
-    free(perm);
+    for (size_t s = 0; s < o->k; s++) {
+        grbm_chains_step(t->ch, &o->sampler, s, o->k, &t->keys);
+        if (s >= o->burn_in) ebm_grbm_free_energy_grad(m, grbm_chains_v(t->ch), c, t->wneg, grad);
+    }
+    /* grad is now the descent direction E_data[dF] - E_model[dF] */
+    if (ctx->allreduce) {
+        ebm_status s = ctx->allreduce(grad, np, ctx->allreduce_user);
+        if (s) return s;
+    }
+    float scale = 1.0f;
+    if (o->grad_clip > 0) {
+        double norm = sqrt(ebm_k_sumsq(grad, np));
+        fig->grad_norm = norm;
+        if (norm > o->grad_clip) scale = (float)(o->grad_clip / norm);
+    }
+    float probe = 0.0f; /* NaN or Inf when any updated parameter is */
+    for (size_t i = 0; i < np; i++) {
+        float g = scale * grad[i] + (i < nw ? o->weight_decay * m->params[i] : 0.0f);
+        vel[i] = o->momentum * vel[i] - lr * g;
+        m->params[i] += vel[i];
+        probe += m->params[i] * 0.0f;
+    }
+    grbm_clamp_logvar(m);
+    if (probe != 0.0f) {
+        /* the check's message names the parameter at fault */
+        return ebm_grbm_check_finite(m) ? EBM_ENAN : ebm_fail(EBM_ENAN, "an update was not finite");
+    }
+    double mse;
+    if (ctx->last_in_epoch) fig->recon = ebm_grbm_recon_error(m, x, n, &mse) ? NAN : mse;
+    return EBM_OK;
+}
+
+static float *grbm_params(void *self, size_t block, size_t *n) {
+    grbm_trainer *t = self;
+    if (block > 0) return NULL;
+    *n = t->m->n_params;
+    return t->m->params;
+}
+
+static ebm_status grbm_check(void *self) { return ebm_grbm_check_finite(((grbm_trainer *)self)->m); }
+
+static const char *const neg_names[] = {"noise", "data", "persistent"};
+
+static ebm_status grbm_describe(void *self, ebm_meta *mt) {
+    const ebm_grbm_train_opts *o = &((grbm_trainer *)self)->o;
+    const ebm_grbm_sample_opts *so = &o->sampler;
+    ebm_status s = ebm_meta_setf(mt, "ebm.train.method", "%s-%zu", o->neg_init == EBM_GRBM_NEG_PERSISTENT ? "pcd" : "cd", o->k);
+    if (!s) s = ebm_meta_set(mt, "ebm.train.neg_init", neg_names[o->neg_init]);
+    if (!s) s = ebm_meta_setf(mt, "ebm.train.burn_in", "%zu", o->burn_in);
+    if (!s) s = ebm_meta_set(mt, "ebm.train.sampler", ebm_grbm_sampler_name(so->sampler));
+    if (!s) s = ebm_meta_setf(mt, "ebm.train.mh", "%d", so->mh ? 1 : 0);
+    if (!s) s = ebm_meta_setf(mt, "ebm.train.eta", "%g", (double)so->eta);
+    if (!s) s = ebm_meta_setf(mt, "ebm.train.langevin_steps", "%zu", so->langevin_steps);
+    if (!s) s = ebm_meta_setf(mt, "ebm.train.anneal", "%d", so->anneal);
+    if (!s) s = ebm_meta_set(mt, "ebm.train.lr_schedule", o->cosine ? "cosine" : "constant");
+    if (!s) s = ebm_meta_setf(mt, "ebm.train.momentum", "%g", (double)o->momentum);
+    if (!s) s = ebm_meta_setf(mt, "ebm.train.weight_decay", "%g", (double)o->weight_decay);
+    if (!s) s = ebm_meta_setf(mt, "ebm.train.grad_clip", "%g", (double)o->grad_clip);
+    return s;
+}
+
+/* State for resuming: the momentum, the key stream and the persistent chains' visible states (their hidden
+ * states are drawn again from p(h | v) at the next step). */
+static ebm_status grbm_save_state(void *self, ebm_tensors *out) {
+    grbm_trainer *t = self;
+    if (!t->vel) return ebm_fail(EBM_EINVAL, "the GRBM trainer has not begun");
+    size_t np[1] = {t->m->n_params}, cv[2] = {t->c, t->m->n_vis};
+    ebm_status s = ebm_tensors_put(out, "train.velocity", EBM_F32, 1, np, t->vel);
+    if (!s) s = ebm_state_put_rng(out, "train.rng.keys", &t->keys);
+    if (!s && t->o.neg_init == EBM_GRBM_NEG_PERSISTENT)
+        s = ebm_tensors_put(out, "train.chains.v", EBM_F32, 2, cv, grbm_chains_v(t->ch));
+    return s;
+}
+
+static ebm_status grbm_load_state(void *self, const ebm_tensors *in) {
+    grbm_trainer *t = self;
+    if (!t->vel) return ebm_fail(EBM_EINVAL, "the GRBM trainer has not begun");
+    ebm_status s = ebm_state_get_f32(in, "train.velocity", t->vel, t->m->n_params);
+    if (!s) s = ebm_state_get_rng(in, "train.rng.keys", &t->keys);
+    if (!s && t->o.neg_init == EBM_GRBM_NEG_PERSISTENT)
+        s = ebm_state_get_f32(in, "train.chains.v", ebm_grbm_chains_visible(t->ch), t->c * t->m->n_vis);
+    return s;
+}
+
+static void grbm_destroy(void *self) {
+    if (!self) return;
+    release(self);
+    free(self);
+}
+
+static const ebm_trainer_ops grbm_ops = {
+    .name = "grbm-cd",
+    .begin = grbm_begin,
+    .step = grbm_step,
+    .params = grbm_params,
+    .check = grbm_check,
+    .checks_finite = 1,
+    .describe = grbm_describe,
+    .save_state = grbm_save_state,
+    .load_state = grbm_load_state,
+    .destroy = grbm_destroy,
+};
+
+ebm_status ebm_grbm_trainer_new(ebm_grbm *m, const ebm_grbm_train_opts *o, ebm_trainer **out) {
+    *out = NULL;
+    ebm_status s = check_opts(o);
+    if (s) return s;
+    grbm_trainer *t = calloc(1, sizeof *t);
+    if (!t) return ebm_fail(EBM_ENOMEM, "out of memory for a trainer");
+    t->m = m;
+    t->o = *o;
+    return ebm_trainer_new(&grbm_ops, t, out);
+}
+
+void ebm_grbm_run_opts(const ebm_grbm_train_opts *o, ebm_run_opts *r) {
+    ebm_run_opts_default(r);
+    r->epochs = o->epochs;
+    r->batch = o->batch;
+    r->shuffle = o->shuffle;
+    r->seed = o->seed;
+    r->shuffle_stream = 21;
+    r->lr = o->lr;
+    r->schedule = o->cosine ? EBM_LR_COSINE : EBM_LR_CONSTANT;
+    r->rollback = EBM_ROLLBACK_EPOCH;
+}
+
+/* ebm_grbm_train's callbacks in the form of ebm_run's; recon is the figure of the last epoch's last batch
+ * (0 before the first), as the old loop reported it. */
+typedef struct {
+    const ebm_grbm_train_opts *o;
+    double recon;
+} grbm_cb;
+
+static int forward(const ebm_run_progress *p, grbm_cb *cb, ebm_progress_fn fn) {
+    if (!isnan(p->last.recon)) cb->recon = p->last.recon;
+    if (!fn) return 0;
+    ebm_train_progress q = {p->epoch, p->epochs, p->batch, p->batches, p->lr, p->seconds, p->total_seconds, cb->recon};
+    return fn(&q, cb->o->user);
+}
+
+static int cb_step(const ebm_run_progress *p, void *user) { return forward(p, user, ((grbm_cb *)user)->o->on_batch); }
+static int cb_epoch(const ebm_run_progress *p, void *user) { return forward(p, user, ((grbm_cb *)user)->o->on_epoch); }
+
+ebm_status ebm_grbm_train(ebm_grbm *m, const ebm_mat *data, const ebm_grbm_train_opts *o) {
+    ebm_trainer *t;
+    ebm_status s = ebm_grbm_trainer_new(m, o, &t);
+    if (s) return s;
+    ebm_run_opts r;
+    ebm_grbm_run_opts(o, &r);
+    grbm_cb cb = {o, 0.0};
+    r.on_step = cb_step;
+    r.on_epoch = cb_epoch;
+    r.user = &cb;
+    s = ebm_run(t, data, NULL, &r, NULL);
+    if (s == EBM_ENAN) {
+        char what[1024];
+        snprintf(what, sizeof what, "%s", ebm_last_error());
+        double lr = ((grbm_trainer *)ebm_trainer_self(t))->lr;
+        s = ebm_fail(EBM_ENAN, "%s; try a smaller learning rate (now %g) or step size", what, lr);
+    }
+    ebm_trainer_free(t);
     return s;
 }
