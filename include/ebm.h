@@ -1418,6 +1418,8 @@ EBM_API ebm_status ebm_dbn_recon_error(const ebm_dbn *d, const float *v, size_t 
  * tensors are EBM_EFORMAT naming the file and tensor. */
 EBM_API ebm_status ebm_dbn_save(const ebm_dbn *d, const char *path);
 EBM_API ebm_status ebm_dbn_load(const char *path, ebm_dbn **out);
+/* A DBN file, or an RBM file as a one-layer DBN (with its metadata and image shape); other kinds are EBM_EFORMAT. */
+EBM_API ebm_status ebm_dbn_load_stack(const char *path, ebm_dbn **out);
 EBM_API ebm_status ebm_dbn_from_tensors(const ebm_tensors *t, const char *name, ebm_dbn **out);
 EBM_API ebm_status ebm_dbn_to_tensors(const ebm_dbn *d, ebm_tensors *t);
 
@@ -1510,6 +1512,16 @@ EBM_API ebm_status ebm_probe_fit(const float *x, const int32_t *y, size_t n, siz
                                  const ebm_probe_opts *o, ebm_probe **out, ebm_probe_result *r);
 /* logits (n, n_classes) for x (n, n_features). */
 EBM_API ebm_status ebm_probe_predict(const ebm_probe *p, const float *x, size_t n, float *logits);
+/* How useful features are: a probe fitted on xtr (ntr, n_features) with labels ytr, scored by its accuracy there
+ * and its accuracy and mean negative log-likelihood on xte (nte, n_features) with labels yte.  A test label
+ * beyond the training labels' classes is EBM_EINVAL naming its row. */
+typedef struct ebm_probe_score {
+    double train_acc, test_acc, test_nll;
+    ebm_probe_result fit;
+} ebm_probe_score;
+EBM_API ebm_status ebm_probe_fit_score(const float *xtr, const int32_t *ytr, size_t ntr, const float *xte,
+                                       const int32_t *yte, size_t nte, size_t n_features, const ebm_probe_opts *o,
+                                       ebm_probe_score *out);
 
 #ifdef __cplusplus
 }

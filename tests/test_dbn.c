@@ -387,6 +387,27 @@ static void test_files(void) {
     CHECK_FAILS(ebm_dbn_load(rpath, &e), EBM_EFORMAT);
     ebm_rbm *r = NULL;
     CHECK_FAILS(ebm_rbm_load(path, &r), EBM_EFORMAT);
+    /* ... but ebm_dbn_load_stack reads either: the RBM as one layer with its metadata, the DBN as it is */
+    d->layers[0]->height = 1;
+    d->layers[0]->width = 5;
+    REQUIRE(ebm_meta_set(d->layers[0]->meta, "ebm.data.spec", "toy:bits") == EBM_OK);
+    REQUIRE(ebm_rbm_save(d->layers[0], rpath) == EBM_OK);
+    CHECK_OK(ebm_dbn_load_stack(rpath, &e));
+    REQUIRE(e != NULL);
+    CHECK(e->n_layers == 1 && ebm_dbn_units(e, 1) == 4 && e->height == 1 && e->width == 5);
+    CHECK(memcmp(e->layers[0]->params, d->layers[0]->params, d->layers[0]->n_params * sizeof(float)) == 0);
+    CHECK(ebm_meta_get(e->meta, "ebm.data.spec") && strcmp(ebm_meta_get(e->meta, "ebm.data.spec"), "toy:bits") == 0);
+    ebm_dbn_free(e);
+    CHECK_OK(ebm_dbn_load_stack(path, &e));
+    CHECK(e && e->n_layers == 2);
+    ebm_dbn_free(e);
+    ebm_grbm *g;
+    REQUIRE(ebm_grbm_new(5, 3, &g) == EBM_OK);
+    snprintf(rpath, sizeof rpath, "%s/g.safetensors", dir);
+    REQUIRE(ebm_grbm_save(g, rpath) == EBM_OK);
+    CHECK_FAILS(ebm_dbn_load_stack(rpath, &e), EBM_EFORMAT);
+    CHECK(e == NULL && strstr(ebm_last_error(), "'grbm'") != NULL);
+    ebm_grbm_free(g);
     /* malformed files */
     ebm_tensors *good;
     REQUIRE(ebm_tensors_new(&good) == EBM_OK);

@@ -277,3 +277,28 @@ ebm_status ebm_dbn_load(const char *path, ebm_dbn **out) {
     ebm_tensors_free(t);
     return s;
 }
+
+ebm_status ebm_dbn_load_stack(const char *path, ebm_dbn **out) {
+    *out = NULL;
+    ebm_tensors *t = NULL;
+    ebm_status s = ebm_safetensors_read(path, &t);
+    if (s) return s;
+    const char *kind = ebm_meta_get(ebm_tensors_meta_const(t), "ebm.model");
+    ebm_rbm *m = NULL;
+    if (kind && strcmp(kind, "dbn") == 0) {
+        s = ebm_dbn_from_tensors(t, path, out);
+    } else if (kind && strcmp(kind, "rbm") != 0) {
+        s = ebm_fail(EBM_EFORMAT, "%s holds a '%s' model; this needs an rbm or a dbn", path, kind);
+    } else if (!(s = ebm_rbm_from_tensors(t, path, &m))) {
+        const ebm_rbm *one[1] = {m};
+        s = ebm_dbn_from_rbms(one, 1, out);
+        if (!s) s = ebm_meta_copy((*out)->meta, m->meta);
+        if (s) {
+            ebm_dbn_free(*out);
+            *out = NULL;
+        }
+    }
+    ebm_rbm_free(m);
+    ebm_tensors_free(t);
+    return s;
+}
