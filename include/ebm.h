@@ -1418,6 +1418,9 @@ EBM_API ebm_status ebm_dbn_recon_error(const ebm_dbn *d, const float *v, size_t 
  * tensors are EBM_EFORMAT naming the file and tensor. */
 EBM_API ebm_status ebm_dbn_save(const ebm_dbn *d, const char *path);
 EBM_API ebm_status ebm_dbn_load(const char *path, ebm_dbn **out);
+/* sizes (at most cap) <- the comma-separated positive whole numbers of text ("784,500,500", the form of
+ * ebm.dbn.sizes); EBM_EINVAL naming text otherwise. */
+EBM_API ebm_status ebm_dbn_parse_sizes(const char *text, size_t *sizes, size_t cap, size_t *n);
 /* A DBN file, or an RBM file as a one-layer DBN (with its metadata and image shape); other kinds are EBM_EFORMAT. */
 EBM_API ebm_status ebm_dbn_load_stack(const char *path, ebm_dbn **out);
 EBM_API ebm_status ebm_dbn_from_tensors(const ebm_tensors *t, const char *name, ebm_dbn **out);
@@ -1427,7 +1430,9 @@ EBM_API ebm_status ebm_dbn_to_tensors(const ebm_dbn *d, ebm_tensors *t);
  * with o->cd and seed o->cd.seed + l, initialised by ebm_rbm_init(W ~ N(0, init_std^2), visible biases from its
  * input's means, rng stream (seed, 100 + l)); its input is the data for layer 0 and p(h | v) of the layer below
  * over that layer's input otherwise.  on_layer (may be NULL) is called before each layer with the layer index,
- * the layer and its training input (rows, units(l)); non-zero stops (EBM_ECANCELED). */
+ * the layer and its training input (rows, units(l)); non-zero stops (EBM_ECANCELED).  d->meta receives
+ * ebm.train.init_std, .layer_input, .lr_final, .layer.<l>.seed and .layer.<l>.seconds, and the sampling
+ * defaults ebm.sample.steps, .temperature, .init where absent. */
 typedef struct ebm_dbn_train_opts {
     ebm_cd_opts cd;           /* per-layer CD / PCD settings (ebm_cd_opts_default) */
     float init_std;           /* default 0.01 */
@@ -1522,6 +1527,11 @@ typedef struct ebm_probe_score {
 EBM_API ebm_status ebm_probe_fit_score(const float *xtr, const int32_t *ytr, size_t ntr, const float *xte,
                                        const int32_t *yte, size_t nte, size_t n_features, const ebm_probe_opts *o,
                                        ebm_probe_score *out);
+/* ebm_probe_fit_score on the level `level` features (ebm_dbn_up; 0 = the data itself) of xtr (ntr, units(0))
+ * and xte (nte, units(0)): how linearly useful a DBN's (or an RBM's) representation is. */
+EBM_API ebm_status ebm_dbn_probe(const ebm_dbn *d, size_t level, const float *xtr, const int32_t *ytr, size_t ntr,
+                                 const float *xte, const int32_t *yte, size_t nte, const ebm_probe_opts *o,
+                                 ebm_probe_score *out);
 
 #ifdef __cplusplus
 }

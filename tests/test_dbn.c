@@ -338,6 +338,30 @@ static void test_layer_hook(void) {
     ebm_mat_free(data);
 }
 
+/* ebm_dbn_probe is the probe on the up pass of both sets; a level beyond the top is refused. */
+static void test_probe(void) {
+    ebm_dbn *d = tiny_dbn();
+    enum { N = 60 };
+    static float x[N * 5], f[N * 3];
+    static int32_t y[N];
+    ebm_rng r;
+    ebm_rng_seed(&r, 3, 0);
+    for (size_t i = 0; i < N; i++) {
+        y[i] = (int32_t)(i % 2);
+        for (size_t j = 0; j < 5; j++) x[i * 5 + j] = ebm_rng_uniform(&r) < (y[i] == (int32_t)(j % 2) ? 0.9 : 0.1);
+    }
+    ebm_probe_opts o;
+    ebm_probe_opts_default(&o);
+    ebm_probe_score a, b;
+    CHECK_OK(ebm_dbn_probe(d, 2, x, y, N / 2, x + N / 2 * 5, y + N / 2, N / 2, &o, &a));
+    REQUIRE(ebm_dbn_up(d, x, N, 2, f) == EBM_OK);
+    CHECK_OK(ebm_probe_fit_score(f, y, N / 2, f + N / 2 * 3, y + N / 2, N / 2, 3, &o, &b));
+    CHECK(a.train_acc == b.train_acc && a.test_acc == b.test_acc && a.test_nll == b.test_nll);
+    CHECK(a.fit.iters == b.fit.iters && a.test_acc > 0.5);
+    CHECK_FAILS(ebm_dbn_probe(d, 3, x, y, N / 2, x, y, N / 2, &o, &a), EBM_EINVAL);
+    ebm_dbn_free(d);
+}
+
 /* Copies every tensor of src except `skip` (may be NULL) into a new set with src's metadata. */
 static ebm_tensors *copy_except(const ebm_tensors *src, const char *skip) {
     ebm_tensors *t;
@@ -387,6 +411,12 @@ static void test_files(void) {
     CHECK_FAILS(ebm_dbn_load(rpath, &e), EBM_EFORMAT);
     ebm_rbm *r = NULL;
     CHECK_FAILS(ebm_rbm_load(path, &r), EBM_EFORMAT);
+    /* the list of sizes of ebm.dbn.sizes and --layers */
+    size_t sz[3], nsz;
+    CHECK_OK(ebm_dbn_parse_sizes("12,8,6", sz, 3, &nsz));
+    CHECK(nsz == 3 && sz[0] == 12 && sz[1] == 8 && sz[2] == 6);
+    const char *bad[] = {"", "8,,6", "8,6,", "0", "-1", "5x", "1,2,3,4"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) CHECK_FAILS(ebm_dbn_parse_sizes(bad[i], sz, 3, &nsz), EBM_EINVAL);
     /* ... but ebm_dbn_load_stack reads either: the RBM as one layer with its metadata, the DBN as it is */
     d->layers[0]->height = 1;
     d->layers[0]->width = 5;
@@ -448,6 +478,7 @@ int main(void) {
     test_sampling();
     test_greedy_training();
     test_layer_hook();
+    test_probe();
     test_files();
     return check_summary("test_dbn");
 }

@@ -44,29 +44,24 @@ static int on_probe(size_t iter, double loss, void *user) {
     return cli_interrupted() ? 1 : 0;
 }
 
-/* Fits the probe on level `level` features of tr and scores it on te; false after printing an error. */
+/* The probe on level `level` features of tr, scored on te; false after printing an error. */
 static bool run_probe(const char *cmd, const ebm_dbn *d, size_t level, const ebm_dataset *tr, const ebm_dataset *te,
                       const ebm_probe_opts *po, bool quiet, probe_row *r) {
-    size_t u = ebm_dbn_units(d, level), ntr = tr->x->rows, nte = te->x->rows;
-    float *ftr = malloc(ntr * u * sizeof *ftr), *fte = malloc(nte * u * sizeof *fte);
     probe_ctx c = {.max_iter = po->max_iter};
     cli_progress_init(&c.prog, quiet);
     snprintf(c.label, sizeof c.label, "probe on level %zu", level);
     ebm_probe_opts o = *po;
     o.progress = on_probe;
     o.user = &c;
-    *r = (probe_row){.level = level, .units = u, .seconds = cli_now()};
-    ebm_status s = ftr && fte ? ebm_dbn_up(d, tr->x->data, ntr, level, ftr) : EBM_ENOMEM;
-    if (!s) s = ebm_dbn_up(d, te->x->data, nte, level, fte);
-    if (!s) s = ebm_probe_fit_score(ftr, tr->labels, ntr, fte, te->labels, nte, u, &o, &r->sc);
+    *r = (probe_row){.level = level, .units = ebm_dbn_units(d, level), .seconds = cli_now()};
+    ebm_status s = ebm_dbn_probe(d, level, tr->x->data, tr->labels, tr->x->rows, te->x->data, te->labels, te->x->rows,
+                                 &o, &r->sc);
     cli_progress_end(&c.prog);
-    free(ftr);
-    free(fte);
     if (s) return cli_lib_error(cmd, s), false;
     r->seconds = cli_now() - r->seconds;
     if (!quiet)
         fprintf(stderr, "probe on level %zu (%zu units): %zu L-BFGS iterations%s, test accuracy %.4f (%.1f s)\n", level,
-                u, r->sc.fit.iters, r->sc.fit.converged ? "" : " (not converged)", r->sc.test_acc, r->seconds);
+                r->units, r->sc.fit.iters, r->sc.fit.converged ? "" : " (not converged)", r->sc.test_acc, r->seconds);
     return true;
 }
 
@@ -80,14 +75,12 @@ static void print_json(const char *path, const ebm_dbn *d, const char *train, si
     cli_json_string(stdout, test);
     printf(", \"test_rows\": %zu, \"l2\": %g, \"probes\": [", nte, (double)l2);
     for (size_t i = 0; i < nrows; i++) {
-        printf("%s{\"level\": %zu, \"units\": %zu, \"train_accuracy\": ", i ? ", " : "", rows[i].level, rows[i].units);
-        cli_json_number(stdout, rows[i].sc.train_acc);
-        printf(", \"test_accuracy\": ");
-        cli_json_number(stdout, rows[i].sc.test_acc);
-        printf(", \"test_nll\": ");
-        cli_json_number(stdout, rows[i].sc.test_nll);
-        printf(", \"iterations\": %zu, \"converged\": %s, \"seconds\": %.3f}", rows[i].sc.fit.iters,
-               rows[i].sc.fit.converged ? "true" : "false", rows[i].seconds);
+        const ebm_probe_score *sc = &rows[i].sc; /* accuracies are always finite, an NLL may not be */
+        printf("%s{\"level\": %zu, \"units\": %zu, \"train_accuracy\": %.10g, \"test_accuracy\": %.10g, \"test_nll\": ",
+               i ? ", " : "", rows[i].level, rows[i].units, sc->train_acc, sc->test_acc);
+        cli_json_number(stdout, sc->test_nll);
+        printf(", \"iterations\": %zu, \"converged\": %s, \"seconds\": %.3f}", sc->fit.iters,
+               sc->fit.converged ? "true" : "false", rows[i].seconds);
     }
     printf("]}\n");
 }

@@ -51,7 +51,7 @@ typedef struct {
     size_t monitor, layer;
     ebm_rbm *rbm;
     ebm_mat mon;                /* view of the first monitor rows of the layer's input */
-    double t0, final_recon[MAX_LEVELS], seconds[MAX_LEVELS];
+    double t0;
     char hint[64];
     int rc;
 } dbn_train;
@@ -62,13 +62,16 @@ static void train_detail(cli_run *r, const ebm_run_progress *p, char *buf, size_
     if (!isnan(p->mean.recon)) snprintf(buf + n, cap - (size_t)n, ", train recon %.4f", p->mean.recon);
 }
 
+/* The layer's reconstruction error on the monitor rows, shown and kept as ebm.train.layer.<l>.final_recon. */
 static void train_epoch(cli_run *r, const ebm_run_progress *p) {
     dbn_train *c = r->user;
     double recon = NAN;
-    if (c->mon.rows && ebm_rbm_recon_error(c->rbm, c->mon.data, c->mon.rows, &recon)) recon = NAN;
-    c->final_recon[c->layer] = recon;
-    char more[32] = "";
-    if (!isnan(recon)) snprintf(more, sizeof more, "  recon %.4f", recon);
+    char more[32] = "", key[64];
+    snprintf(key, sizeof key, "ebm.train.layer.%zu.final_recon", c->layer);
+    if (c->mon.rows && !ebm_rbm_recon_error(c->rbm, c->mon.data, c->mon.rows, &recon)) {
+        snprintf(more, sizeof more, "  recon %.4f", recon);
+        if (ebm_meta_setf(r->meta, key, "%.6f", recon)) more[0] = '\0';
+    }
     cli_progress_line(&r->prog, "layer %zu/%zu epoch %zu/%zu  %.2f s%s", c->layer + 1, c->net->n_layers, p->epoch,
                       p->epochs, p->seconds, more);
 }
@@ -79,30 +82,14 @@ static void train_describe(cli_run *r, char *buf, size_t cap) {
     if (c->net->n_layers > 1) strncat(buf, ", top layer", cap - strlen(buf) - 1);
 }
 
-/* The DBN's own provenance over what the runner recorded for the layer under way (the run's seed and time, not
- * the layer's), then the file. */
+/* Over what the runner recorded of the layer under way: the whole run's seed and time, the layer's time. */
 static ebm_status train_save(cli_run *r, const char *path) {
     dbn_train *c = r->user;
-    ebm_meta *mt = r->meta;
-    const ebm_cd_opts *o = &c->ca.o;
-    c->seconds[c->layer] = r->res.seconds;
-    ebm_status s = ebm_meta_setf(mt, "ebm.train.seed", "%llu", (unsigned long long)o->seed);
-    if (!s) s = ebm_meta_setf(mt, "ebm.train.seconds", "%.2f", cli_now() - c->t0);
-    if (!s) s = ebm_meta_setf(mt, "ebm.train.lr_final", "%g", (double)(o->lr_final >= 0 ? o->lr_final : o->lr));
-    if (!s) s = ebm_meta_setf(mt, "ebm.train.init_std", "%g", (double)c->ca.init_std);
-    if (!s) s = ebm_meta_set(mt, "ebm.train.layer_input", "probabilities");
-    for (size_t l = 0; !s && l <= c->layer; l++) {
-        char key[64];
-        snprintf(key, sizeof key, "ebm.train.layer.%zu.seconds", l);
-        s = ebm_meta_setf(mt, key, "%.2f", c->seconds[l]);
-        snprintf(key, sizeof key, "ebm.train.layer.%zu.seed", l);
-        if (!s) s = ebm_meta_setf(mt, key, "%llu", (unsigned long long)(o->seed + l));
-        snprintf(key, sizeof key, "ebm.train.layer.%zu.final_recon", l);
-        if (!s && !isnan(c->final_recon[l])) s = ebm_meta_setf(mt, key, "%.6f", c->final_recon[l]);
-    }
-    if (!s) s = ebm_meta_set(mt, "ebm.sample.steps", "1000");
-    if (!s) s = ebm_meta_set(mt, "ebm.sample.temperature", "1");
-    if (!s) s = ebm_meta_set(mt, "ebm.sample.init", "noise");
+    char key[64];
+    snprintf(key, sizeof key, "ebm.train.layer.%zu.seconds", c->layer);
+    ebm_status s = ebm_meta_setf(r->meta, key, "%.2f", r->res.seconds);
+    if (!s) s = ebm_meta_setf(r->meta, "ebm.train.seed", "%llu", (unsigned long long)c->ca.o.seed);
+    if (!s) s = ebm_meta_setf(r->meta, "ebm.train.seconds", "%.2f", cli_now() - c->t0);
     return s ? s : ebm_dbn_save(c->net, path);
 }
 
@@ -116,7 +103,6 @@ static ebm_status train_layer(ebm_dbn_layer_run *L, void *user) {
     snprintf(c->hint, sizeof c->hint, "in layer %zu of %zu (a smaller --lr may help)", L->layer + 1, L->n_layers);
     c->r.stage = L->layer + 1 < L->n_layers;
     c->rc = cli_train_run(&c->r, L->trainer, L->input, NULL, &L->run);
-    c->seconds[L->layer] = c->r.res.seconds;
     return c->rc ? EBM_ECANCELED : EBM_OK;
 }
 
@@ -185,7 +171,6 @@ int cli_dbn_train(int argc, char **argv, bool quiet) {
     }
     c.net->height = c.net->layers[0]->height = d->height;
     c.net->width = c.net->layers[0]->width = d->width;
-    for (size_t l = 0; l < MAX_LEVELS; l++) c.final_recon[l] = NAN;
     c.r = (cli_run){.cmd = cmd, .kind = "dbn", .ta = &ta, .d = d, .da = &da, .quiet = quiet, .argc = argc,
                     .argv = argv, .meta = c.net->meta, .nan_hint = c.hint, .save = train_save,
                     .detail = train_detail, .on_epoch = train_epoch, .describe = train_describe, .user = &c};

@@ -268,3 +268,17 @@ ebm_status ebm_probe_fit_score(const float *xtr, const int32_t *ytr, size_t ntr,
     ebm_probe_free(p);
     return s;
 }
+
+ebm_status ebm_dbn_probe(const ebm_dbn *d, size_t level, const float *xtr, const int32_t *ytr, size_t ntr,
+                         const float *xte, const int32_t *yte, size_t nte, const ebm_probe_opts *o,
+                         ebm_probe_score *out) {
+    if (level > d->n_layers) return ebm_fail(EBM_EINVAL, "level %zu is outside this DBN's levels 0..%zu", level, d->n_layers);
+    size_t u = ebm_dbn_units(d, level);
+    float *ftr = ebm_calloc(ntr * u, sizeof *ftr), *fte = ebm_calloc(nte * u, sizeof *fte);
+    ebm_status s = ftr && fte ? ebm_dbn_up(d, xtr, ntr, level, ftr) : ebm_fail(EBM_ENOMEM, "out of memory for features");
+    if (!s) s = ebm_dbn_up(d, xte, nte, level, fte);
+    if (!s) s = ebm_probe_fit_score(ftr, ytr, ntr, fte, yte, nte, u, o, out);
+    ebm_free(ftr);
+    ebm_free(fte);
+    return s;
+}

@@ -7,12 +7,31 @@
  * reproducible and layers do not share random streams. */
 #include "core/internal.h"
 
+#include <stdio.h>
 #include <string.h>
 
 void ebm_dbn_train_opts_default(ebm_dbn_train_opts *o) {
     memset(o, 0, sizeof *o);
     ebm_cd_opts_default(&o->cd);
     o->init_std = 0.01f;
+}
+
+/* The settings a DBN's file keeps beside the run's (ebm_run_describe): how layers were started and fed, each
+ * layer's seed, and the sampling defaults of ebm_dbn_sample_opts_default unless the model has its own. */
+static ebm_status describe(ebm_dbn *d, const ebm_dbn_train_opts *o) {
+    const ebm_cd_opts *cd = &o->cd;
+    ebm_status s = ebm_meta_setf(d->meta, "ebm.train.init_std", "%g", (double)o->init_std);
+    if (!s) s = ebm_meta_set(d->meta, "ebm.train.layer_input", "probabilities");
+    if (!s) s = ebm_meta_setf(d->meta, "ebm.train.lr_final", "%g", (double)(cd->lr_final >= 0 ? cd->lr_final : cd->lr));
+    for (size_t l = 0; !s && l < d->n_layers; l++) {
+        char key[64];
+        snprintf(key, sizeof key, "ebm.train.layer.%zu.seed", l);
+        s = ebm_meta_setf(d->meta, key, "%llu", (unsigned long long)(cd->seed + l));
+    }
+    if (!s && !ebm_meta_get(d->meta, "ebm.sample.steps")) s = ebm_meta_set(d->meta, "ebm.sample.steps", "1000");
+    if (!s && !ebm_meta_get(d->meta, "ebm.sample.temperature")) s = ebm_meta_set(d->meta, "ebm.sample.temperature", "1");
+    if (!s && !ebm_meta_get(d->meta, "ebm.sample.init")) s = ebm_meta_set(d->meta, "ebm.sample.init", "noise");
+    return s;
 }
 
 /* Layer L->layer on L->input: by the caller's hook with the layer's trainer and run options, else as
@@ -35,6 +54,7 @@ ebm_status ebm_dbn_train_run(ebm_dbn *d, const ebm_mat *data, const ebm_dbn_trai
                         ebm_dbn_units(d, 0));
     if (data->rows == 0) return ebm_fail(EBM_EINVAL, "the training data is empty");
     ebm_status s = ebm_mat_check_range(data, 0.0f, 1.0f, "training data for a DBN");
+    if (!s) s = describe(d, o);
     if (s) return s;
     ebm_mat *input = NULL, *next = NULL;
     ebm_dbn_layer_run L;
@@ -54,7 +74,11 @@ ebm_status ebm_dbn_train_run(ebm_dbn *d, const ebm_mat *data, const ebm_dbn_trai
         }
         ebm_cd_opts cd = o->cd;
         cd.seed = o->cd.seed + l;
+        double t0 = ebm_now();
         s = train_layer(&L, &cd, run, user);
+        char key[64];
+        snprintf(key, sizeof key, "ebm.train.layer.%zu.seconds", l);
+        if (!s) s = ebm_meta_setf(d->meta, key, "%.2f", ebm_now() - t0);
         if (s) {
             s = ebm_fail_prefix(s, "layer %zu of %zu", l + 1, d->n_layers);
             break;
