@@ -6,20 +6,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_ROWS 66
-
 /* A data set with its labels (from the data source, else from labels_path); NULL after printing an error. */
 static ebm_dataset *load_labelled(const char *cmd, const ebm_dbn *d, const char **spec, const char *labels_path,
                                   const char *labels_opt, cli_data_args *da, bool quiet) {
     ebm_dataset *ds = cli_dbn_data(cmd, d, spec, da, quiet);
-    if (!ds) return NULL;
-    if (labels_path) {
+    if (ds && labels_path) {
         free(ds->labels);
         ds->labels = cli_load_labels(cmd, labels_path, ds->x->rows, false, 10000);
-    } else if (!ds->labels) {
+    } else if (ds && !ds->labels) {
         cli_error(cmd, "%s has no labels; give them with %s FILE (one whole number per row)", *spec, labels_opt);
     }
-    if (ds->labels) return ds;
+    if (ds && ds->labels) return ds;
     ebm_dataset_free(ds);
     return NULL;
 }
@@ -32,24 +29,23 @@ typedef struct {
 
 typedef struct {
     cli_progress prog;
-    char label[64];
-    size_t max_iter;
+    size_t level, max_iter;
 } probe_ctx;
 
 static int on_probe(size_t iter, double loss, void *user) {
     probe_ctx *c = user;
-    char detail[96];
+    char label[64], detail[96];
+    snprintf(label, sizeof label, "probe on level %zu", c->level);
     snprintf(detail, sizeof detail, "iteration %zu, loss %.4f", iter, loss);
-    cli_progress_bar(&c->prog, c->label, (double)iter / (double)c->max_iter, detail);
+    cli_progress_bar(&c->prog, label, (double)iter / (double)c->max_iter, detail);
     return cli_interrupted() ? 1 : 0;
 }
 
 /* The probe on level `level` features of tr, scored on te; false after printing an error. */
 static bool run_probe(const char *cmd, const ebm_dbn *d, size_t level, const ebm_dataset *tr, const ebm_dataset *te,
                       const ebm_probe_opts *po, bool quiet, probe_row *r) {
-    probe_ctx c = {.max_iter = po->max_iter};
+    probe_ctx c = {.level = level, .max_iter = po->max_iter};
     cli_progress_init(&c.prog, quiet);
-    snprintf(c.label, sizeof c.label, "probe on level %zu", level);
     ebm_probe_opts o = *po;
     o.progress = on_probe;
     o.user = &c;
@@ -63,26 +59,6 @@ static bool run_probe(const char *cmd, const ebm_dbn *d, size_t level, const ebm
         fprintf(stderr, "probe on level %zu (%zu units): %zu L-BFGS iterations%s, test accuracy %.4f (%.1f s)\n", level,
                 r->units, r->sc.fit.iters, r->sc.fit.converged ? "" : " (not converged)", r->sc.test_acc, r->seconds);
     return true;
-}
-
-static void print_json(const char *path, const ebm_dbn *d, const char *train, size_t ntr, const char *test,
-                       size_t nte, float l2, const probe_row *rows, size_t nrows) {
-    printf("{\"model\": ");
-    cli_json_string(stdout, path);
-    printf(", \"layers\": %zu, \"train\": ", d->n_layers);
-    cli_json_string(stdout, train);
-    printf(", \"train_rows\": %zu, \"test\": ", ntr);
-    cli_json_string(stdout, test);
-    printf(", \"test_rows\": %zu, \"l2\": %g, \"probes\": [", nte, (double)l2);
-    for (size_t i = 0; i < nrows; i++) {
-        const ebm_probe_score *sc = &rows[i].sc; /* accuracies are always finite, an NLL may not be */
-        printf("%s{\"level\": %zu, \"units\": %zu, \"train_accuracy\": %.10g, \"test_accuracy\": %.10g, \"test_nll\": ",
-               i ? ", " : "", rows[i].level, rows[i].units, sc->train_acc, sc->test_acc);
-        cli_json_number(stdout, sc->test_nll);
-        printf(", \"iterations\": %zu, \"converged\": %s, \"seconds\": %.3f}", sc->fit.iters,
-               sc->fit.converged ? "true" : "false", rows[i].seconds);
-    }
-    printf("]}\n");
 }
 
 static const char *const probe_about =
@@ -123,13 +99,9 @@ int cmd_eval_probe(int argc, char **argv, bool quiet) {
     ebm_dbn *d = cli_dbn_load(cmd, path);
     if (!d) return 1;
     ebm_dataset *tr = NULL, *te = NULL;
-    probe_row rows[MAX_ROWS];
+    probe_row rows[66]; /* the raw pixels and every level of the deepest DBN */
     quiet = quiet || json;
-    if (!cli_dbn_level(cmd, layer, d, &level, &all)) {
-        rc = 2;
-        goto done;
-    }
-    rc = 1;
+    if ((rc = cli_dbn_level(cmd, layer, d, &level, &all) ? 1 : 2) == 2) goto done;
     if (!data_spec) data_spec = ebm_meta_get(d->meta, "ebm.data.spec");
     if (!test_spec && data_spec && (strcmp(data_spec, "fashion-mnist") == 0 || strcmp(data_spec, "fashion-mnist:train") == 0))
         test_spec = "fashion-mnist:test";
@@ -144,10 +116,27 @@ int cmd_eval_probe(int argc, char **argv, bool quiet) {
     if (!no_raw && level != 0 && !run_probe(cmd, d, 0, tr, te, &po, quiet, &rows[nrows++])) goto done;
     for (size_t l = all ? 1 : level; l <= level; l++)
         if (!run_probe(cmd, d, l, tr, te, &po, quiet, &rows[nrows++])) goto done;
-    rc = cli_interrupted() ? 130 : 0;
-    if (rc) cli_error(cmd, "interrupted");
-    if (json && !rc) print_json(path, d, data_spec, tr->x->rows, test_spec, te->x->rows, po.l2, rows, nrows);
-    if (json || rc) goto done;
+    if ((rc = cli_interrupted() ? 130 : 0)) {
+        cli_error(cmd, "interrupted");
+    } else if (json) {
+        printf("{\"model\": ");
+        cli_json_string(stdout, path);
+        printf(", \"layers\": %zu, \"train\": ", d->n_layers);
+        cli_json_string(stdout, data_spec);
+        printf(", \"train_rows\": %zu, \"test\": ", tr->x->rows);
+        cli_json_string(stdout, test_spec);
+        printf(", \"test_rows\": %zu, \"l2\": %g, \"probes\": [", te->x->rows, (double)po.l2);
+        for (size_t i = 0; i < nrows; i++) {
+            const ebm_probe_score *sc = &rows[i].sc; /* accuracies are always finite, an NLL may not be */
+            printf("%s{\"level\": %zu, \"units\": %zu, \"train_accuracy\": %.10g, \"test_accuracy\": %.10g, "
+                   "\"test_nll\": ", i ? ", " : "", rows[i].level, rows[i].units, sc->train_acc, sc->test_acc);
+            cli_json_number(stdout, sc->test_nll);
+            printf(", \"iterations\": %zu, \"converged\": %s, \"seconds\": %.3f}", sc->fit.iters,
+                   sc->fit.converged ? "true" : "false", rows[i].seconds);
+        }
+        printf("]}\n");
+    }
+    if (rc || json) goto done;
     char desc[512];
     cli_dbn_describe(d, desc, sizeof desc);
     printf("model            %s (%s)\n", path, desc);

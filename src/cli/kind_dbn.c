@@ -42,8 +42,7 @@ ebm_dataset *cli_dbn_data(const char *cmd, const ebm_dbn *d, const char **spec, 
     return cli_load_like_model(cmd, *spec, da, d->meta, ebm_dbn_units(d, 0), true, quiet);
 }
 
-/* ---- ebm train dbn: each layer one run of cli_train_run, the model saved after the top one ---- */
-
+/* ebm train dbn: each layer one run of cli_train_run; the file is saved after the top one. */
 typedef struct {
     cli_run r;
     ebm_dbn *net;
@@ -65,12 +64,12 @@ static void train_detail(cli_run *r, const ebm_run_progress *p, char *buf, size_
 /* The layer's reconstruction error on the monitor rows, shown and kept as ebm.train.layer.<l>.final_recon. */
 static void train_epoch(cli_run *r, const ebm_run_progress *p) {
     dbn_train *c = r->user;
-    double recon = NAN;
+    double recon;
     char more[32] = "", key[64];
     snprintf(key, sizeof key, "ebm.train.layer.%zu.final_recon", c->layer);
     if (c->mon.rows && !ebm_rbm_recon_error(c->rbm, c->mon.data, c->mon.rows, &recon)) {
         snprintf(more, sizeof more, "  recon %.4f", recon);
-        if (ebm_meta_setf(r->meta, key, "%.6f", recon)) more[0] = '\0';
+        (void)ebm_meta_setf(r->meta, key, "%.6f", recon); /* only ENOMEM, which the save then reports */
     }
     cli_progress_line(&r->prog, "layer %zu/%zu epoch %zu/%zu  %.2f s%s", c->layer + 1, c->net->n_layers, p->epoch,
                       p->epochs, p->seconds, more);
@@ -106,23 +105,6 @@ static ebm_status train_layer(ebm_dbn_layer_run *L, void *user) {
     return c->rc ? EBM_ECANCELED : EBM_OK;
 }
 
-/* sizes[1..] <- the comma-separated hidden layer sizes of text; *n = number of levels including sizes[0]. */
-static bool parse_layers(const char *cmd, const char *text, size_t *sizes, size_t *n) {
-    *n = 1;
-    for (const char *p = text; *p;) {
-        char *end;
-        unsigned long long v = strtoull(p, &end, 10);
-        if (end == p || (*end && *end != ',') || (*end && !end[1]) || v < 1 || v > (1u << 20) || *n >= MAX_LEVELS)
-            return cli_error(cmd, "--layers: '%s' is not a list of 1 to %d hidden layer sizes (1..1048576) such as "
-                             "500,500,2000", text, MAX_LEVELS - 1),
-                   false;
-        sizes[(*n)++] = (size_t)v;
-        p = *end ? end + 1 : end;
-    }
-    if (*n < 2) return cli_error(cmd, "--layers: give at least one hidden layer size"), false;
-    return true;
-}
-
 static const char *const train_about =
     "Train a deep belief net greedily, layer by layer (Hinton & Salakhutdinov 2006): layer 1 is a Bernoulli\n"
     "RBM on the data, trained by CD-K or PCD-K exactly as `ebm train rbm` trains one; each further layer is an\n"
@@ -146,11 +128,17 @@ int cli_dbn_train(int argc, char **argv, bool quiet) {
         {"monitor", OPT_SIZE, &c.monitor, "N", "rows of each layer's input for the per-epoch reconstruction error (0 = off)", 0, 1e9, 0, 0, NULL, NULL},
         OPT_END,
     };
-    size_t npos, sizes[MAX_LEVELS], n_sizes;
+    size_t npos, sizes[MAX_LEVELS], n_sizes, big = 0;
     int rc = cli_start(cmd, argc, argv, opts, "ebm train dbn --data SPEC --layers N1,N2,... --out PATH [options]",
                        train_about, NULL, 0, &npos);
     if (rc >= 0) return rc;
-    if (!parse_layers(cmd, layers, sizes, &n_sizes)) return 2;
+    bool listed = ebm_dbn_parse_sizes(layers, sizes + 1, MAX_LEVELS - 1, &n_sizes) == EBM_OK;
+    for (size_t l = 1; listed && l <= n_sizes; l++) big += sizes[l] > (1u << 20);
+    if (!listed || big) {
+        cli_error(cmd, "--layers: '%s' is not a list of 1 to %d hidden layer sizes (1..1048576) such as 500,500,2000",
+                  layers, MAX_LEVELS - 1);
+        return 2;
+    }
     if ((rc = cli_train_check(cmd, &ta)) >= 0) return rc;
     if (!cli_cd_finish(cmd, &c.ca)) return 1;
     ebm_data_opts dopts;
@@ -158,17 +146,13 @@ int cli_dbn_train(int argc, char **argv, bool quiet) {
     dopts.seed = c.ca.o.seed;
     ebm_dataset *d = cli_load_data(cmd, ta.data, &dopts, quiet);
     if (!d) return 1;
-    rc = 1;
-    if (ebm_mat_check_range(d->x, 0.0f, 1.0f, ta.data)) {
-        cli_error(cmd, "%s; a DBN needs values in [0, 1] (try --scale minmax or --scale 255)", ebm_last_error());
-        goto done;
-    }
+    ebm_status s = EBM_OK;
     sizes[0] = d->x->cols;
-    ebm_status s = ebm_dbn_new(sizes, n_sizes, &c.net);
-    if (s) {
+    if ((rc = ebm_mat_check_range(d->x, 0.0f, 1.0f, ta.data) ? 1 : 0))
+        cli_error(cmd, "%s; a DBN needs values in [0, 1] (try --scale minmax or --scale 255)", ebm_last_error());
+    else if ((s = ebm_dbn_new(sizes, n_sizes + 1, &c.net)))
         rc = cli_lib_error(cmd, s);
-        goto done;
-    }
+    if (rc) goto done;
     c.net->height = c.net->layers[0]->height = d->height;
     c.net->width = c.net->layers[0]->width = d->width;
     c.r = (cli_run){.cmd = cmd, .kind = "dbn", .ta = &ta, .d = d, .da = &da, .quiet = quiet, .argc = argc,
@@ -193,8 +177,6 @@ done:
     ebm_dataset_free(d);
     return rc;
 }
-
-/* ---- ebm sample MODEL.dbn ---- */
 
 typedef struct {
     cli_progress prog;
@@ -248,12 +230,12 @@ int cli_dbn_sample(int argc, char **argv, bool quiet) {
     ebm_dataset *ds = NULL;
     float *out = NULL;
     size_t h = 0, w = 0, nv = ebm_dbn_units(d, 0);
-    if (dest.png && !cli_image_shape(cmd, nv, d->height, d->width, dest.shape, &h, &w)) goto done;
+    const char *mi = ebm_meta_get(d->meta, "ebm.sample.init");
     if (!steps_seen) cli_meta_size(d->meta, "ebm.sample.steps", &so.steps);
     if (!t_seen && (!cli_meta_float(d->meta, "ebm.sample.temperature", &so.T) || !(so.T > 0))) so.T = 1.0f;
-    const char *mi = ebm_meta_get(d->meta, "ebm.sample.init");
     if (!init_seen && mi && strcmp(mi, "data") == 0) init = 1;
     cli_data_args da = {"auto", "none", 0.5f, limit, seed, false, false, false};
+    if (dest.png && !cli_image_shape(cmd, nv, d->height, d->width, dest.shape, &h, &w)) goto done;
     if (init == 1 && !(ds = cli_dbn_data(cmd, d, &data_spec, &da, quiet))) goto done;
     if (!(out = malloc(n * nv * sizeof *out))) {
         rc = cli_error(cmd, "out of memory for %zu samples", n);
@@ -277,21 +259,18 @@ int cli_dbn_sample(int argc, char **argv, bool quiet) {
     if (s == EBM_ECANCELED) {
         cli_error(cmd, "interrupted; nothing written");
         rc = 130;
+    } else if (s) {
+        cli_lib_error(cmd, s);
+    } else {
+        cli_progress_line(&c.prog, "%zu sweeps in %.2f s", so.steps, cli_now() - t0);
+        rc = cli_sample_out_write(cmd, quiet, &dest, out, n, nv, false, h, w) ? 0 : 1;
     }
-    if (s) {
-        if (s != EBM_ECANCELED) rc = cli_lib_error(cmd, s);
-        goto done;
-    }
-    cli_progress_line(&c.prog, "%zu sweeps in %.2f s", so.steps, cli_now() - t0);
-    rc = cli_sample_out_write(cmd, quiet, &dest, out, n, nv, false, h, w) ? 0 : 1;
 done:
     free(out);
     ebm_dataset_free(ds);
     ebm_dbn_free(d);
     return rc;
 }
-
-/* ---- ebm eval MODEL.dbn ---- */
 
 static const char *const eval_about =
     "Evaluate a deep belief net on data preprocessed as in training: the mean anomaly score (the free\n"
@@ -334,11 +313,7 @@ int cli_dbn_eval(int argc, char **argv, bool quiet) {
         cli_json_string(stdout, path);
         printf(", \"kind\": \"dbn\", \"layers\": %zu, \"data\": ", d->n_layers);
         cli_json_string(stdout, data_spec);
-        printf(", \"rows\": %zu, \"score_mean\": ", n);
-        cli_json_number(stdout, fmean);
-        printf(", \"recon_mse\": ");
-        cli_json_number(stdout, recon);
-        printf("}\n");
+        printf(", \"rows\": %zu, \"score_mean\": %.10g, \"recon_mse\": %.10g}\n", n, fmean, recon); /* finite */
     } else {
         printf("model            %s (%s)\n", path, desc);
         printf("data             %s: %zu rows (scale %s, binarize %s)\n", ds->source, n, da.scale, da.binarize);
@@ -353,9 +328,8 @@ done:
     return rc;
 }
 
-/* ---- ebm info MODEL.dbn ---- */
-
-/* Mean, standard deviation and max |.| of x (n), in double: a JSON member or an indented line. */
+/* Mean, standard deviation and max |.| of x (n), in double: a JSON member (finite numbers: the loader refuses
+ * others) or an indented line. */
 static void moments(const char *name, const float *x, size_t n, bool json, const char *sep) {
     double s = 0, sq = 0, mx = 0;
     for (size_t i = 0; i < n; i++) {
@@ -364,17 +338,8 @@ static void moments(const char *name, const float *x, size_t n, bool json, const
         mx = fabs(x[i]) > mx ? fabs(x[i]) : mx;
     }
     double mean = s / (double)n, sd = sqrt(fmax(0, sq / (double)n - mean * mean));
-    if (!json) {
-        printf("    %-4s mean %+.4f  std %.4f  max|.| %.4f\n", name, mean, sd, mx);
-        return;
-    }
-    printf("\"%s\": {\"mean\": ", name);
-    cli_json_number(stdout, mean);
-    printf(", \"std\": ");
-    cli_json_number(stdout, sd);
-    printf(", \"max_abs\": ");
-    cli_json_number(stdout, mx);
-    printf("}%s", sep);
+    if (json) printf("\"%s\": {\"mean\": %.10g, \"std\": %.10g, \"max_abs\": %.10g}%s", name, mean, sd, mx, sep);
+    else printf("    %-4s mean %+.4f  std %.4f  max|.| %.4f\n", name, mean, sd, mx);
 }
 
 int cli_dbn_info(int argc, char **argv, bool quiet) {
@@ -422,8 +387,7 @@ int cli_dbn_info(int argc, char **argv, bool quiet) {
     return rc;
 }
 
-/* ---- ebm score (DBN files): ebm_dbn_free_energy, the bottom RBM's free energy (docs/dbn.md) ---- */
-
+/* ebm score: the free energy of the bottom RBM (ebm_dbn_free_energy, docs/dbn.md). */
 static ebm_dataset *dbn_score_load(void *model, const char *cmd, const char *spec, size_t limit, bool quiet) {
     cli_data_args da = {"auto", "none", 0.5f, limit, 1, false, false, false};
     return cli_dbn_data(cmd, model, &spec, &da, quiet);
