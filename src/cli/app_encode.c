@@ -12,7 +12,11 @@ static const char *const encode_about =
     "a float32 (rows, units) array; a path ending in .csv writes CSV.";
 
 int cmd_encode(int argc, char **argv, bool quiet) {
-    const char *cmd = "encode", *data_spec = NULL, *out = NULL, *layer = "top";
+    const char *cmd = "encode", *data_spec = NULL, *out = NULL, *layer = "top", *path;
+    ebm_dbn *d;
+    ebm_dataset *ds = NULL;
+    float *f = NULL;
+    size_t level;
     cli_data_args da = {"auto", "none", 0.5f, 0, 1, false, false, false};
     const cli_opt opts[] = {
         {"data", OPT_STR, &data_spec, "SPEC", "data to encode (default: the model's training data)", -INFINITY, INFINITY, 0, 0, NULL, NULL},
@@ -22,26 +26,24 @@ int cmd_encode(int argc, char **argv, bool quiet) {
         CLI_DATA_AS_TRAINED_OPTIONS(da),
         OPT_END,
     };
-    const char *path;
-    int rc = cli_start_model(cmd, argc, argv, opts, "ebm encode MODEL --data SPEC [--layer L] --out PATH.npy",
-                             encode_about, &path);
+    int rc = cli_dbn_start(cmd, argc, argv, opts, "ebm encode MODEL --data SPEC [--layer L] --out PATH.npy",
+                           encode_about, &path, &d);
     if (rc >= 0) return rc;
-    if (!out) return cli_error(cmd, "--out is required (the features file, .npy or .csv)");
-    if (!cli_check_writable(cmd, "--out", out)) return 1;
-    ebm_dbn *d = cli_dbn_load(cmd, path);
-    if (!d) return 1;
-    ebm_dataset *ds = NULL;
-    float *f = NULL;
-    size_t level;
-    rc = cli_dbn_level(cmd, layer, d, &level, NULL) ? 1 : 2;
-    if (rc == 1 && (ds = cli_dbn_data(cmd, d, &data_spec, &da, quiet))) {
+    if (!out) {
+        rc = cli_error(cmd, "--out is required (the features file, .npy or .csv)");
+    } else if (!cli_check_writable(cmd, "--out", out)) {
+        rc = 1;
+    } else if (!cli_dbn_level(cmd, layer, d, &level, NULL)) {
+        rc = 2;
+    } else if (!(ds = cli_dbn_data(cmd, d, &data_spec, &da, quiet))) {
+        rc = 1;
+    } else {
         size_t n = ds->x->rows, u = ebm_dbn_units(d, level);
+        bool csv = strlen(out) >= 4 && strcmp(out + strlen(out) - 4, ".csv") == 0;
         f = malloc(n * u * sizeof *f);
         ebm_status s = f ? ebm_dbn_up(d, ds->x->data, n, level, f) : EBM_ENOMEM;
-        bool csv = strlen(out) >= 4 && strcmp(out + strlen(out) - 4, ".csv") == 0;
-        if (s) cli_lib_error(cmd, s);
-        else if (cli_write_samples(cmd, quiet, f, n, u, false, NULL, csv ? NULL : out, csv ? out : NULL, 0, 0, 0, 0))
-            rc = 0;
+        if (s) rc = cli_lib_error(cmd, s);
+        else rc = cli_write_samples(cmd, quiet, f, n, u, false, NULL, csv ? NULL : out, csv ? out : NULL, 0, 0, 0, 0) ? 0 : 1;
         if (!rc && !quiet) fprintf(stderr, "encoded %zu rows to level %zu of %zu (%zu units)\n", n, level, d->n_layers, u);
     }
     free(f);

@@ -71,6 +71,8 @@ static const char *const probe_about =
 
 int cmd_eval_probe(int argc, char **argv, bool quiet) {
     const char *cmd = "eval", *data_spec = NULL, *test_spec = NULL, *layer = "top", *labels = NULL, *test_labels = NULL;
+    const char *path;
+    ebm_dbn *d;
     bool probe = false, json = false, no_raw = false, all;
     size_t test_limit = 0, level, nrows = 0;
     ebm_probe_opts po;
@@ -92,12 +94,9 @@ int cmd_eval_probe(int argc, char **argv, bool quiet) {
         CLI_DATA_AS_TRAINED_OPTIONS(da),
         OPT_END,
     };
-    const char *path;
-    int rc = cli_start_model(cmd, argc, argv, opts, "ebm eval MODEL --probe --data SPEC --test SPEC [--layer L] [options]",
-                             probe_about, &path);
+    int rc = cli_dbn_start(cmd, argc, argv, opts, "ebm eval MODEL --probe --data SPEC --test SPEC [--layer L] [options]",
+                           probe_about, &path, &d);
     if (rc >= 0) return rc;
-    ebm_dbn *d = cli_dbn_load(cmd, path);
-    if (!d) return 1;
     ebm_dataset *tr = NULL, *te = NULL;
     probe_row rows[66]; /* the raw pixels and every level of the deepest DBN */
     quiet = quiet || json;

@@ -10,11 +10,17 @@
 
 #define MAX_LEVELS 65
 
-ebm_dbn *cli_dbn_load(const char *cmd, const char *path) {
+static ebm_dbn *load(const char *cmd, const char *path) {
     ebm_dbn *d = NULL;
     ebm_status s = ebm_dbn_load_stack(path, &d);
     if (s) cli_lib_error(cmd, s);
     return d;
+}
+
+int cli_dbn_start(const char *cmd, int argc, char **argv, const cli_opt *opts, const char *usage, const char *about,
+                  const char **path, ebm_dbn **d) {
+    int rc = cli_start_model(cmd, argc, argv, opts, usage, about, path);
+    return rc >= 0 ? rc : (*d = load(cmd, *path)) ? -1 : 1;
 }
 
 void cli_dbn_describe(const ebm_dbn *d, char *buf, size_t cap) {
@@ -46,10 +52,9 @@ ebm_dataset *cli_dbn_data(const char *cmd, const ebm_dbn *d, const char **spec, 
 typedef struct {
     cli_run r;
     ebm_dbn *net;
+    const ebm_dbn_layer_run *L; /* the layer under way */
     cli_cd_args ca;
-    size_t monitor, layer;
-    ebm_rbm *rbm;
-    ebm_mat mon;                /* view of the first monitor rows of the layer's input */
+    size_t monitor;
     double t0;
     char hint[64];
     int rc;
@@ -57,21 +62,22 @@ typedef struct {
 
 static void train_detail(cli_run *r, const ebm_run_progress *p, char *buf, size_t cap) {
     const dbn_train *c = r->user;
-    int n = snprintf(buf, cap, "layer %zu/%zu", c->layer + 1, c->net->n_layers);
+    int n = snprintf(buf, cap, "layer %zu/%zu", c->L->layer + 1, c->L->n_layers);
     if (!isnan(p->mean.recon)) snprintf(buf + n, cap - (size_t)n, ", train recon %.4f", p->mean.recon);
 }
 
-/* The layer's reconstruction error on the monitor rows, shown and kept as ebm.train.layer.<l>.final_recon. */
+/* The reconstruction error on the first --monitor rows of the layer's input, kept as its final_recon. */
 static void train_epoch(cli_run *r, const ebm_run_progress *p) {
-    dbn_train *c = r->user;
+    const dbn_train *c = r->user;
+    const ebm_mat *x = c->L->input;
     double recon;
     char more[32] = "", key[64];
-    snprintf(key, sizeof key, "ebm.train.layer.%zu.final_recon", c->layer);
-    if (c->mon.rows && !ebm_rbm_recon_error(c->rbm, c->mon.data, c->mon.rows, &recon)) {
+    snprintf(key, sizeof key, "ebm.train.layer.%zu.final_recon", c->L->layer);
+    if (c->monitor && !ebm_rbm_recon_error(c->L->rbm, x->data, c->monitor < x->rows ? c->monitor : x->rows, &recon)) {
         snprintf(more, sizeof more, "  recon %.4f", recon);
         (void)ebm_meta_setf(r->meta, key, "%.6f", recon); /* only ENOMEM, which the save then reports */
     }
-    cli_progress_line(&r->prog, "layer %zu/%zu epoch %zu/%zu  %.2f s%s", c->layer + 1, c->net->n_layers, p->epoch,
+    cli_progress_line(&r->prog, "layer %zu/%zu epoch %zu/%zu  %.2f s%s", c->L->layer + 1, c->L->n_layers, p->epoch,
                       p->epochs, p->seconds, more);
 }
 
@@ -83,9 +89,9 @@ static void train_describe(cli_run *r, char *buf, size_t cap) {
 
 /* Over what the runner recorded of the layer under way: the whole run's seed and time, the layer's time. */
 static ebm_status train_save(cli_run *r, const char *path) {
-    dbn_train *c = r->user;
+    const dbn_train *c = r->user;
     char key[64];
-    snprintf(key, sizeof key, "ebm.train.layer.%zu.seconds", c->layer);
+    snprintf(key, sizeof key, "ebm.train.layer.%zu.seconds", c->L->layer);
     ebm_status s = ebm_meta_setf(r->meta, key, "%.2f", r->res.seconds);
     if (!s) s = ebm_meta_setf(r->meta, "ebm.train.seed", "%llu", (unsigned long long)c->ca.o.seed);
     if (!s) s = ebm_meta_setf(r->meta, "ebm.train.seconds", "%.2f", cli_now() - c->t0);
@@ -94,9 +100,7 @@ static ebm_status train_save(cli_run *r, const char *path) {
 
 static ebm_status train_layer(ebm_dbn_layer_run *L, void *user) {
     dbn_train *c = user;
-    c->layer = L->layer;
-    c->rbm = L->rbm;
-    c->mon = (ebm_mat){c->monitor < L->input->rows ? c->monitor : L->input->rows, L->input->cols, L->input->data};
+    c->L = L;
     cli_progress_line(&c->r.prog, "layer %zu/%zu: RBM %zu x %zu on %zu rows%s", L->layer + 1, L->n_layers,
                       L->rbm->n_vis, L->rbm->n_hid, L->input->rows, L->layer ? " of the layer below's p(h | v)" : "");
     snprintf(c->hint, sizeof c->hint, "in layer %zu of %zu (a smaller --lr may help)", L->layer + 1, L->n_layers);
@@ -146,23 +150,19 @@ int cli_dbn_train(int argc, char **argv, bool quiet) {
     dopts.seed = c.ca.o.seed;
     ebm_dataset *d = cli_load_data(cmd, ta.data, &dopts, quiet);
     if (!d) return 1;
-    ebm_status s = EBM_OK;
     sizes[0] = d->x->cols;
-    if ((rc = ebm_mat_check_range(d->x, 0.0f, 1.0f, ta.data) ? 1 : 0))
-        cli_error(cmd, "%s; a DBN needs values in [0, 1] (try --scale minmax or --scale 255)", ebm_last_error());
-    else if ((s = ebm_dbn_new(sizes, n_sizes + 1, &c.net)))
-        rc = cli_lib_error(cmd, s);
-    if (rc) goto done;
+    rc = 1;
+    ebm_status s = ebm_mat_check_range(d->x, 0.0f, 1.0f, ta.data);
+    if (s) cli_error(cmd, "%s; a DBN needs values in [0, 1] (try --scale minmax or --scale 255)", ebm_last_error());
+    else if ((s = ebm_dbn_new(sizes, n_sizes + 1, &c.net))) cli_lib_error(cmd, s);
+    if (s) goto done;
     c.net->height = c.net->layers[0]->height = d->height;
     c.net->width = c.net->layers[0]->width = d->width;
     c.r = (cli_run){.cmd = cmd, .kind = "dbn", .ta = &ta, .d = d, .da = &da, .quiet = quiet, .argc = argc,
                     .argv = argv, .meta = c.net->meta, .nan_hint = c.hint, .save = train_save,
                     .detail = train_detail, .on_epoch = train_epoch, .describe = train_describe, .user = &c};
     cli_progress_init(&c.r.prog, quiet);
-    ebm_dbn_train_opts o;
-    ebm_dbn_train_opts_default(&o);
-    o.cd = c.ca.o;
-    o.init_std = c.ca.init_std;
+    ebm_dbn_train_opts o = {.cd = c.ca.o, .init_std = c.ca.init_std}; /* all of ebm_dbn_train_opts_default's */
     char desc[512];
     cli_dbn_describe(c.net, desc, sizeof desc);
     if (!quiet)
@@ -178,16 +178,8 @@ done:
     return rc;
 }
 
-typedef struct {
-    cli_progress prog;
-    size_t steps;
-} sample_ctx;
-
-static int on_sample(double fraction, void *user) {
-    sample_ctx *c = user;
-    char detail[64];
-    snprintf(detail, sizeof detail, "%.0f/%zu sweeps of the top RBM", fraction * (double)c->steps, c->steps);
-    cli_progress_bar(&c->prog, "sampling", fraction, detail);
+static int on_sample(double fraction, void *prog) {
+    cli_progress_bar(prog, "sampling", fraction, "of the sweeps in the top RBM");
     return cli_interrupted() ? 1 : 0;
 }
 
@@ -199,7 +191,8 @@ static const char *const sample_about =
     "--temperature and --init come from the model file (ebm.sample.*).";
 
 int cli_dbn_sample(int argc, char **argv, bool quiet) {
-    const char *cmd = "sample", *data_spec = NULL;
+    const char *cmd = "sample", *data_spec = NULL, *path;
+    ebm_dbn *d;
     cli_sample_out dest = CLI_SAMPLE_OUT_INIT;
     size_t n = 100, limit = 0;
     int init = 0;
@@ -219,16 +212,13 @@ int cli_dbn_sample(int argc, char **argv, bool quiet) {
         CLI_SAMPLE_OUT_OPTIONS(dest),
         OPT_END,
     };
-    const char *path;
-    int rc = cli_start_model(cmd, argc, argv, opts, "ebm sample DBN [--png PATH] [--npy PATH] [--csv PATH] [options]",
-                             sample_about, &path);
+    int rc = cli_dbn_start(cmd, argc, argv, opts, "ebm sample DBN [--png PATH] [--npy PATH] [--csv PATH] [options]",
+                           sample_about, &path, &d);
     if (rc >= 0) return rc;
-    if ((rc = cli_sample_out_check(cmd, &dest, false)) >= 0) return rc;
-    ebm_dbn *d = cli_dbn_load(cmd, path);
-    if (!d) return 1;
-    rc = 1;
     ebm_dataset *ds = NULL;
     float *out = NULL;
+    if ((rc = cli_sample_out_check(cmd, &dest, false)) >= 0) goto done;
+    rc = 1;
     size_t h = 0, w = 0, nv = ebm_dbn_units(d, 0);
     const char *mi = ebm_meta_get(d->meta, "ebm.sample.init");
     if (!steps_seen) cli_meta_size(d->meta, "ebm.sample.steps", &so.steps);
@@ -241,10 +231,10 @@ int cli_dbn_sample(int argc, char **argv, bool quiet) {
         rc = cli_error(cmd, "out of memory for %zu samples", n);
         goto done;
     }
-    sample_ctx c = {{0}, so.steps};
-    cli_progress_init(&c.prog, quiet);
+    cli_progress prog;
+    cli_progress_init(&prog, quiet);
     so.progress = on_sample;
-    so.user = &c;
+    so.user = &prog;
     char desc[512];
     cli_dbn_describe(d, desc, sizeof desc);
     if (!quiet)
@@ -255,14 +245,14 @@ int cli_dbn_sample(int argc, char **argv, bool quiet) {
     ebm_rng_seed(&rng, seed, 0);
     double t0 = cli_now();
     ebm_status s = ebm_dbn_sample(d, n, ds ? ds->x : NULL, &so, &rng, out);
-    cli_progress_end(&c.prog);
+    cli_progress_end(&prog);
     if (s == EBM_ECANCELED) {
         cli_error(cmd, "interrupted; nothing written");
         rc = 130;
     } else if (s) {
         cli_lib_error(cmd, s);
     } else {
-        cli_progress_line(&c.prog, "%zu sweeps in %.2f s", so.steps, cli_now() - t0);
+        cli_progress_line(&prog, "%zu sweeps in %.2f s", so.steps, cli_now() - t0);
         rc = cli_sample_out_write(cmd, quiet, &dest, out, n, nv, false, h, w) ? 0 : 1;
     }
 done:
@@ -272,13 +262,9 @@ done:
     return rc;
 }
 
-static const char *const eval_about =
-    "Evaluate a deep belief net on data preprocessed as in training: the mean anomaly score (the free\n"
-    "energy of each row under the bottom RBM, -log p(v) up to its log Z) and the bottom layer's mean-field\n"
-    "reconstruction error.  For features, see --probe (ebm eval MODEL --probe --help).";
-
 int cli_dbn_eval(int argc, char **argv, bool quiet) {
-    const char *cmd = "eval", *data_spec = NULL;
+    const char *cmd = "eval", *data_spec = NULL, *path;
+    ebm_dbn *d;
     bool json = false;
     cli_data_args da = {"auto", "none", 0.5f, 0, 1, false, false, false};
     const cli_opt opts[] = {
@@ -288,15 +274,16 @@ int cli_dbn_eval(int argc, char **argv, bool quiet) {
         CLI_DATA_AS_TRAINED_OPTIONS(da),
         OPT_END,
     };
-    const char *path;
-    int rc = cli_start_model(cmd, argc, argv, opts, "ebm eval DBN --data SPEC [options]", eval_about, &path);
+    int rc = cli_dbn_start(
+        cmd, argc, argv, opts, "ebm eval DBN --data SPEC [options]",
+        "Evaluate a deep belief net on data preprocessed as in training: the mean anomaly score (the free\n"
+        "energy of each row under the bottom RBM, -log p(v) up to its log Z) and the bottom layer's mean-field\n"
+        "reconstruction error.  For features, see --probe (ebm eval MODEL --probe --help).", &path, &d);
     if (rc >= 0) return rc;
-    ebm_dbn *d = cli_dbn_load(cmd, path);
-    if (!d) return 1;
     rc = 1;
-    ebm_dataset *ds = NULL;
     double *F = NULL, recon = NAN, fmean = 0;
-    if (!(ds = cli_dbn_data(cmd, d, &data_spec, &da, quiet || json))) goto done;
+    ebm_dataset *ds = cli_dbn_data(cmd, d, &data_spec, &da, quiet || json);
+    if (!ds) goto done;
     size_t n = ds->x->rows;
     F = malloc(n * sizeof *F);
     ebm_status s = F ? ebm_dbn_free_energy(d, ds->x->data, n, F) : EBM_ENOMEM;
@@ -350,7 +337,7 @@ int cli_dbn_info(int argc, char **argv, bool quiet) {
                             "metadata; --filters draws the bottom layer's weights.", &ia, &path);
     if (rc >= 0) return rc;
     bool json = ia.json;
-    ebm_dbn *d = cli_dbn_load("info", path);
+    ebm_dbn *d = load("info", path);
     if (!d) return 1;
     size_t np = 0;
     for (size_t l = 0; l < d->n_layers; l++) np += d->layers[l]->n_params;
@@ -398,7 +385,7 @@ static ebm_status dbn_score_energy(void *model, const float *x, size_t n, double
 static void dbn_score_free(void *model) { ebm_dbn_free(model); }
 
 bool cli_dbn_scorer(const char *cmd, const char *path, cli_scorer *sc) {
-    ebm_dbn *d = cli_dbn_load(cmd, path);
+    ebm_dbn *d = load(cmd, path);
     if (!d) return false;
     *sc = (cli_scorer){d, "free energy of the bottom RBM", ebm_meta_get(d->meta, "ebm.data.spec"), dbn_score_load,
                        dbn_score_energy, dbn_score_free};
