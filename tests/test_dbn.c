@@ -329,7 +329,8 @@ static void test_layer_hook(void) {
         /* a hook whose run fails stops the training at its layer with its status */
         hook_log stop = {0, 1, 9, {0}};
         CHECK_FAILS(ebm_dbn_train_run(b, data, &o, run_layer, &stop), EBM_ECANCELED);
-        CHECK(stop.calls == 2 && strstr(ebm_last_error(), "layer 2 of 2") && strstr(ebm_last_error(), "stopped at epoch 1, batch 1"));
+        const char *msg = ebm_last_error();
+        CHECK(stop.calls == 2 && strstr(msg, "layer 2 of 2") && strstr(msg, "stopped at epoch 1, batch 1"));
         ebm_trainer_free(t);
         ebm_rbm_free(m);
         ebm_dbn_free(a);
@@ -416,7 +417,8 @@ static void test_files(void) {
     CHECK_OK(ebm_dbn_parse_sizes("12,8,6", sz, 3, &nsz));
     CHECK(nsz == 3 && sz[0] == 12 && sz[1] == 8 && sz[2] == 6);
     const char *bad[] = {"", "8,,6", "8,6,", "0", "-1", "5x", "1,2,3,4"};
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) CHECK_FAILS(ebm_dbn_parse_sizes(bad[i], sz, 3, &nsz), EBM_EINVAL);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        CHECK_FAILS(ebm_dbn_parse_sizes(bad[i], sz, 3, &nsz), EBM_EINVAL);
     /* ... but ebm_dbn_load_stack reads either: the RBM as one layer with its metadata, the DBN as it is */
     d->layers[0]->height = 1;
     d->layers[0]->width = 5;

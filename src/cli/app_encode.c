@@ -43,8 +43,10 @@ int cmd_encode(int argc, char **argv, bool quiet) {
         f = malloc(n * u * sizeof *f);
         ebm_status s = f ? ebm_dbn_up(d, ds->x->data, n, level, f) : EBM_ENOMEM;
         if (s) rc = cli_lib_error(cmd, s);
-        else rc = cli_write_samples(cmd, quiet, f, n, u, false, NULL, csv ? NULL : out, csv ? out : NULL, 0, 0, 0, 0) ? 0 : 1;
-        if (!rc && !quiet) fprintf(stderr, "encoded %zu rows to level %zu of %zu (%zu units)\n", n, level, d->n_layers, u);
+        else if (cli_write_samples(cmd, quiet, f, n, u, false, NULL, csv ? NULL : out, csv ? out : NULL, 0, 0, 0, 0))
+            rc = 0;
+        if (!rc && !quiet)
+            fprintf(stderr, "encoded %zu rows to level %zu of %zu (%zu units)\n", n, level, d->n_layers, u);
     }
     free(f);
     ebm_dataset_free(ds);

@@ -1,5 +1,5 @@
 /* `ebm eval MODEL --probe`: how useful an RBM's or DBN's features are.  A multinomial logistic-regression
- * probe (ebm_probe_fit_score: softmax, L2, full-batch L-BFGS) is fitted on one level's features of labelled
+ * probe (ebm_dbn_probe: softmax, L2, full-batch L-BFGS) is fitted on one level's features of labelled
  * training data and scored on test data, next to the same probe on the raw pixels. */
 #include "cli.h"
 
@@ -21,38 +21,34 @@ static ebm_dataset *load_labelled(const char *cmd, const ebm_dbn *d, const char 
     return NULL;
 }
 
+/* One probe: its progress while it is fitted, then its figures. */
 typedef struct {
-    size_t level, units;
+    cli_progress prog;
+    size_t level, units, max_iter;
     ebm_probe_score sc;
     double seconds;
 } probe_row;
 
-typedef struct {
-    cli_progress prog;
-    size_t level, max_iter;
-} probe_ctx;
-
 static int on_probe(size_t iter, double loss, void *user) {
-    probe_ctx *c = user;
+    probe_row *r = user;
     char label[64], detail[96];
-    snprintf(label, sizeof label, "probe on level %zu", c->level);
+    snprintf(label, sizeof label, "probe on level %zu", r->level);
     snprintf(detail, sizeof detail, "iteration %zu, loss %.4f", iter, loss);
-    cli_progress_bar(&c->prog, label, (double)iter / (double)c->max_iter, detail);
+    cli_progress_bar(&r->prog, label, (double)iter / (double)r->max_iter, detail);
     return cli_interrupted() ? 1 : 0;
 }
 
 /* The probe on level `level` features of tr, scored on te; false after printing an error. */
 static bool run_probe(const char *cmd, const ebm_dbn *d, size_t level, const ebm_dataset *tr, const ebm_dataset *te,
                       const ebm_probe_opts *po, bool quiet, probe_row *r) {
-    probe_ctx c = {.level = level, .max_iter = po->max_iter};
-    cli_progress_init(&c.prog, quiet);
+    *r = (probe_row){.level = level, .units = ebm_dbn_units(d, level), .max_iter = po->max_iter, .seconds = cli_now()};
+    cli_progress_init(&r->prog, quiet);
     ebm_probe_opts o = *po;
     o.progress = on_probe;
-    o.user = &c;
-    *r = (probe_row){.level = level, .units = ebm_dbn_units(d, level), .seconds = cli_now()};
+    o.user = r;
     ebm_status s = ebm_dbn_probe(d, level, tr->x->data, tr->labels, tr->x->rows, te->x->data, te->labels, te->x->rows,
                                  &o, &r->sc);
-    cli_progress_end(&c.prog);
+    cli_progress_end(&r->prog);
     if (s) return cli_lib_error(cmd, s), false;
     r->seconds = cli_now() - r->seconds;
     if (!quiet)
@@ -94,16 +90,16 @@ int cmd_eval_probe(int argc, char **argv, bool quiet) {
         CLI_DATA_AS_TRAINED_OPTIONS(da),
         OPT_END,
     };
-    int rc = cli_dbn_start(cmd, argc, argv, opts, "ebm eval MODEL --probe --data SPEC --test SPEC [--layer L] [options]",
-                           probe_about, &path, &d);
+    const char *usage = "ebm eval MODEL --probe --data SPEC --test SPEC [--layer L] [options]";
+    int rc = cli_dbn_start(cmd, argc, argv, opts, usage, probe_about, &path, &d);
     if (rc >= 0) return rc;
     ebm_dataset *tr = NULL, *te = NULL;
     probe_row rows[66]; /* the raw pixels and every level of the deepest DBN */
     quiet = quiet || json;
     if ((rc = cli_dbn_level(cmd, layer, d, &level, &all) ? 1 : 2) == 2) goto done;
     if (!data_spec) data_spec = ebm_meta_get(d->meta, "ebm.data.spec");
-    if (!test_spec && data_spec && (strcmp(data_spec, "fashion-mnist") == 0 || strcmp(data_spec, "fashion-mnist:train") == 0))
-        test_spec = "fashion-mnist:test";
+    bool fmnist = data_spec && (!strcmp(data_spec, "fashion-mnist") || !strcmp(data_spec, "fashion-mnist:train"));
+    if (!test_spec && fmnist) test_spec = "fashion-mnist:test";
     if (data_spec && !test_spec) {
         cli_error(cmd, "--test is required (labelled test data for the probe)");
         goto done;

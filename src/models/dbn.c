@@ -221,8 +221,8 @@ ebm_status ebm_dbn_parse_sizes(const char *text, size_t *sizes, size_t cap, size
 /* sizes (at most MAX_LAYERS + 1) <- ebm.dbn.sizes, data level first. */
 static ebm_status parse_sizes(const char *text, const char *file, size_t *sizes, size_t *n) {
     if (ebm_dbn_parse_sizes(text, sizes, MAX_LAYERS + 1, n))
-        return ebm_fail(EBM_EFORMAT, "%s: ebm.dbn.sizes '%s' is not a list of 2 to %d positive sizes such as 784,500,500",
-                        file, text, MAX_LAYERS + 1);
+        return ebm_fail(EBM_EFORMAT, "%s: ebm.dbn.sizes '%s' is not a list of 2 to %d positive sizes such as "
+                        "784,500,500", file, text, MAX_LAYERS + 1);
     if (*n < 2) return ebm_fail(EBM_EFORMAT, "%s: ebm.dbn.sizes '%s' names fewer than two levels", file, text);
     return EBM_OK;
 }

@@ -28,9 +28,10 @@ static ebm_status describe(ebm_dbn *d, const ebm_dbn_train_opts *o) {
         snprintf(key, sizeof key, "ebm.train.layer.%zu.seed", l);
         s = ebm_meta_setf(d->meta, key, "%llu", (unsigned long long)(cd->seed + l));
     }
-    if (!s && !ebm_meta_get(d->meta, "ebm.sample.steps")) s = ebm_meta_set(d->meta, "ebm.sample.steps", "1000");
-    if (!s && !ebm_meta_get(d->meta, "ebm.sample.temperature")) s = ebm_meta_set(d->meta, "ebm.sample.temperature", "1");
-    if (!s && !ebm_meta_get(d->meta, "ebm.sample.init")) s = ebm_meta_set(d->meta, "ebm.sample.init", "noise");
+    static const char *const defaults[3][2] = {
+        {"ebm.sample.steps", "1000"}, {"ebm.sample.temperature", "1"}, {"ebm.sample.init", "noise"}};
+    for (int i = 0; !s && i < 3; i++)
+        if (!ebm_meta_get(d->meta, defaults[i][0])) s = ebm_meta_set(d->meta, defaults[i][0], defaults[i][1]);
     return s;
 }
 
