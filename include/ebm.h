@@ -1655,13 +1655,21 @@ EBM_API ebm_status ebm_dbn_recon_error(const ebm_dbn *d, const float *v, size_t 
  * tensors are EBM_EFORMAT naming the file and tensor. */
 EBM_API ebm_status ebm_dbn_save(const ebm_dbn *d, const char *path);
 EBM_API ebm_status ebm_dbn_load(const char *path, ebm_dbn **out);
+/* sizes (at most cap) <- the comma-separated positive whole numbers of text ("784,500,500", the form of
+ * ebm.dbn.sizes); EBM_EINVAL naming text otherwise. */
+EBM_API ebm_status ebm_dbn_parse_sizes(const char *text, size_t *sizes, size_t cap, size_t *n);
+/* A DBN file, or an RBM file as a one-layer DBN (with its metadata and image shape); other kinds are EBM_EFORMAT. */
+EBM_API ebm_status ebm_dbn_load_stack(const char *path, ebm_dbn **out);
 EBM_API ebm_status ebm_dbn_from_tensors(const ebm_tensors *t, const char *name, ebm_dbn **out);
 EBM_API ebm_status ebm_dbn_to_tensors(const ebm_dbn *d, ebm_tensors *t);
 
-/* Greedy layer-wise training.  Every layer is trained by ebm_rbm_train with o->cd (its callbacks included),
- * layer l with seed o->cd.seed + l and initialised by ebm_rbm_init(W ~ N(0, init_std^2), visible biases from
- * its input's means, rng stream (seed, 100 + l)).  on_layer (may be NULL) is called before each layer with the
- * layer index, the layer and its training input (rows, units(l)); non-zero stops (EBM_ECANCELED). */
+/* Greedy layer-wise training: layer l is one run of the CD / PCD trainer (ebm_rbm_trainer_new) through ebm_run,
+ * with o->cd and seed o->cd.seed + l, initialised by ebm_rbm_init(W ~ N(0, init_std^2), visible biases from its
+ * input's means, rng stream (seed, 100 + l)); its input is the data for layer 0 and p(h | v) of the layer below
+ * over that layer's input otherwise.  on_layer (may be NULL) is called before each layer with the layer index,
+ * the layer and its training input (rows, units(l)); non-zero stops (EBM_ECANCELED).  d->meta receives
+ * ebm.train.init_std, .layer_input, .lr_final, .layer.<l>.seed and .layer.<l>.seconds, and the sampling
+ * defaults ebm.sample.steps, .temperature, .init where absent. */
 typedef struct ebm_dbn_train_opts {
     ebm_cd_opts cd;           /* per-layer CD / PCD settings (ebm_cd_opts_default) */
     float init_std;           /* default 0.01 */
@@ -1670,8 +1678,25 @@ typedef struct ebm_dbn_train_opts {
 } ebm_dbn_train_opts;
 
 EBM_API void ebm_dbn_train_opts_default(ebm_dbn_train_opts *o);
-/* Trains d on data (rows, units(0)) with values in [0, 1]. */
+/* Trains d on data (rows, units(0)) with values in [0, 1]; every layer runs as ebm_rbm_train runs it, with
+ * o->cd's callbacks. */
 EBM_API ebm_status ebm_dbn_train(ebm_dbn *d, const ebm_mat *data, const ebm_dbn_train_opts *o);
+/* One layer's run, handed to the caller's hook: the layer (initialised), its training input, its trainer and
+ * the ebm_run options ebm_rbm_train would use (ebm_cd_run_opts of o->cd with the layer's seed; no callbacks). */
+typedef struct ebm_dbn_layer_run {
+    size_t layer, n_layers;
+    ebm_rbm *rbm;
+    const ebm_mat *input;     /* (rows, units(layer)) */
+    ebm_trainer *trainer;     /* owned by ebm_dbn_train_run */
+    ebm_run_opts run;         /* the hook may add callbacks, checkpoints, ... */
+} ebm_dbn_layer_run;
+/* Runs the layer, normally ebm_run(L->trainer, L->input, NULL, &L->run, result) with the caller's callbacks:
+ * one place for progress, cancellation and partial saves of every layer.  A status other than EBM_OK stops
+ * the training and is returned (prefixed with the layer). */
+typedef ebm_status (*ebm_dbn_run_fn)(ebm_dbn_layer_run *L, void *user);
+/* ebm_dbn_train with each layer's run made by run (NULL: as ebm_dbn_train); the results are the same. */
+EBM_API ebm_status ebm_dbn_train_run(ebm_dbn *d, const ebm_mat *data, const ebm_dbn_train_opts *o,
+                                     ebm_dbn_run_fn run, void *user);
 
 /* Generation: n block-Gibbs chains in the top RBM, started from noise (each unit of level n_layers - 1 on
  * with probability noise_p) or, when init (rows, units(0)) is given, from the up pass of random rows of it;
@@ -1729,6 +1754,21 @@ EBM_API ebm_status ebm_probe_fit(const float *x, const int32_t *y, size_t n, siz
                                  const ebm_probe_opts *o, ebm_probe **out, ebm_probe_result *r);
 /* logits (n, n_classes) for x (n, n_features). */
 EBM_API ebm_status ebm_probe_predict(const ebm_probe *p, const float *x, size_t n, float *logits);
+/* How useful features are: a probe fitted on xtr (ntr, n_features) with labels ytr, scored by its accuracy there
+ * and its accuracy and mean negative log-likelihood on xte (nte, n_features) with labels yte.  A test label
+ * beyond the training labels' classes is EBM_EINVAL naming its row. */
+typedef struct ebm_probe_score {
+    double train_acc, test_acc, test_nll;
+    ebm_probe_result fit;
+} ebm_probe_score;
+EBM_API ebm_status ebm_probe_fit_score(const float *xtr, const int32_t *ytr, size_t ntr, const float *xte,
+                                       const int32_t *yte, size_t nte, size_t n_features, const ebm_probe_opts *o,
+                                       ebm_probe_score *out);
+/* ebm_probe_fit_score on the level `level` features (ebm_dbn_up; 0 = the data itself) of xtr (ntr, units(0))
+ * and xte (nte, units(0)): how linearly useful a DBN's (or an RBM's) representation is. */
+EBM_API ebm_status ebm_dbn_probe(const ebm_dbn *d, size_t level, const float *xtr, const int32_t *ytr, size_t ntr,
+                                 const float *xte, const int32_t *yte, size_t nte, const ebm_probe_opts *o,
+                                 ebm_probe_score *out);
 
 #ifdef __cplusplus
 }

@@ -530,6 +530,23 @@ expect_ok "train dbn" -- "$EBM" train dbn --data "$T/dtrain.csv" --layers 8,6 --
     --seed 2 --out "$T/d.safetensors"
 contains "$T/err" "layer 2/2 epoch 20/20" "train dbn progress per layer"
 contains "$T/err" "saved $T/d.safetensors (DBN 12-8-6" "train dbn summary"
+# a diverging layer leaves --out alone; an interrupt saves the layers so far beside it, marked
+expect_error 1 "dbn divergence" -- "$EBM" train dbn --data "$T/dtrain.csv" --layers 8,6 --epochs 3 --batch 10 \
+    --lr 1e38 --momentum 0.9 --out "$T/dx.safetensors"
+contains "$T/err" "diverged" "dbn divergence reported"
+contains "$T/err" "in layer 1 of 2" "dbn divergence names the layer"
+ok; [ ! -e "$T/dx.safetensors" ] || fail "a diverged dbn run wrote --out"
+"$EBM" train dbn --data "$T/big.csv" --layers 64,32 --epochs 100000 --out "$T/dy.safetensors" >/dev/null 2>"$T/err" &
+pid=$!
+i=0
+while [ $i -lt 100 ] && ! grep -q "layer 1/2" "$T/err"; do sleep 0.1; i=$((i + 1)); done
+sleep 0.5
+kill -INT $pid
+wait $pid
+got=$?
+ok; [ "$got" = 130 ] && [ ! -e "$T/dy.safetensors" ] || fail "interrupted dbn training exited $got: $(cat "$T/err")"
+expect_ok "dbn interrupted partial model" -- "$EBM" info "$T/dy.partial.safetensors"
+contains "$T/out" "interrupted" "dbn partial model marked interrupted"
 expect_ok "info dbn" -- "$EBM" info "$T/d.safetensors"
 contains "$T/out" "deep belief net 12-8-6 (2 layers)" "info dbn kind"
 contains "$T/out" "ebm.train.layer.1.final_recon" "info dbn per-layer metadata"

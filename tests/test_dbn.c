@@ -2,7 +2,7 @@
  * equals the bottom RBM's p(h | v); generation against the exact expectation of its output (enumerating the top
  * RBM's hidden layer), reproducibility, range and shape; greedy training (layer 0 identical to a plain RBM
  * trained alone, layer 1's reconstruction error and exact likelihood of its input improving); the file round
- * trip and malformed files. */
+ * trip and malformed files; the layer-wise path with a hook per layer (ebm_dbn_train_run) bit-identical to it. */
 #include "rbm_fixtures.h"
 
 #include <stdbool.h>
@@ -264,6 +264,105 @@ static void test_greedy_training(void) {
     ebm_dbn_free(d);
 }
 
+/* The hook of ebm_dbn_train_run: runs each layer's trainer through ebm_run itself, checking what it is handed;
+ * at layer stop_at it cancels the run after the first update. */
+typedef struct {
+    size_t calls, stop_at;
+    uint64_t seed;
+    size_t epochs_done[4];
+} hook_log;
+
+static int stop_now(const ebm_run_progress *p, void *user) {
+    (void)p;
+    (void)user;
+    return 1;
+}
+
+static ebm_status run_layer(ebm_dbn_layer_run *L, void *user) {
+    hook_log *h = user;
+    CHECK(L->layer == h->calls && L->n_layers == 2 && L->trainer && L->rbm && L->input);
+    CHECK(L->run.seed == h->seed + L->layer && L->run.on_step == NULL && L->run.on_epoch == NULL);
+    CHECK(L->input->cols == L->rbm->n_vis && strcmp(ebm_trainer_name(L->trainer), "rbm-cd") == 0);
+    if (h->calls++ == h->stop_at) L->run.on_step = stop_now;
+    ebm_run_result r;
+    ebm_status s = ebm_run(L->trainer, L->input, NULL, &L->run, &r);
+    h->epochs_done[L->layer] = r.epochs_done;
+    return s;
+}
+
+/* The layer-wise path with a hook per layer gives exactly the parameters of ebm_dbn_train (CD and PCD), and its
+ * layer 0 those of the trainer driven by hand through ebm_run; a failing run stops the training, named. */
+static void test_layer_hook(void) {
+    ebm_mat *data = fixture_prototype_data(200, 2);
+    size_t sizes[3] = {12, 8, 6};
+    for (int mode = 0; mode < 2; mode++) {
+        ebm_dbn *a, *b;
+        REQUIRE(ebm_dbn_new(sizes, 3, &a) == EBM_OK);
+        REQUIRE(ebm_dbn_new(sizes, 3, &b) == EBM_OK);
+        ebm_dbn_train_opts o;
+        ebm_dbn_train_opts_default(&o);
+        o.cd.mode = mode ? EBM_PCD : EBM_CD;
+        o.cd.epochs = 5;
+        o.cd.batch = 30;
+        o.cd.lr = 0.1f;
+        o.cd.lr_final = mode ? 0.01f : -1.0f;
+        o.cd.seed = 9;
+        CHECK_OK(ebm_dbn_train(a, data, &o));
+        hook_log h = {0, 99, 9, {0}};
+        CHECK_OK(ebm_dbn_train_run(b, data, &o, run_layer, &h));
+        CHECK(h.calls == 2 && h.epochs_done[0] == 5 && h.epochs_done[1] == 5);
+        for (size_t l = 0; l < 2; l++)
+            CHECK_MSG(memcmp(a->layers[l]->params, b->layers[l]->params, a->layers[l]->n_params * sizeof(float)) == 0,
+                      "mode %d layer %zu differs between ebm_dbn_train and the hook", mode, l);
+        /* layer 0 by hand: the same start, the trainer and ebm_cd_run_opts of the same options */
+        ebm_rbm *m;
+        REQUIRE(ebm_rbm_new(12, 8, &m) == EBM_OK);
+        ebm_rng init;
+        ebm_rng_seed(&init, 9, 100);
+        REQUIRE(ebm_rbm_init(m, &init, 0.01f, data) == EBM_OK);
+        ebm_trainer *t;
+        REQUIRE(ebm_rbm_trainer_new(m, &o.cd, &t) == EBM_OK);
+        ebm_run_opts ro;
+        ebm_cd_run_opts(&o.cd, &ro);
+        CHECK_OK(ebm_run(t, data, NULL, &ro, NULL));
+        CHECK(memcmp(m->params, b->layers[0]->params, m->n_params * sizeof(float)) == 0);
+        /* a hook whose run fails stops the training at its layer with its status */
+        hook_log stop = {0, 1, 9, {0}};
+        CHECK_FAILS(ebm_dbn_train_run(b, data, &o, run_layer, &stop), EBM_ECANCELED);
+        const char *msg = ebm_last_error();
+        CHECK(stop.calls == 2 && strstr(msg, "layer 2 of 2") && strstr(msg, "stopped at epoch 1, batch 1"));
+        ebm_trainer_free(t);
+        ebm_rbm_free(m);
+        ebm_dbn_free(a);
+        ebm_dbn_free(b);
+    }
+    ebm_mat_free(data);
+}
+
+/* ebm_dbn_probe is the probe on the up pass of both sets; a level beyond the top is refused. */
+static void test_probe(void) {
+    ebm_dbn *d = tiny_dbn();
+    enum { N = 60 };
+    static float x[N * 5], f[N * 3];
+    static int32_t y[N];
+    ebm_rng r;
+    ebm_rng_seed(&r, 3, 0);
+    for (size_t i = 0; i < N; i++) {
+        y[i] = (int32_t)(i % 2);
+        for (size_t j = 0; j < 5; j++) x[i * 5 + j] = ebm_rng_uniform(&r) < (y[i] == (int32_t)(j % 2) ? 0.9 : 0.1);
+    }
+    ebm_probe_opts o;
+    ebm_probe_opts_default(&o);
+    ebm_probe_score a, b;
+    CHECK_OK(ebm_dbn_probe(d, 2, x, y, N / 2, x + N / 2 * 5, y + N / 2, N / 2, &o, &a));
+    REQUIRE(ebm_dbn_up(d, x, N, 2, f) == EBM_OK);
+    CHECK_OK(ebm_probe_fit_score(f, y, N / 2, f + N / 2 * 3, y + N / 2, N / 2, 3, &o, &b));
+    CHECK(a.train_acc == b.train_acc && a.test_acc == b.test_acc && a.test_nll == b.test_nll);
+    CHECK(a.fit.iters == b.fit.iters && a.test_acc > 0.5);
+    CHECK_FAILS(ebm_dbn_probe(d, 3, x, y, N / 2, x, y, N / 2, &o, &a), EBM_EINVAL);
+    ebm_dbn_free(d);
+}
+
 /* Copies every tensor of src except `skip` (may be NULL) into a new set with src's metadata. */
 static ebm_tensors *copy_except(const ebm_tensors *src, const char *skip) {
     ebm_tensors *t;
@@ -313,6 +412,34 @@ static void test_files(void) {
     CHECK_FAILS(ebm_dbn_load(rpath, &e), EBM_EFORMAT);
     ebm_rbm *r = NULL;
     CHECK_FAILS(ebm_rbm_load(path, &r), EBM_EFORMAT);
+    /* the list of sizes of ebm.dbn.sizes and --layers */
+    size_t sz[3], nsz;
+    CHECK_OK(ebm_dbn_parse_sizes("12,8,6", sz, 3, &nsz));
+    CHECK(nsz == 3 && sz[0] == 12 && sz[1] == 8 && sz[2] == 6);
+    const char *bad[] = {"", "8,,6", "8,6,", "0", "-1", "5x", "1,2,3,4"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        CHECK_FAILS(ebm_dbn_parse_sizes(bad[i], sz, 3, &nsz), EBM_EINVAL);
+    /* ... but ebm_dbn_load_stack reads either: the RBM as one layer with its metadata, the DBN as it is */
+    d->layers[0]->height = 1;
+    d->layers[0]->width = 5;
+    REQUIRE(ebm_meta_set(d->layers[0]->meta, "ebm.data.spec", "toy:bits") == EBM_OK);
+    REQUIRE(ebm_rbm_save(d->layers[0], rpath) == EBM_OK);
+    CHECK_OK(ebm_dbn_load_stack(rpath, &e));
+    REQUIRE(e != NULL);
+    CHECK(e->n_layers == 1 && ebm_dbn_units(e, 1) == 4 && e->height == 1 && e->width == 5);
+    CHECK(memcmp(e->layers[0]->params, d->layers[0]->params, d->layers[0]->n_params * sizeof(float)) == 0);
+    CHECK(ebm_meta_get(e->meta, "ebm.data.spec") && strcmp(ebm_meta_get(e->meta, "ebm.data.spec"), "toy:bits") == 0);
+    ebm_dbn_free(e);
+    CHECK_OK(ebm_dbn_load_stack(path, &e));
+    CHECK(e && e->n_layers == 2);
+    ebm_dbn_free(e);
+    ebm_grbm *g;
+    REQUIRE(ebm_grbm_new(5, 3, &g) == EBM_OK);
+    snprintf(rpath, sizeof rpath, "%s/g.safetensors", dir);
+    REQUIRE(ebm_grbm_save(g, rpath) == EBM_OK);
+    CHECK_FAILS(ebm_dbn_load_stack(rpath, &e), EBM_EFORMAT);
+    CHECK(e == NULL && strstr(ebm_last_error(), "'grbm'") != NULL);
+    ebm_grbm_free(g);
     /* malformed files */
     ebm_tensors *good;
     REQUIRE(ebm_tensors_new(&good) == EBM_OK);
@@ -352,6 +479,8 @@ int main(void) {
     test_passes();
     test_sampling();
     test_greedy_training();
+    test_layer_hook();
+    test_probe();
     test_files();
     return check_summary("test_dbn");
 }

@@ -98,6 +98,18 @@ static void test_fit_separable(void) {
     CHECK_OK(ebm_probe_fit(x, y, N, 5, &o, &q, NULL));
     CHECK(q && memcmp(p->W, q->W, 18 * sizeof(float)) == 0);
     ebm_probe_free(q);
+    /* ebm_probe_fit_score: the same fit, scored on both sets as by hand */
+    ebm_probe_score sc;
+    CHECK_OK(ebm_probe_fit_score(x, y, N, xt, yt, M, 5, &o, &sc));
+    CHECK(sc.test_acc == acc && sc.test_nll == nll && sc.fit.iters == res.iters && sc.fit.loss == res.loss);
+    static float tl[N * 3];
+    double train_acc;
+    CHECK_OK(ebm_probe_predict(p, x, N, tl));
+    CHECK_OK(ebm_metric_classify(tl, y, N, 3, &train_acc, NULL));
+    CHECK(sc.train_acc == train_acc);
+    yt[7] = 3;
+    CHECK_FAILS(ebm_probe_fit_score(x, y, N, xt, yt, M, 5, &o, &sc), EBM_EINVAL);
+    CHECK(strstr(ebm_last_error(), "row 7") != NULL);
     ebm_probe_free(p);
     /* errors */
     int32_t one[3] = {0, 0, 0}, neg[3] = {0, -1, 1};

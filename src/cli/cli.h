@@ -201,6 +201,8 @@ typedef struct cli_run {
     const char *nan_hint;           /* appended to a divergence message, e.g. "try a smaller --lr" */
     size_t every;                   /* iteration runs: a line every N iterations when stderr is not a terminal */
     size_t checkpoint_every;        /* iteration runs: save NAME.partial every N iterations (0 = never) */
+    bool stage;                     /* one run of several (a DBN's layer below the top): a complete run is
+                                       neither recorded nor saved, only a stopped one (no --log: it restarts) */
     /* Writes the model (with meta) to path. */
     ebm_status (*save)(struct cli_run *r, const char *path);
     /* Optional: the figures shown in the progress bar; a per-epoch line and log row (epoch runs); per
@@ -300,6 +302,16 @@ int cli_dbn_sample(int argc, char **argv, bool quiet);
 int cli_dbn_eval(int argc, char **argv, bool quiet);
 int cli_dbn_info(int argc, char **argv, bool quiet);
 bool cli_dbn_scorer(const char *cmd, const char *path, cli_scorer *sc);
+/* RBM and DBN files for encode and eval --probe (kind_dbn.c): cli_start_model, then the file as a DBN in *d (an
+ * RBM is one layer), -1 to go on, else the exit status; "DBN 784-500-500" into buf; the level --layer names: top,
+ * all (*all set; only where all is not NULL) or a number 0 (the data) .. n_layers, false after printing an error;
+ * data *spec (the model's training data when NULL, *spec set to it) preprocessed as in training, NULL after
+ * printing an error. */
+int cli_dbn_start(const char *cmd, int argc, char **argv, const cli_opt *opts, const char *usage, const char *about,
+                  const char **path, ebm_dbn **d);
+void cli_dbn_describe(const ebm_dbn *d, char *buf, size_t cap);
+bool cli_dbn_level(const char *cmd, const char *arg, const ebm_dbn *d, size_t *level, bool *all);
+ebm_dataset *cli_dbn_data(const char *cmd, const ebm_dbn *d, const char **spec, cli_data_args *da, bool quiet);
 int cli_compose_info(int argc, char **argv, bool quiet);
 
 /* ---- shared by several kinds ---- */

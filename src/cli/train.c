@@ -124,6 +124,8 @@ int cli_train_run(cli_run *r, ebm_trainer *t, const ebm_mat *data, const int32_t
     } else if (s) {
         cli_progress_end(&r->prog);
         rc = cli_lib_error(cmd, s);
+    } else if (r->stage) {
+        cli_progress_end(&r->prog);
     } else {
         cli_progress_end(&r->prog);
         s = record(r, t, ro);

@@ -244,3 +244,43 @@ ebm_status ebm_probe_fit(const float *X, const int32_t *y, size_t n, size_t d, c
     *out = p;
     return EBM_OK;
 }
+
+/* Accuracy (and NLL when not NULL) of p on x (n, n_features) with labels y. */
+static ebm_status score(const ebm_probe *p, const float *x, const int32_t *y, size_t n, double *acc, double *nll) {
+    float *logits = ebm_calloc(n * p->n_classes, sizeof *logits);
+    if (!logits) return ebm_fail(EBM_ENOMEM, "out of memory for the probe's logits");
+    ebm_probe_predict(p, x, n, logits);
+    ebm_status s = ebm_metric_classify(logits, y, n, p->n_classes, acc, nll);
+    ebm_free(logits);
+    return s;
+}
+
+ebm_status ebm_probe_fit_score(const float *xtr, const int32_t *ytr, size_t ntr, const float *xte,
+                               const int32_t *yte, size_t nte, size_t d, const ebm_probe_opts *o,
+                               ebm_probe_score *out) {
+    ebm_probe *p = NULL;
+    ebm_status s = ebm_probe_fit(xtr, ytr, ntr, d, o, &p, &out->fit);
+    for (size_t i = 0; !s && i < nte; i++)
+        if (yte[i] < 0 || (size_t)yte[i] >= p->n_classes)
+            s = ebm_fail(EBM_EINVAL, "test label %d of row %zu was never seen in training (classes 0..%zu)",
+                         (int)yte[i], i, p->n_classes - 1);
+    if (!s) s = score(p, xtr, ytr, ntr, &out->train_acc, NULL);
+    if (!s) s = score(p, xte, yte, nte, &out->test_acc, &out->test_nll);
+    ebm_probe_free(p);
+    return s;
+}
+
+ebm_status ebm_dbn_probe(const ebm_dbn *d, size_t level, const float *xtr, const int32_t *ytr, size_t ntr,
+                         const float *xte, const int32_t *yte, size_t nte, const ebm_probe_opts *o,
+                         ebm_probe_score *out) {
+    if (level > d->n_layers)
+        return ebm_fail(EBM_EINVAL, "level %zu is outside this DBN's levels 0..%zu", level, d->n_layers);
+    size_t u = ebm_dbn_units(d, level);
+    float *ftr = ebm_calloc(ntr * u, sizeof *ftr), *fte = ebm_calloc(nte * u, sizeof *fte);
+    ebm_status s = ftr && fte ? ebm_dbn_up(d, xtr, ntr, level, ftr) : ebm_fail(EBM_ENOMEM, "out of memory");
+    if (!s) s = ebm_dbn_up(d, xte, nte, level, fte);
+    if (!s) s = ebm_probe_fit_score(ftr, ytr, ntr, fte, yte, nte, u, o, out);
+    ebm_free(ftr);
+    ebm_free(fte);
+    return s;
+}

@@ -202,24 +202,29 @@ ebm_status ebm_dbn_save(const ebm_dbn *d, const char *path) {
     return s;
 }
 
-/* sizes (at most MAX_LAYERS + 1) <- the comma-separated positive whole numbers of text. */
-static ebm_status parse_sizes(const char *text, const char *file, size_t *sizes, size_t *n) {
+ebm_status ebm_dbn_parse_sizes(const char *text, size_t *sizes, size_t cap, size_t *n) {
     *n = 0;
-    const char *p = text;
-    for (;;) {
+    for (const char *p = text;;) {
         size_t len = strcspn(p, ",");
         char tok[32];
-        if (len == 0 || len >= sizeof tok || *n > MAX_LAYERS) break;
+        if (len == 0 || len >= sizeof tok || *n >= cap) break;
         memcpy(tok, p, len);
         tok[len] = '\0';
         if (!ebm_parse_size(tok, &sizes[*n]) || sizes[*n] == 0) break;
         (*n)++;
-        if (p[len] == '\0') return *n >= 2 ? EBM_OK : ebm_fail(EBM_EFORMAT, "%s: ebm.dbn.sizes '%s' names fewer than "
-                                                                            "two levels", file, text);
+        if (p[len] == '\0') return EBM_OK;
         p += len + 1;
     }
-    return ebm_fail(EBM_EFORMAT, "%s: ebm.dbn.sizes '%s' is not a list of 2 to %d positive sizes such as 784,500,500",
-                    file, text, MAX_LAYERS + 1);
+    return ebm_fail(EBM_EINVAL, "'%s' is not a list of 1 to %zu positive sizes such as 500,500,2000", text, cap);
+}
+
+/* sizes (at most MAX_LAYERS + 1) <- ebm.dbn.sizes, data level first. */
+static ebm_status parse_sizes(const char *text, const char *file, size_t *sizes, size_t *n) {
+    if (ebm_dbn_parse_sizes(text, sizes, MAX_LAYERS + 1, n))
+        return ebm_fail(EBM_EFORMAT, "%s: ebm.dbn.sizes '%s' is not a list of 2 to %d positive sizes such as "
+                        "784,500,500", file, text, MAX_LAYERS + 1);
+    if (*n < 2) return ebm_fail(EBM_EFORMAT, "%s: ebm.dbn.sizes '%s' names fewer than two levels", file, text);
+    return EBM_OK;
 }
 
 ebm_status ebm_dbn_from_tensors(const ebm_tensors *t, const char *name, ebm_dbn **out) {
@@ -274,6 +279,31 @@ ebm_status ebm_dbn_load(const char *path, ebm_dbn **out) {
     ebm_status s = ebm_safetensors_read(path, &t);
     if (s) return s;
     s = ebm_dbn_from_tensors(t, path, out);
+    ebm_tensors_free(t);
+    return s;
+}
+
+ebm_status ebm_dbn_load_stack(const char *path, ebm_dbn **out) {
+    *out = NULL;
+    ebm_tensors *t = NULL;
+    ebm_status s = ebm_safetensors_read(path, &t);
+    if (s) return s;
+    const char *kind = ebm_meta_get(ebm_tensors_meta_const(t), "ebm.model");
+    ebm_rbm *m = NULL;
+    if (kind && strcmp(kind, "dbn") == 0) {
+        s = ebm_dbn_from_tensors(t, path, out);
+    } else if (kind && strcmp(kind, "rbm") != 0) {
+        s = ebm_fail(EBM_EFORMAT, "%s holds a '%s' model; this needs an rbm or a dbn", path, kind);
+    } else if (!(s = ebm_rbm_from_tensors(t, path, &m))) {
+        const ebm_rbm *one[1] = {m};
+        s = ebm_dbn_from_rbms(one, 1, out);
+        if (!s) s = ebm_meta_copy((*out)->meta, m->meta);
+        if (s) {
+            ebm_dbn_free(*out);
+            *out = NULL;
+        }
+    }
+    ebm_rbm_free(m);
     ebm_tensors_free(t);
     return s;
 }
