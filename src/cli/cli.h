@@ -181,9 +181,6 @@ typedef struct cli_train_args {
 int cli_train_check(const char *cmd, const cli_train_args *ta);
 /* The sampling defaults (ebm.sample.steps 1000, .temperature 1, .init noise) where mt has none. */
 ebm_status cli_sample_defaults(ebm_meta *mt);
-ebm_status cli_cd_meta(ebm_meta *mt, const char *kind, const ebm_cd_opts *o, const cli_data_args *da,
-                       const char *data_spec, const ebm_dataset *d, float init_std, double seconds, size_t epochs_done,
-                       int argc, char **argv);
 /* The ebm.data.* provenance of training data d loaded from spec with da's preprocessing. */
 ebm_status cli_data_meta(ebm_meta *mt, const char *spec, const ebm_dataset *d, const cli_data_args *da);
 
