@@ -821,11 +821,27 @@ typedef struct ebm_lcd_opts {
      * `rows` (n) (data_noise added), grad (n_params) += dLoss/dtheta and *loss = its value.  NULL = none. */
     ebm_status (*extra_grad)(const float *x, const size_t *rows, size_t n, float *grad, double *loss, void *user);
     void *extra_user;
+    /* The network behind e when it has spectral-normalisation layers: one power iteration on it after every
+     * good update (ebm_net_sn_update(sn_net, 1)), as `ebm train ebm` does.  NULL = none (default). */
+    struct ebm_net *sn_net;
 } ebm_lcd_opts;
 
 EBM_API void ebm_lcd_opts_default(ebm_lcd_opts *o);
-/* Trains e's parameters on data (n, e->dim).  The last negatives (batch, dim) are copied to neg_out when
- * it is not NULL. */
+/* An LCD trainer of e for ebm_run (e borrowed): o gives the update (mode, buffer, reinit, noise, mcmc,
+ * alpha, data_noise, optim, gen_weight, extra_grad, sn_net); ebm_lcd_run_opts turns o's loop settings
+ * (iters, batch, seed, optim.lr) into the ebm_run options ebm_lcd_train uses: an iteration run, rows shuffled
+ * from the stream (seed, "lcd-p").  The per-update keys (data noise, negatives' starts) come from the stream
+ * (seed, "lcd"), the replay buffer's noise from (seed, "replay"), the sampler's draws from (seed ^ golden,
+ * chain).  Figures: loss, e_pos, e_neg, accept (NaN with gen_weight 0), grad_norm, extra (NaN without
+ * extra_grad).  Name "lcd", settings as ebm.train.method/sampler/steps/step_size/noise/buffer/reinit/alpha/
+ * optimizer. */
+EBM_API ebm_status ebm_lcd_trainer_new(ebm_energy *e, const ebm_lcd_opts *o, ebm_trainer **out);
+EBM_API void ebm_lcd_run_opts(const ebm_lcd_opts *o, ebm_run_opts *r);
+/* The negatives of an LCD or JEM trainer's last update (*n rows of the energy's dim, borrowed until the next
+ * step), or NULL (*n = 0) before the first one, with gen_weight 0, or for another kind of trainer. */
+EBM_API const float *ebm_lcd_trainer_negatives(ebm_trainer *t, size_t *n);
+/* Trains e's parameters on data (n, e->dim): ebm_run with that trainer, o->on_iter called after every
+ * update.  The last negatives (batch, dim) are copied to neg_out when it is not NULL. */
 EBM_API ebm_status ebm_lcd_train(ebm_energy *e, const ebm_mat *data, const ebm_lcd_opts *o, float *neg_out);
 
 /* ------------------------------------------------------------------------------------------------
@@ -1092,6 +1108,11 @@ EBM_API ebm_status ebm_jem_cross_entropy(ebm_net *net, const float *x, const int
  * cross-entropy gradient to o->gen_weight times the contrastive gradient of E (o as for ebm_lcd_train;
  * gen_weight 0 = the discriminative baseline, no sampling). */
 EBM_API ebm_status ebm_jem_train(ebm_net *net, const ebm_mat *data, const int32_t *labels, const ebm_lcd_opts *o);
+/* The same as a trainer for ebm_run (net borrowed), which takes each batch's labels from ebm_run's labels by
+ * row index (required).  The LCD trainer of the network's log-sum-exp energy with the cross-entropy as its
+ * extra loss, named "jem"; o->sn_net is always net.  Its provenance adds ebm.jem.classes, .objective (jem or
+ * clf) and .gen_weight.  ebm_lcd_run_opts gives the loop settings of ebm_jem_train. */
+EBM_API ebm_status ebm_jem_trainer_new(ebm_net *net, const ebm_lcd_opts *o, ebm_trainer **out);
 
 /* ------------------------------------------------------------------------------------------------
  * Metrics for classifiers and samples.  logits are (n, k), labels (n) in 0..k-1.
