@@ -1113,6 +1113,11 @@ EBM_API ebm_status ebm_jem_train(ebm_net *net, const ebm_mat *data, const int32_
  * extra loss, named "jem"; o->sn_net is always net.  Its provenance adds ebm.jem.classes, .objective (jem or
  * clf) and .gen_weight.  ebm_lcd_run_opts gives the loop settings of ebm_jem_train. */
 EBM_API ebm_status ebm_jem_trainer_new(ebm_net *net, const ebm_lcd_opts *o, ebm_trainer **out);
+/* The three in-distribution scores of the JEM paper (Grathwohl et al. 2020, section 5.2) for x (n,
+ * input_size), each larger for more typical inputs: log p(x) up to a constant (log_px = -E(x)), the
+ * largest softmax probability (max_p), and minus the norm of dE/dx (grad_norm); each (n). */
+EBM_API ebm_status ebm_jem_scores(ebm_net *net, const float *x, size_t n, double *log_px, double *max_p,
+                                  double *grad_norm);
 
 /* ------------------------------------------------------------------------------------------------
  * Metrics for classifiers and samples.  logits are (n, k), labels (n) in 0..k-1.

@@ -290,6 +290,64 @@ int cli_dbn_info(int argc, char **argv, bool quiet);
 bool cli_dbn_scorer(const char *cmd, const char *path, cli_scorer *sc);
 int cli_compose_info(int argc, char **argv, bool quiet);
 
+/* ---- energy networks, JEM and composed models (kind_net.c), for their commands and the applications ---- */
+/* Sampler settings; *_seen: given on the command line (the model's ebm.sample.* fill in the others). */
+typedef struct cli_samp_args {
+    const char *sampler;
+    size_t steps, leapfrog;
+    float step_size, noise, temperature, clip_lo, clip_hi, init_lo, init_hi;
+    uint64_t seed;
+    bool sampler_seen, steps_seen, leapfrog_seen, step_seen, noise_seen, t_seen, clip_lo_seen, clip_hi_seen, lo_seen,
+        hi_seen;
+} cli_samp_args;
+#define CLI_SAMPLER_OPTIONS(a)                                                                                                 \
+    {"sampler", OPT_STR, &(a).sampler, "ula|sgld|mala|hmc|rwm", "MCMC sampler", -INFINITY, INFINITY, 0, 0, NULL, &(a).sampler_seen}, \
+    {"steps", OPT_SIZE, &(a).steps, "K", "sampler steps", 1, 1e9, 0, 0, NULL, &(a).steps_seen},                                   \
+    {"step-size", OPT_FLOAT, &(a).step_size, "ETA", "step size (Langevin eta, HMC leapfrog step, RWM proposal sd)", 0, 1e6, 1, 0, NULL, &(a).step_seen}, \
+    {"noise", OPT_FLOAT, &(a).noise, "SIGMA", "SGLD noise scale", 0, 1e6, 0, 0, NULL, &(a).noise_seen},                          \
+    {"leapfrog", OPT_SIZE, &(a).leapfrog, "L", "HMC leapfrog steps", 1, 10000, 0, 0, NULL, &(a).leapfrog_seen},                 \
+    {"temperature", OPT_FLOAT, &(a).temperature, "T", "sampling temperature", 0, 1e6, 1, 0, NULL, &(a).t_seen},                 \
+    {"clip-lo", OPT_FLOAT, &(a).clip_lo, "LO", "clip samples below (ula/sgld)", -1e30, 1e30, 0, 0, NULL, &(a).clip_lo_seen},     \
+    {"clip-hi", OPT_FLOAT, &(a).clip_hi, "HI", "clip samples above (ula/sgld)", -1e30, 1e30, 0, 0, NULL, &(a).clip_hi_seen},     \
+    {"init-lo", OPT_FLOAT, &(a).init_lo, "LO", "chains start uniform on [LO, HI]", -1e30, 1e30, 0, 0, NULL, &(a).lo_seen},       \
+    {"init-hi", OPT_FLOAT, &(a).init_hi, "HI", "chains start uniform on [LO, HI]", -1e30, 1e30, 0, 0, NULL, &(a).hi_seen},       \
+    {"seed", OPT_U64, &(a).seed, "S", "random seed", 0, 1.8446744073709552e19, 0, 0, NULL, NULL}
+void cli_samp_defaults(cli_samp_args *a);
+/* The settings a does not have from the command line taken from the model's ebm.sample.* (meta may be NULL),
+ * then the sampler options o; false after printing an error. */
+bool cli_samp_opts(const char *cmd, cli_samp_args *a, const ebm_meta *meta, ebm_mcmc_opts *o);
+/* A loaded network, JEM or composed model: its energy, input shape (C x H x W), scale and classes. */
+typedef struct cli_net_model {
+    ebm_net *net;             /* NULL for a composed model */
+    struct cli_composed *comp; /* the parts of a composed model */
+    ebm_meta *meta;
+    ebm_energy *e;
+    size_t c, h, w, dim, classes; /* classes: 0 for a scalar energy */
+    bool pm1;
+} cli_net_model;
+bool cli_net_model_load(const char *cmd, const char *path, cli_net_model *nm);
+void cli_net_model_free(cli_net_model *nm);
+/* The model at path (when needs is not NULL, only a net or JEM, else "PATH: NEEDS; this is a 'KIND' model")
+ * and, when sa is not NULL, its sampler settings into o; -1 to go on, else the exit status (nothing held). */
+int cli_net_open(const char *cmd, const char *path, const char *needs, cli_net_model *nm, cli_samp_args *sa,
+                 ebm_mcmc_opts *o);
+/* The picture shape of one state: grey images (C = 1, H x W); false for anything else. */
+bool cli_net_image(const cli_net_model *nm, size_t *h, size_t *w);
+/* Rows of spec preprocessed like the model's training data, width checked; NULL after printing an error. */
+ebm_dataset *cli_net_load_rows(const char *cmd, const char *spec, const cli_net_model *nm, size_t limit, bool quiet);
+/* The same for spec (default: the model's training data) with *n clamped to the rows from offset on. */
+ebm_dataset *cli_net_load_slice(const char *cmd, const char *spec, const cli_net_model *nm, size_t offset, size_t *n,
+                                bool quiet);
+/* Runs the sampler on x (n, dim) with a progress bar, then one line (with the acceptance of MH samplers);
+ * false after printing an error or an interruption. */
+bool cli_net_run_sampler(const char *cmd, ebm_energy *e, float *x, size_t n, ebm_mcmc_opts *o, bool quiet,
+                         const char *label);
+/* x (n, dim) <- uniform noise on [sa->init_lo, sa->init_hi] from sa->seed. */
+void cli_net_noise_start(float *x, size_t n, size_t dim, const cli_samp_args *sa);
+/* A density picture of a 2-D energy over [lo, hi]^2 with data (nd, 2) and samples (ns, 2) drawn on top. */
+ebm_status cli_net_density_png(ebm_energy *e, const char *path, float lo, float hi, const float *data, size_t nd,
+                               const float *samples, size_t ns);
+
 /* ---- shared by several kinds ---- */
 
 /* Composed models (cmd_compose.c): `ebm compose`, and loading a composed file's parts into one energy

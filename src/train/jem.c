@@ -116,3 +116,42 @@ ebm_status ebm_jem_train(ebm_net *net, const ebm_mat *data, const int32_t *label
     ebm_trainer_free(t);
     return s;
 }
+
+/* The scores of one batch (n <= 256); E (n), g (n, d), f (n, k) are work space. */
+static ebm_status score_batch(ebm_energy *e, ebm_net *net, const float *x, size_t n, double *s_e, double *s_p,
+                              double *s_g, float *E, float *g, float *f) {
+    size_t d = e->dim, k = ebm_net_output_size(net);
+    ebm_status s = e->grad_x(e, x, n, E, g);
+    if (!s) s = ebm_net_forward(net, x, n, f);
+    for (size_t i = 0; !s && i < n; i++) {
+        double gn = 0, mx = f[i * k], z = 0;
+        for (size_t j = 0; j < d; j++) gn += (double)g[i * d + j] * g[i * d + j];
+        for (size_t j = 1; j < k; j++) mx = f[i * k + j] > mx ? f[i * k + j] : mx;
+        for (size_t j = 0; j < k; j++) z += exp(f[i * k + j] - mx);
+        s_e[i] = -E[i];
+        s_p[i] = 1.0 / z;
+        s_g[i] = -sqrt(gn);
+    }
+    return s;
+}
+
+ebm_status ebm_jem_scores(ebm_net *net, const float *x, size_t n, double *log_px, double *max_p, double *grad_norm) {
+    enum { CHUNK = 256 };
+    size_t d = ebm_net_input_size(net), k = ebm_net_output_size(net);
+    if (k < 2) return ebm_fail(EBM_EINVAL, "JEM scores: the network has %zu output; a classifier needs at least 2", k);
+    ebm_energy *e;
+    ebm_status s = ebm_net_energy(net, EBM_NET_HEAD_LOGSUMEXP, &e);
+    if (s) return s;
+    float *E = ebm_calloc(CHUNK, sizeof(float)), *g = ebm_calloc(CHUNK * d, sizeof(float));
+    float *f = ebm_calloc(CHUNK * k, sizeof(float));
+    if (!E || !g || !f) s = ebm_fail(EBM_ENOMEM, "out of memory for JEM scores");
+    for (size_t i = 0; !s && i < n; i += CHUNK) {
+        size_t m = n - i < CHUNK ? n - i : CHUNK;
+        s = score_batch(e, net, x + i * d, m, log_px + i, max_p + i, grad_norm + i, E, g, f);
+    }
+    ebm_free(E);
+    ebm_free(g);
+    ebm_free(f);
+    ebm_energy_free(e);
+    return s;
+}
