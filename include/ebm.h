@@ -683,6 +683,13 @@ EBM_API ebm_status ebm_energy_gaussian(size_t dim, const float *mu, const float 
  * The parts are borrowed, not owned: free them after the composite.  No trainable parameters. */
 EBM_API ebm_status ebm_energy_sum(size_t k, ebm_energy *const *parts, const float *weights, ebm_energy **out);
 EBM_API ebm_status ebm_energy_logsumexp(size_t k, ebm_energy *const *parts, ebm_energy **out);
+/* The posterior of denoising: E(x) + |x - y_i|^2 / (2 sigma^2) for chain i, y (n, dim) noisy observations
+ * (borrowed, as is the prior), so that p(x | y) ∝ exp(-E(x)) N(y; x, sigma^2 I); for at most n chains. */
+EBM_API ebm_status ebm_energy_denoise(ebm_energy *prior, const float *y, size_t n, float sigma, ebm_energy **out);
+/* A picture of a 2-D energy over [lo, hi]^2 (200 x 200 grid, ebm_png_density) with data (nd, 2) and samples
+ * (ns, 2) drawn on top (either may be NULL). */
+EBM_API ebm_status ebm_energy_density_png(ebm_energy *e, const char *path, float lo, float hi, const float *data,
+                                          size_t nd, const float *samples, size_t ns);
 /* The free energy F(v) of a Bernoulli RBM as a continuous energy over v in R^n_vis (borrowed model):
  * dF/dv = -a - W sigmoid(b + W'v).  Lets the gradient samplers run on RBMs; params are the model's. */
 EBM_API ebm_status ebm_energy_rbm(const ebm_rbm *m, ebm_energy **out);
@@ -834,7 +841,8 @@ EBM_API void ebm_lcd_opts_default(ebm_lcd_opts *o);
  * (seed, "lcd"), the replay buffer's noise from (seed, "replay"), the sampler's draws from (seed ^ golden,
  * chain).  Figures: loss, e_pos, e_neg, accept (NaN with gen_weight 0), grad_norm, extra (NaN without
  * extra_grad).  Name "lcd", settings as ebm.train.method/sampler/steps/step_size/noise/buffer/reinit/alpha/
- * optimizer. */
+ * optimizer, and the sampling defaults ebm.sample.sampler/steps/step_size/noise/leapfrog/init_lo/init_hi
+ * (/clip_lo/clip_hi): the training sampler, with ten times the steps after buffer or persistent training. */
 EBM_API ebm_status ebm_lcd_trainer_new(ebm_energy *e, const ebm_lcd_opts *o, ebm_trainer **out);
 EBM_API void ebm_lcd_run_opts(const ebm_lcd_opts *o, ebm_run_opts *r);
 /* The negatives of an LCD or JEM trainer's last update (*n rows of the energy's dim, borrowed until the next
@@ -1118,6 +1126,23 @@ EBM_API ebm_status ebm_jem_trainer_new(ebm_net *net, const ebm_lcd_opts *o, ebm_
  * largest softmax probability (max_p), and minus the norm of dE/dx (grad_norm); each (n). */
 EBM_API ebm_status ebm_jem_scores(ebm_net *net, const float *x, size_t n, double *log_px, double *max_p,
                                   double *grad_norm);
+/* Sample quality through a classifier network clf (src/eval/classifier_eval.c): the Fréchet distance between
+ * Gaussians fitted to clf's penultimate features of samples and of ref (real images), with the same for floor
+ * (other real images, may be NULL: what a perfect sampler scores at that size) and clf's predictions on the
+ * samples: accuracy against labels (may be NULL), mean confidence, entropy of the predicted classes, whose
+ * counts go to counts (output_size, may be NULL).  Rows must have clf's input size. */
+typedef struct ebm_fd_result {
+    double fd, fd_floor;      /* fd_floor NaN without floor */
+    double accuracy;          /* NaN without labels */
+    double mean_confidence;   /* mean largest softmax probability */
+    double class_entropy;     /* nats */
+    size_t width;             /* features per row */
+} ebm_fd_result;
+EBM_API ebm_status ebm_net_fd(ebm_net *clf, const ebm_mat *samples, const ebm_mat *ref, const ebm_mat *floor,
+                              const int32_t *labels, size_t *counts, ebm_fd_result *r);
+/* The reliability diagram of a classifier (bars of per-bin accuracy acc (bins) against confidence, empty bins
+ * (count 0) blank, and the diagonal of perfect calibration) as a PNG; bins from ebm_metric_ece. */
+EBM_API ebm_status ebm_png_reliability(const char *path, const double *acc, const size_t *count, size_t bins);
 
 /* ------------------------------------------------------------------------------------------------
  * Metrics for classifiers and samples.  logits are (n, k), labels (n) in 0..k-1.

@@ -1,36 +1,66 @@
 /* `ebm classify` (also `ebm eval` of a JEM model): a classifier network's accuracy, negative log-likelihood
  * and expected calibration error on labelled data (Guo et al. 2017, 15 bins, with the reliability diagram),
- * and how well three scores tell the data from out-of-distribution sets (AUROC; Grathwohl et al. 2020). */
+ * and how well three scores tell the data from out-of-distribution sets (AUROC; Grathwohl et al. 2020).
+ * Also the reading of a classifier's classes (--class of ebm sample and ebm compose). */
 #include "cli.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-/* A bar chart of per-bin accuracy against confidence with the diagonal of perfect calibration. */
-static ebm_status reliability_png(const char *path, const double *acc, const size_t *cnt, size_t bins) {
-    const size_t bw = 20, H = 240, W = bins * bw;
-    uint8_t *img = malloc(W * H * 3);
-    if (!img) return EBM_ENOMEM; /* reported by the caller as a library error */
-    memset(img, 255, W * H * 3);
-    for (size_t b = 0; b < bins; b++) {
-        size_t top = cnt[b] ? (size_t)((1.0 - acc[b]) * (double)(H - 1)) : H;
-        for (size_t y = top; y < H; y++)
-            for (size_t x = b * bw + 1; x + 1 < (b + 1) * bw; x++) {
-                uint8_t *p = img + (y * W + x) * 3;
-                p[0] = 60, p[1] = 110, p[2] = 200;
-            }
-    }
-    for (size_t x = 0; x < W; x++) { /* the diagonal: accuracy = confidence */
-        size_t y = (size_t)((1.0 - ((double)x + 0.5) / (double)W) * (double)(H - 1));
-        for (size_t t = 0; t < 2 && y + t < H; t++) {
-            uint8_t *p = img + ((y + t) * W + x) * 3;
-            p[0] = 220, p[1] = 40, p[2] = 40;
-        }
-    }
-    ebm_status s = ebm_png_write(path, img, H, W, 3);
-    free(img);
-    return s;
+/* ---- the classes of a classifier model, by number or (Fashion-MNIST) by name, for --class ---- */
+
+static const char *const fmnist_classes[10] = {"t-shirt", "trouser", "pullover", "dress", "coat",
+                                                "sandal",  "shirt",   "sneaker",  "bag",   "ankle-boot"};
+
+bool cli_class_names_known(const ebm_meta *meta, size_t k) {
+    const char *spec = ebm_meta_get(meta, "ebm.data.spec");
+    return k == 10 && spec && strncmp(spec, "fashion-mnist", 13) == 0;
 }
+
+/* One class of "Y1,Y2,...": a number, or a Fashion-MNIST name; -1 after printing an error. */
+static long parse_class(const char *cmd, const char *tok, const ebm_meta *meta, size_t k) {
+    char *end;
+    long v = strtol(tok, &end, 10);
+    if (*end) {
+        v = -1;
+        bool names = cli_class_names_known(meta, k);
+        for (size_t c = 0; names && c < 10; c++)
+            if (strcmp(tok, fmnist_classes[c]) == 0) v = (long)c;
+        if (v < 0 && names)
+            return cli_error(cmd, "--class: unknown class '%s' (give 0 to 9 or t-shirt, trouser, pullover, dress, "
+                                  "coat, sandal, shirt, sneaker, bag, ankle-boot)", tok), -1;
+        if (v < 0) return cli_error(cmd, "--class: '%s' is not a class number from 0 to %zu", tok, k - 1), -1;
+    }
+    if (v < 0 || (size_t)v >= k)
+        return cli_error(cmd, "--class: %ld is out of range: the model has %zu classes (0 to %zu)", v, k, k - 1), -1;
+    return v;
+}
+
+int cli_parse_classes(const char *cmd, const char *arg, const ebm_meta *meta, size_t k, int32_t *out, size_t cap) {
+    if (k == 0) return cli_error(cmd, "--class needs a classifier model (ebm train jem); this one is a plain energy"), -1;
+    if (strcmp(arg, "all") == 0) {
+        size_t n = k < cap ? k : cap;
+        for (size_t i = 0; i < n; i++) out[i] = (int32_t)i;
+        return (int)n;
+    }
+    size_t n = 0;
+    for (const char *p = arg; *p;) {
+        size_t len = strcspn(p, ",");
+        char tok[64];
+        if (len == 0 || len >= sizeof tok || n == cap) break;
+        memcpy(tok, p, len);
+        tok[len] = '\0';
+        long v = parse_class(cmd, tok, meta, k);
+        if (v < 0) return -1;
+        out[n++] = (int32_t)v;
+        p += len;
+        if (!*p) return (int)n;
+        if (!*++p) break;
+    }
+    return cli_error(cmd, "--class: cannot read '%s' (a class, a comma-separated list of classes, or all)", arg), -1;
+}
+
+/* ---- ebm classify ---- */
 
 /* xo (n, dim) <- the out-of-distribution set named tok: uniform or Gaussian noise over the data's range, the
  * data inverted, or the rows of a data spec (repeated up to n); false after printing an error. */
@@ -119,8 +149,7 @@ int cmd_classify(int argc, char **argv, bool quiet) {
                              classify_about, &path);
     if (rc < 0 && rel && !cli_check_writable(cmd, "--reliability", rel)) rc = 1;
     cli_net_model nm;
-    if (rc < 0) rc = cli_net_open(cmd, path, NULL, &nm, NULL, NULL);
-    if (rc >= 0) return rc;
+    if ((rc = cli_net_open(rc, cmd, path, NULL, &nm, NULL)) >= 0) return rc;
     rc = 1;
     ebm_dataset *d = NULL;
     float *f = NULL;
@@ -153,7 +182,7 @@ int cmd_classify(int argc, char **argv, bool quiet) {
         s = ebm_net_forward(nm.net, d->x->data + i * dim, n - i < 256 ? n - i : 256, f + i * k);
     if (!s) s = ebm_metric_classify(f, d->labels, n, k, &acc, &nll);
     if (!s) s = ebm_metric_ece(f, d->labels, n, k, 15, &ece, bacc, bconf, bcnt);
-    if (!s && rel) s = reliability_png(rel, bacc, bcnt, 15);
+    if (!s && rel) s = ebm_png_reliability(rel, bacc, bcnt, 15);
     if (!s) s = ebm_jem_scores(nm.net, d->x->data, n, sc, sc + n, sc + 2 * n); /* in-distribution, once */
     if (s) {
         cli_lib_error(cmd, s);

@@ -1,10 +1,9 @@
 /* `ebm eval --samples S.npy`: sample quality by the Fréchet distance between Gaussians fitted to a fixed
- * classifier's penultimate features of the samples and of real test images ("FD-FMNIST" with the
- * classifier shipped in models/fd-fmnist.safetensors; Heusel et al. 2017 defined the same quantity on
- * Inception-v3 features, so the numbers are NOT comparable with published FIDs), plus that classifier's
- * accuracy on class-conditional samples (--labels) and the spread of its predictions.  A floor is
- * printed beside it: the FD between the same number of real training images and the test set, which is
- * what a perfect sampler would score at this sample size. */
+ * classifier's penultimate features of the samples and of real test images (ebm_net_fd; "FD-FMNIST" with
+ * the classifier shipped in models/fd-fmnist.safetensors, NOT comparable with published Inception FIDs),
+ * plus that classifier's accuracy on class-conditional samples (--labels) and the spread of its
+ * predictions.  A floor is printed beside it: the FD between the same number of real training images and
+ * the test set, which is what a perfect sampler would score at this sample size. */
 #include "cli.h"
 
 #include <math.h>
@@ -13,7 +12,6 @@
 #include <unistd.h>
 
 #define FD_MODEL_NAME "fd-fmnist.safetensors"
-#define FD_BATCH 500
 
 /* The shipped classifier: $EBM_FD_MODEL, ./models/, the source tree's models/, the installed data dir. */
 static const char *find_fd_model(char *buf, size_t cap) {
@@ -40,36 +38,10 @@ typedef struct {
     bool quiet;
     ebm_net *net;
     ebm_meta *meta;
-    size_t k, dim, at, width;
+    size_t k, dim, *counts;       /* counts (k): the predicted classes of the samples */
     ebm_dataset *S, *D, *R;       /* samples, reference images, floor images */
-    float *fs, *fd, *fr;          /* their features */
-    int32_t *y, *pred;
-    double *conf;
+    int32_t *y;
 } fd_job;
-
-/* *f (n, width) <- the penultimate features of x (n, dim), with the argmax and max-prob of the logits (when
- * pred / conf are not NULL); false after printing an error. */
-static bool features(fd_job *j, const ebm_mat *x, float **f, int32_t *pred, double *conf) {
-    size_t n = x->rows, k = j->k;
-    float *logits = malloc(FD_BATCH * k * sizeof(float));
-    ebm_status s = logits && (*f = malloc(n * j->width * sizeof(float))) ? EBM_OK : EBM_ENOMEM;
-    for (size_t r = 0; r < n && !s; r += FD_BATCH) {
-        size_t b = n - r < FD_BATCH ? n - r : FD_BATCH;
-        s = ebm_net_forward(j->net, x->data + r * j->dim, b, logits);
-        if (!s) s = ebm_net_features(j->net, NULL, b, j->at, *f + r * j->width); /* of the same forward */
-        for (size_t i = 0; !s && pred && i < b; i++) {
-            const float *l = logits + i * k;
-            size_t best = 0;
-            for (size_t c = 1; c < k; c++) best = l[c] > l[best] ? c : best;
-            double z = 0;
-            for (size_t c = 0; c < k; c++) z += exp((double)l[c] - l[best]);
-            pred[r + i] = (int32_t)best;
-            conf[r + i] = 1.0 / z;
-        }
-    }
-    free(logits);
-    return s ? cli_lib_error(j->cmd, s), false : true;
-}
 
 /* Images of spec (at most limit rows) preprocessed as the classifier's training data; NULL after an error. */
 static ebm_dataset *load_images(fd_job *j, const char *spec, cli_data_args *da, size_t limit, const char *per) {
@@ -109,34 +81,25 @@ static bool load_samples(fd_job *j, const char *samples, int scale_mode, bool cl
     return true;
 }
 
-static void report(const fd_job *j, const char *samples, bool json, double fdist, double floor_fd) {
-    size_t n = j->S->x->rows, k = j->k, hist[1024] = {0}, rows_r = j->R ? j->R->x->rows : 0;
-    double mean_conf = 0, acc = NAN, ent = 0;
-    for (size_t i = 0; i < n; i++) {
-        if ((size_t)j->pred[i] < 1024) hist[j->pred[i]]++;
-        mean_conf += j->conf[i] / (double)n;
-    }
-    for (size_t c = 0; c < k && c < 1024; c++)
-        if (hist[c]) ent -= (double)hist[c] / (double)n * log((double)hist[c] / (double)n);
-    size_t hit = 0;
-    for (size_t i = 0; j->y && i < n; i++) hit += j->pred[i] == j->y[i];
-    if (j->y) acc = (double)hit / (double)n;
+static void report(const fd_job *j, const char *samples, bool json, const ebm_fd_result *r) {
+    size_t rows_r = j->R ? j->R->x->rows : 0;
     if (json) {
         printf("{\"samples\": %zu, \"reference\": %zu, \"fd\": %.6g, \"fd_floor\": %.6g, \"floor_rows\": %zu, "
                "\"accuracy\": %.6g, \"mean_confidence\": %.6g, \"class_entropy\": %.6g, \"max_entropy\": %.6g, "
                "\"features\": %zu}\n",
-               n, j->D->x->rows, fdist, floor_fd, rows_r, acc, mean_conf, ent, log((double)k), j->width);
+               j->S->x->rows, j->D->x->rows, r->fd, r->fd_floor, rows_r, r->accuracy, r->mean_confidence,
+               r->class_entropy, log((double)j->k), r->width);
         return;
     }
-    printf("samples            %s: %zu\n", samples, n);
+    printf("samples            %s: %zu\n", samples, j->S->x->rows);
     printf("reference          %s: %zu images\n", j->D->source, j->D->x->rows);
-    printf("classifier         %s (%zu penultimate features)\n", j->clf_path, j->width);
-    printf("FD-FMNIST          %.3f   (not Inception FID)\n", fdist);
-    if (j->R) printf("perfect-sampler    %.3f   (%zu real training images against the same reference)\n", floor_fd, rows_r);
-    if (j->y) printf("class accuracy     %.4f  (the classifier's on the intended classes)\n", acc);
-    printf("mean confidence    %.4f\n", mean_conf);
-    printf("predicted classes  entropy %.3f of at most %.3f nats:", ent, log((double)k));
-    for (size_t c = 0; c < k && c < 1024; c++) printf(" %zu", hist[c]);
+    printf("classifier         %s (%zu penultimate features)\n", j->clf_path, r->width);
+    printf("FD-FMNIST          %.3f   (not Inception FID)\n", r->fd);
+    if (j->R) printf("perfect-sampler    %.3f   (%zu real training images against the same reference)\n", r->fd_floor, rows_r);
+    if (j->y) printf("class accuracy     %.4f  (the classifier's on the intended classes)\n", r->accuracy);
+    printf("mean confidence    %.4f\n", r->mean_confidence);
+    printf("predicted classes  entropy %.3f of at most %.3f nats:", r->class_entropy, log((double)j->k));
+    for (size_t c = 0; c < j->k && c < 1024; c++) printf(" %zu", j->counts[c]);
     printf("\n");
 }
 
@@ -183,7 +146,6 @@ int cmd_eval_samples(int argc, char **argv, bool quiet) {
     }
     j.k = cli_net_classes(j.net, j.meta);
     j.dim = ebm_net_input_size(j.net);
-    j.at = ebm_net_penultimate(j.net, &j.width);
     if (j.k < 2) {
         cli_error(j.cmd, "%s is not a classifier (train one with ebm train jem --objective clf)", j.clf_path);
         goto done;
@@ -194,32 +156,22 @@ int cmd_eval_samples(int argc, char **argv, bool quiet) {
     size_t n = j.S->x->rows;
     if (!(j.D = load_images(&j, data_spec, &da, limit, "row"))) goto done;
     if (labels && !(j.y = cli_load_labels(j.cmd, labels, n, true, j.k))) goto done;
-    j.pred = malloc(n * sizeof *j.pred);
-    j.conf = malloc(n * sizeof *j.conf);
-    if (!j.pred || !j.conf) {
+    if (strcmp(ref_spec, "none") != 0 && !(j.R = load_images(&j, ref_spec, &da, n, "row"))) goto done;
+    if (!(j.counts = calloc(j.k, sizeof *j.counts))) {
         cli_error(j.cmd, "out of memory");
         goto done;
     }
-    if (!features(&j, j.S->x, &j.fs, j.pred, j.conf) || !features(&j, j.D->x, &j.fd, NULL, NULL)) goto done;
-    double fdist, floor_fd = NAN;
-    s = ebm_frechet_distance(j.fs, n, j.fd, j.D->x->rows, j.width, &fdist);
-    bool floor = !s && strcmp(ref_spec, "none") != 0;
-    if (floor && (!(j.R = load_images(&j, ref_spec, &da, n, "row")) || !features(&j, j.R->x, &j.fr, NULL, NULL)))
-        goto done;
-    if (floor) s = ebm_frechet_distance(j.fr, j.R->x->rows, j.fd, j.D->x->rows, j.width, &floor_fd);
+    ebm_fd_result r;
+    s = ebm_net_fd(j.net, j.S->x, j.D->x, j.R ? j.R->x : NULL, j.y, j.counts, &r);
     if (s) {
         cli_lib_error(j.cmd, s);
         goto done;
     }
-    report(&j, samples, json, fdist, floor_fd);
+    report(&j, samples, json, &r);
     rc = 0;
 done:
-    free(j.fs);
-    free(j.fd);
-    free(j.fr);
     free(j.y);
-    free(j.pred);
-    free(j.conf);
+    free(j.counts);
     ebm_dataset_free(j.S);
     ebm_dataset_free(j.D);
     ebm_dataset_free(j.R);

@@ -35,9 +35,8 @@ static const char *const inpaint_about =
 
 int cmd_inpaint(int argc, char **argv, bool quiet) {
     const char *cmd = "inpaint", *data_spec = NULL, *png = NULL, *mask = "bottom", *npy = NULL, *path;
-    size_t n = 8, offset = 0, h, w;
-    cli_samp_args sa;
-    cli_samp_defaults(&sa);
+    size_t n = 8, offset = 0;
+    cli_samp_args sa = CLI_SAMP_ARGS_INIT;
     const cli_opt opts[] = {
         {"data", OPT_STR, &data_spec, "SPEC", "images to complete (default: the model's training data)", -INFINITY, INFINITY, 0, 0, NULL, NULL},
         {"mask", OPT_STR, &mask, "top|bottom|left|right|random:P", "the region to fill in", -INFINITY, INFINITY, 0, 0, NULL, NULL},
@@ -54,14 +53,15 @@ int cmd_inpaint(int argc, char **argv, bool quiet) {
     if (rc < 0 && ((png && !cli_check_writable(cmd, "--png", png)) || (npy && !cli_check_writable(cmd, "--npy", npy))))
         rc = 1;
     cli_net_model nm;
-    ebm_mcmc_opts o;
-    if (rc < 0) rc = cli_net_open(cmd, path, "inpainting needs an energy network (ebm train ebm)", &nm, &sa, &o);
-    if (rc >= 0) return rc;
+    const char *needs = "inpainting needs an energy network (ebm train ebm)";
+    if ((rc = cli_net_open(rc, cmd, path, needs, &nm, &sa)) >= 0) return rc;
+    ebm_mcmc_opts o = nm.mc;
     rc = 1;
     ebm_dataset *d = NULL;
     float *x = NULL, *show = NULL;
     uint8_t *hide = NULL, *clamp = NULL;
-    if (!cli_net_image(&nm, &h, &w)) {
+    size_t h = nm.ih, w = nm.iw;
+    if (!h) {
         cli_error(cmd, "the model's input (%zux%zux%zu) is not a grey image", nm.c, nm.h, nm.w);
         goto done;
     }

@@ -10,15 +10,14 @@ static const char *const landscape_about =
     "noise by the model's sampler (cyan) on top.";
 
 int cmd_landscape(int argc, char **argv, bool quiet) {
+    cli_samp_args sa = CLI_SAMP_ARGS_INIT;
     const char *cmd = "landscape", *png = NULL, *data_spec = NULL, *path;
     size_t n_samples = 500, n_data = 2000;
-    cli_samp_args sa;
-    cli_samp_defaults(&sa);
     const cli_opt opts[] = {
         {"png", OPT_STR, &png, "PATH", "where to write the picture", -INFINITY, INFINITY, 0, 0, NULL, NULL},
+        {"samples", OPT_SIZE, &n_samples, "N", "samples drawn (0 = none)", 0, 1e7, 0, 0, NULL, NULL},
         {"data", OPT_STR, &data_spec, "SPEC", "data to draw (default: the model's training data)", -INFINITY, INFINITY, 0, 0, NULL, NULL},
         {"data-points", OPT_SIZE, &n_data, "N", "data points drawn (0 = none)", 0, 1e7, 0, 0, NULL, NULL},
-        {"samples", OPT_SIZE, &n_samples, "N", "samples drawn (0 = none)", 0, 1e7, 0, 0, NULL, NULL},
         CLI_SAMPLER_OPTIONS(sa),
         OPT_END,
     };
@@ -26,9 +25,8 @@ int cmd_landscape(int argc, char **argv, bool quiet) {
     if (rc < 0 && !png) rc = cli_error(cmd, "--png is required");
     if (rc < 0 && !cli_check_writable(cmd, "--png", png)) rc = 1;
     cli_net_model nm;
-    ebm_mcmc_opts o;
-    if (rc < 0) rc = cli_net_open(cmd, path, "a landscape needs a 2-D energy network", &nm, &sa, &o);
-    if (rc >= 0) return rc;
+    if ((rc = cli_net_open(rc, cmd, path, "a landscape needs a 2-D energy network", &nm, &sa)) >= 0) return rc;
+    ebm_mcmc_opts o = nm.mc;
     rc = 1;
     ebm_dataset *d = NULL;
     float *x = NULL;
@@ -47,8 +45,8 @@ int cmd_landscape(int argc, char **argv, bool quiet) {
     }
     if (n_samples) cli_net_noise_start(x, n_samples, 2, &sa);
     if (n_samples && !cli_net_run_sampler(cmd, nm.e, x, n_samples, &o, quiet, "sampling")) goto done;
-    ebm_status s = cli_net_density_png(nm.e, png, sa.init_lo, sa.init_hi, d ? d->x->data : NULL, d ? n_data : 0, x,
-                                       n_samples);
+    ebm_status s = ebm_energy_density_png(nm.e, png, sa.init_lo, sa.init_hi, d ? d->x->data : NULL, d ? n_data : 0,
+                                          x, n_samples);
     if (s) {
         cli_lib_error(cmd, s);
         goto done;

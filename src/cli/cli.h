@@ -312,7 +312,7 @@ typedef struct cli_samp_args {
     {"init-lo", OPT_FLOAT, &(a).init_lo, "LO", "chains start uniform on [LO, HI]", -1e30, 1e30, 0, 0, NULL, &(a).lo_seen},       \
     {"init-hi", OPT_FLOAT, &(a).init_hi, "HI", "chains start uniform on [LO, HI]", -1e30, 1e30, 0, 0, NULL, &(a).hi_seen},       \
     {"seed", OPT_U64, &(a).seed, "S", "random seed", 0, 1.8446744073709552e19, 0, 0, NULL, NULL}
-void cli_samp_defaults(cli_samp_args *a);
+#define CLI_SAMP_ARGS_INIT {"sgld", 20, 10, 1.0f, 0.01f, 1.0f, 0, 0, -1.0f, 1.0f, 1, false, false, false, false, false, false, false, false, false, false}
 /* The settings a does not have from the command line taken from the model's ebm.sample.* (meta may be NULL),
  * then the sampler options o; false after printing an error. */
 bool cli_samp_opts(const char *cmd, cli_samp_args *a, const ebm_meta *meta, ebm_mcmc_opts *o);
@@ -323,16 +323,16 @@ typedef struct cli_net_model {
     ebm_meta *meta;
     ebm_energy *e;
     size_t c, h, w, dim, classes; /* classes: 0 for a scalar energy */
+    size_t ih, iw;            /* the picture of one state: grey images (C = 1) H x W; 0 for anything else */
     bool pm1;
+    ebm_mcmc_opts mc;         /* the sampler (cli_net_open with sampler settings) */
 } cli_net_model;
 bool cli_net_model_load(const char *cmd, const char *path, cli_net_model *nm);
 void cli_net_model_free(cli_net_model *nm);
-/* The model at path (when needs is not NULL, only a net or JEM, else "PATH: NEEDS; this is a 'KIND' model")
- * and, when sa is not NULL, its sampler settings into o; -1 to go on, else the exit status (nothing held). */
-int cli_net_open(const char *cmd, const char *path, const char *needs, cli_net_model *nm, cli_samp_args *sa,
-                 ebm_mcmc_opts *o);
-/* The picture shape of one state: grey images (C = 1, H x W); false for anything else. */
-bool cli_net_image(const cli_net_model *nm, size_t *h, size_t *w);
+/* After a command's checks that left rc (-1 to go on): the model at path (when needs is not NULL, only a net
+ * or JEM, else "PATH: NEEDS; this is a 'KIND' model") and, when sa is not NULL, its sampler settings into
+ * nm->mc; -1 to go on, else the exit status (nothing held). */
+int cli_net_open(int rc, const char *cmd, const char *path, const char *needs, cli_net_model *nm, cli_samp_args *sa);
 /* Rows of spec preprocessed like the model's training data, width checked; NULL after printing an error. */
 ebm_dataset *cli_net_load_rows(const char *cmd, const char *spec, const cli_net_model *nm, size_t limit, bool quiet);
 /* The same for spec (default: the model's training data) with *n clamped to the rows from offset on. */
@@ -344,9 +344,6 @@ bool cli_net_run_sampler(const char *cmd, ebm_energy *e, float *x, size_t n, ebm
                          const char *label);
 /* x (n, dim) <- uniform noise on [sa->init_lo, sa->init_hi] from sa->seed. */
 void cli_net_noise_start(float *x, size_t n, size_t dim, const cli_samp_args *sa);
-/* A density picture of a 2-D energy over [lo, hi]^2 with data (nd, 2) and samples (ns, 2) drawn on top. */
-ebm_status cli_net_density_png(ebm_energy *e, const char *path, float lo, float hi, const float *data, size_t nd,
-                               const float *samples, size_t ns);
 
 /* ---- shared by several kinds ---- */
 

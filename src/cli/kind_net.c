@@ -17,19 +17,6 @@
 
 /* ---- sampler settings ---- */
 
-void cli_samp_defaults(cli_samp_args *a) {
-    memset(a, 0, sizeof *a);
-    a->sampler = "sgld";
-    a->steps = 20;
-    a->leapfrog = 10;
-    a->step_size = 1.0f;
-    a->noise = 0.01f;
-    a->temperature = 1.0f;
-    a->init_lo = -1.0f;
-    a->init_hi = 1.0f;
-    a->seed = 1;
-}
-
 bool cli_samp_opts(const char *cmd, cli_samp_args *a, const ebm_meta *m, ebm_mcmc_opts *o) {
     const char *s = m ? ebm_meta_get(m, "ebm.sample.sampler") : NULL;
     size_t z;
@@ -97,84 +84,28 @@ bool cli_net_model_load(const char *cmd, const char *path, cli_net_model *nm) {
         nm->c = nm->dim;
         nm->h = nm->w = 1;
     }
+    bool grey = nm->c == 1 && nm->h > 1 && nm->w > 1;
+    nm->ih = grey ? nm->h : 0;
+    nm->iw = grey ? nm->w : 0;
     const char *sc = ebm_meta_get(nm->meta, "ebm.data.scale");
     nm->pm1 = sc && strcmp(sc, "pm1") == 0;
     nm->classes = cli_net_classes(nm->net, nm->meta);
     return true;
 }
 
-int cli_net_open(const char *cmd, const char *path, const char *needs, cli_net_model *nm, cli_samp_args *sa,
-                 ebm_mcmc_opts *o) {
+int cli_net_open(int rc, const char *cmd, const char *path, const char *needs, cli_net_model *nm,
+                 cli_samp_args *sa) {
     char kind[32];
+    if (rc >= 0) return rc;
     if (needs && !cli_model_kind(path, kind, sizeof kind)) return cli_error(cmd, "%s: not a model file", path);
     if (needs && strcmp(kind, "net") != 0 && strcmp(kind, "jem") != 0)
         return cli_error(cmd, "%s: %s; this is a '%s' model", path, needs, kind);
     if (!cli_net_model_load(cmd, path, nm)) return 1;
-    if (sa && !cli_samp_opts(cmd, sa, nm->meta, o)) {
+    if (sa && !cli_samp_opts(cmd, sa, nm->meta, &nm->mc)) {
         cli_net_model_free(nm);
         return 2;
     }
     return -1;
-}
-
-bool cli_net_image(const cli_net_model *nm, size_t *h, size_t *w) {
-    if (nm->c == 1 && nm->h > 1 && nm->w > 1) {
-        *h = nm->h;
-        *w = nm->w;
-        return true;
-    }
-    return false;
-}
-
-static const char *const fmnist_classes[10] = {"t-shirt", "trouser", "pullover", "dress", "coat",
-                                                "sandal",  "shirt",   "sneaker",  "bag",   "ankle-boot"};
-
-bool cli_class_names_known(const ebm_meta *meta, size_t k) {
-    const char *spec = ebm_meta_get(meta, "ebm.data.spec");
-    return k == 10 && spec && strncmp(spec, "fashion-mnist", 13) == 0;
-}
-
-/* One class of "Y1,Y2,...": a number, or a Fashion-MNIST name; -1 after printing an error. */
-static long parse_class(const char *cmd, const char *tok, const ebm_meta *meta, size_t k) {
-    char *end;
-    long v = strtol(tok, &end, 10);
-    if (*end) {
-        v = -1;
-        bool names = cli_class_names_known(meta, k);
-        for (size_t c = 0; names && c < 10; c++)
-            if (strcmp(tok, fmnist_classes[c]) == 0) v = (long)c;
-        if (v < 0 && names)
-            return cli_error(cmd, "--class: unknown class '%s' (give 0 to 9 or t-shirt, trouser, pullover, dress, "
-                                  "coat, sandal, shirt, sneaker, bag, ankle-boot)", tok), -1;
-        if (v < 0) return cli_error(cmd, "--class: '%s' is not a class number from 0 to %zu", tok, k - 1), -1;
-    }
-    if (v < 0 || (size_t)v >= k)
-        return cli_error(cmd, "--class: %ld is out of range: the model has %zu classes (0 to %zu)", v, k, k - 1), -1;
-    return v;
-}
-
-int cli_parse_classes(const char *cmd, const char *arg, const ebm_meta *meta, size_t k, int32_t *out, size_t cap) {
-    if (k == 0) return cli_error(cmd, "--class needs a classifier model (ebm train jem); this one is a plain energy"), -1;
-    if (strcmp(arg, "all") == 0) {
-        size_t n = k < cap ? k : cap;
-        for (size_t i = 0; i < n; i++) out[i] = (int32_t)i;
-        return (int)n;
-    }
-    size_t n = 0;
-    for (const char *p = arg; *p;) {
-        size_t len = strcspn(p, ",");
-        char tok[64];
-        if (len == 0 || len >= sizeof tok || n == cap) break;
-        memcpy(tok, p, len);
-        tok[len] = '\0';
-        long v = parse_class(cmd, tok, meta, k);
-        if (v < 0) return -1;
-        out[n++] = (int32_t)v;
-        p += len;
-        if (!*p) return (int)n;
-        if (!*++p) break;
-    }
-    return cli_error(cmd, "--class: cannot read '%s' (a class, a comma-separated list of classes, or all)", arg), -1;
 }
 
 /* ---- sampling ---- */
@@ -207,7 +138,8 @@ bool cli_net_run_sampler(const char *cmd, ebm_energy *e, float *x, size_t n, ebm
         return false;
     }
     char acc[64] = "";
-    if (o->kind != EBM_MCMC_ULA && o->kind != EBM_MCMC_SGLD) snprintf(acc, sizeof acc, ", acceptance %.3f", st.accept_rate);
+    if (o->kind != EBM_MCMC_ULA && o->kind != EBM_MCMC_SGLD)
+        snprintf(acc, sizeof acc, ", acceptance %.3f", st.accept_rate);
     cli_progress_line(&p.prog, "%s: %zu %s steps on %zu chains in %.1f s%s", label, o->steps, ebm_mcmc_name(o->kind), n,
                       st.seconds, acc);
     return true;
@@ -223,38 +155,11 @@ void cli_net_noise_start(float *x, size_t n, size_t dim, const cli_samp_args *sa
     ebm_noise_fill(&z, ebm_rng_u64(&r), x, n, dim);
 }
 
-ebm_status cli_net_density_png(ebm_energy *e, const char *path, float lo, float hi, const float *data, size_t nd,
-                               const float *samples, size_t ns) {
-    const size_t res = 200;
-    float *E = malloc(res * res * sizeof(float)), *grid = malloc(res * res * 2 * sizeof(float));
-    ebm_status s = E && grid ? EBM_OK : EBM_ENOMEM;
-    for (size_t r = 0; !s && r < res; r++)
-        for (size_t q = 0; q < res; q++) {
-            grid[2 * (r * res + q)] = lo + ((float)q + 0.5f) * (hi - lo) / (float)res;
-            grid[2 * (r * res + q) + 1] = hi - ((float)r + 0.5f) * (hi - lo) / (float)res;
-        }
-    if (!s) s = e->energy(e, grid, res * res, E);
-    if (!s) s = ebm_png_density(path, E, res, lo, hi, lo, hi, data, nd, samples, ns);
-    free(E);
-    free(grid);
-    return s;
-}
-
 /* ---- data preprocessed as in training ---- */
 
 ebm_dataset *cli_net_load_rows(const char *cmd, const char *spec, const cli_net_model *nm, size_t limit, bool quiet) {
     cli_data_args da = {"auto", "none", 0.5f, limit, 1, false, false, false};
-    const char *sc = ebm_meta_get(nm->meta, "ebm.data.scale");
-    if (sc) da.scale = sc;
-    ebm_data_opts dopts;
-    if (!cli_data_opts(cmd, &da, &dopts)) return NULL;
-    ebm_dataset *d = cli_load_data(cmd, spec, &dopts, quiet);
-    if (d && d->x->cols != nm->dim) {
-        cli_error(cmd, "%s has %zu columns but the model's input has %zu", spec, d->x->cols, nm->dim);
-        ebm_dataset_free(d);
-        return NULL;
-    }
-    return d;
+    return cli_load_like_model(cmd, spec, &da, nm->meta, nm->dim, false, quiet);
 }
 
 ebm_dataset *cli_net_load_slice(const char *cmd, const char *spec, const cli_net_model *nm, size_t offset, size_t *n,
@@ -292,7 +197,8 @@ static const char *const jem_about =
 
 /* Everything `train ebm` and `train jem` set up before the run. */
 typedef struct {
-    const char *cmd, *spec, *objective, *negatives, *optimizer, *samples;
+    const char *cmd, *spec, *samples;
+    int objective, negatives, optimizer; /* jem|clf, buffer|short-run|persistent, adam|sgd */
     bool jem, quiet;
     cli_train_args ta;
     cli_data_args da;
@@ -305,7 +211,9 @@ typedef struct {
 
 static double or0(double v) { return isnan(v) ? 0 : v; }
 
-static ebm_status net_save(cli_run *r, const char *path) { return ebm_net_save(((net_job *)r->user)->net, r->meta, path); }
+static ebm_status net_save(cli_run *r, const char *path) {
+    return ebm_net_save(((net_job *)r->user)->net, r->meta, path);
+}
 
 static void net_detail(cli_run *r, const ebm_run_progress *p, char *buf, size_t cap) {
     (void)r;
@@ -319,22 +227,15 @@ static void net_log_row(cli_run *r, const ebm_run_progress *p) {
                 or0(f->e_neg), f->grad_norm, or0(f->accept));
 }
 
-/* The settings that are words, and the checks of option combinations; -1 to go on, else the exit status. */
+/* The checks of option combinations; -1 to go on, else the exit status. */
 static int net_settle(net_job *j) {
     const char *cmd = j->cmd;
     ebm_lcd_opts *o = &j->o;
-    if (!j->jem && (strcmp(j->objective, "jem") != 0 || o->gen_weight != 1.0f))
+    if (!j->jem && (j->objective != 0 || o->gen_weight != 1.0f))
         return cli_error(cmd, "--objective and --gen-weight go with 'ebm train jem'"), 2;
-    if (strcmp(j->objective, "clf") == 0) o->gen_weight = 0;
-    else if (strcmp(j->objective, "jem") != 0) return cli_error(cmd, "--objective: '%s' is not one of jem|clf", j->objective), 2;
-    static const char *const modes[] = {"buffer", "short-run", "persistent"};
-    int mode = -1;
-    for (int i = 0; i < 3; i++) mode = strcmp(j->negatives, modes[i]) == 0 ? i : mode;
-    if (mode < 0) return cli_error(cmd, "--negatives: '%s' is not one of buffer|short-run|persistent", j->negatives), 2;
-    o->mode = (ebm_neg_mode)mode;
-    if (strcmp(j->optimizer, "adam") == 0) o->optim.kind = EBM_OPTIM_ADAM;
-    else if (strcmp(j->optimizer, "sgd") == 0) o->optim.kind = EBM_OPTIM_SGD;
-    else return cli_error(cmd, "--optimizer: '%s' is not one of adam|sgd", j->optimizer), 2;
+    if (j->objective == 1) o->gen_weight = 0;
+    o->mode = (ebm_neg_mode)j->negatives;
+    o->optim.kind = j->optimizer == 0 ? EBM_OPTIM_ADAM : EBM_OPTIM_SGD;
     if (o->mode == EBM_NEG_BUFFER && o->buffer < o->batch)
         return cli_error(cmd, "--buffer %zu must hold at least one --batch (%zu)", o->buffer, o->batch), 2;
     int rc = cli_train_check(cmd, &j->ta);
@@ -398,25 +299,6 @@ static int net_prepare(net_job *j) {
     return -1;
 }
 
-/* The model's own keys and its sampling defaults: short-run models sample as trained; buffer/persistent
- * models were trained with chains that had run much longer than one call, so sampling from noise gets ten
- * times the steps. */
-static ebm_status net_meta(const net_job *j, ebm_meta *m) {
-    const ebm_mcmc_opts *mc = &j->o.mcmc;
-    ebm_status s = ebm_meta_set(m, "ebm.model", j->jem ? "jem" : "net");
-    if (!s) s = ebm_meta_set(m, "ebm.net.head", j->jem ? "logsumexp" : "scalar");
-    if (!s) s = ebm_meta_set(m, "ebm.sample.sampler", ebm_mcmc_name(mc->kind));
-    if (!s) s = ebm_meta_setf(m, "ebm.sample.steps", "%zu", j->o.mode == EBM_NEG_SHORTRUN ? mc->steps : 10 * mc->steps);
-    if (!s) s = ebm_meta_setf(m, "ebm.sample.step_size", "%g", (double)mc->step_size);
-    if (!s) s = ebm_meta_setf(m, "ebm.sample.noise", "%g", (double)mc->noise);
-    if (!s) s = ebm_meta_setf(m, "ebm.sample.leapfrog", "%zu", mc->leapfrog);
-    if (!s) s = ebm_meta_setf(m, "ebm.sample.init_lo", "%g", (double)j->sa.init_lo);
-    if (!s) s = ebm_meta_setf(m, "ebm.sample.init_hi", "%g", (double)j->sa.init_hi);
-    if (!s && mc->clip_lo < mc->clip_hi) s = ebm_meta_setf(m, "ebm.sample.clip_lo", "%g", (double)mc->clip_lo);
-    if (!s && mc->clip_lo < mc->clip_hi) s = ebm_meta_setf(m, "ebm.sample.clip_hi", "%g", (double)mc->clip_hi);
-    return s;
-}
-
 /* --samples: the last negatives (a density picture with the data for 2-D data); false after an error. */
 static bool net_samples_png(net_job *j, ebm_trainer *t, ebm_energy *e) {
     size_t n, dim = j->d->x->cols;
@@ -425,7 +307,7 @@ static bool net_samples_png(net_job *j, ebm_trainer *t, ebm_energy *e) {
         if (!j->quiet) fprintf(stderr, "--samples: not written for a JEM (sample it with 'ebm sample')\n");
     } else if (dim == 2) {
         size_t nd = j->d->x->rows < 2000 ? j->d->x->rows : 2000;
-        ebm_status s = cli_net_density_png(e, j->samples, j->sa.init_lo, j->sa.init_hi, j->d->x->data, nd, neg, n);
+        ebm_status s = ebm_energy_density_png(e, j->samples, j->sa.init_lo, j->sa.init_hi, j->d->x->data, nd, neg, n);
         if (s) return cli_lib_error(j->cmd, s), false;
         if (!j->quiet) fprintf(stderr, "wrote %s\n", j->samples);
     } else if (j->h > 1) {
@@ -436,6 +318,8 @@ static bool net_samples_png(net_job *j, ebm_trainer *t, ebm_energy *e) {
     }
     return true;
 }
+
+static const char *const neg_names[] = {"buffer", "short-run", "persistent"};
 
 /* The run through the shared runner; checkpoints carry the provenance known before it. */
 static int net_run(net_job *j, int argc, char **argv) {
@@ -453,7 +337,8 @@ static int net_run(net_job *j, int argc, char **argv) {
                  .detail = net_detail, .on_iter = net_log_row, .user = j};
     r.every = j->checkpoint && j->checkpoint < j->every ? j->checkpoint : j->every;
     r.checkpoint_every = j->checkpoint;
-    if (!s) s = net_meta(j, meta);
+    if (!s) s = ebm_meta_set(meta, "ebm.model", j->jem ? "jem" : "net");
+    if (!s) s = ebm_meta_set(meta, "ebm.net.head", j->jem ? "logsumexp" : "scalar");
     if (!s) s = cli_data_meta(meta, j->ta.data, j->d, &j->da);
     if (!s) s = ebm_run_describe(t, &ro, &r.res, meta);
     int rc = s ? cli_lib_error(j->cmd, s) : 0;
@@ -461,7 +346,7 @@ static int net_run(net_job *j, int argc, char **argv) {
     ebm_net_params(j->net, &np);
     if (!rc && !j->quiet)
         fprintf(stderr, "training energy net (%zu parameters) on %zu x %zu by LCD (%s, %s %zu steps, step %g): %zu "
-                        "iterations, batch %zu\n", np, j->d->x->rows, j->d->x->cols, j->negatives,
+                        "iterations, batch %zu\n", np, j->d->x->rows, j->d->x->cols, neg_names[j->negatives],
                 ebm_mcmc_name(j->o.mcmc.kind), j->o.mcmc.steps, (double)j->o.mcmc.step_size, j->o.iters, j->o.batch);
     if (!rc) rc = cli_train_run(&r, t, j->d->x, j->d->labels, &ro);
     if (!rc && j->samples && !net_samples_png(j, t, e)) rc = 1;
@@ -472,21 +357,19 @@ static int net_run(net_job *j, int argc, char **argv) {
 }
 
 static int train_net(int argc, char **argv, bool quiet, bool jem) {
-    net_job j = {.cmd = jem ? "train jem" : "train ebm", .objective = "jem", .negatives = "buffer",
-                 .optimizer = "adam", .jem = jem, .quiet = quiet, .every = 100,
-                 .da = {"auto", "none", 0.5f, 0, 1, false, false, false}};
-    cli_samp_defaults(&j.sa);
+    net_job j = {.cmd = jem ? "train jem" : "train ebm", .jem = jem, .quiet = quiet, .every = 100,
+                 .da = {"auto", "none", 0.5f, 0, 1, false, false, false}, .sa = CLI_SAMP_ARGS_INIT};
     ebm_lcd_opts_default(&j.o);
     const cli_opt opts[] = {
         CLI_TRAIN_OPTIONS(j.ta),
         {"net", OPT_STR, &j.spec, "SPEC", "network (docs/net.md; default: a small CNN for images, an MLP otherwise)", -INFINITY, INFINITY, 0, 0, NULL, NULL},
         CLI_SAMPLER_OPTIONS(j.sa),
-        {"negatives", OPT_STR, &j.negatives, "buffer|short-run|persistent", "where the negative chains start", -INFINITY, INFINITY, 0, 0, NULL, NULL},
+        {"negatives", OPT_CHOICE, &j.negatives, NULL, "where the negative chains start", 0, 0, 0, 0, "buffer|short-run|persistent", NULL},
         {"buffer", OPT_SIZE, &j.o.buffer, "N", "replay buffer capacity", 1, 1e8, 0, 0, NULL, NULL},
         {"reinit", OPT_FLOAT, &j.o.reinit, "P", "fraction of buffer draws restarted from noise", 0, 1, 0, 0, NULL, NULL},
         {"alpha", OPT_FLOAT, &j.o.alpha, "A", "weight of the energy L2 regulariser", 0, 1e6, 0, 0, NULL, NULL},
         {"data-noise", OPT_FLOAT, &j.o.data_noise, "SD", "Gaussian noise added to data batches", 0, 1e6, 0, 0, NULL, NULL},
-        {"optimizer", OPT_STR, &j.optimizer, "adam|sgd", "optimiser", -INFINITY, INFINITY, 0, 0, NULL, NULL},
+        {"optimizer", OPT_CHOICE, &j.optimizer, NULL, "optimiser", 0, 0, 0, 0, "adam|sgd", NULL},
         {"lr", OPT_FLOAT, &j.o.optim.lr, "RATE", "learning rate", 0, 1e6, 1, 0, NULL, NULL},
         {"momentum", OPT_FLOAT, &j.o.optim.momentum, "M", "SGD momentum", 0, 1, 0, 1, NULL, NULL},
         {"weight-decay", OPT_FLOAT, &j.o.optim.weight_decay, "L2", "L2 weight decay", 0, 1e3, 0, 0, NULL, NULL},
@@ -498,7 +381,7 @@ static int train_net(int argc, char **argv, bool quiet, bool jem) {
         {"samples", OPT_STR, &j.samples, "PNG", "picture of the last negatives (2-D data: density with data and samples)", -INFINITY, INFINITY, 0, 0, NULL, NULL},
         {"every", OPT_SIZE, &j.every, "N", "report (and checkpoint) every N iterations", 1, 1e9, 0, 0, NULL, NULL},
         {"checkpoint", OPT_SIZE, &j.checkpoint, "N", "save NAME.partial.safetensors every N iterations (0 = off)", 0, 1e9, 0, 0, NULL, NULL},
-        {"objective", OPT_STR, &j.objective, "jem|clf", "train jem: hybrid, or the classifier alone", -INFINITY, INFINITY, 0, 0, NULL, NULL},
+        {"objective", OPT_CHOICE, &j.objective, NULL, "train jem: hybrid, or the classifier alone", 0, 0, 0, 0, "jem|clf", NULL},
         {"gen-weight", OPT_FLOAT, &j.o.gen_weight, "W", "train jem: weight of the generative term", 0, 1e6, 0, 0, NULL, NULL},
         OPT_END,
     };
@@ -539,10 +422,9 @@ static ebm_status write_labels(const char *path, const int32_t *classes, size_t 
 
 int cli_net_sample(int argc, char **argv, bool quiet) {
     const char *cmd = "sample", *cls = NULL, *labels = NULL, *path;
-    size_t n = 64, h = 0, w = 0;
+    size_t n = 64, h, w;
     cli_sample_out so = CLI_SAMPLE_OUT_INIT;
-    cli_samp_args sa;
-    cli_samp_defaults(&sa);
+    cli_samp_args sa = CLI_SAMP_ARGS_INIT;
     const cli_opt opts[] = {
         {"n", OPT_SIZE, &n, "N", "number of chains (samples)", 1, 1e7, 0, 0, NULL, NULL},
         {"class", OPT_STR, &cls, "Y", "classifier models: sample p(x | y) ∝ exp f(x)[y]; a class, a list (chains cycle through it) or all", -INFINITY, INFINITY, 0, 0, NULL, NULL},
@@ -557,17 +439,18 @@ int cli_net_sample(int argc, char **argv, bool quiet) {
     if (rc < 0 && labels && !cli_check_writable(cmd, "--labels", labels)) rc = 1;
     if (rc < 0) rc = cli_sample_out_check(cmd, &so, false);
     cli_net_model nm;
-    ebm_mcmc_opts o;
-    if (rc < 0) rc = cli_net_open(cmd, path, NULL, &nm, &sa, &o);
-    if (rc >= 0) return rc;
+    if ((rc = cli_net_open(rc, cmd, path, NULL, &nm, &sa)) >= 0) return rc;
+    ebm_mcmc_opts o = nm.mc;
     rc = 1;
     float *x = NULL;
     int32_t classes[1024];
     int n_cls = 0;
     ebm_status s = EBM_OK;
-    if (so.png && !cli_net_image(&nm, &h, &w) && nm.dim != 2 &&
-        !(so.shape && cli_image_shape(cmd, nm.dim, 0, 0, so.shape, &h, &w))) {
-        if (!so.shape) cli_error(cmd, "--png: the model's input (%zux%zux%zu) is not a grey image or a 2-D point", nm.c, nm.h, nm.w);
+    h = nm.ih;
+    w = nm.iw;
+    if (so.png && !h && nm.dim != 2 && !(so.shape && cli_image_shape(cmd, nm.dim, 0, 0, so.shape, &h, &w))) {
+        if (!so.shape)
+            cli_error(cmd, "--png: the model's input (%zux%zux%zu) is not a grey image or a 2-D point", nm.c, nm.h, nm.w);
         goto done;
     }
     if (!(x = malloc(n * nm.dim * sizeof(float)))) {
@@ -591,7 +474,7 @@ int cli_net_sample(int argc, char **argv, bool quiet) {
                 (double)o.temperature, (double)sa.init_lo, (double)sa.init_hi);
     if (!cli_net_run_sampler(cmd, nm.e, x, n, &o, quiet, "sampling")) goto done;
     if (so.png && nm.dim == 2 && !h) {
-        if ((s = cli_net_density_png(nm.e, so.png, sa.init_lo, sa.init_hi, NULL, 0, x, n))) goto done;
+        if ((s = ebm_energy_density_png(nm.e, so.png, sa.init_lo, sa.init_hi, NULL, 0, x, n))) goto done;
         if (!quiet) fprintf(stderr, "wrote %s\n", so.png);
         so.png = NULL;
     }
@@ -633,8 +516,9 @@ bool cli_net_scorer(const char *cmd, const char *path, cli_scorer *sc) {
         free(nm);
         return false;
     }
-    *sc = (cli_scorer){nm, nm->classes ? "E(x) = -log sum_y exp f(x)[y]" : "E(x)", ebm_meta_get(nm->meta, "ebm.data.spec"),
-                       net_score_load, net_score_energy, net_score_free};
+    const char *what = nm->classes ? "E(x) = -log sum_y exp f(x)[y]" : "E(x)";
+    *sc = (cli_scorer){nm, what, ebm_meta_get(nm->meta, "ebm.data.spec"), net_score_load, net_score_energy,
+                       net_score_free};
     return true;
 }
 

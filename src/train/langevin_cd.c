@@ -218,6 +218,23 @@ static float *lcd_params(void *self, size_t block, size_t *n) {
 
 static const char *const neg_names[] = {"buffer", "short-run", "persistent"};
 
+/* How the model samples best (ebm.sample.*): short-run models as trained; buffer and persistent models were
+ * trained with chains that had run much longer than one call, so sampling from noise gets ten times the
+ * steps.  Chains start where the training chains started (uniform noise only). */
+static ebm_status sample_defaults(const ebm_lcd_opts *o, ebm_meta *m) {
+    const ebm_mcmc_opts *mc = &o->mcmc;
+    ebm_status s = ebm_meta_set(m, "ebm.sample.sampler", ebm_mcmc_name(mc->kind));
+    if (!s) s = ebm_meta_setf(m, "ebm.sample.steps", "%zu", o->mode == EBM_NEG_SHORTRUN ? mc->steps : 10 * mc->steps);
+    if (!s) s = ebm_meta_setf(m, "ebm.sample.step_size", "%g", (double)mc->step_size);
+    if (!s) s = ebm_meta_setf(m, "ebm.sample.noise", "%g", (double)mc->noise);
+    if (!s) s = ebm_meta_setf(m, "ebm.sample.leapfrog", "%zu", mc->leapfrog);
+    if (!s && o->noise.kind == EBM_NOISE_UNIFORM) s = ebm_meta_setf(m, "ebm.sample.init_lo", "%g", (double)o->noise.lo);
+    if (!s && o->noise.kind == EBM_NOISE_UNIFORM) s = ebm_meta_setf(m, "ebm.sample.init_hi", "%g", (double)o->noise.hi);
+    if (!s && mc->clip_lo < mc->clip_hi) s = ebm_meta_setf(m, "ebm.sample.clip_lo", "%g", (double)mc->clip_lo);
+    if (!s && mc->clip_lo < mc->clip_hi) s = ebm_meta_setf(m, "ebm.sample.clip_hi", "%g", (double)mc->clip_hi);
+    return s;
+}
+
 static ebm_status lcd_describe(void *self, ebm_meta *m) {
     lcd_trainer *t = self;
     const ebm_lcd_opts *o = &t->o;
@@ -234,7 +251,7 @@ static ebm_status lcd_describe(void *self, ebm_meta *m) {
                           o->optim.kind == EBM_OPTIM_SGD ? "sgd" : "adam", (double)o->optim.lr,
                           (double)o->optim.weight_decay, (double)o->optim.clip);
     if (!s && t->x.describe) s = t->x.describe(t->x.state, m);
-    return s;
+    return s ? s : sample_defaults(o, m);
 }
 
 static void lcd_destroy(void *self) {
