@@ -842,6 +842,13 @@ EBM_API ebm_status ebm_energy_gaussian(size_t dim, const float *mu, const float 
  * The parts are borrowed, not owned: free them after the composite.  No trainable parameters. */
 EBM_API ebm_status ebm_energy_sum(size_t k, ebm_energy *const *parts, const float *weights, ebm_energy **out);
 EBM_API ebm_status ebm_energy_logsumexp(size_t k, ebm_energy *const *parts, ebm_energy **out);
+/* The posterior of denoising: E(x) + |x - y_i|^2 / (2 sigma^2) for chain i, y (n, dim) noisy observations
+ * (borrowed, as is the prior), so that p(x | y) ∝ exp(-E(x)) N(y; x, sigma^2 I); for at most n chains. */
+EBM_API ebm_status ebm_energy_denoise(ebm_energy *prior, const float *y, size_t n, float sigma, ebm_energy **out);
+/* A picture of a 2-D energy over [lo, hi]^2 (200 x 200 grid, ebm_png_density) with data (nd, 2) and samples
+ * (ns, 2) drawn on top (either may be NULL). */
+EBM_API ebm_status ebm_energy_density_png(ebm_energy *e, const char *path, float lo, float hi, const float *data,
+                                          size_t nd, const float *samples, size_t ns);
 /* The free energy F(v) of a Bernoulli RBM as a continuous energy over v in R^n_vis (borrowed model):
  * dF/dv = -a - W sigmoid(b + W'v).  Lets the gradient samplers run on RBMs; params are the model's. */
 EBM_API ebm_status ebm_energy_rbm(const ebm_rbm *m, ebm_energy **out);
@@ -980,11 +987,28 @@ typedef struct ebm_lcd_opts {
      * `rows` (n) (data_noise added), grad (n_params) += dLoss/dtheta and *loss = its value.  NULL = none. */
     ebm_status (*extra_grad)(const float *x, const size_t *rows, size_t n, float *grad, double *loss, void *user);
     void *extra_user;
+    /* The network behind e when it has spectral-normalisation layers: one power iteration on it after every
+     * good update (ebm_net_sn_update(sn_net, 1)), as `ebm train ebm` does.  NULL = none (default). */
+    struct ebm_net *sn_net;
 } ebm_lcd_opts;
 
 EBM_API void ebm_lcd_opts_default(ebm_lcd_opts *o);
-/* Trains e's parameters on data (n, e->dim).  The last negatives (batch, dim) are copied to neg_out when
- * it is not NULL. */
+/* An LCD trainer of e for ebm_run (e borrowed): o gives the update (mode, buffer, reinit, noise, mcmc,
+ * alpha, data_noise, optim, gen_weight, extra_grad, sn_net); ebm_lcd_run_opts turns o's loop settings
+ * (iters, batch, seed, optim.lr) into the ebm_run options ebm_lcd_train uses: an iteration run, rows shuffled
+ * from the stream (seed, "lcd-p").  The per-update keys (data noise, negatives' starts) come from the stream
+ * (seed, "lcd"), the replay buffer's noise from (seed, "replay"), the sampler's draws from (seed ^ golden,
+ * chain).  Figures: loss, e_pos, e_neg, accept (NaN with gen_weight 0), grad_norm, extra (NaN without
+ * extra_grad).  Name "lcd", settings as ebm.train.method/sampler/steps/step_size/noise/buffer/reinit/alpha/
+ * optimizer, and the sampling defaults ebm.sample.sampler/steps/step_size/noise/leapfrog/init_lo/init_hi
+ * (/clip_lo/clip_hi): the training sampler, with ten times the steps after buffer or persistent training. */
+EBM_API ebm_status ebm_lcd_trainer_new(ebm_energy *e, const ebm_lcd_opts *o, ebm_trainer **out);
+EBM_API void ebm_lcd_run_opts(const ebm_lcd_opts *o, ebm_run_opts *r);
+/* The negatives of an LCD or JEM trainer's last update (*n rows of the energy's dim, borrowed until the next
+ * step), or NULL (*n = 0) before the first one, with gen_weight 0, or for another kind of trainer. */
+EBM_API const float *ebm_lcd_trainer_negatives(ebm_trainer *t, size_t *n);
+/* Trains e's parameters on data (n, e->dim): ebm_run with that trainer, o->on_iter called after every
+ * update.  The last negatives (batch, dim) are copied to neg_out when it is not NULL. */
 EBM_API ebm_status ebm_lcd_train(ebm_energy *e, const ebm_mat *data, const ebm_lcd_opts *o, float *neg_out);
 
 /* ------------------------------------------------------------------------------------------------
@@ -1258,6 +1282,33 @@ EBM_API ebm_status ebm_jem_cross_entropy(ebm_net *net, const float *x, const int
  * cross-entropy gradient to o->gen_weight times the contrastive gradient of E (o as for ebm_lcd_train;
  * gen_weight 0 = the discriminative baseline, no sampling). */
 EBM_API ebm_status ebm_jem_train(ebm_net *net, const ebm_mat *data, const int32_t *labels, const ebm_lcd_opts *o);
+/* The same as a trainer for ebm_run (net borrowed), which takes each batch's labels from ebm_run's labels by
+ * row index (required).  The LCD trainer of the network's log-sum-exp energy with the cross-entropy as its
+ * extra loss, named "jem"; o->sn_net is always net.  Its provenance adds ebm.jem.classes, .objective (jem or
+ * clf) and .gen_weight.  ebm_lcd_run_opts gives the loop settings of ebm_jem_train. */
+EBM_API ebm_status ebm_jem_trainer_new(ebm_net *net, const ebm_lcd_opts *o, ebm_trainer **out);
+/* The three in-distribution scores of the JEM paper (Grathwohl et al. 2020, section 5.2) for x (n,
+ * input_size), each larger for more typical inputs: log p(x) up to a constant (log_px = -E(x)), the
+ * largest softmax probability (max_p), and minus the norm of dE/dx (grad_norm); each (n). */
+EBM_API ebm_status ebm_jem_scores(ebm_net *net, const float *x, size_t n, double *log_px, double *max_p,
+                                  double *grad_norm);
+/* Sample quality through a classifier network clf (src/eval/classifier_eval.c): the Fréchet distance between
+ * Gaussians fitted to clf's penultimate features of samples and of ref (real images), with the same for floor
+ * (other real images, may be NULL: what a perfect sampler scores at that size) and clf's predictions on the
+ * samples: accuracy against labels (may be NULL), mean confidence, entropy of the predicted classes, whose
+ * counts go to counts (output_size, may be NULL).  Rows must have clf's input size. */
+typedef struct ebm_fd_result {
+    double fd, fd_floor;      /* fd_floor NaN without floor */
+    double accuracy;          /* NaN without labels */
+    double mean_confidence;   /* mean largest softmax probability */
+    double class_entropy;     /* nats */
+    size_t width;             /* features per row */
+} ebm_fd_result;
+EBM_API ebm_status ebm_net_fd(ebm_net *clf, const ebm_mat *samples, const ebm_mat *ref, const ebm_mat *floor,
+                              const int32_t *labels, size_t *counts, ebm_fd_result *r);
+/* The reliability diagram of a classifier (bars of per-bin accuracy acc (bins) against confidence, empty bins
+ * (count 0) blank, and the diagonal of perfect calibration) as a PNG; bins from ebm_metric_ece. */
+EBM_API ebm_status ebm_png_reliability(const char *path, const double *acc, const size_t *count, size_t bins);
 
 /* ------------------------------------------------------------------------------------------------
  * Metrics for classifiers and samples.  logits are (n, k), labels (n) in 0..k-1.

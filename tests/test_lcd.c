@@ -3,7 +3,10 @@
  * range, restarts the asked fraction and stores back into the drawn slots.  Training: a diagonal
  * Gaussian energy E(x) = 1/2 sum_j exp(s_j) (x_j - m_j)^2 trained by LCD with MALA negatives (alpha = 0)
  * is maximum-likelihood learning, so it must recover the data's mean and variance; this holds for
- * buffer, short-run and persistent negatives.  A diverging run stops with EBM_ENAN and finite parameters. */
+ * buffer, short-run and persistent negatives.  A diverging run stops with EBM_ENAN and finite parameters.
+ * The trainer: ebm_run with ebm_lcd_trainer_new and ebm_lcd_run_opts trains bit for bit as ebm_lcd_train; a
+ * network with spectral normalisation trains through the library (ebm_lcd_opts.sn_net) bit for bit as the
+ * command line trained it before the power iteration moved into the step (a callback after every update). */
 #include "check.h"
 
 /* ---- a trainable test energy: params = [m (d) | s (d)] ---- */
@@ -298,7 +301,105 @@ static void test_toy(void) {
     CHECK(strstr(ebm_last_error(), "checkerboard") != NULL);
 }
 
+/* A small network energy on 2-D data, initialised from seed 3. */
+static ebm_net *sn_net(const char *spec) {
+    ebm_net *net;
+    REQUIRE(ebm_net_new(spec, 2, 1, 1, &net) == EBM_OK);
+    ebm_rng r;
+    ebm_rng_seed(&r, 3, 0);
+    REQUIRE(ebm_net_init(net, &r) == EBM_OK);
+    return net;
+}
+
+static void sn_opts(ebm_lcd_opts *o) {
+    ebm_lcd_opts_default(o);
+    o->buffer = 200;
+    o->batch = 32;
+    o->iters = 40;
+    o->mcmc.kind = EBM_MCMC_ULA;
+    o->mcmc.step_size = 0.05f;
+    o->mcmc.steps = 5;
+    o->optim.lr = 1e-2f;
+    o->seed = 9;
+}
+
+/* What `ebm train ebm` did before the power iteration moved into the trainer's step. */
+static int sn_after_update(const ebm_run_progress *p, void *user) {
+    (void)p;
+    ebm_net_sn_update(user, 1);
+    return 0;
+}
+
+static int same_net(ebm_net *a, ebm_net *b) {
+    size_t na, nb, sa, sb;
+    float *pa = ebm_net_params(a, &na), *pb = ebm_net_params(b, &nb);
+    float *ua = ebm_net_state(a, &sa), *ub = ebm_net_state(b, &sb);
+    return na == nb && sa == sb && memcmp(pa, pb, na * sizeof(float)) == 0 &&
+           (sa == 0 || memcmp(ua, ub, sa * sizeof(float)) == 0);
+}
+
+static void test_trainer(void) {
+    ebm_mat *data = gauss_data(300);
+    const char *spec = "linear:16:sn,silu,linear:16:sn,silu,linear:1";
+    /* the one-call function and the trainer driven by ebm_run agree bit for bit, negatives too */
+    ebm_net *a = sn_net(spec), *b = sn_net(spec), *c = sn_net(spec);
+    ebm_energy *ea, *eb, *ec;
+    REQUIRE(ebm_net_energy(a, EBM_NET_HEAD_SCALAR, &ea) == EBM_OK);
+    REQUIRE(ebm_net_energy(b, EBM_NET_HEAD_SCALAR, &eb) == EBM_OK);
+    REQUIRE(ebm_net_energy(c, EBM_NET_HEAD_SCALAR, &ec) == EBM_OK);
+    ebm_lcd_opts o;
+    sn_opts(&o);
+    o.sn_net = a;
+    float neg_a[32 * 2];
+    CHECK_OK(ebm_lcd_train(ea, data, &o, neg_a));
+    o.sn_net = b;
+    ebm_trainer *t;
+    REQUIRE(ebm_lcd_trainer_new(eb, &o, &t) == EBM_OK);
+    CHECK(strcmp(ebm_trainer_name(t), "lcd") == 0);
+    ebm_run_opts r;
+    ebm_lcd_run_opts(&o, &r);
+    ebm_run_result res;
+    CHECK_OK(ebm_run(t, data, NULL, &r, &res));
+    CHECK(res.steps_done == 40);
+    CHECK(isfinite(res.last.loss) && isfinite(res.last.e_pos) && isfinite(res.last.grad_norm));
+    CHECK(same_net(a, b));
+    size_t nn;
+    const float *neg_b = ebm_lcd_trainer_negatives(t, &nn);
+    CHECK(nn == 32 && neg_b && memcmp(neg_a, neg_b, sizeof neg_a) == 0);
+    ebm_meta *m;
+    REQUIRE(ebm_meta_new(&m) == EBM_OK);
+    CHECK_OK(ebm_run_describe(t, &r, &res, m));
+    CHECK(ebm_meta_get(m, "ebm.train.method") && strcmp(ebm_meta_get(m, "ebm.train.method"), "lcd-buffer") == 0);
+    CHECK(ebm_meta_get(m, "ebm.sample.steps") && strcmp(ebm_meta_get(m, "ebm.sample.steps"), "50") == 0);
+    ebm_meta_free(m);
+    ebm_trainer_free(t);
+    /* the CLI's former way: no sn_net, the power iteration in a callback after every update */
+    o.sn_net = NULL;
+    REQUIRE(ebm_lcd_trainer_new(ec, &o, &t) == EBM_OK);
+    r.on_step = sn_after_update;
+    r.user = c;
+    CHECK_OK(ebm_run(t, data, NULL, &r, NULL));
+    CHECK(same_net(a, c));
+    ebm_trainer_free(t);
+    /* and without any power iteration the SN state stays where it was: the option matters */
+    ebm_net *d = sn_net(spec);
+    ebm_energy *ed;
+    REQUIRE(ebm_net_energy(d, EBM_NET_HEAD_SCALAR, &ed) == EBM_OK);
+    CHECK_OK(ebm_lcd_train(ed, data, &o, NULL));
+    CHECK(!same_net(a, d));
+    ebm_energy_free(ea);
+    ebm_energy_free(eb);
+    ebm_energy_free(ec);
+    ebm_energy_free(ed);
+    ebm_net_free(a);
+    ebm_net_free(b);
+    ebm_net_free(c);
+    ebm_net_free(d);
+    ebm_mat_free(data);
+}
+
 int main(void) {
+    test_trainer();
     test_optimisers();
     test_replay();
     test_toy();

@@ -311,6 +311,61 @@ bool cli_dbn_level(const char *cmd, const char *arg, const ebm_dbn *d, size_t *l
 ebm_dataset *cli_dbn_data(const char *cmd, const ebm_dbn *d, const char **spec, cli_data_args *da, bool quiet);
 int cli_compose_info(int argc, char **argv, bool quiet);
 
+/* ---- energy networks, JEM and composed models (kind_net.c), for their commands and the applications ---- */
+/* Sampler settings; *_seen: given on the command line (the model's ebm.sample.* fill in the others). */
+typedef struct cli_samp_args {
+    const char *sampler;
+    size_t steps, leapfrog;
+    float step_size, noise, temperature, clip_lo, clip_hi, init_lo, init_hi;
+    uint64_t seed;
+    bool sampler_seen, steps_seen, leapfrog_seen, step_seen, noise_seen, t_seen, clip_lo_seen, clip_hi_seen, lo_seen,
+        hi_seen;
+} cli_samp_args;
+#define CLI_SAMPLER_OPTIONS(a)                                                                                                 \
+    {"sampler", OPT_STR, &(a).sampler, "ula|sgld|mala|hmc|rwm", "MCMC sampler", -INFINITY, INFINITY, 0, 0, NULL, &(a).sampler_seen}, \
+    {"steps", OPT_SIZE, &(a).steps, "K", "sampler steps", 1, 1e9, 0, 0, NULL, &(a).steps_seen},                                   \
+    {"step-size", OPT_FLOAT, &(a).step_size, "ETA", "step size (Langevin eta, HMC leapfrog step, RWM proposal sd)", 0, 1e6, 1, 0, NULL, &(a).step_seen}, \
+    {"noise", OPT_FLOAT, &(a).noise, "SIGMA", "SGLD noise scale", 0, 1e6, 0, 0, NULL, &(a).noise_seen},                          \
+    {"leapfrog", OPT_SIZE, &(a).leapfrog, "L", "HMC leapfrog steps", 1, 10000, 0, 0, NULL, &(a).leapfrog_seen},                 \
+    {"temperature", OPT_FLOAT, &(a).temperature, "T", "sampling temperature", 0, 1e6, 1, 0, NULL, &(a).t_seen},                 \
+    {"clip-lo", OPT_FLOAT, &(a).clip_lo, "LO", "clip samples below (ula/sgld)", -1e30, 1e30, 0, 0, NULL, &(a).clip_lo_seen},     \
+    {"clip-hi", OPT_FLOAT, &(a).clip_hi, "HI", "clip samples above (ula/sgld)", -1e30, 1e30, 0, 0, NULL, &(a).clip_hi_seen},     \
+    {"init-lo", OPT_FLOAT, &(a).init_lo, "LO", "chains start uniform on [LO, HI]", -1e30, 1e30, 0, 0, NULL, &(a).lo_seen},       \
+    {"init-hi", OPT_FLOAT, &(a).init_hi, "HI", "chains start uniform on [LO, HI]", -1e30, 1e30, 0, 0, NULL, &(a).hi_seen},       \
+    {"seed", OPT_U64, &(a).seed, "S", "random seed", 0, 1.8446744073709552e19, 0, 0, NULL, NULL}
+#define CLI_SAMP_ARGS_INIT {"sgld", 20, 10, 1.0f, 0.01f, 1.0f, 0, 0, -1.0f, 1.0f, 1, false, false, false, false, false, false, false, false, false, false}
+/* The settings a does not have from the command line taken from the model's ebm.sample.* (meta may be NULL),
+ * then the sampler options o; false after printing an error. */
+bool cli_samp_opts(const char *cmd, cli_samp_args *a, const ebm_meta *meta, ebm_mcmc_opts *o);
+/* A loaded network, JEM or composed model: its energy, input shape (C x H x W), scale and classes. */
+typedef struct cli_net_model {
+    ebm_net *net;             /* NULL for a composed model */
+    struct cli_composed *comp; /* the parts of a composed model */
+    ebm_meta *meta;
+    ebm_energy *e;
+    size_t c, h, w, dim, classes; /* classes: 0 for a scalar energy */
+    size_t ih, iw;            /* the picture of one state: grey images (C = 1) H x W; 0 for anything else */
+    bool pm1;
+    ebm_mcmc_opts mc;         /* the sampler (cli_net_open with sampler settings) */
+} cli_net_model;
+bool cli_net_model_load(const char *cmd, const char *path, cli_net_model *nm);
+void cli_net_model_free(cli_net_model *nm);
+/* After a command's checks that left rc (-1 to go on): the model at path (when needs is not NULL, only a net
+ * or JEM, else "PATH: NEEDS; this is a 'KIND' model") and, when sa is not NULL, its sampler settings into
+ * nm->mc; -1 to go on, else the exit status (nothing held). */
+int cli_net_open(int rc, const char *cmd, const char *path, const char *needs, cli_net_model *nm, cli_samp_args *sa);
+/* Rows of spec preprocessed like the model's training data, width checked; NULL after printing an error. */
+ebm_dataset *cli_net_load_rows(const char *cmd, const char *spec, const cli_net_model *nm, size_t limit, bool quiet);
+/* The same for spec (default: the model's training data) with *n clamped to the rows from offset on. */
+ebm_dataset *cli_net_load_slice(const char *cmd, const char *spec, const cli_net_model *nm, size_t offset, size_t *n,
+                                bool quiet);
+/* Runs the sampler on x (n, dim) with a progress bar, then one line (with the acceptance of MH samplers);
+ * false after printing an error or an interruption. */
+bool cli_net_run_sampler(const char *cmd, ebm_energy *e, float *x, size_t n, ebm_mcmc_opts *o, bool quiet,
+                         const char *label);
+/* x (n, dim) <- uniform noise on [sa->init_lo, sa->init_hi] from sa->seed. */
+void cli_net_noise_start(float *x, size_t n, size_t dim, const cli_samp_args *sa);
+
 /* ---- shared by several kinds ---- */
 /* AIS (ais.c): forward AIS of m from the pixel marginals of x and, with reverse, reverse AIS from exact samples,
  * with progress; false after printing the error.  The report of r for mean free energy fmean, text or JSON. */

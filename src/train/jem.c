@@ -4,8 +4,9 @@
  * log p(x, y) = log p(y | x) + log p(x).  Training maximises both terms: the cross-entropy of p(y | x) by
  * backpropagation (dL/df = softmax - onehot), and log p(x) by Langevin contrastive divergence on E with a
  * replay buffer (src/train/langevin_cd.c), whose extra-loss seam carries the cross-entropy of each batch.
- * gen_weight = 0 in the options gives the purely discriminative baseline with the same network and data. */
-#include "core/internal.h"
+ * gen_weight = 0 in the options gives the purely discriminative baseline with the same network and data.
+ * The trainer is the LCD trainer of E carrying the cross-entropy as its extra part (labels, provenance). */
+#include "train/lcd_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@ typedef struct {
     const int32_t *labels; /* of the whole data set, indexed by row */
     int32_t *y;            /* (cap) labels of the current batch */
     size_t cap;
+    float gen_weight;
 } ce_ctx;
 
 ebm_status ebm_jem_cross_entropy(ebm_net *net, const float *x, const int32_t *y, size_t n, float *grad, double *loss) {
@@ -57,22 +59,99 @@ static ebm_status batch_ce(const float *x, const size_t *rows, size_t n, float *
     return ebm_jem_cross_entropy(c->net, x, c->y, n, grad, loss);
 }
 
-ebm_status ebm_jem_train(ebm_net *net, const ebm_mat *data, const int32_t *labels, const ebm_lcd_opts *o) {
-    if (!net || !data || !labels) return ebm_fail(EBM_EINVAL, "JEM: network, data and labels are required");
-    size_t k = ebm_net_output_size(net);
-    if (k < 2) return ebm_fail(EBM_EINVAL, "JEM: the network has %zu output; a classifier needs at least 2", k);
+static ebm_status ce_begin(void *state, const ebm_mat *data, const int32_t *labels) {
+    ce_ctx *c = state;
+    size_t k = ebm_net_output_size(c->net);
+    if (!labels) return ebm_fail(EBM_EINVAL, "JEM: the data need labels");
     for (size_t i = 0; i < data->rows; i++)
         if (labels[i] < 0 || (size_t)labels[i] >= k)
             return ebm_fail(EBM_EINVAL, "JEM: label %d of row %zu is not a class in 0..%zu", (int)labels[i], i, k - 1);
+    c->labels = labels;
+    return EBM_OK;
+}
+
+static ebm_status ce_describe(void *state, ebm_meta *m) {
+    ce_ctx *c = state;
+    ebm_status s = ebm_meta_setf(m, "ebm.jem.classes", "%zu", ebm_net_output_size(c->net));
+    if (!s) s = ebm_meta_set(m, "ebm.jem.objective", c->gen_weight > 0 ? "jem" : "clf");
+    if (!s) s = ebm_meta_setf(m, "ebm.jem.gen_weight", "%g", (double)c->gen_weight);
+    return s;
+}
+
+static void ce_free(void *state) {
+    ce_ctx *c = state;
+    if (c) free(c->y);
+    free(c);
+}
+
+ebm_status ebm_jem_trainer_new(ebm_net *net, const ebm_lcd_opts *o, ebm_trainer **out) {
+    *out = NULL;
+    if (!net) return ebm_fail(EBM_EINVAL, "JEM: a network is required");
+    size_t k = ebm_net_output_size(net);
+    if (k < 2) return ebm_fail(EBM_EINVAL, "JEM: the network has %zu output; a classifier needs at least 2", k);
     ebm_energy *e;
     ebm_status s = ebm_net_energy(net, EBM_NET_HEAD_LOGSUMEXP, &e);
     if (s) return s;
-    ce_ctx c = {net, labels, NULL, 0};
+    ce_ctx *c = calloc(1, sizeof *c);
+    if (!c) {
+        ebm_energy_free(e);
+        return ebm_fail(EBM_ENOMEM, "out of memory for a trainer");
+    }
+    c->net = net;
+    c->gen_weight = o->gen_weight;
     ebm_lcd_opts oo = *o;
     oo.extra_grad = batch_ce;
-    oo.extra_user = &c;
-    s = ebm_lcd_train(e, data, &oo, NULL);
-    free(c.y);
+    oo.extra_user = c;
+    oo.sn_net = net;
+    ebm_lcd_extra x = {1, e, c, ce_begin, ce_describe, ce_free};
+    return ebm_lcd_trainer_make(e, &oo, &x, out);
+}
+
+ebm_status ebm_jem_train(ebm_net *net, const ebm_mat *data, const int32_t *labels, const ebm_lcd_opts *o) {
+    if (!net || !data || !labels) return ebm_fail(EBM_EINVAL, "JEM: network, data and labels are required");
+    ebm_trainer *t;
+    ebm_status s = ebm_jem_trainer_new(net, o, &t);
+    if (s) return s;
+    s = ebm_lcd_run_wrapped(t, data, labels, o, NULL);
+    ebm_trainer_free(t);
+    return s;
+}
+
+/* The scores of one batch (n <= 256); E (n), g (n, d), f (n, k) are work space. */
+static ebm_status score_batch(ebm_energy *e, ebm_net *net, const float *x, size_t n, double *s_e, double *s_p,
+                              double *s_g, float *E, float *g, float *f) {
+    size_t d = e->dim, k = ebm_net_output_size(net);
+    ebm_status s = e->grad_x(e, x, n, E, g);
+    if (!s) s = ebm_net_forward(net, x, n, f);
+    for (size_t i = 0; !s && i < n; i++) {
+        double gn = 0, mx = f[i * k], z = 0;
+        for (size_t j = 0; j < d; j++) gn += (double)g[i * d + j] * g[i * d + j];
+        for (size_t j = 1; j < k; j++) mx = f[i * k + j] > mx ? f[i * k + j] : mx;
+        for (size_t j = 0; j < k; j++) z += exp(f[i * k + j] - mx);
+        s_e[i] = -E[i];
+        s_p[i] = 1.0 / z;
+        s_g[i] = -sqrt(gn);
+    }
+    return s;
+}
+
+ebm_status ebm_jem_scores(ebm_net *net, const float *x, size_t n, double *log_px, double *max_p, double *grad_norm) {
+    enum { CHUNK = 256 };
+    size_t d = ebm_net_input_size(net), k = ebm_net_output_size(net);
+    if (k < 2) return ebm_fail(EBM_EINVAL, "JEM scores: the network has %zu output; a classifier needs at least 2", k);
+    ebm_energy *e;
+    ebm_status s = ebm_net_energy(net, EBM_NET_HEAD_LOGSUMEXP, &e);
+    if (s) return s;
+    float *E = ebm_calloc(CHUNK, sizeof(float)), *g = ebm_calloc(CHUNK * d, sizeof(float));
+    float *f = ebm_calloc(CHUNK * k, sizeof(float));
+    if (!E || !g || !f) s = ebm_fail(EBM_ENOMEM, "out of memory for JEM scores");
+    for (size_t i = 0; !s && i < n; i += CHUNK) {
+        size_t m = n - i < CHUNK ? n - i : CHUNK;
+        s = score_batch(e, net, x + i * d, m, log_px + i, max_p + i, grad_norm + i, E, g, f);
+    }
+    ebm_free(E);
+    ebm_free(g);
+    ebm_free(f);
     ebm_energy_free(e);
     return s;
 }

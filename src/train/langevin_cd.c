@@ -9,9 +9,9 @@
  *   - short-run chains started from noise at every iteration (Nijkamp, Hill, Zhu & Wu 2019, "Learning
  *     non-convergent non-persistent short-run MCMC toward energy-based model"),
  *   - persistent chains (Tieleman 2008, in continuous form),
- * moved by any sampler on the energy interface.  The parameters of the last good iteration are kept so that
- * a diverging run stops with EBM_ENAN and usable parameters. */
-#include "core/internal.h"
+ * moved by any sampler on the energy interface.  This file is the step of one update (an ebm_trainer);
+ * the loop, the order of the data rows and the roll-back to the last good parameters are ebm_run's. */
+#include "train/lcd_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -35,12 +35,9 @@ void ebm_lcd_opts_default(ebm_lcd_opts *o) {
     o->gen_weight = 1.0f;
 }
 
-static ebm_status check(const ebm_energy *e, const ebm_mat *data, const ebm_lcd_opts *o) {
+static ebm_status check_opts(const ebm_energy *e, const ebm_lcd_opts *o) {
     if (!e || !e->grad_params || e->n_params == 0 || !e->params)
         return ebm_fail(EBM_EINVAL, "training: the %s energy has no trainable parameters", e ? e->kind : "(null)");
-    if (!data || data->rows == 0) return ebm_fail(EBM_EINVAL, "training: no data");
-    if (data->cols != e->dim)
-        return ebm_fail(EBM_ESHAPE, "training: data has %zu columns but the energy's input has %zu", data->cols, e->dim);
     if ((unsigned)o->mode > EBM_NEG_PERSISTENT) return ebm_fail(EBM_EINVAL, "training: unknown negative mode %d", (int)o->mode);
     if (o->batch == 0 || o->batch > 1000000) return ebm_fail(EBM_EINVAL, "training: batch must be in 1..1e6, got %zu", o->batch);
     if (o->mode == EBM_NEG_BUFFER && o->buffer < o->batch)
@@ -68,128 +65,281 @@ static double weights(const float *E, size_t n, float sign, float alpha, float *
     return mean / (double)n;
 }
 
-ebm_status ebm_lcd_train(ebm_energy *e, const ebm_mat *data, const ebm_lcd_opts *o, float *neg_out) {
-    ebm_status s = check(e, data, o);
+/* The trainer: the energy, the settings, the optimiser and the replay buffer or persistent chains, work space
+ * for one batch (allocated by begin, once per run), and the stream keys (seed, "lcd") of the per-update keys
+ * (data noise, negatives' starts).  The sampler's own draws come from (seed ^ golden, chain) at offset
+ * update x steps, so a run does not depend on the thread count. */
+typedef struct {
+    ebm_energy *e;
+    ebm_lcd_opts o;
+    ebm_lcd_extra x;
+    ebm_optim *opt;
+    ebm_replay *buf;
+    float *xn, *Ep, *En, *wp, *wn, *grad; /* (batch, dim), 4 x (batch), (n_params) */
+    size_t *slots;                        /* (batch) */
+    size_t nmax, have_neg;                /* rows of the work space; rows of the last negatives */
+    ebm_rng keys;
+    uint64_t seed;
+} lcd_trainer;
+
+static void lcd_release(lcd_trainer *t) {
+    ebm_optim_free(t->opt);
+    ebm_replay_free(t->buf);
+    ebm_free(t->xn);
+    ebm_free(t->Ep);
+    ebm_free(t->En);
+    ebm_free(t->wp);
+    ebm_free(t->wn);
+    ebm_free(t->grad);
+    free(t->slots);
+    t->opt = NULL;
+    t->buf = NULL;
+    t->xn = t->Ep = t->En = t->wp = t->wn = t->grad = NULL;
+    t->slots = NULL;
+    t->have_neg = 0;
+}
+
+static ebm_status lcd_begin(void *self, const ebm_mat *data, const int32_t *labels, size_t batch, uint64_t seed) {
+    lcd_trainer *t = self;
+    const ebm_lcd_opts *o = &t->o;
+    size_t d = t->e->dim, P = t->e->n_params;
+    if (data->cols != d)
+        return ebm_fail(EBM_ESHAPE, "training: data has %zu columns but the energy's input has %zu", data->cols, d);
+    if (o->mode == EBM_NEG_BUFFER && o->buffer < batch)
+        return ebm_fail(EBM_EINVAL, "training: the replay buffer (%zu) must hold at least one batch (%zu)", o->buffer, batch);
+    ebm_status s = t->x.begin ? t->x.begin(t->x.state, data, labels) : EBM_OK;
     if (s) return s;
-    size_t B = o->batch, d = e->dim, P = e->n_params, N = data->rows;
-    double t0 = ebm_now();
-    ebm_optim *opt = NULL;
-    ebm_replay *buf = NULL;
-    s = ebm_optim_new(P, &o->optim, &opt);
-    if (!s && o->mode != EBM_NEG_SHORTRUN) {
-        /* persistent chains are a buffer of exactly one batch, read in order, never restarted */
-        s = ebm_replay_new(o->mode == EBM_NEG_BUFFER ? o->buffer : B, d, &o->noise, o->seed, &buf);
+    lcd_release(t);
+    s = ebm_optim_new(P, &o->optim, &t->opt);
+    /* persistent chains are a buffer of exactly one batch, read in order, never restarted */
+    if (!s && o->mode != EBM_NEG_SHORTRUN)
+        s = ebm_replay_new(o->mode == EBM_NEG_BUFFER ? o->buffer : batch, d, &o->noise, seed, &t->buf);
+    if (s) return s;
+    t->xn = ebm_calloc(batch * d, sizeof(float));
+    t->Ep = ebm_calloc(batch, sizeof(float));
+    t->En = ebm_calloc(batch, sizeof(float));
+    t->wp = ebm_calloc(batch, sizeof(float));
+    t->wn = ebm_calloc(batch, sizeof(float));
+    t->grad = ebm_calloc(P, sizeof(float));
+    t->slots = malloc(batch * sizeof(size_t));
+    if (!t->xn || !t->Ep || !t->En || !t->wp || !t->wn || !t->grad || !t->slots)
+        return ebm_fail(EBM_ENOMEM, "out of memory for training");
+    t->nmax = batch;
+    t->seed = seed;
+    ebm_rng_seed(&t->keys, seed, 0x6c6364ull); /* "lcd" */
+    return EBM_OK;
+}
+
+/* The contrastive term on the batch xp (n, dim): negatives from their starts moved by the sampler, then
+ * grad += gen_weight (sum w+ dE(x+) + sum w- dE(x-)). */
+static ebm_status contrastive(lcd_trainer *t, const float *xp, size_t n, uint64_t kneg, size_t step, ebm_figures *fig) {
+    const ebm_lcd_opts *o = &t->o;
+    ebm_energy *e = t->e;
+    size_t d = e->dim;
+    ebm_status s = EBM_OK;
+    if (o->mode == EBM_NEG_BUFFER) {
+        s = ebm_replay_draw(t->buf, n, o->reinit, kneg, t->xn, t->slots);
+    } else if (o->mode == EBM_NEG_PERSISTENT) {
+        for (size_t i = 0; i < n; i++) t->slots[i] = i;
+        memcpy(t->xn, ebm_replay_data(t->buf), n * d * sizeof(float));
+    } else {
+        s = ebm_noise_fill(&o->noise, kneg, t->xn, n, d);
     }
-    float *xp = ebm_calloc(B * d, sizeof(float)), *xn = ebm_calloc(B * d, sizeof(float));
-    float *Ep = ebm_calloc(B, sizeof(float)), *En = ebm_calloc(B, sizeof(float));
-    float *wp = ebm_calloc(B, sizeof(float)), *wn = ebm_calloc(B, sizeof(float));
-    float *grad = ebm_calloc(P, sizeof(float)), *good = ebm_calloc(P, sizeof(float));
-    size_t *slots = malloc(B * sizeof(size_t)), *perm = malloc(N * sizeof(size_t)), *rows = malloc(B * sizeof(size_t));
-    if (!s && (!xp || !xn || !Ep || !En || !wp || !wn || !grad || !good || !slots || !perm || !rows))
-        s = ebm_fail(EBM_ENOMEM, "out of memory for training");
-    ebm_rng rng;
-    ebm_rng_seed(&rng, o->seed, 0x6c6364ull); /* "lcd" */
-    size_t pos = N; /* next row of the current permutation; N = reshuffle */
-    if (!s) memcpy(good, e->params, P * sizeof(float));
     ebm_mcmc_opts mc = o->mcmc;
     mc.progress = NULL;
-    for (size_t it = 0; !s && it < o->iters; it++) {
-        /* positives: the next batch of a fresh permutation per epoch */
-        for (size_t i = 0; i < B; i++) {
-            if (pos >= N) {
-                for (size_t r = 0; r < N; r++) perm[r] = r;
-                ebm_rng_permutation(&rng, perm, N);
-                pos = 0;
-            }
-            rows[i] = perm[pos++];
-            memcpy(xp + i * d, data->data + rows[i] * d, d * sizeof(float));
-        }
-        uint64_t kdata = ebm_rng_u64(&rng), kneg = ebm_rng_u64(&rng);
-        if (o->data_noise > 0)
-            for (size_t i = 0; i < B; i++) {
-                float z[256];
-                for (size_t j0 = 0; j0 < d; j0 += 256) {
-                    size_t len = d - j0 < 256 ? d - j0 : 256;
-                    ebm_rng_fill_normal(kdata, i, j0, z, len);
-                    for (size_t j = 0; j < len; j++) xp[i * d + j0 + j] += o->data_noise * z[j];
-                }
-            }
-        double loss = 0, ep = 0, en = 0, extra = 0;
-        ebm_mcmc_stats st = {0};
-        memset(grad, 0, P * sizeof(float));
-        if (o->extra_grad) {
-            s = o->extra_grad(xp, rows, B, grad, &extra, o->extra_user);
-            if (s) break;
-            loss += extra;
-        }
-        if (o->gen_weight > 0) {
-            /* negatives */
-            if (o->mode == EBM_NEG_BUFFER) {
-                s = ebm_replay_draw(buf, B, o->reinit, kneg, xn, slots);
-            } else if (o->mode == EBM_NEG_PERSISTENT) {
-                for (size_t i = 0; i < B; i++) slots[i] = i;
-                memcpy(xn, ebm_replay_data(buf), B * d * sizeof(float));
-            } else {
-                s = ebm_noise_fill(&o->noise, kneg, xn, B, d);
-            }
-            mc.seed = o->seed ^ 0x9e3779b97f4a7c15ull;
-            mc.seed_offset = it * o->mcmc.steps;
-            if (!s) s = ebm_mcmc_run(e, xn, B, &mc, &st);
-            if (s) {
-                s = ebm_fail_prefix(s, "negative sampling at iteration %zu", it + 1);
-                break;
-            }
-            if (buf) ebm_replay_store(buf, xn, slots, B);
-            /* the contrastive loss and its gradient */
-            s = e->energy(e, xp, B, Ep);
-            if (!s) s = e->energy(e, xn, B, En);
-            if (s) break;
-            double sqp, sqn;
-            ep = weights(Ep, B, 1.0f, o->alpha, wp, &sqp);
-            en = weights(En, B, -1.0f, o->alpha, wn, &sqn);
-            loss += o->gen_weight * (ep - en + o->alpha * (sqp + sqn));
-            for (size_t i = 0; i < B; i++) {
-                wp[i] *= o->gen_weight;
-                wn[i] *= o->gen_weight;
-            }
-            s = e->grad_params(e, xp, B, wp, grad, NULL);
-            if (!s) s = e->grad_params(e, xn, B, wn, grad, NULL);
-            if (s) break;
-        }
-        if (!isfinite(loss)) {
-            s = ebm_fail(EBM_ENAN, "training diverged at iteration %zu: mean energy of the data %g, of the negatives %g%s",
-                         it + 1, ep, en, isfinite(extra) ? "" : ", extra loss not finite");
-            break;
-        }
-        double gn = 0;
-        s = ebm_optim_step(opt, e->params, grad, &gn);
-        size_t bad;
-        if (!s && !ebm_k_all_finite(e->params, P, &bad))
-            s = ebm_fail(EBM_ENAN, "parameter %zu is not finite", bad);
-        if (s) {
-            if (s == EBM_ENAN) s = ebm_fail_prefix(s, "training diverged at iteration %zu", it + 1);
-            break;
-        }
-        memcpy(good, e->params, P * sizeof(float));
-        if (o->on_iter) {
-            ebm_lcd_progress p = {it + 1, o->iters, loss, ep, en, gn, st.accept_rate, ebm_now() - t0, extra};
-            if (o->on_iter(&p, o->user)) s = ebm_fail(EBM_ECANCELED, "training stopped after %zu of %zu iterations", it + 1, o->iters);
-        }
+    mc.seed = t->seed ^ 0x9e3779b97f4a7c15ull;
+    mc.seed_offset = step * o->mcmc.steps;
+    ebm_mcmc_stats st = {0};
+    if (!s) s = ebm_mcmc_run(e, t->xn, n, &mc, &st);
+    if (s) return ebm_fail_prefix(s, "negative sampling at iteration %zu", step + 1);
+    if (t->buf) ebm_replay_store(t->buf, t->xn, t->slots, n);
+    t->have_neg = n;
+    fig->accept = st.accept_rate;
+    s = e->energy(e, xp, n, t->Ep);
+    if (!s) s = e->energy(e, t->xn, n, t->En);
+    if (s) return s;
+    double sqp, sqn;
+    fig->e_pos = weights(t->Ep, n, 1.0f, o->alpha, t->wp, &sqp);
+    fig->e_neg = weights(t->En, n, -1.0f, o->alpha, t->wn, &sqn);
+    fig->loss += o->gen_weight * (fig->e_pos - fig->e_neg + o->alpha * (sqp + sqn));
+    for (size_t i = 0; i < n; i++) {
+        t->wp[i] *= o->gen_weight;
+        t->wn[i] *= o->gen_weight;
     }
-    if (s == EBM_ENAN && good) memcpy(e->params, good, P * sizeof(float));
-    if (!s && neg_out && o->gen_weight > 0) memcpy(neg_out, xn, B * d * sizeof(float));
-    ebm_optim_free(opt);
-    ebm_replay_free(buf);
-    ebm_free(xp);
-    ebm_free(xn);
-    ebm_free(Ep);
-    ebm_free(En);
-    ebm_free(wp);
-    ebm_free(wn);
-    ebm_free(grad);
-    ebm_free(good);
-    free(slots);
-    free(perm);
-    free(rows);
+    s = e->grad_params(e, xp, n, t->wp, t->grad, NULL);
+    if (!s) s = e->grad_params(e, t->xn, n, t->wn, t->grad, NULL);
+    return s;
+}
+
+static ebm_status lcd_step(void *self, float *xp, const size_t *rows, size_t n, const ebm_step_ctx *c,
+                           ebm_figures *fig) {
+    lcd_trainer *t = self;
+    const ebm_lcd_opts *o = &t->o;
+    size_t d = t->e->dim, P = t->e->n_params;
+    uint64_t kdata = ebm_rng_u64(&t->keys), kneg = ebm_rng_u64(&t->keys);
+    if (o->data_noise > 0)
+        for (size_t i = 0; i < n; i++) {
+            float z[256];
+            for (size_t j0 = 0; j0 < d; j0 += 256) {
+                size_t len = d - j0 < 256 ? d - j0 : 256;
+                ebm_rng_fill_normal(kdata, i, j0, z, len);
+                for (size_t j = 0; j < len; j++) xp[i * d + j0 + j] += o->data_noise * z[j];
+            }
+        }
+    memset(t->grad, 0, P * sizeof(float));
+    fig->loss = 0;
+    ebm_status s = EBM_OK;
+    if (o->extra_grad) {
+        s = o->extra_grad(xp, rows, n, t->grad, &fig->extra, o->extra_user);
+        if (s) return s;
+        fig->loss += fig->extra;
+    }
+    if (o->gen_weight > 0 && (s = contrastive(t, xp, n, kneg, c->step, fig))) return s;
+    if (!isfinite(fig->loss))
+        return ebm_fail(EBM_ENAN, "mean energy of the data %g, of the negatives %g%s", fig->e_pos, fig->e_neg,
+                        !o->extra_grad || isfinite(fig->extra) ? "" : ", extra loss not finite");
+    if (c->allreduce && (s = c->allreduce(t->grad, P, c->allreduce_user))) return s;
+    ebm_optim_set_lr(t->opt, (float)c->lr);
+    s = ebm_optim_step(t->opt, t->e->params, t->grad, &fig->grad_norm);
+    if (s) return s;
+    size_t bad;
+    if (!ebm_k_all_finite(t->e->params, P, &bad)) return ebm_fail(EBM_ENAN, "parameter %zu is not finite", bad);
+    /* the power iteration follows the update, on good parameters only, as the command line always did */
+    if (o->sn_net) ebm_net_sn_update(o->sn_net, 1);
+    return EBM_OK;
+}
+
+static float *lcd_params(void *self, size_t block, size_t *n) {
+    lcd_trainer *t = self;
+    if (block > 0) return NULL;
+    *n = t->e->n_params;
+    return t->e->params;
+}
+
+static const char *const neg_names[] = {"buffer", "short-run", "persistent"};
+
+/* How the model samples best (ebm.sample.*): short-run models as trained; buffer and persistent models were
+ * trained with chains that had run much longer than one call, so sampling from noise gets ten times the
+ * steps.  Chains start where the training chains started (uniform noise only). */
+static ebm_status sample_defaults(const ebm_lcd_opts *o, ebm_meta *m) {
+    const ebm_mcmc_opts *mc = &o->mcmc;
+    ebm_status s = ebm_meta_set(m, "ebm.sample.sampler", ebm_mcmc_name(mc->kind));
+    if (!s) s = ebm_meta_setf(m, "ebm.sample.steps", "%zu", o->mode == EBM_NEG_SHORTRUN ? mc->steps : 10 * mc->steps);
+    if (!s) s = ebm_meta_setf(m, "ebm.sample.step_size", "%g", (double)mc->step_size);
+    if (!s) s = ebm_meta_setf(m, "ebm.sample.noise", "%g", (double)mc->noise);
+    if (!s) s = ebm_meta_setf(m, "ebm.sample.leapfrog", "%zu", mc->leapfrog);
+    if (!s && o->noise.kind == EBM_NOISE_UNIFORM) s = ebm_meta_setf(m, "ebm.sample.init_lo", "%g", (double)o->noise.lo);
+    if (!s && o->noise.kind == EBM_NOISE_UNIFORM) s = ebm_meta_setf(m, "ebm.sample.init_hi", "%g", (double)o->noise.hi);
+    if (!s && mc->clip_lo < mc->clip_hi) s = ebm_meta_setf(m, "ebm.sample.clip_lo", "%g", (double)mc->clip_lo);
+    if (!s && mc->clip_lo < mc->clip_hi) s = ebm_meta_setf(m, "ebm.sample.clip_hi", "%g", (double)mc->clip_hi);
+    return s;
+}
+
+static ebm_status lcd_describe(void *self, ebm_meta *m) {
+    lcd_trainer *t = self;
+    const ebm_lcd_opts *o = &t->o;
+    ebm_status s = ebm_meta_setf(m, "ebm.train.method", "lcd-%s", neg_names[o->mode]);
+    if (!s) s = ebm_meta_set(m, "ebm.train.sampler", ebm_mcmc_name(o->mcmc.kind));
+    if (!s) s = ebm_meta_setf(m, "ebm.train.steps", "%zu", o->mcmc.steps);
+    if (!s) s = ebm_meta_setf(m, "ebm.train.step_size", "%g", (double)o->mcmc.step_size);
+    if (!s) s = ebm_meta_setf(m, "ebm.train.noise", "%g", (double)o->mcmc.noise);
+    if (!s) s = ebm_meta_setf(m, "ebm.train.buffer", "%zu", o->buffer);
+    if (!s) s = ebm_meta_setf(m, "ebm.train.reinit", "%g", (double)o->reinit);
+    if (!s) s = ebm_meta_setf(m, "ebm.train.alpha", "%g", (double)o->alpha);
+    if (!s)
+        s = ebm_meta_setf(m, "ebm.train.optimizer", "%s lr %g wd %g clip %g",
+                          o->optim.kind == EBM_OPTIM_SGD ? "sgd" : "adam", (double)o->optim.lr,
+                          (double)o->optim.weight_decay, (double)o->optim.clip);
+    if (!s && t->x.describe) s = t->x.describe(t->x.state, m);
+    return s ? s : sample_defaults(o, m);
+}
+
+static void lcd_destroy(void *self) {
+    lcd_trainer *t = self;
+    if (!t) return;
+    lcd_release(t);
+    ebm_energy_free(t->x.owned);
+    if (t->x.destroy) t->x.destroy(t->x.state);
+    free(t);
+}
+
+static const char lcd_name[] = "lcd", jem_name[] = "jem";
+#define LCD_OPS(NAME)                                                                                                  \
+    {.name = NAME, .begin = lcd_begin, .step = lcd_step, .params = lcd_params, .checks_finite = 1,                     \
+     .describe = lcd_describe, .destroy = lcd_destroy}
+static const ebm_trainer_ops lcd_ops = LCD_OPS(lcd_name), jem_ops = LCD_OPS(jem_name);
+
+ebm_status ebm_lcd_trainer_make(ebm_energy *e, const ebm_lcd_opts *o, const ebm_lcd_extra *x, ebm_trainer **out) {
+    *out = NULL;
+    ebm_lcd_extra none = {0};
+    if (!x) x = &none;
+    ebm_status s = check_opts(e, o);
+    lcd_trainer *t = s ? NULL : calloc(1, sizeof *t);
+    if (!s && !t) s = ebm_fail(EBM_ENOMEM, "out of memory for a trainer");
+    if (s) {
+        ebm_energy_free(x->owned);
+        if (x->destroy) x->destroy(x->state);
+        return s;
+    }
+    t->e = e;
+    t->o = *o;
+    t->o.on_iter = NULL;
+    t->x = *x;
+    return ebm_trainer_new(x->jem ? &jem_ops : &lcd_ops, t, out);
+}
+
+ebm_status ebm_lcd_trainer_new(ebm_energy *e, const ebm_lcd_opts *o, ebm_trainer **out) {
+    return ebm_lcd_trainer_make(e, o, NULL, out);
+}
+
+const float *ebm_lcd_trainer_negatives(ebm_trainer *t, size_t *n) {
+    const char *name = ebm_trainer_name(t);
+    lcd_trainer *lt = name == lcd_name || name == jem_name ? ebm_trainer_self(t) : NULL;
+    *n = lt ? lt->have_neg : 0;
+    return lt && lt->have_neg ? lt->xn : NULL;
+}
+
+void ebm_lcd_run_opts(const ebm_lcd_opts *o, ebm_run_opts *r) {
+    ebm_run_opts_default(r);
+    r->iters = o->iters;
+    r->batch = o->batch;
+    r->seed = o->seed;
+    r->shuffle_stream = 0x6c63642d70ull; /* "lcd-p": apart from the trainer's keys (seed, "lcd") */
+    r->lr = o->optim.lr;
+}
+
+/* ebm_lcd_train's callback in the form of ebm_run's: figures a step did not measure read 0, as before. */
+static double or0(double v) { return isnan(v) ? 0 : v; }
+
+static int lcd_on_step(const ebm_run_progress *p, void *user) {
+    const ebm_lcd_opts *o = user;
+    const ebm_figures *f = &p->last;
+    ebm_lcd_progress q = {p->step,          p->steps,      or0(f->loss),       or0(f->e_pos),
+                          or0(f->e_neg),    or0(f->grad_norm), or0(f->accept), p->total_seconds,
+                          or0(f->extra)};
+    return o->on_iter(&q, o->user);
+}
+
+ebm_status ebm_lcd_run_wrapped(ebm_trainer *t, const ebm_mat *data, const int32_t *labels, const ebm_lcd_opts *o,
+                               float *neg_out) {
+    ebm_run_opts r;
+    ebm_lcd_run_opts(o, &r);
+    if (o->on_iter) {
+        r.on_step = lcd_on_step;
+        r.user = (void *)o;
+    }
+    ebm_status s = ebm_run(t, data, labels, &r, NULL);
+    size_t n;
+    const float *neg = ebm_lcd_trainer_negatives(t, &n);
+    if (!s && neg_out && neg) memcpy(neg_out, neg, n * data->cols * sizeof(float));
+    return s;
+}
+
+ebm_status ebm_lcd_train(ebm_energy *e, const ebm_mat *data, const ebm_lcd_opts *o, float *neg_out) {
+    ebm_trainer *t;
+    ebm_status s = ebm_lcd_trainer_new(e, o, &t);
+    if (s) return s;
+    s = ebm_lcd_run_wrapped(t, data, NULL, o, neg_out);
+    ebm_trainer_free(t);
     return s;
 }

@@ -1,0 +1,566 @@
+/* The command line of neural-network energies (ebm.model = "net"), JEM classifiers ("jem") and, for
+ * sampling and scoring, composed models: `ebm train ebm` (Langevin contrastive divergence with a replay
+ * buffer, short-run or persistent chains), `ebm train jem`, `ebm sample`, `ebm info` and `ebm score`, and
+ * what the application commands on these models share (app_*.c): loading a model, its sampler settings
+ * (those not given on the command line come from the model's ebm.sample.*, written at training time, so a
+ * model samples the way it was trained), running the sampler, noise starts and density pictures.  Images
+ * are scaled to [-1, 1] by default ("pm1") and pictures map them back. */
+#include "cli.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_NET_IMAGE "conv:32:3:1,silu,pool:2,conv:64:3:1,silu,pool:2,flatten,linear:128,silu,linear:1"
+#define DEFAULT_NET_FLAT "linear:128,silu,linear:128,silu,linear:128,silu,linear:1"
+
+/* ---- sampler settings ---- */
+
+bool cli_samp_opts(const char *cmd, cli_samp_args *a, const ebm_meta *m, ebm_mcmc_opts *o) {
+    const char *s = m ? ebm_meta_get(m, "ebm.sample.sampler") : NULL;
+    size_t z;
+    float v;
+    if (!a->sampler_seen && s) a->sampler = s;
+    if (m && !a->steps_seen && cli_meta_size(m, "ebm.sample.steps", &z) && z >= 1) a->steps = z;
+    if (m && !a->leapfrog_seen && cli_meta_size(m, "ebm.sample.leapfrog", &z) && z >= 1) a->leapfrog = z;
+    if (m && !a->step_seen && cli_meta_float(m, "ebm.sample.step_size", &v) && v > 0) a->step_size = v;
+    if (m && !a->noise_seen && cli_meta_float(m, "ebm.sample.noise", &v) && v >= 0) a->noise = v;
+    if (m && !a->clip_lo_seen) cli_meta_float(m, "ebm.sample.clip_lo", &a->clip_lo);
+    if (m && !a->clip_hi_seen) cli_meta_float(m, "ebm.sample.clip_hi", &a->clip_hi);
+    if (m && !a->lo_seen) cli_meta_float(m, "ebm.sample.init_lo", &a->init_lo);
+    if (m && !a->hi_seen) cli_meta_float(m, "ebm.sample.init_hi", &a->init_hi);
+    ebm_mcmc_opts_default(o);
+    if (ebm_mcmc_parse(a->sampler, &o->kind)) return cli_error(cmd, "--sampler: %s", ebm_last_error()), false;
+    o->steps = a->steps;
+    o->step_size = a->step_size;
+    o->noise = a->noise;
+    o->leapfrog = a->leapfrog;
+    o->temperature = a->temperature;
+    o->seed = a->seed;
+    bool mh = o->kind != EBM_MCMC_ULA && o->kind != EBM_MCMC_SGLD;
+    if (mh && (a->clip_lo_seen || a->clip_hi_seen))
+        return cli_error(cmd, "--clip-lo/--clip-hi go with ula or sgld: clipping would break %s's Metropolis correction",
+                         a->sampler), false;
+    if (a->clip_lo < a->clip_hi && !mh) {
+        o->clip_lo = a->clip_lo;
+        o->clip_hi = a->clip_hi;
+    } else if (a->clip_lo > a->clip_hi) {
+        return cli_error(cmd, "--clip-lo %g is above --clip-hi %g", (double)a->clip_lo, (double)a->clip_hi), false;
+    }
+    if (!(a->init_lo < a->init_hi))
+        return cli_error(cmd, "--init-lo %g must be below --init-hi %g", (double)a->init_lo, (double)a->init_hi), false;
+    return true;
+}
+
+/* ---- a loaded model ---- */
+
+void cli_net_model_free(cli_net_model *nm) {
+    ebm_energy_free(nm->e);
+    cli_composed_free(nm->comp);
+    ebm_net_free(nm->net);
+    ebm_meta_free(nm->meta);
+    memset(nm, 0, sizeof *nm);
+}
+
+bool cli_net_model_load(const char *cmd, const char *path, cli_net_model *nm) {
+    memset(nm, 0, sizeof *nm);
+    char kind[32];
+    if (cli_model_kind(path, kind, sizeof kind) && strcmp(kind, "compose") == 0) {
+        if (!cli_composed_load(cmd, path, &nm->comp, &nm->meta, &nm->e)) return false;
+        nm->dim = nm->e->dim;
+    } else {
+        ebm_status s = ebm_net_load(path, &nm->net, &nm->meta);
+        if (s) cli_lib_error(cmd, s);
+        else if (cli_net_energy(cmd, path, nm->net, nm->meta, &nm->e) >= 0) s = EBM_EFORMAT;
+        if (s) {
+            cli_net_model_free(nm);
+            return false;
+        }
+        nm->dim = ebm_net_input_size(nm->net);
+    }
+    const char *in = ebm_meta_get(nm->meta, "ebm.net.input");
+    if (!in || sscanf(in, "%zux%zux%zu", &nm->c, &nm->h, &nm->w) != 3 || nm->c * nm->h * nm->w != nm->dim) {
+        nm->c = nm->dim;
+        nm->h = nm->w = 1;
+    }
+    bool grey = nm->c == 1 && nm->h > 1 && nm->w > 1;
+    nm->ih = grey ? nm->h : 0;
+    nm->iw = grey ? nm->w : 0;
+    const char *sc = ebm_meta_get(nm->meta, "ebm.data.scale");
+    nm->pm1 = sc && strcmp(sc, "pm1") == 0;
+    nm->classes = cli_net_classes(nm->net, nm->meta);
+    return true;
+}
+
+int cli_net_open(int rc, const char *cmd, const char *path, const char *needs, cli_net_model *nm,
+                 cli_samp_args *sa) {
+    char kind[32];
+    if (rc >= 0) return rc;
+    if (needs && !cli_model_kind(path, kind, sizeof kind)) return cli_error(cmd, "%s: not a model file", path);
+    if (needs && strcmp(kind, "net") != 0 && strcmp(kind, "jem") != 0)
+        return cli_error(cmd, "%s: %s; this is a '%s' model", path, needs, kind);
+    if (!cli_net_model_load(cmd, path, nm)) return 1;
+    if (sa && !cli_samp_opts(cmd, sa, nm->meta, &nm->mc)) {
+        cli_net_model_free(nm);
+        return 2;
+    }
+    return -1;
+}
+
+/* ---- sampling ---- */
+
+typedef struct {
+    cli_progress prog;
+    const char *label;
+} mc_progress;
+
+static int on_mc(double fraction, void *user) {
+    mc_progress *p = user;
+    cli_progress_bar(&p->prog, p->label, fraction, "");
+    return cli_interrupted() ? 1 : 0;
+}
+
+bool cli_net_run_sampler(const char *cmd, ebm_energy *e, float *x, size_t n, ebm_mcmc_opts *o, bool quiet,
+                         const char *label) {
+    mc_progress p;
+    cli_progress_init(&p.prog, quiet);
+    p.label = label;
+    o->progress = on_mc;
+    o->user = &p;
+    cli_install_sigint();
+    ebm_mcmc_stats st;
+    ebm_status s = ebm_mcmc_run(e, x, n, o, &st);
+    if (s) {
+        cli_progress_end(&p.prog);
+        if (s == EBM_ECANCELED) cli_error(cmd, "interrupted (%s); nothing written", ebm_last_error());
+        else cli_lib_error(cmd, s);
+        return false;
+    }
+    char acc[64] = "";
+    if (o->kind != EBM_MCMC_ULA && o->kind != EBM_MCMC_SGLD)
+        snprintf(acc, sizeof acc, ", acceptance %.3f", st.accept_rate);
+    cli_progress_line(&p.prog, "%s: %zu %s steps on %zu chains in %.1f s%s", label, o->steps, ebm_mcmc_name(o->kind), n,
+                      st.seconds, acc);
+    return true;
+}
+
+void cli_net_noise_start(float *x, size_t n, size_t dim, const cli_samp_args *sa) {
+    ebm_noise z;
+    ebm_noise_default(&z);
+    z.lo = sa->init_lo;
+    z.hi = sa->init_hi;
+    ebm_rng r;
+    ebm_rng_seed(&r, sa->seed, 0x6e6f697365ull);
+    ebm_noise_fill(&z, ebm_rng_u64(&r), x, n, dim);
+}
+
+/* ---- data preprocessed as in training ---- */
+
+ebm_dataset *cli_net_load_rows(const char *cmd, const char *spec, const cli_net_model *nm, size_t limit, bool quiet) {
+    cli_data_args da = {"auto", "none", 0.5f, limit, 1, false, false, false};
+    return cli_load_like_model(cmd, spec, &da, nm->meta, nm->dim, false, quiet);
+}
+
+ebm_dataset *cli_net_load_slice(const char *cmd, const char *spec, const cli_net_model *nm, size_t offset, size_t *n,
+                                bool quiet) {
+    if (!spec) spec = ebm_meta_get(nm->meta, "ebm.data.spec");
+    if (!spec) return cli_error(cmd, "--data is required (the model does not record its training data)"), NULL;
+    ebm_dataset *d = cli_net_load_rows(cmd, spec, nm, 0, quiet);
+    if (d && offset >= d->x->rows) {
+        cli_error(cmd, "--offset %zu is past the %zu rows of %s", offset, d->x->rows, spec);
+        ebm_dataset_free(d);
+        return NULL;
+    }
+    if (d && *n > d->x->rows - offset) *n = d->x->rows - offset;
+    return d;
+}
+
+/* ---- ebm train ebm / ebm train jem ---- */
+
+static const char *const train_about =
+    "Train a neural-network energy E(x) by Langevin contrastive divergence: each iteration draws a data\n"
+    "batch and as many negatives from the sampler, then lowers E on the data and raises it on the\n"
+    "negatives, L = mean E(x+) - mean E(x-) + alpha (mean E(x+)^2 + mean E(x-)^2) (Du & Mordatch 2019).\n"
+    "Negatives start from a replay buffer with 5% noise restarts (--negatives buffer, the default), from\n"
+    "noise every time (short-run, Nijkamp et al. 2019) or from persistent chains.  Images are scaled to\n"
+    "[-1, 1]; toy:NAME gives 2-D densities.  A diverging or interrupted run keeps the last good parameters\n"
+    "in NAME.partial.safetensors and never touches --out.  See docs/train.md.";
+
+static const char *const jem_about =
+    "Train a classifier network as a joint energy-based model (JEM, Grathwohl et al. 2020): its logits f(x)\n"
+    "give p(y | x) = softmax(f(x)) and E(x) = -log sum_y exp f(x)[y]; each iteration adds the batch's\n"
+    "cross-entropy to --gen-weight times the Langevin contrastive divergence of E (replay buffer, as in\n"
+    "'ebm train ebm').  --objective clf trains the same network on the cross-entropy alone (no sampling),\n"
+    "the discriminative baseline.  The data must carry labels (fashion-mnist, toy:NAME, IDX with a labels\n"
+    "file beside it).  See docs/jem.md.";
+
+/* Everything `train ebm` and `train jem` set up before the run. */
+typedef struct {
+    const char *cmd, *spec, *samples;
+    int objective, negatives, optimizer; /* jem|clf, buffer|short-run|persistent, adam|sgd */
+    bool jem, quiet;
+    cli_train_args ta;
+    cli_data_args da;
+    cli_samp_args sa;
+    ebm_lcd_opts o;
+    size_t every, checkpoint, classes, c, h, w;
+    ebm_dataset *d;
+    ebm_net *net;
+} net_job;
+
+static double or0(double v) { return isnan(v) ? 0 : v; }
+
+static ebm_status net_save(cli_run *r, const char *path) {
+    return ebm_net_save(((net_job *)r->user)->net, r->meta, path);
+}
+
+static void net_detail(cli_run *r, const ebm_run_progress *p, char *buf, size_t cap) {
+    (void)r;
+    snprintf(buf, cap, "E+ %.3f  E- %.3f  loss %.4f", or0(p->last.e_pos), or0(p->last.e_neg), p->last.loss);
+}
+
+static void net_log_row(cli_run *r, const ebm_run_progress *p) {
+    const ebm_figures *f = &p->last;
+    if (r->log)
+        fprintf(r->log, "%zu,%.3f,%.6g,%.6g,%.6g,%.6g,%.4f\n", p->step, p->total_seconds, f->loss, or0(f->e_pos),
+                or0(f->e_neg), f->grad_norm, or0(f->accept));
+}
+
+/* The checks of option combinations; -1 to go on, else the exit status. */
+static int net_settle(net_job *j) {
+    const char *cmd = j->cmd;
+    ebm_lcd_opts *o = &j->o;
+    if (!j->jem && (j->objective != 0 || o->gen_weight != 1.0f))
+        return cli_error(cmd, "--objective and --gen-weight go with 'ebm train jem'"), 2;
+    if (j->objective == 1) o->gen_weight = 0;
+    o->mode = (ebm_neg_mode)j->negatives;
+    o->optim.kind = j->optimizer == 0 ? EBM_OPTIM_ADAM : EBM_OPTIM_SGD;
+    if (o->mode == EBM_NEG_BUFFER && o->buffer < o->batch)
+        return cli_error(cmd, "--buffer %zu must hold at least one --batch (%zu)", o->buffer, o->batch), 2;
+    int rc = cli_train_check(cmd, &j->ta);
+    if (rc >= 0) return rc;
+    if (j->samples && !cli_check_writable(cmd, "--samples", j->samples)) return 1;
+    return -1;
+}
+
+/* The data (labels and classes for a JEM), the network initialised and the chains' start range; -1 to go on. */
+static int net_prepare(net_job *j) {
+    const char *cmd = j->cmd;
+    if (!j->da.scale_seen) j->da.scale = strncmp(j->ta.data, "toy:", 4) == 0 ? "none" : "pm1";
+    ebm_data_opts dopts;
+    if (!cli_data_opts(cmd, &j->da, &dopts)) return 2;
+    j->da.binarize = NULL; /* no binarisation: none recorded */
+    dopts.seed = j->sa.seed;
+    if (!(j->d = cli_load_data(cmd, j->ta.data, &dopts, j->quiet))) return 1;
+    const ebm_mat *x = j->d->x;
+    size_t dim = x->cols;
+    bool image = j->d->height > 1 && j->d->width > 1 && j->d->height * j->d->width == dim;
+    j->c = image ? 1 : dim;
+    j->h = image ? j->d->height : 1;
+    j->w = image ? j->d->width : 1;
+    if (j->jem && !j->d->labels)
+        return cli_error(cmd, "%s has no labels (a JEM needs labelled data: fashion-mnist, toy:NAME, or IDX images with "
+                              "their labels file)", j->ta.data);
+    for (size_t i = 0; j->jem && i < x->rows; i++) {
+        int32_t y = j->d->labels[i];
+        if (y < 0 || y > 9999) return cli_error(cmd, "label %d of row %zu is out of 0..9999", (int)y, i);
+        if ((size_t)y + 1 > j->classes) j->classes = (size_t)y + 1;
+    }
+    if (j->jem && j->classes < 2) j->classes = 2;
+    char spec[256];
+    snprintf(spec, sizeof spec, "%s", j->spec ? j->spec : j->h > 1 ? DEFAULT_NET_IMAGE : DEFAULT_NET_FLAT);
+    if (!j->spec && j->jem) snprintf(strrchr(spec, ':') + 1, 16, "%zu", j->classes);
+    if (ebm_net_new(spec, j->c, j->h, j->w, &j->net)) return cli_error(cmd, "--net: %s", ebm_last_error()), 2;
+    size_t k = ebm_net_output_size(j->net);
+    if (j->jem && k != j->classes)
+        return cli_error(cmd, "--net has %zu outputs but the data has %zu classes", k, j->classes);
+    if (!j->jem && k != 1)
+        return cli_error(cmd, "--net must end in a layer of width 1 (an energy), e.g. ...,linear:1; this one has %zu "
+                              "outputs", k);
+    ebm_rng init;
+    ebm_rng_seed(&init, j->sa.seed, 100);
+    ebm_status s = ebm_net_init(j->net, &init);
+    if (s) return cli_lib_error(cmd, s);
+    /* chains start uniform over the data's range unless told otherwise */
+    float lo = FLT_MAX, hi = -FLT_MAX;
+    for (size_t i = 0; i < x->rows * dim; i++) {
+        lo = x->data[i] < lo ? x->data[i] : lo;
+        hi = x->data[i] > hi ? x->data[i] : hi;
+    }
+    if (!(lo < hi)) hi = lo + 1;
+    if (!j->sa.lo_seen) j->sa.init_lo = lo;
+    if (!j->sa.hi_seen) j->sa.init_hi = hi;
+    if (!cli_samp_opts(cmd, &j->sa, NULL, &j->o.mcmc)) return 2;
+    j->o.noise.lo = j->sa.init_lo;
+    j->o.noise.hi = j->sa.init_hi;
+    j->o.seed = j->sa.seed;
+    j->o.sn_net = j->net;
+    return -1;
+}
+
+/* --samples: the last negatives (a density picture with the data for 2-D data); false after an error. */
+static bool net_samples_png(net_job *j, ebm_trainer *t, ebm_energy *e) {
+    size_t n, dim = j->d->x->cols;
+    const float *neg = ebm_lcd_trainer_negatives(t, &n);
+    if (j->jem) {
+        if (!j->quiet) fprintf(stderr, "--samples: not written for a JEM (sample it with 'ebm sample')\n");
+    } else if (dim == 2) {
+        size_t nd = j->d->x->rows < 2000 ? j->d->x->rows : 2000;
+        ebm_status s = ebm_energy_density_png(e, j->samples, j->sa.init_lo, j->sa.init_hi, j->d->x->data, nd, neg, n);
+        if (s) return cli_lib_error(j->cmd, s), false;
+        if (!j->quiet) fprintf(stderr, "wrote %s\n", j->samples);
+    } else if (j->h > 1) {
+        return cli_write_samples(j->cmd, j->quiet, neg, n < 64 ? n : 64, dim, strcmp(j->da.scale, "pm1") == 0,
+                                 j->samples, NULL, NULL, j->h, j->w, 0, 2);
+    } else if (!j->quiet) {
+        fprintf(stderr, "--samples: no picture for %zu-dimensional data without an image shape\n", dim);
+    }
+    return true;
+}
+
+static const char *const neg_names[] = {"buffer", "short-run", "persistent"};
+
+/* The run through the shared runner; checkpoints carry the provenance known before it. */
+static int net_run(net_job *j, int argc, char **argv) {
+    ebm_trainer *t = NULL;
+    ebm_energy *e = NULL;
+    ebm_meta *meta = NULL;
+    ebm_run_opts ro;
+    ebm_lcd_run_opts(&j->o, &ro);
+    ebm_status s = ebm_meta_new(&meta);
+    if (!s) s = j->jem ? ebm_jem_trainer_new(j->net, &j->o, &t) : ebm_net_energy(j->net, EBM_NET_HEAD_SCALAR, &e);
+    if (!s && !j->jem) s = ebm_lcd_trainer_new(e, &j->o, &t);
+    cli_run r = {.cmd = j->cmd, .kind = j->jem ? "jem" : "ebm", .ta = &j->ta, .d = j->d, .da = &j->da,
+                 .quiet = j->quiet, .argc = argc, .argv = argv, .meta = meta,
+                 .log_header = "iter,seconds,loss,e_pos,e_neg,grad_norm,accept", .save = net_save,
+                 .detail = net_detail, .on_iter = net_log_row, .user = j};
+    r.every = j->checkpoint && j->checkpoint < j->every ? j->checkpoint : j->every;
+    r.checkpoint_every = j->checkpoint;
+    if (!s) s = ebm_meta_set(meta, "ebm.model", j->jem ? "jem" : "net");
+    if (!s) s = ebm_meta_set(meta, "ebm.net.head", j->jem ? "logsumexp" : "scalar");
+    if (!s) s = cli_data_meta(meta, j->ta.data, j->d, &j->da);
+    if (!s) s = ebm_run_describe(t, &ro, &r.res, meta);
+    int rc = s ? cli_lib_error(j->cmd, s) : 0;
+    size_t np;
+    ebm_net_params(j->net, &np);
+    if (!rc && !j->quiet)
+        fprintf(stderr, "training energy net (%zu parameters) on %zu x %zu by LCD (%s, %s %zu steps, step %g): %zu "
+                        "iterations, batch %zu\n", np, j->d->x->rows, j->d->x->cols, neg_names[j->negatives],
+                ebm_mcmc_name(j->o.mcmc.kind), j->o.mcmc.steps, (double)j->o.mcmc.step_size, j->o.iters, j->o.batch);
+    if (!rc) rc = cli_train_run(&r, t, j->d->x, j->d->labels, &ro);
+    if (!rc && j->samples && !net_samples_png(j, t, e)) rc = 1;
+    ebm_trainer_free(t);
+    ebm_energy_free(e);
+    ebm_meta_free(meta);
+    return rc;
+}
+
+static int train_net(int argc, char **argv, bool quiet, bool jem) {
+    net_job j = {.cmd = jem ? "train jem" : "train ebm", .jem = jem, .quiet = quiet, .every = 100,
+                 .da = {"auto", "none", 0.5f, 0, 1, false, false, false}, .sa = CLI_SAMP_ARGS_INIT};
+    ebm_lcd_opts_default(&j.o);
+    const cli_opt opts[] = {
+        CLI_TRAIN_OPTIONS(j.ta),
+        {"net", OPT_STR, &j.spec, "SPEC", "network (docs/net.md; default: a small CNN for images, an MLP otherwise)", -INFINITY, INFINITY, 0, 0, NULL, NULL},
+        CLI_SAMPLER_OPTIONS(j.sa),
+        {"negatives", OPT_CHOICE, &j.negatives, NULL, "where the negative chains start", 0, 0, 0, 0, "buffer|short-run|persistent", NULL},
+        {"buffer", OPT_SIZE, &j.o.buffer, "N", "replay buffer capacity", 1, 1e8, 0, 0, NULL, NULL},
+        {"reinit", OPT_FLOAT, &j.o.reinit, "P", "fraction of buffer draws restarted from noise", 0, 1, 0, 0, NULL, NULL},
+        {"alpha", OPT_FLOAT, &j.o.alpha, "A", "weight of the energy L2 regulariser", 0, 1e6, 0, 0, NULL, NULL},
+        {"data-noise", OPT_FLOAT, &j.o.data_noise, "SD", "Gaussian noise added to data batches", 0, 1e6, 0, 0, NULL, NULL},
+        {"optimizer", OPT_CHOICE, &j.optimizer, NULL, "optimiser", 0, 0, 0, 0, "adam|sgd", NULL},
+        {"lr", OPT_FLOAT, &j.o.optim.lr, "RATE", "learning rate", 0, 1e6, 1, 0, NULL, NULL},
+        {"momentum", OPT_FLOAT, &j.o.optim.momentum, "M", "SGD momentum", 0, 1, 0, 1, NULL, NULL},
+        {"weight-decay", OPT_FLOAT, &j.o.optim.weight_decay, "L2", "L2 weight decay", 0, 1e3, 0, 0, NULL, NULL},
+        {"grad-clip", OPT_FLOAT, &j.o.optim.clip, "NORM", "clip the gradient's global norm (0 = off)", 0, 1e30, 0, 0, NULL, NULL},
+        {"batch", OPT_SIZE, &j.o.batch, "N", "data rows (and negatives) per iteration", 1, 1e6, 0, 0, NULL, NULL},
+        {"iters", OPT_SIZE, &j.o.iters, "N", "parameter updates", 1, 1e9, 0, 0, NULL, NULL},
+        {"limit", OPT_SIZE, &j.da.limit, "N", "use the first N rows (toy: generate N, default 10000)", 0, 1e12, 0, 0, NULL, NULL},
+        {"scale", OPT_STR, &j.da.scale, "auto|none|255|minmax|pm1", "data scaling (default: pm1 for images, none otherwise)", -INFINITY, INFINITY, 0, 0, NULL, &j.da.scale_seen},
+        {"samples", OPT_STR, &j.samples, "PNG", "picture of the last negatives (2-D data: density with data and samples)", -INFINITY, INFINITY, 0, 0, NULL, NULL},
+        {"every", OPT_SIZE, &j.every, "N", "report (and checkpoint) every N iterations", 1, 1e9, 0, 0, NULL, NULL},
+        {"checkpoint", OPT_SIZE, &j.checkpoint, "N", "save NAME.partial.safetensors every N iterations (0 = off)", 0, 1e9, 0, 0, NULL, NULL},
+        {"objective", OPT_CHOICE, &j.objective, NULL, "train jem: hybrid, or the classifier alone", 0, 0, 0, 0, "jem|clf", NULL},
+        {"gen-weight", OPT_FLOAT, &j.o.gen_weight, "W", "train jem: weight of the generative term", 0, 1e6, 0, 0, NULL, NULL},
+        OPT_END,
+    };
+    size_t npos;
+    int rc = cli_start(j.cmd, argc, argv, opts, jem ? "ebm train jem --data SPEC --out PATH [options]"
+                                                    : "ebm train ebm --data SPEC --out PATH [options]",
+                       jem ? jem_about : train_about, NULL, 0, &npos);
+    if (rc < 0) rc = net_settle(&j);
+    if (rc < 0) rc = net_prepare(&j);
+    if (rc < 0) rc = net_run(&j, argc, argv);
+    ebm_net_free(j.net);
+    ebm_dataset_free(j.d);
+    return rc;
+}
+
+int cli_net_train(int argc, char **argv, bool quiet) { return train_net(argc, argv, quiet, false); }
+int cli_jem_train(int argc, char **argv, bool quiet) { return train_net(argc, argv, quiet, true); }
+
+/* ---- ebm sample (networks, JEM and composed models) ---- */
+
+static const char *const sample_about =
+    "Draw samples from an energy network: --n chains start from uniform noise (the training range by\n"
+    "default) and run the sampler (defaults from the model file, ebm.sample.*).  Writes a PNG grid for\n"
+    "images (a density picture with the samples for 2-D models), an NPY array and/or a CSV file.";
+
+/* --labels: each sample's class (chains cycle through the classes) as an int32 NPY array. */
+static ebm_status write_labels(const char *path, const int32_t *classes, size_t n_cls, size_t n) {
+    int32_t *y = malloc(n * sizeof *y);
+    ebm_array *a = NULL;
+    ebm_status s = y ? EBM_OK : EBM_ENOMEM;
+    for (size_t i = 0; !s && i < n; i++) y[i] = classes[i % n_cls];
+    if (!s) s = ebm_array_new(EBM_I32, 1, &n, y, &a);
+    if (!s) s = ebm_npy_write(path, a);
+    ebm_array_free(a);
+    free(y);
+    return s;
+}
+
+int cli_net_sample(int argc, char **argv, bool quiet) {
+    const char *cmd = "sample", *cls = NULL, *labels = NULL, *path;
+    size_t n = 64, h, w;
+    cli_sample_out so = CLI_SAMPLE_OUT_INIT;
+    cli_samp_args sa = CLI_SAMP_ARGS_INIT;
+    const cli_opt opts[] = {
+        {"n", OPT_SIZE, &n, "N", "number of chains (samples)", 1, 1e7, 0, 0, NULL, NULL},
+        {"class", OPT_STR, &cls, "Y", "classifier models: sample p(x | y) ∝ exp f(x)[y]; a class, a list (chains cycle through it) or all", -INFINITY, INFINITY, 0, 0, NULL, NULL},
+        {"labels", OPT_STR, &labels, "PATH", "with --class: write each sample's class as an int32 NPY array", -INFINITY, INFINITY, 0, 0, NULL, NULL},
+        CLI_SAMPLER_OPTIONS(sa),
+        CLI_SAMPLE_OUT_OPTIONS(so),
+        OPT_END,
+    };
+    int rc = cli_start_model(cmd, argc, argv, opts, "ebm sample MODEL [--png PATH] [--npy PATH] [--csv PATH] [options]",
+                             sample_about, &path);
+    if (rc < 0 && labels && !cls) rc = cli_error(cmd, "--labels goes with --class");
+    if (rc < 0 && labels && !cli_check_writable(cmd, "--labels", labels)) rc = 1;
+    if (rc < 0) rc = cli_sample_out_check(cmd, &so, false);
+    cli_net_model nm;
+    if ((rc = cli_net_open(rc, cmd, path, NULL, &nm, &sa)) >= 0) return rc;
+    ebm_mcmc_opts o = nm.mc;
+    rc = 1;
+    float *x = NULL;
+    int32_t classes[1024];
+    int n_cls = 0;
+    ebm_status s = EBM_OK;
+    h = nm.ih;
+    w = nm.iw;
+    if (so.png && !h && nm.dim != 2 && !(so.shape && cli_image_shape(cmd, nm.dim, 0, 0, so.shape, &h, &w))) {
+        if (!so.shape)
+            cli_error(cmd, "--png: the model's input (%zux%zux%zu) is not a grey image or a 2-D point", nm.c, nm.h, nm.w);
+        goto done;
+    }
+    if (!(x = malloc(n * nm.dim * sizeof(float)))) {
+        rc = cli_error(cmd, "out of memory for %zu samples", n);
+        goto done;
+    }
+    if (cls && (n_cls = cli_parse_classes(cmd, cls, nm.meta, nm.classes, classes, 1024)) < 0) {
+        rc = 2;
+        goto done;
+    }
+    if (cls) {
+        ebm_energy_free(nm.e);
+        nm.e = NULL;
+        if ((s = ebm_net_energy_class(nm.net, classes, (size_t)n_cls, &nm.e))) goto done;
+        if (!so.cols && n_cls > 1) so.cols = (size_t)n_cls; /* one column per class */
+    }
+    cli_net_noise_start(x, n, nm.dim, &sa);
+    if (!quiet)
+        fprintf(stderr, "sampling %zu chains x %zu %s steps (step %g%s) at T = %g from uniform noise on [%g, %g]\n", n,
+                o.steps, ebm_mcmc_name(o.kind), (double)o.step_size, o.kind == EBM_MCMC_SGLD ? ", SGLD noise" : "",
+                (double)o.temperature, (double)sa.init_lo, (double)sa.init_hi);
+    if (!cli_net_run_sampler(cmd, nm.e, x, n, &o, quiet, "sampling")) goto done;
+    if (so.png && nm.dim == 2 && !h) {
+        if ((s = ebm_energy_density_png(nm.e, so.png, sa.init_lo, sa.init_hi, NULL, 0, x, n))) goto done;
+        if (!quiet) fprintf(stderr, "wrote %s\n", so.png);
+        so.png = NULL;
+    }
+    if (!cli_sample_out_write(cmd, quiet, &so, x, n, nm.dim, nm.pm1, h, w)) goto done;
+    if (labels && (s = write_labels(labels, classes, (size_t)n_cls, n))) goto done;
+    if (labels && !quiet) fprintf(stderr, "wrote %s\n", labels);
+    rc = 0;
+done:
+    if (s) rc = cli_lib_error(cmd, s);
+    free(x);
+    cli_net_model_free(&nm);
+    return rc;
+}
+
+/* ---- ebm score ---- */
+
+static ebm_dataset *net_score_load(void *model, const char *cmd, const char *spec, size_t limit, bool quiet) {
+    return cli_net_load_rows(cmd, spec, model, limit, quiet);
+}
+
+static ebm_status net_score_energy(void *model, const float *x, size_t n, double *E) {
+    cli_net_model *nm = model;
+    float *Ef = malloc(n * sizeof *Ef);
+    ebm_status s = Ef ? nm->e->energy(nm->e, x, n, Ef) : EBM_ENOMEM;
+    for (size_t i = 0; !s && i < n; i++) E[i] = Ef[i];
+    free(Ef);
+    return s;
+}
+
+static void net_score_free(void *model) {
+    cli_net_model_free(model);
+    free(model);
+}
+
+bool cli_net_scorer(const char *cmd, const char *path, cli_scorer *sc) {
+    cli_net_model *nm = calloc(1, sizeof *nm);
+    if (!nm) return cli_error(cmd, "out of memory"), false;
+    if (!cli_net_model_load(cmd, path, nm)) {
+        free(nm);
+        return false;
+    }
+    const char *what = nm->classes ? "E(x) = -log sum_y exp f(x)[y]" : "E(x)";
+    *sc = (cli_scorer){nm, what, ebm_meta_get(nm->meta, "ebm.data.spec"), net_score_load, net_score_energy,
+                       net_score_free};
+    return true;
+}
+
+/* ---- ebm info ---- */
+
+int cli_net_info(int argc, char **argv, bool quiet) {
+    const char *cmd = "info", *path;
+    bool json = false;
+    const cli_opt opts[] = {
+        {"json", OPT_FLAG, &json, NULL, "print one JSON object instead of text", 0, 0, 0, 0, NULL, NULL},
+        OPT_END,
+    };
+    int rc = cli_start_model(cmd, argc, argv, opts, "ebm info MODEL [--json]",
+                             "Describe an energy network: its layers with shapes and parameter counts, and its metadata.",
+                             &path);
+    if (rc >= 0) return rc;
+    (void)quiet;
+    ebm_net *net = NULL;
+    ebm_meta *meta = NULL;
+    ebm_status s = ebm_net_load(path, &net, &meta);
+    if (s) return cli_lib_error(cmd, s);
+    size_t np, in = ebm_net_input_size(net), out = ebm_net_output_size(net);
+    ebm_net_params(net, &np);
+    char desc[8192];
+    ebm_net_describe(net, desc, sizeof desc);
+    if (json) {
+        printf("{\"file\": ");
+        cli_json_string(stdout, path);
+        printf(", \"kind\": \"net\", \"spec\": ");
+        cli_json_string(stdout, ebm_net_spec(net));
+        printf(", \"input_size\": %zu, \"output_size\": %zu, \"n_params\": %zu, \"layers\": ", in, out, np);
+        cli_json_string(stdout, desc);
+        printf(", \"metadata\": {");
+        cli_print_meta(meta, true);
+        printf("}}\n");
+    } else {
+        printf("%s: energy network, %zu inputs -> %zu output%s, %zu parameters\n", path, in, out, out == 1 ? "" : "s", np);
+        printf("spec: %s\n%s%s", ebm_net_spec(net), desc, desc[0] && desc[strlen(desc) - 1] != '\n' ? "\n" : "");
+        printf("metadata:\n");
+        cli_print_meta(meta, false);
+    }
+    ebm_net_free(net);
+    ebm_meta_free(meta);
+    return 0;
+}

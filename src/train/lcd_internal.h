@@ -1,0 +1,25 @@
+/* Between the Langevin CD trainer (langevin_cd.c) and the trainers built on it (JEM, jem.c): an extra part
+ * with its own name, state, start-of-run check and provenance, carried by the LCD trainer. */
+#ifndef EBM_LCD_INTERNAL_H
+#define EBM_LCD_INTERNAL_H
+
+#include "core/internal.h"
+
+typedef struct ebm_lcd_extra {
+    int jem;                /* named "jem" rather than "lcd" */
+    ebm_energy *owned;      /* an energy the trainer frees (NULL = borrowed) */
+    void *state;            /* the extra loss's state (o->extra_user points at it) */
+    ebm_status (*begin)(void *state, const ebm_mat *data, const int32_t *labels);
+    ebm_status (*describe)(void *state, ebm_meta *meta);
+    void (*destroy)(void *state);
+} ebm_lcd_extra;
+
+/* The LCD trainer of e with x's part (may be NULL); x->owned and x->state are freed with the trainer, also
+ * when this fails. */
+ebm_status ebm_lcd_trainer_make(ebm_energy *e, const ebm_lcd_opts *o, const ebm_lcd_extra *x, ebm_trainer **out);
+
+/* The old one-call form over ebm_run: o's loop settings, o->on_iter mapped, the last negatives to neg_out. */
+ebm_status ebm_lcd_run_wrapped(ebm_trainer *t, const ebm_mat *data, const int32_t *labels, const ebm_lcd_opts *o,
+                               float *neg_out);
+
+#endif
