@@ -59,6 +59,10 @@ extern "C" {
 #define EBM_VERSION_PATCH 0
 #define EBM_VERSION_STRING "0.1.0"
 
+/* ================================================================================================
+ * PART 1. CORE: status and errors, threads, random streams, matrices, arrays
+ * ============================================================================================== */
+
 /* ------------------------------------------------------------------------------------------------
  * Status and errors
  * --------------------------------------------------------------------------------------------- */
@@ -170,6 +174,10 @@ EBM_API size_t ebm_array_numel(const ebm_array *a);
 /* Converts any numeric array to a float32 matrix: rows = shape[0], cols = product of the rest
  * (a 1-D array becomes one column; a scalar one 1x1 matrix). */
 EBM_API ebm_status ebm_array_to_mat(const ebm_array *a, ebm_mat **out);
+
+/* ================================================================================================
+ * PART 2. DATA AND FILES: formats, metadata and safetensors, datasets, model files
+ * ============================================================================================== */
 
 /* ------------------------------------------------------------------------------------------------
  * File formats (docs/formats.md).  Every reader validates everything and answers EBM_EFORMAT with a
@@ -452,6 +460,10 @@ EBM_API ebm_status ebm_composed_part(const ebm_composed *c, size_t i, const char
 EBM_API ebm_status ebm_composed_save(const ebm_composed *c, const char *path);
 EBM_API void ebm_composed_free(ebm_composed *c);
 
+/* ================================================================================================
+ * PART 3. MODELS: RBM, networks, GRBM, structured predictors, Boltzmann machines, DBNs
+ * ============================================================================================== */
+
 /* ------------------------------------------------------------------------------------------------
  * Bernoulli restricted Boltzmann machine
  *   E(v, h) = -a'v - b'h - v'Wh,  v in {0,1}^n_vis, h in {0,1}^n_hid
@@ -498,6 +510,451 @@ EBM_API ebm_status ebm_rbm_from_tensors(const ebm_tensors *t, const char *name, 
 EBM_API ebm_status ebm_rbm_to_tensors(const ebm_rbm *m, ebm_tensors *t);
 
 /* ------------------------------------------------------------------------------------------------
+ * Neural-network energies (docs/net.md).  A network maps an input of shape C x H x W (one row of C*H*W
+ * floats, NCHW order; a flat vector is C = dim, H = W = 1) through a stack of layers given as a text spec,
+ * comma-separated, layer i being the i-th token (counted from 0):
+ *   linear:OUT[:sn]                 fully connected, y = W x + b, W (OUT, IN); needs a flat input
+ *   conv:OUT:K:STRIDE[:PAD][:sn]    2-D convolution, K x K kernels, W (OUT, C, K, K); PAD defaults to K/2
+ *                                   (size-preserving for odd K and stride 1); cross-correlation as PyTorch
+ *   pool:K                          average pooling over K x K windows with stride K (floor, as PyTorch)
+ *   flatten                         C x H x W -> (C*H*W) x 1 x 1 (the data do not move)
+ *   silu | swish, leakyrelu[:SLOPE] (default 0.2), elu[:ALPHA] (default 1), softplus, tanh
+ * A trailing ":sn" puts spectral normalisation (Miyato et al. 2018) on that layer's weight: the forward
+ * uses W / sigma with sigma = |W' u| for a stored unit vector u (state, not trained, saved with the model);
+ * in training mode each forward first does one power iteration u <- W v / |W v|, v = W' u / |W' u|.
+ * The gradient is exact for the stored u (d sigma / dW = u v').
+ * The output width is the last layer's: 1 for an energy, K for a classifier head.
+ * All parameters live in one flat array, layer by layer in spec order, weight then bias; the tensors are
+ * named layers.<i>.weight, layers.<i>.bias (and layers.<i>.sn_u for the SN state).
+ * Calls on one ebm_net are not thread-safe: it keeps the activations of its last forward for the backward.
+ * --------------------------------------------------------------------------------------------- */
+typedef struct ebm_net ebm_net;
+
+/* Parses spec for an input of channels x height x width; bad specs are EBM_EINVAL naming the token and
+ * its position, shape mismatches (a kernel larger than its input, linear on an unflattened image) too.
+ * Parameters start at zero: call ebm_net_init. */
+EBM_API ebm_status ebm_net_new(const char *spec, size_t channels, size_t height, size_t width, ebm_net **out);
+EBM_API void ebm_net_free(ebm_net *net);
+/* A deep copy: parameters, SN state and training flag (not the work buffers). */
+EBM_API ebm_status ebm_net_clone(const ebm_net *net, ebm_net **out);
+/* PyTorch's default initialisation: weights and biases ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with fan_in =
+ * IN (linear) or C*K*K (conv), i.e. Kaiming-uniform with a = sqrt(5); SN vectors u ~ N(0, I) normalised,
+ * then 10 power iterations so that sigma is accurate from the first step. */
+EBM_API ebm_status ebm_net_init(ebm_net *net, ebm_rng *rng);
+/* The flat parameter array (*n floats; n may be NULL); writable: optimisers update it in place. */
+EBM_API float *ebm_net_params(ebm_net *net, size_t *n);
+/* The flat non-trained state (the SN vectors u of every SN layer in order; *n may be 0, then NULL). */
+EBM_API float *ebm_net_state(ebm_net *net, size_t *n);
+EBM_API size_t ebm_net_input_size(const ebm_net *net);      /* C*H*W */
+EBM_API size_t ebm_net_output_size(const ebm_net *net);     /* the last layer's width */
+EBM_API const char *ebm_net_spec(const ebm_net *net);       /* canonical spec (every default written out) */
+/* Training mode: every forward does one SN power iteration (no effect without SN layers).  Default off,
+ * so that energies are a fixed function of x for samplers and tests. */
+EBM_API void ebm_net_set_training(ebm_net *net, int on);
+/* iters power iterations on every SN layer now (e.g. once per parameter update). */
+EBM_API void ebm_net_sn_update(ebm_net *net, size_t iters);
+/* out (n, output_size) <- net(x) for x (n, input_size).  Keeps the activations for ebm_net_backward. */
+EBM_API ebm_status ebm_net_forward(ebm_net *net, const float *x, size_t n, float *out);
+/* Backward through the last forward (same n, else EBM_ESHAPE): given dout (n, output_size) = dL/dout,
+ * grad (n_params) += dL/dtheta when grad is not NULL (the caller zeroes it), dx (n, input_size) <- dL/dx
+ * when dx is not NULL. */
+EBM_API ebm_status ebm_net_backward(ebm_net *net, const float *dout, size_t n, float *grad, float *dx);
+/* The index of the last weighted (linear or conv) layer; its input, *width floats per row, is the
+ * network's penultimate representation (the features of a Fréchet distance). */
+EBM_API size_t ebm_net_penultimate(const ebm_net *net, size_t *width);
+/* out (n, width) <- the activations entering layer `at` (0 = the input itself, n_layers = the
+ * output), width being that layer's input size, after a forward of x (n, input_size); with x NULL, of
+ * the last forward (which must have had n rows, else EBM_ESHAPE): logits and features from one pass. */
+EBM_API ebm_status ebm_net_features(ebm_net *net, const float *x, size_t n, size_t at, float *out);
+/* One line per layer with its index, token, output shape and parameter count, then the total, into buf
+ * (truncated to cap - 1 characters). */
+EBM_API void ebm_net_describe(const ebm_net *net, char *buf, size_t cap);
+
+/* How the network's outputs f(x) become an energy. */
+typedef enum ebm_net_head {
+    EBM_NET_HEAD_SCALAR = 0,    /* E(x) = f(x)[0]; the output width must be 1 */
+    EBM_NET_HEAD_LOGSUMEXP = 1  /* E(x) = -log sum_y exp(f(x)[y]) (JEM: f are class logits) */
+} ebm_net_head;
+
+/* An energy over x in R^input_size backed by net (borrowed: free the energy first).  Its params are the
+ * net's flat array, so a sampler and an optimiser see the same numbers. */
+EBM_API ebm_status ebm_net_energy(ebm_net *net, ebm_net_head head, ebm_energy **out);
+/* The class-conditional energy of a classifier net, E(x, y) = -f(x)[y] (p(x | y) ∝ exp f(x)[y]): row r of
+ * every call has class classes[r mod n_classes] (copied), so a sampler's n chains can hold several
+ * classes at once.  Classes outside [0, output_size) are EBM_EINVAL. */
+EBM_API ebm_status ebm_net_energy_class(ebm_net *net, const int32_t *classes, size_t n_classes, ebm_energy **out);
+
+/* Files: safetensors with metadata ebm.model ("net" unless meta says otherwise), ebm.version,
+ * ebm.net.spec, ebm.net.input = "CxHxW", everything in meta (may be NULL), and the tensors above.
+ * Loading rebuilds the net from its spec; tensors that do not match it are EBM_EFORMAT.  *meta (may be
+ * NULL) receives all the file's metadata; free it with ebm_meta_free. */
+EBM_API ebm_status ebm_net_save(const ebm_net *net, const ebm_meta *meta, const char *path);
+EBM_API ebm_status ebm_net_load(const char *path, ebm_net **out, ebm_meta **meta);
+/* The same through an ebm_tensors (to store a net beside other tensors); name is used in messages. */
+EBM_API ebm_status ebm_net_to_tensors(const ebm_net *net, ebm_tensors *t);
+EBM_API ebm_status ebm_net_from_tensors(const ebm_tensors *t, const char *name, ebm_net **out);
+
+/* ------------------------------------------------------------------------------------------------
+ * Gaussian-Bernoulli RBM (Liao, Kornblith, Ren, Fleet & Hinton 2022, "Gaussian-Bernoulli RBMs without
+ * tears", arXiv 2210.10318), in the model's standardised space x = (pixel - data_mean) / data_std:
+ *   E(v, h) = 1/2 ||(v - mu) / sigma||^2 - (v / sigma^2)' W h - b'h,   sigma_i^2 = exp(log_var_i)
+ *   F_T(v)  = 1/2 ||(v - mu) / sigma||^2 - T sum_j softplus((W'(v / sigma^2) + b)_j / T)
+ *   p(h_j = 1 | v) = sigmoid((W'(v / sigma^2) + b)_j / T),   p(v | h) = N(W h + mu, T diag(sigma^2))
+ * log_var is clamped to [EBM_GRBM_LOGVAR_MIN, EBM_GRBM_LOGVAR_MAX] wherever sigma^2 is formed.
+ * Parameters live in one flat array: params = [W (n_vis x n_hid) | b (n_hid) | mu (n_vis) | log_var (n_vis)].
+ * Every ebm_grbm_* function below works in the standardised space unless it says "pixel".
+ * --------------------------------------------------------------------------------------------- */
+#define EBM_GRBM_LOGVAR_MIN (-18.420681f) /* sigma^2 >= 1e-8, as the paper's code clips it */
+#define EBM_GRBM_LOGVAR_MAX (18.420681f)
+
+typedef struct ebm_grbm {
+    size_t n_vis, n_hid;
+    float *params;            /* n_params floats */
+    float *W;                 /* = params; (n_vis, n_hid) */
+    float *b;                 /* hidden biases (n_hid) */
+    float *mu;                /* visible means (n_vis) */
+    float *log_var;           /* log sigma^2 (n_vis) */
+    size_t n_params;
+    float *data_mean;         /* (n_vis) standardisation: model x = (pixel - data_mean) / data_std */
+    float *data_std;          /* (n_vis), > 0 */
+    size_t height, width;     /* image shape of the visible layer, 0 if unknown */
+    ebm_meta *meta;
+} ebm_grbm;
+
+EBM_API ebm_status ebm_grbm_new(size_t n_vis, size_t n_hid, ebm_grbm **out);
+EBM_API void ebm_grbm_free(ebm_grbm *m);
+EBM_API ebm_status ebm_grbm_clone(const ebm_grbm *m, ebm_grbm **out);
+/* The paper's initialisation: W ~ N(0, init_var^2 / (n_vis + n_hid)), b = 0, mu = 0, log_var = log init_var. */
+EBM_API ebm_status ebm_grbm_init(ebm_grbm *m, ebm_rng *rng, float init_var);
+/* Standardisation statistics of pixel data x (n, n_vis): global = one mean and std over all values
+ * (the paper's), otherwise per visible unit (std floored at 1e-3 of the global one).  Stored in the model. */
+EBM_API ebm_status ebm_grbm_fit_standardization(ebm_grbm *m, const ebm_mat *x, int global);
+/* out (n, n_vis) = (x - data_mean) / data_std, and back; out may equal x. */
+EBM_API void ebm_grbm_standardize(const ebm_grbm *m, const float *x, size_t n, float *out);
+EBM_API void ebm_grbm_unstandardize(const ebm_grbm *m, const float *x, size_t n, float *out);
+/* log |d model / d pixel| = -sum_i log data_std_i: add it to a model-space log density for pixel units. */
+EBM_API double ebm_grbm_log_jacobian(const ebm_grbm *m);
+/* E (n) = E(v_i, h_i) at T = 1; v (n, n_vis), h (n, n_hid). */
+EBM_API ebm_status ebm_grbm_energy(const ebm_grbm *m, const float *v, const float *h, size_t n, double *E);
+/* F (n) = F_T of each row of v (n, n_vis). */
+EBM_API ebm_status ebm_grbm_free_energy(const ebm_grbm *m, const float *v, size_t n, float T, double *F);
+/* g (n, n_vis) = dF_T/dv (the negative score times T). */
+EBM_API ebm_status ebm_grbm_free_energy_grad_v(const ebm_grbm *m, const float *v, size_t n, float T, float *g);
+/* grad (n_params) += sum_i w_i dF(v_i)/dtheta at T = 1; w (n) or NULL for all ones. */
+EBM_API ebm_status ebm_grbm_free_energy_grad(const ebm_grbm *m, const float *v, size_t n, const float *w,
+                                             float *grad);
+/* ph (n, n_hid) = p(h = 1 | v); mean (n, n_vis) = E[v | h] = W h + mu. */
+EBM_API ebm_status ebm_grbm_hidden_probs(const ebm_grbm *m, const float *v, size_t n, float T, float *ph);
+EBM_API ebm_status ebm_grbm_visible_mean(const ebm_grbm *m, const float *h, size_t n, float *mean);
+/* EBM_ENAN naming the first non-finite parameter, else EBM_OK. */
+EBM_API ebm_status ebm_grbm_check_finite(const ebm_grbm *m);
+/* Files: tensors W, b_h, mu, log_sigma2, data_mean, data_std; metadata ebm.model = "grbm". */
+EBM_API ebm_status ebm_grbm_save(const ebm_grbm *m, const char *path);
+EBM_API ebm_status ebm_grbm_load(const char *path, ebm_grbm **out);
+EBM_API ebm_status ebm_grbm_from_tensors(const ebm_tensors *t, const char *name, ebm_grbm **out);
+EBM_API ebm_status ebm_grbm_to_tensors(const ebm_grbm *m, ebm_tensors *t);
+
+/* ------------------------------------------------------------------------------------------------
+ * Structured prediction (docs/structured.md): an energy E(x, y) over inputs x and discrete outputs y,
+ * inference y* = argmin_y E(x, y), trained with the ten losses of LeCun, Chopra, Hadsell, Ranzato & Huang
+ * (2006, "A tutorial on energy-based learning", section 2.2 and table 1).
+ *  - K classes: a network g with K outputs, E(x, y) = s(g(x)[y]), inference exhaustive over K;
+ *  - label chains of length L: E(x, y) = sum_t U[t, y_t] + sum_{t<L-1} P[y_t, y_{t+1}] with
+ *    U[t, .] = s(g(x_t)) (the network applied to every position's features) and P = s(P_raw), a learned
+ *    K x K matrix; inference by Viterbi (min-sum), log Z by the forward algorithm.
+ * s is the output map: identity ("raw"), softplus or 1/2 u^2 ("square"); the last two keep every energy
+ * >= 0, which LVQ2, square-square and square-exp assume.
+ * --------------------------------------------------------------------------------------------- */
+typedef enum ebm_structured_loss {
+    EBM_STRUCTURED_ENERGY = 0, /* E                                                  (no contrastive term) */
+    EBM_STRUCTURED_PERCEPTRON, /* E - min_y E(x, y)                                  (generalised perceptron) */
+    EBM_STRUCTURED_HINGE,      /* max(0, m + E - Ebar) */
+    EBM_STRUCTURED_LOG,        /* log(1 + exp(E - Ebar)) */
+    EBM_STRUCTURED_LVQ2,       /* min(M, max(0, (E - Ebar) / Ebar)) */
+    EBM_STRUCTURED_MCE,        /* 1 / (1 + exp(-(E - Ebar))) */
+    EBM_STRUCTURED_SQSQ,       /* E^2 + max(0, m - Ebar)^2 */
+    EBM_STRUCTURED_SQEXP,      /* E^2 + gamma exp(-Ebar) */
+    EBM_STRUCTURED_NLL,        /* E + (1/beta) log sum_y exp(-beta E(x, y))        (NLL / MMI) */
+    EBM_STRUCTURED_MEE         /* 1 - exp(-beta E) / sum_y exp(-beta E(x, y))       (minimum empirical error) */
+} ebm_structured_loss;
+#define EBM_STRUCTURED_N_LOSSES 10
+/* E = E(x, y_i) of the correct answer, Ebar = min over y != y_i, the most offending incorrect answer. */
+typedef struct ebm_structured_loss_opts {
+    ebm_structured_loss loss; /* default hinge */
+    float margin;           /* m of hinge and square-square (default 1) */
+    float beta;             /* inverse temperature of NLL and MEE (default 1) */
+    float gamma;            /* weight of square-exp's exp(-Ebar) (default 1) */
+    float lvq2_max;         /* M of LVQ2, the saturation (default 1) */
+} ebm_structured_loss_opts;
+EBM_API void ebm_structured_loss_opts_default(ebm_structured_loss_opts *o);
+EBM_API const char *ebm_structured_loss_name(ebm_structured_loss l);   /* "energy", "perceptron", ..., "mee" */
+EBM_API ebm_status ebm_structured_loss_parse(const char *name, ebm_structured_loss *out);
+/* Non-zero for the losses that assume E >= 0 (LVQ2, square-square, square-exp). */
+EBM_API int ebm_structured_loss_needs_nonneg(ebm_structured_loss l);
+/* Every loss as a function of four summaries of the energies: E (correct answer), Ebar (most offending
+ * incorrect answer), Emin = min_y E(x, y) and the free energy F = -(1/beta) log sum_y exp(-beta E(x, y)).
+ * *L gets the loss, d[4] its partial derivatives with respect to (E, Ebar, Emin, F). */
+EBM_API ebm_status ebm_structured_loss_terms(const ebm_structured_loss_opts *o, double E, double Ebar, double Emin,
+                                             double F, double *L, double d[4]);
+
+/* Chains: U (len, k) unary energies, P (k, k) pairwise energies or NULL for none.
+ * E (the energy of labels y (len)). */
+EBM_API double ebm_chain_energy(const float *U, const float *P, size_t len, size_t k, const int32_t *y);
+/* Viterbi (min-sum): y (len) <- argmin_y E(y), *E <- its energy (may be NULL). */
+EBM_API ebm_status ebm_chain_viterbi(const float *U, const float *P, size_t len, size_t k, int32_t *y, double *E);
+/* Forward-backward in the log domain (double): *log_z = log sum_y exp(-beta E(y)); unary marginals
+ * mu (len, k) and summed pairwise marginals xi (k, k) = sum_t p(y_t = a, y_{t+1} = b) of
+ * p(y) = exp(-beta E(y)) / Z, each when not NULL. */
+EBM_API ebm_status ebm_chain_forward(const float *U, const float *P, size_t len, size_t k, double beta,
+                                     double *log_z, double *mu, double *xi);
+/* The most offending incorrect answer: ybar (len) <- argmin over y' != y of E(y'), *Ebar its energy, found
+ * exactly from the min-marginals (the lowest energy with y'_t = a, by forward and backward min-sum passes):
+ * every y' != y differs from y somewhere.  k >= 2. */
+EBM_API ebm_status ebm_chain_most_offending(const float *U, const float *P, size_t len, size_t k, const int32_t *y,
+                                            int32_t *ybar, double *Ebar);
+/* The loss of one chain with correct labels y (len) and its gradient: dU (len, k) and dP (k, k) (when P and
+ * dP are not NULL) += dL/dU, dL/dP.  A K-class example is the chain of length 1 with P = NULL. */
+EBM_API ebm_status ebm_structured_chain_loss(const ebm_structured_loss_opts *o, const float *U, const float *P,
+                                             size_t len, size_t k, const int32_t *y, double *L, float *dU, float *dP);
+
+/* The model. */
+typedef enum ebm_structured_out {
+    EBM_STRUCTURED_OUT_RAW = 0,
+    EBM_STRUCTURED_OUT_SOFTPLUS,
+    EBM_STRUCTURED_OUT_SQUARE
+} ebm_structured_out;
+EBM_API const char *ebm_structured_out_name(ebm_structured_out s);     /* "raw", "softplus", "square" */
+EBM_API ebm_status ebm_structured_out_parse(const char *name, ebm_structured_out *out);
+
+typedef struct ebm_structured {
+    ebm_net *net;           /* per-position features (input_size) -> k raw outputs */
+    size_t k;               /* labels (classes) */
+    size_t len;             /* chain length; 0 = a K-class model (one label per row, no pairwise term) */
+    ebm_structured_out out; /* the output map s */
+    float *pair;            /* (k, k) raw pairwise energies P_raw (chains only, else NULL) */
+    ebm_meta *meta;         /* provenance, saved with the model */
+} ebm_structured;
+
+/* spec: the network of one position (docs/net.md) for input channels x height x width, ending in k outputs. */
+EBM_API ebm_status ebm_structured_new(const char *spec, size_t channels, size_t height, size_t width, size_t k,
+                                      size_t len, ebm_structured_out out, ebm_structured **m);
+EBM_API void ebm_structured_free(ebm_structured *m);
+/* The network's initialisation (ebm_net_init) and P_raw = 0. */
+EBM_API ebm_status ebm_structured_init(ebm_structured *m, ebm_rng *rng);
+/* Input floats per row: input_size (K-class) or len * input_size (chains, position after position). */
+EBM_API size_t ebm_structured_row_size(const ebm_structured *m);
+/* P (k, k) <- s(P_raw), the pairwise energies of a chain model (m->pair must not be NULL). */
+EBM_API void ebm_structured_pair_energies(const ebm_structured *m, float *P);
+/* Labels per row: 1 or len. */
+EBM_API size_t ebm_structured_labels_per_row(const ebm_structured *m);
+/* Parameters: the network's and, for chains, the k * k pairwise table's. */
+EBM_API size_t ebm_structured_n_params(const ebm_structured *m);
+/* *k <- the classes of K-class labels y (n): max(2, largest label + 1); EBM_EINVAL naming the row of a
+ * label outside 0..9999. */
+EBM_API ebm_status ebm_structured_classes(const int32_t *y, size_t n, size_t *k);
+/* U (n, max(len, 1), k) <- s(g(x)) for x (n, row size); P (k, k) <- s(P_raw) when P is not NULL and m is a chain. */
+EBM_API ebm_status ebm_structured_energies(ebm_structured *m, const float *x, size_t n, float *U, float *P);
+/* y (n, labels per row) <- argmin_y E(x_i, y) (exhaustive over k, or Viterbi); E (n) its energy when not NULL. */
+EBM_API ebm_status ebm_structured_predict(ebm_structured *m, const float *x, size_t n, int32_t *y, double *E);
+/* F (n) <- -log sum_y exp(-E(x_i, y)), the free energy of each row of x (n, row size) under a K-class model
+ * (EBM_EINVAL for chains). */
+EBM_API ebm_status ebm_structured_free_energy(ebm_structured *m, const float *x, size_t n, double *F);
+/* Mean loss over the n rows of x with labels y (n, labels per row); when not NULL, grad_net (net params)
+ * and grad_pair (k * k, chains) += its gradient (one backward pass through the network). */
+EBM_API ebm_status ebm_structured_loss_grad(ebm_structured *m, const ebm_structured_loss_opts *o, const float *x,
+                                            const int32_t *y, size_t n, double *loss, float *grad_net,
+                                            float *grad_pair);
+
+/* Gradient-descent inference over the relaxed output q on the probability simplex for K energies E (k):
+ * minimises sum_y q_y E_y - T H(q) by exponentiated gradient (mirror descent) steps of size eta from the
+ * uniform q; the minimiser is softmax(-E / T) and its arg max the exhaustive argmin as T -> 0. */
+EBM_API ebm_status ebm_structured_relaxed_infer(const float *E, size_t k, float T, float eta, size_t steps, float *q);
+
+/* A toy sequence task: noisy observations of a sticky Markov chain.  Labels y (n, len) start uniform and
+ * stay with probability stay, else move to a uniformly drawn other label; x (n, len * k) holds per position
+ * one-hot(y_t) + noise * N(0, 1).  Row r from stream (seed, r). */
+EBM_API ebm_status ebm_structured_markov_toy(size_t n, size_t len, size_t k, float stay, float noise, uint64_t seed,
+                                             ebm_mat **x, int32_t **y);
+/* The toy's settings (plain data). */
+typedef struct ebm_structured_markov {
+    size_t n, len, k;       /* chains, their length, labels (defaults 2000, 10, 4) */
+    float stay, noise;      /* defaults 0.8, 1 */
+    uint64_t seed;          /* default 1 */
+} ebm_structured_markov;
+EBM_API void ebm_structured_markov_default(ebm_structured_markov *o);
+/* The toy as a labelled data set whose source names its settings; test: the held-out split, drawn with
+ * seed + 1000003 (ebm eval --data markov:test). */
+EBM_API ebm_status ebm_structured_markov_dataset(const ebm_structured_markov *o, int test, ebm_dataset **out);
+/* The settings a chain model was trained on, as ebm.sp.markov.stay, .noise and .seed (provenance), and
+ * back (absent or malformed keys leave o's values). */
+EBM_API ebm_status ebm_structured_markov_to_meta(const ebm_structured_markov *o, ebm_meta *meta);
+EBM_API void ebm_structured_markov_from_meta(const ebm_meta *meta, ebm_structured_markov *o);
+
+/* Files: the network's tensors plus "pair" (k, k) for chains; metadata ebm.model = "structured",
+ * ebm.sp.classes, ebm.sp.length, ebm.sp.output and everything in m->meta. */
+EBM_API ebm_status ebm_structured_save(const ebm_structured *m, const char *path);
+EBM_API ebm_status ebm_structured_load(const char *path, ebm_structured **out);
+
+/* ------------------------------------------------------------------------------------------------
+ * Fully visible Boltzmann machines / Ising models (docs/bm.md)
+ *   E(x) = -(1/2 x'Wx + b'x),  x in {0,1}^n or {-1,+1}^n (the model's spin convention),
+ *   W symmetric with zero diagonal,  p_T(x) = exp(-E(x)/T) / Z_T.
+ * Local field h_i = b_i + sum_j W_ij x_j:  p(x_i = on | x_-i) = sigmoid(h_i / T) for {0,1} and
+ * sigmoid(2 h_i / T) for {-1,+1}.  Parameters live in one flat array [W (n x n, row-major) | b (n)];
+ * gradients over it are symmetric: entries (i, j) and (j, i) both hold the derivative with respect to
+ * the one coupling W_ij = W_ji (diagonal 0), so an optimiser step keeps W symmetric.
+ * --------------------------------------------------------------------------------------------- */
+typedef struct ebm_bm ebm_bm;
+typedef enum ebm_bm_spins { EBM_BM_01 = 0, EBM_BM_PM1 = 1 } ebm_bm_spins;
+typedef enum ebm_bm_scan { EBM_SCAN_SYSTEMATIC = 0, EBM_SCAN_RANDOM = 1 } ebm_bm_scan;
+
+/* A model of n >= 1 units with W = 0, b = 0. */
+EBM_API ebm_status ebm_bm_new(size_t n, ebm_bm_spins spins, ebm_bm **out);
+EBM_API void ebm_bm_free(ebm_bm *m);
+EBM_API ebm_status ebm_bm_clone(const ebm_bm *m, ebm_bm **out);
+EBM_API size_t ebm_bm_units(const ebm_bm *m);
+EBM_API ebm_bm_spins ebm_bm_spin_kind(const ebm_bm *m);
+EBM_API float ebm_bm_off_value(const ebm_bm *m);                /* 0 or -1 */
+/* The flat parameters (n*n + n floats; *n_params may be NULL), writable; W (n, n) and b (n) are views. */
+EBM_API float *ebm_bm_params(ebm_bm *m, size_t *n_params);
+EBM_API float *ebm_bm_weights(ebm_bm *m);
+EBM_API float *ebm_bm_bias(ebm_bm *m);
+/* W <- (W + W') / 2 with zero diagonal, after writing W by hand. */
+EBM_API void ebm_bm_symmetrize(ebm_bm *m);
+EBM_API ebm_meta *ebm_bm_meta(ebm_bm *m);
+EBM_API void ebm_bm_set_image_shape(ebm_bm *m, size_t height, size_t width);
+EBM_API void ebm_bm_image_shape(const ebm_bm *m, size_t *height, size_t *width); /* 0 x 0 when unknown */
+/* "01" | "pm1" and back (EBM_EINVAL with a message otherwise); "scan": "systematic" | "random". */
+EBM_API const char *ebm_bm_spins_name(ebm_bm_spins s);
+EBM_API ebm_status ebm_bm_spins_parse(const char *name, ebm_bm_spins *out);
+EBM_API ebm_status ebm_bm_scan_parse(const char *name, ebm_bm_scan *out);
+/* W_ij = W_ji ~ N(0, weight_std^2); b = the logit (scaled for {-1,+1}) of data's clipped unit means
+ * when data (rows, n) in the model's convention is given, else 0. */
+EBM_API ebm_status ebm_bm_init(ebm_bm *m, ebm_rng *rng, float weight_std, const ebm_mat *data);
+/* E (rows) = E(x_r) in double, x (rows, n) in the model's convention. */
+EBM_API ebm_status ebm_bm_energy(const ebm_bm *m, const float *x, size_t rows, double *E);
+/* p (rows, n) = p(x_i = on | x_-i) at temperature T. */
+EBM_API ebm_status ebm_bm_cond_prob(const ebm_bm *m, const float *x, size_t rows, float T, float *p);
+
+/* EBM_ENAN naming the first non-finite parameter, else EBM_OK. */
+EBM_API ebm_status ebm_bm_check_finite(const ebm_bm *m);
+
+/* Files: tensors W (n, n), b (n); metadata ebm.model = "bm", ebm.bm.spins = "01" | "pm1", ebm.n_vis = n,
+ * ebm.image_shape when known, and everything in the model's meta.  Loading checks symmetry and the
+ * zero diagonal (EBM_EFORMAT otherwise). */
+EBM_API ebm_status ebm_bm_save(const ebm_bm *m, const char *path);
+EBM_API ebm_status ebm_bm_load(const char *path, ebm_bm **out);
+EBM_API ebm_status ebm_bm_from_tensors(const ebm_tensors *t, const char *name, ebm_bm **out);
+EBM_API ebm_status ebm_bm_to_tensors(const ebm_bm *m, ebm_tensors *t);
+
+/* ------------------------------------------------------------------------------------------------
+ * Deep belief nets (Hinton, Osindero & Teh 2006; Hinton & Salakhutdinov 2006): a stack of Bernoulli RBMs,
+ * layer l connecting the units of level l (its visible side) to level l + 1 (its hidden side); level 0 is
+ * the data.  Greedy layer-wise training: layer 0 is an RBM on the data, layer l + 1 an RBM on the hidden
+ * probabilities p(h | v) of layer l over the training data (probabilities, not samples, as Hinton &
+ * Salakhutdinov's code does: the same expected statistics with less noise).  Generation: Gibbs sampling in
+ * the top RBM (an undirected associative memory), then a deterministic down pass through the directed
+ * layers below, p(level l = 1 | level l + 1) = sigmoid(W_l h + b_v,l).  Features: the up pass of
+ * probabilities, level l + 1 = p(h | level l) of layer l.
+ * Files: tensors layers.<l>.W (n_vis, n_hid), layers.<l>.b_v, layers.<l>.b_h; metadata ebm.model = "dbn",
+ * ebm.dbn.sizes = "784,500,500" (level sizes, data first), ebm.n_vis, ebm.n_hid (top), ebm.image_shape.
+ * --------------------------------------------------------------------------------------------- */
+typedef struct ebm_dbn {
+    size_t n_layers;          /* >= 1 */
+    ebm_rbm **layers;         /* (n_layers) layer l: levels l -> l + 1; layers[l]->n_hid == layers[l+1]->n_vis */
+    size_t height, width;     /* image shape of level 0, 0 if unknown */
+    ebm_meta *meta;           /* provenance and defaults, saved with the model */
+} ebm_dbn;
+
+/* A DBN with level sizes sizes[0..n_sizes-1] (n_sizes >= 2; sizes[0] = data dimension), parameters zero. */
+EBM_API ebm_status ebm_dbn_new(const size_t *sizes, size_t n_sizes, ebm_dbn **out);
+EBM_API void ebm_dbn_free(ebm_dbn *d);
+/* A DBN holding copies of the n RBMs (adjacent sizes must agree; EBM_ESHAPE otherwise). */
+EBM_API ebm_status ebm_dbn_from_rbms(const ebm_rbm *const *rbms, size_t n, ebm_dbn **out);
+/* Units at level l (0 = data, n_layers = top). */
+EBM_API size_t ebm_dbn_units(const ebm_dbn *d, size_t level);
+/* Up pass: out (n, units(level)) = probabilities at level (1..n_layers; 0 copies v) for v (n, units(0)). */
+EBM_API ebm_status ebm_dbn_up(const ebm_dbn *d, const float *v, size_t n, size_t level, float *out);
+/* Down pass: out (n, units(0)) = mean-field pixels from h (n, units(level)) at level (0..n_layers), applying
+ * p(level l = 1 | level l + 1) = sigmoid(W_l h + b_v,l) with probabilities all the way down. */
+EBM_API ebm_status ebm_dbn_down(const ebm_dbn *d, const float *h, size_t n, size_t level, float *out);
+/* Anomaly score F (n) of v (n, units(0)): the free energy of v under the bottom RBM, -log p_1(v) - log Z_1.
+ * It is also the DBN's variational bound on -log p(v) (up to log Z) at the moment the second layer is added
+ * (Hinton et al. 2006, section 4), which training the layers above can only tighten. */
+EBM_API ebm_status ebm_dbn_free_energy(const ebm_dbn *d, const float *v, size_t n, double *F);
+/* Mean squared error per unit of v (n, units(0)) against its bottom-layer reconstruction p(v | p(h | v)). */
+EBM_API ebm_status ebm_dbn_recon_error(const ebm_dbn *d, const float *v, size_t n, double *mse);
+/* Files (see above); atomic write.  Missing layers, sizes that disagree with ebm.dbn.sizes and extra
+ * tensors are EBM_EFORMAT naming the file and tensor. */
+EBM_API ebm_status ebm_dbn_save(const ebm_dbn *d, const char *path);
+EBM_API ebm_status ebm_dbn_load(const char *path, ebm_dbn **out);
+/* sizes (at most cap) <- the comma-separated positive whole numbers of text ("784,500,500", the form of
+ * ebm.dbn.sizes); EBM_EINVAL naming text otherwise. */
+EBM_API ebm_status ebm_dbn_parse_sizes(const char *text, size_t *sizes, size_t cap, size_t *n);
+/* A DBN file, or an RBM file as a one-layer DBN (with its metadata and image shape); other kinds are EBM_EFORMAT. */
+EBM_API ebm_status ebm_dbn_load_stack(const char *path, ebm_dbn **out);
+EBM_API ebm_status ebm_dbn_from_tensors(const ebm_tensors *t, const char *name, ebm_dbn **out);
+EBM_API ebm_status ebm_dbn_to_tensors(const ebm_dbn *d, ebm_tensors *t);
+
+/* ================================================================================================
+ * PART 4. THE ENERGY INTERFACE: the seam between models and samplers
+ * ============================================================================================== */
+
+/* ------------------------------------------------------------------------------------------------
+ * The energy interface: the seam between models and samplers (DESIGN.md).  A continuous-state energy
+ * E(x) over x in R^dim; samplers see nothing else, so every model that fills one in gets every sampler.
+ * Calls on one ebm_energy are not thread-safe (an implementation may keep work buffers sized to the
+ * largest batch it has seen); create one per thread.  Temperature is the samplers' business:
+ * p(x) ∝ exp(-E(x) / T).
+ * --------------------------------------------------------------------------------------------- */
+typedef struct ebm_energy ebm_energy;
+struct ebm_energy {
+    const char *kind;   /* "net", "gaussian", "rbm", "sum", "logsumexp", ... */
+    size_t dim;         /* size of one state x */
+    size_t n_params;    /* length of params; 0 when there is nothing to train */
+    float *params;      /* the flat parameter array (owned by the implementation), or NULL */
+    /* E (n) <- energies of x (n, dim). */
+    ebm_status (*energy)(ebm_energy *e, const float *x, size_t n, float *E);
+    /* dx (n, dim) <- dE/dx at each row of x (n, dim); E (n) <- energies too when not NULL. */
+    ebm_status (*grad_x)(ebm_energy *e, const float *x, size_t n, float *E, float *dx);
+    /* grad (n_params) += sum_i w_i dE(x_i)/dtheta over the rows of x (n, dim) with weights w (n) (NULL = all
+     * 1); E (n) <- energies when not NULL.  The caller zeroes grad. NULL when n_params is 0. */
+    ebm_status (*grad_params)(ebm_energy *e, const float *x, size_t n, const float *w, float *grad, float *E);
+    void (*destroy)(ebm_energy *e); /* frees impl and e itself */
+    void *impl;
+};
+
+/* Frees e through its destroy (NULL is fine). */
+EBM_API void ebm_energy_free(ebm_energy *e);
+/* A Gaussian energy E(x) = 1/2 (x - mu)' P (x - mu) with precision P (dim, dim, symmetric positive definite),
+ * mean mu (dim); for tests and as a base distribution.  No trainable parameters. */
+EBM_API ebm_status ebm_energy_gaussian(size_t dim, const float *mu, const float *precision, ebm_energy **out);
+/* Composition (product of experts and friends), each itself an energy over the common dim:
+ * sum: E = sum_k w_k E_k (conjunction with w > 0; negation E_1 - lambda E_2 with a negative weight);
+ * logsumexp: E = -log sum_k exp(-E_k) (disjunction: a mixture of the experts' distributions).
+ * The parts are borrowed, not owned: free them after the composite.  No trainable parameters. */
+EBM_API ebm_status ebm_energy_sum(size_t k, ebm_energy *const *parts, const float *weights, ebm_energy **out);
+EBM_API ebm_status ebm_energy_logsumexp(size_t k, ebm_energy *const *parts, ebm_energy **out);
+/* The posterior of denoising: E(x) + |x - y_i|^2 / (2 sigma^2) for chain i, y (n, dim) noisy observations
+ * (borrowed, as is the prior), so that p(x | y) ∝ exp(-E(x)) N(y; x, sigma^2 I); for at most n chains. */
+EBM_API ebm_status ebm_energy_denoise(ebm_energy *prior, const float *y, size_t n, float sigma, ebm_energy **out);
+/* A picture of a 2-D energy over [lo, hi]^2 (200 x 200 grid, ebm_png_density) with data (nd, 2) and samples
+ * (ns, 2) drawn on top (either may be NULL). */
+EBM_API ebm_status ebm_energy_density_png(ebm_energy *e, const char *path, float lo, float hi, const float *data,
+                                          size_t nd, const float *samples, size_t ns);
+/* The free energy F(v) of a Bernoulli RBM as a continuous energy over v in R^n_vis (borrowed model):
+ * dF/dv = -a - W sigmoid(b + W'v).  Lets the gradient samplers run on RBMs; params are the model's. */
+EBM_API ebm_status ebm_energy_rbm(const ebm_rbm *m, ebm_energy **out);
+/* The free energy F(v) at T = 1 of a Gaussian-Bernoulli RBM over v in the model's standardised space
+ * (borrowed model; ebm_grbm_standardize maps pixels there); params are the model's. */
+struct ebm_grbm;
+EBM_API ebm_status ebm_energy_grbm(const struct ebm_grbm *m, ebm_energy **out);
+
+/* ================================================================================================
+ * PART 5. SAMPLERS: Gibbs, Langevin / MALA / HMC / RWM, GRBM samplers, replay buffer
+ * ============================================================================================== */
+
+/* ------------------------------------------------------------------------------------------------
  * Block Gibbs sampling of an RBM: n chains advance together, h ~ p(h|v), then v ~ p(v|h).
  * --------------------------------------------------------------------------------------------- */
 typedef struct ebm_gibbs ebm_gibbs;
@@ -527,6 +984,144 @@ EBM_API void ebm_rbm_sample_hidden(const ebm_rbm *m, const float *v, size_t n, f
                                    float *prob, float *sample);
 EBM_API void ebm_rbm_sample_visible(const ebm_rbm *m, const float *h, size_t n, float T, uint64_t key,
                                     float *prob, float *sample);
+
+/* ------------------------------------------------------------------------------------------------
+ * Gradient-based and Metropolis samplers on the energy interface.  n chains x (n, dim) advance together;
+ * every chain has its own random stream (seed, chain), so a run does not depend on the thread count.
+ *   ULA:  x <- x - eta grad E(x) / T + sqrt(2 eta) xi                     (unadjusted Langevin)
+ *   SGLD: x <- x - eta grad E(x) / T + sigma xi   (practitioners' form with a separate noise scale sigma,
+ *         as in Du & Mordatch 2019 and JEM; not a valid sampler of p unless sigma = sqrt(2 eta))
+ *   MALA: the ULA proposal accepted with the Metropolis-Hastings probability (Roberts & Tweedie 1996)
+ *   HMC:  L leapfrog steps of size eta (jittered by +-20% per chain) with momentum ~ N(0, I), then MH (Neal 2011)
+ *   RWM:  x' = x + eta xi, accepted with probability min(1, exp(-(E(x') - E(x)) / T))
+ * A clamp mask keeps the masked coordinates at their starting values (inpainting); with clip_lo < clip_hi
+ * every coordinate is clipped to [clip_lo, clip_hi] after each move (ULA/SGLD only: clipping would break
+ * the MH correction of the others, which refuse it).
+ * --------------------------------------------------------------------------------------------- */
+typedef enum ebm_mcmc_kind { EBM_MCMC_ULA, EBM_MCMC_SGLD, EBM_MCMC_MALA, EBM_MCMC_HMC, EBM_MCMC_RWM } ebm_mcmc_kind;
+
+typedef struct ebm_mcmc_opts {
+    ebm_mcmc_kind kind;  /* default ULA */
+    size_t steps;        /* transitions (default 100) */
+    float step_size;     /* eta (default 0.01) */
+    float noise;         /* SGLD's sigma (default 0.005) */
+    size_t leapfrog;     /* HMC's L (default 10) */
+    float temperature;   /* T > 0 (default 1) */
+    const uint8_t *clamp;/* (dim): non-zero = keep this coordinate fixed; NULL = none */
+    float clip_lo, clip_hi; /* clip when clip_lo < clip_hi (default none: 0, 0) */
+    uint64_t seed;       /* default 1 */
+    uint64_t seed_offset;/* added to the step counter, so that successive calls draw fresh noise (default 0) */
+    int (*progress)(double fraction, void *user); /* may return non-zero to stop (EBM_ECANCELED) */
+    void *user;
+} ebm_mcmc_opts;
+
+typedef struct ebm_mcmc_stats {
+    double accept_rate;  /* mean MH acceptance over chains and steps (1 for ULA/SGLD) */
+    size_t steps;
+    double seconds;
+} ebm_mcmc_stats;
+
+EBM_API void ebm_mcmc_opts_default(ebm_mcmc_opts *o);
+EBM_API const char *ebm_mcmc_name(ebm_mcmc_kind k);                 /* "ula", "sgld", "mala", "hmc", "rwm" */
+EBM_API ebm_status ebm_mcmc_parse(const char *name, ebm_mcmc_kind *k); /* the inverse, EBM_EINVAL if unknown */
+/* Advances the n chains in x (n, e->dim) in place; stats may be NULL. */
+EBM_API ebm_status ebm_mcmc_run(ebm_energy *e, float *x, size_t n, const ebm_mcmc_opts *o, ebm_mcmc_stats *stats);
+
+/* ------------------------------------------------------------------------------------------------
+ * Replay buffer (Du & Mordatch 2019, as in JEM): a fixed store of past negative samples, initialised with
+ * noise.  A draw takes n rows from random slots and restarts a fraction `reinit` of them from noise; after
+ * the sampler has moved them, ebm_replay_store writes them back to the slots they came from.
+ * --------------------------------------------------------------------------------------------- */
+typedef enum ebm_noise_kind { EBM_NOISE_UNIFORM, EBM_NOISE_GAUSSIAN } ebm_noise_kind;
+typedef struct ebm_noise {
+    ebm_noise_kind kind;      /* default uniform */
+    float lo, hi;             /* uniform range (default -1, 1) */
+    float mean, sd;           /* Gaussian (default 0, 1) */
+} ebm_noise;
+typedef struct ebm_replay ebm_replay;
+EBM_API void ebm_noise_default(ebm_noise *z);
+/* x (n, dim) <- noise, row i from stream (key, i). */
+EBM_API ebm_status ebm_noise_fill(const ebm_noise *z, uint64_t key, float *x, size_t n, size_t dim);
+EBM_API ebm_status ebm_replay_new(size_t capacity, size_t dim, const ebm_noise *z, uint64_t seed, ebm_replay **out);
+EBM_API void ebm_replay_free(ebm_replay *b);
+EBM_API size_t ebm_replay_capacity(const ebm_replay *b);
+/* x (n, dim) <- n rows from random slots (recorded in slots (n)), each restarted from noise with
+ * probability reinit; key selects the random draws. */
+EBM_API ebm_status ebm_replay_draw(ebm_replay *b, size_t n, float reinit, uint64_t key, float *x, size_t *slots);
+EBM_API void ebm_replay_store(ebm_replay *b, const float *x, const size_t *slots, size_t n);
+/* The rows of the buffer (capacity, dim), for saving or inspecting. */
+EBM_API const float *ebm_replay_data(const ebm_replay *b);
+
+/* Samplers of a GRBM, n chains at once, each row with its own random stream:
+ *  GIBBS:          h ~ p(h | v), v ~ p(v | h)  (exact block Gibbs; mh is ignored: it always accepts)
+ *  LANGEVIN:       v <- v - eta_t dF_T(v)/dv / T + sqrt(2 eta_t) N(0, I) on the marginal free energy;
+ *                  with mh, Metropolis-adjusted (MALA)
+ *  GIBBS_LANGEVIN: the paper's hybrid (its Algorithm 2): h ~ p(h | v), then langevin_steps Langevin steps
+ *                  on E(v, h) / T with h fixed; with mh, the exact Metropolis-Hastings test of the joint
+ *                  move (the K-step proposal is Gaussian, so its density is known in closed form).
+ * Step sizes: eta_t = eta * mean_i(sigma_i^2), cosine-annealed (the paper's) over the inner steps of
+ * Gibbs-Langevin and over the whole run for Langevin when anneal is set. */
+typedef enum ebm_grbm_sampler { EBM_GRBM_GIBBS = 0, EBM_GRBM_LANGEVIN, EBM_GRBM_GIBBS_LANGEVIN } ebm_grbm_sampler;
+
+typedef struct ebm_grbm_sample_opts {
+    ebm_grbm_sampler sampler; /* default GIBBS_LANGEVIN */
+    int mh;                   /* Metropolis adjustment (default 0) */
+    float T;                  /* temperature (default 1) */
+    float eta;                /* step size in units of the mean visible variance (default 0.5) */
+    size_t langevin_steps;    /* Langevin steps per Gibbs-Langevin step (default 10) */
+    int anneal;               /* cosine step-size schedule (default 1) */
+} ebm_grbm_sample_opts;
+
+EBM_API void ebm_grbm_sample_opts_default(ebm_grbm_sample_opts *o);
+/* Parses "gibbs" | "langevin" | "gibbs-langevin"; EBM_EINVAL with a message otherwise. */
+EBM_API ebm_status ebm_grbm_sampler_parse(const char *name, ebm_grbm_sampler *out);
+EBM_API const char *ebm_grbm_sampler_name(ebm_grbm_sampler s);
+
+typedef struct ebm_grbm_chains ebm_grbm_chains;
+EBM_API ebm_status ebm_grbm_chains_new(const ebm_grbm *m, size_t n_chains, ebm_grbm_chains **out);
+EBM_API void ebm_grbm_chains_free(ebm_grbm_chains *c);
+/* v ~ N(0, scale^2 I) in the standardised space: the paper's noise start (scale 1). */
+EBM_API ebm_status ebm_grbm_chains_init_noise(ebm_grbm_chains *c, float scale, ebm_rng *rng);
+/* Chain i starts at a row of data (n, n_vis, standardised) drawn uniformly with replacement. */
+EBM_API ebm_status ebm_grbm_chains_init_data(ebm_grbm_chains *c, const ebm_mat *data, ebm_rng *rng);
+/* steps transitions of the chosen sampler. */
+EBM_API ebm_status ebm_grbm_chains_run(ebm_grbm_chains *c, const ebm_grbm_sample_opts *o, size_t steps, ebm_rng *rng);
+EBM_API size_t ebm_grbm_chains_count(const ebm_grbm_chains *c);
+/* Current states (n_chains, n_vis) and (n_chains, n_hid) (the hidden state is refreshed from v by
+ * ebm_grbm_chains_mean, and is the sampler's own state for Gibbs and Gibbs-Langevin). */
+EBM_API float *ebm_grbm_chains_visible(ebm_grbm_chains *c);
+EBM_API const float *ebm_grbm_chains_hidden(const ebm_grbm_chains *c);
+/* mean (n_chains, n_vis) = W h + mu with h ~ p(h | v) drawn once more: the paper's final picture. */
+EBM_API ebm_status ebm_grbm_chains_mean(ebm_grbm_chains *c, float T, ebm_rng *rng, float *mean);
+/* Fraction of Metropolis proposals accepted since the last reset (1 when none were tested). */
+EBM_API double ebm_grbm_chains_accept_rate(const ebm_grbm_chains *c);
+EBM_API void ebm_grbm_chains_reset_stats(ebm_grbm_chains *c);
+
+/* sweeps sequential Gibbs sweeps at T on the chains x (rows, n) in place: every sweep visits the n
+ * units in order (systematic) or n units drawn uniformly with replacement (random scan).  Row r uses
+ * Philox stream (key, r) with key drawn from rng, so results do not depend on the thread count. */
+EBM_API ebm_status ebm_bm_gibbs(const ebm_bm *m, float *x, size_t rows, size_t sweeps, float T, ebm_bm_scan scan,
+                                ebm_rng *rng);
+
+/* Generation: n block-Gibbs chains in the top RBM, started from noise (each unit of level n_layers - 1 on
+ * with probability noise_p) or, when init (rows, units(0)) is given, from the up pass of random rows of it;
+ * after steps sweeps at temperature T, the top RBM's p(v | h) (its binary state when steps is 0) goes down
+ * the directed layers by ebm_dbn_down.  out is (n, units(0)), values in [0, 1]; reproducible from rng. */
+typedef struct ebm_dbn_sample_opts {
+    size_t steps;             /* default 1000 */
+    float T;                  /* default 1 */
+    float noise_p;            /* default 0.5 */
+    int (*progress)(double fraction, void *user); /* non-zero stops (EBM_ECANCELED); may be NULL */
+    void *user;
+} ebm_dbn_sample_opts;
+
+EBM_API void ebm_dbn_sample_opts_default(ebm_dbn_sample_opts *o);
+EBM_API ebm_status ebm_dbn_sample(const ebm_dbn *d, size_t n, const ebm_mat *init, const ebm_dbn_sample_opts *o,
+                                  ebm_rng *rng, float *out);
+
+/* ================================================================================================
+ * PART 6. TRAINING: the trainer interface and the one loop, optimisers, each trainer
+ * ============================================================================================== */
 
 /* ------------------------------------------------------------------------------------------------
  * Training: trainers and the one run loop (src/train/run.c; docs/design.md)
@@ -683,6 +1278,30 @@ EBM_API ebm_status ebm_run(ebm_trainer *t, const ebm_mat *data, const int32_t *l
 EBM_API ebm_status ebm_run_describe(ebm_trainer *t, const ebm_run_opts *o, const ebm_run_result *r, ebm_meta *meta);
 
 /* ------------------------------------------------------------------------------------------------
+ * Optimisers over a flat parameter array (gradients are descent directions of a loss):
+ * SGD with heavy-ball momentum, and Adam (Kingma & Ba 2015); both with L2 weight decay added to the
+ * gradient and optional global-norm clipping.
+ * --------------------------------------------------------------------------------------------- */
+typedef enum ebm_optim_kind { EBM_OPTIM_SGD, EBM_OPTIM_ADAM } ebm_optim_kind;
+typedef struct ebm_optim_opts {
+    ebm_optim_kind kind;      /* default Adam */
+    float lr;                 /* default 1e-4 */
+    float momentum;           /* SGD (default 0.9) */
+    float beta1, beta2, eps;  /* Adam (defaults 0.9, 0.999, 1e-8) */
+    float weight_decay;       /* L2, added to the gradient (default 0) */
+    float clip;               /* clip the gradient's global L2 norm to this; 0 = off (default) */
+} ebm_optim_opts;
+typedef struct ebm_optim ebm_optim;
+EBM_API void ebm_optim_opts_default(ebm_optim_opts *o);
+EBM_API ebm_status ebm_optim_new(size_t n_params, const ebm_optim_opts *o, ebm_optim **out);
+EBM_API void ebm_optim_free(ebm_optim *p);
+EBM_API void ebm_optim_set_lr(ebm_optim *p, float lr);
+/* theta (n) -= the update from g (n, not modified; scaled down to the clip norm when clipping is on);
+ * grad_norm gets |g| before clipping (may be NULL).  A non-finite gradient is refused with EBM_ENAN and
+ * leaves theta alone. */
+EBM_API ebm_status ebm_optim_step(ebm_optim *p, float *theta, float *g, double *grad_norm);
+
+/* ------------------------------------------------------------------------------------------------
  * Training by contrastive divergence (Hinton 2002) and persistent CD (Tieleman 2008)
  * --------------------------------------------------------------------------------------------- */
 typedef enum ebm_cd_mode { EBM_CD = 0, EBM_PCD = 1 } ebm_cd_mode;
@@ -733,6 +1352,236 @@ EBM_API ebm_status ebm_rbm_train(ebm_rbm *m, const ebm_mat *data, const ebm_cd_o
  * batch v (n, n_vis): grad (n_params) = <v h>_data - <v h>_k, the same estimate ebm_rbm_train uses. */
 EBM_API ebm_status ebm_rbm_cd_grad(const ebm_rbm *m, const float *v, size_t n, size_t k, ebm_rng *rng,
                                    float *grad);
+
+/* Training by CD-k / PCD-k with any sampler for the negative phase (the paper's Algorithm 1): negative
+ * chains start from N(0, I) noise at every update (CD, the paper's), from the batch (CD, classic) or
+ * persist (PCD); the negative statistics average all chain states from step burn_in on (the paper's
+ * code uses every step); SGD with momentum, weight decay on W, gradient-norm clipping (paper: 10) and
+ * a cosine learning-rate schedule over the epochs (paper) or a constant one.  Gradients use
+ * p(h | v) (Rao-Blackwellised) in both phases.  Data must already be standardised. */
+typedef enum ebm_grbm_neg_init { EBM_GRBM_NEG_NOISE = 0, EBM_GRBM_NEG_DATA, EBM_GRBM_NEG_PERSISTENT } ebm_grbm_neg_init;
+
+typedef struct ebm_grbm_train_opts {
+    ebm_grbm_neg_init neg_init; /* default NOISE */
+    size_t k;                 /* sampler steps per update (default 10) */
+    size_t burn_in;           /* first chain step whose state enters the negative statistics (default 0) */
+    size_t epochs;            /* default 10 */
+    size_t batch;             /* default 100 */
+    size_t chains;            /* negative chains; 0 = batch (default) */
+    float lr;                 /* default 0.01 (paper) */
+    int cosine;               /* cosine decay of lr to 0 over the epochs (default 1, paper) */
+    float momentum;           /* default 0 (paper) */
+    float weight_decay;       /* L2 on W (default 0, paper) */
+    float grad_clip;          /* L2 norm clip of the whole gradient; 0 = off (default 10, paper) */
+    int shuffle;              /* default 1 */
+    uint64_t seed;            /* default 1 */
+    ebm_grbm_sample_opts sampler; /* the negative phase's sampler (default Gibbs-Langevin, no MH) */
+    ebm_progress_fn on_batch;
+    ebm_progress_fn on_epoch;
+    void *user;
+} ebm_grbm_train_opts;
+
+EBM_API void ebm_grbm_train_opts_default(ebm_grbm_train_opts *o);
+/* A GRBM trainer of m for ebm_run (m borrowed, not freed): o gives the update (neg_init, k, burn_in, chains,
+ * sampler, momentum, weight_decay, grad_clip); ebm_grbm_run_opts turns o's loop settings (epochs, batch, lr,
+ * cosine, shuffle, seed) into the ebm_run options ebm_grbm_train uses.  The chains draw from the stream
+ * (seed, 20), the persistent chains start from (seed, 22), the shuffle is (seed, 21).  A step's recon figure
+ * is measured on the last batch of each epoch (after its update). */
+EBM_API ebm_status ebm_grbm_trainer_new(ebm_grbm *m, const ebm_grbm_train_opts *o, ebm_trainer **out);
+EBM_API void ebm_grbm_run_opts(const ebm_grbm_train_opts *o, ebm_run_opts *r);
+/* Trains m on standardised data (n, n_vis).  progress.recon is the mean squared error of v vs
+ * E[v | p(h | v)] over the epoch's batches.  On a non-finite update the parameters are restored to the
+ * end of the last completed epoch and EBM_ENAN is returned. */
+EBM_API ebm_status ebm_grbm_train(ebm_grbm *m, const ebm_mat *data, const ebm_grbm_train_opts *o);
+/* mean squared error between v (n, n_vis) and W p(h|v) + mu. */
+EBM_API ebm_status ebm_grbm_recon_error(const ebm_grbm *m, const float *v, size_t n, double *mse);
+
+/* Boltzmann machines: grad (n*n + n) += d(mean PLL)/dtheta (ascent direction, W symmetric): with
+ * r_i = x_i - E[x_i | x_-i], d/db_i = r_i and d/dW_ij = r_i x_j + r_j x_i, averaged over rows. */
+EBM_API ebm_status ebm_bm_pseudo_ll_grad(const ebm_bm *m, const float *x, size_t rows, float *grad);
+
+/* Learning: CD-k (negative chains start at the batch), PCD-k (persistent chains, started at random data
+ * rows) with k sequential Gibbs sweeps, or maximum pseudo-likelihood (the exact PLL gradient), through
+ * the optimisers above.  data (rows, n) in the model's convention. */
+typedef enum ebm_bm_method { EBM_BM_CD = 0, EBM_BM_PCD = 1, EBM_BM_PL = 2 } ebm_bm_method;
+typedef struct ebm_bm_train_opts {
+    ebm_bm_method method;     /* default CD */
+    size_t k;                 /* Gibbs sweeps per update (default 1) */
+    ebm_bm_scan scan;         /* default systematic */
+    size_t epochs;            /* default 10 */
+    size_t batch;             /* default 100 */
+    size_t chains;            /* PCD chains; 0 = batch */
+    ebm_optim_opts optim;     /* default SGD, lr 0.05, momentum 0.5, no weight decay */
+    int shuffle;              /* default 1 */
+    uint64_t seed;            /* default 1 */
+    ebm_progress_fn on_batch; /* progress.recon is NaN */
+    ebm_progress_fn on_epoch;
+    void *user;
+} ebm_bm_train_opts;
+EBM_API void ebm_bm_train_opts_default(ebm_bm_train_opts *o);
+/* A CD / PCD / pseudo-likelihood trainer of m for ebm_run (m borrowed, not freed): o gives the update
+ * (method, k, scan, chains, optim without its lr, which comes from the run's schedule); ebm_bm_run_opts
+ * turns o's loop settings (epochs, batch, optim.lr, shuffle, seed) into the ebm_run options ebm_bm_train
+ * uses.  Gibbs draws come from the stream (seed, 0), the persistent chains' start from (seed, 2), the
+ * shuffle from (seed, 1).  Its describe writes ebm.train.method, .k and .scan (CD/PCD), .optim,
+ * .momentum and .weight_decay. */
+EBM_API ebm_status ebm_bm_trainer_new(ebm_bm *m, const ebm_bm_train_opts *o, ebm_trainer **out);
+EBM_API void ebm_bm_run_opts(const ebm_bm_train_opts *o, ebm_run_opts *r);
+/* ebm_run over that trainer.  On a non-finite update the parameters are restored to the end of the last
+ * completed epoch (or the start) and EBM_ENAN is returned. */
+EBM_API ebm_status ebm_bm_train(ebm_bm *m, const ebm_mat *data, const ebm_bm_train_opts *o);
+EBM_API const char *ebm_bm_method_name(ebm_bm_method k);      /* "cd", "pcd", "pl" */
+
+/* Greedy layer-wise training: layer l is one run of the CD / PCD trainer (ebm_rbm_trainer_new) through ebm_run,
+ * with o->cd and seed o->cd.seed + l, initialised by ebm_rbm_init(W ~ N(0, init_std^2), visible biases from its
+ * input's means, rng stream (seed, 100 + l)); its input is the data for layer 0 and p(h | v) of the layer below
+ * over that layer's input otherwise.  on_layer (may be NULL) is called before each layer with the layer index,
+ * the layer and its training input (rows, units(l)); non-zero stops (EBM_ECANCELED).  d->meta receives
+ * ebm.train.init_std, .layer_input, .lr_final, .layer.<l>.seed and .layer.<l>.seconds, and the sampling
+ * defaults ebm.sample.steps, .temperature, .init where absent. */
+typedef struct ebm_dbn_train_opts {
+    ebm_cd_opts cd;           /* per-layer CD / PCD settings (ebm_cd_opts_default) */
+    float init_std;           /* default 0.01 */
+    int (*on_layer)(size_t layer, ebm_rbm *rbm, const ebm_mat *input, void *user);
+    void *user;
+} ebm_dbn_train_opts;
+
+EBM_API void ebm_dbn_train_opts_default(ebm_dbn_train_opts *o);
+/* Trains d on data (rows, units(0)) with values in [0, 1]; every layer runs as ebm_rbm_train runs it, with
+ * o->cd's callbacks. */
+EBM_API ebm_status ebm_dbn_train(ebm_dbn *d, const ebm_mat *data, const ebm_dbn_train_opts *o);
+/* One layer's run, handed to the caller's hook: the layer (initialised), its training input, its trainer and
+ * the ebm_run options ebm_rbm_train would use (ebm_cd_run_opts of o->cd with the layer's seed; no callbacks). */
+typedef struct ebm_dbn_layer_run {
+    size_t layer, n_layers;
+    ebm_rbm *rbm;
+    const ebm_mat *input;     /* (rows, units(layer)) */
+    ebm_trainer *trainer;     /* owned by ebm_dbn_train_run */
+    ebm_run_opts run;         /* the hook may add callbacks, checkpoints, ... */
+} ebm_dbn_layer_run;
+/* Runs the layer, normally ebm_run(L->trainer, L->input, NULL, &L->run, result) with the caller's callbacks:
+ * one place for progress, cancellation and partial saves of every layer.  A status other than EBM_OK stops
+ * the training and is returned (prefixed with the layer). */
+typedef ebm_status (*ebm_dbn_run_fn)(ebm_dbn_layer_run *L, void *user);
+/* ebm_dbn_train with each layer's run made by run (NULL: as ebm_dbn_train); the results are the same. */
+EBM_API ebm_status ebm_dbn_train_run(ebm_dbn *d, const ebm_mat *data, const ebm_dbn_train_opts *o,
+                                     ebm_dbn_run_fn run, void *user);
+
+/* ------------------------------------------------------------------------------------------------
+ * Training an energy by Langevin contrastive divergence (Du & Mordatch 2019; Nijkamp et al. 2019):
+ *   L = mean E(x+) - mean E(x-) + alpha (mean E(x+)^2 + mean E(x-)^2)
+ * with x+ a data batch and x- negatives from the sampler in mcmc, started from the replay buffer
+ * (95% / 5% noise restarts by default), from noise every iteration (short-run, non-persistent), or from
+ * a fixed set of persistent chains.  The gradient sum_i w_i dE(x_i)/dtheta goes through the energy's
+ * grad_params and the optimiser.  A non-finite energy or gradient stops training with EBM_ENAN and the
+ * parameters of the last good iteration.
+ * --------------------------------------------------------------------------------------------- */
+typedef enum ebm_neg_mode { EBM_NEG_BUFFER, EBM_NEG_SHORTRUN, EBM_NEG_PERSISTENT } ebm_neg_mode;
+
+typedef struct ebm_lcd_progress {
+    size_t iter, iters;       /* iterations done, of */
+    double loss, e_pos, e_neg;/* this iteration: L, mean E(x+), mean E(x-) */
+    double grad_norm, accept; /* gradient norm before clipping; the sampler's acceptance rate */
+    double seconds;           /* since the start */
+    double extra_loss;        /* the extra loss of this batch (0 without extra_grad) */
+} ebm_lcd_progress;
+
+typedef struct ebm_lcd_opts {
+    ebm_neg_mode mode;        /* default buffer */
+    size_t buffer;            /* replay capacity (default 10,000) */
+    float reinit;             /* fraction restarted from noise per draw (default 0.05) */
+    ebm_noise noise;          /* where chains start (default uniform on [-1, 1]) */
+    ebm_mcmc_opts mcmc;       /* the negative sampler (default SGLD, 20 steps, step 1, noise 0.01) */
+    float alpha;              /* energy L2 weight (default 0.1) */
+    float data_noise;         /* sd of Gaussian noise added to data batches (default 0) */
+    ebm_optim_opts optim;     /* default Adam, lr 1e-4 */
+    size_t batch;             /* default 128 */
+    size_t iters;             /* parameter updates (default 1,000) */
+    uint64_t seed;            /* default 1 */
+    int (*on_iter)(const ebm_lcd_progress *p, void *user); /* after every update; non-zero stops */
+    void *user;
+    /* Weight of the contrastive (generative) term (default 1).  0 trains on extra_grad alone, without sampling. */
+    float gen_weight;
+    /* An extra loss on each data batch, added to the gradient: for the batch x (n, dim), which holds data rows
+     * `rows` (n) (data_noise added), grad (n_params) += dLoss/dtheta and *loss = its value.  NULL = none. */
+    ebm_status (*extra_grad)(const float *x, const size_t *rows, size_t n, float *grad, double *loss, void *user);
+    void *extra_user;
+    /* The network behind e when it has spectral-normalisation layers: one power iteration on it after every
+     * good update (ebm_net_sn_update(sn_net, 1)), as `ebm train ebm` does.  NULL = none (default). */
+    struct ebm_net *sn_net;
+} ebm_lcd_opts;
+
+EBM_API void ebm_lcd_opts_default(ebm_lcd_opts *o);
+/* An LCD trainer of e for ebm_run (e borrowed): o gives the update (mode, buffer, reinit, noise, mcmc,
+ * alpha, data_noise, optim, gen_weight, extra_grad, sn_net); ebm_lcd_run_opts turns o's loop settings
+ * (iters, batch, seed, optim.lr) into the ebm_run options ebm_lcd_train uses: an iteration run, rows shuffled
+ * from the stream (seed, "lcd-p").  The per-update keys (data noise, negatives' starts) come from the stream
+ * (seed, "lcd"), the replay buffer's noise from (seed, "replay"), the sampler's draws from (seed ^ golden,
+ * chain).  Figures: loss, e_pos, e_neg, accept (NaN with gen_weight 0), grad_norm, extra (NaN without
+ * extra_grad).  Name "lcd", settings as ebm.train.method/sampler/steps/step_size/noise/buffer/reinit/alpha/
+ * optimizer, and the sampling defaults ebm.sample.sampler/steps/step_size/noise/leapfrog/init_lo/init_hi
+ * (/clip_lo/clip_hi): the training sampler, with ten times the steps after buffer or persistent training. */
+EBM_API ebm_status ebm_lcd_trainer_new(ebm_energy *e, const ebm_lcd_opts *o, ebm_trainer **out);
+EBM_API void ebm_lcd_run_opts(const ebm_lcd_opts *o, ebm_run_opts *r);
+/* The negatives of an LCD or JEM trainer's last update (*n rows of the energy's dim, borrowed until the next
+ * step), or NULL (*n = 0) before the first one, with gen_weight 0, or for another kind of trainer. */
+EBM_API const float *ebm_lcd_trainer_negatives(ebm_trainer *t, size_t *n);
+/* Trains e's parameters on data (n, e->dim): ebm_run with that trainer, o->on_iter called after every
+ * update.  The last negatives (batch, dim) are copied to neg_out when it is not NULL. */
+EBM_API ebm_status ebm_lcd_train(ebm_energy *e, const ebm_mat *data, const ebm_lcd_opts *o, float *neg_out);
+
+/* ------------------------------------------------------------------------------------------------
+ * JEM (Grathwohl et al. 2020): a K-way classifier network f as the energy E(x) = -log sum_y exp f(x)[y],
+ * trained on log p(y | x) + log p(x) (cross-entropy plus Langevin contrastive divergence on E).
+ * --------------------------------------------------------------------------------------------- */
+/* Mean cross-entropy of softmax(net(x)) against y (n) for x (n, input_size); grad (n_params) += its
+ * gradient when not NULL. */
+EBM_API ebm_status ebm_jem_cross_entropy(ebm_net *net, const float *x, const int32_t *y, size_t n, float *grad,
+                                         double *loss);
+/* Hybrid training on labelled data (labels (data->rows) in 0..K-1): each iteration adds the batch's
+ * cross-entropy gradient to o->gen_weight times the contrastive gradient of E (o as for ebm_lcd_train;
+ * gen_weight 0 = the discriminative baseline, no sampling). */
+EBM_API ebm_status ebm_jem_train(ebm_net *net, const ebm_mat *data, const int32_t *labels, const ebm_lcd_opts *o);
+/* The same as a trainer for ebm_run (net borrowed), which takes each batch's labels from ebm_run's labels by
+ * row index (required).  The LCD trainer of the network's log-sum-exp energy with the cross-entropy as its
+ * extra loss, named "jem"; o->sn_net is always net.  Its provenance adds ebm.jem.classes, .objective (jem or
+ * clf) and .gen_weight.  ebm_lcd_run_opts gives the loop settings of ebm_jem_train. */
+EBM_API ebm_status ebm_jem_trainer_new(ebm_net *net, const ebm_lcd_opts *o, ebm_trainer **out);
+
+typedef struct ebm_structured_progress {
+    size_t epoch, epochs, batch, batches;
+    double loss;            /* mean loss over this epoch's batches so far */
+    double seconds;         /* since the start */
+} ebm_structured_progress;
+typedef struct ebm_structured_train_opts {
+    ebm_structured_loss_opts loss;
+    ebm_optim_opts optim;   /* default Adam, lr 1e-3 */
+    size_t epochs;          /* default 3 */
+    size_t batch;           /* default 64 */
+    uint64_t seed;          /* shuffling (default 1) */
+    int (*on_batch)(const ebm_structured_progress *p, void *user); /* non-zero stops (EBM_ECANCELED) */
+    void *user;
+} ebm_structured_train_opts;
+EBM_API void ebm_structured_train_opts_default(ebm_structured_train_opts *o);
+/* Minibatch training on x (n, row size) with labels y (n, labels per row).  A non-finite loss or gradient
+ * stops with EBM_ENAN and the parameters of the last good batch. */
+EBM_API ebm_status ebm_structured_train(ebm_structured *m, const ebm_mat *x, const int32_t *y,
+                                        const ebm_structured_train_opts *o);
+/* A trainer of m for ebm_run (m borrowed, not freed) with o's loss and optimiser; the labels (rows, labels per
+ * row) go to ebm_run with the data and each step takes those of its batch's rows.  Its parameter blocks are
+ * the network's (0) and, for chains, the pairwise table P_raw (1); the step's rate is the run's (ctx->lr).
+ * ebm_structured_run_opts turns o's loop settings (epochs, batch, optim.lr, seed) into the ebm_run options
+ * ebm_structured_train uses: shuffle stream (seed, 0x5f), roll-back to the last good batch. */
+EBM_API ebm_status ebm_structured_trainer_new(ebm_structured *m, const ebm_structured_train_opts *o,
+                                              ebm_trainer **out);
+EBM_API void ebm_structured_run_opts(const ebm_structured_train_opts *o, ebm_run_opts *r);
+/* The loss a model was trained with, from the ebm.sp.* keys the trainer's provenance writes (defaults where
+ * absent or malformed). */
+EBM_API void ebm_structured_loss_opts_from_meta(const ebm_meta *meta, ebm_structured_loss_opts *o);
+
+/* ================================================================================================
+ * PART 7. EVALUATION: exact log Z, AIS, likelihoods, metrics, the linear probe
+ * ============================================================================================== */
 
 /* ------------------------------------------------------------------------------------------------
  * Evaluation: exact partition function by enumerating the smaller layer, likelihoods, monitors
@@ -807,443 +1656,6 @@ EBM_API ebm_status ebm_rbm_ais(const ebm_rbm *m, const ebm_ais_opts *o, ebm_ais_
 EBM_API ebm_status ebm_rbm_ais_reverse(const ebm_rbm *m, const float *v0, const ebm_ais_opts *o, ebm_ais_result *r,
                                        double *log_w);
 
-/* ------------------------------------------------------------------------------------------------
- * The energy interface: the seam between models and samplers (DESIGN.md).  A continuous-state energy
- * E(x) over x in R^dim; samplers see nothing else, so every model that fills one in gets every sampler.
- * Calls on one ebm_energy are not thread-safe (an implementation may keep work buffers sized to the
- * largest batch it has seen); create one per thread.  Temperature is the samplers' business:
- * p(x) ∝ exp(-E(x) / T).
- * --------------------------------------------------------------------------------------------- */
-typedef struct ebm_energy ebm_energy;
-struct ebm_energy {
-    const char *kind;   /* "net", "gaussian", "rbm", "sum", "logsumexp", ... */
-    size_t dim;         /* size of one state x */
-    size_t n_params;    /* length of params; 0 when there is nothing to train */
-    float *params;      /* the flat parameter array (owned by the implementation), or NULL */
-    /* E (n) <- energies of x (n, dim). */
-    ebm_status (*energy)(ebm_energy *e, const float *x, size_t n, float *E);
-    /* dx (n, dim) <- dE/dx at each row of x (n, dim); E (n) <- energies too when not NULL. */
-    ebm_status (*grad_x)(ebm_energy *e, const float *x, size_t n, float *E, float *dx);
-    /* grad (n_params) += sum_i w_i dE(x_i)/dtheta over the rows of x (n, dim) with weights w (n) (NULL = all
-     * 1); E (n) <- energies when not NULL.  The caller zeroes grad. NULL when n_params is 0. */
-    ebm_status (*grad_params)(ebm_energy *e, const float *x, size_t n, const float *w, float *grad, float *E);
-    void (*destroy)(ebm_energy *e); /* frees impl and e itself */
-    void *impl;
-};
-
-/* Frees e through its destroy (NULL is fine). */
-EBM_API void ebm_energy_free(ebm_energy *e);
-/* A Gaussian energy E(x) = 1/2 (x - mu)' P (x - mu) with precision P (dim, dim, symmetric positive definite),
- * mean mu (dim); for tests and as a base distribution.  No trainable parameters. */
-EBM_API ebm_status ebm_energy_gaussian(size_t dim, const float *mu, const float *precision, ebm_energy **out);
-/* Composition (product of experts and friends), each itself an energy over the common dim:
- * sum: E = sum_k w_k E_k (conjunction with w > 0; negation E_1 - lambda E_2 with a negative weight);
- * logsumexp: E = -log sum_k exp(-E_k) (disjunction: a mixture of the experts' distributions).
- * The parts are borrowed, not owned: free them after the composite.  No trainable parameters. */
-EBM_API ebm_status ebm_energy_sum(size_t k, ebm_energy *const *parts, const float *weights, ebm_energy **out);
-EBM_API ebm_status ebm_energy_logsumexp(size_t k, ebm_energy *const *parts, ebm_energy **out);
-/* The posterior of denoising: E(x) + |x - y_i|^2 / (2 sigma^2) for chain i, y (n, dim) noisy observations
- * (borrowed, as is the prior), so that p(x | y) ∝ exp(-E(x)) N(y; x, sigma^2 I); for at most n chains. */
-EBM_API ebm_status ebm_energy_denoise(ebm_energy *prior, const float *y, size_t n, float sigma, ebm_energy **out);
-/* A picture of a 2-D energy over [lo, hi]^2 (200 x 200 grid, ebm_png_density) with data (nd, 2) and samples
- * (ns, 2) drawn on top (either may be NULL). */
-EBM_API ebm_status ebm_energy_density_png(ebm_energy *e, const char *path, float lo, float hi, const float *data,
-                                          size_t nd, const float *samples, size_t ns);
-/* The free energy F(v) of a Bernoulli RBM as a continuous energy over v in R^n_vis (borrowed model):
- * dF/dv = -a - W sigmoid(b + W'v).  Lets the gradient samplers run on RBMs; params are the model's. */
-EBM_API ebm_status ebm_energy_rbm(const ebm_rbm *m, ebm_energy **out);
-/* The free energy F(v) at T = 1 of a Gaussian-Bernoulli RBM over v in the model's standardised space
- * (borrowed model; ebm_grbm_standardize maps pixels there); params are the model's. */
-struct ebm_grbm;
-EBM_API ebm_status ebm_energy_grbm(const struct ebm_grbm *m, ebm_energy **out);
-
-/* ------------------------------------------------------------------------------------------------
- * Gradient-based and Metropolis samplers on the energy interface.  n chains x (n, dim) advance together;
- * every chain has its own random stream (seed, chain), so a run does not depend on the thread count.
- *   ULA:  x <- x - eta grad E(x) / T + sqrt(2 eta) xi                     (unadjusted Langevin)
- *   SGLD: x <- x - eta grad E(x) / T + sigma xi   (practitioners' form with a separate noise scale sigma,
- *         as in Du & Mordatch 2019 and JEM; not a valid sampler of p unless sigma = sqrt(2 eta))
- *   MALA: the ULA proposal accepted with the Metropolis-Hastings probability (Roberts & Tweedie 1996)
- *   HMC:  L leapfrog steps of size eta (jittered by +-20% per chain) with momentum ~ N(0, I), then MH (Neal 2011)
- *   RWM:  x' = x + eta xi, accepted with probability min(1, exp(-(E(x') - E(x)) / T))
- * A clamp mask keeps the masked coordinates at their starting values (inpainting); with clip_lo < clip_hi
- * every coordinate is clipped to [clip_lo, clip_hi] after each move (ULA/SGLD only: clipping would break
- * the MH correction of the others, which refuse it).
- * --------------------------------------------------------------------------------------------- */
-typedef enum ebm_mcmc_kind { EBM_MCMC_ULA, EBM_MCMC_SGLD, EBM_MCMC_MALA, EBM_MCMC_HMC, EBM_MCMC_RWM } ebm_mcmc_kind;
-
-typedef struct ebm_mcmc_opts {
-    ebm_mcmc_kind kind;  /* default ULA */
-    size_t steps;        /* transitions (default 100) */
-    float step_size;     /* eta (default 0.01) */
-    float noise;         /* SGLD's sigma (default 0.005) */
-    size_t leapfrog;     /* HMC's L (default 10) */
-    float temperature;   /* T > 0 (default 1) */
-    const uint8_t *clamp;/* (dim): non-zero = keep this coordinate fixed; NULL = none */
-    float clip_lo, clip_hi; /* clip when clip_lo < clip_hi (default none: 0, 0) */
-    uint64_t seed;       /* default 1 */
-    uint64_t seed_offset;/* added to the step counter, so that successive calls draw fresh noise (default 0) */
-    int (*progress)(double fraction, void *user); /* may return non-zero to stop (EBM_ECANCELED) */
-    void *user;
-} ebm_mcmc_opts;
-
-typedef struct ebm_mcmc_stats {
-    double accept_rate;  /* mean MH acceptance over chains and steps (1 for ULA/SGLD) */
-    size_t steps;
-    double seconds;
-} ebm_mcmc_stats;
-
-EBM_API void ebm_mcmc_opts_default(ebm_mcmc_opts *o);
-EBM_API const char *ebm_mcmc_name(ebm_mcmc_kind k);                 /* "ula", "sgld", "mala", "hmc", "rwm" */
-EBM_API ebm_status ebm_mcmc_parse(const char *name, ebm_mcmc_kind *k); /* the inverse, EBM_EINVAL if unknown */
-/* Advances the n chains in x (n, e->dim) in place; stats may be NULL. */
-EBM_API ebm_status ebm_mcmc_run(ebm_energy *e, float *x, size_t n, const ebm_mcmc_opts *o, ebm_mcmc_stats *stats);
-
-/* ------------------------------------------------------------------------------------------------
- * Optimisers over a flat parameter array (gradients are descent directions of a loss):
- * SGD with heavy-ball momentum, and Adam (Kingma & Ba 2015); both with L2 weight decay added to the
- * gradient and optional global-norm clipping.
- * --------------------------------------------------------------------------------------------- */
-typedef enum ebm_optim_kind { EBM_OPTIM_SGD, EBM_OPTIM_ADAM } ebm_optim_kind;
-typedef struct ebm_optim_opts {
-    ebm_optim_kind kind;      /* default Adam */
-    float lr;                 /* default 1e-4 */
-    float momentum;           /* SGD (default 0.9) */
-    float beta1, beta2, eps;  /* Adam (defaults 0.9, 0.999, 1e-8) */
-    float weight_decay;       /* L2, added to the gradient (default 0) */
-    float clip;               /* clip the gradient's global L2 norm to this; 0 = off (default) */
-} ebm_optim_opts;
-typedef struct ebm_optim ebm_optim;
-EBM_API void ebm_optim_opts_default(ebm_optim_opts *o);
-EBM_API ebm_status ebm_optim_new(size_t n_params, const ebm_optim_opts *o, ebm_optim **out);
-EBM_API void ebm_optim_free(ebm_optim *p);
-EBM_API void ebm_optim_set_lr(ebm_optim *p, float lr);
-/* theta (n) -= the update from g (n, not modified; scaled down to the clip norm when clipping is on);
- * grad_norm gets |g| before clipping (may be NULL).  A non-finite gradient is refused with EBM_ENAN and
- * leaves theta alone. */
-EBM_API ebm_status ebm_optim_step(ebm_optim *p, float *theta, float *g, double *grad_norm);
-
-/* ------------------------------------------------------------------------------------------------
- * Replay buffer (Du & Mordatch 2019, as in JEM): a fixed store of past negative samples, initialised with
- * noise.  A draw takes n rows from random slots and restarts a fraction `reinit` of them from noise; after
- * the sampler has moved them, ebm_replay_store writes them back to the slots they came from.
- * --------------------------------------------------------------------------------------------- */
-typedef enum ebm_noise_kind { EBM_NOISE_UNIFORM, EBM_NOISE_GAUSSIAN } ebm_noise_kind;
-typedef struct ebm_noise {
-    ebm_noise_kind kind;      /* default uniform */
-    float lo, hi;             /* uniform range (default -1, 1) */
-    float mean, sd;           /* Gaussian (default 0, 1) */
-} ebm_noise;
-typedef struct ebm_replay ebm_replay;
-EBM_API void ebm_noise_default(ebm_noise *z);
-/* x (n, dim) <- noise, row i from stream (key, i). */
-EBM_API ebm_status ebm_noise_fill(const ebm_noise *z, uint64_t key, float *x, size_t n, size_t dim);
-EBM_API ebm_status ebm_replay_new(size_t capacity, size_t dim, const ebm_noise *z, uint64_t seed, ebm_replay **out);
-EBM_API void ebm_replay_free(ebm_replay *b);
-EBM_API size_t ebm_replay_capacity(const ebm_replay *b);
-/* x (n, dim) <- n rows from random slots (recorded in slots (n)), each restarted from noise with
- * probability reinit; key selects the random draws. */
-EBM_API ebm_status ebm_replay_draw(ebm_replay *b, size_t n, float reinit, uint64_t key, float *x, size_t *slots);
-EBM_API void ebm_replay_store(ebm_replay *b, const float *x, const size_t *slots, size_t n);
-/* The rows of the buffer (capacity, dim), for saving or inspecting. */
-EBM_API const float *ebm_replay_data(const ebm_replay *b);
-
-/* ------------------------------------------------------------------------------------------------
- * Training an energy by Langevin contrastive divergence (Du & Mordatch 2019; Nijkamp et al. 2019):
- *   L = mean E(x+) - mean E(x-) + alpha (mean E(x+)^2 + mean E(x-)^2)
- * with x+ a data batch and x- negatives from the sampler in mcmc, started from the replay buffer
- * (95% / 5% noise restarts by default), from noise every iteration (short-run, non-persistent), or from
- * a fixed set of persistent chains.  The gradient sum_i w_i dE(x_i)/dtheta goes through the energy's
- * grad_params and the optimiser.  A non-finite energy or gradient stops training with EBM_ENAN and the
- * parameters of the last good iteration.
- * --------------------------------------------------------------------------------------------- */
-typedef enum ebm_neg_mode { EBM_NEG_BUFFER, EBM_NEG_SHORTRUN, EBM_NEG_PERSISTENT } ebm_neg_mode;
-
-typedef struct ebm_lcd_progress {
-    size_t iter, iters;       /* iterations done, of */
-    double loss, e_pos, e_neg;/* this iteration: L, mean E(x+), mean E(x-) */
-    double grad_norm, accept; /* gradient norm before clipping; the sampler's acceptance rate */
-    double seconds;           /* since the start */
-    double extra_loss;        /* the extra loss of this batch (0 without extra_grad) */
-} ebm_lcd_progress;
-
-typedef struct ebm_lcd_opts {
-    ebm_neg_mode mode;        /* default buffer */
-    size_t buffer;            /* replay capacity (default 10,000) */
-    float reinit;             /* fraction restarted from noise per draw (default 0.05) */
-    ebm_noise noise;          /* where chains start (default uniform on [-1, 1]) */
-    ebm_mcmc_opts mcmc;       /* the negative sampler (default SGLD, 20 steps, step 1, noise 0.01) */
-    float alpha;              /* energy L2 weight (default 0.1) */
-    float data_noise;         /* sd of Gaussian noise added to data batches (default 0) */
-    ebm_optim_opts optim;     /* default Adam, lr 1e-4 */
-    size_t batch;             /* default 128 */
-    size_t iters;             /* parameter updates (default 1,000) */
-    uint64_t seed;            /* default 1 */
-    int (*on_iter)(const ebm_lcd_progress *p, void *user); /* after every update; non-zero stops */
-    void *user;
-    /* Weight of the contrastive (generative) term (default 1).  0 trains on extra_grad alone, without sampling. */
-    float gen_weight;
-    /* An extra loss on each data batch, added to the gradient: for the batch x (n, dim), which holds data rows
-     * `rows` (n) (data_noise added), grad (n_params) += dLoss/dtheta and *loss = its value.  NULL = none. */
-    ebm_status (*extra_grad)(const float *x, const size_t *rows, size_t n, float *grad, double *loss, void *user);
-    void *extra_user;
-    /* The network behind e when it has spectral-normalisation layers: one power iteration on it after every
-     * good update (ebm_net_sn_update(sn_net, 1)), as `ebm train ebm` does.  NULL = none (default). */
-    struct ebm_net *sn_net;
-} ebm_lcd_opts;
-
-EBM_API void ebm_lcd_opts_default(ebm_lcd_opts *o);
-/* An LCD trainer of e for ebm_run (e borrowed): o gives the update (mode, buffer, reinit, noise, mcmc,
- * alpha, data_noise, optim, gen_weight, extra_grad, sn_net); ebm_lcd_run_opts turns o's loop settings
- * (iters, batch, seed, optim.lr) into the ebm_run options ebm_lcd_train uses: an iteration run, rows shuffled
- * from the stream (seed, "lcd-p").  The per-update keys (data noise, negatives' starts) come from the stream
- * (seed, "lcd"), the replay buffer's noise from (seed, "replay"), the sampler's draws from (seed ^ golden,
- * chain).  Figures: loss, e_pos, e_neg, accept (NaN with gen_weight 0), grad_norm, extra (NaN without
- * extra_grad).  Name "lcd", settings as ebm.train.method/sampler/steps/step_size/noise/buffer/reinit/alpha/
- * optimizer, and the sampling defaults ebm.sample.sampler/steps/step_size/noise/leapfrog/init_lo/init_hi
- * (/clip_lo/clip_hi): the training sampler, with ten times the steps after buffer or persistent training. */
-EBM_API ebm_status ebm_lcd_trainer_new(ebm_energy *e, const ebm_lcd_opts *o, ebm_trainer **out);
-EBM_API void ebm_lcd_run_opts(const ebm_lcd_opts *o, ebm_run_opts *r);
-/* The negatives of an LCD or JEM trainer's last update (*n rows of the energy's dim, borrowed until the next
- * step), or NULL (*n = 0) before the first one, with gen_weight 0, or for another kind of trainer. */
-EBM_API const float *ebm_lcd_trainer_negatives(ebm_trainer *t, size_t *n);
-/* Trains e's parameters on data (n, e->dim): ebm_run with that trainer, o->on_iter called after every
- * update.  The last negatives (batch, dim) are copied to neg_out when it is not NULL. */
-EBM_API ebm_status ebm_lcd_train(ebm_energy *e, const ebm_mat *data, const ebm_lcd_opts *o, float *neg_out);
-
-/* ------------------------------------------------------------------------------------------------
- * Neural-network energies (docs/net.md).  A network maps an input of shape C x H x W (one row of C*H*W
- * floats, NCHW order; a flat vector is C = dim, H = W = 1) through a stack of layers given as a text spec,
- * comma-separated, layer i being the i-th token (counted from 0):
- *   linear:OUT[:sn]                 fully connected, y = W x + b, W (OUT, IN); needs a flat input
- *   conv:OUT:K:STRIDE[:PAD][:sn]    2-D convolution, K x K kernels, W (OUT, C, K, K); PAD defaults to K/2
- *                                   (size-preserving for odd K and stride 1); cross-correlation as PyTorch
- *   pool:K                          average pooling over K x K windows with stride K (floor, as PyTorch)
- *   flatten                         C x H x W -> (C*H*W) x 1 x 1 (the data do not move)
- *   silu | swish, leakyrelu[:SLOPE] (default 0.2), elu[:ALPHA] (default 1), softplus, tanh
- * A trailing ":sn" puts spectral normalisation (Miyato et al. 2018) on that layer's weight: the forward
- * uses W / sigma with sigma = |W' u| for a stored unit vector u (state, not trained, saved with the model);
- * in training mode each forward first does one power iteration u <- W v / |W v|, v = W' u / |W' u|.
- * The gradient is exact for the stored u (d sigma / dW = u v').
- * The output width is the last layer's: 1 for an energy, K for a classifier head.
- * All parameters live in one flat array, layer by layer in spec order, weight then bias; the tensors are
- * named layers.<i>.weight, layers.<i>.bias (and layers.<i>.sn_u for the SN state).
- * Calls on one ebm_net are not thread-safe: it keeps the activations of its last forward for the backward.
- * --------------------------------------------------------------------------------------------- */
-typedef struct ebm_net ebm_net;
-
-/* Parses spec for an input of channels x height x width; bad specs are EBM_EINVAL naming the token and
- * its position, shape mismatches (a kernel larger than its input, linear on an unflattened image) too.
- * Parameters start at zero: call ebm_net_init. */
-EBM_API ebm_status ebm_net_new(const char *spec, size_t channels, size_t height, size_t width, ebm_net **out);
-EBM_API void ebm_net_free(ebm_net *net);
-/* A deep copy: parameters, SN state and training flag (not the work buffers). */
-EBM_API ebm_status ebm_net_clone(const ebm_net *net, ebm_net **out);
-/* PyTorch's default initialisation: weights and biases ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with fan_in =
- * IN (linear) or C*K*K (conv), i.e. Kaiming-uniform with a = sqrt(5); SN vectors u ~ N(0, I) normalised,
- * then 10 power iterations so that sigma is accurate from the first step. */
-EBM_API ebm_status ebm_net_init(ebm_net *net, ebm_rng *rng);
-/* The flat parameter array (*n floats; n may be NULL); writable: optimisers update it in place. */
-EBM_API float *ebm_net_params(ebm_net *net, size_t *n);
-/* The flat non-trained state (the SN vectors u of every SN layer in order; *n may be 0, then NULL). */
-EBM_API float *ebm_net_state(ebm_net *net, size_t *n);
-EBM_API size_t ebm_net_input_size(const ebm_net *net);      /* C*H*W */
-EBM_API size_t ebm_net_output_size(const ebm_net *net);     /* the last layer's width */
-EBM_API const char *ebm_net_spec(const ebm_net *net);       /* canonical spec (every default written out) */
-/* Training mode: every forward does one SN power iteration (no effect without SN layers).  Default off,
- * so that energies are a fixed function of x for samplers and tests. */
-EBM_API void ebm_net_set_training(ebm_net *net, int on);
-/* iters power iterations on every SN layer now (e.g. once per parameter update). */
-EBM_API void ebm_net_sn_update(ebm_net *net, size_t iters);
-/* out (n, output_size) <- net(x) for x (n, input_size).  Keeps the activations for ebm_net_backward. */
-EBM_API ebm_status ebm_net_forward(ebm_net *net, const float *x, size_t n, float *out);
-/* Backward through the last forward (same n, else EBM_ESHAPE): given dout (n, output_size) = dL/dout,
- * grad (n_params) += dL/dtheta when grad is not NULL (the caller zeroes it), dx (n, input_size) <- dL/dx
- * when dx is not NULL. */
-EBM_API ebm_status ebm_net_backward(ebm_net *net, const float *dout, size_t n, float *grad, float *dx);
-/* The index of the last weighted (linear or conv) layer; its input, *width floats per row, is the
- * network's penultimate representation (the features of a Fréchet distance). */
-EBM_API size_t ebm_net_penultimate(const ebm_net *net, size_t *width);
-/* out (n, width) <- the activations entering layer `at` (0 = the input itself, n_layers = the
- * output), width being that layer's input size, after a forward of x (n, input_size); with x NULL, of
- * the last forward (which must have had n rows, else EBM_ESHAPE): logits and features from one pass. */
-EBM_API ebm_status ebm_net_features(ebm_net *net, const float *x, size_t n, size_t at, float *out);
-/* One line per layer with its index, token, output shape and parameter count, then the total, into buf
- * (truncated to cap - 1 characters). */
-EBM_API void ebm_net_describe(const ebm_net *net, char *buf, size_t cap);
-
-/* How the network's outputs f(x) become an energy. */
-typedef enum ebm_net_head {
-    EBM_NET_HEAD_SCALAR = 0,    /* E(x) = f(x)[0]; the output width must be 1 */
-    EBM_NET_HEAD_LOGSUMEXP = 1  /* E(x) = -log sum_y exp(f(x)[y]) (JEM: f are class logits) */
-} ebm_net_head;
-
-/* An energy over x in R^input_size backed by net (borrowed: free the energy first).  Its params are the
- * net's flat array, so a sampler and an optimiser see the same numbers. */
-EBM_API ebm_status ebm_net_energy(ebm_net *net, ebm_net_head head, ebm_energy **out);
-/* The class-conditional energy of a classifier net, E(x, y) = -f(x)[y] (p(x | y) ∝ exp f(x)[y]): row r of
- * every call has class classes[r mod n_classes] (copied), so a sampler's n chains can hold several
- * classes at once.  Classes outside [0, output_size) are EBM_EINVAL. */
-EBM_API ebm_status ebm_net_energy_class(ebm_net *net, const int32_t *classes, size_t n_classes, ebm_energy **out);
-
-/* Files: safetensors with metadata ebm.model ("net" unless meta says otherwise), ebm.version,
- * ebm.net.spec, ebm.net.input = "CxHxW", everything in meta (may be NULL), and the tensors above.
- * Loading rebuilds the net from its spec; tensors that do not match it are EBM_EFORMAT.  *meta (may be
- * NULL) receives all the file's metadata; free it with ebm_meta_free. */
-EBM_API ebm_status ebm_net_save(const ebm_net *net, const ebm_meta *meta, const char *path);
-EBM_API ebm_status ebm_net_load(const char *path, ebm_net **out, ebm_meta **meta);
-/* The same through an ebm_tensors (to store a net beside other tensors); name is used in messages. */
-EBM_API ebm_status ebm_net_to_tensors(const ebm_net *net, ebm_tensors *t);
-EBM_API ebm_status ebm_net_from_tensors(const ebm_tensors *t, const char *name, ebm_net **out);
-
-/* ------------------------------------------------------------------------------------------------
- * Gaussian-Bernoulli RBM (Liao, Kornblith, Ren, Fleet & Hinton 2022, "Gaussian-Bernoulli RBMs without
- * tears", arXiv 2210.10318), in the model's standardised space x = (pixel - data_mean) / data_std:
- *   E(v, h) = 1/2 ||(v - mu) / sigma||^2 - (v / sigma^2)' W h - b'h,   sigma_i^2 = exp(log_var_i)
- *   F_T(v)  = 1/2 ||(v - mu) / sigma||^2 - T sum_j softplus((W'(v / sigma^2) + b)_j / T)
- *   p(h_j = 1 | v) = sigmoid((W'(v / sigma^2) + b)_j / T),   p(v | h) = N(W h + mu, T diag(sigma^2))
- * log_var is clamped to [EBM_GRBM_LOGVAR_MIN, EBM_GRBM_LOGVAR_MAX] wherever sigma^2 is formed.
- * Parameters live in one flat array: params = [W (n_vis x n_hid) | b (n_hid) | mu (n_vis) | log_var (n_vis)].
- * Every ebm_grbm_* function below works in the standardised space unless it says "pixel".
- * --------------------------------------------------------------------------------------------- */
-#define EBM_GRBM_LOGVAR_MIN (-18.420681f) /* sigma^2 >= 1e-8, as the paper's code clips it */
-#define EBM_GRBM_LOGVAR_MAX (18.420681f)
-
-typedef struct ebm_grbm {
-    size_t n_vis, n_hid;
-    float *params;            /* n_params floats */
-    float *W;                 /* = params; (n_vis, n_hid) */
-    float *b;                 /* hidden biases (n_hid) */
-    float *mu;                /* visible means (n_vis) */
-    float *log_var;           /* log sigma^2 (n_vis) */
-    size_t n_params;
-    float *data_mean;         /* (n_vis) standardisation: model x = (pixel - data_mean) / data_std */
-    float *data_std;          /* (n_vis), > 0 */
-    size_t height, width;     /* image shape of the visible layer, 0 if unknown */
-    ebm_meta *meta;
-} ebm_grbm;
-
-EBM_API ebm_status ebm_grbm_new(size_t n_vis, size_t n_hid, ebm_grbm **out);
-EBM_API void ebm_grbm_free(ebm_grbm *m);
-EBM_API ebm_status ebm_grbm_clone(const ebm_grbm *m, ebm_grbm **out);
-/* The paper's initialisation: W ~ N(0, init_var^2 / (n_vis + n_hid)), b = 0, mu = 0, log_var = log init_var. */
-EBM_API ebm_status ebm_grbm_init(ebm_grbm *m, ebm_rng *rng, float init_var);
-/* Standardisation statistics of pixel data x (n, n_vis): global = one mean and std over all values
- * (the paper's), otherwise per visible unit (std floored at 1e-3 of the global one).  Stored in the model. */
-EBM_API ebm_status ebm_grbm_fit_standardization(ebm_grbm *m, const ebm_mat *x, int global);
-/* out (n, n_vis) = (x - data_mean) / data_std, and back; out may equal x. */
-EBM_API void ebm_grbm_standardize(const ebm_grbm *m, const float *x, size_t n, float *out);
-EBM_API void ebm_grbm_unstandardize(const ebm_grbm *m, const float *x, size_t n, float *out);
-/* log |d model / d pixel| = -sum_i log data_std_i: add it to a model-space log density for pixel units. */
-EBM_API double ebm_grbm_log_jacobian(const ebm_grbm *m);
-/* E (n) = E(v_i, h_i) at T = 1; v (n, n_vis), h (n, n_hid). */
-EBM_API ebm_status ebm_grbm_energy(const ebm_grbm *m, const float *v, const float *h, size_t n, double *E);
-/* F (n) = F_T of each row of v (n, n_vis). */
-EBM_API ebm_status ebm_grbm_free_energy(const ebm_grbm *m, const float *v, size_t n, float T, double *F);
-/* g (n, n_vis) = dF_T/dv (the negative score times T). */
-EBM_API ebm_status ebm_grbm_free_energy_grad_v(const ebm_grbm *m, const float *v, size_t n, float T, float *g);
-/* grad (n_params) += sum_i w_i dF(v_i)/dtheta at T = 1; w (n) or NULL for all ones. */
-EBM_API ebm_status ebm_grbm_free_energy_grad(const ebm_grbm *m, const float *v, size_t n, const float *w,
-                                             float *grad);
-/* ph (n, n_hid) = p(h = 1 | v); mean (n, n_vis) = E[v | h] = W h + mu. */
-EBM_API ebm_status ebm_grbm_hidden_probs(const ebm_grbm *m, const float *v, size_t n, float T, float *ph);
-EBM_API ebm_status ebm_grbm_visible_mean(const ebm_grbm *m, const float *h, size_t n, float *mean);
-/* EBM_ENAN naming the first non-finite parameter, else EBM_OK. */
-EBM_API ebm_status ebm_grbm_check_finite(const ebm_grbm *m);
-/* Files: tensors W, b_h, mu, log_sigma2, data_mean, data_std; metadata ebm.model = "grbm". */
-EBM_API ebm_status ebm_grbm_save(const ebm_grbm *m, const char *path);
-EBM_API ebm_status ebm_grbm_load(const char *path, ebm_grbm **out);
-EBM_API ebm_status ebm_grbm_from_tensors(const ebm_tensors *t, const char *name, ebm_grbm **out);
-EBM_API ebm_status ebm_grbm_to_tensors(const ebm_grbm *m, ebm_tensors *t);
-
-/* Samplers of a GRBM, n chains at once, each row with its own random stream:
- *  GIBBS:          h ~ p(h | v), v ~ p(v | h)  (exact block Gibbs; mh is ignored: it always accepts)
- *  LANGEVIN:       v <- v - eta_t dF_T(v)/dv / T + sqrt(2 eta_t) N(0, I) on the marginal free energy;
- *                  with mh, Metropolis-adjusted (MALA)
- *  GIBBS_LANGEVIN: the paper's hybrid (its Algorithm 2): h ~ p(h | v), then langevin_steps Langevin steps
- *                  on E(v, h) / T with h fixed; with mh, the exact Metropolis-Hastings test of the joint
- *                  move (the K-step proposal is Gaussian, so its density is known in closed form).
- * Step sizes: eta_t = eta * mean_i(sigma_i^2), cosine-annealed (the paper's) over the inner steps of
- * Gibbs-Langevin and over the whole run for Langevin when anneal is set. */
-typedef enum ebm_grbm_sampler { EBM_GRBM_GIBBS = 0, EBM_GRBM_LANGEVIN, EBM_GRBM_GIBBS_LANGEVIN } ebm_grbm_sampler;
-
-typedef struct ebm_grbm_sample_opts {
-    ebm_grbm_sampler sampler; /* default GIBBS_LANGEVIN */
-    int mh;                   /* Metropolis adjustment (default 0) */
-    float T;                  /* temperature (default 1) */
-    float eta;                /* step size in units of the mean visible variance (default 0.5) */
-    size_t langevin_steps;    /* Langevin steps per Gibbs-Langevin step (default 10) */
-    int anneal;               /* cosine step-size schedule (default 1) */
-} ebm_grbm_sample_opts;
-
-EBM_API void ebm_grbm_sample_opts_default(ebm_grbm_sample_opts *o);
-/* Parses "gibbs" | "langevin" | "gibbs-langevin"; EBM_EINVAL with a message otherwise. */
-EBM_API ebm_status ebm_grbm_sampler_parse(const char *name, ebm_grbm_sampler *out);
-EBM_API const char *ebm_grbm_sampler_name(ebm_grbm_sampler s);
-
-typedef struct ebm_grbm_chains ebm_grbm_chains;
-EBM_API ebm_status ebm_grbm_chains_new(const ebm_grbm *m, size_t n_chains, ebm_grbm_chains **out);
-EBM_API void ebm_grbm_chains_free(ebm_grbm_chains *c);
-/* v ~ N(0, scale^2 I) in the standardised space: the paper's noise start (scale 1). */
-EBM_API ebm_status ebm_grbm_chains_init_noise(ebm_grbm_chains *c, float scale, ebm_rng *rng);
-/* Chain i starts at a row of data (n, n_vis, standardised) drawn uniformly with replacement. */
-EBM_API ebm_status ebm_grbm_chains_init_data(ebm_grbm_chains *c, const ebm_mat *data, ebm_rng *rng);
-/* steps transitions of the chosen sampler. */
-EBM_API ebm_status ebm_grbm_chains_run(ebm_grbm_chains *c, const ebm_grbm_sample_opts *o, size_t steps, ebm_rng *rng);
-EBM_API size_t ebm_grbm_chains_count(const ebm_grbm_chains *c);
-/* Current states (n_chains, n_vis) and (n_chains, n_hid) (the hidden state is refreshed from v by
- * ebm_grbm_chains_mean, and is the sampler's own state for Gibbs and Gibbs-Langevin). */
-EBM_API float *ebm_grbm_chains_visible(ebm_grbm_chains *c);
-EBM_API const float *ebm_grbm_chains_hidden(const ebm_grbm_chains *c);
-/* mean (n_chains, n_vis) = W h + mu with h ~ p(h | v) drawn once more: the paper's final picture. */
-EBM_API ebm_status ebm_grbm_chains_mean(ebm_grbm_chains *c, float T, ebm_rng *rng, float *mean);
-/* Fraction of Metropolis proposals accepted since the last reset (1 when none were tested). */
-EBM_API double ebm_grbm_chains_accept_rate(const ebm_grbm_chains *c);
-EBM_API void ebm_grbm_chains_reset_stats(ebm_grbm_chains *c);
-
-/* Training by CD-k / PCD-k with any sampler for the negative phase (the paper's Algorithm 1): negative
- * chains start from N(0, I) noise at every update (CD, the paper's), from the batch (CD, classic) or
- * persist (PCD); the negative statistics average all chain states from step burn_in on (the paper's
- * code uses every step); SGD with momentum, weight decay on W, gradient-norm clipping (paper: 10) and
- * a cosine learning-rate schedule over the epochs (paper) or a constant one.  Gradients use
- * p(h | v) (Rao-Blackwellised) in both phases.  Data must already be standardised. */
-typedef enum ebm_grbm_neg_init { EBM_GRBM_NEG_NOISE = 0, EBM_GRBM_NEG_DATA, EBM_GRBM_NEG_PERSISTENT } ebm_grbm_neg_init;
-
-typedef struct ebm_grbm_train_opts {
-    ebm_grbm_neg_init neg_init; /* default NOISE */
-    size_t k;                 /* sampler steps per update (default 10) */
-    size_t burn_in;           /* first chain step whose state enters the negative statistics (default 0) */
-    size_t epochs;            /* default 10 */
-    size_t batch;             /* default 100 */
-    size_t chains;            /* negative chains; 0 = batch (default) */
-    float lr;                 /* default 0.01 (paper) */
-    int cosine;               /* cosine decay of lr to 0 over the epochs (default 1, paper) */
-    float momentum;           /* default 0 (paper) */
-    float weight_decay;       /* L2 on W (default 0, paper) */
-    float grad_clip;          /* L2 norm clip of the whole gradient; 0 = off (default 10, paper) */
-    int shuffle;              /* default 1 */
-    uint64_t seed;            /* default 1 */
-    ebm_grbm_sample_opts sampler; /* the negative phase's sampler (default Gibbs-Langevin, no MH) */
-    ebm_progress_fn on_batch;
-    ebm_progress_fn on_epoch;
-    void *user;
-} ebm_grbm_train_opts;
-
-EBM_API void ebm_grbm_train_opts_default(ebm_grbm_train_opts *o);
-/* A GRBM trainer of m for ebm_run (m borrowed, not freed): o gives the update (neg_init, k, burn_in, chains,
- * sampler, momentum, weight_decay, grad_clip); ebm_grbm_run_opts turns o's loop settings (epochs, batch, lr,
- * cosine, shuffle, seed) into the ebm_run options ebm_grbm_train uses.  The chains draw from the stream
- * (seed, 20), the persistent chains start from (seed, 22), the shuffle is (seed, 21).  A step's recon figure
- * is measured on the last batch of each epoch (after its update). */
-EBM_API ebm_status ebm_grbm_trainer_new(ebm_grbm *m, const ebm_grbm_train_opts *o, ebm_trainer **out);
-EBM_API void ebm_grbm_run_opts(const ebm_grbm_train_opts *o, ebm_run_opts *r);
-/* Trains m on standardised data (n, n_vis).  progress.recon is the mean squared error of v vs
- * E[v | p(h | v)] over the epoch's batches.  On a non-finite update the parameters are restored to the
- * end of the last completed epoch and EBM_ENAN is returned. */
-EBM_API ebm_status ebm_grbm_train(ebm_grbm *m, const ebm_mat *data, const ebm_grbm_train_opts *o);
-/* mean squared error between v (n, n_vis) and W p(h|v) + mu. */
-EBM_API ebm_status ebm_grbm_recon_error(const ebm_grbm *m, const float *v, size_t n, double *mse);
-
 /* Exact quantities by summing over the hidden layer (n_hid <= EBM_EXACT_MAX_UNITS): for every h the
  * integral over v is Gaussian, so log Z_T = 1/2 sum_i log(2 pi T sigma_i^2)
  *   + logsumexp_h [ (b'h + sum_i ((Wh)_i^2 + 2 mu_i (Wh)_i) / (2 sigma_i^2)) / T ]. */
@@ -1271,22 +1683,23 @@ EBM_API ebm_status ebm_mmd_gaussian(const float *x, size_t n, const float *y, si
                                     double *mmd2, double *used_bandwidth);
 
 /* ------------------------------------------------------------------------------------------------
- * JEM (Grathwohl et al. 2020): a K-way classifier network f as the energy E(x) = -log sum_y exp f(x)[y],
- * trained on log p(y | x) + log p(x) (cross-entropy plus Langevin contrastive divergence on E).
+ * Metrics for classifiers and samples.  logits are (n, k), labels (n) in 0..k-1.
  * --------------------------------------------------------------------------------------------- */
-/* Mean cross-entropy of softmax(net(x)) against y (n) for x (n, input_size); grad (n_params) += its
- * gradient when not NULL. */
-EBM_API ebm_status ebm_jem_cross_entropy(ebm_net *net, const float *x, const int32_t *y, size_t n, float *grad,
-                                         double *loss);
-/* Hybrid training on labelled data (labels (data->rows) in 0..K-1): each iteration adds the batch's
- * cross-entropy gradient to o->gen_weight times the contrastive gradient of E (o as for ebm_lcd_train;
- * gen_weight 0 = the discriminative baseline, no sampling). */
-EBM_API ebm_status ebm_jem_train(ebm_net *net, const ebm_mat *data, const int32_t *labels, const ebm_lcd_opts *o);
-/* The same as a trainer for ebm_run (net borrowed), which takes each batch's labels from ebm_run's labels by
- * row index (required).  The LCD trainer of the network's log-sum-exp energy with the cross-entropy as its
- * extra loss, named "jem"; o->sn_net is always net.  Its provenance adds ebm.jem.classes, .objective (jem or
- * clf) and .gen_weight.  ebm_lcd_run_opts gives the loop settings of ebm_jem_train. */
-EBM_API ebm_status ebm_jem_trainer_new(ebm_net *net, const ebm_lcd_opts *o, ebm_trainer **out);
+/* Accuracy of the arg max and mean negative log-likelihood of softmax(logits) (either may be NULL). */
+EBM_API ebm_status ebm_metric_classify(const float *logits, const int32_t *labels, size_t n, size_t k,
+                                       double *accuracy, double *nll);
+/* Expected calibration error over `bins` equal-width bins of the top softmax probability (Guo et al. 2017;
+ * 15 bins is the usual choice); per-bin accuracy, mean confidence (NaN for empty bins) and counts go to
+ * the (bins) arrays that are not NULL, for a reliability diagram. */
+EBM_API ebm_status ebm_metric_ece(const float *logits, const int32_t *labels, size_t n, size_t k, size_t bins,
+                                  double *ece, double *bin_acc, double *bin_conf, size_t *bin_count);
+/* Area under the ROC curve for telling positives (higher scores expected) from negatives: the probability
+ * that a random positive scores above a random negative, ties counting one half. */
+EBM_API ebm_status ebm_metric_auroc(const double *pos, size_t n_pos, const double *neg, size_t n_neg, double *auroc);
+/* Frechet distance between Gaussians fitted to the rows of x (n, d) and y (m, d):
+ * |mu_x - mu_y|^2 + tr(S_x + S_y - 2 (S_x S_y)^(1/2)), in double. */
+EBM_API ebm_status ebm_frechet_distance(const float *x, size_t n, const float *y, size_t m, size_t d, double *fd);
+
 /* The three in-distribution scores of the JEM paper (Grathwohl et al. 2020, section 5.2) for x (n,
  * input_size), each larger for more typical inputs: log p(x) up to a constant (log_px = -E(x)), the
  * largest softmax probability (max_p), and minus the norm of dE/dx (grad_norm); each (n). */
@@ -1310,166 +1723,6 @@ EBM_API ebm_status ebm_net_fd(ebm_net *clf, const ebm_mat *samples, const ebm_ma
  * (count 0) blank, and the diagonal of perfect calibration) as a PNG; bins from ebm_metric_ece. */
 EBM_API ebm_status ebm_png_reliability(const char *path, const double *acc, const size_t *count, size_t bins);
 
-/* ------------------------------------------------------------------------------------------------
- * Metrics for classifiers and samples.  logits are (n, k), labels (n) in 0..k-1.
- * --------------------------------------------------------------------------------------------- */
-/* Accuracy of the arg max and mean negative log-likelihood of softmax(logits) (either may be NULL). */
-EBM_API ebm_status ebm_metric_classify(const float *logits, const int32_t *labels, size_t n, size_t k,
-                                       double *accuracy, double *nll);
-/* Expected calibration error over `bins` equal-width bins of the top softmax probability (Guo et al. 2017;
- * 15 bins is the usual choice); per-bin accuracy, mean confidence (NaN for empty bins) and counts go to
- * the (bins) arrays that are not NULL, for a reliability diagram. */
-EBM_API ebm_status ebm_metric_ece(const float *logits, const int32_t *labels, size_t n, size_t k, size_t bins,
-                                  double *ece, double *bin_acc, double *bin_conf, size_t *bin_count);
-/* Area under the ROC curve for telling positives (higher scores expected) from negatives: the probability
- * that a random positive scores above a random negative, ties counting one half. */
-EBM_API ebm_status ebm_metric_auroc(const double *pos, size_t n_pos, const double *neg, size_t n_neg, double *auroc);
-/* Frechet distance between Gaussians fitted to the rows of x (n, d) and y (m, d):
- * |mu_x - mu_y|^2 + tr(S_x + S_y - 2 (S_x S_y)^(1/2)), in double. */
-EBM_API ebm_status ebm_frechet_distance(const float *x, size_t n, const float *y, size_t m, size_t d, double *fd);
-
-/* ------------------------------------------------------------------------------------------------
- * Structured prediction (docs/structured.md): an energy E(x, y) over inputs x and discrete outputs y,
- * inference y* = argmin_y E(x, y), trained with the ten losses of LeCun, Chopra, Hadsell, Ranzato & Huang
- * (2006, "A tutorial on energy-based learning", section 2.2 and table 1).
- *  - K classes: a network g with K outputs, E(x, y) = s(g(x)[y]), inference exhaustive over K;
- *  - label chains of length L: E(x, y) = sum_t U[t, y_t] + sum_{t<L-1} P[y_t, y_{t+1}] with
- *    U[t, .] = s(g(x_t)) (the network applied to every position's features) and P = s(P_raw), a learned
- *    K x K matrix; inference by Viterbi (min-sum), log Z by the forward algorithm.
- * s is the output map: identity ("raw"), softplus or 1/2 u^2 ("square"); the last two keep every energy
- * >= 0, which LVQ2, square-square and square-exp assume.
- * --------------------------------------------------------------------------------------------- */
-typedef enum ebm_structured_loss {
-    EBM_STRUCTURED_ENERGY = 0, /* E                                                  (no contrastive term) */
-    EBM_STRUCTURED_PERCEPTRON, /* E - min_y E(x, y)                                  (generalised perceptron) */
-    EBM_STRUCTURED_HINGE,      /* max(0, m + E - Ebar) */
-    EBM_STRUCTURED_LOG,        /* log(1 + exp(E - Ebar)) */
-    EBM_STRUCTURED_LVQ2,       /* min(M, max(0, (E - Ebar) / Ebar)) */
-    EBM_STRUCTURED_MCE,        /* 1 / (1 + exp(-(E - Ebar))) */
-    EBM_STRUCTURED_SQSQ,       /* E^2 + max(0, m - Ebar)^2 */
-    EBM_STRUCTURED_SQEXP,      /* E^2 + gamma exp(-Ebar) */
-    EBM_STRUCTURED_NLL,        /* E + (1/beta) log sum_y exp(-beta E(x, y))        (NLL / MMI) */
-    EBM_STRUCTURED_MEE         /* 1 - exp(-beta E) / sum_y exp(-beta E(x, y))       (minimum empirical error) */
-} ebm_structured_loss;
-#define EBM_STRUCTURED_N_LOSSES 10
-/* E = E(x, y_i) of the correct answer, Ebar = min over y != y_i, the most offending incorrect answer. */
-typedef struct ebm_structured_loss_opts {
-    ebm_structured_loss loss; /* default hinge */
-    float margin;           /* m of hinge and square-square (default 1) */
-    float beta;             /* inverse temperature of NLL and MEE (default 1) */
-    float gamma;            /* weight of square-exp's exp(-Ebar) (default 1) */
-    float lvq2_max;         /* M of LVQ2, the saturation (default 1) */
-} ebm_structured_loss_opts;
-EBM_API void ebm_structured_loss_opts_default(ebm_structured_loss_opts *o);
-EBM_API const char *ebm_structured_loss_name(ebm_structured_loss l);   /* "energy", "perceptron", ..., "mee" */
-EBM_API ebm_status ebm_structured_loss_parse(const char *name, ebm_structured_loss *out);
-/* Non-zero for the losses that assume E >= 0 (LVQ2, square-square, square-exp). */
-EBM_API int ebm_structured_loss_needs_nonneg(ebm_structured_loss l);
-/* Every loss as a function of four summaries of the energies: E (correct answer), Ebar (most offending
- * incorrect answer), Emin = min_y E(x, y) and the free energy F = -(1/beta) log sum_y exp(-beta E(x, y)).
- * *L gets the loss, d[4] its partial derivatives with respect to (E, Ebar, Emin, F). */
-EBM_API ebm_status ebm_structured_loss_terms(const ebm_structured_loss_opts *o, double E, double Ebar, double Emin,
-                                             double F, double *L, double d[4]);
-
-/* Chains: U (len, k) unary energies, P (k, k) pairwise energies or NULL for none.
- * E (the energy of labels y (len)). */
-EBM_API double ebm_chain_energy(const float *U, const float *P, size_t len, size_t k, const int32_t *y);
-/* Viterbi (min-sum): y (len) <- argmin_y E(y), *E <- its energy (may be NULL). */
-EBM_API ebm_status ebm_chain_viterbi(const float *U, const float *P, size_t len, size_t k, int32_t *y, double *E);
-/* Forward-backward in the log domain (double): *log_z = log sum_y exp(-beta E(y)); unary marginals
- * mu (len, k) and summed pairwise marginals xi (k, k) = sum_t p(y_t = a, y_{t+1} = b) of
- * p(y) = exp(-beta E(y)) / Z, each when not NULL. */
-EBM_API ebm_status ebm_chain_forward(const float *U, const float *P, size_t len, size_t k, double beta,
-                                     double *log_z, double *mu, double *xi);
-/* The most offending incorrect answer: ybar (len) <- argmin over y' != y of E(y'), *Ebar its energy, found
- * exactly from the min-marginals (the lowest energy with y'_t = a, by forward and backward min-sum passes):
- * every y' != y differs from y somewhere.  k >= 2. */
-EBM_API ebm_status ebm_chain_most_offending(const float *U, const float *P, size_t len, size_t k, const int32_t *y,
-                                            int32_t *ybar, double *Ebar);
-/* The loss of one chain with correct labels y (len) and its gradient: dU (len, k) and dP (k, k) (when P and
- * dP are not NULL) += dL/dU, dL/dP.  A K-class example is the chain of length 1 with P = NULL. */
-EBM_API ebm_status ebm_structured_chain_loss(const ebm_structured_loss_opts *o, const float *U, const float *P,
-                                             size_t len, size_t k, const int32_t *y, double *L, float *dU, float *dP);
-
-/* The model. */
-typedef enum ebm_structured_out {
-    EBM_STRUCTURED_OUT_RAW = 0,
-    EBM_STRUCTURED_OUT_SOFTPLUS,
-    EBM_STRUCTURED_OUT_SQUARE
-} ebm_structured_out;
-EBM_API const char *ebm_structured_out_name(ebm_structured_out s);     /* "raw", "softplus", "square" */
-EBM_API ebm_status ebm_structured_out_parse(const char *name, ebm_structured_out *out);
-
-typedef struct ebm_structured {
-    ebm_net *net;           /* per-position features (input_size) -> k raw outputs */
-    size_t k;               /* labels (classes) */
-    size_t len;             /* chain length; 0 = a K-class model (one label per row, no pairwise term) */
-    ebm_structured_out out; /* the output map s */
-    float *pair;            /* (k, k) raw pairwise energies P_raw (chains only, else NULL) */
-    ebm_meta *meta;         /* provenance, saved with the model */
-} ebm_structured;
-
-/* spec: the network of one position (docs/net.md) for input channels x height x width, ending in k outputs. */
-EBM_API ebm_status ebm_structured_new(const char *spec, size_t channels, size_t height, size_t width, size_t k,
-                                      size_t len, ebm_structured_out out, ebm_structured **m);
-EBM_API void ebm_structured_free(ebm_structured *m);
-/* The network's initialisation (ebm_net_init) and P_raw = 0. */
-EBM_API ebm_status ebm_structured_init(ebm_structured *m, ebm_rng *rng);
-/* Input floats per row: input_size (K-class) or len * input_size (chains, position after position). */
-EBM_API size_t ebm_structured_row_size(const ebm_structured *m);
-/* P (k, k) <- s(P_raw), the pairwise energies of a chain model (m->pair must not be NULL). */
-EBM_API void ebm_structured_pair_energies(const ebm_structured *m, float *P);
-/* Labels per row: 1 or len. */
-EBM_API size_t ebm_structured_labels_per_row(const ebm_structured *m);
-/* Parameters: the network's and, for chains, the k * k pairwise table's. */
-EBM_API size_t ebm_structured_n_params(const ebm_structured *m);
-/* *k <- the classes of K-class labels y (n): max(2, largest label + 1); EBM_EINVAL naming the row of a
- * label outside 0..9999. */
-EBM_API ebm_status ebm_structured_classes(const int32_t *y, size_t n, size_t *k);
-/* U (n, max(len, 1), k) <- s(g(x)) for x (n, row size); P (k, k) <- s(P_raw) when P is not NULL and m is a chain. */
-EBM_API ebm_status ebm_structured_energies(ebm_structured *m, const float *x, size_t n, float *U, float *P);
-/* y (n, labels per row) <- argmin_y E(x_i, y) (exhaustive over k, or Viterbi); E (n) its energy when not NULL. */
-EBM_API ebm_status ebm_structured_predict(ebm_structured *m, const float *x, size_t n, int32_t *y, double *E);
-/* F (n) <- -log sum_y exp(-E(x_i, y)), the free energy of each row of x (n, row size) under a K-class model
- * (EBM_EINVAL for chains). */
-EBM_API ebm_status ebm_structured_free_energy(ebm_structured *m, const float *x, size_t n, double *F);
-/* Mean loss over the n rows of x with labels y (n, labels per row); when not NULL, grad_net (net params)
- * and grad_pair (k * k, chains) += its gradient (one backward pass through the network). */
-EBM_API ebm_status ebm_structured_loss_grad(ebm_structured *m, const ebm_structured_loss_opts *o, const float *x,
-                                            const int32_t *y, size_t n, double *loss, float *grad_net,
-                                            float *grad_pair);
-
-typedef struct ebm_structured_progress {
-    size_t epoch, epochs, batch, batches;
-    double loss;            /* mean loss over this epoch's batches so far */
-    double seconds;         /* since the start */
-} ebm_structured_progress;
-typedef struct ebm_structured_train_opts {
-    ebm_structured_loss_opts loss;
-    ebm_optim_opts optim;   /* default Adam, lr 1e-3 */
-    size_t epochs;          /* default 3 */
-    size_t batch;           /* default 64 */
-    uint64_t seed;          /* shuffling (default 1) */
-    int (*on_batch)(const ebm_structured_progress *p, void *user); /* non-zero stops (EBM_ECANCELED) */
-    void *user;
-} ebm_structured_train_opts;
-EBM_API void ebm_structured_train_opts_default(ebm_structured_train_opts *o);
-/* Minibatch training on x (n, row size) with labels y (n, labels per row).  A non-finite loss or gradient
- * stops with EBM_ENAN and the parameters of the last good batch. */
-EBM_API ebm_status ebm_structured_train(ebm_structured *m, const ebm_mat *x, const int32_t *y,
-                                        const ebm_structured_train_opts *o);
-/* A trainer of m for ebm_run (m borrowed, not freed) with o's loss and optimiser; the labels (rows, labels per
- * row) go to ebm_run with the data and each step takes those of its batch's rows.  Its parameter blocks are
- * the network's (0) and, for chains, the pairwise table P_raw (1); the step's rate is the run's (ctx->lr).
- * ebm_structured_run_opts turns o's loop settings (epochs, batch, optim.lr, seed) into the ebm_run options
- * ebm_structured_train uses: shuffle stream (seed, 0x5f), roll-back to the last good batch. */
-EBM_API ebm_status ebm_structured_trainer_new(ebm_structured *m, const ebm_structured_train_opts *o,
-                                              ebm_trainer **out);
-EBM_API void ebm_structured_run_opts(const ebm_structured_train_opts *o, ebm_run_opts *r);
-/* The loss a model was trained with, from the ebm.sp.* keys the trainer's provenance writes (defaults where
- * absent or malformed). */
-EBM_API void ebm_structured_loss_opts_from_meta(const ebm_meta *meta, ebm_structured_loss_opts *o);
-
 typedef struct ebm_structured_eval {
     double accuracy;        /* per label */
     double seq_accuracy;    /* whole rows right (= accuracy for K-class) */
@@ -1485,81 +1738,6 @@ typedef struct ebm_structured_eval {
 EBM_API ebm_status ebm_structured_evaluate(ebm_structured *m, const ebm_structured_loss_opts *o, const float *x,
                                            const int32_t *y, size_t n, ebm_structured_eval *r);
 
-/* Gradient-descent inference over the relaxed output q on the probability simplex for K energies E (k):
- * minimises sum_y q_y E_y - T H(q) by exponentiated gradient (mirror descent) steps of size eta from the
- * uniform q; the minimiser is softmax(-E / T) and its arg max the exhaustive argmin as T -> 0. */
-EBM_API ebm_status ebm_structured_relaxed_infer(const float *E, size_t k, float T, float eta, size_t steps, float *q);
-
-/* A toy sequence task: noisy observations of a sticky Markov chain.  Labels y (n, len) start uniform and
- * stay with probability stay, else move to a uniformly drawn other label; x (n, len * k) holds per position
- * one-hot(y_t) + noise * N(0, 1).  Row r from stream (seed, r). */
-EBM_API ebm_status ebm_structured_markov_toy(size_t n, size_t len, size_t k, float stay, float noise, uint64_t seed,
-                                             ebm_mat **x, int32_t **y);
-/* The toy's settings (plain data). */
-typedef struct ebm_structured_markov {
-    size_t n, len, k;       /* chains, their length, labels (defaults 2000, 10, 4) */
-    float stay, noise;      /* defaults 0.8, 1 */
-    uint64_t seed;          /* default 1 */
-} ebm_structured_markov;
-EBM_API void ebm_structured_markov_default(ebm_structured_markov *o);
-/* The toy as a labelled data set whose source names its settings; test: the held-out split, drawn with
- * seed + 1000003 (ebm eval --data markov:test). */
-EBM_API ebm_status ebm_structured_markov_dataset(const ebm_structured_markov *o, int test, ebm_dataset **out);
-/* The settings a chain model was trained on, as ebm.sp.markov.stay, .noise and .seed (provenance), and
- * back (absent or malformed keys leave o's values). */
-EBM_API ebm_status ebm_structured_markov_to_meta(const ebm_structured_markov *o, ebm_meta *meta);
-EBM_API void ebm_structured_markov_from_meta(const ebm_meta *meta, ebm_structured_markov *o);
-
-/* Files: the network's tensors plus "pair" (k, k) for chains; metadata ebm.model = "structured",
- * ebm.sp.classes, ebm.sp.length, ebm.sp.output and everything in m->meta. */
-EBM_API ebm_status ebm_structured_save(const ebm_structured *m, const char *path);
-EBM_API ebm_status ebm_structured_load(const char *path, ebm_structured **out);
-
-/* ------------------------------------------------------------------------------------------------
- * Fully visible Boltzmann machines / Ising models (docs/bm.md)
- *   E(x) = -(1/2 x'Wx + b'x),  x in {0,1}^n or {-1,+1}^n (the model's spin convention),
- *   W symmetric with zero diagonal,  p_T(x) = exp(-E(x)/T) / Z_T.
- * Local field h_i = b_i + sum_j W_ij x_j:  p(x_i = on | x_-i) = sigmoid(h_i / T) for {0,1} and
- * sigmoid(2 h_i / T) for {-1,+1}.  Parameters live in one flat array [W (n x n, row-major) | b (n)];
- * gradients over it are symmetric: entries (i, j) and (j, i) both hold the derivative with respect to
- * the one coupling W_ij = W_ji (diagonal 0), so an optimiser step keeps W symmetric.
- * --------------------------------------------------------------------------------------------- */
-typedef struct ebm_bm ebm_bm;
-typedef enum ebm_bm_spins { EBM_BM_01 = 0, EBM_BM_PM1 = 1 } ebm_bm_spins;
-typedef enum ebm_bm_scan { EBM_SCAN_SYSTEMATIC = 0, EBM_SCAN_RANDOM = 1 } ebm_bm_scan;
-
-/* A model of n >= 1 units with W = 0, b = 0. */
-EBM_API ebm_status ebm_bm_new(size_t n, ebm_bm_spins spins, ebm_bm **out);
-EBM_API void ebm_bm_free(ebm_bm *m);
-EBM_API ebm_status ebm_bm_clone(const ebm_bm *m, ebm_bm **out);
-EBM_API size_t ebm_bm_units(const ebm_bm *m);
-EBM_API ebm_bm_spins ebm_bm_spin_kind(const ebm_bm *m);
-EBM_API float ebm_bm_off_value(const ebm_bm *m);                /* 0 or -1 */
-/* The flat parameters (n*n + n floats; *n_params may be NULL), writable; W (n, n) and b (n) are views. */
-EBM_API float *ebm_bm_params(ebm_bm *m, size_t *n_params);
-EBM_API float *ebm_bm_weights(ebm_bm *m);
-EBM_API float *ebm_bm_bias(ebm_bm *m);
-/* W <- (W + W') / 2 with zero diagonal, after writing W by hand. */
-EBM_API void ebm_bm_symmetrize(ebm_bm *m);
-EBM_API ebm_meta *ebm_bm_meta(ebm_bm *m);
-EBM_API void ebm_bm_set_image_shape(ebm_bm *m, size_t height, size_t width);
-EBM_API void ebm_bm_image_shape(const ebm_bm *m, size_t *height, size_t *width); /* 0 x 0 when unknown */
-/* "01" | "pm1" and back (EBM_EINVAL with a message otherwise); "scan": "systematic" | "random". */
-EBM_API const char *ebm_bm_spins_name(ebm_bm_spins s);
-EBM_API ebm_status ebm_bm_spins_parse(const char *name, ebm_bm_spins *out);
-EBM_API ebm_status ebm_bm_scan_parse(const char *name, ebm_bm_scan *out);
-/* W_ij = W_ji ~ N(0, weight_std^2); b = the logit (scaled for {-1,+1}) of data's clipped unit means
- * when data (rows, n) in the model's convention is given, else 0. */
-EBM_API ebm_status ebm_bm_init(ebm_bm *m, ebm_rng *rng, float weight_std, const ebm_mat *data);
-/* E (rows) = E(x_r) in double, x (rows, n) in the model's convention. */
-EBM_API ebm_status ebm_bm_energy(const ebm_bm *m, const float *x, size_t rows, double *E);
-/* p (rows, n) = p(x_i = on | x_-i) at temperature T. */
-EBM_API ebm_status ebm_bm_cond_prob(const ebm_bm *m, const float *x, size_t rows, float T, float *p);
-/* sweeps sequential Gibbs sweeps at T on the chains x (rows, n) in place: every sweep visits the n
- * units in order (systematic) or n units drawn uniformly with replacement (random scan).  Row r uses
- * Philox stream (key, r) with key drawn from rng, so results do not depend on the thread count. */
-EBM_API ebm_status ebm_bm_gibbs(const ebm_bm *m, float *x, size_t rows, size_t sweeps, float T, ebm_bm_scan scan,
-                                ebm_rng *rng);
 /* Exact log Z_T by Gray-code enumeration of the 2^n states in double with a running log-sum-exp
  * (n <= EBM_EXACT_MAX_UNITS, else EBM_EINVAL). */
 EBM_API ebm_status ebm_bm_log_z_exact(const ebm_bm *m, float T, double *log_z);
@@ -1575,195 +1753,6 @@ typedef struct ebm_bm_eval {
     double energy_mean, pseudo_ll, log_z, log_likelihood;
 } ebm_bm_eval;
 EBM_API ebm_status ebm_bm_evaluate(const ebm_bm *m, const float *x, size_t rows, int exact, ebm_bm_eval *out);
-/* grad (n*n + n) += d(mean PLL)/dtheta (ascent direction, symmetric as above): with r_i = x_i - E[x_i | x_-i],
- * d/db_i = r_i and d/dW_ij = r_i x_j + r_j x_i, averaged over rows. */
-EBM_API ebm_status ebm_bm_pseudo_ll_grad(const ebm_bm *m, const float *x, size_t rows, float *grad);
-/* EBM_ENAN naming the first non-finite parameter, else EBM_OK. */
-EBM_API ebm_status ebm_bm_check_finite(const ebm_bm *m);
-
-/* Learning: CD-k (negative chains start at the batch), PCD-k (persistent chains, started at random data
- * rows) with k sequential Gibbs sweeps, or maximum pseudo-likelihood (the exact PLL gradient), through
- * the optimisers above.  data (rows, n) in the model's convention. */
-typedef enum ebm_bm_method { EBM_BM_CD = 0, EBM_BM_PCD = 1, EBM_BM_PL = 2 } ebm_bm_method;
-typedef struct ebm_bm_train_opts {
-    ebm_bm_method method;     /* default CD */
-    size_t k;                 /* Gibbs sweeps per update (default 1) */
-    ebm_bm_scan scan;         /* default systematic */
-    size_t epochs;            /* default 10 */
-    size_t batch;             /* default 100 */
-    size_t chains;            /* PCD chains; 0 = batch */
-    ebm_optim_opts optim;     /* default SGD, lr 0.05, momentum 0.5, no weight decay */
-    int shuffle;              /* default 1 */
-    uint64_t seed;            /* default 1 */
-    ebm_progress_fn on_batch; /* progress.recon is NaN */
-    ebm_progress_fn on_epoch;
-    void *user;
-} ebm_bm_train_opts;
-EBM_API void ebm_bm_train_opts_default(ebm_bm_train_opts *o);
-/* A CD / PCD / pseudo-likelihood trainer of m for ebm_run (m borrowed, not freed): o gives the update
- * (method, k, scan, chains, optim without its lr, which comes from the run's schedule); ebm_bm_run_opts
- * turns o's loop settings (epochs, batch, optim.lr, shuffle, seed) into the ebm_run options ebm_bm_train
- * uses.  Gibbs draws come from the stream (seed, 0), the persistent chains' start from (seed, 2), the
- * shuffle from (seed, 1).  Its describe writes ebm.train.method, .k and .scan (CD/PCD), .optim,
- * .momentum and .weight_decay. */
-EBM_API ebm_status ebm_bm_trainer_new(ebm_bm *m, const ebm_bm_train_opts *o, ebm_trainer **out);
-EBM_API void ebm_bm_run_opts(const ebm_bm_train_opts *o, ebm_run_opts *r);
-/* ebm_run over that trainer.  On a non-finite update the parameters are restored to the end of the last
- * completed epoch (or the start) and EBM_ENAN is returned. */
-EBM_API ebm_status ebm_bm_train(ebm_bm *m, const ebm_mat *data, const ebm_bm_train_opts *o);
-EBM_API const char *ebm_bm_method_name(ebm_bm_method k);      /* "cd", "pcd", "pl" */
-
-/* Files: tensors W (n, n), b (n); metadata ebm.model = "bm", ebm.bm.spins = "01" | "pm1", ebm.n_vis = n,
- * ebm.image_shape when known, and everything in the model's meta.  Loading checks symmetry and the
- * zero diagonal (EBM_EFORMAT otherwise). */
-EBM_API ebm_status ebm_bm_save(const ebm_bm *m, const char *path);
-EBM_API ebm_status ebm_bm_load(const char *path, ebm_bm **out);
-EBM_API ebm_status ebm_bm_from_tensors(const ebm_tensors *t, const char *name, ebm_bm **out);
-EBM_API ebm_status ebm_bm_to_tensors(const ebm_bm *m, ebm_tensors *t);
-
-/* Ising image denoising (Bishop, PRML section 8.3.3): a clean image y in {-1,+1}^(H x W) on the
- * 4-neighbour grid and an observed noisy x in {-1,+1}^(H x W),
- *   E(y; x) = -beta sum_{i~j} y_i y_j - eta sum_i x_i y_i - h sum_i y_i,   p(y | x) ∝ exp(-E(y; x)).
- * Images are float arrays (height * width, row-major) holding -1 and +1 (x > 0 counts as +1). */
-typedef struct ebm_ising {
-    size_t height, width;
-    float beta;               /* neighbour coupling (CLI default 1) */
-    float eta;                /* observation coupling (CLI default 2) */
-    float h;                  /* bias (default 0) */
-    const float *x;           /* the observation (height * width) */
-} ebm_ising;
-/* E(y; x) in double. */
-EBM_API ebm_status ebm_ising_energy(const ebm_ising *g, const float *y, double *E);
-/* Iterated conditional modes: y (in/out, the start state, e.g. x) sweeps in raster order, setting each
- * y_i to the sign of its local field (keeping y_i on a tie), until a sweep changes nothing or after
- * max_sweeps sweeps (0 = no limit).  The energy never increases.  *sweeps (may be NULL) = sweeps done. */
-EBM_API ebm_status ebm_ising_icm(const ebm_ising *g, float *y, size_t max_sweeps, size_t *sweeps);
-/* Simulated annealing for the MAP: sweeps raster-order Gibbs sweeps at temperatures falling geometrically
- * from T0 to T1, then ICM to the nearest local minimum.  y is the start state (in/out). */
-EBM_API ebm_status ebm_ising_anneal(const ebm_ising *g, float *y, size_t sweeps, float T0, float T1, ebm_rng *rng);
-/* Posterior marginals by Gibbs at T = 1 from the start state y (in/out): burn_in sweeps, then marg
- * (height * width) = the mean over sweeps more sweeps of p(y_i = +1 | neighbours, x) (Rao-Blackwellised).
- * Thresholding marg at 1/2 gives the maximiser of the posterior marginals (MPM). */
-EBM_API ebm_status ebm_ising_gibbs(const ebm_ising *g, float *y, size_t burn_in, size_t sweeps, ebm_rng *rng,
-                                   float *marg);
-/* One denoising of the observation g->x into y (height * width): MAP by ICM from x, MAP by annealing from x
- * (sweeps from T0 to T1, then ICM), or the MPM: Gibbs marginals after burn_in, averaged over sweeps, written
- * to marg (height * width; required for gibbs, else may be NULL) and thresholded at 1/2. */
-typedef enum ebm_ising_method { EBM_ISING_ICM = 0, EBM_ISING_ANNEAL = 1, EBM_ISING_GIBBS = 2 } ebm_ising_method;
-typedef struct ebm_ising_denoise_opts {
-    ebm_ising_method method;
-    size_t sweeps, burn_in;   /* annealing sweeps; Gibbs: sweeps averaged after burn_in */
-    float t0, t1;             /* annealing temperatures */
-} ebm_ising_denoise_opts;
-EBM_API ebm_status ebm_ising_denoise(const ebm_ising *g, const ebm_ising_denoise_opts *o, ebm_rng *rng, float *y,
-                                     float *marg);
-EBM_API const char *ebm_ising_method_name(ebm_ising_method m); /* "icm", "anneal", "gibbs" */
-/* Salt-and-pepper noise: noisy (n) = clean (n, values -1/+1) with each value, with probability p, replaced by a
- * fair coin flip (-1 or +1), drawing from the stream (seed, stream); returns how many values changed. */
-EBM_API size_t ebm_ising_salt_pepper(const float *clean, size_t n, float p, uint64_t seed, uint64_t stream,
-                                     float *noisy);
-/* Exact marginals p(y_i = +1 | x) by enumeration (height * width <= EBM_EXACT_MAX_UNITS), for tests. */
-EBM_API ebm_status ebm_ising_marginals_exact(const ebm_ising *g, double *marg);
-
-/* ------------------------------------------------------------------------------------------------
- * Deep belief nets (Hinton, Osindero & Teh 2006; Hinton & Salakhutdinov 2006): a stack of Bernoulli RBMs,
- * layer l connecting the units of level l (its visible side) to level l + 1 (its hidden side); level 0 is
- * the data.  Greedy layer-wise training: layer 0 is an RBM on the data, layer l + 1 an RBM on the hidden
- * probabilities p(h | v) of layer l over the training data (probabilities, not samples, as Hinton &
- * Salakhutdinov's code does: the same expected statistics with less noise).  Generation: Gibbs sampling in
- * the top RBM (an undirected associative memory), then a deterministic down pass through the directed
- * layers below, p(level l = 1 | level l + 1) = sigmoid(W_l h + b_v,l).  Features: the up pass of
- * probabilities, level l + 1 = p(h | level l) of layer l.
- * Files: tensors layers.<l>.W (n_vis, n_hid), layers.<l>.b_v, layers.<l>.b_h; metadata ebm.model = "dbn",
- * ebm.dbn.sizes = "784,500,500" (level sizes, data first), ebm.n_vis, ebm.n_hid (top), ebm.image_shape.
- * --------------------------------------------------------------------------------------------- */
-typedef struct ebm_dbn {
-    size_t n_layers;          /* >= 1 */
-    ebm_rbm **layers;         /* (n_layers) layer l: levels l -> l + 1; layers[l]->n_hid == layers[l+1]->n_vis */
-    size_t height, width;     /* image shape of level 0, 0 if unknown */
-    ebm_meta *meta;           /* provenance and defaults, saved with the model */
-} ebm_dbn;
-
-/* A DBN with level sizes sizes[0..n_sizes-1] (n_sizes >= 2; sizes[0] = data dimension), parameters zero. */
-EBM_API ebm_status ebm_dbn_new(const size_t *sizes, size_t n_sizes, ebm_dbn **out);
-EBM_API void ebm_dbn_free(ebm_dbn *d);
-/* A DBN holding copies of the n RBMs (adjacent sizes must agree; EBM_ESHAPE otherwise). */
-EBM_API ebm_status ebm_dbn_from_rbms(const ebm_rbm *const *rbms, size_t n, ebm_dbn **out);
-/* Units at level l (0 = data, n_layers = top). */
-EBM_API size_t ebm_dbn_units(const ebm_dbn *d, size_t level);
-/* Up pass: out (n, units(level)) = probabilities at level (1..n_layers; 0 copies v) for v (n, units(0)). */
-EBM_API ebm_status ebm_dbn_up(const ebm_dbn *d, const float *v, size_t n, size_t level, float *out);
-/* Down pass: out (n, units(0)) = mean-field pixels from h (n, units(level)) at level (0..n_layers), applying
- * p(level l = 1 | level l + 1) = sigmoid(W_l h + b_v,l) with probabilities all the way down. */
-EBM_API ebm_status ebm_dbn_down(const ebm_dbn *d, const float *h, size_t n, size_t level, float *out);
-/* Anomaly score F (n) of v (n, units(0)): the free energy of v under the bottom RBM, -log p_1(v) - log Z_1.
- * It is also the DBN's variational bound on -log p(v) (up to log Z) at the moment the second layer is added
- * (Hinton et al. 2006, section 4), which training the layers above can only tighten. */
-EBM_API ebm_status ebm_dbn_free_energy(const ebm_dbn *d, const float *v, size_t n, double *F);
-/* Mean squared error per unit of v (n, units(0)) against its bottom-layer reconstruction p(v | p(h | v)). */
-EBM_API ebm_status ebm_dbn_recon_error(const ebm_dbn *d, const float *v, size_t n, double *mse);
-/* Files (see above); atomic write.  Missing layers, sizes that disagree with ebm.dbn.sizes and extra
- * tensors are EBM_EFORMAT naming the file and tensor. */
-EBM_API ebm_status ebm_dbn_save(const ebm_dbn *d, const char *path);
-EBM_API ebm_status ebm_dbn_load(const char *path, ebm_dbn **out);
-/* sizes (at most cap) <- the comma-separated positive whole numbers of text ("784,500,500", the form of
- * ebm.dbn.sizes); EBM_EINVAL naming text otherwise. */
-EBM_API ebm_status ebm_dbn_parse_sizes(const char *text, size_t *sizes, size_t cap, size_t *n);
-/* A DBN file, or an RBM file as a one-layer DBN (with its metadata and image shape); other kinds are EBM_EFORMAT. */
-EBM_API ebm_status ebm_dbn_load_stack(const char *path, ebm_dbn **out);
-EBM_API ebm_status ebm_dbn_from_tensors(const ebm_tensors *t, const char *name, ebm_dbn **out);
-EBM_API ebm_status ebm_dbn_to_tensors(const ebm_dbn *d, ebm_tensors *t);
-
-/* Greedy layer-wise training: layer l is one run of the CD / PCD trainer (ebm_rbm_trainer_new) through ebm_run,
- * with o->cd and seed o->cd.seed + l, initialised by ebm_rbm_init(W ~ N(0, init_std^2), visible biases from its
- * input's means, rng stream (seed, 100 + l)); its input is the data for layer 0 and p(h | v) of the layer below
- * over that layer's input otherwise.  on_layer (may be NULL) is called before each layer with the layer index,
- * the layer and its training input (rows, units(l)); non-zero stops (EBM_ECANCELED).  d->meta receives
- * ebm.train.init_std, .layer_input, .lr_final, .layer.<l>.seed and .layer.<l>.seconds, and the sampling
- * defaults ebm.sample.steps, .temperature, .init where absent. */
-typedef struct ebm_dbn_train_opts {
-    ebm_cd_opts cd;           /* per-layer CD / PCD settings (ebm_cd_opts_default) */
-    float init_std;           /* default 0.01 */
-    int (*on_layer)(size_t layer, ebm_rbm *rbm, const ebm_mat *input, void *user);
-    void *user;
-} ebm_dbn_train_opts;
-
-EBM_API void ebm_dbn_train_opts_default(ebm_dbn_train_opts *o);
-/* Trains d on data (rows, units(0)) with values in [0, 1]; every layer runs as ebm_rbm_train runs it, with
- * o->cd's callbacks. */
-EBM_API ebm_status ebm_dbn_train(ebm_dbn *d, const ebm_mat *data, const ebm_dbn_train_opts *o);
-/* One layer's run, handed to the caller's hook: the layer (initialised), its training input, its trainer and
- * the ebm_run options ebm_rbm_train would use (ebm_cd_run_opts of o->cd with the layer's seed; no callbacks). */
-typedef struct ebm_dbn_layer_run {
-    size_t layer, n_layers;
-    ebm_rbm *rbm;
-    const ebm_mat *input;     /* (rows, units(layer)) */
-    ebm_trainer *trainer;     /* owned by ebm_dbn_train_run */
-    ebm_run_opts run;         /* the hook may add callbacks, checkpoints, ... */
-} ebm_dbn_layer_run;
-/* Runs the layer, normally ebm_run(L->trainer, L->input, NULL, &L->run, result) with the caller's callbacks:
- * one place for progress, cancellation and partial saves of every layer.  A status other than EBM_OK stops
- * the training and is returned (prefixed with the layer). */
-typedef ebm_status (*ebm_dbn_run_fn)(ebm_dbn_layer_run *L, void *user);
-/* ebm_dbn_train with each layer's run made by run (NULL: as ebm_dbn_train); the results are the same. */
-EBM_API ebm_status ebm_dbn_train_run(ebm_dbn *d, const ebm_mat *data, const ebm_dbn_train_opts *o,
-                                     ebm_dbn_run_fn run, void *user);
-
-/* Generation: n block-Gibbs chains in the top RBM, started from noise (each unit of level n_layers - 1 on
- * with probability noise_p) or, when init (rows, units(0)) is given, from the up pass of random rows of it;
- * after steps sweeps at temperature T, the top RBM's p(v | h) (its binary state when steps is 0) goes down
- * the directed layers by ebm_dbn_down.  out is (n, units(0)), values in [0, 1]; reproducible from rng. */
-typedef struct ebm_dbn_sample_opts {
-    size_t steps;             /* default 1000 */
-    float T;                  /* default 1 */
-    float noise_p;            /* default 0.5 */
-    int (*progress)(double fraction, void *user); /* non-zero stops (EBM_ECANCELED); may be NULL */
-    void *user;
-} ebm_dbn_sample_opts;
-
-EBM_API void ebm_dbn_sample_opts_default(ebm_dbn_sample_opts *o);
-EBM_API ebm_status ebm_dbn_sample(const ebm_dbn *d, size_t n, const ebm_mat *init, const ebm_dbn_sample_opts *o,
-                                  ebm_rng *rng, float *out);
 
 /* ------------------------------------------------------------------------------------------------
  * Linear probe: multinomial logistic regression on fixed features, to measure how useful features are.
@@ -1820,6 +1809,54 @@ EBM_API ebm_status ebm_probe_fit_score(const float *xtr, const int32_t *ytr, siz
 EBM_API ebm_status ebm_dbn_probe(const ebm_dbn *d, size_t level, const float *xtr, const int32_t *ytr, size_t ntr,
                                  const float *xte, const int32_t *yte, size_t nte, const ebm_probe_opts *o,
                                  ebm_probe_score *out);
+
+/* ================================================================================================
+ * PART 8. APPLICATIONS: Ising image denoising
+ * ============================================================================================== */
+
+/* Ising image denoising (Bishop, PRML section 8.3.3): a clean image y in {-1,+1}^(H x W) on the
+ * 4-neighbour grid and an observed noisy x in {-1,+1}^(H x W),
+ *   E(y; x) = -beta sum_{i~j} y_i y_j - eta sum_i x_i y_i - h sum_i y_i,   p(y | x) ∝ exp(-E(y; x)).
+ * Images are float arrays (height * width, row-major) holding -1 and +1 (x > 0 counts as +1). */
+typedef struct ebm_ising {
+    size_t height, width;
+    float beta;               /* neighbour coupling (CLI default 1) */
+    float eta;                /* observation coupling (CLI default 2) */
+    float h;                  /* bias (default 0) */
+    const float *x;           /* the observation (height * width) */
+} ebm_ising;
+/* E(y; x) in double. */
+EBM_API ebm_status ebm_ising_energy(const ebm_ising *g, const float *y, double *E);
+/* Iterated conditional modes: y (in/out, the start state, e.g. x) sweeps in raster order, setting each
+ * y_i to the sign of its local field (keeping y_i on a tie), until a sweep changes nothing or after
+ * max_sweeps sweeps (0 = no limit).  The energy never increases.  *sweeps (may be NULL) = sweeps done. */
+EBM_API ebm_status ebm_ising_icm(const ebm_ising *g, float *y, size_t max_sweeps, size_t *sweeps);
+/* Simulated annealing for the MAP: sweeps raster-order Gibbs sweeps at temperatures falling geometrically
+ * from T0 to T1, then ICM to the nearest local minimum.  y is the start state (in/out). */
+EBM_API ebm_status ebm_ising_anneal(const ebm_ising *g, float *y, size_t sweeps, float T0, float T1, ebm_rng *rng);
+/* Posterior marginals by Gibbs at T = 1 from the start state y (in/out): burn_in sweeps, then marg
+ * (height * width) = the mean over sweeps more sweeps of p(y_i = +1 | neighbours, x) (Rao-Blackwellised).
+ * Thresholding marg at 1/2 gives the maximiser of the posterior marginals (MPM). */
+EBM_API ebm_status ebm_ising_gibbs(const ebm_ising *g, float *y, size_t burn_in, size_t sweeps, ebm_rng *rng,
+                                   float *marg);
+/* One denoising of the observation g->x into y (height * width): MAP by ICM from x, MAP by annealing from x
+ * (sweeps from T0 to T1, then ICM), or the MPM: Gibbs marginals after burn_in, averaged over sweeps, written
+ * to marg (height * width; required for gibbs, else may be NULL) and thresholded at 1/2. */
+typedef enum ebm_ising_method { EBM_ISING_ICM = 0, EBM_ISING_ANNEAL = 1, EBM_ISING_GIBBS = 2 } ebm_ising_method;
+typedef struct ebm_ising_denoise_opts {
+    ebm_ising_method method;
+    size_t sweeps, burn_in;   /* annealing sweeps; Gibbs: sweeps averaged after burn_in */
+    float t0, t1;             /* annealing temperatures */
+} ebm_ising_denoise_opts;
+EBM_API ebm_status ebm_ising_denoise(const ebm_ising *g, const ebm_ising_denoise_opts *o, ebm_rng *rng, float *y,
+                                     float *marg);
+EBM_API const char *ebm_ising_method_name(ebm_ising_method m); /* "icm", "anneal", "gibbs" */
+/* Salt-and-pepper noise: noisy (n) = clean (n, values -1/+1) with each value, with probability p, replaced by a
+ * fair coin flip (-1 or +1), drawing from the stream (seed, stream); returns how many values changed. */
+EBM_API size_t ebm_ising_salt_pepper(const float *clean, size_t n, float p, uint64_t seed, uint64_t stream,
+                                     float *noisy);
+/* Exact marginals p(y_i = +1 | x) by enumeration (height * width <= EBM_EXACT_MAX_UNITS), for tests. */
+EBM_API ebm_status ebm_ising_marginals_exact(const ebm_ising *g, double *marg);
 
 #ifdef __cplusplus
 }
