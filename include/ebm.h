@@ -1676,6 +1676,17 @@ EBM_API ebm_status ebm_grbm_ais(const ebm_grbm *m, const float *base_mean, const
                                 const ebm_ais_opts *o, ebm_ais_result *r, double *log_w);
 /* Column means and variances (floored at 1e-4) of standardised data (n, n_vis) for the AIS base. */
 EBM_API ebm_status ebm_grbm_ais_base(const ebm_mat *data, float *mean, float *var);
+/* The figures of a GRBM on standardised rows x (rows, n_vis): the mean free energy and the reconstruction error
+ * (standardised space), with exact the exact log Z (n_hid <= EBM_EXACT_MAX_UNITS) and the mean log-likelihood,
+ * with ais (may be NULL) an AIS log Z (its base from ebm_grbm_ais_base of x) and the log-likelihood under it;
+ * log-likelihoods in nats per example as densities in pixel units (ebm_grbm_log_jacobian added).  Figures not
+ * measured are NaN; on an error the figures measured before it are kept. */
+typedef struct ebm_grbm_eval {
+    double free_energy_mean, recon_mse, log_z, log_likelihood, ais_log_z, ais_log_likelihood, ais_log_z_lo,
+        ais_log_z_hi;
+} ebm_grbm_eval;
+EBM_API ebm_status ebm_grbm_evaluate(const ebm_grbm *m, const ebm_mat *x, int exact, const ebm_ais_opts *ais,
+                                     ebm_grbm_eval *out);
 /* Kernel MMD^2 (unbiased, Gretton et al. 2012) between x (n, d) and y (m, d) with the Gaussian kernel
  * exp(-||a - b||^2 / (2 bandwidth^2)); bandwidth <= 0 picks the median pairwise distance of the pooled
  * sample (median heuristic), returned in *used_bandwidth (may be NULL). */
@@ -1857,6 +1868,15 @@ EBM_API size_t ebm_ising_salt_pepper(const float *clean, size_t n, float p, uint
                                      float *noisy);
 /* Exact marginals p(y_i = +1 | x) by enumeration (height * width <= EBM_EXACT_MAX_UNITS), for tests. */
 EBM_API ebm_status ebm_ising_marginals_exact(const ebm_ising *g, double *marg);
+/* x (height * width) <- +1 where the grey level of pixel i of px (height * width * channels bytes; the mean of
+ * the first three channels when channels >= 3, alpha ignored) divided by 255 is at least threshold, else -1. */
+EBM_API void ebm_ising_threshold_pixels(const uint8_t *px, size_t n, size_t channels, float threshold, float *x);
+/* One image of a denoising experiment: g->x (the noisy image) denoised into y (and marg, as ebm_ising_denoise)
+ * by o->method with the random stream (seed ^ 0x6973696e67, image * 3 + method); *errors += the pixels of y
+ * that differ from clean (height * width, -1/+1). */
+EBM_API ebm_status ebm_ising_denoise_image(const ebm_ising *g, const ebm_ising_denoise_opts *o, uint64_t seed,
+                                           uint64_t image, const float *clean, float *y, float *marg, size_t *errors);
+
 
 #ifdef __cplusplus
 }

@@ -311,6 +311,46 @@ static void test_mmd(void) {
     free(c);
 }
 
+/* ebm_grbm_evaluate against the single figures it gathers (log-likelihoods in pixel units through the
+ * standardisation's Jacobian), AIS close to the exact log Z, NaN for what is not asked, and a width mismatch. */
+static void test_evaluate(void) {
+    ebm_grbm *m = fixture_grbm(4, 3, 0.8, 7);
+    for (size_t i = 0; i < 4; i++) m->data_std[i] = 0.5f + 0.25f * (float)i;
+    ebm_mat *x;
+    REQUIRE(ebm_mat_new(30, 4, &x) == EBM_OK);
+    ebm_rng r;
+    ebm_rng_seed(&r, 3, 0);
+    for (size_t i = 0; i < 30 * 4; i++) x->data[i] = (float)ebm_rng_normal(&r);
+    double F[30], fmean = 0, recon, lz, ll, jac = ebm_grbm_log_jacobian(m);
+    REQUIRE(ebm_grbm_free_energy(m, x->data, 30, 1.0f, F) == EBM_OK);
+    for (int i = 0; i < 30; i++) fmean += F[i] / 30;
+    CHECK_OK(ebm_grbm_recon_error(m, x->data, 30, &recon));
+    CHECK_OK(ebm_grbm_log_z_exact(m, 1.0f, &lz));
+    CHECK_OK(ebm_grbm_log_likelihood(m, x->data, 30, lz, &ll));
+    CHECK(jac != 0);
+    ebm_ais_opts ao;
+    ebm_ais_opts_default(&ao);
+    ao.runs = 200;
+    ao.steps = 2000;
+    ebm_grbm_eval e;
+    CHECK_OK(ebm_grbm_evaluate(m, x, 1, &ao, &e));
+    CHECK_NEAR(e.free_energy_mean, fmean, 1e-9);
+    CHECK_NEAR(e.recon_mse, recon, 1e-12);
+    CHECK_NEAR(e.log_z, lz, 1e-12);
+    CHECK_NEAR(e.log_likelihood, ll + jac, 1e-9);
+    CHECK_NEAR(e.ais_log_z, lz, 0.05);
+    CHECK(e.ais_log_z_lo <= e.ais_log_z && e.ais_log_z <= e.ais_log_z_hi);
+    CHECK_NEAR(e.ais_log_likelihood - e.log_likelihood, lz - e.ais_log_z, 1e-9);
+    CHECK_OK(ebm_grbm_evaluate(m, x, 0, NULL, &e));
+    CHECK_NEAR(e.free_energy_mean, fmean, 1e-9);
+    CHECK(isnan(e.log_z) && isnan(e.log_likelihood) && isnan(e.ais_log_z) && isnan(e.ais_log_likelihood));
+    ebm_mat narrow = {30, 3, x->data};
+    CHECK_FAILS(ebm_grbm_evaluate(m, &narrow, 1, NULL, &e), EBM_EINVAL);
+    CHECK(isnan(e.free_energy_mean) && isnan(e.recon_mse));
+    ebm_mat_free(x);
+    ebm_grbm_free(m);
+}
+
 int main(void) {
     ebm_set_threads(1); /* short on a busy machine; thread independence is tested in test_grbm_samplers */
     test_free_energy_brute();
@@ -320,5 +360,6 @@ int main(void) {
     test_exact_2d();
     test_round_trip();
     test_mmd();
+    test_evaluate();
     return check_summary("test_grbm");
 }

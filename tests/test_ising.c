@@ -184,6 +184,35 @@ static void test_denoise_api(void) {
     CHECK(ebm_ising_salt_pepper(big, 4000, 0.4f, 5, 1, again) == changed && memcmp(noisy, again, sizeof noisy) == 0);
 }
 
+/* ebm_ising_threshold_pixels: grey or the mean of R, G, B (alpha ignored) against the threshold; and
+ * ebm_ising_denoise_image: ebm_ising_denoise from the stream (seed ^ "ising", image * 3 + method), errors counted
+ * against the clean image and added to the count. */
+static void test_experiment_helpers(void) {
+    const uint8_t grey[4] = {0, 127, 128, 255}, rgba[8] = {255, 0, 0, 9, 100, 200, 90, 255};
+    float x[4];
+    ebm_ising_threshold_pixels(grey, 4, 1, 0.5f, x);
+    CHECK(x[0] == -1.0f && x[1] == -1.0f && x[2] == 1.0f && x[3] == 1.0f);
+    ebm_ising_threshold_pixels(rgba, 2, 4, 0.4f, x); /* means 85 / 255 = 0.33 and 130 / 255 = 0.51 */
+    CHECK(x[0] == -1.0f && x[1] == 1.0f);
+    const size_t n = 100;
+    float clean[100], noisy[100], y[100], z[100], marg[100];
+    for (size_t i = 0; i < n; i++) clean[i] = (i % 10) < 5 ? 1.0f : -1.0f;
+    ebm_ising_salt_pepper(clean, n, 0.3f, 4, 0, noisy);
+    ebm_ising g = {10, 10, 1.0f, 2.0f, 0.0f, noisy};
+    for (int method = 0; method < 3; method++) {
+        ebm_ising_denoise_opts o = {(ebm_ising_method)method, 20, 5, 3.0f, 0.1f};
+        size_t errors = 7, want = 7;
+        CHECK_OK(ebm_ising_denoise_image(&g, &o, 3, 5, clean, y, marg, &errors));
+        ebm_rng r;
+        ebm_rng_seed(&r, 3 ^ 0x6973696e67ull, 5 * 3 + (uint64_t)method);
+        CHECK_OK(ebm_ising_denoise(&g, &o, &r, z, marg));
+        for (size_t i = 0; i < n; i++) want += z[i] != clean[i];
+        CHECK_MSG(memcmp(y, z, sizeof y) == 0 && errors == want, "%s: %zu errors, expected %zu",
+                  ebm_ising_method_name(o.method), errors, want);
+        CHECK_MSG(errors - 7 < 15, "%s left %zu errors", ebm_ising_method_name(o.method), errors - 7);
+    }
+}
+
 int main(void) {
     test_energy_hand();
     test_icm_monotone();
@@ -191,5 +220,6 @@ int main(void) {
     test_marginals_3x3();
     test_denoise();
     test_denoise_api();
+    test_experiment_helpers();
     return check_summary("test_ising");
 }

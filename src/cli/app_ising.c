@@ -50,13 +50,7 @@ static int denoise_one(const char *cmd, den_args *a, const char *in, const char 
         return cli_error(cmd, "out of memory for a %zu x %zu image", H, W);
     }
     float *y = x + N, *mg = y + N;
-    const uint8_t *src = img->data;
-    size_t cc = c >= 3 ? 3 : 1; /* grey, or the mean of R, G, B; alpha is ignored */
-    for (size_t i = 0; i < N; i++) {
-        double v = 0;
-        for (size_t k = 0; k < cc; k++) v += src[i * c + k];
-        x[i] = v / (255.0 * (double)cc) >= a->threshold ? 1.0f : -1.0f;
-    }
+    ebm_ising_threshold_pixels(img->data, N, c, a->threshold, x);
     ebm_ising g = {H, W, a->beta, a->eta, a->h, x};
     ebm_rng rng;
     ebm_rng_seed(&rng, a->seed, 0);
@@ -126,11 +120,8 @@ static int denoise_rows(const char *cmd, den_args *a, const ebm_dataset *d, size
         a->o.method = (ebm_ising_method)m;
         for (size_t i = 0; !rc && i < n; i++) {
             ebm_ising g = {H, W, a->beta, a->eta, a->h, noisy + i * D};
-            ebm_rng r;
-            ebm_rng_seed(&r, a->seed ^ 0x6973696e67ull, (uint64_t)(a->offset + i) * 3 + (uint64_t)m);
-            ebm_status s = ebm_ising_denoise(&g, &a->o, &r, y, mg);
+            ebm_status s = ebm_ising_denoise_image(&g, &a->o, a->seed, a->offset + i, clean + i * D, y, mg, &err[m]);
             if (s) rc = cli_lib_error(cmd, s);
-            for (size_t p = 0; p < D; p++) err[m] += y[p] != clean[i * D + p];
             if (a->png && i < K) { /* a row of the picture: clean, noisy, then each method */
                 memcpy(tiles + i * cols * D, clean + i * D, D * sizeof(float));
                 memcpy(tiles + (i * cols + 1) * D, noisy + i * D, D * sizeof(float));

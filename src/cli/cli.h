@@ -290,6 +290,10 @@ bool cli_bm_scorer(const char *cmd, const char *path, cli_scorer *sc);
  * otherwise) with 0 mapped to off (0 or -1) and, when n > 0, n columns; NULL after printing an error. */
 ebm_dataset *cli_bm_load_binary(const char *cmd, const char *spec, cli_data_args *da, const ebm_meta *meta, size_t n,
                                 float off, bool quiet);
+/* "  NAME mean M  std S  min A  max B" of x (n), NAME padded to width, leaving out every (skip + 1)-th value from
+ * the first (the diagonal of a (skip, skip) matrix) when skip > 0; of exp(x / 2) (sigma from log sigma^2) when
+ * half_exp. */
+void cli_stat_line(const char *name, int width, const float *x, size_t n, size_t skip, bool half_exp);
 int cli_structured_train(int argc, char **argv, bool quiet);
 int cli_structured_eval(int argc, char **argv, bool quiet);
 int cli_structured_info(int argc, char **argv, bool quiet);

@@ -51,25 +51,19 @@ typedef struct {
 
 static void bm_epoch(cli_run *r, const ebm_run_progress *p) {
     bm_train_ctx *c = r->user;
-    double pll = NAN, ll = NAN, lz = NAN;
-    if (c->mon && ebm_bm_pseudo_ll(c->m, c->mon->data, c->mon->rows, &pll)) pll = NAN;
-    if (c->mon && c->exact &&
-        (ebm_bm_log_z_exact(c->m, 1.0f, &lz) || ebm_bm_log_likelihood(c->m, c->mon->data, c->mon->rows, lz, &ll)))
-        ll = NAN;
-    c->pll = pll;
-    c->ll = ll;
-    char line[256];
+    ebm_bm_eval e = {.pseudo_ll = NAN, .log_likelihood = NAN};
+    if (c->mon) /* a figure that fails stays NaN */
+        (void)ebm_bm_evaluate(c->m, c->mon->data, c->mon->rows, c->exact, &e);
+    double pll = c->pll = e.pseudo_ll, ll = c->ll = e.log_likelihood;
+    char line[256], f[2][32] = {"", ""};
     int n = snprintf(line, sizeof line, "epoch %zu/%zu  %.2f s", p->epoch, p->epochs, p->seconds);
     if (!isnan(pll)) n += snprintf(line + n, sizeof line - (size_t)n, "  pseudo-LL %.4f", pll);
-    if (!isnan(ll)) snprintf(line + n, sizeof line - (size_t)n, "  exact LL %.4f nats (log Z %.4f)", ll, lz);
+    if (!isnan(ll)) snprintf(line + n, sizeof line - (size_t)n, "  exact LL %.4f nats (log Z %.4f)", ll, e.log_z);
     cli_progress_line(&r->prog, "%s", line);
-    if (!r->log) return;
-    fprintf(r->log, "%zu,%.4f,%.4f,", p->epoch, p->seconds, p->total_seconds);
-    if (!isnan(pll)) fprintf(r->log, "%.6f", pll);
-    fputc(',', r->log);
-    if (!isnan(ll)) fprintf(r->log, "%.6f", ll);
-    fputc('\n', r->log);
-    fflush(r->log);
+    if (!isnan(pll)) snprintf(f[0], sizeof f[0], "%.6f", pll);
+    if (!isnan(ll)) snprintf(f[1], sizeof f[1], "%.6f", ll);
+    if (r->log && fprintf(r->log, "%zu,%.4f,%.4f,%s,%s\n", p->epoch, p->seconds, p->total_seconds, f[0], f[1]) > 0)
+        fflush(r->log);
 }
 
 static ebm_status bm_save(cli_run *r, const char *path) {
@@ -149,8 +143,7 @@ int cli_bm_train(int argc, char **argv, bool quiet) {
     if (!s) s = ebm_bm_trainer_new(m, &o, &t);
     ebm_meta *mt = m ? ebm_bm_meta(m) : NULL;
     if (!s) s = ebm_meta_setf(mt, "ebm.train.init_std", "%g", (double)init_std);
-    if (!s) s = ebm_meta_set(mt, "ebm.sample.steps", "1000");
-    if (!s) s = ebm_meta_set(mt, "ebm.sample.temperature", "1");
+    if (!s) s = ebm_meta_set_sample_defaults(mt, 1000, 1.0f, NULL);
     if (!s) s = ebm_meta_set(mt, "ebm.sample.scan", scan ? "random" : "systematic");
     if (s) {
         rc = cli_lib_error(cmd, s);
@@ -325,12 +318,9 @@ int cli_bm_eval(int argc, char **argv, bool quiet) {
         cli_json_string(stdout, path);
         printf(", \"kind\": \"bm\", \"units\": %zu, \"spins\": \"%s\", \"data\": ", nu, sp);
         cli_json_string(stdout, spec);
-        printf(", \"rows\": %zu", d->x->rows);
-        const char *keys[] = {"energy_mean", "pseudo_ll", "log_z", "log_likelihood"};
-        for (int i = 0; i < 4; i++) {
-            printf(", \"%s\": ", keys[i]);
-            cli_json_number(stdout, (&e.energy_mean)[i]);
-        }
+        printf(", \"rows\": %zu, ", d->x->rows);
+        const char *const keys[] = {"energy_mean", "pseudo_ll", "log_z", "log_likelihood"};
+        cli_json_numbers(stdout, keys, &e.energy_mean, 4);
         printf(", \"seconds\": %.3f}\n", cli_now() - t0);
     } else if (!s) {
         printf("model            %s (BM of %zu units, %s)\n", path, nu, sp);
@@ -349,21 +339,20 @@ done:
 
 /* ---- ebm info MODEL.bm ---- */
 
-/* mean, std, min and max of x (n) leaving out every (skip + 1)-th value from the first (the diagonal of an
- * (skip, skip) matrix), when skip > 0 */
-static void bm_stat_line(const char *name, const float *x, size_t n, size_t skip) {
+void cli_stat_line(const char *name, int width, const float *x, size_t n, size_t skip, bool half_exp) {
     double s = 0, sq = 0, mn = INFINITY, mx = -INFINITY;
     size_t count = 0;
     for (size_t i = 0; i < n; i++) {
         if (skip && i % (skip + 1) == 0) continue;
-        s += x[i];
-        sq += (double)x[i] * x[i];
-        mn = x[i] < mn ? x[i] : mn;
-        mx = x[i] > mx ? x[i] : mx;
+        double v = half_exp ? exp(0.5 * x[i]) : x[i];
+        s += v;
+        sq += v * v;
+        mn = v < mn ? v : mn;
+        mx = v > mx ? v : mx;
         count++;
     }
     double mean = count ? s / (double)count : 0;
-    printf("  %-4s mean %+.4f  std %.4f  min %+.4f  max %+.4f\n", name, mean,
+    printf("  %-*s mean %+.4f  std %.4f  min %+.4f  max %+.4f\n", width, name, mean,
            count ? sqrt(fmax(0, sq / (double)count - mean * mean)) : 0.0, mn, mx);
 }
 
@@ -394,8 +383,8 @@ int cli_bm_info(int argc, char **argv, bool quiet) {
                path, n, strcmp(sp, "pm1") == 0 ? "{-1,+1}" : "{0,1}", np, np - n, n);
         if (h) printf("image shape %zu x %zu\n", h, w);
         printf("parameters:\n");
-        if (n > 1) bm_stat_line("W", ebm_bm_weights(m), n * n, n);
-        bm_stat_line("b", ebm_bm_bias(m), n, 0);
+        if (n > 1) cli_stat_line("W", 4, ebm_bm_weights(m), n * n, n, false);
+        cli_stat_line("b", 4, ebm_bm_bias(m), n, 0, false);
         printf("metadata:\n");
         cli_print_meta(ebm_bm_meta(m), false);
     }

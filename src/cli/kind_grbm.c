@@ -63,17 +63,11 @@ static void train_detail(cli_run *r, const ebm_run_progress *p, char *buf, size_
 static void train_epoch(cli_run *r, const ebm_run_progress *p) {
     grbm_train *g = r->user;
     const ebm_grbm *m = g->m;
-    double recon = NAN, ll = NAN, lz, var = 0;
-    bool exact = g->exact == 1 || (g->exact == 0 && m->n_hid <= EXACT_AUTO_UNITS);
-    if (g->mon && ebm_grbm_recon_error(m, g->mon->data, g->mon->rows, &recon)) recon = NAN;
-    if (g->mon && exact && !ebm_grbm_log_z_exact(m, 1.0f, &lz) &&
-        !ebm_grbm_log_likelihood(m, g->mon->data, g->mon->rows, lz, &ll))
-        ll += ebm_grbm_log_jacobian(m);
-    else
-        ll = NAN;
+    ebm_grbm_eval e = {.recon_mse = NAN, .log_likelihood = NAN};
+    if (g->mon) /* a figure that fails stays NaN */
+        (void)ebm_grbm_evaluate(m, g->mon, g->exact == 1 || (g->exact == 0 && m->n_hid <= EXACT_AUTO_UNITS), NULL, &e);
+    double recon = g->recon = e.recon_mse, ll = g->ll = e.log_likelihood, var = 0;
     for (size_t i = 0; i < m->n_vis; i++) var += exp(m->log_var[i]) / (double)m->n_vis;
-    g->recon = recon;
-    g->ll = ll;
     char line[256], f[2][32] = {"", ""};
     int n = snprintf(line, sizeof line, "epoch %zu/%zu  %.2f s  lr %.4g  mean sigma^2 %.4f", p->epoch, p->epochs,
                      p->seconds, p->lr, var);
@@ -110,29 +104,13 @@ static ebm_status train_meta(ebm_meta *mt, const grbm_train *g) {
     if (!s) s = ebm_meta_setf(mt, "ebm.sample.eta", "%g", (double)so->eta);
     if (!s) s = ebm_meta_setf(mt, "ebm.sample.langevin_steps", "%zu", so->langevin_steps);
     if (!s) s = ebm_meta_setf(mt, "ebm.sample.mh", "%d", so->mh);
-    if (!s) s = ebm_meta_set(mt, "ebm.sample.temperature", "1");
-    if (!s) s = ebm_meta_set(mt, "ebm.sample.init", "noise");
-    return s;
-}
-
-/* At most n rows of src, drawn by the stream (seed, 7); NULL when out of memory. */
-static ebm_mat *monitor_rows(const ebm_mat *src, size_t n, uint64_t seed) {
-    size_t *idx = malloc(src->rows * sizeof *idx);
-    ebm_mat *mon = NULL;
-    if (idx && !ebm_mat_new(n < src->rows ? n : src->rows, src->cols, &mon)) {
-        ebm_rng r;
-        ebm_rng_seed(&r, seed, 7);
-        ebm_rng_permutation(&r, idx, src->rows);
-        ebm_mat_gather(src, idx, mon->rows, mon);
-    }
-    free(idx);
-    return mon;
+    return s ? s : ebm_meta_set_sample_defaults(mt, g->o.k, 1.0f, "noise"); /* adds temperature 1 and init */
 }
 
 static const char *const neg_names[] = {"noise", "data", "persistent"};
 
-/* The model on the data (standardised in place), the monitor rows (of --valid or the data), the trainer, and
- * the shared runner. */
+/* The model on the data (standardised in place), the monitor rows (at most --monitor of --valid or the data,
+ * drawn by the stream (seed, 7)), the trainer, and the shared runner. */
 static int train_model(const char *cmd, grbm_train *g, int argc, char **argv, bool quiet) {
     const ebm_grbm_train_opts *o = &g->o;
     const ebm_mat *x = g->d->x;
@@ -148,8 +126,8 @@ static int train_model(const char *cmd, grbm_train *g, int argc, char **argv, bo
     m->width = g->d->width;
     ebm_grbm_standardize(m, x->data, x->rows, x->data);
     if (g->valid && !(g->vd = load_pixels(cmd, g->valid, g->scale, 0, m, true, quiet))) return 1;
-    if (g->monitor > 0 && !(g->mon = monitor_rows(g->vd ? g->vd->x : x, g->monitor, o->seed)))
-        return cli_error(cmd, "out of memory for the monitor rows");
+    if (g->monitor > 0 && (s = ebm_mat_sample_rows(g->vd ? g->vd->x : x, g->monitor, o->seed, 7, &g->mon)))
+        return cli_lib_error(cmd, s);
     if (!quiet)
         fprintf(stderr,
                 "training GRBM %zu x %zu by %s-%zu (%s start, %s%s sampler, eta %g, %zu Langevin steps): %zu epochs, "
@@ -394,65 +372,36 @@ int cli_grbm_sample(int argc, char **argv, bool quiet) {
 
 /* ---- ebm eval MODEL.grbm ---- */
 
-enum { F_MEAN, F_RECON, F_LOGZ, F_LL, F_AIS_LOGZ, F_AIS_LL, F_AIS_LO, F_AIS_HI, F_COUNT };
 static const char *const fig_keys[] = {"free_energy_mean", "recon_mse", "log_z", "log_likelihood", "ais_log_z",
                                        "ais_log_likelihood"};
 
-/* f[F_*] of m on the standardised rows x (NaN where not measured); log-likelihoods in pixel units. */
-static ebm_status measure(const ebm_grbm *m, const ebm_mat *x, bool exact, const ebm_ais_opts *ao, double *f) {
-    size_t rows = x->rows;
-    double *F = malloc(rows * sizeof *F), jac = ebm_grbm_log_jacobian(m);
-    float *bm = malloc(m->n_vis * sizeof(float)), *bv = malloc(m->n_vis * sizeof(float));
-    ebm_status s = F && bm && bv ? ebm_grbm_free_energy(m, x->data, rows, 1.0f, F) : EBM_ENOMEM;
-    if (!s) s = ebm_grbm_recon_error(m, x->data, rows, &f[F_RECON]);
-    if (!s && exact && !(s = ebm_grbm_log_z_exact(m, 1.0f, &f[F_LOGZ])))
-        s = ebm_grbm_log_likelihood(m, x->data, rows, f[F_LOGZ], &f[F_LL]);
-    f[F_LL] += jac;
-    ebm_ais_result res;
-    if (!s && ao && !(s = ebm_grbm_ais_base(x, bm, bv)) && !(s = ebm_grbm_ais(m, bm, bv, ao, &res, NULL))) {
-        if (!ebm_grbm_log_likelihood(m, x->data, rows, res.log_z, &f[F_AIS_LL])) f[F_AIS_LL] += jac;
-        f[F_AIS_LOGZ] = res.log_z;
-        f[F_AIS_LO] = res.log_z_lo;
-        f[F_AIS_HI] = res.log_z_hi;
-    }
-    f[F_MEAN] = 0;
-    for (size_t i = 0; !s && i < rows; i++) f[F_MEAN] += F[i] / (double)rows;
-    free(F);
-    free(bm);
-    free(bv);
-    return s;
-}
-
 static void print_eval(const char *path, const ebm_grbm *m, const ebm_dataset *d, const char *spec,
-                       const ebm_ais_opts *ao, const double *f, double seconds, bool json) {
+                       const ebm_ais_opts *ao, const ebm_grbm_eval *f, double seconds, bool json) {
     if (json) {
         printf("{\"model\": ");
         cli_json_string(stdout, path);
         printf(", \"kind\": \"grbm\", \"n_vis\": %zu, \"n_hid\": %zu, \"data\": ", m->n_vis, m->n_hid);
         cli_json_string(stdout, spec);
-        printf(", \"rows\": %zu", d->x->rows);
-        for (int i = 0; i <= F_AIS_LL; i++) {
-            printf(", \"%s\": ", fig_keys[i]);
-            cli_json_number(stdout, f[i]);
-        }
+        printf(", \"rows\": %zu, ", d->x->rows);
+        cli_json_numbers(stdout, fig_keys, &f->free_energy_mean, 6); /* the struct's first six figures */
         printf(", \"seconds\": %.3f}\n", seconds);
         return;
     }
     printf("model            %s (GRBM %zu visible x %zu hidden)\n", path, m->n_vis, m->n_hid);
     printf("data             %s: %zu rows (standardised as in training)\n", d->source, d->x->rows);
-    printf("free energy      %.4f (mean, standardised space)\n", f[F_MEAN]);
-    printf("reconstruction   %.6f (mean squared error per unit, standardised)\n", f[F_RECON]);
-    if (!isnan(f[F_LOGZ])) {
-        printf("log Z            %.6f (exact, 2^%zu hidden states)\n", f[F_LOGZ], m->n_hid);
-        printf("log-likelihood   %.4f nats per example (exact; a density in pixel units)\n", f[F_LL]);
+    printf("free energy      %.4f (mean, standardised space)\n", f->free_energy_mean);
+    printf("reconstruction   %.6f (mean squared error per unit, standardised)\n", f->recon_mse);
+    if (!isnan(f->log_z)) {
+        printf("log Z            %.6f (exact, 2^%zu hidden states)\n", f->log_z, m->n_hid);
+        printf("log-likelihood   %.4f nats per example (exact; a density in pixel units)\n", f->log_likelihood);
     } else {
         printf("log-likelihood   n/a: exact needs at most %d hidden units (this model: %zu); try --ais\n",
                EXACT_AUTO_UNITS, m->n_hid);
     }
     if (ao) {
-        printf("AIS log Z        %.6f [%.6f, %.6f] (%zu runs, %zu steps)\n", f[F_AIS_LOGZ], f[F_AIS_LO], f[F_AIS_HI],
+        printf("AIS log Z        %.6f [%.6f, %.6f] (%zu runs, %zu steps)\n", f->ais_log_z, f->ais_log_z_lo, f->ais_log_z_hi,
                ao->runs, ao->steps);
-        printf("AIS log-lik.     %.4f nats per example\n", f[F_AIS_LL]);
+        printf("AIS log-lik.     %.4f nats per example\n", f->ais_log_likelihood);
     }
 }
 
@@ -489,7 +438,8 @@ int cli_grbm_eval(int argc, char **argv, bool quiet) {
     ebm_grbm *m = load_grbm(cmd, path);
     if (!m) return 1;
     ebm_dataset *d = NULL;
-    double f[F_COUNT] = {NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN}, t0 = cli_now();
+    ebm_grbm_eval f;
+    double t0 = cli_now();
     ebm_status s;
     if (!spec) spec = ebm_meta_get(m->meta, "ebm.data.spec");
     if (!spec)
@@ -499,30 +449,17 @@ int cli_grbm_eval(int argc, char **argv, bool quiet) {
                        m->n_hid);
     else if (!(d = load_pixels(cmd, spec, "auto", limit, m, true, quiet || json)))
         rc = 1;
-    else if ((s = measure(m, d->x, exact == 1 || (exact == 0 && m->n_hid <= EXACT_AUTO_UNITS), ais ? &ao : NULL, f)))
+    else if ((s = ebm_grbm_evaluate(m, d->x, exact == 1 || (exact == 0 && m->n_hid <= EXACT_AUTO_UNITS),
+                                    ais ? &ao : NULL, &f)))
         rc = cli_lib_error(cmd, s);
     else
-        print_eval(path, m, d, spec, ais ? &ao : NULL, f, cli_now() - t0, json);
+        print_eval(path, m, d, spec, ais ? &ao : NULL, &f, cli_now() - t0, json);
     ebm_dataset_free(d);
     ebm_grbm_free(m);
     return rc >= 0 ? rc : 0;
 }
 
 /* ---- ebm info MODEL.grbm ---- */
-
-static void stat_line(const char *name, const float *x, size_t n, int transform) {
-    double s = 0, sq = 0, mn = INFINITY, mx = -INFINITY;
-    for (size_t i = 0; i < n; i++) {
-        double v = transform ? exp(0.5 * x[i]) : x[i];
-        s += v;
-        sq += v * v;
-        mn = v < mn ? v : mn;
-        mx = v > mx ? v : mx;
-    }
-    double mean = s / (double)n;
-    printf("  %-10s mean %+.4f  std %.4f  min %+.4f  max %+.4f\n", name, mean, sqrt(fmax(0, sq / (double)n - mean * mean)),
-           mn, mx);
-}
 
 int cli_grbm_info(int argc, char **argv, bool quiet) {
     cli_info_args ia;
@@ -545,13 +482,13 @@ int cli_grbm_info(int argc, char **argv, bool quiet) {
                m->n_params);
         if (m->height) printf("image shape %zu x %zu\n", m->height, m->width);
         printf("parameters:\n");
-        stat_line("W", m->W, m->n_vis * m->n_hid, 0);
-        stat_line("b_h", m->b, m->n_hid, 0);
-        stat_line("mu", m->mu, m->n_vis, 0);
-        stat_line("sigma", m->log_var, m->n_vis, 1);
+        cli_stat_line("W", 10, m->W, m->n_vis * m->n_hid, 0, false);
+        cli_stat_line("b_h", 10, m->b, m->n_hid, 0, false);
+        cli_stat_line("mu", 10, m->mu, m->n_vis, 0, false);
+        cli_stat_line("sigma", 10, m->log_var, m->n_vis, 0, true);
         printf("standardisation (pixel = model * std + mean):\n");
-        stat_line("data_mean", m->data_mean, m->n_vis, 0);
-        stat_line("data_std", m->data_std, m->n_vis, 0);
+        cli_stat_line("data_mean", 10, m->data_mean, m->n_vis, 0, false);
+        cli_stat_line("data_std", 10, m->data_std, m->n_vis, 0, false);
         printf("metadata:\n");
         cli_print_meta(m->meta, false);
     }

@@ -153,3 +153,34 @@ out:
     free(own);
     return s;
 }
+
+ebm_status ebm_grbm_evaluate(const ebm_grbm *m, const ebm_mat *x, int exact, const ebm_ais_opts *ais,
+                             ebm_grbm_eval *out) {
+    *out = (ebm_grbm_eval){NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN};
+    if (x->cols != m->n_vis)
+        return ebm_fail(EBM_EINVAL, "grbm_evaluate: rows of %zu values for a GRBM of %zu visible units", x->cols,
+                        m->n_vis);
+    size_t rows = x->rows;
+    double *F = malloc((rows ? rows : 1) * sizeof *F), jac = ebm_grbm_log_jacobian(m);
+    float *bm = malloc(m->n_vis * sizeof(float)), *bv = malloc(m->n_vis * sizeof(float));
+    ebm_status s = F && bm && bv ? ebm_grbm_free_energy(m, x->data, rows, 1.0f, F)
+                                 : ebm_fail(EBM_ENOMEM, "out of memory for evaluating %zu rows", rows);
+    if (!s) s = ebm_grbm_recon_error(m, x->data, rows, &out->recon_mse);
+    if (!s && exact && !(s = ebm_grbm_log_z_exact(m, 1.0f, &out->log_z)) &&
+        !(s = ebm_grbm_log_likelihood(m, x->data, rows, out->log_z, &out->log_likelihood)))
+        out->log_likelihood += jac;
+    ebm_ais_result res;
+    if (!s && ais && !(s = ebm_grbm_ais_base(x, bm, bv)) && !(s = ebm_grbm_ais(m, bm, bv, ais, &res, NULL))) {
+        if (!ebm_grbm_log_likelihood(m, x->data, rows, res.log_z, &out->ais_log_likelihood))
+            out->ais_log_likelihood += jac;
+        out->ais_log_z = res.log_z;
+        out->ais_log_z_lo = res.log_z_lo;
+        out->ais_log_z_hi = res.log_z_hi;
+    }
+    if (!s) out->free_energy_mean = 0;
+    for (size_t i = 0; !s && i < rows; i++) out->free_energy_mean += F[i] / (double)rows;
+    free(F);
+    free(bm);
+    free(bv);
+    return s;
+}

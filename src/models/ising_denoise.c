@@ -134,6 +134,24 @@ ebm_status ebm_ising_denoise(const ebm_ising *g, const ebm_ising_denoise_opts *o
     return s;
 }
 
+void ebm_ising_threshold_pixels(const uint8_t *px, size_t n, size_t channels, float threshold, float *x) {
+    size_t cc = channels >= 3 ? 3 : 1; /* grey, or the mean of R, G, B; alpha is ignored */
+    for (size_t i = 0; i < n; i++) {
+        double v = 0;
+        for (size_t k = 0; k < cc; k++) v += px[i * channels + k];
+        x[i] = v / (255.0 * (double)cc) >= threshold ? 1.0f : -1.0f;
+    }
+}
+
+ebm_status ebm_ising_denoise_image(const ebm_ising *g, const ebm_ising_denoise_opts *o, uint64_t seed,
+                                   uint64_t image, const float *clean, float *y, float *marg, size_t *errors) {
+    ebm_rng r;
+    ebm_rng_seed(&r, seed ^ 0x6973696e67ull, image * 3 + (uint64_t)o->method);
+    ebm_status s = ebm_ising_denoise(g, o, &r, y, marg);
+    for (size_t p = 0; !s && p < g->height * g->width; p++) *errors += y[p] != clean[p];
+    return s;
+}
+
 size_t ebm_ising_salt_pepper(const float *clean, size_t n, float p, uint64_t seed, uint64_t stream, float *noisy) {
     ebm_rng r;
     ebm_rng_seed(&r, seed, stream);
