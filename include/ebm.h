@@ -1821,6 +1821,23 @@ EBM_API ebm_status ebm_dbn_probe(const ebm_dbn *d, size_t level, const float *xt
                                  const float *xte, const int32_t *yte, size_t nte, const ebm_probe_opts *o,
                                  ebm_probe_score *out);
 
+/* ---- trim-rds: RBM evaluation and parameter statistics ---- */
+/* What `ebm eval` reports of an RBM on rows v (rows, n_vis): the mean free energy (T = 1), the mean-field
+ * reconstruction error (ebm_rbm_recon_error), the pseudo-log-likelihood of the first pll_rows rows (all when
+ * pll_rows >= rows; not computed when 0) and, when exact (a layer of at most EBM_EXACT_MAX_UNITS units), the
+ * exact log Z at T = 1 and the mean log-likelihood; figures not computed are NaN. */
+typedef struct ebm_rbm_eval {
+    double free_energy_mean, recon, pseudo_ll, log_z, log_likelihood;
+} ebm_rbm_eval;
+EBM_API ebm_status ebm_rbm_evaluate(const ebm_rbm *m, const float *v, size_t rows, size_t pll_rows, int exact,
+                                    ebm_rbm_eval *out);
+/* Statistics of one parameter array, accumulated in double (std: the population standard deviation). */
+typedef struct ebm_param_stats {
+    double mean, std, min, max, mean_abs, max_abs;
+} ebm_param_stats;
+/* out[0] of the weights W, out[1] of the visible biases b_v, out[2] of the hidden biases b_h. */
+EBM_API void ebm_rbm_param_stats(const ebm_rbm *m, ebm_param_stats out[3]);
+
 #ifdef __cplusplus
 }
 #endif
