@@ -29,11 +29,6 @@ static void rbm_detail(cli_run *r, const ebm_run_progress *p, char *buf, size_t 
     if (!isnan(p->mean.recon)) snprintf(buf, cap, "recon %.4f", p->mean.recon);
 }
 
-static void log_field(FILE *f, const char *fmt, double v, bool last) {
-    if (!isnan(v)) fprintf(f, fmt, v);
-    fputc(last ? '\n' : ',', f);
-}
-
 static void rbm_epoch(cli_run *r, const ebm_run_progress *p) {
     rbm_train *c = r->user;
     double recon = NAN, pll = NAN, ll = NAN, logz = NAN, dead = NAN, on = NAN;
@@ -59,13 +54,13 @@ static void rbm_epoch(cli_run *r, const ebm_run_progress *p) {
                           "over the monitor rows); a smaller --lr or a larger --weight-decay may help",
                           100 * (dead + on), 100 * dead, 100 * on);
     if (r->log) {
-        fprintf(r->log, "%zu,%.4f,%.4f,%.6g,", p->epoch, p->seconds, p->total_seconds, p->lr);
-        log_field(r->log, "%.6f", p->mean.recon, false);
-        log_field(r->log, "%.6f", recon, false);
-        log_field(r->log, "%.4f", pll, false);
-        log_field(r->log, "%.4f", ll, false);
-        log_field(r->log, "%.4f", logz, false);
-        log_field(r->log, "%.4f", dead + on, true);
+        const double v[6] = {p->mean.recon, recon, pll, ll, logz, dead + on}; /* NaN: an empty field */
+        fprintf(r->log, "%zu,%.4f,%.4f,%.6g", p->epoch, p->seconds, p->total_seconds, p->lr);
+        for (int k = 0; k < 6; k++) {
+            fputc(',', r->log);
+            if (!isnan(v[k])) fprintf(r->log, k < 2 ? "%.6f" : "%.4f", v[k]);
+        }
+        fputc('\n', r->log);
         fflush(r->log);
     }
 }
@@ -428,20 +423,18 @@ int cli_rbm_eval(int argc, char **argv, bool quiet) {
     e.binary = cli_is_binary(d->x);
     e.small = m->n_vis < m->n_hid ? m->n_vis : m->n_hid;
     e.exact = exact_mode == 1 || (exact_mode == 0 && e.small <= 20);
-    if (exact_mode == 1 && e.small > EBM_EXACT_MAX_UNITS) {
+    if (exact_mode == 1 && e.small > EBM_EXACT_MAX_UNITS)
         rc = cli_error(cmd, "--exact on needs a layer of at most %d units; this model has %zu visible and %zu hidden",
                        EBM_EXACT_MAX_UNITS, m->n_vis, m->n_hid);
-        goto done;
-    }
-    if (e.reverse && !e.ais) {
+    else if (e.reverse && !e.ais)
         rc = cli_error(cmd, "--reverse goes with --ais");
-        goto done;
-    }
-    if (e.reverse && e.small > 20) {
+    else if (e.reverse && e.small > 20)
         rc = cli_error(cmd, "--reverse needs exact samples, which needs a layer of at most 20 units; this model has "
                        "%zu visible and %zu hidden", m->n_vis, m->n_hid);
-        goto done;
-    }
+    else
+        rc = -1;
+    if (rc >= 0) goto done;
+    rc = 1;
     double t0 = cli_now();
     e.np = pll_rows && pll_rows < rows ? pll_rows : rows;
     if (e.exact && !quiet && !json)
