@@ -501,6 +501,12 @@ EBM_API ebm_status ebm_rbm_free_energy_grad(const ebm_rbm *m, const float *v, si
                                             float *grad);
 /* EBM_ENAN naming the first non-finite parameter ("W[3,17]"), else EBM_OK. */
 EBM_API ebm_status ebm_rbm_check_finite(const ebm_rbm *m);
+/* Statistics of one parameter array, accumulated in double (std: the population standard deviation). */
+typedef struct ebm_param_stats {
+    double mean, std, min, max, mean_abs, max_abs;
+} ebm_param_stats;
+/* out[0] of the weights W, out[1] of the visible biases b_v, out[2] of the hidden biases b_h. */
+EBM_API void ebm_rbm_param_stats(const ebm_rbm *m, ebm_param_stats out[3]);
 
 /* Files: tensors W (n_vis, n_hid), b_v (n_vis), b_h (n_hid); metadata ebm.model = "rbm",
  * ebm.version, ebm.image_shape = "HxW" and everything in m->meta. */
@@ -1602,6 +1608,15 @@ EBM_API ebm_status ebm_rbm_recon_error(const ebm_rbm *m, const float *v, size_t 
 /* Fractions of hidden units that are practically dead (mean p(h_j = 1 | v) over the rows of v below 0.01)
  * and practically always on (above 0.99): a model that saturates its hidden layer has stopped learning. */
 EBM_API ebm_status ebm_rbm_saturation(const ebm_rbm *m, const float *v, size_t n, double *dead, double *stuck_on);
+/* What `ebm eval` reports of an RBM on rows v (rows, n_vis): the mean free energy (T = 1), the mean-field
+ * reconstruction error (ebm_rbm_recon_error), the pseudo-log-likelihood of the first pll_rows rows (all when
+ * pll_rows >= rows; not computed when 0) and, when exact (a layer of at most EBM_EXACT_MAX_UNITS units), the
+ * exact log Z at T = 1 and the mean log-likelihood; figures not computed are NaN. */
+typedef struct ebm_rbm_eval {
+    double free_energy_mean, recon, pseudo_ll, log_z, log_likelihood;
+} ebm_rbm_eval;
+EBM_API ebm_status ebm_rbm_evaluate(const ebm_rbm *m, const float *v, size_t rows, size_t pll_rows, int exact,
+                                    ebm_rbm_eval *out);
 
 /* Exact samples of v from p(v) = exp(-F(v)) / Z (T = 1) by enumerating the smaller layer (at most 20
  * units): v (n, n_vis) gets n independent draws (through h ~ p(h), v ~ p(v | h) when the hidden layer is

@@ -154,6 +154,41 @@ static void test_saturation(void) {
     ebm_rbm_free(m);
 }
 
+/* ebm_rbm_evaluate gathers the figures of the functions above on the same rows; figures not asked are NaN. */
+static void test_evaluate(void) {
+    ebm_rbm *m = fixture_rbm(9, 6, 0.6, 0.4, 80);
+    enum { N = 7 };
+    float v[N * 9];
+    ebm_rng r;
+    ebm_rng_seed(&r, 81, 0);
+    for (int i = 0; i < N * 9; i++) v[i] = (float)(ebm_rng_u32(&r) & 1);
+    double F[N], fmean = 0, recon, pll, lz, ll;
+    REQUIRE(ebm_rbm_free_energy(m, v, N, 1.0f, F) == EBM_OK);
+    for (int i = 0; i < N; i++) fmean += F[i] / N;
+    REQUIRE(ebm_rbm_recon_error(m, v, N, &recon) == EBM_OK);
+    REQUIRE(ebm_rbm_pseudo_ll(m, v, 4, &pll) == EBM_OK);
+    REQUIRE(ebm_rbm_log_z_exact(m, 1.0f, &lz) == EBM_OK);
+    REQUIRE(ebm_rbm_log_likelihood(m, v, N, lz, &ll) == EBM_OK);
+    ebm_rbm_eval e;
+    CHECK_OK(ebm_rbm_evaluate(m, v, N, 4, 1, &e));
+    CHECK_NEAR(e.free_energy_mean, fmean, 1e-12 * (1 + fabs(fmean)));
+    CHECK_NEAR(e.recon, recon, 0);
+    CHECK_NEAR(e.pseudo_ll, pll, 0);
+    CHECK_NEAR(e.log_z, lz, 0);
+    CHECK_NEAR(e.log_likelihood, ll, 0);
+    CHECK_NEAR(e.log_likelihood, -fmean - lz, 1e-9 * (1 + fabs(ll)));
+    /* pll_rows beyond the rows means all of them; 0 and exact off leave NaN */
+    REQUIRE(ebm_rbm_pseudo_ll(m, v, N, &pll) == EBM_OK);
+    CHECK_OK(ebm_rbm_evaluate(m, v, N, 100, 0, &e));
+    CHECK_NEAR(e.pseudo_ll, pll, 0);
+    CHECK(isnan(e.log_z) && isnan(e.log_likelihood));
+    CHECK_OK(ebm_rbm_evaluate(m, v, N, 0, 0, &e));
+    CHECK(isnan(e.pseudo_ll) && !isnan(e.recon));
+    CHECK_FAILS(ebm_rbm_evaluate(m, v, 0, 0, 0, &e), EBM_EINVAL);
+    CHECK(isnan(e.free_energy_mean));
+    ebm_rbm_free(m);
+}
+
 static void test_limits(void) {
     ebm_rbm *m = fixture_rbm(30, 26, 0.1, 0.1, 60);
     double lz;
@@ -169,6 +204,7 @@ int main(void) {
     test_ll_and_grad();
     test_pll_and_recon();
     test_saturation();
+    test_evaluate();
     test_limits();
     return check_summary("test_exact");
 }

@@ -205,6 +205,31 @@ static void test_file_round_trip(void) {
     ebm_rbm_free(m);
 }
 
+/* ebm_rbm_param_stats against the definitions on a model whose parameters are known. */
+static void test_param_stats(void) {
+    ebm_rbm *m;
+    REQUIRE(ebm_rbm_new(2, 2, &m) == EBM_OK);
+    const float W[4] = {1, -3, 2, 4}, a[2] = {0.5f, 0.5f}, b[2] = {-1, 0};
+    memcpy(m->W, W, sizeof W);
+    memcpy(m->a, a, sizeof a);
+    memcpy(m->b, b, sizeof b);
+    ebm_param_stats s[3];
+    ebm_rbm_param_stats(m, s);
+    CHECK_NEAR(s[0].mean, 1.0, 1e-12);
+    CHECK_NEAR(s[0].std, sqrt(7.5 - 1.0), 1e-12); /* E[w^2] = 30 / 4 */
+    CHECK_NEAR(s[0].min, -3.0, 0);
+    CHECK_NEAR(s[0].max, 4.0, 0);
+    CHECK_NEAR(s[0].mean_abs, 2.5, 1e-12);
+    CHECK_NEAR(s[0].max_abs, 4.0, 0);
+    CHECK_NEAR(s[1].mean, 0.5, 1e-12);
+    CHECK_NEAR(s[1].std, 0.0, 1e-12);
+    CHECK_NEAR(s[2].mean, -0.5, 1e-12);
+    CHECK_NEAR(s[2].std, 0.5, 1e-12);
+    CHECK_NEAR(s[2].max_abs, 1.0, 0); /* the most negative value */
+    CHECK_NEAR(s[2].mean_abs, 0.5, 1e-12);
+    ebm_rbm_free(m);
+}
+
 int main(void) {
     test_free_energy_definition();
     test_conditionals();
@@ -212,5 +237,6 @@ int main(void) {
     test_args_and_finite();
     test_init();
     test_file_round_trip();
+    test_param_stats();
     return check_summary("test_rbm");
 }

@@ -27,19 +27,14 @@ static int on_ais(double fraction, void *user) {
     return cli_interrupted() ? 1 : 0;
 }
 
-/* Forward AIS from the data's pixel marginals and, when asked, reverse AIS from exact samples.  Returns
- * false after printing the error. */
-bool cli_rbm_ais(const char *cmd, const ebm_rbm *m, const ebm_mat *x, size_t runs, size_t steps,
-                          uint64_t seed, bool reverse, bool quiet, ebm_ais_result *fw, ebm_ais_result *rv) {
+/* Forward AIS from the data's pixel marginals and, when asked, reverse AIS from exact samples (stream (seed, 13)).
+ * Returns false after printing the error. */
+bool cli_rbm_ais(const char *cmd, const ebm_rbm *m, const ebm_mat *x, size_t runs, size_t steps, uint64_t seed,
+                 bool reverse, bool quiet, ebm_ais_result *fw, ebm_ais_result *rv) {
     float *base = malloc(m->n_vis * sizeof(float));
     float *v0 = runs <= SIZE_MAX / sizeof(float) / m->n_vis && reverse ? malloc(runs * m->n_vis * sizeof(float)) : NULL;
-    if (!base || (reverse && !v0)) {
-        free(base);
-        free(v0);
-        cli_error(cmd, "out of memory for %zu AIS runs", runs);
-        return false;
-    }
-    ebm_status s = ebm_ais_base_bias(x, base);
+    bool oom = !base || (reverse && !v0);
+    ebm_status s = oom ? EBM_ENOMEM : ebm_ais_base_bias(x, base);
     ais_progress a;
     cli_progress_init(&a.prog, quiet);
     ebm_ais_opts o;
@@ -51,29 +46,22 @@ bool cli_rbm_ais(const char *cmd, const ebm_rbm *m, const ebm_mat *x, size_t run
     o.progress = on_ais;
     o.user = &a;
     cli_install_sigint();
-    if (!s) {
-        if (!quiet) fprintf(stderr, "AIS: %zu runs x %zu steps\n", runs, steps);
-        a.label = "AIS";
-        a.t0 = cli_now();
-        a.next_line = 0.1;
-        s = ebm_rbm_ais(m, &o, fw, NULL);
-        if (!s) cli_progress_line(&a.prog, "AIS: log Z %.4f in %.1f s", fw->log_z, fw->seconds);
-    }
-    if (!s && reverse) {
+    if (!s && !quiet) fprintf(stderr, "AIS: %zu runs x %zu steps\n", runs, steps);
+    for (int back = 0; !s && back <= (int)reverse; back++) {
         ebm_rng rng;
         ebm_rng_seed(&rng, seed, 13);
-        s = ebm_rbm_sample_exact(m, runs, &rng, v0);
-        if (!s) {
-            a.label = "reverse AIS";
-            a.t0 = cli_now();
-            a.next_line = 0.1;
-            s = ebm_rbm_ais_reverse(m, v0, &o, rv, NULL);
-            if (!s) cli_progress_line(&a.prog, "reverse AIS: log Z %.4f in %.1f s", rv->log_z, rv->seconds);
-        }
+        if (back) s = ebm_rbm_sample_exact(m, runs, &rng, v0);
+        ebm_ais_result *r = back ? rv : fw;
+        a.label = back ? "reverse AIS" : "AIS";
+        a.t0 = cli_now();
+        a.next_line = 0.1;
+        if (!s) s = back ? ebm_rbm_ais_reverse(m, v0, &o, r, NULL) : ebm_rbm_ais(m, &o, r, NULL);
+        if (!s) cli_progress_line(&a.prog, "%s: log Z %.4f in %.1f s", a.label, r->log_z, r->seconds);
     }
     free(base);
     free(v0);
-    if (s == EBM_ECANCELED) cli_error(cmd, "interrupted (%s)", ebm_last_error());
+    if (oom) cli_error(cmd, "out of memory for %zu AIS runs", runs);
+    else if (s == EBM_ECANCELED) cli_error(cmd, "interrupted (%s)", ebm_last_error());
     else if (s) cli_lib_error(cmd, s);
     return s == EBM_OK;
 }
@@ -82,8 +70,7 @@ bool cli_rbm_ais(const char *cmd, const ebm_rbm *m, const ebm_mat *x, size_t run
 void cli_ais_print(const char *what, const ebm_ais_result *r, double fmean, bool binary) {
     printf("log Z            %.4f (%s), interval [%.4f, %.4f] (3 standard errors; %zu runs x %zu steps, ESS %.1f, "
            "%.1f s)\n",
-           r->log_z, what, r->log_z_lo, r->log_z_hi, r->runs, r->steps,
-           r->ess, r->seconds);
+           r->log_z, what, r->log_z_lo, r->log_z_hi, r->runs, r->steps, r->ess, r->seconds);
     printf("log-likelihood   %.4f nats per example (%s), interval [%.4f, %.4f]; conservative %.4f%s\n",
            -fmean - r->log_z, what, -fmean - r->log_z_hi, -fmean - r->log_z_lo, -fmean - r->log_z_hi,
            binary ? "" : " -- data is not binary, so this is not a probability");

@@ -315,23 +315,9 @@ done:
     return rc;
 }
 
-/* Mean, standard deviation and max |.| of x (n), in double: a JSON member (finite numbers: the loader refuses
- * others) or an indented line. */
-static void moments(const char *name, const float *x, size_t n, bool json, const char *sep) {
-    double s = 0, sq = 0, mx = 0;
-    for (size_t i = 0; i < n; i++) {
-        s += x[i];
-        sq += (double)x[i] * x[i];
-        mx = fabs(x[i]) > mx ? fabs(x[i]) : mx;
-    }
-    double mean = s / (double)n, sd = sqrt(fmax(0, sq / (double)n - mean * mean));
-    if (json) printf("\"%s\": {\"mean\": %.10g, \"std\": %.10g, \"max_abs\": %.10g}%s", name, mean, sd, mx, sep);
-    else printf("    %-4s mean %+.4f  std %.4f  max|.| %.4f\n", name, mean, sd, mx);
-}
-
 int cli_dbn_info(int argc, char **argv, bool quiet) {
     cli_info_args ia;
-    const char *path;
+    const char *path, *const names[3] = {"W", "b_v", "b_h"};
     int rc = cli_info_start(argc, argv, "ebm info DBN [--json] [--filters PNG]",
                             "Describe a deep belief net file: layer sizes, per-layer parameter statistics and all\n"
                             "metadata; --filters draws the bottom layer's weights.", &ia, &path);
@@ -361,9 +347,15 @@ int cli_dbn_info(int argc, char **argv, bool quiet) {
         if (json) printf("%s{", l ? ", " : "");
         else printf("layer %zu: RBM %zu x %zu%s\n", l + 1, m->n_vis, m->n_hid,
                     l + 1 == d->n_layers ? " (top: undirected)" : " (directed when generating)");
-        moments("W", m->W, m->n_vis * m->n_hid, json, ", ");
-        moments("b_v", m->a, m->n_vis, json, ", ");
-        moments("b_h", m->b, m->n_hid, json, "}");
+        ebm_param_stats ps[3];
+        ebm_rbm_param_stats(m, ps);
+        for (int k = 0; k < 3; k++) { /* finite numbers: the loader refuses others */
+            if (json)
+                printf("\"%s\": {\"mean\": %.10g, \"std\": %.10g, \"max_abs\": %.10g}%s", names[k], ps[k].mean,
+                       ps[k].std, ps[k].max_abs, k < 2 ? ", " : "}");
+            else
+                printf("    %-4s mean %+.4f  std %.4f  max|.| %.4f\n", names[k], ps[k].mean, ps[k].std, ps[k].max_abs);
+        }
     }
     fputs(json ? "], \"metadata\": {" : "metadata:\n", stdout);
     cli_print_meta(d->meta, json);

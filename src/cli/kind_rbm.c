@@ -29,11 +29,6 @@ static void rbm_detail(cli_run *r, const ebm_run_progress *p, char *buf, size_t 
     if (!isnan(p->mean.recon)) snprintf(buf, cap, "recon %.4f", p->mean.recon);
 }
 
-static void log_field(FILE *f, const char *fmt, double v, bool last) {
-    if (!isnan(v)) fprintf(f, fmt, v);
-    fputc(last ? '\n' : ',', f);
-}
-
 static void rbm_epoch(cli_run *r, const ebm_run_progress *p) {
     rbm_train *c = r->user;
     double recon = NAN, pll = NAN, ll = NAN, logz = NAN, dead = NAN, on = NAN;
@@ -59,13 +54,13 @@ static void rbm_epoch(cli_run *r, const ebm_run_progress *p) {
                           "over the monitor rows); a smaller --lr or a larger --weight-decay may help",
                           100 * (dead + on), 100 * dead, 100 * on);
     if (r->log) {
-        fprintf(r->log, "%zu,%.4f,%.4f,%.6g,", p->epoch, p->seconds, p->total_seconds, p->lr);
-        log_field(r->log, "%.6f", p->mean.recon, false);
-        log_field(r->log, "%.6f", recon, false);
-        log_field(r->log, "%.4f", pll, false);
-        log_field(r->log, "%.4f", ll, false);
-        log_field(r->log, "%.4f", logz, false);
-        log_field(r->log, "%.4f", dead + on, true);
+        const double v[6] = {p->mean.recon, recon, pll, ll, logz, dead + on}; /* NaN: an empty field */
+        fprintf(r->log, "%zu,%.4f,%.4f,%.6g", p->epoch, p->seconds, p->total_seconds, p->lr);
+        for (int k = 0; k < 6; k++) {
+            fputc(',', r->log);
+            if (!isnan(v[k])) fprintf(r->log, k < 2 ? "%.6f" : "%.4f", v[k]);
+        }
+        fputc('\n', r->log);
         fflush(r->log);
     }
 }
@@ -317,167 +312,152 @@ typedef struct {
     const char *path, *data_spec, *preprocess;
     const ebm_rbm *m;
     const ebm_dataset *d;
-    size_t rows, np, small;
+    size_t np, small;
     bool binary, exact, ais, reverse;
-    double fmean, recon, pll, logz, ll, seconds;
+    ebm_rbm_eval r;
+    double seconds;
     ebm_ais_result fw, rv;
 } rbm_eval;
 
-static void eval_report(const rbm_eval *e, bool json) {
-if (json) {
+static void eval_json(const rbm_eval *e) {
     printf("{\"model\": ");
     cli_json_string(stdout, e->path);
     printf(", \"kind\": \"rbm\", \"n_vis\": %zu, \"n_hid\": %zu, \"data\": ", e->m->n_vis, e->m->n_hid);
     cli_json_string(stdout, e->data_spec);
     printf(", \"source\": ");
     cli_json_string(stdout, e->d->source);
-    printf(", \"rows\": %zu, \"preprocess\": ", e->rows);
+    printf(", \"rows\": %zu, \"preprocess\": ", e->d->x->rows);
     cli_json_string(stdout, e->preprocess);
     printf(", \"binary\": %s, ", e->binary ? "true" : "false");
     const char *const keys[] = {"free_energy_mean", "recon_mse", "pseudo_ll"};
-    const double v[] = {e->fmean, e->recon, e->pll};
+    const double v[] = {e->r.free_energy_mean, e->r.recon, e->r.pseudo_ll};
     cli_json_numbers(stdout, keys, v, 3);
     printf(", \"pseudo_ll_rows\": %zu, ", e->binary ? e->np : 0);
     const char *const keys2[] = {"log_z", "log_likelihood"};
-    const double v2[] = {e->logz, e->ll};
+    const double v2[] = {e->r.log_z, e->r.log_likelihood};
     cli_json_numbers(stdout, keys2, v2, 2);
     if (e->ais) {
         printf(", \"ais\": ");
-        cli_ais_json(&e->fw, e->fmean);
-        if (e->reverse) {
-            printf(", \"ais_reverse\": ");
-            cli_ais_json(&e->rv, e->fmean);
-        }
+        cli_ais_json(&e->fw, e->r.free_energy_mean);
+    }
+    if (e->reverse) {
+        printf(", \"ais_reverse\": ");
+        cli_ais_json(&e->rv, e->r.free_energy_mean);
     }
     printf(", \"seconds\": %.3f}\n", e->seconds);
-} else {
-    printf("model            %s (RBM %zu visible x %zu hidden)\n", e->path, e->m->n_vis, e->m->n_hid);
-    printf("data             %s: %zu rows (%s)\n", e->d->source, e->rows, e->preprocess);
-    printf("free energy      %.4f (mean)\n", e->fmean);
-    printf("reconstruction   %.6f (mean squared error per unit, mean field)\n", e->recon);
+}
+
+static void eval_text(const rbm_eval *e) {
+    const ebm_rbm *m = e->m;
+    printf("model            %s (RBM %zu visible x %zu hidden)\n", e->path, m->n_vis, m->n_hid);
+    printf("data             %s: %zu rows (%s)\n", e->d->source, e->d->x->rows, e->preprocess);
+    printf("free energy      %.4f (mean)\n", e->r.free_energy_mean);
+    printf("reconstruction   %.6f (mean squared error per unit, mean field)\n", e->r.recon);
     if (e->binary)
-        printf("pseudo-LL        %.4f nats per example (all %zu conditionals, %zu rows)\n", e->pll, e->m->n_vis, e->np);
+        printf("pseudo-LL        %.4f nats per example (all %zu conditionals, %zu rows)\n", e->r.pseudo_ll, m->n_vis,
+               e->np);
     else
         printf("pseudo-LL        n/a (data is not binary)\n");
     if (e->exact) {
-        printf("log Z            %.6f (exact, 2^%zu states)\n", e->logz, e->small);
-        printf("log-likelihood   %.4f nats per example (exact)%s\n", e->ll,
+        printf("log Z            %.6f (exact, 2^%zu states)\n", e->r.log_z, e->small);
+        printf("log-likelihood   %.4f nats per example (exact)%s\n", e->r.log_likelihood,
                e->binary ? "" : " -- data is not binary, so this is not a probability");
     } else if (!e->ais) {
         printf("log-likelihood   n/a: exact enumeration needs a layer of at most 20 units (this model: %zu and "
                "%zu); try --ais\n",
-               e->m->n_vis, e->m->n_hid);
+               m->n_vis, m->n_hid);
     }
-    if (e->ais) {
-        cli_ais_print("AIS", &e->fw, e->fmean, e->binary);
-        if (e->reverse) cli_ais_print("reverse AIS", &e->rv, e->fmean, e->binary);
-    }
-}
+    if (e->ais) cli_ais_print("AIS", &e->fw, e->r.free_energy_mean, e->binary);
+    if (e->reverse) cli_ais_print("reverse AIS", &e->rv, e->r.free_energy_mean, e->binary);
 }
 
 int cli_rbm_eval(int argc, char **argv, bool quiet) {
     const char *cmd = "eval";
-    const char *data_spec = NULL;
+    rbm_eval e = {.data_spec = NULL};
     size_t pll_rows = 1000;
     int exact_mode = 0; /* auto|on|off */
-    bool json = false, ais = false, reverse = false;
+    bool json = false;
     size_t ais_runs = 100, ais_steps = EBM_AIS_DEFAULT_STEPS;
     cli_data_args da = {"auto", "none", 0.5f, 0, 1, false, false, false};
     const cli_opt opts[] = {
-        {"data", OPT_STR, &data_spec, "SPEC", "evaluation data (default: the model's training data spec)", -INFINITY, INFINITY, 0, 0, NULL, NULL},
+        {"data", OPT_STR, &e.data_spec, "SPEC", "evaluation data (default: the model's training data spec)", -INFINITY, INFINITY, 0, 0, NULL, NULL},
         {"limit", OPT_SIZE, &da.limit, "N", "use the first N rows only (0 = all)", 0, 1e12, 0, 0, NULL, NULL},
         {"pll-rows", OPT_SIZE, &pll_rows, "N", "rows for the pseudo-log-likelihood (0 = all)", 0, 1e12, 0, 0, NULL, NULL},
         {"exact", OPT_CHOICE, &exact_mode, NULL, "exact log Z and log-likelihood (auto: when a layer has <= 20 units)", 0, 0, 0, 0, "auto|on|off", NULL},
-        {"ais", OPT_FLAG, &ais, NULL, "estimate log Z by annealed importance sampling", 0, 0, 0, 0, NULL, NULL},
+        {"ais", OPT_FLAG, &e.ais, NULL, "estimate log Z by annealed importance sampling", 0, 0, 0, 0, NULL, NULL},
         {"ais-runs", OPT_SIZE, &ais_runs, "M", "AIS runs (importance weights)", 1, 1048576, 0, 0, NULL, NULL},
         {"ais-betas", OPT_SIZE, &ais_steps, "N", "AIS intermediate distributions (the paper's schedule scaled to N)", 3, 1e8, 0, 0, NULL, NULL},
-        {"reverse", OPT_FLAG, &reverse, NULL, "with --ais: also reverse AIS from exact samples (a layer <= 20 units)", 0, 0, 0, 0, NULL, NULL},
+        {"reverse", OPT_FLAG, &e.reverse, NULL, "with --ais: also reverse AIS from exact samples (a layer <= 20 units)", 0, 0, 0, 0, NULL, NULL},
         {"json", OPT_FLAG, &json, NULL, "print one JSON object instead of text", 0, 0, 0, 0, NULL, NULL},
         CLI_DATA_AS_TRAINED_OPTIONS(da),
         {"seed", OPT_U64, &da.seed, "S", "seed for AIS and for --binarize stochastic", 0, 1.8446744073709552e19, 0, 0, NULL, NULL},
         OPT_END,
     };
-    const char *path;
-    int rc = cli_start_model(cmd, argc, argv, opts, "ebm eval MODEL --data SPEC [options]", eval_about, &path);
+    int rc = cli_start_model(cmd, argc, argv, opts, "ebm eval MODEL --data SPEC [options]", eval_about, &e.path);
     if (rc >= 0) return rc;
-    ebm_rbm *m = cli_load_rbm(cmd, path, "evaluating");
+    ebm_rbm *m = cli_load_rbm(cmd, e.path, "evaluating");
     if (!m) return 1;
-    ebm_status s;
+    e.m = m;
     rc = 1;
     ebm_dataset *d = NULL;
-    double *F = NULL;
-    if (!data_spec) data_spec = ebm_meta_get(m->meta, "ebm.data.spec");
-    if (!data_spec) {
+    if (!e.data_spec) e.data_spec = ebm_meta_get(m->meta, "ebm.data.spec");
+    if (!e.data_spec) {
         rc = cli_error(cmd, "--data is required (the model does not record its training data)");
         goto done;
     }
     cli_data_args_from_model(&da, m->meta);
     ebm_data_opts dopts;
     if (!cli_data_opts(cmd, &da, &dopts)) goto done;
-    d = cli_load_data(cmd, data_spec, &dopts, quiet || json);
+    e.d = d = cli_load_data(cmd, e.data_spec, &dopts, quiet || json);
     if (!d) goto done;
     if (d->x->cols != m->n_vis) {
-        rc = cli_error(cmd, "%s has %zu columns but the model has %zu visible units", data_spec, d->x->cols, m->n_vis);
+        rc = cli_error(cmd, "%s has %zu columns but the model has %zu visible units", e.data_spec, d->x->cols,
+                       m->n_vis);
         goto done;
     }
-    if (ebm_mat_check_range(d->x, 0.0f, 1.0f, data_spec)) {
+    if (ebm_mat_check_range(d->x, 0.0f, 1.0f, e.data_spec)) {
         rc = cli_error(cmd, "%s; a Bernoulli RBM needs values in [0, 1] (try --scale minmax)", ebm_last_error());
         goto done;
     }
     size_t rows = d->x->rows;
-    bool binary = cli_is_binary(d->x);
-    size_t small = m->n_vis < m->n_hid ? m->n_vis : m->n_hid;
-    bool exact = exact_mode == 1 || (exact_mode == 0 && small <= 20);
-    if (exact_mode == 1 && small > EBM_EXACT_MAX_UNITS) {
+    e.binary = cli_is_binary(d->x);
+    e.small = m->n_vis < m->n_hid ? m->n_vis : m->n_hid;
+    e.exact = exact_mode == 1 || (exact_mode == 0 && e.small <= 20);
+    if (exact_mode == 1 && e.small > EBM_EXACT_MAX_UNITS)
         rc = cli_error(cmd, "--exact on needs a layer of at most %d units; this model has %zu visible and %zu hidden",
                        EBM_EXACT_MAX_UNITS, m->n_vis, m->n_hid);
-        goto done;
-    }
-    if (reverse && !ais) {
+    else if (e.reverse && !e.ais)
         rc = cli_error(cmd, "--reverse goes with --ais");
-        goto done;
-    }
-    if (reverse && small > 20) {
+    else if (e.reverse && e.small > 20)
         rc = cli_error(cmd, "--reverse needs exact samples, which needs a layer of at most 20 units; this model has "
                        "%zu visible and %zu hidden", m->n_vis, m->n_hid);
-        goto done;
-    }
-    F = malloc(rows * sizeof *F);
-    if (!F) {
-        rc = cli_error(cmd, "out of memory");
-        goto done;
-    }
-    double t0 = cli_now(), fmean = 0, recon = NAN, pll = NAN, logz = NAN, ll = NAN;
-    s = ebm_rbm_free_energy(m, d->x->data, rows, 1.0f, F);
-    if (!s) s = ebm_rbm_recon_error(m, d->x->data, rows, &recon);
-    size_t np = pll_rows && pll_rows < rows ? pll_rows : rows;
-    if (!s && binary) s = ebm_rbm_pseudo_ll(m, d->x->data, np, &pll);
-    if (!s && exact) {
-        if (!quiet && !json)
-            fprintf(stderr, "enumerating 2^%zu states of the %s layer for the exact log Z...\n", small,
-                    m->n_hid <= m->n_vis ? "hidden" : "visible");
-        s = ebm_rbm_log_z_exact(m, 1.0f, &logz);
-        if (!s) s = ebm_rbm_log_likelihood(m, d->x->data, rows, logz, &ll);
-    }
-    ebm_ais_result fw = {0}, rv = {0};
+    else
+        rc = -1;
+    if (rc >= 0) goto done;
+    rc = 1;
+    double t0 = cli_now();
+    e.np = pll_rows && pll_rows < rows ? pll_rows : rows;
+    if (e.exact && !quiet && !json)
+        fprintf(stderr, "enumerating 2^%zu states of the %s layer for the exact log Z...\n", e.small,
+                m->n_hid <= m->n_vis ? "hidden" : "visible");
+    ebm_status s = ebm_rbm_evaluate(m, d->x->data, rows, e.binary ? e.np : 0, e.exact, &e.r);
     if (s) {
         rc = cli_lib_error(cmd, s);
         goto done;
     }
-    if (ais && !cli_rbm_ais(cmd, m, d->x, ais_runs, ais_steps, da.seed, reverse, quiet || json, &fw, &rv)) goto done;
-    for (size_t i = 0; i < rows; i++) fmean += F[i] / (double)rows;
-    double seconds = cli_now() - t0;
+    if (e.ais && !cli_rbm_ais(cmd, m, d->x, ais_runs, ais_steps, da.seed, e.reverse, quiet || json, &e.fw, &e.rv))
+        goto done;
+    e.seconds = cli_now() - t0;
     char preprocess[160];
     if (strcmp(da.binarize, "threshold") == 0)
         snprintf(preprocess, sizeof preprocess, "scale %s, binarize threshold %g", da.scale, (double)da.threshold);
     else
         snprintf(preprocess, sizeof preprocess, "scale %s, binarize %s", da.scale, da.binarize);
-    rbm_eval e = {path, data_spec, preprocess, m, d, rows, np, small, binary, exact, ais, reverse,
-                  fmean, recon, pll, logz, ll, seconds, fw, rv};
-    eval_report(&e, json);
+    e.preprocess = preprocess;
+    if (json) eval_json(&e);
+    else eval_text(&e);
     rc = 0;
 done:
-    free(F);
     ebm_dataset_free(d);
     ebm_rbm_free(m);
     return rc;
@@ -490,77 +470,43 @@ static const char *const info_about =
     "(how it was trained, on what data, and its sampling defaults).  --filters writes the weights of the\n"
     "first --n-filters hidden units as a grid of images (mid-grey = 0).";
 
-typedef struct {
-    double mean, std, min, max, mean_abs;
-} stats;
-
-static stats stats_of(const float *x, size_t n) {
-    stats s = {0, 0, INFINITY, -INFINITY, 0};
-    double sum = 0, sq = 0, ab = 0;
-    for (size_t i = 0; i < n; i++) {
-        sum += x[i];
-        sq += (double)x[i] * x[i];
-        ab += fabs(x[i]);
-        if (x[i] < s.min) s.min = x[i];
-        if (x[i] > s.max) s.max = x[i];
-    }
-    s.mean = sum / (double)n;
-    s.std = sqrt(fmax(0, sq / (double)n - s.mean * s.mean));
-    s.mean_abs = ab / (double)n;
-    return s;
-}
-
-static void print_stats(const char *name, stats s) {
-    printf("  %-4s mean %+.4f  std %.4f  min %+.4f  max %+.4f  mean|.| %.4f\n", name, s.mean, s.std, s.min, s.max,
-           s.mean_abs);
-}
-
-static void json_stats(const char *name, stats s, bool comma) {
-    const char *const keys[] = {"mean", "std", "min", "max"};
-    const double v[] = {s.mean, s.std, s.min, s.max};
-    printf("\"%s\": {", name);
-    cli_json_numbers(stdout, keys, v, 4);
-    printf("}%s", comma ? ", " : "");
-}
-
 int cli_rbm_info(int argc, char **argv, bool quiet) {
-    const char *cmd = "info";
     cli_info_args ia;
-    const char *path;
+    const char *path, *const names[3] = {"W", "b_v", "b_h"};
     int rc = cli_info_start(argc, argv, "ebm info MODEL [--json] [--filters PNG]", info_about, &ia, &path);
     if (rc >= 0) return rc;
-    bool json = ia.json;
-    ebm_rbm *m = cli_load_rbm(cmd, path, "describing");
+    ebm_rbm *m = cli_load_rbm("info", path, "describing");
     if (!m) return 1;
-    rc = 1;
     struct stat st;
     long long bytes = stat(path, &st) == 0 ? (long long)st.st_size : -1;
-    stats sw = stats_of(m->W, m->n_vis * m->n_hid), sa = stats_of(m->a, m->n_vis), sb = stats_of(m->b, m->n_hid);
-    if (json) {
+    ebm_param_stats ps[3];
+    ebm_rbm_param_stats(m, ps);
+    if (ia.json) {
         printf("{\"file\": ");
         cli_json_string(stdout, path);
         printf(", \"bytes\": %lld, \"kind\": \"rbm\", \"n_vis\": %zu, \"n_hid\": %zu, \"n_params\": %zu, ", bytes,
                m->n_vis, m->n_hid, m->n_params);
-        json_stats("W", sw, true);
-        json_stats("b_v", sa, true);
-        json_stats("b_h", sb, true);
+        for (int k = 0; k < 3; k++) {
+            const char *const keys[] = {"mean", "std", "min", "max"};
+            const double v[] = {ps[k].mean, ps[k].std, ps[k].min, ps[k].max};
+            printf("\"%s\": {", names[k]);
+            cli_json_numbers(stdout, keys, v, 4);
+            printf("}, ");
+        }
         printf("\"metadata\": {");
-        cli_print_meta(m->meta, true);
-        printf("}}\n");
     } else {
         printf("%s: Bernoulli RBM, %zu visible x %zu hidden, %zu parameters, %lld bytes\n", path, m->n_vis, m->n_hid,
                m->n_params, bytes);
         if (m->height) printf("image shape %zu x %zu\n", m->height, m->width);
         printf("parameters:\n");
-        print_stats("W", sw);
-        print_stats("b_v", sa);
-        print_stats("b_h", sb);
+        for (int k = 0; k < 3; k++)
+            printf("  %-4s mean %+.4f  std %.4f  min %+.4f  max %+.4f  mean|.| %.4f\n", names[k], ps[k].mean,
+                   ps[k].std, ps[k].min, ps[k].max, ps[k].mean_abs);
         printf("metadata:\n");
-        cli_print_meta(m->meta, false);
     }
-    if (!cli_info_filters(&ia, quiet, m->W, m->n_vis, m->n_hid, m->height, m->width)) goto done;
-    rc = 0;
-done:
+    cli_print_meta(m->meta, ia.json);
+    if (ia.json) printf("}}\n");
+    rc = cli_info_filters(&ia, quiet, m->W, m->n_vis, m->n_hid, m->height, m->width) ? 0 : 1;
     ebm_rbm_free(m);
     return rc;
 }

@@ -337,3 +337,21 @@ out:
     view_free(&e);
     return s;
 }
+
+/* What `ebm eval` reports of an RBM, each figure by the function above that defines it. */
+ebm_status ebm_rbm_evaluate(const ebm_rbm *m, const float *v, size_t rows, size_t pll_rows, int exact,
+                            ebm_rbm_eval *out) {
+    out->free_energy_mean = out->recon = out->pseudo_ll = out->log_z = out->log_likelihood = NAN;
+    if (rows == 0) return ebm_fail(EBM_EINVAL, "evaluation of no rows");
+    double *F = malloc(rows * sizeof *F);
+    if (!F) return ebm_fail(EBM_ENOMEM, "out of memory");
+    ebm_status s = ebm_rbm_free_energy(m, v, rows, 1.0f, F);
+    if (!s) out->free_energy_mean = 0;
+    for (size_t i = 0; !s && i < rows; i++) out->free_energy_mean += F[i] / (double)rows;
+    free(F);
+    if (!s) s = ebm_rbm_recon_error(m, v, rows, &out->recon);
+    if (!s && pll_rows) s = ebm_rbm_pseudo_ll(m, v, pll_rows < rows ? pll_rows : rows, &out->pseudo_ll);
+    if (!s && exact) s = ebm_rbm_log_z_exact(m, 1.0f, &out->log_z);
+    if (!s && exact) s = ebm_rbm_log_likelihood(m, v, rows, out->log_z, &out->log_likelihood);
+    return s;
+}

@@ -217,6 +217,30 @@ ebm_status ebm_rbm_recon_error(const ebm_rbm *m, const float *v, size_t n, doubl
     return EBM_OK;
 }
 
+/* Over each parameter array in double; the standard deviation is the population one. */
+static void param_stats(const float *x, size_t n, ebm_param_stats *s) {
+    double sum = 0, sq = 0, ab = 0;
+    s->min = INFINITY;
+    s->max = -INFINITY;
+    for (size_t i = 0; i < n; i++) {
+        sum += x[i];
+        sq += (double)x[i] * x[i];
+        ab += fabs(x[i]);
+        if (x[i] < s->min) s->min = x[i];
+        if (x[i] > s->max) s->max = x[i];
+    }
+    s->mean = sum / (double)n;
+    s->std = sqrt(fmax(0, sq / (double)n - s->mean * s->mean));
+    s->mean_abs = ab / (double)n;
+    s->max_abs = fmax(fabs(s->min), fabs(s->max));
+}
+
+void ebm_rbm_param_stats(const ebm_rbm *m, ebm_param_stats out[3]) {
+    param_stats(m->W, m->n_vis * m->n_hid, &out[0]);
+    param_stats(m->a, m->n_vis, &out[1]);
+    param_stats(m->b, m->n_hid, &out[2]);
+}
+
 ebm_status ebm_rbm_free_energy_grad(const ebm_rbm *m, const float *v, size_t n, const float *w, float *grad) {
     ebm_status s = check_rows(n);
     if (s) return s;
