@@ -1860,6 +1860,9 @@ EBM_API ebm_status ebm_inpaint_mask(const char *spec, size_t h, size_t w, uint64
 /* Mean squared difference of a and b (n, dim) over the columns j with mask[j] != 0 (all when mask is NULL);
  * 0 when no column counts. */
 EBM_API double ebm_mse(const float *a, const float *b, size_t n, size_t dim, const uint8_t *mask);
+/* The range LCD chains start from by default: the smallest and largest value of x (*hi = *lo + 1 when they
+ * are equal). */
+EBM_API void ebm_lcd_data_range(const ebm_mat *x, float *lo, float *hi);
 
 #ifdef __cplusplus
 }

@@ -1,7 +1,7 @@
 /* What the applications of energy networks and classifiers take from the library: class lists (numbers and
  * Fashion-MNIST names), the input shape of a network file's metadata, the out-of-distribution sets and their
- * AUROCs, a classifier's figures on labelled data, the rescaling of samples, inpainting masks and the
- * (masked) mean squared error. */
+ * AUROCs, a classifier's figures on labelled data, the rescaling of samples, the range LCD chains start from,
+ * inpainting masks and the (masked) mean squared error. */
 #include "check.h"
 
 #include <stdbool.h>
@@ -122,6 +122,11 @@ static void test_rescale_mask_mse(void) {
     CHECK(pm1 == 1 && m->data[0] == -1);
     ebm_samples_rescale(m, 1, 0, 1, &pm1, &lo, &hi); /* told [0, 1] */
     CHECK(pm1 == 0 && m->data[0] == -3);
+    ebm_lcd_data_range(m, &lo, &hi);
+    CHECK(lo == -3 && hi == 1);
+    for (size_t i = 0; i < 8; i++) m->data[i] = 2.5f;
+    ebm_lcd_data_range(m, &lo, &hi); /* constant data: a range of width 1 */
+    CHECK(lo == 2.5f && hi == 3.5f);
     ebm_mat_free(m);
     uint8_t hide[12];
     size_t hidden;

@@ -7,7 +7,6 @@
  * are scaled to [-1, 1] by default ("pm1") and pictures map them back. */
 #include "cli.h"
 
-#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -281,12 +280,8 @@ static int net_prepare(net_job *j) {
     ebm_rng_seed(&init, j->sa.seed, 100);
     if ((s = ebm_net_init(j->net, &init))) return cli_lib_error(cmd, s);
     /* chains start uniform over the data's range unless told otherwise */
-    float lo = FLT_MAX, hi = -FLT_MAX;
-    for (size_t i = 0; i < x->rows * dim; i++) {
-        lo = x->data[i] < lo ? x->data[i] : lo;
-        hi = x->data[i] > hi ? x->data[i] : hi;
-    }
-    if (!(lo < hi)) hi = lo + 1;
+    float lo, hi;
+    ebm_lcd_data_range(x, &lo, &hi);
     if (!j->sa.lo_seen) j->sa.init_lo = lo;
     if (!j->sa.hi_seen) j->sa.init_hi = hi;
     if (!cli_samp_opts(cmd, &j->sa, NULL, &j->o.mcmc)) return 2;
@@ -407,14 +402,11 @@ static const char *const sample_about =
 
 /* --labels: each sample's class (chains cycle through the classes) as an int32 NPY array. */
 static ebm_status write_labels(const char *path, const int32_t *classes, size_t n_cls, size_t n) {
-    int32_t *y = malloc(n * sizeof *y);
     ebm_array *a = NULL;
-    ebm_status s = y ? EBM_OK : EBM_ENOMEM;
-    for (size_t i = 0; !s && i < n; i++) y[i] = classes[i % n_cls];
-    if (!s) s = ebm_array_new(EBM_I32, 1, &n, y, &a);
+    ebm_status s = ebm_array_new(EBM_I32, 1, &n, NULL, &a);
+    for (size_t i = 0; !s && i < n; i++) ((int32_t *)a->data)[i] = classes[i % n_cls];
     if (!s) s = ebm_npy_write(path, a);
     ebm_array_free(a);
-    free(y);
     return s;
 }
 
