@@ -73,8 +73,8 @@ int cmd_inpaint(int argc, char **argv, bool quiet) {
                 o.steps, ebm_mcmc_name(o.kind));
     if (!cli_net_run_sampler(cmd, nm.e, x, n, &o, quiet, "inpainting")) goto done;
     memcpy(show + 2 * n * dim, x, n * dim * sizeof(float));
-    printf("hidden-pixel mean squared error %.5f (%zu images x %zu pixels, %s scale)\n", ebm_mse(x, x0, n, dim, hide), n,
-           hidden, nm.pm1 ? "[-1, 1]" : "data");
+    printf("hidden-pixel mean squared error %.5f (%zu images x %zu pixels, %s scale)\n",
+           ebm_mse(x, x0, n, dim, hide), n, hidden, nm.pm1 ? "[-1, 1]" : "data");
     if (png && !cli_write_samples(cmd, quiet, show, 3 * n, dim, nm.pm1, png, NULL, NULL, h, w, n, 2)) goto done;
     if (npy && !cli_write_samples(cmd, quiet, x, n, dim, nm.pm1, NULL, npy, NULL, h, w, 0, 2)) goto done;
     rc = 0;

@@ -107,7 +107,8 @@ int cli_net_open(int rc, const char *cmd, const char *path, const char *needs, c
 
 int cli_parse_classes(const char *cmd, const char *arg, const ebm_meta *meta, size_t k, int32_t *out, size_t cap) {
     size_t n;
-    if (k == 0) return cli_error(cmd, "--class needs a classifier model (ebm train jem); this one is a plain energy"), -1;
+    if (k == 0)
+        return cli_error(cmd, "--class needs a classifier model (ebm train jem); this one is a plain energy"), -1;
     if (ebm_classes_parse(arg, meta, k, out, cap, &n)) return cli_error(cmd, "--class: %s", ebm_last_error()), -1;
     return (int)n;
 }
