@@ -599,6 +599,17 @@ EBM_API ebm_status ebm_net_load(const char *path, ebm_net **out, ebm_meta **meta
 /* The same through an ebm_tensors (to store a net beside other tensors); name is used in messages. */
 EBM_API ebm_status ebm_net_to_tensors(const ebm_net *net, ebm_tensors *t);
 EBM_API ebm_status ebm_net_from_tensors(const ebm_tensors *t, const char *name, ebm_net **out);
+/* The input shape C x H x W of a network file's metadata (ebm.net.input) when it has dim values: 1; else
+ * *c = dim, *h = *w = 1 and 0. */
+EBM_API int ebm_net_input_shape(const ebm_meta *meta, size_t dim, size_t *c, size_t *h, size_t *w);
+/* The name of class c of a k-class model whose metadata is meta: the Fashion-MNIST names (t-shirt, trouser,
+ * ..., ankle-boot) for 10 classes trained on fashion-mnist; NULL otherwise. */
+EBM_API const char *ebm_class_name(const ebm_meta *meta, size_t k, size_t c);
+/* Classes of a k-class model from "Y", "Y1,Y2,..." or "all": numbers 0..k-1 or names of ebm_class_name, into
+ * out (at most cap: "all" gives the first cap, a longer list is an error); *n <- how many.  EBM_EINVAL naming
+ * the problem (a bad or out-of-range class, an unreadable list, k = 0). */
+EBM_API ebm_status ebm_classes_parse(const char *arg, const ebm_meta *meta, size_t k, int32_t *out, size_t cap,
+                                     size_t *n);
 
 /* ------------------------------------------------------------------------------------------------
  * Gaussian-Bernoulli RBM (Liao, Kornblith, Ren, Fleet & Hinton 2022, "Gaussian-Bernoulli RBMs without
@@ -1529,6 +1540,9 @@ EBM_API void ebm_lcd_opts_default(ebm_lcd_opts *o);
  * (/clip_lo/clip_hi): the training sampler, with ten times the steps after buffer or persistent training. */
 EBM_API ebm_status ebm_lcd_trainer_new(ebm_energy *e, const ebm_lcd_opts *o, ebm_trainer **out);
 EBM_API void ebm_lcd_run_opts(const ebm_lcd_opts *o, ebm_run_opts *r);
+/* The range LCD chains start from by default: the smallest and largest value of x (*hi = *lo + 1 when they
+ * are equal). */
+EBM_API void ebm_lcd_data_range(const ebm_mat *x, float *lo, float *hi);
 /* The negatives of an LCD or JEM trainer's last update (*n rows of the energy's dim, borrowed until the next
  * step), or NULL (*n = 0) before the first one, with gen_weight 0, or for another kind of trainer. */
 EBM_API const float *ebm_lcd_trainer_negatives(ebm_trainer *t, size_t *n);
@@ -1748,6 +1762,25 @@ EBM_API ebm_status ebm_net_fd(ebm_net *clf, const ebm_mat *samples, const ebm_ma
 /* The reliability diagram of a classifier (bars of per-bin accuracy acc (bins) against confidence, empty bins
  * (count 0) blank, and the diagonal of perfect calibration) as a PNG; bins from ebm_metric_ece. */
 EBM_API ebm_status ebm_png_reliability(const char *path, const double *acc, const size_t *count, size_t bins);
+/* xo (n, dim) <- the out-of-distribution set `name` for data x (n, dim) scaled to [0, 1] or, with pm1, to
+ * [-1, 1]: "uniform" noise over that range, "gaussian" noise (mean mid-range, sd a quarter of the range,
+ * clipped to it), both from seed, or "inverted" (x with its values reversed).  EBM_EINVAL for other names. */
+EBM_API ebm_status ebm_ood_fill(const char *name, int pm1, const float *x, uint64_t seed, float *xo, size_t n,
+                                size_t dim);
+/* auroc[j] <- how well JEM score j (ebm_jem_scores: log p(x), max softmax, gradient norm) tells in-distribution
+ * rows, whose scores are in[j * n .. j * n + n), from the rows of xo (m, input_size): the AUROC. */
+EBM_API ebm_status ebm_jem_ood_auroc(ebm_net *net, const double *in, size_t n, const float *xo, size_t m,
+                                     double auroc[3]);
+/* A classifier network's accuracy and mean negative log-likelihood on x (n, input_size) with labels (n), and
+ * its expected calibration error over `bins` bins with the per-bin figures (ebm_metric_ece). */
+EBM_API ebm_status ebm_net_classify_eval(ebm_net *net, const float *x, const int32_t *labels, size_t n, size_t bins,
+                                         double *accuracy, double *nll, double *ece, double *bin_acc,
+                                         double *bin_conf, size_t *bin_count);
+/* Samples x mapped in place to the value range of a classifier's data ([-1, 1] when pm1, else [0, 1]): mode 1
+ * reads them as [0, 1], 2 as [-1, 1], 0 (auto) as [-1, 1] for images (images != 0) with over 10% of their
+ * values below -0.5 (a dark background in [-1, 1], never in [0, 1]), else as [0, 1], and other data as already
+ * in the classifier's range.  *read_pm1 <- whether they were read as [-1, 1]; *lo, *hi <- their range before. */
+EBM_API void ebm_samples_rescale(ebm_mat *x, int mode, int images, int pm1, int *read_pm1, float *lo, float *hi);
 
 typedef struct ebm_structured_eval {
     double accuracy;        /* per label */
@@ -1837,7 +1870,7 @@ EBM_API ebm_status ebm_dbn_probe(const ebm_dbn *d, size_t level, const float *xt
                                  ebm_probe_score *out);
 
 /* ================================================================================================
- * PART 8. APPLICATIONS: Ising image denoising
+ * PART 8. APPLICATIONS: Ising image denoising, inpainting masks
  * ============================================================================================== */
 
 /* Ising image denoising (Bishop, PRML section 8.3.3): a clean image y in {-1,+1}^(H x W) on the
@@ -1891,6 +1924,14 @@ EBM_API void ebm_ising_threshold_pixels(const uint8_t *px, size_t n, size_t chan
  * that differ from clean (height * width, -1/+1). */
 EBM_API ebm_status ebm_ising_denoise_image(const ebm_ising *g, const ebm_ising_denoise_opts *o, uint64_t seed,
                                            uint64_t image, const float *clean, float *y, float *marg, size_t *errors);
+/* hide (h * w) <- 1 for the pixels an inpainting mask hides: "top", "bottom", "left" or "right" (that half of
+ * the image) or "random:P" (each pixel with probability P, 0 < P < 1, from seed); *hidden <- how many.
+ * EBM_EINVAL for anything else. */
+EBM_API ebm_status ebm_inpaint_mask(const char *spec, size_t h, size_t w, uint64_t seed, uint8_t *hide,
+                                    size_t *hidden);
+/* Mean squared difference of a and b (n, dim) over the columns j with mask[j] != 0 (all when mask is NULL);
+ * 0 when no column counts. */
+EBM_API double ebm_mse(const float *a, const float *b, size_t n, size_t dim, const uint8_t *mask);
 
 
 #ifdef __cplusplus

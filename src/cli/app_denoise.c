@@ -62,12 +62,10 @@ int cmd_denoise_net(int argc, char **argv, bool quiet) {
     z.kind = EBM_NOISE_GAUSSIAN;
     z.sd = sigma;
     ebm_noise_fill(&z, sa.seed ^ 0x64656e6f697365ull, y, n, nm.dim);
-    double before = 0, after = 0;
     for (size_t i = 0; i < nd; i++) {
         show[i] = x0[i];
         y[i] += x0[i];
         x[i] = y[i];
-        before += ((double)y[i] - x0[i]) * ((double)y[i] - x0[i]);
     }
     ebm_status s = ebm_energy_denoise(nm.e, y, n, sigma, &pe);
     if (s) {
@@ -78,8 +76,8 @@ int cmd_denoise_net(int argc, char **argv, bool quiet) {
         fprintf(stderr, "denoising %zu images (noise sd %g) by %zu %s steps at T = %g\n", n, (double)sigma, o.steps,
                 ebm_mcmc_name(o.kind), (double)o.temperature);
     if (!cli_net_run_sampler(cmd, pe, x, n, &o, quiet, "denoising")) goto done;
-    for (size_t i = 0; i < nd; i++) after += ((double)x[i] - x0[i]) * ((double)x[i] - x0[i]);
-    printf("mean squared error: noisy %.5f, denoised %.5f (%zu images)\n", before / (double)nd, after / (double)nd, n);
+    printf("mean squared error: noisy %.5f, denoised %.5f (%zu images)\n", ebm_mse(y, x0, n, nm.dim, NULL),
+           ebm_mse(x, x0, n, nm.dim, NULL), n);
     if (png && !cli_write_samples(cmd, quiet, show, 3 * n, nm.dim, nm.pm1, png, NULL, NULL, nm.ih, nm.iw, n, 2)) goto done;
     rc = 0;
 done:

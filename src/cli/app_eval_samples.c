@@ -61,23 +61,14 @@ static ebm_dataset *load_images(fd_job *j, const char *spec, cli_data_args *da, 
 static bool load_samples(fd_job *j, const char *samples, int scale_mode, bool clf_pm1) {
     cli_data_args da = {"auto", "none", 0.5f, 0, 1, false, false, false}; /* u8 files to [0, 1], floats as stored */
     if (!(j->S = load_images(j, samples, &da, 0, "sample"))) return false;
-    size_t nv = j->S->x->rows * j->dim, dark = 0;
-    float lo = INFINITY, hi = -INFINITY, *v = j->S->x->data;
-    for (size_t i = 0; i < nv; i++) {
-        lo = v[i] < lo ? v[i] : lo;
-        hi = v[i] > hi ? v[i] : hi;
-        dark += v[i] < -0.5f;
-    }
     /* auto: images only (the classifier sees C x H x W pictures); other data are taken as stored */
-    const char *in = ebm_meta_get(j->meta, "ebm.net.input");
-    size_t ic, ih = 1, iw = 1;
-    bool images = in && sscanf(in, "%zux%zux%zu", &ic, &ih, &iw) == 3 && ih > 1 && iw > 1;
-    bool pm1 = scale_mode == 2 || (scale_mode == 0 && images && (double)dark > 0.1 * (double)nv);
-    if (scale_mode == 0 && !images) pm1 = clf_pm1;
+    size_t ic, ih, iw;
+    int images = ebm_net_input_shape(j->meta, j->dim, &ic, &ih, &iw) && ih > 1 && iw > 1, pm1;
+    float lo, hi;
+    ebm_samples_rescale(j->S->x, scale_mode, images, clf_pm1, &pm1, &lo, &hi);
     if (!j->quiet)
         fprintf(stderr, "samples: %zu, values in [%g, %g]%s\n", j->S->x->rows, (double)lo, (double)hi,
                 !images && scale_mode == 0 ? "" : pm1 ? ", read as [-1, 1]" : ", read as [0, 1]");
-    for (size_t i = 0; pm1 != clf_pm1 && i < nv; i++) v[i] = pm1 ? 0.5f * (v[i] + 1) : 2 * v[i] - 1;
     return true;
 }
 

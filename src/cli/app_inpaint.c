@@ -5,27 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The hidden region of an inpainting mask (1 = to be filled in) for an h x w image. */
-static bool make_mask(const char *cmd, const char *mask, size_t h, size_t w, uint64_t seed, uint8_t *hide) {
-    bool random = strncmp(mask, "random:", 7) == 0;
-    char *end = NULL;
-    double p = random ? strtod(mask + 7, &end) : 0;
-    if (random && (*end || !(p > 0 && p < 1)))
-        return cli_error(cmd, "--mask random:P needs 0 < P < 1, got '%s'", mask + 7), false;
-    for (size_t r = 0; r < h; r++)
-        for (size_t c = 0; c < w; c++) {
-            float u = 0;
-            if (random) ebm_rng_fill_uniform(seed, 0x6d61736bull, r * w + c, &u, 1);
-            if (random) hide[r * w + c] = u < p;
-            else if (strcmp(mask, "top") == 0) hide[r * w + c] = r < h / 2;
-            else if (strcmp(mask, "bottom") == 0) hide[r * w + c] = r >= h / 2;
-            else if (strcmp(mask, "left") == 0) hide[r * w + c] = c < w / 2;
-            else if (strcmp(mask, "right") == 0) hide[r * w + c] = c >= w / 2;
-            else return cli_error(cmd, "--mask: '%s' is not one of top|bottom|left|right|random:P", mask), false;
-        }
-    return true;
-}
-
 static const char *const inpaint_about =
     "Fill in part of each image: the pixels of --mask (top, bottom, left or right half, or each pixel with\n"
     "probability P for random:P) are hidden, started from noise and sampled with the rest clamped to the\n"
@@ -66,7 +45,7 @@ int cmd_inpaint(int argc, char **argv, bool quiet) {
         goto done;
     }
     if (!(d = cli_net_load_slice(cmd, data_spec, &nm, offset, &n, quiet))) goto done;
-    size_t dim = nm.dim, hidden = 0;
+    size_t dim = nm.dim, hidden;
     x = malloc(n * dim * sizeof(float));
     show = malloc(3 * n * dim * sizeof(float));
     hide = malloc(dim);
@@ -75,16 +54,14 @@ int cmd_inpaint(int argc, char **argv, bool quiet) {
         cli_error(cmd, "out of memory");
         goto done;
     }
-    if (!make_mask(cmd, mask, h, w, sa.seed, hide)) {
+    if (ebm_inpaint_mask(mask, h, w, sa.seed, hide, &hidden)) {
         rc = 2;
+        cli_error(cmd, "--%s", ebm_last_error());
         goto done;
     }
     const float *x0 = d->x->data + offset * dim;
     cli_net_noise_start(x, n, dim, &sa);
-    for (size_t j = 0; j < dim; j++) {
-        hidden += hide[j];
-        clamp[j] = !hide[j];
-    }
+    for (size_t j = 0; j < dim; j++) clamp[j] = !hide[j];
     for (size_t i = 0; i < n * dim; i++) {
         if (!hide[i % dim]) x[i] = x0[i];
         show[i] = x0[i];
@@ -95,13 +72,9 @@ int cmd_inpaint(int argc, char **argv, bool quiet) {
         fprintf(stderr, "inpainting %zu images (%zu of %zu pixels hidden, mask %s) by %zu %s steps\n", n, hidden, dim, mask,
                 o.steps, ebm_mcmc_name(o.kind));
     if (!cli_net_run_sampler(cmd, nm.e, x, n, &o, quiet, "inpainting")) goto done;
-    double se = 0;
-    for (size_t i = 0; i < n * dim; i++) {
-        show[2 * n * dim + i] = x[i];
-        if (hide[i % dim]) se += ((double)x[i] - x0[i]) * ((double)x[i] - x0[i]);
-    }
+    memcpy(show + 2 * n * dim, x, n * dim * sizeof(float));
     printf("hidden-pixel mean squared error %.5f (%zu images x %zu pixels, %s scale)\n",
-           se / (double)(n * (hidden ? hidden : 1)), n, hidden, nm.pm1 ? "[-1, 1]" : "data");
+           ebm_mse(x, x0, n, dim, hide), n, hidden, nm.pm1 ? "[-1, 1]" : "data");
     if (png && !cli_write_samples(cmd, quiet, show, 3 * n, dim, nm.pm1, png, NULL, NULL, h, w, n, 2)) goto done;
     if (npy && !cli_write_samples(cmd, quiet, x, n, dim, nm.pm1, NULL, npy, NULL, h, w, 0, 2)) goto done;
     rc = 0;

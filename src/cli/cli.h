@@ -384,10 +384,9 @@ void cli_ais_json(const ebm_ais_result *r, double fmean);
 typedef struct cli_composed cli_composed;
 bool cli_composed_load(const char *cmd, const char *path, cli_composed **c, ebm_meta **meta, ebm_energy **e);
 void cli_composed_free(cli_composed *c);
-/* Classes of a K-class model from "Y", "Y1,Y2,..." or "all" (numbers, or Fashion-MNIST names when the
- * model was trained on it) into out (at most cap); returns how many, or -1 after printing an error. */
+/* Classes of a K-class model from "Y", "Y1,Y2,..." or "all" (ebm_classes_parse, kind_net.c) into out (at most
+ * cap); returns how many, or -1 after printing an error. */
 int cli_parse_classes(const char *cmd, const char *arg, const ebm_meta *meta, size_t k, int32_t *out, size_t cap);
-bool cli_class_names_known(const ebm_meta *meta, size_t k);
 
 /* ---- CD / PCD training options, shared by `train rbm` and `train dbn` (cmd_train.c) ---- */
 typedef struct cli_cd_args {

@@ -7,7 +7,6 @@
  * are scaled to [-1, 1] by default ("pm1") and pictures map them back. */
 #include "cli.h"
 
-#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,11 +78,7 @@ bool cli_net_model_load(const char *cmd, const char *path, cli_net_model *nm) {
         }
         nm->dim = ebm_net_input_size(nm->net);
     }
-    const char *in = ebm_meta_get(nm->meta, "ebm.net.input");
-    if (!in || sscanf(in, "%zux%zux%zu", &nm->c, &nm->h, &nm->w) != 3 || nm->c * nm->h * nm->w != nm->dim) {
-        nm->c = nm->dim;
-        nm->h = nm->w = 1;
-    }
+    ebm_net_input_shape(nm->meta, nm->dim, &nm->c, &nm->h, &nm->w);
     bool grey = nm->c == 1 && nm->h > 1 && nm->w > 1;
     nm->ih = grey ? nm->h : 0;
     nm->iw = grey ? nm->w : 0;
@@ -109,6 +104,14 @@ int cli_net_open(int rc, const char *cmd, const char *path, const char *needs, c
 }
 
 /* ---- sampling ---- */
+
+int cli_parse_classes(const char *cmd, const char *arg, const ebm_meta *meta, size_t k, int32_t *out, size_t cap) {
+    size_t n;
+    if (k == 0)
+        return cli_error(cmd, "--class needs a classifier model (ebm train jem); this one is a plain energy"), -1;
+    if (ebm_classes_parse(arg, meta, k, out, cap, &n)) return cli_error(cmd, "--class: %s", ebm_last_error()), -1;
+    return (int)n;
+}
 
 typedef struct {
     cli_progress prog;
@@ -262,12 +265,8 @@ static int net_prepare(net_job *j) {
     if (j->jem && !j->d->labels)
         return cli_error(cmd, "%s has no labels (a JEM needs labelled data: fashion-mnist, toy:NAME, or IDX images with "
                               "their labels file)", j->ta.data);
-    for (size_t i = 0; j->jem && i < x->rows; i++) {
-        int32_t y = j->d->labels[i];
-        if (y < 0 || y > 9999) return cli_error(cmd, "label %d of row %zu is out of 0..9999", (int)y, i);
-        if ((size_t)y + 1 > j->classes) j->classes = (size_t)y + 1;
-    }
-    if (j->jem && j->classes < 2) j->classes = 2;
+    ebm_status s = j->jem ? ebm_structured_classes(j->d->labels, x->rows, &j->classes) : EBM_OK;
+    if (s) return cli_lib_error(cmd, s);
     char spec[256];
     snprintf(spec, sizeof spec, "%s", j->spec ? j->spec : j->h > 1 ? DEFAULT_NET_IMAGE : DEFAULT_NET_FLAT);
     if (!j->spec && j->jem) snprintf(strrchr(spec, ':') + 1, 16, "%zu", j->classes);
@@ -280,15 +279,10 @@ static int net_prepare(net_job *j) {
                               "outputs", k);
     ebm_rng init;
     ebm_rng_seed(&init, j->sa.seed, 100);
-    ebm_status s = ebm_net_init(j->net, &init);
-    if (s) return cli_lib_error(cmd, s);
+    if ((s = ebm_net_init(j->net, &init))) return cli_lib_error(cmd, s);
     /* chains start uniform over the data's range unless told otherwise */
-    float lo = FLT_MAX, hi = -FLT_MAX;
-    for (size_t i = 0; i < x->rows * dim; i++) {
-        lo = x->data[i] < lo ? x->data[i] : lo;
-        hi = x->data[i] > hi ? x->data[i] : hi;
-    }
-    if (!(lo < hi)) hi = lo + 1;
+    float lo, hi;
+    ebm_lcd_data_range(x, &lo, &hi);
     if (!j->sa.lo_seen) j->sa.init_lo = lo;
     if (!j->sa.hi_seen) j->sa.init_hi = hi;
     if (!cli_samp_opts(cmd, &j->sa, NULL, &j->o.mcmc)) return 2;
@@ -409,14 +403,11 @@ static const char *const sample_about =
 
 /* --labels: each sample's class (chains cycle through the classes) as an int32 NPY array. */
 static ebm_status write_labels(const char *path, const int32_t *classes, size_t n_cls, size_t n) {
-    int32_t *y = malloc(n * sizeof *y);
     ebm_array *a = NULL;
-    ebm_status s = y ? EBM_OK : EBM_ENOMEM;
-    for (size_t i = 0; !s && i < n; i++) y[i] = classes[i % n_cls];
-    if (!s) s = ebm_array_new(EBM_I32, 1, &n, y, &a);
+    ebm_status s = ebm_array_new(EBM_I32, 1, &n, NULL, &a);
+    for (size_t i = 0; !s && i < n; i++) ((int32_t *)a->data)[i] = classes[i % n_cls];
     if (!s) s = ebm_npy_write(path, a);
     ebm_array_free(a);
-    free(y);
     return s;
 }
 

@@ -103,3 +103,33 @@ ebm_status ebm_png_reliability(const char *path, const double *acc, const size_t
     free(img);
     return s;
 }
+
+ebm_status ebm_net_classify_eval(ebm_net *net, const float *x, const int32_t *labels, size_t n, size_t bins,
+                                 double *accuracy, double *nll, double *ece, double *bin_acc, double *bin_conf,
+                                 size_t *bin_count) {
+    size_t k = ebm_net_output_size(net), dim = ebm_net_input_size(net);
+    float *f = malloc((n ? n : 1) * k * sizeof(float));
+    ebm_status s = f ? EBM_OK : ebm_fail(EBM_ENOMEM, "out of memory for %zu x %zu logits", n, k);
+    for (size_t i = 0; !s && i < n; i += 256)
+        s = ebm_net_forward(net, x + i * dim, n - i < 256 ? n - i : 256, f + i * k);
+    if (!s) s = ebm_metric_classify(f, labels, n, k, accuracy, nll);
+    if (!s) s = ebm_metric_ece(f, labels, n, k, bins, ece, bin_acc, bin_conf, bin_count);
+    free(f);
+    return s;
+}
+
+void ebm_samples_rescale(ebm_mat *x, int mode, int images, int pm1, int *read_pm1, float *lo, float *hi) {
+    size_t nv = x->rows * x->cols, dark = 0;
+    float *v = x->data;
+    *lo = INFINITY;
+    *hi = -INFINITY;
+    for (size_t i = 0; i < nv; i++) {
+        *lo = v[i] < *lo ? v[i] : *lo;
+        *hi = v[i] > *hi ? v[i] : *hi;
+        dark += v[i] < -0.5f;
+    }
+    int as_pm1 = mode == 2 || (mode == 0 && images && (double)dark > 0.1 * (double)nv);
+    if (mode == 0 && !images) as_pm1 = pm1;
+    for (size_t i = 0; as_pm1 != pm1 && i < nv; i++) v[i] = as_pm1 ? 0.5f * (v[i] + 1) : 2 * v[i] - 1;
+    *read_pm1 = as_pm1;
+}

@@ -73,3 +73,35 @@ ebm_status ebm_energy_density_png(ebm_energy *e, const char *path, float lo, flo
     free(grid);
     return s;
 }
+
+ebm_status ebm_inpaint_mask(const char *spec, size_t h, size_t w, uint64_t seed, uint8_t *hide, size_t *hidden) {
+    static const char *const halves[4] = {"top", "bottom", "left", "right"};
+    int half = -1;
+    for (int i = 0; i < 4; i++) half = strcmp(spec, halves[i]) == 0 ? i : half;
+    int random = strncmp(spec, "random:", 7) == 0;
+    char *end = NULL;
+    double p = random ? strtod(spec + 7, &end) : 0;
+    if (random && (*end || !(p > 0 && p < 1)))
+        return ebm_fail(EBM_EINVAL, "mask random:P needs 0 < P < 1, got '%s'", spec + 7);
+    if (!random && half < 0)
+        return ebm_fail(EBM_EINVAL, "mask: '%s' is not one of top|bottom|left|right|random:P", spec);
+    *hidden = 0;
+    for (size_t r = 0; r < h; r++)
+        for (size_t c = 0; c < w; c++) {
+            float u = 0;
+            if (random) ebm_rng_fill_uniform(seed, 0x6d61736bull, r * w + c, &u, 1);
+            bool in_half[4] = {r < h / 2, r >= h / 2, c < w / 2, c >= w / 2};
+            hide[r * w + c] = random ? u < p : in_half[half];
+            *hidden += hide[r * w + c];
+        }
+    return EBM_OK;
+}
+
+double ebm_mse(const float *a, const float *b, size_t n, size_t dim, const uint8_t *mask) {
+    double se = 0;
+    size_t used = 0;
+    for (size_t j = 0; j < dim; j++) used += !mask || mask[j];
+    for (size_t i = 0; i < n * dim; i++)
+        if (!mask || mask[i % dim]) se += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+    return used ? se / (double)(n * used) : 0;
+}

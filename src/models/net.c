@@ -1230,3 +1230,65 @@ ebm_status ebm_net_load(const char *path, ebm_net **out, ebm_meta **meta) {
     ebm_tensors_free(t);
     return s;
 }
+
+int ebm_net_input_shape(const ebm_meta *meta, size_t dim, size_t *c, size_t *h, size_t *w) {
+    const char *in = meta ? ebm_meta_get(meta, "ebm.net.input") : NULL;
+    if (in && sscanf(in, "%zux%zux%zu", c, h, w) == 3 && *c * *h * *w == dim) return 1;
+    *c = dim;
+    *h = *w = 1;
+    return 0;
+}
+
+/* ---- the classes of a classifier model, by number or (Fashion-MNIST) by name ---- */
+
+static const char *const fmnist_classes[10] = {"t-shirt", "trouser", "pullover", "dress", "coat",
+                                                "sandal",  "shirt",   "sneaker",  "bag",   "ankle-boot"};
+
+const char *ebm_class_name(const ebm_meta *meta, size_t k, size_t c) {
+    const char *spec = meta ? ebm_meta_get(meta, "ebm.data.spec") : NULL;
+    bool fmnist = k == 10 && spec && strncmp(spec, "fashion-mnist", 13) == 0;
+    return fmnist && c < 10 ? fmnist_classes[c] : NULL;
+}
+
+/* *v <- one class of a list: a number, or a name ebm_class_name knows. */
+static ebm_status parse_class(const char *tok, const ebm_meta *meta, size_t k, long *v) {
+    char *end;
+    *v = strtol(tok, &end, 10);
+    if (*end) {
+        *v = -1;
+        bool names = ebm_class_name(meta, k, 0) != NULL;
+        for (size_t c = 0; names && c < k; c++)
+            if (strcmp(tok, ebm_class_name(meta, k, c)) == 0) *v = (long)c;
+        if (*v < 0 && names)
+            return ebm_fail(EBM_EINVAL, "unknown class '%s' (give 0 to 9 or t-shirt, trouser, pullover, dress, coat, "
+                                        "sandal, shirt, sneaker, bag, ankle-boot)", tok);
+        if (*v < 0) return ebm_fail(EBM_EINVAL, "'%s' is not a class number from 0 to %zu", tok, k - 1);
+    }
+    if (*v < 0 || (size_t)*v >= k)
+        return ebm_fail(EBM_EINVAL, "%ld is out of range: the model has %zu classes (0 to %zu)", *v, k, k - 1);
+    return EBM_OK;
+}
+
+ebm_status ebm_classes_parse(const char *arg, const ebm_meta *meta, size_t k, int32_t *out, size_t cap, size_t *n) {
+    *n = 0;
+    if (k == 0) return ebm_fail(EBM_EINVAL, "classes of a model without classes (a plain energy)");
+    if (strcmp(arg, "all") == 0) {
+        for (; *n < k && *n < cap; ++*n) out[*n] = (int32_t)*n;
+        return EBM_OK;
+    }
+    for (const char *p = arg; *p;) {
+        size_t len = strcspn(p, ",");
+        char tok[64];
+        long v;
+        if (len == 0 || len >= sizeof tok || *n == cap) break;
+        memcpy(tok, p, len);
+        tok[len] = '\0';
+        ebm_status s = parse_class(tok, meta, k, &v);
+        if (s) return s;
+        out[(*n)++] = (int32_t)v;
+        p += len;
+        if (!*p) return EBM_OK;
+        if (!*++p) break;
+    }
+    return ebm_fail(EBM_EINVAL, "cannot read '%s' (a class, a comma-separated list of classes, or all)", arg);
+}

@@ -155,3 +155,33 @@ ebm_status ebm_jem_scores(ebm_net *net, const float *x, size_t n, double *log_px
     ebm_energy_free(e);
     return s;
 }
+
+ebm_status ebm_ood_fill(const char *name, int pm1, const float *x, uint64_t seed, float *xo, size_t n, size_t dim) {
+    if (strcmp(name, "inverted") == 0) {
+        for (size_t i = 0; i < n * dim; i++) xo[i] = pm1 ? -x[i] : 1.0f - x[i];
+        return EBM_OK;
+    }
+    if (strcmp(name, "uniform") != 0 && strcmp(name, "gaussian") != 0)
+        return ebm_fail(EBM_EINVAL, "'%s' is not an out-of-distribution set (uniform, gaussian, inverted)", name);
+    ebm_noise z;
+    ebm_noise_default(&z);
+    z.lo = pm1 ? -1 : 0;
+    z.hi = 1;
+    if (name[0] == 'g') {
+        z.kind = EBM_NOISE_GAUSSIAN;
+        z.mean = pm1 ? 0.0f : 0.5f;
+        z.sd = pm1 ? 0.5f : 0.25f;
+    }
+    ebm_status s = ebm_noise_fill(&z, seed ^ (uint64_t)name[0], xo, n, dim);
+    if (!s && name[0] == 'g')
+        for (size_t i = 0; i < n * dim; i++) xo[i] = xo[i] < z.lo ? z.lo : xo[i] > z.hi ? z.hi : xo[i];
+    return s;
+}
+
+ebm_status ebm_jem_ood_auroc(ebm_net *net, const double *in, size_t n, const float *xo, size_t m, double auroc[3]) {
+    double *so = ebm_calloc(3 * (m ? m : 1), sizeof(double));
+    ebm_status s = so ? ebm_jem_scores(net, xo, m, so, so + m, so + 2 * m) : ebm_fail(EBM_ENOMEM, "out of memory");
+    for (int j = 0; !s && j < 3; j++) s = ebm_metric_auroc(in + j * n, n, so + j * m, m, &auroc[j]);
+    ebm_free(so);
+    return s;
+}

@@ -13,6 +13,7 @@
  * the loop, the order of the data rows and the roll-back to the last good parameters are ebm_run's. */
 #include "train/lcd_internal.h"
 
+#include <float.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -342,4 +343,14 @@ ebm_status ebm_lcd_train(ebm_energy *e, const ebm_mat *data, const ebm_lcd_opts 
     s = ebm_lcd_run_wrapped(t, data, NULL, o, neg_out);
     ebm_trainer_free(t);
     return s;
+}
+
+void ebm_lcd_data_range(const ebm_mat *x, float *lo, float *hi) {
+    *lo = FLT_MAX;
+    *hi = -FLT_MAX;
+    for (size_t i = 0; i < x->rows * x->cols; i++) {
+        *lo = x->data[i] < *lo ? x->data[i] : *lo;
+        *hi = x->data[i] > *hi ? x->data[i] : *hi;
+    }
+    if (!(*lo < *hi)) *hi = *lo + 1;
 }
