@@ -1821,6 +1821,20 @@ EBM_API ebm_status ebm_dbn_probe(const ebm_dbn *d, size_t level, const float *xt
                                  const float *xte, const int32_t *yte, size_t nte, const ebm_probe_opts *o,
                                  ebm_probe_score *out);
 
+/* ---- trim-shared: small helpers the CLI used to carry ---- */
+/* The number stored under key in m: a finite float32 (_float) or a whole number (_size, digits only).
+ * EBM_EINVAL when the key is absent, EBM_EFORMAT when its value is not such a number; *out is unchanged
+ * then. */
+EBM_API ebm_status ebm_meta_get_float(const ebm_meta *m, const char *key, float *out);
+EBM_API ebm_status ebm_meta_get_size(const ebm_meta *m, const char *key, size_t *out);
+/* Class labels from a one-column file (NPY of any numeric type, CSV, IDX; read unscaled): the first n rows
+ * (exactly n rows in the file when exact), each a whole number in 0..k-1, into a new array *out (the
+ * caller's, free()).  EBM_EINVAL names the file and the row at fault. */
+EBM_API ebm_status ebm_labels_load(const char *path, size_t n, int exact, size_t k, int32_t **out);
+/* Whether a file can be written at path, before long work: path is not a directory and its directory
+ * exists and is writable; EBM_EIO naming the path and the fault otherwise. */
+EBM_API ebm_status ebm_check_writable(const char *path);
+
 #ifdef __cplusplus
 }
 #endif

@@ -137,8 +137,8 @@ static bool set_value(const char *cmd, const cli_opt *o, const char *val) {
     return false;
 }
 
-bool cli_parse(const char *cmd, int argc, char **argv, const cli_opt *opts, const char **positional,
-               size_t max_pos, size_t *n_pos) {
+static bool parse(const char *cmd, int argc, char **argv, const cli_opt *opts, const char **positional, size_t max_pos,
+                  size_t *n_pos) {
     *n_pos = 0;
     bool only_pos = false;
     for (int i = 0; i < argc; i++) {
@@ -216,7 +216,7 @@ static void default_text(const cli_opt *o, char *buf, size_t cap) {
     }
 }
 
-void cli_help(FILE *f, const char *usage, const char *about, const cli_opt *opts) {
+static void help(FILE *f, const char *usage, const char *about, const cli_opt *opts) {
     fprintf(f, "usage: %s\n\n%s\n\noptions:\n", usage, about);
     for (const cli_opt *o = opts; o->name; o++) {
         char left[64], def[128];
@@ -240,10 +240,10 @@ int cli_start(const char *cmd, int argc, char **argv, const cli_opt *opts, const
     for (int i = 0; i < argc; i++)
         if (strcmp(argv[i], "--") == 0) break;
         else if (strcmp(argv[i], "--help") == 0) {
-            cli_help(stdout, usage, about, opts);
+            help(stdout, usage, about, opts);
             return 0;
         }
-    return cli_parse(cmd, argc, argv, opts, positional, max_pos, n_pos) ? -1 : 2;
+    return parse(cmd, argc, argv, opts, positional, max_pos, n_pos) ? -1 : 2;
 }
 
 int cli_start_model(const char *cmd, int argc, char **argv, const cli_opt *opts, const char *usage,
