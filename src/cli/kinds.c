@@ -60,12 +60,16 @@ static bool has_option(int argc, char **argv, const char *name) {
     return false;
 }
 
+void cli_train_kinds(FILE *f, const char *fmt) {
+    for (size_t i = 0; i < N_KINDS; i++)
+        if (kinds[i].train_name) fprintf(f, fmt, kinds[i].train_name, kinds[i].train_about);
+}
+
 int cmd_train(int argc, char **argv, bool quiet) {
     if (argc < 1 || strcmp(argv[0], "--help") == 0) {
         FILE *f = argc < 1 ? stderr : stdout;
         fprintf(f, "usage: ebm train KIND [options]   (ebm train KIND --help for the options)\n\nkinds:\n");
-        for (size_t i = 0; i < N_KINDS; i++)
-            if (kinds[i].train_name) fprintf(f, "  %-11s %s\n", kinds[i].train_name, kinds[i].train_about);
+        cli_train_kinds(f, "  %-11s %s\n");
         return argc < 1 ? 2 : 0;
     }
     for (size_t i = 0; i < N_KINDS; i++)
