@@ -1834,6 +1834,10 @@ EBM_API ebm_status ebm_labels_load(const char *path, size_t n, int exact, size_t
 /* Whether a file can be written at path, before long work: path is not a directory and its directory
  * exists and is writable; EBM_EIO naming the path and the fault otherwise. */
 EBM_API ebm_status ebm_check_writable(const char *path);
+/* ebm_metric_auroc with the rows of class cls as the positives and every other row as the negatives: score
+ * and labels (n); *n_pos (may be NULL) <- the number of positives, set also when a group is empty (EBM_EINVAL). */
+EBM_API ebm_status ebm_metric_auroc_class(const double *score, const int32_t *labels, size_t n, int32_t cls,
+                                          double *auroc, size_t *n_pos);
 
 #ifdef __cplusplus
 }
