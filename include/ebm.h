@@ -253,6 +253,11 @@ EBM_API ebm_status ebm_meta_setf(ebm_meta *m, const char *key, const char *fmt, 
     ;
 EBM_API const char *ebm_meta_get(const ebm_meta *m, const char *key);  /* NULL if absent */
 EBM_API size_t ebm_meta_count(const ebm_meta *m);
+/* The number stored under key in m: a finite float32 (_float) or a whole number (_size, digits only).
+ * EBM_EINVAL when the key is absent, EBM_EFORMAT when its value is not such a number; *out is unchanged
+ * then. */
+EBM_API ebm_status ebm_meta_get_float(const ebm_meta *m, const char *key, float *out);
+EBM_API ebm_status ebm_meta_get_size(const ebm_meta *m, const char *key, size_t *out);
 /* Entry i in insertion order; key and value are NULL when i >= ebm_meta_count(m). */
 EBM_API void ebm_meta_at(const ebm_meta *m, size_t i, const char **key, const char **value);
 EBM_API ebm_status ebm_meta_copy(ebm_meta *dst, const ebm_meta *src);  /* adds/overwrites src's keys */
@@ -319,6 +324,13 @@ EBM_API void ebm_data_opts_default(ebm_data_opts *o);
  * (e.g. "fashion-mnist#0-8", "data.npy#1,3,5-7") keeps only the rows whose label is in LIST, then the
  * first o->limit of those: for held-out-class experiments.  Unlabelled data with a filter is EBM_EINVAL. */
 EBM_API ebm_status ebm_dataset_load(const char *spec, const ebm_data_opts *o, ebm_dataset **out);
+/* Class labels from a one-column file (NPY of any numeric type, CSV, IDX; read unscaled): the first n rows
+ * (exactly n rows in the file when exact), each a whole number in 0..k-1, into a new array *out (the
+ * caller's, free()).  EBM_EINVAL names the file and the row at fault. */
+EBM_API ebm_status ebm_labels_load(const char *path, size_t n, int exact, size_t k, int32_t **out);
+/* Whether a file can be written at path, before long work: path is not a directory and its directory
+ * exists and is writable; EBM_EIO naming the path and the fault otherwise. */
+EBM_API ebm_status ebm_check_writable(const char *path);
 /* n rows of the 2-D toy density name (one of ebm_toy_names()), row r drawn from stream (seed, r); labels
  * hold each row's mixture component where the density has components (0 otherwise). */
 EBM_API ebm_status ebm_toy_generate(const char *name, size_t n, uint64_t seed, ebm_dataset **out);
@@ -1736,6 +1748,10 @@ EBM_API ebm_status ebm_metric_ece(const float *logits, const int32_t *labels, si
 /* Area under the ROC curve for telling positives (higher scores expected) from negatives: the probability
  * that a random positive scores above a random negative, ties counting one half. */
 EBM_API ebm_status ebm_metric_auroc(const double *pos, size_t n_pos, const double *neg, size_t n_neg, double *auroc);
+/* ebm_metric_auroc with the rows of class cls as the positives and every other row as the negatives: score
+ * and labels (n); *n_pos (may be NULL) <- the number of positives, set also when a group is empty (EBM_EINVAL). */
+EBM_API ebm_status ebm_metric_auroc_class(const double *score, const int32_t *labels, size_t n, int32_t cls,
+                                          double *auroc, size_t *n_pos);
 /* Frechet distance between Gaussians fitted to the rows of x (n, d) and y (m, d):
  * |mu_x - mu_y|^2 + tr(S_x + S_y - 2 (S_x S_y)^(1/2)), in double. */
 EBM_API ebm_status ebm_frechet_distance(const float *x, size_t n, const float *y, size_t m, size_t d, double *fd);

@@ -273,11 +273,42 @@ static void test_rejections(void) {
     ebm_dataset_free(NULL);
 }
 
+/* Label files: one column of whole numbers in 0..k-1, any numeric type, at least (or exactly) n rows. */
+static void test_labels(void) {
+    char p[600];
+    int32_t *y = (int32_t *)1;
+    uint8_t u[5] = {2, 0, 1, 2, 1};
+    size_t s5 = 5, s52[2] = {5, 2};
+    write_npy("labels.npy", EBM_U8, 1, &s5, u, p, sizeof p);
+    CHECK_OK(ebm_labels_load(p, 4, 0, 3, &y));
+    CHECK(y && y[0] == 2 && y[1] == 0 && y[2] == 1 && y[3] == 2);
+    free(y);
+    CHECK_OK(ebm_labels_load(p, 5, 1, 3, &y));
+    CHECK(y[4] == 1);
+    free(y);
+    CHECK_FAILS(ebm_labels_load(p, 4, 1, 3, &y), EBM_EINVAL); /* exactly 4 rows wanted */
+    CHECK(y == NULL && strstr(ebm_last_error(), "5 x 1 values, but labels need one column and exactly 4 rows"));
+    CHECK_FAILS(ebm_labels_load(p, 6, 0, 3, &y), EBM_EINVAL);
+    CHECK(strstr(ebm_last_error(), "at least 6 rows") != NULL);
+    CHECK_FAILS(ebm_labels_load(p, 5, 0, 2, &y), EBM_EINVAL); /* a label 2 with two classes */
+    CHECK(y == NULL && strstr(ebm_last_error(), "label 2 of row 0 is not a whole number in 0..1"));
+    write_npy("labels2.npy", EBM_U8, 2, s52, NULL, p, sizeof p);
+    CHECK_FAILS(ebm_labels_load(p, 5, 0, 3, &y), EBM_EINVAL);
+    float half[2] = {1.0f, 0.5f};
+    size_t s2 = 2;
+    write_npy("half.npy", EBM_F32, 1, &s2, half, p, sizeof p);
+    CHECK_FAILS(ebm_labels_load(p, 2, 0, 3, &y), EBM_EINVAL);
+    CHECK(strstr(ebm_last_error(), "label 0.5 of row 1") != NULL);
+    snprintf(p, sizeof p, "%s/absent-labels.npy", dir);
+    CHECK_FAILS(ebm_labels_load(p, 1, 0, 3, &y), EBM_EIO);
+}
+
 int main(void) {
     snprintf(dir, sizeof dir, "%s", check_tmpdir("io_dataset"));
     test_fashion_mnist();
     test_paths_and_scaling();
     test_stochastic();
     test_rejections();
+    test_labels();
     return check_summary("test_io_dataset");
 }

@@ -441,6 +441,55 @@ static void test_utf8(void) {
     CHECK(!ebm_io_utf8_valid("\x80", 1));
 }
 
+/* The numbers a model's metadata holds (ebm.sample.steps, ebm.data.threshold, ...): whole strings only. */
+static void test_meta_numbers(void) {
+    ebm_meta *m;
+    CHECK_OK(ebm_meta_new(&m));
+    CHECK_OK(ebm_meta_set(m, "t", "0.25"));
+    CHECK_OK(ebm_meta_set(m, "e", "-1e3"));
+    CHECK_OK(ebm_meta_set(m, "n", "1000"));
+    const char *bad_float[] = {"", "0.5x", "nan", "inf", "1e39", "x"};
+    const char *bad_size[] = {"", "-1", "+3", " 7", "7 ", "1.5", "99999999999999999999"};
+    float f = 7;
+    size_t n = 7;
+    CHECK_OK(ebm_meta_get_float(m, "t", &f));
+    CHECK(f == 0.25f);
+    CHECK_OK(ebm_meta_get_float(m, "e", &f));
+    CHECK(f == -1000.0f);
+    CHECK_OK(ebm_meta_get_float(m, "n", &f));
+    CHECK(f == 1000.0f);
+    CHECK_OK(ebm_meta_get_size(m, "n", &n));
+    CHECK(n == 1000);
+    CHECK_FAILS(ebm_meta_get_size(m, "t", &n), EBM_EFORMAT);
+    CHECK_FAILS(ebm_meta_get_float(m, "absent", &f), EBM_EINVAL);
+    CHECK_FAILS(ebm_meta_get_size(m, "absent", &n), EBM_EINVAL);
+    for (size_t i = 0; i < sizeof bad_float / sizeof *bad_float; i++) {
+        CHECK_OK(ebm_meta_set(m, "v", bad_float[i]));
+        CHECK_FAILS(ebm_meta_get_float(m, "v", &f), EBM_EFORMAT);
+    }
+    for (size_t i = 0; i < sizeof bad_size / sizeof *bad_size; i++) {
+        CHECK_OK(ebm_meta_set(m, "v", bad_size[i]));
+        CHECK_FAILS(ebm_meta_get_size(m, "v", &n), EBM_EFORMAT);
+    }
+    CHECK(f == 1000.0f && n == 1000); /* unchanged by the failures */
+    CHECK(strstr(ebm_last_error(), "metadata v '99999999999999999999'") != NULL);
+    ebm_meta_free(m);
+}
+
+/* The check before long work that an output path can be written. */
+static void test_check_writable(void) {
+    char p[600];
+    path_in(p, sizeof p, "new.out");
+    CHECK_OK(ebm_check_writable(p));
+    CHECK_FAILS(ebm_check_writable(dir), EBM_EIO);
+    CHECK(strstr(ebm_last_error(), "is a directory") != NULL);
+    path_in(p, sizeof p, "no-such-dir/x.out");
+    CHECK_FAILS(ebm_check_writable(p), EBM_EIO);
+    CHECK(strstr(ebm_last_error(), "no-such-dir' does not exist") != NULL);
+    CHECK_OK(ebm_check_writable("relative-name.out")); /* the current directory */
+    CHECK_FAILS(ebm_check_writable(NULL), EBM_EINVAL);
+}
+
 int main(void) {
     snprintf(dir, sizeof dir, "%s", check_tmpdir("io_misc"));
     test_read_raw_and_gzip();
@@ -449,6 +498,8 @@ int main(void) {
     test_dtypes_and_arrays();
     test_check_range();
     test_meta();
+    test_meta_numbers();
+    test_check_writable();
     test_json();
     test_utf8();
     return check_summary("test_io_misc");

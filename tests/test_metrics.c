@@ -53,6 +53,20 @@ static void test_auroc(void) {
     CHECK_FAILS(ebm_metric_auroc(p, 0, n, 2, &a), EBM_EINVAL);
     const double nanp[1] = {NAN};
     CHECK_FAILS(ebm_metric_auroc(nanp, 1, n, 2, &a), EBM_ENAN);
+
+    /* by class: class 2 = {1, 3} against {2, 4} as above; class 7 has no rows, class 0 all of them */
+    const double sc[4] = {2, 1, 4, 3};
+    const int32_t lab[4] = {0, 2, 1, 2}, same[4] = {0, 0, 0, 0};
+    size_t np = 9;
+    CHECK_OK(ebm_metric_auroc_class(sc, lab, 4, 2, &a, &np));
+    CHECK_NEAR(a, 0.25, 1e-12);
+    CHECK(np == 2);
+    CHECK_OK(ebm_metric_auroc_class(sc, lab, 4, 0, &a, NULL)); /* {2} against {1, 4, 3}: 1/3 */
+    CHECK_NEAR(a, 1.0 / 3.0, 1e-12);
+    CHECK_FAILS(ebm_metric_auroc_class(sc, lab, 4, 7, &a, &np), EBM_EINVAL);
+    CHECK(np == 0);
+    CHECK_FAILS(ebm_metric_auroc_class(sc, same, 4, 0, &a, &np), EBM_EINVAL);
+    CHECK(np == 4);
 }
 
 static void test_frechet(void) {

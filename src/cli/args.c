@@ -77,8 +77,17 @@ static void describe_range(const cli_opt *o, char *buf, size_t cap) {
         snprintf(buf, cap, "a number");
 }
 
+/* Choice number idx of "a|b|c" (its first *len characters), or NULL when there is none. */
+static const char *nth_choice(const char *c, int idx, size_t *len) {
+    for (; c && *c && idx > 0; idx--) c = strchr(c, '|') ? strchr(c, '|') + 1 : NULL;
+    if (!c || !*c) return NULL;
+    *len = strchr(c, '|') ? (size_t)(strchr(c, '|') - c) : strlen(c);
+    return c;
+}
+
 static bool set_value(const char *cmd, const cli_opt *o, const char *val) {
     char range[96];
+    const char *c;
     double d;
     switch (o->kind) {
     case OPT_FLAG:
@@ -89,19 +98,12 @@ static bool set_value(const char *cmd, const cli_opt *o, const char *val) {
         *(const char **)o->dst = val;
         return true;
     case OPT_CHOICE: {
-        const char *c = o->choices;
-        int idx = 0;
-        size_t vl = strlen(val);
-        while (*c) {
-            const char *bar = strchr(c, '|');
-            size_t len = bar ? (size_t)(bar - c) : strlen(c);
-            if (len == vl && strncmp(c, val, len) == 0) {
+        size_t len;
+        for (int idx = 0; (c = nth_choice(o->choices, idx, &len)); idx++)
+            if (len == strlen(val) && strncmp(c, val, len) == 0) {
                 *(int *)o->dst = idx;
                 return true;
             }
-            idx++;
-            c += len + (bar ? 1 : 0);
-        }
         return cli_error(cmd, "--%s: '%s' is not one of %s", o->name, val, o->choices), false;
     }
     case OPT_SIZE:
@@ -137,8 +139,8 @@ static bool set_value(const char *cmd, const cli_opt *o, const char *val) {
     return false;
 }
 
-bool cli_parse(const char *cmd, int argc, char **argv, const cli_opt *opts, const char **positional,
-               size_t max_pos, size_t *n_pos) {
+static bool parse(const char *cmd, int argc, char **argv, const cli_opt *opts, const char **positional, size_t max_pos,
+                  size_t *n_pos) {
     *n_pos = 0;
     bool only_pos = false;
     for (int i = 0; i < argc; i++) {
@@ -201,22 +203,15 @@ static void default_text(const cli_opt *o, char *buf, size_t cap) {
         if (*(const char **)o->dst) snprintf(buf, cap, "%s", *(const char **)o->dst);
         break;
     case OPT_CHOICE: {
-        int idx = *(int *)o->dst;
-        const char *c = o->choices;
-        for (int k = 0; k < idx && c; k++) {
-            c = strchr(c, '|');
-            if (c) c++;
-        }
-        if (c) {
-            const char *bar = strchr(c, '|');
-            snprintf(buf, cap, "%.*s", (int)(bar ? (size_t)(bar - c) : strlen(c)), c);
-        }
+        size_t len;
+        const char *c = nth_choice(o->choices, *(int *)o->dst, &len);
+        if (c) snprintf(buf, cap, "%.*s", (int)len, c);
         break;
     }
     }
 }
 
-void cli_help(FILE *f, const char *usage, const char *about, const cli_opt *opts) {
+static void help(FILE *f, const char *usage, const char *about, const cli_opt *opts) {
     fprintf(f, "usage: %s\n\n%s\n\noptions:\n", usage, about);
     for (const cli_opt *o = opts; o->name; o++) {
         char left[64], def[128];
@@ -240,10 +235,10 @@ int cli_start(const char *cmd, int argc, char **argv, const cli_opt *opts, const
     for (int i = 0; i < argc; i++)
         if (strcmp(argv[i], "--") == 0) break;
         else if (strcmp(argv[i], "--help") == 0) {
-            cli_help(stdout, usage, about, opts);
+            help(stdout, usage, about, opts);
             return 0;
         }
-    return cli_parse(cmd, argc, argv, opts, positional, max_pos, n_pos) ? -1 : 2;
+    return parse(cmd, argc, argv, opts, positional, max_pos, n_pos) ? -1 : 2;
 }
 
 int cli_start_model(const char *cmd, int argc, char **argv, const cli_opt *opts, const char *usage,

@@ -1,6 +1,7 @@
-/* Shared pieces of the `ebm` command-line tool: option tables and their parser, progress display,
- * data loading with the preprocessing options, output-path checks, and the per-command entry points.
- * Everything that prints lives here, in src/cli; the library below never prints or exits. */
+/* Shared pieces of the `ebm` command-line tool (everything that prints lives in src/cli; the library below never
+ * prints or exits): option tables (args.c), reporting, data and files (common.c), the training runner (train.c),
+ * the table of model kinds (kinds.c) and the handlers of each kind and command.  Each handler returns the
+ * process exit status; a function "-1 to go on" returns -1 when the caller should go on, else that status. */
 #ifndef EBM_CLI_H
 #define EBM_CLI_H
 
@@ -30,14 +31,9 @@ typedef struct cli_opt {
 
 #define OPT_END {NULL, OPT_FLAG, NULL, NULL, NULL, 0, 0, 0, 0, NULL, NULL}
 
-/* Parses argv[0..argc-1] (options and positionals, "--" ends options).  positional receives up to
- * max_pos non-option arguments.  On error prints "ebm CMD: ..." to stderr and returns false. */
-bool cli_parse(const char *cmd, int argc, char **argv, const cli_opt *opts, const char **positional,
-               size_t max_pos, size_t *n_pos);
-/* Prints usage, description and the option table with defaults. */
-void cli_help(FILE *f, const char *usage, const char *about, const cli_opt *opts);
-/* The start of every subcommand: prints the help and returns 0 when --help is among the arguments,
- * otherwise parses them (at most max_pos positionals) and returns -1 to go on, or 2 after a parse error. */
+/* The start of every subcommand: prints the help (usage, about, the options with their defaults) and returns
+ * 0 when --help is among the arguments, otherwise parses them ("--" ends the options; at most max_pos
+ * positionals) and returns -1 to go on, or 2 after printing "ebm CMD: ..." for a parse error. */
 int cli_start(const char *cmd, int argc, char **argv, const cli_opt *opts, const char *usage, const char *about,
               const char **positional, size_t max_pos, size_t *n_pos);
 /* For commands of the form `ebm CMD MODEL [options]`: cli_start plus the required model path. */
@@ -45,9 +41,9 @@ int cli_start_model(const char *cmd, int argc, char **argv, const cli_opt *opts,
                     const char *about, const char **model_path);
 
 /* ---- reporting ---- */
-/* "ebm CMD: message" on stderr; returns the exit status 1 (bad input) for `return cli_error(...)`. */
+/* "ebm CMD: message" on stderr; returns the exit status 1 (bad input) for `return cli_error(...)`.  _lib_error:
+ * the message of a failed library call (ebm_last_error()); 1, or 130 for EBM_ECANCELED. */
 int cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Error from a library call: "ebm CMD: <ebm_last_error()>"; returns 1. */
 int cli_lib_error(const char *cmd, ebm_status s);
 
 typedef struct cli_progress {
@@ -56,19 +52,16 @@ typedef struct cli_progress {
     double last_draw;
 } cli_progress;
 void cli_progress_init(cli_progress *p, bool quiet);
-/* Draws "label [#####.....] 48% detail" at most 10 times a second (TTY only). */
+/* Draws "label [#####.....] 48% detail" at most 10 times a second (TTY only); _end clears it; _line ends it and
+ * prints a full line to stderr (unless quiet). */
 void cli_progress_bar(cli_progress *p, const char *label, double fraction, const char *detail);
-/* Clears the bar line on a terminal (nothing otherwise). */
 void cli_progress_end(cli_progress *p);
-/* Ends the bar line (if any) and prints a full line to stderr. */
 void cli_progress_line(cli_progress *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void cli_format_duration(double seconds, char *buf, size_t cap);
-/* Monotonic wall-clock seconds. */
-double cli_now(void);
+void cli_format_duration(double seconds, char *buf, size_t cap); /* "m:ss" or "h:mm:ss" */
+double cli_now(void);                                             /* monotonic seconds */
 
 /* Runs steps sweeps as calls sweep(ctx, chunk) of at most 10 sweeps each, with a "sampling" progress bar and a
- * closing "N sweeps in S s" line.  Returns -1 when all ran, else the exit status after printing the error
- * (1) or the interruption (130). */
+ * closing "N sweeps in S s" line; -1 to go on, else 1 after an error or 130 after an interruption. */
 int cli_run_sweeps(const char *cmd, cli_progress *prog, size_t steps, ebm_status (*sweep)(void *ctx, size_t n),
                    void *ctx);
 
@@ -86,12 +79,12 @@ typedef struct cli_data_args {
     bool scale_seen, binarize_seen, threshold_seen;
 } cli_data_args;
 
-/* Takes scale, binarize and threshold from a model's ebm.data.* metadata where the command line did not
- * give them, so data is preprocessed the way the model saw it in training. */
+/* Takes scale, binarize and threshold from a model's ebm.data.* metadata where the command line did not give
+ * them, so data is preprocessed the way the model saw it in training. */
 void cli_data_args_from_model(cli_data_args *a, const ebm_meta *meta);
-/* Fills opts from args; on a bad name prints an error and returns false. */
+/* Fills o from a; false after printing an error (a bad name). */
 bool cli_data_opts(const char *cmd, const cli_data_args *a, ebm_data_opts *o);
-/* Loads spec with opts, printing "loaded N x D from SOURCE" unless quiet; returns NULL after an error. */
+/* Loads spec with o, printing "loaded N x D from SOURCE" unless quiet; NULL after printing an error. */
 ebm_dataset *cli_load_data(const char *cmd, const char *spec, const ebm_data_opts *o, bool quiet);
 /* spec preprocessed as the model's training data (meta's ebm.data.*) unless da says otherwise, with n_vis
  * columns and, when unit_range, values in [0, 1]; NULL after printing an error. */
@@ -103,8 +96,7 @@ size_t cli_net_classes(const ebm_net *net, const ebm_meta *meta);
 /* *e <- the model's own energy: -log sum exp f(x) for a classifier, f(x) for a one-output network; -1 to
  * go on, else the exit status after printing an error (path names the file). */
 int cli_net_energy(const char *cmd, const char *path, ebm_net *net, const ebm_meta *meta, ebm_energy **e);
-/* Class labels from a one-column file (NPY of any numeric type, CSV, IDX): the first n rows (exactly n
- * when exact), each a whole number in 0..k-1; NULL after printing an error. */
+/* ebm_labels_load; NULL after printing an error. */
 int32_t *cli_load_labels(const char *cmd, const char *path, size_t n, bool exact, size_t k);
 /* The outputs of the sampling commands: a picture, NPY and CSV files, and the picture's layout. */
 typedef struct cli_sample_out {
@@ -120,54 +112,42 @@ typedef struct cli_sample_out {
     {"zoom", OPT_SIZE, &(o).zoom, "Z", "pixel magnification in the picture", 1, 32, 0, 0, NULL, NULL},                         \
     {"shape", OPT_STR, &(o).shape, "HxW", "image shape when the model does not record one", -INFINITY, INFINITY, 0, 0, NULL, NULL}
 /* Before long work: "nothing to write" unless an output is given (or `other` is true), and each path
- * writable; -1 to go on, else the exit status. */
+ * writable; -1 to go on.  _write: cli_write_samples with o's paths and layout. */
 int cli_sample_out_check(const char *cmd, const cli_sample_out *o, bool other);
-/* cli_write_samples with o's paths and layout. */
 bool cli_sample_out_write(const char *cmd, bool quiet, const cli_sample_out *o, const float *x, size_t n, size_t d,
                           bool pm1, size_t h, size_t w);
 /* true when every value is 0 or 1 */
 bool cli_is_binary(const ebm_mat *m);
-/* Checks before long work that path can be written: its directory exists and is writable, and path
- * itself is not a directory.  Prints an error and returns false otherwise. */
+/* ebm_check_writable before long work; false after printing "ebm CMD: WHAT 'PATH' ..." (what: "--out", ...). */
 bool cli_check_writable(const char *cmd, const char *what, const char *path);
-/* Image shape for pictures: the model's, else a square, else fails with a message. */
+/* Image shape for pictures: --shape (shape_arg), else the model's (h0 x w0), else a square; false after
+ * printing an error. */
 bool cli_image_shape(const char *cmd, size_t n_vis, size_t h0, size_t w0, const char *shape_arg, size_t *h,
                      size_t *w);
 /* Loads the RBM in path, first checking that the file holds one (its "ebm.model"); on failure prints
  * "ebm CMD: ..." (with verb, e.g. "sampling", for other model kinds) and returns NULL. */
 ebm_rbm *cli_load_rbm(const char *cmd, const char *path, const char *verb);
-/* "dir/m.safetensors" -> "dir/m.partial.safetensors": where interrupted or diverged training saves. */
-void cli_partial_path(const char *out, char *buf, size_t cap);
-/* The "ebm.model" of the model file at path ("rbm" when absent), by ebm_model_kind; false when it is not a
- * readable model file of a known kind. */
+/* The "ebm.model" of the model file at path ("rbm" when absent), also of a kind this version does not know;
+ * false when path is not a regular file with a readable model header. */
 bool cli_model_kind(const char *path, char *kind, size_t cap);
-/* The model argument of a command line (the first non-option argument that is a safetensors file) with
- * its kind, or NULL: lets a command dispatch on the model kind before parsing its options. */
-const char *cli_find_model_arg(int argc, char **argv, char *kind, size_t cap);
 /* Writes x (n, d) as a PNG grid of h x w tiles (values in [0, 1], or [-1, 1] when pm1), an NPY array and/or
  * a CSV file, whichever paths are not NULL; prints "wrote PATH" unless quiet; false after an error. */
 bool cli_write_samples(const char *cmd, bool quiet, const float *x, size_t n, size_t d, bool pm1, const char *png,
                        const char *npy, const char *csv, size_t h, size_t w, size_t cols, size_t zoom);
-/* A finite number (a whole number for _size) stored under key in m; false when absent or malformed. */
-bool cli_meta_float(const ebm_meta *m, const char *key, float *out);
-bool cli_meta_size(const ebm_meta *m, const char *key, size_t *out);
+/* ebm_meta_get_float / _size as a truth value: true when key holds such a number. */
+static inline bool cli_meta_float(const ebm_meta *m, const char *key, float *out) {
+    return ebm_meta_get_float(m, key, out) == EBM_OK;
+}
+static inline bool cli_meta_size(const ebm_meta *m, const char *key, size_t *out) {
+    return ebm_meta_get_size(m, key, out) == EBM_OK;
+}
 /* Every key/value of m on stdout: as the members of a JSON object (without braces), or one indented
  * "key value" line each. */
 void cli_print_meta(const ebm_meta *m, bool json);
-/* The first nf hidden units' weights (columns of W (n_vis, n_hid)) as a grid picture of height x width
- * tiles (or --shape), symmetric grey scale; false after printing an error. */
-bool cli_write_filters(const char *cmd, bool quiet, const char *path, const float *W, size_t n_vis, size_t n_hid,
-                       size_t nf, size_t height, size_t width, const char *shape, size_t cols, size_t zoom);
-/* JSON string literal of s (escaped) to f. */
+/* JSON to f: s as an escaped string literal; v as a number (null when not finite); "k0": v0, "k1": v1, ... */
 void cli_json_string(FILE *f, const char *s);
-/* JSON number, or null when not finite. */
 void cli_json_number(FILE *f, double v);
-/* "k0": v0, "k1": v1, ... (numbers as cli_json_number, no braces) */
 void cli_json_numbers(FILE *f, const char *const *keys, const double *v, size_t n);
-/* The current UTC time as ISO 8601. */
-void cli_utc_now(char *buf, size_t cap);
-/* argv joined by spaces (for provenance). */
-void cli_join_args(int argc, char **argv, char *buf, size_t cap);
 
 /* ---- training (train.c): what every `ebm train KIND` shares ---- */
 typedef struct cli_train_args {
@@ -177,7 +157,7 @@ typedef struct cli_train_args {
     {"data", OPT_STR, &(ta).data, "SPEC", "training data: fashion-mnist[:train|:test], toy:NAME or a .idx[.gz]/.npy/.csv path", -INFINITY, INFINITY, 0, 0, NULL, NULL}, \
     {"out", OPT_STR, &(ta).out, "PATH", "where to save the model (.safetensors)", -INFINITY, INFINITY, 0, 0, NULL, NULL},   \
     {"log", OPT_STR, &(ta).log, "CSV", "write the training figures to this CSV file", -INFINITY, INFINITY, 0, 0, NULL, NULL}
-/* Before long work: --data and --out given, --out and --log writable; -1 to go on, else the exit status. */
+/* Before long work: --data and --out given, --out and --log writable; -1 to go on. */
 int cli_train_check(const char *cmd, const cli_train_args *ta);
 /* The sampling defaults (ebm.sample.steps 1000, .temperature 1, .init noise) where mt has none. */
 ebm_status cli_sample_defaults(ebm_meta *mt);
@@ -222,7 +202,7 @@ typedef struct cli_run {
  * status after printing what happened. */
 int cli_train_run(cli_run *r, ebm_trainer *t, const ebm_mat *data, const int32_t *labels, ebm_run_opts *ro);
 
-/* ---- commands: each returns the process exit status ---- */
+/* ---- commands ---- */
 typedef int (*cli_cmd_fn)(int argc, char **argv, bool quiet);
 /* `ebm score` (cmd_score.c): one scorer per model kind: a loader of data preprocessed like the model's
  * training data (width checked; NULL after printing an error) and the energies of a batch of its rows. */
@@ -244,9 +224,10 @@ typedef struct cli_kind {
     cli_cmd_fn train, sample, eval, info;
     cli_scorer_fn scorer;
 } cli_kind;
-const cli_kind *cli_kind_named(const char *name);
 /* The row of the model file at path; NULL after printing an error (unreadable, unknown kind). */
 const cli_kind *cli_kind_of_file(const char *cmd, const char *path);
+/* One line fmt (with the %s of `ebm train NAME` and of its description) per kind that can be trained. */
+void cli_train_kinds(FILE *f, const char *fmt);
 
 /* the dispatchers (kinds.c) and the application commands (one file each) */
 int cmd_train(int argc, char **argv, bool quiet);
@@ -344,7 +325,7 @@ bool cli_samp_opts(const char *cmd, cli_samp_args *a, const ebm_meta *meta, ebm_
 /* A loaded network, JEM or composed model: its energy, input shape (C x H x W), scale and classes. */
 typedef struct cli_net_model {
     ebm_net *net;             /* NULL for a composed model */
-    struct cli_composed *comp; /* the parts of a composed model */
+    ebm_composed *comp;       /* the parts of a composed model */
     ebm_meta *meta;
     ebm_energy *e;
     size_t c, h, w, dim, classes; /* classes: 0 for a scalar energy */
@@ -378,17 +359,15 @@ bool cli_rbm_ais(const char *cmd, const ebm_rbm *m, const ebm_mat *x, size_t run
 void cli_ais_print(const char *what, const ebm_ais_result *r, double fmean, bool binary);
 void cli_ais_json(const ebm_ais_result *r, double fmean);
 
-/* Composed models (cmd_compose.c, over the library's ebm_composed): `ebm compose`, and loading a composed
- * file's parts into one energy (*e, owned by the caller and freed before the cli_composed; *meta: a copy of
- * the file's metadata, the caller's). */
-typedef struct cli_composed cli_composed;
-bool cli_composed_load(const char *cmd, const char *path, cli_composed **c, ebm_meta **meta, ebm_energy **e);
-void cli_composed_free(cli_composed *c);
+/* A composed model file (cmd_compose.c): its parts loaded into one energy *e (the caller's, freed before *c)
+ * with a copy of its metadata in *meta (the caller's); false after printing an error. */
+bool cli_composed_load(const char *cmd, const char *path, ebm_composed **c, ebm_meta **meta, ebm_energy **e);
+#define cli_composed_free ebm_composed_free
 /* Classes of a K-class model from "Y", "Y1,Y2,..." or "all" (ebm_classes_parse, kind_net.c) into out (at most
  * cap); returns how many, or -1 after printing an error. */
 int cli_parse_classes(const char *cmd, const char *arg, const ebm_meta *meta, size_t k, int32_t *out, size_t cap);
 
-/* ---- CD / PCD training options, shared by `train rbm` and `train dbn` (cmd_train.c) ---- */
+/* ---- CD / PCD training options, shared by `train rbm` and `train dbn` (train.c) ---- */
 typedef struct cli_cd_args {
     ebm_cd_opts o;
     size_t cd_k, pcd_k;

@@ -12,38 +12,22 @@
 
 #define MAX_PARTS EBM_COMPOSE_MAX_PARTS
 
-struct cli_composed {
-    ebm_composed *c;
-};
-
-void cli_composed_free(cli_composed *c) {
-    if (!c) return;
-    ebm_composed_free(c->c);
-    free(c);
-}
-
-bool cli_composed_load(const char *cmd, const char *path, cli_composed **out, ebm_meta **meta_out, ebm_energy **e) {
-    *out = NULL;
-    *meta_out = NULL;
+bool cli_composed_load(const char *cmd, const char *path, ebm_composed **c, ebm_meta **meta, ebm_energy **e) {
+    *meta = NULL;
     *e = NULL;
-    cli_composed *c = calloc(1, sizeof *c);
-    if (!c) return cli_error(cmd, "out of memory"), false;
-    ebm_meta *meta = NULL;
-    ebm_status s = ebm_composed_load(path, &c->c);
-    if (!s) s = ebm_composed_energy(c->c, e);
-    if (!s) s = ebm_meta_new(&meta);
-    if (!s) s = ebm_meta_copy(meta, ebm_composed_meta(c->c));
-    if (s) {
-        cli_lib_error(cmd, s);
-        ebm_energy_free(*e);
-        *e = NULL;
-        ebm_meta_free(meta);
-        cli_composed_free(c);
-        return false;
-    }
-    *out = c;
-    *meta_out = meta;
-    return true;
+    ebm_status s = ebm_composed_load(path, c);
+    if (!s) s = ebm_composed_energy(*c, e);
+    if (!s) s = ebm_meta_new(meta);
+    if (!s) s = ebm_meta_copy(*meta, ebm_composed_meta(*c));
+    if (!s) return true;
+    cli_lib_error(cmd, s);
+    ebm_energy_free(*e);
+    ebm_meta_free(*meta);
+    ebm_composed_free(*c);
+    *e = NULL;
+    *meta = NULL;
+    *c = NULL;
+    return false;
 }
 
 /* Adds the part at path (absolute) with weight w and the class named cls_arg (NULL: the part's own energy)
@@ -168,19 +152,19 @@ int cli_compose_info(int argc, char **argv, bool quiet) {
                              "Describe a composed model (ebm compose): its formula, parts and metadata; loads every part.",
                              &path);
     if (rc >= 0) return rc;
-    cli_composed *c;
+    ebm_composed *c;
     ebm_meta *meta;
     ebm_energy *e;
     if (!cli_composed_load(cmd, path, &c, &meta, &e)) return 1;
     if (!json) {
         printf("composed model  %s\n", path);
         printf("formula         %s\n", ebm_meta_get(meta, "ebm.compose.formula") ? ebm_meta_get(meta, "ebm.compose.formula") : "?");
-        printf("parts           %zu, input size %zu (all loaded)\n", ebm_composed_count(c->c), e->dim);
+        printf("parts           %zu, input size %zu (all loaded)\n", ebm_composed_count(c), e->dim);
         printf("metadata:\n");
     }
     cli_print_meta(meta, json);
     ebm_energy_free(e);
-    cli_composed_free(c);
+    ebm_composed_free(c);
     ebm_meta_free(meta);
     return 0;
 }

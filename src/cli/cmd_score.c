@@ -76,7 +76,7 @@ int cmd_score(int argc, char **argv, bool quiet) {
     memset(&sc, 0, sizeof sc);
     if (!k->scorer(cmd, path, &sc)) return 1;
     rc = 1;
-    double *E = NULL, *Ea = NULL, *pos = NULL, *neg = NULL;
+    double *E = NULL, *Ea = NULL;
     int32_t *y = NULL, *ya = NULL;
     size_t n = 0, na = 0;
     if (!data) data = sc.default_data;
@@ -109,33 +109,22 @@ int cmd_score(int argc, char **argv, bool quiet) {
     }
     double mean = 0, auroc = NAN;
     for (size_t i = 0; i < n; i++) mean += E[i] / (double)n;
-    size_t n_pos = 0, n_neg = 0;
-    if (class_seen || anomaly_data) {
-        if (class_seen && !y) {
-            cli_error(cmd, "--anomaly-class needs labelled data; %s has no labels", data);
-            goto done;
-        }
-        size_t cap = n + na;
-        pos = malloc(cap * sizeof *pos);
-        neg = malloc(cap * sizeof *neg);
-        if (!pos || !neg) {
-            cli_error(cmd, "out of memory");
-            goto done;
-        }
-        /* positives are the anomalies; the energy is the score */
-        for (size_t i = 0; i < n; i++)
-            if (class_seen && (size_t)y[i] == anomaly_class) pos[n_pos++] = E[i];
-            else neg[n_neg++] = E[i];
-        for (size_t i = 0; i < na; i++) pos[n_pos++] = Ea[i];
-        if (n_pos == 0 || n_neg == 0) {
-            cli_error(cmd, "no %s rows to compare: %zu anomalies, %zu normal", n_pos ? "normal" : "anomalous", n_pos, n_neg);
-            goto done;
-        }
-        ebm_status s = ebm_metric_auroc(pos, n_pos, neg, n_neg, &auroc);
-        if (s) {
-            cli_lib_error(cmd, s);
-            goto done;
-        }
+    if (class_seen && !y) {
+        cli_error(cmd, "--anomaly-class needs labelled data; %s has no labels", data);
+        goto done;
+    }
+    /* the anomalies are the positives; the energy is the score */
+    size_t n_pos = na;
+    ebm_status s = EBM_OK;
+    if (class_seen) s = ebm_metric_auroc_class(E, y, n, (int32_t)anomaly_class, &auroc, &n_pos);
+    else if (anomaly_data) s = ebm_metric_auroc(Ea, na, E, n, &auroc);
+    size_t n_neg = class_seen ? n - n_pos : n;
+    if (s && (n_pos == 0 || n_neg == 0)) {
+        cli_error(cmd, "no %s rows to compare: %zu anomalies, %zu normal", n_pos ? "normal" : "anomalous", n_pos, n_neg);
+        goto done;
+    } else if (s) {
+        cli_lib_error(cmd, s);
+        goto done;
     }
     if (json) {
         printf("{\"model\": \"%s\", \"score\": \"%s\", \"rows\": %zu, \"mean_energy\": %.9g", k->name, sc.what, n, mean);
@@ -149,11 +138,11 @@ int cmd_score(int argc, char **argv, bool quiet) {
             int32_t ymax = 0;
             for (size_t i = 0; i < n; i++) ymax = y[i] > ymax ? y[i] : ymax;
             for (int32_t c = 0; c <= ymax && c < 1000; c++) {
-                double s = 0;
+                double sum = 0;
                 size_t m = 0;
                 for (size_t i = 0; i < n; i++)
-                    if (y[i] == c) s += E[i], m++;
-                if (m) printf(" %d:%.2f", (int)c, s / (double)m);
+                    if (y[i] == c) sum += E[i], m++;
+                if (m) printf(" %d:%.2f", (int)c, sum / (double)m);
             }
             printf("\nAUROC        %.4f  (energy as the anomaly score; class %zu: %zu anomalies, %zu normal rows)\n", auroc,
                    anomaly_class, n_pos, n_neg);
@@ -170,8 +159,6 @@ done:
     free(Ea);
     free(y);
     free(ya);
-    free(pos);
-    free(neg);
     if (sc.destroy) sc.destroy(sc.model);
     return rc;
 }

@@ -3,8 +3,6 @@
  * output paths before long work starts, and small formatting utilities. */
 #include "cli.h"
 
-#include <errno.h>
-#include <libgen.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -86,32 +84,21 @@ void cli_install_sigint(void) {
 
 bool cli_interrupted(void) { return interrupted != 0; }
 
-static int choice_index(const char *v, const char *const *names, int n) {
-    for (int i = 0; i < n; i++)
-        if (strcmp(v, names[i]) == 0) return i;
-    return -1;
-}
-
 void cli_data_args_from_model(cli_data_args *a, const ebm_meta *meta) {
     const char *v;
     if (!a->scale_seen && (v = ebm_meta_get(meta, "ebm.data.scale"))) a->scale = v;
     if (!a->binarize_seen && (v = ebm_meta_get(meta, "ebm.data.binarize"))) a->binarize = v;
-    if (!a->threshold_seen && (v = ebm_meta_get(meta, "ebm.data.threshold"))) {
-        char *end;
-        double t = strtod(v, &end);
-        if (!*end && t >= 0 && t <= 1) a->threshold = (float)t;
-    }
+    float t;
+    if (!a->threshold_seen && ebm_meta_get_float(meta, "ebm.data.threshold", &t) == EBM_OK && t >= 0 && t <= 1)
+        a->threshold = t;
 }
 
 bool cli_data_opts(const char *cmd, const cli_data_args *a, ebm_data_opts *o) {
-    static const char *const scales[] = {"auto", "none", "255", "minmax", "pm1"};
-    static const char *const bins[] = {"none", "threshold", "stochastic"};
     ebm_data_opts_default(o);
-    int s = choice_index(a->scale, scales, 5), b = choice_index(a->binarize, bins, 3);
-    if (s < 0) return cli_error(cmd, "--scale: '%s' is not one of auto|none|255|minmax|pm1", a->scale), false;
-    if (b < 0) return cli_error(cmd, "--binarize: '%s' is not one of none|threshold|stochastic", a->binarize), false;
-    o->scale = (ebm_scale)s;
-    o->binarize = (ebm_binarize)b;
+    if (ebm_scale_parse(a->scale, &o->scale))
+        return cli_error(cmd, "--scale: '%s' is not one of auto|none|255|minmax|pm1", a->scale), false;
+    if (ebm_binarize_parse(a->binarize, &o->binarize))
+        return cli_error(cmd, "--binarize: '%s' is not one of none|threshold|stochastic", a->binarize), false;
     o->threshold = a->threshold;
     o->limit = a->limit;
     o->seed = a->seed;
@@ -139,22 +126,7 @@ bool cli_is_binary(const ebm_mat *m) {
 }
 
 bool cli_check_writable(const char *cmd, const char *what, const char *path) {
-    struct stat st;
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-        return cli_error(cmd, "%s '%s' is a directory", what, path), false;
-    char *copy = strdup(path);
-    if (!copy) return cli_error(cmd, "out of memory"), false;
-    const char *dir = dirname(copy);
-    bool ok = true;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        cli_error(cmd, "%s '%s': directory '%s' does not exist", what, path, dir);
-        ok = false;
-    } else if (access(dir, W_OK) != 0) {
-        cli_error(cmd, "%s '%s': directory '%s' is not writable (%s)", what, path, dir, strerror(errno));
-        ok = false;
-    }
-    free(copy);
-    return ok;
+    return ebm_check_writable(path) == EBM_OK || (cli_error(cmd, "%s %s", what, ebm_last_error()), false);
 }
 
 bool cli_image_shape(const char *cmd, size_t n_vis, size_t h0, size_t w0, const char *shape_arg, size_t *h,
@@ -202,23 +174,6 @@ ebm_rbm *cli_load_rbm(const char *cmd, const char *path, const char *verb) {
     return m;
 }
 
-void cli_utc_now(char *buf, size_t cap) {
-    time_t t = time(NULL);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-void cli_join_args(int argc, char **argv, char *buf, size_t cap) {
-    size_t used = 0;
-    buf[0] = '\0';
-    for (int i = 0; i < argc && used + 1 < cap; i++) {
-        int n = snprintf(buf + used, cap - used, "%s%s", i ? " " : "", argv[i]);
-        if (n < 0) break;
-        used += (size_t)n;
-    }
-}
-
 void cli_json_string(FILE *f, const char *s) {
     fputc('"', f);
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
@@ -241,14 +196,6 @@ void cli_json_number(FILE *f, double v) {
     else fputs("null", f);
 }
 
-void cli_partial_path(const char *out, char *buf, size_t cap) {
-    const char *slash = strrchr(out, '/'), *dot = strrchr(out, '.');
-    if (dot && (!slash || dot > slash) && dot != out && (!slash || dot > slash + 1))
-        snprintf(buf, cap, "%.*s.partial%s", (int)(dot - out), out, dot);
-    else
-        snprintf(buf, cap, "%s.partial", out);
-}
-
 /* The library reads only the JSON header (ebm_model_kind), so that a large data file named on a command line
  * costs nothing; the loaders validate the whole file afterwards.  Only regular files are asked: a pipe among
  * the arguments must not be consumed by looking at it.  A well-formed file of a kind this version does not
@@ -269,17 +216,15 @@ bool cli_model_kind(const char *path, char *kind, size_t cap) {
     return named;
 }
 
-const char *cli_find_model_arg(int argc, char **argv, char *kind, size_t cap) {
-    for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--") == 0) return i + 1 < argc && cli_model_kind(argv[i + 1], kind, cap) ? argv[i + 1] : NULL;
-        if (argv[i][0] != '-' && cli_model_kind(argv[i], kind, cap)) return argv[i];
-    }
-    return NULL;
+/* "wrote PATH" unless quiet, or the error s; false after an error. */
+static bool wrote(const char *cmd, bool quiet, const char *path, ebm_status s) {
+    if (s) return cli_lib_error(cmd, s), false;
+    if (!quiet) fprintf(stderr, "wrote %s\n", path);
+    return true;
 }
 
 bool cli_write_samples(const char *cmd, bool quiet, const float *x, size_t n, size_t d, bool pm1, const char *png,
                        const char *npy, const char *csv, size_t h, size_t w, size_t cols, size_t zoom) {
-    ebm_status s = EBM_OK;
     if (png) {
         float *img = malloc(n * d * sizeof(float));
         if (!img) return cli_error(cmd, "out of memory"), false;
@@ -288,32 +233,14 @@ bool cli_write_samples(const char *cmd, bool quiet, const float *x, size_t n, si
         ebm_grid_opts_default(&go);
         go.cols = cols;
         go.zoom = zoom;
-        s = ebm_png_grid(png, img, n, h, w, &go);
+        ebm_status s = ebm_png_grid(png, img, n, h, w, &go);
         free(img);
-        if (s) return cli_lib_error(cmd, s), false;
-        if (!quiet) fprintf(stderr, "wrote %s\n", png);
+        if (!wrote(cmd, quiet, png, s)) return false;
     }
-    if (npy) {
-        ebm_array *a = NULL;
-        size_t shp[2] = {n, d};
-        s = ebm_array_new(EBM_F32, 2, shp, x, &a);
-        if (!s) s = ebm_npy_write(npy, a);
-        ebm_array_free(a);
-        if (s) return cli_lib_error(cmd, s), false;
-        if (!quiet) fprintf(stderr, "wrote %s\n", npy);
-    }
-    if (csv) {
-        ebm_mat *m = NULL;
-        s = ebm_mat_new(n, d, &m);
-        if (!s) {
-            memcpy(m->data, x, n * d * sizeof(float));
-            s = ebm_csv_write(csv, m);
-        }
-        ebm_mat_free(m);
-        if (s) return cli_lib_error(cmd, s), false;
-        if (!quiet) fprintf(stderr, "wrote %s\n", csv);
-    }
-    return true;
+    const ebm_array a = {EBM_F32, 2, {n, d}, (void *)x}; /* views of x for the writers */
+    const ebm_mat m = {n, d, (float *)x};
+    return (!npy || wrote(cmd, quiet, npy, ebm_npy_write(npy, &a))) &&
+           (!csv || wrote(cmd, quiet, csv, ebm_csv_write(csv, &m)));
 }
 
 ebm_dataset *cli_load_like_model(const char *cmd, const char *spec, cli_data_args *da, const ebm_meta *meta,
@@ -349,32 +276,9 @@ int cli_net_energy(const char *cmd, const char *path, ebm_net *net, const ebm_me
 }
 
 int32_t *cli_load_labels(const char *cmd, const char *path, size_t n, bool exact, size_t k) {
-    ebm_data_opts o;
-    ebm_data_opts_default(&o);
-    o.scale = EBM_SCALE_NONE;
-    ebm_dataset *l = NULL;
-    ebm_status s = ebm_dataset_load(path, &o, &l);
-    if (s) return cli_lib_error(cmd, s), NULL;
-    int32_t *y = NULL;
-    if (l->x->cols != 1 || l->x->rows < n || (exact && l->x->rows != n)) {
-        cli_error(cmd, "%s: %zu x %zu values, but labels need one column and %s %zu rows", path, l->x->rows,
-                  l->x->cols, exact ? "exactly" : "at least", n);
-    } else if (!(y = malloc((n ? n : 1) * sizeof *y))) {
-        cli_error(cmd, "out of memory");
-    } else {
-        for (size_t i = 0; i < n; i++) {
-            float v = l->x->data[i];
-            if (!(v >= 0 && v < (float)k) || v != floorf(v)) {
-                cli_error(cmd, "%s: label %g of row %zu is not a whole number in 0..%zu", path, (double)v, i, k - 1);
-                free(y);
-                y = NULL;
-                break;
-            }
-            y[i] = (int32_t)v;
-        }
-    }
-    ebm_dataset_free(l);
-    return y;
+    int32_t *y;
+    ebm_status s = ebm_labels_load(path, n, exact, k, &y);
+    return s ? (cli_lib_error(cmd, s), NULL) : y;
 }
 
 int cli_sample_out_check(const char *cmd, const cli_sample_out *o, bool other) {
@@ -403,47 +307,6 @@ void cli_print_meta(const ebm_meta *m, bool json) {
             printf("  %-26s %s\n", k, v);
         }
     }
-}
-
-bool cli_meta_float(const ebm_meta *m, const char *key, float *out) {
-    const char *v = ebm_meta_get(m, key);
-    if (!v) return false;
-    char *end;
-    double d = strtod(v, &end);
-    if (*end || !isfinite(d)) return false;
-    *out = (float)d;
-    return true;
-}
-
-bool cli_meta_size(const ebm_meta *m, const char *key, size_t *out) {
-    const char *v = ebm_meta_get(m, key);
-    if (!v || !*v) return false;
-    char *end;
-    unsigned long long d = strtoull(v, &end, 10);
-    if (*end) return false;
-    *out = (size_t)d;
-    return true;
-}
-
-bool cli_write_filters(const char *cmd, bool quiet, const char *path, const float *W, size_t n_vis, size_t n_hid,
-                       size_t nf, size_t height, size_t width, const char *shape, size_t cols, size_t zoom) {
-    size_t h, w;
-    if (!cli_image_shape(cmd, n_vis, height, width, shape, &h, &w)) return false;
-    if (nf > n_hid) nf = n_hid;
-    float *tiles = malloc(nf * n_vis * sizeof *tiles);
-    if (!tiles) return cli_error(cmd, "out of memory"), false;
-    for (size_t j = 0; j < nf; j++)
-        for (size_t i = 0; i < n_vis; i++) tiles[j * n_vis + i] = W[i * n_hid + j];
-    ebm_grid_opts go;
-    ebm_grid_opts_default(&go);
-    go.cols = cols;
-    go.zoom = zoom;
-    go.norm = EBM_GRID_SYMMETRIC;
-    ebm_status s = ebm_png_grid(path, tiles, nf, h, w, &go);
-    free(tiles);
-    if (s) return cli_lib_error(cmd, s), false;
-    if (!quiet) fprintf(stderr, "wrote %s (%zu hidden units)\n", path, nf);
-    return true;
 }
 
 int cli_run_sweeps(const char *cmd, cli_progress *prog, size_t steps, ebm_status (*sweep)(void *ctx, size_t n),
@@ -485,8 +348,23 @@ int cli_info_start(int argc, char **argv, const char *usage, const char *about, 
 
 bool cli_info_filters(const cli_info_args *a, bool quiet, const float *W, size_t n_vis, size_t n_hid, size_t height,
                       size_t width) {
-    return !a->filters || cli_write_filters("info", quiet, a->filters, W, n_vis, n_hid, a->nf, height, width, a->shape,
-                                            a->cols, a->zoom);
+    size_t h, w, nf = a->nf < n_hid ? a->nf : n_hid;
+    if (!a->filters) return true;
+    if (!cli_image_shape("info", n_vis, height, width, a->shape, &h, &w)) return false;
+    float *tiles = malloc(nf * n_vis * sizeof *tiles);
+    if (!tiles) return cli_error("info", "out of memory"), false;
+    for (size_t j = 0; j < nf; j++)
+        for (size_t i = 0; i < n_vis; i++) tiles[j * n_vis + i] = W[i * n_hid + j];
+    ebm_grid_opts go;
+    ebm_grid_opts_default(&go);
+    go.cols = a->cols;
+    go.zoom = a->zoom;
+    go.norm = EBM_GRID_SYMMETRIC;
+    ebm_status s = ebm_png_grid(a->filters, tiles, nf, h, w, &go);
+    free(tiles);
+    if (s) return cli_lib_error("info", s), false;
+    if (!quiet) fprintf(stderr, "wrote %s (%zu hidden units)\n", a->filters, nf);
+    return true;
 }
 
 void cli_json_numbers(FILE *f, const char *const *keys, const double *v, size_t n) {

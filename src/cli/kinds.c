@@ -25,7 +25,7 @@ static const cli_kind kinds[] = {
 };
 #define N_KINDS (sizeof kinds / sizeof kinds[0])
 
-const cli_kind *cli_kind_named(const char *name) {
+static const cli_kind *cli_kind_named(const char *name) {
     for (size_t i = 0; i < N_KINDS; i++)
         if (strcmp(kinds[i].name, name) == 0) return &kinds[i];
     return NULL;
@@ -39,11 +39,17 @@ const cli_kind *cli_kind_of_file(const char *cmd, const char *path) {
     return k;
 }
 
-/* The row of the model named among the arguments (the first non-option argument that is a model file), or
- * the RBM's, whose handlers print the help and the errors of a missing or unreadable model. */
+/* The row of the model named among the arguments (the first non-option argument that is a model file, also
+ * after "--"), or the RBM's, whose handlers print the help and the errors of a missing or unreadable model;
+ * the kind is known before the handler parses its options. */
 static const cli_kind *kind_of_args(int argc, char **argv) {
-    char kind[32];
-    const cli_kind *k = cli_find_model_arg(argc, argv, kind, sizeof kind) ? cli_kind_named(kind) : NULL;
+    char kind[32] = "";
+    for (int i = 0; i < argc; i++) {
+        bool dashes = strcmp(argv[i], "--") == 0;
+        const char *a = dashes ? (i + 1 < argc ? argv[i + 1] : NULL) : argv[i][0] != '-' ? argv[i] : NULL;
+        if ((a && cli_model_kind(a, kind, sizeof kind)) || dashes) break;
+    }
+    const cli_kind *k = cli_kind_named(kind);
     return k ? k : &kinds[0];
 }
 
@@ -54,12 +60,16 @@ static bool has_option(int argc, char **argv, const char *name) {
     return false;
 }
 
+void cli_train_kinds(FILE *f, const char *fmt) {
+    for (size_t i = 0; i < N_KINDS; i++)
+        if (kinds[i].train_name) fprintf(f, fmt, kinds[i].train_name, kinds[i].train_about);
+}
+
 int cmd_train(int argc, char **argv, bool quiet) {
     if (argc < 1 || strcmp(argv[0], "--help") == 0) {
         FILE *f = argc < 1 ? stderr : stdout;
         fprintf(f, "usage: ebm train KIND [options]   (ebm train KIND --help for the options)\n\nkinds:\n");
-        for (size_t i = 0; i < N_KINDS; i++)
-            if (kinds[i].train_name) fprintf(f, "  %-11s %s\n", kinds[i].train_name, kinds[i].train_about);
+        cli_train_kinds(f, "  %-11s %s\n");
         return argc < 1 ? 2 : 0;
     }
     for (size_t i = 0; i < N_KINDS; i++)

@@ -7,40 +7,54 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const usage_text =
-    "usage: ebm [--threads N] [--quiet] COMMAND [ARGS]\n"
-    "\n"
-    "Energy-based models: train, sample, evaluate.\n"
-    "\n"
-    "commands:\n"
-    "  train rbm     train a Bernoulli RBM by CD-k or persistent CD-k\n"
-    "  train grbm    train a Gaussian-Bernoulli RBM (continuous data) by CD from noise\n"
-    "  train ebm     train a neural-network energy by Langevin contrastive divergence\n"
-    "  train jem     train a classifier as a joint energy-based model (or the plain classifier)\n"
-    "  train bm      train a fully visible Boltzmann machine / Ising model by CD, PCD or pseudo-likelihood\n"
-    "  train structured  structured prediction E(x, y) with any of the ten losses of LeCun et al. 2006\n"
-    "  train dbn     train a deep belief net (stacked RBMs) greedily, layer by layer\n"
-    "  classify      accuracy, calibration and out-of-distribution detection of a JEM / classifier\n"
-    "  sample        draw samples from a model (PNG grid, NPY, CSV)\n"
-    "  inpaint       fill in a masked part of images with an energy network\n"
-    "  denoise       remove Gaussian noise from images with an energy network, or binary noise with\n"
-    "                an Ising prior (denoise --model ising: ICM, annealing, Gibbs marginals)\n"
-    "  landscape     picture of a 2-D energy network's density with data and samples\n"
-    "  eval          evaluate a model on data (likelihoods; --samples: FD-FMNIST of any model's samples;\n"
-    "                --probe: a linear probe on an RBM's or DBN's features)\n"
-    "  encode        write the features of data at a level of an RBM or DBN (NPY or CSV)\n"
-    "  compose       combine models' energies: AND (sum), AND NOT (negative weight), OR (log-sum-exp)\n"
-    "  score         energy of every input (anomaly scores, CSV) and anomaly-detection AUROC\n"
-    "  info          describe a model file (shapes, metadata, weight statistics, filter picture)\n"
-    "  help CMD      help on a command (also: ebm CMD --help)\n"
-    "\n"
-    "global options:\n"
-    "  --threads N   worker threads (default: all cores); results do not depend on it\n"
-    "  --quiet       no progress output\n"
-    "  --version     print the version and the BLAS in use\n"
-    "\n"
-    "Data specs: fashion-mnist, fashion-mnist:test (Debian's dataset-fashion-mnist), or a path to an\n"
-    "IDX (.gz), .npy or .csv file.  Manual: docs/ (one page per command).\n";
+/* Denoising with an energy network, or with an Ising prior when --model is given (denoise --model ising). */
+static int cmd_denoise(int argc, char **argv, bool quiet) {
+    for (int k = 0; k < argc && strcmp(argv[k], "--") != 0; k++)
+        if (strcmp(argv[k], "--model") == 0 || strncmp(argv[k], "--model=", 8) == 0)
+            return cmd_denoise_ising(argc, argv, quiet);
+    return cmd_denoise_net(argc, argv, quiet);
+}
+
+/* The commands in the order of `ebm --help`, each with its line there (`train` lists the kinds instead). */
+static const struct {
+    const char *name;
+    cli_cmd_fn run;
+    const char *about;
+} commands[] = {
+    {"train", cmd_train, NULL},
+    {"classify", cmd_classify, "accuracy, calibration and out-of-distribution detection of a JEM / classifier"},
+    {"sample", cmd_sample, "draw samples from a model (PNG grid, NPY, CSV)"},
+    {"inpaint", cmd_inpaint, "fill in a masked part of images with an energy network"},
+    {"denoise", cmd_denoise, "remove Gaussian noise from images with an energy network, or binary noise with\n"
+                             "                an Ising prior (denoise --model ising: ICM, annealing, Gibbs marginals)"},
+    {"landscape", cmd_landscape, "picture of a 2-D energy network's density with data and samples"},
+    {"eval", cmd_eval, "evaluate a model on data (likelihoods; --samples: FD-FMNIST of any model's samples;\n"
+                       "                --probe: a linear probe on an RBM's or DBN's features)"},
+    {"encode", cmd_encode, "write the features of data at a level of an RBM or DBN (NPY or CSV)"},
+    {"compose", cmd_compose, "combine models' energies: AND (sum), AND NOT (negative weight), OR (log-sum-exp)"},
+    {"score", cmd_score, "energy of every input (anomaly scores, CSV) and anomaly-detection AUROC"},
+    {"info", cmd_info, "describe a model file (shapes, metadata, weight statistics, filter picture)"},
+};
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+static void usage(FILE *f) {
+    fputs("usage: ebm [--threads N] [--quiet] COMMAND [ARGS]\n\nEnergy-based models: train, sample, evaluate.\n\n"
+          "commands:\n",
+          f);
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (commands[i].about) fprintf(f, "  %-13s %s\n", commands[i].name, commands[i].about);
+        else cli_train_kinds(f, "  train %-7s train %s\n");
+    fputs("  help CMD      help on a command (also: ebm CMD --help)\n"
+          "\n"
+          "global options:\n"
+          "  --threads N   worker threads (default: all cores); results do not depend on it\n"
+          "  --quiet       no progress output\n"
+          "  --version     print the version and the BLAS in use\n"
+          "\n"
+          "Data specs: fashion-mnist, fashion-mnist:test (Debian's dataset-fashion-mnist), or a path to an\n"
+          "IDX (.gz), .npy or .csv file.  Manual: docs/ (one page per command).\n",
+          f);
+}
 
 int main(int argc, char **argv) {
     cli_reexec_for_blas(argv);
@@ -49,7 +63,7 @@ int main(int argc, char **argv) {
     for (; i < argc && argv[i][0] == '-'; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            fputs(usage_text, stdout);
+            usage(stdout);
             return 0;
         } else if (strcmp(a, "--version") == 0) {
             char blas[512];
@@ -73,7 +87,7 @@ int main(int argc, char **argv) {
         }
     }
     if (i >= argc) {
-        fputs(usage_text, stderr);
+        usage(stderr);
         return 2;
     }
     const char *cmd = argv[i];
@@ -81,37 +95,18 @@ int main(int argc, char **argv) {
     char **rargv = argv + i + 1;
     if (strcmp(cmd, "help") == 0) {
         if (rest == 0) {
-            fputs(usage_text, stdout);
+            usage(stdout);
             return 0;
         }
         cmd = rargv[0];
-        static char help_flag[] = "--help";
-        static char *help_argv[] = {help_flag, NULL};
-        rest = 1;
-        rargv = help_argv;
-        if (strcmp(cmd, "train") == 0) {
-            static char rbm[] = "rbm";
-            static char *train_help[] = {rbm, help_flag, NULL};
-            rest = 2;
-            rargv = train_help;
-        }
+        static char rbm[] = "rbm", help_flag[] = "--help";
+        static char *help_argv[] = {rbm, help_flag, NULL};
+        bool train = strcmp(cmd, "train") == 0; /* `ebm help train`: the options of `train rbm` */
+        rest = train ? 2 : 1;
+        rargv = train ? help_argv : help_argv + 1;
     }
-    if (strcmp(cmd, "train") == 0) return cmd_train(rest, rargv, quiet);
-    if (strcmp(cmd, "sample") == 0) return cmd_sample(rest, rargv, quiet);
-    if (strcmp(cmd, "eval") == 0) return cmd_eval(rest, rargv, quiet);
-    if (strcmp(cmd, "info") == 0) return cmd_info(rest, rargv, quiet);
-    if (strcmp(cmd, "encode") == 0) return cmd_encode(rest, rargv, quiet);
-    if (strcmp(cmd, "classify") == 0) return cmd_classify(rest, rargv, quiet);
-    if (strcmp(cmd, "inpaint") == 0) return cmd_inpaint(rest, rargv, quiet);
-    if (strcmp(cmd, "denoise") == 0) {
-        for (int k = 0; k < rest && strcmp(rargv[k], "--") != 0; k++)
-            if (strcmp(rargv[k], "--model") == 0 || strncmp(rargv[k], "--model=", 8) == 0)
-                return cmd_denoise_ising(rest, rargv, quiet);
-        return cmd_denoise_net(rest, rargv, quiet);
-    }
-    if (strcmp(cmd, "landscape") == 0) return cmd_landscape(rest, rargv, quiet);
-    if (strcmp(cmd, "score") == 0) return cmd_score(rest, rargv, quiet);
-    if (strcmp(cmd, "compose") == 0) return cmd_compose(rest, rargv, quiet);
+    for (size_t k = 0; k < N_COMMANDS; k++)
+        if (strcmp(cmd, commands[k].name) == 0) return commands[k].run(rest, rargv, quiet);
     fprintf(stderr, "ebm: unknown command '%s' (commands: train, sample, eval, score, info, encode, classify, inpaint, denoise, landscape, compose, help)\n", cmd);
     return 2;
 }

@@ -27,14 +27,28 @@ ebm_status cli_data_meta(ebm_meta *mt, const char *spec, const ebm_dataset *d, c
     return s;
 }
 
-/* Provenance: the data, the loop's and the trainer's settings, the command line. */
+/* "dir/m.safetensors" -> "dir/m.partial.safetensors": where an interrupted or diverged run saves. */
+static void partial_path(const char *out, char *buf, size_t cap) {
+    const char *slash = strrchr(out, '/'), *dot = strrchr(out, '.');
+    if (dot && (!slash || dot > slash) && dot != out && (!slash || dot > slash + 1))
+        snprintf(buf, cap, "%.*s.partial%s", (int)(dot - out), out, dot);
+    else
+        snprintf(buf, cap, "%s.partial", out);
+}
+
+/* Provenance: the data, the loop's and the trainer's settings, the command line (argv joined by spaces). */
 static ebm_status record(cli_run *r, ebm_trainer *t, const ebm_run_opts *ro) {
     ebm_meta *mt = r->meta;
     ebm_status s = r->d && r->da ? cli_data_meta(mt, r->ta->data, r->d, r->da) : EBM_OK;
     if (!s) s = ebm_run_describe(t, ro, &r->res, mt);
     if (!s) {
-        char buf[4096];
-        cli_join_args(r->argc, r->argv, buf, sizeof buf);
+        char buf[4096] = "";
+        size_t used = 0;
+        for (int i = 0; i < r->argc && used + 1 < sizeof buf; i++) {
+            int n = snprintf(buf + used, sizeof buf - used, "%s%s", i ? " " : "", r->argv[i]);
+            if (n < 0) break;
+            used += (size_t)n;
+        }
         s = ebm_meta_setf(mt, "ebm.train.command", "ebm train %s %s", r->kind, buf);
     }
     return s;
@@ -83,7 +97,7 @@ static ebm_status on_checkpoint(ebm_trainer *t, const ebm_run_progress *p, void 
 
 int cli_train_run(cli_run *r, ebm_trainer *t, const ebm_mat *data, const int32_t *labels, ebm_run_opts *ro) {
     const char *cmd = r->cmd;
-    cli_partial_path(r->ta->out, r->partial, sizeof r->partial);
+    partial_path(r->ta->out, r->partial, sizeof r->partial);
     r->iters = ro->iters > 0;
     if (r->ta->log) {
         r->log = fopen(r->ta->log, "w");
@@ -149,13 +163,7 @@ int cli_train_run(cli_run *r, ebm_trainer *t, const ebm_mat *data, const int32_t
     return rc;
 }
 
-ebm_status cli_sample_defaults(ebm_meta *mt) {
-    ebm_status s = EBM_OK;
-    if (!ebm_meta_get(mt, "ebm.sample.steps")) s = ebm_meta_set(mt, "ebm.sample.steps", "1000");
-    if (!s && !ebm_meta_get(mt, "ebm.sample.temperature")) s = ebm_meta_set(mt, "ebm.sample.temperature", "1");
-    if (!s && !ebm_meta_get(mt, "ebm.sample.init")) s = ebm_meta_set(mt, "ebm.sample.init", "noise");
-    return s;
-}
+ebm_status cli_sample_defaults(ebm_meta *mt) { return ebm_meta_set_sample_defaults(mt, 1000, 1.0f, "noise"); }
 
 void cli_cd_args_init(cli_cd_args *a) {
     memset(a, 0, sizeof *a);

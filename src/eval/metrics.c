@@ -130,6 +130,22 @@ ebm_status ebm_metric_auroc(const double *pos, size_t np, const double *neg, siz
     return EBM_OK;
 }
 
+ebm_status ebm_metric_auroc_class(const double *score, const int32_t *labels, size_t n, int32_t cls, double *auroc,
+                                  size_t *n_pos) {
+    size_t np = 0;
+    for (size_t i = 0; i < n; i++) np += labels[i] == cls;
+    if (n_pos) *n_pos = np;
+    double *pos = malloc((np ? np : 1) * sizeof *pos), *neg = malloc((n - np ? n - np : 1) * sizeof *neg);
+    ebm_status s = pos && neg ? EBM_OK : ebm_fail(EBM_ENOMEM, "out of memory");
+    for (size_t i = 0, p = 0, q = 0; !s && i < n; i++)
+        if (labels[i] == cls) pos[p++] = score[i];
+        else neg[q++] = score[i];
+    if (!s) s = ebm_metric_auroc(pos, np, neg, n - np, auroc);
+    free(pos);
+    free(neg);
+    return s;
+}
+
 /* Mean (d) and covariance (d, d; divisor n - 1) of x (n, d) in double. */
 static ebm_status moments(const float *x, size_t n, size_t d, double *mu, double *cov) {
     double *c = malloc(n * d * sizeof(double));

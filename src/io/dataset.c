@@ -334,3 +334,31 @@ ebm_status ebm_dataset_load(const char *spec, const ebm_data_opts *o, ebm_datase
     *out = d;
     return EBM_OK;
 }
+
+ebm_status ebm_labels_load(const char *path, size_t n, int exact, size_t k, int32_t **out) {
+    *out = NULL;
+    ebm_data_opts o;
+    ebm_data_opts_default(&o);
+    o.scale = EBM_SCALE_NONE;
+    ebm_dataset *l = NULL;
+    ebm_status s = ebm_dataset_load(path, &o, &l);
+    if (s) return s;
+    int32_t *y = NULL;
+    if (l->x->cols != 1 || l->x->rows < n || (exact && l->x->rows != n))
+        s = ebm_fail(EBM_EINVAL, "%s: %zu x %zu values, but labels need one column and %s %zu rows", path, l->x->rows,
+                     l->x->cols, exact ? "exactly" : "at least", n);
+    else if (!(y = malloc((n ? n : 1) * sizeof *y)))
+        s = ebm_fail(EBM_ENOMEM, "out of memory for %zu labels", n);
+    for (size_t i = 0; !s && i < n; i++) {
+        float v = l->x->data[i];
+        if (!(v >= 0 && v < (float)k) || v != floorf(v))
+            s = ebm_fail(EBM_EINVAL, "%s: label %g of row %zu is not a whole number in 0..%zu", path, (double)v, i,
+                         k - 1);
+        else
+            y[i] = (int32_t)v;
+    }
+    ebm_dataset_free(l);
+    if (s) free(y);
+    else *out = y;
+    return s;
+}

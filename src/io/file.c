@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -290,6 +291,22 @@ static void dir_of(const char *path, char *dir, size_t cap) {
         snprintf(dir, cap, "/");
     else
         snprintf(dir, cap, "%.*s", (int)(slash - path), path);
+}
+
+ebm_status ebm_check_writable(const char *path) {
+    struct stat st;
+    if (!path) return ebm_fail(EBM_EINVAL, "check_writable: path is NULL");
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) return ebm_fail(EBM_EIO, "'%s' is a directory", path);
+    char *copy = strdup(path);
+    if (!copy) return ebm_fail(EBM_ENOMEM, "out of memory");
+    const char *dir = dirname(copy);
+    ebm_status s = EBM_OK;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        s = ebm_fail(EBM_EIO, "'%s': directory '%s' does not exist", path, dir);
+    else if (access(dir, W_OK) != 0)
+        s = ebm_fail(EBM_EIO, "'%s': directory '%s' is not writable (%s)", path, dir, strerror(errno));
+    free(copy);
+    return s;
 }
 
 ebm_status ebm_atomic_open(ebm_atomic_file *f, const char *path) {

@@ -4,6 +4,10 @@
  * keys, not thousands. */
 #include "io/io_internal.h"
 
+#include <errno.h>
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,5 +125,28 @@ ebm_status ebm_meta_copy(ebm_meta *dst, const ebm_meta *src) {
         ebm_status s = ebm_meta_set(dst, src->keys[i], src->values[i]);
         if (s != EBM_OK) return s;
     }
+    return EBM_OK;
+}
+
+ebm_status ebm_meta_get_float(const ebm_meta *m, const char *key, float *out) {
+    const char *v = ebm_meta_get(m, key);
+    if (!v) return ebm_fail(EBM_EINVAL, "no '%.200s' in the metadata", key ? key : "(null)");
+    char *end;
+    double d = strtod(v, &end);
+    if (!*v || *end || !isfinite(d) || fabs(d) > FLT_MAX)
+        return ebm_fail(EBM_EFORMAT, "metadata %.200s '%.60s' is not a finite number", key, v);
+    *out = (float)d;
+    return EBM_OK;
+}
+
+ebm_status ebm_meta_get_size(const ebm_meta *m, const char *key, size_t *out) {
+    const char *v = ebm_meta_get(m, key);
+    if (!v) return ebm_fail(EBM_EINVAL, "no '%.200s' in the metadata", key ? key : "(null)");
+    char *end;
+    errno = 0;
+    unsigned long long d = *v >= '0' && *v <= '9' ? strtoull(v, &end, 10) : 0;
+    if (!(*v >= '0' && *v <= '9') || *end || errno == ERANGE || d > SIZE_MAX)
+        return ebm_fail(EBM_EFORMAT, "metadata %.200s '%.60s' is not a whole number", key, v);
+    *out = (size_t)d;
     return EBM_OK;
 }
