@@ -17,7 +17,7 @@ int cmd_encode(int argc, char **argv, bool quiet) {
     ebm_dataset *ds = NULL;
     float *f = NULL;
     size_t level;
-    cli_data_args da = {"auto", "none", 0.5f, 0, 1, false, false, false};
+    cli_data_args da = CLI_DATA_ARGS_INIT;
     const cli_opt opts[] = {
         {"data", OPT_STR, &data_spec, "SPEC", "data to encode (default: the model's training data)", -INFINITY, INFINITY, 0, 0, NULL, NULL},
         {"layer", OPT_STR, &layer, "L", "level to encode to: top, or 0 (the data) .. number of layers", -INFINITY, INFINITY, 0, 0, NULL, NULL},

@@ -59,7 +59,7 @@ static ebm_dataset *load_images(fd_job *j, const char *spec, cli_data_args *da, 
 /* The samples, mapped to the value range of the classifier's training data: auto takes images with over 10%
  * of their values below -0.5 (a dark background in [-1, 1], never in [0, 1]) as [-1, 1]. */
 static bool load_samples(fd_job *j, const char *samples, int scale_mode, bool clf_pm1) {
-    cli_data_args da = {"auto", "none", 0.5f, 0, 1, false, false, false}; /* u8 files to [0, 1], floats as stored */
+    cli_data_args da = CLI_DATA_ARGS_INIT; /* u8 files to [0, 1], floats as stored */
     if (!(j->S = load_images(j, samples, &da, 0, "sample"))) return false;
     /* auto: images only (the classifier sees C x H x W pictures); other data are taken as stored */
     size_t ic, ih, iw;
@@ -118,7 +118,7 @@ int cmd_eval_samples(int argc, char **argv, bool quiet) {
         {"floor-data", OPT_STR, &ref_spec, "SPEC", "other real images for the perfect-sampler floor ('none' to skip)", -INFINITY, INFINITY, 0, 0, NULL, NULL},
         {"classifier", OPT_STR, &j.clf_path, "PATH", "feature classifier (default: $EBM_FD_MODEL or models/" FD_MODEL_NAME ")", -INFINITY, INFINITY, 0, 0, NULL, NULL},
         {"limit", OPT_SIZE, &limit, "N", "use the first N real images (0 = all)", 0, 1e12, 0, 0, NULL, NULL},
-        {"json", OPT_FLAG, &json, NULL, "print one JSON object instead of text", 0, 0, 0, 0, NULL, NULL},
+        CLI_JSON_OPTION(json),
         OPT_END,
     };
     int rc = cli_start(j.cmd, argc, argv, opts, "ebm eval --samples PATH [--labels PATH] [--data SPEC] [options]", about,

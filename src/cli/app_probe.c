@@ -73,7 +73,7 @@ int cmd_eval_probe(int argc, char **argv, bool quiet) {
     size_t test_limit = 0, level, nrows = 0;
     ebm_probe_opts po;
     ebm_probe_opts_default(&po);
-    cli_data_args da = {"auto", "none", 0.5f, 0, 1, false, false, false};
+    cli_data_args da = CLI_DATA_ARGS_INIT;
     const cli_opt opts[] = {
         {"probe", OPT_FLAG, &probe, NULL, "fit and score a linear probe on the model's features", 0, 0, 0, 0, NULL, NULL},
         {"data", OPT_STR, &data_spec, "SPEC", "labelled training data for the probe (default: the model's)", -INFINITY, INFINITY, 0, 0, NULL, NULL},
@@ -86,7 +86,7 @@ int cmd_eval_probe(int argc, char **argv, bool quiet) {
         {"probe-l2", OPT_FLOAT, &po.l2, "L2", "L2 weight on the probe's weights", 0, 1e6, 0, 0, NULL, NULL},
         {"probe-iters", OPT_SIZE, &po.max_iter, "N", "L-BFGS iterations at most", 1, 1e7, 0, 0, NULL, NULL},
         {"no-raw", OPT_FLAG, &no_raw, NULL, "skip the baseline probe on the raw pixels", 0, 0, 0, 0, NULL, NULL},
-        {"json", OPT_FLAG, &json, NULL, "print one JSON object instead of text", 0, 0, 0, 0, NULL, NULL},
+        CLI_JSON_OPTION(json),
         CLI_DATA_AS_TRAINED_OPTIONS(da),
         OPT_END,
     };

@@ -390,6 +390,11 @@ typedef struct cli_cd_args {
     {"init-std", OPT_FLOAT, &(a).init_std, "S", "standard deviation of the initial weights", 0, 10, 0, 0, NULL, NULL},  \
     {"seed", OPT_U64, &(a).o.seed, "S", "random seed (initialisation, shuffling, sampling)", 0, 1.8446744073709552e19, 0, 0, NULL, NULL}, \
     {"no-shuffle", OPT_FLAG, &(a).no_shuffle, NULL, "keep the data order (default: reshuffle every epoch)", 0, 0, 0, 0, NULL, NULL}
+/* The defaults of the data options: scale auto, no binarisation, threshold 0.5, all rows, seed 1. */
+#define CLI_DATA_ARGS_INIT {"auto", "none", 0.5f, 0, 1, false, false, false}
+/* The --json row of the commands that can print one JSON object. */
+#define CLI_JSON_OPTION(flag) \
+    {"json", OPT_FLAG, &(flag), NULL, "print one JSON object instead of text", 0, 0, 0, 0, NULL, NULL}
 #define CLI_DATA_OPTIONS(da)                                                                                              \
     {"scale", OPT_STR, &(da).scale, "auto|none|255|minmax", "scaling of the data to [0, 1]", -INFINITY, INFINITY, 0, 0, NULL, &(da).scale_seen}, \
     {"binarize", OPT_STR, &(da).binarize, "none|threshold|stochastic", "binarisation after scaling", -INFINITY, INFINITY, 0, 0, NULL, &(da).binarize_seen}, \

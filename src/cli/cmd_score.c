@@ -60,7 +60,7 @@ int cmd_score(int argc, char **argv, bool quiet) {
         {"out", OPT_STR, &out, "CSV", "write row,energy[,label] per input", -INFINITY, INFINITY, 0, 0, NULL, NULL},
         {"anomaly-class", OPT_SIZE, &anomaly_class, "K", "AUROC of the energy for class K (anomalies) against the other classes", 0, 1e6, 0, 0, NULL, &class_seen},
         {"anomaly-data", OPT_STR, &anomaly_data, "SPEC", "AUROC of the energy for SPEC (anomalies) against --data", -INFINITY, INFINITY, 0, 0, NULL, NULL},
-        {"json", OPT_FLAG, &json, NULL, "print one JSON object instead of text", 0, 0, 0, 0, NULL, NULL},
+        CLI_JSON_OPTION(json),
         OPT_END,
     };
     const char *path;

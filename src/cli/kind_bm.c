@@ -291,7 +291,7 @@ int cli_bm_eval(int argc, char **argv, bool quiet) {
         {"data", OPT_STR, &spec, "SPEC", "evaluation data (default: the model's training data spec)", -INFINITY, INFINITY, 0, 0, NULL, NULL},
         CLI_DATA_OPTIONS(da),
         {"exact", OPT_CHOICE, &exact_mode, NULL, "exact log Z and log-likelihood (auto: <= 25 units)", 0, 0, 0, 0, "auto|on|off", NULL},
-        {"json", OPT_FLAG, &json, NULL, "print one JSON object instead of text", 0, 0, 0, 0, NULL, NULL},
+        CLI_JSON_OPTION(json),
         OPT_END,
     };
     int rc = cli_start_model(cmd, argc, argv, opts, "ebm eval MODEL --data SPEC [options]", eval_about, &path);
@@ -360,7 +360,7 @@ int cli_bm_info(int argc, char **argv, bool quiet) {
     const char *path;
     bool json = false;
     const cli_opt opts[] = {
-        {"json", OPT_FLAG, &json, NULL, "print one JSON object instead of text", 0, 0, 0, 0, NULL, NULL},
+        CLI_JSON_OPTION(json),
         OPT_END,
     };
     int rc = cli_start_model("info", argc, argv, opts, "ebm info MODEL [--json]",

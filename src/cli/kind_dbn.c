@@ -122,7 +122,7 @@ int cli_dbn_train(int argc, char **argv, bool quiet) {
     cli_train_args ta = {NULL, NULL, NULL};
     dbn_train c = {.monitor = 200};
     cli_cd_args_init(&c.ca);
-    cli_data_args da = {"auto", "none", 0.5f, 0, 1, false, false, false};
+    cli_data_args da = CLI_DATA_ARGS_INIT;
     const cli_opt opts[] = {
         {"data", OPT_STR, &ta.data, "SPEC", "training data: fashion-mnist[:train|:test] or a .idx[.gz]/.npy/.csv path", -INFINITY, INFINITY, 0, 0, NULL, NULL},
         {"out", OPT_STR, &ta.out, "PATH", "where to save the DBN (.safetensors)", -INFINITY, INFINITY, 0, 0, NULL, NULL},
@@ -266,11 +266,11 @@ int cli_dbn_eval(int argc, char **argv, bool quiet) {
     const char *cmd = "eval", *data_spec = NULL, *path;
     ebm_dbn *d;
     bool json = false;
-    cli_data_args da = {"auto", "none", 0.5f, 0, 1, false, false, false};
+    cli_data_args da = CLI_DATA_ARGS_INIT;
     const cli_opt opts[] = {
         {"data", OPT_STR, &data_spec, "SPEC", "evaluation data (default: the model's training data spec)", -INFINITY, INFINITY, 0, 0, NULL, NULL},
         {"limit", OPT_SIZE, &da.limit, "N", "use the first N rows only (0 = all)", 0, 1e12, 0, 0, NULL, NULL},
-        {"json", OPT_FLAG, &json, NULL, "print one JSON object instead of text", 0, 0, 0, 0, NULL, NULL},
+        CLI_JSON_OPTION(json),
         CLI_DATA_AS_TRAINED_OPTIONS(da),
         OPT_END,
     };

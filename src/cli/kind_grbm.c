@@ -430,7 +430,7 @@ int cli_grbm_eval(int argc, char **argv, bool quiet) {
         {"ais-runs", OPT_SIZE, &ao.runs, "M", "AIS runs", 1, 1 << 20, 0, 0, NULL, NULL},
         {"ais-steps", OPT_SIZE, &ao.steps, "K", "AIS intermediate distributions", 3, 1e8, 0, 0, NULL, NULL},
         {"seed", OPT_U64, &ao.seed, "S", "AIS seed", 0, 1.8446744073709552e19, 0, 0, NULL, NULL},
-        {"json", OPT_FLAG, &json, NULL, "print one JSON object instead of text", 0, 0, 0, 0, NULL, NULL},
+        CLI_JSON_OPTION(json),
         OPT_END,
     };
     int rc = cli_start_model(cmd, argc, argv, opts, "ebm eval MODEL --data SPEC [options]", eval_about, &path);

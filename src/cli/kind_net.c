@@ -519,7 +519,7 @@ int cli_net_info(int argc, char **argv, bool quiet) {
     const char *cmd = "info", *path;
     bool json = false;
     const cli_opt opts[] = {
-        {"json", OPT_FLAG, &json, NULL, "print one JSON object instead of text", 0, 0, 0, 0, NULL, NULL},
+        CLI_JSON_OPTION(json),
         OPT_END,
     };
     int rc = cli_start_model(cmd, argc, argv, opts, "ebm info MODEL [--json]",

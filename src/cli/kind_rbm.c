@@ -120,7 +120,7 @@ int cli_rbm_train(int argc, char **argv, bool quiet) {
     cli_train_args ta = {0};
     cli_cd_args ca;
     cli_cd_args_init(&ca);
-    cli_data_args da = {"auto", "none", 0.5f, 0, 1, false, false, false};
+    cli_data_args da = CLI_DATA_ARGS_INIT;
     const cli_opt opts[] = {
         CLI_TRAIN_OPTIONS(ta),
         {"hidden", OPT_SIZE, &hidden, "N", "hidden units", 1, 1 << 20, 0, 0, NULL, NULL},
@@ -210,7 +210,7 @@ int cli_rbm_sample(int argc, char **argv, bool quiet) {
     int init = 0; /* noise|data */
     const char *data_spec = NULL;
     bool binary = false, steps_seen = false, t_seen = false, init_seen = false;
-    cli_data_args da = {"auto", "none", 0.5f, 0, 1, false, false, false};
+    cli_data_args da = CLI_DATA_ARGS_INIT;
     const cli_opt opts[] = {
         {"n", OPT_SIZE, &n, "N", "number of chains (samples)", 1, 1e7, 0, 0, NULL, NULL},
         {"steps", OPT_SIZE, &steps, "S", "Gibbs sweeps per chain", 0, 1e9, 0, 0, NULL, &steps_seen},
@@ -378,7 +378,7 @@ int cli_rbm_eval(int argc, char **argv, bool quiet) {
     int exact_mode = 0; /* auto|on|off */
     bool json = false;
     size_t ais_runs = 100, ais_steps = EBM_AIS_DEFAULT_STEPS;
-    cli_data_args da = {"auto", "none", 0.5f, 0, 1, false, false, false};
+    cli_data_args da = CLI_DATA_ARGS_INIT;
     const cli_opt opts[] = {
         {"data", OPT_STR, &e.data_spec, "SPEC", "evaluation data (default: the model's training data spec)", -INFINITY, INFINITY, 0, 0, NULL, NULL},
         {"limit", OPT_SIZE, &da.limit, "N", "use the first N rows only (0 = all)", 0, 1e12, 0, 0, NULL, NULL},
@@ -388,7 +388,7 @@ int cli_rbm_eval(int argc, char **argv, bool quiet) {
         {"ais-runs", OPT_SIZE, &ais_runs, "M", "AIS runs (importance weights)", 1, 1048576, 0, 0, NULL, NULL},
         {"ais-betas", OPT_SIZE, &ais_steps, "N", "AIS intermediate distributions (the paper's schedule scaled to N)", 3, 1e8, 0, 0, NULL, NULL},
         {"reverse", OPT_FLAG, &e.reverse, NULL, "with --ais: also reverse AIS from exact samples (a layer <= 20 units)", 0, 0, 0, 0, NULL, NULL},
-        {"json", OPT_FLAG, &json, NULL, "print one JSON object instead of text", 0, 0, 0, 0, NULL, NULL},
+        CLI_JSON_OPTION(json),
         CLI_DATA_AS_TRAINED_OPTIONS(da),
         {"seed", OPT_U64, &da.seed, "S", "seed for AIS and for --binarize stochastic", 0, 1.8446744073709552e19, 0, 0, NULL, NULL},
         OPT_END,

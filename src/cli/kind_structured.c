@@ -91,7 +91,7 @@ int cli_structured_train(int argc, char **argv, bool quiet) {
     ebm_structured_train_opts_default(&o);
     ebm_structured_markov mk;
     ebm_structured_markov_default(&mk);
-    cli_data_args da = {"auto", "none", 0.5f, 0, 1, false, false, false};
+    cli_data_args da = CLI_DATA_ARGS_INIT;
     bool len_seen = false, k_seen = false, stay_seen = false, noise_seen = false;
     const cli_opt opts[] = {
         CLI_TRAIN_OPTIONS(ta),
@@ -204,11 +204,11 @@ static void eval_print(const char *path, const ebm_structured *m, const ebm_data
 int cli_structured_eval(int argc, char **argv, bool quiet) {
     const char *cmd = "eval", *data_spec = NULL;
     bool json = false;
-    cli_data_args da = {"auto", "none", 0.5f, 0, 1, false, false, false};
+    cli_data_args da = CLI_DATA_ARGS_INIT;
     const cli_opt opts[] = {
         {"data", OPT_STR, &data_spec, "SPEC", "labelled evaluation data (markov:test for the toy)", -INFINITY, INFINITY, 0, 0, NULL, NULL},
         {"limit", OPT_SIZE, &da.limit, "N", "use the first N rows only (0 = all; markov: N chains, default 2000)", 0, 1e12, 0, 0, NULL, NULL},
-        {"json", OPT_FLAG, &json, NULL, "print one JSON object instead of text", 0, 0, 0, 0, NULL, NULL},
+        CLI_JSON_OPTION(json),
         OPT_END,
     };
     const char *path;
@@ -251,7 +251,7 @@ int cli_structured_info(int argc, char **argv, bool quiet) {
     const char *cmd = "info";
     bool json = false;
     const cli_opt opts[] = {
-        {"json", OPT_FLAG, &json, NULL, "print one JSON object instead of text", 0, 0, 0, 0, NULL, NULL},
+        CLI_JSON_OPTION(json),
         OPT_END,
     };
     const char *path;
