@@ -78,6 +78,13 @@ ok; awk -v ll="$ll" 'BEGIN { exit !(ll > -4.6 && ll < -3.0) }' || fail "final ex
 
 expect_ok "info" -- "$EBM" info "$T/m.safetensors"
 contains "$T/out" "12 visible x 8 hidden" "info shapes"
+# the provenance a model trained from C carries (tests/test_provenance.c checks the same keys) and the CLI's own
+for k in ebm.model ebm.data.spec ebm.data.source ebm.data.rows ebm.data.scale ebm.data.binarize ebm.data.threshold \
+    ebm.train.trainer ebm.train.epochs ebm.train.batch ebm.train.lr ebm.train.seed ebm.train.seconds \
+    ebm.train.threads ebm.train.date ebm.train.method ebm.train.momentum ebm.train.weight_decay ebm.train.grad_clip \
+    ebm.sample.steps ebm.sample.temperature ebm.sample.init ebm.train.command ebm.train.init_std; do
+    contains "$T/out" "  $k " "RBM provenance key $k"
+done
 contains "$T/out" "ebm.train.method" "info metadata"
 contains "$T/out" "cd-1" "info training method"
 expect_ok "info --json" -- "$EBM" info "$T/m.safetensors" --json
@@ -270,6 +277,13 @@ ok; [ -s "$T/e.safetensors" ] && [ -s "$T/e.png" ] || fail "train ebm wrote no m
 ok; [ "$(wc -l <"$T/e.csv")" = 61 ] || fail "train ebm log has $(wc -l <"$T/e.csv") lines, expected 61"
 contains "$T/e.csv" "iter,seconds,loss" "train ebm log header"
 contains "$T/err" "it 60/60" "train ebm progress"
+expect_ok "info of the net" -- "$EBM" info "$T/e.safetensors"
+for k in ebm.model ebm.data.spec ebm.data.source ebm.data.rows ebm.data.scale ebm.train.trainer ebm.train.iters \
+    ebm.train.iters_done ebm.train.batch ebm.train.lr ebm.train.seed ebm.train.seconds ebm.train.date \
+    ebm.train.method ebm.train.sampler ebm.train.steps ebm.train.step_size ebm.train.noise ebm.train.alpha \
+    ebm.sample.sampler ebm.sample.steps ebm.sample.step_size ebm.sample.noise ebm.train.command; do
+    contains "$T/out" "  $k " "network provenance key $k"
+done
 expect_ok "info net" -- "$EBM" info "$T/e.safetensors"
 contains "$T/out" "energy network, 2 inputs" "info net kind"
 contains "$T/out" "linear:32" "info net layers"

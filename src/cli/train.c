@@ -18,13 +18,12 @@ int cli_train_check(const char *cmd, const cli_train_args *ta) {
 }
 
 ebm_status cli_data_meta(ebm_meta *mt, const char *spec, const ebm_dataset *d, const cli_data_args *da) {
-    ebm_status s = ebm_meta_set(mt, "ebm.data.spec", spec);
-    if (!s) s = ebm_meta_set(mt, "ebm.data.source", d->source);
-    if (!s) s = ebm_meta_setf(mt, "ebm.data.rows", "%zu", d->x->rows);
-    if (!s) s = ebm_meta_set(mt, "ebm.data.scale", da->scale);
-    if (!s && da->binarize) s = ebm_meta_set(mt, "ebm.data.binarize", da->binarize);
-    if (!s && da->binarize) s = ebm_meta_setf(mt, "ebm.data.threshold", "%g", (double)da->threshold);
-    return s;
+    ebm_data_opts o;
+    ebm_data_opts_default(&o);
+    o.threshold = da->threshold;
+    ebm_status s = ebm_scale_parse(da->scale, &o.scale); /* names checked when the data was loaded */
+    if (!s && da->binarize) s = ebm_binarize_parse(da->binarize, &o.binarize);
+    return s ? s : ebm_meta_set_data(mt, spec, d, &o);
 }
 
 /* "dir/m.safetensors" -> "dir/m.partial.safetensors": where an interrupted or diverged run saves. */
