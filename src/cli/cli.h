@@ -204,7 +204,7 @@ int cli_train_run(cli_run *r, ebm_trainer *t, const ebm_mat *data, const int32_t
 
 /* ---- commands ---- */
 typedef int (*cli_cmd_fn)(int argc, char **argv, bool quiet);
-/* `ebm score` (cmd_score.c): one scorer per model kind: a loader of data preprocessed like the model's
+/* `ebm score` (app_score.c): one scorer per model kind: a loader of data preprocessed like the model's
  * training data (width checked; NULL after printing an error) and the energies of a batch of its rows. */
 typedef struct cli_scorer {
     void *model;
@@ -271,10 +271,6 @@ bool cli_bm_scorer(const char *cmd, const char *path, cli_scorer *sc);
  * otherwise) with 0 mapped to off (0 or -1) and, when n > 0, n columns; NULL after printing an error. */
 ebm_dataset *cli_bm_load_binary(const char *cmd, const char *spec, cli_data_args *da, const ebm_meta *meta, size_t n,
                                 float off, bool quiet);
-/* "  NAME mean M  std S  min A  max B" of x (n), NAME padded to width, leaving out every (skip + 1)-th value from
- * the first (the diagonal of a (skip, skip) matrix) when skip > 0; of exp(x / 2) (sigma from log sigma^2) when
- * half_exp. */
-void cli_stat_line(const char *name, int width, const float *x, size_t n, size_t skip, bool half_exp);
 int cli_structured_train(int argc, char **argv, bool quiet);
 int cli_structured_eval(int argc, char **argv, bool quiet);
 int cli_structured_info(int argc, char **argv, bool quiet);
@@ -352,6 +348,10 @@ bool cli_net_run_sampler(const char *cmd, ebm_energy *e, float *x, size_t n, ebm
 void cli_net_noise_start(float *x, size_t n, size_t dim, const cli_samp_args *sa);
 
 /* ---- shared by several kinds ---- */
+/* ebm info (common.c): "  NAME mean M  std S  min A  max B" of x (n), NAME padded to width, leaving out every (skip + 1)-th value from
+ * the first (the diagonal of a (skip, skip) matrix) when skip > 0; of exp(x / 2) (sigma from log sigma^2) when
+ * half_exp. */
+void cli_stat_line(const char *name, int width, const float *x, size_t n, size_t skip, bool half_exp);
 /* AIS (ais.c): forward AIS of m from the pixel marginals of x and, with reverse, reverse AIS from exact samples,
  * with progress; false after printing the error.  The report of r for mean free energy fmean, text or JSON. */
 bool cli_rbm_ais(const char *cmd, const ebm_rbm *m, const ebm_mat *x, size_t runs, size_t steps, uint64_t seed,
@@ -359,7 +359,7 @@ bool cli_rbm_ais(const char *cmd, const ebm_rbm *m, const ebm_mat *x, size_t run
 void cli_ais_print(const char *what, const ebm_ais_result *r, double fmean, bool binary);
 void cli_ais_json(const ebm_ais_result *r, double fmean);
 
-/* A composed model file (cmd_compose.c): its parts loaded into one energy *e (the caller's, freed before *c)
+/* A composed model file (kind_compose.c): its parts loaded into one energy *e (the caller's, freed before *c)
  * with a copy of its metadata in *meta (the caller's); false after printing an error. */
 bool cli_composed_load(const char *cmd, const char *path, ebm_composed **c, ebm_meta **meta, ebm_energy **e);
 #define cli_composed_free ebm_composed_free

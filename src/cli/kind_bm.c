@@ -339,23 +339,6 @@ done:
 
 /* ---- ebm info MODEL.bm ---- */
 
-void cli_stat_line(const char *name, int width, const float *x, size_t n, size_t skip, bool half_exp) {
-    double s = 0, sq = 0, mn = INFINITY, mx = -INFINITY;
-    size_t count = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (skip && i % (skip + 1) == 0) continue;
-        double v = half_exp ? exp(0.5 * x[i]) : x[i];
-        s += v;
-        sq += v * v;
-        mn = v < mn ? v : mn;
-        mx = v > mx ? v : mx;
-        count++;
-    }
-    double mean = count ? s / (double)count : 0;
-    printf("  %-*s mean %+.4f  std %.4f  min %+.4f  max %+.4f\n", width, name, mean,
-           count ? sqrt(fmax(0, sq / (double)count - mean * mean)) : 0.0, mn, mx);
-}
-
 int cli_bm_info(int argc, char **argv, bool quiet) {
     const char *path;
     bool json = false;
