@@ -164,8 +164,19 @@ typedef struct {
     double sum[EBM_FIGURES_COUNT], rows[EBM_FIGURES_COUNT];
 } fig_acc;
 
+/* The figures as an array and back (the struct is named fields, not an array). */
+static void fig_get(const ebm_figures *f, double v[EBM_FIGURES_COUNT]) {
+    const double w[EBM_FIGURES_COUNT] = {f->loss, f->recon, f->e_pos, f->e_neg, f->grad_norm, f->accept, f->extra};
+    memcpy(v, w, sizeof w);
+}
+
+static void fig_set(ebm_figures *f, const double v[EBM_FIGURES_COUNT]) {
+    *f = (ebm_figures){v[0], v[1], v[2], v[3], v[4], v[5], v[6]};
+}
+
 static void acc_add(fig_acc *a, const ebm_figures *f, size_t n) {
-    const double *v = &f->loss;
+    double v[EBM_FIGURES_COUNT];
+    fig_get(f, v);
     for (int i = 0; i < EBM_FIGURES_COUNT; i++)
         if (!isnan(v[i])) {
             a->sum[i] += v[i] * (double)n;
@@ -174,8 +185,9 @@ static void acc_add(fig_acc *a, const ebm_figures *f, size_t n) {
 }
 
 static void acc_mean(const fig_acc *a, ebm_figures *f) {
-    double *v = &f->loss;
+    double v[EBM_FIGURES_COUNT];
     for (int i = 0; i < EBM_FIGURES_COUNT; i++) v[i] = a->rows[i] > 0 ? a->sum[i] / a->rows[i] : NAN;
+    fig_set(f, v);
 }
 
 ebm_status ebm_run(ebm_trainer *t, const ebm_mat *data, const int32_t *labels, const ebm_run_opts *o,
