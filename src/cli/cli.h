@@ -226,8 +226,8 @@ typedef struct cli_kind {
 } cli_kind;
 /* The row of the model file at path; NULL after printing an error (unreadable, unknown kind). */
 const cli_kind *cli_kind_of_file(const char *cmd, const char *path);
-/* One line fmt (with the %s of `ebm train NAME` and of its description) per kind that can be trained. */
-void cli_train_kinds(FILE *f, const char *fmt);
+/* One help line per kind that can be trained: "  PREFIX+NAME" padded to col, then verb and the description. */
+void cli_train_kinds(FILE *f, const char *prefix, int col, const char *verb);
 
 /* the dispatchers (kinds.c) and the application commands (one file each) */
 int cmd_train(int argc, char **argv, bool quiet);

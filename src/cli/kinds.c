@@ -60,16 +60,20 @@ static bool has_option(int argc, char **argv, const char *name) {
     return false;
 }
 
-void cli_train_kinds(FILE *f, const char *fmt) {
-    for (size_t i = 0; i < N_KINDS; i++)
-        if (kinds[i].train_name) fprintf(f, fmt, kinds[i].train_name, kinds[i].train_about);
+void cli_train_kinds(FILE *f, const char *prefix, int col, const char *verb) {
+    for (size_t i = 0; i < N_KINDS; i++) {
+        if (!kinds[i].train_name) continue;
+        char name[64];
+        int len = snprintf(name, sizeof name, "%s%s", prefix, kinds[i].train_name);
+        fprintf(f, "  %-*s %s%s%s\n", col, name, len >= col ? " " : "", verb, kinds[i].train_about);
+    }
 }
 
 int cmd_train(int argc, char **argv, bool quiet) {
     if (argc < 1 || strcmp(argv[0], "--help") == 0) {
         FILE *f = argc < 1 ? stderr : stdout;
         fprintf(f, "usage: ebm train KIND [options]   (ebm train KIND --help for the options)\n\nkinds:\n");
-        cli_train_kinds(f, "  %-11s %s\n");
+        cli_train_kinds(f, "", 11, "");
         return argc < 1 ? 2 : 0;
     }
     for (size_t i = 0; i < N_KINDS; i++)

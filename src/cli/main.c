@@ -43,7 +43,7 @@ static void usage(FILE *f) {
           f);
     for (size_t i = 0; i < N_COMMANDS; i++)
         if (commands[i].about) fprintf(f, "  %-13s %s\n", commands[i].name, commands[i].about);
-        else cli_train_kinds(f, "  train %-7s train %s\n");
+        else cli_train_kinds(f, "train ", 13, "train ");
     fputs("  help CMD      help on a command (also: ebm CMD --help)\n"
           "\n"
           "global options:\n"
