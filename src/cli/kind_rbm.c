@@ -16,8 +16,11 @@
 /* ---- train rbm ---- */
 
 typedef struct {
+    const char *spec, *valid_spec; /* --data, --valid */
+    size_t hidden, monitor;
+    int exact_mode;                /* --exact auto|on|off */
     ebm_rbm *m;
-    const ebm_mat *mon;         /* monitor rows (recon, PLL) */
+    ebm_mat *mon;               /* monitor rows (recon, PLL), or NULL */
     const ebm_mat *ll_data;     /* rows for the exact log-likelihood */
     bool pll, exact;
     float init_std;
@@ -90,10 +93,18 @@ static const char *const train_about =
     "log-likelihood when the hidden (or visible) layer has at most 20 units.  The model is saved at the\n"
     "end, atomically; Ctrl-C stops after the current batch and saves NAME.partial.safetensors.";
 
-/* The model, its monitors and the run's description; -1 to go on, else the exit status. */
-static int rbm_setup(const char *cmd, rbm_train *c, const ebm_dataset *d, const ebm_dataset *vd, size_t hidden,
-                     size_t monitor, int exact_mode, const ebm_cd_opts *o, ebm_mat **mon) {
-    ebm_status s = ebm_rbm_new(d->x->cols, hidden, &c->m);
+/* The checks of the data, the --valid rows, the model, its monitors and the trainer; -1 to go on, else the exit
+ * status. */
+static int rbm_setup(const char *cmd, rbm_train *c, const ebm_dataset *d, const ebm_data_opts *dopts, bool quiet,
+                     ebm_dataset **vdp, const ebm_cd_opts *o, ebm_trainer **t) {
+    if (ebm_mat_check_range(d->x, 0.0f, 1.0f, c->spec))
+        return cli_error(cmd, "%s; a Bernoulli RBM needs values in [0, 1] (try --scale minmax or --scale 255)",
+                         ebm_last_error());
+    const ebm_dataset *vd = c->valid_spec ? (*vdp = cli_load_data(cmd, c->valid_spec, dopts, quiet)) : NULL;
+    if (c->valid_spec && !vd) return 1;
+    if (vd && vd->x->cols != d->x->cols)
+        return cli_error(cmd, "--valid has %zu columns but --data has %zu", vd->x->cols, d->x->cols);
+    ebm_status s = ebm_rbm_new(d->x->cols, c->hidden, &c->m);
     if (s) return cli_lib_error(cmd, s);
     c->m->height = d->height;
     c->m->width = d->width;
@@ -101,65 +112,50 @@ static int rbm_setup(const char *cmd, rbm_train *c, const ebm_dataset *d, const 
     ebm_rng_seed(&init, o->seed, 100);
     if ((s = ebm_rbm_init(c->m, &init, c->init_std, d->x))) return cli_lib_error(cmd, s);
     const ebm_mat *mon_src = vd ? vd->x : d->x;
-    if (monitor > 0 && (s = ebm_mat_sample_rows(mon_src, monitor, o->seed, 7, mon))) return cli_lib_error(cmd, s);
-    size_t small = d->x->cols < hidden ? d->x->cols : hidden;
-    c->exact = exact_mode == 1 || (exact_mode == 0 && small <= EXACT_MONITOR_UNITS);
+    if (c->monitor > 0 && (s = ebm_mat_sample_rows(mon_src, c->monitor, o->seed, 7, &c->mon)))
+        return cli_lib_error(cmd, s);
+    size_t small = d->x->cols < c->hidden ? d->x->cols : c->hidden;
+    c->exact = c->exact_mode == 1 || (c->exact_mode == 0 && small <= EXACT_MONITOR_UNITS);
     if (c->exact && small > EBM_EXACT_MAX_UNITS)
         return cli_error(cmd, "--exact on needs a layer of at most %d units (this model: %zu visible, %zu hidden)",
-                         EBM_EXACT_MAX_UNITS, d->x->cols, hidden);
-    c->mon = *mon;
+                         EBM_EXACT_MAX_UNITS, d->x->cols, c->hidden);
     c->ll_data = mon_src;
-    c->pll = cli_is_binary(mon_src) && *mon != NULL;
-    return -1;
+    c->pll = cli_is_binary(mon_src) && c->mon != NULL;
+    s = ebm_rbm_trainer_new(c->m, o, t);
+    return s ? cli_lib_error(cmd, s) : -1;
 }
 
 int cli_rbm_train(int argc, char **argv, bool quiet) {
-    const char *cmd = "train rbm", *valid_spec = NULL;
-    size_t hidden = 256, monitor = 200;
-    int exact_mode = 0; /* auto|on|off */
+    const char *cmd = "train rbm";
+    rbm_train c = {.hidden = 256, .monitor = 200, .recon = NAN, .pll_v = NAN, .ll = NAN};
     cli_train_args ta = {0};
     cli_cd_args ca;
     cli_cd_args_init(&ca);
     cli_data_args da = CLI_DATA_ARGS_INIT;
     const cli_opt opts[] = {
         CLI_TRAIN_OPTIONS(ta),
-        {"hidden", OPT_SIZE, &hidden, "N", "hidden units", 1, 1 << 20, 0, 0, NULL, NULL},
+        {"hidden", OPT_SIZE, &c.hidden, "N", "hidden units", 1, 1 << 20, 0, 0, NULL, NULL},
         CLI_CD_OPTIONS(ca),
         CLI_DATA_OPTIONS(da),
-        {"valid", OPT_STR, &valid_spec, "SPEC", "monitor on this data instead of training rows", -INFINITY, INFINITY, 0, 0, NULL, NULL},
-        {"monitor", OPT_SIZE, &monitor, "N", "rows for the per-epoch monitors (0 = off)", 0, 1e9, 0, 0, NULL, NULL},
-        {"exact", OPT_CHOICE, &exact_mode, NULL, "exact log-likelihood each epoch (auto: when a layer has <= 20 units)", 0, 0, 0, 0, "auto|on|off", NULL},
+        {"valid", OPT_STR, &c.valid_spec, "SPEC", "monitor on this data instead of training rows", -INFINITY, INFINITY, 0, 0, NULL, NULL},
+        {"monitor", OPT_SIZE, &c.monitor, "N", "rows for the per-epoch monitors (0 = off)", 0, 1e9, 0, 0, NULL, NULL},
+        {"exact", OPT_CHOICE, &c.exact_mode, NULL, "exact log-likelihood each epoch (auto: when a layer has <= 20 units)", 0, 0, 0, 0, "auto|on|off", NULL},
         OPT_END,
     };
     size_t npos;
     int rc = cli_start(cmd, argc, argv, opts, "ebm train rbm --data SPEC --out PATH [options]", train_about, NULL, 0, &npos);
     if (rc >= 0 || (rc = cli_train_check(cmd, &ta)) >= 0) return rc;
     if (!cli_cd_finish(cmd, &ca)) return 1;
+    c.init_std = ca.init_std;
+    c.spec = ta.data;
     const ebm_cd_opts *o = &ca.o;
     ebm_data_opts dopts;
     if (!cli_data_opts(cmd, &da, &dopts)) return 2;
     dopts.seed = o->seed;
     ebm_dataset *d = cli_load_data(cmd, ta.data, &dopts, quiet), *vd = NULL;
     if (!d) return 1;
-    rc = 1;
-    rbm_train c = {NULL, NULL, NULL, false, false, ca.init_std, NAN, NAN, NAN};
-    ebm_mat *mon = NULL;
     ebm_trainer *t = NULL;
-    if (ebm_mat_check_range(d->x, 0.0f, 1.0f, ta.data)) {
-        cli_error(cmd, "%s; a Bernoulli RBM needs values in [0, 1] (try --scale minmax or --scale 255)", ebm_last_error());
-        goto done;
-    }
-    if (valid_spec && !(vd = cli_load_data(cmd, valid_spec, &dopts, quiet))) goto done;
-    if (vd && vd->x->cols != d->x->cols) {
-        cli_error(cmd, "--valid has %zu columns but --data has %zu", vd->x->cols, d->x->cols);
-        goto done;
-    }
-    if ((rc = rbm_setup(cmd, &c, d, vd, hidden, monitor, exact_mode, o, &mon)) >= 0) goto done;
-    ebm_status s = ebm_rbm_trainer_new(c.m, o, &t);
-    if (s) {
-        rc = cli_lib_error(cmd, s);
-        goto done;
-    }
+    if ((rc = rbm_setup(cmd, &c, d, &dopts, quiet, &vd, o, &t)) >= 0) goto done;
     if (!quiet) {
         fprintf(stderr, "training RBM %zu x %zu by %s-%zu: %zu epochs, batch %zu, lr %g%s, %d threads\n", c.m->n_vis,
                 c.m->n_hid, o->mode == EBM_PCD ? "pcd" : "cd", o->k, o->epochs, o->batch, (double)o->lr,
@@ -175,7 +171,7 @@ int cli_rbm_train(int argc, char **argv, bool quiet) {
     rc = cli_train_run(&r, t, d->x, NULL, &ro);
 done:
     ebm_trainer_free(t);
-    ebm_mat_free(mon);
+    ebm_mat_free(c.mon);
     ebm_rbm_free(c.m);
     ebm_dataset_free(vd);
     ebm_dataset_free(d);
@@ -239,37 +235,22 @@ int cli_rbm_sample(int argc, char **argv, bool quiet) {
     if (!steps_seen) cli_meta_size(m->meta, "ebm.sample.steps", &steps);
     if (!t_seen) cli_meta_float(m->meta, "ebm.sample.temperature", &temperature);
     if (!(temperature > 0)) temperature = 1.0f;
-    if (!init_seen) {
-        const char *mi = ebm_meta_get(m->meta, "ebm.sample.init");
-        if (mi && strcmp(mi, "data") == 0) init = 1;
-    }
+    const char *mi = ebm_meta_get(m->meta, "ebm.sample.init");
+    if (!init_seen && mi && strcmp(mi, "data") == 0) init = 1;
     ebm_rng rng;
     ebm_rng_seed(&rng, seed, 0);
+    const char *spec = data_spec ? data_spec : ebm_meta_get(m->meta, "ebm.data.spec");
+    if (init == 1 && !spec) {
+        rc = cli_error(cmd, "--init data needs --data (the model does not record its training data)");
+        goto done;
+    }
+    const char *v = ebm_meta_get(m->meta, "ebm.data.scale");
+    if (v) da.scale = v;
+    ebm_data_opts dopts;
+    if (init == 1 && (!cli_data_opts(cmd, &da, &dopts) || !(d = cli_load_data(cmd, spec, &dopts, quiet)))) goto done;
     ebm_status s = ebm_gibbs_new(m, n, &g);
-    if (s) {
-        rc = cli_lib_error(cmd, s);
-        goto done;
-    }
-    if (init == 1) {
-        const char *spec = data_spec ? data_spec : ebm_meta_get(m->meta, "ebm.data.spec");
-        if (!spec) {
-            rc = cli_error(cmd, "--init data needs --data (the model does not record its training data)");
-            goto done;
-        }
-        const char *v;
-        if ((v = ebm_meta_get(m->meta, "ebm.data.scale"))) da.scale = v;
-        ebm_data_opts dopts;
-        if (!cli_data_opts(cmd, &da, &dopts)) goto done;
-        d = cli_load_data(cmd, spec, &dopts, quiet);
-        if (!d) goto done;
-        s = ebm_gibbs_init_data(g, d->x, &rng);
-    } else {
-        s = ebm_gibbs_init_noise(g, noise_p, &rng);
-    }
-    if (s) {
-        rc = cli_lib_error(cmd, s);
-        goto done;
-    }
+    if (!s) s = d ? ebm_gibbs_init_data(g, d->x, &rng) : ebm_gibbs_init_noise(g, noise_p, &rng);
+    if (s && (rc = cli_lib_error(cmd, s))) goto done;
     cli_progress prog;
     cli_progress_init(&prog, quiet);
     if (!quiet)
@@ -329,13 +310,11 @@ static void eval_json(const rbm_eval *e) {
     printf(", \"rows\": %zu, \"preprocess\": ", e->d->x->rows);
     cli_json_string(stdout, e->preprocess);
     printf(", \"binary\": %s, ", e->binary ? "true" : "false");
-    const char *const keys[] = {"free_energy_mean", "recon_mse", "pseudo_ll"};
-    const double v[] = {e->r.free_energy_mean, e->r.recon, e->r.pseudo_ll};
-    cli_json_numbers(stdout, keys, v, 3);
-    printf(", \"pseudo_ll_rows\": %zu, ", e->binary ? e->np : 0);
-    const char *const keys2[] = {"log_z", "log_likelihood"};
-    const double v2[] = {e->r.log_z, e->r.log_likelihood};
-    cli_json_numbers(stdout, keys2, v2, 2);
+    const char *const keys[] = {"free_energy_mean", "recon_mse", "pseudo_ll",
+                                "pseudo_ll_rows",   "log_z",     "log_likelihood"};
+    const double v[] = {e->r.free_energy_mean, e->r.recon, e->r.pseudo_ll, e->binary ? (double)e->np : 0, e->r.log_z,
+                        e->r.log_likelihood};
+    cli_json_numbers(stdout, keys, v, 6);
     if (e->ais) {
         printf(", \"ais\": ");
         cli_ais_json(&e->fw, e->r.free_energy_mean);
@@ -410,20 +389,15 @@ int cli_rbm_eval(int argc, char **argv, bool quiet) {
     if (!cli_data_opts(cmd, &da, &dopts)) goto done;
     e.d = d = cli_load_data(cmd, e.data_spec, &dopts, quiet || json);
     if (!d) goto done;
-    if (d->x->cols != m->n_vis) {
-        rc = cli_error(cmd, "%s has %zu columns but the model has %zu visible units", e.data_spec, d->x->cols,
-                       m->n_vis);
-        goto done;
-    }
-    if (ebm_mat_check_range(d->x, 0.0f, 1.0f, e.data_spec)) {
-        rc = cli_error(cmd, "%s; a Bernoulli RBM needs values in [0, 1] (try --scale minmax)", ebm_last_error());
-        goto done;
-    }
     size_t rows = d->x->rows;
-    e.binary = cli_is_binary(d->x);
     e.small = m->n_vis < m->n_hid ? m->n_vis : m->n_hid;
     e.exact = exact_mode == 1 || (exact_mode == 0 && e.small <= 20);
-    if (exact_mode == 1 && e.small > EBM_EXACT_MAX_UNITS)
+    if (d->x->cols != m->n_vis)
+        rc = cli_error(cmd, "%s has %zu columns but the model has %zu visible units", e.data_spec, d->x->cols,
+                       m->n_vis);
+    else if (ebm_mat_check_range(d->x, 0.0f, 1.0f, e.data_spec))
+        rc = cli_error(cmd, "%s; a Bernoulli RBM needs values in [0, 1] (try --scale minmax)", ebm_last_error());
+    else if (exact_mode == 1 && e.small > EBM_EXACT_MAX_UNITS)
         rc = cli_error(cmd, "--exact on needs a layer of at most %d units; this model has %zu visible and %zu hidden",
                        EBM_EXACT_MAX_UNITS, m->n_vis, m->n_hid);
     else if (e.reverse && !e.ais)
@@ -435,24 +409,20 @@ int cli_rbm_eval(int argc, char **argv, bool quiet) {
         rc = -1;
     if (rc >= 0) goto done;
     rc = 1;
+    e.binary = cli_is_binary(d->x);
     double t0 = cli_now();
     e.np = pll_rows && pll_rows < rows ? pll_rows : rows;
     if (e.exact && !quiet && !json)
         fprintf(stderr, "enumerating 2^%zu states of the %s layer for the exact log Z...\n", e.small,
                 m->n_hid <= m->n_vis ? "hidden" : "visible");
     ebm_status s = ebm_rbm_evaluate(m, d->x->data, rows, e.binary ? e.np : 0, e.exact, &e.r);
-    if (s) {
-        rc = cli_lib_error(cmd, s);
-        goto done;
-    }
+    if (s && (rc = cli_lib_error(cmd, s))) goto done;
     if (e.ais && !cli_rbm_ais(cmd, m, d->x, ais_runs, ais_steps, da.seed, e.reverse, quiet || json, &e.fw, &e.rv))
         goto done;
     e.seconds = cli_now() - t0;
-    char preprocess[160];
-    if (strcmp(da.binarize, "threshold") == 0)
-        snprintf(preprocess, sizeof preprocess, "scale %s, binarize threshold %g", da.scale, (double)da.threshold);
-    else
-        snprintf(preprocess, sizeof preprocess, "scale %s, binarize %s", da.scale, da.binarize);
+    char preprocess[160], threshold[32] = "";
+    if (strcmp(da.binarize, "threshold") == 0) snprintf(threshold, sizeof threshold, " %g", (double)da.threshold);
+    snprintf(preprocess, sizeof preprocess, "scale %s, binarize %s%s", da.scale, da.binarize, threshold);
     e.preprocess = preprocess;
     if (json) eval_json(&e);
     else eval_text(&e);
