@@ -1099,6 +1099,8 @@ typedef struct ebm_grbm_sample_opts {
     float eta;                /* step size in units of the mean visible variance (default 0.5) */
     size_t langevin_steps;    /* Langevin steps per Gibbs-Langevin step (default 10) */
     int anneal;               /* cosine step-size schedule (default 1) */
+    size_t mh_after;          /* with mh: the chains' first mh_after steps since their start (over all runs)
+                                 unadjusted, run as a run of their own (default 0) */
 } ebm_grbm_sample_opts;
 
 EBM_API void ebm_grbm_sample_opts_default(ebm_grbm_sample_opts *o);

@@ -102,6 +102,43 @@ int main(void) {
         ebm_grbm_chains_free(c);
     }
     free(v1);
+    /* mh_after: the first steps since the start unadjusted, as runs of their own, over several runs */
+    for (int sampler = EBM_GRBM_LANGEVIN; sampler <= EBM_GRBM_GIBBS_LANGEVIN; sampler++) {
+        ebm_grbm_chains *ca, *cb;
+        REQUIRE(ebm_grbm_chains_new(m, CHAINS, &ca) == EBM_OK);
+        REQUIRE(ebm_grbm_chains_new(m, CHAINS, &cb) == EBM_OK);
+        ebm_rng ra, rb;
+        ebm_rng_seed(&ra, 5, 0);
+        ebm_rng_seed(&rb, 5, 0);
+        CHECK_OK(ebm_grbm_chains_init_noise(ca, 1.0f, &ra));
+        CHECK_OK(ebm_grbm_chains_init_noise(cb, 1.0f, &rb));
+        ebm_grbm_sample_opts_default(&o);
+        o.sampler = (ebm_grbm_sampler)sampler;
+        o.mh = 1;
+        o.mh_after = 3;
+        CHECK_OK(ebm_grbm_chains_run(ca, &o, 2, &ra)); /* 2 unadjusted */
+        CHECK_OK(ebm_grbm_chains_run(ca, &o, 4, &ra)); /* 1 unadjusted, 3 adjusted */
+        ebm_grbm_sample_opts plain = o;
+        plain.mh = 0;
+        plain.mh_after = 0;
+        o.mh_after = 0;
+        CHECK_OK(ebm_grbm_chains_run(cb, &plain, 2, &rb));
+        CHECK_OK(ebm_grbm_chains_run(cb, &plain, 1, &rb));
+        CHECK_OK(ebm_grbm_chains_run(cb, &o, 3, &rb));
+        CHECK(memcmp(ebm_grbm_chains_visible(ca), ebm_grbm_chains_visible(cb), CHAINS * NV * sizeof(float)) == 0);
+        CHECK(ebm_grbm_chains_accept_rate(ca) == ebm_grbm_chains_accept_rate(cb));
+        CHECK(ebm_grbm_chains_accept_rate(ca) > 0 && ebm_grbm_chains_accept_rate(ca) <= 1);
+        /* a restart counts again from 0: all of a run of mh_after steps is unadjusted, as with mh off */
+        o.mh_after = 4;
+        plain.mh_after = 4;
+        CHECK_OK(ebm_grbm_chains_init_noise(ca, 1.0f, &ra));
+        CHECK_OK(ebm_grbm_chains_init_noise(cb, 1.0f, &rb));
+        CHECK_OK(ebm_grbm_chains_run(ca, &o, 4, &ra));
+        CHECK_OK(ebm_grbm_chains_run(cb, &plain, 4, &rb));
+        CHECK(memcmp(ebm_grbm_chains_visible(ca), ebm_grbm_chains_visible(cb), CHAINS * NV * sizeof(float)) == 0);
+        ebm_grbm_chains_free(ca);
+        ebm_grbm_chains_free(cb);
+    }
     /* bad options */
     ebm_grbm_chains *c;
     REQUIRE(ebm_grbm_chains_new(m, 4, &c) == EBM_OK);

@@ -226,7 +226,7 @@ int cli_grbm_train(int argc, char **argv, bool quiet) {
 
 typedef struct {
     cli_sample_out out;
-    size_t n, steps, mmd_n, mh_after, done;
+    size_t n, steps, mmd_n, done;
     uint64_t seed;
     int init, final; /* --init noise|data, --final mean|state */
     float noise_scale, bw;
@@ -253,23 +253,19 @@ static int sample_defaults(const char *cmd, sample_args *a, const ebm_meta *mt) 
     if (!a->ls_seen && (!cli_meta_size(mt, "ebm.sample.langevin_steps", ls) || *ls < 1)) *ls = 10;
     if (!a->init_seen && (v = ebm_meta_get(mt, "ebm.sample.init")) && strcmp(v, "data") == 0) a->init = 1;
     a->so.anneal = !a->no_anneal;
-    if (a->mh_after && !a->mh) return cli_error(cmd, "--mh-after needs --mh");
-    if (a->mh_after > a->steps) a->mh_after = a->steps;
+    a->so.mh = a->mh;
+    if (a->so.mh_after && !a->mh) return cli_error(cmd, "--mh-after needs --mh");
+    if (a->so.mh_after > a->steps) a->so.mh_after = a->steps;
     return -1;
 }
 
-/* n more steps for cli_run_sweeps, the first --mh-after of all without the Metropolis test, as one phase;
- * Langevin anneals its step size over one call, so it runs all its steps in the first. */
+/* n more steps for cli_run_sweeps (the sampler runs the first --mh-after without the Metropolis test, as one
+ * phase); Langevin anneals its step size over one call, so it runs all its steps in the first. */
 static ebm_status sample_steps(void *ctx, size_t n) {
     sample_args *a = ctx;
     if (a->so.sampler == EBM_GRBM_LANGEVIN) n = a->done ? 0 : a->steps;
-    ebm_status s = EBM_OK;
-    for (size_t k; !s && n > 0; n -= k, a->done += k) {
-        k = a->mh && a->done < a->mh_after && a->mh_after - a->done < n ? a->mh_after - a->done : n;
-        a->so.mh = a->mh && a->done >= a->mh_after;
-        s = ebm_grbm_chains_run(a->ch, &a->so, k, &a->rng);
-    }
-    return s;
+    a->done += n;
+    return ebm_grbm_chains_run(a->ch, &a->so, n, &a->rng);
 }
 
 static int sample_model(const char *cmd, sample_args *a, bool quiet) {
@@ -290,7 +286,7 @@ static int sample_model(const char *cmd, sample_args *a, bool quiet) {
     if (!quiet)
         fprintf(stderr, "sampling %zu chains from %s: %zu steps of %s%s (eta %g, %zu Langevin steps%s) at T = %g\n", n,
                 a->init ? "data" : "noise", a->steps, ebm_grbm_sampler_name(a->so.sampler),
-                a->mh ? (a->mh_after ? " + MH after the first steps" : " + MH") : "", (double)a->so.eta,
+                a->mh ? (a->so.mh_after ? " + MH after the first steps" : " + MH") : "", (double)a->so.eta,
                 a->so.langevin_steps, a->so.anneal ? ", cosine" : "", (double)a->so.T);
     cli_progress prog;
     cli_progress_init(&prog, quiet);
@@ -298,7 +294,7 @@ static int sample_model(const char *cmd, sample_args *a, bool quiet) {
     if ((rc = cli_run_sweeps(cmd, &prog, a->steps, sample_steps, a)) >= 0) return rc;
     if (a->mh && a->so.sampler != EBM_GRBM_GIBBS)
         cli_progress_line(&prog, "acceptance rate %.3f over the last %zu (Metropolis-adjusted) steps",
-                          ebm_grbm_chains_accept_rate(a->ch), a->steps - a->mh_after);
+                          ebm_grbm_chains_accept_rate(a->ch), a->steps - a->so.mh_after);
     if ((s = ebm_mat_new(n, m->n_vis, &a->x))) return cli_lib_error(cmd, s);
     float *x = a->x->data;
     if (a->final == 0) s = ebm_grbm_chains_mean(a->ch, a->so.T, &a->rng, x);
@@ -335,7 +331,7 @@ int cli_grbm_sample(int argc, char **argv, bool quiet) {
         {"steps", OPT_SIZE, &a.steps, "S", "sampler steps per chain", 0, 1e9, 0, 0, NULL, &a.steps_seen},
         {"sampler", OPT_STR, &a.sampler, "NAME", "gibbs|langevin|gibbs-langevin (default: the model's)", -INFINITY, INFINITY, 0, 0, NULL, NULL},
         {"mh", OPT_FLAG, &a.mh, NULL, "Metropolis-adjusted Langevin moves", 0, 0, 0, 0, NULL, NULL},
-        {"mh-after", OPT_SIZE, &a.mh_after, "N", "with --mh: the first N steps unadjusted (the paper's adjust_step)", 0, 1e9, 0, 0, NULL, NULL},
+        {"mh-after", OPT_SIZE, &a.so.mh_after, "N", "with --mh: the first N steps unadjusted (the paper's adjust_step)", 0, 1e9, 0, 0, NULL, NULL},
         {"eta", OPT_FLOAT, &a.so.eta, "E", "Langevin step size in units of each pixel's variance", 0, 100, 1, 0, NULL, &a.eta_seen},
         {"langevin-steps", OPT_SIZE, &a.so.langevin_steps, "L", "Langevin steps per Gibbs-Langevin step", 1, 100000, 0, 0, NULL, &a.ls_seen},
         {"no-anneal", OPT_FLAG, &a.no_anneal, NULL, "constant Langevin step (default: cosine schedule)", 0, 0, 0, 0, NULL, NULL},

@@ -35,6 +35,7 @@ struct ebm_grbm_chains {
     int h_valid;            /* h ~ p(h | v) of the current v (Gibbs-Langevin's joint state) */
     int cache_valid;        /* pre, F, g, mean are those of the current v, h and parameters */
     double accepted, proposed;
+    size_t steps;           /* steps run since the chains' start (for mh_after) */
 };
 
 void ebm_grbm_sample_opts_default(ebm_grbm_sample_opts *o) {
@@ -109,6 +110,7 @@ ebm_status ebm_grbm_chains_init_noise(ebm_grbm_chains *c, float scale, ebm_rng *
         for (size_t i = 0; i < nv; i++) v[i] *= scale;
     }
     c->h_valid = c->cache_valid = 0;
+    c->steps = 0;
     return EBM_OK;
 }
 
@@ -120,6 +122,7 @@ ebm_status ebm_grbm_chains_init_data(ebm_grbm_chains *c, const ebm_mat *data, eb
     for (size_t r = 0; r < c->n; r++)
         memcpy(c->v + r * nv, data->data + ebm_rng_below(rng, data->rows) * nv, nv * sizeof(float));
     c->h_valid = c->cache_valid = 0;
+    c->steps = 0;
     return EBM_OK;
 }
 
@@ -319,7 +322,15 @@ ebm_status grbm_chains_step(ebm_grbm_chains *c, const ebm_grbm_sample_opts *o, s
 ebm_status ebm_grbm_chains_run(ebm_grbm_chains *c, const ebm_grbm_sample_opts *o, size_t steps, ebm_rng *rng) {
     ebm_status s = check_opts(o);
     if (s) return s;
+    if (o->mh && c->steps < o->mh_after && steps > 0) { /* the unadjusted steps first, as a run of their own */
+        ebm_grbm_sample_opts first = *o;
+        first.mh = 0;
+        size_t k = o->mh_after - c->steps < steps ? o->mh_after - c->steps : steps;
+        if ((s = ebm_grbm_chains_run(c, &first, k, rng)) || k == steps) return s;
+        steps -= k;
+    }
     for (size_t t = 0; t < steps; t++) grbm_chains_step(c, o, t, steps, rng);
+    c->steps += steps;
     size_t bad;
     if (!ebm_k_all_finite(c->v, c->n * c->m->n_vis, &bad))
         return ebm_fail(EBM_ENAN, "chain %zu diverged (a visible value is not finite); try a smaller step size",
