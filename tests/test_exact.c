@@ -189,6 +189,44 @@ static void test_evaluate(void) {
     ebm_rbm_free(m);
 }
 
+/* ebm_rbm_monitor: the figures of the functions above, NaN where not asked or where they fail. */
+static void test_monitor(void) {
+    ebm_rbm *m = fixture_rbm(9, 6, 0.6, 0.4, 82);
+    enum { N = 6, L = 10 };
+    float v[L * 9];
+    ebm_rng r;
+    ebm_rng_seed(&r, 83, 0);
+    for (int i = 0; i < L * 9; i++) v[i] = (float)(ebm_rng_u32(&r) & 1);
+    double recon, dead, on, pll, lz, ll;
+    REQUIRE(ebm_rbm_recon_error(m, v, N, &recon) == EBM_OK);
+    REQUIRE(ebm_rbm_saturation(m, v, N, &dead, &on) == EBM_OK);
+    REQUIRE(ebm_rbm_pseudo_ll(m, v, N, &pll) == EBM_OK);
+    REQUIRE(ebm_rbm_log_z_exact(m, 1.0f, &lz) == EBM_OK);
+    REQUIRE(ebm_rbm_log_likelihood(m, v, L, lz, &ll) == EBM_OK);
+    ebm_rbm_monitors f;
+    ebm_rbm_monitor(m, v, N, 1, v, L, &f);
+    CHECK_NEAR(f.recon, recon, 0);
+    CHECK_NEAR(f.dead, dead, 0);
+    CHECK_NEAR(f.stuck_on, on, 0);
+    CHECK_NEAR(f.pseudo_ll, pll, 0);
+    CHECK_NEAR(f.log_z, lz, 0);
+    CHECK_NEAR(f.log_likelihood, ll, 0);
+    /* no pseudo-LL, no exact figures; no monitor rows but the exact figures */
+    ebm_rbm_monitor(m, v, N, 0, NULL, 0, &f);
+    CHECK(isnan(f.pseudo_ll) && isnan(f.log_z) && isnan(f.log_likelihood));
+    CHECK_NEAR(f.recon, recon, 0);
+    ebm_rbm_monitor(m, NULL, 0, 1, v, L, &f);
+    CHECK(isnan(f.recon) && isnan(f.dead) && isnan(f.stuck_on) && isnan(f.pseudo_ll));
+    CHECK_NEAR(f.log_likelihood, ll, 0);
+    ebm_rbm_free(m);
+    /* a model too large to enumerate: log Z and the log-likelihood fail, and stay NaN */
+    m = fixture_rbm(30, 26, 0.1, 0.1, 84);
+    float w[2 * 30] = {0};
+    ebm_rbm_monitor(m, w, 2, 1, w, 2, &f);
+    CHECK(isnan(f.log_z) && isnan(f.log_likelihood) && !isnan(f.recon) && !isnan(f.pseudo_ll));
+    ebm_rbm_free(m);
+}
+
 static void test_limits(void) {
     ebm_rbm *m = fixture_rbm(30, 26, 0.1, 0.1, 60);
     double lz;
@@ -205,6 +243,7 @@ int main(void) {
     test_pll_and_recon();
     test_saturation();
     test_evaluate();
+    test_monitor();
     test_limits();
     return check_summary("test_exact");
 }

@@ -24,7 +24,7 @@ typedef struct {
     const ebm_mat *ll_data;     /* rows for the exact log-likelihood */
     bool pll, exact;
     float init_std;
-    double recon, pll_v, ll;    /* the last epoch's monitors */
+    ebm_rbm_monitors last;      /* the last epoch's monitors */
 } rbm_train;
 
 static void rbm_detail(cli_run *r, const ebm_run_progress *p, char *buf, size_t cap) {
@@ -34,18 +34,10 @@ static void rbm_detail(cli_run *r, const ebm_run_progress *p, char *buf, size_t 
 
 static void rbm_epoch(cli_run *r, const ebm_run_progress *p) {
     rbm_train *c = r->user;
-    double recon = NAN, pll = NAN, ll = NAN, logz = NAN, dead = NAN, on = NAN;
-    if (c->mon) {
-        if (ebm_rbm_recon_error(c->m, c->mon->data, c->mon->rows, &recon)) recon = NAN;
-        if (ebm_rbm_saturation(c->m, c->mon->data, c->mon->rows, &dead, &on)) dead = on = NAN;
-        if (c->pll && ebm_rbm_pseudo_ll(c->m, c->mon->data, c->mon->rows, &pll)) pll = NAN;
-    }
-    if (c->exact && !ebm_rbm_log_z_exact(c->m, 1.0f, &logz) &&
-        ebm_rbm_log_likelihood(c->m, c->ll_data->data, c->ll_data->rows, logz, &ll))
-        ll = NAN;
-    c->recon = recon;
-    c->pll_v = pll;
-    c->ll = ll;
+    ebm_rbm_monitors *f = &c->last;
+    ebm_rbm_monitor(c->m, c->mon ? c->mon->data : NULL, c->mon ? c->mon->rows : 0, c->pll,
+                    c->exact ? c->ll_data->data : NULL, c->ll_data->rows, f);
+    double recon = f->recon, pll = f->pseudo_ll, ll = f->log_likelihood, dead = f->dead, on = f->stuck_on;
     char line[256];
     int n = snprintf(line, sizeof line, "epoch %zu/%zu  %.2f s", p->epoch, p->epochs, p->seconds);
     if (!isnan(recon)) n += snprintf(line + n, sizeof line - (size_t)n, "  recon %.4f", recon);
@@ -57,7 +49,7 @@ static void rbm_epoch(cli_run *r, const ebm_run_progress *p) {
                           "over the monitor rows); a smaller --lr or a larger --weight-decay may help",
                           100 * (dead + on), 100 * dead, 100 * on);
     if (r->log) {
-        const double v[6] = {p->mean.recon, recon, pll, ll, logz, dead + on}; /* NaN: an empty field */
+        const double v[6] = {p->mean.recon, recon, pll, ll, f->log_z, dead + on}; /* NaN: an empty field */
         fprintf(r->log, "%zu,%.4f,%.4f,%.6g", p->epoch, p->seconds, p->total_seconds, p->lr);
         for (int k = 0; k < 6; k++) {
             fputc(',', r->log);
@@ -73,9 +65,10 @@ static ebm_status rbm_save(cli_run *r, const char *path) {
     ebm_meta *mt = c->m->meta;
     ebm_status s = ebm_meta_setf(mt, "ebm.train.init_std", "%g", (double)c->init_std);
     if (!s && !ebm_meta_get(mt, "ebm.train.lr_final")) s = ebm_meta_set(mt, "ebm.train.lr_final", ebm_meta_get(mt, "ebm.train.lr"));
-    if (!s && !isnan(c->recon)) s = ebm_meta_setf(mt, "ebm.train.final_recon", "%.6f", c->recon);
-    if (!s && !isnan(c->pll_v)) s = ebm_meta_setf(mt, "ebm.train.final_pseudo_ll", "%.4f", c->pll_v);
-    if (!s && !isnan(c->ll)) s = ebm_meta_setf(mt, "ebm.train.final_exact_ll", "%.4f", c->ll);
+    const ebm_rbm_monitors *f = &c->last;
+    if (!s && !isnan(f->recon)) s = ebm_meta_setf(mt, "ebm.train.final_recon", "%.6f", f->recon);
+    if (!s && !isnan(f->pseudo_ll)) s = ebm_meta_setf(mt, "ebm.train.final_pseudo_ll", "%.4f", f->pseudo_ll);
+    if (!s && !isnan(f->log_likelihood)) s = ebm_meta_setf(mt, "ebm.train.final_exact_ll", "%.4f", f->log_likelihood);
     if (!s) s = cli_sample_defaults(mt);
     return s ? s : ebm_rbm_save(c->m, path);
 }
@@ -127,7 +120,7 @@ static int rbm_setup(const char *cmd, rbm_train *c, const ebm_dataset *d, const 
 
 int cli_rbm_train(int argc, char **argv, bool quiet) {
     const char *cmd = "train rbm";
-    rbm_train c = {.hidden = 256, .monitor = 200, .recon = NAN, .pll_v = NAN, .ll = NAN};
+    rbm_train c = {.hidden = 256, .monitor = 200, .last = {NAN, NAN, NAN, NAN, NAN, NAN}};
     cli_train_args ta = {0};
     cli_cd_args ca;
     cli_cd_args_init(&ca);

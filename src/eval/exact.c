@@ -355,3 +355,15 @@ ebm_status ebm_rbm_evaluate(const ebm_rbm *m, const float *v, size_t rows, size_
     if (!s && exact) s = ebm_rbm_log_likelihood(m, v, rows, out->log_z, &out->log_likelihood);
     return s;
 }
+
+void ebm_rbm_monitor(const ebm_rbm *m, const float *v, size_t n, int pll, const float *ll_v, size_t ll_n,
+                     ebm_rbm_monitors *out) {
+    *out = (ebm_rbm_monitors){NAN, NAN, NAN, NAN, NAN, NAN};
+    if (v && n > 0) {
+        if (ebm_rbm_recon_error(m, v, n, &out->recon)) out->recon = NAN;
+        if (ebm_rbm_saturation(m, v, n, &out->dead, &out->stuck_on)) out->dead = out->stuck_on = NAN;
+        if (pll && ebm_rbm_pseudo_ll(m, v, n, &out->pseudo_ll)) out->pseudo_ll = NAN;
+    }
+    if (ll_v && ebm_rbm_log_z_exact(m, 1.0f, &out->log_z)) out->log_z = NAN;
+    else if (ll_v && ebm_rbm_log_likelihood(m, ll_v, ll_n, out->log_z, &out->log_likelihood)) out->log_likelihood = NAN;
+}
