@@ -20,11 +20,11 @@ typedef struct {
     size_t hidden, monitor;
     int exact_mode;                /* --exact auto|on|off */
     ebm_rbm *m;
-    ebm_mat *mon;               /* monitor rows (recon, PLL), or NULL */
-    const ebm_mat *ll_data;     /* rows for the exact log-likelihood */
+    ebm_mat *mon;                  /* monitor rows (recon, PLL), or NULL */
+    const ebm_mat *ll_data;        /* rows for the exact log-likelihood */
     bool pll, exact;
     float init_std;
-    ebm_rbm_monitors last;      /* the last epoch's monitors */
+    ebm_rbm_monitors last;         /* the last epoch's monitors */
 } rbm_train;
 
 static void rbm_detail(cli_run *r, const ebm_run_progress *p, char *buf, size_t cap) {
