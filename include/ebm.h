@@ -1645,6 +1645,15 @@ typedef struct ebm_rbm_eval {
 } ebm_rbm_eval;
 EBM_API ebm_status ebm_rbm_evaluate(const ebm_rbm *m, const float *v, size_t rows, size_t pll_rows, int exact,
                                     ebm_rbm_eval *out);
+/* The per-epoch monitors of RBM training: on the monitor rows v (n rows; none when v is NULL or n is 0) the
+ * reconstruction error (ebm_rbm_recon_error), the hidden saturation (ebm_rbm_saturation) and, when pll, the
+ * pseudo-log-likelihood; when ll_v is not NULL the exact log Z (T = 1) and the mean log-likelihood of its ll_n
+ * rows.  A figure not computed, or whose computation fails, is NaN (a monitor never stops training). */
+typedef struct ebm_rbm_monitors {
+    double recon, dead, stuck_on, pseudo_ll, log_z, log_likelihood;
+} ebm_rbm_monitors;
+EBM_API void ebm_rbm_monitor(const ebm_rbm *m, const float *v, size_t n, int pll, const float *ll_v, size_t ll_n,
+                             ebm_rbm_monitors *out);
 
 /* Exact samples of v from p(v) = exp(-F(v)) / Z (T = 1) by enumerating the smaller layer (at most 20
  * units): v (n, n_vis) gets n independent draws (through h ~ p(h), v ~ p(v | h) when the hidden layer is
@@ -1950,17 +1959,6 @@ EBM_API ebm_status ebm_inpaint_mask(const char *spec, size_t h, size_t w, uint64
 /* Mean squared difference of a and b (n, dim) over the columns j with mask[j] != 0 (all when mask is NULL);
  * 0 when no column counts. */
 EBM_API double ebm_mse(const float *a, const float *b, size_t n, size_t dim, const uint8_t *mask);
-
-/* ---- w3-rg: the RBM's training monitors ---- */
-/* The per-epoch monitors of RBM training: on the monitor rows v (n rows; none when v is NULL or n is 0) the
- * reconstruction error (ebm_rbm_recon_error), the hidden saturation (ebm_rbm_saturation) and, when pll, the
- * pseudo-log-likelihood; when ll_v is not NULL the exact log Z (T = 1) and the mean log-likelihood of its ll_n
- * rows.  A figure not computed, or whose computation fails, is NaN (a monitor never stops training). */
-typedef struct ebm_rbm_monitors {
-    double recon, dead, stuck_on, pseudo_ll, log_z, log_likelihood;
-} ebm_rbm_monitors;
-EBM_API void ebm_rbm_monitor(const ebm_rbm *m, const float *v, size_t n, int pll, const float *ll_v, size_t ll_n,
-                             ebm_rbm_monitors *out);
 
 #ifdef __cplusplus
 }
