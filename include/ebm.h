@@ -1950,6 +1950,19 @@ EBM_API ebm_status ebm_inpaint_mask(const char *spec, size_t h, size_t w, uint64
 EBM_API double ebm_mse(const float *a, const float *b, size_t n, size_t dim, const uint8_t *mask);
 
 
+/* ---- w3-bics (score, compose): ---- */
+/* The mean of v over the rows of each class 0..k-1, k = the largest label + 1 capped at cap (rows with negative
+ * labels or labels >= cap are ignored): means[c] (cap entries of room), NaN for a class without rows; returns k
+ * (0 when n is 0 or every label is negative). */
+EBM_API size_t ebm_metric_class_means(const double *v, const int32_t *labels, size_t n, size_t cap, double *means);
+/* Writes a CSV of scores: a header "row,energy" (",label" with labels), then "i,v[i]" (%.9g) per row with the
+ * label when labels is not NULL; EBM_EIO ("cannot write PATH" / "writing PATH failed") on failure. */
+EBM_API ebm_status ebm_metric_write_scores(const char *path, const double *v, const int32_t *labels, size_t n);
+/* A term of `ebm compose`, PATH[#CLASS][@WEIGHT]: copied into buf (cap bytes, truncated like snprintf) and split
+ * there: *cls <- the text after the last '#' (NULL without one), *weight <- the number after the last '@'
+ * (1 without one); buf keeps the path.  EBM_EINVAL when the weight is not a finite non-zero number. */
+EBM_API ebm_status ebm_compose_term_parse(const char *term, char *buf, size_t cap, const char **cls, float *weight);
+
 #ifdef __cplusplus
 }
 #endif
