@@ -125,8 +125,8 @@ int cmd_score(int argc, char **argv, bool quiet) {
         if (class_seen) {
             printf("mean energy by class:");
             double means[1000];
-            size_t k = ebm_metric_class_means(E, y, n, 1000, means);
-            for (size_t c = 0; c < k; c++)
+            size_t nc = ebm_metric_class_means(E, y, n, 1000, means);
+            for (size_t c = 0; c < nc; c++)
                 if (!isnan(means[c])) printf(" %zu:%.2f", c, means[c]);
             printf("\nAUROC        %.4f  (energy as the anomaly score; class %zu: %zu anomalies, %zu normal rows)\n", auroc,
                    anomaly_class, n_pos, n_neg);
