@@ -108,11 +108,11 @@ int cmd_score(int argc, char **argv, bool quiet) {
     if (class_seen) s = ebm_metric_auroc_class(E, y, n, (int32_t)anomaly_class, &auroc, &n_pos);
     else if (anomaly_data) s = ebm_metric_auroc(Ea, na, E, n, &auroc);
     size_t n_neg = class_seen ? n - n_pos : n;
-    if (s && (n_pos == 0 || n_neg == 0)) {
-        cli_error(cmd, "no %s rows to compare: %zu anomalies, %zu normal", n_pos ? "normal" : "anomalous", n_pos, n_neg);
-        goto done;
-    } else if (s) {
-        cli_lib_error(cmd, s);
+    if (s) {
+        if (n_pos == 0 || n_neg == 0)
+            cli_error(cmd, "no %s rows to compare: %zu anomalies, %zu normal", n_pos ? "normal" : "anomalous", n_pos,
+                      n_neg);
+        else cli_lib_error(cmd, s);
         goto done;
     }
     if (json) {

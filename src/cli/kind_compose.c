@@ -1,8 +1,8 @@
 /* `ebm compose`: a model file that combines other models' energies (sum: AND, a negative weight: AND NOT,
  * or: OR; see ebm_composed in ebm.h, src/models/compose.c).  The library loads the parts, checks them,
- * builds the composite energy and writes the file and reads the terms of the command line
- * (PATH[#CLASS][@WEIGHT], ebm_compose_term_parse); here a class given by name (Fashion-MNIST's) is resolved against its part
- * before the library sees it as a number. */
+ * builds the composite energy, writes the file and splits the terms of the command line
+ * (PATH[#CLASS][@WEIGHT], ebm_compose_term_parse); here a class given by name (Fashion-MNIST's) is resolved
+ * against its part before the library sees it as a number. */
 #include "cli.h"
 
 #include <limits.h>
@@ -111,13 +111,9 @@ int cmd_compose(int argc, char **argv, bool quiet) {
         rc = 1;
     }
     s = ebm_composed_save(c, out);
-    if (s) {
-        rc = cli_lib_error(cmd, s);
-        goto done;
-    }
     const char *formula = ebm_meta_get(ebm_composed_meta(c), "ebm.compose.formula");
-    if (!quiet) fprintf(stderr, "wrote %s: %s\n", out, formula ? formula : "");
-    rc = 0;
+    if (!s && !quiet) fprintf(stderr, "wrote %s: %s\n", out, formula ? formula : "");
+    rc = s ? cli_lib_error(cmd, s) : 0;
 done:
     ebm_composed_free(c);
     return rc;
