@@ -449,6 +449,10 @@ EBM_API ebm_status ebm_composed_new(ebm_compose_op op, ebm_composed **out);
  * (-1: the model's own energy; else a class of a classifier network).  The path is recorded absolute.
  * Errors name the part ("part 2: ..."). */
 EBM_API ebm_status ebm_composed_add(ebm_composed *c, const char *path, float weight, long cls);
+/* A term of `ebm compose`, PATH[#CLASS][@WEIGHT]: copied into buf (cap bytes, truncated like snprintf) and split
+ * there: *cls <- the text after the last '#' (NULL without one), *weight <- the number after the last '@'
+ * (1 without one); buf keeps the path.  EBM_EINVAL when the weight is not a finite non-zero number. */
+EBM_API ebm_status ebm_compose_term_parse(const char *term, char *buf, size_t cap, const char **cls, float *weight);
 /* The same with the part already loaded (ebm_model_load of path), which c takes over, also on failure:
  * for callers that look at the part first (e.g. to resolve a class name). */
 EBM_API ebm_status ebm_composed_add_model(ebm_composed *c, ebm_model *part, const char *path, float weight, long cls);
@@ -1763,6 +1767,13 @@ EBM_API ebm_status ebm_metric_auroc(const double *pos, size_t n_pos, const doubl
  * and labels (n); *n_pos (may be NULL) <- the number of positives, set also when a group is empty (EBM_EINVAL). */
 EBM_API ebm_status ebm_metric_auroc_class(const double *score, const int32_t *labels, size_t n, int32_t cls,
                                           double *auroc, size_t *n_pos);
+/* The mean of v over the rows of each class 0..k-1, k = the largest label + 1 capped at cap (rows with negative
+ * labels or labels >= cap are ignored): means[c] (cap entries of room), NaN for a class without rows; returns k
+ * (0 when n is 0 or every label is negative). */
+EBM_API size_t ebm_metric_class_means(const double *v, const int32_t *labels, size_t n, size_t cap, double *means);
+/* Writes a CSV of scores: a header "row,energy" (",label" with labels), then "i,v[i]" (%.9g) per row with the
+ * label when labels is not NULL; EBM_EIO ("cannot write PATH" / "writing PATH failed") on failure. */
+EBM_API ebm_status ebm_metric_write_scores(const char *path, const double *v, const int32_t *labels, size_t n);
 /* Frechet distance between Gaussians fitted to the rows of x (n, d) and y (m, d):
  * |mu_x - mu_y|^2 + tr(S_x + S_y - 2 (S_x S_y)^(1/2)), in double. */
 EBM_API ebm_status ebm_frechet_distance(const float *x, size_t n, const float *y, size_t m, size_t d, double *fd);

@@ -121,7 +121,42 @@ static void test_frechet(void) {
     free(y);
 }
 
+/* ebm_metric_class_means: the mean per class, NaN for an empty class, labels past cap and negative ones
+ * ignored; ebm_metric_write_scores: the CSV of ebm score. */
+static void test_class_means_and_scores(void) {
+    const double v[6] = {1, 2, 3, 10, 7, 100};
+    const int32_t lab[6] = {0, 2, 0, 2, -1, 5};
+    double means[6];
+    CHECK(ebm_metric_class_means(v, lab, 6, 6, means) == 6);
+    CHECK_NEAR(means[0], 2.0, 1e-12);
+    CHECK(isnan(means[1]) && isnan(means[3]) && isnan(means[4]));
+    CHECK_NEAR(means[2], 6.0, 1e-12);
+    CHECK_NEAR(means[5], 100.0, 1e-12);
+    CHECK(ebm_metric_class_means(v, lab, 6, 3, means) == 3); /* label 5 ignored */
+    CHECK_NEAR(means[2], 6.0, 1e-12);
+    CHECK(ebm_metric_class_means(v, lab + 4, 1, 6, means) == 0);
+    char path[600];
+    snprintf(path, sizeof path, "%s/scores.csv", check_tmpdir("metrics"));
+    CHECK_OK(ebm_metric_write_scores(path, v, lab, 2));
+    char buf[128] = "";
+    FILE *f = fopen(path, "r");
+    REQUIRE(f != NULL);
+    size_t got = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[got] = '\0';
+    CHECK_MSG(strcmp(buf, "row,energy,label\n0,1,0\n1,2,2\n") == 0, "scores csv: %s", buf);
+    CHECK_OK(ebm_metric_write_scores(path, v + 5, NULL, 1));
+    f = fopen(path, "r");
+    REQUIRE(f != NULL);
+    got = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[got] = '\0';
+    CHECK_MSG(strcmp(buf, "row,energy\n0,100\n") == 0, "scores csv without labels: %s", buf);
+    CHECK_FAILS(ebm_metric_write_scores("/nonexistent-dir/x.csv", v, NULL, 1), EBM_EIO);
+}
+
 int main(void) {
+    test_class_means_and_scores();
     test_classify_and_ece();
     test_auroc();
     test_frechet();

@@ -668,7 +668,26 @@ static void test_provenance(void) {
     ebm_dataset_free(d);
 }
 
+/* ebm_compose_term_parse: PATH[#CLASS][@WEIGHT], split at the last '#' and '@'. */
+static void test_compose_terms(void) {
+    char buf[256];
+    const char *cls;
+    float w;
+    CHECK_OK(ebm_compose_term_parse("a/m.safetensors", buf, sizeof buf, &cls, &w));
+    CHECK(strcmp(buf, "a/m.safetensors") == 0 && cls == NULL && w == 1.0f);
+    CHECK_OK(ebm_compose_term_parse("j#x.st#trouser@-0.5", buf, sizeof buf, &cls, &w));
+    CHECK(strcmp(buf, "j#x.st") == 0 && cls && strcmp(cls, "trouser") == 0 && w == -0.5f);
+    CHECK_OK(ebm_compose_term_parse("m@x@2", buf, sizeof buf, &cls, &w));
+    CHECK(strcmp(buf, "m@x") == 0 && cls == NULL && w == 2.0f);
+    CHECK_FAILS(ebm_compose_term_parse("m@0", buf, sizeof buf, &cls, &w), EBM_EINVAL);
+    CHECK_FAILS(ebm_compose_term_parse("m@", buf, sizeof buf, &cls, &w), EBM_EINVAL);
+    CHECK_FAILS(ebm_compose_term_parse("m@2x", buf, sizeof buf, &cls, &w), EBM_EINVAL);
+    CHECK_FAILS(ebm_compose_term_parse("m@inf", buf, sizeof buf, &cls, &w), EBM_EINVAL);
+    CHECK(strstr(ebm_last_error(), "the weight after @ must be a non-zero number") != NULL);
+}
+
 int main(void) {
+    test_compose_terms();
     snprintf(dir, sizeof dir, "%s", check_tmpdir("model"));
     write_models();
     test_kind_names();

@@ -91,22 +91,11 @@ int cmd_score(int argc, char **argv, bool quiet) {
             cli_error(cmd, "the energy of row %zu is not finite (%g): the model has diverged", i, E[i]);
             goto done;
         }
-    if (out) {
-        FILE *f = fopen(out, "w");
-        if (!f) {
-            cli_error(cmd, "cannot write %s", out);
-            goto done;
-        }
-        fprintf(f, y ? "row,energy,label\n" : "row,energy\n");
-        for (size_t i = 0; i < n; i++)
-            if (y) fprintf(f, "%zu,%.9g,%d\n", i, E[i], (int)y[i]);
-            else fprintf(f, "%zu,%.9g\n", i, E[i]);
-        if (fclose(f) != 0) {
-            cli_error(cmd, "writing %s failed", out);
-            goto done;
-        }
-        if (!quiet && !json) fprintf(stderr, "wrote %s\n", out);
+    if (out && ebm_metric_write_scores(out, E, y, n)) {
+        cli_lib_error(cmd, EBM_EIO);
+        goto done;
     }
+    if (out && !quiet && !json) fprintf(stderr, "wrote %s\n", out);
     double mean = 0, auroc = NAN;
     for (size_t i = 0; i < n; i++) mean += E[i] / (double)n;
     if (class_seen && !y) {
@@ -119,11 +108,11 @@ int cmd_score(int argc, char **argv, bool quiet) {
     if (class_seen) s = ebm_metric_auroc_class(E, y, n, (int32_t)anomaly_class, &auroc, &n_pos);
     else if (anomaly_data) s = ebm_metric_auroc(Ea, na, E, n, &auroc);
     size_t n_neg = class_seen ? n - n_pos : n;
-    if (s && (n_pos == 0 || n_neg == 0)) {
-        cli_error(cmd, "no %s rows to compare: %zu anomalies, %zu normal", n_pos ? "normal" : "anomalous", n_pos, n_neg);
-        goto done;
-    } else if (s) {
-        cli_lib_error(cmd, s);
+    if (s) {
+        if (n_pos == 0 || n_neg == 0)
+            cli_error(cmd, "no %s rows to compare: %zu anomalies, %zu normal", n_pos ? "normal" : "anomalous", n_pos,
+                      n_neg);
+        else cli_lib_error(cmd, s);
         goto done;
     }
     if (json) {
@@ -135,15 +124,10 @@ int cmd_score(int argc, char **argv, bool quiet) {
         printf("data         %s: %zu rows, mean energy %.4f\n", data, n, mean);
         if (class_seen) {
             printf("mean energy by class:");
-            int32_t ymax = 0;
-            for (size_t i = 0; i < n; i++) ymax = y[i] > ymax ? y[i] : ymax;
-            for (int32_t c = 0; c <= ymax && c < 1000; c++) {
-                double sum = 0;
-                size_t m = 0;
-                for (size_t i = 0; i < n; i++)
-                    if (y[i] == c) sum += E[i], m++;
-                if (m) printf(" %d:%.2f", (int)c, sum / (double)m);
-            }
+            double means[1000];
+            size_t nc = ebm_metric_class_means(E, y, n, 1000, means);
+            for (size_t c = 0; c < nc; c++)
+                if (!isnan(means[c])) printf(" %zu:%.2f", c, means[c]);
             printf("\nAUROC        %.4f  (energy as the anomaly score; class %zu: %zu anomalies, %zu normal rows)\n", auroc,
                    anomaly_class, n_pos, n_neg);
         } else if (anomaly_data) {

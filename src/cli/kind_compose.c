@@ -1,14 +1,13 @@
 /* `ebm compose`: a model file that combines other models' energies (sum: AND, a negative weight: AND NOT,
  * or: OR; see ebm_composed in ebm.h, src/models/compose.c).  The library loads the parts, checks them,
- * builds the composite energy and writes the file; here the terms of the command line are read
- * (PATH[#CLASS][@WEIGHT]) and a class given by name (Fashion-MNIST's) is resolved against its part
- * before the library sees it as a number. */
+ * builds the composite energy, writes the file and splits the terms of the command line
+ * (PATH[#CLASS][@WEIGHT], ebm_compose_term_parse); here a class given by name (Fashion-MNIST's) is resolved
+ * against its part before the library sees it as a number. */
 #include "cli.h"
 
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
-#include <string.h>
 
 #define MAX_PARTS EBM_COMPOSE_MAX_PARTS
 
@@ -92,29 +91,14 @@ int cmd_compose(int argc, char **argv, bool quiet) {
     rc = 1;
     for (size_t i = 0; i < n; i++) {
         char buf[PATH_MAX];
-        snprintf(buf, sizeof buf, "%s", terms[i]);
-        float w = 1;
-        char *at = strrchr(buf, '@');
-        if (at) {
-            char *end;
-            w = strtof(at + 1, &end);
-            if (end == at + 1 || *end || !isfinite(w) || w == 0) {
-                cli_error(cmd, "'%s': the weight after @ must be a non-zero number", terms[i]);
-                rc = 2;
-                goto done;
-            }
-            if (op == 1 && w < 0) {
-                cli_error(cmd, "'%s': --op or needs positive weights (negation goes with --op sum)", terms[i]);
-                rc = 2;
-                goto done;
-            }
-            *at = '\0';
-        }
-        char *hash = strrchr(buf, '#');
-        const char *cls_arg = NULL;
-        if (hash) {
-            *hash = '\0';
-            cls_arg = hash + 1;
+        const char *cls_arg;
+        float w;
+        bool bad = ebm_compose_term_parse(terms[i], buf, sizeof buf, &cls_arg, &w) != EBM_OK;
+        if (bad || (op == 1 && w < 0)) {
+            if (bad) cli_error(cmd, "%s", ebm_last_error());
+            else cli_error(cmd, "'%s': --op or needs positive weights (negation goes with --op sum)", terms[i]);
+            rc = 2;
+            goto done;
         }
         char *abs_path = realpath(buf, NULL);
         if (!abs_path) {
@@ -127,13 +111,9 @@ int cmd_compose(int argc, char **argv, bool quiet) {
         rc = 1;
     }
     s = ebm_composed_save(c, out);
-    if (s) {
-        rc = cli_lib_error(cmd, s);
-        goto done;
-    }
     const char *formula = ebm_meta_get(ebm_composed_meta(c), "ebm.compose.formula");
-    if (!quiet) fprintf(stderr, "wrote %s: %s\n", out, formula ? formula : "");
-    rc = 0;
+    if (!s && !quiet) fprintf(stderr, "wrote %s: %s\n", out, formula ? formula : "");
+    rc = s ? cli_lib_error(cmd, s) : 0;
 done:
     ebm_composed_free(c);
     return rc;

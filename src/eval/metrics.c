@@ -7,6 +7,7 @@
  * root computed as sum_i sqrt(lambda_i) of the symmetric S1^(1/2) S2 S1^(1/2) (LAPACK dsyev, in double). */
 #include "core/internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -144,6 +145,30 @@ ebm_status ebm_metric_auroc_class(const double *score, const int32_t *labels, si
     free(pos);
     free(neg);
     return s;
+}
+
+size_t ebm_metric_class_means(const double *v, const int32_t *labels, size_t n, size_t cap, double *means) {
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (labels[i] >= 0 && (size_t)labels[i] < cap && (size_t)labels[i] >= k) k = (size_t)labels[i] + 1;
+    for (size_t c = 0; c < k; c++) {
+        double sum = 0;
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++)
+            if (labels[i] == (int32_t)c) sum += v[i], m++;
+        means[c] = m ? sum / (double)m : NAN;
+    }
+    return k;
+}
+
+ebm_status ebm_metric_write_scores(const char *path, const double *v, const int32_t *labels, size_t n) {
+    FILE *f = fopen(path, "w");
+    if (!f) return ebm_fail(EBM_EIO, "cannot write %s", path);
+    fprintf(f, labels ? "row,energy,label\n" : "row,energy\n");
+    for (size_t i = 0; i < n; i++)
+        if (labels) fprintf(f, "%zu,%.9g,%d\n", i, v[i], (int)labels[i]);
+        else fprintf(f, "%zu,%.9g\n", i, v[i]);
+    return fclose(f) == 0 ? EBM_OK : ebm_fail(EBM_EIO, "writing %s failed", path);
 }
 
 /* Mean (d) and covariance (d, d; divisor n - 1) of x (n, d) in double. */

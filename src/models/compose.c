@@ -165,6 +165,26 @@ static ebm_status absolute(size_t i, const char *path, char **abs) {
 
 static ebm_status describe(ebm_composed *c);
 
+ebm_status ebm_compose_term_parse(const char *term, char *buf, size_t cap, const char **cls, float *weight) {
+    snprintf(buf, cap, "%s", term);
+    *weight = 1;
+    *cls = NULL;
+    char *at = strrchr(buf, '@');
+    if (at) {
+        char *end;
+        *weight = strtof(at + 1, &end);
+        if (end == at + 1 || *end || !isfinite(*weight) || *weight == 0)
+            return ebm_fail(EBM_EINVAL, "'%s': the weight after @ must be a non-zero number", term);
+        *at = '\0';
+    }
+    char *hash = strrchr(buf, '#');
+    if (hash) {
+        *hash = '\0';
+        *cls = hash + 1;
+    }
+    return EBM_OK;
+}
+
 ebm_status ebm_composed_add(ebm_composed *c, const char *path, float weight, long cls) {
     char *abs = NULL;
     ebm_status s = check_new(c, path, weight, cls);
