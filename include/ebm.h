@@ -1950,6 +1950,19 @@ EBM_API ebm_status ebm_inpaint_mask(const char *spec, size_t h, size_t w, uint64
 EBM_API double ebm_mse(const float *a, const float *b, size_t n, size_t dim, const uint8_t *mask);
 
 
+/* ---- wave 3, part w3-sdp (structured, DBN): to be moved into place ---- */
+/* ebm_structured_new for data of cols columns (an image height x width when both > 1): K-class (len 0) on the
+ * whole row, spatial (1 channel, height x width) when spec has conv or pool layers; chains (len > 0) take k
+ * values per position.  spec NULL: the default network, linear:128,silu,linear:K (chains: linear:K). */
+EBM_API ebm_status ebm_structured_new_for_data(const char *spec, size_t cols, size_t height, size_t width, size_t k,
+                                               size_t len, ebm_structured_out out, ebm_structured **m);
+/* Of rows v (n, units(0)): *score_mean <- the mean free energy under the bottom RBM (ebm_dbn_free_energy),
+ * *recon <- the bottom layer's mean-field reconstruction error (ebm_dbn_recon_error). */
+EBM_API ebm_status ebm_dbn_evaluate(const ebm_dbn *d, const float *v, size_t n, double *score_mean, double *recon);
+/* The parameters of all layers. */
+EBM_API size_t ebm_dbn_n_params(const ebm_dbn *d);
+
+
 #ifdef __cplusplus
 }
 #endif

@@ -280,19 +280,11 @@ int cli_dbn_eval(int argc, char **argv, bool quiet) {
         "energy of each row under the bottom RBM, -log p(v) up to its log Z) and the bottom layer's mean-field\n"
         "reconstruction error.  For features, see --probe (ebm eval MODEL --probe --help).", &path, &d);
     if (rc >= 0) return rc;
-    rc = 1;
-    double *F = NULL, recon = NAN, fmean = 0;
+    double recon, fmean;
     ebm_dataset *ds = cli_dbn_data(cmd, d, &data_spec, &da, quiet || json);
-    if (!ds) goto done;
+    ebm_status s = ds ? ebm_dbn_evaluate(d, ds->x->data, ds->x->rows, &fmean, &recon) : EBM_OK;
+    if ((rc = !ds ? 1 : s ? cli_lib_error(cmd, s) : 0)) goto done;
     size_t n = ds->x->rows;
-    F = malloc(n * sizeof *F);
-    ebm_status s = F ? ebm_dbn_free_energy(d, ds->x->data, n, F) : EBM_ENOMEM;
-    if (!s) s = ebm_dbn_recon_error(d, ds->x->data, n, &recon);
-    if (s) {
-        rc = cli_lib_error(cmd, s);
-        goto done;
-    }
-    for (size_t i = 0; i < n; i++) fmean += F[i] / (double)n;
     char desc[512];
     cli_dbn_describe(d, desc, sizeof desc);
     if (json) {
@@ -307,9 +299,7 @@ int cli_dbn_eval(int argc, char **argv, bool quiet) {
         printf("score            %.4f (mean free energy under the bottom RBM)\n", fmean);
         printf("reconstruction   %.6f (mean squared error per unit, bottom layer, mean field)\n", recon);
     }
-    rc = 0;
 done:
-    free(F);
     ebm_dataset_free(ds);
     ebm_dbn_free(d);
     return rc;
@@ -325,8 +315,7 @@ int cli_dbn_info(int argc, char **argv, bool quiet) {
     bool json = ia.json;
     ebm_dbn *d = load("info", path);
     if (!d) return 1;
-    size_t np = 0;
-    for (size_t l = 0; l < d->n_layers; l++) np += d->layers[l]->n_params;
+    size_t np = ebm_dbn_n_params(d);
     char desc[512];
     cli_dbn_describe(d, desc, sizeof desc);
     struct stat st;
