@@ -287,7 +287,7 @@ bool cli_dbn_scorer(const char *cmd, const char *path, cli_scorer *sc);
  * printing an error. */
 int cli_dbn_start(const char *cmd, int argc, char **argv, const cli_opt *opts, const char *usage, const char *about,
                   const char **path, ebm_dbn **d);
-void cli_dbn_describe(const ebm_dbn *d, char *buf, size_t cap);
+const char *cli_dbn_describe(const ebm_dbn *d);
 bool cli_dbn_level(const char *cmd, const char *arg, const ebm_dbn *d, size_t *level, bool *all);
 ebm_dataset *cli_dbn_data(const char *cmd, const ebm_dbn *d, const char **spec, cli_data_args *da, bool quiet);
 int cli_compose_info(int argc, char **argv, bool quiet);
