@@ -771,6 +771,11 @@ typedef struct ebm_structured {
 /* spec: the network of one position (docs/net.md) for input channels x height x width, ending in k outputs. */
 EBM_API ebm_status ebm_structured_new(const char *spec, size_t channels, size_t height, size_t width, size_t k,
                                       size_t len, ebm_structured_out out, ebm_structured **m);
+/* ebm_structured_new for data of cols columns (an image height x width when both > 1): K-class (len 0) on the
+ * whole row, spatial (1 channel, height x width) when spec has conv or pool layers; chains (len > 0) take k
+ * values per position.  spec NULL: the default network, linear:128,silu,linear:K (chains: linear:K). */
+EBM_API ebm_status ebm_structured_new_for_data(const char *spec, size_t cols, size_t height, size_t width, size_t k,
+                                               size_t len, ebm_structured_out out, ebm_structured **m);
 EBM_API void ebm_structured_free(ebm_structured *m);
 /* The network's initialisation (ebm_net_init) and P_raw = 0. */
 EBM_API ebm_status ebm_structured_init(ebm_structured *m, ebm_rng *rng);
@@ -917,6 +922,11 @@ EBM_API ebm_status ebm_dbn_down(const ebm_dbn *d, const float *h, size_t n, size
 EBM_API ebm_status ebm_dbn_free_energy(const ebm_dbn *d, const float *v, size_t n, double *F);
 /* Mean squared error per unit of v (n, units(0)) against its bottom-layer reconstruction p(v | p(h | v)). */
 EBM_API ebm_status ebm_dbn_recon_error(const ebm_dbn *d, const float *v, size_t n, double *mse);
+/* Of rows v (n, units(0)): *score_mean <- the mean free energy under the bottom RBM (ebm_dbn_free_energy),
+ * *recon <- the bottom layer's mean-field reconstruction error (ebm_dbn_recon_error). */
+EBM_API ebm_status ebm_dbn_evaluate(const ebm_dbn *d, const float *v, size_t n, double *score_mean, double *recon);
+/* The parameters of all layers. */
+EBM_API size_t ebm_dbn_n_params(const ebm_dbn *d);
 /* Files (see above); atomic write.  Missing layers, sizes that disagree with ebm.dbn.sizes and extra
  * tensors are EBM_EFORMAT naming the file and tensor. */
 EBM_API ebm_status ebm_dbn_save(const ebm_dbn *d, const char *path);

@@ -77,6 +77,14 @@ static void test_passes(void) {
     CHECK_OK(ebm_dbn_free_energy(d, v, 2, F));
     CHECK_OK(ebm_rbm_free_energy(d->layers[0], v, 2, 1.0f, Fr));
     CHECK(F[0] == Fr[0] && F[1] == Fr[1]);
+    /* evaluation: the mean of those free energies and the bottom layer's reconstruction error */
+    double fmean, recon, recon_ref;
+    CHECK_OK(ebm_dbn_evaluate(d, v, 2, &fmean, &recon));
+    CHECK_OK(ebm_rbm_recon_error(d->layers[0], v, 2, &recon_ref));
+    CHECK_NEAR(fmean, 0.5 * (F[0] + F[1]), 1e-12);
+    CHECK(recon == recon_ref && recon > 0);
+    CHECK(ebm_dbn_n_params(d) == d->layers[0]->n_params + d->layers[1]->n_params);
+    CHECK(ebm_dbn_n_params(d) == (5 * 4 + 5 + 4) + (4 * 3 + 4 + 3));
     ebm_dbn_free(d);
     /* building */
     ebm_rbm *a = fixture_rbm(5, 4, 1, 1, 1), *b = fixture_rbm(3, 2, 1, 1, 2);

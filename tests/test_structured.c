@@ -443,7 +443,29 @@ static void test_trainer(void) {
     ebm_dataset_free(dt);
 }
 
+/* ebm_structured_new_for_data: the default networks, the spatial input of conv specs, chains of k values. */
+static void test_new_for_data(void) {
+    ebm_structured *m = NULL;
+    CHECK_OK(ebm_structured_new_for_data(NULL, 16, 4, 4, 3, 0, EBM_STRUCTURED_OUT_SOFTPLUS, &m));
+    CHECK(m && strcmp(ebm_net_spec(m->net), "linear:128,silu,linear:3") == 0);
+    CHECK(m && ebm_structured_row_size(m) == 16 && m->k == 3 && m->len == 0);
+    ebm_structured_free(m);
+    CHECK_OK(ebm_structured_new_for_data(NULL, 20, 1, 1, 4, 5, EBM_STRUCTURED_OUT_RAW, &m));
+    CHECK(m && strcmp(ebm_net_spec(m->net), "linear:4") == 0);
+    CHECK(m && ebm_structured_row_size(m) == 20 && m->len == 5 && m->pair != NULL);
+    ebm_structured_free(m);
+    CHECK_OK(ebm_structured_new_for_data("conv:2:3:1,flatten,linear:3", 16, 4, 4, 3, 0, EBM_STRUCTURED_OUT_SQUARE,
+                                         &m));
+    CHECK(m && ebm_structured_row_size(m) == 16 && m->out == EBM_STRUCTURED_OUT_SQUARE);
+    CHECK(m && ebm_structured_n_params(m) == (2 * 9 + 2) + (2 * 16 * 3 + 3)); /* 1 x 4 x 4 in, 2 x 4 x 4 out */
+    ebm_structured_free(m);
+    m = NULL;
+    CHECK_FAILS(ebm_structured_new_for_data("nonsense", 16, 4, 4, 3, 0, EBM_STRUCTURED_OUT_RAW, &m), EBM_EINVAL);
+    CHECK(m == NULL);
+}
+
 int main(void) {
+    test_new_for_data();
     test_chain_inference();
     test_chain_gradients();
     test_long_chain();

@@ -132,9 +132,7 @@ int cmd_eval_probe(int argc, char **argv, bool quiet) {
         printf("]}\n");
     }
     if (rc || json) goto done;
-    char desc[512];
-    cli_dbn_describe(d, desc, sizeof desc);
-    printf("model            %s (%s)\n", path, desc);
+    printf("model            %s (%s)\n", path, cli_dbn_describe(d).s);
     printf("probe            softmax regression, L2 %g, L-BFGS; trained on %zu rows of %s, tested on %zu rows of %s\n",
            (double)po.l2, tr->x->rows, data_spec, te->x->rows, test_spec);
     printf("%-16s %6s %10s %10s %9s %6s\n", "features", "units", "train acc", "test acc", "test NLL", "iters");

@@ -13,6 +13,11 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+/* A short text returned by value (no static buffer): f(...).s lives until the end of the full expression. */
+typedef struct cli_text {
+    char s[512];
+} cli_text;
+
 /* ---- options ---- */
 typedef enum { OPT_FLAG, OPT_SIZE, OPT_U64, OPT_FLOAT, OPT_STR, OPT_CHOICE } opt_kind;
 
@@ -287,7 +292,7 @@ bool cli_dbn_scorer(const char *cmd, const char *path, cli_scorer *sc);
  * printing an error. */
 int cli_dbn_start(const char *cmd, int argc, char **argv, const cli_opt *opts, const char *usage, const char *about,
                   const char **path, ebm_dbn **d);
-void cli_dbn_describe(const ebm_dbn *d, char *buf, size_t cap);
+cli_text cli_dbn_describe(const ebm_dbn *d); /* "DBN 784-500-500" ("RBM ..." for one layer) */
 bool cli_dbn_level(const char *cmd, const char *arg, const ebm_dbn *d, size_t *level, bool *all);
 ebm_dataset *cli_dbn_data(const char *cmd, const ebm_dbn *d, const char **spec, cli_data_args *da, bool quiet);
 int cli_compose_info(int argc, char **argv, bool quiet);

@@ -23,10 +23,12 @@ int cli_dbn_start(const char *cmd, int argc, char **argv, const cli_opt *opts, c
     return rc >= 0 ? rc : (*d = load(cmd, *path)) ? -1 : 1;
 }
 
-void cli_dbn_describe(const ebm_dbn *d, char *buf, size_t cap) {
-    size_t used = (size_t)snprintf(buf, cap, "%s ", d->n_layers == 1 ? "RBM" : "DBN");
-    for (size_t l = 0; l <= d->n_layers && used < cap; l++)
-        used += (size_t)snprintf(buf + used, cap - used, "%s%zu", l ? "-" : "", ebm_dbn_units(d, l));
+cli_text cli_dbn_describe(const ebm_dbn *d) {
+    cli_text t;
+    size_t used = (size_t)snprintf(t.s, sizeof t.s, "%s ", d->n_layers == 1 ? "RBM" : "DBN");
+    for (size_t l = 0; l <= d->n_layers && used < sizeof t.s; l++)
+        used += (size_t)snprintf(t.s + used, sizeof t.s - used, "%s%zu", l ? "-" : "", ebm_dbn_units(d, l));
+    return t;
 }
 
 bool cli_dbn_level(const char *cmd, const char *arg, const ebm_dbn *d, size_t *level, bool *all) {
@@ -83,8 +85,7 @@ static void train_epoch(cli_run *r, const ebm_run_progress *p) {
 
 static void train_describe(cli_run *r, char *buf, size_t cap) {
     const dbn_train *c = r->user;
-    cli_dbn_describe(c->net, buf, cap);
-    if (c->net->n_layers > 1) strncat(buf, ", top layer", cap - strlen(buf) - 1);
+    snprintf(buf, cap, "%s%s", cli_dbn_describe(c->net).s, c->net->n_layers > 1 ? ", top layer" : "");
 }
 
 /* Over what the runner recorded of the layer under way: the whole run's seed and time, the layer's time. */
@@ -163,12 +164,10 @@ int cli_dbn_train(int argc, char **argv, bool quiet) {
                     .detail = train_detail, .on_epoch = train_epoch, .describe = train_describe, .user = &c};
     cli_progress_init(&c.r.prog, quiet);
     ebm_dbn_train_opts o = {.cd = c.ca.o, .init_std = c.ca.init_std}; /* all of ebm_dbn_train_opts_default's */
-    char desc[512];
-    cli_dbn_describe(c.net, desc, sizeof desc);
     if (!quiet)
-        fprintf(stderr, "training %s greedily by %s-%zu: %zu epochs per layer, batch %zu, lr %g%s, %d threads\n", desc,
-                o.cd.mode == EBM_PCD ? "pcd" : "cd", o.cd.k, o.cd.epochs, o.cd.batch, (double)o.cd.lr,
-                o.cd.lr_final >= 0 ? " (linear decay)" : "", ebm_get_threads());
+        fprintf(stderr, "training %s greedily by %s-%zu: %zu epochs per layer, batch %zu, lr %g%s, %d threads\n",
+                cli_dbn_describe(c.net).s, o.cd.mode == EBM_PCD ? "pcd" : "cd", o.cd.k, o.cd.epochs, o.cd.batch,
+                (double)o.cd.lr, o.cd.lr_final >= 0 ? " (linear decay)" : "", ebm_get_threads());
     c.t0 = cli_now();
     s = ebm_dbn_train_run(c.net, d->x, &o, train_layer, &c);
     rc = c.rc ? c.rc : s ? cli_lib_error(cmd, s) : 0;
@@ -235,11 +234,9 @@ int cli_dbn_sample(int argc, char **argv, bool quiet) {
     cli_progress_init(&prog, quiet);
     so.progress = on_sample;
     so.user = &prog;
-    char desc[512];
-    cli_dbn_describe(d, desc, sizeof desc);
     if (!quiet)
         fprintf(stderr, "sampling %zu chains x %zu sweeps of the top RBM at T = %g from %s, then the down pass (%s)\n",
-                n, so.steps, (double)so.T, init ? "data" : "noise", desc);
+                n, so.steps, (double)so.T, init ? "data" : "noise", cli_dbn_describe(d).s);
     cli_install_sigint();
     ebm_rng rng;
     ebm_rng_seed(&rng, seed, 0);
@@ -280,21 +277,11 @@ int cli_dbn_eval(int argc, char **argv, bool quiet) {
         "energy of each row under the bottom RBM, -log p(v) up to its log Z) and the bottom layer's mean-field\n"
         "reconstruction error.  For features, see --probe (ebm eval MODEL --probe --help).", &path, &d);
     if (rc >= 0) return rc;
-    rc = 1;
-    double *F = NULL, recon = NAN, fmean = 0;
+    double recon, fmean;
     ebm_dataset *ds = cli_dbn_data(cmd, d, &data_spec, &da, quiet || json);
-    if (!ds) goto done;
+    ebm_status s = ds ? ebm_dbn_evaluate(d, ds->x->data, ds->x->rows, &fmean, &recon) : EBM_OK;
+    if ((rc = !ds ? 1 : s ? cli_lib_error(cmd, s) : 0)) goto done;
     size_t n = ds->x->rows;
-    F = malloc(n * sizeof *F);
-    ebm_status s = F ? ebm_dbn_free_energy(d, ds->x->data, n, F) : EBM_ENOMEM;
-    if (!s) s = ebm_dbn_recon_error(d, ds->x->data, n, &recon);
-    if (s) {
-        rc = cli_lib_error(cmd, s);
-        goto done;
-    }
-    for (size_t i = 0; i < n; i++) fmean += F[i] / (double)n;
-    char desc[512];
-    cli_dbn_describe(d, desc, sizeof desc);
     if (json) {
         printf("{\"model\": ");
         cli_json_string(stdout, path);
@@ -302,14 +289,12 @@ int cli_dbn_eval(int argc, char **argv, bool quiet) {
         cli_json_string(stdout, data_spec);
         printf(", \"rows\": %zu, \"score_mean\": %.10g, \"recon_mse\": %.10g}\n", n, fmean, recon); /* finite */
     } else {
-        printf("model            %s (%s)\n", path, desc);
+        printf("model            %s (%s)\n", path, cli_dbn_describe(d).s);
         printf("data             %s: %zu rows (scale %s, binarize %s)\n", ds->source, n, da.scale, da.binarize);
         printf("score            %.4f (mean free energy under the bottom RBM)\n", fmean);
         printf("reconstruction   %.6f (mean squared error per unit, bottom layer, mean field)\n", recon);
     }
-    rc = 0;
 done:
-    free(F);
     ebm_dataset_free(ds);
     ebm_dbn_free(d);
     return rc;
@@ -325,10 +310,7 @@ int cli_dbn_info(int argc, char **argv, bool quiet) {
     bool json = ia.json;
     ebm_dbn *d = load("info", path);
     if (!d) return 1;
-    size_t np = 0;
-    for (size_t l = 0; l < d->n_layers; l++) np += d->layers[l]->n_params;
-    char desc[512];
-    cli_dbn_describe(d, desc, sizeof desc);
+    size_t np = ebm_dbn_n_params(d);
     struct stat st;
     long long bytes = stat(path, &st) == 0 ? (long long)st.st_size : -1;
     if (json) {
@@ -338,8 +320,8 @@ int cli_dbn_info(int argc, char **argv, bool quiet) {
         for (size_t l = 0; l <= d->n_layers; l++) printf("%s%zu", l ? ", " : "", ebm_dbn_units(d, l));
         printf("], \"n_params\": %zu, \"layers\": [", np);
     } else {
-        printf("%s: deep belief net %s (%zu layers), %zu parameters, %lld bytes\n", path, desc + 4, d->n_layers, np,
-               bytes);
+        printf("%s: deep belief net %s (%zu layers), %zu parameters, %lld bytes\n", path, cli_dbn_describe(d).s + 4,
+               d->n_layers, np, bytes);
         if (d->height) printf("image shape %zu x %zu\n", d->height, d->width);
     }
     for (size_t l = 0; l < d->n_layers; l++) {

@@ -59,13 +59,8 @@ static ebm_structured *new_model(const char *cmd, const char *spec, const ebm_da
                                  ebm_structured_out map, uint64_t seed) {
     ebm_status s = len ? EBM_OK : ebm_structured_classes(d->labels, d->x->rows, &k);
     if (s) return cli_lib_error(cmd, s), NULL;
-    size_t c = len ? k : d->x->cols, h = 1, w = 1;
-    bool spatial = !len && spec && (strstr(spec, "conv") || strstr(spec, "pool"));
-    if (spatial && d->height > 1 && d->width > 1 && d->height * d->width == c) c = 1, h = d->height, w = d->width;
-    char default_spec[64];
-    snprintf(default_spec, sizeof default_spec, len ? "linear:%zu" : "linear:128,silu,linear:%zu", k);
     ebm_structured *m = NULL;
-    if (ebm_structured_new(spec ? spec : default_spec, c, h, w, k, len, map, &m))
+    if (ebm_structured_new_for_data(spec, d->x->cols, d->height, d->width, k, len, map, &m))
         return cli_error(cmd, "--net: %s", ebm_last_error()), NULL;
     ebm_rng init;
     ebm_rng_seed(&init, seed, 100);

@@ -8,6 +8,7 @@
 #include "models/model_internal.h"
 
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,6 +147,23 @@ ebm_status ebm_dbn_free_energy(const ebm_dbn *d, const float *v, size_t n, doubl
 
 ebm_status ebm_dbn_recon_error(const ebm_dbn *d, const float *v, size_t n, double *mse) {
     return ebm_rbm_recon_error(d->layers[0], v, n, mse);
+}
+
+ebm_status ebm_dbn_evaluate(const ebm_dbn *d, const float *v, size_t n, double *score_mean, double *recon) {
+    *score_mean = 0;
+    *recon = NAN;
+    double *F = malloc((n ? n : 1) * sizeof *F);
+    ebm_status s = F ? ebm_dbn_free_energy(d, v, n, F) : ebm_fail(EBM_ENOMEM, "out of memory");
+    if (!s) s = ebm_dbn_recon_error(d, v, n, recon);
+    for (size_t i = 0; !s && i < n; i++) *score_mean += F[i] / (double)n;
+    free(F);
+    return s;
+}
+
+size_t ebm_dbn_n_params(const ebm_dbn *d) {
+    size_t np = 0;
+    for (size_t l = 0; l < d->n_layers; l++) np += d->layers[l]->n_params;
+    return np;
 }
 
 /* ---- files ---- */

@@ -340,6 +340,16 @@ void ebm_structured_free(ebm_structured *m) {
     free(m);
 }
 
+ebm_status ebm_structured_new_for_data(const char *spec, size_t cols, size_t height, size_t width, size_t k, size_t len,
+                                       ebm_structured_out out, ebm_structured **m) {
+    size_t c = len ? k : cols, h = 1, w = 1;
+    bool spatial = !len && spec && (strstr(spec, "conv") || strstr(spec, "pool"));
+    if (spatial && height > 1 && width > 1 && height * width == c) c = 1, h = height, w = width;
+    char default_spec[64];
+    snprintf(default_spec, sizeof default_spec, len ? "linear:%zu" : "linear:128,silu,linear:%zu", k);
+    return ebm_structured_new(spec ? spec : default_spec, c, h, w, k, len, out, m);
+}
+
 ebm_status ebm_structured_init(ebm_structured *m, ebm_rng *rng) {
     if (m->pair) memset(m->pair, 0, m->k * m->k * sizeof(float));
     return ebm_net_init(m->net, rng);
