@@ -37,23 +37,19 @@ int cmd_inpaint(int argc, char **argv, bool quiet) {
     ebm_mcmc_opts o = nm.mc;
     rc = 1;
     ebm_dataset *d = NULL;
-    float *x = NULL, *show = NULL;
-    uint8_t *hide = NULL, *clamp = NULL;
-    size_t h = nm.ih, w = nm.iw;
+    float *x = NULL; /* x (n, dim), then the picture (3 n, dim), then hide and clamp (dim bytes each) */
+    size_t h = nm.ih, w = nm.iw, dim = nm.dim, hidden;
     if (!h) {
         cli_error(cmd, "the model's input (%zux%zux%zu) is not a grey image", nm.c, nm.h, nm.w);
         goto done;
     }
     if (!(d = cli_net_load_slice(cmd, data_spec, &nm, offset, &n, quiet))) goto done;
-    size_t dim = nm.dim, hidden;
-    x = malloc(n * dim * sizeof(float));
-    show = malloc(3 * n * dim * sizeof(float));
-    hide = malloc(dim);
-    clamp = malloc(dim);
-    if (!x || !show || !hide || !clamp) {
+    if (!(x = malloc(4 * n * dim * sizeof(float) + 2 * dim))) {
         cli_error(cmd, "out of memory");
         goto done;
     }
+    float *show = x + n * dim;
+    uint8_t *hide = (uint8_t *)(show + 3 * n * dim), *clamp = hide + dim;
     if (ebm_inpaint_mask(mask, h, w, sa.seed, hide, &hidden)) {
         rc = 2;
         cli_error(cmd, "--%s", ebm_last_error());
@@ -80,9 +76,6 @@ int cmd_inpaint(int argc, char **argv, bool quiet) {
     rc = 0;
 done:
     free(x);
-    free(show);
-    free(hide);
-    free(clamp);
     ebm_dataset_free(d);
     cli_net_model_free(&nm);
     return rc;
