@@ -44,10 +44,7 @@ int cmd_inpaint(int argc, char **argv, bool quiet) {
         goto done;
     }
     if (!(d = cli_net_load_slice(cmd, data_spec, &nm, offset, &n, quiet))) goto done;
-    if (!(x = malloc(4 * n * dim * sizeof(float) + 2 * dim))) {
-        cli_error(cmd, "out of memory");
-        goto done;
-    }
+    if (!(x = cli_net_alloc(cmd, 4 * n * dim * sizeof(float) + 2 * dim))) goto done;
     float *show = x + n * dim;
     uint8_t *hide = (uint8_t *)(show + 3 * n * dim), *clamp = hide + dim;
     if (ebm_inpaint_mask(mask, h, w, sa.seed, hide, &hidden)) {

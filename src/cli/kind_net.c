@@ -158,6 +158,12 @@ void cli_net_noise_start(float *x, size_t n, size_t dim, const cli_samp_args *sa
     ebm_noise_fill(&z, ebm_rng_u64(&r), x, n, dim);
 }
 
+void *cli_net_alloc(const char *cmd, size_t bytes) {
+    void *p = malloc(bytes);
+    if (!p) cli_error(cmd, "out of memory");
+    return p;
+}
+
 /* ---- data preprocessed as in training ---- */
 
 ebm_dataset *cli_net_load_rows(const char *cmd, const char *spec, const cli_net_model *nm, size_t limit, bool quiet) {
