@@ -39,7 +39,6 @@ int cmd_denoise_net(int argc, char **argv, bool quiet) {
     sa.sampler_seen = sa.step_seen = sa.steps_seen = true;
     cli_net_model nm;
     if ((rc = cli_net_open(rc, cmd, path, NULL, &nm, &sa)) >= 0) return rc;
-    ebm_mcmc_opts o = nm.mc;
     rc = 1;
     ebm_dataset *d = NULL;
     ebm_energy *pe = NULL;
@@ -67,9 +66,9 @@ int cmd_denoise_net(int argc, char **argv, bool quiet) {
     }
     if ((s = ebm_energy_denoise(nm.e, y, n, sigma, &pe))) goto done;
     if (!quiet)
-        fprintf(stderr, "denoising %zu images (noise sd %g) by %zu %s steps at T = %g\n", n, (double)sigma, o.steps,
-                ebm_mcmc_name(o.kind), (double)o.temperature);
-    if (!cli_net_run_sampler(cmd, pe, x, n, &o, quiet, "denoising")) goto done;
+        fprintf(stderr, "denoising %zu images (noise sd %g) by %zu %s steps at T = %g\n", n, (double)sigma, nm.mc.steps,
+                ebm_mcmc_name(nm.mc.kind), (double)nm.mc.temperature);
+    if (!cli_net_run_sampler(cmd, pe, x, n, &nm.mc, quiet, "denoising")) goto done;
     printf("mean squared error: noisy %.5f, denoised %.5f (%zu images)\n", ebm_mse(y, x0, n, nm.dim, NULL),
            ebm_mse(x, x0, n, nm.dim, NULL), n);
     if (png && !cli_write_samples(cmd, quiet, show, 3 * n, nm.dim, nm.pm1, png, NULL, NULL, nm.ih, nm.iw, n, 2)) goto done;

@@ -34,7 +34,6 @@ int cmd_inpaint(int argc, char **argv, bool quiet) {
     cli_net_model nm;
     const char *needs = "inpainting needs an energy network (ebm train ebm)";
     if ((rc = cli_net_open(rc, cmd, path, needs, &nm, &sa)) >= 0) return rc;
-    ebm_mcmc_opts o = nm.mc;
     rc = 1;
     ebm_dataset *d = NULL;
     float *x = NULL; /* x (n, dim), then the picture (3 n, dim), then hide and clamp (dim bytes each) */
@@ -60,11 +59,11 @@ int cmd_inpaint(int argc, char **argv, bool quiet) {
         show[i] = x0[i];
         show[n * dim + i] = hide[i % dim] ? (nm.pm1 ? 0.0f : 0.5f) : x0[i];
     }
-    o.clamp = clamp;
+    nm.mc.clamp = clamp;
     if (!quiet)
         fprintf(stderr, "inpainting %zu images (%zu of %zu pixels hidden, mask %s) by %zu %s steps\n", n, hidden, dim, mask,
-                o.steps, ebm_mcmc_name(o.kind));
-    if (!cli_net_run_sampler(cmd, nm.e, x, n, &o, quiet, "inpainting")) goto done;
+                nm.mc.steps, ebm_mcmc_name(nm.mc.kind));
+    if (!cli_net_run_sampler(cmd, nm.e, x, n, &nm.mc, quiet, "inpainting")) goto done;
     memcpy(show + 2 * n * dim, x, n * dim * sizeof(float));
     printf("hidden-pixel mean squared error %.5f (%zu images x %zu pixels, %s scale)\n",
            ebm_mse(x, x0, n, dim, hide), n, hidden, nm.pm1 ? "[-1, 1]" : "data");

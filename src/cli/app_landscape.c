@@ -26,7 +26,6 @@ int cmd_landscape(int argc, char **argv, bool quiet) {
     if (rc < 0 && !cli_check_writable(cmd, "--png", png)) rc = 1;
     cli_net_model nm;
     if ((rc = cli_net_open(rc, cmd, path, "a landscape needs a 2-D energy network", &nm, &sa)) >= 0) return rc;
-    ebm_mcmc_opts o = nm.mc;
     rc = 1;
     ebm_dataset *d = NULL;
     float *x = NULL;
@@ -42,7 +41,7 @@ int cmd_landscape(int argc, char **argv, bool quiet) {
     }
     if (n_samples && !(x = cli_net_alloc(cmd, n_samples * 2 * sizeof(float)))) goto done;
     if (n_samples) cli_net_noise_start(x, n_samples, 2, &sa);
-    if (n_samples && !cli_net_run_sampler(cmd, nm.e, x, n_samples, &o, quiet, "sampling")) goto done;
+    if (n_samples && !cli_net_run_sampler(cmd, nm.e, x, n_samples, &nm.mc, quiet, "sampling")) goto done;
     s = ebm_energy_density_png(nm.e, png, sa.init_lo, sa.init_hi, d ? d->x->data : NULL, d ? n_data : 0, x, n_samples);
     if (s) goto done;
     if (!quiet) fprintf(stderr, "wrote %s\n", png);
