@@ -29,7 +29,6 @@ int cmd_landscape(int argc, char **argv, bool quiet) {
     rc = 1;
     ebm_dataset *d = NULL;
     float *x = NULL;
-    ebm_status s = EBM_OK;
     if (nm.dim != 2) {
         cli_error(cmd, "the model's input has %zu dimensions; a landscape needs 2", nm.dim);
         goto done;
@@ -42,12 +41,11 @@ int cmd_landscape(int argc, char **argv, bool quiet) {
     if (n_samples && !(x = cli_net_alloc(cmd, n_samples * 2 * sizeof(float)))) goto done;
     if (n_samples) cli_net_noise_start(x, n_samples, 2, &sa);
     if (n_samples && !cli_net_run_sampler(cmd, nm.e, x, n_samples, &nm.mc, quiet, "sampling")) goto done;
-    s = ebm_energy_density_png(nm.e, png, sa.init_lo, sa.init_hi, d ? d->x->data : NULL, d ? n_data : 0, x, n_samples);
-    if (s) goto done;
-    if (!quiet) fprintf(stderr, "wrote %s\n", png);
-    rc = 0;
+    ebm_status s =
+        ebm_energy_density_png(nm.e, png, sa.init_lo, sa.init_hi, d ? d->x->data : NULL, d ? n_data : 0, x, n_samples);
+    if (!s && !quiet) fprintf(stderr, "wrote %s\n", png);
+    rc = s ? cli_lib_error(cmd, s) : 0;
 done:
-    if (s) rc = cli_lib_error(cmd, s);
     free(x);
     ebm_dataset_free(d);
     cli_net_model_free(&nm);
