@@ -75,6 +75,7 @@ int cmd_classify(int argc, char **argv, bool quiet) {
     rc = 1;
     ebm_dataset *d = NULL;
     double *sc = NULL;
+    ebm_status s = EBM_OK;
     size_t k = nm.net ? ebm_net_output_size(nm.net) : 0;
     if (k < 2) {
         cli_error(cmd, "%s is not a classifier (%s)", path, nm.net ? "its network has one output" : "it is a composed model");
@@ -90,19 +91,13 @@ int cmd_classify(int argc, char **argv, bool quiet) {
         goto done;
     }
     size_t n = limit && limit < d->x->rows ? limit : d->x->rows;
-    if (!(sc = malloc(3 * n * sizeof(double)))) {
-        cli_error(cmd, "out of memory");
-        goto done;
-    }
+    if (!(sc = cli_net_alloc(cmd, 3 * n * sizeof(double)))) goto done;
     double acc, nll, ece, bacc[15], bconf[15];
     size_t bcnt[15];
-    ebm_status s = ebm_net_classify_eval(nm.net, d->x->data, d->labels, n, 15, &acc, &nll, &ece, bacc, bconf, bcnt);
+    s = ebm_net_classify_eval(nm.net, d->x->data, d->labels, n, 15, &acc, &nll, &ece, bacc, bconf, bcnt);
     if (!s && rel) s = ebm_png_reliability(rel, bacc, bcnt, 15);
     if (!s) s = ebm_jem_scores(nm.net, d->x->data, n, sc, sc + n, sc + 2 * n); /* in-distribution, once */
-    if (s) {
-        cli_lib_error(cmd, s);
-        goto done;
-    }
+    if (s) goto done;
     if (json) {
         printf("{\"model\": ");
         cli_json_string(stdout, path);
@@ -116,6 +111,7 @@ int cmd_classify(int argc, char **argv, bool quiet) {
     }
     rc = ood_report(cmd, ood, &nm, d->x, n, seed, json, sc);
 done:
+    if (s) rc = cli_lib_error(cmd, s);
     free(sc);
     ebm_dataset_free(d);
     cli_net_model_free(&nm);

@@ -39,11 +39,11 @@ int cmd_denoise_net(int argc, char **argv, bool quiet) {
     sa.sampler_seen = sa.step_seen = sa.steps_seen = true;
     cli_net_model nm;
     if ((rc = cli_net_open(rc, cmd, path, NULL, &nm, &sa)) >= 0) return rc;
-    ebm_mcmc_opts o = nm.mc;
     rc = 1;
     ebm_dataset *d = NULL;
     ebm_energy *pe = NULL;
     float *show = NULL;
+    ebm_status s = EBM_OK;
     if (png && !nm.ih) {
         cli_error(cmd, "--png: the model's input (%zux%zux%zu) is not a grey image", nm.c, nm.h, nm.w);
         goto done;
@@ -52,10 +52,7 @@ int cmd_denoise_net(int argc, char **argv, bool quiet) {
     size_t nd = n * nm.dim;
     const float *x0 = d->x->data + offset * nm.dim;
     /* show (3 n, dim): clean, noisy (y), denoised (x) */
-    if (!(show = malloc(3 * nd * sizeof(float)))) {
-        cli_error(cmd, "out of memory");
-        goto done;
-    }
+    if (!(show = cli_net_alloc(cmd, 3 * nd * sizeof(float)))) goto done;
     float *y = show + nd, *x = show + 2 * nd;
     ebm_noise z;
     ebm_noise_default(&z);
@@ -67,20 +64,17 @@ int cmd_denoise_net(int argc, char **argv, bool quiet) {
         y[i] += x0[i];
         x[i] = y[i];
     }
-    ebm_status s = ebm_energy_denoise(nm.e, y, n, sigma, &pe);
-    if (s) {
-        cli_lib_error(cmd, s);
-        goto done;
-    }
+    if ((s = ebm_energy_denoise(nm.e, y, n, sigma, &pe))) goto done;
     if (!quiet)
-        fprintf(stderr, "denoising %zu images (noise sd %g) by %zu %s steps at T = %g\n", n, (double)sigma, o.steps,
-                ebm_mcmc_name(o.kind), (double)o.temperature);
-    if (!cli_net_run_sampler(cmd, pe, x, n, &o, quiet, "denoising")) goto done;
+        fprintf(stderr, "denoising %zu images (noise sd %g) by %zu %s steps at T = %g\n", n, (double)sigma, nm.mc.steps,
+                ebm_mcmc_name(nm.mc.kind), (double)nm.mc.temperature);
+    if (!cli_net_run_sampler(cmd, pe, x, n, &nm.mc, quiet, "denoising")) goto done;
     printf("mean squared error: noisy %.5f, denoised %.5f (%zu images)\n", ebm_mse(y, x0, n, nm.dim, NULL),
            ebm_mse(x, x0, n, nm.dim, NULL), n);
     if (png && !cli_write_samples(cmd, quiet, show, 3 * n, nm.dim, nm.pm1, png, NULL, NULL, nm.ih, nm.iw, n, 2)) goto done;
     rc = 0;
 done:
+    if (s) rc = cli_lib_error(cmd, s);
     ebm_energy_free(pe);
     free(show);
     ebm_dataset_free(d);

@@ -32,10 +32,12 @@ static const char *find_fd_model(char *buf, size_t cap) {
     return NULL;
 }
 
-/* The feature classifier, the real images and the samples of one evaluation. */
+/* The options, the feature classifier, the real images and the samples of one evaluation. */
 typedef struct {
-    const char *cmd, *clf_path;
-    bool quiet;
+    const char *cmd, *clf_path, *samples, *labels, *data_spec, *ref_spec;
+    int scale_mode; /* auto|01|pm1 */
+    size_t limit;
+    bool quiet, json;
     ebm_net *net;
     ebm_meta *meta;
     size_t k, dim, *counts;       /* counts (k): the predicted classes of the samples */
@@ -58,23 +60,23 @@ static ebm_dataset *load_images(fd_job *j, const char *spec, cli_data_args *da, 
 
 /* The samples, mapped to the value range of the classifier's training data: auto takes images with over 10%
  * of their values below -0.5 (a dark background in [-1, 1], never in [0, 1]) as [-1, 1]. */
-static bool load_samples(fd_job *j, const char *samples, int scale_mode, bool clf_pm1) {
+static bool load_samples(fd_job *j, bool clf_pm1) {
     cli_data_args da = CLI_DATA_ARGS_INIT; /* u8 files to [0, 1], floats as stored */
-    if (!(j->S = load_images(j, samples, &da, 0, "sample"))) return false;
+    if (!(j->S = load_images(j, j->samples, &da, 0, "sample"))) return false;
     /* auto: images only (the classifier sees C x H x W pictures); other data are taken as stored */
     size_t ic, ih, iw;
     int images = ebm_net_input_shape(j->meta, j->dim, &ic, &ih, &iw) && ih > 1 && iw > 1, pm1;
     float lo, hi;
-    ebm_samples_rescale(j->S->x, scale_mode, images, clf_pm1, &pm1, &lo, &hi);
+    ebm_samples_rescale(j->S->x, j->scale_mode, images, clf_pm1, &pm1, &lo, &hi);
     if (!j->quiet)
         fprintf(stderr, "samples: %zu, values in [%g, %g]%s\n", j->S->x->rows, (double)lo, (double)hi,
-                !images && scale_mode == 0 ? "" : pm1 ? ", read as [-1, 1]" : ", read as [0, 1]");
+                !images && j->scale_mode == 0 ? "" : pm1 ? ", read as [-1, 1]" : ", read as [0, 1]");
     return true;
 }
 
-static void report(const fd_job *j, const char *samples, bool json, const ebm_fd_result *r) {
+static void report(const fd_job *j, const ebm_fd_result *r) {
     size_t rows_r = j->R ? j->R->x->rows : 0;
-    if (json) {
+    if (j->json) {
         printf("{\"samples\": %zu, \"reference\": %zu, \"fd\": %.6g, \"fd_floor\": %.6g, \"floor_rows\": %zu, "
                "\"accuracy\": %.6g, \"mean_confidence\": %.6g, \"class_entropy\": %.6g, \"max_entropy\": %.6g, "
                "\"features\": %zu}\n",
@@ -82,7 +84,7 @@ static void report(const fd_job *j, const char *samples, bool json, const ebm_fd
                r->class_entropy, log((double)j->k), r->width);
         return;
     }
-    printf("samples            %s: %zu\n", samples, j->S->x->rows);
+    printf("samples            %s: %zu\n", j->samples, j->S->x->rows);
     printf("reference          %s: %zu images\n", j->D->source, j->D->x->rows);
     printf("classifier         %s (%zu penultimate features)\n", j->clf_path, r->width);
     printf("FD-FMNIST          %.3f   (not Inception FID)\n", r->fd);
@@ -104,63 +106,52 @@ static const char *const about =
     "samples (--labels, e.g. from ebm sample --class all --labels), and the spread of its predicted classes.\n"
     "Samples in [-1, 1] (models trained with --scale pm1) are recognised and mapped to [0, 1].";
 
+/* The evaluation once the options are read; the exit status (what j holds is the caller's to free). */
+static int fd_run(fd_job *j) {
+    char buf[4096];
+    if (!j->clf_path && !(j->clf_path = find_fd_model(buf, sizeof buf)))
+        return cli_error(j->cmd, "no feature classifier: models/" FD_MODEL_NAME " not found (run `make fd-classifier`, "
+                                 "set EBM_FD_MODEL or give --classifier)");
+    ebm_status s = ebm_net_load(j->clf_path, &j->net, &j->meta);
+    if (s) return cli_lib_error(j->cmd, s);
+    j->k = cli_net_classes(j->net, j->meta);
+    j->dim = ebm_net_input_size(j->net);
+    if (j->k < 2)
+        return cli_error(j->cmd, "%s is not a classifier (train one with ebm train jem --objective clf)", j->clf_path);
+    const char *sc = ebm_meta_get(j->meta, "ebm.data.scale");
+    cli_data_args da = {sc ? sc : "auto", "none", 0.5f, 0, 1, false, false, false};
+    if (!load_samples(j, sc && strcmp(sc, "pm1") == 0)) return 1;
+    size_t n = j->S->x->rows;
+    if (!(j->D = load_images(j, j->data_spec, &da, j->limit, "row"))) return 1;
+    if (j->labels && !(j->y = cli_load_labels(j->cmd, j->labels, n, true, j->k))) return 1;
+    if (strcmp(j->ref_spec, "none") != 0 && !(j->R = load_images(j, j->ref_spec, &da, n, "row"))) return 1;
+    if (!(j->counts = calloc(j->k, sizeof *j->counts))) return cli_error(j->cmd, "out of memory");
+    ebm_fd_result r;
+    s = ebm_net_fd(j->net, j->S->x, j->D->x, j->R ? j->R->x : NULL, j->y, j->counts, &r);
+    if (s) return cli_lib_error(j->cmd, s);
+    report(j, &r);
+    return 0;
+}
+
 int cmd_eval_samples(int argc, char **argv, bool quiet) {
-    const char *samples = NULL, *labels = NULL, *data_spec = "fashion-mnist:test", *ref_spec = "fashion-mnist:train";
-    int scale_mode = 0; /* auto|01|pm1 */
-    size_t limit = 0, npos;
-    bool json = false;
-    fd_job j = {.cmd = "eval", .quiet = quiet};
+    size_t npos;
+    fd_job j = {.cmd = "eval", .quiet = quiet, .data_spec = "fashion-mnist:test", .ref_spec = "fashion-mnist:train"};
     const cli_opt opts[] = {
-        {"samples", OPT_STR, &samples, "PATH", "the samples: images in rows, values in [0, 1] (or [-1, 1])", -INFINITY, INFINITY, 0, 0, NULL, NULL},
-        {"labels", OPT_STR, &labels, "PATH", "intended class of each sample (NPY): the classifier's accuracy on them", -INFINITY, INFINITY, 0, 0, NULL, NULL},
-        {"samples-scale", OPT_CHOICE, &scale_mode, NULL, "value range of the samples (auto: [-1, 1] when over 10% of values are below -0.5)", 0, 0, 0, 0, "auto|01|pm1", NULL},
-        {"data", OPT_STR, &data_spec, "SPEC", "real images to compare with", -INFINITY, INFINITY, 0, 0, NULL, NULL},
-        {"floor-data", OPT_STR, &ref_spec, "SPEC", "other real images for the perfect-sampler floor ('none' to skip)", -INFINITY, INFINITY, 0, 0, NULL, NULL},
+        {"samples", OPT_STR, &j.samples, "PATH", "the samples: images in rows, values in [0, 1] (or [-1, 1])", -INFINITY, INFINITY, 0, 0, NULL, NULL},
+        {"labels", OPT_STR, &j.labels, "PATH", "intended class of each sample (NPY): the classifier's accuracy on them", -INFINITY, INFINITY, 0, 0, NULL, NULL},
+        {"samples-scale", OPT_CHOICE, &j.scale_mode, NULL, "value range of the samples (auto: [-1, 1] when over 10% of values are below -0.5)", 0, 0, 0, 0, "auto|01|pm1", NULL},
+        {"data", OPT_STR, &j.data_spec, "SPEC", "real images to compare with", -INFINITY, INFINITY, 0, 0, NULL, NULL},
+        {"floor-data", OPT_STR, &j.ref_spec, "SPEC", "other real images for the perfect-sampler floor ('none' to skip)", -INFINITY, INFINITY, 0, 0, NULL, NULL},
         {"classifier", OPT_STR, &j.clf_path, "PATH", "feature classifier (default: $EBM_FD_MODEL or models/" FD_MODEL_NAME ")", -INFINITY, INFINITY, 0, 0, NULL, NULL},
-        {"limit", OPT_SIZE, &limit, "N", "use the first N real images (0 = all)", 0, 1e12, 0, 0, NULL, NULL},
-        CLI_JSON_OPTION(json),
+        {"limit", OPT_SIZE, &j.limit, "N", "use the first N real images (0 = all)", 0, 1e12, 0, 0, NULL, NULL},
+        CLI_JSON_OPTION(j.json),
         OPT_END,
     };
     int rc = cli_start(j.cmd, argc, argv, opts, "ebm eval --samples PATH [--labels PATH] [--data SPEC] [options]", about,
                        NULL, 0, &npos);
     if (rc >= 0) return rc;
-    if (!samples) return cli_error(j.cmd, "--samples PATH is required"), 2;
-    char buf[4096];
-    if (!j.clf_path && !(j.clf_path = find_fd_model(buf, sizeof buf)))
-        return cli_error(j.cmd, "no feature classifier: models/" FD_MODEL_NAME " not found (run `make fd-classifier`, "
-                                "set EBM_FD_MODEL or give --classifier)");
-    rc = 1;
-    ebm_status s = ebm_net_load(j.clf_path, &j.net, &j.meta);
-    if (s) {
-        cli_lib_error(j.cmd, s);
-        goto done;
-    }
-    j.k = cli_net_classes(j.net, j.meta);
-    j.dim = ebm_net_input_size(j.net);
-    if (j.k < 2) {
-        cli_error(j.cmd, "%s is not a classifier (train one with ebm train jem --objective clf)", j.clf_path);
-        goto done;
-    }
-    const char *sc = ebm_meta_get(j.meta, "ebm.data.scale");
-    cli_data_args da = {sc ? sc : "auto", "none", 0.5f, 0, 1, false, false, false};
-    if (!load_samples(&j, samples, scale_mode, sc && strcmp(sc, "pm1") == 0)) goto done;
-    size_t n = j.S->x->rows;
-    if (!(j.D = load_images(&j, data_spec, &da, limit, "row"))) goto done;
-    if (labels && !(j.y = cli_load_labels(j.cmd, labels, n, true, j.k))) goto done;
-    if (strcmp(ref_spec, "none") != 0 && !(j.R = load_images(&j, ref_spec, &da, n, "row"))) goto done;
-    if (!(j.counts = calloc(j.k, sizeof *j.counts))) {
-        cli_error(j.cmd, "out of memory");
-        goto done;
-    }
-    ebm_fd_result r;
-    s = ebm_net_fd(j.net, j.S->x, j.D->x, j.R ? j.R->x : NULL, j.y, j.counts, &r);
-    if (s) {
-        cli_lib_error(j.cmd, s);
-        goto done;
-    }
-    report(&j, samples, json, &r);
-    rc = 0;
-done:
+    if (!j.samples) return cli_error(j.cmd, "--samples PATH is required"), 2;
+    rc = fd_run(&j);
     free(j.y);
     free(j.counts);
     ebm_dataset_free(j.S);

@@ -34,26 +34,18 @@ int cmd_inpaint(int argc, char **argv, bool quiet) {
     cli_net_model nm;
     const char *needs = "inpainting needs an energy network (ebm train ebm)";
     if ((rc = cli_net_open(rc, cmd, path, needs, &nm, &sa)) >= 0) return rc;
-    ebm_mcmc_opts o = nm.mc;
     rc = 1;
     ebm_dataset *d = NULL;
-    float *x = NULL, *show = NULL;
-    uint8_t *hide = NULL, *clamp = NULL;
-    size_t h = nm.ih, w = nm.iw;
+    float *x = NULL; /* x (n, dim), then the picture (3 n, dim), then hide and clamp (dim bytes each) */
+    size_t h = nm.ih, w = nm.iw, dim = nm.dim, hidden;
     if (!h) {
         cli_error(cmd, "the model's input (%zux%zux%zu) is not a grey image", nm.c, nm.h, nm.w);
         goto done;
     }
     if (!(d = cli_net_load_slice(cmd, data_spec, &nm, offset, &n, quiet))) goto done;
-    size_t dim = nm.dim, hidden;
-    x = malloc(n * dim * sizeof(float));
-    show = malloc(3 * n * dim * sizeof(float));
-    hide = malloc(dim);
-    clamp = malloc(dim);
-    if (!x || !show || !hide || !clamp) {
-        cli_error(cmd, "out of memory");
-        goto done;
-    }
+    if (!(x = cli_net_alloc(cmd, 4 * n * dim * sizeof(float) + 2 * dim))) goto done;
+    float *show = x + n * dim;
+    uint8_t *hide = (uint8_t *)(show + 3 * n * dim), *clamp = hide + dim;
     if (ebm_inpaint_mask(mask, h, w, sa.seed, hide, &hidden)) {
         rc = 2;
         cli_error(cmd, "--%s", ebm_last_error());
@@ -67,11 +59,11 @@ int cmd_inpaint(int argc, char **argv, bool quiet) {
         show[i] = x0[i];
         show[n * dim + i] = hide[i % dim] ? (nm.pm1 ? 0.0f : 0.5f) : x0[i];
     }
-    o.clamp = clamp;
+    nm.mc.clamp = clamp;
     if (!quiet)
         fprintf(stderr, "inpainting %zu images (%zu of %zu pixels hidden, mask %s) by %zu %s steps\n", n, hidden, dim, mask,
-                o.steps, ebm_mcmc_name(o.kind));
-    if (!cli_net_run_sampler(cmd, nm.e, x, n, &o, quiet, "inpainting")) goto done;
+                nm.mc.steps, ebm_mcmc_name(nm.mc.kind));
+    if (!cli_net_run_sampler(cmd, nm.e, x, n, &nm.mc, quiet, "inpainting")) goto done;
     memcpy(show + 2 * n * dim, x, n * dim * sizeof(float));
     printf("hidden-pixel mean squared error %.5f (%zu images x %zu pixels, %s scale)\n",
            ebm_mse(x, x0, n, dim, hide), n, hidden, nm.pm1 ? "[-1, 1]" : "data");
@@ -80,9 +72,6 @@ int cmd_inpaint(int argc, char **argv, bool quiet) {
     rc = 0;
 done:
     free(x);
-    free(show);
-    free(hide);
-    free(clamp);
     ebm_dataset_free(d);
     cli_net_model_free(&nm);
     return rc;

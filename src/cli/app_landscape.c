@@ -26,7 +26,6 @@ int cmd_landscape(int argc, char **argv, bool quiet) {
     if (rc < 0 && !cli_check_writable(cmd, "--png", png)) rc = 1;
     cli_net_model nm;
     if ((rc = cli_net_open(rc, cmd, path, "a landscape needs a 2-D energy network", &nm, &sa)) >= 0) return rc;
-    ebm_mcmc_opts o = nm.mc;
     rc = 1;
     ebm_dataset *d = NULL;
     float *x = NULL;
@@ -39,20 +38,13 @@ int cmd_landscape(int argc, char **argv, bool quiet) {
         if (!(d = cli_net_load_rows(cmd, data_spec, &nm, 0, quiet))) goto done;
         if (n_data > d->x->rows) n_data = d->x->rows;
     }
-    if (n_samples && !(x = malloc(n_samples * 2 * sizeof(float)))) {
-        cli_error(cmd, "out of memory");
-        goto done;
-    }
+    if (n_samples && !(x = cli_net_alloc(cmd, n_samples * 2 * sizeof(float)))) goto done;
     if (n_samples) cli_net_noise_start(x, n_samples, 2, &sa);
-    if (n_samples && !cli_net_run_sampler(cmd, nm.e, x, n_samples, &o, quiet, "sampling")) goto done;
-    ebm_status s = ebm_energy_density_png(nm.e, png, sa.init_lo, sa.init_hi, d ? d->x->data : NULL, d ? n_data : 0,
-                                          x, n_samples);
-    if (s) {
-        cli_lib_error(cmd, s);
-        goto done;
-    }
-    if (!quiet) fprintf(stderr, "wrote %s\n", png);
-    rc = 0;
+    if (n_samples && !cli_net_run_sampler(cmd, nm.e, x, n_samples, &nm.mc, quiet, "sampling")) goto done;
+    ebm_status s =
+        ebm_energy_density_png(nm.e, png, sa.init_lo, sa.init_hi, d ? d->x->data : NULL, d ? n_data : 0, x, n_samples);
+    if (!s && !quiet) fprintf(stderr, "wrote %s\n", png);
+    rc = s ? cli_lib_error(cmd, s) : 0;
 done:
     free(x);
     ebm_dataset_free(d);

@@ -351,6 +351,8 @@ bool cli_net_run_sampler(const char *cmd, ebm_energy *e, float *x, size_t n, ebm
                          const char *label);
 /* x (n, dim) <- uniform noise on [sa->init_lo, sa->init_hi] from sa->seed. */
 void cli_net_noise_start(float *x, size_t n, size_t dim, const cli_samp_args *sa);
+/* malloc(bytes); NULL after printing "out of memory". */
+void *cli_net_alloc(const char *cmd, size_t bytes);
 
 /* ---- shared by several kinds ---- */
 /* ebm info (common.c): "  NAME mean M  std S  min A  max B" of x (n), NAME padded to width, leaving out every (skip + 1)-th value from

@@ -158,6 +158,12 @@ void cli_net_noise_start(float *x, size_t n, size_t dim, const cli_samp_args *sa
     ebm_noise_fill(&z, ebm_rng_u64(&r), x, n, dim);
 }
 
+void *cli_net_alloc(const char *cmd, size_t bytes) {
+    void *p = malloc(bytes);
+    if (!p) cli_error(cmd, "out of memory");
+    return p;
+}
+
 /* ---- data preprocessed as in training ---- */
 
 ebm_dataset *cli_net_load_rows(const char *cmd, const char *spec, const cli_net_model *nm, size_t limit, bool quiet) {
@@ -413,7 +419,7 @@ static ebm_status write_labels(const char *path, const int32_t *classes, size_t 
 
 int cli_net_sample(int argc, char **argv, bool quiet) {
     const char *cmd = "sample", *cls = NULL, *labels = NULL, *path;
-    size_t n = 64, h, w;
+    size_t n = 64;
     cli_sample_out so = CLI_SAMPLE_OUT_INIT;
     cli_samp_args sa = CLI_SAMP_ARGS_INIT;
     const cli_opt opts[] = {
@@ -431,14 +437,12 @@ int cli_net_sample(int argc, char **argv, bool quiet) {
     if (rc < 0) rc = cli_sample_out_check(cmd, &so, false);
     cli_net_model nm;
     if ((rc = cli_net_open(rc, cmd, path, NULL, &nm, &sa)) >= 0) return rc;
-    ebm_mcmc_opts o = nm.mc;
     rc = 1;
     float *x = NULL;
     int32_t classes[1024];
     int n_cls = 0;
     ebm_status s = EBM_OK;
-    h = nm.ih;
-    w = nm.iw;
+    size_t h = nm.ih, w = nm.iw;
     if (so.png && !h && nm.dim != 2 && !(so.shape && cli_image_shape(cmd, nm.dim, 0, 0, so.shape, &h, &w))) {
         if (!so.shape)
             cli_error(cmd, "--png: the model's input (%zux%zux%zu) is not a grey image or a 2-D point", nm.c, nm.h, nm.w);
@@ -461,9 +465,10 @@ int cli_net_sample(int argc, char **argv, bool quiet) {
     cli_net_noise_start(x, n, nm.dim, &sa);
     if (!quiet)
         fprintf(stderr, "sampling %zu chains x %zu %s steps (step %g%s) at T = %g from uniform noise on [%g, %g]\n", n,
-                o.steps, ebm_mcmc_name(o.kind), (double)o.step_size, o.kind == EBM_MCMC_SGLD ? ", SGLD noise" : "",
-                (double)o.temperature, (double)sa.init_lo, (double)sa.init_hi);
-    if (!cli_net_run_sampler(cmd, nm.e, x, n, &o, quiet, "sampling")) goto done;
+                nm.mc.steps, ebm_mcmc_name(nm.mc.kind), (double)nm.mc.step_size,
+                nm.mc.kind == EBM_MCMC_SGLD ? ", SGLD noise" : "", (double)nm.mc.temperature, (double)sa.init_lo,
+                (double)sa.init_hi);
+    if (!cli_net_run_sampler(cmd, nm.e, x, n, &nm.mc, quiet, "sampling")) goto done;
     if (so.png && nm.dim == 2 && !h) {
         if ((s = ebm_energy_density_png(nm.e, so.png, sa.init_lo, sa.init_hi, NULL, 0, x, n))) goto done;
         if (!quiet) fprintf(stderr, "wrote %s\n", so.png);
