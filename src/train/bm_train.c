@@ -6,6 +6,7 @@
  * through the shared optimisers; the gradients are symmetric with a zero diagonal, so W stays symmetric.
  * The trainer is one step of the run loop (src/train/run.c); ebm_bm_train is ebm_run over it. */
 #include "models/bm_internal.h"
+#include "train/train_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -195,18 +196,13 @@ void ebm_bm_run_opts(const ebm_bm_train_opts *o, ebm_run_opts *r) {
 }
 
 /* ebm_bm_train's callbacks in the form of ebm_run's. */
-static int call(ebm_progress_fn fn, const ebm_run_progress *p, void *user) {
-    if (!fn) return 0;
-    ebm_train_progress q = {p->epoch, p->epochs, p->batch, p->batches, p->lr, p->seconds, p->total_seconds, NAN};
-    return fn(&q, user);
-}
 static int on_step(const ebm_run_progress *p, void *user) {
     const ebm_bm_train_opts *o = user;
-    return call(o->on_batch, p, o->user);
+    return ebm_run_call_progress(o->on_batch, o->user, p, NAN);
 }
 static int on_epoch(const ebm_run_progress *p, void *user) {
     const ebm_bm_train_opts *o = user;
-    return call(o->on_epoch, p, o->user);
+    return ebm_run_call_progress(o->on_epoch, o->user, p, NAN);
 }
 
 ebm_status ebm_bm_train(ebm_bm *m, const ebm_mat *data, const ebm_bm_train_opts *o) {

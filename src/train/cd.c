@@ -11,7 +11,7 @@
  * -1/c, so that the whole weight gradient is one GEMM, V2' H2.  Positives always end at row nmax,
  * where the persistent chains start, so a short last batch needs no copying.  For PCD the positive
  * and the negative hidden probabilities also come from a single GEMM over V2. */
-#include "core/internal.h"
+#include "train/train_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -367,31 +367,14 @@ typedef struct {
     const ebm_cd_opts *o;
 } cd_cb;
 
-static void to_train_progress(const ebm_run_progress *p, ebm_train_progress *q) {
-    q->epoch = p->epoch;
-    q->epochs = p->epochs;
-    q->batch = p->batch;
-    q->batches = p->batches;
-    q->lr = p->lr;
-    q->seconds = p->seconds;
-    q->total_seconds = p->total_seconds;
-    q->recon = p->mean.recon;
-}
-
 static int cd_on_step(const ebm_run_progress *p, void *user) {
     const ebm_cd_opts *o = ((cd_cb *)user)->o;
-    if (!o->on_batch) return 0;
-    ebm_train_progress q;
-    to_train_progress(p, &q);
-    return o->on_batch(&q, o->user);
+    return ebm_run_call_progress(o->on_batch, o->user, p, p->mean.recon);
 }
 
 static int cd_on_epoch(const ebm_run_progress *p, void *user) {
     const ebm_cd_opts *o = ((cd_cb *)user)->o;
-    if (!o->on_epoch) return 0;
-    ebm_train_progress q;
-    to_train_progress(p, &q);
-    return o->on_epoch(&q, o->user);
+    return ebm_run_call_progress(o->on_epoch, o->user, p, p->mean.recon);
 }
 
 ebm_status ebm_rbm_train(ebm_rbm *m, const ebm_mat *data, const ebm_cd_opts *o) {

@@ -10,6 +10,7 @@
  * use p(h | v) instead of sampled h in both phases (the Rao-Blackwellised form of the same expectation).
  * log sigma^2 is clamped to its bounds after every update. */
 #include "models/grbm_internal.h"
+#include "train/train_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -271,9 +272,7 @@ typedef struct {
 
 static int forward(const ebm_run_progress *p, grbm_cb *cb, ebm_progress_fn fn) {
     if (!isnan(p->last.recon)) cb->recon = p->last.recon;
-    if (!fn) return 0;
-    ebm_train_progress q = {p->epoch, p->epochs, p->batch, p->batches, p->lr, p->seconds, p->total_seconds, cb->recon};
-    return fn(&q, cb->o->user);
+    return ebm_run_call_progress(fn, cb->o->user, p, cb->recon);
 }
 
 static int cb_step(const ebm_run_progress *p, void *user) { return forward(p, user, ((grbm_cb *)user)->o->on_batch); }

@@ -6,7 +6,7 @@
  * (constant, linear decay per update as in Hinton's practical guide, section 4; cosine per epoch as PyTorch's
  * CosineAnnealingLR), progress and cancellation, the roll-back to the last good parameters when an update goes
  * non-finite, and checkpoints.  Work space is allocated once per run. */
-#include "core/internal.h"
+#include "train/train_internal.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -356,4 +356,10 @@ ebm_status ebm_run_describe(ebm_trainer *t, const ebm_run_opts *o, const ebm_run
     }
     if (!s && t->ops->describe) s = t->ops->describe(t->self, m);
     return s;
+}
+
+int ebm_run_call_progress(ebm_progress_fn fn, void *user, const ebm_run_progress *p, double recon) {
+    if (!fn) return 0;
+    ebm_train_progress q = {p->epoch, p->epochs, p->batch, p->batches, p->lr, p->seconds, p->total_seconds, recon};
+    return fn(&q, user);
 }
