@@ -560,3 +560,10 @@ int cli_net_info(int argc, char **argv, bool quiet) {
     ebm_meta_free(meta);
     return 0;
 }
+
+/* Networks and composed models have no tractable likelihood: eval says what to use instead. */
+int cli_net_eval(int argc, char **argv, bool quiet) {
+    (void)argc, (void)argv, (void)quiet;
+    return cli_error("eval", "energy networks have no tractable likelihood: use ebm score (energies, anomaly "
+                             "AUROC), ebm eval --samples (sample quality) or ebm classify for JEM models");
+}

@@ -94,9 +94,4 @@ int cmd_eval(int argc, char **argv, bool quiet) {
 }
 
 int cmd_info(int argc, char **argv, bool quiet) { return kind_of_args(argc, argv)->info(argc, argv, quiet); }
-int cli_net_eval(int argc, char **argv, bool quiet) {
-    (void)argc, (void)argv, (void)quiet;
-    return cli_error("eval", "energy networks have no tractable likelihood: use ebm score (energies, anomaly "
-                             "AUROC), ebm eval --samples (sample quality) or ebm classify for JEM models");
-}
 
