@@ -1557,6 +1557,12 @@ typedef struct ebm_lcd_opts {
 } ebm_lcd_opts;
 
 EBM_API void ebm_lcd_opts_default(ebm_lcd_opts *o);
+/* The defaults for data of dim values per row that is not an image (image: ebm_lcd_opts_default, tuned for
+ * pictures in [-1, 1]): for low-dimensional data (dim <= EBM_LCD_LOW_DIM, e.g. the 2-D toy densities) the
+ * image settings learn an almost flat energy, so o->mcmc becomes ULA with step 0.05 and o->optim.lr 3e-3
+ * (docs/ebm.md; measured by scripts/toy_report.sh).  Other fields are left as they are. */
+#define EBM_LCD_LOW_DIM 16
+EBM_API void ebm_lcd_opts_for_data(ebm_lcd_opts *o, size_t dim, int image);
 /* An LCD trainer of e for ebm_run (e borrowed): o gives the update (mode, buffer, reinit, noise, mcmc,
  * alpha, data_noise, optim, gen_weight, extra_grad, sn_net); ebm_lcd_run_opts turns o's loop settings
  * (iters, batch, seed, optim.lr) into the ebm_run options ebm_lcd_train uses: an iteration run, rows shuffled

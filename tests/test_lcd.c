@@ -398,7 +398,29 @@ static void test_trainer(void) {
     ebm_mat_free(data);
 }
 
+/* The low-dimensional defaults change the sampler and the rate only, and only for non-image data of at most
+ * EBM_LCD_LOW_DIM values. */
+static void test_opts_for_data(void) {
+    ebm_lcd_opts d, o;
+    ebm_lcd_opts_default(&d);
+    o = d;
+    ebm_lcd_opts_for_data(&o, 2, 0);
+    CHECK(o.mcmc.kind == EBM_MCMC_ULA);
+    CHECK_NEAR(o.mcmc.step_size, 0.05, 1e-9);
+    CHECK_NEAR(o.optim.lr, 3e-3, 1e-9);
+    CHECK(o.mcmc.steps == d.mcmc.steps && o.iters == d.iters && o.batch == d.batch && o.alpha == d.alpha);
+    o = d;
+    ebm_lcd_opts_for_data(&o, EBM_LCD_LOW_DIM, 0);
+    CHECK(o.mcmc.kind == EBM_MCMC_ULA);
+    o = d;
+    ebm_lcd_opts_for_data(&o, EBM_LCD_LOW_DIM + 1, 0);
+    CHECK(memcmp(&o, &d, sizeof o) == 0);
+    ebm_lcd_opts_for_data(&o, 4, 1); /* a 2 x 2 image */
+    CHECK(memcmp(&o, &d, sizeof o) == 0);
+}
+
 int main(void) {
+    test_opts_for_data();
     test_trainer();
     test_optimisers();
     test_replay();

@@ -193,8 +193,9 @@ static const char *const train_about =
     "negatives, L = mean E(x+) - mean E(x-) + alpha (mean E(x+)^2 + mean E(x-)^2) (Du & Mordatch 2019).\n"
     "Negatives start from a replay buffer with 5% noise restarts (--negatives buffer, the default), from\n"
     "noise every time (short-run, Nijkamp et al. 2019) or from persistent chains.  Images are scaled to\n"
-    "[-1, 1]; toy:NAME gives 2-D densities.  A diverging or interrupted run keeps the last good parameters\n"
-    "in NAME.partial.safetensors and never touches --out.  See docs/train.md.";
+    "[-1, 1]; toy:NAME gives 2-D densities, for which (any data of at most 16 values per row that is not an\n"
+    "image) the defaults are --sampler ula --step-size 0.05 --lr 3e-3.  A diverging or interrupted run keeps\n"
+    "the last good parameters in NAME.partial.safetensors and never touches --out.  See docs/train.md.";
 
 static const char *const jem_about =
     "Train a classifier network as a joint energy-based model (JEM, Grathwohl et al. 2020): its logits f(x)\n"
@@ -208,7 +209,7 @@ static const char *const jem_about =
 typedef struct {
     const char *cmd, *spec, *samples;
     int objective, negatives, optimizer; /* jem|clf, buffer|short-run|persistent, adam|sgd */
-    bool jem, quiet;
+    bool jem, quiet, lr_seen;
     cli_train_args ta;
     cli_data_args da;
     cli_samp_args sa;
@@ -286,6 +287,12 @@ static int net_prepare(net_job *j) {
     ebm_rng init;
     ebm_rng_seed(&init, j->sa.seed, 100);
     if ((s = ebm_net_init(j->net, &init))) return cli_lib_error(cmd, s);
+    /* low-dimensional data: the library's settings for it where the command line gave none */
+    ebm_lcd_opts low = j->o;
+    ebm_lcd_opts_for_data(&low, dim, image);
+    if (!j->sa.sampler_seen) j->sa.sampler = ebm_mcmc_name(low.mcmc.kind);
+    if (!j->sa.step_seen) j->sa.step_size = low.mcmc.step_size;
+    if (!j->lr_seen) j->o.optim.lr = low.optim.lr;
     /* chains start uniform over the data's range unless told otherwise */
     float lo, hi;
     ebm_lcd_data_range(x, &lo, &hi);
@@ -370,7 +377,7 @@ static int train_net(int argc, char **argv, bool quiet, bool jem) {
         {"alpha", OPT_FLOAT, &j.o.alpha, "A", "weight of the energy L2 regulariser", 0, 1e6, 0, 0, NULL, NULL},
         {"data-noise", OPT_FLOAT, &j.o.data_noise, "SD", "Gaussian noise added to data batches", 0, 1e6, 0, 0, NULL, NULL},
         {"optimizer", OPT_CHOICE, &j.optimizer, NULL, "optimiser", 0, 0, 0, 0, "adam|sgd", NULL},
-        {"lr", OPT_FLOAT, &j.o.optim.lr, "RATE", "learning rate", 0, 1e6, 1, 0, NULL, NULL},
+        {"lr", OPT_FLOAT, &j.o.optim.lr, "RATE", "learning rate (low-dimensional data: 3e-3)", 0, 1e6, 1, 0, NULL, &j.lr_seen},
         {"momentum", OPT_FLOAT, &j.o.optim.momentum, "M", "SGD momentum", 0, 1, 0, 1, NULL, NULL},
         {"weight-decay", OPT_FLOAT, &j.o.optim.weight_decay, "L2", "L2 weight decay", 0, 1e3, 0, 0, NULL, NULL},
         {"grad-clip", OPT_FLOAT, &j.o.optim.clip, "NORM", "clip the gradient's global norm (0 = off)", 0, 1e30, 0, 0, NULL, NULL},

@@ -36,6 +36,13 @@ void ebm_lcd_opts_default(ebm_lcd_opts *o) {
     o->gen_weight = 1.0f;
 }
 
+void ebm_lcd_opts_for_data(ebm_lcd_opts *o, size_t dim, int image) {
+    if (image || dim > EBM_LCD_LOW_DIM) return;
+    o->mcmc.kind = EBM_MCMC_ULA;
+    o->mcmc.step_size = 0.05f;
+    o->optim.lr = 3e-3f;
+}
+
 static ebm_status check_opts(const ebm_energy *e, const ebm_lcd_opts *o) {
     if (!e || !e->grad_params || e->n_params == 0 || !e->params)
         return ebm_fail(EBM_EINVAL, "training: the %s energy has no trainable parameters", e ? e->kind : "(null)");
