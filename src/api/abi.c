@@ -17,7 +17,8 @@ typedef struct {
 #define F(T, f) {#T, #f, offsetof(T, f)}
 
 static const abi_row abi_rows[] = {
-    S(ebm_rng),
+    S(ebm_rng), F(ebm_rng, key), F(ebm_rng, ctr), F(ebm_rng, buf), F(ebm_rng, used), F(ebm_rng, has_spare),
+    F(ebm_rng, spare),
     S(ebm_mat), F(ebm_mat, rows), F(ebm_mat, cols), F(ebm_mat, data),
     S(ebm_array), F(ebm_array, dtype), F(ebm_array, ndim), F(ebm_array, shape), F(ebm_array, data),
     S(ebm_rbm), F(ebm_rbm, n_vis), F(ebm_rbm, n_hid), F(ebm_rbm, params), F(ebm_rbm, W), F(ebm_rbm, a),
@@ -26,6 +27,7 @@ static const abi_row abi_rows[] = {
     F(ebm_grbm, mu), F(ebm_grbm, log_var), F(ebm_grbm, n_params), F(ebm_grbm, data_mean), F(ebm_grbm, data_std),
     F(ebm_grbm, height), F(ebm_grbm, width), F(ebm_grbm, meta),
     S(ebm_energy), F(ebm_energy, kind), F(ebm_energy, dim), F(ebm_energy, n_params), F(ebm_energy, params),
+    F(ebm_energy, energy), F(ebm_energy, grad_x),
     S(ebm_figures), F(ebm_figures, loss), F(ebm_figures, recon), F(ebm_figures, e_pos), F(ebm_figures, e_neg),
     F(ebm_figures, grad_norm), F(ebm_figures, accept), F(ebm_figures, extra),
     S(ebm_run_progress), F(ebm_run_progress, epoch), F(ebm_run_progress, epochs), F(ebm_run_progress, batch),
