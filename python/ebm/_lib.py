@@ -74,16 +74,15 @@ def _candidates():
         return [env]
     here = os.path.dirname(os.path.abspath(__file__))
     out = []
+    # an installed package: `make install` records where it put the library
+    rec = os.path.join(here, "_libpath.txt")
+    if os.path.exists(rec):
+        with open(rec) as f:
+            out.append(f.read().strip())
     # the source tree: python/ebm/ -> <root>/build/libebm.so
     root = os.path.dirname(os.path.dirname(here))
     for b in ("build", "build-asan"):
         out.append(os.path.join(root, b, "libebm.so"))
-    # an installed package: <prefix>/lib/python3/dist-packages/ebm -> <prefix>/lib/libebm.so
-    for up in (3, 4):
-        pre = here
-        for _ in range(up):
-            pre = os.path.dirname(pre)
-        out.append(os.path.join(pre, "lib", "libebm.so"))
     found = ctypes.util.find_library("ebm")
     if found:
         out.append(found)
