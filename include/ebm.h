@@ -83,6 +83,10 @@ EBM_API const char *ebm_last_error(void);
 /* Short name of a status code: "EBM_EFORMAT" etc. */
 EBM_API const char *ebm_status_name(ebm_status s);
 EBM_API const char *ebm_version(void);
+/* For bindings that mirror the plain-data structs in another language (python/ebm): the byte offset of
+ * field in struct type, or sizeof(type) when field is NULL, e.g. ebm_abi_layout("ebm_cd_opts", "lr");
+ * -1 for a struct or field not in the table (src/api/abi.c lists the structs a binding fills in or reads). */
+EBM_API long long ebm_abi_layout(const char *type, const char *field);
 
 /* ------------------------------------------------------------------------------------------------
  * Threads and BLAS

@@ -1,0 +1,383 @@
+"""ctypes binding of libebm: finding and loading the shared library, the version check, the mirrored plain-data
+structs (checked field by field against the library's own ebm_abi_layout when the package loads), the
+prototypes of the functions the package calls, and the translation of every status into an ebm.Error."""
+import ctypes
+import ctypes.util
+import os
+from ctypes import (CFUNCTYPE, POINTER, Structure, c_char_p, c_double, c_float, c_int, c_int32, c_longlong,
+                    c_size_t, c_uint8, c_uint32, c_uint64, c_void_p)
+
+PACKAGE_VERSION = "0.1.0"
+
+# ---------------------------------------------------------------------------------------------------------
+# Errors: one class per ebm_status, each also the closest built-in exception so callers can catch either.
+# ---------------------------------------------------------------------------------------------------------
+
+
+class Error(Exception):
+    """A libebm call failed; .status is the ebm_status name, the message is ebm_last_error()'s."""
+
+    status = "EBM_ERROR"
+
+
+class FileError(Error, OSError):
+    status = "EBM_EIO"
+
+
+class FormatError(Error, ValueError):
+    status = "EBM_EFORMAT"
+
+
+class ShapeError(Error, ValueError):
+    status = "EBM_ESHAPE"
+
+
+class OutOfMemoryError(Error, MemoryError):
+    status = "EBM_ENOMEM"
+
+
+class InvalidArgumentError(Error, ValueError):
+    status = "EBM_EINVAL"
+
+
+class NonFiniteError(Error, FloatingPointError):
+    status = "EBM_ENAN"
+
+
+class NotSupportedError(Error, NotImplementedError):
+    status = "EBM_ENOTSUP"
+
+
+class CanceledError(Error):
+    status = "EBM_ECANCELED"
+
+
+class LibraryNotFoundError(Error, ImportError):
+    status = "EBM_ELIBRARY"
+
+
+class VersionMismatchError(Error, ImportError):
+    status = "EBM_EVERSION"
+
+
+_ERRORS = {1: FileError, 2: FormatError, 3: ShapeError, 4: OutOfMemoryError, 5: InvalidArgumentError,
+           6: NonFiniteError, 7: NotSupportedError, 8: CanceledError}
+
+# ---------------------------------------------------------------------------------------------------------
+# Finding the library
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _candidates():
+    env = os.environ.get("EBM_LIBRARY")
+    if env:
+        return [env]
+    here = os.path.dirname(os.path.abspath(__file__))
+    out = []
+    # an installed package: `make install` records where it put the library
+    rec = os.path.join(here, "_libpath.txt")
+    if os.path.exists(rec):
+        with open(rec) as f:
+            out.append(f.read().strip())
+    # the source tree: python/ebm/ -> <root>/build/libebm.so
+    root = os.path.dirname(os.path.dirname(here))
+    for b in ("build", "build-asan"):
+        out.append(os.path.join(root, b, "libebm.so"))
+    found = ctypes.util.find_library("ebm")
+    if found:
+        out.append(found)
+    out.append("libebm.so.0")
+    return out
+
+
+def _load():
+    tried = []
+    for path in _candidates():
+        if os.path.sep in path and not os.path.exists(path):
+            tried.append(path + " (absent)")
+            continue
+        try:
+            return ctypes.CDLL(path), path
+        except OSError as e:
+            tried.append("%s (%s)" % (path, e))
+    raise LibraryNotFoundError(
+        "cannot load libebm: tried " + "; ".join(tried) +
+        ". Build it (cmake -S . -B build && cmake --build build) or set EBM_LIBRARY to the path of libebm.so")
+
+
+lib, LIBRARY_PATH = _load()
+
+
+def _fn(name, restype, *argtypes):
+    f = getattr(lib, name)
+    f.restype = restype
+    f.argtypes = list(argtypes)
+    return f
+
+
+_fn("ebm_version", c_char_p)
+_fn("ebm_last_error", c_char_p)
+_fn("ebm_status_name", c_char_p, c_int)
+LIBRARY_VERSION = lib.ebm_version().decode()
+if LIBRARY_VERSION.split(".")[:2] != PACKAGE_VERSION.split(".")[:2]:
+    raise VersionMismatchError("the ebm package is version %s but %s is libebm %s: build the library of the same "
+                               "version, or point EBM_LIBRARY at it" % (PACKAGE_VERSION, LIBRARY_PATH,
+                                                                        LIBRARY_VERSION))
+
+
+def check(status, what=None):
+    """Raises the ebm.Error subclass of a non-zero status with the library's message."""
+    if status == 0:
+        return
+    msg = lib.ebm_last_error().decode(errors="replace") or lib.ebm_status_name(status).decode()
+    if what:
+        msg = "%s: %s" % (what, msg)
+    raise _ERRORS.get(status, Error)(msg)
+
+
+def fail(cls, msg):
+    raise cls(msg)
+
+# ---------------------------------------------------------------------------------------------------------
+# Mirrored structs
+# ---------------------------------------------------------------------------------------------------------
+
+
+PROGRESS_FRACTION_FN = CFUNCTYPE(c_int, c_double, c_void_p)
+
+
+class Rng(Structure):
+    _fields_ = [("key", c_uint32 * 2), ("ctr", c_uint32 * 4), ("buf", c_uint32 * 4), ("used", ctypes.c_uint),
+                ("has_spare", c_int), ("spare", c_double)]
+
+
+class Mat(Structure):
+    _fields_ = [("rows", c_size_t), ("cols", c_size_t), ("data", POINTER(c_float))]
+
+
+class Array(Structure):
+    _fields_ = [("dtype", c_int), ("ndim", c_int), ("shape", c_size_t * 8), ("data", c_void_p)]
+
+
+class RBM(Structure):
+    _fields_ = [("n_vis", c_size_t), ("n_hid", c_size_t), ("params", POINTER(c_float)), ("W", POINTER(c_float)),
+                ("a", POINTER(c_float)), ("b", POINTER(c_float)), ("n_params", c_size_t), ("height", c_size_t),
+                ("width", c_size_t), ("meta", c_void_p)]
+
+
+class GRBM(Structure):
+    _fields_ = [("n_vis", c_size_t), ("n_hid", c_size_t), ("params", POINTER(c_float)), ("W", POINTER(c_float)),
+                ("b", POINTER(c_float)), ("mu", POINTER(c_float)), ("log_var", POINTER(c_float)),
+                ("n_params", c_size_t), ("data_mean", POINTER(c_float)), ("data_std", POINTER(c_float)),
+                ("height", c_size_t), ("width", c_size_t), ("meta", c_void_p)]
+
+
+class Energy(Structure):
+    pass
+
+
+ENERGY_FN = CFUNCTYPE(c_int, POINTER(Energy), POINTER(c_float), c_size_t, POINTER(c_float))
+GRADX_FN = CFUNCTYPE(c_int, POINTER(Energy), POINTER(c_float), c_size_t, POINTER(c_float), POINTER(c_float))
+Energy._fields_ = [("kind", c_char_p), ("dim", c_size_t), ("n_params", c_size_t), ("params", POINTER(c_float)),
+                   ("energy", ENERGY_FN), ("grad_x", GRADX_FN)]  # the rest is never touched from Python
+
+
+class Figures(Structure):
+    _fields_ = [(n, c_double) for n in ("loss", "recon", "e_pos", "e_neg", "grad_norm", "accept", "extra")]
+
+    def as_dict(self):
+        return {n: getattr(self, n) for n, _ in self._fields_}
+
+
+class RunProgress(Structure):
+    _fields_ = [("epoch", c_size_t), ("epochs", c_size_t), ("batch", c_size_t), ("batches", c_size_t),
+                ("step", c_size_t), ("steps", c_size_t), ("lr", c_double), ("seconds", c_double),
+                ("total_seconds", c_double), ("last", Figures), ("mean", Figures)]
+
+
+RUN_CB = CFUNCTYPE(c_int, POINTER(RunProgress), c_void_p)
+
+
+class RunOpts(Structure):
+    _fields_ = [("epochs", c_size_t), ("iters", c_size_t), ("batch", c_size_t), ("shuffle", c_int),
+                ("seed", c_uint64), ("shuffle_stream", c_uint64), ("lr", c_float), ("lr_final", c_float),
+                ("schedule", c_int), ("rollback", c_int), ("on_step", RUN_CB), ("on_epoch", RUN_CB),
+                ("checkpoint_every", c_size_t), ("on_checkpoint", c_void_p), ("user", c_void_p),
+                ("allreduce", c_void_p), ("allreduce_user", c_void_p)]
+
+
+class RunResult(Structure):
+    _fields_ = [("epochs_done", c_size_t), ("steps_done", c_size_t), ("seconds", c_double), ("last", Figures),
+                ("epoch_mean", Figures)]
+
+
+class CdOpts(Structure):
+    _fields_ = [("mode", c_int), ("k", c_size_t), ("epochs", c_size_t), ("batch", c_size_t), ("chains", c_size_t),
+                ("lr", c_float), ("lr_final", c_float), ("momentum", c_float), ("weight_decay", c_float),
+                ("grad_clip", c_float), ("shuffle", c_int), ("seed", c_uint64), ("on_batch", c_void_p),
+                ("on_epoch", c_void_p), ("user", c_void_p)]
+
+
+class GrbmSampleOpts(Structure):
+    _fields_ = [("sampler", c_int), ("mh", c_int), ("T", c_float), ("eta", c_float), ("langevin_steps", c_size_t),
+                ("anneal", c_int), ("mh_after", c_size_t)]
+
+
+class GrbmTrainOpts(Structure):
+    _fields_ = [("neg_init", c_int), ("k", c_size_t), ("burn_in", c_size_t), ("epochs", c_size_t),
+                ("batch", c_size_t), ("chains", c_size_t), ("lr", c_float), ("cosine", c_int), ("momentum", c_float),
+                ("weight_decay", c_float), ("grad_clip", c_float), ("shuffle", c_int), ("seed", c_uint64),
+                ("sampler", GrbmSampleOpts), ("on_batch", c_void_p), ("on_epoch", c_void_p), ("user", c_void_p)]
+
+
+class McmcOpts(Structure):
+    _fields_ = [("kind", c_int), ("steps", c_size_t), ("step_size", c_float), ("noise", c_float),
+                ("leapfrog", c_size_t), ("temperature", c_float), ("clamp", POINTER(c_uint8)), ("clip_lo", c_float),
+                ("clip_hi", c_float), ("seed", c_uint64), ("seed_offset", c_uint64),
+                ("progress", PROGRESS_FRACTION_FN), ("user", c_void_p)]
+
+
+class McmcStats(Structure):
+    _fields_ = [("accept_rate", c_double), ("steps", c_size_t), ("seconds", c_double)]
+
+
+class AisOpts(Structure):
+    _fields_ = [("runs", c_size_t), ("betas", POINTER(c_double)), ("n_betas", c_size_t), ("steps", c_size_t),
+                ("base_bias", POINTER(c_float)), ("seed", c_uint64), ("progress", PROGRESS_FRACTION_FN),
+                ("user", c_void_p)]
+
+
+class AisResult(Structure):
+    _fields_ = [("log_z", c_double), ("log_z_lo", c_double), ("log_z_hi", c_double), ("log_z_base", c_double),
+                ("ess", c_double), ("log_w_sd", c_double), ("runs", c_size_t), ("steps", c_size_t),
+                ("seconds", c_double)]
+
+    def as_dict(self):
+        return {n: getattr(self, n) for n, _ in self._fields_}
+
+
+class RbmEval(Structure):
+    _fields_ = [(n, c_double) for n in ("free_energy_mean", "recon", "pseudo_ll", "log_z", "log_likelihood")]
+
+
+MIRRORS = {"ebm_rng": Rng, "ebm_mat": Mat, "ebm_array": Array, "ebm_rbm": RBM, "ebm_grbm": GRBM,
+           "ebm_figures": Figures, "ebm_run_progress": RunProgress, "ebm_run_opts": RunOpts,
+           "ebm_run_result": RunResult, "ebm_cd_opts": CdOpts, "ebm_grbm_sample_opts": GrbmSampleOpts,
+           "ebm_grbm_train_opts": GrbmTrainOpts, "ebm_mcmc_opts": McmcOpts, "ebm_mcmc_stats": McmcStats,
+           "ebm_ais_opts": AisOpts, "ebm_ais_result": AisResult, "ebm_rbm_eval": RbmEval}
+PARTIAL = {"ebm_energy": Energy}  # only a prefix mirrored: offsets checked, not the size
+
+_fn("ebm_abi_layout", c_longlong, c_char_p, c_char_p)
+
+
+def layout_mismatches():
+    """Every difference between the ctypes mirrors and the library's struct layout, as text (empty = none)."""
+    bad = []
+    for cname, cls in list(MIRRORS.items()) + list(PARTIAL.items()):
+        size = lib.ebm_abi_layout(cname.encode(), None)
+        if size < 0:
+            bad.append("%s: not in the library's layout table" % cname)
+            continue
+        if cname in MIRRORS and size != ctypes.sizeof(cls):
+            bad.append("sizeof(%s): C %d, Python %d" % (cname, size, ctypes.sizeof(cls)))
+        for fname, _ in cls._fields_:
+            off = lib.ebm_abi_layout(cname.encode(), fname.encode())
+            mine = getattr(cls, fname).offset
+            if off != mine:
+                bad.append("%s.%s: C offset %d, Python %d" % (cname, fname, off, mine))
+    return bad
+
+
+_bad = layout_mismatches()
+if _bad:
+    raise VersionMismatchError("the ebm package's struct mirrors do not match %s: %s" % (LIBRARY_PATH,
+                                                                                         "; ".join(_bad)))
+
+# ---------------------------------------------------------------------------------------------------------
+# Prototypes
+# ---------------------------------------------------------------------------------------------------------
+P = c_void_p
+PF = POINTER(c_float)
+PD = POINTER(c_double)
+PRBM = POINTER(RBM)
+PGRBM = POINTER(GRBM)
+PMAT = POINTER(Mat)
+PRNG = POINTER(Rng)
+PENERGY = POINTER(Energy)
+S = c_int  # ebm_status
+
+_PROTOS = [
+    ("ebm_set_threads", None, c_int), ("ebm_get_threads", c_int),
+    ("ebm_rng_seed", None, PRNG, c_uint64, c_uint64),
+    ("ebm_mat_new", S, c_size_t, c_size_t, POINTER(PMAT)), ("ebm_mat_free", None, PMAT),
+    ("ebm_array_free", None, POINTER(Array)),
+    ("ebm_meta_new", S, POINTER(P)), ("ebm_meta_free", None, P), ("ebm_meta_set", S, P, c_char_p, c_char_p),
+    ("ebm_meta_get", c_char_p, P, c_char_p), ("ebm_meta_count", c_size_t, P),
+    ("ebm_meta_at", None, P, c_size_t, POINTER(c_char_p), POINTER(c_char_p)),
+    ("ebm_tensors_new", S, POINTER(P)), ("ebm_tensors_free", None, P),
+    ("ebm_tensors_get", POINTER(Array), P, c_char_p), ("ebm_tensors_count", c_size_t, P),
+    ("ebm_tensors_name", c_char_p, P, c_size_t), ("ebm_tensors_meta", P, P),
+    ("ebm_safetensors_read", S, c_char_p, POINTER(P)), ("ebm_safetensors_read_meta", S, c_char_p, POINTER(P)),
+    ("ebm_png_grid", S, c_char_p, PF, c_size_t, c_size_t, c_size_t, P),
+    ("ebm_kind_name", c_char_p, c_int), ("ebm_model_kind", S, c_char_p, POINTER(c_int)),
+    ("ebm_model_load", S, c_char_p, POINTER(P)), ("ebm_model_free", None, P), ("ebm_model_kind_of", c_int, P),
+    ("ebm_model_meta", P, P), ("ebm_model_rbm", PRBM, P), ("ebm_model_grbm", PGRBM, P),
+    ("ebm_model_bm", P, P), ("ebm_model_dbn", P, P), ("ebm_model_net", P, P),
+    ("ebm_model_classes", c_size_t, P), ("ebm_model_energy", S, P, POINTER(PENERGY)),
+    ("ebm_energy_free", None, PENERGY),
+    ("ebm_rbm_new", S, c_size_t, c_size_t, POINTER(PRBM)), ("ebm_rbm_free", None, PRBM),
+    ("ebm_rbm_init", S, PRBM, PRNG, c_float, PMAT),
+    ("ebm_rbm_energy", S, PRBM, PF, PF, c_size_t, PD),
+    ("ebm_rbm_free_energy", S, PRBM, PF, c_size_t, c_float, PD),
+    ("ebm_rbm_hidden_probs", S, PRBM, PF, c_size_t, c_float, PF),
+    ("ebm_rbm_visible_probs", S, PRBM, PF, c_size_t, c_float, PF),
+    ("ebm_rbm_sample_hidden", None, PRBM, PF, c_size_t, c_float, c_uint64, PF, PF),
+    ("ebm_rbm_sample_visible", None, PRBM, PF, c_size_t, c_float, c_uint64, PF, PF),
+    ("ebm_rbm_save", S, PRBM, c_char_p), ("ebm_rbm_load", S, c_char_p, POINTER(PRBM)),
+    ("ebm_rbm_log_z_exact", S, PRBM, c_float, PD), ("ebm_rbm_log_likelihood", S, PRBM, PF, c_size_t, c_double, PD),
+    ("ebm_rbm_pseudo_ll", S, PRBM, PF, c_size_t, PD), ("ebm_rbm_recon_error", S, PRBM, PF, c_size_t, PD),
+    ("ebm_rbm_sample_exact", S, PRBM, c_size_t, PRNG, PF),
+    ("ebm_gibbs_new", S, PRBM, c_size_t, POINTER(P)), ("ebm_gibbs_free", None, P),
+    ("ebm_gibbs_init_noise", S, P, c_float, PRNG), ("ebm_gibbs_init_data", S, P, PMAT, PRNG),
+    ("ebm_gibbs_clamp", S, P, POINTER(c_uint8), PF), ("ebm_gibbs_run", S, P, c_size_t, c_float, PRNG),
+    ("ebm_gibbs_visible", PF, P), ("ebm_gibbs_hidden", PF, P), ("ebm_gibbs_visible_mean", PF, P),
+    ("ebm_grbm_new", S, c_size_t, c_size_t, POINTER(PGRBM)), ("ebm_grbm_free", None, PGRBM),
+    ("ebm_grbm_init", S, PGRBM, PRNG, c_float), ("ebm_grbm_fit_standardization", S, PGRBM, PMAT, c_int),
+    ("ebm_grbm_standardize", None, PGRBM, PF, c_size_t, PF), ("ebm_grbm_unstandardize", None, PGRBM, PF, c_size_t, PF),
+    ("ebm_grbm_log_jacobian", c_double, PGRBM),
+    ("ebm_grbm_free_energy", S, PGRBM, PF, c_size_t, c_float, PD),
+    ("ebm_grbm_hidden_probs", S, PGRBM, PF, c_size_t, c_float, PF),
+    ("ebm_grbm_visible_mean", S, PGRBM, PF, c_size_t, PF),
+    ("ebm_grbm_save", S, PGRBM, c_char_p), ("ebm_grbm_load", S, c_char_p, POINTER(PGRBM)),
+    ("ebm_grbm_log_z_exact", S, PGRBM, c_float, PD),
+    ("ebm_grbm_ais", S, PGRBM, PF, PF, POINTER(AisOpts), POINTER(AisResult), PD),
+    ("ebm_grbm_sample_opts_default", None, POINTER(GrbmSampleOpts)),
+    ("ebm_grbm_sampler_parse", S, c_char_p, POINTER(c_int)),
+    ("ebm_grbm_chains_new", S, PGRBM, c_size_t, POINTER(P)), ("ebm_grbm_chains_free", None, P),
+    ("ebm_grbm_chains_init_noise", S, P, c_float, PRNG), ("ebm_grbm_chains_init_data", S, P, PMAT, PRNG),
+    ("ebm_grbm_chains_run", S, P, POINTER(GrbmSampleOpts), c_size_t, PRNG),
+    ("ebm_grbm_chains_visible", PF, P), ("ebm_grbm_chains_mean", S, P, c_float, PRNG, PF),
+    ("ebm_grbm_chains_accept_rate", c_double, P),
+    ("ebm_bm_units", c_size_t, P), ("ebm_bm_energy", S, P, PF, c_size_t, PD),
+    ("ebm_dbn_units", c_size_t, P, c_size_t), ("ebm_dbn_free_energy", S, P, PF, c_size_t, PD),
+    ("ebm_net_input_size", c_size_t, P), ("ebm_net_output_size", c_size_t, P),
+    ("ebm_net_forward", S, P, PF, c_size_t, PF), ("ebm_jem_scores", S, P, PF, c_size_t, PD, PD, PD),
+    ("ebm_mcmc_opts_default", None, POINTER(McmcOpts)), ("ebm_mcmc_parse", S, c_char_p, POINTER(c_int)),
+    ("ebm_mcmc_run", S, PENERGY, PF, c_size_t, POINTER(McmcOpts), POINTER(McmcStats)),
+    ("ebm_ais_opts_default", None, POINTER(AisOpts)), ("ebm_ais_base_bias", S, PMAT, PF),
+    ("ebm_rbm_ais", S, PRBM, POINTER(AisOpts), POINTER(AisResult), PD),
+    ("ebm_rbm_ais_reverse", S, PRBM, PF, POINTER(AisOpts), POINTER(AisResult), PD),
+    ("ebm_trainer_free", None, P), ("ebm_trainer_name", c_char_p, P),
+    ("ebm_trainer_save_state", S, P, P),
+    ("ebm_run_opts_default", None, POINTER(RunOpts)),
+    ("ebm_run", S, P, PMAT, POINTER(c_int32), POINTER(RunOpts), POINTER(RunResult)),
+    ("ebm_run_describe", S, P, POINTER(RunOpts), POINTER(RunResult), P),
+    ("ebm_cd_opts_default", None, POINTER(CdOpts)), ("ebm_cd_run_opts", None, POINTER(CdOpts), POINTER(RunOpts)),
+    ("ebm_rbm_trainer_new", S, PRBM, POINTER(CdOpts), POINTER(P)),
+    ("ebm_grbm_train_opts_default", None, POINTER(GrbmTrainOpts)),
+    ("ebm_grbm_run_opts", None, POINTER(GrbmTrainOpts), POINTER(RunOpts)),
+    ("ebm_grbm_trainer_new", S, PGRBM, POINTER(GrbmTrainOpts), POINTER(P)),
+    ("ebm_grbm_recon_error", S, PGRBM, PF, c_size_t, PD),
+]
+for _p in _PROTOS:
+    _fn(_p[0], _p[1], *_p[2:])
