@@ -194,9 +194,11 @@ typedef struct cli_run {
     void (*on_iter)(struct cli_run *r, const ebm_run_progress *p);
     void (*describe)(struct cli_run *r, char *buf, size_t cap);
     void *user;
+    bool log_append;                /* add to an existing --log (a resumed run) instead of replacing it */
     /* set by cli_train_run */
     cli_progress prog;
-    FILE *log;
+    FILE *log;                      /* O_APPEND; flushed and checked after every row (log_error set on failure) */
+    char log_error[160];
     bool iters;
     ebm_run_result res;
     char partial[4096];
