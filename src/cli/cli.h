@@ -197,8 +197,11 @@ typedef struct cli_run {
     bool log_append;                /* add to an existing --log (a resumed run) instead of replacing it */
     /* set by cli_train_run */
     cli_progress prog;
-    FILE *log;                      /* O_APPEND; flushed and checked after every row (log_error set on failure) */
-    char log_error[160];
+    FILE *log;                      /* the rows, in memory; after every row written to log_fd and checked */
+    int log_fd;                     /* the --log file, O_APPEND */
+    char *log_buf;
+    size_t log_len;
+    char log_error[160];            /* why writing the log failed ("" while it works) */
     bool iters;
     ebm_run_result res;
     char partial[4096];

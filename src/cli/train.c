@@ -56,16 +56,31 @@ static ebm_status record(cli_run *r, ebm_trainer *t, const ebm_run_opts *ro) {
     return s;
 }
 
-/* Flushes the log's rows to the file and checks that every write so far succeeded; false (and the run
- * stops) after the first failure, whose reason is kept in r->log_error. */
+/* Writes the rows formatted since the last call (the kinds fprintf into r->log, a memory stream) to the
+ * log file, each write checked; false (and the run stops) after the first failure, whose reason is kept in
+ * r->log_error.  Writing through write(2) here, not stdio, keeps the errno of a failed write. */
 static bool log_flushed(cli_run *r) {
     if (!r->log) return true;
     if (r->log_error[0]) return false;
-    errno = 0;
-    int f = fflush(r->log), e = errno;
-    if (f == 0 && !ferror(r->log)) return true;
-    snprintf(r->log_error, sizeof r->log_error, "%s", e ? strerror(e) : "write error");
-    return false;
+    if (fflush(r->log) != 0) {
+        snprintf(r->log_error, sizeof r->log_error, "out of memory");
+        return false;
+    }
+    const char *p = r->log_buf;
+    size_t n = r->log_len;
+    while (n > 0) {
+        ssize_t w = write(r->log_fd, p, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+            snprintf(r->log_error, sizeof r->log_error, "%s", w < 0 ? strerror(errno) : "nothing written");
+            return false;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    rewind(r->log); /* the next rows overwrite these in memory */
+    r->log_len = 0;
+    return true;
 }
 
 static int on_step(const ebm_run_progress *p, void *user) {
@@ -112,30 +127,37 @@ static bool log_open(cli_run *r) {
         cli_error(r->cmd, "--log %s", ebm_last_error());
         return false;
     }
-    r->log = fdopen(fd, "a");
+    r->log_buf = NULL;
+    r->log_len = 0;
+    r->log = open_memstream(&r->log_buf, &r->log_len);
     if (!r->log) {
         close(fd);
         cli_error(r->cmd, "--log %s: %s", path, strerror(errno));
         return false;
     }
+    r->log_fd = fd;
     r->log_error[0] = '\0';
     if (existed && !r->log_append && !r->quiet) fprintf(stderr, "replaced the old log %s (a fresh run)\n", path);
     return true;
 }
 
-/* Flushes, syncs and closes the log; false after printing the reason when any of it failed. */
+/* Writes what is left, syncs and closes the log; false when any of it failed (the reason in log_error). */
 static bool log_close(cli_run *r) {
     if (!r->log) return true;
     bool ok = log_flushed(r);
-    if (ok && fsync(fileno(r->log)) != 0 && errno != EINVAL && errno != EROFS) {
-        snprintf(r->log_error, sizeof r->log_error, "%s", strerror(errno));
-        ok = false;
-    }
-    if (fclose(r->log) != 0 && ok) {
-        snprintf(r->log_error, sizeof r->log_error, "%s", strerror(errno));
-        ok = false;
-    }
+    fclose(r->log);
+    free(r->log_buf);
     r->log = NULL;
+    r->log_buf = NULL;
+    if (ok && fsync(r->log_fd) != 0 && errno != EINVAL && errno != EROFS) {
+        snprintf(r->log_error, sizeof r->log_error, "%s", strerror(errno));
+        ok = false;
+    }
+    if (close(r->log_fd) != 0 && ok) {
+        snprintf(r->log_error, sizeof r->log_error, "%s", strerror(errno));
+        ok = false;
+    }
+    r->log_fd = -1;
     return ok;
 }
 
