@@ -348,6 +348,14 @@ static void test_log(void) {
     CHECK(strstr(ebm_last_error(), q) != NULL);
     CHECK_FAILS(ebm_log_open(q, "h", 0, &fd), EBM_EIO);
     CHECK(count_temps(dir) == 0);
+    /* a device or pipe (--log /dev/stdout) is written to, never replaced; a directory is refused */
+    CHECK_OK(ebm_log_open("/dev/null", "h", 0, &fd));
+    CHECK(fd >= 0 && write(fd, "1\n", 2) == 2);
+    close(fd);
+    struct stat dn;
+    CHECK(stat("/dev/null", &dn) == 0 && S_ISCHR(dn.st_mode));
+    CHECK_FAILS(ebm_log_open(dir, "h", 0, &fd), EBM_EIO);
+    CHECK(strstr(ebm_last_error(), "is a directory") != NULL);
 }
 
 static void test_lock(void) {

@@ -557,6 +557,21 @@ ebm_status ebm_log_open(const char *path, const char *header, int append, int *o
     *out_fd = -1;
     if (!path || !*path) return ebm_fail(EBM_EINVAL, "log: empty path");
     size_t hl = header ? strlen(header) : 0;
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        /* a terminal, a pipe (--log /dev/stdout): nothing to replace or resume, just the lines */
+        if (S_ISDIR(st.st_mode)) return ebm_fail(EBM_EIO, "%s: is a directory", path);
+        int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+        int e = fd < 0 ? errno : 0;
+        if (!e && hl) e = ebm_io_write_all(fd, header, hl);
+        if (!e && hl) e = ebm_io_write_all(fd, "\n", 1);
+        if (e) {
+            if (fd >= 0) close(fd);
+            return ebm_fail(EBM_EIO, "%s: %s", path, ebm_io_strerror(e, eb, sizeof eb));
+        }
+        *out_fd = fd;
+        return EBM_OK;
+    }
     if (!append) {
         /* a fresh log replaces the old one in one step, once its first line is safely written */
         ebm_atomic_file f;
@@ -584,7 +599,6 @@ ebm_status ebm_log_open(const char *path, const char *header, int append, int *o
         int e = errno;
         return ebm_fail(EBM_EIO, "%s: cannot open for appending: %s", path, ebm_io_strerror(e, eb, sizeof eb));
     }
-    struct stat st;
     int e = 0;
     if (fstat(fd, &st) != 0) e = errno;
     else if (!S_ISREG(st.st_mode)) e = EINVAL;
