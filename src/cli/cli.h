@@ -160,8 +160,8 @@ typedef struct cli_train_args {
 } cli_train_args;
 #define CLI_TRAIN_OPTIONS(ta)                                                                                             \
     {"data", OPT_STR, &(ta).data, "SPEC", "training data: fashion-mnist[:train|:test], toy:NAME or a .idx[.gz]/.npy/.csv path", -INFINITY, INFINITY, 0, 0, NULL, NULL}, \
-    {"out", OPT_STR, &(ta).out, "PATH", "where to save the model (.safetensors)", -INFINITY, INFINITY, 0, 0, NULL, NULL},   \
-    {"log", OPT_STR, &(ta).log, "CSV", "write the training figures to this CSV file", -INFINITY, INFINITY, 0, 0, NULL, NULL}
+    {"out", OPT_STR, &(ta).out, "PATH", "where to save the model (.safetensors; atomically; one run at a time)", -INFINITY, INFINITY, 0, 0, NULL, NULL},   \
+    {"log", OPT_STR, &(ta).log, "CSV", "write the training figures to this CSV file (a row at a time; replaces an old one)", -INFINITY, INFINITY, 0, 0, NULL, NULL}
 /* Before long work: --data and --out given, --out and --log writable; -1 to go on. */
 int cli_train_check(const char *cmd, const cli_train_args *ta);
 /* The sampling defaults (ebm.sample.steps 1000, .temperature 1, .init noise) where mt has none. */
