@@ -335,6 +335,19 @@ EBM_API ebm_status ebm_labels_load(const char *path, size_t n, int exact, size_t
 /* Whether a file can be written at path, before long work: path is not a directory and its directory
  * exists and is writable; EBM_EIO naming the path and the fault otherwise. */
 EBM_API ebm_status ebm_check_writable(const char *path);
+/* Opens a line log (the CSV of a training run) for writing through *fd (the caller's, close()), every
+ * write appended (O_APPEND).  append == 0: a fresh log; an old file at path is replaced atomically once
+ * header (a line, "\n" added; NULL for none) is written, and stays as it was if that fails.
+ * append != 0: the lines go after the old ones (a resumed run); header is written only when the file is
+ * new or empty, and a last line cut short by a killed writer is ended first.  EBM_EIO names the file. */
+EBM_API ebm_status ebm_log_open(const char *path, const char *header, int append, int *fd);
+/* An advisory lock (flock) on writing the output path, held until ebm_lock_release: a second process
+ * asking for the same path gets EBM_EIO with a message naming the path and the holder's pid, instead of
+ * both writing it and one run being lost.  The lock is the file ".NAME.lock" beside path, removed on
+ * release (a killed holder's stays, unlocked, and is reused). */
+typedef struct ebm_lock ebm_lock;
+EBM_API ebm_status ebm_lock_output(const char *path, ebm_lock **out);
+EBM_API void ebm_lock_release(ebm_lock *l);
 /* n rows of the 2-D toy density name (one of ebm_toy_names()), row r drawn from stream (seed, r); labels
  * hold each row's mixture component where the density has components (0 otherwise). */
 EBM_API ebm_status ebm_toy_generate(const char *name, size_t n, uint64_t seed, ebm_dataset **out);

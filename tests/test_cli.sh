@@ -210,6 +210,58 @@ ok; [ -s "$T/m.partial.safetensors" ] || fail "no partial model after an interru
 expect_ok "partial model loads" -- "$EBM" info "$T/m.partial.safetensors"
 contains "$T/out" "interrupted" "partial model marked"
 
+# score takes no --scale: out-of-range data get advice it can follow; a one-line CSV of numbers is data
+printf '0,1,0,1,1,0,0,1,1,0,1,3\n' >"$T/range12.csv"
+expect_error 1 "score data outside [0,1]" -- "$EBM" score "$T/good.safetensors" --data "$T/range12.csv"
+ok; grep -q -- "--scale minmax" "$T/err" && fail "score suggested --scale, which it does not take: $(cat "$T/err")"
+contains "$T/err" "score scales data as the model's training data were" "score range advice"
+printf '0,1,0,1,1,0,0,1,1,0,1,0\n' >"$T/one.csv"
+expect_ok "score a one-line CSV" -- "$EBM" score "$T/good.safetensors" --data "$T/one.csv" --out "$T/one_sc.csv"
+contains "$T/err" "loaded 1 x 12" "one-line CSV of numbers is one row"
+ok; [ "$(wc -l <"$T/one_sc.csv")" = 2 ] || fail "one-line CSV scored $(wc -l <"$T/one_sc.csv") lines, expected 2"
+printf '0 1 0 1 1 0 0 1 1 0 1 0\n' >"$T/spaces.csv"
+expect_error 1 "a one-line CSV that is not numbers" -- "$EBM" score "$T/good.safetensors" --data "$T/spaces.csv"
+contains "$T/err" "no data rows: its only line was read as a header of 1 column" "header-only CSV explained"
+
+# --- writes: a failed write (a file-size limit standing in for a full disk) says so, exits 1 and leaves
+# the old file; no temporary file is left; a fresh run's --log replaces the old one and says so; two runs
+# writing one --out: the second is refused --------------------------------------------------------------
+expect_ok "score --out" -- "$EBM" score "$T/good.safetensors" --data "$T/test.csv" --out "$T/sc.csv"
+cp "$T/sc.csv" "$T/sc.old"
+# limited: runs "$@" under a file-size limit of $1 blocks with SIGXFSZ ignored; its stderr reaches $T/err through
+# a pipe (the limit would cut a file short), its exit status $got
+limited() {
+    blocks=$1; shift
+    { (trap '' XFSZ; ulimit -f "$blocks"; exec "$@") 2>&1 >/dev/null; echo $? >"$T/rc"; } | cat >"$T/err"
+    got=$(cat "$T/rc")
+}
+limited 2 "$EBM" score "$T/good.safetensors" --data "$T/train.csv" --out "$T/sc.csv"
+ok; [ "$got" = 1 ] || fail "score --out past the size limit exited $got: $(cat "$T/err")"
+contains "$T/err" "sc.csv.*File too large" "score --out write error named"
+ok; cmp -s "$T/sc.csv" "$T/sc.old" || fail "a failed score --out changed the old CSV"
+cp "$T/good.safetensors" "$T/lg.safetensors"
+printf 'old log line\n' >"$T/lg.csv"
+limited 1 "$EBM" train rbm --data "$T/train.csv" --hidden 2 --epochs 200 --batch 300 --out "$T/lg.safetensors" \
+    --log "$T/lg.csv"
+ok; [ "$got" = 1 ] || fail "train with a failing --log exited $got: $(cat "$T/err")"
+contains "$T/err" "ebm train rbm: --log $T/lg.csv: write failed: File too large; training stopped" "--log write error"
+ok; cmp -s "$T/lg.safetensors" "$T/good.safetensors" || fail "a run stopped by its log changed --out"
+ok; head -n 1 "$T/lg.csv" | grep -q '^epoch,' || fail "the fresh log did not replace the old one: $(head -n 2 "$T/lg.csv")"
+expect_ok "train replacing a log" -- "$EBM" train rbm --data "$T/train.csv" --hidden 2 --epochs 3 --out "$T/lg.safetensors" --log "$T/lg.csv"
+contains "$T/err" "replaced the old log $T/lg.csv" "a fresh run says it replaces the log"
+ok; [ "$(wc -l <"$T/lg.csv")" = 4 ] || fail "replaced log has $(wc -l <"$T/lg.csv") lines, expected 4"
+ok; ls -a "$T" | grep -q '\.tmp\.' && fail "temporary files left: $(ls -a "$T" | grep '\.tmp\.')"
+"$EBM" train rbm --data "$T/big.csv" --hidden 64 --epochs 100000 --out "$T/lk.safetensors" >/dev/null 2>"$T/err1" &
+pid=$!
+i=0
+while [ $i -lt 100 ] && ! grep -q "training RBM" "$T/err1"; do sleep 0.1; i=$((i + 1)); done
+expect_error 1 "second writer of one --out" -- "$EBM" train rbm --data "$T/train.csv" --hidden 2 --epochs 1 --out "$T/lk.safetensors"
+contains "$T/err" "ebm train rbm: $T/lk.safetensors is being written by another process (pid $pid)" "second writer refused"
+kill -INT $pid
+wait $pid
+ok; [ ! -e "$T/.lk.safetensors.lock" ] || fail "lock file left after the run"
+expect_ok "writer after the lock is released" -- "$EBM" train rbm --data "$T/train.csv" --hidden 2 --epochs 1 --out "$T/lk.safetensors"
+
 # --- Gaussian-Bernoulli RBM: continuous data, 4x4 images of 3 stripe patterns plus noise ----------
 awk 'BEGIN { srand(5); for (r = 0; r < 400; r++) { k = int(rand() * 3); l = "";
   for (i = 0; i < 16; i++) { c = (i % 3 == k) ? 0.8 : 0.2; x = c + 0.1 * (rand() + rand() + rand() - 1.5);
@@ -336,6 +388,11 @@ expect_error 2 "inpaint bad random mask" -- "$EBM" inpaint "$T/ei.safetensors" -
 expect_ok "denoise" -- "$EBM" denoise "$T/ei.safetensors" --n 4 --sigma 0.5 --steps 20 --png "$T/den.png"
 contains "$T/out" "mean squared error: noisy" "denoise errors printed"
 expect_error 1 "inpaint of an RBM" -- "$EBM" inpaint "$T/m.safetensors" --png "$T/x.png"
+# a composed model inpaints like its part (docs/compose.md): one part of weight 1 gives the same completions
+expect_ok "compose an image energy" -- "$EBM" compose --out "$T/eic.safetensors" "$T/ei.safetensors"
+expect_ok "inpaint compose" -- "$EBM" inpaint "$T/eic.safetensors" --n 4 --mask bottom --steps 10 --npy "$T/inpc.npy"
+contains "$T/out" "hidden-pixel mean squared error" "inpaint compose error printed"
+ok; cmp -s "$T/inp.npy" "$T/inpc.npy" || fail "inpainting a one-part composition differs from inpainting its part"
 
 # --- JEM: train jem (hybrid and classifier), classify with calibration and OOD ------------------------
 expect_ok "train jem" -- "$EBM" train jem --data toy:8gaussians --limit 2000 --net linear:32,silu,linear:8 \
@@ -344,6 +401,11 @@ expect_ok "train jem clf" -- "$EBM" train jem --objective clf --data toy:8gaussi
     --net linear:32,silu,linear:8 --iters 100 --batch 64 --lr 5e-3 --out "$T/jc.safetensors"
 expect_ok "info jem" -- "$EBM" info "$T/j.safetensors"
 contains "$T/out" "ebm.jem.classes            8" "info jem classes"
+contains "$T/out" "ebm.train.command          ebm train jem --data toy:8gaussians" "train jem records its own command"
+expect_error 2 "eval jem bad option" -- "$EBM" eval "$T/j.safetensors" --bogus
+contains "$T/err" "^ebm eval: unknown option '--bogus' (see 'ebm eval --help')" "eval of a JEM model speaks as eval"
+expect_error 1 "eval jem missing data" -- "$EBM" eval "$T/j.safetensors" --data "$T/nothere.csv"
+contains "$T/err" "^ebm eval: " "eval of a JEM model names eval in errors"
 expect_ok "classify" -- "$EBM" classify "$T/j.safetensors" --limit 500 --ood uniform,gaussian,inverted \
     --reliability "$T/rel.png" --json
 ok; if command -v python3 >/dev/null 2>&1; then

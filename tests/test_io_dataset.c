@@ -248,6 +248,16 @@ static void test_rejections(void) {
     snprintf(p, sizeof p, "%s/header.csv", dir);
     check_write_bytes(p, "a,b\n", 4);
     CHECK_FAILS(ebm_dataset_load(p, NULL, &d), EBM_EFORMAT);
+    CHECK_MSG(strstr(ebm_last_error(), "header.csv: no data rows: its only line was read as a header of 2 columns"),
+              "%s", ebm_last_error());
+    /* one line of numbers is one row of data, even without a line end */
+    snprintf(p, sizeof p, "%s/oneline.csv", dir);
+    check_write_bytes(p, "0.25,-1,3e2", 11);
+    d = NULL;
+    CHECK_OK(ebm_dataset_load(p, NULL, &d));
+    CHECK(d && d->x->rows == 1 && d->x->cols == 3 && d->x->data[0] == 0.25f && d->x->data[2] == 300.0f);
+    ebm_dataset_free(d);
+    d = (ebm_dataset *)1;
     double bad[4] = {1, 2, NAN, 4};
     size_t s22[2] = {2, 2};
     write_npy("nan.npy", EBM_F64, 2, s22, bad, p, sizeof p);

@@ -7,8 +7,12 @@
 #include "io/json.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <locale.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 static char dir[512];
 
@@ -144,10 +148,11 @@ static void test_atomic(void) {
     CHECK(strstr(ebm_last_error(), missing) != NULL);
     CHECK(count_temps(dir) == 0);
 
-    /* abort removes the temporary file and keeps the old contents */
+    /* abort removes the temporary file and keeps the old contents (a named temporary file, as where the
+     * file system has no O_TMPFILE) */
     ebm_atomic_file f;
-    CHECK_OK(ebm_atomic_open(&f, p));
-    CHECK(count_temps(dir) == 1);
+    CHECK_OK(ebm_atomic_open_how(&f, p, 1));
+    CHECK(!f.anon && count_temps(dir) == 1);
     CHECK(ebm_io_write_all(f.fd, "partial", 7) == 0);
     ebm_atomic_abort(&f);
     CHECK(count_temps(dir) == 0);
@@ -169,6 +174,215 @@ static void test_atomic(void) {
     CHECK_FAILS(ebm_write_file_atomic(slash, "x", 1), EBM_EINVAL);
     CHECK_FAILS(ebm_write_file_atomic("", "x", 1), EBM_EINVAL);
     CHECK(count_temps(dir) == 0);
+}
+
+/* The entry of d (other than skip) whose name contains ".tmp." into out; false when there is none. */
+static bool temp_name(const char *d, char *out, size_t cap) {
+    DIR *dp = opendir(d);
+    if (!dp) return false;
+    bool found = false;
+    for (struct dirent *e; !found && (e = readdir(dp));)
+        if (strstr(e->d_name, ".tmp.")) {
+            snprintf(out, cap, "%s", e->d_name);
+            found = true;
+        }
+    closedir(dp);
+    return found;
+}
+
+static void test_atomic_tmpfile_and_stale(void) {
+    char p[600];
+    path_in(p, sizeof p, "stale.txt");
+    CHECK_OK(ebm_write_file_atomic(p, "old", 3));
+    /* the default: an unnamed file, invisible until committed (this is Linux with /proc) */
+    ebm_atomic_file f;
+    CHECK_OK(ebm_atomic_open(&f, p));
+    CHECK(f.anon && f.tmp[0] == '\0');
+    CHECK(count_temps(dir) == 0);
+    CHECK(ebm_io_write_all(f.fd, "new contents", 12) == 0);
+    CHECK_OK(ebm_atomic_commit(&f));
+    CHECK(count_temps(dir) == 0);
+    uint8_t *buf;
+    size_t len;
+    CHECK_OK(ebm_read_file(p, 0, 100, &buf, &len));
+    CHECK(len == 12 && memcmp(buf, "new contents", 12) == 0);
+    free(buf);
+
+    /* a process killed while writing a named temporary file: ".stale.txt.tmp.HOST.PID.XXXXXX" stays
+     * until the next write of stale.txt sees that PID is dead */
+    pid_t child = fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        ebm_atomic_file g;
+        if (ebm_atomic_open_how(&g, p, 1) != EBM_OK) _exit(1);
+        if (ebm_io_write_all(g.fd, "half", 4) != 0) _exit(1);
+        _exit(0); /* no commit, no abort: as if killed */
+    }
+    int st;
+    REQUIRE(waitpid(child, &st, 0) == child && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    char name[300], want[64];
+    CHECK(count_temps(dir) == 1);
+    CHECK(temp_name(dir, name, sizeof name));
+    snprintf(want, sizeof want, ".%ld.", (long)child);
+    CHECK_MSG(strncmp(name, ".stale.txt.tmp.", 15) == 0 && strstr(name, want) != NULL, "temp name %s", name);
+
+    /* a live process's temporary file is kept: one that waits on a pipe while holding it */
+    int to_child[2], from_child[2];
+    REQUIRE(pipe(to_child) == 0 && pipe(from_child) == 0);
+    pid_t live = fork();
+    REQUIRE(live >= 0);
+    if (live == 0) {
+        ebm_atomic_file g;
+        char c = ebm_atomic_open_how(&g, p, 1) == EBM_OK ? 'y' : 'n';
+        if (write(from_child[1], &c, 1) != 1) _exit(1);
+        if (read(to_child[0], &c, 1) != 1) _exit(1);
+        ebm_atomic_abort(&g);
+        _exit(0);
+    }
+    char c = 0;
+    REQUIRE(read(from_child[0], &c, 1) == 1 && c == 'y');
+    /* the live child's open removed the dead one's file */
+    CHECK(count_temps(dir) == 1);
+    CHECK(temp_name(dir, name, sizeof name));
+    snprintf(want, sizeof want, ".%ld.", (long)live);
+    CHECK_MSG(strstr(name, want) != NULL, "left %s", name);
+    CHECK_OK(ebm_write_file_atomic(p, "third", 5)); /* keeps the live one's */
+    CHECK(count_temps(dir) == 1);
+    CHECK(temp_name(dir, name, sizeof name));
+    CHECK_MSG(strstr(name, want) != NULL, "kept %s", name);
+    REQUIRE(write(to_child[1], "x", 1) == 1);
+    REQUIRE(waitpid(live, &st, 0) == live && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    CHECK(count_temps(dir) == 0);
+    /* a temporary-looking name of another form is never touched */
+    char other[700];
+    snprintf(other, sizeof other, "%s/.stale.txt.tmp.abcdef", dir);
+    check_write_bytes(other, "x", 1);
+    CHECK_OK(ebm_write_file_atomic(p, "fourth", 6));
+    CHECK(count_temps(dir) == 1);
+    unlink(other);
+    close(to_child[0]), close(to_child[1]), close(from_child[0]), close(from_child[1]);
+}
+
+/* A file-size limit (RLIMIT_FSIZE, `ulimit -f`) stands in for a full disk: the write fails with a message
+ * naming the file and the reason, the old file is as it was, nothing is left behind, on both paths. */
+static void test_atomic_write_error(void) {
+    char p[600];
+    path_in(p, sizeof p, "full.bin");
+    CHECK_OK(ebm_write_file_atomic(p, "the old file", 12));
+    static uint8_t big[200000];
+    memset(big, 7, sizeof big);
+    struct rlimit old, lim;
+    REQUIRE(getrlimit(RLIMIT_FSIZE, &old) == 0);
+    void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
+    lim = old;
+    lim.rlim_cur = 65536;
+    REQUIRE(setrlimit(RLIMIT_FSIZE, &lim) == 0);
+    CHECK_FAILS(ebm_write_file_atomic(p, big, sizeof big), EBM_EIO);
+    CHECK_MSG(strstr(ebm_last_error(), p) && strstr(ebm_last_error(), "write failed: File too large"), "%s",
+              ebm_last_error());
+    ebm_atomic_file f;
+    CHECK_OK(ebm_atomic_open_how(&f, p, 1));
+    int e = ebm_io_write_all(f.fd, big, sizeof big);
+    CHECK(e == EFBIG);
+    ebm_atomic_abort(&f);
+    /* the log: a fresh one whose first line cannot be written leaves the old log */
+    char log[600];
+    path_in(log, sizeof log, "full.log");
+    check_write_bytes(log, "a,b\n1,2\n", 8);
+    char header[70000];
+    memset(header, 'h', sizeof header - 1);
+    header[sizeof header - 1] = '\0';
+    int fd = -1;
+    CHECK_FAILS(ebm_log_open(log, header, 0, &fd), EBM_EIO);
+    CHECK(fd == -1 && strstr(ebm_last_error(), log) != NULL);
+    REQUIRE(setrlimit(RLIMIT_FSIZE, &old) == 0);
+    signal(SIGXFSZ, prev);
+    uint8_t *buf;
+    size_t len;
+    CHECK_OK(ebm_read_file(p, 0, 100, &buf, &len));
+    CHECK(len == 12 && memcmp(buf, "the old file", 12) == 0);
+    free(buf);
+    CHECK_OK(ebm_read_file(log, 0, 100, &buf, &len));
+    CHECK(len == 8 && memcmp(buf, "a,b\n1,2\n", 8) == 0);
+    free(buf);
+    CHECK(count_temps(dir) == 0);
+}
+
+static void test_log(void) {
+    char p[600];
+    path_in(p, sizeof p, "run.log");
+    uint8_t *buf;
+    size_t len;
+    /* fresh: the header; appending: after the old lines, no second header; a cut line is ended first */
+    int fd;
+    CHECK_OK(ebm_log_open(p, "epoch,loss", 0, &fd));
+    CHECK(write(fd, "1,0.5\n2,0.4", 11) == 11);
+    close(fd);
+    CHECK_OK(ebm_log_open(p, "epoch,loss", 1, &fd));
+    CHECK(write(fd, "3,0.3\n", 6) == 6);
+    close(fd);
+    CHECK_OK(ebm_read_file(p, 0, 1000, &buf, &len));
+    CHECK_MSG(len == 29 && memcmp(buf, "epoch,loss\n1,0.5\n2,0.4\n3,0.3\n", 29) == 0, "%.*s", (int)len, (char *)buf);
+    free(buf);
+    /* a fresh run replaces it */
+    CHECK_OK(ebm_log_open(p, "epoch,loss", 0, &fd));
+    struct stat st;
+    CHECK(fstat(fd, &st) == 0 && st.st_size == 11);
+    /* the descriptor appends whatever its offset says */
+    CHECK(lseek(fd, 0, SEEK_SET) == 0);
+    CHECK(write(fd, "9,0.1\n", 6) == 6);
+    close(fd);
+    CHECK_OK(ebm_read_file(p, 0, 1000, &buf, &len));
+    CHECK(len == 17 && memcmp(buf, "epoch,loss\n9,0.1\n", 17) == 0);
+    free(buf);
+    /* appending to a new file writes the header; a missing directory is EBM_EIO naming the path */
+    char q[600];
+    path_in(q, sizeof q, "new.log");
+    CHECK_OK(ebm_log_open(q, "h", 1, &fd));
+    close(fd);
+    CHECK_OK(ebm_read_file(q, 0, 100, &buf, &len));
+    CHECK(len == 2 && memcmp(buf, "h\n", 2) == 0);
+    free(buf);
+    path_in(q, sizeof q, "no/such/dir/x.log");
+    CHECK_FAILS(ebm_log_open(q, "h", 1, &fd), EBM_EIO);
+    CHECK(strstr(ebm_last_error(), q) != NULL);
+    CHECK_FAILS(ebm_log_open(q, "h", 0, &fd), EBM_EIO);
+    CHECK(count_temps(dir) == 0);
+    /* a device or pipe (--log /dev/stdout) is written to, never replaced; a directory is refused */
+    CHECK_OK(ebm_log_open("/dev/null", "h", 0, &fd));
+    CHECK(fd >= 0 && write(fd, "1\n", 2) == 2);
+    close(fd);
+    struct stat dn;
+    CHECK(stat("/dev/null", &dn) == 0 && S_ISCHR(dn.st_mode));
+    CHECK_FAILS(ebm_log_open(dir, "h", 0, &fd), EBM_EIO);
+    CHECK(strstr(ebm_last_error(), "is a directory") != NULL);
+}
+
+static void test_lock(void) {
+    char p[600], lockfile[700];
+    path_in(p, sizeof p, "model.safetensors");
+    snprintf(lockfile, sizeof lockfile, "%s/.model.safetensors.lock", dir);
+    ebm_lock *a = NULL, *b = (ebm_lock *)1;
+    CHECK_OK(ebm_lock_output(p, &a));
+    CHECK(a != NULL && access(lockfile, F_OK) == 0);
+    /* flock locks belong to the open file: a second open in this process is refused like another process */
+    CHECK_FAILS(ebm_lock_output(p, &b), EBM_EIO);
+    CHECK(b == NULL);
+    char want[80];
+    snprintf(want, sizeof want, "(pid %ld)", (long)getpid());
+    CHECK_MSG(strstr(ebm_last_error(), p) && strstr(ebm_last_error(), "is being written by another process") &&
+                  strstr(ebm_last_error(), want),
+              "%s", ebm_last_error());
+    ebm_lock_release(a);
+    CHECK(access(lockfile, F_OK) != 0);
+    /* a lock file a killed holder left (unlocked) is taken over */
+    check_write_bytes(lockfile, "99999999\n", 9);
+    CHECK_OK(ebm_lock_output(p, &a));
+    ebm_lock_release(a);
+    CHECK(access(lockfile, F_OK) != 0);
+    char missing[700];
+    path_in(missing, sizeof missing, "no/such/m.safetensors");
+    CHECK_FAILS(ebm_lock_output(missing, &b), EBM_EIO);
 }
 
 static void test_dtypes_and_arrays(void) {
@@ -495,6 +709,10 @@ int main(void) {
     test_read_raw_and_gzip();
     test_read_errors();
     test_atomic();
+    test_atomic_tmpfile_and_stale();
+    test_atomic_write_error();
+    test_log();
+    test_lock();
     test_dtypes_and_arrays();
     test_check_range();
     test_meta();

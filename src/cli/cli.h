@@ -160,8 +160,8 @@ typedef struct cli_train_args {
 } cli_train_args;
 #define CLI_TRAIN_OPTIONS(ta)                                                                                             \
     {"data", OPT_STR, &(ta).data, "SPEC", "training data: fashion-mnist[:train|:test], toy:NAME or a .idx[.gz]/.npy/.csv path", -INFINITY, INFINITY, 0, 0, NULL, NULL}, \
-    {"out", OPT_STR, &(ta).out, "PATH", "where to save the model (.safetensors)", -INFINITY, INFINITY, 0, 0, NULL, NULL},   \
-    {"log", OPT_STR, &(ta).log, "CSV", "write the training figures to this CSV file", -INFINITY, INFINITY, 0, 0, NULL, NULL}
+    {"out", OPT_STR, &(ta).out, "PATH", "where to save the model (.safetensors; atomically; one run at a time)", -INFINITY, INFINITY, 0, 0, NULL, NULL},   \
+    {"log", OPT_STR, &(ta).log, "CSV", "write the training figures to this CSV file (a row at a time; replaces an old one)", -INFINITY, INFINITY, 0, 0, NULL, NULL}
 /* Before long work: --data and --out given, --out and --log writable; -1 to go on. */
 int cli_train_check(const char *cmd, const cli_train_args *ta);
 /* The sampling defaults (ebm.sample.steps 1000, .temperature 1, .init noise) where mt has none. */
@@ -194,9 +194,14 @@ typedef struct cli_run {
     void (*on_iter)(struct cli_run *r, const ebm_run_progress *p);
     void (*describe)(struct cli_run *r, char *buf, size_t cap);
     void *user;
+    bool log_append;                /* add to an existing --log (a resumed run) instead of replacing it */
     /* set by cli_train_run */
     cli_progress prog;
-    FILE *log;
+    FILE *log;                      /* the rows, in memory; after every row written to log_fd and checked */
+    int log_fd;                     /* the --log file, O_APPEND */
+    char *log_buf;
+    size_t log_len;
+    char log_error[160];            /* why writing the log failed ("" while it works) */
     bool iters;
     ebm_run_result res;
     char partial[4096];
@@ -241,7 +246,8 @@ int cmd_eval(int argc, char **argv, bool quiet);
 int cmd_info(int argc, char **argv, bool quiet);
 int cmd_score(int argc, char **argv, bool quiet);
 int cmd_compose(int argc, char **argv, bool quiet);
-int cmd_classify(int argc, char **argv, bool quiet);   /* also the eval of a JEM model */
+int cmd_classify(int argc, char **argv, bool quiet);
+int cli_jem_eval(int argc, char **argv, bool quiet);   /* `ebm eval` of a JEM model: classify, named "eval" */
 int cmd_inpaint(int argc, char **argv, bool quiet);
 int cmd_denoise_net(int argc, char **argv, bool quiet);
 int cmd_denoise_ising(int argc, char **argv, bool quiet); /* denoise --model ising */

@@ -93,7 +93,7 @@ int cli_net_open(int rc, const char *cmd, const char *path, const char *needs, c
     char kind[32];
     if (rc >= 0) return rc;
     if (needs && !cli_model_kind(path, kind, sizeof kind)) return cli_error(cmd, "%s: not a model file", path);
-    if (needs && strcmp(kind, "net") != 0 && strcmp(kind, "jem") != 0)
+    if (needs && strcmp(kind, "net") != 0 && strcmp(kind, "jem") != 0 && strcmp(kind, "compose") != 0)
         return cli_error(cmd, "%s: %s; this is a '%s' model", path, needs, kind);
     if (!cli_net_model_load(cmd, path, nm)) return 1;
     if (sa && !cli_samp_opts(cmd, sa, nm->meta, &nm->mc)) {

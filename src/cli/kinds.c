@@ -14,7 +14,7 @@ static const cli_kind kinds[] = {
     {"net", "ebm", "a neural-network energy by Langevin contrastive divergence", cli_net_train, cli_net_sample,
      cli_net_eval, cli_net_info, cli_net_scorer},
     {"jem", "jem", "a classifier as a joint energy-based model (or the plain classifier)", cli_jem_train,
-     cli_net_sample, cmd_classify, cli_net_info, cli_net_scorer},
+     cli_net_sample, cli_jem_eval, cli_net_info, cli_net_scorer},
     {"bm", "bm", "a fully visible Boltzmann machine / Ising model by CD, PCD or pseudo-likelihood", cli_bm_train,
      cli_bm_sample, cli_bm_eval, cli_bm_info, cli_bm_scorer},
     {"structured", "structured", "structured prediction E(x, y) with any of the ten losses of LeCun et al. 2006",

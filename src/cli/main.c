@@ -57,6 +57,8 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
+    /* a file grown past `ulimit -f` is a write error (EFBIG) to report like a full disk, not a silent death */
+    signal(SIGXFSZ, SIG_IGN);
     cli_reexec_for_blas(argv);
     int i = 1;
     bool quiet = false;

@@ -5,9 +5,12 @@
  * A kind brings its trainer, its figures (progress detail, per-epoch line and log row) and its save. */
 #include "cli.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 int cli_train_check(const char *cmd, const cli_train_args *ta) {
     if (!ta->data) return cli_error(cmd, "--data is required (e.g. --data fashion-mnist)");
@@ -53,6 +56,33 @@ static ebm_status record(cli_run *r, ebm_trainer *t, const ebm_run_opts *ro) {
     return s;
 }
 
+/* Writes the rows formatted since the last call (the kinds fprintf into r->log, a memory stream) to the
+ * log file, each write checked; false (and the run stops) after the first failure, whose reason is kept in
+ * r->log_error.  Writing through write(2) here, not stdio, keeps the errno of a failed write. */
+static bool log_flushed(cli_run *r) {
+    if (!r->log) return true;
+    if (r->log_error[0]) return false;
+    if (fflush(r->log) != 0) {
+        snprintf(r->log_error, sizeof r->log_error, "out of memory");
+        return false;
+    }
+    const char *p = r->log_buf;
+    size_t n = r->log_len;
+    while (n > 0) {
+        ssize_t w = write(r->log_fd, p, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+            snprintf(r->log_error, sizeof r->log_error, "%s", w < 0 ? strerror(errno) : "nothing written");
+            return false;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    rewind(r->log); /* the next rows overwrite these in memory */
+    r->log_len = 0;
+    return true;
+}
+
 static int on_step(const ebm_run_progress *p, void *user) {
     cli_run *r = user;
     r->res.steps_done = p->step;
@@ -72,6 +102,7 @@ static int on_step(const ebm_run_progress *p, void *user) {
         cli_progress_bar(&r->prog, label, (double)p->batch / (double)p->batches, detail);
     }
     if (iters && r->on_iter) r->on_iter(r, p);
+    if (!log_flushed(r)) return 1;
     if (iters && r->every && (p->step % r->every == 0 || p->step == p->steps) && !r->prog.tty && r->quiet == false)
         cli_progress_line(&r->prog, "it %zu/%zu%s%s  %.1f s", p->step, p->steps, more[0] ? "  " : "", more,
                           p->total_seconds);
@@ -82,7 +113,52 @@ static int on_epoch(const ebm_run_progress *p, void *user) {
     cli_run *r = user;
     r->res.epochs_done = p->epoch;
     if (r->on_epoch) r->on_epoch(r, p);
+    if (!log_flushed(r)) return 1;
     return cli_interrupted() ? 1 : 0;
+}
+
+/* Opens --log: a fresh log replaces an old one (saying so) at its first line; a resumed run appends. */
+static bool log_open(cli_run *r) {
+    const char *path = r->ta->log;
+    struct stat st;
+    bool existed = stat(path, &st) == 0 && st.st_size > 0;
+    int fd;
+    if (ebm_log_open(path, r->log_header, r->log_append, &fd)) {
+        cli_error(r->cmd, "--log %s", ebm_last_error());
+        return false;
+    }
+    r->log_buf = NULL;
+    r->log_len = 0;
+    r->log = open_memstream(&r->log_buf, &r->log_len);
+    if (!r->log) {
+        close(fd);
+        cli_error(r->cmd, "--log %s: %s", path, strerror(errno));
+        return false;
+    }
+    r->log_fd = fd;
+    r->log_error[0] = '\0';
+    if (existed && !r->log_append && !r->quiet) fprintf(stderr, "replaced the old log %s (a fresh run)\n", path);
+    return true;
+}
+
+/* Writes what is left, syncs and closes the log; false when any of it failed (the reason in log_error). */
+static bool log_close(cli_run *r) {
+    if (!r->log) return true;
+    bool ok = log_flushed(r);
+    fclose(r->log);
+    free(r->log_buf);
+    r->log = NULL;
+    r->log_buf = NULL;
+    if (ok && fsync(r->log_fd) != 0 && errno != EINVAL && errno != EROFS) {
+        snprintf(r->log_error, sizeof r->log_error, "%s", strerror(errno));
+        ok = false;
+    }
+    if (close(r->log_fd) != 0 && ok) {
+        snprintf(r->log_error, sizeof r->log_error, "%s", strerror(errno));
+        ok = false;
+    }
+    r->log_fd = -1;
+    return ok;
 }
 
 static ebm_status on_checkpoint(ebm_trainer *t, const ebm_run_progress *p, void *user) {
@@ -98,10 +174,12 @@ int cli_train_run(cli_run *r, ebm_trainer *t, const ebm_mat *data, const int32_t
     const char *cmd = r->cmd;
     partial_path(r->ta->out, r->partial, sizeof r->partial);
     r->iters = ro->iters > 0;
-    if (r->ta->log) {
-        r->log = fopen(r->ta->log, "w");
-        if (!r->log) return cli_error(cmd, "--log: cannot open '%s'", r->ta->log);
-        if (r->log_header) fprintf(r->log, "%s\n", r->log_header);
+    /* one writer per --out: a second process is refused before it writes anything (its log included) */
+    ebm_lock *lock = NULL;
+    if (ebm_lock_output(r->ta->out, &lock)) return cli_error(cmd, "%s", ebm_last_error());
+    if (r->ta->log && !log_open(r)) {
+        ebm_lock_release(lock);
+        return 1;
     }
     cli_progress_init(&r->prog, r->quiet);
     ro->on_step = on_step;
@@ -114,11 +192,14 @@ int cli_train_run(cli_run *r, ebm_trainer *t, const ebm_mat *data, const int32_t
     cli_install_sigint();
     ebm_status s = ebm_run(t, data, labels, ro, &r->res);
     int rc = 0;
+    bool log_failed = r->log_error[0] != '\0';
     if (s == EBM_ECANCELED || s == EBM_ENAN) {
         char msg[1200];
         snprintf(msg, sizeof msg, "%s", ebm_last_error());
         cli_progress_end(&r->prog);
-        if (s == EBM_ECANCELED) fprintf(stderr, "ebm %s: interrupted (%s)\n", cmd, msg);
+        if (s == EBM_ECANCELED && log_failed)
+            fprintf(stderr, "ebm %s: --log %s: write failed: %s; training stopped\n", cmd, r->ta->log, r->log_error);
+        else if (s == EBM_ECANCELED) fprintf(stderr, "ebm %s: interrupted (%s)\n", cmd, msg);
         else fprintf(stderr, "ebm %s: %s%s%s\n", cmd, msg, r->nan_hint ? "; " : "", r->nan_hint ? r->nan_hint : "");
         bool by_step = r->iters || ro->rollback == EBM_ROLLBACK_STEP; /* kept: the last good update's model */
         size_t done = by_step ? r->res.steps_done : r->res.epochs_done;
@@ -133,7 +214,7 @@ int cli_train_run(cli_run *r, ebm_trainer *t, const ebm_mat *data, const int32_t
             else
                 fprintf(stderr, "ebm %s: the model so far could not be saved: %s\n", cmd, ebm_last_error());
         }
-        rc = s == EBM_ECANCELED ? 130 : 1;
+        rc = s == EBM_ECANCELED && !log_failed ? 130 : 1;
     } else if (s) {
         cli_progress_end(&r->prog);
         rc = cli_lib_error(cmd, s);
@@ -157,8 +238,11 @@ int cli_train_run(cli_run *r, ebm_trainer *t, const ebm_mat *data, const int32_t
                         r->res.epochs_done, dur, r->res.seconds / (double)(r->res.epochs_done ? r->res.epochs_done : 1));
         }
     }
-    if (r->log) fclose(r->log);
-    r->log = NULL;
+    if (!log_close(r) && !log_failed) {
+        fprintf(stderr, "ebm %s: --log %s: write failed: %s\n", cmd, r->ta->log, r->log_error);
+        if (rc == 0) rc = 1;
+    }
+    ebm_lock_release(lock);
     return rc;
 }
 

@@ -40,13 +40,19 @@ static inline bool ebm_mul_ok(size_t a, size_t b, size_t *out) {
 ebm_status ebm_read_file(const char *path, int gunzip, size_t max_bytes, uint8_t **buf, size_t *len);
 /* Writes len bytes atomically: temp file in the same directory, fsync, rename, fsync directory. */
 ebm_status ebm_write_file_atomic(const char *path, const void *data, size_t len);
-/* Opens a temp file beside path for atomic writing; commit renames it over path, abort removes it. */
+/* Opens a file for atomic writing at path: an unnamed file in its directory (O_TMPFILE) or, where that
+ * is not supported, a temporary ".NAME.tmp.HOST.PID.XXXXXX" beside it (stale ones of dead processes are
+ * removed here).  Write to fd; commit fsyncs and names it path (replacing the old file in one rename),
+ * abort discards it and leaves the old file as it was.  Messages name path. */
 typedef struct ebm_atomic_file {
-    char tmp[4096];
+    char tmp[4096];           /* the named temporary file, "" when none */
     char path[4096];
     int fd;
+    bool anon;                /* an O_TMPFILE file */
 } ebm_atomic_file;
 ebm_status ebm_atomic_open(ebm_atomic_file *f, const char *path);
+/* ebm_atomic_open with named != 0: always a named temporary file (for tests of that path) */
+ebm_status ebm_atomic_open_how(ebm_atomic_file *f, const char *path, int named);
 ebm_status ebm_atomic_commit(ebm_atomic_file *f);
 void ebm_atomic_abort(ebm_atomic_file *f);
 

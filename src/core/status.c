@@ -11,11 +11,15 @@ const char *ebm_last_error(void) { return err_msg; }
 
 void ebm_clear_error(void) { err_msg[0] = '\0'; }
 
+/* Formats into a local buffer first: an argument may be ebm_last_error() itself (adding context to the
+ * message of a failed call), and vsnprintf into the buffer it reads is undefined behaviour. */
 ebm_status ebm_fail(ebm_status s, const char *fmt, ...) {
+    char msg[sizeof err_msg];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err_msg, sizeof err_msg, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    memcpy(err_msg, msg, strlen(msg) + 1);
     return s;
 }
 

@@ -6,6 +6,7 @@
  * update rule", eq. 6: |mu1 - mu2|^2 + tr(S1 + S2 - 2 (S1 S2)^(1/2))), with the trace of the matrix square
  * root computed as sum_i sqrt(lambda_i) of the symmetric S1^(1/2) S2 S1^(1/2) (LAPACK dsyev, in double). */
 #include "core/internal.h"
+#include "io/io_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -161,14 +162,23 @@ size_t ebm_metric_class_means(const double *v, const int32_t *labels, size_t n, 
     return k;
 }
 
+/* Formatted in memory with the "C" numeric locale, then written atomically: a failed write (a full disk)
+ * leaves the old file as it was and says why. */
 ebm_status ebm_metric_write_scores(const char *path, const double *v, const int32_t *labels, size_t n) {
-    FILE *f = fopen(path, "w");
-    if (!f) return ebm_fail(EBM_EIO, "cannot write %s", path);
-    fprintf(f, labels ? "row,energy,label\n" : "row,energy\n");
-    for (size_t i = 0; i < n; i++)
-        if (labels) fprintf(f, "%zu,%.9g,%d\n", i, v[i], (int)labels[i]);
-        else fprintf(f, "%zu,%.9g\n", i, v[i]);
-    return fclose(f) == 0 ? EBM_OK : ebm_fail(EBM_EIO, "writing %s failed", path);
+    if (!path) return ebm_fail(EBM_EINVAL, "ebm_metric_write_scores: path is NULL");
+    if (n && !v) return ebm_fail(EBM_EINVAL, "ebm_metric_write_scores: v is NULL");
+    ebm_buf b = {0};
+    ebm_c_locale loc;
+    ebm_c_locale_enter(&loc);
+    ebm_buf_puts(&b, labels ? "row,energy,label\n" : "row,energy\n");
+    for (size_t i = 0; i < n && !b.failed; i++)
+        if (labels) ebm_buf_printf(&b, "%zu,%.9g,%d\n", i, v[i], (int)labels[i]);
+        else ebm_buf_printf(&b, "%zu,%.9g\n", i, v[i]);
+    ebm_c_locale_leave(&loc);
+    ebm_status s = b.failed ? ebm_fail(EBM_ENOMEM, "%s: out of memory formatting %zu scores", path, n)
+                            : ebm_write_file_atomic(path, b.data, b.len);
+    ebm_buf_free(&b);
+    return s;
 }
 
 /* Mean (d) and covariance (d, d; divisor n - 1) of x (n, d) in double. */

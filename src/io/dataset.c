@@ -149,6 +149,16 @@ static ebm_status load_path(const char *path, size_t limit, ebm_dataset *d, bool
     if (ebm_io_ends_with(path, ".csv")) {
         ebm_mat *all = NULL;
         ebm_status s = ebm_csv_read(path, &all);
+        if (s == EBM_OK && all->rows == 0) {
+            /* a CSV of one line that is not all numbers ("1 2", "1|2", old Mac "\r" line ends): its line is the
+             * header; say so rather than leave "empty" a puzzle (a line of numbers is always data) */
+            size_t cols = all->cols;
+            ebm_mat_free(all);
+            return ebm_fail(EBM_EFORMAT,
+                            "%s: no data rows: its only line was read as a header of %zu column%s (a field is not a "
+                            "number; fields are separated by ',', ';' or tabs, lines by \\n or \\r\\n)",
+                            path, cols, cols == 1 ? "" : "s");
+        }
         if (s != EBM_OK || !limit || limit >= all->rows) {
             d->x = all;
             return s;
