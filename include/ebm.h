@@ -208,6 +208,9 @@ EBM_API ebm_status ebm_csv_write(const char *path, const ebm_mat *m);
  * are converted to 8 bits).  The file must end with its IEND chunk (a cut file is EBM_EFORMAT). */
 EBM_API ebm_status ebm_png_read(const char *path, ebm_array **out);
 EBM_API ebm_status ebm_png_parse(const void *buf, size_t len, const char *name, ebm_array **out);
+/* ebm_png_read refusing (EBM_EFORMAT, from the header, before decoding) images of more than max_pixels
+ * pixels (0: no limit beyond ebm_png_read's): for consumers whose memory grows with the picture. */
+EBM_API ebm_status ebm_png_read_max(const char *path, size_t max_pixels, ebm_array **out);
 EBM_API ebm_status ebm_png_write(const char *path, const uint8_t *pixels, size_t height, size_t width,
                                  int channels);
 

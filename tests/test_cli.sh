@@ -147,6 +147,23 @@ ok; awk -F, '{ for (i = 1; i <= NF; i++) if ($i != 0 && $i != 1) bad = 1 } END {
 expect_ok "train on npy" -- "$EBM" train rbm --data "$T/s.npy" --hidden 3 --epochs 2 --batch 5 --out "$T/m2.safetensors"
 # reproducible: the same seed gives the same file contents except the provenance
 expect_ok "sample again" -- "$EBM" sample "$T/m.safetensors" --n 10 --steps 50 --csv "$T/s2.csv"
+# a model file's sampling defaults obey the bounds of the options they stand in for (--steps <= 1e9): a
+# hostile ebm.sample.steps is ignored with a warning instead of running until killed
+ok; if command -v python3 >/dev/null 2>&1; then
+    python3 - "$T/m.safetensors" "$T/msteps.safetensors" <<'EOF'
+import json, struct, sys
+b = open(sys.argv[1], 'rb').read()
+n = struct.unpack('<Q', b[:8])[0]
+h = json.loads(b[8:8 + n])
+h['__metadata__']['ebm.sample.steps'] = '1000000000000000'
+j = json.dumps(h).encode()
+open(sys.argv[2], 'wb').write(struct.pack('<Q', len(j)) + j + b[8 + n:])
+EOF
+    expect_ok "sample with a hostile ebm.sample.steps" -- timeout 60 "$EBM" sample "$T/msteps.safetensors" --n 2 --csv "$T/x.csv"
+    contains "$T/err" "ignoring the model file's ebm.sample.steps = 1000000000000000: outside --steps's bounds" \
+        "hostile steps default named"
+    contains "$T/err" "x 1000 sweeps" "the default 1000 sweeps used"
+fi
 ok; cmp -s "$T/s.csv" "$T/s2.csv" || fail "sampling with the same seed is not reproducible"
 expect_ok "sample with 1 thread" -- "$EBM" --threads 1 sample "$T/m.safetensors" --n 10 --steps 50 --csv "$T/s3.csv"
 ok; cmp -s "$T/s.csv" "$T/s3.csv" || fail "sampling on 1 thread differs from the default thread count"

@@ -39,9 +39,13 @@ static bool write_png(const char *cmd, const char *path, const float *y, size_t 
     return s ? (cli_lib_error(cmd, s), false) : true;
 }
 
+/* The largest picture one denoising reads (4096 x 4096): memory grows as 13 bytes a pixel, and a PNG of a
+ * few hundred KB can declare a billion pixels; refused from the header, before decoding (docs/formats.md). */
+#define ISING_MAX_PIXELS ((size_t)1 << 24)
+
 static int denoise_one(const char *cmd, den_args *a, const char *in, const char *out) {
     ebm_array *img = NULL;
-    ebm_status s = ebm_png_read(in, &img);
+    ebm_status s = ebm_png_read_max(in, ISING_MAX_PIXELS, &img);
     if (s) return cli_lib_error(cmd, s);
     size_t H = img->shape[0], W = img->shape[1], c = img->ndim == 3 ? img->shape[2] : 1, N = H * W, changed = 0;
     float *x = malloc(N * (3 * sizeof(float) + 1));
