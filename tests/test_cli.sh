@@ -107,6 +107,9 @@ assert -4.8 < r["log_likelihood"] < -2.8, r["log_likelihood"]
 assert r["pseudo_ll"] < 0 and 0 <= r["recon_mse"] < 0.25, r
 EOF
 fi
+# a short AIS run with few runs says that its interval cannot be trusted
+expect_ok "eval --ais short" -- "$EBM" eval "$T/m.safetensors" --data "$T/test.csv" --ais --ais-runs 20 --ais-betas 3
+contains "$T/out" "^warning          the interval may not hold the true log Z: ESS [0-9.]* < 50" "AIS warning printed"
 # AIS and reverse AIS agree with the exact log Z of this 12 x 8 model
 expect_ok "eval --ais --reverse" -- "$EBM" eval "$T/m.safetensors" --data "$T/test.csv" --ais --reverse \
     --ais-runs 200 --ais-betas 3000 --seed 4 --json
@@ -122,6 +125,7 @@ for k in ("ais", "ais_reverse"):
     assert abs(a["log_likelihood"] - r["log_likelihood"]) < 0.05, (k, a)
     assert a["log_likelihood_lo"] <= a["log_likelihood"] <= a["log_likelihood_hi"], a
     assert a["runs"] == 200 and a["steps"] == 3000 and 1 <= a["ess"] <= 200, a
+    assert a["warning"] is None or a["ess"] < 50 or a["log_w_sd"] > 2, a
 EOF
 fi
 expect_ok "eval --ais text" -- "$EBM" eval "$T/m.safetensors" --data "$T/test.csv" --ais --ais-betas 100

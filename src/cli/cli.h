@@ -363,6 +363,9 @@ void cli_stat_line(const char *name, int width, const float *x, size_t n, size_t
 bool cli_rbm_ais(const char *cmd, const ebm_rbm *m, const ebm_mat *x, size_t runs, size_t steps, uint64_t seed,
                  bool reverse, bool quiet, ebm_ais_result *fw, ebm_ais_result *rv);
 void cli_ais_print(const char *what, const ebm_ais_result *r, double fmean, bool binary);
+/* The text of an AIS run's warnings (ebm_ais_result.warnings), empty when there are none; printed by
+ * cli_ais_print as a "warning" line and by cli_ais_json as "warning" (null when none). */
+cli_text cli_ais_warning(unsigned warnings, double ess, double log_w_sd);
 void cli_ais_json(const ebm_ais_result *r, double fmean);
 
 /* A composed model file (kind_compose.c): its parts loaded into one energy *e (the caller's, freed before *c)
