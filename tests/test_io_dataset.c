@@ -5,6 +5,8 @@
 #include "check.h"
 #include "io/io_internal.h"
 
+#include <sys/resource.h>
+
 static char dir[512];
 
 /* Writes images (n, h, w) u8 with value (37 i + 11 j) mod 256 and labels i mod 10 under prefix. */
@@ -365,6 +367,19 @@ static void test_limit_reads_only_rows(void) {
     CHECK_FAILS(ebm_dataset_load("fashion-mnist", &o, &d), EBM_EFORMAT);
     CHECK_MSG(strstr(ebm_last_error(), "truncated"), "message: %s", ebm_last_error());
     unsetenv("EBM_FASHION_MNIST_DIR");
+    /* found by fuzz_dataset: a header claiming rows of 2 x 1.1e9 bytes, cut after 8 bytes, with a row limit
+     * of 1, allocated the 2.2 GB row before reading; now the buffer grows with what the stream holds */
+    snprintf(path, sizeof path, "%s/huge-row.idx", fm);
+    static const uint8_t huge_row[26] = {0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 2, 0x42, 0xff, 0xff, 0xff, 1, 2, 3, 4, 5, 6, 7, 8};
+    FILE *hf = fopen(path, "wb");
+    REQUIRE(hf && fwrite(huge_row, 1, 24, hf) == 24 && fclose(hf) == 0);
+    struct rusage ru0, ru1;
+    getrusage(RUSAGE_SELF, &ru0);
+    o.limit = 1;
+    CHECK_FAILS(ebm_dataset_load(path, &o, &d), EBM_EFORMAT);
+    CHECK_MSG(strstr(ebm_last_error(), "truncated"), "message: %s", ebm_last_error());
+    getrusage(RUSAGE_SELF, &ru1);
+    CHECK_MSG(ru1.ru_maxrss - ru0.ru_maxrss < 100 * 1024, "peak RSS grew by %ld KB", ru1.ru_maxrss - ru0.ru_maxrss);
     /* a limited read still validates the header */
     snprintf(path, sizeof path, "%s/bad.idx.gz", fm);
     write_claiming(path, 1000000, 20, 28, 28);

@@ -396,6 +396,10 @@ static void test_hostile_spec(void) {
     /* a spec whose activations alone are beyond the per-sample limit: conv:2000000:3:1 on 28 x 28 */
     CHECK_FAILS(ebm_net_new("conv:2000000:3:1,silu,flatten,linear:1", 1, 28, 28, &net), EBM_EINVAL);
     CHECK_MSG(strstr(ebm_last_error(), "floats per sample"), "message: %s", ebm_last_error());
+    /* found by fuzz_netspec: a layer of more than 8 ':' fields read an unset field pointer */
+    CHECK_FAILS(ebm_net_new("conv:32:3:x:1:r264:\nconv:16:3:1", 1, 28, 28, &net), EBM_EINVAL);
+    CHECK_MSG(strstr(ebm_last_error(), "too many ':' fields"), "message: %s", ebm_last_error());
+    CHECK_FAILS(ebm_net_new("linear:1:2:3:4:5:6:7:8:sn", 4, 1, 1, &net), EBM_EINVAL);
     /* a large but reasonable network is still accepted */
     CHECK_OK(ebm_net_new("conv:64:3:1,silu,conv:64:3:1,silu,flatten,linear:1", 3, 64, 64, &net));
     ebm_net_free(net);

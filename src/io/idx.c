@@ -154,17 +154,32 @@ ebm_status ebm_io_idx_read_rows(const char *path, size_t max_rows, size_t *claim
                         (size_t)EBM_IO_MAX_FILE);
     }
     if (claimed_rows) *claimed_rows = ebm_io_get_be32(head + 4);
-    s = ebm_array_new(t, ndim, shape, NULL, out);
-    if (!s) s = gz_read_all(f, path, (*out)->data, bytes, &got);
+    /* the header's sizes are a claim: the buffer grows with what the stream actually holds, so a few bytes
+     * claiming a gigabyte row fail as truncated without allocating it */
+    uint8_t *buf = NULL;
+    size_t cap = 0;
+    got = 0;
+    while (!s && got < bytes) {
+        size_t ncap = cap ? (cap > bytes / 2 ? bytes : cap * 2) : (bytes < ((size_t)1 << 20) ? bytes : (size_t)1 << 20);
+        uint8_t *nb = realloc(buf, ncap);
+        if (!nb) {
+            s = ebm_fail(EBM_ENOMEM, "%s: out of memory reading %zu bytes", path, ncap);
+            break;
+        }
+        buf = nb;
+        cap = ncap;
+        size_t more = 0;
+        s = gz_read_all(f, path, buf + got, cap - got, &more);
+        got += more;
+        if (!s && got < cap) break; /* the end of the stream */
+    }
+    gzclose(f);
     if (!s && got < bytes)
         s = ebm_fail(EBM_EFORMAT, "%s: truncated: expected at least %zu bytes of data for %zu rows, found %zu", path,
                      bytes, max_rows, got);
-    gzclose(f);
-    if (s) {
-        ebm_array_free(*out);
-        *out = NULL;
-        return s;
-    }
+    if (!s) s = ebm_array_new(t, ndim, shape, buf, out);
+    free(buf);
+    if (s) return s;
     ebm_io_order((*out)->data, numel, esize, 1);
     return EBM_OK;
 }

@@ -132,6 +132,7 @@ static ebm_status parse_layer(char *tok, size_t pos, size_t c, size_t h, size_t 
     l->c_out = c;
     l->h_out = h;
     l->w_out = w;
+    if (nf > 8) return ebm_fail(EBM_EINVAL, "net spec: layer %zu '%s': too many ':' fields", pos, orig);
     const char *name = f[0];
     int sn = 0;
     if (nf > 1 && strcmp(f[nf - 1], "sn") == 0) {
