@@ -107,6 +107,32 @@ static void test_trained_models(void) {
         CHECK_MSG(rv.log_z_lo <= exact && exact <= rv.log_z_hi, "%zu hidden: exact %g outside reverse [%g, %g]",
                   hidden[t], exact, rv.log_z_lo, rv.log_z_hi);
 
+        /* the warnings (calibrated here, issue 13): long schedules whose intervals cover the exact log Z carry
+         * none; every short-schedule interval that misses it carries one, and 30 steps are always flagged */
+        CHECK_MSG(fw.warnings == 0 && rv.warnings == 0, "%zu hidden: default schedule warned (%u, %u; ESS %g, %g)",
+                  hidden[t], fw.warnings, rv.warnings, fw.ess, rv.ess);
+        {
+            ebm_ais_result e;
+            const size_t short_steps[3] = {30, 100, 300};
+            size_t missed = 0;
+            for (int s = 0; s < 3; s++)
+                for (uint64_t seed = 1; seed <= 3; seed++) {
+                    ebm_ais_opts os = opts_for(base, short_steps[s], seed); /* 100 runs */
+                    CHECK_OK(ebm_rbm_ais(m, &os, &e, NULL));
+                    int miss = !(e.log_z_lo <= exact && exact <= e.log_z_hi);
+                    missed += miss;
+                    CHECK_MSG(!miss || e.warnings, "%zu hidden, %zu steps, seed %llu: misses exact %g with [%g, %g] "
+                              "and no warning (ESS %g, sd %g)", hidden[t], short_steps[s], (unsigned long long)seed,
+                              exact, e.log_z_lo, e.log_z_hi, e.ess, e.log_w_sd);
+                    CHECK_MSG(short_steps[s] > 30 || (e.warnings & EBM_AIS_WARN_SPREAD),
+                              "%zu hidden, 30 steps: sd(log w) %g not flagged", hidden[t], e.log_w_sd);
+                }
+            CHECK_MSG(missed >= 2, "%zu hidden: only %zu short schedules missed: the check above tested nothing",
+                      hidden[t], missed);
+            printf("  %zu hidden: %zu of 9 short-schedule intervals missed the exact log Z, each with a warning\n",
+                   hidden[t], missed);
+        }
+
         if (hidden[t] == 20) {
             /* shorter schedules: wider intervals and larger spread of the log weights */
             const size_t steps[3] = {30, 300, 3000};

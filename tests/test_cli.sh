@@ -107,6 +107,9 @@ assert -4.8 < r["log_likelihood"] < -2.8, r["log_likelihood"]
 assert r["pseudo_ll"] < 0 and 0 <= r["recon_mse"] < 0.25, r
 EOF
 fi
+# a short AIS run with few runs says that its interval cannot be trusted
+expect_ok "eval --ais short" -- "$EBM" eval "$T/m.safetensors" --data "$T/test.csv" --ais --ais-runs 20 --ais-betas 3
+contains "$T/out" "^warning          the interval may not hold the true log Z: ESS [0-9.]* < 50" "AIS warning printed"
 # AIS and reverse AIS agree with the exact log Z of this 12 x 8 model
 expect_ok "eval --ais --reverse" -- "$EBM" eval "$T/m.safetensors" --data "$T/test.csv" --ais --reverse \
     --ais-runs 200 --ais-betas 3000 --seed 4 --json
@@ -122,6 +125,7 @@ for k in ("ais", "ais_reverse"):
     assert abs(a["log_likelihood"] - r["log_likelihood"]) < 0.05, (k, a)
     assert a["log_likelihood_lo"] <= a["log_likelihood"] <= a["log_likelihood_hi"], a
     assert a["runs"] == 200 and a["steps"] == 3000 and 1 <= a["ess"] <= 200, a
+    assert a["warning"] is None or a["ess"] < 50 or a["log_w_sd"] > 2, a
 EOF
 fi
 expect_ok "eval --ais text" -- "$EBM" eval "$T/m.safetensors" --data "$T/test.csv" --ais --ais-betas 100
@@ -147,6 +151,23 @@ ok; awk -F, '{ for (i = 1; i <= NF; i++) if ($i != 0 && $i != 1) bad = 1 } END {
 expect_ok "train on npy" -- "$EBM" train rbm --data "$T/s.npy" --hidden 3 --epochs 2 --batch 5 --out "$T/m2.safetensors"
 # reproducible: the same seed gives the same file contents except the provenance
 expect_ok "sample again" -- "$EBM" sample "$T/m.safetensors" --n 10 --steps 50 --csv "$T/s2.csv"
+# a model file's sampling defaults obey the bounds of the options they stand in for (--steps <= 1e9): a
+# hostile ebm.sample.steps is ignored with a warning instead of running until killed
+ok; if command -v python3 >/dev/null 2>&1; then
+    python3 - "$T/m.safetensors" "$T/msteps.safetensors" <<'EOF'
+import json, struct, sys
+b = open(sys.argv[1], 'rb').read()
+n = struct.unpack('<Q', b[:8])[0]
+h = json.loads(b[8:8 + n])
+h['__metadata__']['ebm.sample.steps'] = '1000000000000000'
+j = json.dumps(h).encode()
+open(sys.argv[2], 'wb').write(struct.pack('<Q', len(j)) + j + b[8 + n:])
+EOF
+    expect_ok "sample with a hostile ebm.sample.steps" -- timeout 60 "$EBM" sample "$T/msteps.safetensors" --n 2 --csv "$T/x.csv"
+    contains "$T/err" "ignoring the model file's ebm.sample.steps = 1000000000000000: outside --steps's bounds" \
+        "hostile steps default named"
+    contains "$T/err" "x 1000 sweeps" "the default 1000 sweeps used"
+fi
 ok; cmp -s "$T/s.csv" "$T/s2.csv" || fail "sampling with the same seed is not reproducible"
 expect_ok "sample with 1 thread" -- "$EBM" --threads 1 sample "$T/m.safetensors" --n 10 --steps 50 --csv "$T/s3.csv"
 ok; cmp -s "$T/s.csv" "$T/s3.csv" || fail "sampling on 1 thread differs from the default thread count"

@@ -292,11 +292,50 @@ static void test_grid(void) {
     CHECK_FAILS(ebm_png_grid(p, ten, SIZE_MAX / 2, 4, 1, NULL), EBM_EINVAL);
 }
 
+/* A picture beyond a consumer's pixel limit is refused from its header, before any decoding: the file
+ * here declares 30000 x 30000 grey pixels (900 MB decoded, under the reader's 1 GiB) in a few dozen bytes. */
+static void test_pixel_limit(void) {
+    ebm_buf b = {0};
+    ebm_buf_put(&b, "\x89PNG\r\n\x1a\n", 8);
+    uint8_t ihdr[13] = {0};
+    ebm_io_put_be32(ihdr, 30000);
+    ebm_io_put_be32(ihdr + 4, 30000);
+    ihdr[8] = 8;
+    put_chunk(&b, "IHDR", ihdr, 13);
+    uint8_t row[64] = {0}, z[128];
+    uLongf zn = sizeof z;
+    REQUIRE(compress(z, &zn, row, sizeof row) == Z_OK); /* the start of the first scanlines: decoding would
+                                                            stop short, the header check comes first */
+    put_chunk(&b, "IDAT", z, zn);
+    put_chunk(&b, "IEND", NULL, 0);
+    char path[600];
+    snprintf(path, sizeof path, "%s/huge.png", dir);
+    FILE *f = fopen(path, "wb");
+    REQUIRE(f && fwrite(b.data, 1, b.len, f) == b.len && fclose(f) == 0);
+    ebm_buf_free(&b);
+    ebm_array *a = (ebm_array *)1;
+    CHECK_FAILS(ebm_png_read_max(path, (size_t)1 << 24, &a), EBM_EFORMAT);
+    CHECK(a == NULL);
+    CHECK_MSG(strstr(ebm_last_error(), "huge.png: PNG of 30000 x 30000 pixels is larger than the limit of 16777216 "
+                                       "pixels"), "message: %s", ebm_last_error());
+    /* an image within the limit reads as ebm_png_read reads it; exactly at the limit is allowed */
+    uint8_t px[6] = {0, 50, 100, 150, 200, 250};
+    snprintf(path, sizeof path, "%s/small.png", dir);
+    CHECK_OK(ebm_png_write(path, px, 2, 3, 1));
+    CHECK_OK(ebm_png_read_max(path, 6, &a));
+    CHECK(a && a->ndim == 2 && a->shape[0] == 2 && a->shape[1] == 3 && memcmp(a->data, px, 6) == 0);
+    ebm_array_free(a);
+    CHECK_FAILS(ebm_png_read_max(path, 5, &a), EBM_EFORMAT);
+    CHECK_OK(ebm_png_read_max(path, 0, &a)); /* 0: no pixel limit */
+    ebm_array_free(a);
+}
+
 int main(void) {
     snprintf(dir, sizeof dir, "%s", check_tmpdir("io_png"));
     test_round_trips();
     test_other_depths();
     test_corrupt();
     test_grid();
+    test_pixel_limit();
     return check_summary("test_io_png");
 }

@@ -5,6 +5,8 @@
  * estimate of the largest singular value, and files: save/load round trip, malformed files -> EBM_EFORMAT. */
 #include "check.h"
 
+#include <sys/resource.h>
+
 #include <omp.h>
 
 static ebm_net *make(const char *spec, size_t c, size_t h, size_t w, uint64_t seed) {
@@ -369,11 +371,57 @@ static void test_files(void) {
     ebm_net_free(net);
 }
 
+/* A file whose few bytes of metadata ask for a huge network: refused from the spec and the tensors present,
+ * before the spec's memory is allocated (issue 13: a 136 KB file whose spec said conv:2000000:3:1 took 6 GB). */
+static long max_rss_kb(void) {
+    struct rusage ru;
+    return getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : 0;
+}
+
+static void test_hostile_spec(void) {
+    const char *dir = check_tmpdir("net");
+    char path[600];
+    snprintf(path, sizeof path, "%s/hostile.safetensors", dir);
+    /* 2e8 weights (800 MB) claimed by linear:50000000 on a 4-wide input; the file holds a 4 x 3 weight */
+    ebm_tensors *t;
+    REQUIRE(ebm_tensors_new(&t) == EBM_OK);
+    CHECK_OK(ebm_meta_set(ebm_tensors_meta(t), "ebm.model", "net"));
+    CHECK_OK(ebm_meta_set(ebm_tensors_meta(t), "ebm.net.spec", "linear:50000000"));
+    CHECK_OK(ebm_meta_set(ebm_tensors_meta(t), "ebm.net.input", "4x1x1"));
+    size_t shw[2] = {3, 4}, shb[1] = {3};
+    CHECK_OK(ebm_tensors_put(t, "layers.0.weight", EBM_F32, 2, shw, NULL));
+    CHECK_OK(ebm_tensors_put(t, "layers.0.bias", EBM_F32, 1, shb, NULL));
+    CHECK_OK(ebm_safetensors_write(path, t));
+    ebm_tensors_free(t);
+    long before = max_rss_kb();
+    ebm_net *net = (ebm_net *)1;
+    CHECK_FAILS(ebm_net_load(path, &net, NULL), EBM_EFORMAT);
+    CHECK(net == NULL);
+    CHECK_MSG(strstr(ebm_last_error(), "tensor 'layers.0.weight' has shape (3, 4), expected (50000000, 4)"),
+              "message: %s", ebm_last_error());
+    ebm_model *m = (ebm_model *)1;
+    CHECK_FAILS(ebm_model_load(path, &m), EBM_EFORMAT);
+    CHECK(m == NULL);
+    long grew = max_rss_kb() - before;
+    CHECK_MSG(grew < 100 * 1024, "loading grew the peak RSS by %ld KB", grew);
+    /* a spec whose activations alone are beyond the per-sample limit: conv:2000000:3:1 on 28 x 28 */
+    CHECK_FAILS(ebm_net_new("conv:2000000:3:1,silu,flatten,linear:1", 1, 28, 28, &net), EBM_EINVAL);
+    CHECK_MSG(strstr(ebm_last_error(), "floats per sample"), "message: %s", ebm_last_error());
+    /* found by fuzz_netspec: a layer of more than 8 ':' fields read an unset field pointer */
+    CHECK_FAILS(ebm_net_new("conv:32:3:x:1:r264:\nconv:16:3:1", 1, 28, 28, &net), EBM_EINVAL);
+    CHECK_MSG(strstr(ebm_last_error(), "too many ':' fields"), "message: %s", ebm_last_error());
+    CHECK_FAILS(ebm_net_new("linear:1:2:3:4:5:6:7:8:sn", 4, 1, 1, &net), EBM_EINVAL);
+    /* a large but reasonable network is still accepted */
+    CHECK_OK(ebm_net_new("conv:64:3:1,silu,conv:64:3:1,silu,flatten,linear:1", 3, 64, 64, &net));
+    ebm_net_free(net);
+}
+
 int main(void) {
     test_spec_parsing();
     test_energy_bookkeeping();
     test_thread_determinism();
     test_spectral_norm();
     test_files();
+    test_hostile_spec();
     return check_summary("test_net");
 }

@@ -66,6 +66,20 @@ bool cli_rbm_ais(const char *cmd, const ebm_rbm *m, const ebm_mat *x, size_t run
     return s == EBM_OK;
 }
 
+cli_text cli_ais_warning(unsigned warnings, double ess, double log_w_sd) {
+    cli_text t = {""};
+    if (!warnings) return t;
+    size_t n = (size_t)snprintf(t.s, sizeof t.s, "the interval may not hold the true log Z:");
+    if ((warnings & EBM_AIS_WARN_ESS) && n < sizeof t.s)
+        n += (size_t)snprintf(t.s + n, sizeof t.s - n, " ESS %.1f < %g (a few runs carry the estimate);", ess,
+                              EBM_AIS_MIN_ESS);
+    if ((warnings & EBM_AIS_WARN_SPREAD) && n < sizeof t.s)
+        n += (size_t)snprintf(t.s + n, sizeof t.s - n, " sd(log w) %.2f > %g (the schedule is too short for this "
+                              "model);", log_w_sd, EBM_AIS_MAX_LOG_W_SD);
+    if (n < sizeof t.s) snprintf(t.s + n, sizeof t.s - n, " use more intermediate distributions and runs");
+    return t;
+}
+
 /* The log-likelihood interval from the log Z interval: a larger log Z means a smaller likelihood. */
 void cli_ais_print(const char *what, const ebm_ais_result *r, double fmean, bool binary) {
     printf("log Z            %.4f (%s), interval [%.4f, %.4f] (3 standard errors; %zu runs x %zu steps, ESS %.1f, "
@@ -74,6 +88,7 @@ void cli_ais_print(const char *what, const ebm_ais_result *r, double fmean, bool
     printf("log-likelihood   %.4f nats per example (%s), interval [%.4f, %.4f]; conservative %.4f%s\n",
            -fmean - r->log_z, what, -fmean - r->log_z_hi, -fmean - r->log_z_lo, -fmean - r->log_z_hi,
            binary ? "" : " -- data is not binary, so this is not a probability");
+    if (r->warnings) printf("warning          %s\n", cli_ais_warning(r->warnings, r->ess, r->log_w_sd).s);
 }
 
 void cli_ais_json(const ebm_ais_result *r, double fmean) {
@@ -83,6 +98,9 @@ void cli_ais_json(const ebm_ais_result *r, double fmean) {
                         -fmean - r->log_z_lo, r->ess, r->log_w_sd, r->log_z_base};
     printf("{");
     cli_json_numbers(stdout, keys, v, 9);
-    printf(", \"runs\": %zu, \"steps\": %zu, \"seconds\": %.3f}", r->runs, r->steps, r->seconds);
+    printf(", \"runs\": %zu, \"steps\": %zu, \"seconds\": %.3f, \"warning\": ", r->runs, r->steps, r->seconds);
+    if (r->warnings) cli_json_string(stdout, cli_ais_warning(r->warnings, r->ess, r->log_w_sd).s);
+    else printf("null");
+    printf("}");
 }
 

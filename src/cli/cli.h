@@ -139,13 +139,12 @@ bool cli_model_kind(const char *path, char *kind, size_t cap);
  * a CSV file, whichever paths are not NULL; prints "wrote PATH" unless quiet; false after an error. */
 bool cli_write_samples(const char *cmd, bool quiet, const float *x, size_t n, size_t d, bool pm1, const char *png,
                        const char *npy, const char *csv, size_t h, size_t w, size_t cols, size_t zoom);
-/* ebm_meta_get_float / _size as a truth value: true when key holds such a number. */
-static inline bool cli_meta_float(const ebm_meta *m, const char *key, float *out) {
-    return ebm_meta_get_float(m, key, out) == EBM_OK;
-}
-static inline bool cli_meta_size(const ebm_meta *m, const char *key, size_t *out) {
-    return ebm_meta_get_size(m, key, out) == EBM_OK;
-}
+/* ebm_meta_get_float / _size as a truth value: true when key holds such a number.  A model file's default
+ * obeys the bounds of the option it stands in for (ebm.sample.steps those of --steps, 0..1e9, and so on for
+ * every ebm.sample.* key read this way): a value outside them is ignored with a warning on stderr naming
+ * the key and the option, *out is unchanged and the result is false. */
+bool cli_meta_float(const ebm_meta *m, const char *key, float *out);
+bool cli_meta_size(const ebm_meta *m, const char *key, size_t *out);
 /* Every key/value of m on stdout: as the members of a JSON object (without braces), or one indented
  * "key value" line each. */
 void cli_print_meta(const ebm_meta *m, bool json);
@@ -370,6 +369,9 @@ void cli_stat_line(const char *name, int width, const float *x, size_t n, size_t
 bool cli_rbm_ais(const char *cmd, const ebm_rbm *m, const ebm_mat *x, size_t runs, size_t steps, uint64_t seed,
                  bool reverse, bool quiet, ebm_ais_result *fw, ebm_ais_result *rv);
 void cli_ais_print(const char *what, const ebm_ais_result *r, double fmean, bool binary);
+/* The text of an AIS run's warnings (ebm_ais_result.warnings), empty when there are none; printed by
+ * cli_ais_print as a "warning" line and by cli_ais_json as "warning" (null when none). */
+cli_text cli_ais_warning(unsigned warnings, double ess, double log_w_sd);
 void cli_ais_json(const ebm_ais_result *r, double fmean);
 
 /* A composed model file (kind_compose.c): its parts loaded into one energy *e (the caller's, freed before *c)

@@ -196,6 +196,56 @@ void cli_json_number(FILE *f, double v) {
     else fputs("null", f);
 }
 
+
+/* The bounds of the command-line option each ebm.sample.* default stands in for (the option rows' lo, hi
+ * and open ends): a model file is data, and its defaults may ask no more than the command line may. */
+static const struct {
+    const char *key, *option;
+    double lo, hi;
+    int lo_open, hi_open;
+} meta_bounds[] = {
+    {"ebm.sample.steps", "steps", 0, 1e9, 0, 0},
+    {"ebm.sample.temperature", "temperature", 0, 1e6, 1, 0},
+    {"ebm.sample.eta", "eta", 0, 100, 1, 0},
+    {"ebm.sample.langevin_steps", "langevin-steps", 1, 100000, 0, 0},
+    {"ebm.sample.leapfrog", "leapfrog", 1, 10000, 0, 0},
+    {"ebm.sample.step_size", "step-size", 0, 1e6, 1, 0},
+    {"ebm.sample.noise", "noise", 0, 1e6, 0, 0},
+    {"ebm.sample.clip_lo", "clip-lo", -1e30, 1e30, 0, 0},
+    {"ebm.sample.clip_hi", "clip-hi", -1e30, 1e30, 0, 0},
+    {"ebm.sample.init_lo", "init-lo", -1e30, 1e30, 0, 0},
+    {"ebm.sample.init_hi", "init-hi", -1e30, 1e30, 0, 0},
+};
+
+/* Whether v may stand in for its option; warns and answers false when not. */
+static bool meta_in_bounds(const ebm_meta *m, const char *key, double v) {
+    for (size_t i = 0; i < sizeof meta_bounds / sizeof meta_bounds[0]; i++) {
+        if (strcmp(meta_bounds[i].key, key) != 0) continue;
+        double lo = meta_bounds[i].lo, hi = meta_bounds[i].hi;
+        bool ok = (meta_bounds[i].lo_open ? v > lo : v >= lo) && (meta_bounds[i].hi_open ? v < hi : v <= hi);
+        if (!ok)
+            fprintf(stderr, "ebm: warning: ignoring the model file's %s = %s: outside --%s's bounds %s%g, %g%s; "
+                    "the default is used\n", key, ebm_meta_get(m, key), meta_bounds[i].option,
+                    meta_bounds[i].lo_open ? "(" : "[", lo, hi, meta_bounds[i].hi_open ? ")" : "]");
+        return ok;
+    }
+    return true;
+}
+
+bool cli_meta_float(const ebm_meta *m, const char *key, float *out) {
+    float v;
+    if (ebm_meta_get_float(m, key, &v) != EBM_OK || !meta_in_bounds(m, key, v)) return false;
+    *out = v;
+    return true;
+}
+
+bool cli_meta_size(const ebm_meta *m, const char *key, size_t *out) {
+    size_t v;
+    if (ebm_meta_get_size(m, key, &v) != EBM_OK || !meta_in_bounds(m, key, (double)v)) return false;
+    *out = v;
+    return true;
+}
+
 /* The library reads only the JSON header (ebm_model_kind), so that a large data file named on a command line
  * costs nothing; the loaders validate the whole file afterwards.  Only regular files are asked: a pipe among
  * the arguments must not be consumed by looking at it.  A well-formed file of a kind this version does not

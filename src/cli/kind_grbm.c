@@ -380,7 +380,11 @@ static void print_eval(const char *path, const ebm_grbm *m, const ebm_dataset *d
         cli_json_string(stdout, spec);
         printf(", \"rows\": %zu, ", d->x->rows);
         cli_json_numbers(stdout, fig_keys, &f->free_energy_mean, 6); /* the struct's first six figures */
-        printf(", \"seconds\": %.3f}\n", seconds);
+        printf(", \"seconds\": %.3f", seconds);
+        if (ao) printf(", \"ais_warning\": ");
+        if (ao && f->ais_warnings) cli_json_string(stdout, cli_ais_warning(f->ais_warnings, f->ais_ess, f->ais_log_w_sd).s);
+        else if (ao) printf("null");
+        printf("}\n");
         return;
     }
     printf("model            %s (GRBM %zu visible x %zu hidden)\n", path, m->n_vis, m->n_hid);
@@ -398,6 +402,8 @@ static void print_eval(const char *path, const ebm_grbm *m, const ebm_dataset *d
         printf("AIS log Z        %.6f [%.6f, %.6f] (%zu runs, %zu steps)\n", f->ais_log_z, f->ais_log_z_lo, f->ais_log_z_hi,
                ao->runs, ao->steps);
         printf("AIS log-lik.     %.4f nats per example\n", f->ais_log_likelihood);
+        if (f->ais_warnings)
+            printf("warning          %s\n", cli_ais_warning(f->ais_warnings, f->ais_ess, f->ais_log_w_sd).s);
     }
 }
 

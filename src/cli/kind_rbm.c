@@ -278,6 +278,8 @@ static const char *const eval_about =
     "underestimate log Z, which overstates the likelihood: read the lower end of the log-likelihood\n"
     "interval (the 'conservative' figure) when comparing models.  --reverse also runs AIS backwards from\n"
     "exact samples (small models only), which tends to overestimate log Z: the truth lies between.\n"
+    "A 'warning' line (JSON: \"warning\") says when the interval cannot be trusted: ESS below 50 or\n"
+    "sd(log w) above 2 (schedule too short); give more --ais-betas and --ais-runs.\n"
     "\n"
     "--probe fits a linear probe on the model's features instead (see 'ebm eval MODEL --probe --help').";
 

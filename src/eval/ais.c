@@ -176,6 +176,10 @@ static void summarize(const double *logw, size_t M, double log_z_base, int rever
     res->ess = s1 * s1 / s2;
     res->log_w_sd = M > 1 ? sqrt(lvar / (double)(M - 1)) : 0;
     res->runs = M;
+    /* calibrated on the trained RBMs of tests/test_ais.c (exact log Z known): intervals that missed the
+     * truth had ESS <= 30 and sd(log w) >= 2.5; those of long schedules had ESS >= 55 and sd(log w) < 1 */
+    res->warnings = (res->ess < EBM_AIS_MIN_ESS ? EBM_AIS_WARN_ESS : 0u) |
+                    (res->log_w_sd > EBM_AIS_MAX_LOG_W_SD ? EBM_AIS_WARN_SPREAD : 0u);
     if (!reverse) {
         res->log_z = log_z_base + lw;
         res->log_z_lo = log_z_base + lo;

@@ -156,7 +156,7 @@ out:
 
 ebm_status ebm_grbm_evaluate(const ebm_grbm *m, const ebm_mat *x, int exact, const ebm_ais_opts *ais,
                              ebm_grbm_eval *out) {
-    *out = (ebm_grbm_eval){NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN};
+    *out = (ebm_grbm_eval){NAN, NAN, NAN, NAN, NAN, NAN, NAN, NAN, 0, NAN, NAN};
     if (x->cols != m->n_vis)
         return ebm_fail(EBM_EINVAL, "grbm_evaluate: rows of %zu values for a GRBM of %zu visible units", x->cols,
                         m->n_vis);
@@ -176,6 +176,9 @@ ebm_status ebm_grbm_evaluate(const ebm_grbm *m, const ebm_mat *x, int exact, con
         out->ais_log_z = res.log_z;
         out->ais_log_z_lo = res.log_z_lo;
         out->ais_log_z_hi = res.log_z_hi;
+        out->ais_warnings = res.warnings;
+        out->ais_ess = res.ess;
+        out->ais_log_w_sd = res.log_w_sd;
     }
     if (!s) out->free_energy_mean = 0;
     for (size_t i = 0; !s && i < rows; i++) out->free_energy_mean += F[i] / (double)rows;

@@ -126,13 +126,13 @@ static ebm_status load_fashion_mnist(const char *spec, size_t limit, ebm_dataset
     if (s == EBM_OK) s = fmnist_file(dir, prefix, "labels-idx1", lpath, sizeof lpath);
     if (s != EBM_OK) return s;
     ebm_array *img = NULL, *lab = NULL;
-    s = ebm_idx_read(ipath, &img);
-    if (s == EBM_OK) s = ebm_idx_read(lpath, &lab);
+    size_t n_img = 0, n_lab = 0; /* the rows the headers claim; with a limit only that many are read */
+    s = ebm_io_idx_read_rows(ipath, limit, &n_img, &img);
+    if (s == EBM_OK) s = ebm_io_idx_read_rows(lpath, limit, &n_lab, &lab);
     if (s == EBM_OK && img->ndim != 3)
         s = ebm_fail(EBM_EFORMAT, "%s: expected images of shape (n, h, w), found %d dimensions", ipath, img->ndim);
-    if (s == EBM_OK && lab->ndim >= 1 && lab->shape[0] != img->shape[0])
-        s = ebm_fail(EBM_ESHAPE, "%s has %zu labels but %s has %zu images", lpath, lab->shape[0], ipath,
-                     img->shape[0]);
+    if (s == EBM_OK && lab->ndim >= 1 && n_lab != n_img)
+        s = ebm_fail(EBM_ESHAPE, "%s has %zu labels but %s has %zu images", lpath, n_lab, ipath, n_img);
     if (s == EBM_OK) s = array_to_examples(img, limit, d);
     if (s == EBM_OK) s = labels_to_i32(lab, lpath, d->x->rows, &d->labels);
     if (s == EBM_OK) {
@@ -169,7 +169,7 @@ static ebm_status load_path(const char *path, size_t limit, ebm_dataset *d, bool
         return s;
     }
     ebm_array *a = NULL;
-    ebm_status s = ebm_io_ends_with(path, ".npy") ? ebm_npy_read(path, &a) : ebm_idx_read(path, &a);
+    ebm_status s = ebm_io_ends_with(path, ".npy") ? ebm_npy_read(path, &a) : ebm_io_idx_read_rows(path, limit, NULL, &a);
     if (s == EBM_OK) {
         *was_u8 = a->dtype == EBM_U8;
         s = array_to_examples(a, limit, d);

@@ -5,8 +5,11 @@
  * often gzip-compressed; the reader detects that by content. */
 #include "io/io_internal.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 static const struct {
     uint8_t code;
@@ -86,6 +89,99 @@ ebm_status ebm_idx_read(const char *path, ebm_array **out) {
     if (!out) return ebm_fail(EBM_EINVAL, "idx: out is NULL");
     *out = NULL;
     return ebm_io_read_parse(path, 1, EBM_IO_MAX_FILE, parse_any, out);
+}
+
+/* Reads exactly n bytes from a zlib stream (raw or gzip); *got tells how many came before the end. */
+static ebm_status gz_read_all(gzFile f, const char *path, void *buf, size_t n, size_t *got) {
+    uint8_t *p = buf;
+    *got = 0;
+    while (*got < n) {
+        size_t want = n - *got > ((size_t)1 << 30) ? ((size_t)1 << 30) : n - *got;
+        int r = gzread(f, p + *got, (unsigned)want);
+        if (r < 0) {
+            int zerr;
+            const char *msg = gzerror(f, &zerr);
+            if (zerr == Z_ERRNO) {
+                char eb[128];
+                return ebm_fail(EBM_EIO, "%s: read failed: %s", path, ebm_io_strerror(errno, eb, sizeof eb));
+            }
+            return ebm_fail(EBM_EFORMAT, "%s: corrupt gzip data (%s)", path, msg ? msg : "bad stream");
+        }
+        if (r == 0) break;
+        *got += (size_t)r;
+    }
+    return EBM_OK;
+}
+
+ebm_status ebm_io_idx_read_rows(const char *path, size_t max_rows, size_t *claimed_rows, ebm_array **out) {
+    if (!out) return ebm_fail(EBM_EINVAL, "idx: out is NULL");
+    *out = NULL;
+    if (!path || !*path) return ebm_fail(EBM_EINVAL, "read: empty path");
+    errno = 0;
+    gzFile f = gzopen(path, "rb");
+    if (!f) {
+        char eb[128];
+        return ebm_fail(EBM_EIO, "%s: %s", path, ebm_io_strerror(errno ? errno : ENOMEM, eb, sizeof eb));
+    }
+    uint8_t head[4 + 4 * EBM_MAX_DIMS];
+    size_t got = 0, hdr = 0, shape[EBM_MAX_DIMS] = {0}, numel, bytes;
+    ebm_dtype t = EBM_U8;
+    int ndim = 0;
+    ebm_status s = gz_read_all(f, path, head, 4, &got);
+    if (!s && got >= 4 && head[3] >= 1 && head[3] <= EBM_MAX_DIMS) {
+        size_t more = 0;
+        s = gz_read_all(f, path, head + 4, 4 * (size_t)head[3], &more);
+        got += more;
+    }
+    if (!s) s = idx_header(head, got, path, &t, &ndim, shape, &hdr);
+    if (!s && !ebm_io_shape_size(ndim, shape, ebm_dtype_size(t), &numel, &bytes)) {
+        char sh[256];
+        ebm_io_shape_str(ndim, shape, sh, sizeof sh);
+        s = ebm_fail(EBM_EFORMAT, "%s: IDX dimensions %s are too large", path, sh);
+    }
+    if (s || max_rows == 0 || max_rows >= shape[0]) {
+        gzclose(f);
+        if (s) return s;
+        /* all the rows: the whole-file reader, which also checks that nothing follows them */
+        if (claimed_rows) *claimed_rows = shape[0];
+        return ebm_idx_read(path, out);
+    }
+    size_t esize = ebm_dtype_size(t);
+    shape[0] = max_rows;
+    if (!ebm_io_shape_size(ndim, shape, esize, &numel, &bytes) || bytes > EBM_IO_MAX_FILE) {
+        gzclose(f);
+        return ebm_fail(EBM_EFORMAT, "%s: %zu IDX rows exceed the limit of %zu bytes", path, max_rows,
+                        (size_t)EBM_IO_MAX_FILE);
+    }
+    if (claimed_rows) *claimed_rows = ebm_io_get_be32(head + 4);
+    /* the header's sizes are a claim: the buffer grows with what the stream actually holds, so a few bytes
+     * claiming a gigabyte row fail as truncated without allocating it */
+    uint8_t *buf = NULL;
+    size_t cap = 0;
+    got = 0;
+    while (!s && got < bytes) {
+        size_t ncap = cap ? (cap > bytes / 2 ? bytes : cap * 2) : (bytes < ((size_t)1 << 20) ? bytes : (size_t)1 << 20);
+        uint8_t *nb = realloc(buf, ncap);
+        if (!nb) {
+            s = ebm_fail(EBM_ENOMEM, "%s: out of memory reading %zu bytes", path, ncap);
+            break;
+        }
+        buf = nb;
+        cap = ncap;
+        size_t more = 0;
+        s = gz_read_all(f, path, buf + got, cap - got, &more);
+        got += more;
+        if (!s && got < cap) break; /* the end of the stream */
+    }
+    gzclose(f);
+    if (!s && got < bytes)
+        s = ebm_fail(EBM_EFORMAT, "%s: truncated: expected at least %zu bytes of data for %zu rows, found %zu", path,
+                     bytes, max_rows, got);
+    if (!s) s = ebm_array_new(t, ndim, shape, buf, out);
+    free(buf);
+    if (s) return s;
+    ebm_io_order((*out)->data, numel, esize, 1);
+    return EBM_OK;
 }
 
 /* The whole file image: header, then the data in big-endian order. */

@@ -108,6 +108,13 @@ const char *ebm_io_strerror(int err, char *buf, size_t cap);
 /* gzip-compresses in (n bytes) at zlib level into a malloc'd *out. */
 ebm_status ebm_io_gzip(const void *in, size_t n, int level, uint8_t **out, size_t *out_len);
 
+/* ---- IDX ---- */
+/* The first max_rows rows of the IDX file at path (raw or gzip), read through a stream so that a gzip file
+ * is inflated only as far as those rows (a small file can claim a million rows); all of them, through
+ * ebm_idx_read, when max_rows is 0 or not below the rows in the header.  *claimed_rows (may be NULL) <-
+ * the rows the header claims.  The rows past max_rows are not read, so not checked. */
+ebm_status ebm_io_idx_read_rows(const char *path, size_t max_rows, size_t *claimed_rows, ebm_array **out);
+
 /* ---- PNG ---- */
 /* Decodes a PNG held in memory to u8 (h, w) or (h, w, c); refuses images whose decoded size would
  * exceed max_bytes (EBM_EFORMAT).  name is used in messages. */

@@ -18,7 +18,9 @@
 #define PNG_MAX_SIDE 1000000u
 #define GRID_MAX_SIDE 16384u
 
-ebm_status ebm_io_png_parse(const void *buf, size_t len, const char *name, size_t max_bytes, ebm_array **out) {
+/* ebm_io_png_parse with a limit on the pixels too (SIZE_MAX: none), checked from the header alone. */
+static ebm_status png_parse(const void *buf, size_t len, const char *name, size_t max_bytes, size_t max_pixels,
+                            ebm_array **out) {
     if (!out) return ebm_fail(EBM_EINVAL, "png: out is NULL");
     *out = NULL;
     if (!name) name = "PNG data";
@@ -35,6 +37,11 @@ ebm_status ebm_io_png_parse(const void *buf, size_t len, const char *name, size_
         ebm_status s = ebm_fail(EBM_EFORMAT, "%s: not a valid PNG (%s)", name, img.message);
         png_image_free(&img);
         return s;
+    }
+    if ((size_t)img.width * img.height > max_pixels) {
+        png_image_free(&img);
+        return ebm_fail(EBM_EFORMAT, "%s: PNG of %u x %u pixels is larger than the limit of %zu pixels", name,
+                        (unsigned)img.width, (unsigned)img.height, max_pixels);
     }
     img.flags |= PNG_IMAGE_FLAG_16BIT_sRGB;
     img.format &= PNG_FORMAT_FLAG_COLOR | PNG_FORMAT_FLAG_ALPHA; /* 8-bit, no colour map */
@@ -60,8 +67,30 @@ ebm_status ebm_io_png_parse(const void *buf, size_t len, const char *name, size_
     return s;
 }
 
+ebm_status ebm_io_png_parse(const void *buf, size_t len, const char *name, size_t max_bytes, ebm_array **out) {
+    return png_parse(buf, len, name, max_bytes, SIZE_MAX, out);
+}
+
 ebm_status ebm_png_parse(const void *buf, size_t len, const char *name, ebm_array **out) {
     return ebm_io_png_parse(buf, len, name, PNG_READ_MAX_BYTES, out);
+}
+
+/* ebm_io_read_parse hands parse one pointer: the output and the pixel limit travel together */
+typedef struct png_limited {
+    ebm_array **out;
+    size_t max_pixels;
+} png_limited;
+
+static ebm_status parse_limited(const void *buf, size_t len, const char *name, void *out) {
+    png_limited *pl = out;
+    return png_parse(buf, len, name, PNG_READ_MAX_BYTES, pl->max_pixels, pl->out);
+}
+
+ebm_status ebm_png_read_max(const char *path, size_t max_pixels, ebm_array **out) {
+    if (!out) return ebm_fail(EBM_EINVAL, "png: out is NULL");
+    *out = NULL;
+    png_limited pl = {out, max_pixels ? max_pixels : SIZE_MAX};
+    return ebm_io_read_parse(path, 0, PNG_READ_MAX_BYTES, parse_limited, &pl);
 }
 
 static ebm_status parse_any(const void *buf, size_t len, const char *name, void *out) {

@@ -33,6 +33,9 @@
 #define COL_MAX_FLOATS ((size_t)4 << 20)
 #define SPEC_MAX 4096
 #define MAX_LAYERS 256
+/* The activations of one sample, all layers together (what a forward pass keeps per row): a spec that
+ * needs more is refused before anything is allocated, so a few bytes of metadata cannot ask for gigabytes. */
+#define NET_MAX_SAMPLE_FLOATS ((size_t)1 << 28)
 
 typedef enum {
     L_LINEAR, L_CONV, L_POOL, L_FLATTEN, L_SILU, L_LEAKY, L_ELU, L_SOFTPLUS, L_TANH
@@ -129,6 +132,7 @@ static ebm_status parse_layer(char *tok, size_t pos, size_t c, size_t h, size_t 
     l->c_out = c;
     l->h_out = h;
     l->w_out = w;
+    if (nf > 8) return ebm_fail(EBM_EINVAL, "net spec: layer %zu '%s': too many ':' fields", pos, orig);
     const char *name = f[0];
     int sn = 0;
     if (nf > 1 && strcmp(f[nf - 1], "sn") == 0) {
@@ -215,7 +219,10 @@ static ebm_status parse_layer(char *tok, size_t pos, size_t c, size_t h, size_t 
 
 static bool has_weights(const layer *l) { return l->kind == L_LINEAR || l->kind == L_CONV; }
 
-ebm_status ebm_net_new(const char *spec, size_t channels, size_t height, size_t width, ebm_net **out) {
+/* The first half of ebm_net_new: parses the spec into its layers and counts the parameters, the state and
+ * the per-sample activations, allocating only the layer table (so a file's tensors can be checked against
+ * the spec before the parameter memory exists); net_alloc is the second half. */
+static ebm_status net_parse(const char *spec, size_t channels, size_t height, size_t width, ebm_net **out) {
     if (!out) return ebm_fail(EBM_EINVAL, "ebm_net_new: out is NULL");
     *out = NULL;
     if (!spec) return ebm_fail(EBM_EINVAL, "net spec is NULL");
@@ -286,8 +293,8 @@ ebm_status ebm_net_new(const char *spec, size_t channels, size_t height, size_t 
         ebm_net_free(net);
         return s;
     }
-    /* canonical spec, sizes of scratch, parameter memory */
-    size_t at = 0;
+    /* canonical spec, sizes of scratch */
+    size_t at = 0, acts = in;
     net->max_size = in;
     for (size_t i = 0; i < pos; i++) {
         layer *l = &L[i];
@@ -300,7 +307,21 @@ ebm_status ebm_net_new(const char *spec, size_t channels, size_t height, size_t 
             if (chunk * per > net->col_floats) net->col_floats = chunk * per;
         }
         if (l->sn && l->n_w > net->gsn_floats) net->gsn_floats = l->n_w;
+        if (acts <= NET_MAX_SAMPLE_FLOATS) acts += l->out_size; /* each out_size <= INT_MAX: no overflow */
     }
+    if (acts > NET_MAX_SAMPLE_FLOATS) {
+        ebm_net_free(net);
+        return ebm_fail(EBM_EINVAL, "net spec: the layers' activations need more than %zu floats per sample "
+                        "(the limit); a layer is far too wide for its input", NET_MAX_SAMPLE_FLOATS);
+    }
+    *out = net;
+    return EBM_OK;
+}
+
+/* The second half of ebm_net_new: the parameter and state memory of a parsed net; frees net on failure. */
+static ebm_status net_alloc(ebm_net *net) {
+    size_t pos = net->n_layers;
+    layer *L = net->L;
     net->params = ebm_calloc(net->n_params ? net->n_params : 1, sizeof(float));
     net->state = ebm_calloc(net->n_state ? net->n_state : 1, sizeof(float));
     net->act_off = calloc(pos + 1, sizeof *net->act_off);
@@ -324,8 +345,15 @@ ebm_status ebm_net_new(const char *spec, size_t channels, size_t height, size_t 
         /* until ebm_net_init: u = e_0, a valid unit vector */
         net->state[l->u_off] = 1.0f;
     }
-    *out = net;
     return EBM_OK;
+}
+
+ebm_status ebm_net_new(const char *spec, size_t channels, size_t height, size_t width, ebm_net **out) {
+    ebm_status s = net_parse(spec, channels, height, width, out);
+    if (s) return s;
+    s = net_alloc(*out);
+    if (s) *out = NULL;
+    return s;
 }
 
 static void free_work(ebm_net *net) {
@@ -1174,8 +1202,27 @@ ebm_status ebm_net_from_tensors(const ebm_tensors *t, const char *name, ebm_net 
     if (sscanf(input, "%llux%llux%llu%c", &c, &h, &w, &tail) != 3)
         return ebm_fail(EBM_EFORMAT, "%s: ebm.net.input '%s' is not CxHxW", name, input);
     ebm_net *net;
-    ebm_status s = ebm_net_new(spec, (size_t)c, (size_t)h, (size_t)w, &net);
+    ebm_status s = net_parse(spec, (size_t)c, (size_t)h, (size_t)w, &net);
     if (s) return ebm_fail(EBM_EFORMAT, "%s: %s", name, ebm_last_error());
+    /* every tensor the spec needs is present with its shape before the spec's memory is allocated: the
+     * metadata is a few bytes, the tensors are the file's actual contents */
+    for (size_t i = 0; !s && i < net->n_layers; i++) {
+        const layer *l = &net->L[i];
+        if (!has_weights(l)) continue;
+        char tn[64];
+        size_t shw[4] = {l->c_out, l->kind == L_CONV ? l->c_in : l->fan_in, l->k, l->k}, shb[1] = {l->c_out};
+        snprintf(tn, sizeof tn, "layers.%zu.weight", i);
+        s = ebm_io_check_shape(t, name, tn, l->kind == L_CONV ? 4 : 2, shw);
+        snprintf(tn, sizeof tn, "layers.%zu.bias", i);
+        if (!s) s = ebm_io_check_shape(t, name, tn, 1, shb);
+        if (!s && l->sn) {
+            snprintf(tn, sizeof tn, "layers.%zu.sn_u", i);
+            s = ebm_io_check_shape(t, name, tn, 1, shb);
+        }
+    }
+    if (!s) s = net_alloc(net); /* frees net on failure */
+    else ebm_net_free(net);
+    if (s) return s;
     for (size_t i = 0; !s && i < net->n_layers; i++) {
         const layer *l = &net->L[i];
         if (!has_weights(l)) continue;

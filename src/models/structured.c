@@ -496,8 +496,9 @@ ebm_status ebm_structured_from_tensors(const ebm_tensors *t, const char *path, e
         s = ebm_fail(EBM_EFORMAT, "%s: the network has %zu outputs but ebm.sp.classes is %zu", path, ebm_net_output_size(m->net), k);
     if (!s && len) {
         size_t shp[2] = {k, k};
-        m->pair = ebm_calloc(k * k, sizeof(float));
-        s = m->pair ? ebm_io_take_f32(t, path, "pair", 2, shp, m->pair) : ebm_fail(EBM_ENOMEM, "out of memory");
+        s = ebm_io_check_shape(t, path, "pair", 2, shp); /* the file holds the k x k before it is allocated */
+        if (!s) m->pair = ebm_calloc(k * k, sizeof(float));
+        if (!s) s = m->pair ? ebm_io_take_f32(t, path, "pair", 2, shp, m->pair) : ebm_fail(EBM_ENOMEM, "out of memory");
     }
     if (!s) s = ebm_meta_new(&m->meta);
     if (!s) s = ebm_meta_copy(m->meta, meta);
