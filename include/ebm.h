@@ -94,7 +94,8 @@ EBM_API long long ebm_abi_layout(const char *type, const char *field);
 /* Sets the number of threads used by OpenMP loops and by OpenBLAS (n >= 1). Results do not depend on it. */
 EBM_API void ebm_set_threads(int n);
 EBM_API int ebm_get_threads(void);
-/* Describes the BLAS in use, e.g. "OpenBLAS 0.3.21 ... core=SkylakeX threads=2", into buf. */
+/* Describes the BLAS in use and the threads into buf, e.g. "OpenBLAS 0.3.21 ...; core SkylakeX; 2 BLAS threads,
+ * 2 OpenMP threads, wait policy PASSIVE" (OMP_WAIT_POLICY / GOMP_SPINCOUNT as the environment has them). */
 EBM_API void ebm_blas_info(char *buf, size_t cap);
 /* OpenBLAS 0.3.21 picks its AVX2 "Haswell" kernels on AVX-512 CPUs it does not know (AMD Zen 4/5);
  * its AVX-512 "SkylakeX" kernels run there about twice as fast.  Returns the core type worth setting

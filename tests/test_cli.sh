@@ -55,6 +55,12 @@ expect_ok "ebm --help" -- "$EBM" --help
 contains "$T/out" "train rbm" "top-level help"
 expect_ok "ebm --version" -- "$EBM" --version
 contains "$T/out" "BLAS" "version"
+# the re-execution sets a passive OpenMP wait policy unless the user chose one (the rest of this script runs with
+# EBM_NO_REEXEC=1); a user's own choice wins
+expect_ok "ebm --version re-executed" -- env -u EBM_NO_REEXEC -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT "$EBM" --version
+contains "$T/out" "wait policy PASSIVE" "re-execution sets OMP_WAIT_POLICY"
+expect_ok "ebm --version, user's wait policy" -- env -u EBM_NO_REEXEC OMP_WAIT_POLICY=active "$EBM" --version
+contains "$T/out" "wait policy active" "the user's OMP_WAIT_POLICY wins"
 for c in "train rbm" sample eval info; do
     # shellcheck disable=SC2086
     expect_ok "ebm $c --help" -- "$EBM" $c --help

@@ -250,7 +250,7 @@ class AisOpts(Structure):
 class AisResult(Structure):
     _fields_ = [("log_z", c_double), ("log_z_lo", c_double), ("log_z_hi", c_double), ("log_z_base", c_double),
                 ("ess", c_double), ("log_w_sd", c_double), ("runs", c_size_t), ("steps", c_size_t),
-                ("seconds", c_double)]
+                ("seconds", c_double), ("warnings", ctypes.c_uint)]
 
     def as_dict(self):
         return {n: getattr(self, n) for n, _ in self._fields_}

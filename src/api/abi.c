@@ -63,7 +63,7 @@ static const abi_row abi_rows[] = {
     F(ebm_ais_opts, base_bias), F(ebm_ais_opts, seed), F(ebm_ais_opts, progress), F(ebm_ais_opts, user),
     S(ebm_ais_result), F(ebm_ais_result, log_z), F(ebm_ais_result, log_z_lo), F(ebm_ais_result, log_z_hi),
     F(ebm_ais_result, log_z_base), F(ebm_ais_result, ess), F(ebm_ais_result, log_w_sd), F(ebm_ais_result, runs),
-    F(ebm_ais_result, steps), F(ebm_ais_result, seconds),
+    F(ebm_ais_result, steps), F(ebm_ais_result, seconds), F(ebm_ais_result, warnings),
     S(ebm_rbm_eval), F(ebm_rbm_eval, free_energy_mean), F(ebm_rbm_eval, recon), F(ebm_rbm_eval, pseudo_ll),
     F(ebm_rbm_eval, log_z), F(ebm_rbm_eval, log_likelihood),
 };

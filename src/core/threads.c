@@ -6,6 +6,7 @@
 
 #include <omp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -25,8 +26,10 @@ void ebm_set_threads(int n) {
 int ebm_get_threads(void) { return omp_get_max_threads(); }
 
 void ebm_blas_info(char *buf, size_t cap) {
-    snprintf(buf, cap, "%s; core %s; %d BLAS threads, %d OpenMP threads", openblas_get_config(),
-             openblas_get_corename(), openblas_get_num_threads(), omp_get_max_threads());
+    const char *wait = getenv("OMP_WAIT_POLICY"), *spin = getenv("GOMP_SPINCOUNT");
+    snprintf(buf, cap, "%s; core %s; %d BLAS threads, %d OpenMP threads, wait policy %s%s%s", openblas_get_config(),
+             openblas_get_corename(), openblas_get_num_threads(), omp_get_max_threads(),
+             wait ? wait : "default (spin, then sleep)", spin ? ", GOMP_SPINCOUNT " : "", spin ? spin : "");
 }
 
 const char *ebm_blas_better_coretype(void) {
