@@ -14,13 +14,14 @@ initialisations draw from the stream (seed, 100) as `ebm train` does.  Files sav
 (ebm info / eval / sample / score) and the other way round."""
 import ctypes
 import os
+import time
 from ctypes import POINTER, byref, c_double, c_float, c_int, c_size_t, c_void_p
 
 import numpy as np
 
 from . import _lib as L
 from ._lib import check, lib
-from .core import RBM, _Mat, _meta_dict, _meta_update, _rng, as_f32, dptr, fptr, run
+from .core import RBM, RunResult, _Mat, _meta_dict, _meta_update, _rng, as_f32, dptr, fptr, run
 
 CANCELED = 8  # EBM_ECANCELED
 INIT_STREAM = 100  # the random stream `ebm train` initialises models from: (seed, 100)
@@ -376,7 +377,8 @@ class DBN(_Owned):
         ebm_cd_opts: CD-1, 10 epochs per layer, batch 100, lr 0.05, momentum 0.5, weight decay 1e-4, seed 1).
         on_layer(layer, rbm) is called before each layer (True stops); progress / on_step dicts carry "layer"
         and "layers".  Ctrl-C stops within the layer under way (its last update kept, the layers above
-        untrained) and raises KeyboardInterrupt.  Returns a list of each trained layer's RunResult."""
+        untrained) and raises KeyboardInterrupt.  Returns a RunResult with layers (each layer's RunResult, with
+        its "layer"), layers_done, interrupted (a callback or on_layer stopped it) and seconds."""
         o = L.DbnTrainOpts()
         lib.ebm_dbn_train_opts_default(byref(o))
         c = o.cd
@@ -412,12 +414,17 @@ class DBN(_Owned):
                 state["exc"] = e
                 return CANCELED
         fn = L.DBN_RUN_FN(hook)
+        t0 = time.time()
         st = lib.ebm_dbn_train_run(self._p, d.ptr, byref(o), fn, None)
+        if describe:  # the whole run's seed and time, as `ebm train dbn` records them
+            _meta_update(meta, {"ebm.train.seed": o.cd.seed, "ebm.train.seconds": "%.2f" % (time.time() - t0)})
         if state["exc"] is not None:
             raise state["exc"]
         if not (st == CANCELED and state["stopped"]):
             check(st)
-        return state["results"]
+        done = [r for r in state["results"] if not r["interrupted"]]
+        return RunResult(layers=state["results"], layers_done=len(done), interrupted=state["stopped"],
+                         seconds=sum(r["seconds"] for r in state["results"]))
 
 
 # --------------------------------------------------------------------------------------------------------
