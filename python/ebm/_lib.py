@@ -533,7 +533,7 @@ _PROTOS = [
     ("ebm_net_energy_class", S, P, POINTER(c_int32), c_size_t, POINTER(PENERGY)),
     ("ebm_toy_generate", S, c_char_p, c_size_t, c_uint64, POINTER(POINTER(Dataset))), ("ebm_toy_names", c_char_p),
     ("ebm_dataset_free", None, POINTER(Dataset)),
-    ("ebm_rng_u64", c_uint64, PRNG), ("ebm_rng_uniform", c_double, PRNG),
+    ("ebm_rng_u64", c_uint64, PRNG), ("ebm_rng_uniform", c_double, PRNG), ("ebm_rng_below", c_uint64, PRNG, c_uint64),
     ("ebm_noise_default", None, POINTER(Noise)), ("ebm_noise_fill", S, POINTER(Noise), c_uint64, PF, c_size_t, c_size_t),
 ]
 for _p in _PROTOS:

@@ -224,16 +224,20 @@ class BM(_Owned):
         return {n: getattr(e, n) for n, _ in e._fields_}
 
     def sample(self, n=100, steps=1000, T=1.0, scan="systematic", seed=1, init=None):
-        """n chains of sequential Gibbs sampling (ebm_bm_gibbs) for steps sweeps at T, started from uniform
-        noise or from init (n rows, or rows drawn with replacement when it has another count)."""
+        """n chains of sequential Gibbs sampling (ebm_bm_gibbs) for steps sweeps at T, started from uniform noise
+        or from random rows of init (drawn with replacement): the states `ebm sample MODEL --seed` writes, bit
+        for bit.  Ctrl-C stops between blocks of 10 sweeps (KeyboardInterrupt)."""
         r = _rng(seed, 0)
+        nu, off = self.n, self.off
         if init is None:
-            x = np.where(np.random.RandomState(seed & 0xffffffff).rand(n, self.n) < 0.5, 1.0, self.off)
+            u = np.fromiter((lib.ebm_rng_uniform(byref(r)) for _ in range(n * nu)), np.float64, n * nu)
+            x = np.where(u < 0.5, 1.0, off).astype(np.float32).reshape(n, nu)
         else:
-            init = as_f32(init, self.n, "init")
-            x = init if init.shape[0] == n else init[np.random.RandomState(seed & 0xffffffff).randint(0, len(init), n)]
-        x = np.array(x, np.float32, order="C")
-        check(lib.ebm_bm_gibbs(self._p, fptr(x), n, int(steps), T, _choice("scan", scan, BM_SCANS), byref(r)))
+            init = as_f32(init, nu, "init")
+            x = np.ascontiguousarray(init[[lib.ebm_rng_below(byref(r), init.shape[0]) for _ in range(n)]])
+        sc = _choice("scan", scan, BM_SCANS)
+        for done in range(0, int(steps), 10):  # the command line's blocks: each draws its key from r
+            check(lib.ebm_bm_gibbs(self._p, fptr(x), n, min(10, int(steps) - done), T, sc, byref(r)))
         return x
 
     def train(self, data, *, method="cd", k=None, scan="systematic", epochs=None, batch=None, chains=None,

@@ -75,8 +75,11 @@ def test_bm_exact_likelihood_improves_as_in_the_cli(tmp_path, cli, bits10):
     assert figure(out, "log Z") == pytest.approx(m.log_z_exact(), abs=1e-5)
     assert figure(out, "pseudo-LL") == pytest.approx(m.pseudo_log_likelihood(bits10), abs=1e-4)
     assert "Boltzmann" in cli("info", tmp_path / "py.safetensors")
-    cli("sample", tmp_path / "py.safetensors", "--n", 4, "--steps", 5, "--npy", tmp_path / "s.npy")
-    assert set(np.unique(np.load(tmp_path / "s.npy"))) <= {0.0, 1.0}
+    cli("sample", tmp_path / "py.safetensors", "--n", 4, "--steps", 25, "--seed", 7, "--npy", tmp_path / "s.npy")
+    np.testing.assert_array_equal(m.sample(4, steps=25, seed=7), np.load(tmp_path / "s.npy"))  # the same chains
+    cli("sample", tmp_path / "py.safetensors", "--n", 3, "--steps", 5, "--init", "data", "--data", tmp_path / "x.npy",
+        "--npy", tmp_path / "s.npy")
+    np.testing.assert_array_equal(m.sample(3, steps=5, init=bits10), np.load(tmp_path / "s.npy"))
     back = ebm.load(tmp_path / "cli.safetensors")
     assert isinstance(back, ebm.BM) and np.array_equal(back.W, W) and ebm.Model(tmp_path / "py.safetensors").bm.n == 10
 
