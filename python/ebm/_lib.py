@@ -260,11 +260,102 @@ class RbmEval(Structure):
     _fields_ = [(n, c_double) for n in ("free_energy_mean", "recon", "pseudo_ll", "log_z", "log_likelihood")]
 
 
+class Dataset(Structure):
+    _fields_ = [("x", POINTER(Mat)), ("labels", POINTER(c_int32)), ("height", c_size_t), ("width", c_size_t),
+                ("source", ctypes.c_char * 4096)]
+
+
+class OptimOpts(Structure):
+    _fields_ = [("kind", c_int), ("lr", c_float), ("momentum", c_float), ("beta1", c_float), ("beta2", c_float),
+                ("eps", c_float), ("weight_decay", c_float), ("clip", c_float)]
+
+
+class BmTrainOpts(Structure):
+    _fields_ = [("method", c_int), ("k", c_size_t), ("scan", c_int), ("epochs", c_size_t), ("batch", c_size_t),
+                ("chains", c_size_t), ("optim", OptimOpts), ("shuffle", c_int), ("seed", c_uint64),
+                ("on_batch", c_void_p), ("on_epoch", c_void_p), ("user", c_void_p)]
+
+
+class BmEval(Structure):
+    _fields_ = [(n, c_double) for n in ("energy_mean", "pseudo_ll", "log_z", "log_likelihood")]
+
+
+class DBN(Structure):
+    _fields_ = [("n_layers", c_size_t), ("layers", POINTER(POINTER(RBM))), ("height", c_size_t),
+                ("width", c_size_t), ("meta", c_void_p)]
+
+
+DBN_ON_LAYER_FN = CFUNCTYPE(c_int, c_size_t, POINTER(RBM), POINTER(Mat), c_void_p)
+
+
+class DbnTrainOpts(Structure):
+    _fields_ = [("cd", CdOpts), ("init_std", c_float), ("on_layer", DBN_ON_LAYER_FN), ("user", c_void_p)]
+
+
+class DbnLayerRun(Structure):
+    _fields_ = [("layer", c_size_t), ("n_layers", c_size_t), ("rbm", POINTER(RBM)), ("input", POINTER(Mat)),
+                ("trainer", c_void_p), ("run", RunOpts)]
+
+
+DBN_RUN_FN = CFUNCTYPE(c_int, POINTER(DbnLayerRun), c_void_p)
+
+
+class DbnSampleOpts(Structure):
+    _fields_ = [("steps", c_size_t), ("T", c_float), ("noise_p", c_float), ("progress", PROGRESS_FRACTION_FN),
+                ("user", c_void_p)]
+
+
+class Noise(Structure):
+    _fields_ = [("kind", c_int), ("lo", c_float), ("hi", c_float), ("mean", c_float), ("sd", c_float)]
+
+
+class LcdOpts(Structure):
+    _fields_ = [("mode", c_int), ("buffer", c_size_t), ("reinit", c_float), ("noise", Noise), ("mcmc", McmcOpts),
+                ("alpha", c_float), ("data_noise", c_float), ("optim", OptimOpts), ("batch", c_size_t),
+                ("iters", c_size_t), ("seed", c_uint64), ("on_iter", c_void_p), ("user", c_void_p),
+                ("gen_weight", c_float), ("extra_grad", c_void_p), ("extra_user", c_void_p), ("sn_net", c_void_p)]
+
+
+class Structured(Structure):
+    _fields_ = [("net", c_void_p), ("k", c_size_t), ("len", c_size_t), ("out", c_int), ("pair", POINTER(c_float)),
+                ("meta", c_void_p)]
+
+
+class StructuredLossOpts(Structure):
+    _fields_ = [("loss", c_int), ("margin", c_float), ("beta", c_float), ("gamma", c_float), ("lvq2_max", c_float)]
+
+
+class StructuredTrainOpts(Structure):
+    _fields_ = [("loss", StructuredLossOpts), ("optim", OptimOpts), ("epochs", c_size_t), ("batch", c_size_t),
+                ("seed", c_uint64), ("on_batch", c_void_p), ("user", c_void_p)]
+
+
+class StructuredEval(Structure):
+    _fields_ = [("accuracy", c_double), ("seq_accuracy", c_double), ("loss", c_double), ("e_correct", c_double),
+                ("e_offending", c_double), ("gap", c_double), ("spread", c_double), ("top_share", c_double),
+                ("collapsed", c_int)]
+
+    def as_dict(self):
+        d = {n: getattr(self, n) for n, _ in self._fields_}
+        d["collapsed"] = bool(d["collapsed"])
+        return d
+
+
+class StructuredMarkov(Structure):
+    _fields_ = [("n", c_size_t), ("len", c_size_t), ("k", c_size_t), ("stay", c_float), ("noise", c_float),
+                ("seed", c_uint64)]
+
+
 MIRRORS = {"ebm_rng": Rng, "ebm_mat": Mat, "ebm_array": Array, "ebm_rbm": RBM, "ebm_grbm": GRBM,
            "ebm_figures": Figures, "ebm_run_progress": RunProgress, "ebm_run_opts": RunOpts,
            "ebm_run_result": RunResult, "ebm_cd_opts": CdOpts, "ebm_grbm_sample_opts": GrbmSampleOpts,
            "ebm_grbm_train_opts": GrbmTrainOpts, "ebm_mcmc_opts": McmcOpts, "ebm_mcmc_stats": McmcStats,
-           "ebm_ais_opts": AisOpts, "ebm_ais_result": AisResult, "ebm_rbm_eval": RbmEval}
+           "ebm_ais_opts": AisOpts, "ebm_ais_result": AisResult, "ebm_rbm_eval": RbmEval,
+           "ebm_dataset": Dataset, "ebm_optim_opts": OptimOpts, "ebm_bm_train_opts": BmTrainOpts, "ebm_bm_eval": BmEval, "ebm_dbn": DBN,
+           "ebm_dbn_train_opts": DbnTrainOpts, "ebm_dbn_layer_run": DbnLayerRun, "ebm_dbn_sample_opts": DbnSampleOpts,
+           "ebm_noise": Noise, "ebm_lcd_opts": LcdOpts, "ebm_structured": Structured,
+           "ebm_structured_loss_opts": StructuredLossOpts, "ebm_structured_train_opts": StructuredTrainOpts,
+           "ebm_structured_eval": StructuredEval, "ebm_structured_markov": StructuredMarkov}
 PARTIAL = {"ebm_energy": Energy}  # only a prefix mirrored: offsets checked, not the size
 
 _fn("ebm_abi_layout", c_longlong, c_char_p, c_char_p)
@@ -378,6 +469,76 @@ _PROTOS = [
     ("ebm_grbm_run_opts", None, POINTER(GrbmTrainOpts), POINTER(RunOpts)),
     ("ebm_grbm_trainer_new", S, PGRBM, POINTER(GrbmTrainOpts), POINTER(P)),
     ("ebm_grbm_recon_error", S, PGRBM, PF, c_size_t, PD),
+    # Boltzmann machines
+    ("ebm_bm_new", S, c_size_t, c_int, POINTER(P)), ("ebm_bm_free", None, P), ("ebm_bm_spin_kind", c_int, P),
+    ("ebm_bm_off_value", c_float, P), ("ebm_bm_params", PF, P, POINTER(c_size_t)), ("ebm_bm_symmetrize", None, P),
+    ("ebm_bm_meta", P, P), ("ebm_bm_set_image_shape", None, P, c_size_t, c_size_t),
+    ("ebm_bm_image_shape", None, P, POINTER(c_size_t), POINTER(c_size_t)),
+    ("ebm_bm_spins_parse", S, c_char_p, POINTER(c_int)), ("ebm_bm_scan_parse", S, c_char_p, POINTER(c_int)),
+    ("ebm_bm_init", S, P, PRNG, c_float, PMAT), ("ebm_bm_cond_prob", S, P, PF, c_size_t, c_float, PF),
+    ("ebm_bm_save", S, P, c_char_p), ("ebm_bm_load", S, c_char_p, POINTER(P)),
+    ("ebm_bm_gibbs", S, P, PF, c_size_t, c_size_t, c_float, c_int, PRNG),
+    ("ebm_bm_log_z_exact", S, P, c_float, PD), ("ebm_bm_log_likelihood", S, P, PF, c_size_t, c_double, PD),
+    ("ebm_bm_pseudo_ll", S, P, PF, c_size_t, PD), ("ebm_bm_evaluate", S, P, PF, c_size_t, c_int, POINTER(BmEval)),
+    ("ebm_bm_train_opts_default", None, POINTER(BmTrainOpts)),
+    ("ebm_bm_trainer_new", S, P, POINTER(BmTrainOpts), POINTER(P)),
+    ("ebm_bm_run_opts", None, POINTER(BmTrainOpts), POINTER(RunOpts)),
+    ("ebm_meta_set_sample_defaults", S, P, c_size_t, c_float, c_char_p),
+    # deep belief nets
+    ("ebm_dbn_new", S, POINTER(c_size_t), c_size_t, POINTER(POINTER(DBN))), ("ebm_dbn_free", None, P),
+    ("ebm_dbn_load_stack", S, c_char_p, POINTER(POINTER(DBN))), ("ebm_dbn_save", S, P, c_char_p),
+    ("ebm_dbn_up", S, P, PF, c_size_t, c_size_t, PF), ("ebm_dbn_down", S, P, PF, c_size_t, c_size_t, PF),
+    ("ebm_dbn_recon_error", S, P, PF, c_size_t, PD),
+    ("ebm_dbn_sample_opts_default", None, POINTER(DbnSampleOpts)),
+    ("ebm_dbn_sample", S, P, c_size_t, PMAT, POINTER(DbnSampleOpts), PRNG, PF),
+    ("ebm_dbn_train_opts_default", None, POINTER(DbnTrainOpts)),
+    ("ebm_dbn_train_run", S, P, PMAT, POINTER(DbnTrainOpts), DBN_RUN_FN, P),
+    # networks, LCD and JEM
+    ("ebm_net_new", S, c_char_p, c_size_t, c_size_t, c_size_t, POINTER(P)), ("ebm_net_free", None, P),
+    ("ebm_net_init", S, P, PRNG), ("ebm_net_params", PF, P, POINTER(c_size_t)),
+    ("ebm_net_state", PF, P, POINTER(c_size_t)), ("ebm_net_spec", c_char_p, P),
+    ("ebm_net_describe", None, P, c_char_p, c_size_t), ("ebm_net_energy", S, P, c_int, POINTER(PENERGY)),
+    ("ebm_net_save", S, P, P, c_char_p), ("ebm_net_load", S, c_char_p, POINTER(P), POINTER(P)),
+    ("ebm_net_input_shape", c_int, P, c_size_t, POINTER(c_size_t), POINTER(c_size_t), POINTER(c_size_t)),
+    ("ebm_lcd_opts_default", None, POINTER(LcdOpts)), ("ebm_lcd_opts_for_data", None, POINTER(LcdOpts), c_size_t, c_int),
+    ("ebm_lcd_trainer_new", S, PENERGY, POINTER(LcdOpts), POINTER(P)),
+    ("ebm_lcd_run_opts", None, POINTER(LcdOpts), POINTER(RunOpts)),
+    ("ebm_lcd_data_range", None, PMAT, PF, PF),
+    ("ebm_lcd_trainer_negatives", PF, P, POINTER(c_size_t)),
+    ("ebm_jem_trainer_new", S, P, POINTER(LcdOpts), POINTER(P)),
+    # structured prediction
+    ("ebm_structured_new_for_data", S, c_char_p, c_size_t, c_size_t, c_size_t, c_size_t, c_size_t, c_int,
+     POINTER(POINTER(Structured))),
+    ("ebm_structured_free", None, P), ("ebm_structured_init", S, P, PRNG),
+    ("ebm_structured_row_size", c_size_t, P), ("ebm_structured_labels_per_row", c_size_t, P),
+    ("ebm_structured_n_params", c_size_t, P), ("ebm_structured_classes", S, POINTER(c_int32), c_size_t, POINTER(c_size_t)),
+    ("ebm_structured_energies", S, P, PF, c_size_t, PF, PF),
+    ("ebm_structured_predict", S, P, PF, c_size_t, POINTER(c_int32), PD),
+    ("ebm_structured_free_energy", S, P, PF, c_size_t, PD),
+    ("ebm_structured_save", S, P, c_char_p), ("ebm_structured_load", S, c_char_p, POINTER(POINTER(Structured))),
+    ("ebm_structured_loss_parse", S, c_char_p, POINTER(c_int)), ("ebm_structured_out_parse", S, c_char_p, POINTER(c_int)),
+    ("ebm_structured_loss_name", c_char_p, c_int), ("ebm_structured_out_name", c_char_p, c_int),
+    ("ebm_structured_loss_needs_nonneg", c_int, c_int),
+    ("ebm_structured_loss_opts_from_meta", None, P, POINTER(StructuredLossOpts)),
+    ("ebm_structured_evaluate", S, P, POINTER(StructuredLossOpts), PF, POINTER(c_int32), c_size_t,
+     POINTER(StructuredEval)),
+    ("ebm_structured_train_opts_default", None, POINTER(StructuredTrainOpts)),
+    ("ebm_structured_trainer_new", S, P, POINTER(StructuredTrainOpts), POINTER(P)),
+    ("ebm_structured_run_opts", None, POINTER(StructuredTrainOpts), POINTER(RunOpts)),
+    ("ebm_structured_markov_default", None, POINTER(StructuredMarkov)),
+    ("ebm_structured_markov_to_meta", S, POINTER(StructuredMarkov), P),
+    ("ebm_structured_markov_toy", S, c_size_t, c_size_t, c_size_t, c_float, c_float, c_uint64, POINTER(PMAT),
+     POINTER(POINTER(c_int32))),
+    ("ebm_model_structured", P, P),
+    ("ebm_net_energy_class", S, P, POINTER(c_int32), c_size_t, POINTER(PENERGY)),
+    ("ebm_toy_generate", S, c_char_p, c_size_t, c_uint64, POINTER(POINTER(Dataset))), ("ebm_toy_names", c_char_p),
+    ("ebm_dataset_free", None, POINTER(Dataset)),
+    ("ebm_rng_u64", c_uint64, PRNG), ("ebm_rng_uniform", c_double, PRNG), ("ebm_rng_below", c_uint64, PRNG, c_uint64),
+    ("ebm_noise_default", None, POINTER(Noise)), ("ebm_noise_fill", S, POINTER(Noise), c_uint64, PF, c_size_t, c_size_t),
 ]
 for _p in _PROTOS:
     _fn(_p[0], _p[1], *_p[2:])
+
+libc = ctypes.CDLL(None)  # the process's C library: free() for the few buffers the library hands over
+libc.free.argtypes = [c_void_p]
+libc.free.restype = None

@@ -161,17 +161,21 @@ def _progress_dict(p):
             "last": p.last.as_dict(), "mean": p.mean.as_dict()}
 
 
-def run(trainer, data, run_opts, progress=None, on_step=None, labels=None):
+def run(trainer, data, run_opts, progress=None, on_step=None, labels=None, extra=None):
     """Runs ebm_run on trainer (a handle) over data (an ebm_mat wrapper).  progress(dict) after every epoch and
     on_step(dict) after every update may return True to stop.  KeyboardInterrupt inside the run stops it after
     the current update (parameters of the last update kept) and is raised again once the library has returned;
-    an exception raised by a callback stops the run likewise and is raised again."""
+    an exception raised by a callback stops the run likewise and is raised again.  data: an object with .ptr
+    (an ebm_mat) or the pointer itself; extra: entries added to every progress dict (e.g. a DBN's layer)."""
     state = {"exc": None}
 
     def guard(fn):
         def cb(p, _user):
             try:
-                if fn is not None and fn(_progress_dict(p)):
+                d = _progress_dict(p)
+                if extra:
+                    d.update(extra)
+                if fn is not None and fn(d):
                     return 1
                 return 0
             except BaseException as e:  # KeyboardInterrupt arrives here while the run is under way
@@ -185,7 +189,7 @@ def run(trainer, data, run_opts, progress=None, on_step=None, labels=None):
     lab = None
     if labels is not None:
         lab = np.ascontiguousarray(labels, dtype=np.int32)
-    st = lib.ebm_run(trainer, data.ptr, lab.ctypes.data_as(POINTER(ctypes.c_int32)) if lab is not None else None,
+    st = lib.ebm_run(trainer, getattr(data, "ptr", data), lab.ctypes.data_as(POINTER(ctypes.c_int32)) if lab is not None else None,
                      byref(run_opts), byref(res))
     out = RunResult(epochs_done=res.epochs_done, steps_done=res.steps_done, seconds=res.seconds,
                     last=res.last.as_dict(), epoch_mean=res.epoch_mean.as_dict(), interrupted=st == 8)
@@ -670,6 +674,27 @@ class Model:
         return GRBM(_ptr=p, _owner=self) if p else None
 
     @property
+    def bm(self):
+        """The BM of a "bm" file (an ebm.BM sharing this object's memory), else None."""
+        from .models import BM
+        p = lib.ebm_model_bm(self._p)
+        return BM(_ptr=c_void_p(p), _owner=self) if p else None
+
+    @property
+    def dbn(self):
+        """The DBN of a "dbn" file (an ebm.DBN sharing this object's memory), else None."""
+        from .models import DBN
+        p = lib.ebm_model_dbn(self._p)
+        return DBN(_ptr=ctypes.cast(p, POINTER(L.DBN)), _owner=self) if p else None
+
+    @property
+    def structured(self):
+        """The model of a "structured" file (an ebm.Structured sharing this object's memory), else None."""
+        from .models import Structured
+        p = lib.ebm_model_structured(self._p)
+        return Structured(_ptr=ctypes.cast(p, POINTER(L.Structured)), _owner=self) if p else None
+
+    @property
     def classes(self):
         return lib.ebm_model_classes(self._p)
 
@@ -769,10 +794,9 @@ class Model:
 
 
 def load(path):
-    """Loads any model file: an RBM or GRBM object for those kinds, else a Model."""
+    """Loads any model file as its own class: RBM, GRBM, BM, DBN or Structured for those kinds, a Model for
+    networks, JEM classifiers and composed models (ebm.EnergyNet.load(path) gives a network to train further)."""
+    from .models import BM, DBN, Structured
     kind = model_kind(path)
-    if kind == "rbm":
-        return RBM.load(path)
-    if kind == "grbm":
-        return GRBM.load(path)
-    return Model(path)
+    cls = {"rbm": RBM, "grbm": GRBM, "bm": BM, "dbn": DBN, "structured": Structured}.get(kind)
+    return cls.load(path) if cls else Model(path)

@@ -1,0 +1,293 @@
+"""Training every other model kind from Python through the library's trainers (BM, DBN, energy networks by LCD,
+JEM, structured prediction): real figures (exact log-likelihood, accuracy), the same numbers as `ebm train KIND`
+with the same seed and options (the saved tensors compared bit for bit), Ctrl-C, and files the command line
+reads."""
+import json
+import os
+import re
+import signal
+
+import numpy as np
+import pytest
+
+import ebm
+
+
+def figure(text, name):
+    m = re.search(r"^%s\s+(-?[0-9.]+)" % re.escape(name), text, re.M)
+    assert m, "no %r in:\n%s" % (name, text)
+    return float(m.group(1))
+
+
+def same_tensors(a, b):
+    """The tensors of two model files, equal bit for bit; returns their metadata."""
+    ta, ma = ebm.read_tensors(a)
+    tb, mb = ebm.read_tensors(b)
+    assert sorted(ta) == sorted(tb)
+    for k in ta:
+        assert ta[k].dtype == tb[k].dtype and ta[k].shape == tb[k].shape, k
+        assert np.array_equal(ta[k].view(np.uint8), tb[k].view(np.uint8)), "%s differs by %g" % (
+            k, np.abs(ta[k].astype(np.float64) - tb[k]).max())
+    return ma, mb
+
+
+def interrupt_at(step, seen):
+    """An on_step that presses Ctrl-C (SIGINT to this process) at update `step`."""
+    def on_step(p):
+        seen.append(p)
+        if p["step"] == step:
+            os.kill(os.getpid(), signal.SIGINT)
+    return on_step
+
+
+@pytest.fixture(scope="module")
+def bits10():
+    r = np.random.RandomState(0)
+    protos = r.rand(2, 10) > 0.5
+    return (protos[r.randint(0, 2, 200)] ^ (r.rand(200, 10) < 0.1)).astype(np.float32)
+
+
+# ---- Boltzmann machines ----
+
+def test_bm_exact_likelihood_improves_as_in_the_cli(tmp_path, cli, bits10):
+    np.save(tmp_path / "x.npy", bits10)
+    m = ebm.BM(10).init(seed=3, data=bits10)
+    ll0 = m.log_likelihood(bits10)
+    epochs = []
+    out = m.train(bits10, method="pcd", k=1, epochs=10, batch=20, lr=0.05, seed=3,
+                  progress=lambda p: epochs.append(p["epoch"]))
+    assert epochs == list(range(1, 11)) and out["steps_done"] == 100 and not out["interrupted"]
+    ll1 = m.log_likelihood(bits10)
+    assert ll1 > ll0 + 0.15  # exact log-likelihood (2^10 states), nats per row
+    assert m.log_likelihood(bits10, m.log_z_exact()) == ll1
+    W = m.W
+    assert np.array_equal(W, W.T) and not W.diagonal().any()
+    m.save(tmp_path / "py.safetensors")
+    # the command line, same data, seed and options: the same model bit for bit
+    cli("train", "bm", "--data", tmp_path / "x.npy", "--method", "pcd", "--k", 1, "--epochs", 10, "--batch", 20,
+        "--lr", 0.05, "--seed", 3, "--out", tmp_path / "cli.safetensors")
+    mp, mc = same_tensors(tmp_path / "py.safetensors", tmp_path / "cli.safetensors")
+    for key in ("ebm.train.trainer", "ebm.train.method", "ebm.train.seed", "ebm.sample.scan", "ebm.train.init_std"):
+        assert mp[key] == mc[key], key
+    # and the command line reads the Python model: the same exact log-likelihood
+    out = cli("eval", tmp_path / "py.safetensors", "--data", tmp_path / "x.npy")
+    assert figure(out, "log-likelihood") == pytest.approx(ll1, abs=1e-4)
+    assert figure(out, "log Z") == pytest.approx(m.log_z_exact(), abs=1e-5)
+    assert figure(out, "pseudo-LL") == pytest.approx(m.pseudo_log_likelihood(bits10), abs=1e-4)
+    assert "Boltzmann" in cli("info", tmp_path / "py.safetensors")
+    cli("sample", tmp_path / "py.safetensors", "--n", 4, "--steps", 25, "--seed", 7, "--npy", tmp_path / "s.npy")
+    np.testing.assert_array_equal(m.sample(4, steps=25, seed=7), np.load(tmp_path / "s.npy"))  # the same chains
+    cli("sample", tmp_path / "py.safetensors", "--n", 3, "--steps", 5, "--init", "data", "--data", tmp_path / "x.npy",
+        "--npy", tmp_path / "s.npy")
+    np.testing.assert_array_equal(m.sample(3, steps=5, init=bits10), np.load(tmp_path / "s.npy"))
+    back = ebm.load(tmp_path / "cli.safetensors")
+    assert isinstance(back, ebm.BM) and np.array_equal(back.W, W) and ebm.Model(tmp_path / "py.safetensors").bm.n == 10
+
+
+def test_bm_pseudo_likelihood_spins_and_stops(bits10):
+    m = ebm.BM(10, spins="pm1").init(seed=1)
+    x = m.to_spins(bits10)
+    assert set(np.unique(x)) == {-1.0, 1.0} and m.off == -1
+    p0 = m.pseudo_log_likelihood(x)
+    out = m.train(x, method="pl", optimizer="adam", lr=0.05, epochs=5, batch=50, seed=1)
+    assert out["epochs_done"] == 5 and m.meta["ebm.train.method"] == "pl"
+    ev = m.evaluate(x)
+    assert ev["pseudo_ll"] == pytest.approx(m.pseudo_log_likelihood(x)) and ev["pseudo_ll"] > p0 + 1.0
+    assert ev["log_likelihood"] == pytest.approx(m.log_likelihood(x))
+    s = m.sample(50, steps=20, seed=2)
+    assert s.shape == (50, 10) and set(np.unique(s)) <= {-1.0, 1.0}
+    # a callback stops it; Ctrl-C stops it after the update under way and keeps the updates made
+    out = m.train(x, epochs=5, batch=20, on_step=lambda p: p["step"] == 3)
+    assert out["interrupted"] and out["steps_done"] == 3
+    W0, seen = m.W, []
+    with pytest.raises(KeyboardInterrupt):
+        m.train(x, epochs=50, batch=20, on_step=interrupt_at(4, seen))
+    assert 4 <= seen[-1]["step"] <= 5 and not np.array_equal(m.W, W0)
+
+
+# ---- deep belief nets ----
+
+def test_dbn_layer_by_layer_as_in_the_cli(tmp_path, cli, binary_data):
+    np.save(tmp_path / "x.npy", binary_data)
+    d = ebm.DBN([16, 8, 4])
+    seen = []
+    out = d.train(binary_data, epochs=4, batch=20, seed=2, progress=lambda p: seen.append((p["layer"], p["epoch"])))
+    assert seen == [(l, e) for l in (0, 1) for e in range(1, 5)]
+    assert out["layers_done"] == 2 and not out["interrupted"] and [r["layer"] for r in out["layers"]] == [0, 1]
+    d.save(tmp_path / "py.safetensors")
+    cli("train", "dbn", "--data", tmp_path / "x.npy", "--layers", "8,4", "--epochs", 4, "--batch", 20, "--seed", 2,
+        "--out", tmp_path / "cli.safetensors")
+    mp, mc = same_tensors(tmp_path / "py.safetensors", tmp_path / "cli.safetensors")
+    for key in ("ebm.dbn.sizes", "ebm.train.seed", "ebm.train.layer.1.seed", "ebm.train.method", "ebm.sample.steps"):
+        assert mp[key] == mc[key], key
+    out = cli("eval", tmp_path / "py.safetensors", "--data", tmp_path / "x.npy")
+    assert figure(out, "score") == pytest.approx(d.free_energy(binary_data).mean(), abs=1e-3)
+    assert figure(out, "reconstruction") == pytest.approx(d.recon_error(binary_data), abs=1e-5)
+    assert "16,8,4" in cli("info", tmp_path / "py.safetensors")
+    cli("sample", tmp_path / "py.safetensors", "--n", 3, "--steps", 5, "--npy", tmp_path / "s.npy")
+    assert np.load(tmp_path / "s.npy").shape == (3, 16)
+    back = ebm.load(tmp_path / "cli.safetensors")
+    assert isinstance(back, ebm.DBN) and back.sizes == [16, 8, 4]
+    assert back.up(binary_data).shape == (len(binary_data), 4) and d.sample(5, steps=10).shape == (5, 16)
+    np.testing.assert_array_equal(back.layer(1).W, d.layers[1].W)
+
+
+def test_dbn_stops_cleanly(binary_data):
+    d = ebm.DBN([16, 8, 4])
+    out = d.train(binary_data, epochs=1, batch=20, on_layer=lambda layer, rbm: layer == 1)
+    # layer 1 was initialised (hidden biases 0) but never updated
+    assert out["interrupted"] and out["layers_done"] == 1 and np.any(d.layer(0).b) and not np.any(d.layer(1).b)
+    d = ebm.DBN([16, 8, 4])
+    seen = []
+    with pytest.raises(KeyboardInterrupt):  # Ctrl-C in the second layer: the first stays trained
+        d.train(binary_data, epochs=20, batch=20, on_step=lambda p: p["layer"] == 1 and interrupt_at(3, seen)(p))
+    assert 3 <= seen[-1]["step"] <= 4 and seen[-1]["layer"] == 1 and np.any(d.layer(0).b) and np.any(d.layer(1).b)
+
+    def boom(p):
+        raise RuntimeError("from the callback")
+    with pytest.raises(RuntimeError, match="from the callback"):
+        ebm.DBN([16, 8]).train(binary_data, epochs=2, batch=20, progress=boom)
+
+
+# ---- energy networks: Langevin contrastive divergence ----
+
+@pytest.fixture(scope="module")
+def gaussians():
+    x, y = ebm.toy("8gaussians", 2000, 4)
+    return x, y
+
+
+@pytest.mark.parametrize("spec, opts", [
+    ("linear:32,silu,linear:32,silu,linear:1", {}),  # replay buffer; low-dimensional defaults (ULA, lr 3e-3)
+    ("linear:32:sn,silu,linear:1:sn", {"negatives": "persistent", "sampler": "mala", "steps": 10}),
+    ("linear:16,silu,linear:1", {"negatives": "short-run", "sampler": "hmc", "leapfrog": 3, "steps": 5,
+                                 "alpha": 0.5, "optimizer": "sgd", "lr": 0.01}),
+])
+def test_lcd_network_bit_identical_to_the_cli(tmp_path, cli, gaussians, spec, opts):
+    x, _ = gaussians
+    np.save(tmp_path / "x.npy", x)
+    net = ebm.EnergyNet(spec, 2).init(seed=4)
+    steps = []
+    out = net.train(x, iters=30, batch=32, seed=4, on_step=lambda p: steps.append(p["step"]), **opts)
+    assert steps == list(range(1, 31)) and out["negatives"].shape == (32, 2)
+    net.save(tmp_path / "py.safetensors")
+    flags = []
+    for k, v in opts.items():
+        flags += ["--" + k.replace("_", "-"), v]
+    cli("train", "ebm", "--data", tmp_path / "x.npy", "--scale", "none", "--net", spec, "--iters", 30, "--batch", 32,
+        "--seed", 4, "--out", tmp_path / "cli.safetensors", *flags)
+    mp, mc = same_tensors(tmp_path / "py.safetensors", tmp_path / "cli.safetensors")
+    for key in ("ebm.model", "ebm.net.head", "ebm.train.trainer", "ebm.sample.sampler", "ebm.sample.steps",
+                "ebm.sample.step_size", "ebm.sample.init_lo", "ebm.sample.init_hi"):
+        assert mp[key] == mc[key], key
+    # sampling the Python model: the command line's samples, bit for bit
+    cli("sample", tmp_path / "py.safetensors", "--n", 8, "--seed", 5, "--npy", tmp_path / "s.npy")
+    s, _ = net.sample(8, seed=5)
+    np.testing.assert_array_equal(s, np.load(tmp_path / "s.npy"))
+    back = ebm.EnergyNet.load(tmp_path / "cli.safetensors")
+    np.testing.assert_array_equal(back.params, net.params)
+    np.testing.assert_array_equal(back.energy(x[:50]), ebm.Model(tmp_path / "py.safetensors").energy(x[:50]))
+
+
+def test_lcd_learns_where_the_data_is_and_stops_on_ctrl_c(gaussians):
+    x, _ = gaussians
+    net = ebm.EnergyNet("linear:32,silu,linear:32,silu,linear:1", 2).init(seed=1)
+    shown = []
+    net.train(x, iters=300, batch=64, seed=1, progress=lambda p: shown.append(p["step"]), every=100)
+    assert shown == [100, 200, 300]
+    box = np.random.RandomState(0).uniform(-4, 4, (2000, 2))
+    far = np.linalg.norm(box[:, None, :] - x[None, :500, :], axis=2).min(axis=1) > 1.5  # away from every mode
+    assert net.energy(x).mean() < net.energy(box[far]).mean() - 0.5  # low energy on the data, high off it
+    p0, seen = net.params, []
+    with pytest.raises(KeyboardInterrupt):
+        net.train(x, iters=500, batch=64, on_step=interrupt_at(5, seen))
+    assert 5 <= seen[-1]["step"] <= 6 and not np.array_equal(net.params, p0)
+    with pytest.raises(ebm.InvalidArgumentError):
+        ebm.EnergyNet("linear:8,silu,linear:3", 2)  # an energy needs one output
+    with pytest.raises(ebm.InvalidArgumentError):
+        net.train(x, negatives="nope")
+
+
+# ---- JEM ----
+
+def test_jem_classifies_and_matches_the_cli(tmp_path, cli, gaussians):
+    x, y = gaussians
+    spec = "linear:32,silu,linear:32,silu,linear:8"
+    net = ebm.EnergyNet(spec, 2, head="logsumexp").init(seed=4)
+    assert net.classes == 8
+    ce = []
+    out = net.train_jem(x, y, iters=150, batch=64, seed=4, progress=lambda p: ce.append(p["last"]["extra"]),
+                        every=50)
+    assert len(ce) == 3 and ce[-1] < ce[0] and np.isfinite(out["last"]["e_neg"])
+    pred, prob = net.classify(x)
+    assert (pred == y).mean() > 0.95 and np.allclose(prob.sum(axis=1), 1)
+    net.save(tmp_path / "py.safetensors")
+    cli("train", "jem", "--data", "toy:8gaussians", "--limit", 2000, "--net", spec, "--iters", 150, "--batch", 64,
+        "--seed", 4, "--out", tmp_path / "cli.safetensors")
+    mp, mc = same_tensors(tmp_path / "py.safetensors", tmp_path / "cli.safetensors")
+    assert mp["ebm.model"] == mc["ebm.model"] == "jem" and mp["ebm.jem.objective"] == "jem"
+    assert figure(cli("classify", tmp_path / "py.safetensors", "--data", "toy:8gaussians"), "accuracy") > 0.95
+    mod = ebm.load(tmp_path / "py.safetensors")
+    assert mod.kind == "jem" and mod.classes == 8
+    np.testing.assert_array_equal(mod.classify(x[:100])[0], pred[:100])
+    s, _ = net.sample(16, classes=[3], seed=1, steps=100)  # p(x | y = 3): near that mode
+    assert np.linalg.norm(s.mean(axis=0) - x[y == 3].mean(axis=0)) < 1.0
+    # the discriminative baseline trains without sampling
+    clf = ebm.EnergyNet(spec, 2, head="logsumexp").init(seed=4)
+    out = clf.train_jem(x, y, objective="clf", iters=100, batch=64, lr=0.01)
+    assert np.isnan(out["last"]["e_neg"]) and (clf.classify(x)[0] == y).mean() > 0.95
+
+
+# ---- structured prediction ----
+
+def test_structured_chain_learns_the_markov_structure_as_the_cli(tmp_path, cli):
+    m = ebm.Structured(6 * 3, 3, length=6).init(seed=2)
+    x, y = ebm.markov_toy(300, 6, 3, seed=2, meta_of=m)
+    assert x.shape == (300, 18) and y.shape == (300, 6)
+    out = m.train(x, y, loss="nll", epochs=3, seed=2)
+    assert out["epochs_done"] == 3 and out["steps_done"] == 15
+    m.save(tmp_path / "py.safetensors")
+    cli("train", "structured", "--data", "markov", "--limit", 300, "--length", 6, "--classes", 3, "--loss", "nll",
+        "--epochs", 3, "--seed", 2, "--out", tmp_path / "cli.safetensors")
+    same_tensors(tmp_path / "py.safetensors", tmp_path / "cli.safetensors")
+    res = json.loads(cli("eval", tmp_path / "py.safetensors", "--data", "markov:test", "--limit", 300,
+                         "--json").strip().splitlines()[-1])
+    xt, yt = ebm.markov_toy(300, 6, 3, seed=2 + 1000003)
+    ev = m.evaluate(xt, yt)
+    assert res["accuracy"] == pytest.approx(ev["accuracy"], abs=1e-9) and res["loss_value"] == pytest.approx(ev["loss"])
+    # trained longer, Viterbi beats reading each position alone: the pairwise term learnt the chain's stickiness
+    m = ebm.Structured(8 * 4, 4, length=8).init(seed=1)
+    x, y = ebm.markov_toy(1000, 8, 4, seed=1)
+    m.train(x, y, loss="nll", epochs=15, lr=1e-2, seed=1)
+    xt, yt = ebm.markov_toy(1000, 8, 4, seed=1 + 1000003)
+    alone = (xt.reshape(-1, 8, 4).argmax(axis=2) == yt).mean()
+    assert (m.predict(xt) == yt).mean() > alone + 0.08
+    P = m.pair
+    assert P.shape == (4, 4) and np.all(np.diag(P) < P.mean())  # staying costs less energy than moving
+
+
+def test_structured_classes_with_the_cli_and_callbacks(tmp_path, cli, gaussians):
+    x, y = ebm.toy("8gaussians", 2000, 3)
+    k = ebm.Structured(2, 8).init(seed=3)
+    out = k.train(x, y, loss="hinge", epochs=3, seed=3)
+    assert (k.predict(x) == y).mean() > 0.95 and k.evaluate(x, y)["accuracy"] == (k.predict(x) == y).mean()
+    k.save(tmp_path / "py.safetensors")
+    cli("train", "structured", "--data", "toy:8gaussians", "--limit", 2000, "--loss", "hinge", "--epochs", 3,
+        "--seed", 3, "--out", tmp_path / "cli.safetensors")
+    same_tensors(tmp_path / "py.safetensors", tmp_path / "cli.safetensors")
+    assert figure(cli("eval", tmp_path / "py.safetensors", "--data", "toy:8gaussians"), "accuracy") > 0.95
+    back = ebm.load(tmp_path / "py.safetensors")
+    assert isinstance(back, ebm.Structured) and back.classes == 8 and ebm.Model(tmp_path / "py.safetensors").structured
+    U, P = back.energies(x[:5])
+    assert U.shape == (5, 8) and P is None and np.all(U >= 0)  # softplus energies
+    np.testing.assert_array_equal(U.argmin(axis=1), back.predict(x[:5]))
+    for loss in ebm.LOSSES:  # every loss trains a step
+        m = ebm.Structured(2, 8).init(seed=1)
+        out = m.train(x[:200], y[:200], loss=loss, epochs=1, on_step=lambda p: p["step"] == 2)
+        assert out["interrupted"] and out["steps_done"] == 2 and np.isfinite(out["last"]["loss"])
+    with pytest.raises(ebm.InvalidArgumentError):
+        ebm.Structured(2, 8, output="raw").train(x, y, loss="sqsq")
+    seen = []
+    with pytest.raises(KeyboardInterrupt):
+        ebm.Structured(2, 8).init(seed=1).train(x, y, epochs=50, batch=16, on_step=interrupt_at(4, seen))
+    assert 4 <= seen[-1]["step"] <= 5
