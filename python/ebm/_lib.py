@@ -91,6 +91,11 @@ def _candidates():
 
 
 def _load():
+    # libgomp reads its wait policy once, when it loads with libebm: threads that spin at barriers lose most of
+    # their time beside other busy processes (docs/benchmarks.md), so wait passively unless told otherwise.
+    # Has no effect when another module loaded libgomp first.
+    if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
+        os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
     tried = []
     for path in _candidates():
         if os.path.sep in path and not os.path.exists(path):
