@@ -103,6 +103,30 @@ EBM_API void ebm_blas_info(char *buf, size_t cap);
 EBM_API const char *ebm_blas_better_coretype(void);
 
 /* ------------------------------------------------------------------------------------------------
+ * Precision of the matrix products (RBM Gibbs sampling, CD/PCD training, AIS moves).
+ * A setting of the object that computes (ebm_cd_opts.precision, ebm_gibbs_set_precision,
+ * ebm_ais_opts.precision), never of the model: parameters, model files, optimiser state, free energies,
+ * log-sum-exps and AIS log weights stay fp32/double.  With EBM_PRECISION_BF16 the operands of each
+ * product (the weights, a copy refreshed after every update, and the states or probabilities multiplied
+ * with them) are rounded to bfloat16 (8 significant bits, round to nearest even) and multiplied by
+ * oneDNN with fp32 accumulation into fp32 results.  Results stay independent of the thread count, and
+ * a bf16 run is as reproducible as an fp32 one; it is a different (slightly perturbed) algorithm, not
+ * the fp32 run's bits.  EBM_PRECISION_AUTO is bf16 where oneDNN is built in and the CPU multiplies bf16
+ * natively (AVX512-BF16 or AMX), fp32 elsewhere.  Without oneDNN (CMake did not find libdnnl-dev),
+ * EBM_PRECISION_BF16 fails with EBM_ENOTSUP.
+ * --------------------------------------------------------------------------------------------- */
+typedef enum ebm_precision {
+    EBM_PRECISION_FP32 = 0,   /* float32 products (OpenBLAS); the default everywhere */
+    EBM_PRECISION_BF16 = 1,   /* bfloat16 operands, float32 accumulation (oneDNN) */
+    EBM_PRECISION_AUTO = 2    /* bf16 where the CPU has native bf16 and oneDNN is built in, else fp32 */
+} ebm_precision;
+
+/* *out = FP32 or BF16, what p means on this machine and build; EBM_ENOTSUP for BF16 without oneDNN. */
+EBM_API ebm_status ebm_precision_resolve(ebm_precision p, ebm_precision *out);
+/* "fp32", "bf16" or "auto". */
+EBM_API const char *ebm_precision_name(ebm_precision p);
+
+/* ------------------------------------------------------------------------------------------------
  * Random numbers: Philox4x32-10 (Salmon et al., SC'11), a counter-based generator.
  * A stream is identified by (seed, stream); output i of a stream is a pure function of
  * (seed, stream, i), so parallel code gives each row its own stream and results do not depend on
@@ -1032,6 +1056,9 @@ EBM_API ebm_status ebm_gibbs_init_data(ebm_gibbs *g, const ebm_mat *data, ebm_rn
 /* Holds visible unit j at values (n_chains, n_vis)[., j] wherever mask[j] != 0; mask (n_vis) or NULL to
  * release.  Both are copied. */
 EBM_API ebm_status ebm_gibbs_clamp(ebm_gibbs *g, const uint8_t *mask, const float *values);
+/* The precision of the sweeps' products (default EBM_PRECISION_FP32; see ebm_precision).  The bf16 copy
+ * of the weights is taken at the start of every ebm_gibbs_run, so the model may change between runs. */
+EBM_API ebm_status ebm_gibbs_set_precision(ebm_gibbs *g, ebm_precision p);
 /* steps full sweeps h ~ p(h|v), v ~ p(v|h) at temperature T (> 0). */
 EBM_API ebm_status ebm_gibbs_run(ebm_gibbs *g, size_t steps, float T, ebm_rng *rng);
 EBM_API size_t ebm_gibbs_chains(const ebm_gibbs *g);
@@ -1402,6 +1429,7 @@ typedef struct ebm_cd_opts {
     ebm_progress_fn on_batch; /* called after every batch, may be NULL */
     ebm_progress_fn on_epoch; /* called after every epoch, may be NULL */
     void *user;
+    ebm_precision precision;  /* of the Gibbs and gradient products (default FP32; see ebm_precision) */
 } ebm_cd_opts;
 
 EBM_API void ebm_cd_opts_default(ebm_cd_opts *o);
@@ -1732,6 +1760,7 @@ typedef struct ebm_ais_opts {
     uint64_t seed;            /* default 1 */
     int (*progress)(double fraction, void *user); /* may return non-zero to stop (EBM_ECANCELED) */
     void *user;
+    ebm_precision precision;  /* of the Gibbs moves (default FP32); v'W for the log weights stays fp32 */
 } ebm_ais_opts;
 
 typedef struct ebm_ais_result {

@@ -1,14 +1,14 @@
 #!/bin/sh
 # Installs the Debian packages a target needs, and only those that are missing (idempotent; no network
 # when everything is present).  usage: scripts/deps.sh build|demo|bench|fuzz
-#   build: compiler, cmake, OpenBLAS (OpenMP build), zlib, libpng, and for the Python package's tests
+#   build: compiler, cmake, OpenBLAS (OpenMP build), zlib, libpng, oneDNN (bf16 GEMMs; optional to CMake), and for the Python package's tests
 #          (python/, run by `make test` under /usr/bin/python3) NumPy, SciPy, scikit-learn, pytest, matplotlib
 #   demo:  build + dataset-fashion-mnist
 #   bench: demo + python3-torch (with scikit-learn: the peers of bench/compare_rbm.sh)
 #   fuzz:  build + clang and its libFuzzer runtime (make fuzz)
 set -eu
 what=${1:-build}
-pkgs="build-essential cmake pkg-config libopenblas-dev libopenblas-openmp-dev libopenblas0-openmp zlib1g-dev libpng-dev"
+pkgs="build-essential cmake pkg-config libopenblas-dev libopenblas-openmp-dev libopenblas0-openmp zlib1g-dev libpng-dev libdnnl-dev"
 pkgs="$pkgs python3-numpy python3-scipy python3-sklearn python3-pytest python3-matplotlib"
 case "$what" in
 build) ;;

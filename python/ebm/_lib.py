@@ -220,7 +220,7 @@ class CdOpts(Structure):
     _fields_ = [("mode", c_int), ("k", c_size_t), ("epochs", c_size_t), ("batch", c_size_t), ("chains", c_size_t),
                 ("lr", c_float), ("lr_final", c_float), ("momentum", c_float), ("weight_decay", c_float),
                 ("grad_clip", c_float), ("shuffle", c_int), ("seed", c_uint64), ("on_batch", c_void_p),
-                ("on_epoch", c_void_p), ("user", c_void_p)]
+                ("on_epoch", c_void_p), ("user", c_void_p), ("precision", c_int)]
 
 
 class GrbmSampleOpts(Structure):
@@ -249,7 +249,7 @@ class McmcStats(Structure):
 class AisOpts(Structure):
     _fields_ = [("runs", c_size_t), ("betas", POINTER(c_double)), ("n_betas", c_size_t), ("steps", c_size_t),
                 ("base_bias", POINTER(c_float)), ("seed", c_uint64), ("progress", PROGRESS_FRACTION_FN),
-                ("user", c_void_p)]
+                ("user", c_void_p), ("precision", c_int)]
 
 
 class AisResult(Structure):

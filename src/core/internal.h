@@ -62,6 +62,38 @@ void ebm_sgemm(int ta, int tb, size_t m, size_t n, size_t k, float alpha, const 
                const float *B, size_t ldb, float beta, float *C, size_t ldc);
 void ebm_dgemm(int ta, int tb, size_t m, size_t n, size_t k, double alpha, const double *A, size_t lda,
                const double *B, size_t ldb, double beta, double *C, size_t ldc);
+/* float -> bfloat16 bits, rounded to nearest even (NaN stays NaN): the upper half of the float's bits. */
+static inline uint16_t ebm_bf16(float x) {
+    union {
+        float f;
+        uint32_t u;
+    } v = {x};
+    if ((v.u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((v.u >> 16) | 0x40u);
+    return (uint16_t)((v.u + 0x7fffu + ((v.u >> 16) & 1u)) >> 16);
+}
+static inline float ebm_bf16_to_f32(uint16_t h) {
+    union {
+        uint32_t u;
+        float f;
+    } v = {(uint32_t)h << 16};
+    return v.f;
+}
+/* out (rows, cols), compact, = bf16 of x (rows, cols) with row stride ld. */
+void ebm_k_to_bf16(const float *x, size_t rows, size_t cols, size_t ld, uint16_t *out);
+
+/* A matmul context at one precision (gemm_dnnl.c), owned by a trainer, sampler or AIS run.  NULL means
+ * fp32 through ebm_sgemm, which is what ebm_mm_new gives for EBM_PRECISION_FP32 unless dnnl_fp32 asks for
+ * oneDNN's fp32 matmul (benchmarks).  In bf16, ebm_mm_gemm rounds A and B to bf16 and accumulates in fp32
+ * into the fp32 C; a B equal to the matrix last given to ebm_mm_set_weights (same pointer and shape) uses
+ * the bf16 copy made there, so the caller calls it again whenever that matrix changes.  The block split
+ * and every sum do not depend on the thread count.  ebm_mm_gemm has ebm_sgemm's contract. */
+typedef struct ebm_mm ebm_mm;
+ebm_status ebm_mm_new(ebm_precision p, int dnnl_fp32, ebm_mm **out);
+void ebm_mm_free(ebm_mm *mm);
+int ebm_mm_is_bf16(const ebm_mm *mm);
+ebm_status ebm_mm_set_weights(ebm_mm *mm, const float *W, size_t rows, size_t cols);
+void ebm_mm_gemm(ebm_mm *mm, int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *A, size_t lda,
+                 const float *B, size_t ldb, float beta, float *C, size_t ldc);
 /* out (cols) = sum_r w[r] A[r, :] for A (rows, cols), summed in row order. */
 void ebm_colsum(const float *A, size_t rows, size_t cols, const float *w, float *out);
 

@@ -14,8 +14,14 @@
  * log-ratio and moves the states), so another model (the Gaussian-Bernoulli RBM, whose base is a
  * factorised Gaussian with the data's mean and variance) plugs in by providing those two functions.
  * Every run is one row of a batch: two GEMMs per step for all runs, log weights in double, per-row random
- * streams, so the estimate is reproducible and independent of the thread count. */
+ * streams, so the estimate is reproducible and independent of the thread count.
+ *
+ * Precision (ebm_ais_opts.precision): the log weights need v'W exactly as the fp32 free energy sees it, so
+ * that product stays fp32 (it also drives the hidden draws); in bf16 only the move's h W' product is bf16.
+ * The bf16 move leaves the bf16-rounded W's intermediate distribution invariant rather than p_k's, a
+ * perturbation far below AIS's own variance (measured in docs/benchmarks.md). */
 #include "eval/ais_internal.h"
+#include "models/model_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +37,7 @@ typedef struct {
     float *z;           /* (runs, n_hid) v'W */
     float *h;           /* (runs, n_hid) */
     float *pv;          /* (runs, n_vis) */
+    ebm_mm *mm;         /* the moves' precision (NULL: fp32) */
 } rbm_path;
 
 static void rbm_sample_base(ais_path *p, float *v, size_t n, uint64_t key) {
@@ -61,7 +68,7 @@ static void rbm_step(ais_path *p, double b0, double b1, float *v, size_t n, doub
     if (!move) return;
     ebm_k_sigmoid_bernoulli(r->z, m->b, n, nh, (float)b1, k1, r->h);
     for (size_t j = 0; j < nv; j++) r->vbias[j] = (float)((1.0 - b1) * r->base[j] + b1 * m->a[j]);
-    ebm_sgemm(0, 1, n, nv, nh, (float)b1, r->h, nh, m->W, nh, 0.0f, r->pv, nv);
+    ebm_mm_gemm(r->mm, 0, 1, n, nv, nh, (float)b1, r->h, nh, m->W, nh, 0.0f, r->pv, nv);
     ebm_k_sigmoid_bernoulli(r->pv, r->vbias, n, nv, 1.0f, k2, v);
 }
 
@@ -72,6 +79,7 @@ static void rbm_path_free(rbm_path *r) {
     ebm_free(r->z);
     ebm_free(r->h);
     ebm_free(r->pv);
+    ebm_mm_free(r->mm);
     memset(r, 0, sizeof *r);
 }
 
@@ -247,6 +255,8 @@ static ebm_status rbm_ais(const ebm_rbm *m, const float *v0, const ebm_ais_opts 
     rbm_path r;
     memset(&r, 0, sizeof r);
     if (!s) s = rbm_path_make(&r, m, o->base_bias, o->runs);
+    if (!s) s = ebm_mm_new(o->precision, 0, &r.mm);
+    if (!s) s = ebm_mm_set_weights(r.mm, m->W, m->n_vis, m->n_hid);
     float *v = s ? NULL : ebm_calloc(o->runs, m->n_vis * sizeof(float));
     double *lw = s ? NULL : malloc(o->runs * sizeof(double));
     if (!s && (!v || !lw)) s = ebm_fail(EBM_ENOMEM, "out of memory for %zu AIS runs", o->runs);

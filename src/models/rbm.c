@@ -92,14 +92,15 @@ ebm_status ebm_rbm_init(ebm_rbm *m, ebm_rng *rng, float weight_std, const ebm_ma
     return EBM_OK;
 }
 
-/* out (n, n_hid) = v (n, n_vis) W. */
-static void pre_hidden(const ebm_rbm *m, const float *v, size_t n, float *out) {
-    ebm_sgemm(0, 0, n, m->n_hid, m->n_vis, 1.0f, v, m->n_vis, m->W, m->n_hid, 0.0f, out, m->n_hid);
+/* out (n, n_hid) = v (n, n_vis) W, at mm's precision (NULL: fp32). */
+static void pre_hidden_mm(const ebm_rbm *m, ebm_mm *mm, const float *v, size_t n, float *out) {
+    ebm_mm_gemm(mm, 0, 0, n, m->n_hid, m->n_vis, 1.0f, v, m->n_vis, m->W, m->n_hid, 0.0f, out, m->n_hid);
 }
+static void pre_hidden(const ebm_rbm *m, const float *v, size_t n, float *out) { pre_hidden_mm(m, NULL, v, n, out); }
 
 /* out (n, n_vis) = h (n, n_hid) W'. */
-static void pre_visible(const ebm_rbm *m, const float *h, size_t n, float *out) {
-    ebm_sgemm(0, 1, n, m->n_vis, m->n_hid, 1.0f, h, m->n_hid, m->W, m->n_hid, 0.0f, out, m->n_vis);
+static void pre_visible_mm(const ebm_rbm *m, ebm_mm *mm, const float *h, size_t n, float *out) {
+    ebm_mm_gemm(mm, 0, 1, n, m->n_vis, m->n_hid, 1.0f, h, m->n_hid, m->W, m->n_hid, 0.0f, out, m->n_vis);
 }
 
 static ebm_status check_t(float T) {
@@ -134,6 +135,10 @@ ebm_status ebm_rbm_energy(const ebm_rbm *m, const float *v, const float *h, size
 }
 
 ebm_status ebm_rbm_free_energy(const ebm_rbm *m, const float *v, size_t n, float T, double *F) {
+    return ebm_rbm_free_energy_mm(m, NULL, v, n, T, F);
+}
+
+ebm_status ebm_rbm_free_energy_mm(const ebm_rbm *m, ebm_mm *mm, const float *v, size_t n, float T, double *F) {
     ebm_status s = check_t(T);
     if (!s) s = check_rows(n);
     if (s) return s;
@@ -147,7 +152,7 @@ ebm_status ebm_rbm_free_energy(const ebm_rbm *m, const float *v, size_t n, float
     }
     for (size_t r0 = 0; r0 < n; r0 += chunk) {
         size_t c = n - r0 < chunk ? n - r0 : chunk;
-        pre_hidden(m, v + r0 * m->n_vis, c, pre);
+        pre_hidden_mm(m, mm, v + r0 * m->n_vis, c, pre);
         ebm_k_softplus_rowsum(pre, m->b, c, m->n_hid, 1.0f / T, sp);
         for (size_t r = 0; r < c; r++) {
             const float *vr = v + (r0 + r) * m->n_vis;
@@ -179,18 +184,28 @@ ebm_status ebm_rbm_visible_probs(const ebm_rbm *m, const float *h, size_t n, flo
     return conditional(m, h, n, T, 0, pv);
 }
 
+void ebm_rbm_sample_hidden_mm(const ebm_rbm *m, ebm_mm *mm, const float *v, size_t n, float T, uint64_t key,
+                              float *prob, float *sample) {
+    if (n == 0) return;
+    pre_hidden_mm(m, mm, v, n, prob);
+    ebm_k_sigmoid_bernoulli(prob, m->b, n, m->n_hid, 1.0f / T, key, sample);
+}
+
+void ebm_rbm_sample_visible_mm(const ebm_rbm *m, ebm_mm *mm, const float *h, size_t n, float T, uint64_t key,
+                               float *prob, float *sample) {
+    if (n == 0) return;
+    pre_visible_mm(m, mm, h, n, prob);
+    ebm_k_sigmoid_bernoulli(prob, m->a, n, m->n_vis, 1.0f / T, key, sample);
+}
+
 void ebm_rbm_sample_hidden(const ebm_rbm *m, const float *v, size_t n, float T, uint64_t key, float *prob,
                            float *sample) {
-    if (n == 0) return;
-    pre_hidden(m, v, n, prob);
-    ebm_k_sigmoid_bernoulli(prob, m->b, n, m->n_hid, 1.0f / T, key, sample);
+    ebm_rbm_sample_hidden_mm(m, NULL, v, n, T, key, prob, sample);
 }
 
 void ebm_rbm_sample_visible(const ebm_rbm *m, const float *h, size_t n, float T, uint64_t key, float *prob,
                             float *sample) {
-    if (n == 0) return;
-    pre_visible(m, h, n, prob);
-    ebm_k_sigmoid_bernoulli(prob, m->a, n, m->n_vis, 1.0f / T, key, sample);
+    ebm_rbm_sample_visible_mm(m, NULL, h, n, T, key, prob, sample);
 }
 
 /* Mean-field reconstruction: the mean of (v - p(v | p(h | v)))^2 over every unit of every row.  Here, beside

@@ -4,8 +4,10 @@
  * sigmoid(pre-activation / T), which leaves exp(-E(v,h)/T) invariant.  Each half-step takes a fresh
  * 64-bit key from the caller's generator and row r draws from Philox stream (key, r), so a run is
  * reproducible whatever the thread count.  Clamped visible units are reset after every visible draw,
- * which samples the conditional distribution of the free units given the clamped ones. */
+ * which samples the conditional distribution of the free units given the clamped ones.  The sweeps'
+ * products run at the sampler's precision (ebm_gibbs_set_precision; bf16: core/gemm_dnnl.c). */
 #include "core/internal.h"
+#include "models/model_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +19,7 @@ struct ebm_gibbs {
     float *h, *ph;      /* (n, n_hid) */
     uint8_t *mask;      /* (n_vis) or NULL */
     float *clamp;       /* (n, n_vis) values for masked units */
+    ebm_mm *mm;         /* the products' precision (NULL: fp32) */
 };
 
 ebm_status ebm_gibbs_new(const ebm_rbm *m, size_t n_chains, ebm_gibbs **out) {
@@ -47,6 +50,7 @@ void ebm_gibbs_free(ebm_gibbs *g) {
     ebm_free(g->ph);
     free(g->mask);
     ebm_free(g->clamp);
+    ebm_mm_free(g->mm);
     free(g);
 }
 
@@ -115,12 +119,23 @@ ebm_status ebm_gibbs_clamp(ebm_gibbs *g, const uint8_t *mask, const float *value
     return EBM_OK;
 }
 
+ebm_status ebm_gibbs_set_precision(ebm_gibbs *g, ebm_precision p) {
+    ebm_mm *mm;
+    ebm_status s = ebm_mm_new(p, 0, &mm);
+    if (s) return s;
+    ebm_mm_free(g->mm);
+    g->mm = mm;
+    return EBM_OK;
+}
+
 ebm_status ebm_gibbs_run(ebm_gibbs *g, size_t steps, float T, ebm_rng *rng) {
     if (!(T > 0) || !isfinite(T)) return ebm_fail(EBM_EINVAL, "temperature must be a positive number, got %g", T);
+    ebm_status st = ebm_mm_set_weights(g->mm, g->m->W, g->m->n_vis, g->m->n_hid);
+    if (st) return st;
     for (size_t s = 0; s < steps; s++) {
         uint64_t kh = ebm_rng_u64(rng), kv = ebm_rng_u64(rng);
-        ebm_rbm_sample_hidden(g->m, g->v, g->n, T, kh, g->ph, g->h);
-        ebm_rbm_sample_visible(g->m, g->h, g->n, T, kv, g->pv, g->v);
+        ebm_rbm_sample_hidden_mm(g->m, g->mm, g->v, g->n, T, kh, g->ph, g->h);
+        ebm_rbm_sample_visible_mm(g->m, g->mm, g->h, g->n, T, kv, g->pv, g->v);
         apply_clamp(g);
     }
     return EBM_OK;

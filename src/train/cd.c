@@ -10,8 +10,14 @@
  * followed by the negative rows (chain states), and H2 their hidden probabilities scaled by +1/n and
  * -1/c, so that the whole weight gradient is one GEMM, V2' H2.  Positives always end at row nmax,
  * where the persistent chains start, so a short last batch needs no copying.  For PCD the positive
- * and the negative hidden probabilities also come from a single GEMM over V2. */
+ * and the negative hidden probabilities also come from a single GEMM over V2.
+ *
+ * Precision (ebm_cd_opts.precision): in bf16 every GEMM above multiplies bf16 roundings of its operands
+ * with fp32 accumulation (core/gemm_dnnl.c); W's bf16 copy is refreshed at the start of each update,
+ * after the previous one changed W.  Parameters, momentum, the bias gradients (column sums) and the
+ * update itself stay fp32. */
 #include "train/train_internal.h"
+#include "models/model_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +35,7 @@ typedef struct {
     float *pv;          /* (max(nmax, c), n_vis): visible probabilities */
     float *grad;        /* (n_params): the weight gradient when needed unfused, and the bias gradients */
     float *coef;        /* (nmax + c) row weights for the bias gradients */
+    ebm_mm *mm;         /* borrowed: the products' precision (NULL: fp32) */
 } cd_ws;
 
 static void ws_free(cd_ws *w) {
@@ -76,7 +83,7 @@ static void pcd_init(cd_ws *w, const ebm_mat *data, ebm_rng *rng) {
         ebm_rng_fill_uniform(key, r, 0, v, nv);
         for (size_t j = 0; j < nv; j++) v[j] = v[j] < src[j] ? 1.0f : 0.0f;
     }
-    ebm_rbm_sample_hidden(w->m, neg, w->c, 1.0f, ebm_rng_u64(rng), w->H2 + w->nmax * w->m->n_hid, w->h);
+    ebm_rbm_sample_hidden_mm(w->m, w->mm, neg, w->c, 1.0f, ebm_rng_u64(rng), w->H2 + w->nmax * w->m->n_hid, w->h);
 }
 
 /* Runs the chains for the batch already stored in positives(w, n), leaves V2 and the scaled H2 ready for
@@ -93,20 +100,20 @@ static size_t batch_stats(cd_ws *w, size_t n, ebm_rng *rng, double *recon) {
 
     if (w->mode == EBM_CD) {
         nneg = n;
-        ebm_rbm_sample_hidden(m, pos, n, 1.0f, ebm_rng_u64(rng), hpos, w->h);
+        ebm_rbm_sample_hidden_mm(m, w->mm, pos, n, 1.0f, ebm_rng_u64(rng), hpos, w->h);
         for (size_t t = 1; t <= w->k; t++) {
-            ebm_rbm_sample_visible(m, w->h, n, 1.0f, ebm_rng_u64(rng), w->pv, neg);
+            ebm_rbm_sample_visible_mm(m, w->mm, w->h, n, 1.0f, ebm_rng_u64(rng), w->pv, neg);
             if (t == 1) *recon = ebm_k_sqdiff(pos, w->pv, n * nv);
-            ebm_rbm_sample_hidden(m, neg, n, 1.0f, ebm_rng_u64(rng), hneg, t < w->k ? w->h : NULL);
+            ebm_rbm_sample_hidden_mm(m, w->mm, neg, n, 1.0f, ebm_rng_u64(rng), hneg, t < w->k ? w->h : NULL);
         }
     } else {
         nneg = w->c;
         for (size_t t = 1; t <= w->k; t++) {
-            ebm_rbm_sample_visible(m, w->h, nneg, 1.0f, ebm_rng_u64(rng), w->pv, neg);
-            if (t < w->k) ebm_rbm_sample_hidden(m, neg, nneg, 1.0f, ebm_rng_u64(rng), hneg, w->h);
+            ebm_rbm_sample_visible_mm(m, w->mm, w->h, nneg, 1.0f, ebm_rng_u64(rng), w->pv, neg);
+            if (t < w->k) ebm_rbm_sample_hidden_mm(m, w->mm, neg, nneg, 1.0f, ebm_rng_u64(rng), hneg, w->h);
         }
         /* One GEMM gives the hidden pre-activations of the batch and of the chains. */
-        ebm_sgemm(0, 0, n + nneg, nh, nv, 1.0f, pos, nv, m->W, nh, 0.0f, hpos, nh);
+        ebm_mm_gemm(w->mm, 0, 0, n + nneg, nh, nv, 1.0f, pos, nv, m->W, nh, 0.0f, hpos, nh);
         ebm_k_sigmoid_bernoulli(hpos, m->b, n, nh, 1.0f, 0, NULL);
         ebm_k_sigmoid_bernoulli(hneg, m->b, nneg, nh, 1.0f, ebm_rng_u64(rng), w->h);
     }
@@ -131,7 +138,7 @@ static size_t batch_stats(cd_ws *w, size_t n, ebm_rng *rng, double *recon) {
 /* C (n_vis, n_hid) = alpha V2' H2 + beta C over the rows of the last batch_stats call. */
 static void weight_grad(const cd_ws *w, size_t n, size_t rows, float alpha, float beta, float *C) {
     size_t nv = w->m->n_vis, nh = w->m->n_hid;
-    ebm_sgemm(1, 0, nv, nh, rows, alpha, positives(w, n), nv, w->H2 + (w->nmax - n) * nh, nh, beta, C, nh);
+    ebm_mm_gemm(w->mm, 1, 0, nv, nh, rows, alpha, positives(w, n), nv, w->H2 + (w->nmax - n) * nh, nh, beta, C, nh);
 }
 
 /* vel = momentum vel + lr (scale g - wd W) (weight decay on W only); params += vel.  With g == NULL the
@@ -211,6 +218,7 @@ typedef struct {
     bool have_ws;
     float *vel;         /* (n_params) momentum */
     ebm_rng keys;
+    ebm_mm *mm;         /* the products' precision (NULL: fp32) */
 } rbm_trainer;
 
 static ebm_status rbm_begin(void *self, const ebm_mat *data, const int32_t *labels, size_t batch, uint64_t seed) {
@@ -227,11 +235,14 @@ static ebm_status rbm_begin(void *self, const ebm_mat *data, const int32_t *labe
     s = ws_alloc(&t->w, m, t->o.mode, t->o.k, batch, t->o.chains ? t->o.chains : batch);
     if (s) return ebm_fail(s, "out of memory for training buffers");
     t->have_ws = true;
+    t->w.mm = t->mm;
     t->vel = ebm_calloc(m->n_params, sizeof(float));
     if (!t->vel) return ebm_fail(EBM_ENOMEM, "out of memory for training buffers");
     ebm_rng init;
     ebm_rng_seed(&t->keys, seed, 0);
     ebm_rng_seed(&init, seed, 2);
+    s = ebm_mm_set_weights(t->mm, m->W, m->n_vis, m->n_hid);
+    if (s) return s;
     if (t->o.mode == EBM_PCD) pcd_init(&t->w, data, &init);
     return EBM_OK;
 }
@@ -245,6 +256,8 @@ static ebm_status rbm_step(void *self, float *x, const size_t *rows_idx, size_t 
     size_t nv = m->n_vis;
     (void)rows_idx;
     memcpy(positives(w, n), x, n * nv * sizeof(float));
+    ebm_status ms = ebm_mm_set_weights(t->mm, m->W, nv, m->n_hid); /* W as the last update (or a roll-back) left it */
+    if (ms) return ms;
     double recon;
     size_t rows = batch_stats(w, n, &t->keys, &recon);
     if (o->mode == EBM_CD) fig->recon = recon / ((double)n * (double)nv);
@@ -284,12 +297,14 @@ static ebm_status rbm_check(void *self) { return ebm_rbm_check_finite(((rbm_trai
 static const char *const cd_mode_names[] = {"cd", "pcd"};
 
 static ebm_status rbm_describe(void *self, ebm_meta *mt) {
-    const ebm_cd_opts *o = &((rbm_trainer *)self)->o;
+    const rbm_trainer *t = self;
+    const ebm_cd_opts *o = &t->o;
     ebm_status s = ebm_meta_setf(mt, "ebm.train.method", "%s-%zu", cd_mode_names[o->mode], o->k);
     if (!s && o->mode == EBM_PCD) s = ebm_meta_setf(mt, "ebm.train.chains", "%zu", o->chains ? o->chains : o->batch);
     if (!s) s = ebm_meta_setf(mt, "ebm.train.momentum", "%g", (double)o->momentum);
     if (!s) s = ebm_meta_setf(mt, "ebm.train.weight_decay", "%g", (double)o->weight_decay);
     if (!s) s = ebm_meta_setf(mt, "ebm.train.grad_clip", "%g", (double)o->grad_clip);
+    if (!s) s = ebm_meta_setf(mt, "ebm.train.precision", "%s", ebm_mm_is_bf16(t->mm) ? "bf16" : "fp32");
     return s;
 }
 
@@ -320,6 +335,7 @@ static void rbm_destroy(void *self) {
     if (!t) return;
     if (t->have_ws) ws_free(&t->w);
     ebm_free(t->vel);
+    ebm_mm_free(t->mm);
     free(t);
 }
 
@@ -344,6 +360,11 @@ ebm_status ebm_rbm_trainer_new(ebm_rbm *m, const ebm_cd_opts *o, ebm_trainer **o
     if (!t) return ebm_fail(EBM_ENOMEM, "out of memory for a trainer");
     t->m = m;
     t->o = *o;
+    s = ebm_mm_new(o->precision, 0, &t->mm);
+    if (s) {
+        free(t);
+        return s;
+    }
     return ebm_trainer_new(&rbm_ops, t, out);
 }
 
