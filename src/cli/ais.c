@@ -30,7 +30,7 @@ static int on_ais(double fraction, void *user) {
 /* Forward AIS from the data's pixel marginals and, when asked, reverse AIS from exact samples (stream (seed, 13)).
  * Returns false after printing the error. */
 bool cli_rbm_ais(const char *cmd, const ebm_rbm *m, const ebm_mat *x, size_t runs, size_t steps, uint64_t seed,
-                 bool reverse, bool quiet, ebm_ais_result *fw, ebm_ais_result *rv) {
+                 bool reverse, bool quiet, ebm_precision prec, ebm_ais_result *fw, ebm_ais_result *rv) {
     float *base = malloc(m->n_vis * sizeof(float));
     float *v0 = runs <= SIZE_MAX / sizeof(float) / m->n_vis && reverse ? malloc(runs * m->n_vis * sizeof(float)) : NULL;
     bool oom = !base || (reverse && !v0);
@@ -43,10 +43,12 @@ bool cli_rbm_ais(const char *cmd, const ebm_rbm *m, const ebm_mat *x, size_t run
     o.steps = steps;
     o.seed = seed;
     o.base_bias = base;
+    o.precision = prec;
     o.progress = on_ais;
     o.user = &a;
     cli_install_sigint();
-    if (!s && !quiet) fprintf(stderr, "AIS: %zu runs x %zu steps\n", runs, steps);
+    if (!s && !quiet)
+        fprintf(stderr, "AIS: %zu runs x %zu steps%s\n", runs, steps, prec == EBM_PRECISION_FP32 ? "" : ", bf16 moves");
     for (int back = 0; !s && back <= (int)reverse; back++) {
         ebm_rng rng;
         ebm_rng_seed(&rng, seed, 13);

@@ -367,7 +367,11 @@ void cli_stat_line(const char *name, int width, const float *x, size_t n, size_t
 /* AIS (ais.c): forward AIS of m from the pixel marginals of x and, with reverse, reverse AIS from exact samples,
  * with progress; false after printing the error.  The report of r for mean free energy fmean, text or JSON. */
 bool cli_rbm_ais(const char *cmd, const ebm_rbm *m, const ebm_mat *x, size_t runs, size_t steps, uint64_t seed,
-                 bool reverse, bool quiet, ebm_ais_result *fw, ebm_ais_result *rv);
+                 bool reverse, bool quiet, ebm_precision prec, ebm_ais_result *fw, ebm_ais_result *rv);
+/* Checks that precision p (an ebm_precision from CLI_PRECISION_OPTION) is available here; false after printing. */
+bool cli_precision_check(const char *cmd, int p);
+/* ", bf16 products" (what p resolves to here) for a progress line, or "" for fp32. */
+cli_text cli_precision_note(int p);
 void cli_ais_print(const char *what, const ebm_ais_result *r, double fmean, bool binary);
 /* The text of an AIS run's warnings (ebm_ais_result.warnings), empty when there are none; printed by
  * cli_ais_print as a "warning" line and by cli_ais_json as "warning" (null when none). */
@@ -388,7 +392,12 @@ typedef struct cli_cd_args {
     size_t cd_k, pcd_k;
     bool cd_seen, pcd_seen, lr_final_seen, no_shuffle;
     float lr_final, init_std;
+    int precision;          /* fp32|bf16|auto, an ebm_precision */
 } cli_cd_args;
+
+/* The --precision row (an int holding an ebm_precision) of `train rbm|dbn`, `sample` and `eval --ais` of RBMs. */
+#define CLI_PRECISION_OPTION(p) \
+    {"precision", OPT_CHOICE, &(p), NULL, "matrix products in fp32, or bf16 with fp32 sums (auto: bf16 where the CPU has it natively)", 0, 0, 0, 0, "fp32|bf16|auto", NULL}
 
 /* Rows of a cli_opt table for the fields of a (a cli_cd_args) and of da (a cli_data_args). */
 #define CLI_CD_OPTIONS(a)                                                                                                 \
@@ -404,7 +413,8 @@ typedef struct cli_cd_args {
     {"grad-clip", OPT_FLOAT, &(a).o.grad_clip, "NORM", "clip the gradient's L2 norm (0 = off)", 0, 1e30, 0, 0, NULL, NULL}, \
     {"init-std", OPT_FLOAT, &(a).init_std, "S", "standard deviation of the initial weights", 0, 10, 0, 0, NULL, NULL},  \
     {"seed", OPT_U64, &(a).o.seed, "S", "random seed (initialisation, shuffling, sampling)", 0, 1.8446744073709552e19, 0, 0, NULL, NULL}, \
-    {"no-shuffle", OPT_FLAG, &(a).no_shuffle, NULL, "keep the data order (default: reshuffle every epoch)", 0, 0, 0, 0, NULL, NULL}
+    {"no-shuffle", OPT_FLAG, &(a).no_shuffle, NULL, "keep the data order (default: reshuffle every epoch)", 0, 0, 0, 0, NULL, NULL}, \
+    CLI_PRECISION_OPTION((a).precision)
 /* The defaults of the data options: scale auto, no binarisation, threshold 0.5, all rows, seed 1. */
 #define CLI_DATA_ARGS_INIT {"auto", "none", 0.5f, 0, 1, false, false, false}
 /* The --json row of the commands that can print one JSON object. */

@@ -150,9 +150,9 @@ int cli_rbm_train(int argc, char **argv, bool quiet) {
     ebm_trainer *t = NULL;
     if ((rc = rbm_setup(cmd, &c, d, &dopts, quiet, &vd, o, &t)) >= 0) goto done;
     if (!quiet) {
-        fprintf(stderr, "training RBM %zu x %zu by %s-%zu: %zu epochs, batch %zu, lr %g%s, %d threads\n", c.m->n_vis,
+        fprintf(stderr, "training RBM %zu x %zu by %s-%zu: %zu epochs, batch %zu, lr %g%s, %d threads%s\n", c.m->n_vis,
                 c.m->n_hid, o->mode == EBM_PCD ? "pcd" : "cd", o->k, o->epochs, o->batch, (double)o->lr,
-                o->lr_final >= 0 ? " (linear decay)" : "", ebm_get_threads());
+                o->lr_final >= 0 ? " (linear decay)" : "", ebm_get_threads(), cli_precision_note(o->precision).s);
         if (!c.pll && c.mon) fprintf(stderr, "data is not binary: pseudo-log-likelihood is not monitored\n");
     }
     cli_run r = {.cmd = cmd, .kind = "rbm", .ta = &ta, .d = d, .da = &da, .quiet = quiet, .argc = argc, .argv = argv,
@@ -199,6 +199,7 @@ int cli_rbm_sample(int argc, char **argv, bool quiet) {
     int init = 0; /* noise|data */
     const char *data_spec = NULL;
     bool binary = false, steps_seen = false, t_seen = false, init_seen = false;
+    int precision = EBM_PRECISION_FP32;
     cli_data_args da = CLI_DATA_ARGS_INIT;
     const cli_opt opts[] = {
         {"n", OPT_SIZE, &n, "N", "number of chains (samples)", 1, 1e7, 0, 0, NULL, NULL},
@@ -210,6 +211,7 @@ int cli_rbm_sample(int argc, char **argv, bool quiet) {
         {"seed", OPT_U64, &seed, "S", "random seed", 0, 1.8446744073709552e19, 0, 0, NULL, NULL},
         CLI_SAMPLE_OUT_OPTIONS(out),
         {"binary", OPT_FLAG, &binary, NULL, "output the binary states instead of p(v | h)", 0, 0, 0, 0, NULL, NULL},
+        CLI_PRECISION_OPTION(precision),
         OPT_END,
     };
     const char *path;
@@ -217,6 +219,7 @@ int cli_rbm_sample(int argc, char **argv, bool quiet) {
                              sample_about, &path);
     if (rc >= 0) return rc;
     if ((rc = cli_sample_out_check(cmd, &out, false)) >= 0) return rc;
+    if (!cli_precision_check(cmd, precision)) return 2;
 
     ebm_rbm *m = cli_load_rbm(cmd, path, "sampling");
     if (!m) return 1;
@@ -242,13 +245,14 @@ int cli_rbm_sample(int argc, char **argv, bool quiet) {
     ebm_data_opts dopts;
     if (init == 1 && (!cli_data_opts(cmd, &da, &dopts) || !(d = cli_load_data(cmd, spec, &dopts, quiet)))) goto done;
     ebm_status s = ebm_gibbs_new(m, n, &g);
+    if (!s) s = ebm_gibbs_set_precision(g, (ebm_precision)precision);
     if (!s) s = d ? ebm_gibbs_init_data(g, d->x, &rng) : ebm_gibbs_init_noise(g, noise_p, &rng);
     if (s && (rc = cli_lib_error(cmd, s))) goto done;
     cli_progress prog;
     cli_progress_init(&prog, quiet);
     if (!quiet)
-        fprintf(stderr, "sampling %zu chains x %zu sweeps at T = %g from %s (RBM %zu x %zu)\n", n, steps,
-                (double)temperature, init ? "data" : "noise", m->n_vis, m->n_hid);
+        fprintf(stderr, "sampling %zu chains x %zu sweeps at T = %g from %s (RBM %zu x %zu)%s\n", n, steps,
+                (double)temperature, init ? "data" : "noise", m->n_vis, m->n_hid, cli_precision_note(precision).s);
     cli_install_sigint();
     rbm_sweeps rs = {g, temperature, &rng};
     if ((rc = cli_run_sweeps(cmd, &prog, steps, rbm_sweep, &rs)) >= 0) goto done;
@@ -352,6 +356,7 @@ int cli_rbm_eval(int argc, char **argv, bool quiet) {
     int exact_mode = 0; /* auto|on|off */
     bool json = false;
     size_t ais_runs = 100, ais_steps = EBM_AIS_DEFAULT_STEPS;
+    int precision = EBM_PRECISION_FP32;
     cli_data_args da = CLI_DATA_ARGS_INIT;
     const cli_opt opts[] = {
         {"data", OPT_STR, &e.data_spec, "SPEC", "evaluation data (default: the model's training data spec)", -INFINITY, INFINITY, 0, 0, NULL, NULL},
@@ -362,6 +367,7 @@ int cli_rbm_eval(int argc, char **argv, bool quiet) {
         {"ais-runs", OPT_SIZE, &ais_runs, "M", "AIS runs (importance weights)", 1, 1048576, 0, 0, NULL, NULL},
         {"ais-betas", OPT_SIZE, &ais_steps, "N", "AIS intermediate distributions (the paper's schedule scaled to N)", 3, 1e8, 0, 0, NULL, NULL},
         {"reverse", OPT_FLAG, &e.reverse, NULL, "with --ais: also reverse AIS from exact samples (a layer <= 20 units)", 0, 0, 0, 0, NULL, NULL},
+        CLI_PRECISION_OPTION(precision),
         CLI_JSON_OPTION(json),
         CLI_DATA_AS_TRAINED_OPTIONS(da),
         {"seed", OPT_U64, &da.seed, "S", "seed for AIS and for --binarize stochastic", 0, 1.8446744073709552e19, 0, 0, NULL, NULL},
@@ -369,6 +375,7 @@ int cli_rbm_eval(int argc, char **argv, bool quiet) {
     };
     int rc = cli_start_model(cmd, argc, argv, opts, "ebm eval MODEL --data SPEC [options]", eval_about, &e.path);
     if (rc >= 0) return rc;
+    if (!cli_precision_check(cmd, precision)) return 2;
     ebm_rbm *m = cli_load_rbm(cmd, e.path, "evaluating");
     if (!m) return 1;
     e.m = m;
@@ -412,7 +419,8 @@ int cli_rbm_eval(int argc, char **argv, bool quiet) {
                 m->n_hid <= m->n_vis ? "hidden" : "visible");
     ebm_status s = ebm_rbm_evaluate(m, d->x->data, rows, e.binary ? e.np : 0, e.exact, &e.r);
     if (s && (rc = cli_lib_error(cmd, s))) goto done;
-    if (e.ais && !cli_rbm_ais(cmd, m, d->x, ais_runs, ais_steps, da.seed, e.reverse, quiet || json, &e.fw, &e.rv))
+    if (e.ais && !cli_rbm_ais(cmd, m, d->x, ais_runs, ais_steps, da.seed, e.reverse, quiet || json,
+                               (ebm_precision)precision, &e.fw, &e.rv))
         goto done;
     e.seconds = cli_now() - t0;
     char preprocess[160], threshold[32] = "";

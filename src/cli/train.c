@@ -262,5 +262,22 @@ bool cli_cd_finish(const char *cmd, cli_cd_args *a) {
     a->o.k = a->pcd_seen ? a->pcd_k : a->cd_k;
     a->o.shuffle = !a->no_shuffle;
     a->o.lr_final = a->lr_final_seen ? a->lr_final : -1;
+    if (!cli_precision_check(cmd, a->precision)) return false;
+    a->o.precision = (ebm_precision)a->precision;
+    return true;
+}
+
+cli_text cli_precision_note(int p) {
+    cli_text t = {""};
+    ebm_precision r;
+    if (ebm_precision_resolve((ebm_precision)p, &r) == EBM_OK && r == EBM_PRECISION_BF16)
+        snprintf(t.s, sizeof t.s, ", bf16 products");
+    return t;
+}
+
+bool cli_precision_check(const char *cmd, int p) {
+    ebm_precision r;
+    ebm_status s = ebm_precision_resolve((ebm_precision)p, &r);
+    if (s) return cli_lib_error(cmd, s), false;
     return true;
 }
