@@ -4,17 +4,21 @@
 # the same threads, the same OpenBLAS kernels for all three (ebm's own re-execution is switched off).
 # Everything runs with the kernels the environment selects and, where OpenBLAS misdetects the CPU, once
 # more with the faster kernels for all.
-# usage: bench/compare_rbm.sh [PATH/TO/bench_rbm] [--hidden 256,512,1024] [--epochs N]
+# ebm runs in each precision bench_rbm offers (fp32, and bf16 where oneDNN is built in: --precision LIST);
+# the peers run fp32 (scikit-learn has no other; PyTorch 1.13 CPU has no bf16 matmul faster than fp32 here).
+# usage: bench/compare_rbm.sh [PATH/TO/bench_rbm] [--hidden 256,512,1024] [--epochs N] [--precision fp32,bf16]
 set -eu
 BENCH=${1:-build/bench/bench_rbm}
 [ $# -gt 0 ] && shift
 HIDDEN=256,512,1024
 EPOCHS=3
+PREC=""
 while [ $# -gt 0 ]; do
     case "$1" in
     --hidden) HIDDEN=$2; shift 2 ;;
     --epochs) EPOCHS=$2; shift 2 ;;
-    *) echo "usage: $0 [bench_rbm] [--hidden LIST] [--epochs N]" >&2; exit 2 ;;
+    --precision) PREC="--precision $2"; shift 2 ;;
+    *) echo "usage: $0 [bench_rbm] [--hidden LIST] [--epochs N] [--precision LIST]" >&2; exit 2 ;;
     esac
 done
 PY=/usr/bin/python3 # Debian's interpreter: python3-sklearn and python3-torch load only there
@@ -27,7 +31,8 @@ trap 'rm -f "$TMP"' EXIT
 run_all() {
     tag=$1
     echo "== [$tag] ebm"
-    EBM_NO_REEXEC=1 "$BENCH" --hidden "$HIDDEN" --epochs "$EPOCHS" | sed "s/impl=ebm/impl=ebm@$tag/; s/impl=peak/impl=peak@$tag/" | tee -a "$TMP"
+    # shellcheck disable=SC2086
+    EBM_NO_REEXEC=1 "$BENCH" --hidden "$HIDDEN" --epochs "$EPOCHS" $PREC | sed "s/impl=\([a-z0-9_]*\)/impl=\1@$tag/" | tee -a "$TMP"
     echo "== [$tag] scikit-learn $($PY -c 'import sklearn; print(sklearn.__version__)')"
     $PY "$HERE/peer_sklearn.py" --hidden "$HIDDEN" --epochs "$EPOCHS" | sed "s/impl=sklearn/impl=sklearn@$tag/" | tee -a "$TMP"
     echo "== [$tag] PyTorch $($PY -c 'import torch; print(torch.__version__)') CPU, $THREADS threads"

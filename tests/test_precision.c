@@ -119,6 +119,34 @@ static void test_gemm(void) {
     ebm_mm_free(mm);
 }
 
+/* The vector conversion (vcvtneps2bf16 where the CPU has it) and the scalar one give the same bits, on
+ * ties, both signs, infinities, NaNs, denormals and random values. */
+static void test_convert(void) {
+    enum { N = 4096 };
+    float *x = malloc(N * sizeof(float));
+    uint16_t *h = malloc(N * sizeof(uint16_t));
+    uint32_t *u = malloc(N * sizeof(uint32_t));
+    ebm_rng_fill_u32(3, 0, 0, u, N);
+    const uint32_t special[] = {0x00000000u, 0x80000000u, 0x3f808000u, 0x3f818000u, 0x3f80ffffu, 0x7f7fffffu,
+                                0xff7fffffu, 0x7f800000u, 0xff800000u, 0x7fc00000u, 0x7f800001u, 0xffa00000u,
+                                0x00000001u, 0x807fffffu, 0x00800000u, 0x3f7fffffu};
+    for (size_t i = 0; i < sizeof special / sizeof *special; i++) u[i] = special[i];
+    memcpy(x, u, N * sizeof(float));
+    ebm_k_to_bf16(x, 4, N / 4, N / 4, h);
+    size_t bad = 0;
+    for (size_t i = 0; i < N; i++) bad += h[i] != ebm_bf16(x[i]);
+    CHECK_MSG(bad == 0, "%zu conversions differ between the vector and scalar paths", bad);
+    CHECK(ebm_bf16(1.0f) == 0x3f80 && ebm_bf16(-2.0f) == 0xc000);
+    float tie = 0, up = 0;
+    uint32_t t = 0x3f808000u, t2 = 0x3f818000u; /* 1 + 2^-8 rounds down to even, 1 + 3 2^-8 up */
+    memcpy(&tie, &t, 4);
+    memcpy(&up, &t2, 4);
+    CHECK(ebm_bf16(tie) == 0x3f80 && ebm_bf16(up) == 0x3f82);
+    CHECK(isnan(ebm_bf16_to_f32(ebm_bf16(NAN))) && ebm_bf16_to_f32(ebm_bf16(INFINITY)) == INFINITY);
+    CHECK(ebm_bf16(1e-40f) == 0); /* denormal */
+    free(x), free(h), free(u);
+}
+
 static void test_resolve(void) {
     ebm_precision p;
     CHECK_OK(ebm_precision_resolve(EBM_PRECISION_FP32, &p));
@@ -294,6 +322,7 @@ static void test_ais(void) {
 }
 
 int main(void) {
+    test_convert();
     test_resolve();
     test_gemm();
     test_free_energy();

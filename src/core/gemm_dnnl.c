@@ -15,6 +15,9 @@
 
 #include <omp.h>
 #include <stdlib.h>
+#if defined(__AVX512BF16__) && defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 #include <string.h>
 
 #ifdef EBM_HAVE_DNNL
@@ -26,8 +29,12 @@ void ebm_k_to_bf16(const float *x, size_t rows, size_t cols, size_t ld, uint16_t
     for (size_t r = 0; r < rows; r++) {
         const float *src = x + r * ld;
         uint16_t *dst = out + r * cols;
-#pragma omp simd
-        for (size_t c = 0; c < cols; c++) dst[c] = ebm_bf16(src[c]);
+        size_t c = 0;
+#if defined(__AVX512BF16__) && defined(__AVX512F__)
+        for (; c + 16 <= cols; c += 16)
+            _mm256_storeu_si256((__m256i *)(dst + c), (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(src + c)));
+#endif
+        for (; c < cols; c++) dst[c] = ebm_bf16(src[c]);
     }
 }
 

@@ -62,13 +62,15 @@ void ebm_sgemm(int ta, int tb, size_t m, size_t n, size_t k, float alpha, const 
                const float *B, size_t ldb, float beta, float *C, size_t ldc);
 void ebm_dgemm(int ta, int tb, size_t m, size_t n, size_t k, double alpha, const double *A, size_t lda,
                const double *B, size_t ldb, double beta, double *C, size_t ldc);
-/* float -> bfloat16 bits, rounded to nearest even (NaN stays NaN): the upper half of the float's bits. */
+/* float -> bfloat16 bits, rounded to nearest even (NaN stays NaN, denormals become zero): what the
+ * AVX512-BF16 instruction vcvtneps2bf16 computes, so the vector and scalar paths give the same bits. */
 static inline uint16_t ebm_bf16(float x) {
     union {
         float f;
         uint32_t u;
     } v = {x};
     if ((v.u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((v.u >> 16) | 0x40u);
+    if ((v.u & 0x7f800000u) == 0) return (uint16_t)((v.u >> 16) & 0x8000u); /* denormals flush to zero */
     return (uint16_t)((v.u + 0x7fffu + ((v.u >> 16) & 1u)) >> 16);
 }
 static inline float ebm_bf16_to_f32(uint16_t h) {
