@@ -97,6 +97,7 @@ static void test_gemm(void) {
         ebm_set_threads(t);
         ebm_mm_gemm(mm, 0, 0, 50, 200, 300, 1.0f, v, 300, W, 200, 0.0f, t == 1 ? c1 : c2, 200);
         if (t > 1) CHECK_MSG(memcmp(c1, c2, 50 * 200 * sizeof(float)) == 0, "bf16 product differs on %d threads", t);
+        CHECK_MSG(ebm_get_threads() == t, "a product changed the caller's thread count to %d", ebm_get_threads());
     }
     ebm_set_threads(2);
     free(W), free(v), free(c1), free(c2);

@@ -410,8 +410,9 @@ class RBM:
 
     def train(self, data, *, persistent=True, k=1, epochs=10, batch=100, chains=0, lr=0.05, lr_final=None,
               momentum=0.5, weight_decay=1e-4, grad_clip=0.0, shuffle=True, seed=1, progress=None, on_step=None,
-              describe=True):
+              describe=True, precision="fp32"):
         """Trains by CD-k or PCD-k (ebm_rbm_trainer_new + ebm_run).  data (n, n_vis) in [0, 1].
+        precision "fp32", "bf16" or "auto": of the matrix products (ebm_cd_opts.precision, docs/train.md).
         progress(dict) is called after every epoch, on_step(dict) after every update; either may return True to
         stop.  Ctrl-C stops after the current update and raises KeyboardInterrupt (the parameters are those
         of the last update).  Returns a RunResult dict; with describe, the run's provenance goes to meta."""
@@ -420,6 +421,10 @@ class RBM:
         o.mode, o.k, o.epochs, o.batch, o.chains = int(bool(persistent)), int(k), int(epochs), int(batch), int(chains)
         o.lr, o.lr_final = lr, (-1.0 if lr_final is None else lr_final)
         o.momentum, o.weight_decay, o.grad_clip, o.shuffle, o.seed = momentum, weight_decay, grad_clip, int(shuffle), int(seed)
+        precisions = {"fp32": 0, "bf16": 1, "auto": 2}
+        if precision not in precisions:
+            raise ValueError("precision must be fp32, bf16 or auto, got %r" % (precision,))
+        o.precision = precisions[precision]
         d = data if isinstance(data, _Mat) else _Mat(as_f32(data, self.n_vis, "data"))
         t = c_void_p()
         check(lib.ebm_rbm_trainer_new(self._p, byref(o), byref(t)))

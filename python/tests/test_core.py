@@ -83,6 +83,20 @@ def test_rbm_training_learns_and_saves(tmp_path, binary_data):
     np.testing.assert_array_equal(m2.W, m.W)
 
 
+def test_rbm_training_in_bf16(binary_data):
+    m = ebm.RBM(16, 8).init(seed=1, data=binary_data)
+    before = m.pseudo_log_likelihood(binary_data)
+    try:
+        m.train(binary_data, epochs=30, batch=20, lr=0.1, seed=2, precision="bf16")
+    except ebm.Error as e:  # a build without oneDNN
+        assert "oneDNN" in str(e)
+        return
+    assert m.pseudo_log_likelihood(binary_data) > before + 1.0
+    assert m.meta["ebm.train.precision"] == "bf16"
+    with pytest.raises(ValueError):
+        m.train(binary_data, epochs=1, precision="fp16")
+
+
 def test_callback_stops_and_exceptions_propagate(binary_data):
     m = ebm.RBM(16, 8).init(seed=1)
     out = m.train(binary_data, epochs=5, batch=20, on_step=lambda p: p["step"] >= 3)
