@@ -106,10 +106,11 @@ EBM_API const char *ebm_blas_better_coretype(void);
  * Precision of the matrix products (RBM Gibbs sampling, CD/PCD training, AIS moves).
  * A setting of the object that computes (ebm_cd_opts.precision, ebm_gibbs_set_precision,
  * ebm_ais_opts.precision), never of the model: parameters, model files, optimiser state, free energies,
- * log-sum-exps and AIS log weights stay fp32/double.  With EBM_PRECISION_BF16 the operands of each
- * product (the weights, a copy refreshed after every update, and the states or probabilities multiplied
- * with them) are rounded to bfloat16 (8 significant bits, round to nearest even) and multiplied by
- * oneDNN with fp32 accumulation into fp32 results.  Results stay independent of the thread count, and
+ * log-sum-exps and AIS log weights stay fp32/double.  With EBM_PRECISION_BF16 the operands of each Gibbs
+ * product (the weights, a copy refreshed after every update, and the states they multiply) are rounded to
+ * bfloat16 (8 significant bits, round to nearest even) and multiplied by oneDNN with fp32 accumulation
+ * into fp32 results.  CD's weight-gradient product stays fp32 (in bf16 it cost the demo model over a nat
+ * of test log-likelihood); AIS's v'W product, which its log weights are computed from, stays fp32.  Results stay independent of the thread count, and
  * a bf16 run is as reproducible as an fp32 one; it is a different (slightly perturbed) algorithm, not
  * the fp32 run's bits.  EBM_PRECISION_AUTO is bf16 where oneDNN is built in and the CPU multiplies bf16
  * natively (AVX512-BF16 or AMX), fp32 elsewhere.  Without oneDNN (CMake did not find libdnnl-dev),

@@ -12,10 +12,13 @@
  * where the persistent chains start, so a short last batch needs no copying.  For PCD the positive
  * and the negative hidden probabilities also come from a single GEMM over V2.
  *
- * Precision (ebm_cd_opts.precision): in bf16 every GEMM above multiplies bf16 roundings of its operands
- * with fp32 accumulation (core/gemm_dnnl.c); W's bf16 copy is refreshed at the start of each update,
- * after the previous one changed W.  Parameters, momentum, the bias gradients (column sums) and the
- * update itself stay fp32. */
+ * Precision (ebm_cd_opts.precision): in bf16 the Gibbs products (v W and h W') multiply bf16 roundings of
+ * their operands with fp32 accumulation (core/gemm_dnnl.c); W's bf16 copy is refreshed at the start of
+ * each update, after the previous one changed W.  The weight gradient V2' H2 stays fp32: in bf16 it made
+ * the demo model (784 x 512, PCD-1, 30 epochs) 1.2-1.5 nats worse in AIS test log-likelihood on two seeds,
+ * and in fp32 the gap vanished (0.01 nats), while bf16 gained only ~1.1x on that product (K = 200 rows
+ * is too short a sum for the bf16 kernels; docs/benchmarks.md).  Parameters, momentum, the bias
+ * gradients and the update itself stay fp32. */
 #include "train/train_internal.h"
 #include "models/model_internal.h"
 
@@ -135,10 +138,11 @@ static size_t batch_stats(cd_ws *w, size_t n, ebm_rng *rng, double *recon) {
     return rows;
 }
 
-/* C (n_vis, n_hid) = alpha V2' H2 + beta C over the rows of the last batch_stats call. */
+/* C (n_vis, n_hid) = alpha V2' H2 + beta C over the rows of the last batch_stats call; fp32 in every
+ * precision (see the top of the file). */
 static void weight_grad(const cd_ws *w, size_t n, size_t rows, float alpha, float beta, float *C) {
     size_t nv = w->m->n_vis, nh = w->m->n_hid;
-    ebm_mm_gemm(w->mm, 1, 0, nv, nh, rows, alpha, positives(w, n), nv, w->H2 + (w->nmax - n) * nh, nh, beta, C, nh);
+    ebm_sgemm(1, 0, nv, nh, rows, alpha, positives(w, n), nv, w->H2 + (w->nmax - n) * nh, nh, beta, C, nh);
 }
 
 /* vel = momentum vel + lr (scale g - wd W) (weight decay on W only); params += vel.  With g == NULL the
