@@ -1228,6 +1228,13 @@ typedef struct ebm_step_ctx {
      * trainer calls it on its gradient before the update, so every process applies the same update. */
     ebm_status (*allreduce)(float *buf, size_t n, void *user);
     void *allreduce_user;
+    /* Data-parallel runs (ebm_run_opts.ranks > 1): this process's rank and the number of processes; the
+     * global batch has n_global rows and this process holds rows row0 .. row0 + n - 1 of it.  The driver's
+     * allreduce first scales buf by share = n / n_global, so a gradient that is a mean over the n local
+     * rows sums to the mean over the global batch.  A term normalised by something else (persistent
+     * chains) divides by share itself.  One process: rank 0, ranks 1, row0 0, n_global = n, share 1. */
+    size_t rank, ranks, row0, n_global;
+    float share;
 } ebm_step_ctx;
 
 /* A trainer's operations.  Plain data that a user fills in for a new way of training; self is the
@@ -1255,7 +1262,19 @@ typedef struct ebm_trainer_ops {
     ebm_status (*save_state)(void *self, ebm_tensors *t);
     ebm_status (*load_state)(void *self, const ebm_tensors *t);
     void (*destroy)(void *self); /* frees self (not the model, which the caller owns) */
+    /* Optional, for data-parallel runs: called before begin with this process's rank and the number of
+     * processes.  A trainer that has it keeps only its share of persistent chains or buffers
+     * (ebm_shard_range) and draws so that every chain's and row's randomness is the one-process run's;
+     * begin then gets the run's seed unchanged.  Without it, begin gets a per-rank seed
+     * (ebm_shard_seed), so the ranks' draws are independent but not those of one process. */
+    void (*shard)(void *self, size_t rank, size_t ranks);
 } ebm_trainer_ops;
+
+/* The contiguous slice [*lo, *hi) of n items that rank `rank` of `ranks` holds: the first n % ranks ranks
+ * get one item more.  ranks 1: [0, n). */
+EBM_API void ebm_shard_range(size_t n, size_t rank, size_t ranks, size_t *lo, size_t *hi);
+/* A seed for rank `rank` derived from seed (rank 0: seed itself, so one process is unchanged). */
+EBM_API uint64_t ebm_shard_seed(uint64_t seed, size_t rank);
 
 typedef struct ebm_trainer ebm_trainer; /* opaque: an ops table and its state */
 /* Takes ownership of self (ops->destroy frees it, also when this fails). */
@@ -1318,6 +1337,14 @@ typedef struct ebm_run_opts {
     void *user;
     ebm_status (*allreduce)(float *buf, size_t n, void *user); /* see ebm_step_ctx; NULL = one process */
     void *allreduce_user;
+    /* Data-parallel runs over `ranks` processes (default 0 and 1; with ranks > 1, allreduce is required
+     * and sums over the processes).  Every process gives the same data and options; each computes the
+     * same permutation and takes its contiguous slice (ebm_shard_range) of every global batch of `batch`
+     * rows, so every batch must have at least `ranks` rows.  The trainer's gradient is all-reduced inside
+     * its step; the figures reported to on_step / on_epoch and in the result are reduced over the
+     * processes (weighted by rows), and a stop asked by any process's callback stops all of them after
+     * the same update.  Each process calls the callbacks; only one (rank 0) should write files. */
+    size_t rank, ranks;
 } ebm_run_opts;
 
 typedef struct ebm_run_result {

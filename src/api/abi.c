@@ -39,6 +39,7 @@ static const abi_row abi_rows[] = {
     F(ebm_run_opts, lr_final), F(ebm_run_opts, schedule), F(ebm_run_opts, rollback), F(ebm_run_opts, on_step),
     F(ebm_run_opts, on_epoch), F(ebm_run_opts, checkpoint_every), F(ebm_run_opts, on_checkpoint),
     F(ebm_run_opts, user), F(ebm_run_opts, allreduce), F(ebm_run_opts, allreduce_user),
+    F(ebm_run_opts, rank), F(ebm_run_opts, ranks),
     S(ebm_run_result), F(ebm_run_result, epochs_done), F(ebm_run_result, steps_done), F(ebm_run_result, seconds),
     F(ebm_run_result, last), F(ebm_run_result, epoch_mean),
     S(ebm_cd_opts), F(ebm_cd_opts, mode), F(ebm_cd_opts, k), F(ebm_cd_opts, epochs), F(ebm_cd_opts, batch),
