@@ -1746,6 +1746,10 @@ typedef struct ebm_ais_opts {
     uint64_t seed;            /* default 1 */
     int (*progress)(double fraction, void *user); /* may return non-zero to stop (EBM_ECANCELED) */
     void *user;
+    /* The runs are runs first_run .. first_run + runs - 1 of a larger set (default 0): run i draws from
+     * the streams of index i, so a set split across processes (docs/distributed.md) gets the weights one
+     * process would; ebm_ais_summarize then gives the estimate from all the weights. */
+    size_t first_run;
 } ebm_ais_opts;
 
 typedef struct ebm_ais_result {
@@ -1765,6 +1769,10 @@ EBM_API ebm_status ebm_ais_schedule(size_t steps, double *betas);
 /* base (n_vis) = logit of the smoothed column means (sum + 1) / (n + 2) of data (n, n_vis): a base
  * model with the data's pixel marginals, so AIS starts close to the target. */
 EBM_API ebm_status ebm_ais_base_bias(const ebm_mat *data, float *base);
+/* The estimate from the log weights (runs) of forward (reverse 0) or reverse AIS and the base model's exact
+ * log Z, as ebm_rbm_ais computes it (r->steps and r->seconds are left alone). */
+EBM_API ebm_status ebm_ais_summarize(const double *log_w, size_t runs, double log_z_base, int reverse,
+                                     ebm_ais_result *r);
 /* Forward AIS estimate of log Z of m at T = 1.  log_w (runs) receives the log weights when not NULL. */
 EBM_API ebm_status ebm_rbm_ais(const ebm_rbm *m, const ebm_ais_opts *o, ebm_ais_result *r, double *log_w);
 /* Reverse AIS from v0 (runs, n_vis), which must be exact samples of m (ebm_rbm_sample_exact) for the

@@ -55,6 +55,18 @@ check "ebm" 0.2 ebm --data toy:8gaussians --limit 256 --net linear:8,silu,linear
 check "jem" 0.2 jem --data toy:8gaussians --limit 256 --net linear:8,silu,linear:8 --iters 20 --batch 32 \
     --buffer 64 --sampler ula --steps 5 --step-size 0.05 --lr 5e-3 --seed 2
 
+# AIS (forward and reverse) and score over two processes: the same figures as one process, bit for bit.
+"$EBM" --quiet train rbm --data "$T/b.csv" --hidden 5 --epochs 3 --out "$T/m.safetensors" >/dev/null 2>&1
+ais="eval $T/m.safetensors --data $T/b.csv --ais --ais-runs 37 --ais-betas 300 --reverse --json"
+"$EBM" --quiet $ais | sed 's/"seconds": [0-9.]*//g' >"$T/a1" || fail "AIS: one process"
+np 2 "$EBM" --quiet $ais | sed 's/"seconds": [0-9.]*//g' >"$T/a2" || fail "AIS: two processes"
+grep -q '"log_z"' "$T/a1" && cmp -s "$T/a1" "$T/a2" && echo "AIS -np 2: identical to -np 1" || fail "AIS -np 2 differs from -np 1"
+awk 'BEGIN { srand(7); for (r = 0; r < 1100; r++) { l = "";
+  for (i = 0; i < 12; i++) l = l (i ? "," : "") (rand() < 0.3 ? 1 : 0); print l } }' >"$T/s.csv"
+"$EBM" --quiet score "$T/m.safetensors" --data "$T/s.csv" --out "$T/s1.csv" >/dev/null || fail "score: one process"
+np 2 "$EBM" --quiet score "$T/m.safetensors" --data "$T/s.csv" --out "$T/s2.csv" >/dev/null || fail "score: two processes"
+cmp -s "$T/s1.csv" "$T/s2.csv" && echo "score -np 2 (1100 rows): identical to -np 1" || fail "score -np 2 differs from -np 1"
+
 # A rank killed mid-run: mpirun ends the job, --out keeps the old model byte for byte.
 "$EBM" --quiet train rbm --data "$T/b.csv" --hidden 6 --epochs 1 --out "$T/keep.safetensors" >/dev/null 2>&1
 cp "$T/keep.safetensors" "$T/keep.orig"

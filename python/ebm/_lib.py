@@ -244,7 +244,7 @@ class McmcStats(Structure):
 class AisOpts(Structure):
     _fields_ = [("runs", c_size_t), ("betas", POINTER(c_double)), ("n_betas", c_size_t), ("steps", c_size_t),
                 ("base_bias", POINTER(c_float)), ("seed", c_uint64), ("progress", PROGRESS_FRACTION_FN),
-                ("user", c_void_p)]
+                ("user", c_void_p), ("first_run", c_size_t)]
 
 
 class AisResult(Structure):

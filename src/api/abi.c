@@ -62,6 +62,7 @@ static const abi_row abi_rows[] = {
     S(ebm_mcmc_stats), F(ebm_mcmc_stats, accept_rate), F(ebm_mcmc_stats, steps), F(ebm_mcmc_stats, seconds),
     S(ebm_ais_opts), F(ebm_ais_opts, runs), F(ebm_ais_opts, betas), F(ebm_ais_opts, n_betas), F(ebm_ais_opts, steps),
     F(ebm_ais_opts, base_bias), F(ebm_ais_opts, seed), F(ebm_ais_opts, progress), F(ebm_ais_opts, user),
+    F(ebm_ais_opts, first_run),
     S(ebm_ais_result), F(ebm_ais_result, log_z), F(ebm_ais_result, log_z_lo), F(ebm_ais_result, log_z_hi),
     F(ebm_ais_result, log_z_base), F(ebm_ais_result, ess), F(ebm_ais_result, log_w_sd), F(ebm_ais_result, runs),
     F(ebm_ais_result, steps), F(ebm_ais_result, seconds),

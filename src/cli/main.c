@@ -111,6 +111,12 @@ int main(int argc, char **argv) {
     }
     for (size_t k = 0; k < N_COMMANDS; k++)
         if (strcmp(cmd, commands[k].name) == 0) {
+            if (cli_mpi_size() > 1 && strcmp(cmd, "train") && strcmp(cmd, "eval") && strcmp(cmd, "score")) {
+                fprintf(stderr, "ebm: %s runs in one process; over several (mpirun) only train, eval and score\n", cmd);
+                cli_mpi_finalize();
+                return 2;
+            }
+            if (cli_mpi_rank() > 0 && !freopen("/dev/null", "w", stdout)) return 1; /* rank 0 prints the results */
             int rc = commands[k].run(rest, rargv, quiet);
             cli_mpi_finalize();
             return rc;

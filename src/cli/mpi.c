@@ -120,7 +120,8 @@ ebm_status cli_mpi_gather_f64(const double *mine, size_t n, const size_t *counts
             off[r] = o;
             o += rc[r];
         }
-        int ok = MPI_Allgatherv(mine, (int)n, MPI_DOUBLE, all, rc, off, MPI_DOUBLE, MPI_COMM_WORLD);
+        const void *send = mine == all + off[world.rank] ? MPI_IN_PLACE : (const void *)mine;
+        int ok = MPI_Allgatherv(send, (int)n, MPI_DOUBLE, all, rc, off, MPI_DOUBLE, MPI_COMM_WORLD);
         free(rc);
         free(off);
         return ok == MPI_SUCCESS ? EBM_OK : mpi_failed("MPI_Allgatherv");
