@@ -1232,6 +1232,13 @@ typedef struct ebm_step_ctx {
      * trainer calls it on its gradient before the update, so every process applies the same update. */
     ebm_status (*allreduce)(float *buf, size_t n, void *user);
     void *allreduce_user;
+    /* Data-parallel runs (ebm_run_opts.ranks > 1): this process's rank and the number of processes; the
+     * global batch has n_global rows and this process holds rows row0 .. row0 + n - 1 of it.  The driver's
+     * allreduce first scales buf by share = n / n_global, so a gradient that is a mean over the n local
+     * rows sums to the mean over the global batch.  A term normalised by something else (persistent
+     * chains) divides by share itself.  One process: rank 0, ranks 1, row0 0, n_global = n, share 1. */
+    size_t rank, ranks, row0, n_global;
+    float share;
 } ebm_step_ctx;
 
 /* A trainer's operations.  Plain data that a user fills in for a new way of training; self is the
@@ -1259,7 +1266,19 @@ typedef struct ebm_trainer_ops {
     ebm_status (*save_state)(void *self, ebm_tensors *t);
     ebm_status (*load_state)(void *self, const ebm_tensors *t);
     void (*destroy)(void *self); /* frees self (not the model, which the caller owns) */
+    /* Optional, for data-parallel runs: called before begin with this process's rank and the number of
+     * processes.  A trainer that has it keeps only its share of persistent chains or buffers
+     * (ebm_shard_range) and draws so that every chain's and row's randomness is the one-process run's;
+     * begin then gets the run's seed unchanged.  Without it, begin gets a per-rank seed
+     * (ebm_shard_seed), so the ranks' draws are independent but not those of one process. */
+    void (*shard)(void *self, size_t rank, size_t ranks);
 } ebm_trainer_ops;
+
+/* The contiguous slice [*lo, *hi) of n items that rank `rank` of `ranks` holds: the first n % ranks ranks
+ * get one item more.  ranks 1: [0, n). */
+EBM_API void ebm_shard_range(size_t n, size_t rank, size_t ranks, size_t *lo, size_t *hi);
+/* A seed for rank `rank` derived from seed (rank 0: seed itself, so one process is unchanged). */
+EBM_API uint64_t ebm_shard_seed(uint64_t seed, size_t rank);
 
 typedef struct ebm_trainer ebm_trainer; /* opaque: an ops table and its state */
 /* Takes ownership of self (ops->destroy frees it, also when this fails). */
@@ -1322,6 +1341,14 @@ typedef struct ebm_run_opts {
     void *user;
     ebm_status (*allreduce)(float *buf, size_t n, void *user); /* see ebm_step_ctx; NULL = one process */
     void *allreduce_user;
+    /* Data-parallel runs over `ranks` processes (default 0 and 1; with ranks > 1, allreduce is required
+     * and sums over the processes).  Every process gives the same data and options; each computes the
+     * same permutation and takes its contiguous slice (ebm_shard_range) of every global batch of `batch`
+     * rows, so every batch must have at least `ranks` rows.  The trainer's gradient is all-reduced inside
+     * its step; the figures reported to on_step / on_epoch and in the result are reduced over the
+     * processes (weighted by rows), and a stop asked by any process's callback stops all of them after
+     * the same update.  Each process calls the callbacks; only one (rank 0) should write files. */
+    size_t rank, ranks;
 } ebm_run_opts;
 
 typedef struct ebm_run_result {
@@ -1732,6 +1759,10 @@ typedef struct ebm_ais_opts {
     uint64_t seed;            /* default 1 */
     int (*progress)(double fraction, void *user); /* may return non-zero to stop (EBM_ECANCELED) */
     void *user;
+    /* The runs are runs first_run .. first_run + runs - 1 of a larger set (default 0): run i draws from
+     * the streams of index i, so a set split across processes (docs/distributed.md) gets the weights one
+     * process would; ebm_ais_summarize then gives the estimate from all the weights. */
+    size_t first_run;
 } ebm_ais_opts;
 
 typedef struct ebm_ais_result {
@@ -1752,6 +1783,10 @@ EBM_API ebm_status ebm_ais_schedule(size_t steps, double *betas);
 /* base (n_vis) = logit of the smoothed column means (sum + 1) / (n + 2) of data (n, n_vis): a base
  * model with the data's pixel marginals, so AIS starts close to the target. */
 EBM_API ebm_status ebm_ais_base_bias(const ebm_mat *data, float *base);
+/* The estimate from the log weights (runs) of forward (reverse 0) or reverse AIS and the base model's exact
+ * log Z, as ebm_rbm_ais computes it (r->steps and r->seconds are left alone). */
+EBM_API ebm_status ebm_ais_summarize(const double *log_w, size_t runs, double log_z_base, int reverse,
+                                     ebm_ais_result *r);
 /* Forward AIS estimate of log Z of m at T = 1.  log_w (runs) receives the log weights when not NULL. */
 EBM_API ebm_status ebm_rbm_ais(const ebm_rbm *m, const ebm_ais_opts *o, ebm_ais_result *r, double *log_w);
 /* Reverse AIS from v0 (runs, n_vis), which must be exact samples of m (ebm_rbm_sample_exact) for the

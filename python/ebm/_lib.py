@@ -208,7 +208,7 @@ class RunOpts(Structure):
                 ("seed", c_uint64), ("shuffle_stream", c_uint64), ("lr", c_float), ("lr_final", c_float),
                 ("schedule", c_int), ("rollback", c_int), ("on_step", RUN_CB), ("on_epoch", RUN_CB),
                 ("checkpoint_every", c_size_t), ("on_checkpoint", c_void_p), ("user", c_void_p),
-                ("allreduce", c_void_p), ("allreduce_user", c_void_p)]
+                ("allreduce", c_void_p), ("allreduce_user", c_void_p), ("rank", c_size_t), ("ranks", c_size_t)]
 
 
 class RunResult(Structure):
@@ -249,7 +249,7 @@ class McmcStats(Structure):
 class AisOpts(Structure):
     _fields_ = [("runs", c_size_t), ("betas", POINTER(c_double)), ("n_betas", c_size_t), ("steps", c_size_t),
                 ("base_bias", POINTER(c_float)), ("seed", c_uint64), ("progress", PROGRESS_FRACTION_FN),
-                ("user", c_void_p)]
+                ("user", c_void_p), ("first_run", c_size_t)]
 
 
 class AisResult(Structure):

@@ -2,7 +2,11 @@
  * file, the progress display, Ctrl-C, the library's training loop (ebm_run), the provenance metadata, and
  * the save: the model file is written once, atomically, at the end; an interrupted or diverged run saves
  * what it has beside it (NAME.partial.safetensors, marked ebm.train.stopped) and never touches --out.
- * A kind brings its trainer, its figures (progress detail, per-epoch line and log row) and its save. */
+ * A kind brings its trainer, its figures (progress detail, per-epoch line and log row) and its save.
+ * Under mpirun every rank runs this with the same data and options (ebm_run shares each batch out and sums
+ * the gradients through cli_mpi_allreduce); rank 0 alone takes the lock, writes the log and saves.  An error
+ * that only one rank can see ends the job by MPI_Abort, which is safe because rank 0 has nothing half
+ * written at that point (the model file is written atomically, after the run). */
 #include "cli.h"
 
 #include <errno.h>
@@ -164,6 +168,7 @@ static bool log_close(cli_run *r) {
 static ebm_status on_checkpoint(ebm_trainer *t, const ebm_run_progress *p, void *user) {
     cli_run *r = user;
     (void)t;
+    if (cli_mpi_rank() > 0) return EBM_OK;
     ebm_status s = ebm_meta_setf(r->meta, "ebm.train.iters_done", "%zu", p->step);
     if (!s) s = r->save(r, r->partial);
     if (s) cli_progress_line(&r->prog, "warning: checkpoint not written: %s", ebm_last_error());
@@ -174,10 +179,18 @@ int cli_train_run(cli_run *r, ebm_trainer *t, const ebm_mat *data, const int32_t
     const char *cmd = r->cmd;
     partial_path(r->ta->out, r->partial, sizeof r->partial);
     r->iters = ro->iters > 0;
+    const bool writer = cli_mpi_rank() == 0;
+    if (cli_mpi_size() > 1) {
+        ro->rank = (size_t)cli_mpi_rank();
+        ro->ranks = (size_t)cli_mpi_size();
+        ro->allreduce = cli_mpi_allreduce;
+        ro->allreduce_user = NULL;
+        r->quiet = r->quiet || !writer;
+    }
     /* one writer per --out: a second process is refused before it writes anything (its log included) */
     ebm_lock *lock = NULL;
-    if (ebm_lock_output(r->ta->out, &lock)) return cli_error(cmd, "%s", ebm_last_error());
-    if (r->ta->log && !log_open(r)) {
+    if (writer && ebm_lock_output(r->ta->out, &lock)) return cli_error(cmd, "%s", ebm_last_error());
+    if (writer && r->ta->log && !log_open(r)) {
         ebm_lock_release(lock);
         return 1;
     }
@@ -191,6 +204,17 @@ int cli_train_run(cli_run *r, ebm_trainer *t, const ebm_mat *data, const int32_t
     }
     cli_install_sigint();
     ebm_status s = ebm_run(t, data, labels, ro, &r->res);
+    if (s && s != EBM_ECANCELED && s != EBM_ENAN && cli_mpi_size() > 1) {
+        /* possibly this rank's alone, with the others waiting in an all-reduce: end them all */
+        cli_progress_end(&r->prog);
+        cli_lib_error(cmd, s);
+        if (writer) {
+            log_close(r);
+            ebm_lock_release(lock);
+        }
+        cli_mpi_abort(1);
+    }
+    if (!writer) return s == EBM_OK ? 0 : s == EBM_ECANCELED ? 130 : 1;
     int rc = 0;
     bool log_failed = r->log_error[0] != '\0';
     if (s == EBM_ECANCELED || s == EBM_ENAN) {

@@ -5,7 +5,13 @@
  * shuffle_stream), so a run is reproducible bit for bit), the mini-batches, the learning-rate schedule
  * (constant, linear decay per update as in Hinton's practical guide, section 4; cosine per epoch as PyTorch's
  * CosineAnnealingLR), progress and cancellation, the roll-back to the last good parameters when an update goes
- * non-finite, and checkpoints.  Work space is allocated once per run. */
+ * non-finite, and checkpoints.  Work space is allocated once per run.
+ *
+ * Data-parallel runs (ranks > 1, the pattern of llm.c and PyTorch DDP): every process draws the same
+ * permutation and takes a contiguous slice of every global batch; the trainer's gradient, a mean over its
+ * local rows, is scaled by the slice's share of the batch and summed by the caller's all-reduce, so every
+ * process applies the global batch's update.  The figures are summed the same way, weighted by rows, and a
+ * stop asked on any process is summed too, so all processes stop after the same update. */
 #include "train/train_internal.h"
 
 #include <math.h>
@@ -92,6 +98,21 @@ void ebm_figures_clear(ebm_figures *f) {
     f->loss = f->recon = f->e_pos = f->e_neg = f->grad_norm = f->accept = f->extra = NAN;
 }
 
+void ebm_shard_range(size_t n, size_t rank, size_t ranks, size_t *lo, size_t *hi) {
+    if (ranks < 1) ranks = 1;
+    size_t q = n / ranks, r = n % ranks;
+    *lo = rank * q + (rank < r ? rank : r);
+    *hi = *lo + q + (rank < r ? 1 : 0);
+}
+
+uint64_t ebm_shard_seed(uint64_t seed, size_t rank) {
+    if (rank == 0) return seed;
+    uint64_t z = seed ^ (0x9e3779b97f4a7c15ull * (uint64_t)rank); /* splitmix64's finaliser */
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
 void ebm_run_opts_default(ebm_run_opts *o) {
     memset(o, 0, sizeof *o);
     o->epochs = 10;
@@ -103,6 +124,8 @@ void ebm_run_opts_default(ebm_run_opts *o) {
     o->lr_final = 0.0f;
     o->schedule = EBM_LR_CONSTANT;
     o->rollback = EBM_ROLLBACK_EPOCH;
+    o->rank = 0;
+    o->ranks = 1;
 }
 
 static ebm_status check_opts(const ebm_run_opts *o, const ebm_mat *data) {
@@ -116,6 +139,14 @@ static ebm_status check_opts(const ebm_run_opts *o, const ebm_mat *data) {
     if (o->schedule == EBM_LR_LINEAR && (!(o->lr_final >= 0) || !isfinite(o->lr_final)))
         return ebm_fail(EBM_EINVAL, "final learning rate must be finite and >= 0, got %g", (double)o->lr_final);
     if ((unsigned)o->rollback > EBM_ROLLBACK_STEP) return ebm_fail(EBM_EINVAL, "unknown roll-back mode %d", (int)o->rollback);
+    if (o->ranks > 1) {
+        if (!o->allreduce) return ebm_fail(EBM_EINVAL, "a run over %zu processes needs an allreduce", o->ranks);
+        if (o->rank >= o->ranks) return ebm_fail(EBM_EINVAL, "rank %zu of %zu processes", o->rank, o->ranks);
+        size_t N = data->rows, nmax = o->iters > 0 || o->batch < N ? o->batch : N, last = N % nmax;
+        if (nmax < o->ranks || (o->iters == 0 && last > 0 && last < o->ranks))
+            return ebm_fail(EBM_EINVAL, "every batch needs at least one row per process: a batch of %zu rows%s over %zu processes",
+                            nmax < o->ranks ? nmax : last, nmax < o->ranks ? "" : " (the last of an epoch)", o->ranks);
+    }
     return EBM_OK;
 }
 
@@ -190,6 +221,42 @@ static void acc_mean(const fig_acc *a, ebm_figures *f) {
     fig_set(f, v);
 }
 
+/* The all-reduce a trainer sees in a data-parallel run: the local mean scaled by the slice's share. */
+typedef struct {
+    const ebm_run_opts *o;
+    float share;
+} shard_reduce;
+
+static ebm_status reduce_scaled(float *buf, size_t n, void *user) {
+    const shard_reduce *r = user;
+    if (r->share != 1.0f)
+        for (size_t i = 0; i < n; i++) buf[i] *= r->share;
+    return r->o->allreduce(buf, n, r->o->allreduce_user);
+}
+
+/* One step's figures summed over the processes, weighted by their rows (NaN where none measured one). */
+static ebm_status reduce_figures(const ebm_run_opts *o, ebm_figures *f, size_t n) {
+    double v[EBM_FIGURES_COUNT];
+    float buf[2 * EBM_FIGURES_COUNT];
+    fig_get(f, v);
+    for (int i = 0; i < EBM_FIGURES_COUNT; i++) {
+        buf[2 * i] = isnan(v[i]) ? 0.0f : (float)(v[i] * (double)n);
+        buf[2 * i + 1] = isnan(v[i]) ? 0.0f : (float)n;
+    }
+    ebm_status s = o->allreduce(buf, 2 * EBM_FIGURES_COUNT, o->allreduce_user);
+    if (s) return s;
+    for (int i = 0; i < EBM_FIGURES_COUNT; i++) v[i] = buf[2 * i + 1] > 0 ? (double)buf[2 * i] / buf[2 * i + 1] : NAN;
+    fig_set(f, v);
+    return EBM_OK;
+}
+
+/* Non-zero when any process asked to stop. */
+static int reduce_stop(const ebm_run_opts *o, int stop, ebm_status *s) {
+    float f = stop ? 1.0f : 0.0f;
+    *s = o->allreduce(&f, 1, o->allreduce_user);
+    return f > 0.0f;
+}
+
 ebm_status ebm_run(ebm_trainer *t, const ebm_mat *data, const int32_t *labels, const ebm_run_opts *o,
                    ebm_run_result *r) {
     ebm_run_result res;
@@ -207,8 +274,13 @@ ebm_status ebm_run(ebm_trainer *t, const ebm_mat *data, const int32_t *labels, c
     const size_t steps = iter_mode ? o->iters : o->epochs * batches;
     const size_t epochs = iter_mode ? (size_t)(((double)steps * (double)nmax + (double)N - 1) / (double)N) : o->epochs;
     const ebm_rollback rollback = iter_mode ? EBM_ROLLBACK_STEP : o->rollback;
+    const size_t ranks = o->ranks > 1 ? o->ranks : 1, rank = ranks > 1 ? o->rank : 0;
 
-    s = t->ops->begin ? t->ops->begin(t->self, data, labels, nmax, o->seed) : EBM_OK;
+    /* a trainer that shards itself keeps the run's seed; any other gets independent streams per rank */
+    uint64_t seed = o->seed;
+    if (ranks > 1 && t->ops->shard) t->ops->shard(t->self, rank, ranks);
+    else seed = ebm_shard_seed(seed, rank);
+    s = t->ops->begin ? t->ops->begin(t->self, data, labels, nmax, seed) : EBM_OK;
     if (s) goto out_early;
     const size_t np = params_size(t);
     float *x = ebm_calloc(nmax, d * sizeof(float)), *good = ebm_calloc(np ? np : 1, sizeof(float));
@@ -228,6 +300,13 @@ ebm_status ebm_run(ebm_trainer *t, const ebm_mat *data, const int32_t *labels, c
     ctx.seed = o->seed;
     ctx.allreduce = o->allreduce;
     ctx.allreduce_user = o->allreduce_user;
+    ctx.rank = rank;
+    ctx.ranks = ranks;
+    shard_reduce sr = {o, 1.0f};
+    if (ranks > 1) {
+        ctx.allreduce = reduce_scaled;
+        ctx.allreduce_user = &sr;
+    }
     ebm_run_progress p;
     memset(&p, 0, sizeof p);
     p.epochs = epochs;
@@ -256,8 +335,16 @@ ebm_status ebm_run(ebm_trainer *t, const ebm_mat *data, const int32_t *labels, c
                 if (rollback == EBM_ROLLBACK_EPOCH) snapshot(t, good, 0);
             }
             rows[n] = perm[pos++];
-            memcpy(x + n * d, data->data + rows[n] * d, d * sizeof(float));
         }
+        /* this process's slice of the batch (all of it in one process) */
+        size_t lo, hi;
+        ebm_shard_range(n, rank, ranks, &lo, &hi);
+        for (size_t i = lo; i < hi; i++) memcpy(x + (i - lo) * d, data->data + rows[i] * d, d * sizeof(float));
+        const size_t n_global = n;
+        n = hi - lo;
+        ctx.row0 = lo;
+        ctx.n_global = n_global;
+        ctx.share = sr.share = ranks > 1 ? (float)n / (float)n_global : 1.0f;
         in_epoch++;
         ctx.epoch = epoch;
         ctx.batch = in_epoch;
@@ -266,8 +353,9 @@ ebm_status ebm_run(ebm_trainer *t, const ebm_mat *data, const int32_t *labels, c
         ctx.lr = schedule_lr(o, step, steps, epoch, epochs);
         ebm_figures fig;
         ebm_figures_clear(&fig);
-        s = t->ops->step(t->self, x, rows, n, &ctx, &fig);
+        s = t->ops->step(t->self, x, rows + lo, n, &ctx, &fig);
         if (!s && !t->ops->checks_finite) s = scan_finite(t);
+        if (!s && ranks > 1) s = reduce_figures(o, &fig, n);
         if (s == EBM_ENAN) {
             char what[512];
             snprintf(what, sizeof what, "%s", ebm_last_error());
@@ -287,7 +375,7 @@ ebm_status ebm_run(ebm_trainer *t, const ebm_mat *data, const int32_t *labels, c
         if (rollback == EBM_ROLLBACK_STEP) snapshot(t, good, 0);
         res.steps_done = step + 1;
         res.last = fig;
-        acc_add(&acc, &fig, n);
+        acc_add(&acc, &fig, n_global);
         double now = ebm_now();
         p.epoch = epoch;
         p.batch = in_epoch;
@@ -298,15 +386,24 @@ ebm_status ebm_run(ebm_trainer *t, const ebm_mat *data, const int32_t *labels, c
         p.last = fig;
         acc_mean(&acc, &p.mean);
         if (iter_mode) res.epochs_done = epoch;
-        if (o->on_step && o->on_step(&p, o->user)) {
+        /* stop: 1 asked after an update, 2 after an epoch; in a data-parallel run any process's ask stops all */
+        const bool at_epoch_end = !iter_mode && pos >= N;
+        int stop = o->on_step && o->on_step(&p, o->user) ? 1 : 0;
+        if (!stop && at_epoch_end && o->on_epoch && o->on_epoch(&p, o->user)) stop = 2;
+        if (ranks > 1) {
+            int any = reduce_stop(o, stop, &s);
+            if (s) goto done;
+            if (any && !stop) stop = at_epoch_end ? 2 : 1;
+        }
+        if (stop == 1) {
             s = iter_mode ? ebm_fail(EBM_ECANCELED, "training stopped after %zu of %zu iterations", step + 1, steps)
                           : ebm_fail(EBM_ECANCELED, "training stopped at epoch %zu, batch %zu", epoch, in_epoch);
             goto done;
         }
-        if (!iter_mode && pos >= N) {
+        if (at_epoch_end) {
             res.epochs_done = epoch;
             res.epoch_mean = p.mean;
-            if (o->on_epoch && o->on_epoch(&p, o->user)) {
+            if (stop == 2) {
                 s = ebm_fail(EBM_ECANCELED, "training stopped after epoch %zu", epoch);
                 goto done;
             }
@@ -346,6 +443,7 @@ ebm_status ebm_run_describe(ebm_trainer *t, const ebm_run_opts *o, const ebm_run
     if (!s) s = ebm_meta_setf(m, "ebm.train.seed", "%llu", (unsigned long long)o->seed);
     if (!s) s = ebm_meta_setf(m, "ebm.train.seconds", "%.2f", r->seconds);
     if (!s) s = ebm_meta_setf(m, "ebm.train.threads", "%d", ebm_get_threads());
+    if (!s && o->ranks > 1) s = ebm_meta_setf(m, "ebm.train.processes", "%zu", o->ranks);
     if (!s) {
         char buf[32];
         time_t now = time(NULL);
