@@ -153,6 +153,26 @@ void cli_json_string(FILE *f, const char *s);
 void cli_json_number(FILE *f, double v);
 void cli_json_numbers(FILE *f, const char *const *keys, const double *v, size_t n);
 
+/* ---- reports: `ebm eval` and `ebm info` print text or one JSON object from one sequence of calls ---- */
+typedef struct cli_report {
+    bool json;
+} cli_report;
+/* JSON: '{"KEY": "PATH"' (the object's first member); text: nothing. */
+cli_report cli_report_begin(bool json, const char *key, const char *path);
+/* JSON only: ', "KEY": "V"' (escaped); fmt's text as it is.  Text only: fmt's text as it is. */
+void cli_report_str(const cli_report *r, const char *key, const char *v);
+void cli_report_json(const cli_report *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void cli_report_text(const cli_report *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* JSON: ', "KEY": V' (null when not finite); text: fmt's text (nothing when fmt is NULL). */
+void cli_report_num(const cli_report *r, const char *key, double v, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* The end: JSON ', "metadata": {...}}' or ', "seconds": S}' and a newline; text "metadata:" and a line per key,
+ * or nothing. */
+void cli_report_meta_end(const cli_report *r, const ebm_meta *m);
+void cli_report_end(const cli_report *r, double seconds);
+/* The size of the file at path in bytes, -1 when it cannot be read. */
+long long cli_file_bytes(const char *path);
+
 /* ---- training (train.c): what every `ebm train KIND` shares ---- */
 typedef struct cli_train_args {
     const char *data, *out, *log;

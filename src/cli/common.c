@@ -444,3 +444,58 @@ void cli_stat_line(const char *name, int width, const float *x, size_t n, size_t
     printf("  %-*s mean %+.4f  std %.4f  min %+.4f  max %+.4f\n", width, name, mean,
            count ? sqrt(fmax(0, sq / (double)count - mean * mean)) : 0.0, mn, mx);
 }
+
+cli_report cli_report_begin(bool json, const char *key, const char *path) {
+    if (json) {
+        printf("{\"%s\": ", key);
+        cli_json_string(stdout, path);
+    }
+    return (cli_report){json};
+}
+
+void cli_report_str(const cli_report *r, const char *key, const char *v) {
+    if (!r->json) return;
+    printf(", \"%s\": ", key);
+    cli_json_string(stdout, v);
+}
+
+void cli_report_json(const cli_report *r, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    if (r->json) vprintf(fmt, ap);
+    va_end(ap);
+}
+
+void cli_report_text(const cli_report *r, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    if (!r->json) vprintf(fmt, ap);
+    va_end(ap);
+}
+
+void cli_report_num(const cli_report *r, const char *key, double v, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    if (r->json) {
+        printf(", \"%s\": ", key);
+        cli_json_number(stdout, v);
+    } else if (fmt) {
+        vprintf(fmt, ap);
+    }
+    va_end(ap);
+}
+
+void cli_report_meta_end(const cli_report *r, const ebm_meta *m) {
+    fputs(r->json ? ", \"metadata\": {" : "metadata:\n", stdout);
+    cli_print_meta(m, r->json);
+    if (r->json) printf("}}\n");
+}
+
+void cli_report_end(const cli_report *r, double seconds) {
+    if (r->json) printf(", \"seconds\": %.3f}\n", seconds);
+}
+
+long long cli_file_bytes(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 ? (long long)st.st_size : -1;
+}

@@ -312,25 +312,23 @@ int cli_bm_eval(int argc, char **argv, bool quiet) {
     double t0 = cli_now();
     ebm_status s = ebm_bm_evaluate(m, d->x->data, d->x->rows, exact, &e);
     const char *sp = ebm_bm_spins_name(ebm_bm_spin_kind(m));
-    rc = s ? cli_lib_error(cmd, s) : 0;
-    if (!s && json) {
-        printf("{\"model\": ");
-        cli_json_string(stdout, path);
-        printf(", \"kind\": \"bm\", \"units\": %zu, \"spins\": \"%s\", \"data\": ", nu, sp);
-        cli_json_string(stdout, spec);
-        printf(", \"rows\": %zu, ", d->x->rows);
-        const char *const keys[] = {"energy_mean", "pseudo_ll", "log_z", "log_likelihood"};
-        cli_json_numbers(stdout, keys, &e.energy_mean, 4);
-        printf(", \"seconds\": %.3f}\n", cli_now() - t0);
-    } else if (!s) {
-        printf("model            %s (BM of %zu units, %s)\n", path, nu, sp);
-        printf("data             %s: %zu rows\n", d->source, d->x->rows);
-        printf("energy           %.4f (mean)\n", e.energy_mean);
-        printf("pseudo-LL        %.4f nats per example\n", e.pseudo_ll);
-        if (exact) printf("log Z            %.6f (exact, 2^%zu states)\n", e.log_z, nu);
-        if (exact) printf("log-likelihood   %.4f nats per example (exact)\n", e.log_likelihood);
-        else printf("log-likelihood   n/a: exact needs at most %d units (this model: %zu)\n", EBM_EXACT_MAX_UNITS, nu);
-    }
+    if ((rc = s ? cli_lib_error(cmd, s) : 0)) goto done;
+    cli_report r = cli_report_begin(json, "model", path);
+    cli_report_json(&r, ", \"kind\": \"bm\", \"units\": %zu, \"spins\": \"%s\"", nu, sp);
+    cli_report_str(&r, "data", spec);
+    cli_report_json(&r, ", \"rows\": %zu", d->x->rows);
+    cli_report_text(&r, "model            %s (BM of %zu units, %s)\n", path, nu, sp);
+    cli_report_text(&r, "data             %s: %zu rows\n", d->source, d->x->rows);
+    cli_report_num(&r, "energy_mean", e.energy_mean, "energy           %.4f (mean)\n", e.energy_mean);
+    cli_report_num(&r, "pseudo_ll", e.pseudo_ll, "pseudo-LL        %.4f nats per example\n", e.pseudo_ll);
+    cli_report_num(&r, "log_z", e.log_z, exact ? "log Z            %.6f (exact, 2^%zu states)\n" : NULL, e.log_z, nu);
+    if (exact)
+        cli_report_num(&r, "log_likelihood", e.log_likelihood, "log-likelihood   %.4f nats per example (exact)\n",
+                       e.log_likelihood);
+    else
+        cli_report_num(&r, "log_likelihood", e.log_likelihood, "log-likelihood   n/a: exact needs at most %d units "
+                       "(this model: %zu)\n", EBM_EXACT_MAX_UNITS, nu);
+    cli_report_end(&r, cli_now() - t0);
 done:
     ebm_dataset_free(d);
     ebm_bm_free(m);
@@ -355,22 +353,15 @@ int cli_bm_info(int argc, char **argv, bool quiet) {
     size_t n = ebm_bm_units(m), np = n * (n - 1) / 2 + n, h, w;
     ebm_bm_image_shape(m, &h, &w);
     const char *sp = ebm_bm_spins_name(ebm_bm_spin_kind(m));
-    if (json) {
-        printf("{\"file\": ");
-        cli_json_string(stdout, path);
-        printf(", \"kind\": \"bm\", \"units\": %zu, \"spins\": \"%s\", \"n_params\": %zu, \"metadata\": {", n, sp, np);
-        cli_print_meta(ebm_bm_meta(m), true);
-        printf("}}\n");
-    } else {
-        printf("%s: fully visible Boltzmann machine, %zu units in %s, %zu parameters (%zu couplings, %zu biases)\n",
-               path, n, strcmp(sp, "pm1") == 0 ? "{-1,+1}" : "{0,1}", np, np - n, n);
-        if (h) printf("image shape %zu x %zu\n", h, w);
-        printf("parameters:\n");
-        if (n > 1) cli_stat_line("W", 4, ebm_bm_weights(m), n * n, n, false);
-        cli_stat_line("b", 4, ebm_bm_bias(m), n, 0, false);
-        printf("metadata:\n");
-        cli_print_meta(ebm_bm_meta(m), false);
-    }
+    cli_report r = cli_report_begin(json, "file", path);
+    cli_report_json(&r, ", \"kind\": \"bm\", \"units\": %zu, \"spins\": \"%s\", \"n_params\": %zu", n, sp, np);
+    cli_report_text(&r, "%s: fully visible Boltzmann machine, %zu units in %s, %zu parameters (%zu couplings, %zu "
+                    "biases)\n", path, n, strcmp(sp, "pm1") == 0 ? "{-1,+1}" : "{0,1}", np, np - n, n);
+    if (h) cli_report_text(&r, "image shape %zu x %zu\n", h, w);
+    cli_report_text(&r, "parameters:\n");
+    if (n > 1 && !json) cli_stat_line("W", 4, ebm_bm_weights(m), n * n, n, false);
+    if (!json) cli_stat_line("b", 4, ebm_bm_bias(m), n, 0, false);
+    cli_report_meta_end(&r, ebm_bm_meta(m));
     ebm_bm_free(m);
     return 0;
 }

@@ -368,43 +368,38 @@ int cli_grbm_sample(int argc, char **argv, bool quiet) {
 
 /* ---- ebm eval MODEL.grbm ---- */
 
-static const char *const fig_keys[] = {"free_energy_mean", "recon_mse", "log_z", "log_likelihood", "ais_log_z",
-                                       "ais_log_likelihood"};
-
 static void print_eval(const char *path, const ebm_grbm *m, const ebm_dataset *d, const char *spec,
                        const ebm_ais_opts *ao, const ebm_grbm_eval *f, double seconds, bool json) {
-    if (json) {
-        printf("{\"model\": ");
-        cli_json_string(stdout, path);
-        printf(", \"kind\": \"grbm\", \"n_vis\": %zu, \"n_hid\": %zu, \"data\": ", m->n_vis, m->n_hid);
-        cli_json_string(stdout, spec);
-        printf(", \"rows\": %zu, ", d->x->rows);
-        cli_json_numbers(stdout, fig_keys, &f->free_energy_mean, 6); /* the struct's first six figures */
-        printf(", \"seconds\": %.3f", seconds);
-        if (ao) printf(", \"ais_warning\": ");
-        if (ao && f->ais_warnings) cli_json_string(stdout, cli_ais_warning(f->ais_warnings, f->ais_ess, f->ais_log_w_sd).s);
-        else if (ao) printf("null");
-        printf("}\n");
-        return;
-    }
-    printf("model            %s (GRBM %zu visible x %zu hidden)\n", path, m->n_vis, m->n_hid);
-    printf("data             %s: %zu rows (standardised as in training)\n", d->source, d->x->rows);
-    printf("free energy      %.4f (mean, standardised space)\n", f->free_energy_mean);
-    printf("reconstruction   %.6f (mean squared error per unit, standardised)\n", f->recon_mse);
-    if (!isnan(f->log_z)) {
-        printf("log Z            %.6f (exact, 2^%zu hidden states)\n", f->log_z, m->n_hid);
-        printf("log-likelihood   %.4f nats per example (exact; a density in pixel units)\n", f->log_likelihood);
-    } else {
-        printf("log-likelihood   n/a: exact needs at most %d hidden units (this model: %zu); try --ais\n",
-               EXACT_AUTO_UNITS, m->n_hid);
-    }
-    if (ao) {
-        printf("AIS log Z        %.6f [%.6f, %.6f] (%zu runs, %zu steps)\n", f->ais_log_z, f->ais_log_z_lo, f->ais_log_z_hi,
-               ao->runs, ao->steps);
-        printf("AIS log-lik.     %.4f nats per example\n", f->ais_log_likelihood);
-        if (f->ais_warnings)
-            printf("warning          %s\n", cli_ais_warning(f->ais_warnings, f->ais_ess, f->ais_log_w_sd).s);
-    }
+    cli_report r = cli_report_begin(json, "model", path);
+    cli_report_json(&r, ", \"kind\": \"grbm\", \"n_vis\": %zu, \"n_hid\": %zu", m->n_vis, m->n_hid);
+    cli_report_str(&r, "data", spec);
+    cli_report_json(&r, ", \"rows\": %zu", d->x->rows);
+    cli_report_text(&r, "model            %s (GRBM %zu visible x %zu hidden)\n", path, m->n_vis, m->n_hid);
+    cli_report_text(&r, "data             %s: %zu rows (standardised as in training)\n", d->source, d->x->rows);
+    cli_report_num(&r, "free_energy_mean", f->free_energy_mean, "free energy      %.4f (mean, standardised space)\n",
+                   f->free_energy_mean);
+    cli_report_num(&r, "recon_mse", f->recon_mse, "reconstruction   %.6f (mean squared error per unit, standardised)\n",
+                   f->recon_mse);
+    bool exact = !isnan(f->log_z);
+    cli_report_num(&r, "log_z", f->log_z, exact ? "log Z            %.6f (exact, 2^%zu hidden states)\n" : NULL,
+                   f->log_z, m->n_hid);
+    if (exact)
+        cli_report_num(&r, "log_likelihood", f->log_likelihood,
+                       "log-likelihood   %.4f nats per example (exact; a density in pixel units)\n", f->log_likelihood);
+    else
+        cli_report_num(&r, "log_likelihood", f->log_likelihood,
+                       "log-likelihood   n/a: exact needs at most %d hidden units (this model: %zu); try --ais\n",
+                       EXACT_AUTO_UNITS, m->n_hid);
+    cli_report_num(&r, "ais_log_z", f->ais_log_z, ao ? "AIS log Z        %.6f [%.6f, %.6f] (%zu runs, %zu steps)\n" : NULL,
+                   f->ais_log_z, f->ais_log_z_lo, f->ais_log_z_hi, ao ? ao->runs : 0, ao ? ao->steps : 0);
+    cli_report_num(&r, "ais_log_likelihood", f->ais_log_likelihood,
+                   ao ? "AIS log-lik.     %.4f nats per example\n" : NULL, f->ais_log_likelihood);
+    cli_text w = ao && f->ais_warnings ? cli_ais_warning(f->ais_warnings, f->ais_ess, f->ais_log_w_sd) : (cli_text){""};
+    if (w.s[0]) cli_report_text(&r, "warning          %s\n", w.s);
+    cli_report_json(&r, ", \"seconds\": %.3f%s", seconds, ao ? ", \"ais_warning\": " : "");
+    if (ao && json && w.s[0]) cli_json_string(stdout, w.s);
+    else if (ao) cli_report_json(&r, "null");
+    cli_report_json(&r, "}\n");
 }
 
 static const char *const eval_about =
@@ -472,14 +467,10 @@ int cli_grbm_info(int argc, char **argv, bool quiet) {
     if (rc >= 0) return rc;
     ebm_grbm *m = load_grbm("info", path);
     if (!m) return 1;
-    if (ia.json) {
-        printf("{\"file\": ");
-        cli_json_string(stdout, path);
-        printf(", \"kind\": \"grbm\", \"n_vis\": %zu, \"n_hid\": %zu, \"n_params\": %zu, \"metadata\": {", m->n_vis,
-               m->n_hid, m->n_params);
-        cli_print_meta(m->meta, true);
-        printf("}}\n");
-    } else {
+    cli_report r = cli_report_begin(ia.json, "file", path);
+    cli_report_json(&r, ", \"kind\": \"grbm\", \"n_vis\": %zu, \"n_hid\": %zu, \"n_params\": %zu", m->n_vis, m->n_hid,
+                    m->n_params);
+    if (!ia.json) {
         printf("%s: Gaussian-Bernoulli RBM, %zu visible x %zu hidden, %zu parameters\n", path, m->n_vis, m->n_hid,
                m->n_params);
         if (m->height) printf("image shape %zu x %zu\n", m->height, m->width);
@@ -491,9 +482,8 @@ int cli_grbm_info(int argc, char **argv, bool quiet) {
         printf("standardisation (pixel = model * std + mean):\n");
         cli_stat_line("data_mean", 10, m->data_mean, m->n_vis, 0, false);
         cli_stat_line("data_std", 10, m->data_std, m->n_vis, 0, false);
-        printf("metadata:\n");
-        cli_print_meta(m->meta, false);
     }
+    cli_report_meta_end(&r, m->meta);
     rc = cli_info_filters(&ia, quiet, m->W, m->n_vis, m->n_hid, m->height, m->width) ? 0 : 1;
     ebm_grbm_free(m);
     return rc;

@@ -547,22 +547,15 @@ int cli_net_info(int argc, char **argv, bool quiet) {
     ebm_net_params(net, &np);
     char desc[8192];
     ebm_net_describe(net, desc, sizeof desc);
-    if (json) {
-        printf("{\"file\": ");
-        cli_json_string(stdout, path);
-        printf(", \"kind\": \"net\", \"spec\": ");
-        cli_json_string(stdout, ebm_net_spec(net));
-        printf(", \"input_size\": %zu, \"output_size\": %zu, \"n_params\": %zu, \"layers\": ", in, out, np);
-        cli_json_string(stdout, desc);
-        printf(", \"metadata\": {");
-        cli_print_meta(meta, true);
-        printf("}}\n");
-    } else {
-        printf("%s: energy network, %zu inputs -> %zu output%s, %zu parameters\n", path, in, out, out == 1 ? "" : "s", np);
-        printf("spec: %s\n%s%s", ebm_net_spec(net), desc, desc[0] && desc[strlen(desc) - 1] != '\n' ? "\n" : "");
-        printf("metadata:\n");
-        cli_print_meta(meta, false);
-    }
+    cli_report r = cli_report_begin(json, "file", path);
+    cli_report_json(&r, ", \"kind\": \"net\"");
+    cli_report_str(&r, "spec", ebm_net_spec(net));
+    cli_report_json(&r, ", \"input_size\": %zu, \"output_size\": %zu, \"n_params\": %zu", in, out, np);
+    cli_report_str(&r, "layers", desc);
+    cli_report_text(&r, "%s: energy network, %zu inputs -> %zu output%s, %zu parameters\n", path, in, out,
+                    out == 1 ? "" : "s", np);
+    cli_report_text(&r, "spec: %s\n%s%s", ebm_net_spec(net), desc, desc[0] && desc[strlen(desc) - 1] != '\n' ? "\n" : "");
+    cli_report_meta_end(&r, meta);
     ebm_net_free(net);
     ebm_meta_free(meta);
     return 0;
