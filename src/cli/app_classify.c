@@ -85,10 +85,7 @@ static int classify(const char *cmd, int argc, char **argv, bool quiet) {
         cli_error(cmd, "%s is not a classifier (%s)", path, nm.net ? "its network has one output" : "it is a composed model");
         goto done;
     }
-    if (!data_spec && !(data_spec = ebm_meta_get(nm.meta, "ebm.data.spec"))) {
-        cli_error(cmd, "--data is required (the model does not record its training data)");
-        goto done;
-    }
+    if (!cli_model_data(cmd, &data_spec, nm.meta, "--data is required")) goto done;
     if (!(d = cli_net_load_rows(cmd, data_spec, &nm, 0, quiet || json))) goto done;
     if (!d->labels) {
         cli_error(cmd, "%s has no labels", data_spec);

@@ -89,6 +89,9 @@ typedef struct cli_data_args {
 void cli_data_args_from_model(cli_data_args *a, const ebm_meta *meta);
 /* Fills o from a; false after printing an error (a bad name). */
 bool cli_data_opts(const char *cmd, const cli_data_args *a, ebm_data_opts *o);
+/* *spec, else the model's training data (meta's ebm.data.spec; meta may be NULL); false after printing
+ * "NEED (the model does not record its training data)". */
+bool cli_model_data(const char *cmd, const char **spec, const ebm_meta *meta, const char *need);
 /* Loads spec with o, printing "loaded N x D from SOURCE" unless quiet; NULL after printing an error. */
 ebm_dataset *cli_load_data(const char *cmd, const char *spec, const ebm_data_opts *o, bool quiet);
 /* spec preprocessed as the model's training data (meta's ebm.data.*) unless da says otherwise, with n_vis

@@ -118,6 +118,11 @@ ebm_dataset *cli_load_data(const char *cmd, const char *spec, const ebm_data_opt
     return d;
 }
 
+bool cli_model_data(const char *cmd, const char **spec, const ebm_meta *meta, const char *need) {
+    if (!*spec && meta) *spec = ebm_meta_get(meta, "ebm.data.spec");
+    return *spec || (cli_error(cmd, "%s (the model does not record its training data)", need), false);
+}
+
 bool cli_is_binary(const ebm_mat *m) {
     size_t n = m->rows * m->cols;
     for (size_t i = 0; i < n; i++)

@@ -206,8 +206,7 @@ static bool bm_start(const char *cmd, bm_sweeps *b, int init, const char *spec, 
         return true;
     }
     const ebm_meta *meta = ebm_bm_meta((ebm_bm *)b->m);
-    if (!spec && !(spec = ebm_meta_get(meta, "ebm.data.spec")))
-        return cli_error(cmd, "--init data needs --data (the model does not record its training data)"), false;
+    if (!cli_model_data(cmd, &spec, meta, "--init data needs --data")) return false;
     cli_data_args da = {"auto", "threshold", 0.5f, 0, 1, false, false, false};
     ebm_dataset *d = cli_bm_load_binary(cmd, spec, &da, meta, nu, off, quiet);
     for (size_t c = 0; d && c < b->n; c++)
@@ -300,8 +299,8 @@ int cli_bm_eval(int argc, char **argv, bool quiet) {
     if (!m) return 1;
     ebm_dataset *d = NULL;
     size_t nu = ebm_bm_units(m);
-    if (!spec && !(spec = ebm_meta_get(ebm_bm_meta(m), "ebm.data.spec")))
-        rc = cli_error(cmd, "--data is required (the model does not record its training data)");
+    if (!cli_model_data(cmd, &spec, ebm_bm_meta(m), "--data is required"))
+        rc = 1;
     else if (exact_mode == 1 && nu > EBM_EXACT_MAX_UNITS)
         rc = cli_error(cmd, "--exact on needs at most %d units; this model has %zu", EBM_EXACT_MAX_UNITS, nu);
     else if (!(d = cli_bm_load_binary(cmd, spec, &da, ebm_bm_meta(m), nu, ebm_bm_off_value(m), quiet || json)))

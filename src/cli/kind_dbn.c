@@ -44,8 +44,7 @@ bool cli_dbn_level(const char *cmd, const char *arg, const ebm_dbn *d, size_t *l
 }
 
 ebm_dataset *cli_dbn_data(const char *cmd, const ebm_dbn *d, const char **spec, cli_data_args *da, bool quiet) {
-    if (!*spec && !(*spec = ebm_meta_get(d->meta, "ebm.data.spec")))
-        return cli_error(cmd, "--data is required (the model does not record its training data)"), NULL;
+    if (!cli_model_data(cmd, spec, d->meta, "--data is required")) return NULL;
     return cli_load_like_model(cmd, *spec, da, d->meta, ebm_dbn_units(d, 0), true, quiet);
 }
 

@@ -276,9 +276,8 @@ static int sample_model(const char *cmd, sample_args *a, bool quiet) {
     if (a->out.png && !cli_image_shape(cmd, m->n_vis, m->height, m->width, a->out.shape, &h, &w)) return 1;
     ebm_status s = ebm_grbm_chains_new(m, n, &a->ch);
     if (s) return cli_lib_error(cmd, s);
-    const char *spec = a->data ? a->data : ebm_meta_get(m->meta, "ebm.data.spec");
-    if (a->init == 1 && !spec)
-        return cli_error(cmd, "--init data needs --data (the model does not record its training data)");
+    const char *spec = a->data;
+    if (a->init == 1 && !cli_model_data(cmd, &spec, m->meta, "--init data needs --data")) return 1;
     if (a->init == 1 && !(a->d = load_pixels(cmd, spec, "auto", 0, m, true, quiet))) return 1;
     s = a->d ? ebm_grbm_chains_init_data(a->ch, a->d->x, &a->rng)
              : ebm_grbm_chains_init_noise(a->ch, a->noise_scale, &a->rng);
@@ -438,9 +437,8 @@ int cli_grbm_eval(int argc, char **argv, bool quiet) {
     ebm_grbm_eval f;
     double t0 = cli_now();
     ebm_status s;
-    if (!spec) spec = ebm_meta_get(m->meta, "ebm.data.spec");
-    if (!spec)
-        rc = cli_error(cmd, "--data is required (the model does not record its training data)");
+    if (!cli_model_data(cmd, &spec, m->meta, "--data is required"))
+        rc = 1;
     else if (exact == 1 && m->n_hid > EBM_EXACT_MAX_UNITS)
         rc = cli_error(cmd, "--exact on needs at most %d hidden units; this GRBM has %zu", EBM_EXACT_MAX_UNITS,
                        m->n_hid);

@@ -173,8 +173,7 @@ ebm_dataset *cli_net_load_rows(const char *cmd, const char *spec, const cli_net_
 
 ebm_dataset *cli_net_load_slice(const char *cmd, const char *spec, const cli_net_model *nm, size_t offset, size_t *n,
                                 bool quiet) {
-    if (!spec) spec = ebm_meta_get(nm->meta, "ebm.data.spec");
-    if (!spec) return cli_error(cmd, "--data is required (the model does not record its training data)"), NULL;
+    if (!cli_model_data(cmd, &spec, nm->meta, "--data is required")) return NULL;
     ebm_dataset *d = cli_net_load_rows(cmd, spec, nm, 0, quiet);
     if (d && offset >= d->x->rows) {
         cli_error(cmd, "--offset %zu is past the %zu rows of %s", offset, d->x->rows, spec);

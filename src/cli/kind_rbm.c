@@ -231,15 +231,11 @@ int cli_rbm_sample(int argc, char **argv, bool quiet) {
     if (!init_seen && mi && strcmp(mi, "data") == 0) init = 1;
     ebm_rng rng;
     ebm_rng_seed(&rng, seed, 0);
-    const char *spec = data_spec ? data_spec : ebm_meta_get(m->meta, "ebm.data.spec");
-    if (init == 1 && !spec) {
-        rc = cli_error(cmd, "--init data needs --data (the model does not record its training data)");
-        goto done;
-    }
+    if (init == 1 && !cli_model_data(cmd, &data_spec, m->meta, "--init data needs --data")) goto done;
     const char *v = ebm_meta_get(m->meta, "ebm.data.scale");
     if (v) da.scale = v;
     ebm_data_opts dopts;
-    if (init == 1 && (!cli_data_opts(cmd, &da, &dopts) || !(d = cli_load_data(cmd, spec, &dopts, quiet)))) goto done;
+    if (init == 1 && (!cli_data_opts(cmd, &da, &dopts) || !(d = cli_load_data(cmd, data_spec, &dopts, quiet)))) goto done;
     ebm_status s = ebm_gibbs_new(m, n, &g);
     if (!s) s = d ? ebm_gibbs_init_data(g, d->x, &rng) : ebm_gibbs_init_noise(g, noise_p, &rng);
     if (s && (rc = cli_lib_error(cmd, s))) goto done;
@@ -365,11 +361,7 @@ int cli_rbm_eval(int argc, char **argv, bool quiet) {
     e.m = m;
     rc = 1;
     ebm_dataset *d = NULL;
-    if (!e.data_spec) e.data_spec = ebm_meta_get(m->meta, "ebm.data.spec");
-    if (!e.data_spec) {
-        rc = cli_error(cmd, "--data is required (the model does not record its training data)");
-        goto done;
-    }
+    if (!cli_model_data(cmd, &e.data_spec, m->meta, "--data is required")) goto done;
     cli_data_args_from_model(&da, m->meta);
     ebm_data_opts dopts;
     if (!cli_data_opts(cmd, &da, &dopts)) goto done;
