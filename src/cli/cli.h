@@ -452,6 +452,8 @@ typedef struct cli_info_args {
 } cli_info_args;
 /* cli_start_model for `ebm info` with those options (checking that --filters can be written). */
 int cli_info_start(int argc, char **argv, const char *usage, const char *about, cli_info_args *a, const char **path);
+/* `ebm info MODEL [--json]` for the kinds without a filter picture: cli_start_model with --json only. */
+int cli_info_json_start(int argc, char **argv, const char *about, bool *json, const char **path);
 /* cli_write_filters with a's picture options (nothing to do and true without --filters). */
 bool cli_info_filters(const cli_info_args *a, bool quiet, const float *W, size_t n_vis, size_t n_hid, size_t height,
                       size_t width);

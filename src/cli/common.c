@@ -405,6 +405,11 @@ int cli_info_start(int argc, char **argv, const char *usage, const char *about, 
     return rc;
 }
 
+int cli_info_json_start(int argc, char **argv, const char *about, bool *json, const char **path) {
+    const cli_opt opts[] = {CLI_JSON_OPTION(*json), OPT_END};
+    return cli_start_model("info", argc, argv, opts, "ebm info MODEL [--json]", about, path);
+}
+
 bool cli_info_filters(const cli_info_args *a, bool quiet, const float *W, size_t n_vis, size_t n_hid, size_t height,
                       size_t width) {
     size_t h, w, nf = a->nf < n_hid ? a->nf : n_hid;

@@ -14,8 +14,7 @@
 static ebm_bm *load_bm(const char *cmd, const char *path) {
     ebm_bm *m = NULL;
     ebm_status s = ebm_bm_load(path, &m);
-    if (s) cli_lib_error(cmd, s);
-    return m;
+    return s ? (cli_lib_error(cmd, s), NULL) : m;
 }
 
 ebm_dataset *cli_bm_load_binary(const char *cmd, const char *spec, cli_data_args *da, const ebm_meta *meta, size_t n,
@@ -339,13 +338,8 @@ done:
 int cli_bm_info(int argc, char **argv, bool quiet) {
     const char *path;
     bool json = false;
-    const cli_opt opts[] = {
-        CLI_JSON_OPTION(json),
-        OPT_END,
-    };
-    int rc = cli_start_model("info", argc, argv, opts, "ebm info MODEL [--json]",
-                             "Describe a fully visible Boltzmann machine file: units, spin convention, coupling and bias\n"
-                             "statistics (off-diagonal couplings) and all metadata.", &path);
+    int rc = cli_info_json_start(argc, argv, "Describe a fully visible Boltzmann machine file: units, spin convention, "
+                                 "coupling and bias\nstatistics (off-diagonal couplings) and all metadata.", &json, &path);
     ebm_bm *m = rc >= 0 ? NULL : load_bm("info", path);
     if (!m) return rc >= 0 ? rc : 1;
     (void)quiet;

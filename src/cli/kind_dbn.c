@@ -12,8 +12,7 @@
 static ebm_dbn *load(const char *cmd, const char *path) {
     ebm_dbn *d = NULL;
     ebm_status s = ebm_dbn_load_stack(path, &d);
-    if (s) cli_lib_error(cmd, s);
-    return d;
+    return s ? (cli_lib_error(cmd, s), NULL) : d;
 }
 
 int cli_dbn_start(const char *cmd, int argc, char **argv, const cli_opt *opts, const char *usage, const char *about,

@@ -14,8 +14,7 @@
 static ebm_grbm *load_grbm(const char *cmd, const char *path) {
     ebm_grbm *m = NULL;
     ebm_status s = ebm_grbm_load(path, &m);
-    if (s) cli_lib_error(cmd, s);
-    return m;
+    return s ? (cli_lib_error(cmd, s), NULL) : m;
 }
 
 /* spec as grey levels of finite value, scaled by `scale`, or with a model m as m's training data was, with m's

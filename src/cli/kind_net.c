@@ -529,13 +529,8 @@ bool cli_net_scorer(const char *cmd, const char *path, cli_scorer *sc) {
 int cli_net_info(int argc, char **argv, bool quiet) {
     const char *cmd = "info", *path;
     bool json = false;
-    const cli_opt opts[] = {
-        CLI_JSON_OPTION(json),
-        OPT_END,
-    };
-    int rc = cli_start_model(cmd, argc, argv, opts, "ebm info MODEL [--json]",
-                             "Describe an energy network: its layers with shapes and parameter counts, and its metadata.",
-                             &path);
+    int rc = cli_info_json_start(argc, argv, "Describe an energy network: its layers with shapes and parameter counts, "
+                                 "and its metadata.", &json, &path);
     if (rc >= 0) return rc;
     (void)quiet;
     ebm_net *net = NULL;

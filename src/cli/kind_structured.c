@@ -239,13 +239,8 @@ int cli_structured_info(int argc, char **argv, bool quiet) {
     (void)quiet;
     const char *cmd = "info";
     bool json = false;
-    const cli_opt opts[] = {
-        CLI_JSON_OPTION(json),
-        OPT_END,
-    };
     const char *path;
-    int rc = cli_start_model(cmd, argc, argv, opts, "ebm info MODEL [--json]",
-                             "Describe a structured-prediction model file.", &path);
+    int rc = cli_info_json_start(argc, argv, "Describe a structured-prediction model file.", &json, &path);
     if (rc >= 0) return rc;
     ebm_structured *m = NULL;
     ebm_status s = ebm_structured_load(path, &m);
