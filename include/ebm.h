@@ -577,6 +577,12 @@ typedef struct ebm_net ebm_net;
  * its position, shape mismatches (a kernel larger than its input, linear on an unflattened image) too.
  * Parameters start at zero: call ebm_net_init. */
 EBM_API ebm_status ebm_net_new(const char *spec, size_t channels, size_t height, size_t width, ebm_net **out);
+/* ebm_net_new for rows of cols values, seen as one-channel height x width images when height, width > 1 and
+ * height * width = cols, else as cols channels.  spec NULL: the default network ending in k outputs, a small CNN
+ * for images (conv:32:3:1,silu,pool:2,conv:64:3:1,silu,pool:2,flatten,linear:128,silu,linear:K), an MLP
+ * otherwise (linear:128,silu,linear:128,silu,linear:128,silu,linear:K). */
+EBM_API ebm_status ebm_net_new_for_data(const char *spec, size_t cols, size_t height, size_t width, size_t k,
+                                        ebm_net **out);
 EBM_API void ebm_net_free(ebm_net *net);
 /* A deep copy: parameters, SN state and training flag (not the work buffers). */
 EBM_API ebm_status ebm_net_clone(const ebm_net *net, ebm_net **out);

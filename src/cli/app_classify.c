@@ -99,17 +99,12 @@ static int classify(const char *cmd, int argc, char **argv, bool quiet) {
     if (!s && rel) s = ebm_png_reliability(rel, bacc, bcnt, 15);
     if (!s) s = ebm_jem_scores(nm.net, d->x->data, n, sc, sc + n, sc + 2 * n); /* in-distribution, once */
     if (s) goto done;
-    if (json) {
-        printf("{\"model\": ");
-        cli_json_string(stdout, path);
-        printf(", \"data\": ");
-        cli_json_string(stdout, data_spec);
-        printf(", \"rows\": %zu, \"accuracy\": %.6f, \"nll\": %.6f, \"ece\": %.6f", n, acc, nll, ece);
-    } else {
-        printf("model        %s (%zu classes)\ndata         %s: %zu rows\n", path, k, d->source, n);
-        printf("accuracy     %.4f\nNLL          %.4f nats\nECE          %.4f (15 bins)\n", acc, nll, ece);
-        if (rel && !quiet) fprintf(stderr, "wrote %s\n", rel);
-    }
+    cli_report r = cli_report_begin(json, "model", path);
+    cli_report_str(&r, "data", data_spec);
+    cli_report_json(&r, ", \"rows\": %zu, \"accuracy\": %.6f, \"nll\": %.6f, \"ece\": %.6f", n, acc, nll, ece);
+    cli_report_text(&r, "model        %s (%zu classes)\ndata         %s: %zu rows\n", path, k, d->source, n);
+    cli_report_text(&r, "accuracy     %.4f\nNLL          %.4f nats\nECE          %.4f (15 bins)\n", acc, nll, ece);
+    if (rel && !quiet && !json) fprintf(stderr, "wrote %s\n", rel);
     rc = ood_report(cmd, ood, &nm, d->x, n, seed, json, sc);
 done:
     if (s) rc = cli_lib_error(cmd, s);

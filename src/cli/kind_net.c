@@ -11,9 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DEFAULT_NET_IMAGE "conv:32:3:1,silu,pool:2,conv:64:3:1,silu,pool:2,flatten,linear:128,silu,linear:1"
-#define DEFAULT_NET_FLAT "linear:128,silu,linear:128,silu,linear:128,silu,linear:1"
-
 /* ---- sampler settings ---- */
 
 bool cli_samp_opts(const char *cmd, cli_samp_args *a, const ebm_meta *m, ebm_mcmc_opts *o) {
@@ -213,7 +210,7 @@ typedef struct {
     cli_data_args da;
     cli_samp_args sa;
     ebm_lcd_opts o;
-    size_t every, checkpoint, classes, c, h, w;
+    size_t every, checkpoint, classes;
     ebm_dataset *d;
     ebm_net *net;
 } net_job;
@@ -265,18 +262,13 @@ static int net_prepare(net_job *j) {
     const ebm_mat *x = j->d->x;
     size_t dim = x->cols;
     bool image = j->d->height > 1 && j->d->width > 1 && j->d->height * j->d->width == dim;
-    j->c = image ? 1 : dim;
-    j->h = image ? j->d->height : 1;
-    j->w = image ? j->d->width : 1;
     if (j->jem && !j->d->labels)
         return cli_error(cmd, "%s has no labels (a JEM needs labelled data: fashion-mnist, toy:NAME, or IDX images with "
                               "their labels file)", j->ta.data);
     ebm_status s = j->jem ? ebm_structured_classes(j->d->labels, x->rows, &j->classes) : EBM_OK;
     if (s) return cli_lib_error(cmd, s);
-    char spec[256];
-    snprintf(spec, sizeof spec, "%s", j->spec ? j->spec : j->h > 1 ? DEFAULT_NET_IMAGE : DEFAULT_NET_FLAT);
-    if (!j->spec && j->jem) snprintf(strrchr(spec, ':') + 1, 16, "%zu", j->classes);
-    if (ebm_net_new(spec, j->c, j->h, j->w, &j->net)) return cli_error(cmd, "--net: %s", ebm_last_error()), 2;
+    if (ebm_net_new_for_data(j->spec, dim, j->d->height, j->d->width, j->jem ? j->classes : 1, &j->net))
+        return cli_error(cmd, "--net: %s", ebm_last_error()), 2;
     size_t k = ebm_net_output_size(j->net);
     if (j->jem && k != j->classes)
         return cli_error(cmd, "--net has %zu outputs but the data has %zu classes", k, j->classes);
@@ -316,9 +308,9 @@ static bool net_samples_png(net_job *j, ebm_trainer *t, ebm_energy *e) {
         ebm_status s = ebm_energy_density_png(e, j->samples, j->sa.init_lo, j->sa.init_hi, j->d->x->data, nd, neg, n);
         if (s) return cli_lib_error(j->cmd, s), false;
         if (!j->quiet) fprintf(stderr, "wrote %s\n", j->samples);
-    } else if (j->h > 1) {
+    } else if (j->d->height > 1 && j->d->width > 1 && j->d->height * j->d->width == dim) {
         return cli_write_samples(j->cmd, j->quiet, neg, n < 64 ? n : 64, dim, strcmp(j->da.scale, "pm1") == 0,
-                                 j->samples, NULL, NULL, j->h, j->w, 0, 2);
+                                 j->samples, NULL, NULL, j->d->height, j->d->width, 0, 2);
     } else if (!j->quiet) {
         fprintf(stderr, "--samples: no picture for %zu-dimensional data without an image shape\n", dim);
     }
