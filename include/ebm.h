@@ -544,6 +544,10 @@ typedef struct ebm_param_stats {
 } ebm_param_stats;
 /* out[0] of the weights W, out[1] of the visible biases b_v, out[2] of the hidden biases b_h. */
 EBM_API void ebm_rbm_param_stats(const ebm_rbm *m, ebm_param_stats out[3]);
+/* The statistics of any parameter array x (n), leaving out every (skip + 1)-th value from the first when skip > 0
+ * (the diagonal of a (skip, skip) matrix), of exp(x / 2) when half_exp (sigma from log sigma^2); mean and std 0
+ * when no value is left. */
+EBM_API void ebm_param_stats_of(const float *x, size_t n, size_t skip, int half_exp, ebm_param_stats *out);
 
 /* Files: tensors W (n_vis, n_hid), b_v (n_vis), b_h (n_hid); metadata ebm.model = "rbm",
  * ebm.version, ebm.image_shape = "HxW" and everything in m->meta. */

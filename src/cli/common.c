@@ -439,20 +439,9 @@ void cli_json_numbers(FILE *f, const char *const *keys, const double *v, size_t 
 }
 
 void cli_stat_line(const char *name, int width, const float *x, size_t n, size_t skip, bool half_exp) {
-    double s = 0, sq = 0, mn = INFINITY, mx = -INFINITY;
-    size_t count = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (skip && i % (skip + 1) == 0) continue;
-        double v = half_exp ? exp(0.5 * x[i]) : x[i];
-        s += v;
-        sq += v * v;
-        mn = v < mn ? v : mn;
-        mx = v > mx ? v : mx;
-        count++;
-    }
-    double mean = count ? s / (double)count : 0;
-    printf("  %-*s mean %+.4f  std %.4f  min %+.4f  max %+.4f\n", width, name, mean,
-           count ? sqrt(fmax(0, sq / (double)count - mean * mean)) : 0.0, mn, mx);
+    ebm_param_stats s;
+    ebm_param_stats_of(x, n, skip, half_exp, &s);
+    printf("  %-*s mean %+.4f  std %.4f  min %+.4f  max %+.4f\n", width, name, s.mean, s.std, s.min, s.max);
 }
 
 cli_report cli_report_begin(bool json, const char *key, const char *path) {
