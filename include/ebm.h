@@ -1178,6 +1178,10 @@ EBM_API void ebm_grbm_chains_reset_stats(ebm_grbm_chains *c);
  * Philox stream (key, r) with key drawn from rng, so results do not depend on the thread count. */
 EBM_API ebm_status ebm_bm_gibbs(const ebm_bm *m, float *x, size_t rows, size_t sweeps, float T, ebm_bm_scan scan,
                                 ebm_rng *rng);
+/* The start of rows chains x (rows, n): uniform random states (each unit on or off with probability 1/2, in
+ * the model's spins) when data is NULL, else rows of data (in the model's spins) drawn uniformly with
+ * replacement; the draws come from rng in that order. */
+EBM_API void ebm_bm_chains_start(const ebm_bm *m, const ebm_mat *data, float *x, size_t rows, ebm_rng *rng);
 
 /* Generation: n block-Gibbs chains in the top RBM, started from noise (each unit of level n_layers - 1 on
  * with probability noise_p) or, when init (rows, units(0)) is given, from the up pass of random rows of it;

@@ -198,20 +198,16 @@ static ebm_status bm_sweep(void *ctx, size_t sweeps) {
 
 /* The chains' start: random rows of the data (--init data) or uniform noise; false after printing an error. */
 static bool bm_start(const char *cmd, bm_sweeps *b, int init, const char *spec, bool quiet) {
-    size_t nu = ebm_bm_units(b->m);
-    float off = ebm_bm_off_value(b->m);
-    if (init == 0) {
-        for (size_t i = 0; i < b->n * nu; i++) b->x[i] = ebm_rng_uniform(&b->rng) < 0.5 ? 1.0f : off;
-        return true;
-    }
     const ebm_meta *meta = ebm_bm_meta((ebm_bm *)b->m);
-    if (!cli_model_data(cmd, &spec, meta, "--init data needs --data")) return false;
     cli_data_args da = {"auto", "threshold", 0.5f, 0, 1, false, false, false};
-    ebm_dataset *d = cli_bm_load_binary(cmd, spec, &da, meta, nu, off, quiet);
-    for (size_t c = 0; d && c < b->n; c++)
-        memcpy(b->x + c * nu, d->x->data + ebm_rng_below(&b->rng, d->x->rows) * nu, nu * sizeof(float));
+    size_t nu = ebm_bm_units(b->m);
+    ebm_dataset *d = NULL;
+    if (init == 1 && (!cli_model_data(cmd, &spec, meta, "--init data needs --data") ||
+                      !(d = cli_bm_load_binary(cmd, spec, &da, meta, nu, ebm_bm_off_value(b->m), quiet))))
+        return false;
+    ebm_bm_chains_start(b->m, d ? d->x : NULL, b->x, b->n, &b->rng);
     ebm_dataset_free(d);
-    return d != NULL;
+    return true;
 }
 
 int cli_bm_sample(int argc, char **argv, bool quiet) {
@@ -339,7 +335,8 @@ int cli_bm_info(int argc, char **argv, bool quiet) {
     const char *path;
     bool json = false;
     int rc = cli_info_json_start(argc, argv, "Describe a fully visible Boltzmann machine file: units, spin convention, "
-                                 "coupling and bias\nstatistics (off-diagonal couplings) and all metadata.", &json, &path);
+                                 "coupling and bias\nstatistics (off-diagonal couplings) and all metadata.", &json,
+                                 &path);
     ebm_bm *m = rc >= 0 ? NULL : load_bm("info", path);
     if (!m) return rc >= 0 ? rc : 1;
     (void)quiet;

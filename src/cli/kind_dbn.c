@@ -284,7 +284,8 @@ int cli_dbn_eval(int argc, char **argv, bool quiet) {
     cli_report_str(&r, "data", data_spec);
     cli_report_json(&r, ", \"rows\": %zu", n);
     cli_report_text(&r, "model            %s (%s)\n", path, cli_dbn_describe(d).s);
-    cli_report_text(&r, "data             %s: %zu rows (scale %s, binarize %s)\n", ds->source, n, da.scale, da.binarize);
+    cli_report_text(&r, "data             %s: %zu rows (scale %s, binarize %s)\n", ds->source, n, da.scale,
+                    da.binarize);
     cli_report_num(&r, "score_mean", fmean, "score            %.4f (mean free energy under the bottom RBM)\n", fmean);
     cli_report_num(&r, "recon_mse", recon, "reconstruction   %.6f (mean squared error per unit, bottom layer, mean "
                    "field)\n", recon);

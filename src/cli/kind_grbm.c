@@ -388,8 +388,9 @@ static void print_eval(const char *path, const ebm_grbm *m, const ebm_dataset *d
         cli_report_num(&r, "log_likelihood", f->log_likelihood,
                        "log-likelihood   n/a: exact needs at most %d hidden units (this model: %zu); try --ais\n",
                        EXACT_AUTO_UNITS, m->n_hid);
-    cli_report_num(&r, "ais_log_z", f->ais_log_z, ao ? "AIS log Z        %.6f [%.6f, %.6f] (%zu runs, %zu steps)\n" : NULL,
-                   f->ais_log_z, f->ais_log_z_lo, f->ais_log_z_hi, ao ? ao->runs : 0, ao ? ao->steps : 0);
+    cli_report_num(&r, "ais_log_z", f->ais_log_z,
+                   ao ? "AIS log Z        %.6f [%.6f, %.6f] (%zu runs, %zu steps)\n" : NULL, f->ais_log_z,
+                   f->ais_log_z_lo, f->ais_log_z_hi, ao ? ao->runs : 0, ao ? ao->steps : 0);
     cli_report_num(&r, "ais_log_likelihood", f->ais_log_likelihood,
                    ao ? "AIS log-lik.     %.4f nats per example\n" : NULL, f->ais_log_likelihood);
     cli_text w = ao && f->ais_warnings ? cli_ais_warning(f->ais_warnings, f->ais_ess, f->ais_log_w_sd) : (cli_text){""};

@@ -540,7 +540,8 @@ int cli_net_info(int argc, char **argv, bool quiet) {
     cli_report_str(&r, "layers", desc);
     cli_report_text(&r, "%s: energy network, %zu inputs -> %zu output%s, %zu parameters\n", path, in, out,
                     out == 1 ? "" : "s", np);
-    cli_report_text(&r, "spec: %s\n%s%s", ebm_net_spec(net), desc, desc[0] && desc[strlen(desc) - 1] != '\n' ? "\n" : "");
+    bool nl = desc[0] && desc[strlen(desc) - 1] != '\n';
+    cli_report_text(&r, "spec: %s\n%s%s", ebm_net_spec(net), desc, nl ? "\n" : "");
     cli_report_meta_end(&r, meta);
     ebm_net_free(net);
     ebm_meta_free(meta);

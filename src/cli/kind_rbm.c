@@ -235,7 +235,8 @@ int cli_rbm_sample(int argc, char **argv, bool quiet) {
     const char *v = ebm_meta_get(m->meta, "ebm.data.scale");
     if (v) da.scale = v;
     ebm_data_opts dopts;
-    if (init == 1 && (!cli_data_opts(cmd, &da, &dopts) || !(d = cli_load_data(cmd, data_spec, &dopts, quiet)))) goto done;
+    if (init == 1 && (!cli_data_opts(cmd, &da, &dopts) || !(d = cli_load_data(cmd, data_spec, &dopts, quiet))))
+        goto done;
     ebm_status s = ebm_gibbs_new(m, n, &g);
     if (!s) s = d ? ebm_gibbs_init_data(g, d->x, &rng) : ebm_gibbs_init_noise(g, noise_p, &rng);
     if (s && (rc = cli_lib_error(cmd, s))) goto done;
@@ -428,8 +429,8 @@ int cli_rbm_info(int argc, char **argv, bool quiet) {
     ebm_param_stats ps[3];
     ebm_rbm_param_stats(m, ps);
     cli_report r = cli_report_begin(ia.json, "file", path);
-    cli_report_json(&r, ", \"bytes\": %lld, \"kind\": \"rbm\", \"n_vis\": %zu, \"n_hid\": %zu, \"n_params\": %zu", bytes,
-                    m->n_vis, m->n_hid, m->n_params);
+    cli_report_json(&r, ", \"bytes\": %lld, \"kind\": \"rbm\", \"n_vis\": %zu, \"n_hid\": %zu, \"n_params\": %zu",
+                    bytes, m->n_vis, m->n_hid, m->n_params);
     cli_report_text(&r, "%s: Bernoulli RBM, %zu visible x %zu hidden, %zu parameters, %lld bytes\n", path, m->n_vis,
                     m->n_hid, m->n_params, bytes);
     if (m->height) cli_report_text(&r, "image shape %zu x %zu\n", m->height, m->width);

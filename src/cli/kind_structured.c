@@ -184,8 +184,8 @@ static void eval_print(const char *path, const ebm_structured *m, const ebm_data
                     "predictions\n", r->spread, 100 * r->top_share);
     cli_report_text(&p, "loss             %.5f (%s)\n", r->loss, loss_name);
     if (r->collapsed)
-        cli_report_text(&p, "COLLAPSED        the energy surface is flat or one answer wins everywhere: the loss has no "
-                        "term that pushes incorrect answers up (see docs/structured.md)\n");
+        cli_report_text(&p, "COLLAPSED        the energy surface is flat or one answer wins everywhere: the loss has "
+                        "no term that pushes incorrect answers up (see docs/structured.md)\n");
     cli_report_json(&p, ", \"collapsed\": %s", r->collapsed ? "true" : "false");
     cli_report_end(&p, seconds);
 }
