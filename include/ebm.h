@@ -544,6 +544,10 @@ typedef struct ebm_param_stats {
 } ebm_param_stats;
 /* out[0] of the weights W, out[1] of the visible biases b_v, out[2] of the hidden biases b_h. */
 EBM_API void ebm_rbm_param_stats(const ebm_rbm *m, ebm_param_stats out[3]);
+/* The statistics of any parameter array x (n), leaving out every (skip + 1)-th value from the first when skip > 0
+ * (the diagonal of a (skip, skip) matrix), of exp(x / 2) when half_exp (sigma from log sigma^2); mean and std 0
+ * when no value is left. */
+EBM_API void ebm_param_stats_of(const float *x, size_t n, size_t skip, int half_exp, ebm_param_stats *out);
 
 /* Files: tensors W (n_vis, n_hid), b_v (n_vis), b_h (n_hid); metadata ebm.model = "rbm",
  * ebm.version, ebm.image_shape = "HxW" and everything in m->meta. */
@@ -577,6 +581,12 @@ typedef struct ebm_net ebm_net;
  * its position, shape mismatches (a kernel larger than its input, linear on an unflattened image) too.
  * Parameters start at zero: call ebm_net_init. */
 EBM_API ebm_status ebm_net_new(const char *spec, size_t channels, size_t height, size_t width, ebm_net **out);
+/* ebm_net_new for rows of cols values, seen as one-channel height x width images when height, width > 1 and
+ * height * width = cols, else as cols channels.  spec NULL: the default network ending in k outputs, a small CNN
+ * for images (conv:32:3:1,silu,pool:2,conv:64:3:1,silu,pool:2,flatten,linear:128,silu,linear:K), an MLP
+ * otherwise (linear:128,silu,linear:128,silu,linear:128,silu,linear:K). */
+EBM_API ebm_status ebm_net_new_for_data(const char *spec, size_t cols, size_t height, size_t width, size_t k,
+                                        ebm_net **out);
 EBM_API void ebm_net_free(ebm_net *net);
 /* A deep copy: parameters, SN state and training flag (not the work buffers). */
 EBM_API ebm_status ebm_net_clone(const ebm_net *net, ebm_net **out);
@@ -1168,6 +1178,10 @@ EBM_API void ebm_grbm_chains_reset_stats(ebm_grbm_chains *c);
  * Philox stream (key, r) with key drawn from rng, so results do not depend on the thread count. */
 EBM_API ebm_status ebm_bm_gibbs(const ebm_bm *m, float *x, size_t rows, size_t sweeps, float T, ebm_bm_scan scan,
                                 ebm_rng *rng);
+/* The start of rows chains x (rows, n): uniform random states (each unit on or off with probability 1/2, in
+ * the model's spins) when data is NULL, else rows of data (in the model's spins) drawn uniformly with
+ * replacement; the draws come from rng in that order. */
+EBM_API void ebm_bm_chains_start(const ebm_bm *m, const ebm_mat *data, float *x, size_t rows, ebm_rng *rng);
 
 /* Generation: n block-Gibbs chains in the top RBM, started from noise (each unit of level n_layers - 1 on
  * with probability noise_p) or, when init (rows, units(0)) is given, from the up pass of random rows of it;

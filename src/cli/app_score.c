@@ -99,10 +99,7 @@ int cmd_score(int argc, char **argv, bool quiet) {
     int32_t *y = NULL, *ya = NULL;
     size_t n = 0, na = 0;
     if (!data) data = sc.default_data;
-    if (!data) {
-        cli_error(cmd, "--data is required (the model does not record its training data)");
-        goto done;
-    }
+    if (!cli_model_data(cmd, &data, NULL, "--data is required")) goto done;
     if (!energies(&sc, cmd, data, limit, quiet || json, &E, &y, &n)) goto done;
     if (anomaly_data && !energies(&sc, cmd, anomaly_data, limit, quiet || json, &Ea, &ya, &na)) goto done;
     for (size_t i = 0; i < n; i++)

@@ -105,6 +105,9 @@ typedef struct cli_data_args {
 void cli_data_args_from_model(cli_data_args *a, const ebm_meta *meta);
 /* Fills o from a; false after printing an error (a bad name). */
 bool cli_data_opts(const char *cmd, const cli_data_args *a, ebm_data_opts *o);
+/* *spec, else the model's training data (meta's ebm.data.spec; meta may be NULL); false after printing
+ * "NEED (the model does not record its training data)". */
+bool cli_model_data(const char *cmd, const char **spec, const ebm_meta *meta, const char *need);
 /* Loads spec with o, printing "loaded N x D from SOURCE" unless quiet; NULL after printing an error. */
 ebm_dataset *cli_load_data(const char *cmd, const char *spec, const ebm_data_opts *o, bool quiet);
 /* spec preprocessed as the model's training data (meta's ebm.data.*) unless da says otherwise, with n_vis
@@ -168,6 +171,26 @@ void cli_print_meta(const ebm_meta *m, bool json);
 void cli_json_string(FILE *f, const char *s);
 void cli_json_number(FILE *f, double v);
 void cli_json_numbers(FILE *f, const char *const *keys, const double *v, size_t n);
+
+/* ---- reports: `ebm eval` and `ebm info` print text or one JSON object from one sequence of calls ---- */
+typedef struct cli_report {
+    bool json;
+} cli_report;
+/* JSON: '{"KEY": "PATH"' (the object's first member); text: nothing. */
+cli_report cli_report_begin(bool json, const char *key, const char *path);
+/* JSON only: ', "KEY": "V"' (escaped); fmt's text as it is.  Text only: fmt's text as it is. */
+void cli_report_str(const cli_report *r, const char *key, const char *v);
+void cli_report_json(const cli_report *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void cli_report_text(const cli_report *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* JSON: ', "KEY": V' (null when not finite); text: fmt's text (nothing when fmt is NULL). */
+void cli_report_num(const cli_report *r, const char *key, double v, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* The end: JSON ', "metadata": {...}}' or ', "seconds": S}' and a newline; text "metadata:" and a line per key,
+ * or nothing. */
+void cli_report_meta_end(const cli_report *r, const ebm_meta *m);
+void cli_report_end(const cli_report *r, double seconds);
+/* The size of the file at path in bytes, -1 when it cannot be read. */
+long long cli_file_bytes(const char *path);
 
 /* ---- training (train.c): what every `ebm train KIND` shares ---- */
 typedef struct cli_train_args {
@@ -445,6 +468,8 @@ typedef struct cli_info_args {
 } cli_info_args;
 /* cli_start_model for `ebm info` with those options (checking that --filters can be written). */
 int cli_info_start(int argc, char **argv, const char *usage, const char *about, cli_info_args *a, const char **path);
+/* `ebm info MODEL [--json]` for the kinds without a filter picture: cli_start_model with --json only. */
+int cli_info_json_start(int argc, char **argv, const char *about, bool *json, const char **path);
 /* cli_write_filters with a's picture options (nothing to do and true without --filters). */
 bool cli_info_filters(const cli_info_args *a, bool quiet, const float *W, size_t n_vis, size_t n_hid, size_t height,
                       size_t width);

@@ -6,15 +6,13 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #define MAX_LEVELS 65
 
 static ebm_dbn *load(const char *cmd, const char *path) {
     ebm_dbn *d = NULL;
     ebm_status s = ebm_dbn_load_stack(path, &d);
-    if (s) cli_lib_error(cmd, s);
-    return d;
+    return s ? (cli_lib_error(cmd, s), NULL) : d;
 }
 
 int cli_dbn_start(const char *cmd, int argc, char **argv, const cli_opt *opts, const char *usage, const char *about,
@@ -45,8 +43,7 @@ bool cli_dbn_level(const char *cmd, const char *arg, const ebm_dbn *d, size_t *l
 }
 
 ebm_dataset *cli_dbn_data(const char *cmd, const ebm_dbn *d, const char **spec, cli_data_args *da, bool quiet) {
-    if (!*spec && !(*spec = ebm_meta_get(d->meta, "ebm.data.spec")))
-        return cli_error(cmd, "--data is required (the model does not record its training data)"), NULL;
+    if (!cli_model_data(cmd, spec, d->meta, "--data is required")) return NULL;
     return cli_load_like_model(cmd, *spec, da, d->meta, ebm_dbn_units(d, 0), true, quiet);
 }
 
@@ -282,18 +279,17 @@ int cli_dbn_eval(int argc, char **argv, bool quiet) {
     ebm_status s = ds ? ebm_dbn_evaluate(d, ds->x->data, ds->x->rows, &fmean, &recon) : EBM_OK;
     if ((rc = !ds ? 1 : s ? cli_lib_error(cmd, s) : 0)) goto done;
     size_t n = ds->x->rows;
-    if (json) {
-        printf("{\"model\": ");
-        cli_json_string(stdout, path);
-        printf(", \"kind\": \"dbn\", \"layers\": %zu, \"data\": ", d->n_layers);
-        cli_json_string(stdout, data_spec);
-        printf(", \"rows\": %zu, \"score_mean\": %.10g, \"recon_mse\": %.10g}\n", n, fmean, recon); /* finite */
-    } else {
-        printf("model            %s (%s)\n", path, cli_dbn_describe(d).s);
-        printf("data             %s: %zu rows (scale %s, binarize %s)\n", ds->source, n, da.scale, da.binarize);
-        printf("score            %.4f (mean free energy under the bottom RBM)\n", fmean);
-        printf("reconstruction   %.6f (mean squared error per unit, bottom layer, mean field)\n", recon);
-    }
+    cli_report r = cli_report_begin(json, "model", path);
+    cli_report_json(&r, ", \"kind\": \"dbn\", \"layers\": %zu", d->n_layers);
+    cli_report_str(&r, "data", data_spec);
+    cli_report_json(&r, ", \"rows\": %zu", n);
+    cli_report_text(&r, "model            %s (%s)\n", path, cli_dbn_describe(d).s);
+    cli_report_text(&r, "data             %s: %zu rows (scale %s, binarize %s)\n", ds->source, n, da.scale,
+                    da.binarize);
+    cli_report_num(&r, "score_mean", fmean, "score            %.4f (mean free energy under the bottom RBM)\n", fmean);
+    cli_report_num(&r, "recon_mse", recon, "reconstruction   %.6f (mean squared error per unit, bottom layer, mean "
+                   "field)\n", recon);
+    cli_report_json(&r, "}\n");
 done:
     ebm_dataset_free(ds);
     ebm_dbn_free(d);
@@ -311,37 +307,30 @@ int cli_dbn_info(int argc, char **argv, bool quiet) {
     ebm_dbn *d = load("info", path);
     if (!d) return 1;
     size_t np = ebm_dbn_n_params(d);
-    struct stat st;
-    long long bytes = stat(path, &st) == 0 ? (long long)st.st_size : -1;
-    if (json) {
-        printf("{\"file\": ");
-        cli_json_string(stdout, path);
-        printf(", \"bytes\": %lld, \"kind\": \"dbn\", \"sizes\": [", bytes);
-        for (size_t l = 0; l <= d->n_layers; l++) printf("%s%zu", l ? ", " : "", ebm_dbn_units(d, l));
-        printf("], \"n_params\": %zu, \"layers\": [", np);
-    } else {
-        printf("%s: deep belief net %s (%zu layers), %zu parameters, %lld bytes\n", path, cli_dbn_describe(d).s + 4,
-               d->n_layers, np, bytes);
-        if (d->height) printf("image shape %zu x %zu\n", d->height, d->width);
-    }
+    long long bytes = cli_file_bytes(path);
+    cli_report r = cli_report_begin(json, "file", path);
+    cli_report_json(&r, ", \"bytes\": %lld, \"kind\": \"dbn\", \"sizes\": [", bytes);
+    for (size_t l = 0; json && l <= d->n_layers; l++) printf("%s%zu", l ? ", " : "", ebm_dbn_units(d, l));
+    cli_report_json(&r, "], \"n_params\": %zu, \"layers\": [", np);
+    cli_report_text(&r, "%s: deep belief net %s (%zu layers), %zu parameters, %lld bytes\n", path,
+                    cli_dbn_describe(d).s + 4, d->n_layers, np, bytes);
+    if (d->height) cli_report_text(&r, "image shape %zu x %zu\n", d->height, d->width);
     for (size_t l = 0; l < d->n_layers; l++) {
         const ebm_rbm *m = d->layers[l];
-        if (json) printf("%s{", l ? ", " : "");
-        else printf("layer %zu: RBM %zu x %zu%s\n", l + 1, m->n_vis, m->n_hid,
-                    l + 1 == d->n_layers ? " (top: undirected)" : " (directed when generating)");
+        cli_report_json(&r, "%s{", l ? ", " : "");
+        cli_report_text(&r, "layer %zu: RBM %zu x %zu%s\n", l + 1, m->n_vis, m->n_hid,
+                        l + 1 == d->n_layers ? " (top: undirected)" : " (directed when generating)");
         ebm_param_stats ps[3];
         ebm_rbm_param_stats(m, ps);
         for (int k = 0; k < 3; k++) { /* finite numbers: the loader refuses others */
-            if (json)
-                printf("\"%s\": {\"mean\": %.10g, \"std\": %.10g, \"max_abs\": %.10g}%s", names[k], ps[k].mean,
-                       ps[k].std, ps[k].max_abs, k < 2 ? ", " : "}");
-            else
-                printf("    %-4s mean %+.4f  std %.4f  max|.| %.4f\n", names[k], ps[k].mean, ps[k].std, ps[k].max_abs);
+            cli_report_json(&r, "\"%s\": {\"mean\": %.10g, \"std\": %.10g, \"max_abs\": %.10g}%s", names[k], ps[k].mean,
+                            ps[k].std, ps[k].max_abs, k < 2 ? ", " : "}");
+            cli_report_text(&r, "    %-4s mean %+.4f  std %.4f  max|.| %.4f\n", names[k], ps[k].mean, ps[k].std,
+                            ps[k].max_abs);
         }
     }
-    fputs(json ? "], \"metadata\": {" : "metadata:\n", stdout);
-    cli_print_meta(d->meta, json);
-    if (json) printf("}}\n");
+    cli_report_json(&r, "]");
+    cli_report_meta_end(&r, d->meta);
     const ebm_rbm *m0 = d->layers[0];
     rc = cli_info_filters(&ia, quiet, m0->W, m0->n_vis, m0->n_hid, d->height, d->width) ? 0 : 1;
     ebm_dbn_free(d);
