@@ -6,7 +6,7 @@
 # equals the uninterrupted run's but for the timings).
 #
 #   scripts/soak.sh [EBM] [OUTDIR]        e.g. scripts/soak.sh build/ebm /tmp/soak
-# Sizes come from the environment: CYCLES (20), SEED (1, the kill times), PCD_EPOCHS (3), PCD_HIDDEN (256),
+# Sizes come from the environment: CYCLES (20), SEED (1, the kill times), PCD_EPOCHS (3), PCD_HIDDEN (128),
 # LCD_ITERS (3000), DATA (fashion-mnist; any data of values in [0, 1] that train rbm and train ebm take).
 # Needs /usr/bin/time (GNU time) and python3 (standard library only).  Exit status 0 when both runs held up.
 set -u
@@ -15,7 +15,7 @@ OUT=${2:-${TMPDIR:-/tmp}/ebm-soak}
 CYCLES=${CYCLES:-20}
 SEED=${SEED:-1}
 PCD_EPOCHS=${PCD_EPOCHS:-3}
-PCD_HIDDEN=${PCD_HIDDEN:-256}
+PCD_HIDDEN=${PCD_HIDDEN:-128}
 LCD_ITERS=${LCD_ITERS:-3000}
 DATA=${DATA:-fashion-mnist}
 mkdir -p "$OUT" || exit 1
@@ -113,7 +113,6 @@ if [ -s "$OUT/pcd.csv" ]; then
     if [ "$(cut -d, -f1,4- "$OUT/pcd.csv")" = "$(cut -d, -f1,4- "$OUT/pcd-full.csv")" ]; then echo identical
     else echo DIFFERENT; status=1; fi
 fi
-soak lcd 40 -- train ebm --data "$DATA" --limit 20000 --net flatten,linear:256,silu,linear:128,silu,linear:1 \
-    --iters "$LCD_ITERS" --batch 64 --buffer 10000 --sampler sgld --steps 20 --step-size 1 --noise 0.01 --lr 1e-4 \
-    --every 1000000
+soak lcd 50 -- train ebm --data "$DATA" --limit 20000 --net flatten,linear:64,silu,linear:1 --iters "$LCD_ITERS" \
+    --batch 32 --buffer 5000 --sampler sgld --steps 10 --step-size 1 --noise 0.01 --lr 1e-4 --every 1000000
 exit $status
