@@ -1294,7 +1294,8 @@ typedef struct ebm_run_opts {
     ebm_rollback rollback;  /* default EBM_ROLLBACK_EPOCH for epoch runs; iteration runs always roll back
                                to the last good update */
     /* After every update, and after every epoch (epoch runs); non-zero stops with EBM_ECANCELED,
-     * keeping the parameters of the last update. */
+     * keeping the parameters of the last update (a stop at an epoch's last update still counts the epoch
+     * and calls on_epoch). */
     int (*on_step)(const ebm_run_progress *p, void *user);
     int (*on_epoch)(const ebm_run_progress *p, void *user);
     /* Every checkpoint_every updates (0 = never), and not after the last: a failure stops the run.  When

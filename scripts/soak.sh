@@ -7,7 +7,7 @@
 #
 #   scripts/soak.sh [EBM] [OUTDIR]        e.g. scripts/soak.sh build/ebm /tmp/soak
 # Sizes come from the environment: CYCLES (20), SEED (1, the kill times), PCD_EPOCHS (3), PCD_HIDDEN (128),
-# LCD_ITERS (3000), DATA (fashion-mnist; any data of values in [0, 1] that train rbm and train ebm take).
+# LCD_ITERS (800), DATA (fashion-mnist; any data of values in [0, 1] that train rbm and train ebm take).
 # Needs /usr/bin/time (GNU time) and python3 (standard library only).  Exit status 0 when both runs held up.
 set -u
 EBM=${1:-build/ebm}
@@ -16,7 +16,7 @@ CYCLES=${CYCLES:-20}
 SEED=${SEED:-1}
 PCD_EPOCHS=${PCD_EPOCHS:-3}
 PCD_HIDDEN=${PCD_HIDDEN:-128}
-LCD_ITERS=${LCD_ITERS:-3000}
+LCD_ITERS=${LCD_ITERS:-800}
 DATA=${DATA:-fashion-mnist}
 mkdir -p "$OUT" || exit 1
 [ -x /usr/bin/time ] || { echo "soak: needs GNU time at /usr/bin/time" >&2; exit 1; }
@@ -38,11 +38,12 @@ sys.exit(1 if bad or not a else 0)
 PY
 }
 
-# A pseudo-random number in [lo, hi) from an LCG over the seed (POSIX sh has no $RANDOM).
+# r <- a pseudo-random number in [lo, hi) from an LCG over the seed (POSIX sh has no $RANDOM; no subshell, so
+# that the state moves on).
 rand_state=$SEED
 rand() {
     rand_state=$(( (rand_state * 1103515245 + 12345) % 2147483648 ))
-    echo $(( $1 + rand_state % ($2 - $1) ))
+    r=$(( $1 + (rand_state / 65536) % ($2 - $1) ))
 }
 
 ckpt_step() { head -c 65536 "$1" 2>/dev/null | grep -ao '"ebm.checkpoint.step":"[0-9]*"' | grep -o '[0-9]*$'; }
@@ -54,19 +55,23 @@ soak() {
     rm -f "$OUT/$name"*
     echo "== $name: uninterrupted run"
     t0=$(date +%s)
-    /usr/bin/time -f "%M" -o "$OUT/$name-full.rss" "$EBM" --quiet "$@" --out "$full" --log "$OUT/$name-full.csv" ||
-        { echo "soak: $name: the uninterrupted run failed" >&2; status=1; return; }
+    /usr/bin/time -f "%M" -o "$OUT/$name-full.rss" "$EBM" "$@" --out "$full" --log "$OUT/$name-full.csv" \
+        2>"$OUT/$name-full.err" || { echo "soak: $name: the uninterrupted run failed" >&2; status=1; return; }
     secs=$(( $(date +%s) - t0 ))
     [ "$secs" -ge 1 ] || secs=1
-    echo "   $secs s, peak RSS $(cat "$OUT/$name-full.rss") KB"
-    # kill after a random 30%..130% of an even share of the run, so that >= CYCLES kills fit before the end
-    share_ms=$(( secs * 1000 / (CYCLES + 5) ))
+    # the data's loading time ("loaded R x C from SPEC (T s)"): kills mostly land in training, after it
+    load_ms=$(sed -n 's/^loaded .*(\([0-9.]*\) s)$/\1/p' "$OUT/$name-full.err" | awk '{ printf "%d", $1 * 1000 + 300 }')
+    [ -n "$load_ms" ] || load_ms=1000
+    echo "   $secs s (data loaded in $load_ms ms), peak RSS $(cat "$OUT/$name-full.rss") KB"
+    # kill at load_ms x 0.8 + a random 20%..150% of an even share of the training, so that >= CYCLES kills fit
+    share_ms=$(( (secs * 1000 - load_ms) / (CYCLES + 5) ))
     [ "$share_ms" -ge 400 ] || share_ms=400
     cycle=0 first_rss= last_rss= done=0 resume=
     : >"$OUT/$name-cycles.txt"
     while [ "$done" = 0 ]; do
         cycle=$((cycle + 1))
-        ms=$(rand $((share_ms * 3 / 10)) $((share_ms * 13 / 10)))
+        rand $((share_ms * 2 / 10)) $((share_ms * 15 / 10))
+        ms=$((load_ms * 8 / 10 + r))
         # shellcheck disable=SC2086
         /usr/bin/time -f "%M" -o "$OUT/$name.rss" "$EBM" --quiet "$@" --out "$out" --log "$OUT/$name.csv" \
             --checkpoint-every "$every" $resume 2>"$OUT/$name.err" &
@@ -91,7 +96,8 @@ soak() {
     done
     kills=$((cycle - 1))
     max_rss=$(awk '{ if ($3 > m) m = $3 } END { print m }' "$OUT/$name-cycles.txt")
-    echo "   $kills SIGKILL + resume cycles (kill after ms, peak RSS KB, checkpoint step: $OUT/$name-cycles.txt)"
+    progressed=$(awk 'NR > 1 && $4 != prev { n++ } { prev = $4 } END { print n + 0 }' "$OUT/$name-cycles.txt")
+    echo "   $kills SIGKILL + resume cycles, $progressed of them after a new checkpoint (per cycle: ms to the kill, peak RSS KB, checkpoint step: $OUT/$name-cycles.txt)"
     echo "   peak RSS: first process $first_rss KB, last $last_rss KB, largest $max_rss KB, uninterrupted $(cat "$OUT/$name-full.rss") KB"
     printf '   final model vs uninterrupted: '
     same_tensors "$full" "$out" || status=1
@@ -113,6 +119,6 @@ if [ -s "$OUT/pcd.csv" ]; then
     if [ "$(cut -d, -f1,4- "$OUT/pcd.csv")" = "$(cut -d, -f1,4- "$OUT/pcd-full.csv")" ]; then echo identical
     else echo DIFFERENT; status=1; fi
 fi
-soak lcd 50 -- train ebm --data "$DATA" --limit 20000 --net flatten,linear:64,silu,linear:1 --iters "$LCD_ITERS" \
+soak lcd 20 -- train ebm --data "$DATA" --limit 20000 --net flatten,linear:64,silu,linear:1 --iters "$LCD_ITERS" \
     --batch 32 --buffer 5000 --sampler sgld --steps 10 --step-size 1 --noise 0.01 --lr 1e-4 --every 1000000
 exit $status

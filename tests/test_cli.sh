@@ -717,6 +717,8 @@ contains "$T/err" "setting.ebm.train.method" "another --cd named"
 expect_error 1 "resume a model file" -- "$EBM" train rbm --data "$T/train.csv" --hidden 8 --epochs 2 --batch 20 \
     --out "$T/mm.safetensors" --resume "$T/m.safetensors"
 contains "$T/err" "not a training checkpoint" "model file is not a checkpoint"
+expect_error 1 "info on a checkpoint" -- "$EBM" info "$T/mm-keep.ckpt.safetensors"
+contains "$T/err" "is a training checkpoint, not a model" "a checkpoint is not taken for a model"
 expect_error 1 "resume without a checkpoint" -- "$EBM" train rbm --data "$T/train.csv" --out "$T/none.safetensors" --resume
 contains "$T/err" "checkpoint-every" "missing checkpoint explained"
 fi

@@ -211,6 +211,8 @@ struct run_state {
     size_t pos;        /* next row of perm; N = a new epoch begins */
     size_t epoch, in_epoch, step, epochs_done;
     double t0, t_epoch;
+    uint64_t data_hash; /* of the data and labels, once per run (have_hash) */
+    bool have_hash;
 };
 
 /* A 64-bit hash of n bytes (FNV-1a over 32-bit words, then the tail bytes): cheap enough to run over a whole
@@ -230,11 +232,15 @@ static uint64_t hash_bytes(const void *p, size_t n, uint64_t h) {
 /* The fingerprint a resume must match, as metadata keys: the trainer and its settings (ops->describe), the
  * data's shape and content, the loop's settings and the parameter blocks' sizes. */
 #define CK "ebm.checkpoint."
-static ebm_status fingerprint(ebm_trainer *t, const run_state *rs, ebm_meta *m) {
+static ebm_status fingerprint(ebm_trainer *t, run_state *rs, ebm_meta *m) {
     const ebm_run_opts *o = rs->o;
     const ebm_mat *x = rs->data;
-    uint64_t h = hash_bytes(x->data, x->rows * x->cols * sizeof(float), 0xcbf29ce484222325ull);
-    if (rs->labels) h = hash_bytes(rs->labels, x->rows * sizeof(int32_t), h);
+    if (!rs->have_hash) {
+        rs->data_hash = hash_bytes(x->data, x->rows * x->cols * sizeof(float), 0xcbf29ce484222325ull);
+        if (rs->labels) rs->data_hash = hash_bytes(rs->labels, x->rows * sizeof(int32_t), rs->data_hash);
+        rs->have_hash = true;
+    }
+    uint64_t h = rs->data_hash;
     ebm_status s = ebm_meta_set(m, "ebm.checkpoint", "1");
     if (!s) s = ebm_meta_set(m, CK "trainer", ebm_trainer_name(t));
     if (!s)
@@ -269,7 +275,7 @@ static ebm_status fingerprint(ebm_trainer *t, const run_state *rs, ebm_meta *m) 
 }
 
 /* EBM_EINVAL naming the first fingerprint key of the checkpoint that this run does not match. */
-static ebm_status check_fingerprint(ebm_trainer *t, const run_state *rs, const ebm_meta *ck) {
+static ebm_status check_fingerprint(ebm_trainer *t, run_state *rs, const ebm_meta *ck) {
     ebm_meta *now;
     ebm_status s = ebm_meta_new(&now);
     if (!s) s = fingerprint(t, rs, now);
