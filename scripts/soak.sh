@@ -7,7 +7,7 @@
 #
 #   scripts/soak.sh [EBM] [OUTDIR]        e.g. scripts/soak.sh build/ebm /tmp/soak
 # Sizes come from the environment: CYCLES (20), SEED (1, the kill times), PCD_EPOCHS (3), PCD_HIDDEN (128),
-# LCD_ITERS (800), DATA (fashion-mnist; any data of values in [0, 1] that train rbm and train ebm take).
+# LCD_ITERS (600), DATA (fashion-mnist; any data of values in [0, 1] that train rbm and train ebm take).
 # Needs /usr/bin/time (GNU time) and python3 (standard library only).  Exit status 0 when both runs held up.
 set -u
 EBM=${1:-build/ebm}
@@ -16,7 +16,7 @@ CYCLES=${CYCLES:-20}
 SEED=${SEED:-1}
 PCD_EPOCHS=${PCD_EPOCHS:-3}
 PCD_HIDDEN=${PCD_HIDDEN:-128}
-LCD_ITERS=${LCD_ITERS:-800}
+LCD_ITERS=${LCD_ITERS:-600}
 DATA=${DATA:-fashion-mnist}
 mkdir -p "$OUT" || exit 1
 [ -x /usr/bin/time ] || { echo "soak: needs GNU time at /usr/bin/time" >&2; exit 1; }
@@ -63,23 +63,33 @@ soak() {
     load_ms=$(sed -n 's/^loaded .*(\([0-9.]*\) s)$/\1/p' "$OUT/$name-full.err" | awk '{ printf "%d", $1 * 1000 + 300 }')
     [ -n "$load_ms" ] || load_ms=1000
     echo "   $secs s (data loaded in $load_ms ms), peak RSS $(cat "$OUT/$name-full.rss") KB"
-    # kill at load_ms x 0.8 + a random 20%..150% of an even share of the training, so that >= CYCLES kills fit
-    share_ms=$(( (secs * 1000 - load_ms) / (CYCLES + 5) ))
-    [ "$share_ms" -ge 400 ] || share_ms=400
+    # Every 5th kill lands at a random moment of the data's loading; the others at a random moment within a
+    # share of the training after the process's first new checkpoint (so that every cycle gets on), the shares
+    # adding up to 70% of the training, so that CYCLES kills fit before the end.
+    share_ms=$(( (secs * 1000 - load_ms) * 7 / 10 / CYCLES ))
+    [ "$share_ms" -ge 200 ] || share_ms=200
     cycle=0 first_rss= last_rss= done=0 resume=
     : >"$OUT/$name-cycles.txt"
     while [ "$done" = 0 ]; do
         cycle=$((cycle + 1))
-        rand $((share_ms * 2 / 10)) $((share_ms * 15 / 10))
-        ms=$((load_ms * 8 / 10 + r))
+        prev=$(ckpt_step "$ck")
         # shellcheck disable=SC2086
         /usr/bin/time -f "%M" -o "$OUT/$name.rss" "$EBM" --quiet "$@" --out "$out" --log "$OUT/$name.csv" \
             --checkpoint-every "$every" $resume 2>"$OUT/$name.err" &
         tpid=$!
+        ms=-
         if [ "$cycle" -le "$CYCLES" ]; then
-            sleep "$(awk -v m="$ms" 'BEGIN { printf "%.3f", m / 1000 }')"
+            t_start=$(date +%s%N)
+            if [ $((cycle % 5)) = 3 ]; then
+                rand 50 "$load_ms"
+            else
+                while kill -0 "$tpid" 2>/dev/null && [ "$(ckpt_step "$ck")" = "$prev" ]; do sleep 0.05; done
+                rand 0 "$share_ms"
+            fi
+            sleep "$(awk -v m="$r" 'BEGIN { printf "%.3f", m / 1000 }')"
             child=$(pgrep -P "$tpid" | head -n 1)
             [ -n "$child" ] && kill -9 "$child" 2>/dev/null
+            ms=$(( ($(date +%s%N) - t_start) / 1000000 ))
         fi
         wait "$tpid"
         rss=$(tail -n 1 "$OUT/$name.rss")
@@ -96,8 +106,9 @@ soak() {
     done
     kills=$((cycle - 1))
     max_rss=$(awk '{ if ($3 > m) m = $3 } END { print m }' "$OUT/$name-cycles.txt")
-    progressed=$(awk 'NR > 1 && $4 != prev { n++ } { prev = $4 } END { print n + 0 }' "$OUT/$name-cycles.txt")
-    echo "   $kills SIGKILL + resume cycles, $progressed of them after a new checkpoint (per cycle: ms to the kill, peak RSS KB, checkpoint step: $OUT/$name-cycles.txt)"
+    progressed=$(awk '$4 != prev { n++ } { prev = $4 } END { print n + 0 }' "$OUT/$name-cycles.txt")
+    echo "   $kills SIGKILL + resume cycles, $progressed of them after a new checkpoint (per cycle: ms from start to kill, peak RSS KB, checkpoint's update: $OUT/$name-cycles.txt)"
+    echo "   temporary files left by writes the kills cut short: $(find "$OUT" -name ".$name*.tmp.*" | wc -l)"
     echo "   peak RSS: first process $first_rss KB, last $last_rss KB, largest $max_rss KB, uninterrupted $(cat "$OUT/$name-full.rss") KB"
     printf '   final model vs uninterrupted: '
     same_tensors "$full" "$out" || status=1
@@ -112,13 +123,13 @@ soak() {
 }
 
 # seconds columns differ; the rest of the log must be the uninterrupted run's
-soak pcd 50 -- train rbm --data "$DATA" --binarize threshold --hidden "$PCD_HIDDEN" --pcd 1 --chains 100 \
+soak pcd 10 -- train rbm --data "$DATA" --binarize threshold --hidden "$PCD_HIDDEN" --pcd 1 --chains 100 \
     --epochs "$PCD_EPOCHS" --batch 100 --lr 0.01 --lr-final 0 --seed 1 --monitor 500
 if [ -s "$OUT/pcd.csv" ]; then
     printf '   log (without timings) vs uninterrupted: '
     if [ "$(cut -d, -f1,4- "$OUT/pcd.csv")" = "$(cut -d, -f1,4- "$OUT/pcd-full.csv")" ]; then echo identical
     else echo DIFFERENT; status=1; fi
 fi
-soak lcd 20 -- train ebm --data "$DATA" --limit 20000 --net flatten,linear:64,silu,linear:1 --iters "$LCD_ITERS" \
-    --batch 32 --buffer 5000 --sampler sgld --steps 10 --step-size 1 --noise 0.01 --lr 1e-4 --every 1000000
+soak lcd 5 -- train ebm --data "$DATA" --limit 20000 --net flatten,linear:64,silu,linear:1 --iters "$LCD_ITERS" \
+    --batch 32 --buffer 2000 --sampler sgld --steps 10 --step-size 1 --noise 0.01 --lr 1e-4 --every 1000000
 exit $status

@@ -60,7 +60,10 @@ int cli_train_resume(cli_run *r) {
                             r->ta->resume[0] ? "" : " (no checkpoint beside --out: was --checkpoint-every given?)");
     const ebm_meta *m = ebm_tensors_meta_const(r->resume);
     const char *step = ebm_meta_get(m, "ebm.checkpoint.step"), *layer = ebm_meta_get(m, "ebm.checkpoint.dbn.layer");
-    if (!step) return cli_error(r->cmd, "--resume: %s is not a training checkpoint (no ebm.checkpoint.step)", path);
+    if (!step) {
+        cli_train_end(r);
+        return cli_error(r->cmd, "--resume: %s is not a training checkpoint (no ebm.checkpoint.step)", path);
+    }
     if (!r->quiet) {
         if (layer) fprintf(stderr, "resuming from %s: layer %zu, after update %s\n", path, (size_t)strtoull(layer, NULL, 10) + 1, step);
         else fprintf(stderr, "resuming from %s after update %s\n", path, step);
@@ -177,7 +180,10 @@ int cli_train_run(cli_run *r, ebm_trainer *t, const ebm_mat *data, const int32_t
     int rc0 = cli_train_resume(r);
     if (rc0 >= 0) return rc0;
     if (first && r->resume) ro->resume = r->resume; /* a DBN's layers: the library says which layer resumes */
-    if (r->ta->log && (rc0 = open_log(r)) >= 0) return rc0;
+    if (r->ta->log && (rc0 = open_log(r)) >= 0) {
+        if (first) cli_train_end(r);
+        return rc0;
+    }
     r->kill_after = env_size("EBM_TEST_KILL_AFTER");
     r->stop_after = env_size("EBM_TEST_INTERRUPT_AFTER");
     cli_progress_init(&r->prog, r->quiet);
