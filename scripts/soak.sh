@@ -46,7 +46,7 @@ rand() {
     r=$(( $1 + (rand_state / 65536) % ($2 - $1) ))
 }
 
-ckpt_step() { head -c 65536 "$1" 2>/dev/null | grep -ao '"ebm.checkpoint.step":"[0-9]*"' | grep -o '[0-9]*$'; }
+ckpt_step() { head -c 65536 "$1" 2>/dev/null | grep -ao '"ebm.checkpoint.step":"[0-9]*"' | tr -dc 0-9; }
 
 # soak NAME SECONDS_FULL -- ebm train ... (without --out, --log, --checkpoint-every, --resume)
 soak() {
