@@ -1125,6 +1125,8 @@ EBM_API ebm_status ebm_replay_draw(ebm_replay *b, size_t n, float reinit, uint64
 EBM_API void ebm_replay_store(ebm_replay *b, const float *x, const size_t *slots, size_t n);
 /* The rows of the buffer (capacity, dim), for saving or inspecting. */
 EBM_API const float *ebm_replay_data(const ebm_replay *b);
+/* The same rows to overwrite, e.g. with a saved training state (capacity x dim values). */
+EBM_API float *ebm_replay_data_rw(ebm_replay *b);
 
 /* Samplers of a GRBM, n chains at once, each row with its own random stream:
  *  GIBBS:          h ~ p(h | v), v ~ p(v | h)  (exact block Gibbs; mh is ignored: it always accepts)
@@ -1212,8 +1214,8 @@ EBM_API ebm_status ebm_dbn_sample(const ebm_dbn *d, size_t n, const ebm_mat *ini
  * with a seeded stream, mini-batches, the learning-rate schedule, progress callbacks, cancellation,
  * detection of non-finite parameters with roll-back to the last good ones, and periodic checkpoints.
  * What must hold for every trainer is written there once.  The seams for later work:
- *  - resume: ebm_trainer_save_state / load_state hold the trainer's whole state as named tensors;
- *    the driver's own position (epoch, step, shuffle stream) is in ebm_run_progress;
+ *  - checkpoint and resume, bit for bit: ebm_run_checkpoint (from a run's callbacks) holds everything
+ *    the run needs to go on; ebm_run_opts.resume continues from one, in a fresh process too;
  *  - data-parallel training: ebm_run_opts.allreduce reaches every step (ebm_step_ctx.allreduce);
  *    a trainer sums its gradient through it before updating, so all processes apply the same update;
  *  - precision: a trainer's step owns its kernels, so a lower-precision step is a trainer option.
@@ -1346,12 +1348,19 @@ typedef struct ebm_run_opts {
     ebm_rollback rollback;  /* default EBM_ROLLBACK_EPOCH for epoch runs; iteration runs always roll back
                                to the last good update */
     /* After every update, and after every epoch (epoch runs); non-zero stops with EBM_ECANCELED,
-     * keeping the parameters of the last update. */
+     * keeping the parameters of the last update (a stop at an epoch's last update still counts the epoch
+     * and calls on_epoch). */
     int (*on_step)(const ebm_run_progress *p, void *user);
     int (*on_epoch)(const ebm_run_progress *p, void *user);
-    /* Every checkpoint_every updates (0 = never), and not after the last: a failure stops the run. */
+    /* Every checkpoint_every updates (0 = never), and not after the last: a failure stops the run.  When
+     * a callback stops the run, on_checkpoint is called once more on the way out (its failure then only
+     * ignored), so that an interrupted run can resume.  It typically calls ebm_run_checkpoint. */
     size_t checkpoint_every;
     ebm_status (*on_checkpoint)(ebm_trainer *t, const ebm_run_progress *p, void *user);
+    /* A checkpoint (ebm_run_checkpoint, e.g. read back with ebm_safetensors_read) to continue from; NULL =
+     * a fresh run.  The trainer is made and begun as for a fresh run, then the checkpoint's parameters,
+     * trainer state and position replace the fresh ones; see ebm_run_checkpoint for what must match. */
+    const ebm_tensors *resume;
     void *user;
     ebm_status (*allreduce)(float *buf, size_t n, void *user); /* see ebm_step_ctx; NULL = one process */
     void *allreduce_user;
@@ -1380,6 +1389,22 @@ EBM_API void ebm_run_opts_default(ebm_run_opts *o);
  * NULL) is filled in every case. */
 EBM_API ebm_status ebm_run(ebm_trainer *t, const ebm_mat *data, const int32_t *labels, const ebm_run_opts *o,
                            ebm_run_result *r);
+/* A checkpoint of the run under way, into out; callable only from the run's callbacks (on_step, on_epoch,
+ * on_checkpoint), i.e. between two updates.  It holds
+ *  - the parameter blocks (tensors ckpt.param.0, 1, ...), the trainer's whole state (ops->save_state:
+ *    optimiser moments, EMA weights, persistent chains or replay buffer, its random streams; tensors
+ *    train.*), and the loop's position: the permutation under way (ckpt.run.perm), the shuffle stream,
+ *    the epoch's running figure means, the roll-back snapshot (epoch roll-back), and as metadata
+ *    ebm.checkpoint.step / epoch / in_epoch / pos / epochs_done / seconds;
+ *  - a fingerprint that a resume must match, or it is refused with EBM_EINVAL naming the first
+ *    difference: ebm.checkpoint.trainer (its name), .data (rows x columns, labels or not, a hash of the
+ *    values and labels), .loop (epochs or iters, batch, shuffle, seed, shuffle stream, lr, lr_final,
+ *    schedule, roll-back), .params (the sizes of the parameter blocks) and .setting.* (the trainer's
+ *    ops->describe keys, e.g. CD k, momentum, sampler settings).
+ * ebm_run(N updates) and ebm_run(k updates, checkpoint written and read back) + a fresh trainer resumed
+ * from it give byte-identical parameters, at any thread count.  Write it with ebm_safetensors_write (the
+ * caller may add its own metadata).  EBM_ENOTSUP where the trainer has no save_state. */
+EBM_API ebm_status ebm_run_checkpoint(ebm_trainer *t, ebm_tensors *out);
 /* The run's provenance into meta: ebm.train.trainer, .epochs (or .iters), .batch, .lr (.lr_final,
  * .schedule), .seed, .seconds, .threads, .date (UTC), then the trainer's own keys (ops->describe). */
 EBM_API ebm_status ebm_run_describe(ebm_trainer *t, const ebm_run_opts *o, const ebm_run_result *r, ebm_meta *meta);
@@ -1407,6 +1432,10 @@ EBM_API void ebm_optim_set_lr(ebm_optim *p, float lr);
  * grad_norm gets |g| before clipping (may be NULL).  A non-finite gradient is refused with EBM_ENAN and
  * leaves theta alone. */
 EBM_API ebm_status ebm_optim_step(ebm_optim *p, float *theta, float *g, double *grad_norm);
+/* For a trainer's save_state / load_state: the moments and the step count as tensors PREFIX.m, PREFIX.v
+ * (Adam) and PREFIX.t; load checks kind and size (EBM_EFORMAT naming the tensor). */
+EBM_API ebm_status ebm_optim_save_state(const ebm_optim *p, const char *prefix, ebm_tensors *t);
+EBM_API ebm_status ebm_optim_load_state(ebm_optim *p, const char *prefix, const ebm_tensors *t);
 
 /* ------------------------------------------------------------------------------------------------
  * Training by contrastive divergence (Hinton 2002) and persistent CD (Tieleman 2008)
@@ -1551,6 +1580,9 @@ typedef struct ebm_dbn_train_opts {
     float init_std;           /* default 0.01 */
     int (*on_layer)(size_t layer, ebm_rbm *rbm, const ebm_mat *input, void *user);
     void *user;
+    /* A checkpoint of ebm_dbn_checkpoint to continue from (NULL = from the start): the layers below its layer
+     * take its parameters and are not trained again, its layer resumes as ebm_run_opts.resume says. */
+    const ebm_tensors *resume;
 } ebm_dbn_train_opts;
 
 EBM_API void ebm_dbn_train_opts_default(ebm_dbn_train_opts *o);
@@ -1573,6 +1605,10 @@ typedef ebm_status (*ebm_dbn_run_fn)(ebm_dbn_layer_run *L, void *user);
 /* ebm_dbn_train with each layer's run made by run (NULL: as ebm_dbn_train); the results are the same. */
 EBM_API ebm_status ebm_dbn_train_run(ebm_dbn *d, const ebm_mat *data, const ebm_dbn_train_opts *o,
                                      ebm_dbn_run_fn run, void *user);
+/* A checkpoint of a DBN's training, from the hook's run callbacks: the layer under way's ebm_run_checkpoint
+ * plus which layer it is (ebm.checkpoint.dbn.layer, .layers) and the trained layers below it (tensors
+ * ckpt.dbn.<l>, with their ebm.train.layer.<l>.seconds). */
+EBM_API ebm_status ebm_dbn_checkpoint(const ebm_dbn *d, const ebm_dbn_layer_run *L, ebm_tensors *out);
 
 /* ------------------------------------------------------------------------------------------------
  * Training an energy by Langevin contrastive divergence (Du & Mordatch 2019; Nijkamp et al. 2019):

@@ -207,7 +207,7 @@ class RunOpts(Structure):
     _fields_ = [("epochs", c_size_t), ("iters", c_size_t), ("batch", c_size_t), ("shuffle", c_int),
                 ("seed", c_uint64), ("shuffle_stream", c_uint64), ("lr", c_float), ("lr_final", c_float),
                 ("schedule", c_int), ("rollback", c_int), ("on_step", RUN_CB), ("on_epoch", RUN_CB),
-                ("checkpoint_every", c_size_t), ("on_checkpoint", c_void_p), ("user", c_void_p),
+                ("checkpoint_every", c_size_t), ("on_checkpoint", c_void_p), ("resume", c_void_p), ("user", c_void_p),
                 ("allreduce", c_void_p), ("allreduce_user", c_void_p), ("rank", c_size_t), ("ranks", c_size_t)]
 
 
@@ -294,7 +294,8 @@ DBN_ON_LAYER_FN = CFUNCTYPE(c_int, c_size_t, POINTER(RBM), POINTER(Mat), c_void_
 
 
 class DbnTrainOpts(Structure):
-    _fields_ = [("cd", CdOpts), ("init_std", c_float), ("on_layer", DBN_ON_LAYER_FN), ("user", c_void_p)]
+    _fields_ = [("cd", CdOpts), ("init_std", c_float), ("on_layer", DBN_ON_LAYER_FN), ("user", c_void_p),
+                ("resume", c_void_p)]
 
 
 class DbnLayerRun(Structure):

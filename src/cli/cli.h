@@ -19,7 +19,9 @@ typedef struct cli_text {
 } cli_text;
 
 /* ---- options ---- */
-typedef enum { OPT_FLAG, OPT_SIZE, OPT_U64, OPT_FLOAT, OPT_STR, OPT_CHOICE } opt_kind;
+/* OPT_OPT_STR: a string whose value may be left out: "--name" alone sets it to "" (the default the help
+ * names), "--name=V" or "--name V" (when V does not start with '-') to V. */
+typedef enum { OPT_FLAG, OPT_SIZE, OPT_U64, OPT_FLOAT, OPT_STR, OPT_CHOICE, OPT_OPT_STR } opt_kind;
 
 /* Numeric bounds; lo_open / hi_open make a bound strict.  Unused bounds are +-INFINITY. */
 typedef struct cli_opt {
@@ -195,11 +197,18 @@ long long cli_file_bytes(const char *path);
 /* ---- training (train.c): what every `ebm train KIND` shares ---- */
 typedef struct cli_train_args {
     const char *data, *out, *log;
+    size_t checkpoint_every;        /* --checkpoint-every N: updates between checkpoints (0 = none) */
+    const char *resume;             /* --resume [FILE]: "" = NAME.ckpt.safetensors beside --out */
 } cli_train_args;
+/* Checkpoints and resume, for every `ebm train KIND` (docs/train.md). */
+#define CLI_RESUME_OPTIONS(ta)                                                                                            \
+    {"checkpoint-every", OPT_SIZE, &(ta).checkpoint_every, "N", "write a checkpoint (NAME.ckpt.safetensors) every N updates (mini-batches); 0 = off", 0, 1e12, 0, 0, NULL, NULL}, \
+    {"resume", OPT_OPT_STR, &(ta).resume, "[FILE]", "continue from a checkpoint (default NAME.ckpt.safetensors beside --out), bit for bit", -INFINITY, INFINITY, 0, 0, NULL, NULL}
 #define CLI_TRAIN_OPTIONS(ta)                                                                                             \
     {"data", OPT_STR, &(ta).data, "SPEC", "training data: fashion-mnist[:train|:test], toy:NAME or a .idx[.gz]/.npy/.csv path", -INFINITY, INFINITY, 0, 0, NULL, NULL}, \
     {"out", OPT_STR, &(ta).out, "PATH", "where to save the model (.safetensors; atomically; one run at a time)", -INFINITY, INFINITY, 0, 0, NULL, NULL},   \
-    {"log", OPT_STR, &(ta).log, "CSV", "write the training figures to this CSV file (a row at a time; replaces an old one)", -INFINITY, INFINITY, 0, 0, NULL, NULL}
+    {"log", OPT_STR, &(ta).log, "CSV", "write the training figures to this CSV file (a row at a time; replaces an old one, appended to on --resume)", -INFINITY, INFINITY, 0, 0, NULL, NULL}, \
+    CLI_RESUME_OPTIONS(ta)
 /* Before long work: --data and --out given, --out and --log writable; -1 to go on. */
 int cli_train_check(const char *cmd, const cli_train_args *ta);
 /* The sampling defaults (ebm.sample.steps 1000, .temperature 1, .init noise) where mt has none. */
@@ -220,7 +229,8 @@ typedef struct cli_run {
     const char *log_header;         /* the CSV log's first line (without newline) */
     const char *nan_hint;           /* appended to a divergence message, e.g. "try a smaller --lr" */
     size_t every;                   /* iteration runs: a line every N iterations when stderr is not a terminal */
-    size_t checkpoint_every;        /* iteration runs: save NAME.partial every N iterations (0 = never) */
+    size_t checkpoint_every;        /* a kind's own checkpoint option (train ebm --checkpoint N): as
+                                       --checkpoint-every N, and the model so far in NAME.partial too */
     bool stage;                     /* one run of several (a DBN's layer below the top): a complete run is
                                        neither recorded nor saved, only a stopped one (no --log: it restarts) */
     /* Writes the model (with meta) to path. */
@@ -231,9 +241,11 @@ typedef struct cli_run {
     void (*on_epoch)(struct cli_run *r, const ebm_run_progress *p);
     void (*on_iter)(struct cli_run *r, const ebm_run_progress *p);
     void (*describe)(struct cli_run *r, char *buf, size_t cap);
+    /* Optional: the checkpoint of the run under way (default ebm_run_checkpoint(t, out)). */
+    ebm_status (*checkpoint)(struct cli_run *r, ebm_trainer *t, ebm_tensors *out);
     void *user;
     bool log_append;                /* add to an existing --log (a resumed run) instead of replacing it */
-    /* set by cli_train_run */
+    /* set by cli_train_run (and cli_train_resume) */
     cli_progress prog;
     FILE *log;                      /* the rows, in memory; after every row written to log_fd and checked */
     int log_fd;                     /* the --log file, O_APPEND */
@@ -243,7 +255,17 @@ typedef struct cli_run {
     bool iters;
     ebm_run_result res;
     char partial[4096];
+    char ckpt[4096];                /* where checkpoints go: NAME.ckpt.safetensors */
+    ebm_tensors *resume;            /* the checkpoint read for --resume (freed by cli_train_end) */
+    bool resume_read;               /* cli_train_resume has run */
+    size_t kill_after, stop_after;  /* test hooks (EBM_TEST_KILL_AFTER, EBM_TEST_INTERRUPT_AFTER): SIGKILL
+                                       or an interrupt after that update */
 } cli_run;
+/* For --resume: reads the checkpoint into r->resume (NULL without --resume) and says where the run goes on;
+ * -1 to go on, else the exit status after an error.  cli_train_run calls it when the kind has not. */
+int cli_train_resume(cli_run *r);
+/* Frees what cli_train_resume read (after the last cli_train_run of the command). */
+void cli_train_end(cli_run *r);
 /* Runs t on data (labels may be NULL) through ebm_run with ro's settings (its callbacks are the runner's),
  * with progress, the log and Ctrl-C; then records the provenance and saves: to --out after a complete run,
  * to NAME.partial.safetensors after an interrupt (exit status 130) or a divergence (1).  Returns the exit

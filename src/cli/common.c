@@ -171,7 +171,10 @@ ebm_rbm *cli_load_rbm(const char *cmd, const char *path, const char *verb) {
     }
     const char *kind = ebm_meta_get(ebm_tensors_meta_const(t), "ebm.model");
     ebm_rbm *m = NULL;
-    if (kind && strcmp(kind, "rbm") != 0)
+    if (kind && strcmp(kind, "checkpoint") == 0)
+        cli_error(cmd, "%s is a training checkpoint, not a model: continue its run with 'ebm train KIND ... --resume %s'",
+                  path, path);
+    else if (kind && strcmp(kind, "rbm") != 0)
         cli_error(cmd, "%s: %s '%s' models is not supported yet", path, verb, kind);
     else if ((s = ebm_rbm_from_tensors(t, path, &m)))
         cli_lib_error(cmd, s);

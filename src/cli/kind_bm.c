@@ -85,7 +85,7 @@ static const char *const train_about =
 
 int cli_bm_train(int argc, char **argv, bool quiet) {
     const char *cmd = "train bm", *shape = NULL;
-    cli_train_args ta = {NULL, NULL, NULL};
+    cli_train_args ta = {0};
     size_t monitor = 1000;
     int spins = 0, scan = 0, method = 0, optim = 0, exact_mode = 0;
     float init_std = 0.01f;

@@ -96,6 +96,13 @@ static ebm_status train_save(cli_run *r, const char *path) {
     return s ? s : ebm_dbn_save(c->net, path);
 }
 
+/* A checkpoint names the layer under way and holds the layers below it. */
+static ebm_status train_checkpoint(cli_run *r, ebm_trainer *t, ebm_tensors *out) {
+    const dbn_train *c = r->user;
+    (void)t;
+    return ebm_dbn_checkpoint(c->net, c->L, out);
+}
+
 static ebm_status train_layer(ebm_dbn_layer_run *L, void *user) {
     dbn_train *c = user;
     c->L = L;
@@ -113,11 +120,12 @@ static const char *const train_about =
     "RBM trained the same way on the hidden probabilities p(h | v) of the layer below over all training rows.\n"
     "Each epoch prints the layer's reconstruction error on --monitor rows of its input.  Data values must lie\n"
     "in [0, 1]; the preprocessing is stored in the model so that sample, encode and eval repeat it.  Ctrl-C\n"
-    "stops after the current batch and saves the layers so far in NAME.partial.safetensors.";
+    "stops after the current batch and saves the layers so far in NAME.partial.safetensors; --checkpoint-every N\n"
+    "writes NAME.ckpt.safetensors (the layer under way and the layers below it), which --resume continues.";
 
 int cli_dbn_train(int argc, char **argv, bool quiet) {
     const char *cmd = "train dbn", *layers = "500,500";
-    cli_train_args ta = {NULL, NULL, NULL};
+    cli_train_args ta = {0};
     dbn_train c = {.monitor = 200};
     cli_cd_args_init(&c.ca);
     cli_data_args da = CLI_DATA_ARGS_INIT;
@@ -128,6 +136,7 @@ int cli_dbn_train(int argc, char **argv, bool quiet) {
         CLI_CD_OPTIONS(c.ca),
         CLI_DATA_OPTIONS(da),
         {"monitor", OPT_SIZE, &c.monitor, "N", "rows of each layer's input for the per-epoch reconstruction error (0 = off)", 0, 1e9, 0, 0, NULL, NULL},
+        CLI_RESUME_OPTIONS(ta),
         OPT_END,
     };
     size_t npos, sizes[MAX_LEVELS], n_sizes, big = 0;
@@ -158,9 +167,13 @@ int cli_dbn_train(int argc, char **argv, bool quiet) {
     c.net->width = c.net->layers[0]->width = d->width;
     c.r = (cli_run){.cmd = cmd, .kind = "dbn", .ta = &ta, .d = d, .da = &da, .quiet = quiet, .argc = argc,
                     .argv = argv, .meta = c.net->meta, .nan_hint = c.hint, .save = train_save,
-                    .detail = train_detail, .on_epoch = train_epoch, .describe = train_describe, .user = &c};
+                    .detail = train_detail, .on_epoch = train_epoch, .describe = train_describe,
+                    .checkpoint = train_checkpoint, .user = &c};
     cli_progress_init(&c.r.prog, quiet);
+    if ((rc = cli_train_resume(&c.r)) >= 0) goto done;
+    rc = 1;
     ebm_dbn_train_opts o = {.cd = c.ca.o, .init_std = c.ca.init_std}; /* all of ebm_dbn_train_opts_default's */
+    o.resume = c.r.resume;
     if (!quiet)
         fprintf(stderr, "training %s greedily by %s-%zu: %zu epochs per layer, batch %zu, lr %g%s, %d threads\n",
                 cli_dbn_describe(c.net).s, o.cd.mode == EBM_PCD ? "pcd" : "cd", o.cd.k, o.cd.epochs, o.cd.batch,
@@ -169,6 +182,7 @@ int cli_dbn_train(int argc, char **argv, bool quiet) {
     s = ebm_dbn_train_run(c.net, d->x, &o, train_layer, &c);
     rc = c.rc ? c.rc : s ? cli_lib_error(cmd, s) : 0;
 done:
+    cli_train_end(&c.r);
     ebm_dbn_free(c.net);
     ebm_dataset_free(d);
     return rc;
