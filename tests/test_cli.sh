@@ -480,6 +480,10 @@ ok; paste -d, "$T/sj.csv" "$T/sc2.csv" "$T/sc1.csv" | awk -F, 'NR > 1 { d = $5 -
 expect_ok "compose and-not" -- "$EBM" compose --out "$T/cn.safetensors" "$T/j.safetensors#0" "$T/j.safetensors#1@-0.5"
 expect_ok "info compose" -- "$EBM" info "$T/cn.safetensors"
 contains "$T/out" "E = 1 E\[j.safetensors#0\] -0.5 E\[j.safetensors#1\]" "compose formula"
+expect_ok "info compose --json" -- "$EBM" info "$T/cn.safetensors" --json
+ok
+python3 -c 'import json,sys; m = json.load(open(sys.argv[1])); assert m["ebm.model"] == "compose", m' "$T/out" ||
+    fail "info --json of a composed model is not one JSON object: $(cat "$T/out")"
 expect_ok "sample compose" -- "$EBM" sample "$T/cn.safetensors" --n 8 --steps 5 --csv "$T/cs.csv"
 expect_error 2 "compose negative or" -- "$EBM" compose --out "$T/x.safetensors" --op or "$T/j.safetensors@-1"
 expect_error 1 "compose missing part" -- "$EBM" compose --out "$T/x.safetensors" "$T/nothere.safetensors"
