@@ -4,6 +4,8 @@
 #include "cli.h"
 #include "reexec.h"
 
+#include <omp.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -60,6 +62,9 @@ int main(int argc, char **argv) {
     /* a file grown past `ulimit -f` is a write error (EFBIG) to report like a full disk, not a silent death */
     signal(SIGXFSZ, SIG_IGN);
     cli_reexec_for_blas(argv);
+    /* OMP_DYNAMIC=true in the environment let libgomp run parallel regions with fewer threads than asked, and
+     * a training run then never finished (measured: an RBM epoch of 1.6 s still running after 10 minutes) */
+    omp_set_dynamic(0);
     if (cli_mpi_init(&argc, &argv)) return 1;
     int i = 1;
     bool quiet = cli_mpi_rank() > 0; /* rank 0 alone reports progress */
