@@ -8,7 +8,8 @@
  *                     batch (weights +1/n) and the negative batch (weights -1/n), i.e. the gradient of
  *                     mean E(x+) - mean E(x-), and an SGD update of the flat parameters.
  * A third line times grad_x of the CNN of docs/net.md (conv:32:3:1,silu,pool:2,conv:64:3:1,silu,pool:2,
- * flatten,linear:128,silu,linear:1) on 1x28x28 images, batch 128.
+ * flatten,linear:128,silu,linear:1) on 1x28x28 images, batch 128, and a fourth a JEM training iteration of the
+ * same CNN with 10 logits (bench_jem below; peer_torch_net.py has the same loop in PyTorch).
  * Positive data are fixed uniform [0, 1) images (the speed does not depend on their content).  Reports the
  * best (and the median) of --reps timed repetitions (10 Langevin steps, or one training iteration, each)
  * after a warm-up: on a shared machine the best is the closest to the code's own speed, the achieved GFLOP/s counting the GEMMs' 2mnk, and
@@ -46,6 +47,68 @@ static int ula(ebm_energy *e, float *x, size_t n, size_t steps, uint64_t *offset
         fprintf(stderr, "bench_net: %s\n", ebm_last_error());
         return -1;
     }
+    return 0;
+}
+
+/* Per-step wall times of a JEM run (ebm_run's on_step). */
+typedef struct {
+    double last, *t;
+    size_t n;
+} step_clock;
+
+static int on_jem_step(const ebm_run_progress *p, void *user) {
+    step_clock *c = user;
+    double t = now();
+    if (p->step > 1 && p->step - 2 < c->n) c->t[p->step - 2] = t - c->last; /* the first update is a warm-up */
+    c->last = t;
+    return 0;
+}
+
+/* JEM training iterations of the library's trainer (ebm_jem_trainer_new through ebm_run) with the CNN of
+ * docs/net.md ending in 10 logits, batch n, the defaults of `ebm train jem`: replay buffer of 10,000, 20 SGLD
+ * steps (step 1, noise 0.01), Adam; data are uniform [-1, 1) images with labels 0..9 (the speed does not depend
+ * on them).  FLOPs counted: 20 grad_x of the energy, and for the parameter gradient of the data batch (with its
+ * cross-entropy) and of the negatives three forwards each. */
+static int bench_jem(size_t reps, size_t n, double peak, double f_gradx, double cf) {
+    const char *spec = "conv:32:3:1,silu,pool:2,conv:64:3:1,silu,pool:2,flatten,linear:128,silu,linear:10";
+    ebm_net *net;
+    ebm_rng rng;
+    ebm_rng_seed(&rng, 1, 100);
+    ebm_mat *data = NULL;
+    int32_t *labels = malloc(10 * n * sizeof(int32_t));
+    if (ebm_mat_new(10 * n, 784, &data) || !labels || ebm_net_new(spec, 1, 28, 28, &net) || ebm_net_init(net, &rng)) {
+        fprintf(stderr, "bench_net: %s\n", ebm_last_error());
+        return 1;
+    }
+    ebm_rng_fill_uniform(4, 0, 0, data->data, data->rows * 784);
+    for (size_t i = 0; i < data->rows * 784; i++) data->data[i] = 2 * data->data[i] - 1;
+    for (size_t i = 0; i < data->rows; i++) labels[i] = (int32_t)(i % 10);
+    ebm_lcd_opts o;
+    ebm_lcd_opts_default(&o);
+    o.batch = n;
+    o.iters = reps + 1;
+    ebm_trainer *t;
+    ebm_run_opts ro;
+    ebm_lcd_run_opts(&o, &ro);
+    double times[101];
+    step_clock clock = {now(), times, reps};
+    ro.on_step = on_jem_step;
+    ro.user = &clock;
+    if (ebm_jem_trainer_new(net, &o, &t) || ebm_run(t, data, labels, &ro, NULL)) {
+        fprintf(stderr, "bench_net: %s\n", ebm_last_error());
+        return 1;
+    }
+    qsort(times, reps, sizeof(double), cmp_double);
+    double tj = times[0], tj_med = times[reps / 2];
+    const double f_jem = (double)o.mcmc.steps * f_gradx + 2 * 3 * cf;
+    printf("%-26s %12.2f %12.2f %10.2f %9.1f %7.1f%%\n", "JEM iteration (CNN, 20)", 1 / tj, 1 / tj_med, 1e3 * tj,
+           f_jem / tj / 1e9, 100 * f_jem / tj / 1e9 / peak);
+    printf("RESULT impl=ebm what=jem_iter per_s=%.3f median_per_s=%.3f ms=%.3f gflops=%.2f peak_frac=%.4f\n",
+           1 / tj, 1 / tj_med, 1e3 * tj, f_jem / tj / 1e9, f_jem / tj / 1e9 / peak);
+    ebm_trainer_free(t);
+    ebm_net_free(net);
+    ebm_mat_free(data);
+    free(labels);
     return 0;
 }
 
@@ -177,5 +240,5 @@ int main(int argc, char **argv) {
     e->destroy(e);
     ebm_net_free(net);
     free(pos), free(grad), free(w), free(x), free(dx);
-    return 0;
+    return bench_jem(reps, n, peak, f_cnn, cf);
 }

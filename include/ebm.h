@@ -110,9 +110,9 @@ EBM_API const char *ebm_blas_better_coretype(void);
  * product (the weights, a copy refreshed after every update, and the states they multiply) are rounded to
  * bfloat16 (8 significant bits, round to nearest even) and multiplied by oneDNN with fp32 accumulation
  * into fp32 results.  CD's weight-gradient product stays fp32 (in bf16 it cost the demo model over a nat
- * of test log-likelihood); AIS's v'W product, which its log weights are computed from, stays fp32.  Results stay independent of the thread count, and
- * a bf16 run is as reproducible as an fp32 one; it is a different (slightly perturbed) algorithm, not
- * the fp32 run's bits.  EBM_PRECISION_AUTO is bf16 where oneDNN is built in and the CPU multiplies bf16
+ * of test log-likelihood); AIS's v'W product, which its log weights are computed from, stays fp32.
+ * Results stay independent of the thread count, and a bf16 run is as reproducible as an fp32 one; it is
+ * a different (slightly perturbed) algorithm, not the fp32 run's bits.  EBM_PRECISION_AUTO is bf16 where oneDNN is built in and the CPU multiplies bf16
  * natively (AVX512-BF16 or AMX), fp32 elsewhere.  Without oneDNN (CMake did not find libdnnl-dev),
  * EBM_PRECISION_BF16 fails with EBM_ENOTSUP.
  * --------------------------------------------------------------------------------------------- */
@@ -569,6 +569,10 @@ typedef struct ebm_param_stats {
 } ebm_param_stats;
 /* out[0] of the weights W, out[1] of the visible biases b_v, out[2] of the hidden biases b_h. */
 EBM_API void ebm_rbm_param_stats(const ebm_rbm *m, ebm_param_stats out[3]);
+/* The statistics of any parameter array x (n), leaving out every (skip + 1)-th value from the first when skip > 0
+ * (the diagonal of a (skip, skip) matrix), of exp(x / 2) when half_exp (sigma from log sigma^2); mean and std 0
+ * when no value is left. */
+EBM_API void ebm_param_stats_of(const float *x, size_t n, size_t skip, int half_exp, ebm_param_stats *out);
 
 /* Files: tensors W (n_vis, n_hid), b_v (n_vis), b_h (n_hid); metadata ebm.model = "rbm",
  * ebm.version, ebm.image_shape = "HxW" and everything in m->meta. */
@@ -602,6 +606,12 @@ typedef struct ebm_net ebm_net;
  * its position, shape mismatches (a kernel larger than its input, linear on an unflattened image) too.
  * Parameters start at zero: call ebm_net_init. */
 EBM_API ebm_status ebm_net_new(const char *spec, size_t channels, size_t height, size_t width, ebm_net **out);
+/* ebm_net_new for rows of cols values, seen as one-channel height x width images when height, width > 1 and
+ * height * width = cols, else as cols channels.  spec NULL: the default network ending in k outputs, a small CNN
+ * for images (conv:32:3:1,silu,pool:2,conv:64:3:1,silu,pool:2,flatten,linear:128,silu,linear:K), an MLP
+ * otherwise (linear:128,silu,linear:128,silu,linear:128,silu,linear:K). */
+EBM_API ebm_status ebm_net_new_for_data(const char *spec, size_t cols, size_t height, size_t width, size_t k,
+                                        ebm_net **out);
 EBM_API void ebm_net_free(ebm_net *net);
 /* A deep copy: parameters, SN state and training flag (not the work buffers). */
 EBM_API ebm_status ebm_net_clone(const ebm_net *net, ebm_net **out);
@@ -1143,6 +1153,8 @@ EBM_API ebm_status ebm_replay_draw(ebm_replay *b, size_t n, float reinit, uint64
 EBM_API void ebm_replay_store(ebm_replay *b, const float *x, const size_t *slots, size_t n);
 /* The rows of the buffer (capacity, dim), for saving or inspecting. */
 EBM_API const float *ebm_replay_data(const ebm_replay *b);
+/* The same rows to overwrite, e.g. with a saved training state (capacity x dim values). */
+EBM_API float *ebm_replay_data_rw(ebm_replay *b);
 
 /* Samplers of a GRBM, n chains at once, each row with its own random stream:
  *  GIBBS:          h ~ p(h | v), v ~ p(v | h)  (exact block Gibbs; mh is ignored: it always accepts)
@@ -1196,6 +1208,10 @@ EBM_API void ebm_grbm_chains_reset_stats(ebm_grbm_chains *c);
  * Philox stream (key, r) with key drawn from rng, so results do not depend on the thread count. */
 EBM_API ebm_status ebm_bm_gibbs(const ebm_bm *m, float *x, size_t rows, size_t sweeps, float T, ebm_bm_scan scan,
                                 ebm_rng *rng);
+/* The start of rows chains x (rows, n): uniform random states (each unit on or off with probability 1/2, in
+ * the model's spins) when data is NULL, else rows of data (in the model's spins) drawn uniformly with
+ * replacement; the draws come from rng in that order. */
+EBM_API void ebm_bm_chains_start(const ebm_bm *m, const ebm_mat *data, float *x, size_t rows, ebm_rng *rng);
 
 /* Generation: n block-Gibbs chains in the top RBM, started from noise (each unit of level n_layers - 1 on
  * with probability noise_p) or, when init (rows, units(0)) is given, from the up pass of random rows of it;
@@ -1226,8 +1242,8 @@ EBM_API ebm_status ebm_dbn_sample(const ebm_dbn *d, size_t n, const ebm_mat *ini
  * with a seeded stream, mini-batches, the learning-rate schedule, progress callbacks, cancellation,
  * detection of non-finite parameters with roll-back to the last good ones, and periodic checkpoints.
  * What must hold for every trainer is written there once.  The seams for later work:
- *  - resume: ebm_trainer_save_state / load_state hold the trainer's whole state as named tensors;
- *    the driver's own position (epoch, step, shuffle stream) is in ebm_run_progress;
+ *  - checkpoint and resume, bit for bit: ebm_run_checkpoint (from a run's callbacks) holds everything
+ *    the run needs to go on; ebm_run_opts.resume continues from one, in a fresh process too;
  *  - data-parallel training: ebm_run_opts.allreduce reaches every step (ebm_step_ctx.allreduce);
  *    a trainer sums its gradient through it before updating, so all processes apply the same update;
  *  - precision: a trainer's step owns its kernels, so a lower-precision step is a trainer option.
@@ -1260,6 +1276,13 @@ typedef struct ebm_step_ctx {
      * trainer calls it on its gradient before the update, so every process applies the same update. */
     ebm_status (*allreduce)(float *buf, size_t n, void *user);
     void *allreduce_user;
+    /* Data-parallel runs (ebm_run_opts.ranks > 1): this process's rank and the number of processes; the
+     * global batch has n_global rows and this process holds rows row0 .. row0 + n - 1 of it.  The driver's
+     * allreduce first scales buf by share = n / n_global, so a gradient that is a mean over the n local
+     * rows sums to the mean over the global batch.  A term normalised by something else (persistent
+     * chains) divides by share itself.  One process: rank 0, ranks 1, row0 0, n_global = n, share 1. */
+    size_t rank, ranks, row0, n_global;
+    float share;
 } ebm_step_ctx;
 
 /* A trainer's operations.  Plain data that a user fills in for a new way of training; self is the
@@ -1287,7 +1310,19 @@ typedef struct ebm_trainer_ops {
     ebm_status (*save_state)(void *self, ebm_tensors *t);
     ebm_status (*load_state)(void *self, const ebm_tensors *t);
     void (*destroy)(void *self); /* frees self (not the model, which the caller owns) */
+    /* Optional, for data-parallel runs: called before begin with this process's rank and the number of
+     * processes.  A trainer that has it keeps only its share of persistent chains or buffers
+     * (ebm_shard_range) and draws so that every chain's and row's randomness is the one-process run's;
+     * begin then gets the run's seed unchanged.  Without it, begin gets a per-rank seed
+     * (ebm_shard_seed), so the ranks' draws are independent but not those of one process. */
+    void (*shard)(void *self, size_t rank, size_t ranks);
 } ebm_trainer_ops;
+
+/* The contiguous slice [*lo, *hi) of n items that rank `rank` of `ranks` holds: the first n % ranks ranks
+ * get one item more.  ranks 1: [0, n). */
+EBM_API void ebm_shard_range(size_t n, size_t rank, size_t ranks, size_t *lo, size_t *hi);
+/* A seed for rank `rank` derived from seed (rank 0: seed itself, so one process is unchanged). */
+EBM_API uint64_t ebm_shard_seed(uint64_t seed, size_t rank);
 
 typedef struct ebm_trainer ebm_trainer; /* opaque: an ops table and its state */
 /* Takes ownership of self (ops->destroy frees it, also when this fails). */
@@ -1341,15 +1376,30 @@ typedef struct ebm_run_opts {
     ebm_rollback rollback;  /* default EBM_ROLLBACK_EPOCH for epoch runs; iteration runs always roll back
                                to the last good update */
     /* After every update, and after every epoch (epoch runs); non-zero stops with EBM_ECANCELED,
-     * keeping the parameters of the last update. */
+     * keeping the parameters of the last update (a stop at an epoch's last update still counts the epoch
+     * and calls on_epoch). */
     int (*on_step)(const ebm_run_progress *p, void *user);
     int (*on_epoch)(const ebm_run_progress *p, void *user);
-    /* Every checkpoint_every updates (0 = never), and not after the last: a failure stops the run. */
+    /* Every checkpoint_every updates (0 = never), and not after the last: a failure stops the run.  When
+     * a callback stops the run, on_checkpoint is called once more on the way out (its failure then only
+     * ignored), so that an interrupted run can resume.  It typically calls ebm_run_checkpoint. */
     size_t checkpoint_every;
     ebm_status (*on_checkpoint)(ebm_trainer *t, const ebm_run_progress *p, void *user);
+    /* A checkpoint (ebm_run_checkpoint, e.g. read back with ebm_safetensors_read) to continue from; NULL =
+     * a fresh run.  The trainer is made and begun as for a fresh run, then the checkpoint's parameters,
+     * trainer state and position replace the fresh ones; see ebm_run_checkpoint for what must match. */
+    const ebm_tensors *resume;
     void *user;
     ebm_status (*allreduce)(float *buf, size_t n, void *user); /* see ebm_step_ctx; NULL = one process */
     void *allreduce_user;
+    /* Data-parallel runs over `ranks` processes (default 0 and 1; with ranks > 1, allreduce is required
+     * and sums over the processes).  Every process gives the same data and options; each computes the
+     * same permutation and takes its contiguous slice (ebm_shard_range) of every global batch of `batch`
+     * rows, so every batch must have at least `ranks` rows.  The trainer's gradient is all-reduced inside
+     * its step; the figures reported to on_step / on_epoch and in the result are reduced over the
+     * processes (weighted by rows), and a stop asked by any process's callback stops all of them after
+     * the same update.  Each process calls the callbacks; only one (rank 0) should write files. */
+    size_t rank, ranks;
 } ebm_run_opts;
 
 typedef struct ebm_run_result {
@@ -1367,6 +1417,22 @@ EBM_API void ebm_run_opts_default(ebm_run_opts *o);
  * NULL) is filled in every case. */
 EBM_API ebm_status ebm_run(ebm_trainer *t, const ebm_mat *data, const int32_t *labels, const ebm_run_opts *o,
                            ebm_run_result *r);
+/* A checkpoint of the run under way, into out; callable only from the run's callbacks (on_step, on_epoch,
+ * on_checkpoint), i.e. between two updates.  It holds
+ *  - the parameter blocks (tensors ckpt.param.0, 1, ...), the trainer's whole state (ops->save_state:
+ *    optimiser moments, EMA weights, persistent chains or replay buffer, its random streams; tensors
+ *    train.*), and the loop's position: the permutation under way (ckpt.run.perm), the shuffle stream,
+ *    the epoch's running figure means, the roll-back snapshot (epoch roll-back), and as metadata
+ *    ebm.checkpoint.step / epoch / in_epoch / pos / epochs_done / seconds;
+ *  - a fingerprint that a resume must match, or it is refused with EBM_EINVAL naming the first
+ *    difference: ebm.checkpoint.trainer (its name), .data (rows x columns, labels or not, a hash of the
+ *    values and labels), .loop (epochs or iters, batch, shuffle, seed, shuffle stream, lr, lr_final,
+ *    schedule, roll-back), .params (the sizes of the parameter blocks) and .setting.* (the trainer's
+ *    ops->describe keys, e.g. CD k, momentum, sampler settings).
+ * ebm_run(N updates) and ebm_run(k updates, checkpoint written and read back) + a fresh trainer resumed
+ * from it give byte-identical parameters, at any thread count.  Write it with ebm_safetensors_write (the
+ * caller may add its own metadata).  EBM_ENOTSUP where the trainer has no save_state. */
+EBM_API ebm_status ebm_run_checkpoint(ebm_trainer *t, ebm_tensors *out);
 /* The run's provenance into meta: ebm.train.trainer, .epochs (or .iters), .batch, .lr (.lr_final,
  * .schedule), .seed, .seconds, .threads, .date (UTC), then the trainer's own keys (ops->describe). */
 EBM_API ebm_status ebm_run_describe(ebm_trainer *t, const ebm_run_opts *o, const ebm_run_result *r, ebm_meta *meta);
@@ -1394,6 +1460,10 @@ EBM_API void ebm_optim_set_lr(ebm_optim *p, float lr);
  * grad_norm gets |g| before clipping (may be NULL).  A non-finite gradient is refused with EBM_ENAN and
  * leaves theta alone. */
 EBM_API ebm_status ebm_optim_step(ebm_optim *p, float *theta, float *g, double *grad_norm);
+/* For a trainer's save_state / load_state: the moments and the step count as tensors PREFIX.m, PREFIX.v
+ * (Adam) and PREFIX.t; load checks kind and size (EBM_EFORMAT naming the tensor). */
+EBM_API ebm_status ebm_optim_save_state(const ebm_optim *p, const char *prefix, ebm_tensors *t);
+EBM_API ebm_status ebm_optim_load_state(ebm_optim *p, const char *prefix, const ebm_tensors *t);
 
 /* ------------------------------------------------------------------------------------------------
  * Training by contrastive divergence (Hinton 2002) and persistent CD (Tieleman 2008)
@@ -1430,7 +1500,7 @@ typedef struct ebm_cd_opts {
     ebm_progress_fn on_batch; /* called after every batch, may be NULL */
     ebm_progress_fn on_epoch; /* called after every epoch, may be NULL */
     void *user;
-    ebm_precision precision;  /* of the Gibbs and gradient products (default FP32; see ebm_precision) */
+    ebm_precision precision;  /* of the Gibbs products (default FP32; see ebm_precision); the gradient's is fp32 */
 } ebm_cd_opts;
 
 EBM_API void ebm_cd_opts_default(ebm_cd_opts *o);
@@ -1539,6 +1609,9 @@ typedef struct ebm_dbn_train_opts {
     float init_std;           /* default 0.01 */
     int (*on_layer)(size_t layer, ebm_rbm *rbm, const ebm_mat *input, void *user);
     void *user;
+    /* A checkpoint of ebm_dbn_checkpoint to continue from (NULL = from the start): the layers below its layer
+     * take its parameters and are not trained again, its layer resumes as ebm_run_opts.resume says. */
+    const ebm_tensors *resume;
 } ebm_dbn_train_opts;
 
 EBM_API void ebm_dbn_train_opts_default(ebm_dbn_train_opts *o);
@@ -1561,6 +1634,10 @@ typedef ebm_status (*ebm_dbn_run_fn)(ebm_dbn_layer_run *L, void *user);
 /* ebm_dbn_train with each layer's run made by run (NULL: as ebm_dbn_train); the results are the same. */
 EBM_API ebm_status ebm_dbn_train_run(ebm_dbn *d, const ebm_mat *data, const ebm_dbn_train_opts *o,
                                      ebm_dbn_run_fn run, void *user);
+/* A checkpoint of a DBN's training, from the hook's run callbacks: the layer under way's ebm_run_checkpoint
+ * plus which layer it is (ebm.checkpoint.dbn.layer, .layers) and the trained layers below it (tensors
+ * ckpt.dbn.<l>, with their ebm.train.layer.<l>.seconds). */
+EBM_API ebm_status ebm_dbn_checkpoint(const ebm_dbn *d, const ebm_dbn_layer_run *L, ebm_tensors *out);
 
 /* ------------------------------------------------------------------------------------------------
  * Training an energy by Langevin contrastive divergence (Du & Mordatch 2019; Nijkamp et al. 2019):
@@ -1761,6 +1838,10 @@ typedef struct ebm_ais_opts {
     uint64_t seed;            /* default 1 */
     int (*progress)(double fraction, void *user); /* may return non-zero to stop (EBM_ECANCELED) */
     void *user;
+    /* The runs are runs first_run .. first_run + runs - 1 of a larger set (default 0): run i draws from
+     * the streams of index i, so a set split across processes (docs/distributed.md) gets the weights one
+     * process would; ebm_ais_summarize then gives the estimate from all the weights. */
+    size_t first_run;
     ebm_precision precision;  /* of the Gibbs moves (default FP32); v'W for the log weights stays fp32 */
 } ebm_ais_opts;
 
@@ -1782,6 +1863,10 @@ EBM_API ebm_status ebm_ais_schedule(size_t steps, double *betas);
 /* base (n_vis) = logit of the smoothed column means (sum + 1) / (n + 2) of data (n, n_vis): a base
  * model with the data's pixel marginals, so AIS starts close to the target. */
 EBM_API ebm_status ebm_ais_base_bias(const ebm_mat *data, float *base);
+/* The estimate from the log weights (runs) of forward (reverse 0) or reverse AIS and the base model's exact
+ * log Z, as ebm_rbm_ais computes it (r->steps and r->seconds are left alone). */
+EBM_API ebm_status ebm_ais_summarize(const double *log_w, size_t runs, double log_z_base, int reverse,
+                                     ebm_ais_result *r);
 /* Forward AIS estimate of log Z of m at T = 1.  log_w (runs) receives the log weights when not NULL. */
 EBM_API ebm_status ebm_rbm_ais(const ebm_rbm *m, const ebm_ais_opts *o, ebm_ais_result *r, double *log_w);
 /* Reverse AIS from v0 (runs, n_vis), which must be exact samples of m (ebm_rbm_sample_exact) for the

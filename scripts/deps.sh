@@ -1,7 +1,8 @@
 #!/bin/sh
 # Installs the Debian packages a target needs, and only those that are missing (idempotent; no network
 # when everything is present).  usage: scripts/deps.sh build|demo|bench|fuzz
-#   build: compiler, cmake, OpenBLAS (OpenMP build), zlib, libpng, oneDNN (bf16 GEMMs; optional to CMake), and for the Python package's tests
+#   build: compiler, cmake, OpenBLAS (OpenMP build), zlib, libpng, oneDNN (bf16 products; optional at build
+#          time), Open MPI (mpirun -np N ebm train; optional at build time), and for the Python package's tests
 #          (python/, run by `make test` under /usr/bin/python3) NumPy, SciPy, scikit-learn, pytest, matplotlib
 #   demo:  build + dataset-fashion-mnist
 #   bench: demo + python3-torch (with scikit-learn: the peers of bench/compare_rbm.sh)
@@ -10,6 +11,7 @@ set -eu
 what=${1:-build}
 pkgs="build-essential cmake pkg-config libopenblas-dev libopenblas-openmp-dev libopenblas0-openmp zlib1g-dev libpng-dev libdnnl-dev"
 pkgs="$pkgs python3-numpy python3-scipy python3-sklearn python3-pytest python3-matplotlib"
+pkgs="$pkgs libopenmpi-dev openmpi-bin"
 case "$what" in
 build) ;;
 demo) pkgs="$pkgs dataset-fashion-mnist" ;;

@@ -401,7 +401,24 @@ static void test_files(void) {
     CHECK_FAILS(ebm_bm_scan_parse("zigzag", &sc), EBM_EINVAL);
 }
 
+/* ebm_bm_chains_start: noise in the model's spins and data rows, both the draws of the stream in order. */
+static void test_chains_start(void) {
+    ebm_bm *m = NULL;
+    REQUIRE(ebm_bm_new(3, EBM_BM_PM1, &m) == EBM_OK);
+    float x[12], data[6] = {1, -1, 1, -1, -1, 1};
+    const ebm_mat d = {2, 3, data};
+    ebm_rng rng, ref;
+    ebm_rng_seed(&rng, 5, 0);
+    ebm_rng_seed(&ref, 5, 0);
+    ebm_bm_chains_start(m, NULL, x, 4, &rng);
+    for (size_t i = 0; i < 12; i++) CHECK(x[i] == (ebm_rng_uniform(&ref) < 0.5 ? 1.0f : -1.0f));
+    ebm_bm_chains_start(m, &d, x, 4, &rng);
+    for (size_t r = 0; r < 4; r++) CHECK(memcmp(x + 3 * r, data + 3 * ebm_rng_below(&ref, 2), 3 * sizeof(float)) == 0);
+    ebm_bm_free(m);
+}
+
 int main(void) {
+    test_chains_start();
     test_energy_hand();
     test_log_z_brute();
     test_gibbs_moments();

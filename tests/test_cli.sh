@@ -508,6 +508,10 @@ ok; paste -d, "$T/sj.csv" "$T/sc2.csv" "$T/sc1.csv" | awk -F, 'NR > 1 { d = $5 -
 expect_ok "compose and-not" -- "$EBM" compose --out "$T/cn.safetensors" "$T/j.safetensors#0" "$T/j.safetensors#1@-0.5"
 expect_ok "info compose" -- "$EBM" info "$T/cn.safetensors"
 contains "$T/out" "E = 1 E\[j.safetensors#0\] -0.5 E\[j.safetensors#1\]" "compose formula"
+expect_ok "info compose --json" -- "$EBM" info "$T/cn.safetensors" --json
+ok
+python3 -c 'import json,sys; m = json.load(open(sys.argv[1])); assert m["ebm.model"] == "compose", m' "$T/out" ||
+    fail "info --json of a composed model is not one JSON object: $(cat "$T/out")"
 expect_ok "sample compose" -- "$EBM" sample "$T/cn.safetensors" --n 8 --steps 5 --csv "$T/cs.csv"
 expect_error 2 "compose negative or" -- "$EBM" compose --out "$T/x.safetensors" --op or "$T/j.safetensors@-1"
 expect_error 1 "compose missing part" -- "$EBM" compose --out "$T/x.safetensors" "$T/nothere.safetensors"
@@ -761,6 +765,96 @@ contains "$T/err" "layers.1.W" "mismatched tensor named"
 expect_ok "score dbn" -- "$EBM" score "$T/d.safetensors" --data "$T/test.csv" --anomaly-data "$T/bits.csv" --json
 ok; awk '{ if (match($0, /"auroc": [0-9.]+/)) { a = substr($0, RSTART + 9, RLENGTH - 9) + 0; exit !(a > 0.8) } exit 1 }' "$T/out" ||
     fail "DBN score should flag random bit strings against its prototypes: $(cat "$T/out")"
+
+# --- resume: every kind killed (SIGKILL) after a checkpoint and resumed equals a run never stopped ----
+# EBM_TEST_KILL_AFTER=N (a test hook) kills the process after update N, before that update's checkpoint, so
+# the updates after the last checkpoint are lost as in a real kill; --resume must redo them bit for bit.
+same_tensors() { # same_tensors A B: every tensor (name, dtype, shape, bytes) equal; metadata may differ
+    python3 - "$1" "$2" <<'PY'
+import json, struct, sys
+def load(p):
+    b = open(p, 'rb').read()
+    n = struct.unpack('<Q', b[:8])[0]
+    h = json.loads(b[8:8 + n]); base = 8 + n
+    return {k: (v['dtype'], v['shape'], b[base + v['data_offsets'][0]:base + v['data_offsets'][1]])
+            for k, v in h.items() if k != '__metadata__'}
+a, b = load(sys.argv[1]), load(sys.argv[2])
+bad = [k for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+if bad or not a: print('tensors differ: ' + ', '.join(bad)); sys.exit(1)
+PY
+}
+if command -v python3 >/dev/null 2>&1; then
+resume_check() { # resume_check NAME KILL_AFTER EVERY -- ebm train KIND args... (without --out)
+    name=$1 kill=$2 every=$3; shift 4
+    full="$T/rs-$name-full.safetensors" out="$T/rs-$name.safetensors"
+    expect_ok "$name: uninterrupted" -- "$EBM" --quiet "$@" --out "$full"
+    [ -n "${keep_log:-}" ] && cp "$keep_log" "$keep_log.full"
+    EBM_TEST_KILL_AFTER=$kill "$EBM" --quiet "$@" --checkpoint-every "$every" --out "$out" >"$T/out" 2>"$T/err"
+    got=$?
+    ok; [ "$got" = 137 ] || fail "$name: the killed run exited $got, expected 137: $(cat "$T/err")"
+    ok; [ -s "$T/rs-$name.ckpt.safetensors" ] && [ ! -e "$out" ] || fail "$name: no checkpoint (or --out written) after the kill"
+    expect_ok "$name: resumed" -- "$EBM" "$@" --checkpoint-every "$every" --out "$out" --resume
+    contains "$T/err" "resuming from .*rs-$name.ckpt.safetensors" "$name: resume announced"
+    ok; same_tensors "$full" "$out" >"$T/out" || fail "$name: resumed model differs from the uninterrupted one: $(cat "$T/out")"
+    ok; [ ! -e "$T/rs-$name.ckpt.safetensors" ] || fail "$name: checkpoint left behind after the run completed"
+}
+keep_log="$T/rs-rbm.csv"
+resume_check rbm 23 10 -- train rbm --data "$T/train.csv" --hidden 8 --epochs 4 --batch 20 --pcd 2 --lr-final 0.01 \
+    --seed 3 --log "$T/rs-rbm.csv"
+keep_log=
+ok; [ "$(cut -d, -f1,4- "$T/rs-rbm.csv")" = "$(cut -d, -f1,4- "$T/rs-rbm.csv.full")" ] ||
+    fail "the resumed run's log differs from an uninterrupted run's (beyond timings)"
+resume_check grbm 17 6 -- train grbm --data "$T/g.csv" --hidden 6 --pcd 3 --epochs 3 --batch 50 --lr 0.05
+resume_check bm 20 9 -- train bm --data "$T/train.csv" --method pcd --epochs 3 --batch 25 --lr 0.1
+resume_check dbn 22 5 -- train dbn --data "$T/train.csv" --layers 8,6 --epochs 2 --batch 20 --pcd 1
+resume_check ebm 33 10 -- train ebm --data toy:8gaussians --limit 500 --net linear:16,silu,linear:1 --iters 50 \
+    --batch 32 --buffer 100 --sampler ula --steps 3 --step-size 0.05 --log "$T/rs-ebm.csv"
+ok; [ "$(wc -l <"$T/rs-ebm.csv")" = 51 ] || fail "resumed train ebm log has $(wc -l <"$T/rs-ebm.csv") lines, expected 51"
+resume_check jem 27 10 -- train jem --data toy:8gaussians --limit 500 --net linear:16,silu,linear:8 --iters 40 \
+    --batch 32 --buffer 100 --sampler ula --steps 3 --step-size 0.05 --lr 5e-3
+resume_check structured 40 12 -- train structured --data toy:8gaussians --limit 500 --net linear:16,silu,linear:8 \
+    --loss hinge --epochs 3 --batch 20 --lr 0.01
+# the old --checkpoint N of train ebm: a checkpoint and the model so far
+expect_ok "train ebm --checkpoint" -- "$EBM" --quiet train ebm --data toy:moons --limit 300 --net linear:8,silu,linear:1 \
+    --iters 20 --batch 16 --buffer 50 --steps 2 --checkpoint 8 --out "$T/ck.safetensors"
+EBM_TEST_KILL_AFTER=18 "$EBM" --quiet train ebm --data toy:moons --limit 300 --net linear:8,silu,linear:1 \
+    --iters 20 --batch 16 --buffer 50 --steps 2 --checkpoint 8 --out "$T/ck2.safetensors" >/dev/null 2>&1
+ok; [ -s "$T/ck2.ckpt.safetensors" ] && [ -s "$T/ck2.partial.safetensors" ] || fail "train ebm --checkpoint wrote no checkpoint or partial model"
+# a mismatched resume is refused, naming what differs; a missing checkpoint is an error
+EBM_TEST_KILL_AFTER=12 "$EBM" --quiet train rbm --data "$T/train.csv" --hidden 8 --epochs 2 --batch 20 \
+    --checkpoint-every 5 --out "$T/mm.safetensors" >/dev/null 2>&1
+cp "$T/mm.ckpt.safetensors" "$T/mm-keep.ckpt.safetensors"
+expect_error 1 "resume with another --hidden" -- "$EBM" train rbm --data "$T/train.csv" --hidden 9 --epochs 2 --batch 20 \
+    --out "$T/mm.safetensors" --resume
+contains "$T/err" "does not match this run: params" "another --hidden named"
+expect_error 1 "resume on other data" -- "$EBM" train rbm --data "$T/test.csv" --hidden 8 --epochs 2 --batch 20 \
+    --out "$T/mm.safetensors" --resume "$T/mm-keep.ckpt.safetensors"
+contains "$T/err" "does not match this run: data" "other data named"
+expect_error 1 "resume with another --cd" -- "$EBM" train rbm --data "$T/train.csv" --hidden 8 --epochs 2 --batch 20 \
+    --cd 2 --out "$T/mm.safetensors" --resume="$T/mm-keep.ckpt.safetensors"
+contains "$T/err" "setting.ebm.train.method" "another --cd named"
+expect_error 1 "resume a model file" -- "$EBM" train rbm --data "$T/train.csv" --hidden 8 --epochs 2 --batch 20 \
+    --out "$T/mm.safetensors" --resume "$T/m.safetensors"
+contains "$T/err" "not a training checkpoint" "model file is not a checkpoint"
+expect_error 1 "info on a checkpoint" -- "$EBM" info "$T/mm-keep.ckpt.safetensors"
+contains "$T/err" "is a training checkpoint, not a model" "a checkpoint is not taken for a model"
+expect_error 1 "resume without a checkpoint" -- "$EBM" train rbm --data "$T/train.csv" --out "$T/none.safetensors" --resume
+contains "$T/err" "checkpoint-every" "missing checkpoint explained"
+fi
+# an interrupt saves NAME.partial.safetensors for every kind, and a checkpoint to resume from
+for k in "rbm --data $T/train.csv --hidden 4" "grbm --data $T/g.csv --hidden 4" "bm --data $T/train.csv" \
+         "dbn --data $T/train.csv --layers 4,3" "ebm --data toy:moons --limit 200 --net linear:8,silu,linear:1 --iters 20" \
+         "jem --data toy:8gaussians --limit 200 --net linear:8,silu,linear:8 --iters 20" \
+         "structured --data toy:8gaussians --limit 200 --net linear:8,silu,linear:8"; do
+    kind=${k%% *}
+    # shellcheck disable=SC2086
+    EBM_TEST_INTERRUPT_AFTER=3 "$EBM" --quiet train $k --batch 20 --checkpoint-every 100 --out "$T/int-$kind.safetensors" \
+        >"$T/out" 2>"$T/err"
+    got=$?
+    ok; [ "$got" = 130 ] || fail "interrupted train $kind exited $got: $(cat "$T/err")"
+    ok; [ -s "$T/int-$kind.partial.safetensors" ] || fail "interrupted train $kind saved no $kind.partial.safetensors: $(ls "$T" | grep "int-$kind")"
+    ok; [ -s "$T/int-$kind.ckpt.safetensors" ] || fail "interrupted train $kind wrote no checkpoint"
+done
 
 if [ "$fails" -ne 0 ]; then
     echo "test_cli: $fails of $checks checks failed" >&2

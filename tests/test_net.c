@@ -416,7 +416,30 @@ static void test_hostile_spec(void) {
     ebm_net_free(net);
 }
 
+/* ebm_net_new_for_data: the default CNN for images, the default MLP otherwise, a given spec as it is. */
+static void test_new_for_data(void) {
+    ebm_net *n = NULL;
+    CHECK_OK(ebm_net_new_for_data(NULL, 64, 8, 8, 10, &n));
+    CHECK(n && strcmp(ebm_net_spec(n), "conv:32:3:1:1,silu,pool:2,conv:64:3:1:1,silu,pool:2,flatten,linear:128,silu,"
+                                       "linear:10") == 0);
+    CHECK(n && ebm_net_input_size(n) == 64 && ebm_net_output_size(n) == 10);
+    ebm_net_free(n);
+    CHECK_OK(ebm_net_new_for_data(NULL, 2, 1, 2, 1, &n)); /* 1 x 2 is not an image */
+    CHECK(n && strcmp(ebm_net_spec(n), "linear:128,silu,linear:128,silu,linear:128,silu,linear:1") == 0);
+    CHECK(n && ebm_net_input_size(n) == 2 && ebm_net_output_size(n) == 1);
+    ebm_net_free(n);
+    CHECK_OK(ebm_net_new_for_data("conv:2:3:1,flatten,linear:3", 16, 4, 4, 7, &n));
+    size_t np = 0;
+    ebm_net_params(n, &np);
+    CHECK(n && np == (2 * 9 + 2) + (2 * 16 * 3 + 3) && ebm_net_output_size(n) == 3); /* 1 x 4 x 4 in */
+    ebm_net_free(n);
+    n = NULL;
+    CHECK_FAILS(ebm_net_new_for_data("linear:3,nonsense", 16, 4, 4, 3, &n), EBM_EINVAL);
+    CHECK(n == NULL);
+}
+
 int main(void) {
+    test_new_for_data();
     test_spec_parsing();
     test_energy_bookkeeping();
     test_thread_determinism();

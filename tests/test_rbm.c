@@ -228,6 +228,22 @@ static void test_param_stats(void) {
     CHECK_NEAR(s[2].max_abs, 1.0, 0); /* the most negative value */
     CHECK_NEAR(s[2].mean_abs, 0.5, 1e-12);
     ebm_rbm_free(m);
+    /* any array: the diagonal of a 2 x 2 matrix left out ({-3, 2}), sigma = exp(x / 2) of log sigma^2, nothing left */
+    ebm_param_stats_of(W, 4, 2, 0, &s[0]);
+    CHECK_NEAR(s[0].mean, -0.5, 1e-12);
+    CHECK_NEAR(s[0].std, 2.5, 1e-12);
+    CHECK_NEAR(s[0].min, -3.0, 0);
+    CHECK_NEAR(s[0].max, 2.0, 0);
+    CHECK_NEAR(s[0].max_abs, 3.0, 0);
+    const float lv[2] = {0.0f, 2 * 0.6931471805599453f};
+    ebm_param_stats_of(lv, 2, 0, 1, &s[1]);
+    CHECK_NEAR(s[1].mean, 1.5, 1e-6);
+    CHECK_NEAR(s[1].std, 0.5, 1e-6);
+    CHECK_NEAR(s[1].min, 1.0, 0);
+    CHECK_NEAR(s[1].max, 2.0, 1e-6);
+    ebm_param_stats_of(W, 1, 1, 0, &s[2]);
+    CHECK_NEAR(s[2].mean, 0.0, 0);
+    CHECK_NEAR(s[2].std, 0.0, 0);
 }
 
 int main(void) {

@@ -207,8 +207,8 @@ class RunOpts(Structure):
     _fields_ = [("epochs", c_size_t), ("iters", c_size_t), ("batch", c_size_t), ("shuffle", c_int),
                 ("seed", c_uint64), ("shuffle_stream", c_uint64), ("lr", c_float), ("lr_final", c_float),
                 ("schedule", c_int), ("rollback", c_int), ("on_step", RUN_CB), ("on_epoch", RUN_CB),
-                ("checkpoint_every", c_size_t), ("on_checkpoint", c_void_p), ("user", c_void_p),
-                ("allreduce", c_void_p), ("allreduce_user", c_void_p)]
+                ("checkpoint_every", c_size_t), ("on_checkpoint", c_void_p), ("resume", c_void_p), ("user", c_void_p),
+                ("allreduce", c_void_p), ("allreduce_user", c_void_p), ("rank", c_size_t), ("ranks", c_size_t)]
 
 
 class RunResult(Structure):
@@ -249,7 +249,7 @@ class McmcStats(Structure):
 class AisOpts(Structure):
     _fields_ = [("runs", c_size_t), ("betas", POINTER(c_double)), ("n_betas", c_size_t), ("steps", c_size_t),
                 ("base_bias", POINTER(c_float)), ("seed", c_uint64), ("progress", PROGRESS_FRACTION_FN),
-                ("user", c_void_p), ("precision", c_int)]
+                ("user", c_void_p), ("first_run", c_size_t), ("precision", c_int)]
 
 
 class AisResult(Structure):
@@ -294,7 +294,8 @@ DBN_ON_LAYER_FN = CFUNCTYPE(c_int, c_size_t, POINTER(RBM), POINTER(Mat), c_void_
 
 
 class DbnTrainOpts(Structure):
-    _fields_ = [("cd", CdOpts), ("init_std", c_float), ("on_layer", DBN_ON_LAYER_FN), ("user", c_void_p)]
+    _fields_ = [("cd", CdOpts), ("init_std", c_float), ("on_layer", DBN_ON_LAYER_FN), ("user", c_void_p),
+                ("resume", c_void_p)]
 
 
 class DbnLayerRun(Structure):

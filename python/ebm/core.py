@@ -200,24 +200,142 @@ def run(trainer, data, run_opts, progress=None, on_step=None, labels=None, extra
     return out, res
 
 
+def _train_run(trainer_new, model, opts, run_opts, data, progress, on_step, describe, meta, labels=None,
+               before_describe=None, after=None):
+    """One training run: a trainer from trainer_new(model, &opts, &t), ebm_run over data with the run settings
+    run_opts(&opts, &ro) gives (callbacks, labels and Ctrl-C as run), with describe the run's provenance written
+    to meta (before_describe() first), then after(t, out) to add what it reads from the trainer; the trainer is
+    freed however the run ends.  Returns the RunResult."""
+    t = c_void_p()
+    check(trainer_new(model, byref(opts), byref(t)))
+    try:
+        ro = L.RunOpts()
+        run_opts(byref(opts), byref(ro))
+        out, res = run(t, data, ro, progress, on_step, labels=labels)
+        if describe:
+            if before_describe is not None:
+                before_describe()
+            check(lib.ebm_run_describe(t, byref(ro), byref(res), meta))
+        if after is not None:
+            after(t, out)
+        return out
+    finally:
+        lib.ebm_trainer_free(t)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Library objects held from Python
+# --------------------------------------------------------------------------------------------------------
+def _new_handle(ptr_type, fn, *args, what=None):
+    """A ptr_type() filled by fn(*args, &handle) (an error raised with what)."""
+    p = ptr_type()
+    check(fn(*args, byref(p)), what)
+    return p
+
+
+class _Owned:
+    """A library object owned by Python (freed with _free) or borrowed from an owner that keeps it alive
+    (_owner), with the energy view it may cache (_energy, freed first)."""
+    _ptr_type = c_void_p  # the ctypes type of the handle
+    _free = None
+    _owner = None
+    _energy = None
+
+    @classmethod
+    def _handle(cls, fn, *args, what=None):
+        """A new handle of the class's type, filled by fn(*args, &handle)."""
+        return _new_handle(cls._ptr_type, fn, *args, what=what)
+
+    def _cached_energy(self, fn, *args, what=None):
+        """The energy view fn(*args, &e) of the object, made once and kept."""
+        if self._energy is None:
+            self._energy = _new_handle(POINTER(L.Energy), fn, *args, what=what)
+        return self._energy
+
+    def _free_energy(self):
+        if getattr(self, "_energy", None):
+            lib.ebm_energy_free(self._energy)
+            self._energy = None
+
+    def _figure(self, fn, x, cols, what, *args):
+        """One figure over the rows of x: fn(handle, x, rows, *args, &r) gives r."""
+        x = as_f32(x, cols, what)
+        r = c_double()
+        check(fn(self._p, fptr(x), x.shape[0], *args, byref(r)))
+        return r.value
+
+    def __del__(self):
+        self._free_energy()
+        p = getattr(self, "_p", None)
+        if p and getattr(self, "_owner", None) is None and self._free is not None:
+            self._free(p)
+        self._p = None
+
+
+class _ModelObject(_Owned):
+    """A model of one kind with its own file: load and save through the library's _load and _save, metadata
+    in the meta of the struct behind the handle (_meta_ptr)."""
+    _load = _save = None
+
+    @classmethod
+    def load(cls, path):
+        return cls(_ptr=cls._handle(cls._load, os.fsencode(path)))
+
+    def save(self, path, meta=None):
+        """Writes the model file (safetensors, ebm.model its kind) with meta (a dict) added to its metadata."""
+        _meta_update(self._meta_ptr(), meta)
+        check(self._write(os.fsencode(path)))
+
+    def _write(self, path):
+        return self._save(self._p, path)
+
+    def _meta_ptr(self):
+        return self._p.contents.meta
+
+    @property
+    def meta(self):
+        return _meta_dict(self._meta_ptr())
+
+
+def _get_image_shape(c):
+    return (c.height, c.width) if c.height else None
+
+
+def _set_image_shape(c, hw):
+    c.height, c.width = (hw if hw else (0, 0))
+
+
+def _net_energy(e, x):
+    """E(x) (n, float64) of the rows of x through an ebm_energy e."""
+    x = as_f32(x, e.contents.dim, "x")
+    E = np.empty(x.shape[0], np.float32)
+    check(e.contents.energy(e, fptr(x), x.shape[0], fptr(E)))
+    return E.astype(np.float64)
+
+
+def _softmax_classes(z):
+    """(predicted class (n), softmax probabilities (n, classes)) of logits z."""
+    z = z.astype(np.float64)
+    z -= z.max(axis=1, keepdims=True)
+    p = np.exp(z)
+    p /= p.sum(axis=1, keepdims=True)
+    return p.argmax(axis=1), p
+
+
 # --------------------------------------------------------------------------------------------------------
 # Bernoulli RBM
 # --------------------------------------------------------------------------------------------------------
-class RBM:
+class RBM(_ModelObject):
     """A Bernoulli RBM held by libebm (ebm_rbm): E(v, h) = -a'v - b'h - v'Wh.  W is (n_vis, n_hid).
     Build one with RBM(n_vis, n_hid), RBM.from_arrays(W, a, b) or RBM.load(path)."""
+    _ptr_type = POINTER(L.RBM)
+    _free, _load, _save = staticmethod(lib.ebm_rbm_free), staticmethod(lib.ebm_rbm_load), staticmethod(lib.ebm_rbm_save)
 
     def __init__(self, n_vis=None, n_hid=None, *, _ptr=None, _owner=None):
         if _ptr is None:
-            _ptr = POINTER(L.RBM)()
-            check(lib.ebm_rbm_new(int(n_vis), int(n_hid), byref(_ptr)))
+            _ptr = self._handle(lib.ebm_rbm_new, int(n_vis), int(n_hid))
         self._p = _ptr
         self._owner = _owner  # a Model that owns the pointer, or None when we do
-
-    def __del__(self):
-        if getattr(self, "_p", None) and self._owner is None:
-            lib.ebm_rbm_free(self._p)
-        self._p = None
 
     @classmethod
     def from_arrays(cls, W, a=None, b=None):
@@ -225,17 +343,6 @@ class RBM:
         m = cls(W.shape[0], W.shape[1])
         m.set_params(W, a, b)
         return m
-
-    @classmethod
-    def load(cls, path):
-        p = POINTER(L.RBM)()
-        check(lib.ebm_rbm_load(os.fsencode(path), byref(p)))
-        return cls(_ptr=p)
-
-    def save(self, path, meta=None):
-        """Writes the model file (safetensors, ebm.model = "rbm") with meta (a dict) added to its metadata."""
-        _meta_update(self._p.contents.meta, meta)
-        check(lib.ebm_rbm_save(self._p, os.fsencode(path)))
 
     @property
     def n_vis(self):
@@ -247,13 +354,11 @@ class RBM:
 
     @property
     def image_shape(self):
-        c = self._p.contents
-        return (c.height, c.width) if c.height else None
+        return _get_image_shape(self._p.contents)
 
     @image_shape.setter
     def image_shape(self, hw):
-        c = self._p.contents
-        c.height, c.width = (hw if hw else (0, 0))
+        _set_image_shape(self._p.contents, hw)
 
     def _params(self):
         c = self._p.contents
@@ -282,10 +387,6 @@ class RBM:
             p[nv * nh: nv * nh + nv] = np.asarray(a, np.float32).reshape(nv)
         if b is not None:
             p[nv * nh + nv:] = np.asarray(b, np.float32).reshape(nh)
-
-    @property
-    def meta(self):
-        return _meta_dict(self._p.contents.meta)
 
     def init(self, seed=1, weight_std=0.01, data=None):
         """W ~ N(0, weight_std^2), b = 0, a = logit of data's column means (or 0)."""
@@ -320,20 +421,19 @@ class RBM:
         check(lib.ebm_rbm_visible_probs(self._p, fptr(h), h.shape[0], T, fptr(out)))
         return out
 
-    def sample_hidden(self, v, key, T=1.0):
-        """(p(h | v), a draw of h); row r draws from the stream (key, r)."""
-        v = as_f32(v, self.n_vis, "v")
-        p = np.empty((v.shape[0], self.n_hid), np.float32)
+    def _sample_layer(self, fn, x, cols, what, out_cols, key, T):
+        x = as_f32(x, cols, what)
+        p = np.empty((x.shape[0], out_cols), np.float32)
         s = np.empty_like(p)
-        lib.ebm_rbm_sample_hidden(self._p, fptr(v), v.shape[0], T, int(key), fptr(p), fptr(s))
+        fn(self._p, fptr(x), x.shape[0], T, int(key), fptr(p), fptr(s))
         return p, s
 
+    def sample_hidden(self, v, key, T=1.0):
+        """(p(h | v), a draw of h); row r draws from the stream (key, r)."""
+        return self._sample_layer(lib.ebm_rbm_sample_hidden, v, self.n_vis, "v", self.n_hid, key, T)
+
     def sample_visible(self, h, key, T=1.0):
-        h = as_f32(h, self.n_hid, "h")
-        p = np.empty((h.shape[0], self.n_vis), np.float32)
-        s = np.empty_like(p)
-        lib.ebm_rbm_sample_visible(self._p, fptr(h), h.shape[0], T, int(key), fptr(p), fptr(s))
-        return p, s
+        return self._sample_layer(lib.ebm_rbm_sample_visible, h, self.n_hid, "h", self.n_vis, key, T)
 
     def sample(self, n=100, steps=1000, T=1.0, seed=1, init=None, clamp=None, mean=False):
         """n block-Gibbs chains (ebm_gibbs) run for steps sweeps at temperature T, started from noise or from
@@ -390,23 +490,14 @@ class RBM:
         return r.as_dict()
 
     def log_likelihood(self, v, log_z):
-        v = as_f32(v, self.n_vis, "v")
-        ll = c_double()
-        check(lib.ebm_rbm_log_likelihood(self._p, fptr(v), v.shape[0], log_z, byref(ll)))
-        return ll.value
+        return self._figure(lib.ebm_rbm_log_likelihood, v, self.n_vis, "v", log_z)
 
     def pseudo_log_likelihood(self, v):
         """Mean over rows of sum_i log p(v_i | v_-i), exact (binary v)."""
-        v = as_f32(v, self.n_vis, "v")
-        r = c_double()
-        check(lib.ebm_rbm_pseudo_ll(self._p, fptr(v), v.shape[0], byref(r)))
-        return r.value
+        return self._figure(lib.ebm_rbm_pseudo_ll, v, self.n_vis, "v")
 
     def recon_error(self, v):
-        v = as_f32(v, self.n_vis, "v")
-        r = c_double()
-        check(lib.ebm_rbm_recon_error(self._p, fptr(v), v.shape[0], byref(r)))
-        return r.value
+        return self._figure(lib.ebm_rbm_recon_error, v, self.n_vis, "v")
 
     def train(self, data, *, persistent=True, k=1, epochs=10, batch=100, chains=0, lr=0.05, lr_final=None,
               momentum=0.5, weight_decay=1e-4, grad_clip=0.0, shuffle=True, seed=1, progress=None, on_step=None,
@@ -426,19 +517,12 @@ class RBM:
             raise ValueError("precision must be fp32, bf16 or auto, got %r" % (precision,))
         o.precision = precisions[precision]
         d = data if isinstance(data, _Mat) else _Mat(as_f32(data, self.n_vis, "data"))
-        t = c_void_p()
-        check(lib.ebm_rbm_trainer_new(self._p, byref(o), byref(t)))
-        try:
-            ro = L.RunOpts()
-            lib.ebm_cd_run_opts(byref(o), byref(ro))
-            out, res = run(t, d, ro, progress, on_step)
-            if describe:
-                check(lib.ebm_run_describe(t, byref(ro), byref(res), self._p.contents.meta))
+
+        def chains_h(t, out):
             if persistent:
                 out["chains_h"] = _trainer_tensor(t, "train.chains.h")
-            return out
-        finally:
-            lib.ebm_trainer_free(t)
+        return _train_run(lib.ebm_rbm_trainer_new, self._p, o, lib.ebm_cd_run_opts, d, progress, on_step, describe,
+                          self._meta_ptr(), after=chains_h)
 
 
 def _trainer_tensor(t, name):
@@ -464,36 +548,22 @@ GRBM_SAMPLERS = ("gibbs", "langevin", "gibbs-langevin")
 GRBM_NEG_INIT = ("noise", "data", "persistent")
 
 
-class GRBM:
+class GRBM(_ModelObject):
     """A Gaussian-Bernoulli RBM held by libebm (ebm_grbm), with the data standardisation stored in the model.
     Methods taking pixels (free_energy, hidden_probs, sample, train) standardise with it unless told the
     data are already standardised (standardized=True)."""
+    _ptr_type = POINTER(L.GRBM)
+    _free, _load = staticmethod(lib.ebm_grbm_free), staticmethod(lib.ebm_grbm_load)
+    _save = staticmethod(lib.ebm_grbm_save)
 
     def __init__(self, n_vis=None, n_hid=None, *, _ptr=None, _owner=None):
         if _ptr is None:
-            _ptr = POINTER(L.GRBM)()
-            check(lib.ebm_grbm_new(int(n_vis), int(n_hid), byref(_ptr)))
+            _ptr = self._handle(lib.ebm_grbm_new, int(n_vis), int(n_hid))
         self._p = _ptr
         self._owner = _owner
 
-    def __del__(self):
-        if getattr(self, "_p", None) and self._owner is None:
-            lib.ebm_grbm_free(self._p)
-        self._p = None
-
-    @classmethod
-    def load(cls, path):
-        p = POINTER(L.GRBM)()
-        check(lib.ebm_grbm_load(os.fsencode(path), byref(p)))
-        return cls(_ptr=p)
-
-    def save(self, path, meta=None):
-        _meta_update(self._p.contents.meta, meta)
-        check(lib.ebm_grbm_save(self._p, os.fsencode(path)))
-
     n_vis = property(lambda self: self._p.contents.n_vis)
     n_hid = property(lambda self: self._p.contents.n_hid)
-    meta = property(lambda self: _meta_dict(self._p.contents.meta))
 
     def _vec(self, name, n):
         return np.ctypeslib.as_array(getattr(self._p.contents, name), shape=(n,))
@@ -629,17 +699,8 @@ class GRBM:
         o.weight_decay, o.grad_clip, o.shuffle, o.seed = weight_decay, grad_clip, int(shuffle), int(seed)
         o.sampler = self._sample_opts(sampler, mh, T, eta, langevin_steps)
         d = _Mat(self._std(data, standardized))
-        t = c_void_p()
-        check(lib.ebm_grbm_trainer_new(self._p, byref(o), byref(t)))
-        try:
-            ro = L.RunOpts()
-            lib.ebm_grbm_run_opts(byref(o), byref(ro))
-            out, res = run(t, d, ro, progress, on_step)
-            if describe:
-                check(lib.ebm_run_describe(t, byref(ro), byref(res), self._p.contents.meta))
-            return out
-        finally:
-            lib.ebm_trainer_free(t)
+        return _train_run(lib.ebm_grbm_trainer_new, self._p, o, lib.ebm_grbm_run_opts, d, progress, on_step, describe,
+                          self._meta_ptr())
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -648,25 +709,17 @@ class GRBM:
 MCMC = ("ula", "sgld", "mala", "hmc", "rwm")
 
 
-class Model:
+class Model(_Owned):
     """Any model file loaded whole (ebm_model_load): .kind, .meta, the typed model (.rbm, .grbm) and, for
     every kind with one, its energy over its inputs and the gradient samplers on it."""
+    _free = staticmethod(lib.ebm_model_free)
 
     def __init__(self, path):
-        self._p = c_void_p()
-        check(lib.ebm_model_load(os.fsencode(path), byref(self._p)))
+        self._p = self._handle(lib.ebm_model_load, os.fsencode(path))
         self.path = path
         self.kind = KINDS[lib.ebm_model_kind_of(self._p)]
         self.meta = _meta_dict(lib.ebm_model_meta(self._p))
         self._energy = None
-
-    def __del__(self):
-        if getattr(self, "_energy", None):
-            lib.ebm_energy_free(self._energy)
-            self._energy = None
-        if getattr(self, "_p", None):
-            lib.ebm_model_free(self._p)
-            self._p = None
 
     @property
     def rbm(self):
@@ -704,11 +757,7 @@ class Model:
         return lib.ebm_model_classes(self._p)
 
     def _e(self):
-        if self._energy is None:
-            e = POINTER(L.Energy)()
-            check(lib.ebm_model_energy(self._p, byref(e)), "%s (%s)" % (self.path, self.kind))
-            self._energy = e
-        return self._energy
+        return self._cached_energy(lib.ebm_model_energy, self._p, what="%s (%s)" % (self.path, self.kind))
 
     @property
     def dim(self):
@@ -729,11 +778,7 @@ class Model:
             sub = lib.ebm_model_bm(self._p) if self.kind == "bm" else lib.ebm_model_dbn(self._p)
             check(f(sub, fptr(x), x.shape[0], dptr(E)))
             return E
-        e = self._e()
-        x = as_f32(x, e.contents.dim, "x")
-        E = np.empty(x.shape[0], np.float32)
-        check(e.contents.energy(e, fptr(x), x.shape[0], fptr(E)))
-        return E.astype(np.float64)
+        return _net_energy(self._e(), x)
 
     def grad_energy(self, x):
         """dE/dx (n, dim) at the rows of x."""
@@ -782,11 +827,7 @@ class Model:
 
     def classify(self, x):
         """JEM / classifier networks: (predicted class (n), softmax probabilities (n, classes))."""
-        z = self.logits(x).astype(np.float64)
-        z -= z.max(axis=1, keepdims=True)
-        p = np.exp(z)
-        p /= p.sum(axis=1, keepdims=True)
-        return p.argmax(axis=1), p
+        return _softmax_classes(self.logits(x))
 
     def score(self, x):
         """The JEM paper's in-distribution scores: dict of log_px (-E(x)), max_p, grad_norm (each (n))."""

@@ -48,7 +48,71 @@ def _check_float(name, v, lo, strict=False):
         raise ValueError("%s must be a finite number %s %g, got %r" % (name, ">" if strict else ">=", lo, v))
 
 
-class BernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+def _keep_params(est, params):
+    """est.name = value for every parameter of an estimator's __init__ (params: its locals())."""
+    for name, value in params.items():
+        if name != "self":
+            setattr(est, name, value)
+
+
+def _draw_seed(rng):
+    return int(rng.randint(1, _SEED_MAX, dtype=np.int64))
+
+
+class _RBMEstimator(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """What the two estimators share: parameter checks, input validation, the feature names out, the fitting
+    run under n_threads with Ctrl-C kept, and the model files."""
+
+    _model_class = None  # the ebm class of the fitted model (RBM or GRBM)
+
+    def _check_common(self):
+        _check_int("n_components", self.n_components, 1)
+        _check_float("learning_rate", self.learning_rate, 0.0, strict=True)
+        _check_int("batch_size", self.batch_size, 1)
+        _check_int("n_iter", self.n_iter, 0)
+        _check_int("k", self.k, 1)
+
+    def _check_threads(self):
+        if self.n_threads is not None:
+            _check_int("n_threads", self.n_threads, 1)
+
+    def _input(self, X, reset):
+        X = self._validate_data(X, accept_sparse=("csr", "csc", "coo"), dtype=(np.float64, np.float32),
+                                reset=reset)
+        return X, _dense32(X)
+
+    @property
+    def _n_features_out(self):
+        return self.components_.shape[0]
+
+    def _more_tags(self):
+        return {"preserves_dtype": [np.float64, np.float32]}
+
+    def _train(self, m, **kw):
+        """m.train(**kw) with n_threads threads: (its result or {}, the KeyboardInterrupt that stopped it or None)."""
+        with _Threads(self.n_threads):
+            try:
+                return m.train(**kw), None
+            except KeyboardInterrupt as e:
+                return {}, e
+
+    def _save_model(self, path, image_shape=None):
+        check_is_fitted(self)
+        m = self._model()
+        if image_shape:
+            m.image_shape = image_shape
+        m.save(path, {"ebm.python.estimator": type(self).__name__})
+
+    @classmethod
+    def _load_model(cls, path, params):
+        m = cls._model_class.load(path)
+        est = cls(n_components=m.n_hid, **params)
+        est._store(m, np.float64)
+        est.n_features_in_ = m.n_vis
+        return est, m
+
+
+class BernoulliRBM(_RBMEstimator):
     """Bernoulli Restricted Boltzmann Machine trained by libebm; a drop-in for
     sklearn.neural_network.BernoulliRBM (same parameters, methods and fitted attributes).
 
@@ -63,36 +127,18 @@ class BernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
 
     def __init__(self, n_components=256, *, learning_rate=0.1, batch_size=10, n_iter=10, verbose=0,
                  random_state=None, k=1, persistent=True, momentum=0.0, weight_decay=0.0, n_threads=None):
-        self.n_components = n_components
-        self.learning_rate = learning_rate
-        self.batch_size = batch_size
-        self.n_iter = n_iter
-        self.verbose = verbose
-        self.random_state = random_state
-        self.k = k
-        self.persistent = persistent
-        self.momentum = momentum
-        self.weight_decay = weight_decay
-        self.n_threads = n_threads
+        _keep_params(self, locals())
+
+    _model_class = RBM
 
     # -- helpers -----------------------------------------------------------------------------------------
     def _check_params(self):
-        _check_int("n_components", self.n_components, 1)
-        _check_float("learning_rate", self.learning_rate, 0.0, strict=True)
-        _check_int("batch_size", self.batch_size, 1)
-        _check_int("n_iter", self.n_iter, 0)
-        _check_int("k", self.k, 1)
+        self._check_common()
         _check_float("momentum", self.momentum, 0.0)
         if self.momentum >= 1:
             raise ValueError("momentum must be < 1, got %r" % (self.momentum,))
         _check_float("weight_decay", self.weight_decay, 0.0)
-        if self.n_threads is not None:
-            _check_int("n_threads", self.n_threads, 1)
-
-    def _input(self, X, reset):
-        X = self._validate_data(X, accept_sparse=("csr", "csc", "coo"), dtype=(np.float64, np.float32),
-                                reset=reset)
-        return X, _dense32(X)
+        self._check_threads()
 
     @staticmethod
     def _clip(x):
@@ -116,14 +162,7 @@ class BernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
     def _key(self):
         if not hasattr(self, "random_state_"):
             self.random_state_ = check_random_state(self.random_state)
-        return int(self.random_state_.randint(1, _SEED_MAX, dtype=np.int64))
-
-    @property
-    def _n_features_out(self):
-        return self.components_.shape[0]
-
-    def _more_tags(self):
-        return {"preserves_dtype": [np.float64, np.float32]}
+        return _draw_seed(self.random_state_)
 
     # -- scikit-learn API --------------------------------------------------------------------------------
     def fit(self, X, y=None):
@@ -141,7 +180,7 @@ class BernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         self.intercept_hidden_ = np.zeros(self.n_components, dtype=dtype)
         self.intercept_visible_ = np.zeros(d, dtype=dtype)
         self.h_samples_ = np.zeros((self.batch_size, self.n_components), dtype=dtype)
-        seed = int(rng.randint(1, _SEED_MAX, dtype=np.int64))
+        seed = _draw_seed(rng)
         if self.n_iter == 0:
             return self
         m = self._model()
@@ -157,15 +196,11 @@ class BernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
                 t0[0] = time.time()
             return False
 
-        interrupted = None
-        with _Threads(self.n_threads):
-            try:
-                out = m.train(data, persistent=self.persistent, k=self.k, epochs=self.n_iter,
-                              batch=min(self.batch_size, n), chains=self.batch_size, lr=float(self.learning_rate),
-                              momentum=float(self.momentum), weight_decay=float(self.weight_decay), seed=seed,
-                              progress=on_epoch, describe=False)
-            except KeyboardInterrupt as e:
-                interrupted, out = e, {}
+        out, interrupted = self._train(m, data=data, persistent=self.persistent, k=self.k, epochs=self.n_iter,
+                                       batch=min(self.batch_size, n), chains=self.batch_size,
+                                       lr=float(self.learning_rate), momentum=float(self.momentum),
+                                       weight_decay=float(self.weight_decay), seed=seed, progress=on_epoch,
+                                       describe=False)
         self._store(m, dtype)
         if out.get("chains_h") is not None:
             self.h_samples_ = out["chains_h"].astype(dtype)
@@ -245,24 +280,17 @@ class BernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
     # -- files -------------------------------------------------------------------------------------------
     def save(self, path, image_shape=None):
         """Writes the fitted model as an ebm model file (ebm sample / eval / info read it)."""
-        check_is_fitted(self)
-        m = self._model()
-        if image_shape:
-            m.image_shape = image_shape
-        m.save(path, {"ebm.python.estimator": type(self).__name__})
+        self._save_model(path, image_shape)
 
     @classmethod
     def load(cls, path, **params):
         """An estimator fitted with the parameters of an RBM model file (from ebm train rbm or save)."""
-        m = RBM.load(path)
-        est = cls(n_components=m.n_hid, **params)
-        est._store(m, np.float64)
-        est.n_features_in_ = m.n_vis
+        est, m = cls._load_model(path, params)
         est.h_samples_ = np.zeros((est.batch_size, m.n_hid))
         return est
 
 
-class GaussianBernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class GaussianBernoulliRBM(_RBMEstimator):
     """Gaussian-Bernoulli RBM for real-valued data, trained by libebm (Liao et al. 2022's CD with
     Gibbs-Langevin negatives from noise by default).  fit standardises X (one global mean and std, or per
     feature) and stores that in the model; transform gives p(h = 1 | x) (n_samples, n_components);
@@ -273,27 +301,12 @@ class GaussianBernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
     def __init__(self, n_components=64, *, learning_rate=0.01, batch_size=100, n_iter=10, k=10,
                  sampler="gibbs-langevin", neg_init="noise", momentum=0.0, weight_decay=0.0, grad_clip=10.0,
                  standardize="global", verbose=0, random_state=None, n_threads=None):
-        self.n_components = n_components
-        self.learning_rate = learning_rate
-        self.batch_size = batch_size
-        self.n_iter = n_iter
-        self.k = k
-        self.sampler = sampler
-        self.neg_init = neg_init
-        self.momentum = momentum
-        self.weight_decay = weight_decay
-        self.grad_clip = grad_clip
-        self.standardize = standardize
-        self.verbose = verbose
-        self.random_state = random_state
-        self.n_threads = n_threads
+        _keep_params(self, locals())
+
+    _model_class = GRBM
 
     def _check_params(self):
-        _check_int("n_components", self.n_components, 1)
-        _check_float("learning_rate", self.learning_rate, 0.0, strict=True)
-        _check_int("batch_size", self.batch_size, 1)
-        _check_int("n_iter", self.n_iter, 0)
-        _check_int("k", self.k, 1)
+        self._check_common()
         if self.sampler not in GRBM_SAMPLERS:
             raise ValueError("sampler must be one of %s, got %r" % (", ".join(GRBM_SAMPLERS), self.sampler))
         if self.neg_init not in GRBM_NEG_INIT:
@@ -303,20 +316,7 @@ class GaussianBernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         _check_float("momentum", self.momentum, 0.0)
         _check_float("weight_decay", self.weight_decay, 0.0)
         _check_float("grad_clip", self.grad_clip, 0.0)
-        if self.n_threads is not None:
-            _check_int("n_threads", self.n_threads, 1)
-
-    def _input(self, X, reset):
-        X = self._validate_data(X, accept_sparse=("csr", "csc", "coo"), dtype=(np.float64, np.float32),
-                                reset=reset)
-        return X, _dense32(X)
-
-    @property
-    def _n_features_out(self):
-        return self.components_.shape[0]
-
-    def _more_tags(self):
-        return {"preserves_dtype": [np.float64, np.float32]}
+        self._check_threads()
 
     def _model(self):
         m = GRBM(self.components_.shape[1], self.components_.shape[0])
@@ -336,7 +336,7 @@ class GaussianBernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         X, x = self._input(X, reset=True)
         n, d = x.shape
         self.random_state_ = rng = check_random_state(self.random_state)
-        seed = int(rng.randint(1, _SEED_MAX, dtype=np.int64))
+        seed = _draw_seed(rng)
         m = GRBM(d, self.n_components).init(seed)
         m.fit_standardization(x, self.standardize == "global")
         interrupted = None
@@ -346,14 +346,11 @@ class GaussianBernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
                     print("[%s] Iteration %d, reconstruction error = %.4f, time = %.2fs"
                           % (type(self).__name__, p["epoch"], m.recon_error(x[:1000]), p["seconds"]))
                 return False
-            with _Threads(self.n_threads):
-                try:
-                    m.train(x, epochs=self.n_iter, batch=min(self.batch_size, n), lr=float(self.learning_rate),
-                            k=self.k, sampler=self.sampler, neg_init=self.neg_init, momentum=float(self.momentum),
-                            weight_decay=float(self.weight_decay), grad_clip=float(self.grad_clip), seed=seed,
-                            progress=on_epoch, describe=False)
-                except KeyboardInterrupt as e:
-                    interrupted = e
+            _, interrupted = self._train(m, data=x, epochs=self.n_iter, batch=min(self.batch_size, n),
+                                         lr=float(self.learning_rate), k=self.k, sampler=self.sampler,
+                                         neg_init=self.neg_init, momentum=float(self.momentum),
+                                         weight_decay=float(self.weight_decay), grad_clip=float(self.grad_clip),
+                                         seed=seed, progress=on_epoch, describe=False)
         self._store(m, X.dtype)
         if interrupted is not None:
             raise interrupted
@@ -374,17 +371,12 @@ class GaussianBernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
     def sample(self, n_samples=100, steps=100, random_state=None):
         """n_samples new rows (in X's units) from noise by the fitted sampler (the final mean W h + mu)."""
         check_is_fitted(self)
-        seed = int(check_random_state(random_state).randint(1, _SEED_MAX, dtype=np.int64))
+        seed = _draw_seed(check_random_state(random_state))
         return self._model().sample(n_samples, steps, sampler=self.sampler, seed=seed).astype(self.components_.dtype)
 
     def save(self, path):
-        check_is_fitted(self)
-        self._model().save(path, {"ebm.python.estimator": type(self).__name__})
+        self._save_model(path)
 
     @classmethod
     def load(cls, path, **params):
-        m = GRBM.load(path)
-        est = cls(n_components=m.n_hid, **params)
-        est._store(m, np.float64)
-        est.n_features_in_ = m.n_vis
-        return est
+        return cls._load_model(path, params)[0]

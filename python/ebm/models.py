@@ -21,7 +21,8 @@ import numpy as np
 
 from . import _lib as L
 from ._lib import check, lib
-from .core import RBM, RunResult, _Mat, _meta_dict, _meta_update, _rng, as_f32, dptr, fptr, run
+from .core import (RBM, RunResult, _Mat, _ModelObject, _Owned, _get_image_shape, _meta_update, _net_energy, _new_handle,
+                   _rng, _set_image_shape, _softmax_classes, _train_run, as_f32, dptr, fptr, run)
 
 CANCELED = 8  # EBM_ECANCELED
 INIT_STREAM = 100  # the random stream `ebm train` initialises models from: (seed, 100)
@@ -52,17 +53,6 @@ def _set(o, **kw):
             setattr(o, k, v)
 
 
-class _Owned:
-    """A library object owned by Python (freed with free_fn) or borrowed from an owner that keeps it alive."""
-    _free = None
-
-    def __del__(self):
-        p = getattr(self, "_p", None)
-        if p and getattr(self, "_owner", None) is None and self._free is not None:
-            self._free(p)
-        self._p = None
-
-
 def _labels(y, rows, per_row=1, what="y"):
     y = np.ascontiguousarray(np.asarray(y), dtype=np.int32)
     if y.size != rows * per_row:
@@ -83,23 +73,16 @@ BM_SCANS = ("systematic", "random")
 BM_METHODS = ("cd", "pcd", "pl")
 
 
-class BM(_Owned):
+class BM(_ModelObject):
     """A fully visible Boltzmann machine (Ising model) E(x) = -(1/2 x'Wx + b'x), x in {0,1}^n (spins="01") or
     {-1,+1}^n ("pm1"), W symmetric with a zero diagonal (docs/bm.md).  States are in the model's convention:
     0 or -1 for "off" (BM.to_spins maps 0/1 data there)."""
-    _free = staticmethod(lib.ebm_bm_free)
+    _free, _load, _save = staticmethod(lib.ebm_bm_free), staticmethod(lib.ebm_bm_load), staticmethod(lib.ebm_bm_save)
 
     def __init__(self, n=None, spins="01", *, _ptr=None, _owner=None):
         if _ptr is None:
-            _ptr = c_void_p()
-            check(lib.ebm_bm_new(int(n), _choice("spins", spins, BM_SPINS), byref(_ptr)))
+            _ptr = self._handle(lib.ebm_bm_new, int(n), _choice("spins", spins, BM_SPINS))
         self._p, self._owner = _ptr, _owner
-
-    @classmethod
-    def load(cls, path):
-        p = c_void_p()
-        check(lib.ebm_bm_load(os.fsencode(path), byref(p)))
-        return cls(_ptr=p)
 
     @classmethod
     def from_arrays(cls, W, b=None, spins="01"):
@@ -109,10 +92,8 @@ class BM(_Owned):
         m.set_params(W, b)
         return m
 
-    def save(self, path, meta=None):
-        """Writes the model file (ebm.model = "bm") with meta (a dict) added to its metadata."""
-        _meta_update(lib.ebm_bm_meta(self._p), meta)
-        check(lib.ebm_bm_save(self._p, os.fsencode(path)))
+    def _meta_ptr(self):
+        return lib.ebm_bm_meta(self._p)
 
     @property
     def n(self):
@@ -126,10 +107,6 @@ class BM(_Owned):
     def off(self):
         """The value of an "off" unit: 0 or -1."""
         return lib.ebm_bm_off_value(self._p)
-
-    @property
-    def meta(self):
-        return _meta_dict(lib.ebm_bm_meta(self._p))
 
     @property
     def image_shape(self):
@@ -177,7 +154,7 @@ class BM(_Owned):
         r = _rng(seed, INIT_STREAM)
         d = _Mat(as_f32(data, self.n, "data")) if data is not None else None
         check(lib.ebm_bm_init(self._p, byref(r), float(weight_std), d.ptr if d else None))
-        _meta_update(lib.ebm_bm_meta(self._p), {"ebm.train.init_std": "%g" % np.float32(weight_std)})
+        _meta_update(self._meta_ptr(), {"ebm.train.init_std": "%g" % np.float32(weight_std)})
         return self
 
     def energy(self, x):
@@ -209,10 +186,7 @@ class BM(_Owned):
 
     def pseudo_log_likelihood(self, x):
         """Mean over rows of sum_i log p(x_i | x_-i)."""
-        x = as_f32(x, self.n, "x")
-        r = c_double()
-        check(lib.ebm_bm_pseudo_ll(self._p, fptr(x), x.shape[0], byref(r)))
-        return r.value
+        return self._figure(lib.ebm_bm_pseudo_ll, x, self.n, "x")
 
     def evaluate(self, x, exact=None):
         """dict of energy_mean, pseudo_ll and (exact, default for n <= 25 units) log_z and log_likelihood:
@@ -255,48 +229,31 @@ class BM(_Owned):
         o.shuffle = int(bool(shuffle))
         _optim(o.optim, optimizer, lr, momentum, weight_decay, grad_clip)
         d = _Mat(as_f32(data, self.n, "data"))
-        t = c_void_p()
-        check(lib.ebm_bm_trainer_new(self._p, byref(o), byref(t)))
-        try:
-            ro = L.RunOpts()
-            lib.ebm_bm_run_opts(byref(o), byref(ro))
-            out, res = run(t, d, ro, progress, on_step)
-            if describe:
-                meta = lib.ebm_bm_meta(self._p)
-                check(lib.ebm_meta_set_sample_defaults(meta, 1000, 1.0, None))
-                _meta_update(meta, {"ebm.sample.scan": scan})
-                check(lib.ebm_run_describe(t, byref(ro), byref(res), meta))
-            return out
-        finally:
-            lib.ebm_trainer_free(t)
+        meta = self._meta_ptr()
+
+        def sample_defaults():
+            check(lib.ebm_meta_set_sample_defaults(meta, 1000, 1.0, None))
+            _meta_update(meta, {"ebm.sample.scan": scan})
+        return _train_run(lib.ebm_bm_trainer_new, self._p, o, lib.ebm_bm_run_opts, d, progress, on_step, describe,
+                          meta, before_describe=sample_defaults)
 
 
 # --------------------------------------------------------------------------------------------------------
 # Deep belief nets
 # --------------------------------------------------------------------------------------------------------
-class DBN(_Owned):
+class DBN(_ModelObject):
     """A deep belief net: a stack of Bernoulli RBMs, level 0 the data (docs/dbn.md).  DBN([784, 500, 500])
     makes one with those level sizes (parameters zero until trained); DBN.load(path) reads a DBN file (or an
     RBM file as one layer)."""
-    _free = staticmethod(lib.ebm_dbn_free)
+    _ptr_type = POINTER(L.DBN)
+    _free, _load = staticmethod(lib.ebm_dbn_free), staticmethod(lib.ebm_dbn_load_stack)
+    _save = staticmethod(lib.ebm_dbn_save)
 
     def __init__(self, sizes=None, *, _ptr=None, _owner=None):
         if _ptr is None:
             sizes = [int(s) for s in sizes]
-            arr = (c_size_t * len(sizes))(*sizes)
-            _ptr = POINTER(L.DBN)()
-            check(lib.ebm_dbn_new(arr, len(sizes), byref(_ptr)))
+            _ptr = self._handle(lib.ebm_dbn_new, (c_size_t * len(sizes))(*sizes), len(sizes))
         self._p, self._owner = _ptr, _owner
-
-    @classmethod
-    def load(cls, path):
-        p = POINTER(L.DBN)()
-        check(lib.ebm_dbn_load_stack(os.fsencode(path), byref(p)))
-        return cls(_ptr=p)
-
-    def save(self, path, meta=None):
-        _meta_update(self._p.contents.meta, meta)
-        check(lib.ebm_dbn_save(self._p, os.fsencode(path)))
 
     @property
     def n_layers(self):
@@ -307,18 +264,13 @@ class DBN(_Owned):
         return [lib.ebm_dbn_units(self._p, l) for l in range(self.n_layers + 1)]
 
     @property
-    def meta(self):
-        return _meta_dict(self._p.contents.meta)
-
-    @property
     def image_shape(self):
-        c = self._p.contents
-        return (c.height, c.width) if c.height else None
+        return _get_image_shape(self._p.contents)
 
     @image_shape.setter
     def image_shape(self, hw):
         c = self._p.contents
-        c.height, c.width = (hw if hw else (0, 0))
+        _set_image_shape(c, hw)
         bottom = c.layers[0].contents
         bottom.height, bottom.width = c.height, c.width
 
@@ -356,10 +308,7 @@ class DBN(_Owned):
         return F
 
     def recon_error(self, v):
-        v = as_f32(v, self.sizes[0], "v")
-        r = c_double()
-        check(lib.ebm_dbn_recon_error(self._p, fptr(v), v.shape[0], byref(r)))
-        return r.value
+        return self._figure(lib.ebm_dbn_recon_error, v, self.sizes[0], "v")
 
     def sample(self, n=100, steps=1000, T=1.0, noise_p=0.5, init=None, seed=1):
         """Gibbs in the top RBM then the down pass (ebm_dbn_sample): (n, units(0)) in [0, 1]."""
@@ -395,7 +344,7 @@ class DBN(_Owned):
         _set(o, init_std=init_std)
         d = _Mat(as_f32(data, self.sizes[0], "data"))
         state = {"exc": None, "results": [], "stopped": False}
-        meta = self._p.contents.meta
+        meta = self._meta_ptr()
 
         def hook(Lp, _user):
             try:
@@ -452,7 +401,7 @@ def _shape3(input_shape):
     raise L.ShapeError("input_shape must be dim, (H, W) or (C, H, W), got %r" % (input_shape,))
 
 
-class EnergyNet(_Owned):
+class EnergyNet(_ModelObject):
     """A network (docs/net.md: any spec such as "linear:64,silu,linear:1" or "conv:16:3:1,silu,pool:2,flatten,
     linear:1") for inputs of input_shape (dim, (H, W) for grey images or (C, H, W)), as an energy E(x) = f(x)
     (head "scalar", one output) or a classifier whose energy is -log sum_y exp f(x)[y] (head "logsumexp", a JEM).
@@ -465,12 +414,9 @@ class EnergyNet(_Owned):
         _choice("head", head, HEADS)
         if _ptr is None:
             c, h, w = _shape3(input_shape)
-            p = c_void_p()
-            check(lib.ebm_net_new(str(spec).encode(), c, h, w, byref(p)), "spec %r" % spec)
-            self._p, self.input_shape = p, (c, h, w)
-            m = c_void_p()
-            check(lib.ebm_meta_new(byref(m)))
-            self._meta = m
+            self._p = self._handle(lib.ebm_net_new, str(spec).encode(), c, h, w, what="spec %r" % spec)
+            self.input_shape = (c, h, w)
+            self._meta = m = _new_handle(c_void_p, lib.ebm_meta_new)
             if head == "logsumexp" and self.output_size < 2:
                 raise L.InvalidArgumentError("a classifier (head logsumexp) needs a network of several outputs")
             if head == "scalar" and self.output_size != 1:
@@ -487,9 +433,7 @@ class EnergyNet(_Owned):
                 _meta_update(_meta, {"ebm.net.head": "logsumexp" if self.meta.get("ebm.model") == "jem" else "scalar"})
 
     def __del__(self):
-        if getattr(self, "_energy", None):
-            lib.ebm_energy_free(self._energy)
-            self._energy = None
+        self._free_energy()
         if getattr(self, "_meta", None):
             lib.ebm_meta_free(self._meta)
             self._meta = None
@@ -514,13 +458,11 @@ class EnergyNet(_Owned):
                 spec = spec[: spec.rfind(":") + 1] + str(int(classes))
         return cls(spec, tuple(image_shape) if image_shape else dim, "logsumexp" if classes else "scalar")
 
-    def save(self, path, meta=None):
-        _meta_update(self._meta, meta)
-        check(lib.ebm_net_save(self._p, self._meta, os.fsencode(path)))
+    def _meta_ptr(self):
+        return self._meta
 
-    @property
-    def meta(self):
-        return _meta_dict(self._meta)
+    def _write(self, path):
+        return lib.ebm_net_save(self._p, self._meta, path)
 
     @property
     def head(self):
@@ -576,27 +518,15 @@ class EnergyNet(_Owned):
     logits = forward
 
     def _e(self):
-        if self._energy is None:
-            e = POINTER(L.Energy)()
-            check(lib.ebm_net_energy(self._p, HEADS.index(self.head), byref(e)))
-            self._energy = e
-        return self._energy
+        return self._cached_energy(lib.ebm_net_energy, self._p, HEADS.index(self.head))
 
     def energy(self, x):
         """E(x) (n): f(x) for a scalar head, -log sum_y exp f(x)[y] for a classifier."""
-        e = self._e()
-        x = as_f32(x, self.input_size, "x")
-        E = np.empty(x.shape[0], np.float32)
-        check(e.contents.energy(e, fptr(x), x.shape[0], fptr(E)))
-        return E.astype(np.float64)
+        return _net_energy(self._e(), x)
 
     def classify(self, x):
         """(predicted class (n), softmax probabilities (n, classes))."""
-        z = self.forward(x).astype(np.float64)
-        z -= z.max(axis=1, keepdims=True)
-        p = np.exp(z)
-        p /= p.sum(axis=1, keepdims=True)
-        return p.argmax(axis=1), p
+        return _softmax_classes(self.forward(x))
 
     def sample(self, n=64, steps=None, sampler=None, step_size=None, noise=None, leapfrog=None, T=1.0,
                init_range=None, seed=1, x0=None, classes=None):
@@ -686,33 +616,32 @@ class EnergyNet(_Owned):
                 raise L.InvalidArgumentError("labels must lie in 0..%d (the network's outputs)" % (self.output_size - 1))
         elif self.head != "scalar":
             raise L.InvalidArgumentError("train (LCD) needs a scalar energy; a classifier trains with train_jem")
-        t, e = c_void_p(), POINTER(L.Energy)()
-        try:
-            if jem:
-                check(lib.ebm_jem_trainer_new(self._p, byref(o), byref(t)))
-            else:
-                check(lib.ebm_net_energy(self._p, 0, byref(e)))
-                check(lib.ebm_lcd_trainer_new(e, byref(o), byref(t)))
-            ro = L.RunOpts()
-            lib.ebm_lcd_run_opts(byref(o), byref(ro))
-            step_cb = on_step
-            if progress is not None:  # an iteration run has no epochs: progress every `every` updates
-                def step_cb(p):
-                    stop = on_step(p) if on_step is not None else False
-                    if p["step"] % every == 0 or p["step"] == p["steps"]:
-                        stop = progress(p) or stop
-                    return stop
-            out, res = run(t, d, ro, None, step_cb, labels=lab)
+        e = POINTER(L.Energy)()
+        step_cb = on_step
+        if progress is not None:  # an iteration run has no epochs: progress every `every` updates
+            def step_cb(p):
+                stop = on_step(p) if on_step is not None else False
+                if p["step"] % every == 0 or p["step"] == p["steps"]:
+                    stop = progress(p) or stop
+                return stop
+
+        def negatives(t, out):
             n = c_size_t()
             neg = lib.ebm_lcd_trainer_negatives(t, byref(n))
             out["negatives"] = (np.ctypeslib.as_array(neg, shape=(n.value, self.input_size)).copy() if n.value
                                 else None)
-            if describe:
-                _meta_update(self._meta, {"ebm.data.scale": "none", "ebm.data.rows": x.shape[0]})
-                check(lib.ebm_run_describe(t, byref(ro), byref(res), self._meta))
-            return out
+
+        def data_meta():
+            _meta_update(self._meta, {"ebm.data.scale": "none", "ebm.data.rows": x.shape[0]})
+        try:
+            if jem:
+                new, trained = lib.ebm_jem_trainer_new, self._p
+            else:
+                check(lib.ebm_net_energy(self._p, 0, byref(e)))
+                new, trained = lib.ebm_lcd_trainer_new, e
+            return _train_run(new, trained, o, lib.ebm_lcd_run_opts, d, None, step_cb, describe, self._meta,
+                              labels=lab, before_describe=data_meta, after=negatives)
         finally:
-            lib.ebm_trainer_free(t)
             if e:
                 lib.ebm_energy_free(e)
 
@@ -768,36 +697,26 @@ LOSSES = ("energy", "perceptron", "hinge", "log", "lvq2", "mce", "sqsq", "sqexp"
 OUTPUTS = ("raw", "softplus", "square")
 
 
-class Structured(_Owned):
+class Structured(_ModelObject):
     """A structured-prediction energy E(x, y) (docs/structured.md): K classes (length 0), E(x, y) = s(g(x)[y]),
     or label chains of `length` positions of K labels, E(x, y) = sum_t U[t, y_t] + sum_t P[y_t, y_t+1] with
     Viterbi inference.  Structured(cols, classes, ...) builds the model `ebm train structured` builds for data
     of cols columns (image_shape (H, W) for pictures; spec None: linear:128,silu,linear:K, chains linear:K)."""
-    _free = staticmethod(lib.ebm_structured_free)
+    _ptr_type = POINTER(L.Structured)
+    _free, _load = staticmethod(lib.ebm_structured_free), staticmethod(lib.ebm_structured_load)
+    _save = staticmethod(lib.ebm_structured_save)
 
     def __init__(self, cols=None, classes=None, *, length=0, spec=None, output="softplus", image_shape=None,
                  _ptr=None, _owner=None):
         if _ptr is None:
             h, w = image_shape or (0, 0)
-            _ptr = POINTER(L.Structured)()
-            check(lib.ebm_structured_new_for_data(spec.encode() if spec else None, int(cols), h, w, int(classes),
-                                                  int(length), _choice("output", output, OUTPUTS), byref(_ptr)))
+            _ptr = self._handle(lib.ebm_structured_new_for_data, spec.encode() if spec else None, int(cols), h, w,
+                                int(classes), int(length), _choice("output", output, OUTPUTS))
         self._p, self._owner = _ptr, _owner
-
-    @classmethod
-    def load(cls, path):
-        p = POINTER(L.Structured)()
-        check(lib.ebm_structured_load(os.fsencode(path), byref(p)))
-        return cls(_ptr=p)
-
-    def save(self, path, meta=None):
-        _meta_update(self._p.contents.meta, meta)
-        check(lib.ebm_structured_save(self._p, os.fsencode(path)))
 
     classes = property(lambda self: self._p.contents.k)
     length = property(lambda self: self._p.contents.len)
     output = property(lambda self: OUTPUTS[self._p.contents.out])
-    meta = property(lambda self: _meta_dict(self._p.contents.meta))
     row_size = property(lambda self: lib.ebm_structured_row_size(self._p))
     labels_per_row = property(lambda self: lib.ebm_structured_labels_per_row(self._p))
     n_params = property(lambda self: lib.ebm_structured_n_params(self._p))
@@ -888,17 +807,8 @@ class Structured(_Owned):
         x = as_f32(x, self.row_size, "x")
         lab = _labels(y, x.shape[0], self.labels_per_row)
         d = _Mat(x)
-        t = c_void_p()
-        check(lib.ebm_structured_trainer_new(self._p, byref(o), byref(t)))
-        try:
-            ro = L.RunOpts()
-            lib.ebm_structured_run_opts(byref(o), byref(ro))
-            out, res = run(t, d, ro, progress, on_step, labels=lab)
-            if describe:
-                check(lib.ebm_run_describe(t, byref(ro), byref(res), self._p.contents.meta))
-            return out
-        finally:
-            lib.ebm_trainer_free(t)
+        return _train_run(lib.ebm_structured_trainer_new, self._p, o, lib.ebm_structured_run_opts, d, progress, on_step,
+                          describe, self._meta_ptr(), labels=lab)
 
 
 def markov_toy(n=2000, length=10, classes=4, stay=0.8, noise=1.0, seed=1, meta_of=None):

@@ -1,6 +1,8 @@
 /* The AIS report of `ebm eval` (Salakhutdinov & Murray 2008; reverse AIS, Burda, Grosse & Salakhutdinov
  * 2015): forward AIS from the data's pixel marginals and reverse AIS from exact samples, with a progress bar,
- * and the log Z and log-likelihood intervals as text or JSON (a larger log Z means a smaller likelihood). */
+ * and the log Z and log-likelihood intervals as text or JSON (a larger log Z means a smaller likelihood).
+ * Under mpirun the runs are split across the processes (each run's streams are its index's, first_run), the
+ * log weights gathered in run order and summarised as one process would: the same estimate, bit for bit. */
 #include "cli.h"
 
 #include <stdlib.h>
@@ -49,6 +51,20 @@ bool cli_rbm_ais(const char *cmd, const ebm_rbm *m, const ebm_mat *x, size_t run
     cli_install_sigint();
     if (!s && !quiet)
         fprintf(stderr, "AIS: %zu runs x %zu steps%s\n", runs, steps, prec == EBM_PRECISION_FP32 ? "" : ", bf16 moves");
+    /* this process's runs [lo, hi) of all of them, when there are enough to go round */
+    size_t ranks = (size_t)cli_mpi_size(), lo = 0, hi = runs;
+    if (ranks > 1 && runs >= ranks) ebm_shard_range(runs, (size_t)cli_mpi_rank(), ranks, &lo, &hi);
+    else ranks = 1;
+    size_t *counts = ranks > 1 ? malloc(ranks * sizeof *counts) : NULL;
+    double *lw = ranks > 1 ? malloc(runs * sizeof *lw) : NULL;
+    if (ranks > 1 && (!counts || !lw)) oom = true, s = s ? s : EBM_ENOMEM;
+    for (size_t k = 0; k < ranks && counts; k++) {
+        size_t a0, a1;
+        ebm_shard_range(runs, k, ranks, &a0, &a1);
+        counts[k] = a1 - a0;
+    }
+    o.runs = hi - lo;
+    o.first_run = lo;
     for (int back = 0; !s && back <= (int)reverse; back++) {
         ebm_rng rng;
         ebm_rng_seed(&rng, seed, 13);
@@ -57,14 +73,22 @@ bool cli_rbm_ais(const char *cmd, const ebm_rbm *m, const ebm_mat *x, size_t run
         a.label = back ? "reverse AIS" : "AIS";
         a.t0 = cli_now();
         a.next_line = 0.1;
-        if (!s) s = back ? ebm_rbm_ais_reverse(m, v0, &o, r, NULL) : ebm_rbm_ais(m, &o, r, NULL);
+        if (!s) s = back ? ebm_rbm_ais_reverse(m, v0 + lo * m->n_vis, &o, r, lw ? lw + lo : NULL)
+                         : ebm_rbm_ais(m, &o, r, lw ? lw + lo : NULL);
+        if (!s && ranks > 1) {
+            s = cli_mpi_gather_f64(lw + lo, hi - lo, counts, lw);
+            if (!s) s = ebm_ais_summarize(lw, runs, r->log_z_base, back, r);
+        }
         if (!s) cli_progress_line(&a.prog, "%s: log Z %.4f in %.1f s", a.label, r->log_z, r->seconds);
     }
     free(base);
     free(v0);
+    free(counts);
+    free(lw);
     if (oom) cli_error(cmd, "out of memory for %zu AIS runs", runs);
     else if (s == EBM_ECANCELED) cli_error(cmd, "interrupted (%s)", ebm_last_error());
     else if (s) cli_lib_error(cmd, s);
+    if (s && s != EBM_ECANCELED && ranks > 1) cli_mpi_abort(1); /* the others may wait in the gather */
     return s == EBM_OK;
 }
 

@@ -85,10 +85,7 @@ static int classify(const char *cmd, int argc, char **argv, bool quiet) {
         cli_error(cmd, "%s is not a classifier (%s)", path, nm.net ? "its network has one output" : "it is a composed model");
         goto done;
     }
-    if (!data_spec && !(data_spec = ebm_meta_get(nm.meta, "ebm.data.spec"))) {
-        cli_error(cmd, "--data is required (the model does not record its training data)");
-        goto done;
-    }
+    if (!cli_model_data(cmd, &data_spec, nm.meta, "--data is required")) goto done;
     if (!(d = cli_net_load_rows(cmd, data_spec, &nm, 0, quiet || json))) goto done;
     if (!d->labels) {
         cli_error(cmd, "%s has no labels", data_spec);
@@ -102,17 +99,12 @@ static int classify(const char *cmd, int argc, char **argv, bool quiet) {
     if (!s && rel) s = ebm_png_reliability(rel, bacc, bcnt, 15);
     if (!s) s = ebm_jem_scores(nm.net, d->x->data, n, sc, sc + n, sc + 2 * n); /* in-distribution, once */
     if (s) goto done;
-    if (json) {
-        printf("{\"model\": ");
-        cli_json_string(stdout, path);
-        printf(", \"data\": ");
-        cli_json_string(stdout, data_spec);
-        printf(", \"rows\": %zu, \"accuracy\": %.6f, \"nll\": %.6f, \"ece\": %.6f", n, acc, nll, ece);
-    } else {
-        printf("model        %s (%zu classes)\ndata         %s: %zu rows\n", path, k, d->source, n);
-        printf("accuracy     %.4f\nNLL          %.4f nats\nECE          %.4f (15 bins)\n", acc, nll, ece);
-        if (rel && !quiet) fprintf(stderr, "wrote %s\n", rel);
-    }
+    cli_report r = cli_report_begin(json, "model", path);
+    cli_report_str(&r, "data", data_spec);
+    cli_report_json(&r, ", \"rows\": %zu, \"accuracy\": %.6f, \"nll\": %.6f, \"ece\": %.6f", n, acc, nll, ece);
+    cli_report_text(&r, "model        %s (%zu classes)\ndata         %s: %zu rows\n", path, k, d->source, n);
+    cli_report_text(&r, "accuracy     %.4f\nNLL          %.4f nats\nECE          %.4f (15 bins)\n", acc, nll, ece);
+    if (rel && !quiet && !json) fprintf(stderr, "wrote %s\n", rel);
     rc = ood_report(cmd, ood, &nm, d->x, n, seed, json, sc);
 done:
     if (s) rc = cli_lib_error(cmd, s);

@@ -114,12 +114,11 @@ int cmd_eval_probe(int argc, char **argv, bool quiet) {
     if ((rc = cli_interrupted() ? 130 : 0)) {
         cli_error(cmd, "interrupted");
     } else if (json) {
-        printf("{\"model\": ");
-        cli_json_string(stdout, path);
-        printf(", \"layers\": %zu, \"train\": ", d->n_layers);
-        cli_json_string(stdout, data_spec);
-        printf(", \"train_rows\": %zu, \"test\": ", tr->x->rows);
-        cli_json_string(stdout, test_spec);
+        cli_report r = cli_report_begin(json, "model", path);
+        cli_report_json(&r, ", \"layers\": %zu", d->n_layers);
+        cli_report_str(&r, "train", data_spec);
+        cli_report_json(&r, ", \"train_rows\": %zu", tr->x->rows);
+        cli_report_str(&r, "test", test_spec);
         printf(", \"test_rows\": %zu, \"l2\": %g, \"probes\": [", te->x->rows, (double)po.l2);
         for (size_t i = 0; i < nrows; i++) {
             const ebm_probe_score *sc = &rows[i].sc; /* accuracies are always finite, an NLL may not be */

@@ -6,7 +6,8 @@
  * the composite energy for composed models.  The
  * report: a CSV of the scores, and the AUROC of the score at telling anomalies from normal rows, either a
  * labelled class of the data (--anomaly-class, e.g. a class held out in training with SPEC#0-8) or a second
- * data set (--anomaly-data). */
+ * data set (--anomaly-data).  Under mpirun the rows are split across the processes in the same chunks of
+ * 512 rows one process uses, and gathered in order: the same scores, bit for bit; rank 0 writes. */
 #include "cli.h"
 
 #include <math.h>
@@ -21,8 +22,26 @@ static bool energies(const cli_scorer *sc, const char *cmd, const char *spec, si
     size_t rows = d->x->rows, dim = d->x->cols;
     *E = malloc(rows * sizeof **E);
     ebm_status s = *E ? EBM_OK : EBM_ENOMEM;
-    for (size_t r = 0; !s && r < rows; r += 512) /* bounded work buffers for large models */
+    /* this process's chunks [c0, c1) of 512 rows (all of them in one process) */
+    size_t chunks = (rows + 511) / 512, ranks = (size_t)cli_mpi_size(), c0 = 0, c1 = chunks;
+    if (ranks > 1) ebm_shard_range(chunks, (size_t)cli_mpi_rank(), ranks, &c0, &c1);
+    for (size_t r = c0 * 512; !s && r < rows && r < c1 * 512; r += 512) /* bounded work buffers for large models */
         s = sc->energy(sc->model, d->x->data + r * dim, rows - r < 512 ? rows - r : 512, *E + r);
+    size_t *counts = ranks > 1 ? malloc(ranks * sizeof *counts) : NULL;
+    if (!s && ranks > 1) {
+        for (size_t k = 0; counts && k < ranks; k++) {
+            size_t a, b;
+            ebm_shard_range(chunks, k, ranks, &a, &b);
+            counts[k] = (b * 512 < rows ? b * 512 : rows) - (a * 512 < rows ? a * 512 : rows);
+        }
+        size_t lo = c0 * 512 < rows ? c0 * 512 : rows;
+        s = counts ? cli_mpi_gather_f64(*E + lo, counts[cli_mpi_rank()], counts, *E) : EBM_ENOMEM;
+    }
+    free(counts);
+    if (s && ranks > 1) {
+        cli_lib_error(cmd, s);
+        cli_mpi_abort(1); /* the others may wait in the gather */
+    }
     if (s) {
         cli_lib_error(cmd, s);
         free(*E);
@@ -80,10 +99,7 @@ int cmd_score(int argc, char **argv, bool quiet) {
     int32_t *y = NULL, *ya = NULL;
     size_t n = 0, na = 0;
     if (!data) data = sc.default_data;
-    if (!data) {
-        cli_error(cmd, "--data is required (the model does not record its training data)");
-        goto done;
-    }
+    if (!cli_model_data(cmd, &data, NULL, "--data is required")) goto done;
     if (!energies(&sc, cmd, data, limit, quiet || json, &E, &y, &n)) goto done;
     if (anomaly_data && !energies(&sc, cmd, anomaly_data, limit, quiet || json, &Ea, &ya, &na)) goto done;
     for (size_t i = 0; i < n; i++)
@@ -91,7 +107,7 @@ int cmd_score(int argc, char **argv, bool quiet) {
             cli_error(cmd, "the energy of row %zu is not finite (%g): the model has diverged", i, E[i]);
             goto done;
         }
-    if (out && ebm_metric_write_scores(out, E, y, n)) {
+    if (out && cli_mpi_rank() == 0 && ebm_metric_write_scores(out, E, y, n)) {
         cli_lib_error(cmd, EBM_EIO);
         goto done;
     }

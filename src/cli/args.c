@@ -94,7 +94,8 @@ static bool set_value(const char *cmd, const cli_opt *o, const char *val) {
         *(bool *)o->dst = true;
         return true;
     case OPT_STR:
-        if (!*val) return cli_error(cmd, "--%s needs a non-empty value", o->name), false;
+    case OPT_OPT_STR:
+        if (!*val && o->kind == OPT_STR) return cli_error(cmd, "--%s needs a non-empty value", o->name), false;
         *(const char **)o->dst = val;
         return true;
     case OPT_CHOICE: {
@@ -182,6 +183,9 @@ static bool parse(const char *cmd, int argc, char **argv, const cli_opt *opts, c
             if (eq) return cli_error(cmd, "--%s takes no value", o->name), false;
         } else if (eq) {
             val = eq + 1;
+            if (o->kind == OPT_OPT_STR && !*val) return cli_error(cmd, "--%s= needs a value after '='", o->name), false;
+        } else if (o->kind == OPT_OPT_STR) {
+            val = i + 1 < argc && argv[i + 1][0] != '-' ? argv[++i] : "";
         } else {
             if (i + 1 >= argc) return cli_error(cmd, "--%s needs a value (%s)", o->name, o->metavar), false;
             val = argv[++i];
@@ -200,6 +204,7 @@ static void default_text(const cli_opt *o, char *buf, size_t cap) {
     case OPT_U64: snprintf(buf, cap, "%llu", (unsigned long long)*(uint64_t *)o->dst); break;
     case OPT_FLOAT: snprintf(buf, cap, "%g", (double)*(float *)o->dst); break;
     case OPT_STR:
+    case OPT_OPT_STR:
         if (*(const char **)o->dst) snprintf(buf, cap, "%s", *(const char **)o->dst);
         break;
     case OPT_CHOICE: {

@@ -19,7 +19,9 @@ typedef struct cli_text {
 } cli_text;
 
 /* ---- options ---- */
-typedef enum { OPT_FLAG, OPT_SIZE, OPT_U64, OPT_FLOAT, OPT_STR, OPT_CHOICE } opt_kind;
+/* OPT_OPT_STR: a string whose value may be left out: "--name" alone sets it to "" (the default the help
+ * names), "--name=V" or "--name V" (when V does not start with '-') to V. */
+typedef enum { OPT_FLAG, OPT_SIZE, OPT_U64, OPT_FLOAT, OPT_STR, OPT_CHOICE, OPT_OPT_STR } opt_kind;
 
 /* Numeric bounds; lo_open / hi_open make a bound strict.  Unused bounds are +-INFINITY. */
 typedef struct cli_opt {
@@ -74,6 +76,22 @@ int cli_run_sweeps(const char *cmd, cli_progress *prog, size_t steps, ebm_status
 void cli_install_sigint(void);
 bool cli_interrupted(void);
 
+/* MPI (mpi.c): several processes started by mpirun or srun.  cli_mpi_init calls MPI_Init only when a
+ * launcher started this process (non-zero: it failed, or more than one process without MPI built in); the
+ * rest answer for one process (rank 0 of 1) otherwise.  Rank 0 alone writes files and prints progress. */
+int cli_mpi_init(int *argc, char ***argv);
+void cli_mpi_finalize(void);
+int cli_mpi_rank(void);
+int cli_mpi_size(void);
+bool cli_mpi_built(void);
+/* ebm_run_opts.allreduce: buf (n) summed over all processes in place. */
+ebm_status cli_mpi_allreduce(float *buf, size_t n, void *user);
+ebm_status cli_mpi_allreduce_f64(double *buf, size_t n);
+/* all (sum of counts) = every rank's `mine` (counts[rank] values each) in rank order, on every rank. */
+ebm_status cli_mpi_gather_f64(const double *mine, size_t n, const size_t *counts, double *all);
+/* Ends every process of the job at once (MPI_Abort); returns only in one process. */
+void cli_mpi_abort(int code);
+
 /* ---- data and files ---- */
 typedef struct cli_data_args {
     const char *scale;      /* auto|none|255|minmax */
@@ -89,6 +107,9 @@ typedef struct cli_data_args {
 void cli_data_args_from_model(cli_data_args *a, const ebm_meta *meta);
 /* Fills o from a; false after printing an error (a bad name). */
 bool cli_data_opts(const char *cmd, const cli_data_args *a, ebm_data_opts *o);
+/* *spec, else the model's training data (meta's ebm.data.spec; meta may be NULL); false after printing
+ * "NEED (the model does not record its training data)". */
+bool cli_model_data(const char *cmd, const char **spec, const ebm_meta *meta, const char *need);
 /* Loads spec with o, printing "loaded N x D from SOURCE" unless quiet; NULL after printing an error. */
 ebm_dataset *cli_load_data(const char *cmd, const char *spec, const ebm_data_opts *o, bool quiet);
 /* spec preprocessed as the model's training data (meta's ebm.data.*) unless da says otherwise, with n_vis
@@ -153,14 +174,41 @@ void cli_json_string(FILE *f, const char *s);
 void cli_json_number(FILE *f, double v);
 void cli_json_numbers(FILE *f, const char *const *keys, const double *v, size_t n);
 
+/* ---- reports: `ebm eval` and `ebm info` print text or one JSON object from one sequence of calls ---- */
+typedef struct cli_report {
+    bool json;
+} cli_report;
+/* JSON: '{"KEY": "PATH"' (the object's first member); text: nothing. */
+cli_report cli_report_begin(bool json, const char *key, const char *path);
+/* JSON only: ', "KEY": "V"' (escaped); fmt's text as it is.  Text only: fmt's text as it is. */
+void cli_report_str(const cli_report *r, const char *key, const char *v);
+void cli_report_json(const cli_report *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void cli_report_text(const cli_report *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* JSON: ', "KEY": V' (null when not finite); text: fmt's text (nothing when fmt is NULL). */
+void cli_report_num(const cli_report *r, const char *key, double v, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* The end: JSON ', "metadata": {...}}' or ', "seconds": S}' and a newline; text "metadata:" and a line per key,
+ * or nothing. */
+void cli_report_meta_end(const cli_report *r, const ebm_meta *m);
+void cli_report_end(const cli_report *r, double seconds);
+/* The size of the file at path in bytes, -1 when it cannot be read. */
+long long cli_file_bytes(const char *path);
+
 /* ---- training (train.c): what every `ebm train KIND` shares ---- */
 typedef struct cli_train_args {
     const char *data, *out, *log;
+    size_t checkpoint_every;        /* --checkpoint-every N: updates between checkpoints (0 = none) */
+    const char *resume;             /* --resume [FILE]: "" = NAME.ckpt.safetensors beside --out */
 } cli_train_args;
+/* Checkpoints and resume, for every `ebm train KIND` (docs/train.md). */
+#define CLI_RESUME_OPTIONS(ta)                                                                                            \
+    {"checkpoint-every", OPT_SIZE, &(ta).checkpoint_every, "N", "write a checkpoint (NAME.ckpt.safetensors) every N updates (mini-batches); 0 = off", 0, 1e12, 0, 0, NULL, NULL}, \
+    {"resume", OPT_OPT_STR, &(ta).resume, "[FILE]", "continue from a checkpoint (default NAME.ckpt.safetensors beside --out), bit for bit", -INFINITY, INFINITY, 0, 0, NULL, NULL}
 #define CLI_TRAIN_OPTIONS(ta)                                                                                             \
     {"data", OPT_STR, &(ta).data, "SPEC", "training data: fashion-mnist[:train|:test], toy:NAME or a .idx[.gz]/.npy/.csv path", -INFINITY, INFINITY, 0, 0, NULL, NULL}, \
     {"out", OPT_STR, &(ta).out, "PATH", "where to save the model (.safetensors; atomically; one run at a time)", -INFINITY, INFINITY, 0, 0, NULL, NULL},   \
-    {"log", OPT_STR, &(ta).log, "CSV", "write the training figures to this CSV file (a row at a time; replaces an old one)", -INFINITY, INFINITY, 0, 0, NULL, NULL}
+    {"log", OPT_STR, &(ta).log, "CSV", "write the training figures to this CSV file (a row at a time; replaces an old one, appended to on --resume)", -INFINITY, INFINITY, 0, 0, NULL, NULL}, \
+    CLI_RESUME_OPTIONS(ta)
 /* Before long work: --data and --out given, --out and --log writable; -1 to go on. */
 int cli_train_check(const char *cmd, const cli_train_args *ta);
 /* The sampling defaults (ebm.sample.steps 1000, .temperature 1, .init noise) where mt has none. */
@@ -181,7 +229,8 @@ typedef struct cli_run {
     const char *log_header;         /* the CSV log's first line (without newline) */
     const char *nan_hint;           /* appended to a divergence message, e.g. "try a smaller --lr" */
     size_t every;                   /* iteration runs: a line every N iterations when stderr is not a terminal */
-    size_t checkpoint_every;        /* iteration runs: save NAME.partial every N iterations (0 = never) */
+    size_t checkpoint_every;        /* a kind's own checkpoint option (train ebm --checkpoint N): as
+                                       --checkpoint-every N, and the model so far in NAME.partial too */
     bool stage;                     /* one run of several (a DBN's layer below the top): a complete run is
                                        neither recorded nor saved, only a stopped one (no --log: it restarts) */
     /* Writes the model (with meta) to path. */
@@ -192,9 +241,11 @@ typedef struct cli_run {
     void (*on_epoch)(struct cli_run *r, const ebm_run_progress *p);
     void (*on_iter)(struct cli_run *r, const ebm_run_progress *p);
     void (*describe)(struct cli_run *r, char *buf, size_t cap);
+    /* Optional: the checkpoint of the run under way (default ebm_run_checkpoint(t, out)). */
+    ebm_status (*checkpoint)(struct cli_run *r, ebm_trainer *t, ebm_tensors *out);
     void *user;
     bool log_append;                /* add to an existing --log (a resumed run) instead of replacing it */
-    /* set by cli_train_run */
+    /* set by cli_train_run (and cli_train_resume) */
     cli_progress prog;
     FILE *log;                      /* the rows, in memory; after every row written to log_fd and checked */
     int log_fd;                     /* the --log file, O_APPEND */
@@ -204,7 +255,17 @@ typedef struct cli_run {
     bool iters;
     ebm_run_result res;
     char partial[4096];
+    char ckpt[4096];                /* where checkpoints go: NAME.ckpt.safetensors */
+    ebm_tensors *resume;            /* the checkpoint read for --resume (freed by cli_train_end) */
+    bool resume_read;               /* cli_train_resume has run */
+    size_t kill_after, stop_after;  /* test hooks (EBM_TEST_KILL_AFTER, EBM_TEST_INTERRUPT_AFTER): SIGKILL
+                                       or an interrupt after that update */
 } cli_run;
+/* For --resume: reads the checkpoint into r->resume (NULL without --resume) and says where the run goes on;
+ * -1 to go on, else the exit status after an error.  cli_train_run calls it when the kind has not. */
+int cli_train_resume(cli_run *r);
+/* Frees what cli_train_resume read (after the last cli_train_run of the command). */
+void cli_train_end(cli_run *r);
 /* Runs t on data (labels may be NULL) through ebm_run with ro's settings (its callbacks are the runner's),
  * with progress, the log and Ctrl-C; then records the provenance and saves: to --out after a complete run,
  * to NAME.partial.safetensors after an interrupt (exit status 130) or a divergence (1).  Returns the exit
@@ -439,6 +500,8 @@ typedef struct cli_info_args {
 } cli_info_args;
 /* cli_start_model for `ebm info` with those options (checking that --filters can be written). */
 int cli_info_start(int argc, char **argv, const char *usage, const char *about, cli_info_args *a, const char **path);
+/* `ebm info MODEL [--json]` for the kinds without a filter picture: cli_start_model with --json only. */
+int cli_info_json_start(int argc, char **argv, const char *about, bool *json, const char **path);
 /* cli_write_filters with a's picture options (nothing to do and true without --filters). */
 bool cli_info_filters(const cli_info_args *a, bool quiet, const float *W, size_t n_vis, size_t n_hid, size_t height,
                       size_t width);

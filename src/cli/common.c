@@ -118,6 +118,11 @@ ebm_dataset *cli_load_data(const char *cmd, const char *spec, const ebm_data_opt
     return d;
 }
 
+bool cli_model_data(const char *cmd, const char **spec, const ebm_meta *meta, const char *need) {
+    if (!*spec && meta) *spec = ebm_meta_get(meta, "ebm.data.spec");
+    return *spec || (cli_error(cmd, "%s (the model does not record its training data)", need), false);
+}
+
 bool cli_is_binary(const ebm_mat *m) {
     size_t n = m->rows * m->cols;
     for (size_t i = 0; i < n; i++)
@@ -166,7 +171,10 @@ ebm_rbm *cli_load_rbm(const char *cmd, const char *path, const char *verb) {
     }
     const char *kind = ebm_meta_get(ebm_tensors_meta_const(t), "ebm.model");
     ebm_rbm *m = NULL;
-    if (kind && strcmp(kind, "rbm") != 0)
+    if (kind && strcmp(kind, "checkpoint") == 0)
+        cli_error(cmd, "%s is a training checkpoint, not a model: continue its run with 'ebm train KIND ... --resume %s'",
+                  path, path);
+    else if (kind && strcmp(kind, "rbm") != 0)
         cli_error(cmd, "%s: %s '%s' models is not supported yet", path, verb, kind);
     else if ((s = ebm_rbm_from_tensors(t, path, &m)))
         cli_lib_error(cmd, s);
@@ -400,6 +408,11 @@ int cli_info_start(int argc, char **argv, const char *usage, const char *about, 
     return rc;
 }
 
+int cli_info_json_start(int argc, char **argv, const char *about, bool *json, const char **path) {
+    const cli_opt opts[] = {CLI_JSON_OPTION(*json), OPT_END};
+    return cli_start_model("info", argc, argv, opts, "ebm info MODEL [--json]", about, path);
+}
+
 bool cli_info_filters(const cli_info_args *a, bool quiet, const float *W, size_t n_vis, size_t n_hid, size_t height,
                       size_t width) {
     size_t h, w, nf = a->nf < n_hid ? a->nf : n_hid;
@@ -429,18 +442,62 @@ void cli_json_numbers(FILE *f, const char *const *keys, const double *v, size_t 
 }
 
 void cli_stat_line(const char *name, int width, const float *x, size_t n, size_t skip, bool half_exp) {
-    double s = 0, sq = 0, mn = INFINITY, mx = -INFINITY;
-    size_t count = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (skip && i % (skip + 1) == 0) continue;
-        double v = half_exp ? exp(0.5 * x[i]) : x[i];
-        s += v;
-        sq += v * v;
-        mn = v < mn ? v : mn;
-        mx = v > mx ? v : mx;
-        count++;
+    ebm_param_stats s;
+    ebm_param_stats_of(x, n, skip, half_exp, &s);
+    printf("  %-*s mean %+.4f  std %.4f  min %+.4f  max %+.4f\n", width, name, s.mean, s.std, s.min, s.max);
+}
+
+cli_report cli_report_begin(bool json, const char *key, const char *path) {
+    if (json) {
+        printf("{\"%s\": ", key);
+        cli_json_string(stdout, path);
     }
-    double mean = count ? s / (double)count : 0;
-    printf("  %-*s mean %+.4f  std %.4f  min %+.4f  max %+.4f\n", width, name, mean,
-           count ? sqrt(fmax(0, sq / (double)count - mean * mean)) : 0.0, mn, mx);
+    return (cli_report){json};
+}
+
+void cli_report_str(const cli_report *r, const char *key, const char *v) {
+    if (!r->json) return;
+    printf(", \"%s\": ", key);
+    cli_json_string(stdout, v);
+}
+
+void cli_report_json(const cli_report *r, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    if (r->json) vprintf(fmt, ap);
+    va_end(ap);
+}
+
+void cli_report_text(const cli_report *r, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    if (!r->json) vprintf(fmt, ap);
+    va_end(ap);
+}
+
+void cli_report_num(const cli_report *r, const char *key, double v, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    if (r->json) {
+        printf(", \"%s\": ", key);
+        cli_json_number(stdout, v);
+    } else if (fmt) {
+        vprintf(fmt, ap);
+    }
+    va_end(ap);
+}
+
+void cli_report_meta_end(const cli_report *r, const ebm_meta *m) {
+    fputs(r->json ? ", \"metadata\": {" : "metadata:\n", stdout);
+    cli_print_meta(m, r->json);
+    if (r->json) printf("}}\n");
+}
+
+void cli_report_end(const cli_report *r, double seconds) {
+    if (r->json) printf(", \"seconds\": %.3f}\n", seconds);
+}
+
+long long cli_file_bytes(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 ? (long long)st.st_size : -1;
 }

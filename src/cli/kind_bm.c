@@ -14,8 +14,7 @@
 static ebm_bm *load_bm(const char *cmd, const char *path) {
     ebm_bm *m = NULL;
     ebm_status s = ebm_bm_load(path, &m);
-    if (s) cli_lib_error(cmd, s);
-    return m;
+    return s ? (cli_lib_error(cmd, s), NULL) : m;
 }
 
 ebm_dataset *cli_bm_load_binary(const char *cmd, const char *spec, cli_data_args *da, const ebm_meta *meta, size_t n,
@@ -86,7 +85,7 @@ static const char *const train_about =
 
 int cli_bm_train(int argc, char **argv, bool quiet) {
     const char *cmd = "train bm", *shape = NULL;
-    cli_train_args ta = {NULL, NULL, NULL};
+    cli_train_args ta = {0};
     size_t monitor = 1000;
     int spins = 0, scan = 0, method = 0, optim = 0, exact_mode = 0;
     float init_std = 0.01f;
@@ -199,21 +198,16 @@ static ebm_status bm_sweep(void *ctx, size_t sweeps) {
 
 /* The chains' start: random rows of the data (--init data) or uniform noise; false after printing an error. */
 static bool bm_start(const char *cmd, bm_sweeps *b, int init, const char *spec, bool quiet) {
-    size_t nu = ebm_bm_units(b->m);
-    float off = ebm_bm_off_value(b->m);
-    if (init == 0) {
-        for (size_t i = 0; i < b->n * nu; i++) b->x[i] = ebm_rng_uniform(&b->rng) < 0.5 ? 1.0f : off;
-        return true;
-    }
     const ebm_meta *meta = ebm_bm_meta((ebm_bm *)b->m);
-    if (!spec && !(spec = ebm_meta_get(meta, "ebm.data.spec")))
-        return cli_error(cmd, "--init data needs --data (the model does not record its training data)"), false;
     cli_data_args da = {"auto", "threshold", 0.5f, 0, 1, false, false, false};
-    ebm_dataset *d = cli_bm_load_binary(cmd, spec, &da, meta, nu, off, quiet);
-    for (size_t c = 0; d && c < b->n; c++)
-        memcpy(b->x + c * nu, d->x->data + ebm_rng_below(&b->rng, d->x->rows) * nu, nu * sizeof(float));
+    size_t nu = ebm_bm_units(b->m);
+    ebm_dataset *d = NULL;
+    if (init == 1 && (!cli_model_data(cmd, &spec, meta, "--init data needs --data") ||
+                      !(d = cli_bm_load_binary(cmd, spec, &da, meta, nu, ebm_bm_off_value(b->m), quiet))))
+        return false;
+    ebm_bm_chains_start(b->m, d ? d->x : NULL, b->x, b->n, &b->rng);
     ebm_dataset_free(d);
-    return d != NULL;
+    return true;
 }
 
 int cli_bm_sample(int argc, char **argv, bool quiet) {
@@ -300,8 +294,8 @@ int cli_bm_eval(int argc, char **argv, bool quiet) {
     if (!m) return 1;
     ebm_dataset *d = NULL;
     size_t nu = ebm_bm_units(m);
-    if (!spec && !(spec = ebm_meta_get(ebm_bm_meta(m), "ebm.data.spec")))
-        rc = cli_error(cmd, "--data is required (the model does not record its training data)");
+    if (!cli_model_data(cmd, &spec, ebm_bm_meta(m), "--data is required"))
+        rc = 1;
     else if (exact_mode == 1 && nu > EBM_EXACT_MAX_UNITS)
         rc = cli_error(cmd, "--exact on needs at most %d units; this model has %zu", EBM_EXACT_MAX_UNITS, nu);
     else if (!(d = cli_bm_load_binary(cmd, spec, &da, ebm_bm_meta(m), nu, ebm_bm_off_value(m), quiet || json)))
@@ -312,25 +306,23 @@ int cli_bm_eval(int argc, char **argv, bool quiet) {
     double t0 = cli_now();
     ebm_status s = ebm_bm_evaluate(m, d->x->data, d->x->rows, exact, &e);
     const char *sp = ebm_bm_spins_name(ebm_bm_spin_kind(m));
-    rc = s ? cli_lib_error(cmd, s) : 0;
-    if (!s && json) {
-        printf("{\"model\": ");
-        cli_json_string(stdout, path);
-        printf(", \"kind\": \"bm\", \"units\": %zu, \"spins\": \"%s\", \"data\": ", nu, sp);
-        cli_json_string(stdout, spec);
-        printf(", \"rows\": %zu, ", d->x->rows);
-        const char *const keys[] = {"energy_mean", "pseudo_ll", "log_z", "log_likelihood"};
-        cli_json_numbers(stdout, keys, &e.energy_mean, 4);
-        printf(", \"seconds\": %.3f}\n", cli_now() - t0);
-    } else if (!s) {
-        printf("model            %s (BM of %zu units, %s)\n", path, nu, sp);
-        printf("data             %s: %zu rows\n", d->source, d->x->rows);
-        printf("energy           %.4f (mean)\n", e.energy_mean);
-        printf("pseudo-LL        %.4f nats per example\n", e.pseudo_ll);
-        if (exact) printf("log Z            %.6f (exact, 2^%zu states)\n", e.log_z, nu);
-        if (exact) printf("log-likelihood   %.4f nats per example (exact)\n", e.log_likelihood);
-        else printf("log-likelihood   n/a: exact needs at most %d units (this model: %zu)\n", EBM_EXACT_MAX_UNITS, nu);
-    }
+    if ((rc = s ? cli_lib_error(cmd, s) : 0)) goto done;
+    cli_report r = cli_report_begin(json, "model", path);
+    cli_report_json(&r, ", \"kind\": \"bm\", \"units\": %zu, \"spins\": \"%s\"", nu, sp);
+    cli_report_str(&r, "data", spec);
+    cli_report_json(&r, ", \"rows\": %zu", d->x->rows);
+    cli_report_text(&r, "model            %s (BM of %zu units, %s)\n", path, nu, sp);
+    cli_report_text(&r, "data             %s: %zu rows\n", d->source, d->x->rows);
+    cli_report_num(&r, "energy_mean", e.energy_mean, "energy           %.4f (mean)\n", e.energy_mean);
+    cli_report_num(&r, "pseudo_ll", e.pseudo_ll, "pseudo-LL        %.4f nats per example\n", e.pseudo_ll);
+    cli_report_num(&r, "log_z", e.log_z, exact ? "log Z            %.6f (exact, 2^%zu states)\n" : NULL, e.log_z, nu);
+    if (exact)
+        cli_report_num(&r, "log_likelihood", e.log_likelihood, "log-likelihood   %.4f nats per example (exact)\n",
+                       e.log_likelihood);
+    else
+        cli_report_num(&r, "log_likelihood", e.log_likelihood, "log-likelihood   n/a: exact needs at most %d units "
+                       "(this model: %zu)\n", EBM_EXACT_MAX_UNITS, nu);
+    cli_report_end(&r, cli_now() - t0);
 done:
     ebm_dataset_free(d);
     ebm_bm_free(m);
@@ -342,35 +334,24 @@ done:
 int cli_bm_info(int argc, char **argv, bool quiet) {
     const char *path;
     bool json = false;
-    const cli_opt opts[] = {
-        CLI_JSON_OPTION(json),
-        OPT_END,
-    };
-    int rc = cli_start_model("info", argc, argv, opts, "ebm info MODEL [--json]",
-                             "Describe a fully visible Boltzmann machine file: units, spin convention, coupling and bias\n"
-                             "statistics (off-diagonal couplings) and all metadata.", &path);
+    int rc = cli_info_json_start(argc, argv, "Describe a fully visible Boltzmann machine file: units, spin convention, "
+                                 "coupling and bias\nstatistics (off-diagonal couplings) and all metadata.", &json,
+                                 &path);
     ebm_bm *m = rc >= 0 ? NULL : load_bm("info", path);
     if (!m) return rc >= 0 ? rc : 1;
     (void)quiet;
     size_t n = ebm_bm_units(m), np = n * (n - 1) / 2 + n, h, w;
     ebm_bm_image_shape(m, &h, &w);
     const char *sp = ebm_bm_spins_name(ebm_bm_spin_kind(m));
-    if (json) {
-        printf("{\"file\": ");
-        cli_json_string(stdout, path);
-        printf(", \"kind\": \"bm\", \"units\": %zu, \"spins\": \"%s\", \"n_params\": %zu, \"metadata\": {", n, sp, np);
-        cli_print_meta(ebm_bm_meta(m), true);
-        printf("}}\n");
-    } else {
-        printf("%s: fully visible Boltzmann machine, %zu units in %s, %zu parameters (%zu couplings, %zu biases)\n",
-               path, n, strcmp(sp, "pm1") == 0 ? "{-1,+1}" : "{0,1}", np, np - n, n);
-        if (h) printf("image shape %zu x %zu\n", h, w);
-        printf("parameters:\n");
-        if (n > 1) cli_stat_line("W", 4, ebm_bm_weights(m), n * n, n, false);
-        cli_stat_line("b", 4, ebm_bm_bias(m), n, 0, false);
-        printf("metadata:\n");
-        cli_print_meta(ebm_bm_meta(m), false);
-    }
+    cli_report r = cli_report_begin(json, "file", path);
+    cli_report_json(&r, ", \"kind\": \"bm\", \"units\": %zu, \"spins\": \"%s\", \"n_params\": %zu", n, sp, np);
+    cli_report_text(&r, "%s: fully visible Boltzmann machine, %zu units in %s, %zu parameters (%zu couplings, %zu "
+                    "biases)\n", path, n, strcmp(sp, "pm1") == 0 ? "{-1,+1}" : "{0,1}", np, np - n, n);
+    if (h) cli_report_text(&r, "image shape %zu x %zu\n", h, w);
+    cli_report_text(&r, "parameters:\n");
+    if (n > 1 && !json) cli_stat_line("W", 4, ebm_bm_weights(m), n * n, n, false);
+    if (!json) cli_stat_line("b", 4, ebm_bm_bias(m), n, 0, false);
+    cli_report_meta_end(&r, ebm_bm_meta(m));
     ebm_bm_free(m);
     return 0;
 }

@@ -142,7 +142,9 @@ int cli_compose_info(int argc, char **argv, bool quiet) {
         printf("parts           %zu, input size %zu (all loaded)\n", ebm_composed_count(c), e->dim);
         printf("metadata:\n");
     }
+    if (json) printf("{");
     cli_print_meta(meta, json);
+    if (json) printf("}\n");
     ebm_energy_free(e);
     ebm_composed_free(c);
     ebm_meta_free(meta);

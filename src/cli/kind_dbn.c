@@ -6,15 +6,13 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #define MAX_LEVELS 65
 
 static ebm_dbn *load(const char *cmd, const char *path) {
     ebm_dbn *d = NULL;
     ebm_status s = ebm_dbn_load_stack(path, &d);
-    if (s) cli_lib_error(cmd, s);
-    return d;
+    return s ? (cli_lib_error(cmd, s), NULL) : d;
 }
 
 int cli_dbn_start(const char *cmd, int argc, char **argv, const cli_opt *opts, const char *usage, const char *about,
@@ -45,8 +43,7 @@ bool cli_dbn_level(const char *cmd, const char *arg, const ebm_dbn *d, size_t *l
 }
 
 ebm_dataset *cli_dbn_data(const char *cmd, const ebm_dbn *d, const char **spec, cli_data_args *da, bool quiet) {
-    if (!*spec && !(*spec = ebm_meta_get(d->meta, "ebm.data.spec")))
-        return cli_error(cmd, "--data is required (the model does not record its training data)"), NULL;
+    if (!cli_model_data(cmd, spec, d->meta, "--data is required")) return NULL;
     return cli_load_like_model(cmd, *spec, da, d->meta, ebm_dbn_units(d, 0), true, quiet);
 }
 
@@ -99,6 +96,13 @@ static ebm_status train_save(cli_run *r, const char *path) {
     return s ? s : ebm_dbn_save(c->net, path);
 }
 
+/* A checkpoint names the layer under way and holds the layers below it. */
+static ebm_status train_checkpoint(cli_run *r, ebm_trainer *t, ebm_tensors *out) {
+    const dbn_train *c = r->user;
+    (void)t;
+    return ebm_dbn_checkpoint(c->net, c->L, out);
+}
+
 static ebm_status train_layer(ebm_dbn_layer_run *L, void *user) {
     dbn_train *c = user;
     c->L = L;
@@ -116,11 +120,12 @@ static const char *const train_about =
     "RBM trained the same way on the hidden probabilities p(h | v) of the layer below over all training rows.\n"
     "Each epoch prints the layer's reconstruction error on --monitor rows of its input.  Data values must lie\n"
     "in [0, 1]; the preprocessing is stored in the model so that sample, encode and eval repeat it.  Ctrl-C\n"
-    "stops after the current batch and saves the layers so far in NAME.partial.safetensors.";
+    "stops after the current batch and saves the layers so far in NAME.partial.safetensors; --checkpoint-every N\n"
+    "writes NAME.ckpt.safetensors (the layer under way and the layers below it), which --resume continues.";
 
 int cli_dbn_train(int argc, char **argv, bool quiet) {
     const char *cmd = "train dbn", *layers = "500,500";
-    cli_train_args ta = {NULL, NULL, NULL};
+    cli_train_args ta = {0};
     dbn_train c = {.monitor = 200};
     cli_cd_args_init(&c.ca);
     cli_data_args da = CLI_DATA_ARGS_INIT;
@@ -131,6 +136,7 @@ int cli_dbn_train(int argc, char **argv, bool quiet) {
         CLI_CD_OPTIONS(c.ca),
         CLI_DATA_OPTIONS(da),
         {"monitor", OPT_SIZE, &c.monitor, "N", "rows of each layer's input for the per-epoch reconstruction error (0 = off)", 0, 1e9, 0, 0, NULL, NULL},
+        CLI_RESUME_OPTIONS(ta),
         OPT_END,
     };
     size_t npos, sizes[MAX_LEVELS], n_sizes, big = 0;
@@ -161,9 +167,13 @@ int cli_dbn_train(int argc, char **argv, bool quiet) {
     c.net->width = c.net->layers[0]->width = d->width;
     c.r = (cli_run){.cmd = cmd, .kind = "dbn", .ta = &ta, .d = d, .da = &da, .quiet = quiet, .argc = argc,
                     .argv = argv, .meta = c.net->meta, .nan_hint = c.hint, .save = train_save,
-                    .detail = train_detail, .on_epoch = train_epoch, .describe = train_describe, .user = &c};
+                    .detail = train_detail, .on_epoch = train_epoch, .describe = train_describe,
+                    .checkpoint = train_checkpoint, .user = &c};
     cli_progress_init(&c.r.prog, quiet);
+    if ((rc = cli_train_resume(&c.r)) >= 0) goto done;
+    rc = 1;
     ebm_dbn_train_opts o = {.cd = c.ca.o, .init_std = c.ca.init_std}; /* all of ebm_dbn_train_opts_default's */
+    o.resume = c.r.resume;
     if (!quiet)
         fprintf(stderr, "training %s greedily by %s-%zu: %zu epochs per layer, batch %zu, lr %g%s, %d threads\n",
                 cli_dbn_describe(c.net).s, o.cd.mode == EBM_PCD ? "pcd" : "cd", o.cd.k, o.cd.epochs, o.cd.batch,
@@ -172,6 +182,7 @@ int cli_dbn_train(int argc, char **argv, bool quiet) {
     s = ebm_dbn_train_run(c.net, d->x, &o, train_layer, &c);
     rc = c.rc ? c.rc : s ? cli_lib_error(cmd, s) : 0;
 done:
+    cli_train_end(&c.r);
     ebm_dbn_free(c.net);
     ebm_dataset_free(d);
     return rc;
@@ -282,18 +293,17 @@ int cli_dbn_eval(int argc, char **argv, bool quiet) {
     ebm_status s = ds ? ebm_dbn_evaluate(d, ds->x->data, ds->x->rows, &fmean, &recon) : EBM_OK;
     if ((rc = !ds ? 1 : s ? cli_lib_error(cmd, s) : 0)) goto done;
     size_t n = ds->x->rows;
-    if (json) {
-        printf("{\"model\": ");
-        cli_json_string(stdout, path);
-        printf(", \"kind\": \"dbn\", \"layers\": %zu, \"data\": ", d->n_layers);
-        cli_json_string(stdout, data_spec);
-        printf(", \"rows\": %zu, \"score_mean\": %.10g, \"recon_mse\": %.10g}\n", n, fmean, recon); /* finite */
-    } else {
-        printf("model            %s (%s)\n", path, cli_dbn_describe(d).s);
-        printf("data             %s: %zu rows (scale %s, binarize %s)\n", ds->source, n, da.scale, da.binarize);
-        printf("score            %.4f (mean free energy under the bottom RBM)\n", fmean);
-        printf("reconstruction   %.6f (mean squared error per unit, bottom layer, mean field)\n", recon);
-    }
+    cli_report r = cli_report_begin(json, "model", path);
+    cli_report_json(&r, ", \"kind\": \"dbn\", \"layers\": %zu", d->n_layers);
+    cli_report_str(&r, "data", data_spec);
+    cli_report_json(&r, ", \"rows\": %zu", n);
+    cli_report_text(&r, "model            %s (%s)\n", path, cli_dbn_describe(d).s);
+    cli_report_text(&r, "data             %s: %zu rows (scale %s, binarize %s)\n", ds->source, n, da.scale,
+                    da.binarize);
+    cli_report_num(&r, "score_mean", fmean, "score            %.4f (mean free energy under the bottom RBM)\n", fmean);
+    cli_report_num(&r, "recon_mse", recon, "reconstruction   %.6f (mean squared error per unit, bottom layer, mean "
+                   "field)\n", recon);
+    cli_report_json(&r, "}\n");
 done:
     ebm_dataset_free(ds);
     ebm_dbn_free(d);
@@ -311,37 +321,30 @@ int cli_dbn_info(int argc, char **argv, bool quiet) {
     ebm_dbn *d = load("info", path);
     if (!d) return 1;
     size_t np = ebm_dbn_n_params(d);
-    struct stat st;
-    long long bytes = stat(path, &st) == 0 ? (long long)st.st_size : -1;
-    if (json) {
-        printf("{\"file\": ");
-        cli_json_string(stdout, path);
-        printf(", \"bytes\": %lld, \"kind\": \"dbn\", \"sizes\": [", bytes);
-        for (size_t l = 0; l <= d->n_layers; l++) printf("%s%zu", l ? ", " : "", ebm_dbn_units(d, l));
-        printf("], \"n_params\": %zu, \"layers\": [", np);
-    } else {
-        printf("%s: deep belief net %s (%zu layers), %zu parameters, %lld bytes\n", path, cli_dbn_describe(d).s + 4,
-               d->n_layers, np, bytes);
-        if (d->height) printf("image shape %zu x %zu\n", d->height, d->width);
-    }
+    long long bytes = cli_file_bytes(path);
+    cli_report r = cli_report_begin(json, "file", path);
+    cli_report_json(&r, ", \"bytes\": %lld, \"kind\": \"dbn\", \"sizes\": [", bytes);
+    for (size_t l = 0; json && l <= d->n_layers; l++) printf("%s%zu", l ? ", " : "", ebm_dbn_units(d, l));
+    cli_report_json(&r, "], \"n_params\": %zu, \"layers\": [", np);
+    cli_report_text(&r, "%s: deep belief net %s (%zu layers), %zu parameters, %lld bytes\n", path,
+                    cli_dbn_describe(d).s + 4, d->n_layers, np, bytes);
+    if (d->height) cli_report_text(&r, "image shape %zu x %zu\n", d->height, d->width);
     for (size_t l = 0; l < d->n_layers; l++) {
         const ebm_rbm *m = d->layers[l];
-        if (json) printf("%s{", l ? ", " : "");
-        else printf("layer %zu: RBM %zu x %zu%s\n", l + 1, m->n_vis, m->n_hid,
-                    l + 1 == d->n_layers ? " (top: undirected)" : " (directed when generating)");
+        cli_report_json(&r, "%s{", l ? ", " : "");
+        cli_report_text(&r, "layer %zu: RBM %zu x %zu%s\n", l + 1, m->n_vis, m->n_hid,
+                        l + 1 == d->n_layers ? " (top: undirected)" : " (directed when generating)");
         ebm_param_stats ps[3];
         ebm_rbm_param_stats(m, ps);
         for (int k = 0; k < 3; k++) { /* finite numbers: the loader refuses others */
-            if (json)
-                printf("\"%s\": {\"mean\": %.10g, \"std\": %.10g, \"max_abs\": %.10g}%s", names[k], ps[k].mean,
-                       ps[k].std, ps[k].max_abs, k < 2 ? ", " : "}");
-            else
-                printf("    %-4s mean %+.4f  std %.4f  max|.| %.4f\n", names[k], ps[k].mean, ps[k].std, ps[k].max_abs);
+            cli_report_json(&r, "\"%s\": {\"mean\": %.10g, \"std\": %.10g, \"max_abs\": %.10g}%s", names[k], ps[k].mean,
+                            ps[k].std, ps[k].max_abs, k < 2 ? ", " : "}");
+            cli_report_text(&r, "    %-4s mean %+.4f  std %.4f  max|.| %.4f\n", names[k], ps[k].mean, ps[k].std,
+                            ps[k].max_abs);
         }
     }
-    fputs(json ? "], \"metadata\": {" : "metadata:\n", stdout);
-    cli_print_meta(d->meta, json);
-    if (json) printf("}}\n");
+    cli_report_json(&r, "]");
+    cli_report_meta_end(&r, d->meta);
     const ebm_rbm *m0 = d->layers[0];
     rc = cli_info_filters(&ia, quiet, m0->W, m0->n_vis, m0->n_hid, d->height, d->width) ? 0 : 1;
     ebm_dbn_free(d);

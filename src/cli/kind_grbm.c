@@ -14,8 +14,7 @@
 static ebm_grbm *load_grbm(const char *cmd, const char *path) {
     ebm_grbm *m = NULL;
     ebm_status s = ebm_grbm_load(path, &m);
-    if (s) cli_lib_error(cmd, s);
-    return m;
+    return s ? (cli_lib_error(cmd, s), NULL) : m;
 }
 
 /* spec as grey levels of finite value, scaled by `scale`, or with a model m as m's training data was, with m's
@@ -276,9 +275,8 @@ static int sample_model(const char *cmd, sample_args *a, bool quiet) {
     if (a->out.png && !cli_image_shape(cmd, m->n_vis, m->height, m->width, a->out.shape, &h, &w)) return 1;
     ebm_status s = ebm_grbm_chains_new(m, n, &a->ch);
     if (s) return cli_lib_error(cmd, s);
-    const char *spec = a->data ? a->data : ebm_meta_get(m->meta, "ebm.data.spec");
-    if (a->init == 1 && !spec)
-        return cli_error(cmd, "--init data needs --data (the model does not record its training data)");
+    const char *spec = a->data;
+    if (a->init == 1 && !cli_model_data(cmd, &spec, m->meta, "--init data needs --data")) return 1;
     if (a->init == 1 && !(a->d = load_pixels(cmd, spec, "auto", 0, m, true, quiet))) return 1;
     s = a->d ? ebm_grbm_chains_init_data(a->ch, a->d->x, &a->rng)
              : ebm_grbm_chains_init_noise(a->ch, a->noise_scale, &a->rng);
@@ -368,43 +366,39 @@ int cli_grbm_sample(int argc, char **argv, bool quiet) {
 
 /* ---- ebm eval MODEL.grbm ---- */
 
-static const char *const fig_keys[] = {"free_energy_mean", "recon_mse", "log_z", "log_likelihood", "ais_log_z",
-                                       "ais_log_likelihood"};
-
 static void print_eval(const char *path, const ebm_grbm *m, const ebm_dataset *d, const char *spec,
                        const ebm_ais_opts *ao, const ebm_grbm_eval *f, double seconds, bool json) {
-    if (json) {
-        printf("{\"model\": ");
-        cli_json_string(stdout, path);
-        printf(", \"kind\": \"grbm\", \"n_vis\": %zu, \"n_hid\": %zu, \"data\": ", m->n_vis, m->n_hid);
-        cli_json_string(stdout, spec);
-        printf(", \"rows\": %zu, ", d->x->rows);
-        cli_json_numbers(stdout, fig_keys, &f->free_energy_mean, 6); /* the struct's first six figures */
-        printf(", \"seconds\": %.3f", seconds);
-        if (ao) printf(", \"ais_warning\": ");
-        if (ao && f->ais_warnings) cli_json_string(stdout, cli_ais_warning(f->ais_warnings, f->ais_ess, f->ais_log_w_sd).s);
-        else if (ao) printf("null");
-        printf("}\n");
-        return;
-    }
-    printf("model            %s (GRBM %zu visible x %zu hidden)\n", path, m->n_vis, m->n_hid);
-    printf("data             %s: %zu rows (standardised as in training)\n", d->source, d->x->rows);
-    printf("free energy      %.4f (mean, standardised space)\n", f->free_energy_mean);
-    printf("reconstruction   %.6f (mean squared error per unit, standardised)\n", f->recon_mse);
-    if (!isnan(f->log_z)) {
-        printf("log Z            %.6f (exact, 2^%zu hidden states)\n", f->log_z, m->n_hid);
-        printf("log-likelihood   %.4f nats per example (exact; a density in pixel units)\n", f->log_likelihood);
-    } else {
-        printf("log-likelihood   n/a: exact needs at most %d hidden units (this model: %zu); try --ais\n",
-               EXACT_AUTO_UNITS, m->n_hid);
-    }
-    if (ao) {
-        printf("AIS log Z        %.6f [%.6f, %.6f] (%zu runs, %zu steps)\n", f->ais_log_z, f->ais_log_z_lo, f->ais_log_z_hi,
-               ao->runs, ao->steps);
-        printf("AIS log-lik.     %.4f nats per example\n", f->ais_log_likelihood);
-        if (f->ais_warnings)
-            printf("warning          %s\n", cli_ais_warning(f->ais_warnings, f->ais_ess, f->ais_log_w_sd).s);
-    }
+    cli_report r = cli_report_begin(json, "model", path);
+    cli_report_json(&r, ", \"kind\": \"grbm\", \"n_vis\": %zu, \"n_hid\": %zu", m->n_vis, m->n_hid);
+    cli_report_str(&r, "data", spec);
+    cli_report_json(&r, ", \"rows\": %zu", d->x->rows);
+    cli_report_text(&r, "model            %s (GRBM %zu visible x %zu hidden)\n", path, m->n_vis, m->n_hid);
+    cli_report_text(&r, "data             %s: %zu rows (standardised as in training)\n", d->source, d->x->rows);
+    cli_report_num(&r, "free_energy_mean", f->free_energy_mean, "free energy      %.4f (mean, standardised space)\n",
+                   f->free_energy_mean);
+    cli_report_num(&r, "recon_mse", f->recon_mse, "reconstruction   %.6f (mean squared error per unit, standardised)\n",
+                   f->recon_mse);
+    bool exact = !isnan(f->log_z);
+    cli_report_num(&r, "log_z", f->log_z, exact ? "log Z            %.6f (exact, 2^%zu hidden states)\n" : NULL,
+                   f->log_z, m->n_hid);
+    if (exact)
+        cli_report_num(&r, "log_likelihood", f->log_likelihood,
+                       "log-likelihood   %.4f nats per example (exact; a density in pixel units)\n", f->log_likelihood);
+    else
+        cli_report_num(&r, "log_likelihood", f->log_likelihood,
+                       "log-likelihood   n/a: exact needs at most %d hidden units (this model: %zu); try --ais\n",
+                       EXACT_AUTO_UNITS, m->n_hid);
+    cli_report_num(&r, "ais_log_z", f->ais_log_z,
+                   ao ? "AIS log Z        %.6f [%.6f, %.6f] (%zu runs, %zu steps)\n" : NULL, f->ais_log_z,
+                   f->ais_log_z_lo, f->ais_log_z_hi, ao ? ao->runs : 0, ao ? ao->steps : 0);
+    cli_report_num(&r, "ais_log_likelihood", f->ais_log_likelihood,
+                   ao ? "AIS log-lik.     %.4f nats per example\n" : NULL, f->ais_log_likelihood);
+    cli_text w = ao && f->ais_warnings ? cli_ais_warning(f->ais_warnings, f->ais_ess, f->ais_log_w_sd) : (cli_text){""};
+    if (w.s[0]) cli_report_text(&r, "warning          %s\n", w.s);
+    cli_report_json(&r, ", \"seconds\": %.3f%s", seconds, ao ? ", \"ais_warning\": " : "");
+    if (ao && json && w.s[0]) cli_json_string(stdout, w.s);
+    else if (ao) cli_report_json(&r, "null");
+    cli_report_json(&r, "}\n");
 }
 
 static const char *const eval_about =
@@ -443,9 +437,8 @@ int cli_grbm_eval(int argc, char **argv, bool quiet) {
     ebm_grbm_eval f;
     double t0 = cli_now();
     ebm_status s;
-    if (!spec) spec = ebm_meta_get(m->meta, "ebm.data.spec");
-    if (!spec)
-        rc = cli_error(cmd, "--data is required (the model does not record its training data)");
+    if (!cli_model_data(cmd, &spec, m->meta, "--data is required"))
+        rc = 1;
     else if (exact == 1 && m->n_hid > EBM_EXACT_MAX_UNITS)
         rc = cli_error(cmd, "--exact on needs at most %d hidden units; this GRBM has %zu", EBM_EXACT_MAX_UNITS,
                        m->n_hid);
@@ -472,14 +465,10 @@ int cli_grbm_info(int argc, char **argv, bool quiet) {
     if (rc >= 0) return rc;
     ebm_grbm *m = load_grbm("info", path);
     if (!m) return 1;
-    if (ia.json) {
-        printf("{\"file\": ");
-        cli_json_string(stdout, path);
-        printf(", \"kind\": \"grbm\", \"n_vis\": %zu, \"n_hid\": %zu, \"n_params\": %zu, \"metadata\": {", m->n_vis,
-               m->n_hid, m->n_params);
-        cli_print_meta(m->meta, true);
-        printf("}}\n");
-    } else {
+    cli_report r = cli_report_begin(ia.json, "file", path);
+    cli_report_json(&r, ", \"kind\": \"grbm\", \"n_vis\": %zu, \"n_hid\": %zu, \"n_params\": %zu", m->n_vis, m->n_hid,
+                    m->n_params);
+    if (!ia.json) {
         printf("%s: Gaussian-Bernoulli RBM, %zu visible x %zu hidden, %zu parameters\n", path, m->n_vis, m->n_hid,
                m->n_params);
         if (m->height) printf("image shape %zu x %zu\n", m->height, m->width);
@@ -491,9 +480,8 @@ int cli_grbm_info(int argc, char **argv, bool quiet) {
         printf("standardisation (pixel = model * std + mean):\n");
         cli_stat_line("data_mean", 10, m->data_mean, m->n_vis, 0, false);
         cli_stat_line("data_std", 10, m->data_std, m->n_vis, 0, false);
-        printf("metadata:\n");
-        cli_print_meta(m->meta, false);
     }
+    cli_report_meta_end(&r, m->meta);
     rc = cli_info_filters(&ia, quiet, m->W, m->n_vis, m->n_hid, m->height, m->width) ? 0 : 1;
     ebm_grbm_free(m);
     return rc;

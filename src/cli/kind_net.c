@@ -11,9 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DEFAULT_NET_IMAGE "conv:32:3:1,silu,pool:2,conv:64:3:1,silu,pool:2,flatten,linear:128,silu,linear:1"
-#define DEFAULT_NET_FLAT "linear:128,silu,linear:128,silu,linear:128,silu,linear:1"
-
 /* ---- sampler settings ---- */
 
 bool cli_samp_opts(const char *cmd, cli_samp_args *a, const ebm_meta *m, ebm_mcmc_opts *o) {
@@ -173,8 +170,7 @@ ebm_dataset *cli_net_load_rows(const char *cmd, const char *spec, const cli_net_
 
 ebm_dataset *cli_net_load_slice(const char *cmd, const char *spec, const cli_net_model *nm, size_t offset, size_t *n,
                                 bool quiet) {
-    if (!spec) spec = ebm_meta_get(nm->meta, "ebm.data.spec");
-    if (!spec) return cli_error(cmd, "--data is required (the model does not record its training data)"), NULL;
+    if (!cli_model_data(cmd, &spec, nm->meta, "--data is required")) return NULL;
     ebm_dataset *d = cli_net_load_rows(cmd, spec, nm, 0, quiet);
     if (d && offset >= d->x->rows) {
         cli_error(cmd, "--offset %zu is past the %zu rows of %s", offset, d->x->rows, spec);
@@ -214,7 +210,7 @@ typedef struct {
     cli_data_args da;
     cli_samp_args sa;
     ebm_lcd_opts o;
-    size_t every, checkpoint, classes, c, h, w;
+    size_t every, checkpoint, classes;
     ebm_dataset *d;
     ebm_net *net;
 } net_job;
@@ -266,18 +262,13 @@ static int net_prepare(net_job *j) {
     const ebm_mat *x = j->d->x;
     size_t dim = x->cols;
     bool image = j->d->height > 1 && j->d->width > 1 && j->d->height * j->d->width == dim;
-    j->c = image ? 1 : dim;
-    j->h = image ? j->d->height : 1;
-    j->w = image ? j->d->width : 1;
     if (j->jem && !j->d->labels)
         return cli_error(cmd, "%s has no labels (a JEM needs labelled data: fashion-mnist, toy:NAME, or IDX images with "
                               "their labels file)", j->ta.data);
     ebm_status s = j->jem ? ebm_structured_classes(j->d->labels, x->rows, &j->classes) : EBM_OK;
     if (s) return cli_lib_error(cmd, s);
-    char spec[256];
-    snprintf(spec, sizeof spec, "%s", j->spec ? j->spec : j->h > 1 ? DEFAULT_NET_IMAGE : DEFAULT_NET_FLAT);
-    if (!j->spec && j->jem) snprintf(strrchr(spec, ':') + 1, 16, "%zu", j->classes);
-    if (ebm_net_new(spec, j->c, j->h, j->w, &j->net)) return cli_error(cmd, "--net: %s", ebm_last_error()), 2;
+    if (ebm_net_new_for_data(j->spec, dim, j->d->height, j->d->width, j->jem ? j->classes : 1, &j->net))
+        return cli_error(cmd, "--net: %s", ebm_last_error()), 2;
     size_t k = ebm_net_output_size(j->net);
     if (j->jem && k != j->classes)
         return cli_error(cmd, "--net has %zu outputs but the data has %zu classes", k, j->classes);
@@ -317,9 +308,9 @@ static bool net_samples_png(net_job *j, ebm_trainer *t, ebm_energy *e) {
         ebm_status s = ebm_energy_density_png(e, j->samples, j->sa.init_lo, j->sa.init_hi, j->d->x->data, nd, neg, n);
         if (s) return cli_lib_error(j->cmd, s), false;
         if (!j->quiet) fprintf(stderr, "wrote %s\n", j->samples);
-    } else if (j->h > 1) {
+    } else if (j->d->height > 1 && j->d->width > 1 && j->d->height * j->d->width == dim) {
         return cli_write_samples(j->cmd, j->quiet, neg, n < 64 ? n : 64, dim, strcmp(j->da.scale, "pm1") == 0,
-                                 j->samples, NULL, NULL, j->h, j->w, 0, 2);
+                                 j->samples, NULL, NULL, j->d->height, j->d->width, 0, 2);
     } else if (!j->quiet) {
         fprintf(stderr, "--samples: no picture for %zu-dimensional data without an image shape\n", dim);
     }
@@ -356,7 +347,7 @@ static int net_run(net_job *j, int argc, char **argv) {
                         "iterations, batch %zu\n", np, j->d->x->rows, j->d->x->cols, neg_names[j->negatives],
                 ebm_mcmc_name(j->o.mcmc.kind), j->o.mcmc.steps, (double)j->o.mcmc.step_size, j->o.iters, j->o.batch);
     if (!rc) rc = cli_train_run(&r, t, j->d->x, j->d->labels, &ro);
-    if (!rc && j->samples && !net_samples_png(j, t, e)) rc = 1;
+    if (!rc && j->samples && cli_mpi_rank() == 0 && !net_samples_png(j, t, e)) rc = 1;
     ebm_trainer_free(t);
     ebm_energy_free(e);
     ebm_meta_free(meta);
@@ -530,13 +521,8 @@ bool cli_net_scorer(const char *cmd, const char *path, cli_scorer *sc) {
 int cli_net_info(int argc, char **argv, bool quiet) {
     const char *cmd = "info", *path;
     bool json = false;
-    const cli_opt opts[] = {
-        CLI_JSON_OPTION(json),
-        OPT_END,
-    };
-    int rc = cli_start_model(cmd, argc, argv, opts, "ebm info MODEL [--json]",
-                             "Describe an energy network: its layers with shapes and parameter counts, and its metadata.",
-                             &path);
+    int rc = cli_info_json_start(argc, argv, "Describe an energy network: its layers with shapes and parameter counts, "
+                                 "and its metadata.", &json, &path);
     if (rc >= 0) return rc;
     (void)quiet;
     ebm_net *net = NULL;
@@ -547,22 +533,16 @@ int cli_net_info(int argc, char **argv, bool quiet) {
     ebm_net_params(net, &np);
     char desc[8192];
     ebm_net_describe(net, desc, sizeof desc);
-    if (json) {
-        printf("{\"file\": ");
-        cli_json_string(stdout, path);
-        printf(", \"kind\": \"net\", \"spec\": ");
-        cli_json_string(stdout, ebm_net_spec(net));
-        printf(", \"input_size\": %zu, \"output_size\": %zu, \"n_params\": %zu, \"layers\": ", in, out, np);
-        cli_json_string(stdout, desc);
-        printf(", \"metadata\": {");
-        cli_print_meta(meta, true);
-        printf("}}\n");
-    } else {
-        printf("%s: energy network, %zu inputs -> %zu output%s, %zu parameters\n", path, in, out, out == 1 ? "" : "s", np);
-        printf("spec: %s\n%s%s", ebm_net_spec(net), desc, desc[0] && desc[strlen(desc) - 1] != '\n' ? "\n" : "");
-        printf("metadata:\n");
-        cli_print_meta(meta, false);
-    }
+    cli_report r = cli_report_begin(json, "file", path);
+    cli_report_json(&r, ", \"kind\": \"net\"");
+    cli_report_str(&r, "spec", ebm_net_spec(net));
+    cli_report_json(&r, ", \"input_size\": %zu, \"output_size\": %zu, \"n_params\": %zu", in, out, np);
+    cli_report_str(&r, "layers", desc);
+    cli_report_text(&r, "%s: energy network, %zu inputs -> %zu output%s, %zu parameters\n", path, in, out,
+                    out == 1 ? "" : "s", np);
+    bool nl = desc[0] && desc[strlen(desc) - 1] != '\n';
+    cli_report_text(&r, "spec: %s\n%s%s", ebm_net_spec(net), desc, nl ? "\n" : "");
+    cli_report_meta_end(&r, meta);
     ebm_net_free(net);
     ebm_meta_free(meta);
     return 0;

@@ -9,7 +9,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #define EXACT_MONITOR_UNITS 20
 
@@ -235,15 +234,12 @@ int cli_rbm_sample(int argc, char **argv, bool quiet) {
     if (!init_seen && mi && strcmp(mi, "data") == 0) init = 1;
     ebm_rng rng;
     ebm_rng_seed(&rng, seed, 0);
-    const char *spec = data_spec ? data_spec : ebm_meta_get(m->meta, "ebm.data.spec");
-    if (init == 1 && !spec) {
-        rc = cli_error(cmd, "--init data needs --data (the model does not record its training data)");
-        goto done;
-    }
+    if (init == 1 && !cli_model_data(cmd, &data_spec, m->meta, "--init data needs --data")) goto done;
     const char *v = ebm_meta_get(m->meta, "ebm.data.scale");
     if (v) da.scale = v;
     ebm_data_opts dopts;
-    if (init == 1 && (!cli_data_opts(cmd, &da, &dopts) || !(d = cli_load_data(cmd, spec, &dopts, quiet)))) goto done;
+    if (init == 1 && (!cli_data_opts(cmd, &da, &dopts) || !(d = cli_load_data(cmd, data_spec, &dopts, quiet))))
+        goto done;
     ebm_status s = ebm_gibbs_new(m, n, &g);
     if (!s) s = ebm_gibbs_set_precision(g, (ebm_precision)precision);
     if (!s) s = d ? ebm_gibbs_init_data(g, d->x, &rng) : ebm_gibbs_init_noise(g, noise_p, &rng);
@@ -299,54 +295,46 @@ typedef struct {
     ebm_ais_result fw, rv;
 } rbm_eval;
 
-static void eval_json(const rbm_eval *e) {
-    printf("{\"model\": ");
-    cli_json_string(stdout, e->path);
-    printf(", \"kind\": \"rbm\", \"n_vis\": %zu, \"n_hid\": %zu, \"data\": ", e->m->n_vis, e->m->n_hid);
-    cli_json_string(stdout, e->data_spec);
-    printf(", \"source\": ");
-    cli_json_string(stdout, e->d->source);
-    printf(", \"rows\": %zu, \"preprocess\": ", e->d->x->rows);
-    cli_json_string(stdout, e->preprocess);
-    printf(", \"binary\": %s, ", e->binary ? "true" : "false");
-    const char *const keys[] = {"free_energy_mean", "recon_mse", "pseudo_ll",
-                                "pseudo_ll_rows",   "log_z",     "log_likelihood"};
-    const double v[] = {e->r.free_energy_mean, e->r.recon, e->r.pseudo_ll, e->binary ? (double)e->np : 0, e->r.log_z,
-                        e->r.log_likelihood};
-    cli_json_numbers(stdout, keys, v, 6);
-    if (e->ais) {
-        printf(", \"ais\": ");
-        cli_ais_json(&e->fw, e->r.free_energy_mean);
-    }
-    if (e->reverse) {
-        printf(", \"ais_reverse\": ");
-        cli_ais_json(&e->rv, e->r.free_energy_mean);
-    }
-    printf(", \"seconds\": %.3f}\n", e->seconds);
+static void ais_report(const cli_report *r, const char *key, const char *what, const ebm_ais_result *a, double fmean,
+                       bool binary) {
+    cli_report_json(r, ", \"%s\": ", key);
+    if (r->json) cli_ais_json(a, fmean);
+    else cli_ais_print(what, a, fmean, binary);
 }
 
-static void eval_text(const rbm_eval *e) {
+static void eval_print(const rbm_eval *e, bool json) {
     const ebm_rbm *m = e->m;
-    printf("model            %s (RBM %zu visible x %zu hidden)\n", e->path, m->n_vis, m->n_hid);
-    printf("data             %s: %zu rows (%s)\n", e->d->source, e->d->x->rows, e->preprocess);
-    printf("free energy      %.4f (mean)\n", e->r.free_energy_mean);
-    printf("reconstruction   %.6f (mean squared error per unit, mean field)\n", e->r.recon);
+    cli_report r = cli_report_begin(json, "model", e->path);
+    cli_report_json(&r, ", \"kind\": \"rbm\", \"n_vis\": %zu, \"n_hid\": %zu", m->n_vis, m->n_hid);
+    cli_report_str(&r, "data", e->data_spec);
+    cli_report_str(&r, "source", e->d->source);
+    cli_report_json(&r, ", \"rows\": %zu", e->d->x->rows);
+    cli_report_str(&r, "preprocess", e->preprocess);
+    cli_report_json(&r, ", \"binary\": %s", e->binary ? "true" : "false");
+    cli_report_text(&r, "model            %s (RBM %zu visible x %zu hidden)\n", e->path, m->n_vis, m->n_hid);
+    cli_report_text(&r, "data             %s: %zu rows (%s)\n", e->d->source, e->d->x->rows, e->preprocess);
+    cli_report_num(&r, "free_energy_mean", e->r.free_energy_mean, "free energy      %.4f (mean)\n",
+                   e->r.free_energy_mean);
+    cli_report_num(&r, "recon_mse", e->r.recon, "reconstruction   %.6f (mean squared error per unit, mean field)\n",
+                   e->r.recon);
     if (e->binary)
-        printf("pseudo-LL        %.4f nats per example (all %zu conditionals, %zu rows)\n", e->r.pseudo_ll, m->n_vis,
-               e->np);
+        cli_report_num(&r, "pseudo_ll", e->r.pseudo_ll, "pseudo-LL        %.4f nats per example (all %zu conditionals, "
+                       "%zu rows)\n", e->r.pseudo_ll, m->n_vis, e->np);
     else
-        printf("pseudo-LL        n/a (data is not binary)\n");
-    if (e->exact) {
-        printf("log Z            %.6f (exact, 2^%zu states)\n", e->r.log_z, e->small);
-        printf("log-likelihood   %.4f nats per example (exact)%s\n", e->r.log_likelihood,
-               e->binary ? "" : " -- data is not binary, so this is not a probability");
-    } else if (!e->ais) {
-        printf("log-likelihood   n/a: exact enumeration needs a layer of at most 20 units (this model: %zu and "
-               "%zu); try --ais\n",
-               m->n_vis, m->n_hid);
-    }
-    if (e->ais) cli_ais_print("AIS", &e->fw, e->r.free_energy_mean, e->binary);
-    if (e->reverse) cli_ais_print("reverse AIS", &e->rv, e->r.free_energy_mean, e->binary);
+        cli_report_num(&r, "pseudo_ll", e->r.pseudo_ll, "pseudo-LL        n/a (data is not binary)\n");
+    cli_report_num(&r, "pseudo_ll_rows", e->binary ? (double)e->np : 0, NULL);
+    cli_report_num(&r, "log_z", e->r.log_z, e->exact ? "log Z            %.6f (exact, 2^%zu states)\n" : NULL,
+                   e->r.log_z, e->small);
+    if (e->exact)
+        cli_report_num(&r, "log_likelihood", e->r.log_likelihood, "log-likelihood   %.4f nats per example (exact)%s\n",
+                       e->r.log_likelihood, e->binary ? "" : " -- data is not binary, so this is not a probability");
+    else
+        cli_report_num(&r, "log_likelihood", e->r.log_likelihood, e->ais ? NULL : "log-likelihood   n/a: exact "
+                       "enumeration needs a layer of at most 20 units (this model: %zu and %zu); try --ais\n",
+                       m->n_vis, m->n_hid);
+    if (e->ais) ais_report(&r, "ais", "AIS", &e->fw, e->r.free_energy_mean, e->binary);
+    if (e->reverse) ais_report(&r, "ais_reverse", "reverse AIS", &e->rv, e->r.free_energy_mean, e->binary);
+    cli_report_end(&r, e->seconds);
 }
 
 int cli_rbm_eval(int argc, char **argv, bool quiet) {
@@ -381,11 +369,7 @@ int cli_rbm_eval(int argc, char **argv, bool quiet) {
     e.m = m;
     rc = 1;
     ebm_dataset *d = NULL;
-    if (!e.data_spec) e.data_spec = ebm_meta_get(m->meta, "ebm.data.spec");
-    if (!e.data_spec) {
-        rc = cli_error(cmd, "--data is required (the model does not record its training data)");
-        goto done;
-    }
+    if (!cli_model_data(cmd, &e.data_spec, m->meta, "--data is required")) goto done;
     cli_data_args_from_model(&da, m->meta);
     ebm_data_opts dopts;
     if (!cli_data_opts(cmd, &da, &dopts)) goto done;
@@ -427,8 +411,7 @@ int cli_rbm_eval(int argc, char **argv, bool quiet) {
     if (strcmp(da.binarize, "threshold") == 0) snprintf(threshold, sizeof threshold, " %g", (double)da.threshold);
     snprintf(preprocess, sizeof preprocess, "scale %s, binarize %s%s", da.scale, da.binarize, threshold);
     e.preprocess = preprocess;
-    if (json) eval_json(&e);
-    else eval_text(&e);
+    eval_print(&e, json);
     rc = 0;
 done:
     ebm_dataset_free(d);
@@ -450,35 +433,26 @@ int cli_rbm_info(int argc, char **argv, bool quiet) {
     if (rc >= 0) return rc;
     ebm_rbm *m = cli_load_rbm("info", path, "describing");
     if (!m) return 1;
-    struct stat st;
-    long long bytes = stat(path, &st) == 0 ? (long long)st.st_size : -1;
+    long long bytes = cli_file_bytes(path);
     ebm_param_stats ps[3];
     ebm_rbm_param_stats(m, ps);
-    if (ia.json) {
-        printf("{\"file\": ");
-        cli_json_string(stdout, path);
-        printf(", \"bytes\": %lld, \"kind\": \"rbm\", \"n_vis\": %zu, \"n_hid\": %zu, \"n_params\": %zu, ", bytes,
-               m->n_vis, m->n_hid, m->n_params);
-        for (int k = 0; k < 3; k++) {
-            const char *const keys[] = {"mean", "std", "min", "max"};
-            const double v[] = {ps[k].mean, ps[k].std, ps[k].min, ps[k].max};
-            printf("\"%s\": {", names[k]);
-            cli_json_numbers(stdout, keys, v, 4);
-            printf("}, ");
-        }
-        printf("\"metadata\": {");
-    } else {
-        printf("%s: Bernoulli RBM, %zu visible x %zu hidden, %zu parameters, %lld bytes\n", path, m->n_vis, m->n_hid,
-               m->n_params, bytes);
-        if (m->height) printf("image shape %zu x %zu\n", m->height, m->width);
-        printf("parameters:\n");
-        for (int k = 0; k < 3; k++)
-            printf("  %-4s mean %+.4f  std %.4f  min %+.4f  max %+.4f  mean|.| %.4f\n", names[k], ps[k].mean,
-                   ps[k].std, ps[k].min, ps[k].max, ps[k].mean_abs);
-        printf("metadata:\n");
+    cli_report r = cli_report_begin(ia.json, "file", path);
+    cli_report_json(&r, ", \"bytes\": %lld, \"kind\": \"rbm\", \"n_vis\": %zu, \"n_hid\": %zu, \"n_params\": %zu",
+                    bytes, m->n_vis, m->n_hid, m->n_params);
+    cli_report_text(&r, "%s: Bernoulli RBM, %zu visible x %zu hidden, %zu parameters, %lld bytes\n", path, m->n_vis,
+                    m->n_hid, m->n_params, bytes);
+    if (m->height) cli_report_text(&r, "image shape %zu x %zu\n", m->height, m->width);
+    cli_report_text(&r, "parameters:\n");
+    for (int k = 0; k < 3; k++) {
+        const char *const keys[] = {"mean", "std", "min", "max"};
+        const double v[] = {ps[k].mean, ps[k].std, ps[k].min, ps[k].max};
+        cli_report_json(&r, ", \"%s\": {", names[k]);
+        if (ia.json) cli_json_numbers(stdout, keys, v, 4);
+        cli_report_json(&r, "}");
+        cli_report_text(&r, "  %-4s mean %+.4f  std %.4f  min %+.4f  max %+.4f  mean|.| %.4f\n", names[k], ps[k].mean,
+                        ps[k].std, ps[k].min, ps[k].max, ps[k].mean_abs);
     }
-    cli_print_meta(m->meta, ia.json);
-    if (ia.json) printf("}}\n");
+    cli_report_meta_end(&r, m->meta);
     rc = cli_info_filters(&ia, quiet, m->W, m->n_vis, m->n_hid, m->height, m->width) ? 0 : 1;
     ebm_rbm_free(m);
     return rc;

@@ -6,7 +6,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 static bool is_markov(const char *spec) { return strcmp(spec, "markov") == 0 || strcmp(spec, "markov:test") == 0; }
 
@@ -165,35 +164,30 @@ static const char *const eval_about =
 static void eval_print(const char *path, const ebm_structured *m, const ebm_dataset *d, const ebm_structured_eval *r,
                        ebm_structured_loss loss, bool json, double seconds) {
     const char *loss_name = ebm_structured_loss_name(loss), *out = ebm_structured_out_name(m->out);
-    if (json) {
-        printf("{\"model\": ");
-        cli_json_string(stdout, path);
-        printf(", \"kind\": \"structured\", \"classes\": %zu, \"length\": %zu, \"loss\": \"%s\", \"output\": \"%s\", "
-               "\"data\": ", m->k, m->len, loss_name, out);
-        cli_json_string(stdout, d->source);
-        printf(", \"rows\": %zu, ", d->x->rows);
-        const char *const keys[] = {"accuracy", "sequence_accuracy", "energy_correct", "energy_offending", "gap",
-                                    "spread", "top_share", "loss_value"};
-        const double v[] = {r->accuracy, r->seq_accuracy, r->e_correct, r->e_offending, r->gap, r->spread,
-                            r->top_share, r->loss};
-        cli_json_numbers(stdout, keys, v, sizeof v / sizeof *v);
-        printf(", \"collapsed\": %s, \"seconds\": %.3f}\n", r->collapsed ? "true" : "false", seconds);
-        return;
-    }
-    printf("model            %s (structured, %zu labels%s, %s output, %s loss)\n", path, m->k,
-           m->len ? ", chains" : "", out, loss_name);
-    printf("data             %s: %zu rows\n", d->source, d->x->rows);
-    printf("accuracy         %.4f", r->accuracy);
-    if (m->len) printf(" per label, %.4f per sequence (Viterbi)", r->seq_accuracy);
-    printf("\n");
-    printf("energy           correct %.4g, most offending incorrect %.4g, gap %.4g (means)\n", r->e_correct,
-           r->e_offending, r->gap);
-    printf("spread           %.4g (mean max - min of the energies); most frequent answer %.1f%% of predictions\n",
-           r->spread, 100 * r->top_share);
-    printf("loss             %.5f (%s)\n", r->loss, loss_name);
+    cli_report p = cli_report_begin(json, "model", path);
+    cli_report_json(&p, ", \"kind\": \"structured\", \"classes\": %zu, \"length\": %zu, \"loss\": \"%s\", "
+                    "\"output\": \"%s\"", m->k, m->len, loss_name, out);
+    cli_report_str(&p, "data", d->source);
+    cli_report_json(&p, ", \"rows\": %zu", d->x->rows);
+    cli_report_text(&p, "model            %s (structured, %zu labels%s, %s output, %s loss)\n", path, m->k,
+                    m->len ? ", chains" : "", out, loss_name);
+    cli_report_text(&p, "data             %s: %zu rows\n", d->source, d->x->rows);
+    cli_report_num(&p, "accuracy", r->accuracy, "accuracy         %.4f", r->accuracy);
+    cli_report_num(&p, "sequence_accuracy", r->seq_accuracy, m->len ? " per label, %.4f per sequence (Viterbi)" : NULL,
+                   r->seq_accuracy);
+    cli_report_text(&p, "\nenergy           correct %.4g, most offending incorrect %.4g, gap %.4g (means)\n",
+                    r->e_correct, r->e_offending, r->gap);
+    const char *const keys[] = {"energy_correct", "energy_offending", "gap", "spread", "top_share", "loss_value"};
+    const double v[] = {r->e_correct, r->e_offending, r->gap, r->spread, r->top_share, r->loss};
+    for (size_t i = 0; json && i < 6; i++) cli_report_num(&p, keys[i], v[i], NULL);
+    cli_report_text(&p, "spread           %.4g (mean max - min of the energies); most frequent answer %.1f%% of "
+                    "predictions\n", r->spread, 100 * r->top_share);
+    cli_report_text(&p, "loss             %.5f (%s)\n", r->loss, loss_name);
     if (r->collapsed)
-        printf("COLLAPSED        the energy surface is flat or one answer wins everywhere: the loss has no term that "
-               "pushes incorrect answers up (see docs/structured.md)\n");
+        cli_report_text(&p, "COLLAPSED        the energy surface is flat or one answer wins everywhere: the loss has "
+                        "no term that pushes incorrect answers up (see docs/structured.md)\n");
+    cli_report_json(&p, ", \"collapsed\": %s", r->collapsed ? "true" : "false");
+    cli_report_end(&p, seconds);
 }
 
 int cli_structured_eval(int argc, char **argv, bool quiet) {
@@ -245,51 +239,38 @@ int cli_structured_info(int argc, char **argv, bool quiet) {
     (void)quiet;
     const char *cmd = "info";
     bool json = false;
-    const cli_opt opts[] = {
-        CLI_JSON_OPTION(json),
-        OPT_END,
-    };
     const char *path;
-    int rc = cli_start_model(cmd, argc, argv, opts, "ebm info MODEL [--json]",
-                             "Describe a structured-prediction model file.", &path);
+    int rc = cli_info_json_start(argc, argv, "Describe a structured-prediction model file.", &json, &path);
     if (rc >= 0) return rc;
     ebm_structured *m = NULL;
     ebm_status s = ebm_structured_load(path, &m);
     if (s) return cli_lib_error(cmd, s);
-    struct stat st;
-    long long bytes = stat(path, &st) == 0 ? (long long)st.st_size : -1;
+    long long bytes = cli_file_bytes(path);
     const char *out = ebm_structured_out_name(m->out);
-    if (json) {
-        printf("{\"file\": ");
-        cli_json_string(stdout, path);
-        printf(", \"bytes\": %lld, \"kind\": \"structured\", \"classes\": %zu, \"length\": %zu, \"output\": \"%s\", "
-               "\"net\": ", bytes, m->k, m->len, out);
-        cli_json_string(stdout, ebm_net_spec(m->net));
-        printf(", \"n_params\": %zu, \"metadata\": {", ebm_structured_n_params(m));
-        cli_print_meta(m->meta, true);
-        printf("}}\n");
-    } else {
-        char desc[4096];
-        ebm_net_describe(m->net, desc, sizeof desc);
-        printf("%s: structured-prediction energy, %zu labels, %s, output map %s, %zu parameters, %lld bytes\n", path,
-               m->k, m->len ? "chains (unary + pairwise, Viterbi)" : "K-class (exhaustive inference)", out,
-               ebm_structured_n_params(m), bytes);
-        if (m->len) printf("chain length %zu\n", m->len);
-        printf("network of one position (input %zu):\n%s", ebm_net_input_size(m->net), desc);
-        float *P = m->pair ? malloc(m->k * m->k * sizeof(float)) : NULL;
-        if (P) {
-            ebm_structured_pair_energies(m, P);
-            printf("pairwise energies P = s(P_raw), row = label t, column = label t+1:\n");
-            for (size_t a = 0; a < m->k && a < 10; a++) {
-                printf(" ");
-                for (size_t b = 0; b < m->k && b < 10; b++) printf(" %8.3f", (double)P[a * m->k + b]);
-                printf("\n");
-            }
+    cli_report r = cli_report_begin(json, "file", path);
+    cli_report_json(&r, ", \"bytes\": %lld, \"kind\": \"structured\", \"classes\": %zu, \"length\": %zu, "
+                    "\"output\": \"%s\"", bytes, m->k, m->len, out);
+    cli_report_str(&r, "net", ebm_net_spec(m->net));
+    cli_report_json(&r, ", \"n_params\": %zu", ebm_structured_n_params(m));
+    cli_report_text(&r, "%s: structured-prediction energy, %zu labels, %s, output map %s, %zu parameters, %lld bytes\n",
+                    path, m->k, m->len ? "chains (unary + pairwise, Viterbi)" : "K-class (exhaustive inference)", out,
+                    ebm_structured_n_params(m), bytes);
+    if (m->len) cli_report_text(&r, "chain length %zu\n", m->len);
+    char desc[4096];
+    ebm_net_describe(m->net, desc, sizeof desc);
+    cli_report_text(&r, "network of one position (input %zu):\n%s", ebm_net_input_size(m->net), desc);
+    float *P = m->pair && !json ? malloc(m->k * m->k * sizeof(float)) : NULL;
+    if (P) {
+        ebm_structured_pair_energies(m, P);
+        printf("pairwise energies P = s(P_raw), row = label t, column = label t+1:\n");
+        for (size_t a = 0; a < m->k && a < 10; a++) {
+            printf(" ");
+            for (size_t b = 0; b < m->k && b < 10; b++) printf(" %8.3f", (double)P[a * m->k + b]);
+            printf("\n");
         }
-        free(P);
-        printf("metadata:\n");
-        cli_print_meta(m->meta, false);
     }
+    free(P);
+    cli_report_meta_end(&r, m->meta);
     ebm_structured_free(m);
     return 0;
 }

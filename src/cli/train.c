@@ -2,7 +2,15 @@
  * file, the progress display, Ctrl-C, the library's training loop (ebm_run), the provenance metadata, and
  * the save: the model file is written once, atomically, at the end; an interrupted or diverged run saves
  * what it has beside it (NAME.partial.safetensors, marked ebm.train.stopped) and never touches --out.
- * A kind brings its trainer, its figures (progress detail, per-epoch line and log row) and its save. */
+ * Checkpoints (--checkpoint-every N, and on an interrupt when they are on) go to NAME.ckpt.safetensors:
+ * the library's ebm_run_checkpoint plus the length of the --log file then, so that --resume truncates the
+ * log to it and appends, and a killed run resumed gives the same model and the same log as one that was
+ * never stopped.  The checkpoint is removed once --out is saved.
+ * A kind brings its trainer, its figures (progress detail, per-epoch line and log row) and its save.
+ * Under mpirun every rank runs this with the same data and options (ebm_run shares each batch out and sums
+ * the gradients through cli_mpi_allreduce); rank 0 alone takes the lock, writes the log and saves.  An error
+ * that only one rank can see ends the job by MPI_Abort, which is safe because rank 0 has nothing half
+ * written at that point (the model file is written atomically, after the run). */
 #include "cli.h"
 
 #include <errno.h>
@@ -29,13 +37,47 @@ ebm_status cli_data_meta(ebm_meta *mt, const char *spec, const ebm_dataset *d, c
     return s ? s : ebm_meta_set_data(mt, spec, d, &o);
 }
 
-/* "dir/m.safetensors" -> "dir/m.partial.safetensors": where an interrupted or diverged run saves. */
-static void partial_path(const char *out, char *buf, size_t cap) {
+/* "dir/m.safetensors" -> "dir/m.WHAT.safetensors": where an interrupted or diverged run saves (partial), where
+ * checkpoints go (ckpt). */
+static void side_path(const char *out, const char *what, char *buf, size_t cap) {
     const char *slash = strrchr(out, '/'), *dot = strrchr(out, '.');
     if (dot && (!slash || dot > slash) && dot != out && (!slash || dot > slash + 1))
-        snprintf(buf, cap, "%.*s.partial%s", (int)(dot - out), out, dot);
+        snprintf(buf, cap, "%.*s.%s%s", (int)(dot - out), out, what, dot);
     else
-        snprintf(buf, cap, "%s.partial", out);
+        snprintf(buf, cap, "%s.%s", out, what);
+}
+
+/* A test hook's update number from the environment (0 = off). */
+static size_t env_size(const char *name) {
+    const char *v = getenv(name);
+    return v && *v ? (size_t)strtoull(v, NULL, 10) : 0;
+}
+
+int cli_train_resume(cli_run *r) {
+    if (r->resume_read) return -1;
+    r->resume_read = true;
+    side_path(r->ta->out, "ckpt", r->ckpt, sizeof r->ckpt);
+    if (!r->ta->resume) return -1;
+    const char *path = r->ta->resume[0] ? r->ta->resume : r->ckpt;
+    ebm_status s = ebm_safetensors_read(path, &r->resume);
+    if (s) return cli_error(r->cmd, "--resume: %s%s", ebm_last_error(),
+                            r->ta->resume[0] ? "" : " (no checkpoint beside --out: was --checkpoint-every given?)");
+    const ebm_meta *m = ebm_tensors_meta_const(r->resume);
+    const char *step = ebm_meta_get(m, "ebm.checkpoint.step"), *layer = ebm_meta_get(m, "ebm.checkpoint.dbn.layer");
+    if (!step) {
+        cli_train_end(r);
+        return cli_error(r->cmd, "--resume: %s is not a training checkpoint (no ebm.checkpoint.step)", path);
+    }
+    if (!r->quiet) {
+        if (layer) fprintf(stderr, "resuming from %s: layer %zu, after update %s\n", path, (size_t)strtoull(layer, NULL, 10) + 1, step);
+        else fprintf(stderr, "resuming from %s after update %s\n", path, step);
+    }
+    return -1;
+}
+
+void cli_train_end(cli_run *r) {
+    ebm_tensors_free(r->resume);
+    r->resume = NULL;
 }
 
 /* Provenance: the data, the loop's and the trainer's settings, the command line (argv joined by spaces). */
@@ -85,6 +127,7 @@ static bool log_flushed(cli_run *r) {
 
 static int on_step(const ebm_run_progress *p, void *user) {
     cli_run *r = user;
+    if (r->kill_after && p->step == r->kill_after) raise(SIGKILL); /* test hook: a kill before this update's checkpoint */
     r->res.steps_done = p->step;
     char label[64], detail[200], eta[32], more[120] = "";
     bool iters = r->iters;
@@ -106,7 +149,7 @@ static int on_step(const ebm_run_progress *p, void *user) {
     if (iters && r->every && (p->step % r->every == 0 || p->step == p->steps) && !r->prog.tty && r->quiet == false)
         cli_progress_line(&r->prog, "it %zu/%zu%s%s  %.1f s", p->step, p->steps, more[0] ? "  " : "", more,
                           p->total_seconds);
-    return cli_interrupted() ? 1 : 0;
+    return cli_interrupted() || (r->stop_after && p->step == r->stop_after) ? 1 : 0;
 }
 
 static int on_epoch(const ebm_run_progress *p, void *user) {
@@ -117,11 +160,22 @@ static int on_epoch(const ebm_run_progress *p, void *user) {
     return cli_interrupted() ? 1 : 0;
 }
 
-/* Opens --log: a fresh log replaces an old one (saying so) at its first line; a resumed run appends. */
+/* Opens --log: a fresh log replaces an old one (saying so) at its first line; on --resume the log the checkpoint
+ * saw is cut back to its length then (rows written after the checkpoint are written again) and appended to. */
 static bool log_open(cli_run *r) {
     const char *path = r->ta->log;
     struct stat st;
     bool existed = stat(path, &st) == 0 && st.st_size > 0;
+    const char *v = r->resume ? ebm_meta_get(ebm_tensors_meta_const(r->resume), "ebm.checkpoint.log_bytes") : NULL;
+    if (v) {
+        long long want = strtoll(v, NULL, 10);
+        if (!existed || want < 0 || (long long)st.st_size < want)
+            return cli_error(r->cmd, "--log: '%s' is missing or shorter than when the checkpoint was written (%lld bytes)",
+                             path, want), false;
+        if (truncate(path, (off_t)want))
+            return cli_error(r->cmd, "--log: cannot cut '%s' back: %s", path, strerror(errno)), false;
+        r->log_append = true;
+    }
     int fd;
     if (ebm_log_open(path, r->log_header, r->log_append, &fd)) {
         cli_error(r->cmd, "--log %s", ebm_last_error());
@@ -161,36 +215,85 @@ static bool log_close(cli_run *r) {
     return ok;
 }
 
+/* The checkpoint (and, for a kind's own --checkpoint option, the model so far in NAME.partial); rank 0 alone
+ * writes. */
 static ebm_status on_checkpoint(ebm_trainer *t, const ebm_run_progress *p, void *user) {
     cli_run *r = user;
-    (void)t;
-    ebm_status s = ebm_meta_setf(r->meta, "ebm.train.iters_done", "%zu", p->step);
-    if (!s) s = r->save(r, r->partial);
-    if (s) cli_progress_line(&r->prog, "warning: checkpoint not written: %s", ebm_last_error());
+    if (cli_mpi_rank() > 0) return EBM_OK;
+    ebm_tensors *ck = NULL;
+    ebm_status s = ebm_tensors_new(&ck);
+    if (!s) s = r->checkpoint ? r->checkpoint(r, t, ck) : ebm_run_checkpoint(t, ck);
+    off_t at = 0;
+    if (r->log) at = log_flushed(r) ? lseek(r->log_fd, 0, SEEK_END) : -1;
+    if (!s && r->log && at >= 0)
+        s = ebm_meta_setf(ebm_tensors_meta(ck), "ebm.checkpoint.log_bytes", "%lld", (long long)at);
+    if (!s) s = ebm_meta_set(ebm_tensors_meta(ck), "ebm.model", "checkpoint");
+    if (!s && at >= 0) s = ebm_safetensors_write(r->ckpt, ck);
+    ebm_tensors_free(ck);
+    if (at < 0) cli_progress_line(&r->prog, "warning: checkpoint not written: --log '%s' cannot be written", r->ta->log);
+    else if (s) cli_progress_line(&r->prog, "warning: checkpoint not written: %s", ebm_last_error());
+    if (r->checkpoint_every) {
+        s = ebm_meta_setf(r->meta, "ebm.train.iters_done", "%zu", p->step);
+        if (!s) s = r->save(r, r->partial);
+        if (s) cli_progress_line(&r->prog, "warning: model so far not written: %s", ebm_last_error());
+    }
     return EBM_OK; /* a checkpoint that fails does not stop training */
 }
 
 int cli_train_run(cli_run *r, ebm_trainer *t, const ebm_mat *data, const int32_t *labels, ebm_run_opts *ro) {
     const char *cmd = r->cmd;
-    partial_path(r->ta->out, r->partial, sizeof r->partial);
+    side_path(r->ta->out, "partial", r->partial, sizeof r->partial);
     r->iters = ro->iters > 0;
+    bool first = !r->resume_read;
+    int rc0 = cli_train_resume(r);
+    if (rc0 >= 0) return rc0;
+    if (first && r->resume) ro->resume = r->resume; /* a DBN's layers: the library says which layer resumes */
+    const bool writer = cli_mpi_rank() == 0;
+    if (cli_mpi_size() > 1) {
+        ro->rank = (size_t)cli_mpi_rank();
+        ro->ranks = (size_t)cli_mpi_size();
+        ro->allreduce = cli_mpi_allreduce;
+        ro->allreduce_user = NULL;
+        r->quiet = r->quiet || !writer;
+    }
     /* one writer per --out: a second process is refused before it writes anything (its log included) */
     ebm_lock *lock = NULL;
-    if (ebm_lock_output(r->ta->out, &lock)) return cli_error(cmd, "%s", ebm_last_error());
-    if (r->ta->log && !log_open(r)) {
+    if (writer && ebm_lock_output(r->ta->out, &lock)) {
+        if (first) cli_train_end(r);
+        return cli_error(cmd, "%s", ebm_last_error());
+    }
+    if (writer && r->ta->log && !log_open(r)) {
         ebm_lock_release(lock);
+        if (first) cli_train_end(r);
         return 1;
     }
+    r->kill_after = env_size("EBM_TEST_KILL_AFTER");
+    r->stop_after = env_size("EBM_TEST_INTERRUPT_AFTER");
     cli_progress_init(&r->prog, r->quiet);
     ro->on_step = on_step;
     ro->on_epoch = on_epoch;
     ro->user = r;
-    if (r->checkpoint_every) {
-        ro->checkpoint_every = r->checkpoint_every;
+    size_t every = r->ta->checkpoint_every ? r->ta->checkpoint_every : r->checkpoint_every;
+    if (every) {
+        ro->checkpoint_every = every;
         ro->on_checkpoint = on_checkpoint;
     }
     cli_install_sigint();
     ebm_status s = ebm_run(t, data, labels, ro, &r->res);
+    if (s && s != EBM_ECANCELED && s != EBM_ENAN && cli_mpi_size() > 1) {
+        /* possibly this rank's alone, with the others waiting in an all-reduce: end them all */
+        cli_progress_end(&r->prog);
+        cli_lib_error(cmd, s);
+        if (writer) {
+            log_close(r);
+            ebm_lock_release(lock);
+        }
+        cli_mpi_abort(1);
+    }
+    if (!writer) {
+        if (first) cli_train_end(r);
+        return s == EBM_OK ? 0 : s == EBM_ECANCELED ? 130 : 1;
+    }
     int rc = 0;
     bool log_failed = r->log_error[0] != '\0';
     if (s == EBM_ECANCELED || s == EBM_ENAN) {
@@ -224,6 +327,7 @@ int cli_train_run(cli_run *r, ebm_trainer *t, const ebm_mat *data, const int32_t
         cli_progress_end(&r->prog);
         s = record(r, t, ro);
         if (!s) s = r->save(r, r->ta->out);
+        if (!s && (ro->checkpoint_every || r->resume)) unlink(r->ckpt); /* done: nothing left to resume */
         if (s) {
             rc = cli_lib_error(cmd, s);
         } else if (!r->quiet) {
@@ -243,6 +347,7 @@ int cli_train_run(cli_run *r, ebm_trainer *t, const ebm_mat *data, const int32_t
         if (rc == 0) rc = 1;
     }
     ebm_lock_release(lock);
+    if (first) cli_train_end(r);
     return rc;
 }
 

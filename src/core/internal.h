@@ -108,6 +108,10 @@ void ebm_philox4x32(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4
  * Bernoulli draws of those probabilities, row i from stream (key, i). */
 void ebm_k_sigmoid_bernoulli(float *x, const float *bias, size_t n, size_t m, float inv_t, uint64_t key,
                              float *sample);
+/* The same with row i drawing from stream (key, row0 + i): a slice of a batch draws what the whole batch
+ * would (data-parallel training). */
+void ebm_k_sigmoid_bernoulli_at(float *x, const float *bias, size_t n, size_t m, float inv_t, uint64_t key,
+                                uint64_t row0, float *sample);
 /* out (n) = sum_j softplus((x[i, j] + bias[j]) * inv_t) in double, x is (n, m). */
 void ebm_k_softplus_rowsum(const float *x, const float *bias, size_t n, size_t m, float inv_t, double *out);
 /* sum_j softplus((x[j] + bias[j]) * scale) in double for one row of m floats. */

@@ -12,8 +12,13 @@
 
 void ebm_k_sigmoid_bernoulli(float *x, const float *bias, size_t n, size_t m, float inv_t, uint64_t key,
                              float *sample) {
+    ebm_k_sigmoid_bernoulli_at(x, bias, n, m, inv_t, key, 0, sample);
+}
+
+void ebm_k_sigmoid_bernoulli_at(float *x, const float *bias, size_t n, size_t m, float inv_t, uint64_t key,
+                                uint64_t row0, float *sample) {
     /* x is (n, m) pre-activations without bias, overwritten by probabilities; bias is (m);
-     * sample is (n, m) or NULL. */
+     * sample is (n, m) or NULL; row i draws from the stream (key, row0 + i). */
 #pragma omp parallel for schedule(static) if (n * m >= PAR_MIN)
     for (size_t i = 0; i < n; i++) {
         float *row = x + i * m;
@@ -24,7 +29,7 @@ void ebm_k_sigmoid_bernoulli(float *x, const float *bias, size_t n, size_t m, fl
         uint32_t u[512];
         for (size_t j0 = 0; j0 < m; j0 += 512) {
             size_t len = m - j0 < 512 ? m - j0 : 512;
-            ebm_rng_fill_u32(key, (uint64_t)i, j0, u, len);
+            ebm_rng_fill_u32(key, row0 + (uint64_t)i, j0, u, len);
 #pragma omp simd
             for (size_t j = 0; j < len; j++)
                 s[j0 + j] = (float)(u[j] >> 8) * 0x1.0p-24f < row[j0 + j] ? 1.0f : 0.0f;

@@ -19,6 +19,7 @@ char *openblas_get_corename(void);
 
 void ebm_set_threads(int n) {
     if (n < 1) n = 1;
+    omp_set_dynamic(0); /* the loops expect the threads they ask for (OMP_DYNAMIC=true made training hang) */
     omp_set_num_threads(n);
     openblas_set_num_threads(n);
 }

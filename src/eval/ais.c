@@ -46,7 +46,7 @@ static void rbm_sample_base(ais_path *p, float *v, size_t n, uint64_t key) {
 #pragma omp parallel for schedule(static) if (n * nv >= 65536)
     for (size_t i = 0; i < n; i++) {
         float *row = v + i * nv;
-        ebm_rng_fill_uniform(key, i, 0, row, nv);
+        ebm_rng_fill_uniform(key, p->run0 + i, 0, row, nv);
         for (size_t j = 0; j < nv; j++) row[j] = row[j] < (float)ebm_sigmoid(r->base[j]) ? 1.0f : 0.0f;
     }
 }
@@ -66,10 +66,10 @@ static void rbm_step(ais_path *p, double b0, double b1, float *v, size_t n, doub
         logw[i] += db * vis + ebm_k_softplus_row(zr, m->b, nh, b1) - ebm_k_softplus_row(zr, m->b, nh, b0);
     }
     if (!move) return;
-    ebm_k_sigmoid_bernoulli(r->z, m->b, n, nh, (float)b1, k1, r->h);
+    ebm_k_sigmoid_bernoulli_at(r->z, m->b, n, nh, (float)b1, k1, p->run0, r->h);
     for (size_t j = 0; j < nv; j++) r->vbias[j] = (float)((1.0 - b1) * r->base[j] + b1 * m->a[j]);
     ebm_mm_gemm(r->mm, 0, 1, n, nv, nh, (float)b1, r->h, nh, m->W, nh, 0.0f, r->pv, nv);
-    ebm_k_sigmoid_bernoulli(r->pv, r->vbias, n, nv, 1.0f, k2, v);
+    ebm_k_sigmoid_bernoulli_at(r->pv, r->vbias, n, nv, 1.0f, k2, p->run0, v);
 }
 
 static void rbm_path_free(rbm_path *r) {
@@ -199,9 +199,18 @@ static void summarize(const double *logw, size_t M, double log_z_base, int rever
     }
 }
 
+ebm_status ebm_ais_summarize(const double *log_w, size_t runs, double log_z_base, int reverse, ebm_ais_result *r) {
+    if (runs < 1) return ebm_fail(EBM_EINVAL, "AIS estimate from no runs");
+    for (size_t i = 0; i < runs; i++)
+        if (!isfinite(log_w[i])) return ebm_fail(EBM_ENAN, "AIS run %zu has a non-finite log weight", i);
+    summarize(log_w, runs, log_z_base, reverse, r);
+    return EBM_OK;
+}
+
 ebm_status ebm_ais_drive(ais_path *p, const double *betas, size_t nb, int reverse, float *v, size_t runs,
                          const ebm_ais_opts *o, double *logw, ebm_ais_result *res) {
     double t0 = ebm_now();
+    p->run0 = o->first_run;
     ebm_rng rng;
     ebm_rng_seed(&rng, o->seed, reverse ? 12 : 11);
     memset(logw, 0, runs * sizeof(double));

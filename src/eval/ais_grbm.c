@@ -28,7 +28,7 @@ static void sample_base(ais_path *p, float *v, size_t n, uint64_t key) {
     size_t nv = g->m->n_vis;
     for (size_t r = 0; r < n; r++) {
         float *row = v + r * nv;
-        ebm_rng_fill_normal(key, r, 0, row, nv);
+        ebm_rng_fill_normal(key, p->run0 + r, 0, row, nv);
         for (size_t i = 0; i < nv; i++) row[i] = g->c[i] + sqrtf(g->s2[i]) * row[i];
     }
 }
@@ -51,13 +51,13 @@ static void step(ais_path *p, double b0, double b1, float *v, size_t n, double *
         logw[r] += -(b1 - b0) * (q - e0) + ebm_k_softplus_row(pr, m->b, nh, b1) - ebm_k_softplus_row(pr, m->b, nh, b0);
     }
     if (!move) return;
-    ebm_k_sigmoid_bernoulli(g->pre, m->b, n, nh, (float)b1, k1, g->h);
+    ebm_k_sigmoid_bernoulli_at(g->pre, m->b, n, nh, (float)b1, k1, p->run0, g->h);
     ebm_sgemm(0, 1, n, nv, nh, 1.0f, g->h, nh, m->W, nh, 0.0f, g->wh, nv);
 #pragma omp parallel for schedule(static) if (n * nv >= 32768)
     for (size_t r = 0; r < n; r++) {
         float *vr = v + r * nv, *z = g->z + r * nv;
         const float *whr = g->wh + r * nv;
-        ebm_rng_fill_normal(k2, r, 0, z, nv);
+        ebm_rng_fill_normal(k2, p->run0 + r, 0, z, nv);
         for (size_t i = 0; i < nv; i++) {
             double lam = (1 - b1) * g->is2[i] + b1 * g->iv[i];
             double mean = ((1 - b1) * g->c[i] * g->is2[i] + b1 * ((double)m->mu[i] + whr[i]) * g->iv[i]) / lam;

@@ -10,6 +10,7 @@
 typedef struct ais_path ais_path;
 struct ais_path {
     size_t dim;        /* state size of one run */
+    size_t run0;       /* the index of the first run among all (ebm_ais_opts.first_run): run i's streams */
     double log_z_base; /* exact log Z at beta = 0 */
     /* v (n, dim) <- independent exact draws from the base model, rows keyed by (key, row) */
     void (*sample_base)(ais_path *p, float *v, size_t n, uint64_t key);

@@ -25,5 +25,9 @@ void grbm_clamp_logvar(ebm_grbm *m);
  * changed since the last call). */
 /* The chains' visible states (n, n_vis), read-only, without invalidating cached quantities. */
 const float *grbm_chains_v(const ebm_grbm_chains *c);
+/* For resuming training: whether h is the joint state of v (Gibbs-Langevin keeps it across runs), and the
+ * chains' whole state put back: v (n, n_vis), h (n, n_hid) with that flag; cached quantities are recomputed. */
+int grbm_chains_h_valid(const ebm_grbm_chains *c);
+void grbm_chains_restore(ebm_grbm_chains *c, const float *v, const float *h, int h_valid);
 ebm_status grbm_chains_step(ebm_grbm_chains *c, const ebm_grbm_sample_opts *o, size_t t, size_t total, ebm_rng *rng);
 #endif

@@ -356,6 +356,15 @@ ebm_status ebm_net_new(const char *spec, size_t channels, size_t height, size_t 
     return s;
 }
 
+ebm_status ebm_net_new_for_data(const char *spec, size_t cols, size_t height, size_t width, size_t k,
+                                ebm_net **out) {
+    bool image = height > 1 && width > 1 && height * width == cols;
+    const char *cnn = "conv:32:3:1,silu,pool:2,conv:64:3:1,silu,pool:2,flatten,linear:128,silu,linear:";
+    char def[128];
+    snprintf(def, sizeof def, "%s%zu", image ? cnn : "linear:128,silu,linear:128,silu,linear:128,silu,linear:", k);
+    return ebm_net_new(spec ? spec : def, image ? 1 : cols, image ? height : 1, image ? width : 1, out);
+}
+
 static void free_work(ebm_net *net) {
     ebm_free(net->acts);
     ebm_free(net->g0);

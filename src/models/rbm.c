@@ -232,28 +232,31 @@ ebm_status ebm_rbm_recon_error(const ebm_rbm *m, const float *v, size_t n, doubl
     return EBM_OK;
 }
 
-/* Over each parameter array in double; the standard deviation is the population one. */
-static void param_stats(const float *x, size_t n, ebm_param_stats *s) {
-    double sum = 0, sq = 0, ab = 0;
+/* In double; the standard deviation is the population one. */
+void ebm_param_stats_of(const float *x, size_t n, size_t skip, int half_exp, ebm_param_stats *s) {
+    double sum = 0, sq = 0, ab = 0, count = 0;
     s->min = INFINITY;
     s->max = -INFINITY;
     for (size_t i = 0; i < n; i++) {
-        sum += x[i];
-        sq += (double)x[i] * x[i];
-        ab += fabs(x[i]);
-        if (x[i] < s->min) s->min = x[i];
-        if (x[i] > s->max) s->max = x[i];
+        if (skip && i % (skip + 1) == 0) continue;
+        double v = half_exp ? exp(0.5 * x[i]) : x[i];
+        sum += v;
+        sq += v * v;
+        ab += fabs(v);
+        s->min = v < s->min ? v : s->min;
+        s->max = v > s->max ? v : s->max;
+        count++;
     }
-    s->mean = sum / (double)n;
-    s->std = sqrt(fmax(0, sq / (double)n - s->mean * s->mean));
-    s->mean_abs = ab / (double)n;
+    s->mean = count ? sum / count : 0;
+    s->std = count ? sqrt(fmax(0, sq / count - s->mean * s->mean)) : 0;
+    s->mean_abs = count ? ab / count : 0;
     s->max_abs = fmax(fabs(s->min), fabs(s->max));
 }
 
 void ebm_rbm_param_stats(const ebm_rbm *m, ebm_param_stats out[3]) {
-    param_stats(m->W, m->n_vis * m->n_hid, &out[0]);
-    param_stats(m->a, m->n_vis, &out[1]);
-    param_stats(m->b, m->n_hid, &out[2]);
+    ebm_param_stats_of(m->W, m->n_vis * m->n_hid, 0, 0, &out[0]);
+    ebm_param_stats_of(m->a, m->n_vis, 0, 0, &out[1]);
+    ebm_param_stats_of(m->b, m->n_hid, 0, 0, &out[2]);
 }
 
 ebm_status ebm_rbm_free_energy_grad(const ebm_rbm *m, const float *v, size_t n, const float *w, float *grad) {

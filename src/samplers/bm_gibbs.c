@@ -6,6 +6,7 @@
 #include "models/bm_internal.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 ebm_status ebm_bm_gibbs_ws(const ebm_bm *m, float *x, size_t rows, size_t sweeps, float T, ebm_bm_scan scan,
                            ebm_rng *rng, double *hall) {
@@ -49,4 +50,12 @@ ebm_status ebm_bm_gibbs(const ebm_bm *m, float *x, size_t rows, size_t sweeps, f
     ebm_status s = ebm_bm_gibbs_ws(m, x, rows, sweeps, T, scan, rng, hall);
     free(hall);
     return s;
+}
+
+void ebm_bm_chains_start(const ebm_bm *m, const ebm_mat *data, float *x, size_t rows, ebm_rng *rng) {
+    size_t n = ebm_bm_units(m);
+    float off = ebm_bm_off_value(m);
+    for (size_t i = 0; !data && i < rows * n; i++) x[i] = ebm_rng_uniform(rng) < 0.5 ? 1.0f : off;
+    for (size_t r = 0; data && r < rows; r++)
+        memcpy(x + r * n, data->data + ebm_rng_below(rng, data->rows) * n, n * sizeof(float));
 }

@@ -133,6 +133,13 @@ float *ebm_grbm_chains_visible(ebm_grbm_chains *c) {
 }
 const float *grbm_chains_v(const ebm_grbm_chains *c) { return c->v; }
 const float *ebm_grbm_chains_hidden(const ebm_grbm_chains *c) { return c->h; }
+int grbm_chains_h_valid(const ebm_grbm_chains *c) { return c->h_valid; }
+void grbm_chains_restore(ebm_grbm_chains *c, const float *v, const float *h, int h_valid) {
+    memcpy(c->v, v, c->n * c->m->n_vis * sizeof(float));
+    memcpy(c->h, h, c->n * c->m->n_hid * sizeof(float));
+    c->h_valid = h_valid;
+    c->cache_valid = 0;
+}
 double ebm_grbm_chains_accept_rate(const ebm_grbm_chains *c) {
     return c->proposed > 0 ? c->accepted / c->proposed : 1.0;
 }

@@ -80,6 +80,7 @@ void ebm_replay_free(ebm_replay *b) {
 
 size_t ebm_replay_capacity(const ebm_replay *b) { return b->cap; }
 const float *ebm_replay_data(const ebm_replay *b) { return b->x; }
+float *ebm_replay_data_rw(ebm_replay *b) { return b->x; }
 
 ebm_status ebm_replay_draw(ebm_replay *b, size_t n, float reinit, uint64_t key, float *x, size_t *slots) {
     if (!(reinit >= 0 && reinit <= 1)) return ebm_fail(EBM_EINVAL, "replay buffer: restart fraction %g is not in [0, 1]", (double)reinit);

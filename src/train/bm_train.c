@@ -154,6 +154,28 @@ static ebm_status bm_describe(void *self, ebm_meta *mt) {
     return s;
 }
 
+/* State for resuming: the optimiser's moments, the key stream and the PCD chains. */
+static ebm_status bm_save_state(void *self, ebm_tensors *out) {
+    bm_trainer *t = self;
+    if (!t->opt) return ebm_fail(EBM_EINVAL, "the Boltzmann machine trainer has not begun");
+    ebm_status s = ebm_optim_save_state(t->opt, "train.optim", out);
+    if (!s) s = ebm_state_put_rng(out, "train.rng.keys", &t->keys);
+    if (!s && t->o.method == EBM_BM_PCD) {
+        size_t sh[2] = {t->chains, t->m->n};
+        s = ebm_tensors_put(out, "train.chains", EBM_F32, 2, sh, t->neg);
+    }
+    return s;
+}
+
+static ebm_status bm_load_state(void *self, const ebm_tensors *in) {
+    bm_trainer *t = self;
+    if (!t->opt) return ebm_fail(EBM_EINVAL, "the Boltzmann machine trainer has not begun");
+    ebm_status s = ebm_optim_load_state(t->opt, "train.optim", in);
+    if (!s) s = ebm_state_get_rng(in, "train.rng.keys", &t->keys);
+    if (!s && t->o.method == EBM_BM_PCD) s = ebm_state_get_f32(in, "train.chains", t->neg, t->chains * t->m->n);
+    return s;
+}
+
 static void bm_destroy(void *self) {
     if (!self) return;
     bm_free_ws(self);
@@ -168,6 +190,8 @@ static const ebm_trainer_ops bm_ops = {
     .check = bm_check,
     .checks_finite = 1,
     .describe = bm_describe,
+    .save_state = bm_save_state,
+    .load_state = bm_load_state,
     .destroy = bm_destroy,
 };
 

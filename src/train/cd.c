@@ -18,7 +18,11 @@
  * the demo model (784 x 512, PCD-1, 30 epochs) 1.2-1.5 nats worse in AIS test log-likelihood on two seeds,
  * and in fp32 the gap vanished (0.01 nats), while bf16 gained only ~1.1x on that product (K = 200 rows
  * is too short a sum for the bf16 kernels; docs/benchmarks.md).  Parameters, momentum, the bias
- * gradients and the update itself stay fp32. */
+ * gradients and the update itself stay fp32.
+ *
+ * Data-parallel runs (ebm_run over several processes): a process holds a slice of each batch and a slice of
+ * the persistent chains; every row and chain draws from the stream (key, its index in the whole batch or
+ * chain set), so the processes together draw exactly what one process draws. */
 #include "train/train_internal.h"
 #include "models/model_internal.h"
 
@@ -31,7 +35,8 @@ typedef struct {
     ebm_cd_mode mode;
     size_t k;
     size_t nmax;        /* largest batch */
-    size_t c;           /* PCD chains (CD: = nmax) */
+    size_t c;           /* PCD chains held here (CD: = nmax) */
+    size_t c0, c_all;   /* PCD: the index of the first of them among all processes' c_all chains */
     float *V2;          /* (nmax + c, n_vis) */
     float *H2;          /* (nmax + c, n_hid) */
     float *h;           /* (max(nmax, c), n_hid): hidden samples; for PCD the chains' hidden state */
@@ -57,6 +62,8 @@ static ebm_status ws_alloc(cd_ws *w, ebm_rbm *m, ebm_cd_mode mode, size_t k, siz
     w->k = k;
     w->nmax = nmax;
     w->c = mode == EBM_PCD ? c : nmax;
+    w->c0 = 0;
+    w->c_all = w->c;
     size_t rows = w->nmax + w->c, big = nmax > w->c ? nmax : w->c;
     w->V2 = ebm_calloc(rows, m->n_vis * sizeof(float));
     w->H2 = ebm_calloc(rows, m->n_hid * sizeof(float));
@@ -75,25 +82,44 @@ static ebm_status ws_alloc(cd_ws *w, ebm_rbm *m, ebm_cd_mode mode, size_t k, siz
 static float *positives(const cd_ws *w, size_t n) { return w->V2 + (w->nmax - n) * w->m->n_vis; }
 static float *negatives(const cd_ws *w) { return w->V2 + w->nmax * w->m->n_vis; }
 
-/* PCD chains start from data rows, binarised by one Bernoulli draw each, with h ~ p(h|v). */
+/* Conditionals of the RBM with rows drawing from the streams (key, row0 + i): ebm_rbm_sample_hidden and
+ * ebm_rbm_sample_visible for a slice that starts at row row0 of the whole, products at mm's precision. */
+static void sample_hidden(const ebm_rbm *m, ebm_mm *mm, const float *v, size_t n, uint64_t key, size_t row0,
+                          float *prob, float *sample) {
+    if (n == 0) return;
+    ebm_mm_gemm(mm, 0, 0, n, m->n_hid, m->n_vis, 1.0f, v, m->n_vis, m->W, m->n_hid, 0.0f, prob, m->n_hid);
+    ebm_k_sigmoid_bernoulli_at(prob, m->b, n, m->n_hid, 1.0f, key, row0, sample);
+}
+
+static void sample_visible(const ebm_rbm *m, ebm_mm *mm, const float *h, size_t n, uint64_t key, size_t row0,
+                           float *prob, float *sample) {
+    if (n == 0) return;
+    ebm_mm_gemm(mm, 0, 1, n, m->n_vis, m->n_hid, 1.0f, h, m->n_hid, m->W, m->n_hid, 0.0f, prob, m->n_vis);
+    ebm_k_sigmoid_bernoulli_at(prob, m->a, n, m->n_vis, 1.0f, key, row0, sample);
+}
+
+/* PCD chains start from data rows, binarised by one Bernoulli draw each, with h ~ p(h|v).  Every process
+ * makes the same draws for all c_all chains and keeps its own. */
 static void pcd_init(cd_ws *w, const ebm_mat *data, ebm_rng *rng) {
     size_t nv = w->m->n_vis;
     float *neg = negatives(w);
     uint64_t key = ebm_rng_u64(rng);
-    for (size_t r = 0; r < w->c; r++) {
+    for (size_t r = 0; r < w->c_all; r++) {
         const float *src = data->data + ebm_rng_below(rng, data->rows) * nv;
-        float *v = neg + r * nv;
+        if (r < w->c0 || r >= w->c0 + w->c) continue;
+        float *v = neg + (r - w->c0) * nv;
         ebm_rng_fill_uniform(key, r, 0, v, nv);
         for (size_t j = 0; j < nv; j++) v[j] = v[j] < src[j] ? 1.0f : 0.0f;
     }
-    ebm_rbm_sample_hidden_mm(w->m, w->mm, neg, w->c, 1.0f, ebm_rng_u64(rng), w->H2 + w->nmax * w->m->n_hid, w->h);
+    sample_hidden(w->m, w->mm, neg, w->c, ebm_rng_u64(rng), w->c0, w->H2 + w->nmax * w->m->n_hid, w->h);
 }
 
 /* Runs the chains for the batch already stored in positives(w, n), leaves V2 and the scaled H2 ready for
  * the weight gradient and writes the bias gradients (ascent direction) into the tail of w->grad.
  * Returns the number of rows in the gradient and, in *recon, the summed squared reconstruction error
- * (CD) or NaN (PCD). */
-static size_t batch_stats(cd_ws *w, size_t n, ebm_rng *rng, double *recon) {
+ * (CD) or NaN (PCD).  In a data-parallel run the batch is rows row0.. of the global batch and holds the
+ * share `share` of its rows (the driver scales the gradient by it); one process: 0 and 1. */
+static size_t batch_stats(cd_ws *w, size_t n, size_t row0, float share, ebm_rng *rng, double *recon) {
     const ebm_rbm *m = w->m;
     size_t nv = m->n_vis, nh = m->n_hid;
     float *pos = positives(w, n), *neg = negatives(w);
@@ -103,26 +129,29 @@ static size_t batch_stats(cd_ws *w, size_t n, ebm_rng *rng, double *recon) {
 
     if (w->mode == EBM_CD) {
         nneg = n;
-        ebm_rbm_sample_hidden_mm(m, w->mm, pos, n, 1.0f, ebm_rng_u64(rng), hpos, w->h);
+        sample_hidden(m, w->mm, pos, n, ebm_rng_u64(rng), row0, hpos, w->h);
         for (size_t t = 1; t <= w->k; t++) {
-            ebm_rbm_sample_visible_mm(m, w->mm, w->h, n, 1.0f, ebm_rng_u64(rng), w->pv, neg);
+            sample_visible(m, w->mm, w->h, n, ebm_rng_u64(rng), row0, w->pv, neg);
             if (t == 1) *recon = ebm_k_sqdiff(pos, w->pv, n * nv);
-            ebm_rbm_sample_hidden_mm(m, w->mm, neg, n, 1.0f, ebm_rng_u64(rng), hneg, t < w->k ? w->h : NULL);
+            sample_hidden(m, w->mm, neg, n, ebm_rng_u64(rng), row0, hneg, t < w->k ? w->h : NULL);
         }
     } else {
         nneg = w->c;
         for (size_t t = 1; t <= w->k; t++) {
-            ebm_rbm_sample_visible_mm(m, w->mm, w->h, nneg, 1.0f, ebm_rng_u64(rng), w->pv, neg);
-            if (t < w->k) ebm_rbm_sample_hidden_mm(m, w->mm, neg, nneg, 1.0f, ebm_rng_u64(rng), hneg, w->h);
+            sample_visible(m, w->mm, w->h, nneg, ebm_rng_u64(rng), w->c0, w->pv, neg);
+            if (t < w->k) sample_hidden(m, w->mm, neg, nneg, ebm_rng_u64(rng), w->c0, hneg, w->h);
         }
         /* One GEMM gives the hidden pre-activations of the batch and of the chains. */
         ebm_mm_gemm(w->mm, 0, 0, n + nneg, nh, nv, 1.0f, pos, nv, m->W, nh, 0.0f, hpos, nh);
         ebm_k_sigmoid_bernoulli(hpos, m->b, n, nh, 1.0f, 0, NULL);
-        ebm_k_sigmoid_bernoulli(hneg, m->b, nneg, nh, 1.0f, ebm_rng_u64(rng), w->h);
+        ebm_k_sigmoid_bernoulli_at(hneg, m->b, nneg, nh, 1.0f, ebm_rng_u64(rng), w->c0, w->h);
     }
 
-    /* Scale positive rows by 1/n and negative rows by -1/nneg; the bias gradients are then column sums. */
-    float sp = 1.0f / (float)n, sn = -1.0f / (float)nneg;
+    /* Scale positive rows by 1/n and negative rows by -1/nneg; the bias gradients are then column sums.
+     * The chains of a data-parallel run are a share c / c_all of all chains, not `share`: -1/(c_all share)
+     * makes their sum over the processes the mean over all chains. */
+    float sp = 1.0f / (float)n;
+    float sn = w->mode == EBM_PCD ? -1.0f / ((float)w->c_all * share) : -1.0f / (float)nneg;
     size_t rows = n + nneg;
 #pragma omp parallel for schedule(static) if (rows * nh >= 65536)
     for (size_t r = 0; r < rows; r++) {
@@ -223,7 +252,14 @@ typedef struct {
     float *vel;         /* (n_params) momentum */
     ebm_rng keys;
     ebm_mm *mm;         /* the products' precision (NULL: fp32) */
+    size_t rank, ranks; /* data-parallel: this process among ranks (0 of 1 alone) */
 } rbm_trainer;
+
+static void rbm_shard(void *self, size_t rank, size_t ranks) {
+    rbm_trainer *t = self;
+    t->rank = rank;
+    t->ranks = ranks;
+}
 
 static ebm_status rbm_begin(void *self, const ebm_mat *data, const int32_t *labels, size_t batch, uint64_t seed) {
     rbm_trainer *t = self;
@@ -236,8 +272,18 @@ static ebm_status rbm_begin(void *self, const ebm_mat *data, const int32_t *labe
     if (t->have_ws) ws_free(&t->w);
     ebm_free(t->vel);
     t->have_ws = false;
-    s = ws_alloc(&t->w, m, t->o.mode, t->o.k, batch, t->o.chains ? t->o.chains : batch);
+    /* PCD: this process's slice of all the chains */
+    size_t c_all = t->o.chains ? t->o.chains : batch, ranks = t->ranks ? t->ranks : 1, c0 = 0, c1 = c_all;
+    if (t->o.mode == EBM_PCD && ranks > 1) {
+        if (c_all < ranks) return ebm_fail(EBM_EINVAL, "%zu persistent chains cannot be shared by %zu processes", c_all, ranks);
+        ebm_shard_range(c_all, t->rank, ranks, &c0, &c1);
+    }
+    s = ws_alloc(&t->w, m, t->o.mode, t->o.k, batch, c1 - c0);
     if (s) return ebm_fail(s, "out of memory for training buffers");
+    if (t->o.mode == EBM_PCD) {
+        t->w.c0 = c0;
+        t->w.c_all = c_all;
+    }
     t->have_ws = true;
     t->w.mm = t->mm;
     t->vel = ebm_calloc(m->n_params, sizeof(float));
@@ -263,7 +309,7 @@ static ebm_status rbm_step(void *self, float *x, const size_t *rows_idx, size_t 
     ebm_status ms = ebm_mm_set_weights(t->mm, m->W, nv, m->n_hid); /* W as the last update (or a roll-back) left it */
     if (ms) return ms;
     double recon;
-    size_t rows = batch_stats(w, n, &t->keys, &recon);
+    size_t rows = batch_stats(w, n, c->row0, c->share, &t->keys, &recon);
     if (o->mode == EBM_CD) fig->recon = recon / ((double)n * (double)nv);
     float lr = (float)c->lr, scale = 1.0f;
     bool finite;
@@ -354,6 +400,7 @@ static const ebm_trainer_ops rbm_ops = {
     .save_state = rbm_save_state,
     .load_state = rbm_load_state,
     .destroy = rbm_destroy,
+    .shard = rbm_shard,
 };
 
 ebm_status ebm_rbm_trainer_new(ebm_rbm *m, const ebm_cd_opts *o, ebm_trainer **out) {
@@ -425,7 +472,7 @@ ebm_status ebm_rbm_cd_grad(const ebm_rbm *m, const float *v, size_t n, size_t k,
     if (s) return s;
     memcpy(positives(&w, n), v, n * m->n_vis * sizeof(float));
     double recon;
-    size_t rows = batch_stats(&w, n, rng, &recon);
+    size_t rows = batch_stats(&w, n, 0, 1.0f, rng, &recon);
     weight_grad(&w, n, rows, 1.0f, 0.0f, w.grad);
     memcpy(grad, w.grad, m->n_params * sizeof(float));
     ws_free(&w);

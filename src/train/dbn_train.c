@@ -37,12 +37,14 @@ static ebm_status describe(ebm_dbn *d, const ebm_dbn_train_opts *o) {
 
 /* Layer L->layer on L->input: by the caller's hook with the layer's trainer and run options, else as
  * ebm_rbm_train does it (the same trainer and options, with o->cd's callbacks). */
-static ebm_status train_layer(ebm_dbn_layer_run *L, const ebm_cd_opts *cd, ebm_dbn_run_fn run, void *user) {
-    if (!run) return ebm_rbm_train(L->rbm, L->input, cd);
+static ebm_status train_layer(ebm_dbn_layer_run *L, const ebm_cd_opts *cd, ebm_dbn_run_fn run, void *user,
+                              const ebm_tensors *resume) {
+    if (!run && !resume) return ebm_rbm_train(L->rbm, L->input, cd);
     ebm_status s = ebm_rbm_trainer_new(L->rbm, cd, &L->trainer);
     if (s) return s;
     ebm_cd_run_opts(cd, &L->run);
-    s = run(L, user);
+    L->run.resume = resume;
+    s = run ? run(L, user) : ebm_run(L->trainer, L->input, NULL, &L->run, NULL);
     ebm_trainer_free(L->trainer);
     L->trainer = NULL;
     return s;
@@ -62,9 +64,31 @@ ebm_status ebm_dbn_train_run(ebm_dbn *d, const ebm_mat *data, const ebm_dbn_trai
     memset(&L, 0, sizeof L);
     L.n_layers = d->n_layers;
     L.input = data;
+    size_t from = 0;
+    if (o->resume) {
+        const ebm_meta *cm = ebm_tensors_meta_const(o->resume);
+        size_t layers;
+        if (ebm_meta_get_size(cm, "ebm.checkpoint.dbn.layers", &layers) || layers != d->n_layers ||
+            ebm_meta_get_size(cm, "ebm.checkpoint.dbn.layer", &from) || from >= d->n_layers)
+            return ebm_fail(EBM_EINVAL, "the checkpoint is not one of a DBN of %zu layers (ebm.checkpoint.dbn.layer, .layers)",
+                            d->n_layers);
+    }
     for (size_t l = 0; l < d->n_layers; l++) {
         ebm_rbm *m = L.rbm = d->layers[l];
         L.layer = l;
+        if (l < from) { /* trained before the checkpoint: its parameters and time from there */
+            char name[48], key[64];
+            snprintf(name, sizeof name, "ckpt.dbn.%zu", l);
+            s = ebm_state_get_f32(o->resume, name, m->params, m->n_params);
+            snprintf(key, sizeof key, "ebm.train.layer.%zu.seconds", l);
+            const char *v = ebm_meta_get(ebm_tensors_meta_const(o->resume), key);
+            if (!s && v) s = ebm_meta_set(d->meta, key, v);
+            if (s) {
+                s = ebm_fail_prefix(s, "checkpoint");
+                break;
+            }
+            goto next;
+        }
         ebm_rng init;
         ebm_rng_seed(&init, o->cd.seed, 100 + l);
         s = ebm_rbm_init(m, &init, o->init_std, L.input);
@@ -76,7 +100,7 @@ ebm_status ebm_dbn_train_run(ebm_dbn *d, const ebm_mat *data, const ebm_dbn_trai
         ebm_cd_opts cd = o->cd;
         cd.seed = o->cd.seed + l;
         double t0 = ebm_now();
-        s = train_layer(&L, &cd, run, user);
+        s = train_layer(&L, &cd, run, user, l == from ? o->resume : NULL);
         char key[64];
         snprintf(key, sizeof key, "ebm.train.layer.%zu.seconds", l);
         if (!s) s = ebm_meta_setf(d->meta, key, "%.2f", ebm_now() - t0);
@@ -84,6 +108,7 @@ ebm_status ebm_dbn_train_run(ebm_dbn *d, const ebm_mat *data, const ebm_dbn_trai
             s = ebm_fail_prefix(s, "layer %zu of %zu", l + 1, d->n_layers);
             break;
         }
+    next:
         if (l + 1 == d->n_layers) break;
         /* the next layer's data: p(h | v) of this layer over its own input */
         s = ebm_mat_new(L.input->rows, m->n_hid, &next);
@@ -100,4 +125,23 @@ ebm_status ebm_dbn_train_run(ebm_dbn *d, const ebm_mat *data, const ebm_dbn_trai
 
 ebm_status ebm_dbn_train(ebm_dbn *d, const ebm_mat *data, const ebm_dbn_train_opts *o) {
     return ebm_dbn_train_run(d, data, o, NULL, NULL);
+}
+
+ebm_status ebm_dbn_checkpoint(const ebm_dbn *d, const ebm_dbn_layer_run *L, ebm_tensors *out) {
+    if (!L->trainer || L->layer >= d->n_layers || d->layers[L->layer] != L->rbm)
+        return ebm_fail(EBM_EINVAL, "a DBN checkpoint needs the run of one of its layers");
+    ebm_status s = ebm_run_checkpoint(L->trainer, out);
+    ebm_meta *m = ebm_tensors_meta(out);
+    if (!s) s = ebm_meta_setf(m, "ebm.checkpoint.dbn.layer", "%zu", L->layer);
+    if (!s) s = ebm_meta_setf(m, "ebm.checkpoint.dbn.layers", "%zu", d->n_layers);
+    for (size_t l = 0; !s && l < L->layer; l++) {
+        char name[48], key[64];
+        size_t sh[1] = {d->layers[l]->n_params};
+        snprintf(name, sizeof name, "ckpt.dbn.%zu", l);
+        s = ebm_tensors_put(out, name, EBM_F32, 1, sh, d->layers[l]->params);
+        snprintf(key, sizeof key, "ebm.train.layer.%zu.seconds", l);
+        const char *v = ebm_meta_get(d->meta, key);
+        if (!s && v) s = ebm_meta_set(m, key, v);
+    }
+    return s;
 }

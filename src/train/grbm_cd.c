@@ -198,8 +198,8 @@ static ebm_status grbm_describe(void *self, ebm_meta *mt) {
     return s;
 }
 
-/* State for resuming: the momentum, the key stream and the persistent chains' visible states (their hidden
- * states are drawn again from p(h | v) at the next step). */
+/* State for resuming: the momentum, the key stream and the persistent chains' visible and hidden states, with
+ * whether the hidden states are v's joint state (Gibbs-Langevin carries h from one update to the next). */
 static ebm_status grbm_save_state(void *self, ebm_tensors *out) {
     grbm_trainer *t = self;
     if (!t->vel) return ebm_fail(EBM_EINVAL, "the GRBM trainer has not begun");
@@ -208,6 +208,11 @@ static ebm_status grbm_save_state(void *self, ebm_tensors *out) {
     if (!s) s = ebm_state_put_rng(out, "train.rng.keys", &t->keys);
     if (!s && t->o.neg_init == EBM_GRBM_NEG_PERSISTENT)
         s = ebm_tensors_put(out, "train.chains.v", EBM_F32, 2, cv, grbm_chains_v(t->ch));
+    size_t ch[2] = {t->c, t->m->n_hid}, one[1] = {1};
+    uint8_t valid = (uint8_t)grbm_chains_h_valid(t->ch);
+    if (!s && t->o.neg_init == EBM_GRBM_NEG_PERSISTENT)
+        s = ebm_tensors_put(out, "train.chains.h", EBM_F32, 2, ch, ebm_grbm_chains_hidden(t->ch));
+    if (!s && t->o.neg_init == EBM_GRBM_NEG_PERSISTENT) s = ebm_tensors_put(out, "train.chains.h_valid", EBM_U8, 1, one, &valid);
     return s;
 }
 
@@ -216,8 +221,17 @@ static ebm_status grbm_load_state(void *self, const ebm_tensors *in) {
     if (!t->vel) return ebm_fail(EBM_EINVAL, "the GRBM trainer has not begun");
     ebm_status s = ebm_state_get_f32(in, "train.velocity", t->vel, t->m->n_params);
     if (!s) s = ebm_state_get_rng(in, "train.rng.keys", &t->keys);
-    if (!s && t->o.neg_init == EBM_GRBM_NEG_PERSISTENT)
-        s = ebm_state_get_f32(in, "train.chains.v", ebm_grbm_chains_visible(t->ch), t->c * t->m->n_vis);
+    if (s || t->o.neg_init != EBM_GRBM_NEG_PERSISTENT) return s;
+    size_t nv = t->c * t->m->n_vis, nh = t->c * t->m->n_hid;
+    float *v = ebm_calloc(nv + nh, sizeof(float));
+    if (!v) return ebm_fail(EBM_ENOMEM, "out of memory");
+    s = ebm_state_get_f32(in, "train.chains.v", v, nv);
+    if (!s) s = ebm_state_get_f32(in, "train.chains.h", v + nv, nh);
+    const ebm_array *a = s ? NULL : ebm_tensors_get(in, "train.chains.h_valid");
+    if (!s && (!a || a->dtype != EBM_U8 || ebm_array_numel(a) != 1))
+        s = ebm_fail(EBM_EFORMAT, "training state: no u8 tensor 'train.chains.h_valid'");
+    if (!s) grbm_chains_restore(t->ch, v, v + nv, *(const uint8_t *)a->data != 0);
+    ebm_free(v);
     return s;
 }
 

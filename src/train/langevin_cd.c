@@ -262,6 +262,50 @@ static ebm_status lcd_describe(void *self, ebm_meta *m) {
     return s ? s : sample_defaults(o, m);
 }
 
+static const char lcd_name[] = "lcd", jem_name[] = "jem";
+
+/* State for resuming: the optimiser's moments, the key stream, the replay buffer or persistent chains, the
+ * last negatives (which the caller may show), and the spectral-normalisation vectors of sn_net. */
+static ebm_status lcd_save_state(void *self, ebm_tensors *out) {
+    lcd_trainer *t = self;
+    if (!t->opt) return ebm_fail(EBM_EINVAL, "the %s trainer has not begun", t->x.jem ? jem_name : lcd_name);
+    size_t d = t->e->dim;
+    ebm_status s = ebm_optim_save_state(t->opt, "train.optim", out);
+    if (!s) s = ebm_state_put_rng(out, "train.rng.keys", &t->keys);
+    if (!s && t->buf) {
+        size_t sh[2] = {ebm_replay_capacity(t->buf), d};
+        s = ebm_tensors_put(out, "train.replay", EBM_F32, 2, sh, ebm_replay_data(t->buf));
+    }
+    if (!s && t->have_neg) {
+        size_t sh[2] = {t->have_neg, d};
+        s = ebm_tensors_put(out, "train.negatives", EBM_F32, 2, sh, t->xn);
+    }
+    size_t ns;
+    float *st = t->o.sn_net ? ebm_net_state(t->o.sn_net, &ns) : NULL;
+    if (!s && st) s = ebm_tensors_put(out, "train.sn_state", EBM_F32, 1, &ns, st);
+    return s;
+}
+
+static ebm_status lcd_load_state(void *self, const ebm_tensors *in) {
+    lcd_trainer *t = self;
+    if (!t->opt) return ebm_fail(EBM_EINVAL, "the %s trainer has not begun", t->x.jem ? jem_name : lcd_name);
+    size_t d = t->e->dim;
+    ebm_status s = ebm_optim_load_state(t->opt, "train.optim", in);
+    if (!s) s = ebm_state_get_rng(in, "train.rng.keys", &t->keys);
+    if (!s && t->buf) s = ebm_state_get_f32(in, "train.replay", ebm_replay_data_rw(t->buf), ebm_replay_capacity(t->buf) * d);
+    const ebm_array *neg = s ? NULL : ebm_tensors_get(in, "train.negatives");
+    if (neg) {
+        size_t rows = ebm_array_numel(neg) / d;
+        if (rows == 0 || rows > t->nmax) return ebm_fail(EBM_EFORMAT, "training state: train.negatives has %zu rows", rows);
+        s = ebm_state_get_f32(in, "train.negatives", t->xn, rows * d);
+        if (!s) t->have_neg = rows;
+    }
+    size_t ns;
+    float *st = t->o.sn_net ? ebm_net_state(t->o.sn_net, &ns) : NULL;
+    if (!s && st) s = ebm_state_get_f32(in, "train.sn_state", st, ns);
+    return s;
+}
+
 static void lcd_destroy(void *self) {
     lcd_trainer *t = self;
     if (!t) return;
@@ -271,10 +315,9 @@ static void lcd_destroy(void *self) {
     free(t);
 }
 
-static const char lcd_name[] = "lcd", jem_name[] = "jem";
 #define LCD_OPS(NAME)                                                                                                  \
     {.name = NAME, .begin = lcd_begin, .step = lcd_step, .params = lcd_params, .checks_finite = 1,                     \
-     .describe = lcd_describe, .destroy = lcd_destroy}
+     .describe = lcd_describe, .save_state = lcd_save_state, .load_state = lcd_load_state, .destroy = lcd_destroy}
 static const ebm_trainer_ops lcd_ops = LCD_OPS(lcd_name), jem_ops = LCD_OPS(jem_name);
 
 ebm_status ebm_lcd_trainer_make(ebm_energy *e, const ebm_lcd_opts *o, const ebm_lcd_extra *x, ebm_trainer **out) {

@@ -6,6 +6,7 @@
  * Gradients are descent directions of a loss.  Global-norm clipping rescales g to at most clip. */
 #include "core/internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -87,5 +88,43 @@ ebm_status ebm_optim_step(ebm_optim *p, float *theta, float *g, double *grad_nor
             theta[i] -= lr * (p->m[i] * c1) / (sqrtf(p->v[i] * c2) + eps);
         }
     }
+    return EBM_OK;
+}
+
+ebm_status ebm_optim_save_state(const ebm_optim *p, const char *prefix, ebm_tensors *t) {
+    char name[128];
+    size_t sh[1] = {p->n};
+    snprintf(name, sizeof name, "%s.m", prefix);
+    ebm_status s = ebm_tensors_put(t, name, EBM_F32, 1, sh, p->m);
+    if (!s && p->v) {
+        snprintf(name, sizeof name, "%s.v", prefix);
+        s = ebm_tensors_put(t, name, EBM_F32, 1, sh, p->v);
+    }
+    if (!s) {
+        int64_t steps = (int64_t)p->t;
+        sh[0] = 1;
+        snprintf(name, sizeof name, "%s.t", prefix);
+        s = ebm_tensors_put(t, name, EBM_I64, 1, sh, &steps);
+    }
+    return s;
+}
+
+ebm_status ebm_optim_load_state(ebm_optim *p, const char *prefix, const ebm_tensors *t) {
+    char name[128];
+    snprintf(name, sizeof name, "%s.m", prefix);
+    ebm_status s = ebm_state_get_f32(t, name, p->m, p->n);
+    if (!s && p->v) {
+        snprintf(name, sizeof name, "%s.v", prefix);
+        s = ebm_state_get_f32(t, name, p->v, p->n);
+    }
+    if (s) return s;
+    snprintf(name, sizeof name, "%s.t", prefix);
+    const ebm_array *a = ebm_tensors_get(t, name);
+    if (!a || a->dtype != EBM_I64 || ebm_array_numel(a) != 1)
+        return ebm_fail(EBM_EFORMAT, "training state: no int64 tensor '%s' (the optimiser's step count)", name);
+    int64_t steps;
+    memcpy(&steps, a->data, sizeof steps);
+    if (steps < 0) return ebm_fail(EBM_EFORMAT, "training state: '%s' is negative", name);
+    p->t = (uint64_t)steps;
     return EBM_OK;
 }

@@ -220,6 +220,30 @@ void ebm_structured_loss_opts_from_meta(const ebm_meta *mt, ebm_structured_loss_
     if (!(o->lvq2_max > 0)) o->lvq2_max = 1;
 }
 
+/* State for resuming: both optimisers' moments, and the network's spectral-normalisation vectors if it has
+ * any (nothing here draws random numbers). */
+static ebm_status sp_save_state(void *self, ebm_tensors *out) {
+    sp_trainer *t = self;
+    if (!t->opt_net) return ebm_fail(EBM_EINVAL, "the structured trainer has not begun");
+    ebm_status s = ebm_optim_save_state(t->opt_net, "train.optim.net", out);
+    if (!s && t->opt_pair) s = ebm_optim_save_state(t->opt_pair, "train.optim.pair", out);
+    size_t ns;
+    float *st = ebm_net_state(t->m->net, &ns);
+    if (!s && st) s = ebm_tensors_put(out, "train.sn_state", EBM_F32, 1, &ns, st);
+    return s;
+}
+
+static ebm_status sp_load_state(void *self, const ebm_tensors *in) {
+    sp_trainer *t = self;
+    if (!t->opt_net) return ebm_fail(EBM_EINVAL, "the structured trainer has not begun");
+    ebm_status s = ebm_optim_load_state(t->opt_net, "train.optim.net", in);
+    if (!s && t->opt_pair) s = ebm_optim_load_state(t->opt_pair, "train.optim.pair", in);
+    size_t ns;
+    float *st = ebm_net_state(t->m->net, &ns);
+    if (!s && st) s = ebm_state_get_f32(in, "train.sn_state", st, ns);
+    return s;
+}
+
 static void sp_destroy(void *self) {
     if (!self) return;
     trainer_release(self);
@@ -233,6 +257,8 @@ static const ebm_trainer_ops sp_ops = {
     .params = sp_params,
     .check = sp_check,
     .describe = sp_describe,
+    .save_state = sp_save_state,
+    .load_state = sp_load_state,
     .destroy = sp_destroy,
 };
 
