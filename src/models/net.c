@@ -219,6 +219,15 @@ static ebm_status parse_layer(char *tok, size_t pos, size_t c, size_t h, size_t 
 
 static bool has_weights(const layer *l) { return l->kind == L_LINEAR || l->kind == L_CONV; }
 
+/* The stored shape of a layer's weight (c_out, c_in, k, k) or (c_out, fan_in): its rank.  Bias and spectral-norm
+ * vector are (c_out). */
+static int weight_shape(const layer *l, size_t shw[4]) {
+    shw[0] = l->c_out;
+    shw[1] = l->kind == L_CONV ? l->c_in : l->fan_in;
+    shw[2] = shw[3] = l->k;
+    return l->kind == L_CONV ? 4 : 2;
+}
+
 /* The first half of ebm_net_new: parses the spec into its layers and counts the parameters, the state and
  * the per-sample activations, allocating only the layer table (so a file's tensors can be checked against
  * the spec before the parameter memory exists); net_alloc is the second half. */
@@ -1175,9 +1184,10 @@ ebm_status ebm_net_to_tensors(const ebm_net *net, ebm_tensors *t) {
         const layer *l = &net->L[i];
         if (!has_weights(l)) continue;
         char name[64];
-        size_t shw[4] = {l->c_out, l->kind == L_CONV ? l->c_in : l->fan_in, l->k, l->k}, shb[1] = {l->c_out};
+        size_t shw[4], shb[1] = {l->c_out};
+        const int nd = weight_shape(l, shw);
         snprintf(name, sizeof name, "layers.%zu.weight", i);
-        s = ebm_tensors_put(t, name, EBM_F32, l->kind == L_CONV ? 4 : 2, shw, net->params + l->w_off);
+        s = ebm_tensors_put(t, name, EBM_F32, nd, shw, net->params + l->w_off);
         snprintf(name, sizeof name, "layers.%zu.bias", i);
         if (!s) s = ebm_tensors_put(t, name, EBM_F32, 1, shb, net->params + l->b_off);
         snprintf(name, sizeof name, "layers.%zu.sn_u", i);
@@ -1219,9 +1229,10 @@ ebm_status ebm_net_from_tensors(const ebm_tensors *t, const char *name, ebm_net 
         const layer *l = &net->L[i];
         if (!has_weights(l)) continue;
         char tn[64];
-        size_t shw[4] = {l->c_out, l->kind == L_CONV ? l->c_in : l->fan_in, l->k, l->k}, shb[1] = {l->c_out};
+        size_t shw[4], shb[1] = {l->c_out};
+        const int nd = weight_shape(l, shw);
         snprintf(tn, sizeof tn, "layers.%zu.weight", i);
-        s = ebm_io_check_shape(t, name, tn, l->kind == L_CONV ? 4 : 2, shw);
+        s = ebm_io_check_shape(t, name, tn, nd, shw);
         snprintf(tn, sizeof tn, "layers.%zu.bias", i);
         if (!s) s = ebm_io_check_shape(t, name, tn, 1, shb);
         if (!s && l->sn) {
@@ -1236,9 +1247,10 @@ ebm_status ebm_net_from_tensors(const ebm_tensors *t, const char *name, ebm_net 
         const layer *l = &net->L[i];
         if (!has_weights(l)) continue;
         char tn[64];
-        size_t shw[4] = {l->c_out, l->kind == L_CONV ? l->c_in : l->fan_in, l->k, l->k}, shb[1] = {l->c_out};
+        size_t shw[4], shb[1] = {l->c_out};
+        const int nd = weight_shape(l, shw);
         snprintf(tn, sizeof tn, "layers.%zu.weight", i);
-        s = ebm_io_take_f32(t, name, tn, l->kind == L_CONV ? 4 : 2, shw, net->params + l->w_off);
+        s = ebm_io_take_f32(t, name, tn, nd, shw, net->params + l->w_off);
         snprintf(tn, sizeof tn, "layers.%zu.bias", i);
         if (!s) s = ebm_io_take_f32(t, name, tn, 1, shb, net->params + l->b_off);
         if (!s && l->sn) {
