@@ -1686,8 +1686,11 @@ typedef struct ebm_lcd_opts {
 EBM_API void ebm_lcd_opts_default(ebm_lcd_opts *o);
 /* The defaults for data of dim values per row that is not an image (image: ebm_lcd_opts_default, tuned for
  * pictures in [-1, 1]): for low-dimensional data (dim <= EBM_LCD_LOW_DIM, e.g. the 2-D toy densities) the
- * image settings learn an almost flat energy, so o->mcmc becomes ULA with step 0.05 and o->optim.lr 3e-3
- * (docs/ebm.md; measured by scripts/toy_report.sh).  Other fields are left as they are. */
+ * image settings learn an almost flat energy, so o->mcmc becomes ULA with step 0.01 and 40 steps, o->optim.lr
+ * 3e-3, and when o->noise is uniform on [lo, hi] (set it to the data's range, ebm_lcd_data_range, first) the
+ * chains are clipped to that box widened by 5% on each side: outside the data the energy is never trained
+ * and chains that leave the box drift away (docs/ebm.md; measured by scripts/toy_report.sh).  Other fields
+ * are left as they are. */
 #define EBM_LCD_LOW_DIM 16
 EBM_API void ebm_lcd_opts_for_data(ebm_lcd_opts *o, size_t dim, int image);
 /* An LCD trainer of e for ebm_run (e borrowed): o gives the update (mode, buffer, reinit, noise, mcmc,

@@ -190,8 +190,9 @@ static const char *const train_about =
     "Negatives start from a replay buffer with 5% noise restarts (--negatives buffer, the default), from\n"
     "noise every time (short-run, Nijkamp et al. 2019) or from persistent chains.  Images are scaled to\n"
     "[-1, 1]; toy:NAME gives 2-D densities, for which (any data of at most 16 values per row that is not an\n"
-    "image) the defaults are --sampler ula --step-size 0.05 --lr 3e-3.  A diverging or interrupted run keeps\n"
-    "the last good parameters in NAME.partial.safetensors and never touches --out.  See docs/train.md.";
+    "image) the defaults are --sampler ula --step-size 0.01 --steps 40 --lr 3e-3 with chains clipped to the\n"
+    "data's box.  A diverging or interrupted run keeps the last good parameters in NAME.partial.safetensors\n"
+    "and never touches --out.  See docs/train.md.";
 
 static const char *const jem_about =
     "Train a classifier network as a joint energy-based model (JEM, Grathwohl et al. 2020): its logits f(x)\n"
@@ -278,17 +279,24 @@ static int net_prepare(net_job *j) {
     ebm_rng init;
     ebm_rng_seed(&init, j->sa.seed, 100);
     if ((s = ebm_net_init(j->net, &init))) return cli_lib_error(cmd, s);
-    /* low-dimensional data: the library's settings for it where the command line gave none */
-    ebm_lcd_opts low = j->o;
-    ebm_lcd_opts_for_data(&low, dim, image);
-    if (!j->sa.sampler_seen) j->sa.sampler = ebm_mcmc_name(low.mcmc.kind);
-    if (!j->sa.step_seen) j->sa.step_size = low.mcmc.step_size;
-    if (!j->lr_seen) j->o.optim.lr = low.optim.lr;
     /* chains start uniform over the data's range unless told otherwise */
     float lo, hi;
     ebm_lcd_data_range(x, &lo, &hi);
     if (!j->sa.lo_seen) j->sa.init_lo = lo;
     if (!j->sa.hi_seen) j->sa.init_hi = hi;
+    /* low-dimensional data: the library's settings for it where the command line gave none */
+    ebm_lcd_opts low = j->o;
+    low.noise.lo = j->sa.init_lo;
+    low.noise.hi = j->sa.init_hi;
+    ebm_lcd_opts_for_data(&low, dim, image);
+    if (!j->sa.sampler_seen) j->sa.sampler = ebm_mcmc_name(low.mcmc.kind);
+    if (!j->sa.step_seen) j->sa.step_size = low.mcmc.step_size;
+    if (!j->sa.steps_seen) j->sa.steps = low.mcmc.steps;
+    if (!j->lr_seen) j->o.optim.lr = low.optim.lr;
+    if (!j->sa.clip_lo_seen && !j->sa.clip_hi_seen && strcmp(j->sa.sampler, "ula") == 0) {
+        j->sa.clip_lo = low.mcmc.clip_lo;
+        j->sa.clip_hi = low.mcmc.clip_hi;
+    }
     if (!cli_samp_opts(cmd, &j->sa, NULL, &j->o.mcmc)) return 2;
     j->o.noise.lo = j->sa.init_lo;
     j->o.noise.hi = j->sa.init_hi;

@@ -39,8 +39,14 @@ void ebm_lcd_opts_default(ebm_lcd_opts *o) {
 void ebm_lcd_opts_for_data(ebm_lcd_opts *o, size_t dim, int image) {
     if (image || dim > EBM_LCD_LOW_DIM) return;
     o->mcmc.kind = EBM_MCMC_ULA;
-    o->mcmc.step_size = 0.05f;
+    o->mcmc.step_size = 0.01f;
+    o->mcmc.steps = 40;
     o->optim.lr = 3e-3f;
+    if (o->noise.kind == EBM_NOISE_UNIFORM && o->noise.lo < o->noise.hi) {
+        float margin = 0.05f * (o->noise.hi - o->noise.lo);
+        o->mcmc.clip_lo = o->noise.lo - margin;
+        o->mcmc.clip_hi = o->noise.hi + margin;
+    }
 }
 
 static ebm_status check_opts(const ebm_energy *e, const ebm_lcd_opts *o) {
