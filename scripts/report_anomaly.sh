@@ -10,8 +10,10 @@
 #       the plain classifier; accuracy, ECE and OOD AUROCs of log p(x) (ebm classify).
 # usage: scripts/report_anomaly.sh [EBM] [OUT] [full|short]
 #   full (default): 10 classes, RBM 5 epochs; JEMs 1,000 iterations of batch 128, SGLD 10 steps.
-#       Measured budget: about 55 minutes on 2 quiet cores (RBMs ~1 min each, each JEM ~15 min, the
-#       classifier ~3 min); override with the variables below.
+#       Not yet timed as a whole: from the short run on 2 cores shared with about three other jobs (a JEM
+#       iteration with 10 SGLD steps 2.3 s, an RBM epoch on 12,000 rows 8 s) an estimated 40 minutes on 2
+#       quiet cores and up to 1.5 hours on a busy machine; each experiment's wall_seconds are recorded.
+#       Override the sizes with the variables below.
 #   short: a few minutes, to prove the pipeline (2 classes, 1 epoch on 12,000 rows; JEMs of 30 iterations
 #       with EMA 0.9); its figures are not results.  Written under "<name>_short" keys.
 # Variables: CLASSES, EPOCHS, HIDDEN, RBM_LIMIT, ITERS, STEPS, PROX, EMA, SEED, RESULTS (the JSON file).
