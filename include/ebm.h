@@ -243,6 +243,10 @@ EBM_API ebm_status ebm_png_parse(const void *buf, size_t len, const char *name, 
 EBM_API ebm_status ebm_png_read_max(const char *path, size_t max_pixels, ebm_array **out);
 EBM_API ebm_status ebm_png_write(const char *path, const uint8_t *pixels, size_t height, size_t width,
                                  int channels);
+/* *bytes <- the length of pixels (height, width, channels) encoded as a PNG file by libpng (default
+ * compression), without writing it: a measure of the image's complexity (ebm_complexity_bits). */
+EBM_API ebm_status ebm_png_encoded_size(const uint8_t *pixels, size_t height, size_t width, int channels,
+                                        size_t *bytes);
 
 typedef enum ebm_grid_norm {
     EBM_GRID_CLAMP = 0,     /* values in [0,1] map to 0..255; outside is clipped */
@@ -1098,7 +1102,9 @@ EBM_API void ebm_rbm_sample_visible(const ebm_rbm *m, const float *h, size_t n, 
  *   RWM:  x' = x + eta xi, accepted with probability min(1, exp(-(E(x') - E(x)) / T))
  * A clamp mask keeps the masked coordinates at their starting values (inpainting); with clip_lo < clip_hi
  * every coordinate is clipped to [clip_lo, clip_hi] after each move (ULA/SGLD only: clipping would break
- * the MH correction of the others, which refuse it).
+ * the MH correction of the others, which refuse it).  With prox > 0 (ULA/SGLD only), the proximal form of
+ * JEM++ (Yang & Ji 2021): every coordinate of a move is kept within [-prox, prox] of where it started, so
+ * x' stays in the box of radius prox around x (the drift and noise as above, then the step clipped).
  * --------------------------------------------------------------------------------------------- */
 typedef enum ebm_mcmc_kind { EBM_MCMC_ULA, EBM_MCMC_SGLD, EBM_MCMC_MALA, EBM_MCMC_HMC, EBM_MCMC_RWM } ebm_mcmc_kind;
 
@@ -1115,6 +1121,7 @@ typedef struct ebm_mcmc_opts {
     uint64_t seed_offset;/* added to the step counter, so that successive calls draw fresh noise (default 0) */
     int (*progress)(double fraction, void *user); /* may return non-zero to stop (EBM_ECANCELED) */
     void *user;
+    float prox;          /* ULA/SGLD: largest move of a coordinate per step (JEM++'s proximal SGLD); 0 = off */
 } ebm_mcmc_opts;
 
 typedef struct ebm_mcmc_stats {
@@ -1155,6 +1162,24 @@ EBM_API void ebm_replay_store(ebm_replay *b, const float *x, const size_t *slots
 EBM_API const float *ebm_replay_data(const ebm_replay *b);
 /* The same rows to overwrite, e.g. with a saved training state (capacity x dim values). */
 EBM_API float *ebm_replay_data_rw(ebm_replay *b);
+
+/* Informative chain starts (JEM++, Yang & Ji 2021): a Gaussian fitted to data (rows, dim), one per class
+ * 0..max label when labels (rows) are given, else one over all rows: each with the class's sample mean and
+ * full sample covariance plus a ridge of 1e-4 x its mean variance; draws are clipped to [lo, hi] when
+ * lo < hi (the data's range).  A fill draws row i of x (n, dim) from stream (key, row0 + i): first its class,
+ * with the class's frequency in the data (written to cls (n) when not NULL), then x = mean + L z, z ~ N(0, I),
+ * L the covariance's Cholesky factor.  Memory: classes x dim^2 floats (dim <= 8192). */
+typedef struct ebm_gauss_start ebm_gauss_start;
+EBM_API ebm_status ebm_gauss_start_fit(const ebm_mat *data, const int32_t *labels, float lo, float hi,
+                                       ebm_gauss_start **out);
+EBM_API void ebm_gauss_start_free(ebm_gauss_start *g);
+EBM_API size_t ebm_gauss_start_classes(const ebm_gauss_start *g);
+EBM_API size_t ebm_gauss_start_dim(const ebm_gauss_start *g);
+EBM_API ebm_status ebm_gauss_start_fill(const ebm_gauss_start *g, uint64_t key, size_t row0, float *x, size_t n,
+                                        int32_t *cls);
+/* From now on b's restarts draw from g (borrowed: it must outlive b; NULL = back to b's noise), and every
+ * slot is refilled from it (or from the noise), with the key ebm_replay_new(.., seed, ..) fills with. */
+EBM_API ebm_status ebm_replay_set_start(ebm_replay *b, const ebm_gauss_start *g, uint64_t seed);
 
 /* Samplers of a GRBM, n chains at once, each row with its own random stream:
  *  GIBBS:          h ~ p(h | v), v ~ p(v | h)  (exact block Gibbs; mh is ignored: it always accepts)
@@ -1649,6 +1674,9 @@ EBM_API ebm_status ebm_dbn_checkpoint(const ebm_dbn *d, const ebm_dbn_layer_run 
  * parameters of the last good iteration.
  * --------------------------------------------------------------------------------------------- */
 typedef enum ebm_neg_mode { EBM_NEG_BUFFER, EBM_NEG_SHORTRUN, EBM_NEG_PERSISTENT } ebm_neg_mode;
+/* Where new chains start: uniform noise (o->noise), or JEM++'s informative start, a Gaussian per class fitted
+ * to the training data (ebm_gauss_start_fit on the run's data and labels, clipped to the data's range). */
+typedef enum ebm_chain_init { EBM_INIT_NOISE, EBM_INIT_GAUSSIAN } ebm_chain_init;
 
 typedef struct ebm_lcd_progress {
     size_t iter, iters;       /* iterations done, of */
@@ -1681,6 +1709,13 @@ typedef struct ebm_lcd_opts {
     /* The network behind e when it has spectral-normalisation layers: one power iteration on it after every
      * good update (ebm_net_sn_update(sn_net, 1)), as `ebm train ebm` does.  NULL = none (default). */
     struct ebm_net *sn_net;
+    /* Where the replay buffer, its restarts, short-run and persistent chains start (default noise).  Gaussian:
+     * one Gaussian per class when the run has labels (ebm_run's labels; JEM always), else one over all rows. */
+    ebm_chain_init init;
+    /* Exponential moving average of the parameters, ema <- decay ema + (1 - decay) theta after every good
+     * update (from the initial parameters); 0 = off (default), else in (0, 1).  Kept in checkpoints;
+     * ebm_lcd_trainer_swap_ema exchanges it with the parameters (e.g. to save or evaluate it). */
+    float ema;
 } ebm_lcd_opts;
 
 EBM_API void ebm_lcd_opts_default(ebm_lcd_opts *o);
@@ -1710,6 +1745,10 @@ EBM_API void ebm_lcd_data_range(const ebm_mat *x, float *lo, float *hi);
 /* The negatives of an LCD or JEM trainer's last update (*n rows of the energy's dim, borrowed until the next
  * step), or NULL (*n = 0) before the first one, with gen_weight 0, or for another kind of trainer. */
 EBM_API const float *ebm_lcd_trainer_negatives(ebm_trainer *t, size_t *n);
+/* With ema on (o->ema > 0), swaps the contents of the parameters and of their moving average: call it once to
+ * put the average in the model (to save or score it), once more to go back.  EBM_EINVAL without ema, before
+ * the run has begun, or for another kind of trainer. */
+EBM_API ebm_status ebm_lcd_trainer_swap_ema(ebm_trainer *t);
 /* Trains e's parameters on data (n, e->dim): ebm_run with that trainer, o->on_iter called after every
  * update.  The last negatives (batch, dim) are copied to neg_out when it is not NULL. */
 EBM_API ebm_status ebm_lcd_train(ebm_energy *e, const ebm_mat *data, const ebm_lcd_opts *o, float *neg_out);
@@ -1938,6 +1977,17 @@ EBM_API ebm_status ebm_metric_auroc_class(const double *score, const int32_t *la
  * labels or labels >= cap are ignored): means[c] (cap entries of room), NaN for a class without rows; returns k
  * (0 when n is 0 or every label is negative). */
 EBM_API size_t ebm_metric_class_means(const double *v, const int32_t *labels, size_t n, size_t cap, double *means);
+/* Input complexity (Serra et al. 2020, "Input complexity and out-of-distribution detection with likelihood-
+ * based generative models"): bits[i] = 8 x the PNG length (ebm_png_encoded_size) of row i of x (n, height x
+ * width x channels, pixel-major: channels vary fastest), its values mapped linearly from [lo, hi] to 0..255
+ * (rounded, clipped).  Rows that are not images: height 1, width = the row length. */
+EBM_API ebm_status ebm_complexity_bits(const float *x, size_t n, size_t height, size_t width, int channels, float lo,
+                                       float hi, double *bits);
+/* The complexity-corrected anomaly score S(x) = E(x) / ln 2 - weight x L(x): the model's -log2 p(x) (up to the
+ * constant log2 Z) less the input's complexity L in bits (Serra et al. 2020, S = -l_M(x) - L(x), weight 1).
+ * Generative models give simple inputs (few pixels on, flat regions) high likelihood whatever their class;
+ * subtracting L removes that bias.  E, bits, out (n); out may be E's or bits' storage. */
+EBM_API void ebm_complexity_score(const double *E, const double *bits, size_t n, double weight, double *out);
 /* Writes a CSV of scores: a header "row,energy" (",label" with labels), then "i,v[i]" (%.9g) per row with the
  * label when labels is not NULL; EBM_EIO ("cannot write PATH" / "writing PATH failed") on failure. */
 EBM_API ebm_status ebm_metric_write_scores(const char *path, const double *v, const int32_t *labels, size_t n);

@@ -8,6 +8,9 @@
  *        steps of size eta (jittered by +-20% per chain and transition) on H = U(x) + |p|^2 / 2, accepted
  *        with probability min(1, exp(H - H'));
  *   RWM  (random-walk Metropolis): y = x + eta xi, accepted with probability min(1, exp(U(x) - U(y))).
+ * Proximal ULA/SGLD (JEM++, Yang & Ji 2021, "JEM++: Improved techniques for training JEM"): the same move
+ * with every coordinate's change clipped to [-prox, prox], i.e. x' projected onto the box of radius prox
+ * around x; it bounds how far one step can go when the energy's gradient is large early in training.
  * All n chains move together (one batched energy or gradient call per evaluation), and every chain draws
  * its noise from its own Philox stream keyed by (seed, step), so runs are reproducible and do not depend on
  * the thread count.  Clamped coordinates never move (their drift and noise are zero), which makes the MH
@@ -112,12 +115,20 @@ static ebm_status step_langevin(run *r, float *x, size_t t, uint64_t k1) {
     float drift = (float)(o->step_size * r->inv_t);
     float sd = o->kind == EBM_MCMC_SGLD ? o->noise : sqrtf(2.0f * o->step_size);
     int clip = o->clip_lo < o->clip_hi;
+    float px = o->prox;
 #pragma omp parallel for schedule(static) if (n * d >= 65536)
     for (size_t i = 0; i < n; i++) {
         float *xr = x + i * d;
         const float *gr = r->g + i * d, *zr = r->xi + i * d;
+        if (px > 0) { /* the proximal step: x' in the box of radius prox around x, i.e. the move clipped */
+            for (size_t j = 0; j < d; j++) {
+                float m = -drift * gr[j] + sd * zr[j];
+                xr[j] += m < -px ? -px : m > px ? px : m;
+            }
+        } else {
 #pragma omp simd
-        for (size_t j = 0; j < d; j++) xr[j] += -drift * gr[j] + sd * zr[j];
+            for (size_t j = 0; j < d; j++) xr[j] += -drift * gr[j] + sd * zr[j];
+        }
         if (clip)
             for (size_t j = 0; j < d; j++) xr[j] = xr[j] < o->clip_lo ? o->clip_lo : xr[j] > o->clip_hi ? o->clip_hi : xr[j];
     }
@@ -206,6 +217,10 @@ static ebm_status check_opts(const ebm_energy *e, const float *x, size_t n, cons
         return ebm_fail(EBM_EINVAL, "sgld: noise scale must be >= 0, got %g", (double)o->noise);
     if (o->kind == EBM_MCMC_HMC && (o->leapfrog < 1 || o->leapfrog > 10000))
         return ebm_fail(EBM_EINVAL, "hmc: leapfrog steps must be in 1..10000, got %zu", o->leapfrog);
+    if (!(o->prox >= 0) || !isfinite(o->prox))
+        return ebm_fail(EBM_EINVAL, "%s: the proximal radius must be >= 0, got %g", k, (double)o->prox);
+    if (o->prox > 0 && o->kind != EBM_MCMC_ULA && o->kind != EBM_MCMC_SGLD)
+        return ebm_fail(EBM_EINVAL, "%s: the proximal step goes with ula or sgld (it would break the Metropolis correction)", k);
     int clip = o->clip_lo < o->clip_hi;
     if (o->clip_lo > o->clip_hi || !isfinite(o->clip_lo) || !isfinite(o->clip_hi))
         return ebm_fail(EBM_EINVAL, "%s: clip range [%g, %g] is empty", k, (double)o->clip_lo, (double)o->clip_hi);

@@ -9,7 +9,10 @@
  *   - short-run chains started from noise at every iteration (Nijkamp, Hill, Zhu & Wu 2019, "Learning
  *     non-convergent non-persistent short-run MCMC toward energy-based model"),
  *   - persistent chains (Tieleman 2008, in continuous form),
- * moved by any sampler on the energy interface.  This file is the step of one update (an ebm_trainer);
+ * moved by any sampler on the energy interface.  Two stabilisers of JEM++ (Yang & Ji 2021): chains may start
+ * from a Gaussian per class fitted to the data instead of noise (its informative initialisation), and the
+ * sampler may take proximal steps (ebm_mcmc_opts.prox).  An exponential moving average of the parameters
+ * (Polyak averaging, as in score-based and diffusion models) can be kept beside them.  This file is the step of one update (an ebm_trainer);
  * the loop, the order of the data rows and the roll-back to the last good parameters are ebm_run's. */
 #include "train/lcd_internal.h"
 
@@ -62,6 +65,9 @@ static ebm_status check_opts(const ebm_energy *e, const ebm_lcd_opts *o) {
     if (o->mcmc.steps == 0) return ebm_fail(EBM_EINVAL, "training: the negative sampler needs at least one step");
     if (!(o->gen_weight >= 0) || !isfinite(o->gen_weight))
         return ebm_fail(EBM_EINVAL, "training: the generative weight must be >= 0, got %g", (double)o->gen_weight);
+    if ((unsigned)o->init > EBM_INIT_GAUSSIAN) return ebm_fail(EBM_EINVAL, "training: unknown chain start %d", (int)o->init);
+    if (!(o->ema >= 0 && o->ema < 1))
+        return ebm_fail(EBM_EINVAL, "training: the EMA decay must be in [0, 1) (0 = off), got %g", (double)o->ema);
     if (o->gen_weight == 0 && !o->extra_grad)
         return ebm_fail(EBM_EINVAL, "training: a generative weight of 0 leaves nothing to train without an extra loss");
     return EBM_OK;
@@ -89,6 +95,8 @@ typedef struct {
     ebm_lcd_extra x;
     ebm_optim *opt;
     ebm_replay *buf;
+    ebm_gauss_start *gs;                  /* Gaussian chain starts, or NULL */
+    float *ema;                           /* (n_params) moving average, or NULL */
     float *xn, *Ep, *En, *wp, *wn, *grad; /* (batch, dim), 4 x (batch), (n_params) */
     size_t *slots;                        /* (batch) */
     size_t nmax, have_neg;                /* rows of the work space; rows of the last negatives */
@@ -99,6 +107,8 @@ typedef struct {
 static void lcd_release(lcd_trainer *t) {
     ebm_optim_free(t->opt);
     ebm_replay_free(t->buf);
+    ebm_gauss_start_free(t->gs);
+    ebm_free(t->ema);
     ebm_free(t->xn);
     ebm_free(t->Ep);
     ebm_free(t->En);
@@ -108,6 +118,8 @@ static void lcd_release(lcd_trainer *t) {
     free(t->slots);
     t->opt = NULL;
     t->buf = NULL;
+    t->gs = NULL;
+    t->ema = NULL;
     t->xn = t->Ep = t->En = t->wp = t->wn = t->grad = NULL;
     t->slots = NULL;
     t->have_neg = 0;
@@ -126,8 +138,18 @@ static ebm_status lcd_begin(void *self, const ebm_mat *data, const int32_t *labe
     lcd_release(t);
     s = ebm_optim_new(P, &o->optim, &t->opt);
     /* persistent chains are a buffer of exactly one batch, read in order, never restarted */
+    if (!s && o->init == EBM_INIT_GAUSSIAN) {
+        float lo, hi;
+        ebm_lcd_data_range(data, &lo, &hi);
+        s = ebm_gauss_start_fit(data, labels, lo, hi, &t->gs);
+    }
     if (!s && o->mode != EBM_NEG_SHORTRUN)
         s = ebm_replay_new(o->mode == EBM_NEG_BUFFER ? o->buffer : batch, d, &o->noise, seed, &t->buf);
+    if (!s && t->buf && t->gs) s = ebm_replay_set_start(t->buf, t->gs, seed);
+    if (!s && o->ema > 0) {
+        if (!(t->ema = ebm_calloc(P, sizeof(float)))) return ebm_fail(EBM_ENOMEM, "out of memory for training");
+        memcpy(t->ema, t->e->params, P * sizeof(float));
+    }
     if (s) return s;
     t->xn = ebm_calloc(batch * d, sizeof(float));
     t->Ep = ebm_calloc(batch, sizeof(float));
@@ -156,6 +178,8 @@ static ebm_status contrastive(lcd_trainer *t, const float *xp, size_t n, uint64_
     } else if (o->mode == EBM_NEG_PERSISTENT) {
         for (size_t i = 0; i < n; i++) t->slots[i] = i;
         memcpy(t->xn, ebm_replay_data(t->buf), n * d * sizeof(float));
+    } else if (t->gs) {
+        s = ebm_gauss_start_fill(t->gs, kneg, 0, t->xn, n, NULL);
     } else {
         s = ebm_noise_fill(&o->noise, kneg, t->xn, n, d);
     }
@@ -220,6 +244,11 @@ static ebm_status lcd_step(void *self, float *xp, const size_t *rows, size_t n, 
     if (!ebm_k_all_finite(t->e->params, P, &bad)) return ebm_fail(EBM_ENAN, "parameter %zu is not finite", bad);
     /* the power iteration follows the update, on good parameters only, as the command line always did */
     if (o->sn_net) ebm_net_sn_update(o->sn_net, 1);
+    if (t->ema) {
+        float a = o->ema, b = 1.0f - o->ema;
+        const float *th = t->e->params;
+        for (size_t i = 0; i < P; i++) t->ema[i] = a * t->ema[i] + b * th[i];
+    }
     return EBM_OK;
 }
 
@@ -244,6 +273,7 @@ static ebm_status sample_defaults(const ebm_lcd_opts *o, ebm_meta *m) {
     if (!s) s = ebm_meta_setf(m, "ebm.sample.leapfrog", "%zu", mc->leapfrog);
     if (!s && o->noise.kind == EBM_NOISE_UNIFORM) s = ebm_meta_setf(m, "ebm.sample.init_lo", "%g", (double)o->noise.lo);
     if (!s && o->noise.kind == EBM_NOISE_UNIFORM) s = ebm_meta_setf(m, "ebm.sample.init_hi", "%g", (double)o->noise.hi);
+    if (!s && mc->prox > 0) s = ebm_meta_setf(m, "ebm.sample.prox", "%g", (double)mc->prox);
     if (!s && mc->clip_lo < mc->clip_hi) s = ebm_meta_setf(m, "ebm.sample.clip_lo", "%g", (double)mc->clip_lo);
     if (!s && mc->clip_lo < mc->clip_hi) s = ebm_meta_setf(m, "ebm.sample.clip_hi", "%g", (double)mc->clip_hi);
     return s;
@@ -260,6 +290,10 @@ static ebm_status lcd_describe(void *self, ebm_meta *m) {
     if (!s) s = ebm_meta_setf(m, "ebm.train.buffer", "%zu", o->buffer);
     if (!s) s = ebm_meta_setf(m, "ebm.train.reinit", "%g", (double)o->reinit);
     if (!s) s = ebm_meta_setf(m, "ebm.train.alpha", "%g", (double)o->alpha);
+    /* written only when on, so that checkpoints of runs without them keep their fingerprint */
+    if (!s && o->init == EBM_INIT_GAUSSIAN) s = ebm_meta_set(m, "ebm.train.init", "gaussian");
+    if (!s && o->mcmc.prox > 0) s = ebm_meta_setf(m, "ebm.train.prox", "%g", (double)o->mcmc.prox);
+    if (!s && o->ema > 0) s = ebm_meta_setf(m, "ebm.train.ema", "%g", (double)o->ema);
     if (!s)
         s = ebm_meta_setf(m, "ebm.train.optimizer", "%s lr %g wd %g clip %g",
                           o->optim.kind == EBM_OPTIM_SGD ? "sgd" : "adam", (double)o->optim.lr,
@@ -286,6 +320,8 @@ static ebm_status lcd_save_state(void *self, ebm_tensors *out) {
         size_t sh[2] = {t->have_neg, d};
         s = ebm_tensors_put(out, "train.negatives", EBM_F32, 2, sh, t->xn);
     }
+    size_t P = t->e->n_params;
+    if (!s && t->ema) s = ebm_tensors_put(out, "train.ema", EBM_F32, 1, &P, t->ema);
     size_t ns;
     float *st = t->o.sn_net ? ebm_net_state(t->o.sn_net, &ns) : NULL;
     if (!s && st) s = ebm_tensors_put(out, "train.sn_state", EBM_F32, 1, &ns, st);
@@ -306,6 +342,7 @@ static ebm_status lcd_load_state(void *self, const ebm_tensors *in) {
         s = ebm_state_get_f32(in, "train.negatives", t->xn, rows * d);
         if (!s) t->have_neg = rows;
     }
+    if (!s && t->ema) s = ebm_state_get_f32(in, "train.ema", t->ema, t->e->n_params);
     size_t ns;
     float *st = t->o.sn_net ? ebm_net_state(t->o.sn_net, &ns) : NULL;
     if (!s && st) s = ebm_state_get_f32(in, "train.sn_state", st, ns);
@@ -354,6 +391,22 @@ const float *ebm_lcd_trainer_negatives(ebm_trainer *t, size_t *n) {
     lcd_trainer *lt = name == lcd_name || name == jem_name ? ebm_trainer_self(t) : NULL;
     *n = lt ? lt->have_neg : 0;
     return lt && lt->have_neg ? lt->xn : NULL;
+}
+
+ebm_status ebm_lcd_trainer_swap_ema(ebm_trainer *t) {
+    const char *name = ebm_trainer_name(t);
+    lcd_trainer *lt = name == lcd_name || name == jem_name ? ebm_trainer_self(t) : NULL;
+    if (!lt) return ebm_fail(EBM_EINVAL, "swap_ema: not an LCD or JEM trainer");
+    if (!lt->ema)
+        return ebm_fail(EBM_EINVAL, "swap_ema: the %s trainer keeps no moving average (ema off or not begun)",
+                        lt->x.jem ? jem_name : lcd_name);
+    float *p = lt->e->params;
+    for (size_t i = 0; i < lt->e->n_params; i++) {
+        float v = p[i];
+        p[i] = lt->ema[i];
+        lt->ema[i] = v;
+    }
+    return EBM_OK;
 }
 
 void ebm_lcd_run_opts(const ebm_lcd_opts *o, ebm_run_opts *r) {
