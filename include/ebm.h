@@ -1283,6 +1283,12 @@ typedef struct ebm_step_ctx {
      * chains) divides by share itself.  One process: rank 0, ranks 1, row0 0, n_global = n, share 1. */
     size_t rank, ranks, row0, n_global;
     float share;
+    /* Data-parallel runs: sums buf (n) over the processes as it stands, without the share scaling (NULL in
+     * one process).  For state that every process keeps whole and identical (a replay buffer, the rows of
+     * a batch): each process writes its part and -0.0f elsewhere, and the sum is the whole, exactly, since
+     * x + (-0) = x for every float x (ebm_step_gather in the library does this). */
+    ebm_status (*allsum)(float *buf, size_t n, void *user);
+    void *allsum_user;
 } ebm_step_ctx;
 
 /* A trainer's operations.  Plain data that a user fills in for a new way of training; self is the

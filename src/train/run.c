@@ -240,6 +240,13 @@ static ebm_status reduce_scaled(float *buf, size_t n, void *user) {
     return r->o->allreduce(buf, n, r->o->allreduce_user);
 }
 
+ebm_status ebm_step_gather(const ebm_step_ctx *c, float *buf, size_t lo, size_t hi, size_t n_all, size_t width) {
+    if (!c->allsum || c->ranks < 2) return EBM_OK;
+    for (size_t i = 0; i < lo * width; i++) buf[i] = -0.0f;
+    for (size_t i = hi * width; i < n_all * width; i++) buf[i] = -0.0f;
+    return c->allsum(buf, n_all * width, c->allsum_user);
+}
+
 /* One step's figures summed over the processes, weighted by their rows (NaN where none measured one). */
 static ebm_status reduce_figures(const ebm_run_opts *o, ebm_figures *f, size_t n) {
     double v[EBM_FIGURES_COUNT];
@@ -557,6 +564,8 @@ ebm_status ebm_run(ebm_trainer *t, const ebm_mat *data, const int32_t *labels, c
     if (ranks > 1) {
         ctx.allreduce = reduce_scaled;
         ctx.allreduce_user = &sr;
+        ctx.allsum = o->allreduce;
+        ctx.allsum_user = o->allreduce_user;
     }
     ebm_run_progress p;
     memset(&p, 0, sizeof p);
