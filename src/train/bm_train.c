@@ -61,6 +61,7 @@ typedef struct {
     size_t chains;      /* PCD chains held here */
     size_t c0, c_all;   /* PCD: the index of the first of them among all processes' c_all chains */
     size_t rank, ranks; /* data-parallel: this process among ranks (0 of 1 alone) */
+    float *all;         /* data-parallel PCD: (c_all, n) all chains, gathered for checkpoints */
     ebm_rng keys;
 } bm_trainer;
 
@@ -76,10 +77,11 @@ static void bm_free_ws(bm_trainer *t) {
     ebm_free(t->grad);
     ebm_free(t->G);
     ebm_free(t->res);
+    ebm_free(t->all);
     free(t->fields);
     free(t->gbd);
     t->opt = NULL;
-    t->neg = t->grad = t->G = t->res = NULL;
+    t->neg = t->grad = t->G = t->res = t->all = NULL;
     t->fields = t->gbd = NULL;
 }
 
@@ -114,7 +116,9 @@ static ebm_status bm_begin(void *self, const ebm_mat *data, const int32_t *label
     t->res = o->method == EBM_BM_PL ? ebm_calloc(nmax, n * sizeof(float)) : NULL;
     t->fields = malloc(nf * n * sizeof *t->fields);
     t->gbd = malloc(n * sizeof *t->gbd);
-    if (!t->neg || !t->grad || !t->G || !t->fields || !t->gbd || (o->method == EBM_BM_PL && !t->res))
+    if (o->method == EBM_BM_PCD && ranks > 1) t->all = ebm_calloc(c_all, n * sizeof(float));
+    if (!t->neg || !t->grad || !t->G || !t->fields || !t->gbd || (o->method == EBM_BM_PL && !t->res) ||
+        (o->method == EBM_BM_PCD && ranks > 1 && !t->all))
         return ebm_fail(EBM_ENOMEM, "out of memory for training buffers");
     ebm_rng init;
     ebm_rng_seed(&t->keys, seed, 0);
@@ -180,15 +184,25 @@ static ebm_status bm_describe(void *self, ebm_meta *mt) {
     return s;
 }
 
-/* State for resuming: the optimiser's moments, the key stream and the PCD chains. */
+/* Data-parallel PCD, before a checkpoint: every process's chains into all, in global order. */
+static ebm_status bm_gather(void *self, const ebm_step_ctx *c) {
+    bm_trainer *t = self;
+    if (!t->all) return EBM_OK;
+    size_t n = t->m->n;
+    memcpy(t->all + t->c0 * n, t->neg, t->chains * n * sizeof(float));
+    return ebm_step_gather(c, t->all, t->c0, t->c0 + t->chains, t->c_all, n);
+}
+
+/* State for resuming: the optimiser's moments, the key stream and the PCD chains (all of them, gathered, in a
+ * data-parallel run: the same tensor as one process's). */
 static ebm_status bm_save_state(void *self, ebm_tensors *out) {
     bm_trainer *t = self;
     if (!t->opt) return ebm_fail(EBM_EINVAL, "the Boltzmann machine trainer has not begun");
     ebm_status s = ebm_optim_save_state(t->opt, "train.optim", out);
     if (!s) s = ebm_state_put_rng(out, "train.rng.keys", &t->keys);
     if (!s && t->o.method == EBM_BM_PCD) {
-        size_t sh[2] = {t->chains, t->m->n};
-        s = ebm_tensors_put(out, "train.chains", EBM_F32, 2, sh, t->neg);
+        size_t sh[2] = {t->c_all, t->m->n};
+        s = ebm_tensors_put(out, "train.chains", EBM_F32, 2, sh, t->all ? t->all : t->neg);
     }
     return s;
 }
@@ -198,7 +212,8 @@ static ebm_status bm_load_state(void *self, const ebm_tensors *in) {
     if (!t->opt) return ebm_fail(EBM_EINVAL, "the Boltzmann machine trainer has not begun");
     ebm_status s = ebm_optim_load_state(t->opt, "train.optim", in);
     if (!s) s = ebm_state_get_rng(in, "train.rng.keys", &t->keys);
-    if (!s && t->o.method == EBM_BM_PCD) s = ebm_state_get_f32(in, "train.chains", t->neg, t->chains * t->m->n);
+    if (!s && t->o.method == EBM_BM_PCD) /* this process's chains of all of them */
+        s = ebm_state_get_f32_rows(in, "train.chains", t->c_all, t->m->n, t->c0, t->chains, t->neg);
     return s;
 }
 
@@ -220,6 +235,7 @@ static const ebm_trainer_ops bm_ops = {
     .load_state = bm_load_state,
     .destroy = bm_destroy,
     .shard = bm_shard,
+    .gather = bm_gather,
 };
 
 ebm_status ebm_bm_trainer_new(ebm_bm *m, const ebm_bm_train_opts *o, ebm_trainer **out) {

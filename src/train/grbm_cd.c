@@ -83,6 +83,7 @@ typedef struct {
     size_t c0, c_all;   /* the index of the first of them among all processes' c_all chains */
     size_t rank, ranks; /* data-parallel: this process among ranks (0 of 1 alone) */
     float *xall;        /* data-parallel chains from the data: (batch, n_vis) the whole batch, gathered */
+    float *all_v, *all_h; /* data-parallel PCD: (c_all, n_vis), (c_all, n_hid) all chains, for checkpoints */
     ebm_grbm_chains *ch;
     ebm_rng keys;
     double lr;          /* the last step's learning rate (for ebm_grbm_train's divergence message) */
@@ -95,8 +96,10 @@ static void release(grbm_trainer *t) {
     ebm_free(t->wpos);
     ebm_free(t->wneg);
     ebm_free(t->xall);
+    ebm_free(t->all_v);
+    ebm_free(t->all_h);
     t->ch = NULL;
-    t->grad = t->vel = t->wpos = t->wneg = t->xall = NULL;
+    t->grad = t->vel = t->wpos = t->wneg = t->xall = t->all_v = t->all_h = NULL;
 }
 
 static void grbm_shard(void *self, size_t rank, size_t ranks) {
@@ -131,8 +134,14 @@ static ebm_status grbm_begin(void *self, const ebm_mat *data, const int32_t *lab
     t->vel = ebm_calloc(np, sizeof(float));
     t->wpos = ebm_calloc(batch, sizeof(float));
     t->wneg = ebm_calloc(t->c, sizeof(float));
+    bool pcd_dp = ranks > 1 && o->neg_init == EBM_GRBM_NEG_PERSISTENT;
     if (ranks > 1 && o->neg_init == EBM_GRBM_NEG_DATA) t->xall = ebm_calloc(batch, m->n_vis * sizeof(float));
-    if (!t->grad || !t->vel || !t->wpos || !t->wneg || (ranks > 1 && o->neg_init == EBM_GRBM_NEG_DATA && !t->xall))
+    if (pcd_dp) {
+        t->all_v = ebm_calloc(c_all, m->n_vis * sizeof(float));
+        t->all_h = ebm_calloc(c_all, m->n_hid * sizeof(float));
+    }
+    if (!t->grad || !t->vel || !t->wpos || !t->wneg || (ranks > 1 && o->neg_init == EBM_GRBM_NEG_DATA && !t->xall) ||
+        (pcd_dp && (!t->all_v || !t->all_h)))
         return ebm_fail(EBM_ENOMEM, "out of memory for training buffers");
     ebm_status s = ebm_grbm_chains_new(m, t->c, &t->ch);
     if (s) return s;
@@ -239,20 +248,33 @@ static ebm_status grbm_describe(void *self, ebm_meta *mt) {
     return s;
 }
 
-/* State for resuming: the momentum, the key stream and the persistent chains' visible and hidden states, with
- * whether the hidden states are v's joint state (Gibbs-Langevin carries h from one update to the next). */
+/* Data-parallel PCD, before a checkpoint: every process's chains into all_v and all_h, in global order (the
+ * flag h_valid is the same on every process: every process's chains took the same steps). */
+static ebm_status grbm_gather(void *self, const ebm_step_ctx *c) {
+    grbm_trainer *t = self;
+    if (!t->all_v) return EBM_OK;
+    size_t nv = t->m->n_vis, nh = t->m->n_hid, c0 = t->c0, c1 = c0 + t->c;
+    memcpy(t->all_v + c0 * nv, grbm_chains_v(t->ch), t->c * nv * sizeof(float));
+    memcpy(t->all_h + c0 * nh, ebm_grbm_chains_hidden(t->ch), t->c * nh * sizeof(float));
+    ebm_status s = ebm_step_gather(c, t->all_v, c0, c1, t->c_all, nv);
+    return s ? s : ebm_step_gather(c, t->all_h, c0, c1, t->c_all, nh);
+}
+
+/* State for resuming: the momentum, the key stream and the persistent chains' visible and hidden states (all of
+ * them, gathered, in a data-parallel run: the same tensors as one process's), with whether the hidden states
+ * are v's joint state (Gibbs-Langevin carries h from one update to the next). */
 static ebm_status grbm_save_state(void *self, ebm_tensors *out) {
     grbm_trainer *t = self;
     if (!t->vel) return ebm_fail(EBM_EINVAL, "the GRBM trainer has not begun");
-    size_t np[1] = {t->m->n_params}, cv[2] = {t->c, t->m->n_vis};
+    size_t np[1] = {t->m->n_params}, cv[2] = {t->c_all, t->m->n_vis};
     ebm_status s = ebm_tensors_put(out, "train.velocity", EBM_F32, 1, np, t->vel);
     if (!s) s = ebm_state_put_rng(out, "train.rng.keys", &t->keys);
     if (!s && t->o.neg_init == EBM_GRBM_NEG_PERSISTENT)
-        s = ebm_tensors_put(out, "train.chains.v", EBM_F32, 2, cv, grbm_chains_v(t->ch));
-    size_t ch[2] = {t->c, t->m->n_hid}, one[1] = {1};
+        s = ebm_tensors_put(out, "train.chains.v", EBM_F32, 2, cv, t->all_v ? t->all_v : grbm_chains_v(t->ch));
+    size_t ch[2] = {t->c_all, t->m->n_hid}, one[1] = {1};
     uint8_t valid = (uint8_t)grbm_chains_h_valid(t->ch);
     if (!s && t->o.neg_init == EBM_GRBM_NEG_PERSISTENT)
-        s = ebm_tensors_put(out, "train.chains.h", EBM_F32, 2, ch, ebm_grbm_chains_hidden(t->ch));
+        s = ebm_tensors_put(out, "train.chains.h", EBM_F32, 2, ch, t->all_h ? t->all_h : ebm_grbm_chains_hidden(t->ch));
     if (!s && t->o.neg_init == EBM_GRBM_NEG_PERSISTENT) s = ebm_tensors_put(out, "train.chains.h_valid", EBM_U8, 1, one, &valid);
     return s;
 }
@@ -266,8 +288,9 @@ static ebm_status grbm_load_state(void *self, const ebm_tensors *in) {
     size_t nv = t->c * t->m->n_vis, nh = t->c * t->m->n_hid;
     float *v = ebm_calloc(nv + nh, sizeof(float));
     if (!v) return ebm_fail(EBM_ENOMEM, "out of memory");
-    s = ebm_state_get_f32(in, "train.chains.v", v, nv);
-    if (!s) s = ebm_state_get_f32(in, "train.chains.h", v + nv, nh);
+    /* this process's chains of all of them */
+    s = ebm_state_get_f32_rows(in, "train.chains.v", t->c_all, t->m->n_vis, t->c0, t->c, v);
+    if (!s) s = ebm_state_get_f32_rows(in, "train.chains.h", t->c_all, t->m->n_hid, t->c0, t->c, v + nv);
     const ebm_array *a = s ? NULL : ebm_tensors_get(in, "train.chains.h_valid");
     if (!s && (!a || a->dtype != EBM_U8 || ebm_array_numel(a) != 1))
         s = ebm_fail(EBM_EFORMAT, "training state: no u8 tensor 'train.chains.h_valid'");
@@ -294,6 +317,7 @@ static const ebm_trainer_ops grbm_ops = {
     .load_state = grbm_load_state,
     .destroy = grbm_destroy,
     .shard = grbm_shard,
+    .gather = grbm_gather,
 };
 
 ebm_status ebm_grbm_trainer_new(ebm_grbm *m, const ebm_grbm_train_opts *o, ebm_trainer **out) {
