@@ -1317,9 +1317,10 @@ typedef struct ebm_trainer_ops {
     ebm_status (*load_state)(void *self, const ebm_tensors *t);
     void (*destroy)(void *self); /* frees self (not the model, which the caller owns) */
     /* Optional, for data-parallel runs: called before begin with this process's rank and the number of
-     * processes.  A trainer that has it keeps only its share of persistent chains or buffers
-     * (ebm_shard_range) and draws so that every chain's and row's randomness is the one-process run's;
-     * begin then gets the run's seed unchanged.  Without it, begin gets a per-rank seed
+     * processes.  A trainer that has it keeps only its share of persistent chains (ebm_shard_range), or
+     * keeps state such as a replay buffer whole and identical on every process (ebm_step_ctx.allsum),
+     * and draws so that every chain's and row's randomness is the one-process run's (streams keyed by
+     * the global row or chain index); begin then gets the run's seed unchanged.  Without it, begin gets a per-rank seed
      * (ebm_shard_seed), so the ranks' draws are independent but not those of one process. */
     void (*shard)(void *self, size_t rank, size_t ranks);
     /* Optional, for a trainer with shard that keeps slices of its state per process (persistent chains):

@@ -1,8 +1,9 @@
 #!/bin/sh
 # Data-parallel training and evaluation under MPI (docs/distributed.md): for every trainer kind, a run over two
 # processes (mpirun -np 2) against one process on a tiny problem, within the rounding bound stated in the docs
-# (1e-5), and two runs over two processes bit-identical; AIS and score over two processes equal to one; a rank killed mid-run
-# leaves --out untouched.  usage: test_mpi.sh EBM [MPIRUN]; exit 77 (skipped) without mpirun or MPI in EBM.
+# (1e-5), and two runs over two processes bit-identical; runs killed and resumed over two processes, in one
+# process and across; AIS and score over two processes equal to one; a rank killed mid-run leaves --out
+# untouched.  usage: test_mpi.sh EBM [MPIRUN]; exit 77 (skipped) without mpirun or MPI in EBM.
 set -u
 EBM=$1
 MPIRUN=${2:-$(command -v mpirun || true)}
