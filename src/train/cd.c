@@ -328,9 +328,13 @@ static ebm_status rbm_step(void *self, float *x, const size_t *rows_idx, size_t 
             ebm_status s = c->allreduce(w->grad, m->n_params, c->allreduce_user);
             if (s) return s;
         }
-        double norm = sqrt(ebm_k_sumsq(w->grad, m->n_params));
-        fig->grad_norm = norm;
-        if (o->grad_clip > 0 && norm > o->grad_clip) scale = (float)(o->grad_clip / norm);
+        /* the norm only where one process measures it too (with clipping), so that the figures, and the
+         * running means a checkpoint holds, are one process's */
+        if (o->grad_clip > 0) {
+            double norm = sqrt(ebm_k_sumsq(w->grad, m->n_params));
+            fig->grad_norm = norm;
+            if (norm > o->grad_clip) scale = (float)(o->grad_clip / norm);
+        }
         finite = apply_update(m, w->grad, w->grad, t->vel, lr, scale, o->momentum, o->weight_decay);
     } else {
         /* vel_W = momentum vel_W + lr V2' H2 in the GEMM itself: no separate gradient pass */
