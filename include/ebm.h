@@ -1286,7 +1286,7 @@ typedef struct ebm_step_ctx {
     /* Data-parallel runs: sums buf (n) over the processes as it stands, without the share scaling (NULL in
      * one process).  For state that every process keeps whole and identical (a replay buffer, the rows of
      * a batch): each process writes its part and -0.0f elsewhere, and the sum is the whole, exactly, since
-     * x + (-0) = x for every float x (ebm_step_gather in the library does this). */
+     * x + (-0) = x for every float x (as the library's LCD and GRBM trainers do). */
     ebm_status (*allsum)(float *buf, size_t n, void *user);
     void *allsum_user;
 } ebm_step_ctx;

@@ -187,7 +187,6 @@ static ebm_status contrastive(lcd_trainer *t, const float *xp, size_t n, uint64_
     if (t->buf) ebm_replay_store(t->buf, t->xn, t->slots, N);
     t->have_neg = N;
     fig->accept = st.accept_rate;
-    if (s) return s;
     double sqp, sqn;
     fig->e_pos = weights(t->Ep, n, 1.0f, o->alpha, t->wp, &sqp);
     fig->e_neg = weights(t->En, n, -1.0f, o->alpha, t->wn, &sqn);
