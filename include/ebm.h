@@ -1308,6 +1308,12 @@ typedef struct ebm_step_ctx {
      * chains) divides by share itself.  One process: rank 0, ranks 1, row0 0, n_global = n, share 1. */
     size_t rank, ranks, row0, n_global;
     float share;
+    /* Data-parallel runs: sums buf (n) over the processes as it stands, without the share scaling (NULL in
+     * one process).  For state that every process keeps whole and identical (a replay buffer, the rows of
+     * a batch): each process writes its part and -0.0f elsewhere, and the sum is the whole, exactly, since
+     * x + (-0) = x for every float x (as the library's LCD and GRBM trainers do). */
+    ebm_status (*allsum)(float *buf, size_t n, void *user);
+    void *allsum_user;
 } ebm_step_ctx;
 
 /* A trainer's operations.  Plain data that a user fills in for a new way of training; self is the
@@ -1336,11 +1342,18 @@ typedef struct ebm_trainer_ops {
     ebm_status (*load_state)(void *self, const ebm_tensors *t);
     void (*destroy)(void *self); /* frees self (not the model, which the caller owns) */
     /* Optional, for data-parallel runs: called before begin with this process's rank and the number of
-     * processes.  A trainer that has it keeps only its share of persistent chains or buffers
-     * (ebm_shard_range) and draws so that every chain's and row's randomness is the one-process run's;
-     * begin then gets the run's seed unchanged.  Without it, begin gets a per-rank seed
+     * processes.  A trainer that has it keeps only its share of persistent chains (ebm_shard_range), or
+     * keeps state such as a replay buffer whole and identical on every process (ebm_step_ctx.allsum),
+     * and draws so that every chain's and row's randomness is the one-process run's (streams keyed by
+     * the global row or chain index); begin then gets the run's seed unchanged.  Without it, begin gets a per-rank seed
      * (ebm_shard_seed), so the ranks' draws are independent but not those of one process. */
     void (*shard)(void *self, size_t rank, size_t ranks);
+    /* Optional, for a trainer with shard that keeps slices of its state per process (persistent chains):
+     * makes the whole state available to save_state on every process (c->allsum; c->rank, c->ranks), so
+     * that a checkpoint holds what one process's would.  The driver calls it on every process before
+     * on_checkpoint.  load_state then reads the whole state and keeps this process's slice, so a run
+     * resumes over any number of processes.  A trainer whose processes all hold the whole state needs none. */
+    ebm_status (*gather)(void *self, const ebm_step_ctx *c);
 } ebm_trainer_ops;
 
 /* The contiguous slice [*lo, *hi) of n items that rank `rank` of `ranks` holds: the first n % ranks ranks
@@ -1412,7 +1425,9 @@ typedef struct ebm_run_opts {
     ebm_status (*on_checkpoint)(ebm_trainer *t, const ebm_run_progress *p, void *user);
     /* A checkpoint (ebm_run_checkpoint, e.g. read back with ebm_safetensors_read) to continue from; NULL =
      * a fresh run.  The trainer is made and begun as for a fresh run, then the checkpoint's parameters,
-     * trainer state and position replace the fresh ones; see ebm_run_checkpoint for what must match. */
+     * trainer state and position replace the fresh ones; see ebm_run_checkpoint for what must match.
+     * A data-parallel run resumes when its trainer has ops->shard (its state is indexed globally), from a
+     * checkpoint of a run over any number of processes; other trainers resume in one process only. */
     const ebm_tensors *resume;
     void *user;
     ebm_status (*allreduce)(float *buf, size_t n, void *user); /* see ebm_step_ctx; NULL = one process */
@@ -1443,7 +1458,9 @@ EBM_API void ebm_run_opts_default(ebm_run_opts *o);
 EBM_API ebm_status ebm_run(ebm_trainer *t, const ebm_mat *data, const int32_t *labels, const ebm_run_opts *o,
                            ebm_run_result *r);
 /* A checkpoint of the run under way, into out; callable only from the run's callbacks (on_step, on_epoch,
- * on_checkpoint), i.e. between two updates.  It holds
+ * on_checkpoint), i.e. between two updates; in a data-parallel run whose trainer gathers its state
+ * (ops->gather), only from on_checkpoint, where it holds the whole state, the same as one process's
+ * (within the rounding of the summed gradients).  It holds
  *  - the parameter blocks (tensors ckpt.param.0, 1, ...), the trainer's whole state (ops->save_state:
  *    optimiser moments, EMA weights, persistent chains or replay buffer, its random streams; tensors
  *    train.*), and the loop's position: the permutation under way (ckpt.run.perm), the shuffle stream,

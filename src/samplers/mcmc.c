@@ -16,7 +16,7 @@
  * the thread count.  Clamped coordinates never move (their drift and noise are zero), which makes the MH
  * corrections exact for the conditional distribution of the free coordinates.  A proposal with a
  * non-finite energy is rejected; an unadjusted chain that leaves the finite numbers stops the run. */
-#include "core/internal.h"
+#include "samplers/samplers_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +51,7 @@ typedef struct {
     ebm_energy *e;
     const ebm_mcmc_opts *o;
     size_t n, d;
+    uint64_t row0;              /* the stream of chain i is that of chain row0 + i (ebm_mcmc_run_at) */
     double inv_t;
     float *g, *y, *gy, *xi, *p; /* (n, d) */
     float *E, *Ey;              /* (n) */
@@ -63,7 +64,7 @@ static void draw_noise(const run *r, uint64_t key, float *xi) {
     size_t d = r->d;
 #pragma omp parallel for schedule(static) if (r->n * d >= 65536)
     for (size_t i = 0; i < r->n; i++) {
-        ebm_rng_fill_normal(key, i, 0, xi + i * d, d);
+        ebm_rng_fill_normal(key, r->row0 + i, 0, xi + i * d, d);
         if (r->o->clamp)
             for (size_t j = 0; j < d; j++)
                 if (r->o->clamp[j]) xi[i * d + j] = 0.0f;
@@ -96,7 +97,7 @@ static void mh_accept(run *r, float *x, const double *log_alpha, uint64_t key) {
 #pragma omp parallel for schedule(static) reduction(+ : acc) if (r->n * d >= 65536)
     for (size_t i = 0; i < r->n; i++) {
         float u;
-        ebm_rng_fill_uniform(key, i, 0, &u, 1);
+        ebm_rng_fill_uniform(key, r->row0 + i, 0, &u, 1);
         if (!(log((double)u) < log_alpha[i])) continue; /* NaN log_alpha rejects */
         memcpy(x + i * d, r->y + i * d, d * sizeof(float));
         if (r->g) memcpy(r->g + i * d, r->gy + i * d, d * sizeof(float));
@@ -167,7 +168,7 @@ static ebm_status step_hmc(run *r, float *x, double *la, uint64_t k1, uint64_t k
      * direction of the target is integrated for a near-multiple of its half period on every transition */
     for (size_t i = 0; i < n; i++) {
         float u;
-        ebm_rng_fill_uniform(k2, i, 1, &u, 1);
+        ebm_rng_fill_uniform(k2, r->row0 + i, 1, &u, 1);
         r->eps[i] = r->o->step_size * (0.8f + 0.4f * u);
         la[i] = (double)r->E[i] * r->inv_t + 0.5 * sumsq_row(r->p + i * d, d);
     }
@@ -234,6 +235,11 @@ static ebm_status check_opts(const ebm_energy *e, const float *x, size_t n, cons
 }
 
 ebm_status ebm_mcmc_run(ebm_energy *e, float *x, size_t n, const ebm_mcmc_opts *o, ebm_mcmc_stats *stats) {
+    return ebm_mcmc_run_at(e, x, n, 0, o, stats);
+}
+
+ebm_status ebm_mcmc_run_at(ebm_energy *e, float *x, size_t n, uint64_t first, const ebm_mcmc_opts *o,
+                           ebm_mcmc_stats *stats) {
     ebm_status s = check_opts(e, x, n, o);
     if (s) return s;
     double t0 = ebm_now();
@@ -242,6 +248,7 @@ ebm_status ebm_mcmc_run(ebm_energy *e, float *x, size_t n, const ebm_mcmc_opts *
     r.e = e;
     r.o = o;
     r.n = n;
+    r.row0 = first;
     r.d = e->dim;
     r.inv_t = 1.0 / o->temperature;
     size_t nd = n * r.d;

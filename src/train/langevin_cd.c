@@ -12,9 +12,19 @@
  * moved by any sampler on the energy interface.  Two stabilisers of JEM++ (Yang & Ji 2021): chains may start
  * from a Gaussian per class fitted to the data instead of noise (its informative initialisation), and the
  * sampler may take proximal steps (ebm_mcmc_opts.prox).  An exponential moving average of the parameters
- * (Polyak averaging, as in score-based and diffusion models) can be kept beside them.  This file is the step of one update (an ebm_trainer);
- * the loop, the order of the data rows and the roll-back to the last good parameters are ebm_run's. */
+ * (Polyak averaging, as in score-based and diffusion models) can be kept beside them.  This file is the step
+ * of one update (an ebm_trainer); the loop, the order of the data rows and the roll-back to the last good
+ * parameters are ebm_run's.
+ *
+ * Data-parallel runs (ebm_run over several processes): every process draws the negatives' starts of the
+ * whole global batch (the same replay slots, restarts and noise as one process), moves only those of its
+ * own rows, each chain from the streams of its index in the global batch, and then gathers the moved
+ * negatives of all processes (ebm_step_gather) before writing them back, so that every process keeps the
+ * whole replay buffer (or the persistent chains), identical to one process's.  Data noise draws from the
+ * stream of the row's global index too: the processes together draw exactly what one process draws. */
+#include "samplers/samplers_internal.h"
 #include "train/lcd_internal.h"
+#include "train/train_internal.h"
 
 #include <float.h>
 #include <stdlib.h>
@@ -104,6 +114,13 @@ typedef struct {
     uint64_t seed;
 } lcd_trainer;
 
+/* Nothing to keep per process: every process holds the whole buffer and draws by global index. */
+static void lcd_shard(void *self, size_t rank, size_t ranks) {
+    (void)self;
+    (void)rank;
+    (void)ranks;
+}
+
 static void lcd_release(lcd_trainer *t) {
     ebm_optim_free(t->opt);
     ebm_replay_free(t->buf);
@@ -166,36 +183,41 @@ static ebm_status lcd_begin(void *self, const ebm_mat *data, const int32_t *labe
     return EBM_OK;
 }
 
-/* The contrastive term on the batch xp (n, dim): negatives from their starts moved by the sampler, then
- * grad += gen_weight (sum w+ dE(x+) + sum w- dE(x-)). */
-static ebm_status contrastive(lcd_trainer *t, const float *xp, size_t n, uint64_t kneg, size_t step, ebm_figures *fig) {
+/* The contrastive term on the batch xp (n, dim), rows row0 .. row0 + n - 1 of a global batch of N rows (one
+ * process: 0 and n): the negatives' starts of all N rows, this process's moved by the sampler and then
+ * gathered from all processes into xn, then grad += gen_weight (sum w+ dE(x+) + sum w- dE(x-)) over its rows. */
+static ebm_status contrastive(lcd_trainer *t, const float *xp, size_t n, uint64_t kneg, const ebm_step_ctx *c,
+                              ebm_figures *fig) {
     const ebm_lcd_opts *o = &t->o;
     ebm_energy *e = t->e;
-    size_t d = e->dim;
+    size_t d = e->dim, step = c->step, row0 = c->ranks > 1 ? c->row0 : 0, N = c->ranks > 1 ? c->n_global : n;
     ebm_status s = EBM_OK;
     if (o->mode == EBM_NEG_BUFFER) {
-        s = ebm_replay_draw(t->buf, n, o->reinit, kneg, t->xn, t->slots);
+        s = ebm_replay_draw(t->buf, N, o->reinit, kneg, t->xn, t->slots);
     } else if (o->mode == EBM_NEG_PERSISTENT) {
-        for (size_t i = 0; i < n; i++) t->slots[i] = i;
-        memcpy(t->xn, ebm_replay_data(t->buf), n * d * sizeof(float));
+        for (size_t i = 0; i < N; i++) t->slots[i] = i;
+        memcpy(t->xn, ebm_replay_data(t->buf), N * d * sizeof(float));
     } else if (t->gs) {
-        s = ebm_gauss_start_fill(t->gs, kneg, 0, t->xn, n, NULL);
+        s = ebm_gauss_start_fill(t->gs, kneg, 0, t->xn, N, NULL);
     } else {
-        s = ebm_noise_fill(&o->noise, kneg, t->xn, n, d);
+        s = ebm_noise_fill(&o->noise, kneg, t->xn, N, d);
     }
+    float *xl = t->xn + row0 * d; /* this process's negatives */
     ebm_mcmc_opts mc = o->mcmc;
     mc.progress = NULL;
     mc.seed = t->seed ^ 0x9e3779b97f4a7c15ull;
     mc.seed_offset = step * o->mcmc.steps;
     ebm_mcmc_stats st = {0};
-    if (!s) s = ebm_mcmc_run(e, t->xn, n, &mc, &st);
+    if (!s) s = ebm_mcmc_run_at(e, xl, n, row0, &mc, &st);
     if (s) return ebm_fail_prefix(s, "negative sampling at iteration %zu", step + 1);
-    if (t->buf) ebm_replay_store(t->buf, t->xn, t->slots, n);
-    t->have_neg = n;
-    fig->accept = st.accept_rate;
+    /* in the order of one process (data, then negatives); the gather leaves this process's rows as they are */
     s = e->energy(e, xp, n, t->Ep);
-    if (!s) s = e->energy(e, t->xn, n, t->En);
+    if (!s) s = e->energy(e, xl, n, t->En);
+    if (!s) s = ebm_step_gather(c, t->xn, row0, row0 + n, N, d);
     if (s) return s;
+    if (t->buf) ebm_replay_store(t->buf, t->xn, t->slots, N);
+    t->have_neg = N;
+    fig->accept = st.accept_rate;
     double sqp, sqn;
     fig->e_pos = weights(t->Ep, n, 1.0f, o->alpha, t->wp, &sqp);
     fig->e_neg = weights(t->En, n, -1.0f, o->alpha, t->wn, &sqn);
@@ -205,7 +227,7 @@ static ebm_status contrastive(lcd_trainer *t, const float *xp, size_t n, uint64_
         t->wn[i] *= o->gen_weight;
     }
     s = e->grad_params(e, xp, n, t->wp, t->grad, NULL);
-    if (!s) s = e->grad_params(e, t->xn, n, t->wn, t->grad, NULL);
+    if (!s) s = e->grad_params(e, xl, n, t->wn, t->grad, NULL);
     return s;
 }
 
@@ -215,12 +237,13 @@ static ebm_status lcd_step(void *self, float *xp, const size_t *rows, size_t n, 
     const ebm_lcd_opts *o = &t->o;
     size_t d = t->e->dim, P = t->e->n_params;
     uint64_t kdata = ebm_rng_u64(&t->keys), kneg = ebm_rng_u64(&t->keys);
+    size_t row0 = c->ranks > 1 ? c->row0 : 0;
     if (o->data_noise > 0)
         for (size_t i = 0; i < n; i++) {
             float z[256];
             for (size_t j0 = 0; j0 < d; j0 += 256) {
                 size_t len = d - j0 < 256 ? d - j0 : 256;
-                ebm_rng_fill_normal(kdata, i, j0, z, len);
+                ebm_rng_fill_normal(kdata, row0 + i, j0, z, len);
                 for (size_t j = 0; j < len; j++) xp[i * d + j0 + j] += o->data_noise * z[j];
             }
         }
@@ -232,7 +255,7 @@ static ebm_status lcd_step(void *self, float *xp, const size_t *rows, size_t n, 
         if (s) return s;
         fig->loss += fig->extra;
     }
-    if (o->gen_weight > 0 && (s = contrastive(t, xp, n, kneg, c->step, fig))) return s;
+    if (o->gen_weight > 0 && (s = contrastive(t, xp, n, kneg, c, fig))) return s;
     if (!isfinite(fig->loss))
         return ebm_fail(EBM_ENAN, "mean energy of the data %g, of the negatives %g%s", fig->e_pos, fig->e_neg,
                         !o->extra_grad || isfinite(fig->extra) ? "" : ", extra loss not finite");
@@ -360,7 +383,8 @@ static void lcd_destroy(void *self) {
 
 #define LCD_OPS(NAME)                                                                                                  \
     {.name = NAME, .begin = lcd_begin, .step = lcd_step, .params = lcd_params, .checks_finite = 1,                     \
-     .describe = lcd_describe, .save_state = lcd_save_state, .load_state = lcd_load_state, .destroy = lcd_destroy}
+     .describe = lcd_describe, .save_state = lcd_save_state, .load_state = lcd_load_state, .destroy = lcd_destroy,    \
+     .shard = lcd_shard}
 static const ebm_trainer_ops lcd_ops = LCD_OPS(lcd_name), jem_ops = LCD_OPS(jem_name);
 
 ebm_status ebm_lcd_trainer_make(ebm_energy *e, const ebm_lcd_opts *o, const ebm_lcd_extra *x, ebm_trainer **out) {
