@@ -52,8 +52,8 @@ bool cli_rbm_ais(const char *cmd, const ebm_rbm *m, const ebm_mat *x, size_t run
     if (!s && !quiet)
         fprintf(stderr, "AIS: %zu runs x %zu steps%s\n", runs, steps, prec == EBM_PRECISION_FP32 ? "" : ", bf16 moves");
     /* this process's runs [lo, hi) of all of them, when there are enough to go round */
-    size_t ranks = (size_t)cli_mpi_size(), lo = 0, hi = runs;
-    if (ranks > 1 && runs >= ranks) ebm_shard_range(runs, (size_t)cli_mpi_rank(), ranks, &lo, &hi);
+    size_t ranks = ebm_comm_size(cli_comm()), lo = 0, hi = runs;
+    if (ranks > 1 && runs >= ranks) ebm_shard_range(runs, ebm_comm_rank(cli_comm()), ranks, &lo, &hi);
     else ranks = 1;
     size_t *counts = ranks > 1 ? malloc(ranks * sizeof *counts) : NULL;
     double *lw = ranks > 1 ? malloc(runs * sizeof *lw) : NULL;
@@ -76,7 +76,7 @@ bool cli_rbm_ais(const char *cmd, const ebm_rbm *m, const ebm_mat *x, size_t run
         if (!s) s = back ? ebm_rbm_ais_reverse(m, v0 + lo * m->n_vis, &o, r, lw ? lw + lo : NULL)
                          : ebm_rbm_ais(m, &o, r, lw ? lw + lo : NULL);
         if (!s && ranks > 1) {
-            s = cli_mpi_gather_f64(lw + lo, hi - lo, counts, lw);
+            s = ebm_comm_gather_f64(cli_comm(), lw + lo, hi - lo, counts, lw);
             if (!s) s = ebm_ais_summarize(lw, runs, r->log_z_base, back, r);
         }
         if (!s) cli_progress_line(&a.prog, "%s: log Z %.4f in %.1f s", a.label, r->log_z, r->seconds);
@@ -88,7 +88,7 @@ bool cli_rbm_ais(const char *cmd, const ebm_rbm *m, const ebm_mat *x, size_t run
     if (oom) cli_error(cmd, "out of memory for %zu AIS runs", runs);
     else if (s == EBM_ECANCELED) cli_error(cmd, "interrupted (%s)", ebm_last_error());
     else if (s) cli_lib_error(cmd, s);
-    if (s && s != EBM_ECANCELED && ranks > 1) cli_mpi_abort(1); /* the others may wait in the gather */
+    if (s && s != EBM_ECANCELED && ranks > 1) ebm_comm_abort(cli_comm(), 1); /* the others may wait in the gather */
     return s == EBM_OK;
 }
 

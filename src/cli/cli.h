@@ -76,21 +76,9 @@ int cli_run_sweeps(const char *cmd, cli_progress *prog, size_t steps, ebm_status
 void cli_install_sigint(void);
 bool cli_interrupted(void);
 
-/* MPI (mpi.c): several processes started by mpirun or srun.  cli_mpi_init calls MPI_Init only when a
- * launcher started this process (non-zero: it failed, or more than one process without MPI built in); the
- * rest answer for one process (rank 0 of 1) otherwise.  Rank 0 alone writes files and prints progress. */
-int cli_mpi_init(int *argc, char ***argv);
-void cli_mpi_finalize(void);
-int cli_mpi_rank(void);
-int cli_mpi_size(void);
-bool cli_mpi_built(void);
-/* ebm_run_opts.allreduce: buf (n) summed over all processes in place. */
-ebm_status cli_mpi_allreduce(float *buf, size_t n, void *user);
-ebm_status cli_mpi_allreduce_f64(double *buf, size_t n);
-/* all (sum of counts) = every rank's `mine` (counts[rank] values each) in rank order, on every rank. */
-ebm_status cli_mpi_gather_f64(const double *mine, size_t n, const size_t *counts, double *all);
-/* Ends every process of the job at once (MPI_Abort); returns only in one process. */
-void cli_mpi_abort(int code);
+/* The processes of this run (main.c; ebm_comm_* in the library): one unless mpirun or srun started several.
+ * Made once before any command runs; rank 0 alone writes files and prints progress. */
+ebm_comm *cli_comm(void);
 
 /* ---- data and files ---- */
 typedef struct cli_data_args {

@@ -347,7 +347,7 @@ static int net_run(net_job *j, int argc, char **argv) {
                         "iterations, batch %zu\n", np, j->d->x->rows, j->d->x->cols, neg_names[j->negatives],
                 ebm_mcmc_name(j->o.mcmc.kind), j->o.mcmc.steps, (double)j->o.mcmc.step_size, j->o.iters, j->o.batch);
     if (!rc) rc = cli_train_run(&r, t, j->d->x, j->d->labels, &ro);
-    if (!rc && j->samples && cli_mpi_rank() == 0 && !net_samples_png(j, t, e)) rc = 1;
+    if (!rc && j->samples && ebm_comm_rank(cli_comm()) == 0 && !net_samples_png(j, t, e)) rc = 1;
     ebm_trainer_free(t);
     ebm_energy_free(e);
     ebm_meta_free(meta);
