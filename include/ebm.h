@@ -1907,6 +1907,14 @@ EBM_API ebm_status ebm_rbm_ais(const ebm_rbm *m, const ebm_ais_opts *o, ebm_ais_
  * estimate to be valid; its log Z tends to lie above the true value. */
 EBM_API ebm_status ebm_rbm_ais_reverse(const ebm_rbm *m, const float *v0, const ebm_ais_opts *o, ebm_ais_result *r,
                                        double *log_w);
+/* AIS of m as `ebm eval --ais` runs it: forward (reverse 0) from a base with the pixel marginals of x (n,
+ * n_vis) (ebm_ais_base_bias; x NULL: o->base_bias), or reverse from o->runs exact samples of m drawn from
+ * stream (o->seed, 13) (ebm_rbm_sample_exact: a layer of at most 20 units).  Over the processes of comm
+ * (NULL: one) each runs its share of the runs (when there are at least as many runs as processes; else every
+ * process runs all), the log weights are gathered in run order and r summarises them as one process would:
+ * the same estimate, bit for bit, on every process. */
+EBM_API ebm_status ebm_rbm_ais_dist(const ebm_rbm *m, const ebm_mat *x, const ebm_ais_opts *o, int reverse,
+                                    ebm_comm *comm, ebm_ais_result *r);
 
 /* Exact quantities by summing over the hidden layer (n_hid <= EBM_EXACT_MAX_UNITS): for every h the
  * integral over v is Gaussian, so log Z_T = 1/2 sum_i log(2 pi T sigma_i^2)

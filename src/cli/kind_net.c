@@ -164,7 +164,7 @@ void *cli_net_alloc(const char *cmd, size_t bytes) {
 /* ---- data preprocessed as in training ---- */
 
 ebm_dataset *cli_net_load_rows(const char *cmd, const char *spec, const cli_net_model *nm, size_t limit, bool quiet) {
-    cli_data_args da = {"auto", "none", 0.5f, limit, 1, false, false, false};
+    cli_data_args da = CLI_DATA_ARGS("auto", "none", limit);
     return cli_load_like_model(cmd, spec, &da, nm->meta, nm->dim, false, quiet);
 }
 
