@@ -488,6 +488,11 @@ typedef struct cli_cd_args {
 #define CLI_INIT_DATA_OPTION(spec) \
     {"data", OPT_STR, &(spec), "SPEC", "data for --init data (default: the model's training data)", -INFINITY, INFINITY, 0, 0, NULL, NULL}
 
+/* The --init noise|data row of `ebm sample` (seen may be NULL) and the --data row that --init data reads. */
+#define CLI_INIT_OPTIONS(init, seen, spec)                                                                                \
+    {"init", OPT_CHOICE, &(init), NULL, "start chains from noise or from data rows", 0, 0, 0, 0, "noise|data", seen}, \
+    CLI_INIT_DATA_OPTION(spec)
+
 /* The options of `ebm info` for a model whose hidden units can be drawn: --json and the filter picture. */
 typedef struct cli_info_args {
     const char *filters, *shape;
