@@ -1480,6 +1480,40 @@ EBM_API ebm_status ebm_run_checkpoint(ebm_trainer *t, ebm_tensors *out);
 EBM_API ebm_status ebm_run_describe(ebm_trainer *t, const ebm_run_opts *o, const ebm_run_result *r, ebm_meta *meta);
 
 /* ------------------------------------------------------------------------------------------------
+ * Data-parallel training across processes: a communicator for ebm_run_opts (src/dist/mpi.c; MPI only in
+ * a build that found it; docs/distributed.md).  Start the program N times with mpirun or srun; every
+ * process calls ebm_comm_init once (MPI_Init only when a launcher started it), gives ebm_run the same
+ * data and options with ebm_comm_run_opts applied, and only rank 0 writes files:
+ *     ebm_comm *c;  ebm_comm_init(&argc, &argv, &c);
+ *     ebm_run_opts ro;  ebm_run_opts_default(&ro);  ebm_comm_run_opts(c, &ro);  ebm_run(t, x, NULL, &ro, &r);
+ *     if (ebm_comm_rank(c) == 0) ebm_rbm_save(m, "m.safetensors");  ebm_comm_free(c);
+ * For a fixed number of processes a run repeats bit for bit (one MPI_Allreduce, whose order MPI fixes).
+ * A NULL communicator is one process (rank 0 of 1) everywhere below.
+ * ------------------------------------------------------------------------------------------------ */
+typedef struct ebm_comm ebm_comm;
+/* 1 when this build has MPI (else every communicator is one process). */
+EBM_API int ebm_comm_has_mpi(void);
+/* The processes of this run: MPI_Init (argc/argv as MPI wants them) only when a launcher's environment
+ * says it started this process, else one process.  Once per process.  EBM_EIO: MPI_Init failed;
+ * EBM_ENOTSUP: launched as several processes by a build without MPI (refused, not run N times alone). */
+EBM_API ebm_status ebm_comm_init(int *argc, char ***argv, ebm_comm **out);
+EBM_API void ebm_comm_free(ebm_comm *c); /* MPI_Finalize when ebm_comm_init called MPI_Init */
+EBM_API size_t ebm_comm_rank(const ebm_comm *c);
+EBM_API size_t ebm_comm_size(const ebm_comm *c);
+/* buf (n) summed over all processes in place; comm is the ebm_comm (ebm_run_opts.allreduce with
+ * allreduce_user = the communicator).  _f64: the same for doubles. */
+EBM_API ebm_status ebm_comm_allreduce(float *buf, size_t n, void *comm);
+EBM_API ebm_status ebm_comm_allreduce_f64(const ebm_comm *c, double *buf, size_t n);
+/* all (the sum of counts) <- every rank's `mine` (n = counts[rank] values) in rank order, on every rank;
+ * mine may lie inside all at its rank's place. */
+EBM_API ebm_status ebm_comm_gather_f64(const ebm_comm *c, const double *mine, size_t n, const size_t *counts,
+                                       double *all);
+/* Ends every process of the job at once (MPI_Abort) when there are several; returns only in one process. */
+EBM_API void ebm_comm_abort(const ebm_comm *c, int code);
+/* o's rank, ranks, allreduce and allreduce_user for c (left as they are for one process). */
+EBM_API void ebm_comm_run_opts(ebm_comm *c, ebm_run_opts *o);
+
+/* ------------------------------------------------------------------------------------------------
  * Optimisers over a flat parameter array (gradients are descent directions of a loss):
  * SGD with heavy-ball momentum, and Adam (Kingma & Ba 2015); both with L2 weight decay added to the
  * gradient and optional global-norm clipping.
@@ -1932,6 +1966,14 @@ EBM_API ebm_status ebm_rbm_ais(const ebm_rbm *m, const ebm_ais_opts *o, ebm_ais_
  * estimate to be valid; its log Z tends to lie above the true value. */
 EBM_API ebm_status ebm_rbm_ais_reverse(const ebm_rbm *m, const float *v0, const ebm_ais_opts *o, ebm_ais_result *r,
                                        double *log_w);
+/* AIS of m as `ebm eval --ais` runs it: forward (reverse 0) from a base with the pixel marginals of x (n,
+ * n_vis) (ebm_ais_base_bias; x NULL: o->base_bias), or reverse from o->runs exact samples of m drawn from
+ * stream (o->seed, 13) (ebm_rbm_sample_exact: a layer of at most 20 units).  Over the processes of comm
+ * (NULL: one) each runs its share of the runs (when there are at least as many runs as processes; else every
+ * process runs all), the log weights are gathered in run order and r summarises them as one process would:
+ * the same estimate, bit for bit, on every process. */
+EBM_API ebm_status ebm_rbm_ais_dist(const ebm_rbm *m, const ebm_mat *x, const ebm_ais_opts *o, int reverse,
+                                    ebm_comm *comm, ebm_ais_result *r);
 
 /* Exact quantities by summing over the hidden layer (n_hid <= EBM_EXACT_MAX_UNITS): for every h the
  * integral over v is Gaussian, so log Z_T = 1/2 sum_i log(2 pi T sigma_i^2)

@@ -47,8 +47,8 @@ static bool energies(const cli_scorer *sc, const char *cmd, const char *spec, si
     *E = malloc((cx->on ? 2 : 1) * (rows ? rows : 1) * sizeof **E); /* with --score complexity: then the bits */
     ebm_status s = *E ? EBM_OK : EBM_ENOMEM;
     /* this process's chunks [c0, c1) of 512 rows (all of them in one process) */
-    size_t chunks = (rows + 511) / 512, ranks = (size_t)cli_mpi_size(), c0 = 0, c1 = chunks;
-    if (ranks > 1) ebm_shard_range(chunks, (size_t)cli_mpi_rank(), ranks, &c0, &c1);
+    size_t chunks = (rows + 511) / 512, ranks = ebm_comm_size(cli_comm()), c0 = 0, c1 = chunks;
+    if (ranks > 1) ebm_shard_range(chunks, ebm_comm_rank(cli_comm()), ranks, &c0, &c1);
     for (size_t r = c0 * 512; !s && r < rows && r < c1 * 512; r += 512) /* bounded work buffers for large models */
         s = sc->energy(sc->model, d->x->data + r * dim, rows - r < 512 ? rows - r : 512, *E + r);
     size_t *counts = ranks > 1 ? malloc(ranks * sizeof *counts) : NULL;
@@ -59,13 +59,13 @@ static bool energies(const cli_scorer *sc, const char *cmd, const char *spec, si
             counts[k] = (b * 512 < rows ? b * 512 : rows) - (a * 512 < rows ? a * 512 : rows);
         }
         size_t lo = c0 * 512 < rows ? c0 * 512 : rows;
-        s = counts ? cli_mpi_gather_f64(*E + lo, counts[cli_mpi_rank()], counts, *E) : EBM_ENOMEM;
+        s = counts ? ebm_comm_gather_f64(cli_comm(), *E + lo, counts[ebm_comm_rank(cli_comm())], counts, *E) : EBM_ENOMEM;
     }
     free(counts);
     if (!s && cx->on) s = correct(cx, d, *E, *E + rows); /* every process holds every row's energy now */
     if (s && ranks > 1) {
         cli_lib_error(cmd, s);
-        cli_mpi_abort(1); /* the others may wait in the gather */
+        ebm_comm_abort(cli_comm(), 1); /* the others may wait in the gather */
     }
     if (s) {
         cli_lib_error(cmd, s);
@@ -140,7 +140,7 @@ int cmd_score(int argc, char **argv, bool quiet) {
             cli_error(cmd, "the energy of row %zu is not finite (%g): the model has diverged", i, E[i]);
             goto done;
         }
-    if (out && cli_mpi_rank() == 0 && ebm_metric_write_scores(out, E, y, n)) {
+    if (out && ebm_comm_rank(cli_comm()) == 0 && ebm_metric_write_scores(out, E, y, n)) {
         cli_lib_error(cmd, EBM_EIO);
         goto done;
     }

@@ -165,7 +165,7 @@ void *cli_net_alloc(const char *cmd, size_t bytes) {
 /* ---- data preprocessed as in training ---- */
 
 ebm_dataset *cli_net_load_rows(const char *cmd, const char *spec, const cli_net_model *nm, size_t limit, bool quiet) {
-    cli_data_args da = {"auto", "none", 0.5f, limit, 1, false, false, false};
+    cli_data_args da = CLI_DATA_ARGS("auto", "none", limit);
     return cli_load_like_model(cmd, spec, &da, nm->meta, nm->dim, false, quiet);
 }
 
@@ -372,7 +372,7 @@ static int net_run(net_job *j, int argc, char **argv) {
                         "iterations, batch %zu\n", np, j->d->x->rows, j->d->x->cols, neg_names[j->negatives],
                 ebm_mcmc_name(j->o.mcmc.kind), j->o.mcmc.steps, (double)j->o.mcmc.step_size, j->o.iters, j->o.batch);
     if (!rc) rc = cli_train_run(&r, t, j->d->x, j->d->labels, &ro);
-    if (!rc && j->samples && cli_mpi_rank() == 0 && !net_samples_png(j, t, e)) rc = 1;
+    if (!rc && j->samples && ebm_comm_rank(cli_comm()) == 0 && !net_samples_png(j, t, e)) rc = 1;
     j->t = NULL;
     ebm_trainer_free(t);
     ebm_energy_free(e);
