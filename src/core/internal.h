@@ -101,6 +101,9 @@ void ebm_colsum(const float *A, size_t rows, size_t cols, const float *w, float 
 
 /* Philox4x32-10 block function: out = philox(ctr, key). */
 void ebm_philox4x32(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4]);
+/* out (64) = words 4 block0 .. 4 block0 + 63 of stream (seed, stream): sixteen Philox blocks at once
+ * (AVX-512 where built for it), what ebm_rng_fill_u32 gives at offset 4 block0. */
+void ebm_rng_block64(uint64_t seed, uint64_t stream, uint64_t block0, uint32_t out[64]);
 
 /* ---- element-wise kernels (kernels.c); plain loops over raw arrays, OpenMP over rows ---- */
 
