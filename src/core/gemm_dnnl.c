@@ -92,10 +92,10 @@ ebm_status ebm_mm_set_weights(ebm_mm *mm, const float *W, size_t rows, size_t co
     (void)mm, (void)W, (void)rows, (void)cols;
     return EBM_OK;
 }
-void ebm_mm_gemm(ebm_mm *mm, int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *A, size_t lda,
-                 const float *B, size_t ldb, float beta, float *C, size_t ldc) {
+void ebm_mm_gemm_ep(ebm_mm *mm, int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *A,
+                    size_t lda, const float *B, size_t ldb, float beta, float *C, size_t ldc, const ebm_gemm_ep *ep) {
     (void)mm;
-    ebm_sgemm(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    ebm_sgemm_ep(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc, ep);
 }
 int ebm_mm_is_bf16(const ebm_mm *mm) {
     (void)mm;
@@ -283,10 +283,10 @@ static mm_shape *find_shape(ebm_mm *mm, int ta, int tb, size_t m, size_t n, size
     return lru;
 }
 
-void ebm_mm_gemm(ebm_mm *mm, int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *A, size_t lda,
-                 const float *B, size_t ldb, float beta, float *C, size_t ldc) {
+void ebm_mm_gemm_ep(ebm_mm *mm, int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *A,
+                    size_t lda, const float *B, size_t ldb, float beta, float *C, size_t ldc, const ebm_gemm_ep *ep) {
     if (!mm) {
-        ebm_sgemm(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+        ebm_sgemm_ep(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc, ep);
         return;
     }
     if (m == 0 || n == 0) return;
@@ -346,13 +346,23 @@ void ebm_mm_gemm(ebm_mm *mm, int ta, int tb, size_t m, size_t n, size_t k, float
                                        {DNNL_ARG_ATTR_OUTPUT_SCALES, blk->scale}};
             dnnl_primitive_execute(blk->prim, blk->stream, sh->has_alpha ? 4 : 3, args);
             dnnl_stream_wait(blk->stream);
+            if (ep) {
+                size_t len = sh->split_cols ? n : m, x1 = x0 + sh->per < len ? x0 + sh->per : len;
+                if (sh->split_cols) ep->fn(ep->ctx, 0, m, x0, x1);
+                else ep->fn(ep->ctx, x0, x1, 0, n);
+            }
         }
     }
     if (all_ok) return;
     shape_clear(sh); /* never reuse a shape that failed; C is untouched */
 fallback:
     /* oneDNN refused (no memory, an unsupported ISA): the fp32 product is always available */
-    ebm_sgemm(ta, tb, m, n, k, alpha, A, lda0, B, ldb0, beta, C, ldc);
+    ebm_sgemm_ep(ta, tb, m, n, k, alpha, A, lda0, B, ldb0, beta, C, ldc, ep);
 }
 
 #endif
+
+void ebm_mm_gemm(ebm_mm *mm, int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *A, size_t lda,
+                 const float *B, size_t ldb, float beta, float *C, size_t ldc) {
+    ebm_mm_gemm_ep(mm, ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc, NULL);
+}

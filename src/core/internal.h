@@ -62,6 +62,17 @@ void ebm_sgemm(int ta, int tb, size_t m, size_t n, size_t k, float alpha, const 
                const float *B, size_t ldb, float beta, float *C, size_t ldc);
 void ebm_dgemm(int ta, int tb, size_t m, size_t n, size_t k, double alpha, const double *A, size_t lda,
                const double *B, size_t ldb, double beta, double *C, size_t ldc);
+/* A GEMM epilogue: fn(ctx, r0, r1, c0, c1) runs on the output block C[r0:r1, c0:c1] right after that block's
+ * product, in the thread that computed it (so it must not start its own parallel region).  The blocks
+ * depend only on the shapes, so an epilogue that treats each element (or each row's columns by position)
+ * alone gives the same result for any thread count. */
+typedef struct {
+    void (*fn)(void *ctx, size_t r0, size_t r1, size_t c0, size_t c1);
+    void *ctx;
+} ebm_gemm_ep;
+/* ebm_sgemm, then ep (NULL: none) on every block of C. */
+void ebm_sgemm_ep(int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *A, size_t lda,
+                  const float *B, size_t ldb, float beta, float *C, size_t ldc, const ebm_gemm_ep *ep);
 /* float -> bfloat16 bits, rounded to nearest even (NaN stays NaN, denormals become zero): what the
  * AVX512-BF16 instruction vcvtneps2bf16 computes, so the vector and scalar paths give the same bits. */
 static inline uint16_t ebm_bf16(float x) {
@@ -96,6 +107,9 @@ int ebm_mm_is_bf16(const ebm_mm *mm);
 ebm_status ebm_mm_set_weights(ebm_mm *mm, const float *W, size_t rows, size_t cols);
 void ebm_mm_gemm(ebm_mm *mm, int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *A, size_t lda,
                  const float *B, size_t ldb, float beta, float *C, size_t ldc);
+/* ebm_mm_gemm with an epilogue on every block of C (ebm_sgemm_ep's contract). */
+void ebm_mm_gemm_ep(ebm_mm *mm, int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *A,
+                    size_t lda, const float *B, size_t ldb, float beta, float *C, size_t ldc, const ebm_gemm_ep *ep);
 /* out (cols) = sum_r w[r] A[r, :] for A (rows, cols), summed in row order. */
 void ebm_colsum(const float *A, size_t rows, size_t cols, const float *w, float *out);
 
@@ -115,6 +129,24 @@ void ebm_k_sigmoid_bernoulli(float *x, const float *bias, size_t n, size_t m, fl
  * would (data-parallel training). */
 void ebm_k_sigmoid_bernoulli_at(float *x, const float *bias, size_t n, size_t m, float inv_t, uint64_t key,
                                 uint64_t row0, float *sample);
+/* The conditional of a layer of binary units as a GEMM epilogue (ebm_k_sigbern_ep): on a block of the
+ * pre-activations x, p = sigmoid((x + bias) * inv_t) and, for rows r >= sample_from, a Bernoulli draw of p
+ * into sample row r - sample_from from stream (key, row0 + r - sample_from), word j for column j (what
+ * ebm_k_sigmoid_bernoulli_at draws); then x = p * scale_lo for rows r < scale_split, p * scale_hi after
+ * (the draw uses p unscaled).  One pass over the block while the product has left it in cache. */
+typedef struct {
+    float *x;             /* (rows, cols) with row stride ldx: pre-activations in, scaled probabilities out */
+    size_t ldx;
+    const float *bias;    /* (cols) */
+    float inv_t;
+    uint64_t key, row0;
+    size_t sample_from;   /* first row drawn; rows before it are not */
+    float *sample;        /* (rows - sample_from, cols) with row stride lds, or NULL: no draws */
+    size_t lds;
+    size_t scale_split;
+    float scale_lo, scale_hi;
+} ebm_sigbern;
+void ebm_k_sigbern_ep(void *sigbern, size_t r0, size_t r1, size_t c0, size_t c1);
 /* out (n) = sum_j softplus((x[i, j] + bias[j]) * inv_t) in double, x is (n, m). */
 void ebm_k_softplus_rowsum(const float *x, const float *bias, size_t n, size_t m, float inv_t, double *out);
 /* sum_j softplus((x[j] + bias[j]) * scale) in double for one row of m floats. */

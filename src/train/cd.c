@@ -83,19 +83,23 @@ static float *positives(const cd_ws *w, size_t n) { return w->V2 + (w->nmax - n)
 static float *negatives(const cd_ws *w) { return w->V2 + w->nmax * w->m->n_vis; }
 
 /* Conditionals of the RBM with rows drawing from the streams (key, row0 + i): ebm_rbm_sample_hidden and
- * ebm_rbm_sample_visible for a slice that starts at row row0 of the whole, products at mm's precision. */
+ * ebm_rbm_sample_visible for a slice that starts at row row0 of the whole, products at mm's precision.
+ * The sigmoid, the draws and a scaling of the probabilities by `scale` run as the product's epilogue, on
+ * each output block while it is in cache (ebm_k_sigbern_ep). */
 static void sample_hidden(const ebm_rbm *m, ebm_mm *mm, const float *v, size_t n, uint64_t key, size_t row0,
-                          float *prob, float *sample) {
+                          float *prob, float *sample, float scale) {
     if (n == 0) return;
-    ebm_mm_gemm(mm, 0, 0, n, m->n_hid, m->n_vis, 1.0f, v, m->n_vis, m->W, m->n_hid, 0.0f, prob, m->n_hid);
-    ebm_k_sigmoid_bernoulli_at(prob, m->b, n, m->n_hid, 1.0f, key, row0, sample);
+    ebm_sigbern e = {prob, m->n_hid, m->b, 1.0f, key, row0, 0, sample, m->n_hid, n, scale, scale};
+    ebm_gemm_ep ep = {ebm_k_sigbern_ep, &e};
+    ebm_mm_gemm_ep(mm, 0, 0, n, m->n_hid, m->n_vis, 1.0f, v, m->n_vis, m->W, m->n_hid, 0.0f, prob, m->n_hid, &ep);
 }
 
 static void sample_visible(const ebm_rbm *m, ebm_mm *mm, const float *h, size_t n, uint64_t key, size_t row0,
                            float *prob, float *sample) {
     if (n == 0) return;
-    ebm_mm_gemm(mm, 0, 1, n, m->n_vis, m->n_hid, 1.0f, h, m->n_hid, m->W, m->n_hid, 0.0f, prob, m->n_vis);
-    ebm_k_sigmoid_bernoulli_at(prob, m->a, n, m->n_vis, 1.0f, key, row0, sample);
+    ebm_sigbern e = {prob, m->n_vis, m->a, 1.0f, key, row0, 0, sample, m->n_vis, n, 1.0f, 1.0f};
+    ebm_gemm_ep ep = {ebm_k_sigbern_ep, &e};
+    ebm_mm_gemm_ep(mm, 0, 1, n, m->n_vis, m->n_hid, 1.0f, h, m->n_hid, m->W, m->n_hid, 0.0f, prob, m->n_vis, &ep);
 }
 
 /* PCD chains start from data rows, binarised by one Bernoulli draw each, with h ~ p(h|v).  Every process
@@ -111,7 +115,7 @@ static void pcd_init(cd_ws *w, const ebm_mat *data, ebm_rng *rng) {
         ebm_rng_fill_uniform(key, r, 0, v, nv);
         for (size_t j = 0; j < nv; j++) v[j] = v[j] < src[j] ? 1.0f : 0.0f;
     }
-    sample_hidden(w->m, w->mm, neg, w->c, ebm_rng_u64(rng), w->c0, w->H2 + w->nmax * w->m->n_hid, w->h);
+    sample_hidden(w->m, w->mm, neg, w->c, ebm_rng_u64(rng), w->c0, w->H2 + w->nmax * w->m->n_hid, w->h, 1.0f);
 }
 
 /* Runs the chains for the batch already stored in positives(w, n), leaves V2 and the scaled H2 ready for
@@ -127,38 +131,36 @@ static size_t batch_stats(cd_ws *w, size_t n, size_t row0, float share, ebm_rng 
     size_t nneg;
     *recon = NAN;
 
+    /* Positive rows are scaled by 1/n and negative rows by -1/nneg as their probabilities are written (the
+     * draws use them unscaled); the bias gradients are then column sums.  The chains of a data-parallel run
+     * are a share c / c_all of all chains, not `share`: -1/(c_all share) makes their sum over the processes
+     * the mean over all chains. */
+    float sp = 1.0f / (float)n, sn;
     if (w->mode == EBM_CD) {
         nneg = n;
-        sample_hidden(m, w->mm, pos, n, ebm_rng_u64(rng), row0, hpos, w->h);
+        sn = -1.0f / (float)nneg;
+        sample_hidden(m, w->mm, pos, n, ebm_rng_u64(rng), row0, hpos, w->h, sp);
         for (size_t t = 1; t <= w->k; t++) {
             sample_visible(m, w->mm, w->h, n, ebm_rng_u64(rng), row0, w->pv, neg);
             if (t == 1) *recon = ebm_k_sqdiff(pos, w->pv, n * nv);
-            sample_hidden(m, w->mm, neg, n, ebm_rng_u64(rng), row0, hneg, t < w->k ? w->h : NULL);
+            if (t < w->k) sample_hidden(m, w->mm, neg, n, ebm_rng_u64(rng), row0, hneg, w->h, 1.0f);
+            else sample_hidden(m, w->mm, neg, n, ebm_rng_u64(rng), row0, hneg, NULL, sn);
         }
     } else {
         nneg = w->c;
         for (size_t t = 1; t <= w->k; t++) {
             sample_visible(m, w->mm, w->h, nneg, ebm_rng_u64(rng), w->c0, w->pv, neg);
-            if (t < w->k) sample_hidden(m, w->mm, neg, nneg, ebm_rng_u64(rng), w->c0, hneg, w->h);
+            if (t < w->k) sample_hidden(m, w->mm, neg, nneg, ebm_rng_u64(rng), w->c0, hneg, w->h, 1.0f);
         }
-        /* One GEMM gives the hidden pre-activations of the batch and of the chains. */
-        ebm_mm_gemm(w->mm, 0, 0, n + nneg, nh, nv, 1.0f, pos, nv, m->W, nh, 0.0f, hpos, nh);
-        ebm_k_sigmoid_bernoulli(hpos, m->b, n, nh, 1.0f, 0, NULL);
-        ebm_k_sigmoid_bernoulli_at(hneg, m->b, nneg, nh, 1.0f, ebm_rng_u64(rng), w->c0, w->h);
+        /* One GEMM gives the hidden pre-activations of the batch and of the chains; its epilogue turns the
+         * batch's into probabilities and the chains' into probabilities and their next hidden state. */
+        sn = -1.0f / ((float)w->c_all * share);
+        ebm_sigbern e = {hpos, nh, m->b, 1.0f, ebm_rng_u64(rng), w->c0, n, w->h, nh, n, sp, sn};
+        ebm_gemm_ep ep = {ebm_k_sigbern_ep, &e};
+        ebm_mm_gemm_ep(w->mm, 0, 0, n + nneg, nh, nv, 1.0f, pos, nv, m->W, nh, 0.0f, hpos, nh, &ep);
     }
 
-    /* Scale positive rows by 1/n and negative rows by -1/nneg; the bias gradients are then column sums.
-     * The chains of a data-parallel run are a share c / c_all of all chains, not `share`: -1/(c_all share)
-     * makes their sum over the processes the mean over all chains. */
-    float sp = 1.0f / (float)n;
-    float sn = w->mode == EBM_PCD ? -1.0f / ((float)w->c_all * share) : -1.0f / (float)nneg;
     size_t rows = n + nneg;
-#pragma omp parallel for schedule(static) if (rows * nh >= 65536)
-    for (size_t r = 0; r < rows; r++) {
-        float s = r < n ? sp : sn;
-        float *row = hpos + r * nh;
-        for (size_t j = 0; j < nh; j++) row[j] *= s;
-    }
     float *ga = w->grad + nv * nh, *gb = ga + nv;
     for (size_t r = 0; r < rows; r++) w->coef[r] = r < n ? sp : sn;
     ebm_colsum(pos, rows, nv, w->coef, ga);
