@@ -24,18 +24,18 @@
 #include <oneapi/dnnl/dnnl.h>
 #endif
 
+void ebm_k_to_bf16_row(const float *x, size_t n, uint16_t *out) {
+    size_t c = 0;
+#if defined(__AVX512BF16__) && defined(__AVX512F__)
+    for (; c + 16 <= n; c += 16)
+        _mm256_storeu_si256((__m256i *)(out + c), (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(x + c)));
+#endif
+    for (; c < n; c++) out[c] = ebm_bf16(x[c]);
+}
+
 void ebm_k_to_bf16(const float *x, size_t rows, size_t cols, size_t ld, uint16_t *out) {
 #pragma omp parallel for schedule(static) if (rows * cols >= 65536)
-    for (size_t r = 0; r < rows; r++) {
-        const float *src = x + r * ld;
-        uint16_t *dst = out + r * cols;
-        size_t c = 0;
-#if defined(__AVX512BF16__) && defined(__AVX512F__)
-        for (; c + 16 <= cols; c += 16)
-            _mm256_storeu_si256((__m256i *)(dst + c), (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(src + c)));
-#endif
-        for (; c < cols; c++) dst[c] = ebm_bf16(src[c]);
-    }
+    for (size_t r = 0; r < rows; r++) ebm_k_to_bf16_row(x + r * ld, cols, out + r * cols);
 }
 
 ebm_status ebm_precision_resolve(ebm_precision p, ebm_precision *out) {
@@ -100,6 +100,10 @@ void ebm_mm_gemm_ep(ebm_mm *mm, int ta, int tb, size_t m, size_t n, size_t k, fl
 int ebm_mm_is_bf16(const ebm_mm *mm) {
     (void)mm;
     return 0;
+}
+uint16_t *ebm_mm_weights_buffer(ebm_mm *mm, const float *W, size_t rows, size_t cols) {
+    (void)mm, (void)W, (void)rows, (void)cols;
+    return NULL;
 }
 
 #else
@@ -195,6 +199,18 @@ ebm_status ebm_mm_set_weights(ebm_mm *mm, const float *W, size_t rows, size_t co
     mm->w_rows = rows;
     mm->w_cols = cols;
     return EBM_OK;
+}
+
+uint16_t *ebm_mm_weights_buffer(ebm_mm *mm, const float *W, size_t rows, size_t cols) {
+    if (!mm || !mm->bf16) return NULL;
+    if (!grow(&mm->w16, &mm->w_cap, rows * cols)) {
+        mm->w_src = NULL; /* no copy at all: the products convert W themselves */
+        return NULL;
+    }
+    mm->w_src = W;
+    mm->w_rows = rows;
+    mm->w_cols = cols;
+    return mm->w16;
 }
 
 /* Same split as gemm.c's plan(), so both paths cut the output alike. */

@@ -93,6 +93,8 @@ static inline float ebm_bf16_to_f32(uint16_t h) {
 }
 /* out (rows, cols), compact, = bf16 of x (rows, cols) with row stride ld. */
 void ebm_k_to_bf16(const float *x, size_t rows, size_t cols, size_t ld, uint16_t *out);
+/* out (n) = bf16 of x (n), serially (for use inside a parallel region or an epilogue). */
+void ebm_k_to_bf16_row(const float *x, size_t n, uint16_t *out);
 
 /* A matmul context at one precision (gemm_dnnl.c), owned by a trainer, sampler or AIS run.  NULL means
  * fp32 through ebm_sgemm, which is what ebm_mm_new gives for EBM_PRECISION_FP32 unless dnnl_fp32 asks for
@@ -105,6 +107,11 @@ ebm_status ebm_mm_new(ebm_precision p, int dnnl_fp32, ebm_mm **out);
 void ebm_mm_free(ebm_mm *mm);
 int ebm_mm_is_bf16(const ebm_mm *mm);
 ebm_status ebm_mm_set_weights(ebm_mm *mm, const float *W, size_t rows, size_t cols);
+/* The bf16 copy of W (rows, cols), compact, for the caller to fill with ebm_k_to_bf16's rounding before the
+ * next product: ebm_mm_set_weights with the conversion left to the producer of W (the update that writes W
+ * writes its copy in the same pass).  NULL where mm is not bf16, or out of memory (then the products
+ * convert W themselves). */
+uint16_t *ebm_mm_weights_buffer(ebm_mm *mm, const float *W, size_t rows, size_t cols);
 void ebm_mm_gemm(ebm_mm *mm, int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *A, size_t lda,
                  const float *B, size_t ldb, float beta, float *C, size_t ldc);
 /* ebm_mm_gemm with an epilogue on every block of C (ebm_sgemm_ep's contract). */

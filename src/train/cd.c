@@ -26,6 +26,7 @@
 #include "train/train_internal.h"
 #include "models/model_internal.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,14 +172,43 @@ static size_t batch_stats(cd_ws *w, size_t n, size_t row0, float share, ebm_rng 
 
 /* C (n_vis, n_hid) = alpha V2' H2 + beta C over the rows of the last batch_stats call; fp32 in every
  * precision (see the top of the file). */
-static void weight_grad(const cd_ws *w, size_t n, size_t rows, float alpha, float beta, float *C) {
+static void weight_grad(const cd_ws *w, size_t n, size_t rows, float alpha, float beta, float *C,
+                        const ebm_gemm_ep *ep) {
     size_t nv = w->m->n_vis, nh = w->m->n_hid;
-    ebm_sgemm(1, 0, nv, nh, rows, alpha, positives(w, n), nv, w->H2 + (w->nmax - n) * nh, nh, beta, C, nh);
+    ebm_sgemm_ep(1, 0, nv, nh, rows, alpha, positives(w, n), nv, w->H2 + (w->nmax - n) * nh, nh, beta, C, nh, ep);
+}
+
+/* The weight update as the epilogue of the gradient GEMM, on each block of W while it is in cache: the GEMM
+ * has left momentum vel + lr g in vel; then vel -= lr wd W, W += vel (apply_update's arithmetic, element
+ * by element), and the bf16 copy of the new W for the next update's products (w16, or NULL in fp32). */
+typedef struct {
+    float *W, *vel;
+    uint16_t *w16;
+    size_t ld;
+    float d;            /* lr * weight decay */
+    _Atomic int bad;    /* a block found a non-finite parameter */
+} update_ep;
+
+static void update_block(void *ctx, size_t r0, size_t r1, size_t c0, size_t c1) {
+    update_ep *e = ctx;
+    float probe = 0.0f;
+    for (size_t r = r0; r < r1; r++) {
+        float *restrict p = e->W + r * e->ld, *restrict vel = e->vel + r * e->ld;
+#pragma omp simd reduction(+ : probe)
+        for (size_t i = c0; i < c1; i++) {
+            float u = vel[i] - e->d * p[i];
+            vel[i] = u;
+            p[i] += u;
+            probe += p[i] * 0.0f;
+        }
+        if (e->w16) ebm_k_to_bf16_row(p + c0, c1 - c0, e->w16 + r * e->ld + c0);
+    }
+    if (probe != 0.0f) atomic_store_explicit(&e->bad, 1, memory_order_relaxed);
 }
 
 /* vel = momentum vel + lr (scale g - wd W) (weight decay on W only); params += vel.  With g == NULL the
- * weight part of vel already holds momentum vel + lr g (fused into the gradient GEMM) and only the
- * biases take their gradient from bias_g.  Returns false when a parameter became non-finite. */
+ * weights are already updated (update_block, in the gradient GEMM's epilogue) and only the biases take
+ * their gradient from bias_g.  Returns false when a parameter it updated became non-finite. */
 static bool apply_update(ebm_rbm *m, const float *g, const float *bias_g, float *vel, float lr, float scale,
                          float momentum, float wd) {
     size_t nw = m->n_vis * m->n_hid, np = m->n_params;
@@ -189,14 +219,6 @@ static bool apply_update(ebm_rbm *m, const float *g, const float *bias_g, float 
 #pragma omp parallel for simd reduction(+ : probe) schedule(static) if (nw >= 65536)
         for (size_t i = 0; i < nw; i++) {
             float u = momentum * vel[i] + a * g[i] - d * p[i];
-            vel[i] = u;
-            p[i] += u;
-            probe += p[i] * 0.0f;
-        }
-    } else {
-#pragma omp parallel for simd reduction(+ : probe) schedule(static) if (nw >= 65536)
-        for (size_t i = 0; i < nw; i++) {
-            float u = vel[i] - d * p[i];
             vel[i] = u;
             p[i] += u;
             probe += p[i] * 0.0f;
@@ -254,6 +276,7 @@ typedef struct {
     float *vel;         /* (n_params) momentum */
     ebm_rng keys;
     ebm_mm *mm;         /* the products' precision (NULL: fp32) */
+    bool w16_fresh;     /* mm's bf16 copy of W was written by the last update (fused): no conversion needed */
     size_t rank, ranks; /* data-parallel: this process among ranks (0 of 1 alone) */
 } rbm_trainer;
 
@@ -287,6 +310,7 @@ static ebm_status rbm_begin(void *self, const ebm_mat *data, const int32_t *labe
         t->w.c_all = c_all;
     }
     t->have_ws = true;
+    t->w16_fresh = false;
     t->w.mm = t->mm;
     t->vel = ebm_calloc(m->n_params, sizeof(float));
     if (!t->vel) return ebm_fail(EBM_ENOMEM, "out of memory for training buffers");
@@ -308,15 +332,20 @@ static ebm_status rbm_step(void *self, float *x, const size_t *rows_idx, size_t 
     size_t nv = m->n_vis;
     (void)rows_idx;
     memcpy(positives(w, n), x, n * nv * sizeof(float));
-    ebm_status ms = ebm_mm_set_weights(t->mm, m->W, nv, m->n_hid); /* W as the last update (or a roll-back) left it */
-    if (ms) return ms;
+    /* W's bf16 copy, unless the last update wrote it with W (a failed update ends the run, and a roll-back
+     * or resume changes W only after one, or before the first step: load_state clears the flag) */
+    if (!t->w16_fresh) {
+        ebm_status ms = ebm_mm_set_weights(t->mm, m->W, nv, m->n_hid);
+        if (ms) return ms;
+    }
+    t->w16_fresh = false;
     double recon;
     size_t rows = batch_stats(w, n, c->row0, c->share, &t->keys, &recon);
     if (o->mode == EBM_CD) fig->recon = recon / ((double)n * (double)nv);
     float lr = (float)c->lr, scale = 1.0f;
     bool finite;
     if (o->grad_clip > 0 || c->allreduce) {
-        weight_grad(w, n, rows, 1.0f, 0.0f, w->grad);
+        weight_grad(w, n, rows, 1.0f, 0.0f, w->grad, NULL);
         if (c->allreduce) {
             ebm_status s = c->allreduce(w->grad, m->n_params, c->allreduce_user);
             if (s) return s;
@@ -326,9 +355,14 @@ static ebm_status rbm_step(void *self, float *x, const size_t *rows_idx, size_t 
         if (o->grad_clip > 0 && norm > o->grad_clip) scale = (float)(o->grad_clip / norm);
         finite = apply_update(m, w->grad, w->grad, t->vel, lr, scale, o->momentum, o->weight_decay);
     } else {
-        /* vel_W = momentum vel_W + lr V2' H2 in the GEMM itself: no separate gradient pass */
-        weight_grad(w, n, rows, lr, o->momentum, t->vel);
-        finite = apply_update(m, NULL, w->grad, t->vel, lr, 1.0f, o->momentum, o->weight_decay);
+        /* vel_W = momentum vel_W + lr V2' H2 in the GEMM itself, the update of W and its bf16 copy in the
+         * GEMM's epilogue: no separate pass over W; then the biases */
+        update_ep e = {m->W, t->vel, ebm_mm_weights_buffer(t->mm, m->W, nv, m->n_hid), m->n_hid, lr * o->weight_decay, 0};
+        ebm_gemm_ep ep = {update_block, &e};
+        weight_grad(w, n, rows, lr, o->momentum, t->vel, &ep);
+        finite = apply_update(m, NULL, w->grad, t->vel, lr, 1.0f, o->momentum, o->weight_decay) &&
+                 !atomic_load_explicit(&e.bad, memory_order_relaxed);
+        t->w16_fresh = finite && e.w16;
     }
     if (!finite) {
         ebm_status s = ebm_rbm_check_finite(m); /* names the parameter */
@@ -375,6 +409,7 @@ static ebm_status rbm_save_state(void *self, ebm_tensors *out) {
 static ebm_status rbm_load_state(void *self, const ebm_tensors *in) {
     rbm_trainer *t = self;
     if (!t->vel) return ebm_fail(EBM_EINVAL, "the RBM trainer has not begun");
+    t->w16_fresh = false; /* the run loop may have restored W as well */
     ebm_status s = ebm_state_get_f32(in, "train.velocity", t->vel, t->m->n_params);
     if (!s) s = ebm_state_get_rng(in, "train.rng.keys", &t->keys);
     if (!s && t->o.mode == EBM_PCD) s = ebm_state_get_f32(in, "train.chains.v", negatives(&t->w), t->w.c * t->m->n_vis);
@@ -475,7 +510,7 @@ ebm_status ebm_rbm_cd_grad(const ebm_rbm *m, const float *v, size_t n, size_t k,
     memcpy(positives(&w, n), v, n * m->n_vis * sizeof(float));
     double recon;
     size_t rows = batch_stats(&w, n, 0, 1.0f, rng, &recon);
-    weight_grad(&w, n, rows, 1.0f, 0.0f, w.grad);
+    weight_grad(&w, n, rows, 1.0f, 0.0f, w.grad, NULL);
     memcpy(grad, w.grad, m->n_params * sizeof(float));
     ws_free(&w);
     return EBM_OK;
