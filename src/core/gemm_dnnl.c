@@ -309,19 +309,20 @@ void ebm_mm_gemm_ep(ebm_mm *mm, int ta, int tb, size_t m, size_t n, size_t k, fl
     const size_t lda0 = lda, ldb0 = ldb;
     const void *a = A, *bp = B;
     size_t esz = mm->bf16 ? 2 : 4;
+    /* bf16: the operands' conversions run in the product's own parallel region, before its barrier */
+    size_t ar = ta ? k : m, ac = ta ? m : k, br = tb ? n : k, bc = tb ? k : n;
+    int conv_b = 0;
     if (mm->bf16) {
         /* op(A) is (m, k): A is stored (m, k) or, transposed, (k, m); its bf16 copy is compact */
-        size_t ar = ta ? k : m, ac = ta ? m : k, br = tb ? n : k, bc = tb ? k : n;
         if (B == mm->w_src && br == mm->w_rows && bc == mm->w_cols && ldb == bc) {
             bp = mm->w16;
         } else {
             if (!grow(&mm->b16, &mm->b_cap, br * bc)) goto fallback;
-            ebm_k_to_bf16(B, br, bc, ldb, mm->b16);
+            conv_b = 1;
             bp = mm->b16;
         }
         ldb = bc;
         if (!grow(&mm->a16, &mm->a_cap, ar * ac)) goto fallback;
-        ebm_k_to_bf16(A, ar, ac, lda, mm->a16);
         a = mm->a16;
         lda = ac;
     }
@@ -333,10 +334,19 @@ void ebm_mm_gemm_ep(ebm_mm *mm, int ta, int tb, size_t m, size_t n, size_t k, fl
 #pragma omp parallel num_threads(nt)
     {
         omp_set_num_threads(1); /* this thread's own setting, for this region only: oneDNN plans 1 thread */
+        if (mm->bf16) {
+#pragma omp for schedule(static) nowait
+            for (size_t r = 0; r < ar; r++) ebm_k_to_bf16_row(A + r * lda0, ac, mm->a16 + r * ac);
+            if (conv_b) {
+#pragma omp for schedule(static) nowait
+                for (size_t r = 0; r < br; r++) ebm_k_to_bf16_row(B + r * ldb0, bc, mm->b16 + r * bc);
+            }
+        }
 #pragma omp for schedule(static)
         for (size_t b = 0; b < sh->nb; b++)
             if (!sh->blk[b].prim) sh->blk[b].ok = block_create(mm, sh, b, &sh->blk[b]);
-        /* the loop's barrier: every block exists (or failed) before any writes C */
+        /* the loop's barrier: the operands are converted and every block exists (or failed) before any
+         * block is multiplied */
         int ready = 1;
         for (size_t b = 0; b < sh->nb; b++) ready &= sh->blk[b].ok;
 #pragma omp single
