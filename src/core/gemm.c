@@ -6,7 +6,9 @@
  * ours), and the block layout depends only on the shapes, never on the thread count, so every result
  * is bit-identical whatever OMP_NUM_THREADS is.  The output is split along its longer side into a
  * multiple of 4 blocks (balanced on 1, 2 and 4 threads), widths rounded to the kernel's unroll (16
- * columns, 4 rows of the row-major output). */
+ * columns, 4 rows of the row-major output).  An optional epilogue (ebm_sgemm_ep) runs on each block right
+ * after its product, in the same thread and parallel region: the Gibbs conditionals and the CD weight
+ * update use it to work on the block while it is in cache, without a pass or a fork/join of their own. */
 #include "internal.h"
 
 #include <cblas.h>

@@ -1,7 +1,10 @@
 /* Element-wise kernels on raw arrays: the logistic sigmoid with Bernoulli sampling (the conditionals
  * p(h|v), p(v|h) of an RBM), row sums of softplus (free energies), and finiteness checks.  Loops are
  * written so GCC vectorises them (libmvec expf/log1p, see vmath.h); OpenMP splits rows across threads
- * and each row draws from its own Philox stream (key, row), so samples do not depend on thread count. */
+ * and each row draws from its own Philox stream (key, row), so samples do not depend on thread count.
+ * The conditional is also a GEMM epilogue (ebm_k_sigbern_ep): sigmoid, draw and a scaling of the result
+ * in one pass over a block of the product's output while it is in cache, the Philox words generated
+ * sixteen blocks at a time (ebm_rng_block64) into a buffer that stays in L1. */
 #include "internal.h"
 #include "vmath.h"
 

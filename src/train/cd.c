@@ -20,6 +20,11 @@
  * is too short a sum for the bf16 kernels; docs/benchmarks.md).  Parameters, momentum, the bias
  * gradients and the update itself stay fp32.
  *
+ * Fused kernels: each product carries the element-wise work that follows it as an epilogue on its output
+ * blocks (core/gemm.c): the sigmoid, the Bernoulli draws and the gradient's 1/n, -1/c scaling after v W and
+ * h W' (ebm_k_sigbern_ep), and after the gradient GEMM the update of W with the bf16 copy of the new W that
+ * the next update's products read (update_block).  Every result is bit-identical to the unfused passes.
+ *
  * Data-parallel runs (ebm_run over several processes): a process holds a slice of each batch and a slice of
  * the persistent chains; every row and chain draws from the stream (key, its index in the whole batch or
  * chain set), so the processes together draw exactly what one process draws. */
