@@ -26,7 +26,8 @@ static inline void sigbern_row(float *restrict x, const float *restrict bias, si
             /* up to the end of the sixteen Philox blocks that hold word j0 (all of them, in one AVX-512
              * pass, once j0 is aligned) */
             size_t lane = j0 & 3, len = 64 - lane < c1 - j0 ? 64 - lane : c1 - j0;
-            ebm_rng_fill_u32(key, stream, j0, u, len);
+            if (len == 64) ebm_rng_block64(key, stream, j0 >> 2, u);
+            else ebm_rng_fill_u32(key, stream, j0, u, len);
             const uint32_t *uj = u;
             float *xj = x + j0, *sj = s + j0;
 #pragma omp simd
