@@ -185,8 +185,10 @@ void ebm_rng_block64(uint64_t seed, uint64_t stream, uint64_t block0, uint32_t o
 }
 
 void ebm_rng_fill_u32(uint64_t seed, uint64_t stream, uint64_t offset, uint32_t *out, size_t n) {
+#if !defined(__AVX512F__)
     const uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
     const uint32_t s0 = (uint32_t)stream, s1 = (uint32_t)(stream >> 32);
+#endif
     uint32_t tmp[4 * LANES];
     size_t i = 0;
     while (i < n) {
@@ -199,8 +201,13 @@ void ebm_rng_fill_u32(uint64_t seed, uint64_t stream, uint64_t offset, uint32_t 
             i += 4 * LANES;
             continue;
         }
+#if defined(__AVX512F__)
+        (void)need; /* one vector pass costs no more than a few blocks done lane by lane */
+        ebm_rng_block64(seed, stream, block, tmp);
+#else
         if (need >= LANES) ebm_rng_block64(seed, stream, block, tmp);
         else philox_lanes(block, (int)need, s0, s1, k0, k1, tmp);
+#endif
         size_t take = 4 * LANES - lane;
         if (take > n - i) take = n - i;
         memcpy(out + i, tmp + lane, take * sizeof *out);

@@ -196,12 +196,13 @@ typedef struct {
 
 static void update_block(void *ctx, size_t r0, size_t r1, size_t c0, size_t c1) {
     update_ep *e = ctx;
+    const float d = e->d;
     float probe = 0.0f;
     for (size_t r = r0; r < r1; r++) {
         float *restrict p = e->W + r * e->ld, *restrict vel = e->vel + r * e->ld;
 #pragma omp simd reduction(+ : probe)
         for (size_t i = c0; i < c1; i++) {
-            float u = vel[i] - e->d * p[i];
+            float u = vel[i] - d * p[i];
             vel[i] = u;
             p[i] += u;
             probe += p[i] * 0.0f;
@@ -212,10 +213,12 @@ static void update_block(void *ctx, size_t r0, size_t r1, size_t c0, size_t c1) 
 }
 
 /* vel = momentum vel + lr (scale g - wd W) (weight decay on W only); params += vel.  With g == NULL the
- * weights are already updated (update_block, in the gradient GEMM's epilogue) and only the biases take
- * their gradient from bias_g.  Returns false when a parameter it updated became non-finite. */
+ * weight part of vel already holds momentum vel + lr g (from the gradient GEMM): with weights set, vel -=
+ * lr wd W and W += vel here; without, the weights are already updated (update_block, in the GEMM's
+ * epilogue).  The biases take their gradient from bias_g.  Returns false when a parameter it updated
+ * became non-finite. */
 static bool apply_update(ebm_rbm *m, const float *g, const float *bias_g, float *vel, float lr, float scale,
-                         float momentum, float wd) {
+                         float momentum, float wd, int weights) {
     size_t nw = m->n_vis * m->n_hid, np = m->n_params;
     float *p = m->params;
     float a = lr * scale, d = lr * wd;
@@ -224,6 +227,14 @@ static bool apply_update(ebm_rbm *m, const float *g, const float *bias_g, float 
 #pragma omp parallel for simd reduction(+ : probe) schedule(static) if (nw >= 65536)
         for (size_t i = 0; i < nw; i++) {
             float u = momentum * vel[i] + a * g[i] - d * p[i];
+            vel[i] = u;
+            p[i] += u;
+            probe += p[i] * 0.0f;
+        }
+    } else if (weights) {
+#pragma omp parallel for simd reduction(+ : probe) schedule(static) if (nw >= 65536)
+        for (size_t i = 0; i < nw; i++) {
+            float u = vel[i] - d * p[i];
             vel[i] = u;
             p[i] += u;
             probe += p[i] * 0.0f;
@@ -358,14 +369,16 @@ static ebm_status rbm_step(void *self, float *x, const size_t *rows_idx, size_t 
         double norm = sqrt(ebm_k_sumsq(w->grad, m->n_params));
         fig->grad_norm = norm;
         if (o->grad_clip > 0 && norm > o->grad_clip) scale = (float)(o->grad_clip / norm);
-        finite = apply_update(m, w->grad, w->grad, t->vel, lr, scale, o->momentum, o->weight_decay);
+        finite = apply_update(m, w->grad, w->grad, t->vel, lr, scale, o->momentum, o->weight_decay, 1);
     } else {
         /* vel_W = momentum vel_W + lr V2' H2 in the GEMM itself, the update of W and its bf16 copy in the
          * GEMM's epilogue: no separate pass over W; then the biases */
         update_ep e = {m->W, t->vel, ebm_mm_weights_buffer(t->mm, m->W, nv, m->n_hid), m->n_hid, lr * o->weight_decay, 0};
         ebm_gemm_ep ep = {update_block, &e};
-        weight_grad(w, n, rows, lr, o->momentum, t->vel, &ep);
-        finite = apply_update(m, NULL, w->grad, t->vel, lr, 1.0f, o->momentum, o->weight_decay) &&
+        /* fused only where it saves the bf16 conversion pass: in fp32 the epilogue measured ~5% slower per
+         * epoch than one flat pass after the GEMM (docs/benchmarks.md) */
+        weight_grad(w, n, rows, lr, o->momentum, t->vel, e.w16 ? &ep : NULL);
+        finite = apply_update(m, NULL, w->grad, t->vel, lr, 1.0f, o->momentum, o->weight_decay, !e.w16) &&
                  !atomic_load_explicit(&e.bad, memory_order_relaxed);
         t->w16_fresh = finite && e.w16;
     }
