@@ -243,6 +243,10 @@ EBM_API ebm_status ebm_png_parse(const void *buf, size_t len, const char *name, 
 EBM_API ebm_status ebm_png_read_max(const char *path, size_t max_pixels, ebm_array **out);
 EBM_API ebm_status ebm_png_write(const char *path, const uint8_t *pixels, size_t height, size_t width,
                                  int channels);
+/* *bytes <- the length of pixels (height, width, channels) encoded as a PNG file by libpng (default
+ * compression), without writing it: a measure of the image's complexity (ebm_complexity_bits). */
+EBM_API ebm_status ebm_png_encoded_size(const uint8_t *pixels, size_t height, size_t width, int channels,
+                                        size_t *bytes);
 
 typedef enum ebm_grid_norm {
     EBM_GRID_CLAMP = 0,     /* values in [0,1] map to 0..255; outside is clipped */
@@ -1098,7 +1102,9 @@ EBM_API void ebm_rbm_sample_visible(const ebm_rbm *m, const float *h, size_t n, 
  *   RWM:  x' = x + eta xi, accepted with probability min(1, exp(-(E(x') - E(x)) / T))
  * A clamp mask keeps the masked coordinates at their starting values (inpainting); with clip_lo < clip_hi
  * every coordinate is clipped to [clip_lo, clip_hi] after each move (ULA/SGLD only: clipping would break
- * the MH correction of the others, which refuse it).
+ * the MH correction of the others, which refuse it).  With prox > 0 (ULA/SGLD only), the proximal form of
+ * JEM++ (Yang & Ji 2021): every coordinate of a move is kept within [-prox, prox] of where it started, so
+ * x' stays in the box of radius prox around x (the drift and noise as above, then the step clipped).
  * --------------------------------------------------------------------------------------------- */
 typedef enum ebm_mcmc_kind { EBM_MCMC_ULA, EBM_MCMC_SGLD, EBM_MCMC_MALA, EBM_MCMC_HMC, EBM_MCMC_RWM } ebm_mcmc_kind;
 
@@ -1115,6 +1121,7 @@ typedef struct ebm_mcmc_opts {
     uint64_t seed_offset;/* added to the step counter, so that successive calls draw fresh noise (default 0) */
     int (*progress)(double fraction, void *user); /* may return non-zero to stop (EBM_ECANCELED) */
     void *user;
+    float prox;          /* ULA/SGLD: largest move of a coordinate per step (JEM++'s proximal SGLD); 0 = off */
 } ebm_mcmc_opts;
 
 typedef struct ebm_mcmc_stats {
@@ -1155,6 +1162,24 @@ EBM_API void ebm_replay_store(ebm_replay *b, const float *x, const size_t *slots
 EBM_API const float *ebm_replay_data(const ebm_replay *b);
 /* The same rows to overwrite, e.g. with a saved training state (capacity x dim values). */
 EBM_API float *ebm_replay_data_rw(ebm_replay *b);
+
+/* Informative chain starts (JEM++, Yang & Ji 2021): a Gaussian fitted to data (rows, dim), one per class
+ * 0..max label when labels (rows) are given, else one over all rows: each with the class's sample mean and
+ * full sample covariance plus a ridge of 1e-4 x its mean variance; draws are clipped to [lo, hi] when
+ * lo < hi (the data's range).  A fill draws row i of x (n, dim) from stream (key, row0 + i): first its class,
+ * with the class's frequency in the data (written to cls (n) when not NULL), then x = mean + L z, z ~ N(0, I),
+ * L the covariance's Cholesky factor.  Memory: classes x dim^2 floats (dim <= 8192). */
+typedef struct ebm_gauss_start ebm_gauss_start;
+EBM_API ebm_status ebm_gauss_start_fit(const ebm_mat *data, const int32_t *labels, float lo, float hi,
+                                       ebm_gauss_start **out);
+EBM_API void ebm_gauss_start_free(ebm_gauss_start *g);
+EBM_API size_t ebm_gauss_start_classes(const ebm_gauss_start *g);
+EBM_API size_t ebm_gauss_start_dim(const ebm_gauss_start *g);
+EBM_API ebm_status ebm_gauss_start_fill(const ebm_gauss_start *g, uint64_t key, size_t row0, float *x, size_t n,
+                                        int32_t *cls);
+/* From now on b's restarts draw from g (borrowed: it must outlive b; NULL = back to b's noise), and every
+ * slot is refilled from it (or from the noise), with the key ebm_replay_new(.., seed, ..) fills with. */
+EBM_API ebm_status ebm_replay_set_start(ebm_replay *b, const ebm_gauss_start *g, uint64_t seed);
 
 /* Samplers of a GRBM, n chains at once, each row with its own random stream:
  *  GIBBS:          h ~ p(h | v), v ~ p(v | h)  (exact block Gibbs; mh is ignored: it always accepts)
@@ -1283,6 +1308,12 @@ typedef struct ebm_step_ctx {
      * chains) divides by share itself.  One process: rank 0, ranks 1, row0 0, n_global = n, share 1. */
     size_t rank, ranks, row0, n_global;
     float share;
+    /* Data-parallel runs: sums buf (n) over the processes as it stands, without the share scaling (NULL in
+     * one process).  For state that every process keeps whole and identical (a replay buffer, the rows of
+     * a batch): each process writes its part and -0.0f elsewhere, and the sum is the whole, exactly, since
+     * x + (-0) = x for every float x (as the library's LCD and GRBM trainers do). */
+    ebm_status (*allsum)(float *buf, size_t n, void *user);
+    void *allsum_user;
 } ebm_step_ctx;
 
 /* A trainer's operations.  Plain data that a user fills in for a new way of training; self is the
@@ -1311,11 +1342,18 @@ typedef struct ebm_trainer_ops {
     ebm_status (*load_state)(void *self, const ebm_tensors *t);
     void (*destroy)(void *self); /* frees self (not the model, which the caller owns) */
     /* Optional, for data-parallel runs: called before begin with this process's rank and the number of
-     * processes.  A trainer that has it keeps only its share of persistent chains or buffers
-     * (ebm_shard_range) and draws so that every chain's and row's randomness is the one-process run's;
-     * begin then gets the run's seed unchanged.  Without it, begin gets a per-rank seed
+     * processes.  A trainer that has it keeps only its share of persistent chains (ebm_shard_range), or
+     * keeps state such as a replay buffer whole and identical on every process (ebm_step_ctx.allsum),
+     * and draws so that every chain's and row's randomness is the one-process run's (streams keyed by
+     * the global row or chain index); begin then gets the run's seed unchanged.  Without it, begin gets a per-rank seed
      * (ebm_shard_seed), so the ranks' draws are independent but not those of one process. */
     void (*shard)(void *self, size_t rank, size_t ranks);
+    /* Optional, for a trainer with shard that keeps slices of its state per process (persistent chains):
+     * makes the whole state available to save_state on every process (c->allsum; c->rank, c->ranks), so
+     * that a checkpoint holds what one process's would.  The driver calls it on every process before
+     * on_checkpoint.  load_state then reads the whole state and keeps this process's slice, so a run
+     * resumes over any number of processes.  A trainer whose processes all hold the whole state needs none. */
+    ebm_status (*gather)(void *self, const ebm_step_ctx *c);
 } ebm_trainer_ops;
 
 /* The contiguous slice [*lo, *hi) of n items that rank `rank` of `ranks` holds: the first n % ranks ranks
@@ -1387,7 +1425,9 @@ typedef struct ebm_run_opts {
     ebm_status (*on_checkpoint)(ebm_trainer *t, const ebm_run_progress *p, void *user);
     /* A checkpoint (ebm_run_checkpoint, e.g. read back with ebm_safetensors_read) to continue from; NULL =
      * a fresh run.  The trainer is made and begun as for a fresh run, then the checkpoint's parameters,
-     * trainer state and position replace the fresh ones; see ebm_run_checkpoint for what must match. */
+     * trainer state and position replace the fresh ones; see ebm_run_checkpoint for what must match.
+     * A data-parallel run resumes when its trainer has ops->shard (its state is indexed globally), from a
+     * checkpoint of a run over any number of processes; other trainers resume in one process only. */
     const ebm_tensors *resume;
     void *user;
     ebm_status (*allreduce)(float *buf, size_t n, void *user); /* see ebm_step_ctx; NULL = one process */
@@ -1418,7 +1458,9 @@ EBM_API void ebm_run_opts_default(ebm_run_opts *o);
 EBM_API ebm_status ebm_run(ebm_trainer *t, const ebm_mat *data, const int32_t *labels, const ebm_run_opts *o,
                            ebm_run_result *r);
 /* A checkpoint of the run under way, into out; callable only from the run's callbacks (on_step, on_epoch,
- * on_checkpoint), i.e. between two updates.  It holds
+ * on_checkpoint), i.e. between two updates; in a data-parallel run whose trainer gathers its state
+ * (ops->gather), only from on_checkpoint, where it holds the whole state, the same as one process's
+ * (within the rounding of the summed gradients).  It holds
  *  - the parameter blocks (tensors ckpt.param.0, 1, ...), the trainer's whole state (ops->save_state:
  *    optimiser moments, EMA weights, persistent chains or replay buffer, its random streams; tensors
  *    train.*), and the loop's position: the permutation under way (ckpt.run.perm), the shuffle stream,
@@ -1436,6 +1478,40 @@ EBM_API ebm_status ebm_run_checkpoint(ebm_trainer *t, ebm_tensors *out);
 /* The run's provenance into meta: ebm.train.trainer, .epochs (or .iters), .batch, .lr (.lr_final,
  * .schedule), .seed, .seconds, .threads, .date (UTC), then the trainer's own keys (ops->describe). */
 EBM_API ebm_status ebm_run_describe(ebm_trainer *t, const ebm_run_opts *o, const ebm_run_result *r, ebm_meta *meta);
+
+/* ------------------------------------------------------------------------------------------------
+ * Data-parallel training across processes: a communicator for ebm_run_opts (src/dist/mpi.c; MPI only in
+ * a build that found it; docs/distributed.md).  Start the program N times with mpirun or srun; every
+ * process calls ebm_comm_init once (MPI_Init only when a launcher started it), gives ebm_run the same
+ * data and options with ebm_comm_run_opts applied, and only rank 0 writes files:
+ *     ebm_comm *c;  ebm_comm_init(&argc, &argv, &c);
+ *     ebm_run_opts ro;  ebm_run_opts_default(&ro);  ebm_comm_run_opts(c, &ro);  ebm_run(t, x, NULL, &ro, &r);
+ *     if (ebm_comm_rank(c) == 0) ebm_rbm_save(m, "m.safetensors");  ebm_comm_free(c);
+ * For a fixed number of processes a run repeats bit for bit (one MPI_Allreduce, whose order MPI fixes).
+ * A NULL communicator is one process (rank 0 of 1) everywhere below.
+ * ------------------------------------------------------------------------------------------------ */
+typedef struct ebm_comm ebm_comm;
+/* 1 when this build has MPI (else every communicator is one process). */
+EBM_API int ebm_comm_has_mpi(void);
+/* The processes of this run: MPI_Init (argc/argv as MPI wants them) only when a launcher's environment
+ * says it started this process, else one process.  Once per process.  EBM_EIO: MPI_Init failed;
+ * EBM_ENOTSUP: launched as several processes by a build without MPI (refused, not run N times alone). */
+EBM_API ebm_status ebm_comm_init(int *argc, char ***argv, ebm_comm **out);
+EBM_API void ebm_comm_free(ebm_comm *c); /* MPI_Finalize when ebm_comm_init called MPI_Init */
+EBM_API size_t ebm_comm_rank(const ebm_comm *c);
+EBM_API size_t ebm_comm_size(const ebm_comm *c);
+/* buf (n) summed over all processes in place; comm is the ebm_comm (ebm_run_opts.allreduce with
+ * allreduce_user = the communicator).  _f64: the same for doubles. */
+EBM_API ebm_status ebm_comm_allreduce(float *buf, size_t n, void *comm);
+EBM_API ebm_status ebm_comm_allreduce_f64(const ebm_comm *c, double *buf, size_t n);
+/* all (the sum of counts) <- every rank's `mine` (n = counts[rank] values) in rank order, on every rank;
+ * mine may lie inside all at its rank's place. */
+EBM_API ebm_status ebm_comm_gather_f64(const ebm_comm *c, const double *mine, size_t n, const size_t *counts,
+                                       double *all);
+/* Ends every process of the job at once (MPI_Abort) when there are several; returns only in one process. */
+EBM_API void ebm_comm_abort(const ebm_comm *c, int code);
+/* o's rank, ranks, allreduce and allreduce_user for c (left as they are for one process). */
+EBM_API void ebm_comm_run_opts(ebm_comm *c, ebm_run_opts *o);
 
 /* ------------------------------------------------------------------------------------------------
  * Optimisers over a flat parameter array (gradients are descent directions of a loss):
@@ -1649,6 +1725,9 @@ EBM_API ebm_status ebm_dbn_checkpoint(const ebm_dbn *d, const ebm_dbn_layer_run 
  * parameters of the last good iteration.
  * --------------------------------------------------------------------------------------------- */
 typedef enum ebm_neg_mode { EBM_NEG_BUFFER, EBM_NEG_SHORTRUN, EBM_NEG_PERSISTENT } ebm_neg_mode;
+/* Where new chains start: uniform noise (o->noise), or JEM++'s informative start, a Gaussian per class fitted
+ * to the training data (ebm_gauss_start_fit on the run's data and labels, clipped to the data's range). */
+typedef enum ebm_chain_init { EBM_INIT_NOISE, EBM_INIT_GAUSSIAN } ebm_chain_init;
 
 typedef struct ebm_lcd_progress {
     size_t iter, iters;       /* iterations done, of */
@@ -1681,13 +1760,23 @@ typedef struct ebm_lcd_opts {
     /* The network behind e when it has spectral-normalisation layers: one power iteration on it after every
      * good update (ebm_net_sn_update(sn_net, 1)), as `ebm train ebm` does.  NULL = none (default). */
     struct ebm_net *sn_net;
+    /* Where the replay buffer, its restarts, short-run and persistent chains start (default noise).  Gaussian:
+     * one Gaussian per class when the run has labels (ebm_run's labels; JEM always), else one over all rows. */
+    ebm_chain_init init;
+    /* Exponential moving average of the parameters, ema <- decay ema + (1 - decay) theta after every good
+     * update (from the initial parameters); 0 = off (default), else in (0, 1).  Kept in checkpoints;
+     * ebm_lcd_trainer_swap_ema exchanges it with the parameters (e.g. to save or evaluate it). */
+    float ema;
 } ebm_lcd_opts;
 
 EBM_API void ebm_lcd_opts_default(ebm_lcd_opts *o);
 /* The defaults for data of dim values per row that is not an image (image: ebm_lcd_opts_default, tuned for
  * pictures in [-1, 1]): for low-dimensional data (dim <= EBM_LCD_LOW_DIM, e.g. the 2-D toy densities) the
- * image settings learn an almost flat energy, so o->mcmc becomes ULA with step 0.05 and o->optim.lr 3e-3
- * (docs/ebm.md; measured by scripts/toy_report.sh).  Other fields are left as they are. */
+ * image settings learn an almost flat energy, so o->mcmc becomes ULA with step 0.01 and 40 steps, o->optim.lr
+ * 3e-3, and when o->noise is uniform on [lo, hi] (set it to the data's range, ebm_lcd_data_range, first) the
+ * chains are clipped to that box widened by 5% on each side: outside the data the energy is never trained
+ * and chains that leave the box drift away (docs/ebm.md; measured by scripts/toy_report.sh).  Other fields
+ * are left as they are. */
 #define EBM_LCD_LOW_DIM 16
 EBM_API void ebm_lcd_opts_for_data(ebm_lcd_opts *o, size_t dim, int image);
 /* An LCD trainer of e for ebm_run (e borrowed): o gives the update (mode, buffer, reinit, noise, mcmc,
@@ -1707,6 +1796,10 @@ EBM_API void ebm_lcd_data_range(const ebm_mat *x, float *lo, float *hi);
 /* The negatives of an LCD or JEM trainer's last update (*n rows of the energy's dim, borrowed until the next
  * step), or NULL (*n = 0) before the first one, with gen_weight 0, or for another kind of trainer. */
 EBM_API const float *ebm_lcd_trainer_negatives(ebm_trainer *t, size_t *n);
+/* With ema on (o->ema > 0), swaps the contents of the parameters and of their moving average: call it once to
+ * put the average in the model (to save or score it), once more to go back.  EBM_EINVAL without ema, before
+ * the run has begun, or for another kind of trainer. */
+EBM_API ebm_status ebm_lcd_trainer_swap_ema(ebm_trainer *t);
 /* Trains e's parameters on data (n, e->dim): ebm_run with that trainer, o->on_iter called after every
  * update.  The last negatives (batch, dim) are copied to neg_out when it is not NULL. */
 EBM_API ebm_status ebm_lcd_train(ebm_energy *e, const ebm_mat *data, const ebm_lcd_opts *o, float *neg_out);
@@ -1873,6 +1966,14 @@ EBM_API ebm_status ebm_rbm_ais(const ebm_rbm *m, const ebm_ais_opts *o, ebm_ais_
  * estimate to be valid; its log Z tends to lie above the true value. */
 EBM_API ebm_status ebm_rbm_ais_reverse(const ebm_rbm *m, const float *v0, const ebm_ais_opts *o, ebm_ais_result *r,
                                        double *log_w);
+/* AIS of m as `ebm eval --ais` runs it: forward (reverse 0) from a base with the pixel marginals of x (n,
+ * n_vis) (ebm_ais_base_bias; x NULL: o->base_bias), or reverse from o->runs exact samples of m drawn from
+ * stream (o->seed, 13) (ebm_rbm_sample_exact: a layer of at most 20 units).  Over the processes of comm
+ * (NULL: one) each runs its share of the runs (when there are at least as many runs as processes; else every
+ * process runs all), the log weights are gathered in run order and r summarises them as one process would:
+ * the same estimate, bit for bit, on every process. */
+EBM_API ebm_status ebm_rbm_ais_dist(const ebm_rbm *m, const ebm_mat *x, const ebm_ais_opts *o, int reverse,
+                                    ebm_comm *comm, ebm_ais_result *r);
 
 /* Exact quantities by summing over the hidden layer (n_hid <= EBM_EXACT_MAX_UNITS): for every h the
  * integral over v is Gaussian, so log Z_T = 1/2 sum_i log(2 pi T sigma_i^2)
@@ -1935,6 +2036,17 @@ EBM_API ebm_status ebm_metric_auroc_class(const double *score, const int32_t *la
  * labels or labels >= cap are ignored): means[c] (cap entries of room), NaN for a class without rows; returns k
  * (0 when n is 0 or every label is negative). */
 EBM_API size_t ebm_metric_class_means(const double *v, const int32_t *labels, size_t n, size_t cap, double *means);
+/* Input complexity (Serra et al. 2020, "Input complexity and out-of-distribution detection with likelihood-
+ * based generative models"): bits[i] = 8 x the PNG length (ebm_png_encoded_size) of row i of x (n, height x
+ * width x channels, pixel-major: channels vary fastest), its values mapped linearly from [lo, hi] to 0..255
+ * (rounded, clipped).  Rows that are not images: height 1, width = the row length. */
+EBM_API ebm_status ebm_complexity_bits(const float *x, size_t n, size_t height, size_t width, int channels, float lo,
+                                       float hi, double *bits);
+/* The complexity-corrected anomaly score S(x) = E(x) / ln 2 - weight x L(x): the model's -log2 p(x) (up to the
+ * constant log2 Z) less the input's complexity L in bits (Serra et al. 2020, S = -l_M(x) - L(x), weight 1).
+ * Generative models give simple inputs (few pixels on, flat regions) high likelihood whatever their class;
+ * subtracting L removes that bias.  E, bits, out (n); out may be E's or bits' storage. */
+EBM_API void ebm_complexity_score(const double *E, const double *bits, size_t n, double weight, double *out);
 /* Writes a CSV of scores: a header "row,energy" (",label" with labels), then "i,v[i]" (%.9g) per row with the
  * label when labels is not NULL; EBM_EIO ("cannot write PATH" / "writing PATH failed") on failure. */
 EBM_API ebm_status ebm_metric_write_scores(const char *path, const double *v, const int32_t *labels, size_t n);

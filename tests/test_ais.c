@@ -311,11 +311,55 @@ static void test_bad_options(void) {
     ebm_rbm_free(m);
 }
 
+/* ebm_rbm_ais_dist in one process (NULL communicator, and one made without a launcher) is the two calls it
+ * stands for, to the bit: forward AIS from ebm_ais_base_bias of the data, reverse AIS from exact samples
+ * drawn from stream (seed, 13); the split over several processes: tests/test_mpi.sh. */
+static void test_ais_dist(void) {
+    ebm_mat *d = picture_data(120, 5);
+    ebm_rbm *m = trained_rbm(d, 6);
+    float base[NV];
+    CHECK_OK(ebm_ais_base_bias(d, base));
+    ebm_ais_opts o = opts_for(base, 3000, 9);
+    double lz;
+    CHECK_OK(ebm_rbm_log_z_exact(m, 1.0f, &lz));
+    o.runs = 16;
+    ebm_ais_result fw, rv, dfw, drv;
+    CHECK_OK(ebm_rbm_ais(m, &o, &fw, NULL));
+    float *v0 = malloc(16 * NV * sizeof(float));
+    ebm_rng r;
+    ebm_rng_seed(&r, 9, 13);
+    CHECK_OK(ebm_rbm_sample_exact(m, 16, &r, v0));
+    CHECK_OK(ebm_rbm_ais_reverse(m, v0, &o, &rv, NULL));
+    ebm_comm *c = NULL;
+    int argc = 0;
+    char **argv = NULL;
+    CHECK_OK(ebm_comm_init(&argc, &argv, &c));
+    for (int k = 0; k < 2; k++) {
+        ebm_comm *ck = k ? c : NULL;
+        o.base_bias = NULL; /* taken from the data */
+        CHECK_OK(ebm_rbm_ais_dist(m, d, &o, 0, ck, &dfw));
+        CHECK_OK(ebm_rbm_ais_dist(m, d, &o, 1, ck, &drv));
+        CHECK(dfw.log_z == fw.log_z && dfw.log_z_lo == fw.log_z_lo && dfw.ess == fw.ess && dfw.runs == 16);
+        CHECK(drv.log_z == rv.log_z && drv.log_z_hi == rv.log_z_hi && drv.log_w_sd == rv.log_w_sd);
+        /* the estimates bracket exact log Z within their intervals' reach (3000 steps: sd(log w) about 1) */
+        CHECK_MSG(fabs(fw.log_z - lz) < 0.5 && fabs(rv.log_z - lz) < 0.5, "%g %g vs %g", fw.log_z, rv.log_z, lz);
+    }
+    ebm_mat *wrong;
+    REQUIRE(ebm_mat_new(3, NV - 1, &wrong) == EBM_OK);
+    CHECK_FAILS(ebm_rbm_ais_dist(m, wrong, &o, 0, c, &dfw), EBM_ESHAPE);
+    ebm_mat_free(wrong);
+    ebm_comm_free(c);
+    free(v0);
+    ebm_rbm_free(m);
+    ebm_mat_free(d);
+}
+
 int main(void) {
     test_schedule_and_base();
     test_target_equals_base();
     test_sample_exact();
     test_bad_options();
     test_trained_models();
+    test_ais_dist();
     return check_summary("test_ais");
 }

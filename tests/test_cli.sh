@@ -481,6 +481,34 @@ expect_error 1 "train jem wrong head" -- "$EBM" train jem --data toy:moons --net
 expect_error 2 "train jem bad objective" -- "$EBM" train jem --data toy:moons --objective both --out "$T/x.safetensors"
 expect_error 2 "train ebm with objective" -- "$EBM" train ebm --data toy:moons --objective clf --out "$T/x.safetensors"
 
+# JEM++ options (docs/jem.md): Gaussian chain starts, proximal SGLD, the weights' moving average saved as the model
+JPP="--data toy:8gaussians --limit 2000 --net linear:32,silu,linear:8 --iters 50 --batch 64 --buffer 500 --sampler sgld
+     --steps 5 --step-size 0.05 --noise 0.01 --lr 5e-3 --init-chains gaussian --prox 0.03"
+expect_ok "train jem jem++" -- "$EBM" train jem $JPP --ema 0.9 --out "$T/jpp.safetensors"
+expect_ok "info jem++" -- "$EBM" info "$T/jpp.safetensors"
+contains "$T/out" "ebm.train.init  *gaussian" "info shows the Gaussian chain starts"
+contains "$T/out" "ebm.train.ema  *0.9" "info shows the EMA decay"
+contains "$T/out" "ebm.sample.prox  *0.03" "the proximal radius is a sampling default"
+expect_ok "train jem jem++ no ema" -- "$EBM" train jem $JPP --out "$T/jpp0.safetensors"
+expect_ok "train jem jem++ ema ~0" -- "$EBM" train jem $JPP --ema 1e-30 --out "$T/jpp1.safetensors"
+for m in jpp jpp0 jpp1; do
+    expect_ok "score $m" -- "$EBM" score "$T/$m.safetensors" --data toy:8gaussians --limit 100 --out "$T/$m.csv"
+done
+ok; cmp -s "$T/jpp0.csv" "$T/jpp1.csv" || fail "an EMA of decay ~0 should save the last weights"
+ok; ! cmp -s "$T/jpp0.csv" "$T/jpp.csv" || fail "--ema 0.9 saved the last weights, not their average"
+expect_error 2 "prox with mala" -- "$EBM" train ebm --data toy:moons --sampler mala --prox 0.1 --out "$T/x.safetensors"
+contains "$T/err" "prox" "prox with an MH sampler named"
+expect_error 2 "ema of 1" -- "$EBM" train ebm --data toy:moons --ema 1 --out "$T/x.safetensors"
+expect_error 2 "bad init-chains" -- "$EBM" train ebm --data toy:moons --init-chains data --out "$T/x.safetensors"
+# complexity-corrected score on images (the 8x8 bar images against flat ones)
+LC_ALL=C awk 'BEGIN { printf "%c%c%c%c%c%c%c%c%c%c%c%c%c%c%c%c", 0, 0, 8, 3, 0, 0, 0, 50, 0, 0, 0, 8, 0, 0, 0, 8;
+  srand(4); for (r = 0; r < 50; r++) { v = 20 + int(rand() * 200); for (p = 0; p < 64; p++) printf "%c", v } }' >"$T/flat.idx"
+expect_ok "score complexity" -- "$EBM" score "$T/ei.safetensors" --data "$T/img.idx" --anomaly-data "$T/flat.idx" \
+    --score complexity --json
+contains "$T/out" '"score": "E / ln 2 - PNG bits"' "score names the complexity correction"
+contains "$T/out" '"mean_score"' "score reports the mean corrected score"
+contains "$T/out" '"auroc"' "complexity score auroc"
+
 # --- score, compose, class-conditional sampling, sample quality ----------------------------------------
 awk 'BEGIN { srand(11); for (r = 0; r < 100; r++) { line = "";
     for (i = 1; i <= 12; i++) line = line (i > 1 ? "," : "") int(rand() * 2); print line } }' >"$T/bits.csv"

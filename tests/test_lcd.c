@@ -404,11 +404,21 @@ static void test_opts_for_data(void) {
     ebm_lcd_opts d, o;
     ebm_lcd_opts_default(&d);
     o = d;
+    o.noise.lo = -3.0f; /* the data's range, as callers set it first */
+    o.noise.hi = 5.0f;
     ebm_lcd_opts_for_data(&o, 2, 0);
     CHECK(o.mcmc.kind == EBM_MCMC_ULA);
-    CHECK_NEAR(o.mcmc.step_size, 0.05, 1e-9);
+    CHECK_NEAR(o.mcmc.step_size, 0.01, 1e-9);
+    CHECK(o.mcmc.steps == 40);
     CHECK_NEAR(o.optim.lr, 3e-3, 1e-9);
-    CHECK(o.mcmc.steps == d.mcmc.steps && o.iters == d.iters && o.batch == d.batch && o.alpha == d.alpha);
+    CHECK_NEAR(o.mcmc.clip_lo, -3.4, 1e-6); /* the box widened by 5% of its width on each side */
+    CHECK_NEAR(o.mcmc.clip_hi, 5.4, 1e-6);
+    CHECK(o.noise.lo == -3.0f && o.noise.hi == 5.0f);
+    CHECK(o.iters == d.iters && o.batch == d.batch && o.alpha == d.alpha);
+    o = d; /* Gaussian chain starts: no box to clip to */
+    o.noise.kind = EBM_NOISE_GAUSSIAN;
+    ebm_lcd_opts_for_data(&o, 2, 0);
+    CHECK(o.mcmc.kind == EBM_MCMC_ULA && o.mcmc.clip_lo == 0 && o.mcmc.clip_hi == 0);
     o = d;
     ebm_lcd_opts_for_data(&o, EBM_LCD_LOW_DIM, 0);
     CHECK(o.mcmc.kind == EBM_MCMC_ULA);

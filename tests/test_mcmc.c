@@ -380,7 +380,65 @@ static void test_bad_options(void) {
     ebm_energy_free(e);
 }
 
+/* Proximal ULA (JEM++): with a radius far above any move it is plain ULA, bit for bit, and still targets the
+ * 1-D Gaussian E = p x^2 / 2 (ULA's predicted variance); with a small radius no coordinate ever moves more than
+ * it in one step, and chains started far out (large gradients) do hit the bound. */
+static void test_proximal(void) {
+    const float mu[2] = {0.0f, 0.0f}, p[4] = {4.0f, 0.0f, 0.0f, 4.0f};
+    ebm_energy *e;
+    REQUIRE(ebm_energy_gaussian(1, mu, p, &e) == EBM_OK);
+    size_t n = 20000;
+    float *x = start(n, 1, 3), *y = start(n, 1, 3);
+    ebm_mcmc_opts o;
+    ebm_mcmc_opts_default(&o);
+    o.step_size = 0.0125f;
+    o.steps = 250;
+    o.seed = 4;
+    CHECK_OK(ebm_mcmc_run(e, x, n, &o, NULL));
+    o.prox = 100.0f;
+    CHECK_OK(ebm_mcmc_run(e, y, n, &o, NULL));
+    CHECK(memcmp(x, y, n * sizeof(float)) == 0);
+    double v = 0, want = 1.0 / (4.0 * (1.0 - 0.0125 * 4.0 / 2.0));
+    for (size_t i = 0; i < n; i++) v += (double)y[i] * y[i] / (double)n;
+    printf("  proximal ULA radius 100: variance %.4f, predicted %.4f\n", v, want);
+    CHECK_MSG(fabs(v - want) < 0.04 * want, "proximal ULA variance %g vs %g", v, want);
+    ebm_energy_free(e);
+    /* radius 0.05 on the 2-D Gaussian, one step at a time from N(0, 3^2): every move within the box */
+    e = gaussian2();
+    size_t m = 500, clipped = 0;
+    float *z = start(m, 2, 7), *prev = malloc(m * 2 * sizeof(float));
+    double worst = 0;
+    o.prox = 0.05f;
+    o.step_size = 0.05f;
+    o.steps = 1;
+    for (size_t t = 0; t < 40; t++) {
+        memcpy(prev, z, m * 2 * sizeof(float));
+        o.seed_offset = t;
+        CHECK_OK(ebm_mcmc_run(e, z, m, &o, NULL));
+        for (size_t i = 0; i < 2 * m; i++) {
+            double dz = fabs((double)z[i] - prev[i]);
+            worst = dz > worst ? dz : worst;
+            clipped += dz > 0.0499;
+        }
+    }
+    printf("  proximal ULA radius 0.05: largest move %.6f, %zu of %zu moves at the bound\n", worst, clipped, 2 * m * 40);
+    CHECK(worst <= 0.05 + 1e-6);
+    CHECK(clipped > 1000);
+    o.kind = EBM_MCMC_MALA;
+    CHECK_FAILS(ebm_mcmc_run(e, z, m, &o, NULL), EBM_EINVAL);
+    CHECK(strstr(ebm_last_error(), "proximal") != NULL);
+    o.kind = EBM_MCMC_SGLD;
+    o.prox = -1;
+    CHECK_FAILS(ebm_mcmc_run(e, z, m, &o, NULL), EBM_EINVAL);
+    free(x);
+    free(y);
+    free(z);
+    free(prev);
+    ebm_energy_free(e);
+}
+
 int main(void) {
+    test_proximal();
     test_energies();
     test_exact_samplers();
     test_ula_bias();

@@ -204,10 +204,11 @@ static void bm_drop(inst *in) {
 }
 
 /* LCD on a small MLP energy (variant 0: replay buffer; 1: persistent chains with a spectrally normalised
- * layer); JEM (variant 2) on a classifier. */
+ * layer); JEM (variant 2) on a classifier; JEM with JEM++'s options (variant 3: Gaussian chain starts per
+ * class, proximal steps, a moving average of the weights, which the dump holds too). */
 static ebm_status net_make(const tcase *c, inst *in, uint64_t seed) {
     ebm_net *net;
-    int jem = c->variant == 2;
+    int jem = c->variant >= 2;
     const char *spec = jem ? "linear:12,silu,linear:3" : c->variant ? "linear:12:sn,silu,linear:1" : "linear:12,silu,linear:1";
     ebm_status s = ebm_net_new(spec, c->x->cols, 1, 1, &net);
     if (s) return s;
@@ -225,6 +226,11 @@ static ebm_status net_make(const tcase *c, inst *in, uint64_t seed) {
     o.optim.lr = 1e-3f;
     o.data_noise = 0.01f;
     in->model = net;
+    if (c->variant == 3) {
+        o.init = EBM_INIT_GAUSSIAN;
+        o.mcmc.prox = 0.05f;
+        o.ema = 0.9f;
+    }
     if (jem) {
         ebm_lcd_run_opts(&o, &in->ro);
         return ebm_jem_trainer_new(net, &o, &in->t);
@@ -243,6 +249,12 @@ static ebm_status net_dump(inst *in, ebm_tensors *t) {
     const float *neg = ebm_lcd_trainer_negatives(in->t, &n);
     size_t sh[1] = {n * ebm_net_input_size(in->model)};
     if (!s && neg) s = ebm_tensors_put(t, "negatives", EBM_F32, 1, sh, neg);
+    size_t np;
+    if (!s && ebm_lcd_trainer_swap_ema(in->t) == EBM_OK) { /* the average, then the weights back */
+        const float *avg = ebm_net_params(in->model, &np);
+        s = ebm_tensors_put(t, "ema", EBM_F32, 1, &np, avg);
+        ebm_lcd_trainer_swap_ema(in->t);
+    }
     return s;
 }
 static void net_drop(inst *in) {
@@ -413,6 +425,7 @@ int main(void) {
         {"lcd replay buffer", net_make, net_dump, net_drop, xn, NULL, 0, 0},
         {"lcd persistent sn", net_make, net_dump, net_drop, xn, NULL, 1, 0},
         {"jem", net_make, net_dump, net_drop, xn, yn, 2, 0},
+        {"jem++ gaussian starts, prox, ema", net_make, net_dump, net_drop, xn, yn, 3, 0},
         {"structured k-class", sp_make, sp_dump, sp_drop, xs, ys, 0, 0},
         {"structured chain", sp_make, sp_dump, sp_drop, xc, yc, 1, 0},
         {"rbm pcd-1 bf16", rbm_make, rbm_dump, rbm_drop, xb, NULL, 3, 8},

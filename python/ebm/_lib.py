@@ -239,7 +239,7 @@ class McmcOpts(Structure):
     _fields_ = [("kind", c_int), ("steps", c_size_t), ("step_size", c_float), ("noise", c_float),
                 ("leapfrog", c_size_t), ("temperature", c_float), ("clamp", POINTER(c_uint8)), ("clip_lo", c_float),
                 ("clip_hi", c_float), ("seed", c_uint64), ("seed_offset", c_uint64),
-                ("progress", PROGRESS_FRACTION_FN), ("user", c_void_p)]
+                ("progress", PROGRESS_FRACTION_FN), ("user", c_void_p), ("prox", c_float)]
 
 
 class McmcStats(Structure):
@@ -319,7 +319,8 @@ class LcdOpts(Structure):
     _fields_ = [("mode", c_int), ("buffer", c_size_t), ("reinit", c_float), ("noise", Noise), ("mcmc", McmcOpts),
                 ("alpha", c_float), ("data_noise", c_float), ("optim", OptimOpts), ("batch", c_size_t),
                 ("iters", c_size_t), ("seed", c_uint64), ("on_iter", c_void_p), ("user", c_void_p),
-                ("gen_weight", c_float), ("extra_grad", c_void_p), ("extra_user", c_void_p), ("sn_net", c_void_p)]
+                ("gen_weight", c_float), ("extra_grad", c_void_p), ("extra_user", c_void_p), ("sn_net", c_void_p),
+                ("init", c_int), ("ema", c_float)]
 
 
 class Structured(Structure):

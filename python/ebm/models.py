@@ -578,12 +578,20 @@ class EnergyNet(_ModelObject):
         o = L.LcdOpts()
         lib.ebm_lcd_opts_default(byref(o))
         o.mode = _choice("negatives", negatives, NEGATIVES)
+        if init_range is None:
+            lo, hi = c_float(), c_float()
+            lib.ebm_lcd_data_range(data.ptr, byref(lo), byref(hi))
+            init_range = (lo.value, hi.value)
+        o.noise.lo, o.noise.hi = map(float, init_range)
         low = L.LcdOpts.from_buffer_copy(o)
         lib.ebm_lcd_opts_for_data(byref(low), self.input_size, int(bool(image)))
         o.mcmc.kind = _choice("sampler", sampler, MCMC_KINDS) if sampler is not None else low.mcmc.kind
         o.mcmc.step_size = float(step_size) if step_size is not None else low.mcmc.step_size
+        o.mcmc.steps = int(steps) if steps is not None else low.mcmc.steps
         o.optim.lr = float(lr) if lr is not None else low.optim.lr
-        _set(o.mcmc, steps=steps, noise=noise, leapfrog=leapfrog)
+        if clip is None and o.mcmc.kind == 0:  # ula: the low-dimensional data box, as `ebm train ebm` clips
+            o.mcmc.clip_lo, o.mcmc.clip_hi = low.mcmc.clip_lo, low.mcmc.clip_hi
+        _set(o.mcmc, noise=noise, leapfrog=leapfrog)
         _set(o, buffer=buffer, reinit=reinit, alpha=alpha, data_noise=data_noise, batch=batch, iters=iters,
              gen_weight=gen_weight)
         _optim(o.optim, optimizer, None, momentum, weight_decay, grad_clip)
@@ -592,11 +600,6 @@ class EnergyNet(_ModelObject):
                 raise L.InvalidArgumentError("clip goes with ula or sgld: clipping would break the Metropolis "
                                              "correction of %s" % MCMC_KINDS[o.mcmc.kind])
             o.mcmc.clip_lo, o.mcmc.clip_hi = map(float, clip)
-        if init_range is None:
-            lo, hi = c_float(), c_float()
-            lib.ebm_lcd_data_range(data.ptr, byref(lo), byref(hi))
-            init_range = (lo.value, hi.value)
-        o.noise.lo, o.noise.hi = map(float, init_range)
         if seed is not None:
             o.seed = int(seed)
         o.mcmc.seed = o.seed
@@ -653,8 +656,8 @@ class EnergyNet(_ModelObject):
         negatives from a replay buffer ("buffer"), from noise each time ("short-run") or from persistent chains,
         moved by sampler (ula, sgld, mala, hmc, rwm) for steps steps.  Defaults are `ebm train ebm`'s: the
         library's (SGLD 20 steps of size 1, noise 0.01, buffer 10,000 with 5% restarts, alpha 0.1, Adam lr 1e-4,
-        batch 128, 1,000 iterations, seed 1), with ULA step 0.05 and lr 3e-3 for data of at most 16 values per
-        row that is not an image (image: whether the input is a picture, default: an input of several rows and
+        batch 128, 1,000 iterations, seed 1), with ULA step 0.01, 40 steps, lr 3e-3 and chains clipped to the
+        data's box widened by 5% for data of at most 16 values per row that is not an image (image: whether the input is a picture, default: an input of several rows and
         columns); chains start uniform on the data's range (init_range).  on_step(dict) after every update,
         progress(dict) every `every` updates; True stops.  Ctrl-C stops after the update under way and raises
         KeyboardInterrupt.  The result has the last negatives ("negatives")."""

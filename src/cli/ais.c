@@ -5,8 +5,6 @@
  * log weights gathered in run order and summarised as one process would: the same estimate, bit for bit. */
 #include "cli.h"
 
-#include <stdlib.h>
-
 typedef struct {
     cli_progress prog;
     const char *label;
@@ -29,14 +27,10 @@ static int on_ais(double fraction, void *user) {
     return cli_interrupted() ? 1 : 0;
 }
 
-/* Forward AIS from the data's pixel marginals and, when asked, reverse AIS from exact samples (stream (seed, 13)).
- * Returns false after printing the error. */
+/* Forward AIS from the data's pixel marginals and, when asked, reverse AIS from exact samples (the library's
+ * ebm_rbm_ais_dist, over the processes of this run).  Returns false after printing the error. */
 bool cli_rbm_ais(const char *cmd, const ebm_rbm *m, const ebm_mat *x, size_t runs, size_t steps, uint64_t seed,
                  bool reverse, bool quiet, ebm_precision prec, ebm_ais_result *fw, ebm_ais_result *rv) {
-    float *base = malloc(m->n_vis * sizeof(float));
-    float *v0 = runs <= SIZE_MAX / sizeof(float) / m->n_vis && reverse ? malloc(runs * m->n_vis * sizeof(float)) : NULL;
-    bool oom = !base || (reverse && !v0);
-    ebm_status s = oom ? EBM_ENOMEM : ebm_ais_base_bias(x, base);
     ais_progress a;
     cli_progress_init(&a.prog, quiet);
     ebm_ais_opts o;
@@ -44,51 +38,24 @@ bool cli_rbm_ais(const char *cmd, const ebm_rbm *m, const ebm_mat *x, size_t run
     o.runs = runs;
     o.steps = steps;
     o.seed = seed;
-    o.base_bias = base;
     o.precision = prec;
     o.progress = on_ais;
     o.user = &a;
     cli_install_sigint();
-    if (!s && !quiet)
+    if (!quiet)
         fprintf(stderr, "AIS: %zu runs x %zu steps%s\n", runs, steps, prec == EBM_PRECISION_FP32 ? "" : ", bf16 moves");
-    /* this process's runs [lo, hi) of all of them, when there are enough to go round */
-    size_t ranks = (size_t)cli_mpi_size(), lo = 0, hi = runs;
-    if (ranks > 1 && runs >= ranks) ebm_shard_range(runs, (size_t)cli_mpi_rank(), ranks, &lo, &hi);
-    else ranks = 1;
-    size_t *counts = ranks > 1 ? malloc(ranks * sizeof *counts) : NULL;
-    double *lw = ranks > 1 ? malloc(runs * sizeof *lw) : NULL;
-    if (ranks > 1 && (!counts || !lw)) oom = true, s = s ? s : EBM_ENOMEM;
-    for (size_t k = 0; k < ranks && counts; k++) {
-        size_t a0, a1;
-        ebm_shard_range(runs, k, ranks, &a0, &a1);
-        counts[k] = a1 - a0;
-    }
-    o.runs = hi - lo;
-    o.first_run = lo;
+    ebm_status s = EBM_OK;
     for (int back = 0; !s && back <= (int)reverse; back++) {
-        ebm_rng rng;
-        ebm_rng_seed(&rng, seed, 13);
-        if (back) s = ebm_rbm_sample_exact(m, runs, &rng, v0);
         ebm_ais_result *r = back ? rv : fw;
         a.label = back ? "reverse AIS" : "AIS";
         a.t0 = cli_now();
         a.next_line = 0.1;
-        if (!s) s = back ? ebm_rbm_ais_reverse(m, v0 + lo * m->n_vis, &o, r, lw ? lw + lo : NULL)
-                         : ebm_rbm_ais(m, &o, r, lw ? lw + lo : NULL);
-        if (!s && ranks > 1) {
-            s = cli_mpi_gather_f64(lw + lo, hi - lo, counts, lw);
-            if (!s) s = ebm_ais_summarize(lw, runs, r->log_z_base, back, r);
-        }
+        s = ebm_rbm_ais_dist(m, x, &o, back, cli_comm(), r);
         if (!s) cli_progress_line(&a.prog, "%s: log Z %.4f in %.1f s", a.label, r->log_z, r->seconds);
     }
-    free(base);
-    free(v0);
-    free(counts);
-    free(lw);
-    if (oom) cli_error(cmd, "out of memory for %zu AIS runs", runs);
-    else if (s == EBM_ECANCELED) cli_error(cmd, "interrupted (%s)", ebm_last_error());
+    if (s == EBM_ECANCELED) cli_error(cmd, "interrupted (%s)", ebm_last_error());
     else if (s) cli_lib_error(cmd, s);
-    if (s && s != EBM_ECANCELED && ranks > 1) cli_mpi_abort(1); /* the others may wait in the gather */
+    if (s && s != EBM_ECANCELED) ebm_comm_abort(cli_comm(), 1); /* the others may wait in the gather */
     return s == EBM_OK;
 }
 

@@ -64,7 +64,7 @@ static int classify(const char *cmd, int argc, char **argv, bool quiet) {
         {"limit", OPT_SIZE, &limit, "N", "use the first N rows (0 = all)", 0, 1e12, 0, 0, NULL, NULL},
         {"reliability", OPT_STR, &rel, "PNG", "write the reliability diagram", -INFINITY, INFINITY, 0, 0, NULL, NULL},
         {"ood", OPT_STR, &ood, "LIST", "comma-separated: uniform, gaussian, inverted and/or data specs", -INFINITY, INFINITY, 0, 0, NULL, NULL},
-        {"seed", OPT_U64, &seed, "S", "seed of the noise sets", 0, 1.8446744073709552e19, 0, 0, NULL, NULL},
+        CLI_SEED_OPTION(seed, "seed of the noise sets"),
         {"json", OPT_FLAG, &json, NULL, "print one JSON object", 0, 0, 0, 0, NULL, NULL},
         OPT_END,
     };

@@ -119,7 +119,7 @@ static int fd_run(fd_job *j) {
     if (j->k < 2)
         return cli_error(j->cmd, "%s is not a classifier (train one with ebm train jem --objective clf)", j->clf_path);
     const char *sc = ebm_meta_get(j->meta, "ebm.data.scale");
-    cli_data_args da = {sc ? sc : "auto", "none", 0.5f, 0, 1, false, false, false};
+    cli_data_args da = CLI_DATA_ARGS(sc ? sc : "auto", "none", 0);
     if (!load_samples(j, sc && strcmp(sc, "pm1") == 0)) return 1;
     size_t n = j->S->x->rows;
     if (!(j->D = load_images(j, j->data_spec, &da, j->limit, "row"))) return 1;

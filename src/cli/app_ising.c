@@ -185,7 +185,7 @@ int cmd_denoise_ising(int argc, char **argv, bool quiet) {
         {"t0", OPT_FLOAT, &a.o.t0, "T", "annealing start temperature", 0, 1e6, 1, 0, NULL, NULL},
         {"t1", OPT_FLOAT, &a.o.t1, "T", "annealing final temperature", 0, 1e6, 1, 0, NULL, NULL},
         {"threshold", OPT_FLOAT, &a.threshold, "T", "grey level (in [0, 1]) at and above which a pixel is white (+1)", 0, 1, 0, 0, NULL, NULL},
-        {"seed", OPT_U64, &a.seed, "S", "random seed (noise, annealing, Gibbs)", 0, 1.8446744073709552e19, 0, 0, NULL, NULL},
+        CLI_SEED_OPTION(a.seed, "random seed (noise, annealing, Gibbs)"),
         {"marginals", OPT_STR, &a.marg, "PNG", "one image, gibbs: also write p(y_i = white) as a grey PNG", -INFINITY, INFINITY, 0, 0, NULL, NULL},
         {"data", OPT_STR, &a.data, "SPEC", "batch mode: clean images (fashion-mnist:test, an IDX/NPY/CSV path)", -INFINITY, INFINITY, 0, 0, NULL, NULL},
         {"n", OPT_SIZE, &a.n, "N", "batch mode: number of images", 1, 1e9, 0, 0, NULL, NULL},

@@ -14,17 +14,41 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* *E (rows) <- the energies of spec's rows, *labels <- its labels (or NULL); false after an error. */
-static bool energies(const cli_scorer *sc, const char *cmd, const char *spec, size_t limit, bool quiet, double **E,
-                     int32_t **labels, size_t *n) {
+/* --score complexity: the range mapped to 8-bit pixels (taken from the first data set scored, so that both sets
+ * are quantised alike) and the weight of the complexity. */
+typedef struct {
+    bool on, have_range;
+    float lo, hi;
+    double weight;
+} complexity;
+
+/* E (rows) <- ebm_complexity_score of E and the PNG bits of d's rows (images as height x width, other rows as
+ * one line of pixels); bits (rows) is work space. */
+static ebm_status correct(complexity *cx, const ebm_dataset *d, double *E, double *bits) {
+    const ebm_mat *x = d->x;
+    if (!cx->have_range) {
+        ebm_lcd_data_range(x, &cx->lo, &cx->hi);
+        cx->have_range = true;
+    }
+    bool image = d->height > 0 && d->width > 0 && d->height * d->width == x->cols;
+    ebm_status s = ebm_complexity_bits(x->data, x->rows, image ? d->height : 1, image ? d->width : x->cols, 1, cx->lo,
+                                       cx->hi, bits);
+    if (!s) ebm_complexity_score(E, bits, x->rows, cx->weight, E);
+    return s;
+}
+
+/* *E (rows) <- the energies of spec's rows (complexity-corrected with cx on), *labels <- its labels (or NULL);
+ * false after an error. */
+static bool energies(const cli_scorer *sc, const char *cmd, const char *spec, size_t limit, bool quiet,
+                     complexity *cx, double **E, int32_t **labels, size_t *n) {
     ebm_dataset *d = sc->load(sc->model, cmd, spec, limit, quiet);
     if (!d) return false;
     size_t rows = d->x->rows, dim = d->x->cols;
-    *E = malloc(rows * sizeof **E);
+    *E = malloc((cx->on ? 2 : 1) * (rows ? rows : 1) * sizeof **E); /* with --score complexity: then the bits */
     ebm_status s = *E ? EBM_OK : EBM_ENOMEM;
     /* this process's chunks [c0, c1) of 512 rows (all of them in one process) */
-    size_t chunks = (rows + 511) / 512, ranks = (size_t)cli_mpi_size(), c0 = 0, c1 = chunks;
-    if (ranks > 1) ebm_shard_range(chunks, (size_t)cli_mpi_rank(), ranks, &c0, &c1);
+    size_t chunks = (rows + 511) / 512, ranks = ebm_comm_size(cli_comm()), c0 = 0, c1 = chunks;
+    if (ranks > 1) ebm_shard_range(chunks, ebm_comm_rank(cli_comm()), ranks, &c0, &c1);
     for (size_t r = c0 * 512; !s && r < rows && r < c1 * 512; r += 512) /* bounded work buffers for large models */
         s = sc->energy(sc->model, d->x->data + r * dim, rows - r < 512 ? rows - r : 512, *E + r);
     size_t *counts = ranks > 1 ? malloc(ranks * sizeof *counts) : NULL;
@@ -35,12 +59,13 @@ static bool energies(const cli_scorer *sc, const char *cmd, const char *spec, si
             counts[k] = (b * 512 < rows ? b * 512 : rows) - (a * 512 < rows ? a * 512 : rows);
         }
         size_t lo = c0 * 512 < rows ? c0 * 512 : rows;
-        s = counts ? cli_mpi_gather_f64(*E + lo, counts[cli_mpi_rank()], counts, *E) : EBM_ENOMEM;
+        s = counts ? ebm_comm_gather_f64(cli_comm(), *E + lo, counts[ebm_comm_rank(cli_comm())], counts, *E) : EBM_ENOMEM;
     }
     free(counts);
+    if (!s && cx->on) s = correct(cx, d, *E, *E + rows); /* every process holds every row's energy now */
     if (s && ranks > 1) {
         cli_lib_error(cmd, s);
-        cli_mpi_abort(1); /* the others may wait in the gather */
+        ebm_comm_abort(cli_comm(), 1); /* the others may wait in the gather */
     }
     if (s) {
         cli_lib_error(cmd, s);
@@ -66,19 +91,25 @@ static const char *const about =
     "--anomaly-class K reports the AUROC of the energy at telling rows of class K (the anomalies) from the\n"
     "others, and the mean energy per class; --anomaly-data SPEC compares the data (normal) with SPEC\n"
     "(anomalies).  Held-out-class experiments: train on SPEC#0-8 (data without class 9), score with\n"
-    "--anomaly-class 9.  Data are preprocessed as the model's training data were.";
+    "--anomaly-class 9.  Data are preprocessed as the model's training data were.  --score complexity\n"
+    "reports S(x) = E(x) / ln 2 - W L(x) instead, L the length in bits of the input as a PNG (Serra et al.\n"
+    "2020): generative models find simple inputs likely whatever they show; the correction removes that.";
 
 int cmd_score(int argc, char **argv, bool quiet) {
     const char *cmd = "score";
     const char *data = NULL, *out = NULL, *anomaly_data = NULL;
     size_t limit = 0, anomaly_class = 0;
     bool json = false, class_seen = false;
+    int score_kind = 0;
+    complexity cx = {.weight = 1.0};
     const cli_opt opts[] = {
         {"data", OPT_STR, &data, "SPEC", "inputs to score (default: the model's training data)", -INFINITY, INFINITY, 0, 0, NULL, NULL},
         {"limit", OPT_SIZE, &limit, "N", "score the first N rows only (0 = all)", 0, 1e12, 0, 0, NULL, NULL},
-        {"out", OPT_STR, &out, "CSV", "write row,energy[,label] per input", -INFINITY, INFINITY, 0, 0, NULL, NULL},
+        {"out", OPT_STR, &out, "CSV", "write row,energy[,label] per input (the --score)", -INFINITY, INFINITY, 0, 0, NULL, NULL},
         {"anomaly-class", OPT_SIZE, &anomaly_class, "K", "AUROC of the energy for class K (anomalies) against the other classes", 0, 1e6, 0, 0, NULL, &class_seen},
         {"anomaly-data", OPT_STR, &anomaly_data, "SPEC", "AUROC of the energy for SPEC (anomalies) against --data", -INFINITY, INFINITY, 0, 0, NULL, NULL},
+        {"score", OPT_CHOICE, &score_kind, NULL, "the energy, or the complexity-corrected E / ln 2 - W x PNG bits (Serra et al. 2020)", 0, 0, 0, 0, "energy|complexity", NULL},
+        {"complexity-weight", OPT_FLOAT, &cx.weight, "W", "--score complexity: weight of the PNG bits", 0, 1e6, 0, 0, NULL, NULL},
         CLI_JSON_OPTION(json),
         OPT_END,
     };
@@ -88,6 +119,7 @@ int cmd_score(int argc, char **argv, bool quiet) {
     if (rc >= 0) return rc;
     if (class_seen && anomaly_data) return cli_error(cmd, "give --anomaly-class or --anomaly-data, not both"), 2;
     if (out && !cli_check_writable(cmd, "--out", out)) return 1;
+    cx.on = score_kind == 1;
     const cli_kind *k = cli_kind_of_file(cmd, path);
     if (!k) return 1;
     if (!k->scorer) return cli_error(cmd, "%s: cannot score a model of kind '%s'", path, k->name);
@@ -100,14 +132,15 @@ int cmd_score(int argc, char **argv, bool quiet) {
     size_t n = 0, na = 0;
     if (!data) data = sc.default_data;
     if (!cli_model_data(cmd, &data, NULL, "--data is required")) goto done;
-    if (!energies(&sc, cmd, data, limit, quiet || json, &E, &y, &n)) goto done;
-    if (anomaly_data && !energies(&sc, cmd, anomaly_data, limit, quiet || json, &Ea, &ya, &na)) goto done;
+    if (!energies(&sc, cmd, data, limit, quiet || json, &cx, &E, &y, &n)) goto done;
+    if (anomaly_data && !energies(&sc, cmd, anomaly_data, limit, quiet || json, &cx, &Ea, &ya, &na)) goto done;
+    const char *what = cx.on ? "E / ln 2 - PNG bits" : sc.what, *noun = cx.on ? "score" : "energy";
     for (size_t i = 0; i < n; i++)
         if (!isfinite(E[i])) {
             cli_error(cmd, "the energy of row %zu is not finite (%g): the model has diverged", i, E[i]);
             goto done;
         }
-    if (out && cli_mpi_rank() == 0 && ebm_metric_write_scores(out, E, y, n)) {
+    if (out && ebm_comm_rank(cli_comm()) == 0 && ebm_metric_write_scores(out, E, y, n)) {
         cli_lib_error(cmd, EBM_EIO);
         goto done;
     }
@@ -132,25 +165,25 @@ int cmd_score(int argc, char **argv, bool quiet) {
         goto done;
     }
     if (json) {
-        printf("{\"model\": \"%s\", \"score\": \"%s\", \"rows\": %zu, \"mean_energy\": %.9g", k->name, sc.what, n, mean);
+        printf("{\"model\": \"%s\", \"score\": \"%s\", \"rows\": %zu, \"mean_%s\": %.9g", k->name, what, n, noun, mean);
         if (!isnan(auroc)) printf(", \"anomalies\": %zu, \"normal\": %zu, \"auroc\": %.6f", n_pos, n_neg, auroc);
         printf("}\n");
     } else {
-        printf("model        %s (%s): score = %s\n", path, k->name, sc.what);
-        printf("data         %s: %zu rows, mean energy %.4f\n", data, n, mean);
+        printf("model        %s (%s): score = %s\n", path, k->name, what);
+        printf("data         %s: %zu rows, mean %s %.4f\n", data, n, noun, mean);
         if (class_seen) {
-            printf("mean energy by class:");
+            printf("mean %s by class:", noun);
             double means[1000];
             size_t nc = ebm_metric_class_means(E, y, n, 1000, means);
             for (size_t c = 0; c < nc; c++)
                 if (!isnan(means[c])) printf(" %zu:%.2f", c, means[c]);
-            printf("\nAUROC        %.4f  (energy as the anomaly score; class %zu: %zu anomalies, %zu normal rows)\n", auroc,
-                   anomaly_class, n_pos, n_neg);
+            printf("\nAUROC        %.4f  (%s as the anomaly score; class %zu: %zu anomalies, %zu normal rows)\n", auroc,
+                   noun, anomaly_class, n_pos, n_neg);
         } else if (anomaly_data) {
             double ma = 0;
             for (size_t i = 0; i < na; i++) ma += Ea[i] / (double)na;
-            printf("anomalies    %s: %zu rows, mean energy %.4f\n", anomaly_data, na, ma);
-            printf("AUROC        %.4f  (energy as the anomaly score)\n", auroc);
+            printf("anomalies    %s: %zu rows, mean %s %.4f\n", anomaly_data, na, noun, ma);
+            printf("AUROC        %.4f  (%s as the anomaly score)\n", auroc, noun);
         }
     }
     rc = 0;

@@ -76,21 +76,9 @@ int cli_run_sweeps(const char *cmd, cli_progress *prog, size_t steps, ebm_status
 void cli_install_sigint(void);
 bool cli_interrupted(void);
 
-/* MPI (mpi.c): several processes started by mpirun or srun.  cli_mpi_init calls MPI_Init only when a
- * launcher started this process (non-zero: it failed, or more than one process without MPI built in); the
- * rest answer for one process (rank 0 of 1) otherwise.  Rank 0 alone writes files and prints progress. */
-int cli_mpi_init(int *argc, char ***argv);
-void cli_mpi_finalize(void);
-int cli_mpi_rank(void);
-int cli_mpi_size(void);
-bool cli_mpi_built(void);
-/* ebm_run_opts.allreduce: buf (n) summed over all processes in place. */
-ebm_status cli_mpi_allreduce(float *buf, size_t n, void *user);
-ebm_status cli_mpi_allreduce_f64(double *buf, size_t n);
-/* all (sum of counts) = every rank's `mine` (counts[rank] values each) in rank order, on every rank. */
-ebm_status cli_mpi_gather_f64(const double *mine, size_t n, const size_t *counts, double *all);
-/* Ends every process of the job at once (MPI_Abort); returns only in one process. */
-void cli_mpi_abort(int code);
+/* The processes of this run (main.c; ebm_comm_* in the library): one unless mpirun or srun started several.
+ * Made once before any command runs; rank 0 alone writes files and prints progress. */
+ebm_comm *cli_comm(void);
 
 /* ---- data and files ---- */
 typedef struct cli_data_args {
@@ -166,6 +154,10 @@ bool cli_write_samples(const char *cmd, bool quiet, const float *x, size_t n, si
  * the key and the option, *out is unchanged and the result is false. */
 bool cli_meta_float(const ebm_meta *m, const char *key, float *out);
 bool cli_meta_size(const ebm_meta *m, const char *key, size_t *out);
+/* The sampling defaults of `ebm sample` that the command line left open (*_seen false), from the model's
+ * ebm.sample.steps, .temperature (1 when it is not positive) and, when init is not NULL, .init ("data": 1). */
+void cli_sample_meta(const ebm_meta *m, size_t *steps, bool steps_seen, float *T, bool t_seen, int *init,
+                     bool init_seen);
 /* Every key/value of m on stdout: as the members of a JSON object (without braces), or one indented
  * "key value" line each. */
 void cli_print_meta(const ebm_meta *m, bool json);
@@ -316,28 +308,23 @@ int cmd_encode(int argc, char **argv, bool quiet);
 int cmd_eval_samples(int argc, char **argv, bool quiet); /* eval --samples: FD-FMNIST of any model's samples */
 int cmd_eval_probe(int argc, char **argv, bool quiet);   /* eval --probe: a linear probe on RBM/DBN features */
 
-/* the kinds' handlers: one file per kind */
-int cli_rbm_train(int argc, char **argv, bool quiet);
-int cli_rbm_sample(int argc, char **argv, bool quiet);
-int cli_rbm_eval(int argc, char **argv, bool quiet);
-int cli_rbm_info(int argc, char **argv, bool quiet);
-bool cli_rbm_scorer(const char *cmd, const char *path, cli_scorer *sc);
-int cli_grbm_train(int argc, char **argv, bool quiet);
-int cli_grbm_sample(int argc, char **argv, bool quiet);
-int cli_grbm_eval(int argc, char **argv, bool quiet);
-int cli_grbm_info(int argc, char **argv, bool quiet);
-bool cli_grbm_scorer(const char *cmd, const char *path, cli_scorer *sc);
+/* the kinds' handlers: one file per kind; a kind with a row of every verb (kind_NAME.c) declares its five
+ * handlers cli_NAME_train, _sample, _eval, _info and _scorer with CLI_KIND_HANDLERS(NAME) */
+#define CLI_KIND_HANDLERS(name)                                   \
+    int cli_##name##_train(int argc, char **argv, bool quiet);    \
+    int cli_##name##_sample(int argc, char **argv, bool quiet);   \
+    int cli_##name##_eval(int argc, char **argv, bool quiet);     \
+    int cli_##name##_info(int argc, char **argv, bool quiet);     \
+    bool cli_##name##_scorer(const char *cmd, const char *path, cli_scorer *sc)
+CLI_KIND_HANDLERS(rbm);
+CLI_KIND_HANDLERS(grbm);
 int cli_net_train(int argc, char **argv, bool quiet);  /* train ebm */
 int cli_jem_train(int argc, char **argv, bool quiet);  /* train jem */
 int cli_net_sample(int argc, char **argv, bool quiet); /* networks, JEM and composed models */
 int cli_net_eval(int argc, char **argv, bool quiet);   /* says what to use instead */
 int cli_net_info(int argc, char **argv, bool quiet);
 bool cli_net_scorer(const char *cmd, const char *path, cli_scorer *sc);
-int cli_bm_train(int argc, char **argv, bool quiet);
-int cli_bm_sample(int argc, char **argv, bool quiet);
-int cli_bm_eval(int argc, char **argv, bool quiet);
-int cli_bm_info(int argc, char **argv, bool quiet);
-bool cli_bm_scorer(const char *cmd, const char *path, cli_scorer *sc);
+CLI_KIND_HANDLERS(bm);
 /* spec binarised to {0,1} (preprocessed as the model's training data when meta is given, unless da says
  * otherwise) with 0 mapped to off (0 or -1) and, when n > 0, n columns; NULL after printing an error. */
 ebm_dataset *cli_bm_load_binary(const char *cmd, const char *spec, cli_data_args *da, const ebm_meta *meta, size_t n,
@@ -346,11 +333,7 @@ int cli_structured_train(int argc, char **argv, bool quiet);
 int cli_structured_eval(int argc, char **argv, bool quiet);
 int cli_structured_info(int argc, char **argv, bool quiet);
 bool cli_structured_scorer(const char *cmd, const char *path, cli_scorer *sc);
-int cli_dbn_train(int argc, char **argv, bool quiet);
-int cli_dbn_sample(int argc, char **argv, bool quiet);
-int cli_dbn_eval(int argc, char **argv, bool quiet);
-int cli_dbn_info(int argc, char **argv, bool quiet);
-bool cli_dbn_scorer(const char *cmd, const char *path, cli_scorer *sc);
+CLI_KIND_HANDLERS(dbn);
 /* RBM and DBN files for encode and eval --probe (kind_dbn.c): cli_start_model, then the file as a DBN in *d (an
  * RBM is one layer), -1 to go on, else the exit status; "DBN 784-500-500" into buf; the level --layer names: top,
  * all (*all set; only where all is not NULL) or a number 0 (the data) .. n_layers, false after printing an error;
@@ -384,7 +367,7 @@ typedef struct cli_samp_args {
     {"clip-hi", OPT_FLOAT, &(a).clip_hi, "HI", "clip samples above (ula/sgld)", -1e30, 1e30, 0, 0, NULL, &(a).clip_hi_seen},     \
     {"init-lo", OPT_FLOAT, &(a).init_lo, "LO", "chains start uniform on [LO, HI]", -1e30, 1e30, 0, 0, NULL, &(a).lo_seen},       \
     {"init-hi", OPT_FLOAT, &(a).init_hi, "HI", "chains start uniform on [LO, HI]", -1e30, 1e30, 0, 0, NULL, &(a).hi_seen},       \
-    {"seed", OPT_U64, &(a).seed, "S", "random seed", 0, 1.8446744073709552e19, 0, 0, NULL, NULL}
+    CLI_SEED_OPTION((a).seed, "random seed")
 #define CLI_SAMP_ARGS_INIT {"sgld", 20, 10, 1.0f, 0.01f, 1.0f, 0, 0, -1.0f, 1.0f, 1, false, false, false, false, false, false, false, false, false, false}
 /* The settings a does not have from the command line taken from the model's ebm.sample.* (meta may be NULL),
  * then the sampler options o; false after printing an error. */
@@ -473,11 +456,14 @@ typedef struct cli_cd_args {
     {"weight-decay", OPT_FLOAT, &(a).o.weight_decay, "L2", "L2 weight decay on W", 0, 1e3, 0, 0, NULL, NULL},           \
     {"grad-clip", OPT_FLOAT, &(a).o.grad_clip, "NORM", "clip the gradient's L2 norm (0 = off)", 0, 1e30, 0, 0, NULL, NULL}, \
     {"init-std", OPT_FLOAT, &(a).init_std, "S", "standard deviation of the initial weights", 0, 10, 0, 0, NULL, NULL},  \
-    {"seed", OPT_U64, &(a).o.seed, "S", "random seed (initialisation, shuffling, sampling)", 0, 1.8446744073709552e19, 0, 0, NULL, NULL}, \
+    CLI_SEED_OPTION((a).o.seed, "random seed (initialisation, shuffling, sampling)"), \
     {"no-shuffle", OPT_FLAG, &(a).no_shuffle, NULL, "keep the data order (default: reshuffle every epoch)", 0, 0, 0, 0, NULL, NULL}, \
     CLI_PRECISION_OPTION((a).precision)
 /* The defaults of the data options: scale auto, no binarisation, threshold 0.5, all rows, seed 1. */
 #define CLI_DATA_ARGS_INIT {"auto", "none", 0.5f, 0, 1, false, false, false}
+/* The same with another scaling and binarisation and the first `limit` rows (0 = all), none of them from the
+ * command line. */
+#define CLI_DATA_ARGS(scale, binarize, limit) {scale, binarize, 0.5f, limit, 1, false, false, false}
 /* The --json row of the commands that can print one JSON object. */
 #define CLI_JSON_OPTION(flag) \
     {"json", OPT_FLAG, &(flag), NULL, "print one JSON object instead of text", 0, 0, 0, 0, NULL, NULL}
@@ -491,6 +477,21 @@ typedef struct cli_cd_args {
     {"scale", OPT_STR, &(da).scale, "auto|none|255|minmax", "scaling (default: as in training)", -INFINITY, INFINITY, 0, 0, NULL, &(da).scale_seen}, \
     {"binarize", OPT_STR, &(da).binarize, "none|threshold|stochastic", "binarisation (default: as in training)", -INFINITY, INFINITY, 0, 0, NULL, &(da).binarize_seen}, \
     {"threshold", OPT_FLOAT, &(da).threshold, "T", "threshold (default: as in training)", 0, 1, 0, 0, NULL, &(da).threshold_seen}
+
+/* The --seed row (any 64-bit value) with its help text. */
+#define CLI_SEED_OPTION(seed, help) {"seed", OPT_U64, &(seed), "S", help, 0, 1.8446744073709552e19, 0, 0, NULL, NULL}
+/* The --data and --limit rows of `ebm eval` for the kinds that evaluate on their training data by default. */
+#define CLI_EVAL_DATA_OPTIONS(spec, limit)                                                                                \
+    {"data", OPT_STR, &(spec), "SPEC", "evaluation data (default: the model's training data spec)", -INFINITY, INFINITY, 0, 0, NULL, NULL}, \
+    {"limit", OPT_SIZE, &(limit), "N", "use the first N rows only (0 = all)", 0, 1e12, 0, 0, NULL, NULL}
+/* The --data row of `ebm sample` for chains started from data rows (--init data). */
+#define CLI_INIT_DATA_OPTION(spec) \
+    {"data", OPT_STR, &(spec), "SPEC", "data for --init data (default: the model's training data)", -INFINITY, INFINITY, 0, 0, NULL, NULL}
+
+/* The --init noise|data row of `ebm sample` (seen may be NULL) and the --data row that --init data reads. */
+#define CLI_INIT_OPTIONS(init, seen, spec)                                                                                \
+    {"init", OPT_CHOICE, &(init), NULL, "start chains from noise or from data rows", 0, 0, 0, 0, "noise|data", seen}, \
+    CLI_INIT_DATA_OPTION(spec)
 
 /* The options of `ebm info` for a model whose hidden units can be drawn: --json and the filter picture. */
 typedef struct cli_info_args {

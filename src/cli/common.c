@@ -258,6 +258,15 @@ bool cli_meta_size(const ebm_meta *m, const char *key, size_t *out) {
  * costs nothing; the loaders validate the whole file afterwards.  Only regular files are asked: a pipe among
  * the arguments must not be consumed by looking at it.  A well-formed file of a kind this version does not
  * know still gives its ebm.model, so that the caller can say so. */
+void cli_sample_meta(const ebm_meta *m, size_t *steps, bool steps_seen, float *T, bool t_seen, int *init,
+                     bool init_seen) {
+    if (!steps_seen) cli_meta_size(m, "ebm.sample.steps", steps);
+    if (!t_seen) cli_meta_float(m, "ebm.sample.temperature", T);
+    if (!(*T > 0)) *T = 1.0f;
+    const char *v = init && !init_seen ? ebm_meta_get(m, "ebm.sample.init") : NULL;
+    if (v && strcmp(v, "data") == 0) *init = 1;
+}
+
 bool cli_model_kind(const char *path, char *kind, size_t cap) {
     struct stat st;
     ebm_kind k;

@@ -92,7 +92,7 @@ int cli_bm_train(int argc, char **argv, bool quiet) {
     bool no_shuffle = false;
     ebm_bm_train_opts o;
     ebm_bm_train_opts_default(&o);
-    cli_data_args da = {"auto", "threshold", 0.5f, 0, 1, false, false, false};
+    cli_data_args da = CLI_DATA_ARGS("auto", "threshold", 0);
     const cli_opt opts[] = {
         CLI_TRAIN_OPTIONS(ta),
         {"spins", OPT_CHOICE, &spins, NULL, "unit values: {0,1} or {-1,+1}", 0, 0, 0, 0, "01|pm1", NULL},
@@ -108,7 +108,7 @@ int cli_bm_train(int argc, char **argv, bool quiet) {
         {"weight-decay", OPT_FLOAT, &o.optim.weight_decay, "L2", "L2 weight decay (all parameters)", 0, 1e3, 0, 0, NULL, NULL},
         {"grad-clip", OPT_FLOAT, &o.optim.clip, "NORM", "clip the gradient's L2 norm (0 = off)", 0, 1e30, 0, 0, NULL, NULL},
         {"init-std", OPT_FLOAT, &init_std, "S", "standard deviation of the initial couplings", 0, 10, 0, 0, NULL, NULL},
-        {"seed", OPT_U64, &o.seed, "S", "random seed (initialisation, shuffling, sampling)", 0, 1.8446744073709552e19, 0, 0, NULL, NULL},
+        CLI_SEED_OPTION(o.seed, "random seed (initialisation, shuffling, sampling)"),
         {"no-shuffle", OPT_FLAG, &no_shuffle, NULL, "keep the data order (default: reshuffle every epoch)", 0, 0, 0, 0, NULL, NULL},
         CLI_DATA_OPTIONS(da),
         {"monitor", OPT_SIZE, &monitor, "N", "rows for the per-epoch pseudo-LL / exact LL (0 = off)", 0, 1e9, 0, 0, NULL, NULL},
@@ -199,7 +199,7 @@ static ebm_status bm_sweep(void *ctx, size_t sweeps) {
 /* The chains' start: random rows of the data (--init data) or uniform noise; false after printing an error. */
 static bool bm_start(const char *cmd, bm_sweeps *b, int init, const char *spec, bool quiet) {
     const ebm_meta *meta = ebm_bm_meta((ebm_bm *)b->m);
-    cli_data_args da = {"auto", "threshold", 0.5f, 0, 1, false, false, false};
+    cli_data_args da = CLI_DATA_ARGS("auto", "threshold", 0);
     size_t nu = ebm_bm_units(b->m);
     ebm_dataset *d = NULL;
     if (init == 1 && (!cli_model_data(cmd, &spec, meta, "--init data needs --data") ||
@@ -223,9 +223,8 @@ int cli_bm_sample(int argc, char **argv, bool quiet) {
         {"steps", OPT_SIZE, &steps, "S", "Gibbs sweeps per chain", 0, 1e9, 0, 0, NULL, &steps_seen},
         {"temperature", OPT_FLOAT, &b.T, "T", "sampling temperature", 0, 1e6, 1, 0, NULL, &t_seen},
         {"scan", OPT_STR, &scan_name, "systematic|random", "order of the unit updates", -INFINITY, INFINITY, 0, 0, NULL, &scan_seen},
-        {"init", OPT_CHOICE, &init, NULL, "start chains from noise or from data rows", 0, 0, 0, 0, "noise|data", NULL},
-        {"data", OPT_STR, &data_spec, "SPEC", "data for --init data (default: the model's training data)", -INFINITY, INFINITY, 0, 0, NULL, NULL},
-        {"seed", OPT_U64, &seed, "S", "random seed", 0, 1.8446744073709552e19, 0, 0, NULL, NULL},
+        CLI_INIT_OPTIONS(init, NULL, data_spec),
+        CLI_SEED_OPTION(seed, "random seed"),
         CLI_SAMPLE_OUT_OPTIONS(out),
         OPT_END,
     };
@@ -237,9 +236,7 @@ int cli_bm_sample(int argc, char **argv, bool quiet) {
     size_t nu = ebm_bm_units(m);
     ebm_meta *meta = ebm_bm_meta(m);
     ebm_bm_image_shape(m, &h0, &w0);
-    if (!steps_seen) cli_meta_size(meta, "ebm.sample.steps", &steps);
-    if (!t_seen) cli_meta_float(meta, "ebm.sample.temperature", &b.T);
-    if (!(b.T > 0)) b.T = 1.0f;
+    cli_sample_meta(meta, &steps, steps_seen, &b.T, t_seen, NULL, false);
     if (!scan_seen && ebm_meta_get(meta, "ebm.sample.scan")) scan_name = ebm_meta_get(meta, "ebm.sample.scan");
     rc = 1;
     if (out.png && !cli_image_shape(cmd, nu, h0, w0, out.shape, &h, &w)) goto done;
@@ -280,7 +277,7 @@ int cli_bm_eval(int argc, char **argv, bool quiet) {
     const char *cmd = "eval", *spec = NULL, *path;
     int exact_mode = 0;
     bool json = false;
-    cli_data_args da = {"auto", "threshold", 0.5f, 0, 1, false, false, false};
+    cli_data_args da = CLI_DATA_ARGS("auto", "threshold", 0);
     const cli_opt opts[] = {
         {"data", OPT_STR, &spec, "SPEC", "evaluation data (default: the model's training data spec)", -INFINITY, INFINITY, 0, 0, NULL, NULL},
         CLI_DATA_OPTIONS(da),
@@ -359,7 +356,7 @@ int cli_bm_info(int argc, char **argv, bool quiet) {
 /* ---- ebm score (BM files): E(x) = -(1/2 x'Wx + b'x) of each binarised row ---- */
 
 static ebm_dataset *bm_score_load(void *model, const char *cmd, const char *spec, size_t limit, bool quiet) {
-    cli_data_args da = {"auto", "threshold", 0.5f, limit, 1, false, false, false};
+    cli_data_args da = CLI_DATA_ARGS("auto", "threshold", limit);
     return cli_bm_load_binary(cmd, spec, &da, ebm_bm_meta(model), ebm_bm_units(model), ebm_bm_off_value(model), quiet);
 }
 static ebm_status bm_score_energy(void *model, const float *x, size_t n, double *E) { return ebm_bm_energy(model, x, n, E); }

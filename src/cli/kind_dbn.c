@@ -216,9 +216,9 @@ int cli_dbn_sample(int argc, char **argv, bool quiet) {
         {"temperature", OPT_FLOAT, &so.T, "T", "temperature of the top RBM's Gibbs sampler", 0, 1e6, 1, 0, NULL, &t_seen},
         {"init", OPT_CHOICE, &init, NULL, "start the top RBM from noise or from the up pass of data rows", 0, 0, 0, 0, "noise|data", &init_seen},
         {"noise-p", OPT_FLOAT, &so.noise_p, "P", "probability of an on unit in the noise start", 0, 1, 0, 0, NULL, NULL},
-        {"data", OPT_STR, &data_spec, "SPEC", "data for --init data (default: the model's training data)", -INFINITY, INFINITY, 0, 0, NULL, NULL},
+        CLI_INIT_DATA_OPTION(data_spec),
         {"limit", OPT_SIZE, &limit, "N", "use the first N rows of --data only (0 = all)", 0, 1e12, 0, 0, NULL, NULL},
-        {"seed", OPT_U64, &seed, "S", "random seed of the chains", 0, 1.8446744073709552e19, 0, 0, NULL, NULL},
+        CLI_SEED_OPTION(seed, "random seed of the chains"),
         CLI_SAMPLE_OUT_OPTIONS(dest),
         OPT_END,
     };
@@ -230,10 +230,7 @@ int cli_dbn_sample(int argc, char **argv, bool quiet) {
     if ((rc = cli_sample_out_check(cmd, &dest, false)) >= 0) goto done;
     rc = 1;
     size_t h = 0, w = 0, nv = ebm_dbn_units(d, 0);
-    const char *mi = ebm_meta_get(d->meta, "ebm.sample.init");
-    if (!steps_seen) cli_meta_size(d->meta, "ebm.sample.steps", &so.steps);
-    if (!t_seen && (!cli_meta_float(d->meta, "ebm.sample.temperature", &so.T) || !(so.T > 0))) so.T = 1.0f;
-    if (!init_seen && mi && strcmp(mi, "data") == 0) init = 1;
+    cli_sample_meta(d->meta, &so.steps, steps_seen, &so.T, t_seen, &init, init_seen);
     cli_data_args da = {"auto", "none", 0.5f, limit, seed, false, false, false};
     if (dest.png && !cli_image_shape(cmd, nv, d->height, d->width, dest.shape, &h, &w)) goto done;
     if (init == 1 && !(ds = cli_dbn_data(cmd, d, &data_spec, &da, quiet))) goto done;
@@ -276,8 +273,7 @@ int cli_dbn_eval(int argc, char **argv, bool quiet) {
     bool json = false;
     cli_data_args da = CLI_DATA_ARGS_INIT;
     const cli_opt opts[] = {
-        {"data", OPT_STR, &data_spec, "SPEC", "evaluation data (default: the model's training data spec)", -INFINITY, INFINITY, 0, 0, NULL, NULL},
-        {"limit", OPT_SIZE, &da.limit, "N", "use the first N rows only (0 = all)", 0, 1e12, 0, 0, NULL, NULL},
+        CLI_EVAL_DATA_OPTIONS(data_spec, da.limit),
         CLI_JSON_OPTION(json),
         CLI_DATA_AS_TRAINED_OPTIONS(da),
         OPT_END,
@@ -353,7 +349,7 @@ int cli_dbn_info(int argc, char **argv, bool quiet) {
 
 /* ebm score: the free energy of the bottom RBM (ebm_dbn_free_energy, docs/dbn.md). */
 static ebm_dataset *dbn_score_load(void *model, const char *cmd, const char *spec, size_t limit, bool quiet) {
-    cli_data_args da = {"auto", "none", 0.5f, limit, 1, false, false, false};
+    cli_data_args da = CLI_DATA_ARGS("auto", "none", limit);
     return cli_dbn_data(cmd, model, &spec, &da, quiet);
 }
 static ebm_status dbn_score_energy(void *model, const float *x, size_t n, double *E) {

@@ -21,7 +21,7 @@ static ebm_grbm *load_grbm(const char *cmd, const char *path) {
  * width, and in m's standardised space when `standardise`; NULL after printing an error. */
 static ebm_dataset *load_pixels(const char *cmd, const char *spec, const char *scale, size_t limit, const ebm_grbm *m,
                                 bool standardise, bool quiet) {
-    cli_data_args da = {scale, "none", 0.5f, limit, 1, false, false, false};
+    cli_data_args da = CLI_DATA_ARGS(scale, "none", limit);
     ebm_data_opts o;
     ebm_dataset *d = NULL;
     if (m) d = cli_load_like_model(cmd, spec, &da, m->meta, m->n_vis, false, quiet);
@@ -139,7 +139,7 @@ static int train_model(const char *cmd, grbm_train *g, int argc, char **argv, bo
     if ((s = ebm_grbm_trainer_new(m, o, &t))) return cli_lib_error(cmd, s);
     ebm_run_opts ro;
     ebm_grbm_run_opts(o, &ro);
-    cli_data_args da = {g->scale, NULL, 0.5f, g->limit, 1, false, false, false};
+    cli_data_args da = CLI_DATA_ARGS(g->scale, NULL, g->limit);
     cli_run r = {.cmd = cmd, .kind = "grbm", .ta = &g->ta, .d = g->d, .da = &da, .quiet = quiet, .argc = argc,
                  .argv = argv, .meta = m->meta, .log_header = "epoch,seconds,total_seconds,lr,mean_var,recon,exact_ll",
                  .nan_hint = "try a smaller learning rate (--lr) or step size (--eta)", .save = train_save,
@@ -189,7 +189,7 @@ int cli_grbm_train(int argc, char **argv, bool quiet) {
         {"standardize", OPT_CHOICE, &a.stdz, NULL, "one mean/std for all pixels, or per pixel", 0, 0, 0, 0, "global|pixel", NULL},
         {"scale", OPT_STR, &a.scale, "auto|none|255|minmax", "scaling of the raw data before standardising", -INFINITY, INFINITY, 0, 0, NULL, NULL},
         {"limit", OPT_SIZE, &a.limit, "N", "use the first N rows only (0 = all)", 0, 1e12, 0, 0, NULL, NULL},
-        {"seed", OPT_U64, &a.o.seed, "S", "random seed", 0, 1.8446744073709552e19, 0, 0, NULL, NULL},
+        CLI_SEED_OPTION(a.o.seed, "random seed"),
         {"no-shuffle", OPT_FLAG, &a.no_shuffle, NULL, "keep the data order", 0, 0, 0, 0, NULL, NULL},
         {"valid", OPT_STR, &a.valid, "SPEC", "monitor on this data instead of training rows", -INFINITY, INFINITY, 0, 0, NULL, NULL},
         {"monitor", OPT_SIZE, &a.monitor, "N", "rows for the per-epoch monitors (0 = off)", 0, 1e9, 0, 0, NULL, NULL},
@@ -245,12 +245,10 @@ static int sample_defaults(const char *cmd, sample_args *a, const ebm_meta *mt) 
     const char *v;
     if (!a->sampler) a->sampler = (v = ebm_meta_get(mt, "ebm.sample.sampler")) ? v : "gibbs-langevin";
     if (ebm_grbm_sampler_parse(a->sampler, &a->so.sampler)) return cli_error(cmd, "--sampler: %s", ebm_last_error());
-    if (!a->steps_seen) cli_meta_size(mt, "ebm.sample.steps", &a->steps);
-    if (!a->t_seen && (!cli_meta_float(mt, "ebm.sample.temperature", &a->so.T) || !(a->so.T > 0))) a->so.T = 1.0f;
+    cli_sample_meta(mt, &a->steps, a->steps_seen, &a->so.T, a->t_seen, &a->init, a->init_seen);
     if (!a->eta_seen && (!cli_meta_float(mt, "ebm.sample.eta", &a->so.eta) || !(a->so.eta > 0))) a->so.eta = 0.5f;
     size_t *ls = &a->so.langevin_steps;
     if (!a->ls_seen && (!cli_meta_size(mt, "ebm.sample.langevin_steps", ls) || *ls < 1)) *ls = 10;
-    if (!a->init_seen && (v = ebm_meta_get(mt, "ebm.sample.init")) && strcmp(v, "data") == 0) a->init = 1;
     a->so.anneal = !a->no_anneal;
     a->so.mh = a->mh;
     if (a->so.mh_after && !a->mh) return cli_error(cmd, "--mh-after needs --mh");
@@ -334,11 +332,10 @@ int cli_grbm_sample(int argc, char **argv, bool quiet) {
         {"langevin-steps", OPT_SIZE, &a.so.langevin_steps, "L", "Langevin steps per Gibbs-Langevin step", 1, 100000, 0, 0, NULL, &a.ls_seen},
         {"no-anneal", OPT_FLAG, &a.no_anneal, NULL, "constant Langevin step (default: cosine schedule)", 0, 0, 0, 0, NULL, NULL},
         {"temperature", OPT_FLOAT, &a.so.T, "T", "sampling temperature", 0, 1e6, 1, 0, NULL, &a.t_seen},
-        {"init", OPT_CHOICE, &a.init, NULL, "start chains from noise or from data rows", 0, 0, 0, 0, "noise|data", &a.init_seen},
+        CLI_INIT_OPTIONS(a.init, &a.init_seen, a.data),
         {"noise-scale", OPT_FLOAT, &a.noise_scale, "S", "standard deviation of the noise start", 0, 1e6, 0, 0, NULL, NULL},
-        {"data", OPT_STR, &a.data, "SPEC", "data for --init data (default: the model's training data)", -INFINITY, INFINITY, 0, 0, NULL, NULL},
         {"final", OPT_CHOICE, &a.final, NULL, "output E[v | h] of the last state, or the state v", 0, 0, 0, 0, "mean|state", NULL},
-        {"seed", OPT_U64, &a.seed, "S", "random seed", 0, 1.8446744073709552e19, 0, 0, NULL, NULL},
+        CLI_SEED_OPTION(a.seed, "random seed"),
         CLI_SAMPLE_OUT_OPTIONS(a.out),
         {"mmd-data", OPT_STR, &a.mmd, "SPEC", "report the kernel MMD^2 between the samples and this data", -INFINITY, INFINITY, 0, 0, NULL, NULL},
         {"mmd-n", OPT_SIZE, &a.mmd_n, "N", "rows of --mmd-data to use", 2, 1e5, 0, 0, NULL, NULL},
@@ -419,13 +416,12 @@ int cli_grbm_eval(int argc, char **argv, bool quiet) {
     ao.steps = 10000;
     ao.seed = 1;
     const cli_opt opts[] = {
-        {"data", OPT_STR, &spec, "SPEC", "evaluation data (default: the model's training data spec)", -INFINITY, INFINITY, 0, 0, NULL, NULL},
-        {"limit", OPT_SIZE, &limit, "N", "use the first N rows only (0 = all)", 0, 1e12, 0, 0, NULL, NULL},
+        CLI_EVAL_DATA_OPTIONS(spec, limit),
         {"exact", OPT_CHOICE, &exact, NULL, "exact log Z and log-likelihood (auto: <= 20 hidden units)", 0, 0, 0, 0, "auto|on|off", NULL},
         {"ais", OPT_FLAG, &ais, NULL, "estimate log Z by AIS too", 0, 0, 0, 0, NULL, NULL},
         {"ais-runs", OPT_SIZE, &ao.runs, "M", "AIS runs", 1, 1 << 20, 0, 0, NULL, NULL},
         {"ais-steps", OPT_SIZE, &ao.steps, "K", "AIS intermediate distributions", 3, 1e8, 0, 0, NULL, NULL},
-        {"seed", OPT_U64, &ao.seed, "S", "AIS seed", 0, 1.8446744073709552e19, 0, 0, NULL, NULL},
+        CLI_SEED_OPTION(ao.seed, "AIS seed"),
         CLI_JSON_OPTION(json),
         OPT_END,
     };

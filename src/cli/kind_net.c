@@ -35,6 +35,7 @@ bool cli_samp_opts(const char *cmd, cli_samp_args *a, const ebm_meta *m, ebm_mcm
     o->temperature = a->temperature;
     o->seed = a->seed;
     bool mh = o->kind != EBM_MCMC_ULA && o->kind != EBM_MCMC_SGLD;
+    if (m && !mh && !a->sampler_seen) cli_meta_float(m, "ebm.sample.prox", &o->prox); /* trained with proximal steps */
     if (mh && (a->clip_lo_seen || a->clip_hi_seen))
         return cli_error(cmd, "--clip-lo/--clip-hi go with ula or sgld: clipping would break %s's Metropolis correction",
                          a->sampler), false;
@@ -164,7 +165,7 @@ void *cli_net_alloc(const char *cmd, size_t bytes) {
 /* ---- data preprocessed as in training ---- */
 
 ebm_dataset *cli_net_load_rows(const char *cmd, const char *spec, const cli_net_model *nm, size_t limit, bool quiet) {
-    cli_data_args da = {"auto", "none", 0.5f, limit, 1, false, false, false};
+    cli_data_args da = CLI_DATA_ARGS("auto", "none", limit);
     return cli_load_like_model(cmd, spec, &da, nm->meta, nm->dim, false, quiet);
 }
 
@@ -190,8 +191,9 @@ static const char *const train_about =
     "Negatives start from a replay buffer with 5% noise restarts (--negatives buffer, the default), from\n"
     "noise every time (short-run, Nijkamp et al. 2019) or from persistent chains.  Images are scaled to\n"
     "[-1, 1]; toy:NAME gives 2-D densities, for which (any data of at most 16 values per row that is not an\n"
-    "image) the defaults are --sampler ula --step-size 0.05 --lr 3e-3.  A diverging or interrupted run keeps\n"
-    "the last good parameters in NAME.partial.safetensors and never touches --out.  See docs/train.md.";
+    "image) the defaults are --sampler ula --step-size 0.01 --steps 40 --lr 3e-3 with chains clipped to the\n"
+    "data's box.  A diverging or interrupted run keeps the last good parameters in NAME.partial.safetensors\n"
+    "and never touches --out.  See docs/train.md.";
 
 static const char *const jem_about =
     "Train a classifier network as a joint energy-based model (JEM, Grathwohl et al. 2020): its logits f(x)\n"
@@ -205,6 +207,9 @@ static const char *const jem_about =
 typedef struct {
     const char *cmd, *spec, *samples;
     int objective, negatives, optimizer; /* jem|clf, buffer|short-run|persistent, adam|sgd */
+    int init_chains;                     /* noise|gaussian */
+    float prox;                          /* --prox: proximal sampler radius (0 = off) */
+    ebm_trainer *t;                      /* the trainer, for --ema's average at save time */
     bool jem, quiet, lr_seen;
     cli_train_args ta;
     cli_data_args da;
@@ -217,8 +222,15 @@ typedef struct {
 
 static double or0(double v) { return isnan(v) ? 0 : v; }
 
+/* With --ema the moving average is what is saved: swapped into the network for the write, then back. */
 static ebm_status net_save(cli_run *r, const char *path) {
-    return ebm_net_save(((net_job *)r->user)->net, r->meta, path);
+    net_job *j = r->user;
+    bool ema = j->o.ema > 0 && j->t;
+    ebm_status s = ema ? ebm_lcd_trainer_swap_ema(j->t) : EBM_OK;
+    if (s) return s;
+    s = ebm_net_save(j->net, r->meta, path);
+    if (ema) ebm_lcd_trainer_swap_ema(j->t);
+    return s;
 }
 
 static void net_detail(cli_run *r, const ebm_run_progress *p, char *buf, size_t cap) {
@@ -244,6 +256,7 @@ static int net_settle(net_job *j) {
     o->optim.kind = j->optimizer == 0 ? EBM_OPTIM_ADAM : EBM_OPTIM_SGD;
     if (o->mode == EBM_NEG_BUFFER && o->buffer < o->batch)
         return cli_error(cmd, "--buffer %zu must hold at least one --batch (%zu)", o->buffer, o->batch), 2;
+    o->init = j->init_chains == 1 ? EBM_INIT_GAUSSIAN : EBM_INIT_NOISE;
     int rc = cli_train_check(cmd, &j->ta);
     if (rc >= 0) return rc;
     if (j->samples && !cli_check_writable(cmd, "--samples", j->samples)) return 1;
@@ -278,18 +291,29 @@ static int net_prepare(net_job *j) {
     ebm_rng init;
     ebm_rng_seed(&init, j->sa.seed, 100);
     if ((s = ebm_net_init(j->net, &init))) return cli_lib_error(cmd, s);
-    /* low-dimensional data: the library's settings for it where the command line gave none */
-    ebm_lcd_opts low = j->o;
-    ebm_lcd_opts_for_data(&low, dim, image);
-    if (!j->sa.sampler_seen) j->sa.sampler = ebm_mcmc_name(low.mcmc.kind);
-    if (!j->sa.step_seen) j->sa.step_size = low.mcmc.step_size;
-    if (!j->lr_seen) j->o.optim.lr = low.optim.lr;
     /* chains start uniform over the data's range unless told otherwise */
     float lo, hi;
     ebm_lcd_data_range(x, &lo, &hi);
     if (!j->sa.lo_seen) j->sa.init_lo = lo;
     if (!j->sa.hi_seen) j->sa.init_hi = hi;
+    /* low-dimensional data: the library's settings for it where the command line gave none */
+    ebm_lcd_opts low = j->o;
+    low.noise.lo = j->sa.init_lo;
+    low.noise.hi = j->sa.init_hi;
+    ebm_lcd_opts_for_data(&low, dim, image);
+    if (!j->sa.sampler_seen) j->sa.sampler = ebm_mcmc_name(low.mcmc.kind);
+    if (!j->sa.step_seen) j->sa.step_size = low.mcmc.step_size;
+    if (!j->sa.steps_seen) j->sa.steps = low.mcmc.steps;
+    if (!j->lr_seen) j->o.optim.lr = low.optim.lr;
+    if (!j->sa.clip_lo_seen && !j->sa.clip_hi_seen && strcmp(j->sa.sampler, "ula") == 0) {
+        j->sa.clip_lo = low.mcmc.clip_lo;
+        j->sa.clip_hi = low.mcmc.clip_hi;
+    }
     if (!cli_samp_opts(cmd, &j->sa, NULL, &j->o.mcmc)) return 2;
+    if (j->prox > 0 && j->o.mcmc.kind != EBM_MCMC_ULA && j->o.mcmc.kind != EBM_MCMC_SGLD)
+        return cli_error(cmd, "--prox goes with --sampler ula or sgld (it would break %s's Metropolis correction)",
+                         ebm_mcmc_name(j->o.mcmc.kind)), 2;
+    j->o.mcmc.prox = j->prox;
     j->o.noise.lo = j->sa.init_lo;
     j->o.noise.hi = j->sa.init_hi;
     j->o.seed = j->sa.seed;
@@ -329,6 +353,7 @@ static int net_run(net_job *j, int argc, char **argv) {
     ebm_status s = ebm_meta_new(&meta);
     if (!s) s = j->jem ? ebm_jem_trainer_new(j->net, &j->o, &t) : ebm_net_energy(j->net, EBM_NET_HEAD_SCALAR, &e);
     if (!s && !j->jem) s = ebm_lcd_trainer_new(e, &j->o, &t);
+    j->t = t;
     cli_run r = {.cmd = j->cmd, .kind = j->jem ? "jem" : "ebm", .ta = &j->ta, .d = j->d, .da = &j->da,
                  .quiet = j->quiet, .argc = argc, .argv = argv, .meta = meta,
                  .log_header = "iter,seconds,loss,e_pos,e_neg,grad_norm,accept", .save = net_save,
@@ -347,7 +372,8 @@ static int net_run(net_job *j, int argc, char **argv) {
                         "iterations, batch %zu\n", np, j->d->x->rows, j->d->x->cols, neg_names[j->negatives],
                 ebm_mcmc_name(j->o.mcmc.kind), j->o.mcmc.steps, (double)j->o.mcmc.step_size, j->o.iters, j->o.batch);
     if (!rc) rc = cli_train_run(&r, t, j->d->x, j->d->labels, &ro);
-    if (!rc && j->samples && cli_mpi_rank() == 0 && !net_samples_png(j, t, e)) rc = 1;
+    if (!rc && j->samples && ebm_comm_rank(cli_comm()) == 0 && !net_samples_png(j, t, e)) rc = 1;
+    j->t = NULL;
     ebm_trainer_free(t);
     ebm_energy_free(e);
     ebm_meta_free(meta);
@@ -365,6 +391,9 @@ static int train_net(int argc, char **argv, bool quiet, bool jem) {
         {"negatives", OPT_CHOICE, &j.negatives, NULL, "where the negative chains start", 0, 0, 0, 0, "buffer|short-run|persistent", NULL},
         {"buffer", OPT_SIZE, &j.o.buffer, "N", "replay buffer capacity", 1, 1e8, 0, 0, NULL, NULL},
         {"reinit", OPT_FLOAT, &j.o.reinit, "P", "fraction of buffer draws restarted from noise", 0, 1, 0, 0, NULL, NULL},
+        {"init-chains", OPT_CHOICE, &j.init_chains, NULL, "where chains start: uniform noise, or a Gaussian per class fitted to the data (JEM++)", 0, 0, 0, 0, "noise|gaussian", NULL},
+        {"prox", OPT_FLOAT, &j.prox, "DELTA", "proximal ula/sgld (JEM++): no coordinate moves more than DELTA per step (0 = off)", 0, 1e6, 0, 0, NULL, NULL},
+        {"ema", OPT_FLOAT, &j.o.ema, "DECAY", "keep a moving average of the weights (e.g. 0.999) and save it as the model (0 = off)", 0, 1, 0, 1, NULL, NULL},
         {"alpha", OPT_FLOAT, &j.o.alpha, "A", "weight of the energy L2 regulariser", 0, 1e6, 0, 0, NULL, NULL},
         {"data-noise", OPT_FLOAT, &j.o.data_noise, "SD", "Gaussian noise added to data batches", 0, 1e6, 0, 0, NULL, NULL},
         {"optimizer", OPT_CHOICE, &j.optimizer, NULL, "optimiser", 0, 0, 0, 0, "adam|sgd", NULL},

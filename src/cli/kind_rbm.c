@@ -204,10 +204,9 @@ int cli_rbm_sample(int argc, char **argv, bool quiet) {
         {"n", OPT_SIZE, &n, "N", "number of chains (samples)", 1, 1e7, 0, 0, NULL, NULL},
         {"steps", OPT_SIZE, &steps, "S", "Gibbs sweeps per chain", 0, 1e9, 0, 0, NULL, &steps_seen},
         {"temperature", OPT_FLOAT, &temperature, "T", "sampling temperature", 0, 1e6, 1, 0, NULL, &t_seen},
-        {"init", OPT_CHOICE, &init, NULL, "start chains from noise or from data rows", 0, 0, 0, 0, "noise|data", &init_seen},
+        CLI_INIT_OPTIONS(init, &init_seen, data_spec),
         {"noise-p", OPT_FLOAT, &noise_p, "P", "probability of an on unit in the noise start", 0, 1, 0, 0, NULL, NULL},
-        {"data", OPT_STR, &data_spec, "SPEC", "data for --init data (default: the model's training data)", -INFINITY, INFINITY, 0, 0, NULL, NULL},
-        {"seed", OPT_U64, &seed, "S", "random seed", 0, 1.8446744073709552e19, 0, 0, NULL, NULL},
+        CLI_SEED_OPTION(seed, "random seed"),
         CLI_SAMPLE_OUT_OPTIONS(out),
         {"binary", OPT_FLAG, &binary, NULL, "output the binary states instead of p(v | h)", 0, 0, 0, 0, NULL, NULL},
         CLI_PRECISION_OPTION(precision),
@@ -227,11 +226,7 @@ int cli_rbm_sample(int argc, char **argv, bool quiet) {
     ebm_dataset *d = NULL;
     size_t h = 0, w = 0;
     if (out.png && !cli_image_shape(cmd, m->n_vis, m->height, m->width, out.shape, &h, &w)) goto done;
-    if (!steps_seen) cli_meta_size(m->meta, "ebm.sample.steps", &steps);
-    if (!t_seen) cli_meta_float(m->meta, "ebm.sample.temperature", &temperature);
-    if (!(temperature > 0)) temperature = 1.0f;
-    const char *mi = ebm_meta_get(m->meta, "ebm.sample.init");
-    if (!init_seen && mi && strcmp(mi, "data") == 0) init = 1;
+    cli_sample_meta(m->meta, &steps, steps_seen, &temperature, t_seen, &init, init_seen);
     ebm_rng rng;
     ebm_rng_seed(&rng, seed, 0);
     if (init == 1 && !cli_model_data(cmd, &data_spec, m->meta, "--init data needs --data")) goto done;
@@ -347,8 +342,7 @@ int cli_rbm_eval(int argc, char **argv, bool quiet) {
     int precision = EBM_PRECISION_FP32;
     cli_data_args da = CLI_DATA_ARGS_INIT;
     const cli_opt opts[] = {
-        {"data", OPT_STR, &e.data_spec, "SPEC", "evaluation data (default: the model's training data spec)", -INFINITY, INFINITY, 0, 0, NULL, NULL},
-        {"limit", OPT_SIZE, &da.limit, "N", "use the first N rows only (0 = all)", 0, 1e12, 0, 0, NULL, NULL},
+        CLI_EVAL_DATA_OPTIONS(e.data_spec, da.limit),
         {"pll-rows", OPT_SIZE, &pll_rows, "N", "rows for the pseudo-log-likelihood (0 = all)", 0, 1e12, 0, 0, NULL, NULL},
         {"exact", OPT_CHOICE, &exact_mode, NULL, "exact log Z and log-likelihood (auto: when a layer has <= 20 units)", 0, 0, 0, 0, "auto|on|off", NULL},
         {"ais", OPT_FLAG, &e.ais, NULL, "estimate log Z by annealed importance sampling", 0, 0, 0, 0, NULL, NULL},
@@ -358,7 +352,7 @@ int cli_rbm_eval(int argc, char **argv, bool quiet) {
         CLI_PRECISION_OPTION(precision),
         CLI_JSON_OPTION(json),
         CLI_DATA_AS_TRAINED_OPTIONS(da),
-        {"seed", OPT_U64, &da.seed, "S", "seed for AIS and for --binarize stochastic", 0, 1.8446744073709552e19, 0, 0, NULL, NULL},
+        CLI_SEED_OPTION(da.seed, "seed for AIS and for --binarize stochastic"),
         OPT_END,
     };
     int rc = cli_start_model(cmd, argc, argv, opts, "ebm eval MODEL --data SPEC [options]", eval_about, &e.path);
@@ -462,7 +456,7 @@ int cli_rbm_info(int argc, char **argv, bool quiet) {
 
 static ebm_dataset *rbm_load(void *model, const char *cmd, const char *spec, size_t limit, bool quiet) {
     const ebm_rbm *m = model;
-    cli_data_args da = {"auto", "none", 0.5f, limit, 1, false, false, false};
+    cli_data_args da = CLI_DATA_ARGS("auto", "none", limit);
     return cli_load_like_model(cmd, spec, &da, m->meta, m->n_vis, true, quiet);
 }
 static ebm_status rbm_energy(void *model, const float *x, size_t n, double *E) {

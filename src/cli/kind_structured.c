@@ -109,7 +109,7 @@ int cli_structured_train(int argc, char **argv, bool quiet) {
         {"classes", OPT_SIZE, &mk.k, "K", "markov: labels", 2, 100, 0, 0, NULL, &k_seen},
         {"stay", OPT_FLOAT, &mk.stay, "P", "markov: probability that the label stays", 0, 1, 0, 0, NULL, &stay_seen},
         {"noise", OPT_FLOAT, &mk.noise, "SD", "markov: observation noise", 0, 1e3, 0, 0, NULL, &noise_seen},
-        {"seed", OPT_U64, &o.seed, "S", "random seed (initialisation, shuffling, toy data)", 0, 1.8446744073709552e19, 0, 0, NULL, NULL},
+        CLI_SEED_OPTION(o.seed, "random seed (initialisation, shuffling, toy data)"),
         OPT_END,
     };
     size_t npos;
@@ -279,7 +279,7 @@ int cli_structured_info(int argc, char **argv, bool quiet) {
 
 static ebm_dataset *score_load(void *model, const char *cmd, const char *spec, size_t limit, bool quiet) {
     ebm_structured *m = model;
-    cli_data_args da = {"auto", "none", 0.5f, limit, 1, false, false, false}; /* labels are optional here */
+    cli_data_args da = CLI_DATA_ARGS("auto", "none", limit); /* labels are optional here */
     return cli_load_like_model(cmd, spec, &da, m->meta, ebm_structured_row_size(m), false, quiet);
 }
 

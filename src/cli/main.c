@@ -58,6 +58,9 @@ static void usage(FILE *f) {
           f);
 }
 
+static ebm_comm *comm; /* the processes of this run, made once before any command runs */
+ebm_comm *cli_comm(void) { return comm; }
+
 int main(int argc, char **argv) {
     /* a file grown past `ulimit -f` is a write error (EFBIG) to report like a full disk, not a silent death */
     signal(SIGXFSZ, SIG_IGN);
@@ -65,9 +68,12 @@ int main(int argc, char **argv) {
     /* OMP_DYNAMIC=true in the environment let libgomp run parallel regions with fewer threads than asked, and
      * a training run then never finished (measured: an RBM epoch of 1.6 s still running after 10 minutes) */
     omp_set_dynamic(0);
-    if (cli_mpi_init(&argc, &argv)) return 1;
+    if (ebm_comm_init(&argc, &argv, &comm)) {
+        fprintf(stderr, "ebm: %s\n", ebm_last_error());
+        return 1;
+    }
     int i = 1;
-    bool quiet = cli_mpi_rank() > 0; /* rank 0 alone reports progress */
+    bool quiet = ebm_comm_rank(cli_comm()) > 0; /* rank 0 alone reports progress */
     for (; i < argc && argv[i][0] == '-'; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -77,7 +83,7 @@ int main(int argc, char **argv) {
             char blas[512];
             ebm_blas_info(blas, sizeof blas);
             printf("ebm %s\nBLAS: %s\nMPI: %s\n", ebm_version(), blas,
-                   cli_mpi_built() ? "yes (mpirun -np N ebm ...; docs/distributed.md)" : "no (built without MPI)");
+                   ebm_comm_has_mpi() ? "yes (mpirun -np N ebm ...; docs/distributed.md)" : "no (built without MPI)");
             return 0;
         } else if (strcmp(a, "--quiet") == 0) {
             quiet = true;
@@ -116,14 +122,14 @@ int main(int argc, char **argv) {
     }
     for (size_t k = 0; k < N_COMMANDS; k++)
         if (strcmp(cmd, commands[k].name) == 0) {
-            if (cli_mpi_size() > 1 && strcmp(cmd, "train") && strcmp(cmd, "eval") && strcmp(cmd, "score")) {
+            if (ebm_comm_size(cli_comm()) > 1 && strcmp(cmd, "train") && strcmp(cmd, "eval") && strcmp(cmd, "score")) {
                 fprintf(stderr, "ebm: %s runs in one process; over several (mpirun) only train, eval and score\n", cmd);
-                cli_mpi_finalize();
+                ebm_comm_free(comm);
                 return 2;
             }
-            if (cli_mpi_rank() > 0 && !freopen("/dev/null", "w", stdout)) return 1; /* rank 0 prints the results */
+            if (ebm_comm_rank(cli_comm()) > 0 && !freopen("/dev/null", "w", stdout)) return 1; /* rank 0 prints the results */
             int rc = commands[k].run(rest, rargv, quiet);
-            cli_mpi_finalize();
+            ebm_comm_free(comm);
             return rc;
         }
     fprintf(stderr, "ebm: unknown command '%s' (commands: train, sample, eval, score, info, encode, classify, inpaint, denoise, landscape, compose, help)\n", cmd);

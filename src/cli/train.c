@@ -8,7 +8,7 @@
  * never stopped.  The checkpoint is removed once --out is saved.
  * A kind brings its trainer, its figures (progress detail, per-epoch line and log row) and its save.
  * Under mpirun every rank runs this with the same data and options (ebm_run shares each batch out and sums
- * the gradients through cli_mpi_allreduce); rank 0 alone takes the lock, writes the log and saves.  An error
+ * the gradients through ebm_comm_allreduce); rank 0 alone takes the lock, writes the log and saves.  An error
  * that only one rank can see ends the job by MPI_Abort, which is safe because rank 0 has nothing half
  * written at that point (the model file is written atomically, after the run). */
 #include "cli.h"
@@ -219,7 +219,7 @@ static bool log_close(cli_run *r) {
  * writes. */
 static ebm_status on_checkpoint(ebm_trainer *t, const ebm_run_progress *p, void *user) {
     cli_run *r = user;
-    if (cli_mpi_rank() > 0) return EBM_OK;
+    if (ebm_comm_rank(cli_comm()) > 0) return EBM_OK;
     ebm_tensors *ck = NULL;
     ebm_status s = ebm_tensors_new(&ck);
     if (!s) s = r->checkpoint ? r->checkpoint(r, t, ck) : ebm_run_checkpoint(t, ck);
@@ -248,14 +248,9 @@ int cli_train_run(cli_run *r, ebm_trainer *t, const ebm_mat *data, const int32_t
     int rc0 = cli_train_resume(r);
     if (rc0 >= 0) return rc0;
     if (first && r->resume) ro->resume = r->resume; /* a DBN's layers: the library says which layer resumes */
-    const bool writer = cli_mpi_rank() == 0;
-    if (cli_mpi_size() > 1) {
-        ro->rank = (size_t)cli_mpi_rank();
-        ro->ranks = (size_t)cli_mpi_size();
-        ro->allreduce = cli_mpi_allreduce;
-        ro->allreduce_user = NULL;
-        r->quiet = r->quiet || !writer;
-    }
+    const bool writer = ebm_comm_rank(cli_comm()) == 0;
+    ebm_comm_run_opts(cli_comm(), ro);
+    r->quiet = r->quiet || !writer;
     /* one writer per --out: a second process is refused before it writes anything (its log included) */
     ebm_lock *lock = NULL;
     if (writer && ebm_lock_output(r->ta->out, &lock)) {
@@ -280,7 +275,7 @@ int cli_train_run(cli_run *r, ebm_trainer *t, const ebm_mat *data, const int32_t
     }
     cli_install_sigint();
     ebm_status s = ebm_run(t, data, labels, ro, &r->res);
-    if (s && s != EBM_ECANCELED && s != EBM_ENAN && cli_mpi_size() > 1) {
+    if (s && s != EBM_ECANCELED && s != EBM_ENAN && ebm_comm_size(cli_comm()) > 1) {
         /* possibly this rank's alone, with the others waiting in an all-reduce: end them all */
         cli_progress_end(&r->prog);
         cli_lib_error(cmd, s);
@@ -288,7 +283,7 @@ int cli_train_run(cli_run *r, ebm_trainer *t, const ebm_mat *data, const int32_t
             log_close(r);
             ebm_lock_release(lock);
         }
-        cli_mpi_abort(1);
+        ebm_comm_abort(cli_comm(), 1);
     }
     if (!writer) {
         if (first) cli_train_end(r);

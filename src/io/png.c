@@ -133,6 +133,29 @@ ebm_status ebm_png_write(const char *path, const uint8_t *pixels, size_t height,
     return s;
 }
 
+ebm_status ebm_png_encoded_size(const uint8_t *pixels, size_t height, size_t width, int channels, size_t *bytes) {
+    *bytes = 0;
+    if (!pixels) return ebm_fail(EBM_EINVAL, "png_encoded_size: pixels is NULL");
+    if (channels < 1 || channels > 4) return ebm_fail(EBM_EINVAL, "PNG needs 1 to 4 channels, not %d", channels);
+    if (height == 0 || width == 0 || height > PNG_MAX_SIDE || width > PNG_MAX_SIDE)
+        return ebm_fail(EBM_EINVAL, "PNG of %zu x %zu pixels (each side must be 1 to %u)", width, height, PNG_MAX_SIDE);
+    png_image img;
+    memset(&img, 0, sizeof img);
+    img.version = PNG_IMAGE_VERSION;
+    img.width = (png_uint_32)width;
+    img.height = (png_uint_32)height;
+    img.format = png_formats[channels];
+    png_alloc_size_t size = 0;
+    /* with no memory, libpng encodes the image and only counts its bytes */
+    if (!png_image_write_to_memory(&img, NULL, &size, 0, pixels, 0, NULL)) {
+        ebm_status s = ebm_fail(EBM_EINVAL, "PNG encoding failed (%s)", img.message);
+        png_image_free(&img);
+        return s;
+    }
+    *bytes = (size_t)size;
+    return EBM_OK;
+}
+
 void ebm_grid_opts_default(ebm_grid_opts *o) {
     if (!o) return;
     o->cols = 0;

@@ -24,6 +24,10 @@ ebm_status ebm_bm_check_t(float T);
  * per run: hall (rows, n); res (rows, n), G (n, n), h (n), gbd (n). */
 ebm_status ebm_bm_gibbs_ws(const ebm_bm *m, float *x, size_t rows, size_t sweeps, float T, ebm_bm_scan scan,
                            ebm_rng *rng, double *hall);
+/* ebm_bm_gibbs_ws for chains row0 .. row0 + rows - 1 of a larger set: chain i draws from the stream of chain
+ * row0 + i, so a process holding a slice of the chains draws what one process holding all would. */
+ebm_status ebm_bm_gibbs_ws_at(const ebm_bm *m, float *x, size_t rows, size_t row0, size_t sweeps, float T,
+                              ebm_bm_scan scan, ebm_rng *rng, double *hall);
 ebm_status ebm_bm_pseudo_ll_grad_ws(const ebm_bm *m, const float *x, size_t rows, float *grad, float *res, float *G,
                                     double *h, double *gbd);
 

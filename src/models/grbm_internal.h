@@ -25,6 +25,9 @@ void grbm_clamp_logvar(ebm_grbm *m);
  * changed since the last call). */
 /* The chains' visible states (n, n_vis), read-only, without invalidating cached quantities. */
 const float *grbm_chains_v(const ebm_grbm_chains *c);
+/* The chains are chains first .. first + n - 1 of a larger set (data-parallel training): chain r draws from
+ * the streams of chain first + r, so a slice draws what the whole set would.  Default 0. */
+void grbm_chains_set_first(ebm_grbm_chains *c, uint64_t first);
 /* For resuming training: whether h is the joint state of v (Gibbs-Langevin keeps it across runs), and the
  * chains' whole state put back: v (n, n_vis), h (n, n_hid) with that flag; cached quantities are recomputed. */
 int grbm_chains_h_valid(const ebm_grbm_chains *c);

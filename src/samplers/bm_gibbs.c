@@ -10,6 +10,11 @@
 
 ebm_status ebm_bm_gibbs_ws(const ebm_bm *m, float *x, size_t rows, size_t sweeps, float T, ebm_bm_scan scan,
                            ebm_rng *rng, double *hall) {
+    return ebm_bm_gibbs_ws_at(m, x, rows, 0, sweeps, T, scan, rng, hall);
+}
+
+ebm_status ebm_bm_gibbs_ws_at(const ebm_bm *m, float *x, size_t rows, size_t row0, size_t sweeps, float T,
+                              ebm_bm_scan scan, ebm_rng *rng, double *hall) {
     ebm_status s = ebm_bm_check_t(T);
     if (s) return s;
     if (scan != EBM_SCAN_SYSTEMATIC && scan != EBM_SCAN_RANDOM) return ebm_fail(EBM_EINVAL, "unknown scan %d", (int)scan);
@@ -17,7 +22,7 @@ ebm_status ebm_bm_gibbs_ws(const ebm_bm *m, float *x, size_t rows, size_t sweeps
     double o = ebm_bm_off(m), a = (1 - o) / T;
     for (size_t r = 0; r < rows * n; r++)
         if (x[r] != 1.0f && x[r] != (float)o)
-            return ebm_fail(EBM_EINVAL, "chain %zu, unit %zu holds %g, not a %s value", r / n, r % n, x[r],
+            return ebm_fail(EBM_EINVAL, "chain %zu, unit %zu holds %g, not a %s value", row0 + r / n, r % n, x[r],
                             ebm_bm_spins_name(m->spins));
     if (rows == 0 || sweeps == 0) return EBM_OK;
     uint64_t key = ebm_rng_u64(rng);
@@ -26,7 +31,7 @@ ebm_status ebm_bm_gibbs_ws(const ebm_bm *m, float *x, size_t rows, size_t sweeps
         float *xr = x + r * n;
         double *h = hall + r * n;
         ebm_rng g;
-        ebm_rng_seed(&g, key, r);
+        ebm_rng_seed(&g, key, row0 + r);
         ebm_bm_field_row(m, xr, h);
         for (size_t sw = 0; sw < sweeps; sw++)
             for (size_t t = 0; t < n; t++) {

@@ -14,7 +14,8 @@
  * invariant): step sizes are relative to each unit's variance, eta_t = eta * sigma_i^2, where the paper
  * uses one scalar eta * mean(sigma^2), which makes the Gibbs-Langevin map expand (|a| > 1) on units
  * whose variance is far below the mean.  Each step draws from Philox streams keyed per row, so chains do
- * not depend on the thread count. */
+ * not depend on the thread count; chains that are a slice of a larger set (grbm_chains_set_first) draw from
+ * the streams of their index in the whole set. */
 #include "models/grbm_internal.h"
 
 #include <stdlib.h>
@@ -23,6 +24,7 @@
 struct ebm_grbm_chains {
     const ebm_grbm *m;
     size_t n;
+    uint64_t row0;          /* chain r draws from the streams of chain row0 + r (0 unless set_first) */
     float *v, *h;           /* state (n, n_vis), (n, n_hid) */
     float *pre;             /* (n, n_hid) hidden pre-activation of v (no bias) */
     float *p;               /* (n, n_hid) */
@@ -106,7 +108,7 @@ ebm_status ebm_grbm_chains_init_noise(ebm_grbm_chains *c, float scale, ebm_rng *
     uint64_t key = ebm_rng_u64(rng);
     for (size_t r = 0; r < c->n; r++) {
         float *v = c->v + r * nv;
-        ebm_rng_fill_normal(key, r, 0, v, nv);
+        ebm_rng_fill_normal(key, c->row0 + r, 0, v, nv);
         for (size_t i = 0; i < nv; i++) v[i] *= scale;
     }
     c->h_valid = c->cache_valid = 0;
@@ -132,6 +134,7 @@ float *ebm_grbm_chains_visible(ebm_grbm_chains *c) {
     return c->v;
 }
 const float *grbm_chains_v(const ebm_grbm_chains *c) { return c->v; }
+void grbm_chains_set_first(ebm_grbm_chains *c, uint64_t first) { c->row0 = first; }
 const float *ebm_grbm_chains_hidden(const ebm_grbm_chains *c) { return c->h; }
 int grbm_chains_h_valid(const ebm_grbm_chains *c) { return c->h_valid; }
 void grbm_chains_restore(ebm_grbm_chains *c, const float *v, const float *h, int h_valid) {
@@ -171,13 +174,13 @@ static void gibbs_step(ebm_grbm_chains *c, float T, ebm_rng *rng) {
     uint64_t k1 = ebm_rng_u64(rng), k2 = ebm_rng_u64(rng);
     grbm_pre_hidden(m, c->iv, c->v, c->n, c->sc, c->pre);
     memcpy(c->p, c->pre, c->n * nh * sizeof(float));
-    ebm_k_sigmoid_bernoulli(c->p, m->b, c->n, nh, 1.0f / T, k1, c->h);
+    ebm_k_sigmoid_bernoulli_at(c->p, m->b, c->n, nh, 1.0f / T, k1, c->row0, c->h);
     grbm_vis_mean(m, c->h, c->n, c->mean);
     float st = sqrtf(T);
 #pragma omp parallel for schedule(static) if (c->n * nv >= 65536)
     for (size_t r = 0; r < c->n; r++) {
         float *v = c->v + r * nv, *z = c->noise + r * nv;
-        ebm_rng_fill_normal(k2, r, 0, z, nv);
+        ebm_rng_fill_normal(k2, c->row0 + r, 0, z, nv);
         for (size_t i = 0; i < nv; i++) v[i] = c->mean[r * nv + i] + st * c->sd[i] * z[i];
     }
     c->h_valid = 0; /* h is the state v was drawn from, not p(h | new v) */
@@ -198,7 +201,7 @@ static void langevin_step(ebm_grbm_chains *c, const ebm_grbm_sample_opts *o, dou
 #pragma omp parallel for schedule(static) if (n * nv >= 65536)
     for (size_t r = 0; r < n; r++) {
         float *z = c->noise + r * nv;
-        ebm_rng_fill_normal(kz, r, 0, z, nv);
+        ebm_rng_fill_normal(kz, c->row0 + r, 0, z, nv);
         for (size_t i = 0; i < nv; i++) {
             size_t q = r * nv + i;
             c->v2[q] = (float)(c->v[q] - eta * c->var[i] * c->g[q] / T + s2 * c->sd[i] * z[i]);
@@ -220,7 +223,7 @@ static void langevin_step(ebm_grbm_chains *c, const ebm_grbm_sample_opts *o, dou
             }
             double la = -(c->F2[r] - c->F[r]) / T + lq_rev - lq_fwd;
             float x;
-            ebm_rng_fill_uniform(ku, r, 0, &x, 1);
+            ebm_rng_fill_uniform(ku, c->row0 + r, 0, &x, 1);
             accept = la >= 0 || log((double)x) < la;
             c->proposed += 1;
             c->accepted += accept;
@@ -244,7 +247,7 @@ static void gibbs_langevin_step(ebm_grbm_chains *c, const ebm_grbm_sample_opts *
         /* (v, h ~ p(h | v)) is the joint state; its F and mean W h + mu are cached */
         eval_fe(c, c->v, c->pre, c->F, T);
         memcpy(c->p, c->pre, n * nh * sizeof(float));
-        if (!c->h_valid) ebm_k_sigmoid_bernoulli(c->p, m->b, n, nh, 1.0f / T, kh0, c->h);
+        if (!c->h_valid) ebm_k_sigmoid_bernoulli_at(c->p, m->b, n, nh, 1.0f / T, kh0, c->row0, c->h);
         grbm_vis_mean(m, c->h, n, c->mean);
         c->h_valid = c->cache_valid = 1;
     }
@@ -263,14 +266,14 @@ static void gibbs_langevin_step(ebm_grbm_chains *c, const ebm_grbm_sample_opts *
         for (size_t k = 0; k < K; k++) {
             double ek = o->anneal ? cosine_eta(o->eta, k, K) : o->eta;
             float a = (float)(ek / T), s = (float)sqrt(2 * ek);
-            ebm_rng_fill_normal(kz, r, k * (nv + 1), z, nv); /* nv + 1: pairs of words never overlap */
+            ebm_rng_fill_normal(kz, c->row0 + r, k * (nv + 1), z, nv); /* nv + 1: pairs of words never overlap */
             /* v <- v - eta sigma^2 (v - m_h) / (T sigma^2) + sqrt(2 eta) sigma z */
             for (size_t i = 0; i < nv; i++) x[i] = x[i] - a * (x[i] - mh[i]) + s * c->sd[i] * z[i];
         }
     }
     eval_fe(c, c->v2, c->pre2, c->F2, T);
     memcpy(c->p, c->pre2, n * nh * sizeof(float));
-    ebm_k_sigmoid_bernoulli(c->p, m->b, n, nh, 1.0f / T, kh, c->h2);
+    ebm_k_sigmoid_bernoulli_at(c->p, m->b, n, nh, 1.0f / T, kh, c->row0, c->h2);
     grbm_vis_mean(m, c->h2, n, c->mean2);
     for (size_t r = 0; r < n; r++) {
         bool accept = true;
@@ -286,7 +289,7 @@ static void gibbs_langevin_step(ebm_grbm_chains *c, const ebm_grbm_sample_opts *
             }
             double la = -(c->F2[r] - c->F[r]) / T + lq_rev - lq_fwd;
             float x;
-            ebm_rng_fill_uniform(ku, r, 0, &x, 1);
+            ebm_rng_fill_uniform(ku, c->row0 + r, 0, &x, 1);
             accept = la >= 0 || log((double)x) < la;
             c->proposed += 1;
             c->accepted += accept;
@@ -351,7 +354,7 @@ ebm_status ebm_grbm_chains_mean(ebm_grbm_chains *c, float T, ebm_rng *rng, float
     size_t nh = m->n_hid;
     grbm_variances(m, c->iv, c->var);
     grbm_pre_hidden(m, c->iv, c->v, c->n, c->sc, c->p);
-    ebm_k_sigmoid_bernoulli(c->p, m->b, c->n, nh, 1.0f / T, ebm_rng_u64(rng), c->h2);
+    ebm_k_sigmoid_bernoulli_at(c->p, m->b, c->n, nh, 1.0f / T, ebm_rng_u64(rng), c->row0, c->h2);
     grbm_vis_mean(m, c->h2, c->n, mean);
     return EBM_OK;
 }

@@ -8,12 +8,15 @@
  *        steps of size eta (jittered by +-20% per chain and transition) on H = U(x) + |p|^2 / 2, accepted
  *        with probability min(1, exp(H - H'));
  *   RWM  (random-walk Metropolis): y = x + eta xi, accepted with probability min(1, exp(U(x) - U(y))).
+ * Proximal ULA/SGLD (JEM++, Yang & Ji 2021, "JEM++: Improved techniques for training JEM"): the same move
+ * with every coordinate's change clipped to [-prox, prox], i.e. x' projected onto the box of radius prox
+ * around x; it bounds how far one step can go when the energy's gradient is large early in training.
  * All n chains move together (one batched energy or gradient call per evaluation), and every chain draws
  * its noise from its own Philox stream keyed by (seed, step), so runs are reproducible and do not depend on
  * the thread count.  Clamped coordinates never move (their drift and noise are zero), which makes the MH
  * corrections exact for the conditional distribution of the free coordinates.  A proposal with a
  * non-finite energy is rejected; an unadjusted chain that leaves the finite numbers stops the run. */
-#include "core/internal.h"
+#include "samplers/samplers_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +51,7 @@ typedef struct {
     ebm_energy *e;
     const ebm_mcmc_opts *o;
     size_t n, d;
+    uint64_t row0;              /* the stream of chain i is that of chain row0 + i (ebm_mcmc_run_at) */
     double inv_t;
     float *g, *y, *gy, *xi, *p; /* (n, d) */
     float *E, *Ey;              /* (n) */
@@ -60,7 +64,7 @@ static void draw_noise(const run *r, uint64_t key, float *xi) {
     size_t d = r->d;
 #pragma omp parallel for schedule(static) if (r->n * d >= 65536)
     for (size_t i = 0; i < r->n; i++) {
-        ebm_rng_fill_normal(key, i, 0, xi + i * d, d);
+        ebm_rng_fill_normal(key, r->row0 + i, 0, xi + i * d, d);
         if (r->o->clamp)
             for (size_t j = 0; j < d; j++)
                 if (r->o->clamp[j]) xi[i * d + j] = 0.0f;
@@ -93,7 +97,7 @@ static void mh_accept(run *r, float *x, const double *log_alpha, uint64_t key) {
 #pragma omp parallel for schedule(static) reduction(+ : acc) if (r->n * d >= 65536)
     for (size_t i = 0; i < r->n; i++) {
         float u;
-        ebm_rng_fill_uniform(key, i, 0, &u, 1);
+        ebm_rng_fill_uniform(key, r->row0 + i, 0, &u, 1);
         if (!(log((double)u) < log_alpha[i])) continue; /* NaN log_alpha rejects */
         memcpy(x + i * d, r->y + i * d, d * sizeof(float));
         if (r->g) memcpy(r->g + i * d, r->gy + i * d, d * sizeof(float));
@@ -112,12 +116,20 @@ static ebm_status step_langevin(run *r, float *x, size_t t, uint64_t k1) {
     float drift = (float)(o->step_size * r->inv_t);
     float sd = o->kind == EBM_MCMC_SGLD ? o->noise : sqrtf(2.0f * o->step_size);
     int clip = o->clip_lo < o->clip_hi;
+    float px = o->prox;
 #pragma omp parallel for schedule(static) if (n * d >= 65536)
     for (size_t i = 0; i < n; i++) {
         float *xr = x + i * d;
         const float *gr = r->g + i * d, *zr = r->xi + i * d;
+        if (px > 0) { /* the proximal step: x' in the box of radius prox around x, i.e. the move clipped */
+            for (size_t j = 0; j < d; j++) {
+                float m = -drift * gr[j] + sd * zr[j];
+                xr[j] += m < -px ? -px : m > px ? px : m;
+            }
+        } else {
 #pragma omp simd
-        for (size_t j = 0; j < d; j++) xr[j] += -drift * gr[j] + sd * zr[j];
+            for (size_t j = 0; j < d; j++) xr[j] += -drift * gr[j] + sd * zr[j];
+        }
         if (clip)
             for (size_t j = 0; j < d; j++) xr[j] = xr[j] < o->clip_lo ? o->clip_lo : xr[j] > o->clip_hi ? o->clip_hi : xr[j];
     }
@@ -156,7 +168,7 @@ static ebm_status step_hmc(run *r, float *x, double *la, uint64_t k1, uint64_t k
      * direction of the target is integrated for a near-multiple of its half period on every transition */
     for (size_t i = 0; i < n; i++) {
         float u;
-        ebm_rng_fill_uniform(k2, i, 1, &u, 1);
+        ebm_rng_fill_uniform(k2, r->row0 + i, 1, &u, 1);
         r->eps[i] = r->o->step_size * (0.8f + 0.4f * u);
         la[i] = (double)r->E[i] * r->inv_t + 0.5 * sumsq_row(r->p + i * d, d);
     }
@@ -206,6 +218,10 @@ static ebm_status check_opts(const ebm_energy *e, const float *x, size_t n, cons
         return ebm_fail(EBM_EINVAL, "sgld: noise scale must be >= 0, got %g", (double)o->noise);
     if (o->kind == EBM_MCMC_HMC && (o->leapfrog < 1 || o->leapfrog > 10000))
         return ebm_fail(EBM_EINVAL, "hmc: leapfrog steps must be in 1..10000, got %zu", o->leapfrog);
+    if (!(o->prox >= 0) || !isfinite(o->prox))
+        return ebm_fail(EBM_EINVAL, "%s: the proximal radius must be >= 0, got %g", k, (double)o->prox);
+    if (o->prox > 0 && o->kind != EBM_MCMC_ULA && o->kind != EBM_MCMC_SGLD)
+        return ebm_fail(EBM_EINVAL, "%s: the proximal step goes with ula or sgld (it would break the Metropolis correction)", k);
     int clip = o->clip_lo < o->clip_hi;
     if (o->clip_lo > o->clip_hi || !isfinite(o->clip_lo) || !isfinite(o->clip_hi))
         return ebm_fail(EBM_EINVAL, "%s: clip range [%g, %g] is empty", k, (double)o->clip_lo, (double)o->clip_hi);
@@ -219,6 +235,11 @@ static ebm_status check_opts(const ebm_energy *e, const float *x, size_t n, cons
 }
 
 ebm_status ebm_mcmc_run(ebm_energy *e, float *x, size_t n, const ebm_mcmc_opts *o, ebm_mcmc_stats *stats) {
+    return ebm_mcmc_run_at(e, x, n, 0, o, stats);
+}
+
+ebm_status ebm_mcmc_run_at(ebm_energy *e, float *x, size_t n, uint64_t first, const ebm_mcmc_opts *o,
+                           ebm_mcmc_stats *stats) {
     ebm_status s = check_opts(e, x, n, o);
     if (s) return s;
     double t0 = ebm_now();
@@ -227,6 +248,7 @@ ebm_status ebm_mcmc_run(ebm_energy *e, float *x, size_t n, const ebm_mcmc_opts *
     r.e = e;
     r.o = o;
     r.n = n;
+    r.row0 = first;
     r.d = e->dim;
     r.inv_t = 1.0 / o->temperature;
     size_t nd = n * r.d;

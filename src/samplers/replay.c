@@ -2,7 +2,8 @@
  * models", section 3.1) in the form JEM's code uses: a fixed store of negatives initialised with noise;
  * each draw reads random slots, restarts a fraction of them from noise, and the moved samples are written
  * back to their slots.  Noise starts are uniform on [lo, hi] or Gaussian; every row draws from its own
- * Philox stream so draws do not depend on the thread count. */
+ * Philox stream so draws do not depend on the thread count.  With Gaussian starts (JEM++'s informative
+ * initialisation, chain_start.c) the slots and the restarts come from those Gaussians instead. */
 #include "core/internal.h"
 
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 struct ebm_replay {
     size_t cap, dim;
     ebm_noise noise;
+    const ebm_gauss_start *start; /* restarts from these Gaussians instead of noise (borrowed), or NULL */
     float *x; /* (cap, dim) */
 };
 
@@ -89,12 +91,25 @@ ebm_status ebm_replay_draw(ebm_replay *b, size_t n, float reinit, uint64_t key, 
     uint64_t knoise = ebm_rng_u64(&r);
     for (size_t i = 0; i < n; i++) {
         slots[i] = (size_t)ebm_rng_below(&r, b->cap);
-        if (ebm_rng_uniform(&r) < reinit)
-            noise_row(&b->noise, knoise, i, x + i * b->dim, b->dim);
-        else
+        if (ebm_rng_uniform(&r) >= reinit)
             memcpy(x + i * b->dim, b->x + slots[i] * b->dim, b->dim * sizeof(float));
+        else if (b->start)
+            ebm_gauss_start_fill(b->start, knoise, i, x + i * b->dim, 1, NULL);
+        else
+            noise_row(&b->noise, knoise, i, x + i * b->dim, b->dim);
     }
     return EBM_OK;
+}
+
+ebm_status ebm_replay_set_start(ebm_replay *b, const ebm_gauss_start *g, uint64_t seed) {
+    if (g && ebm_gauss_start_dim(g) != b->dim)
+        return ebm_fail(EBM_ESHAPE, "replay buffer: Gaussian starts of %zu values for rows of %zu",
+                        ebm_gauss_start_dim(g), b->dim);
+    b->start = g;
+    ebm_rng r;
+    ebm_rng_seed(&r, seed, 0x7265706c6179ull); /* "replay", as ebm_replay_new */
+    uint64_t key = ebm_rng_u64(&r);
+    return g ? ebm_gauss_start_fill(g, key, 0, b->x, b->cap, NULL) : ebm_noise_fill(&b->noise, key, b->x, b->cap, b->dim);
 }
 
 void ebm_replay_store(ebm_replay *b, const float *x, const size_t *slots, size_t n) {

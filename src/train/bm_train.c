@@ -4,7 +4,11 @@
  * sweeps from the batch, PCD-k (Tieleman 2008) with persistent chains.  Maximum pseudo-likelihood
  * (Besag 1975) follows the exact gradient of sum_i log p(x_i | x_-i) instead, without sampling.  Updates go
  * through the shared optimisers; the gradients are symmetric with a zero diagonal, so W stays symmetric.
- * The trainer is one step of the run loop (src/train/run.c); ebm_bm_train is ebm_run over it. */
+ * The trainer is one step of the run loop (src/train/run.c); ebm_bm_train is ebm_run over it.
+ *
+ * Data-parallel runs (ebm_run over several processes): a process holds a slice of each batch and (PCD) a slice
+ * of the persistent chains; every row and chain draws from the stream (key, its index in the whole batch or
+ * chain set), so the processes together draw exactly what one process draws. */
 #include "models/bm_internal.h"
 #include "train/train_internal.h"
 
@@ -31,9 +35,9 @@ const char *ebm_bm_method_name(ebm_bm_method k) {
     return k == EBM_BM_PCD ? "pcd" : k == EBM_BM_PL ? "pl" : "cd";
 }
 
-/* grad (n*n + n) += sign * (X'X / rows with zero diagonal | column means of X), X (rows, n). */
-static void add_stats(size_t n, const float *X, size_t rows, float sign, float *G, float *grad) {
-    float s = sign / (float)rows;
+/* grad (n*n + n) += s * (X'X with zero diagonal | column sums of X), X (rows, n); s = +-1 / rows gives the
+ * means. */
+static void add_stats(size_t n, const float *X, size_t rows, float s, float *G, float *grad) {
     ebm_sgemm(1, 0, n, n, rows, s, X, n, X, n, 0.0f, G, n);
     for (size_t i = 0; i < n; i++) G[i * n + i] = 0;
     for (size_t i = 0; i < n * n; i++) grad[i] += G[i];
@@ -54,9 +58,18 @@ typedef struct {
     float *res;         /* PL: (nmax, n) */
     double *fields;     /* (max(nmax, chains), n) local fields of the sweeps and of the PL gradient */
     double *gbd;        /* (n) */
-    size_t chains;
+    size_t chains;      /* PCD chains held here */
+    size_t c0, c_all;   /* PCD: the index of the first of them among all processes' c_all chains */
+    size_t rank, ranks; /* data-parallel: this process among ranks (0 of 1 alone) */
+    float *all;         /* data-parallel PCD: (c_all, n) all chains, gathered for checkpoints */
     ebm_rng keys;
 } bm_trainer;
+
+static void bm_shard(void *self, size_t rank, size_t ranks) {
+    bm_trainer *t = self;
+    t->rank = rank;
+    t->ranks = ranks;
+}
 
 static void bm_free_ws(bm_trainer *t) {
     ebm_optim_free(t->opt);
@@ -64,10 +77,11 @@ static void bm_free_ws(bm_trainer *t) {
     ebm_free(t->grad);
     ebm_free(t->G);
     ebm_free(t->res);
+    ebm_free(t->all);
     free(t->fields);
     free(t->gbd);
     t->opt = NULL;
-    t->neg = t->grad = t->G = t->res = NULL;
+    t->neg = t->grad = t->G = t->res = t->all = NULL;
     t->fields = t->gbd = NULL;
 }
 
@@ -86,7 +100,15 @@ static ebm_status bm_begin(void *self, const ebm_mat *data, const int32_t *label
     bm_free_ws(t);
     ebm_status s = ebm_optim_new(np, &o->optim, &t->opt);
     if (s) return s;
-    t->chains = o->chains ? o->chains : nmax;
+    /* PCD: this process's slice of all the chains */
+    size_t c_all = o->chains ? o->chains : nmax, ranks = t->ranks ? t->ranks : 1, c0 = 0, c1 = c_all;
+    if (o->method == EBM_BM_PCD && ranks > 1) {
+        if (c_all < ranks) return ebm_fail(EBM_EINVAL, "%zu persistent chains cannot be shared by %zu processes", c_all, ranks);
+        ebm_shard_range(c_all, t->rank, ranks, &c0, &c1);
+    }
+    t->chains = c1 - c0;
+    t->c0 = c0;
+    t->c_all = c_all;
     size_t nneg = o->method == EBM_BM_PCD ? t->chains : nmax, nf = nneg > nmax ? nneg : nmax;
     t->neg = ebm_calloc(nneg, n * sizeof(float));
     t->grad = ebm_calloc(np, sizeof(float));
@@ -94,14 +116,18 @@ static ebm_status bm_begin(void *self, const ebm_mat *data, const int32_t *label
     t->res = o->method == EBM_BM_PL ? ebm_calloc(nmax, n * sizeof(float)) : NULL;
     t->fields = malloc(nf * n * sizeof *t->fields);
     t->gbd = malloc(n * sizeof *t->gbd);
-    if (!t->neg || !t->grad || !t->G || !t->fields || !t->gbd || (o->method == EBM_BM_PL && !t->res))
+    if (o->method == EBM_BM_PCD && ranks > 1) t->all = ebm_calloc(c_all, n * sizeof(float));
+    if (!t->neg || !t->grad || !t->G || !t->fields || !t->gbd || (o->method == EBM_BM_PL && !t->res) ||
+        (o->method == EBM_BM_PCD && ranks > 1 && !t->all))
         return ebm_fail(EBM_ENOMEM, "out of memory for training buffers");
     ebm_rng init;
     ebm_rng_seed(&t->keys, seed, 0);
     ebm_rng_seed(&init, seed, 2);
-    if (o->method == EBM_BM_PCD)
-        for (size_t c = 0; c < t->chains; c++)
-            memcpy(t->neg + c * n, data->data + ebm_rng_below(&init, N) * n, n * sizeof(float));
+    if (o->method == EBM_BM_PCD) /* every process makes the draws of all c_all chains and keeps its own */
+        for (size_t c = 0; c < c_all; c++) {
+            size_t r = (size_t)ebm_rng_below(&init, N);
+            if (c >= c0 && c < c1) memcpy(t->neg + (c - c0) * n, data->data + r * n, n * sizeof(float));
+        }
     return EBM_OK;
 }
 
@@ -117,12 +143,16 @@ static ebm_status bm_step(void *self, float *x, const size_t *rows_idx, size_t r
     if (o->method == EBM_BM_PL) {
         s = ebm_bm_pseudo_ll_grad_ws(m, x, rows, t->grad, t->res, t->G, t->fields, t->gbd);
     } else {
-        size_t nr = o->method == EBM_BM_PCD ? t->chains : rows;
-        if (o->method == EBM_BM_CD) memcpy(t->neg, x, rows * n * sizeof(float));
-        s = ebm_bm_gibbs_ws(m, t->neg, nr, o->k, 1.0f, o->scan, &t->keys, t->fields);
+        bool pcd = o->method == EBM_BM_PCD;
+        size_t nr = pcd ? t->chains : rows, r0 = pcd ? t->c0 : c->ranks > 1 ? c->row0 : 0;
+        if (!pcd) memcpy(t->neg, x, rows * n * sizeof(float));
+        s = ebm_bm_gibbs_ws_at(m, t->neg, nr, r0, o->k, 1.0f, o->scan, &t->keys, t->fields);
+        /* the chains of a data-parallel run are a share chains / c_all of all chains, not c->share: -1 /
+         * (c_all share) makes their sum over the processes (which scale by share) the mean over all chains */
+        float sn = pcd && c->ranks > 1 ? -1.0f / ((float)t->c_all * c->share) : -1.0f / (float)nr;
         if (!s) {
-            add_stats(n, x, rows, 1.0f, t->G, t->grad);
-            add_stats(n, t->neg, nr, -1.0f, t->G, t->grad);
+            add_stats(n, x, rows, 1.0f / (float)rows, t->G, t->grad);
+            add_stats(n, t->neg, nr, sn, t->G, t->grad);
         }
     }
     if (!s && c->allreduce) s = c->allreduce(t->grad, np, c->allreduce_user);
@@ -154,15 +184,25 @@ static ebm_status bm_describe(void *self, ebm_meta *mt) {
     return s;
 }
 
-/* State for resuming: the optimiser's moments, the key stream and the PCD chains. */
+/* Data-parallel PCD, before a checkpoint: every process's chains into all, in global order. */
+static ebm_status bm_gather(void *self, const ebm_step_ctx *c) {
+    bm_trainer *t = self;
+    if (!t->all) return EBM_OK;
+    size_t n = t->m->n;
+    memcpy(t->all + t->c0 * n, t->neg, t->chains * n * sizeof(float));
+    return ebm_step_gather(c, t->all, t->c0, t->c0 + t->chains, t->c_all, n);
+}
+
+/* State for resuming: the optimiser's moments, the key stream and the PCD chains (all of them, gathered, in a
+ * data-parallel run: the same tensor as one process's). */
 static ebm_status bm_save_state(void *self, ebm_tensors *out) {
     bm_trainer *t = self;
     if (!t->opt) return ebm_fail(EBM_EINVAL, "the Boltzmann machine trainer has not begun");
     ebm_status s = ebm_optim_save_state(t->opt, "train.optim", out);
     if (!s) s = ebm_state_put_rng(out, "train.rng.keys", &t->keys);
     if (!s && t->o.method == EBM_BM_PCD) {
-        size_t sh[2] = {t->chains, t->m->n};
-        s = ebm_tensors_put(out, "train.chains", EBM_F32, 2, sh, t->neg);
+        size_t sh[2] = {t->c_all, t->m->n};
+        s = ebm_tensors_put(out, "train.chains", EBM_F32, 2, sh, t->all ? t->all : t->neg);
     }
     return s;
 }
@@ -172,7 +212,8 @@ static ebm_status bm_load_state(void *self, const ebm_tensors *in) {
     if (!t->opt) return ebm_fail(EBM_EINVAL, "the Boltzmann machine trainer has not begun");
     ebm_status s = ebm_optim_load_state(t->opt, "train.optim", in);
     if (!s) s = ebm_state_get_rng(in, "train.rng.keys", &t->keys);
-    if (!s && t->o.method == EBM_BM_PCD) s = ebm_state_get_f32(in, "train.chains", t->neg, t->chains * t->m->n);
+    if (!s && t->o.method == EBM_BM_PCD) /* this process's chains of all of them */
+        s = ebm_state_get_f32_rows(in, "train.chains", t->c_all, t->m->n, t->c0, t->chains, t->neg);
     return s;
 }
 
@@ -193,6 +234,8 @@ static const ebm_trainer_ops bm_ops = {
     .save_state = bm_save_state,
     .load_state = bm_load_state,
     .destroy = bm_destroy,
+    .shard = bm_shard,
+    .gather = bm_gather,
 };
 
 ebm_status ebm_bm_trainer_new(ebm_bm *m, const ebm_bm_train_opts *o, ebm_trainer **out) {

@@ -294,6 +294,7 @@ typedef struct {
     ebm_mm *mm;         /* the products' precision (NULL: fp32) */
     bool w16_fresh;     /* mm's bf16 copy of W was written by the last update (fused): no conversion needed */
     size_t rank, ranks; /* data-parallel: this process among ranks (0 of 1 alone) */
+    float *all_v, *all_h; /* data-parallel PCD: (c_all, n_vis), (c_all, n_hid) all chains, for checkpoints */
 } rbm_trainer;
 
 static void rbm_shard(void *self, size_t rank, size_t ranks) {
@@ -312,6 +313,9 @@ static ebm_status rbm_begin(void *self, const ebm_mat *data, const int32_t *labe
     if (s) return s;
     if (t->have_ws) ws_free(&t->w);
     ebm_free(t->vel);
+    ebm_free(t->all_v);
+    ebm_free(t->all_h);
+    t->all_v = t->all_h = NULL;
     t->have_ws = false;
     /* PCD: this process's slice of all the chains */
     size_t c_all = t->o.chains ? t->o.chains : batch, ranks = t->ranks ? t->ranks : 1, c0 = 0, c1 = c_all;
@@ -330,6 +334,11 @@ static ebm_status rbm_begin(void *self, const ebm_mat *data, const int32_t *labe
     t->w.mm = t->mm;
     t->vel = ebm_calloc(m->n_params, sizeof(float));
     if (!t->vel) return ebm_fail(EBM_ENOMEM, "out of memory for training buffers");
+    if (t->o.mode == EBM_PCD && ranks > 1) {
+        t->all_v = ebm_calloc(c_all, m->n_vis * sizeof(float));
+        t->all_h = ebm_calloc(c_all, m->n_hid * sizeof(float));
+        if (!t->all_v || !t->all_h) return ebm_fail(EBM_ENOMEM, "out of memory for training buffers");
+    }
     ebm_rng init;
     ebm_rng_seed(&t->keys, seed, 0);
     ebm_rng_seed(&init, seed, 2);
@@ -366,9 +375,13 @@ static ebm_status rbm_step(void *self, float *x, const size_t *rows_idx, size_t 
             ebm_status s = c->allreduce(w->grad, m->n_params, c->allreduce_user);
             if (s) return s;
         }
-        double norm = sqrt(ebm_k_sumsq(w->grad, m->n_params));
-        fig->grad_norm = norm;
-        if (o->grad_clip > 0 && norm > o->grad_clip) scale = (float)(o->grad_clip / norm);
+        /* the norm only where one process measures it too (with clipping), so that the figures, and the
+         * running means a checkpoint holds, are one process's */
+        if (o->grad_clip > 0) {
+            double norm = sqrt(ebm_k_sumsq(w->grad, m->n_params));
+            fig->grad_norm = norm;
+            if (norm > o->grad_clip) scale = (float)(o->grad_clip / norm);
+        }
         finite = apply_update(m, w->grad, w->grad, t->vel, lr, scale, o->momentum, o->weight_decay, 1);
     } else {
         /* vel_W = momentum vel_W + lr V2' H2 in the GEMM itself, the update of W and its bf16 copy in the
@@ -412,26 +425,41 @@ static ebm_status rbm_describe(void *self, ebm_meta *mt) {
     return s;
 }
 
-/* State for resuming: the momentum, the persistent chains with their hidden state, and the key stream. */
+/* Data-parallel PCD, before a checkpoint: every process's chains into all_v and all_h, in global order. */
+static ebm_status rbm_gather(void *self, const ebm_step_ctx *c) {
+    rbm_trainer *t = self;
+    if (!t->all_v) return EBM_OK;
+    size_t nv = t->m->n_vis, nh = t->m->n_hid, c0 = t->w.c0, c1 = c0 + t->w.c, ca = t->w.c_all;
+    memcpy(t->all_v + c0 * nv, negatives(&t->w), t->w.c * nv * sizeof(float));
+    memcpy(t->all_h + c0 * nh, t->w.h, t->w.c * nh * sizeof(float));
+    ebm_status s = ebm_step_gather(c, t->all_v, c0, c1, ca, nv);
+    return s ? s : ebm_step_gather(c, t->all_h, c0, c1, ca, nh);
+}
+
+/* State for resuming: the momentum, the persistent chains with their hidden state (all of them, gathered, in a
+ * data-parallel run: the same tensors as one process's), and the key stream. */
 static ebm_status rbm_save_state(void *self, ebm_tensors *out) {
     rbm_trainer *t = self;
     if (!t->vel) return ebm_fail(EBM_EINVAL, "the RBM trainer has not begun");
-    size_t np[1] = {t->m->n_params}, cv[2] = {t->w.c, t->m->n_vis}, ch[2] = {t->w.c, t->m->n_hid};
+    size_t np[1] = {t->m->n_params}, cv[2] = {t->w.c_all, t->m->n_vis}, ch[2] = {t->w.c_all, t->m->n_hid};
     ebm_status s = ebm_tensors_put(out, "train.velocity", EBM_F32, 1, np, t->vel);
     if (!s) s = ebm_state_put_rng(out, "train.rng.keys", &t->keys);
-    if (!s && t->o.mode == EBM_PCD) s = ebm_tensors_put(out, "train.chains.v", EBM_F32, 2, cv, negatives(&t->w));
-    if (!s && t->o.mode == EBM_PCD) s = ebm_tensors_put(out, "train.chains.h", EBM_F32, 2, ch, t->w.h);
+    if (!s && t->o.mode == EBM_PCD)
+        s = ebm_tensors_put(out, "train.chains.v", EBM_F32, 2, cv, t->all_v ? t->all_v : negatives(&t->w));
+    if (!s && t->o.mode == EBM_PCD) s = ebm_tensors_put(out, "train.chains.h", EBM_F32, 2, ch, t->all_h ? t->all_h : t->w.h);
     return s;
 }
 
+/* The chains this process holds (c0 .. c0 + c - 1) of all of them in the checkpoint. */
 static ebm_status rbm_load_state(void *self, const ebm_tensors *in) {
     rbm_trainer *t = self;
     if (!t->vel) return ebm_fail(EBM_EINVAL, "the RBM trainer has not begun");
     t->w16_fresh = false; /* the run loop may have restored W as well */
+    size_t nv = t->m->n_vis, nh = t->m->n_hid, c0 = t->w.c0, c = t->w.c, ca = t->w.c_all;
     ebm_status s = ebm_state_get_f32(in, "train.velocity", t->vel, t->m->n_params);
     if (!s) s = ebm_state_get_rng(in, "train.rng.keys", &t->keys);
-    if (!s && t->o.mode == EBM_PCD) s = ebm_state_get_f32(in, "train.chains.v", negatives(&t->w), t->w.c * t->m->n_vis);
-    if (!s && t->o.mode == EBM_PCD) s = ebm_state_get_f32(in, "train.chains.h", t->w.h, t->w.c * t->m->n_hid);
+    if (!s && t->o.mode == EBM_PCD) s = ebm_state_get_f32_rows(in, "train.chains.v", ca, nv, c0, c, negatives(&t->w));
+    if (!s && t->o.mode == EBM_PCD) s = ebm_state_get_f32_rows(in, "train.chains.h", ca, nh, c0, c, t->w.h);
     return s;
 }
 
@@ -440,6 +468,8 @@ static void rbm_destroy(void *self) {
     if (!t) return;
     if (t->have_ws) ws_free(&t->w);
     ebm_free(t->vel);
+    ebm_free(t->all_v);
+    ebm_free(t->all_h);
     ebm_mm_free(t->mm);
     free(t);
 }
@@ -456,6 +486,7 @@ static const ebm_trainer_ops rbm_ops = {
     .load_state = rbm_load_state,
     .destroy = rbm_destroy,
     .shard = rbm_shard,
+    .gather = rbm_gather,
 };
 
 ebm_status ebm_rbm_trainer_new(ebm_rbm *m, const ebm_cd_opts *o, ebm_trainer **out) {

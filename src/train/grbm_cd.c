@@ -8,7 +8,12 @@
  * enter the average, the whole gradient's L2 norm is clipped (10 in the paper), and the learning rate
  * follows a cosine decay over the epochs (SGD, lr 0.01, no momentum, no weight decay by default).  We
  * use p(h | v) instead of sampled h in both phases (the Rao-Blackwellised form of the same expectation).
- * log sigma^2 is clamped to its bounds after every update. */
+ * log sigma^2 is clamped to its bounds after every update.
+ *
+ * Data-parallel runs (ebm_run over several processes): a process holds a slice of each batch and a slice of
+ * the negative chains; every chain draws from the streams of its index among all chains (and chains that
+ * start from the data take their row of the whole batch, gathered), so the processes together draw exactly
+ * what one process draws. */
 #include "models/grbm_internal.h"
 #include "train/train_internal.h"
 
@@ -74,7 +79,11 @@ typedef struct {
     ebm_grbm_train_opts o;
     float *grad, *vel;  /* (n_params) descent direction, momentum */
     float *wpos, *wneg; /* (batch) weights of the data rows, (c) of the chain states */
-    size_t c;           /* negative chains */
+    size_t c;           /* negative chains held here */
+    size_t c0, c_all;   /* the index of the first of them among all processes' c_all chains */
+    size_t rank, ranks; /* data-parallel: this process among ranks (0 of 1 alone) */
+    float *xall;        /* data-parallel chains from the data: (batch, n_vis) the whole batch, gathered */
+    float *all_v, *all_h; /* data-parallel PCD: (c_all, n_vis), (c_all, n_hid) all chains, for checkpoints */
     ebm_grbm_chains *ch;
     ebm_rng keys;
     double lr;          /* the last step's learning rate (for ebm_grbm_train's divergence message) */
@@ -86,8 +95,17 @@ static void release(grbm_trainer *t) {
     ebm_free(t->vel);
     ebm_free(t->wpos);
     ebm_free(t->wneg);
+    ebm_free(t->xall);
+    ebm_free(t->all_v);
+    ebm_free(t->all_h);
     t->ch = NULL;
-    t->grad = t->vel = t->wpos = t->wneg = NULL;
+    t->grad = t->vel = t->wpos = t->wneg = t->xall = t->all_v = t->all_h = NULL;
+}
+
+static void grbm_shard(void *self, size_t rank, size_t ranks) {
+    grbm_trainer *t = self;
+    t->rank = rank;
+    t->ranks = ranks;
 }
 
 static ebm_status grbm_begin(void *self, const ebm_mat *data, const int32_t *labels, size_t batch, uint64_t seed) {
@@ -101,15 +119,33 @@ static ebm_status grbm_begin(void *self, const ebm_mat *data, const int32_t *lab
     if (!ebm_k_all_finite(data->data, data->rows * data->cols, &bad))
         return ebm_fail(EBM_EINVAL, "training data value %zu (row %zu) is not finite", bad, bad / data->cols);
     release(t);
-    t->c = o->neg_init == EBM_GRBM_NEG_DATA || !o->chains ? batch : o->chains;
+    /* this process's slice of all the chains */
+    size_t c_all = o->neg_init == EBM_GRBM_NEG_DATA || !o->chains ? batch : o->chains, c0 = 0, c1 = c_all;
+    size_t ranks = t->ranks ? t->ranks : 1;
+    if (ranks > 1) {
+        if (c_all < ranks) return ebm_fail(EBM_EINVAL, "%zu negative chains cannot be shared by %zu processes", c_all, ranks);
+        ebm_shard_range(c_all, t->rank, ranks, &c0, &c1);
+    }
+    t->c = c1 - c0;
+    t->c0 = c0;
+    t->c_all = c_all;
     size_t np = m->n_params;
     t->grad = ebm_calloc(np, sizeof(float));
     t->vel = ebm_calloc(np, sizeof(float));
     t->wpos = ebm_calloc(batch, sizeof(float));
     t->wneg = ebm_calloc(t->c, sizeof(float));
-    if (!t->grad || !t->vel || !t->wpos || !t->wneg) return ebm_fail(EBM_ENOMEM, "out of memory for training buffers");
+    bool pcd_dp = ranks > 1 && o->neg_init == EBM_GRBM_NEG_PERSISTENT;
+    if (ranks > 1 && o->neg_init == EBM_GRBM_NEG_DATA) t->xall = ebm_calloc(batch, m->n_vis * sizeof(float));
+    if (pcd_dp) {
+        t->all_v = ebm_calloc(c_all, m->n_vis * sizeof(float));
+        t->all_h = ebm_calloc(c_all, m->n_hid * sizeof(float));
+    }
+    if (!t->grad || !t->vel || !t->wpos || !t->wneg || (ranks > 1 && o->neg_init == EBM_GRBM_NEG_DATA && !t->xall) ||
+        (pcd_dp && (!t->all_v || !t->all_h)))
+        return ebm_fail(EBM_ENOMEM, "out of memory for training buffers");
     ebm_status s = ebm_grbm_chains_new(m, t->c, &t->ch);
     if (s) return s;
+    grbm_chains_set_first(t->ch, c0);
     ebm_rng init;
     ebm_rng_seed(&t->keys, seed, 20);
     ebm_rng_seed(&init, seed, 22);
@@ -133,9 +169,23 @@ static ebm_status grbm_step(void *self, float *x, const size_t *rows, size_t n, 
     ebm_grbm_free_energy_grad(m, x, n, t->wpos, grad);
     if (o->neg_init == EBM_GRBM_NEG_NOISE) {
         ebm_grbm_chains_init_noise(t->ch, 1.0f, &t->keys);
+    } else if (o->neg_init == EBM_GRBM_NEG_DATA && ctx->ranks > 1) {
+        /* chain c0 + r starts at row (c0 + r) mod n_global of the whole batch, which another process may hold */
+        size_t N = ctx->n_global;
+        memcpy(t->xall + ctx->row0 * nv, x, n * nv * sizeof(float));
+        ebm_status s = ebm_step_gather(ctx, t->xall, ctx->row0, ctx->row0 + n, N, nv);
+        if (s) return s;
+        float *cv = ebm_grbm_chains_visible(t->ch);
+        for (size_t r = 0; r < c; r++) memcpy(cv + r * nv, t->xall + ((t->c0 + r) % N) * nv, nv * sizeof(float));
     } else if (o->neg_init == EBM_GRBM_NEG_DATA) {
         float *cv = ebm_grbm_chains_visible(t->ch);
         for (size_t r = 0; r < c; r++) memcpy(cv + r * nv, x + (r % n) * nv, nv * sizeof(float));
+    }
+    if (ctx->ranks > 1) {
+        /* the chains are a share c / c_all of all chains, not ctx->share: -1 / (c_all rec share) makes their
+         * sum over the processes (which scale by share) the mean over all chains */
+        float w = -1.0f / ((float)t->c_all * (float)(o->k - o->burn_in) * ctx->share);
+        for (size_t r = 0; r < c; r++) t->wneg[r] = w;
     }
     for (size_t s = 0; s < o->k; s++) {
         grbm_chains_step(t->ch, &o->sampler, s, o->k, &t->keys);
@@ -198,20 +248,33 @@ static ebm_status grbm_describe(void *self, ebm_meta *mt) {
     return s;
 }
 
-/* State for resuming: the momentum, the key stream and the persistent chains' visible and hidden states, with
- * whether the hidden states are v's joint state (Gibbs-Langevin carries h from one update to the next). */
+/* Data-parallel PCD, before a checkpoint: every process's chains into all_v and all_h, in global order (the
+ * flag h_valid is the same on every process: every process's chains took the same steps). */
+static ebm_status grbm_gather(void *self, const ebm_step_ctx *c) {
+    grbm_trainer *t = self;
+    if (!t->all_v) return EBM_OK;
+    size_t nv = t->m->n_vis, nh = t->m->n_hid, c0 = t->c0, c1 = c0 + t->c;
+    memcpy(t->all_v + c0 * nv, grbm_chains_v(t->ch), t->c * nv * sizeof(float));
+    memcpy(t->all_h + c0 * nh, ebm_grbm_chains_hidden(t->ch), t->c * nh * sizeof(float));
+    ebm_status s = ebm_step_gather(c, t->all_v, c0, c1, t->c_all, nv);
+    return s ? s : ebm_step_gather(c, t->all_h, c0, c1, t->c_all, nh);
+}
+
+/* State for resuming: the momentum, the key stream and the persistent chains' visible and hidden states (all of
+ * them, gathered, in a data-parallel run: the same tensors as one process's), with whether the hidden states
+ * are v's joint state (Gibbs-Langevin carries h from one update to the next). */
 static ebm_status grbm_save_state(void *self, ebm_tensors *out) {
     grbm_trainer *t = self;
     if (!t->vel) return ebm_fail(EBM_EINVAL, "the GRBM trainer has not begun");
-    size_t np[1] = {t->m->n_params}, cv[2] = {t->c, t->m->n_vis};
+    size_t np[1] = {t->m->n_params}, cv[2] = {t->c_all, t->m->n_vis};
     ebm_status s = ebm_tensors_put(out, "train.velocity", EBM_F32, 1, np, t->vel);
     if (!s) s = ebm_state_put_rng(out, "train.rng.keys", &t->keys);
     if (!s && t->o.neg_init == EBM_GRBM_NEG_PERSISTENT)
-        s = ebm_tensors_put(out, "train.chains.v", EBM_F32, 2, cv, grbm_chains_v(t->ch));
-    size_t ch[2] = {t->c, t->m->n_hid}, one[1] = {1};
+        s = ebm_tensors_put(out, "train.chains.v", EBM_F32, 2, cv, t->all_v ? t->all_v : grbm_chains_v(t->ch));
+    size_t ch[2] = {t->c_all, t->m->n_hid}, one[1] = {1};
     uint8_t valid = (uint8_t)grbm_chains_h_valid(t->ch);
     if (!s && t->o.neg_init == EBM_GRBM_NEG_PERSISTENT)
-        s = ebm_tensors_put(out, "train.chains.h", EBM_F32, 2, ch, ebm_grbm_chains_hidden(t->ch));
+        s = ebm_tensors_put(out, "train.chains.h", EBM_F32, 2, ch, t->all_h ? t->all_h : ebm_grbm_chains_hidden(t->ch));
     if (!s && t->o.neg_init == EBM_GRBM_NEG_PERSISTENT) s = ebm_tensors_put(out, "train.chains.h_valid", EBM_U8, 1, one, &valid);
     return s;
 }
@@ -225,8 +288,9 @@ static ebm_status grbm_load_state(void *self, const ebm_tensors *in) {
     size_t nv = t->c * t->m->n_vis, nh = t->c * t->m->n_hid;
     float *v = ebm_calloc(nv + nh, sizeof(float));
     if (!v) return ebm_fail(EBM_ENOMEM, "out of memory");
-    s = ebm_state_get_f32(in, "train.chains.v", v, nv);
-    if (!s) s = ebm_state_get_f32(in, "train.chains.h", v + nv, nh);
+    /* this process's chains of all of them */
+    s = ebm_state_get_f32_rows(in, "train.chains.v", t->c_all, t->m->n_vis, t->c0, t->c, v);
+    if (!s) s = ebm_state_get_f32_rows(in, "train.chains.h", t->c_all, t->m->n_hid, t->c0, t->c, v + nv);
     const ebm_array *a = s ? NULL : ebm_tensors_get(in, "train.chains.h_valid");
     if (!s && (!a || a->dtype != EBM_U8 || ebm_array_numel(a) != 1))
         s = ebm_fail(EBM_EFORMAT, "training state: no u8 tensor 'train.chains.h_valid'");
@@ -252,6 +316,8 @@ static const ebm_trainer_ops grbm_ops = {
     .save_state = grbm_save_state,
     .load_state = grbm_load_state,
     .destroy = grbm_destroy,
+    .shard = grbm_shard,
+    .gather = grbm_gather,
 };
 
 ebm_status ebm_grbm_trainer_new(ebm_grbm *m, const ebm_grbm_train_opts *o, ebm_trainer **out) {

@@ -9,9 +9,22 @@
  *   - short-run chains started from noise at every iteration (Nijkamp, Hill, Zhu & Wu 2019, "Learning
  *     non-convergent non-persistent short-run MCMC toward energy-based model"),
  *   - persistent chains (Tieleman 2008, in continuous form),
- * moved by any sampler on the energy interface.  This file is the step of one update (an ebm_trainer);
- * the loop, the order of the data rows and the roll-back to the last good parameters are ebm_run's. */
+ * moved by any sampler on the energy interface.  Two stabilisers of JEM++ (Yang & Ji 2021): chains may start
+ * from a Gaussian per class fitted to the data instead of noise (its informative initialisation), and the
+ * sampler may take proximal steps (ebm_mcmc_opts.prox).  An exponential moving average of the parameters
+ * (Polyak averaging, as in score-based and diffusion models) can be kept beside them.  This file is the step
+ * of one update (an ebm_trainer); the loop, the order of the data rows and the roll-back to the last good
+ * parameters are ebm_run's.
+ *
+ * Data-parallel runs (ebm_run over several processes): every process draws the negatives' starts of the
+ * whole global batch (the same replay slots, restarts and noise as one process), moves only those of its
+ * own rows, each chain from the streams of its index in the global batch, and then gathers the moved
+ * negatives of all processes (ebm_step_gather) before writing them back, so that every process keeps the
+ * whole replay buffer (or the persistent chains), identical to one process's.  Data noise draws from the
+ * stream of the row's global index too: the processes together draw exactly what one process draws. */
+#include "samplers/samplers_internal.h"
 #include "train/lcd_internal.h"
+#include "train/train_internal.h"
 
 #include <float.h>
 #include <stdlib.h>
@@ -39,8 +52,14 @@ void ebm_lcd_opts_default(ebm_lcd_opts *o) {
 void ebm_lcd_opts_for_data(ebm_lcd_opts *o, size_t dim, int image) {
     if (image || dim > EBM_LCD_LOW_DIM) return;
     o->mcmc.kind = EBM_MCMC_ULA;
-    o->mcmc.step_size = 0.05f;
+    o->mcmc.step_size = 0.01f;
+    o->mcmc.steps = 40;
     o->optim.lr = 3e-3f;
+    if (o->noise.kind == EBM_NOISE_UNIFORM && o->noise.lo < o->noise.hi) {
+        float margin = 0.05f * (o->noise.hi - o->noise.lo);
+        o->mcmc.clip_lo = o->noise.lo - margin;
+        o->mcmc.clip_hi = o->noise.hi + margin;
+    }
 }
 
 static ebm_status check_opts(const ebm_energy *e, const ebm_lcd_opts *o) {
@@ -56,6 +75,9 @@ static ebm_status check_opts(const ebm_energy *e, const ebm_lcd_opts *o) {
     if (o->mcmc.steps == 0) return ebm_fail(EBM_EINVAL, "training: the negative sampler needs at least one step");
     if (!(o->gen_weight >= 0) || !isfinite(o->gen_weight))
         return ebm_fail(EBM_EINVAL, "training: the generative weight must be >= 0, got %g", (double)o->gen_weight);
+    if ((unsigned)o->init > EBM_INIT_GAUSSIAN) return ebm_fail(EBM_EINVAL, "training: unknown chain start %d", (int)o->init);
+    if (!(o->ema >= 0 && o->ema < 1))
+        return ebm_fail(EBM_EINVAL, "training: the EMA decay must be in [0, 1) (0 = off), got %g", (double)o->ema);
     if (o->gen_weight == 0 && !o->extra_grad)
         return ebm_fail(EBM_EINVAL, "training: a generative weight of 0 leaves nothing to train without an extra loss");
     return EBM_OK;
@@ -83,6 +105,8 @@ typedef struct {
     ebm_lcd_extra x;
     ebm_optim *opt;
     ebm_replay *buf;
+    ebm_gauss_start *gs;                  /* Gaussian chain starts, or NULL */
+    float *ema;                           /* (n_params) moving average, or NULL */
     float *xn, *Ep, *En, *wp, *wn, *grad; /* (batch, dim), 4 x (batch), (n_params) */
     size_t *slots;                        /* (batch) */
     size_t nmax, have_neg;                /* rows of the work space; rows of the last negatives */
@@ -90,9 +114,18 @@ typedef struct {
     uint64_t seed;
 } lcd_trainer;
 
+/* Nothing to keep per process: every process holds the whole buffer and draws by global index. */
+static void lcd_shard(void *self, size_t rank, size_t ranks) {
+    (void)self;
+    (void)rank;
+    (void)ranks;
+}
+
 static void lcd_release(lcd_trainer *t) {
     ebm_optim_free(t->opt);
     ebm_replay_free(t->buf);
+    ebm_gauss_start_free(t->gs);
+    ebm_free(t->ema);
     ebm_free(t->xn);
     ebm_free(t->Ep);
     ebm_free(t->En);
@@ -102,6 +135,8 @@ static void lcd_release(lcd_trainer *t) {
     free(t->slots);
     t->opt = NULL;
     t->buf = NULL;
+    t->gs = NULL;
+    t->ema = NULL;
     t->xn = t->Ep = t->En = t->wp = t->wn = t->grad = NULL;
     t->slots = NULL;
     t->have_neg = 0;
@@ -120,8 +155,18 @@ static ebm_status lcd_begin(void *self, const ebm_mat *data, const int32_t *labe
     lcd_release(t);
     s = ebm_optim_new(P, &o->optim, &t->opt);
     /* persistent chains are a buffer of exactly one batch, read in order, never restarted */
+    if (!s && o->init == EBM_INIT_GAUSSIAN) {
+        float lo, hi;
+        ebm_lcd_data_range(data, &lo, &hi);
+        s = ebm_gauss_start_fit(data, labels, lo, hi, &t->gs);
+    }
     if (!s && o->mode != EBM_NEG_SHORTRUN)
         s = ebm_replay_new(o->mode == EBM_NEG_BUFFER ? o->buffer : batch, d, &o->noise, seed, &t->buf);
+    if (!s && t->buf && t->gs) s = ebm_replay_set_start(t->buf, t->gs, seed);
+    if (!s && o->ema > 0) {
+        if (!(t->ema = ebm_calloc(P, sizeof(float)))) return ebm_fail(EBM_ENOMEM, "out of memory for training");
+        memcpy(t->ema, t->e->params, P * sizeof(float));
+    }
     if (s) return s;
     t->xn = ebm_calloc(batch * d, sizeof(float));
     t->Ep = ebm_calloc(batch, sizeof(float));
@@ -138,34 +183,41 @@ static ebm_status lcd_begin(void *self, const ebm_mat *data, const int32_t *labe
     return EBM_OK;
 }
 
-/* The contrastive term on the batch xp (n, dim): negatives from their starts moved by the sampler, then
- * grad += gen_weight (sum w+ dE(x+) + sum w- dE(x-)). */
-static ebm_status contrastive(lcd_trainer *t, const float *xp, size_t n, uint64_t kneg, size_t step, ebm_figures *fig) {
+/* The contrastive term on the batch xp (n, dim), rows row0 .. row0 + n - 1 of a global batch of N rows (one
+ * process: 0 and n): the negatives' starts of all N rows, this process's moved by the sampler and then
+ * gathered from all processes into xn, then grad += gen_weight (sum w+ dE(x+) + sum w- dE(x-)) over its rows. */
+static ebm_status contrastive(lcd_trainer *t, const float *xp, size_t n, uint64_t kneg, const ebm_step_ctx *c,
+                              ebm_figures *fig) {
     const ebm_lcd_opts *o = &t->o;
     ebm_energy *e = t->e;
-    size_t d = e->dim;
+    size_t d = e->dim, step = c->step, row0 = c->ranks > 1 ? c->row0 : 0, N = c->ranks > 1 ? c->n_global : n;
     ebm_status s = EBM_OK;
     if (o->mode == EBM_NEG_BUFFER) {
-        s = ebm_replay_draw(t->buf, n, o->reinit, kneg, t->xn, t->slots);
+        s = ebm_replay_draw(t->buf, N, o->reinit, kneg, t->xn, t->slots);
     } else if (o->mode == EBM_NEG_PERSISTENT) {
-        for (size_t i = 0; i < n; i++) t->slots[i] = i;
-        memcpy(t->xn, ebm_replay_data(t->buf), n * d * sizeof(float));
+        for (size_t i = 0; i < N; i++) t->slots[i] = i;
+        memcpy(t->xn, ebm_replay_data(t->buf), N * d * sizeof(float));
+    } else if (t->gs) {
+        s = ebm_gauss_start_fill(t->gs, kneg, 0, t->xn, N, NULL);
     } else {
-        s = ebm_noise_fill(&o->noise, kneg, t->xn, n, d);
+        s = ebm_noise_fill(&o->noise, kneg, t->xn, N, d);
     }
+    float *xl = t->xn + row0 * d; /* this process's negatives */
     ebm_mcmc_opts mc = o->mcmc;
     mc.progress = NULL;
     mc.seed = t->seed ^ 0x9e3779b97f4a7c15ull;
     mc.seed_offset = step * o->mcmc.steps;
     ebm_mcmc_stats st = {0};
-    if (!s) s = ebm_mcmc_run(e, t->xn, n, &mc, &st);
+    if (!s) s = ebm_mcmc_run_at(e, xl, n, row0, &mc, &st);
     if (s) return ebm_fail_prefix(s, "negative sampling at iteration %zu", step + 1);
-    if (t->buf) ebm_replay_store(t->buf, t->xn, t->slots, n);
-    t->have_neg = n;
-    fig->accept = st.accept_rate;
+    /* in the order of one process (data, then negatives); the gather leaves this process's rows as they are */
     s = e->energy(e, xp, n, t->Ep);
-    if (!s) s = e->energy(e, t->xn, n, t->En);
+    if (!s) s = e->energy(e, xl, n, t->En);
+    if (!s) s = ebm_step_gather(c, t->xn, row0, row0 + n, N, d);
     if (s) return s;
+    if (t->buf) ebm_replay_store(t->buf, t->xn, t->slots, N);
+    t->have_neg = N;
+    fig->accept = st.accept_rate;
     double sqp, sqn;
     fig->e_pos = weights(t->Ep, n, 1.0f, o->alpha, t->wp, &sqp);
     fig->e_neg = weights(t->En, n, -1.0f, o->alpha, t->wn, &sqn);
@@ -175,7 +227,7 @@ static ebm_status contrastive(lcd_trainer *t, const float *xp, size_t n, uint64_
         t->wn[i] *= o->gen_weight;
     }
     s = e->grad_params(e, xp, n, t->wp, t->grad, NULL);
-    if (!s) s = e->grad_params(e, t->xn, n, t->wn, t->grad, NULL);
+    if (!s) s = e->grad_params(e, xl, n, t->wn, t->grad, NULL);
     return s;
 }
 
@@ -185,12 +237,13 @@ static ebm_status lcd_step(void *self, float *xp, const size_t *rows, size_t n, 
     const ebm_lcd_opts *o = &t->o;
     size_t d = t->e->dim, P = t->e->n_params;
     uint64_t kdata = ebm_rng_u64(&t->keys), kneg = ebm_rng_u64(&t->keys);
+    size_t row0 = c->ranks > 1 ? c->row0 : 0;
     if (o->data_noise > 0)
         for (size_t i = 0; i < n; i++) {
             float z[256];
             for (size_t j0 = 0; j0 < d; j0 += 256) {
                 size_t len = d - j0 < 256 ? d - j0 : 256;
-                ebm_rng_fill_normal(kdata, i, j0, z, len);
+                ebm_rng_fill_normal(kdata, row0 + i, j0, z, len);
                 for (size_t j = 0; j < len; j++) xp[i * d + j0 + j] += o->data_noise * z[j];
             }
         }
@@ -202,7 +255,7 @@ static ebm_status lcd_step(void *self, float *xp, const size_t *rows, size_t n, 
         if (s) return s;
         fig->loss += fig->extra;
     }
-    if (o->gen_weight > 0 && (s = contrastive(t, xp, n, kneg, c->step, fig))) return s;
+    if (o->gen_weight > 0 && (s = contrastive(t, xp, n, kneg, c, fig))) return s;
     if (!isfinite(fig->loss))
         return ebm_fail(EBM_ENAN, "mean energy of the data %g, of the negatives %g%s", fig->e_pos, fig->e_neg,
                         !o->extra_grad || isfinite(fig->extra) ? "" : ", extra loss not finite");
@@ -214,6 +267,11 @@ static ebm_status lcd_step(void *self, float *xp, const size_t *rows, size_t n, 
     if (!ebm_k_all_finite(t->e->params, P, &bad)) return ebm_fail(EBM_ENAN, "parameter %zu is not finite", bad);
     /* the power iteration follows the update, on good parameters only, as the command line always did */
     if (o->sn_net) ebm_net_sn_update(o->sn_net, 1);
+    if (t->ema) {
+        float a = o->ema, b = 1.0f - o->ema;
+        const float *th = t->e->params;
+        for (size_t i = 0; i < P; i++) t->ema[i] = a * t->ema[i] + b * th[i];
+    }
     return EBM_OK;
 }
 
@@ -238,6 +296,7 @@ static ebm_status sample_defaults(const ebm_lcd_opts *o, ebm_meta *m) {
     if (!s) s = ebm_meta_setf(m, "ebm.sample.leapfrog", "%zu", mc->leapfrog);
     if (!s && o->noise.kind == EBM_NOISE_UNIFORM) s = ebm_meta_setf(m, "ebm.sample.init_lo", "%g", (double)o->noise.lo);
     if (!s && o->noise.kind == EBM_NOISE_UNIFORM) s = ebm_meta_setf(m, "ebm.sample.init_hi", "%g", (double)o->noise.hi);
+    if (!s && mc->prox > 0) s = ebm_meta_setf(m, "ebm.sample.prox", "%g", (double)mc->prox);
     if (!s && mc->clip_lo < mc->clip_hi) s = ebm_meta_setf(m, "ebm.sample.clip_lo", "%g", (double)mc->clip_lo);
     if (!s && mc->clip_lo < mc->clip_hi) s = ebm_meta_setf(m, "ebm.sample.clip_hi", "%g", (double)mc->clip_hi);
     return s;
@@ -254,6 +313,10 @@ static ebm_status lcd_describe(void *self, ebm_meta *m) {
     if (!s) s = ebm_meta_setf(m, "ebm.train.buffer", "%zu", o->buffer);
     if (!s) s = ebm_meta_setf(m, "ebm.train.reinit", "%g", (double)o->reinit);
     if (!s) s = ebm_meta_setf(m, "ebm.train.alpha", "%g", (double)o->alpha);
+    /* written only when on, so that checkpoints of runs without them keep their fingerprint */
+    if (!s && o->init == EBM_INIT_GAUSSIAN) s = ebm_meta_set(m, "ebm.train.init", "gaussian");
+    if (!s && o->mcmc.prox > 0) s = ebm_meta_setf(m, "ebm.train.prox", "%g", (double)o->mcmc.prox);
+    if (!s && o->ema > 0) s = ebm_meta_setf(m, "ebm.train.ema", "%g", (double)o->ema);
     if (!s)
         s = ebm_meta_setf(m, "ebm.train.optimizer", "%s lr %g wd %g clip %g",
                           o->optim.kind == EBM_OPTIM_SGD ? "sgd" : "adam", (double)o->optim.lr,
@@ -280,6 +343,8 @@ static ebm_status lcd_save_state(void *self, ebm_tensors *out) {
         size_t sh[2] = {t->have_neg, d};
         s = ebm_tensors_put(out, "train.negatives", EBM_F32, 2, sh, t->xn);
     }
+    size_t P = t->e->n_params;
+    if (!s && t->ema) s = ebm_tensors_put(out, "train.ema", EBM_F32, 1, &P, t->ema);
     size_t ns;
     float *st = t->o.sn_net ? ebm_net_state(t->o.sn_net, &ns) : NULL;
     if (!s && st) s = ebm_tensors_put(out, "train.sn_state", EBM_F32, 1, &ns, st);
@@ -300,6 +365,7 @@ static ebm_status lcd_load_state(void *self, const ebm_tensors *in) {
         s = ebm_state_get_f32(in, "train.negatives", t->xn, rows * d);
         if (!s) t->have_neg = rows;
     }
+    if (!s && t->ema) s = ebm_state_get_f32(in, "train.ema", t->ema, t->e->n_params);
     size_t ns;
     float *st = t->o.sn_net ? ebm_net_state(t->o.sn_net, &ns) : NULL;
     if (!s && st) s = ebm_state_get_f32(in, "train.sn_state", st, ns);
@@ -317,7 +383,8 @@ static void lcd_destroy(void *self) {
 
 #define LCD_OPS(NAME)                                                                                                  \
     {.name = NAME, .begin = lcd_begin, .step = lcd_step, .params = lcd_params, .checks_finite = 1,                     \
-     .describe = lcd_describe, .save_state = lcd_save_state, .load_state = lcd_load_state, .destroy = lcd_destroy}
+     .describe = lcd_describe, .save_state = lcd_save_state, .load_state = lcd_load_state, .destroy = lcd_destroy,    \
+     .shard = lcd_shard}
 static const ebm_trainer_ops lcd_ops = LCD_OPS(lcd_name), jem_ops = LCD_OPS(jem_name);
 
 ebm_status ebm_lcd_trainer_make(ebm_energy *e, const ebm_lcd_opts *o, const ebm_lcd_extra *x, ebm_trainer **out) {
@@ -348,6 +415,22 @@ const float *ebm_lcd_trainer_negatives(ebm_trainer *t, size_t *n) {
     lcd_trainer *lt = name == lcd_name || name == jem_name ? ebm_trainer_self(t) : NULL;
     *n = lt ? lt->have_neg : 0;
     return lt && lt->have_neg ? lt->xn : NULL;
+}
+
+ebm_status ebm_lcd_trainer_swap_ema(ebm_trainer *t) {
+    const char *name = ebm_trainer_name(t);
+    lcd_trainer *lt = name == lcd_name || name == jem_name ? ebm_trainer_self(t) : NULL;
+    if (!lt) return ebm_fail(EBM_EINVAL, "swap_ema: not an LCD or JEM trainer");
+    if (!lt->ema)
+        return ebm_fail(EBM_EINVAL, "swap_ema: the %s trainer keeps no moving average (ema off or not begun)",
+                        lt->x.jem ? jem_name : lcd_name);
+    float *p = lt->e->params;
+    for (size_t i = 0; i < lt->e->n_params; i++) {
+        float v = p[i];
+        p[i] = lt->ema[i];
+        lt->ema[i] = v;
+    }
+    return EBM_OK;
 }
 
 void ebm_lcd_run_opts(const ebm_lcd_opts *o, ebm_run_opts *r) {

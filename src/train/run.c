@@ -100,6 +100,14 @@ ebm_status ebm_state_get_f32(const ebm_tensors *t, const char *name, float *out,
     return EBM_OK;
 }
 
+ebm_status ebm_state_get_f32_rows(const ebm_tensors *t, const char *name, size_t rows_all, size_t width, size_t r0,
+                                  size_t n, float *out) {
+    const ebm_array *a = state_tensor(t, name, EBM_F32, rows_all * width * sizeof(float));
+    if (!a) return EBM_EFORMAT;
+    memcpy(out, (const float *)a->data + r0 * width, n * width * sizeof(float));
+    return EBM_OK;
+}
+
 void ebm_figures_clear(ebm_figures *f) {
     f->loss = f->recon = f->e_pos = f->e_neg = f->grad_norm = f->accept = f->extra = NAN;
 }
@@ -240,6 +248,13 @@ static ebm_status reduce_scaled(float *buf, size_t n, void *user) {
     return r->o->allreduce(buf, n, r->o->allreduce_user);
 }
 
+ebm_status ebm_step_gather(const ebm_step_ctx *c, float *buf, size_t lo, size_t hi, size_t n_all, size_t width) {
+    if (!c->allsum || c->ranks < 2) return EBM_OK;
+    for (size_t i = 0; i < lo * width; i++) buf[i] = -0.0f;
+    for (size_t i = hi * width; i < n_all * width; i++) buf[i] = -0.0f;
+    return c->allsum(buf, n_all * width, c->allsum_user);
+}
+
 /* One step's figures summed over the processes, weighted by their rows (NaN where none measured one). */
 static ebm_status reduce_figures(const ebm_run_opts *o, ebm_figures *f, size_t n) {
     double v[EBM_FIGURES_COUNT];
@@ -280,6 +295,8 @@ struct run_state {
     double t0, t_epoch;
     uint64_t data_hash; /* of the data and labels, once per run (have_hash) */
     bool have_hash;
+    size_t ranks;       /* processes of the run (1 alone) */
+    size_t gathered;    /* data-parallel: the update after which ops->gather last ran (SIZE_MAX: never) */
 };
 
 /* A 64-bit hash of n bytes (FNV-1a over 32-bit words, then the tail bytes): cheap enough to run over a whole
@@ -381,6 +398,9 @@ static ebm_status get_size(const ebm_meta *m, const char *key, size_t max, size_
 ebm_status ebm_run_checkpoint(ebm_trainer *t, ebm_tensors *out) {
     run_state *rs = t->run;
     if (!rs) return ebm_fail(EBM_EINVAL, "a checkpoint can be taken only during ebm_run (from its callbacks)");
+    if (rs->ranks > 1 && t->ops->gather && rs->gathered != rs->step)
+        return ebm_fail(EBM_EINVAL, "a data-parallel run of the %s trainer is checkpointed from on_checkpoint only "
+                                    "(where its processes gather their state)", ebm_trainer_name(t));
     ebm_meta *m = ebm_tensors_meta(out);
     ebm_status s = fingerprint(t, rs, m);
     if (!s) s = ebm_meta_setf(m, CK "step", "%zu", rs->step);
@@ -516,6 +536,8 @@ ebm_status ebm_run(ebm_trainer *t, const ebm_mat *data, const int32_t *labels, c
     rs.epochs = epochs;
     rs.iter_mode = iter_mode;
     rs.rollback = rollback;
+    rs.ranks = ranks;
+    rs.gathered = SIZE_MAX;
 
     /* a trainer that shards itself keeps the run's seed; any other gets independent streams per rank */
     uint64_t seed = o->seed;
@@ -537,9 +559,9 @@ ebm_status ebm_run(ebm_trainer *t, const ebm_mat *data, const int32_t *labels, c
     rs.pos = N;           /* next row of the permutation; N = a new epoch begins */
     rs.t_epoch = rs.t0;
     snapshot(t, rs.good, 0);
-    if (o->resume && ranks > 1) {
-        s = ebm_fail(EBM_ENOTSUP, "resuming a data-parallel run is not supported yet (a checkpoint holds one "
-                                  "process's chains); resume it in one process");
+    if (o->resume && ranks > 1 && !t->ops->shard) {
+        s = ebm_fail(EBM_ENOTSUP, "the %s trainer keeps its own random streams per process, so a data-parallel "
+                                  "run of it cannot resume; resume it in one process", ebm_trainer_name(t));
         goto done;
     }
     if (o->resume && (s = resume(t, &rs, o->resume))) goto done;
@@ -557,6 +579,8 @@ ebm_status ebm_run(ebm_trainer *t, const ebm_mat *data, const int32_t *labels, c
     if (ranks > 1) {
         ctx.allreduce = reduce_scaled;
         ctx.allreduce_user = &sr;
+        ctx.allsum = o->allreduce;
+        ctx.allsum_user = o->allreduce_user;
     }
     ebm_run_progress p;
     memset(&p, 0, sizeof p);
@@ -652,6 +676,12 @@ ebm_status ebm_run(ebm_trainer *t, const ebm_mat *data, const int32_t *labels, c
         }
         bool last = step + 1 == steps;
         if (o->checkpoint_every && o->on_checkpoint && !last && (stop || (step + 1) % o->checkpoint_every == 0)) {
+            /* every process reaches this point after the same update (stop is summed): the trainer's slices
+             * of its state are gathered, so that any process's checkpoint is the whole state */
+            if (ranks > 1 && t->ops->gather) {
+                if ((s = t->ops->gather(t->self, &ctx))) goto done;
+                rs.gathered = rs.step;
+            }
             ebm_status c = o->on_checkpoint(t, &p, o->user);
             if (c && !stop) {
                 s = ebm_fail_prefix(c, "checkpoint after update %zu", step + 1);

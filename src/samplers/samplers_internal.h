@@ -1,0 +1,13 @@
+/* Seams of the samplers (src/samplers) for the trainers, never installed. */
+#ifndef EBM_SAMPLERS_INTERNAL_H
+#define EBM_SAMPLERS_INTERNAL_H
+
+#include "core/internal.h"
+
+/* ebm_mcmc_run for chains first .. first + n - 1 of a larger set: chain i draws from the streams of chain
+ * first + i, so a process that moves a slice of the chains draws what one process moving all of them would
+ * (data-parallel training).  first 0: ebm_mcmc_run. */
+ebm_status ebm_mcmc_run_at(ebm_energy *e, float *x, size_t n, uint64_t first, const ebm_mcmc_opts *o,
+                           ebm_mcmc_stats *stats);
+
+#endif
