@@ -137,8 +137,11 @@ static ebm_status rbm_make(const tcase *c, inst *in, uint64_t seed) {
     ebm_cd_opts_default(&o);
     o.epochs = 3;
     o.batch = 10;
-    o.mode = c->variant == 1 ? EBM_PCD : EBM_CD;
+    o.mode = c->variant == 1 || c->variant == 3 ? EBM_PCD : EBM_CD;
     o.chains = c->variant == 1 ? 7 : 0;
+    /* variant 3: bf16 products, whose W copy the fused update writes and a resumed trainer must remake */
+    ebm_precision bf;
+    if (c->variant == 3 && ebm_precision_resolve(EBM_PRECISION_BF16, &bf) == EBM_OK) o.precision = bf;
     o.k = c->variant == 1 ? 2 : c->variant == 2 ? 3 : 1;
     if (c->variant == 1) o.lr_final = 0.001f;
     in->model = m;
@@ -425,6 +428,7 @@ int main(void) {
         {"jem++ gaussian starts, prox, ema", net_make, net_dump, net_drop, xn, yn, 3, 0},
         {"structured k-class", sp_make, sp_dump, sp_drop, xs, ys, 0, 0},
         {"structured chain", sp_make, sp_dump, sp_drop, xc, yc, 1, 0},
+        {"rbm pcd-1 bf16", rbm_make, rbm_dump, rbm_drop, xb, NULL, 3, 8},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         check_resume(&cases[i], 7, 9);  /* mid-epoch (epoch runs of 6 or 5 batches), work after it lost */

@@ -44,6 +44,40 @@ static void test_bulk_matches_scalar(void) {
     CHECK(eq < 5);
 }
 
+/* The sixteen-block path (AVX-512 where built for it) against the scalar block function, at every lane
+ * offset, across the 2^32 carry of the block counter (where the wide path hands over to the plain one)
+ * and with a stream and seed that use all 64 bits. */
+static void test_wide_blocks(void) {
+    const uint64_t seed = 0xfedcba9876543210ULL, stream = 0x0123456789abcdefULL;
+    const uint64_t starts[3] = {0, 12345, 0xFFFFFFFFull - 7}; /* the last one carries inside the 16 blocks */
+    for (int si = 0; si < 3; si++) {
+        uint32_t got[64];
+        ebm_rng_block64(seed, stream, starts[si], got);
+        int same = 1;
+        for (int b = 0; b < 16; b++) {
+            uint64_t blk = starts[si] + (uint64_t)b;
+            uint32_t ctr[4] = {(uint32_t)blk, (uint32_t)(blk >> 32), (uint32_t)stream, (uint32_t)(stream >> 32)};
+            uint32_t key[2] = {(uint32_t)seed, (uint32_t)(seed >> 32)}, w[4];
+            ebm_philox4x32(ctr, key, w);
+            for (int l = 0; l < 4; l++) same &= got[4 * b + l] == w[l];
+        }
+        CHECK_MSG(same, "block64 at block %llu", (unsigned long long)starts[si]);
+        /* fill_u32 at every lane offset and lengths across the 64-word fast path */
+        for (unsigned lane = 0; lane < 4; lane++) {
+            uint32_t ref[260], fill[256];
+            for (size_t b = 0; b < 65; b++) {
+                uint64_t blk = starts[si] + b;
+                uint32_t ctr[4] = {(uint32_t)blk, (uint32_t)(blk >> 32), (uint32_t)stream, (uint32_t)(stream >> 32)};
+                uint32_t key[2] = {(uint32_t)seed, (uint32_t)(seed >> 32)};
+                ebm_philox4x32(ctr, key, ref + 4 * b);
+            }
+            ebm_rng_fill_u32(seed, stream, 4 * starts[si] + lane, fill, 256);
+            CHECK_MSG(memcmp(fill, ref + lane, sizeof fill) == 0, "fill_u32 at block %llu lane %u",
+                      (unsigned long long)starts[si], lane);
+        }
+    }
+}
+
 static void test_uniform_chi2(void) {
     /* 100 bins, 1e6 draws: chi2 with 99 dof has mean 99, sd 14; accept below 99 + 6 sd. */
     enum { BINS = 100, N = 1000000 };
@@ -149,6 +183,7 @@ static void test_reproducible(void) {
 int main(void) {
     test_kat();
     test_bulk_matches_scalar();
+    test_wide_blocks();
     test_uniform_chi2();
     test_normal();
     test_below_and_permutation();

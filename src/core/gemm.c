@@ -6,7 +6,9 @@
  * ours), and the block layout depends only on the shapes, never on the thread count, so every result
  * is bit-identical whatever OMP_NUM_THREADS is.  The output is split along its longer side into a
  * multiple of 4 blocks (balanced on 1, 2 and 4 threads), widths rounded to the kernel's unroll (16
- * columns, 4 rows of the row-major output). */
+ * columns, 4 rows of the row-major output).  An optional epilogue (ebm_sgemm_ep) runs on each block right
+ * after its product, in the same thread and parallel region: the Gibbs conditionals and the CD weight
+ * update use it to work on the block while it is in cache, without a pass or a fork/join of their own. */
 #include "internal.h"
 
 #include <cblas.h>
@@ -33,11 +35,12 @@ static split plan(size_t m, size_t n, size_t k) {
     return s;
 }
 
-/* Row-major C (m, n) = alpha op(A) op(B) + beta C; op(A) is (m, k), op(B) is (k, n).  One definition
- * for float (cblas_sgemm) and double (cblas_dgemm). */
+/* Row-major C (m, n) = alpha op(A) op(B) + beta C; op(A) is (m, k), op(B) is (k, n); then, when ep is
+ * given, ep->fn on each output block by the thread that computed it, while the block is in its cache.
+ * One definition for float (cblas_sgemm) and double (cblas_dgemm, never with an epilogue). */
 #define DEFINE_GEMM(NAME, T, CBLAS)                                                                           \
-    void NAME(int ta, int tb, size_t m, size_t n, size_t k, T alpha, const T *A, size_t lda, const T *B,      \
-              size_t ldb, T beta, T *C, size_t ldc) {                                                         \
+    static void NAME##_impl(int ta, int tb, size_t m, size_t n, size_t k, T alpha, const T *A, size_t lda,    \
+                            const T *B, size_t ldb, T beta, T *C, size_t ldc, const ebm_gemm_ep *ep) {        \
         if (m == 0 || n == 0) return;                                                                         \
         split s = plan(m, n, k);                                                                                 \
         if (s.nb == 1 && (double)m * (double)n * (double)k >= 262144.0 && !omp_in_parallel() &&                  \
@@ -47,7 +50,7 @@ static split plan(size_t m, size_t n, size_t k) {
              * it runs serially, so one thread of a region issues it */                                          \
             _Pragma("omp parallel num_threads(2)")                                                               \
             _Pragma("omp single")                                                                                \
-            NAME(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);                                          \
+            NAME##_impl(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc, ep);                               \
             return;                                                                                              \
         }                                                                                                        \
         const size_t len = s.split_cols ? n : m;                                                              \
@@ -61,11 +64,30 @@ static split plan(size_t m, size_t n, size_t k) {
             else                                                                                              \
                 CBLAS(CblasRowMajor, TA, TB, (int)(x1 - x0), (int)n, (int)k, alpha, ta ? A + x0 : A + x0 * lda, \
                       (int)lda, B, (int)ldb, beta, C + x0 * ldc, (int)ldc);                                   \
+            if (ep) {                                                                                         \
+                if (s.split_cols) ep->fn(ep->ctx, 0, m, x0, x1);                                              \
+                else ep->fn(ep->ctx, x0, x1, 0, n);                                                           \
+            }                                                                                                 \
         }                                                                                                     \
     }
 
-DEFINE_GEMM(ebm_sgemm, float, cblas_sgemm)
-DEFINE_GEMM(ebm_dgemm, double, cblas_dgemm)
+DEFINE_GEMM(sgemm, float, cblas_sgemm)
+DEFINE_GEMM(dgemm, double, cblas_dgemm)
+
+void ebm_sgemm(int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *A, size_t lda, const float *B,
+               size_t ldb, float beta, float *C, size_t ldc) {
+    sgemm_impl(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc, NULL);
+}
+
+void ebm_sgemm_ep(int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *A, size_t lda,
+                  const float *B, size_t ldb, float beta, float *C, size_t ldc, const ebm_gemm_ep *ep) {
+    sgemm_impl(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc, ep);
+}
+
+void ebm_dgemm(int ta, int tb, size_t m, size_t n, size_t k, double alpha, const double *A, size_t lda,
+               const double *B, size_t ldb, double beta, double *C, size_t ldc) {
+    dgemm_impl(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc, NULL);
+}
 
 void ebm_colsum(const float *A, size_t rows, size_t cols, const float *w, float *out) {
     /* out (cols) = sum_r w[r] A[r, :]; A is (rows, cols), w (rows). Column blocks, rows in order. */

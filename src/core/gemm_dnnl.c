@@ -24,18 +24,18 @@
 #include <oneapi/dnnl/dnnl.h>
 #endif
 
+void ebm_k_to_bf16_row(const float *x, size_t n, uint16_t *out) {
+    size_t c = 0;
+#if defined(__AVX512BF16__) && defined(__AVX512F__)
+    for (; c + 16 <= n; c += 16)
+        _mm256_storeu_si256((__m256i *)(out + c), (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(x + c)));
+#endif
+    for (; c < n; c++) out[c] = ebm_bf16(x[c]);
+}
+
 void ebm_k_to_bf16(const float *x, size_t rows, size_t cols, size_t ld, uint16_t *out) {
 #pragma omp parallel for schedule(static) if (rows * cols >= 65536)
-    for (size_t r = 0; r < rows; r++) {
-        const float *src = x + r * ld;
-        uint16_t *dst = out + r * cols;
-        size_t c = 0;
-#if defined(__AVX512BF16__) && defined(__AVX512F__)
-        for (; c + 16 <= cols; c += 16)
-            _mm256_storeu_si256((__m256i *)(dst + c), (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(src + c)));
-#endif
-        for (; c < cols; c++) dst[c] = ebm_bf16(src[c]);
-    }
+    for (size_t r = 0; r < rows; r++) ebm_k_to_bf16_row(x + r * ld, cols, out + r * cols);
 }
 
 ebm_status ebm_precision_resolve(ebm_precision p, ebm_precision *out) {
@@ -92,14 +92,18 @@ ebm_status ebm_mm_set_weights(ebm_mm *mm, const float *W, size_t rows, size_t co
     (void)mm, (void)W, (void)rows, (void)cols;
     return EBM_OK;
 }
-void ebm_mm_gemm(ebm_mm *mm, int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *A, size_t lda,
-                 const float *B, size_t ldb, float beta, float *C, size_t ldc) {
+void ebm_mm_gemm_ep(ebm_mm *mm, int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *A,
+                    size_t lda, const float *B, size_t ldb, float beta, float *C, size_t ldc, const ebm_gemm_ep *ep) {
     (void)mm;
-    ebm_sgemm(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    ebm_sgemm_ep(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc, ep);
 }
 int ebm_mm_is_bf16(const ebm_mm *mm) {
     (void)mm;
     return 0;
+}
+uint16_t *ebm_mm_weights_buffer(ebm_mm *mm, const float *W, size_t rows, size_t cols) {
+    (void)mm, (void)W, (void)rows, (void)cols;
+    return NULL;
 }
 
 #else
@@ -197,6 +201,18 @@ ebm_status ebm_mm_set_weights(ebm_mm *mm, const float *W, size_t rows, size_t co
     return EBM_OK;
 }
 
+uint16_t *ebm_mm_weights_buffer(ebm_mm *mm, const float *W, size_t rows, size_t cols) {
+    if (!mm || !mm->bf16) return NULL;
+    if (!grow(&mm->w16, &mm->w_cap, rows * cols)) {
+        mm->w_src = NULL; /* no copy at all: the products convert W themselves */
+        return NULL;
+    }
+    mm->w_src = W;
+    mm->w_rows = rows;
+    mm->w_cols = cols;
+    return mm->w16;
+}
+
 /* Same split as gemm.c's plan(), so both paths cut the output alike. */
 static void plan(mm_shape *sh) {
     size_t m = sh->m, n = sh->n, k = sh->k;
@@ -283,29 +299,30 @@ static mm_shape *find_shape(ebm_mm *mm, int ta, int tb, size_t m, size_t n, size
     return lru;
 }
 
-void ebm_mm_gemm(ebm_mm *mm, int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *A, size_t lda,
-                 const float *B, size_t ldb, float beta, float *C, size_t ldc) {
+void ebm_mm_gemm_ep(ebm_mm *mm, int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *A,
+                    size_t lda, const float *B, size_t ldb, float beta, float *C, size_t ldc, const ebm_gemm_ep *ep) {
     if (!mm) {
-        ebm_sgemm(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+        ebm_sgemm_ep(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc, ep);
         return;
     }
     if (m == 0 || n == 0) return;
     const size_t lda0 = lda, ldb0 = ldb;
     const void *a = A, *bp = B;
     size_t esz = mm->bf16 ? 2 : 4;
+    /* bf16: the operands' conversions run in the product's own parallel region, before its barrier */
+    size_t ar = ta ? k : m, ac = ta ? m : k, br = tb ? n : k, bc = tb ? k : n;
+    int conv_b = 0;
     if (mm->bf16) {
         /* op(A) is (m, k): A is stored (m, k) or, transposed, (k, m); its bf16 copy is compact */
-        size_t ar = ta ? k : m, ac = ta ? m : k, br = tb ? n : k, bc = tb ? k : n;
         if (B == mm->w_src && br == mm->w_rows && bc == mm->w_cols && ldb == bc) {
             bp = mm->w16;
         } else {
             if (!grow(&mm->b16, &mm->b_cap, br * bc)) goto fallback;
-            ebm_k_to_bf16(B, br, bc, ldb, mm->b16);
+            conv_b = 1;
             bp = mm->b16;
         }
         ldb = bc;
         if (!grow(&mm->a16, &mm->a_cap, ar * ac)) goto fallback;
-        ebm_k_to_bf16(A, ar, ac, lda, mm->a16);
         a = mm->a16;
         lda = ac;
     }
@@ -317,10 +334,19 @@ void ebm_mm_gemm(ebm_mm *mm, int ta, int tb, size_t m, size_t n, size_t k, float
 #pragma omp parallel num_threads(nt)
     {
         omp_set_num_threads(1); /* this thread's own setting, for this region only: oneDNN plans 1 thread */
+        if (mm->bf16) {
+#pragma omp for schedule(static) nowait
+            for (size_t r = 0; r < ar; r++) ebm_k_to_bf16_row(A + r * lda0, ac, mm->a16 + r * ac);
+            if (conv_b) {
+#pragma omp for schedule(static) nowait
+                for (size_t r = 0; r < br; r++) ebm_k_to_bf16_row(B + r * ldb0, bc, mm->b16 + r * bc);
+            }
+        }
 #pragma omp for schedule(static)
         for (size_t b = 0; b < sh->nb; b++)
             if (!sh->blk[b].prim) sh->blk[b].ok = block_create(mm, sh, b, &sh->blk[b]);
-        /* the loop's barrier: every block exists (or failed) before any writes C */
+        /* the loop's barrier: the operands are converted and every block exists (or failed) before any
+         * block is multiplied */
         int ready = 1;
         for (size_t b = 0; b < sh->nb; b++) ready &= sh->blk[b].ok;
 #pragma omp single
@@ -346,13 +372,23 @@ void ebm_mm_gemm(ebm_mm *mm, int ta, int tb, size_t m, size_t n, size_t k, float
                                        {DNNL_ARG_ATTR_OUTPUT_SCALES, blk->scale}};
             dnnl_primitive_execute(blk->prim, blk->stream, sh->has_alpha ? 4 : 3, args);
             dnnl_stream_wait(blk->stream);
+            if (ep) {
+                size_t len = sh->split_cols ? n : m, x1 = x0 + sh->per < len ? x0 + sh->per : len;
+                if (sh->split_cols) ep->fn(ep->ctx, 0, m, x0, x1);
+                else ep->fn(ep->ctx, x0, x1, 0, n);
+            }
         }
     }
     if (all_ok) return;
     shape_clear(sh); /* never reuse a shape that failed; C is untouched */
 fallback:
     /* oneDNN refused (no memory, an unsupported ISA): the fp32 product is always available */
-    ebm_sgemm(ta, tb, m, n, k, alpha, A, lda0, B, ldb0, beta, C, ldc);
+    ebm_sgemm_ep(ta, tb, m, n, k, alpha, A, lda0, B, ldb0, beta, C, ldc, ep);
 }
 
 #endif
+
+void ebm_mm_gemm(ebm_mm *mm, int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *A, size_t lda,
+                 const float *B, size_t ldb, float beta, float *C, size_t ldc) {
+    ebm_mm_gemm_ep(mm, ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc, NULL);
+}

@@ -62,6 +62,17 @@ void ebm_sgemm(int ta, int tb, size_t m, size_t n, size_t k, float alpha, const 
                const float *B, size_t ldb, float beta, float *C, size_t ldc);
 void ebm_dgemm(int ta, int tb, size_t m, size_t n, size_t k, double alpha, const double *A, size_t lda,
                const double *B, size_t ldb, double beta, double *C, size_t ldc);
+/* A GEMM epilogue: fn(ctx, r0, r1, c0, c1) runs on the output block C[r0:r1, c0:c1] right after that block's
+ * product, in the thread that computed it (so it must not start its own parallel region).  The blocks
+ * depend only on the shapes, so an epilogue that treats each element (or each row's columns by position)
+ * alone gives the same result for any thread count. */
+typedef struct {
+    void (*fn)(void *ctx, size_t r0, size_t r1, size_t c0, size_t c1);
+    void *ctx;
+} ebm_gemm_ep;
+/* ebm_sgemm, then ep (NULL: none) on every block of C. */
+void ebm_sgemm_ep(int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *A, size_t lda,
+                  const float *B, size_t ldb, float beta, float *C, size_t ldc, const ebm_gemm_ep *ep);
 /* float -> bfloat16 bits, rounded to nearest even (NaN stays NaN, denormals become zero): what the
  * AVX512-BF16 instruction vcvtneps2bf16 computes, so the vector and scalar paths give the same bits. */
 static inline uint16_t ebm_bf16(float x) {
@@ -82,6 +93,8 @@ static inline float ebm_bf16_to_f32(uint16_t h) {
 }
 /* out (rows, cols), compact, = bf16 of x (rows, cols) with row stride ld. */
 void ebm_k_to_bf16(const float *x, size_t rows, size_t cols, size_t ld, uint16_t *out);
+/* out (n) = bf16 of x (n), serially (for use inside a parallel region or an epilogue). */
+void ebm_k_to_bf16_row(const float *x, size_t n, uint16_t *out);
 
 /* A matmul context at one precision (gemm_dnnl.c), owned by a trainer, sampler or AIS run.  NULL means
  * fp32 through ebm_sgemm, which is what ebm_mm_new gives for EBM_PRECISION_FP32 unless dnnl_fp32 asks for
@@ -94,13 +107,24 @@ ebm_status ebm_mm_new(ebm_precision p, int dnnl_fp32, ebm_mm **out);
 void ebm_mm_free(ebm_mm *mm);
 int ebm_mm_is_bf16(const ebm_mm *mm);
 ebm_status ebm_mm_set_weights(ebm_mm *mm, const float *W, size_t rows, size_t cols);
+/* The bf16 copy of W (rows, cols), compact, for the caller to fill with ebm_k_to_bf16's rounding before the
+ * next product: ebm_mm_set_weights with the conversion left to the producer of W (the update that writes W
+ * writes its copy in the same pass).  NULL where mm is not bf16, or out of memory (then the products
+ * convert W themselves). */
+uint16_t *ebm_mm_weights_buffer(ebm_mm *mm, const float *W, size_t rows, size_t cols);
 void ebm_mm_gemm(ebm_mm *mm, int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *A, size_t lda,
                  const float *B, size_t ldb, float beta, float *C, size_t ldc);
+/* ebm_mm_gemm with an epilogue on every block of C (ebm_sgemm_ep's contract). */
+void ebm_mm_gemm_ep(ebm_mm *mm, int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *A,
+                    size_t lda, const float *B, size_t ldb, float beta, float *C, size_t ldc, const ebm_gemm_ep *ep);
 /* out (cols) = sum_r w[r] A[r, :] for A (rows, cols), summed in row order. */
 void ebm_colsum(const float *A, size_t rows, size_t cols, const float *w, float *out);
 
 /* Philox4x32-10 block function: out = philox(ctr, key). */
 void ebm_philox4x32(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4]);
+/* out (64) = words 4 block0 .. 4 block0 + 63 of stream (seed, stream): sixteen Philox blocks at once
+ * (AVX-512 where built for it), what ebm_rng_fill_u32 gives at offset 4 block0. */
+void ebm_rng_block64(uint64_t seed, uint64_t stream, uint64_t block0, uint32_t out[64]);
 
 /* ---- element-wise kernels (kernels.c); plain loops over raw arrays, OpenMP over rows ---- */
 
@@ -112,6 +136,24 @@ void ebm_k_sigmoid_bernoulli(float *x, const float *bias, size_t n, size_t m, fl
  * would (data-parallel training). */
 void ebm_k_sigmoid_bernoulli_at(float *x, const float *bias, size_t n, size_t m, float inv_t, uint64_t key,
                                 uint64_t row0, float *sample);
+/* The conditional of a layer of binary units as a GEMM epilogue (ebm_k_sigbern_ep): on a block of the
+ * pre-activations x, p = sigmoid((x + bias) * inv_t) and, for rows r >= sample_from, a Bernoulli draw of p
+ * into sample row r - sample_from from stream (key, row0 + r - sample_from), word j for column j (what
+ * ebm_k_sigmoid_bernoulli_at draws); then x = p * scale_lo for rows r < scale_split, p * scale_hi after
+ * (the draw uses p unscaled).  One pass over the block while the product has left it in cache. */
+typedef struct {
+    float *x;             /* (rows, cols) with row stride ldx: pre-activations in, scaled probabilities out */
+    size_t ldx;
+    const float *bias;    /* (cols) */
+    float inv_t;
+    uint64_t key, row0;
+    size_t sample_from;   /* first row drawn; rows before it are not */
+    float *sample;        /* (rows - sample_from, cols) with row stride lds, or NULL: no draws */
+    size_t lds;
+    size_t scale_split;
+    float scale_lo, scale_hi;
+} ebm_sigbern;
+void ebm_k_sigbern_ep(void *sigbern, size_t r0, size_t r1, size_t c0, size_t c1);
 /* out (n) = sum_j softplus((x[i, j] + bias[j]) * inv_t) in double, x is (n, m). */
 void ebm_k_softplus_rowsum(const float *x, const float *bias, size_t n, size_t m, float inv_t, double *out);
 /* sum_j softplus((x[j] + bias[j]) * scale) in double for one row of m floats. */

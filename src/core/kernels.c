@@ -1,7 +1,10 @@
 /* Element-wise kernels on raw arrays: the logistic sigmoid with Bernoulli sampling (the conditionals
  * p(h|v), p(v|h) of an RBM), row sums of softplus (free energies), and finiteness checks.  Loops are
  * written so GCC vectorises them (libmvec expf/log1p, see vmath.h); OpenMP splits rows across threads
- * and each row draws from its own Philox stream (key, row), so samples do not depend on thread count. */
+ * and each row draws from its own Philox stream (key, row), so samples do not depend on thread count.
+ * The conditional is also a GEMM epilogue (ebm_k_sigbern_ep): sigmoid, draw and a scaling of the result
+ * in one pass over a block of the product's output while it is in cache, the Philox words generated
+ * sixteen blocks at a time (ebm_rng_block64) into a buffer that stays in L1. */
 #include "internal.h"
 #include "vmath.h"
 
@@ -9,6 +12,44 @@
 
 /* Below this many elements the OpenMP fork costs more than it saves. */
 #define PAR_MIN 32768
+
+/* Columns c0..c1 of one row: p = sigmoid((x + bias) inv_t), a draw from words c0..c1 of the stream
+ * (key, stream) into s when s != NULL, then x = p * scale.  Philox words come sixteen blocks at a time
+ * (ebm_rng_block64) into a buffer that stays in L1. */
+static inline void sigbern_row(float *restrict x, const float *restrict bias, size_t c0, size_t c1, float inv_t,
+                               uint64_t key, uint64_t stream, float *restrict s, float scale) {
+#pragma omp simd
+    for (size_t j = c0; j < c1; j++) x[j] = 1.0f / (1.0f + expf(-(x[j] + bias[j]) * inv_t));
+    if (s) {
+        uint32_t u[64];
+        for (size_t j0 = c0; j0 < c1;) {
+            /* up to the end of the sixteen Philox blocks that hold word j0 (all of them, in one AVX-512
+             * pass, once j0 is aligned) */
+            size_t lane = j0 & 3, len = 64 - lane < c1 - j0 ? 64 - lane : c1 - j0;
+            if (len == 64) ebm_rng_block64(key, stream, j0 >> 2, u);
+            else ebm_rng_fill_u32(key, stream, j0, u, len);
+            const uint32_t *uj = u;
+            float *xj = x + j0, *sj = s + j0;
+#pragma omp simd
+            for (size_t j = 0; j < len; j++) sj[j] = (float)(uj[j] >> 8) * 0x1.0p-24f < xj[j] ? 1.0f : 0.0f;
+            j0 += len;
+        }
+    }
+    if (scale != 1.0f) {
+#pragma omp simd
+        for (size_t j = c0; j < c1; j++) x[j] *= scale;
+    }
+}
+
+void ebm_k_sigbern_ep(void *ctx, size_t r0, size_t r1, size_t c0, size_t c1) {
+    const ebm_sigbern *e = ctx;
+    for (size_t r = r0; r < r1; r++) {
+        int draw = e->sample && r >= e->sample_from;
+        size_t d = r - e->sample_from;
+        sigbern_row(e->x + r * e->ldx, e->bias, c0, c1, e->inv_t, e->key, e->row0 + d,
+                    draw ? e->sample + d * e->lds : NULL, r < e->scale_split ? e->scale_lo : e->scale_hi);
+    }
+}
 
 void ebm_k_sigmoid_bernoulli(float *x, const float *bias, size_t n, size_t m, float inv_t, uint64_t key,
                              float *sample) {
@@ -20,21 +61,8 @@ void ebm_k_sigmoid_bernoulli_at(float *x, const float *bias, size_t n, size_t m,
     /* x is (n, m) pre-activations without bias, overwritten by probabilities; bias is (m);
      * sample is (n, m) or NULL; row i draws from the stream (key, row0 + i). */
 #pragma omp parallel for schedule(static) if (n * m >= PAR_MIN)
-    for (size_t i = 0; i < n; i++) {
-        float *row = x + i * m;
-#pragma omp simd
-        for (size_t j = 0; j < m; j++) row[j] = 1.0f / (1.0f + expf(-(row[j] + bias[j]) * inv_t));
-        if (!sample) continue;
-        float *s = sample + i * m;
-        uint32_t u[512];
-        for (size_t j0 = 0; j0 < m; j0 += 512) {
-            size_t len = m - j0 < 512 ? m - j0 : 512;
-            ebm_rng_fill_u32(key, row0 + (uint64_t)i, j0, u, len);
-#pragma omp simd
-            for (size_t j = 0; j < len; j++)
-                s[j0 + j] = (float)(u[j] >> 8) * 0x1.0p-24f < row[j0 + j] ? 1.0f : 0.0f;
-        }
-    }
+    for (size_t i = 0; i < n; i++)
+        sigbern_row(x + i * m, bias, 0, m, inv_t, key, row0 + i, sample ? sample + i * m : NULL, 1.0f);
 }
 
 /* sum_j softplus(z_j) = sum_j max(z_j, 0) + log prod_j (1 + exp(-|z_j|)): every factor lies in (1, 2],

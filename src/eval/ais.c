@@ -37,6 +37,8 @@ typedef struct {
     float *z;           /* (runs, n_hid) v'W */
     float *h;           /* (runs, n_hid) */
     float *pv;          /* (runs, n_vis) */
+    double *part;       /* (runs, n_hid / 16 + 1): per output block of v'W, its rows' log-ratio terms */
+    double *vis;        /* (runs) (a - c)'v */
     ebm_mm *mm;         /* the moves' precision (NULL: fp32) */
 } rbm_path;
 
@@ -51,25 +53,58 @@ static void rbm_sample_base(ais_path *p, float *v, size_t n, uint64_t key) {
     }
 }
 
+/* The epilogue of v'W, on each output block while it is in cache: the block's share of
+ * sum_j softplus(b1 (b_j + (v'W)_j)) - softplus(b0 (...)) per row, into that row's slot for the block (its
+ * first column / 16: the blocks depend only on the shapes, so the sums do not depend on the thread count),
+ * the visible term (a - c)'v for the block that starts at column 0, and then, when the states move, the
+ * hidden draws at beta b1. */
+typedef struct {
+    rbm_path *r;
+    const float *v;
+    double b0, b1;
+    ebm_sigbern move;   /* x == NULL: no move */
+} vw_epilogue;
+
+static void vw_block(void *ctx, size_t r0, size_t r1, size_t c0, size_t c1) {
+    const vw_epilogue *e = ctx;
+    const rbm_path *r = e->r;
+    const ebm_rbm *m = r->m;
+    size_t nv = m->n_vis, nh = m->n_hid, slots = nh / 16 + 1;
+    for (size_t i = r0; i < r1; i++) {
+        const float *zr = r->z + i * nh + c0;
+        r->part[i * slots + c0 / 16] = ebm_k_softplus_row(zr, m->b + c0, c1 - c0, e->b1) -
+                                       ebm_k_softplus_row(zr, m->b + c0, c1 - c0, e->b0);
+        if (c0 == 0) {
+            const float *vr = e->v + i * nv;
+            double vis = 0;
+            for (size_t j = 0; j < nv; j++) vis += r->dvis[j] * vr[j];
+            r->vis[i] = vis;
+        }
+    }
+    if (e->move.x) ebm_k_sigbern_ep((void *)&e->move, r0, r1, c0, c1);
+}
+
 static void rbm_step(ais_path *p, double b0, double b1, float *v, size_t n, double *logw, uint64_t k1, uint64_t k2,
                      int move) {
     rbm_path *r = (rbm_path *)p;
     const ebm_rbm *m = r->m;
-    size_t nv = m->n_vis, nh = m->n_hid;
-    ebm_sgemm(0, 0, n, nh, nv, 1.0f, v, nv, m->W, nh, 0.0f, r->z, nh);
+    size_t nv = m->n_vis, nh = m->n_hid, slots = nh / 16 + 1;
+    memset(r->part, 0, n * slots * sizeof(double));
+    vw_epilogue e = {r, v, b0, b1, {0}};
+    if (move) e.move = (ebm_sigbern){r->z, nh, m->b, (float)b1, k1, p->run0, 0, r->h, nh, n, 1.0f, 1.0f};
+    ebm_gemm_ep ep = {vw_block, &e};
+    ebm_sgemm_ep(0, 0, n, nh, nv, 1.0f, v, nv, m->W, nh, 0.0f, r->z, nh, &ep);
     double db = b1 - b0;
-#pragma omp parallel for schedule(static) if (n * nh >= 32768)
     for (size_t i = 0; i < n; i++) {
-        const float *zr = r->z + i * nh, *vr = v + i * nv;
-        double vis = 0;
-        for (size_t j = 0; j < nv; j++) vis += r->dvis[j] * vr[j];
-        logw[i] += db * vis + ebm_k_softplus_row(zr, m->b, nh, b1) - ebm_k_softplus_row(zr, m->b, nh, b0);
+        double sp = 0;
+        for (size_t q = 0; q < slots; q++) sp += r->part[i * slots + q];
+        logw[i] += db * r->vis[i] + sp;
     }
     if (!move) return;
-    ebm_k_sigmoid_bernoulli_at(r->z, m->b, n, nh, (float)b1, k1, p->run0, r->h);
     for (size_t j = 0; j < nv; j++) r->vbias[j] = (float)((1.0 - b1) * r->base[j] + b1 * m->a[j]);
-    ebm_mm_gemm(r->mm, 0, 1, n, nv, nh, (float)b1, r->h, nh, m->W, nh, 0.0f, r->pv, nv);
-    ebm_k_sigmoid_bernoulli_at(r->pv, r->vbias, n, nv, 1.0f, k2, p->run0, v);
+    ebm_sigbern ev = {r->pv, nv, r->vbias, 1.0f, k2, p->run0, 0, v, nv, n, 1.0f, 1.0f};
+    ebm_gemm_ep epv = {ebm_k_sigbern_ep, &ev};
+    ebm_mm_gemm_ep(r->mm, 0, 1, n, nv, nh, (float)b1, r->h, nh, m->W, nh, 0.0f, r->pv, nv, &epv);
 }
 
 static void rbm_path_free(rbm_path *r) {
@@ -79,6 +114,8 @@ static void rbm_path_free(rbm_path *r) {
     ebm_free(r->z);
     ebm_free(r->h);
     ebm_free(r->pv);
+    free(r->part);
+    free(r->vis);
     ebm_mm_free(r->mm);
     memset(r, 0, sizeof *r);
 }
@@ -93,7 +130,9 @@ static ebm_status rbm_path_make(rbm_path *r, const ebm_rbm *m, const float *base
     r->z = ebm_calloc(runs, nh * sizeof(float));
     r->h = ebm_calloc(runs, nh * sizeof(float));
     r->pv = ebm_calloc(runs, nv * sizeof(float));
-    if (!r->base || !r->vbias || !r->dvis || !r->z || !r->h || !r->pv) {
+    r->part = calloc(runs * (nh / 16 + 1), sizeof(double));
+    r->vis = calloc(runs, sizeof(double));
+    if (!r->base || !r->vbias || !r->dvis || !r->z || !r->h || !r->pv || !r->part || !r->vis) {
         rbm_path_free(r);
         return ebm_fail(EBM_ENOMEM, "out of memory for %zu AIS runs", runs);
     }

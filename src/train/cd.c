@@ -20,12 +20,18 @@
  * is too short a sum for the bf16 kernels; docs/benchmarks.md).  Parameters, momentum, the bias
  * gradients and the update itself stay fp32.
  *
+ * Fused kernels: each product carries the element-wise work that follows it as an epilogue on its output
+ * blocks (core/gemm.c): the sigmoid, the Bernoulli draws and the gradient's 1/n, -1/c scaling after v W and
+ * h W' (ebm_k_sigbern_ep), and after the gradient GEMM the update of W with the bf16 copy of the new W that
+ * the next update's products read (update_block).  Every result is bit-identical to the unfused passes.
+ *
  * Data-parallel runs (ebm_run over several processes): a process holds a slice of each batch and a slice of
  * the persistent chains; every row and chain draws from the stream (key, its index in the whole batch or
  * chain set), so the processes together draw exactly what one process draws. */
 #include "train/train_internal.h"
 #include "models/model_internal.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,19 +89,23 @@ static float *positives(const cd_ws *w, size_t n) { return w->V2 + (w->nmax - n)
 static float *negatives(const cd_ws *w) { return w->V2 + w->nmax * w->m->n_vis; }
 
 /* Conditionals of the RBM with rows drawing from the streams (key, row0 + i): ebm_rbm_sample_hidden and
- * ebm_rbm_sample_visible for a slice that starts at row row0 of the whole, products at mm's precision. */
+ * ebm_rbm_sample_visible for a slice that starts at row row0 of the whole, products at mm's precision.
+ * The sigmoid, the draws and a scaling of the probabilities by `scale` run as the product's epilogue, on
+ * each output block while it is in cache (ebm_k_sigbern_ep). */
 static void sample_hidden(const ebm_rbm *m, ebm_mm *mm, const float *v, size_t n, uint64_t key, size_t row0,
-                          float *prob, float *sample) {
+                          float *prob, float *sample, float scale) {
     if (n == 0) return;
-    ebm_mm_gemm(mm, 0, 0, n, m->n_hid, m->n_vis, 1.0f, v, m->n_vis, m->W, m->n_hid, 0.0f, prob, m->n_hid);
-    ebm_k_sigmoid_bernoulli_at(prob, m->b, n, m->n_hid, 1.0f, key, row0, sample);
+    ebm_sigbern e = {prob, m->n_hid, m->b, 1.0f, key, row0, 0, sample, m->n_hid, n, scale, scale};
+    ebm_gemm_ep ep = {ebm_k_sigbern_ep, &e};
+    ebm_mm_gemm_ep(mm, 0, 0, n, m->n_hid, m->n_vis, 1.0f, v, m->n_vis, m->W, m->n_hid, 0.0f, prob, m->n_hid, &ep);
 }
 
 static void sample_visible(const ebm_rbm *m, ebm_mm *mm, const float *h, size_t n, uint64_t key, size_t row0,
                            float *prob, float *sample) {
     if (n == 0) return;
-    ebm_mm_gemm(mm, 0, 1, n, m->n_vis, m->n_hid, 1.0f, h, m->n_hid, m->W, m->n_hid, 0.0f, prob, m->n_vis);
-    ebm_k_sigmoid_bernoulli_at(prob, m->a, n, m->n_vis, 1.0f, key, row0, sample);
+    ebm_sigbern e = {prob, m->n_vis, m->a, 1.0f, key, row0, 0, sample, m->n_vis, n, 1.0f, 1.0f};
+    ebm_gemm_ep ep = {ebm_k_sigbern_ep, &e};
+    ebm_mm_gemm_ep(mm, 0, 1, n, m->n_vis, m->n_hid, 1.0f, h, m->n_hid, m->W, m->n_hid, 0.0f, prob, m->n_vis, &ep);
 }
 
 /* PCD chains start from data rows, binarised by one Bernoulli draw each, with h ~ p(h|v).  Every process
@@ -111,7 +121,7 @@ static void pcd_init(cd_ws *w, const ebm_mat *data, ebm_rng *rng) {
         ebm_rng_fill_uniform(key, r, 0, v, nv);
         for (size_t j = 0; j < nv; j++) v[j] = v[j] < src[j] ? 1.0f : 0.0f;
     }
-    sample_hidden(w->m, w->mm, neg, w->c, ebm_rng_u64(rng), w->c0, w->H2 + w->nmax * w->m->n_hid, w->h);
+    sample_hidden(w->m, w->mm, neg, w->c, ebm_rng_u64(rng), w->c0, w->H2 + w->nmax * w->m->n_hid, w->h, 1.0f);
 }
 
 /* Runs the chains for the batch already stored in positives(w, n), leaves V2 and the scaled H2 ready for
@@ -127,38 +137,36 @@ static size_t batch_stats(cd_ws *w, size_t n, size_t row0, float share, ebm_rng 
     size_t nneg;
     *recon = NAN;
 
+    /* Positive rows are scaled by 1/n and negative rows by -1/nneg as their probabilities are written (the
+     * draws use them unscaled); the bias gradients are then column sums.  The chains of a data-parallel run
+     * are a share c / c_all of all chains, not `share`: -1/(c_all share) makes their sum over the processes
+     * the mean over all chains. */
+    float sp = 1.0f / (float)n, sn;
     if (w->mode == EBM_CD) {
         nneg = n;
-        sample_hidden(m, w->mm, pos, n, ebm_rng_u64(rng), row0, hpos, w->h);
+        sn = -1.0f / (float)nneg;
+        sample_hidden(m, w->mm, pos, n, ebm_rng_u64(rng), row0, hpos, w->h, sp);
         for (size_t t = 1; t <= w->k; t++) {
             sample_visible(m, w->mm, w->h, n, ebm_rng_u64(rng), row0, w->pv, neg);
             if (t == 1) *recon = ebm_k_sqdiff(pos, w->pv, n * nv);
-            sample_hidden(m, w->mm, neg, n, ebm_rng_u64(rng), row0, hneg, t < w->k ? w->h : NULL);
+            if (t < w->k) sample_hidden(m, w->mm, neg, n, ebm_rng_u64(rng), row0, hneg, w->h, 1.0f);
+            else sample_hidden(m, w->mm, neg, n, ebm_rng_u64(rng), row0, hneg, NULL, sn);
         }
     } else {
         nneg = w->c;
         for (size_t t = 1; t <= w->k; t++) {
             sample_visible(m, w->mm, w->h, nneg, ebm_rng_u64(rng), w->c0, w->pv, neg);
-            if (t < w->k) sample_hidden(m, w->mm, neg, nneg, ebm_rng_u64(rng), w->c0, hneg, w->h);
+            if (t < w->k) sample_hidden(m, w->mm, neg, nneg, ebm_rng_u64(rng), w->c0, hneg, w->h, 1.0f);
         }
-        /* One GEMM gives the hidden pre-activations of the batch and of the chains. */
-        ebm_mm_gemm(w->mm, 0, 0, n + nneg, nh, nv, 1.0f, pos, nv, m->W, nh, 0.0f, hpos, nh);
-        ebm_k_sigmoid_bernoulli(hpos, m->b, n, nh, 1.0f, 0, NULL);
-        ebm_k_sigmoid_bernoulli_at(hneg, m->b, nneg, nh, 1.0f, ebm_rng_u64(rng), w->c0, w->h);
+        /* One GEMM gives the hidden pre-activations of the batch and of the chains; its epilogue turns the
+         * batch's into probabilities and the chains' into probabilities and their next hidden state. */
+        sn = -1.0f / ((float)w->c_all * share);
+        ebm_sigbern e = {hpos, nh, m->b, 1.0f, ebm_rng_u64(rng), w->c0, n, w->h, nh, n, sp, sn};
+        ebm_gemm_ep ep = {ebm_k_sigbern_ep, &e};
+        ebm_mm_gemm_ep(w->mm, 0, 0, n + nneg, nh, nv, 1.0f, pos, nv, m->W, nh, 0.0f, hpos, nh, &ep);
     }
 
-    /* Scale positive rows by 1/n and negative rows by -1/nneg; the bias gradients are then column sums.
-     * The chains of a data-parallel run are a share c / c_all of all chains, not `share`: -1/(c_all share)
-     * makes their sum over the processes the mean over all chains. */
-    float sp = 1.0f / (float)n;
-    float sn = w->mode == EBM_PCD ? -1.0f / ((float)w->c_all * share) : -1.0f / (float)nneg;
     size_t rows = n + nneg;
-#pragma omp parallel for schedule(static) if (rows * nh >= 65536)
-    for (size_t r = 0; r < rows; r++) {
-        float s = r < n ? sp : sn;
-        float *row = hpos + r * nh;
-        for (size_t j = 0; j < nh; j++) row[j] *= s;
-    }
     float *ga = w->grad + nv * nh, *gb = ga + nv;
     for (size_t r = 0; r < rows; r++) w->coef[r] = r < n ? sp : sn;
     ebm_colsum(pos, rows, nv, w->coef, ga);
@@ -169,16 +177,48 @@ static size_t batch_stats(cd_ws *w, size_t n, size_t row0, float share, ebm_rng 
 
 /* C (n_vis, n_hid) = alpha V2' H2 + beta C over the rows of the last batch_stats call; fp32 in every
  * precision (see the top of the file). */
-static void weight_grad(const cd_ws *w, size_t n, size_t rows, float alpha, float beta, float *C) {
+static void weight_grad(const cd_ws *w, size_t n, size_t rows, float alpha, float beta, float *C,
+                        const ebm_gemm_ep *ep) {
     size_t nv = w->m->n_vis, nh = w->m->n_hid;
-    ebm_sgemm(1, 0, nv, nh, rows, alpha, positives(w, n), nv, w->H2 + (w->nmax - n) * nh, nh, beta, C, nh);
+    ebm_sgemm_ep(1, 0, nv, nh, rows, alpha, positives(w, n), nv, w->H2 + (w->nmax - n) * nh, nh, beta, C, nh, ep);
+}
+
+/* The weight update as the epilogue of the gradient GEMM, on each block of W while it is in cache: the GEMM
+ * has left momentum vel + lr g in vel; then vel -= lr wd W, W += vel (apply_update's arithmetic, element
+ * by element), and the bf16 copy of the new W for the next update's products (w16, or NULL in fp32). */
+typedef struct {
+    float *W, *vel;
+    uint16_t *w16;
+    size_t ld;
+    float d;            /* lr * weight decay */
+    _Atomic int bad;    /* a block found a non-finite parameter */
+} update_ep;
+
+static void update_block(void *ctx, size_t r0, size_t r1, size_t c0, size_t c1) {
+    update_ep *e = ctx;
+    const float d = e->d;
+    float probe = 0.0f;
+    for (size_t r = r0; r < r1; r++) {
+        float *restrict p = e->W + r * e->ld, *restrict vel = e->vel + r * e->ld;
+#pragma omp simd reduction(+ : probe)
+        for (size_t i = c0; i < c1; i++) {
+            float u = vel[i] - d * p[i];
+            vel[i] = u;
+            p[i] += u;
+            probe += p[i] * 0.0f;
+        }
+        if (e->w16) ebm_k_to_bf16_row(p + c0, c1 - c0, e->w16 + r * e->ld + c0);
+    }
+    if (probe != 0.0f) atomic_store_explicit(&e->bad, 1, memory_order_relaxed);
 }
 
 /* vel = momentum vel + lr (scale g - wd W) (weight decay on W only); params += vel.  With g == NULL the
- * weight part of vel already holds momentum vel + lr g (fused into the gradient GEMM) and only the
- * biases take their gradient from bias_g.  Returns false when a parameter became non-finite. */
+ * weight part of vel already holds momentum vel + lr g (from the gradient GEMM): with weights set, vel -=
+ * lr wd W and W += vel here; without, the weights are already updated (update_block, in the GEMM's
+ * epilogue).  The biases take their gradient from bias_g.  Returns false when a parameter it updated
+ * became non-finite. */
 static bool apply_update(ebm_rbm *m, const float *g, const float *bias_g, float *vel, float lr, float scale,
-                         float momentum, float wd) {
+                         float momentum, float wd, int weights) {
     size_t nw = m->n_vis * m->n_hid, np = m->n_params;
     float *p = m->params;
     float a = lr * scale, d = lr * wd;
@@ -191,7 +231,7 @@ static bool apply_update(ebm_rbm *m, const float *g, const float *bias_g, float 
             p[i] += u;
             probe += p[i] * 0.0f;
         }
-    } else {
+    } else if (weights) {
 #pragma omp parallel for simd reduction(+ : probe) schedule(static) if (nw >= 65536)
         for (size_t i = 0; i < nw; i++) {
             float u = vel[i] - d * p[i];
@@ -252,6 +292,7 @@ typedef struct {
     float *vel;         /* (n_params) momentum */
     ebm_rng keys;
     ebm_mm *mm;         /* the products' precision (NULL: fp32) */
+    bool w16_fresh;     /* mm's bf16 copy of W was written by the last update (fused): no conversion needed */
     size_t rank, ranks; /* data-parallel: this process among ranks (0 of 1 alone) */
     float *all_v, *all_h; /* data-parallel PCD: (c_all, n_vis), (c_all, n_hid) all chains, for checkpoints */
 } rbm_trainer;
@@ -289,6 +330,7 @@ static ebm_status rbm_begin(void *self, const ebm_mat *data, const int32_t *labe
         t->w.c_all = c_all;
     }
     t->have_ws = true;
+    t->w16_fresh = false;
     t->w.mm = t->mm;
     t->vel = ebm_calloc(m->n_params, sizeof(float));
     if (!t->vel) return ebm_fail(EBM_ENOMEM, "out of memory for training buffers");
@@ -315,15 +357,20 @@ static ebm_status rbm_step(void *self, float *x, const size_t *rows_idx, size_t 
     size_t nv = m->n_vis;
     (void)rows_idx;
     memcpy(positives(w, n), x, n * nv * sizeof(float));
-    ebm_status ms = ebm_mm_set_weights(t->mm, m->W, nv, m->n_hid); /* W as the last update (or a roll-back) left it */
-    if (ms) return ms;
+    /* W's bf16 copy, unless the last update wrote it with W (a failed update ends the run, and a roll-back
+     * or resume changes W only after one, or before the first step: load_state clears the flag) */
+    if (!t->w16_fresh) {
+        ebm_status ms = ebm_mm_set_weights(t->mm, m->W, nv, m->n_hid);
+        if (ms) return ms;
+    }
+    t->w16_fresh = false;
     double recon;
     size_t rows = batch_stats(w, n, c->row0, c->share, &t->keys, &recon);
     if (o->mode == EBM_CD) fig->recon = recon / ((double)n * (double)nv);
     float lr = (float)c->lr, scale = 1.0f;
     bool finite;
     if (o->grad_clip > 0 || c->allreduce) {
-        weight_grad(w, n, rows, 1.0f, 0.0f, w->grad);
+        weight_grad(w, n, rows, 1.0f, 0.0f, w->grad, NULL);
         if (c->allreduce) {
             ebm_status s = c->allreduce(w->grad, m->n_params, c->allreduce_user);
             if (s) return s;
@@ -335,11 +382,18 @@ static ebm_status rbm_step(void *self, float *x, const size_t *rows_idx, size_t 
             fig->grad_norm = norm;
             if (norm > o->grad_clip) scale = (float)(o->grad_clip / norm);
         }
-        finite = apply_update(m, w->grad, w->grad, t->vel, lr, scale, o->momentum, o->weight_decay);
+        finite = apply_update(m, w->grad, w->grad, t->vel, lr, scale, o->momentum, o->weight_decay, 1);
     } else {
-        /* vel_W = momentum vel_W + lr V2' H2 in the GEMM itself: no separate gradient pass */
-        weight_grad(w, n, rows, lr, o->momentum, t->vel);
-        finite = apply_update(m, NULL, w->grad, t->vel, lr, 1.0f, o->momentum, o->weight_decay);
+        /* vel_W = momentum vel_W + lr V2' H2 in the GEMM itself, the update of W and its bf16 copy in the
+         * GEMM's epilogue: no separate pass over W; then the biases */
+        update_ep e = {m->W, t->vel, ebm_mm_weights_buffer(t->mm, m->W, nv, m->n_hid), m->n_hid, lr * o->weight_decay, 0};
+        ebm_gemm_ep ep = {update_block, &e};
+        /* fused only where it saves the bf16 conversion pass: in fp32 the epilogue measured ~5% slower per
+         * epoch than one flat pass after the GEMM (docs/benchmarks.md) */
+        weight_grad(w, n, rows, lr, o->momentum, t->vel, e.w16 ? &ep : NULL);
+        finite = apply_update(m, NULL, w->grad, t->vel, lr, 1.0f, o->momentum, o->weight_decay, !e.w16) &&
+                 !atomic_load_explicit(&e.bad, memory_order_relaxed);
+        t->w16_fresh = finite && e.w16;
     }
     if (!finite) {
         ebm_status s = ebm_rbm_check_finite(m); /* names the parameter */
@@ -400,6 +454,7 @@ static ebm_status rbm_save_state(void *self, ebm_tensors *out) {
 static ebm_status rbm_load_state(void *self, const ebm_tensors *in) {
     rbm_trainer *t = self;
     if (!t->vel) return ebm_fail(EBM_EINVAL, "the RBM trainer has not begun");
+    t->w16_fresh = false; /* the run loop may have restored W as well */
     size_t nv = t->m->n_vis, nh = t->m->n_hid, c0 = t->w.c0, c = t->w.c, ca = t->w.c_all;
     ebm_status s = ebm_state_get_f32(in, "train.velocity", t->vel, t->m->n_params);
     if (!s) s = ebm_state_get_rng(in, "train.rng.keys", &t->keys);
@@ -504,7 +559,7 @@ ebm_status ebm_rbm_cd_grad(const ebm_rbm *m, const float *v, size_t n, size_t k,
     memcpy(positives(&w, n), v, n * m->n_vis * sizeof(float));
     double recon;
     size_t rows = batch_stats(&w, n, 0, 1.0f, rng, &recon);
-    weight_grad(&w, n, rows, 1.0f, 0.0f, w.grad);
+    weight_grad(&w, n, rows, 1.0f, 0.0f, w.grad, NULL);
     memcpy(grad, w.grad, m->n_params * sizeof(float));
     ws_free(&w);
     return EBM_OK;
