@@ -10,41 +10,9 @@
  * noise and the anomalies flat images, a Gaussian energy ranks the anomalies as the most likely (AUROC of
  * the energy < 0.05) while the complexity-corrected score finds them (AUROC > 0.95). */
 #include "check.h"
+#include "diag_energy.h"
 
-/* ---- a trainable test energy (as in test_lcd.c): params = [m (d) | s (d)], E = 1/2 sum exp(s)(x - m)^2 ---- */
-static ebm_status diag_energy(ebm_energy *e, const float *x, size_t n, float *E) {
-    size_t d = e->dim;
-    const float *m = e->params, *s = e->params + d;
-    for (size_t i = 0; i < n; i++) {
-        double acc = 0;
-        for (size_t j = 0; j < d; j++) acc += 0.5 * exp(s[j]) * (x[i * d + j] - m[j]) * (x[i * d + j] - m[j]);
-        E[i] = (float)acc;
-    }
-    return EBM_OK;
-}
-
-static ebm_status diag_grad_x(ebm_energy *e, const float *x, size_t n, float *E, float *dx) {
-    size_t d = e->dim;
-    const float *m = e->params, *s = e->params + d;
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < d; j++) dx[i * d + j] = expf(s[j]) * (x[i * d + j] - m[j]);
-    return E ? diag_energy(e, x, n, E) : EBM_OK;
-}
-
-static ebm_status diag_grad_params(ebm_energy *e, const float *x, size_t n, const float *w, float *g, float *E) {
-    size_t d = e->dim;
-    const float *m = e->params, *s = e->params + d;
-    for (size_t i = 0; i < n; i++) {
-        float wi = w ? w[i] : 1.0f;
-        for (size_t j = 0; j < d; j++) {
-            float r = x[i * d + j] - m[j];
-            g[j] += wi * -expf(s[j]) * r;
-            g[d + j] += wi * 0.5f * expf(s[j]) * r * r;
-        }
-    }
-    return E ? diag_energy(e, x, n, E) : EBM_OK;
-}
-
+/* ---- the trainable test energy of diag_energy.h, its parameters owned here ---- */
 static void diag_destroy(ebm_energy *e) {
     free(e->params);
     free(e);

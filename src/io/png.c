@@ -105,6 +105,15 @@ ebm_status ebm_png_read(const char *path, ebm_array **out) {
 
 static const png_uint_32 png_formats[5] = {0, PNG_FORMAT_GRAY, PNG_FORMAT_GA, PNG_FORMAT_RGB, PNG_FORMAT_RGBA};
 
+/* The libpng simplified-API image header for a height x width picture of 1-4 channels (checked by callers). */
+static void png_image_for(png_image *img, size_t height, size_t width, int channels) {
+    memset(img, 0, sizeof *img);
+    img->version = PNG_IMAGE_VERSION;
+    img->width = (png_uint_32)width;
+    img->height = (png_uint_32)height;
+    img->format = png_formats[channels];
+}
+
 ebm_status ebm_png_write(const char *path, const uint8_t *pixels, size_t height, size_t width, int channels) {
     if (!path || !pixels) return ebm_fail(EBM_EINVAL, "png_write: %s is NULL", !path ? "path" : "pixels");
     if (channels < 1 || channels > 4)
@@ -113,11 +122,7 @@ ebm_status ebm_png_write(const char *path, const uint8_t *pixels, size_t height,
         return ebm_fail(EBM_EINVAL, "%s: PNG of %zu x %zu pixels (each side must be 1 to %u)", path, width, height,
                         PNG_MAX_SIDE);
     png_image img;
-    memset(&img, 0, sizeof img);
-    img.version = PNG_IMAGE_VERSION;
-    img.width = (png_uint_32)width;
-    img.height = (png_uint_32)height;
-    img.format = png_formats[channels];
+    png_image_for(&img, height, width, channels);
     size_t cap = PNG_IMAGE_PNG_SIZE_MAX(img); /* no overflow: at most ~4e12 with the limits above */
     uint8_t *mem = malloc(cap);
     if (!mem) return ebm_fail(EBM_ENOMEM, "%s: out of memory for a %zu-byte PNG", path, cap);
@@ -140,11 +145,7 @@ ebm_status ebm_png_encoded_size(const uint8_t *pixels, size_t height, size_t wid
     if (height == 0 || width == 0 || height > PNG_MAX_SIDE || width > PNG_MAX_SIDE)
         return ebm_fail(EBM_EINVAL, "PNG of %zu x %zu pixels (each side must be 1 to %u)", width, height, PNG_MAX_SIDE);
     png_image img;
-    memset(&img, 0, sizeof img);
-    img.version = PNG_IMAGE_VERSION;
-    img.width = (png_uint_32)width;
-    img.height = (png_uint_32)height;
-    img.format = png_formats[channels];
+    png_image_for(&img, height, width, channels);
     png_alloc_size_t size = 0;
     /* with no memory, libpng encodes the image and only counts its bytes */
     if (!png_image_write_to_memory(&img, NULL, &size, 0, pixels, 0, NULL)) {
