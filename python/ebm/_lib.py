@@ -511,7 +511,7 @@ _PROTOS = [
     ("ebm_lcd_trainer_new", S, PENERGY, POINTER(LcdOpts), POINTER(P)),
     ("ebm_lcd_run_opts", None, POINTER(LcdOpts), POINTER(RunOpts)),
     ("ebm_lcd_data_range", None, PMAT, PF, PF),
-    ("ebm_lcd_trainer_negatives", PF, P, POINTER(c_size_t)),
+    ("ebm_lcd_trainer_negatives", PF, P, POINTER(c_size_t)), ("ebm_lcd_trainer_swap_ema", S, P),
     ("ebm_jem_trainer_new", S, P, POINTER(LcdOpts), POINTER(P)),
     # structured prediction
     ("ebm_structured_new_for_data", S, c_char_p, c_size_t, c_size_t, c_size_t, c_size_t, c_size_t, c_int,

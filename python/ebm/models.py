@@ -385,6 +385,7 @@ class DBN(_ModelObject):
 # --------------------------------------------------------------------------------------------------------
 NEGATIVES = ("buffer", "short-run", "persistent")
 MCMC_KINDS = ("ula", "sgld", "mala", "hmc", "rwm")
+CHAIN_INITS = ("noise", "gaussian")  # ebm_chain_init
 HEADS = ("scalar", "logsumexp")
 
 
@@ -547,6 +548,8 @@ class EnergyNet(_ModelObject):
         lo_c, hi_c = float(m.get("ebm.sample.clip_lo", 0)), float(m.get("ebm.sample.clip_hi", 0))
         if kind.value in (0, 1) and lo_c < hi_c:
             o.clip_lo, o.clip_hi = lo_c, hi_c
+        if kind.value in (0, 1) and sampler is None:  # trained with proximal steps: `ebm sample` keeps them
+            o.prox = float(m.get("ebm.sample.prox", 0))
         o.temperature, o.seed = T, int(seed)
         if x0 is None:
             z = L.Noise()
@@ -573,7 +576,7 @@ class EnergyNet(_ModelObject):
 
     def _lcd_opts(self, data, negatives, sampler, steps, step_size, noise, leapfrog, clip, init_range, buffer, reinit,
                   alpha, data_noise, optimizer, lr, momentum, weight_decay, grad_clip, batch, iters, seed, image,
-                  gen_weight=None):
+                  init_chains="noise", prox=None, ema=None, gen_weight=None):
         """The ebm_lcd_opts `ebm train ebm` builds from the same options (net_prepare in src/cli/kind_net.c)."""
         o = L.LcdOpts()
         lib.ebm_lcd_opts_default(byref(o))
@@ -591,7 +594,9 @@ class EnergyNet(_ModelObject):
         o.optim.lr = float(lr) if lr is not None else low.optim.lr
         if clip is None and o.mcmc.kind == 0:  # ula: the low-dimensional data box, as `ebm train ebm` clips
             o.mcmc.clip_lo, o.mcmc.clip_hi = low.mcmc.clip_lo, low.mcmc.clip_hi
-        _set(o.mcmc, noise=noise, leapfrog=leapfrog)
+        _set(o.mcmc, noise=noise, leapfrog=leapfrog, prox=prox)
+        o.init = _choice("init_chains", init_chains, CHAIN_INITS)
+        _set(o, ema=ema)
         _set(o, buffer=buffer, reinit=reinit, alpha=alpha, data_noise=data_noise, batch=batch, iters=iters,
              gen_weight=gen_weight)
         _optim(o.optim, optimizer, None, momentum, weight_decay, grad_clip)
@@ -629,6 +634,8 @@ class EnergyNet(_ModelObject):
                 return stop
 
         def negatives(t, out):
+            if o.ema > 0:  # the moving average becomes the model, as `ebm train ebm --ema` saves it
+                check(lib.ebm_lcd_trainer_swap_ema(t))
             n = c_size_t()
             neg = lib.ebm_lcd_trainer_negatives(t, byref(n))
             out["negatives"] = (np.ctypeslib.as_array(neg, shape=(n.value, self.input_size)).copy() if n.value
@@ -651,7 +658,8 @@ class EnergyNet(_ModelObject):
     def train(self, data, *, negatives="buffer", iters=None, batch=None, sampler=None, steps=None, step_size=None,
               noise=None, leapfrog=None, clip=None, init_range=None, buffer=None, reinit=None, alpha=None,
               data_noise=None, optimizer=None, lr=None, momentum=None, weight_decay=None, grad_clip=None, seed=None,
-              image=None, progress=None, on_step=None, every=100, describe=True):
+              image=None, init_chains="noise", prox=None, ema=None, progress=None, on_step=None, every=100,
+              describe=True):
         """Langevin contrastive divergence (ebm_lcd_trainer_new + ebm_run, an iteration run of iters updates):
         negatives from a replay buffer ("buffer"), from noise each time ("short-run") or from persistent chains,
         moved by sampler (ula, sgld, mala, hmc, rwm) for steps steps.  Defaults are `ebm train ebm`'s: the
@@ -660,18 +668,22 @@ class EnergyNet(_ModelObject):
         data's box widened by 5% for data of at most 16 values per row that is not an image (image: whether the input is a picture, default: an input of several rows and
         columns); chains start uniform on the data's range (init_range).  on_step(dict) after every update,
         progress(dict) every `every` updates; True stops.  Ctrl-C stops after the update under way and raises
-        KeyboardInterrupt.  The result has the last negatives ("negatives")."""
+        KeyboardInterrupt.  The result has the last negatives ("negatives").  JEM++'s options (docs/ebm.md):
+        init_chains "gaussian" starts chains from Gaussians fitted to the data (`--init-chains`), prox clips each
+        Langevin move to +-prox (`--prox`), ema keeps a moving average of the weights that becomes the model at
+        the end (`--ema`)."""
         kw = dict(negatives=negatives, sampler=sampler, steps=steps, step_size=step_size, noise=noise,
                   leapfrog=leapfrog, clip=clip, init_range=init_range, buffer=buffer, reinit=reinit, alpha=alpha,
                   data_noise=data_noise, optimizer=optimizer, lr=lr, momentum=momentum, weight_decay=weight_decay,
-                  grad_clip=grad_clip, batch=batch, iters=iters, seed=seed, image=self._image(image))
+                  grad_clip=grad_clip, batch=batch, iters=iters, seed=seed, image=self._image(image),
+                  init_chains=init_chains, prox=prox, ema=ema)
         return self._train(False, data, None, progress, on_step, describe, every, kw)
 
     def train_jem(self, data, labels, *, objective="jem", gen_weight=None, negatives="buffer", iters=None,
                   batch=None, sampler=None, steps=None, step_size=None, noise=None, leapfrog=None, clip=None,
                   init_range=None, buffer=None, reinit=None, alpha=None, data_noise=None, optimizer=None, lr=None,
-                  momentum=None, weight_decay=None, grad_clip=None, seed=None, image=None, progress=None,
-                  on_step=None, every=100, describe=True):
+                  momentum=None, weight_decay=None, grad_clip=None, seed=None, image=None, init_chains="noise",
+                  prox=None, ema=None, progress=None, on_step=None, every=100, describe=True):
         """JEM (ebm_jem_trainer_new + ebm_run): each update adds the batch's cross-entropy on labels (rows, in
         0..classes-1) to gen_weight (default 1) times the contrastive divergence of E(x) = -log sum_y exp f(x)[y];
         objective "clf" trains the classifier alone (gen_weight 0, no sampling).  Other settings, callbacks and
@@ -685,7 +697,7 @@ class EnergyNet(_ModelObject):
                   leapfrog=leapfrog, clip=clip, init_range=init_range, buffer=buffer, reinit=reinit, alpha=alpha,
                   data_noise=data_noise, optimizer=optimizer, lr=lr, momentum=momentum, weight_decay=weight_decay,
                   grad_clip=grad_clip, batch=batch, iters=iters, seed=seed, image=self._image(image),
-                  gen_weight=gen_weight)
+                  init_chains=init_chains, prox=prox, ema=ema, gen_weight=gen_weight)
         return self._train(True, data, labels, progress, on_step, describe, every, kw)
 
     def _image(self, image):

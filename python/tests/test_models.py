@@ -162,6 +162,7 @@ def gaussians():
     ("linear:32:sn,silu,linear:1:sn", {"negatives": "persistent", "sampler": "mala", "steps": 10}),
     ("linear:16,silu,linear:1", {"negatives": "short-run", "sampler": "hmc", "leapfrog": 3, "steps": 5,
                                  "alpha": 0.5, "optimizer": "sgd", "lr": 0.01}),
+    ("linear:16,silu,linear:1", {"init_chains": "gaussian", "prox": 0.05, "ema": 0.9}),  # JEM++'s options
 ])
 def test_lcd_network_bit_identical_to_the_cli(tmp_path, cli, gaussians, spec, opts):
     x, _ = gaussians
@@ -180,6 +181,8 @@ def test_lcd_network_bit_identical_to_the_cli(tmp_path, cli, gaussians, spec, op
     for key in ("ebm.model", "ebm.net.head", "ebm.train.trainer", "ebm.sample.sampler", "ebm.sample.steps",
                 "ebm.sample.step_size", "ebm.sample.init_lo", "ebm.sample.init_hi"):
         assert mp[key] == mc[key], key
+    for key in ("ebm.sample.clip_lo", "ebm.sample.clip_hi", "ebm.sample.prox", "ebm.train.ema", "ebm.train.init"):
+        assert mp.get(key) == mc.get(key), key
     # sampling the Python model: the command line's samples, bit for bit
     cli("sample", tmp_path / "py.safetensors", "--n", 8, "--seed", 5, "--npy", tmp_path / "s.npy")
     s, _ = net.sample(8, seed=5)
