@@ -5,11 +5,11 @@
 # (`ebm eval --samples`, docs/jem.md) and kernel MMD^2; writes the figures into docs/results.json under "grbm"
 # (other experiments' objects are kept).  Fixed seeds.
 # usage: scripts/grbm_report.sh [EBM] [OUT]
-# Variables: GRBM_HIDDEN (512), GRBM_EPOCHS (12), GRBM_LIMIT (0 = all 60,000 rows), RESULTS (docs/results.json).
+# Variables: GRBM_HIDDEN (1024), GRBM_EPOCHS (30), GRBM_LIMIT (0 = all 60,000 rows), RESULTS (docs/results.json).
 set -eu
 ebm=${1:-build/ebm}
 out=${2:-out/grbm_report}
-: "${GRBM_HIDDEN:=512}" "${GRBM_EPOCHS:=12}" "${GRBM_LIMIT:=0}" "${RESULTS:=docs/results.json}"
+: "${GRBM_HIDDEN:=1024}" "${GRBM_EPOCHS:=30}" "${GRBM_LIMIT:=0}" "${RESULTS:=docs/results.json}"
 export GRBM_HIDDEN GRBM_EPOCHS GRBM_LIMIT
 mkdir -p "$out"
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
