@@ -482,6 +482,23 @@ EBM_API size_t ebm_model_classes(const ebm_model *m);
  * states, ebm_bm_energy; DBN: ebm_dbn_free_energy; structured: E(x, y) depends on the labels); EBM_EFORMAT
  * for a network with several outputs and no energy head. */
 EBM_API ebm_status ebm_model_energy(ebm_model *m, ebm_energy **out);
+/* Data for any model, the way `ebm score` reads it: one place for what each kind's inputs are.
+ * _input_size: the values of one input row (an RBM's or GRBM's visible units, a BM's units, a DBN's bottom
+ * units, a network's or composed model's input size, a structured model's x).  _data_opts: the
+ * preprocessing the model's training data had (its ebm.data.scale, .binarize and .threshold; where the file
+ * records none, ebm_data_opts_default, but binarisation at 0.5 for a BM).  _data: spec loaded with o (NULL:
+ * _data_opts) and put into the model's input space, checked: values in [0, 1] for RBMs and DBNs, finite and
+ * standardised (ebm_grbm_standardize) for GRBMs, 0/1 mapped to the model's spins for BMs, and the width for
+ * all (EBM_ESHAPE / EBM_EINVAL naming spec).  _score: E (n) <- the model's energy of rows x in that space,
+ * the anomaly score (high = unlikely): the free energy for RBMs, GRBMs and (bottom RBM) DBNs, E(x) for BMs,
+ * networks and composed models, -log sum_y exp f(x)[y] for classifiers, -log sum_y exp(-E(x, y)) for K-class
+ * structured models (EBM_ENOTSUP for chain models); n = 0 only asks whether the model can score.
+ * _score_name: what that score is, in words ("free energy F(v)", ...). */
+EBM_API size_t ebm_model_input_size(const ebm_model *m);
+EBM_API void ebm_model_data_opts(const ebm_model *m, ebm_data_opts *o);
+EBM_API ebm_status ebm_model_data(const ebm_model *m, const char *spec, const ebm_data_opts *o, ebm_dataset **out);
+EBM_API ebm_status ebm_model_score(ebm_model *m, const float *x, size_t n, double *E);
+EBM_API const char *ebm_model_score_name(const ebm_model *m);
 
 /* Composed models (Hinton 2002, products of experts; Du, Li & Mordatch 2020): a file that holds no tensors,
  * only metadata naming its parts by absolute path with their weights (ebm.compose.<i>.path, .weight and

@@ -1,6 +1,6 @@
 /* Model files as such: the kind from the header alone for every kind the library writes (and RBM for a file
  * without ebm.model), the generic loader with its typed accessors and the model's own energy (compared with
- * each kind's own functions), composed models (load, parse, save, refusals), malformed files (the right
+ * each kind's own functions), data read into a model's input space and its score (ebm score's path), composed models (load, parse, save, refusals), malformed files (the right
  * status, a message naming the file, no crash), header-only reading of large headers and large files, and
  * the provenance calls. */
 #include "check.h"
@@ -300,6 +300,81 @@ static void test_generic_load(void) {
     CHECK(m == NULL);
     free(b);
     ebm_model_free(NULL);
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * Data in a model's input space and the model's score (what `ebm score` runs for every kind)
+ * --------------------------------------------------------------------------------------------- */
+
+static void write_rows(const char *name, const char *text) {
+    FILE *f = fopen(path_of(name), "w");
+    REQUIRE(f != NULL);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void test_data_and_score(void) {
+    static const float rows[12] = {0.9f, 0.1f, 0.7f, 0.3f, 0, 1, 1, 0, 0.25f, 0.625f, 0.375f, 0.75f};
+    write_rows("rows.csv", "0.9,0.1,0.7,0.3\n0,1,1,0\n0.25,0.625,0.375,0.75\n");
+    write_rows("wide.csv", "0,1,0,1,1\n");
+    write_rows("big.csv", "0,1,0,3\n");
+    for (size_t i = 0; i < N_CASES; i++) {
+        ebm_model *m = NULL;
+        REQUIRE(ebm_model_load(path_of(cases[i].file), &m) == EBM_OK);
+        ebm_kind k = cases[i].kind;
+        CHECK_MSG(ebm_model_input_size(m) == 4, "%s: input size %zu", cases[i].file, ebm_model_input_size(m));
+        CHECK(strlen(ebm_model_score_name(m)) > 0);
+        ebm_dataset *d = NULL;
+        CHECK_OK(ebm_model_data(m, path_of("rows.csv"), NULL, &d));
+        if (!d) {
+            ebm_model_free(m);
+            continue;
+        }
+        CHECK(d->x->rows == 3 && d->x->cols == 4);
+        /* the input space by hand, and the kind's own score of it */
+        float x[12];
+        double want[3] = {NAN, NAN, NAN}, E[3] = {NAN, NAN, NAN};
+        memcpy(x, rows, sizeof x);
+        if (k == EBM_KIND_GRBM) ebm_grbm_standardize(ebm_model_grbm(m), rows, 3, x);
+        if (k == EBM_KIND_BM)
+            for (size_t j = 0; j < 12; j++) x[j] = rows[j] >= 0.5f ? 1.0f : 0.0f; /* its default: threshold 0.5 */
+        CHECK_MSG(memcmp(x, d->x->data, sizeof x) == 0, "%s: the rows in the model's input space differ",
+                  cases[i].file);
+        CHECK_OK(ebm_model_score(m, d->x->data, 3, E));
+        if (k == EBM_KIND_RBM) CHECK_OK(ebm_rbm_free_energy(ebm_model_rbm(m), x, 3, 1.0f, want));
+        else if (k == EBM_KIND_GRBM) CHECK_OK(ebm_grbm_free_energy(ebm_model_grbm(m), x, 3, 1.0f, want));
+        else if (k == EBM_KIND_BM) CHECK_OK(ebm_bm_energy(ebm_model_bm(m), x, 3, want));
+        else if (k == EBM_KIND_DBN) CHECK_OK(ebm_dbn_free_energy(ebm_model_dbn(m), x, 3, want));
+        else if (k == EBM_KIND_STRUCTURED) CHECK_OK(ebm_structured_free_energy(ebm_model_structured(m), x, 3, want));
+        else {
+            ebm_energy *e = NULL;
+            CHECK_OK(ebm_model_energy(m, &e));
+            for (size_t r = 0; e && r < 3; r++) want[r] = energy_of(e, x + 4 * r);
+            ebm_energy_free(e);
+        }
+        for (size_t r = 0; r < 3; r++)
+            CHECK_MSG(fabs(E[r] - want[r]) <= 1e-5 * (1 + fabs(want[r])), "%s row %zu: score %.9g, the kind's own %.9g",
+                      cases[i].file, r, E[r], want[r]);
+        ebm_dataset_free(d);
+        /* the width is checked for every kind, the range for the RBM and the DBN */
+        d = (ebm_dataset *)1;
+        CHECK_ERR(ebm_model_data(m, path_of("wide.csv"), NULL, &d), EBM_ESHAPE, "wide.csv");
+        CHECK(d == NULL);
+        if (k == EBM_KIND_RBM || k == EBM_KIND_DBN)
+            CHECK_ERR(ebm_model_data(m, path_of("big.csv"), NULL, &d), EBM_EINVAL, "scaled as the model's training data");
+        ebm_model_free(m);
+    }
+    /* the data options a file records win over the defaults (jem.safetensors: scale none) */
+    ebm_model *m = NULL;
+    REQUIRE(ebm_model_load(path_of("jem.safetensors"), &m) == EBM_OK);
+    ebm_data_opts o;
+    ebm_model_data_opts(m, &o);
+    CHECK(o.scale == EBM_SCALE_NONE && o.binarize == EBM_BINARIZE_NONE);
+    ebm_model_free(m);
+    REQUIRE(ebm_model_load(path_of("bm.safetensors"), &m) == EBM_OK);
+    ebm_model_data_opts(m, &o);
+    CHECK(o.scale == EBM_SCALE_AUTO && o.binarize == EBM_BINARIZE_THRESHOLD && o.threshold == 0.5f);
+    ebm_model_free(m);
 }
 
 /* ------------------------------------------------------------------------------------------------
@@ -693,6 +768,7 @@ int main(void) {
     test_kind_names();
     test_kinds();
     test_generic_load();
+    test_data_and_score();
     test_composed();
     test_malformed();
     test_large();

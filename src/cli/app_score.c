@@ -1,5 +1,6 @@
 /* `ebm score`: the energy of every input under a model, for anomaly detection (high energy = unlikely
- * under the model).  Each model kind supplies a scorer: the free energy F(v) for Bernoulli and
+ * under the model).  One path for every kind (ebm_model_load, ebm_model_data: the data preprocessed as the
+ * model's training data were, ebm_model_score): the free energy F(v) for Bernoulli and
  * Gaussian-Bernoulli RBMs (p(v) ∝ exp(-F(v)), so F is -log p(v) up to the constant log Z), E(x) for energy
  * networks and fully visible Boltzmann machines, -log Σ_y exp f(x)[y] for JEM classifiers, the free
  * energy -log Σ_y exp(-E(x, y)) for structured models, the bottom RBM's free energy for deep belief nets,
@@ -37,20 +38,26 @@ static ebm_status correct(complexity *cx, const ebm_dataset *d, double *E, doubl
     return s;
 }
 
-/* *E (rows) <- the energies of spec's rows (complexity-corrected with cx on), *labels <- its labels (or NULL);
- * false after an error. */
-static bool energies(const cli_scorer *sc, const char *cmd, const char *spec, size_t limit, bool quiet,
-                     complexity *cx, double **E, int32_t **labels, size_t *n) {
-    ebm_dataset *d = sc->load(sc->model, cmd, spec, limit, quiet);
-    if (!d) return false;
+/* *E (rows) <- the scores of spec's rows under m (complexity-corrected with cx on), *labels <- its labels (or
+ * NULL); false after an error. */
+static bool energies(ebm_model *m, const char *cmd, const char *spec, size_t limit, bool quiet, complexity *cx,
+                     double **E, int32_t **labels, size_t *n) {
+    ebm_data_opts o;
+    ebm_model_data_opts(m, &o);
+    o.limit = limit;
+    ebm_dataset *d = NULL;
+    double t0 = cli_now();
+    ebm_status s = ebm_model_data(m, spec, &o, &d);
+    if (s) return cli_lib_error(cmd, s), false;
+    if (!quiet) fprintf(stderr, "loaded %zu x %zu from %s (%.1f s)\n", d->x->rows, d->x->cols, d->source, cli_now() - t0);
     size_t rows = d->x->rows, dim = d->x->cols;
     *E = malloc((cx->on ? 2 : 1) * (rows ? rows : 1) * sizeof **E); /* with --score complexity: then the bits */
-    ebm_status s = *E ? EBM_OK : EBM_ENOMEM;
+    s = *E ? EBM_OK : EBM_ENOMEM;
     /* this process's chunks [c0, c1) of 512 rows (all of them in one process) */
     size_t chunks = (rows + 511) / 512, ranks = ebm_comm_size(cli_comm()), c0 = 0, c1 = chunks;
     if (ranks > 1) ebm_shard_range(chunks, ebm_comm_rank(cli_comm()), ranks, &c0, &c1);
     for (size_t r = c0 * 512; !s && r < rows && r < c1 * 512; r += 512) /* bounded work buffers for large models */
-        s = sc->energy(sc->model, d->x->data + r * dim, rows - r < 512 ? rows - r : 512, *E + r);
+        s = ebm_model_score(m, d->x->data + r * dim, rows - r < 512 ? rows - r : 512, *E + r);
     size_t *counts = ranks > 1 ? malloc(ranks * sizeof *counts) : NULL;
     if (!s && ranks > 1) {
         for (size_t k = 0; counts && k < ranks; k++) {
@@ -120,21 +127,23 @@ int cmd_score(int argc, char **argv, bool quiet) {
     if (class_seen && anomaly_data) return cli_error(cmd, "give --anomaly-class or --anomaly-data, not both"), 2;
     if (out && !cli_check_writable(cmd, "--out", out)) return 1;
     cx.on = score_kind == 1;
-    const cli_kind *k = cli_kind_of_file(cmd, path);
-    if (!k) return 1;
-    if (!k->scorer) return cli_error(cmd, "%s: cannot score a model of kind '%s'", path, k->name);
-    cli_scorer sc;
-    memset(&sc, 0, sizeof sc);
-    if (!k->scorer(cmd, path, &sc)) return 1;
+    ebm_model *m = NULL;
+    ebm_status ls = ebm_model_load(path, &m);
+    if (!ls) ls = ebm_model_score(m, NULL, 0, NULL); /* can it score? */
+    if (ls) {
+        ebm_model_free(m);
+        return cli_lib_error(cmd, ls);
+    }
+    const char *kind = ebm_kind_name(ebm_model_kind_of(m));
     rc = 1;
     double *E = NULL, *Ea = NULL;
     int32_t *y = NULL, *ya = NULL;
     size_t n = 0, na = 0;
-    if (!data) data = sc.default_data;
+    if (!data) data = ebm_meta_get(ebm_model_meta(m), "ebm.data.spec");
     if (!cli_model_data(cmd, &data, NULL, "--data is required")) goto done;
-    if (!energies(&sc, cmd, data, limit, quiet || json, &cx, &E, &y, &n)) goto done;
-    if (anomaly_data && !energies(&sc, cmd, anomaly_data, limit, quiet || json, &cx, &Ea, &ya, &na)) goto done;
-    const char *what = cx.on ? "E / ln 2 - PNG bits" : sc.what, *noun = cx.on ? "score" : "energy";
+    if (!energies(m, cmd, data, limit, quiet || json, &cx, &E, &y, &n)) goto done;
+    if (anomaly_data && !energies(m, cmd, anomaly_data, limit, quiet || json, &cx, &Ea, &ya, &na)) goto done;
+    const char *what = cx.on ? "E / ln 2 - PNG bits" : ebm_model_score_name(m), *noun = cx.on ? "score" : "energy";
     for (size_t i = 0; i < n; i++)
         if (!isfinite(E[i])) {
             cli_error(cmd, "the energy of row %zu is not finite (%g): the model has diverged", i, E[i]);
@@ -165,11 +174,11 @@ int cmd_score(int argc, char **argv, bool quiet) {
         goto done;
     }
     if (json) {
-        printf("{\"model\": \"%s\", \"score\": \"%s\", \"rows\": %zu, \"mean_%s\": %.9g", k->name, what, n, noun, mean);
+        printf("{\"model\": \"%s\", \"score\": \"%s\", \"rows\": %zu, \"mean_%s\": %.9g", kind, what, n, noun, mean);
         if (!isnan(auroc)) printf(", \"anomalies\": %zu, \"normal\": %zu, \"auroc\": %.6f", n_pos, n_neg, auroc);
         printf("}\n");
     } else {
-        printf("model        %s (%s): score = %s\n", path, k->name, what);
+        printf("model        %s (%s): score = %s\n", path, kind, what);
         printf("data         %s: %zu rows, mean %s %.4f\n", data, n, noun, mean);
         if (class_seen) {
             printf("mean %s by class:", noun);
@@ -192,6 +201,6 @@ done:
     free(Ea);
     free(y);
     free(ya);
-    if (sc.destroy) sc.destroy(sc.model);
+    ebm_model_free(m);
     return rc;
 }

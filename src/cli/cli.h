@@ -266,25 +266,13 @@ int cli_train_run(cli_run *r, ebm_trainer *t, const ebm_mat *data, const int32_t
 
 /* ---- commands ---- */
 typedef int (*cli_cmd_fn)(int argc, char **argv, bool quiet);
-/* `ebm score` (app_score.c): one scorer per model kind: a loader of data preprocessed like the model's
- * training data (width checked; NULL after printing an error) and the energies of a batch of its rows. */
-typedef struct cli_scorer {
-    void *model;
-    const char *what;          /* "free energy F(v)", ... */
-    const char *default_data;  /* the model's training data spec, or NULL */
-    ebm_dataset *(*load)(void *model, const char *cmd, const char *spec, size_t limit, bool quiet);
-    ebm_status (*energy)(void *model, const float *x, size_t n, double *E);
-    void (*destroy)(void *model);
-} cli_scorer;
-typedef bool (*cli_scorer_fn)(const char *cmd, const char *path, cli_scorer *sc);
 
 /* ---- the table of model kinds (kinds.c): each row a kind's handlers; NULL where a verb does not apply ---- */
 typedef struct cli_kind {
     const char *name;          /* the file's ebm.model */
     const char *train_name;    /* `ebm train NAME` (NULL: made by another command) */
     const char *train_about;   /* one line for `ebm train --help` */
-    cli_cmd_fn train, sample, eval, info;
-    cli_scorer_fn scorer;
+    cli_cmd_fn train, sample, eval, info; /* `ebm score` needs none: ebm_model_score serves every kind */
 } cli_kind;
 /* The row of the model file at path; NULL after printing an error (unreadable, unknown kind). */
 const cli_kind *cli_kind_of_file(const char *cmd, const char *path);
@@ -308,14 +296,13 @@ int cmd_encode(int argc, char **argv, bool quiet);
 int cmd_eval_samples(int argc, char **argv, bool quiet); /* eval --samples: FD-FMNIST of any model's samples */
 int cmd_eval_probe(int argc, char **argv, bool quiet);   /* eval --probe: a linear probe on RBM/DBN features */
 
-/* the kinds' handlers: one file per kind; a kind with a row of every verb (kind_NAME.c) declares its five
- * handlers cli_NAME_train, _sample, _eval, _info and _scorer with CLI_KIND_HANDLERS(NAME) */
+/* the kinds' handlers: one file per kind; a kind with a row of every verb (kind_NAME.c) declares its four
+ * handlers cli_NAME_train, _sample, _eval and _info with CLI_KIND_HANDLERS(NAME) */
 #define CLI_KIND_HANDLERS(name)                                   \
     int cli_##name##_train(int argc, char **argv, bool quiet);    \
     int cli_##name##_sample(int argc, char **argv, bool quiet);   \
     int cli_##name##_eval(int argc, char **argv, bool quiet);     \
-    int cli_##name##_info(int argc, char **argv, bool quiet);     \
-    bool cli_##name##_scorer(const char *cmd, const char *path, cli_scorer *sc)
+    int cli_##name##_info(int argc, char **argv, bool quiet)
 CLI_KIND_HANDLERS(rbm);
 CLI_KIND_HANDLERS(grbm);
 int cli_net_train(int argc, char **argv, bool quiet);  /* train ebm */
@@ -323,7 +310,6 @@ int cli_jem_train(int argc, char **argv, bool quiet);  /* train jem */
 int cli_net_sample(int argc, char **argv, bool quiet); /* networks, JEM and composed models */
 int cli_net_eval(int argc, char **argv, bool quiet);   /* says what to use instead */
 int cli_net_info(int argc, char **argv, bool quiet);
-bool cli_net_scorer(const char *cmd, const char *path, cli_scorer *sc);
 CLI_KIND_HANDLERS(bm);
 /* spec binarised to {0,1} (preprocessed as the model's training data when meta is given, unless da says
  * otherwise) with 0 mapped to off (0 or -1) and, when n > 0, n columns; NULL after printing an error. */
@@ -332,7 +318,6 @@ ebm_dataset *cli_bm_load_binary(const char *cmd, const char *spec, cli_data_args
 int cli_structured_train(int argc, char **argv, bool quiet);
 int cli_structured_eval(int argc, char **argv, bool quiet);
 int cli_structured_info(int argc, char **argv, bool quiet);
-bool cli_structured_scorer(const char *cmd, const char *path, cli_scorer *sc);
 CLI_KIND_HANDLERS(dbn);
 /* RBM and DBN files for encode and eval --probe (kind_dbn.c): cli_start_model, then the file as a DBN in *d (an
  * RBM is one layer), -1 to go on, else the exit status; "DBN 784-500-500" into buf; the level --layer names: top,

@@ -1,6 +1,6 @@
 /* The fully visible Boltzmann machine kind: `ebm train bm` (through the shared runner, with per-epoch
- * pseudo-LL and, for small models, exact LL of monitor rows), and `ebm sample`, `ebm eval`, `ebm info` and
- * `ebm score` of BM files.  Data is binarised (threshold 0.5 by default) to {0,1} and mapped to the model's
+ * pseudo-LL and, for small models, exact LL of monitor rows), and `ebm sample`, `ebm eval` and `ebm info`
+ * of BM files.  Data is binarised (threshold 0.5 by default) to {0,1} and mapped to the model's
  * spin convention. */
 #include "cli.h"
 
@@ -351,21 +351,4 @@ int cli_bm_info(int argc, char **argv, bool quiet) {
     cli_report_meta_end(&r, ebm_bm_meta(m));
     ebm_bm_free(m);
     return 0;
-}
-
-/* ---- ebm score (BM files): E(x) = -(1/2 x'Wx + b'x) of each binarised row ---- */
-
-static ebm_dataset *bm_score_load(void *model, const char *cmd, const char *spec, size_t limit, bool quiet) {
-    cli_data_args da = CLI_DATA_ARGS("auto", "threshold", limit);
-    return cli_bm_load_binary(cmd, spec, &da, ebm_bm_meta(model), ebm_bm_units(model), ebm_bm_off_value(model), quiet);
-}
-static ebm_status bm_score_energy(void *model, const float *x, size_t n, double *E) { return ebm_bm_energy(model, x, n, E); }
-static void bm_score_free(void *model) { ebm_bm_free(model); }
-
-bool cli_bm_scorer(const char *cmd, const char *path, cli_scorer *sc) {
-    ebm_bm *m = load_bm(cmd, path);
-    if (!m) return false;
-    *sc = (cli_scorer){m, "E(x) = -(x'Wx/2 + b'x)", ebm_meta_get(ebm_bm_meta(m), "ebm.data.spec"), bm_score_load,
-                       bm_score_energy, bm_score_free};
-    return true;
 }

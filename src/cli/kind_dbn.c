@@ -1,5 +1,5 @@
 /* The deep-belief-net kind: `ebm train dbn` (greedy layer-wise CD / PCD, each layer one run of the shared
- * training runner), and the DBN handlers of `ebm sample`, `ebm eval`, `ebm info` and `ebm score`.  An RBM
+ * training runner), and the DBN handlers of `ebm sample`, `ebm eval` and `ebm info`.  An RBM
  * file is read as a one-layer DBN where a command takes both (encode, eval --probe); data is preprocessed
  * the way the model saw it in training (its ebm.data.* metadata). */
 #include "cli.h"
@@ -345,22 +345,4 @@ int cli_dbn_info(int argc, char **argv, bool quiet) {
     rc = cli_info_filters(&ia, quiet, m0->W, m0->n_vis, m0->n_hid, d->height, d->width) ? 0 : 1;
     ebm_dbn_free(d);
     return rc;
-}
-
-/* ebm score: the free energy of the bottom RBM (ebm_dbn_free_energy, docs/dbn.md). */
-static ebm_dataset *dbn_score_load(void *model, const char *cmd, const char *spec, size_t limit, bool quiet) {
-    cli_data_args da = CLI_DATA_ARGS("auto", "none", limit);
-    return cli_dbn_data(cmd, model, &spec, &da, quiet);
-}
-static ebm_status dbn_score_energy(void *model, const float *x, size_t n, double *E) {
-    return ebm_dbn_free_energy(model, x, n, E);
-}
-static void dbn_score_free(void *model) { ebm_dbn_free(model); }
-
-bool cli_dbn_scorer(const char *cmd, const char *path, cli_scorer *sc) {
-    ebm_dbn *d = load(cmd, path);
-    if (!d) return false;
-    *sc = (cli_scorer){d, "free energy of the bottom RBM", ebm_meta_get(d->meta, "ebm.data.spec"), dbn_score_load,
-                       dbn_score_energy, dbn_score_free};
-    return true;
 }

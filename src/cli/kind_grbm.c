@@ -1,5 +1,5 @@
 /* The Gaussian-Bernoulli RBM kind of the command line: `ebm train grbm`, and the GRBM rows of `ebm sample`,
- * `ebm eval`, `ebm info` and `ebm score`, which the dispatchers hand over to when a model file's ebm.model is
+ * `ebm eval` and `ebm info`, which the dispatchers hand over to when a model file's ebm.model is
  * "grbm".  Data is loaded as grey levels (u8 / 255), standardised with statistics stored in the model, and
  * every picture and array comes back in pixel units. */
 #include "cli.h"
@@ -481,22 +481,4 @@ int cli_grbm_info(int argc, char **argv, bool quiet) {
     rc = cli_info_filters(&ia, quiet, m->W, m->n_vis, m->n_hid, m->height, m->width) ? 0 : 1;
     ebm_grbm_free(m);
     return rc;
-}
-
-/* ---- ebm score MODEL.grbm: the free energy in the standardised space ---- */
-
-static ebm_dataset *score_load(void *m, const char *cmd, const char *spec, size_t limit, bool quiet) {
-    return load_pixels(cmd, spec, "auto", limit, m, true, quiet);
-}
-static ebm_status score_energy(void *m, const float *x, size_t n, double *E) {
-    return ebm_grbm_free_energy(m, x, n, 1.0f, E);
-}
-static void score_destroy(void *m) { ebm_grbm_free(m); }
-
-bool cli_grbm_scorer(const char *cmd, const char *path, cli_scorer *sc) {
-    ebm_grbm *m = load_grbm(cmd, path);
-    if (m)
-        *sc = (cli_scorer){m, "free energy F(x) (standardised space)", ebm_meta_get(m->meta, "ebm.data.spec"),
-                           score_load, score_energy, score_destroy};
-    return m != NULL;
 }

@@ -1,6 +1,6 @@
 /* The command line of neural-network energies (ebm.model = "net"), JEM classifiers ("jem") and, for
- * sampling and scoring, composed models: `ebm train ebm` (Langevin contrastive divergence with a replay
- * buffer, short-run or persistent chains), `ebm train jem`, `ebm sample`, `ebm info` and `ebm score`, and
+ * sampling, composed models: `ebm train ebm` (Langevin contrastive divergence with a replay
+ * buffer, short-run or persistent chains), `ebm train jem`, `ebm sample` and `ebm info`, and
  * what the application commands on these models share (app_*.c): loading a model, its sampler settings
  * (those not given on the command line come from the model's ebm.sample.*, written at training time, so a
  * model samples the way it was trained), running the sampler, noise starts and density pictures.  Images
@@ -510,39 +510,6 @@ done:
     free(x);
     cli_net_model_free(&nm);
     return rc;
-}
-
-/* ---- ebm score ---- */
-
-static ebm_dataset *net_score_load(void *model, const char *cmd, const char *spec, size_t limit, bool quiet) {
-    return cli_net_load_rows(cmd, spec, model, limit, quiet);
-}
-
-static ebm_status net_score_energy(void *model, const float *x, size_t n, double *E) {
-    cli_net_model *nm = model;
-    float *Ef = malloc(n * sizeof *Ef);
-    ebm_status s = Ef ? nm->e->energy(nm->e, x, n, Ef) : EBM_ENOMEM;
-    for (size_t i = 0; !s && i < n; i++) E[i] = Ef[i];
-    free(Ef);
-    return s;
-}
-
-static void net_score_free(void *model) {
-    cli_net_model_free(model);
-    free(model);
-}
-
-bool cli_net_scorer(const char *cmd, const char *path, cli_scorer *sc) {
-    cli_net_model *nm = calloc(1, sizeof *nm);
-    if (!nm) return cli_error(cmd, "out of memory"), false;
-    if (!cli_net_model_load(cmd, path, nm)) {
-        free(nm);
-        return false;
-    }
-    const char *what = nm->classes ? "E(x) = -log sum_y exp f(x)[y]" : "E(x)";
-    *sc = (cli_scorer){nm, what, ebm_meta_get(nm->meta, "ebm.data.spec"), net_score_load, net_score_energy,
-                       net_score_free};
-    return true;
 }
 
 /* ---- ebm info ---- */

@@ -2,8 +2,7 @@
  * with per-epoch monitors: reconstruction error, pseudo-log-likelihood, the exact log-likelihood when a layer
  * has at most 20 units), `ebm sample` (block Gibbs from noise or data, settings from the model's
  * ebm.sample.* metadata), `ebm eval` (free energy, reconstruction, pseudo-LL, exact log Z or AIS with its
- * interval, data preprocessed as in training) and `ebm info` of RBM files, and the RBM's scorer for
- * `ebm score` (the free energy F(v)). */
+ * interval, data preprocessed as in training) and `ebm info` of RBM files. */
 #include "cli.h"
 
 #include <math.h>
@@ -451,23 +450,3 @@ int cli_rbm_info(int argc, char **argv, bool quiet) {
     ebm_rbm_free(m);
     return rc;
 }
-
-/* ---- score ---- */
-
-static ebm_dataset *rbm_load(void *model, const char *cmd, const char *spec, size_t limit, bool quiet) {
-    const ebm_rbm *m = model;
-    cli_data_args da = CLI_DATA_ARGS("auto", "none", limit);
-    return cli_load_like_model(cmd, spec, &da, m->meta, m->n_vis, true, quiet);
-}
-static ebm_status rbm_energy(void *model, const float *x, size_t n, double *E) {
-    return ebm_rbm_free_energy(model, x, n, 1.0f, E);
-}
-static void rbm_destroy(void *model) { ebm_rbm_free(model); }
-
-bool cli_rbm_scorer(const char *cmd, const char *path, cli_scorer *sc) {
-    ebm_rbm *m = cli_load_rbm(cmd, path, "scoring");
-    if (!m) return false;
-    *sc = (cli_scorer){m, "free energy F(v)", ebm_meta_get(m->meta, "ebm.data.spec"), rbm_load, rbm_energy, rbm_destroy};
-    return true;
-}
-

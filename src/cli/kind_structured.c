@@ -1,7 +1,7 @@
 /* The kind "structured" (structured-prediction energies E(x, y)): `ebm train structured` with any of the ten
  * losses of LeCun et al. 2006, on labelled data or on the Markov-chain toy with a chain energy and Viterbi
  * inference; `ebm eval` (accuracy, the mean energies of the correct and of the most offending incorrect
- * answers, their gap, and a collapsed energy flagged), `ebm info` and `ebm score`.  See docs/structured.md. */
+ * answers, their gap, and a collapsed energy flagged) and `ebm info`.  See docs/structured.md. */
 #include "cli.h"
 
 #include <stdlib.h>
@@ -273,31 +273,4 @@ int cli_structured_info(int argc, char **argv, bool quiet) {
     cli_report_meta_end(&r, m->meta);
     ebm_structured_free(m);
     return 0;
-}
-
-/* ---- ebm score (K-class structured models): the free energy F(x) = -log sum_y exp(-E(x, y)) ---- */
-
-static ebm_dataset *score_load(void *model, const char *cmd, const char *spec, size_t limit, bool quiet) {
-    ebm_structured *m = model;
-    cli_data_args da = CLI_DATA_ARGS("auto", "none", limit); /* labels are optional here */
-    return cli_load_like_model(cmd, spec, &da, m->meta, ebm_structured_row_size(m), false, quiet);
-}
-
-static ebm_status score_energy(void *model, const float *x, size_t n, double *E) {
-    return ebm_structured_free_energy(model, x, n, E);
-}
-
-static void score_free(void *model) { ebm_structured_free(model); }
-
-bool cli_structured_scorer(const char *cmd, const char *path, cli_scorer *sc) {
-    ebm_structured *m = NULL;
-    ebm_status s = ebm_structured_load(path, &m);
-    if (s) return cli_lib_error(cmd, s), false;
-    if (m->len > 0) {
-        ebm_structured_free(m);
-        return cli_error(cmd, "ebm score on chain models is not supported (their inputs are sequences)"), false;
-    }
-    *sc = (cli_scorer){m, "free energy F(x) = -log sum_y exp(-E(x, y))", ebm_meta_get(m->meta, "ebm.data.spec"),
-                       score_load, score_energy, score_free};
-    return true;
 }

@@ -1,6 +1,6 @@
 /* The table of model kinds and the commands that dispatch on it.  A model file names its kind in its
- * metadata (ebm.model); each row of the table gives that kind's handlers of `train`, `sample`, `eval`,
- * `info` and `score`, so `ebm sample M.safetensors ...` reads the kind once and runs the row's handler.
+ * metadata (ebm.model); each row of the table gives that kind's handlers of `train`, `sample`, `eval`
+ * and `info` (`score` serves every kind through ebm_model_score), so `ebm sample M.safetensors ...` reads the kind once and runs the row's handler.
  * A new model kind is one row here and one file of handlers. */
 #include "cli.h"
 
@@ -8,20 +8,20 @@
 
 static const cli_kind kinds[] = {
     {"rbm", "rbm", "a Bernoulli RBM by CD-k or persistent CD-k", cli_rbm_train, cli_rbm_sample, cli_rbm_eval,
-     cli_rbm_info, cli_rbm_scorer},
+     cli_rbm_info},
     {"grbm", "grbm", "a Gaussian-Bernoulli RBM (continuous data) by CD from noise", cli_grbm_train, cli_grbm_sample,
-     cli_grbm_eval, cli_grbm_info, cli_grbm_scorer},
+     cli_grbm_eval, cli_grbm_info},
     {"net", "ebm", "a neural-network energy by Langevin contrastive divergence", cli_net_train, cli_net_sample,
-     cli_net_eval, cli_net_info, cli_net_scorer},
+     cli_net_eval, cli_net_info},
     {"jem", "jem", "a classifier as a joint energy-based model (or the plain classifier)", cli_jem_train,
-     cli_net_sample, cli_jem_eval, cli_net_info, cli_net_scorer},
+     cli_net_sample, cli_jem_eval, cli_net_info},
     {"bm", "bm", "a fully visible Boltzmann machine / Ising model by CD, PCD or pseudo-likelihood", cli_bm_train,
-     cli_bm_sample, cli_bm_eval, cli_bm_info, cli_bm_scorer},
+     cli_bm_sample, cli_bm_eval, cli_bm_info},
     {"structured", "structured", "structured prediction E(x, y) with any of the ten losses of LeCun et al. 2006",
-     cli_structured_train, NULL, cli_structured_eval, cli_structured_info, cli_structured_scorer},
+     cli_structured_train, NULL, cli_structured_eval, cli_structured_info},
     {"dbn", "dbn", "a deep belief net (stacked RBMs) greedily, layer by layer", cli_dbn_train, cli_dbn_sample,
-     cli_dbn_eval, cli_dbn_info, cli_dbn_scorer},
-    {"compose", NULL, NULL, NULL, cli_net_sample, cli_net_eval, cli_compose_info, cli_net_scorer},
+     cli_dbn_eval, cli_dbn_info},
+    {"compose", NULL, NULL, NULL, cli_net_sample, cli_net_eval, cli_compose_info},
 };
 #define N_KINDS (sizeof kinds / sizeof kinds[0])
 

@@ -6,6 +6,7 @@
  * in one place.  No maths of its own: each kind's file format and energy live in its own file. */
 #include "models/model_internal.h"
 
+#include <float.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,10 +75,12 @@ struct ebm_model {
     ebm_net *net;
     ebm_structured *sp;
     ebm_composed *comp;
+    ebm_energy *energy; /* the model's own energy, made by the first ebm_model_score that needs it */
 };
 
 void ebm_model_free(ebm_model *m) {
     if (!m) return;
+    ebm_energy_free(m->energy);
     ebm_rbm_free(m->rbm);
     ebm_grbm_free(m->grbm);
     ebm_bm_free(m->bm);
@@ -186,6 +189,123 @@ ebm_status ebm_model_energy(ebm_model *m, ebm_energy **out) {
                         "energy over x alone (use ebm_structured_energies)", m->name);
     }
     return ebm_fail(EBM_EINVAL, "%s: model kind %d has no energy", m->name, (int)m->kind);
+}
+
+/* ------------------------------------------------------------------------------------------------
+ * Data in a model's input space, and the model's score of it
+ * --------------------------------------------------------------------------------------------- */
+
+size_t ebm_model_input_size(const ebm_model *m) {
+    size_t c = 0, h = 0, w = 0;
+    if (!m) return 0;
+    switch (m->kind) {
+    case EBM_KIND_RBM: return m->rbm->n_vis;
+    case EBM_KIND_GRBM: return m->grbm->n_vis;
+    case EBM_KIND_BM: return ebm_bm_units(m->bm);
+    case EBM_KIND_DBN: return ebm_dbn_units(m->dbn, 0);
+    case EBM_KIND_NET:
+    case EBM_KIND_JEM: return ebm_net_input_size(m->net);
+    case EBM_KIND_STRUCTURED: return ebm_structured_row_size(m->sp);
+    case EBM_KIND_COMPOSE: {
+        const char *v = ebm_meta_get(m->meta, "ebm.net.input"); /* "CxHxW", from the parts */
+        return v && sscanf(v, "%zux%zux%zu", &c, &h, &w) == 3 ? c * h * w : 0;
+    }
+    }
+    return 0;
+}
+
+void ebm_model_data_opts(const ebm_model *m, ebm_data_opts *o) {
+    ebm_data_opts_default(o);
+    if (m && m->kind == EBM_KIND_BM) o->binarize = EBM_BINARIZE_THRESHOLD; /* its training default */
+    const ebm_meta *meta = m ? m->meta : NULL;
+    const char *v;
+    float t;
+    if ((v = ebm_meta_get(meta, "ebm.data.scale"))) (void)ebm_scale_parse(v, &o->scale); /* unknown: left as is */
+    if ((v = ebm_meta_get(meta, "ebm.data.binarize"))) (void)ebm_binarize_parse(v, &o->binarize);
+    if (ebm_meta_get_float(meta, "ebm.data.threshold", &t) == EBM_OK && t >= 0 && t <= 1) o->threshold = t;
+}
+
+/* d's rows put into m's input space in place, with the checks of its kind; spec names the data in messages. */
+static ebm_status to_input_space(const ebm_model *m, ebm_dataset *d, const char *spec, const ebm_data_opts *o) {
+    ebm_mat *x = d->x;
+    size_t want = ebm_model_input_size(m), n = x->rows * x->cols;
+    if (x->cols != want)
+        return ebm_fail(EBM_ESHAPE, "%s has %zu columns but the model's inputs have %zu values", spec, x->cols, want);
+    char msg[600];
+    switch (m->kind) {
+    case EBM_KIND_RBM:
+    case EBM_KIND_DBN:
+        if (!ebm_mat_check_range(x, 0.0f, 1.0f, spec)) return EBM_OK;
+        snprintf(msg, sizeof msg, "%s", ebm_last_error());
+        return ebm_fail(EBM_EINVAL, "%s; the model needs values in [0, 1], and data are scaled as the model's training "
+                        "data were (scale %s): give data on that scale", msg, ebm_scale_name(o->scale));
+    case EBM_KIND_GRBM:
+        if (ebm_mat_check_range(x, -FLT_MAX, FLT_MAX, spec)) return EBM_EINVAL;
+        ebm_grbm_standardize(m->grbm, x->data, x->rows, x->data);
+        return EBM_OK;
+    case EBM_KIND_BM:
+        for (size_t i = 0; i < n; i++)
+            if (x->data[i] != 0.0f && x->data[i] != 1.0f)
+                return ebm_fail(EBM_EINVAL, "%s is not binary after binarisation '%s'; a Boltzmann machine needs 0/1 "
+                                "values (binarize threshold)", spec, ebm_binarize_name(o->binarize));
+        for (size_t i = 0; i < n; i++)
+            if (x->data[i] == 0.0f) x->data[i] = ebm_bm_off_value(m->bm);
+        return EBM_OK;
+    default: return EBM_OK;
+    }
+}
+
+ebm_status ebm_model_data(const ebm_model *m, const char *spec, const ebm_data_opts *o, ebm_dataset **out) {
+    if (!m || !spec || !out) return ebm_fail(EBM_EINVAL, "model_data: %s is NULL", !m ? "model" : !spec ? "spec" : "out");
+    *out = NULL;
+    ebm_data_opts own;
+    if (!o) {
+        ebm_model_data_opts(m, &own);
+        o = &own;
+    }
+    ebm_dataset *d = NULL;
+    ebm_status s = ebm_dataset_load(spec, o, &d);
+    if (!s) s = to_input_space(m, d, spec, o);
+    if (s) ebm_dataset_free(d);
+    else *out = d;
+    return s;
+}
+
+const char *ebm_model_score_name(const ebm_model *m) {
+    switch (m ? m->kind : EBM_KIND_RBM) {
+    case EBM_KIND_RBM: return "free energy F(v)";
+    case EBM_KIND_GRBM: return "free energy F(x) (standardised space)";
+    case EBM_KIND_BM: return "E(x) = -(x'Wx/2 + b'x)";
+    case EBM_KIND_DBN: return "free energy of the bottom RBM";
+    case EBM_KIND_NET:
+    case EBM_KIND_COMPOSE: return "E(x)";
+    case EBM_KIND_JEM: return ebm_model_classes(m) ? "E(x) = -log sum_y exp f(x)[y]" : "E(x)";
+    case EBM_KIND_STRUCTURED: return "free energy F(x) = -log sum_y exp(-E(x, y))";
+    }
+    return "energy";
+}
+
+ebm_status ebm_model_score(ebm_model *m, const float *x, size_t n, double *E) {
+    if (!m || (n && (!x || !E))) return ebm_fail(EBM_EINVAL, "model_score: %s is NULL", !m ? "model" : !x ? "x" : "E");
+    switch (m->kind) {
+    case EBM_KIND_RBM: return n ? ebm_rbm_free_energy(m->rbm, x, n, 1.0f, E) : EBM_OK;
+    case EBM_KIND_GRBM: return n ? ebm_grbm_free_energy(m->grbm, x, n, 1.0f, E) : EBM_OK;
+    case EBM_KIND_BM: return n ? ebm_bm_energy(m->bm, x, n, E) : EBM_OK;
+    case EBM_KIND_DBN: return n ? ebm_dbn_free_energy(m->dbn, x, n, E) : EBM_OK;
+    case EBM_KIND_STRUCTURED:
+        if (m->sp->len > 0)
+            return ebm_fail(EBM_ENOTSUP, "%s: scoring chain models is not supported (their inputs are sequences)",
+                            m->name);
+        return n ? ebm_structured_free_energy(m->sp, x, n, E) : EBM_OK;
+    default: break;
+    }
+    ebm_status s = m->energy ? EBM_OK : ebm_model_energy(m, &m->energy);
+    float *Ef = s || !n ? NULL : malloc(n * sizeof *Ef);
+    if (!s && n && !Ef) s = ebm_fail(EBM_ENOMEM, "out of memory");
+    if (!s && n) s = m->energy->energy(m->energy, x, n, Ef);
+    for (size_t i = 0; !s && i < n; i++) E[i] = Ef[i];
+    free(Ef);
+    return s;
 }
 
 /* ------------------------------------------------------------------------------------------------
