@@ -6,11 +6,11 @@
 # sampler and step count (and 3x as many steps), scored by FD-FMNIST (`ebm eval --samples`, docs/jem.md).
 # Writes docs/results.json "deep_ebm" (other experiments' objects are kept).  Fixed seeds.
 # usage: scripts/deep_ebm_report.sh [EBM] [OUT]
-# Variables: ITERS (1500), STEPS (20), BATCH (64), RESULTS (docs/results.json).
+# Variables: ITERS (1000), STEPS (20), BATCH (64), RESULTS (docs/results.json).
 set -eu
 ebm=${1:-build/ebm}
 out=${2:-out/deep_ebm_report}
-: "${ITERS:=1500}" "${STEPS:=20}" "${BATCH:=64}" "${RESULTS:=docs/results.json}"
+: "${ITERS:=1000}" "${STEPS:=20}" "${BATCH:=64}" "${RESULTS:=docs/results.json}"
 mkdir -p "$out"
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 [ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ] && commit="$commit-dirty"
