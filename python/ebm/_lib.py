@@ -265,6 +265,10 @@ class RbmEval(Structure):
     _fields_ = [(n, c_double) for n in ("free_energy_mean", "recon", "pseudo_ll", "log_z", "log_likelihood")]
 
 
+class DataOpts(Structure):
+    _fields_ = [("limit", c_size_t), ("scale", c_int), ("binarize", c_int), ("threshold", c_float), ("seed", c_uint64)]
+
+
 class Dataset(Structure):
     _fields_ = [("x", POINTER(Mat)), ("labels", POINTER(c_int32)), ("height", c_size_t), ("width", c_size_t),
                 ("source", ctypes.c_char * 4096)]
@@ -358,7 +362,7 @@ MIRRORS = {"ebm_rng": Rng, "ebm_mat": Mat, "ebm_array": Array, "ebm_rbm": RBM, "
            "ebm_run_result": RunResult, "ebm_cd_opts": CdOpts, "ebm_grbm_sample_opts": GrbmSampleOpts,
            "ebm_grbm_train_opts": GrbmTrainOpts, "ebm_mcmc_opts": McmcOpts, "ebm_mcmc_stats": McmcStats,
            "ebm_ais_opts": AisOpts, "ebm_ais_result": AisResult, "ebm_rbm_eval": RbmEval,
-           "ebm_dataset": Dataset, "ebm_optim_opts": OptimOpts, "ebm_bm_train_opts": BmTrainOpts, "ebm_bm_eval": BmEval, "ebm_dbn": DBN,
+           "ebm_data_opts": DataOpts, "ebm_dataset": Dataset, "ebm_optim_opts": OptimOpts, "ebm_bm_train_opts": BmTrainOpts, "ebm_bm_eval": BmEval, "ebm_dbn": DBN,
            "ebm_dbn_train_opts": DbnTrainOpts, "ebm_dbn_layer_run": DbnLayerRun, "ebm_dbn_sample_opts": DbnSampleOpts,
            "ebm_noise": Noise, "ebm_lcd_opts": LcdOpts, "ebm_structured": Structured,
            "ebm_structured_loss_opts": StructuredLossOpts, "ebm_structured_train_opts": StructuredTrainOpts,
@@ -540,6 +544,9 @@ _PROTOS = [
     ("ebm_net_energy_class", S, P, POINTER(c_int32), c_size_t, POINTER(PENERGY)),
     ("ebm_toy_generate", S, c_char_p, c_size_t, c_uint64, POINTER(POINTER(Dataset))), ("ebm_toy_names", c_char_p),
     ("ebm_dataset_free", None, POINTER(Dataset)),
+    ("ebm_model_input_size", c_size_t, P), ("ebm_model_score", S, P, PF, c_size_t, PD),
+    ("ebm_model_data", S, P, c_char_p, POINTER(DataOpts), POINTER(POINTER(Dataset))), ("ebm_model_score_name", c_char_p, P),
+    ("ebm_model_data_opts", None, P, POINTER(DataOpts)),
     ("ebm_rng_u64", c_uint64, PRNG), ("ebm_rng_uniform", c_double, PRNG), ("ebm_rng_below", c_uint64, PRNG, c_uint64),
     ("ebm_noise_default", None, POINTER(Noise)), ("ebm_noise_fill", S, POINTER(Noise), c_uint64, PF, c_size_t, c_size_t),
 ]

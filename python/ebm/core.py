@@ -761,24 +761,46 @@ class Model(_Owned):
 
     @property
     def dim(self):
-        """The size of one input."""
-        if self.kind == "bm":
-            return lib.ebm_bm_units(lib.ebm_model_bm(self._p))
-        if self.kind == "dbn":
-            return lib.ebm_dbn_units(lib.ebm_model_dbn(self._p), 0)
-        return self._e().contents.dim
+        """The size of one input (ebm_model_input_size)."""
+        return lib.ebm_model_input_size(self._p)
 
     def energy(self, x):
         """E(x) (n) of the rows of x: the model's own energy (an RBM's or GRBM's free energy, a network's output,
         a classifier's -log sum_y exp f(x)[y], a composite; a BM's energy, a DBN's free energy)."""
         if self.kind in ("bm", "dbn"):
-            x = as_f32(x, self.dim, "x")
-            E = np.empty(x.shape[0], np.float64)
-            f = lib.ebm_bm_energy if self.kind == "bm" else lib.ebm_dbn_free_energy
-            sub = lib.ebm_model_bm(self._p) if self.kind == "bm" else lib.ebm_model_dbn(self._p)
-            check(f(sub, fptr(x), x.shape[0], dptr(E)))
-            return E
+            return self.anomaly_score(x)
         return _net_energy(self._e(), x)
+
+    def anomaly_score(self, x):
+        """The anomaly score (n) of rows x in the model's input space (as data() gives them), what `ebm score`
+        reports for every kind (ebm_model_score): high = unlikely under the model."""
+        x = as_f32(x, self.dim, "x")
+        E = np.empty(x.shape[0], np.float64)
+        check(lib.ebm_model_score(self._p, fptr(x), x.shape[0], dptr(E)))
+        return E
+
+    @property
+    def anomaly_score_name(self):
+        """What anomaly_score() is, in words ("free energy F(v)", ...)."""
+        return lib.ebm_model_score_name(self._p).decode()
+
+    def data(self, spec, limit=0):
+        """(x, labels or None): the rows of a data spec ("fashion-mnist:test", a path, "toy:NAME") preprocessed
+        as the model's training data were and put into its input space (ebm_model_data; a GRBM's standardised
+        space, a BM's spins), ready for anomaly_score()."""
+        o = L.DataOpts()
+        lib.ebm_model_data_opts(self._p, byref(o))
+        o.limit = int(limit)
+        d = POINTER(L.Dataset)()
+        check(lib.ebm_model_data(self._p, os.fsencode(spec), byref(o), byref(d)))
+        try:
+            c = d.contents
+            m = c.x.contents
+            x = np.ctypeslib.as_array(m.data, shape=(m.rows, m.cols)).copy()
+            y = np.ctypeslib.as_array(c.labels, shape=(m.rows,)).copy() if c.labels else None
+            return x, y
+        finally:
+            lib.ebm_dataset_free(d)
 
     def grad_energy(self, x):
         """dE/dx (n, dim) at the rows of x."""

@@ -165,6 +165,17 @@ def test_model_energy_and_gradient_samplers(tmp_path):
     np.testing.assert_array_equal(s[:, :2], x[:, :2])
     with pytest.raises(ebm.InvalidArgumentError):
         mod.mcmc(x, kind="nope")
+    # data as the model reads it, and its anomaly score (ebm score's path): the free energy here
+    np.savetxt(tmp_path / "rows.csv", x, delimiter=",", fmt="%.9g")
+    xd, y = mod.data(str(tmp_path / "rows.csv"))
+    assert y is None and xd.shape == (10, 6)
+    np.testing.assert_allclose(xd, x, rtol=1e-6)
+    np.testing.assert_allclose(mod.anomaly_score(xd), np_free_energy(m, xd), rtol=1e-4, atol=1e-4)
+    assert mod.anomaly_score_name == "free energy F(v)"
+    assert mod.data(str(tmp_path / "rows.csv"), limit=3)[0].shape == (3, 6)
+    np.savetxt(tmp_path / "big.csv", 3 * x, delimiter=",", fmt="%.9g")
+    with pytest.raises(ebm.InvalidArgumentError, match="training data were"):
+        mod.data(str(tmp_path / "big.csv"))
 
 
 def test_save_grid(tmp_path):

@@ -68,6 +68,8 @@ static const abi_row abi_rows[] = {
     F(ebm_ais_result, steps), F(ebm_ais_result, seconds), F(ebm_ais_result, warnings),
     S(ebm_rbm_eval), F(ebm_rbm_eval, free_energy_mean), F(ebm_rbm_eval, recon), F(ebm_rbm_eval, pseudo_ll),
     F(ebm_rbm_eval, log_z), F(ebm_rbm_eval, log_likelihood),
+    S(ebm_data_opts), F(ebm_data_opts, limit), F(ebm_data_opts, scale), F(ebm_data_opts, binarize),
+    F(ebm_data_opts, threshold), F(ebm_data_opts, seed),
     S(ebm_dataset), F(ebm_dataset, x), F(ebm_dataset, labels), F(ebm_dataset, height), F(ebm_dataset, width),
     F(ebm_dataset, source),
     S(ebm_optim_opts), F(ebm_optim_opts, kind), F(ebm_optim_opts, lr), F(ebm_optim_opts, momentum),
