@@ -125,21 +125,36 @@ ebm_status ebm_comm_allreduce_f64(const ebm_comm *c, double *buf, size_t n) {
     return EBM_OK;
 }
 
+#ifdef EBM_HAVE_MPI
+/* MPI's counts and displacements (int) of a gather of counts[r] values from each rank r, in rank order;
+ * free both after. */
+static ebm_status gather_layout(const ebm_comm *c, const size_t *counts, int **rc, int **off) {
+    size_t total = 0;
+    for (int r = 0; r < c->size; r++) total += counts[r];
+    *rc = *off = NULL;
+    if (total > (size_t)INT_MAX)
+        return ebm_fail(EBM_EINVAL, "rank %d: cannot gather %zu values (at most %d)", c->rank, total, INT_MAX);
+    *rc = malloc((size_t)c->size * sizeof **rc);
+    *off = malloc((size_t)c->size * sizeof **off);
+    if (!*rc || !*off) {
+        free(*rc);
+        free(*off);
+        return ebm_fail(EBM_ENOMEM, "out of memory");
+    }
+    for (int r = 0, o = 0; r < c->size; o += (*rc)[r], r++) {
+        (*rc)[r] = (int)counts[r];
+        (*off)[r] = o;
+    }
+    return EBM_OK;
+}
+#endif
+
 ebm_status ebm_comm_gather_f64(const ebm_comm *c, const double *mine, size_t n, const size_t *counts, double *all) {
 #ifdef EBM_HAVE_MPI
     if (ebm_comm_size(c) > 1) {
-        int *rc = malloc((size_t)c->size * sizeof *rc), *off = malloc((size_t)c->size * sizeof *off);
-        if (!rc || !off) {
-            free(rc);
-            free(off);
-            return ebm_fail(EBM_ENOMEM, "out of memory");
-        }
-        int o = 0;
-        for (int r = 0; r < c->size; r++) {
-            rc[r] = (int)counts[r];
-            off[r] = o;
-            o += rc[r];
-        }
+        int *rc, *off;
+        ebm_status s = gather_layout(c, counts, &rc, &off);
+        if (s) return s;
         const void *send = mine == all + off[c->rank] ? MPI_IN_PLACE : (const void *)mine;
         int ok = MPI_Allgatherv(send, (int)n, MPI_DOUBLE, all, rc, off, MPI_DOUBLE, MPI_COMM_WORLD);
         free(rc);
@@ -151,6 +166,26 @@ ebm_status ebm_comm_gather_f64(const ebm_comm *c, const double *mine, size_t n, 
     (void)counts;
 #endif
     if (all != mine) memcpy(all, mine, n * sizeof *all);
+    return EBM_OK;
+}
+
+ebm_status ebm_comm_gather_f32(const ebm_comm *c, const float *mine, size_t n, const size_t *counts, float *all) {
+#ifdef EBM_HAVE_MPI
+    if (ebm_comm_size(c) > 1) {
+        int *rc, *off;
+        ebm_status s = gather_layout(c, counts, &rc, &off);
+        if (s) return s;
+        const void *send = c->rank == 0 && mine == all ? MPI_IN_PLACE : (const void *)mine;
+        int ok = MPI_Gatherv(send, (int)n, MPI_FLOAT, all, rc, off, MPI_FLOAT, 0, MPI_COMM_WORLD);
+        free(rc);
+        free(off);
+        return ok == MPI_SUCCESS ? EBM_OK : mpi_failed(c, "MPI_Gatherv");
+    }
+#else
+    (void)c;
+    (void)counts;
+#endif
+    if (all != mine && n) memcpy(all, mine, n * sizeof *all);
     return EBM_OK;
 }
 
