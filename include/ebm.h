@@ -1063,8 +1063,17 @@ EBM_API ebm_status ebm_energy_grbm(const struct ebm_grbm *m, ebm_energy **out);
  * (ebm_gibbs_set_slice, ebm_grbm_chains_set_slice), or a _slice function called with (first, count, total),
  * runs chains first .. first + count - 1 of a set of total: its draws, starts included, are bit for bit those
  * of the same chains in one process running all total chains from the same rng (the caller's rng advances
- * as that one process's does).  ebm_shard_range (PART 6) gives process rank's slice.
+ * as that one process's does).  So are the samples themselves, bit for bit, when the slices are those of
+ * ebm_chain_range: a BLAS kernel rounds a row of a matrix product by its place in the blocks of rows it
+ * works on (OpenBLAS: blocks of 12), so slices start at multiples of EBM_CHAIN_BLOCK chains.  (Not covered:
+ * a product that ebm splits by rows, i.e. chains > units and >= 2^18 multiply-adds, e.g. 1000 chains of a
+ * 784 x 512 RBM, and the bf16 products; there slices differ from one process in the last bits, and chains
+ * that a last-bit change sends elsewhere then differ.  docs/distributed.md.)
  * --------------------------------------------------------------------------------------------- */
+#define EBM_CHAIN_BLOCK 48
+/* [*lo, *hi): process rank's chains of n over ranks processes, whole blocks of EBM_CHAIN_BLOCK chains each
+ * (the last may be short), as even as blocks allow; empty (lo == hi) for a process left without a block. */
+EBM_API void ebm_chain_range(size_t n, size_t rank, size_t ranks, size_t *lo, size_t *hi);
 
 /* ------------------------------------------------------------------------------------------------
  * Block Gibbs sampling of an RBM: n chains advance together, h ~ p(h|v), then v ~ p(v|h).

@@ -362,7 +362,7 @@ int cli_sample_out_check(const char *cmd, const cli_sample_out *o, bool other) {
 
 size_t cli_chains(size_t n, size_t *first) {
     size_t hi;
-    ebm_shard_range(n, ebm_comm_rank(cli_comm()), ebm_comm_size(cli_comm()), first, &hi);
+    ebm_chain_range(n, ebm_comm_rank(cli_comm()), ebm_comm_size(cli_comm()), first, &hi);
     if (hi > *first) return hi - *first;
     *first = 0;
     return 1;
@@ -378,7 +378,7 @@ int cli_chains_gather(const char *cmd, const float **x, size_t n, size_t d, floa
         return cli_error(cmd, "out of memory for %zu samples", n);
     }
     for (size_t r = 0; r < ranks; r++) {
-        ebm_shard_range(n, r, ranks, &lo, &hi);
+        ebm_chain_range(n, r, ranks, &lo, &hi);
         counts[r] = (hi - lo) * d;
     }
     ebm_status s = ebm_comm_gather_f32(cli_comm(), *x, counts[rank], counts, *owned);
