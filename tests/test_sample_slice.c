@@ -11,129 +11,102 @@
 #include "grbm_fixtures.h"
 #include "rbm_fixtures.h"
 
-/* out (count, dim) <- chains first .. first + count - 1 of a set of total, sampled from seed 5. */
-typedef void (*slice_run)(const void *ctx, size_t first, size_t count, size_t total, float *out);
+/* What one check samples: the model (one of them), its start data (NULL: noise) and the sampler's settings. */
+typedef struct {
+    const ebm_rbm *rbm;
+    const ebm_grbm *grbm;
+    const ebm_bm *bm;
+    const ebm_dbn *dbn;
+    ebm_energy *e;
+    const ebm_mat *data;
+    int variant; /* rbm: binary states; grbm: the final mean */
+    ebm_grbm_sample_opts o;
+    ebm_bm_scan scan;
+    ebm_mcmc_kind kind;
+} job;
 
-static void check_slices(const char *name, slice_run run, const void *ctx, size_t n, size_t dim) {
+/* out (count, dim) <- chains first .. first + count - 1 of a set of total, drawn from rng. */
+typedef void (*slice_run)(const job *j, ebm_rng *rng, size_t first, size_t count, size_t total, float *out);
+
+static void check_slices(const char *name, slice_run run, const job *j, size_t n, size_t dim) {
     float *full = calloc(n * dim, sizeof(float)), *part = calloc(n * dim, sizeof(float));
     REQUIRE(full && part);
-    run(ctx, 0, n, n, full);
+    ebm_rng rng;
+    ebm_rng_seed(&rng, 5, 0);
+    run(j, &rng, 0, n, n, full);
     for (size_t ranks = 2; ranks <= 4; ranks++) {
         memset(part, 0, n * dim * sizeof(float));
         for (size_t r = 0; r < ranks; r++) {
             size_t lo, hi;
             ebm_chain_range(n, r, ranks, &lo, &hi);
-            if (hi > lo) run(ctx, lo, hi - lo, n, part + lo * dim);
+            ebm_rng_seed(&rng, 5, 0); /* every process seeds its generator alike */
+            if (hi > lo) run(j, &rng, lo, hi - lo, n, part + lo * dim);
         }
         CHECK_MSG(memcmp(full, part, n * dim * sizeof(float)) == 0, "%s: the slices of %zu processes differ from one "
                   "run of %zu chains", name, ranks, n);
     }
     /* chains 48 .. run as a set of their own draw other values */
     size_t k = EBM_CHAIN_BLOCK;
-    run(ctx, 0, n - k, n - k, part);
+    ebm_rng_seed(&rng, 5, 0);
+    run(j, &rng, 0, n - k, n - k, part);
     CHECK_MSG(memcmp(full + k * dim, part, (n - k) * dim * sizeof(float)) != 0,
               "%s: a slice run as its own set drew the same values (the test could not fail)", name);
     free(full);
     free(part);
 }
 
-/* ---- RBM block Gibbs ---- */
-typedef struct {
-    const ebm_rbm *m;
-    const ebm_mat *data; /* NULL: noise start */
-    int binary;
-} rbm_ctx;
-
-static void rbm_run(const void *ctx, size_t first, size_t count, size_t total, float *out) {
-    const rbm_ctx *c = ctx;
-    ebm_rng rng;
-    ebm_rng_seed(&rng, 5, 0);
+static void rbm_run(const job *j, ebm_rng *rng, size_t first, size_t count, size_t total, float *out) {
     ebm_gibbs *g;
-    REQUIRE(ebm_gibbs_new(c->m, count, &g) == EBM_OK);
+    REQUIRE(ebm_gibbs_new(j->rbm, count, &g) == EBM_OK);
     CHECK_OK(ebm_gibbs_set_slice(g, first, total));
-    CHECK_OK(c->data ? ebm_gibbs_init_data(g, c->data, &rng) : ebm_gibbs_init_noise(g, 0.3f, &rng));
-    CHECK_OK(ebm_gibbs_run(g, 7, 1.0f, &rng));
-    memcpy(out, c->binary ? ebm_gibbs_visible(g) : ebm_gibbs_visible_mean(g), count * c->m->n_vis * sizeof(float));
+    CHECK_OK(j->data ? ebm_gibbs_init_data(g, j->data, rng) : ebm_gibbs_init_noise(g, 0.3f, rng));
+    CHECK_OK(ebm_gibbs_run(g, 7, 1.0f, rng));
+    memcpy(out, j->variant ? ebm_gibbs_visible(g) : ebm_gibbs_visible_mean(g), count * j->rbm->n_vis * sizeof(float));
     ebm_gibbs_free(g);
 }
 
-/* ---- GRBM chains ---- */
-typedef struct {
-    const ebm_grbm *m;
-    const ebm_mat *data;
-    ebm_grbm_sample_opts o;
-    int mean;
-} grbm_ctx;
-
-static void grbm_run(const void *ctx, size_t first, size_t count, size_t total, float *out) {
-    const grbm_ctx *c = ctx;
-    ebm_rng rng;
-    ebm_rng_seed(&rng, 5, 0);
+static void grbm_run(const job *j, ebm_rng *rng, size_t first, size_t count, size_t total, float *out) {
     ebm_grbm_chains *ch;
-    REQUIRE(ebm_grbm_chains_new(c->m, count, &ch) == EBM_OK);
-    CHECK_OK(ebm_grbm_chains_set_slice(ch, first, total));
-    CHECK_OK(c->data ? ebm_grbm_chains_init_data(ch, c->data, &rng) : ebm_grbm_chains_init_noise(ch, 1.0f, &rng));
-    CHECK_OK(ebm_grbm_chains_run(ch, &c->o, 4, &rng));
-    if (c->mean) CHECK_OK(ebm_grbm_chains_mean(ch, c->o.T, &rng, out));
-    else memcpy(out, ebm_grbm_chains_visible(ch), count * c->m->n_vis * sizeof(float));
+    REQUIRE(ebm_grbm_chains_new(j->grbm, count, &ch) == EBM_OK);
+    ebm_status s = ebm_grbm_chains_set_slice(ch, first, total);
+    if (!s) s = j->data ? ebm_grbm_chains_init_data(ch, j->data, rng) : ebm_grbm_chains_init_noise(ch, 1.0f, rng);
+    if (!s) s = ebm_grbm_chains_run(ch, &j->o, 4, rng);
+    if (!s && j->variant) s = ebm_grbm_chains_mean(ch, j->o.T, rng, out);
+    else if (!s) memcpy(out, ebm_grbm_chains_visible(ch), count * j->grbm->n_vis * sizeof(float));
+    CHECK_OK(s);
     ebm_grbm_chains_free(ch);
 }
 
-/* ---- BM sequential Gibbs ---- */
-typedef struct {
-    const ebm_bm *m;
-    const ebm_mat *data;
-    ebm_bm_scan scan;
-} bm_ctx;
-
-static void bm_run(const void *ctx, size_t first, size_t count, size_t total, float *out) {
-    const bm_ctx *c = ctx;
-    ebm_rng rng;
-    ebm_rng_seed(&rng, 5, 0);
-    CHECK_OK(ebm_bm_chains_start_slice(c->m, c->data, out, first, count, total, &rng));
-    CHECK_OK(ebm_bm_gibbs_slice(c->m, out, first, count, 3, 1.0f, c->scan, &rng));
+static void bm_run(const job *j, ebm_rng *rng, size_t first, size_t count, size_t total, float *out) {
+    CHECK_OK(ebm_bm_chains_start_slice(j->bm, j->data, out, first, count, total, rng));
+    CHECK_OK(ebm_bm_gibbs_slice(j->bm, out, first, count, 3, 1.0f, j->scan, rng));
 }
 
-/* ---- DBN generation ---- */
-typedef struct {
-    const ebm_dbn *d;
-    const ebm_mat *data;
-} dbn_ctx;
-
-static void dbn_run(const void *ctx, size_t first, size_t count, size_t total, float *out) {
-    const dbn_ctx *c = ctx;
-    ebm_rng rng;
-    ebm_rng_seed(&rng, 5, 0);
+static void dbn_run(const job *j, ebm_rng *rng, size_t first, size_t count, size_t total, float *out) {
     ebm_dbn_sample_opts o;
     ebm_dbn_sample_opts_default(&o);
     o.steps = 6;
-    CHECK_OK(ebm_dbn_sample_slice(c->d, first, count, total, c->data, &o, &rng, out));
+    CHECK_OK(ebm_dbn_sample_slice(j->dbn, first, count, total, j->data, &o, rng, out));
 }
 
-/* ---- Langevin / MALA / HMC / RWM on a network's energy ---- */
-typedef struct {
-    ebm_energy *e;
-    ebm_mcmc_kind kind;
-} mcmc_ctx;
-
-static void mcmc_run(const void *ctx, size_t first, size_t count, size_t total, float *out) {
-    const mcmc_ctx *c = ctx;
-    (void)total;
+/* Langevin / MALA / HMC / RWM: every chain's start filled as the CLI fills them, then this slice's moved. */
+static void mcmc_run(const job *j, ebm_rng *rng, size_t first, size_t count, size_t total, float *out) {
+    size_t d = j->e->dim;
     ebm_noise z;
     ebm_noise_default(&z);
-    float *all = malloc(total * c->e->dim * sizeof(float)); /* every chain's start, as the CLI fills them */
+    float *all = malloc(total * d * sizeof(float));
     REQUIRE(all != NULL);
-    CHECK_OK(ebm_noise_fill(&z, 77, all, total, c->e->dim));
-    memcpy(out, all + first * c->e->dim, count * c->e->dim * sizeof(float));
+    CHECK_OK(ebm_noise_fill(&z, ebm_rng_u64(rng), all, total, d));
+    memcpy(out, all + first * d, count * d * sizeof(float));
     free(all);
     ebm_mcmc_opts o;
     ebm_mcmc_opts_default(&o);
-    o.kind = c->kind;
+    o.kind = j->kind;
     o.steps = 5;
     o.step_size = 0.05f;
     o.leapfrog = 3;
     o.seed = 9;
-    CHECK_OK(ebm_mcmc_run_slice(c->e, out, first, count, &o, NULL));
+    CHECK_OK(ebm_mcmc_run_slice(j->e, out, first, count, &o, NULL));
 }
 
 int main(void) {
@@ -150,14 +123,14 @@ int main(void) {
     /* RBM */
     ebm_rbm *rbm = fixture_rbm(12, 5, 1.0, 0.5, 3);
     ebm_mat *bin = fixture_prototype_data(20, 4);
-    rbm_ctx rc = {rbm, NULL, 0};
-    check_slices("rbm noise", rbm_run, &rc, n, 12);
-    rc.data = bin;
-    rc.binary = 1;
-    check_slices("rbm data, binary", rbm_run, &rc, n, 12);
+    job rj = {.rbm = rbm};
+    check_slices("rbm noise", rbm_run, &rj, n, 12);
+    rj.data = bin;
+    rj.variant = 1;
+    check_slices("rbm data, binary", rbm_run, &rj, n, 12);
     ebm_rbm *big = fixture_rbm(784, 512, 0.05, 0.5, 6);
-    rbm_ctx bigc = {big, NULL, 0};
-    check_slices("rbm 784 x 512", rbm_run, &bigc, n, 784);
+    job bj = {.rbm = big};
+    check_slices("rbm 784 x 512", rbm_run, &bj, n, 784);
     ebm_rbm_free(big);
     ebm_gibbs *g;
     REQUIRE(ebm_gibbs_new(rbm, 4, &g) == EBM_OK);
@@ -173,7 +146,7 @@ int main(void) {
     ebm_rng r;
     ebm_rng_seed(&r, 8, 0);
     for (size_t i = 0; i < 15 * 6; i++) cont->data[i] = (float)ebm_rng_normal(&r);
-    grbm_ctx gc = {grbm, NULL, {0}, 1};
+    job gc = {.grbm = grbm, .variant = 1};
     ebm_grbm_sample_opts_default(&gc.o);
     gc.o.sampler = EBM_GRBM_GIBBS;
     check_slices("grbm gibbs, noise, mean", grbm_run, &gc, n, 6);
@@ -181,7 +154,7 @@ int main(void) {
     gc.o.mh = 1;
     gc.o.eta = 0.1f;
     gc.data = cont;
-    gc.mean = 0;
+    gc.variant = 0;
     check_slices("grbm langevin + mh, data", grbm_run, &gc, n, 6);
     gc.o.sampler = EBM_GRBM_GIBBS_LANGEVIN;
     gc.o.langevin_steps = 3;
@@ -201,7 +174,7 @@ int main(void) {
         b[i] = (float)(0.3 * ebm_rng_normal(&r));
         for (size_t j = 0; j < i; j++) W[i * 12 + j] = W[j * 12 + i] = (float)(0.5 * ebm_rng_normal(&r));
     }
-    bm_ctx bc = {bm, NULL, EBM_SCAN_SYSTEMATIC};
+    job bc = {.bm = bm, .scan = EBM_SCAN_SYSTEMATIC};
     check_slices("bm noise, systematic", bm_run, &bc, n, 12);
     bc.data = bin;
     bc.scan = EBM_SCAN_RANDOM;
@@ -214,7 +187,7 @@ int main(void) {
     const ebm_rbm *layers[2] = {l0, l1};
     ebm_dbn *dbn;
     REQUIRE(ebm_dbn_from_rbms(layers, 2, &dbn) == EBM_OK);
-    dbn_ctx dc = {dbn, NULL};
+    job dc = {.dbn = dbn};
     check_slices("dbn noise", dbn_run, &dc, n, 12);
     dc.data = bin;
     check_slices("dbn data", dbn_run, &dc, n, 12);
@@ -228,7 +201,7 @@ int main(void) {
     REQUIRE(ebm_net_energy(net, EBM_NET_HEAD_SCALAR, &e) == EBM_OK);
     const ebm_mcmc_kind kinds[] = {EBM_MCMC_ULA, EBM_MCMC_SGLD, EBM_MCMC_MALA, EBM_MCMC_HMC, EBM_MCMC_RWM};
     for (size_t k = 0; k < sizeof kinds / sizeof *kinds; k++) {
-        mcmc_ctx mc = {e, kinds[k]};
+        job mc = {.e = e, .kind = kinds[k]};
         check_slices(ebm_mcmc_name(kinds[k]), mcmc_run, &mc, n, 2);
     }
 

@@ -5,6 +5,7 @@
  * Row r of a call draws from Philox stream (key, r), so the chains do not depend on the thread count; a call
  * on a slice of a larger set of chains (ebm_bm_gibbs_slice) draws from the streams of their index in the set. */
 #include "models/bm_internal.h"
+#include "samplers/samplers_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -72,8 +73,8 @@ ebm_status ebm_bm_gibbs_slice(const ebm_bm *m, float *x, size_t first, size_t ro
  * are kept. */
 ebm_status ebm_bm_chains_start_slice(const ebm_bm *m, const ebm_mat *data, float *x, size_t first, size_t rows,
                                      size_t total, ebm_rng *rng) {
-    if (first > total || total - first < rows)
-        return ebm_fail(EBM_EINVAL, "chains %zu .. %zu are not within a set of %zu", first, first + rows - 1, total);
+    ebm_status s = ebm_slice_check(first, rows, total);
+    if (s) return s;
     size_t n = ebm_bm_units(m);
     float off = ebm_bm_off_value(m);
     for (size_t r = 0; r < total; r++) {

@@ -10,6 +10,7 @@
  * products run at the sampler's precision (ebm_gibbs_set_precision; bf16: core/gemm_dnnl.c). */
 #include "core/internal.h"
 #include "models/model_internal.h"
+#include "samplers/samplers_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -101,9 +102,14 @@ ebm_status ebm_gibbs_init_data(ebm_gibbs *g, const ebm_mat *data, ebm_rng *rng) 
     return EBM_OK;
 }
 
+ebm_status ebm_slice_check(size_t first, size_t count, size_t total) {
+    if (first <= total && total - first >= count) return EBM_OK;
+    return ebm_fail(EBM_EINVAL, "chains %zu .. %zu are not within a set of %zu", first, first + count - 1, total);
+}
+
 ebm_status ebm_gibbs_set_slice(ebm_gibbs *g, size_t first, size_t total) {
-    if (first > total || total - first < g->n)
-        return ebm_fail(EBM_EINVAL, "chains %zu .. %zu are not within a set of %zu", first, first + g->n - 1, total);
+    ebm_status s = ebm_slice_check(first, g->n, total);
+    if (s) return s;
     g->first = first;
     g->total = total;
     return EBM_OK;

@@ -17,6 +17,7 @@
  * not depend on the thread count; chains that are a slice of a larger set (grbm_chains_set_first,
  * ebm_grbm_chains_set_slice) draw from the streams of their index in the whole set. */
 #include "models/grbm_internal.h"
+#include "samplers/samplers_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -142,11 +143,12 @@ void grbm_chains_set_first(ebm_grbm_chains *c, uint64_t first) {
     c->total = (size_t)first + c->n;
 }
 ebm_status ebm_grbm_chains_set_slice(ebm_grbm_chains *c, size_t first, size_t total) {
-    if (first > total || total - first < c->n)
-        return ebm_fail(EBM_EINVAL, "chains %zu .. %zu are not within a set of %zu", first, first + c->n - 1, total);
-    c->row0 = first;
-    c->total = total;
-    return EBM_OK;
+    ebm_status s = ebm_slice_check(first, c->n, total);
+    if (!s) {
+        grbm_chains_set_first(c, first);
+        c->total = total;
+    }
+    return s;
 }
 const float *ebm_grbm_chains_hidden(const ebm_grbm_chains *c) { return c->h; }
 int grbm_chains_h_valid(const ebm_grbm_chains *c) { return c->h_valid; }
