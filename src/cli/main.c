@@ -130,7 +130,7 @@ int main(int argc, char **argv) {
             }
             if (ebm_comm_rank(cli_comm()) > 0 && !freopen("/dev/null", "w", stdout)) return 1; /* rank 0 prints the results */
             int rc = commands[k].run(rest, rargv, quiet);
-            if (rc && commands[k].run == cmd_sample) ebm_comm_abort(comm, rc); /* the others may wait in its gather */
+            if (rc && rc != 2 && commands[k].run == cmd_sample) ebm_comm_abort(comm, rc); /* others may wait in its gather */
             ebm_comm_free(comm);
             return rc;
         }
