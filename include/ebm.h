@@ -1075,6 +1075,24 @@ EBM_API ebm_status ebm_energy_grbm(const struct ebm_grbm *m, ebm_energy **out);
  * ============================================================================================== */
 
 /* ------------------------------------------------------------------------------------------------
+ * Slices (data-parallel sampling, e.g. `mpirun -np N ebm sample`): every sampler below gives chain i its own
+ * random streams, so chains can be split across processes.  A sampler object set to hold a slice
+ * (ebm_gibbs_set_slice, ebm_grbm_chains_set_slice), or a _slice function called with (first, count, total),
+ * runs chains first .. first + count - 1 of a set of total: its draws, starts included, are bit for bit those
+ * of the same chains in one process running all total chains from the same rng (the caller's rng advances
+ * as that one process's does).  So are the samples themselves, bit for bit, when the slices are those of
+ * ebm_chain_range: a BLAS kernel rounds a row of a matrix product by its place in the blocks of rows it
+ * works on (OpenBLAS: blocks of 12), so slices start at multiples of EBM_CHAIN_BLOCK chains.  (Not covered:
+ * a product that ebm splits by rows, i.e. chains > units and >= 2^18 multiply-adds, e.g. 1000 chains of a
+ * 784 x 512 RBM, and the bf16 products; there slices differ from one process in the last bits, and chains
+ * that a last-bit change sends elsewhere then differ.  docs/distributed.md.)
+ * --------------------------------------------------------------------------------------------- */
+#define EBM_CHAIN_BLOCK 48
+/* [*lo, *hi): process rank's chains of n over ranks processes, whole blocks of EBM_CHAIN_BLOCK chains each
+ * (the last may be short), as even as blocks allow; empty (lo == hi) for a process left without a block. */
+EBM_API void ebm_chain_range(size_t n, size_t rank, size_t ranks, size_t *lo, size_t *hi);
+
+/* ------------------------------------------------------------------------------------------------
  * Block Gibbs sampling of an RBM: n chains advance together, h ~ p(h|v), then v ~ p(v|h).
  * --------------------------------------------------------------------------------------------- */
 typedef struct ebm_gibbs ebm_gibbs;
@@ -1088,6 +1106,9 @@ EBM_API ebm_status ebm_gibbs_init_data(ebm_gibbs *g, const ebm_mat *data, ebm_rn
 /* Holds visible unit j at values (n_chains, n_vis)[., j] wherever mask[j] != 0; mask (n_vis) or NULL to
  * release.  Both are copied. */
 EBM_API ebm_status ebm_gibbs_clamp(ebm_gibbs *g, const uint8_t *mask, const float *values);
+/* g's n_chains chains are chains first .. first + n_chains - 1 of a set of total (see Slices above): set before
+ * the init_* call.  EBM_EINVAL when they do not fit in total.  Default: first 0, total n_chains. */
+EBM_API ebm_status ebm_gibbs_set_slice(ebm_gibbs *g, size_t first, size_t total);
 /* The precision of the sweeps' products (default EBM_PRECISION_FP32; see ebm_precision).  The bf16 copy
  * of the weights is taken at the start of every ebm_gibbs_run, so the model may change between runs. */
 EBM_API ebm_status ebm_gibbs_set_precision(ebm_gibbs *g, ebm_precision p);
@@ -1152,6 +1173,11 @@ EBM_API const char *ebm_mcmc_name(ebm_mcmc_kind k);                 /* "ula", "s
 EBM_API ebm_status ebm_mcmc_parse(const char *name, ebm_mcmc_kind *k); /* the inverse, EBM_EINVAL if unknown */
 /* Advances the n chains in x (n, e->dim) in place; stats may be NULL. */
 EBM_API ebm_status ebm_mcmc_run(ebm_energy *e, float *x, size_t n, const ebm_mcmc_opts *o, ebm_mcmc_stats *stats);
+/* The same for chains first .. first + n - 1 of a larger set (see Slices above): x (n, dim) holds those chains
+ * and chain i draws from the streams of chain first + i.  (The energy sees only these n rows: an energy whose
+ * rows differ, e.g. ebm_net_energy_class's cycle of classes, must be made for the slice.) */
+EBM_API ebm_status ebm_mcmc_run_slice(ebm_energy *e, float *x, size_t first, size_t n, const ebm_mcmc_opts *o,
+                                      ebm_mcmc_stats *stats);
 
 /* ------------------------------------------------------------------------------------------------
  * Replay buffer (Du & Mordatch 2019, as in JEM): a fixed store of past negative samples, initialised with
@@ -1228,6 +1254,9 @@ EBM_API const char *ebm_grbm_sampler_name(ebm_grbm_sampler s);
 typedef struct ebm_grbm_chains ebm_grbm_chains;
 EBM_API ebm_status ebm_grbm_chains_new(const ebm_grbm *m, size_t n_chains, ebm_grbm_chains **out);
 EBM_API void ebm_grbm_chains_free(ebm_grbm_chains *c);
+/* c's n_chains chains are chains first .. first + n_chains - 1 of a set of total (see Slices above): set before
+ * the init_* call.  EBM_EINVAL when they do not fit in total.  Default: first 0, total n_chains. */
+EBM_API ebm_status ebm_grbm_chains_set_slice(ebm_grbm_chains *c, size_t first, size_t total);
 /* v ~ N(0, scale^2 I) in the standardised space: the paper's noise start (scale 1). */
 EBM_API ebm_status ebm_grbm_chains_init_noise(ebm_grbm_chains *c, float scale, ebm_rng *rng);
 /* Chain i starts at a row of data (n, n_vis, standardised) drawn uniformly with replacement. */
@@ -1254,6 +1283,13 @@ EBM_API ebm_status ebm_bm_gibbs(const ebm_bm *m, float *x, size_t rows, size_t s
  * the model's spins) when data is NULL, else rows of data (in the model's spins) drawn uniformly with
  * replacement; the draws come from rng in that order. */
 EBM_API void ebm_bm_chains_start(const ebm_bm *m, const ebm_mat *data, float *x, size_t rows, ebm_rng *rng);
+/* Both for chains first .. first + rows - 1 of a set of total, x (rows, n) (see Slices above): the start draws
+ * every chain's values of the set in order and keeps the slice's (EBM_EINVAL when it does not fit in total);
+ * the sweeps draw from the streams of chain first + r. */
+EBM_API ebm_status ebm_bm_chains_start_slice(const ebm_bm *m, const ebm_mat *data, float *x, size_t first,
+                                             size_t rows, size_t total, ebm_rng *rng);
+EBM_API ebm_status ebm_bm_gibbs_slice(const ebm_bm *m, float *x, size_t first, size_t rows, size_t sweeps, float T,
+                                      ebm_bm_scan scan, ebm_rng *rng);
 
 /* Generation: n block-Gibbs chains in the top RBM, started from noise (each unit of level n_layers - 1 on
  * with probability noise_p) or, when init (rows, units(0)) is given, from the up pass of random rows of it;
@@ -1270,6 +1306,10 @@ typedef struct ebm_dbn_sample_opts {
 EBM_API void ebm_dbn_sample_opts_default(ebm_dbn_sample_opts *o);
 EBM_API ebm_status ebm_dbn_sample(const ebm_dbn *d, size_t n, const ebm_mat *init, const ebm_dbn_sample_opts *o,
                                   ebm_rng *rng, float *out);
+/* Samples first .. first + n - 1 of total (see Slices above) into out (n, units(0)); progress counts this
+ * slice's sweeps. */
+EBM_API ebm_status ebm_dbn_sample_slice(const ebm_dbn *d, size_t first, size_t n, size_t total, const ebm_mat *init,
+                                        const ebm_dbn_sample_opts *o, ebm_rng *rng, float *out);
 
 /* ================================================================================================
  * PART 6. TRAINING: the trainer interface and the one loop, optimisers, each trainer
@@ -1525,6 +1565,10 @@ EBM_API ebm_status ebm_comm_allreduce_f64(const ebm_comm *c, double *buf, size_t
  * mine may lie inside all at its rank's place. */
 EBM_API ebm_status ebm_comm_gather_f64(const ebm_comm *c, const double *mine, size_t n, const size_t *counts,
                                        double *all);
+/* The same for floats, into rank 0 only: all (the sum of counts, on rank 0; may be NULL elsewhere) <- every
+ * rank's mine (n = counts[rank] values) in rank order; mine may lie inside all at rank 0's place. */
+EBM_API ebm_status ebm_comm_gather_f32(const ebm_comm *c, const float *mine, size_t n, const size_t *counts,
+                                       float *all);
 /* Ends every process of the job at once (MPI_Abort) when there are several; returns only in one process. */
 EBM_API void ebm_comm_abort(const ebm_comm *c, int code);
 /* o's rank, ranks, allreduce and allreduce_user for c (left as they are for one process). */

@@ -3,7 +3,8 @@
 # processes (mpirun -np 2) against one process on a tiny problem, within the rounding bound stated in the docs
 # (1e-5), and two runs over two processes bit-identical; runs killed and resumed over two processes, in one
 # process and across; AIS and score over two processes equal to one; a rank killed mid-run leaves --out
-# untouched.  usage: test_mpi.sh EBM [MPIRUN]; exit 77 (skipped) without mpirun or MPI in EBM.
+# untouched; `ebm sample` over two processes byte-identical to one for every kind that samples.
+# usage: test_mpi.sh EBM [MPIRUN]; exit 77 (skipped) without mpirun or MPI in EBM.
 set -u
 EBM=$1
 MPIRUN=${2:-$(command -v mpirun || true)}
@@ -140,6 +141,37 @@ awk 'BEGIN { srand(7); for (r = 0; r < 1100; r++) { l = "";
 "$EBM" --quiet score "$T/m.safetensors" --data "$T/s.csv" --out "$T/s1.csv" >/dev/null || fail "score: one process"
 np 2 "$EBM" --quiet score "$T/m.safetensors" --data "$T/s.csv" --out "$T/s2.csv" >/dev/null || fail "score: two processes"
 cmp -s "$T/s1.csv" "$T/s2.csv" && echo "score -np 2 (1100 rows): identical to -np 1" || fail "score -np 2 differs from -np 1"
+
+# sample over two processes: the samples of one process, bit for bit (the chains split in blocks of 48: --n 100
+# gives 48 + 52 chains, --n 30 leaves rank 1 without chains of its own).
+samp() {
+    name=$1
+    shift
+    "$EBM" --quiet sample "$@" --npy "$T/p1.npy" >"$T/log" 2>&1 || { fail "sample $name: one process"; cat "$T/log"; return; }
+    np 2 "$EBM" --quiet sample "$@" --npy "$T/p2.npy" >"$T/log" 2>&1 || { fail "sample $name: two processes"; cat "$T/log"; return; }
+    [ -s "$T/p1.npy" ] && cmp -s "$T/p1.npy" "$T/p2.npy" && echo "sample $name -np 2: identical to -np 1" ||
+        fail "sample $name: -np 2 differs from -np 1"
+}
+t0=$(date +%s)
+"$EBM" --quiet train grbm --data "$T/g.csv" --hidden 4 --epochs 2 --out "$T/sg.safetensors" >/dev/null 2>&1
+"$EBM" --quiet train bm --data "$T/b.csv" --method pl --epochs 2 --out "$T/sb.safetensors" >/dev/null 2>&1
+"$EBM" --quiet train dbn --data "$T/b.csv" --layers 6,4 --epochs 2 --out "$T/sd.safetensors" >/dev/null 2>&1
+"$EBM" --quiet train ebm --data toy:8gaussians --limit 256 --net linear:8,silu,linear:1 --iters 5 --batch 32 \
+    --buffer 64 --sampler ula --steps 5 --step-size 0.05 --out "$T/se.safetensors" >/dev/null 2>&1
+"$EBM" --quiet train jem --data toy:8gaussians --limit 256 --net linear:8,silu,linear:8 --iters 5 --batch 32 \
+    --buffer 64 --sampler ula --steps 5 --step-size 0.05 --out "$T/sj.safetensors" >/dev/null 2>&1
+"$EBM" --quiet compose --out "$T/sc.safetensors" "$T/se.safetensors" "$T/sj.safetensors#2@0.5" >/dev/null 2>&1
+samp "rbm" "$T/m.safetensors" --n 100 --steps 20
+samp "rbm, 30 chains" "$T/m.safetensors" --n 30 --steps 20
+samp "rbm --init data --binary" "$T/m.safetensors" --n 100 --steps 20 --init data --data "$T/b.csv" --binary
+samp "grbm langevin --mh, data" "$T/sg.safetensors" --n 100 --steps 5 --sampler langevin --mh --init data --data "$T/g.csv"
+samp "bm, random scan, data" "$T/sb.safetensors" --n 100 --steps 5 --scan random --init data --data "$T/b.csv"
+samp "dbn" "$T/sd.safetensors" --n 100 --steps 10
+samp "ebm mala" "$T/se.safetensors" --n 100 --steps 10 --sampler mala
+# five classes: rank 1's first chain (48) has class 6, the fourth of the cycle
+samp "jem --class" "$T/sj.safetensors" --n 100 --steps 10 --class 0,3,5,6,1 --labels "$T/l.npy"
+samp "composed" "$T/sc.safetensors" --n 100 --steps 10
+echo "sample tests: $(($(date +%s) - t0)) s"
 
 # A rank killed mid-run: mpirun ends the job, --out keeps the old model byte for byte.
 "$EBM" --quiet train rbm --data "$T/b.csv" --hidden 6 --epochs 1 --out "$T/keep.safetensors" >/dev/null 2>&1

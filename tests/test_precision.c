@@ -195,7 +195,7 @@ static void test_free_energy(void) {
     /* conditionals: p(h|v) moves by at most |d pre| / 4 */
     float *p32 = malloc(n * nh * sizeof(float)), *p16 = malloc(n * nh * sizeof(float));
     ebm_rbm_sample_hidden(m, v, n, 1.0f, 0, p32, NULL);
-    ebm_rbm_sample_hidden_mm(m, mm, v, n, 1.0f, 0, p16, NULL);
+    ebm_rbm_sample_hidden_mm(m, mm, v, n, 1.0f, 0, 0, p16, NULL);
     double dp = 0;
     for (size_t i = 0; i < n * nh; i++) dp = fmax(dp, fabs((double)p16[i] - p32[i]));
     printf("p(h|v): bf16 vs fp32 max |dp| %.2e (bound 0.01)\n", dp);

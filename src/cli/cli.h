@@ -79,6 +79,14 @@ bool cli_interrupted(void);
 /* The processes of this run (main.c; ebm_comm_* in the library): one unless mpirun or srun started several.
  * Made once before any command runs; rank 0 alone writes files and prints progress. */
 ebm_comm *cli_comm(void);
+/* `ebm sample` over several processes (docs/distributed.md): this process's chains [*first, *first + count)
+ * of n (ebm_chain_range; all n in one process), for the samplers' slices (ebm.h, PART 5).  A process with none
+ * of its own (fewer blocks of chains than processes) runs chain 0 again (count 1), which cli_chains_gather drops. */
+size_t cli_chains(size_t n, size_t *first);
+/* After sampling: on rank 0, *x (this process's chains, rows of d) becomes all n chains in order, gathered into
+ * *owned (the caller frees it; one process: nothing changes).  -1: go on and write (rank 0); 0: another
+ * process, done; 1: error, reported (main.c then ends every process). */
+int cli_chains_gather(const char *cmd, const float **x, size_t n, size_t d, float **owned);
 
 /* ---- data and files ---- */
 typedef struct cli_data_args {

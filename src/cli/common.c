@@ -360,6 +360,34 @@ int cli_sample_out_check(const char *cmd, const cli_sample_out *o, bool other) {
     return -1;
 }
 
+size_t cli_chains(size_t n, size_t *first) {
+    size_t hi;
+    ebm_chain_range(n, ebm_comm_rank(cli_comm()), ebm_comm_size(cli_comm()), first, &hi);
+    if (hi > *first) return hi - *first;
+    *first = 0;
+    return 1;
+}
+
+int cli_chains_gather(const char *cmd, const float **x, size_t n, size_t d, float **owned) {
+    size_t ranks = ebm_comm_size(cli_comm()), rank = ebm_comm_rank(cli_comm()), lo, hi;
+    if (ranks == 1) return -1;
+    size_t *counts = malloc(ranks * sizeof *counts);
+    *owned = rank == 0 ? malloc(n * d * sizeof **owned) : NULL;
+    if (!counts || (rank == 0 && !*owned)) {
+        free(counts);
+        return cli_error(cmd, "out of memory for %zu samples", n);
+    }
+    for (size_t r = 0; r < ranks; r++) {
+        ebm_chain_range(n, r, ranks, &lo, &hi);
+        counts[r] = (hi - lo) * d;
+    }
+    ebm_status s = ebm_comm_gather_f32(cli_comm(), *x, counts[rank], counts, *owned);
+    free(counts);
+    if (s) return cli_lib_error(cmd, s);
+    *x = *owned;
+    return rank ? 0 : -1;
+}
+
 bool cli_sample_out_write(const char *cmd, bool quiet, const cli_sample_out *o, const float *x, size_t n, size_t d,
                           bool pm1, size_t h, size_t w) {
     return cli_write_samples(cmd, quiet, x, n, d, pm1, o->png, o->npy, o->csv, h, w, o->cols, o->zoom);

@@ -185,7 +185,7 @@ static const char *const sample_about =
 typedef struct {
     const ebm_bm *m;
     float *x;
-    size_t n;
+    size_t n, first, count; /* x holds chains first .. first + count - 1 of n (cli_chains) */
     float T;
     ebm_bm_scan scan;
     ebm_rng rng;
@@ -193,7 +193,7 @@ typedef struct {
 
 static ebm_status bm_sweep(void *ctx, size_t sweeps) {
     bm_sweeps *b = ctx;
-    return ebm_bm_gibbs(b->m, b->x, b->n, sweeps, b->T, b->scan, &b->rng);
+    return ebm_bm_gibbs_slice(b->m, b->x, b->first, b->count, sweeps, b->T, b->scan, &b->rng);
 }
 
 /* The chains' start: random rows of the data (--init data) or uniform noise; false after printing an error. */
@@ -205,9 +205,10 @@ static bool bm_start(const char *cmd, bm_sweeps *b, int init, const char *spec, 
     if (init == 1 && (!cli_model_data(cmd, &spec, meta, "--init data needs --data") ||
                       !(d = cli_bm_load_binary(cmd, spec, &da, meta, nu, ebm_bm_off_value(b->m), quiet))))
         return false;
-    ebm_bm_chains_start(b->m, d ? d->x : NULL, b->x, b->n, &b->rng);
+    ebm_status s = ebm_bm_chains_start_slice(b->m, d ? d->x : NULL, b->x, b->first, b->count, b->n, &b->rng);
     ebm_dataset_free(d);
-    return true;
+    if (s) cli_lib_error(cmd, s);
+    return !s;
 }
 
 int cli_bm_sample(int argc, char **argv, bool quiet) {
@@ -246,7 +247,8 @@ int cli_bm_sample(int argc, char **argv, bool quiet) {
         goto done;
     }
     b.m = m;
-    if (!(b.x = malloc(b.n * nu * sizeof(float)))) {
+    b.count = cli_chains(b.n, &b.first);
+    if (!(b.x = malloc(b.count * nu * sizeof(float)))) {
         rc = cli_error(cmd, "out of memory for %zu chains", b.n);
         goto done;
     }
@@ -258,8 +260,11 @@ int cli_bm_sample(int argc, char **argv, bool quiet) {
         fprintf(stderr, "sampling %zu chains x %zu %s sweeps at T = %g from %s (BM of %zu units)\n", b.n, steps,
                 scan_name, (double)b.T, init ? "data" : "noise", nu);
     cli_install_sigint();
-    if ((rc = cli_run_sweeps(cmd, &prog, steps, bm_sweep, &b)) < 0)
-        rc = cli_sample_out_write(cmd, quiet, &out, b.x, b.n, nu, ebm_bm_off_value(m) < 0, h, w) ? 0 : 1;
+    const float *x = b.x;
+    float *all = NULL;
+    if ((rc = cli_run_sweeps(cmd, &prog, steps, bm_sweep, &b)) < 0 && (rc = cli_chains_gather(cmd, &x, b.n, nu, &all)) < 0)
+        rc = cli_sample_out_write(cmd, quiet, &out, x, b.n, nu, ebm_bm_off_value(m) < 0, h, w) ? 0 : 1;
+    free(all);
 done:
     free(b.x);
     ebm_bm_free(m);

@@ -226,7 +226,8 @@ int cli_dbn_sample(int argc, char **argv, bool quiet) {
                            sample_about, &path, &d);
     if (rc >= 0) return rc;
     ebm_dataset *ds = NULL;
-    float *out = NULL;
+    float *out = NULL, *all = NULL;
+    size_t first, count = cli_chains(n, &first);
     if ((rc = cli_sample_out_check(cmd, &dest, false)) >= 0) goto done;
     rc = 1;
     size_t h = 0, w = 0, nv = ebm_dbn_units(d, 0);
@@ -234,7 +235,7 @@ int cli_dbn_sample(int argc, char **argv, bool quiet) {
     cli_data_args da = {"auto", "none", 0.5f, limit, seed, false, false, false};
     if (dest.png && !cli_image_shape(cmd, nv, d->height, d->width, dest.shape, &h, &w)) goto done;
     if (init == 1 && !(ds = cli_dbn_data(cmd, d, &data_spec, &da, quiet))) goto done;
-    if (!(out = malloc(n * nv * sizeof *out))) {
+    if (!(out = malloc(count * nv * sizeof *out))) {
         rc = cli_error(cmd, "out of memory for %zu samples", n);
         goto done;
     }
@@ -249,7 +250,7 @@ int cli_dbn_sample(int argc, char **argv, bool quiet) {
     ebm_rng rng;
     ebm_rng_seed(&rng, seed, 0);
     double t0 = cli_now();
-    ebm_status s = ebm_dbn_sample(d, n, ds ? ds->x : NULL, &so, &rng, out);
+    ebm_status s = ebm_dbn_sample_slice(d, first, count, n, ds ? ds->x : NULL, &so, &rng, out);
     cli_progress_end(&prog);
     if (s == EBM_ECANCELED) {
         cli_error(cmd, "interrupted; nothing written");
@@ -258,9 +259,12 @@ int cli_dbn_sample(int argc, char **argv, bool quiet) {
         cli_lib_error(cmd, s);
     } else {
         cli_progress_line(&prog, "%zu sweeps in %.2f s", so.steps, cli_now() - t0);
-        rc = cli_sample_out_write(cmd, quiet, &dest, out, n, nv, false, h, w) ? 0 : 1;
+        const float *x = out;
+        if ((rc = cli_chains_gather(cmd, &x, n, nv, &all)) < 0)
+            rc = cli_sample_out_write(cmd, quiet, &dest, x, n, nv, false, h, w) ? 0 : 1;
     }
 done:
+    free(all);
     free(out);
     ebm_dataset_free(ds);
     ebm_dbn_free(d);

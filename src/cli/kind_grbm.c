@@ -238,6 +238,7 @@ typedef struct {
     ebm_grbm_chains *ch;
     ebm_dataset *d, *md; /* --init data rows, --mmd-data rows */
     ebm_mat *x;
+    float *all; /* rank 0 of several processes: every process's samples */
 } sample_args;
 
 /* What the command line left open, from the model's ebm.sample.* metadata. */
@@ -267,11 +268,12 @@ static ebm_status sample_steps(void *ctx, size_t n) {
 
 static int sample_model(const char *cmd, sample_args *a, bool quiet) {
     const ebm_grbm *m = a->m;
-    size_t h = 0, w = 0, n = a->n;
+    size_t h = 0, w = 0, n = a->n, first, count = cli_chains(n, &first);
     int rc = sample_defaults(cmd, a, m->meta);
     if (rc >= 0) return rc;
     if (a->out.png && !cli_image_shape(cmd, m->n_vis, m->height, m->width, a->out.shape, &h, &w)) return 1;
-    ebm_status s = ebm_grbm_chains_new(m, n, &a->ch);
+    ebm_status s = ebm_grbm_chains_new(m, count, &a->ch);
+    if (!s) s = ebm_grbm_chains_set_slice(a->ch, first, n);
     if (s) return cli_lib_error(cmd, s);
     const char *spec = a->data;
     if (a->init == 1 && !cli_model_data(cmd, &spec, m->meta, "--init data needs --data")) return 1;
@@ -291,17 +293,19 @@ static int sample_model(const char *cmd, sample_args *a, bool quiet) {
     if (a->mh && a->so.sampler != EBM_GRBM_GIBBS)
         cli_progress_line(&prog, "acceptance rate %.3f over the last %zu (Metropolis-adjusted) steps",
                           ebm_grbm_chains_accept_rate(a->ch), a->steps - a->so.mh_after);
-    if ((s = ebm_mat_new(n, m->n_vis, &a->x))) return cli_lib_error(cmd, s);
+    if ((s = ebm_mat_new(count, m->n_vis, &a->x))) return cli_lib_error(cmd, s);
     float *x = a->x->data;
     if (a->final == 0) s = ebm_grbm_chains_mean(a->ch, a->so.T, &a->rng, x);
-    else memcpy(x, ebm_grbm_chains_visible(a->ch), n * m->n_vis * sizeof(float));
+    else memcpy(x, ebm_grbm_chains_visible(a->ch), count * m->n_vis * sizeof(float));
     if (s) return cli_lib_error(cmd, s);
-    ebm_grbm_unstandardize(m, x, n, x);
-    if (!cli_sample_out_write(cmd, quiet, &a->out, x, n, m->n_vis, false, h, w)) return 1;
+    ebm_grbm_unstandardize(m, x, count, x);
+    const float *xs = x; /* all n chains on rank 0 after the gather */
+    if ((rc = cli_chains_gather(cmd, &xs, n, m->n_vis, &a->all)) >= 0) return rc;
+    if (!cli_sample_out_write(cmd, quiet, &a->out, xs, n, m->n_vis, false, h, w)) return 1;
     double mmd2, used;
     if (!a->mmd) return 0;
     if (!(a->md = load_pixels(cmd, a->mmd, "auto", a->mmd_n, m, false, quiet))) return 1;
-    if ((s = ebm_mmd_gaussian(x, n, a->md->x->data, a->md->x->rows, m->n_vis, a->bw, &mmd2, &used)))
+    if ((s = ebm_mmd_gaussian(xs, n, a->md->x->data, a->md->x->rows, m->n_vis, a->bw, &mmd2, &used)))
         return cli_lib_error(cmd, s);
     printf("mmd2 %.6f  bandwidth %.4f (%s)  samples %zu  data %zu (%s)  sampler %s%s  steps %zu\n", mmd2, used,
            a->bw > 0 ? "given" : "median heuristic", n, a->md->x->rows, a->mmd, ebm_grbm_sampler_name(a->so.sampler),
@@ -354,6 +358,7 @@ int cli_grbm_sample(int argc, char **argv, bool quiet) {
     ebm_rng_seed(&a.rng, a.seed, 0);
     rc = (a.m = load_grbm(cmd, path)) ? sample_model(cmd, &a, quiet) : 1;
     ebm_mat_free(a.x);
+    free(a.all);
     ebm_dataset_free(a.d);
     ebm_dataset_free(a.md);
     ebm_grbm_chains_free(a.ch);

@@ -131,7 +131,8 @@ bool cli_net_run_sampler(const char *cmd, ebm_energy *e, float *x, size_t n, ebm
     o->user = &p;
     cli_install_sigint();
     ebm_mcmc_stats st;
-    ebm_status s = ebm_mcmc_run(e, x, n, o, &st);
+    size_t first, count = cli_chains(n, &first); /* over several processes (ebm sample), this one's chains */
+    ebm_status s = ebm_mcmc_run_slice(e, x + first * e->dim, first, count, o, &st);
     if (s) {
         cli_progress_end(&p.prog);
         if (s == EBM_ECANCELED) cli_error(cmd, "interrupted (%s); nothing written", ebm_last_error());
@@ -465,8 +466,10 @@ int cli_net_sample(int argc, char **argv, bool quiet) {
     cli_net_model nm;
     if ((rc = cli_net_open(rc, cmd, path, NULL, &nm, &sa)) >= 0) return rc;
     rc = 1;
-    float *x = NULL;
-    int32_t classes[1024];
+    float *x = NULL, *all = NULL;
+    size_t first;
+    cli_chains(n, &first);
+    int32_t classes[1024], mine[1024]; /* mine: the cycle of classes from this process's first chain on */
     int n_cls = 0;
     ebm_status s = EBM_OK;
     size_t h = nm.ih, w = nm.iw;
@@ -486,7 +489,8 @@ int cli_net_sample(int argc, char **argv, bool quiet) {
     if (cls) {
         ebm_energy_free(nm.e);
         nm.e = NULL;
-        if ((s = ebm_net_energy_class(nm.net, classes, (size_t)n_cls, &nm.e))) goto done;
+        for (int i = 0; i < n_cls; i++) mine[i] = classes[(first + (size_t)i) % (size_t)n_cls];
+        if ((s = ebm_net_energy_class(nm.net, mine, (size_t)n_cls, &nm.e))) goto done;
         if (!so.cols && n_cls > 1) so.cols = (size_t)n_cls; /* one column per class */
     }
     cli_net_noise_start(x, n, nm.dim, &sa);
@@ -496,6 +500,10 @@ int cli_net_sample(int argc, char **argv, bool quiet) {
                 nm.mc.kind == EBM_MCMC_SGLD ? ", SGLD noise" : "", (double)nm.mc.temperature, (double)sa.init_lo,
                 (double)sa.init_hi);
     if (!cli_net_run_sampler(cmd, nm.e, x, n, &nm.mc, quiet, "sampling")) goto done;
+    const float *xs = x + first * nm.dim;
+    if ((rc = cli_chains_gather(cmd, &xs, n, nm.dim, &all)) >= 0) goto done;
+    rc = 1;
+    if (all) memcpy(x, all, n * nm.dim * sizeof(float));
     if (so.png && nm.dim == 2 && !h) {
         if ((s = ebm_energy_density_png(nm.e, so.png, sa.init_lo, sa.init_hi, NULL, 0, x, n))) goto done;
         if (!quiet) fprintf(stderr, "wrote %s\n", so.png);
@@ -507,6 +515,7 @@ int cli_net_sample(int argc, char **argv, bool quiet) {
     rc = 0;
 done:
     if (s) rc = cli_lib_error(cmd, s);
+    free(all);
     free(x);
     cli_net_model_free(&nm);
     return rc;

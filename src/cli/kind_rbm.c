@@ -223,7 +223,8 @@ int cli_rbm_sample(int argc, char **argv, bool quiet) {
     rc = 1;
     ebm_gibbs *g = NULL;
     ebm_dataset *d = NULL;
-    size_t h = 0, w = 0;
+    float *all = NULL;
+    size_t h = 0, w = 0, first, count = cli_chains(n, &first);
     if (out.png && !cli_image_shape(cmd, m->n_vis, m->height, m->width, out.shape, &h, &w)) goto done;
     cli_sample_meta(m->meta, &steps, steps_seen, &temperature, t_seen, &init, init_seen);
     ebm_rng rng;
@@ -234,7 +235,8 @@ int cli_rbm_sample(int argc, char **argv, bool quiet) {
     ebm_data_opts dopts;
     if (init == 1 && (!cli_data_opts(cmd, &da, &dopts) || !(d = cli_load_data(cmd, data_spec, &dopts, quiet))))
         goto done;
-    ebm_status s = ebm_gibbs_new(m, n, &g);
+    ebm_status s = ebm_gibbs_new(m, count, &g);
+    if (!s) s = ebm_gibbs_set_slice(g, first, n);
     if (!s) s = ebm_gibbs_set_precision(g, (ebm_precision)precision);
     if (!s) s = d ? ebm_gibbs_init_data(g, d->x, &rng) : ebm_gibbs_init_noise(g, noise_p, &rng);
     if (s && (rc = cli_lib_error(cmd, s))) goto done;
@@ -248,9 +250,12 @@ int cli_rbm_sample(int argc, char **argv, bool quiet) {
     if ((rc = cli_run_sweeps(cmd, &prog, steps, rbm_sweep, &rs)) >= 0) goto done;
     rc = 1;
     const float *src = binary || steps == 0 ? ebm_gibbs_visible(g) : ebm_gibbs_visible_mean(g);
+    if ((rc = cli_chains_gather(cmd, &src, n, m->n_vis, &all)) >= 0) goto done;
+    rc = 1;
     if (!cli_sample_out_write(cmd, quiet, &out, src, n, m->n_vis, false, h, w)) goto done;
     rc = 0;
 done:
+    free(all);
     ebm_dataset_free(d);
     ebm_gibbs_free(g);
     ebm_rbm_free(m);

@@ -122,13 +122,15 @@ int main(int argc, char **argv) {
     }
     for (size_t k = 0; k < N_COMMANDS; k++)
         if (strcmp(cmd, commands[k].name) == 0) {
-            if (ebm_comm_size(cli_comm()) > 1 && strcmp(cmd, "train") && strcmp(cmd, "eval") && strcmp(cmd, "score")) {
-                fprintf(stderr, "ebm: %s runs in one process; over several (mpirun) only train, eval and score\n", cmd);
+            if (ebm_comm_size(cli_comm()) > 1 && strcmp(cmd, "train") && strcmp(cmd, "eval") && strcmp(cmd, "score") &&
+                strcmp(cmd, "sample")) {
+                fprintf(stderr, "ebm: %s runs in one process; over several (mpirun) only train, eval, score and sample\n", cmd);
                 ebm_comm_free(comm);
                 return 2;
             }
             if (ebm_comm_rank(cli_comm()) > 0 && !freopen("/dev/null", "w", stdout)) return 1; /* rank 0 prints the results */
             int rc = commands[k].run(rest, rargv, quiet);
+            if (rc && rc != 2 && commands[k].run == cmd_sample) ebm_comm_abort(comm, rc); /* others may wait in its gather */
             ebm_comm_free(comm);
             return rc;
         }

@@ -125,32 +125,54 @@ ebm_status ebm_comm_allreduce_f64(const ebm_comm *c, double *buf, size_t n) {
     return EBM_OK;
 }
 
-ebm_status ebm_comm_gather_f64(const ebm_comm *c, const double *mine, size_t n, const size_t *counts, double *all) {
 #ifdef EBM_HAVE_MPI
-    if (ebm_comm_size(c) > 1) {
-        int *rc = malloc((size_t)c->size * sizeof *rc), *off = malloc((size_t)c->size * sizeof *off);
-        if (!rc || !off) {
-            free(rc);
-            free(off);
-            return ebm_fail(EBM_ENOMEM, "out of memory");
-        }
-        int o = 0;
-        for (int r = 0; r < c->size; r++) {
-            rc[r] = (int)counts[r];
-            off[r] = o;
-            o += rc[r];
-        }
-        const void *send = mine == all + off[c->rank] ? MPI_IN_PLACE : (const void *)mine;
-        int ok = MPI_Allgatherv(send, (int)n, MPI_DOUBLE, all, rc, off, MPI_DOUBLE, MPI_COMM_WORLD);
+/* all <- counts[r] values of type t (size elem) from each rank r, in rank order: on every rank (root < 0,
+ * MPI_Allgatherv) or on root only (MPI_Gatherv); mine may lie in all at its rank's place. */
+static ebm_status gather(const ebm_comm *c, const void *mine, size_t n, const size_t *counts, void *all,
+                         MPI_Datatype t, size_t elem, int root) {
+    size_t total = 0;
+    for (int r = 0; r < c->size; r++) total += counts[r];
+    if (total > (size_t)INT_MAX) /* MPI's counts and displacements are int */
+        return ebm_fail(EBM_EINVAL, "rank %d: cannot gather %zu values (at most %d)", c->rank, total, INT_MAX);
+    int *rc = malloc((size_t)c->size * sizeof *rc), *off = malloc((size_t)c->size * sizeof *off);
+    if (!rc || !off) {
         free(rc);
         free(off);
-        return ok == MPI_SUCCESS ? EBM_OK : mpi_failed(c, "MPI_Allgatherv");
+        return ebm_fail(EBM_ENOMEM, "out of memory");
     }
+    for (int r = 0, o = 0; r < c->size; o += rc[r], r++) {
+        rc[r] = (int)counts[r];
+        off[r] = o;
+    }
+    bool here = all && (root < 0 || root == c->rank) && mine == (const char *)all + (size_t)off[c->rank] * elem;
+    const void *send = here ? MPI_IN_PLACE : mine;
+    int ok = root < 0 ? MPI_Allgatherv(send, (int)n, t, all, rc, off, t, MPI_COMM_WORLD)
+                      : MPI_Gatherv(send, (int)n, t, all, rc, off, t, root, MPI_COMM_WORLD);
+    free(rc);
+    free(off);
+    return ok == MPI_SUCCESS ? EBM_OK : mpi_failed(c, root < 0 ? "MPI_Allgatherv" : "MPI_Gatherv");
+}
+#endif
+
+ebm_status ebm_comm_gather_f64(const ebm_comm *c, const double *mine, size_t n, const size_t *counts, double *all) {
+#ifdef EBM_HAVE_MPI
+    if (ebm_comm_size(c) > 1) return gather(c, mine, n, counts, all, MPI_DOUBLE, sizeof *all, -1);
 #else
     (void)c;
     (void)counts;
 #endif
     if (all != mine) memcpy(all, mine, n * sizeof *all);
+    return EBM_OK;
+}
+
+ebm_status ebm_comm_gather_f32(const ebm_comm *c, const float *mine, size_t n, const size_t *counts, float *all) {
+#ifdef EBM_HAVE_MPI
+    if (ebm_comm_size(c) > 1) return gather(c, mine, n, counts, all, MPI_FLOAT, sizeof *all, 0);
+#else
+    (void)c;
+    (void)counts;
+#endif
+    if (all != mine && n) memcpy(all, mine, n * sizeof *all);
     return EBM_OK;
 }
 

@@ -8,11 +8,12 @@
 #include "io/io_internal.h"
 
 /* The RBM's half-steps and free energy with their products at mm's precision (NULL: fp32, the public
- * functions); the caller has given mm the current W (ebm_mm_set_weights). */
+ * functions); the caller has given mm the current W (ebm_mm_set_weights).  Row r draws from stream
+ * (key, row0 + r): the rows are rows row0 .. of a larger set (0: the public functions). */
 void ebm_rbm_sample_hidden_mm(const ebm_rbm *m, ebm_mm *mm, const float *v, size_t n, float T, uint64_t key,
-                              float *prob, float *sample);
+                              uint64_t row0, float *prob, float *sample);
 void ebm_rbm_sample_visible_mm(const ebm_rbm *m, ebm_mm *mm, const float *h, size_t n, float T, uint64_t key,
-                               float *prob, float *sample);
+                               uint64_t row0, float *prob, float *sample);
 ebm_status ebm_rbm_free_energy_mm(const ebm_rbm *m, ebm_mm *mm, const float *v, size_t n, float T, double *F);
 
 /* meta <- own (the model's metadata) plus ebm.model = kind, ebm.version, ebm.format, ebm.n_vis, ebm.n_hid and,

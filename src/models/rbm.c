@@ -182,29 +182,29 @@ ebm_status ebm_rbm_visible_probs(const ebm_rbm *m, const float *h, size_t n, flo
 /* The product, then the sigmoid and the draws as its epilogue on each output block (ebm_k_sigbern_ep):
  * the same bits as ebm_k_sigmoid_bernoulli after it, without another pass or parallel region. */
 void ebm_rbm_sample_hidden_mm(const ebm_rbm *m, ebm_mm *mm, const float *v, size_t n, float T, uint64_t key,
-                              float *prob, float *sample) {
+                              uint64_t row0, float *prob, float *sample) {
     if (n == 0) return;
-    ebm_sigbern e = {prob, m->n_hid, m->b, 1.0f / T, key, 0, 0, sample, m->n_hid, n, 1.0f, 1.0f};
+    ebm_sigbern e = {prob, m->n_hid, m->b, 1.0f / T, key, row0, 0, sample, m->n_hid, n, 1.0f, 1.0f};
     ebm_gemm_ep ep = {ebm_k_sigbern_ep, &e};
     ebm_mm_gemm_ep(mm, 0, 0, n, m->n_hid, m->n_vis, 1.0f, v, m->n_vis, m->W, m->n_hid, 0.0f, prob, m->n_hid, &ep);
 }
 
 void ebm_rbm_sample_visible_mm(const ebm_rbm *m, ebm_mm *mm, const float *h, size_t n, float T, uint64_t key,
-                               float *prob, float *sample) {
+                               uint64_t row0, float *prob, float *sample) {
     if (n == 0) return;
-    ebm_sigbern e = {prob, m->n_vis, m->a, 1.0f / T, key, 0, 0, sample, m->n_vis, n, 1.0f, 1.0f};
+    ebm_sigbern e = {prob, m->n_vis, m->a, 1.0f / T, key, row0, 0, sample, m->n_vis, n, 1.0f, 1.0f};
     ebm_gemm_ep ep = {ebm_k_sigbern_ep, &e};
     ebm_mm_gemm_ep(mm, 0, 1, n, m->n_vis, m->n_hid, 1.0f, h, m->n_hid, m->W, m->n_hid, 0.0f, prob, m->n_vis, &ep);
 }
 
 void ebm_rbm_sample_hidden(const ebm_rbm *m, const float *v, size_t n, float T, uint64_t key, float *prob,
                            float *sample) {
-    ebm_rbm_sample_hidden_mm(m, NULL, v, n, T, key, prob, sample);
+    ebm_rbm_sample_hidden_mm(m, NULL, v, n, T, key, 0, prob, sample);
 }
 
 void ebm_rbm_sample_visible(const ebm_rbm *m, const float *h, size_t n, float T, uint64_t key, float *prob,
                             float *sample) {
-    ebm_rbm_sample_visible_mm(m, NULL, h, n, T, key, prob, sample);
+    ebm_rbm_sample_visible_mm(m, NULL, h, n, T, key, 0, prob, sample);
 }
 
 /* Mean-field reconstruction: the mean of (v - p(v | p(h | v)))^2 over every unit of every row.  Here, beside

@@ -2,8 +2,10 @@
  * each visit draws x_i ~ p(x_i | x_-i) = sigmoid((1 - o) h_i / T) with the local field h_i = b_i + (W x)_i,
  * kept up to date in double (a change of x_k by d adds d W[:, k]), so a sweep costs O(n) per unit plus O(n)
  * per change.  Systematic scan visits 1..n in order; random scan draws n sites uniformly with replacement.
- * Row r of a call draws from Philox stream (key, r), so the chains do not depend on the thread count. */
+ * Row r of a call draws from Philox stream (key, r), so the chains do not depend on the thread count; a call
+ * on a slice of a larger set of chains (ebm_bm_gibbs_slice) draws from the streams of their index in the set. */
 #include "models/bm_internal.h"
+#include "samplers/samplers_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -48,19 +50,49 @@ ebm_status ebm_bm_gibbs_ws_at(const ebm_bm *m, float *x, size_t rows, size_t row
     return EBM_OK;
 }
 
-ebm_status ebm_bm_gibbs(const ebm_bm *m, float *x, size_t rows, size_t sweeps, float T, ebm_bm_scan scan,
-                        ebm_rng *rng) {
+static ebm_status bm_gibbs_alloc(const ebm_bm *m, float *x, size_t first, size_t rows, size_t sweeps, float T,
+                                 ebm_bm_scan scan, ebm_rng *rng) {
     double *hall = malloc((rows ? rows : 1) * m->n * sizeof *hall);
     if (!hall) return ebm_fail(EBM_ENOMEM, "out of memory for %zu chains", rows);
-    ebm_status s = ebm_bm_gibbs_ws(m, x, rows, sweeps, T, scan, rng, hall);
+    ebm_status s = ebm_bm_gibbs_ws_at(m, x, rows, first, sweeps, T, scan, rng, hall);
     free(hall);
     return s;
 }
 
-void ebm_bm_chains_start(const ebm_bm *m, const ebm_mat *data, float *x, size_t rows, ebm_rng *rng) {
+ebm_status ebm_bm_gibbs(const ebm_bm *m, float *x, size_t rows, size_t sweeps, float T, ebm_bm_scan scan,
+                        ebm_rng *rng) {
+    return bm_gibbs_alloc(m, x, 0, rows, sweeps, T, scan, rng);
+}
+
+ebm_status ebm_bm_gibbs_slice(const ebm_bm *m, float *x, size_t first, size_t rows, size_t sweeps, float T,
+                              ebm_bm_scan scan, ebm_rng *rng) {
+    return bm_gibbs_alloc(m, x, first, rows, sweeps, T, scan, rng);
+}
+
+/* Every chain's start of the set of total is drawn in order (the same draws whatever the slice); the slice's
+ * are kept. */
+ebm_status ebm_bm_chains_start_slice(const ebm_bm *m, const ebm_mat *data, float *x, size_t first, size_t rows,
+                                     size_t total, ebm_rng *rng) {
+    ebm_status s = ebm_slice_check(first, rows, total);
+    if (s) return s;
     size_t n = ebm_bm_units(m);
     float off = ebm_bm_off_value(m);
-    for (size_t i = 0; !data && i < rows * n; i++) x[i] = ebm_rng_uniform(rng) < 0.5 ? 1.0f : off;
-    for (size_t r = 0; data && r < rows; r++)
-        memcpy(x + r * n, data->data + ebm_rng_below(rng, data->rows) * n, n * sizeof(float));
+    for (size_t r = 0; r < total; r++) {
+        bool mine = r >= first && r - first < rows;
+        float *xr = mine ? x + (r - first) * n : NULL;
+        if (data) {
+            size_t i = (size_t)ebm_rng_below(rng, data->rows);
+            if (mine) memcpy(xr, data->data + i * n, n * sizeof(float));
+        } else {
+            for (size_t j = 0; j < n; j++) {
+                float v = ebm_rng_uniform(rng) < 0.5 ? 1.0f : off;
+                if (mine) xr[j] = v;
+            }
+        }
+    }
+    return EBM_OK;
+}
+
+void ebm_bm_chains_start(const ebm_bm *m, const ebm_mat *data, float *x, size_t rows, ebm_rng *rng) {
+    ebm_bm_chains_start_slice(m, data, x, 0, rows, rows, rng);
 }

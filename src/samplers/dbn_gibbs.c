@@ -2,7 +2,8 @@
  * form an undirected RBM, sampled here by block Gibbs (ebm_gibbs, one Philox stream per row and half-step),
  * and the levels below are a directed sigmoid belief net, traversed once top-down.  The down pass uses
  * probabilities, p(h_l = 1 | h_{l+1}) fed forward as means, which gives the smooth pictures that papers
- * show instead of one binary draw per pixel.  Chains start from noise or from the up pass of data rows. */
+ * show instead of one binary draw per pixel.  Chains start from noise or from the up pass of data rows.  A
+ * slice of the chains (ebm_dbn_sample_slice) runs its chains of the top RBM as a slice (ebm_gibbs_set_slice). */
 #include "core/internal.h"
 
 #include <stdlib.h>
@@ -17,6 +18,11 @@ void ebm_dbn_sample_opts_default(ebm_dbn_sample_opts *o) {
 
 ebm_status ebm_dbn_sample(const ebm_dbn *d, size_t n, const ebm_mat *init, const ebm_dbn_sample_opts *o,
                           ebm_rng *rng, float *out) {
+    return ebm_dbn_sample_slice(d, 0, n, n, init, o, rng, out);
+}
+
+ebm_status ebm_dbn_sample_slice(const ebm_dbn *d, size_t first, size_t n, size_t total, const ebm_mat *init,
+                                const ebm_dbn_sample_opts *o, ebm_rng *rng, float *out) {
     if (n == 0) return ebm_fail(EBM_EINVAL, "the number of samples must be at least 1");
     if (!(o->T > 0) || !isfinite(o->T)) return ebm_fail(EBM_EINVAL, "temperature must be a positive number, got %g", (double)o->T);
     size_t below = d->n_layers - 1; /* the top RBM's visible level */
@@ -28,6 +34,7 @@ ebm_status ebm_dbn_sample(const ebm_dbn *d, size_t n, const ebm_mat *init, const
     ebm_mat *up = NULL;
     float *state = NULL;
     ebm_status s = ebm_gibbs_new(top, n, &g);
+    if (!s) s = ebm_gibbs_set_slice(g, first, total);
     if (!s && init) {
         s = ebm_mat_new(init->rows, top->n_vis, &up);
         if (!s) s = ebm_dbn_up(d, init->data, init->rows, below, up->data);

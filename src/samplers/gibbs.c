@@ -4,10 +4,13 @@
  * sigmoid(pre-activation / T), which leaves exp(-E(v,h)/T) invariant.  Each half-step takes a fresh
  * 64-bit key from the caller's generator and row r draws from Philox stream (key, r), so a run is
  * reproducible whatever the thread count.  Clamped visible units are reset after every visible draw,
- * which samples the conditional distribution of the free units given the clamped ones.  The sweeps'
+ * which samples the conditional distribution of the free units given the clamped ones.  A sampler may hold
+ * a slice of a larger set of chains (ebm_gibbs_set_slice): its chain r is then chain first + r of the set,
+ * with that chain's streams and start, so processes that each run a slice draw what one process draws.  The sweeps'
  * products run at the sampler's precision (ebm_gibbs_set_precision; bf16: core/gemm_dnnl.c). */
 #include "core/internal.h"
 #include "models/model_internal.h"
+#include "samplers/samplers_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +18,7 @@
 struct ebm_gibbs {
     const ebm_rbm *m;
     size_t n;
+    size_t first, total;/* these are chains first .. first + n - 1 of total (0, n unless set_slice) */
     float *v, *pv;      /* (n, n_vis) */
     float *h, *ph;      /* (n, n_hid) */
     uint8_t *mask;      /* (n_vis) or NULL */
@@ -29,7 +33,7 @@ ebm_status ebm_gibbs_new(const ebm_rbm *m, size_t n_chains, ebm_gibbs **out) {
     ebm_gibbs *g = calloc(1, sizeof *g);
     if (!g) return ebm_fail(EBM_ENOMEM, "out of memory");
     g->m = m;
-    g->n = n_chains;
+    g->n = g->total = n_chains;
     g->v = ebm_calloc(n_chains, m->n_vis * sizeof(float));
     g->pv = ebm_calloc(n_chains, m->n_vis * sizeof(float));
     g->h = ebm_calloc(n_chains, m->n_hid * sizeof(float));
@@ -68,7 +72,7 @@ ebm_status ebm_gibbs_init_noise(ebm_gibbs *g, float p, ebm_rng *rng) {
     uint64_t key = ebm_rng_u64(rng);
     for (size_t r = 0; r < g->n; r++) {
         float *v = g->v + r * nv;
-        ebm_rng_fill_uniform(key, r, 0, v, nv);
+        ebm_rng_fill_uniform(key, g->first + r, 0, v, nv);
         for (size_t j = 0; j < nv; j++) v[j] = v[j] < p ? 1.0f : 0.0f;
         for (size_t j = 0; j < nv; j++) g->pv[r * nv + j] = p;
     }
@@ -83,17 +87,42 @@ ebm_status ebm_gibbs_init_data(ebm_gibbs *g, const ebm_mat *data, ebm_rng *rng) 
         return ebm_fail(EBM_ESHAPE, "data has %zu columns but the model has %zu visible units", data->cols, nv);
     if (data->rows == 0) return ebm_fail(EBM_EINVAL, "cannot start chains from an empty data set");
     uint64_t key = ebm_rng_u64(rng);
+    for (size_t c = 0; c < g->first; c++) ebm_rng_below(rng, data->rows); /* the rows of the chains before ours */
     for (size_t r = 0; r < g->n; r++) {
         const float *src = data->data + ebm_rng_below(rng, data->rows) * nv;
         float *v = g->v + r * nv;
         /* A chain state must be binary: grey values become one Bernoulli draw. */
-        ebm_rng_fill_uniform(key, r, 0, v, nv);
+        ebm_rng_fill_uniform(key, g->first + r, 0, v, nv);
         for (size_t j = 0; j < nv; j++) v[j] = v[j] < src[j] ? 1.0f : 0.0f;
         memcpy(g->pv + r * nv, src, nv * sizeof(float));
     }
+    for (size_t c = g->first + g->n; c < g->total; c++) ebm_rng_below(rng, data->rows); /* and after ours */
     memset(g->h, 0, g->n * g->m->n_hid * sizeof(float));
     apply_clamp(g);
     return EBM_OK;
+}
+
+ebm_status ebm_slice_check(size_t first, size_t count, size_t total) {
+    if (first <= total && total - first >= count) return EBM_OK;
+    return ebm_fail(EBM_EINVAL, "chains %zu .. %zu are not within a set of %zu", first, first + count - 1, total);
+}
+
+ebm_status ebm_gibbs_set_slice(ebm_gibbs *g, size_t first, size_t total) {
+    ebm_status s = ebm_slice_check(first, g->n, total);
+    if (s) return s;
+    g->first = first;
+    g->total = total;
+    return EBM_OK;
+}
+
+void ebm_chain_range(size_t n, size_t rank, size_t ranks, size_t *lo, size_t *hi) {
+    size_t blocks = (n + EBM_CHAIN_BLOCK - 1) / EBM_CHAIN_BLOCK, q, r;
+    if (ranks < 1) ranks = 1;
+    q = blocks / ranks;
+    r = blocks % ranks;
+    size_t b0 = rank * q + (rank < r ? rank : r), b1 = b0 + q + (rank < r ? 1 : 0);
+    *lo = b0 * EBM_CHAIN_BLOCK < n ? b0 * EBM_CHAIN_BLOCK : n;
+    *hi = b1 * EBM_CHAIN_BLOCK < n ? b1 * EBM_CHAIN_BLOCK : n;
 }
 
 ebm_status ebm_gibbs_clamp(ebm_gibbs *g, const uint8_t *mask, const float *values) {
@@ -134,8 +163,8 @@ ebm_status ebm_gibbs_run(ebm_gibbs *g, size_t steps, float T, ebm_rng *rng) {
     if (st) return st;
     for (size_t s = 0; s < steps; s++) {
         uint64_t kh = ebm_rng_u64(rng), kv = ebm_rng_u64(rng);
-        ebm_rbm_sample_hidden_mm(g->m, g->mm, g->v, g->n, T, kh, g->ph, g->h);
-        ebm_rbm_sample_visible_mm(g->m, g->mm, g->h, g->n, T, kv, g->pv, g->v);
+        ebm_rbm_sample_hidden_mm(g->m, g->mm, g->v, g->n, T, kh, g->first, g->ph, g->h);
+        ebm_rbm_sample_visible_mm(g->m, g->mm, g->h, g->n, T, kv, g->first, g->pv, g->v);
         apply_clamp(g);
     }
     return EBM_OK;

@@ -14,9 +14,10 @@
  * invariant): step sizes are relative to each unit's variance, eta_t = eta * sigma_i^2, where the paper
  * uses one scalar eta * mean(sigma^2), which makes the Gibbs-Langevin map expand (|a| > 1) on units
  * whose variance is far below the mean.  Each step draws from Philox streams keyed per row, so chains do
- * not depend on the thread count; chains that are a slice of a larger set (grbm_chains_set_first) draw from
- * the streams of their index in the whole set. */
+ * not depend on the thread count; chains that are a slice of a larger set (grbm_chains_set_first,
+ * ebm_grbm_chains_set_slice) draw from the streams of their index in the whole set. */
 #include "models/grbm_internal.h"
+#include "samplers/samplers_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,7 @@ struct ebm_grbm_chains {
     const ebm_grbm *m;
     size_t n;
     uint64_t row0;          /* chain r draws from the streams of chain row0 + r (0 unless set_first) */
+    size_t total;           /* ... of a set of total chains (n unless set_slice: init_data's draws) */
     float *v, *h;           /* state (n, n_vis), (n, n_hid) */
     float *pre;             /* (n, n_hid) hidden pre-activation of v (no bias) */
     float *p;               /* (n, n_hid) */
@@ -72,7 +74,7 @@ ebm_status ebm_grbm_chains_new(const ebm_grbm *m, size_t n, ebm_grbm_chains **ou
     ebm_grbm_chains *c = calloc(1, sizeof *c);
     if (!c) return ebm_fail(EBM_ENOMEM, "out of memory");
     c->m = m;
-    c->n = n;
+    c->n = c->total = n;
     size_t nv = m->n_vis, nh = m->n_hid;
     float **vis[] = {&c->v, &c->sc, &c->mean, &c->g, &c->v2, &c->g2, &c->mean2, &c->noise};
     float **hid[] = {&c->h, &c->pre, &c->p, &c->pre2, &c->h2};
@@ -121,8 +123,10 @@ ebm_status ebm_grbm_chains_init_data(ebm_grbm_chains *c, const ebm_mat *data, eb
     if (data->cols != nv)
         return ebm_fail(EBM_ESHAPE, "data has %zu columns but the model has %zu visible units", data->cols, nv);
     if (data->rows == 0) return ebm_fail(EBM_EINVAL, "cannot start chains from an empty data set");
-    for (size_t r = 0; r < c->n; r++)
-        memcpy(c->v + r * nv, data->data + ebm_rng_below(rng, data->rows) * nv, nv * sizeof(float));
+    for (size_t r = 0; r < c->total; r++) { /* every chain's row, in order; ours kept */
+        size_t i = (size_t)ebm_rng_below(rng, data->rows);
+        if (r >= c->row0 && r - c->row0 < c->n) memcpy(c->v + (r - c->row0) * nv, data->data + i * nv, nv * sizeof(float));
+    }
     c->h_valid = c->cache_valid = 0;
     c->steps = 0;
     return EBM_OK;
@@ -134,7 +138,18 @@ float *ebm_grbm_chains_visible(ebm_grbm_chains *c) {
     return c->v;
 }
 const float *grbm_chains_v(const ebm_grbm_chains *c) { return c->v; }
-void grbm_chains_set_first(ebm_grbm_chains *c, uint64_t first) { c->row0 = first; }
+void grbm_chains_set_first(ebm_grbm_chains *c, uint64_t first) {
+    c->row0 = first;
+    c->total = (size_t)first + c->n;
+}
+ebm_status ebm_grbm_chains_set_slice(ebm_grbm_chains *c, size_t first, size_t total) {
+    ebm_status s = ebm_slice_check(first, c->n, total);
+    if (!s) {
+        grbm_chains_set_first(c, first);
+        c->total = total;
+    }
+    return s;
+}
 const float *ebm_grbm_chains_hidden(const ebm_grbm_chains *c) { return c->h; }
 int grbm_chains_h_valid(const ebm_grbm_chains *c) { return c->h_valid; }
 void grbm_chains_restore(ebm_grbm_chains *c, const float *v, const float *h, int h_valid) {

@@ -238,6 +238,11 @@ ebm_status ebm_mcmc_run(ebm_energy *e, float *x, size_t n, const ebm_mcmc_opts *
     return ebm_mcmc_run_at(e, x, n, 0, o, stats);
 }
 
+ebm_status ebm_mcmc_run_slice(ebm_energy *e, float *x, size_t first, size_t n, const ebm_mcmc_opts *o,
+                              ebm_mcmc_stats *stats) {
+    return ebm_mcmc_run_at(e, x, n, first, o, stats);
+}
+
 ebm_status ebm_mcmc_run_at(ebm_energy *e, float *x, size_t n, uint64_t first, const ebm_mcmc_opts *o,
                            ebm_mcmc_stats *stats) {
     ebm_status s = check_opts(e, x, n, o);

@@ -1,4 +1,4 @@
-/* Seams of the samplers (src/samplers) for the trainers, never installed. */
+/* Seams of the samplers (src/samplers) for the trainers and for each other, never installed. */
 #ifndef EBM_SAMPLERS_INTERNAL_H
 #define EBM_SAMPLERS_INTERNAL_H
 
@@ -9,5 +9,9 @@
  * (data-parallel training).  first 0: ebm_mcmc_run. */
 ebm_status ebm_mcmc_run_at(ebm_energy *e, float *x, size_t n, uint64_t first, const ebm_mcmc_opts *o,
                            ebm_mcmc_stats *stats);
+
+/* EBM_OK when chains first .. first + count - 1 lie within a set of total, else EBM_EINVAL saying so (the
+ * slices of ebm.h PART 5). */
+ebm_status ebm_slice_check(size_t first, size_t count, size_t total);
 
 #endif

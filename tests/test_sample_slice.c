@@ -1,0 +1,219 @@
+/* Slices of a sampler's chains (ebm.h PART 5, "Slices"; what `mpirun -np N ebm sample` runs, one slice per
+ * process): for every sampler that can hold a slice, running the slices of 2, 3 and 4 processes
+ * (ebm_chain_range: whole blocks of 48 chains), each from a fresh generator with the same seed, gives exactly
+ * the rows of one run of all n chains (memcmp); and the rows of a slice run as a set of its own (first 0)
+ * differ, so the comparison can fail.  Samplers: block Gibbs of an RBM (noise and data starts), the GRBM's
+ * chains (Gibbs, Langevin + MH, Gibbs-Langevin + MH, from noise and from data; the final mean), the BM's
+ * sequential Gibbs (systematic and random scan, noise and data starts), the DBN's generation (noise and
+ * data), and ULA / SGLD / MALA / HMC / RWM on a network's energy; an RBM of Fashion-MNIST's size (784 x 512)
+ * too, whose products a BLAS kernel rounds by a row's place in its blocks of rows. */
+#include "check.h"
+#include "grbm_fixtures.h"
+#include "rbm_fixtures.h"
+
+/* What one check samples: the model (one of them), its start data (NULL: noise) and the sampler's settings. */
+typedef struct {
+    const ebm_rbm *rbm;
+    const ebm_grbm *grbm;
+    const ebm_bm *bm;
+    const ebm_dbn *dbn;
+    ebm_energy *e;
+    const ebm_mat *data;
+    int variant; /* rbm: binary states; grbm: the final mean */
+    ebm_grbm_sample_opts o;
+    ebm_bm_scan scan;
+    ebm_mcmc_kind kind;
+} job;
+
+/* out (count, dim) <- chains first .. first + count - 1 of a set of total, drawn from rng. */
+typedef void (*slice_run)(const job *j, ebm_rng *rng, size_t first, size_t count, size_t total, float *out);
+
+static void check_slices(const char *name, slice_run run, const job *j, size_t n, size_t dim) {
+    float *full = calloc(n * dim, sizeof(float)), *part = calloc(n * dim, sizeof(float));
+    REQUIRE(full && part);
+    ebm_rng rng;
+    ebm_rng_seed(&rng, 5, 0);
+    run(j, &rng, 0, n, n, full);
+    for (size_t ranks = 2; ranks <= 4; ranks++) {
+        memset(part, 0, n * dim * sizeof(float));
+        for (size_t r = 0; r < ranks; r++) {
+            size_t lo, hi;
+            ebm_chain_range(n, r, ranks, &lo, &hi);
+            ebm_rng_seed(&rng, 5, 0); /* every process seeds its generator alike */
+            if (hi > lo) run(j, &rng, lo, hi - lo, n, part + lo * dim);
+        }
+        CHECK_MSG(memcmp(full, part, n * dim * sizeof(float)) == 0, "%s: the slices of %zu processes differ from one "
+                  "run of %zu chains", name, ranks, n);
+    }
+    /* chains 48 .. run as a set of their own draw other values */
+    size_t k = EBM_CHAIN_BLOCK;
+    ebm_rng_seed(&rng, 5, 0);
+    run(j, &rng, 0, n - k, n - k, part);
+    CHECK_MSG(memcmp(full + k * dim, part, (n - k) * dim * sizeof(float)) != 0,
+              "%s: a slice run as its own set drew the same values (the test could not fail)", name);
+    free(full);
+    free(part);
+}
+
+static void rbm_run(const job *j, ebm_rng *rng, size_t first, size_t count, size_t total, float *out) {
+    ebm_gibbs *g;
+    REQUIRE(ebm_gibbs_new(j->rbm, count, &g) == EBM_OK);
+    CHECK_OK(ebm_gibbs_set_slice(g, first, total));
+    CHECK_OK(j->data ? ebm_gibbs_init_data(g, j->data, rng) : ebm_gibbs_init_noise(g, 0.3f, rng));
+    CHECK_OK(ebm_gibbs_run(g, 7, 1.0f, rng));
+    memcpy(out, j->variant ? ebm_gibbs_visible(g) : ebm_gibbs_visible_mean(g), count * j->rbm->n_vis * sizeof(float));
+    ebm_gibbs_free(g);
+}
+
+static void grbm_run(const job *j, ebm_rng *rng, size_t first, size_t count, size_t total, float *out) {
+    ebm_grbm_chains *ch;
+    REQUIRE(ebm_grbm_chains_new(j->grbm, count, &ch) == EBM_OK);
+    ebm_status s = ebm_grbm_chains_set_slice(ch, first, total);
+    if (!s) s = j->data ? ebm_grbm_chains_init_data(ch, j->data, rng) : ebm_grbm_chains_init_noise(ch, 1.0f, rng);
+    if (!s) s = ebm_grbm_chains_run(ch, &j->o, 4, rng);
+    if (!s && j->variant) s = ebm_grbm_chains_mean(ch, j->o.T, rng, out);
+    else if (!s) memcpy(out, ebm_grbm_chains_visible(ch), count * j->grbm->n_vis * sizeof(float));
+    CHECK_OK(s);
+    ebm_grbm_chains_free(ch);
+}
+
+static void bm_run(const job *j, ebm_rng *rng, size_t first, size_t count, size_t total, float *out) {
+    CHECK_OK(ebm_bm_chains_start_slice(j->bm, j->data, out, first, count, total, rng));
+    CHECK_OK(ebm_bm_gibbs_slice(j->bm, out, first, count, 3, 1.0f, j->scan, rng));
+}
+
+static void dbn_run(const job *j, ebm_rng *rng, size_t first, size_t count, size_t total, float *out) {
+    ebm_dbn_sample_opts o;
+    ebm_dbn_sample_opts_default(&o);
+    o.steps = 6;
+    CHECK_OK(ebm_dbn_sample_slice(j->dbn, first, count, total, j->data, &o, rng, out));
+}
+
+/* Langevin / MALA / HMC / RWM: every chain's start filled as the CLI fills them, then this slice's moved. */
+static void mcmc_run(const job *j, ebm_rng *rng, size_t first, size_t count, size_t total, float *out) {
+    size_t d = j->e->dim;
+    ebm_noise z;
+    ebm_noise_default(&z);
+    float *all = malloc(total * d * sizeof(float));
+    REQUIRE(all != NULL);
+    CHECK_OK(ebm_noise_fill(&z, ebm_rng_u64(rng), all, total, d));
+    memcpy(out, all + first * d, count * d * sizeof(float));
+    free(all);
+    ebm_mcmc_opts o;
+    ebm_mcmc_opts_default(&o);
+    o.kind = j->kind;
+    o.steps = 5;
+    o.step_size = 0.05f;
+    o.leapfrog = 3;
+    o.seed = 9;
+    CHECK_OK(ebm_mcmc_run_slice(j->e, out, first, count, &o, NULL));
+}
+
+int main(void) {
+    const size_t n = 130; /* blocks of 48, 48 and 34 chains */
+    size_t lo, hi;
+    ebm_chain_range(130, 1, 2, &lo, &hi);
+    CHECK(lo == 96 && hi == 130);
+    ebm_chain_range(130, 3, 4, &lo, &hi);
+    CHECK(lo == 130 && hi == 130); /* three blocks for four processes: the last has none */
+    ebm_chain_range(10, 0, 2, &lo, &hi);
+    CHECK(lo == 0 && hi == 10);
+    ebm_chain_range(10, 1, 2, &lo, &hi);
+    CHECK(lo == 10 && hi == 10);
+    /* RBM */
+    ebm_rbm *rbm = fixture_rbm(12, 5, 1.0, 0.5, 3);
+    ebm_mat *bin = fixture_prototype_data(20, 4);
+    job rj = {.rbm = rbm};
+    check_slices("rbm noise", rbm_run, &rj, n, 12);
+    rj.data = bin;
+    rj.variant = 1;
+    check_slices("rbm data, binary", rbm_run, &rj, n, 12);
+    ebm_rbm *big = fixture_rbm(784, 512, 0.05, 0.5, 6);
+    job bj = {.rbm = big};
+    check_slices("rbm 784 x 512", rbm_run, &bj, n, 784);
+    ebm_rbm_free(big);
+    ebm_gibbs *g;
+    REQUIRE(ebm_gibbs_new(rbm, 4, &g) == EBM_OK);
+    CHECK_FAILS(ebm_gibbs_set_slice(g, 6, 9), EBM_EINVAL);
+    CHECK_FAILS(ebm_gibbs_set_slice(g, 0, 3), EBM_EINVAL);
+    CHECK_OK(ebm_gibbs_set_slice(g, 5, 9));
+    ebm_gibbs_free(g);
+
+    /* GRBM */
+    ebm_grbm *grbm = fixture_grbm(6, 4, 0.5, 7);
+    ebm_mat *cont;
+    REQUIRE(ebm_mat_new(15, 6, &cont) == EBM_OK);
+    ebm_rng r;
+    ebm_rng_seed(&r, 8, 0);
+    for (size_t i = 0; i < 15 * 6; i++) cont->data[i] = (float)ebm_rng_normal(&r);
+    job gc = {.grbm = grbm, .variant = 1};
+    ebm_grbm_sample_opts_default(&gc.o);
+    gc.o.sampler = EBM_GRBM_GIBBS;
+    check_slices("grbm gibbs, noise, mean", grbm_run, &gc, n, 6);
+    gc.o.sampler = EBM_GRBM_LANGEVIN;
+    gc.o.mh = 1;
+    gc.o.eta = 0.1f;
+    gc.data = cont;
+    gc.variant = 0;
+    check_slices("grbm langevin + mh, data", grbm_run, &gc, n, 6);
+    gc.o.sampler = EBM_GRBM_GIBBS_LANGEVIN;
+    gc.o.langevin_steps = 3;
+    gc.o.mh_after = 2;
+    check_slices("grbm gibbs-langevin + mh, data", grbm_run, &gc, n, 6);
+    ebm_grbm_chains *ch;
+    REQUIRE(ebm_grbm_chains_new(grbm, 4, &ch) == EBM_OK);
+    CHECK_FAILS(ebm_grbm_chains_set_slice(ch, 6, 9), EBM_EINVAL);
+    ebm_grbm_chains_free(ch);
+
+    /* BM */
+    ebm_bm *bm;
+    REQUIRE(ebm_bm_new(12, EBM_BM_01, &bm) == EBM_OK);
+    float *W = ebm_bm_weights(bm), *b = ebm_bm_bias(bm);
+    ebm_rng_seed(&r, 9, 0);
+    for (size_t i = 0; i < 12; i++) {
+        b[i] = (float)(0.3 * ebm_rng_normal(&r));
+        for (size_t j = 0; j < i; j++) W[i * 12 + j] = W[j * 12 + i] = (float)(0.5 * ebm_rng_normal(&r));
+    }
+    job bc = {.bm = bm, .scan = EBM_SCAN_SYSTEMATIC};
+    check_slices("bm noise, systematic", bm_run, &bc, n, 12);
+    bc.data = bin;
+    bc.scan = EBM_SCAN_RANDOM;
+    check_slices("bm data, random scan", bm_run, &bc, n, 12);
+    float x4[4 * 12];
+    CHECK_FAILS(ebm_bm_chains_start_slice(bm, NULL, x4, 6, 4, 9, &r), EBM_EINVAL);
+
+    /* DBN */
+    ebm_rbm *l0 = fixture_rbm(12, 8, 1.0, 0.5, 11), *l1 = fixture_rbm(8, 8, 0.6, 0.3, 12);
+    const ebm_rbm *layers[2] = {l0, l1};
+    ebm_dbn *dbn;
+    REQUIRE(ebm_dbn_from_rbms(layers, 2, &dbn) == EBM_OK);
+    job dc = {.dbn = dbn};
+    check_slices("dbn noise", dbn_run, &dc, n, 12);
+    dc.data = bin;
+    check_slices("dbn data", dbn_run, &dc, n, 12);
+
+    /* the energy samplers */
+    ebm_net *net;
+    REQUIRE(ebm_net_new("linear:8,silu,linear:1", 2, 1, 1, &net) == EBM_OK);
+    ebm_rng_seed(&r, 10, 0);
+    CHECK_OK(ebm_net_init(net, &r));
+    ebm_energy *e;
+    REQUIRE(ebm_net_energy(net, EBM_NET_HEAD_SCALAR, &e) == EBM_OK);
+    const ebm_mcmc_kind kinds[] = {EBM_MCMC_ULA, EBM_MCMC_SGLD, EBM_MCMC_MALA, EBM_MCMC_HMC, EBM_MCMC_RWM};
+    for (size_t k = 0; k < sizeof kinds / sizeof *kinds; k++) {
+        job mc = {.e = e, .kind = kinds[k]};
+        check_slices(ebm_mcmc_name(kinds[k]), mcmc_run, &mc, n, 2);
+    }
+
+    ebm_energy_free(e);
+    ebm_net_free(net);
+    ebm_dbn_free(dbn);
+    ebm_rbm_free(l0);
+    ebm_rbm_free(l1);
+    ebm_bm_free(bm);
+    ebm_mat_free(cont);
+    ebm_grbm_free(grbm);
+    ebm_mat_free(bin);
+    ebm_rbm_free(rbm);
+    return check_summary("test_sample_slice");
+}
