@@ -103,9 +103,10 @@ EBM_API void ebm_blas_info(char *buf, size_t cap);
 EBM_API const char *ebm_blas_better_coretype(void);
 
 /* ------------------------------------------------------------------------------------------------
- * Precision of the matrix products (RBM Gibbs sampling, CD/PCD training, AIS moves).
+ * Precision of the matrix products (RBM Gibbs sampling, CD/PCD training, AIS moves; network layers).
  * A setting of the object that computes (ebm_cd_opts.precision, ebm_gibbs_set_precision,
- * ebm_ais_opts.precision), never of the model: parameters, model files, optimiser state, free energies,
+ * ebm_ais_opts.precision, ebm_net_set_precision: a run-time setting of an ebm_net, never written to its
+ * file), never of the stored model: parameters, model files, optimiser state, free energies,
  * log-sum-exps and AIS log weights stay fp32/double.  With EBM_PRECISION_BF16 the operands of each Gibbs
  * product (the weights, a copy refreshed after every update, and the states they multiply) are rounded to
  * bfloat16 (8 significant bits, round to nearest even) and multiplied by oneDNN with fp32 accumulation
