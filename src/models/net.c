@@ -639,10 +639,28 @@ static void valid_cols(const layer *l, size_t kx, size_t *lo, size_t *hi) {
     if (*hi < *lo) *hi = *lo;
 }
 
+/* One output row of im2col: d[ox] = src[ox * S] for ox in [lo, hi), 0 for the other ox < Wo; all 0 when src
+ * is NULL.  The same in bfloat16 (ebm_k_to_bf16's rounding) into d16 too when it is not NULL. */
+static void col_row(const float *src, size_t S, size_t lo, size_t hi, size_t Wo, float *d, uint16_t *d16) {
+    if (!src) lo = hi = Wo;
+    for (size_t ox = 0; ox < lo; ox++) d[ox] = 0.0f;
+    if (S == 1) memcpy(d + lo, src + lo, (hi - lo) * sizeof(float));
+    else
+        for (size_t ox = lo; ox < hi; ox++) d[ox] = src[ox * S];
+    for (size_t ox = hi; ox < Wo; ox++) d[ox] = 0.0f;
+    if (d16) {
+        memset(d16, 0, lo * sizeof *d16);
+        ebm_k_to_bf16_row(d + lo, hi - lo, d16 + lo);
+        memset(d16 + hi, 0, (Wo - hi) * sizeof *d16);
+    }
+}
+
 /* col (C * K * K, s * Ho * Wo): row (c, ky, kx), in the weight's column order, holds for every output
  * position (sample, oy, ox) the input value under that kernel tap, 0 over the padding; x is (s, C, H, W).
- * Rows are runs of shifted input rows, so the copy is contiguous at stride 1. */
-static void im2col(const layer *l, const float *x, size_t s, float *col) {
+ * Rows are runs of shifted input rows, so the copy is contiguous at stride 1.  With col16 != NULL the same
+ * goes there in bfloat16 too, while the row is in cache: the bf16 product's operand without a pass of its own
+ * (col stays for a product that falls back to fp32). */
+static void im2col(const layer *l, const float *x, size_t s, float *col, uint16_t *col16) {
     const size_t C = l->c_in, H = l->h_in, W = l->w_in, K = l->k, S = l->stride, P = l->pad;
     const size_t Ho = l->h_out, Wo = l->w_out, HW = Ho * Wo, Q = l->fan_in, len = s * HW;
 #pragma omp parallel for collapse(2) schedule(static) if (len * Q >= PAR_MIN)
@@ -651,21 +669,13 @@ static void im2col(const layer *l, const float *x, size_t s, float *col) {
             const size_t c = q / (K * K), ky = q / K % K, kx = q % K;
             size_t lo, hi;
             valid_cols(l, kx, &lo, &hi);
-            float *dst = col + q * len + smp * HW;
+            const size_t at = q * len + smp * HW;
             const float *xs = x + (smp * C + c) * H * W;
             for (size_t oy = 0; oy < Ho; oy++) {
-                float *d = dst + oy * Wo;
                 ptrdiff_t iy = (ptrdiff_t)(oy * S + ky) - (ptrdiff_t)P;
-                if (iy < 0 || iy >= (ptrdiff_t)H) {
-                    memset(d, 0, Wo * sizeof(float));
-                    continue;
-                }
-                const float *src = xs + (size_t)iy * W + kx - P; /* src[ox * S] is column ox's input */
-                for (size_t ox = 0; ox < lo; ox++) d[ox] = 0.0f;
-                if (S == 1) memcpy(d + lo, src + lo, (hi - lo) * sizeof(float));
-                else
-                    for (size_t ox = lo; ox < hi; ox++) d[ox] = src[ox * S];
-                for (size_t ox = hi; ox < Wo; ox++) d[ox] = 0.0f;
+                /* src[ox * S] is column ox's input */
+                const float *src = iy < 0 || iy >= (ptrdiff_t)H ? NULL : xs + (size_t)iy * W + kx - P;
+                col_row(src, S, lo, hi, Wo, col + at + oy * Wo, col16 ? col16 + at + oy * Wo : NULL);
             }
         }
 }
@@ -714,7 +724,8 @@ static void conv_forward(ebm_mm *mm, const layer *l, const float *x, const float
     const size_t O = l->c_out, Q = l->fan_in, HW = l->h_out * l->w_out, chunk = conv_chunk(l);
     for (size_t s0 = 0; s0 < n; s0 += chunk) {
         size_t s = n - s0 < chunk ? n - s0 : chunk, len = s * HW;
-        im2col(l, x + s0 * l->in_size, s, col);
+        /* bf16: col goes straight into the product's bf16 operand (ebm_mm_weights_buffer; NULL in fp32) */
+        im2col(l, x + s0 * l->in_size, s, col, ebm_mm_weights_buffer(mm, col, Q, len));
         /* tmp (O, s * HW) = W col */
         gemm(mm, 0, 0, O, len, Q, 1.0f, Wt, Q, col, len, 0.0f, tmp, len);
         float *ys = y + s0 * l->out_size;
@@ -747,7 +758,7 @@ static void conv_backward(ebm_mm *mm, const layer *l, const float *g, const floa
             memcpy(tmp + o * len + smp * HW, gs + so * HW, HW * sizeof(float));
         }
         if (gW) {
-            im2col(l, x + s0 * l->in_size, s, col);
+            im2col(l, x + s0 * l->in_size, s, col, ebm_mm_weights_buffer(mm, col, Q, len));
             gemm(mm, 0, 1, O, Q, len, 1.0f, tmp, len, col, len, 1.0f, gW, Q);
             for (size_t o = 0; o < O; o++) {
                 const float *tr = tmp + o * len;
