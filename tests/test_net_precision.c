@@ -21,28 +21,13 @@
  *    0.14, is the closest); a layout mistake gives errors of order |g|.
  * Without bf16 (ebm_precision_resolve says so) the bf16 checks are skipped with a message, and AUTO must
  * resolve to fp32 products that are the fp32 ones bit for bit. */
-#include "check.h"
-#include "core/internal.h"
+#include "bf16_check.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 static const double U = 1.0 / 256 + 1.0 / 262144;
-
-static int have_bf16(void) {
-    ebm_precision p;
-    if (ebm_precision_resolve(EBM_PRECISION_BF16, &p) == EBM_OK) return 1;
-    printf("bf16 precision not built in (no oneDNN): bf16 checks skipped\n");
-    return 0;
-}
-
-static void fill(float *x, size_t n, uint64_t seed, float lo, float hi) {
-    ebm_rng_fill_uniform(seed, 0, 0, x, n);
-    for (size_t i = 0; i < n; i++) x[i] = lo + (hi - lo) * x[i];
-}
-
-static double rb(float x) { return ebm_bf16_to_f32(ebm_bf16(x)); }
 
 static ebm_net *make_net(const char *spec, size_t c, size_t h, size_t w, uint64_t seed) {
     ebm_net *net;
@@ -367,12 +352,9 @@ static void test_langevin_bf16(void) {
     float *x = malloc(NCH * 2 * sizeof(float));
     fill(x, NCH * 2, 70, -3, 3);
     ebm_mcmc_opts o;
-    ebm_mcmc_opts_default(&o);
-    o.kind = EBM_MCMC_MALA;
-    o.step_size = 0.2f;
-    o.steps = 400;
-    o.seed = 71;
     ebm_mcmc_stats st;
+    ebm_mcmc_opts_default(&o);
+    o.kind = EBM_MCMC_MALA, o.step_size = 0.2f, o.steps = 400, o.seed = 71;
     CHECK_OK(ebm_mcmc_run(e, x, NCH, &o, &st));
     double a1 = 0, a2 = 0, c11 = 0, c12 = 0, c22 = 0;
     for (size_t i = 0; i < NCH; i++) a1 += x[2 * i], a2 += x[2 * i + 1];
