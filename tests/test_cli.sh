@@ -863,6 +863,10 @@ resume_check ebm 33 10 -- train ebm --data toy:8gaussians --limit 500 --net line
 ok; [ "$(wc -l <"$T/rs-ebm.csv")" = 51 ] || fail "resumed train ebm log has $(wc -l <"$T/rs-ebm.csv") lines, expected 51"
 resume_check jem 27 10 -- train jem --data toy:8gaussians --limit 500 --net linear:16,silu,linear:8 --iters 40 \
     --batch 32 --buffer 100 --sampler ula --steps 3 --step-size 0.05 --lr 5e-3
+# bf16 (the weight copies remade after the resumed parameters are loaded) with --ema (swapped in at every save)
+[ "$have_bf16" = 1 ] && resume_check jem-bf16 27 10 -- train jem --data toy:8gaussians --limit 500 \
+    --net linear:16,silu,linear:8 --iters 40 --batch 32 --buffer 100 --sampler ula --steps 3 --step-size 0.05 --lr 5e-3 \
+    --precision bf16 --ema 0.9
 resume_check structured 40 12 -- train structured --data toy:8gaussians --limit 500 --net linear:16,silu,linear:8 \
     --loss hinge --epochs 3 --batch 20 --lr 0.01
 # the old --checkpoint N of train ebm: a checkpoint and the model so far
