@@ -1,6 +1,7 @@
 #!/bin/sh
 # Side-by-side speed of a neural-network energy in one run: ebm (bench_net) and the same MLP 784-512-512-1
-# SiLU in PyTorch CPU (peer_torch_net.py, autograd), batch 128, the same threads.  Both link OpenBLAS, so
+# SiLU in PyTorch CPU (peer_torch_net.py, autograd), batch 128, the same threads.  ebm runs every measure in
+# fp32 and, where built with oneDNN, in bf16 (rows NAME_bf16, set beside PyTorch's fp32 figure).  Both link OpenBLAS, so
 # both run once with the kernels the environment selects and, where OpenBLAS misdetects the CPU (ebm's
 # own re-execution switched off), once more with the faster kernels for both.  Prints Langevin steps per
 # second, training iterations per second and the ratio ebm / PyTorch.  The load average is printed too:
@@ -80,13 +81,15 @@ function median(impl, key,    m, i, j, t, a) {
     return m ? (m % 2 ? a[(m + 1) / 2] : (a[m / 2] + a[m / 2 + 1]) / 2) : 0
 }
 END {
-    printf "%-12s %-14s %10s %10s %7s %13s   %s\n", "kernels", "measure", "ebm", "PyTorch", "ratio", "ebm % of peak",
+    printf "%-12s %-18s %10s %10s %7s %13s   %s\n", "kernels", "measure", "ebm", "PyTorch", "ratio", "ebm % of peak",
            "(medians: ebm, PyTorch, ratio)"
     for (i = 1; i <= n; i++) {
         key = order[i]; split(key, k, SUBSEP)
-        e = val["ebm", key]; t = val["torch", key]
-        em = median("ebm", key); tm = median("torch", key)
-        printf "%-12s %-14s %10.2f %10.2f %6.2fx %12.1f%%   %.2f, %.2f, %.2fx\n", k[1], k[2], e, t, (t > 0 ? e / t : 0),
+        # a bf16 row of ebm is set beside the fp32 figure of PyTorch (its CPU default) of the same measure
+        tkey = key; sub(/_bf16$/, "", tkey)
+        e = val["ebm", key]; t = val["torch", tkey]
+        em = median("ebm", key); tm = median("torch", tkey)
+        printf "%-12s %-18s %10.2f %10.2f %6.2fx %12.1f%%   %.2f, %.2f, %.2fx\n", k[1], k[2], e, t, (t > 0 ? e / t : 0),
                (peak[k[1]] > 0 ? 100 * gfl["ebm", key] / peak[k[1]] : 0), em, tm, (tm > 0 ? em / tm : 0)
     }
 }' "$TMP"

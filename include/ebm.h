@@ -103,9 +103,10 @@ EBM_API void ebm_blas_info(char *buf, size_t cap);
 EBM_API const char *ebm_blas_better_coretype(void);
 
 /* ------------------------------------------------------------------------------------------------
- * Precision of the matrix products (RBM Gibbs sampling, CD/PCD training, AIS moves).
+ * Precision of the matrix products (RBM Gibbs sampling, CD/PCD training, AIS moves; network layers).
  * A setting of the object that computes (ebm_cd_opts.precision, ebm_gibbs_set_precision,
- * ebm_ais_opts.precision), never of the model: parameters, model files, optimiser state, free energies,
+ * ebm_ais_opts.precision, ebm_net_set_precision: a run-time setting of an ebm_net, never written to its
+ * file), never of the stored model: parameters, model files, optimiser state, free energies,
  * log-sum-exps and AIS log weights stay fp32/double.  With EBM_PRECISION_BF16 the operands of each Gibbs
  * product (the weights, a copy refreshed after every update, and the states they multiply) are rounded to
  * bfloat16 (8 significant bits, round to nearest even) and multiplied by oneDNN with fp32 accumulation
@@ -652,6 +653,21 @@ EBM_API const char *ebm_net_spec(const ebm_net *net);       /* canonical spec (e
 EBM_API void ebm_net_set_training(ebm_net *net, int on);
 /* iters power iterations on every SN layer now (e.g. once per parameter update). */
 EBM_API void ebm_net_sn_update(ebm_net *net, size_t iters);
+/* The precision of the network's matrix products (see ebm_precision; default EBM_PRECISION_FP32, today's
+ * float32 products bit for bit): with BF16 every product of a forward or backward (linear and conv layers:
+ * outputs, dL/dx, dL/dW) multiplies bfloat16 roundings of its operands with float32 sums into float32
+ * results; activations, gradients, parameters and files stay float32.  AUTO resolves as
+ * ebm_precision_resolve says (fp32 where the CPU has no native bf16); BF16 without oneDNN is EBM_ENOTSUP.
+ * Results stay independent of the thread count.  A linear layer multiplies by a bf16 copy of its weights
+ * made on the first forward after they changed: after ebm_net_set_precision, ebm_net_init, a backward with
+ * a parameter gradient (an update follows it), a call of ebm_net_params (the caller may write) and
+ * ebm_net_params_changed, which a caller who keeps the pointer and writes through it later must call.
+ * ebm_net_clone copies the setting. */
+EBM_API ebm_status ebm_net_set_precision(ebm_net *net, ebm_precision p);
+/* What the products run in now: EBM_PRECISION_FP32 or EBM_PRECISION_BF16. */
+EBM_API ebm_precision ebm_net_precision(const ebm_net *net);
+/* Tells the network its parameters were written (bf16: the weight copies are remade on the next forward). */
+EBM_API void ebm_net_params_changed(ebm_net *net);
 /* out (n, output_size) <- net(x) for x (n, input_size).  Keeps the activations for ebm_net_backward. */
 EBM_API ebm_status ebm_net_forward(ebm_net *net, const float *x, size_t n, float *out);
 /* Backward through the last forward (same n, else EBM_ESHAPE): given dout (n, output_size) = dL/dout,
@@ -1819,7 +1835,10 @@ typedef struct ebm_lcd_opts {
     ebm_status (*extra_grad)(const float *x, const size_t *rows, size_t n, float *grad, double *loss, void *user);
     void *extra_user;
     /* The network behind e when it has spectral-normalisation layers: one power iteration on it after every
-     * good update (ebm_net_sn_update(sn_net, 1)), as `ebm train ebm` does.  NULL = none (default). */
+     * good update (ebm_net_sn_update(sn_net, 1)), as `ebm train ebm` does.  NULL = none (default).  Also told
+     * when the run writes its parameters (roll-back, resume, swap_ema: ebm_net_params_changed), and a bf16
+     * network's precision is recorded as ebm.train.precision: give it for a bf16 network (ebm_jem_trainer_new
+     * does). */
     struct ebm_net *sn_net;
     /* Where the replay buffer, its restarts, short-run and persistent chains start (default noise).  Gaussian:
      * one Gaussian per class when the run has labels (ebm_run's labels; JEM always), else one over all rows. */

@@ -159,7 +159,9 @@ expect_error 2 "bad precision" -- "$EBM" train rbm --data "$T/train.csv" --preci
     --precision bf16 --out "$T/m16.safetensors" --log "$T/log16.csv" >"$T/out" 2>"$T/err"
 rc=$?
 ok
+have_bf16=1
 if [ "$rc" != 0 ] && grep -q "oneDNN" "$T/err"; then
+    have_bf16=0
     echo "bf16 precision not built in: bf16 CLI checks skipped"
     expect_ok "auto precision without oneDNN" -- "$EBM" sample "$T/m.safetensors" --n 2 --steps 2 --precision auto --csv "$T/a.csv"
 else
@@ -457,6 +459,27 @@ expect_ok "train jem clf" -- "$EBM" train jem --objective clf --data toy:8gaussi
 expect_ok "info jem" -- "$EBM" info "$T/j.safetensors"
 contains "$T/out" "ebm.jem.classes            8" "info jem classes"
 contains "$T/out" "ebm.train.command          ebm train jem --data toy:8gaussians" "train jem records its own command"
+# --precision on networks: bf16 products train and sample (a thread count changes no bit); fp32 records nothing
+ok; ! grep -q "ebm.train.precision" "$T/out" || fail "an fp32 network records a precision"
+expect_error 2 "net bad precision" -- "$EBM" sample "$T/e.safetensors" --precision fp16 --csv "$T/x.csv"
+if [ "$have_bf16" = 0 ]; then
+    expect_ok "net auto precision without oneDNN" -- "$EBM" sample "$T/e.safetensors" --n 4 --steps 2 --precision auto --csv "$T/a.csv"
+else
+    expect_ok "train jem bf16" -- "$EBM" train jem --data toy:8gaussians --limit 2000 --net linear:32,silu,linear:8 \
+        --iters 40 --batch 64 --buffer 500 --sampler ula --steps 5 --step-size 0.05 --lr 5e-3 --precision bf16 \
+        --out "$T/j16.safetensors"
+    contains "$T/err" "bf16 products" "bf16 network training announced"
+    expect_ok "info jem bf16" -- "$EBM" info "$T/j16.safetensors"
+    contains "$T/out" "ebm.train.precision *bf16" "bf16 network provenance"
+    expect_ok "train ebm bf16" -- "$EBM" train ebm --data toy:8gaussians --limit 2000 --net linear:32,silu,linear:1 \
+        --iters 30 --batch 64 --buffer 500 --sampler ula --steps 5 --step-size 0.05 --precision bf16 --out "$T/e16.safetensors"
+    expect_ok "sample net bf16" -- "$EBM" sample "$T/e16.safetensors" --n 40 --steps 10 --precision bf16 --csv "$T/e16.csv"
+    expect_ok "sample net bf16, 1 thread" -- "$EBM" --threads 1 sample "$T/e16.safetensors" --n 40 --steps 10 \
+        --precision bf16 --csv "$T/e16_1.csv"
+    ok; cmp -s "$T/e16.csv" "$T/e16_1.csv" || fail "bf16 net sampling differs between thread counts"
+    expect_ok "sample net fp32 of it" -- "$EBM" sample "$T/e16.safetensors" --n 40 --steps 10 --csv "$T/e32.csv"
+    ok; ! cmp -s "$T/e16.csv" "$T/e32.csv" || fail "bf16 and fp32 net sampling gave the same bits"
+fi
 expect_error 2 "eval jem bad option" -- "$EBM" eval "$T/j.safetensors" --bogus
 contains "$T/err" "^ebm eval: unknown option '--bogus' (see 'ebm eval --help')" "eval of a JEM model speaks as eval"
 expect_error 1 "eval jem missing data" -- "$EBM" eval "$T/j.safetensors" --data "$T/nothere.csv"
@@ -840,6 +863,10 @@ resume_check ebm 33 10 -- train ebm --data toy:8gaussians --limit 500 --net line
 ok; [ "$(wc -l <"$T/rs-ebm.csv")" = 51 ] || fail "resumed train ebm log has $(wc -l <"$T/rs-ebm.csv") lines, expected 51"
 resume_check jem 27 10 -- train jem --data toy:8gaussians --limit 500 --net linear:16,silu,linear:8 --iters 40 \
     --batch 32 --buffer 100 --sampler ula --steps 3 --step-size 0.05 --lr 5e-3
+# bf16 (the weight copies remade after the resumed parameters are loaded) with --ema (swapped in at every save)
+[ "$have_bf16" = 1 ] && resume_check jem-bf16 27 10 -- train jem --data toy:8gaussians --limit 500 \
+    --net linear:16,silu,linear:8 --iters 40 --batch 32 --buffer 100 --sampler ula --steps 3 --step-size 0.05 --lr 5e-3 \
+    --precision bf16 --ema 0.9
 resume_check structured 40 12 -- train structured --data toy:8gaussians --limit 500 --net linear:16,silu,linear:8 \
     --loss hinge --epochs 3 --batch 20 --lr 0.01
 # the old --checkpoint N of train ebm: a checkpoint and the model so far

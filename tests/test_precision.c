@@ -14,20 +14,7 @@
 #include "core/internal.h"
 #include "models/model_internal.h"
 #include "rbm_fixtures.h"
-
-static int have_bf16(void) {
-    ebm_precision p;
-    if (ebm_precision_resolve(EBM_PRECISION_BF16, &p) == EBM_OK) return 1;
-    printf("bf16 precision not built in (no oneDNN): bf16 checks skipped\n");
-    return 0;
-}
-
-static void fill(float *x, size_t n, uint64_t seed, float lo, float hi) {
-    ebm_rng_fill_uniform(seed, 0, 0, x, n);
-    for (size_t i = 0; i < n; i++) x[i] = lo + (hi - lo) * x[i];
-}
-
-static float rb(float x) { return ebm_bf16_to_f32(ebm_bf16(x)); }
+#include "bf16_check.h"
 
 /* One product through mm against double references; returns the largest error relative to sum|a||b|. */
 static void check_gemm(ebm_mm *mm, int ta, int tb, size_t m, size_t n, size_t k, float alpha, float beta) {

@@ -432,7 +432,7 @@ typedef struct cli_cd_args {
     int precision;          /* fp32|bf16|auto, an ebm_precision */
 } cli_cd_args;
 
-/* The --precision row (an int holding an ebm_precision) of `train rbm|dbn`, `sample` and `eval --ais` of RBMs. */
+/* The --precision row (an int holding an ebm_precision) of `train rbm|dbn|ebm|jem`, `sample` and `eval --ais` of RBMs. */
 #define CLI_PRECISION_OPTION(p) \
     {"precision", OPT_CHOICE, &(p), NULL, "matrix products in fp32, or bf16 with fp32 sums (auto: bf16 where the CPU has it natively)", 0, 0, 0, 0, "fp32|bf16|auto", NULL}
 

@@ -209,6 +209,7 @@ typedef struct {
     const char *cmd, *spec, *samples;
     int objective, negatives, optimizer; /* jem|clf, buffer|short-run|persistent, adam|sgd */
     int init_chains;                     /* noise|gaussian */
+    int precision;                       /* --precision: an ebm_precision */
     float prox;                          /* --prox: proximal sampler radius (0 = off) */
     ebm_trainer *t;                      /* the trainer, for --ema's average at save time */
     bool jem, quiet, lr_seen;
@@ -260,6 +261,7 @@ static int net_settle(net_job *j) {
     o->init = j->init_chains == 1 ? EBM_INIT_GAUSSIAN : EBM_INIT_NOISE;
     int rc = cli_train_check(cmd, &j->ta);
     if (rc >= 0) return rc;
+    if (!cli_precision_check(cmd, j->precision)) return 2;
     if (j->samples && !cli_check_writable(cmd, "--samples", j->samples)) return 1;
     return -1;
 }
@@ -291,7 +293,8 @@ static int net_prepare(net_job *j) {
                               "outputs", k);
     ebm_rng init;
     ebm_rng_seed(&init, j->sa.seed, 100);
-    if ((s = ebm_net_init(j->net, &init))) return cli_lib_error(cmd, s);
+    if ((s = ebm_net_init(j->net, &init)) || (s = ebm_net_set_precision(j->net, (ebm_precision)j->precision)))
+        return cli_lib_error(cmd, s);
     /* chains start uniform over the data's range unless told otherwise */
     float lo, hi;
     ebm_lcd_data_range(x, &lo, &hi);
@@ -370,8 +373,9 @@ static int net_run(net_job *j, int argc, char **argv) {
     ebm_net_params(j->net, &np);
     if (!rc && !j->quiet)
         fprintf(stderr, "training energy net (%zu parameters) on %zu x %zu by LCD (%s, %s %zu steps, step %g): %zu "
-                        "iterations, batch %zu\n", np, j->d->x->rows, j->d->x->cols, neg_names[j->negatives],
-                ebm_mcmc_name(j->o.mcmc.kind), j->o.mcmc.steps, (double)j->o.mcmc.step_size, j->o.iters, j->o.batch);
+                        "iterations, batch %zu%s\n", np, j->d->x->rows, j->d->x->cols, neg_names[j->negatives],
+                ebm_mcmc_name(j->o.mcmc.kind), j->o.mcmc.steps, (double)j->o.mcmc.step_size, j->o.iters, j->o.batch,
+                cli_precision_note(j->precision).s);
     if (!rc) rc = cli_train_run(&r, t, j->d->x, j->d->labels, &ro);
     if (!rc && j->samples && ebm_comm_rank(cli_comm()) == 0 && !net_samples_png(j, t, e)) rc = 1;
     j->t = NULL;
@@ -411,6 +415,7 @@ static int train_net(int argc, char **argv, bool quiet, bool jem) {
         {"checkpoint", OPT_SIZE, &j.checkpoint, "N", "save NAME.partial.safetensors every N iterations (0 = off)", 0, 1e9, 0, 0, NULL, NULL},
         {"objective", OPT_CHOICE, &j.objective, NULL, "train jem: hybrid, or the classifier alone", 0, 0, 0, 0, "jem|clf", NULL},
         {"gen-weight", OPT_FLOAT, &j.o.gen_weight, "W", "train jem: weight of the generative term", 0, 1e6, 0, 0, NULL, NULL},
+        CLI_PRECISION_OPTION(j.precision),
         OPT_END,
     };
     size_t npos;
@@ -450,12 +455,14 @@ int cli_net_sample(int argc, char **argv, bool quiet) {
     size_t n = 64;
     cli_sample_out so = CLI_SAMPLE_OUT_INIT;
     cli_samp_args sa = CLI_SAMP_ARGS_INIT;
+    int precision = EBM_PRECISION_FP32;
     const cli_opt opts[] = {
         {"n", OPT_SIZE, &n, "N", "number of chains (samples)", 1, 1e7, 0, 0, NULL, NULL},
         {"class", OPT_STR, &cls, "Y", "classifier models: sample p(x | y) ∝ exp f(x)[y]; a class, a list (chains cycle through it) or all", -INFINITY, INFINITY, 0, 0, NULL, NULL},
         {"labels", OPT_STR, &labels, "PATH", "with --class: write each sample's class as an int32 NPY array", -INFINITY, INFINITY, 0, 0, NULL, NULL},
         CLI_SAMPLER_OPTIONS(sa),
         CLI_SAMPLE_OUT_OPTIONS(so),
+        CLI_PRECISION_OPTION(precision),
         OPT_END,
     };
     int rc = cli_start_model(cmd, argc, argv, opts, "ebm sample MODEL [--png PATH] [--npy PATH] [--csv PATH] [options]",
@@ -463,6 +470,7 @@ int cli_net_sample(int argc, char **argv, bool quiet) {
     if (rc < 0 && labels && !cls) rc = cli_error(cmd, "--labels goes with --class");
     if (rc < 0 && labels && !cli_check_writable(cmd, "--labels", labels)) rc = 1;
     if (rc < 0) rc = cli_sample_out_check(cmd, &so, false);
+    if (rc < 0 && !cli_precision_check(cmd, precision)) rc = 2;
     cli_net_model nm;
     if ((rc = cli_net_open(rc, cmd, path, NULL, &nm, &sa)) >= 0) return rc;
     rc = 1;
@@ -471,7 +479,9 @@ int cli_net_sample(int argc, char **argv, bool quiet) {
     cli_chains(n, &first);
     int32_t classes[1024], mine[1024]; /* mine: the cycle of classes from this process's first chain on */
     int n_cls = 0;
-    ebm_status s = EBM_OK;
+    /* a composed model's parts keep fp32 */
+    ebm_status s = nm.net ? ebm_net_set_precision(nm.net, (ebm_precision)precision) : EBM_OK;
+    if (s) goto done;
     size_t h = nm.ih, w = nm.iw;
     if (so.png && !h && nm.dim != 2 && !(so.shape && cli_image_shape(cmd, nm.dim, 0, 0, so.shape, &h, &w))) {
         if (!so.shape)
@@ -495,10 +505,10 @@ int cli_net_sample(int argc, char **argv, bool quiet) {
     }
     cli_net_noise_start(x, n, nm.dim, &sa);
     if (!quiet)
-        fprintf(stderr, "sampling %zu chains x %zu %s steps (step %g%s) at T = %g from uniform noise on [%g, %g]\n", n,
+        fprintf(stderr, "sampling %zu chains x %zu %s steps (step %g%s) at T = %g from uniform noise on [%g, %g]%s\n", n,
                 nm.mc.steps, ebm_mcmc_name(nm.mc.kind), (double)nm.mc.step_size,
                 nm.mc.kind == EBM_MCMC_SGLD ? ", SGLD noise" : "", (double)nm.mc.temperature, (double)sa.init_lo,
-                (double)sa.init_hi);
+                (double)sa.init_hi, nm.net ? cli_precision_note(precision).s : "");
     if (!cli_net_run_sampler(cmd, nm.e, x, n, &nm.mc, quiet, "sampling")) goto done;
     const float *xs = x + first * nm.dim;
     if ((rc = cli_chains_gather(cmd, &xs, n, nm.dim, &all)) >= 0) goto done;

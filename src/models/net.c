@@ -14,9 +14,13 @@
  * u <- W v / |W v|, v = W'u / |W'u|); with v = W'u / sigma, d sigma / dW = u v' exactly, so
  * dL/dW = (G - <G, W_sn> u v') / sigma where G = dL/dW_sn: the usual "u, v held constant" gradient, which
  * here is the true gradient for the stored u.  Energies: E = f(x)[0], or E = -logsumexp_y f(x)[y]
- * (Grathwohl et al. 2020, JEM) with dE/df = -softmax(f).  Every GEMM goes through ebm_sgemm (blocks that
- * depend on shapes only; see gemm() below for the products it keeps whole), element-wise loops are split by
- * rows, col2im by (sample, channel) planes, so results do not depend on the number of threads. */
+ * (Grathwohl et al. 2020, JEM) with dE/df = -softmax(f).  Every GEMM goes through a layer's matmul context
+ * (ebm_mm, core/gemm_dnnl.c): NULL in fp32, i.e. ebm_sgemm (blocks that depend on shapes only); in bf16
+ * (ebm_net_set_precision) both operands rounded to bfloat16 and multiplied by oneDNN with fp32 sums into fp32
+ * results, the same fixed blocks, each run on one thread.  A linear layer's bf16 weight copy is made on the
+ * first forward after the parameters changed (net->w16_stale), not per product; activations, gradients and
+ * parameters stay fp32.  Element-wise loops are split by rows, col2im by (sample, channel) planes, so results
+ * do not depend on the number of threads in either precision. */
 #include "core/internal.h"
 #include "core/vmath.h"
 #include "io/io_internal.h"
@@ -78,6 +82,10 @@ struct ebm_net {
     float *col, *dcol, *tmp;           /* im2col, its gradient, conv outputs in position-major order */
     float *gsn;                        /* (max n_w) dL/dW_sn of an SN layer */
     float *ones;                       /* (cap) */
+    /* precision (ebm_net_set_precision): a matmul context per layer, NULL for fp32 or a layer without weights */
+    ebm_precision precision;           /* resolved: FP32 or BF16 */
+    ebm_mm **mm;                       /* (n_layers) */
+    int w16_stale;                     /* the linear layers' bf16 weight copies predate the parameters */
 };
 
 /* ---------------------------------------------------------------------------------------------
@@ -387,9 +395,17 @@ static void free_work(ebm_net *net) {
     net->last_n = 0;
 }
 
+static void free_mm(ebm_net *net) {
+    if (net->mm)
+        for (size_t i = 0; i < net->n_layers; i++) ebm_mm_free(net->mm[i]);
+    free(net->mm);
+    net->mm = NULL;
+}
+
 void ebm_net_free(ebm_net *net) {
     if (!net) return;
     free_work(net);
+    free_mm(net);
     if (net->L)
         for (size_t i = 0; i < net->n_layers; i++) {
             ebm_free(net->L[i].w_sn);
@@ -410,13 +426,44 @@ ebm_status ebm_net_clone(const ebm_net *net, ebm_net **out) {
     memcpy((*out)->params, net->params, net->n_params * sizeof(float));
     memcpy((*out)->state, net->state, net->n_state * sizeof(float));
     (*out)->training = net->training;
-    return EBM_OK;
+    s = ebm_net_set_precision(*out, net->precision);
+    if (s) {
+        ebm_net_free(*out);
+        *out = NULL;
+    }
+    return s;
 }
 
 float *ebm_net_params(ebm_net *net, size_t *n) {
     if (n) *n = net->n_params;
+    net->w16_stale = 1; /* a writable pointer: the caller may be about to change them */
     return net->params;
 }
+
+void ebm_net_params_changed(ebm_net *net) { net->w16_stale = 1; }
+
+ebm_status ebm_net_set_precision(ebm_net *net, ebm_precision p) {
+    if (!net) return ebm_fail(EBM_EINVAL, "ebm_net_set_precision: net is NULL");
+    ebm_precision r;
+    ebm_status s = ebm_precision_resolve(p, &r);
+    if (s) return s;
+    free_mm(net);
+    net->precision = EBM_PRECISION_FP32;
+    if (r == EBM_PRECISION_FP32) return EBM_OK;
+    net->mm = calloc(net->n_layers, sizeof *net->mm);
+    if (!net->mm) return ebm_fail(EBM_ENOMEM, "out of memory");
+    for (size_t i = 0; !s && i < net->n_layers; i++)
+        if (has_weights(&net->L[i])) s = ebm_mm_new(r, 0, &net->mm[i]);
+    if (s) {
+        free_mm(net);
+        return s;
+    }
+    net->precision = r;
+    net->w16_stale = 1;
+    return EBM_OK;
+}
+
+ebm_precision ebm_net_precision(const ebm_net *net) { return net->precision; }
 
 float *ebm_net_state(ebm_net *net, size_t *n) {
     if (n) *n = net->n_state;
@@ -507,6 +554,7 @@ ebm_status ebm_net_init(ebm_net *net, ebm_rng *rng) {
         }
     }
     ebm_net_sn_update(net, 10);
+    net->w16_stale = 1;
     return EBM_OK;
 }
 
@@ -554,23 +602,25 @@ static float *act(const ebm_net *net, size_t i) { return net->acts + net->act_of
  * Kernels
  * ------------------------------------------------------------------------------------------- */
 
-/* Every product goes through ebm_sgemm, which is thread-count independent for every shape (src/core/gemm.c). */
-#define gemm ebm_sgemm
+/* Every product goes through the layer's matmul context mm: ebm_sgemm when it is NULL (fp32), which is
+ * thread-count independent for every shape (src/core/gemm.c), oneDNN's bf16 matmul on the same blocks
+ * otherwise (src/core/gemm_dnnl.c). */
+#define gemm ebm_mm_gemm
 
 /* y (n, out) = x (n, in) W' + b; W is (out, in), b (out). */
-static void linear_forward(const float *x, const float *W, const float *b, size_t n, size_t in, size_t out,
-                           float *y) {
+static void linear_forward(ebm_mm *mm, const float *x, const float *W, const float *b, size_t n, size_t in,
+                           size_t out, float *y) {
     for (size_t r = 0; r < n; r++) memcpy(y + r * out, b, out * sizeof(float));
-    gemm(0, 1, n, out, in, 1.0f, x, in, W, in, 1.0f, y, out);
+    gemm(mm, 0, 1, n, out, in, 1.0f, x, in, W, in, 1.0f, y, out);
 }
 
 /* g is (n, out) = dL/dy; x (n, in); W (out, in).  dx (n, in) <- g W when dx != NULL; gW (out, in) += g' x
  * and gb (out) += column sums of g when gW != NULL. */
-static void linear_backward(const float *g, const float *x, const float *W, size_t n, size_t in, size_t out,
-                            float *dx, float *gW, float *gb) {
-    if (dx) gemm(0, 0, n, in, out, 1.0f, g, out, W, in, 0.0f, dx, in);
+static void linear_backward(ebm_mm *mm, const float *g, const float *x, const float *W, size_t n, size_t in,
+                            size_t out, float *dx, float *gW, float *gb) {
+    if (dx) gemm(mm, 0, 0, n, in, out, 1.0f, g, out, W, in, 0.0f, dx, in);
     if (gW) {
-        gemm(1, 0, out, in, n, 1.0f, g, out, x, in, 1.0f, gW, in);
+        gemm(mm, 1, 0, out, in, n, 1.0f, g, out, x, in, 1.0f, gW, in);
         for (size_t r = 0; r < n; r++) {
             const float *gr = g + r * out;
 #pragma omp simd
@@ -589,10 +639,28 @@ static void valid_cols(const layer *l, size_t kx, size_t *lo, size_t *hi) {
     if (*hi < *lo) *hi = *lo;
 }
 
+/* One output row of im2col: d[ox] = src[ox * S] for ox in [lo, hi), 0 for the other ox < Wo; all 0 when src
+ * is NULL.  The same in bfloat16 (ebm_k_to_bf16's rounding) into d16 too when it is not NULL. */
+static void col_row(const float *src, size_t S, size_t lo, size_t hi, size_t Wo, float *d, uint16_t *d16) {
+    if (!src) lo = hi = Wo;
+    for (size_t ox = 0; ox < lo; ox++) d[ox] = 0.0f;
+    if (S == 1) memcpy(d + lo, src + lo, (hi - lo) * sizeof(float));
+    else
+        for (size_t ox = lo; ox < hi; ox++) d[ox] = src[ox * S];
+    for (size_t ox = hi; ox < Wo; ox++) d[ox] = 0.0f;
+    if (d16) {
+        memset(d16, 0, lo * sizeof *d16);
+        ebm_k_to_bf16_row(d + lo, hi - lo, d16 + lo);
+        memset(d16 + hi, 0, (Wo - hi) * sizeof *d16);
+    }
+}
+
 /* col (C * K * K, s * Ho * Wo): row (c, ky, kx), in the weight's column order, holds for every output
  * position (sample, oy, ox) the input value under that kernel tap, 0 over the padding; x is (s, C, H, W).
- * Rows are runs of shifted input rows, so the copy is contiguous at stride 1. */
-static void im2col(const layer *l, const float *x, size_t s, float *col) {
+ * Rows are runs of shifted input rows, so the copy is contiguous at stride 1.  With col16 != NULL the same
+ * goes there in bfloat16 too, while the row is in cache: the bf16 product's operand without a pass of its own
+ * (col stays for a product that falls back to fp32). */
+static void im2col(const layer *l, const float *x, size_t s, float *col, uint16_t *col16) {
     const size_t C = l->c_in, H = l->h_in, W = l->w_in, K = l->k, S = l->stride, P = l->pad;
     const size_t Ho = l->h_out, Wo = l->w_out, HW = Ho * Wo, Q = l->fan_in, len = s * HW;
 #pragma omp parallel for collapse(2) schedule(static) if (len * Q >= PAR_MIN)
@@ -601,21 +669,13 @@ static void im2col(const layer *l, const float *x, size_t s, float *col) {
             const size_t c = q / (K * K), ky = q / K % K, kx = q % K;
             size_t lo, hi;
             valid_cols(l, kx, &lo, &hi);
-            float *dst = col + q * len + smp * HW;
+            const size_t at = q * len + smp * HW;
             const float *xs = x + (smp * C + c) * H * W;
             for (size_t oy = 0; oy < Ho; oy++) {
-                float *d = dst + oy * Wo;
                 ptrdiff_t iy = (ptrdiff_t)(oy * S + ky) - (ptrdiff_t)P;
-                if (iy < 0 || iy >= (ptrdiff_t)H) {
-                    memset(d, 0, Wo * sizeof(float));
-                    continue;
-                }
-                const float *src = xs + (size_t)iy * W + kx - P; /* src[ox * S] is column ox's input */
-                for (size_t ox = 0; ox < lo; ox++) d[ox] = 0.0f;
-                if (S == 1) memcpy(d + lo, src + lo, (hi - lo) * sizeof(float));
-                else
-                    for (size_t ox = lo; ox < hi; ox++) d[ox] = src[ox * S];
-                for (size_t ox = hi; ox < Wo; ox++) d[ox] = 0.0f;
+                /* src[ox * S] is column ox's input */
+                const float *src = iy < 0 || iy >= (ptrdiff_t)H ? NULL : xs + (size_t)iy * W + kx - P;
+                col_row(src, S, lo, hi, Wo, col + at + oy * Wo, col16 ? col16 + at + oy * Wo : NULL);
             }
         }
 }
@@ -659,14 +719,15 @@ static size_t conv_chunk(const layer *l) {
 
 /* y (n, O, Ho, Wo) = conv(x (n, C, H, W), W (O, C*K*K)) + b (O); col and tmp (O, chunk * Ho * Wo) are
  * scratch. */
-static void conv_forward(const layer *l, const float *x, const float *Wt, const float *b, size_t n, float *col,
-                         float *tmp, float *y) {
+static void conv_forward(ebm_mm *mm, const layer *l, const float *x, const float *Wt, const float *b, size_t n,
+                         float *col, float *tmp, float *y) {
     const size_t O = l->c_out, Q = l->fan_in, HW = l->h_out * l->w_out, chunk = conv_chunk(l);
     for (size_t s0 = 0; s0 < n; s0 += chunk) {
         size_t s = n - s0 < chunk ? n - s0 : chunk, len = s * HW;
-        im2col(l, x + s0 * l->in_size, s, col);
+        /* bf16: col goes straight into the product's bf16 operand (ebm_mm_weights_buffer; NULL in fp32) */
+        im2col(l, x + s0 * l->in_size, s, col, ebm_mm_weights_buffer(mm, col, Q, len));
         /* tmp (O, s * HW) = W col */
-        gemm(0, 0, O, len, Q, 1.0f, Wt, Q, col, len, 0.0f, tmp, len);
+        gemm(mm, 0, 0, O, len, Q, 1.0f, Wt, Q, col, len, 0.0f, tmp, len);
         float *ys = y + s0 * l->out_size;
 #pragma omp parallel for schedule(static) if (len * O >= PAR_MIN)
         for (size_t so = 0; so < s * O; so++) {
@@ -683,8 +744,8 @@ static void conv_forward(const layer *l, const float *x, const float *Wt, const 
 /* g (n, O, Ho, Wo) = dL/dy; x (n, C, H, W).  dx (n, C, H, W) <- dL/dx when dx != NULL; gW (O, C*K*K) += dL/dW
  * and gb (O) += dL/db when gW != NULL.  col, dcol (C*K*K, chunk * Ho * Wo) and tmp (O, chunk * Ho * Wo)
  * are scratch. */
-static void conv_backward(const layer *l, const float *g, const float *x, const float *Wt, size_t n, float *col,
-                          float *dcol, float *tmp, float *dx, float *gW, float *gb) {
+static void conv_backward(ebm_mm *mm, const layer *l, const float *g, const float *x, const float *Wt, size_t n,
+                          float *col, float *dcol, float *tmp, float *dx, float *gW, float *gb) {
     const size_t O = l->c_out, Q = l->fan_in, HW = l->h_out * l->w_out, chunk = conv_chunk(l);
     if (dx) memset(dx, 0, n * l->in_size * sizeof(float));
     for (size_t s0 = 0; s0 < n; s0 += chunk) {
@@ -697,8 +758,8 @@ static void conv_backward(const layer *l, const float *g, const float *x, const 
             memcpy(tmp + o * len + smp * HW, gs + so * HW, HW * sizeof(float));
         }
         if (gW) {
-            im2col(l, x + s0 * l->in_size, s, col);
-            gemm(0, 1, O, Q, len, 1.0f, tmp, len, col, len, 1.0f, gW, Q);
+            im2col(l, x + s0 * l->in_size, s, col, ebm_mm_weights_buffer(mm, col, Q, len));
+            gemm(mm, 0, 1, O, Q, len, 1.0f, tmp, len, col, len, 1.0f, gW, Q);
             for (size_t o = 0; o < O; o++) {
                 const float *tr = tmp + o * len;
                 double acc = 0;
@@ -708,7 +769,7 @@ static void conv_backward(const layer *l, const float *g, const float *x, const 
             }
         }
         if (dx) {
-            gemm(1, 0, Q, len, O, 1.0f, Wt, Q, tmp, len, 0.0f, dcol, len);
+            gemm(mm, 1, 0, Q, len, O, 1.0f, Wt, Q, tmp, len, 0.0f, dcol, len);
             col2im(l, dcol, s, dx + s0 * l->in_size);
         }
     }
@@ -852,6 +913,23 @@ static const float *weights(const ebm_net *net, const layer *l) {
     return l->sn ? l->w_sn : net->params + l->w_off;
 }
 
+static ebm_mm *layer_mm(const ebm_net *net, size_t i) { return net->mm ? net->mm[i] : NULL; }
+
+/* bf16: the copies of the linear layers' weights the products read instead of converting them each time
+ * (ebm_mm_set_weights); an SN layer's W / sigma changes every forward, a plain one only with the parameters.
+ * A conv layer's weight is the small operand of its products, converted with them. */
+static ebm_status refresh_w16(ebm_net *net) {
+    if (!net->mm) return EBM_OK;
+    for (size_t i = 0; i < net->n_layers; i++) {
+        const layer *l = &net->L[i];
+        if (l->kind != L_LINEAR || (!l->sn && !net->w16_stale)) continue;
+        ebm_status s = ebm_mm_set_weights(net->mm[i], weights(net, l), l->c_out, l->fan_in);
+        if (s) return s;
+    }
+    net->w16_stale = 0;
+    return EBM_OK;
+}
+
 /* Runs the stack on x (n, in); the output stays at act(net, n_layers). */
 static ebm_status forward(ebm_net *net, const float *x, size_t n) {
     if (n > INT_MAX) return ebm_fail(EBM_EINVAL, "net: %zu rows is more than one call can take", n);
@@ -864,6 +942,7 @@ static ebm_status forward(ebm_net *net, const float *x, size_t n) {
             sn_power(net->params + l->w_off, l->c_out, l->fan_in, net->state + l->u_off, l->v, l->wv);
         sn_refresh(net, l);
     }
+    if ((s = refresh_w16(net))) return s;
     memcpy(act(net, 0), x, n * net->L[0].in_size * sizeof(float));
     for (size_t i = 0; i < net->n_layers; i++) {
         const layer *l = &net->L[i];
@@ -871,10 +950,11 @@ static ebm_status forward(ebm_net *net, const float *x, size_t n) {
         float *out = act(net, i + 1);
         switch (l->kind) {
         case L_LINEAR:
-            linear_forward(in, weights(net, l), net->params + l->b_off, n, l->in_size, l->out_size, out);
+            linear_forward(layer_mm(net, i), in, weights(net, l), net->params + l->b_off, n, l->in_size, l->out_size,
+                           out);
             break;
         case L_CONV:
-            conv_forward(l, in, weights(net, l), net->params + l->b_off, n, net->col, net->tmp, out);
+            conv_forward(layer_mm(net, i), l, in, weights(net, l), net->params + l->b_off, n, net->col, net->tmp, out);
             break;
         case L_POOL:
             pool_forward(l, in, n, out);
@@ -909,6 +989,8 @@ static void sn_backward(ebm_net *net, const layer *l, float *gW) {
 static ebm_status backward(ebm_net *net, const float *dout, size_t n, float *grad, float *dx) {
     if (n != net->last_n || n == 0)
         return ebm_fail(EBM_ESHAPE, "net backward: %zu rows, but the last forward had %zu", n, net->last_n);
+    /* a parameter gradient is taken to update the parameters: the next forward makes new bf16 copies */
+    if (grad) net->w16_stale = 1;
     const float *g = dout;
     float *bufs[2] = {net->g0, net->g1};
     int which = 0;
@@ -926,10 +1008,10 @@ static ebm_status backward(ebm_net *net, const float *dout, size_t n, float *gra
         }
         switch (l->kind) {
         case L_LINEAR:
-            linear_backward(g, in, weights(net, l), n, l->in_size, l->out_size, d, gW, gb);
+            linear_backward(layer_mm(net, ii), g, in, weights(net, l), n, l->in_size, l->out_size, d, gW, gb);
             break;
         case L_CONV:
-            conv_backward(l, g, in, weights(net, l), n, net->col, net->dcol, net->tmp, d, gW, gb);
+            conv_backward(layer_mm(net, ii), l, g, in, weights(net, l), n, net->col, net->dcol, net->tmp, d, gW, gb);
             break;
         case L_POOL:
             if (d) pool_backward(l, g, n, d);

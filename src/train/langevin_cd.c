@@ -279,6 +279,7 @@ static float *lcd_params(void *self, size_t block, size_t *n) {
     lcd_trainer *t = self;
     if (block > 0) return NULL;
     *n = t->e->n_params;
+    if (t->o.sn_net) ebm_net_params_changed(t->o.sn_net); /* the loop may write them (roll-back, resume) */
     return t->e->params;
 }
 
@@ -317,6 +318,8 @@ static ebm_status lcd_describe(void *self, ebm_meta *m) {
     if (!s && o->init == EBM_INIT_GAUSSIAN) s = ebm_meta_set(m, "ebm.train.init", "gaussian");
     if (!s && o->mcmc.prox > 0) s = ebm_meta_setf(m, "ebm.train.prox", "%g", (double)o->mcmc.prox);
     if (!s && o->ema > 0) s = ebm_meta_setf(m, "ebm.train.ema", "%g", (double)o->ema);
+    if (!s && o->sn_net && ebm_net_precision(o->sn_net) == EBM_PRECISION_BF16)
+        s = ebm_meta_set(m, "ebm.train.precision", "bf16");
     if (!s)
         s = ebm_meta_setf(m, "ebm.train.optimizer", "%s lr %g wd %g clip %g",
                           o->optim.kind == EBM_OPTIM_SGD ? "sgd" : "adam", (double)o->optim.lr,
@@ -430,6 +433,7 @@ ebm_status ebm_lcd_trainer_swap_ema(ebm_trainer *t) {
         p[i] = lt->ema[i];
         lt->ema[i] = v;
     }
+    if (lt->o.sn_net) ebm_net_params_changed(lt->o.sn_net);
     return EBM_OK;
 }
 

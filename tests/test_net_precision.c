@@ -1,0 +1,387 @@
+/* The precision setting of network energies (ebm_net_set_precision): bf16 products against fp32 on fixed
+ * inputs, the bf16 weight copies' refresh, thread-count independence, and a Langevin sampler on a network
+ * energy run in bf16.
+ *
+ * Bounds.  A bf16 product rounds both operands to 8 significant bits (relative error <= 2^-9 each, round to
+ * nearest even), so each term a b of a sum becomes a b (1 + d) with |d| <= u = 2^-8 + 2^-18, and the sums are
+ * float32 (at most k 2^-24 relative to sum |a b| more).
+ *  - First layer: its input is exact, so its bf16 output must equal sum_k bf16(x_k) bf16(W_jk) + b_j computed
+ *    in double to within k 2^-24 sum |.| + ulps: we allow 1e-5 of sum_k |x_k W_jk| + |b_j| (catches any
+ *    layout, stride, block or transposition mistake).
+ *  - Energy: to first order, a local error dy_l of the product of layer l moves E by <dE/dy_l, dy_l>, and
+ *    |dy_l,j| <= u' sum_k |W_l,jk| |h_l,k| with u' = u + 64 2^-24 (the float32 sums, k <= 64 here); so
+ *    |E_bf16 - E| <= B = u' sum_l sum_j |dE/dy_l,j| (|W_l| |h_l|)_j, computed here in double by a reference
+ *    MLP.  We check |dE| <= 1.1 B + 2e-6 (1 + |E|) (second-order terms, float32 rounding of E itself) row by
+ *    row and that dE is not 0 everywhere (the bf16 path really ran).
+ *  - Gradients (grad_x, grad_params): first-order errors need second derivatives, so the bound is normwise:
+ *    each of the P products on a gradient's path (L forwards, L backwards in x, one more for dW) perturbs its
+ *    result by at most u sum|a b|; with an allowance of sum|a b| <= 4 |sum a b| normwise for the cancellation
+ *    in these networks (uniform inputs, PyTorch-style initial weights of both signs: an assumption, not a
+ *    proof), |g_bf16 - g| <= 4 P u |g|.  Measured (December 2026): 4-25x below it (the CNN's grad_x, 0.037 of
+ *    0.14, is the closest); a layout mistake gives errors of order |g|.
+ * Without bf16 (ebm_precision_resolve says so) the bf16 checks are skipped with a message, and AUTO must
+ * resolve to fp32 products that are the fp32 ones bit for bit. */
+#include "bf16_check.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const double U = 1.0 / 256 + 1.0 / 262144;
+
+static ebm_net *make_net(const char *spec, size_t c, size_t h, size_t w, uint64_t seed) {
+    ebm_net *net;
+    ebm_rng r;
+    ebm_rng_seed(&r, seed, 100);
+    REQUIRE(ebm_net_new(spec, c, h, w, &net) == EBM_OK);
+    REQUIRE(ebm_net_init(net, &r) == EBM_OK);
+    return net;
+}
+
+/* Normwise relative difference |a - b| / |b|. */
+static double rel_diff(const float *a, const float *b, size_t n) {
+    double d = 0, m = 0;
+    for (size_t i = 0; i < n; i++) {
+        d += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+        m += (double)b[i] * b[i];
+    }
+    return sqrt(d / (m + 1e-300));
+}
+
+/* Energies, dE/dx and the weighted parameter gradient of e on x (n rows). */
+typedef struct {
+    float *E, *dx, *grad;
+} results;
+
+static results run_energy(ebm_energy *e, const float *x, size_t n) {
+    results r = {calloc(n, sizeof(float)), calloc(n * e->dim, sizeof(float)), calloc(e->n_params, sizeof(float))};
+    float *w = malloc(n * sizeof(float));
+    REQUIRE(r.E && r.dx && r.grad && w);
+    for (size_t i = 0; i < n; i++) w[i] = (i % 3 == 0 ? -1.0f : 0.5f) / (float)n;
+    CHECK_OK(e->energy(e, x, n, r.E));
+    CHECK_OK(e->grad_x(e, x, n, NULL, r.dx));
+    CHECK_OK(e->grad_params(e, x, n, w, r.grad, NULL));
+    free(w);
+    return r;
+}
+
+static void results_free(results *r) {
+    free(r->E);
+    free(r->dx);
+    free(r->grad);
+}
+
+static int same_bits(const results *a, const results *b, size_t n, size_t dim, size_t np) {
+    return memcmp(a->E, b->E, n * sizeof(float)) == 0 && memcmp(a->dx, b->dx, n * dim * sizeof(float)) == 0 &&
+           memcmp(a->grad, b->grad, np * sizeof(float)) == 0;
+}
+
+/* fp32 is the default and what FP32 and (without native bf16) AUTO give, bit for bit. */
+static void test_fp32_default(void) {
+    ebm_net *a = make_net("linear:32,silu,linear:16,tanh,linear:1", 12, 1, 1, 3), *b;
+    CHECK(ebm_net_precision(a) == EBM_PRECISION_FP32);
+    CHECK_OK(ebm_net_clone(a, &b));
+    CHECK_OK(ebm_net_set_precision(b, EBM_PRECISION_FP32));
+    CHECK(ebm_net_precision(b) == EBM_PRECISION_FP32);
+    CHECK_FAILS(ebm_net_set_precision(b, (ebm_precision)9), EBM_EINVAL);
+    CHECK(ebm_net_precision(b) == EBM_PRECISION_FP32);
+    ebm_energy *ea, *eb;
+    CHECK_OK(ebm_net_energy(a, EBM_NET_HEAD_SCALAR, &ea));
+    CHECK_OK(ebm_net_energy(b, EBM_NET_HEAD_SCALAR, &eb));
+    const size_t n = 19;
+    float x[19 * 12];
+    fill(x, n * 12, 5, -1, 1);
+    results ra = run_energy(ea, x, n), rbr = run_energy(eb, x, n);
+    CHECK(same_bits(&ra, &rbr, n, 12, ea->n_params));
+    results_free(&rbr);
+    ebm_precision r;
+    CHECK_OK(ebm_precision_resolve(EBM_PRECISION_AUTO, &r));
+    CHECK_OK(ebm_net_set_precision(b, EBM_PRECISION_AUTO));
+    CHECK(ebm_net_precision(b) == r);
+    if (r == EBM_PRECISION_FP32) {
+        printf("auto resolves to fp32 here: checking it is the fp32 path\n");
+        rbr = run_energy(eb, x, n);
+        CHECK(same_bits(&ra, &rbr, n, 12, ea->n_params));
+        results_free(&rbr);
+    }
+    results_free(&ra);
+    ebm_energy_free(ea);
+    ebm_energy_free(eb);
+    ebm_net_free(a);
+    ebm_net_free(b);
+}
+
+/* The MLP linear:64,silu,linear:32,tanh,linear:1 in double for row x (dim 24): the energy, and the first-order
+ * bound B of the bf16 products' effect on it (see the top of the file). */
+#define D0 24
+#define H1 64
+#define H2 32
+static double ref_mlp(const float *p, const float *x, double *bound) {
+    const float *W0 = p, *b0 = W0 + H1 * D0, *W1 = b0 + H1, *b1 = W1 + H2 * H1, *W2 = b1 + H2, *b2 = W2 + H2;
+    double y0[H1], a0[H1], M0[H1], a1[H2], M1[H2], y2 = b2[0], M2 = 0;
+    for (size_t j = 0; j < H1; j++) {
+        double s = b0[j], m = 0;
+        for (size_t k = 0; k < D0; k++) s += (double)W0[j * D0 + k] * x[k], m += fabs((double)W0[j * D0 + k] * x[k]);
+        y0[j] = s, M0[j] = m, a0[j] = s / (1 + exp(-s));
+    }
+    for (size_t j = 0; j < H2; j++) {
+        double s = b1[j], m = 0;
+        for (size_t k = 0; k < H1; k++) s += W1[j * H1 + k] * a0[k], m += fabs(W1[j * H1 + k] * a0[k]);
+        M1[j] = m, a1[j] = tanh(s);
+    }
+    for (size_t k = 0; k < H2; k++) y2 += W2[k] * a1[k], M2 += fabs(W2[k] * a1[k]);
+    /* dE/dy of every layer, backwards */
+    double g1[H2], g0[H1], B = M2; /* dE/dy2 = 1 */
+    for (size_t j = 0; j < H2; j++) g1[j] = W2[j] * (1 - a1[j] * a1[j]), B += fabs(g1[j]) * M1[j];
+    for (size_t k = 0; k < H1; k++) {
+        double s = 0, sg = 1 / (1 + exp(-y0[k]));
+        for (size_t j = 0; j < H2; j++) s += g1[j] * W1[j * H1 + k];
+        g0[k] = s * sg * (1 + y0[k] * (1 - sg));
+        B += fabs(g0[k]) * M0[k];
+    }
+    *bound = (U + 64.0 / 16777216.0) * B;
+    return y2;
+}
+
+static void test_mlp_bf16(void) {
+    const char *spec = "linear:64,silu,linear:32,tanh,linear:1";
+    const size_t n = 37;
+    ebm_net *a = make_net(spec, D0, 1, 1, 11), *b;
+    CHECK_OK(ebm_net_clone(a, &b));
+    CHECK_OK(ebm_net_set_precision(b, EBM_PRECISION_BF16));
+    CHECK(ebm_net_precision(b) == EBM_PRECISION_BF16);
+    ebm_energy *ea, *eb;
+    CHECK_OK(ebm_net_energy(a, EBM_NET_HEAD_SCALAR, &ea));
+    CHECK_OK(ebm_net_energy(b, EBM_NET_HEAD_SCALAR, &eb));
+    float *x = malloc(n * D0 * sizeof(float));
+    fill(x, n * D0, 21, -1, 1);
+    const float *p = ebm_net_params(a, NULL);
+
+    /* the first layer against bf16-rounded operands summed in double */
+    float *h = malloc(n * H1 * sizeof(float));
+    CHECK_OK(ebm_net_features(b, x, n, 1, h));
+    double worst1 = 0;
+    for (size_t r = 0; r < n; r++)
+        for (size_t j = 0; j < H1; j++) {
+            double s = p[H1 * D0 + j], m = fabs(s);
+            for (size_t k = 0; k < D0; k++) {
+                s += rb(x[r * D0 + k]) * rb(p[j * D0 + k]);
+                m += fabs((double)x[r * D0 + k] * p[j * D0 + k]);
+            }
+            double e = fabs(h[r * H1 + j] - s) / m;
+            if (e > worst1) worst1 = e;
+        }
+    printf("first layer bf16 vs double of bf16 operands: worst %.2e of sum|x W| (bound 1e-5)\n", worst1);
+    CHECK(worst1 < 1e-5);
+
+    results r32 = run_energy(ea, x, n), r16 = run_energy(eb, x, n);
+    double worst_ratio = 0, most = 0;
+    for (size_t r = 0; r < n; r++) {
+        double B, E = ref_mlp(p, x + r * D0, &B);
+        CHECK_NEAR(r32.E[r], E, 1e-5 * (1 + fabs(E)));
+        double d = fabs((double)r16.E[r] - r32.E[r]), lim = 1.1 * B + 2e-6 * (1 + fabs(E));
+        CHECK_MSG(d <= lim, "row %zu: |E_bf16 - E| = %g above the first-order bound %g", r, d, lim);
+        if (d / lim > worst_ratio) worst_ratio = d / lim;
+        if (d > most) most = d;
+    }
+    printf("MLP energy: largest |E_bf16 - E_fp32| %.3g, at most %.2f of its row's first-order bound\n", most,
+           worst_ratio);
+    CHECK(most > 0); /* the products really were bf16 */
+    /* gradients: 3 forward products + 3 backward in x; + 1 for dW */
+    double ex = rel_diff(r16.dx, r32.dx, n * D0), ep = rel_diff(r16.grad, r32.grad, ea->n_params);
+    printf("MLP grad_x relative error %.3g (bound %.3g), grad_params %.3g (bound %.3g)\n", ex, 4 * 6 * U, ep, 4 * 7 * U);
+    CHECK(ex < 4 * 6 * U && ex > 0);
+    CHECK(ep < 4 * 7 * U && ep > 0);
+    results_free(&r32);
+    results_free(&r16);
+    free(h);
+    free(x);
+    ebm_energy_free(ea);
+    ebm_energy_free(eb);
+    ebm_net_free(a);
+    ebm_net_free(b);
+}
+
+/* The normwise bounds on a logsumexp head (JEM), an SN layer and a CNN. */
+static void test_other_nets_bf16(void) {
+    const struct {
+        const char *spec;
+        size_t c, h, w, products;
+        ebm_net_head head;
+    } nets[] = {
+        {"linear:48,silu,linear:32:sn,softplus,linear:5", 20, 1, 1, 7, EBM_NET_HEAD_LOGSUMEXP},
+        {"conv:4:3:1,silu,pool:2,conv:8:3:2,leakyrelu,flatten,linear:16,silu,linear:1", 2, 10, 10, 9,
+         EBM_NET_HEAD_SCALAR},
+    };
+    for (size_t i = 0; i < sizeof nets / sizeof nets[0]; i++) {
+        ebm_net *a = make_net(nets[i].spec, nets[i].c, nets[i].h, nets[i].w, 30 + i), *b;
+        CHECK_OK(ebm_net_clone(a, &b));
+        CHECK_OK(ebm_net_set_precision(b, EBM_PRECISION_BF16));
+        ebm_energy *ea, *eb;
+        CHECK_OK(ebm_net_energy(a, nets[i].head, &ea));
+        CHECK_OK(ebm_net_energy(b, nets[i].head, &eb));
+        const size_t n = 29, d = ea->dim;
+        float *x = malloc(n * d * sizeof(float));
+        fill(x, n * d, 40 + i, -1, 1);
+        results r32 = run_energy(ea, x, n), r16 = run_energy(eb, x, n);
+        double bound = 4 * (double)nets[i].products * U;
+        double eE = rel_diff(r16.E, r32.E, n), ex = rel_diff(r16.dx, r32.dx, n * d);
+        double ep = rel_diff(r16.grad, r32.grad, ea->n_params);
+        printf("%s: relative errors E %.3g, grad_x %.3g, grad_params %.3g (bound %.3g)\n", nets[i].spec, eE, ex, ep,
+               bound);
+        CHECK(eE < bound && ex < bound && ep < bound);
+        CHECK(eE > 0 && ex > 0 && ep > 0);
+        results_free(&r32);
+        results_free(&r16);
+        free(x);
+        ebm_energy_free(ea);
+        ebm_energy_free(eb);
+        ebm_net_free(a);
+        ebm_net_free(b);
+    }
+}
+
+/* The bf16 weight copies follow the parameters: after ebm_net_params (writes through it), after a parameter
+ * gradient (an update follows), after ebm_net_params_changed; a network whose copies are fresh agrees bit for
+ * bit with a new clone. */
+static void test_refresh(void) {
+    const size_t n = 16, d = 10;
+    ebm_net *a = make_net("linear:24,silu,linear:1", d, 1, 1, 50);
+    CHECK_OK(ebm_net_set_precision(a, EBM_PRECISION_BF16));
+    ebm_energy *e;
+    CHECK_OK(ebm_net_energy(a, EBM_NET_HEAD_SCALAR, &e));
+    float x[16 * 10], E[16], E2[16], g[400];
+    fill(x, n * d, 51, -1, 1);
+    size_t np;
+    float *p = ebm_net_params(a, &np);
+    REQUIRE(np <= 400);
+    for (int round = 0; round < 3; round++) {
+        CHECK_OK(e->energy(e, x, n, E)); /* copies made, now fresh */
+        if (round == 0) { /* a new pointer */
+            p = ebm_net_params(a, NULL);
+        } else if (round == 1) { /* a gradient, then the update */
+            memset(g, 0, sizeof g);
+            CHECK_OK(e->grad_params(e, x, n, NULL, g, NULL));
+        }
+        for (size_t i = 0; i < np; i++) p[i] *= 1.25f;
+        if (round == 2) ebm_net_params_changed(a);
+        CHECK_OK(e->energy(e, x, n, E));
+        ebm_net *c;
+        ebm_energy *ec;
+        CHECK_OK(ebm_net_clone(a, &c));
+        CHECK(ebm_net_precision(c) == EBM_PRECISION_BF16);
+        CHECK_OK(ebm_net_energy(c, EBM_NET_HEAD_SCALAR, &ec));
+        CHECK_OK(ec->energy(ec, x, n, E2));
+        CHECK_MSG(memcmp(E, E2, sizeof E) == 0, "round %d: stale bf16 weights", round);
+        ebm_energy_free(ec);
+        ebm_net_free(c);
+    }
+    ebm_energy_free(e);
+    ebm_net_free(a);
+}
+
+/* bf16 results do not depend on the number of threads (blocks split by shape only, one thread per block). */
+static void test_threads(void) {
+    const size_t n = 128, d = 300;
+    const char *specs[2] = {"linear:512,silu,linear:512,silu,linear:1",
+                            "conv:16:3:1,silu,pool:2,conv:32:3:1,silu,flatten,linear:64,silu,linear:1"};
+    for (int s = 0; s < 2; s++) {
+        ebm_net *net = s ? make_net(specs[1], 1, 12, 25, 61) : make_net(specs[0], d, 1, 1, 60);
+        CHECK_OK(ebm_net_set_precision(net, EBM_PRECISION_BF16));
+        ebm_energy *e;
+        CHECK_OK(ebm_net_energy(net, EBM_NET_HEAD_SCALAR, &e));
+        float *x = malloc(n * d * sizeof(float));
+        fill(x, n * d, 62, -1, 1);
+        int t0 = ebm_get_threads();
+        ebm_set_threads(1);
+        results r1 = run_energy(e, x, n);
+        ebm_set_threads(2);
+        results r2 = run_energy(e, x, n);
+        ebm_set_threads(3);
+        results r3 = run_energy(e, x, n);
+        ebm_set_threads(t0);
+        CHECK_MSG(same_bits(&r1, &r2, n, d, e->n_params) && same_bits(&r1, &r3, n, d, e->n_params),
+                  "%s: bf16 results depend on the thread count", specs[s]);
+        results_free(&r1);
+        results_free(&r2);
+        results_free(&r3);
+        free(x);
+        ebm_energy_free(e);
+        ebm_net_free(net);
+    }
+}
+
+/* MALA on a 2-D network energy E(x) = sum_j softplus(w_j . x + b_j) (a smoothed |x|-like bowl, skewed and
+ * correlated) in bf16: mean and covariance against quadrature of exp(-E) of the fp32 network on a grid over
+ * [-9, 9]^2 (step 0.03; the tails beyond weigh under e^-15).  4,000 chains: standard errors near 0.02 for a
+ * mean; bounds of 0.08 (mean) and 10% (covariance). */
+static void test_langevin_bf16(void) {
+    static const float W0[6][2] = {{2, 0}, {-2, 0}, {0, 1.5f}, {0, -1.5f}, {1, 1}, {-1, -1}};
+    static const float B0[6] = {0.5f, 0, 0, 0.3f, 0, 0};
+    ebm_net *net;
+    CHECK_OK(ebm_net_new("linear:6,softplus,linear:1", 2, 1, 1, &net));
+    float *p = ebm_net_params(net, NULL);
+    memcpy(p, W0, sizeof W0);
+    memcpy(p + 12, B0, sizeof B0);
+    for (size_t j = 0; j < 6; j++) p[18 + j] = 1.0f;
+    p[24] = 0;
+    ebm_energy *e;
+    CHECK_OK(ebm_net_energy(net, EBM_NET_HEAD_SCALAR, &e));
+    /* quadrature, fp32 energies */
+    const size_t G = 601;
+    float *grid = malloc(G * 2 * sizeof(float)), *Eg = malloc(G * sizeof(float));
+    double Z = 0, m1 = 0, m2 = 0, s11 = 0, s12 = 0, s22 = 0;
+    for (size_t i = 0; i < G; i++) {
+        for (size_t j = 0; j < G; j++) grid[2 * j] = -9 + 0.03f * (float)i, grid[2 * j + 1] = -9 + 0.03f * (float)j;
+        CHECK_OK(e->energy(e, grid, G, Eg));
+        for (size_t j = 0; j < G; j++) {
+            double w = exp(-(double)Eg[j]), a = grid[2 * j], b = grid[2 * j + 1];
+            Z += w, m1 += w * a, m2 += w * b, s11 += w * a * a, s12 += w * a * b, s22 += w * b * b;
+        }
+    }
+    m1 /= Z, m2 /= Z, s11 = s11 / Z - m1 * m1, s12 = s12 / Z - m1 * m2, s22 = s22 / Z - m2 * m2;
+    free(grid);
+    free(Eg);
+    if (!have_bf16()) {
+        ebm_energy_free(e);
+        ebm_net_free(net);
+        return;
+    }
+    CHECK_OK(ebm_net_set_precision(net, EBM_PRECISION_BF16));
+    const size_t NCH = 4000;
+    float *x = malloc(NCH * 2 * sizeof(float));
+    fill(x, NCH * 2, 70, -3, 3);
+    ebm_mcmc_opts o;
+    ebm_mcmc_stats st;
+    ebm_mcmc_opts_default(&o);
+    o.kind = EBM_MCMC_MALA, o.step_size = 0.2f, o.steps = 400, o.seed = 71;
+    CHECK_OK(ebm_mcmc_run(e, x, NCH, &o, &st));
+    double a1 = 0, a2 = 0, c11 = 0, c12 = 0, c22 = 0;
+    for (size_t i = 0; i < NCH; i++) a1 += x[2 * i], a2 += x[2 * i + 1];
+    a1 /= NCH, a2 /= NCH;
+    for (size_t i = 0; i < NCH; i++) {
+        double u = x[2 * i] - a1, v = x[2 * i + 1] - a2;
+        c11 += u * u, c12 += u * v, c22 += v * v;
+    }
+    c11 /= NCH - 1, c12 /= NCH - 1, c22 /= NCH - 1;
+    printf("MALA bf16 (acceptance %.2f): mean (%.3f, %.3f) cov (%.3f, %.3f, %.3f); quadrature (%.3f, %.3f) "
+           "(%.3f, %.3f, %.3f)\n", st.accept_rate, a1, a2, c11, c12, c22, m1, m2, s11, s12, s22);
+    CHECK(fabs(a1 - m1) < 0.08 && fabs(a2 - m2) < 0.08);
+    CHECK(fabs(c11 - s11) < 0.1 * s11 && fabs(c22 - s22) < 0.1 * s22 && fabs(c12 - s12) < 0.1 * sqrt(s11 * s22));
+    CHECK(st.accept_rate > 0.3);
+    free(x);
+    ebm_energy_free(e);
+    ebm_net_free(net);
+}
+
+int main(void) {
+    test_fp32_default();
+    if (have_bf16()) {
+        test_mlp_bf16();
+        test_other_nets_bf16();
+        test_refresh();
+        test_threads();
+    }
+    test_langevin_bf16();
+    return check_summary("test_net_precision");
+}
