@@ -105,7 +105,7 @@ static bool parse_float(const char *s, float *out) {
     char *end;
     if (!*s) return false;
     double v = strtod(s, &end);
-    if (*end || !isfinite(v)) return false;
+    if (*end || !isfinite(v) || !isfinite((float)v)) return false; /* 1e300 is finite, not as a float */
     *out = (float)v;
     return true;
 }
@@ -644,7 +644,7 @@ static void valid_cols(const layer *l, size_t kx, size_t *lo, size_t *hi) {
 static void col_row(const float *src, size_t S, size_t lo, size_t hi, size_t Wo, float *d, uint16_t *d16) {
     if (!src) lo = hi = Wo;
     for (size_t ox = 0; ox < lo; ox++) d[ox] = 0.0f;
-    if (S == 1) memcpy(d + lo, src + lo, (hi - lo) * sizeof(float));
+    if (S == 1 && hi > lo) memcpy(d + lo, src + lo, (hi - lo) * sizeof(float)); /* src may be NULL when empty */
     else
         for (size_t ox = lo; ox < hi; ox++) d[ox] = src[ox * S];
     for (size_t ox = hi; ox < Wo; ox++) d[ox] = 0.0f;
