@@ -64,6 +64,8 @@ static void test_spec_parsing(void) {
         {"silu:3", 4, 1, 1, "layer 0 'silu:3'"},
         {"tanh:sn", 4, 1, 1, "layer 0 'tanh:sn'"},
         {"linear:4,leakyrelu:abc", 4, 1, 1, "layer 1 'leakyrelu:abc'"},
+        {"linear:4,leakyrelu:11e110", 4, 1, 1, "layer 1 'leakyrelu:11e110'"}, /* finite as a double, inf as a float */
+        {"elu:1e39", 4, 1, 1, "layer 0 'elu:1e39'"},
         {"elu:-1", 4, 1, 1, "layer 0 'elu:-1'"},
         {"conv:8:3", 1, 8, 8, "layer 0 'conv:8:3'"},
         {"conv:8:3:1:3", 1, 8, 8, "PAD"},
