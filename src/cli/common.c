@@ -320,11 +320,7 @@ ebm_dataset *cli_load_like_model(const char *cmd, const char *spec, cli_data_arg
     if (ds->x->cols != n_vis) {
         cli_error(cmd, "%s has %zu columns but the model has %zu visible units", spec, ds->x->cols, n_vis);
     } else if (unit_range && ebm_mat_check_range(ds->x, 0.0f, 1.0f, spec)) {
-        /* `ebm score` has no --scale: it scales as the model's training data were */
-        if (strcmp(cmd, "score") == 0)
-            cli_error(cmd, "%s; the model needs values in [0, 1], and score scales data as the model's training data "
-                           "were (--scale %s): give data on that scale", ebm_last_error(), da->scale);
-        else cli_error(cmd, "%s; the model needs values in [0, 1] (try --scale minmax)", ebm_last_error());
+        cli_error(cmd, "%s; the model needs values in [0, 1] (try --scale minmax)", ebm_last_error());
     } else {
         return ds;
     }
