@@ -237,6 +237,8 @@ static ebm_status check_parts(const ebm_composed *c) {
     return EBM_OK;
 }
 
+size_t ebm_composed_input_size(const ebm_composed *c) { return c && c->n && c->own[0] ? c->own[0]->dim : 0; }
+
 ebm_status ebm_composed_energy(ebm_composed *c, ebm_energy **out) {
     if (!c || !out) return ebm_fail(EBM_EINVAL, "composed_energy: %s is NULL", !c ? "composed model" : "out");
     *out = NULL;

@@ -196,7 +196,6 @@ ebm_status ebm_model_energy(ebm_model *m, ebm_energy **out) {
  * --------------------------------------------------------------------------------------------- */
 
 size_t ebm_model_input_size(const ebm_model *m) {
-    size_t c = 0, h = 0, w = 0;
     if (!m) return 0;
     switch (m->kind) {
     case EBM_KIND_RBM: return m->rbm->n_vis;
@@ -206,10 +205,7 @@ size_t ebm_model_input_size(const ebm_model *m) {
     case EBM_KIND_NET:
     case EBM_KIND_JEM: return ebm_net_input_size(m->net);
     case EBM_KIND_STRUCTURED: return ebm_structured_row_size(m->sp);
-    case EBM_KIND_COMPOSE: {
-        const char *v = ebm_meta_get(m->meta, "ebm.net.input"); /* "CxHxW", from the parts */
-        return v && sscanf(v, "%zux%zux%zu", &c, &h, &w) == 3 ? c * h * w : 0;
-    }
+    case EBM_KIND_COMPOSE: return ebm_composed_input_size(m->comp);
     }
     return 0;
 }

@@ -29,5 +29,7 @@ ebm_status ebm_model_meta_in(const ebm_meta *meta, const char *file, size_t n_vi
 ebm_status ebm_structured_from_tensors(const ebm_tensors *t, const char *name, ebm_structured **out);
 /* A composed model from its file's metadata, every part loaded (ebm_composed_load without the reading). */
 ebm_status ebm_composed_from_meta(const ebm_meta *meta, const char *name, ebm_composed **out);
+/* The input size its parts share (their energies' dim; check_parts holds them equal), 0 with no part loaded. */
+size_t ebm_composed_input_size(const ebm_composed *c);
 
 #endif
