@@ -226,6 +226,18 @@ def _train_run(trainer_new, model, opts, run_opts, data, progress, on_step, desc
 # --------------------------------------------------------------------------------------------------------
 # Library objects held from Python
 # --------------------------------------------------------------------------------------------------------
+def _take_dataset(d):
+    """(x (n, d) float32, labels (n) int32 or None) copied out of an ebm_dataset *d, which is freed."""
+    try:
+        c = d.contents
+        m = c.x.contents
+        x = np.ctypeslib.as_array(m.data, shape=(m.rows, m.cols)).copy()
+        y = np.ctypeslib.as_array(c.labels, shape=(m.rows,)).copy() if c.labels else None
+        return x, y
+    finally:
+        lib.ebm_dataset_free(d)
+
+
 def _new_handle(ptr_type, fn, *args, what=None):
     """A ptr_type() filled by fn(*args, &handle) (an error raised with what)."""
     p = ptr_type()
@@ -793,14 +805,7 @@ class Model(_Owned):
         o.limit = int(limit)
         d = POINTER(L.Dataset)()
         check(lib.ebm_model_data(self._p, os.fsencode(spec), byref(o), byref(d)))
-        try:
-            c = d.contents
-            m = c.x.contents
-            x = np.ctypeslib.as_array(m.data, shape=(m.rows, m.cols)).copy()
-            y = np.ctypeslib.as_array(c.labels, shape=(m.rows,)).copy() if c.labels else None
-            return x, y
-        finally:
-            lib.ebm_dataset_free(d)
+        return _take_dataset(d)
 
     def grad_energy(self, x):
         """dE/dx (n, dim) at the rows of x."""

@@ -22,7 +22,7 @@ import numpy as np
 from . import _lib as L
 from ._lib import check, lib
 from .core import (RBM, RunResult, _Mat, _ModelObject, _Owned, _get_image_shape, _meta_update, _net_energy, _new_handle,
-                   _rng, _set_image_shape, _softmax_classes, _train_run, as_f32, dptr, fptr, run)
+                   _rng, _set_image_shape, _softmax_classes, _take_dataset, _train_run, as_f32, dptr, fptr, run)
 
 CANCELED = 8  # EBM_ECANCELED
 INIT_STREAM = 100  # the random stream `ebm train` initialises models from: (seed, 100)
@@ -851,15 +851,8 @@ def toy(name, n=10000, seed=1):
     --seed seed` in the command line gives the same rows); labels are mixture components (0 where none)."""
     d = POINTER(L.Dataset)()
     check(lib.ebm_toy_generate(str(name).encode(), int(n), int(seed), byref(d)))
-    try:
-        c = d.contents
-        m = c.x.contents
-        x = np.ctypeslib.as_array(m.data, shape=(m.rows, m.cols)).copy()
-        y = (np.ctypeslib.as_array(c.labels, shape=(m.rows,)).copy() if c.labels
-             else np.zeros(m.rows, np.int32))
-        return x, y
-    finally:
-        lib.ebm_dataset_free(d)
+    x, y = _take_dataset(d)
+    return x, y if y is not None else np.zeros(x.shape[0], np.int32)
 
 
 def toy_names():
