@@ -1097,15 +1097,21 @@ EBM_API ebm_status ebm_energy_grbm(const struct ebm_grbm *m, ebm_energy **out);
  * runs chains first .. first + count - 1 of a set of total: its draws, starts included, are bit for bit those
  * of the same chains in one process running all total chains from the same rng (the caller's rng advances
  * as that one process's does).  So are the samples themselves, bit for bit, when the slices are those of
- * ebm_chain_range: a BLAS kernel rounds a row of a matrix product by its place in the blocks of rows it
- * works on (OpenBLAS: blocks of 12), so slices start at multiples of EBM_CHAIN_BLOCK chains.  (Not covered:
- * a product that ebm splits by rows, i.e. chains > units and >= 2^18 multiply-adds, e.g. 1000 chains of a
- * 784 x 512 RBM, and the bf16 products; there slices differ from one process in the last bits, and chains
- * that a last-bit change sends elsewhere then differ.  docs/distributed.md.)
+ * ebm_chain_range, however many chains there are: a BLAS kernel rounds a row of a matrix product by its place
+ * in the blocks of rows it works on (OpenBLAS: groups of 12), and by how the product's columns are split, so
+ * ebm blocks a product of EBM_CHAIN_BLOCK chains (rows) or more in whole blocks of EBM_CHAIN_BLOCK rows from
+ * row 0 and in column blocks that do not depend on the number of rows (src/core/gemm.c), and
+ * ebm_chain_range gives every slice whole blocks of EBM_CHAIN_BLOCK chains, at least one.  AIS over
+ * processes (ebm_rbm_ais_dist) splits its runs the same way.  (Not covered:
+ * the bf16 products, blocked by oneDNN, and a convolutional energy's products, whose columns hold its
+ * samples' pixels; there slices may differ from one process in the last bits, and
+ * chains that a last-bit change sends elsewhere then differ.  docs/distributed.md.)
  * --------------------------------------------------------------------------------------------- */
 #define EBM_CHAIN_BLOCK 48
-/* [*lo, *hi): process rank's chains of n over ranks processes, whole blocks of EBM_CHAIN_BLOCK chains each
- * (the last may be short), as even as blocks allow; empty (lo == hi) for a process left without a block. */
+/* [*lo, *hi): process rank's chains of n over ranks processes: whole blocks of EBM_CHAIN_BLOCK chains, the
+ * last block taking the n % EBM_CHAIN_BLOCK chains left over (so no slice has fewer than EBM_CHAIN_BLOCK
+ * chains unless n does: 100 chains are 2 blocks, 48 + 52), as even as blocks allow; empty (lo == hi) for a
+ * process left without a block. */
 EBM_API void ebm_chain_range(size_t n, size_t rank, size_t ranks, size_t *lo, size_t *hi);
 
 /* ------------------------------------------------------------------------------------------------
@@ -2049,9 +2055,10 @@ EBM_API ebm_status ebm_rbm_ais_reverse(const ebm_rbm *m, const float *v0, const 
 /* AIS of m as `ebm eval --ais` runs it: forward (reverse 0) from a base with the pixel marginals of x (n,
  * n_vis) (ebm_ais_base_bias; x NULL: o->base_bias), or reverse from o->runs exact samples of m drawn from
  * stream (o->seed, 13) (ebm_rbm_sample_exact: a layer of at most 20 units).  Over the processes of comm
- * (NULL: one) each runs its share of the runs (when there are at least as many runs as processes; else every
- * process runs all), the log weights are gathered in run order and r summarises them as one process would:
- * the same estimate, bit for bit, on every process. */
+ * (NULL: one) each runs its slice of the runs, ebm_chain_range (whole blocks of EBM_CHAIN_BLOCK runs; a
+ * process left without a block runs a copy of run 0 and contributes no weight), the log weights are gathered
+ * in run order and r summarises them as one process would: the same estimate, bit for bit, on every process,
+ * equal to one process's (fp32; ebm.h PART 5, "Slices"). */
 EBM_API ebm_status ebm_rbm_ais_dist(const ebm_rbm *m, const ebm_mat *x, const ebm_ais_opts *o, int reverse,
                                     ebm_comm *comm, ebm_ais_result *r);
 

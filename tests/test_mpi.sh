@@ -136,6 +136,16 @@ ais="eval $T/m.safetensors --data $T/b.csv --ais --ais-runs 37 --ais-betas 300 -
 "$EBM" --quiet $ais | sed 's/"seconds": [0-9.]*//g' >"$T/a1" || fail "AIS: one process"
 np 2 "$EBM" --quiet $ais | sed 's/"seconds": [0-9.]*//g' >"$T/a2" || fail "AIS: two processes"
 grep -q '"log_z"' "$T/a1" && cmp -s "$T/a1" "$T/a2" && echo "AIS -np 2: identical to -np 1" || fail "AIS -np 2 differs from -np 1"
+# more runs than hidden units (3000 runs of a 64 x 32 RBM, products of >= 2^18 multiply-adds, which one process
+# splits by rows): with the GEMM blocking before the 48-row blocks, -np 2 differed here (measured)
+awk 'BEGIN { srand(3); for (r = 0; r < 300; r++) { k = r % 4; l = "";
+  for (i = 0; i < 64; i++) l = l (i ? "," : "") ((rand() < ((i % 4 == k) ? 0.8 : 0.15)) ? 1 : 0); print l } }' >"$T/w.csv"
+"$EBM" --quiet train rbm --data "$T/w.csv" --hidden 32 --epochs 3 --out "$T/w.safetensors" >/dev/null 2>&1
+ais="eval $T/w.safetensors --data $T/w.csv --ais --ais-runs 3000 --ais-betas 30 --json"
+"$EBM" --quiet $ais | sed 's/"seconds": [0-9.]*//g' >"$T/a1" || fail "AIS 3000 runs: one process"
+np 2 "$EBM" --quiet $ais | sed 's/"seconds": [0-9.]*//g' >"$T/a2" || fail "AIS 3000 runs: two processes"
+grep -q '"log_z"' "$T/a1" && cmp -s "$T/a1" "$T/a2" && echo "AIS 3000 runs of 64 x 32 -np 2: identical to -np 1" ||
+    fail "AIS 3000 runs -np 2 differs from -np 1"
 awk 'BEGIN { srand(7); for (r = 0; r < 1100; r++) { l = "";
   for (i = 0; i < 12; i++) l = l (i ? "," : "") (rand() < 0.3 ? 1 : 0); print l } }' >"$T/s.csv"
 "$EBM" --quiet score "$T/m.safetensors" --data "$T/s.csv" --out "$T/s1.csv" >/dev/null || fail "score: one process"
@@ -163,6 +173,9 @@ t0=$(date +%s)
 "$EBM" --quiet compose --out "$T/sc.safetensors" "$T/se.safetensors" "$T/sj.safetensors#2@0.5" >/dev/null 2>&1
 samp "rbm" "$T/m.safetensors" --n 100 --steps 20
 samp "rbm, 30 chains" "$T/m.safetensors" --n 30 --steps 20
+# more chains than units, in products of >= 2^18 multiply-adds (3000 x 64 x 32), which one process splits by rows
+# (differed before the 48-row blocks, measured)
+samp "rbm 64 x 32, 3000 chains" "$T/w.safetensors" --n 3000 --steps 5
 samp "rbm --init data --binary" "$T/m.safetensors" --n 100 --steps 20 --init data --data "$T/b.csv" --binary
 samp "grbm langevin --mh, data" "$T/sg.safetensors" --n 100 --steps 5 --sampler langevin --mh --init data --data "$T/g.csv"
 samp "bm, random scan, data" "$T/sb.safetensors" --n 100 --steps 5 --scan random --init data --data "$T/b.csv"

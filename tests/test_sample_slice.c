@@ -1,12 +1,14 @@
 /* Slices of a sampler's chains (ebm.h PART 5, "Slices"; what `mpirun -np N ebm sample` runs, one slice per
  * process): for every sampler that can hold a slice, running the slices of 2, 3 and 4 processes
- * (ebm_chain_range: whole blocks of 48 chains), each from a fresh generator with the same seed, gives exactly
+ * (ebm_chain_range: whole blocks of 48 chains, the last with the chains left over), each from a fresh generator with the same seed, gives exactly
  * the rows of one run of all n chains (memcmp); and the rows of a slice run as a set of its own (first 0)
  * differ, so the comparison can fail.  Samplers: block Gibbs of an RBM (noise and data starts), the GRBM's
  * chains (Gibbs, Langevin + MH, Gibbs-Langevin + MH, from noise and from data; the final mean), the BM's
  * sequential Gibbs (systematic and random scan, noise and data starts), the DBN's generation (noise and
  * data), and ULA / SGLD / MALA / HMC / RWM on a network's energy; an RBM of Fashion-MNIST's size (784 x 512)
- * too, whose products a BLAS kernel rounds by a row's place in its blocks of rows. */
+ * too, whose products a BLAS kernel rounds by a row's place in its blocks of rows, with 130 chains and
+ * with more chains than units (1000, 3000: one process's products split by rows, the slices' fewer rows than
+ * units), a DBN of that size and a network energy with a batch of chains wider than its layers. */
 #include "check.h"
 #include "grbm_fixtures.h"
 #include "rbm_fixtures.h"
@@ -28,13 +30,13 @@ typedef struct {
 /* out (count, dim) <- chains first .. first + count - 1 of a set of total, drawn from rng. */
 typedef void (*slice_run)(const job *j, ebm_rng *rng, size_t first, size_t count, size_t total, float *out);
 
-static void check_slices(const char *name, slice_run run, const job *j, size_t n, size_t dim) {
+static void check_slices_upto(const char *name, slice_run run, const job *j, size_t n, size_t dim, size_t max_ranks) {
     float *full = calloc(n * dim, sizeof(float)), *part = calloc(n * dim, sizeof(float));
     REQUIRE(full && part);
     ebm_rng rng;
     ebm_rng_seed(&rng, 5, 0);
     run(j, &rng, 0, n, n, full);
-    for (size_t ranks = 2; ranks <= 4; ranks++) {
+    for (size_t ranks = 2; ranks <= max_ranks; ranks++) {
         memset(part, 0, n * dim * sizeof(float));
         for (size_t r = 0; r < ranks; r++) {
             size_t lo, hi;
@@ -53,6 +55,10 @@ static void check_slices(const char *name, slice_run run, const job *j, size_t n
               "%s: a slice run as its own set drew the same values (the test could not fail)", name);
     free(full);
     free(part);
+}
+
+static void check_slices(const char *name, slice_run run, const job *j, size_t n, size_t dim) {
+    check_slices_upto(name, run, j, n, dim, 4);
 }
 
 static void rbm_run(const job *j, ebm_rng *rng, size_t first, size_t count, size_t total, float *out) {
@@ -109,17 +115,72 @@ static void mcmc_run(const job *j, ebm_rng *rng, size_t first, size_t count, siz
     CHECK_OK(ebm_mcmc_run_slice(j->e, out, first, count, &o, NULL));
 }
 
+/* AIS: the log weights of runs [lo, hi) of each process's ebm_chain_range, run as first_run = lo, equal those
+ * of one run of all n (memcmp); runs [lo, hi) run as a set of their own (first_run 0) differ. */
+static void check_ais_slices(const char *name, const ebm_rbm *m, size_t n, size_t steps, size_t max_ranks) {
+    ebm_ais_opts o;
+    ebm_ais_opts_default(&o);
+    o.runs = n;
+    o.steps = steps;
+    o.seed = 21;
+    ebm_ais_result res;
+    double *full = calloc(n, sizeof(double)), *part = calloc(n, sizeof(double));
+    REQUIRE(full && part);
+    CHECK_OK(ebm_rbm_ais(m, &o, &res, full));
+    for (size_t ranks = 2; ranks <= max_ranks; ranks++) {
+        memset(part, 0, n * sizeof(double));
+        int own_differs = 0;
+        for (size_t r = 0; r < ranks; r++) {
+            size_t lo, hi;
+            ebm_chain_range(n, r, ranks, &lo, &hi);
+            if (hi == lo) continue;
+            ebm_ais_opts so = o;
+            so.runs = hi - lo;
+            so.first_run = lo;
+            CHECK_OK(ebm_rbm_ais(m, &so, &res, part + lo));
+            if (lo > 0) {
+                double *alone = calloc(hi - lo, sizeof(double));
+                REQUIRE(alone);
+                so.first_run = 0;
+                CHECK_OK(ebm_rbm_ais(m, &so, &res, alone));
+                own_differs |= memcmp(alone, part + lo, (hi - lo) * sizeof(double)) != 0;
+                free(alone);
+            }
+        }
+        size_t bad = 0;
+        for (size_t i = 0; i < n; i++) bad += memcmp(full + i, part + i, sizeof(double)) != 0;
+        CHECK_MSG(bad == 0, "%s: %zu processes: %zu of %zu AIS weights differ from one run's", name, ranks, bad, n);
+        CHECK_MSG(own_differs, "%s: runs run as a set of their own gave the same weights (the test could not fail)",
+                  name);
+    }
+    free(full);
+    free(part);
+}
+
 int main(void) {
-    const size_t n = 130; /* blocks of 48, 48 and 34 chains */
+    const size_t n = 130; /* blocks of 48 and 82 chains */
     size_t lo, hi;
     ebm_chain_range(130, 1, 2, &lo, &hi);
-    CHECK(lo == 96 && hi == 130);
+    CHECK(lo == 48 && hi == 130);
+    ebm_chain_range(130, 2, 4, &lo, &hi);
+    CHECK(lo == 130 && hi == 130); /* two blocks for four processes: the last two have none */
     ebm_chain_range(130, 3, 4, &lo, &hi);
-    CHECK(lo == 130 && hi == 130); /* three blocks for four processes: the last has none */
+    CHECK(lo == 130 && hi == 130);
     ebm_chain_range(10, 0, 2, &lo, &hi);
     CHECK(lo == 0 && hi == 10);
     ebm_chain_range(10, 1, 2, &lo, &hi);
     CHECK(lo == 10 && hi == 10);
+    /* the last block takes the chains left over: no slice of fewer than 48 chains (100 over 3: 48 + 52 + 0) */
+    ebm_chain_range(100, 1, 3, &lo, &hi);
+    CHECK(lo == 48 && hi == 100);
+    ebm_chain_range(100, 2, 3, &lo, &hi);
+    CHECK(lo == 100 && hi == 100);
+    ebm_chain_range(1000, 1, 3, &lo, &hi); /* 20 blocks: 7 + 7 + 6 */
+    CHECK(lo == 336 && hi == 672);
+    ebm_chain_range(1000, 2, 3, &lo, &hi);
+    CHECK(lo == 672 && hi == 1000);
+    ebm_chain_range(0, 0, 2, &lo, &hi);
+    CHECK(lo == 0 && hi == 0);
     /* RBM */
     ebm_rbm *rbm = fixture_rbm(12, 5, 1.0, 0.5, 3);
     ebm_mat *bin = fixture_prototype_data(20, 4);
@@ -131,6 +192,10 @@ int main(void) {
     ebm_rbm *big = fixture_rbm(784, 512, 0.05, 0.5, 6);
     job bj = {.rbm = big};
     check_slices("rbm 784 x 512", rbm_run, &bj, n, 784);
+    /* more chains than units: one process's products (>= 2^18 multiply-adds) are split by rows, and a
+     * slice's own product has fewer rows than units (1000 over 2: 480 + 520 < 784) */
+    check_slices_upto("rbm 784 x 512, 1000 chains", rbm_run, &bj, 1000, 784, 3);
+    check_slices_upto("rbm 784 x 512, 3000 chains", rbm_run, &bj, 3000, 784, 3);
     ebm_rbm_free(big);
     ebm_gibbs *g;
     REQUIRE(ebm_gibbs_new(rbm, 4, &g) == EBM_OK);
@@ -160,6 +225,16 @@ int main(void) {
     gc.o.langevin_steps = 3;
     gc.o.mh_after = 2;
     check_slices("grbm gibbs-langevin + mh, data", grbm_run, &gc, n, 6);
+    /* more chains than units (3000 x 32 x 64 >= 2^18 multiply-adds) */
+    ebm_grbm *wide_grbm = fixture_grbm(64, 32, 0.3, 15);
+    job wg = {.grbm = wide_grbm};
+    ebm_grbm_sample_opts_default(&wg.o);
+    wg.o.sampler = EBM_GRBM_GIBBS_LANGEVIN;
+    wg.o.langevin_steps = 2;
+    wg.o.mh = 1;
+    wg.o.eta = 0.05f;
+    check_slices_upto("grbm 64 x 32 gibbs-langevin + mh, 3000 chains", grbm_run, &wg, 3000, 64, 3);
+    ebm_grbm_free(wide_grbm);
     ebm_grbm_chains *ch;
     REQUIRE(ebm_grbm_chains_new(grbm, 4, &ch) == EBM_OK);
     CHECK_FAILS(ebm_grbm_chains_set_slice(ch, 6, 9), EBM_EINVAL);
@@ -191,6 +266,25 @@ int main(void) {
     check_slices("dbn noise", dbn_run, &dc, n, 12);
     dc.data = bin;
     check_slices("dbn data", dbn_run, &dc, n, 12);
+    /* a DBN of Fashion-MNIST's size, more chains than any layer's units */
+    ebm_rbm *b0 = fixture_rbm(784, 512, 0.05, 0.5, 13), *b1 = fixture_rbm(512, 256, 0.08, 0.5, 14);
+    const ebm_rbm *big_layers[2] = {b0, b1};
+    ebm_dbn *big_dbn;
+    REQUIRE(ebm_dbn_from_rbms(big_layers, 2, &big_dbn) == EBM_OK);
+    job bdc = {.dbn = big_dbn};
+    check_slices_upto("dbn 784-512-256, 1000 chains", dbn_run, &bdc, 1000, 784, 3);
+    check_slices_upto("dbn 784-512-256, 3000 chains", dbn_run, &bdc, 3000, 784, 3);
+    ebm_dbn_free(big_dbn);
+    ebm_rbm_free(b0);
+    ebm_rbm_free(b1);
+    /* AIS with fewer runs than hidden units and with more (whose products one process splits by rows) */
+    ebm_rbm *ais_rbm = fixture_rbm(64, 32, 0.3, 0.5, 16);
+    check_ais_slices("ais 64 x 32, 130 runs", ais_rbm, 130, 30, 4);
+    check_ais_slices("ais 64 x 32, 1000 runs", ais_rbm, 1000, 30, 3);
+    ebm_rbm_free(ais_rbm);
+    ebm_rbm *ais_big = fixture_rbm(784, 512, 0.05, 0.5, 17);
+    check_ais_slices("ais 784 x 512, 1000 runs", ais_big, 1000, 6, 3);
+    ebm_rbm_free(ais_big);
 
     /* the energy samplers */
     ebm_net *net;
@@ -204,6 +298,19 @@ int main(void) {
         job mc = {.e = e, .kind = kinds[k]};
         check_slices(ebm_mcmc_name(kinds[k]), mcmc_run, &mc, n, 2);
     }
+
+    /* a batch of chains larger than the network's widest layer (64 units; 1000 x 64 x 32 >= 2^18) */
+    ebm_net *wide;
+    REQUIRE(ebm_net_new("linear:64,silu,linear:64,silu,linear:1", 32, 1, 1, &wide) == EBM_OK);
+    CHECK_OK(ebm_net_init(wide, &r));
+    ebm_energy *we;
+    REQUIRE(ebm_net_energy(wide, EBM_NET_HEAD_SCALAR, &we) == EBM_OK);
+    job wm = {.e = we, .kind = EBM_MCMC_MALA};
+    check_slices_upto("mala, net 32-64-64-1, 1000 chains", mcmc_run, &wm, 1000, 32, 3);
+    wm.kind = EBM_MCMC_ULA;
+    check_slices_upto("ula, net 32-64-64-1, 3000 chains", mcmc_run, &wm, 3000, 32, 3);
+    ebm_energy_free(we);
+    ebm_net_free(wide);
 
     ebm_energy_free(e);
     ebm_net_free(net);

@@ -4,9 +4,9 @@
  * OpenBLAS's own threading of such small products spends much of its time in sched_yield waiting for
  * the other thread's packed panels (a 784x512 CD-1 epoch: 1.03 s of GEMM with its threads, 0.77 s with
  * ours), and the block layout depends only on the shapes, never on the thread count, so every result
- * is bit-identical whatever OMP_NUM_THREADS is.  The output is split along its longer side into a
- * multiple of 4 blocks (balanced on 1, 2 and 4 threads), widths rounded to the kernel's unroll (16
- * columns, 4 rows of the row-major output).  An optional epilogue (ebm_sgemm_ep) runs on each block right
+ * is bit-identical whatever OMP_NUM_THREADS is.  The output is split into blocks (plan() below says how:
+ * so that a row's bits do not depend on the number of rows when the rows are data rows, and otherwise along
+ * the longer side).  An optional epilogue (ebm_sgemm_ep) runs on each block right
  * after its product, in the same thread and parallel region: the Gibbs conditionals and the CD weight
  * update use it to work on the block while it is in cache, without a pass or a fork/join of their own. */
 #include "internal.h"
@@ -15,23 +15,67 @@
 #include <omp.h>
 
 typedef struct {
-    int split_cols;   /* 1: blocks of columns of C; 0: blocks of rows */
-    size_t per;       /* block width */
-    size_t nb;        /* number of blocks */
+    size_t rper, rb;  /* rb blocks of rows, rper rows each; the last block takes what is left */
+    size_t cper, cb;  /* cb blocks of columns, cper columns each; the last block is narrower */
 } split;
+
+#define SMALL 262144.0 /* 2^18 multiply-adds */
+#define ROW_BLOCK ((size_t)EBM_CHAIN_BLOCK)
+/* Rows per call at most (in blocks of whole ROW_BLOCKs): far below OpenBLAS's own blocking of this side
+ * (GEMM_R, thousands of rows), which would otherwise restart its groups of rows at a place that depends on
+ * where the call starts. */
+#define ROW_CAP (50 * ROW_BLOCK)
+
+static size_t blocks_for(size_t len) { return 4 * ((len + 1023) / 1024); }
 
 /* Products of fewer than 2^18 multiply-adds stay in one block: a parallel region costs more than they do.
  * 2^18 is also OpenBLAS 0.3.21's own threshold (65536 x GEMM_MULTITHREAD_THRESHOLD 4) below which it
- * never threads, so a one-block call is single-threaded and thread-count independent too. */
-static split plan(size_t m, size_t n, size_t k) {
-    split s;
-    s.split_cols = n >= m;
-    size_t len = s.split_cols ? n : m, align = s.split_cols ? 16 : 4;
-    size_t nb = len < 64 || (double)m * (double)n * (double)k < 262144.0 ? 1 : 4 * ((len + 1023) / 1024);
+ * never threads, so a one-block call is single-threaded and thread-count independent too.
+ *
+ * Data rows (A not transposed: row i of C is row i of A, a batch row or a sampler's chain) of 48 rows or
+ * more: blocks of columns that depend on n and k alone, and rows in blocks of whole ROW_BLOCKs from row 0.
+ * A row's bits then depend only on its place modulo 48 and on the rows after it up to the next multiple of
+ * 48 (measured, OpenBLAS 0.3.21: a kernel rounds a row by its place in the groups of 12 rows it works on and
+ * by the size of a last, partial group; a different split of the columns changes a row's bits too), never
+ * on m: a slice of chains that starts at a multiple of 48 and holds at least 48 (ebm_chain_range) gives each
+ * chain's row the bits one product of all chains gives it, also when the chains outnumber the units
+ * (ebm.h PART 5, "Slices").  For the shapes of training (batch <= units) this is the plan below, unchanged.
+ * The rows are split only when the columns are not (n < 64 or a small product per 48 rows), or to keep a
+ * call within ROW_CAP rows.
+ *
+ * Otherwise (a transposed A: a weight gradient, whose rows are units) the output is split along its longer
+ * side into a multiple of 4 blocks (balanced on 1, 2 and 4 threads), widths rounded to the kernel's unroll
+ * (16 columns, 4 rows of the row-major output). */
+static split plan(int ta, size_t m, size_t n, size_t k) {
+    split s = {m, 1, n, 1};
+    double mnk = (double)m * (double)n * (double)k;
+    if (!ta && m >= ROW_BLOCK) {
+        if (n >= 64 && (double)ROW_BLOCK * (double)n * (double)k >= SMALL) {
+            size_t nb = blocks_for(n);
+            s.cper = ((n + nb - 1) / nb + 15) / 16 * 16;
+            s.cb = (n + s.cper - 1) / s.cper;
+        }
+        size_t nb = s.cb == 1 && mnk >= SMALL ? blocks_for(m) : 1;
+        size_t per = (m + nb - 1) / nb / ROW_BLOCK * ROW_BLOCK;
+        per = per < ROW_BLOCK ? ROW_BLOCK : per > ROW_CAP ? ROW_CAP : per;
+        s.rper = per;
+        s.rb = m / per;
+        return s;
+    }
+    int cols = n >= m;
+    size_t len = cols ? n : m, align = cols ? 16 : 4;
+    size_t nb = len < 64 || mnk < SMALL ? 1 : blocks_for(len);
     size_t per = (len + nb - 1) / nb;
     per = (per + align - 1) / align * align;
-    s.per = per ? per : 1;
-    s.nb = (len + s.per - 1) / s.per;
+    per = per ? per : 1;
+    nb = (len + per - 1) / per;
+    if (cols) {
+        s.cper = per;
+        s.cb = nb;
+    } else {
+        s.rper = per;
+        s.rb = nb;
+    }
     return s;
 }
 
@@ -42,8 +86,9 @@ static split plan(size_t m, size_t n, size_t k) {
     static void NAME##_impl(int ta, int tb, size_t m, size_t n, size_t k, T alpha, const T *A, size_t lda,    \
                             const T *B, size_t ldb, T beta, T *C, size_t ldc, const ebm_gemm_ep *ep) {        \
         if (m == 0 || n == 0) return;                                                                         \
-        split s = plan(m, n, k);                                                                                 \
-        if (s.nb == 1 && (double)m * (double)n * (double)k >= 262144.0 && !omp_in_parallel() &&                  \
+        split s = plan(ta, m, n, k);                                                                             \
+        const size_t tiles = s.rb * s.cb;                                                                        \
+        if (tiles == 1 && (double)m * (double)n * (double)k >= SMALL && !omp_in_parallel() &&                   \
             omp_get_max_threads() > 1) {                                                                         \
             /* a small output with a long sum (a conv weight gradient, say): OpenBLAS would thread it            \
              * itself and its sums would depend on the thread count; inside an active parallel region            \
@@ -53,21 +98,16 @@ static split plan(size_t m, size_t n, size_t k) {
             NAME##_impl(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc, ep);                               \
             return;                                                                                              \
         }                                                                                                        \
-        const size_t len = s.split_cols ? n : m;                                                              \
         const enum CBLAS_TRANSPOSE TA = ta ? CblasTrans : CblasNoTrans, TB = tb ? CblasTrans : CblasNoTrans;  \
-        _Pragma("omp parallel for schedule(static) if (s.nb > 1)")                                           \
-        for (size_t b = 0; b < s.nb; b++) {                                                                   \
-            size_t x0 = b * s.per, x1 = x0 + s.per < len ? x0 + s.per : len;                                  \
-            if (s.split_cols)                                                                                 \
-                CBLAS(CblasRowMajor, TA, TB, (int)m, (int)(x1 - x0), (int)k, alpha, A, (int)lda,              \
-                      tb ? B + x0 * ldb : B + x0, (int)ldb, beta, C + x0, (int)ldc);                          \
-            else                                                                                              \
-                CBLAS(CblasRowMajor, TA, TB, (int)(x1 - x0), (int)n, (int)k, alpha, ta ? A + x0 : A + x0 * lda, \
-                      (int)lda, B, (int)ldb, beta, C + x0 * ldc, (int)ldc);                                   \
-            if (ep) {                                                                                         \
-                if (s.split_cols) ep->fn(ep->ctx, 0, m, x0, x1);                                              \
-                else ep->fn(ep->ctx, x0, x1, 0, n);                                                           \
-            }                                                                                                 \
+        _Pragma("omp parallel for schedule(static) if (tiles > 1)")                                          \
+        for (size_t t = 0; t < tiles; t++) {                                                                  \
+            size_t rbk = t / s.cb, cbk = t % s.cb;                                                            \
+            size_t r0 = rbk * s.rper, r1 = rbk + 1 == s.rb ? m : r0 + s.rper;                                 \
+            size_t c0 = cbk * s.cper, c1 = c0 + s.cper < n ? c0 + s.cper : n;                                 \
+            CBLAS(CblasRowMajor, TA, TB, (int)(r1 - r0), (int)(c1 - c0), (int)k, alpha,                       \
+                  ta ? A + r0 : A + r0 * lda, (int)lda, tb ? B + c0 * ldb : B + c0, (int)ldb, beta,           \
+                  C + r0 * ldc + c0, (int)ldc);                                                               \
+            if (ep) ep->fn(ep->ctx, r0, r1, c0, c1);                                                          \
         }                                                                                                     \
     }
 

@@ -334,32 +334,36 @@ ebm_status ebm_rbm_ais_dist(const ebm_rbm *m, const ebm_mat *x, const ebm_ais_op
                             ebm_ais_result *r) {
     size_t runs = opts->runs, nv = m->n_vis;
     if (x && x->cols != nv) return ebm_fail(EBM_ESHAPE, "AIS: the data has %zu columns, the RBM %zu visible units", x->cols, nv);
+    if (runs < 1 || runs > (1u << 20)) return ebm_fail(EBM_EINVAL, "AIS runs must be in 1..1048576");
     float *base = x ? malloc(nv * sizeof(float)) : NULL;
     float *v0 = reverse && runs <= SIZE_MAX / sizeof(float) / nv ? malloc(runs * nv * sizeof(float)) : NULL;
-    /* this process's runs [lo, hi) of all of them, when there are enough to go round */
+    /* this process's runs [lo, hi) of all of them, in whole blocks of EBM_CHAIN_BLOCK (ebm_chain_range), so
+     * that each run's products round as in one process; a process left without a block runs a copy of the
+     * first run for the base's log Z and contributes no weight */
     size_t ranks = ebm_comm_size(comm), lo = 0, hi = runs;
-    if (ranks > 1 && runs >= ranks) ebm_shard_range(runs, ebm_comm_rank(comm), ranks, &lo, &hi);
-    else ranks = 1;
+    if (ranks > 1) ebm_chain_range(runs, ebm_comm_rank(comm), ranks, &lo, &hi);
     size_t *counts = ranks > 1 ? malloc(ranks * sizeof *counts) : NULL;
-    double *lw = ranks > 1 ? malloc(runs * sizeof *lw) : NULL;
+    double *lw = ranks > 1 ? malloc(runs * sizeof *lw) : NULL, spare = 0;
     ebm_status s = EBM_OK;
     if ((x && !base) || (reverse && !v0) || (ranks > 1 && (!counts || !lw)))
         s = ebm_fail(EBM_ENOMEM, "out of memory for %zu AIS runs", runs);
     if (!s && x) s = ebm_ais_base_bias(x, base);
     for (size_t k = 0; k < ranks && counts; k++) {
         size_t a0, a1;
-        ebm_shard_range(runs, k, ranks, &a0, &a1);
+        ebm_chain_range(runs, k, ranks, &a0, &a1);
         counts[k] = a1 - a0;
     }
+    int idle = hi == lo; /* only with ranks > 1 and runs < 48 x ranks; runs >= 1 is checked below */
+    size_t first = idle ? 0 : lo;
     ebm_ais_opts o = *opts;
     o.base_bias = x ? base : opts->base_bias;
-    o.runs = hi - lo;
-    o.first_run = opts->first_run + lo;
+    o.runs = idle ? 1 : hi - lo;
+    o.first_run = opts->first_run + first;
     ebm_rng rng;
     ebm_rng_seed(&rng, opts->seed, 13);
     if (!s && reverse) s = ebm_rbm_sample_exact(m, runs, &rng, v0);
-    if (!s) s = reverse ? ebm_rbm_ais_reverse(m, v0 + lo * nv, &o, r, lw ? lw + lo : NULL)
-                        : ebm_rbm_ais(m, &o, r, lw ? lw + lo : NULL);
+    double *own = !lw ? NULL : idle ? &spare : lw + lo;
+    if (!s) s = reverse ? ebm_rbm_ais_reverse(m, v0 + first * nv, &o, r, own) : ebm_rbm_ais(m, &o, r, own);
     if (!s && ranks > 1) s = ebm_comm_gather_f64(comm, lw + lo, hi - lo, counts, lw);
     if (!s && ranks > 1) s = ebm_ais_summarize(lw, runs, r->log_z_base, reverse, r);
     free(base);

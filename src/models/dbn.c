@@ -13,8 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Rows per chunk in the passes, so scratch memory stays bounded whatever n is. */
-#define ROW_CHUNK 512
+/* Rows per chunk in the passes, so scratch memory stays bounded whatever n is: whole blocks of
+ * EBM_CHAIN_BLOCK rows, the last chunk taking a remainder of fewer than EBM_CHAIN_BLOCK rows, so that a
+ * slice of chains (ebm_chain_range) passes each row in a product of the same kind (split by rows, at the
+ * same place modulo EBM_CHAIN_BLOCK) as one process does (src/core/gemm.c). */
+#define ROW_CHUNK (10 * EBM_CHAIN_BLOCK)
 /* At most this many layers in a file (a sanity bound for the reader). */
 #define MAX_LAYERS 64
 
@@ -104,15 +107,15 @@ static ebm_status propagate(const ebm_dbn *d, const float *x, size_t n, size_t f
         if (n) memmove(out, x, n * nin * sizeof(float));
         return EBM_OK;
     }
-    size_t chunk = n < ROW_CHUNK ? n : ROW_CHUNK, mu = max_units(d);
+    size_t cap = ROW_CHUNK + EBM_CHAIN_BLOCK - 1, chunk = n < cap ? n : cap, mu = max_units(d);
     float *buf[2] = {ebm_calloc(chunk, mu * sizeof(float)), ebm_calloc(chunk, mu * sizeof(float))};
     if (!buf[0] || !buf[1]) {
         ebm_free(buf[0]);
         ebm_free(buf[1]);
         return ebm_fail(EBM_ENOMEM, "out of memory for the DBN pass");
     }
-    for (size_t r0 = 0; r0 < n; r0 += chunk) {
-        size_t c = n - r0 < chunk ? n - r0 : chunk;
+    for (size_t r0 = 0, c; r0 < n; r0 += c) {
+        c = n - r0 <= cap ? n - r0 : ROW_CHUNK;
         const float *cur = x + r0 * nin;
         int which = 0;
         for (size_t lev = from; lev != to; which ^= 1) {

@@ -116,13 +116,16 @@ ebm_status ebm_gibbs_set_slice(ebm_gibbs *g, size_t first, size_t total) {
 }
 
 void ebm_chain_range(size_t n, size_t rank, size_t ranks, size_t *lo, size_t *hi) {
-    size_t blocks = (n + EBM_CHAIN_BLOCK - 1) / EBM_CHAIN_BLOCK, q, r;
+    /* whole blocks of EBM_CHAIN_BLOCK, the last one taking the n % EBM_CHAIN_BLOCK left over, so that no
+     * slice holds fewer than EBM_CHAIN_BLOCK chains (unless n does): ebm_sgemm splits a product of that
+     * many rows or more by rows, and a slice's rows then round as one process's (src/core/gemm.c) */
+    size_t blocks = n / EBM_CHAIN_BLOCK ? n / EBM_CHAIN_BLOCK : 1, q, r;
     if (ranks < 1) ranks = 1;
     q = blocks / ranks;
     r = blocks % ranks;
     size_t b0 = rank * q + (rank < r ? rank : r), b1 = b0 + q + (rank < r ? 1 : 0);
-    *lo = b0 * EBM_CHAIN_BLOCK < n ? b0 * EBM_CHAIN_BLOCK : n;
-    *hi = b1 * EBM_CHAIN_BLOCK < n ? b1 * EBM_CHAIN_BLOCK : n;
+    *lo = b0 < blocks ? b0 * EBM_CHAIN_BLOCK : n;
+    *hi = b1 < blocks ? b1 * EBM_CHAIN_BLOCK : n;
 }
 
 ebm_status ebm_gibbs_clamp(ebm_gibbs *g, const uint8_t *mask, const float *values) {
