@@ -8,7 +8,8 @@
  * data), and ULA / SGLD / MALA / HMC / RWM on a network's energy; an RBM of Fashion-MNIST's size (784 x 512)
  * too, whose products a BLAS kernel rounds by a row's place in its blocks of rows, with 130 chains and
  * with more chains than units (1000, 3000: one process's products split by rows, the slices' fewer rows than
- * units), a DBN of that size and a network energy with a batch of chains wider than its layers. */
+ * units), a DBN of that size, a network energy with a batch of chains wider than its layers, two
+ * convolutional energies, and AIS's log weights with fewer and with more runs than hidden units. */
 #include "check.h"
 #include "grbm_fixtures.h"
 #include "rbm_fixtures.h"
@@ -311,6 +312,28 @@ int main(void) {
     check_slices_upto("ula, net 32-64-64-1, 3000 chains", mcmc_run, &wm, 3000, 32, 3);
     ebm_energy_free(we);
     ebm_net_free(wide);
+    /* convolutional energies: their products hold samples' pixels as columns (one product per group of 48
+     * samples, chunks of whole groups); 12 x 12 inputs in one chunk, and a second conv on 14 x 14 x 16 whose
+     * chunks are 144 samples (144 + 144 + 12); both differed over 2 and 3 processes before the groups */
+    const struct {
+        const char *spec;
+        size_t side, n;
+    } convs[] = {{"conv:8:3:1,silu,pool:2,conv:16:3:1,silu,flatten,linear:1", 12, 300},
+                 {"conv:16:3:1,silu,conv:8:3:1,silu,flatten,linear:1", 14, 300}};
+    for (size_t c = 0; c < sizeof convs / sizeof *convs; c++) {
+        ebm_net *cn;
+        REQUIRE(ebm_net_new(convs[c].spec, 1, convs[c].side, convs[c].side, &cn) == EBM_OK);
+        CHECK_OK(ebm_net_init(cn, &r));
+        ebm_energy *ce;
+        REQUIRE(ebm_net_energy(cn, EBM_NET_HEAD_SCALAR, &ce) == EBM_OK);
+        job cm = {.e = ce, .kind = EBM_MCMC_ULA};
+        char name[160];
+        snprintf(name, sizeof name, "ula, %s on %zu x %zu, %zu chains", convs[c].spec, convs[c].side, convs[c].side,
+                 convs[c].n);
+        check_slices_upto(name, mcmc_run, &cm, convs[c].n, convs[c].side * convs[c].side, 3);
+        ebm_energy_free(ce);
+        ebm_net_free(cn);
+    }
 
     ebm_energy_free(e);
     ebm_net_free(net);

@@ -63,6 +63,8 @@ typedef struct {
     char token[64];                    /* canonical token */
 } layer;
 
+static size_t conv_chunk(const layer *l);
+
 struct ebm_net {
     char spec[SPEC_MAX];
     size_t C, H, W;
@@ -319,8 +321,7 @@ static ebm_status net_parse(const char *spec, size_t channels, size_t height, si
         if (at >= SPEC_MAX) at = SPEC_MAX - 1;
         if (l->out_size > net->max_size) net->max_size = l->out_size;
         if (l->kind == L_CONV) {
-            size_t per = l->h_out * l->w_out * l->fan_in;
-            size_t chunk = COL_MAX_FLOATS / per ? COL_MAX_FLOATS / per : 1;
+            size_t per = l->h_out * l->w_out * l->fan_in, chunk = conv_chunk(l);
             if (chunk * per > net->col_floats) net->col_floats = chunk * per;
         }
         if (l->sn && l->n_w > net->gsn_floats) net->gsn_floats = l->n_w;
@@ -571,9 +572,7 @@ static ebm_status ensure(ebm_net *net, size_t n) {
     for (size_t i = 0; i < net->n_layers; i++)
         if (net->L[i].kind == L_CONV) {
             const layer *l = &net->L[i];
-            size_t per = l->h_out * l->w_out * l->fan_in;
-            size_t chunk = COL_MAX_FLOATS / per ? COL_MAX_FLOATS / per : 1;
-            size_t t = chunk * l->h_out * l->w_out * l->c_out;
+            size_t t = conv_chunk(l) * l->h_out * l->w_out * l->c_out;
             if (t > tmpf) tmpf = t;
         }
     free_work(net);
@@ -711,10 +710,28 @@ static void col2im(const layer *l, const float *dcol, size_t s, float *dx) {
         }
 }
 
-/* Samples per im2col chunk of conv layer l (depends on the shapes only). */
+/* Samples per im2col chunk of conv layer l (depends on the shapes only): as many as COL_MAX_FLOATS hold,
+ * in whole groups of EBM_CHAIN_BLOCK samples, or fewer, a divisor of EBM_CHAIN_BLOCK, so that chunks start
+ * at multiples of EBM_CHAIN_BLOCK samples wherever a slice of chains starts (see conv_gemm). */
 static size_t conv_chunk(const layer *l) {
-    size_t per = l->h_out * l->w_out * l->fan_in;
-    return COL_MAX_FLOATS / per ? COL_MAX_FLOATS / per : 1;
+    size_t per = l->h_out * l->w_out * l->fan_in, c = COL_MAX_FLOATS / per;
+    if (c >= EBM_CHAIN_BLOCK) return c / EBM_CHAIN_BLOCK * EBM_CHAIN_BLOCK;
+    while (c > 1 && EBM_CHAIN_BLOCK % c) c--;
+    return c ? c : 1;
+}
+
+/* C (m, s * HW) = op(A) B for a chunk of s samples whose HW columns each lie side by side in B and C
+ * (leading dimension s * HW): in fp32 one product per group of EBM_CHAIN_BLOCK samples, so that a sample's
+ * columns are blocked by its place in its group, never by the chunk's size, and a slice of chains
+ * (ebm_chain_range, ebm.h "Slices") gets one process's bits; bf16 (mm != NULL) in one product, whose
+ * operand buffers hold the whole chunk. */
+static void conv_gemm(ebm_mm *mm, int ta, size_t m, size_t k, const float *A, size_t lda, const float *B, float *C,
+                      size_t s, size_t HW) {
+    size_t len = s * HW, group = mm ? s : EBM_CHAIN_BLOCK;
+    for (size_t g0 = 0; g0 < s; g0 += group) {
+        size_t gs = s - g0 < group ? s - g0 : group;
+        gemm(mm, ta, 0, m, gs * HW, k, 1.0f, A, lda, B + g0 * HW, len, 0.0f, C + g0 * HW, len);
+    }
 }
 
 /* y (n, O, Ho, Wo) = conv(x (n, C, H, W), W (O, C*K*K)) + b (O); col and tmp (O, chunk * Ho * Wo) are
@@ -727,7 +744,7 @@ static void conv_forward(ebm_mm *mm, const layer *l, const float *x, const float
         /* bf16: col goes straight into the product's bf16 operand (ebm_mm_weights_buffer; NULL in fp32) */
         im2col(l, x + s0 * l->in_size, s, col, ebm_mm_weights_buffer(mm, col, Q, len));
         /* tmp (O, s * HW) = W col */
-        gemm(mm, 0, 0, O, len, Q, 1.0f, Wt, Q, col, len, 0.0f, tmp, len);
+        conv_gemm(mm, 0, O, Q, Wt, Q, col, tmp, s, HW);
         float *ys = y + s0 * l->out_size;
 #pragma omp parallel for schedule(static) if (len * O >= PAR_MIN)
         for (size_t so = 0; so < s * O; so++) {
@@ -769,7 +786,7 @@ static void conv_backward(ebm_mm *mm, const layer *l, const float *g, const floa
             }
         }
         if (dx) {
-            gemm(mm, 1, 0, Q, len, O, 1.0f, Wt, Q, tmp, len, 0.0f, dcol, len);
+            conv_gemm(mm, 1, Q, O, Wt, Q, tmp, dcol, s, HW);
             col2im(l, dcol, s, dx + s0 * l->in_size);
         }
     }
