@@ -15,51 +15,63 @@
 #include <omp.h>
 
 typedef struct {
-    size_t rper, rb;  /* rb blocks of rows, rper rows each; the last block takes what is left */
+    size_t m, rb;     /* rb blocks of rows of the m (row_start()) */
+    size_t rper;      /* rows per block (the last takes what is left); 0: the balanced blocks of ROW_BLOCKs */
     size_t cper, cb;  /* cb blocks of columns, cper columns each; the last block is narrower */
 } split;
 
 #define SMALL 262144.0 /* 2^18 multiply-adds */
 #define ROW_BLOCK ((size_t)EBM_CHAIN_BLOCK)
-/* Rows per call at most (in blocks of whole ROW_BLOCKs): far below OpenBLAS's own blocking of this side
- * (GEMM_R, thousands of rows), which would otherwise restart its groups of rows at a place that depends on
- * where the call starts. */
+/* Rows per call at most, about: far below OpenBLAS's own blocking of this side (GEMM_R, thousands of rows),
+ * which would otherwise restart its groups of rows at a place that depends on where the call starts. */
 #define ROW_CAP (50 * ROW_BLOCK)
 
 static size_t blocks_for(size_t len) { return 4 * ((len + 1023) / 1024); }
+
+/* First row of row block i of s. */
+static size_t row_start(const split *s, size_t i) {
+    if (i >= s->rb) return s->m;
+    if (s->rper) return i * s->rper;
+    /* i m / rb rounded to the nearest multiple of ROW_BLOCK: rb <= m / ROW_BLOCK keeps them increasing */
+    return (i * s->m + ROW_BLOCK / 2 * s->rb) / s->rb / ROW_BLOCK * ROW_BLOCK;
+}
 
 /* Products of fewer than 2^18 multiply-adds stay in one block: a parallel region costs more than they do.
  * 2^18 is also OpenBLAS 0.3.21's own threshold (65536 x GEMM_MULTITHREAD_THRESHOLD 4) below which it
  * never threads, so a one-block call is single-threaded and thread-count independent too.
  *
  * Data rows (A not transposed: row i of C is row i of A, a batch row or a sampler's chain) of 48 rows or
- * more: blocks of columns that depend on n and k alone, and rows in blocks of whole ROW_BLOCKs from row 0.
- * A row's bits then depend only on its place modulo 48 and on the rows after it up to the next multiple of
- * 48 (measured, OpenBLAS 0.3.21: a kernel rounds a row by its place in the groups of 12 rows it works on and
- * by the size of a last, partial group; a different split of the columns changes a row's bits too), never
- * on m: a slice of chains that starts at a multiple of 48 and holds at least 48 (ebm_chain_range) gives each
- * chain's row the bits one product of all chains gives it, also when the chains outnumber the units
- * (ebm.h PART 5, "Slices").  For the shapes of training (batch <= units) this is the plan below, unchanged.
- * The rows are split only when the columns are not (n < 64 or a small product per 48 rows), or to keep a
- * call within ROW_CAP rows.
+ * more: blocks of columns that depend on n and k alone, and rows in blocks that start at multiples of
+ * ROW_BLOCK (48).  A row's bits then depend only on its place modulo 48 and on the rows after it up to the
+ * next multiple of 48 (measured, OpenBLAS 0.3.21: a kernel rounds a row by its place in the groups of 12
+ * rows it works on and by the size of a last, partial group; the Haswell kernels round a column by how the
+ * columns are split into calls, too), never on m: a slice of chains that starts at a multiple of 48 and
+ * holds at least 48 (ebm_chain_range) gives each chain's row the bits one product of all chains gives it,
+ * also when the chains outnumber the units (ebm.h PART 5, "Slices").  Columns: 4 blocks per 1024 when there
+ * are 256 or more (as before for the products of training, a batch of 64..128 rows against 256..1024
+ * units), else one.  Rows: balanced blocks of ROW_BLOCKs, 4 per 1024 rows when the columns are not split,
+ * 2 when the columns are split but the rows outnumber them, else one; and at most about ROW_CAP rows each.
+ * Measured (2 threads, SkylakeX kernels, quiet machine, microseconds per product; the earlier plan, one
+ * split of the longer side, in brackets): 100x512x784 444 (as before), 100x784x512 478 (as before),
+ * 1000x512x784 4297 (4047), 500x100x784 431 (440), 100x64x784 62 (71), 128x128x128 32 (40).
  *
  * Otherwise (a transposed A: a weight gradient, whose rows are units) the output is split along its longer
  * side into a multiple of 4 blocks (balanced on 1, 2 and 4 threads), widths rounded to the kernel's unroll
  * (16 columns, 4 rows of the row-major output). */
 static split plan(int ta, size_t m, size_t n, size_t k) {
-    split s = {m, 1, n, 1};
+    split s = {m, 1, m, n, 1};
     double mnk = (double)m * (double)n * (double)k;
     if (!ta && m >= ROW_BLOCK) {
-        if (n >= 64 && (double)ROW_BLOCK * (double)n * (double)k >= SMALL) {
+        if (n >= 256 && (double)ROW_BLOCK * (double)n * (double)k >= SMALL) {
             size_t nb = blocks_for(n);
             s.cper = ((n + nb - 1) / nb + 15) / 16 * 16;
             s.cb = (n + s.cper - 1) / s.cper;
         }
-        size_t nb = s.cb == 1 && mnk >= SMALL ? blocks_for(m) : 1;
-        size_t per = (m + nb - 1) / nb / ROW_BLOCK * ROW_BLOCK;
-        per = per < ROW_BLOCK ? ROW_BLOCK : per > ROW_CAP ? ROW_CAP : per;
-        s.rper = per;
-        s.rb = m / per;
+        size_t rb = mnk < SMALL ? 1 : s.cb == 1 ? blocks_for(m) : m > n ? 2 : 1;
+        if (rb < (m + ROW_CAP - 1) / ROW_CAP) rb = (m + ROW_CAP - 1) / ROW_CAP;
+        if (rb > m / ROW_BLOCK) rb = m / ROW_BLOCK;
+        s.rb = rb;
+        s.rper = 0;
         return s;
     }
     int cols = n >= m;
@@ -102,7 +114,7 @@ static split plan(int ta, size_t m, size_t n, size_t k) {
         _Pragma("omp parallel for schedule(static) if (tiles > 1)")                                          \
         for (size_t t = 0; t < tiles; t++) {                                                                  \
             size_t rbk = t / s.cb, cbk = t % s.cb;                                                            \
-            size_t r0 = rbk * s.rper, r1 = rbk + 1 == s.rb ? m : r0 + s.rper;                                 \
+            size_t r0 = row_start(&s, rbk), r1 = row_start(&s, rbk + 1);                                      \
             size_t c0 = cbk * s.cper, c1 = c0 + s.cper < n ? c0 + s.cper : n;                                 \
             CBLAS(CblasRowMajor, TA, TB, (int)(r1 - r0), (int)(c1 - c0), (int)k, alpha,                       \
                   ta ? A + r0 : A + r0 * lda, (int)lda, tb ? B + c0 * ldb : B + c0, (int)ldb, beta,           \
