@@ -121,21 +121,15 @@ done:
 
 int cli_compose_info(int argc, char **argv, bool quiet) {
     (void)quiet;
-    const char *cmd = "info";
     bool json = false;
-    const cli_opt opts[] = {
-        {"json", OPT_FLAG, &json, NULL, "print the metadata as one JSON object", 0, 0, 0, 0, NULL, NULL},
-        OPT_END,
-    };
     const char *path;
-    int rc = cli_start_model(cmd, argc, argv, opts, "ebm info COMPOSED_MODEL [--json]",
-                             "Describe a composed model (ebm compose): its formula, parts and metadata; loads every part.",
-                             &path);
+    int rc = cli_info_json_start(argc, argv, "Describe a composed model (ebm compose): its formula, parts and metadata; "
+                                 "loads every part.", &json, &path);
     if (rc >= 0) return rc;
     ebm_composed *c;
     ebm_meta *meta;
     ebm_energy *e;
-    if (!cli_composed_load(cmd, path, &c, &meta, &e)) return 1;
+    if (!cli_composed_load("info", path, &c, &meta, &e)) return 1;
     if (!json) {
         printf("composed model  %s\n", path);
         printf("formula         %s\n", ebm_meta_get(meta, "ebm.compose.formula") ? ebm_meta_get(meta, "ebm.compose.formula") : "?");
