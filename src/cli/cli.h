@@ -271,6 +271,14 @@ void cli_train_end(cli_run *r);
  * to NAME.partial.safetensors after an interrupt (exit status 130) or a divergence (1).  Returns the exit
  * status after printing what happened. */
 int cli_train_run(cli_run *r, ebm_trainer *t, const ebm_mat *data, const int32_t *labels, ebm_run_opts *ro);
+/* An epoch run's on_epoch report: the line "epoch E/N  S s" + each figure's `line` format of v (NULL: not in the
+ * line), and the log row "E,S,TOTAL_S" + a field per `log` format (NULL: not in the log).  A NaN v (a monitor
+ * off or failed) is left out of the line and leaves its field empty. */
+typedef struct cli_fig {
+    const char *line, *log;
+    double v;
+} cli_fig;
+void cli_epoch_report(cli_run *r, const ebm_run_progress *p, const cli_fig *f, size_t n);
 
 /* ---- commands ---- */
 typedef int (*cli_cmd_fn)(int argc, char **argv, bool quiet);

@@ -43,16 +43,11 @@ static void bm_epoch(cli_run *r, const ebm_run_progress *p) {
     ebm_bm_eval e = {.pseudo_ll = NAN, .log_likelihood = NAN};
     if (c->mon) /* a figure that fails stays NaN */
         (void)ebm_bm_evaluate(c->m, c->mon->data, c->mon->rows, c->exact, &e);
-    double pll = c->pll = e.pseudo_ll, ll = c->ll = e.log_likelihood;
-    char line[256], f[2][32] = {"", ""};
-    int n = snprintf(line, sizeof line, "epoch %zu/%zu  %.2f s", p->epoch, p->epochs, p->seconds);
-    if (!isnan(pll)) n += snprintf(line + n, sizeof line - (size_t)n, "  pseudo-LL %.4f", pll);
-    if (!isnan(ll)) snprintf(line + n, sizeof line - (size_t)n, "  exact LL %.4f nats (log Z %.4f)", ll, e.log_z);
-    cli_progress_line(&r->prog, "%s", line);
-    if (!isnan(pll)) snprintf(f[0], sizeof f[0], "%.6f", pll);
-    if (!isnan(ll)) snprintf(f[1], sizeof f[1], "%.6f", ll);
-    if (r->log && fprintf(r->log, "%zu,%.4f,%.4f,%s,%s\n", p->epoch, p->seconds, p->total_seconds, f[0], f[1]) > 0)
-        fflush(r->log);
+    c->pll = e.pseudo_ll;
+    c->ll = e.log_likelihood;
+    const cli_fig f[] = {{"  pseudo-LL %.4f", "%.6f", c->pll}, {"  exact LL %.4f nats", "%.6f", c->ll},
+                         {" (log Z %.4f)", NULL, isnan(c->ll) ? NAN : e.log_z}};
+    cli_epoch_report(r, p, f, 3);
 }
 
 static ebm_status bm_save(cli_run *r, const char *path) {

@@ -67,17 +67,9 @@ static void train_epoch(cli_run *r, const ebm_run_progress *p) {
         (void)ebm_grbm_evaluate(m, g->mon, g->exact == 1 || (g->exact == 0 && m->n_hid <= EXACT_AUTO_UNITS), NULL, &e);
     double recon = g->recon = e.recon_mse, ll = g->ll = e.log_likelihood, var = 0;
     for (size_t i = 0; i < m->n_vis; i++) var += exp(m->log_var[i]) / (double)m->n_vis;
-    char line[256], f[2][32] = {"", ""};
-    int n = snprintf(line, sizeof line, "epoch %zu/%zu  %.2f s  lr %.4g  mean sigma^2 %.4f", p->epoch, p->epochs,
-                     p->seconds, p->lr, var);
-    if (!isnan(recon)) n += snprintf(line + n, sizeof line - (size_t)n, "  recon %.4f", recon);
-    if (!isnan(ll)) snprintf(line + n, sizeof line - (size_t)n, "  exact LL %.3f nats", ll);
-    cli_progress_line(&r->prog, "%s", line);
-    if (!isnan(recon)) snprintf(f[0], sizeof f[0], "%.6f", recon);
-    if (!isnan(ll)) snprintf(f[1], sizeof f[1], "%.4f", ll);
-    if (r->log && fprintf(r->log, "%zu,%.4f,%.4f,%.6g,%.6f,%s,%s\n", p->epoch, p->seconds, p->total_seconds, p->lr,
-                          var, f[0], f[1]) > 0)
-        fflush(r->log);
+    const cli_fig f[] = {{"  lr %.4g", "%.6g", p->lr}, {"  mean sigma^2 %.4f", "%.6f", var},
+                         {"  recon %.4f", "%.6f", recon}, {"  exact LL %.3f nats", "%.4f", ll}};
+    cli_epoch_report(r, p, f, 4);
 }
 
 static ebm_status train_save(cli_run *r, const char *path) {
