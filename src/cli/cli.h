@@ -290,8 +290,6 @@ typedef struct cli_kind {
     const char *train_about;   /* one line for `ebm train --help` */
     cli_cmd_fn train, sample, eval, info; /* `ebm score` needs none: ebm_model_score serves every kind */
 } cli_kind;
-/* The row of the model file at path; NULL after printing an error (unreadable, unknown kind). */
-const cli_kind *cli_kind_of_file(const char *cmd, const char *path);
 /* One help line per kind that can be trained: "  PREFIX+NAME" padded to col, then verb and the description. */
 void cli_train_kinds(FILE *f, const char *prefix, int col, const char *verb);
 
@@ -369,9 +367,6 @@ typedef struct cli_samp_args {
     {"init-hi", OPT_FLOAT, &(a).init_hi, "HI", "chains start uniform on [LO, HI]", -1e30, 1e30, 0, 0, NULL, &(a).hi_seen},       \
     CLI_SEED_OPTION((a).seed, "random seed")
 #define CLI_SAMP_ARGS_INIT {"sgld", 20, 10, 1.0f, 0.01f, 1.0f, 0, 0, -1.0f, 1.0f, 1, false, false, false, false, false, false, false, false, false, false}
-/* The settings a does not have from the command line taken from the model's ebm.sample.* (meta may be NULL),
- * then the sampler options o; false after printing an error. */
-bool cli_samp_opts(const char *cmd, cli_samp_args *a, const ebm_meta *meta, ebm_mcmc_opts *o);
 /* A loaded network, JEM or composed model: its energy, input shape (C x H x W), scale and classes. */
 typedef struct cli_net_model {
     ebm_model *model;         /* the file; net, comp and meta are borrowed from it */

@@ -13,7 +13,9 @@
 
 /* ---- sampler settings ---- */
 
-bool cli_samp_opts(const char *cmd, cli_samp_args *a, const ebm_meta *m, ebm_mcmc_opts *o) {
+/* The settings a does not have from the command line taken from the model's ebm.sample.* (m may be NULL), then
+ * the sampler options o; false after printing an error. */
+static bool samp_opts(const char *cmd, cli_samp_args *a, const ebm_meta *m, ebm_mcmc_opts *o) {
     const char *s = m ? ebm_meta_get(m, "ebm.sample.sampler") : NULL;
     size_t z;
     float v;
@@ -95,7 +97,7 @@ int cli_net_open(int rc, const char *cmd, const char *path, const char *needs, c
     if (needs && strcmp(kind, "net") != 0 && strcmp(kind, "jem") != 0 && strcmp(kind, "compose") != 0)
         return cli_error(cmd, "%s: %s; this is a '%s' model", path, needs, kind);
     if (!net_model_load(cmd, path, nm)) return 1;
-    if (sa && !cli_samp_opts(cmd, sa, nm->meta, &nm->mc)) {
+    if (sa && !samp_opts(cmd, sa, nm->meta, &nm->mc)) {
         cli_net_model_free(nm);
         return 2;
     }
@@ -314,7 +316,7 @@ static int net_prepare(net_job *j) {
         j->sa.clip_lo = low.mcmc.clip_lo;
         j->sa.clip_hi = low.mcmc.clip_hi;
     }
-    if (!cli_samp_opts(cmd, &j->sa, NULL, &j->o.mcmc)) return 2;
+    if (!samp_opts(cmd, &j->sa, NULL, &j->o.mcmc)) return 2;
     if (j->prox > 0 && j->o.mcmc.kind != EBM_MCMC_ULA && j->o.mcmc.kind != EBM_MCMC_SGLD)
         return cli_error(cmd, "--prox goes with --sampler ula or sgld (it would break %s's Metropolis correction)",
                          ebm_mcmc_name(j->o.mcmc.kind)), 2;
