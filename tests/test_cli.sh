@@ -661,6 +661,12 @@ expect_error 1 "train bm grey data" -- "$EBM" train bm --data "$T/grey.csv" --bi
 contains "$T/err" "not binary" "grey data named"
 printf "1,0,1\n0,1,0\n" >"$T/d3.csv"
 expect_error 1 "eval bm wrong width" -- "$EBM" eval "$T/bm.safetensors" --data "$T/d3.csv"
+contains "$T/err" "d3.csv has 3 columns but the model's inputs have 12 values" "bm width named"
+expect_ok "sample bm from data" -- "$EBM" sample "$T/bm.safetensors" --init data --data "$T/test.csv" --n 6 --steps 0 \
+    --csv "$T/bmd.csv"
+ok; [ "$(tr ',' '\n' <"$T/bmd.csv" | grep -cv '^-1$\|^1$')" = 0 ] || fail "bm data starts are not -1/+1: $(head -2 "$T/bmd.csv")"
+expect_error 1 "denoise with a bm" -- "$EBM" denoise "$T/bm.safetensors" --png "$T/x.png"
+contains "$T/err" "not an energy network or a composed model; this is a 'bm' model" "denoise names the kind"
 expect_error 2 "sample bm bad scan" -- "$EBM" sample "$T/bm.safetensors" --scan diagonal --csv "$T/x.csv"
 head -c 100 "$T/bm.safetensors" >"$T/bmcut.safetensors"
 expect_error 1 "info truncated bm" -- "$EBM" info "$T/bmcut.safetensors"

@@ -114,7 +114,8 @@ static int fd_run(fd_job *j) {
                                  "set EBM_FD_MODEL or give --classifier)");
     ebm_status s = ebm_net_load(j->clf_path, &j->net, &j->meta);
     if (s) return cli_lib_error(j->cmd, s);
-    j->k = cli_net_classes(j->net, j->meta);
+    const char *head = ebm_meta_get(j->meta, "ebm.net.head"); /* a classifier's: logsumexp (ebm train jem) */
+    j->k = head && strcmp(head, "logsumexp") == 0 ? ebm_net_output_size(j->net) : 0;
     j->dim = ebm_net_input_size(j->net);
     if (j->k < 2)
         return cli_error(j->cmd, "%s is not a classifier (train one with ebm train jem --objective clf)", j->clf_path);

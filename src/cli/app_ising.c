@@ -154,7 +154,7 @@ static int denoise_rows(const char *cmd, den_args *a, const ebm_dataset *d, size
 static int denoise_batch(const char *cmd, den_args *a) {
     if (a->png && !cli_check_writable(cmd, "--png", a->png)) return 1;
     cli_data_args da = {"auto", "threshold", a->threshold, a->offset + a->n, 1, false, false, false};
-    ebm_dataset *d = cli_bm_load_binary(cmd, a->data, &da, NULL, 0, -1.0f, a->quiet || a->json);
+    ebm_dataset *d = cli_bm_load_binary(cmd, a->data, &da, -1.0f, a->quiet || a->json);
     if (!d) return 1;
     size_t D = d->x->cols, H = d->height, W = d->width;
     if (!H || H * W != D) H = W = (size_t)(sqrt((double)D) + 0.5);

@@ -42,17 +42,12 @@ static ebm_status correct(complexity *cx, const ebm_dataset *d, double *E, doubl
  * NULL); false after an error. */
 static bool energies(ebm_model *m, const char *cmd, const char *spec, size_t limit, bool quiet, complexity *cx,
                      double **E, int32_t **labels, size_t *n) {
-    ebm_data_opts o;
-    ebm_model_data_opts(m, &o);
-    o.limit = limit;
-    ebm_dataset *d = NULL;
-    double t0 = cli_now();
-    ebm_status s = ebm_model_data(m, spec, &o, &d);
-    if (s) return cli_lib_error(cmd, s), false;
-    if (!quiet) fprintf(stderr, "loaded %zu x %zu from %s (%.1f s)\n", d->x->rows, d->x->cols, d->source, cli_now() - t0);
+    cli_data_args da = CLI_DATA_ARGS("auto", "none", limit); /* the model's preprocessing, the first limit rows */
+    ebm_dataset *d = cli_model_rows(cmd, m, spec, &da, quiet);
+    if (!d) return false;
     size_t rows = d->x->rows, dim = d->x->cols;
     *E = malloc((cx->on ? 2 : 1) * (rows ? rows : 1) * sizeof **E); /* with --score complexity: then the bits */
-    s = *E ? EBM_OK : EBM_ENOMEM;
+    ebm_status s = *E ? EBM_OK : EBM_ENOMEM;
     /* this process's chunks [c0, c1) of 512 rows (all of them in one process) */
     size_t chunks = (rows + 511) / 512, ranks = ebm_comm_size(cli_comm()), c0 = 0, c1 = chunks;
     if (ranks > 1) ebm_shard_range(chunks, ebm_comm_rank(cli_comm()), ranks, &c0, &c1);
@@ -127,12 +122,11 @@ int cmd_score(int argc, char **argv, bool quiet) {
     if (class_seen && anomaly_data) return cli_error(cmd, "give --anomaly-class or --anomaly-data, not both"), 2;
     if (out && !cli_check_writable(cmd, "--out", out)) return 1;
     cx.on = score_kind == 1;
-    ebm_model *m = NULL;
-    ebm_status ls = ebm_model_load(path, &m);
-    if (!ls) ls = ebm_model_score(m, NULL, 0, NULL); /* can it score? */
-    if (ls) {
+    ebm_model *m = cli_model_load(cmd, path);
+    ebm_status ls = m ? ebm_model_score(m, NULL, 0, NULL) : EBM_OK; /* can it score? */
+    if (!m || ls) {
         ebm_model_free(m);
-        return cli_lib_error(cmd, ls);
+        return ls ? cli_lib_error(cmd, ls) : 1;
     }
     const char *kind = ebm_kind_name(ebm_model_kind_of(m));
     rc = 1;

@@ -112,12 +112,12 @@ ebm_dataset *cli_load_data(const char *cmd, const char *spec, const ebm_data_opt
  * columns and, when unit_range, values in [0, 1]; NULL after printing an error. */
 ebm_dataset *cli_load_like_model(const char *cmd, const char *spec, cli_data_args *da, const ebm_meta *meta,
                                  size_t n_vis, bool unit_range, bool quiet);
-/* The number of classes of a network model (its output width when its file says ebm.net.head =
- * logsumexp, a JEM / classifier), 0 for a scalar energy or no network. */
-size_t cli_net_classes(const ebm_net *net, const ebm_meta *meta);
-/* *e <- the model's own energy: -log sum exp f(x) for a classifier, f(x) for a one-output network; -1 to
- * go on, else the exit status after printing an error (path names the file). */
-int cli_net_energy(const char *cmd, const char *path, ebm_net *net, const ebm_meta *meta, ebm_energy **e);
+/* The model file at path, of any kind (ebm_model_load); NULL after printing an error. */
+ebm_model *cli_model_load(const char *cmd, const char *path);
+/* spec in m's input space, read as its training data were (ebm_model_data: the width and the checks of its
+ * kind), but with da's --scale, --binarize and --threshold where the command line gave them, and da's limit
+ * and seed (da may be NULL); "loaded N x D from SOURCE" unless quiet; NULL after printing an error. */
+ebm_dataset *cli_model_rows(const char *cmd, const ebm_model *m, const char *spec, const cli_data_args *da, bool quiet);
 /* ebm_labels_load; NULL after printing an error. */
 int32_t *cli_load_labels(const char *cmd, const char *path, size_t n, bool exact, size_t k);
 /* The outputs of the sampling commands: a picture, NPY and CSV files, and the picture's layout. */
@@ -271,6 +271,14 @@ void cli_train_end(cli_run *r);
  * to NAME.partial.safetensors after an interrupt (exit status 130) or a divergence (1).  Returns the exit
  * status after printing what happened. */
 int cli_train_run(cli_run *r, ebm_trainer *t, const ebm_mat *data, const int32_t *labels, ebm_run_opts *ro);
+/* An epoch run's on_epoch report: the line "epoch E/N  S s" + each figure's `line` format of v (NULL: not in the
+ * line), and the log row "E,S,TOTAL_S" + a field per `log` format (NULL: not in the log).  A NaN v (a monitor
+ * off or failed) is left out of the line and leaves its field empty. */
+typedef struct cli_fig {
+    const char *line, *log;
+    double v;
+} cli_fig;
+void cli_epoch_report(cli_run *r, const ebm_run_progress *p, const cli_fig *f, size_t n);
 
 /* ---- commands ---- */
 typedef int (*cli_cmd_fn)(int argc, char **argv, bool quiet);
@@ -282,8 +290,6 @@ typedef struct cli_kind {
     const char *train_about;   /* one line for `ebm train --help` */
     cli_cmd_fn train, sample, eval, info; /* `ebm score` needs none: ebm_model_score serves every kind */
 } cli_kind;
-/* The row of the model file at path; NULL after printing an error (unreadable, unknown kind). */
-const cli_kind *cli_kind_of_file(const char *cmd, const char *path);
 /* One help line per kind that can be trained: "  PREFIX+NAME" padded to col, then verb and the description. */
 void cli_train_kinds(FILE *f, const char *prefix, int col, const char *verb);
 
@@ -319,10 +325,9 @@ int cli_net_sample(int argc, char **argv, bool quiet); /* networks, JEM and comp
 int cli_net_eval(int argc, char **argv, bool quiet);   /* says what to use instead */
 int cli_net_info(int argc, char **argv, bool quiet);
 CLI_KIND_HANDLERS(bm);
-/* spec binarised to {0,1} (preprocessed as the model's training data when meta is given, unless da says
- * otherwise) with 0 mapped to off (0 or -1) and, when n > 0, n columns; NULL after printing an error. */
-ebm_dataset *cli_bm_load_binary(const char *cmd, const char *spec, cli_data_args *da, const ebm_meta *meta, size_t n,
-                                float off, bool quiet);
+/* Data for a Boltzmann machine still to be made (train bm, denoise --model ising): spec binarised to {0,1} with
+ * da, 0 mapped to off (0 or -1); NULL after printing an error.  Data for a model file: cli_model_rows. */
+ebm_dataset *cli_bm_load_binary(const char *cmd, const char *spec, const cli_data_args *da, float off, bool quiet);
 int cli_structured_train(int argc, char **argv, bool quiet);
 int cli_structured_eval(int argc, char **argv, bool quiet);
 int cli_structured_info(int argc, char **argv, bool quiet);
@@ -362,21 +367,18 @@ typedef struct cli_samp_args {
     {"init-hi", OPT_FLOAT, &(a).init_hi, "HI", "chains start uniform on [LO, HI]", -1e30, 1e30, 0, 0, NULL, &(a).hi_seen},       \
     CLI_SEED_OPTION((a).seed, "random seed")
 #define CLI_SAMP_ARGS_INIT {"sgld", 20, 10, 1.0f, 0.01f, 1.0f, 0, 0, -1.0f, 1.0f, 1, false, false, false, false, false, false, false, false, false, false}
-/* The settings a does not have from the command line taken from the model's ebm.sample.* (meta may be NULL),
- * then the sampler options o; false after printing an error. */
-bool cli_samp_opts(const char *cmd, cli_samp_args *a, const ebm_meta *meta, ebm_mcmc_opts *o);
 /* A loaded network, JEM or composed model: its energy, input shape (C x H x W), scale and classes. */
 typedef struct cli_net_model {
+    ebm_model *model;         /* the file; net, comp and meta are borrowed from it */
     ebm_net *net;             /* NULL for a composed model */
     ebm_composed *comp;       /* the parts of a composed model */
-    ebm_meta *meta;
+    const ebm_meta *meta;
     ebm_energy *e;
     size_t c, h, w, dim, classes; /* classes: 0 for a scalar energy */
     size_t ih, iw;            /* the picture of one state: grey images (C = 1) H x W; 0 for anything else */
     bool pm1;
     ebm_mcmc_opts mc;         /* the sampler (cli_net_open with sampler settings) */
 } cli_net_model;
-bool cli_net_model_load(const char *cmd, const char *path, cli_net_model *nm);
 void cli_net_model_free(cli_net_model *nm);
 /* After a command's checks that left rc (-1 to go on): the model at path (when needs is not NULL, only a net
  * or JEM, else "PATH: NEEDS; this is a 'KIND' model") and, when sa is not NULL, its sampler settings into
@@ -415,10 +417,6 @@ void cli_ais_print(const char *what, const ebm_ais_result *r, double fmean, bool
 cli_text cli_ais_warning(unsigned warnings, double ess, double log_w_sd);
 void cli_ais_json(const ebm_ais_result *r, double fmean);
 
-/* A composed model file (kind_compose.c): its parts loaded into one energy *e (the caller's, freed before *c)
- * with a copy of its metadata in *meta (the caller's); false after printing an error. */
-bool cli_composed_load(const char *cmd, const char *path, ebm_composed **c, ebm_meta **meta, ebm_energy **e);
-#define cli_composed_free ebm_composed_free
 /* Classes of a K-class model from "Y", "Y1,Y2,..." or "all" (ebm_classes_parse, kind_net.c) into out (at most
  * cap); returns how many, or -1 after printing an error. */
 int cli_parse_classes(const char *cmd, const char *arg, const ebm_meta *meta, size_t k, int32_t *out, size_t cap);

@@ -105,17 +105,41 @@ bool cli_data_opts(const char *cmd, const cli_data_args *a, ebm_data_opts *o) {
     return true;
 }
 
+/* After a load that began at t0: d, with "loaded N x D from SOURCE (T s)" unless quiet; NULL after printing
+ * the error s. */
+static ebm_dataset *loaded(const char *cmd, ebm_status s, ebm_dataset *d, double t0, bool quiet) {
+    if (s) return cli_lib_error(cmd, s), NULL;
+    if (!quiet)
+        fprintf(stderr, "loaded %zu x %zu from %s (%.1f s)\n", d->x->rows, d->x->cols, d->source, cli_now() - t0);
+    return d;
+}
+
 ebm_dataset *cli_load_data(const char *cmd, const char *spec, const ebm_data_opts *o, bool quiet) {
     ebm_dataset *d = NULL;
     double t = cli_now();
     ebm_status s = ebm_dataset_load(spec, o, &d);
-    if (s) {
-        cli_lib_error(cmd, s);
-        return NULL;
-    }
-    if (!quiet)
-        fprintf(stderr, "loaded %zu x %zu from %s (%.1f s)\n", d->x->rows, d->x->cols, d->source, cli_now() - t);
-    return d;
+    return loaded(cmd, s, d, t, quiet);
+}
+
+ebm_model *cli_model_load(const char *cmd, const char *path) {
+    ebm_model *m = NULL;
+    ebm_status s = ebm_model_load(path, &m);
+    return s ? (cli_lib_error(cmd, s), NULL) : m;
+}
+
+ebm_dataset *cli_model_rows(const char *cmd, const ebm_model *m, const char *spec, const cli_data_args *da, bool quiet) {
+    ebm_data_opts o, given;
+    ebm_model_data_opts(m, &o);
+    if (da && !cli_data_opts(cmd, da, &given)) return NULL;
+    if (da && da->scale_seen) o.scale = given.scale;
+    if (da && da->binarize_seen) o.binarize = given.binarize;
+    if (da && da->threshold_seen) o.threshold = given.threshold;
+    if (da) o.limit = given.limit;
+    if (da) o.seed = given.seed;
+    ebm_dataset *d = NULL;
+    double t = cli_now();
+    ebm_status s = ebm_model_data(m, spec, &o, &d);
+    return loaded(cmd, s, d, t, quiet);
 }
 
 bool cli_model_data(const char *cmd, const char **spec, const ebm_meta *meta, const char *need) {
@@ -326,20 +350,6 @@ ebm_dataset *cli_load_like_model(const char *cmd, const char *spec, cli_data_arg
     }
     ebm_dataset_free(ds);
     return NULL;
-}
-
-size_t cli_net_classes(const ebm_net *net, const ebm_meta *meta) {
-    const char *head = net ? ebm_meta_get(meta, "ebm.net.head") : NULL;
-    return head && strcmp(head, "logsumexp") == 0 ? ebm_net_output_size(net) : 0;
-}
-
-int cli_net_energy(const char *cmd, const char *path, ebm_net *net, const ebm_meta *meta, ebm_energy **e) {
-    size_t k = cli_net_classes(net, meta);
-    if (!k && ebm_net_output_size(net) != 1)
-        return cli_error(cmd, "%s: the network has %zu outputs and no energy head; an energy needs 1", path,
-                         ebm_net_output_size(net));
-    ebm_status s = ebm_net_energy(net, k ? EBM_NET_HEAD_LOGSUMEXP : EBM_NET_HEAD_SCALAR, e);
-    return s ? cli_lib_error(cmd, s) : -1;
 }
 
 int32_t *cli_load_labels(const char *cmd, const char *path, size_t n, bool exact, size_t k) {

@@ -11,22 +11,12 @@
 
 #define EXACT_AUTO_UNITS 25
 
-static ebm_bm *load_bm(const char *cmd, const char *path) {
-    ebm_bm *m = NULL;
-    ebm_status s = ebm_bm_load(path, &m);
-    return s ? (cli_lib_error(cmd, s), NULL) : m;
-}
-
-ebm_dataset *cli_bm_load_binary(const char *cmd, const char *spec, cli_data_args *da, const ebm_meta *meta, size_t n,
-                                float off, bool quiet) {
+ebm_dataset *cli_bm_load_binary(const char *cmd, const char *spec, const cli_data_args *da, float off, bool quiet) {
     ebm_data_opts o;
-    if (meta) cli_data_args_from_model(da, meta);
     if (!cli_data_opts(cmd, da, &o)) return NULL;
     ebm_dataset *d = cli_load_data(cmd, spec, &o, quiet);
     if (!d) return NULL;
-    if (n && d->x->cols != n) {
-        cli_error(cmd, "%s has %zu columns but the model has %zu units", spec, d->x->cols, n);
-    } else if (!cli_is_binary(d->x)) {
+    if (!cli_is_binary(d->x)) {
         cli_error(cmd, "%s is not binary after --binarize %s; a Boltzmann machine needs 0/1 values (try --binarize "
                        "threshold)", spec, da->binarize);
     } else {
@@ -53,16 +43,11 @@ static void bm_epoch(cli_run *r, const ebm_run_progress *p) {
     ebm_bm_eval e = {.pseudo_ll = NAN, .log_likelihood = NAN};
     if (c->mon) /* a figure that fails stays NaN */
         (void)ebm_bm_evaluate(c->m, c->mon->data, c->mon->rows, c->exact, &e);
-    double pll = c->pll = e.pseudo_ll, ll = c->ll = e.log_likelihood;
-    char line[256], f[2][32] = {"", ""};
-    int n = snprintf(line, sizeof line, "epoch %zu/%zu  %.2f s", p->epoch, p->epochs, p->seconds);
-    if (!isnan(pll)) n += snprintf(line + n, sizeof line - (size_t)n, "  pseudo-LL %.4f", pll);
-    if (!isnan(ll)) snprintf(line + n, sizeof line - (size_t)n, "  exact LL %.4f nats (log Z %.4f)", ll, e.log_z);
-    cli_progress_line(&r->prog, "%s", line);
-    if (!isnan(pll)) snprintf(f[0], sizeof f[0], "%.6f", pll);
-    if (!isnan(ll)) snprintf(f[1], sizeof f[1], "%.6f", ll);
-    if (r->log && fprintf(r->log, "%zu,%.4f,%.4f,%s,%s\n", p->epoch, p->seconds, p->total_seconds, f[0], f[1]) > 0)
-        fflush(r->log);
+    c->pll = e.pseudo_ll;
+    c->ll = e.log_likelihood;
+    const cli_fig f[] = {{"  pseudo-LL %.4f", "%.6f", c->pll}, {"  exact LL %.4f nats", "%.6f", c->ll},
+                         {" (log Z %.4f)", NULL, isnan(c->ll) ? NAN : e.log_z}};
+    cli_epoch_report(r, p, f, 3);
 }
 
 static ebm_status bm_save(cli_run *r, const char *path) {
@@ -123,7 +108,7 @@ int cli_bm_train(int argc, char **argv, bool quiet) {
     o.scan = (ebm_bm_scan)scan;
     o.optim.kind = optim ? EBM_OPTIM_ADAM : EBM_OPTIM_SGD;
     o.shuffle = !no_shuffle;
-    ebm_dataset *d = cli_bm_load_binary(cmd, ta.data, &da, NULL, 0, spins ? -1.0f : 0.0f, quiet);
+    ebm_dataset *d = cli_bm_load_binary(cmd, ta.data, &da, spins ? -1.0f : 0.0f, quiet);
     if (!d) return 1;
     size_t n = d->x->cols;
     bool exact = exact_mode == 1 || (exact_mode == 0 && n <= EXACT_AUTO_UNITS);
@@ -183,6 +168,7 @@ static const char *const sample_about =
     "convention ({0,1} or {-1,+1}); pictures show on = white.  Defaults come from the model file.";
 
 typedef struct {
+    const ebm_model *model;
     const ebm_bm *m;
     float *x;
     size_t n, first, count; /* x holds chains first .. first + count - 1 of n (cli_chains) */
@@ -198,12 +184,9 @@ static ebm_status bm_sweep(void *ctx, size_t sweeps) {
 
 /* The chains' start: random rows of the data (--init data) or uniform noise; false after printing an error. */
 static bool bm_start(const char *cmd, bm_sweeps *b, int init, const char *spec, bool quiet) {
-    const ebm_meta *meta = ebm_bm_meta((ebm_bm *)b->m);
-    cli_data_args da = CLI_DATA_ARGS("auto", "threshold", 0);
-    size_t nu = ebm_bm_units(b->m);
     ebm_dataset *d = NULL;
-    if (init == 1 && (!cli_model_data(cmd, &spec, meta, "--init data needs --data") ||
-                      !(d = cli_bm_load_binary(cmd, spec, &da, meta, nu, ebm_bm_off_value(b->m), quiet))))
+    if (init == 1 && (!cli_model_data(cmd, &spec, ebm_model_meta(b->model), "--init data needs --data") ||
+                      !(d = cli_model_rows(cmd, b->model, spec, NULL, quiet))))
         return false;
     ebm_status s = ebm_bm_chains_start_slice(b->m, d ? d->x : NULL, b->x, b->first, b->count, b->n, &b->rng);
     ebm_dataset_free(d);
@@ -232,7 +215,8 @@ int cli_bm_sample(int argc, char **argv, bool quiet) {
     int rc = cli_start_model(cmd, argc, argv, opts, "ebm sample MODEL [--png PATH] [--npy PATH] [--csv PATH] [options]",
                              sample_about, &path);
     if (rc >= 0 || (rc = cli_sample_out_check(cmd, &out, false)) >= 0) return rc;
-    ebm_bm *m = load_bm(cmd, path);
+    ebm_model *model = cli_model_load(cmd, path);
+    ebm_bm *m = ebm_model_bm(model);
     if (!m) return 1;
     size_t nu = ebm_bm_units(m);
     ebm_meta *meta = ebm_bm_meta(m);
@@ -246,6 +230,7 @@ int cli_bm_sample(int argc, char **argv, bool quiet) {
         rc = 2;
         goto done;
     }
+    b.model = model;
     b.m = m;
     b.count = cli_chains(b.n, &b.first);
     if (!(b.x = malloc(b.count * nu * sizeof(float)))) {
@@ -267,7 +252,7 @@ int cli_bm_sample(int argc, char **argv, bool quiet) {
     free(all);
 done:
     free(b.x);
-    ebm_bm_free(m);
+    ebm_model_free(model);
     return rc;
 }
 
@@ -292,7 +277,8 @@ int cli_bm_eval(int argc, char **argv, bool quiet) {
     };
     int rc = cli_start_model(cmd, argc, argv, opts, "ebm eval MODEL --data SPEC [options]", eval_about, &path);
     if (rc >= 0) return rc;
-    ebm_bm *m = load_bm(cmd, path);
+    ebm_model *model = cli_model_load(cmd, path);
+    ebm_bm *m = ebm_model_bm(model);
     if (!m) return 1;
     ebm_dataset *d = NULL;
     size_t nu = ebm_bm_units(m);
@@ -300,7 +286,7 @@ int cli_bm_eval(int argc, char **argv, bool quiet) {
         rc = 1;
     else if (exact_mode == 1 && nu > EBM_EXACT_MAX_UNITS)
         rc = cli_error(cmd, "--exact on needs at most %d units; this model has %zu", EBM_EXACT_MAX_UNITS, nu);
-    else if (!(d = cli_bm_load_binary(cmd, spec, &da, ebm_bm_meta(m), nu, ebm_bm_off_value(m), quiet || json)))
+    else if (!(d = cli_model_rows(cmd, model, spec, &da, quiet || json)))
         rc = 1;
     if (!d) goto done;
     bool exact = exact_mode == 1 || (exact_mode == 0 && nu <= EXACT_AUTO_UNITS);
@@ -327,7 +313,7 @@ int cli_bm_eval(int argc, char **argv, bool quiet) {
     cli_report_end(&r, cli_now() - t0);
 done:
     ebm_dataset_free(d);
-    ebm_bm_free(m);
+    ebm_model_free(model);
     return rc;
 }
 
@@ -339,7 +325,8 @@ int cli_bm_info(int argc, char **argv, bool quiet) {
     int rc = cli_info_json_start(argc, argv, "Describe a fully visible Boltzmann machine file: units, spin convention, "
                                  "coupling and bias\nstatistics (off-diagonal couplings) and all metadata.", &json,
                                  &path);
-    ebm_bm *m = rc >= 0 ? NULL : load_bm("info", path);
+    ebm_model *model = rc >= 0 ? NULL : cli_model_load("info", path);
+    ebm_bm *m = ebm_model_bm(model);
     if (!m) return rc >= 0 ? rc : 1;
     (void)quiet;
     size_t n = ebm_bm_units(m), np = n * (n - 1) / 2 + n, h, w;
@@ -354,6 +341,6 @@ int cli_bm_info(int argc, char **argv, bool quiet) {
     if (n > 1 && !json) cli_stat_line("W", 4, ebm_bm_weights(m), n * n, n, false);
     if (!json) cli_stat_line("b", 4, ebm_bm_bias(m), n, 0, false);
     cli_report_meta_end(&r, ebm_bm_meta(m));
-    ebm_bm_free(m);
+    ebm_model_free(model);
     return 0;
 }

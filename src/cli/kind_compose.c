@@ -11,24 +11,6 @@
 
 #define MAX_PARTS EBM_COMPOSE_MAX_PARTS
 
-bool cli_composed_load(const char *cmd, const char *path, ebm_composed **c, ebm_meta **meta, ebm_energy **e) {
-    *meta = NULL;
-    *e = NULL;
-    ebm_status s = ebm_composed_load(path, c);
-    if (!s) s = ebm_composed_energy(*c, e);
-    if (!s) s = ebm_meta_new(meta);
-    if (!s) s = ebm_meta_copy(*meta, ebm_composed_meta(*c));
-    if (!s) return true;
-    cli_lib_error(cmd, s);
-    ebm_energy_free(*e);
-    ebm_meta_free(*meta);
-    ebm_composed_free(*c);
-    *e = NULL;
-    *meta = NULL;
-    *c = NULL;
-    return false;
-}
-
 /* Adds the part at path (absolute) with weight w and the class named cls_arg (NULL: the part's own energy)
  * to c.  A class is resolved against the part (numbers, or Fashion-MNIST names for models trained on it),
  * so a classifier is loaded here and handed over.  -1 to go on, else the exit status after an error. */
@@ -121,32 +103,30 @@ done:
 
 int cli_compose_info(int argc, char **argv, bool quiet) {
     (void)quiet;
-    const char *cmd = "info";
     bool json = false;
-    const cli_opt opts[] = {
-        {"json", OPT_FLAG, &json, NULL, "print the metadata as one JSON object", 0, 0, 0, 0, NULL, NULL},
-        OPT_END,
-    };
     const char *path;
-    int rc = cli_start_model(cmd, argc, argv, opts, "ebm info COMPOSED_MODEL [--json]",
-                             "Describe a composed model (ebm compose): its formula, parts and metadata; loads every part.",
-                             &path);
+    int rc = cli_info_json_start(argc, argv, "Describe a composed model (ebm compose): its formula, parts and metadata; "
+                                 "loads every part.", &json, &path);
     if (rc >= 0) return rc;
-    ebm_composed *c;
-    ebm_meta *meta;
-    ebm_energy *e;
-    if (!cli_composed_load(cmd, path, &c, &meta, &e)) return 1;
+    ebm_model *m = cli_model_load("info", path);
+    ebm_energy *e = NULL; /* made to check that the parts combine */
+    ebm_status s = m ? ebm_model_energy(m, &e) : EBM_OK;
+    if (!m || s) {
+        if (s) cli_lib_error("info", s);
+        ebm_model_free(m);
+        return 1;
+    }
+    const ebm_meta *meta = ebm_model_meta(m);
     if (!json) {
         printf("composed model  %s\n", path);
         printf("formula         %s\n", ebm_meta_get(meta, "ebm.compose.formula") ? ebm_meta_get(meta, "ebm.compose.formula") : "?");
-        printf("parts           %zu, input size %zu (all loaded)\n", ebm_composed_count(c), e->dim);
+        printf("parts           %zu, input size %zu (all loaded)\n", ebm_composed_count(ebm_model_composed(m)), e->dim);
         printf("metadata:\n");
     }
     if (json) printf("{");
     cli_print_meta(meta, json);
     if (json) printf("}\n");
     ebm_energy_free(e);
-    ebm_composed_free(c);
-    ebm_meta_free(meta);
+    ebm_model_free(m);
     return 0;
 }

@@ -11,14 +11,9 @@
 
 #define EXACT_AUTO_UNITS 20
 
-static ebm_grbm *load_grbm(const char *cmd, const char *path) {
-    ebm_grbm *m = NULL;
-    ebm_status s = ebm_grbm_load(path, &m);
-    return s ? (cli_lib_error(cmd, s), NULL) : m;
-}
-
 /* spec as grey levels of finite value, scaled by `scale`, or with a model m as m's training data was, with m's
- * width, and in m's standardised space when `standardise`; NULL after printing an error. */
+ * width, and in m's standardised space when `standardise`; NULL after printing an error.  For a model file
+ * in its standardised space: cli_model_rows. */
 static ebm_dataset *load_pixels(const char *cmd, const char *spec, const char *scale, size_t limit, const ebm_grbm *m,
                                 bool standardise, bool quiet) {
     cli_data_args da = CLI_DATA_ARGS(scale, "none", limit);
@@ -67,17 +62,9 @@ static void train_epoch(cli_run *r, const ebm_run_progress *p) {
         (void)ebm_grbm_evaluate(m, g->mon, g->exact == 1 || (g->exact == 0 && m->n_hid <= EXACT_AUTO_UNITS), NULL, &e);
     double recon = g->recon = e.recon_mse, ll = g->ll = e.log_likelihood, var = 0;
     for (size_t i = 0; i < m->n_vis; i++) var += exp(m->log_var[i]) / (double)m->n_vis;
-    char line[256], f[2][32] = {"", ""};
-    int n = snprintf(line, sizeof line, "epoch %zu/%zu  %.2f s  lr %.4g  mean sigma^2 %.4f", p->epoch, p->epochs,
-                     p->seconds, p->lr, var);
-    if (!isnan(recon)) n += snprintf(line + n, sizeof line - (size_t)n, "  recon %.4f", recon);
-    if (!isnan(ll)) snprintf(line + n, sizeof line - (size_t)n, "  exact LL %.3f nats", ll);
-    cli_progress_line(&r->prog, "%s", line);
-    if (!isnan(recon)) snprintf(f[0], sizeof f[0], "%.6f", recon);
-    if (!isnan(ll)) snprintf(f[1], sizeof f[1], "%.4f", ll);
-    if (r->log && fprintf(r->log, "%zu,%.4f,%.4f,%.6g,%.6f,%s,%s\n", p->epoch, p->seconds, p->total_seconds, p->lr,
-                          var, f[0], f[1]) > 0)
-        fflush(r->log);
+    const cli_fig f[] = {{"  lr %.4g", "%.6g", p->lr}, {"  mean sigma^2 %.4f", "%.6f", var},
+                         {"  recon %.4f", "%.6f", recon}, {"  exact LL %.3f nats", "%.4f", ll}};
+    cli_epoch_report(r, p, f, 4);
 }
 
 static ebm_status train_save(cli_run *r, const char *path) {
@@ -234,6 +221,7 @@ typedef struct {
     ebm_grbm_sample_opts so;
     ebm_rng rng;
     /* the run's resources, freed by cli_grbm_sample */
+    ebm_model *model;
     ebm_grbm *m;
     ebm_grbm_chains *ch;
     ebm_dataset *d, *md; /* --init data rows, --mmd-data rows */
@@ -277,7 +265,7 @@ static int sample_model(const char *cmd, sample_args *a, bool quiet) {
     if (s) return cli_lib_error(cmd, s);
     const char *spec = a->data;
     if (a->init == 1 && !cli_model_data(cmd, &spec, m->meta, "--init data needs --data")) return 1;
-    if (a->init == 1 && !(a->d = load_pixels(cmd, spec, "auto", 0, m, true, quiet))) return 1;
+    if (a->init == 1 && !(a->d = cli_model_rows(cmd, a->model, spec, NULL, quiet))) return 1;
     s = a->d ? ebm_grbm_chains_init_data(a->ch, a->d->x, &a->rng)
              : ebm_grbm_chains_init_noise(a->ch, a->noise_scale, &a->rng);
     if (s) return cli_lib_error(cmd, s);
@@ -356,13 +344,15 @@ int cli_grbm_sample(int argc, char **argv, bool quiet) {
     if ((rc = cli_sample_out_check(cmd, &a.out, true)) >= 0) return rc;
     if (a.mmd && a.n < 2) return cli_error(cmd, "--mmd-data needs at least 2 samples (--n)");
     ebm_rng_seed(&a.rng, a.seed, 0);
-    rc = (a.m = load_grbm(cmd, path)) ? sample_model(cmd, &a, quiet) : 1;
+    a.model = cli_model_load(cmd, path);
+    a.m = ebm_model_grbm(a.model);
+    rc = a.m ? sample_model(cmd, &a, quiet) : 1;
     ebm_mat_free(a.x);
     free(a.all);
     ebm_dataset_free(a.d);
     ebm_dataset_free(a.md);
     ebm_grbm_chains_free(a.ch);
-    ebm_grbm_free(a.m);
+    ebm_model_free(a.model);
     return rc;
 }
 
@@ -432,8 +422,10 @@ int cli_grbm_eval(int argc, char **argv, bool quiet) {
     };
     int rc = cli_start_model(cmd, argc, argv, opts, "ebm eval MODEL --data SPEC [options]", eval_about, &path);
     if (rc >= 0) return rc;
-    ebm_grbm *m = load_grbm(cmd, path);
+    ebm_model *model = cli_model_load(cmd, path);
+    ebm_grbm *m = ebm_model_grbm(model);
     if (!m) return 1;
+    cli_data_args da = CLI_DATA_ARGS("auto", "none", limit);
     ebm_dataset *d = NULL;
     ebm_grbm_eval f;
     double t0 = cli_now();
@@ -443,7 +435,7 @@ int cli_grbm_eval(int argc, char **argv, bool quiet) {
     else if (exact == 1 && m->n_hid > EBM_EXACT_MAX_UNITS)
         rc = cli_error(cmd, "--exact on needs at most %d hidden units; this GRBM has %zu", EBM_EXACT_MAX_UNITS,
                        m->n_hid);
-    else if (!(d = load_pixels(cmd, spec, "auto", limit, m, true, quiet || json)))
+    else if (!(d = cli_model_rows(cmd, model, spec, &da, quiet || json)))
         rc = 1;
     else if ((s = ebm_grbm_evaluate(m, d->x, exact == 1 || (exact == 0 && m->n_hid <= EXACT_AUTO_UNITS),
                                     ais ? &ao : NULL, &f)))
@@ -451,7 +443,7 @@ int cli_grbm_eval(int argc, char **argv, bool quiet) {
     else
         print_eval(path, m, d, spec, ais ? &ao : NULL, &f, cli_now() - t0, json);
     ebm_dataset_free(d);
-    ebm_grbm_free(m);
+    ebm_model_free(model);
     return rc >= 0 ? rc : 0;
 }
 
@@ -464,7 +456,8 @@ int cli_grbm_info(int argc, char **argv, bool quiet) {
                             "Describe a Gaussian-Bernoulli RBM file: shapes, parameter statistics (sigma = exp(log_sigma2 / 2)),\n"
                             "the stored standardisation and all metadata; --filters draws columns of W.", &ia, &path);
     if (rc >= 0) return rc;
-    ebm_grbm *m = load_grbm("info", path);
+    ebm_model *model = cli_model_load("info", path);
+    ebm_grbm *m = ebm_model_grbm(model);
     if (!m) return 1;
     cli_report r = cli_report_begin(ia.json, "file", path);
     cli_report_json(&r, ", \"kind\": \"grbm\", \"n_vis\": %zu, \"n_hid\": %zu, \"n_params\": %zu", m->n_vis, m->n_hid,
@@ -484,6 +477,6 @@ int cli_grbm_info(int argc, char **argv, bool quiet) {
     }
     cli_report_meta_end(&r, m->meta);
     rc = cli_info_filters(&ia, quiet, m->W, m->n_vis, m->n_hid, m->height, m->width) ? 0 : 1;
-    ebm_grbm_free(m);
+    ebm_model_free(model);
     return rc;
 }

@@ -13,7 +13,9 @@
 
 /* ---- sampler settings ---- */
 
-bool cli_samp_opts(const char *cmd, cli_samp_args *a, const ebm_meta *m, ebm_mcmc_opts *o) {
+/* The settings a does not have from the command line taken from the model's ebm.sample.* (m may be NULL), then
+ * the sampler options o; false after printing an error. */
+static bool samp_opts(const char *cmd, cli_samp_args *a, const ebm_meta *m, ebm_mcmc_opts *o) {
     const char *s = m ? ebm_meta_get(m, "ebm.sample.sampler") : NULL;
     size_t z;
     float v;
@@ -54,35 +56,36 @@ bool cli_samp_opts(const char *cmd, cli_samp_args *a, const ebm_meta *m, ebm_mcm
 
 void cli_net_model_free(cli_net_model *nm) {
     ebm_energy_free(nm->e);
-    cli_composed_free(nm->comp);
-    ebm_net_free(nm->net);
-    ebm_meta_free(nm->meta);
+    ebm_model_free(nm->model);
     memset(nm, 0, sizeof *nm);
 }
 
-bool cli_net_model_load(const char *cmd, const char *path, cli_net_model *nm) {
+/* The library loads any kind (a composed model with its parts) and makes its energy; the commands here
+ * take the energies of networks, classifiers and composed models. */
+static bool net_model_load(const char *cmd, const char *path, cli_net_model *nm) {
     memset(nm, 0, sizeof *nm);
-    char kind[32];
-    if (cli_model_kind(path, kind, sizeof kind) && strcmp(kind, "compose") == 0) {
-        if (!cli_composed_load(cmd, path, &nm->comp, &nm->meta, &nm->e)) return false;
-        nm->dim = nm->e->dim;
-    } else {
-        ebm_status s = ebm_net_load(path, &nm->net, &nm->meta);
-        if (s) cli_lib_error(cmd, s);
-        else if (cli_net_energy(cmd, path, nm->net, nm->meta, &nm->e) >= 0) s = EBM_EFORMAT;
-        if (s) {
-            cli_net_model_free(nm);
-            return false;
-        }
-        nm->dim = ebm_net_input_size(nm->net);
+    if (!(nm->model = cli_model_load(cmd, path))) return false;
+    ebm_kind k = ebm_model_kind_of(nm->model);
+    ebm_status s = EBM_OK;
+    if (k != EBM_KIND_NET && k != EBM_KIND_JEM && k != EBM_KIND_COMPOSE)
+        cli_error(cmd, "%s: not an energy network or a composed model; this is a '%s' model", path, ebm_kind_name(k));
+    else if ((s = ebm_model_energy(nm->model, &nm->e)))
+        cli_lib_error(cmd, s);
+    if (!nm->e) {
+        cli_net_model_free(nm);
+        return false;
     }
+    nm->net = ebm_model_net(nm->model);
+    nm->comp = ebm_model_composed(nm->model);
+    nm->meta = ebm_model_meta(nm->model);
+    nm->dim = ebm_model_input_size(nm->model);
+    nm->classes = ebm_model_classes(nm->model);
     ebm_net_input_shape(nm->meta, nm->dim, &nm->c, &nm->h, &nm->w);
     bool grey = nm->c == 1 && nm->h > 1 && nm->w > 1;
     nm->ih = grey ? nm->h : 0;
     nm->iw = grey ? nm->w : 0;
     const char *sc = ebm_meta_get(nm->meta, "ebm.data.scale");
     nm->pm1 = sc && strcmp(sc, "pm1") == 0;
-    nm->classes = cli_net_classes(nm->net, nm->meta);
     return true;
 }
 
@@ -93,8 +96,8 @@ int cli_net_open(int rc, const char *cmd, const char *path, const char *needs, c
     if (needs && !cli_model_kind(path, kind, sizeof kind)) return cli_error(cmd, "%s: not a model file", path);
     if (needs && strcmp(kind, "net") != 0 && strcmp(kind, "jem") != 0 && strcmp(kind, "compose") != 0)
         return cli_error(cmd, "%s: %s; this is a '%s' model", path, needs, kind);
-    if (!cli_net_model_load(cmd, path, nm)) return 1;
-    if (sa && !cli_samp_opts(cmd, sa, nm->meta, &nm->mc)) {
+    if (!net_model_load(cmd, path, nm)) return 1;
+    if (sa && !samp_opts(cmd, sa, nm->meta, &nm->mc)) {
         cli_net_model_free(nm);
         return 2;
     }
@@ -167,7 +170,7 @@ void *cli_net_alloc(const char *cmd, size_t bytes) {
 
 ebm_dataset *cli_net_load_rows(const char *cmd, const char *spec, const cli_net_model *nm, size_t limit, bool quiet) {
     cli_data_args da = CLI_DATA_ARGS("auto", "none", limit);
-    return cli_load_like_model(cmd, spec, &da, nm->meta, nm->dim, false, quiet);
+    return cli_model_rows(cmd, nm->model, spec, &da, quiet);
 }
 
 ebm_dataset *cli_net_load_slice(const char *cmd, const char *spec, const cli_net_model *nm, size_t offset, size_t *n,
@@ -313,7 +316,7 @@ static int net_prepare(net_job *j) {
         j->sa.clip_lo = low.mcmc.clip_lo;
         j->sa.clip_hi = low.mcmc.clip_hi;
     }
-    if (!cli_samp_opts(cmd, &j->sa, NULL, &j->o.mcmc)) return 2;
+    if (!samp_opts(cmd, &j->sa, NULL, &j->o.mcmc)) return 2;
     if (j->prox > 0 && j->o.mcmc.kind != EBM_MCMC_ULA && j->o.mcmc.kind != EBM_MCMC_SGLD)
         return cli_error(cmd, "--prox goes with --sampler ula or sgld (it would break %s's Metropolis correction)",
                          ebm_mcmc_name(j->o.mcmc.kind)), 2;

@@ -36,26 +36,14 @@ static void rbm_epoch(cli_run *r, const ebm_run_progress *p) {
     ebm_rbm_monitor(c->m, c->mon ? c->mon->data : NULL, c->mon ? c->mon->rows : 0, c->pll,
                     c->exact ? c->ll_data->data : NULL, c->ll_data->rows, f);
     double recon = f->recon, pll = f->pseudo_ll, ll = f->log_likelihood, dead = f->dead, on = f->stuck_on;
-    char line[256];
-    int n = snprintf(line, sizeof line, "epoch %zu/%zu  %.2f s", p->epoch, p->epochs, p->seconds);
-    if (!isnan(recon)) n += snprintf(line + n, sizeof line - (size_t)n, "  recon %.4f", recon);
-    if (!isnan(pll)) n += snprintf(line + n, sizeof line - (size_t)n, "  pseudo-LL %.2f", pll);
-    if (!isnan(ll)) snprintf(line + n, sizeof line - (size_t)n, "  exact LL %.3f nats", ll);
-    cli_progress_line(&r->prog, "%s", line);
+    const cli_fig fig[] = {{NULL, "%.6g", p->lr}, {NULL, "%.6f", p->mean.recon}, {"  recon %.4f", "%.6f", recon},
+                           {"  pseudo-LL %.2f", "%.4f", pll}, {"  exact LL %.3f nats", "%.4f", ll},
+                           {NULL, "%.4f", f->log_z}, {NULL, "%.4f", dead + on}};
+    cli_epoch_report(r, p, fig, 7);
     if (dead + on > 0.25)
         cli_progress_line(&r->prog, "warning: %.0f%% of the hidden units are saturated (%.0f%% never on, %.0f%% always on "
                           "over the monitor rows); a smaller --lr or a larger --weight-decay may help",
                           100 * (dead + on), 100 * dead, 100 * on);
-    if (r->log) {
-        const double v[6] = {p->mean.recon, recon, pll, ll, f->log_z, dead + on}; /* NaN: an empty field */
-        fprintf(r->log, "%zu,%.4f,%.4f,%.6g", p->epoch, p->seconds, p->total_seconds, p->lr);
-        for (int k = 0; k < 6; k++) {
-            fputc(',', r->log);
-            if (!isnan(v[k])) fprintf(r->log, k < 2 ? "%.6f" : "%.4f", v[k]);
-        }
-        fputc('\n', r->log);
-        fflush(r->log);
-    }
 }
 
 static ebm_status rbm_save(cli_run *r, const char *path) {

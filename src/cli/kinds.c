@@ -31,14 +31,6 @@ static const cli_kind *cli_kind_named(const char *name) {
     return NULL;
 }
 
-const cli_kind *cli_kind_of_file(const char *cmd, const char *path) {
-    char kind[32];
-    if (!cli_model_kind(path, kind, sizeof kind)) return cli_error(cmd, "%s: not a readable model file", path), NULL;
-    const cli_kind *k = cli_kind_named(kind);
-    if (!k) cli_error(cmd, "%s: a model of kind '%s', which this version of ebm does not know", path, kind);
-    return k;
-}
-
 /* The row of the model named among the arguments (the first non-option argument that is a model file, also
  * after "--"), or the RBM's, whose handlers print the help and the errors of a missing or unreadable model;
  * the kind is known before the handler parses its options. */

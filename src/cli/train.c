@@ -20,6 +20,24 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+void cli_epoch_report(cli_run *r, const ebm_run_progress *p, const cli_fig *f, size_t n) {
+    char line[512];
+    int used = snprintf(line, sizeof line, "epoch %zu/%zu  %.2f s", p->epoch, p->epochs, p->seconds);
+    for (size_t i = 0; i < n; i++)
+        if (f[i].line && !isnan(f[i].v) && used >= 0 && (size_t)used < sizeof line)
+            used += snprintf(line + used, sizeof line - (size_t)used, f[i].line, f[i].v);
+    cli_progress_line(&r->prog, "%s", line);
+    if (!r->log) return;
+    fprintf(r->log, "%zu,%.4f,%.4f", p->epoch, p->seconds, p->total_seconds);
+    for (size_t i = 0; i < n; i++) {
+        if (!f[i].log) continue;
+        fputc(',', r->log);
+        if (!isnan(f[i].v)) fprintf(r->log, f[i].log, f[i].v);
+    }
+    fputc('\n', r->log);
+    fflush(r->log);
+}
+
 int cli_train_check(const char *cmd, const cli_train_args *ta) {
     if (!ta->data) return cli_error(cmd, "--data is required (e.g. --data fashion-mnist)");
     if (!ta->out) return cli_error(cmd, "--out is required (where to save the model)");
