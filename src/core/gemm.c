@@ -49,11 +49,11 @@ static size_t row_start(const split *s, size_t i) {
  * holds at least 48 (ebm_chain_range) gives each chain's row the bits one product of all chains gives it,
  * also when the chains outnumber the units (ebm.h PART 5, "Slices").  Columns: 4 blocks per 1024 when there
  * are 256 or more (as before for the products of training, a batch of 64..128 rows against 256..1024
- * units), else one.  Rows: balanced blocks of ROW_BLOCKs, 4 per 1024 rows when the columns are not split,
- * 2 when the columns are split but the rows outnumber them, else one; and at most about ROW_CAP rows each.
- * Measured (2 threads, SkylakeX kernels, quiet machine, microseconds per product; the earlier plan, one
- * split of the longer side, in brackets): 100x512x784 444 (as before), 100x784x512 478 (as before),
- * 1000x512x784 4297 (4047), 500x100x784 431 (440), 100x64x784 62 (71), 128x128x128 32 (40).
+ * units), 2 from 128, else one.  Rows: balanced blocks of ROW_BLOCKs, 4 per 1024 rows when the columns are
+ * not split, 2 when the columns are split but the rows outnumber them, else one; and at most about ROW_CAP
+ * rows each.  Narrow column blocks lose when the rows outnumber the columns (500 x 100 x 784 in 4 blocks of
+ * 16..32 columns: 662 us against 443 us in rows), splitting rows loses on long sums (128 x 128 x 3136: 690
+ * against 650 in 2 column blocks): bench/bench_gemm measures these shapes against one OpenBLAS call.
  *
  * Otherwise (a transposed A: a weight gradient, whose rows are units) the output is split along its longer
  * side into a multiple of 4 blocks (balanced on 1, 2 and 4 threads), widths rounded to the kernel's unroll
@@ -62,8 +62,8 @@ static split plan(int ta, size_t m, size_t n, size_t k) {
     split s = {m, 1, m, n, 1};
     double mnk = (double)m * (double)n * (double)k;
     if (!ta && m >= ROW_BLOCK) {
-        if (n >= 256 && (double)ROW_BLOCK * (double)n * (double)k >= SMALL) {
-            size_t nb = blocks_for(n);
+        if (n >= 128 && (double)ROW_BLOCK * (double)n * (double)k >= SMALL) {
+            size_t nb = n >= 256 ? blocks_for(n) : 2;
             s.cper = ((n + nb - 1) / nb + 15) / 16 * 16;
             s.cb = (n + s.cper - 1) / s.cper;
         }
