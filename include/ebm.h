@@ -753,7 +753,8 @@ EBM_API ebm_status ebm_grbm_clone(const ebm_grbm *m, ebm_grbm **out);
 /* The paper's initialisation: W ~ N(0, init_var^2 / (n_vis + n_hid)), b = 0, mu = 0, log_var = log init_var. */
 EBM_API ebm_status ebm_grbm_init(ebm_grbm *m, ebm_rng *rng, float init_var);
 /* Standardisation statistics of pixel data x (n, n_vis): global = one mean and std over all values
- * (the paper's), otherwise per visible unit (std floored at 1e-3 of the global one).  Stored in the model. */
+ * (the paper's), otherwise per visible unit (std floored at 1e-3 of the global one).  Stored in the model,
+ * and recorded in its metadata as ebm.data.standardize = global | pixel. */
 EBM_API ebm_status ebm_grbm_fit_standardization(ebm_grbm *m, const ebm_mat *x, int global);
 /* out (n, n_vis) = (x - data_mean) / data_std, and back; out may equal x. */
 EBM_API void ebm_grbm_standardize(const ebm_grbm *m, const float *x, size_t n, float *out);

@@ -153,9 +153,58 @@ static void test_net(const char *dir) {
     ebm_dataset_free(d);
 }
 
+/* A GRBM: the model records its standardisation, the trainer its settings and the sampler defaults of
+ * `ebm sample` (the sampler it trained with, for as many steps), as `ebm train grbm` writes them. */
+static void test_grbm(const char *dir) {
+    char data_path[600], model_path[600];
+    snprintf(data_path, sizeof data_path, "%s/pixels.csv", dir);
+    snprintf(model_path, sizeof model_path, "%s/grbm.safetensors", dir);
+    ebm_dataset *d = csv_data(data_path, 40, 6, 0);
+    REQUIRE(d != NULL);
+    ebm_grbm *m;
+    ebm_rng rng;
+    ebm_rng_seed(&rng, 4, 100);
+    CHECK_OK(ebm_grbm_new(6, 3, &m));
+    CHECK_OK(ebm_grbm_init(m, &rng, 1.0f));
+    CHECK_OK(ebm_grbm_fit_standardization(m, d->x, 0));
+    ebm_grbm_standardize(m, d->x->data, d->x->rows, d->x->data);
+    ebm_grbm_train_opts o;
+    ebm_grbm_train_opts_default(&o);
+    o.epochs = 2;
+    o.batch = 10;
+    o.k = 3;
+    o.sampler.sampler = EBM_GRBM_GIBBS_LANGEVIN;
+    o.sampler.langevin_steps = 4;
+    o.sampler.eta = 0.25f;
+    o.sampler.mh = 1;
+    ebm_trainer *t;
+    CHECK_OK(ebm_grbm_trainer_new(m, &o, &t));
+    ebm_run_opts ro;
+    ebm_run_result res;
+    ebm_grbm_run_opts(&o, &ro);
+    CHECK_OK(ebm_run(t, d->x, NULL, &ro, &res));
+    CHECK_OK(ebm_run_describe(t, &ro, &res, m->meta));
+    CHECK_OK(ebm_grbm_save(m, model_path));
+    ebm_grbm *back;
+    CHECK_OK(ebm_grbm_load(model_path, &back));
+    check_value(back->meta, "ebm.data.standardize", "pixel");
+    check_value(back->meta, "ebm.train.method", "cd-3");
+    check_value(back->meta, "ebm.train.sampler", "gibbs-langevin");
+    check_value(back->meta, "ebm.sample.sampler", "gibbs-langevin");
+    check_value(back->meta, "ebm.sample.steps", "3");
+    check_value(back->meta, "ebm.sample.eta", "0.25");
+    check_value(back->meta, "ebm.sample.langevin_steps", "4");
+    check_value(back->meta, "ebm.sample.mh", "1");
+    ebm_grbm_free(back);
+    ebm_trainer_free(t);
+    ebm_grbm_free(m);
+    ebm_dataset_free(d);
+}
+
 int main(void) {
     const char *dir = check_tmpdir("provenance");
     test_rbm(dir);
     test_net(dir);
+    test_grbm(dir);
     return check_summary("test_provenance");
 }

@@ -79,18 +79,11 @@ static void train_describe(cli_run *r, char *buf, size_t cap) {
     snprintf(buf, cap, "GRBM %zu x %zu", m->n_vis, m->n_hid);
 }
 
-/* What the trainer does not record: the standardisation, the initial variance, and the defaults of `ebm sample`
- * (the sampler the model was trained with, from noise, for as many steps). */
+/* What neither the model (ebm.data.standardize) nor the trainer (ebm.train.*, the sampler's ebm.sample.*)
+ * records: the initial variance, and the start and temperature of `ebm sample`. */
 static ebm_status train_meta(ebm_meta *mt, const grbm_train *g) {
-    const ebm_grbm_sample_opts *so = &g->o.sampler;
-    ebm_status s = ebm_meta_set(mt, "ebm.data.standardize", g->stdz == 0 ? "global" : "pixel");
-    if (!s) s = ebm_meta_setf(mt, "ebm.train.init_var", "%g", (double)g->init_var);
-    if (!s) s = ebm_meta_set(mt, "ebm.sample.sampler", ebm_grbm_sampler_name(so->sampler));
-    if (!s) s = ebm_meta_setf(mt, "ebm.sample.steps", "%zu", g->o.k);
-    if (!s) s = ebm_meta_setf(mt, "ebm.sample.eta", "%g", (double)so->eta);
-    if (!s) s = ebm_meta_setf(mt, "ebm.sample.langevin_steps", "%zu", so->langevin_steps);
-    if (!s) s = ebm_meta_setf(mt, "ebm.sample.mh", "%d", so->mh);
-    return s ? s : ebm_meta_set_sample_defaults(mt, g->o.k, 1.0f, "noise"); /* adds temperature 1 and init */
+    ebm_status s = ebm_meta_setf(mt, "ebm.train.init_var", "%g", (double)g->init_var);
+    return s ? s : ebm_meta_set_sample_defaults(mt, g->o.k, 1.0f, "noise"); /* steps, temperature 1, init */
 }
 
 static const char *const neg_names[] = {"noise", "data", "persistent"};

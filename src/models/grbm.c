@@ -126,7 +126,7 @@ ebm_status ebm_grbm_fit_standardization(ebm_grbm *m, const ebm_mat *x, int globa
     }
     free(s1);
     free(s2);
-    return EBM_OK;
+    return ebm_meta_set(m->meta, "ebm.data.standardize", global ? "global" : "pixel");
 }
 
 void ebm_grbm_standardize(const ebm_grbm *m, const float *x, size_t n, float *out) {

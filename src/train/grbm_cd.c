@@ -245,6 +245,12 @@ static ebm_status grbm_describe(void *self, ebm_meta *mt) {
     if (!s) s = ebm_meta_setf(mt, "ebm.train.momentum", "%g", (double)o->momentum);
     if (!s) s = ebm_meta_setf(mt, "ebm.train.weight_decay", "%g", (double)o->weight_decay);
     if (!s) s = ebm_meta_setf(mt, "ebm.train.grad_clip", "%g", (double)o->grad_clip);
+    /* the defaults of `ebm sample`: the sampler the model was trained with, for as many steps */
+    if (!s) s = ebm_meta_set(mt, "ebm.sample.sampler", ebm_grbm_sampler_name(so->sampler));
+    if (!s) s = ebm_meta_setf(mt, "ebm.sample.steps", "%zu", o->k);
+    if (!s) s = ebm_meta_setf(mt, "ebm.sample.eta", "%g", (double)so->eta);
+    if (!s) s = ebm_meta_setf(mt, "ebm.sample.langevin_steps", "%zu", so->langevin_steps);
+    if (!s) s = ebm_meta_setf(mt, "ebm.sample.mh", "%d", so->mh);
     return s;
 }
 
