@@ -270,6 +270,11 @@ ebm_status ebm_ais_drive(ais_path *p, const double *betas, size_t nb, int revers
     return EBM_OK;
 }
 
+ebm_status ebm_ais_check_runs(size_t runs) {
+    if (runs < 1 || runs > (1u << 20)) return ebm_fail(EBM_EINVAL, "AIS runs must be in 1..1048576");
+    return EBM_OK;
+}
+
 ebm_status ebm_ais_resolve_betas(const ebm_ais_opts *o, const double **betas, size_t *nb, double **own) {
     *own = NULL;
     *betas = o->betas;
@@ -292,8 +297,8 @@ ebm_status ebm_ais_resolve_betas(const ebm_ais_opts *o, const double **betas, si
 
 /* Common set-up of forward and reverse AIS on an RBM. */
 static ebm_status rbm_ais(const ebm_rbm *m, const float *v0, const ebm_ais_opts *o, ebm_ais_result *res, double *log_w) {
-    if (o->runs < 1 || o->runs > (1u << 20)) return ebm_fail(EBM_EINVAL, "AIS runs must be in 1..1048576");
-    ebm_status s = ebm_rbm_check_finite(m);
+    ebm_status s = ebm_ais_check_runs(o->runs);
+    if (!s) s = ebm_rbm_check_finite(m);
     if (s) return s;
     const double *betas;
     size_t nb;
@@ -334,7 +339,7 @@ ebm_status ebm_rbm_ais_dist(const ebm_rbm *m, const ebm_mat *x, const ebm_ais_op
                             ebm_ais_result *r) {
     size_t runs = opts->runs, nv = m->n_vis;
     if (x && x->cols != nv) return ebm_fail(EBM_ESHAPE, "AIS: the data has %zu columns, the RBM %zu visible units", x->cols, nv);
-    if (runs < 1 || runs > (1u << 20)) return ebm_fail(EBM_EINVAL, "AIS runs must be in 1..1048576");
+    if (ebm_ais_check_runs(runs)) return EBM_EINVAL;
     float *base = x ? malloc(nv * sizeof(float)) : NULL;
     float *v0 = reverse && runs <= SIZE_MAX / sizeof(float) / nv ? malloc(runs * nv * sizeof(float)) : NULL;
     /* this process's runs [lo, hi) of all of them, in whole blocks of EBM_CHAIN_BLOCK (ebm_chain_range), so
@@ -353,7 +358,7 @@ ebm_status ebm_rbm_ais_dist(const ebm_rbm *m, const ebm_mat *x, const ebm_ais_op
         ebm_chain_range(runs, k, ranks, &a0, &a1);
         counts[k] = a1 - a0;
     }
-    int idle = hi == lo; /* only with ranks > 1 and runs < 48 x ranks; runs >= 1 is checked below */
+    int idle = hi == lo; /* only with ranks > 1 and fewer than 48 x ranks runs (runs >= 1: checked above) */
     size_t first = idle ? 0 : lo;
     ebm_ais_opts o = *opts;
     o.base_bias = x ? base : opts->base_bias;

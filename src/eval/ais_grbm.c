@@ -100,8 +100,8 @@ ebm_status ebm_grbm_ais_base(const ebm_mat *data, float *mean, float *var) {
 
 ebm_status ebm_grbm_ais(const ebm_grbm *m, const float *base_mean, const float *base_var, const ebm_ais_opts *o,
                         ebm_ais_result *res, double *log_w) {
-    if (o->runs < 1 || o->runs > (1u << 20)) return ebm_fail(EBM_EINVAL, "AIS runs must be in 1..1048576");
-    ebm_status s = ebm_grbm_check_finite(m);
+    ebm_status s = ebm_ais_check_runs(o->runs);
+    if (!s) s = ebm_grbm_check_finite(m);
     if (s) return s;
     size_t nv = m->n_vis, nh = m->n_hid, R = o->runs;
     for (size_t i = 0; i < nv; i++) {

@@ -26,5 +26,7 @@ ebm_status ebm_ais_drive(ais_path *p, const double *betas, size_t nb, int revers
                          const ebm_ais_opts *o, double *logw, ebm_ais_result *res);
 /* Resolves o->betas / o->steps into a checked schedule; *own receives an allocation to free (or NULL). */
 ebm_status ebm_ais_resolve_betas(const ebm_ais_opts *o, const double **betas, size_t *nb, double **own);
+/* EBM_EINVAL unless 1 <= runs <= 2^20 (the bound every AIS entry point checks before it allocates). */
+ebm_status ebm_ais_check_runs(size_t runs);
 
 #endif

@@ -117,8 +117,9 @@ ebm_status ebm_gibbs_set_slice(ebm_gibbs *g, size_t first, size_t total) {
 
 void ebm_chain_range(size_t n, size_t rank, size_t ranks, size_t *lo, size_t *hi) {
     /* whole blocks of EBM_CHAIN_BLOCK, the last one taking the n % EBM_CHAIN_BLOCK left over, so that no
-     * slice holds fewer than EBM_CHAIN_BLOCK chains (unless n does): ebm_sgemm splits a product of that
-     * many rows or more by rows, and a slice's rows then round as one process's (src/core/gemm.c) */
+     * slice holds fewer than EBM_CHAIN_BLOCK chains (unless n does): ebm_sgemm blocks a product of that
+     * many data rows or more at multiples of EBM_CHAIN_BLOCK rows, and a slice's rows then round as one
+     * process's (src/core/gemm.c, plan()) */
     size_t blocks = n / EBM_CHAIN_BLOCK ? n / EBM_CHAIN_BLOCK : 1, q, r;
     if (ranks < 1) ranks = 1;
     q = blocks / ranks;
