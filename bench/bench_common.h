@@ -7,6 +7,7 @@
 
 #include <cblas.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -36,6 +37,21 @@ static inline double sgemm_peak(void) {
     free(B);
     free(C);
     return best;
+}
+
+/* "BLAS: ..." (library, kernels, threads, wait policy), the first line of every benchmark's output. */
+static inline void bench_print_blas(void) {
+    char blas[512];
+    ebm_blas_info(blas, sizeof blas);
+    printf("BLAS: %s\n", blas);
+}
+
+/* sgemm_peak(), printed, and as the "RESULT impl=peak" line the compare scripts read. */
+static inline double bench_print_peak(void) {
+    double peak = sgemm_peak();
+    printf("sgemm peak (2048^3, %d threads): %.1f GFLOP/s\n", ebm_get_threads(), peak);
+    printf("RESULT impl=peak gflops=%.2f threads=%d\n", peak, ebm_get_threads());
+    return peak;
 }
 
 #endif

@@ -42,12 +42,8 @@ int main(int argc, char **argv) {
     static const size_t shapes[][3] = {{100, 512, 784},  {100, 784, 512},  {1000, 512, 784}, {2000, 784, 512},
                                        {100, 64, 784},   {256, 64, 784},   {500, 100, 784},  {128, 128, 128},
                                        {128, 128, 3136}, {3000, 32, 64}};
-    char blas[512];
-    ebm_blas_info(blas, sizeof blas);
-    printf("BLAS: %s\n", blas);
-    double peak = sgemm_peak();
-    printf("sgemm peak (2048^3, %d threads): %.1f GFLOP/s\n", ebm_get_threads(), peak);
-    printf("RESULT impl=peak gflops=%.2f threads=%d\n", peak, ebm_get_threads());
+    bench_print_blas();
+    double peak = bench_print_peak();
     printf("%-18s %10s %10s %8s %9s\n", "m x n x k", "ebm us", "one call", "ratio", "of peak");
     for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
         size_t m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];

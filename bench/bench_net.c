@@ -258,12 +258,8 @@ int main(int argc, char **argv) {
     }
     if (reps < 1 || reps > 100) reps = 10;
     if (batch < 1) batch = 128;
-    char blas[512];
-    ebm_blas_info(blas, sizeof blas);
-    printf("BLAS: %s\n", blas);
-    double peak = sgemm_peak();
-    printf("sgemm peak (2048^3, %d threads): %.1f GFLOP/s\n", ebm_get_threads(), peak);
-    printf("RESULT impl=peak gflops=%.2f threads=%d\n", peak, ebm_get_threads());
+    bench_print_blas();
+    double peak = bench_print_peak();
 
     ebm_precision precs[2] = {EBM_PRECISION_FP32, EBM_PRECISION_BF16}, r;
     size_t np0 = only_bf16 ? 1 : 0, np1 = only_fp32 ? 1 : 2;

@@ -84,9 +84,7 @@ int main(int argc, char **argv) {
             return 2;
         }
     }
-    char blas[512];
-    ebm_blas_info(blas, sizeof blas);
-    printf("BLAS: %s\n", blas);
+    bench_print_blas();
     ebm_data_opts o;
     ebm_data_opts_default(&o);
     o.binarize = EBM_BINARIZE_THRESHOLD;
@@ -96,9 +94,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench_rbm: %s\n", ebm_last_error());
         return 1;
     }
-    double peak = sgemm_peak();
-    printf("sgemm peak (2048^3, %d threads): %.1f GFLOP/s\n", ebm_get_threads(), peak);
-    printf("RESULT impl=peak gflops=%.2f threads=%d\n", peak, ebm_get_threads());
+    double peak = bench_print_peak();
     double peak16 = NAN;
     if (have_bf16) {
         double pf = dnnl_peak(0);
