@@ -131,21 +131,23 @@ grep -q "cannot resume; resume it in one process" "$T/log" && echo "structured: 
     { fail "structured: the refusal does not say why"; cat "$T/log"; }
 
 # AIS (forward and reverse) and score over two processes: the same figures as one process, bit for bit.
+# ais_same NAME EVAL-ARGS...: `ebm eval ... --json` over two processes prints what one process prints (but time)
+ais_same() {
+    name=$1
+    shift
+    "$EBM" --quiet eval "$@" --json | sed 's/"seconds": [0-9.]*//g' >"$T/a1" || fail "$name: one process"
+    np 2 "$EBM" --quiet eval "$@" --json | sed 's/"seconds": [0-9.]*//g' >"$T/a2" || fail "$name: two processes"
+    grep -q '"log_z"' "$T/a1" && cmp -s "$T/a1" "$T/a2" && echo "$name -np 2: identical to -np 1" ||
+        fail "$name -np 2 differs from -np 1"
+}
 "$EBM" --quiet train rbm --data "$T/b.csv" --hidden 5 --epochs 3 --out "$T/m.safetensors" >/dev/null 2>&1
-ais="eval $T/m.safetensors --data $T/b.csv --ais --ais-runs 37 --ais-betas 300 --reverse --json"
-"$EBM" --quiet $ais | sed 's/"seconds": [0-9.]*//g' >"$T/a1" || fail "AIS: one process"
-np 2 "$EBM" --quiet $ais | sed 's/"seconds": [0-9.]*//g' >"$T/a2" || fail "AIS: two processes"
-grep -q '"log_z"' "$T/a1" && cmp -s "$T/a1" "$T/a2" && echo "AIS -np 2: identical to -np 1" || fail "AIS -np 2 differs from -np 1"
+ais_same "AIS" "$T/m.safetensors" --data "$T/b.csv" --ais --ais-runs 37 --ais-betas 300 --reverse
 # more runs than hidden units (3000 runs of a 64 x 32 RBM, products of >= 2^18 multiply-adds, which one process
 # splits by rows): with the GEMM blocking before the 48-row blocks, -np 2 differed here (measured)
 awk 'BEGIN { srand(3); for (r = 0; r < 300; r++) { k = r % 4; l = "";
   for (i = 0; i < 64; i++) l = l (i ? "," : "") ((rand() < ((i % 4 == k) ? 0.8 : 0.15)) ? 1 : 0); print l } }' >"$T/w.csv"
 "$EBM" --quiet train rbm --data "$T/w.csv" --hidden 32 --epochs 3 --out "$T/w.safetensors" >/dev/null 2>&1
-ais="eval $T/w.safetensors --data $T/w.csv --ais --ais-runs 3000 --ais-betas 30 --json"
-"$EBM" --quiet $ais | sed 's/"seconds": [0-9.]*//g' >"$T/a1" || fail "AIS 3000 runs: one process"
-np 2 "$EBM" --quiet $ais | sed 's/"seconds": [0-9.]*//g' >"$T/a2" || fail "AIS 3000 runs: two processes"
-grep -q '"log_z"' "$T/a1" && cmp -s "$T/a1" "$T/a2" && echo "AIS 3000 runs of 64 x 32 -np 2: identical to -np 1" ||
-    fail "AIS 3000 runs -np 2 differs from -np 1"
+ais_same "AIS 3000 runs of 64 x 32" "$T/w.safetensors" --data "$T/w.csv" --ais --ais-runs 3000 --ais-betas 30
 awk 'BEGIN { srand(7); for (r = 0; r < 1100; r++) { l = "";
   for (i = 0; i < 12; i++) l = l (i ? "," : "") (rand() < 0.3 ? 1 : 0); print l } }' >"$T/s.csv"
 "$EBM" --quiet score "$T/m.safetensors" --data "$T/s.csv" --out "$T/s1.csv" >/dev/null || fail "score: one process"
