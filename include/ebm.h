@@ -103,7 +103,7 @@ EBM_API void ebm_blas_info(char *buf, size_t cap);
 EBM_API const char *ebm_blas_better_coretype(void);
 
 /* ------------------------------------------------------------------------------------------------
- * Precision of the matrix products (RBM Gibbs sampling, CD/PCD training, AIS moves; network layers).
+ * Precision of the matrix products (RBM Gibbs sampling, CD/PCD training; network layers).
  * A setting of the object that computes (ebm_cd_opts.precision, ebm_gibbs_set_precision,
  * ebm_ais_opts.precision, ebm_net_set_precision: a run-time setting of an ebm_net, never written to its
  * file), never of the stored model: parameters, model files, optimiser state, free energies,
@@ -111,7 +111,8 @@ EBM_API const char *ebm_blas_better_coretype(void);
  * product (the weights, a copy refreshed after every update, and the states they multiply) are rounded to
  * bfloat16 (8 significant bits, round to nearest even) and multiplied by oneDNN with fp32 accumulation
  * into fp32 results.  CD's weight-gradient product stays fp32 (in bf16 it cost the demo model over a nat
- * of test log-likelihood); AIS's v'W product, which its log weights are computed from, stays fp32.
+ * of test log-likelihood).  RBM AIS checks the setting and computes in fp32 whatever it says: its
+ * products are sums of rows of W over the units that flipped, faster than bf16 products.
  * Results stay independent of the thread count, and a bf16 run is as reproducible as an fp32 one; it is
  * a different (slightly perturbed) algorithm, not the fp32 run's bits.  EBM_PRECISION_AUTO is bf16 where oneDNN is built in and the CPU multiplies bf16
  * natively (AVX512-BF16 or AMX), fp32 elsewhere.  Without oneDNN (CMake did not find libdnnl-dev),
@@ -2022,7 +2023,8 @@ typedef struct ebm_ais_opts {
      * the streams of index i, so a set split across processes (docs/distributed.md) gets the weights one
      * process would; ebm_ais_summarize then gives the estimate from all the weights. */
     size_t first_run;
-    ebm_precision precision;  /* of the Gibbs moves (default FP32); v'W for the log weights stays fp32 */
+    ebm_precision precision;  /* checked, and unused by the RBM path: its products add rows of W for
+                               * the units that flipped, exact fp32 sums faster than bf16 products */
 } ebm_ais_opts;
 
 typedef struct ebm_ais_result {

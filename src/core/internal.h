@@ -117,6 +117,27 @@ void ebm_mm_gemm(ebm_mm *mm, int ta, int tb, size_t m, size_t n, size_t k, float
 /* ebm_mm_gemm with an epilogue on every block of C (ebm_sgemm_ep's contract). */
 void ebm_mm_gemm_ep(ebm_mm *mm, int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *A,
                     size_t lda, const float *B, size_t ldb, float beta, float *C, size_t ldc, const ebm_gemm_ep *ep);
+/* C = alpha A B for the states A (n, k) of n Markov chains, called once per step (binmm.c): the product
+ * keeps S = A_prev B and adds to each row of S the rows of B (k, cols) where the row of A changed (+1 and
+ * -1 by adds and subtracts, other changes d by d times the row), so chains of binary units that flip few
+ * of them cost a fraction of a dense product.  refresh != 0 recomputes S from the non-zeros of A (the
+ * first call must refresh, and later refreshes bound the rounding the updates accumulate).  Each row is
+ * updated on its own in a fixed order: its bits depend on that row's history, B and the refresh steps,
+ * not on the thread count or the other rows.  Then ep (NULL: none) on every block of C, by the thread
+ * that computed it.  B may change between calls only with a refresh (S would be stale otherwise). */
+typedef struct ebm_binmm ebm_binmm;
+/* ebm_binmm_step_in shares rows out in groups of this many, by static schedules over the groups. */
+#define EBM_BINMM_GROUP 4
+ebm_status ebm_binmm_new(size_t n, size_t k, size_t cols, ebm_binmm **out);
+void ebm_binmm_free(ebm_binmm *p);
+void ebm_binmm_step(ebm_binmm *p, int refresh, float alpha, const float *A, size_t lda, const float *B, size_t ldb,
+                    float *C, size_t ldc, const ebm_gemm_ep *ep);
+/* The same, called by every thread of an enclosing parallel region (or outside any): its loops are
+ * orphaned worksharing without barriers, each thread taking the same groups of EBM_BINMM_GROUP rows as
+ * any loop `omp for schedule(static) nowait` over the groups gives it, so the caller can chain per-row
+ * work (a second product on the rows the first one's epilogue drew) without a barrier. */
+void ebm_binmm_step_in(ebm_binmm *p, int refresh, float alpha, const float *A, size_t lda, const float *B,
+                       size_t ldb, float *C, size_t ldc, const ebm_gemm_ep *ep);
 /* out (cols) = sum_r w[r] A[r, :] for A (rows, cols), summed in row order. */
 void ebm_colsum(const float *A, size_t rows, size_t cols, const float *w, float *out);
 
