@@ -30,7 +30,7 @@
 #define PREFETCH 4
 #endif
 /* Rows per task, and per epilogue call. */
-#define GROUP EBM_BINMM_GROUP
+#define GROUP 4
 
 struct ebm_binmm {
     size_t n, k, cols;
@@ -197,45 +197,45 @@ static void chunk_update(const float *B, size_t ldb, size_t c0, size_t w, const 
     for (size_t j = 0; j < w; j++) cr[j] = alpha * s[j];
 }
 
+void ebm_binmm_rows(size_t n, size_t *r0, size_t *r1) {
+    size_t groups = (n + GROUP - 1) / GROUP, t = (size_t)omp_get_thread_num(), T = (size_t)omp_get_num_threads();
+    size_t g0 = groups * t / T, g1 = groups * (t + 1) / T;
+    *r0 = g0 * GROUP < n ? g0 * GROUP : n;
+    *r1 = g1 * GROUP < n ? g1 * GROUP : n;
+}
+
 void ebm_binmm_step(ebm_binmm *p, int refresh, float alpha, const float *A, size_t lda, const float *B, size_t ldb,
                     float *C, size_t ldc, const ebm_gemm_ep *ep) {
-    int par = p->n * p->cols >= 4096 && p->n > EBM_BINMM_GROUP && !omp_in_parallel();
+    int par = p->n * p->cols >= 4096 && p->n > GROUP && !omp_in_parallel();
 #pragma omp parallel if (par)
     ebm_binmm_step_in(p, refresh, alpha, A, lda, B, ldb, C, ldc, ep);
 }
 
 void ebm_binmm_step_in(ebm_binmm *p, int refresh, float alpha, const float *A, size_t lda, const float *B,
                        size_t ldb, float *C, size_t ldc, const ebm_gemm_ep *ep) {
-    size_t n = p->n, k = p->k, cols = p->cols;
+    size_t n = p->n, k = p->k, cols = p->cols, kk = k ? k : 1, rb, re;
     if (n == 0 || cols == 0) return;
-    /* chunks: the 16-float vectors of a row shared out as evenly as whole vectors allow */
-    size_t vecs = (cols + 15) / 16, chunks = (vecs + CHUNK_VECS - 1) / CHUNK_VECS;
-    size_t groups = (n + GROUP - 1) / GROUP, kk = k ? k : 1;
-    /* Every loop below gives each thread the same groups (static schedules of the same count), so a
-     * thread only reads the lists and sums it wrote: no barrier between the loops. */
-#pragma omp for schedule(static) nowait
-    for (size_t g = 0; g < groups; g++) {
-        size_t r1 = (g + 1) * GROUP < n ? (g + 1) * GROUP : n;
-        for (size_t r = g * GROUP; r < r1; r++) {
-            if (refresh) {
-                memset(p->prev + r * k, 0, k * sizeof(float));
-                memset(p->sum + r * cols, 0, cols * sizeof(float));
-            }
-            changes c = {p->idx + r * 3 * kk, p->idx + r * 3 * kk + kk, p->idx + r * 3 * kk + 2 * kk,
-                         p->od + r * kk, 0, 0, 0};
-            row_changes(A + r * lda, p->prev + r * k, k, &c);
-            p->len[3 * r] = c.np;
-            p->len[3 * r + 1] = c.nm;
-            p->len[3 * r + 2] = c.no;
+    ebm_binmm_rows(n, &rb, &re);
+    for (size_t r = rb; r < re; r++) {
+        if (refresh) {
+            memset(p->prev + r * k, 0, k * sizeof(float));
+            memset(p->sum + r * cols, 0, cols * sizeof(float));
         }
+        changes c = {p->idx + r * 3 * kk, p->idx + r * 3 * kk + kk, p->idx + r * 3 * kk + 2 * kk, p->od + r * kk,
+                     0, 0, 0};
+        row_changes(A + r * lda, p->prev + r * k, k, &c);
+        p->len[3 * r] = c.np;
+        p->len[3 * r + 1] = c.nm;
+        p->len[3 * r + 2] = c.no;
     }
-    size_t v0 = 0;
+    /* chunks: the 16-float vectors of a row shared out as evenly as whole vectors allow; within a chunk,
+     * groups of GROUP rows and then the epilogue on the group's block */
+    size_t vecs = (cols + 15) / 16, chunks = (vecs + CHUNK_VECS - 1) / CHUNK_VECS, v0 = 0;
     for (size_t q = 0; q < chunks; q++) {
         size_t nvq = vecs / chunks + (q < vecs % chunks), c0 = 16 * v0;
         size_t c1 = 16 * (v0 + nvq) < cols ? 16 * (v0 + nvq) : cols;
-#pragma omp for schedule(static) nowait
-        for (size_t g = 0; g < groups; g++) {
-            size_t r0 = g * GROUP, r1 = r0 + GROUP < n ? r0 + GROUP : n;
+        for (size_t r0 = rb; r0 < re; r0 += GROUP) {
+            size_t r1 = r0 + GROUP < re ? r0 + GROUP : re;
             for (size_t r = r0; r < r1; r++) {
                 changes c = {p->idx + r * 3 * kk, p->idx + r * 3 * kk + kk, p->idx + r * 3 * kk + 2 * kk,
                              p->od + r * kk, p->len[3 * r], p->len[3 * r + 1], p->len[3 * r + 2]};

@@ -126,18 +126,19 @@ void ebm_mm_gemm_ep(ebm_mm *mm, int ta, int tb, size_t m, size_t n, size_t k, fl
  * not on the thread count or the other rows.  Then ep (NULL: none) on every block of C, by the thread
  * that computed it.  B may change between calls only with a refresh (S would be stale otherwise). */
 typedef struct ebm_binmm ebm_binmm;
-/* ebm_binmm_step_in shares rows out in groups of this many, by static schedules over the groups. */
-#define EBM_BINMM_GROUP 4
 ebm_status ebm_binmm_new(size_t n, size_t k, size_t cols, ebm_binmm **out);
 void ebm_binmm_free(ebm_binmm *p);
 void ebm_binmm_step(ebm_binmm *p, int refresh, float alpha, const float *A, size_t lda, const float *B, size_t ldb,
                     float *C, size_t ldc, const ebm_gemm_ep *ep);
-/* The same, called by every thread of an enclosing parallel region (or outside any): its loops are
- * orphaned worksharing without barriers, each thread taking the same groups of EBM_BINMM_GROUP rows as
- * any loop `omp for schedule(static) nowait` over the groups gives it, so the caller can chain per-row
- * work (a second product on the rows the first one's epilogue drew) without a barrier. */
+/* The same, called by every thread of an enclosing parallel region (or outside any), on the calling
+ * thread's rows only (ebm_binmm_rows), without worksharing constructs or barriers: a caller can chain
+ * per-row work on the same rows (a second product on the rows the first one's epilogue drew), and threads
+ * may be at different calls. */
 void ebm_binmm_step_in(ebm_binmm *p, int refresh, float alpha, const float *A, size_t lda, const float *B,
                        size_t ldb, float *C, size_t ldc, const ebm_gemm_ep *ep);
+/* The calling thread's rows [*r0, *r1) of n in ebm_binmm_step_in: groups of 4 rows shared out evenly by
+ * thread number (all of them outside a parallel region). */
+void ebm_binmm_rows(size_t n, size_t *r0, size_t *r1);
 /* out (cols) = sum_r w[r] A[r, :] for A (rows, cols), summed in row order. */
 void ebm_colsum(const float *A, size_t rows, size_t cols, const float *w, float *out);
 

@@ -26,6 +26,7 @@
 #include "eval/ais_internal.h"
 #include "models/model_internal.h"
 
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,7 +39,7 @@ typedef struct {
     ais_path path;
     const ebm_rbm *m;
     float *base;        /* (n_vis) base visible biases c */
-    float *vbias;       /* (n_vis) (1 - beta) c + beta a, for the current step */
+    float *vbias;       /* (threads, n_vis) (1 - beta) c + beta a, for each thread's current step */
     double *dvis;       /* (n_vis) a - c */
     float *z;           /* (runs, n_hid) v'W */
     float *h;           /* (runs, n_hid) */
@@ -47,7 +48,6 @@ typedef struct {
     double *vis;        /* (runs) (a - c)'v */
     float *wt;          /* (n_hid, n_vis) W' */
     ebm_binmm *pz, *pu; /* the chains' v'W and h W', updated by the units that flipped */
-    size_t calls_z, calls_u;
 } rbm_path;
 
 static void rbm_sample_base(ais_path *p, float *v, size_t n, uint64_t key) {
@@ -92,35 +92,34 @@ static void vw_block(void *ctx, size_t r0, size_t r1, size_t c0, size_t c1) {
     if (e->move.x) ebm_k_sigbern_ep((void *)&e->move, r0, r1, c0, c1);
 }
 
-static void rbm_step(ais_path *p, double b0, double b1, float *v, size_t n, double *logw, uint64_t k1, uint64_t k2,
-                     int move) {
+/* Called by every thread of the driver's region (path.threads), on the thread's rows (ebm_binmm_rows):
+ * the chains are independent, so a thread takes its rows from v'W through the log weights to h W' and the
+ * new v, and on to the next step, without waiting for the others. */
+static void rbm_step(ais_path *p, size_t k, double b0, double b1, float *v, size_t n, double *logw, uint64_t k1,
+                     uint64_t k2, int move) {
     rbm_path *r = (rbm_path *)p;
     const ebm_rbm *m = r->m;
-    size_t nv = m->n_vis, nh = m->n_hid, slots = nh / 16 + 1, G = EBM_BINMM_GROUP, groups = (n + G - 1) / G;
-    memset(r->part, 0, n * slots * sizeof(double));
+    size_t nv = m->n_vis, nh = m->n_hid, slots = nh / 16 + 1, r0, r1;
+    ebm_binmm_rows(n, &r0, &r1);
+    if (r0 == r1) return;
+    memset(r->part + r0 * slots, 0, (r1 - r0) * slots * sizeof(double));
     vw_epilogue e = {r, v, b0, b1, {0}};
     if (move) e.move = (ebm_sigbern){r->z, nh, m->b, (float)b1, k1, p->run0, 0, r->h, nh, n, 1.0f, 1.0f};
     ebm_gemm_ep ep = {vw_block, &e};
-    for (size_t j = 0; j < nv; j++) r->vbias[j] = (float)((1.0 - b1) * r->base[j] + b1 * m->a[j]);
-    ebm_sigbern ev = {r->pv, nv, r->vbias, 1.0f, k2, p->run0, 0, v, nv, n, 1.0f, 1.0f};
-    ebm_gemm_ep epv = {ebm_k_sigbern_ep, &ev};
+    int refresh = k % AIS_REFRESH == 0;
+    ebm_binmm_step_in(r->pz, refresh, 1.0f, v, nv, m->W, nh, r->z, nh, &ep);
     double db = b1 - b0;
-    int refresh_z = r->calls_z++ % AIS_REFRESH == 0, refresh_u = move && r->calls_u++ % AIS_REFRESH == 0;
-    /* One parallel region per step: the chains are independent, and every loop gives a thread the same
-     * groups of rows (ebm_binmm_step_in), so its rows go from v'W through the log weights to h W' and the
-     * new v without waiting for the others. */
-#pragma omp parallel if (groups > 1 && n * nh >= 4096)
-    {
-        ebm_binmm_step_in(r->pz, refresh_z, 1.0f, v, nv, m->W, nh, r->z, nh, &ep);
-#pragma omp for schedule(static) nowait
-        for (size_t g = 0; g < groups; g++)
-            for (size_t i = g * G; i < n && i < (g + 1) * G; i++) {
-                double sp = 0;
-                for (size_t q = 0; q < slots; q++) sp += r->part[i * slots + q];
-                logw[i] += db * r->vis[i] + sp;
-            }
-        if (move) ebm_binmm_step_in(r->pu, refresh_u, (float)b1, r->h, nh, r->wt, nv, r->pv, nv, &epv);
+    for (size_t i = r0; i < r1; i++) {
+        double sp = 0;
+        for (size_t q = 0; q < slots; q++) sp += r->part[i * slots + q];
+        logw[i] += db * r->vis[i] + sp;
     }
+    if (!move) return;
+    float *vbias = r->vbias + (size_t)omp_get_thread_num() * nv;
+    for (size_t j = 0; j < nv; j++) vbias[j] = (float)((1.0 - b1) * r->base[j] + b1 * m->a[j]);
+    ebm_sigbern ev = {r->pv, nv, vbias, 1.0f, k2, p->run0, 0, v, nv, n, 1.0f, 1.0f};
+    ebm_gemm_ep epv = {ebm_k_sigbern_ep, &ev};
+    ebm_binmm_step_in(r->pu, refresh, (float)b1, r->h, nh, r->wt, nv, r->pv, nv, &epv);
 }
 
 static void rbm_path_free(rbm_path *r) {
@@ -143,7 +142,8 @@ static ebm_status rbm_path_make(rbm_path *r, const ebm_rbm *m, const float *base
     size_t nv = m->n_vis, nh = m->n_hid;
     r->m = m;
     r->base = ebm_calloc(nv, sizeof(float));
-    r->vbias = ebm_calloc(nv, sizeof(float));
+    r->path.threads = runs >= 8 && runs * nh >= 4096 ? (size_t)omp_get_max_threads() : 1;
+    r->vbias = ebm_calloc(r->path.threads, nv * sizeof(float));
     r->dvis = calloc(nv, sizeof(double));
     r->z = ebm_calloc(runs, nh * sizeof(float));
     r->h = ebm_calloc(runs, nh * sizeof(float));
@@ -277,12 +277,39 @@ ebm_status ebm_ais_drive(ais_path *p, const double *betas, size_t nb, int revers
     memset(logw, 0, runs * sizeof(double));
     if (!reverse) p->sample_base(p, v, runs, ebm_rng_u64(&rng));
     size_t K = nb - 1, every = K / 200 ? K / 200 : 1;
-    for (size_t k = 0; k < K; k++) {
-        double b0 = reverse ? betas[K - k] : betas[k], b1 = reverse ? betas[K - k - 1] : betas[k + 1];
-        uint64_t k1 = ebm_rng_u64(&rng), k2 = ebm_rng_u64(&rng);
-        p->step(p, b0, b1, v, runs, logw, k1, k2, k + 1 < K);
-        if (o->progress && (k + 1) % every == 0 && o->progress((double)(k + 1) / (double)K, o->user))
-            return ebm_fail(EBM_ECANCELED, "AIS stopped after %zu of %zu steps", k + 1, K);
+    if (p->threads) {
+        /* one region for all the steps; thread 0 reports progress for its rows, and a cancel stops every
+         * thread at its next step */
+        uint64_t *keys = malloc(2 * K * sizeof(uint64_t));
+        if (!keys) return ebm_fail(EBM_ENOMEM, "out of memory for %zu AIS steps", K);
+        for (size_t k = 0; k < 2 * K; k++) keys[k] = ebm_rng_u64(&rng);
+        int stop = 0;
+        size_t done = K;
+#pragma omp parallel num_threads((int)p->threads)
+        for (size_t k = 0; k < K; k++) {
+            int st;
+#pragma omp atomic read
+            st = stop;
+            if (st) break;
+            double b0 = reverse ? betas[K - k] : betas[k], b1 = reverse ? betas[K - k - 1] : betas[k + 1];
+            p->step(p, k, b0, b1, v, runs, logw, keys[2 * k], keys[2 * k + 1], k + 1 < K);
+            if (omp_get_thread_num() == 0 && o->progress && (k + 1) % every == 0 &&
+                o->progress((double)(k + 1) / (double)K, o->user)) {
+                done = k + 1;
+#pragma omp atomic write
+                stop = 1;
+            }
+        }
+        free(keys);
+        if (stop) return ebm_fail(EBM_ECANCELED, "AIS stopped after %zu of %zu steps", done, K);
+    } else {
+        for (size_t k = 0; k < K; k++) {
+            double b0 = reverse ? betas[K - k] : betas[k], b1 = reverse ? betas[K - k - 1] : betas[k + 1];
+            uint64_t k1 = ebm_rng_u64(&rng), k2 = ebm_rng_u64(&rng);
+            p->step(p, k, b0, b1, v, runs, logw, k1, k2, k + 1 < K);
+            if (o->progress && (k + 1) % every == 0 && o->progress((double)(k + 1) / (double)K, o->user))
+                return ebm_fail(EBM_ECANCELED, "AIS stopped after %zu of %zu steps", k + 1, K);
+        }
     }
     for (size_t i = 0; i < runs; i++)
         if (!isfinite(logw[i])) return ebm_fail(EBM_ENAN, "AIS run %zu has a non-finite log weight", i);

@@ -33,8 +33,9 @@ static void sample_base(ais_path *p, float *v, size_t n, uint64_t key) {
     }
 }
 
-static void step(ais_path *p, double b0, double b1, float *v, size_t n, double *logw, uint64_t k1, uint64_t k2,
-                 int move) {
+static void step(ais_path *p, size_t k, double b0, double b1, float *v, size_t n, double *logw, uint64_t k1,
+                 uint64_t k2, int move) {
+    (void)k;
     grbm_path *g = (grbm_path *)p;
     const ebm_grbm *m = g->m;
     size_t nv = m->n_vis, nh = m->n_hid;

@@ -14,9 +14,14 @@ struct ais_path {
     double log_z_base; /* exact log Z at beta = 0 */
     /* v (n, dim) <- independent exact draws from the base model, rows keyed by (key, row) */
     void (*sample_base)(ais_path *p, float *v, size_t n, uint64_t key);
-    /* logw[r] += log p*_{b1}(v_r) - log p*_{b0}(v_r); then, when move, v <- T_{b1}(v) using keys k1, k2 */
-    void (*step)(ais_path *p, double b0, double b1, float *v, size_t n, double *logw, uint64_t k1, uint64_t k2,
-                 int move);
+    /* step k (from 0): logw[r] += log p*_{b1}(v_r) - log p*_{b0}(v_r); then, when move, v <- T_{b1}(v)
+     * using keys k1, k2 */
+    void (*step)(ais_path *p, size_t k, double b0, double b1, float *v, size_t n, double *logw, uint64_t k1,
+                 uint64_t k2, int move);
+    /* threads > 0: the runs are independent and step works on the calling thread's rows only, without
+     * barriers, so the driver calls it from every thread of one parallel region of this many threads for
+     * all the steps (threads may be at different steps); 0: step parallelises itself */
+    size_t threads;
 };
 
 /* Runs AIS along betas (nb increasing values from 0 to 1, as ebm_ais_resolve_betas returns them)
