@@ -180,6 +180,9 @@ void ebm_k_sigbern_ep(void *sigbern, size_t r0, size_t r1, size_t c0, size_t c1)
 void ebm_k_softplus_rowsum(const float *x, const float *bias, size_t n, size_t m, float inv_t, double *out);
 /* sum_j softplus((x[j] + bias[j]) * scale) in double for one row of m floats. */
 double ebm_k_softplus_row(const float *x, const float *bias, size_t m, double scale);
+/* ebm_k_softplus_row(x, bias, m, s1) - ebm_k_softplus_row(x, bias, m, s0), in one pass over x (the same
+ * value when m <= 256; beyond, the blocks' differences are summed). */
+double ebm_k_softplus_row2(const float *x, const float *bias, size_t m, double s0, double s1);
 /* sum_j softplus((x[j] + bias[j]) * inv_t) for one row of m doubles. */
 double ebm_k_softplus_sum_d(const double *x, const double *bias, size_t m, double inv_t);
 /* Numerically stable scalar forms. */

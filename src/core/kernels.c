@@ -91,6 +91,21 @@ double ebm_k_softplus_row(const float *x, const float *bias, size_t m, double sc
     return acc;
 }
 
+double ebm_k_softplus_row2(const float *x, const float *bias, size_t m, double s0, double s1) {
+    double z0[SP_BLOCK], z1[SP_BLOCK], acc = 0;
+    for (size_t j0 = 0; j0 < m; j0 += SP_BLOCK) {
+        size_t len = m - j0 < SP_BLOCK ? m - j0 : SP_BLOCK;
+#pragma omp simd
+        for (size_t j = 0; j < len; j++) {
+            double z = (double)x[j0 + j] + (double)bias[j0 + j];
+            z0[j] = z * s0;
+            z1[j] = z * s1;
+        }
+        acc += softplus_block(z1, len) - softplus_block(z0, len);
+    }
+    return acc;
+}
+
 void ebm_k_softplus_rowsum(const float *x, const float *bias, size_t n, size_t m, float inv_t, double *out) {
     /* x is (n, m), bias (m), out (n); z = (x + bias) * inv_t in double. */
 #pragma omp parallel for schedule(static) if (n * m >= PAR_MIN)

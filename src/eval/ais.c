@@ -80,11 +80,11 @@ static void vw_block(void *ctx, size_t r0, size_t r1, size_t c0, size_t c1) {
     size_t nv = m->n_vis, nh = m->n_hid, slots = nh / 16 + 1;
     for (size_t i = r0; i < r1; i++) {
         const float *zr = r->z + i * nh + c0;
-        r->part[i * slots + c0 / 16] = ebm_k_softplus_row(zr, m->b + c0, c1 - c0, e->b1) -
-                                       ebm_k_softplus_row(zr, m->b + c0, c1 - c0, e->b0);
+        r->part[i * slots + c0 / 16] = ebm_k_softplus_row2(zr, m->b + c0, c1 - c0, e->b0, e->b1);
         if (c0 == 0) {
             const float *vr = e->v + i * nv;
             double vis = 0;
+#pragma omp simd reduction(+ : vis)
             for (size_t j = 0; j < nv; j++) vis += r->dvis[j] * vr[j];
             r->vis[i] = vis;
         }
