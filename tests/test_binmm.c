@@ -2,7 +2,8 @@
  * (a double-precision reference of alpha A B), for binary rows and for rows with other values, with
  * column counts that are and are not multiples of 16 and one or several chunks; the same bits on 1, 2
  * and 3 threads, for a slice of the rows run on its own, and inside an enclosing parallel region; a
- * refresh gives the bits of a fresh product; the epilogue sees every output element once, final. */
+ * refresh gives the bits of a fresh product; the epilogue sees every output element once, final.  And the
+ * log-weight term of AIS that runs in that epilogue (ebm_k_softplus_row2) against a long-double sum. */
 #include "check.h"
 
 #include "core/internal.h"
@@ -152,7 +153,41 @@ static void test_refresh(void) {
     free(C2);
 }
 
+/* AIS's log-weight term: ebm_k_softplus_row2 is the difference of two ebm_k_softplus_row calls, and both
+ * match a direct sum of log1p(exp) in long double, for rows shorter and longer than one 256-value block
+ * and for large pre-activations (where softplus(z) is z). */
+static void test_softplus_row2(void) {
+    const size_t lens[3] = {7, 256, 600};
+    for (int t = 0; t < 3; t++) {
+        size_t m = lens[t];
+        float *x = malloc(m * sizeof(float)), *b = malloc(m * sizeof(float));
+        for (size_t j = 0; j < m; j++) {
+            x[j] = (float)(sin(0.37 * (double)j) * (j % 5 == 0 ? 60.0 : 4.0));
+            b[j] = (float)cos(0.11 * (double)j);
+        }
+        const double s0 = 0.913, s1 = 0.9131;
+        long double ref = 0, ref1 = 0;
+        for (size_t j = 0; j < m; j++) {
+            long double z = (long double)x[j] + (long double)b[j];
+            long double a1 = z * s1, a0 = z * s0;
+            long double sp1 = a1 > 0 ? a1 + log1pl(expl(-a1)) : log1pl(expl(a1));
+            long double sp0 = a0 > 0 ? a0 + log1pl(expl(-a0)) : log1pl(expl(a0));
+            ref += sp1 - sp0;
+            ref1 += sp1;
+        }
+        double two = ebm_k_softplus_row2(x, b, m, s0, s1);
+        double one = ebm_k_softplus_row(x, b, m, s1) - ebm_k_softplus_row(x, b, m, s0);
+        CHECK_NEAR(ebm_k_softplus_row(x, b, m, s1), (double)ref1, 1e-12 * (double)ref1);
+        CHECK_NEAR(two, (double)ref, 1e-9);
+        CHECK_NEAR(two, one, 1e-10);
+        if (m <= 256) CHECK(two == one);
+        free(x);
+        free(b);
+    }
+}
+
 int main(void) {
+    test_softplus_row2();
     /* tolerances: fp32 sums of up to a few hundred terms, and of the flips over the steps since a refresh */
     const plan plans[] = {
         {37, 150, 83, 40, 0.05f, 0, 16},   /* cols not a multiple of 16, one chunk */
