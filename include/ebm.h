@@ -1136,7 +1136,10 @@ EBM_API ebm_status ebm_gibbs_set_slice(ebm_gibbs *g, size_t first, size_t total)
 /* The precision of the sweeps' products (default EBM_PRECISION_FP32; see ebm_precision).  The bf16 copy
  * of the weights is taken at the start of every ebm_gibbs_run, so the model may change between runs. */
 EBM_API ebm_status ebm_gibbs_set_precision(ebm_gibbs *g, ebm_precision p);
-/* steps full sweeps h ~ p(h|v), v ~ p(v|h) at temperature T (> 0). */
+/* steps full sweeps h ~ p(h|v), v ~ p(v|h) at temperature T (> 0).  In fp32 each chain keeps its
+ * products v'W and h W' and updates them by the units that flipped (recomputed every 256 sweeps, and at
+ * the first sweep after W changed: the model may be trained between runs); run(a) then run(b) draws
+ * what run(a + b) draws.  The sampler holds a copy of W and of its transpose for this. */
 EBM_API ebm_status ebm_gibbs_run(ebm_gibbs *g, size_t steps, float T, ebm_rng *rng);
 EBM_API size_t ebm_gibbs_chains(const ebm_gibbs *g);
 /* Current samples (n_chains, n_vis) and (n_chains, n_hid); the hidden state is the one v was drawn from. */

@@ -153,7 +153,8 @@ contains "$T/err" "1 from noise" "sample settings printed" # "... at T = 1 from 
 expect_ok "sample binary from data" -- "$EBM" sample "$T/m.safetensors" --n 5 --steps 3 --init data --binary --csv "$T/b.csv"
 ok; awk -F, '{ for (i = 1; i <= NF; i++) if ($i != 0 && $i != 1) bad = 1 } END { exit bad }' "$T/b.csv" ||
     fail "--binary samples are not 0/1"
-# --precision: bf16 products (oneDNN) train, sample and run AIS as well as fp32 on this 12 x 8 model
+# --precision: bf16 products (oneDNN) train and sample as well as fp32 on this 12 x 8 model; AIS accepts it
+# (and computes in fp32, tests/test_precision.c)
 expect_error 2 "bad precision" -- "$EBM" train rbm --data "$T/train.csv" --precision fp16 --out "$T/x.safetensors"
 "$EBM" train rbm --data "$T/train.csv" --hidden 8 --epochs 40 --batch 20 --lr 0.1 --lr-final 0 --seed 3 \
     --precision bf16 --out "$T/m16.safetensors" --log "$T/log16.csv" >"$T/out" 2>"$T/err"

@@ -177,6 +177,60 @@ static void test_thread_independence(void) {
     ebm_rbm_free(m);
 }
 
+/* The products are kept per chain and updated by the flips (ebm_binmm_step): two runs draw what one run of
+ * their total length draws, and after W changes between runs (training in between) the next sweep's
+ * conditionals are those of the new W: its hidden draws are the dense product's, and p(v | h) matches a
+ * double-precision computation from its states. */
+static void test_runs_and_new_weights(void) {
+    ebm_rbm *m = fixture_rbm(200, 150, 0.1, 0.1, 21);
+    size_t n = 40, nv = m->n_vis, nh = m->n_hid;
+    float *one = malloc(n * nv * sizeof(float)), *v0 = malloc(n * nv * sizeof(float));
+    ebm_gibbs *g;
+    ebm_rng r;
+    REQUIRE(ebm_gibbs_new(m, n, &g) == EBM_OK);
+    ebm_rng_seed(&r, 5, 0);
+    CHECK_OK(ebm_gibbs_init_noise(g, 0.5f, &r));
+    CHECK_OK(ebm_gibbs_run(g, 300, 1.0f, &r));
+    memcpy(one, ebm_gibbs_visible(g), n * nv * sizeof(float));
+    ebm_gibbs_free(g);
+    REQUIRE(ebm_gibbs_new(m, n, &g) == EBM_OK);
+    ebm_rng_seed(&r, 5, 0);
+    CHECK_OK(ebm_gibbs_init_noise(g, 0.5f, &r));
+    CHECK_OK(ebm_gibbs_run(g, 100, 1.0f, &r));
+    CHECK_OK(ebm_gibbs_run(g, 1, 1.0f, &r));
+    CHECK_OK(ebm_gibbs_run(g, 199, 1.0f, &r));
+    CHECK(memcmp(one, ebm_gibbs_visible(g), n * nv * sizeof(float)) == 0);
+    /* new weights, then one sweep */
+    for (size_t i = 0; i < nv * nh; i++) m->W[i] = m->W[i] * -1.5f + 0.01f;
+    memcpy(v0, ebm_gibbs_visible(g), n * nv * sizeof(float));
+    const float T = 0.8f;
+    ebm_rng r2 = r; /* the sweep's hidden draws, by the dense product */
+    float *ph = malloc(n * nh * sizeof(float)), *hd = malloc(n * nh * sizeof(float));
+    ebm_rbm_sample_hidden(m, v0, n, T, ebm_rng_u64(&r2), ph, hd);
+    CHECK_OK(ebm_gibbs_run(g, 1, T, &r));
+    const float *h = ebm_gibbs_hidden(g), *pv = ebm_gibbs_visible_mean(g);
+    double worst_v = 0;
+    size_t differ = 0;
+    for (size_t c = 0; c < n; c++) {
+        for (size_t j = 0; j < nh; j++) differ += h[c * nh + j] != hd[c * nh + j];
+        for (size_t i = 0; i < nv; i++) {
+            double z = m->a[i];
+            for (size_t j = 0; j < nh; j++) z += (double)h[c * nh + j] * m->W[i * nh + j];
+            double d = fabs(1.0 / (1.0 + exp(-z / T)) - pv[c * nv + i]);
+            worst_v = d > worst_v ? d : worst_v;
+        }
+    }
+    /* a draw differs only where its uniform lies within the products' rounding of p: not in 6,000 */
+    CHECK_MSG(differ <= 1, "%zu of %zu hidden draws differ from the dense product's", differ, n * nh);
+    CHECK_NEAR(worst_v, 0, 2e-6);
+    ebm_gibbs_free(g);
+    free(one);
+    free(v0);
+    free(ph);
+    free(hd);
+    ebm_rbm_free(m);
+}
+
 static void test_errors(void) {
     ebm_rbm *m = fixture_rbm(NV, NH, 1, 1, 1);
     ebm_gibbs *g = NULL;
@@ -199,6 +253,7 @@ int main(void) {
     test_joint_bf16();
     test_clamped();
     test_thread_independence();
+    test_runs_and_new_weights();
     test_errors();
     return check_summary("test_gibbs");
 }

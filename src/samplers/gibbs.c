@@ -6,14 +6,27 @@
  * reproducible whatever the thread count.  Clamped visible units are reset after every visible draw,
  * which samples the conditional distribution of the free units given the clamped ones.  A sampler may hold
  * a slice of a larger set of chains (ebm_gibbs_set_slice): its chain r is then chain first + r of the set,
- * with that chain's streams and start, so processes that each run a slice draw what one process draws.  The sweeps'
- * products run at the sampler's precision (ebm_gibbs_set_precision; bf16: core/gemm_dnnl.c). */
+ * with that chain's streams and start, so processes that each run a slice draw what one process draws.
+ *
+ * In fp32 the products are kept per chain and updated by the units that flipped (ebm_binmm_step, as AIS
+ * does): a chain of a trained RBM flips a fraction of its units per sweep, so a sweep costs that fraction
+ * of two dense products.  The sums are recomputed every GIBBS_REFRESH sweeps counted over the sampler's
+ * life, and at the next sweep whenever W differs from the copy taken at the last one (the model may be
+ * trained between runs), so run(a) then run(b) draws what run(a + b) draws.  The chains are independent:
+ * a run is one parallel region in which each thread takes its chains through every sweep.  In bf16 the
+ * sweeps are dense products at that precision (ebm_gibbs_set_precision; core/gemm_dnnl.c). */
 #include "core/internal.h"
 #include "models/model_internal.h"
 #include "samplers/samplers_internal.h"
 
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Sweeps between recomputations of the flip-updated products. */
+#define GIBBS_REFRESH 256
+/* Sweeps whose keys are drawn ahead, per parallel region. */
+#define GIBBS_BLOCK 1024
 
 struct ebm_gibbs {
     const ebm_rbm *m;
@@ -24,6 +37,12 @@ struct ebm_gibbs {
     uint8_t *mask;      /* (n_vis) or NULL */
     float *clamp;       /* (n, n_vis) values for masked units */
     ebm_mm *mm;         /* the products' precision (NULL: fp32) */
+    /* fp32: the flip-updated products v'W and h W', the transposed W they add rows of, the W they were
+     * computed for, and the sweeps run so far */
+    ebm_binmm *pz, *pu;
+    float *wt, *wseen;
+    size_t sweeps;
+    int stale;          /* the sums must be recomputed at the next sweep */
 };
 
 ebm_status ebm_gibbs_new(const ebm_rbm *m, size_t n_chains, ebm_gibbs **out) {
@@ -55,16 +74,22 @@ void ebm_gibbs_free(ebm_gibbs *g) {
     free(g->mask);
     ebm_free(g->clamp);
     ebm_mm_free(g->mm);
+    ebm_binmm_free(g->pz);
+    ebm_binmm_free(g->pu);
+    ebm_free(g->wt);
+    ebm_free(g->wseen);
     free(g);
 }
 
-static void apply_clamp(ebm_gibbs *g) {
+static void clamp_rows(ebm_gibbs *g, size_t r0, size_t r1) {
     if (!g->mask) return;
     size_t nv = g->m->n_vis;
-    for (size_t r = 0; r < g->n; r++)
+    for (size_t r = r0; r < r1; r++)
         for (size_t j = 0; j < nv; j++)
             if (g->mask[j]) g->v[r * nv + j] = g->pv[r * nv + j] = g->clamp[r * nv + j];
 }
+
+static void apply_clamp(ebm_gibbs *g) { clamp_rows(g, 0, g->n); }
 
 ebm_status ebm_gibbs_init_noise(ebm_gibbs *g, float p, ebm_rng *rng) {
     if (!(p >= 0 && p <= 1)) return ebm_fail(EBM_EINVAL, "noise probability must lie in [0, 1], got %g", p);
@@ -161,8 +186,64 @@ ebm_status ebm_gibbs_set_precision(ebm_gibbs *g, ebm_precision p) {
     return EBM_OK;
 }
 
+/* The fp32 run: the flip-updated products, one parallel region per GIBBS_BLOCK sweeps. */
+static ebm_status run_flips(ebm_gibbs *g, size_t steps, float T, ebm_rng *rng) {
+    const ebm_rbm *m = g->m;
+    size_t nv = m->n_vis, nh = m->n_hid, n = g->n;
+    if (!g->pz) {
+        ebm_status s = ebm_binmm_new(n, nv, nh, &g->pz);
+        if (!s) s = ebm_binmm_new(n, nh, nv, &g->pu);
+        if (!s && (!(g->wt = ebm_calloc(nv, nh * sizeof(float))) || !(g->wseen = ebm_calloc(nv, nh * sizeof(float)))))
+            s = ebm_fail(EBM_ENOMEM, "out of memory for the sampler's products");
+        if (s) {
+            ebm_binmm_free(g->pz);
+            ebm_binmm_free(g->pu);
+            ebm_free(g->wt);
+            ebm_free(g->wseen);
+            g->pz = g->pu = NULL;
+            g->wt = g->wseen = NULL;
+            return s;
+        }
+        g->stale = 1;
+    }
+    if (g->stale || memcmp(g->wseen, m->W, nv * nh * sizeof(float))) {
+        memcpy(g->wseen, m->W, nv * nh * sizeof(float));
+        for (size_t i = 0; i < nv; i++)
+            for (size_t j = 0; j < nh; j++) g->wt[j * nv + i] = m->W[i * nh + j];
+        g->stale = 1;
+    }
+    uint64_t keys[2 * GIBBS_BLOCK];
+    int par = n >= 8 && n * (nv + nh) >= 4096;
+    for (size_t done = 0; done < steps;) {
+        size_t len = steps - done < GIBBS_BLOCK ? steps - done : GIBBS_BLOCK;
+        for (size_t k = 0; k < 2 * len; k++) keys[k] = ebm_rng_u64(rng);
+        size_t base = g->sweeps;
+        int stale = g->stale;
+#pragma omp parallel if (par)
+        {
+            size_t r0, r1;
+            ebm_binmm_rows(n, &r0, &r1);
+            for (size_t k = 0; k < len && r0 < r1; k++) {
+                int refresh = (k == 0 && stale) || (base + k) % GIBBS_REFRESH == 0;
+                ebm_sigbern eh = {g->ph, nh, m->b, 1.0f / T, keys[2 * k], g->first, 0, g->h, nh, n, 1.0f, 1.0f};
+                ebm_gemm_ep eph = {ebm_k_sigbern_ep, &eh};
+                ebm_binmm_step_in(g->pz, refresh, 1.0f, g->v, nv, m->W, nh, g->ph, nh, &eph);
+                ebm_sigbern ev = {g->pv, nv, m->a, 1.0f / T, keys[2 * k + 1], g->first, 0, g->v, nv, n, 1.0f, 1.0f};
+                ebm_gemm_ep epv = {ebm_k_sigbern_ep, &ev};
+                ebm_binmm_step_in(g->pu, refresh, 1.0f, g->h, nh, g->wt, nv, g->pv, nv, &epv);
+                clamp_rows(g, r0, r1);
+            }
+        }
+        g->sweeps += len;
+        g->stale = 0;
+        done += len;
+    }
+    return EBM_OK;
+}
+
 ebm_status ebm_gibbs_run(ebm_gibbs *g, size_t steps, float T, ebm_rng *rng) {
     if (!(T > 0) || !isfinite(T)) return ebm_fail(EBM_EINVAL, "temperature must be a positive number, got %g", T);
+    if (!ebm_mm_is_bf16(g->mm)) return run_flips(g, steps, T, rng);
     ebm_status st = ebm_mm_set_weights(g->mm, g->m->W, g->m->n_vis, g->m->n_hid);
     if (st) return st;
     for (size_t s = 0; s < steps; s++) {
