@@ -546,8 +546,20 @@ contains "$T/out" "AUROC" "score jem auroc"
 head -n 1 "$T/sj.csv" | grep -q '^row,energy,label$' || fail "score labelled csv header: $(head -n 1 "$T/sj.csv")"
 expect_ok "score held-out class" -- "$EBM" score "$T/j.safetensors" --data "toy:8gaussians#0-3" --limit 300 --anomaly-class 3
 contains "$T/out" "class 3:" "held-out class auroc"
+# --normal-class K (one-class protocol): the other side of --anomaly-class K's split, AUROC 1 - its AUROC
+expect_ok "score anomaly class json" -- "$EBM" score "$T/j.safetensors" --data "toy:8gaussians#0-3" --limit 300 --anomaly-class 3 --json
+cp "$T/out" "$T/anom.json"
+expect_ok "score normal class json" -- "$EBM" score "$T/j.safetensors" --data "toy:8gaussians#0-3" --limit 300 --normal-class 3 --json
+ok; /usr/bin/python3 - "$T/anom.json" "$T/out" <<'EOF' || fail "--normal-class should mirror --anomaly-class: $(cat "$T/anom.json" "$T/out")"
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:3])
+assert abs(a["auroc"] + b["auroc"] - 1) < 2e-6 and a["auroc"] != 0.5, (a, b)
+assert a["anomalies"] == b["normal"] and a["normal"] == b["anomalies"] and a["anomalies"] > 0 and a["normal"] > 0, (a, b)
+EOF
 expect_error 1 "score class without labels" -- "$EBM" score "$T/m.safetensors" --data "$T/test.csv" --anomaly-class 1
+expect_error 1 "score normal class without labels" -- "$EBM" score "$T/m.safetensors" --data "$T/test.csv" --normal-class 1
 expect_error 2 "score both anomaly options" -- "$EBM" score "$T/m.safetensors" --anomaly-class 1 --anomaly-data "$T/bits.csv"
+expect_error 2 "score both class options" -- "$EBM" score "$T/m.safetensors" --anomaly-class 1 --normal-class 2
 expect_error 1 "score bad class filter" -- "$EBM" score "$T/j.safetensors" --data "toy:8gaussians#5-2"
 # composition: 2 E_j (sum) and the one-part disjunction must reproduce E_j exactly
 expect_ok "compose twice" -- "$EBM" compose --out "$T/c2.safetensors" "$T/j.safetensors@2"

@@ -93,15 +93,16 @@ static const char *const about =
     "--anomaly-class K reports the AUROC of the energy at telling rows of class K (the anomalies) from the\n"
     "others, and the mean energy per class; --anomaly-data SPEC compares the data (normal) with SPEC\n"
     "(anomalies).  Held-out-class experiments: train on SPEC#0-8 (data without class 9), score with\n"
-    "--anomaly-class 9.  Data are preprocessed as the model's training data were.  --score complexity\n"
+    "--anomaly-class 9.  --normal-class K is the one-class protocol: class K normal, every other class the\n"
+    "anomaly (train on SPEC#K).  Data are preprocessed as the model's training data were.  --score complexity\n"
     "reports S(x) = E(x) / ln 2 - W L(x) instead, L the length in bits of the input as a PNG (Serra et al.\n"
     "2020): generative models find simple inputs likely whatever they show; the correction removes that.";
 
 int cmd_score(int argc, char **argv, bool quiet) {
     const char *cmd = "score";
     const char *data = NULL, *out = NULL, *anomaly_data = NULL;
-    size_t limit = 0, anomaly_class = 0;
-    bool json = false, class_seen = false;
+    size_t limit = 0, anomaly_class = 0, normal_class = 0;
+    bool json = false, class_seen = false, normal_seen = false;
     int score_kind = 0;
     complexity cx = {.weight = 1.0};
     const cli_opt opts[] = {
@@ -109,6 +110,7 @@ int cmd_score(int argc, char **argv, bool quiet) {
         {"limit", OPT_SIZE, &limit, "N", "score the first N rows only (0 = all)", 0, 1e12, 0, 0, NULL, NULL},
         {"out", OPT_STR, &out, "CSV", "write row,energy[,label] per input (the --score)", -INFINITY, INFINITY, 0, 0, NULL, NULL},
         {"anomaly-class", OPT_SIZE, &anomaly_class, "K", "AUROC of the energy for class K (anomalies) against the other classes", 0, 1e6, 0, 0, NULL, &class_seen},
+        {"normal-class", OPT_SIZE, &normal_class, "K", "AUROC of the energy for the other classes (anomalies) against class K", 0, 1e6, 0, 0, NULL, &normal_seen},
         {"anomaly-data", OPT_STR, &anomaly_data, "SPEC", "AUROC of the energy for SPEC (anomalies) against --data", -INFINITY, INFINITY, 0, 0, NULL, NULL},
         {"score", OPT_CHOICE, &score_kind, NULL, "the energy, or the complexity-corrected E / ln 2 - W x PNG bits (Serra et al. 2020)", 0, 0, 0, 0, "energy|complexity", NULL},
         {"complexity-weight", OPT_FLOAT, &cx.weight, "W", "--score complexity: weight of the PNG bits", 0, 1e6, 0, 0, NULL, NULL},
@@ -116,10 +118,13 @@ int cmd_score(int argc, char **argv, bool quiet) {
         OPT_END,
     };
     const char *path;
-    int rc = cli_start_model(cmd, argc, argv, opts, "ebm score MODEL [--data SPEC] [--out CSV] [--anomaly-class K | --anomaly-data SPEC]",
+    int rc = cli_start_model(cmd, argc, argv, opts,
+                             "ebm score MODEL [--data SPEC] [--out CSV] [--anomaly-class K | --normal-class K | --anomaly-data SPEC]",
                              about, &path);
     if (rc >= 0) return rc;
-    if (class_seen && anomaly_data) return cli_error(cmd, "give --anomaly-class or --anomaly-data, not both"), 2;
+    if (class_seen + normal_seen + (anomaly_data != NULL) > 1)
+        return cli_error(cmd, "give one of --anomaly-class, --normal-class and --anomaly-data"), 2;
+    if (normal_seen) anomaly_class = normal_class; /* the same split, the other side positive */
     if (out && !cli_check_writable(cmd, "--out", out)) return 1;
     cx.on = score_kind == 1;
     ebm_model *m = cli_model_load(cmd, path);
@@ -150,16 +155,23 @@ int cmd_score(int argc, char **argv, bool quiet) {
     if (out && !quiet && !json) fprintf(stderr, "wrote %s\n", out);
     double mean = 0, auroc = NAN;
     for (size_t i = 0; i < n; i++) mean += E[i] / (double)n;
-    if (class_seen && !y) {
-        cli_error(cmd, "--anomaly-class needs labelled data; %s has no labels", data);
+    if ((class_seen || normal_seen) && !y) {
+        cli_error(cmd, "--%s-class needs labelled data; %s has no labels", class_seen ? "anomaly" : "normal", data);
         goto done;
     }
-    /* the anomalies are the positives; the energy is the score */
+    /* the anomalies are the positives; the energy is the score.  With --normal-class the class is the
+     * negative side: the AUROC of the others against it is 1 - its AUROC against them (ties count 1/2) */
     size_t n_pos = na;
     ebm_status s = EBM_OK;
-    if (class_seen) s = ebm_metric_auroc_class(E, y, n, (int32_t)anomaly_class, &auroc, &n_pos);
+    if (class_seen || normal_seen) s = ebm_metric_auroc_class(E, y, n, (int32_t)anomaly_class, &auroc, &n_pos);
     else if (anomaly_data) s = ebm_metric_auroc(Ea, na, E, n, &auroc);
-    size_t n_neg = class_seen ? n - n_pos : n;
+    size_t n_neg = class_seen || normal_seen ? n - n_pos : n;
+    if (normal_seen) {
+        size_t t = n_pos;
+        n_pos = n_neg;
+        n_neg = t;
+        auroc = 1.0 - auroc;
+    }
     if (s) {
         if (n_pos == 0 || n_neg == 0)
             cli_error(cmd, "no %s rows to compare: %zu anomalies, %zu normal", n_pos ? "normal" : "anomalous", n_pos,
@@ -174,14 +186,14 @@ int cmd_score(int argc, char **argv, bool quiet) {
     } else {
         printf("model        %s (%s): score = %s\n", path, kind, what);
         printf("data         %s: %zu rows, mean %s %.4f\n", data, n, noun, mean);
-        if (class_seen) {
+        if (class_seen || normal_seen) {
             printf("mean %s by class:", noun);
             double means[1000];
             size_t nc = ebm_metric_class_means(E, y, n, 1000, means);
             for (size_t c = 0; c < nc; c++)
                 if (!isnan(means[c])) printf(" %zu:%.2f", c, means[c]);
-            printf("\nAUROC        %.4f  (%s as the anomaly score; class %zu: %zu anomalies, %zu normal rows)\n", auroc,
-                   noun, anomaly_class, n_pos, n_neg);
+            printf("\nAUROC        %.4f  (%s as the anomaly score; %s %zu: %zu anomalies, %zu normal rows)\n", auroc,
+                   noun, class_seen ? "anomalous class" : "normal class", anomaly_class, n_pos, n_neg);
         } else if (anomaly_data) {
             double ma = 0;
             for (size_t i = 0; i < na; i++) ma += Ea[i] / (double)na;
