@@ -1,6 +1,6 @@
 #!/bin/sh
-# One-class anomaly detection on Fashion-MNIST, the protocol of the anomaly-detection literature (Ruff et
-# al. 2018, Deep SVDD; docs/results.md): for each class K, a Bernoulli RBM is trained on class K alone
+# One-class anomaly detection on Fashion-MNIST, the usual protocol of the deep anomaly-detection literature
+# (Ruff et al. 2018 on MNIST and CIFAR-10; docs/results.md): for each class K, an RBM is trained on class K alone
 # (data spec fashion-mnist#K, 6,000 images) and scores the 10,000 test images by free energy and by the
 # complexity-corrected score; AUROC of the nine other classes (anomalies) against class K (normal),
 # `ebm score --normal-class K`.  Writes "anomaly_oneclass" into docs/results.json (figures, seed, commit,
