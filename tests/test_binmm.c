@@ -186,8 +186,26 @@ static void test_softplus_row2(void) {
     }
 }
 
+/* The tiled transpose, at shapes that are and are not multiples of its 32 x 32 tiles. */
+static void test_transpose(void) {
+    const size_t shapes[3][2] = {{37, 70}, {64, 32}, {1, 5}};
+    for (int t = 0; t < 3; t++) {
+        size_t r = shapes[t][0], c = shapes[t][1];
+        float *A = malloc(r * c * sizeof(float)), *T = malloc(r * c * sizeof(float));
+        for (size_t i = 0; i < r * c; i++) A[i] = (float)i;
+        ebm_transpose(A, r, c, T);
+        int ok = 1;
+        for (size_t i = 0; i < r; i++)
+            for (size_t j = 0; j < c; j++) ok &= T[j * r + i] == A[i * c + j];
+        CHECK_MSG(ok, "transpose %zu x %zu", r, c);
+        free(A);
+        free(T);
+    }
+}
+
 int main(void) {
     test_softplus_row2();
+    test_transpose();
     /* tolerances: fp32 sums of up to a few hundred terms, and of the flips over the steps since a refresh */
     const plan plans[] = {
         {37, 150, 83, 40, 0.05f, 0, 16},   /* cols not a multiple of 16, one chunk */

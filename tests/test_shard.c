@@ -93,7 +93,7 @@ static ebm_status rbm_make(const tcase *c, inst *in) {
     o.batch = 13; /* 60 rows: a short last batch of 8 */
     o.mode = EBM_PCD;
     o.chains = 7;
-    o.k = 2;
+    o.k = 3; /* sweeps 3..k update the chains' products by their flips (cd.c): covered over processes too */
     in->model = m;
     ebm_cd_run_opts(&o, &in->ro);
     return ebm_rbm_trainer_new(m, &o, &in->t);

@@ -33,7 +33,7 @@
 #define GROUP 4
 
 struct ebm_binmm {
-    size_t n, k, cols;
+    size_t n, cap, k, cols;
     float *prev; /* (n, k) A at the last call */
     float *sum;  /* (n, cols) prev B */
     int *idx;    /* (n, 3k): per row the +1 changes, the -1 changes, the others */
@@ -45,7 +45,7 @@ ebm_status ebm_binmm_new(size_t n, size_t k, size_t cols, ebm_binmm **out) {
     *out = NULL;
     ebm_binmm *p = calloc(1, sizeof *p);
     if (!p) return ebm_fail(EBM_ENOMEM, "out of memory for a product of %zu chains", n);
-    p->n = n;
+    p->n = p->cap = n;
     p->k = k;
     p->cols = cols;
     size_t kk = k ? k : 1;
@@ -60,6 +60,18 @@ ebm_status ebm_binmm_new(size_t n, size_t k, size_t cols, ebm_binmm **out) {
     }
     *out = p;
     return EBM_OK;
+}
+
+void ebm_binmm_resize(ebm_binmm *p, size_t n) { p->n = n < p->cap ? n : p->cap; }
+
+void ebm_transpose(const float *A, size_t rows, size_t cols, float *T) {
+    /* 32 x 32 tiles, so both the reads and the writes stay within a few cache lines per tile row */
+    for (size_t i0 = 0; i0 < rows; i0 += 32)
+        for (size_t j0 = 0; j0 < cols; j0 += 32) {
+            size_t i1 = i0 + 32 < rows ? i0 + 32 : rows, j1 = j0 + 32 < cols ? j0 + 32 : cols;
+            for (size_t i = i0; i < i1; i++)
+                for (size_t j = j0; j < j1; j++) T[j * rows + i] = A[i * cols + j];
+        }
 }
 
 void ebm_binmm_free(ebm_binmm *p) {

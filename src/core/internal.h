@@ -128,6 +128,11 @@ void ebm_mm_gemm_ep(ebm_mm *mm, int ta, int tb, size_t m, size_t n, size_t k, fl
 typedef struct ebm_binmm ebm_binmm;
 ebm_status ebm_binmm_new(size_t n, size_t k, size_t cols, ebm_binmm **out);
 void ebm_binmm_free(ebm_binmm *p);
+/* The next calls take the first n rows (at most the n it was made with); refresh before relying on the
+ * rows' sums after a change of n. */
+void ebm_binmm_resize(ebm_binmm *p, size_t n);
+/* T (cols, rows) = A' for A (rows, cols), in tiles. */
+void ebm_transpose(const float *A, size_t rows, size_t cols, float *T);
 void ebm_binmm_step(ebm_binmm *p, int refresh, float alpha, const float *A, size_t lda, const float *B, size_t ldb,
                     float *C, size_t ldc, const ebm_gemm_ep *ep);
 /* The same, called by every thread of an enclosing parallel region (or outside any), on the calling

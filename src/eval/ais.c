@@ -157,8 +157,7 @@ static ebm_status rbm_path_make(rbm_path *r, const ebm_rbm *m, const float *base
         return ebm_fail(EBM_ENOMEM, "out of memory for %zu AIS runs", runs);
     }
     if (base) memcpy(r->base, base, nv * sizeof(float));
-    for (size_t i = 0; i < nv; i++)
-        for (size_t j = 0; j < nh; j++) r->wt[j * nv + i] = m->W[i * nh + j];
+    ebm_transpose(m->W, nv, nh, r->wt);
     double lz = (double)nh * log(2.0);
     for (size_t j = 0; j < nv; j++) {
         if (!isfinite(r->base[j])) {

@@ -208,8 +208,7 @@ static ebm_status run_flips(ebm_gibbs *g, size_t steps, float T, ebm_rng *rng) {
     }
     if (g->stale || memcmp(g->wseen, m->W, nv * nh * sizeof(float))) {
         memcpy(g->wseen, m->W, nv * nh * sizeof(float));
-        for (size_t i = 0; i < nv; i++)
-            for (size_t j = 0; j < nh; j++) g->wt[j * nv + i] = m->W[i * nh + j];
+        ebm_transpose(m->W, nv, nh, g->wt);
         g->stale = 1;
     }
     uint64_t keys[2 * GIBBS_BLOCK];
