@@ -43,7 +43,8 @@ bool cli_rbm_ais(const char *cmd, const ebm_rbm *m, const ebm_mat *x, size_t run
     o.user = &a;
     cli_install_sigint();
     if (!quiet)
-        fprintf(stderr, "AIS: %zu runs x %zu steps%s\n", runs, steps, prec == EBM_PRECISION_FP32 ? "" : ", bf16 moves");
+        fprintf(stderr, "AIS: %zu runs x %zu steps%s\n", runs, steps,
+                prec == EBM_PRECISION_FP32 ? "" : " (fp32 whatever --precision says: docs/eval.md)");
     ebm_status s = EBM_OK;
     for (int back = 0; !s && back <= (int)reverse; back++) {
         ebm_ais_result *r = back ? rv : fw;
