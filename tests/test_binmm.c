@@ -54,8 +54,13 @@ static double run(const plan *p, const float *B, size_t r0, size_t r1, int threa
     float *copy = malloc(n * cols * sizeof(float));
     int *seen = malloc(n * cols * sizeof(int));
     ebm_binmm *bm = NULL;
-    CHECK_STATUS(ebm_binmm_new(n, k, cols, &bm), EBM_OK);
     int saved = ebm_get_threads();
+    /* made with scratch for `made` threads (threads < 0: made on 1 and run on -threads, the extra threads
+     * taking no rows) */
+    int made = threads < 0 ? 1 : threads;
+    threads = threads < 0 ? -threads : threads;
+    ebm_set_threads(made);
+    CHECK_STATUS(ebm_binmm_new(n, k, cols, &bm), EBM_OK);
     ebm_set_threads(threads);
     const float alpha = 0.75f;
     double worst = 0;
@@ -112,6 +117,10 @@ static void test_plan(const plan *p, double tol) {
     run(p, B, 0, p->n, 2, 0, two);
     run(p, B, 0, p->n, 3, 0, three);
     run(p, B, 0, p->n, 2, 1, in);
+    float *capped = malloc(p->steps * per * sizeof(float));
+    run(p, B, 0, p->n, -3, 1, capped);
+    CHECK_MSG(!memcmp(one, capped, p->steps * per * sizeof(float)), "cols %zu: made on 1 thread, run on 3", p->cols);
+    free(capped);
     CHECK_MSG(!memcmp(one, two, p->steps * per * sizeof(float)), "cols %zu: 2 threads differ from 1", p->cols);
     CHECK_MSG(!memcmp(one, three, p->steps * per * sizeof(float)), "cols %zu: 3 threads differ from 1", p->cols);
     CHECK_MSG(!memcmp(one, in, p->steps * per * sizeof(float)), "cols %zu: inside a region differs", p->cols);

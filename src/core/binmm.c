@@ -29,16 +29,19 @@
 #ifndef PREFETCH
 #define PREFETCH 4
 #endif
-/* Rows per task, and per epilogue call. */
+/* Rows per epilogue call. */
 #define GROUP 4
+/* Rows whose change lists a thread holds at once (its scratch): they walk each column chunk together. */
+#define BLOCK 64
 
 struct ebm_binmm {
     size_t n, cap, k, cols;
-    float *prev; /* (n, k) A at the last call */
-    float *sum;  /* (n, cols) prev B */
-    int *idx;    /* (n, 3k): per row the +1 changes, the -1 changes, the others */
-    float *od;   /* (n, k) the other changes' amounts */
-    size_t *len; /* (n, 3) the three lists' lengths */
+    size_t threads; /* threads with scratch: more in a region take no rows */
+    float *prev;    /* (n, k) A at the last call */
+    float *sum;     /* (n, cols) prev B */
+    int *idx;       /* (threads, BLOCK, 3k): per row the +1 changes, the -1 changes, the others */
+    float *od;      /* (threads, BLOCK, k) the other changes' amounts */
+    size_t *len;    /* (threads, BLOCK, 3) the three lists' lengths */
 };
 
 ebm_status ebm_binmm_new(size_t n, size_t k, size_t cols, ebm_binmm **out) {
@@ -48,12 +51,14 @@ ebm_status ebm_binmm_new(size_t n, size_t k, size_t cols, ebm_binmm **out) {
     p->n = p->cap = n;
     p->k = k;
     p->cols = cols;
-    size_t kk = k ? k : 1;
+    size_t kk = k ? k : 1, slots;
+    p->threads = (size_t)omp_get_max_threads();
+    slots = p->threads * BLOCK;
     p->prev = ebm_calloc(n ? n : 1, kk * sizeof(float));
     p->sum = ebm_calloc(n ? n : 1, (cols ? cols : 1) * sizeof(float));
-    p->idx = malloc((n ? n : 1) * 3 * kk * sizeof(int));
-    p->od = malloc((n ? n : 1) * kk * sizeof(float));
-    p->len = malloc((n ? n : 1) * 3 * sizeof(size_t));
+    p->idx = malloc(slots * 3 * kk * sizeof(int));
+    p->od = malloc(slots * kk * sizeof(float));
+    p->len = malloc(slots * 3 * sizeof(size_t));
     if (!p->prev || !p->sum || !p->idx || !p->od || !p->len) {
         ebm_binmm_free(p);
         return ebm_fail(EBM_ENOMEM, "out of memory for a product of %zu chains", n);
@@ -209,8 +214,14 @@ static void chunk_update(const float *B, size_t ldb, size_t c0, size_t w, const 
     for (size_t j = 0; j < w; j++) cr[j] = alpha * s[j];
 }
 
-void ebm_binmm_rows(size_t n, size_t *r0, size_t *r1) {
-    size_t groups = (n + GROUP - 1) / GROUP, t = (size_t)omp_get_thread_num(), T = (size_t)omp_get_num_threads();
+void ebm_binmm_rows(const ebm_binmm *p, size_t *r0, size_t *r1) {
+    size_t n = p->n, groups = (n + GROUP - 1) / GROUP, t = (size_t)omp_get_thread_num();
+    size_t T = (size_t)omp_get_num_threads();
+    if (T > p->threads) T = p->threads;
+    if (t >= T) {
+        *r0 = *r1 = n;
+        return;
+    }
     size_t g0 = groups * t / T, g1 = groups * (t + 1) / T;
     *r0 = g0 * GROUP < n ? g0 * GROUP : n;
     *r1 = g1 * GROUP < n ? g1 * GROUP : n;
@@ -227,34 +238,45 @@ void ebm_binmm_step_in(ebm_binmm *p, int refresh, float alpha, const float *A, s
                        size_t ldb, float *C, size_t ldc, const ebm_gemm_ep *ep) {
     size_t n = p->n, k = p->k, cols = p->cols, kk = k ? k : 1, rb, re;
     if (n == 0 || cols == 0) return;
-    ebm_binmm_rows(n, &rb, &re);
-    for (size_t r = rb; r < re; r++) {
-        if (refresh) {
-            memset(p->prev + r * k, 0, k * sizeof(float));
-            memset(p->sum + r * cols, 0, cols * sizeof(float));
-        }
-        changes c = {p->idx + r * 3 * kk, p->idx + r * 3 * kk + kk, p->idx + r * 3 * kk + 2 * kk, p->od + r * kk,
-                     0, 0, 0};
-        row_changes(A + r * lda, p->prev + r * k, k, &c);
-        p->len[3 * r] = c.np;
-        p->len[3 * r + 1] = c.nm;
-        p->len[3 * r + 2] = c.no;
-    }
-    /* chunks: the 16-float vectors of a row shared out as evenly as whole vectors allow; within a chunk,
-     * groups of GROUP rows and then the epilogue on the group's block */
-    size_t vecs = (cols + 15) / 16, chunks = (vecs + CHUNK_VECS - 1) / CHUNK_VECS, v0 = 0;
-    for (size_t q = 0; q < chunks; q++) {
-        size_t nvq = vecs / chunks + (q < vecs % chunks), c0 = 16 * v0;
-        size_t c1 = 16 * (v0 + nvq) < cols ? 16 * (v0 + nvq) : cols;
-        for (size_t r0 = rb; r0 < re; r0 += GROUP) {
-            size_t r1 = r0 + GROUP < re ? r0 + GROUP : re;
-            for (size_t r = r0; r < r1; r++) {
-                changes c = {p->idx + r * 3 * kk, p->idx + r * 3 * kk + kk, p->idx + r * 3 * kk + 2 * kk,
-                             p->od + r * kk, p->len[3 * r], p->len[3 * r + 1], p->len[3 * r + 2]};
-                chunk_update(B, ldb, c0, c1 - c0, &c, p->sum + r * cols + c0, alpha, C + r * ldc + c0);
+    ebm_binmm_rows(p, &rb, &re);
+    if (rb == re) return;
+    size_t tid = (size_t)omp_get_thread_num();
+    int *idx = p->idx + tid * BLOCK * 3 * kk;
+    float *od = p->od + tid * BLOCK * kk;
+    size_t *len = p->len + tid * BLOCK * 3;
+    /* blocks of BLOCK rows: their change lists, then each column chunk for all of them (the chunks: the
+     * 16-float vectors of a row shared out as evenly as whole vectors allow), the epilogue on each group
+     * of GROUP rows */
+    size_t vecs = (cols + 15) / 16, chunks = (vecs + CHUNK_VECS - 1) / CHUNK_VECS;
+    for (size_t b0 = rb; b0 < re; b0 += BLOCK) {
+        size_t b1 = b0 + BLOCK < re ? b0 + BLOCK : re;
+        for (size_t r = b0; r < b1; r++) {
+            size_t i = r - b0;
+            if (refresh) {
+                memset(p->prev + r * k, 0, k * sizeof(float));
+                memset(p->sum + r * cols, 0, cols * sizeof(float));
             }
-            if (ep) ep->fn(ep->ctx, r0, r1, c0, c1);
+            changes c = {idx + i * 3 * kk, idx + i * 3 * kk + kk, idx + i * 3 * kk + 2 * kk, od + i * kk, 0, 0, 0};
+            row_changes(A + r * lda, p->prev + r * k, k, &c);
+            len[3 * i] = c.np;
+            len[3 * i + 1] = c.nm;
+            len[3 * i + 2] = c.no;
         }
-        v0 += nvq;
+        size_t v0 = 0;
+        for (size_t q = 0; q < chunks; q++) {
+            size_t nvq = vecs / chunks + (q < vecs % chunks), c0 = 16 * v0;
+            size_t c1 = 16 * (v0 + nvq) < cols ? 16 * (v0 + nvq) : cols;
+            for (size_t r0 = b0; r0 < b1; r0 += GROUP) {
+                size_t r1 = r0 + GROUP < b1 ? r0 + GROUP : b1;
+                for (size_t r = r0; r < r1; r++) {
+                    size_t i = r - b0;
+                    changes c = {idx + i * 3 * kk, idx + i * 3 * kk + kk, idx + i * 3 * kk + 2 * kk, od + i * kk,
+                                 len[3 * i], len[3 * i + 1], len[3 * i + 2]};
+                    chunk_update(B, ldb, c0, c1 - c0, &c, p->sum + r * cols + c0, alpha, C + r * ldc + c0);
+                }
+                if (ep) ep->fn(ep->ctx, r0, r1, c0, c1);
+            }
+            v0 += nvq;
+        }
     }
 }

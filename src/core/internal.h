@@ -141,9 +141,11 @@ void ebm_binmm_step(ebm_binmm *p, int refresh, float alpha, const float *A, size
  * may be at different calls. */
 void ebm_binmm_step_in(ebm_binmm *p, int refresh, float alpha, const float *A, size_t lda, const float *B,
                        size_t ldb, float *C, size_t ldc, const ebm_gemm_ep *ep);
-/* The calling thread's rows [*r0, *r1) of n in ebm_binmm_step_in: groups of 4 rows shared out evenly by
- * thread number (all of them outside a parallel region). */
-void ebm_binmm_rows(size_t n, size_t *r0, size_t *r1);
+/* The calling thread's rows [*r0, *r1) of p's n in ebm_binmm_step_in: groups of 4 rows shared out evenly
+ * by thread number (all of them outside a parallel region), over at most as many threads as p was made
+ * with scratch for (omp_get_max_threads() at ebm_binmm_new; threads beyond take no rows).  Products made
+ * together with the same n share their rows out alike. */
+void ebm_binmm_rows(const ebm_binmm *p, size_t *r0, size_t *r1);
 /* out (cols) = sum_r w[r] A[r, :] for A (rows, cols), summed in row order. */
 void ebm_colsum(const float *A, size_t rows, size_t cols, const float *w, float *out);
 

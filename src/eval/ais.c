@@ -100,7 +100,7 @@ static void rbm_step(ais_path *p, size_t k, double b0, double b1, float *v, size
     rbm_path *r = (rbm_path *)p;
     const ebm_rbm *m = r->m;
     size_t nv = m->n_vis, nh = m->n_hid, slots = nh / 16 + 1, r0, r1;
-    ebm_binmm_rows(n, &r0, &r1);
+    ebm_binmm_rows(r->pz, &r0, &r1);
     if (r0 == r1) return;
     memset(r->part + r0 * slots, 0, (r1 - r0) * slots * sizeof(double));
     vw_epilogue e = {r, v, b0, b1, {0}};

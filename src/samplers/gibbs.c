@@ -221,7 +221,7 @@ static ebm_status run_flips(ebm_gibbs *g, size_t steps, float T, ebm_rng *rng) {
 #pragma omp parallel if (par)
         {
             size_t r0, r1;
-            ebm_binmm_rows(n, &r0, &r1);
+            ebm_binmm_rows(g->pz, &r0, &r1);
             for (size_t k = 0; k < len && r0 < r1; k++) {
                 int refresh = (k == 0 && stale) || (base + k) % GIBBS_REFRESH == 0;
                 ebm_sigbern eh = {g->ph, nh, m->b, 1.0f / T, keys[2 * k], g->first, 0, g->h, nh, n, 1.0f, 1.0f};
