@@ -141,7 +141,7 @@ static void row_changes(const float *a, float *old, size_t k, changes *c) {
 #if defined(__AVX512F__)
 /* s[0..16 nv) (the last vector's lanes under tail) += the rows plus, -= the rows minus of B at column c0.
  * nv is a constant in every call below, and the sums are named variables, so they live in registers. */
-#define BM_V(q, op) (nv > q ? op(q) : (void)0)
+#define BM_V(q, op) (nv > q ? (void)(op(q)) : (void)0)
 #define BM_ALL(op) (BM_V(0, op), BM_V(1, op), BM_V(2, op), BM_V(3, op), BM_V(4, op), BM_V(5, op), BM_V(6, op), BM_V(7, op))
 #define BM_MASK(q) (q == nv - 1 ? tail : (__mmask16)0xFFFF)
 static inline __attribute__((always_inline)) void chunk_sum(const float *B, size_t ldb, size_t c0, const changes *c,
