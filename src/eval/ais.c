@@ -21,8 +21,9 @@
  * kept per chain and updated by adding and subtracting the rows of W (and W') of the units that flipped
  * (ebm_binmm_step), recomputed from scratch every AIS_REFRESH steps: fp32 sums, a third of the time of
  * OpenBLAS's dense products here.  ebm_ais_opts.precision is checked but changes nothing: bf16 products
- * would be slower than these and less exact.  Each step is one parallel region: the chains are independent,
- * so a thread takes its rows from v'W through the log weights to h W' and the new v without a barrier. */
+ * would be slower than these and less exact.  The chains are independent, so a parallel region spans
+ * AIS_BLOCK steps: a thread takes its rows from v'W through the log weights to h W', the new v and on to
+ * the next step without a barrier. */
 #include "eval/ais_internal.h"
 #include "models/model_internal.h"
 
@@ -34,6 +35,8 @@
 
 /* Steps between recomputations of the products the chains update by their flips (ebm_binmm_step). */
 #define AIS_REFRESH 256
+/* Steps per parallel region of a path whose runs are independent (their keys drawn ahead). */
+#define AIS_BLOCK 4096
 
 typedef struct {
     ais_path path;
@@ -277,26 +280,29 @@ ebm_status ebm_ais_drive(ais_path *p, const double *betas, size_t nb, int revers
     if (!reverse) p->sample_base(p, v, runs, ebm_rng_u64(&rng));
     size_t K = nb - 1, every = K / 200 ? K / 200 : 1;
     if (p->threads) {
-        /* one region for all the steps; thread 0 reports progress for its rows, and a cancel stops every
-         * thread at its next step */
-        uint64_t *keys = malloc(2 * K * sizeof(uint64_t));
-        if (!keys) return ebm_fail(EBM_ENOMEM, "out of memory for %zu AIS steps", K);
-        for (size_t k = 0; k < 2 * K; k++) keys[k] = ebm_rng_u64(&rng);
+        /* one region per AIS_BLOCK steps, whose keys are drawn ahead; thread 0 reports progress for its
+         * rows, and a cancel stops every thread at its next step */
+        uint64_t *keys = malloc(2 * AIS_BLOCK * sizeof(uint64_t));
+        if (!keys) return ebm_fail(EBM_ENOMEM, "out of memory for the AIS keys");
         int stop = 0;
         size_t done = K;
+        for (size_t k0 = 0; k0 < K && !stop; k0 += AIS_BLOCK) {
+            size_t k1 = k0 + AIS_BLOCK < K ? k0 + AIS_BLOCK : K;
+            for (size_t k = 0; k < 2 * (k1 - k0); k++) keys[k] = ebm_rng_u64(&rng);
 #pragma omp parallel num_threads((int)p->threads)
-        for (size_t k = 0; k < K; k++) {
-            int st;
+            for (size_t k = k0; k < k1; k++) {
+                int st;
 #pragma omp atomic read
-            st = stop;
-            if (st) break;
-            double b0 = reverse ? betas[K - k] : betas[k], b1 = reverse ? betas[K - k - 1] : betas[k + 1];
-            p->step(p, k, b0, b1, v, runs, logw, keys[2 * k], keys[2 * k + 1], k + 1 < K);
-            if (omp_get_thread_num() == 0 && o->progress && (k + 1) % every == 0 &&
-                o->progress((double)(k + 1) / (double)K, o->user)) {
-                done = k + 1;
+                st = stop;
+                if (st) break;
+                double b0 = reverse ? betas[K - k] : betas[k], b1 = reverse ? betas[K - k - 1] : betas[k + 1];
+                p->step(p, k, b0, b1, v, runs, logw, keys[2 * (k - k0)], keys[2 * (k - k0) + 1], k + 1 < K);
+                if (omp_get_thread_num() == 0 && o->progress && (k + 1) % every == 0 &&
+                    o->progress((double)(k + 1) / (double)K, o->user)) {
+                    done = k + 1;
 #pragma omp atomic write
-                stop = 1;
+                    stop = 1;
+                }
             }
         }
         free(keys);

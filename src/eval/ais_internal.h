@@ -19,8 +19,8 @@ struct ais_path {
     void (*step)(ais_path *p, size_t k, double b0, double b1, float *v, size_t n, double *logw, uint64_t k1,
                  uint64_t k2, int move);
     /* threads > 0: the runs are independent and step works on the calling thread's rows only, without
-     * barriers, so the driver calls it from every thread of one parallel region of this many threads for
-     * all the steps (threads may be at different steps); 0: step parallelises itself */
+     * barriers, so the driver calls it from every thread of a parallel region of this many threads for
+     * thousands of steps at a time (threads may be at different steps); 0: step parallelises itself */
     size_t threads;
 };
 
