@@ -7,12 +7,17 @@
  *                                     + sum_j softplus(beta (W'(v / sigma^2) + b)_j).
  * The transition at beta is block Gibbs: h_j ~ sigmoid(beta (W'(v/sigma^2) + b)_j), and v | h is Gaussian
  * with precision lambda_i = (1 - beta) / s_i^2 + beta / sigma_i^2 and mean
- * ((1 - beta) c_i / s_i^2 + beta (mu_i + (W h)_i) / sigma_i^2) / lambda_i. */
+ * ((1 - beta) c_i / s_i^2 + beta (mu_i + (W h)_i) / sigma_i^2) / lambda_i.  The hidden units are binary, so
+ * each run's W h is kept and updated by the units that flipped (ebm_binmm_step, as for the RBM; recomputed
+ * every AIS_GRBM_REFRESH steps); W'(v / sigma^2) is a dense product, v being continuous. */
 #include "eval/ais_internal.h"
 #include "models/grbm_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+/* Steps between recomputations of the flip-updated W h. */
+#define AIS_GRBM_REFRESH 256
 
 typedef struct {
     ais_path path;
@@ -21,6 +26,8 @@ typedef struct {
     float *iv;            /* (n_vis) 1 / sigma^2 */
     float *pre, *h;       /* (runs, n_hid) */
     float *sc, *wh, *z;   /* (runs, n_vis) */
+    float *wt;            /* (n_hid, n_vis) W' */
+    ebm_binmm *pu;        /* the runs' W h, updated by the hidden units that flipped */
 } grbm_path;
 
 static void sample_base(ais_path *p, float *v, size_t n, uint64_t key) {
@@ -35,7 +42,6 @@ static void sample_base(ais_path *p, float *v, size_t n, uint64_t key) {
 
 static void step(ais_path *p, size_t k, double b0, double b1, float *v, size_t n, double *logw, uint64_t k1,
                  uint64_t k2, int move) {
-    (void)k;
     grbm_path *g = (grbm_path *)p;
     const ebm_grbm *m = g->m;
     size_t nv = m->n_vis, nh = m->n_hid;
@@ -49,11 +55,11 @@ static void step(ais_path *p, size_t k, double b0, double b1, float *v, size_t n
             q += 0.5 * d * d * g->iv[i];
             e0 += 0.5 * d0 * d0 * g->is2[i];
         }
-        logw[r] += -(b1 - b0) * (q - e0) + ebm_k_softplus_row(pr, m->b, nh, b1) - ebm_k_softplus_row(pr, m->b, nh, b0);
+        logw[r] += -(b1 - b0) * (q - e0) + ebm_k_softplus_row2(pr, m->b, nh, b0, b1);
     }
     if (!move) return;
     ebm_k_sigmoid_bernoulli_at(g->pre, m->b, n, nh, (float)b1, k1, p->run0, g->h);
-    ebm_sgemm(0, 1, n, nv, nh, 1.0f, g->h, nh, m->W, nh, 0.0f, g->wh, nv);
+    ebm_binmm_step(g->pu, k % AIS_GRBM_REFRESH == 0, 1.0f, g->h, nh, g->wt, nv, g->wh, nv, NULL);
 #pragma omp parallel for schedule(static) if (n * nv >= 32768)
     for (size_t r = 0; r < n; r++) {
         float *vr = v + r * nv, *z = g->z + r * nv;
@@ -68,8 +74,9 @@ static void step(ais_path *p, size_t k, double b0, double b1, float *v, size_t n
 }
 
 static void path_free(grbm_path *g) {
-    float *bufs[] = {g->c, g->s2, g->is2, g->iv, g->pre, g->h, g->sc, g->wh, g->z};
+    float *bufs[] = {g->c, g->s2, g->is2, g->iv, g->pre, g->h, g->sc, g->wh, g->z, g->wt};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) ebm_free(bufs[i]);
+    ebm_binmm_free(g->pu);
 }
 
 ebm_status ebm_grbm_ais_base(const ebm_mat *data, float *mean, float *var) {
@@ -127,13 +134,16 @@ ebm_status ebm_grbm_ais(const ebm_grbm *m, const float *base_mean, const float *
     g.sc = ebm_calloc(R, nv * sizeof(float));
     g.wh = ebm_calloc(R, nv * sizeof(float));
     g.z = ebm_calloc(R, nv * sizeof(float));
+    g.wt = ebm_calloc(nh, nv * sizeof(float));
     float *v = ebm_calloc(R, nv * sizeof(float));
     double *lw = malloc(R * sizeof(double));
-    if (!g.c || !g.s2 || !g.is2 || !g.iv || !g.pre || !g.h || !g.sc || !g.wh || !g.z || !v || !lw) {
+    if (!g.c || !g.s2 || !g.is2 || !g.iv || !g.pre || !g.h || !g.sc || !g.wh || !g.z || !g.wt || !v || !lw ||
+        ebm_binmm_new(R, nh, nv, &g.pu)) {
         s = ebm_fail(EBM_ENOMEM, "out of memory for %zu AIS runs", R);
         goto out;
     }
     grbm_variances(m, g.iv, NULL);
+    ebm_transpose(m->W, nv, nh, g.wt);
     double lz0 = (double)nh * log(2.0);
     for (size_t i = 0; i < nv; i++) {
         g.c[i] = base_mean ? base_mean[i] : 0.0f;
