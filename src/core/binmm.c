@@ -67,6 +67,23 @@ ebm_status ebm_binmm_new(size_t n, size_t k, size_t cols, ebm_binmm **out) {
     return EBM_OK;
 }
 
+ebm_status ebm_flip_pair_new(size_t n, size_t nv, size_t nh, ebm_flip_pair *f) {
+    memset(f, 0, sizeof *f);
+    if (ebm_binmm_new(n, nv, nh, &f->vw) || ebm_binmm_new(n, nh, nv, &f->hw) ||
+        !(f->wt = ebm_calloc(nh, nv * sizeof(float)))) {
+        ebm_flip_pair_free(f);
+        return ebm_fail(EBM_ENOMEM, "out of memory for the products of %zu chains", n);
+    }
+    return EBM_OK;
+}
+
+void ebm_flip_pair_free(ebm_flip_pair *f) {
+    ebm_binmm_free(f->vw);
+    ebm_binmm_free(f->hw);
+    ebm_free(f->wt);
+    memset(f, 0, sizeof *f);
+}
+
 void ebm_binmm_resize(ebm_binmm *p, size_t n) { p->n = n < p->cap ? n : p->cap; }
 
 void ebm_transpose(const float *A, size_t rows, size_t cols, float *T) {
@@ -153,30 +170,26 @@ static inline __attribute__((always_inline)) void chunk_sum(const float *B, size
 #define SUB(q) (a##q = _mm512_sub_ps(a##q, _mm512_maskz_loadu_ps(BM_MASK(q), b + 16 * q)))
 #define STORE(q) _mm512_mask_storeu_ps(s + 16 * q, BM_MASK(q), a##q)
 #define FETCH(q) _mm_prefetch((const char *)(b + 16 * q), _MM_HINT_T0)
+/* the rows are scattered through B, so the hardware cannot guess the next one: fetch PREFETCH ahead */
+#define WALK(list, len, OP)                                                                                      \
+    for (size_t t = 0; t < (len); t++) {                                                                         \
+        if (t + PREFETCH < (len)) {                                                                              \
+            b = B + (size_t)(list)[t + PREFETCH] * ldb + c0;                                                     \
+            BM_ALL(FETCH);                                                                                       \
+        }                                                                                                        \
+        b = B + (size_t)(list)[t] * ldb + c0;                                                                    \
+        BM_ALL(OP);                                                                                              \
+    }
     BM_ALL(LOAD);
-    /* the rows are scattered through B, so the hardware cannot guess the next one: fetch PREFETCH ahead */
-    for (size_t t = 0; t < c->np; t++) {
-        if (t + PREFETCH < c->np) {
-            b = B + (size_t)c->plus[t + PREFETCH] * ldb + c0;
-            BM_ALL(FETCH);
-        }
-        b = B + (size_t)c->plus[t] * ldb + c0;
-        BM_ALL(ADD);
-    }
-    for (size_t t = 0; t < c->nm; t++) {
-        if (t + PREFETCH < c->nm) {
-            b = B + (size_t)c->minus[t + PREFETCH] * ldb + c0;
-            BM_ALL(FETCH);
-        }
-        b = B + (size_t)c->minus[t] * ldb + c0;
-        BM_ALL(SUB);
-    }
+    WALK(c->plus, c->np, ADD);
+    WALK(c->minus, c->nm, SUB);
     BM_ALL(STORE);
 #undef LOAD
 #undef ADD
 #undef SUB
 #undef STORE
 #undef FETCH
+#undef WALK
 }
 #endif
 

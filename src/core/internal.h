@@ -128,6 +128,15 @@ void ebm_mm_gemm_ep(ebm_mm *mm, int ta, int tb, size_t m, size_t n, size_t k, fl
 typedef struct ebm_binmm ebm_binmm;
 ebm_status ebm_binmm_new(size_t n, size_t k, size_t cols, ebm_binmm **out);
 void ebm_binmm_free(ebm_binmm *p);
+/* The two products of an RBM's chains kept by the flips: vw for v'W (n, n_hid), hw for h W' (n, n_vis),
+ * and wt (n_hid, n_vis), the W' that hw adds rows of (the caller fills it: ebm_transpose, whenever W
+ * changes).  vw and hw share their rows out alike (ebm_binmm_rows).  On failure nothing is left held. */
+typedef struct {
+    ebm_binmm *vw, *hw;
+    float *wt;
+} ebm_flip_pair;
+ebm_status ebm_flip_pair_new(size_t n, size_t nv, size_t nh, ebm_flip_pair *f);
+void ebm_flip_pair_free(ebm_flip_pair *f);
 /* The next calls take the first n rows (at most the n it was made with); refresh before relying on the
  * rows' sums after a change of n. */
 void ebm_binmm_resize(ebm_binmm *p, size_t n);

@@ -49,8 +49,7 @@ typedef struct {
     float *pv;          /* (runs, n_vis) */
     double *part;       /* (runs, n_hid / 16 + 1): per output block of v'W, its rows' log-ratio terms */
     double *vis;        /* (runs) (a - c)'v */
-    float *wt;          /* (n_hid, n_vis) W' */
-    ebm_binmm *pz, *pu; /* the chains' v'W and h W', updated by the units that flipped */
+    ebm_flip_pair fl;   /* the chains' v'W and h W', updated by the units that flipped */
 } rbm_path;
 
 static void rbm_sample_base(ais_path *p, float *v, size_t n, uint64_t key) {
@@ -103,14 +102,14 @@ static void rbm_step(ais_path *p, size_t k, double b0, double b1, float *v, size
     rbm_path *r = (rbm_path *)p;
     const ebm_rbm *m = r->m;
     size_t nv = m->n_vis, nh = m->n_hid, slots = nh / 16 + 1, r0, r1;
-    ebm_binmm_rows(r->pz, &r0, &r1);
+    ebm_binmm_rows(r->fl.vw, &r0, &r1);
     if (r0 == r1) return;
     memset(r->part + r0 * slots, 0, (r1 - r0) * slots * sizeof(double));
     vw_epilogue e = {r, v, b0, b1, {0}};
     if (move) e.move = (ebm_sigbern){r->z, nh, m->b, (float)b1, k1, p->run0, 0, r->h, nh, n, 1.0f, 1.0f};
     ebm_gemm_ep ep = {vw_block, &e};
     int refresh = k % AIS_REFRESH == 0;
-    ebm_binmm_step_in(r->pz, refresh, 1.0f, v, nv, m->W, nh, r->z, nh, &ep);
+    ebm_binmm_step_in(r->fl.vw, refresh, 1.0f, v, nv, m->W, nh, r->z, nh, &ep);
     double db = b1 - b0;
     for (size_t i = r0; i < r1; i++) {
         double sp = 0;
@@ -122,7 +121,7 @@ static void rbm_step(ais_path *p, size_t k, double b0, double b1, float *v, size
     for (size_t j = 0; j < nv; j++) vbias[j] = (float)((1.0 - b1) * r->base[j] + b1 * m->a[j]);
     ebm_sigbern ev = {r->pv, nv, vbias, 1.0f, k2, p->run0, 0, v, nv, n, 1.0f, 1.0f};
     ebm_gemm_ep epv = {ebm_k_sigbern_ep, &ev};
-    ebm_binmm_step_in(r->pu, refresh, (float)b1, r->h, nh, r->wt, nv, r->pv, nv, &epv);
+    ebm_binmm_step_in(r->fl.hw, refresh, (float)b1, r->h, nh, r->fl.wt, nv, r->pv, nv, &epv);
 }
 
 static void rbm_path_free(rbm_path *r) {
@@ -134,9 +133,7 @@ static void rbm_path_free(rbm_path *r) {
     ebm_free(r->pv);
     free(r->part);
     free(r->vis);
-    ebm_free(r->wt);
-    ebm_binmm_free(r->pz);
-    ebm_binmm_free(r->pu);
+    ebm_flip_pair_free(&r->fl);
     memset(r, 0, sizeof *r);
 }
 
@@ -153,14 +150,13 @@ static ebm_status rbm_path_make(rbm_path *r, const ebm_rbm *m, const float *base
     r->pv = ebm_calloc(runs, nv * sizeof(float));
     r->part = calloc(runs * (nh / 16 + 1), sizeof(double));
     r->vis = calloc(runs, sizeof(double));
-    r->wt = ebm_calloc(nv, nh * sizeof(float));
-    if (!r->base || !r->vbias || !r->dvis || !r->z || !r->h || !r->pv || !r->part || !r->vis || !r->wt ||
-        ebm_binmm_new(runs, nv, nh, &r->pz) || ebm_binmm_new(runs, nh, nv, &r->pu)) {
+    if (!r->base || !r->vbias || !r->dvis || !r->z || !r->h || !r->pv || !r->part || !r->vis ||
+        ebm_flip_pair_new(runs, nv, nh, &r->fl)) {
         rbm_path_free(r);
         return ebm_fail(EBM_ENOMEM, "out of memory for %zu AIS runs", runs);
     }
     if (base) memcpy(r->base, base, nv * sizeof(float));
-    ebm_transpose(m->W, nv, nh, r->wt);
+    ebm_transpose(m->W, nv, nh, r->fl.wt);
     double lz = (double)nh * log(2.0);
     for (size_t j = 0; j < nv; j++) {
         if (!isfinite(r->base[j])) {

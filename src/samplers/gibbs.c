@@ -37,10 +37,10 @@ struct ebm_gibbs {
     uint8_t *mask;      /* (n_vis) or NULL */
     float *clamp;       /* (n, n_vis) values for masked units */
     ebm_mm *mm;         /* the products' precision (NULL: fp32) */
-    /* fp32: the flip-updated products v'W and h W', the transposed W they add rows of, the W they were
-     * computed for, and the sweeps run so far */
-    ebm_binmm *pz, *pu;
-    float *wt, *wseen;
+    /* fp32: the flip-updated products v'W and h W' (with W'), the W they were computed for, and the
+     * sweeps run so far */
+    ebm_flip_pair fl;
+    float *wseen;
     size_t sweeps;
     int stale;          /* the sums must be recomputed at the next sweep */
 };
@@ -74,9 +74,7 @@ void ebm_gibbs_free(ebm_gibbs *g) {
     free(g->mask);
     ebm_free(g->clamp);
     ebm_mm_free(g->mm);
-    ebm_binmm_free(g->pz);
-    ebm_binmm_free(g->pu);
-    ebm_free(g->wt);
+    ebm_flip_pair_free(&g->fl);
     ebm_free(g->wseen);
     free(g);
 }
@@ -190,25 +188,20 @@ ebm_status ebm_gibbs_set_precision(ebm_gibbs *g, ebm_precision p) {
 static ebm_status run_flips(ebm_gibbs *g, size_t steps, float T, ebm_rng *rng) {
     const ebm_rbm *m = g->m;
     size_t nv = m->n_vis, nh = m->n_hid, n = g->n;
-    if (!g->pz) {
-        ebm_status s = ebm_binmm_new(n, nv, nh, &g->pz);
-        if (!s) s = ebm_binmm_new(n, nh, nv, &g->pu);
-        if (!s && (!(g->wt = ebm_calloc(nv, nh * sizeof(float))) || !(g->wseen = ebm_calloc(nv, nh * sizeof(float)))))
-            s = ebm_fail(EBM_ENOMEM, "out of memory for the sampler's products");
+    if (!g->wseen) {
+        if (!(g->wseen = ebm_calloc(nv, nh * sizeof(float))))
+            return ebm_fail(EBM_ENOMEM, "out of memory for the sampler's products");
+        ebm_status s = ebm_flip_pair_new(n, nv, nh, &g->fl);
         if (s) {
-            ebm_binmm_free(g->pz);
-            ebm_binmm_free(g->pu);
-            ebm_free(g->wt);
             ebm_free(g->wseen);
-            g->pz = g->pu = NULL;
-            g->wt = g->wseen = NULL;
+            g->wseen = NULL;
             return s;
         }
         g->stale = 1;
     }
     if (g->stale || memcmp(g->wseen, m->W, nv * nh * sizeof(float))) {
         memcpy(g->wseen, m->W, nv * nh * sizeof(float));
-        ebm_transpose(m->W, nv, nh, g->wt);
+        ebm_transpose(m->W, nv, nh, g->fl.wt);
         g->stale = 1;
     }
     uint64_t keys[2 * GIBBS_BLOCK];
@@ -221,15 +214,15 @@ static ebm_status run_flips(ebm_gibbs *g, size_t steps, float T, ebm_rng *rng) {
 #pragma omp parallel if (par)
         {
             size_t r0, r1;
-            ebm_binmm_rows(g->pz, &r0, &r1);
+            ebm_binmm_rows(g->fl.vw, &r0, &r1);
             for (size_t k = 0; k < len && r0 < r1; k++) {
                 int refresh = (k == 0 && stale) || (base + k) % GIBBS_REFRESH == 0;
                 ebm_sigbern eh = {g->ph, nh, m->b, 1.0f / T, keys[2 * k], g->first, 0, g->h, nh, n, 1.0f, 1.0f};
                 ebm_gemm_ep eph = {ebm_k_sigbern_ep, &eh};
-                ebm_binmm_step_in(g->pz, refresh, 1.0f, g->v, nv, m->W, nh, g->ph, nh, &eph);
+                ebm_binmm_step_in(g->fl.vw, refresh, 1.0f, g->v, nv, m->W, nh, g->ph, nh, &eph);
                 ebm_sigbern ev = {g->pv, nv, m->a, 1.0f / T, keys[2 * k + 1], g->first, 0, g->v, nv, n, 1.0f, 1.0f};
                 ebm_gemm_ep epv = {ebm_k_sigbern_ep, &ev};
-                ebm_binmm_step_in(g->pu, refresh, 1.0f, g->h, nh, g->wt, nv, g->pv, nv, &epv);
+                ebm_binmm_step_in(g->fl.hw, refresh, 1.0f, g->h, nh, g->fl.wt, nv, g->pv, nv, &epv);
                 clamp_rows(g, r0, r1);
             }
         }

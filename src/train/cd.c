@@ -55,10 +55,9 @@ typedef struct {
     float *grad;        /* (n_params): the weight gradient when needed unfused, and the bias gradients */
     float *coef;        /* (nmax + c) row weights for the bias gradients */
     ebm_mm *mm;         /* borrowed: the products' precision (NULL: fp32) */
-    /* k > 1 in fp32: sweeps 2..k of an update update the chains' products by the units that flipped
-     * (ebm_binmm_step; W is fixed within an update), from the transposed W taken at the update's start */
-    ebm_binmm *pz, *pu;
-    float *wt;
+    /* k > 2 (used in fp32): sweep 2 of an update recomputes the chains' products and takes W', sweeps
+     * 3..k update them by the units that flipped (ebm_binmm_step; W is fixed within an update) */
+    ebm_flip_pair fl;
 } cd_ws;
 
 static void ws_free(cd_ws *w) {
@@ -68,11 +67,7 @@ static void ws_free(cd_ws *w) {
     ebm_free(w->pv);
     ebm_free(w->grad);
     ebm_free(w->coef);
-    ebm_binmm_free(w->pz);
-    ebm_binmm_free(w->pu);
-    ebm_free(w->wt);
-    w->pz = w->pu = NULL;
-    w->wt = NULL;
+    ebm_flip_pair_free(&w->fl);
 }
 
 static ebm_status ws_alloc(cd_ws *w, ebm_rbm *m, ebm_cd_mode mode, size_t k, size_t nmax, size_t c) {
@@ -95,13 +90,10 @@ static ebm_status ws_alloc(cd_ws *w, ebm_rbm *m, ebm_cd_mode mode, size_t k, siz
         ws_free(w);
         return EBM_ENOMEM;
     }
-    if (k > 2) { /* from sweep 3 on the flips are cheaper than dense products (sweep 2 recomputes) */
-        size_t chains = w->c;
-        if (ebm_binmm_new(chains, m->n_vis, m->n_hid, &w->pz) || ebm_binmm_new(chains, m->n_hid, m->n_vis, &w->pu) ||
-            !(w->wt = ebm_calloc(m->n_vis, m->n_hid * sizeof(float)))) {
-            ws_free(w);
-            return EBM_ENOMEM;
-        }
+    /* from sweep 3 on the flips are cheaper than dense products (sweep 2 recomputes) */
+    if (k > 2 && ebm_flip_pair_new(w->c, m->n_vis, m->n_hid, &w->fl)) {
+        ws_free(w);
+        return EBM_ENOMEM;
     }
     return EBM_OK;
 }
@@ -132,34 +124,34 @@ static void sample_visible(const ebm_rbm *m, ebm_mm *mm, const float *h, size_t 
 
 /* Sweep t >= 2 of the n chains' conditionals in fp32 with k > 2: the products updated by the flips since
  * sweep t - 1 (sweep 2 recomputes them, and takes W' for the update).  Otherwise the dense products. */
-static int flips(const cd_ws *w, size_t n) { return w->pz && !ebm_mm_is_bf16(w->mm) && n <= w->c; }
+static int flips(const cd_ws *w) { return w->fl.vw && !ebm_mm_is_bf16(w->mm); }
 
 static void sweep_hidden(cd_ws *w, size_t t, const float *v, size_t n, uint64_t key, size_t row0, float *prob,
                          float *sample, float scale) {
     const ebm_rbm *m = w->m;
-    if (!flips(w, n) || t < 2) {
+    if (!flips(w) || t < 2) {
         sample_hidden(m, w->mm, v, n, key, row0, prob, sample, scale);
         return;
     }
     ebm_sigbern e = {prob, m->n_hid, m->b, 1.0f, key, row0, 0, sample, m->n_hid, n, scale, scale};
     ebm_gemm_ep ep = {ebm_k_sigbern_ep, &e};
-    ebm_binmm_resize(w->pz, n);
-    ebm_binmm_step(w->pz, t == 2, 1.0f, v, m->n_vis, m->W, m->n_hid, prob, m->n_hid, &ep);
+    ebm_binmm_resize(w->fl.vw, n);
+    ebm_binmm_step(w->fl.vw, t == 2, 1.0f, v, m->n_vis, m->W, m->n_hid, prob, m->n_hid, &ep);
 }
 
 static void sweep_visible(cd_ws *w, size_t t, const float *h, size_t n, uint64_t key, size_t row0, float *prob,
                           float *sample) {
     const ebm_rbm *m = w->m;
     size_t nv = m->n_vis, nh = m->n_hid;
-    if (!flips(w, n) || t < 2) {
+    if (!flips(w) || t < 2) {
         sample_visible(m, w->mm, h, n, key, row0, prob, sample);
         return;
     }
-    if (t == 2) ebm_transpose(m->W, nv, nh, w->wt);
+    if (t == 2) ebm_transpose(m->W, nv, nh, w->fl.wt);
     ebm_sigbern e = {prob, nv, m->a, 1.0f, key, row0, 0, sample, nv, n, 1.0f, 1.0f};
     ebm_gemm_ep ep = {ebm_k_sigbern_ep, &e};
-    ebm_binmm_resize(w->pu, n);
-    ebm_binmm_step(w->pu, t == 2, 1.0f, h, nh, w->wt, nv, prob, nv, &ep);
+    ebm_binmm_resize(w->fl.hw, n);
+    ebm_binmm_step(w->fl.hw, t == 2, 1.0f, h, nh, w->fl.wt, nv, prob, nv, &ep);
 }
 
 /* PCD chains start from data rows, binarised by one Bernoulli draw each, with h ~ p(h|v).  Every process
