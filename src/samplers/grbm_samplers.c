@@ -273,18 +273,16 @@ static void gibbs_langevin_step(ebm_grbm_chains *c, const ebm_grbm_sample_opts *
         A *= a;
         s2 = s2 * a * a + 2 * ek;
     }
+    /* Given h the K Langevin steps on E(v, h) are a linear Gaussian map of v (an Ornstein-Uhlenbeck walk towards
+     * m_h), so their result is drawn exactly in one move: v_K = A v + (1 - A) m_h + sqrt(s2) sigma z.  Same
+     * distribution as K separate steps with K draws each; one normal per unit instead of K. */
+    float fa = (float)A, fs = (float)sqrt(s2);
 #pragma omp parallel for schedule(static) if (n * nv >= 16384)
     for (size_t r = 0; r < n; r++) {
         float *z = c->noise + r * nv, *x = c->v2 + r * nv;
-        const float *mh = c->mean + r * nv;
-        memcpy(x, c->v + r * nv, nv * sizeof(float));
-        for (size_t k = 0; k < K; k++) {
-            double ek = o->anneal ? cosine_eta(o->eta, k, K) : o->eta;
-            float a = (float)(ek / T), s = (float)sqrt(2 * ek);
-            ebm_rng_fill_normal(kz, c->row0 + r, k * (nv + 1), z, nv); /* nv + 1: pairs of words never overlap */
-            /* v <- v - eta sigma^2 (v - m_h) / (T sigma^2) + sqrt(2 eta) sigma z */
-            for (size_t i = 0; i < nv; i++) x[i] = x[i] - a * (x[i] - mh[i]) + s * c->sd[i] * z[i];
-        }
+        const float *v = c->v + r * nv, *mh = c->mean + r * nv;
+        ebm_rng_fill_normal(kz, c->row0 + r, 0, z, nv);
+        for (size_t i = 0; i < nv; i++) x[i] = fa * v[i] + (1 - fa) * mh[i] + fs * c->sd[i] * z[i];
     }
     eval_fe(c, c->v2, c->pre2, c->F2, T);
     memcpy(c->p, c->pre2, n * nh * sizeof(float));
