@@ -5,8 +5,11 @@
  * autocorrelated draws the standard error of a mean is about 0.01 sd (the worst error of the correct
  * samplers is printed), so the bounds leave room while a wrong sampler fails them: unadjusted
  * Gibbs-Langevin with a large constant step (no MH) is checked to miss them.  Also: MH acceptance
- * rates lie in (0, 1], and results are bit-identical on 1 and 2 threads. */
+ * rates lie in (0, 1], and results are bit-identical on 1 and 2 threads.  The trainer's pieces: the chains'
+ * cached pre-activations equal recomputed ones, and the gradient accumulator over many rows in one product
+ * matches ebm_grbm_free_energy_grad (itself checked by finite differences in test_grbm). */
 #include "grbm_fixtures.h"
+#include "models/grbm_internal.h"
 
 enum { NV = 3, NH = 8, CHAINS = 2000, BURN = 300, REC = 30 };
 
@@ -53,6 +56,71 @@ static void check_sampler(const ebm_grbm *m, const char *name, const ebm_grbm_sa
     CHECK_MSG(r.mean_err <= 0.05, "%s: mean error %.4f", name, r.mean_err);
     CHECK_MSG(r.cov_err <= 0.08, "%s: covariance error %.4f", name, r.cov_err);
     CHECK_MSG(r.accept > 0 && r.accept <= 1, "%s: acceptance %.3f", name, r.accept);
+}
+
+/* grbm_chains_pre after each sampler's steps: the pre-activations of the current v, bit for bit (NULL after
+ * Gibbs, which draws v after them); and grbm_gacc: 600 rows (more than one chunk of the public function)
+ * with weights, given pre or computing it, against ebm_grbm_free_energy_grad. */
+static void test_trainer_pieces(void) {
+    enum { V = 20, H = 12, N = 600 };
+    ebm_grbm *m = fixture_grbm(V, H, 0.4, 31);
+    float iv[V], sc[N * V], *pre = malloc(N * H * sizeof(float));
+    grbm_variances(m, iv, NULL);
+    for (int smp = EBM_GRBM_GIBBS; smp <= EBM_GRBM_GIBBS_LANGEVIN; smp++) {
+        ebm_grbm_chains *c;
+        REQUIRE(ebm_grbm_chains_new(m, N, &c) == EBM_OK);
+        ebm_rng r;
+        ebm_rng_seed(&r, 8, 0);
+        ebm_grbm_sample_opts o;
+        ebm_grbm_sample_opts_default(&o);
+        o.sampler = (ebm_grbm_sampler)smp;
+        o.mh = smp != EBM_GRBM_GIBBS;
+        CHECK_OK(ebm_grbm_chains_init_noise(c, 1.0f, &r));
+        CHECK_OK(ebm_grbm_chains_run(c, &o, 3, &r));
+        const float *cp = grbm_chains_pre(c);
+        if (smp == EBM_GRBM_GIBBS) {
+            CHECK(cp == NULL);
+        } else {
+            REQUIRE(cp != NULL);
+            grbm_pre_hidden(m, iv, grbm_chains_v(c), N, sc, pre);
+            CHECK_MSG(memcmp(cp, pre, N * H * sizeof(float)) == 0, "sampler %d: cached pre-activations differ", smp);
+        }
+        ebm_grbm_chains_free(c);
+    }
+    float *v = malloc(N * V * sizeof(float)), w[N];
+    ebm_rng r;
+    ebm_rng_seed(&r, 9, 0);
+    for (int i = 0; i < N * V; i++) v[i] = (float)ebm_rng_normal(&r);
+    for (int i = 0; i < N; i++) w[i] = (float)(ebm_rng_uniform(&r) - 0.3);
+    size_t np = m->n_params;
+    float *g0 = calloc(np, sizeof(float)), *g1 = calloc(np, sizeof(float)), *g2 = calloc(np, sizeof(float));
+    CHECK_OK(ebm_grbm_free_energy_grad(m, v, N, w, g0));
+    grbm_gacc a;
+    REQUIRE(grbm_gacc_new(m, N, &a) == EBM_OK);
+    grbm_gacc_add(m, &a, v, NULL, 250, w); /* the trainer's shape: rows in pieces, one finish */
+    grbm_gacc_add(m, &a, v + 250 * V, NULL, N - 250, w + 250);
+    grbm_gacc_finish(m, &a, g1);
+    CHECK(a.n == 0);
+    grbm_pre_hidden(m, iv, v, N, sc, pre);
+    grbm_gacc_add(m, &a, v, pre, N, w);
+    grbm_gacc_finish(m, &a, g2);
+    float *g3 = calloc(np, sizeof(float));
+    grbm_gacc_add(m, &a, v, NULL, N, w); /* the same product's shape as pre's */
+    grbm_gacc_finish(m, &a, g3);
+    CHECK_MSG(memcmp(g3, g2, np * sizeof(float)) == 0, "given and computed pre-activations give different gradients");
+    free(g3);
+    double worst = 0, scale = 0;
+    for (size_t p = 0; p < np; p++) scale = fmax(scale, fabs(g0[p]));
+    for (size_t p = 0; p < np; p++) worst = fmax(worst, fabs(g1[p] - g0[p]) / scale);
+    printf("gradient accumulator vs ebm_grbm_free_energy_grad, 600 weighted rows: max difference %.2e of the largest (bound 1e-5)\n", worst);
+    CHECK_MSG(worst <= 1e-5, "accumulator differs by %.2e", worst);
+    grbm_gacc_free(&a);
+    free(g0);
+    free(g1);
+    free(g2);
+    free(v);
+    free(pre);
+    ebm_grbm_free(m);
 }
 
 int main(void) {
@@ -158,5 +226,6 @@ int main(void) {
     CHECK_FAILS(ebm_grbm_chains_new(m, 0, &none), EBM_EINVAL);
     CHECK(none == NULL);
     ebm_grbm_free(m);
+    test_trainer_pieces();
     return check_summary("test_grbm_samplers");
 }

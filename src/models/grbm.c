@@ -209,14 +209,13 @@ static ebm_status check_rows(size_t n) {
 }
 
 typedef struct {
-    float *iv, *sc, *pre, *aux;
+    float *iv, *sc, *pre;
 } scratch;
 
 static void scratch_free(scratch *s) {
     ebm_free(s->iv);
     ebm_free(s->sc);
     ebm_free(s->pre);
-    ebm_free(s->aux);
 }
 
 static ebm_status scratch_make(const ebm_grbm *m, size_t chunk, scratch *s) {
@@ -224,8 +223,7 @@ static ebm_status scratch_make(const ebm_grbm *m, size_t chunk, scratch *s) {
     s->iv = ebm_calloc(m->n_vis, sizeof(float));
     s->sc = ebm_calloc(chunk, m->n_vis * sizeof(float));
     s->pre = ebm_calloc(chunk, m->n_hid * sizeof(float));
-    s->aux = ebm_calloc(chunk, m->n_vis * sizeof(float));
-    if (!s->iv || !s->sc || !s->pre || !s->aux) {
+    if (!s->iv || !s->sc || !s->pre) {
         scratch_free(s);
         return ebm_fail(EBM_ENOMEM, "out of memory");
     }
@@ -317,55 +315,106 @@ ebm_status ebm_grbm_free_energy_grad_v(const ebm_grbm *m, const float *v, size_t
     return EBM_OK;
 }
 
+ebm_status grbm_gacc_new(const ebm_grbm *m, size_t cap, grbm_gacc *a) {
+    memset(a, 0, sizeof *a);
+    if (!cap) cap = 1;
+    size_t nv = m->n_vis, nh = m->n_hid;
+    a->cap = cap;
+    a->iv = ebm_calloc(nv, sizeof(float));
+    a->sc = ebm_calloc(cap, nv * sizeof(float));
+    a->wp = ebm_calloc(cap, nh * sizeof(float));
+    a->M = ebm_calloc(nv, nh * sizeof(float));
+    a->amu = calloc(nv, sizeof(double));
+    a->alv = calloc(nv, sizeof(double));
+    a->ab = calloc(nh, sizeof(double));
+    if (!a->iv || !a->sc || !a->wp || !a->M || !a->amu || !a->alv || !a->ab) {
+        grbm_gacc_free(a);
+        return ebm_fail(EBM_ENOMEM, "out of memory for the GRBM gradient");
+    }
+    return EBM_OK;
+}
+
+void grbm_gacc_free(grbm_gacc *a) {
+    ebm_free(a->iv);
+    ebm_free(a->sc);
+    ebm_free(a->wp);
+    ebm_free(a->M);
+    free(a->amu);
+    free(a->alv);
+    free(a->ab);
+    memset(a, 0, sizeof *a);
+}
+
+void grbm_gacc_add(const ebm_grbm *m, grbm_gacc *a, const float *v, const float *pre, size_t n, const float *wt) {
+    size_t nv = m->n_vis, nh = m->n_hid;
+    if (a->n == 0) grbm_variances(m, a->iv, NULL);
+    const float *iv = a->iv;
+    float *sc = a->sc + a->n * nv, *wp = a->wp + a->n * nh;
+    if (pre) {
+        memcpy(wp, pre, n * nh * sizeof(float));
+        for (size_t r = 0; r < n; r++)
+            for (size_t i = 0; i < nv; i++) sc[r * nv + i] = v[r * nv + i] * iv[i];
+    } else {
+        grbm_pre_hidden(m, iv, v, n, sc, wp); /* sc = v o iv */
+    }
+    ebm_k_sigmoid_bernoulli(wp, m->b, n, nh, 1.0f, 0, NULL);
+    for (size_t r = 0; r < n; r++) {
+        double w = wt ? wt[r] : 1.0;
+        const float *vr = v + r * nv;
+        for (size_t i = 0; i < nv; i++) {
+            double d = (double)vr[i] - m->mu[i];
+            a->amu[i] -= w * d * iv[i];
+            a->alv[i] -= w * 0.5 * d * d * iv[i];
+        }
+        float *pr = wp + r * nh;
+        for (size_t j = 0; j < nh; j++) {
+            a->ab[j] -= w * pr[j];
+            pr[j] *= (float)w;
+        }
+    }
+    a->n += n;
+}
+
+void grbm_gacc_finish(const ebm_grbm *m, grbm_gacc *a, float *grad) {
+    size_t nv = m->n_vis, nh = m->n_hid, nw = nv * nh;
+    float *gW = grad, *gb = grad + nw, *gmu = gb + nh, *glv = gmu + nv;
+    if (a->n == 0) return;
+    /* M = (v o iv)' (w o p); gW -= M; glv_i += sum_j W_ij M_ij */
+    ebm_sgemm(1, 0, nv, nh, a->n, 1.0f, a->sc, nv, a->wp, nh, 0.0f, a->M, nh);
+#pragma omp parallel for schedule(static) if (nw >= 65536)
+    for (size_t i = 0; i < nv; i++) {
+        const float *Mi = a->M + i * nh, *Wi = m->W + i * nh;
+        float *gi = gW + i * nh;
+        double c = 0;
+        for (size_t j = 0; j < nh; j++) {
+            gi[j] -= Mi[j];
+            c += (double)Wi[j] * Mi[j];
+        }
+        a->alv[i] += c;
+    }
+    for (size_t j = 0; j < nh; j++) gb[j] += (float)a->ab[j];
+    for (size_t i = 0; i < nv; i++) {
+        gmu[i] += (float)a->amu[i];
+        glv[i] += (float)a->alv[i];
+    }
+    memset(a->amu, 0, nv * sizeof(double));
+    memset(a->alv, 0, nv * sizeof(double));
+    memset(a->ab, 0, nh * sizeof(double));
+    a->n = 0;
+}
+
 ebm_status ebm_grbm_free_energy_grad(const ebm_grbm *m, const float *v, size_t n, const float *wt, float *grad) {
     ebm_status s = check_rows(n);
     if (s) return s;
-    size_t nv = m->n_vis, nh = m->n_hid, nw = nv * nh;
     size_t chunk = n < ROW_CHUNK ? n : ROW_CHUNK;
-    scratch w;
-    if ((s = scratch_make(m, chunk, &w))) return s;
-    float *gW = grad, *gb = grad + nw, *gmu = gb + nh, *glv = gmu + nv;
-    double *amu = calloc(nv, sizeof *amu), *alv = calloc(nv, sizeof *alv), *ab = calloc(nh, sizeof *ab);
-    if (!amu || !alv || !ab) {
-        free(amu);
-        free(alv);
-        free(ab);
-        scratch_free(&w);
-        return ebm_fail(EBM_ENOMEM, "out of memory");
-    }
+    grbm_gacc a;
+    if ((s = grbm_gacc_new(m, chunk, &a))) return s;
     for (size_t r0 = 0; r0 < n; r0 += chunk) {
         size_t c = n - r0 < chunk ? n - r0 : chunk;
-        const float *vc = v + r0 * nv;
-        grbm_pre_hidden(m, w.iv, vc, c, w.sc, w.pre); /* w.sc = v o iv */
-        ebm_k_sigmoid_bernoulli(w.pre, m->b, c, nh, 1.0f, 0, NULL);
-        /* aux = p W' (before weighting) */
-        ebm_sgemm(0, 1, c, nv, nh, 1.0f, w.pre, nh, m->W, nh, 0.0f, w.aux, nv);
-        for (size_t r = 0; r < c; r++) {
-            double wr = wt ? wt[r0 + r] : 1.0;
-            const float *vr = vc + r * nv, *vs = w.sc + r * nv, *pw = w.aux + r * nv;
-            for (size_t i = 0; i < nv; i++) {
-                double d = (double)vr[i] - m->mu[i];
-                amu[i] -= wr * d * w.iv[i];
-                alv[i] += wr * (-0.5 * d * d * w.iv[i] + (double)vs[i] * pw[i]);
-            }
-            float *pr = w.pre + r * nh;
-            for (size_t j = 0; j < nh; j++) {
-                ab[j] -= wr * pr[j];
-                pr[j] *= (float)wr;
-            }
-        }
-        /* gW -= (v o iv)' (w o p) */
-        ebm_sgemm(1, 0, nv, nh, c, -1.0f, w.sc, nv, w.pre, nh, 1.0f, gW, nh);
+        grbm_gacc_add(m, &a, v + r0 * m->n_vis, NULL, c, wt ? wt + r0 : NULL);
+        grbm_gacc_finish(m, &a, grad);
     }
-    for (size_t j = 0; j < nh; j++) gb[j] += (float)ab[j];
-    for (size_t i = 0; i < nv; i++) {
-        gmu[i] += (float)amu[i];
-        glv[i] += (float)alv[i];
-    }
-    free(amu);
-    free(alv);
-    free(ab);
-    scratch_free(&w);
+    grbm_gacc_free(&a);
     return EBM_OK;
 }
 

@@ -138,6 +138,7 @@ float *ebm_grbm_chains_visible(ebm_grbm_chains *c) {
     return c->v;
 }
 const float *grbm_chains_v(const ebm_grbm_chains *c) { return c->v; }
+const float *grbm_chains_pre(const ebm_grbm_chains *c) { return c->cache_valid ? c->pre : NULL; }
 void grbm_chains_set_first(ebm_grbm_chains *c, uint64_t first) {
     c->row0 = first;
     c->total = (size_t)first + c->n;

@@ -10,6 +10,11 @@
  * use p(h | v) instead of sampled h in both phases (the Rao-Blackwellised form of the same expectation).
  * log sigma^2 is clamped to its bounds after every update.
  *
+ * The gradient of an update is one sum over the batch and every recorded chain state (grbm_gacc): the rows
+ * are gathered and W's part is one product over all of them (up to GACC_ROWS rows at a time), and the chain
+ * states' hidden pre-activations come from the sampler when it has them, so an update makes two products per
+ * chain step (the sampler's) plus one for the gradient, where it made five.
+ *
  * Data-parallel runs (ebm_run over several processes): a process holds a slice of each batch and a slice of
  * the negative chains; every chain draws from the streams of its index among all chains (and chains that
  * start from the data take their row of the whole batch, gathered), so the processes together draw exactly
@@ -20,6 +25,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define GACC_ROWS 2048
 
 void ebm_grbm_train_opts_default(ebm_grbm_train_opts *o) {
     memset(o, 0, sizeof *o);
@@ -85,12 +92,14 @@ typedef struct {
     float *xall;        /* data-parallel chains from the data: (batch, n_vis) the whole batch, gathered */
     float *all_v, *all_h; /* data-parallel PCD: (c_all, n_vis), (c_all, n_hid) all chains, for checkpoints */
     ebm_grbm_chains *ch;
+    grbm_gacc acc;      /* the update's gradient: the batch and the chain states, one W product */
     ebm_rng keys;
     double lr;          /* the last step's learning rate (for ebm_grbm_train's divergence message) */
 } grbm_trainer;
 
 static void release(grbm_trainer *t) {
     ebm_grbm_chains_free(t->ch);
+    grbm_gacc_free(&t->acc);
     ebm_free(t->grad);
     ebm_free(t->vel);
     ebm_free(t->wpos);
@@ -143,14 +152,18 @@ static ebm_status grbm_begin(void *self, const ebm_mat *data, const int32_t *lab
     if (!t->grad || !t->vel || !t->wpos || !t->wneg || (ranks > 1 && o->neg_init == EBM_GRBM_NEG_DATA && !t->xall) ||
         (pcd_dp && (!t->all_v || !t->all_h)))
         return ebm_fail(EBM_ENOMEM, "out of memory for training buffers");
-    ebm_status s = ebm_grbm_chains_new(m, t->c, &t->ch);
+    /* room for the batch and all recorded chain states of an update (one W product), within ~2,048 rows */
+    size_t rec = o->k - o->burn_in, all = batch + rec * t->c, cap = all < GACC_ROWS ? all : GACC_ROWS;
+    if (cap < batch) cap = batch;
+    if (cap < t->c) cap = t->c;
+    ebm_status s = grbm_gacc_new(m, cap, &t->acc);
+    if (!s) s = ebm_grbm_chains_new(m, t->c, &t->ch);
     if (s) return s;
     grbm_chains_set_first(t->ch, c0);
     ebm_rng init;
     ebm_rng_seed(&t->keys, seed, 20);
     ebm_rng_seed(&init, seed, 22);
     if (o->neg_init == EBM_GRBM_NEG_PERSISTENT) ebm_grbm_chains_init_noise(t->ch, 1.0f, &init);
-    size_t rec = o->k - o->burn_in;
     for (size_t r = 0; r < t->c; r++) t->wneg[r] = -1.0f / ((float)t->c * (float)rec);
     return EBM_OK;
 }
@@ -166,7 +179,8 @@ static ebm_status grbm_step(void *self, float *x, const size_t *rows, size_t n, 
     t->lr = lr;
     for (size_t r = 0; r < n; r++) t->wpos[r] = 1.0f / (float)n;
     memset(grad, 0, np * sizeof(float));
-    ebm_grbm_free_energy_grad(m, x, n, t->wpos, grad);
+    grbm_gacc *acc = &t->acc;
+    grbm_gacc_add(m, acc, x, NULL, n, t->wpos);
     if (o->neg_init == EBM_GRBM_NEG_NOISE) {
         ebm_grbm_chains_init_noise(t->ch, 1.0f, &t->keys);
     } else if (o->neg_init == EBM_GRBM_NEG_DATA && ctx->ranks > 1) {
@@ -189,8 +203,11 @@ static ebm_status grbm_step(void *self, float *x, const size_t *rows, size_t n, 
     }
     for (size_t s = 0; s < o->k; s++) {
         grbm_chains_step(t->ch, &o->sampler, s, o->k, &t->keys);
-        if (s >= o->burn_in) ebm_grbm_free_energy_grad(m, grbm_chains_v(t->ch), c, t->wneg, grad);
+        if (s < o->burn_in) continue;
+        if (acc->n + c > acc->cap) grbm_gacc_finish(m, acc, grad);
+        grbm_gacc_add(m, acc, grbm_chains_v(t->ch), grbm_chains_pre(t->ch), c, t->wneg);
     }
+    grbm_gacc_finish(m, acc, grad);
     /* grad is now the descent direction E_data[dF] - E_model[dF] */
     if (ctx->allreduce) {
         ebm_status s = ctx->allreduce(grad, np, ctx->allreduce_user);
