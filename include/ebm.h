@@ -103,15 +103,16 @@ EBM_API void ebm_blas_info(char *buf, size_t cap);
 EBM_API const char *ebm_blas_better_coretype(void);
 
 /* ------------------------------------------------------------------------------------------------
- * Precision of the matrix products (RBM Gibbs sampling, CD/PCD training; network layers).
- * A setting of the object that computes (ebm_cd_opts.precision, ebm_gibbs_set_precision,
+ * Precision of the matrix products (RBM Gibbs sampling, CD/PCD training; GRBM samplers and training;
+ * network layers).  A setting of the object that computes (ebm_cd_opts.precision, ebm_gibbs_set_precision,
+ * ebm_grbm_sample_opts.precision, also the GRBM trainer's through ebm_grbm_train_opts.sampler,
  * ebm_ais_opts.precision, ebm_net_set_precision: a run-time setting of an ebm_net, never written to its
  * file), never of the stored model: parameters, model files, optimiser state, free energies,
  * log-sum-exps and AIS log weights stay fp32/double.  With EBM_PRECISION_BF16 the operands of each Gibbs
  * product (the weights, a copy refreshed after every update, and the states they multiply) are rounded to
  * bfloat16 (8 significant bits, round to nearest even) and multiplied by oneDNN with fp32 accumulation
  * into fp32 results.  CD's weight-gradient product stays fp32 (in bf16 it cost the demo model over a nat
- * of test log-likelihood).  RBM AIS checks the setting and computes in fp32 whatever it says: its
+ * of test log-likelihood), and so does the GRBM trainer's (with its data's v W).  RBM AIS checks the setting and computes in fp32 whatever it says: its
  * products are sums of rows of W over the units that flipped, faster than bf16 products.
  * Results stay independent of the thread count, and a bf16 run is as reproducible as an fp32 one; it is
  * a different (slightly perturbed) algorithm, not the fp32 run's bits.  EBM_PRECISION_AUTO is bf16 where oneDNN is built in and the CPU multiplies bf16
@@ -1271,6 +1272,8 @@ typedef struct ebm_grbm_sample_opts {
     int anneal;               /* cosine step-size schedule (default 1) */
     size_t mh_after;          /* with mh: the chains' first mh_after steps since their start (over all runs)
                                  unadjusted, run as a run of their own (default 0) */
+    ebm_precision precision;  /* of the products with W: v W, h W' (default FP32; see ebm_precision); the
+                                 free energies of the MH test are summed in double from those products */
 } ebm_grbm_sample_opts;
 
 EBM_API void ebm_grbm_sample_opts_default(ebm_grbm_sample_opts *o);

@@ -360,6 +360,25 @@ contains "$T/out" "median heuristic" "grbm mmd bandwidth named"
 expect_ok "sample grbm mh-after" -- "$EBM" sample "$T/g.safetensors" --mh --mh-after 5 --n 10 --steps 20 --csv "$T/x.csv"
 contains "$T/err" "over the last 15" "grbm mh-after phases"
 expect_error 1 "grbm mh-after without mh" -- "$EBM" sample "$T/g.safetensors" --mh-after 5 --csv "$T/x.csv"
+# GRBM --precision: fp32 recorded by default; bf16 chains train a model as good and sample; bad values exit 2
+expect_ok "info grbm precision" -- "$EBM" info "$T/g.safetensors"
+contains "$T/out" "ebm.train.precision *fp32" "grbm fp32 provenance"
+expect_error 2 "grbm bad precision" -- "$EBM" sample "$T/g.safetensors" --precision fp16 --csv "$T/x.csv"
+expect_error 2 "train grbm bad precision" -- "$EBM" train grbm --data "$T/g.csv" --precision half --out "$T/x.safetensors"
+if [ "$have_bf16" = 1 ]; then
+    expect_ok "train grbm bf16" -- "$EBM" train grbm --data "$T/g.csv" --hidden 8 --cd 10 --epochs 8 --batch 50 \
+        --lr 0.05 --seed 2 --precision bf16 --out "$T/g16.safetensors" --log "$T/glog16.csv"
+    contains "$T/err" "bf16 products" "grbm bf16 training announced"
+    l32=$(tail -n 1 "$T/glog.csv" | cut -d, -f7); l16=$(tail -n 1 "$T/glog16.csv" | cut -d, -f7)
+    ok; awk -v a="$l32" -v b="$l16" 'BEGIN { d = a - b; exit !(d < 0.3 && d > -0.3) }' ||
+        fail "grbm bf16 exact LL $l16 against fp32 $l32"
+    expect_ok "info grbm bf16" -- "$EBM" info "$T/g16.safetensors"
+    contains "$T/out" "ebm.train.precision *bf16" "grbm bf16 provenance"
+    expect_ok "sample grbm bf16" -- "$EBM" sample "$T/g16.safetensors" --mh --n 20 --steps 20 --precision bf16 \
+        --csv "$T/g16s.csv"
+    contains "$T/err" "bf16 products" "grbm bf16 sampling announced"
+    ok; [ "$(wc -l <"$T/g16s.csv")" = 20 ] || fail "grbm bf16 sample CSV has $(wc -l <"$T/g16s.csv") lines"
+fi
 ok; awk -F, '{ for (i = 1; i <= NF; i++) if ($i < -0.5 || $i > 1.5) bad = 1 } END { exit bad }' "$T/gs.csv" ||
     fail "grbm samples are not in pixel units"
 expect_ok "sample grbm 1 thread" -- "$EBM" --threads 1 sample "$T/g.safetensors" --sampler gibbs-langevin --mh \

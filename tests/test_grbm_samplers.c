@@ -82,7 +82,7 @@ static void test_trainer_pieces(void) {
             CHECK(cp == NULL);
         } else {
             REQUIRE(cp != NULL);
-            grbm_pre_hidden(m, iv, grbm_chains_v(c), N, sc, pre);
+            grbm_pre_hidden(m, NULL, iv, grbm_chains_v(c), N, sc, pre);
             CHECK_MSG(memcmp(cp, pre, N * H * sizeof(float)) == 0, "sampler %d: cached pre-activations differ", smp);
         }
         ebm_grbm_chains_free(c);
@@ -101,7 +101,7 @@ static void test_trainer_pieces(void) {
     grbm_gacc_add(m, &a, v + 250 * V, NULL, N - 250, w + 250);
     grbm_gacc_finish(m, &a, g1);
     CHECK(a.n == 0);
-    grbm_pre_hidden(m, iv, v, N, sc, pre);
+    grbm_pre_hidden(m, NULL, iv, v, N, sc, pre);
     grbm_gacc_add(m, &a, v, pre, N, w);
     grbm_gacc_finish(m, &a, g2);
     float *g3 = calloc(np, sizeof(float));
@@ -136,6 +136,17 @@ int main(void) {
     o.sampler = EBM_GRBM_GIBBS_LANGEVIN;
     o.mh = 1;
     check_sampler(m, "gibbs-langevin + MH (eta 0.5)", &o, mean, cov);
+    ebm_precision p16; /* bf16 products (ebm_precision): a slightly perturbed target, within the same bounds */
+    if (ebm_precision_resolve(EBM_PRECISION_BF16, &p16) == EBM_OK) {
+        o.precision = EBM_PRECISION_BF16;
+        check_sampler(m, "gibbs-langevin + MH, bf16 products", &o, mean, cov);
+        o.sampler = EBM_GRBM_GIBBS;
+        check_sampler(m, "gibbs, bf16 products", &o, mean, cov);
+        o.sampler = EBM_GRBM_GIBBS_LANGEVIN;
+        o.precision = EBM_PRECISION_FP32;
+    } else {
+        printf("bf16 precision not built in: bf16 sampler checks skipped\n");
+    }
     o.anneal = 0;
     o.eta = 1.6f;
     o.langevin_steps = 3;
@@ -153,11 +164,14 @@ int main(void) {
     o.eta = 0.3f;
     check_sampler(m, "langevin + MH (MALA, eta 0.3)", &o, mean, cov);
 
-    /* thread-count independence */
+    /* thread-count independence, in fp32 and (where built in) with bf16 products */
     ebm_grbm_sample_opts_default(&o);
     o.mh = 1;
     float *v1 = malloc(CHAINS * NV * sizeof(float));
-    for (int th = 1; th <= 2; th++) {
+    for (int run = 0; run < 4; run++) {
+        int th = 1 + run % 2;
+        o.precision = run < 2 ? EBM_PRECISION_FP32 : EBM_PRECISION_BF16;
+        if (run >= 2 && ebm_precision_resolve(EBM_PRECISION_BF16, &p16) != EBM_OK) break;
         ebm_set_threads(th);
         ebm_grbm_chains *c;
         REQUIRE(ebm_grbm_chains_new(m, CHAINS, &c) == EBM_OK);
@@ -165,6 +179,8 @@ int main(void) {
         ebm_rng_seed(&r, 3, 0);
         CHECK_OK(ebm_grbm_chains_init_noise(c, 1.0f, &r));
         CHECK_OK(ebm_grbm_chains_run(c, &o, 5, &r));
+        if (run == 2) /* bf16 did run: not fp32's chains */
+            CHECK(memcmp(v1, ebm_grbm_chains_visible(c), CHAINS * NV * sizeof(float)) != 0);
         if (th == 1) memcpy(v1, ebm_grbm_chains_visible(c), CHAINS * NV * sizeof(float));
         else CHECK(memcmp(v1, ebm_grbm_chains_visible(c), CHAINS * NV * sizeof(float)) == 0);
         ebm_grbm_chains_free(c);

@@ -60,6 +60,8 @@ int main(void) {
     double lz0, ll0, lz, ll;
     CHECK_OK(ebm_grbm_log_z_exact(m, 1.0f, &lz0));
     CHECK_OK(ebm_grbm_log_likelihood(m, ys->data, NT, lz0, &ll0));
+    ebm_grbm *m16; /* the same start, trained below with bf16 products */
+    REQUIRE(ebm_grbm_clone(m, &m16) == EBM_OK);
     ebm_grbm_train_opts o;
     ebm_grbm_train_opts_default(&o);
     o.k = 20;
@@ -79,6 +81,26 @@ int main(void) {
            "(%.1f s)\n", ll0 + jac, ll + jac, g, -log(2 * M_PI) - 1 - log(3.0), secs);
     CHECK_MSG(ll + jac > g + 1.0, "trained GRBM LL %.3f does not beat one Gaussian %.3f by 1 nat", ll + jac, g);
     CHECK(ll + jac < -log(2 * M_PI) - 1 - log(3.0) + 0.2); /* cannot beat the true mixture by much */
+    /* bf16 products in the chains (ebm_precision): the same run otherwise; a perturbed algorithm, so not the
+     * same bits, but a model as good (exact test LL within 0.05 nats) */
+    ebm_precision p16;
+    if (ebm_precision_resolve(EBM_PRECISION_BF16, &p16) == EBM_OK) {
+        ebm_grbm_train_opts o16 = o;
+        o16.sampler.precision = EBM_PRECISION_BF16;
+        double lz16, ll16;
+        CHECK_OK(ebm_grbm_train(m16, xs, &o16));
+        CHECK_OK(ebm_grbm_log_z_exact(m16, 1.0f, &lz16));
+        CHECK_OK(ebm_grbm_log_likelihood(m16, ys->data, NT, lz16, &ll16));
+        printf("bf16 products: test LL %.4f against fp32 %.4f (bound 0.05 nats)\n", ll16 + jac, ll + jac);
+        CHECK(fabs(ll16 - ll) <= 0.05);
+        CHECK(memcmp(m16->params, m->params, m->n_params * sizeof(float)) != 0); /* bf16 did run */
+    } else {
+        printf("bf16 precision not built in: the bf16 training check skipped\n");
+        o.sampler.precision = EBM_PRECISION_BF16;
+        CHECK_FAILS(ebm_grbm_train(m16, xs, &o), EBM_ENOTSUP);
+        o.sampler.precision = EBM_PRECISION_FP32;
+    }
+    ebm_grbm_free(m16);
 
     /* AIS with the data's own mean and variance as the base */
     float bm[2], bv[2];

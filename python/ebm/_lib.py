@@ -225,7 +225,7 @@ class CdOpts(Structure):
 
 class GrbmSampleOpts(Structure):
     _fields_ = [("sampler", c_int), ("mh", c_int), ("T", c_float), ("eta", c_float), ("langevin_steps", c_size_t),
-                ("anneal", c_int), ("mh_after", c_size_t)]
+                ("anneal", c_int), ("mh_after", c_size_t), ("precision", c_int)]
 
 
 class GrbmTrainOpts(Structure):

@@ -39,6 +39,15 @@ def dptr(a):
     return a.ctypes.data_as(POINTER(c_double))
 
 
+
+def _precision(p):
+    """"fp32" | "bf16" | "auto" as an ebm_precision value."""
+    names = {"fp32": 0, "bf16": 1, "auto": 2}
+    if p not in names:
+        raise ValueError("precision must be fp32, bf16 or auto, got %r" % (p,))
+    return names[p]
+
+
 class _Mat:
     """An ebm_mat owned by Python, filled from a NumPy array (one copy)."""
 
@@ -524,10 +533,7 @@ class RBM(_ModelObject):
         o.mode, o.k, o.epochs, o.batch, o.chains = int(bool(persistent)), int(k), int(epochs), int(batch), int(chains)
         o.lr, o.lr_final = lr, (-1.0 if lr_final is None else lr_final)
         o.momentum, o.weight_decay, o.grad_clip, o.shuffle, o.seed = momentum, weight_decay, grad_clip, int(shuffle), int(seed)
-        precisions = {"fp32": 0, "bf16": 1, "auto": 2}
-        if precision not in precisions:
-            raise ValueError("precision must be fp32, bf16 or auto, got %r" % (precision,))
-        o.precision = precisions[precision]
+        o.precision = _precision(precision)
         d = data if isinstance(data, _Mat) else _Mat(as_f32(data, self.n_vis, "data"))
 
         def chains_h(t, out):
@@ -661,20 +667,23 @@ class GRBM(_ModelObject):
         return r.as_dict()
 
     @staticmethod
-    def _sample_opts(sampler="gibbs-langevin", mh=False, T=1.0, eta=0.5, langevin_steps=10, anneal=True):
+    def _sample_opts(sampler="gibbs-langevin", mh=False, T=1.0, eta=0.5, langevin_steps=10, anneal=True,
+                     precision="fp32"):
         o = L.GrbmSampleOpts()
         lib.ebm_grbm_sample_opts_default(byref(o))
         k = c_int()
         check(lib.ebm_grbm_sampler_parse(str(sampler).encode(), byref(k)))
         o.sampler, o.mh, o.T, o.eta, o.langevin_steps, o.anneal = k.value, int(mh), T, eta, int(langevin_steps), int(anneal)
+        o.precision = _precision(precision)
         return o
 
     def sample(self, n=100, steps=100, sampler="gibbs-langevin", mh=False, T=1.0, eta=0.5, langevin_steps=10,
-               seed=1, init=None, mean=True, standardized=False):
+               seed=1, init=None, mean=True, standardized=False, precision="fp32"):
         """n chains of a GRBM sampler ("gibbs", "langevin", "gibbs-langevin", with mh the Metropolis-adjusted
         forms) for steps transitions from N(0, I) noise (or rows of init); returns pixels (the final W h + mu
-        picture with mean, else the chains' states), or standardised values with standardized=True."""
-        o = self._sample_opts(sampler, mh, T, eta, langevin_steps)
+        picture with mean, else the chains' states), or standardised values with standardized=True.
+        precision "fp32", "bf16" or "auto": of the products with W (ebm_grbm_sample_opts.precision)."""
+        o = self._sample_opts(sampler, mh, T, eta, langevin_steps, precision=precision)
         c = c_void_p()
         check(lib.ebm_grbm_chains_new(self._p, int(n), byref(c)))
         try:
@@ -698,10 +707,10 @@ class GRBM(_ModelObject):
     def train(self, data, *, standardized=False, neg_init="noise", k=10, burn_in=0, epochs=10, batch=100,
               chains=0, lr=0.01, cosine=True, momentum=0.0, weight_decay=0.0, grad_clip=10.0, shuffle=True, seed=1,
               sampler="gibbs-langevin", mh=False, T=1.0, eta=0.5, langevin_steps=10, progress=None, on_step=None,
-              describe=True):
+              describe=True, precision="fp32"):
         """Trains by CD-k / PCD-k with a GRBM sampler for the negative phase (ebm_grbm_trainer_new + ebm_run).
         data are pixels, standardised with the model's statistics (call fit_standardization first), unless
-        standardized.  Callbacks and Ctrl-C as RBM.train."""
+        standardized.  precision: of the chains' products, as in sample.  Callbacks and Ctrl-C as RBM.train."""
         o = L.GrbmTrainOpts()
         lib.ebm_grbm_train_opts_default(byref(o))
         if neg_init not in GRBM_NEG_INIT:
@@ -709,7 +718,7 @@ class GRBM(_ModelObject):
         o.neg_init, o.k, o.burn_in, o.epochs = GRBM_NEG_INIT.index(neg_init), int(k), int(burn_in), int(epochs)
         o.batch, o.chains, o.lr, o.cosine, o.momentum = int(batch), int(chains), lr, int(cosine), momentum
         o.weight_decay, o.grad_clip, o.shuffle, o.seed = weight_decay, grad_clip, int(shuffle), int(seed)
-        o.sampler = self._sample_opts(sampler, mh, T, eta, langevin_steps)
+        o.sampler = self._sample_opts(sampler, mh, T, eta, langevin_steps, precision=precision)
         d = _Mat(self._std(data, standardized))
         return _train_run(lib.ebm_grbm_trainer_new, self._p, o, lib.ebm_grbm_run_opts, d, progress, on_step, describe,
                           self._meta_ptr())

@@ -143,6 +143,17 @@ def test_grbm_sampling_training_and_exact_log_z():
     # both modes are visited: the model learnt the two clusters
     assert (s[:, 0] < -1).mean() > 0.15 and (s[:, 0] > 1).mean() > 0.15
     np.testing.assert_array_equal(s, g.sample(500, steps=50, seed=3))
+    # bf16 products (where oneDNN is built in): other draws, the same two modes; the setting is recorded
+    try:
+        s16 = g.sample(500, steps=50, seed=3, precision="bf16")
+    except ebm.Error as e:
+        assert "oneDNN" in str(e)
+        return
+    assert not np.array_equal(s16, s) and (s16[:, 0] < -1).mean() > 0.15 and (s16[:, 0] > 1).mean() > 0.15
+    g.train(x, epochs=2, batch=50, lr=0.05, k=10, seed=1, precision="bf16")
+    assert g.meta["ebm.train.precision"] == "bf16"
+    with pytest.raises(ValueError):
+        g.sample(5, precision="fp16")
 
 
 def test_model_energy_and_gradient_samplers(tmp_path):

@@ -49,6 +49,7 @@ static const abi_row abi_rows[] = {
     S(ebm_grbm_sample_opts), F(ebm_grbm_sample_opts, sampler), F(ebm_grbm_sample_opts, mh),
     F(ebm_grbm_sample_opts, T), F(ebm_grbm_sample_opts, eta), F(ebm_grbm_sample_opts, langevin_steps),
     F(ebm_grbm_sample_opts, anneal), F(ebm_grbm_sample_opts, mh_after),
+    F(ebm_grbm_sample_opts, precision),
     S(ebm_grbm_train_opts), F(ebm_grbm_train_opts, neg_init), F(ebm_grbm_train_opts, k),
     F(ebm_grbm_train_opts, burn_in), F(ebm_grbm_train_opts, epochs), F(ebm_grbm_train_opts, batch),
     F(ebm_grbm_train_opts, chains), F(ebm_grbm_train_opts, lr), F(ebm_grbm_train_opts, cosine),

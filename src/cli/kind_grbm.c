@@ -38,6 +38,7 @@ typedef struct {
     const char *valid, *scale, *sampler;
     size_t hidden, cd_k, pcd_k, monitor, limit;
     int neg, stdz, exact; /* --neg-init noise|data, --standardize global|pixel, --exact auto|on|off */
+    int precision;        /* --precision: an ebm_precision */
     float init_var;
     bool cd_seen, pcd_seen, no_shuffle, constant_lr, mh, no_anneal;
     ebm_grbm_train_opts o;
@@ -110,11 +111,11 @@ static int train_model(const char *cmd, grbm_train *g, int argc, char **argv, bo
     if (!quiet)
         fprintf(stderr,
                 "training GRBM %zu x %zu by %s-%zu (%s start, %s%s sampler, eta %g, %zu Langevin steps): %zu epochs, "
-                "batch %zu, lr %g%s, clip %g, %d threads\n",
+                "batch %zu, lr %g%s, clip %g, %d threads%s\n",
                 m->n_vis, m->n_hid, g->pcd_seen ? "pcd" : "cd", o->k, neg_names[o->neg_init],
                 ebm_grbm_sampler_name(o->sampler.sampler), g->mh ? "+MH" : "", (double)o->sampler.eta,
                 o->sampler.langevin_steps, o->epochs, o->batch, (double)o->lr, o->cosine ? " (cosine)" : "",
-                (double)o->grad_clip, ebm_get_threads());
+                (double)o->grad_clip, ebm_get_threads(), cli_precision_note(g->precision).s);
     ebm_trainer *t;
     if ((s = ebm_grbm_trainer_new(m, o, &t))) return cli_lib_error(cmd, s);
     ebm_run_opts ro;
@@ -174,6 +175,7 @@ int cli_grbm_train(int argc, char **argv, bool quiet) {
         {"valid", OPT_STR, &a.valid, "SPEC", "monitor on this data instead of training rows", -INFINITY, INFINITY, 0, 0, NULL, NULL},
         {"monitor", OPT_SIZE, &a.monitor, "N", "rows for the per-epoch monitors (0 = off)", 0, 1e9, 0, 0, NULL, NULL},
         {"exact", OPT_CHOICE, &a.exact, NULL, "exact log-likelihood each epoch (auto: <= 20 hidden units)", 0, 0, 0, 0, "auto|on|off", NULL},
+        CLI_PRECISION_OPTION(a.precision),
         OPT_END,
     };
     size_t npos;
@@ -188,6 +190,8 @@ int cli_grbm_train(int argc, char **argv, bool quiet) {
     if (o->burn_in >= o->k) return cli_error(cmd, "--burn-in %zu must be below K = %zu", o->burn_in, o->k);
     if (a.exact == 1 && a.hidden > EBM_EXACT_MAX_UNITS)
         return cli_error(cmd, "--exact on needs at most %d hidden units", EBM_EXACT_MAX_UNITS);
+    if (!cli_precision_check(cmd, a.precision)) return 2;
+    o->sampler.precision = (ebm_precision)a.precision;
     o->sampler.mh = a.mh;
     o->sampler.anneal = !a.no_anneal;
     o->cosine = !a.constant_lr;
@@ -208,6 +212,7 @@ typedef struct {
     size_t n, steps, mmd_n, done;
     uint64_t seed;
     int init, final; /* --init noise|data, --final mean|state */
+    int precision;   /* --precision: an ebm_precision */
     float noise_scale, bw;
     const char *data, *sampler, *mmd;
     bool mh, no_anneal, steps_seen, t_seen, eta_seen, ls_seen, init_seen;
@@ -233,6 +238,8 @@ static int sample_defaults(const char *cmd, sample_args *a, const ebm_meta *mt) 
     if (!a->ls_seen && (!cli_meta_size(mt, "ebm.sample.langevin_steps", ls) || *ls < 1)) *ls = 10;
     a->so.anneal = !a->no_anneal;
     a->so.mh = a->mh;
+    if (!cli_precision_check(cmd, a->precision)) return 2;
+    a->so.precision = (ebm_precision)a->precision;
     if (a->so.mh_after && !a->mh) return cli_error(cmd, "--mh-after needs --mh");
     if (a->so.mh_after > a->steps) a->so.mh_after = a->steps;
     return -1;
@@ -263,10 +270,10 @@ static int sample_model(const char *cmd, sample_args *a, bool quiet) {
              : ebm_grbm_chains_init_noise(a->ch, a->noise_scale, &a->rng);
     if (s) return cli_lib_error(cmd, s);
     if (!quiet)
-        fprintf(stderr, "sampling %zu chains from %s: %zu steps of %s%s (eta %g, %zu Langevin steps%s) at T = %g\n", n,
+        fprintf(stderr, "sampling %zu chains from %s: %zu steps of %s%s (eta %g, %zu Langevin steps%s) at T = %g%s\n", n,
                 a->init ? "data" : "noise", a->steps, ebm_grbm_sampler_name(a->so.sampler),
                 a->mh ? (a->so.mh_after ? " + MH after the first steps" : " + MH") : "", (double)a->so.eta,
-                a->so.langevin_steps, a->so.anneal ? ", cosine" : "", (double)a->so.T);
+                a->so.langevin_steps, a->so.anneal ? ", cosine" : "", (double)a->so.T, cli_precision_note(a->precision).s);
     cli_progress prog;
     cli_progress_init(&prog, quiet);
     cli_install_sigint();
@@ -325,6 +332,7 @@ int cli_grbm_sample(int argc, char **argv, bool quiet) {
         {"mmd-data", OPT_STR, &a.mmd, "SPEC", "report the kernel MMD^2 between the samples and this data", -INFINITY, INFINITY, 0, 0, NULL, NULL},
         {"mmd-n", OPT_SIZE, &a.mmd_n, "N", "rows of --mmd-data to use", 2, 1e5, 0, 0, NULL, NULL},
         {"bandwidth", OPT_FLOAT, &a.bw, "B", "Gaussian kernel bandwidth in pixel units (0 = median heuristic)", 0, 1e9, 0, 0, NULL, NULL},
+        CLI_PRECISION_OPTION(a.precision),
         OPT_END,
     };
     const char *path;

@@ -45,7 +45,7 @@ static void step(ais_path *p, size_t k, double b0, double b1, float *v, size_t n
     grbm_path *g = (grbm_path *)p;
     const ebm_grbm *m = g->m;
     size_t nv = m->n_vis, nh = m->n_hid;
-    grbm_pre_hidden(m, g->iv, v, n, g->sc, g->pre);
+    grbm_pre_hidden(m, NULL, g->iv, v, n, g->sc, g->pre);
 #pragma omp parallel for schedule(static) if (n * nh >= 32768)
     for (size_t r = 0; r < n; r++) {
         const float *vr = v + r * nv, *pr = g->pre + r * nh;

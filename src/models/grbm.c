@@ -165,16 +165,17 @@ void grbm_variances(const ebm_grbm *m, float *iv, float *var) {
     }
 }
 
-void grbm_pre_hidden(const ebm_grbm *m, const float *iv, const float *v, size_t n, float *scratch, float *out) {
+void grbm_pre_hidden(const ebm_grbm *m, ebm_mm *mm, const float *iv, const float *v, size_t n, float *scratch,
+                     float *out) {
     size_t nv = m->n_vis;
     for (size_t r = 0; r < n; r++)
         for (size_t i = 0; i < nv; i++) scratch[r * nv + i] = v[r * nv + i] * iv[i];
-    ebm_sgemm(0, 0, n, m->n_hid, nv, 1.0f, scratch, nv, m->W, m->n_hid, 0.0f, out, m->n_hid);
+    ebm_mm_gemm(mm, 0, 0, n, m->n_hid, nv, 1.0f, scratch, nv, m->W, m->n_hid, 0.0f, out, m->n_hid);
 }
 
-void grbm_vis_mean(const ebm_grbm *m, const float *h, size_t n, float *out) {
+void grbm_vis_mean(const ebm_grbm *m, ebm_mm *mm, const float *h, size_t n, float *out) {
     size_t nv = m->n_vis;
-    ebm_sgemm(0, 1, n, nv, m->n_hid, 1.0f, h, m->n_hid, m->W, m->n_hid, 0.0f, out, nv);
+    ebm_mm_gemm(mm, 0, 1, n, nv, m->n_hid, 1.0f, h, m->n_hid, m->W, m->n_hid, 0.0f, out, nv);
     for (size_t r = 0; r < n; r++)
         for (size_t i = 0; i < nv; i++) out[r * nv + i] += m->mu[i];
 }
@@ -188,10 +189,10 @@ double grbm_fe_row(const ebm_grbm *m, const float *iv, const float *v, const flo
     return q - T * ebm_k_softplus_row(pre, m->b, m->n_hid, 1.0 / T);
 }
 
-void grbm_grad_v(const ebm_grbm *m, const float *iv, const float *v, const float *p, size_t n, float *g) {
+void grbm_grad_v(const ebm_grbm *m, ebm_mm *mm, const float *iv, const float *v, const float *p, size_t n, float *g) {
     size_t nv = m->n_vis;
     /* g = p W' first, then the element-wise rest */
-    ebm_sgemm(0, 1, n, nv, m->n_hid, 1.0f, p, m->n_hid, m->W, m->n_hid, 0.0f, g, nv);
+    ebm_mm_gemm(mm, 0, 1, n, nv, m->n_hid, 1.0f, p, m->n_hid, m->W, m->n_hid, 0.0f, g, nv);
     for (size_t r = 0; r < n; r++)
         for (size_t i = 0; i < nv; i++) g[r * nv + i] = (v[r * nv + i] - m->mu[i] - g[r * nv + i]) * iv[i];
 }
@@ -239,7 +240,7 @@ ebm_status ebm_grbm_energy(const ebm_grbm *m, const float *v, const float *h, si
     if ((s = scratch_make(m, chunk, &w))) return s;
     for (size_t r0 = 0; r0 < n; r0 += chunk) {
         size_t c = n - r0 < chunk ? n - r0 : chunk;
-        grbm_pre_hidden(m, w.iv, v + r0 * m->n_vis, c, w.sc, w.pre);
+        grbm_pre_hidden(m, NULL, w.iv, v + r0 * m->n_vis, c, w.sc, w.pre);
         for (size_t r = 0; r < c; r++) {
             const float *vr = v + (r0 + r) * m->n_vis, *hr = h + (r0 + r) * m->n_hid, *pr = w.pre + r * m->n_hid;
             double e = 0;
@@ -264,7 +265,7 @@ ebm_status ebm_grbm_free_energy(const ebm_grbm *m, const float *v, size_t n, flo
     if ((s = scratch_make(m, chunk, &w))) return s;
     for (size_t r0 = 0; r0 < n; r0 += chunk) {
         size_t c = n - r0 < chunk ? n - r0 : chunk;
-        grbm_pre_hidden(m, w.iv, v + r0 * m->n_vis, c, w.sc, w.pre);
+        grbm_pre_hidden(m, NULL, w.iv, v + r0 * m->n_vis, c, w.sc, w.pre);
 #pragma omp parallel for schedule(static) if (c * m->n_hid >= 65536)
         for (size_t r = 0; r < c; r++)
             F[r0 + r] = grbm_fe_row(m, w.iv, v + (r0 + r) * m->n_vis, w.pre + r * m->n_hid, T);
@@ -283,7 +284,7 @@ ebm_status ebm_grbm_hidden_probs(const ebm_grbm *m, const float *v, size_t n, fl
     for (size_t r0 = 0; r0 < n; r0 += chunk) {
         size_t c = n - r0 < chunk ? n - r0 : chunk;
         float *out = ph + r0 * m->n_hid;
-        grbm_pre_hidden(m, w.iv, v + r0 * m->n_vis, c, w.sc, out);
+        grbm_pre_hidden(m, NULL, w.iv, v + r0 * m->n_vis, c, w.sc, out);
         ebm_k_sigmoid_bernoulli(out, m->b, c, m->n_hid, 1.0f / T, 0, NULL);
     }
     scratch_free(&w);
@@ -293,7 +294,7 @@ ebm_status ebm_grbm_hidden_probs(const ebm_grbm *m, const float *v, size_t n, fl
 ebm_status ebm_grbm_visible_mean(const ebm_grbm *m, const float *h, size_t n, float *mean) {
     ebm_status s = check_rows(n);
     if (s) return s;
-    if (n) grbm_vis_mean(m, h, n, mean);
+    if (n) grbm_vis_mean(m, NULL, h, n, mean);
     return EBM_OK;
 }
 
@@ -307,9 +308,9 @@ ebm_status ebm_grbm_free_energy_grad_v(const ebm_grbm *m, const float *v, size_t
     for (size_t r0 = 0; r0 < n; r0 += chunk) {
         size_t c = n - r0 < chunk ? n - r0 : chunk;
         const float *vc = v + r0 * m->n_vis;
-        grbm_pre_hidden(m, w.iv, vc, c, w.sc, w.pre);
+        grbm_pre_hidden(m, NULL, w.iv, vc, c, w.sc, w.pre);
         ebm_k_sigmoid_bernoulli(w.pre, m->b, c, m->n_hid, 1.0f / T, 0, NULL);
-        grbm_grad_v(m, w.iv, vc, w.pre, c, g + r0 * m->n_vis);
+        grbm_grad_v(m, NULL, w.iv, vc, w.pre, c, g + r0 * m->n_vis);
     }
     scratch_free(&w);
     return EBM_OK;
@@ -355,7 +356,7 @@ void grbm_gacc_add(const ebm_grbm *m, grbm_gacc *a, const float *v, const float 
         for (size_t r = 0; r < n; r++)
             for (size_t i = 0; i < nv; i++) sc[r * nv + i] = v[r * nv + i] * iv[i];
     } else {
-        grbm_pre_hidden(m, iv, v, n, sc, wp); /* sc = v o iv */
+        grbm_pre_hidden(m, NULL, iv, v, n, sc, wp); /* sc = v o iv */
     }
     ebm_k_sigmoid_bernoulli(wp, m->b, n, nh, 1.0f, 0, NULL);
     for (size_t r = 0; r < n; r++) {

@@ -7,14 +7,16 @@
 
 /* iv (n_vis) = exp(-clamp(log_var)), var (n_vis) = exp(clamp(log_var)); either may be NULL. */
 void grbm_variances(const ebm_grbm *m, float *iv, float *var);
-/* out (n, n_hid) = (v o iv) W, without the bias; scratch is (n, n_vis). */
-void grbm_pre_hidden(const ebm_grbm *m, const float *iv, const float *v, size_t n, float *scratch, float *out);
-/* out (n, n_vis) = h W' + mu. */
-void grbm_vis_mean(const ebm_grbm *m, const float *h, size_t n, float *out);
+/* out (n, n_hid) = (v o iv) W, without the bias; scratch is (n, n_vis).  mm: the product's precision (NULL:
+ * fp32; a bf16 mm must have been given m->W by ebm_mm_set_weights since W last changed). */
+void grbm_pre_hidden(const ebm_grbm *m, ebm_mm *mm, const float *iv, const float *v, size_t n, float *scratch,
+                     float *out);
+/* out (n, n_vis) = h W' + mu (mm as above). */
+void grbm_vis_mean(const ebm_grbm *m, ebm_mm *mm, const float *h, size_t n, float *out);
 /* Free energy of one row at T from its hidden pre-activation pre (n_hid, no bias), in double. */
 double grbm_fe_row(const ebm_grbm *m, const float *iv, const float *v, const float *pre, double T);
 /* g (n, n_vis) = dF_T/dv given p (n, n_hid) = sigmoid((pre + b) / T): (v - mu) o iv - (p W') o iv. */
-void grbm_grad_v(const ebm_grbm *m, const float *iv, const float *v, const float *p, size_t n, float *g);
+void grbm_grad_v(const ebm_grbm *m, ebm_mm *mm, const float *iv, const float *v, const float *p, size_t n, float *g);
 /* The free-energy gradient of many weighted rows at once (the trainer: the batch and every chain state of an
  * update, then one product for W).  The coupling term of d/dlog_var_i, sum_r w_r (v_ri iv_i) (p_r W')_i,
  * equals sum_j W_ij M_ij with M = (v o iv)' (w o p), the matrix the W gradient needs anyway, so no p W'
@@ -37,11 +39,6 @@ void grbm_gacc_finish(const ebm_grbm *m, grbm_gacc *a, float *grad);
 /* Clamps log_var into its bounds (after an update). */
 void grbm_clamp_logvar(ebm_grbm *m);
 
-
-
-/* One transition of the chains (samplers/grbm_samplers.c): step t of a run of `total` steps (for the
- * Langevin sampler's annealed step size); t == 0 recomputes every cached quantity (the model may have
- * changed since the last call). */
 /* The chains' visible states (n, n_vis), read-only, without invalidating cached quantities. */
 const float *grbm_chains_v(const ebm_grbm_chains *c);
 /* The chains are chains first .. first + n - 1 of a larger set (data-parallel training): chain r draws from
@@ -54,5 +51,11 @@ void grbm_chains_restore(ebm_grbm_chains *c, const float *v, const float *h, int
 /* The chains' pre-activations (n, n_hid) = (v o iv) W of their current v without the bias, when the last
  * step left them current (Langevin, Gibbs-Langevin), else NULL (Gibbs draws v after them). */
 const float *grbm_chains_pre(const ebm_grbm_chains *c);
+/* Makes the chains' products run at o->precision (ebm_grbm_chains_run does it; a trainer calls it once before
+ * its steps): EBM_ENOTSUP for bf16 where oneDNN is not built in, EBM_EINVAL for an unknown value. */
+ebm_status grbm_chains_prepare(ebm_grbm_chains *c, const ebm_grbm_sample_opts *o);
+/* One transition of the chains (samplers/grbm_samplers.c): step t of a run of `total` steps (for the
+ * Langevin sampler's annealed step size); t == 0 recomputes every cached quantity (the model may have
+ * changed since the last call) and, in bf16, the bf16 copy of W (EBM_ENOMEM when it cannot). */
 ebm_status grbm_chains_step(ebm_grbm_chains *c, const ebm_grbm_sample_opts *o, size_t t, size_t total, ebm_rng *rng);
 #endif

@@ -40,6 +40,8 @@ struct ebm_grbm_chains {
     int cache_valid;        /* pre, F, g, mean are those of the current v, h and parameters */
     double accepted, proposed;
     size_t steps;           /* steps run since the chains' start (for mh_after) */
+    ebm_mm *mm;             /* the products' precision (NULL: fp32) */
+    ebm_precision prec;     /* what mm was made for */
 };
 
 void ebm_grbm_sample_opts_default(ebm_grbm_sample_opts *o) {
@@ -101,7 +103,21 @@ void ebm_grbm_chains_free(ebm_grbm_chains *c) {
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++) ebm_free(bufs[i]);
     free(c->F);
     free(c->F2);
+    ebm_mm_free(c->mm);
     free(c);
+}
+
+ebm_status grbm_chains_prepare(ebm_grbm_chains *c, const ebm_grbm_sample_opts *o) {
+    if ((unsigned)o->precision > EBM_PRECISION_AUTO)
+        return ebm_fail(EBM_EINVAL, "unknown precision %d", (int)o->precision);
+    if (c->mm ? c->prec == o->precision : o->precision == EBM_PRECISION_FP32) return EBM_OK;
+    ebm_mm *mm;
+    ebm_status s = ebm_mm_new(o->precision, 0, &mm);
+    if (s) return s;
+    ebm_mm_free(c->mm);
+    c->mm = mm;
+    c->prec = o->precision;
+    return EBM_OK;
 }
 
 ebm_status ebm_grbm_chains_init_noise(ebm_grbm_chains *c, float scale, ebm_rng *rng) {
@@ -167,7 +183,7 @@ void ebm_grbm_chains_reset_stats(ebm_grbm_chains *c) { c->accepted = c->proposed
 /* pre (n, n_hid) and F_T (n) of the rows of v. */
 static void eval_fe(ebm_grbm_chains *c, const float *v, float *pre, double *F, double T) {
     const ebm_grbm *m = c->m;
-    grbm_pre_hidden(m, c->iv, v, c->n, c->sc, pre);
+    grbm_pre_hidden(m, c->mm, c->iv, v, c->n, c->sc, pre);
 #pragma omp parallel for schedule(static) if (c->n * m->n_hid >= 65536)
     for (size_t r = 0; r < c->n; r++) F[r] = grbm_fe_row(m, c->iv, v + r * m->n_vis, pre + r * m->n_hid, T);
 }
@@ -177,7 +193,7 @@ static void eval_grad(ebm_grbm_chains *c, const float *v, const float *pre, floa
     size_t nh = c->m->n_hid;
     memcpy(c->p, pre, c->n * nh * sizeof(float));
     ebm_k_sigmoid_bernoulli(c->p, c->m->b, c->n, nh, 1.0f / T, 0, NULL);
-    grbm_grad_v(c->m, c->iv, v, c->p, c->n, g);
+    grbm_grad_v(c->m, c->mm, c->iv, v, c->p, c->n, g);
 }
 
 static double cosine_eta(double eta, size_t k, size_t K) {
@@ -188,10 +204,10 @@ static void gibbs_step(ebm_grbm_chains *c, float T, ebm_rng *rng) {
     const ebm_grbm *m = c->m;
     size_t nv = m->n_vis, nh = m->n_hid;
     uint64_t k1 = ebm_rng_u64(rng), k2 = ebm_rng_u64(rng);
-    grbm_pre_hidden(m, c->iv, c->v, c->n, c->sc, c->pre);
+    grbm_pre_hidden(m, c->mm, c->iv, c->v, c->n, c->sc, c->pre);
     memcpy(c->p, c->pre, c->n * nh * sizeof(float));
     ebm_k_sigmoid_bernoulli_at(c->p, m->b, c->n, nh, 1.0f / T, k1, c->row0, c->h);
-    grbm_vis_mean(m, c->h, c->n, c->mean);
+    grbm_vis_mean(m, c->mm, c->h, c->n, c->mean);
     float st = sqrtf(T);
 #pragma omp parallel for schedule(static) if (c->n * nv >= 65536)
     for (size_t r = 0; r < c->n; r++) {
@@ -264,7 +280,7 @@ static void gibbs_langevin_step(ebm_grbm_chains *c, const ebm_grbm_sample_opts *
         eval_fe(c, c->v, c->pre, c->F, T);
         memcpy(c->p, c->pre, n * nh * sizeof(float));
         if (!c->h_valid) ebm_k_sigmoid_bernoulli_at(c->p, m->b, n, nh, 1.0f / T, kh0, c->row0, c->h);
-        grbm_vis_mean(m, c->h, n, c->mean);
+        grbm_vis_mean(m, c->mm, c->h, n, c->mean);
         c->h_valid = c->cache_valid = 1;
     }
     /* the K-step map's coefficients: A = prod a_k, s2 = sum_k 2 eta_k prod_{j>k} a_j^2 (per unit of sigma^2) */
@@ -288,7 +304,7 @@ static void gibbs_langevin_step(ebm_grbm_chains *c, const ebm_grbm_sample_opts *
     eval_fe(c, c->v2, c->pre2, c->F2, T);
     memcpy(c->p, c->pre2, n * nh * sizeof(float));
     ebm_k_sigmoid_bernoulli_at(c->p, m->b, n, nh, 1.0f / T, kh, c->row0, c->h2);
-    grbm_vis_mean(m, c->h2, n, c->mean2);
+    grbm_vis_mean(m, c->mm, c->h2, n, c->mean2);
     for (size_t r = 0; r < n; r++) {
         bool accept = true;
         if (o->mh) {
@@ -324,11 +340,14 @@ static ebm_status check_opts(const ebm_grbm_sample_opts *o) {
     if (!(o->eta > 0) || !isfinite(o->eta)) return ebm_fail(EBM_EINVAL, "Langevin step size must be positive, got %g", o->eta);
     if (o->sampler == EBM_GRBM_GIBBS_LANGEVIN && (o->langevin_steps < 1 || o->langevin_steps > 100000))
         return ebm_fail(EBM_EINVAL, "Langevin steps per Gibbs-Langevin step must be in 1..100000");
-    return EBM_OK;
+    ebm_precision r;
+    return ebm_precision_resolve(o->precision, &r);
 }
 
 ebm_status grbm_chains_step(ebm_grbm_chains *c, const ebm_grbm_sample_opts *o, size_t t, size_t total, ebm_rng *rng) {
     if (t == 0) {
+        ebm_status s = ebm_mm_set_weights(c->mm, c->m->W, c->m->n_vis, c->m->n_hid);
+        if (s) return s;
         grbm_variances(c->m, c->iv, c->var);
         for (size_t i = 0; i < c->m->n_vis; i++) c->sd[i] = sqrtf(c->var[i]);
         c->cache_valid = 0;
@@ -345,6 +364,7 @@ ebm_status grbm_chains_step(ebm_grbm_chains *c, const ebm_grbm_sample_opts *o, s
 
 ebm_status ebm_grbm_chains_run(ebm_grbm_chains *c, const ebm_grbm_sample_opts *o, size_t steps, ebm_rng *rng) {
     ebm_status s = check_opts(o);
+    if (!s) s = grbm_chains_prepare(c, o);
     if (s) return s;
     if (o->mh && c->steps < o->mh_after && steps > 0) { /* the unadjusted steps first, as a run of their own */
         ebm_grbm_sample_opts first = *o;
@@ -353,7 +373,8 @@ ebm_status ebm_grbm_chains_run(ebm_grbm_chains *c, const ebm_grbm_sample_opts *o
         if ((s = ebm_grbm_chains_run(c, &first, k, rng)) || k == steps) return s;
         steps -= k;
     }
-    for (size_t t = 0; t < steps; t++) grbm_chains_step(c, o, t, steps, rng);
+    for (size_t t = 0; t < steps; t++)
+        if ((s = grbm_chains_step(c, o, t, steps, rng))) return s;
     c->steps += steps;
     size_t bad;
     if (!ebm_k_all_finite(c->v, c->n * c->m->n_vis, &bad))
@@ -366,9 +387,11 @@ ebm_status ebm_grbm_chains_mean(ebm_grbm_chains *c, float T, ebm_rng *rng, float
     if (!(T > 0) || !isfinite(T)) return ebm_fail(EBM_EINVAL, "temperature must be a positive number, got %g", T);
     const ebm_grbm *m = c->m;
     size_t nh = m->n_hid;
+    ebm_status s = ebm_mm_set_weights(c->mm, m->W, m->n_vis, nh); /* the model may have changed since the run */
+    if (s) return s;
     grbm_variances(m, c->iv, c->var);
-    grbm_pre_hidden(m, c->iv, c->v, c->n, c->sc, c->p);
+    grbm_pre_hidden(m, c->mm, c->iv, c->v, c->n, c->sc, c->p);
     ebm_k_sigmoid_bernoulli_at(c->p, m->b, c->n, nh, 1.0f / T, ebm_rng_u64(rng), c->row0, c->h2);
-    grbm_vis_mean(m, c->h2, c->n, mean);
+    grbm_vis_mean(m, c->mm, c->h2, c->n, mean);
     return EBM_OK;
 }

@@ -63,7 +63,8 @@ static ebm_status check_opts(const ebm_grbm_train_opts *o) {
     if (!(s->eta > 0) || !isfinite(s->eta)) return ebm_fail(EBM_EINVAL, "Langevin step size must be positive");
     if (s->sampler == EBM_GRBM_GIBBS_LANGEVIN && (s->langevin_steps < 1 || s->langevin_steps > 100000))
         return ebm_fail(EBM_EINVAL, "Langevin steps per Gibbs-Langevin step must be in 1..100000");
-    return EBM_OK;
+    ebm_precision r;
+    return ebm_precision_resolve(s->precision, &r);
 }
 
 ebm_status ebm_grbm_recon_error(const ebm_grbm *m, const float *v, size_t n, double *mse) {
@@ -158,6 +159,7 @@ static ebm_status grbm_begin(void *self, const ebm_mat *data, const int32_t *lab
     if (cap < t->c) cap = t->c;
     ebm_status s = grbm_gacc_new(m, cap, &t->acc);
     if (!s) s = ebm_grbm_chains_new(m, t->c, &t->ch);
+    if (!s) s = grbm_chains_prepare(t->ch, &o->sampler);
     if (s) return s;
     grbm_chains_set_first(t->ch, c0);
     ebm_rng init;
@@ -202,7 +204,8 @@ static ebm_status grbm_step(void *self, float *x, const size_t *rows, size_t n, 
         for (size_t r = 0; r < c; r++) t->wneg[r] = w;
     }
     for (size_t s = 0; s < o->k; s++) {
-        grbm_chains_step(t->ch, &o->sampler, s, o->k, &t->keys);
+        ebm_status st = grbm_chains_step(t->ch, &o->sampler, s, o->k, &t->keys);
+        if (st) return st;
         if (s < o->burn_in) continue;
         if (acc->n + c > acc->cap) grbm_gacc_finish(m, acc, grad);
         grbm_gacc_add(m, acc, grbm_chains_v(t->ch), grbm_chains_pre(t->ch), c, t->wneg);
@@ -262,6 +265,9 @@ static ebm_status grbm_describe(void *self, ebm_meta *mt) {
     if (!s) s = ebm_meta_setf(mt, "ebm.train.momentum", "%g", (double)o->momentum);
     if (!s) s = ebm_meta_setf(mt, "ebm.train.weight_decay", "%g", (double)o->weight_decay);
     if (!s) s = ebm_meta_setf(mt, "ebm.train.grad_clip", "%g", (double)o->grad_clip);
+    ebm_precision p = EBM_PRECISION_FP32; /* what auto became (the options were checked) */
+    if (!s) (void)ebm_precision_resolve(so->precision, &p);
+    if (!s) s = ebm_meta_set(mt, "ebm.train.precision", ebm_precision_name(p));
     /* the defaults of `ebm sample`: the sampler the model was trained with, for as many steps */
     if (!s) s = ebm_meta_set(mt, "ebm.sample.sampler", ebm_grbm_sampler_name(so->sampler));
     if (!s) s = ebm_meta_setf(mt, "ebm.sample.steps", "%zu", o->k);
