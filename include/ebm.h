@@ -1258,9 +1258,11 @@ EBM_API ebm_status ebm_replay_set_start(ebm_replay *b, const ebm_gauss_start *g,
  *                  with mh, Metropolis-adjusted (MALA)
  *  GIBBS_LANGEVIN: the paper's hybrid (its Algorithm 2): h ~ p(h | v), then langevin_steps Langevin steps
  *                  on E(v, h) / T with h fixed; with mh, the exact Metropolis-Hastings test of the joint
- *                  move (the K-step proposal is Gaussian, so its density is known in closed form).
- * Step sizes: eta_t = eta * mean_i(sigma_i^2), cosine-annealed (the paper's) over the inner steps of
- * Gibbs-Langevin and over the whole run for Langevin when anneal is set. */
+ *                  move (the K-step proposal is Gaussian, so its density is known in closed form).  The K
+ *                  steps given h are a linear Gaussian map of v, drawn exactly in one move (one normal per
+ *                  unit; the distribution of K separate steps, not their draws).
+ * Step sizes: eta_t = eta * sigma_i^2 (each unit's variance), cosine-annealed (the paper's) over the inner
+ * steps of Gibbs-Langevin and over the whole run for Langevin when anneal is set. */
 typedef enum ebm_grbm_sampler { EBM_GRBM_GIBBS = 0, EBM_GRBM_LANGEVIN, EBM_GRBM_GIBBS_LANGEVIN } ebm_grbm_sampler;
 
 typedef struct ebm_grbm_sample_opts {
