@@ -112,8 +112,9 @@ EBM_API const char *ebm_blas_better_coretype(void);
  * product (the weights, a copy refreshed after every update, and the states they multiply) are rounded to
  * bfloat16 (8 significant bits, round to nearest even) and multiplied by oneDNN with fp32 accumulation
  * into fp32 results.  CD's weight-gradient product stays fp32 (in bf16 it cost the demo model over a nat
- * of test log-likelihood), and so does the GRBM trainer's (with its data's v W).  RBM AIS checks the setting and computes in fp32 whatever it says: its
- * products are sums of rows of W over the units that flipped, faster than bf16 products.
+ * of test log-likelihood), and so does the GRBM trainer's (with its data's v W).  RBM AIS checks the
+ * setting and computes in fp32 whatever it says: its products are sums of rows of W over the units that
+ * flipped, faster than bf16 products.
  * Results stay independent of the thread count, and a bf16 run is as reproducible as an fp32 one; it is
  * a different (slightly perturbed) algorithm, not the fp32 run's bits.  EBM_PRECISION_AUTO is bf16 where oneDNN is built in and the CPU multiplies bf16
  * natively (AVX512-BF16 or AMX), fp32 elsewhere.  Without oneDNN (CMake did not find libdnnl-dev),
