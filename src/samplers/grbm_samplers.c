@@ -40,8 +40,7 @@ struct ebm_grbm_chains {
     int cache_valid;        /* pre, F, g, mean are those of the current v, h and parameters */
     double accepted, proposed;
     size_t steps;           /* steps run since the chains' start (for mh_after) */
-    ebm_mm *mm;             /* the products' precision (NULL: fp32) */
-    ebm_precision prec;     /* what mm was made for */
+    ebm_mm *mm;             /* the products' precision (NULL: fp32, else bf16) */
 };
 
 void ebm_grbm_sample_opts_default(ebm_grbm_sample_opts *o) {
@@ -108,15 +107,13 @@ void ebm_grbm_chains_free(ebm_grbm_chains *c) {
 }
 
 ebm_status grbm_chains_prepare(ebm_grbm_chains *c, const ebm_grbm_sample_opts *o) {
-    if ((unsigned)o->precision > EBM_PRECISION_AUTO)
-        return ebm_fail(EBM_EINVAL, "unknown precision %d", (int)o->precision);
-    if (c->mm ? c->prec == o->precision : o->precision == EBM_PRECISION_FP32) return EBM_OK;
+    ebm_precision r;
+    ebm_status s = ebm_precision_resolve(o->precision, &r);
+    if (s || (c->mm != NULL) == (r == EBM_PRECISION_BF16)) return s;
     ebm_mm *mm;
-    ebm_status s = ebm_mm_new(o->precision, 0, &mm);
-    if (s) return s;
+    if ((s = ebm_mm_new(r, 0, &mm))) return s; /* NULL for fp32 */
     ebm_mm_free(c->mm);
     c->mm = mm;
-    c->prec = o->precision;
     return EBM_OK;
 }
 
