@@ -51,6 +51,9 @@ void grbm_chains_restore(ebm_grbm_chains *c, const float *v, const float *h, int
 /* The chains' pre-activations (n, n_hid) = (v o iv) W of their current v without the bias, when the last
  * step left them current (Langevin, Gibbs-Langevin), else NULL (Gibbs draws v after them). */
 const float *grbm_chains_pre(const ebm_grbm_chains *c);
+/* EBM_EINVAL (with a message) unless o is a valid set of sampler options; EBM_ENOTSUP for bf16 without
+ * oneDNN.  ebm_grbm_chains_run and the GRBM trainer check their options with it. */
+ebm_status grbm_sample_opts_check(const ebm_grbm_sample_opts *o);
 /* Makes the chains' products run at o->precision (ebm_grbm_chains_run does it; a trainer calls it once before
  * its steps): EBM_ENOTSUP for bf16 where oneDNN is not built in, EBM_EINVAL for an unknown value. */
 ebm_status grbm_chains_prepare(ebm_grbm_chains *c, const ebm_grbm_sample_opts *o);

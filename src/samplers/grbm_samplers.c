@@ -331,7 +331,7 @@ static void gibbs_langevin_step(ebm_grbm_chains *c, const ebm_grbm_sample_opts *
     }
 }
 
-static ebm_status check_opts(const ebm_grbm_sample_opts *o) {
+ebm_status grbm_sample_opts_check(const ebm_grbm_sample_opts *o) {
     if ((unsigned)o->sampler > EBM_GRBM_GIBBS_LANGEVIN) return ebm_fail(EBM_EINVAL, "unknown GRBM sampler %d", (int)o->sampler);
     if (!(o->T > 0) || !isfinite(o->T)) return ebm_fail(EBM_EINVAL, "temperature must be a positive number, got %g", o->T);
     if (!(o->eta > 0) || !isfinite(o->eta)) return ebm_fail(EBM_EINVAL, "Langevin step size must be positive, got %g", o->eta);
@@ -360,7 +360,7 @@ ebm_status grbm_chains_step(ebm_grbm_chains *c, const ebm_grbm_sample_opts *o, s
 }
 
 ebm_status ebm_grbm_chains_run(ebm_grbm_chains *c, const ebm_grbm_sample_opts *o, size_t steps, ebm_rng *rng) {
-    ebm_status s = check_opts(o);
+    ebm_status s = grbm_sample_opts_check(o);
     if (!s) s = grbm_chains_prepare(c, o);
     if (s) return s;
     if (o->mh && c->steps < o->mh_after && steps > 0) { /* the unadjusted steps first, as a run of their own */

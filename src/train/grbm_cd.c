@@ -57,14 +57,7 @@ static ebm_status check_opts(const ebm_grbm_train_opts *o) {
     if (!(o->momentum >= 0 && o->momentum < 1)) return ebm_fail(EBM_EINVAL, "momentum must lie in [0, 1), got %g", o->momentum);
     if (!(o->weight_decay >= 0) || !isfinite(o->weight_decay)) return ebm_fail(EBM_EINVAL, "weight decay must be >= 0");
     if (!(o->grad_clip >= 0) || !isfinite(o->grad_clip)) return ebm_fail(EBM_EINVAL, "gradient clip must be >= 0");
-    const ebm_grbm_sample_opts *s = &o->sampler;
-    if ((unsigned)s->sampler > EBM_GRBM_GIBBS_LANGEVIN) return ebm_fail(EBM_EINVAL, "unknown GRBM sampler %d", (int)s->sampler);
-    if (!(s->T > 0) || !isfinite(s->T)) return ebm_fail(EBM_EINVAL, "temperature must be positive");
-    if (!(s->eta > 0) || !isfinite(s->eta)) return ebm_fail(EBM_EINVAL, "Langevin step size must be positive");
-    if (s->sampler == EBM_GRBM_GIBBS_LANGEVIN && (s->langevin_steps < 1 || s->langevin_steps > 100000))
-        return ebm_fail(EBM_EINVAL, "Langevin steps per Gibbs-Langevin step must be in 1..100000");
-    ebm_precision r;
-    return ebm_precision_resolve(s->precision, &r);
+    return grbm_sample_opts_check(&o->sampler);
 }
 
 ebm_status ebm_grbm_recon_error(const ebm_grbm *m, const float *v, size_t n, double *mse) {
