@@ -1,48 +1,108 @@
 #!/bin/sh
 # A deep energy without labels on Fashion-MNIST (issue 16; docs/results.md): the default CNN energy of
-# `ebm train ebm` trained by Langevin contrastive divergence twice with the same budget, negatives from the
-# replay buffer (the default) and short-run (negatives from uniform noise at every update, Nijkamp et al. 2019,
-# so that sampling from noise is what was trained); then 1,000 samples from uniform noise with the training's
-# sampler and step count (and 3x as many steps), scored by FD-FMNIST (`ebm eval --samples`, docs/jem.md).
-# Writes docs/results.json "deep_ebm" (other experiments' objects are kept).  Fixed seeds.
+# `ebm train ebm`, trained by Langevin contrastive divergence, then 1,000 samples from uniform noise scored by
+# FD-FMNIST (`ebm eval --samples`, docs/jem.md).  Fixed seeds (training 1, samples 5).
+#
+# RECIPE=prox (the default): short-run negatives (from uniform noise at every update, Nijkamp et al. 2019, so
+#   that sampling from noise is what is trained) moved by proximal SGLD steps (--step-size 10 --prox 0.3
+#   --noise 0.005: every pixel moves at most 0.3 per step), data noise 0.005, chains clipped to [-1, 1];
+#   STEPS (40) steps, ITERS (5000) updates of BATCH (64).  The model is saved every CURVE (1000) updates
+#   (--checkpoint) and each of those is sampled too: the learning curve in FD.  Writes "deep_ebm".
+# RECIPE=old: the first measurement (2026-12-01), the then defaults (SGLD step 1, noise 0.01) with negatives
+#   from the replay buffer and short-run, STEPS (20) steps, ITERS (1000) updates each; samples with STEPS and
+#   3 x STEPS steps.  Writes "deep_ebm_old".
+# Other experiments' objects in docs/results.json are kept.
 # usage: scripts/deep_ebm_report.sh [EBM] [OUT]
-# Variables: ITERS (1000), STEPS (20), BATCH (64), RESULTS (docs/results.json).
+# Variables: RECIPE, ITERS, STEPS, BATCH (64), CURVE, RESULTS (docs/results.json).
 set -eu
 ebm=${1:-build/ebm}
 out=${2:-out/deep_ebm_report}
-: "${ITERS:=1000}" "${STEPS:=20}" "${BATCH:=64}" "${RESULTS:=docs/results.json}"
+: "${RECIPE:=prox}" "${BATCH:=64}" "${RESULTS:=docs/results.json}"
+case $RECIPE in
+prox) : "${ITERS:=5000}" "${STEPS:=40}" "${CURVE:=1000}" ;;
+old) : "${ITERS:=1000}" "${STEPS:=20}" ;;
+*) echo "RECIPE must be prox or old" >&2; exit 2 ;;
+esac
 mkdir -p "$out"
+rm -f "$out/fd.txt"
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 [ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ] && commit="$commit-dirty"
 fd() { "$ebm" --quiet eval --samples "$1" --json | sed 's/.*"fd": \([0-9.e+-]*\).*/\1/'; }
+# sample MODEL STEPS NAME: 1,000 samples from noise (seed 5), NPY and PNG; prints the FD
+sample() {
+    "$ebm" --quiet sample "$1" --n 1000 --steps "$2" --seed 5 --npy "$out/$3.npy" --png "$out/$3.png"
+    fd "$out/$3.npy"
+}
 t0=$(date +%s)
 figs=""
-for neg in buffer short-run; do
-    name=$(echo "$neg" | tr - _)
-    ts=$(date +%s)
-    "$ebm" train ebm --data fashion-mnist --negatives "$neg" --steps "$STEPS" --batch "$BATCH" --iters "$ITERS" \
-        --seed 1 --every 100 --out "$out/$name.safetensors" --log "$out/$name.csv" --samples "$out/${name}_negatives.png"
-    te=$(date +%s)
-    for k in "$STEPS" $((3 * STEPS)); do
-        "$ebm" --quiet sample "$out/$name.safetensors" --n 1000 --steps "$k" --seed 5 --npy "$out/${name}_k$k.npy" \
-            --png "$out/${name}_k$k.png"
-        f=$(fd "$out/${name}_k$k.npy")
-        echo "$neg, $k steps from noise: FD-FMNIST $f" | tee -a "$out/fd.txt"
-        figs="$figs${figs:+, }\"fd_${name}_k$k\": $f"
+if [ "$RECIPE" = old ]; then
+    for neg in buffer short-run; do
+        name=$(echo "$neg" | tr - _)
+        ts=$(date +%s)
+        "$ebm" train ebm --data fashion-mnist --negatives "$neg" --steps "$STEPS" --batch "$BATCH" --iters "$ITERS" \
+            --seed 1 --every 100 --out "$out/$name.safetensors" --log "$out/$name.csv" --samples "$out/${name}_negatives.png"
+        te=$(date +%s)
+        for k in "$STEPS" $((3 * STEPS)); do
+            f=$(sample "$out/$name.safetensors" "$k" "${name}_k$k")
+            echo "$neg, $k steps from noise: FD-FMNIST $f" | tee -a "$out/fd.txt"
+            figs="$figs${figs:+, }\"fd_${name}_k$k\": $f"
+        done
+        figs="$figs, \"train_seconds_$name\": $((te - ts))"
     done
-    figs="$figs, \"train_seconds_$name\": $((te - ts))"
-done
+    key=deep_ebm_old
+    extra='"net": "the default CNN of train ebm", "sampler": "sgld, step 1, noise 0.01 (the defaults before 2026-12-02)"'
+else
+    name=prox
+    rm -f "$out/$name.partial.safetensors"
+    ts=$(date +%s)
+    "$ebm" train ebm --data fashion-mnist --negatives short-run --step-size 10 --prox 0.3 --noise 0.005 \
+        --data-noise 0.005 --clip-lo -1 --clip-hi 1 --steps "$STEPS" --batch "$BATCH" --iters "$ITERS" --seed 1 \
+        --every 100 --checkpoint "$CURVE" --out "$out/$name.safetensors" --log "$out/$name.csv" \
+        --samples "$out/${name}_negatives.png" &
+    pid=$!
+    # the partial model of every CURVE updates (written atomically, so a copy is whole), kept as NAME_atN
+    last="" n=0
+    while kill -0 "$pid" 2>/dev/null; do
+        sleep 2
+        [ -f "$out/$name.partial.safetensors" ] || continue
+        m=$(stat -c %Y "$out/$name.partial.safetensors")
+        [ "$m" = "$last" ] && continue
+        last=$m n=$((n + CURVE))
+        cp "$out/$name.partial.safetensors" "$out/${name}_at$n.safetensors"
+    done
+    wait "$pid"
+    te=$(date +%s)
+    curve=""
+    for it in $(seq "$CURVE" "$CURVE" "$ITERS"); do
+        f="$out/${name}_at$it.safetensors"
+        [ -f "$f" ] || continue
+        v=$(sample "$f" "$STEPS" "${name}_at${it}_k$STEPS")
+        echo "after $it updates, $STEPS steps from noise: FD-FMNIST $v" | tee -a "$out/fd.txt"
+        curve="$curve${curve:+, }[$it, $v]"
+    done
+    for k in "$STEPS" $((STEPS + STEPS / 2)) $((2 * STEPS)); do
+        f=$(sample "$out/$name.safetensors" "$k" "${name}_k$k")
+        echo "after $ITERS updates, $k steps from noise: FD-FMNIST $f" | tee -a "$out/fd.txt"
+        figs="$figs${figs:+, }\"fd_k$k\": $f"
+    done
+    figs="$figs, \"fd_uncond\": $(sed -n "s/^after $ITERS updates, $STEPS steps from noise: FD-FMNIST //p" "$out/fd.txt" | tail -n 1)"
+    figs="$figs, \"fd_curve\": [$curve], \"train_seconds\": $((te - ts))"
+    key=deep_ebm
+    extra='"net": "the default CNN of train ebm", "negatives": "short-run", "sampler": "sgld, step 10, prox 0.3, noise 0.005, clip [-1, 1]", "data_noise": 0.005'
+fi
 t1=$(date +%s)
-/usr/bin/python3 - "$RESULTS" "$commit" $((t1 - t0)) <<PY
+/usr/bin/python3 - "$RESULTS" "$commit" $((t1 - t0)) "$key" <<PY
 import json, os, sys
-path, commit, wall = sys.argv[1], sys.argv[2], int(sys.argv[3])
+path, commit, wall, key = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 r = json.load(open(path)) if os.path.exists(path) else {}
 e = {$figs}
-e["fd_uncond"] = min(v for k, v in e.items() if k.startswith("fd_"))
+if "fd_uncond" not in e:
+    e["fd_uncond"] = min(v for k, v in e.items() if k.startswith("fd_"))
+e.update({$extra})
 e.update({"iters": int("$ITERS"), "steps": int("$STEPS"), "batch": int("$BATCH"), "seed": 1, "sample_seed": 5,
-          "net": "the default CNN of train ebm", "commit": commit, "wall_seconds": wall,
-          "load_avg_end": os.getloadavg()[0], "script": "scripts/deep_ebm_report.sh"})
-r["deep_ebm"] = e
+          "commit": commit, "wall_seconds": wall, "load_avg_end": os.getloadavg()[0],
+          "script": "scripts/deep_ebm_report.sh", "recipe": "$RECIPE"})
+r[key] = e
 json.dump(r, open(path, "w"), indent=1, sort_keys=True)
 open(path, "a").write("\n")
 print(json.dumps(e, indent=1))

@@ -456,6 +456,24 @@ expect_ok "train ebm images" -- "$EBM" train ebm --data "$T/img.idx" --net flatt
     --iters 40 --batch 32 --buffer 100 --steps 5 --out "$T/ei.safetensors" --samples "$T/ei.png"
 contains "$T/err" "200 x 64" "image data loaded"
 ok; [ -s "$T/ei.png" ] || fail "no image samples picture"
+# images' defaults (docs/ebm.md): short-run proximal SGLD, step 10, prox 0.3, noise 0.005, data noise 0.005,
+# chains clipped to the data's range; what the command line gives wins
+expect_ok "info image energy" -- "$EBM" info "$T/ei.safetensors"
+for kv in "ebm.train.method *lcd-short-run" "ebm.train.step_size *10$" "ebm.train.noise *0.005" \
+    "ebm.train.prox *0.3" "ebm.train.data_noise *0.005" "ebm.train.steps *5$" "ebm.sample.clip_lo *-0.84" \
+    "ebm.sample.prox *0.3"; do
+    ok; grep -q "  $kv" "$T/out" || fail "image energy defaults: no '$kv'"
+done
+expect_ok "train ebm images, options given" -- "$EBM" train ebm --data "$T/img.idx" --net flatten,linear:8,silu,linear:1 \
+    --iters 2 --batch 16 --buffer 100 --negatives buffer --prox 0 --data-noise 0 --step-size 1 --out "$T/eib.safetensors"
+expect_ok "info image energy, options given" -- "$EBM" info "$T/eib.safetensors"
+contains "$T/out" "ebm.train.method           lcd-buffer" "--negatives given wins"
+contains "$T/out" "ebm.train.step_size        1$" "--step-size given wins"
+ok; ! grep -q "ebm.train.prox\|ebm.train.data_noise" "$T/out" || fail "--prox 0 / --data-noise 0 given did not win"
+expect_ok "train ebm images, mala" -- "$EBM" train ebm --data "$T/img.idx" --net flatten,linear:8,silu,linear:1 \
+    --iters 2 --batch 16 --sampler mala --step-size 0.01 --out "$T/eim.safetensors"
+expect_ok "info image energy, mala" -- "$EBM" info "$T/eim.safetensors"
+ok; ! grep -q "ebm.train.prox\|ebm.sample.clip" "$T/out" || fail "mala on images got the proximal step or a clip"
 expect_ok "inpaint" -- "$EBM" inpaint "$T/ei.safetensors" --n 4 --mask bottom --steps 10 --png "$T/inp.png" --npy "$T/inp.npy"
 contains "$T/out" "hidden-pixel mean squared error" "inpaint error printed"
 ok; [ -s "$T/inp.png" ] && [ -s "$T/inp.npy" ] || fail "inpaint outputs"

@@ -395,6 +395,21 @@ static void test_opts_for_data(void) {
     CHECK(memcmp(&o, &d, sizeof o) == 0);
     ebm_lcd_opts_for_data(&o, 4, 1); /* a 2 x 2 image */
     CHECK(memcmp(&o, &d, sizeof o) == 0);
+    /* an energy of images alone: short-run proximal SGLD, clipped to the uniform starts' box */
+    o.noise.lo = -1.0f;
+    o.noise.hi = 1.0f;
+    ebm_lcd_opts_for_image_energy(&o);
+    CHECK(o.mode == EBM_NEG_SHORTRUN && o.mcmc.kind == EBM_MCMC_SGLD && o.mcmc.steps == 40);
+    CHECK_NEAR(o.mcmc.step_size, 10, 1e-9);
+    CHECK_NEAR(o.mcmc.noise, 0.005, 1e-9);
+    CHECK_NEAR(o.mcmc.prox, 0.3, 1e-7);
+    CHECK_NEAR(o.data_noise, 0.005, 1e-9);
+    CHECK(o.mcmc.clip_lo == -1.0f && o.mcmc.clip_hi == 1.0f);
+    CHECK(o.iters == d.iters && o.batch == d.batch && o.alpha == d.alpha && o.optim.lr == d.optim.lr);
+    o = d;
+    o.noise.kind = EBM_NOISE_GAUSSIAN;
+    ebm_lcd_opts_for_image_energy(&o);
+    CHECK(o.mode == EBM_NEG_SHORTRUN && o.mcmc.clip_lo == 0 && o.mcmc.clip_hi == 0);
 }
 
 int main(void) {

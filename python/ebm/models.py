@@ -576,11 +576,10 @@ class EnergyNet(_ModelObject):
 
     def _lcd_opts(self, data, negatives, sampler, steps, step_size, noise, leapfrog, clip, init_range, buffer, reinit,
                   alpha, data_noise, optimizer, lr, momentum, weight_decay, grad_clip, batch, iters, seed, image,
-                  init_chains="noise", prox=None, ema=None, gen_weight=None):
+                  init_chains="noise", prox=None, ema=None, gen_weight=None, jem=False):
         """The ebm_lcd_opts `ebm train ebm` builds from the same options (net_prepare in src/cli/kind_net.c)."""
         o = L.LcdOpts()
         lib.ebm_lcd_opts_default(byref(o))
-        o.mode = _choice("negatives", negatives, NEGATIVES)
         if init_range is None:
             lo, hi = c_float(), c_float()
             lib.ebm_lcd_data_range(data.ptr, byref(lo), byref(hi))
@@ -588,12 +587,21 @@ class EnergyNet(_ModelObject):
         o.noise.lo, o.noise.hi = map(float, init_range)
         low = L.LcdOpts.from_buffer_copy(o)
         lib.ebm_lcd_opts_for_data(byref(low), self.input_size, int(bool(image)))
+        pics = bool(image) and not jem  # an energy of images alone: short-run proximal SGLD (JEM keeps the paper's)
+        if pics:
+            lib.ebm_lcd_opts_for_image_energy(byref(low))
+        o.mode = _choice("negatives", negatives, NEGATIVES) if negatives is not None else low.mode
         o.mcmc.kind = _choice("sampler", sampler, MCMC_KINDS) if sampler is not None else low.mcmc.kind
         o.mcmc.step_size = float(step_size) if step_size is not None else low.mcmc.step_size
         o.mcmc.steps = int(steps) if steps is not None else low.mcmc.steps
+        o.mcmc.noise = low.mcmc.noise
         o.optim.lr = float(lr) if lr is not None else low.optim.lr
-        if clip is None and o.mcmc.kind == 0:  # ula: the low-dimensional data box, as `ebm train ebm` clips
+        o.data_noise = low.data_noise
+        langevin = o.mcmc.kind == 0 or (pics and o.mcmc.kind == 1)  # ula, or sgld on images
+        if clip is None and langevin:  # the data box, as `ebm train ebm` clips
             o.mcmc.clip_lo, o.mcmc.clip_hi = low.mcmc.clip_lo, low.mcmc.clip_hi
+        if prox is None and langevin:
+            o.mcmc.prox = low.mcmc.prox
         _set(o.mcmc, noise=noise, leapfrog=leapfrog, prox=prox)
         o.init = _choice("init_chains", init_chains, CHAIN_INITS)
         _set(o, ema=ema)
@@ -614,7 +622,7 @@ class EnergyNet(_ModelObject):
     def _train(self, jem, data, labels, progress, on_step, describe, every, kw):
         x = as_f32(data, self.input_size, "data")
         d = _Mat(x)
-        o = self._lcd_opts(d, **kw)
+        o = self._lcd_opts(d, jem=jem, **kw)
         lab = None
         if jem:
             if self.head != "logsumexp":
@@ -655,7 +663,7 @@ class EnergyNet(_ModelObject):
             if e:
                 lib.ebm_energy_free(e)
 
-    def train(self, data, *, negatives="buffer", iters=None, batch=None, sampler=None, steps=None, step_size=None,
+    def train(self, data, *, negatives=None, iters=None, batch=None, sampler=None, steps=None, step_size=None,
               noise=None, leapfrog=None, clip=None, init_range=None, buffer=None, reinit=None, alpha=None,
               data_noise=None, optimizer=None, lr=None, momentum=None, weight_decay=None, grad_clip=None, seed=None,
               image=None, init_chains="noise", prox=None, ema=None, progress=None, on_step=None, every=100,
@@ -665,8 +673,11 @@ class EnergyNet(_ModelObject):
         moved by sampler (ula, sgld, mala, hmc, rwm) for steps steps.  Defaults are `ebm train ebm`'s: the
         library's (SGLD 20 steps of size 1, noise 0.01, buffer 10,000 with 5% restarts, alpha 0.1, Adam lr 1e-4,
         batch 128, 1,000 iterations, seed 1), with ULA step 0.01, 40 steps, lr 3e-3 and chains clipped to the
-        data's box widened by 5% for data of at most 16 values per row that is not an image (image: whether the input is a picture, default: an input of several rows and
-        columns); chains start uniform on the data's range (init_range).  on_step(dict) after every update,
+        data's box widened by 5% for data of at most 16 values per row that is not an image, and for images
+        (image: whether the input is a picture, default: an input of several rows and columns) short-run
+        negatives, 40 proximal SGLD steps of size 10 (prox 0.3, noise 0.005), data noise 0.005 and chains
+        clipped to the data's range (ebm_lcd_opts_for_image_energy); chains start uniform on the data's range
+        (init_range).  on_step(dict) after every update,
         progress(dict) every `every` updates; True stops.  Ctrl-C stops after the update under way and raises
         KeyboardInterrupt.  The result has the last negatives ("negatives").  JEM++'s options (docs/ebm.md):
         init_chains "gaussian" starts chains from Gaussians fitted to the data (`--init-chains`), prox clips each

@@ -192,6 +192,25 @@ def test_lcd_network_bit_identical_to_the_cli(tmp_path, cli, gaussians, spec, op
     np.testing.assert_array_equal(back.energy(x[:50]), ebm.Model(tmp_path / "py.safetensors").energy(x[:50]))
 
 
+def test_image_energy_defaults_bit_identical_to_the_cli(tmp_path, cli):
+    """Images get short-run proximal SGLD (ebm_lcd_opts_for_image_energy) in Python as on the command line."""
+    rng = np.random.default_rng(3)
+    x = np.where(rng.random((120, 1, 1, 1)) < 0.5, np.tile(np.arange(8) % 4 < 2, (8, 1)),
+                 np.tile(np.arange(8) % 4 < 2, (8, 1)).T).reshape(120, 64).astype(np.float32) * 1.6 - 0.8
+    np.save(tmp_path / "x.npy", x.reshape(120, 8, 8))
+    spec = "flatten,linear:16,silu,linear:1"
+    net = ebm.EnergyNet(spec, (1, 8, 8)).init(seed=4)
+    net.train(x, iters=6, batch=16, steps=3, seed=4)
+    net.save(tmp_path / "py.safetensors")
+    cli("train", "ebm", "--data", tmp_path / "x.npy", "--scale", "none", "--net", spec, "--iters", 6, "--batch", 16,
+        "--steps", 3, "--seed", 4, "--out", tmp_path / "cli.safetensors")
+    mp, mc = same_tensors(tmp_path / "py.safetensors", tmp_path / "cli.safetensors")
+    assert mp["ebm.train.method"] == mc["ebm.train.method"] == "lcd-short-run"
+    for key, want in (("ebm.train.step_size", "10"), ("ebm.train.noise", "0.005"), ("ebm.train.prox", "0.3"),
+                      ("ebm.train.data_noise", "0.005"), ("ebm.sample.clip_lo", "-0.8"), ("ebm.sample.clip_hi", "0.8")):
+        assert mp.get(key) == mc.get(key) == want, key
+
+
 def test_lcd_learns_where_the_data_is_and_stops_on_ctrl_c(gaussians):
     x, _ = gaussians
     net = ebm.EnergyNet("linear:32,silu,linear:32,silu,linear:1", 2).init(seed=1)

@@ -192,18 +192,21 @@ static const char *const train_about =
     "Train a neural-network energy E(x) by Langevin contrastive divergence: each iteration draws a data\n"
     "batch and as many negatives from the sampler, then lowers E on the data and raises it on the\n"
     "negatives, L = mean E(x+) - mean E(x-) + alpha (mean E(x+)^2 + mean E(x-)^2) (Du & Mordatch 2019).\n"
-    "Negatives start from a replay buffer with 5% noise restarts (--negatives buffer, the default), from\n"
-    "noise every time (short-run, Nijkamp et al. 2019) or from persistent chains.  Images are scaled to\n"
-    "[-1, 1]; toy:NAME gives 2-D densities, for which (any data of at most 16 values per row that is not an\n"
-    "image) the defaults are --sampler ula --step-size 0.01 --steps 40 --lr 3e-3 with chains clipped to the\n"
-    "data's box.  A diverging or interrupted run keeps the last good parameters in NAME.partial.safetensors\n"
-    "and never touches --out.  See docs/train.md.";
+    "Negatives start from a replay buffer with 5% noise restarts (--negatives buffer), from noise every\n"
+    "time (short-run, Nijkamp et al. 2019) or from persistent chains.  Images are scaled to [-1, 1], and\n"
+    "their defaults are --negatives short-run --steps 40 --step-size 10 --prox 0.3 --noise 0.005\n"
+    "--data-noise 0.005, chains clipped to [-1, 1] (proximal SGLD: no pixel moves more than 0.3 per step).\n"
+    "toy:NAME gives 2-D densities, for which (any data of at most 16 values per row that is not an image)\n"
+    "the defaults are --sampler ula --step-size 0.01 --steps 40 --lr 3e-3 with chains clipped to the data's\n"
+    "box; other data get a replay buffer and SGLD of step 1, noise 0.01, 20 steps.  A diverging or\n"
+    "interrupted run keeps the last good parameters in NAME.partial.safetensors and never touches --out.\n"
+    "See docs/train.md.";
 
 static const char *const jem_about =
     "Train a classifier network as a joint energy-based model (JEM, Grathwohl et al. 2020): its logits f(x)\n"
     "give p(y | x) = softmax(f(x)) and E(x) = -log sum_y exp f(x)[y]; each iteration adds the batch's\n"
-    "cross-entropy to --gen-weight times the Langevin contrastive divergence of E (replay buffer, as in\n"
-    "'ebm train ebm').  --objective clf trains the same network on the cross-entropy alone (no sampling),\n"
+    "cross-entropy to --gen-weight times the Langevin contrastive divergence of E (the paper's: a replay\n"
+    "buffer, SGLD of step 1 and noise 0.01, 20 steps).  --objective clf trains the same network on the cross-entropy alone (no sampling),\n"
     "the discriminative baseline.  The data must carry labels (fashion-mnist, toy:NAME, IDX with a labels\n"
     "file beside it).  See docs/jem.md.";
 
@@ -215,7 +218,7 @@ typedef struct {
     int precision;                       /* --precision: an ebm_precision */
     float prox;                          /* --prox: proximal sampler radius (0 = off) */
     ebm_trainer *t;                      /* the trainer, for --ema's average at save time */
-    bool jem, quiet, lr_seen;
+    bool jem, quiet, lr_seen, negatives_seen, prox_seen, data_noise_seen;
     cli_train_args ta;
     cli_data_args da;
     cli_samp_args sa;
@@ -308,11 +311,18 @@ static int net_prepare(net_job *j) {
     low.noise.lo = j->sa.init_lo;
     low.noise.hi = j->sa.init_hi;
     ebm_lcd_opts_for_data(&low, dim, image);
+    bool pics = image && !j->jem; /* an energy of images alone: short-run proximal SGLD (a JEM keeps its paper's) */
+    if (pics) ebm_lcd_opts_for_image_energy(&low);
     if (!j->sa.sampler_seen) j->sa.sampler = ebm_mcmc_name(low.mcmc.kind);
     if (!j->sa.step_seen) j->sa.step_size = low.mcmc.step_size;
     if (!j->sa.steps_seen) j->sa.steps = low.mcmc.steps;
+    if (!j->sa.noise_seen) j->sa.noise = low.mcmc.noise;
     if (!j->lr_seen) j->o.optim.lr = low.optim.lr;
-    if (!j->sa.clip_lo_seen && !j->sa.clip_hi_seen && strcmp(j->sa.sampler, "ula") == 0) {
+    if (!j->negatives_seen) j->negatives = (int)(j->o.mode = low.mode);
+    if (!j->data_noise_seen) j->o.data_noise = low.data_noise;
+    bool langevin = strcmp(j->sa.sampler, "ula") == 0 || (pics && strcmp(j->sa.sampler, "sgld") == 0);
+    if (!j->prox_seen && langevin) j->prox = low.mcmc.prox;
+    if (!j->sa.clip_lo_seen && !j->sa.clip_hi_seen && langevin) {
         j->sa.clip_lo = low.mcmc.clip_lo;
         j->sa.clip_hi = low.mcmc.clip_hi;
     }
@@ -396,14 +406,14 @@ static int train_net(int argc, char **argv, bool quiet, bool jem) {
         CLI_TRAIN_OPTIONS(j.ta),
         {"net", OPT_STR, &j.spec, "SPEC", "network (docs/net.md; default: a small CNN for images, an MLP otherwise)", -INFINITY, INFINITY, 0, 0, NULL, NULL},
         CLI_SAMPLER_OPTIONS(j.sa),
-        {"negatives", OPT_CHOICE, &j.negatives, NULL, "where the negative chains start", 0, 0, 0, 0, "buffer|short-run|persistent", NULL},
+        {"negatives", OPT_CHOICE, &j.negatives, NULL, "where the negative chains start (train ebm on images: short-run)", 0, 0, 0, 0, "buffer|short-run|persistent", &j.negatives_seen},
         {"buffer", OPT_SIZE, &j.o.buffer, "N", "replay buffer capacity", 1, 1e8, 0, 0, NULL, NULL},
         {"reinit", OPT_FLOAT, &j.o.reinit, "P", "fraction of buffer draws restarted from noise", 0, 1, 0, 0, NULL, NULL},
         {"init-chains", OPT_CHOICE, &j.init_chains, NULL, "where chains start: uniform noise, or a Gaussian per class fitted to the data (JEM++)", 0, 0, 0, 0, "noise|gaussian", NULL},
-        {"prox", OPT_FLOAT, &j.prox, "DELTA", "proximal ula/sgld (JEM++): no coordinate moves more than DELTA per step (0 = off)", 0, 1e6, 0, 0, NULL, NULL},
+        {"prox", OPT_FLOAT, &j.prox, "DELTA", "proximal ula/sgld (JEM++): no coordinate moves more than DELTA per step (0 = off; train ebm on images: 0.3)", 0, 1e6, 0, 0, NULL, &j.prox_seen},
         {"ema", OPT_FLOAT, &j.o.ema, "DECAY", "keep a moving average of the weights (e.g. 0.999) and save it as the model (0 = off)", 0, 1, 0, 1, NULL, NULL},
         {"alpha", OPT_FLOAT, &j.o.alpha, "A", "weight of the energy L2 regulariser", 0, 1e6, 0, 0, NULL, NULL},
-        {"data-noise", OPT_FLOAT, &j.o.data_noise, "SD", "Gaussian noise added to data batches", 0, 1e6, 0, 0, NULL, NULL},
+        {"data-noise", OPT_FLOAT, &j.o.data_noise, "SD", "Gaussian noise added to data batches (train ebm on images: 0.005)", 0, 1e6, 0, 0, NULL, &j.data_noise_seen},
         {"optimizer", OPT_CHOICE, &j.optimizer, NULL, "optimiser", 0, 0, 0, 0, "adam|sgd", NULL},
         {"lr", OPT_FLOAT, &j.o.optim.lr, "RATE", "learning rate (low-dimensional data: 3e-3)", 0, 1e6, 1, 0, NULL, &j.lr_seen},
         {"momentum", OPT_FLOAT, &j.o.optim.momentum, "M", "SGD momentum", 0, 1, 0, 1, NULL, NULL},

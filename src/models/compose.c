@@ -254,12 +254,12 @@ ebm_status ebm_composed_energy(ebm_composed *c, ebm_energy **out) {
 /* c->meta <- what the file says about c, afresh (so that the keys keep the order in which ebm compose has
  * always written them): kind, version, op, the parts, a readable formula, and, from the first part that
  * has each, what commands need to treat the composite like a network (input shape, data scale and spec,
- * sampler defaults). */
+ * sampler defaults, the proximal radius included). */
 static ebm_status describe(ebm_composed *c) {
     static const char *const keys[] = {"ebm.net.input", "ebm.data.scale", "ebm.data.spec", "ebm.sample.sampler",
                                        "ebm.sample.steps", "ebm.sample.step_size", "ebm.sample.noise",
                                        "ebm.sample.clip_lo", "ebm.sample.clip_hi", "ebm.sample.init_lo",
-                                       "ebm.sample.init_hi"};
+                                       "ebm.sample.init_hi", "ebm.sample.prox"};
     bool lse = c->op == EBM_COMPOSE_OR;
     ebm_meta *m = NULL;
     ebm_status s = ebm_meta_new(&m);

@@ -62,6 +62,20 @@ void ebm_lcd_opts_for_data(ebm_lcd_opts *o, size_t dim, int image) {
     }
 }
 
+void ebm_lcd_opts_for_image_energy(ebm_lcd_opts *o) {
+    o->mode = EBM_NEG_SHORTRUN;
+    o->mcmc.kind = EBM_MCMC_SGLD;
+    o->mcmc.steps = 40;
+    o->mcmc.step_size = 10.0f;
+    o->mcmc.noise = 0.005f;
+    o->mcmc.prox = 0.3f;
+    o->data_noise = 0.005f;
+    if (o->noise.kind == EBM_NOISE_UNIFORM && o->noise.lo < o->noise.hi) {
+        o->mcmc.clip_lo = o->noise.lo;
+        o->mcmc.clip_hi = o->noise.hi;
+    }
+}
+
 static ebm_status check_opts(const ebm_energy *e, const ebm_lcd_opts *o) {
     if (!e || !e->grad_params || e->n_params == 0 || !e->params)
         return ebm_fail(EBM_EINVAL, "training: the %s energy has no trainable parameters", e ? e->kind : "(null)");
@@ -318,6 +332,7 @@ static ebm_status lcd_describe(void *self, ebm_meta *m) {
     if (!s && o->init == EBM_INIT_GAUSSIAN) s = ebm_meta_set(m, "ebm.train.init", "gaussian");
     if (!s && o->mcmc.prox > 0) s = ebm_meta_setf(m, "ebm.train.prox", "%g", (double)o->mcmc.prox);
     if (!s && o->ema > 0) s = ebm_meta_setf(m, "ebm.train.ema", "%g", (double)o->ema);
+    if (!s && o->data_noise > 0) s = ebm_meta_setf(m, "ebm.train.data_noise", "%g", (double)o->data_noise);
     if (!s && o->sn_net && ebm_net_precision(o->sn_net) == EBM_PRECISION_BF16)
         s = ebm_meta_set(m, "ebm.train.precision", "bf16");
     if (!s)
