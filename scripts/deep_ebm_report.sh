@@ -33,7 +33,12 @@ mkdir -p "$out"
 rm -f "$out/fd.txt"
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 [ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ] && commit="$commit-dirty"
-fd() { "$ebm" --quiet eval --samples "$1" --json | sed 's/.*"fd": \([0-9.e+-]*\).*/\1/'; }
+# fd SAMPLES [EVAL OPTIONS]: the FD-FMNIST of SAMPLES (against the test images unless the options say else)
+fd() {
+    f=$1
+    shift
+    "$ebm" --quiet eval --samples "$f" --json "$@" | sed 's/.*"fd": \([0-9.e+-]*\).*/\1/'
+}
 # sample MODEL STEPS NAME: 1,000 samples from noise (seed 5), NPY and PNG; prints the FD
 sample() {
     "$ebm" --quiet sample "$1" --n 1000 --steps "$2" --seed 5 --npy "$out/$3.npy" --png "$out/$3.png"
@@ -45,8 +50,9 @@ if [ "$RECIPE" = old ]; then
     for neg in buffer short-run; do
         name=$(echo "$neg" | tr - _)
         ts=$(date +%s)
-        "$ebm" train ebm --data fashion-mnist --negatives "$neg" --steps "$STEPS" --batch "$BATCH" --iters "$ITERS" \
-            --seed 1 --every 100 --out "$out/$name.safetensors" --log "$out/$name.csv" --samples "$out/${name}_negatives.png"
+        # the defaults of the time, written out: images now default to short-run proximal SGLD
+        "$ebm" train ebm --data fashion-mnist --negatives "$neg" --sampler sgld --step-size 1 --noise 0.01 --prox 0 \
+            --data-noise 0 --clip-lo 0 --clip-hi 0 --steps "$STEPS" --batch "$BATCH" --iters "$ITERS" --seed 1 --every 100 --out "$out/$name.safetensors" --log "$out/$name.csv" --samples "$out/${name}_negatives.png"
         te=$(date +%s)
         for k in "$STEPS" $((3 * STEPS)); do
             f=$(sample "$out/$name.safetensors" "$k" "${name}_k$k")
@@ -91,16 +97,16 @@ else
     cp "$out/$name.safetensors" "$out/${name}_at$ITERS.safetensors"
     # every snapshot: test FD (seed 5) and FD against 10,000 training images (seed 9); the snapshot chosen
     # is the one with the lowest training-image FD, so the test images play no part in the choice
-    curve="" best="" bestft=""
+    curve="" best="" bestft="" final=""
     for it in $(seq "$CURVE" "$CURVE" "$ITERS"); do
         f="$out/${name}_at$it.safetensors"
         [ -f "$f" ] || continue
         v=$(sample "$f" "$STEPS" "${name}_at${it}_k$STEPS")
         "$ebm" --quiet sample "$f" --n 1000 --steps "$STEPS" --seed 9 --npy "$out/sel.npy"
-        ft=$("$ebm" --quiet eval --samples "$out/sel.npy" --data fashion-mnist:train --limit 10000 --floor-data none \
-            --json | sed 's/.*"fd": \([0-9.e+-]*\).*/\1/')
+        ft=$(fd "$out/sel.npy" --data fashion-mnist:train --limit 10000 --floor-data none)
         echo "after $it updates, $STEPS steps from noise: FD-FMNIST $v (training images, seed 9: $ft)" | tee -a "$out/fd.txt"
         curve="$curve${curve:+, }[$it, $v, $ft]"
+        [ "$it" = "$ITERS" ] && final=$v
         if [ -z "$bestft" ] || [ "$(echo "$ft < $bestft" | bc)" = 1 ]; then best=$it bestft=$ft bestfd=$v; fi
     done
     echo "chosen on training images: after $best updates, FD-FMNIST $bestfd" | tee -a "$out/fd.txt"
@@ -109,7 +115,6 @@ else
         echo "after $ITERS updates, $k steps from noise: FD-FMNIST $f" | tee -a "$out/fd.txt"
         figs="$figs${figs:+, }\"fd_k$k\": $f"
     done
-    final=$(sed -n "s/^after $ITERS updates, $STEPS steps from noise: FD-FMNIST \([0-9.e+-]*\).*/\1/p" "$out/fd.txt" | head -n 1)
     figs="$figs, \"fd_k$STEPS\": $final, \"fd_uncond\": $final, \"fd_selected\": $bestfd, \"selected_iters\": $best"
     figs="$figs, \"fd_curve\": [$curve], \"fd_curve_columns\": [\"updates\", \"fd_test\", \"fd_train_seed9\"]"
     figs="$figs, \"train_seconds\": $((te - ts))"

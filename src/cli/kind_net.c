@@ -206,9 +206,9 @@ static const char *const jem_about =
     "Train a classifier network as a joint energy-based model (JEM, Grathwohl et al. 2020): its logits f(x)\n"
     "give p(y | x) = softmax(f(x)) and E(x) = -log sum_y exp f(x)[y]; each iteration adds the batch's\n"
     "cross-entropy to --gen-weight times the Langevin contrastive divergence of E (the paper's: a replay\n"
-    "buffer, SGLD of step 1 and noise 0.01, 20 steps).  --objective clf trains the same network on the cross-entropy alone (no sampling),\n"
-    "the discriminative baseline.  The data must carry labels (fashion-mnist, toy:NAME, IDX with a labels\n"
-    "file beside it).  See docs/jem.md.";
+    "buffer, SGLD of step 1 and noise 0.01, 20 steps).  --objective clf trains the same network on the\n"
+    "cross-entropy alone (no sampling), the discriminative baseline.  The data must carry labels\n"
+    "(fashion-mnist, toy:NAME, IDX with a labels file beside it).  See docs/jem.md.";
 
 /* Everything `train ebm` and `train jem` set up before the run. */
 typedef struct {

@@ -49,17 +49,22 @@ void ebm_lcd_opts_default(ebm_lcd_opts *o) {
     o->gen_weight = 1.0f;
 }
 
+/* Chains clipped to the box of their uniform starts widened by `widen` of its width on each side (nothing
+ * when they start elsewhere). */
+static void clip_to_starts(ebm_lcd_opts *o, float widen) {
+    if (o->noise.kind != EBM_NOISE_UNIFORM || !(o->noise.lo < o->noise.hi)) return;
+    float margin = widen * (o->noise.hi - o->noise.lo);
+    o->mcmc.clip_lo = o->noise.lo - margin;
+    o->mcmc.clip_hi = o->noise.hi + margin;
+}
+
 void ebm_lcd_opts_for_data(ebm_lcd_opts *o, size_t dim, int image) {
     if (image || dim > EBM_LCD_LOW_DIM) return;
     o->mcmc.kind = EBM_MCMC_ULA;
     o->mcmc.step_size = 0.01f;
     o->mcmc.steps = 40;
     o->optim.lr = 3e-3f;
-    if (o->noise.kind == EBM_NOISE_UNIFORM && o->noise.lo < o->noise.hi) {
-        float margin = 0.05f * (o->noise.hi - o->noise.lo);
-        o->mcmc.clip_lo = o->noise.lo - margin;
-        o->mcmc.clip_hi = o->noise.hi + margin;
-    }
+    clip_to_starts(o, 0.05f);
 }
 
 void ebm_lcd_opts_for_image_energy(ebm_lcd_opts *o) {
@@ -70,10 +75,7 @@ void ebm_lcd_opts_for_image_energy(ebm_lcd_opts *o) {
     o->mcmc.noise = 0.005f;
     o->mcmc.prox = 0.3f;
     o->data_noise = 0.005f;
-    if (o->noise.kind == EBM_NOISE_UNIFORM && o->noise.lo < o->noise.hi) {
-        o->mcmc.clip_lo = o->noise.lo;
-        o->mcmc.clip_hi = o->noise.hi;
-    }
+    clip_to_starts(o, 0.0f);
 }
 
 static ebm_status check_opts(const ebm_energy *e, const ebm_lcd_opts *o) {
