@@ -9,7 +9,9 @@
 #   STEPS (40) steps, ITERS (5000) updates of BATCH (64).  The model is saved every CURVE (500) updates
 #   (--checkpoint) and each of those is sampled too: the learning curve in FD (test images, and 10,000
 #   training images with other samples); the snapshot with the lowest training-image FD is the "selected"
-#   figure (the test set plays no part in the choice), the final model's is "fd_uncond".  Writes "deep_ebm".
+#   figure (the test set plays no part in the choice), the final model's is "fd_uncond".  Writes "deep_ebm";
+#   with EMA=DECAY (e.g. 0.999) the model and every snapshot are the moving average of the weights (--ema) and
+#   it writes "deep_ebm_ema".
 # RECIPE=defaults: `ebm train ebm --data fashion-mnist` with nothing else but the seed (batch 128, 1,000
 #   updates, the image defaults = the prox recipe's sampler), sampled with the model's defaults (40 steps).
 #   Writes "deep_ebm_defaults".
@@ -18,11 +20,11 @@
 #   3 x STEPS steps.  Writes "deep_ebm_old".
 # Other experiments' objects in docs/results.json are kept.
 # usage: scripts/deep_ebm_report.sh [EBM] [OUT]
-# Variables: RECIPE, ITERS, STEPS, BATCH (64; defaults: 128), CURVE, RESULTS (docs/results.json).
+# Variables: RECIPE, ITERS, STEPS, BATCH (64; defaults: 128), CURVE, EMA (prox: 0 = off), RESULTS (docs/results.json).
 set -eu
 ebm=${1:-build/ebm}
 out=${2:-out/deep_ebm_report}
-: "${RECIPE:=prox}" "${RESULTS:=docs/results.json}"
+: "${RECIPE:=prox}" "${RESULTS:=docs/results.json}" "${EMA:=0}"
 case $RECIPE in
 prox) : "${ITERS:=5000}" "${STEPS:=40}" "${CURVE:=500}" "${BATCH:=64}" ;;
 old) : "${ITERS:=1000}" "${STEPS:=20}" "${BATCH:=64}" ;;
@@ -79,7 +81,7 @@ else
     ts=$(date +%s)
     "$ebm" train ebm --data fashion-mnist --negatives short-run --step-size 10 --prox 0.3 --noise 0.005 \
         --data-noise 0.005 --clip-lo -1 --clip-hi 1 --steps "$STEPS" --batch "$BATCH" --iters "$ITERS" --seed 1 \
-        --every 100 --checkpoint "$CURVE" --out "$out/$name.safetensors" --log "$out/$name.csv" \
+        --ema "$EMA" --every 100 --checkpoint "$CURVE" --out "$out/$name.safetensors" --log "$out/$name.csv" \
         --samples "$out/${name}_negatives.png" &
     pid=$!
     # the partial model of every CURVE updates (written atomically, so a copy is whole), kept as NAME_atN
@@ -120,6 +122,7 @@ else
     figs="$figs, \"train_seconds\": $((te - ts))"
     key=deep_ebm
     extra='"net": "the default CNN of train ebm", "negatives": "short-run", "sampler": "sgld, step 10, prox 0.3, noise 0.005, clip [-1, 1]", "data_noise": 0.005'
+    if [ "$EMA" != 0 ]; then key=deep_ebm_ema extra="$extra, \"ema\": $EMA"; fi
 fi
 t1=$(date +%s)
 /usr/bin/python3 - "$RESULTS" "$commit" $((t1 - t0)) "$key" <<PY

@@ -637,6 +637,14 @@ expect_ok "eval --samples self" -- "$EBM" eval --samples toy:8gaussians --classi
     --data toy:8gaussians --floor-data none --json
 ok; awk '{ if (match($0, /"fd": [-0-9.e]+/)) { a = substr($0, RSTART + 6, RLENGTH - 6) + 0; exit !(a < 1e-3 && a > -1e-3) } exit 1 }' "$T/out" ||
     fail "FD of a set with itself should be 0: $(cat "$T/out")"
+# the JSON parses (without --labels the accuracy is null, once a bare nan that no JSON reader took)
+ok; if command -v python3 >/dev/null 2>&1; then
+    python3 - "$T/out" <<'EOF' || fail "eval --samples --json without labels: $(cat "$T/out")"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["accuracy"] is None and abs(r["fd"]) < 1e-3 and r["samples"] == r["reference"] and r["features"] > 0, r
+EOF
+fi
 expect_error 2 "sample --class of an energy" -- "$EBM" sample "$T/e.safetensors" --class 1 --n 2 --csv "$T/x.csv"
 expect_error 2 "sample --class out of range" -- "$EBM" sample "$T/j.safetensors" --class 8 --n 2 --csv "$T/x.csv"
 printf '0\n1\n' >"$T/two_labels.csv"

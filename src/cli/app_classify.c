@@ -35,7 +35,10 @@ static int ood_report(const char *cmd, const char *list, const cli_net_model *nm
         if (json) {
             printf("%s{\"set\": ", first ? "" : ", ");
             cli_json_string(stdout, tok);
-            printf(", \"auroc_log_px\": %.6f, \"auroc_max_softmax\": %.6f, \"auroc_grad_norm\": %.6f}", a[0], a[1], a[2]);
+            static const char *const keys[] = {"auroc_log_px", "auroc_max_softmax", "auroc_grad_norm"};
+            fputs(", ", stdout);
+            cli_json_numbers(stdout, keys, a, 3);
+            fputs("}", stdout);
         } else {
             printf("OOD %-20s AUROC: log p(x) %.4f, max softmax %.4f, gradient norm %.4f\n", tok, a[0], a[1], a[2]);
         }

@@ -77,11 +77,14 @@ static bool load_samples(fd_job *j, bool clf_pm1) {
 static void report(const fd_job *j, const ebm_fd_result *r) {
     size_t rows_r = j->R ? j->R->x->rows : 0;
     if (j->json) {
-        printf("{\"samples\": %zu, \"reference\": %zu, \"fd\": %.6g, \"fd_floor\": %.6g, \"floor_rows\": %zu, "
-               "\"accuracy\": %.6g, \"mean_confidence\": %.6g, \"class_entropy\": %.6g, \"max_entropy\": %.6g, "
-               "\"features\": %zu}\n",
-               j->S->x->rows, j->D->x->rows, r->fd, r->fd_floor, rows_r, r->accuracy, r->mean_confidence,
-               r->class_entropy, log((double)j->k), r->width);
+        /* accuracy is NaN without --labels: null, as every non-finite figure in JSON */
+        static const char *const keys[] = {"fd", "fd_floor", "accuracy", "mean_confidence", "class_entropy",
+                                           "max_entropy"};
+        double v[] = {r->fd, r->fd_floor, r->accuracy, r->mean_confidence, r->class_entropy, log((double)j->k)};
+        printf("{\"samples\": %zu, \"reference\": %zu, \"floor_rows\": %zu, \"features\": %zu, ", j->S->x->rows,
+               j->D->x->rows, rows_r, r->width);
+        cli_json_numbers(stdout, keys, v, sizeof v / sizeof v[0]);
+        printf("}\n");
         return;
     }
     printf("samples            %s: %zu\n", j->samples, j->S->x->rows);
