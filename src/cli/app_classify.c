@@ -104,7 +104,10 @@ static int classify(const char *cmd, int argc, char **argv, bool quiet) {
     if (s) goto done;
     cli_report r = cli_report_begin(json, "model", path);
     cli_report_str(&r, "data", data_spec);
-    cli_report_json(&r, ", \"rows\": %zu, \"accuracy\": %.6f, \"nll\": %.6f, \"ece\": %.6f", n, acc, nll, ece);
+    cli_report_json(&r, ", \"rows\": %zu", n);
+    cli_report_num(&r, "accuracy", acc, NULL);
+    cli_report_num(&r, "nll", nll, NULL); /* a diverged network's NaN: null, not a bare nan */
+    cli_report_num(&r, "ece", ece, NULL);
     cli_report_text(&r, "model        %s (%zu classes)\ndata         %s: %zu rows\n", path, k, d->source, n);
     cli_report_text(&r, "accuracy     %.4f\nNLL          %.4f nats\nECE          %.4f (15 bins)\n", acc, nll, ece);
     if (rel && !quiet && !json) fprintf(stderr, "wrote %s\n", rel);
