@@ -4,6 +4,7 @@
  * bit-identical results on 1 and 2 threads, spectral normalisation's power iteration against an independent
  * estimate of the largest singular value, and files: save/load round trip, malformed files -> EBM_EFORMAT. */
 #include "check.h"
+#include "core/internal.h"
 
 #include <sys/resource.h>
 
@@ -440,11 +441,92 @@ static void test_new_for_data(void) {
     CHECK(n == NULL);
 }
 
+/* max |a - b| / max |b| over n values */
+static double rel_diff(const float *a, const float *b, size_t n) {
+    double d = 0, m = 1e-30;
+    for (size_t i = 0; i < n; i++) {
+        double e = fabs((double)a[i] - b[i]);
+        if (e > d) d = e;
+        if (fabs(b[i]) > m) m = fabs(b[i]);
+    }
+    return d / m;
+}
+
+/* Conv layers run through oneDNN (src/core/conv_dnnl.c) where it is built in, else im2col + GEMM; both
+ * paths must give the same energies, input gradients and parameter gradients up to rounding, for every
+ * kind of conv layer (a few input channels and many, stride 2, even kernels, no and large padding,
+ * non-square inputs, SN), in fp32 and bf16.  And the default CNN's layers must take the oneDNN path where
+ * oneDNN is there (a silent fallback would leave the speed-up untested). */
+static void test_dnnl_conv(void) {
+    static const struct {
+        const char *spec;
+        size_t c, h, w;
+    } cases[] = {
+        {"conv:32:3:1,silu,pool:2,conv:64:3:1,silu,pool:2,flatten,linear:16,silu,linear:1", 1, 28, 28},
+        {"conv:8:3:1,swish,conv:16:3:1,silu,flatten,linear:1", 3, 12, 12},
+        {"conv:16:5:2:2,elu,conv:8:3:2:0,tanh,flatten,linear:1", 16, 14, 14},
+        {"conv:6:4:2:1,softplus,conv:5:2:1:1:sn,flatten,linear:1:sn", 2, 9, 7},
+        {"conv:32:3:1:2,leakyrelu,conv:17:1:1:0,flatten,linear:1", 20, 5, 6},
+    };
+    ebm_precision have;
+    int dnnl = ebm_precision_resolve(EBM_PRECISION_BF16, &have) == EBM_OK;
+    for (int bf = 0; bf < 1 + dnnl; bf++)
+        for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+            ebm_net *net[2];
+            ebm_energy *e[2];
+            enum { N = 7 };
+            size_t D = cases[k].c * cases[k].h * cases[k].w, np = 0;
+            float *x = malloc(N * D * sizeof(float)), E[2][N], *dx[2], *g[2];
+            REQUIRE(x);
+            fill_normal(x, N * D, 11);
+            for (int on = 0; on < 2; on++) {
+                net[on] = make(cases[k].spec, cases[k].c, cases[k].h, cases[k].w, 12);
+                ebm_net_params(net[on], &np);
+                ebm_net_use_dnnl_conv(net[on], on);
+                if (bf) CHECK_OK(ebm_net_set_precision(net[on], EBM_PRECISION_BF16));
+                CHECK_OK(ebm_net_energy(net[on], EBM_NET_HEAD_SCALAR, &e[on]));
+                dx[on] = malloc(N * D * sizeof(float));
+                g[on] = calloc(np, sizeof(float));
+                REQUIRE(dx[on] && g[on]);
+                CHECK_OK(e[on]->grad_x(e[on], x, N, E[on], dx[on]));
+                CHECK_OK(e[on]->grad_params(e[on], x, N, NULL, g[on], NULL));
+            }
+            /* fp32: sums in another order; bf16: the same bf16 operands, so close to the fp32 bound, except
+             * where a last-bit change of an activation moves its bf16 rounding in the next layer */
+            double tol = bf ? 2e-3 : 5e-6;
+            CHECK_MSG(rel_diff(E[1], E[0], N) <= tol, "%s (%s): energies: oneDNN vs im2col differ by %.3g",
+                      cases[k].spec, bf ? "bf16" : "fp32", rel_diff(E[1], E[0], N));
+            CHECK_MSG(rel_diff(dx[1], dx[0], N * D) <= tol, "%s (%s): dE/dx: oneDNN vs im2col differ by %.3g",
+                      cases[k].spec, bf ? "bf16" : "fp32", rel_diff(dx[1], dx[0], N * D));
+            CHECK_MSG(rel_diff(g[1], g[0], np) <= tol, "%s (%s): dE/dtheta: oneDNN vs im2col differ by %.3g",
+                      cases[k].spec, bf ? "bf16" : "fp32", rel_diff(g[1], g[0], np));
+            for (int on = 0; on < 2; on++) {
+                e[on]->destroy(e[on]);
+                ebm_net_free(net[on]);
+                free(dx[on]), free(g[on]);
+            }
+            free(x);
+        }
+    /* the default CNN's two conv layers: oneDNN takes both, in fp32 and, where the CPU has bf16 products
+     * (else oneDNN may offer only its slow reference kernels, which count as declining), in bf16 */
+    ebm_precision autop = EBM_PRECISION_FP32;
+    CHECK_OK(ebm_precision_resolve(EBM_PRECISION_AUTO, &autop));
+    for (int bf = 0; bf < 1 + (autop == EBM_PRECISION_BF16); bf++) {
+        ebm_conv *c1 = ebm_conv_new(bf, 1, 28, 28, 32, 3, 1, 1, 28, 28), *c2 = ebm_conv_new(bf, 32, 14, 14, 64, 3, 1, 1,
+                                                                                         14, 14);
+        CHECK_MSG((c1 != NULL) == dnnl && (c2 != NULL) == dnnl, "oneDNN %s: conv contexts %s / %s (%s)",
+                  dnnl ? "built in" : "absent", ebm_conv_impl(c1), ebm_conv_impl(c2), bf ? "bf16" : "fp32");
+        ebm_conv_free(c1);
+        ebm_conv_free(c2);
+    }
+}
+
 int main(void) {
     test_new_for_data();
     test_spec_parsing();
     test_energy_bookkeeping();
     test_thread_determinism();
+    test_dnnl_conv();
     test_spectral_norm();
     test_files();
     test_hostile_spec();

@@ -117,6 +117,26 @@ void ebm_mm_gemm(ebm_mm *mm, int ta, int tb, size_t m, size_t n, size_t k, float
 /* ebm_mm_gemm with an epilogue on every block of C (ebm_sgemm_ep's contract). */
 void ebm_mm_gemm_ep(ebm_mm *mm, int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *A,
                     size_t lda, const float *B, size_t ldb, float beta, float *C, size_t ldc, const ebm_gemm_ep *ep);
+/* A conv layer's forward product (bias included) and input gradient through oneDNN (conv_dnnl.c), fp32 or
+ * with bf16 operands: x (n, C, H, W), W (O, C, K, K), b (O), y and g (n, O, Ho, Wo), all float32 and
+ * row-major; stride S, padding P on the top and left (Ho = (H + 2P - K) / S + 1, and the same for Wo).
+ * ebm_conv_new returns NULL where oneDNN is absent or has no fast kernel for the shape (the caller keeps
+ * its own path); on a failed call the caller's outputs are undefined and its own path should redo them.
+ * Every sample is one single-threaded product, so results depend neither on the thread count nor on the
+ * batch.  Not thread-safe: one context per caller at a time. */
+typedef struct ebm_conv ebm_conv;
+ebm_conv *ebm_conv_new(int bf16, size_t C, size_t H, size_t W, size_t O, size_t K, size_t S, size_t P, size_t Ho,
+                       size_t Wo);
+void ebm_conv_free(ebm_conv *c);
+ebm_status ebm_conv_forward(ebm_conv *c, const float *x, const float *Wt, const float *b, size_t n, float *y);
+/* dx (n, C, H, W) = dL/dx for g = dL/dy (overwrites dx). */
+ebm_status ebm_conv_backward_data(ebm_conv *c, const float *g, const float *Wt, size_t n, float *dx);
+/* oneDNN's names of the two implementations ("none" for NULL). */
+const char *ebm_conv_impl(const ebm_conv *c);
+/* Whether net's conv layers use oneDNN's convolutions where they can (on = 1, the default) or im2col and
+ * the library's GEMM (0): for tests and benchmarks that compare the two paths (src/models/net.c). */
+void ebm_net_use_dnnl_conv(ebm_net *net, int on);
+
 /* C = alpha A B for the states A (n, k) of n Markov chains, called once per step (binmm.c): the product
  * keeps S = A_prev B and adds to each row of S the rows of B (k, cols) where the row of A changed (+1 and
  * -1 by adds and subtracts, other changes d by d times the row), so chains of binary units that flip few

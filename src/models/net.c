@@ -88,6 +88,11 @@ struct ebm_net {
     ebm_precision precision;           /* resolved: FP32 or BF16 */
     ebm_mm **mm;                       /* (n_layers) */
     int w16_stale;                     /* the linear layers' bf16 weight copies predate the parameters */
+    /* oneDNN convolutions (conv_dnnl.c) for conv layers, made on first use at the net's precision; NULL where
+     * oneDNN is absent or declines the shape (then im2col) */
+    ebm_conv **cv;                     /* (n_layers) */
+    unsigned char *cv_tried;           /* (n_layers) */
+    int no_dnnl_conv;                  /* ebm_net_use_dnnl_conv(net, 0): im2col everywhere */
 };
 
 /* ---------------------------------------------------------------------------------------------
@@ -403,10 +408,26 @@ static void free_mm(ebm_net *net) {
     net->mm = NULL;
 }
 
+/* Drops the oneDNN convolutions (a precision change remakes them on the next use). */
+static void free_cv(ebm_net *net) {
+    if (net->cv)
+        for (size_t i = 0; i < net->n_layers; i++) ebm_conv_free(net->cv[i]);
+    free(net->cv);
+    free(net->cv_tried);
+    net->cv = NULL;
+    net->cv_tried = NULL;
+}
+
+void ebm_net_use_dnnl_conv(ebm_net *net, int on) {
+    free_cv(net);
+    net->no_dnnl_conv = !on;
+}
+
 void ebm_net_free(ebm_net *net) {
     if (!net) return;
     free_work(net);
     free_mm(net);
+    free_cv(net);
     if (net->L)
         for (size_t i = 0; i < net->n_layers; i++) {
             ebm_free(net->L[i].w_sn);
@@ -427,6 +448,7 @@ ebm_status ebm_net_clone(const ebm_net *net, ebm_net **out) {
     memcpy((*out)->params, net->params, net->n_params * sizeof(float));
     memcpy((*out)->state, net->state, net->n_state * sizeof(float));
     (*out)->training = net->training;
+    (*out)->no_dnnl_conv = net->no_dnnl_conv;
     s = ebm_net_set_precision(*out, net->precision);
     if (s) {
         ebm_net_free(*out);
@@ -449,6 +471,7 @@ ebm_status ebm_net_set_precision(ebm_net *net, ebm_precision p) {
     ebm_status s = ebm_precision_resolve(p, &r);
     if (s) return s;
     free_mm(net);
+    free_cv(net);
     net->precision = EBM_PRECISION_FP32;
     if (r == EBM_PRECISION_FP32) return EBM_OK;
     net->mm = calloc(net->n_layers, sizeof *net->mm);
@@ -932,6 +955,26 @@ static const float *weights(const ebm_net *net, const layer *l) {
 
 static ebm_mm *layer_mm(const ebm_net *net, size_t i) { return net->mm ? net->mm[i] : NULL; }
 
+/* Conv layer i's oneDNN convolution at the net's precision, made on first use; NULL: im2col. */
+static ebm_conv *layer_conv(ebm_net *net, size_t i) {
+    if (net->no_dnnl_conv) return NULL;
+    if (!net->cv) {
+        net->cv = calloc(net->n_layers, sizeof *net->cv);
+        net->cv_tried = calloc(net->n_layers, 1);
+        if (!net->cv || !net->cv_tried) {
+            free_cv(net);
+            return NULL;
+        }
+    }
+    if (!net->cv_tried[i]) {
+        const layer *l = &net->L[i];
+        net->cv_tried[i] = 1;
+        net->cv[i] = ebm_conv_new(net->precision == EBM_PRECISION_BF16, l->c_in, l->h_in, l->w_in, l->c_out, l->k,
+                                  l->stride, l->pad, l->h_out, l->w_out);
+    }
+    return net->cv[i];
+}
+
 /* bf16: the copies of the linear layers' weights the products read instead of converting them each time
  * (ebm_mm_set_weights); an SN layer's W / sigma changes every forward, a plain one only with the parameters.
  * A conv layer's weight is the small operand of its products, converted with them. */
@@ -970,9 +1013,13 @@ static ebm_status forward(ebm_net *net, const float *x, size_t n) {
             linear_forward(layer_mm(net, i), in, weights(net, l), net->params + l->b_off, n, l->in_size, l->out_size,
                            out);
             break;
-        case L_CONV:
-            conv_forward(layer_mm(net, i), l, in, weights(net, l), net->params + l->b_off, n, net->col, net->tmp, out);
+        case L_CONV: {
+            ebm_conv *cv = layer_conv(net, i);
+            if (!cv || ebm_conv_forward(cv, in, weights(net, l), net->params + l->b_off, n, out))
+                conv_forward(layer_mm(net, i), l, in, weights(net, l), net->params + l->b_off, n, net->col, net->tmp,
+                             out);
             break;
+        }
         case L_POOL:
             pool_forward(l, in, n, out);
             break;
@@ -1027,9 +1074,17 @@ static ebm_status backward(ebm_net *net, const float *dout, size_t n, float *gra
         case L_LINEAR:
             linear_backward(layer_mm(net, ii), g, in, weights(net, l), n, l->in_size, l->out_size, d, gW, gb);
             break;
-        case L_CONV:
-            conv_backward(layer_mm(net, ii), l, g, in, weights(net, l), n, net->col, net->dcol, net->tmp, d, gW, gb);
+        case L_CONV: {
+            /* the weight gradient on im2col, the input gradient through oneDNN where it can */
+            ebm_conv *cv = d ? layer_conv(net, ii) : NULL;
+            if (cv && gW)
+                conv_backward(layer_mm(net, ii), l, g, in, weights(net, l), n, net->col, net->dcol, net->tmp, NULL, gW,
+                              gb);
+            if (!cv || ebm_conv_backward_data(cv, g, weights(net, l), n, d))
+                conv_backward(layer_mm(net, ii), l, g, in, weights(net, l), n, net->col, net->dcol, net->tmp, d,
+                              cv ? NULL : gW, cv ? NULL : gb);
             break;
+        }
         case L_POOL:
             if (d) pool_backward(l, g, n, d);
             break;
