@@ -183,6 +183,10 @@ static void test_layers_alone(void) {
         {"conv:4:3:2:0:sn", 2, 7, 6},
         {"pool:2", 3, 6, 6},
         {"pool:3", 2, 7, 5},              /* remainders dropped */
+        {"pool:2", 2, 5, 7},              /* 2 x 2 with odd height and width (the vector path's masks) */
+        {"pool:2", 1, 3, 19},             /* wider than one vector */
+        {"pool:2", 1, 2, 32},             /* the widest the vector path takes */
+        {"pool:2", 1, 2, 33},             /* wider: the scalar loop */
         {"flatten", 2, 3, 3},
         {"silu", 10, 1, 1},
         {"swish", 2, 3, 3},

@@ -299,7 +299,9 @@ static int reorder(dnnl_primitive_t p, dnnl_stream_t s, dnnl_memory_t from, dnnl
     return exec(p, s, sp ? 3 : 2, a);
 }
 
-/* W (O, C, K, K) into the layout of the forward (fwd != 0) or the input-gradient primitive. */
+/* W (O, C, K, K) into the layout of the forward (fwd != 0) or the input-gradient primitive, on the caller's
+ * thread before the samples' region (oneDNN may use its threads: a reorder's result does not depend on
+ * them); a reorder that wants a scratchpad gets thread slot 0's, which is idle until the region. */
 static int weights(ebm_conv *c, const float *Wt, int fwd) {
     dnnl_primitive_t r = fwd ? c->r_wf : c->r_wb;
     if (!r) {
@@ -307,23 +309,9 @@ static int weights(ebm_conv *c, const float *Wt, int fwd) {
         else c->wb = (void *)Wt;
         return 1;
     }
-    dnnl_memory_t sp = NULL;
-    int res = 0;
-    /* the reorder's scratchpad (rarely any): one of the caller's size */
-    if (c->sz_sp) {
-        void *buf = ebm_calloc(c->sz_sp, 1);
-        if (!buf || !mem(&sp, &c->md_sp, c->eng, buf)) {
-            ebm_free(buf);
-            return 0;
-        }
-        res = ok(dnnl_memory_set_data_handle(c->m_wu, (void *)Wt)) &&
-              reorder(r, c->stream, c->m_wu, fwd ? c->m_wf : c->m_wb, sp) && ok(dnnl_stream_wait(c->stream));
-        dnnl_memory_destroy(sp);
-        ebm_free(buf);
-        return res;
-    }
+    if (!ensure_thr(c, 1) || !thr_ready(c, &c->thr[0])) return 0;
     return ok(dnnl_memory_set_data_handle(c->m_wu, (void *)Wt)) &&
-           reorder(r, c->stream, c->m_wu, fwd ? c->m_wf : c->m_wb, NULL) && ok(dnnl_stream_wait(c->stream));
+           reorder(r, c->stream, c->m_wu, fwd ? c->m_wf : c->m_wb, c->thr[0].sp) && ok(dnnl_stream_wait(c->stream));
 }
 
 /* Runs per-sample work f over n samples on the caller's threads, each with its own thread count 1. */

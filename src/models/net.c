@@ -30,6 +30,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 /* Below this many elements an OpenMP fork costs more than it saves. */
 #define PAR_MIN 16384
@@ -815,6 +818,47 @@ static void conv_backward(ebm_mm *mm, const layer *l, const float *g, const floa
     }
 }
 
+#if defined(__AVX512F__)
+/* 2 x 2 windows of a plane at most 32 wide, one output row per step: the two input rows in (at most) two
+ * masked loads each, their column pairs summed through even/odd permutes; the same sums in the same order
+ * as the scalar loop below ((x00 + x01) + (x10 + x11), times 1/4). */
+static void pool2_forward_plane(const float *xs, size_t W, size_t Ho, size_t Wo, float scale, float *ys) {
+    const __mmask16 mlo = W >= 16 ? 0xFFFF : (__mmask16)((1u << W) - 1);
+    const __mmask16 mhi = W >= 32 ? 0xFFFF : W > 16 ? (__mmask16)((1u << (W - 16)) - 1) : 0;
+    const __mmask16 mo = Wo >= 16 ? 0xFFFF : (__mmask16)((1u << Wo) - 1);
+    const __m512i ev = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    const __m512i od = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+    const __m512 sv = _mm512_set1_ps(scale);
+    for (size_t oy = 0; oy < Ho; oy++) {
+        const float *r0 = xs + 2 * oy * W, *r1 = r0 + W;
+        __m512 a0 = _mm512_maskz_loadu_ps(mlo, r0), a1 = _mm512_maskz_loadu_ps(mhi, r0 + 16);
+        __m512 b0 = _mm512_maskz_loadu_ps(mlo, r1), b1 = _mm512_maskz_loadu_ps(mhi, r1 + 16);
+        __m512 h0 = _mm512_add_ps(_mm512_permutex2var_ps(a0, ev, a1), _mm512_permutex2var_ps(a0, od, a1));
+        __m512 h1 = _mm512_add_ps(_mm512_permutex2var_ps(b0, ev, b1), _mm512_permutex2var_ps(b0, od, b1));
+        _mm512_mask_storeu_ps(ys + oy * Wo, mo, _mm512_mul_ps(_mm512_add_ps(h0, h1), sv));
+    }
+}
+
+/* The adjoint: each gradient spread over its 2 x 2 window, 0 in a last odd column. */
+static void pool2_backward_plane(const float *gs, size_t W, size_t Ho, size_t Wo, float scale, float *xs) {
+    const __mmask16 mlo = W >= 16 ? 0xFFFF : (__mmask16)((1u << W) - 1);
+    const __mmask16 mhi = W >= 32 ? 0xFFFF : W > 16 ? (__mmask16)((1u << (W - 16)) - 1) : 0;
+    const __mmask16 mo = Wo >= 16 ? 0xFFFF : (__mmask16)((1u << Wo) - 1);
+    const __m512i lo = _mm512_set_epi32(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0);
+    const __m512i hi = _mm512_set_epi32(15, 15, 14, 14, 13, 13, 12, 12, 11, 11, 10, 10, 9, 9, 8, 8);
+    const __m512 sv = _mm512_set1_ps(scale);
+    for (size_t oy = 0; oy < Ho; oy++) {
+        __m512 g = _mm512_mul_ps(_mm512_maskz_loadu_ps(mo, gs + oy * Wo), sv);
+        __m512 v0 = _mm512_permutexvar_ps(lo, g), v1 = _mm512_permutexvar_ps(hi, g);
+        float *r0 = xs + 2 * oy * W, *r1 = r0 + W;
+        _mm512_mask_storeu_ps(r0, mlo, v0);
+        _mm512_mask_storeu_ps(r0 + 16, mhi, v1);
+        _mm512_mask_storeu_ps(r1, mlo, v0);
+        _mm512_mask_storeu_ps(r1 + 16, mhi, v1);
+    }
+}
+#endif
+
 /* y (n, C, H/K, W/K) = K x K window means of x (n, C, H, W). */
 static void pool_forward(const layer *l, const float *x, size_t n, float *y) {
     const size_t H = l->h_in, W = l->w_in, K = l->k, Ho = l->h_out, Wo = l->w_out;
@@ -823,6 +867,12 @@ static void pool_forward(const layer *l, const float *x, size_t n, float *y) {
     for (size_t sc = 0; sc < n * l->c_in; sc++) {
         const float *xs = x + sc * H * W;
         float *ys = y + sc * Ho * Wo;
+#if defined(__AVX512F__)
+        if (K == 2 && W <= 32) {
+            pool2_forward_plane(xs, W, Ho, Wo, scale, ys);
+            continue;
+        }
+#endif
         for (size_t oy = 0; oy < Ho; oy++) {
             float *yr = ys + oy * Wo;
             for (size_t ox = 0; ox < Wo; ox++) yr[ox] = 0.0f;
@@ -851,6 +901,13 @@ static void pool_backward(const layer *l, const float *g, size_t n, float *dx) {
     for (size_t sc = 0; sc < n * l->c_in; sc++) {
         float *xs = dx + sc * H * W;
         const float *gs = g + sc * Ho * Wo;
+#if defined(__AVX512F__)
+        if (K == 2 && W <= 32) {
+            pool2_backward_plane(gs, W, Ho, Wo, scale, xs);
+            if (Ho * K < H) memset(xs + Ho * K * W, 0, (H - Ho * K) * W * sizeof(float));
+            continue;
+        }
+#endif
         for (size_t oy = 0; oy < Ho; oy++) {
             const float *gr = gs + oy * Wo;
             for (size_t ky = 0; ky < K; ky++) {
