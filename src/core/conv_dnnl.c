@@ -331,7 +331,9 @@ static ebm_status run(ebm_conv *c, size_t n, double flops, sample_fn f, const vo
         omp_set_num_threads(1); /* this thread's own setting, for this region only: oneDNN runs 1 thread */
         conv_thr *t = &c->thr[omp_get_thread_num()];
         int good = thr_ready(c, t);
-#pragma omp for schedule(static)
+        /* dynamic: a thread whose core is shared with another process takes fewer samples (each sample's
+         * result is the same whichever thread computes it) */
+#pragma omp for schedule(dynamic, 1)
         for (size_t i = 0; i < n; i++)
             if (good && !f(c, t, i, a, b, out)) good = 0;
         failed |= !good;
