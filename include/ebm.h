@@ -1106,8 +1106,8 @@ EBM_API ebm_status ebm_energy_grbm(const struct ebm_grbm *m, ebm_energy **out);
  * ebm blocks a product of EBM_CHAIN_BLOCK chains (rows) or more in whole blocks of EBM_CHAIN_BLOCK rows from
  * row 0 and in column blocks that do not depend on the number of rows (src/core/gemm.c), and
  * ebm_chain_range gives every slice whole blocks of EBM_CHAIN_BLOCK chains, at least one.  AIS over
- * processes (ebm_rbm_ais_dist) splits its runs the same way, and a convolutional layer makes one product
- * per group of EBM_CHAIN_BLOCK samples.  (Not covered: the bf16 products, blocked by oneDNN; there slices
+ * processes (ebm_rbm_ais_dist) splits its runs the same way, and a convolutional layer computes its output
+ * and input gradient one sample at a time (oneDNN) or makes one product per group of EBM_CHAIN_BLOCK samples.  (Not covered: the bf16 products, blocked by oneDNN; there slices
  * may differ from one process in the last bits, and chains that a last-bit change sends elsewhere then
  * differ.  docs/distributed.md.)
  * --------------------------------------------------------------------------------------------- */
