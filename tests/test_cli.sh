@@ -55,6 +55,7 @@ expect_ok "ebm --help" -- "$EBM" --help
 contains "$T/out" "train rbm" "top-level help"
 expect_ok "ebm --version" -- "$EBM" --version
 contains "$T/out" "BLAS" "version"
+contains "$T/out" "oneDNN: " "version names oneDNN's part (convolutions, bf16)"
 # the re-execution sets a passive OpenMP wait policy unless the user chose one (the rest of this script runs with
 # EBM_NO_REEXEC=1); a user's own choice wins
 expect_ok "ebm --version re-executed" -- env -u EBM_NO_REEXEC -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT "$EBM" --version

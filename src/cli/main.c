@@ -82,8 +82,14 @@ int main(int argc, char **argv) {
         } else if (strcmp(a, "--version") == 0) {
             char blas[512];
             ebm_blas_info(blas, sizeof blas);
-            printf("ebm %s\nBLAS: %s\nMPI: %s\n", ebm_version(), blas,
-                   ebm_comm_has_mpi() ? "yes (mpirun -np N ebm ...; docs/distributed.md)" : "no (built without MPI)");
+            ebm_precision bf, autop = EBM_PRECISION_FP32;
+            bool dnnl = ebm_precision_resolve(EBM_PRECISION_BF16, &bf) == EBM_OK;
+            if (dnnl) ebm_precision_resolve(EBM_PRECISION_AUTO, &autop);
+            printf("ebm %s\nBLAS: %s\nMPI: %s\noneDNN: %s\n", ebm_version(), blas,
+                   ebm_comm_has_mpi() ? "yes (mpirun -np N ebm ...; docs/distributed.md)" : "no (built without MPI)",
+                   !dnnl ? "no (built without libdnnl-dev: convolutions on im2col, no --precision bf16)"
+                   : autop == EBM_PRECISION_BF16 ? "yes (convolutions, --precision bf16; this CPU multiplies bf16 natively)"
+                                                 : "yes (convolutions, --precision bf16, emulated on this CPU: slower than fp32)");
             return 0;
         } else if (strcmp(a, "--quiet") == 0) {
             quiet = true;
