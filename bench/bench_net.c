@@ -23,8 +23,9 @@
 #include "bench_common.h"
 #include "../src/cli/reexec.h"
 
-/* libebm's internal switch between oneDNN convolutions and im2col (src/core/internal.h) */
-void ebm_net_use_dnnl_conv(ebm_net *net, int on);
+/* libebm's internal switch of the conv path (src/core/internal.h): 0 the default, 2 im2col */
+void ebm_net_conv_mode(ebm_net *net, int mode);
+#define MODE_SUFFIX(m) ((m) == 2 ? "_im2col" : (m) == 1 ? "_layers" : "")
 
 #include <cblas.h>
 #include <math.h>
@@ -78,7 +79,7 @@ static int on_jem_step(const ebm_run_progress *p, void *user) {
  * steps (step 1, noise 0.01), Adam; data are uniform [-1, 1) images with labels 0..9 (the speed does not depend
  * on them).  FLOPs counted: 20 grad_x of the energy, and for the parameter gradient of the data batch (with its
  * cross-entropy) and of the negatives three forwards each. */
-static int bench_jem(size_t reps, size_t n, double peak, double f_gradx, double cf, ebm_precision prec, int im2col) {
+static int bench_jem(size_t reps, size_t n, double peak, double f_gradx, double cf, ebm_precision prec, int mode) {
     const char *spec = "conv:32:3:1,silu,pool:2,conv:64:3:1,silu,pool:2,flatten,linear:128,silu,linear:10";
     ebm_net *net;
     ebm_rng rng;
@@ -90,7 +91,7 @@ static int bench_jem(size_t reps, size_t n, double peak, double f_gradx, double 
         fprintf(stderr, "bench_net: %s\n", ebm_last_error());
         return 1;
     }
-    ebm_net_use_dnnl_conv(net, !im2col);
+    ebm_net_conv_mode(net, mode);
     ebm_rng_fill_uniform(4, 0, 0, data->data, data->rows * 784);
     for (size_t i = 0; i < data->rows * 784; i++) data->data[i] = 2 * data->data[i] - 1;
     for (size_t i = 0; i < data->rows; i++) labels[i] = (int32_t)(i % 10);
@@ -112,10 +113,10 @@ static int bench_jem(size_t reps, size_t n, double peak, double f_gradx, double 
     qsort(times, reps, sizeof(double), cmp_double);
     double tj = times[0], tj_med = times[reps / 2];
     const double f_jem = (double)o.mcmc.steps * f_gradx + 2 * 3 * cf;
-    printf("%-26s %4s %12.2f %12.2f %10.2f %9.1f %7.1f%%\n", im2col ? "JEM iteration, im2col" : "JEM iteration (CNN, 20)", ebm_precision_name(prec),
+    printf("%-26s %4s %12.2f %12.2f %10.2f %9.1f %7.1f%%\n", mode ? (mode == 2 ? "JEM iteration, im2col" : "JEM iteration, layers") : "JEM iteration (CNN, 20)", ebm_precision_name(prec),
            1 / tj, 1 / tj_med, 1e3 * tj, f_jem / tj / 1e9, 100 * f_jem / tj / 1e9 / peak);
     printf("RESULT impl=ebm what=jem_iter%s%s prec=%s per_s=%.3f median_per_s=%.3f ms=%.3f gflops=%.2f peak_frac=%.4f\n",
-           im2col ? "_im2col" : "", SUFFIX(prec), ebm_precision_name(prec), 1 / tj, 1 / tj_med, 1e3 * tj, f_jem / tj / 1e9, f_jem / tj / 1e9 / peak);
+           MODE_SUFFIX(mode), SUFFIX(prec), ebm_precision_name(prec), 1 / tj, 1 / tj_med, 1e3 * tj, f_jem / tj / 1e9, f_jem / tj / 1e9 / peak);
     ebm_trainer_free(t);
     ebm_net_free(net);
     ebm_mat_free(data);
@@ -203,7 +204,7 @@ static int bench_mlp(const char *spec, size_t reps, size_t n, size_t ksteps, dou
 }
 
 /* The CNN of docs/net.md on 1x28x28 at precision prec: grad_x per second (forward + backward in x). */
-static int bench_cnn(size_t reps, size_t n, double peak, ebm_precision prec, int im2col) {
+static int bench_cnn(size_t reps, size_t n, double peak, ebm_precision prec, int mode) {
     const char *cnn = "conv:32:3:1,silu,pool:2,conv:64:3:1,silu,pool:2,flatten,linear:128,silu,linear:1";
     ebm_net *net;
     ebm_energy *e;
@@ -215,7 +216,7 @@ static int bench_cnn(size_t reps, size_t n, double peak, ebm_precision prec, int
         fprintf(stderr, "bench_net: %s\n", ebm_last_error());
         return 1;
     }
-    ebm_net_use_dnnl_conv(net, !im2col);
+    ebm_net_conv_mode(net, mode);
     ebm_rng_fill_uniform(3, 0, 0, x, n * 784);
     double t_cnn[100];
     for (size_t i = 0; i < 2; i++) e->grad_x(e, x, n, NULL, dx);
@@ -228,7 +229,8 @@ static int bench_cnn(size_t reps, size_t n, double peak, ebm_precision prec, int
         t_cnn[r] = now() - t;
     }
     qsort(t_cnn, reps, sizeof(double), cmp_double);
-    result_line(im2col ? "CNN grad_x, im2col" : "CNN grad_x (1x28x28)", im2col ? "cnn_grad_x_im2col" : "cnn_grad_x", prec, t_cnn[0], t_cnn[reps / 2], cnn_flops(n, 1), peak);
+    result_line(mode ? (mode == 2 ? "CNN grad_x, im2col" : "CNN grad_x, layers") : "CNN grad_x (1x28x28)",
+                mode ? (mode == 2 ? "cnn_grad_x_im2col" : "cnn_grad_x_layers") : "cnn_grad_x", prec, t_cnn[0], t_cnn[reps / 2], cnn_flops(n, 1), peak);
     e->destroy(e);
     ebm_net_free(net);
     free(x), free(dx);
@@ -238,7 +240,7 @@ static int bench_cnn(size_t reps, size_t n, double peak, ebm_precision prec, int
 int main(int argc, char **argv) {
     cli_reexec_for_blas(argv);
     size_t reps = 10, batch = 128, ksteps = 20;
-    int only_fp32 = 0, only_bf16 = 0, im2col = 0;
+    int only_fp32 = 0, only_bf16 = 0, mode = 0;
     const char *spec = "linear:512,silu,linear:512,silu,linear:1";
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc) reps = (size_t)atol(argv[++i]);
@@ -252,14 +254,16 @@ int main(int argc, char **argv) {
                 return 2;
             }
         } else if (strcmp(argv[i], "--im2col") == 0) {
-            im2col = 1; /* the CNN's conv layers on im2col + GEMM instead of oneDNN's convolutions */
+            mode = 2; /* the CNN's conv layers on im2col + GEMM instead of oneDNN's convolutions */
+        } else if (strcmp(argv[i], "--conv-layers") == 0) {
+            mode = 1; /* oneDNN's convolutions, but every layer over the whole batch before the next */
         } else if (strcmp(argv[i], "--better-core") == 0) {
             const char *b = ebm_blas_better_coretype();
             if (b) printf("%s\n", b);
             return 0;
         } else {
             fprintf(stderr, "usage: bench_net [--reps N (default 10)] [--batch N (default 128)] [--precision fp32|bf16] "
-                            "[--im2col] [--better-core]\n");
+                            "[--im2col | --conv-layers] [--better-core]\n");
             return 2;
         }
     }
@@ -288,8 +292,8 @@ int main(int argc, char **argv) {
     for (size_t p = np0; p < np1; p++)
         if (bench_mlp(spec, reps, batch, ksteps, peak, precs[p])) return 1;
     for (size_t p = np0; p < np1; p++)
-        if (bench_cnn(reps, batch, peak, precs[p], im2col)) return 1;
+        if (bench_cnn(reps, batch, peak, precs[p], mode)) return 1;
     for (size_t p = np0; p < np1; p++)
-        if (bench_jem(reps, batch, peak, cnn_flops(batch, 1), cnn_flops(batch, 0), precs[p], im2col)) return 1;
+        if (bench_jem(reps, batch, peak, cnn_flops(batch, 1), cnn_flops(batch, 0), precs[p], mode)) return 1;
     return 0;
 }

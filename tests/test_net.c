@@ -472,17 +472,19 @@ static void test_dnnl_conv(void) {
     int dnnl = ebm_precision_resolve(EBM_PRECISION_BF16, &have) == EBM_OK;
     for (int bf = 0; bf < 1 + dnnl; bf++)
         for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
-            ebm_net *net[2];
-            ebm_energy *e[2];
+            /* 0: im2col, 1: oneDNN sample by sample through the front (the default), 2: oneDNN layer by layer */
+            ebm_net *net[3];
+            ebm_energy *e[3];
             enum { N = 7 };
             size_t D = cases[k].c * cases[k].h * cases[k].w, np = 0;
-            float *x = malloc(N * D * sizeof(float)), E[2][N], *dx[2], *g[2];
+            float *x = malloc(N * D * sizeof(float)), E[3][N], *dx[3], *g[3];
             REQUIRE(x);
             fill_normal(x, N * D, 11);
-            for (int on = 0; on < 2; on++) {
+            static const int modes[3] = {EBM_NET_CONV_IM2COL, EBM_NET_CONV_FRONT, EBM_NET_CONV_LAYERS};
+            for (int on = 0; on < 3; on++) {
                 net[on] = make(cases[k].spec, cases[k].c, cases[k].h, cases[k].w, 12);
                 ebm_net_params(net[on], &np);
-                ebm_net_use_dnnl_conv(net[on], on);
+                ebm_net_conv_mode(net[on], modes[on]);
                 if (bf) CHECK_OK(ebm_net_set_precision(net[on], EBM_PRECISION_BF16));
                 CHECK_OK(ebm_net_energy(net[on], EBM_NET_HEAD_SCALAR, &e[on]));
                 dx[on] = malloc(N * D * sizeof(float));
@@ -500,7 +502,11 @@ static void test_dnnl_conv(void) {
                       cases[k].spec, bf ? "bf16" : "fp32", rel_diff(dx[1], dx[0], N * D));
             CHECK_MSG(rel_diff(g[1], g[0], np) <= tol, "%s (%s): dE/dtheta: oneDNN vs im2col differ by %.3g",
                       cases[k].spec, bf ? "bf16" : "fp32", rel_diff(g[1], g[0], np));
-            for (int on = 0; on < 2; on++) {
+            /* the front sample by sample is the same computation as layer by layer, bit for bit */
+            CHECK_MSG(memcmp(E[1], E[2], sizeof E[1]) == 0 && memcmp(dx[1], dx[2], N * D * sizeof(float)) == 0 &&
+                          memcmp(g[1], g[2], np * sizeof(float)) == 0,
+                      "%s (%s): the per-sample front differs from layer by layer", cases[k].spec, bf ? "bf16" : "fp32");
+            for (int on = 0; on < 3; on++) {
                 e[on]->destroy(e[on]);
                 ebm_net_free(net[on]);
                 free(dx[on]), free(g[on]);

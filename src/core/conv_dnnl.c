@@ -41,6 +41,18 @@ const char *ebm_conv_impl(const ebm_conv *c) {
     (void)c;
     return "none";
 }
+ebm_status ebm_conv_prepare(ebm_conv *c, const float *Wt, int fwd, size_t slots) {
+    (void)c, (void)Wt, (void)fwd, (void)slots;
+    return ebm_fail(EBM_ENOTSUP, "oneDNN convolutions need oneDNN, absent from this build");
+}
+int ebm_conv_forward_one(ebm_conv *c, size_t slot, const float *x, const float *b, float *y) {
+    (void)c, (void)slot, (void)x, (void)b, (void)y;
+    return 0;
+}
+int ebm_conv_backward_data_one(ebm_conv *c, size_t slot, const float *g, float *dx) {
+    (void)c, (void)slot, (void)g, (void)dx;
+    return 0;
+}
 
 #else
 
@@ -376,6 +388,24 @@ static int bwd_sample(ebm_conv *c, conv_thr *t, size_t i, const void *a, const v
     if (!exec(c->bwd, t->stream, t->sp ? 4 : 3, args)) return 0;
     if (c->r_dx && !reorder(c->r_dx, t->stream, t->dxb, t->dxu, t->sp)) return 0;
     return ok(dnnl_stream_wait(t->stream));
+}
+
+ebm_status ebm_conv_prepare(ebm_conv *c, const float *Wt, int fwd, size_t slots) {
+    if (!c) return ebm_fail(EBM_EINVAL, "no oneDNN convolution");
+    if (!ensure_thr(c, slots ? slots : 1)) return ebm_fail(EBM_ENOMEM, "out of memory");
+    if (!weights(c, Wt, fwd)) return ebm_fail(EBM_ENOMEM, "oneDNN convolution: the weights' reorder failed");
+    return EBM_OK;
+}
+
+int ebm_conv_forward_one(ebm_conv *c, size_t slot, const float *x, const float *b, float *y) {
+    if (slot >= c->n_thr || !thr_ready(c, &c->thr[slot])) return 0;
+    fwd_in in = {x, b};
+    return fwd_sample(c, &c->thr[slot], 0, &in, NULL, y);
+}
+
+int ebm_conv_backward_data_one(ebm_conv *c, size_t slot, const float *g, float *dx) {
+    if (slot >= c->n_thr || !thr_ready(c, &c->thr[slot])) return 0;
+    return bwd_sample(c, &c->thr[slot], 0, g, NULL, dx);
 }
 
 ebm_status ebm_conv_forward(ebm_conv *c, const float *x, const float *Wt, const float *b, size_t n, float *y) {

@@ -131,11 +131,23 @@ void ebm_conv_free(ebm_conv *c);
 ebm_status ebm_conv_forward(ebm_conv *c, const float *x, const float *Wt, const float *b, size_t n, float *y);
 /* dx (n, C, H, W) = dL/dx for g = dL/dy (overwrites dx). */
 ebm_status ebm_conv_backward_data(ebm_conv *c, const float *g, const float *Wt, size_t n, float *dx);
+/* One sample at a time, for a caller that runs its own loop over samples in its own parallel region:
+ * ebm_conv_prepare (outside the region) puts W into the forward (fwd != 0) or the input-gradient
+ * primitive's layout and makes room for slots threads; then each thread calls the _one functions with its
+ * own slot (< slots; its thread number) on one sample's x (C, H, W) or g (O, Ho, Wo).  They return 1, or 0
+ * on a failure (the caller redoes the work its own way).  A sample's result is bit for bit what
+ * ebm_conv_forward / ebm_conv_backward_data give it. */
+ebm_status ebm_conv_prepare(ebm_conv *c, const float *Wt, int fwd, size_t slots);
+int ebm_conv_forward_one(ebm_conv *c, size_t slot, const float *x, const float *b, float *y);
+int ebm_conv_backward_data_one(ebm_conv *c, size_t slot, const float *g, float *dx);
 /* oneDNN's names of the two implementations ("none" for NULL). */
 const char *ebm_conv_impl(const ebm_conv *c);
-/* Whether net's conv layers use oneDNN's convolutions where they can (on = 1, the default) or im2col and
- * the library's GEMM (0): for tests and benchmarks that compare the two paths (src/models/net.c). */
-void ebm_net_use_dnnl_conv(ebm_net *net, int on);
+/* How net's conv layers run, for tests and benchmarks that compare the paths (src/models/net.c):
+ * EBM_NET_CONV_FRONT (the default): oneDNN's convolutions where it has them, and the layers before the
+ * first linear one sample by sample in one pass; _LAYERS: the same convolutions, layer by layer over the
+ * batch; _IM2COL: im2col and the library's GEMM. */
+enum { EBM_NET_CONV_FRONT = 0, EBM_NET_CONV_LAYERS = 1, EBM_NET_CONV_IM2COL = 2 };
+void ebm_net_conv_mode(ebm_net *net, int mode);
 
 /* C = alpha A B for the states A (n, k) of n Markov chains, called once per step (binmm.c): the product
  * keeps S = A_prev B and adds to each row of S the rows of B (k, cols) where the row of A changed (+1 and

@@ -26,6 +26,7 @@
 #include "io/io_internal.h"
 
 #include <ctype.h>
+#include <omp.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,7 +96,9 @@ struct ebm_net {
      * oneDNN is absent or declines the shape (then im2col) */
     ebm_conv **cv;                     /* (n_layers) */
     unsigned char *cv_tried;           /* (n_layers) */
-    int no_dnnl_conv;                  /* ebm_net_use_dnnl_conv(net, 0): im2col everywhere */
+    int conv_mode;                     /* ebm_net_conv_mode: EBM_NET_CONV_FRONT (0, the default), _LAYERS, _IM2COL */
+    float *slot_g;                     /* (slot_n, 2, max_size) per-thread gradients of a per-sample backward */
+    size_t slot_n;
 };
 
 /* ---------------------------------------------------------------------------------------------
@@ -419,11 +422,14 @@ static void free_cv(ebm_net *net) {
     free(net->cv_tried);
     net->cv = NULL;
     net->cv_tried = NULL;
+    ebm_free(net->slot_g);
+    net->slot_g = NULL;
+    net->slot_n = 0;
 }
 
-void ebm_net_use_dnnl_conv(ebm_net *net, int on) {
+void ebm_net_conv_mode(ebm_net *net, int mode) {
     free_cv(net);
-    net->no_dnnl_conv = !on;
+    net->conv_mode = mode;
 }
 
 void ebm_net_free(ebm_net *net) {
@@ -451,7 +457,7 @@ ebm_status ebm_net_clone(const ebm_net *net, ebm_net **out) {
     memcpy((*out)->params, net->params, net->n_params * sizeof(float));
     memcpy((*out)->state, net->state, net->n_state * sizeof(float));
     (*out)->training = net->training;
-    (*out)->no_dnnl_conv = net->no_dnnl_conv;
+    (*out)->conv_mode = net->conv_mode;
     s = ebm_net_set_precision(*out, net->precision);
     if (s) {
         ebm_net_free(*out);
@@ -859,147 +865,152 @@ static void pool2_backward_plane(const float *gs, size_t W, size_t Ho, size_t Wo
 }
 #endif
 
-/* y (n, C, H/K, W/K) = K x K window means of x (n, C, H, W). */
-static void pool_forward(const layer *l, const float *x, size_t n, float *y) {
+/* One (sample, channel) plane of a pooling layer's forward: ys (H/K, W/K) = K x K window means of xs (H, W). */
+static inline void pool_forward_plane(const layer *l, const float *xs, float *ys) {
+    const size_t W = l->w_in, K = l->k, Ho = l->h_out, Wo = l->w_out;
+    const float scale = 1.0f / (float)(K * K);
+#if defined(__AVX512F__)
+    if (K == 2 && W <= 32) {
+        pool2_forward_plane(xs, W, Ho, Wo, scale, ys);
+        return;
+    }
+#endif
+    for (size_t oy = 0; oy < Ho; oy++) {
+        float *yr = ys + oy * Wo;
+        for (size_t ox = 0; ox < Wo; ox++) yr[ox] = 0.0f;
+        for (size_t ky = 0; ky < K; ky++) {
+            const float *xr = xs + (oy * K + ky) * W;
+            if (K == 2) { /* the common case, without the stride-K inner loop */
+#pragma omp simd
+                for (size_t ox = 0; ox < Wo; ox++) yr[ox] += xr[2 * ox] + xr[2 * ox + 1];
+                continue;
+            }
+            for (size_t kx = 0; kx < K; kx++)
+#pragma omp simd
+                for (size_t ox = 0; ox < Wo; ox++) yr[ox] += xr[ox * K + kx];
+        }
+#pragma omp simd
+        for (size_t ox = 0; ox < Wo; ox++) yr[ox] *= scale;
+    }
+}
+
+/* Its adjoint: xs (H, W) <- gs (H/K, W/K) / K^2 spread over each window (0 outside every window). */
+static inline void pool_backward_plane(const layer *l, const float *gs, float *xs) {
     const size_t H = l->h_in, W = l->w_in, K = l->k, Ho = l->h_out, Wo = l->w_out;
     const float scale = 1.0f / (float)(K * K);
-#pragma omp parallel for schedule(static) if (n * l->in_size >= PAR_MIN)
-    for (size_t sc = 0; sc < n * l->c_in; sc++) {
-        const float *xs = x + sc * H * W;
-        float *ys = y + sc * Ho * Wo;
 #if defined(__AVX512F__)
-        if (K == 2 && W <= 32) {
-            pool2_forward_plane(xs, W, Ho, Wo, scale, ys);
-            continue;
-        }
+    if (K == 2 && W <= 32) {
+        pool2_backward_plane(gs, W, Ho, Wo, scale, xs);
+        if (Ho * K < H) memset(xs + Ho * K * W, 0, (H - Ho * K) * W * sizeof(float));
+        return;
+    }
 #endif
-        for (size_t oy = 0; oy < Ho; oy++) {
-            float *yr = ys + oy * Wo;
-            for (size_t ox = 0; ox < Wo; ox++) yr[ox] = 0.0f;
-            for (size_t ky = 0; ky < K; ky++) {
-                const float *xr = xs + (oy * K + ky) * W;
-                if (K == 2) { /* the common case, without the stride-K inner loop */
+    for (size_t oy = 0; oy < Ho; oy++) {
+        const float *gr = gs + oy * Wo;
+        for (size_t ky = 0; ky < K; ky++) {
+            float *xr = xs + (oy * K + ky) * W;
+            if (K == 2) {
 #pragma omp simd
-                    for (size_t ox = 0; ox < Wo; ox++) yr[ox] += xr[2 * ox] + xr[2 * ox + 1];
-                    continue;
-                }
+                for (size_t ox = 0; ox < Wo; ox++) xr[2 * ox] = xr[2 * ox + 1] = gr[ox] * scale;
+            } else {
                 for (size_t kx = 0; kx < K; kx++)
 #pragma omp simd
-                    for (size_t ox = 0; ox < Wo; ox++) yr[ox] += xr[ox * K + kx];
+                    for (size_t ox = 0; ox < Wo; ox++) xr[ox * K + kx] = gr[ox] * scale;
             }
-#pragma omp simd
-            for (size_t ox = 0; ox < Wo; ox++) yr[ox] *= scale;
+            for (size_t ix = Wo * K; ix < W; ix++) xr[ix] = 0.0f;
         }
     }
+    if (Ho * K < H) memset(xs + Ho * K * W, 0, (H - Ho * K) * W * sizeof(float));
+}
+
+/* y (n, C, H/K, W/K) = K x K window means of x (n, C, H, W). */
+static void pool_forward(const layer *l, const float *x, size_t n, float *y) {
+#pragma omp parallel for schedule(static) if (n * l->in_size >= PAR_MIN)
+    for (size_t sc = 0; sc < n * l->c_in; sc++)
+        pool_forward_plane(l, x + sc * l->h_in * l->w_in, y + sc * l->h_out * l->w_out);
 }
 
 /* dx (n, C, H, W) <- g (n, C, H/K, W/K) / K^2 spread over each window (0 outside every window). */
 static void pool_backward(const layer *l, const float *g, size_t n, float *dx) {
-    const size_t H = l->h_in, W = l->w_in, K = l->k, Ho = l->h_out, Wo = l->w_out;
-    const float scale = 1.0f / (float)(K * K);
 #pragma omp parallel for schedule(static) if (n * l->in_size >= PAR_MIN)
-    for (size_t sc = 0; sc < n * l->c_in; sc++) {
-        float *xs = dx + sc * H * W;
-        const float *gs = g + sc * Ho * Wo;
-#if defined(__AVX512F__)
-        if (K == 2 && W <= 32) {
-            pool2_backward_plane(gs, W, Ho, Wo, scale, xs);
-            if (Ho * K < H) memset(xs + Ho * K * W, 0, (H - Ho * K) * W * sizeof(float));
-            continue;
-        }
-#endif
-        for (size_t oy = 0; oy < Ho; oy++) {
-            const float *gr = gs + oy * Wo;
-            for (size_t ky = 0; ky < K; ky++) {
-                float *xr = xs + (oy * K + ky) * W;
-                if (K == 2) {
+    for (size_t sc = 0; sc < n * l->c_in; sc++)
+        pool_backward_plane(l, g + sc * l->h_out * l->w_out, dx + sc * l->h_in * l->w_in);
+}
+
+/* One row of an element-wise layer: yr (m) = f(xr (m)), m = the layer's size per sample. */
+static inline void act_forward_row(const layer *l, const float *xr, float *yr) {
+    const size_t m = l->in_size;
+    const float a = l->alpha;
+    switch (l->kind) {
+    case L_SILU:
 #pragma omp simd
-                    for (size_t ox = 0; ox < Wo; ox++) xr[2 * ox] = xr[2 * ox + 1] = gr[ox] * scale;
-                } else {
-                    for (size_t kx = 0; kx < K; kx++)
+        for (size_t j = 0; j < m; j++) yr[j] = xr[j] / (1.0f + expf(-xr[j]));
+        break;
+    case L_LEAKY:
 #pragma omp simd
-                        for (size_t ox = 0; ox < Wo; ox++) xr[ox * K + kx] = gr[ox] * scale;
-                }
-                for (size_t ix = Wo * K; ix < W; ix++) xr[ix] = 0.0f;
-            }
+        for (size_t j = 0; j < m; j++) yr[j] = xr[j] > 0 ? xr[j] : a * xr[j];
+        break;
+    case L_ELU:
+#pragma omp simd
+        for (size_t j = 0; j < m; j++) yr[j] = xr[j] > 0 ? xr[j] : a * (expf(xr[j] < 0 ? xr[j] : 0.0f) - 1.0f);
+        break;
+    case L_SOFTPLUS:
+#pragma omp simd
+        for (size_t j = 0; j < m; j++) yr[j] = (xr[j] > 0 ? xr[j] : 0.0f) + log1pf(expf(xr[j] > 0 ? -xr[j] : xr[j]));
+        break;
+    case L_TANH:
+        for (size_t j = 0; j < m; j++) yr[j] = tanhf(xr[j]);
+        break;
+    default:
+        break;
+    }
+}
+
+/* Its adjoint: dr (m) <- gr (m) * f'(xr), with xr the layer's input row and yr its output row. */
+static inline void act_backward_row(const layer *l, const float *xr, const float *yr, const float *gr, float *dr) {
+    const size_t m = l->in_size;
+    const float a = l->alpha;
+    switch (l->kind) {
+    case L_SILU:
+#pragma omp simd
+        for (size_t j = 0; j < m; j++) {
+            float s = 1.0f / (1.0f + expf(-xr[j]));
+            dr[j] = gr[j] * s * (1.0f + xr[j] * (1.0f - s));
         }
-        if (Ho * K < H) memset(xs + Ho * K * W, 0, (H - Ho * K) * W * sizeof(float));
+        break;
+    case L_LEAKY:
+#pragma omp simd
+        for (size_t j = 0; j < m; j++) dr[j] = xr[j] > 0 ? gr[j] : a * gr[j];
+        break;
+    case L_ELU:
+#pragma omp simd
+        for (size_t j = 0; j < m; j++) dr[j] = xr[j] > 0 ? gr[j] : gr[j] * (yr[j] + a);
+        break;
+    case L_SOFTPLUS:
+#pragma omp simd
+        for (size_t j = 0; j < m; j++) dr[j] = gr[j] / (1.0f + expf(-xr[j]));
+        break;
+    case L_TANH:
+#pragma omp simd
+        for (size_t j = 0; j < m; j++) dr[j] = gr[j] * (1.0f - yr[j] * yr[j]);
+        break;
+    default:
+        break;
     }
 }
 
 /* y (n, m) = f(x (n, m)) for an element-wise layer, m = the layer's size per sample. */
 static void act_forward(const layer *l, const float *x, size_t n, float *y) {
     const size_t m = l->in_size;
-    const float a = l->alpha;
-    const layer_kind kind = l->kind;
 #pragma omp parallel for schedule(static) if (n * m >= PAR_MIN)
-    for (size_t r = 0; r < n; r++) {
-        const float *xr = x + r * m;
-        float *yr = y + r * m;
-        switch (kind) {
-        case L_SILU:
-#pragma omp simd
-            for (size_t j = 0; j < m; j++) yr[j] = xr[j] / (1.0f + expf(-xr[j]));
-            break;
-        case L_LEAKY:
-#pragma omp simd
-            for (size_t j = 0; j < m; j++) yr[j] = xr[j] > 0 ? xr[j] : a * xr[j];
-            break;
-        case L_ELU:
-#pragma omp simd
-            for (size_t j = 0; j < m; j++) yr[j] = xr[j] > 0 ? xr[j] : a * (expf(xr[j] < 0 ? xr[j] : 0.0f) - 1.0f);
-            break;
-        case L_SOFTPLUS:
-#pragma omp simd
-            for (size_t j = 0; j < m; j++)
-                yr[j] = (xr[j] > 0 ? xr[j] : 0.0f) + log1pf(expf(xr[j] > 0 ? -xr[j] : xr[j]));
-            break;
-        case L_TANH:
-            for (size_t j = 0; j < m; j++) yr[j] = tanhf(xr[j]);
-            break;
-        default:
-            break;
-        }
-    }
+    for (size_t r = 0; r < n; r++) act_forward_row(l, x + r * m, y + r * m);
 }
 
 /* dx (n, m) <- g (n, m) * f'(x), with x the layer's input and y its output (both (n, m)). */
 static void act_backward(const layer *l, const float *x, const float *y, const float *g, size_t n, float *dx) {
     const size_t m = l->in_size;
-    const float a = l->alpha;
-    const layer_kind kind = l->kind;
 #pragma omp parallel for schedule(static) if (n * m >= PAR_MIN)
-    for (size_t r = 0; r < n; r++) {
-        const float *xr = x + r * m, *yr = y + r * m, *gr = g + r * m;
-        float *dr = dx + r * m;
-        switch (kind) {
-        case L_SILU:
-#pragma omp simd
-            for (size_t j = 0; j < m; j++) {
-                float s = 1.0f / (1.0f + expf(-xr[j]));
-                dr[j] = gr[j] * s * (1.0f + xr[j] * (1.0f - s));
-            }
-            break;
-        case L_LEAKY:
-#pragma omp simd
-            for (size_t j = 0; j < m; j++) dr[j] = xr[j] > 0 ? gr[j] : a * gr[j];
-            break;
-        case L_ELU:
-#pragma omp simd
-            for (size_t j = 0; j < m; j++) dr[j] = xr[j] > 0 ? gr[j] : gr[j] * (yr[j] + a);
-            break;
-        case L_SOFTPLUS:
-#pragma omp simd
-            for (size_t j = 0; j < m; j++) dr[j] = gr[j] / (1.0f + expf(-xr[j]));
-            break;
-        case L_TANH:
-#pragma omp simd
-            for (size_t j = 0; j < m; j++) dr[j] = gr[j] * (1.0f - yr[j] * yr[j]);
-            break;
-        default:
-            break;
-        }
-    }
+    for (size_t r = 0; r < n; r++) act_backward_row(l, x + r * m, y + r * m, g + r * m, dx + r * m);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -1014,7 +1025,7 @@ static ebm_mm *layer_mm(const ebm_net *net, size_t i) { return net->mm ? net->mm
 
 /* Conv layer i's oneDNN convolution at the net's precision, made on first use; NULL: im2col. */
 static ebm_conv *layer_conv(ebm_net *net, size_t i) {
-    if (net->no_dnnl_conv) return NULL;
+    if (net->conv_mode == EBM_NET_CONV_IM2COL) return NULL;
     if (!net->cv) {
         net->cv = calloc(net->n_layers, sizeof *net->cv);
         net->cv_tried = calloc(net->n_layers, 1);
@@ -1047,6 +1058,130 @@ static ebm_status refresh_w16(ebm_net *net) {
     return EBM_OK;
 }
 
+/* ---------------------------------------------------------------------------------------------
+ * The convolutional front, one sample at a time
+ *
+ * The layers before the first linear one (conv, pool, element-wise, flatten) act on each sample alone.
+ * Where every conv layer among them has a oneDNN convolution, the forward pass (and a backward that wants
+ * no parameter gradient: grad_x) runs them sample by sample, each sample through all of them on one thread
+ * while its activations are in that core's cache, instead of layer by layer over the whole batch, which
+ * streams every activation through memory once per layer.  Each layer computes exactly what it computes
+ * layer by layer (the convolutions are per-sample products either way, the rest element-wise), so the bits
+ * are the same; a failed convolution falls back to the layer-by-layer pass.
+ * ------------------------------------------------------------------------------------------- */
+
+/* The number of leading layers that run per sample (0: the front is not eligible). */
+static size_t sample_front(ebm_net *net) {
+    if (net->conv_mode != EBM_NET_CONV_FRONT) return 0;
+    size_t p = 0, convs = 0;
+    for (; p < net->n_layers; p++) {
+        const layer *l = &net->L[p];
+        if (l->kind == L_LINEAR) break;
+        if (l->kind == L_CONV) {
+            if (!layer_conv(net, p)) return 0;
+            convs++;
+        }
+    }
+    return convs ? p : 0;
+}
+
+static int threads_for(size_t n) {
+    int nt = omp_get_max_threads();
+    if (nt < 1) nt = 1;
+    return (size_t)nt > n ? (int)n : nt;
+}
+
+/* Layers [0, front) forward on the n rows at act(net, 0); 1 when done, 0 when the caller must redo them. */
+static int forward_front(ebm_net *net, size_t front, size_t n) {
+    int nt = threads_for(n), failed = 0;
+    for (size_t j = 0; j < front; j++)
+        if (net->L[j].kind == L_CONV &&
+            ebm_conv_prepare(net->cv[j], weights(net, &net->L[j]), 1, (size_t)nt) != EBM_OK)
+            return 0;
+#pragma omp parallel num_threads(nt) reduction(| : failed)
+    {
+        omp_set_num_threads(1); /* this thread's own setting: the layers' loops and oneDNN run on it alone */
+        size_t slot = (size_t)omp_get_thread_num();
+        int bad = 0;
+#pragma omp for schedule(dynamic, 1)
+        for (size_t r = 0; r < n; r++)
+            for (size_t j = 0; j < front && !bad; j++) {
+                const layer *l = &net->L[j];
+                const float *in = act(net, j) + r * l->in_size;
+                float *out = act(net, j + 1) + r * l->out_size;
+                switch (l->kind) {
+                case L_CONV:
+                    bad = !ebm_conv_forward_one(net->cv[j], slot, in, net->params + l->b_off, out);
+                    break;
+                case L_POOL: /* called per plane: no parallel region inside this one */
+                    for (size_t c = 0; c < l->c_in; c++)
+                        pool_forward_plane(l, in + c * l->h_in * l->w_in, out + c * l->h_out * l->w_out);
+                    break;
+                case L_FLATTEN:
+                    memcpy(out, in, l->in_size * sizeof(float));
+                    break;
+                default:
+                    act_forward_row(l, in, out);
+                    break;
+                }
+            }
+        failed |= bad;
+    }
+    return !failed;
+}
+
+/* dx (n, in) for the front [0, front) given g = dL/d(output of layer front - 1) (n rows); 1 when done. */
+static int backward_front(ebm_net *net, size_t front, const float *g, size_t n, float *dx) {
+    int nt = threads_for(n), failed = 0;
+    if (net->slot_n < (size_t)nt) {
+        ebm_free(net->slot_g);
+        net->slot_n = 0;
+        if (!(net->slot_g = ebm_calloc((size_t)nt * 2 * net->max_size, sizeof(float)))) return 0;
+        net->slot_n = (size_t)nt;
+    }
+    for (size_t j = 0; j < front; j++)
+        if (net->L[j].kind == L_CONV &&
+            ebm_conv_prepare(net->cv[j], weights(net, &net->L[j]), 0, (size_t)nt) != EBM_OK)
+            return 0;
+    const size_t gsize = net->L[front - 1].out_size;
+#pragma omp parallel num_threads(nt) reduction(| : failed)
+    {
+        omp_set_num_threads(1);
+        size_t slot = (size_t)omp_get_thread_num();
+        float *bufs[2] = {net->slot_g + slot * 2 * net->max_size, net->slot_g + (slot * 2 + 1) * net->max_size};
+        int bad = 0;
+#pragma omp for schedule(dynamic, 1)
+        for (size_t r = 0; r < n; r++) {
+            const float *gi = g + r * gsize;
+            int which = 0;
+            for (size_t jj = front; jj-- > 0 && !bad;) {
+                const layer *l = &net->L[jj];
+                const float *in = act(net, jj) + r * l->in_size, *out = act(net, jj + 1) + r * l->out_size;
+                float *d = jj == 0 ? dx + r * l->in_size : bufs[which];
+                switch (l->kind) {
+                case L_CONV:
+                    bad = !ebm_conv_backward_data_one(net->cv[jj], slot, gi, d);
+                    break;
+                case L_POOL:
+                    for (size_t c = 0; c < l->c_in; c++)
+                        pool_backward_plane(l, gi + c * l->h_out * l->w_out, d + c * l->h_in * l->w_in);
+                    break;
+                case L_FLATTEN:
+                    memcpy(d, gi, l->in_size * sizeof(float));
+                    break;
+                default:
+                    act_backward_row(l, in, out, gi, d);
+                    break;
+                }
+                gi = d;
+                which ^= 1;
+            }
+        }
+        failed |= bad;
+    }
+    return !failed;
+}
+
 /* Runs the stack on x (n, in); the output stays at act(net, n_layers). */
 static ebm_status forward(ebm_net *net, const float *x, size_t n) {
     if (n > INT_MAX) return ebm_fail(EBM_EINVAL, "net: %zu rows is more than one call can take", n);
@@ -1061,7 +1196,9 @@ static ebm_status forward(ebm_net *net, const float *x, size_t n) {
     }
     if ((s = refresh_w16(net))) return s;
     memcpy(act(net, 0), x, n * net->L[0].in_size * sizeof(float));
-    for (size_t i = 0; i < net->n_layers; i++) {
+    size_t front = n > 1 ? sample_front(net) : 0;
+    if (front && !forward_front(net, front, n)) front = 0;
+    for (size_t i = front; i < net->n_layers; i++) {
         const layer *l = &net->L[i];
         const float *in = act(net, i);
         float *out = act(net, i + 1);
@@ -1115,7 +1252,13 @@ static ebm_status backward(ebm_net *net, const float *dout, size_t n, float *gra
     const float *g = dout;
     float *bufs[2] = {net->g0, net->g1};
     int which = 0;
+    /* without a parameter gradient the front runs per sample (see forward_front) */
+    size_t front = !grad && dx && n > 1 ? sample_front(net) : 0;
     for (size_t ii = net->n_layers; ii-- > 0;) {
+        if (front && ii + 1 == front) {
+            if (backward_front(net, front, g, n, dx)) break;
+            front = 0; /* a convolution failed: layer by layer from here */
+        }
         const layer *l = &net->L[ii];
         const float *in = act(net, ii), *out = act(net, ii + 1);
         /* where dL/d(input of this layer) goes: the caller's dx for layer 0, else a ping-pong buffer */
