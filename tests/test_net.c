@@ -502,10 +502,13 @@ static void test_dnnl_conv(void) {
                       cases[k].spec, bf ? "bf16" : "fp32", rel_diff(dx[1], dx[0], N * D));
             CHECK_MSG(rel_diff(g[1], g[0], np) <= tol, "%s (%s): dE/dtheta: oneDNN vs im2col differ by %.3g",
                       cases[k].spec, bf ? "bf16" : "fp32", rel_diff(g[1], g[0], np));
-            /* the front sample by sample is the same computation as layer by layer, bit for bit */
-            CHECK_MSG(memcmp(E[1], E[2], sizeof E[1]) == 0 && memcmp(dx[1], dx[2], N * D * sizeof(float)) == 0 &&
-                          memcmp(g[1], g[2], np * sizeof(float)) == 0,
+            /* the front sample by sample is the same computation as layer by layer for energies and dE/dx, bit
+             * for bit; its conv weight gradients are oneDNN's per sample, summed in sample order (layer by
+             * layer: im2col), so equal up to rounding */
+            CHECK_MSG(memcmp(E[1], E[2], sizeof E[1]) == 0 && memcmp(dx[1], dx[2], N * D * sizeof(float)) == 0,
                       "%s (%s): the per-sample front differs from layer by layer", cases[k].spec, bf ? "bf16" : "fp32");
+            CHECK_MSG(rel_diff(g[1], g[2], np) <= tol, "%s (%s): dE/dtheta: front vs layer by layer differ by %.3g",
+                      cases[k].spec, bf ? "bf16" : "fp32", rel_diff(g[1], g[2], np));
             for (int on = 0; on < 3; on++) {
                 e[on]->destroy(e[on]);
                 ebm_net_free(net[on]);

@@ -140,6 +140,11 @@ ebm_status ebm_conv_backward_data(ebm_conv *c, const float *g, const float *Wt, 
 ebm_status ebm_conv_prepare(ebm_conv *c, const float *Wt, int fwd, size_t slots);
 int ebm_conv_forward_one(ebm_conv *c, size_t slot, const float *x, const float *b, float *y);
 int ebm_conv_backward_data_one(ebm_conv *c, size_t slot, const float *g, float *dx);
+/* One sample's weight and bias gradients: dW (O, C, K, K) and db (O) are overwritten with this sample's
+ * dL/dW and dL/db for x and g = dL/dy; the caller sums samples in its own fixed order.  Only where
+ * ebm_conv_has_weight_gradient (oneDNN has fast kernels for it). */
+int ebm_conv_has_weight_gradient(const ebm_conv *c);
+int ebm_conv_weight_gradient_one(ebm_conv *c, size_t slot, const float *x, const float *g, float *dW, float *db);
 /* oneDNN's names of the two implementations ("none" for NULL). */
 const char *ebm_conv_impl(const ebm_conv *c);
 /* How net's conv layers run, for tests and benchmarks that compare the paths (src/models/net.c):

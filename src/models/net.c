@@ -37,6 +37,8 @@
 
 /* Below this many elements an OpenMP fork costs more than it saves. */
 #define PAR_MIN 16384
+/* The front's per-sample weight gradients (backward_front) take at most this many floats (64 MiB). */
+#define WPART_MAX_FLOATS ((size_t)16 << 20)
 /* im2col buffers hold at most this many floats (16 MiB): samples are processed in chunks of that size. */
 #define COL_MAX_FLOATS ((size_t)4 << 20)
 #define SPEC_MAX 4096
@@ -99,6 +101,8 @@ struct ebm_net {
     int conv_mode;                     /* ebm_net_conv_mode: EBM_NET_CONV_FRONT (0, the default), _LAYERS, _IM2COL */
     float *slot_g;                     /* (slot_n, 2, max_size) per-thread gradients of a per-sample backward */
     size_t slot_n;
+    float *wpart;                      /* (wpart_cap) per-sample weight and bias gradients of the front's convs */
+    size_t wpart_cap;
 };
 
 /* ---------------------------------------------------------------------------------------------
@@ -425,6 +429,9 @@ static void free_cv(ebm_net *net) {
     ebm_free(net->slot_g);
     net->slot_g = NULL;
     net->slot_n = 0;
+    ebm_free(net->wpart);
+    net->wpart = NULL;
+    net->wpart_cap = 0;
 }
 
 void ebm_net_conv_mode(ebm_net *net, int mode) {
@@ -1130,9 +1137,36 @@ static int forward_front(ebm_net *net, size_t front, size_t n) {
     return !failed;
 }
 
-/* dx (n, in) for the front [0, front) given g = dL/d(output of layer front - 1) (n rows); 1 when done. */
-static int backward_front(ebm_net *net, size_t front, const float *g, size_t n, float *dx) {
+/* Whether the front's parameter gradients can be taken sample by sample: every conv layer in it has
+ * oneDNN's weight gradient and none is spectrally normalised (its gradient goes through sn_backward). */
+static int front_grads_ok(ebm_net *net, size_t front) {
+    for (size_t j = 0; j < front; j++) {
+        const layer *l = &net->L[j];
+        if (l->kind == L_CONV && (l->sn || !ebm_conv_has_weight_gradient(net->cv[j]))) return 0;
+    }
+    return 1;
+}
+
+/* The front's backward [0, front) given g = dL/d(output of layer front - 1) (n rows): dx (n, in) when dx is
+ * not NULL, and, when grad is not NULL, the conv layers' weight and bias gradients added into grad: each
+ * sample's into its own rows of net->wpart, then summed over the samples in their order (so the sums do
+ * not depend on which thread took which sample).  1 when done (grad untouched otherwise). */
+static int backward_front(ebm_net *net, size_t front, const float *g, size_t n, float *dx, float *grad) {
     int nt = threads_for(n), failed = 0;
+    size_t per = 0, off[MAX_LAYERS];
+    for (size_t j = 0; grad && j < front; j++)
+        if (net->L[j].kind == L_CONV) {
+            off[j] = per;
+            per += net->L[j].n_w + net->L[j].c_out;
+        }
+    /* at most WPART_MAX_FLOATS (64 MiB) of per-sample gradients; beyond, layer by layer */
+    if (per && (n > WPART_MAX_FLOATS / per)) return 0;
+    if (per && net->wpart_cap < n * per) {
+        ebm_free(net->wpart);
+        net->wpart_cap = 0;
+        if (!(net->wpart = ebm_calloc(n * per, sizeof(float)))) return 0;
+        net->wpart_cap = n * per;
+    }
     if (net->slot_n < (size_t)nt) {
         ebm_free(net->slot_g);
         net->slot_n = 0;
@@ -1157,6 +1191,12 @@ static int backward_front(ebm_net *net, size_t front, const float *g, size_t n, 
             for (size_t jj = front; jj-- > 0 && !bad;) {
                 const layer *l = &net->L[jj];
                 const float *in = act(net, jj) + r * l->in_size, *out = act(net, jj + 1) + r * l->out_size;
+                if (grad && l->kind == L_CONV) {
+                    float *pw = net->wpart + r * per + off[jj];
+                    bad = !ebm_conv_weight_gradient_one(net->cv[jj], slot, in, gi, pw, pw + l->n_w);
+                    if (bad) break;
+                }
+                if (jj == 0 && !dx) break;
                 float *d = jj == 0 ? dx + r * l->in_size : bufs[which];
                 switch (l->kind) {
                 case L_CONV:
@@ -1179,7 +1219,36 @@ static int backward_front(ebm_net *net, size_t front, const float *g, size_t n, 
         }
         failed |= bad;
     }
-    return !failed;
+    if (failed) return 0;
+    /* the weight gradients: sample 0 + sample 1 + ... in that order for every element, blocks of elements
+     * in parallel */
+    if (per) {
+        const size_t B = 1024, nb = (per + B - 1) / B;
+#pragma omp parallel for schedule(static) if (n * per >= PAR_MIN)
+        for (size_t b = 0; b < nb; b++) {
+            double acc[1024];
+            size_t k0 = b * B, k1 = k0 + B < per ? k0 + B : per;
+            for (size_t k = k0; k < k1; k++) acc[k - k0] = 0;
+            for (size_t r = 0; r < n; r++) {
+                const float *pr = net->wpart + r * per;
+#pragma omp simd
+                for (size_t k = k0; k < k1; k++) acc[k - k0] += pr[k];
+            }
+            for (size_t j = 0; j < front; j++) {
+                const layer *l = &net->L[j];
+                if (l->kind != L_CONV) continue;
+                /* this block's part of layer j's [weight, bias] run of length n_w + c_out at off[j] */
+                size_t a = off[j] > k0 ? off[j] : k0, e = off[j] + l->n_w + l->c_out;
+                if (e > k1) e = k1;
+                for (size_t k = a; k < e; k++) {
+                    size_t q = k - off[j];
+                    float *dst = q < l->n_w ? grad + l->w_off + q : grad + l->b_off + (q - l->n_w);
+                    *dst += (float)acc[k - k0];
+                }
+            }
+        }
+    }
+    return 1;
 }
 
 /* Runs the stack on x (n, in); the output stays at act(net, n_layers). */
@@ -1252,11 +1321,13 @@ static ebm_status backward(ebm_net *net, const float *dout, size_t n, float *gra
     const float *g = dout;
     float *bufs[2] = {net->g0, net->g1};
     int which = 0;
-    /* without a parameter gradient the front runs per sample (see forward_front) */
-    size_t front = !grad && dx && n > 1 ? sample_front(net) : 0;
+    /* the front runs per sample (see forward_front), with a parameter gradient only where its convs have
+     * oneDNN's weight gradient */
+    size_t front = (dx || grad) && n > 1 ? sample_front(net) : 0;
+    if (front && grad && !front_grads_ok(net, front)) front = 0;
     for (size_t ii = net->n_layers; ii-- > 0;) {
         if (front && ii + 1 == front) {
-            if (backward_front(net, front, g, n, dx)) break;
+            if (backward_front(net, front, g, n, dx, grad)) break;
             front = 0; /* a convolution failed: layer by layer from here */
         }
         const layer *l = &net->L[ii];
