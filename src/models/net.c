@@ -832,13 +832,19 @@ static void conv_backward(ebm_mm *mm, const layer *l, const float *g, const floa
 }
 
 #if defined(__AVX512F__)
+/* The masks of a plane row W <= 32 wide: its first 16 columns (lo), the rest (hi), and Wo outputs. */
+static inline void pool2_masks(size_t W, size_t Wo, __mmask16 *lo, __mmask16 *hi, __mmask16 *out) {
+    *lo = W >= 16 ? 0xFFFF : (__mmask16)((1u << W) - 1);
+    *hi = W >= 32 ? 0xFFFF : W > 16 ? (__mmask16)((1u << (W - 16)) - 1) : 0;
+    *out = Wo >= 16 ? 0xFFFF : (__mmask16)((1u << Wo) - 1);
+}
+
 /* 2 x 2 windows of a plane at most 32 wide, one output row per step: the two input rows in (at most) two
  * masked loads each, their column pairs summed through even/odd permutes; the same sums in the same order
  * as the scalar loop below ((x00 + x01) + (x10 + x11), times 1/4). */
 static void pool2_forward_plane(const float *xs, size_t W, size_t Ho, size_t Wo, float scale, float *ys) {
-    const __mmask16 mlo = W >= 16 ? 0xFFFF : (__mmask16)((1u << W) - 1);
-    const __mmask16 mhi = W >= 32 ? 0xFFFF : W > 16 ? (__mmask16)((1u << (W - 16)) - 1) : 0;
-    const __mmask16 mo = Wo >= 16 ? 0xFFFF : (__mmask16)((1u << Wo) - 1);
+    __mmask16 mlo, mhi, mo;
+    pool2_masks(W, Wo, &mlo, &mhi, &mo);
     const __m512i ev = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
     const __m512i od = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
     const __m512 sv = _mm512_set1_ps(scale);
@@ -854,9 +860,8 @@ static void pool2_forward_plane(const float *xs, size_t W, size_t Ho, size_t Wo,
 
 /* The adjoint: each gradient spread over its 2 x 2 window, 0 in a last odd column. */
 static void pool2_backward_plane(const float *gs, size_t W, size_t Ho, size_t Wo, float scale, float *xs) {
-    const __mmask16 mlo = W >= 16 ? 0xFFFF : (__mmask16)((1u << W) - 1);
-    const __mmask16 mhi = W >= 32 ? 0xFFFF : W > 16 ? (__mmask16)((1u << (W - 16)) - 1) : 0;
-    const __mmask16 mo = Wo >= 16 ? 0xFFFF : (__mmask16)((1u << Wo) - 1);
+    __mmask16 mlo, mhi, mo;
+    pool2_masks(W, Wo, &mlo, &mhi, &mo);
     const __m512i lo = _mm512_set_epi32(7, 7, 6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0);
     const __m512i hi = _mm512_set_epi32(15, 15, 14, 14, 13, 13, 12, 12, 11, 11, 10, 10, 9, 9, 8, 8);
     const __m512 sv = _mm512_set1_ps(scale);
