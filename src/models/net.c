@@ -20,7 +20,10 @@
  * results, the same fixed blocks, each run on one thread.  A linear layer's bf16 weight copy is made on the
  * first forward after the parameters changed (net->w16_stale), not per product; activations, gradients and
  * parameters stay fp32.  Element-wise loops are split by rows, col2im by (sample, channel) planes, so results
- * do not depend on the number of threads in either precision. */
+ * do not depend on the number of threads in either precision.
+ * Where oneDNN is built in, a conv layer's products are oneDNN convolutions instead (core/conv_dnnl.c), one
+ * single-threaded primitive per sample, and the layers before the first linear one run sample by sample
+ * (forward_front, backward_front below); im2col stays as the fallback and for the few cases those decline. */
 #include "core/internal.h"
 #include "core/vmath.h"
 #include "io/io_internal.h"
