@@ -1,7 +1,8 @@
-/* Convolutions through oneDNN: the forward product (with its bias) and the input gradient of a conv layer,
- * in fp32 or with bf16 operands (fp32 sums and results).  A network's layer uses this instead of
- * im2col + GEMM wherever oneDNN is built in and accepts the shape (src/models/net.c); the weight gradient
- * stays on im2col, as it runs twice per training update against 2K times for these two in K Langevin steps.
+/* Convolutions through oneDNN: the forward product (with its bias), the input gradient and, one sample at a
+ * time, the weight and bias gradients of a conv layer, in fp32 or with bf16 operands (fp32 sums and results).
+ * A network's layer uses this instead of im2col + GEMM wherever oneDNN is built in and accepts the shape
+ * (src/models/net.c); the weight gradient serves the network's per-sample front, whose caller sums the
+ * samples' gradients in their order.
  *
  * Measured on the default CNN's second layer (32 -> 64 channels, 14 x 14, 3 x 3; one thread, the reorders
  * to and from oneDNN's blocked layout included): forward + input gradient at 211 GFLOP/s in fp32 and 350 in
@@ -91,14 +92,31 @@ struct ebm_conv {
     dnnl_memory_desc_t md_xu, md_yu, md_wu, md_b, md_xb, md_yb, md_gb, md_dxb, md_wf, md_wb, md_sp;
     size_t sz_x, sz_y, sz_sp;
     void *wf, *wb;                                /* the weights in the primitives' layouts */
-    dnnl_memory_t m_wu, m_wf, m_wb;
-    int wf_own, wb_own;                           /* wf / wb are our buffers (else the user's W) */
+    dnnl_memory_t m_wu, m_wf, m_wb;               /* wf / wb are our buffers where r_wf / r_wb exist */
     size_t n_thr;
     conv_thr *thr;
     char impl[160];
 };
 
 static int ok(dnnl_status_t s) { return s == dnnl_success; }
+
+/* A memory object over d with the buffer h (none yet when h is NULL). */
+static int mem(dnnl_memory_t *m, const dnnl_memory_desc_t *d, dnnl_engine_t e, void *h) {
+    return ok(dnnl_memory_create(m, d, e, h ? h : DNNL_MEMORY_NONE));
+}
+
+/* Destroys the primitives *p[0 .. n) that exist and clears them. */
+static void drop(dnnl_primitive_t *const *p, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (*p[i]) dnnl_primitive_destroy(*p[i]), *p[i] = NULL;
+}
+
+/* Every primitive of c. */
+static void drop_all(ebm_conv *c) {
+    dnnl_primitive_t *const p[] = {&c->fwd, &c->bwd, &c->r_x,  &c->r_y,  &c->r_g,  &c->r_dx,
+                                   &c->r_wf, &c->r_wb, &c->bww, &c->r_xw, &c->r_gw, &c->r_dw};
+    drop(p, sizeof p / sizeof p[0]);
+}
 
 static void thr_clear(conv_thr *t) {
     dnnl_memory_t *m[] = {&t->xu, &t->xb, &t->yb, &t->yu, &t->gu, &t->gb, &t->dxb, &t->dxu, &t->wf, &t->wb,
@@ -119,15 +137,12 @@ void ebm_conv_free(ebm_conv *c) {
     if (!c) return;
     for (size_t i = 0; i < c->n_thr; i++) thr_clear(&c->thr[i]);
     free(c->thr);
-    dnnl_primitive_t p[] = {c->fwd, c->bwd, c->r_x, c->r_y, c->r_g, c->r_dx, c->r_wf, c->r_wb,
-                            c->bww, c->r_xw, c->r_gw, c->r_dw};
-    for (size_t i = 0; i < sizeof p / sizeof p[0]; i++)
-        if (p[i]) dnnl_primitive_destroy(p[i]);
+    if (c->r_wf) ebm_free(c->wf);
+    if (c->r_wb) ebm_free(c->wb);
+    drop_all(c);
     if (c->m_wu) dnnl_memory_destroy(c->m_wu);
     if (c->m_wf) dnnl_memory_destroy(c->m_wf);
     if (c->m_wb) dnnl_memory_destroy(c->m_wb);
-    if (c->wf_own) ebm_free(c->wf);
-    if (c->wb_own) ebm_free(c->wb);
     if (c->stream) dnnl_stream_destroy(c->stream);
     if (c->eng) dnnl_engine_destroy(c->eng);
     free(c);
@@ -210,9 +225,8 @@ static void weight_gradient(ebm_conv *c, const_dnnl_primitive_desc_t fpd, int pl
     c->sz_dw = dnnl_memory_desc_get_size(&c->md_dw);
     if (!make_prim(pd, &c->bww, c) || !make_reorder(c, &c->md_xu, &c->md_xw, &c->r_xw) ||
         !make_reorder(c, &c->md_yu, &c->md_gw, &c->r_gw) || !make_reorder(c, &c->md_dw, &c->md_wu, &c->r_dw)) {
-        dnnl_primitive_t *p[] = {&c->bww, &c->r_xw, &c->r_gw, &c->r_dw};
-        for (size_t i = 0; i < 4; i++)
-            if (*p[i]) dnnl_primitive_destroy(*p[i]), *p[i] = NULL;
+        dnnl_primitive_t *const p[] = {&c->bww, &c->r_xw, &c->r_gw, &c->r_dw};
+        drop(p, 4);
     }
 }
 
@@ -291,21 +305,15 @@ static int create(ebm_conv *c, size_t C, size_t H, size_t W, size_t O, size_t K,
     for (int t = 0; t < 2; t++) {
         int plain = t == 0 ? first_plain : !first_plain;
         if (try_create(c, plain, C, H, W, O, K, S, P, Ho, Wo)) break;
-        dnnl_primitive_t *p[] = {&c->fwd, &c->bwd, &c->r_x, &c->r_y, &c->r_g, &c->r_dx, &c->r_wf, &c->r_wb,
-                                 &c->bww, &c->r_xw, &c->r_gw, &c->r_dw};
-        for (size_t i = 0; i < sizeof p / sizeof p[0]; i++)
-            if (*p[i]) dnnl_primitive_destroy(*p[i]), *p[i] = NULL;
+        drop_all(c);
         c->sz_sp = 0;
         if (t == 1) return 0;
     }
     /* the weights in the primitives' layouts: our buffers where a reorder is needed, else the caller's W */
-    c->wf_own = c->r_wf != NULL;
-    c->wb_own = c->r_wb != NULL;
-    if (c->wf_own && !(c->wf = ebm_calloc(dnnl_memory_desc_get_size(&c->md_wf), 1))) return 0;
-    if (c->wb_own && !(c->wb = ebm_calloc(dnnl_memory_desc_get_size(&c->md_wb), 1))) return 0;
-    return ok(dnnl_memory_create(&c->m_wu, &c->md_wu, c->eng, DNNL_MEMORY_NONE)) &&
-           ok(dnnl_memory_create(&c->m_wf, &c->md_wf, c->eng, c->wf_own ? c->wf : DNNL_MEMORY_NONE)) &&
-           ok(dnnl_memory_create(&c->m_wb, &c->md_wb, c->eng, c->wb_own ? c->wb : DNNL_MEMORY_NONE));
+    if (c->r_wf && !(c->wf = ebm_calloc(dnnl_memory_desc_get_size(&c->md_wf), 1))) return 0;
+    if (c->r_wb && !(c->wb = ebm_calloc(dnnl_memory_desc_get_size(&c->md_wb), 1))) return 0;
+    return mem(&c->m_wu, &c->md_wu, c->eng, NULL) && mem(&c->m_wf, &c->md_wf, c->eng, c->r_wf ? c->wf : NULL) &&
+           mem(&c->m_wb, &c->md_wb, c->eng, c->r_wb ? c->wb : NULL);
 }
 
 ebm_conv *ebm_conv_new(int bf16, size_t C, size_t H, size_t W, size_t O, size_t K, size_t S, size_t P, size_t Ho,
@@ -339,10 +347,6 @@ static int ensure_thr(ebm_conv *c, size_t n) {
     c->thr = t;
     c->n_thr = n;
     return 1;
-}
-
-static int mem(dnnl_memory_t *m, const dnnl_memory_desc_t *d, dnnl_engine_t e, void *h) {
-    return ok(dnnl_memory_create(m, d, e, h ? h : DNNL_MEMORY_NONE));
 }
 
 /* This thread's stream, memory objects and buffers (made on its first call). */
@@ -390,45 +394,19 @@ static int weights(ebm_conv *c, const float *Wt, int fwd) {
            reorder(r, c->stream, c->m_wu, fwd ? c->m_wf : c->m_wb, c->thr[0].sp) && ok(dnnl_stream_wait(c->stream));
 }
 
-/* Runs per-sample work f over n samples on the caller's threads, each with its own thread count 1. */
-#define PAR_MIN_FLOPS 262144.0
-
-typedef int (*sample_fn)(ebm_conv *c, conv_thr *t, size_t i, const void *a, const void *b, void *out);
-
-static ebm_status run(ebm_conv *c, size_t n, double flops, sample_fn f, const void *a, const void *b, void *out,
-                      const char *what) {
-    int nt = omp_get_max_threads();
-    if (flops * (double)n < PAR_MIN_FLOPS || nt < 1) nt = 1;
-    if ((size_t)nt > n) nt = (int)n;
-    if (!ensure_thr(c, (size_t)nt)) return ebm_fail(EBM_ENOMEM, "out of memory");
-    int failed = 0;
-#pragma omp parallel num_threads(nt) reduction(| : failed)
-    {
-        omp_set_num_threads(1); /* this thread's own setting, for this region only: oneDNN runs 1 thread */
-        conv_thr *t = &c->thr[omp_get_thread_num()];
-        int good = thr_ready(c, t);
-        /* dynamic: a thread whose core is shared with another process takes fewer samples (each sample's
-         * result is the same whichever thread computes it) */
-#pragma omp for schedule(dynamic, 1)
-        for (size_t i = 0; i < n; i++)
-            if (good && !f(c, t, i, a, b, out)) good = 0;
-        failed |= !good;
-    }
-    return failed ? ebm_fail(EBM_ENOMEM, "oneDNN convolution %s failed", what) : EBM_OK;
+ebm_status ebm_conv_prepare(ebm_conv *c, const float *Wt, int fwd, size_t slots) {
+    if (!c) return ebm_fail(EBM_EINVAL, "no oneDNN convolution");
+    if (!ensure_thr(c, slots ? slots : 1)) return ebm_fail(EBM_ENOMEM, "out of memory");
+    if (!weights(c, Wt, fwd)) return ebm_fail(EBM_ENOMEM, "oneDNN convolution: the weights' reorder failed");
+    return EBM_OK;
 }
 
-typedef struct {
-    const float *x, *b;
-} fwd_in;
-
-static int fwd_sample(ebm_conv *c, conv_thr *t, size_t i, const void *a, const void *unused, void *out) {
-    (void)unused;
-    const fwd_in *in = a;
-    float *y = (float *)out + i * c->out_size;
+int ebm_conv_forward_one(ebm_conv *c, size_t slot, const float *x, const float *b, float *y) {
+    if (slot >= c->n_thr || !thr_ready(c, &c->thr[slot])) return 0;
+    conv_thr *t = &c->thr[slot];
     dnnl_memory_t src = c->r_x ? t->xb : t->xu, dst = c->r_y ? t->yb : t->yu;
-    if (!ok(dnnl_memory_set_data_handle(t->xu, (void *)(in->x + i * c->in_size))) ||
-        !ok(dnnl_memory_set_data_handle(t->yu, y)) || !ok(dnnl_memory_set_data_handle(t->bias, (void *)in->b)) ||
-        !ok(dnnl_memory_set_data_handle(t->wf, c->wf)))
+    if (!ok(dnnl_memory_set_data_handle(t->xu, (void *)x)) || !ok(dnnl_memory_set_data_handle(t->yu, y)) ||
+        !ok(dnnl_memory_set_data_handle(t->bias, (void *)b)) || !ok(dnnl_memory_set_data_handle(t->wf, c->wf)))
         return 0;
     if (c->r_x && !reorder(c->r_x, t->stream, t->xu, t->xb, t->sp)) return 0;
     dnnl_exec_arg_t args[5] = {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, t->wf}, {DNNL_ARG_BIAS, t->bias},
@@ -438,10 +416,9 @@ static int fwd_sample(ebm_conv *c, conv_thr *t, size_t i, const void *a, const v
     return ok(dnnl_stream_wait(t->stream));
 }
 
-static int bwd_sample(ebm_conv *c, conv_thr *t, size_t i, const void *a, const void *unused, void *out) {
-    (void)unused;
-    const float *g = (const float *)a + i * c->out_size;
-    float *dx = (float *)out + i * c->in_size;
+int ebm_conv_backward_data_one(ebm_conv *c, size_t slot, const float *g, float *dx) {
+    if (slot >= c->n_thr || !thr_ready(c, &c->thr[slot])) return 0;
+    conv_thr *t = &c->thr[slot];
     dnnl_memory_t src = c->r_g ? t->gb : t->gu, dst = c->r_dx ? t->dxb : t->dxu;
     if (!ok(dnnl_memory_set_data_handle(t->gu, (void *)g)) || !ok(dnnl_memory_set_data_handle(t->dxu, dx)) ||
         !ok(dnnl_memory_set_data_handle(t->wb, c->wb)))
@@ -452,24 +429,6 @@ static int bwd_sample(ebm_conv *c, conv_thr *t, size_t i, const void *a, const v
     if (!exec(c->bwd, t->stream, t->sp ? 4 : 3, args)) return 0;
     if (c->r_dx && !reorder(c->r_dx, t->stream, t->dxb, t->dxu, t->sp)) return 0;
     return ok(dnnl_stream_wait(t->stream));
-}
-
-ebm_status ebm_conv_prepare(ebm_conv *c, const float *Wt, int fwd, size_t slots) {
-    if (!c) return ebm_fail(EBM_EINVAL, "no oneDNN convolution");
-    if (!ensure_thr(c, slots ? slots : 1)) return ebm_fail(EBM_ENOMEM, "out of memory");
-    if (!weights(c, Wt, fwd)) return ebm_fail(EBM_ENOMEM, "oneDNN convolution: the weights' reorder failed");
-    return EBM_OK;
-}
-
-int ebm_conv_forward_one(ebm_conv *c, size_t slot, const float *x, const float *b, float *y) {
-    if (slot >= c->n_thr || !thr_ready(c, &c->thr[slot])) return 0;
-    fwd_in in = {x, b};
-    return fwd_sample(c, &c->thr[slot], 0, &in, NULL, y);
-}
-
-int ebm_conv_backward_data_one(ebm_conv *c, size_t slot, const float *g, float *dx) {
-    if (slot >= c->n_thr || !thr_ready(c, &c->thr[slot])) return 0;
-    return bwd_sample(c, &c->thr[slot], 0, g, NULL, dx);
 }
 
 int ebm_conv_has_weight_gradient(const ebm_conv *c) { return c && c->bww; }
@@ -490,19 +449,45 @@ int ebm_conv_weight_gradient_one(ebm_conv *c, size_t slot, const float *x, const
     return ok(dnnl_stream_wait(t->stream));
 }
 
-ebm_status ebm_conv_forward(ebm_conv *c, const float *x, const float *Wt, const float *b, size_t n, float *y) {
+/* Below this many multiply-adds per call one thread does all the samples. */
+#define PAR_MIN_FLOPS 262144.0
+
+/* The batch calls: in (n rows) -> out (n rows) through the forward (fwd != 0, b the bias) or the input
+ * gradient, one sample per step of a loop over the caller's threads, each with its own thread count 1. */
+static ebm_status run(ebm_conv *c, int fwd, const float *in, const float *Wt, const float *b, size_t n, float *out) {
     if (!c) return ebm_fail(EBM_EINVAL, "no oneDNN convolution");
     if (n == 0) return EBM_OK;
-    if (!weights(c, Wt, 1)) return ebm_fail(EBM_ENOMEM, "oneDNN convolution: the weights' reorder failed");
-    fwd_in in = {x, b};
-    return run(c, n, c->flops, fwd_sample, &in, NULL, y, "forward");
+    int nt = omp_get_max_threads();
+    if (c->flops * (double)n < PAR_MIN_FLOPS || nt < 1) nt = 1;
+    if ((size_t)nt > n) nt = (int)n;
+    ebm_status s = ebm_conv_prepare(c, Wt, fwd, (size_t)nt);
+    if (s) return s;
+    const size_t isz = fwd ? c->in_size : c->out_size, osz = fwd ? c->out_size : c->in_size;
+    int failed = 0;
+#pragma omp parallel num_threads(nt) reduction(| : failed)
+    {
+        omp_set_num_threads(1); /* this thread's own setting, for this region only: oneDNN runs 1 thread */
+        size_t slot = (size_t)omp_get_thread_num();
+        int good = 1;
+        /* dynamic: a thread whose core is shared with another process takes fewer samples (each sample's
+         * result is the same whichever thread computes it) */
+#pragma omp for schedule(dynamic, 1)
+        for (size_t i = 0; i < n; i++)
+            if (good)
+                good = fwd ? ebm_conv_forward_one(c, slot, in + i * isz, b, out + i * osz)
+                           : ebm_conv_backward_data_one(c, slot, in + i * isz, out + i * osz);
+        failed |= !good;
+    }
+    return failed ? ebm_fail(EBM_ENOMEM, "oneDNN convolution (%s) failed", fwd ? "forward" : "input gradient")
+                  : EBM_OK;
+}
+
+ebm_status ebm_conv_forward(ebm_conv *c, const float *x, const float *Wt, const float *b, size_t n, float *y) {
+    return run(c, 1, x, Wt, b, n, y);
 }
 
 ebm_status ebm_conv_backward_data(ebm_conv *c, const float *g, const float *Wt, size_t n, float *dx) {
-    if (!c) return ebm_fail(EBM_EINVAL, "no oneDNN convolution");
-    if (n == 0) return EBM_OK;
-    if (!weights(c, Wt, 0)) return ebm_fail(EBM_ENOMEM, "oneDNN convolution: the weights' reorder failed");
-    return run(c, n, c->flops, bwd_sample, g, NULL, dx, "input gradient");
+    return run(c, 0, g, Wt, NULL, n, dx);
 }
 
 #endif

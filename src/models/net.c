@@ -1077,12 +1077,13 @@ static ebm_status refresh_w16(ebm_net *net) {
  * The convolutional front, one sample at a time
  *
  * The layers before the first linear one (conv, pool, element-wise, flatten) act on each sample alone.
- * Where every conv layer among them has a oneDNN convolution, the forward pass (and a backward that wants
- * no parameter gradient: grad_x) runs them sample by sample, each sample through all of them on one thread
- * while its activations are in that core's cache, instead of layer by layer over the whole batch, which
- * streams every activation through memory once per layer.  Each layer computes exactly what it computes
- * layer by layer (the convolutions are per-sample products either way, the rest element-wise), so the bits
- * are the same; a failed convolution falls back to the layer-by-layer pass.
+ * Where every conv layer among them has a oneDNN convolution, the forward pass and the backward run them
+ * sample by sample, each sample through all of them on one thread while its activations are in that core's
+ * cache, instead of layer by layer over the whole batch, which streams every activation through memory once
+ * per layer.  Each layer computes exactly what it computes layer by layer (the convolutions are per-sample
+ * products either way, the rest element-wise), so outputs and dL/dx have the same bits; parameter gradients
+ * are oneDNN's per sample, summed in sample order (backward_front).  A failed convolution falls back to the
+ * layer-by-layer pass.
  * ------------------------------------------------------------------------------------------- */
 
 /* The number of leading layers that run per sample (0: the front is not eligible). */
@@ -1157,15 +1158,17 @@ static int front_grads_ok(ebm_net *net, size_t front) {
 
 /* The front's backward [0, front) given g = dL/d(output of layer front - 1) (n rows): dx (n, in) when dx is
  * not NULL, and, when grad is not NULL, the conv layers' weight and bias gradients added into grad: each
- * sample's into its own rows of net->wpart, then summed over the samples in their order (so the sums do
- * not depend on which thread took which sample).  1 when done (grad untouched otherwise). */
+ * sample's into its own row of net->wpart, then summed over the samples in their order (so the sums do
+ * not depend on which thread took which sample).  The front's only parameters are its conv layers', which
+ * lie together in the flat array (layer order, weight then bias), so a row is params [base, base + per).
+ * 1 when done (grad untouched otherwise). */
 static int backward_front(ebm_net *net, size_t front, const float *g, size_t n, float *dx, float *grad) {
     int nt = threads_for(n), failed = 0;
-    size_t per = 0, off[MAX_LAYERS];
+    size_t base = 0, per = 0;
     for (size_t j = 0; grad && j < front; j++)
         if (net->L[j].kind == L_CONV) {
-            off[j] = per;
-            per += net->L[j].n_w + net->L[j].c_out;
+            if (!per) base = net->L[j].w_off;
+            per = net->L[j].b_off + net->L[j].c_out - base;
         }
     /* at most WPART_MAX_FLOATS (64 MiB) of per-sample gradients; beyond, layer by layer */
     if (per && (n > WPART_MAX_FLOATS / per)) return 0;
@@ -1200,8 +1203,9 @@ static int backward_front(ebm_net *net, size_t front, const float *g, size_t n, 
                 const layer *l = &net->L[jj];
                 const float *in = act(net, jj) + r * l->in_size, *out = act(net, jj + 1) + r * l->out_size;
                 if (grad && l->kind == L_CONV) {
-                    float *pw = net->wpart + r * per + off[jj];
-                    bad = !ebm_conv_weight_gradient_one(net->cv[jj], slot, in, gi, pw, pw + l->n_w);
+                    float *row = net->wpart + r * per;
+                    bad = !ebm_conv_weight_gradient_one(net->cv[jj], slot, in, gi, row + (l->w_off - base),
+                                                        row + (l->b_off - base));
                     if (bad) break;
                 }
                 if (jj == 0 && !dx) break;
@@ -1242,18 +1246,7 @@ static int backward_front(ebm_net *net, size_t front, const float *g, size_t n, 
 #pragma omp simd
                 for (size_t k = k0; k < k1; k++) acc[k - k0] += pr[k];
             }
-            for (size_t j = 0; j < front; j++) {
-                const layer *l = &net->L[j];
-                if (l->kind != L_CONV) continue;
-                /* this block's part of layer j's [weight, bias] run of length n_w + c_out at off[j] */
-                size_t a = off[j] > k0 ? off[j] : k0, e = off[j] + l->n_w + l->c_out;
-                if (e > k1) e = k1;
-                for (size_t k = a; k < e; k++) {
-                    size_t q = k - off[j];
-                    float *dst = q < l->n_w ? grad + l->w_off + q : grad + l->b_off + (q - l->n_w);
-                    *dst += (float)acc[k - k0];
-                }
-            }
+            for (size_t k = k0; k < k1; k++) grad[base + k] += (float)acc[k - k0];
         }
     }
     return 1;
