@@ -23,9 +23,10 @@
 #include "bench_common.h"
 #include "../src/cli/reexec.h"
 
-/* libebm's internal switch of the conv path (src/core/internal.h): 0 the default, 2 im2col */
-void ebm_net_conv_mode(ebm_net *net, int mode);
-#define MODE_SUFFIX(m) ((m) == 2 ? "_im2col" : (m) == 1 ? "_layers" : "")
+#include "../src/core/internal.h" /* ebm_net_conv_mode: the conv path, EBM_NET_CONV_* */
+
+/* The conv paths' names in labels, by EBM_NET_CONV_* (FRONT, the default, unnamed). */
+static const char *const conv_path[3] = {"", "layers", "im2col"};
 
 #include <cblas.h>
 #include <math.h>
@@ -113,10 +114,13 @@ static int bench_jem(size_t reps, size_t n, double peak, double f_gradx, double 
     qsort(times, reps, sizeof(double), cmp_double);
     double tj = times[0], tj_med = times[reps / 2];
     const double f_jem = (double)o.mcmc.steps * f_gradx + 2 * 3 * cf;
-    printf("%-26s %4s %12.2f %12.2f %10.2f %9.1f %7.1f%%\n", mode ? (mode == 2 ? "JEM iteration, im2col" : "JEM iteration, layers") : "JEM iteration (CNN, 20)", ebm_precision_name(prec),
+    char label[64];
+    if (mode) snprintf(label, sizeof label, "JEM iteration, %s", conv_path[mode]);
+    else snprintf(label, sizeof label, "JEM iteration (CNN, 20)");
+    printf("%-26s %4s %12.2f %12.2f %10.2f %9.1f %7.1f%%\n", label, ebm_precision_name(prec),
            1 / tj, 1 / tj_med, 1e3 * tj, f_jem / tj / 1e9, 100 * f_jem / tj / 1e9 / peak);
-    printf("RESULT impl=ebm what=jem_iter%s%s prec=%s per_s=%.3f median_per_s=%.3f ms=%.3f gflops=%.2f peak_frac=%.4f\n",
-           MODE_SUFFIX(mode), SUFFIX(prec), ebm_precision_name(prec), 1 / tj, 1 / tj_med, 1e3 * tj, f_jem / tj / 1e9, f_jem / tj / 1e9 / peak);
+    printf("RESULT impl=ebm what=jem_iter%s%s%s prec=%s per_s=%.3f median_per_s=%.3f ms=%.3f gflops=%.2f peak_frac=%.4f\n",
+           mode ? "_" : "", conv_path[mode], SUFFIX(prec), ebm_precision_name(prec), 1 / tj, 1 / tj_med, 1e3 * tj, f_jem / tj / 1e9, f_jem / tj / 1e9 / peak);
     ebm_trainer_free(t);
     ebm_net_free(net);
     ebm_mat_free(data);
@@ -229,8 +233,11 @@ static int bench_cnn(size_t reps, size_t n, double peak, ebm_precision prec, int
         t_cnn[r] = now() - t;
     }
     qsort(t_cnn, reps, sizeof(double), cmp_double);
-    result_line(mode ? (mode == 2 ? "CNN grad_x, im2col" : "CNN grad_x, layers") : "CNN grad_x (1x28x28)",
-                mode ? (mode == 2 ? "cnn_grad_x_im2col" : "cnn_grad_x_layers") : "cnn_grad_x", prec, t_cnn[0], t_cnn[reps / 2], cnn_flops(n, 1), peak);
+    char label[64], what[64];
+    if (mode) snprintf(label, sizeof label, "CNN grad_x, %s", conv_path[mode]);
+    else snprintf(label, sizeof label, "CNN grad_x (1x28x28)");
+    snprintf(what, sizeof what, "cnn_grad_x%s%s", mode ? "_" : "", conv_path[mode]);
+    result_line(label, what, prec, t_cnn[0], t_cnn[reps / 2], cnn_flops(n, 1), peak);
     e->destroy(e);
     ebm_net_free(net);
     free(x), free(dx);
@@ -254,9 +261,9 @@ int main(int argc, char **argv) {
                 return 2;
             }
         } else if (strcmp(argv[i], "--im2col") == 0) {
-            mode = 2; /* the CNN's conv layers on im2col + GEMM instead of oneDNN's convolutions */
+            mode = EBM_NET_CONV_IM2COL; /* the CNN's conv layers on im2col + GEMM instead of oneDNN's convolutions */
         } else if (strcmp(argv[i], "--conv-layers") == 0) {
-            mode = 1; /* oneDNN's convolutions, but every layer over the whole batch before the next */
+            mode = EBM_NET_CONV_LAYERS; /* oneDNN's convolutions, but every layer over the whole batch before the next */
         } else if (strcmp(argv[i], "--better-core") == 0) {
             const char *b = ebm_blas_better_coretype();
             if (b) printf("%s\n", b);
