@@ -101,6 +101,14 @@ EBM_API void ebm_blas_info(char *buf, size_t cap);
  * its AVX-512 "SkylakeX" kernels run there about twice as fast.  Returns the core type worth setting
  * in OPENBLAS_CORETYPE before OpenBLAS loads, or NULL when the detected one is already right. */
 EBM_API const char *ebm_blas_better_coretype(void);
+/* libgomp's threads wait at every barrier either by spinning (fast on a machine of their own, ruinous beside
+ * another busy process: every parallel region then waits for a descheduled thread) or by sleeping (fair, but
+ * every parallel region pays a wake-up: 15-30% on a quiet machine).  libgomp reads the choice only when it
+ * loads.  Returns the GOMP_SPINCOUNT worth setting, a brief spin ("1000"), when no other task ran on this
+ * machine over about 10 ms (five readings of the running-task count of /proc/loadavg, or of the file named by
+ * EBM_LOADAVG_FILE), or NULL when something else ran or the count cannot be read: then OMP_WAIT_POLICY=PASSIVE
+ * is the right setting.  See docs/benchmarks.md, "Beside other processes". */
+EBM_API const char *ebm_omp_better_spincount(void);
 
 /* ------------------------------------------------------------------------------------------------
  * Precision of the matrix products (RBM Gibbs sampling, CD/PCD training; GRBM samplers and training;

@@ -56,10 +56,32 @@ contains "$T/out" "train rbm" "top-level help"
 expect_ok "ebm --version" -- "$EBM" --version
 contains "$T/out" "BLAS" "version"
 contains "$T/out" "oneDNN: " "version names oneDNN's part (convolutions, bf16)"
-# the re-execution sets a passive OpenMP wait policy unless the user chose one (the rest of this script runs with
-# EBM_NO_REEXEC=1); a user's own choice wins
-expect_ok "ebm --version re-executed" -- env -u EBM_NO_REEXEC -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT "$EBM" --version
-contains "$T/out" "wait policy PASSIVE" "re-execution sets OMP_WAIT_POLICY"
+# the re-execution sets the OpenMP wait unless the user chose one (the rest of this script runs with
+# EBM_NO_REEXEC=1): a brief spin when no other task runs (the running count of /proc/loadavg, here a file given by
+# EBM_LOADAVG_FILE, is 1: this process), passive waits when one does or the count cannot be read; a user's own
+# choice wins
+printf '0.52 0.58 0.59 1/211 4242\n' >"$T/loadavg-quiet"
+printf '1.52 1.58 1.59 2/211 4242\n' >"$T/loadavg-busy"
+printf 'garbage\n' >"$T/loadavg-bad"
+expect_ok "ebm --version re-executed, quiet" -- env -u EBM_NO_REEXEC -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT \
+    EBM_LOADAVG_FILE="$T/loadavg-quiet" "$EBM" --version
+if [ "$(nproc)" -ge 2 ]; then
+    contains "$T/out" "wait policy spin GOMP_SPINCOUNT 1000, then sleep" "a quiet machine: brief spin"
+else
+    contains "$T/out" "wait policy PASSIVE" "one CPU: passive"
+fi
+expect_ok "ebm --version re-executed, busy" -- env -u EBM_NO_REEXEC -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT \
+    EBM_LOADAVG_FILE="$T/loadavg-busy" "$EBM" --version
+contains "$T/out" "wait policy PASSIVE" "another task running: passive"
+expect_ok "ebm --version re-executed, unreadable load" -- env -u EBM_NO_REEXEC -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT \
+    EBM_LOADAVG_FILE="$T/loadavg-bad" "$EBM" --version
+contains "$T/out" "wait policy PASSIVE" "unreadable load: passive"
+expect_ok "ebm --version re-executed, no load file" -- env -u EBM_NO_REEXEC -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT \
+    EBM_LOADAVG_FILE="$T/none" "$EBM" --version
+contains "$T/out" "wait policy PASSIVE" "missing load file: passive"
+expect_ok "ebm --version, user's spin count" -- env -u EBM_NO_REEXEC -u OMP_WAIT_POLICY GOMP_SPINCOUNT=77 \
+    EBM_LOADAVG_FILE="$T/loadavg-busy" "$EBM" --version
+contains "$T/out" "GOMP_SPINCOUNT 77" "the user's GOMP_SPINCOUNT wins"
 expect_ok "ebm --version, user's wait policy" -- env -u EBM_NO_REEXEC OMP_WAIT_POLICY=active "$EBM" --version
 contains "$T/out" "wait policy active" "the user's OMP_WAIT_POLICY wins"
 for c in "train rbm" sample eval info; do

@@ -4,6 +4,7 @@ prototypes of the functions the package calls, and the translation of every stat
 import ctypes
 import ctypes.util
 import os
+import time
 from ctypes import (CFUNCTYPE, POINTER, Structure, c_char_p, c_double, c_float, c_int, c_int32, c_longlong,
                     c_size_t, c_uint8, c_uint32, c_uint64, c_void_p)
 
@@ -90,12 +91,44 @@ def _candidates():
     return out
 
 
+def _others_running(path):
+    # tasks running besides this one per the fourth field ("running/total") of /proc/loadavg, or -1
+    try:
+        with open(path) as f:
+            running = int(f.read().split()[3].split("/")[0])
+    except (OSError, ValueError, IndexError):
+        return -1
+    return running - 1 if running >= 1 else -1
+
+
+def _spincount():
+    # ebm_omp_better_spincount (src/core/threads.c), which cannot be asked before libebm loads: a brief spin when
+    # nothing else ran over about 10 ms, else None (wait passively)
+    try:
+        if len(os.sched_getaffinity(0)) < 2:
+            return None
+    except (AttributeError, OSError):
+        return None
+    path = os.environ.get("EBM_LOADAVG_FILE") or "/proc/loadavg"
+    for i in range(5):
+        if i:
+            time.sleep(0.002)
+        if _others_running(path) != 0:
+            return None
+    return "1000"
+
+
 def _load():
     # libgomp reads its wait policy once, when it loads with libebm: threads that spin at barriers lose most of
-    # their time beside other busy processes (docs/benchmarks.md), so wait passively unless told otherwise.
-    # Has no effect when another module loaded libgomp first.
+    # their time beside other busy processes, and threads that sleep pay a wake-up at every parallel region
+    # (docs/benchmarks.md).  So, unless told otherwise, spin briefly when nothing else runs and wait passively
+    # when something does, as the ebm tool does.  Has no effect when another module loaded libgomp first.
     if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:
-        os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+        spin = _spincount()
+        if spin:
+            os.environ["GOMP_SPINCOUNT"] = spin
+        else:
+            os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
     tried = []
     for path in _candidates():
         if os.path.sep in path and not os.path.exists(path):

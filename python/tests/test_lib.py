@@ -1,5 +1,6 @@
 """The binding itself: the library it found, the version check, the struct mirrors, errors."""
 import ctypes
+import os
 
 import numpy as np
 import pytest
@@ -61,3 +62,19 @@ def test_threads_round_trip():
     assert ebm.get_threads() == 1
     ebm.set_threads(old)
     assert ebm.get_threads() == old
+
+
+@pytest.mark.parametrize("text", ["0.52 0.58 0.59 1/211 4242\n", "1.52 1.58 1.59 2/211 4242\n", "garbage\n", None])
+def test_wait_choice_matches_the_library(tmp_path, monkeypatch, text):
+    # import ebm chooses the OpenMP wait before libebm loads, by the rule of ebm_omp_better_spincount: a brief spin
+    # only when no other task runs (and there are two CPUs or more), else passive
+    path = tmp_path / "loadavg"
+    if text is not None:
+        path.write_text(text)
+    monkeypatch.setenv("EBM_LOADAVG_FILE", str(path))
+    f = _lib.lib.ebm_omp_better_spincount
+    f.restype = ctypes.c_char_p
+    c = f()
+    assert _lib._spincount() == (c.decode() if c else None)
+    quiet = text is not None and text.startswith("0.52") and len(os.sched_getaffinity(0)) >= 2
+    assert _lib._spincount() == ("1000" if quiet else None)

@@ -2,9 +2,11 @@
  * (Debian 12) does not recognise AMD Zen 4/5 and falls back to its AVX2 Haswell kernels although the CPU
  * runs the AVX-512 SkylakeX kernels about twice as fast; OpenBLAS reads OPENBLAS_CORETYPE only when it
  * loads, so all a library can do is say so (the ebm programs re-execute themselves with it set). */
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include "internal.h"
 
 #include <omp.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,9 +30,10 @@ int ebm_get_threads(void) { return omp_get_max_threads(); }
 
 void ebm_blas_info(char *buf, size_t cap) {
     const char *wait = getenv("OMP_WAIT_POLICY"), *spin = getenv("GOMP_SPINCOUNT");
-    snprintf(buf, cap, "%s; core %s; %d BLAS threads, %d OpenMP threads, wait policy %s%s%s", openblas_get_config(),
+    snprintf(buf, cap, "%s; core %s; %d BLAS threads, %d OpenMP threads, wait policy %s%s%s%s", openblas_get_config(),
              openblas_get_corename(), openblas_get_num_threads(), omp_get_max_threads(),
-             wait ? wait : "default (spin, then sleep)", spin ? ", GOMP_SPINCOUNT " : "", spin ? spin : "");
+             wait ? wait : spin ? "spin" : "default (spin, then sleep)", spin ? " GOMP_SPINCOUNT " : "", spin ? spin : "",
+             !wait && spin ? ", then sleep" : "");
 }
 
 const char *ebm_blas_better_coretype(void) {
@@ -44,6 +47,29 @@ const char *ebm_blas_better_coretype(void) {
         return "SkylakeX";
 #endif
     return NULL;
+}
+
+/* Tasks running besides the caller per /proc/loadavg's fourth field ("running/total"), or -1. */
+static int others_running(const char *path) {
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    double a, b, c;
+    int running = -1, total;
+    if (fscanf(f, "%lf %lf %lf %d/%d", &a, &b, &c, &running, &total) != 5) running = -1;
+    fclose(f);
+    return running >= 1 ? running - 1 : -1;
+}
+
+const char *ebm_omp_better_spincount(void) {
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) != 0 || CPU_COUNT(&set) < 2) return NULL; /* nothing to wait for */
+    const char *path = getenv("EBM_LOADAVG_FILE");
+    if (!path || !*path) path = "/proc/loadavg";
+    for (int i = 0; i < 5; i++) {
+        if (i) nanosleep(&(struct timespec){0, 2000000}, NULL);
+        if (others_running(path) != 0) return NULL;
+    }
+    return "1000";
 }
 
 double ebm_now(void) {
