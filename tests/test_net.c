@@ -509,6 +509,28 @@ static void test_dnnl_conv(void) {
                       "%s (%s): the per-sample front differs from layer by layer", cases[k].spec, bf ? "bf16" : "fp32");
             CHECK_MSG(rel_diff(g[1], g[2], np) <= tol, "%s (%s): dE/dtheta: front vs layer by layer differ by %.3g",
                       cases[k].spec, bf ? "bf16" : "fp32", rel_diff(g[1], g[2], np));
+            /* dE/dx from the SiLU derivatives kept by the energy's forward equals, bit for bit, dE/dx from a forward
+             * that kept none (ebm_net_features: the backward recomputes them from the inputs) and from the public
+             * ebm_net_forward; and the energy's forward left the output of a SiLU before a pooling out, which
+             * ebm_net_features(NULL) refuses to hand out (case 0: conv, silu, pool, ...) */
+            {
+                float *dre = malloc(N * D * sizeof(float)), ones[N], *feat = malloc(N * 32 * 28 * 28 * sizeof(float));
+                REQUIRE(dre && feat);
+                for (int i = 0; i < N; i++) ones[i] = 1.0f;
+                CHECK_OK(e[1]->grad_x(e[1], x, N, NULL, dre));
+                if (k == 0) CHECK_FAILS(ebm_net_features(net[1], NULL, N, 2, feat), EBM_EINVAL);
+                CHECK_OK(ebm_net_features(net[1], x, N, 1, feat));
+                CHECK_OK(ebm_net_backward(net[1], ones, N, NULL, dre));
+                CHECK_MSG(memcmp(dre, dx[1], N * D * sizeof(float)) == 0,
+                          "%s (%s): dE/dx with SiLU derivatives recomputed differs from kept ones", cases[k].spec,
+                          bf ? "bf16" : "fp32");
+                if (k == 0) CHECK_OK(ebm_net_features(net[1], NULL, N, 2, feat)); /* kept by this forward */
+                CHECK_OK(ebm_net_forward(net[1], x, N, NULL));
+                CHECK_OK(ebm_net_backward(net[1], ones, N, NULL, dre));
+                CHECK_MSG(memcmp(dre, dx[1], N * D * sizeof(float)) == 0,
+                          "%s (%s): dE/dx after ebm_net_forward differs", cases[k].spec, bf ? "bf16" : "fp32");
+                free(dre), free(feat);
+            }
             for (int on = 0; on < 3; on++) {
                 e[on]->destroy(e[on]);
                 ebm_net_free(net[on]);

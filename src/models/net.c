@@ -89,6 +89,12 @@ struct ebm_net {
     size_t last_n;                     /* rows of the last forward; 0 = none */
     float *acts;                       /* activations: layer i's input at act_off[i] * cap */
     size_t *act_off;                   /* (n_layers + 1) per-sample offsets */
+    /* SiLU derivatives s(x) (1 + x (1 - s(x))) of the last forward that a backward may follow (d_ok), so that
+     * the backward needs no exp: layer i's at d_off[i] * cap (d_off: per-sample offsets counting SiLU layers) */
+    float *dsilu;
+    size_t *d_off;                     /* (n_layers + 1) */
+    int d_ok;
+    int skip_ok;                       /* the last forward left some outputs in the front out (skips_output) */
     float *g0, *g1;                    /* (cap, max_size) ping-pong gradients */
     float *col, *dcol, *tmp;           /* im2col, its gradient, conv outputs in position-major order */
     float *gsn;                        /* (max n_w) dL/dW_sn of an SN layer */
@@ -361,13 +367,15 @@ static ebm_status net_alloc(ebm_net *net) {
     net->params = ebm_calloc(net->n_params ? net->n_params : 1, sizeof(float));
     net->state = ebm_calloc(net->n_state ? net->n_state : 1, sizeof(float));
     net->act_off = calloc(pos + 1, sizeof *net->act_off);
+    net->d_off = calloc(pos + 1, sizeof *net->d_off);
     net->gsn = net->gsn_floats ? ebm_calloc(net->gsn_floats, sizeof(float)) : NULL;
-    if (!net->params || !net->state || !net->act_off || (net->gsn_floats && !net->gsn)) {
+    if (!net->params || !net->state || !net->act_off || !net->d_off || (net->gsn_floats && !net->gsn)) {
         ebm_net_free(net);
         return ebm_fail(EBM_ENOMEM, "out of memory for the network");
     }
     net->act_off[0] = 0;
     for (size_t i = 0; i < pos; i++) net->act_off[i + 1] = net->act_off[i] + L[i].in_size;
+    for (size_t i = 0; i < pos; i++) net->d_off[i + 1] = net->d_off[i] + (L[i].kind == L_SILU ? L[i].in_size : 0);
     for (size_t i = 0; i < pos; i++) {
         layer *l = &L[i];
         if (!l->sn) continue;
@@ -409,9 +417,11 @@ static void free_work(ebm_net *net) {
     ebm_free(net->dcol);
     ebm_free(net->tmp);
     ebm_free(net->ones);
-    net->acts = net->g0 = net->g1 = net->col = net->dcol = net->tmp = net->ones = NULL;
+    ebm_free(net->dsilu);
+    net->acts = net->g0 = net->g1 = net->col = net->dcol = net->tmp = net->ones = net->dsilu = NULL;
     net->cap = 0;
     net->last_n = 0;
+    net->d_ok = net->skip_ok = 0;
 }
 
 static void free_mm(ebm_net *net) {
@@ -455,6 +465,7 @@ void ebm_net_free(ebm_net *net) {
         }
     free(net->L);
     free(net->act_off);
+    free(net->d_off);
     ebm_free(net->params);
     ebm_free(net->state);
     ebm_free(net->gsn);
@@ -622,6 +633,12 @@ static ebm_status ensure(ebm_net *net, size_t n) {
     net->g0 = ebm_calloc(g, sizeof(float));
     net->g1 = ebm_calloc(g, sizeof(float));
     net->ones = ebm_calloc(n, sizeof(float));
+    size_t dfl = net->d_off[net->n_layers];
+    if (dfl && ebm_mul_ok(n, dfl, &dfl)) net->dsilu = ebm_calloc(dfl, sizeof(float));
+    if (net->d_off[net->n_layers] && !net->dsilu) {
+        free_work(net);
+        return ebm_fail(EBM_ENOMEM, "net: out of memory for a batch of %zu rows", n);
+    }
     if (net->col_floats) {
         net->col = ebm_calloc(net->col_floats, sizeof(float));
         net->dcol = ebm_calloc(net->col_floats, sizeof(float));
@@ -638,6 +655,8 @@ static ebm_status ensure(ebm_net *net, size_t n) {
 }
 
 static float *act(const ebm_net *net, size_t i) { return net->acts + net->act_off[i] * net->cap; }
+/* Layer i's SiLU derivatives (a SiLU layer's only; see dsilu). */
+static float *dsl(const ebm_net *net, size_t i) { return net->dsilu + net->d_off[i] * net->cap; }
 
 /* ---------------------------------------------------------------------------------------------
  * Kernels
@@ -952,14 +971,24 @@ static void pool_backward(const layer *l, const float *g, size_t n, float *dx) {
         pool_backward_plane(l, g + sc * l->h_out * l->w_out, dx + sc * l->h_in * l->w_in);
 }
 
-/* One row of an element-wise layer: yr (m) = f(xr (m)), m = the layer's size per sample. */
-static inline void act_forward_row(const layer *l, const float *xr, float *yr) {
+/* One row of an element-wise layer: yr (m) = f(xr (m)), m = the layer's size per sample; for SiLU with dr not
+ * NULL also dr (m) = f'(xr), for the backward (silu_backward_row gives the same bits from xr alone). */
+static inline void act_forward_row(const layer *l, const float *xr, float *yr, float *dr) {
     const size_t m = l->in_size;
     const float a = l->alpha;
     switch (l->kind) {
     case L_SILU:
+        if (dr) {
 #pragma omp simd
-        for (size_t j = 0; j < m; j++) yr[j] = xr[j] / (1.0f + expf(-xr[j]));
+            for (size_t j = 0; j < m; j++) {
+                float e = expf(-xr[j]), s = 1.0f / (1.0f + e);
+                yr[j] = xr[j] / (1.0f + e);
+                dr[j] = s * (1.0f + xr[j] * (1.0f - s));
+            }
+        } else {
+#pragma omp simd
+            for (size_t j = 0; j < m; j++) yr[j] = xr[j] / (1.0f + expf(-xr[j]));
+        }
         break;
     case L_LEAKY:
 #pragma omp simd
@@ -981,16 +1010,23 @@ static inline void act_forward_row(const layer *l, const float *xr, float *yr) {
     }
 }
 
-/* Its adjoint: dr (m) <- gr (m) * f'(xr), with xr the layer's input row and yr its output row. */
-static inline void act_backward_row(const layer *l, const float *xr, const float *yr, const float *gr, float *dr) {
+/* Its adjoint: dr (m) <- gr (m) * f'(xr), with xr the layer's input row and yr its output row; for SiLU, f'
+ * from fr (the forward's, see act_forward_row) when it is not NULL. */
+static inline void act_backward_row(const layer *l, const float *xr, const float *yr, const float *fr, const float *gr,
+                                    float *dr) {
     const size_t m = l->in_size;
     const float a = l->alpha;
     switch (l->kind) {
     case L_SILU:
+        if (fr) {
 #pragma omp simd
-        for (size_t j = 0; j < m; j++) {
-            float s = 1.0f / (1.0f + expf(-xr[j]));
-            dr[j] = gr[j] * s * (1.0f + xr[j] * (1.0f - s));
+            for (size_t j = 0; j < m; j++) dr[j] = gr[j] * fr[j];
+        } else {
+#pragma omp simd
+            for (size_t j = 0; j < m; j++) {
+                float s = 1.0f / (1.0f + expf(-xr[j]));
+                dr[j] = gr[j] * (s * (1.0f + xr[j] * (1.0f - s)));
+            }
         }
         break;
     case L_LEAKY:
@@ -1014,18 +1050,22 @@ static inline void act_backward_row(const layer *l, const float *xr, const float
     }
 }
 
-/* y (n, m) = f(x (n, m)) for an element-wise layer, m = the layer's size per sample. */
-static void act_forward(const layer *l, const float *x, size_t n, float *y) {
+/* y (n, m) = f(x (n, m)) for an element-wise layer, m = the layer's size per sample (and f' into fd when not
+ * NULL, SiLU). */
+static void act_forward(const layer *l, const float *x, size_t n, float *y, float *fd) {
     const size_t m = l->in_size;
 #pragma omp parallel for schedule(static) if (n * m >= PAR_MIN)
-    for (size_t r = 0; r < n; r++) act_forward_row(l, x + r * m, y + r * m);
+    for (size_t r = 0; r < n; r++) act_forward_row(l, x + r * m, y + r * m, fd ? fd + r * m : NULL);
 }
 
-/* dx (n, m) <- g (n, m) * f'(x), with x the layer's input and y its output (both (n, m)). */
-static void act_backward(const layer *l, const float *x, const float *y, const float *g, size_t n, float *dx) {
+/* dx (n, m) <- g (n, m) * f'(x), with x the layer's input and y its output (both (n, m)); f' from fd when not
+ * NULL (SiLU). */
+static void act_backward(const layer *l, const float *x, const float *y, const float *fd, const float *g, size_t n,
+                         float *dx) {
     const size_t m = l->in_size;
 #pragma omp parallel for schedule(static) if (n * m >= PAR_MIN)
-    for (size_t r = 0; r < n; r++) act_backward_row(l, x + r * m, y + r * m, g + r * m, dx + r * m);
+    for (size_t r = 0; r < n; r++)
+        act_backward_row(l, x + r * m, y + r * m, fd ? fd + r * m : NULL, g + r * m, dx + r * m);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -1107,9 +1147,29 @@ static int threads_for(size_t n) {
     return (size_t)nt > n ? (int)n : nt;
 }
 
+/* The per-thread rows of net->slot_g for nt threads: 1 when there. */
+static int slots_ready(ebm_net *net, int nt) {
+    if (net->slot_n >= (size_t)nt) return 1;
+    ebm_free(net->slot_g);
+    net->slot_n = 0;
+    if (!(net->slot_g = ebm_calloc((size_t)nt * 2 * net->max_size, sizeof(float)))) return 0;
+    net->slot_n = (size_t)nt;
+    return 1;
+}
+
+/* Whether the front's forward leaves layer j's output out of the activations: a SiLU layer followed by a
+ * pooling one, in a forward for a backward (d_ok) that gave no caller access to the activations (skip_ok).  Its
+ * output goes to the thread's scratch row, which the pooling reads, and its derivatives (which the backward
+ * reads instead of exp) to dsilu: one row written instead of the output, where the pooling's backward needs
+ * no input and SiLU's only its own input. */
+static int skips_output(const ebm_net *net, size_t j) {
+    return net->skip_ok && net->L[j].kind == L_SILU && j + 1 < net->n_layers && net->L[j + 1].kind == L_POOL;
+}
+
 /* Layers [0, front) forward on the n rows at act(net, 0); 1 when done, 0 when the caller must redo them. */
 static int forward_front(ebm_net *net, size_t front, size_t n) {
     int nt = threads_for(n), failed = 0;
+    if (!slots_ready(net, nt)) return 0;
     for (size_t j = 0; j < front; j++)
         if (net->L[j].kind == L_CONV &&
             ebm_conv_prepare(net->cv[j], weights(net, &net->L[j]), 1, (size_t)nt) != EBM_OK)
@@ -1118,13 +1178,14 @@ static int forward_front(ebm_net *net, size_t front, size_t n) {
     {
         omp_set_num_threads(1); /* this thread's own setting: the layers' loops and oneDNN run on it alone */
         size_t slot = (size_t)omp_get_thread_num();
+        float *scratch = net->slot_g + slot * 2 * net->max_size;
         int bad = 0;
 #pragma omp for schedule(dynamic, 1)
         for (size_t r = 0; r < n; r++)
             for (size_t j = 0; j < front && !bad; j++) {
                 const layer *l = &net->L[j];
-                const float *in = act(net, j) + r * l->in_size;
-                float *out = act(net, j + 1) + r * l->out_size;
+                const float *in = j && skips_output(net, j - 1) ? scratch : act(net, j) + r * l->in_size;
+                float *out = skips_output(net, j) ? scratch : act(net, j + 1) + r * l->out_size;
                 switch (l->kind) {
                 case L_CONV:
                     bad = !ebm_conv_forward_one(net->cv[j], slot, in, net->params + l->b_off, out);
@@ -1137,7 +1198,7 @@ static int forward_front(ebm_net *net, size_t front, size_t n) {
                     memcpy(out, in, l->in_size * sizeof(float));
                     break;
                 default:
-                    act_forward_row(l, in, out);
+                    act_forward_row(l, in, out, net->d_ok && l->kind == L_SILU ? dsl(net, j) + r * l->in_size : NULL);
                     break;
                 }
             }
@@ -1178,12 +1239,7 @@ static int backward_front(ebm_net *net, size_t front, const float *g, size_t n, 
         if (!(net->wpart = ebm_calloc(n * per, sizeof(float)))) return 0;
         net->wpart_cap = n * per;
     }
-    if (net->slot_n < (size_t)nt) {
-        ebm_free(net->slot_g);
-        net->slot_n = 0;
-        if (!(net->slot_g = ebm_calloc((size_t)nt * 2 * net->max_size, sizeof(float)))) return 0;
-        net->slot_n = (size_t)nt;
-    }
+    if (!slots_ready(net, nt)) return 0;
     for (size_t j = 0; j < front; j++)
         if (net->L[j].kind == L_CONV &&
             ebm_conv_prepare(net->cv[j], weights(net, &net->L[j]), 0, (size_t)nt) != EBM_OK)
@@ -1222,7 +1278,8 @@ static int backward_front(ebm_net *net, size_t front, const float *g, size_t n, 
                     memcpy(d, gi, l->in_size * sizeof(float));
                     break;
                 default:
-                    act_backward_row(l, in, out, gi, d);
+                    act_backward_row(l, in, out, net->d_ok && l->kind == L_SILU ? dsl(net, jj) + r * l->in_size : NULL,
+                                     gi, d);
                     break;
                 }
                 gi = d;
@@ -1252,11 +1309,16 @@ static int backward_front(ebm_net *net, size_t front, const float *g, size_t n, 
     return 1;
 }
 
-/* Runs the stack on x (n, in); the output stays at act(net, n_layers). */
-static ebm_status forward(ebm_net *net, const float *x, size_t n) {
+/* Runs the stack on x (n, in); the output stays at act(net, n_layers).  for_backward: 0 = no backward follows, 1 =
+ * keep the SiLU derivatives for one (dsilu), 2 = that, and the front may leave outputs out (skips_output): for the
+ * energy's own gradients, whose callers never see the activations. */
+static ebm_status forward(ebm_net *net, const float *x, size_t n, int for_backward) {
     if (n > INT_MAX) return ebm_fail(EBM_EINVAL, "net: %zu rows is more than one call can take", n);
     ebm_status s = ensure(net, n);
     if (s) return s;
+    net->last_n = 0; /* until this forward is done */
+    net->d_ok = for_backward && net->d_off[net->n_layers] > 0; /* keep the SiLU derivatives for the backward */
+    net->skip_ok = net->d_ok && for_backward == 2;
     for (size_t i = 0; i < net->n_layers; i++) {
         layer *l = &net->L[i];
         if (!l->sn) continue;
@@ -1268,6 +1330,7 @@ static ebm_status forward(ebm_net *net, const float *x, size_t n) {
     memcpy(act(net, 0), x, n * net->L[0].in_size * sizeof(float));
     size_t front = n > 1 ? sample_front(net) : 0;
     if (front && !forward_front(net, front, n)) front = 0;
+    if (!front) net->skip_ok = 0;
     for (size_t i = front; i < net->n_layers; i++) {
         const layer *l = &net->L[i];
         const float *in = act(net, i);
@@ -1291,7 +1354,7 @@ static ebm_status forward(ebm_net *net, const float *x, size_t n) {
             memcpy(out, in, n * l->in_size * sizeof(float));
             break;
         default:
-            act_forward(l, in, n, out);
+            act_forward(l, in, n, out, net->d_ok && l->kind == L_SILU ? dsl(net, i) : NULL);
             break;
         }
     }
@@ -1364,7 +1427,7 @@ static ebm_status backward(ebm_net *net, const float *dout, size_t n, float *gra
             if (d) memcpy(d, g, n * l->in_size * sizeof(float));
             break;
         default:
-            if (d) act_backward(l, in, out, g, n, d);
+            if (d) act_backward(l, in, out, net->d_ok && l->kind == L_SILU ? dsl(net, ii) : NULL, g, n, d);
             break;
         }
         if (gW && l->sn) sn_backward(net, l, grad + l->w_off);
@@ -1380,7 +1443,7 @@ ebm_status ebm_net_forward(ebm_net *net, const float *x, size_t n, float *out) {
         net->last_n = 0;
         return EBM_OK;
     }
-    ebm_status s = forward(net, x, n);
+    ebm_status s = forward(net, x, n, 1);
     if (s) return s;
     if (out) memcpy(out, act(net, net->n_layers), n * ebm_net_output_size(net) * sizeof(float));
     return EBM_OK;
@@ -1405,7 +1468,10 @@ ebm_status ebm_net_features(ebm_net *net, const float *x, size_t n, size_t at, f
     if (n == 0) return EBM_OK;
     if (!x && n != net->last_n)
         return ebm_fail(EBM_ESHAPE, "ebm_net_features: %zu rows asked of a last forward of %zu", n, net->last_n);
-    ebm_status s = x ? forward(net, x, n) : EBM_OK;
+    if (!x && at > 0 && skips_output(net, at - 1))
+        return ebm_fail(EBM_EINVAL, "ebm_net_features: the last forward (a gradient's) did not keep layer %zu's output; "
+                                    "give the inputs", at);
+    ebm_status s = x ? forward(net, x, n, 0) : EBM_OK;
     if (s) return s;
     size_t width = at == 0 ? net->L[0].in_size : net->L[at - 1].out_size;
     memcpy(out, act(net, at), n * width * sizeof(float));
@@ -1502,7 +1568,7 @@ static ebm_status ne_ensure(net_energy *ne, size_t n) {
 static ebm_status ne_energy(ebm_energy *e, const float *x, size_t n, float *E) {
     net_energy *ne = e->impl;
     if (n == 0) return EBM_OK;
-    ebm_status s = forward(ne->net, x, n);
+    ebm_status s = forward(ne->net, x, n, 0);
     if (s) return s;
     head_eval(ne, act(ne->net, ne->net->n_layers), n, ebm_net_output_size(ne->net), NULL, E, NULL);
     return EBM_OK;
@@ -1511,7 +1577,7 @@ static ebm_status ne_energy(ebm_energy *e, const float *x, size_t n, float *E) {
 static ebm_status ne_grad_x(ebm_energy *e, const float *x, size_t n, float *E, float *dx) {
     net_energy *ne = e->impl;
     if (n == 0) return EBM_OK;
-    ebm_status s = forward(ne->net, x, n);
+    ebm_status s = forward(ne->net, x, n, 2);
     if (!s) s = ne_ensure(ne, n);
     if (s) return s;
     head_eval(ne, act(ne->net, ne->net->n_layers), n, ebm_net_output_size(ne->net), NULL, E, ne->dout);
@@ -1521,7 +1587,7 @@ static ebm_status ne_grad_x(ebm_energy *e, const float *x, size_t n, float *E, f
 static ebm_status ne_grad_params(ebm_energy *e, const float *x, size_t n, const float *w, float *grad, float *E) {
     net_energy *ne = e->impl;
     if (n == 0) return EBM_OK;
-    ebm_status s = forward(ne->net, x, n);
+    ebm_status s = forward(ne->net, x, n, 2);
     if (!s) s = ne_ensure(ne, n);
     if (s) return s;
     head_eval(ne, act(ne->net, ne->net->n_layers), n, ebm_net_output_size(ne->net), w, E, ne->dout);
