@@ -19,7 +19,8 @@ out=${2:-out/anomaly_grbm}
 mkdir -p "$out"
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 [ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ] && commit="$commit-dirty"
-auroc() { sed 's/.*"auroc": \([0-9.]*\).*/\1/'; }
+# shellcheck source=scripts/anomaly_lib.sh
+. "$(dirname "$0")/anomaly_lib.sh" # auroc, score_both (sets a, c)
 for p in $PROTOCOLS; do
     case $p in
         oneclass) flag=--normal-class ;;
@@ -34,10 +35,8 @@ for p in $PROTOCOLS; do
         else spec="fashion-mnist#$(echo 0 1 2 3 4 5 6 7 8 9 | tr ' ' '\n' | grep -vx "$k" | paste -sd, -)"; fi
         model="$out/$p$k.safetensors"
         "$ebm" --quiet train grbm --data "$spec" --hidden "$HIDDEN" --epochs "$EPOCHS" --seed "$SEED" --out "$model" >/dev/null
-        a=$("$ebm" --quiet score "$model" --data fashion-mnist:test "$flag" "$k" --json | auroc)
-        c=$("$ebm" --quiet score "$model" --data fashion-mnist:test "$flag" "$k" --json --score complexity | auroc)
+        score_both "$ebm" "$model" "$flag" "$k"
         printf "%-8s %-6s %-8s %s\n" "$p" "$k" "$a" "$c" | tee -a "$out/auroc-$p.txt"
-        e_list="$e_list${e_list:+, }$a" c_list="$c_list${c_list:+, }$c" k_list="$k_list${k_list:+, }$k"
     done
     t1=$(date +%s)
     python3 - "$RESULTS" "$p" "$SEED" "$commit" $((t1 - t0)) <<EOF

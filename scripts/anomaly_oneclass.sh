@@ -14,7 +14,8 @@ out=${2:-out/anomaly_oneclass}
 mkdir -p "$out"
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 [ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ] && commit="$commit-dirty"
-auroc() { sed 's/.*"auroc": \([0-9.]*\).*/\1/'; }
+# shellcheck source=scripts/anomaly_lib.sh
+. "$(dirname "$0")/anomaly_lib.sh" # auroc, score_both (sets a, c)
 t0=$(date +%s)
 printf "%-6s %-8s %s\n" normal energy complexity | tee "$out/auroc.txt"
 e_list="" c_list="" k_list=""
@@ -22,11 +23,8 @@ for k in $CLASSES; do
     "$ebm" --quiet train rbm --data "fashion-mnist#$k" --binarize "$BINARIZE" --hidden "$HIDDEN" --pcd 1 --chains 100 \
         --epochs "$EPOCHS" --batch 100 --lr 0.01 --lr-final 0 --momentum 0.5 --weight-decay 1e-4 --seed "$SEED" \
         --out "$out/only$k.safetensors" >/dev/null
-    a=$("$ebm" --quiet score "$out/only$k.safetensors" --data fashion-mnist:test --normal-class "$k" --json | auroc)
-    c=$("$ebm" --quiet score "$out/only$k.safetensors" --data fashion-mnist:test --normal-class "$k" --json \
-        --score complexity | auroc)
+    score_both "$ebm" "$out/only$k.safetensors" --normal-class "$k"
     printf "%-6s %-8s %s\n" "$k" "$a" "$c" | tee -a "$out/auroc.txt"
-    e_list="$e_list${e_list:+, }$a" c_list="$c_list${c_list:+, }$c" k_list="$k_list${k_list:+, }$k"
 done
 t1=$(date +%s)
 python3 - "$RESULTS" "$SEED" "$commit" $((t1 - t0)) <<EOF

@@ -30,7 +30,8 @@ esac
 mkdir -p "$out"
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 [ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ] && commit="$commit-dirty"
-auroc() { sed 's/.*"auroc": \([0-9.]*\).*/\1/'; }
+# shellcheck source=scripts/anomaly_lib.sh
+. "$(dirname "$0")/anomaly_lib.sh" # auroc, score_both (sets a, c)
 field() { sed "s/.*\"$1\": \([0-9.]*\).*/\1/"; }
 # the AUROC of log p(x) for OOD set $1 in classify JSON on stdin
 ood() { tr '{' '\n' | grep "\"set\": \"$1\"" | field auroc_log_px; }
@@ -44,11 +45,8 @@ for k in $CLASSES; do
     "$ebm" --quiet train rbm --data "fashion-mnist#$keep" --limit "$RBM_LIMIT" --binarize threshold --hidden "$HIDDEN" \
         --pcd 1 --chains 100 --epochs "$EPOCHS" --batch 100 --lr 0.01 --lr-final 0 --momentum 0.5 --weight-decay 1e-4 \
         --seed "$SEED" --out "$out/no$k.safetensors" >/dev/null
-    a=$("$ebm" --quiet score "$out/no$k.safetensors" --data fashion-mnist:test --anomaly-class "$k" --json | auroc)
-    c=$("$ebm" --quiet score "$out/no$k.safetensors" --data fashion-mnist:test --anomaly-class "$k" --json \
-        --score complexity | auroc)
+    score_both "$ebm" "$out/no$k.safetensors" --anomaly-class "$k"
     printf "%-6s %-8s %s\n" "$k" "$a" "$c" | tee -a "$out/anomaly.txt"
-    e_list="$e_list${e_list:+, }$a" c_list="$c_list${c_list:+, }$c" k_list="$k_list${k_list:+, }$k"
 done
 t1=$(date +%s)
 python3 - "$RESULTS" "anomaly_complexity$suffix" "$SEED" "$commit" $((t1 - t0)) <<EOF
