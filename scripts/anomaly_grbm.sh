@@ -7,7 +7,8 @@
 #             (anomaly) against the other nine in the test set (`--anomaly-class K`).
 # The GRBM is `ebm train grbm` at its defaults (CD-10 from noise with Gibbs-Langevin negatives, 10 epochs,
 # global standardisation) with 256 hidden units; nothing was tuned on the test set.  Writes "anomaly_grbm" into
-# docs/results.json (per protocol: the figures, seed, commit, wall seconds; other objects are kept).
+# docs/results.json (per protocol: the figures, seed, commit, wall seconds; other objects are kept; other HIDDEN or
+# EPOCHS than the defaults are written under PROTOCOL_<H>h_<E>e).
 # About 2 minutes for oneclass and 15 for heldout on 2 cores.
 # usage: scripts/anomaly_grbm.sh [EBM] [OUT]
 # Variables: PROTOCOLS ("oneclass heldout"), CLASSES, EPOCHS (10), HIDDEN (256), SEED (1), RESULTS (the JSON file).
@@ -46,7 +47,8 @@ e, c = [$e_list], [$c_list]
 r = json.load(open(path)) if os.path.exists(path) else {}
 protocol = {"oneclass": "one-class: train on class K, AUROC of the other nine classes (anomalies) against K",
             "heldout": "held-out class: train on the nine other classes, AUROC of class K (anomaly) against them"}[p]
-r.setdefault("anomaly_grbm", {})[p] = {"classes": [$k_list], "auroc_per_class": e,
+key = p if ($HIDDEN, $EPOCHS) == (256, 10) else "%s_%dh_%de" % (p, $HIDDEN, $EPOCHS)  # other sizes beside
+r.setdefault("anomaly_grbm", {})[key] = {"classes": [$k_list], "auroc_per_class": e,
     "auroc_per_class_complexity": c, "mean": sum(e) / len(e), "min": min(e),
     "mean_complexity": sum(c) / len(c), "min_complexity": min(c),
     "model": "grbm $HIDDEN hidden, train grbm defaults (CD-10 from noise, gibbs-langevin), $EPOCHS epochs, grey levels",
