@@ -618,9 +618,9 @@ ebm_status ebm_net_init(ebm_net *net, ebm_rng *rng) {
 
 static ebm_status ensure(ebm_net *net, size_t n) {
     if (n <= net->cap) return EBM_OK;
-    size_t acts, g, tmpf = 0;
+    size_t acts, g, dfl, tmpf = 0;
     if (!ebm_mul_ok(n, net->act_off[net->n_layers] + ebm_net_output_size(net), &acts) ||
-        !ebm_mul_ok(n, net->max_size, &g))
+        !ebm_mul_ok(n, net->max_size, &g) || !ebm_mul_ok(n, net->d_off[net->n_layers], &dfl))
         return ebm_fail(EBM_ENOMEM, "net: a batch of %zu rows is too large", n);
     for (size_t i = 0; i < net->n_layers; i++)
         if (net->L[i].kind == L_CONV) {
@@ -633,18 +633,13 @@ static ebm_status ensure(ebm_net *net, size_t n) {
     net->g0 = ebm_calloc(g, sizeof(float));
     net->g1 = ebm_calloc(g, sizeof(float));
     net->ones = ebm_calloc(n, sizeof(float));
-    size_t dfl = net->d_off[net->n_layers];
-    if (dfl && ebm_mul_ok(n, dfl, &dfl)) net->dsilu = ebm_calloc(dfl, sizeof(float));
-    if (net->d_off[net->n_layers] && !net->dsilu) {
-        free_work(net);
-        return ebm_fail(EBM_ENOMEM, "net: out of memory for a batch of %zu rows", n);
-    }
+    net->dsilu = dfl ? ebm_calloc(dfl, sizeof(float)) : NULL;
     if (net->col_floats) {
         net->col = ebm_calloc(net->col_floats, sizeof(float));
         net->dcol = ebm_calloc(net->col_floats, sizeof(float));
         net->tmp = ebm_calloc(tmpf, sizeof(float));
     }
-    if (!net->acts || !net->g0 || !net->g1 || !net->ones ||
+    if (!net->acts || !net->g0 || !net->g1 || !net->ones || (dfl && !net->dsilu) ||
         (net->col_floats && (!net->col || !net->dcol || !net->tmp))) {
         free_work(net);
         return ebm_fail(EBM_ENOMEM, "net: out of memory for a batch of %zu rows", n);
@@ -655,8 +650,10 @@ static ebm_status ensure(ebm_net *net, size_t n) {
 }
 
 static float *act(const ebm_net *net, size_t i) { return net->acts + net->act_off[i] * net->cap; }
-/* Layer i's SiLU derivatives (a SiLU layer's only; see dsilu). */
-static float *dsl(const ebm_net *net, size_t i) { return net->dsilu + net->d_off[i] * net->cap; }
+/* Layer i's SiLU derivatives kept by the last forward (see dsilu), or NULL: not a SiLU layer, or none kept. */
+static float *kept_d(const ebm_net *net, size_t i) {
+    return net->d_ok && net->L[i].kind == L_SILU ? net->dsilu + net->d_off[i] * net->cap : NULL;
+}
 
 /* ---------------------------------------------------------------------------------------------
  * Kernels
@@ -971,8 +968,12 @@ static void pool_backward(const layer *l, const float *g, size_t n, float *dx) {
         pool_backward_plane(l, g + sc * l->h_out * l->w_out, dx + sc * l->h_in * l->w_in);
 }
 
+/* SiLU's derivative at x given s = s(x); the forward that keeps it and the backward that recomputes it both call
+ * this, so the two give the same bits. */
+static inline float silu_deriv(float x, float s) { return s * (1.0f + x * (1.0f - s)); }
+
 /* One row of an element-wise layer: yr (m) = f(xr (m)), m = the layer's size per sample; for SiLU with dr not
- * NULL also dr (m) = f'(xr), for the backward (silu_backward_row gives the same bits from xr alone). */
+ * NULL also dr (m) = f'(xr), for the backward (act_backward_row gives the same bits from xr alone). */
 static inline void act_forward_row(const layer *l, const float *xr, float *yr, float *dr) {
     const size_t m = l->in_size;
     const float a = l->alpha;
@@ -983,7 +984,7 @@ static inline void act_forward_row(const layer *l, const float *xr, float *yr, f
             for (size_t j = 0; j < m; j++) {
                 float e = expf(-xr[j]), s = 1.0f / (1.0f + e);
                 yr[j] = xr[j] / (1.0f + e);
-                dr[j] = s * (1.0f + xr[j] * (1.0f - s));
+                dr[j] = silu_deriv(xr[j], s);
             }
         } else {
 #pragma omp simd
@@ -1025,7 +1026,7 @@ static inline void act_backward_row(const layer *l, const float *xr, const float
 #pragma omp simd
             for (size_t j = 0; j < m; j++) {
                 float s = 1.0f / (1.0f + expf(-xr[j]));
-                dr[j] = gr[j] * (s * (1.0f + xr[j] * (1.0f - s)));
+                dr[j] = gr[j] * silu_deriv(xr[j], s);
             }
         }
         break;
@@ -1197,9 +1198,11 @@ static int forward_front(ebm_net *net, size_t front, size_t n) {
                 case L_FLATTEN:
                     memcpy(out, in, l->in_size * sizeof(float));
                     break;
-                default:
-                    act_forward_row(l, in, out, net->d_ok && l->kind == L_SILU ? dsl(net, j) + r * l->in_size : NULL);
+                default: {
+                    float *fd = kept_d(net, j);
+                    act_forward_row(l, in, out, fd ? fd + r * l->in_size : NULL);
                     break;
+                }
                 }
             }
         failed |= bad;
@@ -1277,10 +1280,11 @@ static int backward_front(ebm_net *net, size_t front, const float *g, size_t n, 
                 case L_FLATTEN:
                     memcpy(d, gi, l->in_size * sizeof(float));
                     break;
-                default:
-                    act_backward_row(l, in, out, net->d_ok && l->kind == L_SILU ? dsl(net, jj) + r * l->in_size : NULL,
-                                     gi, d);
+                default: {
+                    const float *fd = kept_d(net, jj);
+                    act_backward_row(l, in, out, fd ? fd + r * l->in_size : NULL, gi, d);
                     break;
+                }
                 }
                 gi = d;
                 which ^= 1;
@@ -1354,7 +1358,7 @@ static ebm_status forward(ebm_net *net, const float *x, size_t n, int for_backwa
             memcpy(out, in, n * l->in_size * sizeof(float));
             break;
         default:
-            act_forward(l, in, n, out, net->d_ok && l->kind == L_SILU ? dsl(net, i) : NULL);
+            act_forward(l, in, n, out, kept_d(net, i));
             break;
         }
     }
@@ -1427,7 +1431,7 @@ static ebm_status backward(ebm_net *net, const float *dout, size_t n, float *gra
             if (d) memcpy(d, g, n * l->in_size * sizeof(float));
             break;
         default:
-            if (d) act_backward(l, in, out, net->d_ok && l->kind == L_SILU ? dsl(net, ii) : NULL, g, n, d);
+            if (d) act_backward(l, in, out, kept_d(net, ii), g, n, d);
             break;
         }
         if (gW && l->sn) sn_backward(net, l, grad + l->w_off);
