@@ -63,24 +63,24 @@ contains "$T/out" "oneDNN: " "version names oneDNN's part (convolutions, bf16)"
 printf '0.52 0.58 0.59 1/211 4242\n' >"$T/loadavg-quiet"
 printf '1.52 1.58 1.59 2/211 4242\n' >"$T/loadavg-busy"
 printf 'garbage\n' >"$T/loadavg-bad"
-expect_ok "ebm --version re-executed, quiet" -- env -u EBM_NO_REEXEC -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT \
-    EBM_LOADAVG_FILE="$T/loadavg-quiet" "$EBM" --version
+version_reexec() { # version_reexec DESCRIPTION LOADAVG_FILE [VAR=VALUE ...]: ebm --version re-executed
+    d=$1 f=$2
+    shift 2
+    expect_ok "$d" -- env -u EBM_NO_REEXEC -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT EBM_LOADAVG_FILE="$f" "$@" "$EBM" --version
+}
+version_reexec "ebm --version re-executed, quiet" "$T/loadavg-quiet"
 if [ "$(nproc)" -ge 2 ]; then
     contains "$T/out" "wait policy spin GOMP_SPINCOUNT 1000, then sleep" "a quiet machine: brief spin"
 else
     contains "$T/out" "wait policy PASSIVE" "one CPU: passive"
 fi
-expect_ok "ebm --version re-executed, busy" -- env -u EBM_NO_REEXEC -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT \
-    EBM_LOADAVG_FILE="$T/loadavg-busy" "$EBM" --version
+version_reexec "ebm --version re-executed, busy" "$T/loadavg-busy"
 contains "$T/out" "wait policy PASSIVE" "another task running: passive"
-expect_ok "ebm --version re-executed, unreadable load" -- env -u EBM_NO_REEXEC -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT \
-    EBM_LOADAVG_FILE="$T/loadavg-bad" "$EBM" --version
+version_reexec "ebm --version re-executed, unreadable load" "$T/loadavg-bad"
 contains "$T/out" "wait policy PASSIVE" "unreadable load: passive"
-expect_ok "ebm --version re-executed, no load file" -- env -u EBM_NO_REEXEC -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT \
-    EBM_LOADAVG_FILE="$T/none" "$EBM" --version
+version_reexec "ebm --version re-executed, no load file" "$T/none"
 contains "$T/out" "wait policy PASSIVE" "missing load file: passive"
-expect_ok "ebm --version, user's spin count" -- env -u EBM_NO_REEXEC -u OMP_WAIT_POLICY GOMP_SPINCOUNT=77 \
-    EBM_LOADAVG_FILE="$T/loadavg-busy" "$EBM" --version
+version_reexec "ebm --version, user's spin count" "$T/loadavg-busy" GOMP_SPINCOUNT=77
 contains "$T/out" "GOMP_SPINCOUNT 77" "the user's GOMP_SPINCOUNT wins"
 expect_ok "ebm --version, user's wait policy" -- env -u EBM_NO_REEXEC OMP_WAIT_POLICY=active "$EBM" --version
 contains "$T/out" "wait policy active" "the user's OMP_WAIT_POLICY wins"

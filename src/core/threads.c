@@ -30,10 +30,13 @@ int ebm_get_threads(void) { return omp_get_max_threads(); }
 
 void ebm_blas_info(char *buf, size_t cap) {
     const char *wait = getenv("OMP_WAIT_POLICY"), *spin = getenv("GOMP_SPINCOUNT");
-    snprintf(buf, cap, "%s; core %s; %d BLAS threads, %d OpenMP threads, wait policy %s%s%s%s", openblas_get_config(),
-             openblas_get_corename(), openblas_get_num_threads(), omp_get_max_threads(),
-             wait ? wait : spin ? "spin" : "default (spin, then sleep)", spin ? " GOMP_SPINCOUNT " : "", spin ? spin : "",
-             !wait && spin ? ", then sleep" : "");
+    char policy[96];
+    if (wait && spin) snprintf(policy, sizeof policy, "%s GOMP_SPINCOUNT %s", wait, spin);
+    else if (wait) snprintf(policy, sizeof policy, "%s", wait);
+    else if (spin) snprintf(policy, sizeof policy, "spin GOMP_SPINCOUNT %s, then sleep", spin);
+    else snprintf(policy, sizeof policy, "default (spin, then sleep)");
+    snprintf(buf, cap, "%s; core %s; %d BLAS threads, %d OpenMP threads, wait policy %s", openblas_get_config(),
+             openblas_get_corename(), openblas_get_num_threads(), omp_get_max_threads(), policy);
 }
 
 const char *ebm_blas_better_coretype(void) {
