@@ -109,6 +109,12 @@ EBM_API const char *ebm_blas_better_coretype(void);
  * EBM_LOADAVG_FILE), or NULL when something else ran or the count cannot be read: then OMP_WAIT_POLICY=PASSIVE
  * is the right setting.  See docs/benchmarks.md, "Beside other processes". */
 EBM_API const char *ebm_omp_better_spincount(void);
+/* The threads a run that wants `want` of them can use without crowding other work: the CPUs this process may
+ * run on, less the tasks running besides this process's own (one reading of /proc/loadavg's running count,
+ * or of the file named by EBM_LOADAVG_FILE, less this process's threads in the running state), at least 1
+ * and at most want; want when the count cannot be read.  ebm_run asks it between updates (ebm_run_opts.
+ * give_way); results never depend on the thread count. */
+EBM_API int ebm_threads_fair(int want);
 
 /* ------------------------------------------------------------------------------------------------
  * Precision of the matrix products (RBM Gibbs sampling, CD/PCD training; GRBM samplers and training;
@@ -1496,6 +1502,8 @@ typedef struct ebm_run_progress {
     ebm_figures last;           /* the last update's figures */
     ebm_figures mean;           /* this epoch's figures so far, averaged over the rows of the updates
                                    that measured them (NaN where none did) */
+    int threads, threads_max;   /* the threads the next update runs on, and the run's own count (fewer while
+                                   the run gives way to other work: ebm_run_opts.give_way) */
 } ebm_run_progress;
 
 typedef struct ebm_run_opts {
@@ -1538,6 +1546,13 @@ typedef struct ebm_run_opts {
      * processes (weighted by rows), and a stop asked by any process's callback stops all of them after
      * the same update.  Each process calls the callbacks; only one (rank 0) should write files. */
     size_t rank, ranks;
+    /* Give way to other work (default 1): between updates, at most once a second, the run reads how many
+     * threads it can use without crowding other running tasks (ebm_threads_fair) and, when the median of the
+     * last three readings differs from its current count, runs on that many (at most the thread count it
+     * started with, which it restores at the end).  Spinning threads beside a busy process lose their time
+     * slices at every barrier; fewer threads do not.  Results do not depend on the thread count.  0 = keep
+     * the thread count. */
+    int give_way;
 } ebm_run_opts;
 
 typedef struct ebm_run_result {

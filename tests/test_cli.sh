@@ -231,6 +231,13 @@ fi
 ok; cmp -s "$T/s.csv" "$T/s2.csv" || fail "sampling with the same seed is not reproducible"
 expect_ok "sample with 1 thread" -- "$EBM" --threads 1 sample "$T/m.safetensors" --n 10 --steps 50 --csv "$T/s3.csv"
 ok; cmp -s "$T/s.csv" "$T/s3.csv" || fail "sampling on 1 thread differs from the default thread count"
+# a run that keeps its thread count (no giving way to other programs: ebm_run_opts.give_way) trains the same model
+expect_ok "train --fixed-threads" -- "$EBM" --fixed-threads train rbm --data "$T/train.csv" --hidden 8 --epochs 40 \
+    --batch 20 --lr 0.1 --lr-final 0 --seed 3 --out "$T/mfixed.safetensors"
+expect_ok "sample the --fixed-threads model" -- "$EBM" sample "$T/mfixed.safetensors" --n 10 --steps 50 --csv "$T/s4.csv"
+ok; cmp -s "$T/s3.csv" "$T/s4.csv" || fail "a model trained with --fixed-threads differs"
+expect_ok "EBM_FIXED_THREADS=1" -- env EBM_FIXED_THREADS=1 "$EBM" --help
+contains "$T/out" "--fixed-threads" "global option documented"
 
 # --- bad input -----------------------------------------------------------------------------------
 cp "$T/m.safetensors" "$T/good.safetensors"

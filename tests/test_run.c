@@ -3,8 +3,12 @@
  * learning-rate schedules, the figures' epoch means, cancellation, roll-back after a non-finite update and
  * checkpoints; then the RBM trainer through ebm_run equals ebm_rbm_train, its state round-trips, and a model
  * trained from C alone carries the provenance metadata. */
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include "check.h"
 #include "rbm_fixtures.h"
+
+#include <sched.h>
+#include <time.h>
 
 /* theta (d) moves toward the batch mean: theta += lr (mean(x) - theta).  It records every batch it saw. */
 typedef struct {
@@ -336,6 +340,119 @@ static void test_sample_rows(void) {
     ebm_mat_free(data);
 }
 
+/* A /proc/loadavg stand-in whose running count is `running` (this process's thread included). */
+static void write_loadavg(const char *path, int running) {
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (!f) return;
+    fprintf(f, "0.50 0.40 0.30 %d/321 4242\n", running);
+    fclose(f);
+}
+
+typedef struct {
+    const char *path;
+    int threads[64], threads_max, steps, sleep, fewer_at, back_at, mismatch;
+} give_way_seen;
+
+/* Records the thread count of the next update; once it has fallen, tells the run that the other tasks have
+ * gone, and stops the run when it has come back.  Sleeps a quarter of a second per update when asked (the run
+ * reads the load at most once a second). */
+static int give_way_step(const ebm_run_progress *p, void *u) {
+    give_way_seen *g = u;
+    if (g->steps < 64) g->threads[g->steps] = p->threads;
+    if (ebm_get_threads() != p->threads) g->mismatch++; /* what it says is what the next update gets */
+    g->threads_max = p->threads_max;
+    g->steps++;
+    if (p->threads < p->threads_max && !g->fewer_at) {
+        g->fewer_at = g->steps;
+        write_loadavg(g->path, 1);
+    }
+    if (g->fewer_at && p->threads == p->threads_max && !g->back_at) g->back_at = g->steps;
+    if (g->sleep) nanosleep(&(struct timespec){0, 250000000}, NULL);
+    return g->back_at && g->sleep == 2;
+}
+
+/* ebm_threads_fair reads the CPUs less the other running tasks; ebm_run gives way while others run (the median
+ * of three readings at least a second apart), comes back when they leave and restores the thread count at the
+ * end; an RBM trained while it gives way equals one trained with give_way = 0, bit for bit. */
+static void test_give_way(void) {
+    cpu_set_t set;
+    CHECK(sched_getaffinity(0, sizeof set, &set) == 0);
+    int ncpu = CPU_COUNT(&set);
+    char path[] = "/tmp/ebm_test_loadavg_XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    if (fd < 0) return;
+    close(fd);
+    setenv("EBM_LOADAVG_FILE", path, 1);
+    write_loadavg(path, 1); /* only this thread runs */
+    CHECK(ebm_threads_fair(2) == (ncpu < 2 ? ncpu : 2));
+    CHECK(ebm_threads_fair(1) == 1);
+    write_loadavg(path, ncpu + 1); /* as many others as CPUs */
+    CHECK(ebm_threads_fair(2) == 1);
+    CHECK(ebm_threads_fair(ncpu + 8) == 1);
+    write_loadavg(path, 2); /* one other task */
+    CHECK(ebm_threads_fair(64) == (ncpu - 1 > 1 ? ncpu - 1 : 1));
+    setenv("EBM_LOADAVG_FILE", "/nonexistent/loadavg", 1);
+    CHECK(ebm_threads_fair(3) == 3); /* unreadable: what was asked */
+    setenv("EBM_LOADAVG_FILE", path, 1);
+    if (ncpu >= 2) {
+        /* the toy trainer: fewer threads after three readings, the full count again two readings after the
+         * others leave */
+        ebm_mat *data = toy_data(10, 2);
+        ebm_set_threads(2);
+        write_loadavg(path, ncpu + 1);
+        toy *self = calloc(1, sizeof *self);
+        ebm_trainer *t;
+        CHECK_OK(ebm_trainer_new(&toy_ops, self, &t));
+        ebm_run_opts o;
+        ebm_run_opts_default(&o);
+        CHECK(o.give_way == 1);
+        o.iters = 64;
+        o.batch = 3;
+        give_way_seen g = {.path = path, .sleep = 2};
+        o.on_step = give_way_step;
+        o.user = &g;
+        CHECK_FAILS(ebm_run(t, data, NULL, &o, NULL), EBM_ECANCELED); /* stopped once back */
+        CHECK(g.threads[0] == 2 && g.threads_max == 2 && g.mismatch == 0);
+        CHECK(g.fewer_at >= 9); /* not before the third reading, 2 s in */
+        CHECK(g.back_at >= g.fewer_at + 8 && g.back_at < 64);
+        for (int i = g.fewer_at - 1; i < g.back_at - 1; i++) CHECK(g.threads[i] == 1);
+        CHECK(ebm_get_threads() == 2);
+        ebm_trainer_free(t);
+        ebm_mat_free(data);
+        /* PCD on 2 threads, giving way part of the time, and without giving way */
+        ebm_mat *rd = fixture_prototype_data(16, 3);
+        ebm_cd_opts co;
+        ebm_cd_opts_default(&co);
+        co.mode = EBM_PCD;
+        co.epochs = 20; /* one update per epoch */
+        co.batch = 16;
+        ebm_rbm *a = fixture_rbm(12, 5, 0.1, 0.1, 9), *b;
+        CHECK_OK(ebm_rbm_clone(a, &b));
+        for (int gw = 1; gw >= 0; gw--) {
+            ebm_set_threads(2);
+            write_loadavg(path, ncpu + 1);
+            CHECK_OK(ebm_rbm_trainer_new(gw ? a : b, &co, &t));
+            ebm_cd_run_opts(&co, &o);
+            o.give_way = gw;
+            give_way_seen h = {.path = path, .sleep = gw};
+            o.on_step = give_way_step;
+            o.user = &h;
+            CHECK_OK(ebm_run(t, rd, NULL, &o, NULL));
+            CHECK(h.steps == 20 && (gw ? h.fewer_at > 0 : h.fewer_at == 0) && h.mismatch == 0);
+            CHECK(ebm_get_threads() == 2);
+            ebm_trainer_free(t);
+        }
+        CHECK(memcmp(a->params, b->params, a->n_params * sizeof(float)) == 0);
+        ebm_rbm_free(a);
+        ebm_rbm_free(b);
+        ebm_mat_free(rd);
+    }
+    unsetenv("EBM_LOADAVG_FILE");
+    unlink(path);
+}
+
 int main(void) {
     test_epochs();
     test_iterations_and_repeat();
@@ -343,5 +460,6 @@ int main(void) {
     test_bad_options();
     test_rbm_trainer();
     test_sample_rows();
+    test_give_way();
     return check_summary("test_run");
 }

@@ -230,7 +230,8 @@ class Figures(Structure):
 class RunProgress(Structure):
     _fields_ = [("epoch", c_size_t), ("epochs", c_size_t), ("batch", c_size_t), ("batches", c_size_t),
                 ("step", c_size_t), ("steps", c_size_t), ("lr", c_double), ("seconds", c_double),
-                ("total_seconds", c_double), ("last", Figures), ("mean", Figures)]
+                ("total_seconds", c_double), ("last", Figures), ("mean", Figures), ("threads", c_int),
+                ("threads_max", c_int)]
 
 
 RUN_CB = CFUNCTYPE(c_int, POINTER(RunProgress), c_void_p)
@@ -241,7 +242,8 @@ class RunOpts(Structure):
                 ("seed", c_uint64), ("shuffle_stream", c_uint64), ("lr", c_float), ("lr_final", c_float),
                 ("schedule", c_int), ("rollback", c_int), ("on_step", RUN_CB), ("on_epoch", RUN_CB),
                 ("checkpoint_every", c_size_t), ("on_checkpoint", c_void_p), ("resume", c_void_p), ("user", c_void_p),
-                ("allreduce", c_void_p), ("allreduce_user", c_void_p), ("rank", c_size_t), ("ranks", c_size_t)]
+                ("allreduce", c_void_p), ("allreduce_user", c_void_p), ("rank", c_size_t), ("ranks", c_size_t),
+                ("give_way", c_int)]
 
 
 class RunResult(Structure):

@@ -167,7 +167,7 @@ def _progress_dict(p):
     p = p.contents
     return {"epoch": p.epoch, "epochs": p.epochs, "batch": p.batch, "batches": p.batches, "step": p.step,
             "steps": p.steps, "lr": p.lr, "seconds": p.seconds, "total_seconds": p.total_seconds,
-            "last": p.last.as_dict(), "mean": p.mean.as_dict()}
+            "last": p.last.as_dict(), "mean": p.mean.as_dict(), "threads": p.threads, "threads_max": p.threads_max}
 
 
 def run(trainer, data, run_opts, progress=None, on_step=None, labels=None, extra=None):

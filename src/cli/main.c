@@ -40,7 +40,7 @@ static const struct {
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
 static void usage(FILE *f) {
-    fputs("usage: ebm [--threads N] [--quiet] COMMAND [ARGS]\n\nEnergy-based models: train, sample, evaluate.\n\n"
+    fputs("usage: ebm [--threads N] [--fixed-threads] [--quiet] COMMAND [ARGS]\n\nEnergy-based models: train, sample, evaluate.\n\n"
           "commands:\n",
           f);
     for (size_t i = 0; i < N_COMMANDS; i++)
@@ -50,6 +50,9 @@ static void usage(FILE *f) {
           "\n"
           "global options:\n"
           "  --threads N   worker threads (default: all cores); results do not depend on it\n"
+          "  --fixed-threads\n"
+          "                training keeps its thread count even while other programs compete for the\n"
+          "                CPUs (by default it runs on fewer threads then; also EBM_FIXED_THREADS=1)\n"
           "  --quiet       no progress output\n"
           "  --version     print the version and the BLAS in use\n"
           "\n"
@@ -102,6 +105,8 @@ int main(int argc, char **argv) {
                 return 2;
             }
             ebm_set_threads((int)n);
+        } else if (strcmp(a, "--fixed-threads") == 0) {
+            setenv("EBM_FIXED_THREADS", "1", 1); /* read where the training loop is set up (cli_train_run) */
         } else {
             fprintf(stderr, "ebm: unknown option '%s' before the command (see 'ebm --help')\n", a);
             return 2;

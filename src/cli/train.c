@@ -152,6 +152,10 @@ static int on_step(const ebm_run_progress *p, void *user) {
     double left = p->total_seconds / (double)p->step * (double)(p->steps - p->step);
     cli_format_duration(left, eta, sizeof eta);
     if (r->detail) r->detail(r, p, more, sizeof more);
+    if (p->threads < p->threads_max) { /* giving way to other programs (ebm_run_opts.give_way) */
+        size_t len = strlen(more);
+        snprintf(more + len, sizeof more - len, "%s%d of %d threads", len ? "  " : "", p->threads, p->threads_max);
+    }
     if (iters) {
         snprintf(label, sizeof label, "training");
         snprintf(detail, sizeof detail, "it %zu/%zu%s%s, ETA %s", p->step, p->steps, more[0] ? "  " : "", more, eta);
@@ -286,6 +290,8 @@ int cli_train_run(cli_run *r, ebm_trainer *t, const ebm_mat *data, const int32_t
     ro->on_step = on_step;
     ro->on_epoch = on_epoch;
     ro->user = r;
+    const char *fixed = getenv("EBM_FIXED_THREADS");
+    if (fixed && *fixed && strcmp(fixed, "0") != 0) ro->give_way = 0;
     size_t every = r->ta->checkpoint_every ? r->ta->checkpoint_every : r->checkpoint_every;
     if (every) {
         ro->checkpoint_every = every;

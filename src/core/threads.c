@@ -5,6 +5,7 @@
 #define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include "internal.h"
 
+#include <dirent.h>
 #include <omp.h>
 #include <sched.h>
 #include <stdio.h>
@@ -73,6 +74,43 @@ const char *ebm_omp_better_spincount(void) {
         if (others_running(path) != 0) return NULL;
     }
     return "1000";
+}
+
+/* This process's tasks in the running state (/proc/self/task/TID/stat), or -1. */
+static int own_running(void) {
+    DIR *d = opendir("/proc/self/task");
+    if (!d) return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+        char path[64], buf[256];
+        snprintf(path, sizeof path, "/proc/self/task/%.20s/stat", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f) continue; /* a thread that has just ended */
+        size_t len = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[len] = 0;
+        const char *close = strrchr(buf, ')'); /* the name in brackets may hold anything */
+        if (close && close[1] == ' ' && close[2] == 'R') n++;
+    }
+    closedir(d);
+    return n;
+}
+
+int ebm_threads_fair(int want) {
+    if (want < 1) want = 1;
+    cpu_set_t set;
+    if (want == 1 || sched_getaffinity(0, sizeof set, &set) != 0) return want;
+    const char *path = getenv("EBM_LOADAVG_FILE");
+    if (!path || !*path) path = "/proc/loadavg";
+    /* our own threads only stop running between two readings here (the caller is between parallel regions,
+     * its workers going to sleep), so the larger of two counts is at least ours at the load reading */
+    int own0 = own_running(), total = others_running(path), own1 = own_running();
+    if (own0 < 0 || own1 < 0 || total < 0) return want;
+    int own = own0 > own1 ? own0 : own1, others = total + 1 - own; /* others_running counted the caller out */
+    int fair = CPU_COUNT(&set) - (others > 0 ? others : 0);
+    return fair < 1 ? 1 : fair > want ? want : fair;
 }
 
 double ebm_now(void) {
