@@ -17,7 +17,7 @@ T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 # seconds of training: the last log row's total_seconds (column 2 of train ebm's log, 3 of train rbm's)
 mlp() {
-    "$ebm" --quiet "$@" train ebm --data fashion-mnist --net "linear:512,silu,linear:512,silu,linear:1" \
+    "$ebm" --quiet "$@" train ebm --data fashion-mnist --net "flatten,linear:512,silu,linear:512,silu,linear:1" \
         --precision bf16 --sampler ula --steps 20 --iters 600 --seed 1 --out "$T/mlp.safetensors" --log "$T/mlp.csv"
     tail -n 1 "$T/mlp.csv" | cut -d, -f2
 }
