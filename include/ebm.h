@@ -1551,7 +1551,8 @@ typedef struct ebm_run_opts {
      * last three readings differs from its current count, runs on that many (at most the thread count it
      * started with, which it restores at the end).  Spinning threads beside a busy process lose their time
      * slices at every barrier; fewer threads do not.  Results do not depend on the thread count.  0 = keep
-     * the thread count. */
+     * the thread count (also for a program that runs other OpenMP or OpenBLAS work beside the run at the same
+     * time: the count is ebm_set_threads's, which OpenBLAS keeps for the whole process). */
     int give_way;
 } ebm_run_opts;
 
