@@ -115,6 +115,19 @@ EBM_API const char *ebm_omp_better_spincount(void);
  * and at most want; want when the count cannot be read.  ebm_run asks it between updates (ebm_run_opts.
  * give_way); results never depend on the thread count. */
 EBM_API int ebm_threads_fair(int want);
+/* Giving way in a long loop of the caller's own, as ebm_run does between updates: begin takes the current
+ * thread count as the most to use; check, called between pieces of work (never inside a parallel region),
+ * reads ebm_threads_fair at most every `interval` seconds (begin sets 1) and, when the median of the last
+ * three readings differs from the current count, sets it (ebm_set_threads); it returns the count the next
+ * piece runs on.  end restores the count begin found.  Plain data: the fields are the state. */
+typedef struct ebm_give_way {
+    int want, cur;          /* the count at begin (the most), the count now */
+    int hist[3], filled, next_slot;
+    double interval, next;  /* seconds between readings; the time of the next one (ebm_now) */
+} ebm_give_way;
+EBM_API void ebm_give_way_begin(ebm_give_way *g);
+EBM_API int ebm_give_way_check(ebm_give_way *g);
+EBM_API void ebm_give_way_end(ebm_give_way *g);
 
 /* ------------------------------------------------------------------------------------------------
  * Precision of the matrix products (RBM Gibbs sampling, CD/PCD training; GRBM samplers and training;

@@ -397,6 +397,34 @@ static void test_give_way(void) {
     CHECK(ebm_threads_fair(3) == 3); /* unreadable: what was asked */
     setenv("EBM_LOADAVG_FILE", path, 1);
     if (ncpu >= 2) {
+        /* the state machine of ebm_give_way, with readings on every check: the median of the last three */
+        ebm_set_threads(2);
+        write_loadavg(path, ncpu + 1);
+        ebm_give_way g;
+        ebm_give_way_begin(&g);
+        CHECK(g.want == 2 && g.cur == 2 && g.interval == 1.0);
+        CHECK(ebm_give_way_check(&g) == 2); /* before the first second: no reading */
+        CHECK(g.filled == 0);
+        g.interval = 0;
+        g.next = 0;
+        CHECK(ebm_give_way_check(&g) == 2 && ebm_give_way_check(&g) == 2); /* two readings: no median yet */
+        CHECK(ebm_give_way_check(&g) == 1 && ebm_get_threads() == 1);
+        write_loadavg(path, 1);
+        CHECK(ebm_give_way_check(&g) == 1); /* busy, busy, quiet */
+        CHECK(ebm_give_way_check(&g) == 2 && ebm_get_threads() == 2); /* busy, quiet, quiet */
+        write_loadavg(path, ncpu + 1);
+        CHECK(ebm_give_way_check(&g) == 2); /* quiet, quiet, busy */
+        CHECK(ebm_give_way_check(&g) == 1 && ebm_get_threads() == 1);
+        ebm_give_way_end(&g);
+        CHECK(ebm_get_threads() == 2 && g.cur == 2);
+        ebm_set_threads(1); /* one thread wanted: nothing to give */
+        ebm_give_way_begin(&g);
+        g.interval = 0;
+        for (int i = 0; i < 4; i++) CHECK(ebm_give_way_check(&g) == 1);
+        ebm_give_way_end(&g);
+        CHECK(ebm_get_threads() == 1);
+    }
+    if (ncpu >= 2) {
         /* the toy trainer: fewer threads after three readings, the full count again two readings after the
          * others leave */
         ebm_mat *data = toy_data(10, 2);

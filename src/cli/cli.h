@@ -58,6 +58,10 @@ typedef struct cli_progress {
     bool quiet;
     double last_draw;
 } cli_progress;
+/* EBM_FIXED_THREADS (ebm --fixed-threads): keep the thread count while other programs run (ebm_give_way). */
+bool cli_fixed_threads(void);
+/* ebm_give_way_begin, or a state that changes nothing under cli_fixed_threads(). */
+void cli_give_way_begin(ebm_give_way *g);
 void cli_progress_init(cli_progress *p, bool quiet);
 /* Draws "label [#####.....] 48% detail" at most 10 times a second (TTY only); _end clears it; _line ends it and
  * prints a full line to stderr (unless quiet). */

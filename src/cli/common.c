@@ -414,25 +414,45 @@ void cli_print_meta(const ebm_meta *m, bool json) {
     }
 }
 
+bool cli_fixed_threads(void) {
+    const char *f = getenv("EBM_FIXED_THREADS");
+    return f && *f && strcmp(f, "0") != 0;
+}
+
+void cli_give_way_begin(ebm_give_way *g) {
+    if (cli_fixed_threads()) memset(g, 0, sizeof *g); /* want 0: check and end do nothing */
+    else ebm_give_way_begin(g);
+}
+
 int cli_run_sweeps(const char *cmd, cli_progress *prog, size_t steps, ebm_status (*sweep)(void *ctx, size_t n),
                    void *ctx) {
     double t0 = cli_now();
+    ebm_give_way gw; /* fewer threads while other programs compete for the CPUs (ebm.h) */
+    cli_give_way_begin(&gw);
+    int rc = -1;
     for (size_t done = 0; done < steps;) {
         size_t chunk = steps - done < 10 ? steps - done : 10;
         ebm_status s = sweep(ctx, chunk);
-        if (s) return cli_lib_error(cmd, s);
+        if (s) {
+            rc = cli_lib_error(cmd, s);
+            break;
+        }
         done += chunk;
-        char detail[64];
-        snprintf(detail, sizeof detail, "%zu/%zu sweeps", done, steps);
+        char detail[112];
+        int nt = ebm_give_way_check(&gw);
+        if (gw.want > nt) snprintf(detail, sizeof detail, "%zu/%zu sweeps, %d of %d threads", done, steps, nt, gw.want);
+        else snprintf(detail, sizeof detail, "%zu/%zu sweeps", done, steps);
         cli_progress_bar(prog, "sampling", (double)done / (double)steps, detail);
         if (cli_interrupted()) {
             cli_progress_end(prog);
             cli_error(cmd, "interrupted after %zu sweeps; nothing written", done);
-            return 130;
+            rc = 130;
+            break;
         }
     }
-    cli_progress_line(prog, "%zu sweeps in %.2f s", steps, cli_now() - t0);
-    return -1;
+    ebm_give_way_end(&gw);
+    if (rc < 0) cli_progress_line(prog, "%zu sweeps in %.2f s", steps, cli_now() - t0);
+    return rc;
 }
 
 int cli_info_start(int argc, char **argv, const char *usage, const char *about, cli_info_args *a, const char **path) {

@@ -117,11 +117,16 @@ int cli_parse_classes(const char *cmd, const char *arg, const ebm_meta *meta, si
 typedef struct {
     cli_progress prog;
     const char *label;
+    ebm_give_way gw;
 } mc_progress;
 
+/* Called between sampler steps (outside their parallel regions): the progress, and giving way. */
 static int on_mc(double fraction, void *user) {
     mc_progress *p = user;
-    cli_progress_bar(&p->prog, p->label, fraction, "");
+    char detail[48] = "";
+    int nt = ebm_give_way_check(&p->gw);
+    if (p->gw.want > nt) snprintf(detail, sizeof detail, "%d of %d threads", nt, p->gw.want);
+    cli_progress_bar(&p->prog, p->label, fraction, detail);
     return cli_interrupted() ? 1 : 0;
 }
 
@@ -135,7 +140,9 @@ bool cli_net_run_sampler(const char *cmd, ebm_energy *e, float *x, size_t n, ebm
     cli_install_sigint();
     ebm_mcmc_stats st;
     size_t first, count = cli_chains(n, &first); /* over several processes (ebm sample), this one's chains */
+    cli_give_way_begin(&p.gw);
     ebm_status s = ebm_mcmc_run_slice(e, x + first * e->dim, first, count, o, &st);
+    ebm_give_way_end(&p.gw);
     if (s) {
         cli_progress_end(&p.prog);
         if (s == EBM_ECANCELED) cli_error(cmd, "interrupted (%s); nothing written", ebm_last_error());

@@ -290,8 +290,7 @@ int cli_train_run(cli_run *r, ebm_trainer *t, const ebm_mat *data, const int32_t
     ro->on_step = on_step;
     ro->on_epoch = on_epoch;
     ro->user = r;
-    const char *fixed = getenv("EBM_FIXED_THREADS");
-    if (fixed && *fixed && strcmp(fixed, "0") != 0) ro->give_way = 0;
+    if (cli_fixed_threads()) ro->give_way = 0;
     size_t every = r->ta->checkpoint_every ? r->ta->checkpoint_every : r->checkpoint_every;
     if (every) {
         ro->checkpoint_every = every;

@@ -113,6 +113,35 @@ int ebm_threads_fair(int want) {
     return fair < 1 ? 1 : fair > want ? want : fair;
 }
 
+void ebm_give_way_begin(ebm_give_way *g) {
+    memset(g, 0, sizeof *g);
+    g->want = g->cur = ebm_get_threads();
+    g->interval = 1.0;
+    g->next = ebm_now() + g->interval;
+}
+
+int ebm_give_way_check(ebm_give_way *g) {
+    double now = ebm_now();
+    if (g->want <= 1 || now < g->next) return g->cur;
+    g->next = now + g->interval;
+    g->hist[g->next_slot] = ebm_threads_fair(g->want);
+    g->next_slot = (g->next_slot + 1) % 3;
+    if (g->filled < 3 && ++g->filled < 3) return g->cur; /* a median of three: one reading taken while a
+                                                            short job ran changes nothing */
+    int a = g->hist[0], b = g->hist[1], c = g->hist[2];
+    int med = a > b ? (b > c ? b : a > c ? c : a) : (a > c ? a : b > c ? c : b);
+    if (med != g->cur) {
+        ebm_set_threads(med);
+        g->cur = med;
+    }
+    return g->cur;
+}
+
+void ebm_give_way_end(ebm_give_way *g) {
+    if (g->want > 0 && g->cur != g->want) ebm_set_threads(g->want);
+    g->cur = g->want;
+}
+
 double ebm_now(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);

@@ -143,27 +143,6 @@ void ebm_run_opts_default(ebm_run_opts *o) {
     o->give_way = 1;
 }
 
-/* The thread count between updates (ebm_run_opts.give_way): a reading of ebm_threads_fair at most once a second;
- * the median of the last three decides, so that one reading taken while a short job ran changes nothing. */
-typedef struct {
-    int want, cur, hist[3], filled, next_slot;
-    double next;
-} give_way_state;
-
-static void give_way_check(give_way_state *g, double now) {
-    if (g->want <= 1 || now < g->next) return;
-    g->next = now + 1.0;
-    g->hist[g->next_slot] = ebm_threads_fair(g->want);
-    g->next_slot = (g->next_slot + 1) % 3;
-    if (g->filled < 3 && ++g->filled < 3) return;
-    int a = g->hist[0], b = g->hist[1], c = g->hist[2];
-    int med = a > b ? (b > c ? b : a > c ? c : a) : (a > c ? a : b > c ? c : b);
-    if (med != g->cur) {
-        ebm_set_threads(med);
-        g->cur = med;
-    }
-}
-
 static ebm_status check_opts(const ebm_run_opts *o, const ebm_mat *data) {
     if (!data || data->rows == 0) return ebm_fail(EBM_EINVAL, "the training data is empty");
     if (o->iters == 0 && (o->epochs < 1 || o->epochs > 1000000000))
@@ -533,7 +512,7 @@ ebm_status ebm_run(ebm_trainer *t, const ebm_mat *data, const int32_t *labels, c
     run_state rs;
     memset(&rs, 0, sizeof rs);
     rs.t0 = ebm_now();
-    give_way_state gw = {0}; /* off until the loop begins */
+    ebm_give_way gw = {0}; /* off (want 0) until the loop begins */
     ebm_status s = check_opts(o, data);
     if (s) goto out_early;
     if (t->run) {
@@ -605,8 +584,7 @@ ebm_status ebm_run(ebm_trainer *t, const ebm_mat *data, const int32_t *labels, c
         ctx.allsum = o->allreduce;
         ctx.allsum_user = o->allreduce_user;
     }
-    gw.want = gw.cur = o->give_way ? ebm_get_threads() : 0;
-    gw.next = ebm_now() + 1.0;
+    if (o->give_way) ebm_give_way_begin(&gw);
     ebm_run_progress p;
     memset(&p, 0, sizeof p);
     p.threads = p.threads_max = ebm_get_threads();
@@ -684,8 +662,7 @@ ebm_status ebm_run(ebm_trainer *t, const ebm_mat *data, const int32_t *labels, c
         p.total_seconds = now - rs.t0;
         p.last = fig;
         acc_mean(&rs.acc, &p.mean);
-        give_way_check(&gw, now);
-        if (gw.want) p.threads = gw.cur;
+        if (gw.want) p.threads = ebm_give_way_check(&gw);
         if (iter_mode) rs.epochs_done = res.epochs_done = epoch;
         /* stop: 1 asked after an update, 2 after an epoch; in a data-parallel run any process's ask stops all.
          * A stop asked for at an epoch's last batch still ends the epoch (its callback, its count), so that a
@@ -728,7 +705,7 @@ ebm_status ebm_run(ebm_trainer *t, const ebm_mat *data, const int32_t *labels, c
     }
     if (iter_mode) res.epoch_mean = p.mean;
 done:
-    if (gw.want && gw.cur != gw.want) ebm_set_threads(gw.want);
+    ebm_give_way_end(&gw);
     t->run = NULL;
     res.seconds = ebm_now() - rs.t0;
     ebm_free(x);
