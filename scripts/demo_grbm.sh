@@ -4,7 +4,8 @@
 # samplers and reports, for each, the kernel MMD^2 between 1,000 samples and the first 1,000 test images
 # (Gaussian kernel, bandwidth 11.44 in pixel units = the median pairwise distance of those test images,
 # fixed so the four figures are comparable).  About 2 minutes on 2 idle cores.
-# usage: scripts/demo_grbm.sh [EBM] [OUT]   (GRBM_EPOCHS, GRBM_LIMIT, GRBM_HIDDEN: the training run's size)
+# usage: scripts/demo_grbm.sh [EBM] [OUT]   (GRBM_EPOCHS, GRBM_LIMIT, GRBM_HIDDEN: the training run's size;
+#        GRBM_TRAIN_OPTS: more `train grbm` options, e.g. "--burn-in 5")
 set -eu
 EBM=${1:-build/ebm}
 OUT=${2:-out}
@@ -15,10 +16,11 @@ BW=11.44
 mkdir -p "$OUT"
 start=$(date +%s)
 # GRBM_SKIP_TRAIN=1 reuses an existing $OUT/grbm.safetensors (to redo only the sampling)
+# shellcheck disable=SC2086 # GRBM_TRAIN_OPTS is a list of options
 [ "${GRBM_SKIP_TRAIN:-0}" = 1 ] && [ -s "$OUT/grbm.safetensors" ] ||
 "$EBM" train grbm --data fashion-mnist --limit "$LIMIT" --hidden "$HIDDEN" --cd 10 --sampler gibbs-langevin \
     --langevin-steps 10 --eta 0.5 --epochs "$EPOCHS" --batch 100 --lr 0.05 --grad-clip 10 --seed 1 \
-    --out "$OUT/grbm.safetensors" --log "$OUT/grbm_train.csv"
+    ${GRBM_TRAIN_OPTS:-} --out "$OUT/grbm.safetensors" --log "$OUT/grbm_train.csv"
 trained=$(date +%s)
 : >"$OUT/grbm_mmd.txt"
 # name | sampler options | steps: Gibbs and Gibbs-Langevin take the 10 steps the model was trained with;

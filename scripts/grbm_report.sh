@@ -8,12 +8,14 @@
 # suits another; writes the figures into docs/results.json under "grbm" (other experiments' objects are
 # kept).  Fixed seeds.  GRBM_SKIP_TRAIN=1 reuses OUT/grbm.safetensors (training is bit-reproducible).
 # usage: scripts/grbm_report.sh [EBM] [OUT]
-# Variables: GRBM_HIDDEN (1024), GRBM_EPOCHS (30), GRBM_LIMIT (0 = all 60,000 rows), RESULTS (docs/results.json).
+# Variables: GRBM_HIDDEN (1024), GRBM_EPOCHS (30), GRBM_LIMIT (0 = all 60,000 rows), GRBM_TRAIN_OPTS (more
+# `train grbm` options, e.g. "--burn-in 5"), RESULTS (docs/results.json), KEY (the results.json object: grbm).
 set -eu
 ebm=${1:-build/ebm}
 out=${2:-out/grbm_report}
-: "${GRBM_HIDDEN:=1024}" "${GRBM_EPOCHS:=30}" "${GRBM_LIMIT:=0}" "${RESULTS:=docs/results.json}"
-export GRBM_HIDDEN GRBM_EPOCHS GRBM_LIMIT
+: "${GRBM_HIDDEN:=1024}" "${GRBM_EPOCHS:=30}" "${GRBM_LIMIT:=0}" "${RESULTS:=docs/results.json}" "${KEY:=grbm}"
+: "${GRBM_TRAIN_OPTS:=}"
+export GRBM_HIDDEN GRBM_EPOCHS GRBM_LIMIT GRBM_TRAIN_OPTS
 mkdir -p "$out"
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 [ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ] && commit="$commit-dirty"
@@ -65,9 +67,10 @@ for line in open(mmdfile):
 e["ratio_gibbs_to_best_gl"] = e["fd_gibbs"] / min(e["fd_gibbs_langevin"], e["fd_gibbs_langevin_mh"])
 e["ratio_gibbs_to_best_gl_selected"] = e["fd_selected_gibbs"] / min(e["fd_selected_gibbs_langevin"],
                                                                     e["fd_selected_gibbs_langevin_mh"])
-e.update({"hidden": int("$GRBM_HIDDEN"), "epochs": int("$GRBM_EPOCHS"), "limit": int("$GRBM_LIMIT"), "seed": 1,
+e.update({"hidden": int("$GRBM_HIDDEN"), "epochs": int("$GRBM_EPOCHS"), "limit": int("$GRBM_LIMIT"),
+          "train_options": "$GRBM_TRAIN_OPTS", "seed": 1,
           "sample_seed": 8, "commit": commit, "wall_seconds": wall, "script": "scripts/grbm_report.sh"})
-r["grbm"] = e
+r["$KEY"] = e
 json.dump(r, open(path, "w"), indent=1, sort_keys=True)
 open(path, "a").write("\n")
 print(json.dumps(e, indent=1))

@@ -229,7 +229,7 @@ static void help(FILE *f, const char *usage, const char *about, const cli_opt *o
         } else {
             fprintf(f, "  %-26s  %s", left, o->help);
         }
-        if (def[0]) fprintf(f, " (default %s)", def);
+        if (def[0] && !strstr(o->help, "(default")) fprintf(f, " (default %s)", def); /* unless the help says it */
         fputc('\n', f);
     }
     fprintf(f, "  %-26s  %s\n", "--help", "show this help");
