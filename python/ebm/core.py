@@ -704,17 +704,21 @@ class GRBM(_ModelObject):
         finally:
             lib.ebm_grbm_chains_free(c)
 
-    def train(self, data, *, standardized=False, neg_init="noise", k=10, burn_in=0, epochs=10, batch=100,
+    def train(self, data, *, standardized=False, neg_init="noise", k=10, burn_in=None, epochs=10, batch=100,
               chains=0, lr=0.01, cosine=True, momentum=0.0, weight_decay=0.0, grad_clip=10.0, shuffle=True, seed=1,
               sampler="gibbs-langevin", mh=False, T=1.0, eta=0.5, langevin_steps=10, progress=None, on_step=None,
               describe=True, precision="fp32"):
         """Trains by CD-k / PCD-k with a GRBM sampler for the negative phase (ebm_grbm_trainer_new + ebm_run).
         data are pixels, standardised with the model's statistics (call fit_standardization first), unless
-        standardized.  precision: of the chains' products, as in sample.  Callbacks and Ctrl-C as RBM.train."""
+        standardized.  precision: of the chains' products, as in sample.  burn_in: the negative statistics average
+        chain steps burn_in..k-1 (None: the later half, k // 2, as `ebm train grbm`; 0: all, the paper's code).
+        Callbacks and Ctrl-C as RBM.train."""
         o = L.GrbmTrainOpts()
         lib.ebm_grbm_train_opts_default(byref(o))
         if neg_init not in GRBM_NEG_INIT:
             raise L.InvalidArgumentError("neg_init must be one of %s, got %r" % (", ".join(GRBM_NEG_INIT), neg_init))
+        if burn_in is None:
+            burn_in = int(k) // 2
         o.neg_init, o.k, o.burn_in, o.epochs = GRBM_NEG_INIT.index(neg_init), int(k), int(burn_in), int(epochs)
         o.batch, o.chains, o.lr, o.cosine, o.momentum = int(batch), int(chains), lr, int(cosine), momentum
         o.weight_decay, o.grad_clip, o.shuffle, o.seed = weight_decay, grad_clip, int(shuffle), int(seed)

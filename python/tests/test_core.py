@@ -132,8 +132,18 @@ def test_grbm_sampling_training_and_exact_log_z():
     assert g.get_params()["data_std"][0] == pytest.approx(x.std(), rel=1e-3)
     np.testing.assert_allclose(g.unstandardize(g.standardize(x)), x, atol=1e-5)
     z0 = g.log_z_exact()
+    g0 = ebm.GRBM(3, 4).init(seed=1)
+    g0.fit_standardization(x, global_=True)
+    g5 = ebm.GRBM(3, 4).init(seed=1)
+    g5.fit_standardization(x, global_=True)
     out = g.train(x, epochs=20, batch=50, lr=0.05, k=10, seed=1)
     assert out["epochs_done"] == 20 and g.meta["ebm.train.trainer"].startswith("grbm")
+    # the default averages the later half of each chain (burn_in = k // 2), as `ebm train grbm` does
+    assert g.meta["ebm.train.burn_in"] == "5"
+    g5.train(x, epochs=20, batch=50, lr=0.05, k=10, seed=1, burn_in=5)
+    g0.train(x, epochs=20, batch=50, lr=0.05, k=10, seed=1, burn_in=0)
+    np.testing.assert_array_equal(g5.get_params()["W"], g.get_params()["W"])
+    assert not np.array_equal(g0.get_params()["W"], g.get_params()["W"])
     z1 = g.log_z_exact()
     assert np.isfinite(z0) and np.isfinite(z1) and z1 != z0
     a = g.ais(runs=100, steps=500, seed=1)
