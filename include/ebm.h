@@ -1727,16 +1727,19 @@ EBM_API ebm_status ebm_rbm_cd_grad(const ebm_rbm *m, const float *v, size_t n, s
 
 /* Training by CD-k / PCD-k with any sampler for the negative phase (the paper's Algorithm 1): negative
  * chains start from N(0, I) noise at every update (CD, the paper's), from the batch (CD, classic) or
- * persist (PCD); the negative statistics average all chain states from step burn_in on (the paper's
- * code uses every step); SGD with momentum, weight decay on W, gradient-norm clipping (paper: 10) and
+ * persist (PCD); the negative statistics average all chain states from step burn_in on (by default the
+ * later half; the paper's code uses every step); SGD with momentum, weight decay on W, gradient-norm clipping (paper: 10) and
  * a cosine learning-rate schedule over the epochs (paper) or a constant one.  Gradients use
  * p(h | v) (Rao-Blackwellised) in both phases.  Data must already be standardised. */
 typedef enum ebm_grbm_neg_init { EBM_GRBM_NEG_NOISE = 0, EBM_GRBM_NEG_DATA, EBM_GRBM_NEG_PERSISTENT } ebm_grbm_neg_init;
+#define EBM_BURN_IN_HALF ((size_t)-1) /* ebm_grbm_train_opts.burn_in: the later half of each chain, k / 2 */
 
 typedef struct ebm_grbm_train_opts {
     ebm_grbm_neg_init neg_init; /* default NOISE */
     size_t k;                 /* sampler steps per update (default 10) */
-    size_t burn_in;           /* first chain step whose state enters the negative statistics (default 0) */
+    size_t burn_in;           /* first chain step whose state enters the negative statistics (default
+                                 EBM_BURN_IN_HALF: k / 2; 0 = all, the paper's code: from noise, averaging the
+                                 noise-like first states made a much worse model, docs/grbm.md) */
     size_t epochs;            /* default 10 */
     size_t batch;             /* default 100 */
     size_t chains;            /* negative chains; 0 = batch (default) */

@@ -163,6 +163,7 @@ int main(void) {
         CHECK_OK(ebm_run_describe(t, &ro, &rr, mt));
         CHECK(strcmp(ebm_meta_get(mt, "ebm.train.trainer"), "grbm-cd") == 0);
         CHECK(strcmp(ebm_meta_get(mt, "ebm.train.method"), neg == 2 ? "pcd-3" : "cd-3") == 0);
+        CHECK(strcmp(ebm_meta_get(mt, "ebm.train.burn_in"), "1") == 0); /* the default: the later half, 3 / 2 */
         CHECK(strcmp(ebm_meta_get(mt, "ebm.train.schedule"), "cosine") == 0);
         ebm_tensors *st;
         REQUIRE(ebm_tensors_new(&st) == EBM_OK);

@@ -32,7 +32,7 @@ void ebm_grbm_train_opts_default(ebm_grbm_train_opts *o) {
     memset(o, 0, sizeof *o);
     o->neg_init = EBM_GRBM_NEG_NOISE;
     o->k = 10;
-    o->burn_in = 0;
+    o->burn_in = EBM_BURN_IN_HALF;
     o->epochs = 10;
     o->batch = 100;
     o->chains = 0;
@@ -49,7 +49,8 @@ void ebm_grbm_train_opts_default(ebm_grbm_train_opts *o) {
 static ebm_status check_opts(const ebm_grbm_train_opts *o) {
     if ((unsigned)o->neg_init > EBM_GRBM_NEG_PERSISTENT) return ebm_fail(EBM_EINVAL, "unknown negative-chain start %d", (int)o->neg_init);
     if (o->k < 1 || o->k > 100000) return ebm_fail(EBM_EINVAL, "k (sampler steps per update) must be in 1..100000");
-    if (o->burn_in >= o->k) return ebm_fail(EBM_EINVAL, "burn-in (%zu) must be below k (%zu)", o->burn_in, o->k);
+    if (o->burn_in != EBM_BURN_IN_HALF && o->burn_in >= o->k)
+        return ebm_fail(EBM_EINVAL, "burn-in (%zu) must be below k (%zu)", o->burn_in, o->k);
     if (o->epochs < 1) return ebm_fail(EBM_EINVAL, "epochs must be at least 1");
     if (o->batch < 1 || o->batch > (1u << 24)) return ebm_fail(EBM_EINVAL, "batch size must be in 1..16777216");
     if (o->chains > (1u << 24)) return ebm_fail(EBM_EINVAL, "at most 16777216 negative chains");
@@ -350,6 +351,7 @@ ebm_status ebm_grbm_trainer_new(ebm_grbm *m, const ebm_grbm_train_opts *o, ebm_t
     if (!t) return ebm_fail(EBM_ENOMEM, "out of memory for a trainer");
     t->m = m;
     t->o = *o;
+    if (t->o.burn_in == EBM_BURN_IN_HALF) t->o.burn_in = t->o.k / 2;
     return ebm_trainer_new(&grbm_ops, t, out);
 }
 
