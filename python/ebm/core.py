@@ -717,9 +717,9 @@ class GRBM(_ModelObject):
         lib.ebm_grbm_train_opts_default(byref(o))
         if neg_init not in GRBM_NEG_INIT:
             raise L.InvalidArgumentError("neg_init must be one of %s, got %r" % (", ".join(GRBM_NEG_INIT), neg_init))
-        if burn_in is None:
-            burn_in = int(k) // 2
-        o.neg_init, o.k, o.burn_in, o.epochs = GRBM_NEG_INIT.index(neg_init), int(k), int(burn_in), int(epochs)
+        o.neg_init, o.k, o.epochs = GRBM_NEG_INIT.index(neg_init), int(k), int(epochs)
+        if burn_in is not None:  # else the library's default, EBM_BURN_IN_HALF: k // 2
+            o.burn_in = int(burn_in)
         o.batch, o.chains, o.lr, o.cosine, o.momentum = int(batch), int(chains), lr, int(cosine), momentum
         o.weight_decay, o.grad_clip, o.shuffle, o.seed = weight_decay, grad_clip, int(shuffle), int(seed)
         o.sampler = self._sample_opts(sampler, mh, T, eta, langevin_steps, precision=precision)

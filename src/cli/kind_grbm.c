@@ -40,7 +40,7 @@ typedef struct {
     int neg, stdz, exact; /* --neg-init noise|data, --standardize global|pixel, --exact auto|on|off */
     int precision;        /* --precision: an ebm_precision */
     float init_var;
-    bool cd_seen, pcd_seen, burn_seen, no_shuffle, constant_lr, mh, no_anneal;
+    bool cd_seen, pcd_seen, no_shuffle, constant_lr, mh, no_anneal;
     ebm_grbm_train_opts o;
     ebm_grbm *m;
     ebm_dataset *d, *vd;
@@ -152,7 +152,7 @@ int cli_grbm_train(int argc, char **argv, bool quiet) {
         {"cd", OPT_SIZE, &a.cd_k, "K", "CD with K sampler steps per update", 1, 100000, 0, 0, NULL, &a.cd_seen},
         {"pcd", OPT_SIZE, &a.pcd_k, "K", "persistent CD with K steps per update (chains start from noise once)", 1, 100000, 0, 0, NULL, &a.pcd_seen},
         {"neg-init", OPT_CHOICE, &a.neg, NULL, "where CD's negative chains start at every update", 0, 0, 0, 0, "noise|data", NULL},
-        {"burn-in", OPT_SIZE, &a.o.burn_in, "B", "negative statistics average chain steps B..K-1 (default: half of K)", 0, 100000, 0, 0, NULL, &a.burn_seen},
+        {"burn-in", OPT_SIZE, &a.o.burn_in, "B", "negative statistics average chain steps B..K-1 (default: half of K)", 0, 100000, 0, 0, NULL, NULL},
         {"sampler", OPT_STR, &a.sampler, "NAME", "negative-phase sampler: gibbs|langevin|gibbs-langevin", -INFINITY, INFINITY, 0, 0, NULL, NULL},
         {"mh", OPT_FLAG, &a.mh, NULL, "Metropolis-adjust the Langevin moves", 0, 0, 0, 0, NULL, NULL},
         {"eta", OPT_FLOAT, &a.o.sampler.eta, "E", "Langevin step size, in units of each pixel's variance", 0, 100, 1, 0, NULL, NULL},
@@ -187,11 +187,9 @@ int cli_grbm_train(int argc, char **argv, bool quiet) {
         return cli_error(cmd, "--sampler: %s", ebm_last_error());
     o->k = a.pcd_seen ? a.pcd_k : a.cd_k;
     o->neg_init = a.pcd_seen ? EBM_GRBM_NEG_PERSISTENT : (ebm_grbm_neg_init)a.neg;
-    /* the later half of each chain: from noise, averaging all K states (the paper's code) gave samples of FD-FMNIST
-     * 62.5 (Gibbs) and 28.7 (Gibbs-Langevin + MH) at 1,024 hidden, 30 epochs; the later half 17.9 and 20.4
-     * (docs/results.md, scripts/grbm_recipes.sh) */
-    if (!a.burn_seen) o->burn_in = o->k / 2;
-    if (o->burn_in >= o->k) return cli_error(cmd, "--burn-in %zu must be below K = %zu", o->burn_in, o->k);
+    /* unless given, burn_in stays the library's EBM_BURN_IN_HALF (the later half of each chain, K / 2) */
+    if (o->burn_in != EBM_BURN_IN_HALF && o->burn_in >= o->k)
+        return cli_error(cmd, "--burn-in %zu must be below K = %zu", o->burn_in, o->k);
     if (a.exact == 1 && a.hidden > EBM_EXACT_MAX_UNITS)
         return cli_error(cmd, "--exact on needs at most %d hidden units", EBM_EXACT_MAX_UNITS);
     if (!cli_precision_check(cmd, a.precision)) return 2;
