@@ -53,8 +53,11 @@ const char *ebm_blas_better_coretype(void) {
     return NULL;
 }
 
-/* Tasks running besides the caller per /proc/loadavg's fourth field ("running/total"), or -1. */
-static int others_running(const char *path) {
+/* Tasks running besides the caller per /proc/loadavg's fourth field ("running/total"), or of the file named by
+ * EBM_LOADAVG_FILE (a test's stand-in), or -1. */
+static int others_running(void) {
+    const char *path = getenv("EBM_LOADAVG_FILE");
+    if (!path || !*path) path = "/proc/loadavg";
     FILE *f = fopen(path, "r");
     if (!f) return -1;
     double a, b, c;
@@ -67,11 +70,9 @@ static int others_running(const char *path) {
 const char *ebm_omp_better_spincount(void) {
     cpu_set_t set;
     if (sched_getaffinity(0, sizeof set, &set) != 0 || CPU_COUNT(&set) < 2) return NULL; /* nothing to wait for */
-    const char *path = getenv("EBM_LOADAVG_FILE");
-    if (!path || !*path) path = "/proc/loadavg";
     for (int i = 0; i < 5; i++) {
         if (i) nanosleep(&(struct timespec){0, 2000000}, NULL);
-        if (others_running(path) != 0) return NULL;
+        if (others_running() != 0) return NULL;
     }
     return "1000";
 }
@@ -102,11 +103,9 @@ int ebm_threads_fair(int want) {
     if (want < 1) want = 1;
     cpu_set_t set;
     if (want == 1 || sched_getaffinity(0, sizeof set, &set) != 0) return want;
-    const char *path = getenv("EBM_LOADAVG_FILE");
-    if (!path || !*path) path = "/proc/loadavg";
     /* our own threads only stop running between two readings here (the caller is between parallel regions,
      * its workers going to sleep), so the larger of two counts is at least ours at the load reading */
-    int own0 = own_running(), total = others_running(path), own1 = own_running();
+    int own0 = own_running(), total = others_running(), own1 = own_running();
     if (own0 < 0 || own1 < 0 || total < 0) return want;
     int own = own0 > own1 ? own0 : own1, others = total + 1 - own; /* others_running counted the caller out */
     int fair = CPU_COUNT(&set) - (others > 0 ? others : 0);
