@@ -248,6 +248,7 @@ int main(int argc, char **argv) {
     cli_reexec_for_blas(argv);
     size_t reps = 10, batch = 128, ksteps = 20;
     int only_fp32 = 0, only_bf16 = 0, mode = 0;
+    const char *only = NULL; /* --only mlp|cnn|jem: one group of measures (for profiles) */
     const char *spec = "linear:512,silu,linear:512,silu,linear:1";
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc) reps = (size_t)atol(argv[++i]);
@@ -260,6 +261,12 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "bench_net: --precision fp32 or bf16 (default: both)\n");
                 return 2;
             }
+        } else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
+            only = argv[++i];
+            if (strcmp(only, "mlp") && strcmp(only, "cnn") && strcmp(only, "jem")) {
+                fprintf(stderr, "bench_net: --only mlp, cnn or jem\n");
+                return 2;
+            }
         } else if (strcmp(argv[i], "--im2col") == 0) {
             mode = EBM_NET_CONV_IM2COL; /* the CNN's conv layers on im2col + GEMM instead of oneDNN's convolutions */
         } else if (strcmp(argv[i], "--conv-layers") == 0) {
@@ -270,7 +277,7 @@ int main(int argc, char **argv) {
             return 0;
         } else {
             fprintf(stderr, "usage: bench_net [--reps N (default 10)] [--batch N (default 128)] [--precision fp32|bf16] "
-                            "[--im2col | --conv-layers] [--better-core]\n");
+                            "[--only mlp|cnn|jem] [--im2col | --conv-layers] [--better-core]\n");
             return 2;
         }
     }
@@ -296,11 +303,12 @@ int main(int argc, char **argv) {
            load);
     printf("%-26s %4s %12s %12s %10s %9s %8s\n", "measure (best of reps)", "prec", "per second", "(median)", "ms each",
            "GFLOP/s", "of peak");
-    for (size_t p = np0; p < np1; p++)
+#define WANT(g) (!only || strcmp(only, g) == 0)
+    for (size_t p = np0; p < np1 && WANT("mlp"); p++)
         if (bench_mlp(spec, reps, batch, ksteps, peak, precs[p])) return 1;
-    for (size_t p = np0; p < np1; p++)
+    for (size_t p = np0; p < np1 && WANT("cnn"); p++)
         if (bench_cnn(reps, batch, peak, precs[p], mode)) return 1;
-    for (size_t p = np0; p < np1; p++)
+    for (size_t p = np0; p < np1 && WANT("jem"); p++)
         if (bench_jem(reps, batch, peak, cnn_flops(batch, 1), cnn_flops(batch, 0), precs[p], mode)) return 1;
     return 0;
 }

@@ -366,6 +366,8 @@ static void test_bad_options(void) {
     o.steps = 200;
     CHECK_FAILS(ebm_mcmc_run(e, x, 2, &o, NULL), EBM_ENAN);
     CHECK(strstr(ebm_last_error(), "diverged") != NULL);
+    /* both chains blow up at the same step: the message names the first */
+    CHECK(strstr(ebm_last_error(), "chain 0 diverged") != NULL);
     /* the same step size under MALA is merely rejected */
     float y[4] = {0, 0, 1, 1};
     o.kind = EBM_MCMC_MALA;

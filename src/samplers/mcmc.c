@@ -112,15 +112,21 @@ static ebm_status step_langevin(run *r, float *x, size_t t, uint64_t k1) {
     size_t n = r->n, d = r->d;
     ebm_status s = eval_grad(r, x, NULL, r->g);
     if (s) return s;
-    draw_noise(r, k1, r->xi);
     float drift = (float)(o->step_size * r->inv_t);
     float sd = o->kind == EBM_MCMC_SGLD ? o->noise : sqrtf(2.0f * o->step_size);
     int clip = o->clip_lo < o->clip_hi;
     float px = o->prox;
-#pragma omp parallel for schedule(static) if (n * d >= 65536)
+    /* each row's noise (draw_noise's draws), its move and its finiteness check in one pass, while the row is
+     * in cache; bad: the first row that is not finite */
+    size_t bad = n;
+#pragma omp parallel for schedule(static) reduction(min : bad) if (n * d >= 65536)
     for (size_t i = 0; i < n; i++) {
-        float *xr = x + i * d;
-        const float *gr = r->g + i * d, *zr = r->xi + i * d;
+        float *xr = x + i * d, *zr = r->xi + i * d;
+        const float *gr = r->g + i * d;
+        ebm_rng_fill_normal(k1, r->row0 + i, 0, zr, d);
+        if (r->o->clamp)
+            for (size_t j = 0; j < d; j++)
+                if (r->o->clamp[j]) zr[j] = 0.0f;
         if (px > 0) { /* the proximal step: x' in the box of radius prox around x, i.e. the move clipped */
             for (size_t j = 0; j < d; j++) {
                 float m = -drift * gr[j] + sd * zr[j];
@@ -132,11 +138,11 @@ static ebm_status step_langevin(run *r, float *x, size_t t, uint64_t k1) {
         }
         if (clip)
             for (size_t j = 0; j < d; j++) xr[j] = xr[j] < o->clip_lo ? o->clip_lo : xr[j] > o->clip_hi ? o->clip_hi : xr[j];
+        if (!ebm_k_all_finite(xr, d, NULL) && i < bad) bad = i;
     }
-    size_t bad;
-    if (!ebm_k_all_finite(x, n * d, &bad))
+    if (bad < n)
         return ebm_fail(EBM_ENAN, "%s chain %zu diverged at step %zu (a smaller step size may help)",
-                        ebm_mcmc_name(o->kind), bad / d, t + 1);
+                        ebm_mcmc_name(o->kind), bad, t + 1);
     return EBM_OK;
 }
 
