@@ -59,16 +59,18 @@ typedef struct {
     size_t accepted;
 } run;
 
-/* xi (n, d) <- N(0, 1) draws from streams (key, row), zero at clamped coordinates. */
+/* zr (d) <- chain i's N(0, 1) draws from stream (key, row), zero at clamped coordinates. */
+static void noise_row(const run *r, uint64_t key, size_t i, float *zr) {
+    ebm_rng_fill_normal(key, r->row0 + i, 0, zr, r->d);
+    if (r->o->clamp)
+        for (size_t j = 0; j < r->d; j++)
+            if (r->o->clamp[j]) zr[j] = 0.0f;
+}
+
+/* xi (n, d) <- every chain's noise_row. */
 static void draw_noise(const run *r, uint64_t key, float *xi) {
-    size_t d = r->d;
-#pragma omp parallel for schedule(static) if (r->n * d >= 65536)
-    for (size_t i = 0; i < r->n; i++) {
-        ebm_rng_fill_normal(key, r->row0 + i, 0, xi + i * d, d);
-        if (r->o->clamp)
-            for (size_t j = 0; j < d; j++)
-                if (r->o->clamp[j]) xi[i * d + j] = 0.0f;
-    }
+#pragma omp parallel for schedule(static) if (r->n * r->d >= 65536)
+    for (size_t i = 0; i < r->n; i++) noise_row(r, key, i, xi + i * r->d);
 }
 
 /* Zeroes the clamped coordinates of g (n, d). */
@@ -116,17 +118,14 @@ static ebm_status step_langevin(run *r, float *x, size_t t, uint64_t k1) {
     float sd = o->kind == EBM_MCMC_SGLD ? o->noise : sqrtf(2.0f * o->step_size);
     int clip = o->clip_lo < o->clip_hi;
     float px = o->prox;
-    /* each row's noise (draw_noise's draws), its move and its finiteness check in one pass, while the row is
-     * in cache; bad: the first row that is not finite */
+    /* each row's noise (noise_row, as draw_noise), its move and its finiteness check in one pass, while the row
+     * is in cache; bad: the first row that is not finite */
     size_t bad = n;
 #pragma omp parallel for schedule(static) reduction(min : bad) if (n * d >= 65536)
     for (size_t i = 0; i < n; i++) {
         float *xr = x + i * d, *zr = r->xi + i * d;
         const float *gr = r->g + i * d;
-        ebm_rng_fill_normal(k1, r->row0 + i, 0, zr, d);
-        if (r->o->clamp)
-            for (size_t j = 0; j < d; j++)
-                if (r->o->clamp[j]) zr[j] = 0.0f;
+        noise_row(r, k1, i, zr);
         if (px > 0) { /* the proximal step: x' in the box of radius prox around x, i.e. the move clipped */
             for (size_t j = 0; j < d; j++) {
                 float m = -drift * gr[j] + sd * zr[j];
