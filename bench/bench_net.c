@@ -193,7 +193,8 @@ static int bench_mlp(const char *spec, size_t reps, size_t n, size_t ksteps, dou
             fprintf(stderr, "bench_net: %s\n", ebm_last_error());
             return 1;
         }
-#pragma omp simd
+        /* on both threads, as PyTorch's SGD step (its add_ is threaded above 32k elements) */
+#pragma omp parallel for simd schedule(static)
         for (size_t i = 0; i < np; i++) params[i] -= lr * grad[i];
         ebm_net_params_changed(net);
         if (it > 0) t_iter[it - 1] = now() - t; /* the first is a warm-up */

@@ -311,6 +311,86 @@ static void test_threads(void) {
     }
 }
 
+/* The dense tail block by block (src/models/net.c, forward_tail and backward_tail: bf16, 32 rows or more):
+ *  - against fp32 within the normwise bound of test_other_nets_bf16, for an MLP and for a CNN whose tail
+ *    follows the per-sample front (the threads' last layer packs its rows after a barrier), at batch sizes
+ *    that cut into two blocks (40: 24 + 16), one (33 is 24 + 9) and three (130: 64 + 64 + 2);
+ *  - each row's energy and dE/dx against the same row in a batch of 31, which runs layer by layer: the same
+ *    bf16 operands, sums cut differently (bound 2e-3, as test_net.c's paths);
+ *  - the CNN with its convolutions layer by layer (EBM_NET_CONV_LAYERS: the tail then starts at the first
+ *    element-wise layer after the last convolution, and the layers before it continue from its packed rows)
+ *    bit for bit against the front (the tails compute the same blocks);
+ *  - bit for bit on 1, 2 and 3 threads at 130 rows. */
+static void test_tail(void) {
+    static const struct {
+        const char *spec;
+        size_t c, h, w, products;
+    } nets[] = {
+        {"linear:48,silu,linear:40,tanh,linear:1", 20, 1, 1, 6},
+        {"conv:4:3:1,silu,pool:2,conv:8:3:2,leakyrelu,flatten,linear:16,silu,linear:1", 2, 10, 10, 9},
+    };
+    static const size_t sizes[] = {40, 33, 130};
+    for (size_t i = 0; i < sizeof nets / sizeof nets[0]; i++)
+        for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+            const size_t n = sizes[si];
+            ebm_net *a = make_net(nets[i].spec, nets[i].c, nets[i].h, nets[i].w, 70 + i), *b, *c;
+            CHECK_OK(ebm_net_clone(a, &b));
+            CHECK_OK(ebm_net_set_precision(b, EBM_PRECISION_BF16));
+            CHECK_OK(ebm_net_clone(b, &c));
+            ebm_net_conv_mode(c, EBM_NET_CONV_LAYERS);
+            ebm_energy *ea, *eb, *ec;
+            CHECK_OK(ebm_net_energy(a, EBM_NET_HEAD_SCALAR, &ea));
+            CHECK_OK(ebm_net_energy(b, EBM_NET_HEAD_SCALAR, &eb));
+            CHECK_OK(ebm_net_energy(c, EBM_NET_HEAD_SCALAR, &ec));
+            const size_t d = ea->dim, np = ea->n_params;
+            float *x = malloc(n * d * sizeof(float));
+            REQUIRE(x);
+            fill(x, n * d, 80 + i, -1, 1);
+            int t0 = ebm_get_threads();
+            ebm_set_threads(2);
+            results r32 = run_energy(ea, x, n), r16 = run_energy(eb, x, n), rl = run_energy(ec, x, n);
+            double bound = 4 * (double)nets[i].products * U;
+            double eE = rel_diff(r16.E, r32.E, n), ex = rel_diff(r16.dx, r32.dx, n * d);
+            double ep = rel_diff(r16.grad, r32.grad, np);
+            printf("tail, %s, %zu rows: relative errors E %.3g, grad_x %.3g, grad_params %.3g (bound %.3g)\n",
+                   nets[i].spec, n, eE, ex, ep, bound);
+            CHECK(eE < bound && ex < bound && ep < bound);
+            CHECK(eE > 0 && ex > 0 && ep > 0);
+            CHECK_MSG(memcmp(r16.E, rl.E, n * sizeof(float)) == 0 && memcmp(r16.dx, rl.dx, n * d * sizeof(float)) == 0,
+                      "%s, %zu rows: the tail after the front differs from the tail after conv layers", nets[i].spec, n);
+            /* (its conv weight gradients come from im2col, the front's from oneDNN per sample) */
+            CHECK_MSG(rel_diff(rl.grad, r32.grad, np) < bound, "%s, %zu rows: conv layers' parameter gradients off by %.3g",
+                      nets[i].spec, n, rel_diff(rl.grad, r32.grad, np));
+            /* rows in batches of 31 (layer by layer) */
+            float *E31 = malloc(n * sizeof(float)), *dx31 = malloc(n * d * sizeof(float));
+            REQUIRE(E31 && dx31);
+            for (size_t r = 0; r < n; r += 31) {
+                size_t m = n - r < 31 ? n - r : 31;
+                CHECK_OK(eb->grad_x(eb, x + r * d, m, E31 + r, dx31 + r * d));
+            }
+            double lE = rel_diff(E31, r16.E, n), lx = rel_diff(dx31, r16.dx, n * d);
+            CHECK_MSG(lE < 2e-3 && lx < 2e-3, "%s, %zu rows: block by block vs layer by layer: E %.3g, dE/dx %.3g",
+                      nets[i].spec, n, lE, lx);
+            if (n == 130) {
+                ebm_set_threads(1);
+                results r1 = run_energy(eb, x, n);
+                ebm_set_threads(3);
+                results r3 = run_energy(eb, x, n);
+                CHECK_MSG(same_bits(&r1, &r16, n, d, np) && same_bits(&r3, &r16, n, d, np),
+                          "%s, %zu rows: the tail's results depend on the thread count", nets[i].spec, n);
+                results_free(&r1);
+                results_free(&r3);
+            }
+            ebm_set_threads(t0);
+            results_free(&r32);
+            results_free(&r16);
+            results_free(&rl);
+            free(E31), free(dx31), free(x);
+            ebm_energy_free(ea), ebm_energy_free(eb), ebm_energy_free(ec);
+            ebm_net_free(a), ebm_net_free(b), ebm_net_free(c);
+        }
+}
+
 /* MALA on a 2-D network energy E(x) = sum_j softplus(w_j . x + b_j) (a smoothed |x|-like bowl, skewed and
  * correlated) in bf16: mean and covariance against quadrature of exp(-E) of the fp32 network on a grid over
  * [-9, 9]^2 (step 0.03; the tails beyond weigh under e^-15).  4,000 chains: standard errors near 0.02 for a
@@ -381,6 +461,7 @@ int main(void) {
         test_other_nets_bf16();
         test_refresh();
         test_threads();
+        test_tail();
     }
     test_langevin_bf16();
     return check_summary("test_net_precision");

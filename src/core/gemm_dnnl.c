@@ -105,6 +105,19 @@ uint16_t *ebm_mm_weights_buffer(ebm_mm *mm, const float *W, size_t rows, size_t 
     (void)mm, (void)W, (void)rows, (void)cols;
     return NULL;
 }
+ebm_status ebm_mm_slots(ebm_mm *mm, size_t n) {
+    (void)mm, (void)n;
+    return EBM_OK;
+}
+void ebm_mm_gemm_one(ebm_mm *mm, size_t slot, int ta, int tb, size_t m, size_t n, size_t k, const float *A,
+                     size_t lda, const float *B, size_t ldb, const float *bias, float beta, float *C, size_t ldc) {
+    (void)mm, (void)slot;
+    if (bias) {
+        for (size_t r = 0; r < m; r++) memcpy(C + r * ldc, bias, n * sizeof(float));
+        beta = 1.0f;
+    }
+    ebm_sgemm(ta, tb, m, n, k, 1.0f, A, lda, B, ldb, beta, C, ldc);
+}
 
 #else
 
@@ -113,7 +126,7 @@ uint16_t *ebm_mm_weights_buffer(ebm_mm *mm, const float *W, size_t rows, size_t 
 
 typedef struct {
     dnnl_primitive_t prim;
-    dnnl_memory_t a, b, c, scale;
+    dnnl_memory_t a, b, c, scale, bias;
     dnnl_stream_t stream;
     int ok;
 } mm_block;
@@ -129,8 +142,28 @@ typedef struct {
     unsigned long long last_use;
 } mm_shape;
 
+/* One thread's products (ebm_mm_gemm_one): whole products, each one primitive, cached by shape, with the
+ * thread's own memory objects, stream and operand scratch. */
+#define SLOT_SHAPES 8
+typedef struct {
+    int used, ta, tb, bf16_b, has_bias;
+    size_t m, n, k, lda, ldb, ldc;
+    float beta;
+    mm_block blk;
+    unsigned long long last_use;
+} slot_shape;
+
+typedef struct {
+    slot_shape sh[SLOT_SHAPES];
+    unsigned long long clock;
+    uint16_t *a16, *b16;
+    size_t a_cap, b_cap;
+} mm_slot;
+
 struct ebm_mm {
     int bf16;
+    mm_slot *slots;                 /* (n_slots) ebm_mm_slots */
+    size_t n_slots;
     dnnl_engine_t engine;
     mm_shape shapes[MAX_SHAPES];
     unsigned long long clock;
@@ -160,22 +193,37 @@ ebm_status ebm_mm_new(ebm_precision p, int dnnl_fp32, ebm_mm **out) {
     return EBM_OK;
 }
 
+static void block_clear(mm_block *k) {
+    if (k->prim) dnnl_primitive_destroy(k->prim);
+    if (k->a) dnnl_memory_destroy(k->a);
+    if (k->b) dnnl_memory_destroy(k->b);
+    if (k->c) dnnl_memory_destroy(k->c);
+    if (k->scale) dnnl_memory_destroy(k->scale);
+    if (k->bias) dnnl_memory_destroy(k->bias);
+    if (k->stream) dnnl_stream_destroy(k->stream);
+    memset(k, 0, sizeof *k);
+}
+
 static void shape_clear(mm_shape *sh) {
-    for (size_t b = 0; b < MAX_BLOCKS; b++) {
-        mm_block *k = &sh->blk[b];
-        if (k->prim) dnnl_primitive_destroy(k->prim);
-        if (k->a) dnnl_memory_destroy(k->a);
-        if (k->b) dnnl_memory_destroy(k->b);
-        if (k->c) dnnl_memory_destroy(k->c);
-        if (k->scale) dnnl_memory_destroy(k->scale);
-        if (k->stream) dnnl_stream_destroy(k->stream);
-    }
+    for (size_t b = 0; b < MAX_BLOCKS; b++) block_clear(&sh->blk[b]);
     memset(sh, 0, sizeof *sh);
+}
+
+static void slots_free(ebm_mm *mm) {
+    for (size_t i = 0; i < mm->n_slots; i++) {
+        for (size_t j = 0; j < SLOT_SHAPES; j++) block_clear(&mm->slots[i].sh[j].blk);
+        ebm_free(mm->slots[i].a16);
+        ebm_free(mm->slots[i].b16);
+    }
+    free(mm->slots);
+    mm->slots = NULL;
+    mm->n_slots = 0;
 }
 
 void ebm_mm_free(ebm_mm *mm) {
     if (!mm) return;
     for (size_t i = 0; i < MAX_SHAPES; i++) shape_clear(&mm->shapes[i]);
+    slots_free(mm);
     if (mm->engine) dnnl_engine_destroy(mm->engine);
     ebm_free(mm->a16);
     ebm_free(mm->b16);
@@ -232,44 +280,56 @@ static dnnl_status_t view(dnnl_memory_desc_t *d, size_t rows, size_t cols, size_
     return dnnl_memory_desc_init_by_strides(d, 2, dims, t, strides);
 }
 
-/* Creates block b's primitive and memory objects (called by the thread that will run it). */
-static int block_create(const ebm_mm *mm, const mm_shape *sh, size_t b, mm_block *k) {
-    size_t len = sh->split_cols ? sh->n : sh->m, x0 = b * sh->per, x1 = x0 + sh->per < len ? x0 + sh->per : len;
-    size_t bm = sh->split_cols ? sh->m : x1 - x0, bn = sh->split_cols ? x1 - x0 : sh->n;
+/* A primitive for C (bm, bn) = alpha op(A) op(B) + beta C, op(A) (bm, k), with its memory objects and stream
+ * (called by the thread that will run it, whose thread count is 1).  has_alpha: alpha is read at run time
+ * from *alpha through the scale memory; bf16_b: B is bf16 (A is whenever mm is). */
+static int prim_create(const ebm_mm *mm, int ta, int tb, size_t bm, size_t bn, size_t k, size_t lda, size_t ldb,
+                       size_t ldc, int has_alpha, const float *alpha, float beta, int bf16_b, int has_bias,
+                       mm_block *blk) {
     dnnl_data_type_t t = mm->bf16 ? dnnl_bf16 : dnnl_f32;
-    dnnl_memory_desc_t da, db, dc, ds;
+    dnnl_memory_desc_t da, db, dc, ds, dbias;
     dnnl_matmul_desc_t md;
     dnnl_primitive_attr_t attr = NULL;
     dnnl_post_ops_t po = NULL;
     dnnl_primitive_desc_t pd = NULL;
-    int ok = view(&da, bm, sh->k, sh->lda, sh->ta, t) == dnnl_success &&
-             view(&db, sh->k, bn, sh->ldb, sh->tb, t) == dnnl_success &&
-             view(&dc, bm, bn, sh->ldc, 0, dnnl_f32) == dnnl_success &&
-             dnnl_matmul_desc_init(&md, &da, &db, NULL, &dc) == dnnl_success &&
+    int ok = view(&da, bm, k, lda, ta, t) == dnnl_success &&
+             view(&db, k, bn, ldb, tb, bf16_b ? dnnl_bf16 : t) == dnnl_success &&
+             view(&dc, bm, bn, ldc, 0, dnnl_f32) == dnnl_success &&
+             (!has_bias || view(&dbias, 1, bn, bn, 0, dnnl_f32) == dnnl_success) &&
+             dnnl_matmul_desc_init(&md, &da, &db, has_bias ? &dbias : NULL, &dc) == dnnl_success &&
              dnnl_primitive_attr_create(&attr) == dnnl_success;
-    if (ok && sh->has_alpha) {
+    if (ok && has_alpha) {
         const float rt = DNNL_RUNTIME_F32_VAL;
         ok = dnnl_primitive_attr_set_output_scales(attr, 1, 0, &rt) == dnnl_success;
     }
-    if (ok && sh->beta != 0.0f) {
-        ok = dnnl_post_ops_create(&po) == dnnl_success && dnnl_post_ops_append_sum(po, sh->beta) == dnnl_success &&
+    if (ok && beta != 0.0f) {
+        ok = dnnl_post_ops_create(&po) == dnnl_success && dnnl_post_ops_append_sum(po, beta) == dnnl_success &&
              dnnl_primitive_attr_set_post_ops(attr, po) == dnnl_success;
     }
     ok = ok && dnnl_primitive_desc_create(&pd, &md, attr, mm->engine, NULL) == dnnl_success &&
-         dnnl_primitive_create(&k->prim, pd) == dnnl_success &&
-         dnnl_memory_create(&k->a, &da, mm->engine, DNNL_MEMORY_NONE) == dnnl_success &&
-         dnnl_memory_create(&k->b, &db, mm->engine, DNNL_MEMORY_NONE) == dnnl_success &&
-         dnnl_memory_create(&k->c, &dc, mm->engine, DNNL_MEMORY_NONE) == dnnl_success &&
-         dnnl_stream_create(&k->stream, mm->engine, dnnl_stream_default_flags) == dnnl_success;
-    if (ok && sh->has_alpha) {
+         dnnl_primitive_create(&blk->prim, pd) == dnnl_success &&
+         dnnl_memory_create(&blk->a, &da, mm->engine, DNNL_MEMORY_NONE) == dnnl_success &&
+         dnnl_memory_create(&blk->b, &db, mm->engine, DNNL_MEMORY_NONE) == dnnl_success &&
+         dnnl_memory_create(&blk->c, &dc, mm->engine, DNNL_MEMORY_NONE) == dnnl_success &&
+         (!has_bias || dnnl_memory_create(&blk->bias, &dbias, mm->engine, DNNL_MEMORY_NONE) == dnnl_success) &&
+         dnnl_stream_create(&blk->stream, mm->engine, dnnl_stream_default_flags) == dnnl_success;
+    if (ok && has_alpha) {
         dnnl_dims_t one = {1};
         ok = dnnl_memory_desc_init_by_tag(&ds, 1, one, dnnl_f32, dnnl_a) == dnnl_success &&
-             dnnl_memory_create(&k->scale, &ds, mm->engine, (void *)&sh->alpha) == dnnl_success;
+             dnnl_memory_create(&blk->scale, &ds, mm->engine, (void *)alpha) == dnnl_success;
     }
     if (pd) dnnl_primitive_desc_destroy(pd);
     if (po) dnnl_post_ops_destroy(po);
     if (attr) dnnl_primitive_attr_destroy(attr);
     return ok;
+}
+
+/* Creates block b's primitive and memory objects (called by the thread that will run it). */
+static int block_create(const ebm_mm *mm, const mm_shape *sh, size_t b, mm_block *k) {
+    size_t len = sh->split_cols ? sh->n : sh->m, x0 = b * sh->per, x1 = x0 + sh->per < len ? x0 + sh->per : len;
+    size_t bm = sh->split_cols ? sh->m : x1 - x0, bn = sh->split_cols ? x1 - x0 : sh->n;
+    return prim_create(mm, sh->ta, sh->tb, bm, bn, sh->k, sh->lda, sh->ldb, sh->ldc, sh->has_alpha, &sh->alpha,
+                       sh->beta, mm->bf16, 0, k);
 }
 
 static mm_shape *find_shape(ebm_mm *mm, int ta, int tb, size_t m, size_t n, size_t k, size_t lda, size_t ldb,
@@ -384,6 +444,80 @@ void ebm_mm_gemm_ep(ebm_mm *mm, int ta, int tb, size_t m, size_t n, size_t k, fl
 fallback:
     /* oneDNN refused (no memory, an unsupported ISA): the fp32 product is always available */
     ebm_sgemm_ep(ta, tb, m, n, k, alpha, A, lda0, B, ldb0, beta, C, ldc, ep);
+}
+
+ebm_status ebm_mm_slots(ebm_mm *mm, size_t n) {
+    if (!mm || n <= mm->n_slots) return EBM_OK;
+    mm_slot *sl = calloc(n, sizeof *sl);
+    if (!sl) return ebm_fail(EBM_ENOMEM, "out of memory");
+    if (mm->n_slots) memcpy(sl, mm->slots, mm->n_slots * sizeof *sl);
+    free(mm->slots);
+    mm->slots = sl;
+    mm->n_slots = n;
+    return EBM_OK;
+}
+
+void ebm_mm_gemm_one(ebm_mm *mm, size_t slot, int ta, int tb, size_t m, size_t n, size_t k, const float *A,
+                     size_t lda, const float *B, size_t ldb, const float *bias, float beta, float *C, size_t ldc) {
+    const int hb = bias != NULL;
+    if (!mm || slot >= mm->n_slots) goto fallback;
+    if (m == 0 || n == 0) return;
+    mm_slot *s = &mm->slots[slot];
+    const void *a = A, *bp = B;
+    size_t la = lda, lb = ldb;
+    size_t ar = ta ? k : m, ac = ta ? m : k, br = tb ? n : k, bc = tb ? k : n;
+    int bf16_b = 0;
+    if (mm->bf16) {
+        if (B == mm->w_src && br == mm->w_rows && bc == mm->w_cols && ldb == bc) {
+            bp = mm->w16;
+        } else {
+            if (!grow(&s->b16, &s->b_cap, br * bc)) goto fallback;
+            for (size_t r = 0; r < br; r++) ebm_k_to_bf16_row(B + r * ldb, bc, s->b16 + r * bc);
+            bp = s->b16;
+        }
+        lb = bc;
+        bf16_b = 1;
+        if (!grow(&s->a16, &s->a_cap, ar * ac)) goto fallback;
+        for (size_t r = 0; r < ar; r++) ebm_k_to_bf16_row(A + r * lda, ac, s->a16 + r * ac);
+        a = s->a16;
+        la = ac;
+    }
+    slot_shape *sh = NULL, *lru = &s->sh[0];
+    s->clock++;
+    for (size_t i = 0; i < SLOT_SHAPES && !sh; i++) {
+        slot_shape *c = &s->sh[i];
+        if (c->used && c->ta == ta && c->tb == tb && c->m == m && c->n == n && c->k == k && c->lda == la &&
+            c->ldb == lb && c->ldc == ldc && c->beta == beta && c->bf16_b == bf16_b && c->has_bias == hb)
+            sh = c;
+        else if (!c->used || (lru->used && c->last_use < lru->last_use))
+            lru = c;
+    }
+    if (!sh) {
+        sh = lru;
+        block_clear(&sh->blk);
+        *sh = (slot_shape){1, ta, tb, bf16_b, hb, m, n, k, la, lb, ldc, beta, {0}, 0};
+        if (!prim_create(mm, ta, tb, m, n, k, la, lb, ldc, 0, NULL, beta, bf16_b, hb, &sh->blk)) {
+            block_clear(&sh->blk);
+            sh->used = 0;
+            goto fallback;
+        }
+    }
+    sh->last_use = s->clock;
+    dnnl_memory_set_data_handle(sh->blk.a, (void *)a);
+    dnnl_memory_set_data_handle(sh->blk.b, (void *)bp);
+    dnnl_memory_set_data_handle(sh->blk.c, C);
+    if (hb) dnnl_memory_set_data_handle(sh->blk.bias, (void *)bias);
+    dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, sh->blk.a}, {DNNL_ARG_WEIGHTS, sh->blk.b}, {DNNL_ARG_DST, sh->blk.c},
+                               {DNNL_ARG_BIAS, sh->blk.bias}};
+    if (dnnl_primitive_execute(sh->blk.prim, sh->blk.stream, 3 + hb, args) == dnnl_success &&
+        dnnl_stream_wait(sh->blk.stream) == dnnl_success)
+        return;
+fallback:
+    if (hb) { /* C = bias + op(A) op(B) (beta is 0 with a bias) */
+        for (size_t r = 0; r < m; r++) memcpy(C + r * ldc, bias, n * sizeof(float));
+        beta = 1.0f;
+    }
+    ebm_sgemm(ta, tb, m, n, k, 1.0f, A, lda, B, ldb, beta, C, ldc);
 }
 
 #endif

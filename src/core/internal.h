@@ -114,6 +114,15 @@ ebm_status ebm_mm_set_weights(ebm_mm *mm, const float *W, size_t rows, size_t co
 uint16_t *ebm_mm_weights_buffer(ebm_mm *mm, const float *W, size_t rows, size_t cols);
 void ebm_mm_gemm(ebm_mm *mm, int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *A, size_t lda,
                  const float *B, size_t ldb, float beta, float *C, size_t ldc);
+/* Products that threads run side by side, each on its own rows (a net's layers on a block of its batch rows):
+ * ebm_mm_slots makes room for n threads (call it outside a parallel region), then a thread calls
+ * ebm_mm_gemm_one with its own slot < n: C (m, n) = op(A) op(B) + beta C, or bias (n) + op(A) op(B) when bias
+ * is not NULL (beta then 0), as one product that the calling
+ * thread runs alone (ebm_sgemm, serial inside a parallel region, where mm is NULL, has no room for the slot,
+ * or oneDNN refuses).  Its bits depend on the call's shape and operands only. */
+ebm_status ebm_mm_slots(ebm_mm *mm, size_t n);
+void ebm_mm_gemm_one(ebm_mm *mm, size_t slot, int ta, int tb, size_t m, size_t n, size_t k, const float *A,
+                     size_t lda, const float *B, size_t ldb, const float *bias, float beta, float *C, size_t ldc);
 /* ebm_mm_gemm with an epilogue on every block of C (ebm_sgemm_ep's contract). */
 void ebm_mm_gemm_ep(ebm_mm *mm, int ta, int tb, size_t m, size_t n, size_t k, float alpha, const float *A,
                     size_t lda, const float *B, size_t ldb, float beta, float *C, size_t ldc, const ebm_gemm_ep *ep);

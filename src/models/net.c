@@ -1220,13 +1220,14 @@ static int front_grads_ok(ebm_net *net, size_t front) {
     return 1;
 }
 
-/* The front's backward [0, front) given g = dL/d(output of layer front - 1) (n rows): dx (n, in) when dx is
+/* The front's backward [0, front) given g = dL/d(output of layer front - 1) (n rows, gstride floats apart): dx (n, in) when dx is
  * not NULL, and, when grad is not NULL, the conv layers' weight and bias gradients added into grad: each
  * sample's into its own row of net->wpart, then summed over the samples in their order (so the sums do
  * not depend on which thread took which sample).  The front's only parameters are its conv layers', which
  * lie together in the flat array (layer order, weight then bias), so a row is params [base, base + per).
  * 1 when done (grad untouched otherwise). */
-static int backward_front(ebm_net *net, size_t front, const float *g, size_t n, float *dx, float *grad) {
+static int backward_front(ebm_net *net, size_t front, const float *g, size_t gstride, size_t n, float *dx,
+                          float *grad) {
     int nt = threads_for(n), failed = 0;
     size_t base = 0, per = 0;
     for (size_t j = 0; grad && j < front; j++)
@@ -1247,7 +1248,6 @@ static int backward_front(ebm_net *net, size_t front, const float *g, size_t n, 
         if (net->L[j].kind == L_CONV &&
             ebm_conv_prepare(net->cv[j], weights(net, &net->L[j]), 0, (size_t)nt) != EBM_OK)
             return 0;
-    const size_t gsize = net->L[front - 1].out_size;
 #pragma omp parallel num_threads(nt) reduction(| : failed)
     {
         omp_set_num_threads(1);
@@ -1256,7 +1256,7 @@ static int backward_front(ebm_net *net, size_t front, const float *g, size_t n, 
         int bad = 0;
 #pragma omp for schedule(dynamic, 1)
         for (size_t r = 0; r < n; r++) {
-            const float *gi = g + r * gsize;
+            const float *gi = g + r * gstride;
             int which = 0;
             for (size_t jj = front; jj-- > 0 && !bad;) {
                 const layer *l = &net->L[jj];
@@ -1313,6 +1313,148 @@ static int backward_front(ebm_net *net, size_t front, const float *g, size_t n, 
     return 1;
 }
 
+/* ---------------------------------------------------------------------------------------------
+ * The dense tail, by blocks of batch rows
+ *
+ * The layers after the last conv or pool one (linear, element-wise, flatten) act on each row alone.  In bf16
+ * a forward pass, and a backward for dL/dx alone (a sampler's step), run them block by block instead of
+ * layer by layer: the batch is cut into blocks of rows whose size depends on the batch size alone
+ * (tail_rows), each thread takes a run of whole blocks through every layer of the tail, and each block's
+ * product is one oneDNN primitive that the thread runs alone (ebm_mm_gemm_one).  Layer by layer, every
+ * product is split into column blocks and every element-wise layer is a pass of its own, each a parallel
+ * region ending in a barrier: the MLP 784-512-512-1's step waited there for 28-34% of its time
+ * (docs/benchmarks.md).  A block's bits depend only on its rows, so results do not depend on the thread
+ * count; they are not those of the layer-by-layer path, whose products cut the sums differently.
+ * ------------------------------------------------------------------------------------------- */
+
+/* Where the tail starts: after the last conv or pool layer, and not before the per-sample front. */
+static size_t tail_start(const ebm_net *net, size_t front) {
+    size_t t = 0;
+    for (size_t i = 0; i < net->n_layers; i++)
+        if (net->L[i].kind == L_CONV || net->L[i].kind == L_POOL) t = i + 1;
+    return t > front ? t : front;
+}
+
+/* Rows per block of the tail from layer t on for a batch of n (0: layer by layer).  Blocks of 64 rows (a
+ * single-threaded bf16 product of 64 rows runs at 95% of 128 rows' rate here, of 32 rows at 82%), or two
+ * blocks below 128 rows; below 32 rows, or in fp32, layer by layer. */
+static size_t tail_rows(const ebm_net *net, size_t t, size_t n) {
+    if (!net->mm || n < 32 || t >= net->n_layers) return 0;
+    return n >= 128 ? 64 : ((n + 1) / 2 + 7) / 8 * 8;
+}
+
+/* Rows [*r0, *r1) of thread t of nth over nb blocks of R rows (a run of whole blocks). */
+static void thread_rows(size_t t, size_t nth, size_t nb, size_t R, size_t n, size_t *r0, size_t *r1) {
+    size_t a = t * nb / nth * R, b = (t + 1) * nb / nth * R;
+    *r0 = a < n ? a : n;
+    *r1 = b < n ? b : n;
+}
+
+static int tail_slots(ebm_net *net, size_t t0, int nt) {
+    for (size_t i = t0; i < net->n_layers; i++)
+        if (net->L[i].kind == L_LINEAR && ebm_mm_slots(layer_mm(net, i), (size_t)nt) != EBM_OK) return 0;
+    return 1;
+}
+
+/* Layers [t0, n_layers) forward on the n rows at act(net, t0), R rows a block; 0 when the caller must run them.
+ * x: when not NULL (t0 is 0), the input, whose rows each thread copies to act(net, 0) itself. */
+static int forward_tail(ebm_net *net, size_t t0, const float *x, size_t n, size_t R) {
+    const size_t nb = (n + R - 1) / R;
+    const int nt = threads_for(nb);
+    if (!tail_slots(net, t0, nt)) return 0;
+#pragma omp parallel num_threads(nt)
+    {
+        omp_set_num_threads(1); /* this thread's own setting: oneDNN plans and runs its products on it alone */
+        const size_t t = (size_t)omp_get_thread_num();
+        size_t r0, r1;
+        thread_rows(t, (size_t)omp_get_num_threads(), nb, R, n, &r0, &r1);
+        if (x) memcpy(act(net, 0) + r0 * net->L[0].in_size, x + r0 * net->L[0].in_size,
+                      (r1 - r0) * net->L[0].in_size * sizeof(float));
+        for (size_t i = t0; i < net->n_layers; i++) {
+            const layer *l = &net->L[i];
+            const size_t in = l->in_size, out = l->out_size;
+            float *fd = kept_d(net, i);
+            for (size_t a = r0; a < r1; a += R) {
+                const size_t m = r1 - a < R ? r1 - a : R;
+                const float *xa = act(net, i) + a * in;
+                float *y = act(net, i + 1) + a * out;
+                switch (l->kind) {
+                case L_LINEAR:
+                    ebm_mm_gemm_one(layer_mm(net, i), t, 0, 1, m, out, in, xa, in, weights(net, l), in,
+                                    net->params + l->b_off, 0.0f, y, out);
+                    break;
+                case L_FLATTEN:
+                    memcpy(y, xa, m * in * sizeof(float));
+                    break;
+                default:
+                    for (size_t r = 0; r < m; r++)
+                        act_forward_row(l, xa + r * in, y + r * in, fd ? fd + (a + r) * in : NULL);
+                    break;
+                }
+            }
+        }
+    }
+    return 1;
+}
+
+/* dL/dx through layers [t0, n_layers) given g (n, out) = dL/d(output), R rows a block, after a forward.
+ * Returns where dL/d(input of layer t0) went: dx when t0 is 0, else net->g0 or net->g1, the buffer the
+ * layer-by-layer backward would have used, with rows of L[t0].in_size floats; NULL when the caller must
+ * run the layers itself.  Each thread keeps its rows' intermediate gradients max_size floats apart (so the
+ * threads' rows never overlap, whatever the layer's width), and the threads wait for each other once,
+ * before layer t0 packs its rows.  (Parameter gradients stay layer by layer: taken block by block, each
+ * block's weight gradient added in block order, they ran no faster, 1,040-1,065 against 1,045-1,109 us
+ * for the MLP's, batch 128, bf16.) */
+static float *backward_tail(ebm_net *net, size_t t0, const float *g, size_t n, size_t R, float *dx) {
+    const size_t nb = (n + R - 1) / R, top = net->n_layers;
+    const int nt = threads_for(nb);
+    if (!tail_slots(net, t0, nt)) return NULL;
+    float *bufs[2] = {net->g0, net->g1};
+#pragma omp parallel num_threads(nt)
+    {
+        omp_set_num_threads(1);
+        const size_t t = (size_t)omp_get_thread_num();
+        size_t r0, r1;
+        thread_rows(t, (size_t)omp_get_num_threads(), nb, R, n, &r0, &r1);
+        const float *gin = g;
+        size_t gs = net->L[top - 1].out_size;
+        int which = 0;
+        for (size_t ii = top; ii-- > t0;) {
+            const layer *l = &net->L[ii];
+            const size_t in = l->in_size, out = l->out_size;
+            float *d = ii == 0 ? dx : bufs[which];
+            const size_t ds = ii == t0 ? in : net->max_size;
+            if (ii == t0 && ii > 0) {
+#pragma omp barrier
+            }
+            const float *fd = kept_d(net, ii);
+            for (size_t a = r0; a < r1; a += R) {
+                const size_t m = r1 - a < R ? r1 - a : R;
+                const float *ga = gin + a * gs;
+                float *da = d + a * ds;
+                switch (l->kind) {
+                case L_LINEAR:
+                    ebm_mm_gemm_one(layer_mm(net, ii), t, 0, 0, m, in, out, ga, gs, weights(net, l), in, NULL, 0.0f,
+                                    da, ds);
+                    break;
+                case L_FLATTEN:
+                    for (size_t r = 0; r < m; r++) memcpy(da + r * ds, ga + r * gs, in * sizeof(float));
+                    break;
+                default:
+                    for (size_t r = 0; r < m; r++)
+                        act_backward_row(l, act(net, ii) + (a + r) * in, act(net, ii + 1) + (a + r) * in,
+                                         fd ? fd + (a + r) * in : NULL, ga + r * gs, da + r * ds);
+                    break;
+                }
+            }
+            gin = d;
+            gs = ds;
+            which ^= 1;
+        }
+    }
+    return t0 == 0 ? dx : bufs[(top - 1 - t0) % 2];
+}
+
 /* Runs the stack on x (n, in); the output stays at act(net, n_layers).  for_backward: 0 = no backward follows, 1 =
  * keep the SiLU derivatives for one (dsilu), 2 = that, and the front may leave outputs out (skips_output): for the
  * energy's own gradients, whose callers never see the activations. */
@@ -1331,11 +1473,17 @@ static ebm_status forward(ebm_net *net, const float *x, size_t n, int for_backwa
         sn_refresh(net, l);
     }
     if ((s = refresh_w16(net))) return s;
-    memcpy(act(net, 0), x, n * net->L[0].in_size * sizeof(float));
     size_t front = n > 1 ? sample_front(net) : 0;
+    const size_t t0 = tail_start(net, front), R = tail_rows(net, t0, n);
+    /* the input's rows: copied by the threads that take them first, where the tail does */
+    if (!(t0 == 0 && R)) memcpy(act(net, 0), x, n * net->L[0].in_size * sizeof(float));
     if (front && !forward_front(net, front, n)) front = 0;
     if (!front) net->skip_ok = 0;
     for (size_t i = front; i < net->n_layers; i++) {
+        if (i == t0 && R) {
+            if (forward_tail(net, t0, t0 == 0 ? x : NULL, n, R)) break;
+            if (t0 == 0) memcpy(act(net, 0), x, n * net->L[0].in_size * sizeof(float)); /* layer by layer */
+        }
         const layer *l = &net->L[i];
         const float *in = act(net, i);
         float *out = act(net, i + 1);
@@ -1393,9 +1541,19 @@ static ebm_status backward(ebm_net *net, const float *dout, size_t n, float *gra
      * oneDNN's weight gradient */
     size_t front = (dx || grad) && n > 1 ? sample_front(net) : 0;
     if (front && grad && !front_grads_ok(net, front)) front = 0;
-    for (size_t ii = net->n_layers; ii-- > 0;) {
+    /* dL/dx alone: the dense tail block by block (the forward took it so too) */
+    size_t top = net->n_layers;
+    const size_t t0 = tail_start(net, front), R = tail_rows(net, t0, n);
+    float *gt = R && dx && !grad ? backward_tail(net, t0, g, n, R, dx) : NULL;
+    if (gt) {
+        if (t0 == 0) return EBM_OK;
+        g = gt;
+        top = t0;
+        which = (int)((net->n_layers - t0) % 2);
+    }
+    for (size_t ii = top; ii-- > 0;) {
         if (front && ii + 1 == front) {
-            if (backward_front(net, front, g, n, dx, grad)) break;
+            if (backward_front(net, front, g, net->L[front - 1].out_size, n, dx, grad)) break;
             front = 0; /* a convolution failed: layer by layer from here */
         }
         const layer *l = &net->L[ii];
