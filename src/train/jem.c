@@ -8,6 +8,7 @@
  * The trainer is the LCD trainer of E carrying the cross-entropy as its extra part (labels, provenance). */
 #include "train/lcd_internal.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +18,8 @@ typedef struct {
     int32_t *y;            /* (cap) labels of the current batch */
     size_t cap;
     float gen_weight;
+    float *f;              /* (f_cap) logits, then dL/dlogits (ce_weighted) */
+    size_t f_cap;
 } ce_ctx;
 
 ebm_status ebm_jem_cross_entropy(ebm_net *net, const float *x, const int32_t *y, size_t n, float *grad, double *loss) {
@@ -59,6 +62,45 @@ static ebm_status batch_ce(const float *x, const size_t *rows, size_t n, float *
     return ebm_jem_cross_entropy(c->net, x, c->y, n, grad, loss);
 }
 
+/* ebm_lcd_extra.weighted: one forward of the logits f (n, k), E_i = -logsumexp f_i, w_i as the LCD trainer
+ * weighs it (its weights(), then the generative weight), and one backward of dL/df_i = w_i dE_i/df_i =
+ * -w_i softmax(f_i), plus, on the data batch (rows), the cross-entropy's (softmax(f_i) - onehot(y_i)) / n. */
+static ebm_status ce_weighted(void *state, const float *x, const size_t *rows, size_t n, float sign, float alpha,
+                              float scale, float *grad, float *E, double *extra) {
+    ce_ctx *c = state;
+    const size_t k = ebm_net_output_size(c->net);
+    if (n * k > c->f_cap) {
+        float *f = ebm_calloc(n * k, sizeof(float));
+        if (!f) return ebm_fail(EBM_ENOMEM, "out of memory");
+        ebm_free(c->f);
+        c->f = f;
+        c->f_cap = n * k;
+    }
+    ebm_status s = ebm_net_forward(c->net, x, n, c->f);
+    if (s) return s;
+    double total = 0;
+    for (size_t i = 0; i < n; i++) {
+        float *r = c->f + i * k;
+        double mx = r[0], z = 0;
+        for (size_t j = 1; j < k; j++) mx = r[j] > mx ? r[j] : mx;
+        for (size_t j = 0; j < k; j++) z += exp((double)r[j] - mx);
+        const double lse = mx + log(z);
+        E[i] = (float)-lse;
+        float w = (sign + 2.0f * alpha * E[i]) / (float)n;
+        w *= scale;
+        size_t y = rows ? (size_t)c->labels[rows[i]] : k;
+        if (rows) total += lse - r[y];
+        for (size_t j = 0; j < k; j++) {
+            double p = exp((double)r[j] - lse), d = -(double)w * p;
+            if (rows) d += (p - (j == y)) / (double)n;
+            r[j] = (float)d;
+        }
+    }
+    if (rows && !isfinite(total)) return ebm_fail(EBM_ENAN, "cross-entropy: a logit is not finite");
+    if (rows) *extra = total / (double)n;
+    return ebm_net_backward(c->net, c->f, n, grad, NULL);
+}
+
 static ebm_status ce_begin(void *state, const ebm_mat *data, const int32_t *labels) {
     ce_ctx *c = state;
     size_t k = ebm_net_output_size(c->net);
@@ -81,6 +123,7 @@ static ebm_status ce_describe(void *state, ebm_meta *m) {
 static void ce_free(void *state) {
     ce_ctx *c = state;
     if (c) free(c->y);
+    if (c) ebm_free(c->f);
     free(c);
 }
 
@@ -103,7 +146,7 @@ ebm_status ebm_jem_trainer_new(ebm_net *net, const ebm_lcd_opts *o, ebm_trainer 
     oo.extra_grad = batch_ce;
     oo.extra_user = c;
     oo.sn_net = net;
-    ebm_lcd_extra x = {1, e, c, ce_begin, ce_describe, ce_free};
+    ebm_lcd_extra x = {1, e, c, ce_begin, ce_describe, ce_free, ce_weighted};
     return ebm_lcd_trainer_make(e, &oo, &x, out);
 }
 

@@ -202,8 +202,8 @@ static ebm_status lcd_begin(void *self, const ebm_mat *data, const int32_t *labe
 /* The contrastive term on the batch xp (n, dim), rows row0 .. row0 + n - 1 of a global batch of N rows (one
  * process: 0 and n): the negatives' starts of all N rows, this process's moved by the sampler and then
  * gathered from all processes into xn, then grad += gen_weight (sum w+ dE(x+) + sum w- dE(x-)) over its rows. */
-static ebm_status contrastive(lcd_trainer *t, const float *xp, size_t n, uint64_t kneg, const ebm_step_ctx *c,
-                              ebm_figures *fig) {
+static ebm_status contrastive(lcd_trainer *t, const float *xp, const size_t *rows, size_t n, uint64_t kneg,
+                              const ebm_step_ctx *c, ebm_figures *fig) {
     const ebm_lcd_opts *o = &t->o;
     ebm_energy *e = t->e;
     size_t d = e->dim, step = c->step, row0 = c->ranks > 1 ? c->row0 : 0, N = c->ranks > 1 ? c->n_global : n;
@@ -227,8 +227,15 @@ static ebm_status contrastive(lcd_trainer *t, const float *xp, size_t n, uint64_
     if (!s) s = ebm_mcmc_run_at(e, xl, n, row0, &mc, &st);
     if (s) return ebm_fail_prefix(s, "negative sampling at iteration %zu", step + 1);
     /* in the order of one process (data, then negatives); the gather leaves this process's rows as they are */
-    s = e->energy(e, xp, n, t->Ep);
-    if (!s) s = e->energy(e, xl, n, t->En);
+    if (t->x.weighted) {
+        /* energies, their weighted gradients and the extra loss, one forward and one backward a batch */
+        s = t->x.weighted(t->x.state, xp, rows, n, 1.0f, o->alpha, o->gen_weight, t->grad, t->Ep, &fig->extra);
+        if (!s) s = t->x.weighted(t->x.state, xl, NULL, n, -1.0f, o->alpha, o->gen_weight, t->grad, t->En, NULL);
+        fig->loss += fig->extra;
+    } else {
+        s = e->energy(e, xp, n, t->Ep);
+        if (!s) s = e->energy(e, xl, n, t->En);
+    }
     if (!s) s = ebm_step_gather(c, t->xn, row0, row0 + n, N, d);
     if (s) return s;
     if (t->buf) ebm_replay_store(t->buf, t->xn, t->slots, N);
@@ -238,6 +245,7 @@ static ebm_status contrastive(lcd_trainer *t, const float *xp, size_t n, uint64_
     fig->e_pos = weights(t->Ep, n, 1.0f, o->alpha, t->wp, &sqp);
     fig->e_neg = weights(t->En, n, -1.0f, o->alpha, t->wn, &sqn);
     fig->loss += o->gen_weight * (fig->e_pos - fig->e_neg + o->alpha * (sqp + sqn));
+    if (t->x.weighted) return EBM_OK; /* the gradients are in */
     for (size_t i = 0; i < n; i++) {
         t->wp[i] *= o->gen_weight;
         t->wn[i] *= o->gen_weight;
@@ -266,12 +274,12 @@ static ebm_status lcd_step(void *self, float *xp, const size_t *rows, size_t n, 
     memset(t->grad, 0, P * sizeof(float));
     fig->loss = 0;
     ebm_status s = EBM_OK;
-    if (o->extra_grad) {
+    if (o->extra_grad && !(t->x.weighted && o->gen_weight > 0)) { /* else contrastive() takes it */
         s = o->extra_grad(xp, rows, n, t->grad, &fig->extra, o->extra_user);
         if (s) return s;
         fig->loss += fig->extra;
     }
-    if (o->gen_weight > 0 && (s = contrastive(t, xp, n, kneg, c, fig))) return s;
+    if (o->gen_weight > 0 && (s = contrastive(t, xp, rows, n, kneg, c, fig))) return s;
     if (!isfinite(fig->loss))
         return ebm_fail(EBM_ENAN, "mean energy of the data %g, of the negatives %g%s", fig->e_pos, fig->e_neg,
                         !o->extra_grad || isfinite(fig->extra) ? "" : ", extra loss not finite");

@@ -12,6 +12,13 @@ typedef struct ebm_lcd_extra {
     ebm_status (*begin)(void *state, const ebm_mat *data, const int32_t *labels);
     ebm_status (*describe)(void *state, ebm_meta *meta);
     void (*destroy)(void *state);
+    /* Optional (JEM): a weighted energy gradient from one forward and one backward, where the energy's own
+     * calls would take two forwards (energy, then grad_params, whose weights need the energies) and the
+     * extra loss a third forward and a second backward.  E (n) <- E(x_i); grad += sum_i w_i dE(x_i)/dtheta
+     * with w_i = scale (sign + 2 alpha E_i) / n (the LCD weights); and where rows is not NULL (the data
+     * batch), also the extra loss of those rows and its gradient at the same forward, the loss to *extra. */
+    ebm_status (*weighted)(void *state, const float *x, const size_t *rows, size_t n, float sign, float alpha,
+                           float scale, float *grad, float *E, double *extra);
 } ebm_lcd_extra;
 
 /* The LCD trainer of e with x's part (may be NULL); x->owned and x->state are freed with the trainer, also
