@@ -1220,14 +1220,13 @@ static int front_grads_ok(ebm_net *net, size_t front) {
     return 1;
 }
 
-/* The front's backward [0, front) given g = dL/d(output of layer front - 1) (n rows, gstride floats apart): dx (n, in) when dx is
+/* The front's backward [0, front) given g = dL/d(output of layer front - 1) (n rows): dx (n, in) when dx is
  * not NULL, and, when grad is not NULL, the conv layers' weight and bias gradients added into grad: each
  * sample's into its own row of net->wpart, then summed over the samples in their order (so the sums do
  * not depend on which thread took which sample).  The front's only parameters are its conv layers', which
  * lie together in the flat array (layer order, weight then bias), so a row is params [base, base + per).
  * 1 when done (grad untouched otherwise). */
-static int backward_front(ebm_net *net, size_t front, const float *g, size_t gstride, size_t n, float *dx,
-                          float *grad) {
+static int backward_front(ebm_net *net, size_t front, const float *g, size_t n, float *dx, float *grad) {
     int nt = threads_for(n), failed = 0;
     size_t base = 0, per = 0;
     for (size_t j = 0; grad && j < front; j++)
@@ -1248,6 +1247,7 @@ static int backward_front(ebm_net *net, size_t front, const float *g, size_t gst
         if (net->L[j].kind == L_CONV &&
             ebm_conv_prepare(net->cv[j], weights(net, &net->L[j]), 0, (size_t)nt) != EBM_OK)
             return 0;
+    const size_t gsize = net->L[front - 1].out_size;
 #pragma omp parallel num_threads(nt) reduction(| : failed)
     {
         omp_set_num_threads(1);
@@ -1256,7 +1256,7 @@ static int backward_front(ebm_net *net, size_t front, const float *g, size_t gst
         int bad = 0;
 #pragma omp for schedule(dynamic, 1)
         for (size_t r = 0; r < n; r++) {
-            const float *gi = g + r * gstride;
+            const float *gi = g + r * gsize;
             int which = 0;
             for (size_t jj = front; jj-- > 0 && !bad;) {
                 const layer *l = &net->L[jj];
@@ -1553,7 +1553,7 @@ static ebm_status backward(ebm_net *net, const float *dout, size_t n, float *gra
     }
     for (size_t ii = top; ii-- > 0;) {
         if (front && ii + 1 == front) {
-            if (backward_front(net, front, g, net->L[front - 1].out_size, n, dx, grad)) break;
+            if (backward_front(net, front, g, n, dx, grad)) break;
             front = 0; /* a convolution failed: layer by layer from here */
         }
         const layer *l = &net->L[ii];
