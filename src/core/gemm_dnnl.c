@@ -146,7 +146,7 @@ typedef struct {
  * thread's own memory objects, stream and operand scratch. */
 #define SLOT_SHAPES 8
 typedef struct {
-    int used, ta, tb, bf16_b, has_bias;
+    int used, ta, tb, has_bias;
     size_t m, n, k, lda, ldb, ldc;
     float beta;
     mm_block blk;
@@ -261,6 +261,11 @@ uint16_t *ebm_mm_weights_buffer(ebm_mm *mm, const float *W, size_t rows, size_t 
     return mm->w16;
 }
 
+/* Whether B, stored (br, bc) with row stride ldb, is the matrix whose bf16 copy mm->w16 holds. */
+static int is_weights(const ebm_mm *mm, const float *B, size_t br, size_t bc, size_t ldb) {
+    return B == mm->w_src && br == mm->w_rows && bc == mm->w_cols && ldb == bc;
+}
+
 /* Same split as gemm.c's plan(), so both paths cut the output alike. */
 static void plan(mm_shape *sh) {
     size_t m = sh->m, n = sh->n, k = sh->k;
@@ -281,11 +286,10 @@ static dnnl_status_t view(dnnl_memory_desc_t *d, size_t rows, size_t cols, size_
 }
 
 /* A primitive for C (bm, bn) = alpha op(A) op(B) + beta C, op(A) (bm, k), with its memory objects and stream
- * (called by the thread that will run it, whose thread count is 1).  has_alpha: alpha is read at run time
- * from *alpha through the scale memory; bf16_b: B is bf16 (A is whenever mm is). */
+ * (called by the thread that will run it, whose thread count is 1), both operands bf16 where mm is.
+ * has_alpha: alpha is read at run time from *alpha through the scale memory; has_bias: a bias (bn) is added. */
 static int prim_create(const ebm_mm *mm, int ta, int tb, size_t bm, size_t bn, size_t k, size_t lda, size_t ldb,
-                       size_t ldc, int has_alpha, const float *alpha, float beta, int bf16_b, int has_bias,
-                       mm_block *blk) {
+                       size_t ldc, int has_alpha, const float *alpha, float beta, int has_bias, mm_block *blk) {
     dnnl_data_type_t t = mm->bf16 ? dnnl_bf16 : dnnl_f32;
     dnnl_memory_desc_t da, db, dc, ds, dbias;
     dnnl_matmul_desc_t md;
@@ -293,7 +297,7 @@ static int prim_create(const ebm_mm *mm, int ta, int tb, size_t bm, size_t bn, s
     dnnl_post_ops_t po = NULL;
     dnnl_primitive_desc_t pd = NULL;
     int ok = view(&da, bm, k, lda, ta, t) == dnnl_success &&
-             view(&db, k, bn, ldb, tb, bf16_b ? dnnl_bf16 : t) == dnnl_success &&
+             view(&db, k, bn, ldb, tb, t) == dnnl_success &&
              view(&dc, bm, bn, ldc, 0, dnnl_f32) == dnnl_success &&
              (!has_bias || view(&dbias, 1, bn, bn, 0, dnnl_f32) == dnnl_success) &&
              dnnl_matmul_desc_init(&md, &da, &db, has_bias ? &dbias : NULL, &dc) == dnnl_success &&
@@ -329,7 +333,7 @@ static int block_create(const ebm_mm *mm, const mm_shape *sh, size_t b, mm_block
     size_t len = sh->split_cols ? sh->n : sh->m, x0 = b * sh->per, x1 = x0 + sh->per < len ? x0 + sh->per : len;
     size_t bm = sh->split_cols ? sh->m : x1 - x0, bn = sh->split_cols ? x1 - x0 : sh->n;
     return prim_create(mm, sh->ta, sh->tb, bm, bn, sh->k, sh->lda, sh->ldb, sh->ldc, sh->has_alpha, &sh->alpha,
-                       sh->beta, mm->bf16, 0, k);
+                       sh->beta, 0, k);
 }
 
 static mm_shape *find_shape(ebm_mm *mm, int ta, int tb, size_t m, size_t n, size_t k, size_t lda, size_t ldb,
@@ -374,7 +378,7 @@ void ebm_mm_gemm_ep(ebm_mm *mm, int ta, int tb, size_t m, size_t n, size_t k, fl
     int conv_b = 0;
     if (mm->bf16) {
         /* op(A) is (m, k): A is stored (m, k) or, transposed, (k, m); its bf16 copy is compact */
-        if (B == mm->w_src && br == mm->w_rows && bc == mm->w_cols && ldb == bc) {
+        if (is_weights(mm, B, br, bc, ldb)) {
             bp = mm->w16;
         } else {
             if (!grow(&mm->b16, &mm->b_cap, br * bc)) goto fallback;
@@ -466,9 +470,8 @@ void ebm_mm_gemm_one(ebm_mm *mm, size_t slot, int ta, int tb, size_t m, size_t n
     const void *a = A, *bp = B;
     size_t la = lda, lb = ldb;
     size_t ar = ta ? k : m, ac = ta ? m : k, br = tb ? n : k, bc = tb ? k : n;
-    int bf16_b = 0;
     if (mm->bf16) {
-        if (B == mm->w_src && br == mm->w_rows && bc == mm->w_cols && ldb == bc) {
+        if (is_weights(mm, B, br, bc, ldb)) {
             bp = mm->w16;
         } else {
             if (!grow(&s->b16, &s->b_cap, br * bc)) goto fallback;
@@ -476,7 +479,6 @@ void ebm_mm_gemm_one(ebm_mm *mm, size_t slot, int ta, int tb, size_t m, size_t n
             bp = s->b16;
         }
         lb = bc;
-        bf16_b = 1;
         if (!grow(&s->a16, &s->a_cap, ar * ac)) goto fallback;
         for (size_t r = 0; r < ar; r++) ebm_k_to_bf16_row(A + r * lda, ac, s->a16 + r * ac);
         a = s->a16;
@@ -487,7 +489,7 @@ void ebm_mm_gemm_one(ebm_mm *mm, size_t slot, int ta, int tb, size_t m, size_t n
     for (size_t i = 0; i < SLOT_SHAPES && !sh; i++) {
         slot_shape *c = &s->sh[i];
         if (c->used && c->ta == ta && c->tb == tb && c->m == m && c->n == n && c->k == k && c->lda == la &&
-            c->ldb == lb && c->ldc == ldc && c->beta == beta && c->bf16_b == bf16_b && c->has_bias == hb)
+            c->ldb == lb && c->ldc == ldc && c->beta == beta && c->has_bias == hb)
             sh = c;
         else if (!c->used || (lru->used && c->last_use < lru->last_use))
             lru = c;
@@ -495,8 +497,8 @@ void ebm_mm_gemm_one(ebm_mm *mm, size_t slot, int ta, int tb, size_t m, size_t n
     if (!sh) {
         sh = lru;
         block_clear(&sh->blk);
-        *sh = (slot_shape){1, ta, tb, bf16_b, hb, m, n, k, la, lb, ldc, beta, {0}, 0};
-        if (!prim_create(mm, ta, tb, m, n, k, la, lb, ldc, 0, NULL, beta, bf16_b, hb, &sh->blk)) {
+        *sh = (slot_shape){1, ta, tb, hb, m, n, k, la, lb, ldc, beta, {0}, 0};
+        if (!prim_create(mm, ta, tb, m, n, k, la, lb, ldc, 0, NULL, beta, hb, &sh->blk)) {
             block_clear(&sh->blk);
             sh->used = 0;
             goto fallback;
