@@ -315,8 +315,8 @@ static void test_threads(void) {
  *  - against fp32 within the normwise bound of test_other_nets_bf16, for an MLP and for a CNN whose tail
  *    follows the per-sample front (the threads' last layer packs its rows after a barrier), at batch sizes
  *    that cut into two blocks (40: 24 + 16), one (33 is 24 + 9) and three (130: 64 + 64 + 2);
- *  - each row's energy and dE/dx against the same row in a batch of 31, which runs layer by layer: the same
- *    bf16 operands, sums cut differently (bound 2e-3, as test_net.c's paths);
+ *  - each row's energy and dE/dx, and the weighted parameter gradient, against batches of 31, which run layer
+ *    by layer: the same bf16 operands, sums cut differently (bound 2e-3, as test_net.c's paths);
  *  - the CNN with its convolutions layer by layer (EBM_NET_CONV_LAYERS: the tail then starts at the first
  *    element-wise layer after the last convolution, and the layers before it continue from its packed rows)
  *    bit for bit against the front (the tails compute the same blocks);
@@ -361,16 +361,22 @@ static void test_tail(void) {
             /* (its conv weight gradients come from im2col, the front's from oneDNN per sample) */
             CHECK_MSG(rel_diff(rl.grad, r32.grad, np) < bound, "%s, %zu rows: conv layers' parameter gradients off by %.3g",
                       nets[i].spec, n, rel_diff(rl.grad, r32.grad, np));
-            /* rows in batches of 31 (layer by layer) */
+            /* rows in batches of 31 (layer by layer); the parameter gradient with run_energy's weights of the
+             * whole batch, summed over the batches */
             float *E31 = malloc(n * sizeof(float)), *dx31 = malloc(n * d * sizeof(float));
-            REQUIRE(E31 && dx31);
+            float *g31 = calloc(np, sizeof(float)), *w = malloc(n * sizeof(float));
+            REQUIRE(E31 && dx31 && g31 && w);
+            for (size_t r = 0; r < n; r++) w[r] = (r % 3 == 0 ? -1.0f : 0.5f) / (float)n;
             for (size_t r = 0; r < n; r += 31) {
                 size_t m = n - r < 31 ? n - r : 31;
                 CHECK_OK(eb->grad_x(eb, x + r * d, m, E31 + r, dx31 + r * d));
+                CHECK_OK(eb->grad_params(eb, x + r * d, m, w + r, g31, NULL));
             }
-            double lE = rel_diff(E31, r16.E, n), lx = rel_diff(dx31, r16.dx, n * d);
-            CHECK_MSG(lE < 2e-3 && lx < 2e-3, "%s, %zu rows: block by block vs layer by layer: E %.3g, dE/dx %.3g",
-                      nets[i].spec, n, lE, lx);
+            double lE = rel_diff(E31, r16.E, n), lx = rel_diff(dx31, r16.dx, n * d), lg = rel_diff(g31, r16.grad, np);
+            CHECK_MSG(lE < 2e-3 && lx < 2e-3 && lg < 2e-3,
+                      "%s, %zu rows: block by block vs layer by layer: E %.3g, dE/dx %.3g, dE/dtheta %.3g", nets[i].spec,
+                      n, lE, lx, lg);
+            free(g31), free(w);
             if (n == 130) {
                 ebm_set_threads(1);
                 results r1 = run_energy(eb, x, n);

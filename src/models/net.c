@@ -1317,8 +1317,7 @@ static int backward_front(ebm_net *net, size_t front, const float *g, size_t n, 
  * The dense tail, by blocks of batch rows
  *
  * The layers after the last conv or pool one (linear, element-wise, flatten) act on each row alone.  In bf16
- * a forward pass, and a backward for dL/dx alone (a sampler's step), run them block by block instead of
- * layer by layer: the batch is cut into blocks of rows whose size depends on the batch size alone
+ * a forward pass and a backward run them block by block instead of layer by layer: the batch is cut into blocks of rows whose size depends on the batch size alone
  * (tail_rows), each thread takes a run of whole blocks through every layer of the tail, and each block's
  * product is one oneDNN primitive that the thread runs alone (ebm_mm_gemm_one).  Layer by layer, every
  * product is split into column blocks and every element-wise layer is a pass of its own, each a parallel
@@ -1397,38 +1396,77 @@ static int forward_tail(ebm_net *net, size_t t0, const float *x, size_t n, size_
     return 1;
 }
 
-/* dL/dx through layers [t0, n_layers) given g (n, out) = dL/d(output), R rows a block, after a forward.
- * Returns where dL/d(input of layer t0) went: dx when t0 is 0, else net->g0 or net->g1, the buffer the
- * layer-by-layer backward would have used, with rows of L[t0].in_size floats; NULL when the caller must
- * run the layers itself.  Each thread keeps its rows' intermediate gradients max_size floats apart (so the
- * threads' rows never overlap, whatever the layer's width), and the threads wait for each other once,
- * before layer t0 packs its rows.  (Parameter gradients stay layer by layer: taken block by block, each
- * block's weight gradient added in block order, they ran no faster, 1,040-1,065 against 1,045-1,109 us
- * for the MLP's, batch 128, bf16.) */
-static float *backward_tail(ebm_net *net, size_t t0, const float *g, size_t n, size_t R, float *dx) {
-    const size_t nb = (n + R - 1) / R, top = net->n_layers;
+/* Whether the tail's parameter gradients can be taken in its pass: no SN layer (its gradient goes through
+ * sn_backward). */
+static int tail_grads_ok(const ebm_net *net, size_t t0) {
+    for (size_t i = t0; i < net->n_layers; i++)
+        if (net->L[i].kind == L_LINEAR && net->L[i].sn) return 0;
+    return 1;
+}
+
+/* The backward through layers [t0, n_layers) given g (n, out) = dL/d(output), R rows a block, after a
+ * forward: dL/dx when dx is not NULL or t0 > 0, and, when grad is not NULL, the tail's parameter gradients
+ * added into grad.  Returns where dL/d(input of layer t0) went: dx when t0 is 0, else net->g0 or net->g1,
+ * the buffer the layer-by-layer backward would have used, with rows of L[t0].in_size floats; NULL when the
+ * caller must run the layers itself (*done says which).
+ *
+ * Each thread keeps its rows' intermediate gradients max_size floats apart, so the threads' rows never
+ * overlap whatever the layer's width, and takes them through the element-wise layers and the input
+ * gradients without waiting.  The threads wait for each other:
+ *  - before layer t0 packs its rows (t0 > 0);
+ *  - around each linear layer's weight gradient (when grad is asked for), which needs every row of g: before
+ *    it, until all rows are in; after it, until every thread has read them, since the layer below writes over
+ *    that buffer.
+ * The weight gradient g' x over all rows is cut into Q blocks of output units (Q = min(4, blocks of rows),
+ * fixed by the shapes), each one product over all rows added into grad by one thread; a unit's bias gradient
+ * sums its column of g over the rows in order, as the layer-by-layer backward does. */
+static float *backward_tail(ebm_net *net, size_t t0, const float *g, size_t n, size_t R, float *dx, float *grad,
+                            int *done) {
+    const size_t nb = (n + R - 1) / R, top = net->n_layers, Q = nb < 4 ? nb : 4;
     const int nt = threads_for(nb);
+    *done = 0;
+    if (grad && !tail_grads_ok(net, t0)) return NULL;
     if (!tail_slots(net, t0, nt)) return NULL;
     float *bufs[2] = {net->g0, net->g1};
 #pragma omp parallel num_threads(nt)
     {
         omp_set_num_threads(1);
-        const size_t t = (size_t)omp_get_thread_num();
+        const size_t t = (size_t)omp_get_thread_num(), nth = (size_t)omp_get_num_threads();
         size_t r0, r1;
-        thread_rows(t, (size_t)omp_get_num_threads(), nb, R, n, &r0, &r1);
+        thread_rows(t, nth, nb, R, n, &r0, &r1);
         const float *gin = g;
         size_t gs = net->L[top - 1].out_size;
         int which = 0;
         for (size_t ii = top; ii-- > t0;) {
             const layer *l = &net->L[ii];
             const size_t in = l->in_size, out = l->out_size;
+            const int wgrad = grad && l->kind == L_LINEAR;
             float *d = ii == 0 ? dx : bufs[which];
             const size_t ds = ii == t0 ? in : net->max_size;
-            if (ii == t0 && ii > 0) {
+            if ((ii == t0 && ii > 0) || (wgrad && ii + 1 < top)) {
 #pragma omp barrier
             }
+            if (wgrad) {
+                /* units [u0, u1) of block q, in multiples of 16 */
+                const size_t per = ((out + Q - 1) / Q + 15) / 16 * 16;
+                for (size_t q = t * Q / nth; q < (t + 1) * Q / nth; q++) {
+                    const size_t u0 = q * per < out ? q * per : out, u1 = u0 + per < out ? u0 + per : out;
+                    if (u0 == u1) continue;
+                    ebm_mm_gemm_one(layer_mm(net, ii), t, 1, 0, u1 - u0, in, n, gin + u0, gs, act(net, ii), in, NULL,
+                                    1.0f, grad + l->w_off + u0 * in, in);
+                    float *gb = grad + l->b_off;
+                    for (size_t r = 0; r < n; r++) {
+                        const float *gr = gin + r * gs;
+#pragma omp simd
+                        for (size_t j = u0; j < u1; j++) gb[j] += gr[j];
+                    }
+                }
+                if (ii > t0 && ii + 1 < top) {
+#pragma omp barrier
+                }
+            }
             const float *fd = kept_d(net, ii);
-            for (size_t a = r0; a < r1; a += R) {
+            for (size_t a = r0; d && a < r1; a += R) {
                 const size_t m = r1 - a < R ? r1 - a : R;
                 const float *ga = gin + a * gs;
                 float *da = d + a * ds;
@@ -1452,6 +1490,7 @@ static float *backward_tail(ebm_net *net, size_t t0, const float *g, size_t n, s
             which ^= 1;
         }
     }
+    *done = 1;
     return t0 == 0 ? dx : bufs[(top - 1 - t0) % 2];
 }
 
@@ -1541,11 +1580,12 @@ static ebm_status backward(ebm_net *net, const float *dout, size_t n, float *gra
      * oneDNN's weight gradient */
     size_t front = (dx || grad) && n > 1 ? sample_front(net) : 0;
     if (front && grad && !front_grads_ok(net, front)) front = 0;
-    /* dL/dx alone: the dense tail block by block (the forward took it so too) */
+    /* the dense tail block by block (the forward took it so too) */
     size_t top = net->n_layers;
     const size_t t0 = tail_start(net, front), R = tail_rows(net, t0, n);
-    float *gt = R && dx && !grad ? backward_tail(net, t0, g, n, R, dx) : NULL;
-    if (gt) {
+    int done = 0;
+    float *gt = R && (dx || grad) ? backward_tail(net, t0, g, n, R, dx, grad, &done) : NULL;
+    if (done) {
         if (t0 == 0) return EBM_OK;
         g = gt;
         top = t0;
