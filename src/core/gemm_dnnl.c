@@ -38,6 +38,17 @@ void ebm_k_to_bf16(const float *x, size_t rows, size_t cols, size_t ld, uint16_t
     for (size_t r = 0; r < rows; r++) ebm_k_to_bf16_row(x + r * ld, cols, out + r * cols);
 }
 
+/* ebm_mm_gemm_one's fp32 product through ebm_sgemm (no oneDNN, no room, or oneDNN refused): C = op(A) op(B) +
+ * beta C, or bias + op(A) op(B) when bias is not NULL. */
+static void gemm_one_sgemm(int ta, int tb, size_t m, size_t n, size_t k, const float *A, size_t lda, const float *B,
+                           size_t ldb, const float *bias, float beta, float *C, size_t ldc) {
+    if (bias) {
+        for (size_t r = 0; r < m; r++) memcpy(C + r * ldc, bias, n * sizeof(float));
+        beta = 1.0f;
+    }
+    ebm_sgemm(ta, tb, m, n, k, 1.0f, A, lda, B, ldb, beta, C, ldc);
+}
+
 ebm_status ebm_precision_resolve(ebm_precision p, ebm_precision *out) {
     switch (p) {
     case EBM_PRECISION_FP32:
@@ -112,11 +123,7 @@ ebm_status ebm_mm_slots(ebm_mm *mm, size_t n) {
 void ebm_mm_gemm_one(ebm_mm *mm, size_t slot, int ta, int tb, size_t m, size_t n, size_t k, const float *A,
                      size_t lda, const float *B, size_t ldb, const float *bias, float beta, float *C, size_t ldc) {
     (void)mm, (void)slot;
-    if (bias) {
-        for (size_t r = 0; r < m; r++) memcpy(C + r * ldc, bias, n * sizeof(float));
-        beta = 1.0f;
-    }
-    ebm_sgemm(ta, tb, m, n, k, 1.0f, A, lda, B, ldb, beta, C, ldc);
+    gemm_one_sgemm(ta, tb, m, n, k, A, lda, B, ldb, bias, beta, C, ldc);
 }
 
 #else
@@ -515,11 +522,7 @@ void ebm_mm_gemm_one(ebm_mm *mm, size_t slot, int ta, int tb, size_t m, size_t n
         dnnl_stream_wait(sh->blk.stream) == dnnl_success)
         return;
 fallback:
-    if (hb) { /* C = bias + op(A) op(B) (beta is 0 with a bias) */
-        for (size_t r = 0; r < m; r++) memcpy(C + r * ldc, bias, n * sizeof(float));
-        beta = 1.0f;
-    }
-    ebm_sgemm(ta, tb, m, n, k, 1.0f, A, lda, B, ldb, beta, C, ldc);
+    gemm_one_sgemm(ta, tb, m, n, k, A, lda, B, ldb, bias, beta, C, ldc);
 }
 
 #endif

@@ -22,6 +22,27 @@ typedef struct {
     size_t f_cap;
 } ce_ctx;
 
+/* log sum exp of one row's logits r (k), with the row's largest logit *mx and z = sum exp(r - *mx). */
+static double row_lse(const float *r, size_t k, float *mx, double *z) {
+    float m = r[0];
+    for (size_t j = 1; j < k; j++) m = r[j] > m ? r[j] : m;
+    double s = 0;
+    for (size_t j = 0; j < k; j++) s += exp((double)r[j] - m);
+    *mx = m;
+    *z = s;
+    return log(s) + m;
+}
+
+/* Over that row (mx, z from row_lse), written over its logits: dL/df = -w softmax(f) and, where y < k, plus
+ * the cross-entropy's (softmax(f) - onehot(y)) / n. */
+static void row_grad(float *r, size_t k, float mx, double z, size_t y, double w, size_t n) {
+    for (size_t j = 0; j < k; j++) {
+        double p = exp((double)r[j] - mx) / z, d = -w * p;
+        if (y < k) d += (p - (j == y)) / (double)n;
+        r[j] = (float)d;
+    }
+}
+
 ebm_status ebm_jem_cross_entropy(ebm_net *net, const float *x, const int32_t *y, size_t n, float *grad, double *loss) {
     size_t k = ebm_net_output_size(net);
     if (k < 2) return ebm_fail(EBM_EINVAL, "cross-entropy: the network has %zu output; a classifier needs at least 2", k);
@@ -34,14 +55,10 @@ ebm_status ebm_jem_cross_entropy(ebm_net *net, const float *x, const int32_t *y,
     ebm_status s = ebm_net_forward(net, x, n, f);
     double total = 0;
     for (size_t i = 0; !s && i < n; i++) {
-        float *r = f + i * k;
-        float mx = r[0];
-        for (size_t j = 1; j < k; j++) mx = r[j] > mx ? r[j] : mx;
-        double z = 0;
-        for (size_t j = 0; j < k; j++) z += exp((double)r[j] - mx);
-        total += log(z) + mx - r[y[i]];
-        /* dL/df = (softmax - onehot) / n, written over the logits */
-        for (size_t j = 0; j < k; j++) r[j] = (float)((exp((double)r[j] - mx) / z - (j == (size_t)y[i])) / (double)n);
+        float *r = f + i * k, mx;
+        double z;
+        total += row_lse(r, k, &mx, &z) - r[y[i]];
+        row_grad(r, k, mx, z, (size_t)y[i], 0.0, n); /* dL/df = (softmax - onehot) / n */
     }
     if (!s && !isfinite(total)) s = ebm_fail(EBM_ENAN, "cross-entropy: a logit is not finite");
     if (!s && grad) s = ebm_net_backward(net, f, n, grad, NULL);
@@ -80,21 +97,15 @@ static ebm_status ce_weighted(void *state, const float *x, const size_t *rows, s
     if (s) return s;
     double total = 0;
     for (size_t i = 0; i < n; i++) {
-        float *r = c->f + i * k;
-        double mx = r[0], z = 0;
-        for (size_t j = 1; j < k; j++) mx = r[j] > mx ? r[j] : mx;
-        for (size_t j = 0; j < k; j++) z += exp((double)r[j] - mx);
-        const double lse = mx + log(z);
+        float *r = c->f + i * k, mx;
+        double z;
+        const double lse = row_lse(r, k, &mx, &z);
         E[i] = (float)-lse;
         float w = (sign + 2.0f * alpha * E[i]) / (float)n;
         w *= scale;
-        size_t y = rows ? (size_t)c->labels[rows[i]] : k;
+        const size_t y = rows ? (size_t)c->labels[rows[i]] : k;
         if (rows) total += lse - r[y];
-        for (size_t j = 0; j < k; j++) {
-            double p = exp((double)r[j] - lse), d = -(double)w * p;
-            if (rows) d += (p - (j == y)) / (double)n;
-            r[j] = (float)d;
-        }
+        row_grad(r, k, mx, z, y, w, n);
     }
     if (rows && !isfinite(total)) return ebm_fail(EBM_ENAN, "cross-entropy: a logit is not finite");
     if (rows) *extra = total / (double)n;
