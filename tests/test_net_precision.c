@@ -397,6 +397,173 @@ static void test_tail(void) {
         }
 }
 
+/* An energy that hands every call to another: the samplers and trainers see no network behind it, so they take
+ * the gradient and then the move (ebm_energy_grad_x_then's general path), and a trainer's energies before its
+ * weighted gradient (ebm_energy_grad_params_weighted's). */
+static ebm_status wrap_energy(ebm_energy *e, const float *x, size_t n, float *E) {
+    ebm_energy *in = e->impl;
+    return in->energy(in, x, n, E);
+}
+static ebm_status wrap_grad_x(ebm_energy *e, const float *x, size_t n, float *E, float *dx) {
+    ebm_energy *in = e->impl;
+    return in->grad_x(in, x, n, E, dx);
+}
+static ebm_status wrap_grad_params(ebm_energy *e, const float *x, size_t n, const float *w, float *grad, float *E) {
+    ebm_energy *in = e->impl;
+    return in->grad_params(in, x, n, w, grad, E);
+}
+static void wrap_destroy(ebm_energy *e) { free(e); }
+static ebm_energy *wrap(ebm_energy *in) {
+    ebm_energy *e = calloc(1, sizeof *e);
+    REQUIRE(e);
+    e->kind = "wrap", e->dim = in->dim, e->energy = wrap_energy, e->grad_x = wrap_grad_x;
+    e->n_params = in->n_params, e->params = in->params, e->grad_params = wrap_grad_params;
+    e->destroy = wrap_destroy, e->impl = in;
+    return e;
+}
+
+/* ULA and SGLD on a bf16 MLP, whose gradient and move run in one pass of the network's blocks of rows, against
+ * the same chains through a wrapper (the gradient, then the move): bit for bit, for the scalar, log-sum-exp and
+ * class heads (5 classes cycling over the rows, so the second thread's first row, 24 or 64, is not class 0),
+ * with proximal steps, clipping and a clamp mask; and on 1 and 3 threads.  A chain made NaN is named. */
+static void test_fused_step(void) {
+    static const size_t sizes[] = {40, 130};
+    static const int32_t classes[5] = {4, 0, 6, 2, 1};
+    for (int head = 0; head < 3; head++)
+        for (size_t si = 0; si < 2; si++) {
+            const size_t n = sizes[si];
+            ebm_net *net = make_net(head ? "linear:48,silu,linear:40,tanh,linear:7" : "linear:48,silu,linear:40,tanh,linear:1",
+                                    20, 1, 1, 90 + (uint64_t)head);
+            CHECK_OK(ebm_net_set_precision(net, EBM_PRECISION_BF16));
+            ebm_energy *e;
+            if (head == 2) CHECK_OK(ebm_net_energy_class(net, classes, 5, &e));
+            else CHECK_OK(ebm_net_energy(net, head ? EBM_NET_HEAD_LOGSUMEXP : EBM_NET_HEAD_SCALAR, &e));
+            ebm_energy *w = wrap(e);
+            const size_t d = e->dim;
+            uint8_t mask[20] = {0};
+            mask[3] = mask[17] = 1;
+            float *x0 = malloc(n * d * sizeof(float)), *xa = malloc(n * d * sizeof(float)),
+                  *xb = malloc(n * d * sizeof(float));
+            REQUIRE(x0 && xa && xb);
+            fill(x0, n * d, 91, -1, 1);
+            for (int kind = 0; kind < 2; kind++) {
+                ebm_mcmc_opts o;
+                ebm_mcmc_opts_default(&o);
+                o.kind = kind ? EBM_MCMC_SGLD : EBM_MCMC_ULA, o.steps = 6, o.step_size = kind ? 0.5f : 0.02f;
+                o.noise = 0.05f, o.seed = 92;
+                if (kind) o.prox = 0.03f, o.clip_lo = -1, o.clip_hi = 1;
+                else o.clamp = mask;
+                memcpy(xa, x0, n * d * sizeof(float));
+                memcpy(xb, x0, n * d * sizeof(float));
+                CHECK_OK(ebm_mcmc_run(e, xa, n, &o, NULL));
+                CHECK_OK(ebm_mcmc_run(w, xb, n, &o, NULL));
+                CHECK_MSG(memcmp(xa, xb, n * d * sizeof(float)) == 0,
+                          "head %d, %zu rows, %s: the fused step differs from the gradient then the move", head, n,
+                          ebm_mcmc_name(o.kind));
+                CHECK(memcmp(xa, x0, n * d * sizeof(float)) != 0);
+                if (!kind)
+                    for (size_t i = 0; i < n; i++) CHECK(xa[i * d + 3] == x0[i * d + 3] && xa[i * d + 17] == x0[i * d + 17]);
+                int t0 = ebm_get_threads();
+                for (int th = 1; th <= 3; th += 2) {
+                    ebm_set_threads(th);
+                    memcpy(xb, x0, n * d * sizeof(float));
+                    CHECK_OK(ebm_mcmc_run(e, xb, n, &o, NULL));
+                    CHECK_MSG(memcmp(xa, xb, n * d * sizeof(float)) == 0, "head %d, %zu rows, %s: %d threads differ",
+                              head, n, ebm_mcmc_name(o.kind), th);
+                }
+                ebm_set_threads(t0);
+            }
+            /* on a steep energy, steps of 1e38 overflow every chain at once: the run stops naming the first, as the wrapper's does (the fused pass's threads report
+             * theirs in any order) */
+            ebm_net *nb = make_net("linear:48,silu,linear:1", 20, 1, 1, 93);
+            size_t npb;
+            float *pb = ebm_net_params(nb, &npb);
+            for (size_t j = 0; j < npb; j++) pb[j] *= 100; /* dE/dx near 300: 1e38 of it is not finite */
+            ebm_net_params_changed(nb);
+            CHECK_OK(ebm_net_set_precision(nb, EBM_PRECISION_BF16));
+            ebm_energy *eb;
+            CHECK_OK(ebm_net_energy(nb, EBM_NET_HEAD_SCALAR, &eb));
+            ebm_energy *wb = wrap(eb);
+            ebm_mcmc_opts o;
+            ebm_mcmc_opts_default(&o);
+            o.steps = 8, o.step_size = 1e38f;
+            for (int k = 0; k < 2; k++) {
+                memcpy(xa, x0, n * d * sizeof(float));
+                CHECK(ebm_mcmc_run(k ? wb : eb, xa, n, &o, NULL) == EBM_ENAN);
+                CHECK_MSG(strstr(ebm_last_error(), "ula chain 0 diverged at step") != NULL, "%s: error '%s'",
+                          k ? "wrapped" : "fused", ebm_last_error());
+            }
+            ebm_energy_free(wb);
+            ebm_energy_free(eb);
+            ebm_net_free(nb);
+            free(x0), free(xa), free(xb);
+            ebm_energy_free(w);
+            ebm_energy_free(e);
+            ebm_net_free(net);
+        }
+}
+
+/* The Langevin CD trainer on a bf16 MLP takes each batch's energies and weighted gradient from one forward
+ * (ebm_energy_grad_params_weighted): three SGD updates with the energy regulariser (alpha 0.5, so the weights
+ * depend on E) give the same parameters and figures, bit for bit, as through the wrapper, whose energies come
+ * from a forward of their own. */
+typedef struct {
+    double loss[4], e_pos[4], e_neg[4];
+    size_t n;
+} trainer_figs;
+
+static int keep_trainer_figs(const ebm_run_progress *p, void *user) {
+    trainer_figs *f = user;
+    if (f->n < 4) {
+        f->loss[f->n] = p->last.loss;
+        f->e_pos[f->n] = p->last.e_pos;
+        f->e_neg[f->n] = p->last.e_neg;
+        f->n++;
+    }
+    return 0;
+}
+
+static void test_trainer_one_forward(void) {
+    ebm_dataset *data;
+    REQUIRE(ebm_toy_generate("8gaussians", 512, 7, &data) == EBM_OK);
+    ebm_net *a = make_net("linear:48,silu,linear:40,tanh,linear:1", 2, 1, 1, 95), *b;
+    CHECK_OK(ebm_net_set_precision(a, EBM_PRECISION_BF16));
+    CHECK_OK(ebm_net_clone(a, &b));
+    ebm_energy *ea, *eb;
+    CHECK_OK(ebm_net_energy(a, EBM_NET_HEAD_SCALAR, &ea));
+    CHECK_OK(ebm_net_energy(b, EBM_NET_HEAD_SCALAR, &eb));
+    ebm_energy *wb = wrap(eb);
+    ebm_lcd_opts o;
+    ebm_lcd_opts_default(&o);
+    o.noise.lo = -5.0f, o.noise.hi = 5.0f;
+    o.mcmc.kind = EBM_MCMC_ULA, o.mcmc.step_size = 0.05f, o.mcmc.steps = 5;
+    o.optim.kind = EBM_OPTIM_SGD, o.optim.momentum = 0, o.optim.lr = 0.05f;
+    o.batch = 64, o.iters = 3, o.seed = 11, o.alpha = 0.5f;
+    ebm_trainer *ta, *tb;
+    CHECK_OK(ebm_lcd_trainer_new(ea, &o, &ta));
+    CHECK_OK(ebm_lcd_trainer_new(wb, &o, &tb));
+    trainer_figs fa = {0}, fb = {0};
+    ebm_run_opts ra, rb;
+    ebm_lcd_run_opts(&o, &ra);
+    ebm_lcd_run_opts(&o, &rb);
+    ra.on_step = keep_trainer_figs, ra.user = &fa;
+    rb.on_step = keep_trainer_figs, rb.user = &fb;
+    CHECK_OK(ebm_run(ta, data->x, NULL, &ra, NULL));
+    CHECK_OK(ebm_run(tb, data->x, NULL, &rb, NULL));
+    size_t np;
+    const float *pa = ebm_net_params(a, &np), *pb = ebm_net_params(b, NULL);
+    ebm_net *n0 = make_net("linear:48,silu,linear:40,tanh,linear:1", 2, 1, 1, 95);
+    CHECK(memcmp(pa, ebm_net_params(n0, NULL), np * sizeof(float)) != 0); /* trained */
+    CHECK_MSG(memcmp(pa, pb, np * sizeof(float)) == 0, "one forward a batch: the parameters differ from the wrapper's");
+    CHECK(fa.n == 3 && fb.n == 3);
+    for (size_t i = 0; i < fa.n && i < fb.n; i++)
+        CHECK(fa.loss[i] == fb.loss[i] && fa.e_pos[i] == fb.e_pos[i] && fa.e_neg[i] == fb.e_neg[i]);
+    ebm_trainer_free(ta), ebm_trainer_free(tb);
+    ebm_energy_free(wb), ebm_energy_free(ea), ebm_energy_free(eb);
+    ebm_net_free(a), ebm_net_free(b), ebm_net_free(n0);
+    ebm_dataset_free(data);
+}
+
 /* MALA on a 2-D network energy E(x) = sum_j softplus(w_j . x + b_j) (a smoothed |x|-like bowl, skewed and
  * correlated) in bf16: mean and covariance against quadrature of exp(-E) of the fp32 network on a grid over
  * [-9, 9]^2 (step 0.03; the tails beyond weigh under e^-15).  4,000 chains: standard errors near 0.02 for a
@@ -468,6 +635,8 @@ int main(void) {
         test_refresh();
         test_threads();
         test_tail();
+        test_fused_step();
+        test_trainer_one_forward();
     }
     test_langevin_bf16();
     return check_summary("test_net_precision");

@@ -96,6 +96,22 @@ void ebm_k_to_bf16(const float *x, size_t rows, size_t cols, size_t ld, uint16_t
 /* out (n) = bf16 of x (n), serially (for use inside a parallel region or an epilogue). */
 void ebm_k_to_bf16_row(const float *x, size_t n, uint16_t *out);
 
+/* Row work that follows a gradient in x (a sampler's move): fn(r0, r1, user) when rows [r0, r1) of dx are in.
+ * It may run on any thread, inside a parallel region: no OpenMP construct in it, and no two calls share a row. */
+typedef void (*ebm_rows_fn)(size_t r0, size_t r1, void *user);
+/* dx (n, dim) <- dE/dx at x (n, dim), E (n) too when not NULL, then fn once on every row: inside a network
+ * energy's own pass when its whole stack runs by blocks of rows (each thread moves on to fn as soon as its rows
+ * are in), else e->grad_x, then fn row by row in parallel (net.c). */
+ebm_status ebm_energy_grad_x_then(ebm_energy *e, const float *x, size_t n, float *E, float *dx, ebm_rows_fn fn,
+                                  void *user);
+
+/* w (n) <- the weights of rows whose energies are E (n) (a trainer's, which depend on E). */
+typedef void (*ebm_weights_fn)(const float *E, size_t n, float *w, void *user);
+/* E (n) <- energies of x (n, dim), w <- fn(E), then grad += sum_i w_i dE(x_i)/dtheta: a network energy's one
+ * forward and one backward, else e->energy and e->grad_params (net.c). */
+ebm_status ebm_energy_grad_params_weighted(ebm_energy *e, const float *x, size_t n, ebm_weights_fn fn, void *user,
+                                           float *w, float *grad, float *E);
+
 /* A matmul context at one precision (gemm_dnnl.c), owned by a trainer, sampler or AIS run.  NULL means
  * fp32 through ebm_sgemm, which is what ebm_mm_new gives for EBM_PRECISION_FP32 unless dnnl_fp32 asks for
  * oneDNN's fp32 matmul (benchmarks).  In bf16, ebm_mm_gemm rounds A and B to bf16 and accumulates in fp32

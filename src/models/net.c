@@ -1355,6 +1355,42 @@ static int tail_slots(ebm_net *net, size_t t0, int nt) {
     return 1;
 }
 
+/* Thread t of nth: its rows of layers [t0, n_layers) forward, R rows a block (forward_tail's body).  x: when not
+ * NULL (t0 is 0), the input, whose rows the thread copies to act(net, 0) itself.  Its rows are [*r0, *r1). */
+static void forward_tail_rows(ebm_net *net, size_t t0, const float *x, size_t n, size_t R, size_t t, size_t nth,
+                              size_t *r0p, size_t *r1p) {
+    const size_t nb = (n + R - 1) / R;
+    size_t r0, r1;
+    thread_rows(t, nth, nb, R, n, &r0, &r1);
+    *r0p = r0;
+    *r1p = r1;
+    if (x) memcpy(act(net, 0) + r0 * net->L[0].in_size, x + r0 * net->L[0].in_size,
+                  (r1 - r0) * net->L[0].in_size * sizeof(float));
+    for (size_t i = t0; i < net->n_layers; i++) {
+        const layer *l = &net->L[i];
+        const size_t in = l->in_size, out = l->out_size;
+        float *fd = kept_d(net, i);
+        for (size_t a = r0; a < r1; a += R) {
+            const size_t m = r1 - a < R ? r1 - a : R;
+            const float *xa = act(net, i) + a * in;
+            float *y = act(net, i + 1) + a * out;
+            switch (l->kind) {
+            case L_LINEAR:
+                ebm_mm_gemm_one(layer_mm(net, i), t, 0, 1, m, out, in, xa, in, weights(net, l), in,
+                                net->params + l->b_off, 0.0f, y, out);
+                break;
+            case L_FLATTEN:
+                memcpy(y, xa, m * in * sizeof(float));
+                break;
+            default:
+                for (size_t r = 0; r < m; r++)
+                    act_forward_row(l, xa + r * in, y + r * in, fd ? fd + (a + r) * in : NULL);
+                break;
+            }
+        }
+    }
+}
+
 /* Layers [t0, n_layers) forward on the n rows at act(net, t0), R rows a block; 0 when the caller must run them.
  * x: when not NULL (t0 is 0), the input, whose rows each thread copies to act(net, 0) itself. */
 static int forward_tail(ebm_net *net, size_t t0, const float *x, size_t n, size_t R) {
@@ -1364,34 +1400,8 @@ static int forward_tail(ebm_net *net, size_t t0, const float *x, size_t n, size_
 #pragma omp parallel num_threads(nt)
     {
         omp_set_num_threads(1); /* this thread's own setting: oneDNN plans and runs its products on it alone */
-        const size_t t = (size_t)omp_get_thread_num();
         size_t r0, r1;
-        thread_rows(t, (size_t)omp_get_num_threads(), nb, R, n, &r0, &r1);
-        if (x) memcpy(act(net, 0) + r0 * net->L[0].in_size, x + r0 * net->L[0].in_size,
-                      (r1 - r0) * net->L[0].in_size * sizeof(float));
-        for (size_t i = t0; i < net->n_layers; i++) {
-            const layer *l = &net->L[i];
-            const size_t in = l->in_size, out = l->out_size;
-            float *fd = kept_d(net, i);
-            for (size_t a = r0; a < r1; a += R) {
-                const size_t m = r1 - a < R ? r1 - a : R;
-                const float *xa = act(net, i) + a * in;
-                float *y = act(net, i + 1) + a * out;
-                switch (l->kind) {
-                case L_LINEAR:
-                    ebm_mm_gemm_one(layer_mm(net, i), t, 0, 1, m, out, in, xa, in, weights(net, l), in,
-                                    net->params + l->b_off, 0.0f, y, out);
-                    break;
-                case L_FLATTEN:
-                    memcpy(y, xa, m * in * sizeof(float));
-                    break;
-                default:
-                    for (size_t r = 0; r < m; r++)
-                        act_forward_row(l, xa + r * in, y + r * in, fd ? fd + (a + r) * in : NULL);
-                    break;
-                }
-            }
-        }
+        forward_tail_rows(net, t0, x, n, R, (size_t)omp_get_thread_num(), (size_t)omp_get_num_threads(), &r0, &r1);
     }
     return 1;
 }
@@ -1420,84 +1430,94 @@ static int tail_grads_ok(const ebm_net *net, size_t t0) {
  * The weight gradient g' x over all rows is cut into Q blocks of output units (Q = min(4, blocks of rows),
  * fixed by the shapes), each one product over all rows added into grad by one thread; a unit's bias gradient
  * sums its column of g over the rows in order, as the layer-by-layer backward does. */
+/* Thread t of nth: backward_tail's body, which waits for the other threads where backward_tail says (only
+ * with grad, or t0 > 0). */
+static void backward_tail_rows(ebm_net *net, size_t t0, const float *g, size_t n, size_t R, float *dx, float *grad,
+                               size_t t, size_t nth) {
+    const size_t nb = (n + R - 1) / R, top = net->n_layers, Q = nb < 4 ? nb : 4;
+    float *bufs[2] = {net->g0, net->g1};
+    size_t r0, r1;
+    thread_rows(t, nth, nb, R, n, &r0, &r1);
+    const float *gin = g;
+    size_t gs = net->L[top - 1].out_size;
+    int which = 0;
+    for (size_t ii = top; ii-- > t0;) {
+        const layer *l = &net->L[ii];
+        const size_t in = l->in_size, out = l->out_size;
+        const int wgrad = grad && l->kind == L_LINEAR;
+        float *d = ii == 0 ? dx : bufs[which];
+        const size_t ds = ii == t0 ? in : net->max_size;
+        if ((ii == t0 && ii > 0) || (wgrad && ii + 1 < top)) {
+#pragma omp barrier
+        }
+        if (wgrad) {
+            /* units [u0, u1) of block q, in multiples of 16 */
+            const size_t per = ((out + Q - 1) / Q + 15) / 16 * 16;
+            for (size_t q = t * Q / nth; q < (t + 1) * Q / nth; q++) {
+                const size_t u0 = q * per < out ? q * per : out, u1 = u0 + per < out ? u0 + per : out;
+                if (u0 == u1) continue;
+                ebm_mm_gemm_one(layer_mm(net, ii), t, 1, 0, u1 - u0, in, n, gin + u0, gs, act(net, ii), in, NULL,
+                                1.0f, grad + l->w_off + u0 * in, in);
+                float *gb = grad + l->b_off;
+                for (size_t r = 0; r < n; r++) {
+                    const float *gr = gin + r * gs;
+#pragma omp simd
+                    for (size_t j = u0; j < u1; j++) gb[j] += gr[j];
+                }
+            }
+            if (ii > t0 && ii + 1 < top) {
+#pragma omp barrier
+            }
+        }
+        const float *fd = kept_d(net, ii);
+        for (size_t a = r0; d && a < r1; a += R) {
+            const size_t m = r1 - a < R ? r1 - a : R;
+            const float *ga = gin + a * gs;
+            float *da = d + a * ds;
+            switch (l->kind) {
+            case L_LINEAR:
+                ebm_mm_gemm_one(layer_mm(net, ii), t, 0, 0, m, in, out, ga, gs, weights(net, l), in, NULL, 0.0f, da,
+                                ds);
+                break;
+            case L_FLATTEN:
+                for (size_t r = 0; r < m; r++) memcpy(da + r * ds, ga + r * gs, in * sizeof(float));
+                break;
+            default:
+                for (size_t r = 0; r < m; r++)
+                    act_backward_row(l, act(net, ii) + (a + r) * in, act(net, ii + 1) + (a + r) * in,
+                                     fd ? fd + (a + r) * in : NULL, ga + r * gs, da + r * ds);
+                break;
+            }
+        }
+        gin = d;
+        gs = ds;
+        which ^= 1;
+    }
+}
+
 static float *backward_tail(ebm_net *net, size_t t0, const float *g, size_t n, size_t R, float *dx, float *grad,
                             int *done) {
-    const size_t nb = (n + R - 1) / R, top = net->n_layers, Q = nb < 4 ? nb : 4;
+    const size_t nb = (n + R - 1) / R, top = net->n_layers;
     const int nt = threads_for(nb);
     *done = 0;
     if (grad && !tail_grads_ok(net, t0)) return NULL;
     if (!tail_slots(net, t0, nt)) return NULL;
-    float *bufs[2] = {net->g0, net->g1};
 #pragma omp parallel num_threads(nt)
     {
         omp_set_num_threads(1);
-        const size_t t = (size_t)omp_get_thread_num(), nth = (size_t)omp_get_num_threads();
-        size_t r0, r1;
-        thread_rows(t, nth, nb, R, n, &r0, &r1);
-        const float *gin = g;
-        size_t gs = net->L[top - 1].out_size;
-        int which = 0;
-        for (size_t ii = top; ii-- > t0;) {
-            const layer *l = &net->L[ii];
-            const size_t in = l->in_size, out = l->out_size;
-            const int wgrad = grad && l->kind == L_LINEAR;
-            float *d = ii == 0 ? dx : bufs[which];
-            const size_t ds = ii == t0 ? in : net->max_size;
-            if ((ii == t0 && ii > 0) || (wgrad && ii + 1 < top)) {
-#pragma omp barrier
-            }
-            if (wgrad) {
-                /* units [u0, u1) of block q, in multiples of 16 */
-                const size_t per = ((out + Q - 1) / Q + 15) / 16 * 16;
-                for (size_t q = t * Q / nth; q < (t + 1) * Q / nth; q++) {
-                    const size_t u0 = q * per < out ? q * per : out, u1 = u0 + per < out ? u0 + per : out;
-                    if (u0 == u1) continue;
-                    ebm_mm_gemm_one(layer_mm(net, ii), t, 1, 0, u1 - u0, in, n, gin + u0, gs, act(net, ii), in, NULL,
-                                    1.0f, grad + l->w_off + u0 * in, in);
-                    float *gb = grad + l->b_off;
-                    for (size_t r = 0; r < n; r++) {
-                        const float *gr = gin + r * gs;
-#pragma omp simd
-                        for (size_t j = u0; j < u1; j++) gb[j] += gr[j];
-                    }
-                }
-                if (ii > t0 && ii + 1 < top) {
-#pragma omp barrier
-                }
-            }
-            const float *fd = kept_d(net, ii);
-            for (size_t a = r0; d && a < r1; a += R) {
-                const size_t m = r1 - a < R ? r1 - a : R;
-                const float *ga = gin + a * gs;
-                float *da = d + a * ds;
-                switch (l->kind) {
-                case L_LINEAR:
-                    ebm_mm_gemm_one(layer_mm(net, ii), t, 0, 0, m, in, out, ga, gs, weights(net, l), in, NULL, 0.0f,
-                                    da, ds);
-                    break;
-                case L_FLATTEN:
-                    for (size_t r = 0; r < m; r++) memcpy(da + r * ds, ga + r * gs, in * sizeof(float));
-                    break;
-                default:
-                    for (size_t r = 0; r < m; r++)
-                        act_backward_row(l, act(net, ii) + (a + r) * in, act(net, ii + 1) + (a + r) * in,
-                                         fd ? fd + (a + r) * in : NULL, ga + r * gs, da + r * ds);
-                    break;
-                }
-            }
-            gin = d;
-            gs = ds;
-            which ^= 1;
-        }
+        backward_tail_rows(net, t0, g, n, R, dx, grad, (size_t)omp_get_thread_num(), (size_t)omp_get_num_threads());
     }
     *done = 1;
+    float *bufs[2] = {net->g0, net->g1};
     return t0 == 0 ? dx : bufs[(top - 1 - t0) % 2];
 }
 
 /* Runs the stack on x (n, in); the output stays at act(net, n_layers).  for_backward: 0 = no backward follows, 1 =
  * keep the SiLU derivatives for one (dsilu), 2 = that, and the front may leave outputs out (skips_output): for the
  * energy's own gradients, whose callers never see the activations. */
-static ebm_status forward(ebm_net *net, const float *x, size_t n, int for_backward) {
+/* What every forward does first: room for n rows, what it keeps for the backward (forward's for_backward), the
+ * spectral norms and the bf16 weights. */
+static ebm_status forward_begin(ebm_net *net, size_t n, int for_backward) {
     if (n > INT_MAX) return ebm_fail(EBM_EINVAL, "net: %zu rows is more than one call can take", n);
     ebm_status s = ensure(net, n);
     if (s) return s;
@@ -1511,7 +1531,12 @@ static ebm_status forward(ebm_net *net, const float *x, size_t n, int for_backwa
             sn_power(net->params + l->w_off, l->c_out, l->fan_in, net->state + l->u_off, l->v, l->wv);
         sn_refresh(net, l);
     }
-    if ((s = refresh_w16(net))) return s;
+    return refresh_w16(net);
+}
+
+static ebm_status forward(ebm_net *net, const float *x, size_t n, int for_backward) {
+    ebm_status s = forward_begin(net, n, for_backward);
+    if (s) return s;
     size_t front = n > 1 ? sample_front(net) : 0;
     const size_t t0 = tail_start(net, front), R = tail_rows(net, t0, n);
     /* the input's rows: copied by the threads that take them first, where the tail does */
@@ -1725,9 +1750,10 @@ typedef struct {
     size_t n_classes;
 } net_energy;
 
-/* E (n) from the outputs f (n, k) of the last forward; dout (n, k) <- w_i dE_i/df_i when dout != NULL. */
+/* E (n) from the outputs f (n, k) of the last forward; dout (n, k) <- w_i dE_i/df_i when dout != NULL.  The rows
+ * are the batch's rows first .. first + n - 1 (the class head's classes cycle over the batch). */
 static void head_eval(const net_energy *ne, const float *f, size_t n, size_t k, const float *w, float *E,
-                      float *dout) {
+                      float *dout, size_t first) {
     for (size_t r = 0; r < n; r++) {
         const float *fr = f + r * k;
         float wr = w ? w[r] : 1.0f;
@@ -1737,7 +1763,7 @@ static void head_eval(const net_energy *ne, const float *f, size_t n, size_t k, 
             continue;
         }
         if (ne->head == HEAD_CLASS) {
-            size_t y = (size_t)ne->classes[r % ne->n_classes];
+            size_t y = (size_t)ne->classes[(first + r) % ne->n_classes];
             if (E) E[r] = -fr[y];
             if (dout) {
                 memset(dout + r * k, 0, k * sizeof(float));
@@ -1772,7 +1798,7 @@ static ebm_status ne_energy(ebm_energy *e, const float *x, size_t n, float *E) {
     if (n == 0) return EBM_OK;
     ebm_status s = forward(ne->net, x, n, 0);
     if (s) return s;
-    head_eval(ne, act(ne->net, ne->net->n_layers), n, ebm_net_output_size(ne->net), NULL, E, NULL);
+    head_eval(ne, act(ne->net, ne->net->n_layers), n, ebm_net_output_size(ne->net), NULL, E, NULL, 0);
     return EBM_OK;
 }
 
@@ -1782,7 +1808,7 @@ static ebm_status ne_grad_x(ebm_energy *e, const float *x, size_t n, float *E, f
     ebm_status s = forward(ne->net, x, n, 2);
     if (!s) s = ne_ensure(ne, n);
     if (s) return s;
-    head_eval(ne, act(ne->net, ne->net->n_layers), n, ebm_net_output_size(ne->net), NULL, E, ne->dout);
+    head_eval(ne, act(ne->net, ne->net->n_layers), n, ebm_net_output_size(ne->net), NULL, E, ne->dout, 0);
     return backward(ne->net, ne->dout, n, NULL, dx);
 }
 
@@ -1792,8 +1818,57 @@ static ebm_status ne_grad_params(ebm_energy *e, const float *x, size_t n, const 
     ebm_status s = forward(ne->net, x, n, 2);
     if (!s) s = ne_ensure(ne, n);
     if (s) return s;
-    head_eval(ne, act(ne->net, ne->net->n_layers), n, ebm_net_output_size(ne->net), w, E, ne->dout);
+    head_eval(ne, act(ne->net, ne->net->n_layers), n, ebm_net_output_size(ne->net), w, E, ne->dout, 0);
     return backward(ne->net, ne->dout, n, grad, NULL);
+}
+
+static void ne_destroy(ebm_energy *e);
+
+/* ne_grad_x and fn on every row in one parallel pass, when the whole network runs by blocks of rows (an MLP in
+ * bf16): each thread takes its rows forward, through the head and back, then hands them to fn, with no wait
+ * between.  The bits are ne_grad_x's (the same blocks, the same products).  *done 0: not taken. */
+static ebm_status ne_grad_x_fused(net_energy *ne, const float *x, size_t n, float *E, float *dx, ebm_rows_fn fn,
+                                  void *user, int *done) {
+    ebm_net *net = ne->net;
+    *done = 0;
+    const size_t front = n > 1 ? sample_front(net) : 0;
+    const size_t t0 = tail_start(net, front), R = tail_rows(net, t0, n);
+    if (t0 != 0 || !R) return EBM_OK;
+    const size_t nb = (n + R - 1) / R, k = ebm_net_output_size(net);
+    const int nt = threads_for(nb);
+    ebm_status s = forward_begin(net, n, 2);
+    if (!s) s = ne_ensure(ne, n);
+    if (s) return s;
+    if (!tail_slots(net, 0, nt)) return EBM_OK;
+    net->skip_ok = 0;
+#pragma omp parallel num_threads(nt)
+    {
+        omp_set_num_threads(1);
+        const size_t t = (size_t)omp_get_thread_num(), nth = (size_t)omp_get_num_threads();
+        size_t r0, r1;
+        forward_tail_rows(net, 0, x, n, R, t, nth, &r0, &r1);
+        head_eval(ne, act(net, net->n_layers) + r0 * k, r1 - r0, k, NULL, E ? E + r0 : NULL, ne->dout + r0 * k, r0);
+        backward_tail_rows(net, 0, ne->dout, n, R, dx, NULL, t, nth);
+        if (r1 > r0) fn(r0, r1, user);
+    }
+    net->last_n = n;
+    *done = 1;
+    return EBM_OK;
+}
+
+ebm_status ebm_energy_grad_x_then(ebm_energy *e, const float *x, size_t n, float *E, float *dx, ebm_rows_fn fn,
+                                  void *user) {
+    if (n == 0) return EBM_OK;
+    if (e->destroy == ne_destroy) {
+        int done;
+        ebm_status s = ne_grad_x_fused(e->impl, x, n, E, dx, fn, user, &done);
+        if (s || done) return s;
+    }
+    ebm_status s = e->grad_x(e, x, n, E, dx);
+    if (s) return s;
+#pragma omp parallel for schedule(static) if (n * e->dim >= 65536)
+    for (size_t i = 0; i < n; i++) fn(i, i + 1, user);
+    return EBM_OK;
 }
 
 static void ne_destroy(ebm_energy *e) {
@@ -1805,6 +1880,27 @@ static void ne_destroy(ebm_energy *e) {
     }
     free(ne);
     free(e);
+}
+
+ebm_status ebm_energy_grad_params_weighted(ebm_energy *e, const float *x, size_t n, ebm_weights_fn fn, void *user,
+                                           float *w, float *grad, float *E) {
+    if (n == 0) return EBM_OK;
+    if (e->destroy == ne_destroy) { /* one forward for E and the gradient */
+        net_energy *ne = e->impl;
+        const size_t k = ebm_net_output_size(ne->net);
+        ebm_status s = forward(ne->net, x, n, 2);
+        if (!s) s = ne_ensure(ne, n);
+        if (s) return s;
+        const float *f = act(ne->net, ne->net->n_layers);
+        head_eval(ne, f, n, k, NULL, E, NULL, 0);
+        fn(E, n, w, user);
+        head_eval(ne, f, n, k, w, NULL, ne->dout, 0);
+        return backward(ne->net, ne->dout, n, grad, NULL);
+    }
+    ebm_status s = e->energy(e, x, n, E);
+    if (s) return s;
+    fn(E, n, w, user);
+    return e->grad_params(e, x, n, w, grad, NULL);
 }
 
 static ebm_status net_energy_new(ebm_net *net, int head, const int32_t *classes, size_t n_classes,

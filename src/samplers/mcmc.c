@@ -109,27 +109,34 @@ static void mh_accept(run *r, float *x, const double *log_alpha, uint64_t key) {
     r->accepted += acc;
 }
 
-static ebm_status step_langevin(run *r, float *x, size_t t, uint64_t k1) {
+/* One ULA/SGLD move of rows [r0, r1) once their gradient is in r->g (ebm_rows_fn): each row's noise
+ * (noise_row, as draw_noise), its move and its finiteness check in one pass, while the row is in cache. */
+typedef struct {
+    run *r;
+    float *x;
+    uint64_t key;
+    float drift, sd;
+    size_t bad; /* the first row that is not finite, n when none */
+} lmove;
+
+static void langevin_rows(size_t r0, size_t r1, void *user) {
+    lmove *m = user;
+    const run *r = m->r;
     const ebm_mcmc_opts *o = r->o;
-    size_t n = r->n, d = r->d;
-    ebm_status s = eval_grad(r, x, NULL, r->g);
-    if (s) return s;
-    float drift = (float)(o->step_size * r->inv_t);
-    float sd = o->kind == EBM_MCMC_SGLD ? o->noise : sqrtf(2.0f * o->step_size);
-    int clip = o->clip_lo < o->clip_hi;
-    float px = o->prox;
-    /* each row's noise (noise_row, as draw_noise), its move and its finiteness check in one pass, while the row
-     * is in cache; bad: the first row that is not finite */
-    size_t bad = n;
-#pragma omp parallel for schedule(static) reduction(min : bad) if (n * d >= 65536)
-    for (size_t i = 0; i < n; i++) {
-        float *xr = x + i * d, *zr = r->xi + i * d;
-        const float *gr = r->g + i * d;
-        noise_row(r, k1, i, zr);
+    const size_t d = r->d;
+    const float drift = m->drift, sd = m->sd, px = o->prox;
+    const int clip = o->clip_lo < o->clip_hi;
+    for (size_t i = r0; i < r1; i++) {
+        float *xr = m->x + i * d, *zr = r->xi + i * d;
+        float *gr = r->g + i * d;
+        if (o->clamp) /* clamped coordinates do not move (unclamp_grad) */
+            for (size_t j = 0; j < d; j++)
+                if (o->clamp[j]) gr[j] = 0.0f;
+        noise_row(r, m->key, i, zr);
         if (px > 0) { /* the proximal step: x' in the box of radius prox around x, i.e. the move clipped */
             for (size_t j = 0; j < d; j++) {
-                float m = -drift * gr[j] + sd * zr[j];
-                xr[j] += m < -px ? -px : m > px ? px : m;
+                float mv = -drift * gr[j] + sd * zr[j];
+                xr[j] += mv < -px ? -px : mv > px ? px : mv;
             }
         } else {
 #pragma omp simd
@@ -137,11 +144,23 @@ static ebm_status step_langevin(run *r, float *x, size_t t, uint64_t k1) {
         }
         if (clip)
             for (size_t j = 0; j < d; j++) xr[j] = xr[j] < o->clip_lo ? o->clip_lo : xr[j] > o->clip_hi ? o->clip_hi : xr[j];
-        if (!ebm_k_all_finite(xr, d, NULL) && i < bad) bad = i;
+        if (!ebm_k_all_finite(xr, d, NULL)) {
+#pragma omp critical(ebm_langevin_bad)
+            if (i < m->bad) m->bad = i;
+        }
     }
-    if (bad < n)
+}
+
+/* The gradient and the move in one pass where the energy can (ebm_energy_grad_x_then). */
+static ebm_status step_langevin(run *r, float *x, size_t t, uint64_t k1) {
+    const ebm_mcmc_opts *o = r->o;
+    lmove m = {r, x, k1, (float)(o->step_size * r->inv_t),
+               o->kind == EBM_MCMC_SGLD ? o->noise : sqrtf(2.0f * o->step_size), r->n};
+    ebm_status s = ebm_energy_grad_x_then(r->e, x, r->n, NULL, r->g, langevin_rows, &m);
+    if (s) return s;
+    if (m.bad < r->n)
         return ebm_fail(EBM_ENAN, "%s chain %zu diverged at step %zu (a smaller step size may help)",
-                        ebm_mcmc_name(o->kind), bad, t + 1);
+                        ebm_mcmc_name(o->kind), m.bad, t + 1);
     return EBM_OK;
 }
 

@@ -99,16 +99,28 @@ static ebm_status check_opts(const ebm_energy *e, const ebm_lcd_opts *o) {
     return EBM_OK;
 }
 
-/* mean, and w (n) = (sign + 2 alpha E_i) / n */
+/* mean, the mean square *sq, and (w not NULL) w (n) = (sign + 2 alpha E_i) / n */
 static double weights(const float *E, size_t n, float sign, float alpha, float *w, double *sq) {
     double mean = 0, s2 = 0;
     for (size_t i = 0; i < n; i++) {
         mean += E[i];
         s2 += (double)E[i] * E[i];
-        w[i] = (sign + 2.0f * alpha * E[i]) / (float)n;
+        if (w) w[i] = (sign + 2.0f * alpha * E[i]) / (float)n;
     }
     *sq = s2 / (double)n;
     return mean / (double)n;
+}
+
+/* ebm_weights_fn of one batch: weights() times the generative weight. */
+typedef struct {
+    float sign, alpha, scale;
+} lcd_wctx;
+
+static void lcd_weights(const float *E, size_t n, float *w, void *user) {
+    const lcd_wctx *c = user;
+    double sq;
+    (void)weights(E, n, c->sign, c->alpha, w, &sq);
+    for (size_t i = 0; i < n; i++) w[i] *= c->scale;
 }
 
 /* The trainer: the energy, the settings, the optimiser and the replay buffer or persistent chains, work space
@@ -233,8 +245,10 @@ static ebm_status contrastive(lcd_trainer *t, const float *xp, const size_t *row
         if (!s) s = t->x.weighted(t->x.state, xl, NULL, n, -1.0f, o->alpha, o->gen_weight, t->grad, t->En, NULL);
         fig->loss += fig->extra;
     } else {
-        s = e->energy(e, xp, n, t->Ep);
-        if (!s) s = e->energy(e, xl, n, t->En);
+        /* the same, for any energy: a network's in one forward and one backward a batch */
+        lcd_wctx cp = {1.0f, o->alpha, o->gen_weight}, cn = {-1.0f, o->alpha, o->gen_weight};
+        s = ebm_energy_grad_params_weighted(e, xp, n, lcd_weights, &cp, t->wp, t->grad, t->Ep);
+        if (!s) s = ebm_energy_grad_params_weighted(e, xl, n, lcd_weights, &cn, t->wn, t->grad, t->En);
     }
     if (!s) s = ebm_step_gather(c, t->xn, row0, row0 + n, N, d);
     if (s) return s;
@@ -242,17 +256,10 @@ static ebm_status contrastive(lcd_trainer *t, const float *xp, const size_t *row
     t->have_neg = N;
     fig->accept = st.accept_rate;
     double sqp, sqn;
-    fig->e_pos = weights(t->Ep, n, 1.0f, o->alpha, t->wp, &sqp);
-    fig->e_neg = weights(t->En, n, -1.0f, o->alpha, t->wn, &sqn);
+    fig->e_pos = weights(t->Ep, n, 1.0f, o->alpha, NULL, &sqp);
+    fig->e_neg = weights(t->En, n, -1.0f, o->alpha, NULL, &sqn);
     fig->loss += o->gen_weight * (fig->e_pos - fig->e_neg + o->alpha * (sqp + sqn));
-    if (t->x.weighted) return EBM_OK; /* the gradients are in */
-    for (size_t i = 0; i < n; i++) {
-        t->wp[i] *= o->gen_weight;
-        t->wn[i] *= o->gen_weight;
-    }
-    s = e->grad_params(e, xp, n, t->wp, t->grad, NULL);
-    if (!s) s = e->grad_params(e, xl, n, t->wn, t->grad, NULL);
-    return s;
+    return EBM_OK;
 }
 
 static ebm_status lcd_step(void *self, float *xp, const size_t *rows, size_t n, const ebm_step_ctx *c,
