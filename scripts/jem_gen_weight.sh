@@ -14,12 +14,18 @@
 #   negatives from uniform noise, STEPS (40) SGLD steps of size 10 and noise 0.005, every pixel moving at most
 #   0.3 per step, data noise 0.005, chains clipped to [-1, 1]; writes "jem_image".  About 19 minutes per
 #   weight.
+# SAMPLER=image-class: the same with --class-negatives (every negative sampled from p(x | y), y cycling over
+#   the classes); writes "jem_class_neg".  WEIGHTS "1 0.1".
+# PRECISION=bf16 trains every model (the classifier too) with bf16 products and adds "_bf16" to the key;
+#   about 6 minutes per weight for SAMPLER=image(-class) on 2 cores.
 # Other experiments' objects are kept.  REUSE=1 keeps a model already in OUT (training is bit-reproducible).
 # usage: scripts/jem_gen_weight.sh [EBM] [OUT]
-# Variables: SAMPLER, WEIGHTS ("0.3 0.1 0.03"; image: "0.1 1"), ITERS, STEPS, EMA (0 = off), RESULTS, REUSE.
+# Variables: SAMPLER, WEIGHTS ("0.3 0.1 0.03"; image: "0.1 1"), ITERS, STEPS, EMA (0 = off), PRECISION (fp32),
+# RESULTS, REUSE.
 set -eu
 ebm=${1:-build/ebm}
 : "${SAMPLER:=paper}" "${ITERS:=1000}" "${EMA:=0}" "${RESULTS:=docs/results.json}" "${REUSE:=0}"
+: "${PRECISION:=fp32}"
 case $SAMPLER in
 paper)
     : "${WEIGHTS:=0.3 0.1 0.03}" "${STEPS:=10}"
@@ -31,9 +37,19 @@ image)
     out=${2:-out/jem_image} key=jem_image
     sampler="--negatives short-run --sampler sgld --steps $STEPS --step-size 10 --noise 0.005 --prox 0.3 --data-noise 0.005"
     ;;
-*) echo "SAMPLER must be paper or image" >&2; exit 2 ;;
+image-class)
+    : "${WEIGHTS:=1 0.1}" "${STEPS:=40}"
+    out=${2:-out/jem_class_neg} key=jem_class_neg
+    sampler="--negatives short-run --sampler sgld --steps $STEPS --step-size 10 --noise 0.005 --prox 0.3 --data-noise 0.005 --class-negatives"
+    ;;
+*) echo "SAMPLER must be paper, image or image-class" >&2; exit 2 ;;
 esac
-settings="train jem --iters $ITERS $sampler --clip-lo -1 --clip-hi 1 --ema $EMA --seed 1 --gen-weight W"
+case $PRECISION in
+fp32) ;;
+bf16) key=${key}_bf16 out=${2:-${out}_bf16} ;;
+*) echo "PRECISION must be fp32 or bf16" >&2; exit 2 ;;
+esac
+settings="train jem --iters $ITERS $sampler --clip-lo -1 --clip-hi 1 --ema $EMA --seed 1 --precision $PRECISION --gen-weight W"
 mkdir -p "$out"
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 [ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ] && commit="$commit-dirty"
@@ -45,12 +61,12 @@ for w in clf $WEIGHTS; do
     m="$out/jem_gw$w.safetensors"
     if [ "$REUSE" != 1 ] || [ ! -s "$m" ]; then
         if [ "$w" = clf ]; then
-            "$ebm" --quiet train jem --data fashion-mnist --objective clf --iters "$ITERS" --seed 1 --out "$m" \
-                --log "$out/jem_gw$w.csv"
+            "$ebm" --quiet train jem --data fashion-mnist --objective clf --iters "$ITERS" --seed 1 \
+                --precision "$PRECISION" --out "$m" --log "$out/jem_gw$w.csv"
         else
             # shellcheck disable=SC2086 # $sampler is a list of options
             "$ebm" --quiet train jem --data fashion-mnist --iters "$ITERS" $sampler --clip-lo -1 --clip-hi 1 \
-                --ema "$EMA" --seed 1 --gen-weight "$w" --out "$m" --log "$out/jem_gw$w.csv"
+                --ema "$EMA" --seed 1 --precision "$PRECISION" --gen-weight "$w" --out "$m" --log "$out/jem_gw$w.csv"
         fi
     fi
     "$ebm" --quiet classify "$m" --data fashion-mnist:test --ood "$ood" --json >"$out/jem_gw$w-classify.json"

@@ -278,9 +278,73 @@ static void test_fused_update(void) {
     ebm_dataset_free(train);
 }
 
+/* Class negatives (ebm_lcd_opts.class_negatives): with chains that cannot move (one SGLD step of 1e-30, no
+ * noise) both runs draw the same negatives, so one SGD update with class negatives minus one without is
+ * -lr (g_class - g_lse), where g_class = sum_i (-1/n) d(-f(x-_i)[i mod 8]) and g_lse = sum_i (-1/n) dE(x-_i)
+ * over the negatives (alpha 0): the data's terms cancel.  And the settings it cannot take are refused. */
+static void test_class_negatives(void) {
+    ebm_dataset *train;
+    REQUIRE(ebm_toy_generate("8gaussians", 512, 7, &train) == EBM_OK);
+    const char *spec = "linear:32,silu,linear:32,silu,linear:8";
+    ebm_net *a = small_net(spec, 12), *b = small_net(spec, 12), *n0 = small_net(spec, 12);
+    ebm_lcd_opts o;
+    ebm_lcd_opts_default(&o);
+    o.mode = EBM_NEG_SHORTRUN;
+    o.noise.lo = -5.0f, o.noise.hi = 5.0f;
+    o.mcmc.kind = EBM_MCMC_SGLD, o.mcmc.step_size = 1e-30f, o.mcmc.noise = 0, o.mcmc.steps = 1;
+    o.optim.kind = EBM_OPTIM_SGD, o.optim.momentum = 0, o.optim.lr = 0.05f;
+    o.batch = 64, o.iters = 1, o.seed = 13, o.alpha = 0;
+    ebm_lcd_opts oa = o;
+    oa.class_negatives = 1;
+    ebm_trainer *ta, *tb;
+    CHECK_OK(ebm_jem_trainer_new(a, &oa, &ta));
+    CHECK_OK(ebm_jem_trainer_new(b, &o, &tb));
+    ebm_run_opts ra;
+    ebm_lcd_run_opts(&o, &ra);
+    CHECK_OK(ebm_run(ta, train->x, train->labels, &ra, NULL));
+    CHECK_OK(ebm_run(tb, train->x, train->labels, &ra, NULL));
+    size_t nn, nb, np;
+    const float *xa = ebm_lcd_trainer_negatives(ta, &nn), *xb = ebm_lcd_trainer_negatives(tb, &nb);
+    REQUIRE(xa && xb && nn == 64 && nb == 64);
+    CHECK(memcmp(xa, xb, 64 * 2 * sizeof(float)) == 0);
+    const float *pa = ebm_net_params(a, &np), *pb = ebm_net_params(b, NULL);
+    float *gc = calloc(np, sizeof(float)), *gl = calloc(np, sizeof(float)), w[64];
+    REQUIRE(gc && gl);
+    for (size_t i = 0; i < 64; i++) w[i] = -1.0f / 64;
+    const int32_t cycle[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+    ebm_energy *ec, *el;
+    CHECK_OK(ebm_net_energy_class(n0, cycle, 8, &ec));
+    CHECK_OK(ebm_net_energy(n0, EBM_NET_HEAD_LOGSUMEXP, &el));
+    CHECK_OK(ec->grad_params(ec, xa, 64, w, gc, NULL));
+    CHECK_OK(el->grad_params(el, xa, 64, w, gl, NULL));
+    double d = 0, m = 0;
+    for (size_t i = 0; i < np; i++) {
+        double want = -(double)o.optim.lr * ((double)gc[i] - gl[i]), got = (double)pa[i] - pb[i];
+        d += (got - want) * (got - want);
+        m += want * want;
+    }
+    printf("  class negatives: update difference off by %.2e (relative), size %.2e\n", sqrt(d / m), sqrt(m));
+    CHECK(sqrt(m) > 1e-4);
+    CHECK(sqrt(d / m) < 1e-3);
+    /* refused: a replay buffer, and an energy without classes */
+    ebm_trainer *tc;
+    oa.mode = EBM_NEG_BUFFER;
+    CHECK(ebm_jem_trainer_new(a, &oa, &tc) == EBM_EINVAL);
+    CHECK(strstr(ebm_last_error(), "short-run or persistent") != NULL);
+    oa.mode = EBM_NEG_SHORTRUN;
+    CHECK(ebm_lcd_trainer_new(el, &oa, &tc) == EBM_EINVAL);
+    CHECK(strstr(ebm_last_error(), "JEM") != NULL);
+    free(gc), free(gl);
+    ebm_energy_free(ec), ebm_energy_free(el);
+    ebm_trainer_free(ta), ebm_trainer_free(tb);
+    ebm_net_free(a), ebm_net_free(b), ebm_net_free(n0);
+    ebm_dataset_free(train);
+}
+
 int main(void) {
     test_gradients();
     test_fused_update();
     test_training();
+    test_class_negatives();
     return check_summary("test_jem");
 }

@@ -359,7 +359,7 @@ class LcdOpts(Structure):
                 ("alpha", c_float), ("data_noise", c_float), ("optim", OptimOpts), ("batch", c_size_t),
                 ("iters", c_size_t), ("seed", c_uint64), ("on_iter", c_void_p), ("user", c_void_p),
                 ("gen_weight", c_float), ("extra_grad", c_void_p), ("extra_user", c_void_p), ("sn_net", c_void_p),
-                ("init", c_int), ("ema", c_float)]
+                ("init", c_int), ("ema", c_float), ("class_negatives", c_int)]
 
 
 class Structured(Structure):

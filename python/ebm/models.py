@@ -576,7 +576,7 @@ class EnergyNet(_ModelObject):
 
     def _lcd_opts(self, data, negatives, sampler, steps, step_size, noise, leapfrog, clip, init_range, buffer, reinit,
                   alpha, data_noise, optimizer, lr, momentum, weight_decay, grad_clip, batch, iters, seed, image,
-                  init_chains="noise", prox=None, ema=None, gen_weight=None, jem=False):
+                  init_chains="noise", prox=None, ema=None, gen_weight=None, jem=False, class_negatives=False):
         """The ebm_lcd_opts `ebm train ebm` builds from the same options (net_prepare in src/cli/kind_net.c)."""
         o = L.LcdOpts()
         lib.ebm_lcd_opts_default(byref(o))
@@ -605,6 +605,7 @@ class EnergyNet(_ModelObject):
         _set(o.mcmc, noise=noise, leapfrog=leapfrog, prox=prox)
         o.init = _choice("init_chains", init_chains, CHAIN_INITS)
         _set(o, ema=ema)
+        o.class_negatives = int(bool(class_negatives))
         _set(o, buffer=buffer, reinit=reinit, alpha=alpha, data_noise=data_noise, batch=batch, iters=iters,
              gen_weight=gen_weight)
         _optim(o.optim, optimizer, None, momentum, weight_decay, grad_clip)
@@ -694,11 +695,12 @@ class EnergyNet(_ModelObject):
                   batch=None, sampler=None, steps=None, step_size=None, noise=None, leapfrog=None, clip=None,
                   init_range=None, buffer=None, reinit=None, alpha=None, data_noise=None, optimizer=None, lr=None,
                   momentum=None, weight_decay=None, grad_clip=None, seed=None, image=None, init_chains="noise",
-                  prox=None, ema=None, progress=None, on_step=None, every=100, describe=True):
+                  prox=None, ema=None, class_negatives=False, progress=None, on_step=None, every=100, describe=True):
         """JEM (ebm_jem_trainer_new + ebm_run): each update adds the batch's cross-entropy on labels (rows, in
         0..classes-1) to gen_weight (default 1) times the contrastive divergence of E(x) = -log sum_y exp f(x)[y];
-        objective "clf" trains the classifier alone (gen_weight 0, no sampling).  Other settings, callbacks and
-        Ctrl-C as train (`ebm train jem`'s defaults)."""
+        objective "clf" trains the classifier alone (gen_weight 0, no sampling).  class_negatives samples each
+        negative from p(x | y), y cycling over the classes (negatives "short-run" or "persistent";
+        `--class-negatives`).  Other settings, callbacks and Ctrl-C as train (`ebm train jem`'s defaults)."""
         _choice("objective", objective, ("jem", "clf"))
         if objective == "clf":
             if gen_weight not in (None, 0):
@@ -708,7 +710,8 @@ class EnergyNet(_ModelObject):
                   leapfrog=leapfrog, clip=clip, init_range=init_range, buffer=buffer, reinit=reinit, alpha=alpha,
                   data_noise=data_noise, optimizer=optimizer, lr=lr, momentum=momentum, weight_decay=weight_decay,
                   grad_clip=grad_clip, batch=batch, iters=iters, seed=seed, image=self._image(image),
-                  init_chains=init_chains, prox=prox, ema=ema, gen_weight=gen_weight)
+                  init_chains=init_chains, prox=prox, ema=ema, gen_weight=gen_weight,
+                  class_negatives=class_negatives)
         return self._train(True, data, labels, progress, on_step, describe, every, kw)
 
     def _image(self, image):

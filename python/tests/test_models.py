@@ -260,6 +260,21 @@ def test_jem_classifies_and_matches_the_cli(tmp_path, cli, gaussians):
     assert np.isnan(out["last"]["e_neg"]) and (clf.classify(x)[0] == y).mean() > 0.95
 
 
+def test_jem_class_negatives_as_the_cli(tmp_path, cli, gaussians):
+    x, y = gaussians
+    spec = "linear:32,silu,linear:32,silu,linear:8"
+    net = ebm.EnergyNet(spec, 2, head="logsumexp").init(seed=4)  # seed 4: the CLI's toy data are the fixture's
+    out = net.train_jem(x, y, iters=60, batch=64, seed=4, negatives="short-run", class_negatives=True)
+    assert np.isfinite(out["last"]["e_neg"])
+    net.save(tmp_path / "py.safetensors")
+    cli("train", "jem", "--data", "toy:8gaussians", "--limit", 2000, "--net", spec, "--iters", 60, "--batch", 64,
+        "--seed", 4, "--negatives", "short-run", "--class-negatives", "--out", tmp_path / "cli.safetensors")
+    mp, mc = same_tensors(tmp_path / "py.safetensors", tmp_path / "cli.safetensors")
+    assert mp["ebm.jem.negatives"] == mc["ebm.jem.negatives"] == "class"
+    with pytest.raises(ebm.InvalidArgumentError):
+        net.train_jem(x, y, iters=5, class_negatives=True)  # a replay buffer
+
+
 # ---- structured prediction ----
 
 def test_structured_chain_learns_the_markov_structure_as_the_cli(tmp_path, cli):

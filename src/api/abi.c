@@ -94,7 +94,7 @@ static const abi_row abi_rows[] = {
     F(ebm_lcd_opts, mcmc), F(ebm_lcd_opts, alpha), F(ebm_lcd_opts, data_noise), F(ebm_lcd_opts, optim),
     F(ebm_lcd_opts, batch), F(ebm_lcd_opts, iters), F(ebm_lcd_opts, seed), F(ebm_lcd_opts, on_iter),
     F(ebm_lcd_opts, user), F(ebm_lcd_opts, gen_weight), F(ebm_lcd_opts, extra_grad), F(ebm_lcd_opts, extra_user),
-    F(ebm_lcd_opts, sn_net), F(ebm_lcd_opts, init), F(ebm_lcd_opts, ema),
+    F(ebm_lcd_opts, sn_net), F(ebm_lcd_opts, init), F(ebm_lcd_opts, ema), F(ebm_lcd_opts, class_negatives),
     S(ebm_structured), F(ebm_structured, net), F(ebm_structured, k), F(ebm_structured, len), F(ebm_structured, out),
     F(ebm_structured, pair), F(ebm_structured, meta),
     S(ebm_structured_loss_opts), F(ebm_structured_loss_opts, loss), F(ebm_structured_loss_opts, margin),

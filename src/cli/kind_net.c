@@ -225,7 +225,7 @@ typedef struct {
     int precision;                       /* --precision: an ebm_precision */
     float prox;                          /* --prox: proximal sampler radius (0 = off) */
     ebm_trainer *t;                      /* the trainer, for --ema's average at save time */
-    bool jem, quiet, lr_seen, negatives_seen, prox_seen, data_noise_seen;
+    bool jem, quiet, lr_seen, negatives_seen, prox_seen, data_noise_seen, class_negatives;
     cli_train_args ta;
     cli_data_args da;
     cli_samp_args sa;
@@ -267,7 +267,12 @@ static int net_settle(net_job *j) {
     if (!j->jem && (j->objective != 0 || o->gen_weight != 1.0f))
         return cli_error(cmd, "--objective and --gen-weight go with 'ebm train jem'"), 2;
     if (j->objective == 1) o->gen_weight = 0;
+    if (j->class_negatives && !j->jem) return cli_error(cmd, "--class-negatives goes with 'ebm train jem'"), 2;
+    o->class_negatives = j->class_negatives;
     o->mode = (ebm_neg_mode)j->negatives;
+    if (j->class_negatives && o->mode == EBM_NEG_BUFFER)
+        return cli_error(cmd, "--class-negatives needs --negatives short-run or persistent (a replay buffer's chains "
+                              "would change class between draws)"), 2;
     o->optim.kind = j->optimizer == 0 ? EBM_OPTIM_ADAM : EBM_OPTIM_SGD;
     if (o->mode == EBM_NEG_BUFFER && o->buffer < o->batch)
         return cli_error(cmd, "--buffer %zu must hold at least one --batch (%zu)", o->buffer, o->batch), 2;
@@ -435,6 +440,7 @@ static int train_net(int argc, char **argv, bool quiet, bool jem) {
         {"checkpoint", OPT_SIZE, &j.checkpoint, "N", "save NAME.partial.safetensors every N iterations (0 = off)", 0, 1e9, 0, 0, NULL, NULL},
         {"objective", OPT_CHOICE, &j.objective, NULL, "train jem: hybrid, or the classifier alone", 0, 0, 0, 0, "jem|clf", NULL},
         {"gen-weight", OPT_FLOAT, &j.o.gen_weight, "W", "train jem: weight of the generative term", 0, 1e6, 0, 0, NULL, NULL},
+        {"class-negatives", OPT_FLAG, &j.class_negatives, NULL, "train jem: sample each negative from p(x | y), y cycling over the classes (short-run or persistent negatives)", 0, 0, 0, 0, NULL, NULL},
         CLI_PRECISION_OPTION(j.precision),
         OPT_END,
     };

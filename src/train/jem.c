@@ -20,6 +20,9 @@ typedef struct {
     float gen_weight;
     float *f;              /* (f_cap) logits, then dL/dlogits (ce_weighted) */
     size_t f_cap;
+    int class_neg;         /* ebm_lcd_opts.class_negatives */
+    ebm_energy *cls;       /* the class energy the negatives are sampled on (class_neg) */
+    size_t row0;           /* of the negatives: row r of the call is global row row0 + r, class (row0 + r) mod k */
 } ce_ctx;
 
 /* log sum exp of one row's logits r (k), with the row's largest logit *mx and z = sum exp(r - *mx). */
@@ -105,11 +108,40 @@ static ebm_status ce_weighted(void *state, const float *x, const size_t *rows, s
         w *= scale;
         const size_t y = rows ? (size_t)c->labels[rows[i]] : k;
         if (rows) total += lse - r[y];
+        if (!rows && c->class_neg) {
+            /* a class negative: E = -f[y'], dL/df = w dE/df = -w onehot(y') */
+            const size_t yn = (c->row0 + i) % k;
+            E[i] = -r[yn];
+            w = (sign + 2.0f * alpha * E[i]) / (float)n;
+            w *= scale;
+            for (size_t j = 0; j < k; j++) r[j] = j == yn ? -w : 0.0f;
+            continue;
+        }
         row_grad(r, k, mx, z, y, w, n);
     }
     if (rows && !isfinite(total)) return ebm_fail(EBM_ENAN, "cross-entropy: a logit is not finite");
     if (rows) *extra = total / (double)n;
     return ebm_net_backward(c->net, c->f, n, grad, NULL);
+}
+
+/* ebm_lcd_extra.sampler (class negatives): the class energy whose row r has class (row0 + r) mod k, made again
+ * when row0 mod k changes. */
+static ebm_status ce_sampler(void *state, size_t row0, ebm_energy **es) {
+    ce_ctx *c = state;
+    const size_t k = ebm_net_output_size(c->net);
+    if (!c->cls || c->row0 % k != row0 % k) {
+        int32_t *cl = malloc(k * sizeof(int32_t));
+        if (!cl) return ebm_fail(EBM_ENOMEM, "out of memory");
+        for (size_t j = 0; j < k; j++) cl[j] = (int32_t)((row0 + j) % k);
+        ebm_energy_free(c->cls);
+        c->cls = NULL;
+        ebm_status s = ebm_net_energy_class(c->net, cl, k, &c->cls);
+        free(cl);
+        if (s) return s;
+    }
+    c->row0 = row0;
+    *es = c->cls;
+    return EBM_OK;
 }
 
 static ebm_status ce_begin(void *state, const ebm_mat *data, const int32_t *labels) {
@@ -128,6 +160,7 @@ static ebm_status ce_describe(void *state, ebm_meta *m) {
     ebm_status s = ebm_meta_setf(m, "ebm.jem.classes", "%zu", ebm_net_output_size(c->net));
     if (!s) s = ebm_meta_set(m, "ebm.jem.objective", c->gen_weight > 0 ? "jem" : "clf");
     if (!s) s = ebm_meta_setf(m, "ebm.jem.gen_weight", "%g", (double)c->gen_weight);
+    if (!s && c->class_neg) s = ebm_meta_set(m, "ebm.jem.negatives", "class");
     return s;
 }
 
@@ -135,6 +168,7 @@ static void ce_free(void *state) {
     ce_ctx *c = state;
     if (c) free(c->y);
     if (c) ebm_free(c->f);
+    if (c) ebm_energy_free(c->cls);
     free(c);
 }
 
@@ -153,11 +187,12 @@ ebm_status ebm_jem_trainer_new(ebm_net *net, const ebm_lcd_opts *o, ebm_trainer 
     }
     c->net = net;
     c->gen_weight = o->gen_weight;
+    c->class_neg = o->class_negatives;
     ebm_lcd_opts oo = *o;
     oo.extra_grad = batch_ce;
     oo.extra_user = c;
     oo.sn_net = net;
-    ebm_lcd_extra x = {1, e, c, ce_begin, ce_describe, ce_free, ce_weighted};
+    ebm_lcd_extra x = {1, e, c, ce_begin, ce_describe, ce_free, ce_weighted, o->class_negatives ? ce_sampler : NULL};
     return ebm_lcd_trainer_make(e, &oo, &x, out);
 }
 

@@ -92,6 +92,9 @@ static ebm_status check_opts(const ebm_energy *e, const ebm_lcd_opts *o) {
     if (!(o->gen_weight >= 0) || !isfinite(o->gen_weight))
         return ebm_fail(EBM_EINVAL, "training: the generative weight must be >= 0, got %g", (double)o->gen_weight);
     if ((unsigned)o->init > EBM_INIT_GAUSSIAN) return ebm_fail(EBM_EINVAL, "training: unknown chain start %d", (int)o->init);
+    if (o->class_negatives && o->mode == EBM_NEG_BUFFER)
+        return ebm_fail(EBM_EINVAL, "training: class negatives need short-run or persistent negatives (a buffer's "
+                                    "slots would change class between draws)");
     if (!(o->ema >= 0 && o->ema < 1))
         return ebm_fail(EBM_EINVAL, "training: the EMA decay must be in [0, 1) (0 = off), got %g", (double)o->ema);
     if (o->gen_weight == 0 && !o->extra_grad)
@@ -236,7 +239,9 @@ static ebm_status contrastive(lcd_trainer *t, const float *xp, const size_t *row
     mc.seed = t->seed ^ 0x9e3779b97f4a7c15ull;
     mc.seed_offset = step * o->mcmc.steps;
     ebm_mcmc_stats st = {0};
-    if (!s) s = ebm_mcmc_run_at(e, xl, n, row0, &mc, &st);
+    ebm_energy *es = e;
+    if (!s && t->x.sampler) s = t->x.sampler(t->x.state, row0, &es);
+    if (!s) s = ebm_mcmc_run_at(es, xl, n, row0, &mc, &st);
     if (s) return ebm_fail_prefix(s, "negative sampling at iteration %zu", step + 1);
     /* in the order of one process (data, then negatives); the gather leaves this process's rows as they are */
     if (t->x.weighted) {
@@ -427,6 +432,8 @@ ebm_status ebm_lcd_trainer_make(ebm_energy *e, const ebm_lcd_opts *o, const ebm_
     ebm_lcd_extra none = {0};
     if (!x) x = &none;
     ebm_status s = check_opts(e, o);
+    if (!s && o->class_negatives && !x->sampler)
+        s = ebm_fail(EBM_EINVAL, "training: class negatives are JEM's (ebm_jem_trainer_new): this energy has no classes");
     lcd_trainer *t = s ? NULL : calloc(1, sizeof *t);
     if (!s && !t) s = ebm_fail(EBM_ENOMEM, "out of memory for a trainer");
     if (s) {

@@ -19,6 +19,9 @@ typedef struct ebm_lcd_extra {
      * batch), also the extra loss of those rows and its gradient at the same forward, the loss to *extra. */
     ebm_status (*weighted)(void *state, const float *x, const size_t *rows, size_t n, float sign, float alpha,
                            float scale, float *grad, float *E, double *extra);
+    /* Optional (JEM's class negatives): *es <- the energy the negatives of global rows row0 .. are sampled
+     * on, and whose weighted gradient `weighted` then takes for them (rows NULL). */
+    ebm_status (*sampler)(void *state, size_t row0, ebm_energy **es);
 } ebm_lcd_extra;
 
 /* The LCD trainer of e with x's part (may be NULL); x->owned and x->state are freed with the trainer, also
