@@ -21,7 +21,7 @@
 # Other experiments' objects are kept.  REUSE=1 keeps a model already in OUT (training is bit-reproducible).
 # usage: scripts/jem_gen_weight.sh [EBM] [OUT]
 # Variables: SAMPLER, WEIGHTS ("0.3 0.1 0.03"; image: "0.1 1"), ITERS, STEPS, EMA (0 = off), PRECISION (fp32),
-# RESULTS, REUSE.
+# RESULTS, KEY (the results.json key, instead of the one above), REUSE.
 set -eu
 ebm=${1:-build/ebm}
 : "${SAMPLER:=paper}" "${ITERS:=1000}" "${EMA:=0}" "${RESULTS:=docs/results.json}" "${REUSE:=0}"
@@ -49,6 +49,7 @@ fp32) ;;
 bf16) key=${key}_bf16 out=${2:-${out}_bf16} ;;
 *) echo "PRECISION must be fp32 or bf16" >&2; exit 2 ;;
 esac
+key=${KEY:-$key}
 settings="train jem --iters $ITERS $sampler --clip-lo -1 --clip-hi 1 --ema $EMA --seed 1 --precision $PRECISION --gen-weight W"
 mkdir -p "$out"
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
