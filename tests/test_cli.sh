@@ -591,6 +591,15 @@ expect_error 2 "prox with mala" -- "$EBM" train ebm --data toy:moons --sampler m
 contains "$T/err" "prox" "prox with an MH sampler named"
 expect_error 2 "ema of 1" -- "$EBM" train ebm --data toy:moons --ema 1 --out "$T/x.safetensors"
 expect_error 2 "bad init-chains" -- "$EBM" train ebm --data toy:moons --init-chains data --out "$T/x.safetensors"
+# class negatives (docs/jem.md): recorded in the file; refused with a replay buffer and by train ebm
+expect_ok "train jem class negatives" -- "$EBM" train jem --data toy:8gaussians --limit 1000 --net linear:16,silu,linear:8 \
+    --iters 20 --batch 64 --negatives short-run --class-negatives --out "$T/jcn.safetensors"
+expect_ok "info class negatives" -- "$EBM" info "$T/jcn.safetensors"
+contains "$T/out" "ebm.jem.negatives  *class" "info shows the class negatives"
+expect_error 2 "class negatives with a buffer" -- "$EBM" train jem --data toy:8gaussians --class-negatives --out "$T/x.safetensors"
+contains "$T/err" "short-run or persistent" "the buffer's conflict named"
+expect_error 2 "class negatives in train ebm" -- "$EBM" train ebm --data toy:moons --class-negatives --out "$T/x.safetensors"
+contains "$T/err" "train jem" "class negatives named as train jem's"
 # complexity-corrected score on images (the 8x8 bar images against flat ones)
 LC_ALL=C awk 'BEGIN { printf "%c%c%c%c%c%c%c%c%c%c%c%c%c%c%c%c", 0, 0, 8, 3, 0, 0, 0, 50, 0, 0, 0, 8, 0, 0, 0, 8;
   srand(4); for (r = 0; r < 50; r++) { v = 20 + int(rand() * 200); for (p = 0; p < 64; p++) printf "%c", v } }' >"$T/flat.idx"
