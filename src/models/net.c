@@ -1836,10 +1836,10 @@ static ebm_status ne_grad_x_fused(net_energy *ne, const float *x, size_t n, floa
     if (t0 != 0 || !R) return EBM_OK;
     const size_t nb = (n + R - 1) / R, k = ebm_net_output_size(net);
     const int nt = threads_for(nb);
+    if (!tail_slots(net, 0, nt)) return EBM_OK; /* before forward_begin: a fallback must not run it twice */
     ebm_status s = forward_begin(net, n, 2);
     if (!s) s = ne_ensure(ne, n);
     if (s) return s;
-    if (!tail_slots(net, 0, nt)) return EBM_OK;
     net->skip_ok = 0;
 #pragma omp parallel num_threads(nt)
     {
