@@ -4,6 +4,7 @@
  * only the hybrid's energy tells data from far-away points (energy AUROC >= 0.95, and above the
  * baseline's); bad labels are refused. */
 #include "check.h"
+#include "run_figs.h"
 
 static ebm_net *small_net(const char *spec, uint64_t seed) {
     ebm_net *net;
@@ -195,23 +196,6 @@ static ebm_status plain_ce(const float *x, const size_t *rows, size_t n, float *
     return ebm_jem_cross_entropy(u->net, x, y, n, grad, loss);
 }
 
-typedef struct {
-    double loss[8], e_pos[8], e_neg[8], extra[8];
-    size_t n;
-} figs;
-
-static int keep_figs(const ebm_run_progress *p, void *user) {
-    figs *f = user;
-    if (f->n < 8) {
-        f->loss[f->n] = p->last.loss;
-        f->e_pos[f->n] = p->last.e_pos;
-        f->e_neg[f->n] = p->last.e_neg;
-        f->extra[f->n] = p->last.extra;
-        f->n++;
-    }
-    return 0;
-}
-
 static void test_fused_update(void) {
     ebm_dataset *train;
     REQUIRE(ebm_toy_generate("8gaussians", 512, 7, &train) == EBM_OK);
@@ -240,12 +224,12 @@ static void test_fused_update(void) {
     ebm_energy *eb;
     CHECK_OK(ebm_net_energy(b, EBM_NET_HEAD_LOGSUMEXP, &eb));
     CHECK_OK(ebm_lcd_trainer_new(eb, &ob, &tb));
-    figs fa = {0}, fb = {0};
+    run_figs fa = {0}, fb = {0};
     ebm_run_opts ra, rb;
     ebm_lcd_run_opts(&o, &ra);
     ebm_lcd_run_opts(&ob, &rb);
-    ra.on_step = keep_figs, ra.user = &fa;
-    rb.on_step = keep_figs, rb.user = &fb;
+    ra.on_step = keep_run_figs, ra.user = &fa;
+    rb.on_step = keep_run_figs, rb.user = &fb;
     CHECK_OK(ebm_run(ta, train->x, train->labels, &ra, NULL));
     CHECK_OK(ebm_run(tb, train->x, train->labels, &rb, NULL));
     size_t np;

@@ -22,6 +22,7 @@
  * Without bf16 (ebm_precision_resolve says so) the bf16 checks are skipped with a message, and AUTO must
  * resolve to fp32 products that are the fp32 ones bit for bit. */
 #include "bf16_check.h"
+#include "run_figs.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -507,22 +508,6 @@ static void test_fused_step(void) {
  * (ebm_energy_grad_params_weighted): three SGD updates with the energy regulariser (alpha 0.5, so the weights
  * depend on E) give the same parameters and figures, bit for bit, as through the wrapper, whose energies come
  * from a forward of their own. */
-typedef struct {
-    double loss[4], e_pos[4], e_neg[4];
-    size_t n;
-} trainer_figs;
-
-static int keep_trainer_figs(const ebm_run_progress *p, void *user) {
-    trainer_figs *f = user;
-    if (f->n < 4) {
-        f->loss[f->n] = p->last.loss;
-        f->e_pos[f->n] = p->last.e_pos;
-        f->e_neg[f->n] = p->last.e_neg;
-        f->n++;
-    }
-    return 0;
-}
-
 static void test_trainer_one_forward(void) {
     ebm_dataset *data;
     REQUIRE(ebm_toy_generate("8gaussians", 512, 7, &data) == EBM_OK);
@@ -542,12 +527,12 @@ static void test_trainer_one_forward(void) {
     ebm_trainer *ta, *tb;
     CHECK_OK(ebm_lcd_trainer_new(ea, &o, &ta));
     CHECK_OK(ebm_lcd_trainer_new(wb, &o, &tb));
-    trainer_figs fa = {0}, fb = {0};
+    run_figs fa = {0}, fb = {0};
     ebm_run_opts ra, rb;
     ebm_lcd_run_opts(&o, &ra);
     ebm_lcd_run_opts(&o, &rb);
-    ra.on_step = keep_trainer_figs, ra.user = &fa;
-    rb.on_step = keep_trainer_figs, rb.user = &fb;
+    ra.on_step = keep_run_figs, ra.user = &fa;
+    rb.on_step = keep_run_figs, rb.user = &fb;
     CHECK_OK(ebm_run(ta, data->x, NULL, &ra, NULL));
     CHECK_OK(ebm_run(tb, data->x, NULL, &rb, NULL));
     size_t np;

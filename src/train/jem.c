@@ -100,23 +100,20 @@ static ebm_status ce_weighted(void *state, const float *x, const size_t *rows, s
     if (s) return s;
     double total = 0;
     for (size_t i = 0; i < n; i++) {
-        float *r = c->f + i * k, mx;
-        double z;
-        const double lse = row_lse(r, k, &mx, &z);
-        E[i] = (float)-lse;
+        float *r = c->f + i * k, mx = 0;
+        double z = 0, lse = 0;
+        /* a class negative's energy is -f[y'] (y' < k), else -log sum exp f */
+        const size_t yn = !rows && c->class_neg ? (c->row0 + i) % k : k;
+        if (yn < k) E[i] = -r[yn];
+        else E[i] = (float)-(lse = row_lse(r, k, &mx, &z));
         float w = (sign + 2.0f * alpha * E[i]) / (float)n;
         w *= scale;
-        const size_t y = rows ? (size_t)c->labels[rows[i]] : k;
-        if (rows) total += lse - r[y];
-        if (!rows && c->class_neg) {
-            /* a class negative: E = -f[y'], dL/df = w dE/df = -w onehot(y') */
-            const size_t yn = (c->row0 + i) % k;
-            E[i] = -r[yn];
-            w = (sign + 2.0f * alpha * E[i]) / (float)n;
-            w *= scale;
+        if (yn < k) { /* dL/df = w dE/df = -w onehot(y') */
             for (size_t j = 0; j < k; j++) r[j] = j == yn ? -w : 0.0f;
             continue;
         }
+        const size_t y = rows ? (size_t)c->labels[rows[i]] : k;
+        if (rows) total += lse - r[y];
         row_grad(r, k, mx, z, y, w, n);
     }
     if (rows && !isfinite(total)) return ebm_fail(EBM_ENAN, "cross-entropy: a logit is not finite");
