@@ -1276,6 +1276,11 @@ EBM_API size_t ebm_gauss_start_classes(const ebm_gauss_start *g);
 EBM_API size_t ebm_gauss_start_dim(const ebm_gauss_start *g);
 EBM_API ebm_status ebm_gauss_start_fill(const ebm_gauss_start *g, uint64_t key, size_t row0, float *x, size_t n,
                                         int32_t *cls);
+/* The same with row i's class given, cls[i] (n), instead of drawn: x is what ebm_gauss_start_fill draws for
+ * that row when it draws that class.  EBM_EINVAL when a class has no Gaussian (outside 0..classes - 1, or no
+ * row of the data had it). */
+EBM_API ebm_status ebm_gauss_start_fill_classes(const ebm_gauss_start *g, uint64_t key, size_t row0, float *x,
+                                                size_t n, const int32_t *cls);
 /* From now on b's restarts draw from g (borrowed: it must outlive b; NULL = back to b's noise), and every
  * slot is refilled from it (or from the noise), with the key ebm_replay_new(.., seed, ..) fills with. */
 EBM_API ebm_status ebm_replay_set_start(ebm_replay *b, const ebm_gauss_start *g, uint64_t seed);

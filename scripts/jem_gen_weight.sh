@@ -21,11 +21,12 @@
 # Other experiments' objects are kept.  REUSE=1 keeps a model already in OUT (training is bit-reproducible).
 # usage: scripts/jem_gen_weight.sh [EBM] [OUT]
 # Variables: SAMPLER, WEIGHTS ("0.3 0.1 0.03"; image: "0.1 1"), ITERS, STEPS, EMA (0 = off), PRECISION (fp32),
-# RESULTS, KEY (the results.json key, instead of the one above), REUSE.
+# JEM_OPTS (more `train jem` options for the JEMs, not the classifier, e.g. "--alpha 0"), RESULTS, KEY (the
+# results.json key, instead of the one above), REUSE.
 set -eu
 ebm=${1:-build/ebm}
 : "${SAMPLER:=paper}" "${ITERS:=1000}" "${EMA:=0}" "${RESULTS:=docs/results.json}" "${REUSE:=0}"
-: "${PRECISION:=fp32}"
+: "${PRECISION:=fp32}" "${JEM_OPTS:=}"
 case $SAMPLER in
 paper)
     : "${WEIGHTS:=0.3 0.1 0.03}" "${STEPS:=10}"
@@ -50,7 +51,7 @@ bf16) key=${key}_bf16 out=${2:-${out}_bf16} ;;
 *) echo "PRECISION must be fp32 or bf16" >&2; exit 2 ;;
 esac
 key=${KEY:-$key}
-settings="train jem --iters $ITERS $sampler --clip-lo -1 --clip-hi 1 --ema $EMA --seed 1 --precision $PRECISION --gen-weight W"
+settings="train jem --iters $ITERS $sampler --clip-lo -1 --clip-hi 1 --ema $EMA --seed 1 --precision $PRECISION${JEM_OPTS:+ $JEM_OPTS} --gen-weight W"
 mkdir -p "$out"
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 [ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ] && commit="$commit-dirty"
@@ -65,9 +66,10 @@ for w in clf $WEIGHTS; do
             "$ebm" --quiet train jem --data fashion-mnist --objective clf --iters "$ITERS" --seed 1 \
                 --precision "$PRECISION" --out "$m" --log "$out/jem_gw$w.csv"
         else
-            # shellcheck disable=SC2086 # $sampler is a list of options
+            # shellcheck disable=SC2086 # $sampler and $JEM_OPTS are lists of options
             "$ebm" --quiet train jem --data fashion-mnist --iters "$ITERS" $sampler --clip-lo -1 --clip-hi 1 \
-                --ema "$EMA" --seed 1 --precision "$PRECISION" --gen-weight "$w" --out "$m" --log "$out/jem_gw$w.csv"
+                --ema "$EMA" --seed 1 --precision "$PRECISION" $JEM_OPTS --gen-weight "$w" --out "$m" \
+                --log "$out/jem_gw$w.csv"
         fi
     fi
     "$ebm" --quiet classify "$m" --data fashion-mnist:test --ood "$ood" --json >"$out/jem_gw$w-classify.json"

@@ -600,6 +600,21 @@ expect_error 2 "class negatives with a buffer" -- "$EBM" train jem --data toy:8g
 contains "$T/err" "short-run or persistent" "the buffer's conflict named"
 expect_error 2 "class negatives in train ebm" -- "$EBM" train ebm --data toy:moons --class-negatives --out "$T/x.safetensors"
 contains "$T/err" "train jem" "class negatives named as train jem's"
+# class negatives from Gaussian starts (JEM++): ebm sample starts where the training's chains started
+expect_ok "train jem class negatives gaussian" -- "$EBM" train jem --data toy:8gaussians --limit 1000 \
+    --net linear:16,silu,linear:8 --iters 20 --batch 64 --negatives short-run --class-negatives --init-chains gaussian \
+    --out "$T/jcg.safetensors"
+expect_ok "sample gaussian starts" -- "$EBM" sample "$T/jcg.safetensors" --class all --n 16 --steps 2 --npy "$T/jcg.npy" \
+    --labels "$T/jcg_y.npy"
+contains "$T/err" "chain starts: 8 Gaussians, one per class, fitted to" "sample starts from the training's Gaussians"
+contains "$T/err" "from the Gaussian starts" "sample names its starts"
+expect_ok "sample noise starts" -- "$EBM" sample "$T/jcg.safetensors" --init-chains noise --n 16 --steps 2 --npy "$T/jcn2.npy"
+contains "$T/err" "from uniform noise" "--init-chains noise overrides the model's starts"
+expect_ok "sample gaussian starts of a noise-trained model" -- "$EBM" sample "$T/jcn.safetensors" --init-chains gaussian \
+    --data toy:8gaussians --n 16 --steps 2 --npy "$T/jcn3.npy"
+contains "$T/err" "8 Gaussians" "--init-chains gaussian fits the given data"
+expect_error 2 "sample data without gaussian" -- "$EBM" sample "$T/jcn.safetensors" --data toy:8gaussians --n 4 --npy "$T/x.npy"
+contains "$T/err" "init-chains gaussian" "--data without Gaussian starts named"
 # complexity-corrected score on images (the 8x8 bar images against flat ones)
 LC_ALL=C awk 'BEGIN { printf "%c%c%c%c%c%c%c%c%c%c%c%c%c%c%c%c", 0, 0, 8, 3, 0, 0, 0, 50, 0, 0, 0, 8, 0, 0, 0, 8;
   srand(4); for (r = 0; r < 50; r++) { v = 20 + int(rand() * 200); for (p = 0; p < 64; p++) printf "%c", v } }' >"$T/flat.idx"

@@ -325,10 +325,94 @@ static void test_class_negatives(void) {
     ebm_dataset_free(train);
 }
 
+/* Class negatives from Gaussian starts (JEM++'s informative starts): the chain of row r samples class r mod K,
+ * so it starts from that class's Gaussian; with steps that do not move, every negative lies nearest its class's
+ * mean (8gaussians: eight well-apart modes).  Without class negatives the starts draw their classes at random. */
+static size_t nearest_own(const float *xn, size_t n, const float mean[8][2]) {
+    size_t own = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t best = 0;
+        double bd = INFINITY;
+        for (size_t c = 0; c < 8; c++) {
+            double dx = xn[2 * i] - mean[c][0], dy = xn[2 * i + 1] - mean[c][1], d2 = dx * dx + dy * dy;
+            if (d2 < bd) bd = d2, best = c;
+        }
+        own += best == i % 8;
+    }
+    return own;
+}
+
+static void test_class_negative_starts(void) {
+    ebm_dataset *train;
+    REQUIRE(ebm_toy_generate("8gaussians", 800, 7, &train) == EBM_OK);
+    float mean[8][2] = {{0}};
+    size_t cnt[8] = {0};
+    for (size_t i = 0; i < 800; i++) {
+        int c = train->labels[i];
+        mean[c][0] += train->x->data[2 * i], mean[c][1] += train->x->data[2 * i + 1], cnt[c]++;
+    }
+    for (int c = 0; c < 8; c++) {
+        REQUIRE(cnt[c] > 0);
+        mean[c][0] /= (float)cnt[c], mean[c][1] /= (float)cnt[c];
+    }
+    ebm_lcd_opts o;
+    ebm_lcd_opts_default(&o);
+    o.mode = EBM_NEG_SHORTRUN;
+    o.init = EBM_INIT_GAUSSIAN;
+    o.mcmc.kind = EBM_MCMC_SGLD, o.mcmc.step_size = 1e-30f, o.mcmc.noise = 0, o.mcmc.steps = 1;
+    o.optim.kind = EBM_OPTIM_SGD, o.optim.momentum = 0, o.optim.lr = 1e-6f;
+    o.batch = 64, o.iters = 2, o.seed = 21, o.alpha = 0;
+    size_t own[3];
+    for (int v = 0; v < 3; v++) { /* short-run class negatives, persistent ones, plain negatives */
+        ebm_net *net = small_net("linear:16,silu,linear:8", 5);
+        ebm_lcd_opts oo = o;
+        oo.class_negatives = v < 2;
+        if (v == 1) oo.mode = EBM_NEG_PERSISTENT;
+        ebm_trainer *t;
+        CHECK_OK(ebm_jem_trainer_new(net, &oo, &t));
+        ebm_run_opts ro;
+        ebm_lcd_run_opts(&oo, &ro);
+        CHECK_OK(ebm_run(t, train->x, train->labels, &ro, NULL));
+        size_t nn;
+        const float *xn = ebm_lcd_trainer_negatives(t, &nn);
+        REQUIRE(xn && nn == 64);
+        own[v] = nearest_own(xn, 64, mean);
+        ebm_trainer_free(t);
+        ebm_net_free(net);
+    }
+    printf("  Gaussian starts: negatives nearest their row's class mean: %zu / 64 (short-run class negatives), "
+           "%zu / 64 (persistent), %zu / 64 (plain negatives)\n", own[0], own[1], own[2]);
+    CHECK(own[0] >= 60 && own[1] >= 60);
+    CHECK(own[2] < 24);
+    /* a class without rows has no Gaussian to start from: refused before training */
+    ebm_dataset *part;
+    REQUIRE(ebm_toy_generate("8gaussians", 800, 7, &part) == EBM_OK);
+    size_t m = 0;
+    for (size_t i = 0; i < 800; i++)
+        if (part->labels[i] != 3) {
+            memmove(part->x->data + 2 * m, part->x->data + 2 * i, 2 * sizeof(float));
+            part->labels[m++] = part->labels[i];
+        }
+    part->x->rows = m;
+    ebm_net *net = small_net("linear:16,silu,linear:8", 5);
+    o.class_negatives = 1;
+    ebm_trainer *t;
+    CHECK_OK(ebm_jem_trainer_new(net, &o, &t));
+    ebm_run_opts ro;
+    ebm_lcd_run_opts(&o, &ro);
+    CHECK_FAILS(ebm_run(t, part->x, part->labels, &ro, NULL), EBM_EINVAL);
+    CHECK(strstr(ebm_last_error(), "class 3") != NULL);
+    ebm_trainer_free(t);
+    ebm_net_free(net);
+    ebm_dataset_free(part);
+    ebm_dataset_free(train);
+}
+
 int main(void) {
     test_gradients();
     test_fused_update();
     test_training();
     test_class_negatives();
+    test_class_negative_starts();
     return check_summary("test_jem");
 }

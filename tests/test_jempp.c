@@ -143,6 +143,37 @@ static void test_gauss_start(void) {
     CHECK_OK(ebm_replay_new(10, 2, &z, 5, &buf));
     CHECK_FAILS(ebm_replay_set_start(buf, g, 5), EBM_ESHAPE);
     ebm_replay_free(buf);
+    /* classes given: a row drawn from the class fill drew is the same row, bit for bit */
+    float *y2 = malloc(n * 3 * sizeof(float));
+    REQUIRE(y2);
+    CHECK_OK(ebm_gauss_start_fill(g, 44, 0, y, n, cls)); /* y again (the buffer's draws went there) */
+    CHECK_OK(ebm_gauss_start_fill_classes(g, 44, 0, y2, n, cls));
+    CHECK(memcmp(y, y2, n * 3 * sizeof(float)) == 0);
+    /* every row of class 0 (drawn a quarter of the time by fill): its mean */
+    for (size_t i = 0; i < n; i++) cls[i] = 0;
+    CHECK_OK(ebm_gauss_start_fill_classes(g, 45, 0, y2, n, cls));
+    double c0[3] = {0};
+    for (size_t i = 0; i < n; i++)
+        for (int j = 0; j < 3; j++) c0[j] += y2[3 * i + j] / (double)n;
+    printf("  class 0 given for every row: mean (%.2f %.2f %.2f)\n", c0[0], c0[1], c0[2]);
+    for (int j = 0; j < 3; j++) CHECK_NEAR(c0[j], want0[j], 0.1);
+    cls[5] = 2; /* not a class of the data */
+    CHECK_FAILS(ebm_gauss_start_fill_classes(g, 45, 0, y2, n, cls), EBM_EINVAL);
+    CHECK(strstr(ebm_last_error(), "row 5") != NULL);
+    cls[5] = -1;
+    CHECK_FAILS(ebm_gauss_start_fill_classes(g, 45, 0, y2, n, cls), EBM_EINVAL);
+    CHECK_FAILS(ebm_gauss_start_fill_classes(g, 45, 0, y2, n, NULL), EBM_EINVAL);
+    ebm_gauss_start_free(g);
+    /* labels 0 and 2 only: class 1 has no Gaussian */
+    for (size_t i = 0; i < n; i++) lab[i] = lab[i] ? 2 : 0;
+    CHECK_OK(ebm_gauss_start_fit(xx, lab, 0, 0, &g));
+    CHECK(ebm_gauss_start_classes(g) == 3);
+    for (size_t i = 0; i < n; i++) cls[i] = (int32_t)(2 * (i % 2));
+    CHECK_OK(ebm_gauss_start_fill_classes(g, 46, 0, y2, n, cls));
+    cls[7] = 1;
+    CHECK_FAILS(ebm_gauss_start_fill_classes(g, 46, 0, y2, n, cls), EBM_EINVAL);
+    CHECK(strstr(ebm_last_error(), "no row") != NULL);
+    free(y2);
     ebm_gauss_start_free(g);
     lab[3] = -1;
     CHECK_FAILS(ebm_gauss_start_fit(xx, lab, 0, 0, &g), EBM_EINVAL);

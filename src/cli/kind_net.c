@@ -463,8 +463,47 @@ int cli_jem_train(int argc, char **argv, bool quiet) { return train_net(argc, ar
 
 static const char *const sample_about =
     "Draw samples from an energy network: --n chains start from uniform noise (the training range by\n"
-    "default) and run the sampler (defaults from the model file, ebm.sample.*).  Writes a PNG grid for\n"
-    "images (a density picture with the samples for 2-D models), an NPY array and/or a CSV file.";
+    "default) or, with --init-chains gaussian (the default for models trained so), from a Gaussian per class\n"
+    "fitted to the training data (JEM++; with --class, each chain from its own class's), and run the sampler\n"
+    "(defaults from the model file, ebm.sample.*).  Writes a PNG grid for images (a density picture with the\n"
+    "samples for 2-D models), an NPY array and/or a CSV file.";
+
+/* x (n, dim) <- draws from Gaussians fitted to spec (default: the model's training data), one per class when
+ * the model is a classifier and the data have labels; chain i from class classes[i mod n_cls] when n_cls > 0.
+ * False after printing an error. */
+static bool gauss_start(const char *cmd, const cli_net_model *nm, const char *spec, const int32_t *classes,
+                        size_t n_cls, uint64_t seed, float *x, size_t n, bool quiet) {
+    if (!cli_model_data(cmd, &spec, nm->meta, "--init-chains gaussian needs --data")) return false;
+    ebm_dataset *d = cli_net_load_rows(cmd, spec, nm, 0, quiet);
+    if (!d) return false;
+    bool per_class = nm->classes > 0 && d->labels;
+    if (n_cls && !per_class) {
+        cli_error(cmd, "--class with --init-chains gaussian needs labelled data (%s has none)", spec);
+        ebm_dataset_free(d);
+        return false;
+    }
+    int32_t *cls = n_cls ? cli_net_alloc(cmd, n * sizeof *cls) : NULL;
+    if (n_cls && !cls) {
+        ebm_dataset_free(d);
+        return false;
+    }
+    for (size_t i = 0; i < n && n_cls; i++) cls[i] = classes[i % n_cls];
+    float lo, hi;
+    ebm_lcd_data_range(d->x, &lo, &hi);
+    ebm_gauss_start *g = NULL;
+    ebm_status s = ebm_gauss_start_fit(d->x, per_class ? d->labels : NULL, lo, hi, &g);
+    ebm_rng r;
+    ebm_rng_seed(&r, seed, 0x6761757373ull); /* "gauss" */
+    uint64_t key = ebm_rng_u64(&r);
+    if (!s) s = n_cls ? ebm_gauss_start_fill_classes(g, key, 0, x, n, cls) : ebm_gauss_start_fill(g, key, 0, x, n, NULL);
+    if (!s && !quiet)
+        fprintf(stderr, "chain starts: %zu Gaussian%s fitted to %s (%zu rows)\n", ebm_gauss_start_classes(g),
+                ebm_gauss_start_classes(g) == 1 ? "" : "s, one per class,", d->source, d->x->rows);
+    ebm_gauss_start_free(g);
+    free(cls);
+    ebm_dataset_free(d);
+    return !s || (cli_lib_error(cmd, s), false);
+}
 
 /* --labels: each sample's class (chains cycle through the classes) as an int32 NPY array. */
 static ebm_status write_labels(const char *path, const int32_t *classes, size_t n_cls, size_t n) {
@@ -477,15 +516,18 @@ static ebm_status write_labels(const char *path, const int32_t *classes, size_t 
 }
 
 int cli_net_sample(int argc, char **argv, bool quiet) {
-    const char *cmd = "sample", *cls = NULL, *labels = NULL, *path;
+    const char *cmd = "sample", *cls = NULL, *labels = NULL, *path, *data = NULL;
     size_t n = 64;
     cli_sample_out so = CLI_SAMPLE_OUT_INIT;
     cli_samp_args sa = CLI_SAMP_ARGS_INIT;
-    int precision = EBM_PRECISION_FP32;
+    int precision = EBM_PRECISION_FP32, init = 0;
+    bool init_seen = false;
     const cli_opt opts[] = {
         {"n", OPT_SIZE, &n, "N", "number of chains (samples)", 1, 1e7, 0, 0, NULL, NULL},
         {"class", OPT_STR, &cls, "Y", "classifier models: sample p(x | y) ∝ exp f(x)[y]; a class, a list (chains cycle through it) or all", -INFINITY, INFINITY, 0, 0, NULL, NULL},
         {"labels", OPT_STR, &labels, "PATH", "with --class: write each sample's class as an int32 NPY array", -INFINITY, INFINITY, 0, 0, NULL, NULL},
+        {"init-chains", OPT_CHOICE, &init, NULL, "where chains start: uniform noise, or a Gaussian per class fitted to --data (default: where the model's training chains started)", 0, 0, 0, 0, "noise|gaussian", &init_seen},
+        {"data", OPT_STR, &data, "SPEC", "data the Gaussian starts are fitted to (default: the model's training data)", -INFINITY, INFINITY, 0, 0, NULL, NULL},
         CLI_SAMPLER_OPTIONS(sa),
         CLI_SAMPLE_OUT_OPTIONS(so),
         CLI_PRECISION_OPTION(precision),
@@ -499,7 +541,16 @@ int cli_net_sample(int argc, char **argv, bool quiet) {
     if (rc < 0 && !cli_precision_check(cmd, precision)) rc = 2;
     cli_net_model nm;
     if ((rc = cli_net_open(rc, cmd, path, NULL, &nm, &sa)) >= 0) return rc;
+    if (!init_seen) { /* start where the training's chains started */
+        const char *ti = ebm_meta_get(nm.meta, "ebm.train.init");
+        init = ti && !strcmp(ti, "gaussian");
+    }
     rc = 1;
+    if (data && !init) {
+        cli_error(cmd, "--data goes with --init-chains gaussian (noise starts need no data)");
+        cli_net_model_free(&nm);
+        return 2;
+    }
     float *x = NULL, *all = NULL;
     size_t first;
     cli_chains(n, &first);
@@ -529,8 +580,17 @@ int cli_net_sample(int argc, char **argv, bool quiet) {
         if ((s = ebm_net_energy_class(nm.net, mine, (size_t)n_cls, &nm.e))) goto done;
         if (!so.cols && n_cls > 1) so.cols = (size_t)n_cls; /* one column per class */
     }
-    cli_net_noise_start(x, n, nm.dim, &sa);
-    if (!quiet)
+    if (init) {
+        if (!gauss_start(cmd, &nm, data, classes, cls ? (size_t)n_cls : 0, sa.seed, x, n, quiet)) goto done;
+    } else {
+        cli_net_noise_start(x, n, nm.dim, &sa);
+    }
+    if (!quiet && init)
+        fprintf(stderr, "sampling %zu chains x %zu %s steps (step %g%s) at T = %g from the Gaussian starts%s\n", n,
+                nm.mc.steps, ebm_mcmc_name(nm.mc.kind), (double)nm.mc.step_size,
+                nm.mc.kind == EBM_MCMC_SGLD ? ", SGLD noise" : "", (double)nm.mc.temperature,
+                nm.net ? cli_precision_note(precision).s : "");
+    else if (!quiet)
         fprintf(stderr, "sampling %zu chains x %zu %s steps (step %g%s) at T = %g from uniform noise on [%g, %g]%s\n", n,
                 nm.mc.steps, ebm_mcmc_name(nm.mc.kind), (double)nm.mc.step_size,
                 nm.mc.kind == EBM_MCMC_SGLD ? ", SGLD noise" : "", (double)nm.mc.temperature, (double)sa.init_lo,

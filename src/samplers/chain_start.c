@@ -139,10 +139,11 @@ ebm_status ebm_gauss_start_fit(const ebm_mat *data, const int32_t *labels, float
     return EBM_OK;
 }
 
-/* Row `row` of stream key into x (dim); its class into *cls. */
-static void draw_row(const ebm_gauss_start *g, uint64_t key, uint64_t row, float *x, int32_t *cls) {
-    size_t d = g->dim, c = 0;
-    if (g->k > 1) {
+/* Row `row` of stream key into x (dim) from class c's Gaussian (the class drawn from the stream when c < 0); its
+ * class into *cls. */
+static void draw_row(const ebm_gauss_start *g, uint64_t key, uint64_t row, float *x, int32_t cl, int32_t *cls) {
+    size_t d = g->dim, c = cl >= 0 ? (size_t)cl : 0;
+    if (cl < 0 && g->k > 1) {
         float u;
         ebm_rng_fill_uniform(key ^ 0x636c617373ull /* "class" */, row, 0, &u, 1);
         while (c + 1 < g->k && !((double)u < g->cum[c])) c++;
@@ -166,6 +167,23 @@ ebm_status ebm_gauss_start_fill(const ebm_gauss_start *g, uint64_t key, size_t r
     if (!g) return ebm_fail(EBM_EINVAL, "Gaussian chain starts: none fitted");
     size_t d = g->dim;
 #pragma omp parallel for schedule(static) if (n * d * d >= 4000000)
-    for (size_t i = 0; i < n; i++) draw_row(g, key, row0 + i, x + i * d, cls ? cls + i : NULL);
+    for (size_t i = 0; i < n; i++) draw_row(g, key, row0 + i, x + i * d, -1, cls ? cls + i : NULL);
+    return EBM_OK;
+}
+
+/* Whether class c was fitted (it had rows): its frequency is above 0. */
+static int fitted(const ebm_gauss_start *g, size_t c) { return g->cum[c] > (c ? g->cum[c - 1] : 0.0); }
+
+ebm_status ebm_gauss_start_fill_classes(const ebm_gauss_start *g, uint64_t key, size_t row0, float *x, size_t n,
+                                        const int32_t *cls) {
+    if (!g) return ebm_fail(EBM_EINVAL, "Gaussian chain starts: none fitted");
+    if (!cls && n) return ebm_fail(EBM_EINVAL, "Gaussian chain starts: no classes given");
+    for (size_t i = 0; i < n; i++)
+        if (cls[i] < 0 || (size_t)cls[i] >= g->k || !fitted(g, (size_t)cls[i]))
+            return ebm_fail(EBM_EINVAL, "Gaussian chain starts: class %d of row %zu has no Gaussian (%s)", (int)cls[i],
+                            i, cls[i] >= 0 && (size_t)cls[i] < g->k ? "the data had no row of it" : "not a class of the data");
+    size_t d = g->dim;
+#pragma omp parallel for schedule(static) if (n * d * d >= 4000000)
+    for (size_t i = 0; i < n; i++) draw_row(g, key, row0 + i, x + i * d, cls[i], NULL);
     return EBM_OK;
 }

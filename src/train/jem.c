@@ -21,6 +21,7 @@ typedef struct {
     float *f;              /* (f_cap) logits, then dL/dlogits (ce_weighted) */
     size_t f_cap;
     int class_neg;         /* ebm_lcd_opts.class_negatives */
+    int gauss;             /* chains start from a Gaussian per class (EBM_INIT_GAUSSIAN) */
     ebm_energy *cls;       /* the class energy the negatives are sampled on (class_neg) */
     size_t row0;           /* of the negatives: row r of the call is global row row0 + r, class (row0 + r) mod k */
 } ce_ctx;
@@ -148,6 +149,18 @@ static ebm_status ce_begin(void *state, const ebm_mat *data, const int32_t *labe
     for (size_t i = 0; i < data->rows; i++)
         if (labels[i] < 0 || (size_t)labels[i] >= k)
             return ebm_fail(EBM_EINVAL, "JEM: label %d of row %zu is not a class in 0..%zu", (int)labels[i], i, k - 1);
+    if (c->class_neg && c->gauss) { /* a class's chains start from its Gaussian: every class needs rows */
+        unsigned char *seen = calloc(k, 1);
+        if (!seen) return ebm_fail(EBM_ENOMEM, "out of memory");
+        for (size_t i = 0; i < data->rows; i++) seen[labels[i]] = 1;
+        size_t miss = k;
+        for (size_t j = k; j-- > 0;)
+            if (!seen[j]) miss = j;
+        free(seen);
+        if (miss < k)
+            return ebm_fail(EBM_EINVAL, "JEM: class negatives from Gaussian starts need rows of every class; the data "
+                                        "have none of class %zu (of 0..%zu)", miss, k - 1);
+    }
     c->labels = labels;
     return EBM_OK;
 }
@@ -185,6 +198,7 @@ ebm_status ebm_jem_trainer_new(ebm_net *net, const ebm_lcd_opts *o, ebm_trainer 
     c->net = net;
     c->gen_weight = o->gen_weight;
     c->class_neg = o->class_negatives;
+    c->gauss = o->init == EBM_INIT_GAUSSIAN;
     ebm_lcd_opts oo = *o;
     oo.extra_grad = batch_ce;
     oo.extra_user = c;

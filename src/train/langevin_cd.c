@@ -140,6 +140,7 @@ typedef struct {
     float *ema;                           /* (n_params) moving average, or NULL */
     float *xn, *Ep, *En, *wp, *wn, *grad; /* (batch, dim), 4 x (batch), (n_params) */
     size_t *slots;                        /* (batch) */
+    int32_t *ncls;                        /* (batch) class negatives from Gaussian starts: row i's class, i mod k */
     size_t nmax, have_neg;                /* rows of the work space; rows of the last negatives */
     ebm_rng keys;
     uint64_t seed;
@@ -164,6 +165,8 @@ static void lcd_release(lcd_trainer *t) {
     ebm_free(t->wn);
     ebm_free(t->grad);
     free(t->slots);
+    free(t->ncls);
+    t->ncls = NULL;
     t->opt = NULL;
     t->buf = NULL;
     t->gs = NULL;
@@ -194,6 +197,15 @@ static ebm_status lcd_begin(void *self, const ebm_mat *data, const int32_t *labe
     if (!s && o->mode != EBM_NEG_SHORTRUN)
         s = ebm_replay_new(o->mode == EBM_NEG_BUFFER ? o->buffer : batch, d, &o->noise, seed, &t->buf);
     if (!s && t->buf && t->gs) s = ebm_replay_set_start(t->buf, t->gs, seed);
+    /* class negatives: the chain of (global) row i samples class i mod k, so it starts from that class's Gaussian */
+    if (!s && t->gs && o->class_negatives) {
+        size_t k = ebm_gauss_start_classes(t->gs);
+        if (!(t->ncls = malloc(batch * sizeof(int32_t)))) return ebm_fail(EBM_ENOMEM, "out of memory for training");
+        for (size_t i = 0; i < batch; i++) t->ncls[i] = (int32_t)(i % k);
+        if (t->buf) /* persistent chains: exactly one batch */
+            s = ebm_gauss_start_fill_classes(t->gs, seed ^ 0x636c61737365ull, 0, ebm_replay_data_rw(t->buf), batch,
+                                             t->ncls);
+    }
     if (!s && o->ema > 0) {
         if (!(t->ema = ebm_calloc(P, sizeof(float)))) return ebm_fail(EBM_ENOMEM, "out of memory for training");
         memcpy(t->ema, t->e->params, P * sizeof(float));
@@ -228,6 +240,8 @@ static ebm_status contrastive(lcd_trainer *t, const float *xp, const size_t *row
     } else if (o->mode == EBM_NEG_PERSISTENT) {
         for (size_t i = 0; i < N; i++) t->slots[i] = i;
         memcpy(t->xn, ebm_replay_data(t->buf), N * d * sizeof(float));
+    } else if (t->gs && t->ncls) {
+        s = ebm_gauss_start_fill_classes(t->gs, kneg, 0, t->xn, N, t->ncls);
     } else if (t->gs) {
         s = ebm_gauss_start_fill(t->gs, kneg, 0, t->xn, N, NULL);
     } else {
