@@ -585,6 +585,10 @@ _PROTOS = [
     ("ebm_model_data_opts", None, P, POINTER(DataOpts)),
     ("ebm_rng_u64", c_uint64, PRNG), ("ebm_rng_uniform", c_double, PRNG), ("ebm_rng_below", c_uint64, PRNG, c_uint64),
     ("ebm_noise_default", None, POINTER(Noise)), ("ebm_noise_fill", S, POINTER(Noise), c_uint64, PF, c_size_t, c_size_t),
+    ("ebm_gauss_start_fit", S, PMAT, POINTER(c_int32), c_float, c_float, POINTER(P)), ("ebm_gauss_start_free", None, P),
+    ("ebm_gauss_start_classes", c_size_t, P),
+    ("ebm_gauss_start_fill", S, P, c_uint64, c_size_t, PF, c_size_t, POINTER(c_int32)),
+    ("ebm_gauss_start_fill_classes", S, P, c_uint64, c_size_t, PF, c_size_t, POINTER(c_int32)),
 ]
 for _p in _PROTOS:
     _fn(_p[0], _p[1], *_p[2:])

@@ -530,11 +530,15 @@ class EnergyNet(_ModelObject):
         return _softmax_classes(self.forward(x))
 
     def sample(self, n=64, steps=None, sampler=None, step_size=None, noise=None, leapfrog=None, T=1.0,
-               init_range=None, seed=1, x0=None, classes=None):
+               init_range=None, seed=1, x0=None, classes=None, init_data=None):
         """n chains of the sampler the model was trained with (its ebm.sample.* metadata, else SGLD 20 steps of
         size 1, noise 0.01) from uniform noise on init_range (default: the training range) or from x0, as
         `ebm sample MODEL --seed` draws them (the same numbers).  classes (a list) samples a classifier's
-        p(x | y) ∝ exp f(x)[y], chain i of class classes[i mod len].  Returns (samples, acceptance rate)."""
+        p(x | y) ∝ exp f(x)[y], chain i of class classes[i mod len].  init_data, x or (x, labels) in the
+        model's input scale: the chains start from Gaussians fitted to it instead (JEM++; one per class for a
+        classifier given labels, chain i from class classes[i mod len] when classes are given), as `ebm sample
+        --init-chains gaussian --data` draws them; `ebm sample` does so by default for a model trained from
+        Gaussian starts that records its data.  Returns (samples, acceptance rate)."""
         m = self.meta
         o = L.McmcOpts()
         lib.ebm_mcmc_opts_default(byref(o))
@@ -551,7 +555,9 @@ class EnergyNet(_ModelObject):
         if kind.value in (0, 1) and sampler is None:  # trained with proximal steps: `ebm sample` keeps them
             o.prox = float(m.get("ebm.sample.prox", 0))
         o.temperature, o.seed = T, int(seed)
-        if x0 is None:
+        if x0 is None and init_data is not None:
+            x = self._gauss_starts(n, seed, init_data, classes)
+        elif x0 is None:
             z = L.Noise()
             lib.ebm_noise_default(byref(z))
             z.lo, z.hi = init_range or (float(m.get("ebm.sample.init_lo", -1)), float(m.get("ebm.sample.init_hi", 1)))
@@ -573,6 +579,33 @@ class EnergyNet(_ModelObject):
             if owned:
                 lib.ebm_energy_free(owned)
         return x, st.accept_rate
+
+    def _gauss_starts(self, n, seed, init_data, classes):
+        """(n, input_size) chain starts from Gaussians fitted to init_data, as the command line draws them."""
+        xd, yd = init_data if isinstance(init_data, tuple) else (init_data, None)
+        data = _Mat(as_f32(xd, self.input_size, "init_data"))
+        per_class = yd is not None and self.meta.get("ebm.net.head") == "logsumexp"
+        if classes is not None and not per_class:
+            raise L.InvalidArgumentError("classes with init_data need labels: init_data=(x, labels), and a classifier")
+        lab = np.ascontiguousarray(np.asarray(yd).reshape(-1), np.int32) if per_class else None
+        if lab is not None and lab.size != data.ptr.contents.rows:
+            raise L.ShapeError("init_data: %d labels for %d rows" % (lab.size, data.ptr.contents.rows))
+        lo, hi = c_float(), c_float()
+        lib.ebm_lcd_data_range(data.ptr, byref(lo), byref(hi))
+        g = c_void_p()
+        check(lib.ebm_gauss_start_fit(data.ptr, _i32p(lab) if lab is not None else None, lo, hi, byref(g)))
+        try:
+            x = np.empty((n, self.input_size), np.float32)
+            key = lib.ebm_rng_u64(byref(_rng(seed, 0x6761757373)))  # the command line's stream ("gauss")
+            if classes is not None:
+                c = np.ascontiguousarray(np.asarray(classes).reshape(-1), np.int32)
+                cls = np.ascontiguousarray(np.resize(c, n), np.int32)  # chain i: classes[i mod len]
+                check(lib.ebm_gauss_start_fill_classes(g, key, 0, fptr(x), n, _i32p(cls)))
+            else:
+                check(lib.ebm_gauss_start_fill(g, key, 0, fptr(x), n, None))
+        finally:
+            lib.ebm_gauss_start_free(g)
+        return x
 
     def _lcd_opts(self, data, negatives, sampler, steps, step_size, noise, leapfrog, clip, init_range, buffer, reinit,
                   alpha, data_noise, optimizer, lr, momentum, weight_decay, grad_clip, batch, iters, seed, image,

@@ -271,6 +271,24 @@ def test_jem_class_negatives_as_the_cli(tmp_path, cli, gaussians):
         "--seed", 4, "--negatives", "short-run", "--class-negatives", "--out", tmp_path / "cli.safetensors")
     mp, mc = same_tensors(tmp_path / "py.safetensors", tmp_path / "cli.safetensors")
     assert mp["ebm.jem.negatives"] == mc["ebm.jem.negatives"] == "class"
+    # from Gaussian starts, each chain from its class's: the same model, and the same samples as `ebm sample`
+    # (which starts such a model's chains from Gaussians fitted to its training data by default)
+    g = ebm.EnergyNet(spec, 2, head="logsumexp").init(seed=4)
+    g.train_jem(x, y, iters=30, batch=64, seed=4, negatives="short-run", class_negatives=True, init_chains="gaussian")
+    g.save(tmp_path / "pyg.safetensors")
+    cli("train", "jem", "--data", "toy:8gaussians", "--limit", 2000, "--net", spec, "--iters", 30, "--batch", 64,
+        "--seed", 4, "--negatives", "short-run", "--class-negatives", "--init-chains", "gaussian",
+        "--out", tmp_path / "clig.safetensors")
+    same_tensors(tmp_path / "pyg.safetensors", tmp_path / "clig.safetensors")
+    cli("sample", tmp_path / "clig.safetensors", "--class", "all", "--n", 16, "--steps", 3, "--seed", 5,
+        "--npy", tmp_path / "sg.npy")
+    x1, y1 = ebm.toy("8gaussians", 2000, 1)  # what the command line loads as a toy model's data: seed 1
+    s, _ = g.sample(16, steps=3, seed=5, classes=list(range(8)), init_data=(x1, y1))
+    np.testing.assert_array_equal(s, np.load(tmp_path / "sg.npy"))
+    s0, _ = g.sample(16, steps=1, step_size=1e-30, noise=0, seed=5, classes=[2], init_data=(x, y))
+    assert np.linalg.norm(s0.mean(axis=0) - x[y == 2].mean(axis=0)) < 0.5  # class 2's starts
+    with pytest.raises(ebm.InvalidArgumentError):
+        g.sample(4, classes=[1], init_data=x)  # classes need labels
     with pytest.raises(ebm.InvalidArgumentError):
         net.train_jem(x, y, iters=5, class_negatives=True)  # a replay buffer
 

@@ -468,13 +468,16 @@ static const char *const sample_about =
     "(defaults from the model file, ebm.sample.*).  Writes a PNG grid for images (a density picture with the\n"
     "samples for 2-D models), an NPY array and/or a CSV file.";
 
-/* x (n, dim) <- draws from Gaussians fitted to spec (default: the model's training data), one per class when
+/* x (n, dim) <- draws from Gaussians fitted to spec (default: the model's training data, as many rows as it
+ * trained on), one per class when
  * the model is a classifier and the data have labels; chain i from class classes[i mod n_cls] when n_cls > 0.
  * False after printing an error. */
 static bool gauss_start(const char *cmd, const cli_net_model *nm, const char *spec, const int32_t *classes,
                         size_t n_cls, uint64_t seed, float *x, size_t n, bool quiet) {
+    size_t limit = 0; /* the model's own data: the rows it trained on (a toy's count, a --limit) */
+    if (!spec && !cli_meta_size(nm->meta, "ebm.data.rows", &limit)) limit = 0;
     if (!cli_model_data(cmd, &spec, nm->meta, "--init-chains gaussian needs --data")) return false;
-    ebm_dataset *d = cli_net_load_rows(cmd, spec, nm, 0, quiet);
+    ebm_dataset *d = cli_net_load_rows(cmd, spec, nm, limit, quiet);
     if (!d) return false;
     bool per_class = nm->classes > 0 && d->labels;
     if (n_cls && !per_class) {
@@ -541,9 +544,15 @@ int cli_net_sample(int argc, char **argv, bool quiet) {
     if (rc < 0 && !cli_precision_check(cmd, precision)) rc = 2;
     cli_net_model nm;
     if ((rc = cli_net_open(rc, cmd, path, NULL, &nm, &sa)) >= 0) return rc;
-    if (!init_seen) { /* start where the training's chains started */
+    if (!init_seen) { /* start where the training's chains started, when the data to fit are known */
         const char *ti = ebm_meta_get(nm.meta, "ebm.train.init");
         init = ti && !strcmp(ti, "gaussian");
+        if (init && !data && !ebm_meta_get(nm.meta, "ebm.data.spec")) {
+            init = 0;
+            if (!quiet)
+                fprintf(stderr, "note: the model was trained from Gaussian chain starts but does not record its data; "
+                                "starting from uniform noise (--data SPEC starts from Gaussians fitted to SPEC)\n");
+        }
     }
     rc = 1;
     if (data && !init) {
