@@ -469,9 +469,8 @@ static const char *const sample_about =
     "samples for 2-D models), an NPY array and/or a CSV file.";
 
 /* x (n, dim) <- draws from Gaussians fitted to spec (default: the model's training data, as many rows as it
- * trained on), one per class when
- * the model is a classifier and the data have labels; chain i from class classes[i mod n_cls] when n_cls > 0.
- * False after printing an error. */
+ * trained on), one per class when the model is a classifier and the data have labels; chain i from class
+ * classes[i mod n_cls] when n_cls > 0.  False after printing an error. */
 static bool gauss_start(const char *cmd, const cli_net_model *nm, const char *spec, const int32_t *classes,
                         size_t n_cls, uint64_t seed, float *x, size_t n, bool quiet) {
     size_t limit = 0; /* the model's own data: the rows it trained on (a toy's count, a --limit) */
