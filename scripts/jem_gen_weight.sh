@@ -21,12 +21,14 @@
 # Other experiments' objects are kept.  REUSE=1 keeps a model already in OUT (training is bit-reproducible).
 # usage: scripts/jem_gen_weight.sh [EBM] [OUT]
 # Variables: SAMPLER, WEIGHTS ("0.3 0.1 0.03"; image: "0.1 1"), ITERS, STEPS, EMA (0 = off), PRECISION (fp32),
-# JEM_OPTS (more `train jem` options for the JEMs, not the classifier, e.g. "--alpha 0"), RESULTS, KEY (the
-# results.json key, instead of the one above), REUSE.
+# JEM_OPTS (more `train jem` options for the JEMs, not the classifier, e.g. "--alpha 0"), SAMPLE_STEPS (the
+# samples' steps, default STEPS; with --init-chains gaussian in JEM_OPTS the samples start from the Gaussians,
+# as `ebm sample` starts such a model's chains), RESULTS, KEY (the results.json key, instead of the one above),
+# REUSE.
 set -eu
 ebm=${1:-build/ebm}
 : "${SAMPLER:=paper}" "${ITERS:=1000}" "${EMA:=0}" "${RESULTS:=docs/results.json}" "${REUSE:=0}"
-: "${PRECISION:=fp32}" "${JEM_OPTS:=}"
+: "${PRECISION:=fp32}" "${JEM_OPTS:=}" "${SAMPLE_STEPS:=}"
 case $SAMPLER in
 paper)
     : "${WEIGHTS:=0.3 0.1 0.03}" "${STEPS:=10}"
@@ -51,6 +53,8 @@ bf16) key=${key}_bf16 out=${2:-${out}_bf16} ;;
 *) echo "PRECISION must be fp32 or bf16" >&2; exit 2 ;;
 esac
 key=${KEY:-$key}
+: "${SAMPLE_STEPS:=$STEPS}"
+case " $JEM_OPTS " in *" --init-chains gaussian "*) starts="the Gaussian starts (one per class)" ;; *) starts=noise ;; esac
 settings="train jem --iters $ITERS $sampler --clip-lo -1 --clip-hi 1 --ema $EMA --seed 1 --precision $PRECISION${JEM_OPTS:+ $JEM_OPTS} --gen-weight W"
 mkdir -p "$out"
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -74,19 +78,19 @@ for w in clf $WEIGHTS; do
     fi
     "$ebm" --quiet classify "$m" --data fashion-mnist:test --ood "$ood" --json >"$out/jem_gw$w-classify.json"
     if [ "$w" != clf ]; then
-        "$ebm" --quiet sample "$m" --n 1000 --steps "$STEPS" --seed 5 --npy "$out/gw${w}_uncond.npy" \
+        "$ebm" --quiet sample "$m" --n 1000 --steps "$SAMPLE_STEPS" --seed 5 --npy "$out/gw${w}_uncond.npy" \
             --png "$out/gw${w}_uncond.png" >/dev/null
         "$ebm" --quiet eval --samples "$out/gw${w}_uncond.npy" --json >"$out/gw${w}_uncond.json"
-        "$ebm" --quiet sample "$m" --class all --n 1000 --steps "$STEPS" --seed 6 --npy "$out/gw${w}_cls.npy" \
+        "$ebm" --quiet sample "$m" --class all --n 1000 --steps "$SAMPLE_STEPS" --seed 6 --npy "$out/gw${w}_cls.npy" \
             --labels "$out/gw${w}_cls_y.npy" --png "$out/gw${w}_cls.png" >/dev/null
         "$ebm" --quiet eval --samples "$out/gw${w}_cls.npy" --labels "$out/gw${w}_cls_y.npy" --json \
             >"$out/gw${w}_cls.json"
     fi
 done
 t1=$(date +%s)
-/usr/bin/python3 - "$RESULTS" "$commit" $((t1 - t0)) "$out" "$WEIGHTS" "$key" "$settings" "$STEPS" "$SAMPLER" <<'PY'
+/usr/bin/python3 - "$RESULTS" "$commit" $((t1 - t0)) "$out" "$WEIGHTS" "$key" "$settings" "$SAMPLE_STEPS" "$SAMPLER" "$starts" <<'PY'
 import csv, json, os, sys
-path, commit, wall, out, weights, key, settings, steps, sampler = sys.argv[1:10]
+path, commit, wall, out, weights, key, settings, steps, sampler, starts = sys.argv[1:11]
 weights = weights.split()
 e = {"gen_weights": [float(w) for w in weights]}
 def add(k, v, w):
@@ -109,7 +113,7 @@ for w in ["clf"] + weights:
         add("fd_uncond", u["fd"], w)
         add("fd_class_cond", k["fd"], w)
         add("class_acc_class_cond", k["accuracy"], w)
-e.update({"settings": settings + "; samples: %s steps from noise, seed 5 (unconditional) and 6 (--class all)" % steps,
+e.update({"settings": settings + "; samples: %s steps from %s, seed 5 (unconditional) and 6 (--class all)" % (steps, starts),
           "script": "SAMPLER=%s scripts/jem_gen_weight.sh" % sampler, "seed": 1, "commit": commit,
           "wall_seconds": int(wall)})
 r = json.load(open(path)) if os.path.exists(path) else {}
