@@ -699,6 +699,23 @@ r = json.load(open(sys.argv[1]))
 assert r["accuracy"] is None and abs(r["fd"]) < 1e-3 and r["samples"] == r["reference"] and r["features"] > 0, r
 EOF
 fi
+# the Gaussian baseline: a Gaussian per class of 8gaussians is the density itself, so its draws score near the
+# perfect-sampler floor and are recognised as the data are
+expect_ok "eval --samples --gaussian-baseline" -- "$EBM" eval --samples "$T/cls.npy" --labels "$T/cls_y.npy" \
+    --classifier "$T/jc.safetensors" --data toy:8gaussians --floor-data toy:8gaussians --limit 2000 --gaussian-baseline --json
+ok; if command -v python3 >/dev/null 2>&1; then
+    python3 - "$T/out" <<'EOF' || fail "eval --samples --gaussian-baseline: $(cat "$T/out")"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert 0 <= r["fd_gaussian"] < max(3 * r["fd_floor"], 0.05) and r["accuracy_gaussian"] > 0.9, r
+EOF
+fi
+expect_ok "eval --samples --gaussian-baseline text" -- "$EBM" eval --samples "$T/cls.npy" --classifier "$T/jc.safetensors" \
+    --data toy:8gaussians --floor-data toy:8gaussians --limit 2000 --gaussian-baseline
+contains "$T/out" "Gaussian baseline" "eval prints the Gaussian baseline"
+expect_error 2 "gaussian baseline without floor data" -- "$EBM" eval --samples "$T/cls.npy" --classifier "$T/jc.safetensors" \
+    --data toy:8gaussians --floor-data none --gaussian-baseline
+contains "$T/err" "floor-data" "the missing floor data named"
 expect_error 2 "sample --class of an energy" -- "$EBM" sample "$T/e.safetensors" --class 1 --n 2 --csv "$T/x.csv"
 expect_error 2 "sample --class out of range" -- "$EBM" sample "$T/j.safetensors" --class 8 --n 2 --csv "$T/x.csv"
 printf '0\n1\n' >"$T/two_labels.csv"

@@ -3,7 +3,10 @@
  * the classifier shipped in models/fd-fmnist.safetensors, NOT comparable with published Inception FIDs),
  * plus that classifier's accuracy on class-conditional samples (--labels) and the spread of its
  * predictions.  A floor is printed beside it: the FD between the same number of real training images and
- * the test set, which is what a perfect sampler would score at this sample size. */
+ * the test set, which is what a perfect sampler would score at this sample size.  With --gaussian-baseline,
+ * a ceiling too: the FD of as many draws from a Gaussian per class fitted to the training images (JEM++'s
+ * chain starts; with --labels, each draw from its sample's class), what a model that learnt only each class's
+ * mean and covariance scores. */
 #include "cli.h"
 
 #include <math.h>
@@ -37,7 +40,9 @@ typedef struct {
     const char *cmd, *clf_path, *samples, *labels, *data_spec, *ref_spec;
     int scale_mode; /* auto|01|pm1 */
     size_t limit;
-    bool quiet, json;
+    bool quiet, json, baseline;
+    double fd_gauss, acc_gauss;   /* the Gaussian baseline's FD and class accuracy (NaN: not asked) */
+    size_t gauss_rows;
     ebm_net *net;
     ebm_meta *meta;
     size_t k, dim, *counts;       /* counts (k): the predicted classes of the samples */
@@ -79,8 +84,9 @@ static void report(const fd_job *j, const ebm_fd_result *r) {
     if (j->json) {
         /* accuracy is NaN without --labels: null, as every non-finite figure in JSON */
         static const char *const keys[] = {"fd", "fd_floor", "accuracy", "mean_confidence", "class_entropy",
-                                           "max_entropy"};
-        double v[] = {r->fd, r->fd_floor, r->accuracy, r->mean_confidence, r->class_entropy, log((double)j->k)};
+                                           "max_entropy", "fd_gaussian", "accuracy_gaussian"};
+        double v[] = {r->fd, r->fd_floor, r->accuracy, r->mean_confidence, r->class_entropy, log((double)j->k),
+                      j->fd_gauss, j->acc_gauss};
         printf("{\"samples\": %zu, \"reference\": %zu, \"floor_rows\": %zu, \"features\": %zu, ", j->S->x->rows,
                j->D->x->rows, rows_r, r->width);
         cli_json_numbers(stdout, keys, v, sizeof v / sizeof v[0]);
@@ -92,6 +98,10 @@ static void report(const fd_job *j, const ebm_fd_result *r) {
     printf("classifier         %s (%zu penultimate features)\n", j->clf_path, r->width);
     printf("FD-FMNIST          %.3f   (not Inception FID)\n", r->fd);
     if (j->R) printf("perfect-sampler    %.3f   (%zu real training images against the same reference)\n", r->fd_floor, rows_r);
+    if (j->baseline)
+        printf("Gaussian baseline  %.3f   (as many draws from a Gaussian per class fitted to %zu training images%s)\n",
+               j->fd_gauss, j->gauss_rows, j->y ? ", each of its sample's class" : "");
+    if (j->baseline && j->y) printf("  its class accuracy %.4f\n", j->acc_gauss);
     if (j->y) printf("class accuracy     %.4f  (the classifier's on the intended classes)\n", r->accuracy);
     printf("mean confidence    %.4f\n", r->mean_confidence);
     printf("predicted classes  entropy %.3f of at most %.3f nats:", r->class_entropy, log((double)j->k));
@@ -107,7 +117,47 @@ static const char *const about =
     "are comparable only with each other.  Also printed: the FD a perfect sampler would get at the same\n"
     "sample size (real training images against the test set), the classifier's accuracy on class-conditional\n"
     "samples (--labels, e.g. from ebm sample --class all --labels), and the spread of its predicted classes.\n"
+    "--gaussian-baseline adds the FD of as many draws from a Gaussian per class fitted to the training images\n"
+    "(--floor-data): what matching each class's mean and covariance alone scores.\n"
     "Samples in [-1, 1] (models trained with --scale pm1) are recognised and mapped to [0, 1].";
+
+/* --gaussian-baseline: n draws (seed 1) from a Gaussian per class fitted to every row of the floor data (each
+ * draw of its sample's class with --labels), scored like the samples; false after printing an error. */
+static bool gauss_baseline(fd_job *j, cli_data_args *da, size_t n) {
+    ebm_dataset *G = load_images(j, j->ref_spec, da, 0, "row");
+    if (!G) return false;
+    ebm_gauss_start *g = NULL;
+    ebm_mat *B = NULL;
+    ebm_status s = EBM_OK;
+    bool ok = false;
+    if (j->y && !G->labels) {
+        cli_error(j->cmd, "--gaussian-baseline with --labels needs labelled --floor-data (%s has none)", j->ref_spec);
+        goto done;
+    }
+    float lo, hi;
+    ebm_lcd_data_range(G->x, &lo, &hi);
+    s = ebm_gauss_start_fit(G->x, G->labels, lo, hi, &g);
+    if (!s) s = ebm_mat_new(n, j->dim, &B);
+    ebm_rng r;
+    ebm_rng_seed(&r, 1, 0x6761757373ull); /* "gauss", as ebm sample's Gaussian starts */
+    uint64_t key = ebm_rng_u64(&r);
+    if (!s) s = j->y ? ebm_gauss_start_fill_classes(g, key, 0, B->data, n, j->y) : ebm_gauss_start_fill(g, key, 0, B->data, n, NULL);
+    ebm_fd_result rb;
+    if (!s) s = ebm_net_fd(j->net, B, j->D->x, NULL, j->y, NULL, &rb);
+    if (s) {
+        cli_lib_error(j->cmd, s);
+        goto done;
+    }
+    j->fd_gauss = rb.fd;
+    j->acc_gauss = rb.accuracy;
+    j->gauss_rows = G->x->rows;
+    ok = true;
+done:
+    ebm_mat_free(B);
+    ebm_gauss_start_free(g);
+    ebm_dataset_free(G);
+    return ok;
+}
 
 /* The evaluation once the options are read; the exit status (what j holds is the caller's to free). */
 static int fd_run(fd_job *j) {
@@ -133,13 +183,15 @@ static int fd_run(fd_job *j) {
     ebm_fd_result r;
     s = ebm_net_fd(j->net, j->S->x, j->D->x, j->R ? j->R->x : NULL, j->y, j->counts, &r);
     if (s) return cli_lib_error(j->cmd, s);
+    if (j->baseline && !gauss_baseline(j, &da, n)) return 1;
     report(j, &r);
     return 0;
 }
 
 int cmd_eval_samples(int argc, char **argv, bool quiet) {
     size_t npos;
-    fd_job j = {.cmd = "eval", .quiet = quiet, .data_spec = "fashion-mnist:test", .ref_spec = "fashion-mnist:train"};
+    fd_job j = {.cmd = "eval", .quiet = quiet, .data_spec = "fashion-mnist:test", .ref_spec = "fashion-mnist:train",
+                .fd_gauss = NAN, .acc_gauss = NAN};
     const cli_opt opts[] = {
         {"samples", OPT_STR, &j.samples, "PATH", "the samples: images in rows, values in [0, 1] (or [-1, 1])", -INFINITY, INFINITY, 0, 0, NULL, NULL},
         {"labels", OPT_STR, &j.labels, "PATH", "intended class of each sample (NPY): the classifier's accuracy on them", -INFINITY, INFINITY, 0, 0, NULL, NULL},
@@ -148,6 +200,7 @@ int cmd_eval_samples(int argc, char **argv, bool quiet) {
         {"floor-data", OPT_STR, &j.ref_spec, "SPEC", "other real images for the perfect-sampler floor ('none' to skip)", -INFINITY, INFINITY, 0, 0, NULL, NULL},
         {"classifier", OPT_STR, &j.clf_path, "PATH", "feature classifier (default: $EBM_FD_MODEL or models/" FD_MODEL_NAME ")", -INFINITY, INFINITY, 0, 0, NULL, NULL},
         {"limit", OPT_SIZE, &j.limit, "N", "use the first N real images (0 = all)", 0, 1e12, 0, 0, NULL, NULL},
+        {"gaussian-baseline", OPT_FLAG, &j.baseline, NULL, "also score draws from a Gaussian per class fitted to every --floor-data image", 0, 0, 0, 0, NULL, NULL},
         CLI_JSON_OPTION(j.json),
         OPT_END,
     };
@@ -155,6 +208,8 @@ int cmd_eval_samples(int argc, char **argv, bool quiet) {
                        NULL, 0, &npos);
     if (rc >= 0) return rc;
     if (!j.samples) return cli_error(j.cmd, "--samples PATH is required"), 2;
+    if (j.baseline && strcmp(j.ref_spec, "none") == 0)
+        return cli_error(j.cmd, "--gaussian-baseline fits the --floor-data images; 'none' leaves nothing to fit"), 2;
     rc = fd_run(&j);
     free(j.y);
     free(j.counts);
