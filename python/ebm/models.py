@@ -555,7 +555,9 @@ class EnergyNet(_ModelObject):
         if kind.value in (0, 1) and sampler is None:  # trained with proximal steps: `ebm sample` keeps them
             o.prox = float(m.get("ebm.sample.prox", 0))
         o.temperature, o.seed = T, int(seed)
-        if x0 is None and init_data is not None:
+        if x0 is not None and init_data is not None:
+            raise L.InvalidArgumentError("give x0 (the starts themselves) or init_data (data to fit them to), not both")
+        if init_data is not None:
             x = self._gauss_starts(n, seed, init_data, classes)
         elif x0 is None:
             z = L.Noise()

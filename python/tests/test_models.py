@@ -290,6 +290,8 @@ def test_jem_class_negatives_as_the_cli(tmp_path, cli, gaussians):
     with pytest.raises(ebm.InvalidArgumentError):
         g.sample(4, classes=[1], init_data=x)  # classes need labels
     with pytest.raises(ebm.InvalidArgumentError):
+        g.sample(4, x0=x[:4], init_data=(x, y))  # two kinds of start
+    with pytest.raises(ebm.InvalidArgumentError):
         net.train_jem(x, y, iters=5, class_negatives=True)  # a replay buffer
 
 
