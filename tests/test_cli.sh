@@ -613,6 +613,10 @@ contains "$T/err" "from uniform noise" "--init-chains noise overrides the model'
 expect_ok "sample gaussian starts of a noise-trained model" -- "$EBM" sample "$T/jcn.safetensors" --init-chains gaussian \
     --data toy:8gaussians --n 16 --steps 2 --npy "$T/jcn3.npy"
 contains "$T/err" "8 Gaussians" "--init-chains gaussian fits the given data"
+expect_ok "train ebm gaussian starts" -- "$EBM" train ebm --data toy:8gaussians --limit 1000 --net linear:16,silu,linear:1 \
+    --iters 5 --batch 64 --init-chains gaussian --out "$T/eg.safetensors"
+expect_ok "sample a scalar energy from its Gaussian starts" -- "$EBM" sample "$T/eg.safetensors" --n 8 --steps 2 --npy "$T/eg.npy"
+contains "$T/err" "8 Gaussians, one per class" "a scalar energy trained on labelled data starts from its class mixture"
 expect_error 2 "sample data without gaussian" -- "$EBM" sample "$T/jcn.safetensors" --data toy:8gaussians --n 4 --npy "$T/x.npy"
 contains "$T/err" "init-chains gaussian" "--data without Gaussian starts named"
 # complexity-corrected score on images (the 8x8 bar images against flat ones)

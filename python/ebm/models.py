@@ -535,8 +535,8 @@ class EnergyNet(_ModelObject):
         size 1, noise 0.01) from uniform noise on init_range (default: the training range) or from x0, as
         `ebm sample MODEL --seed` draws them (the same numbers).  classes (a list) samples a classifier's
         p(x | y) ∝ exp f(x)[y], chain i of class classes[i mod len].  init_data, x or (x, labels) in the
-        model's input scale: the chains start from Gaussians fitted to it instead (JEM++; one per class for a
-        classifier given labels, chain i from class classes[i mod len] when classes are given), as `ebm sample
+        model's input scale: the chains start from Gaussians fitted to it instead (JEM++; one per class given
+        labels, chain i from class classes[i mod len] when classes are given), as `ebm sample
         --init-chains gaussian --data` draws them; `ebm sample` does so by default for a model trained from
         Gaussian starts that records its data.  Returns (samples, acceptance rate)."""
         m = self.meta
@@ -586,9 +586,9 @@ class EnergyNet(_ModelObject):
         """(n, input_size) chain starts from Gaussians fitted to init_data, as the command line draws them."""
         xd, yd = init_data if isinstance(init_data, tuple) else (init_data, None)
         data = _Mat(as_f32(xd, self.input_size, "init_data"))
-        per_class = yd is not None and self.meta.get("ebm.net.head") == "logsumexp"
+        per_class = yd is not None  # as training fits them: one per class when labelled
         if classes is not None and not per_class:
-            raise L.InvalidArgumentError("classes with init_data need labels: init_data=(x, labels), and a classifier")
+            raise L.InvalidArgumentError("classes with init_data need labels: init_data=(x, labels)")
         lab = np.ascontiguousarray(np.asarray(yd).reshape(-1), np.int32) if per_class else None
         if lab is not None and lab.size != data.ptr.contents.rows:
             raise L.ShapeError("init_data: %d labels for %d rows" % (lab.size, data.ptr.contents.rows))

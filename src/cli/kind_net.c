@@ -469,8 +469,8 @@ static const char *const sample_about =
     "samples for 2-D models), an NPY array and/or a CSV file.";
 
 /* x (n, dim) <- draws from Gaussians fitted to spec (default: the model's training data, as many rows as it
- * trained on), one per class when the model is a classifier and the data have labels; chain i from class
- * classes[i mod n_cls] when n_cls > 0.  False after printing an error. */
+ * trained on), one per class when the data have labels (the class drawn with its frequency, as in training);
+ * chain i from class classes[i mod n_cls] when n_cls > 0.  False after printing an error. */
 static bool gauss_start(const char *cmd, const cli_net_model *nm, const char *spec, const int32_t *classes,
                         size_t n_cls, uint64_t seed, float *x, size_t n, bool quiet) {
     size_t limit = 0; /* the model's own data: the rows it trained on (a toy's count, a --limit) */
@@ -478,7 +478,7 @@ static bool gauss_start(const char *cmd, const cli_net_model *nm, const char *sp
     if (!cli_model_data(cmd, &spec, nm->meta, "--init-chains gaussian needs --data")) return false;
     ebm_dataset *d = cli_net_load_rows(cmd, spec, nm, limit, quiet);
     if (!d) return false;
-    bool per_class = nm->classes > 0 && d->labels;
+    bool per_class = d->labels != NULL; /* as training fits them: a mixture of one per class when labelled */
     if (n_cls && !per_class) {
         cli_error(cmd, "--class with --init-chains gaussian needs labelled data (%s has none)", spec);
         ebm_dataset_free(d);
