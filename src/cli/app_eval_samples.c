@@ -126,7 +126,6 @@ static const char *const about =
 static bool gauss_baseline(fd_job *j, cli_data_args *da, size_t n) {
     ebm_dataset *G = load_images(j, j->ref_spec, da, 0, "row");
     if (!G) return false;
-    ebm_gauss_start *g = NULL;
     ebm_mat *B = NULL;
     ebm_status s = EBM_OK;
     bool ok = false;
@@ -134,14 +133,8 @@ static bool gauss_baseline(fd_job *j, cli_data_args *da, size_t n) {
         cli_error(j->cmd, "--gaussian-baseline with --labels needs labelled --floor-data (%s has none)", j->ref_spec);
         goto done;
     }
-    float lo, hi;
-    ebm_lcd_data_range(G->x, &lo, &hi);
-    s = ebm_gauss_start_fit(G->x, G->labels, lo, hi, &g);
-    if (!s) s = ebm_mat_new(n, j->dim, &B);
-    ebm_rng r;
-    ebm_rng_seed(&r, 1, 0x6761757373ull); /* "gauss", as ebm sample's Gaussian starts */
-    uint64_t key = ebm_rng_u64(&r);
-    if (!s) s = j->y ? ebm_gauss_start_fill_classes(g, key, 0, B->data, n, j->y) : ebm_gauss_start_fill(g, key, 0, B->data, n, NULL);
+    s = ebm_mat_new(n, j->dim, &B);
+    if (!s) s = cli_gauss_draws(G, j->y, 1, B->data, n, NULL); /* seed 1, as ebm sample's Gaussian starts */
     ebm_fd_result rb;
     if (!s) s = ebm_net_fd(j->net, B, j->D->x, NULL, j->y, NULL, &rb);
     if (s) {
@@ -154,7 +147,6 @@ static bool gauss_baseline(fd_job *j, cli_data_args *da, size_t n) {
     ok = true;
 done:
     ebm_mat_free(B);
-    ebm_gauss_start_free(g);
     ebm_dataset_free(G);
     return ok;
 }

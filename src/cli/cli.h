@@ -399,6 +399,11 @@ bool cli_net_run_sampler(const char *cmd, ebm_energy *e, float *x, size_t n, ebm
                          const char *label);
 /* x (n, dim) <- uniform noise on [sa->init_lo, sa->init_hi] from sa->seed. */
 void cli_net_noise_start(float *x, size_t n, size_t dim, const cli_samp_args *sa);
+/* x (n, d's width) <- draws from Gaussians fitted to d (one per class when d has labels, clipped to its range;
+ * ebm_gauss_start_fit) from the stream (seed, "gauss"): row i of class cls[i] when cls is not NULL, else of a
+ * class drawn with its frequency.  The Gaussians' count into *classes when not NULL. */
+ebm_status cli_gauss_draws(const ebm_dataset *d, const int32_t *cls, uint64_t seed, float *x, size_t n,
+                           size_t *classes);
 /* malloc(bytes); NULL after printing "out of memory". */
 void *cli_net_alloc(const char *cmd, size_t bytes);
 

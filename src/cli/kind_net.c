@@ -167,6 +167,21 @@ void cli_net_noise_start(float *x, size_t n, size_t dim, const cli_samp_args *sa
     ebm_noise_fill(&z, ebm_rng_u64(&r), x, n, dim);
 }
 
+ebm_status cli_gauss_draws(const ebm_dataset *d, const int32_t *cls, uint64_t seed, float *x, size_t n,
+                           size_t *classes) {
+    float lo, hi;
+    ebm_lcd_data_range(d->x, &lo, &hi);
+    ebm_gauss_start *g = NULL;
+    ebm_status s = ebm_gauss_start_fit(d->x, d->labels, lo, hi, &g);
+    ebm_rng r;
+    ebm_rng_seed(&r, seed, 0x6761757373ull); /* "gauss" */
+    uint64_t key = ebm_rng_u64(&r);
+    if (!s) s = cls ? ebm_gauss_start_fill_classes(g, key, 0, x, n, cls) : ebm_gauss_start_fill(g, key, 0, x, n, NULL);
+    if (!s && classes) *classes = ebm_gauss_start_classes(g);
+    ebm_gauss_start_free(g);
+    return s;
+}
+
 void *cli_net_alloc(const char *cmd, size_t bytes) {
     void *p = malloc(bytes);
     if (!p) cli_error(cmd, "out of memory");
@@ -474,12 +489,11 @@ static const char *const sample_about =
 static bool gauss_start(const char *cmd, const cli_net_model *nm, const char *spec, const int32_t *classes,
                         size_t n_cls, uint64_t seed, float *x, size_t n, bool quiet) {
     size_t limit = 0; /* the model's own data: the rows it trained on (a toy's count, a --limit) */
-    if (!spec && !cli_meta_size(nm->meta, "ebm.data.rows", &limit)) limit = 0;
+    if (!spec) cli_meta_size(nm->meta, "ebm.data.rows", &limit); /* left at 0 (all) when not recorded */
     if (!cli_model_data(cmd, &spec, nm->meta, "--init-chains gaussian needs --data")) return false;
     ebm_dataset *d = cli_net_load_rows(cmd, spec, nm, limit, quiet);
     if (!d) return false;
-    bool per_class = d->labels != NULL; /* as training fits them: a mixture of one per class when labelled */
-    if (n_cls && !per_class) {
+    if (n_cls && !d->labels) { /* labelled data: a mixture of one per class, as training fits them */
         cli_error(cmd, "--class with --init-chains gaussian needs labelled data (%s has none)", spec);
         ebm_dataset_free(d);
         return false;
@@ -490,18 +504,11 @@ static bool gauss_start(const char *cmd, const cli_net_model *nm, const char *sp
         return false;
     }
     for (size_t i = 0; i < n && n_cls; i++) cls[i] = classes[i % n_cls];
-    float lo, hi;
-    ebm_lcd_data_range(d->x, &lo, &hi);
-    ebm_gauss_start *g = NULL;
-    ebm_status s = ebm_gauss_start_fit(d->x, per_class ? d->labels : NULL, lo, hi, &g);
-    ebm_rng r;
-    ebm_rng_seed(&r, seed, 0x6761757373ull); /* "gauss" */
-    uint64_t key = ebm_rng_u64(&r);
-    if (!s) s = n_cls ? ebm_gauss_start_fill_classes(g, key, 0, x, n, cls) : ebm_gauss_start_fill(g, key, 0, x, n, NULL);
+    size_t k = 0;
+    ebm_status s = cli_gauss_draws(d, cls, seed, x, n, &k);
     if (!s && !quiet)
-        fprintf(stderr, "chain starts: %zu Gaussian%s fitted to %s (%zu rows)\n", ebm_gauss_start_classes(g),
-                ebm_gauss_start_classes(g) == 1 ? "" : "s, one per class,", d->source, d->x->rows);
-    ebm_gauss_start_free(g);
+        fprintf(stderr, "chain starts: %zu Gaussian%s fitted to %s (%zu rows)\n", k, k == 1 ? "" : "s, one per class,",
+                d->source, d->x->rows);
     free(cls);
     ebm_dataset_free(d);
     return !s || (cli_lib_error(cmd, s), false);
@@ -593,16 +600,13 @@ int cli_net_sample(int argc, char **argv, bool quiet) {
     } else {
         cli_net_noise_start(x, n, nm.dim, &sa);
     }
-    if (!quiet && init)
-        fprintf(stderr, "sampling %zu chains x %zu %s steps (step %g%s) at T = %g from the Gaussian starts%s\n", n,
-                nm.mc.steps, ebm_mcmc_name(nm.mc.kind), (double)nm.mc.step_size,
-                nm.mc.kind == EBM_MCMC_SGLD ? ", SGLD noise" : "", (double)nm.mc.temperature,
-                nm.net ? cli_precision_note(precision).s : "");
-    else if (!quiet)
-        fprintf(stderr, "sampling %zu chains x %zu %s steps (step %g%s) at T = %g from uniform noise on [%g, %g]%s\n", n,
-                nm.mc.steps, ebm_mcmc_name(nm.mc.kind), (double)nm.mc.step_size,
-                nm.mc.kind == EBM_MCMC_SGLD ? ", SGLD noise" : "", (double)nm.mc.temperature, (double)sa.init_lo,
-                (double)sa.init_hi, nm.net ? cli_precision_note(precision).s : "");
+    if (!quiet) {
+        char from[96] = "the Gaussian starts";
+        if (!init) snprintf(from, sizeof from, "uniform noise on [%g, %g]", (double)sa.init_lo, (double)sa.init_hi);
+        fprintf(stderr, "sampling %zu chains x %zu %s steps (step %g%s) at T = %g from %s%s\n", n, nm.mc.steps,
+                ebm_mcmc_name(nm.mc.kind), (double)nm.mc.step_size, nm.mc.kind == EBM_MCMC_SGLD ? ", SGLD noise" : "",
+                (double)nm.mc.temperature, from, nm.net ? cli_precision_note(precision).s : "");
+    }
     if (!cli_net_run_sampler(cmd, nm.e, x, n, &nm.mc, quiet, "sampling")) goto done;
     const float *xs = x + first * nm.dim;
     if ((rc = cli_chains_gather(cmd, &xs, n, nm.dim, &all)) >= 0) goto done;
