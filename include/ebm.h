@@ -2183,6 +2183,20 @@ EBM_API ebm_status ebm_metric_classify(const float *logits, const int32_t *label
  * the (bins) arrays that are not NULL, for a reliability diagram. */
 EBM_API ebm_status ebm_metric_ece(const float *logits, const int32_t *labels, size_t n, size_t k, size_t bins,
                                   double *ece, double *bin_acc, double *bin_conf, size_t *bin_count);
+/* Temperature scaling (Guo et al. 2017): the T > 0 that minimises the mean negative log-likelihood of
+ * softmax(logits / T) on held-out rows (convex in 1 / T; Newton's method).  T lies in
+ * [EBM_TEMPERATURE_MIN, EBM_TEMPERATURE_MAX]: it goes towards a bound while the NLL keeps falling that way (logits
+ * that separate every row: towards the minimum, until the NLL no longer changes in double precision); logits
+ * equal within every row leave T = 1.  nll_before (at T = 1) and nll_after may be NULL.
+ * T > 1 softens an over-confident classifier, T < 1 sharpens an under-confident one; the arg max, so the
+ * accuracy, does not change. */
+#define EBM_TEMPERATURE_MIN 0.01
+#define EBM_TEMPERATURE_MAX 100.0
+EBM_API ebm_status ebm_metric_fit_temperature(const float *logits, const int32_t *labels, size_t n, size_t k,
+                                              double *T, double *nll_before, double *nll_after);
+/* logits (n, k) <- logits / T in place (T = 1: unchanged, bit for bit); T outside [EBM_TEMPERATURE_MIN,
+ * EBM_TEMPERATURE_MAX] is EBM_EINVAL. */
+EBM_API ebm_status ebm_logits_scale(float *logits, size_t n, size_t k, double T);
 /* Area under the ROC curve for telling positives (higher scores expected) from negatives: the probability
  * that a random positive scores above a random negative, ties counting one half. */
 EBM_API ebm_status ebm_metric_auroc(const double *pos, size_t n_pos, const double *neg, size_t n_neg, double *auroc);
@@ -2243,11 +2257,15 @@ EBM_API ebm_status ebm_ood_fill(const char *name, int pm1, const float *x, uint6
  * rows, whose scores are in[j * n .. j * n + n), from the rows of xo (m, input_size): the AUROC. */
 EBM_API ebm_status ebm_jem_ood_auroc(ebm_net *net, const double *in, size_t n, const float *xo, size_t m,
                                      double auroc[3]);
+/* A network's outputs f(x) for the rows of x (n, input_size), computed 256 rows at a time, into a new array
+ * *out (n, output_size; the caller's, free()). */
+EBM_API ebm_status ebm_net_logits(ebm_net *net, const float *x, size_t n, float **out);
 /* A classifier network's accuracy and mean negative log-likelihood on x (n, input_size) with labels (n), and
- * its expected calibration error over `bins` bins with the per-bin figures (ebm_metric_ece). */
+ * its expected calibration error over `bins` bins with the per-bin figures (ebm_metric_ece), of
+ * softmax(f(x) / temperature) (1: the network's own; ebm_metric_fit_temperature fits one). */
 EBM_API ebm_status ebm_net_classify_eval(ebm_net *net, const float *x, const int32_t *labels, size_t n, size_t bins,
-                                         double *accuracy, double *nll, double *ece, double *bin_acc,
-                                         double *bin_conf, size_t *bin_count);
+                                         double temperature, double *accuracy, double *nll, double *ece,
+                                         double *bin_acc, double *bin_conf, size_t *bin_count);
 /* Samples x mapped in place to the value range of a classifier's data ([-1, 1] when pm1, else [0, 1]): mode 1
  * reads them as [0, 1], 2 as [-1, 1], 0 (auto) as [-1, 1] for images (images != 0) with over 10% of their
  * values below -0.5 (a dark background in [-1, 1], never in [0, 1]), else as [0, 1], and other data as already

@@ -565,6 +565,38 @@ EOF
 fi
 ok; [ -s "$T/rel.png" ] || fail "no reliability diagram"
 expect_ok "sample jem" -- "$EBM" sample "$T/j.safetensors" --n 10 --steps 5 --csv "$T/js.csv"
+# ebm calibrate: temperature scaling stored in the model, which classify then uses (docs/jem.md)
+cp "$T/j.safetensors" "$T/jcal.safetensors"
+expect_error 1 "calibrate on the training spec" -- "$EBM" calibrate "$T/jcal.safetensors" --data toy:8gaussians
+contains "$T/err" "trained on 'toy:8gaussians'" "calibrate names the training data"
+expect_error 2 "calibrate without data" -- "$EBM" calibrate "$T/jcal.safetensors"
+expect_error 1 "calibrate a toy range" -- "$EBM" calibrate "$T/jcal.safetensors" --data 'toy:8gaussians@0:100'
+contains "$T/err" "row range needs a file" "a toy's row range refused"
+expect_error 1 "calibrate an energy model" -- "$EBM" calibrate "$T/e.safetensors" --data toy:8gaussians
+expect_error 1 "calibrate to a missing directory" -- "$EBM" calibrate "$T/jcal.safetensors" --data toy:8gaussians \
+    --allow-train-rows --out "$T/nodir/x.safetensors"
+ok; cmp -s "$T/j.safetensors" "$T/jcal.safetensors" || fail "a refused calibrate changed the model"
+expect_ok "calibrate" -- "$EBM" calibrate "$T/jcal.safetensors" --data toy:8gaussians --allow-train-rows --json
+cp "$T/out" "$T/cal.json"
+expect_ok "classify calibrated" -- "$EBM" classify "$T/jcal.safetensors" --json
+cp "$T/out" "$T/calc.json"
+expect_ok "classify calibrated at T = 1" -- "$EBM" classify "$T/jcal.safetensors" --temperature 1 --json
+cp "$T/out" "$T/cal1.json"
+expect_ok "classify uncalibrated" -- "$EBM" classify "$T/j.safetensors" --json
+ok; if command -v python3 >/dev/null 2>&1; then
+    python3 - "$T/cal.json" "$T/calc.json" "$T/cal1.json" "$T/out" <<'EOF' || fail "calibrate: $(cat "$T/cal.json")"
+import json, sys
+c, k, k1, u = (json.load(open(p)) for p in sys.argv[1:5])
+t = c["temperature"]
+assert 0.01 <= t <= 100 and t != 1 and c["nll_after"] < c["nll_before"] and c["rows"] == 10000, c
+assert abs(k["temperature"] - t) < 1e-6 * t and k["accuracy"] == u["accuracy"], (k, u)
+assert abs(k["nll"] - c["nll_after"]) < 1e-6 and k["nll"] < u["nll"], (k, c, u)
+assert k1["temperature"] == 1 and k1["nll"] == u["nll"] and k1["ece"] == u["ece"], (k1, u)
+EOF
+fi
+expect_ok "info calibrated" -- "$EBM" info "$T/jcal.safetensors"
+contains "$T/out" "ebm.classify.temperature" "the temperature is recorded"
+expect_error 2 "classify bad temperature" -- "$EBM" classify "$T/j.safetensors" --temperature 0
 expect_error 1 "classify an energy model" -- "$EBM" classify "$T/e.safetensors" --data toy:8gaussians
 expect_error 1 "train jem without labels" -- "$EBM" train jem --data "$T/train.csv" --out "$T/x.safetensors"
 contains "$T/err" "no labels" "unlabelled data named"

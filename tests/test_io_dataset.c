@@ -89,6 +89,35 @@ static void test_fashion_mnist(void) {
     CHECK_FAILS(ebm_dataset_load("fashion-mnist#1,,", NULL, &d), EBM_EINVAL);
     CHECK_FAILS(ebm_dataset_load("fashion-mnist#99999", NULL, &d), EBM_EINVAL);
 
+    /* row ranges: "@A:B" keeps rows A..B-1, "@A:" to the end, after a class filter, before the limit */
+    o.limit = 0;
+    CHECK_OK(ebm_dataset_load("fashion-mnist@2:5", &o, &d));
+    REQUIRE(d);
+    CHECK(d->x->rows == 3 && d->labels[0] == 2 && d->labels[2] == 4);
+    CHECK(d->x->data[1 * 12 + 7] == (float)((37 * 3 + 11 * 7) % 256));
+    ebm_dataset_free(d);
+    CHECK_OK(ebm_dataset_load("fashion-mnist@4:", NULL, &d));
+    CHECK(d && d->x->rows == 2 && d->labels[0] == 4 && d->labels[1] == 5);
+    ebm_dataset_free(d);
+    CHECK_OK(ebm_dataset_load("fashion-mnist@1:100", NULL, &d)); /* an end past the rows: to the end */
+    CHECK(d && d->x->rows == 5 && d->labels[0] == 1);
+    ebm_dataset_free(d);
+    o.limit = 2;
+    CHECK_OK(ebm_dataset_load("fashion-mnist@1:", &o, &d)); /* the limit counts from the range's start */
+    CHECK(d && d->x->rows == 2 && d->labels[0] == 1 && d->labels[1] == 2);
+    ebm_dataset_free(d);
+    CHECK_OK(ebm_dataset_load("fashion-mnist#1,3-5@1:3", NULL, &d)); /* rows 1, 3, 4, 5 filtered, then 3, 4 */
+    CHECK(d && d->x->rows == 2 && d->labels[0] == 3 && d->labels[1] == 4);
+    ebm_dataset_free(d);
+    CHECK_FAILS(ebm_dataset_load("fashion-mnist@6:", NULL, &d), EBM_EINVAL);
+    CHECK(strstr(ebm_last_error(), "starts at row 6") && strstr(ebm_last_error(), "has 6 rows"));
+    CHECK_FAILS(ebm_dataset_load("fashion-mnist@3:3", NULL, &d), EBM_EINVAL);
+    CHECK(strstr(ebm_last_error(), "bad row range") != NULL);
+    CHECK_FAILS(ebm_dataset_load("fashion-mnist@:3", NULL, &d), EBM_EINVAL);
+    CHECK_FAILS(ebm_dataset_load("fashion-mnist@1:2:3", NULL, &d), EBM_EINVAL);
+    CHECK_FAILS(ebm_dataset_load("toy:moons@0:10", NULL, &d), EBM_EINVAL);
+    CHECK(strstr(ebm_last_error(), "toy") != NULL);
+
     d = (ebm_dataset *)1;
     CHECK_FAILS(ebm_dataset_load("fashion-mnist:xyz", NULL, &d), EBM_EINVAL);
     CHECK(d == NULL);

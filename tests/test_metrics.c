@@ -32,6 +32,75 @@ static void test_classify_and_ece(void) {
     CHECK_FAILS(ebm_metric_ece(z, y, 4, 2, 0, &ece, NULL, NULL, NULL), EBM_EINVAL);
 }
 
+/* Temperature scaling: labels drawn from softmax(z / 2.5) give back T near 2.5 (and z / 2.5 near 1); the fitted
+ * T is a minimum of the NLL; separable rows go to the lower bound, uninformative ones stay at 1. */
+static void test_fit_temperature(void) {
+    enum { N = 20000, K = 5 };
+    float *z = malloc(N * K * sizeof(float));
+    int32_t *y = malloc(N * sizeof(int32_t));
+    REQUIRE(z && y);
+    ebm_rng r;
+    ebm_rng_seed(&r, 7, 0);
+    for (size_t i = 0; i < N; i++) {
+        double p[K], s = 0, u = ebm_rng_uniform(&r);
+        for (size_t j = 0; j < K; j++) {
+            z[i * K + j] = (float)(3 * ebm_rng_normal(&r));
+            s += p[j] = exp(z[i * K + j] / 2.5);
+        }
+        y[i] = K - 1;
+        for (size_t j = 0; j < K; j++) {
+            u -= p[j] / s;
+            if (u < 0) {
+                y[i] = (int32_t)j;
+                break;
+            }
+        }
+    }
+    double T, before, after;
+    CHECK_OK(ebm_metric_fit_temperature(z, y, N, K, &T, &before, &after));
+    CHECK_MSG(fabs(T - 2.5) < 0.1, "labels drawn at temperature 2.5 gave T = %g", T);
+    CHECK(after < before - 0.1);
+    double nll_lo, nll_hi, nll_at;
+    float *zs = malloc(N * K * sizeof(float));
+    REQUIRE(zs);
+    const double f[3] = {1, 0.97, 1.03};
+    double *out[3] = {&nll_at, &nll_lo, &nll_hi};
+    for (int t = 0; t < 3; t++) {
+        memcpy(zs, z, N * K * sizeof(float));
+        CHECK_OK(ebm_logits_scale(zs, N, K, T * f[t]));
+        CHECK_OK(ebm_metric_classify(zs, y, N, K, NULL, out[t]));
+    }
+    CHECK_NEAR(nll_at, after, 1e-6);
+    CHECK(nll_lo > nll_at && nll_hi > nll_at);
+    memcpy(zs, z, N * K * sizeof(float));
+    CHECK_OK(ebm_logits_scale(zs, N, K, 2.5));
+    CHECK_OK(ebm_metric_fit_temperature(zs, y, N, K, &T, NULL, NULL));
+    CHECK_NEAR(T, 1, 0.04);
+    /* every row right by a margin: the NLL falls as T does, down to the bound */
+    const float sep[4] = {2, 0, 0, 1};
+    const int32_t ys[2] = {0, 1};
+    CHECK_OK(ebm_metric_fit_temperature(sep, ys, 2, 2, &T, NULL, &after));
+    CHECK_MSG(T >= EBM_TEMPERATURE_MIN && T < 0.1 && after < 1e-9, "separable rows: T = %g, NLL %g", T, after);
+    const float flat[4] = {1, 1, 0, 0};
+    CHECK_OK(ebm_metric_fit_temperature(flat, ys, 2, 2, &T, &before, &after));
+    CHECK(T == 1 && before == after);
+    /* wrong and confident: soften towards the upper bound's uniform guess */
+    const int32_t yw[2] = {1, 0};
+    CHECK_OK(ebm_metric_fit_temperature(sep, yw, 2, 2, &T, NULL, NULL));
+    CHECK_NEAR(T, EBM_TEMPERATURE_MAX, 1e-6);
+    CHECK_FAILS(ebm_logits_scale(zs, N, K, 0), EBM_EINVAL);
+    CHECK_FAILS(ebm_logits_scale(zs, N, K, NAN), EBM_EINVAL);
+    CHECK_FAILS(ebm_metric_fit_temperature(z, y, N, K, NULL, NULL, NULL), EBM_EINVAL);
+    y[3] = K;
+    CHECK_FAILS(ebm_metric_fit_temperature(z, y, N, K, &T, NULL, NULL), EBM_EINVAL);
+    memcpy(zs, sep, sizeof sep);
+    CHECK_OK(ebm_logits_scale(zs, 2, 2, 1));
+    CHECK(memcmp(zs, sep, sizeof sep) == 0);
+    free(zs);
+    free(z);
+    free(y);
+}
+
 static void test_auroc(void) {
     const double p[3] = {3, 4, 5}, n[2] = {1, 2};
     double a;
@@ -158,6 +227,7 @@ static void test_class_means_and_scores(void) {
 int main(void) {
     test_class_means_and_scores();
     test_classify_and_ece();
+    test_fit_temperature();
     test_auroc();
     test_frechet();
     return check_summary("test_metrics");

@@ -86,7 +86,7 @@ static void test_ood_and_figures(void) {
     memcpy(p, W, sizeof W);
     double acc, nll, ece, bacc[15], bconf[15];
     size_t bcnt[15];
-    CHECK_OK(ebm_net_classify_eval(net, x, y, N, 15, &acc, &nll, &ece, bacc, bconf, bcnt));
+    CHECK_OK(ebm_net_classify_eval(net, x, y, N, 15, 1.0, &acc, &nll, &ece, bacc, bconf, bcnt));
     float logits[N * 2];
     REQUIRE(ebm_net_forward(net, x, N, logits) == EBM_OK);
     double acc2, nll2, ece2;

@@ -15,7 +15,7 @@ initialisations draw from the stream (seed, 100) as `ebm train` does.  Files sav
 import ctypes
 import os
 import time
-from ctypes import POINTER, byref, c_double, c_float, c_int, c_size_t, c_void_p
+from ctypes import POINTER, byref, c_double, c_float, c_int, c_int32, c_size_t, c_void_p
 
 import numpy as np
 
@@ -525,9 +525,37 @@ class EnergyNet(_ModelObject):
         """E(x) (n): f(x) for a scalar head, -log sum_y exp f(x)[y] for a classifier."""
         return _net_energy(self._e(), x)
 
-    def classify(self, x):
-        """(predicted class (n), softmax probabilities (n, classes))."""
-        return _softmax_classes(self.forward(x))
+    @property
+    def temperature(self):
+        """The softmax temperature classify() uses: the one calibrate() (or `ebm calibrate`) stored, else 1."""
+        return float(np.float32(self.meta.get("ebm.classify.temperature", 1.0)))  # a float32, as the CLI reads it
+
+    def classify(self, x, temperature=None):
+        """(predicted class (n), softmax probabilities (n, classes)) of softmax(f(x) / T), T = temperature, else
+        the model's (calibrate(), `ebm calibrate`; 1 if none), as `ebm classify` computes them."""
+        t = self.temperature if temperature is None else float(temperature)
+        if not (0.01 <= t <= 100):
+            raise L.InvalidArgumentError("temperature %g is outside [0.01, 100]" % t)
+        z = self.forward(x)
+        return _softmax_classes(z if t == 1 else z * np.float32(1 / t))
+
+    def calibrate(self, x, labels):
+        """Temperature scaling (Guo et al. 2017) on held-out labelled rows: fits the T that minimises the NLL of
+        softmax(f(x) / T) (ebm_metric_fit_temperature) and stores it in the model (ebm.classify.temperature,
+        saved with it), as `ebm calibrate` does.  Returns (T, NLL before, NLL after)."""
+        if self.output_size < 2:
+            raise L.InvalidArgumentError("calibrate needs a classifier (head logsumexp), this network has one output")
+        z = self.forward(x)
+        y = np.ascontiguousarray(labels, dtype=np.int32)
+        if y.shape != (z.shape[0],):
+            raise L.InvalidArgumentError("labels must be (%d,), got %s" % (z.shape[0], y.shape))
+        t, b, a = c_double(), c_double(), c_double()
+        check(lib.ebm_metric_fit_temperature(fptr(z), y.ctypes.data_as(POINTER(c_int32)), z.shape[0], z.shape[1],
+                                             byref(t), byref(b), byref(a)))
+        t32 = float(np.float32(t.value))  # as the file stores it
+        _meta_update(self._meta, {"ebm.classify.temperature": "%.9g" % t32,
+                                  "ebm.classify.calibration_rows": str(z.shape[0])})
+        return t32, b.value, a.value
 
     def sample(self, n=64, steps=None, sampler=None, step_size=None, noise=None, leapfrog=None, T=1.0,
                init_range=None, seed=1, x0=None, classes=None, init_data=None):

@@ -252,6 +252,23 @@ def test_jem_classifies_and_matches_the_cli(tmp_path, cli, gaussians):
     mod = ebm.load(tmp_path / "py.safetensors")
     assert mod.kind == "jem" and mod.classes == 8
     np.testing.assert_array_equal(mod.classify(x[:100])[0], pred[:100])
+    # temperature scaling: the same T as `ebm calibrate` on the same rows (the CLI's toy:8gaussians, seed 1)
+    xv, yv = ebm.toy("8gaussians", 10000, 1)
+    cal = ebm.EnergyNet.load(tmp_path / "py.safetensors")
+    assert cal.temperature == 1.0
+    t, before, after = cal.calibrate(xv, yv)
+    assert 0.01 <= t <= 100 and t != 1 and after <= before
+    np.testing.assert_array_equal(cal.classify(xv)[0], cal.classify(xv, 1)[0])  # the arg max stays
+    p1, pt = cal.classify(xv, 1)[1], cal.classify(xv)[1]
+    assert not np.allclose(p1, pt) and np.allclose(pt.sum(axis=1), 1)
+    cal.save(tmp_path / "cal.safetensors")
+    assert ebm.EnergyNet.load(tmp_path / "cal.safetensors").temperature == t
+    cli("calibrate", tmp_path / "py.safetensors", "--data", "toy:8gaussians", "--out", tmp_path / "cli_cal.safetensors")
+    assert ebm.EnergyNet.load(tmp_path / "cli_cal.safetensors").temperature == t
+    with pytest.raises(ebm.InvalidArgumentError):
+        cal.classify(xv, 0)
+    with pytest.raises(ebm.InvalidArgumentError):
+        cal.calibrate(xv, yv[:10])
     s, _ = net.sample(16, classes=[3], seed=1, steps=100)  # p(x | y = 3): near that mode
     assert np.linalg.norm(s.mean(axis=0) - x[y == 3].mean(axis=0)) < 1.0
     # the discriminative baseline trains without sampling

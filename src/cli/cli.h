@@ -305,6 +305,7 @@ int cmd_info(int argc, char **argv, bool quiet);
 int cmd_score(int argc, char **argv, bool quiet);
 int cmd_compose(int argc, char **argv, bool quiet);
 int cmd_classify(int argc, char **argv, bool quiet);
+int cmd_calibrate(int argc, char **argv, bool quiet);
 int cli_jem_eval(int argc, char **argv, bool quiet);   /* `ebm eval` of a JEM model: classify, named "eval" */
 int cmd_inpaint(int argc, char **argv, bool quiet);
 int cmd_denoise_net(int argc, char **argv, bool quiet);

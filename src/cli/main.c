@@ -25,6 +25,7 @@ static const struct {
 } commands[] = {
     {"train", cmd_train, NULL},
     {"classify", cmd_classify, "accuracy, calibration and out-of-distribution detection of a JEM / classifier"},
+    {"calibrate", cmd_calibrate, "fit a JEM's / classifier's softmax temperature on held-out data (ECE)"},
     {"sample", cmd_sample, "draw samples from a model (PNG grid, NPY, CSV)"},
     {"inpaint", cmd_inpaint, "fill in a masked part of images with an energy network"},
     {"denoise", cmd_denoise, "remove Gaussian noise from images with an energy network, or binary noise with\n"

@@ -104,14 +104,27 @@ ebm_status ebm_png_reliability(const char *path, const double *acc, const size_t
     return s;
 }
 
-ebm_status ebm_net_classify_eval(ebm_net *net, const float *x, const int32_t *labels, size_t n, size_t bins,
-                                 double *accuracy, double *nll, double *ece, double *bin_acc, double *bin_conf,
-                                 size_t *bin_count) {
+ebm_status ebm_net_logits(ebm_net *net, const float *x, size_t n, float **out) {
     size_t k = ebm_net_output_size(net), dim = ebm_net_input_size(net);
     float *f = malloc((n ? n : 1) * k * sizeof(float));
     ebm_status s = f ? EBM_OK : ebm_fail(EBM_ENOMEM, "out of memory for %zu x %zu logits", n, k);
     for (size_t i = 0; !s && i < n; i += 256)
         s = ebm_net_forward(net, x + i * dim, n - i < 256 ? n - i : 256, f + i * k);
+    if (s) {
+        free(f);
+        f = NULL;
+    }
+    *out = f;
+    return s;
+}
+
+ebm_status ebm_net_classify_eval(ebm_net *net, const float *x, const int32_t *labels, size_t n, size_t bins,
+                                 double temperature, double *accuracy, double *nll, double *ece, double *bin_acc,
+                                 double *bin_conf, size_t *bin_count) {
+    size_t k = ebm_net_output_size(net);
+    float *f = NULL;
+    ebm_status s = ebm_net_logits(net, x, n, &f);
+    if (!s) s = ebm_logits_scale(f, n, k, temperature);
     if (!s) s = ebm_metric_classify(f, labels, n, k, accuracy, nll);
     if (!s) s = ebm_metric_ece(f, labels, n, k, bins, ece, bin_acc, bin_conf, bin_count);
     free(f);

@@ -95,6 +95,75 @@ ebm_status ebm_metric_ece(const float *logits, const int32_t *labels, size_t n, 
     return EBM_OK;
 }
 
+/* Mean NLL of softmax(beta z) over the rows, with its first and second derivatives in beta: d/dbeta =
+ * mean(E_p[z] - z_y), d2 = mean(Var_p[z]) >= 0 (convex in beta). */
+static void nll_at(const float *logits, const int32_t *labels, size_t n, size_t k, double beta, double *f,
+                   double *g, double *h) {
+    double F = 0, G = 0, H = 0;
+    for (size_t i = 0; i < n; i++) {
+        const float *z = logits + i * k;
+        double m = z[0];
+        for (size_t j = 1; j < k; j++) m = z[j] > m ? z[j] : m;
+        double s = 0, e1 = 0, e2 = 0;
+        for (size_t j = 0; j < k; j++) {
+            double w = exp(beta * ((double)z[j] - m)), zj = (double)z[j] - m;
+            s += w;
+            e1 += w * zj;
+            e2 += w * zj * zj;
+        }
+        e1 /= s;
+        e2 /= s;
+        double zy = (double)z[labels[i]] - m;
+        F += log(s) - beta * zy;
+        G += e1 - zy;
+        H += e2 - e1 * e1;
+    }
+    *f = F / (double)n;
+    *g = G / (double)n;
+    *h = H / (double)n;
+}
+
+ebm_status ebm_metric_fit_temperature(const float *logits, const int32_t *labels, size_t n, size_t k, double *T,
+                                      double *nll_before, double *nll_after) {
+    if (!T) return ebm_fail(EBM_EINVAL, "temperature: T is NULL");
+    ebm_status s = check_logits(logits, labels, n, k);
+    if (s) return s;
+    /* Newton's method on beta = 1 / T, kept in [1 / EBM_TEMPERATURE_MAX, 1 / EBM_TEMPERATURE_MIN] and halved
+     * back while it does not lower the NLL: the NLL is convex in beta, so this converges to the minimum (or to
+     * a bound, when the NLL keeps falling: logits that separate every row, or carry no information). */
+    const double lo = 1.0 / EBM_TEMPERATURE_MAX, hi = 1.0 / EBM_TEMPERATURE_MIN;
+    double beta = 1, f, g, h;
+    nll_at(logits, labels, n, k, beta, &f, &g, &h);
+    if (nll_before) *nll_before = f;
+    for (int it = 0; it < 100 && (h > 1e-12 || fabs(g) > 1e-12); it++) { /* flat: no information, T stays 1 */
+        double step = h > 1e-12 ? -g / h : (g > 0 ? -beta / 2 : beta);
+        double nb = beta + step;
+        nb = nb < lo ? lo : nb > hi ? hi : nb;
+        double fn, gn, hn;
+        nll_at(logits, labels, n, k, nb, &fn, &gn, &hn);
+        for (int b = 0; b < 60 && !(fn <= f); b++) { /* backtrack towards beta */
+            nb = beta + (nb - beta) / 2;
+            nll_at(logits, labels, n, k, nb, &fn, &gn, &hn);
+        }
+        if (!(fn <= f)) break;
+        double moved = fabs(nb - beta);
+        beta = nb, f = fn, g = gn, h = hn;
+        if (moved <= 1e-10 * beta || fabs(g) <= 1e-12) break;
+    }
+    *T = 1 / beta;
+    if (nll_after) *nll_after = f;
+    return EBM_OK;
+}
+
+ebm_status ebm_logits_scale(float *logits, size_t n, size_t k, double T) {
+    if (!(T >= EBM_TEMPERATURE_MIN && T <= EBM_TEMPERATURE_MAX))
+        return ebm_fail(EBM_EINVAL, "temperature %g is outside [%g, %g]", T, EBM_TEMPERATURE_MIN, EBM_TEMPERATURE_MAX);
+    if (T == 1) return EBM_OK;
+    float b = (float)(1 / T);
+    for (size_t i = 0; i < n * k; i++) logits[i] *= b;
+    return EBM_OK;
+}
+
 typedef struct {
     double v;
     int pos;

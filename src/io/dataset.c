@@ -300,6 +300,50 @@ static ebm_status filter_rows(ebm_dataset *d, const bool *keep, size_t limit, co
     return EBM_OK;
 }
 
+/* A trailing "@A:B" or "@A:" on a spec keeps rows A..B-1 (from 0; to the end without B) of the data, after any
+ * class filter: a validation split without a separate file.  Returns the length of the spec before '@' with
+ * *a, *b (0 = to the end) set, or strlen(spec) when there is no such suffix. */
+static size_t row_range(const char *spec, size_t *a, size_t *b, bool *any, ebm_status *err) {
+    size_t len = strlen(spec);
+    *any = false;
+    *err = EBM_OK;
+    *a = *b = 0;
+    const char *at = strrchr(spec, '@');
+    if (!at || at == spec || !strchr(at, ':') || strspn(at + 1, "0123456789:") != strlen(at + 1)) return len;
+    char *end;
+    const char *p = at + 1;
+    unsigned long long lo = strtoull(p, &end, 10), hi = 0;
+    bool ok = end != p && *end == ':';
+    if (ok && end[1]) {
+        p = end + 1;
+        hi = strtoull(p, &end, 10);
+        ok = end != p && !*end && hi > lo;
+    }
+    if (!ok) {
+        *err = ebm_fail(EBM_EINVAL, "'%s': bad row range after '@' (expected e.g. @55000: or @0:5000, the end "
+                        "after the start)", spec);
+        return len;
+    }
+    *a = (size_t)lo;
+    *b = (size_t)hi;
+    *any = true;
+    return (size_t)(at - spec);
+}
+
+/* Keeps rows a..b-1 (b 0: to the end) of d, then the first limit of them (0 = all). */
+static ebm_status slice_rows(ebm_dataset *d, size_t a, size_t b, size_t limit, const char *spec) {
+    size_t n = d->x->rows, cols = d->x->cols;
+    if (a >= n)
+        return ebm_fail(EBM_EINVAL, "'%s': the row range starts at row %zu, but %s has %zu rows%s", spec, a,
+                        d->source, n, strchr(spec, '#') ? " in the class list" : "");
+    size_t e = b && b < n ? b : n;
+    if (limit && e - a > limit) e = a + limit;
+    memmove(d->x->data, d->x->data + a * cols, (e - a) * cols * sizeof(float));
+    if (d->labels) memmove(d->labels, d->labels + a, (e - a) * sizeof *d->labels);
+    d->x->rows = e - a;
+    return EBM_OK;
+}
+
 ebm_status ebm_dataset_load(const char *spec, const ebm_data_opts *o, ebm_dataset **out) {
     if (!out) return ebm_fail(EBM_EINVAL, "dataset: out is NULL");
     *out = NULL;
@@ -311,18 +355,25 @@ ebm_status ebm_dataset_load(const char *spec, const ebm_data_opts *o, ebm_datase
         ebm_data_opts_default(&opts);
     ebm_status s = check_opts(&opts);
     if (s != EBM_OK) return s;
-    bool keep[MAX_FILTER_CLASS], filtered;
-    size_t base_len = class_filter(spec, keep, &filtered, &s);
-    if (s != EBM_OK) return s;
+    bool keep[MAX_FILTER_CLASS], filtered, ranged;
+    size_t ra, rb;
+    const char *full = spec;
     char base[PATH_MAX];
-    if (filtered) {
-        if (base_len >= sizeof base) return ebm_fail(EBM_EINVAL, "dataset: spec too long");
-        memcpy(base, spec, base_len);
-        base[base_len] = '\0';
-        spec = base;
-    }
+    size_t base_len = row_range(spec, &ra, &rb, &ranged, &s);
+    if (s != EBM_OK) return s;
+    if (base_len >= sizeof base) return ebm_fail(EBM_EINVAL, "dataset: spec too long");
+    memcpy(base, spec, base_len);
+    base[base_len] = '\0';
+    base_len = class_filter(base, keep, &filtered, &s);
+    if (s != EBM_OK) return s;
+    base[base_len] = '\0';
+    spec = base;
     size_t limit = opts.limit;
     if (filtered) opts.limit = 0;
+    else if (ranged) opts.limit = rb ? (limit && ra + limit < rb ? ra + limit : rb) : (limit ? ra + limit : 0);
+    if (ranged && strncmp(spec, "toy:", 4) == 0)
+        return ebm_fail(EBM_EINVAL, "'%s': a row range needs a file or fashion-mnist; a toy is drawn afresh "
+                        "(use --limit and --seed)", full);
     ebm_dataset *d = calloc(1, sizeof *d);
     if (!d) return ebm_fail(EBM_ENOMEM, "dataset: out of memory");
     bool was_u8 = false;
@@ -336,7 +387,8 @@ ebm_status ebm_dataset_load(const char *spec, const ebm_data_opts *o, ebm_datase
                                    : load_path(spec, opts.limit, d, &was_u8);
         if (s == EBM_OK) s = finish(d, &opts, was_u8);
     }
-    if (s == EBM_OK && filtered) s = filter_rows(d, keep, limit, spec);
+    if (s == EBM_OK && filtered) s = filter_rows(d, keep, ranged ? 0 : limit, full);
+    if (s == EBM_OK && ranged) s = slice_rows(d, ra, rb, limit, full);
     if (s != EBM_OK) {
         ebm_dataset_free(d);
         return s;
