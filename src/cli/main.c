@@ -59,7 +59,8 @@ static void usage(FILE *f) {
           "  --version     print the version and the BLAS in use\n"
           "\n"
           "Data specs: fashion-mnist, fashion-mnist:test (Debian's dataset-fashion-mnist), or a path to an\n"
-          "IDX (.gz), .npy or .csv file.  Manual: docs/ (one page per command).\n",
+          "IDX (.gz), .npy or .csv file; SPEC#0-8 keeps classes 0-8, SPEC@A:B rows A..B-1 (docs/formats.md).\n"
+          "Manual: docs/ (one page per command).\n",
           f);
 }
 
