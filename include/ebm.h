@@ -1910,7 +1910,8 @@ typedef struct ebm_lcd_opts {
      * ebm_lcd_trainer_swap_ema exchanges it with the parameters (e.g. to save or evaluate it). */
     float ema;
     /* JEM only (ebm_jem_trainer_new): non-zero samples every negative from p(x | y), i.e. on the energy
-     * -f(x)[y], with y = r mod K for row r of the global batch (K classes), and takes the negatives' term of
+     * -f(x)[y], with y the (r mod K)-th of the K classes the data have (ascending) for row r of the global
+     * batch, and takes the negatives' term of
      * the gradient on that energy; the data's term is unchanged.  The expectation the negatives estimate,
      * E_{p(x, y)}[d f(x)[y]], is the same as the marginal chains' (JEM's log p(x, y) = log p(x) + log p(y | x)),
      * but the chains are the ones class-conditional sampling (ebm sample --class) runs, so training shapes

@@ -264,11 +264,9 @@ static void test_fused_update(void) {
 
 /* Class negatives (ebm_lcd_opts.class_negatives): with chains that cannot move (one SGLD step of 1e-30, no
  * noise) both runs draw the same negatives, so one SGD update with class negatives minus one without is
- * -lr (g_class - g_lse), where g_class = sum_i (-1/n) d(-f(x-_i)[i mod 8]) and g_lse = sum_i (-1/n) dE(x-_i)
+ * -lr (g_class - g_lse), where g_class = sum_i (-1/n) d(-f(x-_i)[cycle[i mod nc]]) and g_lse = sum_i (-1/n) dE(x-_i)
  * over the negatives (alpha 0): the data's terms cancel.  And the settings it cannot take are refused. */
-static void test_class_negatives(void) {
-    ebm_dataset *train;
-    REQUIRE(ebm_toy_generate("8gaussians", 512, 7, &train) == EBM_OK);
+static void class_negative_update(const ebm_dataset *train, const int32_t *cycle, size_t nc, const char *what) {
     const char *spec = "linear:32,silu,linear:32,silu,linear:8";
     ebm_net *a = small_net(spec, 12), *b = small_net(spec, 12), *n0 = small_net(spec, 12);
     ebm_lcd_opts o;
@@ -295,9 +293,8 @@ static void test_class_negatives(void) {
     float *gc = calloc(np, sizeof(float)), *gl = calloc(np, sizeof(float)), w[64];
     REQUIRE(gc && gl);
     for (size_t i = 0; i < 64; i++) w[i] = -1.0f / 64;
-    const int32_t cycle[8] = {0, 1, 2, 3, 4, 5, 6, 7};
     ebm_energy *ec, *el;
-    CHECK_OK(ebm_net_energy_class(n0, cycle, 8, &ec));
+    CHECK_OK(ebm_net_energy_class(n0, cycle, nc, &ec));
     CHECK_OK(ebm_net_energy(n0, EBM_NET_HEAD_LOGSUMEXP, &el));
     CHECK_OK(ec->grad_params(ec, xa, 64, w, gc, NULL));
     CHECK_OK(el->grad_params(el, xa, 64, w, gl, NULL));
@@ -307,10 +304,10 @@ static void test_class_negatives(void) {
         d += (got - want) * (got - want);
         m += want * want;
     }
-    printf("  class negatives: update difference off by %.2e (relative), size %.2e\n", sqrt(d / m), sqrt(m));
+    printf("  class negatives%s: update difference off by %.2e (relative), size %.2e\n", what, sqrt(d / m), sqrt(m));
     CHECK(sqrt(m) > 1e-4);
     CHECK(sqrt(d / m) < 1e-3);
-    /* refused: a replay buffer, and an energy without classes */
+    if (nc == 8) { /* refused: a replay buffer, and an energy without classes */
     ebm_trainer *tc;
     oa.mode = EBM_NEG_BUFFER;
     CHECK(ebm_jem_trainer_new(a, &oa, &tc) == EBM_EINVAL);
@@ -318,14 +315,33 @@ static void test_class_negatives(void) {
     oa.mode = EBM_NEG_SHORTRUN;
     CHECK(ebm_lcd_trainer_new(el, &oa, &tc) == EBM_EINVAL);
     CHECK(strstr(ebm_last_error(), "JEM") != NULL);
+    }
     free(gc), free(gl);
     ebm_energy_free(ec), ebm_energy_free(el);
     ebm_trainer_free(ta), ebm_trainer_free(tb);
     ebm_net_free(a), ebm_net_free(b), ebm_net_free(n0);
+}
+
+/* ... over all eight classes, and over the seven a held-out-class set has (no class 3: row i samples class
+ * present[i mod 7]) */
+static void test_class_negatives(void) {
+    ebm_dataset *train;
+    REQUIRE(ebm_toy_generate("8gaussians", 512, 7, &train) == EBM_OK);
+    const int32_t all[8] = {0, 1, 2, 3, 4, 5, 6, 7}, seven[7] = {0, 1, 2, 4, 5, 6, 7};
+    class_negative_update(train, all, 8, "");
+    size_t m = 0;
+    for (size_t i = 0; i < train->x->rows; i++)
+        if (train->labels[i] != 3) {
+            memmove(train->x->data + 2 * m, train->x->data + 2 * i, 2 * sizeof(float));
+            train->labels[m++] = train->labels[i];
+        }
+    train->x->rows = m;
+    class_negative_update(train, seven, 7, " without class 3");
     ebm_dataset_free(train);
 }
 
-/* Class negatives from Gaussian starts (JEM++'s informative starts): the chain of row r samples class r mod K,
+/* Class negatives from Gaussian starts (JEM++'s informative starts): the chain of row r samples class r mod K
+ * (of the K classes the data have),
  * so it starts from that class's Gaussian; with steps that do not move, every negative lies nearest its class's
  * mean (8gaussians: eight well-apart modes).  Without class negatives the starts draw their classes at random. */
 static size_t nearest_own(const float *xn, size_t n, const float mean[8][2]) {
@@ -384,7 +400,9 @@ static void test_class_negative_starts(void) {
            "%zu / 64 (persistent), %zu / 64 (plain negatives)\n", own[0], own[1], own[2]);
     CHECK(own[0] >= 60 && own[1] >= 60);
     CHECK(own[2] < 24);
-    /* a class without rows has no Gaussian to start from: refused before training */
+    /* held-out-class data (no class 3): the negatives cycle over the seven classes the data have, row r over
+     * class present[r mod 7], each from its own Gaussian (cycling over all eight, or starting row r at class r mod
+     * 8's, fails) */
     ebm_dataset *part;
     REQUIRE(ebm_toy_generate("8gaussians", 800, 7, &part) == EBM_OK);
     size_t m = 0;
@@ -400,8 +418,24 @@ static void test_class_negative_starts(void) {
     CHECK_OK(ebm_jem_trainer_new(net, &o, &t));
     ebm_run_opts ro;
     ebm_lcd_run_opts(&o, &ro);
-    CHECK_FAILS(ebm_run(t, part->x, part->labels, &ro, NULL), EBM_EINVAL);
-    CHECK(strstr(ebm_last_error(), "class 3") != NULL);
+    CHECK_OK(ebm_run(t, part->x, part->labels, &ro, NULL));
+    size_t nn, own7 = 0, near3 = 0;
+    const float *xn = ebm_lcd_trainer_negatives(t, &nn);
+    REQUIRE(xn && nn == 64);
+    static const int present[7] = {0, 1, 2, 4, 5, 6, 7};
+    for (size_t i = 0; i < 64; i++) {
+        size_t best = 0;
+        double bd = INFINITY;
+        for (size_t c = 0; c < 8; c++) {
+            double dx = xn[2 * i] - mean[c][0], dy = xn[2 * i + 1] - mean[c][1], d2 = dx * dx + dy * dy;
+            if (d2 < bd) bd = d2, best = c;
+        }
+        own7 += (int)best == present[i % 7];
+        near3 += best == 3;
+    }
+    printf("  without class 3: negatives nearest their row's class of the seven: %zu / 64, nearest class 3: %zu\n",
+           own7, near3);
+    CHECK(own7 >= 60 && near3 == 0);
     ebm_trainer_free(t);
     ebm_net_free(net);
     ebm_dataset_free(part);

@@ -762,7 +762,7 @@ class EnergyNet(_ModelObject):
         """JEM (ebm_jem_trainer_new + ebm_run): each update adds the batch's cross-entropy on labels (rows, in
         0..classes-1) to gen_weight (default 1) times the contrastive divergence of E(x) = -log sum_y exp f(x)[y];
         objective "clf" trains the classifier alone (gen_weight 0, no sampling).  class_negatives samples each
-        negative from p(x | y), y cycling over the classes (negatives "short-run" or "persistent";
+        negative from p(x | y), y cycling over the classes the labels have (negatives "short-run" or "persistent";
         `--class-negatives`).  Other settings, callbacks and Ctrl-C as train (`ebm train jem`'s defaults)."""
         _choice("objective", objective, ("jem", "clf"))
         if objective == "clf":

@@ -455,7 +455,7 @@ static int train_net(int argc, char **argv, bool quiet, bool jem) {
         {"checkpoint", OPT_SIZE, &j.checkpoint, "N", "save NAME.partial.safetensors every N iterations (0 = off)", 0, 1e9, 0, 0, NULL, NULL},
         {"objective", OPT_CHOICE, &j.objective, NULL, "train jem: hybrid, or the classifier alone", 0, 0, 0, 0, "jem|clf", NULL},
         {"gen-weight", OPT_FLOAT, &j.o.gen_weight, "W", "train jem: weight of the generative term", 0, 1e6, 0, 0, NULL, NULL},
-        {"class-negatives", OPT_FLAG, &j.class_negatives, NULL, "train jem: sample each negative from p(x | y), y cycling over the classes (short-run or persistent negatives)", 0, 0, 0, 0, NULL, NULL},
+        {"class-negatives", OPT_FLAG, &j.class_negatives, NULL, "train jem: sample each negative from p(x | y), y cycling over the data's classes (short-run or persistent negatives)", 0, 0, 0, 0, NULL, NULL},
         CLI_PRECISION_OPTION(j.precision),
         OPT_END,
     };

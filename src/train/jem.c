@@ -21,9 +21,10 @@ typedef struct {
     float *f;              /* (f_cap) logits, then dL/dlogits (ce_weighted) */
     size_t f_cap;
     int class_neg;         /* ebm_lcd_opts.class_negatives */
-    int gauss;             /* chains start from a Gaussian per class (EBM_INIT_GAUSSIAN) */
     ebm_energy *cls;       /* the class energy the negatives are sampled on (class_neg) */
-    size_t row0;           /* of the negatives: row r of the call is global row row0 + r, class (row0 + r) mod k */
+    size_t row0;           /* of the negatives: row r of the call is global row row0 + r, class present[(row0 + r) mod np] */
+    int32_t *present;      /* (k) the classes the data have, ascending (class_neg; ebm_lcd_present_classes) */
+    size_t np;
 } ce_ctx;
 
 /* log sum exp of one row's logits r (k), with the row's largest logit *mx and z = sum exp(r - *mx). */
@@ -104,7 +105,7 @@ static ebm_status ce_weighted(void *state, const float *x, const size_t *rows, s
         float *r = c->f + i * k, mx = 0;
         double z = 0, lse = 0;
         /* a class negative's energy is -f[y'] (y' < k), else -log sum exp f */
-        const size_t yn = !rows && c->class_neg ? (c->row0 + i) % k : k;
+        const size_t yn = !rows && c->class_neg ? (size_t)c->present[(c->row0 + i) % c->np] : k;
         if (yn < k) E[i] = -r[yn];
         else E[i] = (float)-(lse = row_lse(r, k, &mx, &z));
         float w = (sign + 2.0f * alpha * E[i]) / (float)n;
@@ -122,15 +123,15 @@ static ebm_status ce_weighted(void *state, const float *x, const size_t *rows, s
     return ebm_net_backward(c->net, c->f, n, grad, NULL);
 }
 
-/* ebm_lcd_extra.sampler (class negatives): the class energy whose row r has class (row0 + r) mod k, made again
- * when row0 mod k changes. */
+/* ebm_lcd_extra.sampler (class negatives): the class energy whose row r has class present[(row0 + r) mod np],
+ * made again when row0 mod np changes. */
 static ebm_status ce_sampler(void *state, size_t row0, ebm_energy **es) {
     ce_ctx *c = state;
-    const size_t k = ebm_net_output_size(c->net);
+    const size_t k = c->np;
     if (!c->cls || c->row0 % k != row0 % k) {
         int32_t *cl = malloc(k * sizeof(int32_t));
         if (!cl) return ebm_fail(EBM_ENOMEM, "out of memory");
-        for (size_t j = 0; j < k; j++) cl[j] = (int32_t)((row0 + j) % k);
+        for (size_t j = 0; j < k; j++) cl[j] = c->present[(row0 + j) % k];
         ebm_energy_free(c->cls);
         c->cls = NULL;
         ebm_status s = ebm_net_energy_class(c->net, cl, k, &c->cls);
@@ -149,17 +150,12 @@ static ebm_status ce_begin(void *state, const ebm_mat *data, const int32_t *labe
     for (size_t i = 0; i < data->rows; i++)
         if (labels[i] < 0 || (size_t)labels[i] >= k)
             return ebm_fail(EBM_EINVAL, "JEM: label %d of row %zu is not a class in 0..%zu", (int)labels[i], i, k - 1);
-    if (c->class_neg && c->gauss) { /* a class's chains start from its Gaussian: every class needs rows */
-        unsigned char *seen = calloc(k, 1);
-        if (!seen) return ebm_fail(EBM_ENOMEM, "out of memory");
-        for (size_t i = 0; i < data->rows; i++) seen[labels[i]] = 1;
-        size_t miss = k;
-        for (size_t j = k; j-- > 0;)
-            if (!seen[j]) miss = j;
-        free(seen);
-        if (miss < k)
-            return ebm_fail(EBM_EINVAL, "JEM: class negatives from Gaussian starts need rows of every class; the data "
-                                        "have none of class %zu (of 0..%zu)", miss, k - 1);
+    if (c->class_neg) { /* negatives cycle over the classes the data have (held-out-class data lack some) */
+        free(c->present);
+        if (!(c->present = malloc(k * sizeof(int32_t)))) return ebm_fail(EBM_ENOMEM, "out of memory");
+        c->np = ebm_lcd_present_classes(labels, data->rows, k, c->present);
+        ebm_energy_free(c->cls); /* made again for these classes */
+        c->cls = NULL;
     }
     c->labels = labels;
     return EBM_OK;
@@ -179,6 +175,7 @@ static void ce_free(void *state) {
     if (c) free(c->y);
     if (c) ebm_free(c->f);
     if (c) ebm_energy_free(c->cls);
+    if (c) free(c->present);
     free(c);
 }
 
@@ -198,7 +195,6 @@ ebm_status ebm_jem_trainer_new(ebm_net *net, const ebm_lcd_opts *o, ebm_trainer 
     c->net = net;
     c->gen_weight = o->gen_weight;
     c->class_neg = o->class_negatives;
-    c->gauss = o->init == EBM_INIT_GAUSSIAN;
     ebm_lcd_opts oo = *o;
     oo.extra_grad = batch_ce;
     oo.extra_user = c;

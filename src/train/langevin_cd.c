@@ -140,11 +140,21 @@ typedef struct {
     float *ema;                           /* (n_params) moving average, or NULL */
     float *xn, *Ep, *En, *wp, *wn, *grad; /* (batch, dim), 4 x (batch), (n_params) */
     size_t *slots;                        /* (batch) */
-    int32_t *ncls;                        /* (batch) class negatives from Gaussian starts: row i's class, i mod k */
+    int32_t *ncls;                        /* (batch) class negatives from Gaussian starts: row i's class */
     size_t nmax, have_neg;                /* rows of the work space; rows of the last negatives */
     ebm_rng keys;
     uint64_t seed;
 } lcd_trainer;
+
+size_t ebm_lcd_present_classes(const int32_t *labels, size_t n, size_t k, int32_t *out) {
+    for (size_t j = 0; j < k; j++) out[j] = 0;
+    for (size_t i = 0; i < n; i++)
+        if (labels[i] >= 0 && (size_t)labels[i] < k) out[labels[i]] = 1;
+    size_t m = 0;
+    for (size_t j = 0; j < k; j++)
+        if (out[j]) out[m++] = (int32_t)j;
+    return m;
+}
 
 /* Nothing to keep per process: every process holds the whole buffer and draws by global index. */
 static void lcd_shard(void *self, size_t rank, size_t ranks) {
@@ -197,11 +207,18 @@ static ebm_status lcd_begin(void *self, const ebm_mat *data, const int32_t *labe
     if (!s && o->mode != EBM_NEG_SHORTRUN)
         s = ebm_replay_new(o->mode == EBM_NEG_BUFFER ? o->buffer : batch, d, &o->noise, seed, &t->buf);
     if (!s && t->buf && t->gs) s = ebm_replay_set_start(t->buf, t->gs, seed);
-    /* class negatives: the chain of (global) row i samples class i mod k, so it starts from that class's Gaussian */
+    /* class negatives: the chain of (global) row i samples the data's class i mod m (of the m classes with rows),
+     * so it starts from that class's Gaussian */
     if (!s && t->gs && o->class_negatives) {
         size_t k = ebm_gauss_start_classes(t->gs);
-        if (!(t->ncls = malloc(batch * sizeof(int32_t)))) return ebm_fail(EBM_ENOMEM, "out of memory for training");
-        for (size_t i = 0; i < batch; i++) t->ncls[i] = (int32_t)(i % k);
+        int32_t *present = malloc(k * sizeof(int32_t));
+        if (!present || !(t->ncls = malloc(batch * sizeof(int32_t)))) {
+            free(present);
+            return ebm_fail(EBM_ENOMEM, "out of memory for training");
+        }
+        size_t m = ebm_lcd_present_classes(labels, data->rows, k, present);
+        for (size_t i = 0; i < batch; i++) t->ncls[i] = present[i % m];
+        free(present);
         if (t->buf) /* persistent chains: exactly one batch */
             s = ebm_gauss_start_fill_classes(t->gs, seed ^ 0x636c61737365ull, 0, ebm_replay_data_rw(t->buf), batch,
                                              t->ncls);

@@ -24,6 +24,11 @@ typedef struct ebm_lcd_extra {
     ebm_status (*sampler)(void *state, size_t row0, ebm_energy **es);
 } ebm_lcd_extra;
 
+/* Class negatives cycle over the classes the data have: out (k) <- those of 0..k-1 with a row among labels (n),
+ * ascending; returns their count (labels outside 0..k-1 are skipped).  The chain of global negative row r
+ * samples class out[r mod count] (JEM's class energy) and starts from its Gaussian (the LCD trainer). */
+size_t ebm_lcd_present_classes(const int32_t *labels, size_t n, size_t k, int32_t *out);
+
 /* The LCD trainer of e with x's part (may be NULL); x->owned and x->state are freed with the trainer, also
  * when this fails. */
 ebm_status ebm_lcd_trainer_make(ebm_energy *e, const ebm_lcd_opts *o, const ebm_lcd_extra *x, ebm_trainer **out);
