@@ -62,7 +62,7 @@ print("%.4f %.4f" % (maha, auroc(np.sort(D, 1)[:, 9], y == k)))
 PY
 )
     "$ebm" --quiet train jem --objective clf --data "fashion-mnist#$keep" --iters 1000 --batch 64 --seed 1 \
-        --out "$out/clf$k.safetensors" >/dev/null
+        --lr 1e-4 --out "$out/clf$k.safetensors" >/dev/null
     c=$("$ebm" --quiet score "$out/clf$k.safetensors" --data fashion-mnist:test --anomaly-class "$k" --json |
         sed 's/.*"auroc": \([0-9.]*\).*/\1/')
     echo "class $k: features (Mahalanobis, kNN) $fig, classifier energy $c" | tee -a "$out/anomaly_alternatives.txt"

@@ -33,12 +33,12 @@ case $SAMPLER in
 paper)
     : "${WEIGHTS:=0.3 0.1 0.03}" "${STEPS:=10}"
     out=${2:-out/jem_gen_weight} key=jem_gen_weight
-    sampler="--steps $STEPS"
+    sampler="--negatives buffer --steps $STEPS --step-size 1 --noise 0.01 --prox 0 --data-noise 0"
     ;;
 image)
     : "${WEIGHTS:=0.1 1}" "${STEPS:=40}"
     out=${2:-out/jem_image} key=jem_image
-    sampler="--negatives short-run --sampler sgld --steps $STEPS --step-size 10 --noise 0.005 --prox 0.3 --data-noise 0.005"
+    sampler="--negatives short-run --sampler sgld --steps $STEPS --step-size 10 --noise 0.005 --prox 0.3 --data-noise 0.005 --no-class-negatives"
     ;;
 image-class)
     : "${WEIGHTS:=1 0.1}" "${STEPS:=40}"
@@ -55,7 +55,10 @@ esac
 key=${KEY:-$key}
 : "${SAMPLE_STEPS:=$STEPS}"
 case " $JEM_OPTS " in *" --init-chains gaussian "*) starts="the Gaussian starts (one per class)" ;; *) starts=noise ;; esac
-settings="train jem --iters $ITERS $sampler --clip-lo -1 --clip-hi 1 --ema $EMA --seed 1 --precision $PRECISION${JEM_OPTS:+ $JEM_OPTS} --gen-weight W"
+# Adam 1e-4 and noise starts unless JEM_OPTS says otherwise: `train jem`'s defaults until 2026-12-03, written out
+# since images got their own (ebm_lcd_opts_for_image_jem)
+base="--init-chains noise --lr 1e-4"
+settings="train jem --iters $ITERS $sampler --clip-lo -1 --clip-hi 1 --ema $EMA --seed 1 --precision $PRECISION $base${JEM_OPTS:+ $JEM_OPTS} --gen-weight W"
 mkdir -p "$out"
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 [ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ] && commit="$commit-dirty"
@@ -68,11 +71,11 @@ for w in clf $WEIGHTS; do
     if [ "$REUSE" != 1 ] || [ ! -s "$m" ]; then
         if [ "$w" = clf ]; then
             "$ebm" --quiet train jem --data fashion-mnist --objective clf --iters "$ITERS" --seed 1 \
-                --precision "$PRECISION" --out "$m" --log "$out/jem_gw$w.csv"
+                --lr 1e-4 --precision "$PRECISION" --out "$m" --log "$out/jem_gw$w.csv"
         else
-            # shellcheck disable=SC2086 # $sampler and $JEM_OPTS are lists of options
+            # shellcheck disable=SC2086 # $sampler, $base and $JEM_OPTS are lists of options
             "$ebm" --quiet train jem --data fashion-mnist --iters "$ITERS" $sampler --clip-lo -1 --clip-hi 1 \
-                --ema "$EMA" --seed 1 --precision "$PRECISION" $JEM_OPTS --gen-weight "$w" --out "$m" \
+                --ema "$EMA" --seed 1 --precision "$PRECISION" $base $JEM_OPTS --gen-weight "$w" --out "$m" \
                 --log "$out/jem_gw$w.csv"
         fi
     fi

@@ -64,11 +64,12 @@ EOF
 
 # ---- JEM with noise starts vs JEM++ options vs the classifier ----
 t0=$(date +%s)
-common="--data fashion-mnist --iters $ITERS --steps $STEPS --clip-lo -1 --clip-hi 1 --seed $SEED"
+# the settings of the time (train jem's defaults until 2026-12-03): the paper's replay buffer, SGLD of size 1
+common="--data fashion-mnist --negatives buffer --step-size 1 --noise 0.01 --prox 0 --data-noise 0 --init-chains noise --gen-weight 1 --lr 1e-4 --iters $ITERS --steps $STEPS --clip-lo -1 --clip-hi 1 --seed $SEED"
 "$ebm" train jem $common --out "$out/jem.safetensors" --log "$out/jem.csv"
 "$ebm" train jem $common --init-chains gaussian --prox "$PROX" --ema "$EMA" --out "$out/jempp.safetensors" \
     --log "$out/jempp.csv"
-"$ebm" train jem --data fashion-mnist --objective clf --iters "$ITERS" --seed "$SEED" --out "$out/clf.safetensors" \
+"$ebm" train jem --data fashion-mnist --objective clf --iters "$ITERS" --seed "$SEED" --lr 1e-4 --out "$out/clf.safetensors" \
     --log "$out/clf.csv"
 for m in jem jempp clf; do
     "$ebm" --quiet classify "$out/$m.safetensors" --data fashion-mnist:test --ood uniform,inverted --json \

@@ -500,6 +500,41 @@ expect_ok "info image energy, options given" -- "$EBM" info "$T/eib.safetensors"
 contains "$T/out" "ebm.train.method           lcd-buffer" "--negatives given wins"
 contains "$T/out" "ebm.train.step_size        1$" "--step-size given wins"
 ok; ! grep -q "ebm.train.prox\|ebm.train.data_noise" "$T/out" || fail "--prox 0 / --data-noise 0 given did not win"
+# a JEM of images (the same 8x8 images as a fake fashion-mnist, labelled by prototype): its own defaults
+# (docs/jem.md): class negatives from Gaussian starts, gen-weight 0.05, Adam 1e-3, train ebm's image sampler
+mkdir -p "$T/fm"
+cp "$T/img.idx" "$T/fm/train-images-idx3-ubyte"
+LC_ALL=C awk 'BEGIN { printf "%c%c%c%c%c%c%c%c", 0, 0, 8, 1, 0, 0, 0, 200;
+  srand(3); for (r = 0; r < 200; r++) { k = int(rand() * 2); printf "%c", k } }' >"$T/fm/train-labels-idx1-ubyte"
+expect_ok "train jem images" -- env EBM_FASHION_MNIST_DIR="$T/fm" "$EBM" train jem --data fashion-mnist \
+    --net flatten,linear:16,silu,linear:2 --iters 3 --batch 16 --steps 2 --out "$T/ji.safetensors"
+expect_ok "info image jem" -- "$EBM" info "$T/ji.safetensors"
+for kv in "ebm.train.method *lcd-short-run" "ebm.train.init *gaussian" "ebm.jem.negatives *class" \
+    "ebm.jem.gen_weight *0.05$" "ebm.train.lr *0.001$" "ebm.train.step_size *10$" "ebm.train.prox *0.3" \
+    "ebm.train.data_noise *0.005" "ebm.train.steps *2$"; do
+    ok; grep -q "  $kv" "$T/out" || fail "image JEM defaults: no '$kv'"
+done
+expect_ok "train jem images, clf" -- env EBM_FASHION_MNIST_DIR="$T/fm" "$EBM" train jem --data fashion-mnist \
+    --objective clf --net flatten,linear:16,silu,linear:2 --iters 3 --batch 16 --out "$T/jic.safetensors"
+expect_ok "info image clf" -- "$EBM" info "$T/jic.safetensors"
+contains "$T/out" "ebm.train.lr *0.001$" "the image classifier's learning rate is the JEM's"
+contains "$T/out" "ebm.jem.gen_weight *0$" "the classifier has no generative term"
+expect_ok "train jem images, paper's settings" -- env EBM_FASHION_MNIST_DIR="$T/fm" "$EBM" train jem \
+    --data fashion-mnist --net flatten,linear:16,silu,linear:2 --iters 3 --batch 16 --negatives buffer --buffer 64 \
+    --init-chains noise --gen-weight 1 --lr 1e-4 --out "$T/jib.safetensors"
+expect_ok "info image jem, options given" -- "$EBM" info "$T/jib.safetensors"
+contains "$T/out" "ebm.train.method *lcd-buffer" "--negatives buffer given wins"
+ok; ! grep -q "ebm.jem.negatives\|ebm.train.init" "$T/out" || fail "a replay buffer given still got class negatives or Gaussian starts"
+contains "$T/out" "ebm.jem.gen_weight *1$" "--gen-weight given wins"
+expect_ok "train jem images, no class negatives" -- env EBM_FASHION_MNIST_DIR="$T/fm" "$EBM" train jem \
+    --data fashion-mnist --net flatten,linear:16,silu,linear:2 --iters 2 --batch 16 --steps 2 --no-class-negatives \
+    --out "$T/jin.safetensors"
+expect_ok "info image jem, no class negatives" -- "$EBM" info "$T/jin.safetensors"
+ok; ! grep -q "ebm.jem.negatives" "$T/out" || fail "--no-class-negatives did not win"
+contains "$T/out" "ebm.train.init *gaussian" "the other image defaults stay"
+expect_error 2 "class negatives contradict" -- "$EBM" train jem --data toy:moons --class-negatives --no-class-negatives \
+    --out "$T/x.safetensors"
+expect_error 2 "no class negatives in train ebm" -- "$EBM" train ebm --data toy:moons --no-class-negatives --out "$T/x.safetensors"
 expect_ok "train ebm images, mala" -- "$EBM" train ebm --data "$T/img.idx" --net flatten,linear:8,silu,linear:1 \
     --iters 2 --batch 16 --sampler mala --step-size 0.01 --out "$T/eim.safetensors"
 expect_ok "info image energy, mala" -- "$EBM" info "$T/eim.safetensors"

@@ -548,7 +548,7 @@ _PROTOS = [
     ("ebm_net_save", S, P, P, c_char_p), ("ebm_net_load", S, c_char_p, POINTER(P), POINTER(P)),
     ("ebm_net_input_shape", c_int, P, c_size_t, POINTER(c_size_t), POINTER(c_size_t), POINTER(c_size_t)),
     ("ebm_lcd_opts_default", None, POINTER(LcdOpts)), ("ebm_lcd_opts_for_data", None, POINTER(LcdOpts), c_size_t, c_int),
-    ("ebm_lcd_opts_for_image_energy", None, POINTER(LcdOpts)),
+    ("ebm_lcd_opts_for_image_energy", None, POINTER(LcdOpts)), ("ebm_lcd_opts_for_image_jem", None, POINTER(LcdOpts)),
     ("ebm_lcd_trainer_new", S, PENERGY, POINTER(LcdOpts), POINTER(P)),
     ("ebm_lcd_run_opts", None, POINTER(LcdOpts), POINTER(RunOpts)),
     ("ebm_lcd_data_range", None, PMAT, PF, PF),

@@ -650,8 +650,10 @@ class EnergyNet(_ModelObject):
         o.noise.lo, o.noise.hi = map(float, init_range)
         low = L.LcdOpts.from_buffer_copy(o)
         lib.ebm_lcd_opts_for_data(byref(low), self.input_size, int(bool(image)))
-        pics = bool(image) and not jem  # an energy of images alone: short-run proximal SGLD (JEM keeps the paper's)
-        if pics:
+        pics = bool(image)  # images: short-run proximal SGLD; a JEM's also class negatives from Gaussian starts
+        if pics and jem:
+            lib.ebm_lcd_opts_for_image_jem(byref(low))
+        elif pics:
             lib.ebm_lcd_opts_for_image_energy(byref(low))
         o.mode = _choice("negatives", negatives, NEGATIVES) if negatives is not None else low.mode
         o.mcmc.kind = _choice("sampler", sampler, MCMC_KINDS) if sampler is not None else low.mcmc.kind
@@ -666,9 +668,14 @@ class EnergyNet(_ModelObject):
         if prox is None and langevin:
             o.mcmc.prox = low.mcmc.prox
         _set(o.mcmc, noise=noise, leapfrog=leapfrog, prox=prox)
-        o.init = _choice("init_chains", init_chains, CHAIN_INITS)
+        jpics = pics and jem  # ebm_lcd_opts_for_image_jem's where none was given, as `ebm train jem` on images
+        o.init = _choice("init_chains", init_chains, CHAIN_INITS) if init_chains is not None else (low.init if jpics else 0)
         _set(o, ema=ema)
+        if class_negatives is None:  # not with a replay buffer given
+            class_negatives = jpics and low.class_negatives and o.mode != NEGATIVES.index("buffer")
         o.class_negatives = int(bool(class_negatives))
+        if gen_weight is None and jpics:
+            gen_weight = low.gen_weight
         _set(o, buffer=buffer, reinit=reinit, alpha=alpha, data_noise=data_noise, batch=batch, iters=iters,
              gen_weight=gen_weight)
         _optim(o.optim, optimizer, None, momentum, weight_decay, grad_clip)
@@ -754,16 +761,19 @@ class EnergyNet(_ModelObject):
                   init_chains=init_chains, prox=prox, ema=ema)
         return self._train(False, data, None, progress, on_step, describe, every, kw)
 
-    def train_jem(self, data, labels, *, objective="jem", gen_weight=None, negatives="buffer", iters=None,
+    def train_jem(self, data, labels, *, objective="jem", gen_weight=None, negatives=None, iters=None,
                   batch=None, sampler=None, steps=None, step_size=None, noise=None, leapfrog=None, clip=None,
                   init_range=None, buffer=None, reinit=None, alpha=None, data_noise=None, optimizer=None, lr=None,
-                  momentum=None, weight_decay=None, grad_clip=None, seed=None, image=None, init_chains="noise",
-                  prox=None, ema=None, class_negatives=False, progress=None, on_step=None, every=100, describe=True):
+                  momentum=None, weight_decay=None, grad_clip=None, seed=None, image=None, init_chains=None,
+                  prox=None, ema=None, class_negatives=None, progress=None, on_step=None, every=100, describe=True):
         """JEM (ebm_jem_trainer_new + ebm_run): each update adds the batch's cross-entropy on labels (rows, in
         0..classes-1) to gen_weight (default 1) times the contrastive divergence of E(x) = -log sum_y exp f(x)[y];
         objective "clf" trains the classifier alone (gen_weight 0, no sampling).  class_negatives samples each
         negative from p(x | y), y cycling over the classes the labels have (negatives "short-run" or "persistent";
-        `--class-negatives`).  Other settings, callbacks and Ctrl-C as train (`ebm train jem`'s defaults)."""
+        `--class-negatives`).  Other settings, callbacks and Ctrl-C as train, with `ebm train jem`'s defaults:
+        for images (ebm_lcd_opts_for_image_jem) train's image sampler with class negatives from Gaussian starts,
+        gen_weight 0.05 and lr 1e-3 (the classifier too); otherwise the paper's replay buffer (negatives
+        "buffer", noise starts, gen_weight 1)."""
         _choice("objective", objective, ("jem", "clf"))
         if objective == "clf":
             if gen_weight not in (None, 0):

@@ -211,6 +211,37 @@ def test_image_energy_defaults_bit_identical_to_the_cli(tmp_path, cli):
         assert mp.get(key) == mc.get(key) == want, key
 
 
+def test_image_jem_defaults_bit_identical_to_the_cli(tmp_path, cli, monkeypatch):
+    """A JEM of images gets class negatives from Gaussian starts, gen_weight 0.05 and lr 1e-3 on top of the image
+    sampler (ebm_lcd_opts_for_image_jem) in Python as on the command line (fashion-mnist faked by 8x8 files)."""
+    rng = np.random.default_rng(5)
+    y = (rng.random(120) < 0.5).astype(np.uint8)
+    bars = np.tile(np.arange(8) % 4 < 2, (8, 1))
+    img = np.where(y[:, None, None] == 1, bars, bars.T).astype(np.uint8) * 180 + 30
+    img = img + rng.integers(0, 20, img.shape).astype(np.uint8)  # no two rows alike: the Gaussians are proper
+    (tmp_path / "fm").mkdir()
+    with open(tmp_path / "fm" / "train-images-idx3-ubyte", "wb") as f:
+        f.write(bytes([0, 0, 8, 3]) + (120).to_bytes(4, "big") + (8).to_bytes(4, "big") * 2 + img.tobytes())
+    with open(tmp_path / "fm" / "train-labels-idx1-ubyte", "wb") as f:
+        f.write(bytes([0, 0, 8, 1]) + (120).to_bytes(4, "big") + y.tobytes())
+    monkeypatch.setenv("EBM_FASHION_MNIST_DIR", str(tmp_path / "fm"))
+    x = img.reshape(120, 64).astype(np.float32)
+    spec = "flatten,linear:16,silu,linear:2"
+    net = ebm.EnergyNet(spec, (1, 8, 8), head="logsumexp").init(seed=4)
+    net.train_jem(x, y, iters=4, batch=16, steps=2, seed=4)
+    net.save(tmp_path / "py.safetensors")
+    cli("train", "jem", "--data", "fashion-mnist", "--scale", "none", "--net", spec, "--iters", 4, "--batch", 16,
+        "--steps", 2, "--seed", 4, "--out", tmp_path / "cli.safetensors")
+    mp, mc = same_tensors(tmp_path / "py.safetensors", tmp_path / "cli.safetensors")
+    for key, want in (("ebm.train.method", "lcd-short-run"), ("ebm.train.init", "gaussian"),
+                      ("ebm.jem.negatives", "class"), ("ebm.jem.gen_weight", "0.05"), ("ebm.train.lr", "0.001"),
+                      ("ebm.train.prox", "0.3")):
+        assert mp.get(key) == mc.get(key) == want, key
+    buf = ebm.EnergyNet(spec, (1, 8, 8), head="logsumexp").init(seed=4)
+    buf.train_jem(x, y, iters=2, batch=16, steps=2, seed=4, negatives="buffer")  # a buffer given: no class negatives
+    assert "ebm.jem.negatives" not in buf.meta and buf.meta["ebm.train.init"] == "gaussian"
+
+
 def test_lcd_learns_where_the_data_is_and_stops_on_ctrl_c(gaussians):
     x, _ = gaussians
     net = ebm.EnergyNet("linear:32,silu,linear:32,silu,linear:1", 2).init(seed=1)

@@ -227,10 +227,14 @@ static const char *const train_about =
 static const char *const jem_about =
     "Train a classifier network as a joint energy-based model (JEM, Grathwohl et al. 2020): its logits f(x)\n"
     "give p(y | x) = softmax(f(x)) and E(x) = -log sum_y exp f(x)[y]; each iteration adds the batch's\n"
-    "cross-entropy to --gen-weight times the Langevin contrastive divergence of E (the paper's: a replay\n"
-    "buffer, SGLD of step 1 and noise 0.01, 20 steps).  --objective clf trains the same network on the\n"
-    "cross-entropy alone (no sampling), the discriminative baseline.  The data must carry labels\n"
-    "(fashion-mnist, toy:NAME, IDX with a labels file beside it).  See docs/jem.md.";
+    "cross-entropy to --gen-weight times the Langevin contrastive divergence of E.  Images' defaults:\n"
+    "--gen-weight 0.05 --lr 1e-3, class negatives (--class-negatives) from a Gaussian per class\n"
+    "(--init-chains gaussian), short-run proximal SGLD as train ebm's (40 steps of size 10, noise 0.005, prox\n"
+    "0.3, data noise 0.005, clipped to the data's range); measured against the classifier in docs/results.md.\n"
+    "Other data: the paper's replay buffer with SGLD of step 1 and noise 0.01, 20 steps, gen-weight 1.\n"
+    "--objective clf trains the same network on the cross-entropy alone (no sampling), the discriminative\n"
+    "baseline, at the same learning rate.  The data must carry labels (fashion-mnist, toy:NAME).  See\n"
+    "docs/jem.md.";
 
 /* Everything `train ebm` and `train jem` set up before the run. */
 typedef struct {
@@ -241,6 +245,7 @@ typedef struct {
     float prox;                          /* --prox: proximal sampler radius (0 = off) */
     ebm_trainer *t;                      /* the trainer, for --ema's average at save time */
     bool jem, quiet, lr_seen, negatives_seen, prox_seen, data_noise_seen, class_negatives;
+    bool no_class_negatives, init_seen, gen_weight_seen; /* a JEM of images: its defaults where none was given */
     cli_train_args ta;
     cli_data_args da;
     cli_samp_args sa;
@@ -275,6 +280,11 @@ static void net_log_row(cli_run *r, const ebm_run_progress *p) {
                 or0(f->e_neg), f->grad_norm, or0(f->accept));
 }
 
+static int class_negatives_buffer(const char *cmd) {
+    return cli_error(cmd, "--class-negatives needs --negatives short-run or persistent (a replay buffer's chains "
+                          "would change class between draws)"), 2;
+}
+
 /* The checks of option combinations; -1 to go on, else the exit status. */
 static int net_settle(net_job *j) {
     const char *cmd = j->cmd;
@@ -282,12 +292,14 @@ static int net_settle(net_job *j) {
     if (!j->jem && (j->objective != 0 || o->gen_weight != 1.0f))
         return cli_error(cmd, "--objective and --gen-weight go with 'ebm train jem'"), 2;
     if (j->objective == 1) o->gen_weight = 0;
-    if (j->class_negatives && !j->jem) return cli_error(cmd, "--class-negatives goes with 'ebm train jem'"), 2;
+    if ((j->class_negatives || j->no_class_negatives) && !j->jem)
+        return cli_error(cmd, "--%sclass-negatives goes with 'ebm train jem'", j->class_negatives ? "" : "no-"), 2;
+    if (j->class_negatives && j->no_class_negatives)
+        return cli_error(cmd, "--class-negatives and --no-class-negatives contradict each other"), 2;
     o->class_negatives = j->class_negatives;
     o->mode = (ebm_neg_mode)j->negatives;
-    if (j->class_negatives && o->mode == EBM_NEG_BUFFER)
-        return cli_error(cmd, "--class-negatives needs --negatives short-run or persistent (a replay buffer's chains "
-                              "would change class between draws)"), 2;
+    if (j->class_negatives && j->negatives_seen && o->mode == EBM_NEG_BUFFER)
+        return class_negatives_buffer(cmd);
     o->optim.kind = j->optimizer == 0 ? EBM_OPTIM_ADAM : EBM_OPTIM_SGD;
     if (o->mode == EBM_NEG_BUFFER && o->buffer < o->batch)
         return cli_error(cmd, "--buffer %zu must hold at least one --batch (%zu)", o->buffer, o->batch), 2;
@@ -338,8 +350,10 @@ static int net_prepare(net_job *j) {
     low.noise.lo = j->sa.init_lo;
     low.noise.hi = j->sa.init_hi;
     ebm_lcd_opts_for_data(&low, dim, image);
-    bool pics = image && !j->jem; /* an energy of images alone: short-run proximal SGLD (a JEM keeps its paper's) */
-    if (pics) ebm_lcd_opts_for_image_energy(&low);
+    /* images: short-run proximal SGLD; a JEM's chains also sample each class from its Gaussian */
+    bool pics = image;
+    if (pics && j->jem) ebm_lcd_opts_for_image_jem(&low);
+    else if (pics) ebm_lcd_opts_for_image_energy(&low);
     if (!j->sa.sampler_seen) j->sa.sampler = ebm_mcmc_name(low.mcmc.kind);
     if (!j->sa.step_seen) j->sa.step_size = low.mcmc.step_size;
     if (!j->sa.steps_seen) j->sa.steps = low.mcmc.steps;
@@ -347,6 +361,13 @@ static int net_prepare(net_job *j) {
     if (!j->lr_seen) j->o.optim.lr = low.optim.lr;
     if (!j->negatives_seen) j->negatives = (int)(j->o.mode = low.mode);
     if (!j->data_noise_seen) j->o.data_noise = low.data_noise;
+    if (pics && j->jem) { /* ebm_lcd_opts_for_image_jem's, where the command line gave none */
+        if (!j->init_seen) j->o.init = low.init;
+        if (!j->gen_weight_seen && j->objective == 0) j->o.gen_weight = low.gen_weight;
+        if (!j->class_negatives && !j->no_class_negatives) /* not with a replay buffer given */
+            j->o.class_negatives = low.class_negatives && j->o.mode != EBM_NEG_BUFFER;
+    }
+    if (j->o.class_negatives && j->o.mode == EBM_NEG_BUFFER) return class_negatives_buffer(cmd);
     bool langevin = strcmp(j->sa.sampler, "ula") == 0 || (pics && strcmp(j->sa.sampler, "sgld") == 0);
     if (!j->prox_seen && langevin) j->prox = low.mcmc.prox;
     if (!j->sa.clip_lo_seen && !j->sa.clip_hi_seen && langevin) {
@@ -436,13 +457,13 @@ static int train_net(int argc, char **argv, bool quiet, bool jem) {
         {"negatives", OPT_CHOICE, &j.negatives, NULL, "where the negative chains start (train ebm on images: short-run)", 0, 0, 0, 0, "buffer|short-run|persistent", &j.negatives_seen},
         {"buffer", OPT_SIZE, &j.o.buffer, "N", "replay buffer capacity", 1, 1e8, 0, 0, NULL, NULL},
         {"reinit", OPT_FLOAT, &j.o.reinit, "P", "fraction of buffer draws restarted from noise", 0, 1, 0, 0, NULL, NULL},
-        {"init-chains", OPT_CHOICE, &j.init_chains, NULL, "where chains start: uniform noise, or a Gaussian per class fitted to the data (JEM++)", 0, 0, 0, 0, "noise|gaussian", NULL},
+        {"init-chains", OPT_CHOICE, &j.init_chains, NULL, "where chains start: uniform noise, or a Gaussian per class fitted to the data (JEM++; train jem on images: gaussian)", 0, 0, 0, 0, "noise|gaussian", &j.init_seen},
         {"prox", OPT_FLOAT, &j.prox, "DELTA", "proximal ula/sgld (JEM++): no coordinate moves more than DELTA per step (0 = off; train ebm on images: 0.3)", 0, 1e6, 0, 0, NULL, &j.prox_seen},
         {"ema", OPT_FLOAT, &j.o.ema, "DECAY", "keep a moving average of the weights (e.g. 0.999) and save it as the model (0 = off)", 0, 1, 0, 1, NULL, NULL},
         {"alpha", OPT_FLOAT, &j.o.alpha, "A", "weight of the energy L2 regulariser", 0, 1e6, 0, 0, NULL, NULL},
         {"data-noise", OPT_FLOAT, &j.o.data_noise, "SD", "Gaussian noise added to data batches (train ebm on images: 0.005)", 0, 1e6, 0, 0, NULL, &j.data_noise_seen},
         {"optimizer", OPT_CHOICE, &j.optimizer, NULL, "optimiser", 0, 0, 0, 0, "adam|sgd", NULL},
-        {"lr", OPT_FLOAT, &j.o.optim.lr, "RATE", "learning rate (low-dimensional data: 3e-3)", 0, 1e6, 1, 0, NULL, &j.lr_seen},
+        {"lr", OPT_FLOAT, &j.o.optim.lr, "RATE", "learning rate (low-dimensional data: 3e-3; train jem on images: 1e-3)", 0, 1e6, 1, 0, NULL, &j.lr_seen},
         {"momentum", OPT_FLOAT, &j.o.optim.momentum, "M", "SGD momentum", 0, 1, 0, 1, NULL, NULL},
         {"weight-decay", OPT_FLOAT, &j.o.optim.weight_decay, "L2", "L2 weight decay", 0, 1e3, 0, 0, NULL, NULL},
         {"grad-clip", OPT_FLOAT, &j.o.optim.clip, "NORM", "clip the gradient's global norm (0 = off)", 0, 1e30, 0, 0, NULL, NULL},
@@ -454,8 +475,9 @@ static int train_net(int argc, char **argv, bool quiet, bool jem) {
         {"every", OPT_SIZE, &j.every, "N", "report (and checkpoint) every N iterations", 1, 1e9, 0, 0, NULL, NULL},
         {"checkpoint", OPT_SIZE, &j.checkpoint, "N", "save NAME.partial.safetensors every N iterations (0 = off)", 0, 1e9, 0, 0, NULL, NULL},
         {"objective", OPT_CHOICE, &j.objective, NULL, "train jem: hybrid, or the classifier alone", 0, 0, 0, 0, "jem|clf", NULL},
-        {"gen-weight", OPT_FLOAT, &j.o.gen_weight, "W", "train jem: weight of the generative term", 0, 1e6, 0, 0, NULL, NULL},
-        {"class-negatives", OPT_FLAG, &j.class_negatives, NULL, "train jem: sample each negative from p(x | y), y cycling over the data's classes (short-run or persistent negatives)", 0, 0, 0, 0, NULL, NULL},
+        {"gen-weight", OPT_FLOAT, &j.o.gen_weight, "W", "train jem: weight of the generative term (images: 0.05)", 0, 1e6, 0, 0, NULL, &j.gen_weight_seen},
+        {"class-negatives", OPT_FLAG, &j.class_negatives, NULL, "train jem: sample each negative from p(x | y), y cycling over the data's classes (short-run or persistent negatives; on by default for images)", 0, 0, 0, 0, NULL, NULL},
+        {"no-class-negatives", OPT_FLAG, &j.no_class_negatives, NULL, "train jem: negatives from p(x), not p(x | y)", 0, 0, 0, 0, NULL, NULL},
         CLI_PRECISION_OPTION(j.precision),
         OPT_END,
     };

@@ -78,6 +78,14 @@ void ebm_lcd_opts_for_image_energy(ebm_lcd_opts *o) {
     clip_to_starts(o, 0.0f);
 }
 
+void ebm_lcd_opts_for_image_jem(ebm_lcd_opts *o) {
+    ebm_lcd_opts_for_image_energy(o);
+    o->class_negatives = 1;
+    o->init = EBM_INIT_GAUSSIAN;
+    o->gen_weight = 0.05f;
+    o->optim.lr = 1e-3f;
+}
+
 static ebm_status check_opts(const ebm_energy *e, const ebm_lcd_opts *o) {
     if (!e || !e->grad_params || e->n_params == 0 || !e->params)
         return ebm_fail(EBM_EINVAL, "training: the %s energy has no trainable parameters", e ? e->kind : "(null)");
