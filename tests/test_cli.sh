@@ -519,6 +519,7 @@ expect_ok "train jem images, clf" -- env EBM_FASHION_MNIST_DIR="$T/fm" "$EBM" tr
 expect_ok "info image clf" -- "$EBM" info "$T/jic.safetensors"
 contains "$T/out" "ebm.train.lr *0.001$" "the image classifier's learning rate is the JEM's"
 contains "$T/out" "ebm.jem.gen_weight *0$" "the classifier has no generative term"
+ok; ! grep -q "ebm.jem.negatives\|ebm.train.init\|ebm.train.data_noise" "$T/out" || fail "the image classifier got the JEM's sampling defaults"
 expect_ok "train jem images, paper's settings" -- env EBM_FASHION_MNIST_DIR="$T/fm" "$EBM" train jem \
     --data fashion-mnist --net flatten,linear:16,silu,linear:2 --iters 3 --batch 16 --negatives buffer --buffer 64 \
     --init-chains noise --gen-weight 1 --lr 1e-4 --out "$T/jib.safetensors"

@@ -661,14 +661,15 @@ class EnergyNet(_ModelObject):
         o.mcmc.steps = int(steps) if steps is not None else low.mcmc.steps
         o.mcmc.noise = low.mcmc.noise
         o.optim.lr = float(lr) if lr is not None else low.optim.lr
-        o.data_noise = low.data_noise
+        clf = jem and gen_weight == 0  # the plain classifier takes the image JEM's learning rate alone
+        o.data_noise = 0 if clf else low.data_noise
         langevin = o.mcmc.kind == 0 or (pics and o.mcmc.kind == 1)  # ula, or sgld on images
         if clip is None and langevin:  # the data box, as `ebm train ebm` clips
             o.mcmc.clip_lo, o.mcmc.clip_hi = low.mcmc.clip_lo, low.mcmc.clip_hi
         if prox is None and langevin:
             o.mcmc.prox = low.mcmc.prox
         _set(o.mcmc, noise=noise, leapfrog=leapfrog, prox=prox)
-        jpics = pics and jem  # ebm_lcd_opts_for_image_jem's where none was given, as `ebm train jem` on images
+        jpics = pics and jem and not clf  # ebm_lcd_opts_for_image_jem's where none was given, as `ebm train jem`
         o.init = _choice("init_chains", init_chains, CHAIN_INITS) if init_chains is not None else (low.init if jpics else 0)
         _set(o, ema=ema)
         if class_negatives is None:  # not with a replay buffer given

@@ -237,6 +237,14 @@ def test_image_jem_defaults_bit_identical_to_the_cli(tmp_path, cli, monkeypatch)
                       ("ebm.jem.negatives", "class"), ("ebm.jem.gen_weight", "0.05"), ("ebm.train.lr", "0.001"),
                       ("ebm.train.prox", "0.3")):
         assert mp.get(key) == mc.get(key) == want, key
+    clf = ebm.EnergyNet(spec, (1, 8, 8), head="logsumexp").init(seed=4)  # the classifier: the learning rate alone
+    clf.train_jem(x, y, objective="clf", iters=4, batch=16, seed=4)
+    clf.save(tmp_path / "pyc.safetensors")
+    cli("train", "jem", "--data", "fashion-mnist", "--scale", "none", "--net", spec, "--objective", "clf", "--iters", 4,
+        "--batch", 16, "--seed", 4, "--out", tmp_path / "clic.safetensors")
+    mp, mc = same_tensors(tmp_path / "pyc.safetensors", tmp_path / "clic.safetensors")
+    assert mp["ebm.train.lr"] == mc["ebm.train.lr"] == "0.001"
+    assert not any(k in m for m in (mp, mc) for k in ("ebm.jem.negatives", "ebm.train.init", "ebm.train.data_noise"))
     buf = ebm.EnergyNet(spec, (1, 8, 8), head="logsumexp").init(seed=4)
     buf.train_jem(x, y, iters=2, batch=16, steps=2, seed=4, negatives="buffer")  # a buffer given: no class negatives
     assert "ebm.jem.negatives" not in buf.meta and buf.meta["ebm.train.init"] == "gaussian"

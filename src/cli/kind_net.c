@@ -360,8 +360,9 @@ static int net_prepare(net_job *j) {
     if (!j->sa.noise_seen) j->sa.noise = low.mcmc.noise;
     if (!j->lr_seen) j->o.optim.lr = low.optim.lr;
     if (!j->negatives_seen) j->negatives = (int)(j->o.mode = low.mode);
-    if (!j->data_noise_seen) j->o.data_noise = low.data_noise;
-    if (pics && j->jem) { /* ebm_lcd_opts_for_image_jem's, where the command line gave none */
+    bool clf = j->jem && j->objective == 1; /* the plain classifier takes the image JEM's learning rate alone */
+    if (!j->data_noise_seen && !clf) j->o.data_noise = low.data_noise;
+    if (pics && j->jem && !clf) { /* ebm_lcd_opts_for_image_jem's, where the command line gave none */
         if (!j->init_seen) j->o.init = low.init;
         if (!j->gen_weight_seen && j->objective == 0) j->o.gen_weight = low.gen_weight;
         if (!j->class_negatives && !j->no_class_negatives) /* not with a replay buffer given */
