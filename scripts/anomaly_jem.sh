@@ -14,8 +14,8 @@ out=${2:-out/anomaly_jem}
 : "${CLASSES:=0 1 2 3 4 5 6 7 8 9}" "${ITERS:=1000}" "${SEED:=1}" "${PRECISION:=bf16}"
 : "${RESULTS:=docs/results.json}" "${KEY:=anomaly_jem}"
 mkdir -p "$out"
-commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-[ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ] && commit="$commit-dirty"
+# shellcheck source=scripts/jem_lib.sh
+. "$(dirname "$0")/jem_lib.sh" # commit, ood
 t0=$(date +%s)
 for k in $CLASSES; do
     keep=$(echo 0 1 2 3 4 5 6 7 8 9 | tr ' ' '\n' | grep -vx "$k" | paste -sd, -)

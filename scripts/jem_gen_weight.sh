@@ -60,11 +60,8 @@ case " $JEM_OPTS " in *" --init-chains gaussian "*) starts="the Gaussian starts 
 base="--init-chains noise --lr 1e-4"
 settings="train jem --iters $ITERS $sampler --clip-lo -1 --clip-hi 1 --ema $EMA --seed 1 --precision $PRECISION $base${JEM_OPTS:+ $JEM_OPTS} --gen-weight W"
 mkdir -p "$out"
-commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-[ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ] && commit="$commit-dirty"
-ood=uniform,inverted
-mnist=data/mnist/mnist-images-idx3-ubyte.gz
-[ -s "$mnist" ] && ood="$ood,$mnist"
+# shellcheck source=scripts/jem_lib.sh
+. "$(dirname "$0")/jem_lib.sh" # commit, ood
 t0=$(date +%s)
 for w in clf $WEIGHTS; do
     m="$out/jem_gw$w.safetensors"
