@@ -23,11 +23,8 @@ out=${2:-out/jem_calibrate}
 sampler="(the image defaults)"
 common="--data fashion-mnist --limit 55000 --iters $ITERS${LR:+ --lr $LR} --seed $SEED --precision $PRECISION"
 mkdir -p "$out"
-commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-[ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ] && commit="$commit-dirty"
-ood=uniform,inverted
-mnist=data/mnist/mnist-images-idx3-ubyte.gz
-[ -s "$mnist" ] && ood="$ood,$mnist"
+# shellcheck source=scripts/jem_lib.sh
+. "$(dirname "$0")/jem_lib.sh" # commit, ood
 t0=$(date +%s)
 for w in clf $WEIGHTS; do
     m="$out/jem_gw$w.safetensors"
