@@ -534,10 +534,9 @@ class EnergyNet(_ModelObject):
         """(predicted class (n), softmax probabilities (n, classes)) of softmax(f(x) / T), T = temperature, else
         the model's (calibrate(), `ebm calibrate`; 1 if none), as `ebm classify` computes them."""
         t = self.temperature if temperature is None else float(temperature)
-        if not (0.01 <= t <= 100):
-            raise L.InvalidArgumentError("temperature %g is outside [0.01, 100]" % t)
         z = self.forward(x)
-        return _softmax_classes(z if t == 1 else z * np.float32(1 / t))
+        check(lib.ebm_logits_scale(fptr(z), z.shape[0], z.shape[1], t))  # z / T in place; T outside [0.01, 100] refused
+        return _softmax_classes(z)
 
     def calibrate(self, x, labels):
         """Temperature scaling (Guo et al. 2017) on held-out labelled rows: fits the T that minimises the NLL of

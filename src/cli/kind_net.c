@@ -351,9 +351,8 @@ static int net_prepare(net_job *j) {
     low.noise.hi = j->sa.init_hi;
     ebm_lcd_opts_for_data(&low, dim, image);
     /* images: short-run proximal SGLD; a JEM's chains also sample each class from its Gaussian */
-    bool pics = image;
-    if (pics && j->jem) ebm_lcd_opts_for_image_jem(&low);
-    else if (pics) ebm_lcd_opts_for_image_energy(&low);
+    if (image && j->jem) ebm_lcd_opts_for_image_jem(&low);
+    else if (image) ebm_lcd_opts_for_image_energy(&low);
     if (!j->sa.sampler_seen) j->sa.sampler = ebm_mcmc_name(low.mcmc.kind);
     if (!j->sa.step_seen) j->sa.step_size = low.mcmc.step_size;
     if (!j->sa.steps_seen) j->sa.steps = low.mcmc.steps;
@@ -362,14 +361,14 @@ static int net_prepare(net_job *j) {
     if (!j->negatives_seen) j->negatives = (int)(j->o.mode = low.mode);
     bool clf = j->jem && j->objective == 1; /* the plain classifier takes the image JEM's learning rate alone */
     if (!j->data_noise_seen && !clf) j->o.data_noise = low.data_noise;
-    if (pics && j->jem && !clf) { /* ebm_lcd_opts_for_image_jem's, where the command line gave none */
+    if (image && j->jem && !clf) { /* ebm_lcd_opts_for_image_jem's, where the command line gave none */
         if (!j->init_seen) j->o.init = low.init;
-        if (!j->gen_weight_seen && j->objective == 0) j->o.gen_weight = low.gen_weight;
+        if (!j->gen_weight_seen) j->o.gen_weight = low.gen_weight;
         if (!j->class_negatives && !j->no_class_negatives) /* not with a replay buffer given */
             j->o.class_negatives = low.class_negatives && j->o.mode != EBM_NEG_BUFFER;
     }
     if (j->o.class_negatives && j->o.mode == EBM_NEG_BUFFER) return class_negatives_buffer(cmd);
-    bool langevin = strcmp(j->sa.sampler, "ula") == 0 || (pics && strcmp(j->sa.sampler, "sgld") == 0);
+    bool langevin = strcmp(j->sa.sampler, "ula") == 0 || (image && strcmp(j->sa.sampler, "sgld") == 0);
     if (!j->prox_seen && langevin) j->prox = low.mcmc.prox;
     if (!j->sa.clip_lo_seen && !j->sa.clip_hi_seen && langevin) {
         j->sa.clip_lo = low.mcmc.clip_lo;
