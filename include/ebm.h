@@ -2252,6 +2252,22 @@ typedef struct ebm_fd_result {
 } ebm_fd_result;
 EBM_API ebm_status ebm_net_fd(ebm_net *clf, const ebm_mat *samples, const ebm_mat *ref, const ebm_mat *floor,
                               const int32_t *labels, size_t *counts, ebm_fd_result *r);
+/* An anomaly score in a network's penultimate features (src/eval/feature_gauss.c; Lee et al. 2018): one Gaussian
+ * mean per class present in labels (one mean when labels is NULL) with a shared covariance, fitted by maximum
+ * likelihood to the features of x (n >= 2 rows, input_size each) with ridge x (mean eigenvalue) added to its
+ * eigenvalues (EBM_FEATURE_GAUSS_RIDGE is the default; 0 = none).  The network is the one scored later, its
+ * weights unchanged. */
+#define EBM_FEATURE_GAUSS_RIDGE 1e-6
+typedef struct ebm_feature_gauss ebm_feature_gauss;
+EBM_API ebm_status ebm_feature_gauss_fit(ebm_net *net, const float *x, const int32_t *labels, size_t n, double ridge,
+                                         ebm_feature_gauss **out);
+/* score (n) <- the squared Mahalanobis distance of each row's features to the nearest mean (higher = more
+ * anomalous), nearest (n, may be NULL) <- that mean's class.  EBM_ESHAPE for a network of another shape. */
+EBM_API ebm_status ebm_feature_gauss_score(const ebm_feature_gauss *g, ebm_net *net, const float *x, size_t n,
+                                           double *score, int32_t *nearest);
+EBM_API size_t ebm_feature_gauss_means(const ebm_feature_gauss *g);  /* the number of means (classes) */
+EBM_API size_t ebm_feature_gauss_width(const ebm_feature_gauss *g);  /* features per row */
+EBM_API void ebm_feature_gauss_free(ebm_feature_gauss *g);
 /* The reliability diagram of a classifier (bars of per-bin accuracy acc (bins) against confidence, empty bins
  * (count 0) blank, and the diagonal of perfect calibration) as a PNG; bins from ebm_metric_ece. */
 EBM_API ebm_status ebm_png_reliability(const char *path, const double *acc, const size_t *count, size_t bins);

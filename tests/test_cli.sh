@@ -724,6 +724,43 @@ expect_error 1 "score normal class without labels" -- "$EBM" score "$T/m.safeten
 expect_error 2 "score both anomaly options" -- "$EBM" score "$T/m.safetensors" --anomaly-class 1 --anomaly-data "$T/bits.csv"
 expect_error 2 "score both class options" -- "$EBM" score "$T/m.safetensors" --anomaly-class 1 --normal-class 2
 expect_error 1 "score bad class filter" -- "$EBM" score "$T/j.safetensors" --data "toy:8gaussians#5-2"
+# --score mahalanobis: Gaussians in the JEM's 32 penultimate features.  Fitted to unlabelled rows (one mean) and
+# scoring those rows, the mean squared distance is tr(S^-1 S) = 32 without a ridge; the default ridge takes off
+# the share of the directions with eigenvalues below 1e-6 x the mean (32 SiLUs of 2 inputs have many)
+expect_ok "score mahalanobis one mean" -- "$EBM" score "$T/j.safetensors" --score mahalanobis --fit-data "$T/far.csv" \
+    --data "$T/far.csv" --json --ridge 0
+cp "$T/out" "$T/maha0.json"
+expect_ok "score mahalanobis one mean, ridge" -- "$EBM" score "$T/j.safetensors" --score mahalanobis \
+    --fit-data "$T/far.csv" --data "$T/far.csv" --json
+ok; /usr/bin/python3 - "$T/maha0.json" "$T/out" <<'EOF' || fail "mahalanobis on its own fit rows: $(cat "$T/maha0.json" "$T/out")"
+import json, sys
+r, d = (json.load(open(f)) for f in sys.argv[1:3])
+assert r["score"] == "mahalanobis" and r["fit_rows"] == 300 and r["fit_means"] == 1 and r["features"] == 32, r
+assert abs(r["mean_score"] - 32) < 0.01, r  # exact up to the eigen-decomposition of a nearly singular S
+assert 16 < d["mean_score"] < 31.9, d
+EOF
+# one mean per class of the three labelled classes it is fitted to; the fourth mode, unseen, lies far from them
+expect_ok "score mahalanobis held-out" -- "$EBM" score "$T/j.safetensors" --score mahalanobis \
+    --fit-data "toy:8gaussians#0-2" --fit-limit 600 --data "toy:8gaussians#0-3" --limit 400 --anomaly-class 3 --json
+ok; /usr/bin/python3 - "$T/out" <<'EOF' || fail "mahalanobis should flag the unseen mode: $(cat "$T/out")"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["fit_means"] == 3 and r["fit_rows"] == 600 and r["anomalies"] > 50 and r["auroc"] > 0.95, r
+EOF
+expect_ok "score mahalanobis text" -- "$EBM" score "$T/j.safetensors" --score mahalanobis --data toy:8gaussians \
+    --limit 300 --fit-limit 500 --anomaly-data "$T/far.csv" --out "$T/sm.csv"
+contains "$T/out" "Mahalanobis distance" "mahalanobis score named"
+contains "$T/err" "fitted 8 means and a shared covariance to 32 features of 500 rows of toy:8gaussians" "fit reported"
+ok; [ "$(wc -l <"$T/sm.csv")" = 301 ] || fail "mahalanobis --out wrote $(wc -l <"$T/sm.csv") lines"
+expect_error 1 "score mahalanobis of an RBM" -- "$EBM" score "$T/m.safetensors" --data "$T/test.csv" --score mahalanobis
+contains "$T/err" "scores a network's features" "mahalanobis needs a network"
+expect_error 1 "score --fit-data without mahalanobis" -- "$EBM" score "$T/j.safetensors" --data toy:8gaussians --fit-data "$T/far.csv"
+contains "$T/err" "go with --score mahalanobis" "fit-data alone refused"
+expect_error 1 "score mahalanobis fit data of another width" -- "$EBM" score "$T/j.safetensors" --score mahalanobis \
+    --fit-data "$T/bits.csv" --data toy:8gaussians --limit 10
+expect_error 1 "score mahalanobis one fit row" -- "$EBM" score "$T/j.safetensors" --score mahalanobis --fit-limit 1 \
+    --data toy:8gaussians --limit 10
+contains "$T/err" "at least 2 rows" "one fit row refused"
 # composition: 2 E_j (sum) and the one-part disjunction must reproduce E_j exactly
 expect_ok "compose twice" -- "$EBM" compose --out "$T/c2.safetensors" "$T/j.safetensors@2"
 expect_ok "compose or" -- "$EBM" compose --out "$T/c1.safetensors" --op or "$T/j.safetensors"

@@ -155,9 +155,134 @@ static void test_rescale_mask_mse(void) {
     CHECK(ebm_mse(a, b, 2, 3, none) == 0);
 }
 
+/* x^T S^-1 x for a 2-vector and a symmetric 2 x 2 S, by hand */
+static double maha2(const double *d, const double *S) {
+    double det = S[0] * S[3] - S[1] * S[2];
+    return (d[0] * d[0] * S[3] - 2 * d[0] * d[1] * S[1] + d[1] * d[1] * S[0]) / det;
+}
+
+/* The feature Gaussian against the Mahalanobis distance computed by hand, with a network whose features are its
+ * input (linear:1 on 2 inputs) and with one whose features are a hidden layer's. */
+static void test_feature_gauss(void) {
+    enum { N = 600 };
+    float x[N * 2];
+    int32_t y[N], near[N];
+    double sc[N];
+    ebm_rng r;
+    ebm_rng_seed(&r, 7, 0);
+    for (size_t i = 0; i < N; i++) { /* class 3 around (0, 0), class 7 around (40, 0); correlated noise */
+        double a = ebm_rng_normal(&r), b = ebm_rng_normal(&r);
+        y[i] = i % 3 ? 3 : 7;
+        x[2 * i] = (float)(2 * a + (y[i] == 7 ? 40 : 0));
+        x[2 * i + 1] = (float)(a + 0.5 * b - 1);
+    }
+    ebm_net *net;
+    REQUIRE(ebm_net_new("linear:1", 2, 1, 1, &net) == EBM_OK);
+    REQUIRE(ebm_net_init(net, &r) == EBM_OK);
+    ebm_feature_gauss *g;
+    /* one mean: the mean over the fitted rows of the squared distance is tr(S^-1 S) = 2 */
+    REQUIRE(ebm_feature_gauss_fit(net, x, NULL, N, 0, &g) == EBM_OK);
+    CHECK(ebm_feature_gauss_means(g) == 1 && ebm_feature_gauss_width(g) == 2);
+    CHECK_OK(ebm_feature_gauss_score(g, net, x, N, sc, near));
+    double mean = 0, mu[2] = {0, 0}, S[4] = {0, 0, 0, 0};
+    for (size_t i = 0; i < N; i++) mean += sc[i] / N, mu[0] += x[2 * i] / (double)N, mu[1] += x[2 * i + 1] / (double)N;
+    CHECK_NEAR(mean, 2.0, 1e-9);
+    CHECK(near[0] == 0);
+    for (size_t i = 0; i < N; i++) {
+        double d[2] = {x[2 * i] - mu[0], x[2 * i + 1] - mu[1]};
+        S[0] += d[0] * d[0] / N, S[1] += d[0] * d[1] / N, S[3] += d[1] * d[1] / N;
+    }
+    S[2] = S[1];
+    const float q[4] = {20, -1, 3, 5};
+    CHECK_OK(ebm_feature_gauss_score(g, net, q, 2, sc, NULL));
+    for (int i = 0; i < 2; i++) {
+        double d[2] = {q[2 * i] - mu[0], q[2 * i + 1] - mu[1]}, want = maha2(d, S);
+        CHECK_NEAR(sc[i] / want, 1.0, 1e-9);
+    }
+    ebm_feature_gauss_free(g);
+    /* the default ridge (1e-6 x the mean eigenvalue, about 180 here: the classes lie 40 apart) lowers the mean by
+     * about r / lambda_min, 1.4e-4 */
+    REQUIRE(ebm_feature_gauss_fit(net, x, NULL, N, EBM_FEATURE_GAUSS_RIDGE, &g) == EBM_OK);
+    CHECK_OK(ebm_feature_gauss_score(g, net, x, N, sc, NULL));
+    mean = 0;
+    for (size_t i = 0; i < N; i++) mean += sc[i] / N;
+    CHECK_MSG(mean < 2.0 - 1e-5 && mean > 2.0 - 1e-3, "mean %.12f", mean);
+    ebm_feature_gauss_free(g);
+
+    /* two classes, labels 3 and 7, one shared covariance: the distance to the nearer class mean */
+    REQUIRE(ebm_feature_gauss_fit(net, x, y, N, 0, &g) == EBM_OK);
+    CHECK(ebm_feature_gauss_means(g) == 2);
+    CHECK_OK(ebm_feature_gauss_score(g, net, x, N, sc, near));
+    double m[2][2] = {{0, 0}, {0, 0}}, cnt[2] = {0, 0}, T[4] = {0, 0, 0, 0};
+    size_t agree = 0;
+    for (size_t i = 0; i < N; i++) {
+        int c = y[i] == 7;
+        cnt[c]++, m[c][0] += x[2 * i], m[c][1] += x[2 * i + 1];
+        agree += near[i] == y[i];
+    }
+    CHECK(agree == N); /* 40 apart with a spread of 2: every row is nearest its own class */
+    for (int c = 0; c < 2; c++) m[c][0] /= cnt[c], m[c][1] /= cnt[c];
+    mean = 0;
+    for (size_t i = 0; i < N; i++) {
+        int c = y[i] == 7;
+        double d[2] = {x[2 * i] - m[c][0], x[2 * i + 1] - m[c][1]};
+        T[0] += d[0] * d[0] / N, T[1] += d[0] * d[1] / N, T[3] += d[1] * d[1] / N;
+        mean += sc[i] / N;
+    }
+    T[2] = T[1];
+    CHECK_NEAR(mean, 2.0, 1e-9); /* tr(T^-1 T) again, each row at its own class */
+    CHECK_OK(ebm_feature_gauss_score(g, net, q, 2, sc, near));
+    for (int i = 0; i < 2; i++) {
+        double best = INFINITY;
+        int bc = -1;
+        for (int c = 0; c < 2; c++) {
+            double d[2] = {q[2 * i] - m[c][0], q[2 * i + 1] - m[c][1]}, v = maha2(d, T);
+            if (v < best) best = v, bc = c ? 7 : 3;
+        }
+        CHECK_NEAR(sc[i] / best, 1.0, 1e-9);
+        CHECK(near[i] == bc);
+    }
+    CHECK(near[0] == 7 && near[1] == 3); /* (20, -1) lies nearer (40, -1) in this metric; (3, 5) nearer (0, -1) */
+
+    /* refusals */
+    ebm_feature_gauss *h = (ebm_feature_gauss *)1;
+    CHECK_FAILS(ebm_feature_gauss_fit(net, x, NULL, 1, 0, &h), EBM_EINVAL);
+    CHECK(h == NULL);
+    CHECK_FAILS(ebm_feature_gauss_fit(net, x, NULL, N, -1, &h), EBM_EINVAL);
+    int32_t yb[2] = {0, -2};
+    CHECK_FAILS(ebm_feature_gauss_fit(net, x, yb, 2, 0, &h), EBM_EINVAL);
+    CHECK(strstr(ebm_last_error(), "row 1") != NULL);
+    float xn[4] = {0, 1, NAN, 2};
+    CHECK_FAILS(ebm_feature_gauss_fit(net, xn, NULL, 2, 0, &h), EBM_EINVAL);
+    CHECK_FAILS(ebm_feature_gauss_score(g, net, xn, 2, sc, NULL), EBM_EINVAL);
+    ebm_net *other;
+    REQUIRE(ebm_net_new("linear:1", 3, 1, 1, &other) == EBM_OK);
+    CHECK_FAILS(ebm_feature_gauss_score(g, other, x, 2, sc, NULL), EBM_ESHAPE);
+    ebm_net_free(other);
+    ebm_feature_gauss_free(g);
+
+    /* features from a hidden layer: linear:3,silu,linear:2 scores the silu outputs, and the mean over the fitted
+     * rows is 3 (the width) */
+    REQUIRE(ebm_net_new("linear:3,silu,linear:2", 2, 1, 1, &other) == EBM_OK);
+    REQUIRE(ebm_net_init(other, &r) == EBM_OK);
+    size_t width;
+    CHECK(ebm_net_penultimate(other, &width) == 2 && width == 3);
+    REQUIRE(ebm_feature_gauss_fit(other, x, NULL, N, 0, &g) == EBM_OK);
+    CHECK(ebm_feature_gauss_width(g) == 3);
+    CHECK_OK(ebm_feature_gauss_score(g, other, x, N, sc, NULL));
+    mean = 0;
+    for (size_t i = 0; i < N; i++) mean += sc[i] / N;
+    CHECK_NEAR(mean, 3.0, 1e-6);
+    CHECK_FAILS(ebm_feature_gauss_score(g, net, x, 2, sc, NULL), EBM_ESHAPE);
+    ebm_feature_gauss_free(g);
+    ebm_net_free(other);
+    ebm_net_free(net);
+}
+
 int main(void) {
     test_classes();
     test_ood_and_figures();
     test_rescale_mask_mse();
+    test_feature_gauss();
     return check_summary("test_net_apps");
 }

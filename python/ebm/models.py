@@ -402,6 +402,37 @@ def _shape3(input_shape):
     raise L.ShapeError("input_shape must be dim, (H, W) or (C, H, W), got %r" % (input_shape,))
 
 
+class FeatureGaussian:
+    """Gaussians fitted to a network's penultimate features (EnergyNet.fit_features); holds the network."""
+
+    def __init__(self, net, ptr):
+        self.net, self._p = net, ptr
+
+    def __del__(self):
+        if getattr(self, "_p", None):
+            lib.ebm_feature_gauss_free(self._p)
+            self._p = None
+
+    @property
+    def means(self):
+        """The number of class means."""
+        return lib.ebm_feature_gauss_means(self._p)
+
+    @property
+    def width(self):
+        """Features per row."""
+        return lib.ebm_feature_gauss_width(self._p)
+
+    def score(self, x, return_nearest=False):
+        """The squared Mahalanobis distance (n) of each row's features to the nearest mean; with return_nearest
+        also that mean's class (n)."""
+        x = as_f32(x, self.net.input_size, "x")
+        out, near = np.empty(x.shape[0]), np.empty(x.shape[0], np.int32)
+        check(lib.ebm_feature_gauss_score(self._p, self.net._p, fptr(x), x.shape[0],
+                                          out.ctypes.data_as(POINTER(c_double)), near.ctypes.data_as(POINTER(c_int32))))
+        return (out, near) if return_nearest else out
+
+
 class EnergyNet(_ModelObject):
     """A network (docs/net.md: any spec such as "linear:64,silu,linear:1" or "conv:16:3:1,silu,pool:2,flatten,
     linear:1") for inputs of input_shape (dim, (H, W) for grey images or (C, H, W)), as an energy E(x) = f(x)
@@ -555,6 +586,22 @@ class EnergyNet(_ModelObject):
         _meta_update(self._meta, {"ebm.classify.temperature": "%.9g" % t32,
                                   "ebm.classify.calibration_rows": str(z.shape[0])})
         return t32, b.value, a.value
+
+    def fit_features(self, x, labels=None, ridge=1e-6):
+        """Gaussians in the network's penultimate features (Lee et al. 2018; ebm_feature_gauss_fit): one mean per
+        class of labels (one mean without them) and a shared covariance, fitted to the rows of x, with ridge x
+        the mean eigenvalue added to its eigenvalues.  Returns a FeatureGaussian whose score(x) is the squared
+        Mahalanobis distance to the nearest mean (higher = more anomalous), as `ebm score --score mahalanobis`."""
+        x = as_f32(x, self.input_size, "x")
+        y = None
+        if labels is not None:
+            y = np.ascontiguousarray(labels, dtype=np.int32)
+            if y.shape != (x.shape[0],):
+                raise L.InvalidArgumentError("labels must be (%d,), got %s" % (x.shape[0], y.shape))
+        g = c_void_p()
+        check(lib.ebm_feature_gauss_fit(self._p, fptr(x), None if y is None else y.ctypes.data_as(POINTER(c_int32)),
+                                        x.shape[0], float(ridge), byref(g)))
+        return FeatureGaussian(self, g)
 
     def sample(self, n=64, steps=None, sampler=None, step_size=None, noise=None, leapfrog=None, T=1.0,
                init_range=None, seed=1, x0=None, classes=None, init_data=None):

@@ -308,6 +308,29 @@ def test_jem_classifies_and_matches_the_cli(tmp_path, cli, gaussians):
         cal.classify(xv, 0)
     with pytest.raises(ebm.InvalidArgumentError):
         cal.calibrate(xv, yv[:10])
+    # Gaussians in the penultimate features (the second SiLU's 32 outputs): numpy's Mahalanobis distance, and the
+    # CLI's --score mahalanobis on the same rows
+    fg = cal.fit_features(xv[:2000], yv[:2000])
+    assert fg.means == 8 and fg.width == 32
+    sc, near = fg.score(xv[:300], return_nearest=True)
+    w = cal.params.astype(np.float64)
+    w1, b1, w2, b2 = w[:64].reshape(32, 2), w[64:96], w[96:1120].reshape(32, 32), w[1120:1152]
+    silu = lambda z: z / (1 + np.exp(-z))
+    feats = lambda v: silu(silu(v.astype(np.float64) @ w1.T + b1) @ w2.T + b2)
+    f, yf = feats(xv[:2000]), yv[:2000]
+    mu = np.stack([f[yf == c].mean(axis=0) for c in range(8)])
+    lam, vec = np.linalg.eigh(np.cov((f - mu[yf]).T, bias=True))
+    white = vec / np.sqrt(np.maximum(lam, 0) + 1e-6 * np.maximum(lam, 0).mean())
+    d = (((feats(xv[:300]) @ white)[:, None, :] - (mu @ white)[None]) ** 2).sum(axis=2)
+    np.testing.assert_allclose(sc, d.min(axis=1), rtol=5e-4)  # float32 features against float64
+    assert (near == d.argmin(axis=1)).mean() > 0.99 and (near == yv[:300]).mean() > 0.95
+    cli("score", tmp_path / "py.safetensors", "--score", "mahalanobis", "--fit-data", "toy:8gaussians", "--fit-limit",
+        2000, "--data", "toy:8gaussians", "--limit", 300, "--out", tmp_path / "maha.csv")
+    np.testing.assert_allclose(np.loadtxt(tmp_path / "maha.csv", delimiter=",", skiprows=1)[:, 1], sc, rtol=1e-6)
+    with pytest.raises(ebm.InvalidArgumentError):
+        cal.fit_features(xv[:1])
+    with pytest.raises(ebm.InvalidArgumentError):
+        cal.fit_features(xv[:10], yv[:5])
     s, _ = net.sample(16, classes=[3], seed=1, steps=100)  # p(x | y = 3): near that mode
     assert np.linalg.norm(s.mean(axis=0) - x[y == 3].mean(axis=0)) < 1.0
     # the discriminative baseline trains without sampling

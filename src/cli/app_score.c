@@ -4,7 +4,8 @@
  * Gaussian-Bernoulli RBMs (p(v) ∝ exp(-F(v)), so F is -log p(v) up to the constant log Z), E(x) for energy
  * networks and fully visible Boltzmann machines, -log Σ_y exp f(x)[y] for JEM classifiers, the free
  * energy -log Σ_y exp(-E(x, y)) for structured models, the bottom RBM's free energy for deep belief nets,
- * the composite energy for composed models.  The
+ * the composite energy for composed models; for networks, --score mahalanobis instead (a Gaussian in the
+ * penultimate features, ebm_feature_gauss).  The
  * report: a CSV of the scores, and the AUROC of the score at telling anomalies from normal rows, either a
  * labelled class of the data (--anomaly-class, e.g. a class held out in training with SPEC#0-8) or a second
  * data set (--anomaly-data).  Under mpirun the rows are split across the processes in the same chunks of
@@ -38,10 +39,10 @@ static ebm_status correct(complexity *cx, const ebm_dataset *d, double *E, doubl
     return s;
 }
 
-/* *E (rows) <- the scores of spec's rows under m (complexity-corrected with cx on), *labels <- its labels (or
- * NULL); false after an error. */
+/* *E (rows) <- the scores of spec's rows under m (complexity-corrected with cx on; with fg, the feature Gaussian's
+ * instead of the energy), *labels <- its labels (or NULL); false after an error. */
 static bool energies(ebm_model *m, const char *cmd, const char *spec, size_t limit, bool quiet, complexity *cx,
-                     double **E, int32_t **labels, size_t *n) {
+                     const ebm_feature_gauss *fg, double **E, int32_t **labels, size_t *n) {
     cli_data_args da = CLI_DATA_ARGS("auto", "none", limit); /* the model's preprocessing, the first limit rows */
     ebm_dataset *d = cli_model_rows(cmd, m, spec, &da, quiet);
     if (!d) return false;
@@ -52,7 +53,9 @@ static bool energies(ebm_model *m, const char *cmd, const char *spec, size_t lim
     size_t chunks = (rows + 511) / 512, ranks = ebm_comm_size(cli_comm()), c0 = 0, c1 = chunks;
     if (ranks > 1) ebm_shard_range(chunks, ebm_comm_rank(cli_comm()), ranks, &c0, &c1);
     for (size_t r = c0 * 512; !s && r < rows && r < c1 * 512; r += 512) /* bounded work buffers for large models */
-        s = ebm_model_score(m, d->x->data + r * dim, rows - r < 512 ? rows - r : 512, *E + r);
+        s = fg ? ebm_feature_gauss_score(fg, ebm_model_net(m), d->x->data + r * dim, rows - r < 512 ? rows - r : 512,
+                                         *E + r, NULL)
+               : ebm_model_score(m, d->x->data + r * dim, rows - r < 512 ? rows - r : 512, *E + r);
     size_t *counts = ranks > 1 ? malloc(ranks * sizeof *counts) : NULL;
     if (!s && ranks > 1) {
         for (size_t k = 0; counts && k < ranks; k++) {
@@ -83,6 +86,37 @@ static bool energies(ebm_model *m, const char *cmd, const char *spec, size_t lim
     return true;
 }
 
+/* The feature Gaussian of --score mahalanobis, fitted to the rows of spec (the first limit) under m's network:
+ * one mean per class when the network is a classifier and the rows have labels, else one mean.  NULL after an
+ * error. */
+static ebm_feature_gauss *fit_features(ebm_model *m, const char *cmd, const char *path, const char *spec, size_t limit,
+                                       double ridge, bool quiet, size_t *rows) {
+    ebm_net *net = ebm_model_net(m);
+    if (!net) {
+        cli_error(cmd, "--score mahalanobis scores a network's features; %s is a %s model", path,
+                  ebm_kind_name(ebm_model_kind_of(m)));
+        return NULL;
+    }
+    if (!spec) {
+        cli_error(cmd, "--score mahalanobis: %s records no training data; give --fit-data", path);
+        return NULL;
+    }
+    cli_data_args da = CLI_DATA_ARGS("auto", "none", limit);
+    ebm_dataset *d = cli_model_rows(cmd, m, spec, &da, quiet);
+    if (!d) return NULL;
+    bool classes = d->labels && ebm_net_output_size(net) >= 2;
+    ebm_feature_gauss *g = NULL;
+    ebm_status s = ebm_feature_gauss_fit(net, d->x->data, classes ? d->labels : NULL, d->x->rows, ridge, &g);
+    if (s) cli_lib_error(cmd, s);
+    else if (!quiet)
+        fprintf(stderr, "fitted %zu mean%s and a shared covariance to %zu features of %zu rows of %s\n",
+                ebm_feature_gauss_means(g), ebm_feature_gauss_means(g) == 1 ? "" : "s", ebm_feature_gauss_width(g),
+                d->x->rows, spec);
+    *rows = d->x->rows;
+    ebm_dataset_free(d);
+    return g;
+}
+
 /* ---- the command ---- */
 
 static const char *const about =
@@ -96,12 +130,18 @@ static const char *const about =
     "--anomaly-class 9.  --normal-class K is the one-class protocol: class K normal, every other class the\n"
     "anomaly (train on SPEC#K).  Data are preprocessed as the model's training data were.  --score complexity\n"
     "reports S(x) = E(x) / ln 2 - W L(x) instead, L the length in bits of the input as a PNG (Serra et al.\n"
-    "2020): generative models find simple inputs likely whatever they show; the correction removes that.";
+    "2020): generative models find simple inputs likely whatever they show; the correction removes that.\n"
+    "--score mahalanobis (energy networks and JEMs) reports the squared Mahalanobis distance of the network's\n"
+    "penultimate features to the nearest class mean (Lee et al. 2018): Gaussians with one shared covariance\n"
+    "fitted to the features of --fit-data (default: the model's training data), one mean per class for a\n"
+    "classifier on labelled rows, else one.";
 
 int cmd_score(int argc, char **argv, bool quiet) {
     const char *cmd = "score";
     const char *data = NULL, *out = NULL, *anomaly_data = NULL;
-    size_t limit = 0, anomaly_class = 0, normal_class = 0;
+    const char *fit_data = NULL;
+    size_t limit = 0, anomaly_class = 0, normal_class = 0, fit_limit = 0, fit_rows = 0;
+    float ridge = (float)EBM_FEATURE_GAUSS_RIDGE;
     bool json = false, class_seen = false, normal_seen = false;
     int score_kind = 0;
     complexity cx = {.weight = 1.0};
@@ -112,8 +152,11 @@ int cmd_score(int argc, char **argv, bool quiet) {
         {"anomaly-class", OPT_SIZE, &anomaly_class, "K", "AUROC of the energy for class K (anomalies) against the other classes", 0, 1e6, 0, 0, NULL, &class_seen},
         {"normal-class", OPT_SIZE, &normal_class, "K", "AUROC of the energy for the other classes (anomalies) against class K", 0, 1e6, 0, 0, NULL, &normal_seen},
         {"anomaly-data", OPT_STR, &anomaly_data, "SPEC", "AUROC of the energy for SPEC (anomalies) against --data", -INFINITY, INFINITY, 0, 0, NULL, NULL},
-        {"score", OPT_CHOICE, &score_kind, NULL, "the energy, or the complexity-corrected E / ln 2 - W x PNG bits (Serra et al. 2020)", 0, 0, 0, 0, "energy|complexity", NULL},
+        {"score", OPT_CHOICE, &score_kind, NULL, "the energy, the complexity-corrected E / ln 2 - W x PNG bits (Serra et al. 2020), or the Mahalanobis distance in a network's features (Lee et al. 2018)", 0, 0, 0, 0, "energy|complexity|mahalanobis", NULL},
         {"complexity-weight", OPT_FLOAT, &cx.weight, "W", "--score complexity: weight of the PNG bits", 0, 1e6, 0, 0, NULL, NULL},
+        {"fit-data", OPT_STR, &fit_data, "SPEC", "--score mahalanobis: rows to fit the Gaussians to (default: the model's training data)", -INFINITY, INFINITY, 0, 0, NULL, NULL},
+        {"fit-limit", OPT_SIZE, &fit_limit, "N", "--score mahalanobis: fit to the first N rows of --fit-data (0 = all)", 0, 1e12, 0, 0, NULL, NULL},
+        {"ridge", OPT_FLOAT, &ridge, "R", "--score mahalanobis: R x the mean eigenvalue added to the covariance's eigenvalues", 0, 1, 0, 0, NULL, NULL},
         CLI_JSON_OPTION(json),
         OPT_END,
     };
@@ -135,17 +178,28 @@ int cmd_score(int argc, char **argv, bool quiet) {
     }
     const char *kind = ebm_kind_name(ebm_model_kind_of(m));
     rc = 1;
+    ebm_feature_gauss *fg = NULL;
     double *E = NULL, *Ea = NULL;
     int32_t *y = NULL, *ya = NULL;
     size_t n = 0, na = 0;
     if (!data) data = ebm_meta_get(ebm_model_meta(m), "ebm.data.spec");
     if (!cli_model_data(cmd, &data, NULL, "--data is required")) goto done;
-    if (!energies(m, cmd, data, limit, quiet || json, &cx, &E, &y, &n)) goto done;
-    if (anomaly_data && !energies(m, cmd, anomaly_data, limit, quiet || json, &cx, &Ea, &ya, &na)) goto done;
-    const char *what = cx.on ? "E / ln 2 - PNG bits" : ebm_model_score_name(m), *noun = cx.on ? "score" : "energy";
+    if (score_kind == 2) {
+        if (!fit_data) fit_data = ebm_meta_get(ebm_model_meta(m), "ebm.data.spec");
+        if (!(fg = fit_features(m, cmd, path, fit_data, fit_limit, ridge, quiet || json, &fit_rows))) goto done;
+    } else if (fit_data || fit_limit) {
+        cli_error(cmd, "--fit-data and --fit-limit go with --score mahalanobis");
+        goto done;
+    }
+    if (!energies(m, cmd, data, limit, quiet || json, &cx, fg, &E, &y, &n)) goto done;
+    if (anomaly_data && !energies(m, cmd, anomaly_data, limit, quiet || json, &cx, fg, &Ea, &ya, &na)) goto done;
+    const char *what = cx.on ? "E / ln 2 - PNG bits"
+                       : fg  ? "squared Mahalanobis distance of the penultimate features to the nearest class mean"
+                             : ebm_model_score_name(m),
+               *noun = cx.on || fg ? "score" : "energy";
     for (size_t i = 0; i < n; i++)
         if (!isfinite(E[i])) {
-            cli_error(cmd, "the energy of row %zu is not finite (%g): the model has diverged", i, E[i]);
+            cli_error(cmd, "the %s of row %zu is not finite (%g): the model has diverged", noun, i, E[i]);
             goto done;
         }
     if (out && ebm_comm_rank(cli_comm()) == 0 && ebm_metric_write_scores(out, E, y, n)) {
@@ -180,7 +234,11 @@ int cmd_score(int argc, char **argv, bool quiet) {
         goto done;
     }
     if (json) {
-        printf("{\"model\": \"%s\", \"score\": \"%s\", \"rows\": %zu, \"mean_%s\": %.9g", kind, what, n, noun, mean);
+        printf("{\"model\": \"%s\", \"score\": \"%s\", \"rows\": %zu, \"mean_%s\": %.9g", kind, fg ? "mahalanobis" : what,
+               n, noun, mean);
+        if (fg)
+            printf(", \"fit_rows\": %zu, \"fit_means\": %zu, \"features\": %zu", fit_rows, ebm_feature_gauss_means(fg),
+                   ebm_feature_gauss_width(fg));
         if (!isnan(auroc)) printf(", \"anomalies\": %zu, \"normal\": %zu, \"auroc\": %.6f", n_pos, n_neg, auroc);
         printf("}\n");
     } else {
@@ -207,6 +265,7 @@ done:
     free(Ea);
     free(y);
     free(ya);
+    ebm_feature_gauss_free(fg);
     ebm_model_free(m);
     return rc;
 }
