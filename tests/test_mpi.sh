@@ -173,6 +173,13 @@ t0=$(date +%s)
 "$EBM" --quiet train jem --data toy:8gaussians --limit 256 --net linear:8,silu,linear:8 --iters 5 --batch 32 \
     --buffer 64 --sampler ula --steps 5 --step-size 0.05 --out "$T/sj.safetensors" >/dev/null 2>&1
 "$EBM" --quiet compose --out "$T/sc.safetensors" "$T/se.safetensors" "$T/sj.safetensors#2@0.5" >/dev/null 2>&1
+# --score mahalanobis: every process fits the same Gaussians, the rows are split as for the energy
+"$EBM" --quiet score "$T/sj.safetensors" --data toy:8gaussians --limit 1100 --score mahalanobis --out "$T/m1.csv" \
+    >/dev/null || fail "score mahalanobis: one process"
+np 2 "$EBM" --quiet score "$T/sj.safetensors" --data toy:8gaussians --limit 1100 --score mahalanobis --out "$T/m2.csv" \
+    >/dev/null || fail "score mahalanobis: two processes"
+cmp -s "$T/m1.csv" "$T/m2.csv" && echo "score --score mahalanobis -np 2: identical to -np 1" ||
+    fail "score --score mahalanobis -np 2 differs from -np 1"
 samp "rbm" "$T/m.safetensors" --n 100 --steps 20
 samp "rbm, 30 chains" "$T/m.safetensors" --n 30 --steps 20
 # more chains than units, in products of >= 2^18 multiply-adds (3000 x 64 x 32), which one process splits by rows
