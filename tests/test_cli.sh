@@ -695,6 +695,16 @@ expect_ok "score complexity" -- "$EBM" score "$T/ei.safetensors" --data "$T/img.
 contains "$T/out" '"score": "E / ln 2 - PNG bits"' "score names the complexity correction"
 contains "$T/out" '"mean_score"' "score reports the mean corrected score"
 contains "$T/out" '"auroc"' "complexity score auroc"
+# --complexity-weight W: S = E / ln 2 - W bits, so W = 0 gives E / ln 2 and W = 2 gives S(W = 1) - bits
+expect_ok "score energy csv" -- "$EBM" score "$T/ei.safetensors" --data "$T/img.idx" --out "$T/cw_e.csv"
+for w in 0 1 2; do
+    expect_ok "score complexity weight $w" -- "$EBM" score "$T/ei.safetensors" --data "$T/img.idx" --score complexity \
+        --complexity-weight "$w" --out "$T/cw$w.csv"
+done
+ok; paste -d, "$T/cw_e.csv" "$T/cw0.csv" "$T/cw1.csv" "$T/cw2.csv" | awk -F, 'NR > 1 { d = $4 - $2 / log(2); b = $6 - $8;
+    b1 = $4 - $6; if (d < 0) d = -d; e = b - b1; if (e < 0) e = -e;
+    if (d > 1e-5 * (1 + ($4 < 0 ? -$4 : $4)) || b1 < 8 || e > 1e-3 * b1) bad++ } END { exit bad > 0 || NR < 2 }' ||
+    fail "--complexity-weight is not the weight of the bits: $(paste -d, "$T/cw_e.csv" "$T/cw0.csv" "$T/cw1.csv" "$T/cw2.csv" | head -n 3)"
 
 # --- score, compose, class-conditional sampling, sample quality ----------------------------------------
 awk 'BEGIN { srand(11); for (r = 0; r < 100; r++) { line = "";

@@ -21,7 +21,7 @@
 typedef struct {
     bool on, have_range;
     float lo, hi;
-    double weight;
+    float weight; /* --complexity-weight, an OPT_FLOAT */
 } complexity;
 
 /* E (rows) <- ebm_complexity_score of E and the PNG bits of d's rows (images as height x width, other rows as
@@ -35,7 +35,7 @@ static ebm_status correct(complexity *cx, const ebm_dataset *d, double *E, doubl
     bool image = d->height > 0 && d->width > 0 && d->height * d->width == x->cols;
     ebm_status s = ebm_complexity_bits(x->data, x->rows, image ? d->height : 1, image ? d->width : x->cols, 1, cx->lo,
                                        cx->hi, bits);
-    if (!s) ebm_complexity_score(E, bits, x->rows, cx->weight, E);
+    if (!s) ebm_complexity_score(E, bits, x->rows, (double)cx->weight, E);
     return s;
 }
 
