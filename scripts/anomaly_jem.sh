@@ -7,14 +7,15 @@
 # `ebm score --anomaly-class K` ranks), by the largest softmax probability and by the gradient norm; and
 # `ebm score --score mahalanobis --anomaly-class K`: the squared Mahalanobis distance of the JEM's penultimate
 # features to the nearest of nine class means, Gaussians fitted to the model's own training rows (Lee et al.
-# 2018).  A model already in OUT is scored, not trained again.
+# 2018).  A model already in OUT is scored, not trained again.  OBJECTIVE=clf trains plain nine-class classifiers
+# instead (`--objective clf`, the same budget and learning rate; no sampling, so about 30 times faster).
 # Writes docs/results.json "anomaly_jem" (KEY; other objects are kept).  About 4 minutes a class at 500
 # updates on 2 quiet cores.
 # usage: scripts/anomaly_jem.sh [EBM] [OUT]
 set -eu
 ebm=${1:-build/ebm}
 out=${2:-out/anomaly_jem}
-: "${CLASSES:=0 1 2 3 4 5 6 7 8 9}" "${ITERS:=1000}" "${SEED:=1}" "${PRECISION:=bf16}"
+: "${CLASSES:=0 1 2 3 4 5 6 7 8 9}" "${ITERS:=1000}" "${SEED:=1}" "${PRECISION:=bf16}" "${OBJECTIVE:=jem}"
 : "${RESULTS:=docs/results.json}" "${KEY:=anomaly_jem}"
 mkdir -p "$out"
 # shellcheck source=scripts/jem_lib.sh
@@ -24,7 +25,7 @@ for k in $CLASSES; do
     keep=$(echo 0 1 2 3 4 5 6 7 8 9 | tr ' ' '\n' | grep -vx "$k" | paste -sd, -)
     m="$out/heldout$k.safetensors"
     [ -s "$m" ] || "$ebm" --quiet train jem --data "fashion-mnist#$keep" --iters "$ITERS" --seed "$SEED" \
-        --precision "$PRECISION" --out "$m" --log "$out/heldout$k.csv"
+        --precision "$PRECISION" --objective "$OBJECTIVE" --out "$m" --log "$out/heldout$k.csv"
     "$ebm" --quiet classify "$m" --data "fashion-mnist:test#$keep" --ood "fashion-mnist:test#$k" --json \
         >"$out/heldout$k.json"
     "$ebm" --quiet score "$m" --data fashion-mnist:test --anomaly-class "$k" --score mahalanobis --json \
@@ -32,9 +33,9 @@ for k in $CLASSES; do
     cat "$out/heldout$k.json" "$out/heldout$k-mahalanobis.json"
 done
 t1=$(date +%s)
-/usr/bin/python3 - "$RESULTS" "$commit" $((t1 - t0)) "$out" "$CLASSES" "$KEY" "$ITERS" "$SEED" "$PRECISION" <<'PY'
+/usr/bin/python3 - "$RESULTS" "$commit" $((t1 - t0)) "$out" "$CLASSES" "$KEY" "$ITERS" "$SEED" "$PRECISION" "$OBJECTIVE" <<'PY'
 import json, os, sys
-path, commit, wall, out, classes, key, iters, seed, precision = sys.argv[1:10]
+path, commit, wall, out, classes, key, iters, seed, precision, objective = sys.argv[1:11]
 e = {"classes": [int(k) for k in classes.split()]}
 for k in e["classes"]:
     c = json.load(open(os.path.join(out, "heldout%d.json" % k)))
@@ -47,9 +48,9 @@ for k in e["classes"]:
 for s in ("log_px", "max_softmax", "grad_norm", "mahalanobis"):
     v = e["auroc_per_class_" + s]
     e["mean_" + s], e["min_" + s] = sum(v) / len(v), min(v)
-e.update({"settings": "train jem --data 'fashion-mnist#<the nine others>' --iters %s --seed %s --precision %s (the "
-                      "image defaults); ebm classify --data 'fashion-mnist:test#<nine>' --ood 'fashion-mnist:test#K'; ebm score "
-                      "--data fashion-mnist:test --anomaly-class K --score mahalanobis" % (iters, seed, precision),
+e.update({"settings": "train jem --data 'fashion-mnist#<the nine others>' --iters %s --seed %s --precision %s "
+                      "--objective %s (the image defaults); ebm classify --data 'fashion-mnist:test#<nine>' --ood 'fashion-mnist:test#K'; ebm score "
+                      "--data fashion-mnist:test --anomaly-class K --score mahalanobis" % (iters, seed, precision, objective),
           "script": "scripts/anomaly_jem.sh", "seed": int(seed), "commit": commit, "wall_seconds": int(wall)})
 r = json.load(open(path)) if os.path.exists(path) else {}
 r[key] = e
