@@ -2207,6 +2207,11 @@ EBM_API ebm_status ebm_logits_scale(float *logits, size_t n, size_t k, double T)
 /* Area under the ROC curve for telling positives (higher scores expected) from negatives: the probability
  * that a random positive scores above a random negative, ties counting one half. */
 EBM_API ebm_status ebm_metric_auroc(const double *pos, size_t n_pos, const double *neg, size_t n_neg, double *auroc);
+/* out (n) <- the empirical distribution function of the reference scores ref (m, sorted ascending, finite) at
+ * each x: (#{ref < x} + #{ref == x} / 2) / m, in [0, 1].  Scores of different scales become comparable
+ * (`ebm score --score energy+mahalanobis` adds two of them).  EBM_EINVAL for m = 0, unsorted or non-finite ref,
+ * or a NaN x. */
+EBM_API ebm_status ebm_metric_ecdf(const double *ref, size_t m, const double *x, size_t n, double *out);
 /* ebm_metric_auroc with the rows of class cls as the positives and every other row as the negatives: score
  * and labels (n); *n_pos (may be NULL) <- the number of positives, set also when a group is empty (EBM_EINVAL). */
 EBM_API ebm_status ebm_metric_auroc_class(const double *score, const int32_t *labels, size_t n, int32_t cls,

@@ -765,6 +765,25 @@ ok; [ "$(wc -l <"$T/sm.csv")" = 301 ] || fail "mahalanobis --out wrote $(wc -l <
 # by default the Gaussians are fitted to the rows the model trained on: toy:8gaussians, --limit 2000
 expect_ok "score mahalanobis default fit" -- "$EBM" score "$T/j.safetensors" --score mahalanobis --data toy:8gaussians --limit 50
 contains "$T/err" "to 32 features of 2000 rows of toy:8gaussians" "fitted to the model's training rows by default"
+# --score energy+mahalanobis: each score's distribution function over the fit rows, added; over the fit rows
+# themselves each has mean exactly 1/2 (ties counting half), so the sum has mean 1, and it lies in [0, 2]
+expect_ok "score energy+mahalanobis on its fit rows" -- "$EBM" score "$T/j.safetensors" --score energy+mahalanobis \
+    --fit-data "$T/far.csv" --data "$T/far.csv" --json --out "$T/em.csv"
+ok; /usr/bin/python3 - "$T/out" "$T/em.csv" <<'EOF' || fail "energy+mahalanobis on its fit rows: $(cat "$T/out")"
+import csv, json, sys
+r = json.load(open(sys.argv[1]))
+v = [float(row["energy"]) for row in csv.DictReader(open(sys.argv[2]))]
+assert r["score"] == "energy+mahalanobis" and r["fit_rows"] == 300 and abs(r["mean_score"] - 1) < 1e-9, r
+assert len(v) == 300 and min(v) >= 0 and max(v) <= 2 and max(v) > 1.5 and min(v) < 0.5, (min(v), max(v))
+EOF
+expect_ok "score energy+mahalanobis held-out" -- "$EBM" score "$T/j.safetensors" --score energy+mahalanobis \
+    --fit-data "toy:8gaussians#0-2" --fit-limit 600 --data "toy:8gaussians#0-3" --limit 400 --anomaly-class 3
+contains "$T/out" "distribution function over the fit rows" "energy+mahalanobis named"
+# (the JEM trained on all eight modes, so the energy half of the sum need not single out the fourth: 0.92 here)
+ok; awk '/^AUROC/ { exit !($2 > 0.9) }' "$T/out" || fail "energy+mahalanobis should flag the unseen mode: $(cat "$T/out")"
+expect_error 1 "score energy+mahalanobis of an RBM" -- "$EBM" score "$T/m.safetensors" --data "$T/test.csv" \
+    --score energy+mahalanobis
+contains "$T/err" "energy+mahalanobis scores a network's features" "energy+mahalanobis needs a network"
 expect_error 1 "score mahalanobis of an RBM" -- "$EBM" score "$T/m.safetensors" --data "$T/test.csv" --score mahalanobis
 contains "$T/err" "scores a network's features" "mahalanobis needs a network"
 expect_error 1 "score --fit-data without mahalanobis" -- "$EBM" score "$T/j.safetensors" --data toy:8gaussians --fit-data "$T/far.csv"

@@ -138,6 +138,22 @@ static void test_auroc(void) {
     CHECK(np == 4);
 }
 
+static void test_ecdf(void) {
+    const double ref[6] = {-1, 0, 0, 2, 5, 5};
+    const double x[7] = {-3, -1, 0, 1, 5, 6, INFINITY};
+    double out[7];
+    CHECK_OK(ebm_metric_ecdf(ref, 6, x, 7, out));
+    const double want[7] = {0, 0.5 / 6, 2.0 / 6, 3.0 / 6, 5.0 / 6, 1, 1}; /* ties count one half */
+    for (int i = 0; i < 7; i++) CHECK_NEAR(out[i], want[i], 1e-15);
+    CHECK_OK(ebm_metric_ecdf(ref, 6, x, 0, out));
+    const double unsorted[3] = {0, 2, 1}, nan_ref[2] = {0, NAN}, nan_x[1] = {NAN};
+    CHECK_FAILS(ebm_metric_ecdf(unsorted, 3, x, 1, out), EBM_EINVAL);
+    CHECK(strstr(ebm_last_error(), "score 2 is out of order") != NULL);
+    CHECK_FAILS(ebm_metric_ecdf(nan_ref, 2, x, 1, out), EBM_EINVAL);
+    CHECK_FAILS(ebm_metric_ecdf(ref, 6, nan_x, 1, out), EBM_EINVAL);
+    CHECK_FAILS(ebm_metric_ecdf(ref, 0, x, 1, out), EBM_EINVAL);
+}
+
 static void test_frechet(void) {
     const size_t n = 20000, d = 4;
     float *x = malloc(n * d * sizeof(float)), *y = malloc(n * d * sizeof(float));
@@ -229,6 +245,7 @@ int main(void) {
     test_classify_and_ece();
     test_fit_temperature();
     test_auroc();
+    test_ecdf();
     test_frechet();
     return check_summary("test_metrics");
 }

@@ -39,10 +39,31 @@ static ebm_status correct(complexity *cx, const ebm_dataset *d, double *E, doubl
     return s;
 }
 
-/* *E (rows) <- the scores of spec's rows under m (complexity-corrected with cx on; with fg, the feature Gaussian's
- * instead of the energy), *labels <- its labels (or NULL); false after an error. */
+/* --score mahalanobis and energy+mahalanobis: the feature Gaussian and, for the sum, the fit rows' energies and
+ * distances (n_ref each, sorted ascending) whose empirical distribution functions put both on [0, 1]. */
+typedef struct {
+    ebm_feature_gauss *fg;
+    double *ref_e, *ref_m;
+    size_t n_ref;
+} features;
+
+/* E (n) <- the scores of x (n <= 512 rows) under m: the energy, the feature Gaussian's distance (f->fg), or the
+ * sum of both's empirical distribution functions (f->ref_e). */
+static ebm_status score_rows(ebm_model *m, const features *f, const float *x, size_t n, double *E) {
+    if (!f || !f->fg) return ebm_model_score(m, x, n, E);
+    ebm_status s = ebm_feature_gauss_score(f->fg, ebm_model_net(m), x, n, E, NULL);
+    if (s || !f->ref_e) return s;
+    double e[512];
+    if (!(s = ebm_model_score(m, x, n, e))) s = ebm_metric_ecdf(f->ref_e, f->n_ref, e, n, e);
+    if (!s) s = ebm_metric_ecdf(f->ref_m, f->n_ref, E, n, E);
+    for (size_t i = 0; !s && i < n; i++) E[i] += e[i];
+    return s;
+}
+
+/* *E (rows) <- the scores of spec's rows under m (complexity-corrected with cx on; with f, score_rows's), *labels
+ * <- its labels (or NULL); false after an error. */
 static bool energies(ebm_model *m, const char *cmd, const char *spec, size_t limit, bool quiet, complexity *cx,
-                     const ebm_feature_gauss *fg, double **E, int32_t **labels, size_t *n) {
+                     const features *f, double **E, int32_t **labels, size_t *n) {
     cli_data_args da = CLI_DATA_ARGS("auto", "none", limit); /* the model's preprocessing, the first limit rows */
     ebm_dataset *d = cli_model_rows(cmd, m, spec, &da, quiet);
     if (!d) return false;
@@ -53,9 +74,7 @@ static bool energies(ebm_model *m, const char *cmd, const char *spec, size_t lim
     size_t chunks = (rows + 511) / 512, ranks = ebm_comm_size(cli_comm()), c0 = 0, c1 = chunks;
     if (ranks > 1) ebm_shard_range(chunks, ebm_comm_rank(cli_comm()), ranks, &c0, &c1);
     for (size_t r = c0 * 512; !s && r < rows && r < c1 * 512; r += 512) /* bounded work buffers for large models */
-        s = fg ? ebm_feature_gauss_score(fg, ebm_model_net(m), d->x->data + r * dim, rows - r < 512 ? rows - r : 512,
-                                         *E + r, NULL)
-               : ebm_model_score(m, d->x->data + r * dim, rows - r < 512 ? rows - r : 512, *E + r);
+        s = score_rows(m, f, d->x->data + r * dim, rows - r < 512 ? rows - r : 512, *E + r);
     size_t *counts = ranks > 1 ? malloc(ranks * sizeof *counts) : NULL;
     if (!s && ranks > 1) {
         for (size_t k = 0; counts && k < ranks; k++) {
@@ -86,35 +105,62 @@ static bool energies(ebm_model *m, const char *cmd, const char *spec, size_t lim
     return true;
 }
 
-/* The feature Gaussian of --score mahalanobis, fitted to the rows of spec (the first limit) under m's network:
- * one mean per class when the network is a classifier and the rows have labels, else one mean.  NULL after an
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* f <- the feature Gaussian of --score mahalanobis, fitted to the rows of spec (the first limit) under m's
+ * network: one mean per class when the network is a classifier and the rows have labels, else one mean; with
+ * sum (--score energy+mahalanobis) also the energies and distances of those rows, sorted.  false after an
  * error. */
-static ebm_feature_gauss *fit_features(ebm_model *m, const char *cmd, const char *path, const char *spec, size_t limit,
-                                       double ridge, bool quiet, size_t *rows) {
+static bool fit_features(ebm_model *m, const char *cmd, const char *path, const char *spec, size_t limit,
+                         double ridge, bool sum, bool quiet, size_t *rows, features *f) {
     ebm_net *net = ebm_model_net(m);
+    const char *opt = sum ? "--score energy+mahalanobis" : "--score mahalanobis";
     if (!net) {
-        cli_error(cmd, "--score mahalanobis scores a network's features; %s is a %s model", path,
-                  ebm_kind_name(ebm_model_kind_of(m)));
-        return NULL;
+        cli_error(cmd, "%s scores a network's features; %s is a %s model", opt, path, ebm_kind_name(ebm_model_kind_of(m)));
+        return false;
     }
     if (!spec) {
-        cli_error(cmd, "--score mahalanobis: %s records no training data; give --fit-data", path);
-        return NULL;
+        cli_error(cmd, "%s: %s records no training data; give --fit-data", opt, path);
+        return false;
     }
     cli_data_args da = CLI_DATA_ARGS("auto", "none", limit);
     ebm_dataset *d = cli_model_rows(cmd, m, spec, &da, quiet);
-    if (!d) return NULL;
+    if (!d) return false;
+    size_t n = d->x->rows, dim = d->x->cols;
     bool classes = d->labels && ebm_net_output_size(net) >= 2;
-    ebm_feature_gauss *g = NULL;
-    ebm_status s = ebm_feature_gauss_fit(net, d->x->data, classes ? d->labels : NULL, d->x->rows, ridge, &g);
+    ebm_status s = ebm_feature_gauss_fit(net, d->x->data, classes ? d->labels : NULL, n, ridge, &f->fg);
+    if (!s && sum) {
+        f->n_ref = n;
+        f->ref_e = malloc(n * sizeof *f->ref_e);
+        f->ref_m = malloc(n * sizeof *f->ref_m);
+        if (!f->ref_e || !f->ref_m) s = EBM_ENOMEM;
+        for (size_t r = 0; !s && r < n; r += 512) {
+            size_t b = n - r < 512 ? n - r : 512;
+            s = ebm_model_score(m, d->x->data + r * dim, b, f->ref_e + r);
+            if (!s) s = ebm_feature_gauss_score(f->fg, net, d->x->data + r * dim, b, f->ref_m + r, NULL);
+        }
+        for (size_t i = 0; !s && i < n; i++)
+            if (!isfinite(f->ref_e[i]) || !isfinite(f->ref_m[i])) {
+                cli_error(cmd, "the score of fit row %zu is not finite: the model has diverged", i);
+                ebm_dataset_free(d);
+                return false;
+            }
+        if (!s) {
+            qsort(f->ref_e, n, sizeof *f->ref_e, cmp_double);
+            qsort(f->ref_m, n, sizeof *f->ref_m, cmp_double);
+        }
+    }
     if (s) cli_lib_error(cmd, s);
     else if (!quiet)
         fprintf(stderr, "fitted %zu mean%s and a shared covariance to %zu features of %zu rows of %s\n",
-                ebm_feature_gauss_means(g), ebm_feature_gauss_means(g) == 1 ? "" : "s", ebm_feature_gauss_width(g),
-                d->x->rows, spec);
-    *rows = d->x->rows;
+                ebm_feature_gauss_means(f->fg), ebm_feature_gauss_means(f->fg) == 1 ? "" : "s",
+                ebm_feature_gauss_width(f->fg), n, spec);
+    *rows = n;
     ebm_dataset_free(d);
-    return g;
+    return !s;
 }
 
 /* ---- the command ---- */
@@ -134,7 +180,9 @@ static const char *const about =
     "--score mahalanobis (energy networks and JEMs) reports the squared Mahalanobis distance of the network's\n"
     "penultimate features to the nearest class mean (Lee et al. 2018): Gaussians with one shared covariance\n"
     "fitted to the features of --fit-data (default: the model's training data, as many rows as it trained on),\n"
-    "one mean per class for a classifier on labelled rows, else one.";
+    "one mean per class for a classifier on labelled rows, else one.  --score energy+mahalanobis adds the two\n"
+    "scores, each as its empirical distribution function over the fit rows (the fraction of them scoring lower):\n"
+    "a score in [0, 2] for which the energy and the features count alike.";
 
 int cmd_score(int argc, char **argv, bool quiet) {
     const char *cmd = "score";
@@ -152,7 +200,7 @@ int cmd_score(int argc, char **argv, bool quiet) {
         {"anomaly-class", OPT_SIZE, &anomaly_class, "K", "AUROC of the energy for class K (anomalies) against the other classes", 0, 1e6, 0, 0, NULL, &class_seen},
         {"normal-class", OPT_SIZE, &normal_class, "K", "AUROC of the energy for the other classes (anomalies) against class K", 0, 1e6, 0, 0, NULL, &normal_seen},
         {"anomaly-data", OPT_STR, &anomaly_data, "SPEC", "AUROC of the energy for SPEC (anomalies) against --data", -INFINITY, INFINITY, 0, 0, NULL, NULL},
-        {"score", OPT_CHOICE, &score_kind, NULL, "the energy, the complexity-corrected E / ln 2 - W x PNG bits (Serra et al. 2020), or the Mahalanobis distance in a network's features (Lee et al. 2018)", 0, 0, 0, 0, "energy|complexity|mahalanobis", NULL},
+        {"score", OPT_CHOICE, &score_kind, NULL, "the energy, the complexity-corrected E / ln 2 - W x PNG bits (Serra et al. 2020), the Mahalanobis distance in a network's features (Lee et al. 2018), or the sum of the energy's and that distance's distribution functions over the fit rows", 0, 0, 0, 0, "energy|complexity|mahalanobis|energy+mahalanobis", NULL},
         {"complexity-weight", OPT_FLOAT, &cx.weight, "W", "--score complexity: weight of the PNG bits", 0, 1e6, 0, 0, NULL, NULL},
         {"fit-data", OPT_STR, &fit_data, "SPEC", "--score mahalanobis: rows to fit the Gaussians to (default: the model's training data)", -INFINITY, INFINITY, 0, 0, NULL, NULL},
         {"fit-limit", OPT_SIZE, &fit_limit, "N", "--score mahalanobis: fit to the first N rows of --fit-data (0 = all)", 0, 1e12, 0, 0, NULL, NULL},
@@ -178,28 +226,32 @@ int cmd_score(int argc, char **argv, bool quiet) {
     }
     const char *kind = ebm_kind_name(ebm_model_kind_of(m));
     rc = 1;
-    ebm_feature_gauss *fg = NULL;
+    features feat = {0}, *fs = score_kind >= 2 ? &feat : NULL;
     double *E = NULL, *Ea = NULL;
     int32_t *y = NULL, *ya = NULL;
     size_t n = 0, na = 0;
     if (!data) data = ebm_meta_get(ebm_model_meta(m), "ebm.data.spec");
     if (!cli_model_data(cmd, &data, NULL, "--data is required")) goto done;
-    if (score_kind == 2) {
+    if (score_kind >= 2) {
         if (!fit_data) { /* the model's training rows: its data spec, and as many rows as it trained on (--limit) */
             fit_data = ebm_meta_get(ebm_model_meta(m), "ebm.data.spec");
             if (!fit_limit && !cli_meta_size(ebm_model_meta(m), "ebm.data.rows", &fit_limit)) fit_limit = 0;
         }
-        if (!(fg = fit_features(m, cmd, path, fit_data, fit_limit, ridge, quiet || json, &fit_rows))) goto done;
+        if (!fit_features(m, cmd, path, fit_data, fit_limit, ridge, score_kind == 3, quiet || json, &fit_rows, &feat))
+            goto done;
     } else if (fit_data || fit_limit) {
-        cli_error(cmd, "--fit-data and --fit-limit go with --score mahalanobis");
+        cli_error(cmd, "--fit-data and --fit-limit go with --score mahalanobis or energy+mahalanobis");
         goto done;
     }
-    if (!energies(m, cmd, data, limit, quiet || json, &cx, fg, &E, &y, &n)) goto done;
-    if (anomaly_data && !energies(m, cmd, anomaly_data, limit, quiet || json, &cx, fg, &Ea, &ya, &na)) goto done;
+    if (!energies(m, cmd, data, limit, quiet || json, &cx, fs, &E, &y, &n)) goto done;
+    if (anomaly_data && !energies(m, cmd, anomaly_data, limit, quiet || json, &cx, fs, &Ea, &ya, &na)) goto done;
     const char *what = cx.on ? "E / ln 2 - PNG bits"
-                       : fg  ? "squared Mahalanobis distance of the penultimate features to the nearest class mean"
-                             : ebm_model_score_name(m),
-               *noun = cx.on || fg ? "score" : "energy";
+                       : score_kind == 2
+                           ? "squared Mahalanobis distance of the penultimate features to the nearest class mean"
+                       : score_kind == 3
+                           ? "the energy's plus the Mahalanobis distance's distribution function over the fit rows"
+                           : ebm_model_score_name(m),
+               *noun = cx.on || fs ? "score" : "energy";
     for (size_t i = 0; i < n; i++)
         if (!isfinite(E[i])) {
             cli_error(cmd, "the %s of row %zu is not finite (%g): the model has diverged", noun, i, E[i]);
@@ -237,11 +289,12 @@ int cmd_score(int argc, char **argv, bool quiet) {
         goto done;
     }
     if (json) {
-        printf("{\"model\": \"%s\", \"score\": \"%s\", \"rows\": %zu, \"mean_%s\": %.9g", kind, fg ? "mahalanobis" : what,
+        printf("{\"model\": \"%s\", \"score\": \"%s\", \"rows\": %zu, \"mean_%s\": %.9g", kind,
+               score_kind == 2 ? "mahalanobis" : score_kind == 3 ? "energy+mahalanobis" : what,
                n, noun, mean);
-        if (fg)
-            printf(", \"fit_rows\": %zu, \"fit_means\": %zu, \"features\": %zu", fit_rows, ebm_feature_gauss_means(fg),
-                   ebm_feature_gauss_width(fg));
+        if (fs)
+            printf(", \"fit_rows\": %zu, \"fit_means\": %zu, \"features\": %zu", fit_rows,
+                   ebm_feature_gauss_means(feat.fg), ebm_feature_gauss_width(feat.fg));
         if (!isnan(auroc)) printf(", \"anomalies\": %zu, \"normal\": %zu, \"auroc\": %.6f", n_pos, n_neg, auroc);
         printf("}\n");
     } else {
@@ -268,7 +321,9 @@ done:
     free(Ea);
     free(y);
     free(ya);
-    ebm_feature_gauss_free(fg);
+    ebm_feature_gauss_free(feat.fg);
+    free(feat.ref_e);
+    free(feat.ref_m);
     ebm_model_free(m);
     return rc;
 }

@@ -174,6 +174,31 @@ static int cmp_scored(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
+ebm_status ebm_metric_ecdf(const double *ref, size_t m, const double *x, size_t n, double *out) {
+    if (m == 0) return ebm_fail(EBM_EINVAL, "ecdf: no reference scores");
+    for (size_t i = 0; i < m; i++)
+        if (!isfinite(ref[i]) || (i > 0 && ref[i] < ref[i - 1]))
+            return ebm_fail(EBM_EINVAL, "ecdf: reference score %zu is %s", i, isfinite(ref[i]) ? "out of order" : "not finite");
+    for (size_t i = 0; i < n; i++) {
+        if (isnan(x[i])) return ebm_fail(EBM_EINVAL, "ecdf: score %zu is NaN", i);
+        size_t lo = 0, hi = m; /* first index with ref >= x */
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (ref[mid] < x[i]) lo = mid + 1;
+            else hi = mid;
+        }
+        size_t below = lo;
+        hi = m; /* first index with ref > x */
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (ref[mid] <= x[i]) lo = mid + 1;
+            else hi = mid;
+        }
+        out[i] = ((double)below + 0.5 * (double)(lo - below)) / (double)m;
+    }
+    return EBM_OK;
+}
+
 ebm_status ebm_metric_auroc(const double *pos, size_t np, const double *neg, size_t nn, double *auroc) {
     if (np == 0 || nn == 0) return ebm_fail(EBM_EINVAL, "AUROC: needs positives and negatives (got %zu and %zu)", np, nn);
     scored *a = malloc((np + nn) * sizeof *a);
