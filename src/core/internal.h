@@ -62,6 +62,9 @@ void ebm_sgemm(int ta, int tb, size_t m, size_t n, size_t k, float alpha, const 
                const float *B, size_t ldb, float beta, float *C, size_t ldc);
 void ebm_dgemm(int ta, int tb, size_t m, size_t n, size_t k, double alpha, const double *A, size_t lda,
                const double *B, size_t ldb, double beta, double *C, size_t ldc);
+/* LAPACK (part of OpenBLAS): the symmetric eigen-decomposition, in double (metrics.c, feature_gauss.c). */
+extern void dsyev_(const char *jobz, const char *uplo, const int *n, double *a, const int *lda, double *w,
+                   double *work, const int *lwork, int *info);
 /* A GEMM epilogue: fn(ctx, r0, r1, c0, c1) runs on the output block C[r0:r1, c0:c1] right after that block's
  * product, in the thread that computed it (so it must not start its own parallel region).  The blocks
  * depend only on the shapes, so an epilogue that treats each element (or each row's columns by position)

@@ -18,9 +18,6 @@
 #define FG_BATCH 256
 #define FG_MAX_WIDTH 4096
 
-extern void dsyev_(const char *jobz, const char *uplo, const int *n, double *a, const int *lda, double *w,
-                   double *work, const int *lwork, int *info);
-
 struct ebm_feature_gauss {
     size_t at, width, input;  /* the layer whose input the features are, their width, the network's input size */
     size_t k;                 /* means */

@@ -12,10 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* LAPACK (part of OpenBLAS): symmetric eigen-decomposition. */
-extern void dsyev_(const char *jobz, const char *uplo, const int *n, double *a, const int *lda, double *w,
-                   double *work, const int *lwork, int *info);
-
 static ebm_status check_logits(const float *logits, const int32_t *labels, size_t n, size_t k) {
     if (n == 0 || k < 2) return ebm_fail(EBM_EINVAL, "metrics: need at least one row and two classes (got %zu, %zu)", n, k);
     for (size_t i = 0; i < n; i++)
