@@ -8,8 +8,9 @@
 # `ebm score --score mahalanobis --anomaly-class K`: the squared Mahalanobis distance of the JEM's penultimate
 # features to the nearest of nine class means, Gaussians fitted to the model's own training rows (Lee et al.
 # 2018); and `--score energy+mahalanobis`, the sum of the energy's and that distance's distribution functions
-# over the training rows.  A model already in OUT is scored, not trained again.  OBJECTIVE=clf trains plain nine-class classifiers
-# instead (`--objective clf`, the same budget and learning rate; no sampling, so about 30 times faster).
+# over the training rows.  A model already in OUT is scored, not trained again.  OBJECTIVE=clf trains plain
+# nine-class classifiers instead (`--objective clf`, the same budget and learning rate; no sampling, so about
+# 30 times faster).
 # Writes docs/results.json "anomaly_jem" (KEY; other objects are kept).  About 4 minutes a class at 500
 # updates on 2 quiet cores.
 # usage: scripts/anomaly_jem.sh [EBM] [OUT]

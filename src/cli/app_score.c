@@ -235,7 +235,7 @@ int cmd_score(int argc, char **argv, bool quiet) {
     if (score_kind >= 2) {
         if (!fit_data) { /* the model's training rows: its data spec, and as many rows as it trained on (--limit) */
             fit_data = ebm_meta_get(ebm_model_meta(m), "ebm.data.spec");
-            if (!fit_limit && !cli_meta_size(ebm_model_meta(m), "ebm.data.rows", &fit_limit)) fit_limit = 0;
+            if (!fit_limit) cli_meta_size(ebm_model_meta(m), "ebm.data.rows", &fit_limit); /* left 0 without it */
         }
         if (!fit_features(m, cmd, path, fit_data, fit_limit, ridge, score_kind == 3, quiet || json, &fit_rows, &feat))
             goto done;

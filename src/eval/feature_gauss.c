@@ -130,11 +130,12 @@ ebm_status ebm_feature_gauss_fit(ebm_net *net, const float *x, const int32_t *la
         /* the eigenvectors are the rows of S (column-major output read row-major) */
         double mean = 0;
         for (size_t j = 0; j < width; j++) mean += (lam[j] > 0 ? lam[j] : 0) / (double)width;
-        double r = ridge * mean;
-        if (!(mean > 0) && !(r > 0)) r = 1e-12; /* every feature constant: distances to the means alone */
+        double r = ridge * mean; /* without a ridge, a floor that only keeps a zero eigenvalue finite; with every
+                                  * feature constant, a scale under which the distances to the means alone count */
+        if (!(r > 0)) r = mean > 0 ? 1e-300 : 1e-12;
         for (size_t a = 0; a < width; a++)
             for (size_t j = 0; j < width; j++)
-                g->w[a * width + j] = S[j * width + a] / sqrt((lam[j] > 0 ? lam[j] : 0) + (r > 0 ? r : 1e-300));
+                g->w[a * width + j] = S[j * width + a] / sqrt((lam[j] > 0 ? lam[j] : 0) + r);
         ebm_dgemm(0, 0, g->k, width, width, 1.0, mu, width, g->w, width, 0.0, g->mw, width);
     }
     free(slot);
