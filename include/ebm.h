@@ -392,6 +392,13 @@ EBM_API void ebm_data_opts_default(ebm_data_opts *o);
  * (e.g. "fashion-mnist#0-8", "data.npy#1,3,5-7") keeps only the rows whose label is in LIST, then the
  * first o->limit of those: for held-out-class experiments.  Unlabelled data with a filter is EBM_EINVAL. */
 EBM_API ebm_status ebm_dataset_load(const char *spec, const ebm_data_opts *o, ebm_dataset **out);
+/* Rotation labels (Gidaris et al. 2018; joint labels as in Lee, Hwang & Shin 2020): xo (4n, side*side) <-
+ * row 4i + r is row i of x (n, side*side: square images, row-major) turned r quarter-turns anticlockwise
+ * (numpy.rot90(image, r)), r = 0..3; yo (4n) <- labels[i] + k r when labels (each in 0..k-1) and yo are not
+ * NULL.  A classifier of the 4k joint classes learns each class upright and turned; its first k outputs are the
+ * upright classes (ebm_net_trim_outputs keeps them).  EBM_EINVAL for a label outside 0..k-1 or side 0. */
+EBM_API ebm_status ebm_rotations(const float *x, const int32_t *labels, size_t n, size_t side, size_t k, float *xo,
+                                 int32_t *yo);
 /* Class labels from a one-column file (NPY of any numeric type, CSV, IDX; read unscaled): the first n rows
  * (exactly n rows in the file when exact), each a whole number in 0..k-1, into a new array *out (the
  * caller's, free()).  EBM_EINVAL names the file and the row at fault. */
@@ -667,6 +674,11 @@ EBM_API ebm_status ebm_net_new_for_data(const char *spec, size_t cols, size_t he
 EBM_API void ebm_net_free(ebm_net *net);
 /* A deep copy: parameters, SN state and training flag (not the work buffers). */
 EBM_API ebm_status ebm_net_clone(const ebm_net *net, ebm_net **out);
+/* A copy whose last layer, which must be linear and without spectral normalisation, keeps its first k outputs
+ * (rows 0..k-1 of W and b): f_out(x) = f(x)[0..k-1] exactly.  Drops the head of an auxiliary task trained
+ * beside the k outputs kept (`ebm train jem --rotations`).  EBM_EINVAL for another last layer or k outside
+ * 1..output_size, EBM_ENOTSUP for an SN last layer. */
+EBM_API ebm_status ebm_net_trim_outputs(const ebm_net *net, size_t k, ebm_net **out);
 /* PyTorch's default initialisation: weights and biases ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with fan_in =
  * IN (linear) or C*K*K (conv), i.e. Kaiming-uniform with a = sqrt(5); SN vectors u ~ N(0, I) normalised,
  * then 10 power iterations so that sigma is accurate from the first step. */

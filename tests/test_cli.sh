@@ -533,6 +533,31 @@ expect_ok "train jem images, no class negatives" -- env EBM_FASHION_MNIST_DIR="$
 expect_ok "info image jem, no class negatives" -- "$EBM" info "$T/jin.safetensors"
 ok; ! grep -q "ebm.jem.negatives" "$T/out" || fail "--no-class-negatives did not win"
 contains "$T/out" "ebm.train.init *gaussian" "the other image defaults stay"
+# --rotations (docs/jem.md): 4 x 2 outputs trained, the 2 upright ones saved; the refusals, before any training
+expect_ok "train jem --rotations" -- env EBM_FASHION_MNIST_DIR="$T/fm" "$EBM" train jem --data fashion-mnist \
+    --objective clf --rotations --net flatten,linear:16,silu,linear:8 --iters 3 --batch 16 --out "$T/jr.safetensors"
+contains "$T/err" "--rotations: 200 images x 4 turns, 2 classes x 4 outputs" "--rotations says what it trains"
+expect_ok "info --rotations model" -- "$EBM" info "$T/jr.safetensors"
+for kv in "ebm.jem.rotations *4$" "ebm.jem.classes *2$" "ebm.data.rows *200$" "ebm.net.spec *flatten,linear:16,silu,linear:2$"; do
+    ok; grep -q "  $kv" "$T/out" || fail "--rotations model: no '$kv'"
+done
+expect_ok "classify a --rotations model" -- env EBM_FASHION_MNIST_DIR="$T/fm" "$EBM" classify "$T/jr.safetensors" \
+    --data fashion-mnist
+expect_error 1 "--rotations, outputs for the classes alone" -- env EBM_FASHION_MNIST_DIR="$T/fm" "$EBM" train jem \
+    --data fashion-mnist --rotations --net flatten,linear:16,silu,linear:2 --iters 3 --out "$T/jr2.safetensors"
+contains "$T/err" "--net has 2 outputs but the data has 2 classes and --rotations needs 4 outputs a class" \
+    "--rotations names the outputs it needs"
+expect_error 2 "--rotations, SN last layer" -- env EBM_FASHION_MNIST_DIR="$T/fm" "$EBM" train jem \
+    --data fashion-mnist --rotations --net flatten,linear:16,silu,linear:8:sn --iters 3 --out "$T/jr2.safetensors"
+contains "$T/err" "spectral normalisation" "--rotations refuses an SN last layer before training"
+expect_error 2 "--rotations, no images" -- "$EBM" train jem --data toy:moons --rotations --iters 3 \
+    --out "$T/jr2.safetensors"
+contains "$T/err" "--rotations turns square images; toy:moons has 2 values per row and no image shape" \
+    "--rotations on points"
+expect_error 2 "--rotations, train ebm" -- "$EBM" train ebm --data "$T/img.idx" --rotations --iters 3 \
+    --out "$T/jr2.safetensors"
+contains "$T/err" "--rotations goes with 'ebm train jem'" "--rotations is train jem's"
+ok; [ ! -e "$T/jr2.safetensors" ] || fail "a refused --rotations run wrote a model"
 expect_error 2 "class negatives contradict" -- "$EBM" train jem --data toy:moons --class-negatives --no-class-negatives \
     --out "$T/x.safetensors"
 expect_error 2 "no class negatives in train ebm" -- "$EBM" train ebm --data toy:moons --no-class-negatives --out "$T/x.safetensors"

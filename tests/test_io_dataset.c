@@ -429,6 +429,33 @@ static void test_limit_reads_only_rows(void) {
     CHECK_MSG(strstr(ebm_last_error(), "unknown IDX data type 0x07"), "message: %s", ebm_last_error());
 }
 
+/* ebm_rotations: numpy.rot90's images (worked out by hand on a 3 x 3 image), joint labels y + k r, four turns
+ * of a turn are the identity, and the refusals. */
+static void test_rotations(void) {
+    const float a[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9}; /* numpy.rot90 of [[1,2,3],[4,5,6],[7,8,9]], 1, 2, 3 times */
+    const float want[4][9] = {{1, 2, 3, 4, 5, 6, 7, 8, 9}, {3, 6, 9, 2, 5, 8, 1, 4, 7}, {9, 8, 7, 6, 5, 4, 3, 2, 1},
+                              {7, 4, 1, 8, 5, 2, 9, 6, 3}};
+    float x[2 * 9], xo[8 * 9], xoo[32 * 9];
+    for (int i = 0; i < 9; i++) x[i] = a[i], x[9 + i] = -a[i];
+    const int32_t y[2] = {2, 0};
+    int32_t yo[8], yoo[32];
+    CHECK_OK(ebm_rotations(x, y, 2, 3, 5, xo, yo));
+    for (int r = 0; r < 4; r++) {
+        CHECK_MSG(memcmp(xo + r * 9, want[r], sizeof want[r]) == 0, "row 0 turned %d times", r);
+        for (int i = 0; i < 9; i++) CHECK(xo[(4 + r) * 9 + i] == -want[r][i]);
+        CHECK(yo[r] == 2 + 5 * r && yo[4 + r] == 5 * r);
+    }
+    CHECK_OK(ebm_rotations(xo, NULL, 8, 3, 5, xoo, NULL)); /* turning row r (4 - r) more times gives it back */
+    for (int i = 0; i < 8; i++) {
+        int r = i % 4;
+        CHECK(memcmp(xoo + (4 * i + (4 - r) % 4) * 9, x + (i / 4) * 9, 9 * sizeof(float)) == 0);
+    }
+    (void)yoo;
+    const int32_t bad[2] = {2, 5};
+    CHECK_FAILS(ebm_rotations(x, bad, 2, 3, 5, xo, yo), EBM_EINVAL);
+    CHECK_FAILS(ebm_rotations(x, y, 2, 0, 5, xo, yo), EBM_EINVAL);
+}
+
 int main(void) {
     snprintf(dir, sizeof dir, "%s", check_tmpdir("io_dataset"));
     test_fashion_mnist();
@@ -436,6 +463,7 @@ int main(void) {
     test_stochastic();
     test_rejections();
     test_labels();
+    test_rotations();
     test_limit_reads_only_rows();
     return check_summary("test_io_dataset");
 }

@@ -441,6 +441,48 @@ static void test_new_for_data(void) {
     CHECK(n == NULL);
 }
 
+/* ebm_net_trim_outputs: the kept outputs are the full network's first k, bit for bit (fp32), through conv
+ * layers and an SN layer before the last; the refusals (k out of range, a non-linear or SN last layer). */
+static void test_trim_outputs(void) {
+    ebm_net *n = NULL, *t = NULL;
+    CHECK_OK(ebm_net_new("conv:3:3:1,silu,pool:2,flatten,linear:6:sn,silu,linear:8", 1, 6, 6, &n));
+    ebm_rng rng;
+    ebm_rng_seed(&rng, 7, 0);
+    CHECK_OK(ebm_net_init(n, &rng));
+    float x[3 * 36], full[3 * 8], kept[3 * 3];
+    for (size_t i = 0; i < 3 * 36; i++) x[i] = (float)sin(0.37 * (double)i);
+    CHECK_OK(ebm_net_forward(n, x, 3, full));
+    CHECK_OK(ebm_net_trim_outputs(n, 3, &t));
+    CHECK(t && ebm_net_output_size(t) == 3 && ebm_net_input_size(t) == 36);
+    CHECK(t && strcmp(ebm_net_spec(t), "conv:3:3:1:1,silu,pool:2,flatten,linear:6:sn,silu,linear:3") == 0);
+    size_t np_full = 0, np_t = 0;
+    ebm_net_params(n, &np_full);
+    if (t) ebm_net_params(t, &np_t);
+    CHECK(np_full - np_t == 5 * (6 + 1)); /* five rows of W (6 inputs) and five biases fewer */
+    if (t) CHECK_OK(ebm_net_forward(t, x, 3, kept));
+    int same = t != NULL;
+    for (size_t i = 0; same && i < 3; i++)
+        for (size_t c = 0; c < 3; c++) same &= kept[i * 3 + c] == full[i * 8 + c];
+    CHECK_MSG(same, "the trimmed network's outputs are not the first 3 of the full network's");
+    ebm_net_free(t);
+    t = NULL;
+    CHECK_OK(ebm_net_trim_outputs(n, 8, &t)); /* all of them: a copy */
+    if (t) CHECK_OK(ebm_net_forward(t, x, 3, full + 0));
+    ebm_net_free(t);
+    t = NULL;
+    CHECK_FAILS(ebm_net_trim_outputs(n, 0, &t), EBM_EINVAL);
+    CHECK_FAILS(ebm_net_trim_outputs(n, 9, &t), EBM_EINVAL);
+    CHECK(t == NULL);
+    ebm_net_free(n);
+    CHECK_OK(ebm_net_new("linear:4,silu", 3, 1, 1, &n));
+    CHECK_FAILS(ebm_net_trim_outputs(n, 2, &t), EBM_EINVAL); /* ends in an activation */
+    ebm_net_free(n);
+    CHECK_OK(ebm_net_new("linear:4:sn", 3, 1, 1, &n));
+    CHECK_FAILS(ebm_net_trim_outputs(n, 2, &t), EBM_ENOTSUP);
+    ebm_net_free(n);
+    CHECK(t == NULL);
+}
+
 /* max |a - b| / max |b| over n values */
 static double rel_diff(const float *a, const float *b, size_t n) {
     double d = 0, m = 1e-30;
@@ -554,6 +596,7 @@ static void test_dnnl_conv(void) {
 
 int main(void) {
     test_new_for_data();
+    test_trim_outputs();
     test_spec_parsing();
     test_energy_bookkeeping();
     test_thread_determinism();

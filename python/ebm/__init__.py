@@ -9,7 +9,7 @@ from ._lib import (PACKAGE_VERSION as __version__, LIBRARY_PATH, LIBRARY_VERSION
                    CanceledError, LibraryNotFoundError, VersionMismatchError)
 from .core import (RBM, GRBM, Model, load, model_kind, read_meta, read_tensors, save_grid, set_threads,
                    get_threads, KINDS, MCMC, GRBM_SAMPLERS)
-from .models import BM, DBN, EnergyNet, FeatureGaussian, Structured, markov_toy, toy, toy_names, LOSSES
+from .models import BM, DBN, EnergyNet, FeatureGaussian, Structured, markov_toy, rotations, toy, toy_names, LOSSES
 
 try:  # the estimators need scikit-learn; the rest of the package does not
     from .estimators import BernoulliRBM, GaussianBernoulliRBM
@@ -21,7 +21,7 @@ except ImportError as _e:  # pragma: no cover
                           + _why)
     BernoulliRBM = GaussianBernoulliRBM = _missing
 
-__all__ = ["RBM", "GRBM", "BM", "DBN", "EnergyNet", "FeatureGaussian", "Structured", "markov_toy", "toy", "toy_names", "LOSSES", "Model", "load", "model_kind", "read_meta", "read_tensors", "save_grid", "set_threads",
+__all__ = ["RBM", "GRBM", "BM", "DBN", "EnergyNet", "FeatureGaussian", "Structured", "markov_toy", "rotations", "toy", "toy_names", "LOSSES", "Model", "load", "model_kind", "read_meta", "read_tensors", "save_grid", "set_threads",
            "get_threads", "BernoulliRBM", "GaussianBernoulliRBM", "Error", "FileError", "FormatError", "ShapeError",
            "OutOfMemoryError", "InvalidArgumentError", "NonFiniteError", "NotSupportedError", "CanceledError",
            "LibraryNotFoundError", "VersionMismatchError", "__version__"]

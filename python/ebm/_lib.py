@@ -552,6 +552,8 @@ _PROTOS = [
     ("ebm_net_describe", None, P, c_char_p, c_size_t), ("ebm_net_energy", S, P, c_int, POINTER(PENERGY)),
     ("ebm_net_save", S, P, P, c_char_p), ("ebm_net_load", S, c_char_p, POINTER(P), POINTER(P)),
     ("ebm_net_input_shape", c_int, P, c_size_t, POINTER(c_size_t), POINTER(c_size_t), POINTER(c_size_t)),
+    ("ebm_net_trim_outputs", S, P, c_size_t, POINTER(P)),
+    ("ebm_rotations", S, PF, POINTER(c_int32), c_size_t, c_size_t, c_size_t, PF, POINTER(c_int32)),
     ("ebm_lcd_opts_default", None, POINTER(LcdOpts)), ("ebm_lcd_opts_for_data", None, POINTER(LcdOpts), c_size_t, c_int),
     ("ebm_lcd_opts_for_image_energy", None, POINTER(LcdOpts)), ("ebm_lcd_opts_for_image_jem", None, POINTER(LcdOpts)),
     ("ebm_lcd_trainer_new", S, PENERGY, POINTER(LcdOpts), POINTER(P)),

@@ -587,6 +587,22 @@ class EnergyNet(_ModelObject):
                                   "ebm.classify.calibration_rows": str(z.shape[0])})
         return t32, b.value, a.value
 
+    def trim_outputs(self, k):
+        """A copy that keeps the first k outputs of the last layer (linear, without spectral normalisation;
+        ebm_net_trim_outputs): f(x)[:k] exactly.  After training on rotations() joint labels, trim_outputs(classes)
+        is the classifier of upright images `ebm train jem --rotations` saves."""
+        p = c_void_p()
+        check(lib.ebm_net_trim_outputs(self._p, int(k), byref(p)))
+        m = _new_handle(c_void_p, lib.ebm_meta_new)
+        meta = self.meta
+        meta["ebm.net.spec"] = lib.ebm_net_spec(p).decode()
+        if "ebm.jem.classes" in meta:
+            meta["ebm.jem.classes"] = int(k)
+        _meta_update(m, meta)
+        out = EnergyNet(_ptr=p, _meta=m)
+        out.input_shape = self.input_shape
+        return out
+
     def fit_features(self, x, labels=None, ridge=1e-6):
         """Gaussians in the network's penultimate features (Lee et al. 2018; ebm_feature_gauss_fit): one mean per
         class of labels (one mean without them) and a shared covariance, fitted to the rows of x, with ridge x
@@ -978,6 +994,32 @@ def markov_toy(n=2000, length=10, classes=4, stay=0.8, noise=1.0, seed=1, meta_o
         o = L.StructuredMarkov(int(n), int(length), int(classes), stay, noise, int(seed))
         check(lib.ebm_structured_markov_to_meta(byref(o), meta_of._p.contents.meta))
     return x, y
+
+
+def rotations(x, labels=None, classes=None):
+    """Every square image of x (n, side*side) or (n, side, side) turned 0, 1, 2 and 3 quarter-turns anticlockwise
+    (numpy.rot90), row 4i + r for image i turned r times, as (4n, side*side) float32; with labels (each in
+    0..classes-1; classes default max + 1) also the joint labels labels[i] + classes r (ebm_rotations; what
+    `ebm train jem --rotations` trains on).  Returns x4 or (x4, y4)."""
+    x = np.asarray(x)
+    n = x.shape[0]
+    side = int(round(np.sqrt(np.prod(x.shape[1:])))) if x.ndim > 1 else 0
+    if x.ndim not in (2, 3) or side * side != int(np.prod(x.shape[1:])) or (x.ndim == 3 and x.shape[1] != x.shape[2]):
+        raise L.ShapeError("rotations: x must hold square images, (n, side*side) or (n, side, side), not %s"
+                           % (x.shape,))
+    x = as_f32(x.reshape(n, side * side), side * side, "x")
+    xo = np.empty((4 * n, side * side), np.float32)
+    if labels is None:
+        check(lib.ebm_rotations(fptr(x), None, n, side, 0, fptr(xo), None))
+        return xo
+    y = np.ascontiguousarray(labels, dtype=np.int32)
+    if y.shape != (n,):
+        raise L.InvalidArgumentError("labels must be (%d,), got %s" % (n, y.shape))
+    k = int(classes) if classes is not None else (int(y.max()) + 1 if n else 1)
+    yo = np.empty(4 * n, np.int32)
+    check(lib.ebm_rotations(fptr(x), y.ctypes.data_as(POINTER(c_int32)), n, side, k, fptr(xo),
+                            yo.ctypes.data_as(POINTER(c_int32))))
+    return xo, yo
 
 
 def toy(name, n=10000, seed=1):

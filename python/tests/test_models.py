@@ -427,3 +427,69 @@ def test_structured_classes_with_the_cli_and_callbacks(tmp_path, cli, gaussians)
     with pytest.raises(KeyboardInterrupt):
         ebm.Structured(2, 8).init(seed=1).train(x, y, epochs=50, batch=16, on_step=interrupt_at(4, seen))
     assert 4 <= seen[-1]["step"] <= 5
+
+
+def _write_fmnist(d, images, labels):
+    """A fake Fashion-MNIST training set (IDX, u8) in directory d."""
+    os.makedirs(d, exist_ok=True)
+    n, h, w = images.shape
+    with open(os.path.join(d, "train-images-idx3-ubyte"), "wb") as f:
+        f.write(np.array([0x803, n, h, w], ">u4").tobytes() + images.astype(np.uint8).tobytes())
+    with open(os.path.join(d, "train-labels-idx1-ubyte"), "wb") as f:
+        f.write(np.array([0x801, n], ">u4").tobytes() + labels.astype(np.uint8).tobytes())
+
+
+def test_rotations_are_numpy_rot90():
+    rng = np.random.RandomState(5)
+    x = rng.rand(7, 5, 5).astype(np.float32)
+    y = rng.randint(0, 3, 7)
+    x4, y4 = ebm.rotations(x, y, classes=4)
+    want = np.stack([np.rot90(x, r, axes=(1, 2)) for r in range(4)], 1).reshape(28, 25)
+    assert np.array_equal(x4, want)
+    assert np.array_equal(y4, (y[:, None] + 4 * np.arange(4)[None]).reshape(-1))
+    assert np.array_equal(ebm.rotations(x.reshape(7, 25)), want)  # flat rows, no labels
+    with pytest.raises(ebm.ShapeError):
+        ebm.rotations(np.zeros((3, 12), np.float32))
+    with pytest.raises(ebm.InvalidArgumentError):
+        ebm.rotations(x, y, classes=2)  # a label 2 is not a class of 2
+
+
+def test_trim_outputs_keeps_the_first_logits():
+    net = ebm.EnergyNet("flatten,linear:6,silu,linear:8", (4, 4), head="logsumexp")
+    net.init(seed=3)
+    x = np.random.RandomState(1).rand(5, 16).astype(np.float32)
+    t = net.trim_outputs(3)
+    assert t.output_size == 3 and t.spec.endswith("linear:3") and t.input_shape == net.input_shape
+    assert np.array_equal(t.forward(x), net.forward(x)[:, :3])
+    with pytest.raises(ebm.InvalidArgumentError):
+        net.trim_outputs(9)
+
+
+def test_train_jem_rotations_is_training_on_turned_images(tmp_path, cli, monkeypatch):
+    """`train jem --rotations` trains exactly what a run on the turned images (numpy.rot90, rows 4i + r) with
+    joint labels y + K r trains, and saves its first K outputs: every tensor equal bit for bit."""
+    rng = np.random.RandomState(3)
+    n, side, k = 48, 6, 3
+    x = rng.randint(0, 256, (n, side, side))
+    y = rng.randint(0, k, n)
+    y[:k] = np.arange(k)  # every class present
+    _write_fmnist(tmp_path / "up", x, y)
+    x4 = np.stack([np.rot90(x, r, axes=(1, 2)) for r in range(4)], 1).reshape(4 * n, side, side)
+    _write_fmnist(tmp_path / "turned", x4, (y[:, None] + k * np.arange(4)[None]).reshape(-1))
+    common = ["--data", "fashion-mnist", "--iters", 12, "--batch", 16, "--seed", 2]
+    for objective, extra in (("clf", []), ("jem", ["--steps", 2])):
+        monkeypatch.setenv("EBM_FASHION_MNIST_DIR", str(tmp_path / "up"))
+        cli("train", "jem", "--objective", objective, "--rotations", "--net", "flatten,linear:8,silu,linear:%d" % (4 * k),
+            *common, *extra, "--out", tmp_path / "rot.safetensors")
+        monkeypatch.setenv("EBM_FASHION_MNIST_DIR", str(tmp_path / "turned"))
+        cli("train", "jem", "--objective", objective, "--net", "flatten,linear:8,silu,linear:%d" % (4 * k), *common,
+            *extra, "--out", tmp_path / "full.safetensors")
+        tr, mr = ebm.read_tensors(tmp_path / "rot.safetensors")
+        tf, _ = ebm.read_tensors(tmp_path / "full.safetensors")
+        assert sorted(tr) == sorted(tf)
+        for name in tr:
+            want = tf[name][:k] if name.startswith("layers.3.") else tf[name]
+            assert np.array_equal(tr[name], want), name
+        assert tr["layers.3.weight"].shape == (k, 8)
+        assert mr["ebm.jem.rotations"] == "4" and mr["ebm.jem.classes"] == str(k) and mr["ebm.data.rows"] == str(n)
+        assert mr["ebm.net.spec"].endswith("linear:%d" % k)

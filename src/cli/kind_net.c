@@ -246,6 +246,8 @@ typedef struct {
     ebm_trainer *t;                      /* the trainer, for --ema's average at save time */
     bool jem, quiet, lr_seen, negatives_seen, prox_seen, data_noise_seen, class_negatives;
     bool no_class_negatives, init_seen, gen_weight_seen; /* a JEM of images: its defaults where none was given */
+    bool rotations;                      /* --rotations: 4 x classes outputs, data turned 4 ways, trimmed at save */
+    size_t rows0;                        /* --rotations: the data's rows before they were turned */
     cli_train_args ta;
     cli_data_args da;
     cli_samp_args sa;
@@ -263,7 +265,17 @@ static ebm_status net_save(cli_run *r, const char *path) {
     bool ema = j->o.ema > 0 && j->t;
     ebm_status s = ema ? ebm_lcd_trainer_swap_ema(j->t) : EBM_OK;
     if (s) return s;
-    s = ebm_net_save(j->net, r->meta, path);
+    if (j->rotations) { /* the upright classes' outputs alone: a plain classifier of the data's classes */
+        ebm_net *kept = NULL;
+        s = ebm_net_trim_outputs(j->net, j->classes, &kept);
+        if (!s) s = ebm_meta_setf(r->meta, "ebm.data.rows", "%zu", j->rows0); /* the rows before turning */
+        if (!s) s = ebm_meta_setf(r->meta, "ebm.jem.classes", "%zu", j->classes); /* the outputs kept */
+        if (!s) s = ebm_meta_set(r->meta, "ebm.jem.rotations", "4");
+        if (!s) s = ebm_net_save(kept, r->meta, path);
+        ebm_net_free(kept);
+    } else {
+        s = ebm_net_save(j->net, r->meta, path);
+    }
     if (ema) ebm_lcd_trainer_swap_ema(j->t);
     return s;
 }
@@ -292,6 +304,7 @@ static int net_settle(net_job *j) {
     if (!j->jem && (j->objective != 0 || o->gen_weight != 1.0f))
         return cli_error(cmd, "--objective and --gen-weight go with 'ebm train jem'"), 2;
     if (j->objective == 1) o->gen_weight = 0;
+    if (j->rotations && !j->jem) return cli_error(cmd, "--rotations goes with 'ebm train jem'"), 2;
     if ((j->class_negatives || j->no_class_negatives) && !j->jem)
         return cli_error(cmd, "--%sclass-negatives goes with 'ebm train jem'", j->class_negatives ? "" : "no-"), 2;
     if (j->class_negatives && j->no_class_negatives)
@@ -328,11 +341,36 @@ static int net_prepare(net_job *j) {
                               "their labels file)", j->ta.data);
     ebm_status s = j->jem ? ebm_structured_classes(j->d->labels, x->rows, &j->classes) : EBM_OK;
     if (s) return cli_lib_error(cmd, s);
-    if (ebm_net_new_for_data(j->spec, dim, j->d->height, j->d->width, j->jem ? j->classes : 1, &j->net))
+    if (j->rotations && !(image && j->d->height == j->d->width))
+        return cli_error(cmd, "--rotations turns square images; %s has %zu values per row%s", j->ta.data, dim,
+                         image ? " in a non-square image" : " and no image shape"), 2;
+    size_t outs = j->rotations ? 4 * j->classes : j->classes; /* joint (class, turn) labels y + classes x turn */
+    if (ebm_net_new_for_data(j->spec, dim, j->d->height, j->d->width, j->jem ? outs : 1, &j->net))
         return cli_error(cmd, "--net: %s", ebm_last_error()), 2;
     size_t k = ebm_net_output_size(j->net);
-    if (j->jem && k != j->classes)
-        return cli_error(cmd, "--net has %zu outputs but the data has %zu classes", k, j->classes);
+    if (j->jem && k != outs)
+        return cli_error(cmd, "--net has %zu outputs but the data has %zu classes%s", k, j->classes,
+                         j->rotations ? " and --rotations needs 4 outputs a class" : "");
+    if (j->rotations) {
+        ebm_net *kept = NULL; /* the model saved at the end: refused now (an SN last layer), not after training */
+        if (ebm_net_trim_outputs(j->net, j->classes, &kept)) return cli_error(cmd, "--rotations: %s", ebm_last_error()), 2;
+        ebm_net_free(kept);
+        ebm_mat *xr = NULL;
+        int32_t *yr = malloc(4 * x->rows * sizeof *yr);
+        if (!yr || (s = ebm_mat_new(4 * x->rows, dim, &xr)) ||
+            (s = ebm_rotations(x->data, j->d->labels, x->rows, j->d->width, j->classes, xr->data, yr))) {
+            free(yr);
+            ebm_mat_free(xr);
+            if (!s) return cli_error(cmd, "--rotations: out of memory for %zu rows", 4 * x->rows);
+            return cli_lib_error(cmd, s);
+        }
+        j->rows0 = x->rows;
+        ebm_mat_free(j->d->x);
+        free(j->d->labels);
+        j->d->x = xr;
+        j->d->labels = yr;
+        x = xr;
+    }
     if (!j->jem && k != 1)
         return cli_error(cmd, "--net must end in a layer of width 1 (an energy), e.g. ...,linear:1; this one has %zu "
                               "outputs", k);
@@ -437,6 +475,9 @@ static int net_run(net_job *j, int argc, char **argv) {
                         "iterations, batch %zu%s\n", np, j->d->x->rows, j->d->x->cols, neg_names[j->negatives],
                 ebm_mcmc_name(j->o.mcmc.kind), j->o.mcmc.steps, (double)j->o.mcmc.step_size, j->o.iters, j->o.batch,
                 cli_precision_note(j->precision).s);
+    if (!rc && !j->quiet && j->rotations)
+        fprintf(stderr, "--rotations: %zu images x 4 turns, %zu classes x 4 outputs; the model saved keeps the %zu "
+                        "upright classes' outputs\n", j->rows0, j->classes, j->classes);
     if (!rc) rc = cli_train_run(&r, t, j->d->x, j->d->labels, &ro);
     if (!rc && j->samples && ebm_comm_rank(cli_comm()) == 0 && !net_samples_png(j, t, e)) rc = 1;
     j->t = NULL;
@@ -476,6 +517,7 @@ static int train_net(int argc, char **argv, bool quiet, bool jem) {
         {"checkpoint", OPT_SIZE, &j.checkpoint, "N", "save NAME.partial.safetensors every N iterations (0 = off)", 0, 1e9, 0, 0, NULL, NULL},
         {"objective", OPT_CHOICE, &j.objective, NULL, "train jem: hybrid, or the classifier alone", 0, 0, 0, 0, "jem|clf", NULL},
         {"gen-weight", OPT_FLOAT, &j.o.gen_weight, "W", "train jem: weight of the generative term (images: 0.05)", 0, 1e6, 0, 0, NULL, &j.gen_weight_seen},
+        {"rotations", OPT_FLAG, &j.rotations, NULL, "train jem: also learn every image turned 90, 180 and 270 degrees, as classes of their own (4 x the classes' outputs, the turned ones dropped at save; square images, 4 x the data in memory)", 0, 0, 0, 0, NULL, NULL},
         {"class-negatives", OPT_FLAG, &j.class_negatives, NULL, "train jem: sample each negative from p(x | y), y cycling over the data's classes (short-run or persistent negatives; on by default for images)", 0, 0, 0, 0, NULL, NULL},
         {"no-class-negatives", OPT_FLAG, &j.no_class_negatives, NULL, "train jem: negatives from p(x), not p(x | y)", 0, 0, 0, 0, NULL, NULL},
         CLI_PRECISION_OPTION(j.precision),

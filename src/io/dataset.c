@@ -397,6 +397,31 @@ ebm_status ebm_dataset_load(const char *spec, const ebm_data_opts *o, ebm_datase
     return EBM_OK;
 }
 
+ebm_status ebm_rotations(const float *x, const int32_t *labels, size_t n, size_t side, size_t k, float *xo,
+                         int32_t *yo) {
+    if (side == 0) return ebm_fail(EBM_EINVAL, "rotations: the images' side is 0");
+    if (n && (!x || !xo)) return ebm_fail(EBM_EINVAL, "rotations: %s is NULL", !x ? "x" : "xo");
+    for (size_t i = 0; labels && yo && i < n; i++)
+        if (labels[i] < 0 || (size_t)labels[i] >= k)
+            return ebm_fail(EBM_EINVAL, "rotations: label %d of row %zu is not a class in 0..%zu", (int)labels[i], i,
+                            k ? k - 1 : 0);
+    const size_t d = side * side, m = side - 1;
+    for (size_t i = 0; i < n; i++) {
+        const float *a = x + i * d;
+        for (size_t r = 0; r < 4; r++) {
+            float *o = xo + (4 * i + r) * d;
+            for (size_t u = 0; u < side; u++) /* numpy.rot90: out[u][v] = in[v][m-u], in[m-u][m-v], in[m-v][u] */
+                for (size_t v = 0; v < side; v++)
+                    o[u * side + v] = r == 0 ? a[u * side + v]
+                                    : r == 1 ? a[v * side + (m - u)]
+                                    : r == 2 ? a[(m - u) * side + (m - v)]
+                                             : a[(m - v) * side + u];
+            if (labels && yo) yo[4 * i + r] = labels[i] + (int32_t)(k * r);
+        }
+    }
+    return EBM_OK;
+}
+
 ebm_status ebm_labels_load(const char *path, size_t n, int exact, size_t k, int32_t **out) {
     *out = NULL;
     ebm_data_opts o;

@@ -487,6 +487,40 @@ ebm_status ebm_net_clone(const ebm_net *net, ebm_net **out) {
     return s;
 }
 
+ebm_status ebm_net_trim_outputs(const ebm_net *net, size_t k, ebm_net **out) {
+    if (!net || !out) return ebm_fail(EBM_EINVAL, "ebm_net_trim_outputs: %s is NULL", !net ? "net" : "out");
+    *out = NULL;
+    const layer *l = &net->L[net->n_layers - 1];
+    if (l->kind != L_LINEAR)
+        return ebm_fail(EBM_EINVAL, "trimming outputs: the network ends in %s, not a linear layer", l->token);
+    if (l->sn)
+        return ebm_fail(EBM_ENOTSUP, "trimming outputs: the last layer (%s) has spectral normalisation, whose sigma "
+                                     "would change with the rows kept", l->token);
+    if (k == 0 || k > l->c_out)
+        return ebm_fail(EBM_EINVAL, "trimming outputs: keep 1..%zu of the last layer's outputs, not %zu", l->c_out, k);
+    char spec[SPEC_MAX];
+    const char *comma = strrchr(net->spec, ',');
+    int head = comma ? (int)(comma - net->spec + 1) : 0;
+    if (snprintf(spec, sizeof spec, "%.*slinear:%zu", head, net->spec, k) >= (int)sizeof spec)
+        return ebm_fail(EBM_EINVAL, "net spec is longer than %d characters", SPEC_MAX - 1);
+    ebm_net *t;
+    ebm_status s = ebm_net_new(spec, net->C, net->H, net->W, &t);
+    if (s) return s;
+    const layer *tl = &t->L[t->n_layers - 1];
+    memcpy(t->params, net->params, l->w_off * sizeof(float)); /* every layer before the last, as it is */
+    memcpy(t->params + tl->w_off, net->params + l->w_off, k * l->fan_in * sizeof(float)); /* W's first k rows */
+    memcpy(t->params + tl->b_off, net->params + l->b_off, k * sizeof(float));
+    memcpy(t->state, net->state, t->n_state * sizeof(float)); /* SN vectors of earlier layers; the last has none */
+    t->training = net->training;
+    t->conv_mode = net->conv_mode;
+    if ((s = ebm_net_set_precision(t, net->precision))) {
+        ebm_net_free(t);
+        return s;
+    }
+    *out = t;
+    return EBM_OK;
+}
+
 float *ebm_net_params(ebm_net *net, size_t *n) {
     if (n) *n = net->n_params;
     net->w16_stale = 1; /* a writable pointer: the caller may be about to change them */
