@@ -10,14 +10,16 @@
 # 2018); and `--score energy+mahalanobis`, the sum of the energy's and that distance's distribution functions
 # over the training rows.  A model already in OUT is scored, not trained again.  OBJECTIVE=clf trains plain
 # nine-class classifiers instead (`--objective clf`, the same budget and learning rate; no sampling, so about
-# 30 times faster).
+# 30 times faster).  ROTATIONS=1 trains with `--rotations` (every image also turned 90/180/270 degrees as
+# classes of their own; the saved model keeps the upright classes' outputs).  WITH=DIR also scores
+# energy+mahalanobis with DIR/heldoutK.safetensors added (`--with`: the two models' scores summed, an ensemble).
 # Writes docs/results.json "anomaly_jem" (KEY; other objects are kept).  About 4 minutes a class at 500
 # updates on 2 quiet cores.
 # usage: scripts/anomaly_jem.sh [EBM] [OUT]
 set -eu
 ebm=${1:-build/ebm}
 out=${2:-out/anomaly_jem}
-: "${CLASSES:=0 1 2 3 4 5 6 7 8 9}" "${ITERS:=1000}" "${SEED:=1}" "${PRECISION:=bf16}" "${OBJECTIVE:=jem}"
+: "${CLASSES:=0 1 2 3 4 5 6 7 8 9}" "${ITERS:=1000}" "${SEED:=1}" "${PRECISION:=bf16}" "${OBJECTIVE:=jem}" "${ROTATIONS:=0}" "${WITH:=}"
 : "${RESULTS:=docs/results.json}" "${KEY:=anomaly_jem}"
 mkdir -p "$out"
 # shellcheck source=scripts/jem_lib.sh
@@ -27,7 +29,7 @@ for k in $CLASSES; do
     keep=$(echo 0 1 2 3 4 5 6 7 8 9 | tr ' ' '\n' | grep -vx "$k" | paste -sd, -)
     m="$out/heldout$k.safetensors"
     [ -s "$m" ] || "$ebm" --quiet train jem --data "fashion-mnist#$keep" --iters "$ITERS" --seed "$SEED" \
-        --precision "$PRECISION" --objective "$OBJECTIVE" --out "$m" --log "$out/heldout$k.csv"
+        --precision "$PRECISION" --objective "$OBJECTIVE" $([ "$ROTATIONS" = 1 ] && echo --rotations) --out "$m" --log "$out/heldout$k.csv"
     "$ebm" --quiet classify "$m" --data "fashion-mnist:test#$keep" --ood "fashion-mnist:test#$k" --json \
         >"$out/heldout$k.json"
     "$ebm" --quiet score "$m" --data fashion-mnist:test --anomaly-class "$k" --score mahalanobis --json \
@@ -35,11 +37,17 @@ for k in $CLASSES; do
     "$ebm" --quiet score "$m" --data fashion-mnist:test --anomaly-class "$k" --score energy+mahalanobis --json \
         >"$out/heldout$k-energy+mahalanobis.json"
     cat "$out/heldout$k.json" "$out/heldout$k-mahalanobis.json" "$out/heldout$k-energy+mahalanobis.json"
+    if [ -n "$WITH" ]; then
+        "$ebm" --quiet score "$m" --data fashion-mnist:test --anomaly-class "$k" --score energy+mahalanobis \
+            --with "$WITH/heldout$k.safetensors" --json >"$out/heldout$k-with.json"
+        cat "$out/heldout$k-with.json"
+    fi
 done
 t1=$(date +%s)
-/usr/bin/python3 - "$RESULTS" "$commit" $((t1 - t0)) "$out" "$CLASSES" "$KEY" "$ITERS" "$SEED" "$PRECISION" "$OBJECTIVE" <<'PY'
+/usr/bin/python3 - "$RESULTS" "$commit" $((t1 - t0)) "$out" "$CLASSES" "$KEY" "$ITERS" "$SEED" "$PRECISION" "$OBJECTIVE" \
+    "$ROTATIONS" "$WITH" <<'PY'
 import json, os, sys
-path, commit, wall, out, classes, key, iters, seed, precision, objective = sys.argv[1:11]
+path, commit, wall, out, classes, key, iters, seed, precision, objective, rotations, with_ = sys.argv[1:13]
 e = {"classes": [int(k) for k in classes.split()]}
 for k in e["classes"]:
     c = json.load(open(os.path.join(out, "heldout%d.json" % k)))
@@ -50,12 +58,18 @@ for k in e["classes"]:
     for s in ("mahalanobis", "energy+mahalanobis"):
         e.setdefault("auroc_per_class_" + s, []).append(
             json.load(open(os.path.join(out, "heldout%d-%s.json" % (k, s))))["auroc"])
-for s in ("log_px", "max_softmax", "grad_norm", "mahalanobis", "energy+mahalanobis"):
+    if with_:
+        e.setdefault("auroc_per_class_energy+mahalanobis_with", []).append(
+            json.load(open(os.path.join(out, "heldout%d-with.json" % k)))["auroc"])
+for s in ("log_px", "max_softmax", "grad_norm", "mahalanobis", "energy+mahalanobis") + (
+        ("energy+mahalanobis_with",) if with_ else ()):
     v = e["auroc_per_class_" + s]
     e["mean_" + s], e["min_" + s] = sum(v) / len(v), min(v)
 e.update({"settings": "train jem --data 'fashion-mnist#<the nine others>' --iters %s --seed %s --precision %s "
-                      "--objective %s (the image defaults); ebm classify --data 'fashion-mnist:test#<nine>' --ood 'fashion-mnist:test#K'; ebm score "
-                      "--data fashion-mnist:test --anomaly-class K --score mahalanobis|energy+mahalanobis" % (iters, seed, precision, objective),
+                      "--objective %s%s (the image defaults); ebm classify --data 'fashion-mnist:test#<nine>' --ood 'fashion-mnist:test#K'; ebm score "
+                      "--data fashion-mnist:test --anomaly-class K --score mahalanobis|energy+mahalanobis%s" % (
+                          iters, seed, precision, objective, " --rotations" if rotations == "1" else "",
+                          "; energy+mahalanobis_with: --with %s/heldoutK.safetensors" % with_ if with_ else ""),
           "script": "scripts/anomaly_jem.sh", "seed": int(seed), "commit": commit, "wall_seconds": int(wall)})
 r = json.load(open(path)) if os.path.exists(path) else {}
 r[key] = e

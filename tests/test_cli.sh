@@ -806,6 +806,27 @@ expect_ok "score energy+mahalanobis held-out" -- "$EBM" score "$T/j.safetensors"
 contains "$T/out" "distribution function over the fit rows" "energy+mahalanobis named"
 # (the JEM trained on all eight modes, so the energy half of the sum need not single out the fourth: 0.92 here)
 ok; awk '/^AUROC/ { exit !($2 > 0.9) }' "$T/out" || fail "energy+mahalanobis should flag the unseen mode: $(cat "$T/out")"
+# --with: an ensemble's score is the sum of each model's, each over its own fit rows (jc: a classifier)
+for mdl in j jc; do
+    expect_ok "score energy+mahalanobis, $mdl alone" -- "$EBM" score "$T/$mdl.safetensors" --score energy+mahalanobis \
+        --data "toy:8gaussians#0-3" --limit 400 --out "$T/em-$mdl.csv"
+done
+expect_ok "score energy+mahalanobis --with" -- "$EBM" score "$T/j.safetensors" --score energy+mahalanobis \
+    --data "toy:8gaussians#0-3" --limit 400 --anomaly-class 3 --with "$T/jc.safetensors" --json --out "$T/em-w.csv"
+ok; /usr/bin/python3 - "$T/out" "$T/em-j.csv" "$T/em-jc.csv" "$T/em-w.csv" <<'EOF' || fail "--with: $(cat "$T/out")"
+import csv, json, sys
+r = json.load(open(sys.argv[1]))
+a, b, w = ([float(row["energy"]) for row in csv.DictReader(open(p))] for p in sys.argv[2:5])
+assert r["models"] == 2 and r["rows"] == 400 and len(w) == 400, r
+assert max(abs(x + y - z) for x, y, z in zip(a, b, w)) < 1e-8  # the CSV's 9 digits
+assert max(w) > 2 and min(w) >= 0 and max(w) <= 4, (min(w), max(w))
+EOF
+expect_error 2 "--with, plain energy" -- "$EBM" score "$T/j.safetensors" --data "toy:8gaussians" --limit 100 \
+    --with "$T/jc.safetensors"
+contains "$T/err" "--with goes with --score energy+mahalanobis" "--with needs scores on one scale"
+expect_error 1 "--with, no such model" -- "$EBM" score "$T/j.safetensors" --data "toy:8gaussians" --limit 100 \
+    --score energy+mahalanobis --with "$T/jc.safetensors,$T/absent.safetensors"
+contains "$T/err" "absent.safetensors" "--with names the model it cannot read"
 expect_error 1 "score energy+mahalanobis of an RBM" -- "$EBM" score "$T/m.safetensors" --data "$T/test.csv" \
     --score energy+mahalanobis
 contains "$T/err" "energy+mahalanobis scores a network's features" "energy+mahalanobis needs a network"

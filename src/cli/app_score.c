@@ -182,12 +182,13 @@ static const char *const about =
     "fitted to the features of --fit-data (default: the model's training data, as many rows as it trained on),\n"
     "one mean per class for a classifier on labelled rows, else one.  --score energy+mahalanobis adds the two\n"
     "scores, each as its empirical distribution function over the fit rows (the fraction of them scoring lower):\n"
-    "a score in [0, 2] for which the energy and the features count alike.";
+    "a score in [0, 2] for which the energy and the features count alike; --with M2[,M3...] adds other models'\n"
+    "such scores (each over its own fit rows, the data preprocessed as each model's were): an ensemble.";
 
 int cmd_score(int argc, char **argv, bool quiet) {
     const char *cmd = "score";
     const char *data = NULL, *out = NULL, *anomaly_data = NULL;
-    const char *fit_data = NULL;
+    const char *fit_data = NULL, *with = NULL;
     size_t limit = 0, anomaly_class = 0, normal_class = 0, fit_limit = 0, fit_rows = 0;
     float ridge = (float)EBM_FEATURE_GAUSS_RIDGE;
     bool json = false, class_seen = false, normal_seen = false;
@@ -205,6 +206,7 @@ int cmd_score(int argc, char **argv, bool quiet) {
         {"fit-data", OPT_STR, &fit_data, "SPEC", "--score mahalanobis: rows to fit the Gaussians to (default: the model's training data)", -INFINITY, INFINITY, 0, 0, NULL, NULL},
         {"fit-limit", OPT_SIZE, &fit_limit, "N", "--score mahalanobis: fit to the first N rows of --fit-data (0 = all)", 0, 1e12, 0, 0, NULL, NULL},
         {"ridge", OPT_FLOAT, &ridge, "R", "--score mahalanobis: R x the mean eigenvalue added to the covariance's eigenvalues", 0, 1, 0, 0, NULL, NULL},
+        {"with", OPT_STR, &with, "MODELS", "--score energy+mahalanobis: also score with these models (comma-separated paths), each over its own fit rows, and add the scores (an ensemble; the score lies in [0, 2 x models])", -INFINITY, INFINITY, 0, 0, NULL, NULL},
         CLI_JSON_OPTION(json),
         OPT_END,
     };
@@ -229,22 +231,57 @@ int cmd_score(int argc, char **argv, bool quiet) {
     features feat = {0}, *fs = score_kind >= 2 ? &feat : NULL;
     double *E = NULL, *Ea = NULL;
     int32_t *y = NULL, *ya = NULL;
-    size_t n = 0, na = 0;
+    size_t n = 0, na = 0, models = 0;
     if (!data) data = ebm_meta_get(ebm_model_meta(m), "ebm.data.spec");
     if (!cli_model_data(cmd, &data, NULL, "--data is required")) goto done;
-    if (score_kind >= 2) {
-        if (!fit_data) { /* the model's training rows: its data spec, and as many rows as it trained on (--limit) */
-            fit_data = ebm_meta_get(ebm_model_meta(m), "ebm.data.spec");
-            if (!fit_limit) cli_meta_size(ebm_model_meta(m), "ebm.data.rows", &fit_limit); /* left 0 without it */
-        }
-        if (!fit_features(m, cmd, path, fit_data, fit_limit, ridge, score_kind == 3, quiet || json, &fit_rows, &feat))
-            goto done;
-    } else if (fit_data || fit_limit) {
+    if (score_kind < 2 && (fit_data || fit_limit)) {
         cli_error(cmd, "--fit-data and --fit-limit go with --score mahalanobis or energy+mahalanobis");
         goto done;
     }
-    if (!energies(m, cmd, data, limit, quiet || json, &cx, fs, &E, &y, &n)) goto done;
-    if (anomaly_data && !energies(m, cmd, anomaly_data, limit, quiet || json, &cx, fs, &Ea, &ya, &na)) goto done;
+    if (with && score_kind != 3) {
+        cli_error(cmd, "--with goes with --score energy+mahalanobis (scores on one scale, [0, 2], can be added)");
+        rc = 2;
+        goto done;
+    }
+    /* the model, then every --with model: each one's scores of the same rows, added to the first's */
+    char withs[4096];
+    snprintf(withs, sizeof withs, "%s", with ? with : "");
+    char *next = withs;
+    for (const char *mp = path; mp; models++) {
+        ebm_model *mm = models ? cli_model_load(cmd, mp) : m;
+        if (!mm) goto done;
+        features mf = {0}, *fi = models ? &mf : &feat;
+        double *Ei = NULL, *Eai = NULL;
+        int32_t *yi = NULL, *yai = NULL;
+        size_t ni = 0, nai = 0, fr = 0;
+        const char *fd = fit_data;
+        size_t fl = fit_limit;
+        if (score_kind >= 2 && !fd) { /* the model's training rows: its data spec, and as many rows as it trained on */
+            fd = ebm_meta_get(ebm_model_meta(mm), "ebm.data.spec");
+            if (!fl) cli_meta_size(ebm_model_meta(mm), "ebm.data.rows", &fl); /* left 0 without it */
+        }
+        bool ok = score_kind < 2 || fit_features(mm, cmd, mp, fd, fl, ridge, score_kind == 3, quiet || json, &fr, fi);
+        ok = ok && energies(mm, cmd, data, limit, quiet || json, &cx, score_kind >= 2 ? fi : NULL, &Ei, &yi, &ni);
+        ok = ok && (!anomaly_data || energies(mm, cmd, anomaly_data, limit, quiet || json, &cx,
+                                              score_kind >= 2 ? fi : NULL, &Eai, &yai, &nai));
+        if (ok && models && (ni != n || nai != na)) {
+            cli_error(cmd, "--with %s scores %zu rows of %s, the first model %zu (preprocessed alike?)", mp, ni, data, n);
+            ok = false;
+        }
+        if (ok && !models) {
+            E = Ei, Ea = Eai, y = yi, ya = yai, n = ni, na = nai, fit_rows = fr;
+            Ei = Eai = NULL, yi = yai = NULL;
+        }
+        for (size_t i = 0; ok && Ei && i < n; i++) E[i] += Ei[i];
+        for (size_t i = 0; ok && Eai && i < na; i++) Ea[i] += Eai[i];
+        free(Ei), free(Eai), free(yi), free(yai);
+        if (models) {
+            ebm_feature_gauss_free(mf.fg), free(mf.ref_e), free(mf.ref_m);
+            ebm_model_free(mm);
+        }
+        if (!ok) goto done;
+        mp = next && *next ? strsep(&next, ",") : NULL;
+    }
     const char *what = cx.on ? "E / ln 2 - PNG bits"
                        : score_kind == 2
                            ? "squared Mahalanobis distance of the penultimate features to the nearest class mean"
@@ -292,6 +329,7 @@ int cmd_score(int argc, char **argv, bool quiet) {
         printf("{\"model\": \"%s\", \"score\": \"%s\", \"rows\": %zu, \"mean_%s\": %.9g", kind,
                score_kind == 2 ? "mahalanobis" : score_kind == 3 ? "energy+mahalanobis" : what,
                n, noun, mean);
+        if (models > 1) printf(", \"models\": %zu", models);
         if (fs)
             printf(", \"fit_rows\": %zu, \"fit_means\": %zu, \"features\": %zu", fit_rows,
                    ebm_feature_gauss_means(feat.fg), ebm_feature_gauss_width(feat.fg));
@@ -299,6 +337,7 @@ int cmd_score(int argc, char **argv, bool quiet) {
         printf("}\n");
     } else {
         printf("model        %s (%s): score = %s\n", path, kind, what);
+        if (models > 1) printf("with         %s: the %zu models' scores added\n", with, models);
         printf("data         %s: %zu rows, mean %s %.4f\n", data, n, noun, mean);
         if (class_seen || normal_seen) {
             printf("mean %s by class:", noun);
