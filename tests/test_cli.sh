@@ -1189,6 +1189,11 @@ resume_check jem 27 10 -- train jem --data toy:8gaussians --limit 500 --net line
 [ "$have_bf16" = 1 ] && resume_check jem-bf16 27 10 -- train jem --data toy:8gaussians --limit 500 \
     --net linear:16,silu,linear:8 --iters 40 --batch 32 --buffer 100 --sampler ula --steps 3 --step-size 0.05 --lr 5e-3 \
     --precision bf16 --ema 0.9
+# --rotations (the turned data rebuilt on resume; the trimmed model saved at the end) with --ema (swapped in, then trimmed)
+export EBM_FASHION_MNIST_DIR="$T/fm"
+resume_check jem-rotations 9 4 -- train jem --data fashion-mnist --rotations --net flatten,linear:16,silu,linear:8 \
+    --iters 16 --batch 16 --steps 2 --ema 0.9
+unset EBM_FASHION_MNIST_DIR
 resume_check structured 40 12 -- train structured --data toy:8gaussians --limit 500 --net linear:16,silu,linear:8 \
     --loss hinge --epochs 3 --batch 20 --lr 0.01
 # the old --checkpoint N of train ebm: a checkpoint and the model so far
