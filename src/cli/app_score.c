@@ -245,6 +245,11 @@ int cmd_score(int argc, char **argv, bool quiet) {
     }
     /* the model, then every --with model: each one's scores of the same rows, added to the first's */
     char withs[4096];
+    if (with && strlen(with) >= sizeof withs) {
+        cli_error(cmd, "--with: a list of %zu characters; at most %zu", strlen(with), sizeof withs - 1);
+        rc = 2;
+        goto done;
+    }
     snprintf(withs, sizeof withs, "%s", with ? with : "");
     char *next = withs;
     for (const char *mp = path; mp; models++) {
