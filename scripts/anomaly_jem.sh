@@ -11,8 +11,8 @@
 # over the training rows.  A model already in OUT is scored, not trained again.  OBJECTIVE=clf trains plain
 # nine-class classifiers instead (`--objective clf`, the same budget and learning rate; no sampling, so about
 # 30 times faster).  ROTATIONS=1 trains with `--rotations` (every image also turned 90/180/270 degrees as
-# classes of their own; the saved model keeps the upright classes' outputs).  WITH=DIR also scores
-# energy+mahalanobis with DIR/heldoutK.safetensors added (`--with`: the two models' scores summed, an ensemble).
+# classes of their own; the saved model keeps the upright classes' outputs).  WITH="DIR..." also scores
+# energy+mahalanobis with each DIR/heldoutK.safetensors added (`--with`: the models' scores summed, an ensemble).
 # Writes docs/results.json "anomaly_jem" (KEY; other objects are kept).  About 4 minutes a class at 500
 # updates on 2 quiet cores.
 # usage: scripts/anomaly_jem.sh [EBM] [OUT]
@@ -39,7 +39,8 @@ for k in $CLASSES; do
     cat "$out/heldout$k.json" "$out/heldout$k-mahalanobis.json" "$out/heldout$k-energy+mahalanobis.json"
     if [ -n "$WITH" ]; then
         "$ebm" --quiet score "$m" --data fashion-mnist:test --anomaly-class "$k" --score energy+mahalanobis \
-            --with "$WITH/heldout$k.safetensors" --json >"$out/heldout$k-with.json"
+            --with "$(for d in $WITH; do printf '%s,' "$d/heldout$k.safetensors"; done | sed 's/,$//')" \
+            --json >"$out/heldout$k-with.json"
         cat "$out/heldout$k-with.json"
     fi
 done
@@ -69,7 +70,8 @@ e.update({"settings": "train jem --data 'fashion-mnist#<the nine others>' --iter
                       "--objective %s%s (the image defaults); ebm classify --data 'fashion-mnist:test#<nine>' --ood 'fashion-mnist:test#K'; ebm score "
                       "--data fashion-mnist:test --anomaly-class K --score mahalanobis|energy+mahalanobis%s" % (
                           iters, seed, precision, objective, " --rotations" if rotations == "1" else "",
-                          "; energy+mahalanobis_with: --with %s/heldoutK.safetensors" % with_ if with_ else ""),
+                          "; energy+mahalanobis_with: --with " + ",".join(d + "/heldoutK.safetensors" for d in with_.split())
+                          if with_ else ""),
           "script": "scripts/anomaly_jem.sh", "seed": int(seed), "commit": commit, "wall_seconds": int(wall)})
 r = json.load(open(path)) if os.path.exists(path) else {}
 r[key] = e
