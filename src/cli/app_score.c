@@ -255,7 +255,7 @@ int cmd_score(int argc, char **argv, bool quiet) {
     for (const char *mp = path; mp; models++) {
         ebm_model *mm = models ? cli_model_load(cmd, mp) : m;
         if (!mm) goto done;
-        features mf = {0}, *fi = models ? &mf : &feat;
+        features mf = {0}, *fi = score_kind < 2 ? NULL : models ? &mf : &feat; /* the scores' feature Gaussian */
         double *Ei = NULL, *Eai = NULL;
         int32_t *yi = NULL, *yai = NULL;
         size_t ni = 0, nai = 0, fr = 0;
@@ -266,9 +266,8 @@ int cmd_score(int argc, char **argv, bool quiet) {
             if (!fl) cli_meta_size(ebm_model_meta(mm), "ebm.data.rows", &fl); /* left 0 without it */
         }
         bool ok = score_kind < 2 || fit_features(mm, cmd, mp, fd, fl, ridge, score_kind == 3, quiet || json, &fr, fi);
-        ok = ok && energies(mm, cmd, data, limit, quiet || json, &cx, score_kind >= 2 ? fi : NULL, &Ei, &yi, &ni);
-        ok = ok && (!anomaly_data || energies(mm, cmd, anomaly_data, limit, quiet || json, &cx,
-                                              score_kind >= 2 ? fi : NULL, &Eai, &yai, &nai));
+        ok = ok && energies(mm, cmd, data, limit, quiet || json, &cx, fi, &Ei, &yi, &ni);
+        ok = ok && (!anomaly_data || energies(mm, cmd, anomaly_data, limit, quiet || json, &cx, fi, &Eai, &yai, &nai));
         if (ok && models && (ni != n || nai != na)) {
             cli_error(cmd, "--with %s scores %zu rows of %s, the first model %zu (preprocessed alike?)", mp, ni, data, n);
             ok = false;

@@ -170,6 +170,17 @@ static int cmp_scored(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
+/* How many of ref (m, sorted ascending) lie below x, or at most at x when or_equal (a binary search). */
+static size_t count_below(const double *ref, size_t m, double x, int or_equal) {
+    size_t lo = 0, hi = m;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (ref[mid] < x || (or_equal && ref[mid] == x)) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
 ebm_status ebm_metric_ecdf(const double *ref, size_t m, const double *x, size_t n, double *out) {
     if (m == 0) return ebm_fail(EBM_EINVAL, "ecdf: no reference scores");
     for (size_t i = 0; i < m; i++)
@@ -177,20 +188,8 @@ ebm_status ebm_metric_ecdf(const double *ref, size_t m, const double *x, size_t 
             return ebm_fail(EBM_EINVAL, "ecdf: reference score %zu is %s", i, isfinite(ref[i]) ? "out of order" : "not finite");
     for (size_t i = 0; i < n; i++) {
         if (isnan(x[i])) return ebm_fail(EBM_EINVAL, "ecdf: score %zu is NaN", i);
-        size_t lo = 0, hi = m; /* first index with ref >= x */
-        while (lo < hi) {
-            size_t mid = lo + (hi - lo) / 2;
-            if (ref[mid] < x[i]) lo = mid + 1;
-            else hi = mid;
-        }
-        size_t below = lo;
-        hi = m; /* first index with ref > x */
-        while (lo < hi) {
-            size_t mid = lo + (hi - lo) / 2;
-            if (ref[mid] <= x[i]) lo = mid + 1;
-            else hi = mid;
-        }
-        out[i] = ((double)below + 0.5 * (double)(lo - below)) / (double)m;
+        size_t below = count_below(ref, m, x[i], 0), upto = count_below(ref, m, x[i], 1);
+        out[i] = ((double)below + 0.5 * (double)(upto - below)) / (double)m;
     }
     return EBM_OK;
 }

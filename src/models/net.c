@@ -472,19 +472,25 @@ void ebm_net_free(ebm_net *net) {
     free(net);
 }
 
-ebm_status ebm_net_clone(const ebm_net *net, ebm_net **out) {
-    ebm_status s = ebm_net_new(net->spec, net->C, net->H, net->W, out);
-    if (s) return s;
-    memcpy((*out)->params, net->params, net->n_params * sizeof(float));
-    memcpy((*out)->state, net->state, net->n_state * sizeof(float));
-    (*out)->training = net->training;
-    (*out)->conv_mode = net->conv_mode;
-    s = ebm_net_set_precision(*out, net->precision);
-    if (s) {
-        ebm_net_free(*out);
-        *out = NULL;
-    }
+/* A copy t of net (its parameters already in place) takes net's training flag, conv mode and precision; t is
+ * freed (and *out cleared) when the precision cannot be set. */
+static ebm_status copy_settings(ebm_net *t, const ebm_net *net, ebm_net **out) {
+    t->training = net->training;
+    t->conv_mode = net->conv_mode;
+    ebm_status s = ebm_net_set_precision(t, net->precision);
+    if (s) ebm_net_free(t);
+    *out = s ? NULL : t;
     return s;
+}
+
+ebm_status ebm_net_clone(const ebm_net *net, ebm_net **out) {
+    ebm_net *t;
+    *out = NULL;
+    ebm_status s = ebm_net_new(net->spec, net->C, net->H, net->W, &t);
+    if (s) return s;
+    memcpy(t->params, net->params, net->n_params * sizeof(float));
+    memcpy(t->state, net->state, net->n_state * sizeof(float));
+    return copy_settings(t, net, out);
 }
 
 ebm_status ebm_net_trim_outputs(const ebm_net *net, size_t k, ebm_net **out) {
@@ -511,14 +517,7 @@ ebm_status ebm_net_trim_outputs(const ebm_net *net, size_t k, ebm_net **out) {
     memcpy(t->params + tl->w_off, net->params + l->w_off, k * l->fan_in * sizeof(float)); /* W's first k rows */
     memcpy(t->params + tl->b_off, net->params + l->b_off, k * sizeof(float));
     memcpy(t->state, net->state, t->n_state * sizeof(float)); /* SN vectors of earlier layers; the last has none */
-    t->training = net->training;
-    t->conv_mode = net->conv_mode;
-    if ((s = ebm_net_set_precision(t, net->precision))) {
-        ebm_net_free(t);
-        return s;
-    }
-    *out = t;
-    return EBM_OK;
+    return copy_settings(t, net, out);
 }
 
 float *ebm_net_params(ebm_net *net, size_t *n) {
