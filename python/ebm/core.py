@@ -170,12 +170,21 @@ def _progress_dict(p):
             "last": p.last.as_dict(), "mean": p.mean.as_dict(), "threads": p.threads, "threads_max": p.threads_max}
 
 
+def check_callbacks(**fns):
+    """TypeError now, before any training, for a callback (progress, on_step, ...) that is neither None nor
+    callable (progress=False, say), rather than when the run first calls it."""
+    for name, fn in fns.items():
+        if fn is not None and not callable(fn):
+            raise TypeError("%s must be a function (or None), not %r" % (name, fn))
+
+
 def run(trainer, data, run_opts, progress=None, on_step=None, labels=None, extra=None):
     """Runs ebm_run on trainer (a handle) over data (an ebm_mat wrapper).  progress(dict) after every epoch and
     on_step(dict) after every update may return True to stop.  KeyboardInterrupt inside the run stops it after
     the current update (parameters of the last update kept) and is raised again once the library has returned;
     an exception raised by a callback stops the run likewise and is raised again.  data: an object with .ptr
     (an ebm_mat) or the pointer itself; extra: entries added to every progress dict (e.g. a DBN's layer)."""
+    check_callbacks(progress=progress, on_step=on_step)
     state = {"exc": None}
 
     def guard(fn):

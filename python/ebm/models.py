@@ -22,7 +22,7 @@ import numpy as np
 from . import _lib as L
 from ._lib import check, lib
 from .core import (RBM, RunResult, _Mat, _ModelObject, _Owned, _get_image_shape, _meta_update, _net_energy, _new_handle,
-                   _rng, _set_image_shape, _softmax_classes, _take_dataset, _train_run, as_f32, dptr, fptr, run)
+                   _rng, _set_image_shape, _softmax_classes, _take_dataset, _train_run, as_f32, check_callbacks, dptr, fptr, run)
 
 CANCELED = 8  # EBM_ECANCELED
 INIT_STREAM = 100  # the random stream `ebm train` initialises models from: (seed, 100)
@@ -342,6 +342,7 @@ class DBN(_ModelObject):
             c.lr_final = lr_final
         c.shuffle = int(bool(shuffle))
         _set(o, init_std=init_std)
+        check_callbacks(progress=progress, on_step=on_step, on_layer=on_layer)
         d = _Mat(as_f32(data, self.sizes[0], "data"))
         state = {"exc": None, "results": [], "stopped": False}
         meta = self._meta_ptr()
@@ -754,6 +755,7 @@ class EnergyNet(_ModelObject):
         return o
 
     def _train(self, jem, data, labels, progress, on_step, describe, every, kw):
+        check_callbacks(progress=progress, on_step=on_step)
         x = as_f32(data, self.input_size, "data")
         d = _Mat(x)
         o = self._lcd_opts(d, jem=jem, **kw)

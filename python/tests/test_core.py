@@ -108,6 +108,15 @@ def test_callback_stops_and_exceptions_propagate(binary_data):
         m.train(binary_data, epochs=5, batch=20, progress=boom)
 
 
+def test_a_callback_that_is_not_a_function_is_refused_before_training(binary_data):
+    m = ebm.RBM(16, 8).init(seed=1)
+    W0 = m.W
+    for kw in ({"progress": False}, {"on_step": 1}):
+        with pytest.raises(TypeError, match=list(kw)[0] + " must be a function"):
+            m.train(binary_data, epochs=1, batch=20, **kw)
+    assert np.array_equal(m.W, W0)  # refused before the first update, not after it
+
+
 def test_ctrl_c_stops_training_cleanly(binary_data):
     m = ebm.RBM(16, 8).init(seed=1)
     W0 = m.W

@@ -147,6 +147,10 @@ def test_dbn_stops_cleanly(binary_data):
         raise RuntimeError("from the callback")
     with pytest.raises(RuntimeError, match="from the callback"):
         ebm.DBN([16, 8]).train(binary_data, epochs=2, batch=20, progress=boom)
+    d = ebm.DBN([16, 8])
+    with pytest.raises(TypeError, match="on_layer must be a function"):
+        d.train(binary_data, epochs=1, batch=20, on_layer=True)
+    assert not np.any(d.layer(0).b)  # refused before the first layer trained
 
 
 # ---- energy networks: Langevin contrastive divergence ----
@@ -276,6 +280,10 @@ def test_jem_classifies_and_matches_the_cli(tmp_path, cli, gaussians):
     spec = "linear:32,silu,linear:32,silu,linear:8"
     net = ebm.EnergyNet(spec, 2, head="logsumexp").init(seed=4)
     assert net.classes == 8
+    p0 = net.params
+    with pytest.raises(TypeError, match="progress must be a function"):
+        net.train_jem(x, y, iters=150, progress=False)
+    assert np.array_equal(net.params, p0)  # refused before the first update
     ce = []
     out = net.train_jem(x, y, iters=150, batch=64, seed=4, progress=lambda p: ce.append(p["last"]["extra"]),
                         every=50)
