@@ -723,6 +723,11 @@ EBM_API size_t ebm_net_penultimate(const ebm_net *net, size_t *width);
  * output), width being that layer's input size, after a forward of x (n, input_size); with x NULL, of
  * the last forward (which must have had n rows, else EBM_ESHAPE): logits and features from one pass. */
 EBM_API ebm_status ebm_net_features(ebm_net *net, const float *x, size_t n, size_t at, float *out);
+/* The number of layers (the tokens of the spec: linear, conv, activations, pool, flatten, ...), and the
+ * width of the activations entering layer `at` (0 = the input size, ebm_net_layers = the output size; 0 for
+ * `at` beyond that): what ebm_net_features writes per row. */
+EBM_API size_t ebm_net_layers(const ebm_net *net);
+EBM_API size_t ebm_net_feature_width(const ebm_net *net, size_t at);
 /* One line per layer with its index, token, output shape and parameter count, then the total, into buf
  * (truncated to cap - 1 characters). */
 EBM_API void ebm_net_describe(const ebm_net *net, char *buf, size_t cap);

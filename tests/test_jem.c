@@ -86,6 +86,9 @@ static void test_gradients(void) {
      * features are the logits, layer 0's the input; x NULL reads the last forward without a new one */
     size_t width, pen = ebm_net_penultimate(net, &width);
     CHECK(pen == 2 && width == 16);
+    CHECK(ebm_net_layers(net) == 3 && ebm_net_feature_width(net, 0) == 2 && ebm_net_feature_width(net, 1) == 16 &&
+          ebm_net_feature_width(net, 2) == 16 && ebm_net_feature_width(net, 3) == 3 &&
+          ebm_net_feature_width(net, 4) == 0);
     float feat[5 * 16], feat2[5 * 16], fl[15], xin[10];
     CHECK_OK(ebm_net_features(net, x, 5, 3, fl));
     for (int i = 0; i < 15; i++) CHECK(fl[i] == f[i]);

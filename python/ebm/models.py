@@ -550,6 +550,33 @@ class EnergyNet(_ModelObject):
 
     logits = forward
 
+    @property
+    def n_layers(self):
+        """The number of layers (tokens of the spec: linear, conv, activations, pool, flatten, ...)."""
+        return lib.ebm_net_layers(self._p)
+
+    @property
+    def penultimate(self):
+        """The index of the last weighted (linear or conv) layer: features() default, the representation that
+        fit_features(), `ebm score --score mahalanobis` and the FD-FMNIST metric use."""
+        return lib.ebm_net_penultimate(self._p, None)
+
+    def features(self, x, layer=None, batch=1024):
+        """The activations entering layer `layer` (n, width): 0 = x itself, n_layers = the outputs, default
+        penultimate (the features before the last weighted layer: an embedding of each row), computed `batch`
+        rows at a time (ebm_net_features)."""
+        x = as_f32(x, self.input_size, "x")
+        at = self.penultimate if layer is None else int(layer)
+        if not 0 <= at <= self.n_layers:
+            raise L.InvalidArgumentError("layer %d of a %d-layer network (0..%d)" % (at, self.n_layers, self.n_layers))
+        if batch < 1:
+            raise L.InvalidArgumentError("batch must be at least 1")
+        out = np.empty((x.shape[0], lib.ebm_net_feature_width(self._p, at)), np.float32)
+        for i in range(0, x.shape[0], batch):
+            xb = np.ascontiguousarray(x[i:i + batch])
+            check(lib.ebm_net_features(self._p, fptr(xb), xb.shape[0], at, fptr(out[i:i + batch])))
+        return out
+
     def _e(self):
         return self._cached_energy(lib.ebm_net_energy, self._p, HEADS.index(self.head))
 

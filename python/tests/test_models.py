@@ -331,6 +331,18 @@ def test_jem_classifies_and_matches_the_cli(tmp_path, cli, gaussians):
     white = vec / np.sqrt(np.maximum(lam, 0) + 1e-6 * np.maximum(lam, 0).mean())
     d = (((feats(xv[:300]) @ white)[:, None, :] - (mu @ white)[None]) ** 2).sum(axis=2)
     np.testing.assert_allclose(sc, d.min(axis=1), rtol=5e-4)  # float32 features against float64
+    # the features themselves: layer by layer against numpy, default the penultimate, any batch size
+    assert cal.n_layers == 5 and cal.penultimate == 4
+    v = xv[:300]
+    np.testing.assert_allclose(cal.features(v), feats(v), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(cal.features(v, layer=1), v @ w1.T + b1, rtol=1e-4, atol=1e-5)
+    np.testing.assert_array_equal(cal.features(v, layer=0), v)
+    np.testing.assert_allclose(cal.features(v, layer=5), cal.forward(v), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(cal.features(v, batch=7), cal.features(v), rtol=1e-5, atol=1e-6)
+    assert cal.features(v, layer=3).shape == (300, 32) and cal.features(v[:0]).shape == (0, 32)
+    for bad in ({"layer": 6}, {"layer": -1}, {"batch": 0}):
+        with pytest.raises(ebm.InvalidArgumentError):
+            cal.features(v, **bad)
     assert (near == d.argmin(axis=1)).mean() > 0.99 and (near == yv[:300]).mean() > 0.95
     cli("score", tmp_path / "py.safetensors", "--score", "mahalanobis", "--fit-data", "toy:8gaussians", "--fit-limit",
         2000, "--data", "toy:8gaussians", "--limit", 300, "--out", tmp_path / "maha.csv")

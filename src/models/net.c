@@ -1721,6 +1721,13 @@ size_t ebm_net_penultimate(const ebm_net *net, size_t *width) {
     return last;
 }
 
+size_t ebm_net_layers(const ebm_net *net) { return net ? net->n_layers : 0; }
+
+size_t ebm_net_feature_width(const ebm_net *net, size_t at) {
+    if (!net || at > net->n_layers) return 0;
+    return at == 0 ? net->L[0].in_size : net->L[at - 1].out_size;
+}
+
 ebm_status ebm_net_features(ebm_net *net, const float *x, size_t n, size_t at, float *out) {
     if (!net || (!out && n)) return ebm_fail(EBM_EINVAL, "ebm_net_features: missing argument");
     if (at > net->n_layers)
@@ -1733,8 +1740,7 @@ ebm_status ebm_net_features(ebm_net *net, const float *x, size_t n, size_t at, f
                                     "give the inputs", at);
     ebm_status s = x ? forward(net, x, n, 0) : EBM_OK;
     if (s) return s;
-    size_t width = at == 0 ? net->L[0].in_size : net->L[at - 1].out_size;
-    memcpy(out, act(net, at), n * width * sizeof(float));
+    memcpy(out, act(net, at), n * ebm_net_feature_width(net, at) * sizeof(float));
     return EBM_OK;
 }
 
