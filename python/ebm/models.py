@@ -21,8 +21,9 @@ import numpy as np
 
 from . import _lib as L
 from ._lib import check, lib
-from .core import (RBM, RunResult, _Mat, _ModelObject, _Owned, _get_image_shape, _meta_update, _net_energy, _new_handle,
-                   _rng, _set_image_shape, _softmax_classes, _take_dataset, _train_run, as_f32, check_callbacks, dptr, fptr, run)
+from .core import (LOGIT_ROWS, RBM, RunResult, _chunks, _Mat, _ModelObject, _Owned, _get_image_shape, _meta_update,
+                   _net_energy, _new_handle, _rng, _set_image_shape, _softmax_classes, _take_dataset, _train_run,
+                   as_f32, check_callbacks, dptr, fptr, run)
 
 CANCELED = 8  # EBM_ECANCELED
 INIT_STREAM = 100  # the random stream `ebm train` initialises models from: (seed, 100)
@@ -542,10 +543,12 @@ class EnergyNet(_ModelObject):
         return self
 
     def forward(self, x):
-        """f(x) (n, output_size): the energy (scalar head) or the logits."""
+        """f(x) (n, output_size): the energy (scalar head) or the logits, LOGIT_ROWS (256) rows at a time as `ebm
+        classify` computes them (memory stays bounded: a forward keeps every layer's activations)."""
         x = as_f32(x, self.input_size, "x")
         out = np.empty((x.shape[0], self.output_size), np.float32)
-        check(lib.ebm_net_forward(self._p, fptr(x), x.shape[0], fptr(out)))
+        for i, j in _chunks(x.shape[0], LOGIT_ROWS):
+            check(lib.ebm_net_forward(self._p, fptr(x[i:j]), j - i, fptr(out[i:j])))
         return out
 
     logits = forward

@@ -513,3 +513,28 @@ def test_train_jem_rotations_is_training_on_turned_images(tmp_path, cli, monkeyp
         assert tr["layers.3.weight"].shape == (k, 8)
         assert mr["ebm.jem.rotations"] == "4" and mr["ebm.jem.classes"] == str(k) and mr["ebm.data.rows"] == str(n)
         assert mr["ebm.net.spec"].endswith("linear:%d" % k)
+
+
+def test_energies_and_scores_equal_the_command_lines_in_chunks(tmp_path, cli, monkeypatch):
+    """A CNN's energies through Python equal `ebm score`'s CSV bit for bit on more rows than one chunk (Python
+    goes 512 rows at a time as the command line does, so memory stays bounded on large data), and forward()
+    gives the same outputs whatever the rows around them."""
+    rng = np.random.RandomState(4)
+    n, side = 1100, 8
+    x = rng.randint(0, 256, (n, side, side))
+    y = rng.randint(0, 3, n)
+    _write_fmnist(tmp_path, x, y)
+    monkeypatch.setenv("EBM_FASHION_MNIST_DIR", str(tmp_path))
+    m = tmp_path / "cnn.safetensors"
+    cli("train", "jem", "--objective", "clf", "--net", "conv:4:3:1:1,silu,pool:2,flatten,linear:16,silu,linear:3",
+        "--data", "fashion-mnist", "--iters", 5, "--batch", 32, "--out", m)
+    cli("score", m, "--data", "fashion-mnist", "--out", tmp_path / "s.csv")
+    want = np.loadtxt(tmp_path / "s.csv", delimiter=",", skiprows=1)[:, 1]
+    model, net = ebm.load(m), ebm.EnergyNet.load(m)
+    xs, _ = model.data("fashion-mnist")
+    assert xs.shape == (n, side * side)
+    np.testing.assert_array_equal(model.anomaly_score(xs).astype(np.float32), want.astype(np.float32))
+    np.testing.assert_array_equal(net.energy(xs).astype(np.float32), want.astype(np.float32))
+    z = net.forward(xs)
+    np.testing.assert_array_equal(net.forward(xs[256:512]), z[256:512])  # one chunk of the full call, alone
+    np.testing.assert_allclose(-np.log(np.exp(z.astype(np.float64)).sum(1)), want, rtol=1e-5, atol=1e-5)
