@@ -564,10 +564,10 @@ class EnergyNet(_ModelObject):
         fit_features(), `ebm score --score mahalanobis` and the FD-FMNIST metric use."""
         return lib.ebm_net_penultimate(self._p, None)
 
-    def features(self, x, layer=None, batch=1024):
+    def features(self, x, layer=None, batch=LOGIT_ROWS):
         """The activations entering layer `layer` (n, width): 0 = x itself, n_layers = the outputs, default
         penultimate (the features before the last weighted layer: an embedding of each row), computed `batch`
-        rows at a time (ebm_net_features)."""
+        (256) rows at a time (ebm_net_features)."""
         x = as_f32(x, self.input_size, "x")
         at = self.penultimate if layer is None else int(layer)
         if not 0 <= at <= self.n_layers:
