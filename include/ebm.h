@@ -2251,6 +2251,10 @@ EBM_API void ebm_complexity_score(const double *E, const double *bits, size_t n,
 /* Writes a CSV of scores: a header "row,energy" (",label" with labels), then "i,v[i]" (%.9g) per row with the
  * label when labels is not NULL; EBM_EIO ("cannot write PATH" / "writing PATH failed") on failure. */
 EBM_API ebm_status ebm_metric_write_scores(const char *path, const double *v, const int32_t *labels, size_t n);
+/* The same with the score's column named `column` (letters, digits, '_', '+', '-', '.'; else EBM_EINVAL):
+ * "row,COLUMN[,label]".  ebm_metric_write_scores is this with "energy". */
+EBM_API ebm_status ebm_metric_write_scores_as(const char *path, const char *column, const double *v,
+                                              const int32_t *labels, size_t n);
 /* Frechet distance between Gaussians fitted to the rows of x (n, d) and y (m, d):
  * |mu_x - mu_y|^2 + tr(S_x + S_y - 2 (S_x S_y)^(1/2)), in double. */
 EBM_API ebm_status ebm_frechet_distance(const float *x, size_t n, const float *y, size_t m, size_t d, double *fd);

@@ -730,6 +730,7 @@ ok; paste -d, "$T/cw_e.csv" "$T/cw0.csv" "$T/cw1.csv" "$T/cw2.csv" | awk -F, 'NR
     b1 = $4 - $6; if (d < 0) d = -d; e = b - b1; if (e < 0) e = -e;
     if (d > 1e-5 * (1 + ($4 < 0 ? -$4 : $4)) || b1 < 8 || e > 1e-3 * b1) bad++ } END { exit bad > 0 || NR < 2 }' ||
     fail "--complexity-weight is not the weight of the bits: $(paste -d, "$T/cw_e.csv" "$T/cw0.csv" "$T/cw1.csv" "$T/cw2.csv" | head -n 3)"
+ok; head -n 1 "$T/cw1.csv" | grep -q '^row,complexity$' || fail "complexity csv header: $(head -n 1 "$T/cw1.csv")"
 
 # --- score, compose, class-conditional sampling, sample quality ----------------------------------------
 awk 'BEGIN { srand(11); for (r = 0; r < 100; r++) { line = "";
@@ -787,6 +788,7 @@ expect_ok "score mahalanobis text" -- "$EBM" score "$T/j.safetensors" --score ma
 contains "$T/out" "Mahalanobis distance" "mahalanobis score named"
 contains "$T/err" "fitted 8 means and a shared covariance to 32 features of 500 rows of toy:8gaussians" "fit reported"
 ok; [ "$(wc -l <"$T/sm.csv")" = 301 ] || fail "mahalanobis --out wrote $(wc -l <"$T/sm.csv") lines"
+ok; head -n 1 "$T/sm.csv" | grep -q '^row,mahalanobis,label$' || fail "mahalanobis csv header: $(head -n 1 "$T/sm.csv")"
 # by default the Gaussians are fitted to the rows the model trained on: toy:8gaussians, --limit 2000
 expect_ok "score mahalanobis default fit" -- "$EBM" score "$T/j.safetensors" --score mahalanobis --data toy:8gaussians --limit 50
 contains "$T/err" "to 32 features of 2000 rows of toy:8gaussians" "fitted to the model's training rows by default"
@@ -797,7 +799,7 @@ expect_ok "score energy+mahalanobis on its fit rows" -- "$EBM" score "$T/j.safet
 ok; /usr/bin/python3 - "$T/out" "$T/em.csv" <<'EOF' || fail "energy+mahalanobis on its fit rows: $(cat "$T/out")"
 import csv, json, sys
 r = json.load(open(sys.argv[1]))
-v = [float(row["energy"]) for row in csv.DictReader(open(sys.argv[2]))]
+v = [float(row["energy+mahalanobis"]) for row in csv.DictReader(open(sys.argv[2]))]
 assert r["score"] == "energy+mahalanobis" and r["fit_rows"] == 300 and abs(r["mean_score"] - 1) < 1e-9, r
 assert len(v) == 300 and min(v) >= 0 and max(v) <= 2 and max(v) > 1.5 and min(v) < 0.5, (min(v), max(v))
 EOF
@@ -816,7 +818,7 @@ expect_ok "score energy+mahalanobis --with" -- "$EBM" score "$T/j.safetensors" -
 ok; /usr/bin/python3 - "$T/out" "$T/em-j.csv" "$T/em-jc.csv" "$T/em-w.csv" <<'EOF' || fail "--with: $(cat "$T/out")"
 import csv, json, sys
 r = json.load(open(sys.argv[1]))
-a, b, w = ([float(row["energy"]) for row in csv.DictReader(open(p))] for p in sys.argv[2:5])
+a, b, w = ([float(row["energy+mahalanobis"]) for row in csv.DictReader(open(p))] for p in sys.argv[2:5])
 assert r["models"] == 2 and r["rows"] == 400 and len(w) == 400, r
 assert max(abs(x + y - z) for x, y, z in zip(a, b, w)) < 1e-8  # the CSV's 9 digits
 assert max(w) > 2 and min(w) >= 0 and max(w) <= 4, (min(w), max(w))

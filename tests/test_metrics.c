@@ -238,6 +238,24 @@ static void test_class_means_and_scores(void) {
     buf[got] = '\0';
     CHECK_MSG(strcmp(buf, "row,energy\n0,100\n") == 0, "scores csv without labels: %s", buf);
     CHECK_FAILS(ebm_metric_write_scores("/nonexistent-dir/x.csv", v, NULL, 1), EBM_EIO);
+    /* a named score column; names that would break the CSV are refused before anything is written */
+    CHECK_OK(ebm_metric_write_scores_as(path, "energy+mahalanobis", v, lab, 1));
+    f = fopen(path, "r");
+    REQUIRE(f != NULL);
+    got = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[got] = '\0';
+    CHECK_MSG(strcmp(buf, "row,energy+mahalanobis,label\n0,1,0\n") == 0, "named scores csv: %s", buf);
+    CHECK_FAILS(ebm_metric_write_scores_as(path, "a,b", v, NULL, 1), EBM_EINVAL);
+    CHECK_FAILS(ebm_metric_write_scores_as(path, "", v, NULL, 1), EBM_EINVAL);
+    CHECK_FAILS(ebm_metric_write_scores_as(path, "x\ny", v, NULL, 1), EBM_EINVAL);
+    CHECK_FAILS(ebm_metric_write_scores_as(path, NULL, v, NULL, 1), EBM_EINVAL);
+    f = fopen(path, "r");
+    REQUIRE(f != NULL);
+    got = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[got] = '\0';
+    CHECK_MSG(strcmp(buf, "row,energy+mahalanobis,label\n0,1,0\n") == 0, "refused name left the file: %s", buf);
 }
 
 int main(void) {

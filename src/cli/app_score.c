@@ -197,7 +197,7 @@ int cmd_score(int argc, char **argv, bool quiet) {
     const cli_opt opts[] = {
         {"data", OPT_STR, &data, "SPEC", "inputs to score (default: the model's training data)", -INFINITY, INFINITY, 0, 0, NULL, NULL},
         {"limit", OPT_SIZE, &limit, "N", "score the first N rows only (0 = all)", 0, 1e12, 0, 0, NULL, NULL},
-        {"out", OPT_STR, &out, "CSV", "write row,energy[,label] per input (the --score)", -INFINITY, INFINITY, 0, 0, NULL, NULL},
+        {"out", OPT_STR, &out, "CSV", "write row,SCORE[,label] per input, SCORE the --score's name (energy, complexity, ...)", -INFINITY, INFINITY, 0, 0, NULL, NULL},
         {"anomaly-class", OPT_SIZE, &anomaly_class, "K", "AUROC of the energy for class K (anomalies) against the other classes", 0, 1e6, 0, 0, NULL, &class_seen},
         {"normal-class", OPT_SIZE, &normal_class, "K", "AUROC of the energy for the other classes (anomalies) against class K", 0, 1e6, 0, 0, NULL, &normal_seen},
         {"anomaly-data", OPT_STR, &anomaly_data, "SPEC", "AUROC of the energy for SPEC (anomalies) against --data", -INFINITY, INFINITY, 0, 0, NULL, NULL},
@@ -298,7 +298,8 @@ int cmd_score(int argc, char **argv, bool quiet) {
             cli_error(cmd, "the %s of row %zu is not finite (%g): the model has diverged", noun, i, E[i]);
             goto done;
         }
-    if (out && ebm_comm_rank(cli_comm()) == 0 && ebm_metric_write_scores(out, E, y, n)) {
+    static const char *const column[] = {"energy", "complexity", "mahalanobis", "energy+mahalanobis"};
+    if (out && ebm_comm_rank(cli_comm()) == 0 && ebm_metric_write_scores_as(out, column[score_kind], E, y, n)) {
         cli_lib_error(cmd, EBM_EIO);
         goto done;
     }

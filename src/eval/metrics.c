@@ -254,12 +254,23 @@ size_t ebm_metric_class_means(const double *v, const int32_t *labels, size_t n, 
 /* Formatted in memory with the "C" numeric locale, then written atomically: a failed write (a full disk)
  * leaves the old file as it was and says why. */
 ebm_status ebm_metric_write_scores(const char *path, const double *v, const int32_t *labels, size_t n) {
-    if (!path) return ebm_fail(EBM_EINVAL, "ebm_metric_write_scores: path is NULL");
+    return ebm_metric_write_scores_as(path, "energy", v, labels, n);
+}
+
+ebm_status ebm_metric_write_scores_as(const char *path, const char *column, const double *v,
+                                      const int32_t *labels, size_t n) {
+    if (!path || !column) return ebm_fail(EBM_EINVAL, "ebm_metric_write_scores: %s is NULL", path ? "column" : "path");
     if (n && !v) return ebm_fail(EBM_EINVAL, "ebm_metric_write_scores: v is NULL");
+    bool plain = *column && strlen(column) <= 64;
+    for (const char *c = column; plain && *c; c++)
+        plain = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || strchr("_+-.", *c);
+    if (!plain)
+        return ebm_fail(EBM_EINVAL, "ebm_metric_write_scores: column name \"%.64s\" (letters, digits, _ + - . only)",
+                        column);
     ebm_buf b = {0};
     ebm_c_locale loc;
     ebm_c_locale_enter(&loc);
-    ebm_buf_puts(&b, labels ? "row,energy,label\n" : "row,energy\n");
+    ebm_buf_printf(&b, labels ? "row,%s,label\n" : "row,%s\n", column);
     for (size_t i = 0; i < n && !b.failed; i++)
         if (labels) ebm_buf_printf(&b, "%zu,%.9g,%d\n", i, v[i], (int)labels[i]);
         else ebm_buf_printf(&b, "%zu,%.9g\n", i, v[i]);
