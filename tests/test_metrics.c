@@ -208,6 +208,16 @@ static void test_frechet(void) {
 
 /* ebm_metric_class_means: the mean per class, NaN for an empty class, labels past cap and negative ones
  * ignored; ebm_metric_write_scores: the CSV of ebm score. */
+/* buf <- the text of the file at path (at most cap - 1 bytes), "" when it cannot be read. */
+static void read_text(const char *path, char *buf, size_t cap) {
+    buf[0] = '\0';
+    FILE *f = fopen(path, "r");
+    CHECK_MSG(f != NULL, "cannot open %s", path);
+    if (!f) return;
+    buf[fread(buf, 1, cap - 1, f)] = '\0';
+    fclose(f);
+}
+
 static void test_class_means_and_scores(void) {
     const double v[6] = {1, 2, 3, 10, 7, 100};
     const int32_t lab[6] = {0, 2, 0, 2, -1, 5};
@@ -223,38 +233,22 @@ static void test_class_means_and_scores(void) {
     char path[600];
     snprintf(path, sizeof path, "%s/scores.csv", check_tmpdir("metrics"));
     CHECK_OK(ebm_metric_write_scores(path, v, lab, 2));
-    char buf[128] = "";
-    FILE *f = fopen(path, "r");
-    REQUIRE(f != NULL);
-    size_t got = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[got] = '\0';
+    char buf[128];
+    read_text(path, buf, sizeof buf);
     CHECK_MSG(strcmp(buf, "row,energy,label\n0,1,0\n1,2,2\n") == 0, "scores csv: %s", buf);
     CHECK_OK(ebm_metric_write_scores(path, v + 5, NULL, 1));
-    f = fopen(path, "r");
-    REQUIRE(f != NULL);
-    got = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[got] = '\0';
+    read_text(path, buf, sizeof buf);
     CHECK_MSG(strcmp(buf, "row,energy\n0,100\n") == 0, "scores csv without labels: %s", buf);
     CHECK_FAILS(ebm_metric_write_scores("/nonexistent-dir/x.csv", v, NULL, 1), EBM_EIO);
     /* a named score column; names that would break the CSV are refused before anything is written */
     CHECK_OK(ebm_metric_write_scores_as(path, "energy+mahalanobis", v, lab, 1));
-    f = fopen(path, "r");
-    REQUIRE(f != NULL);
-    got = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[got] = '\0';
+    read_text(path, buf, sizeof buf);
     CHECK_MSG(strcmp(buf, "row,energy+mahalanobis,label\n0,1,0\n") == 0, "named scores csv: %s", buf);
     CHECK_FAILS(ebm_metric_write_scores_as(path, "a,b", v, NULL, 1), EBM_EINVAL);
     CHECK_FAILS(ebm_metric_write_scores_as(path, "", v, NULL, 1), EBM_EINVAL);
     CHECK_FAILS(ebm_metric_write_scores_as(path, "x\ny", v, NULL, 1), EBM_EINVAL);
     CHECK_FAILS(ebm_metric_write_scores_as(path, NULL, v, NULL, 1), EBM_EINVAL);
-    f = fopen(path, "r");
-    REQUIRE(f != NULL);
-    got = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[got] = '\0';
+    read_text(path, buf, sizeof buf);
     CHECK_MSG(strcmp(buf, "row,energy+mahalanobis,label\n0,1,0\n") == 0, "refused name left the file: %s", buf);
 }
 
