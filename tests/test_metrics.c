@@ -206,8 +206,6 @@ static void test_frechet(void) {
     free(y);
 }
 
-/* ebm_metric_class_means: the mean per class, NaN for an empty class, labels past cap and negative ones
- * ignored; ebm_metric_write_scores: the CSV of ebm score. */
 /* buf <- the text of the file at path (at most cap - 1 bytes), "" when it cannot be read. */
 static void read_text(const char *path, char *buf, size_t cap) {
     buf[0] = '\0';
@@ -218,6 +216,8 @@ static void read_text(const char *path, char *buf, size_t cap) {
     fclose(f);
 }
 
+/* ebm_metric_class_means: the mean per class, NaN for an empty class, labels past cap and negative ones
+ * ignored; ebm_metric_write_scores(_as): the CSV of ebm score, its column's name checked. */
 static void test_class_means_and_scores(void) {
     const double v[6] = {1, 2, 3, 10, 7, 100};
     const int32_t lab[6] = {0, 2, 0, 2, -1, 5};

@@ -286,6 +286,8 @@ int cmd_score(int argc, char **argv, bool quiet) {
         if (!ok) goto done;
         mp = next && *next ? strsep(&next, ",") : NULL;
     }
+    /* --score's choices: the CSV's column and the JSON's "score" (the energy's is what it is per model kind) */
+    static const char *const score_name[] = {"energy", "complexity", "mahalanobis", "energy+mahalanobis"};
     const char *what = cx.on ? "E / ln 2 - PNG bits"
                        : score_kind == 2
                            ? "squared Mahalanobis distance of the penultimate features to the nearest class mean"
@@ -298,8 +300,7 @@ int cmd_score(int argc, char **argv, bool quiet) {
             cli_error(cmd, "the %s of row %zu is not finite (%g): the model has diverged", noun, i, E[i]);
             goto done;
         }
-    static const char *const column[] = {"energy", "complexity", "mahalanobis", "energy+mahalanobis"};
-    if (out && ebm_comm_rank(cli_comm()) == 0 && ebm_metric_write_scores_as(out, column[score_kind], E, y, n)) {
+    if (out && ebm_comm_rank(cli_comm()) == 0 && ebm_metric_write_scores_as(out, score_name[score_kind], E, y, n)) {
         cli_lib_error(cmd, EBM_EIO);
         goto done;
     }
@@ -332,7 +333,7 @@ int cmd_score(int argc, char **argv, bool quiet) {
     }
     if (json) {
         printf("{\"model\": \"%s\", \"score\": \"%s\", \"rows\": %zu, \"mean_%s\": %.9g", kind,
-               score_kind == 2 ? "mahalanobis" : score_kind == 3 ? "energy+mahalanobis" : what,
+               score_kind >= 2 ? score_name[score_kind] : what,
                n, noun, mean);
         if (models > 1) printf(", \"models\": %zu", models);
         if (fs)

@@ -261,10 +261,9 @@ ebm_status ebm_metric_write_scores_as(const char *path, const char *column, cons
                                       const int32_t *labels, size_t n) {
     if (!path || !column) return ebm_fail(EBM_EINVAL, "ebm_metric_write_scores: %s is NULL", path ? "column" : "path");
     if (n && !v) return ebm_fail(EBM_EINVAL, "ebm_metric_write_scores: v is NULL");
-    bool plain = *column && strlen(column) <= 64;
-    for (const char *c = column; plain && *c; c++)
-        plain = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || strchr("_+-.", *c);
-    if (!plain)
+    static const char ok[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+-.";
+    size_t len = strlen(column);
+    if (len == 0 || len > 64 || strspn(column, ok) != len)
         return ebm_fail(EBM_EINVAL, "ebm_metric_write_scores: column name \"%.64s\" (letters, digits, _ + - . only)",
                         column);
     ebm_buf b = {0};
