@@ -25,6 +25,7 @@ import sys
 import time
 
 import numpy as np
+from scipy.stats import rankdata
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
 import ebm  # noqa: E402
@@ -38,18 +39,8 @@ K = 10
 
 
 def auroc(labels, s):
-    """Mann-Whitney AUROC of s (higher = anomalous), ties one half."""
-    order = np.argsort(s, kind="mergesort")
-    r = np.empty(len(s))
-    ss = s[order]
-    i = 0
-    while i < len(ss):  # mid-ranks of ties
-        j = i
-        while j + 1 < len(ss) and ss[j + 1] == ss[i]:
-            j += 1
-        r[order[i:j + 1]] = (i + j) / 2 + 1
-        i = j + 1
-    pos = labels.astype(bool)
+    """Mann-Whitney AUROC of s (higher = anomalous), ties one half (mid-ranks, as anomaly_alternatives.sh)."""
+    r, pos = rankdata(s), labels.astype(bool)
     n1, n0 = pos.sum(), (~pos).sum()
     return float((r[pos].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
 

@@ -499,6 +499,7 @@ _PROTOS = [
     ("ebm_dbn_units", c_size_t, P, c_size_t), ("ebm_dbn_free_energy", S, P, PF, c_size_t, PD),
     ("ebm_net_input_size", c_size_t, P), ("ebm_net_output_size", c_size_t, P),
     ("ebm_net_forward", S, P, PF, c_size_t, PF),
+    ("ebm_net_logits", S, P, PF, c_size_t, POINTER(PF)),
     ("ebm_net_features", S, P, PF, c_size_t, c_size_t, PF), ("ebm_net_layers", c_size_t, P),
     ("ebm_net_feature_width", c_size_t, P, c_size_t), ("ebm_net_penultimate", c_size_t, P, POINTER(c_size_t)),
     ("ebm_metric_fit_temperature", S, PF, POINTER(c_int32), c_size_t, c_size_t, PD, PD, PD),

@@ -335,10 +335,10 @@ def _set_image_shape(c, hw):
     c.height, c.width = (hw if hw else (0, 0))
 
 
-# Rows per library call where a network keeps every layer's activations for the rows it is given (a CNN on
-# 28 x 28 images: about 350 KB a row): `ebm score`'s chunks for energies and scores, ebm_net_logits's (`ebm
-# classify`) for outputs, so that memory stays bounded and the figures equal the command line's bit for bit.
-SCORE_ROWS, LOGIT_ROWS = 512, 256
+# Rows per library call for energies and scores, as `ebm score` takes them: a network keeps every layer's
+# activations for the rows it is given (a CNN on 28 x 28 images: about 350 KB a row), so memory stays bounded,
+# and the figures equal the command line's bit for bit.  (Outputs go through ebm_net_logits, which chunks.)
+SCORE_ROWS = 512
 
 
 def _chunks(n, rows):

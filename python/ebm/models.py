@@ -21,7 +21,7 @@ import numpy as np
 
 from . import _lib as L
 from ._lib import check, lib
-from .core import (LOGIT_ROWS, RBM, RunResult, _chunks, _Mat, _ModelObject, _Owned, _get_image_shape, _meta_update,
+from .core import (RBM, RunResult, _chunks, _Mat, _ModelObject, _Owned, _get_image_shape, _meta_update,
                    _net_energy, _new_handle, _rng, _set_image_shape, _softmax_classes, _take_dataset, _train_run,
                    as_f32, check_callbacks, dptr, fptr, run)
 
@@ -543,13 +543,17 @@ class EnergyNet(_ModelObject):
         return self
 
     def forward(self, x):
-        """f(x) (n, output_size): the energy (scalar head) or the logits, LOGIT_ROWS (256) rows at a time as `ebm
-        classify` computes them (memory stays bounded: a forward keeps every layer's activations)."""
+        """f(x) (n, output_size): the energy (scalar head) or the logits, through ebm_net_logits as `ebm classify`
+        computes them (256 rows at a time: memory stays bounded, a forward keeps every layer's activations)."""
         x = as_f32(x, self.input_size, "x")
-        out = np.empty((x.shape[0], self.output_size), np.float32)
-        for i, j in _chunks(x.shape[0], LOGIT_ROWS):
-            check(lib.ebm_net_forward(self._p, fptr(x[i:j]), j - i, fptr(out[i:j])))
-        return out
+        if x.shape[0] == 0:
+            return np.empty((0, self.output_size), np.float32)
+        p = POINTER(c_float)()
+        check(lib.ebm_net_logits(self._p, fptr(x), x.shape[0], byref(p)))
+        try:
+            return np.ctypeslib.as_array(p, shape=(x.shape[0], self.output_size)).copy()
+        finally:
+            L.libc.free(ctypes.cast(p, c_void_p))
 
     logits = forward
 
@@ -564,7 +568,7 @@ class EnergyNet(_ModelObject):
         fit_features(), `ebm score --score mahalanobis` and the FD-FMNIST metric use."""
         return lib.ebm_net_penultimate(self._p, None)
 
-    def features(self, x, layer=None, batch=LOGIT_ROWS):
+    def features(self, x, layer=None, batch=256):
         """The activations entering layer `layer` (n, width): 0 = x itself, n_layers = the outputs, default
         penultimate (the features before the last weighted layer: an embedding of each row), computed `batch`
         (256) rows at a time (ebm_net_features)."""
@@ -575,9 +579,8 @@ class EnergyNet(_ModelObject):
         if batch < 1:
             raise L.InvalidArgumentError("batch must be at least 1")
         out = np.empty((x.shape[0], lib.ebm_net_feature_width(self._p, at)), np.float32)
-        for i in range(0, x.shape[0], batch):
-            xb = np.ascontiguousarray(x[i:i + batch])
-            check(lib.ebm_net_features(self._p, fptr(xb), xb.shape[0], at, fptr(out[i:i + batch])))
+        for i, j in _chunks(x.shape[0], batch):
+            check(lib.ebm_net_features(self._p, fptr(x[i:j]), j - i, at, fptr(out[i:j])))
         return out
 
     def _e(self):
